@@ -1,0 +1,279 @@
+//! Execution-time prediction: how long one batch takes on one pipeline stage, op by op.
+//!
+//! Every predictor implements [`ExecutionTimePredictor`] and is registered in [`PREDICTORS`];
+//! the configuration picks one by `--execution_time_predictor_config_type`.
+
+mod roofline;
+
+pub use roofline::{RooflineCoefficients, RooflinePredictor};
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::{FlagDef, Params, ReplicaSpec};
+use crate::time::{Nanos, secs_to_nanos};
+
+/// One request's part of a batch, as the predictor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchItem {
+    /// Tokens already in the KV cache before this iteration.
+    pub num_processed_tokens: u32,
+    /// Tokens this iteration processes for the request (prefill chunk, or 1 for a decode).
+    pub num_tokens: u32,
+    /// Whether this is prefill work (false: a decode step).
+    pub is_prefill: bool,
+}
+
+/// Which stage of how many a batch is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StagePosition {
+    /// Stage index, 0-based.
+    pub stage: u32,
+    /// Pipeline stages of the replica.
+    pub num_stages: u32,
+}
+
+impl StagePosition {
+    /// Whether this is the first stage (it runs the embedding).
+    pub fn is_first(self) -> bool {
+        self.stage == 0
+    }
+    /// Whether this is the last stage (it runs the LM head and sends nothing on).
+    pub fn is_last(self) -> bool {
+        self.stage + 1 == self.num_stages
+    }
+}
+
+/// The operations a stage's time is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)] // The names are Vidur's operation names.
+pub enum Op {
+    Embedding,
+    InputLayernorm,
+    AttnPreProj,
+    AttnRope,
+    AttnKvCacheSave,
+    AttnPrefill,
+    AttnDecode,
+    AttnPostProj,
+    AttnPostProjAllReduce,
+    PostAttentionLayernorm,
+    MlpUpProj,
+    MlpAct,
+    MlpDownProj,
+    MlpDownProjAllReduce,
+    MoeRouter,
+    MoeExperts,
+    Add,
+    LmHead,
+    PipelineSendRecv,
+    CpuOverhead,
+}
+
+impl Op {
+    /// Number of operations.
+    pub const COUNT: usize = 20;
+    /// Every operation, in execution order.
+    pub const ALL: [Op; Op::COUNT] = [
+        Op::Embedding,
+        Op::InputLayernorm,
+        Op::AttnPreProj,
+        Op::AttnRope,
+        Op::AttnKvCacheSave,
+        Op::AttnPrefill,
+        Op::AttnDecode,
+        Op::AttnPostProj,
+        Op::AttnPostProjAllReduce,
+        Op::PostAttentionLayernorm,
+        Op::MlpUpProj,
+        Op::MlpAct,
+        Op::MlpDownProj,
+        Op::MlpDownProjAllReduce,
+        Op::MoeRouter,
+        Op::MoeExperts,
+        Op::Add,
+        Op::LmHead,
+        Op::PipelineSendRecv,
+        Op::CpuOverhead,
+    ];
+
+    /// Vidur-style snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Embedding => "embedding",
+            Op::InputLayernorm => "input_layernorm",
+            Op::AttnPreProj => "attn_pre_proj",
+            Op::AttnRope => "attn_rope",
+            Op::AttnKvCacheSave => "attn_kv_cache_save",
+            Op::AttnPrefill => "attn_prefill",
+            Op::AttnDecode => "attn_decode",
+            Op::AttnPostProj => "attn_post_proj",
+            Op::AttnPostProjAllReduce => "attn_post_proj_all_reduce",
+            Op::PostAttentionLayernorm => "post_attention_layernorm",
+            Op::MlpUpProj => "mlp_up_proj",
+            Op::MlpAct => "mlp_act",
+            Op::MlpDownProj => "mlp_down_proj",
+            Op::MlpDownProjAllReduce => "mlp_down_proj_all_reduce",
+            Op::MoeRouter => "moe_router",
+            Op::MoeExperts => "moe_experts",
+            Op::Add => "add",
+            Op::LmHead => "lm_head",
+            Op::PipelineSendRecv => "pipeline_send_recv",
+            Op::CpuOverhead => "cpu_overhead",
+        }
+    }
+
+    /// Whether the op runs in every layer (its time is per layer × layers on the stage).
+    pub fn is_per_layer(self) -> bool {
+        !matches!(self, Op::Embedding | Op::LmHead | Op::PipelineSendRecv | Op::CpuOverhead)
+    }
+}
+
+/// Where an op's predicted time came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provenance {
+    /// The op does not run in this batch (zero time).
+    #[default]
+    None,
+    /// A measured table row at exactly this shape.
+    Measured,
+    /// Interpolated between measured rows.
+    Interpolated,
+    /// Outside the measured range, extended from the nearest rows.
+    Extrapolated,
+    /// The analytical roofline model.
+    Roofline,
+}
+
+impl Provenance {
+    /// Every provenance that carries time.
+    pub const TIMED: [Provenance; 4] =
+        [Provenance::Measured, Provenance::Interpolated, Provenance::Extrapolated, Provenance::Roofline];
+
+    /// snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provenance::None => "none",
+            Provenance::Measured => "measured",
+            Provenance::Interpolated => "interpolated",
+            Provenance::Extrapolated => "extrapolated",
+            Provenance::Roofline => "roofline",
+        }
+    }
+}
+
+/// A predicted stage time with its per-op breakdown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionTime {
+    /// Milliseconds each op takes on the whole stage (per-layer ops already × layers).
+    pub op_ms: [f64; Op::COUNT],
+    /// Where each op's time came from.
+    pub provenance: [Provenance; Op::COUNT],
+}
+
+impl Default for ExecutionTime {
+    fn default() -> ExecutionTime {
+        ExecutionTime { op_ms: [0.0; Op::COUNT], provenance: [Provenance::None; Op::COUNT] }
+    }
+}
+
+impl ExecutionTime {
+    /// Sets an op's stage time and provenance.
+    pub fn set(&mut self, op: Op, ms: f64, provenance: Provenance) {
+        self.op_ms[op as usize] = ms.max(0.0);
+        self.provenance[op as usize] = if ms > 0.0 { provenance } else { Provenance::None };
+    }
+
+    /// An op's stage time in ms.
+    pub fn get(&self, op: Op) -> f64 {
+        self.op_ms[op as usize]
+    }
+
+    /// Time on the GPU (everything but CPU overhead), in ms.
+    pub fn model_ms(&self) -> f64 {
+        self.total_ms() - self.get(Op::CpuOverhead)
+    }
+
+    /// The stage's duration in ms.
+    pub fn total_ms(&self) -> f64 {
+        // Summed in a fixed order so the result is identical everywhere.
+        self.op_ms.iter().sum()
+    }
+
+    /// The stage's duration in whole nanoseconds (at least 1, so time always advances).
+    pub fn total_ns(&self) -> Nanos {
+        secs_to_nanos(self.total_ms() / 1e3).max(1)
+    }
+
+    /// GPU time in whole nanoseconds.
+    pub fn model_ns(&self) -> Nanos {
+        secs_to_nanos(self.model_ms() / 1e3)
+    }
+}
+
+/// Predicts stage times. Implementations are pure functions of their inputs.
+pub trait ExecutionTimePredictor: Send + Sync {
+    /// The time of `batch` on the stage at `position`.
+    fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime;
+
+    /// A one-line description for reports (which tables or coefficients it uses).
+    fn describe(&self) -> String;
+}
+
+/// A predictor shared by every replica of a run.
+pub type SharedPredictor = Arc<dyn ExecutionTimePredictor>;
+
+/// Builds a predictor from validated parameters and the replica's shape; `None` after an error
+/// was recorded in `params`.
+pub type PredictorParser = fn(&mut Params, &ReplicaSpec) -> Option<SharedPredictor>;
+
+/// A registered execution-time predictor.
+pub struct PredictorEntry {
+    /// Its `--execution_time_predictor_config_type` name.
+    pub name: &'static str,
+    /// One sentence for the form.
+    pub summary: &'static str,
+    /// Its own flags.
+    pub flags: &'static [FlagDef],
+    /// Reads its flags and builds it.
+    pub parse: PredictorParser,
+}
+
+/// Every execution-time predictor, by name.
+pub static PREDICTORS: &[PredictorEntry] = &[PredictorEntry {
+    name: "roofline",
+    summary: "Analytical roofline from model and device specs; needs no profiling data.",
+    flags: roofline::FLAGS,
+    parse: roofline::parse,
+}];
+
+/// Total stage time and provenance shares accumulated over a run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProvenanceTotals {
+    /// Milliseconds attributed to each provenance, indexed like [`Provenance::TIMED`].
+    pub ms: [f64; 4],
+}
+
+impl ProvenanceTotals {
+    /// Adds one stage's breakdown.
+    pub fn add(&mut self, time: &ExecutionTime) {
+        for (ms, provenance) in time.op_ms.iter().zip(time.provenance) {
+            if let Some(i) = Provenance::TIMED.iter().position(|p| *p == provenance) {
+                self.ms[i] += ms;
+            }
+        }
+    }
+
+    /// Share of the total per provenance name (0..1), in [`Provenance::TIMED`] order.
+    pub fn shares(&self) -> Vec<(&'static str, f64)> {
+        let total: f64 = self.ms.iter().sum();
+        Provenance::TIMED
+            .iter()
+            .zip(self.ms)
+            .map(|(p, ms)| (p.name(), if total > 0.0 { ms / total } else { 0.0 }))
+            .collect()
+    }
+}

@@ -1,0 +1,464 @@
+//! The paged KV cache with prefix caching: vLLM V1's block pool (ref counts, LRU free queue,
+//! lazy eviction) and a per-request block table on top of it.
+
+use rustc_hash::FxHashMap;
+
+use crate::request::{Request, RequestId};
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Debug)]
+struct Block {
+    ref_cnt: u32,
+    /// The prefix identity cached in this block, if any (kept after free: lazy eviction).
+    hash: Option<u64>,
+    prev: u32,
+    next: u32,
+}
+
+/// A fixed pool of KV blocks with a doubly-linked LRU free queue and a hash → block index.
+///
+/// Freed blocks join the queue's tail and keep their hash, so they can still be hit until they
+/// are reused from the head (lazy eviction). Duplicate hashes are allowed; a lookup returns the
+/// first block registered for the hash.
+#[derive(Clone, Debug)]
+pub struct BlockPool {
+    blocks: Vec<Block>,
+    free_head: u32,
+    free_tail: u32,
+    num_free: u32,
+    cached: FxHashMap<u64, u32>,
+    duplicates: FxHashMap<u64, Vec<u32>>,
+}
+
+impl BlockPool {
+    /// `num_blocks` free blocks, queued in id order.
+    pub fn new(num_blocks: u32) -> BlockPool {
+        let blocks = (0..num_blocks)
+            .map(|i| Block {
+                ref_cnt: 0,
+                hash: None,
+                prev: if i == 0 { NIL } else { i - 1 },
+                next: if i + 1 == num_blocks { NIL } else { i + 1 },
+            })
+            .collect();
+        BlockPool {
+            blocks,
+            free_head: if num_blocks == 0 { NIL } else { 0 },
+            free_tail: if num_blocks == 0 { NIL } else { num_blocks - 1 },
+            num_free: num_blocks,
+            cached: FxHashMap::default(),
+            duplicates: FxHashMap::default(),
+        }
+    }
+
+    /// Blocks in the pool.
+    pub fn num_blocks(&self) -> u32 {
+        self.blocks.len() as u32
+    }
+
+    /// Blocks on the free queue (cached-but-unreferenced ones included).
+    pub fn num_free(&self) -> u32 {
+        self.num_free
+    }
+
+    /// The cached block holding `hash`, if any.
+    pub fn lookup(&self, hash: u64) -> Option<u32> {
+        self.cached.get(&hash).copied()
+    }
+
+    /// References count of a block.
+    pub fn ref_cnt(&self, block: u32) -> u32 {
+        self.blocks[block as usize].ref_cnt
+    }
+
+    /// Takes a reference to a (cached) block, removing it from the free queue if it was free.
+    pub fn touch(&mut self, block: u32) {
+        if self.blocks[block as usize].ref_cnt == 0 {
+            self.unlink(block);
+        }
+        self.blocks[block as usize].ref_cnt += 1;
+    }
+
+    /// Pops the least recently freed block, evicting its cached hash. `None` if none is free.
+    pub fn pop_free(&mut self) -> Option<u32> {
+        let block = self.free_head;
+        if block == NIL {
+            return None;
+        }
+        self.unlink(block);
+        if let Some(hash) = self.blocks[block as usize].hash.take() {
+            self.uncache(hash, block);
+        }
+        self.blocks[block as usize].ref_cnt = 1;
+        Some(block)
+    }
+
+    /// Drops a reference; a block reaching zero joins the free queue's tail.
+    pub fn release(&mut self, block: u32) {
+        let b = &mut self.blocks[block as usize];
+        debug_assert!(b.ref_cnt > 0, "releasing a free block");
+        b.ref_cnt -= 1;
+        if b.ref_cnt == 0 {
+            self.push_tail(block);
+        }
+    }
+
+    /// Registers a full block under `hash`.
+    pub fn cache(&mut self, block: u32, hash: u64) {
+        let b = &mut self.blocks[block as usize];
+        if b.hash.is_some() {
+            return;
+        }
+        b.hash = Some(hash);
+        match self.cached.get(&hash) {
+            None => {
+                self.cached.insert(hash, block);
+            }
+            Some(_) => self.duplicates.entry(hash).or_default().push(block),
+        }
+    }
+
+    fn uncache(&mut self, hash: u64, block: u32) {
+        if self.cached.get(&hash) == Some(&block) {
+            match self.duplicates.get_mut(&hash) {
+                Some(dups) if !dups.is_empty() => {
+                    let next = dups.remove(0);
+                    if dups.is_empty() {
+                        self.duplicates.remove(&hash);
+                    }
+                    self.cached.insert(hash, next);
+                }
+                _ => {
+                    self.cached.remove(&hash);
+                }
+            }
+        } else if let Some(dups) = self.duplicates.get_mut(&hash) {
+            dups.retain(|b| *b != block);
+            if dups.is_empty() {
+                self.duplicates.remove(&hash);
+            }
+        }
+    }
+
+    fn unlink(&mut self, block: u32) {
+        let (prev, next) = {
+            let b = &self.blocks[block as usize];
+            (b.prev, b.next)
+        };
+        if prev == NIL { self.free_head = next } else { self.blocks[prev as usize].next = next }
+        if next == NIL { self.free_tail = prev } else { self.blocks[next as usize].prev = prev }
+        let b = &mut self.blocks[block as usize];
+        b.prev = NIL;
+        b.next = NIL;
+        self.num_free -= 1;
+    }
+
+    fn push_tail(&mut self, block: u32) {
+        let tail = self.free_tail;
+        {
+            let b = &mut self.blocks[block as usize];
+            b.prev = tail;
+            b.next = NIL;
+        }
+        if tail == NIL { self.free_head = block } else { self.blocks[tail as usize].next = block }
+        self.free_tail = block;
+        self.num_free += 1;
+    }
+
+    /// Checks the pool's internal consistency: the free queue holds exactly the unreferenced
+    /// blocks, and the index points at blocks carrying their hash.
+    pub fn check(&self) -> Result<(), String> {
+        let mut count = 0u32;
+        let mut at = self.free_head;
+        let mut prev = NIL;
+        while at != NIL {
+            let b = &self.blocks[at as usize];
+            if b.ref_cnt != 0 {
+                return Err(format!("block {at} is on the free queue with ref_cnt {}", b.ref_cnt));
+            }
+            if b.prev != prev {
+                return Err(format!("free queue back-link broken at block {at}"));
+            }
+            count += 1;
+            if count > self.num_blocks() {
+                return Err("free queue has a cycle".into());
+            }
+            prev = at;
+            at = b.next;
+        }
+        let unreferenced = self.blocks.iter().filter(|b| b.ref_cnt == 0).count() as u32;
+        if count != self.num_free || unreferenced != self.num_free {
+            return Err(format!("free count {} but {} queued and {} unreferenced", self.num_free, count, unreferenced));
+        }
+        for (hash, block) in &self.cached {
+            if self.blocks[*block as usize].hash != Some(*hash) {
+                return Err(format!("hash index points at block {block} which does not hold it"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// KV usage of a replica.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvUsage {
+    /// Blocks referenced by at least one request.
+    pub allocated_blocks: u64,
+    /// Blocks on the free queue (cached-but-unreferenced included).
+    pub free_blocks: u64,
+    /// Blocks in total.
+    pub total_blocks: u64,
+}
+
+impl KvUsage {
+    /// Percentage of blocks referenced.
+    pub fn percent(&self) -> f64 {
+        if self.total_blocks == 0 { 0.0 } else { self.allocated_blocks as f64 * 100.0 / self.total_blocks as f64 }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct RequestBlocks {
+    blocks: Vec<u32>,
+    /// Leading blocks already registered in the hash index.
+    num_cached: u32,
+}
+
+/// Prefix-cache lookup statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrefixCacheStats {
+    /// Prompt blocks looked up.
+    pub queried_blocks: u64,
+    /// Of which found in the cache.
+    pub hit_blocks: u64,
+}
+
+/// Per-replica KV manager: block tables of running requests over a [`BlockPool`].
+#[derive(Clone, Debug)]
+pub struct KvCacheManager {
+    pool: BlockPool,
+    block_size: u32,
+    prefix_caching: bool,
+    prealloc_blocks: u32,
+    tables: FxHashMap<RequestId, RequestBlocks>,
+    stats: PrefixCacheStats,
+}
+
+impl KvCacheManager {
+    /// A manager of `num_blocks` blocks of `block_size` tokens.
+    pub fn new(num_blocks: u32, block_size: u32, prefix_caching: bool, num_preallocate_tokens: u32) -> KvCacheManager {
+        KvCacheManager {
+            pool: BlockPool::new(num_blocks),
+            block_size,
+            prefix_caching,
+            prealloc_blocks: num_preallocate_tokens.div_ceil(block_size),
+            tables: FxHashMap::default(),
+            stats: PrefixCacheStats::default(),
+        }
+    }
+
+    /// Tokens per block.
+    pub fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    /// Blocks in the pool.
+    pub fn num_blocks(&self) -> u32 {
+        self.pool.num_blocks()
+    }
+
+    /// Free blocks.
+    pub fn num_free(&self) -> u32 {
+        self.pool.num_free()
+    }
+
+    /// Usage counters.
+    pub fn usage(&self) -> KvUsage {
+        let total = u64::from(self.pool.num_blocks());
+        let free = u64::from(self.pool.num_free());
+        KvUsage { allocated_blocks: total - free, free_blocks: free, total_blocks: total }
+    }
+
+    /// Lookup statistics so far.
+    pub fn stats(&self) -> PrefixCacheStats {
+        self.stats
+    }
+
+    /// Blocks `request` holds now.
+    pub fn blocks_of(&self, request: RequestId) -> usize {
+        self.tables.get(&request).map_or(0, |t| t.blocks.len())
+    }
+
+    /// The longest cached prefix of `request`'s prompt, as blocks and tokens. At least one
+    /// prompt token is always left to compute (vLLM caps a hit at P − 1 tokens), so a hit never
+    /// covers the whole prompt or runs past it into output blocks (Vidur's §12.6 crash).
+    pub fn computed_blocks(&mut self, request: &Request, out: &mut Vec<u32>) -> u32 {
+        out.clear();
+        if !self.prefix_caching {
+            return 0;
+        }
+        let Some(hashes) = &request.block_hashes else { return 0 };
+        let max_blocks = (request.num_prefill_tokens.saturating_sub(1) / self.block_size) as usize;
+        let candidates = &hashes[..hashes.len().min(max_blocks)];
+        for hash in candidates {
+            match self.pool.lookup(*hash) {
+                Some(block) => out.push(block),
+                None => break,
+            }
+        }
+        self.stats.queried_blocks += candidates.len() as u64;
+        self.stats.hit_blocks += out.len() as u64;
+        out.len() as u32 * self.block_size
+    }
+
+    /// The cached-prefix length of `request` in tokens, without counting it as a lookup
+    /// (routers probe replicas with this).
+    pub fn probe_cached_tokens(&self, request: &Request) -> u32 {
+        if !self.prefix_caching {
+            return 0;
+        }
+        let Some(hashes) = &request.block_hashes else { return 0 };
+        let max_blocks = (request.num_prefill_tokens.saturating_sub(1) / self.block_size) as usize;
+        let hits = hashes[..hashes.len().min(max_blocks)].iter().take_while(|h| self.pool.lookup(**h).is_some()).count();
+        hits as u32 * self.block_size
+    }
+
+    /// Makes room for `n` more tokens of `request` (after `new_computed` cache-hit blocks at
+    /// admission). Returns false, changing nothing, if the free blocks do not suffice.
+    pub fn allocate_slots(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
+        let bs = self.block_size;
+        let table_len = self.tables.get(&request.id).map_or(0, |t| t.blocks.len()) as u32;
+        let computed = request.num_processed_tokens + bs * new_computed.len() as u32;
+        let required = (computed + n).div_ceil(bs);
+        let needed = required.saturating_sub(table_len + new_computed.len() as u32);
+        let evictable_hits = new_computed.iter().filter(|b| self.pool.ref_cnt(**b) == 0).count() as u32;
+        if needed > self.pool.num_free().saturating_sub(evictable_hits) {
+            return false;
+        }
+        let table = self.tables.entry(request.id).or_insert_with(|| RequestBlocks {
+            blocks: Vec::new(),
+            num_cached: new_computed.len() as u32,
+        });
+        for &block in new_computed {
+            self.pool.touch(block);
+            table.blocks.push(block);
+        }
+        if needed > 0 {
+            let take = (needed + self.prealloc_blocks).min(self.pool.num_free());
+            for _ in 0..take {
+                let block = self.pool.pop_free().expect("counted free blocks");
+                table.blocks.push(block);
+            }
+        }
+        if self.prefix_caching
+            && let Some(hashes) = &request.block_hashes
+        {
+            let full = ((computed + n) / bs).min(hashes.len() as u32);
+            for i in table.num_cached..full {
+                self.pool.cache(table.blocks[i as usize], hashes[i as usize]);
+            }
+            table.num_cached = table.num_cached.max(full);
+        }
+        true
+    }
+
+    /// Releases all of `request`'s blocks, tail first, so its prefix blocks are evicted last.
+    pub fn free(&mut self, request: RequestId) {
+        if let Some(table) = self.tables.remove(&request) {
+            for &block in table.blocks.iter().rev() {
+                self.pool.release(block);
+            }
+        }
+    }
+
+    /// Checks INV-4: allocated + free = total, and every table's references are accounted.
+    pub fn check(&self) -> Result<(), String> {
+        self.pool.check()?;
+        let usage = self.usage();
+        if usage.allocated_blocks + usage.free_blocks != usage.total_blocks {
+            return Err("allocated + free != total".into());
+        }
+        let mut refs = vec![0u32; self.pool.num_blocks() as usize];
+        for table in self.tables.values() {
+            for &b in &table.blocks {
+                refs[b as usize] += 1;
+            }
+        }
+        for (block, expected) in refs.iter().enumerate() {
+            if self.pool.ref_cnt(block as u32) != *expected {
+                return Err(format!("block {block} has ref_cnt {} but {expected} table entries", self.pool.ref_cnt(block as u32)));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::SimTime;
+    use std::sync::Arc;
+
+    fn request(id: u32, prefill: u32, hashes: &[u64]) -> Request {
+        let mut r = Request::new(RequestId(id), SimTime::ZERO, prefill, 8);
+        r.block_hashes = Some(Arc::from(hashes));
+        r
+    }
+
+    #[test]
+    fn free_queue_is_lru_with_tail_blocks_evicted_first() {
+        let mut pool = BlockPool::new(4);
+        let a = pool.pop_free().unwrap();
+        let b = pool.pop_free().unwrap();
+        assert_eq!((a, b), (0, 1));
+        pool.cache(a, 100);
+        pool.cache(b, 101);
+        // A request frees its blocks tail first: b then a.
+        pool.release(b);
+        pool.release(a);
+        assert_eq!(pool.num_free(), 4);
+        // Blocks 2 and 3 were never used and come first; then b (evicting 101), then a.
+        assert_eq!(pool.pop_free(), Some(2));
+        assert_eq!(pool.pop_free(), Some(3));
+        assert_eq!(pool.lookup(101), Some(1));
+        assert_eq!(pool.pop_free(), Some(1));
+        assert_eq!(pool.lookup(101), None, "evicted lazily on reuse");
+        assert_eq!(pool.lookup(100), Some(0), "still hittable");
+        pool.check().unwrap();
+    }
+
+    #[test]
+    fn prefix_hits_reuse_blocks_and_keep_one_token_to_compute() {
+        let mut kv = KvCacheManager::new(16, 16, true, 0);
+        let first = request(0, 48, &[1, 2, 3, 4]);
+        assert!(kv.allocate_slots(&first, 48, &[]));
+        assert_eq!(kv.blocks_of(first.id), 3);
+        // Same prompt: blocks 1 and 2 hit; block 3 would cover the whole prompt, so it is
+        // recomputed (hit capped at P − 1 tokens).
+        let mut second = request(1, 48, &[1, 2, 3, 4]);
+        let mut hits = Vec::new();
+        let cached = kv.computed_blocks(&second, &mut hits);
+        assert_eq!(cached, 32);
+        assert!(kv.allocate_slots(&second, 16, &hits));
+        second.on_cache_hit(cached);
+        assert_eq!(kv.usage().allocated_blocks, 4, "two shared blocks + one each");
+        kv.check().unwrap();
+        kv.free(first.id);
+        kv.free(second.id);
+        assert_eq!(kv.usage().allocated_blocks, 0);
+        kv.check().unwrap();
+    }
+
+    #[test]
+    fn allocation_fails_without_side_effects_and_preallocates() {
+        let mut kv = KvCacheManager::new(4, 16, false, 32);
+        let r = request(0, 40, &[]);
+        assert!(kv.allocate_slots(&r, 40, &[]));
+        assert_eq!(kv.blocks_of(r.id), 4, "3 needed + 1 of the 2 preallocated (capped by free)");
+        let other = request(1, 16, &[]);
+        assert!(!kv.allocate_slots(&other, 16, &[]));
+        assert_eq!(kv.blocks_of(other.id), 0);
+        kv.check().unwrap();
+    }
+}

@@ -1,0 +1,51 @@
+//! llmsim's engine: a pure, deterministic discrete-event simulator of LLM inference clusters,
+//! re-implementing Microsoft Vidur's model.
+//!
+//! Reading guide: [`config`] (flags → validated [`SimConfig`]), [`sim`] (the event loop),
+//! [`event`] (the closed event set and its ordering key), [`scheduler`] (routers and replica
+//! schedulers), [`kv`] (paged KV cache with prefix caching), [`exec`] (batch time prediction),
+//! [`workload`] (request generators and trace readers), [`metrics`] and [`report`] (outputs).
+//!
+//! The engine does no IO, reads no clock and uses no ambient randomness: the caller passes
+//! file contents in [`Inputs`], and every random draw comes from named streams of one seed.
+//!
+//! ```
+//! use llmsim_engine::{Config, Inputs, SimConfig, Simulation};
+//! let mut config = Config::new();
+//! config.set("synthetic_request_generator_config_num_requests", "8").unwrap();
+//! let sim_config = SimConfig::build(&config, &Inputs::new()).unwrap();
+//! let report = Simulation::new(&sim_config).run_to_report();
+//! assert_eq!(report.summary.num_completed, 8);
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod batch;
+pub mod catalog;
+pub mod config;
+pub mod event;
+pub mod exec;
+pub mod inputs;
+pub mod kv;
+pub mod memory;
+pub mod metrics;
+pub mod report;
+pub mod request;
+pub mod rng;
+pub mod scheduler;
+pub mod sim;
+pub mod time;
+pub mod workload;
+
+pub use config::{Config, ConfigError, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagValue, SimConfig, all_flags};
+pub use inputs::Inputs;
+pub use report::{Report, Summary};
+pub use sim::{Progress, Simulation};
+pub use time::SimTime;
+pub use workload::trace::{Trace, TraceError, parse_trace};
+
+/// Validates `config` and runs it to the end.
+pub fn run(config: &Config, inputs: &Inputs) -> Result<Report, ConfigErrors> {
+    let sim_config = SimConfig::build(config, inputs)?;
+    Ok(Simulation::new(&sim_config).run_to_report())
+}

@@ -1,0 +1,188 @@
+//! The KV memory planner: how many KV blocks fit on a replica's GPUs next to the weights.
+
+use serde::Serialize;
+
+use crate::config::{CacheSpec, ConfigError, ReplicaSpec};
+
+/// Bytes in Vidur's "GB" (GiB).
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// Per-replica memory budget, per GPU of the most loaded pipeline stage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MemoryPlan {
+    /// Parameters held by one GPU of the most loaded stage.
+    pub params_per_device: u64,
+    /// Their bytes.
+    pub weight_bytes_per_device: u64,
+    /// Device memory left for weights and KV after the margin.
+    pub available_bytes_per_device: u64,
+    /// KV bytes one token takes on one GPU.
+    pub kv_bytes_per_token: u64,
+    /// Tokens of KV the replica can hold.
+    pub max_kv_tokens: u64,
+    /// KV blocks per replica (the planner's, or `--cache_config_num_blocks`).
+    pub num_blocks: u64,
+    /// Tokens per block.
+    pub block_size: u32,
+}
+
+/// Parameters of one transformer layer on one GPU under TP.
+pub fn params_per_layer(replica: &ReplicaSpec) -> u64 {
+    let m = &replica.model;
+    let tp = u64::from(replica.parallel.tensor_parallel_size);
+    let e = u64::from(m.embedding_dim);
+    let hd = u64::from(m.head_dim());
+    let q = u64::from(m.num_q_heads) / tp;
+    let kv = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
+    let mut n = e * hd * (q + 2 * kv) + q * hd * e;
+    if m.use_qkv_bias || m.use_bias {
+        n += hd * (q + 2 * kv);
+    }
+    let projections = if m.use_gated_mlp { 3 } else { 2 };
+    match &m.moe {
+        None => n += projections * e * u64::from(m.mlp_hidden_dim) / tp,
+        Some(moe) => {
+            n += u64::from(moe.num_experts) * projections * e * u64::from(moe.expert_hidden_dim) / tp;
+            n += u64::from(moe.shared_expert_hidden_dim) * projections * e / tp;
+            n += e * u64::from(moe.num_experts);
+        }
+    }
+    n + 2 * e // norms
+}
+
+/// Plans a replica's KV capacity; refuses a configuration whose weights do not fit, with the
+/// numbers and a hint.
+pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, ConfigError> {
+    let m = &replica.model;
+    let tp = u64::from(replica.parallel.tensor_parallel_size);
+    let pp = replica.parallel.num_pipeline_stages;
+    let layers = u64::from(replica.layers_per_stage());
+    let embedding = u64::from(m.vocab_size) * u64::from(m.embedding_dim) / tp;
+    // The first stage holds the embedding, the last the LM head; one stage holds both (once
+    // when tied).
+    let edge_params = if pp == 1 {
+        if m.tie_word_embeddings { embedding } else { 2 * embedding }
+    } else {
+        embedding
+    };
+    let params_per_device = params_per_layer(replica) * layers + edge_params;
+    let weight_bytes = params_per_device * replica.weight_dtype.bytes();
+    let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
+    let kv_heads = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
+    let kv_bytes_per_token = 2 * u64::from(m.head_dim()) * kv_heads * layers * replica.kv_cache_dtype.bytes();
+
+    let gb = |b: u64| b as f64 / GIB;
+    if weight_bytes >= available {
+        let needed_tp = (1..=64u64).map(|x| x * tp).find(|t| weight_bytes * tp / t < available);
+        let hint = match needed_tp {
+            Some(t) => format!(
+                "increase TP or PP (TP×PP ≥ {} would leave room), use fp8 weights, a device with more memory, or a smaller --cache_config_memory_margin_fraction",
+                t * u64::from(pp)
+            ),
+            None => "use a device with more memory or more GPUs per replica".to_string(),
+        };
+        return Err(ConfigError::new(
+            "replica_config_tensor_parallel_size",
+            format!(
+                "{} does not fit: its weights need {:.1} GB per GPU at TP={} PP={} ({:?}), but a {} offers {:.1} GB after the {:.0}% memory margin",
+                m.name,
+                gb(weight_bytes),
+                tp,
+                pp,
+                replica.weight_dtype,
+                replica.device.name,
+                gb(available),
+                cache.memory_margin_fraction * 100.0
+            ),
+        )
+        .with_hint(hint));
+    }
+    let max_kv_tokens = (available - weight_bytes) / kv_bytes_per_token.max(1);
+    let planned_blocks = max_kv_tokens / u64::from(cache.block_size);
+    if planned_blocks == 0 && cache.num_blocks_override.is_none() {
+        return Err(ConfigError::new(
+            "cache_config_block_size",
+            format!("no KV block of {} tokens fits next to the weights ({:.2} GB free per GPU)", cache.block_size, gb(available - weight_bytes)),
+        )
+        .with_hint("use more GPUs per replica, a smaller model, or a smaller block size"));
+    }
+    Ok(MemoryPlan {
+        params_per_device,
+        weight_bytes_per_device: weight_bytes,
+        available_bytes_per_device: available,
+        kv_bytes_per_token,
+        max_kv_tokens,
+        num_blocks: cache.num_blocks_override.unwrap_or(planned_blocks),
+        block_size: cache.block_size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+    use crate::config::{Dtype, ParallelSpec};
+
+    fn replica(model: &str, device: &str, tp: u32, pp: u32) -> ReplicaSpec {
+        ReplicaSpec {
+            model: catalog::find_model(model).unwrap().clone(),
+            device: catalog::find_device(device).unwrap().clone(),
+            node: catalog::find_node("h100_dgx").unwrap().clone(),
+            parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp },
+            weight_dtype: Dtype::Bf16,
+            kv_cache_dtype: Dtype::Bf16,
+        }
+    }
+
+    fn cache() -> CacheSpec {
+        CacheSpec {
+            block_size: 16,
+            num_blocks_override: None,
+            watermark_blocks_fraction: 0.01,
+            memory_margin_fraction: 0.1,
+            enable_prefix_caching: false,
+            num_preallocate_tokens: 64,
+        }
+    }
+
+    #[test]
+    fn layer_parameters_match_vidur_counts() {
+        // Vidur's planner (behaviour.md §2.5) counts the same per-layer weights: 6,979,321,856
+        // for Llama-3-8B TP1 without embeddings and norms.
+        let r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
+        assert_eq!((params_per_layer(&r) - 2 * 4096) * 32, 6_979_321_856);
+        let r = replica("meta-llama/Meta-Llama-3-70B", "h100", 4, 1);
+        assert_eq!((params_per_layer(&r) - 2 * 8192) * 80, 17_112_760_320);
+    }
+
+    #[test]
+    fn llama3_8b_on_h100_plans_vidur_like_capacity() {
+        let plan = plan(&replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1), &cache()).unwrap();
+        // Vidur: 483,328 tokens without embeddings; the embedding + LM head (1.05 B params)
+        // take 2.1 GB more, about 16 k tokens.
+        assert_eq!(plan.kv_bytes_per_token, 131_072);
+        assert!((460_000..483_328).contains(&plan.max_kv_tokens), "{}", plan.max_kv_tokens);
+        assert_eq!(plan.num_blocks, plan.max_kv_tokens / 16);
+    }
+
+    #[test]
+    fn pipeline_stages_split_layers_and_kv() {
+        let one = plan(&replica("meta-llama/Meta-Llama-3-70B", "h100", 4, 1), &cache()).unwrap();
+        let two = plan(&replica("meta-llama/Meta-Llama-3-70B", "h100", 2, 2), &cache()).unwrap();
+        assert_eq!(one.kv_bytes_per_token, two.kv_bytes_per_token);
+    }
+
+    #[test]
+    fn fp8_kv_doubles_capacity_per_byte() {
+        let mut r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
+        r.kv_cache_dtype = Dtype::Fp8;
+        assert_eq!(plan(&r, &cache()).unwrap().kv_bytes_per_token, 65_536);
+    }
+
+    #[test]
+    fn too_big_is_refused_with_numbers_and_a_hint() {
+        let e = plan(&replica("meta-llama/Meta-Llama-3-70B", "h100", 1, 1), &cache()).unwrap_err();
+        assert!(e.message.contains("GB per GPU at TP=1 PP=1"), "{e}");
+        assert!(e.hint.unwrap().contains("TP×PP ≥ 2"));
+    }
+}

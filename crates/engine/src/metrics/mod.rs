@@ -1,0 +1,517 @@
+//! Metric collection during a run, and the report built from it at the end.
+
+mod series;
+mod sketch;
+
+pub use series::{BucketSeries, TimeSeries};
+pub use sketch::{QuantileSketch, Stats, exact_stats, sorted_cdf, sorted_quantile};
+
+use std::collections::BTreeMap;
+
+use crate::batch::Batch;
+use crate::config::{MetricsSpec, SimConfig};
+use crate::exec::{ExecutionTime, Op, ProvenanceTotals};
+use crate::kv::{KvUsage, PrefixCacheStats};
+use crate::report::{
+    BatchRecord, ChromeSlice, MemorySummary, PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord,
+    RequestStatus, StageUtilization, Summary, Throughput, Histogram,
+};
+use crate::request::{ReplicaId, Request, RequestArena, RequestId};
+use crate::time::{Nanos, SimTime, nanos_to_secs};
+
+/// Series channels.
+const CH_ARRIVALS: usize = 0;
+const CH_COMPLETIONS: usize = 1;
+const CH_PREFILL_TOKENS: usize = 2;
+const CH_DECODE_TOKENS: usize = 3;
+const CH_BATCHES: usize = 4;
+const CH_BATCH_SIZE: usize = 5;
+const CH_KV_FIRST: usize = 6;
+
+/// Per-replica accumulators.
+#[derive(Clone, Debug, Default)]
+struct ReplicaAcc {
+    busy_ns: Vec<Nanos>,
+    /// Σ MFU% × stage ns, per stage.
+    mfu_weighted: Vec<f64>,
+    /// The MFU% of the stage running now, per stage.
+    mfu_current: Vec<f64>,
+    kv_min: f64,
+    kv_max: f64,
+    /// ∫ KV% dt (ns).
+    kv_area: f64,
+    kv_last: f64,
+    kv_last_t: SimTime,
+    kv_sampled: bool,
+    kv_samples: u64,
+    kv_sum: f64,
+    num_batches: u64,
+    num_completed: u64,
+    prompt_tokens_completed: u64,
+    cached_tokens_completed: u64,
+    last_arrival: Option<SimTime>,
+}
+
+/// Collects metrics as the simulation reports what happens.
+pub struct Metrics {
+    spec: MetricsSpec,
+    num_replicas: usize,
+    num_stages: usize,
+    records: Vec<RequestRecord>,
+    errors: Vec<RequestError>,
+    tbt: QuantileSketch,
+    batch_size: QuantileSketch,
+    batch_tokens: QuantileSketch,
+    batch_prefill_tokens: QuantileSketch,
+    batch_decode_tokens: QuantileSketch,
+    batch_time: QuantileSketch,
+    op_ms: Vec<QuantileSketch>,
+    series: BucketSeries,
+    replicas: Vec<ReplicaAcc>,
+    chrome: Vec<ChromeSlice>,
+    batch_records: Vec<BatchRecord>,
+    provenance: ProvenanceTotals,
+    num_batches: u64,
+    // Inputs of the MFU formula (behaviour.md §7.7).
+    params_per_device: f64,
+    attention_flops_per_token_pair: f64,
+    peak_flops: f64,
+}
+
+/// What the simulation hands over when it ends.
+pub struct RunEnd<'a> {
+    /// The configuration.
+    pub config: &'a SimConfig,
+    /// The final clock.
+    pub now: SimTime,
+    /// Every request that arrived.
+    pub requests: &'a RequestArena,
+    /// Requests neither completed nor refused.
+    pub unfinished: &'a [RequestId],
+    /// Events handled.
+    pub events: u64,
+    /// Whether `--time_limit` ended the run.
+    pub time_limit_reached: bool,
+    /// The predictor's description.
+    pub predictor: String,
+    /// Prefix-cache lookup statistics per replica.
+    pub prefix_stats: Vec<PrefixCacheStats>,
+    /// KV usage per replica at the end.
+    pub final_kv: Vec<KvUsage>,
+}
+
+impl Metrics {
+    /// An empty collector for `config`.
+    pub fn new(config: &SimConfig) -> Metrics {
+        let n = config.cluster.num_replicas as usize;
+        let pp = config.replica.parallel.num_pipeline_stages as usize;
+        let m = &config.replica.model;
+        let tp = f64::from(config.replica.parallel.tensor_parallel_size);
+        let layers = f64::from(config.replica.layers_per_stage());
+        let replica = ReplicaAcc {
+            busy_ns: vec![0; pp],
+            mfu_weighted: vec![0.0; pp],
+            mfu_current: vec![0.0; pp],
+            kv_min: f64::INFINITY,
+            ..ReplicaAcc::default()
+        };
+        Metrics {
+            spec: config.metrics.clone(),
+            num_replicas: n,
+            num_stages: pp,
+            records: Vec::new(),
+            errors: Vec::new(),
+            tbt: QuantileSketch::default(),
+            batch_size: QuantileSketch::default(),
+            batch_tokens: QuantileSketch::default(),
+            batch_prefill_tokens: QuantileSketch::default(),
+            batch_decode_tokens: QuantileSketch::default(),
+            batch_time: QuantileSketch::default(),
+            op_ms: if config.metrics.store_operation_metrics { vec![QuantileSketch::default(); Op::COUNT] } else { Vec::new() },
+            series: BucketSeries::new(CH_KV_FIRST + 2 * n),
+            replicas: vec![replica; n],
+            chrome: Vec::new(),
+            batch_records: Vec::new(),
+            provenance: ProvenanceTotals::default(),
+            num_batches: 0,
+            params_per_device: config.memory.params_per_device as f64,
+            attention_flops_per_token_pair: 4.0 * layers * (f64::from(m.num_q_heads) / tp) * f64::from(m.head_dim()),
+            peak_flops: config.replica.device.fp16_tflops * 1e12,
+        }
+    }
+
+    /// A request arrived.
+    pub fn on_arrival(&mut self, request: &Request) {
+        self.series.add(request.arrived_at, CH_ARRIVALS, 1.0);
+    }
+
+    /// A request was refused.
+    pub fn on_refused(&mut self, request: &Request, now: SimTime, reason: String) {
+        self.errors.push(RequestError {
+            id: request.id.0,
+            arrived_at: request.arrived_at.as_secs_f64(),
+            num_prefill_tokens: request.original_prefill_tokens,
+            num_decode_tokens: request.original_decode_tokens,
+            replica: request.replica.map(|r| r.0),
+            status: RequestStatus::Refused,
+            at: now.as_secs_f64(),
+            reason,
+        });
+    }
+
+    /// A batch was formed.
+    pub fn on_batch_scheduled(&mut self, batch: &Batch, now: SimTime) {
+        self.num_batches += 1;
+        self.replicas[batch.replica.0 as usize].num_batches += 1;
+        self.series.add(now, CH_BATCHES, 1.0);
+        self.series.add(now, CH_BATCH_SIZE, batch.size() as f64);
+        if self.spec.store_batch_metrics {
+            self.batch_size.add(batch.size() as f64);
+            self.batch_tokens.add(f64::from(batch.total_tokens()));
+            self.batch_prefill_tokens.add(f64::from(batch.num_prefill_tokens));
+            self.batch_decode_tokens.add(f64::from(batch.num_decode_tokens));
+        }
+    }
+
+    /// A batch started a stage with the predicted `time`.
+    pub fn on_stage_start(&mut self, batch: &Batch, stage: u32, now: SimTime, time: &ExecutionTime) {
+        self.provenance.add(time);
+        let total_ns = time.total_ns();
+        let flops: f64 = 2.0 * f64::from(batch.total_tokens()) * self.params_per_device
+            + batch
+                .items
+                .iter()
+                .map(|i| self.attention_flops_per_token_pair * f64::from(i.num_tokens) * f64::from(i.num_tokens + i.num_processed_tokens))
+                .sum::<f64>();
+        let mfu = flops / (nanos_to_secs(total_ns) * self.peak_flops) * 100.0;
+        let acc = &mut self.replicas[batch.replica.0 as usize];
+        acc.mfu_current[stage as usize] = mfu;
+        for (sketch, ms) in self.op_ms.iter_mut().zip(time.op_ms) {
+            if ms > 0.0 {
+                sketch.add(ms);
+            }
+        }
+        if self.spec.enable_chrome_trace {
+            self.chrome.push(ChromeSlice {
+                replica: batch.replica.0,
+                stage,
+                start_ns: now.0,
+                duration_ns: total_ns,
+                batch: batch.seq,
+                num_prefill_tokens: batch.num_prefill_tokens,
+                num_decode_tokens: batch.num_decode_tokens,
+                request_ids: batch.plan.requests.iter().map(|r| r.0).collect(),
+                op_ms: Op::ALL.iter().filter(|op| time.get(**op) > 0.0).map(|op| (op.name(), time.get(*op))).collect(),
+            });
+        }
+    }
+
+    /// A stage that started at `started` ended now.
+    pub fn on_stage_end(&mut self, replica: ReplicaId, stage: u32, started: SimTime, now: SimTime) {
+        let acc = &mut self.replicas[replica.0 as usize];
+        let ns = now.since(started);
+        acc.busy_ns[stage as usize] += ns;
+        acc.mfu_weighted[stage as usize] += acc.mfu_current[stage as usize] * ns as f64;
+    }
+
+    /// A token came `gap` after the request's previous one.
+    pub fn on_token_gap(&mut self, gap: Nanos) {
+        self.tbt.add(nanos_to_secs(gap));
+    }
+
+    /// A batch finished its last stage.
+    pub fn on_batch_end(&mut self, batch: &Batch, now: SimTime) {
+        self.series.add(now, CH_PREFILL_TOKENS, f64::from(batch.num_prefill_tokens));
+        self.series.add(now, CH_DECODE_TOKENS, f64::from(batch.num_decode_tokens));
+        let seconds = nanos_to_secs(now.since(batch.scheduled_at));
+        if self.spec.store_batch_metrics {
+            self.batch_time.add(seconds);
+        }
+        if self.spec.keep_individual_batch_metrics {
+            self.batch_records.push(BatchRecord {
+                batch: batch.seq,
+                replica: batch.replica.0,
+                scheduled_at: batch.scheduled_at.as_secs_f64(),
+                completed_at: now.as_secs_f64(),
+                execution_time: seconds,
+                size: batch.size() as u32,
+                num_tokens: batch.total_tokens(),
+                num_prefill_tokens: batch.num_prefill_tokens,
+                num_decode_tokens: batch.num_decode_tokens,
+            });
+        }
+    }
+
+    /// KV usage of `replica` at `now`.
+    pub fn sample_kv(&mut self, replica: ReplicaId, now: SimTime, usage: KvUsage) {
+        let pct = usage.percent();
+        let r = replica.0 as usize;
+        let acc = &mut self.replicas[r];
+        if acc.kv_sampled {
+            acc.kv_area += acc.kv_last * now.since(acc.kv_last_t) as f64;
+        }
+        acc.kv_sampled = true;
+        acc.kv_last = pct;
+        acc.kv_last_t = now;
+        acc.kv_min = acc.kv_min.min(pct);
+        acc.kv_max = acc.kv_max.max(pct);
+        acc.kv_samples += 1;
+        acc.kv_sum += pct;
+        self.series.add(now, CH_KV_FIRST + 2 * r, pct);
+        self.series.add(now, CH_KV_FIRST + 2 * r + 1, 1.0);
+    }
+
+    /// A request completed.
+    pub fn on_request_end(&mut self, request: &Request) {
+        let replica = request.replica.map_or(0, |r| r.0);
+        let acc = &mut self.replicas[replica as usize];
+        acc.num_completed += 1;
+        acc.prompt_tokens_completed += u64::from(request.original_prefill_tokens);
+        acc.cached_tokens_completed += u64::from(request.num_prefill_tokens_cached);
+        let inter_arrival = acc.last_arrival.map_or(request.arrived_at.0, |prev| request.arrived_at.since(prev));
+        acc.last_arrival = Some(request.arrived_at);
+        let completed_at = request.completed_at.unwrap_or_default();
+        self.series.add(completed_at, CH_COMPLETIONS, 1.0);
+        self.records.push(RequestRecord {
+            id: request.id.0,
+            replica,
+            arrived_at_ns: request.arrived_at.0,
+            scheduled_at_ns: request.scheduled_at.unwrap_or(completed_at).0,
+            prefill_completed_at_ns: request.prefill_completed_at.unwrap_or(completed_at).0,
+            completed_at_ns: completed_at.0,
+            execution_ns: request.execution_ns,
+            model_execution_ns: request.model_execution_ns,
+            preempted_ns: request.preempted_ns,
+            inter_arrival_ns: inter_arrival,
+            num_prefill_tokens: request.original_prefill_tokens,
+            num_decode_tokens: request.original_decode_tokens,
+            num_prefill_tokens_cached: request.num_prefill_tokens_cached,
+            num_restarts: request.num_restarts,
+        });
+    }
+
+    /// Builds the report.
+    pub fn finish(mut self, end: RunEnd) -> Report {
+        let config = end.config;
+        let sim_ns = end.now.0.max(1);
+        let sim_s = nanos_to_secs(sim_ns);
+        for &id in end.unfinished {
+            let r = end.requests.get(id);
+            self.errors.push(RequestError {
+                id: id.0,
+                arrived_at: r.arrived_at.as_secs_f64(),
+                num_prefill_tokens: r.original_prefill_tokens,
+                num_decode_tokens: r.original_decode_tokens,
+                replica: r.replica.map(|x| x.0),
+                status: RequestStatus::Unfinished,
+                at: end.now.as_secs_f64(),
+                reason: if end.time_limit_reached {
+                    "still in flight when the time limit ended the run".to_string()
+                } else {
+                    "not finished when the run ended".to_string()
+                },
+            });
+        }
+        self.errors.sort_by_key(|e| e.id);
+        self.records.sort_by_key(|r| r.id);
+
+        // Per-request distributions (exact).
+        let mut cdfs = BTreeMap::new();
+        let mut column = |name: &str, f: &dyn Fn(&RequestRecord) -> Option<f64>| -> Vec<f64> {
+            let mut v: Vec<f64> = self.records.iter().filter_map(f).collect();
+            v.sort_by(f64::total_cmp);
+            cdfs.insert(name.to_string(), sorted_cdf(&v));
+            v
+        };
+        for (name, f) in RequestRecord::TIME_COLUMNS {
+            column(name, &|r| Some(f(r)));
+        }
+        let mut ttft = column("ttft", &|r| Some(r.ttft()));
+        let mut e2e = column("e2e", &|r| Some(r.e2e()));
+        let mut tpot = column("tpot", &|r| r.tpot());
+        let mut delay = column("scheduling_delay", &|r| Some(r.scheduling_delay()));
+        cdfs.insert("tbt".to_string(), self.tbt.cdf());
+        if self.spec.store_batch_metrics {
+            cdfs.insert("batch_size".to_string(), self.batch_size.cdf());
+            cdfs.insert("batch_num_tokens".to_string(), self.batch_tokens.cdf());
+            cdfs.insert("batch_num_prefill_tokens".to_string(), self.batch_prefill_tokens.cdf());
+            cdfs.insert("batch_num_decode_tokens".to_string(), self.batch_decode_tokens.cdf());
+            cdfs.insert("batch_execution_time".to_string(), self.batch_time.cdf());
+        }
+        let op_cdfs: BTreeMap<String, Vec<f64>> =
+            self.op_ms.iter().zip(Op::ALL).filter(|(s, _)| s.count() > 0).map(|(s, op)| (op.name().to_string(), s.cdf())).collect();
+
+        // Replicas.
+        let replicas: Vec<ReplicaReport> = self
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(r, acc)| {
+                let mut kv_area = acc.kv_area;
+                if acc.kv_sampled {
+                    kv_area += acc.kv_last * end.now.since(acc.kv_last_t) as f64;
+                }
+                let stats = end.prefix_stats.get(r).copied().unwrap_or_default();
+                ReplicaReport {
+                    replica: r as u32,
+                    num_blocks: config.memory.num_blocks,
+                    num_batches: acc.num_batches,
+                    num_completed: acc.num_completed,
+                    kv_usage_percent_min: if acc.kv_sampled { acc.kv_min } else { 0.0 },
+                    kv_usage_percent_max: acc.kv_max.max(0.0),
+                    kv_usage_percent_mean: kv_area / sim_ns as f64,
+                    kv_usage_percent_sample_mean: if acc.kv_samples > 0 { acc.kv_sum / acc.kv_samples as f64 } else { 0.0 },
+                    kv_blocks_allocated_at_end: end.final_kv.get(r).map_or(0, |k| k.allocated_blocks),
+                    stages: (0..self.num_stages)
+                        .map(|s| StageUtilization {
+                            stage: s as u32,
+                            busy_percent: acc.busy_ns[s] as f64 * 100.0 / sim_ns as f64,
+                            mfu_percent: acc.mfu_weighted[s] / sim_ns as f64,
+                        })
+                        .collect(),
+                    prefix_cache_hit_rate: ratio(acc.cached_tokens_completed, acc.prompt_tokens_completed),
+                    prefix_cached_prompt_tokens: acc.cached_tokens_completed,
+                    prompt_tokens: acc.prompt_tokens_completed,
+                    prefix_cache_block_lookups: stats.queried_blocks,
+                    prefix_cache_block_hits: stats.hit_blocks,
+                }
+            })
+            .collect();
+
+        // Time series on common buckets.
+        let buckets = self.series.len().max(1);
+        let width = self.series.width_secs();
+        let chan = |c: usize| self.series.channel(c, buckets);
+        let batches = chan(CH_BATCHES);
+        let batch_sizes = chan(CH_BATCH_SIZE);
+        let mut kv_total = vec![0.0; buckets];
+        let mut kv_count = vec![0.0; buckets];
+        let mut kv_per_replica = Vec::with_capacity(self.num_replicas);
+        for r in 0..self.num_replicas {
+            let sums = chan(CH_KV_FIRST + 2 * r);
+            let counts = chan(CH_KV_FIRST + 2 * r + 1);
+            for b in 0..buckets {
+                kv_total[b] += sums[b];
+                kv_count[b] += counts[b];
+            }
+            kv_per_replica.push(sums.iter().zip(&counts).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }).collect());
+        }
+        let time_series = TimeSeries {
+            bucket_s: width,
+            time_s: (0..buckets).map(|b| b as f64 * width).collect(),
+            arrivals: chan(CH_ARRIVALS),
+            completions: chan(CH_COMPLETIONS),
+            prefill_tokens_per_s: chan(CH_PREFILL_TOKENS).iter().map(|x| x / width).collect(),
+            decode_tokens_per_s: chan(CH_DECODE_TOKENS).iter().map(|x| x / width).collect(),
+            mean_batch_size: batches.iter().zip(&batch_sizes).map(|(n, s)| if *n > 0.0 { s / n } else { 0.0 }).collect(),
+            kv_usage_percent: kv_total.iter().zip(&kv_count).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }).collect(),
+            kv_usage_percent_per_replica: kv_per_replica,
+        };
+
+        // Summary.
+        let completed = self.records.len() as u64;
+        let input_tokens: u64 = self.records.iter().map(|r| u64::from(r.num_prefill_tokens)).sum();
+        let output_tokens: u64 = self.records.iter().map(|r| u64::from(r.num_decode_tokens)).sum();
+        let cached: u64 = self.replicas.iter().map(|r| r.cached_tokens_completed).sum();
+        let prompt: u64 = self.replicas.iter().map(|r| r.prompt_tokens_completed).sum();
+        let refused = self.errors.iter().filter(|e| e.status == RequestStatus::Refused).count() as u64;
+        let unfinished = self.errors.iter().filter(|e| e.status == RequestStatus::Unfinished).count() as u64;
+        let stage_count = (replicas.len() * self.num_stages).max(1) as f64;
+        let busy_mean = replicas.iter().flat_map(|r| r.stages.iter().map(|s| s.busy_percent)).sum::<f64>() / stage_count;
+        let mfu_mean = replicas.iter().flat_map(|r| r.stages.iter().map(|s| s.mfu_percent)).sum::<f64>() / stage_count;
+        let kv_mean = replicas.iter().map(|r| r.kv_usage_percent_mean).sum::<f64>() / replicas.len().max(1) as f64;
+        let kv_max = replicas.iter().map(|r| r.kv_usage_percent_max).fold(0.0, f64::max);
+        let summary = Summary {
+            num_requests: end.requests.len() as u64,
+            num_completed: completed,
+            num_refused: refused,
+            num_unfinished: unfinished,
+            ttft_s: exact_stats(&mut ttft),
+            tbt_s: self.tbt.stats(),
+            tpot_s: exact_stats(&mut tpot),
+            e2e_s: exact_stats(&mut e2e),
+            scheduling_delay_s: exact_stats(&mut delay),
+            throughput: Throughput {
+                requests_per_s: completed as f64 / sim_s,
+                input_tokens_per_s: input_tokens as f64 / sim_s,
+                output_tokens_per_s: output_tokens as f64 / sim_s,
+            },
+            simulated_time_s: end.now.as_secs_f64(),
+            time_limit_reached: end.time_limit_reached,
+            num_events: end.events,
+            num_preemptions: end.requests.iter().map(|r| u64::from(r.num_restarts)).sum(),
+            num_batches: self.num_batches,
+            kv_usage_percent_mean: kv_mean,
+            kv_usage_percent_max: kv_max,
+            busy_percent_mean: busy_mean,
+            mfu_percent_mean: mfu_mean,
+            prefix_cache_hit_rate: ratio(cached, prompt),
+            prefix_cached_prompt_tokens: cached,
+            prompt_tokens: prompt,
+            predictor: PredictorSummary {
+                name: config.predictor.name.to_string(),
+                description: end.predictor,
+                time_share: self.provenance.shares().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            },
+            memory: MemorySummary {
+                num_blocks_per_replica: config.memory.num_blocks,
+                block_size: config.cache.block_size,
+                kv_tokens_per_replica: config.memory.num_blocks * u64::from(config.cache.block_size),
+                params_per_gpu: config.memory.params_per_device,
+                weight_gb_per_gpu: config.memory.weight_bytes_per_device as f64 / 1e9,
+                kv_bytes_per_token_per_gpu: config.memory.kv_bytes_per_token,
+            },
+        };
+
+        let histograms = histograms(&self.records);
+        let mut warnings = config.warnings.clone();
+        if config.cache.enable_prefix_caching && !config.workload.build.has_block_hashes {
+            warnings.push("prefix caching is on but the workload carries no block_hash_ids: no prefix can be shared".to_string());
+        }
+        let too_long = self.records.iter().filter(|r| r.num_prefill_tokens + r.num_decode_tokens > config.replica.model.max_model_len).count()
+            + self.errors.iter().filter(|e| e.num_prefill_tokens + e.num_decode_tokens > config.replica.model.max_model_len).count();
+        if too_long > 0 {
+            warnings.push(format!(
+                "{too_long} requests are longer than {}'s max_model_len of {} tokens (simulated anyway, as Vidur does)",
+                config.replica.model.name, config.replica.model.max_model_len
+            ));
+        }
+        Report {
+            summary,
+            cdfs,
+            operation_cdfs: op_cdfs,
+            histograms,
+            time_series,
+            replicas,
+            requests: self.records,
+            request_errors: self.errors,
+            chrome_trace: self.chrome,
+            batches: self.batch_records,
+            config: config.raw.to_json(true),
+            warnings,
+            keep_request_metrics: self.spec.store_request_metrics,
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Histograms of per-request token counts (20 equal-width bins).
+fn histograms(records: &[RequestRecord]) -> BTreeMap<String, Histogram> {
+    let mut out = BTreeMap::new();
+    let columns: [(&str, fn(&RequestRecord) -> f64); 6] = [
+        ("request_num_tokens", |r| f64::from(r.num_prefill_tokens + r.num_decode_tokens)),
+        ("request_num_prefill_tokens", |r| f64::from(r.num_prefill_tokens)),
+        ("request_num_prefill_tokens_cached", |r| f64::from(r.num_prefill_tokens_cached)),
+        ("request_num_decode_tokens", |r| f64::from(r.num_decode_tokens)),
+        ("request_pd_ratio", |r| f64::from(r.num_prefill_tokens) / f64::from(r.num_decode_tokens.max(1))),
+        ("request_num_restarts", |r| f64::from(r.num_restarts)),
+    ];
+    for (name, f) in columns {
+        let values: Vec<f64> = records.iter().map(f).collect();
+        out.insert(name.to_string(), Histogram::of(&values, 20));
+    }
+    out
+}

@@ -1,0 +1,213 @@
+//! Streaming quantiles with bounded relative error, and exact quantiles of small samples.
+
+use serde::Serialize;
+
+/// Log-bucketed histogram (DDSketch-style): any quantile within `alpha` relative error, in
+/// memory logarithmic in the value range. Used where samples are too many to keep (time
+/// between tokens, batch metrics). Bucket indices use libm, so results match in wasm.
+#[derive(Clone, Debug)]
+pub struct QuantileSketch {
+    log_gamma: f64,
+    gamma: f64,
+    /// Counts of buckets `offset..offset + counts.len()`.
+    counts: Vec<u64>,
+    offset: i32,
+    zeros: u64,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for QuantileSketch {
+    fn default() -> QuantileSketch {
+        QuantileSketch::new(0.005)
+    }
+}
+
+impl QuantileSketch {
+    /// A sketch whose quantiles are within `alpha` (e.g. 0.005 = 0.5%) of a true sample value.
+    pub fn new(alpha: f64) -> QuantileSketch {
+        let gamma = (1.0 + alpha) / (1.0 - alpha);
+        QuantileSketch { log_gamma: libm::log(gamma), gamma, counts: Vec::new(), offset: 0, zeros: 0, count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
+    }
+
+    /// Adds a non-negative sample.
+    pub fn add(&mut self, x: f64) {
+        let x = if x.is_finite() && x > 0.0 { x } else { 0.0 };
+        self.count += 1;
+        self.sum += x;
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+        if x <= 1e-12 {
+            self.zeros += 1;
+            return;
+        }
+        let index = libm::ceil(libm::log(x) / self.log_gamma) as i32;
+        if self.counts.is_empty() {
+            self.offset = index;
+            self.counts.push(0);
+        } else if index < self.offset {
+            let grow = (self.offset - index) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = index;
+        } else if index >= self.offset + self.counts.len() as i32 {
+            self.counts.resize((index - self.offset + 1) as usize, 0);
+        }
+        self.counts[(index - self.offset) as usize] += 1;
+    }
+
+    /// Samples added.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The `q`-quantile (0..=1), exact at 0 and 1; 0 when empty.
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        if q <= 0.0 {
+            return self.min;
+        }
+        if q >= 1.0 {
+            return self.max;
+        }
+        let rank = (q * (self.count - 1) as f64) as u64;
+        if rank < self.zeros {
+            return 0.0;
+        }
+        let mut seen = self.zeros;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen > rank {
+                let index = self.offset + i as i32;
+                let value = 2.0 * libm::pow(self.gamma, f64::from(index)) / (self.gamma + 1.0);
+                return value.clamp(self.min, self.max);
+            }
+        }
+        self.max
+    }
+
+    /// Summary statistics.
+    pub fn stats(&self) -> Stats {
+        if self.count == 0 {
+            return Stats::default();
+        }
+        Stats {
+            count: self.count,
+            mean: self.sum / self.count as f64,
+            p50: self.quantile(0.5),
+            p90: self.quantile(0.9),
+            p95: self.quantile(0.95),
+            p99: self.quantile(0.99),
+            max: self.max,
+            min: self.min,
+        }
+    }
+
+    /// The 101-point CDF (quantiles 0.00, 0.01, ..., 1.00).
+    pub fn cdf(&self) -> Vec<f64> {
+        (0..=100).map(|i| self.quantile(f64::from(i) / 100.0)).collect()
+    }
+}
+
+/// Mean and percentiles of a metric.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Samples.
+    pub count: u64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// Smallest.
+    pub min: f64,
+}
+
+/// Exact statistics of `values` (sorted in place); percentiles interpolate linearly between
+/// order statistics, as pandas' `quantile` does.
+pub fn exact_stats(values: &mut [f64]) -> Stats {
+    if values.is_empty() {
+        return Stats::default();
+    }
+    values.sort_by(f64::total_cmp);
+    let sum: f64 = values.iter().sum();
+    Stats {
+        count: values.len() as u64,
+        mean: sum / values.len() as f64,
+        p50: sorted_quantile(values, 0.5),
+        p90: sorted_quantile(values, 0.9),
+        p95: sorted_quantile(values, 0.95),
+        p99: sorted_quantile(values, 0.99),
+        max: values[values.len() - 1],
+        min: values[0],
+    }
+}
+
+/// The `q`-quantile of sorted `values` with linear interpolation.
+pub fn sorted_quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let lo = libm::floor(pos) as usize;
+    let hi = (lo + 1).min(values.len() - 1);
+    let frac = pos - lo as f64;
+    values[lo] + (values[hi] - values[lo]) * frac
+}
+
+/// The 101-point CDF of sorted `values`.
+pub fn sorted_cdf(values: &[f64]) -> Vec<f64> {
+    (0..=100).map(|i| sorted_quantile(values, f64::from(i) / 100.0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_quantiles_interpolate_like_pandas() {
+        let mut v = vec![4.0, 1.0, 3.0, 2.0];
+        let s = exact_stats(&mut v);
+        assert_eq!(s.p50, 2.5);
+        assert!((s.p90 - 3.7).abs() < 1e-12);
+        assert_eq!((s.min, s.max, s.mean), (1.0, 4.0, 2.5));
+    }
+
+    #[test]
+    fn sketch_quantiles_are_within_relative_error() {
+        let mut sketch = QuantileSketch::new(0.005);
+        let mut exact: Vec<f64> = (1..=10_000).map(|i| f64::from(i) * 0.001).collect();
+        for x in &exact {
+            sketch.add(*x);
+        }
+        exact.sort_by(f64::total_cmp);
+        for q in [0.01, 0.5, 0.9, 0.99] {
+            let truth = exact[(q * 9999.0) as usize];
+            let got = sketch.quantile(q);
+            assert!((got - truth).abs() / truth < 0.006, "q={q}: {got} vs {truth}");
+        }
+        assert_eq!(sketch.quantile(1.0), 10.0);
+        assert_eq!(sketch.stats().count, 10_000);
+    }
+
+    #[test]
+    fn sketch_handles_zeros_and_empty() {
+        let mut s = QuantileSketch::default();
+        assert_eq!(s.quantile(0.5), 0.0);
+        s.add(0.0);
+        s.add(0.0);
+        s.add(1.0);
+        assert_eq!(s.quantile(0.5), 0.0);
+        assert!((s.quantile(1.0) - 1.0).abs() < 1e-12);
+    }
+}

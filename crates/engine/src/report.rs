@@ -1,0 +1,532 @@
+//! The report of a run: summary, distributions, time series, per-replica figures and
+//! per-request records, and the output files (Vidur's layout) rendered from them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::metrics::{Stats, TimeSeries};
+use crate::time::nanos_to_secs;
+
+/// Requests per second and tokens per second over the simulated time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Throughput {
+    /// Completed requests per second.
+    pub requests_per_s: f64,
+    /// Prompt tokens of completed requests per second.
+    pub input_tokens_per_s: f64,
+    /// Output tokens of completed requests per second.
+    pub output_tokens_per_s: f64,
+}
+
+/// Which predictor produced the batch times, and how much of them is measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PredictorSummary {
+    /// Registered name.
+    pub name: String,
+    /// What it uses.
+    pub description: String,
+    /// Share of predicted time by provenance (measured, interpolated, extrapolated, roofline).
+    pub time_share: BTreeMap<String, f64>,
+}
+
+/// The memory plan of each replica.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MemorySummary {
+    /// KV blocks per replica.
+    pub num_blocks_per_replica: u64,
+    /// Tokens per block.
+    pub block_size: u32,
+    /// KV tokens per replica.
+    pub kv_tokens_per_replica: u64,
+    /// Parameters per GPU (most loaded stage).
+    pub params_per_gpu: u64,
+    /// Weight memory per GPU, GB (10^9 bytes).
+    pub weight_gb_per_gpu: f64,
+    /// KV bytes per token per GPU.
+    pub kv_bytes_per_token_per_gpu: u64,
+}
+
+/// The headline numbers of a run (`summary.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Requests that arrived.
+    pub num_requests: u64,
+    /// Of which completed.
+    pub num_completed: u64,
+    /// Of which refused (see `request_errors.csv`).
+    pub num_refused: u64,
+    /// Of which still in flight at the end (time limit).
+    pub num_unfinished: u64,
+    /// Time to first token, seconds.
+    pub ttft_s: Stats,
+    /// Time between tokens, seconds (streamed: percentiles within 0.5%).
+    pub tbt_s: Stats,
+    /// Time per output token per request: (e2e − TTFT)/(output tokens − 1), seconds.
+    pub tpot_s: Stats,
+    /// End-to-end latency, seconds.
+    pub e2e_s: Stats,
+    /// Arrival to first schedule, seconds.
+    pub scheduling_delay_s: Stats,
+    /// Throughput.
+    pub throughput: Throughput,
+    /// Simulated seconds (end of the last event, or the time limit).
+    pub simulated_time_s: f64,
+    /// Whether the time limit ended the run.
+    pub time_limit_reached: bool,
+    /// Events handled.
+    pub num_events: u64,
+    /// Preemptions (restarts by recompute).
+    pub num_preemptions: u64,
+    /// Batches formed.
+    pub num_batches: u64,
+    /// Time-weighted mean KV usage over replicas, %.
+    pub kv_usage_percent_mean: f64,
+    /// Highest KV usage of any replica, %.
+    pub kv_usage_percent_max: f64,
+    /// Mean busy share over replica stages, %.
+    pub busy_percent_mean: f64,
+    /// Mean model FLOPs utilisation over replica stages, %.
+    pub mfu_percent_mean: f64,
+    /// Prompt tokens served from the prefix cache ÷ prompt tokens (completed requests).
+    pub prefix_cache_hit_rate: f64,
+    /// Prompt tokens served from the prefix cache.
+    pub prefix_cached_prompt_tokens: u64,
+    /// Prompt tokens of completed requests.
+    pub prompt_tokens: u64,
+    /// The execution-time predictor.
+    pub predictor: PredictorSummary,
+    /// The memory plan.
+    pub memory: MemorySummary,
+}
+
+/// One completed request's timings and counts (a row of `request_metrics.csv`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RequestRecord {
+    /// Request id.
+    pub id: u32,
+    /// Replica that served it.
+    pub replica: u32,
+    /// Arrival, ns.
+    pub arrived_at_ns: u64,
+    /// First schedule, ns.
+    pub scheduled_at_ns: u64,
+    /// First token, ns.
+    pub prefill_completed_at_ns: u64,
+    /// Last token, ns.
+    pub completed_at_ns: u64,
+    /// Σ stage times, ns.
+    pub execution_ns: u64,
+    /// Σ GPU times, ns.
+    pub model_execution_ns: u64,
+    /// Σ waits between its stages, ns.
+    pub preempted_ns: u64,
+    /// Gap to the previous completed request's arrival on the same replica, ns.
+    pub inter_arrival_ns: u64,
+    /// Prompt tokens.
+    pub num_prefill_tokens: u32,
+    /// Output tokens.
+    pub num_decode_tokens: u32,
+    /// Prompt tokens served from the prefix cache (latest admission).
+    pub num_prefill_tokens_cached: u32,
+    /// Preemptions.
+    pub num_restarts: u32,
+}
+
+type Column = (&'static str, fn(&RequestRecord) -> f64);
+
+impl RequestRecord {
+    /// Time to first token, s.
+    pub fn ttft(&self) -> f64 {
+        nanos_to_secs(self.prefill_completed_at_ns - self.arrived_at_ns)
+    }
+    /// End-to-end latency, s.
+    pub fn e2e(&self) -> f64 {
+        nanos_to_secs(self.completed_at_ns - self.arrived_at_ns)
+    }
+    /// Time per output token after the first, s (`None` for single-token outputs).
+    pub fn tpot(&self) -> Option<f64> {
+        (self.num_decode_tokens > 1).then(|| (self.e2e() - self.ttft()) / f64::from(self.num_decode_tokens - 1))
+    }
+    /// Arrival to first schedule, s.
+    pub fn scheduling_delay(&self) -> f64 {
+        nanos_to_secs(self.scheduled_at_ns - self.arrived_at_ns)
+    }
+    fn d(&self) -> f64 {
+        f64::from(self.num_decode_tokens.max(1))
+    }
+    fn p(&self) -> f64 {
+        f64::from(self.num_prefill_tokens.max(1))
+    }
+
+    /// Vidur's 15 request time metrics, in `request_metrics.csv` column order.
+    pub const TIME_COLUMNS: [Column; 15] = [
+        ("request_e2e_time", |r| r.e2e()),
+        ("request_e2e_time_normalized", |r| r.e2e() / r.d()),
+        ("request_execution_time", |r| nanos_to_secs(r.execution_ns)),
+        ("request_execution_time_normalized", |r| nanos_to_secs(r.execution_ns) / r.d()),
+        ("request_model_execution_time", |r| nanos_to_secs(r.model_execution_ns)),
+        ("request_model_execution_time_normalized", |r| nanos_to_secs(r.model_execution_ns) / r.d()),
+        ("request_preemption_time", |r| nanos_to_secs(r.preempted_ns)),
+        ("request_scheduling_delay", |r| r.scheduling_delay()),
+        ("request_execution_plus_preemption_time", |r| nanos_to_secs(r.execution_ns + r.preempted_ns)),
+        ("request_execution_plus_preemption_time_normalized", |r| nanos_to_secs(r.execution_ns + r.preempted_ns) / r.d()),
+        ("prefill_e2e_time", |r| r.ttft()),
+        ("prefill_e2e_time_normalized", |r| r.ttft() / r.p()),
+        ("prefill_time_execution_plus_preemption", |r| nanos_to_secs(r.prefill_completed_at_ns - r.scheduled_at_ns)),
+        ("prefill_time_execution_plus_preemption_normalized", |r| nanos_to_secs(r.prefill_completed_at_ns - r.scheduled_at_ns) / r.p()),
+        ("decode_time_execution_plus_preemption_normalized", |r| nanos_to_secs(r.completed_at_ns - r.prefill_completed_at_ns) / r.d()),
+    ];
+}
+
+/// Why a request did not complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// It can never be served (e.g. needs more KV memory than a replica has).
+    Refused,
+    /// It was still in flight when the run ended.
+    Unfinished,
+}
+
+/// A request that did not complete (a row of `request_errors.csv`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RequestError {
+    /// Request id.
+    pub id: u32,
+    /// Arrival, s.
+    pub arrived_at: f64,
+    /// Prompt tokens.
+    pub num_prefill_tokens: u32,
+    /// Output tokens.
+    pub num_decode_tokens: u32,
+    /// Replica it was routed to.
+    pub replica: Option<u32>,
+    /// Refused or unfinished.
+    pub status: RequestStatus,
+    /// When it was refused / when the run ended, s.
+    pub at: f64,
+    /// The reason.
+    pub reason: String,
+}
+
+/// One pipeline stage's utilisation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StageUtilization {
+    /// Stage index.
+    pub stage: u32,
+    /// Share of simulated time busy, %.
+    pub busy_percent: f64,
+    /// Time-weighted model FLOPs utilisation, %.
+    pub mfu_percent: f64,
+}
+
+/// One replica's figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplicaReport {
+    /// Replica id.
+    pub replica: u32,
+    /// KV blocks.
+    pub num_blocks: u64,
+    /// Batches formed.
+    pub num_batches: u64,
+    /// Requests completed.
+    pub num_completed: u64,
+    /// Lowest KV usage sampled, %.
+    pub kv_usage_percent_min: f64,
+    /// Highest KV usage sampled, %.
+    pub kv_usage_percent_max: f64,
+    /// Time-weighted mean KV usage, %.
+    pub kv_usage_percent_mean: f64,
+    /// Mean of the KV samples (Vidur's "weighted_mean"), %.
+    pub kv_usage_percent_sample_mean: f64,
+    /// Blocks still referenced at the end.
+    pub kv_blocks_allocated_at_end: u64,
+    /// Per stage busy and MFU.
+    pub stages: Vec<StageUtilization>,
+    /// Cached ÷ prompt tokens of completed requests.
+    pub prefix_cache_hit_rate: f64,
+    /// Cached prompt tokens of completed requests.
+    pub prefix_cached_prompt_tokens: u64,
+    /// Prompt tokens of completed requests.
+    pub prompt_tokens: u64,
+    /// Prompt blocks looked up in the prefix cache.
+    pub prefix_cache_block_lookups: u64,
+    /// Of which hit.
+    pub prefix_cache_block_hits: u64,
+}
+
+/// One batch on one stage, for the Chrome/Perfetto trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChromeSlice {
+    /// Replica.
+    pub replica: u32,
+    /// Stage.
+    pub stage: u32,
+    /// Start, ns.
+    pub start_ns: u64,
+    /// Duration, ns.
+    pub duration_ns: u64,
+    /// Batch sequence number.
+    pub batch: u64,
+    /// Prefill tokens.
+    pub num_prefill_tokens: u32,
+    /// Decode tokens.
+    pub num_decode_tokens: u32,
+    /// Requests in the batch.
+    pub request_ids: Vec<u32>,
+    /// Per-op stage times, ms.
+    pub op_ms: Vec<(&'static str, f64)>,
+}
+
+/// One batch (a row of `batch_metrics.csv`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BatchRecord {
+    /// Batch sequence number.
+    pub batch: u64,
+    /// Replica.
+    pub replica: u32,
+    /// Formed at, s.
+    pub scheduled_at: f64,
+    /// Finished at, s.
+    pub completed_at: f64,
+    /// Formation to end, s.
+    pub execution_time: f64,
+    /// Requests.
+    pub size: u32,
+    /// Tokens.
+    pub num_tokens: u32,
+    /// Prefill tokens.
+    pub num_prefill_tokens: u32,
+    /// Decode tokens.
+    pub num_decode_tokens: u32,
+}
+
+/// Equal-width histogram.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Histogram {
+    /// Bin edges (bins + 1).
+    pub edges: Vec<f64>,
+    /// Counts per bin.
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    /// `bins` equal-width bins over the range of `values`.
+    pub fn of(values: &[f64], bins: usize) -> Histogram {
+        if values.is_empty() {
+            return Histogram::default();
+        }
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
+        let mut counts = vec![0u64; bins];
+        for v in values {
+            let b = (((v - lo) / width) as usize).min(bins - 1);
+            counts[b] += 1;
+        }
+        Histogram { edges: (0..=bins).map(|i| lo + width * i as f64).collect(), counts }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// Headline numbers.
+    pub summary: Summary,
+    /// 101-point CDFs (quantiles 0.00..1.00) by metric: Vidur's request time metrics, `ttft`,
+    /// `tbt`, `tpot`, `e2e`, `scheduling_delay`, and the batch metrics.
+    pub cdfs: BTreeMap<String, Vec<f64>>,
+    /// 101-point CDFs of per-op stage times (ms), if operation metrics are on.
+    pub operation_cdfs: BTreeMap<String, Vec<f64>>,
+    /// Histograms of per-request token counts.
+    pub histograms: BTreeMap<String, Histogram>,
+    /// Time series.
+    pub time_series: TimeSeries,
+    /// Per-replica figures.
+    pub replicas: Vec<ReplicaReport>,
+    /// Completed requests.
+    pub requests: Vec<RequestRecord>,
+    /// Refused and unfinished requests.
+    pub request_errors: Vec<RequestError>,
+    /// Batch-stage slices, if the Chrome trace is on.
+    pub chrome_trace: Vec<ChromeSlice>,
+    /// Batches, if individual batch metrics are on.
+    pub batches: Vec<BatchRecord>,
+    /// The full configuration, flat, with Vidur's flag names.
+    pub config: serde_json::Value,
+    /// Non-fatal observations.
+    pub warnings: Vec<String>,
+    /// Whether `request_metrics.csv` is written.
+    pub keep_request_metrics: bool,
+}
+
+fn f6(x: f64) -> String {
+    format!("{x:.6}")
+}
+
+impl Report {
+    /// `summary.json`.
+    pub fn summary_json(&self) -> String {
+        let mut value = serde_json::to_value(&self.summary).expect("summary serialises");
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("warnings".into(), self.warnings.clone().into());
+        }
+        serde_json::to_string_pretty(&value).expect("summary serialises") + "\n"
+    }
+
+    /// `request_metrics.csv`: Vidur's 25 columns, one row per completed request, by id.
+    pub fn request_metrics_csv(&self) -> String {
+        let mut out = String::from("Request Id");
+        for (name, _) in RequestRecord::TIME_COLUMNS {
+            out.push(',');
+            out.push_str(name);
+        }
+        out.push_str(",request_inter_arrival_delay,request_num_tokens,request_num_prefill_tokens,request_num_prefill_tokens_cached,request_num_decode_tokens,request_pd_ratio,request_num_restarts,request_arrived_at,replica\n");
+        for r in &self.requests {
+            let _ = write!(out, "{}", r.id);
+            for (_, f) in RequestRecord::TIME_COLUMNS {
+                out.push(',');
+                out.push_str(&f6(f(r)));
+            }
+            let _ = writeln!(
+                out,
+                ",{},{},{},{},{},{},{},{},{}",
+                f6(nanos_to_secs(r.inter_arrival_ns)),
+                r.num_prefill_tokens + r.num_decode_tokens,
+                r.num_prefill_tokens,
+                r.num_prefill_tokens_cached,
+                r.num_decode_tokens,
+                f6(f64::from(r.num_prefill_tokens) / f64::from(r.num_decode_tokens.max(1))),
+                r.num_restarts,
+                f6(nanos_to_secs(r.arrived_at_ns)),
+                r.replica
+            );
+        }
+        out
+    }
+
+    /// `request_errors.csv`: refused and unfinished requests with the reason.
+    pub fn request_errors_csv(&self) -> String {
+        let mut out = String::from("Request Id,status,arrived_at,num_prefill_tokens,num_decode_tokens,replica,at,reason\n");
+        for e in &self.request_errors {
+            let status = match e.status {
+                RequestStatus::Refused => "refused",
+                RequestStatus::Unfinished => "unfinished",
+            };
+            let _ = writeln!(
+                out,
+                "{},{status},{},{},{},{},{},\"{}\"",
+                e.id,
+                f6(e.arrived_at),
+                e.num_prefill_tokens,
+                e.num_decode_tokens,
+                e.replica.map_or(String::new(), |r| r.to_string()),
+                f6(e.at),
+                e.reason.replace('"', "\"\"")
+            );
+        }
+        out
+    }
+
+    /// `chrome_trace.json` (Chrome / Perfetto): one complete event per batch and stage; the
+    /// process is the replica, the thread the stage.
+    pub fn chrome_trace_json(&self) -> String {
+        let events: Vec<serde_json::Value> = self
+            .chrome_trace
+            .iter()
+            .map(|s| {
+                let ops: serde_json::Map<String, serde_json::Value> = s.op_ms.iter().map(|(k, v)| ((*k).to_string(), (*v).into())).collect();
+                serde_json::json!({
+                    "name": format!("batch {} ({} req)", s.batch, s.request_ids.len()),
+                    "ph": "X",
+                    "ts": s.start_ns as f64 / 1e3,
+                    "dur": s.duration_ns as f64 / 1e3,
+                    "pid": format!("replica {}", s.replica),
+                    "tid": format!("stage {}", s.stage),
+                    "args": {
+                        "batch_id": s.batch,
+                        "batch_size": s.request_ids.len(),
+                        "request_ids": s.request_ids,
+                        "num_prefill_tokens": s.num_prefill_tokens,
+                        "num_decode_tokens": s.num_decode_tokens,
+                        "op_ms": ops,
+                    }
+                })
+            })
+            .collect();
+        serde_json::to_string(&serde_json::json!({ "traceEvents": events, "displayTimeUnit": "ms" })).expect("trace serialises")
+    }
+
+    /// `batch_metrics.csv`.
+    pub fn batch_metrics_csv(&self) -> String {
+        let mut out = String::from("Batch Id,replica,scheduled_at,completed_at,batch_execution_time,batch_size,batch_num_tokens,batch_num_prefill_tokens,batch_num_decode_tokens\n");
+        for b in &self.batches {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{}",
+                b.batch,
+                b.replica,
+                f6(b.scheduled_at),
+                f6(b.completed_at),
+                f6(b.execution_time),
+                b.size,
+                b.num_tokens,
+                b.num_prefill_tokens,
+                b.num_decode_tokens
+            );
+        }
+        out
+    }
+
+    /// Every output file as (relative path, contents), following Vidur's layout.
+    pub fn files(&self, store_plots: bool, chrome_trace: bool) -> Vec<(String, String)> {
+        let mut files = vec![
+            ("config.json".to_string(), serde_json::to_string_pretty(&self.config).expect("config serialises") + "\n"),
+            ("summary.json".to_string(), self.summary_json()),
+        ];
+        if self.keep_request_metrics {
+            files.push(("request_metrics.csv".to_string(), self.request_metrics_csv()));
+        }
+        files.push(("request_errors.csv".to_string(), self.request_errors_csv()));
+        if chrome_trace {
+            files.push(("chrome_trace.json".to_string(), self.chrome_trace_json()));
+        }
+        if !self.batches.is_empty() {
+            files.push(("batch_metrics.csv".to_string(), self.batch_metrics_csv()));
+        }
+        if store_plots {
+            for (name, cdf) in self.cdfs.iter().chain(&self.operation_cdfs) {
+                let mut csv = format!("cdf,{name}\n");
+                for (i, v) in cdf.iter().enumerate() {
+                    let _ = writeln!(csv, "{:.2},{}", i as f64 / 100.0, v);
+                }
+                files.push((format!("plots/{name}.csv"), csv));
+            }
+            for (name, h) in &self.histograms {
+                let mut csv = format!("bin_start,bin_end,{name}_count\n");
+                for (i, c) in h.counts.iter().enumerate() {
+                    let _ = writeln!(csv, "{},{},{c}", h.edges[i], h.edges[i + 1]);
+                }
+                files.push((format!("plots/{name}_histogram.csv"), csv));
+            }
+            let ts = &self.time_series;
+            let mut csv = String::from("Time (sec),arrivals,completions,cumulative_arrivals,cumulative_completions,prefill_tokens_per_s,decode_tokens_per_s,mean_batch_size,kv_usage_percent\n");
+            let (mut ca, mut cc) = (0.0, 0.0);
+            for i in 0..ts.time_s.len() {
+                ca += ts.arrivals[i];
+                cc += ts.completions[i];
+                let _ = writeln!(
+                    csv,
+                    "{},{},{},{ca},{cc},{},{},{},{}",
+                    ts.time_s[i], ts.arrivals[i], ts.completions[i], ts.prefill_tokens_per_s[i], ts.decode_tokens_per_s[i], ts.mean_batch_size[i], ts.kv_usage_percent[i]
+                );
+            }
+            files.push(("plots/time_series.csv".to_string(), csv));
+            let replicas = serde_json::to_string_pretty(&self.replicas).expect("replicas serialise");
+            files.push(("plots/replica_metrics.json".to_string(), replicas + "\n"));
+        }
+        files
+    }
+}

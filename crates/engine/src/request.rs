@@ -1,0 +1,235 @@
+//! Requests and their lifecycle, kept in one arena indexed by [`RequestId`].
+
+use std::sync::Arc;
+
+use crate::time::{Nanos, SimTime};
+
+/// A request's index in the arena (assigned in arrival order, from 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u32);
+
+/// A replica's index, 0..num_replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplicaId(pub u32);
+
+/// Where a request is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestState {
+    /// Arrived, waiting for the global scheduler.
+    Arrived,
+    /// Routed to a replica and queued there (also after a preemption).
+    Waiting,
+    /// Admitted by its replica scheduler.
+    Running,
+    /// All its tokens are generated.
+    Completed,
+    /// Refused: it can never be served (see the report's request errors).
+    Refused,
+}
+
+/// One inference request.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Its id.
+    pub id: RequestId,
+    /// Arrival instant.
+    pub arrived_at: SimTime,
+    /// Prompt tokens as submitted.
+    pub original_prefill_tokens: u32,
+    /// Output tokens as submitted.
+    pub original_decode_tokens: u32,
+    /// Current prompt length: after a preemption the tokens generated so far join the prompt.
+    pub num_prefill_tokens: u32,
+    /// Output tokens still counted as decode (P + D is constant across restarts).
+    pub num_decode_tokens: u32,
+    /// Tokens whose KV exists (cached prefix included); the first output token is counted at
+    /// prefill end.
+    pub num_processed_tokens: u32,
+    /// Prompt tokens served from the prefix cache at the latest admission.
+    pub num_prefill_tokens_cached: u32,
+    /// Times preempted and restarted by recompute.
+    pub num_restarts: u32,
+    /// Output tokens emitted so far (conserved: equals the original decode tokens at the end).
+    pub num_tokens_emitted: u32,
+    /// Prefill done (current incarnation).
+    pub is_prefill_complete: bool,
+    /// Lifecycle state.
+    pub state: RequestState,
+    /// The replica it was routed to.
+    pub replica: Option<ReplicaId>,
+    /// Conversation/session id from the trace.
+    pub session_id: Option<u64>,
+    /// Prefix identities of its KV blocks at the engine's block size (prompt and output).
+    pub block_hashes: Option<Arc<[u64]>>,
+    /// Closed-loop client that sent it.
+    pub client: Option<u32>,
+    /// First time it was put in a batch.
+    pub scheduled_at: Option<SimTime>,
+    /// First time its prefill completed (first token).
+    pub prefill_completed_at: Option<SimTime>,
+    /// When its last token was produced.
+    pub completed_at: Option<SimTime>,
+    /// When its latest token was produced (for time between tokens).
+    pub last_token_at: SimTime,
+    /// End of the latest pipeline stage that processed it.
+    pub latest_stage_end: Option<SimTime>,
+    /// Σ stage times of the batches it was in.
+    pub execution_ns: Nanos,
+    /// Σ GPU (model) times of those stages.
+    pub model_execution_ns: Nanos,
+    /// Σ gaps between one of its stages ending and the next starting.
+    pub preempted_ns: Nanos,
+    /// In a batch that is executing now.
+    pub in_flight: bool,
+}
+
+impl Request {
+    /// A new request, arrived at `arrived_at`.
+    pub fn new(id: RequestId, arrived_at: SimTime, prefill: u32, decode: u32) -> Request {
+        Request {
+            id,
+            arrived_at,
+            original_prefill_tokens: prefill,
+            original_decode_tokens: decode,
+            num_prefill_tokens: prefill,
+            num_decode_tokens: decode,
+            num_processed_tokens: 0,
+            num_prefill_tokens_cached: 0,
+            num_restarts: 0,
+            num_tokens_emitted: 0,
+            is_prefill_complete: false,
+            state: RequestState::Arrived,
+            replica: None,
+            session_id: None,
+            block_hashes: None,
+            client: None,
+            scheduled_at: None,
+            prefill_completed_at: None,
+            completed_at: None,
+            last_token_at: arrived_at,
+            latest_stage_end: None,
+            execution_ns: 0,
+            model_execution_ns: 0,
+            preempted_ns: 0,
+            in_flight: false,
+        }
+    }
+
+    /// P + D: the KV tokens the request needs at its end.
+    pub fn total_tokens(&self) -> u32 {
+        self.num_prefill_tokens + self.num_decode_tokens
+    }
+
+    /// Tokens the next iteration would process for it if unconstrained: the rest of the prompt,
+    /// or one decode token.
+    pub fn next_num_tokens(&self) -> u32 {
+        if self.is_prefill_complete { 1 } else { self.num_prefill_tokens.saturating_sub(self.num_processed_tokens) }
+    }
+
+    /// Whether all tokens are generated.
+    pub fn is_completed(&self) -> bool {
+        self.state == RequestState::Completed
+    }
+
+    /// Applies a prefix-cache hit of `cached_tokens` at admission.
+    pub fn on_cache_hit(&mut self, cached_tokens: u32) {
+        debug_assert!(cached_tokens < self.num_prefill_tokens || cached_tokens == 0);
+        self.num_processed_tokens = cached_tokens;
+        self.num_prefill_tokens_cached = cached_tokens;
+    }
+
+    /// Preempt by recompute: the tokens generated so far become part of the prompt, KV state is
+    /// dropped, and the request waits to be admitted again.
+    ///
+    /// Vidur sets the new prompt to the processed count even mid-prefill, which shortens the
+    /// prompt (behaviour.md §12.3); here a mid-prefill restart keeps the whole prompt.
+    pub fn restart(&mut self) {
+        let total = self.total_tokens();
+        if self.is_prefill_complete {
+            // Processed = prompt + generated tokens, at most P + D − 1 while unfinished.
+            self.num_prefill_tokens = self.num_processed_tokens;
+        }
+        self.num_decode_tokens = total - self.num_prefill_tokens;
+        self.num_processed_tokens = 0;
+        self.num_prefill_tokens_cached = 0;
+        self.is_prefill_complete = false;
+        self.num_restarts += 1;
+        self.state = RequestState::Waiting;
+    }
+}
+
+/// Every request of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RequestArena {
+    requests: Vec<Request>,
+}
+
+impl RequestArena {
+    /// An empty arena.
+    pub fn new() -> RequestArena {
+        RequestArena::default()
+    }
+
+    /// Adds a request; its id is its index.
+    pub fn push(&mut self, request: Request) -> RequestId {
+        let id = RequestId(self.requests.len() as u32);
+        debug_assert_eq!(request.id, id);
+        self.requests.push(request);
+        id
+    }
+
+    /// The id the next request will get.
+    pub fn next_id(&self) -> RequestId {
+        RequestId(self.requests.len() as u32)
+    }
+
+    /// A request.
+    pub fn get(&self, id: RequestId) -> &Request {
+        &self.requests[id.0 as usize]
+    }
+
+    /// A request, mutably.
+    pub fn get_mut(&mut self, id: RequestId) -> &mut Request {
+        &mut self.requests[id.0 as usize]
+    }
+
+    /// Number of requests that arrived.
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether no request arrived.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// All requests in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Request> {
+        self.requests.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_after_decoding_moves_generated_tokens_into_the_prompt() {
+        let mut r = Request::new(RequestId(0), SimTime::ZERO, 100, 10);
+        r.num_processed_tokens = 105; // prefill (100) + first token + 4 decodes
+        r.is_prefill_complete = true;
+        r.restart();
+        assert_eq!((r.num_prefill_tokens, r.num_decode_tokens, r.num_processed_tokens), (105, 5, 0));
+        assert_eq!(r.total_tokens(), 110);
+    }
+
+    #[test]
+    fn restart_mid_prefill_keeps_the_whole_prompt() {
+        // Vidur would shorten the prompt to 50 here (behaviour.md §12.3).
+        let mut r = Request::new(RequestId(0), SimTime::ZERO, 100, 10);
+        r.num_processed_tokens = 50;
+        r.restart();
+        assert_eq!((r.num_prefill_tokens, r.num_decode_tokens), (100, 10));
+        assert_eq!(r.num_restarts, 1);
+    }
+}

@@ -1,0 +1,109 @@
+//! Global schedulers (routers): each arriving request is sent to one replica. Each policy
+//! implements [`Router`] and is registered in [`ROUTERS`].
+
+mod least_outstanding;
+mod round_robin;
+mod sticky;
+
+use std::sync::Arc;
+
+use crate::batch::Batch;
+use crate::config::{FlagDef, Params};
+use crate::request::{ReplicaId, Request, RequestArena};
+use crate::rng::StreamRng;
+
+/// What a router can ask about the cluster while routing.
+pub trait ClusterProbe {
+    /// Replicas in the cluster.
+    fn num_replicas(&self) -> u32;
+    /// Tokens of `request`'s prompt cached on `replica` now.
+    fn cached_prefix_tokens(&self, replica: ReplicaId, request: &Request) -> u32;
+}
+
+/// Routes requests to replicas, keeping whatever load state its rule needs.
+pub trait Router {
+    /// Picks the replica for `request`.
+    fn route(&mut self, request: &Request, cluster: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId;
+    /// `request`'s first prefill completed (or it was refused before completing one).
+    fn on_prefill_end(&mut self, _request: &Request) {}
+    /// `request` finished (completed or refused).
+    fn on_request_end(&mut self, _request: &Request) {}
+    /// A batch finished on `replica`.
+    fn on_batch_end(&mut self, _replica: ReplicaId, _batch: &Batch, _requests: &RequestArena) {}
+}
+
+/// Builds a router for a cluster of `n` replicas.
+pub type RouterFactory = Arc<dyn Fn(u32) -> Box<dyn Router> + Send + Sync>;
+
+/// A registered router.
+pub struct RouterEntry {
+    /// Its `--global_scheduler_config_type` name.
+    pub name: &'static str,
+    /// The rule in one sentence.
+    pub summary: &'static str,
+    /// Its own flags.
+    pub flags: &'static [FlagDef],
+    /// Whether it needs each request's `session_id`.
+    pub needs_sessions: bool,
+    /// Reads its flags; `None` after recording an error.
+    pub parse: fn(&mut Params) -> Option<RouterFactory>,
+}
+
+/// Every router, by name.
+pub static ROUTERS: &[RouterEntry] = &[
+    RouterEntry {
+        name: "round_robin",
+        summary: "Replicas in turn: 0, 1, ..., n−1, 0, ...",
+        flags: round_robin::ROUND_ROBIN_FLAGS,
+        needs_sessions: false,
+        parse: round_robin::parse_round_robin,
+    },
+    RouterEntry {
+        name: "random",
+        summary: "A uniformly random replica.",
+        flags: round_robin::RANDOM_FLAGS,
+        needs_sessions: false,
+        parse: round_robin::parse_random,
+    },
+    RouterEntry {
+        name: "lor",
+        summary: "Least outstanding requests: the replica with the fewest routed, unfinished requests (random tie-break).",
+        flags: least_outstanding::LOR_FLAGS,
+        needs_sessions: false,
+        parse: least_outstanding::parse_lor,
+    },
+    RouterEntry {
+        name: "lop",
+        summary: "Least outstanding prefill: the replica with the fewest prompt tokens awaiting their first prefill (random tie-break).",
+        flags: least_outstanding::LOP_FLAGS,
+        needs_sessions: false,
+        parse: least_outstanding::parse_lop,
+    },
+    RouterEntry {
+        name: "sticky",
+        summary: "Session affinity: a session's first request goes to the least-outstanding-prefill replica, its later requests follow it (needs session_id).",
+        flags: sticky::STICKY_FLAGS,
+        needs_sessions: true,
+        parse: sticky::parse_sticky,
+    },
+];
+
+/// The seed flag each router mixes into the routing stream.
+pub fn router_seed_flag(name: &str) -> Option<&'static str> {
+    ROUTERS.iter().find(|e| e.name == name).and_then(|e| e.flags.iter().find(|f| f.name.ends_with("_seed")).map(|f| f.name))
+}
+
+/// Picks uniformly among the replicas whose load equals the minimum; `loads` in replica order.
+pub(crate) fn argmin_random_tie<T: PartialOrd + Copy>(loads: &[T], rng: &mut StreamRng) -> ReplicaId {
+    use rand::RngExt;
+    let mut min = loads[0];
+    for &l in &loads[1..] {
+        if l < min {
+            min = l;
+        }
+    }
+    let tied = loads.iter().filter(|l| **l == min).count();
+    let pick = if tied == 1 { 0 } else { rng.random_range(0..tied) };
+    let index = loads.iter().enumerate().filter(|(_, l)| **l == min).nth(pick).map(|(i, _)| i).unwrap_or(0);
+    ReplicaId(index as u32)
+}

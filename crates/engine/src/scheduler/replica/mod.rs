@@ -1,0 +1,123 @@
+//! Replica schedulers: how one replica forms batches. Each policy implements
+//! [`ReplicaScheduler`] and is registered in [`REPLICA_SCHEDULERS`].
+
+mod queue;
+mod vllm_v1;
+
+pub use queue::{QueueKind, RequestQueue};
+pub use vllm_v1::VllmV1Scheduler;
+
+use std::sync::Arc;
+
+use crate::batch::{Batch, BatchPlan};
+use crate::config::{FlagDef, Params, SloSpec};
+use crate::kv::{KvUsage, PrefixCacheStats};
+use crate::request::{ReplicaId, Request, RequestArena, RequestId};
+use crate::time::SimTime;
+
+/// What a replica scheduler is built with.
+#[derive(Clone, Debug)]
+pub struct ReplicaContext {
+    /// The replica.
+    pub replica: ReplicaId,
+    /// KV blocks on the replica.
+    pub num_blocks: u64,
+    /// Tokens per block.
+    pub block_size: u32,
+    /// Pipeline stages (batches in flight at most).
+    pub num_pipeline_stages: u32,
+    /// Prefix caching on.
+    pub enable_prefix_caching: bool,
+    /// Tokens of blocks preallocated with each allocation (vllm_v1).
+    pub num_preallocate_tokens: u32,
+    /// Free-block reserve for admission (legacy schedulers).
+    pub watermark_blocks_fraction: f64,
+    /// Waiting-queue order.
+    pub queue: QueueKind,
+    /// Prefill SLO (EDF deadlines).
+    pub slo: SloSpec,
+}
+
+/// Forms batches for one replica.
+///
+/// The engine calls [`ReplicaScheduler::next_batch`] while fewer than PP batches are in flight,
+/// and [`ReplicaScheduler::on_batch_end`] once each batch has finished its last stage and its
+/// requests' token counts have advanced.
+pub trait ReplicaScheduler {
+    /// Queues a request routed to this replica, or refuses it with the reason when it can never
+    /// be served here (its KV needs exceed the replica's memory).
+    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String>;
+
+    /// Forms the next batch into `plan` (empty = nothing to run now). May preempt requests
+    /// (restart them) to make room.
+    fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan);
+
+    /// Releases what finished requests of `batch` held.
+    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena);
+
+    /// Requests routed here and not finished (waiting or running).
+    fn num_pending(&self) -> usize;
+
+    /// When nothing is in flight and no batch can be formed, removes the request that blocks
+    /// the queue, with the reason it can never run. The engine records it as refused.
+    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)>;
+
+    /// KV usage now.
+    fn kv_usage(&self) -> KvUsage;
+
+    /// Prefix-cache lookup statistics.
+    fn prefix_cache_stats(&self) -> PrefixCacheStats {
+        PrefixCacheStats::default()
+    }
+
+    /// Tokens of `request`'s prompt cached on this replica now (routers probe with this).
+    fn cached_prefix_tokens(&self, _request: &Request) -> u32 {
+        0
+    }
+
+    /// Checks internal invariants (KV conservation); used by tests after every event.
+    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String>;
+}
+
+/// Builds a scheduler for one replica.
+pub type ReplicaSchedulerFactory = Arc<dyn Fn(&ReplicaContext) -> Box<dyn ReplicaScheduler> + Send + Sync>;
+
+/// A registered replica scheduler.
+pub struct ReplicaSchedulerEntry {
+    /// Its `--replica_scheduler_config_type` name.
+    pub name: &'static str,
+    /// The rule in one sentence.
+    pub summary: &'static str,
+    /// Its own flags.
+    pub flags: &'static [FlagDef],
+    /// Reads its flags; `None` after recording an error.
+    pub parse: fn(&mut Params) -> Option<ReplicaSchedulerFactory>,
+}
+
+/// Every replica scheduler, by name.
+pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[ReplicaSchedulerEntry {
+    name: "vllm_v1",
+    summary: "vLLM V1: one token budget shared by decodes and prefill chunks, running requests first, preemption of the newest by recompute, prefix caching.",
+    flags: vllm_v1::FLAGS,
+    parse: vllm_v1::parse,
+}];
+
+/// Request queue orders, by `--request_queue_config_type` name.
+pub static REQUEST_QUEUES: &[&str] = &["fcfs", "edf"];
+
+/// Blocks a request needs at its end (P + D tokens).
+pub fn blocks_needed(request: &Request, block_size: u32) -> u64 {
+    u64::from(request.total_tokens()).div_ceil(u64::from(block_size))
+}
+
+/// The refusal message for a request that can never fit in a replica's KV cache.
+pub fn never_fits(request: &Request, block_size: u32, num_blocks: u64) -> String {
+    format!(
+        "needs {} KV blocks ({} prompt + {} output tokens at {} tokens per block) but the replica has only {}",
+        blocks_needed(request, block_size),
+        request.num_prefill_tokens,
+        request.num_decode_tokens,
+        block_size,
+        num_blocks
+    )
+}

@@ -1,0 +1,498 @@
+//! The simulation: world state and the event loop. Every event is handled in one `match` in
+//! [`Simulation::handle`].
+
+use std::sync::Arc;
+
+use crate::batch::{Batch, BatchPlan, BatchSlot};
+use crate::config::SimConfig;
+use crate::event::{Event, EventClass, EventKey, EventQueue};
+use crate::exec::{SharedPredictor, StagePosition};
+use crate::metrics::Metrics;
+use crate::report::Report;
+use crate::request::{ReplicaId, Request, RequestArena, RequestId, RequestState};
+use crate::rng::{SeedTree, StreamRng};
+use crate::scheduler::global::{ClusterProbe, Router, router_seed_flag};
+use crate::scheduler::replica::{ReplicaContext, ReplicaScheduler};
+use crate::time::SimTime;
+use crate::workload::{RequestSource, hashes_for_block_size};
+
+/// One pipeline stage of a replica.
+#[derive(Debug, Default)]
+struct Stage {
+    /// The batch-stage executing now: (start, total ns, GPU ns).
+    running: Option<(SimTime, u64, u64)>,
+    queue: std::collections::VecDeque<BatchSlot>,
+}
+
+/// One replica: its scheduler and its pipeline stages.
+struct Replica {
+    scheduler: Box<dyn ReplicaScheduler>,
+    stages: Vec<Stage>,
+    batches_in_flight: u32,
+}
+
+struct Replicas(Vec<Replica>);
+
+impl ClusterProbe for Replicas {
+    fn num_replicas(&self) -> u32 {
+        self.0.len() as u32
+    }
+    fn cached_prefix_tokens(&self, replica: ReplicaId, request: &Request) -> u32 {
+        self.0[replica.0 as usize].scheduler.cached_prefix_tokens(request)
+    }
+}
+
+/// Progress of a run, for progress bars.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Progress {
+    /// Simulated seconds so far.
+    pub sim_time_s: f64,
+    /// Requests completed or refused.
+    pub requests_done: u64,
+    /// Requests arrived.
+    pub requests_arrived: u64,
+    /// Requests the workload will produce, when known.
+    pub requests_expected: Option<u64>,
+    /// Events handled.
+    pub events: u64,
+    /// Whether the run is over.
+    pub finished: bool,
+}
+
+/// A running simulation. Build it from a [`SimConfig`], advance it with
+/// [`Simulation::run_for_events`] (in chunks, for progress and cancellation) or
+/// [`Simulation::run`], then take the [`Report`] with [`Simulation::finish`].
+pub struct Simulation {
+    config: SimConfig,
+    now: SimTime,
+    queue: EventQueue,
+    source: Box<dyn RequestSource>,
+    requests: RequestArena,
+    global_queue: Vec<RequestId>,
+    router: Box<dyn Router>,
+    routing_rng: StreamRng,
+    replicas: Replicas,
+    batches: Vec<Option<Batch>>,
+    free_batch_slots: Vec<BatchSlot>,
+    batch_seq: u64,
+    predictor: SharedPredictor,
+    metrics: Metrics,
+    plan: BatchPlan,
+    touched: Vec<bool>,
+    events: u64,
+    requests_done: u64,
+    finished: bool,
+    time_limit_reached: bool,
+    check_invariants: bool,
+}
+
+impl Simulation {
+    /// A simulation at t = 0 with no event handled yet.
+    pub fn new(config: &SimConfig) -> Simulation {
+        let seeds = SeedTree::new(config.seed);
+        let router_seed = router_seed_flag(config.router.name).map_or(0, |f| match config.raw.get(f) {
+            crate::config::FlagValue::Int(i) => i as u64,
+            _ => 0,
+        });
+        let n = config.cluster.num_replicas;
+        let pp = config.replica.parallel.num_pipeline_stages;
+        let replicas = (0..n)
+            .map(|r| {
+                let ctx = ReplicaContext {
+                    replica: ReplicaId(r),
+                    num_blocks: config.memory.num_blocks,
+                    block_size: config.cache.block_size,
+                    num_pipeline_stages: pp,
+                    enable_prefix_caching: config.cache.enable_prefix_caching,
+                    num_preallocate_tokens: config.cache.num_preallocate_tokens,
+                    watermark_blocks_fraction: config.cache.watermark_blocks_fraction,
+                    queue: config.request_queue,
+                    slo: config.slo,
+                };
+                Replica {
+                    scheduler: (config.replica_scheduler.build)(&ctx),
+                    stages: (0..pp).map(|_| Stage::default()).collect(),
+                    batches_in_flight: 0,
+                }
+            })
+            .collect();
+        Simulation {
+            now: SimTime::ZERO,
+            queue: EventQueue::new(),
+            source: (config.workload.build.build)(&seeds),
+            requests: RequestArena::new(),
+            global_queue: Vec::new(),
+            router: (config.router.build)(n),
+            routing_rng: seeds.stream("routing", router_seed),
+            replicas: Replicas(replicas),
+            batches: Vec::new(),
+            free_batch_slots: Vec::new(),
+            batch_seq: 0,
+            predictor: Arc::clone(&config.predictor.build),
+            metrics: Metrics::new(config),
+            plan: BatchPlan::default(),
+            touched: vec![false; n as usize],
+            events: 0,
+            requests_done: 0,
+            finished: false,
+            time_limit_reached: false,
+            check_invariants: false,
+            config: config.clone(),
+        }
+    }
+
+    /// Checks every invariant after every event (slow; for tests). A violation panics with
+    /// the event and the broken rule.
+    pub fn with_invariant_checks(mut self) -> Simulation {
+        self.check_invariants = true;
+        self
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Whether the run is over.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Progress so far.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            sim_time_s: self.now.as_secs_f64(),
+            requests_done: self.requests_done,
+            requests_arrived: self.requests.len() as u64,
+            requests_expected: self.config.workload.build.expected_requests,
+            events: self.events,
+            finished: self.finished,
+        }
+    }
+
+    /// Handles up to `max_events` events; returns the progress after them.
+    pub fn run_for_events(&mut self, max_events: u64) -> Progress {
+        for _ in 0..max_events {
+            if !self.step() {
+                break;
+            }
+        }
+        self.progress()
+    }
+
+    /// Runs to the end.
+    pub fn run(&mut self) {
+        while self.step() {}
+    }
+
+    /// Runs to the end and returns the report.
+    pub fn run_to_report(mut self) -> Report {
+        self.run();
+        self.finish()
+    }
+
+    /// Handles the next event; false once the run is over.
+    pub fn step(&mut self) -> bool {
+        if self.finished {
+            return false;
+        }
+        // Arrivals are drawn lazily from the workload: the next one is handled when its key
+        // (time, RequestArrival) precedes the queue's head.
+        let arrival = self.source.peek_time();
+        let head = self.queue.peek_key();
+        let take_arrival = match (arrival, head) {
+            (Some(a), Some(h)) => (a, EventClass::RequestArrival) <= (h.time, h.class),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let (time, event) = if take_arrival {
+            (arrival.expect("checked"), Event::RequestArrival)
+        } else {
+            match self.queue.pop() {
+                Some((EventKey { time, .. }, event)) => (time, event),
+                None => {
+                    self.finished = true;
+                    return false;
+                }
+            }
+        };
+        if let Some(limit) = self.config.time_limit
+            && time > limit
+        {
+            self.time_limit_reached = true;
+            self.now = limit;
+            self.finished = true;
+            return false;
+        }
+        debug_assert!(time >= self.now, "time went backwards");
+        self.now = time;
+        self.events += 1;
+        self.handle(event);
+        if self.check_invariants {
+            self.assert_invariants(&event);
+        }
+        true
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::RequestArrival => self.on_request_arrival(),
+            Event::GlobalSchedule => self.on_global_schedule(),
+            Event::ReplicaSchedule { replica } => self.on_replica_schedule(replica),
+            Event::BatchStageArrival { replica, stage, batch } => {
+                self.replicas.0[replica.0 as usize].stages[stage as usize].queue.push_back(batch);
+                self.queue.push(self.now, Event::ReplicaStageSchedule { replica, stage });
+            }
+            Event::ReplicaStageSchedule { replica, stage } => self.on_stage_schedule(replica, stage),
+            Event::BatchStageEnd { replica, stage, batch } => self.on_stage_end(replica, stage, batch),
+            Event::BatchEnd { replica, batch } => self.on_batch_end(replica, batch),
+            Event::PrefillEnd { request } => self.router.on_prefill_end(self.requests.get(request)),
+            Event::RequestEnd { request } => self.on_request_end(request),
+        }
+    }
+
+    fn on_request_arrival(&mut self) {
+        let Some(new) = self.source.next() else { return };
+        let id = self.requests.next_id();
+        let mut request = Request::new(id, new.arrived_at, new.num_prefill_tokens.max(1), new.num_decode_tokens.max(1));
+        request.session_id = new.session_id;
+        request.client = new.client;
+        if self.config.cache.enable_prefix_caching {
+            request.block_hashes = new.block_hashes.as_ref().and_then(|h| hashes_for_block_size(h, self.config.cache.block_size));
+        }
+        self.metrics.on_arrival(&request);
+        self.requests.push(request);
+        self.global_queue.push(id);
+        self.queue.push(self.now, Event::GlobalSchedule);
+    }
+
+    fn on_global_schedule(&mut self) {
+        if self.global_queue.is_empty() {
+            return;
+        }
+        let queued = std::mem::take(&mut self.global_queue);
+        for &id in &queued {
+            let replica = self.router.route(self.requests.get(id), &self.replicas, &mut self.routing_rng);
+            self.requests.get_mut(id).replica = Some(replica);
+            match self.replicas.0[replica.0 as usize].scheduler.add_request(id, &mut self.requests) {
+                Ok(()) => self.touched[replica.0 as usize] = true,
+                Err(reason) => self.refuse(id, reason),
+            }
+        }
+        self.global_queue = queued;
+        self.global_queue.clear();
+        for r in 0..self.touched.len() {
+            if std::mem::take(&mut self.touched[r]) {
+                self.queue.push(self.now, Event::ReplicaSchedule { replica: ReplicaId(r as u32) });
+            }
+        }
+    }
+
+    fn refuse(&mut self, id: RequestId, reason: String) {
+        let request = self.requests.get_mut(id);
+        request.state = RequestState::Refused;
+        request.in_flight = false;
+        let request = self.requests.get(id);
+        if request.prefill_completed_at.is_none() {
+            self.router.on_prefill_end(request);
+        }
+        self.router.on_request_end(request);
+        self.metrics.on_refused(request, self.now, reason);
+        self.requests_done += 1;
+        self.source.on_request_done(request.client, self.now);
+    }
+
+    fn on_replica_schedule(&mut self, replica: ReplicaId) {
+        let r = replica.0 as usize;
+        let pp = self.config.replica.parallel.num_pipeline_stages;
+        while self.replicas.0[r].batches_in_flight < pp {
+            let mut plan = std::mem::take(&mut self.plan);
+            self.replicas.0[r].scheduler.next_batch(self.now, &mut self.requests, &mut plan);
+            if plan.is_empty() {
+                self.plan = plan;
+                // Nothing in flight and nothing schedulable while requests wait would stall the
+                // replica forever (Vidur §12.4): refuse what blocks the queue, then retry.
+                let replica_state = &mut self.replicas.0[r];
+                if replica_state.batches_in_flight == 0 && replica_state.scheduler.num_pending() > 0 {
+                    match replica_state.scheduler.evict_blocked(&mut self.requests) {
+                        Some((id, reason)) => {
+                            self.refuse(id, reason);
+                            continue;
+                        }
+                        None => break,
+                    }
+                }
+                break;
+            }
+            let slot = self.new_batch(replica, plan);
+            self.replicas.0[r].batches_in_flight += 1;
+            self.queue.push(self.now, Event::BatchStageArrival { replica, stage: 0, batch: slot });
+        }
+        self.metrics.sample_kv(replica, self.now, self.replicas.0[r].scheduler.kv_usage());
+    }
+
+    fn new_batch(&mut self, replica: ReplicaId, plan: BatchPlan) -> BatchSlot {
+        let mut batch = Batch { seq: self.batch_seq, replica, scheduled_at: self.now, plan, ..Batch::default() };
+        self.batch_seq += 1;
+        batch.describe(&self.requests);
+        for &id in &batch.plan.requests {
+            let request = self.requests.get_mut(id);
+            if request.scheduled_at.is_none() {
+                request.scheduled_at = Some(self.now);
+            }
+        }
+        self.metrics.on_batch_scheduled(&batch, self.now);
+        match self.free_batch_slots.pop() {
+            Some(slot) => {
+                self.batches[slot.0 as usize] = Some(batch);
+                slot
+            }
+            None => {
+                self.batches.push(Some(batch));
+                BatchSlot(self.batches.len() as u32 - 1)
+            }
+        }
+    }
+
+    fn on_stage_schedule(&mut self, replica: ReplicaId, stage: u32) {
+        let state = &mut self.replicas.0[replica.0 as usize].stages[stage as usize];
+        if state.running.is_some() {
+            return;
+        }
+        let Some(slot) = state.queue.pop_front() else { return };
+        let position = StagePosition { stage, num_stages: self.config.replica.parallel.num_pipeline_stages };
+        let batch = self.batches[slot.0 as usize].as_ref().expect("live batch");
+        let time = self.predictor.predict(&batch.items, position);
+        let duration = time.total_ns();
+        state.running = Some((self.now, duration, time.model_ns().min(duration)));
+        for &id in &batch.plan.requests {
+            let request = self.requests.get_mut(id);
+            if let Some(end) = request.latest_stage_end {
+                request.preempted_ns += self.now.since(end);
+            }
+        }
+        self.metrics.on_stage_start(batch, stage, self.now, &time);
+        self.queue.push(self.now + duration, Event::BatchStageEnd { replica, stage, batch: slot });
+    }
+
+    fn on_stage_end(&mut self, replica: ReplicaId, stage: u32, slot: BatchSlot) {
+        let (started, total_ns, model_ns) =
+            self.replicas.0[replica.0 as usize].stages[stage as usize].running.take().expect("stage was running");
+        self.metrics.on_stage_end(replica, stage, started, self.now);
+        let batch = self.batches[slot.0 as usize].as_ref().expect("live batch");
+        for &id in &batch.plan.requests {
+            let request = self.requests.get_mut(id);
+            request.execution_ns += total_ns;
+            request.model_execution_ns += model_ns;
+            request.latest_stage_end = Some(self.now);
+        }
+        self.queue.push(self.now, Event::ReplicaStageSchedule { replica, stage });
+        if stage + 1 == self.config.replica.parallel.num_pipeline_stages {
+            self.queue.push(self.now, Event::BatchEnd { replica, batch: slot });
+        } else {
+            self.queue.push(self.now, Event::BatchStageArrival { replica, stage: stage + 1, batch: slot });
+        }
+    }
+
+    fn on_batch_end(&mut self, replica: ReplicaId, slot: BatchSlot) {
+        let batch = self.batches[slot.0 as usize].take().expect("live batch");
+        let now = self.now;
+        let mut prefills_done = Vec::new();
+        let mut completed = Vec::new();
+        for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
+            let request = self.requests.get_mut(id);
+            request.num_processed_tokens += n;
+            let mut produced_token = false;
+            if request.is_prefill_complete {
+                produced_token = true;
+            } else if request.num_processed_tokens >= request.num_prefill_tokens {
+                // The first output token comes with the end of the prefill.
+                request.num_processed_tokens += 1;
+                request.is_prefill_complete = true;
+                produced_token = true;
+                if request.prefill_completed_at.is_none() {
+                    request.prefill_completed_at = Some(now);
+                    prefills_done.push(id);
+                }
+            }
+            if produced_token {
+                let gap = now.since(request.last_token_at);
+                let first = request.num_tokens_emitted == 0;
+                request.num_tokens_emitted += 1;
+                request.last_token_at = now;
+                if !first {
+                    self.metrics.on_token_gap(gap);
+                }
+            }
+            if request.num_processed_tokens >= request.total_tokens() {
+                request.state = RequestState::Completed;
+                request.completed_at = Some(now);
+                completed.push(id);
+            }
+        }
+        self.router.on_batch_end(replica, &batch, &self.requests);
+        let r = replica.0 as usize;
+        self.replicas.0[r].scheduler.on_batch_end(&batch, &mut self.requests);
+        self.replicas.0[r].batches_in_flight -= 1;
+        self.metrics.on_batch_end(&batch, now);
+        self.metrics.sample_kv(replica, now, self.replicas.0[r].scheduler.kv_usage());
+        self.queue.push(now, Event::ReplicaSchedule { replica });
+        for id in prefills_done {
+            self.queue.push(now, Event::PrefillEnd { request: id });
+        }
+        for id in completed {
+            self.queue.push(now, Event::RequestEnd { request: id });
+        }
+        // Reuse the plan's buffers for the next batch.
+        if self.plan.requests.capacity() == 0 {
+            self.plan = batch.plan;
+            self.plan.clear();
+        }
+        self.free_batch_slots.push(slot);
+    }
+
+    fn on_request_end(&mut self, id: RequestId) {
+        let request = self.requests.get(id);
+        self.router.on_request_end(request);
+        self.metrics.on_request_end(request);
+        self.requests_done += 1;
+        self.source.on_request_done(request.client, self.now);
+    }
+
+    /// Panics with a description if an invariant is broken after `event`.
+    fn assert_invariants(&self, event: &Event) {
+        for (r, replica) in self.replicas.0.iter().enumerate() {
+            if let Err(e) = replica.scheduler.check_invariants(&self.requests) {
+                panic!("INV-4 (KV conservation) broken on replica {r} after {event:?} at {}: {e}", self.now);
+            }
+            let usage = replica.scheduler.kv_usage();
+            assert_eq!(usage.allocated_blocks + usage.free_blocks, usage.total_blocks, "INV-4 after {event:?}");
+        }
+        if let Event::RequestEnd { request } = event {
+            let r = self.requests.get(*request);
+            assert_eq!(r.num_tokens_emitted, r.original_decode_tokens, "INV-2 (token conservation) for request {}", request.0);
+        }
+    }
+
+    /// Ends the run and builds its report. Requests still in flight are reported as
+    /// unfinished; every arrived request is accounted for.
+    pub fn finish(self) -> Report {
+        let mut unfinished = Vec::new();
+        for request in self.requests.iter() {
+            if !matches!(request.state, RequestState::Completed | RequestState::Refused) {
+                unfinished.push(request.id);
+            }
+        }
+        self.metrics.finish(crate::metrics::RunEnd {
+            config: &self.config,
+            now: self.now,
+            requests: &self.requests,
+            unfinished: &unfinished,
+            events: self.events,
+            time_limit_reached: self.time_limit_reached,
+            predictor: self.predictor.describe(),
+            prefix_stats: self.replicas.0.iter().map(|r| r.scheduler.prefix_cache_stats()).collect(),
+            final_kv: self.replicas.0.iter().map(|r| r.scheduler.kv_usage()).collect(),
+        })
+    }
+}

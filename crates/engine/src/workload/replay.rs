@@ -1,0 +1,91 @@
+//! `trace`: replays a trace file's requests at their recorded arrival times.
+
+use std::sync::Arc;
+
+use super::length::check_max_tokens;
+use super::{NewRequest, RequestSource, WorkloadPlan};
+use crate::config::{ConfigError, FlagDef, Params};
+use crate::time::SimTime;
+use crate::workload::trace::Trace;
+
+pub(super) const FLAGS: &[FlagDef] = &[
+    FlagDef::int("trace_request_generator_config_seed", "42", "Seed (unused: replay is not random)."),
+    FlagDef::path("trace_request_generator_config_trace_file", "data/processed_traces/splitwise_conv.csv", "Trace to replay (Vidur CSV with arrived_at, Mooncake JSONL or Azure CSV)."),
+    FlagDef::float("trace_request_generator_config_prefill_scale_factor", "1", "Multiply prompt lengths by this."),
+    FlagDef::float("trace_request_generator_config_decode_scale_factor", "1", "Multiply output lengths by this."),
+    FlagDef::float("trace_request_generator_config_time_scale_factor", "1", "Multiply arrival times by this (< 1 replays faster: higher load)."),
+    FlagDef::opt_int("trace_request_generator_config_max_tokens", "none", "Refuse the trace if a request's prompt + output (after scaling) exceeds this."),
+    FlagDef::opt_int("trace_request_generator_config_num_requests", "none", "Replay only the first this many requests (none = all)."),
+];
+
+pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
+    let flag = "trace_request_generator_config_trace_file";
+    let prefill_scale = p.positive_float("trace_request_generator_config_prefill_scale_factor");
+    let decode_scale = p.positive_float("trace_request_generator_config_decode_scale_factor");
+    let time_scale = p.positive_float("trace_request_generator_config_time_scale_factor");
+    let max_tokens = p.opt_u64_at_least("trace_request_generator_config_max_tokens", 2);
+    let num_requests = p.opt_u64_at_least("trace_request_generator_config_num_requests", 1);
+    let trace = p.trace(flag)?;
+    if !trace.has_arrivals() {
+        p.error(
+            ConfigError::new(flag, format!("{} has no arrival times to replay", trace.name))
+                .with_hint("add an arrived_at column, or use --request_generator_config_type synthetic with --length_generator_config_type trace"),
+        );
+        return None;
+    }
+    if let Some(max) = max_tokens {
+        check_max_tokens(p, "trace_request_generator_config_max_tokens", &trace, prefill_scale, decode_scale, max)?;
+    }
+    let count = num_requests.map_or(trace.rows.len(), |n| (n as usize).min(trace.rows.len()));
+    // Replay in arrival order; a stable sort keeps file order among equal times.
+    let mut order: Vec<u32> = (0..count as u32).collect();
+    order.sort_by(|a, b| arrival(&trace, *a).total_cmp(&arrival(&trace, *b)));
+    let (has_sessions, has_block_hashes) = (trace.has_sessions(), trace.has_block_hashes());
+    let order: Arc<[u32]> = order.into();
+    Some(WorkloadPlan {
+        build: Arc::new(move |_| {
+            Box::new(Replay { trace: trace.clone(), order: order.clone(), next: 0, prefill_scale, decode_scale, time_scale })
+        }),
+        has_sessions,
+        has_block_hashes,
+        expected_requests: Some(count as u64),
+    })
+}
+
+fn arrival(trace: &Trace, row: u32) -> f64 {
+    trace.rows[row as usize].arrived_at.unwrap_or(0.0)
+}
+
+struct Replay {
+    trace: Arc<Trace>,
+    order: Arc<[u32]>,
+    next: usize,
+    prefill_scale: f64,
+    decode_scale: f64,
+    time_scale: f64,
+}
+
+fn scaled(tokens: u32, factor: f64) -> u32 {
+    ((f64::from(tokens) * factor) as u64).clamp(1, u64::from(u32::MAX)) as u32
+}
+
+impl RequestSource for Replay {
+    fn peek_time(&self) -> Option<SimTime> {
+        let row = *self.order.get(self.next)?;
+        Some(SimTime::from_secs_f64(arrival(&self.trace, row) * self.time_scale))
+    }
+
+    fn next(&mut self) -> Option<NewRequest> {
+        let arrived_at = self.peek_time()?;
+        let row = &self.trace.rows[self.order[self.next] as usize];
+        self.next += 1;
+        Some(NewRequest {
+            arrived_at,
+            num_prefill_tokens: scaled(row.num_prefill_tokens, self.prefill_scale),
+            num_decode_tokens: scaled(row.num_decode_tokens, self.decode_scale),
+            session_id: row.session_id,
+            block_hashes: row.block_hashes.clone(),
+            client: None,
+        })
+    }
+}

@@ -1,0 +1,131 @@
+//! `synthetic`: each request's arrival is the previous one's plus a drawn interval; its lengths
+//! come from the length generator. The first request arrives after the first interval.
+
+use std::sync::Arc;
+
+use super::interval::{INTERVAL_GENERATORS, IntervalGenerator, IntervalPlan};
+use super::length::{LENGTH_GENERATORS, LengthGenerator, LengthPlan};
+use super::{NewRequest, RequestSource, WorkloadPlan};
+use crate::config::{ConfigError, FlagDef, Params};
+use crate::rng::{SeedTree, StreamRng, splitmix64};
+use crate::time::{SimTime, secs_to_nanos};
+
+pub(super) const FLAGS: &[FlagDef] = &[
+    FlagDef::int("synthetic_request_generator_config_seed", "42", "Seed of the synthetic workload's streams."),
+    FlagDef::opt_int("synthetic_request_generator_config_num_requests", "128", "Requests to generate (none = until the duration)."),
+    FlagDef::opt_float("synthetic_request_generator_config_duration", "none", "Generate arrivals before this many seconds (none = until num_requests)."),
+];
+
+/// Reads the length generator selected by `--length_generator_config_type`.
+pub(super) fn parse_lengths(p: &mut Params) -> Option<LengthPlan> {
+    let chosen = p.string("length_generator_config_type");
+    let entry = LENGTH_GENERATORS.iter().find(|e| e.name == chosen)?;
+    (entry.parse)(p)
+}
+
+fn parse_intervals(p: &mut Params) -> Option<IntervalPlan> {
+    let chosen = p.string("interval_generator_config_type");
+    let entry = INTERVAL_GENERATORS.iter().find(|e| e.name == chosen)?;
+    (entry.parse)(p)
+}
+
+pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
+    let seed = p.int("synthetic_request_generator_config_seed") as u64;
+    let num_requests = p.opt_u64_at_least("synthetic_request_generator_config_num_requests", 1);
+    let duration = p.opt_float("synthetic_request_generator_config_duration");
+    if let Some(d) = duration
+        && !(d.is_finite() && d > 0.0)
+    {
+        p.error(ConfigError::new("synthetic_request_generator_config_duration", format!("{d} must be a positive number of seconds")));
+    }
+    if num_requests.is_none() && duration.is_none() {
+        p.error(
+            ConfigError::new("synthetic_request_generator_config_num_requests", "the workload would never end: neither num_requests nor duration is set")
+                .with_hint("set --synthetic_request_generator_config_num_requests or --synthetic_request_generator_config_duration"),
+        );
+    }
+    let lengths = parse_lengths(p);
+    let intervals = parse_intervals(p);
+    let (lengths, intervals) = (lengths?, intervals?);
+    if duration.is_some() && num_requests.is_none() && p.string("interval_generator_config_type") == "static" {
+        p.error(
+            ConfigError::new("synthetic_request_generator_config_num_requests", "static arrivals never pass the duration")
+                .with_hint("set num_requests with static intervals"),
+        );
+        return None;
+    }
+    let (has_sessions, has_block_hashes) = (lengths.has_sessions, lengths.has_block_hashes);
+    let duration_ns = duration.map(secs_to_nanos);
+    Some(WorkloadPlan {
+        build: Arc::new(move |seeds: &SeedTree| {
+            let mut length_rng = seeds.stream("workload/lengths", splitmix64(seed) ^ lengths.seed);
+            let generator = (lengths.build)(&mut length_rng);
+            let mut source = Synthetic {
+                intervals: (intervals.build)(),
+                lengths: generator,
+                interval_rng: seeds.stream("workload/intervals", splitmix64(seed) ^ intervals.seed),
+                length_rng,
+                remaining: num_requests,
+                duration_ns,
+                clock: SimTime::ZERO,
+                next: None,
+            };
+            source.advance();
+            Box::new(source)
+        }),
+        has_sessions,
+        has_block_hashes,
+        expected_requests: if duration.is_none() { num_requests } else { None },
+    })
+}
+
+struct Synthetic {
+    intervals: Box<dyn IntervalGenerator>,
+    lengths: Box<dyn LengthGenerator>,
+    interval_rng: StreamRng,
+    length_rng: StreamRng,
+    remaining: Option<u64>,
+    duration_ns: Option<u64>,
+    clock: SimTime,
+    next: Option<NewRequest>,
+}
+
+impl Synthetic {
+    /// Draws the next request (interval first, then lengths, as Vidur does).
+    fn advance(&mut self) {
+        self.next = None;
+        if self.remaining == Some(0) {
+            return;
+        }
+        self.clock += secs_to_nanos(self.intervals.next_interval(&mut self.interval_rng));
+        if self.duration_ns.is_some_and(|d| self.clock.0 >= d) {
+            return;
+        }
+        let s = self.lengths.next(&mut self.length_rng);
+        if let Some(r) = &mut self.remaining {
+            *r -= 1;
+        }
+        self.next = Some(NewRequest {
+            arrived_at: self.clock,
+            num_prefill_tokens: s.num_prefill_tokens,
+            num_decode_tokens: s.num_decode_tokens,
+            session_id: s.session_id,
+            block_hashes: s.block_hashes,
+            client: None,
+        });
+    }
+}
+
+impl RequestSource for Synthetic {
+    fn peek_time(&self) -> Option<SimTime> {
+        self.next.as_ref().map(|r| r.arrived_at)
+    }
+
+    fn next(&mut self) -> Option<NewRequest> {
+        let out = self.next.take();
+        if out.is_some() {
+            self.advance();
+        }
+        out
+    }
+}

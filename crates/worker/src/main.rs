@@ -1,0 +1,2 @@
+//! Web Worker entry point (filled by the web app).
+fn main() {}

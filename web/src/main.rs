@@ -1,0 +1,2 @@
+//! The page (filled by the web app).
+fn main() {}
