@@ -226,6 +226,7 @@ impl Simulation {
         }
         debug_assert!(time >= self.now, "time went backwards");
         self.now = time;
+        self.queue.advance_to(time);
         self.events += 1;
         self.handle(event);
         if self.check_invariants {
