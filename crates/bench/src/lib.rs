@@ -35,9 +35,10 @@ pub struct Scenario {
 /// Every scenario's name, in table order.
 pub const SCENARIO_NAMES: [&str; 5] = ["seed_quickstart", "mooncake_conversation", "splitwise_conv_saturated", "synthetic_1m", "llama70b_tp4_pp2"];
 
-/// Flags that every scenario shares: no output files, no Chrome trace.
+/// Flags that every scenario but the seed's shares: no Chrome trace (one slice per batch and
+/// stage would be gigabytes at these sizes). Output files are rendered (not written).
 fn common() -> Vec<(&'static str, String)> {
-    vec![("metrics_config_write_metrics", "false".into()), ("metrics_config_enable_chrome_trace", "false".into())]
+    vec![("metrics_config_enable_chrome_trace", "false".into())]
 }
 
 fn pairs(list: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
@@ -54,10 +55,10 @@ pub fn scenario(name: &str, scale: Scale, shared: &str) -> Option<Scenario> {
         ("replica_config_device", "h100"),
         ("replica_config_network_device", "h100_dgx"),
     ];
-    let mut flags = common();
+    let mut flags = if name == "seed_quickstart" { Vec::new() } else { common() };
     let (summary, own) = match name {
         "seed_quickstart" => (
-            "README's seed command: 128 requests with Mooncake lengths, poisson 8 QPS, 8 × Llama-3-8B/H100, vllm_v1, prefix caching",
+            "README's seed command as is (Chrome trace and request metrics on): 128 requests with Mooncake lengths, poisson 8 QPS, 8 × Llama-3-8B/H100, vllm_v1, prefix caching",
             {
                 let mut f = pairs(&llama8b_h100);
                 f.extend(pairs(&[
@@ -210,7 +211,8 @@ pub struct Measurement {
     pub simulated_s: f64,
     /// Building the configuration (trace parsing included), seconds; not part of `wall_s`.
     pub setup_s: f64,
-    /// Each repetition's wall time of `Simulation::new` + run + `finish`, seconds.
+    /// Each repetition's wall time of `Simulation::new` + run + `finish` + rendering the output
+    /// files (not writing them), seconds.
     pub wall_s: Vec<f64>,
     /// Each repetition's CPU time, seconds (native only).
     #[serde(default)]
@@ -219,6 +221,9 @@ pub struct Measurement {
     pub heap_before_run: usize,
     /// Highest heap in use during the run and report building, bytes.
     pub heap_peak_run: usize,
+    /// Bytes of output files rendered (with `metrics_config_write_metrics`).
+    #[serde(default)]
+    pub output_bytes: usize,
     /// Peak resident set of the whole process (native) or linear memory (wasm), bytes; set by
     /// the host.
     pub process_peak_bytes: usize,
@@ -264,7 +269,8 @@ pub fn median(values: &[f64]) -> f64 {
 }
 
 /// Builds `scenario`'s configuration from `files` (path → text; consumed, so the texts are
-/// freed before the run), then runs it `repeats` times, timing each run and tracking the heap.
+/// freed before the run), then runs it `repeats` times — simulation, report and output files
+/// rendered in memory as `llmsim` would write them — timing each run and tracking the heap.
 pub fn measure(scenario: &Scenario, files: Vec<(String, String)>, repeats: u32, platform: &str, host: &dyn Host) -> Result<Measurement, String> {
     let started = host.now_s();
     let mut inputs = Inputs::new();
@@ -280,6 +286,10 @@ pub fn measure(scenario: &Scenario, files: Vec<(String, String)>, repeats: u32, 
         host.reset_heap_peak();
         let (started, cpu_started) = (host.now_s(), host.cpu_s());
         let report = Simulation::new(&config).run_to_report();
+        if config.metrics.write_metrics {
+            let files = report.files(config.metrics.store_plots, config.metrics.enable_chrome_trace);
+            m.output_bytes = files.iter().map(|(_, text)| text.len()).sum();
+        }
         m.wall_s.push(host.now_s() - started);
         if let (Some(before), Some(after)) = (cpu_started, host.cpu_s()) {
             m.cpu_s.push(after - before);
