@@ -181,10 +181,10 @@ pub fn find_model(name: &str) -> Option<&'static ModelArch> {
         return Some(m);
     }
     for suffix in ["-Instruct", "-instruct", "-Chat", "-chat", "-chat-hf", "-Instruct-hf", "-Base", "-base"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            if let Some(m) = exact(base).or_else(|| exact(&format!("{base}-hf"))) {
-                return Some(m);
-            }
+        if let Some(base) = name.strip_suffix(suffix)
+            && let Some(m) = exact(base).or_else(|| exact(&format!("{base}-hf")))
+        {
+            return Some(m);
         }
     }
     None

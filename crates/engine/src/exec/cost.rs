@@ -217,7 +217,7 @@ mod tests {
     fn soft_max_lies_between_max_and_sum() {
         for k in [1.0, 1.3, 2.0, 8.0] {
             let s = soft_max(3.0, 4.0, k);
-            assert!(s >= 4.0 && s <= 7.0 + 1e-12, "k={k}: {s}");
+            assert!((4.0..=7.0 + 1e-12).contains(&s), "k={k}: {s}");
         }
         assert_eq!(soft_max(0.0, 4.0, 2.0), 4.0);
         assert!((soft_max(3.0, 4.0, 2.0) - 5.0).abs() < 1e-12);

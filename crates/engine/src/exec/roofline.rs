@@ -2,7 +2,7 @@
 //! the device's datasheet peaks, scaled by efficiency curves fitted to measured tables
 //! (`data/calibration.json`), so any model runs on any catalogued GPU with no profiling.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::calibration::{Calibration, DeviceCalibration, class};
 use super::cost::{self, AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork, ACT_BYTES};
@@ -84,7 +84,36 @@ pub struct RooflinePredictor {
     send_recv: AlphaBeta,
     post_attn_norm: bool,
     description: String,
+    /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce) by token count − 1, filled on first
+    /// use: these depend on the token count alone, and their soft maxima need `pow`.
+    token_cache: Arc<[OnceLock<[f64; CACHED_SLOTS]>]>,
+    /// LM-head µs by sequence count − 1, filled on first use.
+    lm_head_cache: Arc<[OnceLock<f64>]>,
 }
+
+/// Batch sizes up to this have their LM-head time memoised.
+const LM_HEAD_CACHE_MAX: usize = 4096;
+
+/// Token counts up to this are memoised (scheduler token budgets are at most a few thousand).
+const TOKEN_CACHE_MAX: usize = 16384;
+
+/// Ops that depend on the token count alone, in the order of the memo's slots.
+const CACHED_OPS: [Op; 11] = [
+    Op::InputLayernorm,
+    Op::AttnPreProj,
+    Op::AttnRope,
+    Op::AttnKvCacheSave,
+    Op::AttnPostProj,
+    Op::PostAttentionLayernorm,
+    Op::Add,
+    Op::MlpUpProj,
+    Op::MlpAct,
+    Op::MlpDownProj,
+    Op::Embedding,
+];
+
+/// The memo's slots: [`CACHED_OPS`] and one all-reduce.
+const CACHED_SLOTS: usize = CACHED_OPS.len() + 1;
 
 /// Fallback all-reduce when a node has no fit: NCCL on NVSwitch reaches about 45 % of the
 /// per-direction link bandwidth as algorithm bandwidth, after about two link latencies
@@ -145,13 +174,12 @@ impl RooflinePredictor {
         });
         let spans_nodes = replica.parallel.world_size() > node.devices_per_node;
         let fitted_p2p = node_cal.and_then(|n| if spans_nodes { n.send_recv_inter_node } else { n.send_recv_intra_node });
-        let send_recv = fitted_p2p.unwrap_or_else(|| {
-            if spans_nodes {
-                AlphaBeta { alpha_us: node.inter_node_latency_us, beta_gbps: node.inter_node_bandwidth_gbps }
-            } else {
-                AlphaBeta { alpha_us: node.intra_node_latency_us, beta_gbps: node.intra_node_bandwidth_gbps }
-            }
-        });
+        let link = if spans_nodes {
+            AlphaBeta { alpha_us: node.inter_node_latency_us, beta_gbps: node.inter_node_bandwidth_gbps }
+        } else {
+            AlphaBeta { alpha_us: node.intra_node_latency_us, beta_gbps: node.intra_node_bandwidth_gbps }
+        };
+        let send_recv = fitted_p2p.unwrap_or(link);
 
         let shape = LayerShape::of(m, tp);
         let borrowed = if cal.device == device.name { String::new() } else { format!(" (borrowed from {} for {})", cal.device, device.name) };
@@ -181,6 +209,8 @@ impl RooflinePredictor {
             all_reduce,
             send_recv,
             post_attn_norm: m.post_attn_norm,
+            token_cache: (0..TOKEN_CACHE_MAX).map(|_| OnceLock::new()).collect(),
+            lm_head_cache: (0..LM_HEAD_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             description: format!(
                 "calibrated roofline: {} efficiencies{borrowed} fitted to Vidur mlp.csv and AIConfigurator tables (data/calibration.json){network}",
                 cal.device
@@ -194,6 +224,23 @@ impl RooflinePredictor {
         let curve = &self.op_curves[op as usize];
         let peaks = if self.shape.gemm_nk(op).is_some() { self.gemm_peaks } else { self.peaks };
         self.shape.op_us(op, curve, peaks, tokens, self.weight_bytes, self.kv_bytes)
+    }
+
+    /// Per-layer µs of every [`CACHED_OPS`] op and one all-reduce at `tokens` tokens.
+    fn token_ops_us(&self, tokens: u64) -> [f64; CACHED_SLOTS] {
+        let compute = || {
+            let t = tokens as f64;
+            let mut out = [0.0; CACHED_SLOTS];
+            for (slot, op) in out.iter_mut().zip(CACHED_OPS) {
+                *slot = self.token_op_us(op, t);
+            }
+            out[CACHED_OPS.len()] = self.all_reduce_us(t);
+            out
+        };
+        match usize::try_from(tokens).ok().and_then(|t| t.checked_sub(1)).and_then(|i| self.token_cache.get(i)) {
+            Some(memo) => *memo.get_or_init(compute),
+            None => compute(),
+        }
     }
 
     /// Prefill attention over `work`, µs per layer.
@@ -312,27 +359,30 @@ pub(super) const MLP_OPS: [Op; 3] = [Op::MlpUpProj, Op::MlpAct, Op::MlpDownProj]
 impl super::ExecutionTimePredictor for RooflinePredictor {
     fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
         let mut out = ExecutionTime::default();
-        let tokens: f64 = batch.iter().map(|b| b.num_tokens as f64).sum();
+        let token_count: u64 = batch.iter().map(|b| u64::from(b.num_tokens)).sum();
+        let tokens = token_count as f64;
         let l = self.layers;
         let r = Provenance::Roofline;
         let per_layer_ms = l * 1e-3;
+        let memo = self.token_ops_us(token_count);
+        let op_us = |op: Op| CACHED_OPS.iter().position(|o| *o == op).map_or(0.0, |i| memo[i]);
 
         for op in TOKEN_OPS {
             if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
                 continue;
             }
-            out.set(op, per_layer_ms * self.token_op_us(op, tokens), r);
+            out.set(op, per_layer_ms * op_us(op), r);
         }
         let (prefill, decode) = self.attention_work(batch);
         out.set(Op::AttnPrefill, per_layer_ms * self.prefill_us(prefill), r);
         out.set(Op::AttnDecode, per_layer_ms * self.decode_us(decode), r);
-        let all_reduce = per_layer_ms * self.all_reduce_us(tokens);
+        let all_reduce = per_layer_ms * memo[CACHED_OPS.len()];
         out.set(Op::AttnPostProjAllReduce, all_reduce, r);
         out.set(Op::MlpDownProjAllReduce, all_reduce, r);
         match &self.moe {
             None => {
                 for op in MLP_OPS {
-                    out.set(op, per_layer_ms * self.token_op_us(op, tokens), r);
+                    out.set(op, per_layer_ms * op_us(op), r);
                 }
             }
             Some(moe) => {
@@ -342,10 +392,14 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
             }
         }
         if position.is_first() {
-            out.set(Op::Embedding, self.token_op_us(Op::Embedding, tokens) * 1e-3, r);
+            out.set(Op::Embedding, op_us(Op::Embedding) * 1e-3, r);
         }
         if position.is_last() {
-            out.set(Op::LmHead, self.lm_head_us(batch.len() as f64) * 1e-3, r);
+            let lm_head = match batch.len().checked_sub(1).and_then(|i| self.lm_head_cache.get(i)) {
+                Some(memo) => *memo.get_or_init(|| self.lm_head_us(batch.len() as f64)),
+                None => self.lm_head_us(batch.len() as f64),
+            };
+            out.set(Op::LmHead, lm_head * 1e-3, r);
         } else {
             out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
         }
@@ -394,6 +448,20 @@ mod tests {
         assert!((60.0..140.0).contains(&t.model_ms()), "{}", t.model_ms());
         assert!(t.provenance.iter().all(|p| matches!(p, Provenance::Roofline | Provenance::None)));
         assert_eq!(t.get(Op::AttnDecode), 0.0);
+    }
+
+    #[test]
+    fn memoised_op_times_equal_direct_ones() {
+        let p = llama3_h100(&[("replica_config_tensor_parallel_size", "2")]);
+        for t in [1u32, 300, 20_000] {
+            let batch = [BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: true }];
+            for _ in 0..2 {
+                let out = p.predict(&batch, ONLY);
+                assert_eq!(out.get(Op::MlpUpProj), p.layers() * 1e-3 * p.token_op_us(Op::MlpUpProj, t as f64));
+                assert_eq!(out.get(Op::AttnPostProjAllReduce), p.layers() * 1e-3 * p.all_reduce_us(t as f64));
+                assert_eq!(out.get(Op::LmHead), 1e-3 * p.lm_head_us(1.0));
+            }
+        }
     }
 
     #[test]
