@@ -48,9 +48,7 @@ mod tests {
 
     #[test]
     fn arrivals_are_seconds_since_the_first_request() {
-        let t = parse_ok(&format!(
-            "{HEADER}2023-11-16 18:15:46.6805900,4808,10\n2023-11-16 18:15:46.7325900,3180,8\n2023-11-16 18:16:47.0000000,110,27\n"
-        ));
+        let t = parse_ok(&format!("{HEADER}2023-11-16 18:15:46.6805900,4808,10\n2023-11-16 18:15:46.7325900,3180,8\n2023-11-16 18:16:47.0000000,110,27\n"));
         assert_eq!(t.format, TraceFormat::AzureCsv);
         let arrivals: Vec<f64> = t.rows.iter().map(|r| r.arrived_at.unwrap()).collect();
         assert_eq!(arrivals[0], 0.0);

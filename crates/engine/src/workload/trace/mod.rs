@@ -119,7 +119,6 @@ impl fmt::Display for TraceError {
 
 impl std::error::Error for TraceError {}
 
-
 /// Rows between two progress reports.
 const PROGRESS_EVERY_ROWS: usize = 4096;
 
@@ -215,11 +214,8 @@ impl Progress<'_> {
 /// Warnings every format shares: rows arriving before their predecessor, and zero-token rows.
 fn arrival_and_length_warnings(rows: &[TraceRow]) -> Vec<String> {
     let mut warnings = Vec::new();
-    let backwards: Vec<u64> = rows
-        .windows(2)
-        .filter(|pair| matches!((pair[0].arrived_at, pair[1].arrived_at), (Some(a), Some(b)) if b < a))
-        .map(|pair| pair[1].line)
-        .collect();
+    let backwards: Vec<u64> =
+        rows.windows(2).filter(|pair| matches!((pair[0].arrived_at, pair[1].arrived_at), (Some(a), Some(b)) if b < a)).map(|pair| pair[1].line).collect();
     if let Some(first) = backwards.first() {
         warnings.push(format!(
             "rows arriving earlier than the row before them: {} (the first at line {first}); replay sorts requests by arrival time",
@@ -228,10 +224,28 @@ fn arrival_and_length_warnings(rows: &[TraceRow]) -> Vec<String> {
     }
     let zero: Vec<u64> = rows.iter().filter(|r| r.num_prefill_tokens == 0 || r.num_decode_tokens == 0).map(|r| r.line).collect();
     if let Some(first) = zero.first() {
-        warnings.push(format!(
-            "rows with 0 prompt or 0 output tokens: {} (the first at line {first}); workloads raise them to 1 token",
-            zero.len()
-        ));
+        warnings.push(format!("rows with 0 prompt or 0 output tokens: {} (the first at line {first}); workloads raise them to 1 token", zero.len()));
     }
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_format_from_its_first_non_empty_line() {
+        assert_eq!(detect_format("\u{feff}\n\r\n  {\"timestamp\": 0}"), Some(TraceFormat::MooncakeJsonl));
+        assert_eq!(detect_format("\"TIMESTAMP\",\"ContextTokens\",\"GeneratedTokens\"\r\n"), Some(TraceFormat::AzureCsv));
+        assert_eq!(detect_format("arrived_at, num_prefill_tokens\n"), Some(TraceFormat::VidurCsv));
+        assert_eq!(detect_format("prompt,output\n"), None);
+        assert_eq!(detect_format(" \n"), None);
+    }
+
+    #[test]
+    fn errors_read_as_file_row_column_message() {
+        let e = TraceError::new("a.csv", Some(3), Some("num_decode_tokens"), "'-1' is negative");
+        assert_eq!(e.to_string(), "a.csv, row 3, column 'num_decode_tokens': '-1' is negative");
+        assert_eq!(TraceError::new("a.csv", None, None, "the file is empty").to_string(), "a.csv: the file is empty");
+    }
 }

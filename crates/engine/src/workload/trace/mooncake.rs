@@ -80,13 +80,7 @@ pub(super) fn parse(source: &Source, text: &str, progress: &mut Progress) -> Res
 }
 
 /// A required field parsed by `parse`, its absence or bad value placed at `line` and `name`.
-fn field<T>(
-    source: &Source,
-    line: u64,
-    name: &str,
-    value: Option<&RawValue>,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<T, TraceError> {
+fn field<T>(source: &Source, line: u64, name: &str, value: Option<&RawValue>, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, TraceError> {
     let text = value.ok_or_else(|| source.error(line, name, "required field is missing"))?.get();
     parse(text).map_err(|message| source.error(line, name, message))
 }
@@ -164,7 +158,11 @@ mod tests {
             ("{\"timestamp\": 0, \"input_length\": 1.5, \"output_length\": 1}", "input_length", "'1.5' is not a whole number"),
             ("{\"timestamp\": -1, \"input_length\": 1, \"output_length\": 1}", "timestamp", "'-1' is negative"),
             ("{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [0, -1]}", "hash_ids", "id at character 5 is negative"),
-            ("{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": 5}", "hash_ids", "is not a list of ids: expected '[' at character 1, found '5'"),
+            (
+                "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": 5}",
+                "hash_ids",
+                "is not a list of ids: expected '[' at character 1, found '5'",
+            ),
         ];
         for (bad, column, message) in cases {
             assert_eq!(parse_err(&format!("{first}{bad}\n")), (Some(2), Some(column.into()), message.into()), "{bad}");

@@ -1,6 +1,6 @@
 //! A trace at a glance (size, duration, length statistics, sessions, prefix reuse), shown after an upload.
 
-use rustc_hash::{FxHashSet, FxHashMap};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::{Trace, TraceFormat};
@@ -64,18 +64,55 @@ fn prefix_reuse_share(trace: &Trace) -> Option<f64> {
         return None;
     }
     // Ids are counted per granularity: a 16-token id and a 512-token id are never the same block.
-    let mut seen: FxHashMap<u32, FxHashSet<u64>> = FxHashMap::default();
+    let mut seen: FxHashMap<u32, SeenIds> = FxHashMap::default();
     let (mut prompt_blocks, mut reused) = (0u64, 0u64);
     for row in &trace.rows {
         let Some(hashes) = &row.block_hashes else { continue };
-        let seen = seen.entry(hashes.tokens_per_id).or_default();
+        let seen = seen.entry(hashes.tokens_per_id).or_insert_with(|| SeenIds::for_trace(trace, hashes.tokens_per_id));
         let prompt_ids = row.num_prefill_tokens.div_ceil(hashes.tokens_per_id) as usize;
         let prompt = &hashes.ids[..prompt_ids.min(hashes.ids.len())];
         prompt_blocks += prompt.len() as u64;
-        reused += prompt.iter().filter(|id| seen.contains(id)).count() as u64;
-        seen.extend(hashes.ids.iter().copied());
+        reused += prompt.iter().filter(|&&id| seen.contains(id)).count() as u64;
+        hashes.ids.iter().for_each(|&id| seen.insert(id));
     }
     Some(if prompt_blocks == 0 { 0.0 } else { reused as f64 / prompt_blocks as f64 })
+}
+
+/// A set of block ids: a bitmap when the ids are small, as traces number them (0, 1, 2, ...),
+/// else a hash set. The bitmap makes millions of lookups cache-friendly.
+enum SeenIds {
+    Bitmap(Vec<u64>),
+    Hashed(FxHashSet<u64>),
+}
+
+impl SeenIds {
+    /// An empty set suited to the ids of `trace` at granularity `tokens_per_id`.
+    fn for_trace(trace: &Trace, tokens_per_id: u32) -> SeenIds {
+        let ids = || trace.rows.iter().filter_map(|r| r.block_hashes.as_ref()).filter(|h| h.tokens_per_id == tokens_per_id).flat_map(|h| h.ids.iter());
+        let (count, max) = ids().fold((0u64, 0u64), |(n, max), &id| (n + 1, max.max(id)));
+        // A bitmap of at most 64 bits per id is no bigger than a hash set of them.
+        if max / 64 <= count {
+            SeenIds::Bitmap(vec![0; (max / 64 + 1) as usize])
+        } else {
+            SeenIds::Hashed(FxHashSet::with_capacity_and_hasher(count as usize, Default::default()))
+        }
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        match self {
+            SeenIds::Bitmap(words) => words.get((id / 64) as usize).is_some_and(|w| w & (1 << (id % 64)) != 0),
+            SeenIds::Hashed(set) => set.contains(&id),
+        }
+    }
+
+    fn insert(&mut self, id: u64) {
+        match self {
+            SeenIds::Bitmap(words) => words[(id / 64) as usize] |= 1 << (id % 64),
+            SeenIds::Hashed(set) => {
+                set.insert(id);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +138,17 @@ mod tests {
         // Prompt blocks: 2 (1, 2), 3 (1, 2, 4: 2 seen), 1 (9: unseen). Output id 3 is not a prompt block.
         assert_eq!(s.prefix_reuse_share, Some(2.0 / 6.0));
         assert_eq!(s.warnings.len(), 1, "arrival 2.0 follows 3.5");
+    }
+
+    #[test]
+    fn large_sparse_ids_give_the_same_share_as_small_dense_ones() {
+        let text = |offset: u64| {
+            let ids = |list: &[u64]| list.iter().map(|id| (id * offset).to_string()).collect::<Vec<_>>().join(", ");
+            format!("num_prefill_tokens,num_decode_tokens,block_hash_ids\n32,1,\"[{}]\"\n48,1,\"[{}]\"\n", ids(&[1, 2, 3]), ids(&[1, 2, 4]))
+        };
+        let dense = summary_of(&text(1)).prefix_reuse_share;
+        assert_eq!(dense, Some(2.0 / 5.0));
+        assert_eq!(summary_of(&text(u64::MAX / 8)).prefix_reuse_share, dense);
     }
 
     #[test]

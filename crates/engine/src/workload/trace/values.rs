@@ -72,11 +72,15 @@ pub(super) fn parse_id_list(text: &str, out: &mut Vec<u64>) -> Result<(), String
     loop {
         let start = pos;
         let mut id: u64 = 0;
-        while let Some(&b) = bytes.get(pos).filter(|b| b.is_ascii_digit()) {
-            id = id
-                .checked_mul(10)
-                .and_then(|x| x.checked_add(u64::from(b - b'0')))
-                .ok_or_else(|| format!("id at character {} is larger than {}", start + 1, u64::MAX))?;
+        while let Some(digit) = bytes.get(pos).map(|b| b.wrapping_sub(b'0')).filter(|d| *d <= 9) {
+            // 19 digits always fit in u64; only longer ids need the overflow check.
+            id = if pos - start < 19 {
+                id * 10 + u64::from(digit)
+            } else {
+                id.checked_mul(10)
+                    .and_then(|x| x.checked_add(u64::from(digit)))
+                    .ok_or_else(|| format!("id at character {} is larger than {}", start + 1, u64::MAX))?
+            };
             pos += 1;
         }
         if pos == start {
