@@ -63,7 +63,7 @@ mod tests {
         let t = parse_ok(&format!("{HEADER}2023-11-16 18:00:01,1,1\n2023-11-16 18:00:00,2,2\n\n"));
         assert_eq!(t.rows.iter().map(|r| r.arrived_at).collect::<Vec<_>>(), [Some(1.0), Some(0.0)]);
         assert_eq!(t.warnings.len(), 1);
-        assert!(t.warnings[0].contains("the first at line 3"), "{:?}", t.warnings);
+        assert!(t.warnings[0].contains("the first at row 3"), "{:?}", t.warnings);
     }
 
     #[test]

@@ -122,6 +122,9 @@ impl std::error::Error for TraceError {}
 /// Rows between two progress reports.
 const PROGRESS_EVERY_ROWS: usize = 4096;
 
+/// Bytes between two progress reports, for traces with long rows (the Mooncake CSV's average 6 kB).
+const PROGRESS_EVERY_BYTES: usize = 2 << 20;
+
 /// The format of a trace, judged from its first non-empty line; `None` when it is none of them.
 pub fn detect_format(text: &str) -> Option<TraceFormat> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -151,7 +154,7 @@ pub fn parse_trace(name: &str, text: &str, progress: &mut dyn FnMut(usize)) -> R
     if body.trim().is_empty() {
         return Err(TraceError::new(name, None, None, "the file is empty"));
     }
-    let mut progress = Progress { callback: progress, offset: source.offset, rows: 0 };
+    let mut progress = Progress::new(progress, source.offset);
     let format = detect_format(body).ok_or_else(|| {
         let line = body.lines().position(|l| !l.trim().is_empty()).map_or(1, |i| i as u64 + 1);
         TraceError::new(
@@ -170,7 +173,7 @@ pub fn parse_trace(name: &str, text: &str, progress: &mut dyn FnMut(usize)) -> R
         return Err(TraceError::new(name, None, None, "the file has a header but no requests"));
     }
     warnings.extend(arrival_and_length_warnings(&rows));
-    (progress.callback)(text.len());
+    progress.finish(text.len());
     Ok(Trace { name: name.to_string(), format, rows, warnings })
 }
 
@@ -194,19 +197,35 @@ impl Source<'_> {
     }
 }
 
-/// Reports progress every [`PROGRESS_EVERY_ROWS`] rows.
+/// Reports progress every [`PROGRESS_EVERY_ROWS`] rows or [`PROGRESS_EVERY_BYTES`] bytes,
+/// whichever comes first.
 struct Progress<'p> {
     callback: &'p mut dyn FnMut(usize),
     offset: usize,
-    rows: usize,
+    rows_since_report: usize,
+    reported: usize,
 }
 
 impl Progress<'_> {
+    fn new(callback: &mut dyn FnMut(usize), offset: usize) -> Progress<'_> {
+        Progress { callback, offset, rows_since_report: 0, reported: offset }
+    }
+
     /// One more row was read; `consumed` bytes of the parsed text are behind it.
     fn row_done(&mut self, consumed: usize) {
-        self.rows += 1;
-        if self.rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
-            (self.callback)(self.offset + consumed);
+        self.rows_since_report += 1;
+        let position = self.offset + consumed;
+        if self.rows_since_report == PROGRESS_EVERY_ROWS || position - self.reported >= PROGRESS_EVERY_BYTES {
+            (self.callback)(position);
+            self.rows_since_report = 0;
+            self.reported = position;
+        }
+    }
+
+    /// Parsing ended at `total` bytes: the last report, unless the last row already made it.
+    fn finish(&mut self, total: usize) {
+        if self.reported != total {
+            (self.callback)(total);
         }
     }
 }
@@ -218,13 +237,13 @@ fn arrival_and_length_warnings(rows: &[TraceRow]) -> Vec<String> {
         rows.windows(2).filter(|pair| matches!((pair[0].arrived_at, pair[1].arrived_at), (Some(a), Some(b)) if b < a)).map(|pair| pair[1].line).collect();
     if let Some(first) = backwards.first() {
         warnings.push(format!(
-            "rows arriving earlier than the row before them: {} (the first at line {first}); replay sorts requests by arrival time",
+            "rows arriving earlier than the row before them: {} (the first at row {first}); replay sorts requests by arrival time",
             backwards.len()
         ));
     }
     let zero: Vec<u64> = rows.iter().filter(|r| r.num_prefill_tokens == 0 || r.num_decode_tokens == 0).map(|r| r.line).collect();
     if let Some(first) = zero.first() {
-        warnings.push(format!("rows with 0 prompt or 0 output tokens: {} (the first at line {first}); workloads raise them to 1 token", zero.len()));
+        warnings.push(format!("rows with 0 prompt or 0 output tokens: {} (the first at row {first}); workloads raise them to 1 token", zero.len()));
     }
     warnings
 }

@@ -72,7 +72,7 @@ pub(super) fn parse(source: &Source, text: &str, progress: &mut Progress) -> Res
     let mut warnings = Vec::new();
     if let Some(first) = mismatched_blocks.first() {
         warnings.push(format!(
-            "rows whose hash_ids do not number ceil(input_length / {MOONCAKE_TOKENS_PER_ID}): {} (the first at line {first})",
+            "rows whose hash_ids do not number ceil(input_length / {MOONCAKE_TOKENS_PER_ID}): {} (the first at row {first})",
             mismatched_blocks.len()
         ));
     }

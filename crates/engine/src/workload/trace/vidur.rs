@@ -194,8 +194,8 @@ mod tests {
         assert_eq!(
             t.warnings,
             [
-                "rows arriving earlier than the row before them: 2 (the first at line 3); replay sorts requests by arrival time",
-                "rows with 0 prompt or 0 output tokens: 2 (the first at line 2); workloads raise them to 1 token",
+                "rows arriving earlier than the row before them: 2 (the first at row 3); replay sorts requests by arrival time",
+                "rows with 0 prompt or 0 output tokens: 2 (the first at row 2); workloads raise them to 1 token",
             ]
         );
     }
@@ -211,5 +211,16 @@ mod tests {
         assert_eq!(seen.len(), 3, "two reports at 4096 and 8192 rows, one at the end: {seen:?}");
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
         assert_eq!(*seen.last().unwrap(), text.len());
+    }
+
+    #[test]
+    fn progress_also_reports_every_few_megabytes_of_long_rows() {
+        let header = "num_prefill_tokens,num_decode_tokens,block_hash_ids\n";
+        let row = format!("1,1,\"[{}]\"\n", (0..100_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+        let text = format!("{header}{}", row.repeat(8));
+        let mut seen = Vec::new();
+        parse_trace("t.csv", &text, &mut |b| seen.push(b)).unwrap();
+        // Rows of ~690 kB: the fourth passes 2 MiB, the eighth ends the file (reported once).
+        assert_eq!(seen, [header.len() + 4 * row.len(), text.len()]);
     }
 }
