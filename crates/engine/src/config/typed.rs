@@ -247,6 +247,15 @@ impl SimConfig {
         }
         let workload = pick(&mut p, "request_generator_config_type", REQUEST_GENERATORS.iter().map(|e| (e.name, e.parse)))
             .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
+        if let (Some(router), Some(workload)) = (&router, &workload) {
+            let needs_sessions = ROUTERS.iter().any(|e| e.name == router.name && e.needs_sessions);
+            if needs_sessions && !workload.build.has_sessions {
+                p.error(
+                    ConfigError::new("global_scheduler_config_type", format!("{} routes by session but the workload's requests carry no session_id", router.name))
+                        .with_hint("use a trace with a session_id column (Vidur CSV) or a Mooncake trace, or pick a router without session affinity"),
+                );
+            }
+        }
         let predictor = match &replica {
             Some(r) => pick(&mut p, "execution_time_predictor_config_type", PREDICTORS.iter().map(|e| (e.name, e.parse)))
                 .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
