@@ -403,8 +403,8 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
         },
     };
     let device_name = p.string("replica_config_device");
-    let device = catalog::find_device(&device_name).cloned();
-    if device.is_none() {
+    let device = if device_name == catalog::CUSTOM_DEVICE { catalog::custom_device(p) } else { catalog::find_device(&device_name).cloned() };
+    if device.is_none() && device_name != catalog::CUSTOM_DEVICE {
         let names: Vec<&str> = catalog::devices().iter().map(|d| d.name.as_str()).collect();
         let mut e = ConfigError::new("replica_config_device", format!("unknown device '{device_name}'; known: {}", names.join(", ")));
         if let Some(best) = super::flags::closest(&device_name, names.iter().copied()) {
