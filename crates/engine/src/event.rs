@@ -122,8 +122,32 @@ impl Event {
     }
 }
 
+/// A future event in the heap, ordered by its key packed into one integer:
+/// time (64 bits) | class (8 bits) | seq (56 bits). One `u128` comparison orders two events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry(EventKey, Event);
+struct Entry {
+    key: u128,
+    event: Event,
+}
+
+impl Entry {
+    fn new(key: EventKey, event: Event) -> Entry {
+        debug_assert!(key.seq < 1 << 56, "sequence numbers fit in 56 bits");
+        Entry { key: u128::from(key.time.0) << 64 | u128::from(key.class as u8) << 56 | u128::from(key.seq), event }
+    }
+
+    fn time(&self) -> SimTime {
+        SimTime((self.key >> 64) as u64)
+    }
+
+    fn class_index(&self) -> usize {
+        (self.key >> 56) as u8 as usize
+    }
+
+    fn key(&self) -> EventKey {
+        EventKey { time: self.time(), class: self.event.class(), seq: (self.key as u64) & ((1 << 56) - 1) }
+    }
+}
 
 impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -133,7 +157,7 @@ impl PartialOrd for Entry {
 
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.cmp(&other.0)
+        self.key.cmp(&other.key)
     }
 }
 
@@ -141,7 +165,9 @@ impl Ord for Entry {
 ///
 /// Most events are scheduled at the current instant (a batch end triggers scheduling at the same
 /// time); those go to per-class FIFO lanes instead of the heap, which then only holds future
-/// events (stage ends, one per busy stage). The order is exactly the key order either way.
+/// events (stage ends, one per busy stage). The order is exactly the key order either way: a
+/// heap event at the current instant was pushed before time reached it, so it precedes every
+/// lane event of its class, and lanes are FIFO.
 #[derive(Clone, Debug, Default)]
 pub struct EventQueue {
     heap: BinaryHeap<Reverse<Entry>>,
@@ -173,52 +199,77 @@ impl EventQueue {
             self.lanes[class as usize].push_back((seq, event));
             self.occupied |= 1 << class as u16;
         } else {
-            self.heap.push(Reverse(Entry(EventKey { time, class, seq }, event)));
+            self.heap.push(Reverse(Entry::new(EventKey { time, class, seq }, event)));
         }
     }
 
-    fn lane_key(&self) -> Option<EventKey> {
+    /// Where the next event is: `Some(lane)` for a lane, `None` for the heap's top (or nothing).
+    fn next_lane(&self) -> Option<usize> {
         if self.occupied == 0 {
             return None;
         }
         let lane = self.occupied.trailing_zeros() as usize;
-        let (seq, event) = self.lanes[lane].front().expect("occupied lane");
-        Some(EventKey { time: self.now, class: event.class(), seq: *seq })
+        match self.heap.peek() {
+            // Heap events are never earlier than `now`; at `now`, one of the same or a lower
+            // class comes first (it was pushed earlier).
+            Some(Reverse(top)) if top.time() == self.now && top.class_index() <= lane => None,
+            _ => Some(lane),
+        }
     }
 
     /// The key of the next event.
     pub fn peek_key(&self) -> Option<EventKey> {
-        let heap = self.heap.peek().map(|Reverse(Entry(k, _))| *k);
-        match (heap, self.lane_key()) {
-            (Some(h), Some(l)) => Some(h.min(l)),
-            (h, l) => h.or(l),
+        match self.next_lane() {
+            Some(lane) => {
+                let (seq, event) = self.lanes[lane].front().expect("occupied lane");
+                Some(EventKey { time: self.now, class: event.class(), seq: *seq })
+            }
+            None => self.heap.peek().map(|Reverse(top)| top.key()),
         }
     }
 
     /// Removes the next event.
     pub fn pop(&mut self) -> Option<(EventKey, Event)> {
-        let heap = self.heap.peek().map(|Reverse(Entry(k, _))| *k);
-        let lane = self.lane_key();
-        let from_lane = match (heap, lane) {
-            (Some(h), Some(l)) => l < h,
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
-        let popped = if from_lane {
-            let key = lane.expect("checked");
-            let class = key.class as usize;
-            let (_, event) = self.lanes[class].pop_front().expect("occupied lane");
-            if self.lanes[class].is_empty() {
-                self.occupied &= !(1 << class as u16);
+        let (seq, event) = self.take(self.next_lane())?;
+        Some((EventKey { time: self.now, class: event.class(), seq }, event))
+    }
+
+    /// Removes the next event if it precedes (`time`, `class`) — the key of an event held
+    /// outside the queue (the next arrival); ties go to the outside event.
+    pub fn pop_before(&mut self, time: SimTime, class: EventClass) -> Option<(SimTime, Event)> {
+        let lane = self.next_lane();
+        let head = match lane {
+            Some(lane) => (self.now, lane),
+            None => {
+                let Reverse(top) = self.heap.peek()?;
+                (top.time(), top.class_index())
             }
-            (key, event)
-        } else {
-            let Reverse(Entry(key, event)) = self.heap.pop()?;
-            (key, event)
+        };
+        if head >= (time, class as usize) {
+            return None;
+        }
+        self.take(lane).map(|(_, event)| (self.now, event))
+    }
+
+    /// Takes the head of `lane`, or of the heap for `None`; returns (seq, event) and moves
+    /// `now` to its time.
+    fn take(&mut self, lane: Option<usize>) -> Option<(u64, Event)> {
+        let taken = match lane {
+            Some(lane) => {
+                let taken = self.lanes[lane].pop_front().expect("occupied lane");
+                if self.lanes[lane].is_empty() {
+                    self.occupied &= !(1 << lane);
+                }
+                taken
+            }
+            None => {
+                let Reverse(top) = self.heap.pop()?;
+                self.now = top.time();
+                (top.key().seq, top.event)
+            }
         };
         self.len -= 1;
-        self.now = popped.0.time;
-        Some(popped)
+        Some(taken)
     }
 
     /// Advances the queue's notion of the current time (when the simulation handles an event
@@ -296,6 +347,26 @@ mod tests {
         let order: Vec<(u64, EventClass)> = std::iter::from_fn(|| q.pop().map(|(k, _)| (k.time.0, k.class))).collect();
         assert_eq!(order, [(5, EventClass::BatchEnd), (5, EventClass::ReplicaSchedule), (7, EventClass::RequestEnd)]);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn pop_before_yields_to_an_outside_event_at_the_same_key_or_earlier() {
+        let mut q = EventQueue::new();
+        let r = ReplicaId(0);
+        q.push(SimTime(0), Event::BatchStageArrival { replica: r, stage: 0, batch: BatchSlot(0) });
+        q.push(SimTime(0), Event::GlobalSchedule);
+        q.push(SimTime(4), Event::BatchEnd { replica: r, batch: BatchSlot(0) });
+        // An arrival at t = 0 goes after the stage arrival (class 1) but before routing (7).
+        assert!(matches!(q.pop_before(SimTime(0), EventClass::RequestArrival), Some((SimTime(0), Event::BatchStageArrival { .. }))));
+        assert_eq!(q.pop_before(SimTime(0), EventClass::RequestArrival), None);
+        q.advance_to(SimTime(0));
+        assert!(matches!(q.pop_before(SimTime(3), EventClass::RequestArrival), Some((SimTime(0), Event::GlobalSchedule))));
+        // The heap's t = 4 event waits for an arrival at t = 3, then runs before one at t = 5.
+        assert_eq!(q.pop_before(SimTime(3), EventClass::RequestArrival), None);
+        q.advance_to(SimTime(3));
+        assert!(matches!(q.pop_before(SimTime(5), EventClass::RequestArrival), Some((SimTime(4), Event::BatchEnd { .. }))));
+        assert!(q.is_empty());
+        assert_eq!(q.pop_before(SimTime(5), EventClass::RequestArrival), None);
     }
 
     #[test]

@@ -346,7 +346,9 @@ pub struct Report {
     pub time_series: TimeSeries,
     /// Per-replica figures.
     pub replicas: Vec<ReplicaReport>,
-    /// Completed requests.
+    /// Completed requests by id, when `request_metrics.csv` is kept
+    /// (`--metrics_config_store_request_metrics`) and was not streamed during the run
+    /// ([`crate::Simulation::stream_request_records`]); empty otherwise.
     pub requests: Vec<RequestRecord>,
     /// Refused and unfinished requests.
     pub request_errors: Vec<RequestError>,
@@ -358,7 +360,8 @@ pub struct Report {
     pub config: serde_json::Value,
     /// Non-fatal observations.
     pub warnings: Vec<String>,
-    /// Whether `request_metrics.csv` is written.
+    /// Whether `request_metrics.csv` is written from [`Report::requests`] (false when it is
+    /// off, or when its rows were streamed).
     pub keep_request_metrics: bool,
 }
 

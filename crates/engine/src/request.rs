@@ -201,11 +201,21 @@ impl Request {
     }
 }
 
-/// Every request of a run.
+/// The requests of a run, by id. Ids are dense and stable (arrival order); the memory of a
+/// request that is over is reused by later ones ([`RequestArena::release`]), so the arena holds
+/// the requests in flight plus 4 bytes per request ever added.
 #[derive(Clone, Debug, Default)]
 pub struct RequestArena {
-    requests: Vec<Request>,
+    /// Live requests and released slots awaiting reuse.
+    slots: Vec<Request>,
+    /// Released slots.
+    free: Vec<u32>,
+    /// Slot of each id; [`RELEASED`] once released.
+    slot_of: Vec<u32>,
 }
+
+/// The slot of a released id.
+const RELEASED: u32 = u32::MAX;
 
 impl RequestArena {
     /// An empty arena.
@@ -213,42 +223,72 @@ impl RequestArena {
         RequestArena::default()
     }
 
-    /// Adds a request; its id is its index.
+    /// Adds a request; its id is the number of requests added before it.
     pub fn push(&mut self, request: Request) -> RequestId {
-        let id = RequestId(self.requests.len() as u32);
+        let id = self.next_id();
         debug_assert_eq!(request.id, id);
-        self.requests.push(request);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = request;
+                slot
+            }
+            None => {
+                self.slots.push(request);
+                self.slots.len() as u32 - 1
+            }
+        };
+        self.slot_of.push(slot);
         id
     }
 
     /// The id the next request will get.
     pub fn next_id(&self) -> RequestId {
-        RequestId(self.requests.len() as u32)
+        RequestId(self.slot_of.len() as u32)
     }
 
-    /// A request.
+    fn slot(&self, id: RequestId) -> usize {
+        let slot = self.slot_of[id.0 as usize];
+        debug_assert_ne!(slot, RELEASED, "request {} was released", id.0);
+        slot as usize
+    }
+
+    /// A request (panics if it was released).
     pub fn get(&self, id: RequestId) -> &Request {
-        &self.requests[id.0 as usize]
+        &self.slots[self.slot(id)]
     }
 
-    /// A request, mutably.
+    /// A request, mutably (panics if it was released).
     pub fn get_mut(&mut self, id: RequestId) -> &mut Request {
-        &mut self.requests[id.0 as usize]
+        let slot = self.slot(id);
+        &mut self.slots[slot]
     }
 
-    /// Number of requests that arrived.
+    /// Whether `id` was added and not released.
+    pub fn contains(&self, id: RequestId) -> bool {
+        self.slot_of.get(id.0 as usize).is_some_and(|s| *s != RELEASED)
+    }
+
+    /// Forgets a request that is over (completed or refused, every event about it handled);
+    /// its memory goes to a later request. Its id is never reused.
+    pub fn release(&mut self, id: RequestId) {
+        let slot = std::mem::replace(&mut self.slot_of[id.0 as usize], RELEASED);
+        assert_ne!(slot, RELEASED, "request {} released twice", id.0);
+        self.free.push(slot);
+    }
+
+    /// Number of requests added (released ones included).
     pub fn len(&self) -> usize {
-        self.requests.len()
+        self.slot_of.len()
     }
 
-    /// Whether no request arrived.
+    /// Whether no request was added.
     pub fn is_empty(&self) -> bool {
-        self.requests.is_empty()
+        self.slot_of.is_empty()
     }
 
-    /// All requests in id order.
+    /// Requests not released, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Request> {
-        self.requests.iter()
+        self.slot_of.iter().filter(|s| **s != RELEASED).map(|s| &self.slots[*s as usize])
     }
 }
 
@@ -264,6 +304,23 @@ mod tests {
         r.restart();
         assert_eq!((r.num_prefill_tokens, r.num_decode_tokens, r.num_processed_tokens), (105, 5, 0));
         assert_eq!(r.total_tokens(), 110);
+    }
+
+    #[test]
+    fn released_slots_are_reused_and_ids_stay_stable() {
+        let mut arena = RequestArena::new();
+        for i in 0..3 {
+            arena.push(Request::new(RequestId(i), SimTime(u64::from(i)), 10, 5));
+        }
+        arena.release(RequestId(1));
+        assert!(!arena.contains(RequestId(1)) && arena.contains(RequestId(2)));
+        let id = arena.push(Request::new(RequestId(3), SimTime(3), 20, 5));
+        assert_eq!(id, RequestId(3));
+        assert_eq!(arena.slots.len(), 3, "request 3 took request 1's slot");
+        assert_eq!(arena.get(RequestId(3)).original_prefill_tokens, 20);
+        assert_eq!(arena.get(RequestId(2)).arrived_at, SimTime(2));
+        assert_eq!(arena.len(), 4);
+        assert_eq!(arena.iter().map(|r| r.id.0).collect::<Vec<_>>(), [0, 2, 3]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::batch::{Batch, BatchPlan, BatchSlot};
 use crate::config::SimConfig;
-use crate::event::{Event, EventClass, EventKey, EventQueue};
+use crate::event::{Event, EventClass, EventQueue};
 use crate::exec::{SharedPredictor, StagePosition};
 use crate::metrics::Metrics;
 use crate::report::Report;
@@ -67,12 +67,16 @@ pub struct Simulation {
     now: SimTime,
     queue: EventQueue,
     source: Box<dyn RequestSource>,
+    /// The source's next arrival time, cached: it changes only when a request is taken or one
+    /// is done (closed loops), and is read before every event.
+    next_arrival: Option<SimTime>,
     requests: RequestArena,
     global_queue: Vec<RequestId>,
     router: Box<dyn Router>,
     routing_rng: StreamRng,
     replicas: Replicas,
-    batches: Vec<Option<Batch>>,
+    /// Batches by slot; a slot and its buffers are reused once its batch ends.
+    batches: Vec<Batch>,
     free_batch_slots: Vec<BatchSlot>,
     batch_seq: u64,
     predictor: SharedPredictor,
@@ -116,10 +120,12 @@ impl Simulation {
                 }
             })
             .collect();
+        let source = (config.workload.build.build)(&seeds);
         Simulation {
             now: SimTime::ZERO,
             queue: EventQueue::new(),
-            source: (config.workload.build.build)(&seeds),
+            next_arrival: source.peek_time(),
+            source,
             requests: RequestArena::new(),
             global_queue: Vec::new(),
             router: (config.router.build)(n),
@@ -146,6 +152,22 @@ impl Simulation {
     pub fn with_invariant_checks(mut self) -> Simulation {
         self.check_invariants = true;
         self
+    }
+
+    /// Streams per-request records: rows of completed requests are handed out by
+    /// [`Simulation::drain_request_records`] during the run, instead of being kept for the
+    /// report (whose `requests` then stays empty). Exact distributions are unaffected.
+    pub fn stream_request_records(mut self) -> Simulation {
+        self.metrics.stream_records();
+        self
+    }
+
+    /// Moves the request records that became final into `into`, in id order, with their
+    /// inter-arrival delays: appended across calls, they are exactly the rows the report would
+    /// have held. Once the run is over, every remaining record is final. Needs
+    /// [`Simulation::stream_request_records`]; otherwise it adds nothing.
+    pub fn drain_request_records(&mut self, into: &mut Vec<crate::report::RequestRecord>) {
+        self.metrics.drain_records(into, self.finished);
     }
 
     /// Current simulated time.
@@ -196,25 +218,15 @@ impl Simulation {
         if self.finished {
             return false;
         }
-        // Arrivals are drawn lazily from the workload: the next one is handled when its key
-        // (time, RequestArrival) precedes the queue's head.
-        let arrival = self.source.peek_time();
-        let head = self.queue.peek_key();
-        let take_arrival = match (arrival, head) {
-            (Some(a), Some(h)) => (a, EventClass::RequestArrival) <= (h.time, h.class),
-            (Some(_), None) => true,
-            (None, _) => false,
+        // Arrivals are drawn lazily from the workload: the next one is handled unless the
+        // queue's head precedes its key (time, RequestArrival).
+        let next = match self.next_arrival {
+            Some(arrival) => Some(self.queue.pop_before(arrival, EventClass::RequestArrival).unwrap_or((arrival, Event::RequestArrival))),
+            None => self.queue.pop().map(|(key, event)| (key.time, event)),
         };
-        let (time, event) = if take_arrival {
-            (arrival.expect("checked"), Event::RequestArrival)
-        } else {
-            match self.queue.pop() {
-                Some((EventKey { time, .. }, event)) => (time, event),
-                None => {
-                    self.finished = true;
-                    return false;
-                }
-            }
+        let Some((time, event)) = next else {
+            self.finished = true;
+            return false;
         };
         if let Some(limit) = self.config.time_limit
             && time > limit
@@ -253,7 +265,9 @@ impl Simulation {
     }
 
     fn on_request_arrival(&mut self) {
-        let Some(new) = self.source.next() else { return };
+        let new = self.source.next();
+        self.next_arrival = self.source.peek_time();
+        let Some(new) = new else { return };
         let id = self.requests.next_id();
         let mut request = Request::new(id, new.arrived_at, new.num_prefill_tokens.max(1), new.num_decode_tokens.max(1));
         request.session_id = new.session_id;
@@ -301,16 +315,16 @@ impl Simulation {
         self.metrics.on_refused(request, self.now, reason);
         self.requests_done += 1;
         self.source.on_request_done(request.client, self.now);
+        self.next_arrival = self.source.peek_time();
+        self.requests.release(id);
     }
 
     fn on_replica_schedule(&mut self, replica: ReplicaId) {
         let r = replica.0 as usize;
         let pp = self.config.replica.parallel.num_pipeline_stages;
         while self.replicas.0[r].batches_in_flight < pp {
-            let mut plan = std::mem::take(&mut self.plan);
-            self.replicas.0[r].scheduler.next_batch(self.now, &mut self.requests, &mut plan);
-            if plan.is_empty() {
-                self.plan = plan;
+            self.replicas.0[r].scheduler.next_batch(self.now, &mut self.requests, &mut self.plan);
+            if self.plan.is_empty() {
                 // Nothing in flight and nothing schedulable while requests wait would stall the
                 // replica forever (Vidur §12.4): refuse what blocks the queue, then retry.
                 let replica_state = &mut self.replicas.0[r];
@@ -325,34 +339,37 @@ impl Simulation {
                 }
                 break;
             }
-            let slot = self.new_batch(replica, plan);
+            let slot = self.new_batch(replica);
             self.replicas.0[r].batches_in_flight += 1;
             self.queue.push(self.now, Event::BatchStageArrival { replica, stage: 0, batch: slot });
         }
         self.metrics.sample_kv(replica, self.now, self.replicas.0[r].scheduler.kv_usage());
     }
 
-    fn new_batch(&mut self, replica: ReplicaId, plan: BatchPlan) -> BatchSlot {
-        let mut batch = Batch { seq: self.batch_seq, replica, scheduled_at: self.now, plan, ..Batch::default() };
+    /// Turns the scheduler's plan into a batch in a free slot; the slot's previous buffers
+    /// become the next plan's, so forming a batch allocates nothing in steady state.
+    fn new_batch(&mut self, replica: ReplicaId) -> BatchSlot {
+        let slot = self.free_batch_slots.pop().unwrap_or_else(|| {
+            self.batches.push(Batch::default());
+            BatchSlot(self.batches.len() as u32 - 1)
+        });
+        let batch = &mut self.batches[slot.0 as usize];
+        std::mem::swap(&mut batch.plan, &mut self.plan);
+        self.plan.clear();
+        batch.seq = self.batch_seq;
+        batch.replica = replica;
+        batch.scheduled_at = self.now;
         self.batch_seq += 1;
         batch.describe(&self.requests);
         for &id in &batch.plan.requests {
             let request = self.requests.get_mut(id);
             if request.scheduled_at.is_none() {
                 request.scheduled_at = Some(self.now);
+                self.metrics.on_first_schedule(request);
             }
         }
-        self.metrics.on_batch_scheduled(&batch, self.now);
-        match self.free_batch_slots.pop() {
-            Some(slot) => {
-                self.batches[slot.0 as usize] = Some(batch);
-                slot
-            }
-            None => {
-                self.batches.push(Some(batch));
-                BatchSlot(self.batches.len() as u32 - 1)
-            }
-        }
+        self.metrics.on_batch_scheduled(batch, self.now);
+        slot
     }
 
     fn on_stage_schedule(&mut self, replica: ReplicaId, stage: u32) {
@@ -362,7 +379,7 @@ impl Simulation {
         }
         let Some(slot) = state.queue.pop_front() else { return };
         let position = StagePosition { stage, num_stages: self.config.replica.parallel.num_pipeline_stages };
-        let batch = self.batches[slot.0 as usize].as_ref().expect("live batch");
+        let batch = &self.batches[slot.0 as usize];
         let time = self.predictor.predict(&batch.items, position);
         let duration = time.total_ns();
         state.running = Some((self.now, duration, time.model_ns().min(duration)));
@@ -380,7 +397,7 @@ impl Simulation {
         let (started, total_ns, model_ns) =
             self.replicas.0[replica.0 as usize].stages[stage as usize].running.take().expect("stage was running");
         self.metrics.on_stage_end(replica, stage, started, self.now);
-        let batch = self.batches[slot.0 as usize].as_ref().expect("live batch");
+        let batch = &self.batches[slot.0 as usize];
         for &id in &batch.plan.requests {
             let request = self.requests.get_mut(id);
             request.execution_ns += total_ns;
@@ -396,10 +413,13 @@ impl Simulation {
     }
 
     fn on_batch_end(&mut self, replica: ReplicaId, slot: BatchSlot) {
-        let batch = self.batches[slot.0 as usize].take().expect("live batch");
+        // Out of its slot while the requests and scheduler are updated; back in for reuse.
+        let batch = std::mem::take(&mut self.batches[slot.0 as usize]);
         let now = self.now;
-        let mut prefills_done = Vec::new();
-        let mut completed = Vec::new();
+        let r = replica.0 as usize;
+        // Events of one class run in push order and classes in class order, so pushing the
+        // prefill and request ends here, before the replica's next schedule, keeps the order.
+        self.queue.push(now, Event::ReplicaSchedule { replica });
         for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
             let request = self.requests.get_mut(id);
             let previous_token_at = request.last_token_at;
@@ -409,39 +429,32 @@ impl Simulation {
                 self.metrics.on_token_gap(now.since(previous_token_at));
             }
             if outcome.first_prefill_done {
-                prefills_done.push(id);
+                self.queue.push(now, Event::PrefillEnd { request: id });
             }
             if outcome.completed {
-                completed.push(id);
+                self.queue.push(now, Event::RequestEnd { request: id });
             }
         }
         self.router.on_batch_end(replica, &batch, &self.requests);
-        let r = replica.0 as usize;
         self.replicas.0[r].scheduler.on_batch_end(&batch, &mut self.requests);
         self.replicas.0[r].batches_in_flight -= 1;
         self.metrics.on_batch_end(&batch, now);
         self.metrics.sample_kv(replica, now, self.replicas.0[r].scheduler.kv_usage());
-        self.queue.push(now, Event::ReplicaSchedule { replica });
-        for id in prefills_done {
-            self.queue.push(now, Event::PrefillEnd { request: id });
-        }
-        for id in completed {
-            self.queue.push(now, Event::RequestEnd { request: id });
-        }
-        // Reuse the plan's buffers for the next batch.
-        if self.plan.requests.capacity() == 0 {
-            self.plan = batch.plan;
-            self.plan.clear();
-        }
+        self.batches[slot.0 as usize] = batch;
         self.free_batch_slots.push(slot);
     }
 
     fn on_request_end(&mut self, id: RequestId) {
         let request = self.requests.get(id);
+        if self.check_invariants {
+            assert_eq!(request.num_tokens_emitted, request.original_decode_tokens, "INV-2 (token conservation) for request {}", id.0);
+        }
         self.router.on_request_end(request);
         self.metrics.on_request_end(request);
         self.requests_done += 1;
         self.source.on_request_done(request.client, self.now);
+        self.next_arrival = self.source.peek_time();
+        self.requests.release(id);
     }
 
     /// Panics with a description if an invariant is broken after `event`.
@@ -452,10 +465,6 @@ impl Simulation {
             }
             let usage = replica.scheduler.kv_usage();
             assert_eq!(usage.allocated_blocks + usage.free_blocks, usage.total_blocks, "INV-4 after {event:?}");
-        }
-        if let Event::RequestEnd { request } = event {
-            let r = self.requests.get(*request);
-            assert_eq!(r.num_tokens_emitted, r.original_decode_tokens, "INV-2 (token conservation) for request {}", request.0);
         }
     }
 

@@ -2,15 +2,17 @@
 
 mod series;
 mod sketch;
+mod stream;
 
 pub use series::{BucketSeries, TimeSeries};
 pub use sketch::{QuantileSketch, Stats, exact_stats, sorted_cdf, sorted_quantile};
+use stream::RecordStream;
 
 use std::collections::BTreeMap;
 
 use crate::batch::Batch;
 use crate::config::{MetricsSpec, SimConfig};
-use crate::exec::{ExecutionTime, Op, ProvenanceTotals};
+use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
     BatchRecord, ChromeSlice, MemorySummary, PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord,
@@ -56,8 +58,14 @@ pub struct Metrics {
     spec: MetricsSpec,
     num_replicas: usize,
     num_stages: usize,
+    /// Completed requests in completion order: every exact per-request distribution is computed
+    /// from these at the end (88 bytes each; the requests themselves are released).
     records: Vec<RequestRecord>,
+    /// Request records handed out as they become final, when streaming.
+    stream: Option<RecordStream>,
     errors: Vec<RequestError>,
+    /// Σ restarts of completed and refused requests.
+    num_restarts: u64,
     tbt: QuantileSketch,
     batch_size: QuantileSketch,
     batch_tokens: QuantileSketch,
@@ -69,7 +77,9 @@ pub struct Metrics {
     replicas: Vec<ReplicaAcc>,
     chrome: Vec<ChromeSlice>,
     batch_records: Vec<BatchRecord>,
-    provenance: ProvenanceTotals,
+    /// Predicted milliseconds by `Provenance as usize` (summed in op order, as
+    /// `ProvenanceTotals::add` does, without its search per op).
+    provenance_ms: [f64; PROVENANCE_SLOTS],
     num_batches: u64,
     // Inputs of the MFU formula (behaviour.md §7.7).
     params_per_device: f64,
@@ -77,13 +87,16 @@ pub struct Metrics {
     peak_flops: f64,
 }
 
+/// Room for every `Provenance` discriminant.
+const PROVENANCE_SLOTS: usize = 8;
+
 /// What the simulation hands over when it ends.
 pub struct RunEnd<'a> {
     /// The configuration.
     pub config: &'a SimConfig,
     /// The final clock.
     pub now: SimTime,
-    /// Every request that arrived.
+    /// The requests not released (those in flight); `len()` counts every arrival.
     pub requests: &'a RequestArena,
     /// Requests neither completed nor refused.
     pub unfinished: &'a [RequestId],
@@ -118,8 +131,11 @@ impl Metrics {
             spec: config.metrics.clone(),
             num_replicas: n,
             num_stages: pp,
-            records: Vec::new(),
+            // One allocation of the right size when the workload's size is known.
+            records: Vec::with_capacity(config.workload.build.expected_requests.unwrap_or(0).min(1 << 20) as usize),
+            stream: None,
             errors: Vec::new(),
+            num_restarts: 0,
             tbt: QuantileSketch::new(),
             batch_size: QuantileSketch::new(),
             batch_tokens: QuantileSketch::new(),
@@ -131,7 +147,7 @@ impl Metrics {
             replicas: vec![replica; n],
             chrome: Vec::new(),
             batch_records: Vec::new(),
-            provenance: ProvenanceTotals::default(),
+            provenance_ms: [0.0; PROVENANCE_SLOTS],
             num_batches: 0,
             params_per_device: config.memory.params_per_device as f64,
             attention_flops_per_token_pair: 4.0 * layers * (f64::from(m.num_q_heads) / tp) * f64::from(m.head_dim()),
@@ -139,13 +155,45 @@ impl Metrics {
         }
     }
 
+    /// Hands request records out while the run goes on ([`Metrics::drain_records`]) instead
+    /// of keeping them for the report.
+    pub fn stream_records(&mut self) {
+        self.stream = Some(RecordStream::new(self.num_replicas));
+    }
+
+    /// Moves the request records that are final into `into`, in id order; with `run_over`,
+    /// requests still open are unfinished, so every remaining record is final.
+    pub fn drain_records(&mut self, into: &mut Vec<RequestRecord>, run_over: bool) {
+        if let Some(stream) = &mut self.stream {
+            if run_over {
+                stream.on_end();
+            }
+            stream.drain(into);
+        }
+    }
+
     /// A request arrived.
     pub fn on_arrival(&mut self, request: &Request) {
         self.series.add(request.arrived_at, CH_ARRIVALS, 1.0);
+        if let Some(stream) = &mut self.stream {
+            stream.on_arrival(request.id.0);
+        }
+    }
+
+    /// A request was put in a batch for the first time.
+    pub fn on_first_schedule(&mut self, request: &Request) {
+        if let (Some(stream), Some(replica), Some(at)) = (&mut self.stream, request.replica, request.scheduled_at) {
+            stream.on_first_schedule(replica.0, at.0, request.id.0);
+        }
     }
 
     /// A request was refused.
     pub fn on_refused(&mut self, request: &Request, now: SimTime, reason: String) {
+        self.num_restarts += u64::from(request.num_restarts);
+        if let Some(stream) = &mut self.stream {
+            let scheduled = request.replica.zip(request.scheduled_at).map(|(r, t)| (r.0, t.0));
+            stream.on_refused(request.id.0, scheduled);
+        }
         self.errors.push(RequestError {
             id: request.id.0,
             arrived_at: request.arrived_at.as_secs_f64(),
@@ -174,7 +222,9 @@ impl Metrics {
 
     /// A batch started a stage with the predicted `time`.
     pub fn on_stage_start(&mut self, batch: &Batch, stage: u32, now: SimTime, time: &ExecutionTime) {
-        self.provenance.add(time);
+        for (ms, provenance) in time.op_ms.iter().zip(time.provenance) {
+            self.provenance_ms[provenance as usize] += ms;
+        }
         let total_ns = time.total_ns();
         let flops: f64 = 2.0 * f64::from(batch.total_tokens()) * self.params_per_device
             + batch
@@ -269,7 +319,8 @@ impl Metrics {
         acc.cached_tokens_completed += u64::from(request.num_prefill_tokens_cached);
         let completed_at = request.completed_at.unwrap_or_default();
         self.series.add(completed_at, CH_COMPLETIONS, 1.0);
-        self.records.push(RequestRecord {
+        self.num_restarts += u64::from(request.num_restarts);
+        let record = RequestRecord {
             id: request.id.0,
             replica,
             arrived_at_ns: request.arrived_at.0,
@@ -284,7 +335,11 @@ impl Metrics {
             num_decode_tokens: request.original_decode_tokens,
             num_prefill_tokens_cached: request.num_prefill_tokens_cached,
             num_restarts: request.num_restarts,
-        });
+        };
+        if let Some(stream) = &mut self.stream {
+            stream.on_completed(record.clone());
+        }
+        self.records.push(record);
     }
 
     /// Builds the report.
@@ -294,6 +349,7 @@ impl Metrics {
         let sim_s = nanos_to_secs(sim_ns);
         for &id in end.unfinished {
             let r = end.requests.get(id);
+            self.num_restarts += u64::from(r.num_restarts);
             self.errors.push(RequestError {
                 id: id.0,
                 arrived_at: r.arrived_at.as_secs_f64(),
@@ -310,34 +366,45 @@ impl Metrics {
             });
         }
         self.errors.sort_by_key(|e| e.id);
-        // Vidur's inter-arrival delay: the gap between a request's arrival and the arrival of
-        // the request its replica scheduled before it (the first one's gap is its arrival).
-        self.records.sort_by_key(|r| (r.replica, r.scheduled_at_ns, r.id));
-        let mut previous: Option<(u32, u64)> = None;
-        for r in &mut self.records {
-            r.inter_arrival_ns = match previous {
-                Some((replica, arrived)) if replica == r.replica => r.arrived_at_ns.saturating_sub(arrived),
-                _ => r.arrived_at_ns,
-            };
-            previous = Some((r.replica, r.arrived_at_ns));
+        // Rows for the report are kept only when they are output and were not streamed.
+        let keep_records = self.spec.store_request_metrics && self.stream.is_none();
+        if keep_records {
+            // Vidur's inter-arrival delay: the gap between a request's arrival and the arrival
+            // of the request its replica scheduled before it (the first one's gap is its
+            // arrival). Keys are unique, so unstable sorts give the one order.
+            self.records.sort_unstable_by_key(|r| (r.replica, r.scheduled_at_ns, r.id));
+            let mut previous: Option<(u32, u64)> = None;
+            for r in &mut self.records {
+                r.inter_arrival_ns = match previous {
+                    Some((replica, arrived)) if replica == r.replica => r.arrived_at_ns.saturating_sub(arrived),
+                    _ => r.arrived_at_ns,
+                };
+                previous = Some((r.replica, r.arrived_at_ns));
+            }
+            self.records.sort_unstable_by_key(|r| r.id);
         }
-        self.records.sort_by_key(|r| r.id);
 
-        // Per-request distributions (exact).
+        // Per-request distributions (exact), one sorted column at a time; the order of the
+        // records does not matter, since each column is sorted by value.
         let mut cdfs = BTreeMap::new();
-        let mut column = |name: &str, f: &dyn Fn(&RequestRecord) -> Option<f64>| -> Vec<f64> {
-            let mut v: Vec<f64> = self.records.iter().filter_map(f).collect();
-            v.sort_by(f64::total_cmp);
-            cdfs.insert(name.to_string(), sorted_cdf(&v));
-            v
+        let mut column_values = Vec::with_capacity(self.records.len());
+        let mut column = |name: &str, f: &dyn Fn(&RequestRecord) -> Option<f64>| -> Stats {
+            column_values.clear();
+            column_values.extend(self.records.iter().filter_map(f));
+            // Equal values under total_cmp are the same bits, so an unstable sort gives the
+            // same sequence as a stable one.
+            column_values.sort_unstable_by(f64::total_cmp);
+            cdfs.insert(name.to_string(), sorted_cdf(&column_values));
+            exact_stats(&mut column_values)
         };
         for (name, f) in RequestRecord::TIME_COLUMNS {
             column(name, &|r| Some(f(r)));
         }
-        let mut ttft = column("ttft", &|r| Some(r.ttft()));
-        let mut e2e = column("e2e", &|r| Some(r.e2e()));
-        let mut tpot = column("tpot", &|r| r.tpot());
-        let mut delay = column("scheduling_delay", &|r| Some(r.scheduling_delay()));
+        let ttft = column("ttft", &|r| Some(r.ttft()));
+        let e2e = column("e2e", &|r| Some(r.e2e()));
+        let tpot = column("tpot", &|r| r.tpot());
+        let delay = column("scheduling_delay", &|r| Some(r.scheduling_delay()));
+        drop(column_values);
         cdfs.insert("tbt".to_string(), self.tbt.cdf());
         if self.spec.store_batch_metrics {
             cdfs.insert("batch_size".to_string(), self.batch_size.cdf());
@@ -434,11 +501,11 @@ impl Metrics {
             num_completed: completed,
             num_refused: refused,
             num_unfinished: unfinished,
-            ttft_s: exact_stats(&mut ttft),
+            ttft_s: ttft,
             tbt_s: self.tbt.stats(),
-            tpot_s: exact_stats(&mut tpot),
-            e2e_s: exact_stats(&mut e2e),
-            scheduling_delay_s: exact_stats(&mut delay),
+            tpot_s: tpot,
+            e2e_s: e2e,
+            scheduling_delay_s: delay,
             throughput: Throughput {
                 requests_per_s: completed as f64 / sim_s,
                 input_tokens_per_s: input_tokens as f64 / sim_s,
@@ -447,7 +514,7 @@ impl Metrics {
             simulated_time_s: end.now.as_secs_f64(),
             time_limit_reached: end.time_limit_reached,
             num_events: end.events,
-            num_preemptions: end.requests.iter().map(|r| u64::from(r.num_restarts)).sum(),
+            num_preemptions: self.num_restarts,
             num_batches: self.num_batches,
             kv_usage_percent_mean: kv_mean,
             kv_usage_percent_max: kv_max,
@@ -459,7 +526,7 @@ impl Metrics {
             predictor: PredictorSummary {
                 name: config.predictor.name.to_string(),
                 description: end.predictor,
-                time_share: self.provenance.shares().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                time_share: provenance_totals(&self.provenance_ms).shares().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             },
             memory: MemorySummary {
                 num_blocks_per_replica: config.memory.num_blocks,
@@ -491,15 +558,24 @@ impl Metrics {
             histograms,
             time_series,
             replicas,
-            requests: self.records,
+            requests: if keep_records { self.records } else { Vec::new() },
             request_errors: self.errors,
             chrome_trace: self.chrome,
             batches: self.batch_records,
             config: config.raw.to_json(true),
             warnings,
-            keep_request_metrics: self.spec.store_request_metrics,
+            keep_request_metrics: keep_records,
         }
     }
+}
+
+/// The run's totals in `ProvenanceTotals`' layout (the untimed `None` slot dropped).
+fn provenance_totals(by_discriminant: &[f64; PROVENANCE_SLOTS]) -> ProvenanceTotals {
+    let mut totals = ProvenanceTotals::default();
+    for (ms, provenance) in totals.ms.iter_mut().zip(Provenance::TIMED) {
+        *ms = by_discriminant[provenance as usize];
+    }
+    totals
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -1,0 +1,141 @@
+//! Request records handed out while a run goes on, in id order, each as soon as its
+//! inter-arrival delay is final, so per-request output streams instead of piling up.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::report::RequestRecord;
+
+/// What is known of a request's row in the output.
+#[derive(Debug)]
+enum Row {
+    /// Still in flight (or completed with its delay not yet final).
+    Open,
+    /// Over without a row (refused, or unfinished at the end).
+    None,
+    /// Final.
+    Ready(RequestRecord),
+}
+
+/// The streaming state.
+///
+/// A row's inter-arrival delay is the gap to the arrival of the previous *completed* request in
+/// its replica's (first schedule, id) order — the order `Metrics::finish` sorts by. A completed
+/// request's predecessor is known once every request its replica scheduled before it is over:
+/// requests scheduled later cannot come before it (it was scheduled strictly before it
+/// completed). Rows then leave in id order, as `request_metrics.csv` lists them.
+#[derive(Debug)]
+pub(crate) struct RecordStream {
+    /// Per replica: (first schedule ns, id) of requests scheduled there and not over.
+    scheduled: Vec<BTreeSet<(u64, u32)>>,
+    /// Per replica: completed records by the same key, until their predecessor is known.
+    completed: Vec<BTreeMap<(u64, u32), RequestRecord>>,
+    /// Per replica: arrival of the last completed request placed in its order.
+    last_arrival: Vec<Option<u64>>,
+    /// Rows of ids `next_id..`, in id order.
+    rows: VecDeque<Row>,
+    next_id: u32,
+    /// Rows ready to hand out, in id order.
+    out: Vec<RequestRecord>,
+}
+
+impl RecordStream {
+    /// Streaming state for `num_replicas` replicas.
+    pub(crate) fn new(num_replicas: usize) -> RecordStream {
+        RecordStream {
+            scheduled: vec![BTreeSet::new(); num_replicas],
+            completed: vec![BTreeMap::new(); num_replicas],
+            last_arrival: vec![None; num_replicas],
+            rows: VecDeque::new(),
+            next_id: 0,
+            out: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, id: u32) -> &mut Row {
+        let index = (id - self.next_id) as usize;
+        while self.rows.len() <= index {
+            self.rows.push_back(Row::Open);
+        }
+        &mut self.rows[index]
+    }
+
+    /// Request `id` arrived.
+    pub(crate) fn on_arrival(&mut self, id: u32) {
+        self.row(id);
+    }
+
+    /// Request `id` was scheduled for the first time, on `replica` at `at_ns`.
+    pub(crate) fn on_first_schedule(&mut self, replica: u32, at_ns: u64, id: u32) {
+        self.scheduled[replica as usize].insert((at_ns, id));
+    }
+
+    /// Request `id` was refused; `scheduled` is its replica and first schedule, if it had one.
+    pub(crate) fn on_refused(&mut self, id: u32, scheduled: Option<(u32, u64)>) {
+        *self.row(id) = Row::None;
+        if let Some((replica, at_ns)) = scheduled {
+            self.scheduled[replica as usize].remove(&(at_ns, id));
+            self.place(replica as usize);
+        }
+        self.advance();
+    }
+
+    /// A request completed with `record`.
+    pub(crate) fn on_completed(&mut self, record: RequestRecord) {
+        let replica = record.replica as usize;
+        let key = (record.scheduled_at_ns, record.id);
+        self.scheduled[replica].remove(&key);
+        self.completed[replica].insert(key, record);
+        self.place(replica);
+        self.advance();
+    }
+
+    /// The run is over: requests still open are unfinished and get no row.
+    pub(crate) fn on_end(&mut self) {
+        for replica in 0..self.scheduled.len() {
+            self.scheduled[replica].clear();
+            self.place(replica);
+        }
+        for row in &mut self.rows {
+            if matches!(row, Row::Open) {
+                *row = Row::None;
+            }
+        }
+        self.advance();
+    }
+
+    /// Moves the rows ready so far into `into`, in id order.
+    pub(crate) fn drain(&mut self, into: &mut Vec<RequestRecord>) {
+        into.append(&mut self.out);
+    }
+
+    /// Gives `replica`'s completed records whose predecessor is known their delay.
+    fn place(&mut self, replica: usize) {
+        let first_open = self.scheduled[replica].first().copied();
+        while let Some(entry) = self.completed[replica].first_entry() {
+            if first_open.is_some_and(|open| open < *entry.key()) {
+                break;
+            }
+            let mut record = entry.remove();
+            record.inter_arrival_ns = match self.last_arrival[replica] {
+                Some(previous) => record.arrived_at_ns.saturating_sub(previous),
+                None => record.arrived_at_ns,
+            };
+            self.last_arrival[replica] = Some(record.arrived_at_ns);
+            let id = record.id;
+            *self.row(id) = Row::Ready(record);
+        }
+    }
+
+    /// Hands out the leading rows that are final.
+    fn advance(&mut self) {
+        while let Some(row) = self.rows.front() {
+            if matches!(row, Row::Open) {
+                break;
+            }
+            if let Some(Row::Ready(record)) = self.rows.pop_front() {
+                self.out.push(record);
+            }
+            self.next_id += 1;
+        }
+    }
+}
