@@ -8,7 +8,7 @@
 //! order they were created (`seq`).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 use crate::batch::BatchSlot;
 use crate::request::{ReplicaId, RequestId};
@@ -173,7 +173,7 @@ pub struct EventQueue {
     heap: BinaryHeap<Reverse<Entry>>,
     /// The time of the last popped event: lanes hold events at exactly this time.
     now: SimTime,
-    lanes: [VecDeque<(u64, Event)>; LANES],
+    lanes: [Lane; LANES],
     /// Bit c set when lane c is non-empty.
     occupied: u16,
     len: usize,
@@ -181,6 +181,32 @@ pub struct EventQueue {
 }
 
 const LANES: usize = EventClass::ReplicaStageSchedule as usize + 1;
+
+/// A FIFO of same-time events of one class: a vector read from `head`. Lanes empty before
+/// time moves on, so it is reset then instead of wrapping around like a ring buffer.
+#[derive(Clone, Debug, Default)]
+struct Lane {
+    events: Vec<(u64, Event)>,
+    head: usize,
+}
+
+impl Lane {
+    fn front(&self) -> Option<&(u64, Event)> {
+        self.events.get(self.head)
+    }
+
+    /// Takes the front (the lane must not be empty); true if that emptied the lane.
+    fn pop_front(&mut self) -> ((u64, Event), bool) {
+        let front = self.events[self.head];
+        self.head += 1;
+        let emptied = self.head == self.events.len();
+        if emptied {
+            self.events.clear();
+            self.head = 0;
+        }
+        (front, emptied)
+    }
+}
 
 impl EventQueue {
     /// An empty queue.
@@ -196,7 +222,7 @@ impl EventQueue {
         self.next_seq += 1;
         self.len += 1;
         if time == self.now {
-            self.lanes[class as usize].push_back((seq, event));
+            self.lanes[class as usize].events.push((seq, event));
             self.occupied |= 1 << class as u16;
         } else {
             self.heap.push(Reverse(Entry::new(EventKey { time, class, seq }, event)));
@@ -256,8 +282,8 @@ impl EventQueue {
     fn take(&mut self, lane: Option<usize>) -> Option<(u64, Event)> {
         let taken = match lane {
             Some(lane) => {
-                let taken = self.lanes[lane].pop_front().expect("occupied lane");
-                if self.lanes[lane].is_empty() {
+                let (taken, emptied) = self.lanes[lane].pop_front();
+                if emptied {
                     self.occupied &= !(1 << lane);
                 }
                 taken

@@ -1,6 +1,8 @@
 //! The paged KV cache with prefix caching: vLLM V1's block pool (ref counts, LRU free queue,
 //! lazy eviction) and a per-request block table on top of it.
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 
 use crate::request::{Request, RequestId};
@@ -287,6 +289,9 @@ pub struct KvCacheManager {
     prefix_caching: bool,
     prealloc_blocks: u32,
     tables: FxHashMap<RequestId, RequestBlocks>,
+    /// Block lists of freed tables, emptied, for the next requests (no allocation per request
+    /// in steady state).
+    spare_lists: Vec<Vec<u32>>,
     stats: PrefixCacheStats,
 }
 
@@ -299,6 +304,7 @@ impl KvCacheManager {
             prefix_caching,
             prealloc_blocks: num_preallocate_tokens.div_ceil(block_size),
             tables: FxHashMap::default(),
+            spare_lists: Vec::new(),
             stats: PrefixCacheStats::default(),
         }
     }
@@ -373,17 +379,26 @@ impl KvCacheManager {
     /// admission). Returns false, changing nothing, if the free blocks do not suffice.
     pub fn allocate_slots(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
         let bs = self.block_size;
-        let table_len = self.tables.get(&request.id).map_or(0, |t| t.blocks.len()) as u32;
         let computed = request.num_processed_tokens + bs * new_computed.len() as u32;
         let required = (computed + n).div_ceil(bs);
+        // One hash lookup: a vacant entry left unfilled changes nothing.
+        let entry = self.tables.entry(request.id);
+        let table_len = match &entry {
+            Entry::Occupied(table) => table.get().blocks.len() as u32,
+            Entry::Vacant(_) => 0,
+        };
         let needed = required.saturating_sub(table_len + new_computed.len() as u32);
-        let evictable_hits = new_computed.iter().filter(|b| self.pool.ref_cnt(**b) == 0).count() as u32;
-        if needed > self.pool.num_free().saturating_sub(evictable_hits) {
-            return false;
+        if needed > 0 || !new_computed.is_empty() {
+            let evictable_hits = new_computed.iter().filter(|b| self.pool.ref_cnt(**b) == 0).count() as u32;
+            if needed > self.pool.num_free().saturating_sub(evictable_hits) {
+                return false;
+            }
         }
-        let table = self.tables.entry(request.id).or_insert_with(|| RequestBlocks {
-            blocks: Vec::new(),
-            num_cached: new_computed.len() as u32,
+        let table = entry.or_insert_with(|| {
+            let mut blocks = self.spare_lists.pop().unwrap_or_default();
+            // Room for the whole request at once (blocks at its end, plus preallocation).
+            blocks.reserve((request.total_tokens().div_ceil(bs) + self.prealloc_blocks) as usize);
+            RequestBlocks { blocks, num_cached: new_computed.len() as u32 }
         });
         for &block in new_computed {
             self.pool.touch(block);
@@ -410,10 +425,12 @@ impl KvCacheManager {
 
     /// Releases all of `request`'s blocks, tail first, so its prefix blocks are evicted last.
     pub fn free(&mut self, request: RequestId) {
-        if let Some(table) = self.tables.remove(&request) {
+        if let Some(mut table) = self.tables.remove(&request) {
             for &block in table.blocks.iter().rev() {
                 self.pool.release(block);
             }
+            table.blocks.clear();
+            self.spare_lists.push(table.blocks);
         }
     }
 

@@ -5,7 +5,7 @@ mod sketch;
 mod stream;
 
 pub use series::{BucketSeries, TimeSeries};
-pub use sketch::{QuantileSketch, Stats, exact_stats, sorted_cdf, sorted_quantile};
+pub use sketch::{QuantileSketch, Stats, exact_stats, sorted_cdf, sorted_quantile, sorted_stats};
 use stream::RecordStream;
 
 use std::collections::BTreeMap;
@@ -388,22 +388,33 @@ impl Metrics {
         // records does not matter, since each column is sorted by value.
         let mut cdfs = BTreeMap::new();
         let mut column_values = Vec::with_capacity(self.records.len());
-        let mut column = |name: &str, f: &dyn Fn(&RequestRecord) -> Option<f64>| -> Stats {
+        let mut column = |names: &[&str], f: &dyn Fn(&RequestRecord) -> Option<f64>| -> Stats {
             column_values.clear();
             column_values.extend(self.records.iter().filter_map(f));
-            // Equal values under total_cmp are the same bits, so an unstable sort gives the
-            // same sequence as a stable one.
-            column_values.sort_unstable_by(f64::total_cmp);
-            cdfs.insert(name.to_string(), sorted_cdf(&column_values));
-            exact_stats(&mut column_values)
+            // A radix sort orders floats by their bits as `f64::total_cmp` does, and equal keys
+            // are equal bits, so the sequence is the one a comparison sort gives.
+            radsort::sort(&mut column_values);
+            let cdf = sorted_cdf(&column_values);
+            for name in names {
+                cdfs.insert((*name).to_string(), cdf.clone());
+            }
+            sorted_stats(&column_values)
         };
+        // Three of Vidur's columns are the summary's TTFT, e2e and scheduling delay: sorted once.
+        let mut ttft = Stats::default();
+        let mut e2e = Stats::default();
+        let mut delay = Stats::default();
         for (name, f) in RequestRecord::TIME_COLUMNS {
-            column(name, &|r| Some(f(r)));
+            match name {
+                "request_e2e_time" => e2e = column(&[name, "e2e"], &|r| Some(r.e2e())),
+                "prefill_e2e_time" => ttft = column(&[name, "ttft"], &|r| Some(r.ttft())),
+                "request_scheduling_delay" => delay = column(&[name, "scheduling_delay"], &|r| Some(r.scheduling_delay())),
+                _ => {
+                    column(&[name], &|r| Some(f(r)));
+                }
+            }
         }
-        let ttft = column("ttft", &|r| Some(r.ttft()));
-        let e2e = column("e2e", &|r| Some(r.e2e()));
-        let tpot = column("tpot", &|r| r.tpot());
-        let delay = column("scheduling_delay", &|r| Some(r.scheduling_delay()));
+        let tpot = column(&["tpot"], &|r| r.tpot());
         drop(column_values);
         cdfs.insert("tbt".to_string(), self.tbt.cdf());
         if self.spec.store_batch_metrics {

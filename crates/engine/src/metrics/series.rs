@@ -17,16 +17,29 @@ pub struct BucketSeries {
     channels: usize,
     /// Row-major: bucket × channel.
     sums: Vec<f64>,
+    /// The bucket of the latest sample — its span `[start, end)` in ns and first index in
+    /// `sums` — since samples come in time order and most fall in the bucket of the one before.
+    /// An empty span (`end = 0`) caches nothing.
+    last_start_ns: u64,
+    last_end_ns: u64,
+    last_row: usize,
 }
 
 impl BucketSeries {
     /// A series with `channels` values per bucket.
     pub fn new(channels: usize) -> BucketSeries {
-        BucketSeries { width_ns: INITIAL_WIDTH_NS, channels, sums: Vec::new() }
+        BucketSeries { width_ns: INITIAL_WIDTH_NS, channels, sums: Vec::new(), last_start_ns: 0, last_end_ns: 0, last_row: 0 }
     }
 
     /// Adds `value` to `channel` at time `t`.
+    #[inline]
     pub fn add(&mut self, t: SimTime, channel: usize, value: f64) {
+        let row = if self.last_start_ns <= t.0 && t.0 < self.last_end_ns { self.last_row } else { self.locate(t) };
+        self.sums[row + channel] += value;
+    }
+
+    /// Finds (and allocates) the bucket of `t`, widening buckets as needed; caches it.
+    fn locate(&mut self, t: SimTime) -> usize {
         let mut bucket = (t.0 / self.width_ns) as usize;
         while bucket >= MAX_BUCKETS {
             self.double_width();
@@ -36,7 +49,10 @@ impl BucketSeries {
         if self.sums.len() < needed {
             self.sums.resize(needed, 0.0);
         }
-        self.sums[bucket * self.channels + channel] += value;
+        self.last_start_ns = bucket as u64 * self.width_ns;
+        self.last_end_ns = self.last_start_ns.saturating_add(self.width_ns);
+        self.last_row = bucket * self.channels;
+        self.last_row
     }
 
     fn double_width(&mut self) {
@@ -49,6 +65,7 @@ impl BucketSeries {
         }
         self.sums = merged;
         self.width_ns *= 2;
+        self.last_end_ns = 0;
     }
 
     /// Bucket width in seconds.

@@ -6,7 +6,7 @@ use serde::Serialize;
 /// quantile is within 0.4% of a true sample value, in memory logarithmic in the value range.
 /// Used where samples are too many to keep (time between tokens, batch metrics). Buckets come
 /// from the float's bits — no logarithm — so it is fast and identical natively and in wasm.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct QuantileSketch {
     /// Counts of bucket keys `offset..offset + counts.len()`.
     counts: Vec<u64>,
@@ -22,21 +22,29 @@ pub struct QuantileSketch {
 const MANTISSA_BITS: u32 = 7;
 const SHIFT: u32 = 52 - MANTISSA_BITS;
 
+impl Default for QuantileSketch {
+    fn default() -> QuantileSketch {
+        QuantileSketch::new()
+    }
+}
+
 impl QuantileSketch {
     /// An empty sketch.
     pub fn new() -> QuantileSketch {
-        QuantileSketch { min: f64::INFINITY, max: f64::NEG_INFINITY, ..QuantileSketch::default() }
+        QuantileSketch { counts: Vec::new(), offset: 0, zeros: 0, count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
     }
 
     /// Adds a non-negative sample (negative, NaN and infinite samples count as zero).
+    #[inline]
     pub fn add(&mut self, x: f64) {
-        let x = if x.is_finite() && x > 0.0 { x } else { 0.0 };
-        if self.count == 0 {
+        // `x > 0.0` is false for NaN; samples are then finite and ≥ 0, so plain comparisons
+        // keep min and max (the first sample sets both, against ±∞).
+        let x = if x > 0.0 && x.is_finite() { x } else { 0.0 };
+        if x < self.min {
             self.min = x;
+        }
+        if x > self.max {
             self.max = x;
-        } else {
-            self.min = self.min.min(x);
-            self.max = self.max.max(x);
         }
         self.count += 1;
         self.sum += x;
@@ -45,6 +53,16 @@ impl QuantileSketch {
             return;
         }
         let key = (x.to_bits() >> SHIFT) as i64;
+        // A key below the offset wraps to a huge index: both misses take the slow path.
+        match self.counts.get_mut(key.wrapping_sub(self.offset) as usize) {
+            Some(count) => *count += 1,
+            None => self.add_outside(key),
+        }
+    }
+
+    /// Counts a key outside the buckets so far, growing them.
+    #[cold]
+    fn add_outside(&mut self, key: i64) {
         if self.counts.is_empty() {
             self.offset = key;
             self.counts.push(0);
@@ -138,10 +156,15 @@ pub struct Stats {
 /// Exact statistics of `values` (sorted in place); percentiles interpolate linearly between
 /// order statistics, as pandas' `quantile` does.
 pub fn exact_stats(values: &mut [f64]) -> Stats {
+    values.sort_by(f64::total_cmp);
+    sorted_stats(values)
+}
+
+/// Exact statistics of `values` sorted by `f64::total_cmp`; the mean sums them in that order.
+pub fn sorted_stats(values: &[f64]) -> Stats {
     if values.is_empty() {
         return Stats::default();
     }
-    values.sort_by(f64::total_cmp);
     let sum: f64 = values.iter().sum();
     Stats {
         count: values.len() as u64,
