@@ -19,17 +19,20 @@ pub struct BatchPlan {
 
 impl BatchPlan {
     /// Adds a request with `n` tokens.
+    #[inline]
     pub fn push(&mut self, id: RequestId, n: u32) {
         self.requests.push(id);
         self.num_tokens.push(n);
     }
 
     /// Whether nothing was scheduled.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.requests.is_empty()
     }
 
     /// Requests in the plan.
+    #[inline]
     pub fn len(&self) -> usize {
         self.requests.len()
     }
@@ -90,6 +93,7 @@ impl Batch {
     }
 
     /// Requests in the batch.
+    #[inline]
     pub fn size(&self) -> usize {
         self.plan.len()
     }

@@ -70,11 +70,13 @@ impl BlockPool {
     }
 
     /// Blocks in the pool.
+    #[inline]
     pub fn num_blocks(&self) -> u32 {
         self.blocks.len() as u32
     }
 
     /// Blocks on the free queue (cached-but-unreferenced ones included).
+    #[inline]
     pub fn num_free(&self) -> u32 {
         self.num_free
     }
@@ -85,11 +87,13 @@ impl BlockPool {
     }
 
     /// References count of a block.
+    #[inline]
     pub fn ref_cnt(&self, block: u32) -> u32 {
         self.blocks[block as usize].ref_cnt
     }
 
     /// Takes a reference to a (cached) block, removing it from the free queue if it was free.
+    #[inline]
     pub fn touch(&mut self, block: u32) {
         if self.blocks[block as usize].ref_cnt == 0 {
             self.unlink(block);
@@ -98,6 +102,7 @@ impl BlockPool {
     }
 
     /// Pops the least recently freed block, evicting its cached hash. `None` if none is free.
+    #[inline]
     pub fn pop_free(&mut self) -> Option<u32> {
         if let Some(stack) = &mut self.free_stack {
             let block = stack.pop()?;
@@ -118,6 +123,7 @@ impl BlockPool {
     }
 
     /// Drops a reference; a block reaching zero joins the free queue's tail.
+    #[inline]
     pub fn release(&mut self, block: u32) {
         let b = &mut self.blocks[block as usize];
         debug_assert!(b.ref_cnt > 0, "releasing a free block");
@@ -260,6 +266,7 @@ pub struct KvUsage {
 
 impl KvUsage {
     /// Percentage of blocks referenced.
+    #[inline]
     pub fn percent(&self) -> f64 {
         if self.total_blocks == 0 { 0.0 } else { self.allocated_blocks as f64 * 100.0 / self.total_blocks as f64 }
     }
@@ -310,6 +317,7 @@ impl KvCacheManager {
     }
 
     /// Tokens per block.
+    #[inline]
     pub fn block_size(&self) -> u32 {
         self.block_size
     }
@@ -325,6 +333,7 @@ impl KvCacheManager {
     }
 
     /// Usage counters.
+    #[inline]
     pub fn usage(&self) -> KvUsage {
         let total = u64::from(self.pool.num_blocks());
         let free = u64::from(self.pool.num_free());

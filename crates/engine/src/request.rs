@@ -116,22 +116,26 @@ impl Request {
     }
 
     /// P + D: the KV tokens the request needs at its end.
+    #[inline]
     pub fn total_tokens(&self) -> u32 {
         self.num_prefill_tokens + self.num_decode_tokens
     }
 
     /// Tokens the next iteration would process for it if unconstrained: the rest of the prompt,
     /// or one decode token.
+    #[inline]
     pub fn next_num_tokens(&self) -> u32 {
         if self.is_prefill_complete { 1 } else { self.num_prefill_tokens.saturating_sub(self.num_processed_tokens) }
     }
 
     /// Whether all tokens are generated.
+    #[inline]
     pub fn is_completed(&self) -> bool {
         self.state == RequestState::Completed
     }
 
     /// Applies a prefix-cache hit of `cached_tokens` at admission.
+    #[inline]
     pub fn on_cache_hit(&mut self, cached_tokens: u32) {
         debug_assert!(cached_tokens < self.num_prefill_tokens || cached_tokens == 0);
         self.num_processed_tokens = cached_tokens;
@@ -174,6 +178,7 @@ impl Request {
     ///
     /// The end of a prefill yields the first output token for free (`processed += 1`), so a
     /// request needs ⌈P / chunk⌉ prefill iterations and D − 1 decode iterations.
+    #[inline]
     pub fn on_iteration_end(&mut self, n: u32, now: SimTime) -> IterationOutcome {
         let mut outcome = IterationOutcome::default();
         self.num_processed_tokens += n;
@@ -242,10 +247,12 @@ impl RequestArena {
     }
 
     /// The id the next request will get.
+    #[inline]
     pub fn next_id(&self) -> RequestId {
         RequestId(self.slot_of.len() as u32)
     }
 
+    #[inline]
     fn slot(&self, id: RequestId) -> usize {
         let slot = self.slot_of[id.0 as usize];
         debug_assert_ne!(slot, RELEASED, "request {} was released", id.0);
@@ -253,11 +260,13 @@ impl RequestArena {
     }
 
     /// A request (panics if it was released).
+    #[inline]
     pub fn get(&self, id: RequestId) -> &Request {
         &self.slots[self.slot(id)]
     }
 
     /// A request, mutably (panics if it was released).
+    #[inline]
     pub fn get_mut(&mut self, id: RequestId) -> &mut Request {
         let slot = self.slot(id);
         &mut self.slots[slot]

@@ -389,7 +389,7 @@ impl Simulation {
                 request.preempted_ns += self.now.since(end);
             }
         }
-        self.metrics.on_stage_start(batch, stage, self.now, &time);
+        self.metrics.on_stage_start(batch, stage, self.now, &time, duration);
         self.queue.push(self.now + duration, Event::BatchStageEnd { replica, stage, batch: slot });
     }
 

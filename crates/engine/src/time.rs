@@ -34,11 +34,13 @@ impl SimTime {
     }
 
     /// This instant in seconds.
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         nanos_to_secs(self.0)
     }
 
     /// Nanoseconds from `earlier` to `self`, zero if `earlier` is later.
+    #[inline]
     pub fn since(self, earlier: SimTime) -> Nanos {
         self.0.saturating_sub(earlier.0)
     }
@@ -54,12 +56,14 @@ pub fn secs_to_nanos(secs: f64) -> Nanos {
 }
 
 /// Nanoseconds as seconds.
+#[inline]
 pub fn nanos_to_secs(nanos: Nanos) -> f64 {
     nanos as f64 / NANOS_PER_SEC as f64
 }
 
 impl Add<Nanos> for SimTime {
     type Output = SimTime;
+    #[inline]
     fn add(self, rhs: Nanos) -> SimTime {
         SimTime(self.0.saturating_add(rhs))
     }

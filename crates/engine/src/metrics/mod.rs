@@ -220,12 +220,11 @@ impl Metrics {
         }
     }
 
-    /// A batch started a stage with the predicted `time`.
-    pub fn on_stage_start(&mut self, batch: &Batch, stage: u32, now: SimTime, time: &ExecutionTime) {
-        for (ms, provenance) in time.op_ms.iter().zip(time.provenance) {
-            self.provenance_ms[provenance as usize] += ms;
+    /// A batch started a stage with the predicted `time`, `total_ns` long.
+    pub fn on_stage_start(&mut self, batch: &Batch, stage: u32, now: SimTime, time: &ExecutionTime, total_ns: u64) {
+        for (ms, provenance) in time.op_ms.iter().zip(&time.provenance) {
+            self.provenance_ms[*provenance as usize] += ms;
         }
-        let total_ns = time.total_ns();
         let flops: f64 = 2.0 * f64::from(batch.total_tokens()) * self.params_per_device
             + batch
                 .items
@@ -235,9 +234,9 @@ impl Metrics {
         let mfu = flops / (nanos_to_secs(total_ns) * self.peak_flops) * 100.0;
         let acc = &mut self.replicas[batch.replica.0 as usize];
         acc.mfu_current[stage as usize] = mfu;
-        for (sketch, ms) in self.op_ms.iter_mut().zip(time.op_ms) {
-            if ms > 0.0 {
-                sketch.add(ms);
+        for (sketch, ms) in self.op_ms.iter_mut().zip(&time.op_ms) {
+            if *ms > 0.0 {
+                sketch.add(*ms);
             }
         }
         if self.spec.enable_chrome_trace {
