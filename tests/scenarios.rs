@@ -1,13 +1,15 @@
 //! Golden scenarios. Each directory under `tests/scenarios/` holds a `config.json` (flat flags;
 //! file paths relative to the directory). Every scenario runs with all engine invariants
 //! checked after every event, then its report is checked (INV-1 conservation, INV-5 causality,
-//! INV-4 KV at the end), re-run in chunks of 1 and 1000 events (INV-6 determinism), and
+//! INV-4 KV at the end), re-run in chunks of 1 and 1000 events (INV-6 determinism, and
+//! `request_metrics.csv` streamed during those runs equals the one built at the end), and
 //! compared byte for byte with the committed `expected_summary.json` and
 //! `expected_request_metrics.csv`. `UPDATE_GOLDEN=1 cargo test -p llmsim-tests --test
 //! scenarios` rewrites the goldens after an intended change.
 
 use std::path::{Path, PathBuf};
 
+use llmsim_engine::report::RequestRecord;
 use llmsim_engine::{Config, Inputs, Report, SimConfig, Simulation};
 use llmsim_tests::{check_report_invariants, repo_root, run_checked};
 
@@ -40,6 +42,26 @@ fn run_in_chunks(config: &Config, inputs: &Inputs, chunk: u64) -> Report {
         sim.run_for_events(chunk);
     }
     sim.finish()
+}
+
+/// `request_metrics.csv` as streamed during a run in chunks of `chunk` events.
+fn streamed_request_metrics(config: &Config, inputs: &Inputs, chunk: u64) -> String {
+    let sim_config = SimConfig::build(config, inputs).expect("valid");
+    let mut sim = Simulation::new(&sim_config).stream_request_records();
+    let mut records = Vec::new();
+    let mut csv = RequestRecord::csv_header();
+    loop {
+        let finished = sim.run_for_events(chunk).finished;
+        sim.drain_request_records(&mut records);
+        for r in records.drain(..) {
+            r.write_csv_row(&mut csv);
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(sim.finish().requests.is_empty(), "streamed records are not kept");
+    csv
 }
 
 fn compare_golden(dir: &Path, name: &str, actual: &str, failures: &mut Vec<String>) {
@@ -81,6 +103,9 @@ fn golden_scenarios() {
             let again = run_in_chunks(&config, &inputs, chunk);
             if again.summary_json() != summary || again.request_metrics_csv() != metrics {
                 failures.push(format!("{}: running in chunks of {chunk} events changed the report (INV-6)", dir.display()));
+            }
+            if streamed_request_metrics(&config, &inputs, chunk) != metrics {
+                failures.push(format!("{}: request_metrics.csv streamed in chunks of {chunk} events differs", dir.display()));
             }
         }
         let s = &report.summary;

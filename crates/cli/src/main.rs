@@ -39,11 +39,43 @@ fn main() -> ExitCode {
     };
     drop(inputs);
 
+    // The output directory exists from the start: request_metrics.csv is streamed into it.
+    let out_dir = if sim_config.metrics.write_metrics {
+        match output::create_dir(&sim_config) {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                eprintln!("llmsim: could not create the output directory: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    let mut rows = match out_dir.as_ref().filter(|_| sim_config.metrics.store_request_metrics).map(|dir| output::RowWriter::create(dir)) {
+        Some(Ok(rows)) => Some(rows),
+        Some(Err(e)) => {
+            eprintln!("llmsim: could not write request_metrics.csv: {e}");
+            return ExitCode::from(1);
+        }
+        None => None,
+    };
+
     let started = Instant::now();
     let mut sim = Simulation::new(&sim_config);
+    if rows.is_some() {
+        sim = sim.stream_request_records();
+    }
     let mut bar: Option<ProgressBar> = None;
-    while !sim.is_finished() {
+    let mut finished = false;
+    while !finished {
         let progress = sim.run_for_events(20_000);
+        finished = sim.is_finished();
+        if let Some(rows) = &mut rows
+            && let Err(e) = rows.write_from(&mut sim)
+        {
+            eprintln!("llmsim: could not write request_metrics.csv: {e}");
+            return ExitCode::from(1);
+        }
         if bar.is_none() && started.elapsed() > Duration::from_secs(1) {
             bar = Some(new_bar(progress.requests_expected));
         }
@@ -58,17 +90,13 @@ fn main() -> ExitCode {
     let report = sim.finish();
     let wall = started.elapsed();
 
-    let out_dir = if sim_config.metrics.write_metrics {
-        match output::write(&sim_config, &report) {
-            Ok(dir) => Some(dir),
-            Err(e) => {
-                eprintln!("llmsim: could not write outputs: {e}");
-                return ExitCode::from(1);
-            }
+    if let Some(dir) = &out_dir {
+        let written = rows.map_or(Ok(()), |rows| rows.close()).and_then(|()| output::write(dir, &sim_config, &report));
+        if let Err(e) = written {
+            eprintln!("llmsim: could not write outputs: {e}");
+            return ExitCode::from(1);
         }
-    } else {
-        None
-    };
+    }
     print!("{}", output::summary_table(&sim_config, &report));
     for w in &report.warnings {
         eprintln!("warning: {w}");

@@ -1,19 +1,58 @@
 //! Output files in Vidur's layout, and the summary table printed at the end of a run.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use llmsim_engine::metrics::Stats;
-use llmsim_engine::{Report, SimConfig};
+use llmsim_engine::report::RequestRecord;
+use llmsim_engine::{Report, SimConfig, Simulation};
 
-/// Writes the report's files into `<output_dir>/<timestamp>/` (or `<output_dir>/` with
-/// `--metrics_config_no_timestamp`); returns the directory.
-pub fn write(config: &SimConfig, report: &Report) -> std::io::Result<PathBuf> {
+/// Creates `<output_dir>/<timestamp>/` (or `<output_dir>/` with
+/// `--metrics_config_no_timestamp`); returns it.
+pub fn create_dir(config: &SimConfig) -> std::io::Result<PathBuf> {
     let mut dir = PathBuf::from(&config.metrics.output_dir);
     if !config.metrics.no_timestamp {
         dir.push(timestamp());
     }
     std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// `request_metrics.csv`, written row by row while the simulation runs.
+pub struct RowWriter {
+    file: std::io::BufWriter<std::fs::File>,
+    records: Vec<RequestRecord>,
+    line: String,
+}
+
+impl RowWriter {
+    /// Creates the file in `dir` and writes its header.
+    pub fn create(dir: &Path) -> std::io::Result<RowWriter> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join("request_metrics.csv"))?);
+        file.write_all(RequestRecord::csv_header().as_bytes())?;
+        Ok(RowWriter { file, records: Vec::new(), line: String::new() })
+    }
+
+    /// Writes the rows the simulation has made final since the last call.
+    pub fn write_from(&mut self, sim: &mut Simulation) -> std::io::Result<()> {
+        sim.drain_request_records(&mut self.records);
+        for record in self.records.drain(..) {
+            self.line.clear();
+            record.write_csv_row(&mut self.line);
+            self.file.write_all(self.line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the file.
+    pub fn close(mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Writes the report's files into `dir` (request_metrics.csv only if it was not streamed).
+pub fn write(dir: &Path, config: &SimConfig, report: &Report) -> std::io::Result<()> {
     for (name, contents) in report.files(config.metrics.store_plots, config.metrics.enable_chrome_trace) {
         let path = dir.join(&name);
         if let Some(parent) = path.parent() {
@@ -21,7 +60,7 @@ pub fn write(config: &SimConfig, report: &Report) -> std::io::Result<PathBuf> {
         }
         std::fs::write(&path, contents)?;
     }
-    Ok(dir)
+    Ok(())
 }
 
 /// Vidur's directory name format, `YYYY-MM-DD_HH-MM-SS-ffffff` (UTC).

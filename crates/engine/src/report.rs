@@ -180,6 +180,41 @@ impl RequestRecord {
     ];
 }
 
+impl RequestRecord {
+    /// The header line of `request_metrics.csv` (with its newline).
+    pub fn csv_header() -> String {
+        let mut out = String::from("Request Id");
+        for (name, _) in RequestRecord::TIME_COLUMNS {
+            out.push(',');
+            out.push_str(name);
+        }
+        out.push_str(",request_inter_arrival_delay,request_num_tokens,request_num_prefill_tokens,request_num_prefill_tokens_cached,request_num_decode_tokens,request_pd_ratio,request_num_restarts,request_arrived_at,replica\n");
+        out
+    }
+
+    /// Appends this record's `request_metrics.csv` line (streamed output writes the same rows).
+    pub fn write_csv_row(&self, out: &mut String) {
+        let r = self;
+        let _ = write!(out, "{}", r.id);
+        for (_, f) in RequestRecord::TIME_COLUMNS {
+            let _ = write!(out, ",{:.6}", f(r));
+        }
+        let _ = writeln!(
+            out,
+            ",{:.6},{},{},{},{},{:.6},{},{:.6},{}",
+            nanos_to_secs(r.inter_arrival_ns),
+            r.num_prefill_tokens + r.num_decode_tokens,
+            r.num_prefill_tokens,
+            r.num_prefill_tokens_cached,
+            r.num_decode_tokens,
+            f64::from(r.num_prefill_tokens) / f64::from(r.num_decode_tokens.max(1)),
+            r.num_restarts,
+            nanos_to_secs(r.arrived_at_ns),
+            r.replica
+        );
+    }
+}
+
 /// Why a request did not complete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -381,31 +416,9 @@ impl Report {
 
     /// `request_metrics.csv`: Vidur's 25 columns, one row per completed request, by id.
     pub fn request_metrics_csv(&self) -> String {
-        let mut out = String::from("Request Id");
-        for (name, _) in RequestRecord::TIME_COLUMNS {
-            out.push(',');
-            out.push_str(name);
-        }
-        out.push_str(",request_inter_arrival_delay,request_num_tokens,request_num_prefill_tokens,request_num_prefill_tokens_cached,request_num_decode_tokens,request_pd_ratio,request_num_restarts,request_arrived_at,replica\n");
+        let mut out = RequestRecord::csv_header();
         for r in &self.requests {
-            let _ = write!(out, "{}", r.id);
-            for (_, f) in RequestRecord::TIME_COLUMNS {
-                out.push(',');
-                out.push_str(&f6(f(r)));
-            }
-            let _ = writeln!(
-                out,
-                ",{},{},{},{},{},{},{},{},{}",
-                f6(nanos_to_secs(r.inter_arrival_ns)),
-                r.num_prefill_tokens + r.num_decode_tokens,
-                r.num_prefill_tokens,
-                r.num_prefill_tokens_cached,
-                r.num_decode_tokens,
-                f6(f64::from(r.num_prefill_tokens) / f64::from(r.num_decode_tokens.max(1))),
-                r.num_restarts,
-                f6(nanos_to_secs(r.arrived_at_ns)),
-                r.replica
-            );
+            r.write_csv_row(&mut out);
         }
         out
     }

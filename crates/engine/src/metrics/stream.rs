@@ -139,3 +139,58 @@ impl RecordStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: u32, replica: u32, arrived: u64, scheduled: u64) -> RequestRecord {
+        RequestRecord { id, replica, arrived_at_ns: arrived, scheduled_at_ns: scheduled, ..RequestRecord::default() }
+    }
+
+    fn drain(stream: &mut RecordStream) -> Vec<(u32, u64)> {
+        let mut out = Vec::new();
+        stream.drain(&mut out);
+        out.iter().map(|r| (r.id, r.inter_arrival_ns)).collect()
+    }
+
+    #[test]
+    fn rows_wait_for_earlier_ids_and_earlier_schedules_on_their_replica() {
+        let mut s = RecordStream::new(2);
+        for id in 0..4 {
+            s.on_arrival(id);
+        }
+        // Replica 0 schedules 1 (t=10) before 0 (t=20); replica 1 schedules 2 and 3.
+        s.on_first_schedule(0, 10, 1);
+        s.on_first_schedule(0, 20, 0);
+        s.on_first_schedule(1, 15, 2);
+        s.on_first_schedule(1, 16, 3);
+        // 0 completes first: its predecessor (1) is still running, so nothing is final.
+        s.on_completed(record(0, 0, 5, 20));
+        assert_eq!(drain(&mut s), []);
+        // 3 completes: 2 was scheduled before it on replica 1 and is still open.
+        s.on_completed(record(3, 1, 9, 16));
+        assert_eq!(drain(&mut s), []);
+        // 1 completes: it is first on replica 0 (gap = its arrival, 3); then 0 follows it
+        // (5 - 3 = 2); ids 0 and 1 are out, 2 still blocks 3.
+        s.on_completed(record(1, 0, 3, 10));
+        assert_eq!(drain(&mut s), [(0, 2), (1, 3)]);
+        // 2 is refused after being scheduled: 3 becomes the first completed on replica 1.
+        s.on_refused(2, Some((1, 15)));
+        assert_eq!(drain(&mut s), [(3, 9)]);
+    }
+
+    #[test]
+    fn the_end_of_the_run_closes_unfinished_requests() {
+        let mut s = RecordStream::new(1);
+        for id in 0..3 {
+            s.on_arrival(id);
+        }
+        s.on_first_schedule(0, 1, 0);
+        s.on_first_schedule(0, 2, 1);
+        s.on_completed(record(1, 0, 7, 2));
+        assert_eq!(drain(&mut s), []);
+        s.on_end();
+        assert_eq!(drain(&mut s), [(1, 7)], "0 and 2 are unfinished: 1 is first on its replica");
+    }
+}
