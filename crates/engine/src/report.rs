@@ -315,6 +315,74 @@ pub struct ChromeSlice {
     pub op_ms: Vec<(&'static str, f64)>,
 }
 
+/// `chrome_trace.json`'s top level.
+struct ChromeTrace<'a>(&'a [ChromeSlice]);
+
+impl Serialize for ChromeTrace<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut top = serializer.serialize_struct("ChromeTrace", 2)?;
+        top.serialize_field("displayTimeUnit", "ms")?;
+        top.serialize_field("traceEvents", &ChromeEvents(self.0))?;
+        top.end()
+    }
+}
+
+struct ChromeEvents<'a>(&'a [ChromeSlice]);
+
+impl Serialize for ChromeEvents<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ChromeEvent))
+    }
+}
+
+/// One complete ("X") event; fields in sorted key order.
+struct ChromeEvent<'a>(&'a ChromeSlice);
+
+impl Serialize for ChromeEvent<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let s = self.0;
+        let mut event = serializer.serialize_struct("ChromeEvent", 7)?;
+        event.serialize_field("args", &ChromeArgs(s))?;
+        event.serialize_field("dur", &(s.duration_ns as f64 / 1e3))?;
+        event.serialize_field("name", &format_args!("batch {} ({} req)", s.batch, s.request_ids.len()))?;
+        event.serialize_field("ph", "X")?;
+        event.serialize_field("pid", &format_args!("replica {}", s.replica))?;
+        event.serialize_field("tid", &format_args!("stage {}", s.stage))?;
+        event.serialize_field("ts", &(s.start_ns as f64 / 1e3))?;
+        event.end()
+    }
+}
+
+struct ChromeArgs<'a>(&'a ChromeSlice);
+
+impl Serialize for ChromeArgs<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let s = self.0;
+        let mut args = serializer.serialize_struct("ChromeArgs", 6)?;
+        args.serialize_field("batch_id", &s.batch)?;
+        args.serialize_field("batch_size", &s.request_ids.len())?;
+        args.serialize_field("num_decode_tokens", &s.num_decode_tokens)?;
+        args.serialize_field("num_prefill_tokens", &s.num_prefill_tokens)?;
+        args.serialize_field("op_ms", &SortedOps(&s.op_ms))?;
+        args.serialize_field("request_ids", &s.request_ids)?;
+        args.end()
+    }
+}
+
+/// Per-op times as a map with keys in sorted order.
+struct SortedOps<'a>(&'a [(&'static str, f64)]);
+
+impl Serialize for SortedOps<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut ops: Vec<(&str, f64)> = self.0.to_vec();
+        ops.sort_unstable_by_key(|(name, _)| *name);
+        serializer.collect_map(ops)
+    }
+}
+
 /// One batch (a row of `batch_metrics.csv`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BatchRecord {
@@ -447,32 +515,10 @@ impl Report {
     }
 
     /// `chrome_trace.json` (Chrome / Perfetto): one complete event per batch and stage; the
-    /// process is the replica, the thread the stage.
+    /// process is the replica, the thread the stage. Serialised straight from the slices, with
+    /// keys in sorted order (as a `serde_json::Value` would write them).
     pub fn chrome_trace_json(&self) -> String {
-        let events: Vec<serde_json::Value> = self
-            .chrome_trace
-            .iter()
-            .map(|s| {
-                let ops: serde_json::Map<String, serde_json::Value> = s.op_ms.iter().map(|(k, v)| ((*k).to_string(), (*v).into())).collect();
-                serde_json::json!({
-                    "name": format!("batch {} ({} req)", s.batch, s.request_ids.len()),
-                    "ph": "X",
-                    "ts": s.start_ns as f64 / 1e3,
-                    "dur": s.duration_ns as f64 / 1e3,
-                    "pid": format!("replica {}", s.replica),
-                    "tid": format!("stage {}", s.stage),
-                    "args": {
-                        "batch_id": s.batch,
-                        "batch_size": s.request_ids.len(),
-                        "request_ids": s.request_ids,
-                        "num_prefill_tokens": s.num_prefill_tokens,
-                        "num_decode_tokens": s.num_decode_tokens,
-                        "op_ms": ops,
-                    }
-                })
-            })
-            .collect();
-        serde_json::to_string(&serde_json::json!({ "traceEvents": events, "displayTimeUnit": "ms" })).expect("trace serialises")
+        serde_json::to_string(&ChromeTrace(&self.chrome_trace)).expect("trace serialises")
     }
 
     /// `batch_metrics.csv`.
