@@ -143,29 +143,37 @@ impl BlockPool {
             return;
         }
         b.hash = Some(hash);
-        match self.cached.get(&hash) {
-            None => {
-                self.cached.insert(hash, block);
+        match self.cached.entry(hash) {
+            Entry::Vacant(slot) => {
+                slot.insert(block);
             }
-            Some(_) => self.duplicates.entry(hash).or_default().push(block),
+            Entry::Occupied(_) => self.duplicates.entry(hash).or_default().push(block),
         }
     }
 
     fn uncache(&mut self, hash: u64, block: u32) {
-        if self.cached.get(&hash) == Some(&block) {
-            match self.duplicates.get_mut(&hash) {
+        // One lookup in the index; the duplicate lists are consulted only when there are any.
+        let indexed = match self.cached.entry(hash) {
+            Entry::Occupied(slot) if *slot.get() == block => Some(slot),
+            _ => None,
+        };
+        if let Some(mut slot) = indexed {
+            let dups = if self.duplicates.is_empty() { None } else { self.duplicates.get_mut(&hash) };
+            match dups {
                 Some(dups) if !dups.is_empty() => {
                     let next = dups.remove(0);
                     if dups.is_empty() {
                         self.duplicates.remove(&hash);
                     }
-                    self.cached.insert(hash, next);
+                    slot.insert(next);
                 }
                 _ => {
-                    self.cached.remove(&hash);
+                    slot.remove();
                 }
             }
-        } else if let Some(dups) = self.duplicates.get_mut(&hash) {
+        } else if !self.duplicates.is_empty()
+            && let Some(dups) = self.duplicates.get_mut(&hash)
+        {
             dups.retain(|b| *b != block);
             if dups.is_empty() {
                 self.duplicates.remove(&hash);
