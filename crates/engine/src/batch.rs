@@ -68,12 +68,6 @@ pub struct Batch {
     pub num_decode_tokens: u32,
 }
 
-impl Default for ReplicaId {
-    fn default() -> ReplicaId {
-        ReplicaId(0)
-    }
-}
-
 impl Batch {
     /// Fills the derived fields from the plan and the requests' current state.
     pub fn describe(&mut self, requests: &RequestArena) {

@@ -9,7 +9,7 @@ use crate::time::{Nanos, SimTime};
 pub struct RequestId(pub u32);
 
 /// A replica's index, 0..num_replicas.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReplicaId(pub u32);
 
 /// Where a request is in its life.

@@ -592,10 +592,13 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+/// A histogram's name and the per-request value it counts.
+type HistogramColumn = (&'static str, fn(&RequestRecord) -> f64);
+
 /// Histograms of per-request token counts (20 equal-width bins).
 fn histograms(records: &[RequestRecord]) -> BTreeMap<String, Histogram> {
     let mut out = BTreeMap::new();
-    let columns: [(&str, fn(&RequestRecord) -> f64); 6] = [
+    let columns: [HistogramColumn; 6] = [
         ("request_num_tokens", |r| f64::from(r.num_prefill_tokens + r.num_decode_tokens)),
         ("request_num_prefill_tokens", |r| f64::from(r.num_prefill_tokens)),
         ("request_num_prefill_tokens_cached", |r| f64::from(r.num_prefill_tokens_cached)),
