@@ -196,6 +196,7 @@ impl Lane {
     }
 
     /// Takes the front (the lane must not be empty); true if that emptied the lane.
+    #[inline]
     fn pop_front(&mut self) -> ((u64, Event), bool) {
         let front = self.events[self.head];
         self.head += 1;
@@ -215,6 +216,7 @@ impl EventQueue {
     }
 
     /// Schedules `event` at `time` (never before the last popped event).
+    #[inline]
     pub fn push(&mut self, time: SimTime, event: Event) {
         debug_assert!(time >= self.now, "event scheduled in the past");
         let class = event.class();
@@ -230,6 +232,7 @@ impl EventQueue {
     }
 
     /// Where the next event is: `Some(lane)` for a lane, `None` for the heap's top (or nothing).
+    #[inline]
     fn next_lane(&self) -> Option<usize> {
         if self.occupied == 0 {
             return None;
@@ -262,6 +265,7 @@ impl EventQueue {
 
     /// Removes the next event if it precedes (`time`, `class`) — the key of an event held
     /// outside the queue (the next arrival); ties go to the outside event.
+    #[inline]
     pub fn pop_before(&mut self, time: SimTime, class: EventClass) -> Option<(SimTime, Event)> {
         let lane = self.next_lane();
         let head = match lane {
@@ -279,6 +283,7 @@ impl EventQueue {
 
     /// Takes the head of `lane`, or of the heap for `None`; returns (seq, event) and moves
     /// `now` to its time.
+    #[inline]
     fn take(&mut self, lane: Option<usize>) -> Option<(u64, Event)> {
         let taken = match lane {
             Some(lane) => {
@@ -300,6 +305,7 @@ impl EventQueue {
 
     /// Advances the queue's notion of the current time (when the simulation handles an event
     /// that did not come from this queue, such as a lazily drawn arrival).
+    #[inline]
     pub fn advance_to(&mut self, time: SimTime) {
         debug_assert!(self.occupied == 0 || time == self.now, "lanes must drain before time moves");
         if self.occupied == 0 && time > self.now {
