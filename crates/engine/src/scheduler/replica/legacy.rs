@@ -4,6 +4,8 @@
 //! Legacy memory accounting (behaviour.md §5.5) counts blocks per request in an allocation
 //! map; there is no block pool and no prefix caching.
 
+use std::collections::VecDeque;
+
 use rustc_hash::FxHashMap;
 
 use super::{ReplicaContext, RequestQueue, blocks_needed, never_fits};
@@ -190,6 +192,30 @@ impl LegacyCore {
         }
         self.ledger.allocate(id, 1);
         true
+    }
+
+    /// Makes room for the next decode of `id`, preempting the newest of `candidates` (idle
+    /// requests not yet visited this iteration) while it lacks a block. Returns whether `id`
+    /// can decode now.
+    ///
+    /// With no candidate left, `id` itself is preempted, unless another admitted request is in
+    /// a batch: then `id` waits for that batch to end. (Vidur preempts it, which with pipeline
+    /// parallelism can livelock two requests that each need the other's blocks.)
+    pub(super) fn make_room_for_decode(&mut self, id: RequestId, candidates: &mut VecDeque<RequestId>, requests: &mut RequestArena) -> bool {
+        loop {
+            if self.grow_for_decode(id, requests) {
+                return true;
+            }
+            match candidates.pop_back() {
+                Some(victim) => self.preempt(victim, requests),
+                None => {
+                    if !self.running.iter().any(|r| *r != id && requests.get(*r).in_flight) {
+                        self.preempt(id, requests);
+                    }
+                    return false;
+                }
+            }
+        }
     }
 
     /// Preempts an admitted request by recompute: frees its blocks, restarts it and queues it

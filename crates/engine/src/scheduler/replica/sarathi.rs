@@ -70,20 +70,9 @@ impl ReplicaScheduler for SarathiScheduler {
                 partial_prefills.push(id);
                 continue;
             }
-            loop {
-                if self.core.grow_for_decode(id, requests) {
-                    LegacyCore::schedule(plan, id, 1, requests);
-                    tokens += 1;
-                    break;
-                }
-                // No free block: preempt the newest request not yet visited, or this one.
-                match candidates.pop_back() {
-                    Some(victim) => self.core.preempt(victim, requests),
-                    None => {
-                        self.core.preempt(id, requests);
-                        break;
-                    }
-                }
+            if self.core.make_room_for_decode(id, &mut candidates, requests) {
+                LegacyCore::schedule(plan, id, 1, requests);
+                tokens += 1;
             }
         }
 

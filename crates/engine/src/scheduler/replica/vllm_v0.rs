@@ -79,18 +79,8 @@ impl VllmV0Scheduler {
         let mut candidates = std::collections::VecDeque::from(self.core.idle_running(requests));
         while plan.len() < self.max_micro_batch_size {
             let Some(id) = candidates.pop_front() else { break };
-            loop {
-                if self.core.grow_for_decode(id, requests) {
-                    LegacyCore::schedule(plan, id, 1, requests);
-                    break;
-                }
-                match candidates.pop_back() {
-                    Some(victim) => self.core.preempt(victim, requests),
-                    None => {
-                        self.core.preempt(id, requests);
-                        break;
-                    }
-                }
+            if self.core.make_room_for_decode(id, &mut candidates, requests) {
+                LegacyCore::schedule(plan, id, 1, requests);
             }
         }
     }
