@@ -199,9 +199,16 @@ impl LegacyCore {
     /// can decode now.
     ///
     /// With no candidate left, `id` itself is preempted, unless another admitted request is in
-    /// a batch: then `id` waits for that batch to end. (Vidur preempts it, which with pipeline
-    /// parallelism can livelock two requests that each need the other's blocks.)
-    pub(super) fn make_room_for_decode(&mut self, id: RequestId, candidates: &mut VecDeque<RequestId>, requests: &mut RequestArena) -> bool {
+    /// a batch already executing (not `plan`, the one being formed): then `id` waits for that
+    /// batch to end. (Vidur preempts it, which with pipeline parallelism can livelock two
+    /// requests that each need the other's blocks.)
+    pub(super) fn make_room_for_decode(
+        &mut self,
+        id: RequestId,
+        candidates: &mut VecDeque<RequestId>,
+        plan: &BatchPlan,
+        requests: &mut RequestArena,
+    ) -> bool {
         loop {
             if self.grow_for_decode(id, requests) {
                 return true;
@@ -209,7 +216,7 @@ impl LegacyCore {
             match candidates.pop_back() {
                 Some(victim) => self.preempt(victim, requests),
                 None => {
-                    if !self.running.iter().any(|r| *r != id && requests.get(*r).in_flight) {
+                    if !self.running.iter().any(|r| *r != id && requests.get(*r).in_flight && !plan.requests.contains(r)) {
                         self.preempt(id, requests);
                     }
                     return false;

@@ -70,7 +70,7 @@ impl ReplicaScheduler for SarathiScheduler {
                 partial_prefills.push(id);
                 continue;
             }
-            if self.core.make_room_for_decode(id, &mut candidates, requests) {
+            if self.core.make_room_for_decode(id, &mut candidates, plan, requests) {
                 LegacyCore::schedule(plan, id, 1, requests);
                 tokens += 1;
             }

@@ -69,22 +69,11 @@ impl Harness {
         batch
     }
 
-    /// Ends `batch` as the engine does: tokens advance (the first output token comes with the
-    /// end of the prefill), then the scheduler releases what finished.
+    /// Ends `batch` as the engine does: tokens advance, then the scheduler releases what
+    /// finished.
     pub(crate) fn end(&mut self, batch: &Batch) {
         for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
-            let r = self.requests.get_mut(id);
-            r.num_processed_tokens += n;
-            if r.is_prefill_complete {
-                r.num_tokens_emitted += 1;
-            } else if r.num_processed_tokens >= r.num_prefill_tokens {
-                r.num_processed_tokens += 1;
-                r.is_prefill_complete = true;
-                r.num_tokens_emitted += 1;
-            }
-            if r.num_processed_tokens >= r.total_tokens() {
-                r.state = RequestState::Completed;
-            }
+            self.requests.get_mut(id).on_iteration_end(n, SimTime::ZERO);
         }
         self.scheduler.on_batch_end(batch, &mut self.requests);
         self.scheduler.check_invariants(&self.requests).expect("invariants after a batch end");

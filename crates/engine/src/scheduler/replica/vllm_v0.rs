@@ -79,7 +79,7 @@ impl VllmV0Scheduler {
         let mut candidates = std::collections::VecDeque::from(self.core.idle_running(requests));
         while plan.len() < self.max_micro_batch_size {
             let Some(id) = candidates.pop_front() else { break };
-            if self.core.make_room_for_decode(id, &mut candidates, requests) {
+            if self.core.make_room_for_decode(id, &mut candidates, plan, requests) {
                 LegacyCore::schedule(plan, id, 1, requests);
             }
         }
