@@ -144,7 +144,7 @@ fn two_requests_needing_each_others_blocks_under_pipeline_parallelism_both_finis
     // Found by the property above: with PP = 2 the request out of blocks used to preempt
     // itself while the other was in flight, and the two restarted each other forever.
     let rows = vec![Row { gap_ms: 0, prefill: 182, decode: 12, session: 0 }, Row { gap_ms: 0, prefill: 160, decode: 34, session: 0 }];
-    for scheduler in 0..REPLICA_SCHEDULERS.len() {
+    for (scheduler, entry) in REPLICA_SCHEDULERS.iter().enumerate() {
         let s = Scenario {
             scheduler,
             router: 0,
@@ -160,7 +160,7 @@ fn two_requests_needing_each_others_blocks_under_pipeline_parallelism_both_finis
         };
         let mut inputs = Inputs::new();
         inputs.add_text(TRACE, trace_csv(&s.rows));
-        let report = run_bounded(&build_config(&s), &inputs, 200_000).unwrap_or_else(|| panic!("{} livelocked", REPLICA_SCHEDULERS[scheduler].name));
-        assert_eq!(report.summary.num_completed, 2, "{}", REPLICA_SCHEDULERS[scheduler].name);
+        let report = run_bounded(&build_config(&s), &inputs, 200_000).unwrap_or_else(|| panic!("{} livelocked", entry.name));
+        assert_eq!(report.summary.num_completed, 2, "{}", entry.name);
     }
 }

@@ -71,7 +71,7 @@ fn have_left(request: &Request) -> (u64, u64) {
 /// LightLLM's peak-KV estimate in blocks: with requests sorted by tokens left (most first),
 /// when the i-th finishes the first i are live, holding Σ have + i × left_i tokens.
 fn peak_blocks(live: &mut [(u64, u64)], block_size: u64) -> u64 {
-    live.sort_by(|a, b| b.1.cmp(&a.1));
+    live.sort_by_key(|&(_, left)| std::cmp::Reverse(left));
     let mut have_sum = 0;
     let mut peak = 0;
     for (i, &(have, left)) in live.iter().enumerate() {
