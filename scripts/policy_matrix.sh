@@ -6,15 +6,16 @@
 #
 # Usage: scripts/policy_matrix.sh [extra llmsim flags...]
 # Environment: TRACE (default ../shared/traces/mooncake_conversation_trace.csv),
-#              NUM_REQUESTS (2000), OUT (target/policy_matrix).
+#              NUM_REQUESTS (2000), OUT (target/policy_matrix), SCHEDULERS and ROUTERS
+#              (space-separated; default all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TRACE=${TRACE:-../shared/traces/mooncake_conversation_trace.csv}
 NUM_REQUESTS=${NUM_REQUESTS:-2000}
 OUT=${OUT:-target/policy_matrix}
-SCHEDULERS="vllm_v1 sarathi vllm orca faster_transformer lightllm"
-ROUTERS="round_robin random lor lop sticky lop_binary lop_batch_end lop_uncached sticky_round_robin sticky_lor ranked_sticky_lop_uncached tolerant_sticky_lop_uncached"
+SCHEDULERS=${SCHEDULERS:-"vllm_v1 sarathi vllm orca faster_transformer lightllm"}
+ROUTERS=${ROUTERS:-"round_robin random lor lop sticky lop_binary lop_batch_end lop_uncached sticky_round_robin sticky_lor ranked_sticky_lop_uncached tolerant_sticky_lop_uncached"}
 
 cargo build --release -p llmsim-cli >&2
 BIN=target/release/llmsim
@@ -45,11 +46,11 @@ import json, sys
 out = sys.argv[1]
 sep = sys.argv.index("--")
 schedulers, routers = sys.argv[2:sep], sys.argv[sep + 1:]
-print("| scheduler | router | TTFT p50 (s) | TTFT p99 (s) | TBT p50 (ms) | TBT p99 (ms) | preemptions | completed / refused / unfinished | prefix hit rate |")
-print("|---|---|---:|---:|---:|---:|---:|---|---:|")
+print("| scheduler | router | TTFT p50 (s) | TTFT p99 (s) | TBT p50 (ms) | TBT p99 (ms) | TBT max (s) | preemptions | completed / refused / unfinished | prefix hit rate |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
 for s in schedulers:
     for r in routers:
         m = json.load(open(f"{out}/{s}/{r}/summary.json"))
-        print(f"| {s} | {r} | {m['ttft_s']['p50']:.2f} | {m['ttft_s']['p99']:.2f} | {m['tbt_s']['p50'] * 1e3:.1f} | {m['tbt_s']['p99'] * 1e3:.1f} "
+        print(f"| {s} | {r} | {m['ttft_s']['p50']:.2f} | {m['ttft_s']['p99']:.2f} | {m['tbt_s']['p50'] * 1e3:.1f} | {m['tbt_s']['p99'] * 1e3:.1f} | {m['tbt_s']['max']:.2f} "
               f"| {m['num_preemptions']} | {m['num_completed']} / {m['num_refused']} / {m['num_unfinished']} | {m['prefix_cache_hit_rate']:.1%} |")
 PY
