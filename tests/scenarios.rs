@@ -126,6 +126,27 @@ fn golden_scenarios() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Every replica scheduler runs every golden scenario with all invariants checked: the engine
+/// reuses an ended request's memory, so a scheduler that reads ended requests without saying so
+/// (`ReplicaScheduler::reads_ended_requests`) fails here.
+#[test]
+fn golden_scenarios_run_under_every_replica_scheduler() {
+    use llmsim_engine::scheduler::replica::REPLICA_SCHEDULERS;
+    let mut ran = 0;
+    for dir in &scenario_dirs() {
+        let (mut config, inputs) = load(dir);
+        for scheduler in REPLICA_SCHEDULERS {
+            config.set("replica_scheduler_config_type", scheduler.name).expect("a registered name");
+            // Some scenarios' settings do not suit every scheduler (caps, pipeline stages).
+            let Ok(sim_config) = SimConfig::build(&config, &inputs) else { continue };
+            let report = Simulation::new(&sim_config).with_invariant_checks().run_to_report();
+            check_report_invariants(&report).unwrap_or_else(|e| panic!("{} with {}: {e}", dir.display(), scheduler.name));
+            ran += 1;
+        }
+    }
+    assert!(ran >= scenario_dirs().len() * 4, "only {ran} scenario × scheduler runs were valid");
+}
+
 /// The scenarios exercise what they are named for; a golden that silently stopped preempting
 /// or refusing would no longer test anything.
 #[test]

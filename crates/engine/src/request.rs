@@ -222,6 +222,15 @@ pub struct RequestArena {
 /// The slot of a released id.
 const RELEASED: u32 = u32::MAX;
 
+#[cold]
+#[inline(never)]
+fn released(id: RequestId) -> ! {
+    panic!(
+        "request {} ended and its memory was reused; a replica scheduler that reads requests after they end must say so (ReplicaScheduler::reads_ended_requests)",
+        id.0
+    )
+}
+
 impl RequestArena {
     /// An empty arena.
     pub fn new() -> RequestArena {
@@ -255,11 +264,13 @@ impl RequestArena {
     #[inline]
     fn slot(&self, id: RequestId) -> usize {
         let slot = self.slot_of[id.0 as usize];
-        debug_assert_ne!(slot, RELEASED, "request {} was released", id.0);
+        if slot == RELEASED {
+            released(id);
+        }
         slot as usize
     }
 
-    /// A request (panics if it was released).
+    /// A request (panics if it was released: see [`RequestArena::release`]).
     #[inline]
     pub fn get(&self, id: RequestId) -> &Request {
         &self.slots[self.slot(id)]

@@ -317,7 +317,15 @@ impl Simulation {
         self.requests_done += 1;
         self.source.on_request_done(request.client, self.now);
         self.next_arrival = self.source.peek_time();
-        self.requests.release(id);
+        self.release(id);
+    }
+
+    /// Reuses an ended request's memory unless its replica's scheduler still reads it.
+    fn release(&mut self, id: RequestId) {
+        let replica = self.requests.get(id).replica;
+        if replica.is_none_or(|r| !self.replicas.0[r.0 as usize].scheduler.reads_ended_requests()) {
+            self.requests.release(id);
+        }
     }
 
     fn on_replica_schedule(&mut self, replica: ReplicaId) {
@@ -455,7 +463,7 @@ impl Simulation {
         self.requests_done += 1;
         self.source.on_request_done(request.client, self.now);
         self.next_arrival = self.source.peek_time();
-        self.requests.release(id);
+        self.release(id);
     }
 
     /// Panics with a description if an invariant is broken after `event`.

@@ -157,6 +157,11 @@ impl ReplicaScheduler for FasterTransformerScheduler {
         self.core.ledger.usage()
     }
 
+    fn reads_ended_requests(&self) -> bool {
+        // Groups keep their completed members until the whole group is done.
+        true
+    }
+
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
         self.core.ledger.check()?;
         let members: usize = self.groups.values().map(Vec::len).sum();

@@ -92,6 +92,13 @@ pub trait ReplicaScheduler {
 
     /// Checks internal invariants (KV conservation); used by tests after every event.
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String>;
+
+    /// Whether the scheduler reads requests of its replica after they ended (completed or
+    /// refused). If not, the engine reuses an ended request's memory at once (reading it
+    /// afterwards panics); if so, its requests are kept to the end of the run.
+    fn reads_ended_requests(&self) -> bool {
+        false
+    }
 }
 
 /// Builds a scheduler for one replica.
