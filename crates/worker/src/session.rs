@@ -1,0 +1,291 @@
+//! The worker's state between messages: the files loaded so far, and turning a run request
+//! into a validated simulation and its report into what the page shows. No JavaScript here,
+//! so it is tested natively.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use llmsim_engine::{Config, ConfigErrors, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
+use sha2::{Digest, Sha256};
+
+use crate::protocol::{ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, TraceSummary};
+
+/// Whether the file uploaded for `flag` is a request trace (parsed on upload, with a summary)
+/// rather than a text the engine reads itself (model config.json, profile CSVs).
+pub fn is_trace_flag(flag: &str) -> bool {
+    flag.ends_with("trace_file")
+}
+
+/// Whether the page's own site serves `path` (the files under `data/` that Trunk copies into
+/// `dist/`), so the worker may fetch it instead of asking for an upload.
+pub fn is_shipped_path(path: &str) -> bool {
+    path.starts_with("data/") && !path.contains("..")
+}
+
+enum Content {
+    Text(Arc<str>),
+    Trace(Arc<Trace>),
+}
+
+struct Loaded {
+    info: FileInfo,
+    content: Content,
+}
+
+/// The files loaded into the worker, keyed by the name the configuration refers to them by.
+#[derive(Default)]
+pub struct Session {
+    files: BTreeMap<String, Loaded>,
+}
+
+/// Bytes hashed between two progress reports.
+const HASH_CHUNK: usize = 4 << 20;
+
+impl Session {
+    /// No files.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// Loads `bytes` under `path` for `flag`: hashes them, checks they are text and, for trace
+    /// flags, parses them. `progress(done, total)` is called now and then; hashing counts for
+    /// the first half of `total`, parsing for the second.
+    pub fn load(&mut self, flag: &str, path: &str, bytes: Vec<u8>, progress: &mut dyn FnMut(u64, u64)) -> Result<FileInfo, FileError> {
+        let size = bytes.len() as u64;
+        let total = 2 * size;
+        let mut hasher = Sha256::new();
+        for (i, chunk) in bytes.chunks(HASH_CHUNK).enumerate() {
+            hasher.update(chunk);
+            progress(((i * HASH_CHUNK + chunk.len()) as u64).min(size), total);
+        }
+        let sha256: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64;
+            FileError {
+                file: path.to_string(),
+                line: Some(line),
+                column: None,
+                message: format!("is not UTF-8 text (byte {at}): traces and configs are CSV, JSON or JSONL text"),
+            }
+        })?;
+        let (content, trace) = if is_trace_flag(flag) {
+            let trace = parse_trace(path, &text, &mut |done| progress(size + done as u64, total)).map_err(|e| FileError {
+                file: e.file,
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            })?;
+            let summary = summarize(&trace);
+            (Content::Trace(Arc::new(trace)), Some(summary))
+        } else {
+            (Content::Text(text.into()), None)
+        };
+        progress(total, total);
+        let info = FileInfo { flag: flag.to_string(), path: path.to_string(), size, sha256, trace };
+        self.files.insert(path.to_string(), Loaded { info: info.clone(), content });
+        Ok(info)
+    }
+
+    /// What was loaded under `path`, if anything.
+    pub fn file(&self, path: &str) -> Option<&FileInfo> {
+        self.files.get(path).map(|f| &f.info)
+    }
+
+    /// The files `config` needs that are not loaded: `(flag, path)`.
+    pub fn missing_files(&self, config: &Config) -> Vec<(&'static str, String)> {
+        SimConfig::required_files(config).into_iter().filter(|(_, path)| !self.files.contains_key(path)).collect()
+    }
+
+    /// The loaded files as the engine's inputs; missing ones are explained as not uploaded.
+    pub fn inputs(&self, config: &Config) -> Inputs {
+        let mut inputs = Inputs::new();
+        for (path, file) in &self.files {
+            match &file.content {
+                Content::Text(text) => inputs.add_text(path.clone(), text.clone()),
+                Content::Trace(trace) => inputs.add_trace(path.clone(), trace.clone()),
+            }
+        }
+        for (_, path) in self.missing_files(config) {
+            let reason = if is_shipped_path(&path) {
+                "the page does not ship this file: upload it with the field's file button"
+            } else {
+                "it is not uploaded: choose it with the field's file button (files never leave this machine)"
+            };
+            inputs.add_unreadable(path, reason);
+        }
+        inputs
+    }
+
+    /// Validates a flat JSON configuration against the loaded files and builds the simulation.
+    pub fn prepare(&self, config: &serde_json::Value) -> Result<Simulation, Vec<FieldError>> {
+        let to_fields = |e: ConfigErrors| e.0.iter().map(FieldError::from).collect::<Vec<_>>();
+        let config = Config::from_json_value(config).map_err(to_fields)?;
+        let sim_config = SimConfig::build(&config, &self.inputs(&config)).map_err(to_fields)?;
+        Ok(Simulation::new(&sim_config))
+    }
+}
+
+/// The page's view of a finished run, and its downloads as `(file name, text)` in
+/// [`crate::protocol::DOWNLOADS`] order.
+pub fn run_result(report: &Report, elapsed_ms: f64) -> (RunResult, Vec<(&'static str, String)>) {
+    let summary_json = report.summary_json();
+    let config_json = serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n";
+    let downloads = vec![
+        ("summary.json", summary_json.clone()),
+        ("request_metrics.csv", report.request_metrics_csv()),
+        ("chrome_trace.json", report.chrome_trace_json()),
+        ("config.json", config_json),
+    ];
+    let result = RunResult { summary_json, charts: ChartData::from_report(report), warnings: report.warnings.clone(), elapsed_ms };
+    (result, downloads)
+}
+
+/// Requests, duration, length percentiles, sessions and prefix reuse of a trace.
+pub fn summarize(trace: &Trace) -> TraceSummary {
+    let lengths = |f: fn(&llmsim_engine::workload::trace::TraceRow) -> u32| {
+        let mut v: Vec<f64> = trace.rows.iter().map(|r| f64::from(f(r))).collect();
+        percentiles(&mut v)
+    };
+    let arrivals: Vec<f64> = trace.rows.iter().filter_map(|r| r.arrived_at).collect();
+    let duration_s = (trace.has_arrivals()).then(|| {
+        let lo = arrivals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = arrivals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        hi - lo
+    });
+    let sessions = trace
+        .has_sessions()
+        .then(|| trace.rows.iter().filter_map(|r| r.session_id).collect::<std::collections::BTreeSet<_>>().len() as u64);
+    let prefix_reuse_share = trace.has_block_hashes().then(|| {
+        let mut seen = HashSet::new();
+        let (mut blocks, mut reused) = (0u64, 0u64);
+        for row in &trace.rows {
+            let Some(h) = &row.block_hashes else { continue };
+            let prompt_blocks = (row.num_prefill_tokens / h.tokens_per_id.max(1)) as usize;
+            for id in h.ids.iter().take(prompt_blocks) {
+                blocks += 1;
+                reused += u64::from(seen.contains(id));
+            }
+            seen.extend(h.ids.iter().copied());
+        }
+        if blocks == 0 { 0.0 } else { reused as f64 / blocks as f64 }
+    });
+    let format = serde_json::to_value(trace.format).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    TraceSummary {
+        format,
+        requests: trace.rows.len() as u64,
+        duration_s,
+        input_tokens: lengths(|r| r.num_prefill_tokens),
+        output_tokens: lengths(|r| r.num_decode_tokens),
+        sessions,
+        prefix_reuse_share,
+        warnings: trace.warnings.clone(),
+    }
+}
+
+/// Mean and linearly interpolated percentiles (as pandas computes them).
+fn percentiles(values: &mut [f64]) -> Percentiles {
+    if values.is_empty() {
+        return Percentiles::default();
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let pos = q * (values.len() - 1) as f64;
+        let (lo, frac) = (pos.floor() as usize, pos.fract());
+        let hi = (lo + 1).min(values.len() - 1);
+        values[lo] + (values[hi] - values[lo]) * frac
+    };
+    Percentiles {
+        mean: values.iter().sum::<f64>() / values.len() as f64,
+        p50: at(0.5),
+        p90: at(0.9),
+        p99: at(0.99),
+        max: values[values.len() - 1],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = "arrived_at,num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n\
+        0.0,32,4,0,16,\"[1, 2, 3]\"\n\
+        1.5,48,4,0,16,\"[1, 2, 4, 5]\"\n\
+        3.0,16,8,1,16,\"[9, 10]\"\n";
+
+    fn load(session: &mut Session, flag: &str, path: &str, text: &str) -> Result<FileInfo, FileError> {
+        let mut calls = 0;
+        let r = session.load(flag, path, text.as_bytes().to_vec(), &mut |done, total| {
+            assert!(done <= total);
+            calls += 1;
+        });
+        assert!(calls >= 1, "progress is reported");
+        r
+    }
+
+    #[test]
+    fn traces_are_hashed_parsed_and_summarised() {
+        let mut s = Session::new();
+        let info = load(&mut s, "trace_request_generator_config_trace_file", "t.csv", TRACE).unwrap();
+        assert_eq!(info.size, TRACE.len() as u64);
+        assert_eq!(info.sha256.len(), 64);
+        let t = info.trace.unwrap();
+        assert_eq!((t.requests, t.sessions, t.duration_s), (3, Some(2), Some(3.0)));
+        assert_eq!(t.input_tokens.p50, 32.0);
+        // Prompt blocks: 2 + 3 + 1 = 6, of which 1 and 2 of the second request were seen.
+        assert_eq!(t.prefix_reuse_share, Some(2.0 / 6.0));
+        assert_eq!(t.format, "vidur_csv");
+    }
+
+    #[test]
+    fn sha256_matches_a_known_digest() {
+        let mut s = Session::new();
+        let info = s.load("replica_config_model_config_file", "abc.json", b"abc".to_vec(), &mut |_, _| {}).unwrap();
+        assert_eq!(info.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert!(info.trace.is_none());
+    }
+
+    #[test]
+    fn malformed_traces_name_the_row_and_column() {
+        let mut s = Session::new();
+        let bad = "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,2\n1,ten,2\n";
+        let e = load(&mut s, "trace_request_generator_config_trace_file", "bad.csv", bad).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("num_prefill_tokens")), "{e}");
+        let e = s.load("trace_request_generator_config_trace_file", "bin.csv", b"a,b\n\xff\xfe".to_vec(), &mut |_, _| {}).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(s.file("bad.csv").is_none(), "failed uploads are not kept");
+    }
+
+    #[test]
+    fn runs_validate_against_loaded_files_and_report() {
+        let mut s = Session::new();
+        let config = serde_json::json!({
+            "request_generator_config_type": "trace",
+            "trace_request_generator_config_trace_file": "t.csv",
+            "cache_config_enable_prefix_caching": true,
+        });
+        let errors = s.prepare(&config).err().expect("the trace is not loaded yet");
+        assert_eq!(errors[0].flag, "trace_request_generator_config_trace_file");
+        assert!(errors[0].message.contains("not uploaded"), "{}", errors[0].message);
+        load(&mut s, "trace_request_generator_config_trace_file", "t.csv", TRACE).unwrap();
+        let mut sim = s.prepare(&config).unwrap();
+        while !sim.run_for_events(7).finished {}
+        let (result, downloads) = run_result(&sim.finish(), 1.0);
+        let summary: serde_json::Value = serde_json::from_str(&result.summary_json).unwrap();
+        assert_eq!(summary["num_completed"], 3);
+        assert_eq!(downloads.iter().map(|d| d.0).collect::<Vec<_>>(), crate::protocol::DOWNLOADS);
+        assert_eq!(result.charts.cdfs["ttft"].len(), 101);
+        let back = Config::from_json_str(&downloads[3].1).expect("config.json is accepted back");
+        assert_eq!(back.get("trace_request_generator_config_trace_file").to_text(), "t.csv");
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_their_flag() {
+        let s = Session::new();
+        let errors = s.prepare(&serde_json::json!({"cluster_config_num_replicas": 0, "seed": "x"})).err().expect("refused");
+        assert_eq!(errors[0].flag, "seed");
+        let errors = s.prepare(&serde_json::json!({"cluster_config_num_replicas": 0})).err().expect("refused");
+        assert_eq!(errors[0].flag, "cluster_config_num_replicas");
+    }
+}
