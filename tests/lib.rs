@@ -37,3 +37,40 @@ pub fn run_checked(config: &Config, inputs: &Inputs) -> Report {
     let sim_config = SimConfig::build(config, inputs).unwrap_or_else(|e| panic!("invalid test configuration: {e}"));
     Simulation::new(&sim_config).with_invariant_checks().run_to_report()
 }
+
+/// Checks a finished report: every request accounted for exactly once (INV-1), causality of
+/// each completed request's timestamps (INV-5), and no KV block held after a run that
+/// completed everything (INV-4).
+pub fn check_report_invariants(report: &Report) -> Result<(), String> {
+    let s = &report.summary;
+    if s.num_requests != s.num_completed + s.num_refused + s.num_unfinished {
+        return Err(format!(
+            "INV-1: {} requests but {} completed + {} refused + {} unfinished",
+            s.num_requests, s.num_completed, s.num_refused, s.num_unfinished
+        ));
+    }
+    let mut seen = vec![false; s.num_requests as usize];
+    let ids = report.requests.iter().map(|r| r.id).chain(report.request_errors.iter().map(|e| e.id));
+    for id in ids {
+        let slot = seen.get_mut(id as usize).ok_or_else(|| format!("INV-1: unknown request id {id}"))?;
+        if std::mem::replace(slot, true) {
+            return Err(format!("INV-1: request {id} reported twice"));
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(format!("INV-1: request {missing} is missing from the report"));
+    }
+    for r in &report.requests {
+        if !(r.arrived_at_ns <= r.scheduled_at_ns && r.scheduled_at_ns <= r.prefill_completed_at_ns && r.prefill_completed_at_ns <= r.completed_at_ns) {
+            return Err(format!("INV-5: request {} has arrival/schedule/first token/end out of order", r.id));
+        }
+    }
+    if s.num_unfinished == 0 {
+        for replica in &report.replicas {
+            if replica.kv_blocks_allocated_at_end != 0 {
+                return Err(format!("INV-4: replica {} still holds {} KV blocks at the end", replica.replica, replica.kv_blocks_allocated_at_end));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,117 @@
-//! Golden scenarios.
+//! Golden scenarios. Each directory under `tests/scenarios/` holds a `config.json` (flat flags;
+//! file paths relative to the directory). Every scenario runs with all engine invariants
+//! checked after every event, then its report is checked (INV-1 conservation, INV-5 causality,
+//! INV-4 KV at the end), re-run in chunks of 1 and 1000 events (INV-6 determinism), and
+//! compared byte for byte with the committed `expected_summary.json` and
+//! `expected_request_metrics.csv`. `UPDATE_GOLDEN=1 cargo test -p llmsim-tests --test
+//! scenarios` rewrites the goldens after an intended change.
+
+use std::path::{Path, PathBuf};
+
+use llmsim_engine::{Config, Inputs, Report, SimConfig, Simulation};
+use llmsim_tests::{check_report_invariants, repo_root, run_checked};
+
+fn scenario_dirs() -> Vec<PathBuf> {
+    let root = repo_root().join("tests/scenarios");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/scenarios exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("config.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn load(dir: &Path) -> (Config, Inputs) {
+    let text = std::fs::read_to_string(dir.join("config.json")).expect("config.json readable");
+    let config = Config::from_json_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut inputs = Inputs::new();
+    for (_, path) in SimConfig::required_files(&config) {
+        let text = std::fs::read_to_string(dir.join(&path)).unwrap_or_else(|e| panic!("{}: {path}: {e}", dir.display()));
+        inputs.add_text(path, text);
+    }
+    (config, inputs)
+}
+
+fn run_in_chunks(config: &Config, inputs: &Inputs, chunk: u64) -> Report {
+    let sim_config = SimConfig::build(config, inputs).expect("valid");
+    let mut sim = Simulation::new(&sim_config);
+    while !sim.is_finished() {
+        sim.run_for_events(chunk);
+    }
+    sim.finish()
+}
+
+fn compare_golden(dir: &Path, name: &str, actual: &str, failures: &mut Vec<String>) {
+    let path = dir.join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("golden writable");
+        return;
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(expected) if expected == actual => {}
+        Ok(expected) => {
+            let line = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
+            failures.push(format!(
+                "{}: {name} differs from the golden at line {}:\n  expected: {}\n  actual:   {}\n  (UPDATE_GOLDEN=1 rewrites goldens after an intended change)",
+                dir.display(),
+                line + 1,
+                expected.lines().nth(line).unwrap_or(""),
+                actual.lines().nth(line).unwrap_or("")
+            ));
+        }
+        Err(_) => failures.push(format!("{}: {name} is missing (run with UPDATE_GOLDEN=1 to create it)", dir.display())),
+    }
+}
+
+#[test]
+fn golden_scenarios() {
+    let dirs = scenario_dirs();
+    assert!(dirs.len() >= 8, "expected the committed scenarios, found {}", dirs.len());
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let (config, inputs) = load(dir);
+        let report = run_checked(&config, &inputs);
+        if let Err(e) = check_report_invariants(&report) {
+            failures.push(format!("{}: {e}", dir.display()));
+        }
+        let summary = report.summary_json();
+        let metrics = report.request_metrics_csv();
+        for chunk in [1, 1000] {
+            let again = run_in_chunks(&config, &inputs, chunk);
+            if again.summary_json() != summary || again.request_metrics_csv() != metrics {
+                failures.push(format!("{}: running in chunks of {chunk} events changed the report (INV-6)", dir.display()));
+            }
+        }
+        let s = &report.summary;
+        eprintln!(
+            "{:32} {:4} requests: {:4} completed {:3} refused {:3} unfinished, {:3} preemptions, TTFT p50 {:.4} s, hit rate {:.2}",
+            dir.file_name().unwrap().to_string_lossy(),
+            s.num_requests,
+            s.num_completed,
+            s.num_refused,
+            s.num_unfinished,
+            s.num_preemptions,
+            s.ttft_s.p50,
+            s.prefix_cache_hit_rate
+        );
+        compare_golden(dir, "expected_summary.json", &summary, &mut failures);
+        compare_golden(dir, "expected_request_metrics.csv", &metrics, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The scenarios exercise what they are named for; a golden that silently stopped preempting
+/// or refusing would no longer test anything.
+#[test]
+fn scenarios_cover_their_features() {
+    let run = |name: &str| {
+        let (config, inputs) = load(&repo_root().join("tests/scenarios").join(name));
+        SimConfig::build(&config, &inputs).map(|c| Simulation::new(&c).run_to_report()).expect("valid")
+    };
+    assert!(run("preemption_static_random").summary.num_preemptions > 0);
+    let limited = run("time_limit_and_refusals").summary;
+    assert!(limited.num_refused > 0 && limited.num_unfinished > 0 && limited.time_limit_reached);
+    assert!(run("conversation_prefix_lop").summary.prefix_cache_hit_rate > 0.2);
+    assert!(run("conversation_sticky_block32").summary.prefix_cache_hit_rate > 0.2);
+}

@@ -217,6 +217,7 @@ fn stand_in_trace() -> Trace {
             num_decode_tokens: 1,
             session_id: Some(0),
             block_hashes: Some(BlockHashes { tokens_per_id: 16, ids: Arc::from(&[0u64, 1][..]) }),
+            line: 2,
         }],
         warnings: Vec::new(),
     }

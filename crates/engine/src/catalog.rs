@@ -4,6 +4,8 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{ConfigError, FlagDef, Params};
+
 fn default_true() -> bool {
     true
 }
@@ -118,6 +120,17 @@ pub struct DeviceSpec {
     pub memory_gb: f64,
     /// Memory bandwidth in GB/s (10^9 bytes).
     pub memory_bandwidth_gbps: f64,
+    /// The device whose fitted roofline efficiencies this one borrows, when it has no measured
+    /// tables of its own (`None`: its own entry in `data/calibration.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<String>,
+}
+
+impl DeviceSpec {
+    /// The device id whose calibration applies.
+    pub fn calibration_source(&self) -> &str {
+        self.calibration.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// A node (network device): GPUs per node and interconnect speeds.
@@ -168,10 +181,10 @@ pub fn find_model(name: &str) -> Option<&'static ModelArch> {
         return Some(m);
     }
     for suffix in ["-Instruct", "-instruct", "-Chat", "-chat", "-chat-hf", "-Instruct-hf", "-Base", "-base"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            if let Some(m) = exact(base).or_else(|| exact(&format!("{base}-hf"))) {
-                return Some(m);
-            }
+        if let Some(base) = name.strip_suffix(suffix)
+            && let Some(m) = exact(base).or_else(|| exact(&format!("{base}-hf")))
+        {
+            return Some(m);
         }
     }
     None
@@ -180,6 +193,65 @@ pub fn find_model(name: &str) -> Option<&'static ModelArch> {
 /// Finds a device by its lower-case id.
 pub fn find_device(name: &str) -> Option<&'static DeviceSpec> {
     devices().iter().find(|d| d.name == name)
+}
+
+/// The device name that selects a user-described GPU.
+pub const CUSTOM_DEVICE: &str = "custom";
+
+/// Flags describing a custom device (`--replica_config_device custom`).
+pub const CUSTOM_DEVICE_FLAGS: &[FlagDef] = &[
+    FlagDef::float("custom_device_config_fp16_tflops", "0", "Custom device: dense BF16/FP16 tensor TFLOP/s (datasheet, without sparsity)."),
+    FlagDef::opt_float("custom_device_config_fp8_tflops", "none", "Custom device: dense FP8 tensor TFLOP/s; none = no FP8 tensor cores."),
+    FlagDef::float("custom_device_config_memory_gb", "0", "Custom device: memory in GB (GiB, as Vidur counts)."),
+    FlagDef::float("custom_device_config_memory_bandwidth_gbps", "0", "Custom device: memory bandwidth in GB/s."),
+    FlagDef::string(
+        "custom_device_config_calibration",
+        "h100",
+        "Custom device: the catalogued GPU whose fitted efficiencies it borrows (the architecturally nearest one).",
+    ),
+];
+
+/// Reads the custom device's flags, recording an error naming each bad one.
+pub fn custom_device(p: &mut Params) -> Option<DeviceSpec> {
+    let positive = |p: &mut Params, flag: &str, what: &str, max: f64| -> Option<f64> {
+        let v = p.float(flag);
+        if v > 0.0 && v <= max {
+            return Some(v);
+        }
+        p.error(
+            ConfigError::new(flag, format!("{v} is not a valid {what} for --replica_config_device custom (between 0 and {max})"))
+                .with_hint(format!("set --{flag} to the GPU's datasheet {what}")),
+        );
+        None
+    };
+    let fp16 = positive(p, "custom_device_config_fp16_tflops", "dense FP16 TFLOP/s", 1e5);
+    let memory = positive(p, "custom_device_config_memory_gb", "memory size in GB", 1e5);
+    let bandwidth = positive(p, "custom_device_config_memory_bandwidth_gbps", "memory bandwidth in GB/s", 1e6);
+    let fp8 = p.opt_float("custom_device_config_fp8_tflops");
+    if let Some(v) = fp8
+        && !(v > 0.0 && v <= 1e5)
+    {
+        p.error(ConfigError::new("custom_device_config_fp8_tflops", format!("{v} is not a valid FP8 TFLOP/s (between 0 and 100000, or none)")));
+    }
+    let calibration = p.string("custom_device_config_calibration");
+    let calibrated = &crate::exec::calibration::Calibration::embedded().devices;
+    if !calibrated.iter().any(|d| d.device == calibration) {
+        let names: Vec<&str> = calibrated.iter().map(|d| d.device.as_str()).collect();
+        p.error(
+            ConfigError::new("custom_device_config_calibration", format!("'{calibration}' has no fitted efficiencies"))
+                .with_hint(format!("choose one of: {}", names.join(", "))),
+        );
+        return None;
+    }
+    Some(DeviceSpec {
+        name: CUSTOM_DEVICE.to_string(),
+        display_name: format!("custom GPU ({:.0} TFLOP/s, {:.0} GB/s)", fp16?, bandwidth?),
+        fp16_tflops: fp16?,
+        fp8_tflops: fp8,
+        memory_gb: memory?,
+        memory_bandwidth_gbps: bandwidth?,
+        calibration: Some(calibration),
+    })
 }
 
 /// Finds a node by its id.
@@ -291,5 +363,39 @@ mod hf_tests {
         let e = model_from_hf_config("x", r#"{"hidden_size": 4096}"#).unwrap_err();
         assert!(e.contains("num_hidden_layers"), "{e}");
         assert!(model_from_hf_config("x", "{").unwrap_err().contains("JSON"));
+    }
+}
+
+#[cfg(test)]
+mod custom_device_tests {
+    use crate::config::{Config, SimConfig};
+    use crate::inputs::Inputs;
+
+    fn build(pairs: &[(&str, &str)]) -> Result<SimConfig, crate::config::ConfigErrors> {
+        SimConfig::build(&Config::from_pairs(pairs.iter().copied()).unwrap(), &Inputs::new())
+    }
+
+    #[test]
+    fn a_custom_device_runs_on_borrowed_efficiencies() {
+        let c = build(&[
+            ("replica_config_device", "custom"),
+            ("custom_device_config_fp16_tflops", "500"),
+            ("custom_device_config_memory_gb", "96"),
+            ("custom_device_config_memory_bandwidth_gbps", "4000"),
+            ("custom_device_config_calibration", "h100"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.replica.device.fp16_tflops, 500.0);
+        assert!(c.predictor.build.describe().contains("borrowed from h100 for custom"), "{}", c.predictor.build.describe());
+    }
+
+    #[test]
+    fn a_custom_device_without_figures_names_each_missing_flag() {
+        let e = build(&[("replica_config_device", "custom"), ("custom_device_config_calibration", "h999")]).unwrap_err();
+        let flags: Vec<&str> = e.0.iter().map(|e| e.flag.as_str()).collect();
+        for f in ["custom_device_config_fp16_tflops", "custom_device_config_memory_gb", "custom_device_config_memory_bandwidth_gbps", "custom_device_config_calibration"] {
+            assert!(flags.contains(&f), "{f} missing from {flags:?}");
+        }
+        assert!(!flags.contains(&"replica_config_device"), "custom is a known device: {flags:?}");
     }
 }

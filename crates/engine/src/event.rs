@@ -8,7 +8,7 @@
 //! order they were created (`seq`).
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::batch::BatchSlot;
 use crate::request::{ReplicaId, RequestId};
@@ -138,11 +138,23 @@ impl Ord for Entry {
 }
 
 /// A min-queue of events by [`EventKey`].
+///
+/// Most events are scheduled at the current instant (a batch end triggers scheduling at the same
+/// time); those go to per-class FIFO lanes instead of the heap, which then only holds future
+/// events (stage ends, one per busy stage). The order is exactly the key order either way.
 #[derive(Clone, Debug, Default)]
 pub struct EventQueue {
     heap: BinaryHeap<Reverse<Entry>>,
+    /// The time of the last popped event: lanes hold events at exactly this time.
+    now: SimTime,
+    lanes: [VecDeque<(u64, Event)>; LANES],
+    /// Bit c set when lane c is non-empty.
+    occupied: u16,
+    len: usize,
     next_seq: u64,
 }
+
+const LANES: usize = EventClass::ReplicaStageSchedule as usize + 1;
 
 impl EventQueue {
     /// An empty queue.
@@ -150,31 +162,82 @@ impl EventQueue {
         EventQueue::default()
     }
 
-    /// Schedules `event` at `time`.
+    /// Schedules `event` at `time` (never before the last popped event).
     pub fn push(&mut self, time: SimTime, event: Event) {
-        let key = EventKey { time, class: event.class(), seq: self.next_seq };
+        debug_assert!(time >= self.now, "event scheduled in the past");
+        let class = event.class();
+        let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Reverse(Entry(key, event)));
+        self.len += 1;
+        if time == self.now {
+            self.lanes[class as usize].push_back((seq, event));
+            self.occupied |= 1 << class as u16;
+        } else {
+            self.heap.push(Reverse(Entry(EventKey { time, class, seq }, event)));
+        }
+    }
+
+    fn lane_key(&self) -> Option<EventKey> {
+        if self.occupied == 0 {
+            return None;
+        }
+        let lane = self.occupied.trailing_zeros() as usize;
+        let (seq, event) = self.lanes[lane].front().expect("occupied lane");
+        Some(EventKey { time: self.now, class: event.class(), seq: *seq })
     }
 
     /// The key of the next event.
     pub fn peek_key(&self) -> Option<EventKey> {
-        self.heap.peek().map(|Reverse(Entry(k, _))| *k)
+        let heap = self.heap.peek().map(|Reverse(Entry(k, _))| *k);
+        match (heap, self.lane_key()) {
+            (Some(h), Some(l)) => Some(h.min(l)),
+            (h, l) => h.or(l),
+        }
     }
 
     /// Removes the next event.
     pub fn pop(&mut self) -> Option<(EventKey, Event)> {
-        self.heap.pop().map(|Reverse(Entry(k, e))| (k, e))
+        let heap = self.heap.peek().map(|Reverse(Entry(k, _))| *k);
+        let lane = self.lane_key();
+        let from_lane = match (heap, lane) {
+            (Some(h), Some(l)) => l < h,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        let popped = if from_lane {
+            let key = lane.expect("checked");
+            let class = key.class as usize;
+            let (_, event) = self.lanes[class].pop_front().expect("occupied lane");
+            if self.lanes[class].is_empty() {
+                self.occupied &= !(1 << class as u16);
+            }
+            (key, event)
+        } else {
+            let Reverse(Entry(key, event)) = self.heap.pop()?;
+            (key, event)
+        };
+        self.len -= 1;
+        self.now = popped.0.time;
+        Some(popped)
+    }
+
+    /// Advances the queue's notion of the current time (when the simulation handles an event
+    /// that did not come from this queue, such as a lazily drawn arrival).
+    pub fn advance_to(&mut self, time: SimTime) {
+        debug_assert!(self.occupied == 0 || time == self.now, "lanes must drain before time moves");
+        if self.occupied == 0 && time > self.now {
+            self.now = time;
+        }
     }
 
     /// Events queued.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
     /// Whether no event is queued.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len == 0
     }
 }
 
@@ -214,6 +277,25 @@ mod tests {
                 EventClass::ReplicaStageSchedule,
             ]
         );
+    }
+
+    #[test]
+    fn lanes_and_heap_interleave_in_key_order() {
+        let mut q = EventQueue::new();
+        let r = ReplicaId(0);
+        // A future event at t = 5, pushed first (smaller seq).
+        q.push(SimTime(5), Event::ReplicaSchedule { replica: r });
+        q.push(SimTime(0), Event::GlobalSchedule);
+        assert_eq!(q.pop().map(|(k, _)| k.time), Some(SimTime(0)));
+        assert_eq!(q.pop().map(|(k, _)| (k.time, k.class)), Some((SimTime(5), EventClass::ReplicaSchedule)));
+        // Now at t = 5: same-time events go to lanes; a heap event at t = 5 pushed earlier with
+        // the same class runs first (smaller seq), a lower class runs before both.
+        q.push(SimTime(7), Event::RequestEnd { request: RequestId(3) });
+        q.push(SimTime(5), Event::ReplicaSchedule { replica: ReplicaId(1) });
+        q.push(SimTime(5), Event::BatchEnd { replica: r, batch: BatchSlot(0) });
+        let order: Vec<(u64, EventClass)> = std::iter::from_fn(|| q.pop().map(|(k, _)| (k.time.0, k.class))).collect();
+        assert_eq!(order, [(5, EventClass::BatchEnd), (5, EventClass::ReplicaSchedule), (7, EventClass::RequestEnd)]);
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -21,6 +21,9 @@ struct Block {
 /// Freed blocks join the queue's tail and keep their hash, so they can still be hit until they
 /// are reused from the head (lazy eviction). Duplicate hashes are allowed; a lookup returns the
 /// first block registered for the hash.
+///
+/// Without prefix caching no block carries a hash, so the order of reuse cannot matter: the pool
+/// then keeps its free blocks on a stack, which is much cheaper than the linked queue.
 #[derive(Clone, Debug)]
 pub struct BlockPool {
     blocks: Vec<Block>,
@@ -29,6 +32,8 @@ pub struct BlockPool {
     num_free: u32,
     cached: FxHashMap<u64, u32>,
     duplicates: FxHashMap<u64, Vec<u32>>,
+    /// `Some` in stack mode (no prefix caching): the free blocks, next to reuse last.
+    free_stack: Option<Vec<u32>>,
 }
 
 impl BlockPool {
@@ -49,7 +54,17 @@ impl BlockPool {
             num_free: num_blocks,
             cached: FxHashMap::default(),
             duplicates: FxHashMap::default(),
+            free_stack: None,
         }
+    }
+
+    /// `num_blocks` free blocks for a cache without prefix hashes (reuse order irrelevant).
+    pub fn new_unordered(num_blocks: u32) -> BlockPool {
+        let mut pool = BlockPool::new(0);
+        pool.blocks = (0..num_blocks).map(|_| Block { ref_cnt: 0, hash: None, prev: NIL, next: NIL }).collect();
+        pool.num_free = num_blocks;
+        pool.free_stack = Some((0..num_blocks).rev().collect());
+        pool
     }
 
     /// Blocks in the pool.
@@ -82,6 +97,12 @@ impl BlockPool {
 
     /// Pops the least recently freed block, evicting its cached hash. `None` if none is free.
     pub fn pop_free(&mut self) -> Option<u32> {
+        if let Some(stack) = &mut self.free_stack {
+            let block = stack.pop()?;
+            self.num_free -= 1;
+            self.blocks[block as usize].ref_cnt = 1;
+            return Some(block);
+        }
         let block = self.free_head;
         if block == NIL {
             return None;
@@ -104,8 +125,11 @@ impl BlockPool {
         }
     }
 
-    /// Registers a full block under `hash`.
+    /// Registers a full block under `hash` (ignored in stack mode).
     pub fn cache(&mut self, block: u32, hash: u64) {
+        if self.free_stack.is_some() {
+            return;
+        }
         let b = &mut self.blocks[block as usize];
         if b.hash.is_some() {
             return;
@@ -142,6 +166,12 @@ impl BlockPool {
     }
 
     fn unlink(&mut self, block: u32) {
+        if let Some(stack) = &mut self.free_stack {
+            // Only reachable through `touch` of a free block, which needs a cache hit.
+            stack.retain(|b| *b != block);
+            self.num_free -= 1;
+            return;
+        }
         let (prev, next) = {
             let b = &self.blocks[block as usize];
             (b.prev, b.next)
@@ -155,6 +185,11 @@ impl BlockPool {
     }
 
     fn push_tail(&mut self, block: u32) {
+        if let Some(stack) = &mut self.free_stack {
+            stack.push(block);
+            self.num_free += 1;
+            return;
+        }
         let tail = self.free_tail;
         {
             let b = &mut self.blocks[block as usize];
@@ -169,6 +204,16 @@ impl BlockPool {
     /// Checks the pool's internal consistency: the free queue holds exactly the unreferenced
     /// blocks, and the index points at blocks carrying their hash.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(stack) = &self.free_stack {
+            if stack.iter().any(|b| self.blocks[*b as usize].ref_cnt != 0) {
+                return Err("a referenced block is on the free stack".into());
+            }
+            let unreferenced = self.blocks.iter().filter(|b| b.ref_cnt == 0).count() as u32;
+            if stack.len() as u32 != self.num_free || unreferenced != self.num_free {
+                return Err(format!("free count {} but {} stacked and {} unreferenced", self.num_free, stack.len(), unreferenced));
+            }
+            return Ok(());
+        }
         let mut count = 0u32;
         let mut at = self.free_head;
         let mut prev = NIL;
@@ -249,7 +294,7 @@ impl KvCacheManager {
     /// A manager of `num_blocks` blocks of `block_size` tokens.
     pub fn new(num_blocks: u32, block_size: u32, prefix_caching: bool, num_preallocate_tokens: u32) -> KvCacheManager {
         KvCacheManager {
-            pool: BlockPool::new(num_blocks),
+            pool: if prefix_caching { BlockPool::new(num_blocks) } else { BlockPool::new_unordered(num_blocks) },
             block_size,
             prefix_caching,
             prealloc_blocks: num_preallocate_tokens.div_ceil(block_size),
@@ -448,6 +493,20 @@ mod tests {
         kv.free(second.id);
         assert_eq!(kv.usage().allocated_blocks, 0);
         kv.check().unwrap();
+    }
+
+    #[test]
+    fn unordered_pool_conserves_blocks() {
+        let mut pool = BlockPool::new_unordered(3);
+        let a = pool.pop_free().unwrap();
+        let b = pool.pop_free().unwrap();
+        assert_ne!(a, b);
+        pool.release(a);
+        assert_eq!(pool.num_free(), 2);
+        pool.check().unwrap();
+        pool.release(b);
+        assert_eq!(pool.num_free(), 3);
+        pool.check().unwrap();
     }
 
     #[test]

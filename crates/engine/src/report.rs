@@ -61,7 +61,7 @@ pub struct Summary {
     pub num_unfinished: u64,
     /// Time to first token, seconds.
     pub ttft_s: Stats,
-    /// Time between tokens, seconds (streamed: percentiles within 0.5%).
+    /// Time between tokens, seconds (streamed: percentiles within 0.4%).
     pub tbt_s: Stats,
     /// Time per output token per request: (e2e − TTFT)/(output tokens − 1), seconds.
     pub tpot_s: Stats,

@@ -158,6 +158,49 @@ impl Request {
     }
 }
 
+/// What one iteration did for a request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IterationOutcome {
+    /// An output token was produced (a decode step, or the end of a prefill).
+    pub produced_token: bool,
+    /// The request's first prefill completed in this iteration (its first token).
+    pub first_prefill_done: bool,
+    /// The request produced its last token.
+    pub completed: bool,
+}
+
+impl Request {
+    /// Advances the request by `n` processed tokens at the end of an iteration at `now`.
+    ///
+    /// The end of a prefill yields the first output token for free (`processed += 1`), so a
+    /// request needs ⌈P / chunk⌉ prefill iterations and D − 1 decode iterations.
+    pub fn on_iteration_end(&mut self, n: u32, now: SimTime) -> IterationOutcome {
+        let mut outcome = IterationOutcome::default();
+        self.num_processed_tokens += n;
+        if self.is_prefill_complete {
+            outcome.produced_token = true;
+        } else if self.num_processed_tokens >= self.num_prefill_tokens {
+            self.num_processed_tokens += 1;
+            self.is_prefill_complete = true;
+            outcome.produced_token = true;
+            if self.prefill_completed_at.is_none() {
+                self.prefill_completed_at = Some(now);
+                outcome.first_prefill_done = true;
+            }
+        }
+        if outcome.produced_token {
+            self.num_tokens_emitted += 1;
+            self.last_token_at = now;
+        }
+        if self.num_processed_tokens >= self.total_tokens() {
+            self.state = RequestState::Completed;
+            self.completed_at = Some(now);
+            outcome.completed = true;
+        }
+        outcome
+    }
+}
+
 /// Every request of a run.
 #[derive(Clone, Debug, Default)]
 pub struct RequestArena {

@@ -226,6 +226,7 @@ impl Simulation {
         }
         debug_assert!(time >= self.now, "time went backwards");
         self.now = time;
+        self.queue.advance_to(time);
         self.events += 1;
         self.handle(event);
         if self.check_invariants {
@@ -401,32 +402,16 @@ impl Simulation {
         let mut completed = Vec::new();
         for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
             let request = self.requests.get_mut(id);
-            request.num_processed_tokens += n;
-            let mut produced_token = false;
-            if request.is_prefill_complete {
-                produced_token = true;
-            } else if request.num_processed_tokens >= request.num_prefill_tokens {
-                // The first output token comes with the end of the prefill.
-                request.num_processed_tokens += 1;
-                request.is_prefill_complete = true;
-                produced_token = true;
-                if request.prefill_completed_at.is_none() {
-                    request.prefill_completed_at = Some(now);
-                    prefills_done.push(id);
-                }
+            let previous_token_at = request.last_token_at;
+            let first_token = request.num_tokens_emitted == 0;
+            let outcome = request.on_iteration_end(n, now);
+            if outcome.produced_token && !first_token {
+                self.metrics.on_token_gap(now.since(previous_token_at));
             }
-            if produced_token {
-                let gap = now.since(request.last_token_at);
-                let first = request.num_tokens_emitted == 0;
-                request.num_tokens_emitted += 1;
-                request.last_token_at = now;
-                if !first {
-                    self.metrics.on_token_gap(gap);
-                }
+            if outcome.first_prefill_done {
+                prefills_done.push(id);
             }
-            if request.num_processed_tokens >= request.total_tokens() {
-                request.state = RequestState::Completed;
-                request.completed_at = Some(now);
+            if outcome.completed {
                 completed.push(id);
             }
         }

@@ -2,7 +2,7 @@
 //! into a validated simulation and its report into what the page shows. No JavaScript here,
 //! so it is tested natively.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use llmsim_engine::{Config, ConfigErrors, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
@@ -142,66 +142,20 @@ pub fn run_result(report: &Report, elapsed_ms: f64) -> (RunResult, Vec<(&'static
     (result, downloads)
 }
 
-/// Requests, duration, length percentiles, sessions and prefix reuse of a trace.
+/// The page's view of the engine's trace summary.
 pub fn summarize(trace: &Trace) -> TraceSummary {
-    let lengths = |f: fn(&llmsim_engine::workload::trace::TraceRow) -> u32| {
-        let mut v: Vec<f64> = trace.rows.iter().map(|r| f64::from(f(r))).collect();
-        percentiles(&mut v)
-    };
-    let arrivals: Vec<f64> = trace.rows.iter().filter_map(|r| r.arrived_at).collect();
-    let duration_s = (trace.has_arrivals()).then(|| {
-        let lo = arrivals.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = arrivals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        hi - lo
-    });
-    let sessions = trace
-        .has_sessions()
-        .then(|| trace.rows.iter().filter_map(|r| r.session_id).collect::<std::collections::BTreeSet<_>>().len() as u64);
-    let prefix_reuse_share = trace.has_block_hashes().then(|| {
-        let mut seen = HashSet::new();
-        let (mut blocks, mut reused) = (0u64, 0u64);
-        for row in &trace.rows {
-            let Some(h) = &row.block_hashes else { continue };
-            let prompt_blocks = (row.num_prefill_tokens / h.tokens_per_id.max(1)) as usize;
-            for id in h.ids.iter().take(prompt_blocks) {
-                blocks += 1;
-                reused += u64::from(seen.contains(id));
-            }
-            seen.extend(h.ids.iter().copied());
-        }
-        if blocks == 0 { 0.0 } else { reused as f64 / blocks as f64 }
-    });
-    let format = serde_json::to_value(trace.format).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let s = llmsim_engine::workload::trace::summarize(trace);
+    let percentiles = |t: &llmsim_engine::metrics::Stats| Percentiles { mean: t.mean, p50: t.p50, p90: t.p90, p99: t.p99, max: t.max };
+    let format = serde_json::to_value(s.format).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     TraceSummary {
         format,
-        requests: trace.rows.len() as u64,
-        duration_s,
-        input_tokens: lengths(|r| r.num_prefill_tokens),
-        output_tokens: lengths(|r| r.num_decode_tokens),
-        sessions,
-        prefix_reuse_share,
-        warnings: trace.warnings.clone(),
-    }
-}
-
-/// Mean and linearly interpolated percentiles (as pandas computes them).
-fn percentiles(values: &mut [f64]) -> Percentiles {
-    if values.is_empty() {
-        return Percentiles::default();
-    }
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        let pos = q * (values.len() - 1) as f64;
-        let (lo, frac) = (pos.floor() as usize, pos.fract());
-        let hi = (lo + 1).min(values.len() - 1);
-        values[lo] + (values[hi] - values[lo]) * frac
-    };
-    Percentiles {
-        mean: values.iter().sum::<f64>() / values.len() as f64,
-        p50: at(0.5),
-        p90: at(0.9),
-        p99: at(0.99),
-        max: values[values.len() - 1],
+        requests: s.num_requests,
+        duration_s: s.duration_s,
+        input_tokens: percentiles(&s.input_tokens),
+        output_tokens: percentiles(&s.output_tokens),
+        sessions: s.num_sessions,
+        prefix_reuse_share: s.prefix_reuse_share,
+        warnings: s.warnings,
     }
 }
 

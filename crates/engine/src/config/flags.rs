@@ -259,7 +259,7 @@ const CLUSTER: &[FlagDef] = &[
     FlagDef::path("replica_config_model_config_file", "none", "A Hugging Face config.json describing a custom dense or MoE decoder; overrides the catalogue entry."),
     FlagDef::int("replica_config_num_pipeline_stages", "1", "Pipeline-parallel degree (PP): layers are split evenly over this many stages."),
     FlagDef::int("replica_config_tensor_parallel_size", "1", "Tensor-parallel degree (TP): each layer's heads and MLP are split over this many GPUs."),
-    FlagDef::string("replica_config_device", "a100", "GPU SKU (lower case: a100, a100_40gb, h100, h200, b200, a40, l40s, mi300x)."),
+    FlagDef::string("replica_config_device", "a100", "GPU SKU (lower case: a100, a100_40gb, h100, h200, b200, a40, l40s, mi300x), or custom (described by the --custom_device_config_* flags)."),
     FlagDef::string("replica_config_network_device", "a100_pairwise_nvlink", "Node / interconnect (e.g. h100_dgx, a100_pairwise_nvlink); sets all-reduce and send/recv speed."),
     FlagDef::choice("replica_config_weight_dtype", &["bf16", "fp16", "fp8"], "bf16", "Weight dtype: sets bytes per parameter and the GEMM FLOP rate."),
     FlagDef::choice("replica_config_kv_cache_dtype", &["bf16", "fp16", "fp8"], "bf16", "KV-cache dtype: sets bytes per cached token, hence KV capacity."),
@@ -312,6 +312,7 @@ fn assemble() -> Vec<FlagDef> {
     }
     push(&mut flags, GENERAL, FlagGroup::General);
     push(&mut flags, CLUSTER, FlagGroup::Cluster);
+    push(&mut flags, crate::catalog::CUSTOM_DEVICE_FLAGS, FlagGroup::Cluster);
     push(&mut flags, CACHE, FlagGroup::Cache);
 
     fn selector(name: &'static str, choices: Vec<&'static str>, default: &'static str, help: &'static str, group: FlagGroup) -> FlagDef {

@@ -247,6 +247,15 @@ impl SimConfig {
         }
         let workload = pick(&mut p, "request_generator_config_type", REQUEST_GENERATORS.iter().map(|e| (e.name, e.parse)))
             .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
+        if let (Some(router), Some(workload)) = (&router, &workload) {
+            let needs_sessions = ROUTERS.iter().any(|e| e.name == router.name && e.needs_sessions);
+            if needs_sessions && !workload.build.has_sessions {
+                p.error(
+                    ConfigError::new("global_scheduler_config_type", format!("{} routes by session but the workload's requests carry no session_id", router.name))
+                        .with_hint("use a trace with a session_id column (Vidur CSV) or a Mooncake trace, or pick a router without session affinity"),
+                );
+            }
+        }
         let predictor = match &replica {
             Some(r) => pick(&mut p, "execution_time_predictor_config_type", PREDICTORS.iter().map(|e| (e.name, e.parse)))
                 .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
@@ -394,8 +403,8 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
         },
     };
     let device_name = p.string("replica_config_device");
-    let device = catalog::find_device(&device_name).cloned();
-    if device.is_none() {
+    let device = if device_name == catalog::CUSTOM_DEVICE { catalog::custom_device(p) } else { catalog::find_device(&device_name).cloned() };
+    if device.is_none() && device_name != catalog::CUSTOM_DEVICE {
         let names: Vec<&str> = catalog::devices().iter().map(|d| d.name.as_str()).collect();
         let mut e = ConfigError::new("replica_config_device", format!("unknown device '{device_name}'; known: {}", names.join(", ")));
         if let Some(best) = super::flags::closest(&device_name, names.iter().copied()) {

@@ -3,9 +3,18 @@
 //! Every predictor implements [`ExecutionTimePredictor`] and is registered in [`PREDICTORS`];
 //! the configuration picks one by `--execution_time_predictor_config_type`.
 
+pub mod calibration;
+pub mod cost;
+mod interp;
+mod profile;
 mod roofline;
+mod shape;
 
+pub use cost::{AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork};
+pub use interp::{Table1, Table2};
+pub use profile::ProfilePredictor;
 pub use roofline::{RooflineCoefficients, RooflinePredictor};
+pub use shape::LayerShape;
 
 use std::sync::Arc;
 
@@ -243,12 +252,32 @@ pub struct PredictorEntry {
 }
 
 /// Every execution-time predictor, by name.
-pub static PREDICTORS: &[PredictorEntry] = &[PredictorEntry {
-    name: "roofline",
-    summary: "Analytical roofline from model and device specs; needs no profiling data.",
-    flags: roofline::FLAGS,
-    parse: roofline::parse,
-}];
+pub static PREDICTORS: &[PredictorEntry] = &[
+    PredictorEntry {
+        name: "roofline",
+        summary: "Calibrated roofline: op times from FLOPs and bytes at datasheet peaks, with efficiencies fitted to measured tables; needs no profiling data.",
+        flags: roofline::FLAGS,
+        parse: roofline::parse,
+    },
+    PredictorEntry {
+        name: "profile",
+        summary: "Vidur-format profile tables (mlp, attention, all_reduce, send_recv, cpu_overhead CSVs), interpolated; the calibrated roofline beyond them.",
+        flags: profile::PROFILE_FLAGS,
+        parse: profile::parse_profile,
+    },
+    PredictorEntry {
+        name: "random_forest",
+        summary: "Vidur's name: reads the same profile tables as `profile` (interpolated, no forest is trained).",
+        flags: profile::RANDOM_FOREST_FLAGS,
+        parse: profile::parse_random_forest,
+    },
+    PredictorEntry {
+        name: "linear_regression",
+        summary: "Vidur's name: reads the same profile tables as `profile` (interpolated, no regression is fitted).",
+        flags: profile::LINEAR_REGRESSION_FLAGS,
+        parse: profile::parse_linear_regression,
+    },
+];
 
 /// Total stage time and provenance shares accumulated over a run.
 #[derive(Clone, Debug, Default, Serialize)]

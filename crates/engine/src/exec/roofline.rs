@@ -1,10 +1,14 @@
-//! The analytical roofline predictor: each op's time is the larger of its FLOPs at an
-//! efficiency-scaled peak and its bytes at an efficiency-scaled bandwidth, plus a launch cost.
+//! The calibrated roofline predictor (the default): every op's time from its FLOPs and bytes at
+//! the device's datasheet peaks, scaled by efficiency curves fitted to measured tables
+//! (`data/calibration.json`), so any model runs on any catalogued GPU with no profiling.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use super::calibration::{Calibration, DeviceCalibration, class};
+use super::cost::{self, AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork, ACT_BYTES};
 use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
-use crate::config::{FlagDef, Params, ReplicaSpec};
+use super::shape::LayerShape;
+use crate::config::{ConfigError, Dtype, FlagDef, Params, ReplicaSpec};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::float(
@@ -22,33 +26,19 @@ pub(super) const FLAGS: &[FlagDef] = &[
 pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {
     let cpu_ms = params.float_in("roofline_execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4);
     let cpu_per_req_ms = params.float_in("roofline_execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3);
-    let coefficients = RooflineCoefficients { cpu_overhead_ms: cpu_ms, cpu_overhead_per_request_ms: cpu_per_req_ms, ..RooflineCoefficients::default() };
-    Some(Arc::new(RooflinePredictor::new(replica, coefficients)))
+    let coefficients = RooflineCoefficients { cpu_overhead_ms: cpu_ms, cpu_overhead_per_request_ms: cpu_per_req_ms };
+    match RooflinePredictor::new(replica, coefficients) {
+        Ok(p) => Some(Arc::new(p)),
+        Err(message) => {
+            params.error(ConfigError::new("replica_config_device", message).with_hint("choose a catalogued device or set --custom_device_config_calibration"));
+            None
+        }
+    }
 }
 
-/// Efficiencies and fixed costs of the roofline model.
+/// Per-run settings of the roofline that are not fitted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RooflineCoefficients {
-    /// Fraction of peak FLOP/s GEMMs reach.
-    pub gemm_compute_eff: f64,
-    /// Fraction of peak bandwidth GEMMs reach.
-    pub gemm_memory_eff: f64,
-    /// Launch cost of one GEMM, µs.
-    pub gemm_overhead_us: f64,
-    /// Fraction of peak bandwidth element-wise kernels reach.
-    pub elementwise_memory_eff: f64,
-    /// Launch cost of one element-wise kernel, µs.
-    pub elementwise_overhead_us: f64,
-    /// Fraction of peak FLOP/s attention reaches.
-    pub attention_compute_eff: f64,
-    /// Fraction of peak bandwidth attention reaches.
-    pub attention_memory_eff: f64,
-    /// Launch cost of an attention kernel, µs.
-    pub attention_overhead_us: f64,
-    /// Extra decode-attention cost per sequence, µs.
-    pub decode_per_sequence_us: f64,
-    /// Fraction of link bandwidth collectives reach.
-    pub collective_eff: f64,
     /// CPU overhead per iteration, ms.
     pub cpu_overhead_ms: f64,
     /// CPU overhead per request in the batch, ms.
@@ -57,214 +47,491 @@ pub struct RooflineCoefficients {
 
 impl Default for RooflineCoefficients {
     fn default() -> RooflineCoefficients {
-        // Zero-fit defaults from ../shared/notes/execution-time.md §4.2/§6.2 (H100-class).
-        RooflineCoefficients {
-            gemm_compute_eff: 0.70,
-            gemm_memory_eff: 0.85,
-            gemm_overhead_us: 6.0,
-            elementwise_memory_eff: 0.45,
-            elementwise_overhead_us: 2.0,
-            attention_compute_eff: 0.50,
-            attention_memory_eff: 0.80,
-            attention_overhead_us: 10.0,
-            decode_per_sequence_us: 0.06,
-            collective_eff: 0.6,
-            cpu_overhead_ms: 0.5,
-            cpu_overhead_per_request_ms: 0.005,
-        }
+        RooflineCoefficients { cpu_overhead_ms: 0.5, cpu_overhead_per_request_ms: 0.005 }
     }
 }
 
-/// Roofline predictor for one replica shape (model, device, node, TP/PP, dtypes).
+/// Mixture-of-experts dimensions per GPU.
+#[derive(Clone, Copy, Debug)]
+struct MoeShape {
+    experts: f64,
+    top_k: f64,
+    expert_dim: f64,
+    shared_dim: f64,
+}
+
+/// Roofline predictor for one replica shape (model, device, node, TP/PP, dtypes); everything
+/// that does not depend on the batch is computed once here.
 #[derive(Clone, Debug)]
 pub struct RooflinePredictor {
-    c: RooflineCoefficients,
-    peak_flops: f64,
-    peak_flops_weights: f64,
-    mem_bw: f64,
+    settings: RooflineCoefficients,
     layers: f64,
-    e: f64,
-    head_dim: f64,
-    q_heads: f64,
-    kv_heads: f64,
-    mlp_dim: f64,
-    gated: bool,
-    vocab: f64,
-    moe: Option<(f64, f64, f64)>,
+    shape: LayerShape,
+    attention: AttentionShape,
     weight_bytes: f64,
     kv_bytes: f64,
-    tp: f64,
-    tp_bw: f64,
-    tp_latency_us: f64,
-    pp_bw: f64,
-    pp_latency_us: f64,
+    /// Peaks at 16-bit precision (element-wise ops and attention).
+    peaks: Peaks,
+    /// Peaks at the weight dtype (GEMMs).
+    gemm_peaks: Peaks,
+    /// Each op's curve, indexed by `Op as usize` (unused slots hold the generic GEMM).
+    op_curves: [Curve; Op::COUNT],
+    gemm: Curve,
+    prefill: Curve,
+    decode: Curve,
+    moe: Option<MoeShape>,
+    all_reduce: Option<AlphaBeta>,
+    send_recv: AlphaBeta,
     post_attn_norm: bool,
+    description: String,
+    /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce) by token count − 1, filled on first
+    /// use: these depend on the token count alone, and their soft maxima need `pow`.
+    token_cache: Arc<[OnceLock<[f64; CACHED_SLOTS]>]>,
+    /// LM-head µs by sequence count − 1, filled on first use.
+    lm_head_cache: Arc<[OnceLock<f64>]>,
 }
 
-const ACT_BYTES: f64 = 2.0;
+/// Batch sizes up to this have their LM-head time memoised.
+const LM_HEAD_CACHE_MAX: usize = 4096;
+
+/// Token counts up to this are memoised (scheduler token budgets are at most a few thousand).
+const TOKEN_CACHE_MAX: usize = 16384;
+
+/// Ops that depend on the token count alone, in the order of the memo's slots.
+const CACHED_OPS: [Op; 11] = [
+    Op::InputLayernorm,
+    Op::AttnPreProj,
+    Op::AttnRope,
+    Op::AttnKvCacheSave,
+    Op::AttnPostProj,
+    Op::PostAttentionLayernorm,
+    Op::Add,
+    Op::MlpUpProj,
+    Op::MlpAct,
+    Op::MlpDownProj,
+    Op::Embedding,
+];
+
+/// The memo's slots: [`CACHED_OPS`] and one all-reduce.
+const CACHED_SLOTS: usize = CACHED_OPS.len() + 1;
+
+/// Fallback all-reduce when a node has no fit: NCCL on NVSwitch reaches about 45 % of the
+/// per-direction link bandwidth as algorithm bandwidth, after about two link latencies
+/// (h100_dgx and a100_dgx fits in data/calibration.json).
+const ALL_REDUCE_LINK_EFFICIENCY: f64 = 0.45;
 
 impl RooflinePredictor {
-    /// A predictor for `replica` with the given coefficients.
-    pub fn new(replica: &ReplicaSpec, c: RooflineCoefficients) -> RooflinePredictor {
+    /// A predictor for `replica`, with the embedded calibration; fails only if the device's
+    /// calibration source is unknown.
+    pub fn new(replica: &ReplicaSpec, settings: RooflineCoefficients) -> Result<RooflinePredictor, String> {
+        let calibration = Calibration::embedded();
+        let source = replica.device.calibration_source();
+        let cal = calibration.device(source).ok_or_else(|| {
+            let known: Vec<&str> = calibration.devices.iter().map(|d| d.device.as_str()).collect();
+            format!("device {} borrows the calibration of '{source}', which is not one of: {}", replica.device.name, known.join(", "))
+        })?;
+        Ok(RooflinePredictor::with_calibration(replica, settings, cal, calibration))
+    }
+
+    fn with_calibration(replica: &ReplicaSpec, settings: RooflineCoefficients, cal: &DeviceCalibration, all: &Calibration) -> RooflinePredictor {
         let m = &replica.model;
-        let tp = replica.parallel.tensor_parallel_size as f64;
+        let tp = replica.parallel.tensor_parallel_size;
         let device = &replica.device;
         let node = &replica.node;
-        let fp16 = device.fp16_tflops * 1e12;
-        let fp8 = device.fp8_tflops.map_or(fp16, |t| t * 1e12);
-        let peak_flops_weights = if replica.weight_dtype.bytes() == 1 { fp8 } else { fp16 };
-        let within_node = replica.parallel.tensor_parallel_size <= node.devices_per_node;
-        let (tp_bw, tp_latency_us) = if within_node {
-            (node.intra_node_bandwidth_gbps * 1e9, node.intra_node_latency_us)
-        } else {
-            (node.inter_node_bandwidth_gbps * 1e9, node.inter_node_latency_us)
-        };
+        let fp8_weights = replica.weight_dtype == Dtype::Fp8;
+        let fp8_kv = replica.kv_cache_dtype == Dtype::Fp8;
+        let bandwidth = device.memory_bandwidth_gbps * 1e9;
+        let peaks = Peaks { flops_per_s: device.fp16_tflops * 1e12, bytes_per_s: bandwidth };
+        let gemm_flops = if fp8_weights { device.fp8_tflops.unwrap_or(device.fp16_tflops) } else { device.fp16_tflops };
+        let gemm_peaks = Peaks { flops_per_s: gemm_flops * 1e12, bytes_per_s: bandwidth };
+
+        let curve = |c: &str| cal.curve(c).unwrap_or(Curve::roofline(0.7, 0.8, 5.0));
+        let gemm = curve(if fp8_weights { class::GEMM_FP8 } else { class::GEMM });
+        let mut op_curves = [gemm; Op::COUNT];
+        for op in Op::ALL {
+            let is_layer_gemm = matches!(op, Op::AttnPreProj | Op::AttnPostProj | Op::MlpUpProj | Op::MlpDownProj);
+            // Layer GEMMs carry the stack's own fit in bf16; fp8 ones take the fp8 GEMM fit.
+            if is_layer_gemm && fp8_weights {
+                continue;
+            }
+            if let Some(c) = cal.curve(op.name()) {
+                op_curves[op as usize] = c;
+            }
+        }
+
+        let within_node = tp <= node.devices_per_node;
+        let node_cal = all.node(&node.name);
+        let all_reduce = (tp > 1).then(|| match node_cal.and_then(|n| n.all_reduce(tp)).filter(|_| within_node) {
+            Some(ab) => ab,
+            None => {
+                let (bw, latency) = if within_node {
+                    (node.intra_node_bandwidth_gbps, node.intra_node_latency_us)
+                } else {
+                    (node.inter_node_bandwidth_gbps, node.inter_node_latency_us)
+                };
+                AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw }
+            }
+        });
         let spans_nodes = replica.parallel.world_size() > node.devices_per_node;
-        let (pp_bw, pp_latency_us) = if spans_nodes {
-            (node.inter_node_bandwidth_gbps * 1e9, node.inter_node_latency_us)
+        let fitted_p2p = node_cal.and_then(|n| if spans_nodes { n.send_recv_inter_node } else { n.send_recv_intra_node });
+        let link = if spans_nodes {
+            AlphaBeta { alpha_us: node.inter_node_latency_us, beta_gbps: node.inter_node_bandwidth_gbps }
         } else {
-            (node.intra_node_bandwidth_gbps * 1e9, node.intra_node_latency_us)
+            AlphaBeta { alpha_us: node.intra_node_latency_us, beta_gbps: node.intra_node_bandwidth_gbps }
+        };
+        let send_recv = fitted_p2p.unwrap_or(link);
+
+        let shape = LayerShape::of(m, tp);
+        let borrowed = if cal.device == device.name { String::new() } else { format!(" (borrowed from {} for {})", cal.device, device.name) };
+        let network = match node_cal {
+            Some(n) if tp > 1 || replica.parallel.num_pipeline_stages > 1 => format!("; network {}: {}", n.node, n.source),
+            _ => String::new(),
         };
         RooflinePredictor {
-            c,
-            peak_flops: fp16,
-            peak_flops_weights,
-            mem_bw: device.memory_bandwidth_gbps * 1e9,
+            settings,
             layers: replica.layers_per_stage() as f64,
-            e: m.embedding_dim as f64,
-            head_dim: m.head_dim() as f64,
-            q_heads: (m.num_q_heads as f64 / tp).max(1.0),
-            kv_heads: m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size) as f64,
-            mlp_dim: m.mlp_hidden_dim as f64 / tp,
-            gated: m.use_gated_mlp,
-            vocab: m.vocab_size as f64 / tp,
-            moe: m.moe.as_ref().map(|moe| (moe.num_experts as f64, moe.top_k as f64, moe.expert_hidden_dim as f64 / tp)),
+            shape,
+            attention: AttentionShape { q_heads: shape.q_heads, kv_heads: shape.kv_heads, head_dim: shape.head_dim, kv_bytes: replica.kv_cache_dtype.bytes() as f64 },
             weight_bytes: replica.weight_dtype.bytes() as f64,
             kv_bytes: replica.kv_cache_dtype.bytes() as f64,
-            tp,
-            tp_bw,
-            tp_latency_us,
-            pp_bw,
-            pp_latency_us,
+            peaks,
+            gemm_peaks,
+            op_curves,
+            gemm,
+            prefill: curve(if fp8_kv { class::PREFILL_ATTENTION_FP8 } else { class::PREFILL_ATTENTION }),
+            decode: curve(if fp8_kv { class::DECODE_ATTENTION_FP8 } else { class::DECODE_ATTENTION }),
+            moe: m.moe.as_ref().map(|moe| MoeShape {
+                experts: moe.num_experts as f64,
+                top_k: moe.top_k as f64,
+                expert_dim: moe.expert_hidden_dim as f64 / tp as f64,
+                shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64,
+            }),
+            all_reduce,
+            send_recv,
             post_attn_norm: m.post_attn_norm,
+            token_cache: (0..TOKEN_CACHE_MAX).map(|_| OnceLock::new()).collect(),
+            lm_head_cache: (0..LM_HEAD_CACHE_MAX).map(|_| OnceLock::new()).collect(),
+            description: format!(
+                "calibrated roofline: {} efficiencies{borrowed} fitted to Vidur mlp.csv and AIConfigurator tables (data/calibration.json){network}",
+                cal.device
+            ),
         }
     }
 
-    fn gemm_ms(&self, m: f64, n: f64, k: f64) -> f64 {
-        if m <= 0.0 {
-            return 0.0;
-        }
-        let flops = 2.0 * m * n * k;
-        let bytes = m * k * ACT_BYTES + k * n * self.weight_bytes + m * n * ACT_BYTES;
-        let t = (flops / (self.peak_flops_weights * self.c.gemm_compute_eff)).max(bytes / (self.mem_bw * self.c.gemm_memory_eff));
-        t * 1e3 + self.c.gemm_overhead_us * 1e-3
+    /// Time of a token-count-driven op (layer GEMM, element-wise kernel, embedding) over
+    /// `tokens` tokens, µs, for one layer.
+    pub fn token_op_us(&self, op: Op, tokens: f64) -> f64 {
+        let curve = &self.op_curves[op as usize];
+        let peaks = if self.shape.gemm_nk(op).is_some() { self.gemm_peaks } else { self.peaks };
+        self.shape.op_us(op, curve, peaks, tokens, self.weight_bytes, self.kv_bytes)
     }
 
-    fn elementwise_ms(&self, bytes: f64) -> f64 {
-        if bytes <= 0.0 {
-            return 0.0;
+    /// Per-layer µs of every [`CACHED_OPS`] op and one all-reduce at `tokens` tokens.
+    fn token_ops_us(&self, tokens: u64) -> [f64; CACHED_SLOTS] {
+        let compute = || {
+            let t = tokens as f64;
+            let mut out = [0.0; CACHED_SLOTS];
+            for (slot, op) in out.iter_mut().zip(CACHED_OPS) {
+                *slot = self.token_op_us(op, t);
+            }
+            out[CACHED_OPS.len()] = self.all_reduce_us(t);
+            out
+        };
+        match usize::try_from(tokens).ok().and_then(|t| t.checked_sub(1)).and_then(|i| self.token_cache.get(i)) {
+            Some(memo) => *memo.get_or_init(compute),
+            None => compute(),
         }
-        bytes / (self.mem_bw * self.c.elementwise_memory_eff) * 1e3 + self.c.elementwise_overhead_us * 1e-3
     }
 
-    fn all_reduce_ms(&self, bytes: f64) -> f64 {
-        if self.tp <= 1.0 || bytes <= 0.0 {
-            return 0.0;
+    /// Prefill attention over `work`, µs per layer.
+    pub fn prefill_us(&self, work: PrefillWork) -> f64 {
+        cost::prefill_attention_us(&self.prefill, self.peaks, work)
+    }
+
+    /// Decode attention over `work`, µs per layer.
+    pub fn decode_us(&self, work: DecodeWork) -> f64 {
+        cost::decode_attention_us(&self.decode, self.peaks, &self.attention, work)
+    }
+
+    /// The attention head layout per GPU.
+    pub fn attention_shape(&self) -> &AttentionShape {
+        &self.attention
+    }
+
+    /// One TP all-reduce of `tokens` activations, µs (0 without TP).
+    pub fn all_reduce_us(&self, tokens: f64) -> f64 {
+        self.all_reduce.map_or(0.0, |ab| ab.time_us(tokens * self.shape.embedding_dim * ACT_BYTES))
+    }
+
+    /// Sending `tokens` activations to the next stage, µs.
+    pub fn send_recv_us(&self, tokens: f64) -> f64 {
+        self.send_recv.time_us(tokens * self.shape.embedding_dim * ACT_BYTES)
+    }
+
+    /// LM head over `sequences` rows, µs.
+    pub fn lm_head_us(&self, sequences: f64) -> f64 {
+        let (n, k) = self.shape.gemm_nk(Op::LmHead).unwrap_or((0.0, 0.0));
+        cost::gemm_us(&self.gemm, self.gemm_peaks, sequences, n, k, ACT_BYTES, self.weight_bytes)
+    }
+
+    /// MoE router and experts for `tokens` tokens, µs per layer: `(router, experts)`.
+    fn moe_us(&self, moe: &MoeShape, tokens: f64) -> (f64, f64) {
+        let e = self.shape.embedding_dim;
+        let router = cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, moe.experts, e, ACT_BYTES, self.weight_bytes);
+        // A fused MoE kernel runs every routed token through its experts in one grouped GEMM
+        // per projection; only the experts that receive tokens load their weights.
+        let routed = tokens * moe.top_k;
+        let active = moe.experts.min(routed).max(1.0);
+        let up_n = if self.shape.gated { 2.0 } else { 1.0 } * moe.expert_dim;
+        let grouped = |n: f64, k: f64| {
+            let flops = 2.0 * routed * n * k;
+            let bytes = routed * (n + k) * ACT_BYTES + active * n * k * self.weight_bytes;
+            cost::roofline_us(&self.gemm, self.gemm_peaks, flops, bytes, 0.0, 1.0)
+        };
+        let act_bytes = (if self.shape.gated { 3.0 } else { 2.0 }) * routed * moe.expert_dim * ACT_BYTES;
+        let mut experts = grouped(up_n, e) + grouped(e, moe.expert_dim) + cost::elementwise_us(&self.op_curves[Op::MlpAct as usize], self.peaks, act_bytes);
+        if moe.shared_dim > 0.0 {
+            let shared_up = if self.shape.gated { 2.0 } else { 1.0 } * moe.shared_dim;
+            experts += cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, shared_up, e, ACT_BYTES, self.weight_bytes)
+                + cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, e, moe.shared_dim, ACT_BYTES, self.weight_bytes);
         }
-        let ring = 2.0 * (self.tp - 1.0) / self.tp * bytes / (self.tp_bw * self.c.collective_eff);
-        ring * 1e3 + self.tp_latency_us * 1e-3
+        (router, experts)
+    }
+
+    /// MoE router and experts for `tokens` tokens on the whole stage, ms (zeros for a dense
+    /// model).
+    pub fn predict_moe_ms(&self, tokens: f64, per_layer_ms: f64) -> (f64, f64) {
+        match &self.moe {
+            Some(moe) => {
+                let (router, experts) = self.moe_us(moe, tokens);
+                (router * per_layer_ms, experts * per_layer_ms)
+            }
+            None => (0.0, 0.0),
+        }
+    }
+
+    /// What the roofline is calibrated on, in one line.
+    pub fn describe_short(&self) -> &str {
+        &self.description
+    }
+
+    /// CPU overhead of one iteration with `requests` requests, ms.
+    pub fn cpu_overhead_ms(&self, requests: f64) -> f64 {
+        self.settings.cpu_overhead_ms + self.settings.cpu_overhead_per_request_ms * requests
+    }
+
+    /// Layers on the stage.
+    pub fn layers(&self) -> f64 {
+        self.layers
+    }
+
+    /// Whether the model has a post-attention norm.
+    pub fn has_post_attn_norm(&self) -> bool {
+        self.post_attn_norm
+    }
+
+    /// Whether the model is a mixture of experts.
+    pub fn is_moe(&self) -> bool {
+        self.moe.is_some()
+    }
+
+    /// Prefill and decode work of `batch`.
+    pub fn attention_work(&self, batch: &[BatchItem]) -> (PrefillWork, DecodeWork) {
+        let mut prefill = PrefillWork::default();
+        let mut decode = DecodeWork::default();
+        for item in batch {
+            if item.is_prefill {
+                prefill.add(&self.attention, item.num_tokens as f64, item.num_processed_tokens as f64);
+            } else {
+                decode.add(&self.attention, item.num_processed_tokens as f64 + item.num_tokens as f64);
+            }
+        }
+        (prefill, decode)
     }
 }
+
+/// Token-count-driven ops of every layer, in execution order.
+pub(super) const TOKEN_OPS: [Op; 7] = [Op::InputLayernorm, Op::AttnPreProj, Op::AttnRope, Op::AttnKvCacheSave, Op::AttnPostProj, Op::PostAttentionLayernorm, Op::Add];
+
+/// Dense MLP ops.
+pub(super) const MLP_OPS: [Op; 3] = [Op::MlpUpProj, Op::MlpAct, Op::MlpDownProj];
 
 impl super::ExecutionTimePredictor for RooflinePredictor {
     fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
         let mut out = ExecutionTime::default();
-        let tokens: f64 = batch.iter().map(|b| b.num_tokens as f64).sum();
+        let token_count: u64 = batch.iter().map(|b| u64::from(b.num_tokens)).sum();
+        let tokens = token_count as f64;
         let l = self.layers;
-        let e = self.e;
-        let hd = self.head_dim;
         let r = Provenance::Roofline;
+        let per_layer_ms = l * 1e-3;
+        let memo = self.token_ops_us(token_count);
+        let op_us = |op: Op| CACHED_OPS.iter().position(|o| *o == op).map_or(0.0, |i| memo[i]);
 
-        // Attention projections and element-wise ops, per layer.
-        out.set(Op::InputLayernorm, l * self.elementwise_ms(2.0 * tokens * e * ACT_BYTES), r);
-        out.set(Op::AttnPreProj, l * self.gemm_ms(tokens, (self.q_heads + 2.0 * self.kv_heads) * hd, e), r);
-        out.set(Op::AttnRope, l * self.elementwise_ms(2.0 * tokens * (self.q_heads + self.kv_heads) * hd * ACT_BYTES), r);
-        out.set(Op::AttnKvCacheSave, l * self.elementwise_ms(tokens * 2.0 * self.kv_heads * hd * self.kv_bytes), r);
-
-        // Prefill attention: causal FLOPs over each chunk against its context.
-        let mut prefill_flops = 0.0;
-        let mut prefill_bytes = 0.0;
-        let mut decode_bytes = 0.0;
-        let mut decode_flops = 0.0;
-        let mut decode_seqs = 0.0;
-        for item in batch {
-            let c = item.num_tokens as f64;
-            let k = item.num_processed_tokens as f64;
-            if item.is_prefill {
-                prefill_flops += 4.0 * self.q_heads * hd * c * (k + c / 2.0);
-                prefill_bytes += (k + c) * 2.0 * self.kv_heads * hd * self.kv_bytes + 2.0 * c * self.q_heads * hd * ACT_BYTES;
-            } else {
-                decode_seqs += 1.0;
-                decode_flops += 4.0 * self.q_heads * hd * (k + 1.0);
-                decode_bytes += (k + 1.0) * 2.0 * self.kv_heads * hd * self.kv_bytes;
+        for op in TOKEN_OPS {
+            if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
+                continue;
             }
+            out.set(op, per_layer_ms * op_us(op), r);
         }
-        if prefill_flops > 0.0 {
-            let t = (prefill_flops / (self.peak_flops * self.c.attention_compute_eff))
-                .max(prefill_bytes / (self.mem_bw * self.c.attention_memory_eff));
-            out.set(Op::AttnPrefill, l * (t * 1e3 + self.c.attention_overhead_us * 1e-3), r);
-        }
-        if decode_seqs > 0.0 {
-            let t = (decode_flops / (self.peak_flops * self.c.attention_compute_eff))
-                .max(decode_bytes / (self.mem_bw * self.c.attention_memory_eff));
-            let ms = t * 1e3 + (self.c.attention_overhead_us + self.c.decode_per_sequence_us * decode_seqs) * 1e-3;
-            out.set(Op::AttnDecode, l * ms, r);
-        }
-
-        out.set(Op::AttnPostProj, l * self.gemm_ms(tokens, e, self.q_heads * hd), r);
-        let activation_bytes = tokens * e * ACT_BYTES;
-        out.set(Op::AttnPostProjAllReduce, l * self.all_reduce_ms(activation_bytes), r);
-        if self.post_attn_norm {
-            out.set(Op::PostAttentionLayernorm, l * self.elementwise_ms(2.0 * tokens * e * ACT_BYTES), r);
-        }
-
-        // MLP (dense) or experts (MoE).
-        let up_factor = if self.gated { 2.0 } else { 1.0 };
-        match self.moe {
+        let (prefill, decode) = self.attention_work(batch);
+        out.set(Op::AttnPrefill, per_layer_ms * self.prefill_us(prefill), r);
+        out.set(Op::AttnDecode, per_layer_ms * self.decode_us(decode), r);
+        let all_reduce = per_layer_ms * memo[CACHED_OPS.len()];
+        out.set(Op::AttnPostProjAllReduce, all_reduce, r);
+        out.set(Op::MlpDownProjAllReduce, all_reduce, r);
+        match &self.moe {
             None => {
-                out.set(Op::MlpUpProj, l * self.gemm_ms(tokens, up_factor * self.mlp_dim, e), r);
-                out.set(Op::MlpAct, l * self.elementwise_ms(tokens * self.mlp_dim * ACT_BYTES * (up_factor + 1.0)), r);
-                out.set(Op::MlpDownProj, l * self.gemm_ms(tokens, e, self.mlp_dim), r);
+                for op in MLP_OPS {
+                    out.set(op, per_layer_ms * op_us(op), r);
+                }
             }
-            Some((experts, top_k, expert_dim)) => {
-                out.set(Op::MoeRouter, l * self.gemm_ms(tokens, experts, e), r);
-                // Each active expert sees its share of routed tokens but loads all its weights.
-                let active = experts.min(tokens * top_k).max(1.0);
-                let per_expert_tokens = tokens * top_k / active;
-                let expert_ms = self.gemm_ms(per_expert_tokens, up_factor * expert_dim, e)
-                    + self.gemm_ms(per_expert_tokens, e, expert_dim)
-                    + self.elementwise_ms(per_expert_tokens * expert_dim * ACT_BYTES * (up_factor + 1.0));
-                out.set(Op::MoeExperts, l * active * expert_ms, r);
+            Some(moe) => {
+                let (router, experts) = self.moe_us(moe, tokens);
+                out.set(Op::MoeRouter, per_layer_ms * router, r);
+                out.set(Op::MoeExperts, per_layer_ms * experts, r);
             }
         }
-        out.set(Op::MlpDownProjAllReduce, l * self.all_reduce_ms(activation_bytes), r);
-        out.set(Op::Add, l * 2.0 * self.elementwise_ms(3.0 * tokens * e * ACT_BYTES), r);
-
         if position.is_first() {
-            out.set(Op::Embedding, self.elementwise_ms(tokens * e * ACT_BYTES), r);
+            out.set(Op::Embedding, op_us(Op::Embedding) * 1e-3, r);
         }
         if position.is_last() {
-            // Logits for every sequence in the batch.
-            out.set(Op::LmHead, self.gemm_ms(batch.len() as f64, self.vocab, e), r);
+            let lm_head = match batch.len().checked_sub(1).and_then(|i| self.lm_head_cache.get(i)) {
+                Some(memo) => *memo.get_or_init(|| self.lm_head_us(batch.len() as f64)),
+                None => self.lm_head_us(batch.len() as f64),
+            };
+            out.set(Op::LmHead, lm_head * 1e-3, r);
         } else {
-            let ms = activation_bytes / (self.pp_bw * self.c.collective_eff) * 1e3 + self.pp_latency_us * 1e-3;
-            out.set(Op::PipelineSendRecv, ms, r);
+            out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
         }
-        out.set(Op::CpuOverhead, self.c.cpu_overhead_ms + self.c.cpu_overhead_per_request_ms * batch.len() as f64, r);
+        out.set(Op::CpuOverhead, self.cpu_overhead_ms(batch.len() as f64), r);
         out
     }
 
     fn describe(&self) -> String {
-        "roofline (datasheet peaks × default efficiencies)".to_string()
+        self.description.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ExecutionTimePredictor;
+    use super::*;
+    use crate::config::{Config, SimConfig};
+    use crate::inputs::Inputs;
+
+    fn replica(pairs: &[(&str, &str)]) -> ReplicaSpec {
+        let config = Config::from_pairs(pairs.iter().copied()).unwrap();
+        SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica
+    }
+
+    fn llama3_h100(extra: &[(&str, &str)]) -> RooflinePredictor {
+        let mut pairs = vec![
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+        ];
+        pairs.extend_from_slice(extra);
+        RooflinePredictor::new(&replica(&pairs), RooflineCoefficients::default()).unwrap()
+    }
+
+    const ONLY: StagePosition = StagePosition { stage: 0, num_stages: 1 };
+
+    fn decode_batch(n: u32, context: u32) -> Vec<BatchItem> {
+        (0..n).map(|_| BatchItem { num_processed_tokens: context, num_tokens: 1, is_prefill: false }).collect()
+    }
+
+    #[test]
+    fn a_prefill_of_a_long_prompt_takes_tens_of_milliseconds_on_h100() {
+        let p = llama3_h100(&[]);
+        let t = p.predict(&[BatchItem { num_processed_tokens: 0, num_tokens: 4096, is_prefill: true }], ONLY);
+        // 8B parameters × 2 FLOPs × 4096 tokens ≈ 66 TFLOP at ~75 % of 989 TFLOP/s ≈ 90 ms.
+        assert!((60.0..140.0).contains(&t.model_ms()), "{}", t.model_ms());
+        assert!(t.provenance.iter().all(|p| matches!(p, Provenance::Roofline | Provenance::None)));
+        assert_eq!(t.get(Op::AttnDecode), 0.0);
+    }
+
+    #[test]
+    fn memoised_op_times_equal_direct_ones() {
+        let p = llama3_h100(&[("replica_config_tensor_parallel_size", "2")]);
+        for t in [1u32, 300, 20_000] {
+            let batch = [BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: true }];
+            for _ in 0..2 {
+                let out = p.predict(&batch, ONLY);
+                assert_eq!(out.get(Op::MlpUpProj), p.layers() * 1e-3 * p.token_op_us(Op::MlpUpProj, t as f64));
+                assert_eq!(out.get(Op::AttnPostProjAllReduce), p.layers() * 1e-3 * p.all_reduce_us(t as f64));
+                assert_eq!(out.get(Op::LmHead), 1e-3 * p.lm_head_us(1.0));
+            }
+        }
+    }
+
+    #[test]
+    fn decode_steps_are_memory_bound_and_grow_with_context() {
+        let p = llama3_h100(&[]);
+        let short = p.predict(&decode_batch(32, 512), ONLY);
+        let long = p.predict(&decode_batch(32, 8192), ONLY);
+        // Weights (16 GB) at ~3 TB/s ≈ 5–7 ms per step.
+        assert!((4.0..12.0).contains(&short.model_ms()), "{}", short.model_ms());
+        assert!(long.get(Op::AttnDecode) > 4.0 * short.get(Op::AttnDecode));
+    }
+
+    #[test]
+    fn tensor_parallelism_adds_all_reduces_and_shrinks_gemms() {
+        let tp1 = llama3_h100(&[]).predict(&decode_batch(64, 1024), ONLY);
+        let tp4 = llama3_h100(&[("replica_config_tensor_parallel_size", "4")]).predict(&decode_batch(64, 1024), ONLY);
+        assert_eq!(tp1.get(Op::AttnPostProjAllReduce), 0.0);
+        assert!(tp4.get(Op::AttnPostProjAllReduce) > 0.0);
+        assert!(tp4.get(Op::MlpUpProj) < tp1.get(Op::MlpUpProj) / 2.0);
+    }
+
+    #[test]
+    fn fp8_weights_speed_up_decode_and_fp8_kv_speeds_up_attention() {
+        let bf16 = llama3_h100(&[]).predict(&decode_batch(64, 4096), ONLY);
+        let fp8 = llama3_h100(&[("replica_config_weight_dtype", "fp8"), ("replica_config_kv_cache_dtype", "fp8")]).predict(&decode_batch(64, 4096), ONLY);
+        assert!(fp8.get(Op::MlpUpProj) < bf16.get(Op::MlpUpProj));
+        assert!(fp8.get(Op::AttnDecode) < bf16.get(Op::AttnDecode));
+    }
+
+    #[test]
+    fn pipeline_stages_send_activations_and_only_the_last_runs_the_lm_head() {
+        let p = llama3_h100(&[("replica_config_num_pipeline_stages", "2")]);
+        let batch = decode_batch(8, 100);
+        let first = p.predict(&batch, StagePosition { stage: 0, num_stages: 2 });
+        let last = p.predict(&batch, StagePosition { stage: 1, num_stages: 2 });
+        assert!(first.get(Op::PipelineSendRecv) > 0.0 && first.get(Op::LmHead) == 0.0 && first.get(Op::Embedding) > 0.0);
+        assert!(last.get(Op::PipelineSendRecv) == 0.0 && last.get(Op::LmHead) > 0.0 && last.get(Op::Embedding) == 0.0);
+    }
+
+    #[test]
+    fn moe_models_run_experts_instead_of_a_dense_mlp() {
+        let r = replica(&[
+            ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("replica_config_tensor_parallel_size", "2"),
+        ]);
+        let p = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
+        let t = p.predict(&decode_batch(16, 256), ONLY);
+        assert!(t.get(Op::MoeExperts) > 0.0 && t.get(Op::MoeRouter) > 0.0);
+        assert_eq!(t.get(Op::MlpUpProj), 0.0);
+        // Few tokens touch few experts: 1 token loads 2 of 8 experts' weights.
+        let one = p.predict(&decode_batch(1, 256), ONLY).get(Op::MoeExperts);
+        assert!(one < t.get(Op::MoeExperts));
+    }
+
+    #[test]
+    fn faster_gpus_predict_shorter_times_and_borrowed_calibrations_are_described() {
+        let batch = [BatchItem { num_processed_tokens: 0, num_tokens: 2048, is_prefill: true }];
+        let time = |device: &str| {
+            let r = replica(&[("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"), ("replica_config_device", device)]);
+            let p = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
+            (p.predict(&batch, ONLY).model_ms(), p.describe())
+        };
+        let (a40, _) = time("a40");
+        let (a100, _) = time("a100");
+        let (h100, _) = time("h100");
+        let (b200, _) = time("b200");
+        assert!(a40 > a100 && a100 > h100 && h100 > b200, "{a40} {a100} {h100} {b200}");
+        let (_, mi300x) = time("mi300x");
+        assert!(mi300x.contains("borrowed from h100"), "{mi300x}");
     }
 }

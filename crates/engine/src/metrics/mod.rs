@@ -49,7 +49,6 @@ struct ReplicaAcc {
     num_completed: u64,
     prompt_tokens_completed: u64,
     cached_tokens_completed: u64,
-    last_arrival: Option<SimTime>,
 }
 
 /// Collects metrics as the simulation reports what happens.
@@ -121,13 +120,13 @@ impl Metrics {
             num_stages: pp,
             records: Vec::new(),
             errors: Vec::new(),
-            tbt: QuantileSketch::default(),
-            batch_size: QuantileSketch::default(),
-            batch_tokens: QuantileSketch::default(),
-            batch_prefill_tokens: QuantileSketch::default(),
-            batch_decode_tokens: QuantileSketch::default(),
-            batch_time: QuantileSketch::default(),
-            op_ms: if config.metrics.store_operation_metrics { vec![QuantileSketch::default(); Op::COUNT] } else { Vec::new() },
+            tbt: QuantileSketch::new(),
+            batch_size: QuantileSketch::new(),
+            batch_tokens: QuantileSketch::new(),
+            batch_prefill_tokens: QuantileSketch::new(),
+            batch_decode_tokens: QuantileSketch::new(),
+            batch_time: QuantileSketch::new(),
+            op_ms: if config.metrics.store_operation_metrics { vec![QuantileSketch::new(); Op::COUNT] } else { Vec::new() },
             series: BucketSeries::new(CH_KV_FIRST + 2 * n),
             replicas: vec![replica; n],
             chrome: Vec::new(),
@@ -268,8 +267,6 @@ impl Metrics {
         acc.num_completed += 1;
         acc.prompt_tokens_completed += u64::from(request.original_prefill_tokens);
         acc.cached_tokens_completed += u64::from(request.num_prefill_tokens_cached);
-        let inter_arrival = acc.last_arrival.map_or(request.arrived_at.0, |prev| request.arrived_at.since(prev));
-        acc.last_arrival = Some(request.arrived_at);
         let completed_at = request.completed_at.unwrap_or_default();
         self.series.add(completed_at, CH_COMPLETIONS, 1.0);
         self.records.push(RequestRecord {
@@ -282,7 +279,7 @@ impl Metrics {
             execution_ns: request.execution_ns,
             model_execution_ns: request.model_execution_ns,
             preempted_ns: request.preempted_ns,
-            inter_arrival_ns: inter_arrival,
+            inter_arrival_ns: 0,
             num_prefill_tokens: request.original_prefill_tokens,
             num_decode_tokens: request.original_decode_tokens,
             num_prefill_tokens_cached: request.num_prefill_tokens_cached,
@@ -313,6 +310,17 @@ impl Metrics {
             });
         }
         self.errors.sort_by_key(|e| e.id);
+        // Vidur's inter-arrival delay: the gap between a request's arrival and the arrival of
+        // the request its replica scheduled before it (the first one's gap is its arrival).
+        self.records.sort_by_key(|r| (r.replica, r.scheduled_at_ns, r.id));
+        let mut previous: Option<(u32, u64)> = None;
+        for r in &mut self.records {
+            r.inter_arrival_ns = match previous {
+                Some((replica, arrived)) if replica == r.replica => r.arrived_at_ns.saturating_sub(arrived),
+                _ => r.arrived_at_ns,
+            };
+            previous = Some((r.replica, r.arrived_at_ns));
+        }
         self.records.sort_by_key(|r| r.id);
 
         // Per-request distributions (exact).

@@ -125,11 +125,11 @@ fn parse_trace(p: &mut Params) -> Option<LengthPlan> {
 }
 
 pub(super) fn check_max_tokens(p: &mut Params, flag: &str, trace: &Trace, prefill_scale: f64, decode_scale: f64, max: u64) -> Option<()> {
-    for (i, row) in trace.rows.iter().enumerate() {
+    for row in &trace.rows {
         let total = u64::from(scaled(row.num_prefill_tokens, prefill_scale)) + u64::from(scaled(row.num_decode_tokens, decode_scale));
         if total > max {
             p.error(
-                ConfigError::new(flag, format!("{}, row {}: prompt + output = {total} tokens exceeds max_tokens = {max}", trace.name, i + 2))
+                ConfigError::new(flag, format!("{}, row {}: prompt + output = {total} tokens exceeds max_tokens = {max}", trace.name, row.line))
                     .with_hint("raise max_tokens, scale the trace down, or leave max_tokens unset"),
             );
             return None;

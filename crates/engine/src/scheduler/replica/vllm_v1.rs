@@ -203,3 +203,132 @@ impl ReplicaScheduler for VllmV1Scheduler {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SloSpec;
+    use crate::request::{ReplicaId, Request};
+    use crate::scheduler::replica::QueueKind;
+    use std::sync::Arc;
+
+    fn ctx(num_blocks: u64, prefix_caching: bool) -> ReplicaContext {
+        ReplicaContext {
+            replica: ReplicaId(0),
+            num_blocks,
+            block_size: 16,
+            num_pipeline_stages: 1,
+            enable_prefix_caching: prefix_caching,
+            num_preallocate_tokens: 0,
+            watermark_blocks_fraction: 0.01,
+            queue: QueueKind::Fcfs,
+            slo: SloSpec::default(),
+        }
+    }
+
+    /// Adds requests (prefill, decode, hashes) arriving at t = id ns.
+    fn arena(specs: &[(u32, u32, &[u64])]) -> RequestArena {
+        let mut requests = RequestArena::new();
+        for (i, (p, d, hashes)) in specs.iter().enumerate() {
+            let mut r = Request::new(RequestId(i as u32), SimTime(i as u64), *p, *d);
+            if !hashes.is_empty() {
+                r.block_hashes = Some(Arc::from(*hashes));
+            }
+            requests.push(r);
+        }
+        requests
+    }
+
+    /// Forms a batch and ends it at once, as the engine does; returns (request, tokens) pairs.
+    fn step(s: &mut VllmV1Scheduler, requests: &mut RequestArena) -> Vec<(u32, u32)> {
+        let mut plan = BatchPlan::default();
+        s.next_batch(SimTime(100), requests, &mut plan);
+        let mut batch = Batch { plan: plan.clone(), ..Batch::default() };
+        batch.describe(requests);
+        for (&id, &n) in plan.requests.iter().zip(&plan.num_tokens) {
+            requests.get_mut(id).on_iteration_end(n, SimTime(100));
+        }
+        s.on_batch_end(&batch, requests);
+        s.check_invariants(requests).unwrap();
+        plan.requests.iter().zip(&plan.num_tokens).map(|(r, n)| (r.0, *n)).collect()
+    }
+
+    #[test]
+    fn chunked_prefill_shares_the_token_budget_with_running_requests() {
+        let mut requests = arena(&[(600, 2, &[]), (300, 2, &[])]);
+        let mut s = VllmV1Scheduler::new(&ctx(1000, false), 512, 128);
+        s.add_request(RequestId(0), &mut requests).unwrap();
+        s.add_request(RequestId(1), &mut requests).unwrap();
+        // The first chunk takes the whole budget; the second request waits.
+        assert_eq!(step(&mut s, &mut requests), [(0, 512)]);
+        // Running first: R0's last 88 prompt tokens, then R1's whole 300-token prompt.
+        assert_eq!(step(&mut s, &mut requests), [(0, 88), (1, 300)]);
+        // Both prefills ended with their first token; one decode each finishes them (D = 2).
+        assert_eq!(step(&mut s, &mut requests), [(0, 1), (1, 1)]);
+        assert!(requests.get(RequestId(0)).is_completed() && requests.get(RequestId(1)).is_completed());
+        assert_eq!(s.kv_usage().allocated_blocks, 0);
+        assert_eq!(step(&mut s, &mut requests), []);
+    }
+
+    #[test]
+    fn out_of_blocks_preempts_the_newest_running_request_by_recompute() {
+        // 8 blocks of 16 tokens: R0 (64 + 40) and R1 (48 + 40) fit alone but not together.
+        let mut requests = arena(&[(64, 40, &[]), (48, 40, &[])]);
+        let mut s = VllmV1Scheduler::new(&ctx(8, false), 512, 128);
+        s.add_request(RequestId(0), &mut requests).unwrap();
+        s.add_request(RequestId(1), &mut requests).unwrap();
+        assert_eq!(step(&mut s, &mut requests), [(0, 64), (1, 48)]); // 4 + 3 blocks
+        // R0's decode takes the last free block; R1 then needs one more and is the newest: it
+        // preempts itself, keeping its first token as prompt (P' = 49, D' = 39).
+        assert_eq!(step(&mut s, &mut requests), [(0, 1)]);
+        let r1 = requests.get(RequestId(1));
+        assert_eq!((r1.num_restarts, r1.num_prefill_tokens, r1.num_decode_tokens, r1.num_processed_tokens), (1, 49, 39, 0));
+        // R1 needs 4 blocks but only 3 are free: it waits (head of line) while R0 decodes.
+        assert_eq!(step(&mut s, &mut requests), [(0, 1)]);
+        while !requests.get(RequestId(0)).is_completed() {
+            let batch = step(&mut s, &mut requests);
+            assert_eq!(batch[0].0, 0);
+        }
+        // With R0 gone, R1 recomputes its 49-token prompt and finishes.
+        assert_eq!(step(&mut s, &mut requests), [(1, 49)]);
+        while !requests.get(RequestId(1)).is_completed() {
+            assert_eq!(step(&mut s, &mut requests), [(1, 1)]);
+        }
+        assert_eq!(requests.get(RequestId(1)).num_tokens_emitted, 40, "every output token emitted exactly once");
+    }
+
+    #[test]
+    fn prefix_hits_skip_cached_blocks_and_always_compute_one_block() {
+        let mut requests = arena(&[(48, 4, &[1, 2, 3, 4]), (48, 4, &[1, 2, 9, 10]), (48, 4, &[1, 2, 3, 4])]);
+        let mut s = VllmV1Scheduler::new(&ctx(100, true), 512, 128);
+        s.add_request(RequestId(0), &mut requests).unwrap();
+        assert_eq!(step(&mut s, &mut requests), [(0, 48)]);
+        s.add_request(RequestId(1), &mut requests).unwrap();
+        s.add_request(RequestId(2), &mut requests).unwrap();
+        // R1 shares two blocks: 32 tokens cached, 16 computed. R2 repeats R0's prompt exactly:
+        // the hit is capped so its last block is recomputed (Vidur: c −= 16).
+        assert_eq!(step(&mut s, &mut requests), [(0, 1), (1, 16), (2, 16)]);
+        assert_eq!(requests.get(RequestId(1)).num_prefill_tokens_cached, 32);
+        assert_eq!(requests.get(RequestId(2)).num_prefill_tokens_cached, 32);
+        assert_eq!(s.prefix_cache_stats().hit_blocks, 4);
+    }
+
+    #[test]
+    fn requests_that_can_never_fit_are_refused() {
+        let mut requests = arena(&[(200, 100, &[])]);
+        let mut s = VllmV1Scheduler::new(&ctx(10, false), 512, 128);
+        let reason = s.add_request(RequestId(0), &mut requests).unwrap_err();
+        assert!(reason.contains("needs 19 KV blocks"), "{reason}");
+        assert_eq!(s.num_pending(), 0);
+    }
+
+    #[test]
+    fn batch_size_cap_limits_admitted_requests() {
+        let mut requests = arena(&[(10, 5, &[]), (10, 5, &[]), (10, 5, &[])]);
+        let mut s = VllmV1Scheduler::new(&ctx(100, false), 512, 2);
+        for i in 0..3 {
+            s.add_request(RequestId(i), &mut requests).unwrap();
+        }
+        assert_eq!(step(&mut s, &mut requests), [(0, 10), (1, 10)]);
+    }
+}

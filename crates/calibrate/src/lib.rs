@@ -1,0 +1,303 @@
+//! llmsim's calibration tool: fits the roofline predictor's coefficients to the measured tables
+//! in `../shared/profiles` (writing `data/calibration.json`) and prints how far the shipped
+//! coefficients are from every measured row.
+
+pub mod check;
+pub mod transfer;
+pub mod data;
+pub mod fit;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use llmsim_engine::catalog::{DeviceSpec, find_device};
+use llmsim_engine::exec::calibration::{Calibration, DeviceCalibration, FittedCurve, NodeCalibration, TpAlphaBeta, class};
+use llmsim_engine::exec::{AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork, cost};
+
+use data::{AttentionRow, CollectiveRow, GemmRow, MlpRow, Result, VIDUR_MLP_OPS};
+use fit::{Fitted, Form, fit};
+
+/// The engine's device record for `name` (a catalogue id).
+pub fn device(name: &str) -> &'static DeviceSpec {
+    find_device(name).unwrap_or_else(|| panic!("device {name} is not in data/devices.json"))
+}
+
+/// Peak rates of `device` at 16-bit (`fp8` = false) or 8-bit precision.
+pub fn peaks(device: &DeviceSpec, fp8: bool) -> Peaks {
+    let tflops = if fp8 { device.fp8_tflops.unwrap_or(device.fp16_tflops) } else { device.fp16_tflops };
+    Peaks { flops_per_s: tflops * 1e12, bytes_per_s: device.memory_bandwidth_gbps * 1e9 }
+}
+
+/// AIC system folders and the catalogue device each one calibrates.
+pub const AIC_SYSTEMS: [(&str, &str); 4] = [("h100_sxm", "h100"), ("h200_sxm", "h200"), ("a100_sxm", "a100"), ("b200_sxm", "b200")];
+
+/// Vidur-profiled devices.
+pub const VIDUR_DEVICES: [&str; 3] = ["h100", "a100", "a40"];
+
+/// Head size of every AIC attention row.
+pub const AIC_HEAD_DIM: f64 = 128.0;
+
+/// Predicted µs of a Vidur `mlp.csv` op on `row` with `curve` on `device`.
+pub fn mlp_op_us(curve: &Curve, device: &DeviceSpec, row: &MlpRow, op_index: usize) -> f64 {
+    row.shape.op_us(VIDUR_MLP_OPS[op_index].1, curve, peaks(device, false), row.tokens, 2.0, 2.0)
+}
+
+/// Predicted µs of an AIC GEMM row.
+pub fn gemm_row_us(curve: &Curve, p: Peaks, row: &GemmRow, weight_bytes: f64) -> f64 {
+    cost::gemm_us(curve, p, row.m, row.n, row.k, cost::ACT_BYTES, weight_bytes)
+}
+
+fn attention_shape(row: &AttentionRow, kv_bytes: f64) -> AttentionShape {
+    AttentionShape { q_heads: row.q_heads, kv_heads: row.kv_heads, head_dim: AIC_HEAD_DIM, kv_bytes }
+}
+
+/// Predicted µs of an AIC context-attention row (`batch` prompts of `len` tokens, no prefix).
+pub fn prefill_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64) -> f64 {
+    let shape = attention_shape(row, kv_bytes);
+    let mut one = PrefillWork::default();
+    one.add(&shape, row.len, 0.0);
+    let work = PrefillWork { flops: one.flops * row.batch, bytes: one.bytes * row.batch };
+    cost::prefill_attention_us(curve, p, work)
+}
+
+/// Predicted µs of an AIC generation-attention row (`batch` sequences over `len` cached tokens).
+pub fn decode_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64) -> f64 {
+    let shape = attention_shape(row, kv_bytes);
+    let mut one = DecodeWork::default();
+    one.add(&shape, row.len);
+    let work = DecodeWork { sequences: row.batch, flops: one.flops * row.batch, bytes: one.bytes * row.batch };
+    cost::decode_attention_us(curve, p, &shape, work)
+}
+
+/// Context-attention rows the calibration fits and checks: real chunks (≥ 16 tokens).
+pub fn prefill_rows_in_scope(row: &AttentionRow) -> bool {
+    row.len >= 16.0
+}
+
+/// Generation-attention rows the calibration fits and checks: batch 1–256, KV 128–32k.
+pub fn decode_rows_in_scope(row: &AttentionRow) -> bool {
+    row.batch <= 256.0 && (128.0..=32768.0).contains(&row.len)
+}
+
+const GEMM_START: Curve = Curve::roofline(0.7, 0.8, 5.0);
+const MEMORY_START: Curve = Curve { sharpness: 3.0, overlapped_overhead: true, ..Curve::memory(0.4, 2.0) };
+const PREFILL_START: Curve = Curve::roofline(0.5, 0.5, 10.0);
+const DECODE_START: Curve = Curve { per_item_us: 0.05, ramp_units: 2.0, ..Curve::memory(0.8, 10.0) };
+
+/// Fits one Vidur `mlp.csv` op over `rows`.
+pub fn fit_mlp_op(device: &DeviceSpec, rows: &[MlpRow], op_index: usize) -> Option<Fitted> {
+    let samples: Vec<&MlpRow> = rows.iter().filter(|r| r.us[op_index].is_some()).collect();
+    if samples.is_empty() {
+        return None;
+    }
+    let op = VIDUR_MLP_OPS[op_index].1;
+    let (form, start) = if samples[0].shape.gemm_nk(op).is_some() { (Form::Roofline, GEMM_START) } else { (Form::Memory, MEMORY_START) };
+    Some(fit(form, start, &samples, |c, r| mlp_op_us(c, device, r, op_index), |r| r.us[op_index].unwrap_or(1.0)))
+}
+
+/// Fits one GEMM curve over `rows` at `p`.
+pub fn fit_gemm(p: Peaks, rows: &[GemmRow], weight_bytes: f64) -> Fitted {
+    fit(Form::Roofline, GEMM_START, rows, |c, r| gemm_row_us(c, p, r, weight_bytes), |r| r.us)
+}
+
+/// Fits prefill attention over the in-scope `rows`.
+pub fn fit_prefill(p: Peaks, rows: &[AttentionRow], kv_bytes: f64) -> Fitted {
+    let rows: Vec<AttentionRow> = rows.iter().copied().filter(prefill_rows_in_scope).collect();
+    fit(Form::Roofline, PREFILL_START, &rows, |c, r| prefill_row_us(c, p, r, kv_bytes), |r| r.us)
+}
+
+/// Fits decode attention over the in-scope `rows`.
+pub fn fit_decode(p: Peaks, rows: &[AttentionRow], kv_bytes: f64) -> Fitted {
+    let rows: Vec<AttentionRow> = rows.iter().copied().filter(decode_rows_in_scope).collect();
+    fit(Form::Decode, DECODE_START, &rows, |c, r| decode_row_us(c, p, r, kv_bytes), |r| r.us)
+}
+
+/// Fits `α + bytes/β` per GPU count over `rows`, in relative terms.
+pub fn fit_collective(rows: &[CollectiveRow]) -> Vec<TpAlphaBeta> {
+    let mut gpus: Vec<u32> = rows.iter().map(|r| r.gpus).collect();
+    gpus.sort_unstable();
+    gpus.dedup();
+    gpus.into_iter()
+        .map(|g| {
+            let rows: Vec<&CollectiveRow> = rows.iter().filter(|r| r.gpus == g).collect();
+            let ab = fit_alpha_beta(&rows);
+            let mape_pct = fit::mape(rows.iter().map(|r| (ab.time_us(r.bytes), r.us)));
+            TpAlphaBeta { tp: g, alpha_beta: ab, mape_pct: round(mape_pct, 2) }
+        })
+        .collect()
+}
+
+/// Fits one α-β pair.
+pub fn fit_alpha_beta(rows: &[&CollectiveRow]) -> AlphaBeta {
+    // α and β are a memory curve in disguise: overhead + bytes / bandwidth.
+    let to_ab = |c: &Curve| AlphaBeta { alpha_us: c.overhead_us, beta_gbps: c.memory_eff * 1e3 };
+    let f = fit(Form::AlphaBeta, Curve::memory(0.1, 10.0), rows, |c, r| to_ab(c).time_us(r.bytes), |r| r.us);
+    let ab = to_ab(&f.curve);
+    AlphaBeta { alpha_us: round(ab.alpha_us, 3), beta_gbps: round(ab.beta_gbps, 2) }
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let s = 10f64.powi(digits);
+    (x * s).round() / s
+}
+
+fn fitted(f: Fitted, source: String) -> FittedCurve {
+    let c = f.curve;
+    let curve = Curve {
+        compute_eff: round(c.compute_eff, 4),
+        memory_eff: round(c.memory_eff, 4),
+        overhead_us: round(c.overhead_us, 3),
+        per_item_us: round(c.per_item_us, 5),
+        ramp_units: round(c.ramp_units, 3),
+        sharpness: round(c.sharpness, 3),
+        overlapped_overhead: c.overlapped_overhead,
+    };
+    FittedCurve { curve, source, rows: f.rows, mape_pct: round(f.mape_pct, 2) }
+}
+
+fn transferred(from: &FittedCurve, what: &str) -> FittedCurve {
+    FittedCurve { curve: from.curve, source: format!("transferred: {what} ({})", from.source), rows: 0, mape_pct: 0.0 }
+}
+
+/// Fits every device and node from the tables under `shared` (the `../shared` folder).
+pub fn calibrate(shared: &Path) -> Result<Calibration> {
+    let mut devices: BTreeMap<&str, BTreeMap<String, FittedCurve>> = BTreeMap::new();
+
+    // Layer ops from Vidur's profiles: the stack Vidur simulates.
+    for name in VIDUR_DEVICES {
+        let dev = device(name);
+        let rows = data::vidur_mlp(shared, name)?;
+        let curves = devices.entry(name).or_default();
+        for (i, (column, op)) in VIDUR_MLP_OPS.iter().enumerate() {
+            if let Some(f) = fit_mlp_op(dev, &rows, i) {
+                curves.insert(op.name().to_string(), fitted(f, format!("vidur {name} mlp.csv `{column}`, all models and TP")));
+            }
+        }
+        if name == "a40" {
+            // No AIC tables for the A40: its generic GEMM pools Vidur's four layer GEMMs.
+            let gemms: Vec<GemmRow> = rows
+                .iter()
+                .flat_map(|r| {
+                    VIDUR_MLP_OPS.iter().enumerate().filter_map(move |(i, (_, op))| {
+                        let (n, k) = r.shape.gemm_nk(*op)?;
+                        Some(GemmRow { m: r.tokens, n, k, us: r.us[i]? })
+                    })
+                })
+                .collect();
+            curves.insert(class::GEMM.into(), fitted(fit_gemm(peaks(dev, false), &gemms, 2.0), "vidur a40 mlp.csv, the four layer GEMMs pooled".into()));
+        }
+    }
+
+    // Generic GEMMs and attention from AIConfigurator's vLLM tables.
+    for (system, name) in AIC_SYSTEMS {
+        let dev = device(name);
+        let source = |what: &str| format!("aic {system} {what}");
+        let curves = devices.entry(name).or_default();
+        let gemm = data::aic_gemm(shared, system, "bf16")?;
+        curves.insert(class::GEMM.into(), fitted(fit_gemm(peaks(dev, false), &gemm, 2.0), source("gemm_bf16.csv")));
+        if let Ok(rows) = data::aic_gemm(shared, system, "fp8") {
+            curves.insert(class::GEMM_FP8.into(), fitted(fit_gemm(peaks(dev, true), &rows, 1.0), source("gemm_fp8.csv")));
+        }
+        for (kv, kv_bytes, prefill_class, decode_class) in
+            [("bf16", 2.0, class::PREFILL_ATTENTION, class::DECODE_ATTENTION), ("fp8", 1.0, class::PREFILL_ATTENTION_FP8, class::DECODE_ATTENTION_FP8)]
+        {
+            let Ok(ctx) = data::aic_attention(shared, system, "ctx", kv) else { continue };
+            curves.insert(prefill_class.into(), fitted(fit_prefill(peaks(dev, false), &ctx, kv_bytes), source(&format!("ctx_attn_kv{kv}.csv, seq ≥ 16"))));
+            let gen_rows = data::aic_attention(shared, system, "gen", kv)?;
+            curves.insert(
+                decode_class.into(),
+                fitted(fit_decode(peaks(dev, false), &gen_rows, kv_bytes), source(&format!("gen_attn_kv{kv}.csv, batch ≤ 256, KV 128–32k"))),
+            );
+        }
+    }
+
+    // Fill what a device lacks from its nearest measured relative.
+    let copy = |devices: &BTreeMap<&str, BTreeMap<String, FittedCurve>>, from: &str, class: &str| devices[from].get(class).cloned();
+    let fills: [(&str, &str, &[&str]); 4] = [
+        // H200 is the H100 chip with faster memory: Vidur's H100 efficiencies carry over.
+        ("h200", "h100", &VIDUR_MLP_OPS.map(|(_, op)| op.name())),
+        // B200 has no Vidur profile: layer GEMMs from its own AIC GEMM fit, the rest from H100.
+        ("b200", "h100", &["embedding", "input_layernorm", "attn_rope", "post_attention_layernorm", "mlp_act", "add"]),
+        // A40 (Ampere, like the A100) has no attention tables.
+        ("a40", "a100", &[class::PREFILL_ATTENTION, class::DECODE_ATTENTION]),
+        ("a100", "a100", &[]),
+    ];
+    for (to, from, classes) in fills {
+        for c in classes.iter() {
+            if let Some(f) = copy(&devices, from, c) {
+                devices.get_mut(to).expect("device fitted").insert(c.to_string(), transferred(&f, &format!("{from} curve")));
+            }
+        }
+    }
+    for curves in devices.values_mut() {
+        let get = |c: &str| curves.get(c).cloned();
+        let mut add = Vec::new();
+        for layer_gemm in ["attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj"] {
+            if !curves.contains_key(layer_gemm) {
+                add.push((layer_gemm, transferred(&get(class::GEMM).expect("gemm fitted"), "the device's generic GEMM")));
+            }
+        }
+        if !curves.contains_key(class::GEMM_FP8) {
+            add.push((class::GEMM_FP8, transferred(&get(class::GEMM).expect("gemm"), "bf16 GEMM; no FP8 tensor cores")));
+        }
+        if !curves.contains_key(class::PREFILL_ATTENTION_FP8) {
+            add.push((class::PREFILL_ATTENTION_FP8, transferred(&get(class::PREFILL_ATTENTION).expect("prefill"), "bf16-KV prefill attention")));
+        }
+        if !curves.contains_key(class::DECODE_ATTENTION_FP8) {
+            add.push((class::DECODE_ATTENTION_FP8, transferred(&get(class::DECODE_ATTENTION).expect("decode"), "bf16-KV decode attention")));
+        }
+        // Vidur's attention.csv (with its attn_kv_cache_save timer) is unavailable: the
+        // KV-cache write is a copy kernel like the residual add.
+        add.push((class::KV_CACHE_SAVE, transferred(&get(class::ADD).expect("add"), "residual add curve (a copy kernel)")));
+        for (c, f) in add {
+            curves.insert(c.to_string(), f);
+        }
+    }
+
+    let devices = devices.into_iter().map(|(d, curves)| DeviceCalibration { device: d.to_string(), curves }).collect();
+    Ok(Calibration {
+        generated_by: "llmsim-calibrate fit (crates/calibrate) from ../shared/profiles: Vidur mlp.csv and network CSVs (MIT), AIConfigurator 0.12.0 tables (Apache-2.0)".into(),
+        devices,
+        nodes: calibrate_nodes(shared)?,
+    })
+}
+
+/// Collective fits per node.
+fn calibrate_nodes(shared: &Path) -> Result<Vec<NodeCalibration>> {
+    let mut nodes = Vec::new();
+    let send_recv = |node: &str, dpn: u32| -> Result<Option<AlphaBeta>> {
+        let rows = data::vidur_network(shared, node, "send_recv", Some(dpn))?;
+        Ok((!rows.is_empty()).then(|| fit_alpha_beta(&rows.iter().collect::<Vec<_>>())))
+    };
+    // NVSwitch nodes: AIC's NCCL all-reduce tables (nccl-tests, one node).
+    for (system, node) in [("h100_sxm", "h100_dgx"), ("h200_sxm", "h200_dgx"), ("a100_sxm", "a100_dgx"), ("b200_sxm", "b200_dgx")] {
+        let vidur_node = if node == "h100_dgx" || node == "a100_dgx" { node } else { "" };
+        nodes.push(NodeCalibration {
+            node: node.into(),
+            source: format!("all-reduce: aic {system} nccl_allreduce_fp16.csv; send/recv: {}", if vidur_node.is_empty() { "link model" } else { "vidur send_recv.csv" }),
+            all_reduce: fit_collective(&data::aic_all_reduce(shared, system, "nccl_allreduce_fp16")?),
+            send_recv_intra_node: if vidur_node.is_empty() { None } else { send_recv(vidur_node, 2)? },
+            send_recv_inter_node: if vidur_node.is_empty() { None } else { send_recv(vidur_node, 1)? },
+        });
+    }
+    // Other Vidur nodes: their own network profiles (all-reduce rows with every GPU in one node).
+    for node in ["a100_pairwise_nvlink", "h100_pairwise_nvlink", "a40_pairwise_nvlink", "p4d_a100_40g_nvlink"] {
+        let all_reduce: Vec<CollectiveRow> =
+            data::vidur_network(shared, node, "all_reduce", None)?.into_iter().filter(|r| r.gpus == r.devices_per_node).collect();
+        nodes.push(NodeCalibration {
+            node: node.into(),
+            source: format!("vidur network/{node} all_reduce.csv and send_recv.csv"),
+            all_reduce: fit_collective(&all_reduce),
+            send_recv_intra_node: send_recv(node, 2)?,
+            send_recv_inter_node: send_recv(node, 1)?,
+        });
+    }
+    Ok(nodes)
+}
+
+/// The calibration as the pretty JSON committed to `data/calibration.json`.
+pub fn to_json(calibration: &Calibration) -> String {
+    let mut s = serde_json::to_string_pretty(calibration).expect("calibration serialises");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,79 @@
+//! `llmsim-calibrate`: regenerates `data/calibration.json` from ../shared/profiles and prints the
+//! error table of the shipped coefficients.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use llmsim_calibrate::{calibrate, check, to_json, transfer};
+use llmsim_engine::exec::calibration::Calibration;
+
+const USAGE: &str = "usage: llmsim-calibrate <fit|check|transfer> [--shared DIR] [--out FILE]
+
+  fit       fit every curve to the tables under DIR/profiles and write FILE
+            (default: data/calibration.json)
+  check     print the error table of the shipped data/calibration.json against every
+            measured row (per device, op, dtype), with the accuracy bounds; exit 1 on a miss
+  transfer  fit on one model or device, test on others, print the transfer errors
+
+DIR defaults to ../shared (the workplace's reference folder).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut shared = PathBuf::from("../shared");
+    let mut out = PathBuf::from("data/calibration.json");
+    let mut command = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--shared" | "--out" if i + 1 < args.len() => {
+                let value = PathBuf::from(&args[i + 1]);
+                if args[i] == "--shared" { shared = value } else { out = value }
+                i += 2;
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            c if command.is_none() && !c.starts_with('-') => {
+                command = Some(c.to_string());
+                i += 1;
+            }
+            other => {
+                eprintln!("llmsim-calibrate: unexpected argument '{other}'\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !shared.join("profiles").is_dir() {
+        eprintln!("llmsim-calibrate: {} has no profiles/ folder (pass --shared DIR)", shared.display());
+        return ExitCode::from(2);
+    }
+    let result = match command.as_deref() {
+        Some("fit") => calibrate(&shared).and_then(|c| {
+            std::fs::write(&out, to_json(&c)).map_err(|e| llmsim_calibrate::data::DataError(format!("{}: {e}", out.display())))?;
+            println!("wrote {}", out.display());
+            print!("{}", check::format_table(&check::error_table(&shared, &c)?));
+            Ok(true)
+        }),
+        Some("check") => check::error_table(&shared, Calibration::embedded()).map(|rows| {
+            print!("{}", check::format_table(&rows));
+            rows.iter().all(check::ErrorRow::passes)
+        }),
+        Some("transfer") => transfer::transfer_table(&shared).map(|rows| {
+            print!("{}", transfer::format_transfer(&rows));
+            true
+        }),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("llmsim-calibrate: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

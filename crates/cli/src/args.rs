@@ -1,0 +1,206 @@
+//! Command-line parsing: one clap argument per engine flag, generated from the engine's flag
+//! table, so names, defaults and help are the engine's own.
+
+use std::ffi::OsString;
+
+use clap::{Arg, ArgAction, ArgMatches, Command, parser::ValueSource};
+use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, all_flags, catalog};
+
+/// What the command line asked for.
+pub enum Parsed {
+    /// Run this configuration.
+    Run(Config),
+    /// An informational flag was handled (help, lists); nothing to run.
+    Done,
+}
+
+fn heading(group: FlagGroup) -> &'static str {
+    match group {
+        FlagGroup::General => "General",
+        FlagGroup::Cluster => "Cluster and replica",
+        FlagGroup::Cache => "KV cache",
+        FlagGroup::Workload => "Workload",
+        FlagGroup::GlobalScheduler => "Global scheduler (routing)",
+        FlagGroup::ReplicaScheduler => "Replica scheduler",
+        FlagGroup::Predictor => "Execution-time predictor",
+        FlagGroup::Metrics => "Metrics and outputs",
+    }
+}
+
+fn help_text(def: &FlagDef) -> String {
+    let mut help = def.help.to_string();
+    if let Some((selector, values)) = &def.shown_when {
+        help.push_str(&format!(" [with --{selector} {}]", values.join("|")));
+    }
+    if let FlagKind::Choice(choices) = &def.kind {
+        help.push_str(&format!(" [choices: {}]", choices.join(", ")));
+    }
+    help.push_str(&format!(" [default: {}]", def.default));
+    help
+}
+
+fn command() -> Command {
+    let mut cmd = Command::new("llmsim")
+        .about("Simulates LLM inference clusters (Vidur's model). Flags use Vidur's names; `python -m vidur.main ...` command lines run with `llmsim` in its place.")
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(Arg::new("config").long("config").value_name("FILE").help("Flat JSON of flag names to values (as written to config.json and by the web page); flags on the command line override it"))
+        .arg(Arg::new("list-models").long("list-models").action(ArgAction::SetTrue).help("List the model catalogue and exit"))
+        .arg(Arg::new("list-devices").long("list-devices").action(ArgAction::SetTrue).help("List the device catalogue and exit"))
+        .arg(Arg::new("list-nodes").long("list-nodes").action(ArgAction::SetTrue).help("List the node (network device) catalogue and exit"));
+    for def in all_flags() {
+        let arg = Arg::new(def.name).long(def.name).help(help_text(def)).help_heading(heading(def.group));
+        let arg = match def.kind {
+            // Vidur's BooleanOptionalAction: `--flag` or `--no-flag`; `--flag false` is accepted too.
+            FlagKind::Bool => arg.num_args(0..=1).default_missing_value("true").value_name("BOOL"),
+            FlagKind::IntList => arg.num_args(1..).value_name("N"),
+            _ => arg.num_args(1).value_name("VALUE").allow_hyphen_values(true),
+        };
+        cmd = cmd.arg(arg);
+        if def.kind == FlagKind::Bool {
+            cmd = cmd.arg(
+                Arg::new(format!("no-{}", def.name))
+                    .long(format!("no-{}", def.name))
+                    .action(ArgAction::SetTrue)
+                    .hide(true),
+            );
+        }
+    }
+    cmd
+}
+
+/// Parses the process arguments into a configuration.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String> {
+    let matches = match command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                print!("{e}");
+                return Ok(Parsed::Done);
+            }
+            return Err(e.render().to_string());
+        }
+    };
+    if list(&matches) {
+        return Ok(Parsed::Done);
+    }
+    let mut config = match matches.get_one::<String>("config") {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("llmsim: cannot read --config {path}: {e}"))?;
+            Config::from_json_str(&text).map_err(|e| format!("llmsim: --config {path}:\n{e}"))?
+        }
+        None => Config::new(),
+    };
+    let mut errors = Vec::new();
+    for def in all_flags() {
+        if let Err(e) = apply(&matches, def, &mut config) {
+            errors.push(format!("  {e}"));
+        }
+    }
+    if errors.is_empty() { Ok(Parsed::Run(config)) } else { Err(format!("llmsim: invalid arguments:\n{}", errors.join("\n"))) }
+}
+
+fn apply(matches: &ArgMatches, def: &FlagDef, config: &mut Config) -> Result<(), llmsim_engine::ConfigError> {
+    let given = matches.value_source(def.name) == Some(ValueSource::CommandLine);
+    let negated_name = format!("no-{}", def.name);
+    let negated = def.kind == FlagKind::Bool && matches.get_flag(&negated_name);
+    match (given, negated) {
+        (false, false) => Ok(()),
+        (false, true) => config.set_bool(def.name, false),
+        (true, _) => {
+            // With both `--x` and `--no-x`, the later one wins.
+            if negated && matches.index_of(&negated_name) > matches.index_of(def.name) {
+                return config.set_bool(def.name, false);
+            }
+            let values: Vec<&str> = matches.get_raw(def.name).into_iter().flatten().filter_map(|v| v.to_str()).collect();
+            config.set(def.name, &values.join(" "))
+        }
+    }
+}
+
+fn list(matches: &ArgMatches) -> bool {
+    let mut listed = false;
+    if matches.get_flag("list-models") {
+        for m in catalog::models() {
+            let moe = m.moe.as_ref().map_or(String::new(), |x| format!(", MoE {}×top{}", x.num_experts, x.top_k));
+            println!(
+                "{:40} {:3} layers, {:3} q / {:2} kv heads, hidden {:5}, mlp {:5}, max len {}{moe}",
+                m.name, m.num_layers, m.num_q_heads, m.num_kv_heads, m.embedding_dim, m.mlp_hidden_dim, m.max_model_len
+            );
+        }
+        listed = true;
+    }
+    if matches.get_flag("list-devices") {
+        for d in catalog::devices() {
+            let fp8 = d.fp8_tflops.map_or("-".to_string(), |t| format!("{t}"));
+            println!(
+                "{:10} {:32} bf16 {:7} TFLOP/s, fp8 {:7} TFLOP/s, {:5} GB, {:6} GB/s",
+                d.name, d.display_name, d.fp16_tflops, fp8, d.memory_gb, d.memory_bandwidth_gbps
+            );
+        }
+        listed = true;
+    }
+    if matches.get_flag("list-nodes") {
+        for n in catalog::nodes() {
+            println!(
+                "{:22} {:2} × {:10} intra-node {:6} GB/s, inter-node {:6} GB/s",
+                n.name, n.devices_per_node, n.device, n.intra_node_bandwidth_gbps, n.inter_node_bandwidth_gbps
+            );
+        }
+        listed = true;
+    }
+    listed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Config {
+        let argv = std::iter::once("llmsim").chain(args.iter().copied()).map(OsString::from);
+        match parse(argv) {
+            Ok(Parsed::Run(c)) => c,
+            Ok(Parsed::Done) => panic!("nothing to run"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        let argv = std::iter::once("llmsim").chain(args.iter().copied()).map(OsString::from);
+        match parse(argv) {
+            Err(e) => e,
+            Ok(_) => panic!("expected an error for {args:?}"),
+        }
+    }
+
+    #[test]
+    fn vidur_flags_parse() {
+        let c = parse_ok(&[
+            "--replica_config_model_name",
+            "meta-llama/Meta-Llama-3-8B",
+            "--cluster_config_num_replicas",
+            "8",
+            "--cache_config_enable_prefix_caching",
+            "--no-metrics_config_enable_chrome_trace",
+            "--poisson_request_interval_generator_config_qps=8.0",
+        ]);
+        assert_eq!(c.get("cluster_config_num_replicas").to_text(), "8");
+        assert_eq!(c.get("cache_config_enable_prefix_caching").to_text(), "true");
+        assert_eq!(c.get("metrics_config_enable_chrome_trace").to_text(), "false");
+        assert_eq!(c.get("poisson_request_interval_generator_config_qps").to_text(), "8.0");
+    }
+
+    #[test]
+    fn unknown_flags_and_values_suggest_the_closest() {
+        let e = parse_err(&["--replica_config_modle_name", "x"]);
+        assert!(e.contains("replica_config_model_name"), "{e}");
+        let e = parse_err(&["--global_scheduler_config_type", "round_robbin"]);
+        assert!(e.contains("did you mean 'round_robin'"), "{e}");
+    }
+
+    #[test]
+    fn later_negation_wins() {
+        let c = parse_ok(&["--cache_config_enable_prefix_caching", "--no-cache_config_enable_prefix_caching"]);
+        assert_eq!(c.get("cache_config_enable_prefix_caching").to_text(), "false");
+    }
+}

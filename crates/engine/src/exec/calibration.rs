@@ -1,0 +1,187 @@
+//! Fitted roofline coefficients per device and collective coefficients per node, embedded from
+//! `data/calibration.json` (written by `llmsim-calibrate fit` from ../shared/profiles).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use super::cost::{AlphaBeta, Curve};
+
+/// The op classes a device calibration holds curves for (JSON keys).
+pub mod class {
+    /// Token embedding gather.
+    pub const EMBEDDING: &str = "embedding";
+    /// Pre-attention norm.
+    pub const INPUT_LAYERNORM: &str = "input_layernorm";
+    /// QKV projection GEMM.
+    pub const ATTN_PRE_PROJ: &str = "attn_pre_proj";
+    /// Rotary embedding.
+    pub const ATTN_ROPE: &str = "attn_rope";
+    /// Attention output projection GEMM.
+    pub const ATTN_POST_PROJ: &str = "attn_post_proj";
+    /// Post-attention norm.
+    pub const POST_ATTENTION_LAYERNORM: &str = "post_attention_layernorm";
+    /// Gate+up projection GEMM.
+    pub const MLP_UP_PROJ: &str = "mlp_up_proj";
+    /// SiLU·mul / GELU.
+    pub const MLP_ACT: &str = "mlp_act";
+    /// Down projection GEMM.
+    pub const MLP_DOWN_PROJ: &str = "mlp_down_proj";
+    /// Residual add.
+    pub const ADD: &str = "add";
+    /// Writing new K/V into the paged cache.
+    pub const KV_CACHE_SAVE: &str = "attn_kv_cache_save";
+    /// Any bf16 GEMM (LM head, MoE experts and router).
+    pub const GEMM: &str = "gemm";
+    /// Any fp8 GEMM.
+    pub const GEMM_FP8: &str = "gemm_fp8";
+    /// Prefill attention, bf16 KV cache.
+    pub const PREFILL_ATTENTION: &str = "prefill_attention";
+    /// Prefill attention, fp8 KV cache.
+    pub const PREFILL_ATTENTION_FP8: &str = "prefill_attention_kv_fp8";
+    /// Decode attention, bf16 KV cache.
+    pub const DECODE_ATTENTION: &str = "decode_attention";
+    /// Decode attention, fp8 KV cache.
+    pub const DECODE_ATTENTION_FP8: &str = "decode_attention_kv_fp8";
+
+    /// Every class, in file order.
+    pub const ALL: [&str; 17] = [
+        EMBEDDING,
+        INPUT_LAYERNORM,
+        ATTN_PRE_PROJ,
+        ATTN_ROPE,
+        ATTN_POST_PROJ,
+        POST_ATTENTION_LAYERNORM,
+        MLP_UP_PROJ,
+        MLP_ACT,
+        MLP_DOWN_PROJ,
+        ADD,
+        KV_CACHE_SAVE,
+        GEMM,
+        GEMM_FP8,
+        PREFILL_ATTENTION,
+        PREFILL_ATTENTION_FP8,
+        DECODE_ATTENTION,
+        DECODE_ATTENTION_FP8,
+    ];
+}
+
+/// One fitted curve and where it came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FittedCurve {
+    /// The coefficients.
+    #[serde(flatten)]
+    pub curve: Curve,
+    /// The table it was fitted to, or the device it was transferred from.
+    pub source: String,
+    /// Rows fitted (0 for a transferred curve).
+    #[serde(default)]
+    pub rows: usize,
+    /// In-sample MAPE of the fit, % (0 for a transferred curve).
+    #[serde(default)]
+    pub mape_pct: f64,
+}
+
+/// Every op class's curve on one device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceCalibration {
+    /// The device id (`h100`).
+    pub device: String,
+    /// Curves by op class (see [`class`]).
+    pub curves: BTreeMap<String, FittedCurve>,
+}
+
+impl DeviceCalibration {
+    /// The curve of `class`; `None` if the file lacks it.
+    pub fn curve(&self, class: &str) -> Option<Curve> {
+        self.curves.get(class).map(|c| c.curve)
+    }
+}
+
+/// α-β of an all-reduce over `tp` GPUs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TpAlphaBeta {
+    /// GPUs in the collective.
+    pub tp: u32,
+    /// The fit.
+    #[serde(flatten)]
+    pub alpha_beta: AlphaBeta,
+    /// In-sample MAPE, %.
+    #[serde(default)]
+    pub mape_pct: f64,
+}
+
+/// Collective coefficients of one node type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeCalibration {
+    /// The node id (`h100_dgx`).
+    pub node: String,
+    /// The tables fitted.
+    pub source: String,
+    /// All-reduce per TP degree inside a node.
+    #[serde(default)]
+    pub all_reduce: Vec<TpAlphaBeta>,
+    /// Point-to-point between two GPUs of one node.
+    #[serde(default)]
+    pub send_recv_intra_node: Option<AlphaBeta>,
+    /// Point-to-point between nodes.
+    #[serde(default)]
+    pub send_recv_inter_node: Option<AlphaBeta>,
+}
+
+impl NodeCalibration {
+    /// The all-reduce fit for exactly `tp` GPUs.
+    pub fn all_reduce(&self, tp: u32) -> Option<AlphaBeta> {
+        self.all_reduce.iter().find(|a| a.tp == tp).map(|a| a.alpha_beta)
+    }
+}
+
+/// The whole calibration file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// How the file was made.
+    pub generated_by: String,
+    /// Per-device curves.
+    pub devices: Vec<DeviceCalibration>,
+    /// Per-node collectives.
+    pub nodes: Vec<NodeCalibration>,
+}
+
+impl Calibration {
+    /// The embedded calibration shipped in `data/calibration.json`.
+    pub fn embedded() -> &'static Calibration {
+        static CALIBRATION: OnceLock<Calibration> = OnceLock::new();
+        CALIBRATION.get_or_init(|| {
+            serde_json::from_str(include_str!("../../../../data/calibration.json")).expect("data/calibration.json is valid")
+        })
+    }
+
+    /// The calibration of device `name`.
+    pub fn device(&self, name: &str) -> Option<&DeviceCalibration> {
+        self.devices.iter().find(|d| d.device == name)
+    }
+
+    /// The collectives of node `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeCalibration> {
+        self.nodes.iter().find(|n| n.node == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_calibration_covers_every_catalogued_gpu_class() {
+        let c = Calibration::embedded();
+        for d in crate::catalog::devices() {
+            let source = d.calibration.as_deref().unwrap_or(&d.name);
+            let cal = c.device(source).unwrap_or_else(|| panic!("{} borrows {source}, which has no calibration", d.name));
+            for class in class::ALL {
+                let curve = cal.curve(class).unwrap_or_else(|| panic!("{source} lacks {class}"));
+                assert!(curve.is_valid(), "{source} {class}: {curve:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Roofline cost formulas of single GPU operations, shared by the predictors, the calibration
+//! tool and the accuracy tests so that all three evaluate exactly the same model.
+//!
+//! Every formula is `overhead + per_item × items + soft_max(F / (P × ec), B / (W × em × ramp))`:
+//! F and B are the op's FLOPs and bytes, P and W the device's peak FLOP/s and bandwidth, and the
+//! efficiencies, overhead and transition sharpness come from a fitted [`Curve`].
+
+use serde::{Deserialize, Serialize};
+
+/// Fitted coefficients of one op class's roofline curve.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    /// Fraction of peak FLOP/s reached when compute bound (unused by memory-only ops).
+    #[serde(default)]
+    pub compute_eff: f64,
+    /// Fraction of peak memory bandwidth reached when memory bound.
+    pub memory_eff: f64,
+    /// Fixed cost per call (launch, synchronisation), µs.
+    pub overhead_us: f64,
+    /// Extra cost per item (sequence for decode attention), µs.
+    #[serde(default)]
+    pub per_item_us: f64,
+    /// Parallel work units at which bandwidth use reaches 63 % (decode attention's occupancy
+    /// ramp); 0 = always full.
+    #[serde(default)]
+    pub ramp_units: f64,
+    /// Exponent of the soft maximum joining the compute and memory terms (2 = Euclidean,
+    /// large = plain maximum).
+    #[serde(default = "default_sharpness")]
+    pub sharpness: f64,
+    /// The fixed cost overlaps the transfer (joined by the soft maximum) instead of adding to
+    /// it: small element-wise kernels take a near-constant time until enough rows fill the GPU.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overlapped_overhead: bool,
+}
+
+fn default_sharpness() -> f64 {
+    2.0
+}
+
+impl Curve {
+    /// A memory-bound curve (element-wise kernels).
+    pub const fn memory(memory_eff: f64, overhead_us: f64) -> Curve {
+        Curve { compute_eff: 0.0, memory_eff, overhead_us, per_item_us: 0.0, ramp_units: 0.0, sharpness: 2.0, overlapped_overhead: false }
+    }
+
+    /// A compute/memory curve (GEMMs, attention).
+    pub const fn roofline(compute_eff: f64, memory_eff: f64, overhead_us: f64) -> Curve {
+        Curve { compute_eff, memory_eff, overhead_us, per_item_us: 0.0, ramp_units: 0.0, sharpness: 2.0, overlapped_overhead: false }
+    }
+
+    /// Whether every coefficient is finite and the efficiencies positive.
+    pub fn is_valid(&self) -> bool {
+        let all = [self.compute_eff, self.memory_eff, self.overhead_us, self.per_item_us, self.ramp_units, self.sharpness];
+        all.iter().all(|x| x.is_finite()) && self.memory_eff > 0.0 && self.compute_eff >= 0.0 && self.sharpness >= 1.0
+    }
+}
+
+/// Peak rates of a device, in the units the formulas use.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Peaks {
+    /// Dense tensor FLOP/s at the op's dtype.
+    pub flops_per_s: f64,
+    /// Memory bandwidth, bytes/s.
+    pub bytes_per_s: f64,
+}
+
+/// `(a^k + b^k)^(1/k)`: a smooth maximum that, unlike `max`, charges some time for the
+/// smaller term, as real kernels overlap compute and memory traffic imperfectly.
+pub fn soft_max(a: f64, b: f64, k: f64) -> f64 {
+    if a <= 0.0 {
+        return b;
+    }
+    if b <= 0.0 {
+        return a;
+    }
+    // Scaled so the powers stay in range whatever the magnitudes.
+    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
+    let r = lo / hi;
+    if k == 2.0 {
+        return hi * (1.0 + r * r).sqrt();
+    }
+    if r < 1e-6 {
+        return hi;
+    }
+    hi * libm::pow(1.0 + libm::pow(r, k), 1.0 / k)
+}
+
+/// Time of an op with `flops` and `bytes` on `peaks`, in µs. `ramp` in (0, 1] scales the
+/// bandwidth actually reachable.
+pub fn roofline_us(curve: &Curve, peaks: Peaks, flops: f64, bytes: f64, items: f64, ramp: f64) -> f64 {
+    let compute = if curve.compute_eff > 0.0 && flops > 0.0 { flops / (peaks.flops_per_s * curve.compute_eff) * 1e6 } else { 0.0 };
+    let memory = bytes / (peaks.bytes_per_s * curve.memory_eff * ramp) * 1e6;
+    if curve.overlapped_overhead {
+        return curve.per_item_us * items + soft_max(curve.overhead_us, soft_max(compute, memory, 2.0), curve.sharpness);
+    }
+    curve.overhead_us + curve.per_item_us * items + soft_max(compute, memory, curve.sharpness)
+}
+
+/// A GEMM `Y[m,n] = X[m,k] · W[k,n]`, in µs; `act_bytes` and `weight_bytes` per element.
+pub fn gemm_us(curve: &Curve, peaks: Peaks, m: f64, n: f64, k: f64, act_bytes: f64, weight_bytes: f64) -> f64 {
+    if m <= 0.0 {
+        return 0.0;
+    }
+    let flops = 2.0 * m * n * k;
+    let bytes = (m * k + m * n) * act_bytes + k * n * weight_bytes;
+    roofline_us(curve, peaks, flops, bytes, 0.0, 1.0)
+}
+
+/// A memory-bound kernel moving `bytes`, in µs.
+pub fn elementwise_us(curve: &Curve, peaks: Peaks, bytes: f64) -> f64 {
+    if bytes <= 0.0 {
+        return 0.0;
+    }
+    roofline_us(curve, peaks, 0.0, bytes, 0.0, 1.0)
+}
+
+/// Head layout of attention on one GPU.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttentionShape {
+    /// Query heads per GPU.
+    pub q_heads: f64,
+    /// Key/value heads per GPU.
+    pub kv_heads: f64,
+    /// Per-head size.
+    pub head_dim: f64,
+    /// Bytes per KV-cache element.
+    pub kv_bytes: f64,
+}
+
+/// Work of prefill (context) attention, accumulated over the batch's prefill chunks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PrefillWork {
+    /// Causal FLOPs.
+    pub flops: f64,
+    /// Bytes read and written (Q, K/V over the context, O).
+    pub bytes: f64,
+}
+
+impl PrefillWork {
+    /// Adds a chunk of `chunk` new tokens after `cached` tokens already in the KV cache.
+    pub fn add(&mut self, shape: &AttentionShape, chunk: f64, cached: f64) {
+        // QKᵀ and PV over the causal triangle of the chunk plus the full cached prefix.
+        self.flops += 4.0 * shape.q_heads * shape.head_dim * chunk * (cached + (chunk + 1.0) / 2.0);
+        self.bytes += (cached + chunk) * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
+            + 2.0 * chunk * shape.q_heads * shape.head_dim * ACT_BYTES;
+    }
+}
+
+/// Prefill attention time, µs.
+pub fn prefill_attention_us(curve: &Curve, peaks: Peaks, work: PrefillWork) -> f64 {
+    if work.flops <= 0.0 {
+        return 0.0;
+    }
+    roofline_us(curve, peaks, work.flops, work.bytes, 0.0, 1.0)
+}
+
+/// Work of decode attention, accumulated over the batch's decoding sequences.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DecodeWork {
+    /// Sequences decoding one token each.
+    pub sequences: f64,
+    /// FLOPs over every sequence's context.
+    pub flops: f64,
+    /// KV bytes read (plus Q and O).
+    pub bytes: f64,
+}
+
+impl DecodeWork {
+    /// Adds one sequence attending over `context` tokens (the new one included).
+    pub fn add(&mut self, shape: &AttentionShape, context: f64) {
+        self.sequences += 1.0;
+        self.flops += 4.0 * shape.q_heads * shape.head_dim * context;
+        self.bytes += context * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes + 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES;
+    }
+}
+
+/// Decode attention time, µs: a per-sequence cost plus KV traffic at a bandwidth that ramps up
+/// with the number of (sequence, KV head) work units, since few units cannot fill the GPU.
+pub fn decode_attention_us(curve: &Curve, peaks: Peaks, shape: &AttentionShape, work: DecodeWork) -> f64 {
+    if work.sequences <= 0.0 {
+        return 0.0;
+    }
+    let ramp = if curve.ramp_units > 0.0 { 1.0 - libm::exp(-work.sequences * shape.kv_heads / curve.ramp_units) } else { 1.0 };
+    roofline_us(curve, peaks, work.flops, work.bytes, work.sequences, ramp.max(1e-3))
+}
+
+/// Latency/bandwidth (α-β) model of a collective: `α + bytes / β`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlphaBeta {
+    /// Fixed latency, µs.
+    pub alpha_us: f64,
+    /// Effective (algorithm) bandwidth, GB/s.
+    pub beta_gbps: f64,
+}
+
+impl AlphaBeta {
+    /// Time to move `bytes`, µs.
+    pub fn time_us(&self, bytes: f64) -> f64 {
+        if bytes <= 0.0 {
+            return 0.0;
+        }
+        self.alpha_us + bytes / (self.beta_gbps * 1e3)
+    }
+}
+
+/// Bytes per activation element (bf16/fp16 activations throughout).
+pub const ACT_BYTES: f64 = 2.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H100: Peaks = Peaks { flops_per_s: 989.4e12, bytes_per_s: 3.35e12 };
+
+    #[test]
+    fn soft_max_lies_between_max_and_sum() {
+        for k in [1.0, 1.3, 2.0, 8.0] {
+            let s = soft_max(3.0, 4.0, k);
+            assert!((4.0..=7.0 + 1e-12).contains(&s), "k={k}: {s}");
+        }
+        assert_eq!(soft_max(0.0, 4.0, 2.0), 4.0);
+        assert!((soft_max(3.0, 4.0, 2.0) - 5.0).abs() < 1e-12);
+        assert!((soft_max(3.0, 4.0, 1.0) - 7.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gemm_is_memory_bound_at_small_m_and_compute_bound_at_large_m() {
+        let c = Curve { sharpness: 50.0, ..Curve::roofline(0.7, 0.8, 5.0) };
+        // m=1: weights dominate, 4096×4096×2 bytes at 0.8 × 3.35 TB/s ≈ 12.5 µs.
+        let small = gemm_us(&c, H100, 1.0, 4096.0, 4096.0, 2.0, 2.0) - 5.0;
+        assert!((small - 4096.0 * 4096.0 * 2.0 / (3.35e12 * 0.8) * 1e6).abs() < 0.1, "{small}");
+        // m=8192: 2·8192·4096² FLOPs at 0.7 × 989 TFLOP/s ≈ 397 µs.
+        let large = gemm_us(&c, H100, 8192.0, 4096.0, 4096.0, 2.0, 2.0) - 5.0;
+        assert!((large / (2.0 * 8192.0 * 4096.0 * 4096.0 / (989.4e12 * 0.7) * 1e6) - 1.0).abs() < 0.01, "{large}");
+        assert_eq!(gemm_us(&c, H100, 0.0, 4096.0, 4096.0, 2.0, 2.0), 0.0);
+    }
+
+    #[test]
+    fn decode_attention_grows_with_context_and_ramps_with_sequences() {
+        let shape = AttentionShape { q_heads: 32.0, kv_heads: 8.0, head_dim: 128.0, kv_bytes: 2.0 };
+        let c = Curve { per_item_us: 0.06, ramp_units: 2.0, ..Curve::roofline(0.5, 0.9, 11.0) };
+        let time = |n: usize, ctx: f64| {
+            let mut w = DecodeWork::default();
+            (0..n).for_each(|_| w.add(&shape, ctx));
+            decode_attention_us(&c, H100, &shape, w)
+        };
+        assert!(time(1, 4096.0) < time(1, 8192.0));
+        // Per sequence, a batch of 64 is cheaper than one sequence alone (better occupancy).
+        assert!(time(64, 4096.0) / 64.0 < time(1, 4096.0));
+    }
+
+    #[test]
+    fn alpha_beta_adds_latency_to_transfer() {
+        let ab = AlphaBeta { alpha_us: 10.0, beta_gbps: 100.0 };
+        assert!((ab.time_us(1e8) - (10.0 + 1000.0)).abs() < 1e-9);
+        assert_eq!(ab.time_us(0.0), 0.0);
+    }
+}
