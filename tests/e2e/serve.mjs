@@ -12,8 +12,9 @@ const TYPES = {
   '.svg': 'image/svg+xml', '.png': 'image/png',
 };
 
-/** Serves `root` on host:port (port 0 = any free one); resolves to { server, url, transferred }.
- *  `transferred.bytes` counts body bytes sent (gzipped when the client accepts gzip). */
+/** Serves `root` on host:port (port 0 = any free one; a taken port falls back to a free one);
+ *  resolves to { server, url, transferred }. `transferred.bytes` counts body bytes sent
+ *  (gzipped when the client accepts gzip), `transferred.files` per path. */
 export function serve(root, port = 0, host = '127.0.0.1') {
   const transferred = { bytes: 0, files: {} };
   const server = http.createServer((req, res) => {
@@ -35,10 +36,19 @@ export function serve(root, port = 0, host = '127.0.0.1') {
       res.end(out);
     });
   });
-  return new Promise((resolve) => server.listen(port, host, () => {
-    const { port: p } = server.address();
-    resolve({ server, url: `http://${host}:${p}/`, transferred });
-  }));
+  return new Promise((resolve, reject) => {
+    server.once('error', (e) => {
+      if (e.code === 'EADDRINUSE' && port !== 0) {
+        console.error(`port ${port} is taken; using a free one`);
+        server.listen(0, host);
+      } else reject(e);
+    });
+    server.on('listening', () => {
+      const { port: p } = server.address();
+      resolve({ server, url: `http://${host}:${p}/`, transferred });
+    });
+    server.listen(port, host);
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -23,8 +23,11 @@ pub fn download(name: &str, text: &str) {
         a.set_download(name);
         a.click();
     }
-    // The click has started the download; the URL is no longer needed.
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // Revoking at once can abort the download in some browsers: free the blob a little later.
+    let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 30_000);
 }
 
 /// The query string of the page's URL, without `?`.

@@ -120,6 +120,86 @@ pub fn draw_lines(canvas: &HtmlCanvasElement, axes: Axes, lines: &[Line], y_rang
     root.present().map_err(|e| e.to_string())
 }
 
+/// Draws `left` lines against the left y axis and `right` lines against a right y axis with
+/// its own title (two quantities of different scale over the same x).
+pub fn draw_lines_dual(canvas: &HtmlCanvasElement, axes: Axes, right_y: &str, left: &[Line], right: &[Line]) -> Result<(), String> {
+    let root = area(canvas)?;
+    let (w, _) = root.dim_in_pixel();
+    let fs = font_size(w);
+    let all = || left.iter().chain(right);
+    let (x0, x1) = span(all().flat_map(|l| l.points.iter().map(|p| p.0)), true);
+    let (y0, y1) = span(left.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true);
+    let (z0, z1) = span(right.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(axes.title, ("sans-serif", fs + 2))
+        .margin(8)
+        .x_label_area_size(fs * 3)
+        .y_label_area_size(fs * 4 + 8)
+        .right_y_label_area_size(fs * 4 + 8)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| e.to_string())?
+        .set_secondary_coord(x0..x1, z0..z1);
+    chart
+        .configure_mesh()
+        .x_desc(axes.x)
+        .y_desc(axes.y)
+        .x_labels(6)
+        .y_labels(6)
+        .label_style(("sans-serif", fs - 1))
+        .axis_desc_style(("sans-serif", fs))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_label_formatter(&|v| short(*v))
+        .y_label_formatter(&|v| short(*v))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_secondary_axes()
+        .y_desc(right_y)
+        .y_labels(6)
+        .label_style(("sans-serif", fs - 1))
+        .axis_desc_style(("sans-serif", fs))
+        .y_label_formatter(&|v| short(*v))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for line in left {
+        let color = line.color;
+        chart
+            .draw_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(line.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    for line in right {
+        let color = line.color;
+        chart
+            .draw_secondary_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(line.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", fs - 1))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Centred moving average over `window` points (1 = unchanged).
+pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
+    let half = window.max(1) / 2;
+    (0..values.len())
+        .map(|i| {
+            let (lo, hi) = (i.saturating_sub(half), (i + half + 1).min(values.len()));
+            values[lo..hi].iter().sum::<f64>() / (hi - lo) as f64
+        })
+        .collect()
+}
+
 /// One group of bars (e.g. one replica): its label and one value per series.
 #[derive(Clone, Debug)]
 pub struct BarGroup {

@@ -192,7 +192,15 @@ pub fn label(def: &FlagDef) -> String {
         Some(selector) => selector,
         None => def.name.split_once("_config_").map_or(def.name, |(_, t)| t),
     };
-    let words = tail.replace('_', " ");
+    let words: Vec<String> = tail
+        .split('_')
+        .map(|w| match w {
+            "kv" | "qps" | "cv" | "tflops" | "gb" | "slo" | "cpu" | "mfu" | "fp8" | "fp16" | "bf16" | "id" => w.to_uppercase(),
+            "gbps" => "GB/s".to_string(),
+            _ => w.to_string(),
+        })
+        .collect();
+    let words = words.join(" ");
     let mut chars = words.chars();
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
@@ -299,6 +307,8 @@ mod tests {
         let flag = |n| llmsim_engine::config::find_flag(n).unwrap();
         assert_eq!(label(flag("vllm_v1_scheduler_config_chunk_size")), "Chunk size");
         assert_eq!(label(flag("time_limit")), "Time limit");
+        assert_eq!(label(flag("replica_config_kv_cache_dtype")), "KV cache dtype");
+        assert_eq!(label(flag("poisson_request_interval_generator_config_qps")), "QPS");
         assert_eq!(label(flag("request_generator_config_type")), "Request generator");
     }
 

@@ -26,7 +26,7 @@ pub fn is_shipped(path: &str) -> bool {
 pub const PRESETS: &[Preset] = &[
     Preset {
         id: "quick-start",
-        name: "Quick start: 8 × Llama-3-8B on H100, QPS 8, prefix caching",
+        name: "Quick start: 8 × Llama-3-8B, H100, QPS 8",
         description: "Vidur's headline scenario: 128 conversation requests (lengths, sessions and shared prefixes from the page's synthetic multi-turn chat trace) arriving as a Poisson process at 8 req/s on 8 single-GPU H100 replicas; round-robin routing, vLLM v1 scheduling with 512-token chunks, prefix caching on.",
         pairs: &[
             ("time_limit", "10800"),
@@ -51,7 +51,7 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         id: "llama3-70b-tp4",
-        name: "Llama-3-70B at TP4: 2 replicas on one H100 DGX, bursty Zipf workload",
+        name: "Llama-3-70B at TP4, bursty Zipf load",
         description: "A 70B model split over 4 GPUs per replica (tensor parallel, NVLink all-reduce), 2 replicas behind least-outstanding-requests routing. 400 requests with Zipf-distributed lengths (256–8,192 tokens, 10 prompt tokens per output token) arrive in gamma-distributed bursts (2 req/s, CV 3). No file needed.",
         pairs: &[
             ("replica_config_model_name", "meta-llama/Meta-Llama-3-70B"),
@@ -75,7 +75,7 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         id: "long-context-summarisation",
-        name: "Long-context summarisation: Llama-3.1-8B, 8k–64k-token documents",
+        name: "Long-context summarisation, Llama-3.1-8B",
         description: "Summarising long documents: prompts of 8k to 64k tokens (uniform total length, 40 prompt tokens per summary token) at 0.5 req/s on 2 H100 replicas. Prefill-heavy: chunked prefill (2,048-token chunks) keeps decodes flowing while long prompts are processed.",
         pairs: &[
             ("replica_config_model_name", "meta-llama/Llama-3.1-8B"),
@@ -97,7 +97,7 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         id: "closed-loop-benchmark",
-        name: "Closed-loop benchmark: 32 clients against one A100 Llama-3-8B",
+        name: "Closed-loop benchmark, 32 clients, A100",
         description: "What a serving benchmark measures: 32 concurrent clients, each sending its next request (1,024 prompt + 256 output tokens) as soon as the previous answer completes, 512 requests in all, against one A100 replica. Throughput here is the capacity of the replica at concurrency 32.",
         pairs: &[
             ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),

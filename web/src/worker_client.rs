@@ -114,18 +114,25 @@ fn on_message(event: MessageEvent) {
     }
 }
 
-/// Reports a dead worker once, then respawns it with the uploads.
+/// Reports a dead worker once, then respawns it with the uploads — unless it never started
+/// (a missing or broken worker script would fail again at once).
 fn crashed(message: String) {
-    let Some((handler, uploads)) = CLIENT.with(|c| {
+    let Some((handler, uploads, was_ready)) = CLIENT.with(|c| {
         c.borrow_mut().take().map(|client| {
             client.worker.terminate();
-            (client.handler, client.uploads)
+            (client.handler, client.uploads, client.ready)
         })
     }) else {
         return;
     };
-    handler(Reply { message: FromWorker::Crashed { message }, files: Vec::new() });
-    spawn(handler, uploads);
+    if was_ready {
+        let message = format!("{message}; it was restarted with your files");
+        handler(Reply { message: FromWorker::Crashed { message }, files: Vec::new() });
+        spawn(handler, uploads);
+    } else {
+        let message = format!("the simulator could not start ({message}); reload the page to try again");
+        handler(Reply { message: FromWorker::Crashed { message }, files: Vec::new() });
+    }
 }
 
 fn flush() {
@@ -194,6 +201,12 @@ pub fn forget_upload(upload_id: u32) {
 /// downloads) or `RunFailed`, all carrying `run_id`.
 pub fn run(run_id: u32, config: serde_json::Value) {
     send(envelope(&ToWorker::Run { run_id, config }).into());
+}
+
+/// Asks the worker to fetch the shipped files a configuration reads and warm up on it, so its
+/// Run starts at once.
+pub fn prefetch(config: serde_json::Value) {
+    send(envelope(&ToWorker::Prefetch { config }).into());
 }
 
 /// Stops whatever the worker is doing by terminating it, and starts a fresh one that gets the

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, File, FileReaderSync, MessageEvent, Response};
 
 use crate::protocol::{FromWorker, RunProgress, ToWorker};
-use crate::session::{Session, is_shipped_path, run_result};
+use crate::session::{Session, downloads, is_shipped_path, run_result};
 
 /// Events handled between two looks at the clock.
 const CHUNK_EVENTS: u64 = 20_000;
@@ -89,6 +89,14 @@ pub fn handle(session: &Rc<RefCell<Session>>, data: &JsValue) {
             };
             post(&reply, &[]);
         }
+        ToWorker::Prefetch { config } => {
+            let session = session.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                fetch_shipped(&session, &config).await;
+                // Validation also loads the catalogues and calibration once: the Run starts warm.
+                let _ = session.borrow().prepare(&config);
+            });
+        }
         ToWorker::Run { run_id, config } => {
             let session = session.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -99,7 +107,8 @@ pub fn handle(session: &Rc<RefCell<Session>>, data: &JsValue) {
     }
 }
 
-fn read_file(file: &File) -> Result<Vec<u8>, String> {
+/// The bytes of an uploaded file (workers may read files synchronously).
+pub fn read_file(file: &File) -> Result<Vec<u8>, String> {
     let reader = FileReaderSync::new().map_err(|e| format!("cannot read the file: {e:?}"))?;
     let buffer = reader.read_as_array_buffer(file).map_err(|e| format!("cannot read the file: {e:?}"))?;
     Ok(Uint8Array::new(&buffer).to_vec())
@@ -121,12 +130,25 @@ fn load(session: &mut Session, upload_id: u32, flag: &str, path: &str, bytes: Ve
     }
 }
 
+thread_local! {
+    /// Shipped files being fetched now (a prefetch and a run may want the same file).
+    static FETCHING: RefCell<std::collections::BTreeSet<String>> = const { RefCell::new(std::collections::BTreeSet::new()) };
+}
+
 /// Fetches the files the configuration names that the site ships (`data/...`) and are not
-/// loaded yet. A failed fetch leaves the file missing; validation then names its flag.
+/// loaded yet; waits for those another task is fetching. A failed fetch leaves the file
+/// missing; validation then names its flag.
 async fn fetch_shipped(session: &Rc<RefCell<Session>>, config: &serde_json::Value) {
     let Ok(parsed) = llmsim_engine::Config::from_json_value(config) else { return };
     let missing = session.borrow().missing_files(&parsed);
     for (flag, path) in missing.into_iter().filter(|(_, p)| is_shipped_path(p)) {
+        if FETCHING.with(|f| f.borrow().contains(&path)) {
+            while FETCHING.with(|f| f.borrow().contains(&path)) {
+                sleep_ms(5).await;
+            }
+            continue;
+        }
+        FETCHING.with(|f| f.borrow_mut().insert(path.clone()));
         match fetch_bytes(&path).await {
             Ok(bytes) => {
                 if let Err(e) = session.borrow_mut().load(flag, &path, bytes, &mut |_, _| {}) {
@@ -135,10 +157,19 @@ async fn fetch_shipped(session: &Rc<RefCell<Session>>, config: &serde_json::Valu
             }
             Err(e) => web_sys::console::warn_1(&format!("llmsim worker: cannot fetch {path}: {e}").into()),
         }
+        FETCHING.with(|f| f.borrow_mut().remove(&path));
     }
 }
 
-async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// The bytes of `path` on the page's own site.
+pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
     let response = JsFuture::from(scope().fetch_with_str(&format!("./{path}"))).await.map_err(|e| format!("{e:?}"))?;
     let response: Response = response.dyn_into().map_err(|e| format!("{e:?}"))?;
     if !response.ok() {
@@ -172,6 +203,7 @@ pub fn run_simulation(session: &Session, run_id: u32, config: &serde_json::Value
         }
     }
     let report = sim.finish();
-    let (result, downloads) = run_result(&report, now_ms() - started);
-    post(&FromWorker::RunFinished { run_id, result }, &downloads);
+    post(&FromWorker::RunFinished { run_id, result: run_result(&report, now_ms() - started) }, &[]);
+    // The page shows the results meanwhile; big runs' files take a while to render.
+    post(&FromWorker::RunFiles { run_id }, &downloads(&report));
 }

@@ -19,6 +19,12 @@ pub enum ToWorker {
         /// The name the configuration refers to it by (the file's name).
         path: String,
     },
+    /// Fetch the shipped files (`data/...`) this configuration reads and validate it, so the
+    /// next Run of it starts warm; replies nothing (errors are reported by Run).
+    Prefetch {
+        /// The configuration the form holds.
+        config: serde_json::Value,
+    },
     /// Validate the flat configuration and run it; files the page ships (`data/...`) are
     /// fetched by the worker, uploaded ones must have been loaded before.
     Run {
@@ -79,12 +85,18 @@ pub enum FromWorker {
         /// The panic message.
         message: String,
     },
-    /// A run finished; the download texts travel beside the JSON (see [`DOWNLOADS`]).
+    /// A run finished: what the page shows. Its downloads follow in [`FromWorker::RunFiles`].
     RunFinished {
         /// The run.
         run_id: u32,
         /// What the page shows.
         result: RunResult,
+    },
+    /// The download texts of a finished run travel beside this message (see [`DOWNLOADS`]);
+    /// they are rendered after the results are shown, so a big run's files do not delay them.
+    RunFiles {
+        /// The run.
+        run_id: u32,
     },
 }
 

@@ -127,19 +127,19 @@ impl Session {
     }
 }
 
-/// The page's view of a finished run, and its downloads as `(file name, text)` in
-/// [`crate::protocol::DOWNLOADS`] order.
-pub fn run_result(report: &Report, elapsed_ms: f64) -> (RunResult, Vec<(&'static str, String)>) {
-    let summary_json = report.summary_json();
-    let config_json = serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n";
-    let downloads = vec![
-        ("summary.json", summary_json.clone()),
+/// The page's view of a finished run.
+pub fn run_result(report: &Report, elapsed_ms: f64) -> RunResult {
+    RunResult { summary_json: report.summary_json(), charts: ChartData::from_report(report), warnings: report.warnings.clone(), elapsed_ms }
+}
+
+/// A finished run's downloads as `(file name, text)`, in [`crate::protocol::DOWNLOADS`] order.
+pub fn downloads(report: &Report) -> Vec<(&'static str, String)> {
+    vec![
+        ("summary.json", report.summary_json()),
         ("request_metrics.csv", report.request_metrics_csv()),
         ("chrome_trace.json", report.chrome_trace_json()),
-        ("config.json", config_json),
-    ];
-    let result = RunResult { summary_json, charts: ChartData::from_report(report), warnings: report.warnings.clone(), elapsed_ms };
-    (result, downloads)
+        ("config.json", serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n"),
+    ]
 }
 
 /// The page's view of the engine's trace summary.
@@ -225,7 +225,9 @@ mod tests {
         load(&mut s, "trace_request_generator_config_trace_file", "t.csv", TRACE).unwrap();
         let mut sim = s.prepare(&config).unwrap();
         while !sim.run_for_events(7).finished {}
-        let (result, downloads) = run_result(&sim.finish(), 1.0);
+        let report = sim.finish();
+        let (result, downloads) = (run_result(&report, 1.0), downloads(&report));
+        assert_eq!(result.summary_json, downloads[0].1);
         let summary: serde_json::Value = serde_json::from_str(&result.summary_json).unwrap();
         assert_eq!(summary["num_completed"], 3);
         assert_eq!(downloads.iter().map(|d| d.0).collect::<Vec<_>>(), crate::protocol::DOWNLOADS);

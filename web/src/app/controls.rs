@@ -53,7 +53,8 @@ fn Progress() -> impl IntoView {
         RunStatus::Running { progress: Some(p), .. } => {
             p.requests_expected.filter(|n| *n > 0).map(|n| p.requests_done as f64 / n as f64)
         }
-        _ => None,
+        RunStatus::Running { progress: None, .. } => None,
+        RunStatus::Idle => state.runs.with(|r| !r.is_empty()).then_some(1.0),
     };
     let text = move || match state.run.get() {
         RunStatus::Running { progress: None, .. } => "Starting the run…".to_string(),

@@ -26,6 +26,7 @@ pub fn App() -> impl IntoView {
     worker_client::start(move |reply| state.on_reply(reply));
     state.open_link(&browser::query());
     track_window_width(state);
+    prefetch_shipped_files(state);
     view! {
         <header class="top">
             <h1>"llmsim"</h1>
@@ -44,6 +45,19 @@ pub fn App() -> impl IntoView {
             </section>
         </main>
     }
+}
+
+/// Whenever the worker (re)starts or the form starts reading other shipped files, lets the
+/// worker fetch them ahead of the Run.
+fn prefetch_shipped_files(state: AppState) {
+    let shipped = Memo::new(move |_| {
+        state.form.with(|f| f.required_files()).into_iter().filter(|(_, p)| crate::presets::is_shipped(p)).collect::<Vec<_>>()
+    });
+    Effect::new(move |_| {
+        if state.worker_ready.get() && !shipped.get().is_empty() {
+            worker_client::prefetch(state.form.with_untracked(crate::form::FormState::to_json));
+        }
+    });
 }
 
 /// Keeps `state.width` equal to the window's width, so charts redraw when it changes.

@@ -10,6 +10,7 @@ use super::state::{AppState, RunRecord};
 use crate::browser;
 use crate::charts::{self, Axes, BarGroup, Line, PALETTE};
 use crate::summary::{self, LATENCIES, PERCENTILES, SCALARS};
+use llmsim_worker::protocol::DOWNLOADS;
 
 /// Everything below the run bar once a run finished.
 #[component]
@@ -40,7 +41,9 @@ fn RunView(
 ) -> impl IntoView {
     let share_url = format!("{}?{}", browser::page_url(), record.share_query);
     let share_href = share_url.clone();
-    let downloads = record.downloads.clone();
+    let state = expect_context::<AppState>();
+    let id = record.id;
+    let summary_json = record.result.summary_json.clone();
     let summary = record.summary.clone();
     let (predictor, shares) = summary::predictor_shares(&summary);
     let shares_text = if shares.is_empty() {
@@ -87,11 +90,33 @@ fn RunView(
             </table>
             <div class="downloads">
                 <span>"Download: "</span>
-                {downloads.into_iter().map(|(name, text)| {
-                    let testid = format!("download-{name}");
-                    let label = name.clone();
+                {DOWNLOADS.iter().map(|name| {
+                    let name = *name;
+                    let summary_json = summary_json.clone();
+                    // summary.json comes with the result; the other files a moment later.
+                    let text = move || {
+                        if name == "summary.json" {
+                            return Some(summary_json.clone());
+                        }
+                        state.files.with(|f| f.get(&id).and_then(|files| files.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())))
+                    };
+                    let ready = {
+                        let text = text.clone();
+                        move || name == "summary.json" || state.files.with(|f| f.contains_key(&id)) && text().is_some()
+                    };
                     view! {
-                        <button type="button" data-testid=testid on:click=move |_| browser::download(&name, &text)>{label}</button>
+                        <button
+                            type="button"
+                            data-testid=format!("download-{name}")
+                            disabled=move || !ready()
+                            on:click=move |_| {
+                                if let Some(t) = text() {
+                                    browser::download(name, &t);
+                                }
+                            }
+                        >
+                            {name}
+                        </button>
                     }
                 }).collect_view()}
             </div>
@@ -151,11 +176,14 @@ fn Charts() -> impl IntoView {
         let series = |values: &[f64]| -> Vec<(f64, f64)> { c.time_s.iter().copied().zip(values.iter().copied()).collect() };
         let time_x = "simulated time (s)";
         if let Some(canvas) = throughput.get() {
-            let lines = vec![
-                Line { label: "prompt (prefill)".into(), color: PALETTE[0], points: series(&c.prefill_tokens_per_s) },
-                Line { label: "output (decode)".into(), color: PALETTE[1], points: series(&c.decode_tokens_per_s) },
-            ];
-            report(charts::draw_lines(&canvas, Axes { title: "Throughput over time", x: time_x, y: "tokens per second" }, &lines, None));
+            // Prefill comes in bursts: average over about a second (or 1/60 of the run).
+            let n = c.time_s.len();
+            let window = ((1.0 / c.bucket_s.max(1e-9)).ceil() as usize).max(n.div_ceil(60)).clamp(1, (n / 4).max(1));
+            let title = format!("Throughput over time ({:.1} s average)", window as f64 * c.bucket_s);
+            let prefill = vec![Line { label: "prompt tokens/s (left)".into(), color: PALETTE[0], points: series(&charts::moving_average(&c.prefill_tokens_per_s, window)) }];
+            let decode = vec![Line { label: "output tokens/s (right)".into(), color: PALETTE[1], points: series(&charts::moving_average(&c.decode_tokens_per_s, window)) }];
+            let axes = Axes { title: &title, x: time_x, y: "prompt tokens per second" };
+            report(charts::draw_lines_dual(&canvas, axes, "output tokens per second", &prefill, &decode));
         }
         if let Some(canvas) = batch.get() {
             let lines = vec![Line { label: String::new(), color: PALETTE[2], points: series(&c.mean_batch_size) }];

@@ -81,8 +81,6 @@ pub struct RunRecord {
     pub result: RunResult,
     /// `summary.json`, parsed.
     pub summary: serde_json::Value,
-    /// The downloads: `(file name, text)`.
-    pub downloads: Vec<(String, String)>,
     /// The share link's query string.
     pub share_query: String,
     /// Page clock from Run to the result, ms.
@@ -106,6 +104,8 @@ pub struct AppState {
     pub notice: RwSignal<Option<String>>,
     /// Finished runs of this session, oldest first.
     pub runs: RwSignal<Vec<Arc<RunRecord>>>,
+    /// Their downloads, `(file name, text)` by run id, once the worker has rendered them.
+    pub files: RwSignal<BTreeMap<u32, Arc<Vec<(String, String)>>>>,
     /// The run whose results are shown.
     pub shown: RwSignal<Option<u32>>,
     /// A/B: the two runs compared.
@@ -131,6 +131,7 @@ impl AppState {
             run_errors: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             runs: RwSignal::new(Vec::new()),
+            files: RwSignal::new(BTreeMap::new()),
             shown: RwSignal::new(None),
             compare: RwSignal::new((None, None)),
             worker_ready: RwSignal::new(false),
@@ -348,7 +349,6 @@ impl AppState {
                     label,
                     result,
                     summary,
-                    downloads: reply.files,
                     share_query: share_query.clone(),
                     wall_ms: browser::now_ms() - started_ms,
                 };
@@ -362,10 +362,15 @@ impl AppState {
                 self.run.set(RunStatus::Idle);
                 browser::replace_query(&share_query);
             }
+            FromWorker::RunFiles { run_id } => {
+                self.files.update(|f| {
+                    f.insert(run_id, Arc::new(reply.files));
+                });
+            }
             FromWorker::Crashed { message } => {
                 self.worker_ready.set(false);
                 self.run.set(RunStatus::Idle);
-                self.notice.set(Some(format!("The simulator stopped unexpectedly ({message}); it has been restarted.")));
+                self.notice.set(Some(format!("The simulator stopped unexpectedly: {message}.")));
             }
         }
     }
