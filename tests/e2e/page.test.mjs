@@ -249,13 +249,34 @@ test('the 80 MB Mooncake trace uploads, parses in the worker and runs; its share
   await other.close();
 });
 
+test('dist/ also works under a sub-path of another server', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-subpath-'));
+  fs.symlinkSync(DIST, path.join(dir, 'tools-llmsim'));
+  const other = await serve(dir);
+  try {
+    const page = await open(`${other.url}tools-llmsim/`);
+    await ready(page);
+    await run(page);
+    assert.match(await page.getAttribute('[data-testid=share-link]', 'href'), /\/tools-llmsim\/\?/);
+    assert.deepEqual(page.problems, []);
+    await page.close();
+  } finally {
+    other.server.close();
+  }
+});
+
 test('a malformed trace is refused with its row and column', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-bad-'));
   const bad = path.join(dir, 'broken_trace.csv');
   fs.writeFileSync(bad, 'arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,100,10\n0.5,12x,10\n1.0,100,10\n');
   const page = await open();
   await ready(page);
-  await page.setInputFiles('[data-testid=trace-upload]', bad);
+  // Dropped onto the drop zone, as a user drags it from a file manager.
+  await page.evaluate((content) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([content], 'broken_trace.csv', { type: 'text/csv' }));
+    document.querySelector('.dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, fs.readFileSync(bad, 'utf8'));
   const error = page.locator('[data-testid=error]', { hasText: 'broken_trace.csv' }).first();
   await error.waitFor({ timeout: LONG });
   const text = await error.innerText();
@@ -263,6 +284,9 @@ test('a malformed trace is refused with its row and column', async () => {
   assert.match(text, /row 3/);
   assert.match(text, /num_prefill_tokens/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'malformed-trace.png') });
+  // The same file through the file picker gives the same error.
+  await page.setInputFiles('[data-testid=trace-upload]', bad);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=error]')].filter((e) => e.textContent.includes('row 3')).length >= 1);
   await page.close();
 });
 

@@ -22,7 +22,13 @@ pub fn Results() -> impl IntoView {
             None => view! {
                 <div class="placeholder">
                     <h2>"Results"</h2>
-                    <p>"Pick a scenario (or edit the form), then press Run. The summary, charts, downloads and a share link appear here; every run of this session is kept for A/B comparison."</p>
+                    <p>
+                        {move || if matches!(state.run.get(), super::state::RunStatus::Running { .. }) {
+                            "Simulating… the results appear here when the run finishes (Cancel stops it)."
+                        } else {
+                            "Pick a scenario (or edit the form), then press Run. The summary, charts, downloads and a share link appear here; every run of this session is kept for A/B comparison."
+                        }}
+                    </p>
                 </div>
             }
             .into_any(),

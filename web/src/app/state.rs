@@ -87,6 +87,9 @@ pub struct RunRecord {
     pub wall_ms: f64,
 }
 
+/// A run's downloads: `(file name, text)`.
+pub type RunFiles = Arc<Vec<(String, String)>>;
+
 /// Every signal of the app; `Copy`, provided through context.
 #[derive(Clone, Copy)]
 pub struct AppState {
@@ -105,7 +108,7 @@ pub struct AppState {
     /// Finished runs of this session, oldest first.
     pub runs: RwSignal<Vec<Arc<RunRecord>>>,
     /// Their downloads, `(file name, text)` by run id, once the worker has rendered them.
-    pub files: RwSignal<BTreeMap<u32, Arc<Vec<(String, String)>>>>,
+    pub files: RwSignal<BTreeMap<u32, RunFiles>>,
     /// The run whose results are shown.
     pub shown: RwSignal<Option<u32>>,
     /// A/B: the two runs compared.
