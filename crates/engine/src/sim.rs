@@ -108,6 +108,7 @@ impl Simulation {
                     watermark_blocks_fraction: config.cache.watermark_blocks_fraction,
                     queue: config.request_queue,
                     slo: config.slo,
+                    max_model_len: config.replica.model.max_model_len,
                 };
                 Replica {
                     scheduler: (config.replica_scheduler.build)(&ctx),

@@ -274,6 +274,27 @@ impl SimConfig {
             no_timestamp: p.bool("metrics_config_no_timestamp"),
         };
 
+        if let (Some(router), Some(workload)) = (&router, &workload)
+            && ROUTERS.iter().any(|e| e.name == router.name && e.needs_sessions)
+            && !workload.build.has_sessions
+        {
+            p.error(
+                ConfigError::new(
+                    "global_scheduler_config_type",
+                    format!("{} keeps sessions on one replica, but the {} workload's requests carry no session_id", router.name, workload.name),
+                )
+                .with_hint("replay a trace with a session_id column (--request_generator_config_type trace), or choose a router without sessions such as lop or lor"),
+            );
+        }
+        if let Some(scheduler) = &replica_scheduler
+            && cache.enable_prefix_caching
+            && REPLICA_SCHEDULERS.iter().any(|e| e.name == scheduler.name && !e.prefix_caching)
+        {
+            warnings.push(format!(
+                "--cache_config_enable_prefix_caching is ignored by the {} scheduler (Vidur's legacy block ledger has no prefix cache); prefix-aware routers see no cached tokens",
+                scheduler.name
+            ));
+        }
         let memory = match &replica {
             Some(r) if !p.has_errors() => match memory::plan(r, &cache) {
                 Ok(plan) => Some(plan),

@@ -2,8 +2,20 @@
 //! implements [`Router`] and is registered in [`ROUTERS`].
 
 mod least_outstanding;
+mod lop_variants;
 mod round_robin;
 mod sticky;
+mod sticky_variants;
+#[cfg(test)]
+mod testkit;
+mod uncached;
+
+pub use least_outstanding::{LeastOutstandingPrefill, LeastOutstandingRequests};
+pub use lop_variants::{LopBatchEnd, LopBinary};
+pub use round_robin::{RandomRouter, RoundRobin};
+pub use sticky::Sticky;
+pub use sticky_variants::{StickyLor, StickyRoundRobin};
+pub use uncached::{LopUncached, RankedStickyLopUncached, TolerantStickyLopUncached, UncachedLoad};
 
 use std::sync::Arc;
 
@@ -85,6 +97,55 @@ pub static ROUTERS: &[RouterEntry] = &[
         flags: sticky::STICKY_FLAGS,
         needs_sessions: true,
         parse: sticky::parse_sticky,
+    },
+    RouterEntry {
+        name: "lop_binary",
+        summary: "The replica with the fewest requests awaiting their first prefill (random tie-break).",
+        flags: lop_variants::LOP_BINARY_FLAGS,
+        needs_sessions: false,
+        parse: lop_variants::parse_lop_binary,
+    },
+    RouterEntry {
+        name: "lop_batch_end",
+        summary: "The replica with the fewest prompt tokens still to prefill, updated as each batch ends (random tie-break).",
+        flags: lop_variants::LOP_BATCH_END_FLAGS,
+        needs_sessions: false,
+        parse: lop_variants::parse_lop_batch_end,
+    },
+    RouterEntry {
+        name: "lop_uncached",
+        summary: "The replica where the request's uncached prompt tokens (its prefix cached there excluded) leave the smallest load imbalance (random tie-break).",
+        flags: uncached::LOP_UNCACHED_FLAGS,
+        needs_sessions: false,
+        parse: uncached::parse_lop_uncached,
+    },
+    RouterEntry {
+        name: "sticky_round_robin",
+        summary: "Session affinity: new sessions go to replicas in turn, later requests follow their session (needs session_id).",
+        flags: sticky_variants::STICKY_ROUND_ROBIN_FLAGS,
+        needs_sessions: true,
+        parse: sticky_variants::parse_sticky_round_robin,
+    },
+    RouterEntry {
+        name: "sticky_lor",
+        summary: "Session affinity: new sessions go to the replica with the fewest outstanding requests, later requests follow their session (needs session_id).",
+        flags: sticky_variants::STICKY_LOR_FLAGS,
+        needs_sessions: true,
+        parse: sticky_variants::parse_sticky_lor,
+    },
+    RouterEntry {
+        name: "ranked_sticky_lop_uncached",
+        summary: "Session affinity while the session's replica ranks in the top_k by lop_uncached imbalance; otherwise the best replica, and the session moves (needs session_id).",
+        flags: uncached::RANKED_FLAGS,
+        needs_sessions: true,
+        parse: uncached::parse_ranked,
+    },
+    RouterEntry {
+        name: "tolerant_sticky_lop_uncached",
+        summary: "Session affinity unless the session's replica has more than tolerance_factor × the lowest lop_uncached imbalance; then the best replica, and the session moves (needs session_id).",
+        flags: uncached::TOLERANT_FLAGS,
+        needs_sessions: true,
+        parse: uncached::parse_tolerant,
     },
 ];
 

@@ -1,10 +1,23 @@
 //! Replica schedulers: how one replica forms batches. Each policy implements
 //! [`ReplicaScheduler`] and is registered in [`REPLICA_SCHEDULERS`].
 
+mod faster_transformer;
+mod legacy;
+mod lightllm;
+mod orca;
 mod queue;
+mod sarathi;
+#[cfg(test)]
+mod testkit;
+mod vllm_v0;
 mod vllm_v1;
 
+pub use faster_transformer::FasterTransformerScheduler;
+pub use lightllm::LightLlmScheduler;
+pub use orca::OrcaScheduler;
 pub use queue::{QueueKind, RequestQueue};
+pub use sarathi::SarathiScheduler;
+pub use vllm_v0::VllmV0Scheduler;
 pub use vllm_v1::VllmV1Scheduler;
 
 use std::sync::Arc;
@@ -36,6 +49,8 @@ pub struct ReplicaContext {
     pub queue: QueueKind,
     /// Prefill SLO (EDF deadlines).
     pub slo: SloSpec,
+    /// The model's context length: the worst-case sequence orca and faster_transformer reserve.
+    pub max_model_len: u32,
 }
 
 /// Forms batches for one replica.
@@ -90,17 +105,58 @@ pub struct ReplicaSchedulerEntry {
     pub summary: &'static str,
     /// Its own flags.
     pub flags: &'static [FlagDef],
+    /// Whether it reuses cached prompt prefixes when `--cache_config_enable_prefix_caching` is
+    /// on (the legacy schedulers keep Vidur's block ledger, which has no prefix cache).
+    pub prefix_caching: bool,
     /// Reads its flags; `None` after recording an error.
     pub parse: fn(&mut Params) -> Option<ReplicaSchedulerFactory>,
 }
 
 /// Every replica scheduler, by name.
-pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[ReplicaSchedulerEntry {
-    name: "vllm_v1",
-    summary: "vLLM V1: one token budget shared by decodes and prefill chunks, running requests first, preemption of the newest by recompute, prefix caching.",
-    flags: vllm_v1::FLAGS,
-    parse: vllm_v1::parse,
-}];
+pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
+    ReplicaSchedulerEntry {
+        name: "vllm_v1",
+        summary: "vLLM V1: one token budget shared by decodes and prefill chunks, running requests first, preemption of the newest by recompute, prefix caching.",
+        flags: vllm_v1::FLAGS,
+        prefix_caching: true,
+        parse: vllm_v1::parse,
+    },
+    ReplicaSchedulerEntry {
+        name: "sarathi",
+        summary: "Sarathi-Serve: decodes first, then continuing and new prefill chunks within a token budget; watermark admission; preemption of the newest by recompute.",
+        flags: sarathi::FLAGS,
+        prefix_caching: false,
+        parse: sarathi::parse,
+    },
+    ReplicaSchedulerEntry {
+        name: "vllm",
+        summary: "vLLM v0: prefill-only batches of whole prompts whenever requests can be admitted (padded-token limit, watermark), otherwise decode batches; preemption of the newest by recompute.",
+        flags: vllm_v0::FLAGS,
+        prefix_caching: false,
+        parse: vllm_v0::parse,
+    },
+    ReplicaSchedulerEntry {
+        name: "orca",
+        summary: "Orca: every iteration decodes all admitted requests and admits new whole prompts while a maximum-length KV reservation fits; no preemption.",
+        flags: orca::FLAGS,
+        prefix_caching: false,
+        parse: orca::parse,
+    },
+    ReplicaSchedulerEntry {
+        name: "faster_transformer",
+        summary: "FasterTransformer: static batches of requests with maximum-length reservations, re-run until every request of the batch is done.",
+        flags: faster_transformer::FLAGS,
+        prefix_caching: false,
+        parse: faster_transformer::parse,
+    },
+    ReplicaSchedulerEntry {
+        name: "lightllm",
+        summary: "LightLLM: decode batches, with a prefill batch when idle or every max_waiting_iters iterations, admitting a request only if the estimated peak KV of all requests fits.",
+        flags: lightllm::FLAGS,
+        prefix_caching: false,
+        parse: lightllm::parse,
+    },
+];
 
 /// Request queue orders, by `--request_queue_config_type` name.
 pub static REQUEST_QUEUES: &[&str] = &["fcfs", "edf"];

@@ -64,9 +64,16 @@ impl VllmV1Scheduler {
         }
     }
 
-    /// Preempts the newest running request not in flight; returns it.
-    fn preempt_newest(&mut self, requests: &mut RequestArena) -> Option<RequestId> {
+    /// Preempts the newest running request not in flight; returns it. `None` when that would be
+    /// `current` itself while another running request is in a batch already executing (not the
+    /// one being formed, `plan`): `current` then waits for that batch, since preempting it
+    /// could livelock two requests that each need the other's blocks under pipeline
+    /// parallelism.
+    fn preempt_newest(&mut self, current: RequestId, plan: &BatchPlan, requests: &mut RequestArena) -> Option<RequestId> {
         let pos = self.running.iter().rposition(|id| !requests.get(*id).in_flight)?;
+        if self.running[pos] == current && self.running.iter().any(|id| requests.get(*id).in_flight && !plan.requests.contains(id)) {
+            return None;
+        }
         let victim = self.running.remove(pos);
         self.kv.free(victim);
         let r = requests.get_mut(victim);
@@ -79,6 +86,8 @@ impl VllmV1Scheduler {
     fn schedule_pass(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) -> bool {
         let mut budget = self.chunk_size;
         let mut preempted = false;
+        // Out of blocks this pass (preempted, or waiting for an executing batch): admit no one.
+        let mut starved = false;
 
         // Running requests first, in admission order.
         let mut i = 0;
@@ -97,18 +106,22 @@ impl VllmV1Scheduler {
                     budget -= n;
                     break;
                 }
-                preempted = true;
-                match self.preempt_newest(requests) {
-                    Some(victim) if victim == id => break 'running,
-                    Some(_) => {}
+                starved = true;
+                match self.preempt_newest(id, plan, requests) {
+                    Some(victim) => {
+                        preempted = true;
+                        if victim == id {
+                            break 'running;
+                        }
+                    }
                     None => break 'running,
                 }
             }
             i += 1;
         }
 
-        // Then waiting requests, strictly in queue order (no skipping), unless we preempted.
-        if !preempted {
+        // Then waiting requests, strictly in queue order (no skipping), unless blocks ran out.
+        if !starved {
             while budget > 0 && self.running.len() < self.batch_size_cap && plan.len() < self.max_micro_batch_size {
                 let Some(id) = self.waiting.peek() else { break };
                 let cached = self.kv.computed_blocks(requests.get(id), &mut self.hit_blocks);
@@ -223,6 +236,7 @@ mod tests {
             watermark_blocks_fraction: 0.01,
             queue: QueueKind::Fcfs,
             slo: SloSpec::default(),
+            max_model_len: 4096,
         }
     }
 

@@ -1,0 +1,178 @@
+//! `lop_binary` and `lop_batch_end`: least-outstanding-prefill routers that count requests, or
+//! follow prefill progress chunk by chunk.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::{ClusterProbe, Router, RouterFactory, argmin_random_tie};
+use crate::batch::Batch;
+use crate::config::{FlagDef, Params};
+use crate::request::{ReplicaId, Request, RequestArena, RequestId};
+use crate::rng::StreamRng;
+
+pub(super) const LOP_BINARY_FLAGS: &[FlagDef] =
+    &[FlagDef::int("l_o_p_binary_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
+pub(super) const LOP_BATCH_END_FLAGS: &[FlagDef] =
+    &[FlagDef::int("l_o_p_batch_end_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
+
+pub(super) fn parse_lop_binary(_: &mut Params) -> Option<RouterFactory> {
+    Some(Arc::new(|n| Box::new(LopBinary::new(n))))
+}
+
+pub(super) fn parse_lop_batch_end(_: &mut Params) -> Option<RouterFactory> {
+    Some(Arc::new(|n| Box::new(LopBatchEnd::new(n))))
+}
+
+/// Routes to the replica with the fewest requests awaiting their first prefill; ties broken at
+/// random.
+///
+/// Difference from Vidur: none in the rule; the count is per request, so a refused request
+/// is removed exactly once.
+#[derive(Debug)]
+pub struct LopBinary {
+    pending: Vec<u64>,
+    awaiting: FxHashMap<RequestId, ReplicaId>,
+}
+
+impl LopBinary {
+    /// Empty load state for `n` replicas.
+    pub fn new(n: u32) -> LopBinary {
+        LopBinary { pending: vec![0; n as usize], awaiting: FxHashMap::default() }
+    }
+
+    /// Requests awaiting their first prefill, per replica.
+    pub fn pending(&self) -> &[u64] {
+        &self.pending
+    }
+}
+
+impl Router for LopBinary {
+    fn route(&mut self, request: &Request, _: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId {
+        let replica = argmin_random_tie(&self.pending, rng);
+        self.pending[replica.0 as usize] += 1;
+        self.awaiting.insert(request.id, replica);
+        replica
+    }
+
+    fn on_prefill_end(&mut self, request: &Request) {
+        if let Some(replica) = self.awaiting.remove(&request.id) {
+            self.pending[replica.0 as usize] -= 1;
+        }
+    }
+}
+
+/// Routes to the replica with the fewest prompt tokens still to prefill, counting progress as
+/// each batch ends (chunk by chunk); ties broken at random.
+///
+/// Difference from Vidur (behaviour.md §6, §12.14): each request's outstanding tokens are kept,
+/// so a batch subtracts only what the request still owed, and whatever is left when its first
+/// prefill ends (cache hits, which no batch computes) is removed then. Vidur subtracts every
+/// prefill chunk, including re-prefills after a restart, and never the cached tokens, so its
+/// load drifts.
+#[derive(Debug)]
+pub struct LopBatchEnd {
+    pending: Vec<u64>,
+    outstanding: FxHashMap<RequestId, (ReplicaId, u64)>,
+}
+
+impl LopBatchEnd {
+    /// Empty load state for `n` replicas.
+    pub fn new(n: u32) -> LopBatchEnd {
+        LopBatchEnd { pending: vec![0; n as usize], outstanding: FxHashMap::default() }
+    }
+
+    /// Prompt tokens still to prefill, per replica.
+    pub fn pending(&self) -> &[u64] {
+        &self.pending
+    }
+}
+
+impl Router for LopBatchEnd {
+    fn route(&mut self, request: &Request, _: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId {
+        let replica = argmin_random_tie(&self.pending, rng);
+        let tokens = u64::from(request.num_prefill_tokens);
+        self.pending[replica.0 as usize] += tokens;
+        self.outstanding.insert(request.id, (replica, tokens));
+        replica
+    }
+
+    fn on_batch_end(&mut self, _replica: ReplicaId, batch: &Batch, _requests: &RequestArena) {
+        for ((id, &n), item) in batch.plan.requests.iter().zip(&batch.plan.num_tokens).zip(&batch.items) {
+            if !item.is_prefill {
+                continue;
+            }
+            if let Some((replica, left)) = self.outstanding.get_mut(id) {
+                let done = u64::from(n).min(*left);
+                *left -= done;
+                self.pending[replica.0 as usize] -= done;
+            }
+        }
+    }
+
+    fn on_prefill_end(&mut self, request: &Request) {
+        if let Some((replica, left)) = self.outstanding.remove(&request.id) {
+            self.pending[replica.0 as usize] -= left;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::BatchPlan;
+    use crate::exec::BatchItem;
+    use crate::scheduler::global::testkit::{FakeCluster, request, rng};
+
+    fn other(r: ReplicaId) -> ReplicaId {
+        ReplicaId(1 - r.0)
+    }
+
+    #[test]
+    fn lop_binary_counts_requests_awaiting_their_first_prefill() {
+        let (cluster, mut rng) = (FakeCluster::empty(2), rng());
+        let mut router = LopBinary::new(2);
+        let (r0, r1, r2, r3) = (request(0, 900, None), request(1, 10, None), request(2, 10, None), request(3, 10, None));
+        let x = router.route(&r0, &cluster, &mut rng); // tie: either replica
+        assert_eq!(router.route(&r1, &cluster, &mut rng), other(x), "prompt sizes do not matter, counts do");
+        router.on_prefill_end(&r0);
+        assert_eq!(router.route(&r2, &cluster, &mut rng), x);
+        router.on_prefill_end(&r0); // a second end changes nothing
+        assert_eq!(router.pending(), [1, 1]);
+        router.on_prefill_end(&r1);
+        assert_eq!(router.route(&r3, &cluster, &mut rng), other(x));
+        assert_eq!(router.pending(), [1, 1]);
+    }
+
+    fn prefill_batch(chunks: &[(u32, u32)]) -> Batch {
+        let mut plan = BatchPlan::default();
+        for &(id, n) in chunks {
+            plan.push(RequestId(id), n);
+        }
+        let items = chunks.iter().map(|&(_, n)| BatchItem { num_processed_tokens: 0, num_tokens: n, is_prefill: true }).collect();
+        Batch { plan, items, ..Batch::default() }
+    }
+
+    #[test]
+    fn lop_batch_end_follows_prefill_chunks_without_drift() {
+        let (cluster, mut rng, requests) = (FakeCluster::empty(2), rng(), RequestArena::new());
+        let mut router = LopBatchEnd::new(2);
+        let (r0, r1, r2) = (request(0, 100, None), request(1, 30, None), request(2, 10, None));
+        let x = router.route(&r0, &cluster, &mut rng);
+        assert_eq!(router.route(&r1, &cluster, &mut rng), other(x));
+        // An 80-token chunk of r0 ends: 20 of its tokens remain on x, 30 on the other.
+        router.on_batch_end(x, &prefill_batch(&[(0, 80)]), &requests);
+        assert_eq!(router.pending()[x.0 as usize], 20);
+        assert_eq!(router.route(&r2, &cluster, &mut rng), x);
+        assert_eq!(router.pending()[x.0 as usize], 30);
+        // r0's prefill ends with 20 tokens served from cache (never in a batch): removed now.
+        router.on_prefill_end(&r0);
+        assert_eq!(router.pending()[x.0 as usize], 10);
+        // A re-prefill of r0 after a restart owes nothing and subtracts nothing.
+        router.on_batch_end(x, &prefill_batch(&[(0, 100), (2, 4)]), &requests);
+        assert_eq!(router.pending()[x.0 as usize], 6);
+        router.on_prefill_end(&r2);
+        router.on_prefill_end(&r1);
+        assert_eq!(router.pending(), [0, 0]);
+    }
+}

@@ -1,0 +1,173 @@
+//! `vllm`: vLLM v0's prefill-prioritising scheduler. Whenever waiting requests can be
+//! admitted, an iteration is a prefill-only batch of whole prompts (watermark admission, at most
+//! `max_tokens_in_batch` padded tokens: batch size × longest prompt); otherwise it decodes the
+//! admitted requests, preempting the newest by recompute when a block is missing.
+//!
+//! Deliberate differences from Vidur (behaviour.md §5.5, §12):
+//! - a prompt longer than `max_tokens_in_batch` is prefilled alone in its own batch (Vidur
+//!   never schedules it and the replica stalls; vLLM v0 would reject it);
+//! - a decode that needs no new block is never blocked by a full pool;
+//! - the waiting queue is the configured request queue (FCFS or EDF), a preempted request
+//!   keeping its original key;
+//! - a request that can never be admitted is refused with the reason instead of stalling.
+
+use std::sync::Arc;
+
+use super::legacy::{LegacyCore, check_cap_covers_stages, micro_batch_size};
+use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, blocks_needed};
+use crate::batch::{Batch, BatchPlan};
+use crate::config::{FlagDef, Params};
+use crate::kv::KvUsage;
+use crate::request::{RequestArena, RequestId};
+use crate::time::SimTime;
+
+pub(super) const FLAGS: &[FlagDef] = &[
+    FlagDef::int("vllm_scheduler_config_max_tokens_in_batch", "4096", "Most padded tokens (requests × longest prompt) in a prefill batch (vLLM's max_num_batched_tokens)."),
+    FlagDef::int("vllm_scheduler_config_batch_size_cap", "128", "Most requests admitted (holding KV) at once; divided among pipeline micro-batches."),
+];
+
+pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
+    let max_tokens_in_batch = p.int_in("vllm_scheduler_config_max_tokens_in_batch", 1, 1 << 30) as u64;
+    let cap = p.int_in("vllm_scheduler_config_batch_size_cap", 1, 1 << 20) as u32;
+    check_cap_covers_stages(p, "vllm_scheduler_config_batch_size_cap", cap);
+    Some(Arc::new(move |ctx: &ReplicaContext| Box::new(VllmV0Scheduler::new(ctx, max_tokens_in_batch, cap)) as Box<dyn ReplicaScheduler>))
+}
+
+/// The vllm (v0) scheduler of one replica.
+#[derive(Clone, Debug)]
+pub struct VllmV0Scheduler {
+    core: LegacyCore,
+    max_tokens_in_batch: u64,
+    cap: usize,
+    max_micro_batch_size: usize,
+}
+
+impl VllmV0Scheduler {
+    /// A scheduler with the given padded-token limit and batch-size cap.
+    pub fn new(ctx: &ReplicaContext, max_tokens_in_batch: u64, cap: u32) -> VllmV0Scheduler {
+        VllmV0Scheduler { core: LegacyCore::new(ctx), max_tokens_in_batch, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) }
+    }
+
+    /// A prefill-only batch of whole prompts from the queue head.
+    fn prefill_batch(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        let mut longest = 0u64;
+        while plan.len() < self.max_micro_batch_size && self.core.ledger.num_requests() < self.cap {
+            let Some(id) = self.core.waiting.peek() else { break };
+            let r = requests.get(id);
+            if !self.core.fits_with_watermark(r) {
+                break;
+            }
+            let n = r.num_prefill_tokens;
+            let padded = (plan.len() as u64 + 1) * longest.max(u64::from(n));
+            let over_limit = padded > self.max_tokens_in_batch;
+            if over_limit && !plan.is_empty() {
+                break;
+            }
+            let blocks = self.core.prompt_blocks(r);
+            self.core.waiting.pop();
+            self.core.admit(id, blocks, requests);
+            LegacyCore::schedule(plan, id, n, requests);
+            longest = longest.max(u64::from(n));
+            if over_limit {
+                break; // an over-long prompt runs alone
+            }
+        }
+    }
+
+    /// A decode batch of the idle admitted requests, oldest first.
+    fn decode_batch(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        let mut candidates = std::collections::VecDeque::from(self.core.idle_running(requests));
+        while plan.len() < self.max_micro_batch_size {
+            let Some(id) = candidates.pop_front() else { break };
+            if self.core.make_room_for_decode(id, &mut candidates, plan, requests) {
+                LegacyCore::schedule(plan, id, 1, requests);
+            }
+        }
+    }
+}
+
+impl ReplicaScheduler for VllmV0Scheduler {
+    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
+        self.core.check_fits_with_watermark(requests.get(id))?;
+        self.core.enqueue(id, requests);
+        Ok(())
+    }
+
+    fn next_batch(&mut self, _now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        plan.clear();
+        self.prefill_batch(requests, plan);
+        if plan.is_empty() {
+            self.decode_batch(requests, plan);
+        }
+    }
+
+    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
+        self.core.finish_batch(batch, requests);
+    }
+
+    fn num_pending(&self) -> usize {
+        self.core.num_pending()
+    }
+
+    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
+        let (block_size, watermark) = (u64::from(self.core.block_size), self.core.watermark_blocks);
+        self.core.evict_blocked(requests, |r| u64::from(r.num_prefill_tokens).div_ceil(block_size) + watermark)
+    }
+
+    fn kv_usage(&self) -> KvUsage {
+        self.core.ledger.usage()
+    }
+
+    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
+        let bs = self.core.block_size;
+        self.core.check(requests, |r| blocks_needed(r, bs))?;
+        if self.core.running.len() > self.cap {
+            return Err(format!("{} admitted requests exceed the cap of {}", self.core.running.len(), self.cap));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::replica::testkit::{Harness, ctx};
+
+    #[test]
+    fn prefills_come_first_under_the_padded_token_limit() {
+        // 12 blocks of 4 tokens; at most 16 padded tokens per prefill batch.
+        let mut h = Harness::new(Box::new(VllmV0Scheduler::new(&ctx(12, 4, 1), 16, 4)));
+        let a = h.add(8, 2);
+        let b = h.add(6, 3);
+        let c = h.add(12, 1);
+        let d = h.add(20, 2);
+        // 2 × 8 = 16 padded tokens fit; adding C would make 3 × 12 = 36.
+        assert_eq!(h.step(), [(a.0, 8), (b.0, 6)]);
+        // C's prefill goes before A's and B's decodes; D (2 × 20 = 40) does not join it.
+        assert_eq!(h.step(), [(c.0, 12)]);
+        // D alone exceeds the limit: it is prefilled by itself rather than never.
+        assert_eq!(h.step(), [(d.0, 20)]);
+        // Nothing left to admit: decode every admitted request, oldest first.
+        assert_eq!(h.step(), [(a.0, 1), (b.0, 1), (d.0, 1)]);
+        assert_eq!(h.step(), [(b.0, 1)]);
+        assert_eq!(h.scheduler.num_pending(), 0);
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 0);
+    }
+
+    #[test]
+    fn a_decode_without_a_free_block_preempts_the_newest_request() {
+        let mut h = Harness::new(Box::new(VllmV0Scheduler::new(&ctx(4, 4, 1), 4096, 4)));
+        let a = h.add(4, 6);
+        let b = h.add(4, 6);
+        assert_eq!(h.step(), [(a.0, 4), (b.0, 4)]);
+        for _ in 0..4 {
+            assert_eq!(h.step(), [(a.0, 1), (b.0, 1)]);
+        }
+        // A needs a third block: B is preempted and re-queued with a 9-token prompt, which is
+        // admitted only once A is done (prefills first then, as soon as it fits).
+        assert_eq!(h.step(), [(a.0, 1)]);
+        assert_eq!(h.restarts(b), 1);
+        assert_eq!(h.step(), [(b.0, 9)]);
+        assert_eq!(h.requests.get(b).num_tokens_emitted, 6);
+    }
+}
