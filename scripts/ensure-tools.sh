@@ -54,11 +54,16 @@ ensure_trunk_and_wasm_bindgen() {
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WB_VERSION" ]; then
     step "cargo install wasm-bindgen-cli $WB_VERSION"
     # Its own lockfile can name a crate version the registry lacks; resolve afresh then.
-    { quietly install-wasm-bindgen.log cargo install --force --locked wasm-bindgen-cli --version "$WB_VERSION" \
-      || quietly install-wasm-bindgen.log cargo install --force wasm-bindgen-cli --version "$WB_VERSION"; } &
+    { cargo install --force --locked wasm-bindgen-cli --version "$WB_VERSION" >"$ROOT/target/install-wasm-bindgen.log" 2>&1 \
+      || { echo "wasm-bindgen-cli: the --locked install failed; resolving its dependencies afresh"
+           quietly install-wasm-bindgen.log cargo install --force wasm-bindgen-cli --version "$WB_VERSION"; }; } &
     pids+=($!)
   fi
   for pid in "${pids[@]}"; do wait "$pid"; done
+  if [ "$(trunk --version)" != "trunk $TRUNK_VERSION" ] || [ "$(wasm-bindgen --version)" != "wasm-bindgen $WB_VERSION" ]; then
+    echo "expected trunk $TRUNK_VERSION and wasm-bindgen $WB_VERSION on PATH, found: $(trunk --version), $(wasm-bindgen --version)" >&2
+    return 1
+  fi
   echo "$(trunk --version), $(wasm-bindgen --version)"
 }
 
