@@ -205,5 +205,6 @@ pub fn run_simulation(session: &Session, run_id: u32, config: &serde_json::Value
     let report = sim.finish();
     post(&FromWorker::RunFinished { run_id, result: run_result(&report, now_ms() - started) }, &[]);
     // The page shows the results meanwhile; big runs' files take a while to render.
-    post(&FromWorker::RunFiles { run_id }, &downloads(&report));
+    let (files, skipped) = downloads(&report);
+    post(&FromWorker::RunFiles { run_id, skipped }, &files);
 }

@@ -97,11 +97,22 @@ pub enum FromWorker {
     RunFiles {
         /// The run.
         run_id: u32,
+        /// Files of [`DOWNLOADS`] not rendered, and why.
+        skipped: Vec<SkippedFile>,
     },
 }
 
 /// The files a finished run offers for download, in the order the page lists them.
 pub const DOWNLOADS: [&str; 4] = ["summary.json", "request_metrics.csv", "chrome_trace.json", "config.json"];
+
+/// A download that was not rendered, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    /// The file name.
+    pub name: String,
+    /// Why (shown next to its button).
+    pub reason: String,
+}
 
 /// A loaded file: what the share link records, plus a trace's summary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

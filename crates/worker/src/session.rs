@@ -8,7 +8,7 @@ use std::sync::Arc;
 use llmsim_engine::{Config, ConfigErrors, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
 use sha2::{Digest, Sha256};
 
-use crate::protocol::{ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, TraceSummary};
+use crate::protocol::{ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, SkippedFile, TraceSummary};
 
 /// Whether the file uploaded for `flag` is a request trace (parsed on upload, with a summary)
 /// rather than a text the engine reads itself (model config.json, profile CSVs).
@@ -132,14 +132,34 @@ pub fn run_result(report: &Report, elapsed_ms: f64) -> RunResult {
     RunResult { summary_json: report.summary_json(), charts: ChartData::from_report(report), warnings: report.warnings.clone(), elapsed_ms }
 }
 
-/// A finished run's downloads as `(file name, text)`, in [`crate::protocol::DOWNLOADS`] order.
-pub fn downloads(report: &Report) -> Vec<(&'static str, String)> {
-    vec![
-        ("summary.json", report.summary_json()),
-        ("request_metrics.csv", report.request_metrics_csv()),
-        ("chrome_trace.json", report.chrome_trace_json()),
-        ("config.json", serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n"),
-    ]
+/// Most batch-stage slices rendered into `chrome_trace.json` in the browser: the engine builds
+/// the file as a JSON tree of a few kB per slice, and a wasm worker has 4 GB at most.
+pub const MAX_CHROME_SLICES: usize = 100_000;
+
+/// A finished run's downloads as `(file name, text)`, in [`crate::protocol::DOWNLOADS`] order,
+/// and the files left out with the reason.
+pub fn downloads(report: &Report) -> (Vec<(&'static str, String)>, Vec<SkippedFile>) {
+    let mut files = vec![("summary.json", report.summary_json())];
+    let mut skipped = Vec::new();
+    let mut skip = |name: &str, reason: String| skipped.push(SkippedFile { name: name.to_string(), reason });
+    if report.keep_request_metrics {
+        files.push(("request_metrics.csv", report.request_metrics_csv()));
+    } else {
+        skip("request_metrics.csv", "per-request metrics are off (metrics_config_store_request_metrics)".to_string());
+    }
+    let slices = report.chrome_trace.len();
+    if slices == 0 {
+        skip("chrome_trace.json", "the Chrome trace is off (metrics_config_enable_chrome_trace)".to_string());
+    } else if slices > MAX_CHROME_SLICES {
+        skip(
+            "chrome_trace.json",
+            format!("{slices} batch slices are too many to render in the browser (at most {MAX_CHROME_SLICES}); the CLI writes it"),
+        );
+    } else {
+        files.push(("chrome_trace.json", report.chrome_trace_json()));
+    }
+    files.push(("config.json", serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n"));
+    (files, skipped)
 }
 
 /// The page's view of the engine's trace summary.
@@ -226,14 +246,30 @@ mod tests {
         let mut sim = s.prepare(&config).unwrap();
         while !sim.run_for_events(7).finished {}
         let report = sim.finish();
-        let (result, downloads) = (run_result(&report, 1.0), downloads(&report));
+        let (result, (downloads, skipped)) = (run_result(&report, 1.0), downloads(&report));
         assert_eq!(result.summary_json, downloads[0].1);
+        assert!(skipped.is_empty(), "{skipped:?}");
         let summary: serde_json::Value = serde_json::from_str(&result.summary_json).unwrap();
         assert_eq!(summary["num_completed"], 3);
         assert_eq!(downloads.iter().map(|d| d.0).collect::<Vec<_>>(), crate::protocol::DOWNLOADS);
         assert_eq!(result.charts.cdfs["ttft"].len(), 101);
         let back = Config::from_json_str(&downloads[3].1).expect("config.json is accepted back");
         assert_eq!(back.get("trace_request_generator_config_trace_file").to_text(), "t.csv");
+    }
+
+    #[test]
+    fn files_that_are_off_are_skipped_with_the_reason() {
+        let s = Session::new();
+        let config = serde_json::json!({
+            "synthetic_request_generator_config_num_requests": 4,
+            "metrics_config_enable_chrome_trace": false,
+            "metrics_config_store_request_metrics": false,
+        });
+        let report = s.prepare(&config).ok().expect("valid").run_to_report();
+        let (files, skipped) = downloads(&report);
+        assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), ["summary.json", "config.json"]);
+        assert_eq!(skipped.len(), 2);
+        assert!(skipped[1].reason.contains("metrics_config_enable_chrome_trace"), "{skipped:?}");
     }
 
     #[test]

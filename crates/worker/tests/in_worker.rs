@@ -28,7 +28,7 @@ fn uploaded_files_are_read_and_parsed_in_the_worker() {
     let report = sim.finish();
     let result = run_result(&report, 0.0);
     assert!(result.summary_json.contains("\"num_completed\": 3"), "{}", result.summary_json);
-    assert_eq!(downloads(&report).len(), 4);
+    assert_eq!(downloads(&report).0.len(), 4);
 }
 
 #[wasm_bindgen_test]

@@ -104,17 +104,23 @@ fn RunView(
                         if name == "summary.json" {
                             return Some(summary_json.clone());
                         }
-                        state.files.with(|f| f.get(&id).and_then(|files| files.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())))
+                        state.files.with(|f| f.get(&id).and_then(|d| d.files.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())))
                     };
-                    let ready = {
-                        let text = text.clone();
-                        move || name == "summary.json" || state.files.with(|f| f.contains_key(&id)) && text().is_some()
+                    let skipped = move || {
+                        state.files.with(|f| f.get(&id).and_then(|d| d.skipped.iter().find(|s| s.name == name).map(|s| s.reason.clone())))
+                    };
+                    let ready = move || name == "summary.json" || state.files.with(|f| f.get(&id).is_some_and(|d| d.files.iter().any(|(n, _)| n == name)));
+                    let title = move || match skipped() {
+                        Some(reason) => format!("Not available: {reason}"),
+                        None if ready() => format!("Download {name}"),
+                        None => "Being prepared…".to_string(),
                     };
                     view! {
                         <button
                             type="button"
                             data-testid=format!("download-{name}")
                             disabled=move || !ready()
+                            title=title
                             on:click=move |_| {
                                 if let Some(t) = text() {
                                     browser::download(name, &t);
@@ -126,6 +132,10 @@ fn RunView(
                     }
                 }).collect_view()}
             </div>
+            {move || {
+                let notes: Vec<String> = state.files.with(|f| f.get(&id).map(|d| d.skipped.iter().map(|s| format!("{}: {}", s.name, s.reason)).collect()).unwrap_or_default());
+                (!notes.is_empty()).then(|| view! { <p class="help">{format!("Not offered: {}.", notes.join("; "))}</p> })
+            }}
             <p class="share">
                 "Share this run: "
                 <a data-testid="share-link" href=share_href>{share_url}</a>

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use llmsim_engine::config::{all_flags, is_active};
-use llmsim_worker::protocol::{FieldError, FileError, FileInfo, FromWorker, RunProgress, RunResult};
+use llmsim_worker::protocol::{FieldError, FileError, FileInfo, FromWorker, RunProgress, RunResult, SkippedFile};
 use llmsim_worker::session::is_trace_flag;
 use web_sys::File;
 
@@ -87,8 +87,17 @@ pub struct RunRecord {
     pub wall_ms: f64,
 }
 
-/// A run's downloads: `(file name, text)`.
-pub type RunFiles = Arc<Vec<(String, String)>>;
+/// A run's downloads, once the worker has rendered them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunDownloads {
+    /// `(file name, text)`.
+    pub files: Vec<(String, String)>,
+    /// Files not rendered, and why.
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// Shared downloads of one run.
+pub type RunFiles = Arc<RunDownloads>;
 
 /// Every signal of the app; `Copy`, provided through context.
 #[derive(Clone, Copy)]
@@ -120,6 +129,7 @@ pub struct AppState {
     /// Window width, so charts redraw on resize.
     pub width: RwSignal<i32>,
     next_id: StoredValue<u32>,
+    next_run: StoredValue<u32>,
 }
 
 impl AppState {
@@ -141,9 +151,11 @@ impl AppState {
             autorun: RwSignal::new(false),
             width: RwSignal::new(0),
             next_id: StoredValue::new(1),
+            next_run: StoredValue::new(1),
         }
     }
 
+    /// A fresh upload id.
     fn next_id(&self) -> u32 {
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
@@ -260,7 +272,9 @@ impl AppState {
         if matches!(self.run.get_untracked(), RunStatus::Running { .. }) {
             return;
         }
-        let run_id = self.next_id();
+        // Runs are numbered 1, 2, ... for the runs table (uploads have their own ids).
+        let run_id = self.next_run.get_value();
+        self.next_run.set_value(run_id + 1);
         self.run_errors.set(Vec::new());
         self.notice.set(None);
         let (share_query, label) = (self.share_query(), self.run_label());
@@ -365,15 +379,17 @@ impl AppState {
                 self.run.set(RunStatus::Idle);
                 browser::replace_query(&share_query);
             }
-            FromWorker::RunFiles { run_id } => {
+            FromWorker::RunFiles { run_id, skipped } => {
                 self.files.update(|f| {
-                    f.insert(run_id, Arc::new(reply.files));
+                    f.insert(run_id, Arc::new(RunDownloads { files: reply.files, skipped }));
                 });
             }
             FromWorker::Crashed { message } => {
                 self.worker_ready.set(false);
                 self.run.set(RunStatus::Idle);
-                self.notice.set(Some(format!("The simulator stopped unexpectedly: {message}.")));
+                self.notice.set(Some(format!(
+                    "The simulator stopped unexpectedly: {message}. Very long runs can exhaust the browser's memory: turn off the Chrome trace (metrics_config_enable_chrome_trace, under Outputs) or shorten the run."
+                )));
             }
         }
     }
