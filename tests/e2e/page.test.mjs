@@ -265,6 +265,36 @@ test('dist/ also works under a sub-path of another server', async () => {
   }
 });
 
+test('Mooncake JSONL and Azure CSV traces are detected from content and replayed', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-formats-'));
+  const azure = path.join(dir, 'azure_conv_sample.csv');
+  const rows = ['TIMESTAMP,ContextTokens,GeneratedTokens'];
+  for (let i = 0; i < 40; i++) rows.push(`2023-11-16 18:15:${String(10 + i).padStart(2, '0')}.5000000,${300 + 37 * i},${20 + (i % 7) * 11}`);
+  fs.writeFileSync(azure, rows.join('\n') + '\n');
+  const jsonl = path.join(SHARED, 'traces/mooncake_conversation_trace.jsonl');
+  const cases = [[azure, 'azure_csv', 40]];
+  if (fs.existsSync(jsonl)) cases.push([jsonl, 'mooncake_jsonl', 12031]);
+  else assert.ok(!process.env.LLMSIM_REQUIRE_SHARED, `${jsonl} is missing`);
+  for (const [file, format, requests] of cases) {
+    const page = await open();
+    await ready(page);
+    // A trace dropped on a synthetic workload without trace lengths switches it to replaying the trace.
+    await page.selectOption('[data-testid=preset]', 'closed-loop-benchmark');
+    await page.setInputFiles('[data-testid=trace-upload]', file);
+    await page.waitForSelector('[data-testid=trace-summary]', { timeout: LONG });
+    const summary = await page.locator('[data-testid=trace-summary]').innerText();
+    assert.match(summary, new RegExp(format));
+    assert.match(summary, new RegExp(`Requests\\s+${requests}\\b`));
+    assert.equal(await page.inputValue('[name=request_generator_config_type]'), 'trace');
+    if (requests < 1000) {
+      await run(page);
+      assert.equal(JSON.parse(await download(page, 'summary.json')).num_completed, requests);
+    }
+    assert.deepEqual(page.problems, []);
+    await page.close();
+  }
+});
+
 test('a malformed trace is refused with its row and column', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-bad-'));
   const bad = path.join(dir, 'broken_trace.csv');

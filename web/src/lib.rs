@@ -7,6 +7,8 @@
 //! to the worker), `charts` (plotters on a canvas), `app` (the components), `browser`
 //! (downloads, URL, file helpers).
 
+#![warn(missing_docs)]
+
 pub mod form;
 pub mod presets;
 pub mod share;

@@ -4,6 +4,8 @@
 //! and drives the engine (plain Rust, tested natively); `glue` (wasm only) receives the page's
 //! messages, reads uploaded `File`s, fetches the files the site ships and posts the replies.
 
+#![warn(missing_docs)]
+
 pub mod protocol;
 pub mod session;
 
