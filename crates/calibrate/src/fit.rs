@@ -23,17 +23,23 @@ pub enum Form {
 impl Form {
     fn encode(self, c: &Curve) -> Vec<f64> {
         let ln = |x: f64| x.max(1e-9).ln();
+        // Efficiencies live in (0, 1): search them in logit space, so the bound is smooth. (A
+        // hard cap at 1 left a flat plateau on which the simplex collapsed far from the optimum.)
+        let logit = |e: f64| {
+            let e = e.clamp(1e-6, 1.0 - 1e-6);
+            (e / (1.0 - e)).ln()
+        };
         match self {
-            Form::Memory => vec![ln(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)],
-            Form::AlphaBeta => vec![ln(c.memory_eff), ln(c.overhead_us)],
-            Form::Roofline => vec![ln(c.compute_eff), ln(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)],
-            Form::Decode => vec![ln(c.memory_eff), ln(c.overhead_us), ln(c.per_item_us), ln(c.ramp_units)],
+            Form::Memory => vec![logit(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)],
+            Form::AlphaBeta => vec![logit(c.memory_eff), ln(c.overhead_us)],
+            Form::Roofline => vec![logit(c.compute_eff), logit(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)],
+            Form::Decode => vec![logit(c.memory_eff), ln(c.overhead_us), ln(c.per_item_us), ln(c.ramp_units)],
         }
     }
 
     fn decode(self, x: &[f64], base: &Curve) -> Curve {
-        // Efficiencies above 1 would beat the datasheet: cap them.
-        let eff = |v: f64| v.exp().min(1.0);
+        // Efficiencies above 1 would beat the datasheet.
+        let eff = |v: f64| 1.0 / (1.0 + (-v).exp());
         match self {
             Form::Memory => Curve {
                 memory_eff: eff(x[0]),

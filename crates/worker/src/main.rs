@@ -1,2 +1,7 @@
-//! Web Worker entry point (filled by the web app).
-fn main() {}
+//! Entry point of the worker's wasm module: installs the message handler (natively a no-op,
+//! so `cargo test --workspace` builds it).
+
+fn main() {
+    #[cfg(target_arch = "wasm32")]
+    llmsim_worker::glue::run();
+}

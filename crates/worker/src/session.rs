@@ -1,0 +1,283 @@
+//! The worker's state between messages: the files loaded so far, and turning a run request
+//! into a validated simulation and its report into what the page shows. No JavaScript here,
+//! so it is tested natively.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use llmsim_engine::{Config, ConfigErrors, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
+use sha2::{Digest, Sha256};
+
+use crate::protocol::{ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, SkippedFile, TraceSummary};
+
+/// Whether the file uploaded for `flag` is a request trace (parsed on upload, with a summary)
+/// rather than a text the engine reads itself (model config.json, profile CSVs).
+pub fn is_trace_flag(flag: &str) -> bool {
+    flag.ends_with("trace_file")
+}
+
+/// Whether the page's own site serves `path` (the files under `data/` that Trunk copies into
+/// `dist/`), so the worker may fetch it instead of asking for an upload.
+pub fn is_shipped_path(path: &str) -> bool {
+    path.starts_with("data/") && !path.contains("..")
+}
+
+enum Content {
+    Text(Arc<str>),
+    Trace(Arc<Trace>),
+}
+
+struct Loaded {
+    info: FileInfo,
+    content: Content,
+}
+
+/// The files loaded into the worker, keyed by the name the configuration refers to them by.
+#[derive(Default)]
+pub struct Session {
+    files: BTreeMap<String, Loaded>,
+}
+
+/// Bytes hashed between two progress reports.
+const HASH_CHUNK: usize = 4 << 20;
+
+impl Session {
+    /// No files.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// Loads `bytes` under `path` for `flag`: hashes them, checks they are text and, for trace
+    /// flags, parses them. `progress(done, total)` is called now and then; hashing counts for
+    /// the first half of `total`, parsing for the second.
+    pub fn load(&mut self, flag: &str, path: &str, bytes: Vec<u8>, progress: &mut dyn FnMut(u64, u64)) -> Result<FileInfo, FileError> {
+        let size = bytes.len() as u64;
+        let total = 2 * size;
+        let mut hasher = Sha256::new();
+        for (i, chunk) in bytes.chunks(HASH_CHUNK).enumerate() {
+            hasher.update(chunk);
+            progress(((i * HASH_CHUNK + chunk.len()) as u64).min(size), total);
+        }
+        let sha256: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64;
+            FileError {
+                file: path.to_string(),
+                line: Some(line),
+                column: None,
+                message: format!("is not UTF-8 text (byte {at}): traces and configs are CSV, JSON or JSONL text"),
+            }
+        })?;
+        let (content, trace) = if is_trace_flag(flag) {
+            let trace = parse_trace(path, &text, &mut |done| progress(size + done as u64, total)).map_err(|e| FileError {
+                file: e.file,
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            })?;
+            let summary = summarize(&trace);
+            (Content::Trace(Arc::new(trace)), Some(summary))
+        } else {
+            (Content::Text(text.into()), None)
+        };
+        progress(total, total);
+        let info = FileInfo { flag: flag.to_string(), path: path.to_string(), size, sha256, trace };
+        self.files.insert(path.to_string(), Loaded { info: info.clone(), content });
+        Ok(info)
+    }
+
+    /// What was loaded under `path`, if anything.
+    pub fn file(&self, path: &str) -> Option<&FileInfo> {
+        self.files.get(path).map(|f| &f.info)
+    }
+
+    /// The files `config` needs that are not loaded: `(flag, path)`.
+    pub fn missing_files(&self, config: &Config) -> Vec<(&'static str, String)> {
+        SimConfig::required_files(config).into_iter().filter(|(_, path)| !self.files.contains_key(path)).collect()
+    }
+
+    /// The loaded files as the engine's inputs; missing ones are explained as not uploaded.
+    pub fn inputs(&self, config: &Config) -> Inputs {
+        let mut inputs = Inputs::new();
+        for (path, file) in &self.files {
+            match &file.content {
+                Content::Text(text) => inputs.add_text(path.clone(), text.clone()),
+                Content::Trace(trace) => inputs.add_trace(path.clone(), trace.clone()),
+            }
+        }
+        for (_, path) in self.missing_files(config) {
+            let reason = if is_shipped_path(&path) {
+                "the page does not ship this file: upload it with the field's file button"
+            } else {
+                "it is not uploaded: choose it with the field's file button (files never leave this machine)"
+            };
+            inputs.add_unreadable(path, reason);
+        }
+        inputs
+    }
+
+    /// Validates a flat JSON configuration against the loaded files and builds the simulation.
+    pub fn prepare(&self, config: &serde_json::Value) -> Result<Simulation, Vec<FieldError>> {
+        let to_fields = |e: ConfigErrors| e.0.iter().map(FieldError::from).collect::<Vec<_>>();
+        let config = Config::from_json_value(config).map_err(to_fields)?;
+        let sim_config = SimConfig::build(&config, &self.inputs(&config)).map_err(to_fields)?;
+        Ok(Simulation::new(&sim_config))
+    }
+}
+
+/// The page's view of a finished run.
+pub fn run_result(report: &Report, elapsed_ms: f64) -> RunResult {
+    RunResult { summary_json: report.summary_json(), charts: ChartData::from_report(report), warnings: report.warnings.clone(), elapsed_ms }
+}
+
+/// Most batch-stage slices rendered into `chrome_trace.json` in the browser: the engine builds
+/// the file as a JSON tree of a few kB per slice, and a wasm worker has 4 GB at most.
+pub const MAX_CHROME_SLICES: usize = 100_000;
+
+/// A finished run's downloads as `(file name, text)`, in [`crate::protocol::DOWNLOADS`] order,
+/// and the files left out with the reason.
+pub fn downloads(report: &Report) -> (Vec<(&'static str, String)>, Vec<SkippedFile>) {
+    let mut files = vec![("summary.json", report.summary_json())];
+    let mut skipped = Vec::new();
+    let mut skip = |name: &str, reason: String| skipped.push(SkippedFile { name: name.to_string(), reason });
+    if report.keep_request_metrics {
+        files.push(("request_metrics.csv", report.request_metrics_csv()));
+    } else {
+        skip("request_metrics.csv", "per-request metrics are off (metrics_config_store_request_metrics)".to_string());
+    }
+    let slices = report.chrome_trace.len();
+    if slices == 0 {
+        skip("chrome_trace.json", "the Chrome trace is off (metrics_config_enable_chrome_trace)".to_string());
+    } else if slices > MAX_CHROME_SLICES {
+        skip(
+            "chrome_trace.json",
+            format!("{slices} batch slices are too many to render in the browser (at most {MAX_CHROME_SLICES}); the CLI writes it"),
+        );
+    } else {
+        files.push(("chrome_trace.json", report.chrome_trace_json()));
+    }
+    files.push(("config.json", serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n"));
+    (files, skipped)
+}
+
+/// The page's view of the engine's trace summary.
+pub fn summarize(trace: &Trace) -> TraceSummary {
+    let s = llmsim_engine::workload::trace::summarize(trace);
+    let percentiles = |t: &llmsim_engine::metrics::Stats| Percentiles { mean: t.mean, p50: t.p50, p90: t.p90, p99: t.p99, max: t.max };
+    let format = serde_json::to_value(s.format).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    TraceSummary {
+        format,
+        requests: s.num_requests,
+        duration_s: s.duration_s,
+        input_tokens: percentiles(&s.input_tokens),
+        output_tokens: percentiles(&s.output_tokens),
+        sessions: s.num_sessions,
+        prefix_reuse_share: s.prefix_reuse_share,
+        warnings: s.warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = "arrived_at,num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n\
+        0.0,32,4,0,16,\"[1, 2, 3]\"\n\
+        1.5,48,4,0,16,\"[1, 2, 4, 5]\"\n\
+        3.0,16,8,1,16,\"[9, 10]\"\n";
+
+    fn load(session: &mut Session, flag: &str, path: &str, text: &str) -> Result<FileInfo, FileError> {
+        let mut calls = 0;
+        let r = session.load(flag, path, text.as_bytes().to_vec(), &mut |done, total| {
+            assert!(done <= total);
+            calls += 1;
+        });
+        assert!(calls >= 1, "progress is reported");
+        r
+    }
+
+    #[test]
+    fn traces_are_hashed_parsed_and_summarised() {
+        let mut s = Session::new();
+        let info = load(&mut s, "trace_request_generator_config_trace_file", "t.csv", TRACE).unwrap();
+        assert_eq!(info.size, TRACE.len() as u64);
+        assert_eq!(info.sha256.len(), 64);
+        let t = info.trace.unwrap();
+        assert_eq!((t.requests, t.sessions, t.duration_s), (3, Some(2), Some(3.0)));
+        assert_eq!(t.input_tokens.p50, 32.0);
+        // Prompt blocks: 2 + 3 + 1 = 6, of which 1 and 2 of the second request were seen.
+        assert_eq!(t.prefix_reuse_share, Some(2.0 / 6.0));
+        assert_eq!(t.format, "vidur_csv");
+    }
+
+    #[test]
+    fn sha256_matches_a_known_digest() {
+        let mut s = Session::new();
+        let info = s.load("replica_config_model_config_file", "abc.json", b"abc".to_vec(), &mut |_, _| {}).unwrap();
+        assert_eq!(info.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert!(info.trace.is_none());
+    }
+
+    #[test]
+    fn malformed_traces_name_the_row_and_column() {
+        let mut s = Session::new();
+        let bad = "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,2\n1,ten,2\n";
+        let e = load(&mut s, "trace_request_generator_config_trace_file", "bad.csv", bad).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("num_prefill_tokens")), "{e}");
+        let e = s.load("trace_request_generator_config_trace_file", "bin.csv", b"a,b\n\xff\xfe".to_vec(), &mut |_, _| {}).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(s.file("bad.csv").is_none(), "failed uploads are not kept");
+    }
+
+    #[test]
+    fn runs_validate_against_loaded_files_and_report() {
+        let mut s = Session::new();
+        let config = serde_json::json!({
+            "request_generator_config_type": "trace",
+            "trace_request_generator_config_trace_file": "t.csv",
+            "cache_config_enable_prefix_caching": true,
+        });
+        let errors = s.prepare(&config).err().expect("the trace is not loaded yet");
+        assert_eq!(errors[0].flag, "trace_request_generator_config_trace_file");
+        assert!(errors[0].message.contains("not uploaded"), "{}", errors[0].message);
+        load(&mut s, "trace_request_generator_config_trace_file", "t.csv", TRACE).unwrap();
+        let mut sim = s.prepare(&config).unwrap();
+        while !sim.run_for_events(7).finished {}
+        let report = sim.finish();
+        let (result, (downloads, skipped)) = (run_result(&report, 1.0), downloads(&report));
+        assert_eq!(result.summary_json, downloads[0].1);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let summary: serde_json::Value = serde_json::from_str(&result.summary_json).unwrap();
+        assert_eq!(summary["num_completed"], 3);
+        assert_eq!(downloads.iter().map(|d| d.0).collect::<Vec<_>>(), crate::protocol::DOWNLOADS);
+        assert_eq!(result.charts.cdfs["ttft"].len(), 101);
+        let back = Config::from_json_str(&downloads[3].1).expect("config.json is accepted back");
+        assert_eq!(back.get("trace_request_generator_config_trace_file").to_text(), "t.csv");
+    }
+
+    #[test]
+    fn files_that_are_off_are_skipped_with_the_reason() {
+        let s = Session::new();
+        let config = serde_json::json!({
+            "synthetic_request_generator_config_num_requests": 4,
+            "metrics_config_enable_chrome_trace": false,
+            "metrics_config_store_request_metrics": false,
+        });
+        let report = s.prepare(&config).ok().expect("valid").run_to_report();
+        let (files, skipped) = downloads(&report);
+        assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), ["summary.json", "config.json"]);
+        assert_eq!(skipped.len(), 2);
+        assert!(skipped[1].reason.contains("metrics_config_enable_chrome_trace"), "{skipped:?}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_their_flag() {
+        let s = Session::new();
+        let errors = s.prepare(&serde_json::json!({"cluster_config_num_replicas": 0, "seed": "x"})).err().expect("refused");
+        assert_eq!(errors[0].flag, "seed");
+        let errors = s.prepare(&serde_json::json!({"cluster_config_num_replicas": 0})).err().expect("refused");
+        assert_eq!(errors[0].flag, "cluster_config_num_replicas");
+    }
+}

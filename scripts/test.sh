@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every test: native (cargo test --workspace), browser unit
+# tests (wasm-bindgen-test in headless Chromium), the release build of the page, and the
+# end-to-end tests of the built page in headless Chromium (screenshots: target/e2e-artifacts/).
+# Every test step runs even when an earlier one fails; the exit status says whether all passed.
+# LLMSIM_REQUIRE_SHARED=1 makes tests that read ../shared fail instead of skip when it is absent.
+set -euo pipefail
+source "$(dirname "$0")/ensure-tools.sh"
+cd "$ROOT"
+export CARGO_TERM_COLOR=never
+
+step "tools"
+ensure_node
+ensure_chromium
+ensure_wasm_target
+ensure_trunk_and_wasm_bindgen
+ensure_npm web
+ensure_npm tests/e2e
+ensure_crates
+wasm-opt --version
+
+failed=()
+# Runs one test step; a failure is recorded and the next steps still run.
+check() {
+  local name="$1"; shift
+  step "$name"
+  if ! "$@"; then failed+=("$name"); echo "::: FAILED: $name"; return 1; fi
+}
+
+check "native tests: cargo test --workspace" cargo test --locked --workspace --no-fail-fast || true
+
+check "browser unit tests: wasm-bindgen-test in headless Chromium" \
+  env CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/webdriver.json" \
+  cargo test --locked --no-fail-fast --target wasm32-unknown-unknown -p llmsim-web -p llmsim-worker --tests || true
+
+if check "page: trunk build --release" trunk build --release; then
+  for f in dist/*.wasm dist/*.js; do
+    printf '  %-40s %9d bytes, %8d gzipped\n' "$f" "$(wc -c <"$f")" "$(gzip -9 -c "$f" | wc -c)"
+  done
+  # The e2e tests compare the page's summary.json with the native CLI's.
+  if check "native CLI: cargo build --release -p llmsim-cli" cargo build --locked --release -p llmsim-cli; then
+    check "end to end: node --test tests/e2e/ (headless Chromium)" node --test --test-concurrency=1 tests/e2e/ || true
+  fi
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  step "FAILED: ${failed[*]}"
+  exit 1
+fi
+step "all tests passed"

@@ -1,0 +1,353 @@
+// End-to-end tests of the built page (dist/) in real headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core). They serve dist/ themselves, click through the
+// page as a user would, save screenshots under target/e2e-artifacts/ and print measurements
+// (lines starting with MEASURE) instead of asserting on times.
+//
+// Run: scripts/test.sh (builds dist/ first), or `node --test tests/e2e/` after `trunk build --release`.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DIST = path.join(ROOT, 'dist');
+const ARTIFACTS = process.env.E2E_ARTIFACTS ?? path.join(ROOT, 'target/e2e-artifacts');
+const SHARED = process.env.LLMSIM_SHARED_DIR ?? path.join(ROOT, '../shared');
+const MOONCAKE = path.join(SHARED, 'traces/mooncake_conversation_trace.csv');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const LONG = 600_000; // generous ceilings on 2 shared cores; the MEASURE lines say what it took
+
+let browser;
+let site;
+
+function measure(name, value, unit) {
+  console.log(`MEASURE ${name} = ${value} ${unit}`);
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(DIST, 'index.html')), `${DIST} is missing: run \`trunk build --release\` first`);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  site = await serve(DIST);
+  browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-e2e-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 800 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  site?.server.close();
+});
+
+/** A fresh page that records console errors and page errors. */
+async function open(url = site.url) {
+  const page = await browser.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  await page.goto(url);
+  return page;
+}
+
+/** Why the page is stuck, for failure messages. */
+async function diagnose(page) {
+  const progress = await page.locator('[data-testid=progress]').innerText().catch(() => '?');
+  const errors = await page.locator('[data-testid=error]').allInnerTexts().catch(() => []);
+  return `progress: ${progress}; errors: ${JSON.stringify(errors)}; problems: ${JSON.stringify(page.problems)}`;
+}
+
+async function ready(page) {
+  await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: LONG })
+    .catch(async (e) => { throw new Error(`worker never got ready: ${e.message}; ${await diagnose(page)}`); });
+}
+
+async function runCount(page) {
+  return page.locator('[data-testid=runs] tbody tr').count();
+}
+
+/** Waits until the session has `n` runs; returns ms waited. */
+async function waitForRuns(page, n) {
+  const t0 = Date.now();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=runs] tbody tr').length >= n, n, { timeout: LONG })
+    .catch(async (e) => { throw new Error(`run did not finish: ${e.message}; ${await diagnose(page)}`); });
+  await page.waitForSelector('[data-testid=summary]');
+  return Date.now() - t0;
+}
+
+/** Presses Run and waits for the summary; returns ms from the click to the summary. */
+async function run(page) {
+  const before = await runCount(page);
+  const t0 = Date.now();
+  await page.click('[data-testid=run]');
+  await waitForRuns(page, before + 1);
+  return Date.now() - t0;
+}
+
+/** Non-white pixels of a canvas. */
+async function inkedPixels(page, testid) {
+  return page.$eval(`[data-testid=${testid}]`, (c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) n++;
+    return n;
+  });
+}
+
+async function download(page, name) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid="download-${name}"]`)]);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-dl-')), name);
+  await dl.saveAs(file);
+  return fs.readFileSync(file, 'utf8');
+}
+
+async function visibleErrors(page) {
+  return page.locator('[data-testid=error]:visible').allInnerTexts();
+}
+
+/** Runs the native CLI on a config.json downloaded from the page; returns its summary.json. */
+function nativeSummary(configJson, cwd) {
+  execFileSync('cargo', ['build', '--release', '--locked', '-q', '-p', 'llmsim-cli'], { cwd: ROOT, stdio: 'inherit' });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-native-'));
+  fs.writeFileSync(path.join(dir, 'config.json'), configJson);
+  const out = path.join(dir, 'out');
+  const t0 = Date.now();
+  execFileSync(path.join(ROOT, 'target/release/llmsim'),
+    ['--config', path.join(dir, 'config.json'), '--metrics_config_output_dir', out, '--metrics_config_no_timestamp'],
+    { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+  measure('native_cli_wall', Date.now() - t0, 'ms');
+  return fs.readFileSync(path.join(out, 'summary.json'), 'utf8');
+}
+
+test('default preset: runs, shows the summary and charts, and matches the native CLI byte for byte', async () => {
+  const before = site.transferred.bytes;
+  const page = await open();
+  await ready(page);
+  const first = Object.entries(site.transferred.files).filter(([f]) => /\.(wasm|js)$/.test(f));
+  measure('first_load_wasm_js_gzip', first.reduce((s, [, b]) => s + b, 0), 'bytes');
+  measure('first_load_all_gzip', site.transferred.bytes - before, 'bytes');
+  for (const [f, b] of first) measure(`first_load_file ${f}`, b, 'bytes (gzip)');
+
+  assert.equal(await page.$eval('[data-testid=preset]', (s) => s.value), 'quick-start');
+  const coldMs = await run(page);
+  measure('seed_preset_run_to_summary_first', coldMs, 'ms (first run of the page; the worker prefetched the shipped trace while idle)');
+  const warmMs = await run(page);
+  measure('seed_preset_run_to_summary_again', warmMs, 'ms');
+
+  const table = await page.locator('[data-testid=summary]').innerText();
+  assert.match(table, /TTFT/);
+  assert.match(table, /E2E latency/);
+  for (const chart of ['chart-ttft', 'chart-tbt', 'chart-throughput', 'chart-e2e', 'chart-batch', 'chart-kv', 'chart-replicas']) {
+    const inked = await inkedPixels(page, chart);
+    assert.ok(inked > 500, `${chart} has ${inked} drawn pixels`);
+  }
+  assert.deepEqual(await visibleErrors(page), []);
+  assert.match(await page.locator('[data-testid=predictor-share]').innerText(), /%/);
+  const scalars = await page.locator('table.scalars').innerText();
+  for (const label of ['Throughput', 'Preemptions', 'KV-cache usage', 'Prefix-cache hit rate']) assert.match(scalars, new RegExp(label));
+  // Two runs of the same configuration: A/B compares them, with no differences.
+  assert.match(await page.locator('[data-testid=ab-diff]').innerText(), /TTFT p50/);
+
+  await page.screenshot({ path: path.join(ARTIFACTS, 'seed-1280x800.png') });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'seed-1280-full.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300); // charts redraw on resize
+  await page.screenshot({ path: path.join(ARTIFACTS, 'seed-390x844.png') });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'seed-390-full.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  const summary = await download(page, 'summary.json');
+  const config = await download(page, 'config.json');
+  const metrics = await download(page, 'request_metrics.csv');
+  const chrome = await download(page, 'chrome_trace.json');
+  assert.equal(JSON.parse(summary).num_completed, 128);
+  assert.equal(metrics.trim().split('\n').length, 129);
+  assert.ok(JSON.parse(chrome).traceEvents.length > 0);
+  const native = nativeSummary(config, ROOT);
+  assert.equal(summary, native, 'summary.json from the page equals the native CLI\'s, byte for byte');
+  console.log('native and browser summary.json are identical (%d bytes)', summary.length);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('a share link restores the form and reruns to the same summary', async () => {
+  const page = await open();
+  await ready(page);
+  await page.selectOption('[data-testid=preset]', 'llama3-70b-tp4');
+  await page.fill('[name=seed]', '7');
+  await page.press('[name=seed]', 'Tab');
+  const ms = await run(page);
+  measure('llama3_70b_preset_run_to_summary', ms, 'ms');
+  const href = await page.getAttribute('[data-testid=share-link]', 'href');
+  assert.match(href, /replica_config_tensor_parallel_size=4/);
+  assert.match(href, /seed=7/);
+  assert.equal(new URL(href).search, new URL(page.url()).search, 'the address bar holds the share link');
+  const summary = await download(page, 'summary.json');
+  const table = await page.locator('[data-testid=summary]').innerText();
+
+  const other = await open(href);
+  await waitForRuns(other, 1); // opening the link runs it
+  assert.equal(await other.locator('[data-testid=summary]').innerText(), table);
+  assert.equal(await download(other, 'summary.json'), summary);
+  assert.equal(await other.inputValue('[name=seed]'), '7');
+  assert.equal(await other.inputValue('[name=replica_config_model_name]'), 'meta-llama/Meta-Llama-3-70B');
+  assert.deepEqual([...page.problems, ...other.problems], []);
+  await page.close();
+  await other.close();
+});
+
+test('the 80 MB Mooncake trace uploads, parses in the worker and runs; its share link asks for the file', async (t) => {
+  if (!fs.existsSync(MOONCAKE)) {
+    assert.ok(!process.env.LLMSIM_REQUIRE_SHARED, `LLMSIM_REQUIRE_SHARED is set but ${MOONCAKE} is missing`);
+    t.skip(`${MOONCAKE} not found (../shared is absent outside the workplace)`);
+    return;
+  }
+  const page = await open();
+  await ready(page);
+  const t0 = Date.now();
+  await page.setInputFiles('[data-testid=trace-upload]', MOONCAKE);
+  await page.waitForSelector('[data-testid=trace-summary]', { timeout: LONG })
+    .catch(async (e) => { throw new Error(`trace never loaded: ${e.message}; ${await diagnose(page)}`); });
+  measure('mooncake_80MB_upload_to_summary', Date.now() - t0, 'ms (read + sha256 + parse in the worker)');
+  const traceSummary = await page.locator('[data-testid=trace-summary]').innerText();
+  console.log(traceSummary);
+  const parsed = /Parsed in\s+([\d.]+) s/.exec(traceSummary);
+  measure('mooncake_80MB_worker_read_hash_parse', parsed ? Number(parsed[1]) * 1000 : NaN, 'ms');
+  assert.match(traceSummary, /Requests\s+12031/);
+  assert.match(traceSummary, /vidur_csv/);
+  assert.equal(await page.inputValue('[name=trace_request_length_generator_config_trace_file]'), 'mooncake_conversation_trace.csv');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'mooncake-uploaded-1280x800.png') });
+
+  const ms = await run(page);
+  measure('mooncake_preset_run_to_summary', ms, 'ms');
+  assert.deepEqual(await visibleErrors(page), []);
+  const summary = await download(page, 'summary.json');
+  assert.equal(JSON.parse(summary).num_requests, 128);
+  const native = nativeSummary(await download(page, 'config.json'), path.dirname(MOONCAKE));
+  assert.equal(summary, native, 'Mooncake run: page and native CLI summaries are identical');
+
+  const href = await page.getAttribute('[data-testid=share-link]', 'href');
+  assert.match(href, /_file=80030551:[0-9a-f]{64}:mooncake_conversation_trace.csv/);
+  const other = await open(href);
+  await ready(other);
+  assert.match(await other.locator('[data-testid=needs-file]').innerText(), /mooncake_conversation_trace\.csv \(80\.0 MB/);
+  await other.screenshot({ path: path.join(ARTIFACTS, 'share-link-needs-file.png') });
+  await other.setInputFiles('[data-testid=trace-upload]', MOONCAKE);
+  await waitForRuns(other, 1); // runs once the file is in
+  assert.equal(await download(other, 'summary.json'), summary);
+  assert.deepEqual([...page.problems, ...other.problems], []);
+  await page.close();
+  await other.close();
+});
+
+test('dist/ also works under a sub-path of another server', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-subpath-'));
+  fs.symlinkSync(DIST, path.join(dir, 'tools-llmsim'));
+  const other = await serve(dir);
+  try {
+    const page = await open(`${other.url}tools-llmsim/`);
+    await ready(page);
+    await run(page);
+    assert.match(await page.getAttribute('[data-testid=share-link]', 'href'), /\/tools-llmsim\/\?/);
+    assert.deepEqual(page.problems, []);
+    await page.close();
+  } finally {
+    other.server.close();
+  }
+});
+
+test('Mooncake JSONL and Azure CSV traces are detected from content and replayed', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-formats-'));
+  const azure = path.join(dir, 'azure_conv_sample.csv');
+  const rows = ['TIMESTAMP,ContextTokens,GeneratedTokens'];
+  for (let i = 0; i < 40; i++) rows.push(`2023-11-16 18:15:${String(10 + i).padStart(2, '0')}.5000000,${300 + 37 * i},${20 + (i % 7) * 11}`);
+  fs.writeFileSync(azure, rows.join('\n') + '\n');
+  const jsonl = path.join(SHARED, 'traces/mooncake_conversation_trace.jsonl');
+  const cases = [[azure, 'azure_csv', 40]];
+  if (fs.existsSync(jsonl)) cases.push([jsonl, 'mooncake_jsonl', 12031]);
+  else assert.ok(!process.env.LLMSIM_REQUIRE_SHARED, `${jsonl} is missing`);
+  for (const [file, format, requests] of cases) {
+    const page = await open();
+    await ready(page);
+    // A trace dropped on a synthetic workload without trace lengths switches it to replaying the trace.
+    await page.selectOption('[data-testid=preset]', 'closed-loop-benchmark');
+    await page.setInputFiles('[data-testid=trace-upload]', file);
+    await page.waitForSelector('[data-testid=trace-summary]', { timeout: LONG });
+    const summary = await page.locator('[data-testid=trace-summary]').innerText();
+    assert.match(summary, new RegExp(format));
+    assert.match(summary, new RegExp(`Requests\\s+${requests}\\b`));
+    assert.equal(await page.inputValue('[name=request_generator_config_type]'), 'trace');
+    if (requests < 1000) {
+      await run(page);
+      assert.equal(JSON.parse(await download(page, 'summary.json')).num_completed, requests);
+    }
+    assert.deepEqual(page.problems, []);
+    await page.close();
+  }
+});
+
+test('a malformed trace is refused with its row and column', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-bad-'));
+  const bad = path.join(dir, 'broken_trace.csv');
+  fs.writeFileSync(bad, 'arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,100,10\n0.5,12x,10\n1.0,100,10\n');
+  const page = await open();
+  await ready(page);
+  // Dropped onto the drop zone, as a user drags it from a file manager.
+  await page.evaluate((content) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([content], 'broken_trace.csv', { type: 'text/csv' }));
+    document.querySelector('.dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, fs.readFileSync(bad, 'utf8'));
+  const error = page.locator('[data-testid=error]', { hasText: 'broken_trace.csv' }).first();
+  await error.waitFor({ timeout: LONG });
+  const text = await error.innerText();
+  console.log(`error shown: ${text}`);
+  assert.match(text, /row 3/);
+  assert.match(text, /num_prefill_tokens/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'malformed-trace.png') });
+  // The same file through the file picker gives the same error.
+  await page.setInputFiles('[data-testid=trace-upload]', bad);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=error]')].filter((e) => e.textContent.includes('row 3')).length >= 1);
+  await page.close();
+});
+
+test('bad field values show the engine\'s message at the field; Cancel stops a long run', async () => {
+  const page = await open();
+  await ready(page);
+  await page.fill('[name=cluster_config_num_replicas]', '0');
+  await page.press('[name=cluster_config_num_replicas]', 'Tab');
+  const fieldError = page.locator('#field-cluster_config_num_replicas [data-testid=error]');
+  await fieldError.waitFor();
+  assert.match(await fieldError.innerText(), /0 is out of range: it must be between 1 and/);
+  await page.fill('[name=cluster_config_num_replicas]', 'eight');
+  await page.press('[name=cluster_config_num_replicas]', 'Tab');
+  await page.waitForFunction(() => document.querySelector('#field-cluster_config_num_replicas [data-testid=error]')?.textContent.includes("'eight' is not a whole number"));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'field-error.png') });
+
+  await page.selectOption('[data-testid=preset]', 'closed-loop-benchmark');
+  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '5000000');
+  await page.press('[name=closed_loop_request_generator_config_num_requests]', 'Tab');
+  await page.click('[data-testid=run]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=progress]')?.textContent.includes('requests done'), null, { timeout: LONG });
+  const progress = await page.locator('[data-testid=progress]').innerText();
+  console.log(`progress while running: ${progress}`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'running.png') });
+  await page.click('[data-testid=cancel]');
+  await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: LONG });
+  assert.match(await page.locator('.notice').first().innerText(), /cancelled/);
+  // The respawned worker runs the next configuration.
+  await page.selectOption('[data-testid=preset]', 'long-context-summarisation');
+  const ms = await run(page);
+  measure('long_context_preset_run_to_summary', ms, 'ms');
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});

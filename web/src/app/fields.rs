@@ -1,0 +1,215 @@
+//! The configuration form, generated from the engine's flag table: one field per flag, in
+//! collapsible sections, each with its help text and its validation errors.
+
+use leptos::prelude::*;
+use llmsim_engine::{Config, FlagDef, FlagKind};
+use llmsim_worker::protocol::FieldError;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlInputElement;
+
+use super::state::{AppState, UploadStatus};
+use crate::form::{self, SECTIONS, Section};
+use crate::share::format_bytes;
+
+/// Every section of the form.
+#[component]
+pub fn ConfigForm() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    // Parsed once per change and shared by every field: visibility and validation.
+    let config = Memo::new(move |_| state.form.with(|f| f.parse().0));
+    let live_errors = Memo::new(move |_| state.form.with(|f| f.validate(&|path| state.is_available(path))));
+    provide_context(FormContext { config, live_errors });
+    view! {
+        <form class="config-form" on:submit=|ev| ev.prevent_default()>
+            {SECTIONS.iter().map(|section| view! { <SectionView section=*section/> }).collect_view()}
+        </form>
+    }
+}
+
+/// What every field reads: the parsed configuration and the live validation errors.
+#[derive(Clone, Copy)]
+struct FormContext {
+    config: Memo<Config>,
+    live_errors: Memo<Vec<FieldError>>,
+}
+
+/// One collapsible section.
+#[component]
+fn SectionView(
+    /// The section to show.
+    section: Section,
+) -> impl IntoView {
+    let flags = form::section_flags(&section);
+    view! {
+        <details class="section" id=section.id open=section.open>
+            <summary>{section.title}</summary>
+            <div class="fields">{flags.into_iter().map(|def| view! { <Field def=def/> }).collect_view()}</div>
+        </details>
+    }
+}
+
+/// One flag's field: label, input, help and errors; hidden while its selector chain does not
+/// hold.
+#[component]
+fn Field(
+    /// The flag this field edits.
+    def: &'static FlagDef,
+) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let ctx = expect_context::<FormContext>();
+    let visible = move || ctx.config.with(|c| llmsim_engine::config::is_active(c, def.name));
+    let errors = move || {
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |e: &FieldError| {
+            let text = e.to_string();
+            if e.flag == def.name && !out.contains(&text) {
+                out.push(text);
+            }
+        };
+        ctx.live_errors.with(|errors| errors.iter().for_each(&mut add));
+        state.run_errors.with(|errors| errors.iter().for_each(&mut add));
+        out
+    };
+    let input = match &def.kind {
+        FlagKind::Bool => bool_input(state, def).into_any(),
+        FlagKind::Choice(choices) => choice_input(state, def, choices.to_vec()).into_any(),
+        FlagKind::Path if form::is_file_flag(def) => file_input(state, def).into_any(),
+        _ => text_input(state, def).into_any(),
+    };
+    view! {
+        <div class="field" id=format!("field-{}", def.name) class:invalid=move || !errors().is_empty() style:display=move || { if visible() { "" } else { "none" } }>
+            <label for=format!("in-{}", def.name)>
+                <span class="label">{form::label(def)}</span>
+                <code class="flag">{def.name}</code>
+            </label>
+            {input}
+            <p class="help">{def.help}</p>
+            <For each=errors key=|e| e.clone() let:error>
+                <p class="field-error" data-testid="error">{error}</p>
+            </For>
+        </div>
+    }
+}
+
+fn text_of(state: AppState, def: &'static FlagDef) -> impl Fn() -> String + Copy {
+    move || state.form.with(|f| f.text(def))
+}
+
+fn bool_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
+    let text = text_of(state, def);
+    view! {
+        <input
+            type="checkbox"
+            id=format!("in-{}", def.name)
+            name=def.name
+            prop:checked=move || text() == "true"
+            on:change=move |ev| state.set_field(def.name, if event_target_checked(&ev) { "true" } else { "false" })
+        />
+    }
+}
+
+fn choice_input(state: AppState, def: &'static FlagDef, choices: Vec<&'static str>) -> impl IntoView {
+    let text = text_of(state, def);
+    view! {
+        <select id=format!("in-{}", def.name) name=def.name prop:value=text on:change=move |ev| state.set_field(def.name, &event_target_value(&ev))>
+            {choices.into_iter().map(|c| view! { <option value=c>{c}</option> }).collect_view()}
+        </select>
+    }
+}
+
+fn text_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
+    let text = text_of(state, def);
+    let suggestions = form::suggestions(def.name);
+    let list_id = format!("list-{}", def.name);
+    let numeric = matches!(def.kind, FlagKind::Int | FlagKind::OptInt | FlagKind::Float | FlagKind::OptFloat);
+    let placeholder = match def.kind {
+        FlagKind::OptInt | FlagKind::OptFloat | FlagKind::Str => "none",
+        _ => "",
+    };
+    view! {
+        <input
+            type="text"
+            id=format!("in-{}", def.name)
+            name=def.name
+            inputmode=if numeric { "decimal" } else { "text" }
+            autocomplete="off"
+            spellcheck="false"
+            placeholder=placeholder
+            list=(!suggestions.is_empty()).then(|| list_id.clone())
+            prop:value=text
+            on:change=move |ev| state.set_field(def.name, &event_target_value(&ev))
+        />
+        {(!suggestions.is_empty()).then(|| view! {
+            <datalist id=list_id>
+                {suggestions.into_iter().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+            </datalist>
+        })}
+    }
+}
+
+/// A file flag: the name the configuration refers to, an upload button, the upload's status;
+/// for the model's config.json also a box to paste it into.
+fn file_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
+    let text = text_of(state, def);
+    let on_pick = move |ev: leptos::ev::Event| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else { return };
+        if let Some(file) = input.files().and_then(|files| files.get(0)) {
+            let name = file.name();
+            state.set_field(def.name, &name);
+            state.upload(def.name, &name, file);
+        }
+        // Picking the same file again must fire `change` again.
+        input.set_value("");
+    };
+    let status = move || {
+        let path = text();
+        state.uploads.with(|u| u.get(&path).map(|u| u.status.clone())).map(|status| match status {
+            UploadStatus::Loading { done, total } => view! {
+                <p class="upload-status">{format!("Reading… {:.0} %", done as f64 * 100.0 / total.max(1) as f64)}</p>
+            }
+            .into_any(),
+            UploadStatus::Loaded { info, .. } => view! {
+                <p class="upload-status ok">{format!("Uploaded: {} · sha256 {}…", format_bytes(info.size), &info.sha256[..12])}</p>
+            }
+            .into_any(),
+            UploadStatus::Failed(e) => view! { <p class="field-error" data-testid="error">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    let paste = (def.name == "replica_config_model_config_file").then(|| {
+        let pasted = RwSignal::new(String::new());
+        let use_pasted = move |_| {
+            let text = pasted.get_untracked();
+            if let Some(file) = crate::browser::text_file("pasted-config.json", &text) {
+                state.set_field(def.name, "pasted-config.json");
+                state.upload(def.name, "pasted-config.json", file);
+            }
+        };
+        view! {
+            <details class="paste">
+                <summary>"Paste a Hugging Face config.json"</summary>
+                <textarea rows="6" placeholder="{ \"num_hidden_layers\": 32, ... }" on:input=move |ev| pasted.set(event_target_value(&ev))></textarea>
+                <button type="button" on:click=use_pasted>"Use this config"</button>
+            </details>
+        }
+    });
+    view! {
+        <div class="file-field">
+            <input
+                type="text"
+                id=format!("in-{}", def.name)
+                name=def.name
+                placeholder="none"
+                autocomplete="off"
+                spellcheck="false"
+                prop:value=text
+                on:change=move |ev| state.set_field(def.name, &event_target_value(&ev))
+            />
+            <label class="upload-button">
+                "Upload…"
+                <input type="file" class="visually-hidden" on:change=on_pick/>
+            </label>
+        </div>
+        {status}
+        {paste}
+    }
+}

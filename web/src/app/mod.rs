@@ -1,0 +1,71 @@
+//! The page's components: the run bar (presets, Run, Cancel, progress), the trace drop zone,
+//! the generated configuration form, and the results (summary, charts, downloads, share link,
+//! A/B comparison).
+
+mod controls;
+mod fields;
+mod results;
+mod state;
+mod trace_drop;
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+
+pub use state::{AppState, RunRecord, RunStatus, Upload, UploadStatus};
+
+use crate::browser;
+use crate::worker_client;
+
+/// The whole page. Starts the worker, restores a share link from the URL (and runs it once
+/// its files are in), otherwise shows the default preset.
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+    worker_client::start(move |reply| state.on_reply(reply));
+    state.open_link(&browser::query());
+    track_window_width(state);
+    prefetch_shipped_files(state);
+    view! {
+        <header class="top">
+            <h1>"llmsim"</h1>
+            <p class="tagline">
+                "Simulates LLM inference clusters (Vidur's model) entirely in your browser: files you upload never leave this machine."
+            </p>
+        </header>
+        <main class="layout">
+            <aside class="config">
+                <controls::RunBar/>
+                <trace_drop::TraceDrop/>
+                <fields::ConfigForm/>
+            </aside>
+            <section class="results">
+                <results::Results/>
+            </section>
+        </main>
+    }
+}
+
+/// Whenever the worker (re)starts or the form starts reading other shipped files, lets the
+/// worker fetch them ahead of the Run.
+fn prefetch_shipped_files(state: AppState) {
+    let shipped = Memo::new(move |_| {
+        state.form.with(|f| f.required_files()).into_iter().filter(|(_, p)| crate::presets::is_shipped(p)).collect::<Vec<_>>()
+    });
+    Effect::new(move |_| {
+        if state.worker_ready.get() && !shipped.get().is_empty() {
+            worker_client::prefetch(state.form.with_untracked(crate::form::FormState::to_json));
+        }
+    });
+}
+
+/// Keeps `state.width` equal to the window's width, so charts redraw when it changes.
+fn track_window_width(state: AppState) {
+    let Some(window) = web_sys::window() else { return };
+    let read = move || web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|w| w.as_f64()).unwrap_or(0.0) as i32;
+    state.width.set(read());
+    let on_resize = Closure::<dyn FnMut()>::new(move || state.width.set(read()));
+    let _ = window.add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+    on_resize.forget();
+}

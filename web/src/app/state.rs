@@ -1,0 +1,430 @@
+//! The app's state (signals shared through context) and the actions that change it: presets,
+//! uploads, runs, replies from the worker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use llmsim_engine::config::{all_flags, is_active};
+use llmsim_worker::protocol::{FieldError, FileError, FileInfo, FromWorker, RunProgress, RunResult, SkippedFile};
+use llmsim_worker::session::is_trace_flag;
+use web_sys::File;
+
+use crate::browser;
+use crate::form::FormState;
+use crate::presets::{self, PRESETS};
+use crate::share::{SharedFile, SharedRun};
+use crate::worker_client::{self, Reply};
+
+/// Where an upload is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UploadStatus {
+    /// Being read and parsed: bytes done of total (hashing and parsing count once each).
+    Loading {
+        /// Work done.
+        done: u64,
+        /// Work in all.
+        total: u64,
+    },
+    /// Ready for runs.
+    Loaded {
+        /// Name, size, hash and (for traces) the summary.
+        info: FileInfo,
+        /// Worker time to read, hash and parse, ms.
+        elapsed_ms: f64,
+    },
+    /// Refused, with the row and column for malformed traces.
+    Failed(FileError),
+}
+
+/// A file the user uploaded (or pasted) this session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Upload {
+    /// Matches the worker's replies.
+    pub upload_id: u32,
+    /// The flag it was uploaded for.
+    pub flag: String,
+    /// The name the configuration refers to it by.
+    pub path: String,
+    /// Progress or outcome.
+    pub status: UploadStatus,
+}
+
+/// What the Run button has started.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunStatus {
+    /// Nothing running.
+    Idle,
+    /// A run is in the worker.
+    Running {
+        /// Its id.
+        run_id: u32,
+        /// Page clock when Run was pressed, ms.
+        started_ms: f64,
+        /// The latest progress.
+        progress: Option<RunProgress>,
+        /// The share link of the configuration it runs.
+        share_query: String,
+        /// Its label for the runs list.
+        label: String,
+    },
+}
+
+/// A finished run of this session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    /// Run id (1, 2, ...).
+    pub id: u32,
+    /// Short description for the runs list.
+    pub label: String,
+    /// What the worker sent.
+    pub result: RunResult,
+    /// `summary.json`, parsed.
+    pub summary: serde_json::Value,
+    /// The share link's query string.
+    pub share_query: String,
+    /// Page clock from Run to the result, ms.
+    pub wall_ms: f64,
+}
+
+/// A run's downloads, once the worker has rendered them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunDownloads {
+    /// `(file name, text)`.
+    pub files: Vec<(String, String)>,
+    /// Files not rendered, and why.
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// Shared downloads of one run.
+pub type RunFiles = Arc<RunDownloads>;
+
+/// Every signal of the app; `Copy`, provided through context.
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// The form's fields.
+    pub form: RwSignal<FormState>,
+    /// Uploads by path.
+    pub uploads: RwSignal<BTreeMap<String, Upload>>,
+    /// Files a share link said the run read, still to be provided or checked.
+    pub expected: RwSignal<Vec<SharedFile>>,
+    /// The Run button's state.
+    pub run: RwSignal<RunStatus>,
+    /// The worker's validation errors of the last run (cleared when the form changes).
+    pub run_errors: RwSignal<Vec<FieldError>>,
+    /// A page-level message (worker crash, link problems, hash mismatch).
+    pub notice: RwSignal<Option<String>>,
+    /// Finished runs of this session, oldest first.
+    pub runs: RwSignal<Vec<Arc<RunRecord>>>,
+    /// Their downloads, `(file name, text)` by run id, once the worker has rendered them.
+    pub files: RwSignal<BTreeMap<u32, RunFiles>>,
+    /// The run whose results are shown.
+    pub shown: RwSignal<Option<u32>>,
+    /// A/B: the two runs compared.
+    pub compare: RwSignal<(Option<u32>, Option<u32>)>,
+    /// Whether the worker is ready for messages.
+    pub worker_ready: RwSignal<bool>,
+    /// Run as soon as the files are in (opening a share link).
+    pub autorun: RwSignal<bool>,
+    /// Window width, so charts redraw on resize.
+    pub width: RwSignal<i32>,
+    next_id: StoredValue<u32>,
+    next_run: StoredValue<u32>,
+}
+
+impl AppState {
+    /// Fresh state at the default preset.
+    pub fn new() -> AppState {
+        let (form, _) = FormState::from_pairs(PRESETS[0].pairs.iter().copied());
+        AppState {
+            form: RwSignal::new(form),
+            uploads: RwSignal::new(BTreeMap::new()),
+            expected: RwSignal::new(Vec::new()),
+            run: RwSignal::new(RunStatus::Idle),
+            run_errors: RwSignal::new(Vec::new()),
+            notice: RwSignal::new(None),
+            runs: RwSignal::new(Vec::new()),
+            files: RwSignal::new(BTreeMap::new()),
+            shown: RwSignal::new(None),
+            compare: RwSignal::new((None, None)),
+            worker_ready: RwSignal::new(false),
+            autorun: RwSignal::new(false),
+            width: RwSignal::new(0),
+            next_id: StoredValue::new(1),
+            next_run: StoredValue::new(1),
+        }
+    }
+
+    /// A fresh upload id.
+    fn next_id(&self) -> u32 {
+        let id = self.next_id.get_value();
+        self.next_id.set_value(id + 1);
+        id
+    }
+
+    /// Edits one field.
+    pub fn set_field(&self, flag: &str, text: &str) {
+        self.form.update(|f| f.set(flag, text));
+        self.run_errors.set(Vec::new());
+    }
+
+    /// Replaces the form with a preset.
+    pub fn apply_preset(&self, id: &str) {
+        let Some(preset) = presets::find(id) else { return };
+        let (form, _) = FormState::from_pairs(preset.pairs.iter().copied());
+        self.form.set(form);
+        self.expected.set(Vec::new());
+        self.run_errors.set(Vec::new());
+        self.notice.set(None);
+    }
+
+    /// The id of the preset the form equals, if any.
+    pub fn matching_preset(&self) -> Option<&'static str> {
+        self.form.with(|form| {
+            PRESETS.iter().find(|p| FormState::from_pairs(p.pairs.iter().copied()).0 == *form).map(|p| p.id)
+        })
+    }
+
+    /// Restores a share link's configuration; it runs once its files are uploaded.
+    pub fn open_link(&self, query: &str) {
+        let shared = SharedRun::from_query(query);
+        if shared.is_empty() {
+            return;
+        }
+        let (form, errors) = FormState::from_pairs(shared.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        self.form.set(form);
+        self.expected.set(shared.files);
+        if errors.is_empty() {
+            self.autorun.set(true);
+        } else {
+            self.run_errors.set(errors);
+            self.notice.set(Some("This link holds settings this version of llmsim does not know; fix or remove them, then press Run.".into()));
+        }
+    }
+
+    /// Whether `path` can be read by a run: shipped with the page, or uploaded and loaded.
+    pub fn is_available(&self, path: &str) -> bool {
+        presets::is_shipped(path)
+            || self.uploads.with(|u| u.get(path).is_some_and(|u| matches!(u.status, UploadStatus::Loaded { .. })))
+    }
+
+    /// Sends a file to the worker under `path`, for `flag`.
+    pub fn upload(&self, flag: &str, path: &str, file: File) {
+        let upload_id = self.next_id();
+        let total = 2 * file.size() as u64;
+        self.uploads.update(|u| {
+            u.insert(
+                path.to_string(),
+                Upload { upload_id, flag: flag.to_string(), path: path.to_string(), status: UploadStatus::Loading { done: 0, total } },
+            );
+        });
+        self.notice.set(None);
+        worker_client::load_file(upload_id, flag, path, file);
+    }
+
+    /// A trace dropped on (or picked for) the workload: it feeds every active trace field;
+    /// with none active the workload switches to replaying it. A share link's missing file
+    /// keeps the link's name, so the restored configuration finds it.
+    pub fn upload_trace(&self, file: File) {
+        let missing: Vec<String> =
+            self.expected.with(|e| e.iter().filter(|f| !self.is_available(&f.path)).map(|f| f.path.clone()).collect());
+        let path = if missing.len() == 1 { missing[0].clone() } else { file.name() };
+        let active = |form: &FormState| -> Vec<&'static str> {
+            let (config, _) = form.parse();
+            all_flags().iter().filter(|f| is_trace_flag(f.name) && is_active(&config, f.name)).map(|f| f.name).collect()
+        };
+        let mut targets = self.form.with(active);
+        if targets.is_empty() {
+            self.form.update(|f| f.set("request_generator_config_type", "trace"));
+            targets = self.form.with(active);
+        }
+        if missing.len() != 1 {
+            for flag in &targets {
+                self.form.update(|f| f.set(flag, &path));
+            }
+        }
+        self.run_errors.set(Vec::new());
+        if let Some(flag) = targets.first() {
+            self.upload(flag, &path, file);
+        }
+    }
+
+    /// The share link's query for the current form.
+    pub fn share_query(&self) -> String {
+        let pairs = self.form.with(FormState::active_pairs);
+        let files = self.form.with(FormState::required_files);
+        let files = self.uploads.with(|u| {
+            files
+                .iter()
+                .filter_map(|(_, path)| match u.get(path).map(|u| &u.status) {
+                    Some(UploadStatus::Loaded { info, .. }) => {
+                        Some(SharedFile { path: info.path.clone(), size: info.size, sha256: info.sha256.clone() })
+                    }
+                    _ => None,
+                })
+                .collect()
+        });
+        SharedRun { pairs, files }.to_query()
+    }
+
+    /// Starts a run of the form.
+    pub fn start_run(&self) {
+        if matches!(self.run.get_untracked(), RunStatus::Running { .. }) {
+            return;
+        }
+        // Runs are numbered 1, 2, ... for the runs table (uploads have their own ids).
+        let run_id = self.next_run.get_value();
+        self.next_run.set_value(run_id + 1);
+        self.run_errors.set(Vec::new());
+        self.notice.set(None);
+        let (share_query, label) = (self.share_query(), self.run_label());
+        self.run.set(RunStatus::Running { run_id, started_ms: browser::now_ms(), progress: None, share_query, label });
+        worker_client::run(run_id, self.form.with_untracked(FormState::to_json));
+    }
+
+    /// Stops the run by replacing the worker.
+    pub fn cancel_run(&self) {
+        if matches!(self.run.get_untracked(), RunStatus::Running { .. }) {
+            self.worker_ready.set(false);
+            self.run.set(RunStatus::Idle);
+            self.notice.set(Some("Run cancelled.".into()));
+            worker_client::cancel();
+        }
+    }
+
+    /// Runs a share link once the worker is ready and every file it needs is in.
+    pub fn try_autorun(&self) {
+        if !self.autorun.get_untracked() || !self.worker_ready.get_untracked() {
+            return;
+        }
+        let files = self.form.with_untracked(FormState::required_files);
+        if files.iter().all(|(_, path)| self.is_available(path)) {
+            self.autorun.set(false);
+            self.start_run();
+        }
+    }
+
+    fn set_upload_status(&self, upload_id: u32, status: UploadStatus) {
+        self.uploads.update(|u| {
+            if let Some(upload) = u.values_mut().find(|u| u.upload_id == upload_id) {
+                upload.status = status;
+            }
+        });
+    }
+
+    /// Applies a reply from the worker.
+    pub fn on_reply(&self, reply: Reply) {
+        match reply.message {
+            FromWorker::Ready => {
+                self.worker_ready.set(true);
+                self.try_autorun();
+            }
+            FromWorker::FileProgress { upload_id, bytes, total } => {
+                self.set_upload_status(upload_id, UploadStatus::Loading { done: bytes, total });
+            }
+            FromWorker::FileLoaded { upload_id, info, elapsed_ms } => {
+                let mismatch = self.expected.with_untracked(|e| {
+                    e.iter().find(|f| f.path == info.path && (f.sha256 != info.sha256 || f.size != info.size)).cloned()
+                });
+                if let Some(shared) = mismatch {
+                    self.notice.set(Some(format!(
+                        "{} differs from the file the link was made with ({}): results may differ.",
+                        info.path,
+                        shared.describe()
+                    )));
+                }
+                self.set_upload_status(upload_id, UploadStatus::Loaded { info, elapsed_ms });
+                self.try_autorun();
+            }
+            FromWorker::FileFailed { upload_id, error } => {
+                worker_client::forget_upload(upload_id);
+                self.set_upload_status(upload_id, UploadStatus::Failed(error));
+            }
+            FromWorker::RunProgress { run_id, progress } => {
+                self.run.update(|r| {
+                    if let RunStatus::Running { run_id: current, progress: p, .. } = r
+                        && *current == run_id
+                    {
+                        *p = Some(progress);
+                    }
+                });
+            }
+            FromWorker::RunFailed { run_id, errors } => {
+                if self.is_current(run_id) {
+                    self.run.set(RunStatus::Idle);
+                    self.run_errors.set(errors);
+                }
+            }
+            FromWorker::RunFinished { run_id, result } => {
+                let RunStatus::Running { run_id: current, started_ms, share_query, label, .. } = self.run.get_untracked() else { return };
+                if current != run_id {
+                    return;
+                }
+                let summary = serde_json::from_str(&result.summary_json).unwrap_or_default();
+                let record = RunRecord {
+                    id: run_id,
+                    label,
+                    result,
+                    summary,
+                    share_query: share_query.clone(),
+                    wall_ms: browser::now_ms() - started_ms,
+                };
+                self.runs.update(|r| r.push(Arc::new(record)));
+                self.shown.set(Some(run_id));
+                self.compare.update(|(a, b)| {
+                    // The two latest runs are compared until the user picks others.
+                    *a = b.or(*a);
+                    *b = Some(run_id);
+                });
+                self.run.set(RunStatus::Idle);
+                browser::replace_query(&share_query);
+            }
+            FromWorker::RunFiles { run_id, skipped } => {
+                self.files.update(|f| {
+                    f.insert(run_id, Arc::new(RunDownloads { files: reply.files, skipped }));
+                });
+            }
+            FromWorker::Crashed { message } => {
+                self.worker_ready.set(false);
+                self.run.set(RunStatus::Idle);
+                self.notice.set(Some(format!(
+                    "The simulator stopped unexpectedly: {message}. Very long runs can exhaust the browser's memory: turn off the Chrome trace (metrics_config_enable_chrome_trace, under Outputs) or shorten the run."
+                )));
+            }
+        }
+    }
+
+    fn is_current(&self, run_id: u32) -> bool {
+        matches!(self.run.get_untracked(), RunStatus::Running { run_id: r, .. } if r == run_id)
+    }
+
+    fn run_label(&self) -> String {
+        let preset = self.matching_preset().and_then(presets::find).map(|p| p.name.split(':').next().unwrap_or(p.name).to_string());
+        let form = self.form.get_untracked();
+        let text = |name: &str| llmsim_engine::config::find_flag(name).map(|d| form.text(d)).unwrap_or_default();
+        let shape = format!(
+            "{} × {} {} TP{} PP{}, {}",
+            text("cluster_config_num_replicas"),
+            text("replica_config_model_name").rsplit('/').next().unwrap_or_default(),
+            text("replica_config_device"),
+            text("replica_config_tensor_parallel_size"),
+            text("replica_config_num_pipeline_stages"),
+            text("request_generator_config_type"),
+        );
+        match preset {
+            Some(p) => format!("{p}: {shape}"),
+            None => format!("custom: {shape}"),
+        }
+    }
+
+    /// The record of run `id`.
+    pub fn record(&self, id: u32) -> Option<Arc<RunRecord>> {
+        self.runs.with(|r| r.iter().find(|r| r.id == id).cloned())
+    }
+}
+
+impl Default for AppState {
+    fn default() -> AppState {
+        AppState::new()
+    }
+}

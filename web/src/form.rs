@@ -1,0 +1,321 @@
+//! The form's model: the text of each field the user set, keyed by Vidur flag name, turned into
+//! the engine's `Config` and validated by the engine's own validator (the CLI's messages).
+//!
+//! Fields are generated from `all_flags()`, so every option the engine registers appears, in its
+//! section, shown only while its selector chain holds (`config::is_active`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use llmsim_engine::config::is_active;
+use llmsim_engine::workload::trace::{BlockHashes, TraceFormat, TraceRow};
+use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, FlagValue, Inputs, SimConfig, Trace, all_flags};
+use llmsim_worker::protocol::FieldError;
+use llmsim_worker::session::is_trace_flag;
+
+/// A section of the form: a heading over one or more flag groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// Stable id (HTML id of the section).
+    pub id: &'static str,
+    /// Heading.
+    pub title: &'static str,
+    /// The flag groups it shows.
+    pub groups: &'static [FlagGroup],
+    /// Whether it starts expanded.
+    pub open: bool,
+}
+
+/// The form's sections in page order; every flag group is in exactly one.
+pub const SECTIONS: &[Section] = &[
+    Section { id: "cluster", title: "Cluster: model, hardware, parallelism, KV cache", groups: &[FlagGroup::Cluster, FlagGroup::Cache], open: true },
+    Section { id: "workload", title: "Workload", groups: &[FlagGroup::Workload], open: true },
+    Section { id: "scheduler", title: "Scheduling", groups: &[FlagGroup::GlobalScheduler, FlagGroup::ReplicaScheduler], open: true },
+    Section { id: "predictor", title: "Execution time", groups: &[FlagGroup::Predictor], open: false },
+    Section { id: "run", title: "Run: seed and time limit", groups: &[FlagGroup::General], open: true },
+    Section { id: "outputs", title: "Outputs (CLI files and metrics)", groups: &[FlagGroup::Metrics], open: false },
+];
+
+/// The flags of a section, in the engine's help order.
+pub fn section_flags(section: &Section) -> Vec<&'static FlagDef> {
+    all_flags().iter().filter(|f| section.groups.contains(&f.group)).collect()
+}
+
+/// Known values offered for free-text flags that name catalogue entries: `(value, label)`.
+pub fn suggestions(flag: &str) -> Vec<(String, String)> {
+    use llmsim_engine::catalog;
+    match flag {
+        "replica_config_model_name" => catalog::models().iter().map(|m| (m.name.clone(), m.name.clone())).collect(),
+        "replica_config_device" => catalog::devices()
+            .iter()
+            .map(|d| (d.name.clone(), format!("{} ({} GB)", d.display_name, d.memory_gb)))
+            .collect(),
+        "replica_config_network_device" => catalog::nodes()
+            .iter()
+            .map(|n| (n.name.clone(), format!("{} × {}", n.devices_per_node, n.device)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The texts of the fields the user set; every other field shows its flag's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FormState {
+    texts: BTreeMap<&'static str, String>,
+}
+
+impl FormState {
+    /// Every field at its default.
+    pub fn new() -> FormState {
+        FormState::default()
+    }
+
+    /// A form showing `(flag, text)` pairs (a preset or a share link); unknown flags are
+    /// returned as errors.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> (FormState, Vec<FieldError>) {
+        let mut form = FormState::new();
+        let mut errors = Vec::new();
+        for (name, text) in pairs {
+            match llmsim_engine::config::find_flag(name) {
+                Some(def) => form.set(def.name, text),
+                None => {
+                    let mut config = Config::new();
+                    if let Err(e) = config.set(name, text) {
+                        errors.push(FieldError::from(&e));
+                    }
+                }
+            }
+        }
+        (form, errors)
+    }
+
+    /// The text a field shows.
+    pub fn text(&self, def: &FlagDef) -> String {
+        self.texts.get(def.name).cloned().unwrap_or_else(|| default_text(def))
+    }
+
+    /// Whether the user set this field (it differs from the default).
+    pub fn is_set(&self, name: &str) -> bool {
+        self.texts.contains_key(name)
+    }
+
+    /// Sets a field from its text; a value equal to the default clears it.
+    pub fn set(&mut self, name: &str, text: &str) {
+        let Some(def) = llmsim_engine::config::find_flag(name) else { return };
+        match def.parse_text(text) {
+            Ok(v) if v == def.default_value() => {
+                self.texts.remove(def.name);
+            }
+            _ => {
+                self.texts.insert(def.name, text.to_string());
+            }
+        }
+    }
+
+    /// The engine configuration of the valid fields, and an error for each field whose text
+    /// does not parse (unknown choice, not a number, ...).
+    pub fn parse(&self) -> (Config, Vec<FieldError>) {
+        let mut config = Config::new();
+        let mut errors = Vec::new();
+        for (name, text) in &self.texts {
+            if let Err(e) = config.set(name, text) {
+                errors.push(FieldError::from(&e));
+            }
+        }
+        (config, errors)
+    }
+
+    /// Whether a field applies under the current selector choices.
+    pub fn is_visible(&self, config: &Config, name: &str) -> bool {
+        is_active(config, name)
+    }
+
+    /// The set fields that apply, as `(flag, text)` pairs: what a share link and a run carry.
+    pub fn active_pairs(&self) -> Vec<(String, String)> {
+        let (config, _) = self.parse();
+        let active: BTreeSet<&str> = self.texts.keys().copied().filter(|n| is_active(&config, n)).collect();
+        config.to_pairs().into_iter().filter(|(k, _)| active.contains(k.as_str())).collect()
+    }
+
+    /// The active configuration as the flat JSON the worker (and `llmsim --config`) reads.
+    pub fn to_json(&self) -> serde_json::Value {
+        let pairs = self.active_pairs();
+        let config = Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap_or_default();
+        config.to_json(false)
+    }
+
+    /// The files the active configuration reads: `(flag, path)`.
+    pub fn required_files(&self) -> Vec<(&'static str, String)> {
+        SimConfig::required_files(&self.parse().0)
+    }
+
+    /// Every error of the form, from the engine's validator. Files for which `available`
+    /// answers true (uploaded, or shipped with the page) count as present: traces are stood in
+    /// for by a one-request trace, other files' checks wait for the run.
+    pub fn validate(&self, available: &dyn Fn(&str) -> bool) -> Vec<FieldError> {
+        let (config, mut errors) = self.parse();
+        if !errors.is_empty() {
+            return errors;
+        }
+        let mut inputs = Inputs::new();
+        let mut deferred = BTreeSet::new();
+        for (flag, path) in SimConfig::required_files(&config) {
+            if !available(&path) {
+                continue;
+            }
+            if is_trace_flag(flag) {
+                inputs.add_trace(path, Arc::new(stand_in_trace()));
+            } else {
+                deferred.insert(flag);
+            }
+        }
+        if let Err(e) = SimConfig::build(&config, &inputs) {
+            errors.extend(e.0.iter().filter(|e| !deferred.contains(e.flag.as_str())).map(FieldError::from));
+        }
+        errors
+    }
+}
+
+/// A flag's default as the text its field shows (`none` as an empty field).
+pub fn default_text(def: &FlagDef) -> String {
+    match def.default_value() {
+        FlagValue::None => String::new(),
+        v => v.to_text(),
+    }
+}
+
+/// A short human label for a flag: the part after `_config_`, in words
+/// (`vllm_v1_scheduler_config_chunk_size` → `Chunk size`).
+pub fn label(def: &FlagDef) -> String {
+    // Selectors are named after what they select: `global_scheduler_config_type` → `Global scheduler`.
+    let tail = match def.name.strip_suffix("_config_type") {
+        Some(selector) => selector,
+        None => def.name.split_once("_config_").map_or(def.name, |(_, t)| t),
+    };
+    let words: Vec<String> = tail
+        .split('_')
+        .map(|w| match w {
+            "kv" | "qps" | "cv" | "tflops" | "gb" | "slo" | "cpu" | "mfu" | "fp8" | "fp16" | "bf16" | "id" => w.to_uppercase(),
+            "gbps" => "GB/s".to_string(),
+            _ => w.to_string(),
+        })
+        .collect();
+    let words = words.join(" ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Whether a field takes a file (an upload).
+pub fn is_file_flag(def: &FlagDef) -> bool {
+    def.kind == FlagKind::Path && def.name != "metrics_config_output_dir"
+}
+
+/// A one-request trace with arrivals, a session and block hashes, standing in for an uploaded
+/// trace during live validation (the worker validates the real one when the run starts).
+fn stand_in_trace() -> Trace {
+    Trace {
+        name: "stand-in".to_string(),
+        format: TraceFormat::VidurCsv,
+        rows: vec![TraceRow {
+            arrived_at: Some(0.0),
+            num_prefill_tokens: 16,
+            num_decode_tokens: 1,
+            session_id: Some(0),
+            block_hashes: Some(BlockHashes { tokens_per_id: 16, ids: Arc::from(&[0u64, 1][..]) }),
+            line: 2,
+        }],
+        warnings: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_has_exactly_one_section() {
+        for flag in all_flags() {
+            let n = SECTIONS.iter().filter(|s| s.groups.contains(&flag.group)).count();
+            assert_eq!(n, 1, "--{} ({:?}) is in {n} sections", flag.name, flag.group);
+        }
+    }
+
+    #[test]
+    fn defaults_are_not_stored_and_texts_round_trip() {
+        let (mut form, errors) = FormState::from_pairs([("seed", "42"), ("cluster_config_num_replicas", "4")]);
+        assert!(errors.is_empty());
+        assert!(!form.is_set("seed"), "42 is the default");
+        assert!(form.is_set("cluster_config_num_replicas"));
+        form.set("cluster_config_num_replicas", "1");
+        assert_eq!(form, FormState::new());
+        let qps = llmsim_engine::config::find_flag("poisson_request_interval_generator_config_qps").unwrap();
+        form.set(qps.name, "8");
+        assert_eq!(form.text(qps), "8");
+        assert_eq!(form.active_pairs(), vec![("poisson_request_interval_generator_config_qps".to_string(), "8.0".to_string())]);
+    }
+
+    #[test]
+    fn inactive_fields_are_hidden_and_left_out_of_runs() {
+        let (form, _) = FormState::from_pairs([
+            ("length_generator_config_type", "uniform"),
+            ("zipf_request_length_generator_config_min_tokens", "64"),
+        ]);
+        let (config, _) = form.parse();
+        assert!(form.is_visible(&config, "uniform_request_length_generator_config_min_tokens"));
+        assert!(!form.is_visible(&config, "zipf_request_length_generator_config_min_tokens"));
+        assert_eq!(form.to_json(), serde_json::json!({"length_generator_config_type": "uniform"}));
+    }
+
+    #[test]
+    fn field_errors_come_from_the_engine_and_name_the_field() {
+        let (form, _) = FormState::from_pairs([("cluster_config_num_replicas", "eight"), ("global_scheduler_config_type", "round_robbin")]);
+        let errors = form.validate(&|_| true);
+        let flags: Vec<&str> = errors.iter().map(|e| e.flag.as_str()).collect();
+        assert_eq!(flags, ["cluster_config_num_replicas", "global_scheduler_config_type"]);
+        assert_eq!(errors[1].hint.as_deref(), Some("did you mean 'round_robin'?"));
+        let (form, _) = FormState::from_pairs([("cluster_config_num_replicas", "0")]);
+        let errors = form.validate(&|_| true);
+        assert_eq!(errors[0].flag, "cluster_config_num_replicas");
+        assert!(errors[0].message.contains("between 1 and"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn missing_files_are_errors_unless_available() {
+        let (form, _) = FormState::from_pairs([
+            ("request_generator_config_type", "trace"),
+            ("trace_request_generator_config_trace_file", "mine.csv"),
+            ("cache_config_enable_prefix_caching", "true"),
+        ]);
+        assert_eq!(form.required_files(), vec![("trace_request_generator_config_trace_file", "mine.csv".to_string())]);
+        let errors = form.validate(&|_| false);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].flag, "trace_request_generator_config_trace_file");
+        assert!(form.validate(&|p| p == "mine.csv").is_empty());
+    }
+
+    #[test]
+    fn unknown_flags_from_links_are_reported() {
+        let (_, errors) = FormState::from_pairs([("replica_config_modle_name", "x")]);
+        assert_eq!(errors[0].hint.as_deref(), Some("did you mean --replica_config_model_name?"));
+    }
+
+    #[test]
+    fn labels_are_the_flag_tails_in_words() {
+        let flag = |n| llmsim_engine::config::find_flag(n).unwrap();
+        assert_eq!(label(flag("vllm_v1_scheduler_config_chunk_size")), "Chunk size");
+        assert_eq!(label(flag("time_limit")), "Time limit");
+        assert_eq!(label(flag("replica_config_kv_cache_dtype")), "KV cache dtype");
+        assert_eq!(label(flag("poisson_request_interval_generator_config_qps")), "QPS");
+        assert_eq!(label(flag("request_generator_config_type")), "Request generator");
+    }
+
+    #[test]
+    fn catalogue_fields_offer_the_catalogue() {
+        assert!(suggestions("replica_config_model_name").iter().any(|(v, _)| v == "meta-llama/Meta-Llama-3-8B"));
+        assert!(suggestions("replica_config_device").iter().any(|(v, _)| v == "h100"));
+        assert!(suggestions("replica_config_network_device").iter().any(|(v, _)| v == "h100_dgx"));
+    }
+}

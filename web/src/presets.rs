@@ -1,0 +1,178 @@
+//! Ready-made scenarios for the preset menu, as Vidur flag pairs, and the files the page ships.
+
+/// A named scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preset {
+    /// Stable id (the `<option>` value).
+    pub id: &'static str,
+    /// Menu label.
+    pub name: &'static str,
+    /// One or two sentences under the menu.
+    pub description: &'static str,
+    /// The flags it sets; every other flag keeps its default.
+    pub pairs: &'static [(&'static str, &'static str)],
+}
+
+/// Files served with the page (copied from `data/` into `dist/data/` by Trunk): the worker
+/// fetches them when a configuration names them.
+pub const SHIPPED_FILES: &[&str] = &["data/traces/conversation_synth.csv"];
+
+/// Whether `path` is one of [`SHIPPED_FILES`].
+pub fn is_shipped(path: &str) -> bool {
+    SHIPPED_FILES.contains(&path)
+}
+
+/// The presets, the default first.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        id: "quick-start",
+        name: "Quick start: 8 × Llama-3-8B, H100, QPS 8",
+        description: "Vidur's headline scenario: 128 conversation requests (lengths, sessions and shared prefixes from the page's synthetic multi-turn chat trace) arriving as a Poisson process at 8 req/s on 8 single-GPU H100 replicas; round-robin routing, vLLM v1 scheduling with 512-token chunks, prefix caching on.",
+        pairs: &[
+            ("time_limit", "10800"),
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_tensor_parallel_size", "1"),
+            ("replica_config_num_pipeline_stages", "1"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("cluster_config_num_replicas", "8"),
+            ("request_generator_config_type", "synthetic"),
+            ("synthetic_request_generator_config_num_requests", "128"),
+            ("length_generator_config_type", "trace"),
+            ("trace_request_length_generator_config_trace_file", "data/traces/conversation_synth.csv"),
+            ("interval_generator_config_type", "poisson"),
+            ("poisson_request_interval_generator_config_qps", "8"),
+            ("global_scheduler_config_type", "round_robin"),
+            ("replica_scheduler_config_type", "vllm_v1"),
+            ("vllm_v1_scheduler_config_chunk_size", "512"),
+            ("vllm_v1_scheduler_config_batch_size_cap", "512"),
+            ("cache_config_enable_prefix_caching", "true"),
+        ],
+    },
+    Preset {
+        id: "llama3-70b-tp4",
+        name: "Llama-3-70B at TP4, bursty Zipf load",
+        description: "A 70B model split over 4 GPUs per replica (tensor parallel, NVLink all-reduce), 2 replicas behind least-outstanding-requests routing. 400 requests with Zipf-distributed lengths (256–8,192 tokens, 10 prompt tokens per output token) arrive in gamma-distributed bursts (2 req/s, CV 3). No file needed.",
+        pairs: &[
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-70B"),
+            ("replica_config_tensor_parallel_size", "4"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("cluster_config_num_replicas", "2"),
+            ("request_generator_config_type", "synthetic"),
+            ("synthetic_request_generator_config_num_requests", "400"),
+            ("length_generator_config_type", "zipf"),
+            ("zipf_request_length_generator_config_min_tokens", "256"),
+            ("zipf_request_length_generator_config_max_tokens", "8192"),
+            ("zipf_request_length_generator_config_prefill_to_decode_ratio", "10"),
+            ("interval_generator_config_type", "gamma"),
+            ("gamma_request_interval_generator_config_qps", "2"),
+            ("gamma_request_interval_generator_config_cv", "3"),
+            ("global_scheduler_config_type", "lor"),
+            ("replica_scheduler_config_type", "vllm_v1"),
+            ("vllm_v1_scheduler_config_chunk_size", "512"),
+        ],
+    },
+    Preset {
+        id: "long-context-summarisation",
+        name: "Long-context summarisation, Llama-3.1-8B",
+        description: "Summarising long documents: prompts of 8k to 64k tokens (uniform total length, 40 prompt tokens per summary token) at 0.5 req/s on 2 H100 replicas. Prefill-heavy: chunked prefill (2,048-token chunks) keeps decodes flowing while long prompts are processed.",
+        pairs: &[
+            ("replica_config_model_name", "meta-llama/Llama-3.1-8B"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("cluster_config_num_replicas", "2"),
+            ("request_generator_config_type", "synthetic"),
+            ("synthetic_request_generator_config_num_requests", "100"),
+            ("length_generator_config_type", "uniform"),
+            ("uniform_request_length_generator_config_min_tokens", "8192"),
+            ("uniform_request_length_generator_config_max_tokens", "65536"),
+            ("uniform_request_length_generator_config_prefill_to_decode_ratio", "40"),
+            ("interval_generator_config_type", "poisson"),
+            ("poisson_request_interval_generator_config_qps", "0.5"),
+            ("global_scheduler_config_type", "lor"),
+            ("replica_scheduler_config_type", "vllm_v1"),
+            ("vllm_v1_scheduler_config_chunk_size", "2048"),
+        ],
+    },
+    Preset {
+        id: "closed-loop-benchmark",
+        name: "Closed-loop benchmark, 32 clients, A100",
+        description: "What a serving benchmark measures: 32 concurrent clients, each sending its next request (1,024 prompt + 256 output tokens) as soon as the previous answer completes, 512 requests in all, against one A100 replica. Throughput here is the capacity of the replica at concurrency 32.",
+        pairs: &[
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_device", "a100"),
+            ("replica_config_network_device", "a100_pairwise_nvlink"),
+            ("cluster_config_num_replicas", "1"),
+            ("request_generator_config_type", "closed_loop"),
+            ("closed_loop_request_generator_config_concurrency", "32"),
+            ("closed_loop_request_generator_config_num_requests", "512"),
+            ("length_generator_config_type", "fixed"),
+            ("fixed_request_length_generator_config_prefill_tokens", "1024"),
+            ("fixed_request_length_generator_config_decode_tokens", "256"),
+            ("replica_scheduler_config_type", "vllm_v1"),
+            ("vllm_v1_scheduler_config_chunk_size", "512"),
+        ],
+    },
+];
+
+/// The preset with `id`.
+pub fn find(id: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use llmsim_worker::session::Session;
+
+    use super::*;
+    use crate::form::FormState;
+
+    fn repo_root() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    #[test]
+    fn shipped_files_exist_and_are_small() {
+        for path in SHIPPED_FILES {
+            let size = std::fs::metadata(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}")).len();
+            assert!(size <= 2 << 20, "{path} is {size} bytes: keep shipped files small (first load)");
+        }
+    }
+
+    #[test]
+    fn every_preset_is_valid_and_runs_to_completion() {
+        for preset in PRESETS {
+            let (form, errors) = FormState::from_pairs(preset.pairs.iter().copied());
+            assert!(errors.is_empty(), "{}: {errors:?}", preset.id);
+            assert_eq!(form.active_pairs().len(), preset.pairs.len() - preset.pairs.iter().filter(|(k, v)| {
+                llmsim_engine::config::find_flag(k).is_some_and(|d| d.parse_text(v).ok() == Some(d.default_value()))
+            }).count(), "{}: every pair it sets applies", preset.id);
+            let errors = form.validate(&|p| is_shipped(p));
+            assert!(errors.is_empty(), "{}: {errors:?}", preset.id);
+            let mut session = Session::new();
+            for (flag, path) in form.required_files() {
+                let bytes = std::fs::read(repo_root().join(&path)).unwrap_or_else(|e| panic!("{}: {path}: {e}", preset.id));
+                session.load(flag, &path, bytes, &mut |_, _| {}).unwrap();
+            }
+            let mut sim = session.prepare(&form.to_json()).unwrap_or_else(|e| panic!("{}: {e:?}", preset.id));
+            sim.run();
+            let report = sim.finish();
+            let s = &report.summary;
+            println!(
+                "preset {}: {} requests, {} completed, {} refused, {:.1} s simulated, {} events",
+                preset.id, s.num_requests, s.num_completed, s.num_refused, s.simulated_time_s, s.num_events
+            );
+            assert!(s.num_completed * 10 >= s.num_requests * 9, "{}: most requests complete", preset.id);
+        }
+    }
+
+    #[test]
+    fn quick_start_uses_prefix_caching_on_the_shipped_conversations() {
+        let quick = &PRESETS[0];
+        assert!(quick.pairs.contains(&("cache_config_enable_prefix_caching", "true")));
+        assert!(quick.pairs.iter().any(|(_, v)| is_shipped(v)));
+    }
+}

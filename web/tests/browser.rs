@@ -1,0 +1,78 @@
+//! Browser tests of the page (wasm-bindgen-test in headless Chromium): charts draw on a real
+//! canvas, and the app mounts a field for every flag the engine defines.
+#![cfg(target_arch = "wasm32")]
+
+use llmsim_web::charts::{self, Axes, BarGroup, Line, PALETTE};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+fn canvas() -> HtmlCanvasElement {
+    let canvas: HtmlCanvasElement = document().create_element("canvas").unwrap().unchecked_into();
+    canvas.style().set_property("width", "480px").unwrap();
+    document().body().unwrap().append_child(&canvas).unwrap();
+    canvas
+}
+
+/// Pixels that are clearly not white.
+fn inked(canvas: &HtmlCanvasElement) -> usize {
+    let ctx: CanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().unchecked_into();
+    let data = ctx.get_image_data(0.0, 0.0, canvas.width() as f64, canvas.height() as f64).unwrap().data();
+    data.chunks(4).filter(|p| p[0] < 200 || p[1] < 200 || p[2] < 200).count()
+}
+
+#[wasm_bindgen_test]
+fn cdf_and_bar_charts_draw_on_a_canvas() {
+    let quantiles: Vec<f64> = (0..=100).map(|i| 0.05 + (i as f64 / 100.0).powi(2)).collect();
+    let line = Line { label: "A #1".into(), color: PALETTE[0], points: charts::cdf_points(&quantiles, 1e3) };
+    let c = canvas();
+    charts::draw_lines(&c, Axes { title: "TTFT: CDF", x: "TTFT (ms)", y: "fraction of requests" }, &[line], Some((0.0, 1.0))).unwrap();
+    assert_eq!(c.width(), 480, "the drawing buffer follows the displayed width");
+    let n = inked(&c);
+    assert!(n > 1000, "{n} inked pixels");
+
+    let c = canvas();
+    let groups = vec![BarGroup { label: "r0".into(), values: vec![70.0, 8.0] }, BarGroup { label: "r1".into(), values: vec![55.0, 6.0] }];
+    charts::draw_bars(&c, Axes { title: "Utilisation", x: "replica", y: "%" }, &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])], &groups, 100.0).unwrap();
+    assert!(inked(&c) > 1000);
+}
+
+#[wasm_bindgen_test]
+fn empty_series_still_draw_axes() {
+    let c = canvas();
+    charts::draw_lines(&c, Axes { title: "empty", x: "x", y: "y" }, &[], None).unwrap();
+    assert!(inked(&c) > 100, "axes and labels are drawn");
+}
+
+#[wasm_bindgen_test]
+async fn the_app_mounts_every_flag_and_says_when_the_worker_is_missing() {
+    leptos::mount::mount_to_body(llmsim_web::app::App);
+    // Let the reactive system render and the (missing) worker script fail.
+    for _ in 0..50 {
+        sleep_ms(50).await;
+        if document().query_selector("[data-testid=error]").unwrap().is_some() {
+            break;
+        }
+    }
+    let fields = document().query_selector_all(".field").unwrap().length() as usize;
+    assert_eq!(fields, llmsim_engine::all_flags().len(), "one field per flag");
+    let preset: web_sys::HtmlSelectElement = document().query_selector("[data-testid=preset]").unwrap().unwrap().unchecked_into();
+    assert_eq!(preset.value(), "quick-start");
+    let model: web_sys::HtmlInputElement = document().query_selector("[name=replica_config_model_name]").unwrap().unwrap().unchecked_into();
+    assert_eq!(model.value(), "meta-llama/Meta-Llama-3-8B");
+    let error = document().query_selector("[data-testid=error]").unwrap().expect("a missing worker is reported");
+    assert!(error.text_content().unwrap().contains("could not start"), "{:?}", error.text_content());
+}
+
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
