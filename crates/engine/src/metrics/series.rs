@@ -32,13 +32,15 @@ impl BucketSeries {
     }
 
     /// Adds `value` to `channel` at time `t`.
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, t: SimTime, channel: usize, value: f64) {
         let row = if self.last_start_ns <= t.0 && t.0 < self.last_end_ns { self.last_row } else { self.locate(t) };
         self.sums[row + channel] += value;
     }
 
     /// Finds (and allocates) the bucket of `t`, widening buckets as needed; caches it.
+    #[cold]
+    #[inline(never)]
     fn locate(&mut self, t: SimTime) -> usize {
         let mut bucket = (t.0 / self.width_ns) as usize;
         while bucket >= MAX_BUCKETS {
