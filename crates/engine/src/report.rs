@@ -311,7 +311,7 @@ pub struct ChromeSlice {
     pub num_decode_tokens: u32,
     /// Requests in the batch.
     pub request_ids: Vec<u32>,
-    /// Per-op stage times, ms.
+    /// Per-op stage times, ms, by op name.
     pub op_ms: Vec<(&'static str, f64)>,
 }
 
@@ -372,12 +372,15 @@ impl Serialize for ChromeArgs<'_> {
     }
 }
 
-/// Per-op times as a map with keys in sorted order.
+/// Per-op times as a map with keys in sorted order (the engine records them so already).
 struct SortedOps<'a>(&'a [(&'static str, f64)]);
 
 impl Serialize for SortedOps<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut ops: Vec<(&str, f64)> = self.0.to_vec();
+        if self.0.is_sorted_by_key(|(name, _)| *name) {
+            return serializer.collect_map(self.0.iter().copied());
+        }
+        let mut ops = self.0.to_vec();
         ops.sort_unstable_by_key(|(name, _)| *name);
         serializer.collect_map(ops)
     }

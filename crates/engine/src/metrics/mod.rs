@@ -76,6 +76,8 @@ pub struct Metrics {
     series: BucketSeries,
     replicas: Vec<ReplicaAcc>,
     chrome: Vec<ChromeSlice>,
+    /// Every op, by name: the order of a Chrome slice's op times (and of its JSON keys).
+    ops_by_name: [Op; Op::COUNT],
     batch_records: Vec<BatchRecord>,
     /// Predicted milliseconds by `Provenance as usize` (summed in op order, as
     /// `ProvenanceTotals::add` does, without its search per op).
@@ -146,6 +148,11 @@ impl Metrics {
             series: BucketSeries::new(CH_KV_FIRST + 2 * n),
             replicas: vec![replica; n],
             chrome: Vec::new(),
+            ops_by_name: {
+                let mut ops = Op::ALL;
+                ops.sort_by_key(|op| op.name());
+                ops
+            },
             batch_records: Vec::new(),
             provenance_ms: [0.0; PROVENANCE_SLOTS],
             num_batches: 0,
@@ -249,7 +256,7 @@ impl Metrics {
                 num_prefill_tokens: batch.num_prefill_tokens,
                 num_decode_tokens: batch.num_decode_tokens,
                 request_ids: batch.plan.requests.iter().map(|r| r.0).collect(),
-                op_ms: Op::ALL.iter().filter(|op| time.get(**op) > 0.0).map(|op| (op.name(), time.get(*op))).collect(),
+                op_ms: self.ops_by_name.iter().filter(|op| time.get(**op) > 0.0).map(|op| (op.name(), time.get(*op))).collect(),
             });
         }
     }
