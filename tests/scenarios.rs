@@ -161,3 +161,13 @@ fn scenarios_cover_their_features() {
     assert!(run("conversation_prefix_lop").summary.prefix_cache_hit_rate > 0.2);
     assert!(run("conversation_sticky_block32").summary.prefix_cache_hit_rate > 0.2);
 }
+
+#[test]
+fn chrome_trace_is_capped_with_a_warning() {
+    let (mut config, inputs) = load(&repo_root().join("tests/scenarios/synthetic_fixed_poisson"));
+    config.set("metrics_config_chrome_trace_max_slices", "10").unwrap();
+    let report = Simulation::new(&SimConfig::build(&config, &inputs).unwrap()).run_to_report();
+    assert_eq!(report.chrome_trace.len(), 10);
+    let warning = report.warnings.iter().find(|w| w.contains("chrome_trace.json")).expect("a warning says the trace is cut");
+    assert!(warning.contains(&format!("of {}", report.summary.num_batches)), "{warning}");
+}

@@ -284,6 +284,7 @@ const METRICS: &[FlagDef] = &[
     FlagDef::bool("metrics_config_write_metrics", "true", "Write metric files at the end of the run."),
     FlagDef::bool("metrics_config_write_json_trace", "false", "Accepted for Vidur compatibility (event traces are not written)."),
     FlagDef::bool("metrics_config_enable_chrome_trace", "true", "Write chrome_trace.json (open in Perfetto): one slice per batch and pipeline stage."),
+    FlagDef::int("metrics_config_chrome_trace_max_slices", "200000", "Keep at most this many batch-stage slices in chrome_trace.json (the first ones; 0 = no limit). Long runs have millions of batches, too many for memory and for trace viewers."),
     FlagDef::bool("metrics_config_store_plots", "true", "Write the plots/ directory of CDFs, histograms and time series (CSV and JSON)."),
     FlagDef::bool("metrics_config_store_request_metrics", "true", "Keep per-request records and write request_metrics.csv."),
     FlagDef::bool("metrics_config_store_batch_metrics", "true", "Keep batch metric distributions."),

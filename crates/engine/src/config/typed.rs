@@ -133,6 +133,8 @@ pub struct MetricsSpec {
     pub write_metrics: bool,
     /// Collect batch slices for chrome_trace.json.
     pub enable_chrome_trace: bool,
+    /// Most slices kept for the Chrome trace (`None` = no limit).
+    pub chrome_trace_max_slices: Option<u64>,
     /// Write plots/.
     pub store_plots: bool,
     /// Keep per-request records (request_metrics.csv).
@@ -264,6 +266,7 @@ impl SimConfig {
         let metrics = MetricsSpec {
             write_metrics: p.bool("metrics_config_write_metrics"),
             enable_chrome_trace: p.bool("metrics_config_enable_chrome_trace"),
+            chrome_trace_max_slices: Some(p.u64_at_least("metrics_config_chrome_trace_max_slices", 0)).filter(|n| *n > 0),
             store_plots: p.bool("metrics_config_store_plots"),
             store_request_metrics: p.bool("metrics_config_store_request_metrics"),
             store_batch_metrics: p.bool("metrics_config_store_batch_metrics"),

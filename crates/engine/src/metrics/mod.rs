@@ -76,6 +76,8 @@ pub struct Metrics {
     series: BucketSeries,
     replicas: Vec<ReplicaAcc>,
     chrome: Vec<ChromeSlice>,
+    /// Slices not kept because of `--metrics_config_chrome_trace_max_slices`.
+    chrome_dropped: u64,
     /// Every op, by name: the order of a Chrome slice's op times (and of its JSON keys).
     ops_by_name: [Op; Op::COUNT],
     batch_records: Vec<BatchRecord>,
@@ -148,6 +150,7 @@ impl Metrics {
             series: BucketSeries::new(CH_KV_FIRST + 2 * n),
             replicas: vec![replica; n],
             chrome: Vec::new(),
+            chrome_dropped: 0,
             ops_by_name: {
                 let mut ops = Op::ALL;
                 ops.sort_by_key(|op| op.name());
@@ -246,7 +249,9 @@ impl Metrics {
                 sketch.add(*ms);
             }
         }
-        if self.spec.enable_chrome_trace {
+        if self.spec.enable_chrome_trace && self.spec.chrome_trace_max_slices.is_some_and(|max| self.chrome.len() as u64 >= max) {
+            self.chrome_dropped += 1;
+        } else if self.spec.enable_chrome_trace {
             self.chrome.push(ChromeSlice {
                 replica: batch.replica.0,
                 stage,
@@ -557,6 +562,13 @@ impl Metrics {
 
         let histograms = histograms(&self.records);
         let mut warnings = config.warnings.clone();
+        if self.chrome_dropped > 0 {
+            warnings.push(format!(
+                "chrome_trace.json holds the first {} of {} batch-stage slices (--metrics_config_chrome_trace_max_slices)",
+                self.chrome.len(),
+                self.chrome.len() as u64 + self.chrome_dropped
+            ));
+        }
         if config.cache.enable_prefix_caching && !config.workload.build.has_block_hashes {
             warnings.push("prefix caching is on but the workload carries no block_hash_ids: no prefix can be shared".to_string());
         }
