@@ -16,13 +16,11 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::legacy::{LegacyCore, Reservations, check_cap_covers_stages};
+use super::legacy::{Legacy, LegacyCore, LegacyPolicy, Reservations, check_cap_covers_stages};
 use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory};
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{FlagDef, Params};
-use crate::kv::KvUsage;
-use crate::request::{RequestArena, RequestId, RequestState};
-use crate::time::SimTime;
+use crate::request::{Request, RequestArena, RequestId, RequestState};
 
 pub(super) const FLAGS: &[FlagDef] = &[FlagDef::int(
     "faster_transformer_scheduler_config_batch_size_cap",
@@ -37,10 +35,12 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
 }
 
 /// The faster_transformer scheduler of one replica.
+pub type FasterTransformerScheduler = Legacy<FasterTransformer>;
+
+/// FasterTransformer's rules (see the module): static groups with worst-case reservations.
+/// The core's admitted list holds every member of a live group, completed members included.
 #[derive(Clone, Debug)]
-pub struct FasterTransformerScheduler {
-    /// Its admitted list holds every member of a live group, completed members included.
-    core: LegacyCore,
+pub struct FasterTransformer {
     reservations: Reservations,
     /// Live groups: their members in batch order.
     groups: FxHashMap<u64, Vec<RequestId>>,
@@ -55,30 +55,24 @@ pub struct FasterTransformerScheduler {
 impl FasterTransformerScheduler {
     /// A scheduler with batch-size cap `cap`.
     pub fn new(ctx: &ReplicaContext, cap: u32) -> FasterTransformerScheduler {
-        FasterTransformerScheduler {
-            core: LegacyCore::new(ctx),
-            reservations: Reservations::new(ctx, cap),
-            groups: FxHashMap::default(),
-            group_of: FxHashMap::default(),
-            ready: VecDeque::new(),
-            next_group: 0,
-            num_incomplete: 0,
-        }
+        Legacy::with_policy(
+            ctx,
+            FasterTransformer {
+                reservations: Reservations::new(ctx, cap),
+                groups: FxHashMap::default(),
+                group_of: FxHashMap::default(),
+                ready: VecDeque::new(),
+                next_group: 0,
+                num_incomplete: 0,
+            },
+        )
     }
+}
 
+impl FasterTransformer {
     /// A new group from the queue head while reservations fit.
-    fn new_group(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        while plan.len() < self.reservations.max_batch_size {
-            let Some(id) = self.core.waiting.peek() else { break };
-            let blocks = self.reservations.blocks_for(requests.get(id));
-            if !self.core.ledger.can_allocate(blocks) {
-                break;
-            }
-            self.core.waiting.pop();
-            self.core.admit(id, blocks, requests);
-            let n = requests.get(id).num_prefill_tokens;
-            LegacyCore::schedule(plan, id, n, requests);
-        }
+    fn new_group(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        self.reservations.admit_whole_prompts(core, requests, plan);
         if !plan.is_empty() {
             let group = self.next_group;
             self.next_group += 1;
@@ -91,15 +85,12 @@ impl FasterTransformerScheduler {
     }
 }
 
-impl ReplicaScheduler for FasterTransformerScheduler {
-    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
-        self.core.check_fits(requests.get(id))?;
-        self.core.enqueue(id, requests);
-        Ok(())
+impl LegacyPolicy for FasterTransformer {
+    fn check_admissible(&self, core: &LegacyCore, request: &Request) -> Result<(), String> {
+        core.check_fits(request)
     }
 
-    fn next_batch(&mut self, _now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        plan.clear();
+    fn next_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
         if let Some(group) = self.ready.pop_front() {
             for &id in &self.groups[&group] {
                 let r = requests.get(id);
@@ -111,10 +102,14 @@ impl ReplicaScheduler for FasterTransformerScheduler {
             debug_assert!(!plan.is_empty(), "a ready group has an unfinished request");
             return;
         }
-        self.new_group(requests, plan);
+        self.new_group(core, requests, plan);
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
+    fn admission_blocks(&self, _core: &LegacyCore, request: &Request) -> u64 {
+        self.reservations.blocks_for(request)
+    }
+
+    fn on_batch_end(&mut self, core: &mut LegacyCore, batch: &Batch, requests: &mut RequestArena) {
         let mut group = None;
         for &id in &batch.plan.requests {
             let r = requests.get_mut(id);
@@ -133,28 +128,23 @@ impl ReplicaScheduler for FasterTransformerScheduler {
         // The whole group is done: release every member's reservation at once.
         let members = self.groups.remove(&group).unwrap_or_default();
         for id in members {
-            self.core.ledger.free(id);
+            core.ledger.free(id);
             self.group_of.remove(&id);
         }
         let group_of = &self.group_of;
-        self.core.running.retain(|id| group_of.contains_key(id));
+        core.running.retain(|id| group_of.contains_key(id));
     }
 
-    fn num_pending(&self) -> usize {
-        self.core.waiting.len() + self.num_incomplete
+    fn num_pending(&self, core: &LegacyCore) -> usize {
+        core.waiting.len() + self.num_incomplete
     }
 
-    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
+    fn evict_blocked(&mut self, core: &mut LegacyCore, requests: &mut RequestArena) -> Option<(RequestId, String)> {
         // Unreachable (an idle replica holds no group, and add_request refused what cannot
         // fit an empty replica); kept as the engine's last line against a stall.
-        let reservations = self.reservations;
-        let id = self.core.waiting.pop()?;
-        let blocks = reservations.blocks_for(requests.get(id));
-        Some((id, format!("could not reserve {blocks} KV blocks with {} free of {} and nothing running", self.core.ledger.num_free(), self.core.ledger.num_blocks())))
-    }
-
-    fn kv_usage(&self) -> KvUsage {
-        self.core.ledger.usage()
+        let id = core.waiting.pop()?;
+        let blocks = self.reservations.blocks_for(requests.get(id));
+        Some((id, format!("could not reserve {blocks} KV blocks with {} free of {} and nothing running", core.ledger.num_free(), core.ledger.num_blocks())))
     }
 
     fn reads_ended_requests(&self) -> bool {
@@ -162,14 +152,14 @@ impl ReplicaScheduler for FasterTransformerScheduler {
         true
     }
 
-    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
-        self.core.ledger.check()?;
+    fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String> {
+        core.ledger.check()?;
         let members: usize = self.groups.values().map(Vec::len).sum();
-        if members != self.core.ledger.num_requests() || members != self.core.running.len() {
+        if members != core.ledger.num_requests() || members != core.running.len() {
             return Err(format!(
                 "{members} group members but {} ledger entries and {} admitted requests",
-                self.core.ledger.num_requests(),
-                self.core.running.len()
+                core.ledger.num_requests(),
+                core.running.len()
             ));
         }
         let mut incomplete = 0;
@@ -177,8 +167,8 @@ impl ReplicaScheduler for FasterTransformerScheduler {
             for &id in group {
                 let r = requests.get(id);
                 let reserved = self.reservations.blocks_for(r);
-                if self.core.ledger.blocks_of(id) != reserved {
-                    return Err(format!("request {} holds {} blocks instead of its reservation of {reserved}", id.0, self.core.ledger.blocks_of(id)));
+                if core.ledger.blocks_of(id) != reserved {
+                    return Err(format!("request {} holds {} blocks instead of its reservation of {reserved}", id.0, core.ledger.blocks_of(id)));
                 }
                 match r.state {
                     RequestState::Running => incomplete += 1,

@@ -1,5 +1,6 @@
 //! Shared state of the legacy schedulers (sarathi, vllm, orca, faster_transformer, lightllm):
-//! Vidur's per-request block ledger, the waiting queue and the list of admitted requests.
+//! Vidur's per-request block ledger, the waiting queue and the list of admitted requests, and
+//! the one [`ReplicaScheduler`] impl that runs each policy's rules over them.
 //!
 //! Legacy memory accounting (behaviour.md §5.5) counts blocks per request in an allocation
 //! map; there is no block pool and no prefix caching.
@@ -8,11 +9,102 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use super::{ReplicaContext, RequestQueue, blocks_needed, never_fits};
+use super::{ReplicaContext, ReplicaScheduler, RequestQueue, blocks_needed, never_fits};
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{ConfigError, FlagValue, Params};
 use crate::kv::KvUsage;
 use crate::request::{Request, RequestArena, RequestId, RequestState};
+use crate::time::SimTime;
+
+/// A legacy scheduler's own rules: how it forms batches, whom it admits, what it checks.
+/// [`Legacy`] runs them over a [`LegacyCore`]; the provided methods are the common batch-end,
+/// pending and eviction behaviour, which faster_transformer's groups replace.
+pub trait LegacyPolicy {
+    /// Refuses a request this policy could never admit, even into an empty replica.
+    fn check_admissible(&self, core: &LegacyCore, request: &Request) -> Result<(), String>;
+
+    /// Forms the next batch into `plan`, which is empty.
+    fn next_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan);
+
+    /// Free blocks admitting `request` needs (quoted when a blocked request is refused).
+    fn admission_blocks(&self, core: &LegacyCore, request: &Request) -> u64;
+
+    /// Checks the core's invariants under this policy's holding rule and cap.
+    fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String>;
+
+    /// Marks the batch's requests idle and releases what its completed requests held.
+    fn on_batch_end(&mut self, core: &mut LegacyCore, batch: &Batch, requests: &mut RequestArena) {
+        core.finish_batch(batch, requests);
+    }
+
+    /// Requests routed here and not finished.
+    fn num_pending(&self, core: &LegacyCore) -> usize {
+        core.num_pending()
+    }
+
+    /// Removes the request that blocks the replica, with the reason (see
+    /// [`ReplicaScheduler::evict_blocked`]).
+    fn evict_blocked(&mut self, core: &mut LegacyCore, requests: &mut RequestArena) -> Option<(RequestId, String)> {
+        core.evict_blocked(requests, |core, r| self.admission_blocks(core, r))
+    }
+
+    /// Whether the policy reads requests after they ended (see
+    /// [`ReplicaScheduler::reads_ended_requests`]).
+    fn reads_ended_requests(&self) -> bool {
+        false
+    }
+}
+
+/// A legacy replica scheduler: policy `P` over the shared block ledger and queues.
+#[derive(Clone, Debug)]
+pub struct Legacy<P> {
+    core: LegacyCore,
+    policy: P,
+}
+
+impl<P> Legacy<P> {
+    /// Empty state for one replica, run by `policy`.
+    pub(super) fn with_policy(ctx: &ReplicaContext, policy: P) -> Legacy<P> {
+        Legacy { core: LegacyCore::new(ctx), policy }
+    }
+}
+
+impl<P: LegacyPolicy> ReplicaScheduler for Legacy<P> {
+    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
+        self.policy.check_admissible(&self.core, requests.get(id))?;
+        self.core.enqueue(id, requests);
+        Ok(())
+    }
+
+    fn next_batch(&mut self, _now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        plan.clear();
+        self.policy.next_batch(&mut self.core, requests, plan);
+    }
+
+    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
+        self.policy.on_batch_end(&mut self.core, batch, requests);
+    }
+
+    fn num_pending(&self) -> usize {
+        self.policy.num_pending(&self.core)
+    }
+
+    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
+        self.policy.evict_blocked(&mut self.core, requests)
+    }
+
+    fn kv_usage(&self) -> KvUsage {
+        self.core.ledger.usage()
+    }
+
+    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
+        self.policy.check_invariants(&self.core, requests)
+    }
+
+    fn reads_ended_requests(&self) -> bool {
+        self.policy.reads_ended_requests()
+    }
+}
 
 /// Blocks held per request, out of a fixed total.
 #[derive(Clone, Debug)]
@@ -93,7 +185,7 @@ impl BlockLedger {
 /// What every legacy scheduler keeps: the ledger, the waiting queue, and the admitted
 /// (block-holding) requests in arrival order.
 #[derive(Clone, Debug)]
-pub(super) struct LegacyCore {
+pub struct LegacyCore {
     pub(super) ledger: BlockLedger,
     pub(super) block_size: u32,
     /// Free blocks kept back when admitting (`int(watermark_blocks_fraction × num_blocks)`).
@@ -120,10 +212,16 @@ impl LegacyCore {
         u64::from(request.num_prefill_tokens).div_ceil(u64::from(self.block_size))
     }
 
+    /// Free blocks Vidur's admission rule wants for a new request: its prompt's, plus the
+    /// watermark.
+    pub(super) fn blocks_with_watermark(&self, request: &Request) -> u64 {
+        self.prompt_blocks(request) + self.watermark_blocks
+    }
+
     /// Vidur's admission rule for a new request: its prompt's blocks leave at least the
     /// watermark free.
     pub(super) fn fits_with_watermark(&self, request: &Request) -> bool {
-        self.ledger.num_free() >= self.prompt_blocks(request) + self.watermark_blocks
+        self.ledger.num_free() >= self.blocks_with_watermark(request)
     }
 
     /// Refuses a request that could never run: its final KV exceeds the replica, or its prompt
@@ -156,12 +254,16 @@ impl LegacyCore {
         self.waiting.push(r);
     }
 
-    /// Admits a waiting request (already popped) holding `blocks` blocks.
-    pub(super) fn admit(&mut self, id: RequestId, blocks: u64, requests: &mut RequestArena) {
+    /// Admits `id`, the waiting head, holding `blocks` blocks, and schedules its first `n`
+    /// prompt tokens.
+    pub(super) fn admit_head(&mut self, id: RequestId, blocks: u64, n: u32, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        let head = self.waiting.pop();
+        debug_assert_eq!(head, Some(id), "admitting a request that is not the waiting head");
         self.ledger.allocate(id, blocks);
         let pos = self.running.binary_search(&id).unwrap_or_else(|p| p);
         self.running.insert(pos, id);
         requests.get_mut(id).state = RequestState::Running;
+        Self::schedule(plan, id, n, requests);
     }
 
     /// Adds `id` with `n` tokens to the batch.
@@ -192,6 +294,18 @@ impl LegacyCore {
         }
         self.ledger.allocate(id, 1);
         true
+    }
+
+    /// Adds decodes of the admitted requests `idle` (oldest first) to `plan` until it holds
+    /// `max` requests, making room for each by preemption where needed.
+    pub(super) fn decode_batch(&mut self, idle: Vec<RequestId>, max: usize, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        let mut candidates = VecDeque::from(idle);
+        while plan.len() < max {
+            let Some(id) = candidates.pop_front() else { break };
+            if self.make_room_for_decode(id, &mut candidates, plan, requests) {
+                Self::schedule(plan, id, 1, requests);
+            }
+        }
     }
 
     /// Makes room for the next decode of `id`, preempting the newest of `candidates` (idle
@@ -267,14 +381,14 @@ impl LegacyCore {
     pub(super) fn evict_blocked(
         &mut self,
         requests: &mut RequestArena,
-        admission_blocks: impl Fn(&Request) -> u64,
+        admission_blocks: impl Fn(&LegacyCore, &Request) -> u64,
     ) -> Option<(RequestId, String)> {
         if let Some(id) = self.waiting.pop() {
             let r = requests.get(id);
             let reason = format!(
                 "could not be admitted: its {}-token prompt needs {} free KV blocks to be admitted, and only {} of {} are free with nothing running",
                 r.num_prefill_tokens,
-                admission_blocks(r),
+                admission_blocks(self, r),
                 self.ledger.num_free(),
                 self.ledger.num_blocks(),
             );
@@ -310,6 +424,16 @@ impl LegacyCore {
         }
         Ok(())
     }
+
+    /// [`LegacyCore::check`] with each request holding at most its final KV, and at most `cap`
+    /// requests admitted.
+    pub(super) fn check_within_cap(&self, requests: &RequestArena, cap: usize) -> Result<(), String> {
+        self.check(requests, |r| blocks_needed(r, self.block_size))?;
+        if self.running.len() > cap {
+            return Err(format!("{} admitted requests exceed the cap of {cap}", self.running.len()));
+        }
+        Ok(())
+    }
 }
 
 /// Worst-case reservations of orca and faster_transformer: each admitted request holds the KV of
@@ -340,6 +464,20 @@ impl Reservations {
     /// its own P + D tokens if longer.
     pub(super) fn blocks_for(&self, request: &Request) -> u64 {
         blocks_needed(request, self.block_size).max(self.max_blocks_per_sequence.min(self.num_blocks))
+    }
+
+    /// Admits waiting requests in queue order, each with its whole prompt and its reservation,
+    /// while the reservation fits and `plan` holds fewer than `max_batch_size`.
+    pub(super) fn admit_whole_prompts(&self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        while plan.len() < self.max_batch_size {
+            let Some(id) = core.waiting.peek() else { break };
+            let blocks = self.blocks_for(requests.get(id));
+            if !core.ledger.can_allocate(blocks) {
+                break;
+            }
+            let n = requests.get(id).num_prefill_tokens;
+            core.admit_head(id, blocks, n, requests, plan);
+        }
     }
 }
 

@@ -16,16 +16,13 @@
 //! - a prompt longer than `max_tokens_in_batch` is prefilled alone (Vidur stalls);
 //! - the waiting queue is the configured request queue (FCFS or EDF).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::legacy::{LegacyCore, check_cap_covers_stages, micro_batch_size};
-use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, blocks_needed};
-use crate::batch::{Batch, BatchPlan};
+use super::legacy::{Legacy, LegacyCore, LegacyPolicy, check_cap_covers_stages, micro_batch_size};
+use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory};
+use crate::batch::BatchPlan;
 use crate::config::{FlagDef, Params};
-use crate::kv::KvUsage;
-use crate::request::{Request, RequestArena, RequestId};
-use crate::time::SimTime;
+use crate::request::{Request, RequestArena};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int("lightllm_scheduler_config_max_tokens_in_batch", "4096", "Most prompt tokens in one prefill batch."),
@@ -44,9 +41,12 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
 }
 
 /// The lightllm scheduler of one replica.
+pub type LightLlmScheduler = Legacy<LightLlm>;
+
+/// LightLLM's rules (see the module): decode batches, prefill batches when idle or after a
+/// decode streak, admission by the peak-KV estimate.
 #[derive(Clone, Debug)]
-pub struct LightLlmScheduler {
-    core: LegacyCore,
+pub struct LightLlm {
     max_tokens_in_batch: u64,
     max_waiting_iters: u32,
     cap: usize,
@@ -86,84 +86,72 @@ fn peak_blocks(live: &mut [(u64, u64)], block_size: u64) -> u64 {
 impl LightLlmScheduler {
     /// A scheduler with the given prefill token limit, decode streak and batch-size cap.
     pub fn new(ctx: &ReplicaContext, max_tokens_in_batch: u64, max_waiting_iters: u32, cap: u32) -> LightLlmScheduler {
-        LightLlmScheduler {
-            core: LegacyCore::new(ctx),
-            max_tokens_in_batch,
-            max_waiting_iters,
-            cap: cap as usize,
-            max_micro_batch_size: micro_batch_size(cap, ctx),
-            num_waiting_iters: 0,
-            estimate_scratch: Vec::new(),
-        }
+        Legacy::with_policy(
+            ctx,
+            LightLlm {
+                max_tokens_in_batch,
+                max_waiting_iters,
+                cap: cap as usize,
+                max_micro_batch_size: micro_batch_size(cap, ctx),
+                num_waiting_iters: 0,
+                estimate_scratch: Vec::new(),
+            },
+        )
     }
+}
 
+impl LightLlm {
     /// Whether admitting `candidate` keeps the estimated peak below the replica's blocks.
-    fn estimate_admits(&mut self, candidate: &Request, requests: &RequestArena) -> bool {
+    fn estimate_admits(&mut self, core: &LegacyCore, candidate: &Request, requests: &RequestArena) -> bool {
         let mut live = std::mem::take(&mut self.estimate_scratch);
         live.clear();
-        live.extend(self.core.running.iter().map(|id| have_left(requests.get(*id))));
+        live.extend(core.running.iter().map(|id| have_left(requests.get(*id))));
         live.push(have_left(candidate));
-        let peak = peak_blocks(&mut live, u64::from(self.core.block_size));
+        let peak = peak_blocks(&mut live, u64::from(core.block_size));
         self.estimate_scratch = live;
-        peak < self.core.ledger.num_blocks()
+        peak < core.ledger.num_blocks()
     }
 
     /// A prefill-only batch of whole prompts from the queue head.
-    fn prefill_batch(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
+    fn prefill_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
         let mut batch_tokens = 0u64;
-        while plan.len() < self.max_micro_batch_size && self.core.ledger.num_requests() < self.cap {
-            let Some(id) = self.core.waiting.peek() else { break };
+        while plan.len() < self.max_micro_batch_size && core.ledger.num_requests() < self.cap {
+            let Some(id) = core.waiting.peek() else { break };
             let n = requests.get(id).num_prefill_tokens;
             let over_limit = batch_tokens + u64::from(n) > self.max_tokens_in_batch;
             if over_limit && !plan.is_empty() {
                 break;
             }
-            let blocks = self.core.prompt_blocks(requests.get(id));
-            if !self.core.ledger.can_allocate(blocks) || !self.estimate_admits(requests.get(id), requests) {
+            let blocks = core.prompt_blocks(requests.get(id));
+            if !core.ledger.can_allocate(blocks) || !self.estimate_admits(core, requests.get(id), requests) {
                 break;
             }
-            self.core.waiting.pop();
-            self.core.admit(id, blocks, requests);
-            LegacyCore::schedule(plan, id, n, requests);
+            core.admit_head(id, blocks, n, requests, plan);
             batch_tokens += u64::from(n);
             if over_limit {
                 break; // an over-long prompt runs alone
             }
         }
     }
-
-    /// A decode batch of idle admitted requests, oldest first.
-    fn decode_batch(&mut self, idle: Vec<RequestId>, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        let mut candidates = VecDeque::from(idle);
-        while plan.len() < self.max_micro_batch_size {
-            let Some(id) = candidates.pop_front() else { break };
-            if self.core.make_room_for_decode(id, &mut candidates, plan, requests) {
-                LegacyCore::schedule(plan, id, 1, requests);
-            }
-        }
-    }
 }
 
-impl ReplicaScheduler for LightLlmScheduler {
-    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
-        let r = requests.get(id);
-        self.core.check_fits(r)?;
-        let alone = peak_blocks(&mut [have_left(r)], u64::from(self.core.block_size));
-        if alone >= self.core.ledger.num_blocks() {
+impl LegacyPolicy for LightLlm {
+    fn check_admissible(&self, core: &LegacyCore, request: &Request) -> Result<(), String> {
+        core.check_fits(request)?;
+        let alone = peak_blocks(&mut [have_left(request)], u64::from(core.block_size));
+        if alone >= core.ledger.num_blocks() {
             return Err(format!(
                 "LightLLM's admission estimate for it alone is {alone} KV blocks, not below the replica's {}",
-                self.core.ledger.num_blocks()
+                core.ledger.num_blocks()
             ));
         }
-        self.core.enqueue(id, requests);
         Ok(())
     }
 
-    fn next_batch(&mut self, _now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        plan.clear();
-        let idle = self.core.idle_running(requests);
+    fn next_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        let idle = core.idle_running(requests);
         if idle.is_empty() {
-            self.prefill_batch(requests, plan);
+            self.prefill_batch(core, requests, plan);
             if !plan.is_empty() {
                 self.num_waiting_iters = 0;
             }
@@ -171,39 +159,21 @@ impl ReplicaScheduler for LightLlmScheduler {
         }
         if self.num_waiting_iters >= self.max_waiting_iters {
             self.num_waiting_iters = 0;
-            self.prefill_batch(requests, plan);
+            self.prefill_batch(core, requests, plan);
             if !plan.is_empty() {
                 return;
             }
         }
         self.num_waiting_iters += 1;
-        self.decode_batch(idle, requests, plan);
+        core.decode_batch(idle, self.max_micro_batch_size, requests, plan);
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        self.core.finish_batch(batch, requests);
+    fn admission_blocks(&self, core: &LegacyCore, request: &Request) -> u64 {
+        peak_blocks(&mut [have_left(request)], u64::from(core.block_size)) + 1
     }
 
-    fn num_pending(&self) -> usize {
-        self.core.num_pending()
-    }
-
-    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
-        let block_size = u64::from(self.core.block_size);
-        self.core.evict_blocked(requests, |r| peak_blocks(&mut [have_left(r)], block_size) + 1)
-    }
-
-    fn kv_usage(&self) -> KvUsage {
-        self.core.ledger.usage()
-    }
-
-    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
-        let bs = self.core.block_size;
-        self.core.check(requests, |r| blocks_needed(r, bs))?;
-        if self.core.running.len() > self.cap {
-            return Err(format!("{} admitted requests exceed the cap of {}", self.core.running.len(), self.cap));
-        }
-        Ok(())
+    fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String> {
+        core.check_within_cap(requests, self.cap)
     }
 }
 

@@ -12,13 +12,11 @@
 
 use std::sync::Arc;
 
-use super::legacy::{LegacyCore, Reservations, check_cap_covers_stages};
+use super::legacy::{Legacy, LegacyCore, LegacyPolicy, Reservations, check_cap_covers_stages};
 use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory};
-use crate::batch::{Batch, BatchPlan};
+use crate::batch::BatchPlan;
 use crate::config::{FlagDef, Params};
-use crate::kv::KvUsage;
-use crate::request::{RequestArena, RequestId};
-use crate::time::SimTime;
+use crate::request::{Request, RequestArena};
 
 pub(super) const FLAGS: &[FlagDef] = &[FlagDef::int(
     "orca_scheduler_config_batch_size_cap",
@@ -33,70 +31,46 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
 }
 
 /// The orca scheduler of one replica.
+pub type OrcaScheduler = Legacy<Orca>;
+
+/// Orca's rules (see the module): decode everyone, admit whole prompts with worst-case
+/// reservations.
 #[derive(Clone, Debug)]
-pub struct OrcaScheduler {
-    core: LegacyCore,
+pub struct Orca {
     reservations: Reservations,
 }
 
 impl OrcaScheduler {
     /// A scheduler with batch-size cap `cap`.
     pub fn new(ctx: &ReplicaContext, cap: u32) -> OrcaScheduler {
-        OrcaScheduler { core: LegacyCore::new(ctx), reservations: Reservations::new(ctx, cap) }
+        Legacy::with_policy(ctx, Orca { reservations: Reservations::new(ctx, cap) })
     }
 }
 
-impl ReplicaScheduler for OrcaScheduler {
-    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
-        self.core.check_fits(requests.get(id))?;
-        self.core.enqueue(id, requests);
-        Ok(())
+impl LegacyPolicy for Orca {
+    fn check_admissible(&self, core: &LegacyCore, request: &Request) -> Result<(), String> {
+        core.check_fits(request)
     }
 
-    fn next_batch(&mut self, _now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        plan.clear();
-        let max_batch_size = self.reservations.max_batch_size;
-        for id in self.core.idle_running(requests) {
-            if plan.len() >= max_batch_size {
+    fn next_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        for id in core.idle_running(requests) {
+            if plan.len() >= self.reservations.max_batch_size {
                 break;
             }
             debug_assert!(requests.get(id).is_prefill_complete, "orca prefills whole prompts in one iteration");
             LegacyCore::schedule(plan, id, 1, requests);
         }
-        while plan.len() < max_batch_size {
-            let Some(id) = self.core.waiting.peek() else { break };
-            let blocks = self.reservations.blocks_for(requests.get(id));
-            if !self.core.ledger.can_allocate(blocks) {
-                break;
-            }
-            self.core.waiting.pop();
-            self.core.admit(id, blocks, requests);
-            let n = requests.get(id).num_prefill_tokens;
-            LegacyCore::schedule(plan, id, n, requests);
-        }
+        self.reservations.admit_whole_prompts(core, requests, plan);
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        self.core.finish_batch(batch, requests);
+    fn admission_blocks(&self, _core: &LegacyCore, request: &Request) -> u64 {
+        self.reservations.blocks_for(request)
     }
 
-    fn num_pending(&self) -> usize {
-        self.core.num_pending()
-    }
-
-    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
-        let reservations = self.reservations;
-        self.core.evict_blocked(requests, |r| reservations.blocks_for(r))
-    }
-
-    fn kv_usage(&self) -> KvUsage {
-        self.core.ledger.usage()
-    }
-
-    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
-        self.core.check(requests, |r| self.reservations.blocks_for(r))?;
-        for &id in &self.core.running {
-            let held = self.core.ledger.blocks_of(id);
+    fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String> {
+        core.check(requests, |r| self.reservations.blocks_for(r))?;
+        for &id in &core.running {
+            let held = core.ledger.blocks_of(id);
             let reserved = self.reservations.blocks_for(requests.get(id));
             if held != reserved {
                 return Err(format!("request {} holds {held} blocks instead of its reservation of {reserved}", id.0));

@@ -12,15 +12,14 @@
 //!   preempted request keeps its original key; Vidur pushes it to the front of a plain list;
 //! - a request that can never be admitted is refused with the reason instead of stalling.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::legacy::{LegacyCore, check_cap_covers_stages, micro_batch_size};
-use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, blocks_needed};
-use crate::batch::{Batch, BatchPlan};
+use super::legacy::{Legacy, LegacyCore, LegacyPolicy, check_cap_covers_stages, micro_batch_size};
+use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory};
+use crate::batch::BatchPlan;
 use crate::config::{FlagDef, Params};
-use crate::kv::KvUsage;
-use crate::request::{RequestArena, RequestId};
-use crate::time::SimTime;
+use crate::request::{Request, RequestArena};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int("sarathi_scheduler_config_chunk_size", "512", "Token budget of prefill chunks per iteration (decodes come first, one token each)."),
@@ -35,9 +34,11 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
 }
 
 /// The sarathi scheduler of one replica.
+pub type SarathiScheduler = Legacy<Sarathi>;
+
+/// Sarathi's rules (see the module): chunked prefills after decodes, watermark admission.
 #[derive(Clone, Debug)]
-pub struct SarathiScheduler {
-    core: LegacyCore,
+pub struct Sarathi {
     chunk_size: u32,
     cap: usize,
     max_micro_batch_size: usize,
@@ -46,23 +47,20 @@ pub struct SarathiScheduler {
 impl SarathiScheduler {
     /// A scheduler with the given chunk budget and batch-size cap.
     pub fn new(ctx: &ReplicaContext, chunk_size: u32, cap: u32) -> SarathiScheduler {
-        SarathiScheduler { core: LegacyCore::new(ctx), chunk_size, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) }
+        Legacy::with_policy(ctx, Sarathi { chunk_size, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) })
     }
 }
 
-impl ReplicaScheduler for SarathiScheduler {
-    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
-        self.core.check_fits_with_watermark(requests.get(id))?;
-        self.core.enqueue(id, requests);
-        Ok(())
+impl LegacyPolicy for Sarathi {
+    fn check_admissible(&self, core: &LegacyCore, request: &Request) -> Result<(), String> {
+        core.check_fits_with_watermark(request)
     }
 
-    fn next_batch(&mut self, _now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        plan.clear();
+    fn next_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
         let mut tokens = 0u32;
 
         // 1. Decodes of idle admitted requests, oldest first; partial prefills are set aside.
-        let mut candidates = std::collections::VecDeque::from(self.core.idle_running(requests));
+        let mut candidates = VecDeque::from(core.idle_running(requests));
         let mut partial_prefills = Vec::new();
         while plan.len() < self.max_micro_batch_size {
             let Some(id) = candidates.pop_front() else { break };
@@ -70,7 +68,7 @@ impl ReplicaScheduler for SarathiScheduler {
                 partial_prefills.push(id);
                 continue;
             }
-            if self.core.make_room_for_decode(id, &mut candidates, plan, requests) {
+            if core.make_room_for_decode(id, &mut candidates, plan, requests) {
                 LegacyCore::schedule(plan, id, 1, requests);
                 tokens += 1;
             }
@@ -91,48 +89,28 @@ impl ReplicaScheduler for SarathiScheduler {
         }
 
         // 3. New requests in queue order while they pass admission and budget remains.
-        while plan.len() < self.max_micro_batch_size && self.core.ledger.num_requests() < self.cap {
-            let Some(id) = self.core.waiting.peek() else { break };
+        while plan.len() < self.max_micro_batch_size && core.ledger.num_requests() < self.cap {
+            let Some(id) = core.waiting.peek() else { break };
             let r = requests.get(id);
-            if !self.core.fits_with_watermark(r) {
+            if !core.fits_with_watermark(r) {
                 break;
             }
             let n = r.num_prefill_tokens.min(self.chunk_size.saturating_sub(tokens));
             if n == 0 {
                 break;
             }
-            let blocks = self.core.prompt_blocks(r);
-            self.core.waiting.pop();
-            self.core.admit(id, blocks, requests);
-            LegacyCore::schedule(plan, id, n, requests);
+            let blocks = core.prompt_blocks(r);
+            core.admit_head(id, blocks, n, requests, plan);
             tokens += n;
         }
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        self.core.finish_batch(batch, requests);
+    fn admission_blocks(&self, core: &LegacyCore, request: &Request) -> u64 {
+        core.blocks_with_watermark(request)
     }
 
-    fn num_pending(&self) -> usize {
-        self.core.num_pending()
-    }
-
-    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
-        let (block_size, watermark) = (u64::from(self.core.block_size), self.core.watermark_blocks);
-        self.core.evict_blocked(requests, |r| u64::from(r.num_prefill_tokens).div_ceil(block_size) + watermark)
-    }
-
-    fn kv_usage(&self) -> KvUsage {
-        self.core.ledger.usage()
-    }
-
-    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
-        let bs = self.core.block_size;
-        self.core.check(requests, |r| blocks_needed(r, bs))?;
-        if self.core.running.len() > self.cap {
-            return Err(format!("{} admitted requests exceed the cap of {}", self.core.running.len(), self.cap));
-        }
-        Ok(())
+    fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String> {
+        core.check_within_cap(requests, self.cap)
     }
 }
 

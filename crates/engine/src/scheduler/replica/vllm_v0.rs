@@ -13,13 +13,11 @@
 
 use std::sync::Arc;
 
-use super::legacy::{LegacyCore, check_cap_covers_stages, micro_batch_size};
-use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, blocks_needed};
-use crate::batch::{Batch, BatchPlan};
+use super::legacy::{Legacy, LegacyCore, LegacyPolicy, check_cap_covers_stages, micro_batch_size};
+use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory};
+use crate::batch::BatchPlan;
 use crate::config::{FlagDef, Params};
-use crate::kv::KvUsage;
-use crate::request::{RequestArena, RequestId};
-use crate::time::SimTime;
+use crate::request::{Request, RequestArena};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int("vllm_scheduler_config_max_tokens_in_batch", "4096", "Most padded tokens (requests × longest prompt) in a prefill batch (vLLM's max_num_batched_tokens)."),
@@ -34,9 +32,11 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
 }
 
 /// The vllm (v0) scheduler of one replica.
+pub type VllmV0Scheduler = Legacy<VllmV0>;
+
+/// vLLM v0's rules (see the module): prefill-only batches first, watermark admission.
 #[derive(Clone, Debug)]
-pub struct VllmV0Scheduler {
-    core: LegacyCore,
+pub struct VllmV0 {
     max_tokens_in_batch: u64,
     cap: usize,
     max_micro_batch_size: usize,
@@ -45,16 +45,18 @@ pub struct VllmV0Scheduler {
 impl VllmV0Scheduler {
     /// A scheduler with the given padded-token limit and batch-size cap.
     pub fn new(ctx: &ReplicaContext, max_tokens_in_batch: u64, cap: u32) -> VllmV0Scheduler {
-        VllmV0Scheduler { core: LegacyCore::new(ctx), max_tokens_in_batch, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) }
+        Legacy::with_policy(ctx, VllmV0 { max_tokens_in_batch, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) })
     }
+}
 
+impl VllmV0 {
     /// A prefill-only batch of whole prompts from the queue head.
-    fn prefill_batch(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
+    fn prefill_batch(&self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
         let mut longest = 0u64;
-        while plan.len() < self.max_micro_batch_size && self.core.ledger.num_requests() < self.cap {
-            let Some(id) = self.core.waiting.peek() else { break };
+        while plan.len() < self.max_micro_batch_size && core.ledger.num_requests() < self.cap {
+            let Some(id) = core.waiting.peek() else { break };
             let r = requests.get(id);
-            if !self.core.fits_with_watermark(r) {
+            if !core.fits_with_watermark(r) {
                 break;
             }
             let n = r.num_prefill_tokens;
@@ -63,68 +65,35 @@ impl VllmV0Scheduler {
             if over_limit && !plan.is_empty() {
                 break;
             }
-            let blocks = self.core.prompt_blocks(r);
-            self.core.waiting.pop();
-            self.core.admit(id, blocks, requests);
-            LegacyCore::schedule(plan, id, n, requests);
+            let blocks = core.prompt_blocks(r);
+            core.admit_head(id, blocks, n, requests, plan);
             longest = longest.max(u64::from(n));
             if over_limit {
                 break; // an over-long prompt runs alone
             }
         }
     }
-
-    /// A decode batch of the idle admitted requests, oldest first.
-    fn decode_batch(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        let mut candidates = std::collections::VecDeque::from(self.core.idle_running(requests));
-        while plan.len() < self.max_micro_batch_size {
-            let Some(id) = candidates.pop_front() else { break };
-            if self.core.make_room_for_decode(id, &mut candidates, plan, requests) {
-                LegacyCore::schedule(plan, id, 1, requests);
-            }
-        }
-    }
 }
 
-impl ReplicaScheduler for VllmV0Scheduler {
-    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
-        self.core.check_fits_with_watermark(requests.get(id))?;
-        self.core.enqueue(id, requests);
-        Ok(())
+impl LegacyPolicy for VllmV0 {
+    fn check_admissible(&self, core: &LegacyCore, request: &Request) -> Result<(), String> {
+        core.check_fits_with_watermark(request)
     }
 
-    fn next_batch(&mut self, _now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        plan.clear();
-        self.prefill_batch(requests, plan);
+    fn next_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        self.prefill_batch(core, requests, plan);
         if plan.is_empty() {
-            self.decode_batch(requests, plan);
+            let idle = core.idle_running(requests);
+            core.decode_batch(idle, self.max_micro_batch_size, requests, plan);
         }
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        self.core.finish_batch(batch, requests);
+    fn admission_blocks(&self, core: &LegacyCore, request: &Request) -> u64 {
+        core.blocks_with_watermark(request)
     }
 
-    fn num_pending(&self) -> usize {
-        self.core.num_pending()
-    }
-
-    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
-        let (block_size, watermark) = (u64::from(self.core.block_size), self.core.watermark_blocks);
-        self.core.evict_blocked(requests, |r| u64::from(r.num_prefill_tokens).div_ceil(block_size) + watermark)
-    }
-
-    fn kv_usage(&self) -> KvUsage {
-        self.core.ledger.usage()
-    }
-
-    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
-        let bs = self.core.block_size;
-        self.core.check(requests, |r| blocks_needed(r, bs))?;
-        if self.core.running.len() > self.cap {
-            return Err(format!("{} admitted requests exceed the cap of {}", self.core.running.len(), self.cap));
-        }
-        Ok(())
+    fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String> {
+        core.check_within_cap(requests, self.cap)
     }
 }
 
