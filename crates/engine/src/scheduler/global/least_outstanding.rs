@@ -63,36 +63,77 @@ impl Router for LeastOutstandingRequests {
     }
 }
 
+/// Per-replica load made of per-request amounts, each remembered so that exactly what was
+/// added for a request is removed.
+#[derive(Debug)]
+pub(super) struct TrackedLoad {
+    pending: Vec<u64>,
+    added: FxHashMap<RequestId, (ReplicaId, u64)>,
+}
+
+impl TrackedLoad {
+    /// No load on `n` replicas.
+    pub(super) fn new(n: u32) -> TrackedLoad {
+        TrackedLoad { pending: vec![0; n as usize], added: FxHashMap::default() }
+    }
+
+    /// The load per replica.
+    pub(super) fn pending(&self) -> &[u64] {
+        &self.pending
+    }
+
+    /// The least-loaded replica; ties broken at random.
+    pub(super) fn least_loaded(&self, rng: &mut StreamRng) -> ReplicaId {
+        argmin_random_tie(&self.pending, rng)
+    }
+
+    /// Adds `amount` for request `id` on `replica`.
+    pub(super) fn add(&mut self, id: RequestId, replica: ReplicaId, amount: u64) {
+        self.pending[replica.0 as usize] += amount;
+        self.added.insert(id, (replica, amount));
+    }
+
+    /// Takes up to `amount` off what request `id` still adds.
+    pub(super) fn reduce(&mut self, id: RequestId, amount: u64) {
+        if let Some((replica, left)) = self.added.get_mut(&id) {
+            let done = amount.min(*left);
+            *left -= done;
+            self.pending[replica.0 as usize] -= done;
+        }
+    }
+
+    /// Removes what request `id` still adds (nothing if it was removed already).
+    pub(super) fn remove(&mut self, id: RequestId) {
+        if let Some((replica, left)) = self.added.remove(&id) {
+            self.pending[replica.0 as usize] -= left;
+        }
+    }
+}
+
 /// Routes to the replica with the fewest prompt tokens awaiting their first prefill; ties
 /// broken at random. Each request's contribution is remembered, so the exact amount added is
 /// removed at prefill end (Vidur subtracts the post-restart prompt, drifting; §12.14).
 #[derive(Debug)]
 pub struct LeastOutstandingPrefill {
-    pending: Vec<u64>,
-    added: FxHashMap<RequestId, (ReplicaId, u64)>,
+    load: TrackedLoad,
 }
 
 impl LeastOutstandingPrefill {
     /// Empty load state for `n` replicas.
     pub fn new(n: u32) -> LeastOutstandingPrefill {
-        LeastOutstandingPrefill { pending: vec![0; n as usize], added: FxHashMap::default() }
+        LeastOutstandingPrefill { load: TrackedLoad::new(n) }
     }
 
     pub(super) fn pick(&self, rng: &mut StreamRng) -> ReplicaId {
-        argmin_random_tie(&self.pending, rng)
+        self.load.least_loaded(rng)
     }
 
     pub(super) fn add(&mut self, request: &Request, replica: ReplicaId) {
-        let tokens = u64::from(request.num_prefill_tokens);
-        self.pending[replica.0 as usize] += tokens;
-        self.added.insert(request.id, (replica, tokens));
+        self.load.add(request.id, replica, u64::from(request.num_prefill_tokens));
     }
 
     pub(super) fn remove(&mut self, request: &Request) {
-        if let Some((replica, tokens)) = self.added.remove(&request.id) {
-            let p = &mut self.pending[replica.0 as usize];
-            *p = p.saturating_sub(tokens);
-        }
+        self.load.remove(request.id);
     }
 }
 

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
-use super::{ClusterProbe, Router, RouterFactory, argmin_random_tie};
+use super::least_outstanding::TrackedLoad;
+use super::{ClusterProbe, Router, RouterFactory};
 use crate::batch::Batch;
 use crate::config::{FlagDef, Params};
-use crate::request::{ReplicaId, Request, RequestArena, RequestId};
+use crate::request::{ReplicaId, Request, RequestArena};
 use crate::rng::StreamRng;
 
 pub(super) const LOP_BINARY_FLAGS: &[FlagDef] =
@@ -31,34 +30,30 @@ pub(super) fn parse_lop_batch_end(_: &mut Params) -> Option<RouterFactory> {
 /// is removed exactly once.
 #[derive(Debug)]
 pub struct LopBinary {
-    pending: Vec<u64>,
-    awaiting: FxHashMap<RequestId, ReplicaId>,
+    load: TrackedLoad,
 }
 
 impl LopBinary {
     /// Empty load state for `n` replicas.
     pub fn new(n: u32) -> LopBinary {
-        LopBinary { pending: vec![0; n as usize], awaiting: FxHashMap::default() }
+        LopBinary { load: TrackedLoad::new(n) }
     }
 
     /// Requests awaiting their first prefill, per replica.
     pub fn pending(&self) -> &[u64] {
-        &self.pending
+        self.load.pending()
     }
 }
 
 impl Router for LopBinary {
     fn route(&mut self, request: &Request, _: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId {
-        let replica = argmin_random_tie(&self.pending, rng);
-        self.pending[replica.0 as usize] += 1;
-        self.awaiting.insert(request.id, replica);
+        let replica = self.load.least_loaded(rng);
+        self.load.add(request.id, replica, 1);
         replica
     }
 
     fn on_prefill_end(&mut self, request: &Request) {
-        if let Some(replica) = self.awaiting.remove(&request.id) {
-            self.pending[replica.0 as usize] -= 1;
-        }
+        self.load.remove(request.id);
     }
 }
 
@@ -72,48 +67,38 @@ impl Router for LopBinary {
 /// load drifts.
 #[derive(Debug)]
 pub struct LopBatchEnd {
-    pending: Vec<u64>,
-    outstanding: FxHashMap<RequestId, (ReplicaId, u64)>,
+    load: TrackedLoad,
 }
 
 impl LopBatchEnd {
     /// Empty load state for `n` replicas.
     pub fn new(n: u32) -> LopBatchEnd {
-        LopBatchEnd { pending: vec![0; n as usize], outstanding: FxHashMap::default() }
+        LopBatchEnd { load: TrackedLoad::new(n) }
     }
 
     /// Prompt tokens still to prefill, per replica.
     pub fn pending(&self) -> &[u64] {
-        &self.pending
+        self.load.pending()
     }
 }
 
 impl Router for LopBatchEnd {
     fn route(&mut self, request: &Request, _: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId {
-        let replica = argmin_random_tie(&self.pending, rng);
-        let tokens = u64::from(request.num_prefill_tokens);
-        self.pending[replica.0 as usize] += tokens;
-        self.outstanding.insert(request.id, (replica, tokens));
+        let replica = self.load.least_loaded(rng);
+        self.load.add(request.id, replica, u64::from(request.num_prefill_tokens));
         replica
     }
 
     fn on_batch_end(&mut self, _replica: ReplicaId, batch: &Batch, _requests: &RequestArena) {
         for ((id, &n), item) in batch.plan.requests.iter().zip(&batch.plan.num_tokens).zip(&batch.items) {
-            if !item.is_prefill {
-                continue;
-            }
-            if let Some((replica, left)) = self.outstanding.get_mut(id) {
-                let done = u64::from(n).min(*left);
-                *left -= done;
-                self.pending[replica.0 as usize] -= done;
+            if item.is_prefill {
+                self.load.reduce(*id, u64::from(n));
             }
         }
     }
 
     fn on_prefill_end(&mut self, request: &Request) {
-        if let Some((replica, left)) = self.outstanding.remove(&request.id) {
-            self.pending[replica.0 as usize] -= left;
-        }
+        self.load.remove(request.id);
     }
 }
 
@@ -122,6 +107,7 @@ mod tests {
     use super::*;
     use crate::batch::BatchPlan;
     use crate::exec::BatchItem;
+    use crate::request::RequestId;
     use crate::scheduler::global::testkit::{FakeCluster, request, rng};
 
     fn other(r: ReplicaId) -> ReplicaId {

@@ -28,22 +28,22 @@ pub struct Sticky {
 
 impl Router for Sticky {
     fn route(&mut self, request: &Request, _: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId {
-        let replica = match request.session_id {
-            Some(s) => match self.sessions.get(&s) {
-                Some(r) => *r,
-                None => {
-                    let r = self.lop.pick(rng);
-                    self.sessions.insert(s, r);
-                    r
-                }
-            },
-            None => self.lop.pick(rng),
-        };
+        let lop = &self.lop;
+        let replica = session_replica(&mut self.sessions, request.session_id, || lop.pick(rng));
         self.lop.add(request, replica);
         replica
     }
 
     fn on_prefill_end(&mut self, request: &Request) {
         self.lop.remove(request);
+    }
+}
+
+/// The replica `session` lives on; a new session is placed by `place` and remembered, a
+/// request without a session is placed by `place` and not remembered.
+pub(super) fn session_replica(sessions: &mut FxHashMap<u64, ReplicaId>, session: Option<u64>, place: impl FnOnce() -> ReplicaId) -> ReplicaId {
+    match session {
+        Some(s) => *sessions.entry(s).or_insert_with(place),
+        None => place(),
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::least_outstanding::LeastOutstandingRequests;
+use super::sticky::session_replica;
 use super::{ClusterProbe, Router, RouterFactory};
 use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
@@ -33,27 +34,14 @@ pub struct StickyRoundRobin {
     next_session: u32,
 }
 
-impl StickyRoundRobin {
-    fn next(&mut self, n: u32) -> ReplicaId {
-        let r = ReplicaId(self.next_session % n);
-        self.next_session = self.next_session.wrapping_add(1);
-        r
-    }
-}
-
 impl Router for StickyRoundRobin {
     fn route(&mut self, request: &Request, cluster: &dyn ClusterProbe, _: &mut StreamRng) -> ReplicaId {
-        match request.session_id {
-            Some(s) => match self.sessions.get(&s) {
-                Some(r) => *r,
-                None => {
-                    let r = self.next(cluster.num_replicas());
-                    self.sessions.insert(s, r);
-                    r
-                }
-            },
-            None => self.next(cluster.num_replicas()),
-        }
+        let next_session = &mut self.next_session;
+        session_replica(&mut self.sessions, request.session_id, || {
+            let r = ReplicaId(*next_session % cluster.num_replicas());
+            *next_session = next_session.wrapping_add(1);
+            r
+        })
     }
 }
 
@@ -70,16 +58,8 @@ pub struct StickyLor {
 
 impl Router for StickyLor {
     fn route(&mut self, request: &Request, _: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId {
-        let replica = match request.session_id.and_then(|s| self.sessions.get(&s).copied()) {
-            Some(r) => r,
-            None => {
-                let r = self.lor.pick(rng);
-                if let Some(s) = request.session_id {
-                    self.sessions.insert(s, r);
-                }
-                r
-            }
-        };
+        let lor = &mut self.lor;
+        let replica = session_replica(&mut self.sessions, request.session_id, || lor.pick(rng));
         self.lor.add(replica);
         replica
     }

@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use super::least_outstanding::TrackedLoad;
 use super::{ClusterProbe, Router, RouterFactory, argmin_random_tie};
 use crate::config::{FlagDef, Params};
-use crate::request::{ReplicaId, Request, RequestId};
+use crate::request::{ReplicaId, Request};
 use crate::rng::{StreamRng, unit_f64};
 
 pub(super) const LOP_UNCACHED_FLAGS: &[FlagDef] =
@@ -58,8 +59,7 @@ pub(super) fn parse_tolerant(p: &mut Params) -> Option<RouterFactory> {
 /// contribution remembered.
 #[derive(Debug)]
 pub struct UncachedLoad {
-    pending: Vec<u64>,
-    added: FxHashMap<RequestId, (ReplicaId, u64)>,
+    load: TrackedLoad,
     /// Scratch: `u(r)` of the request being routed.
     costs: Vec<u64>,
     /// Scratch: the imbalance of placing it on each replica.
@@ -69,28 +69,29 @@ pub struct UncachedLoad {
 impl UncachedLoad {
     /// Empty load state for `n` replicas.
     pub fn new(n: u32) -> UncachedLoad {
-        UncachedLoad { pending: vec![0; n as usize], added: FxHashMap::default(), costs: Vec::new(), imbalance: Vec::new() }
+        UncachedLoad { load: TrackedLoad::new(n), costs: Vec::new(), imbalance: Vec::new() }
     }
 
     /// Uncached prompt tokens awaiting their first prefill, per replica.
     pub fn pending(&self) -> &[u64] {
-        &self.pending
+        self.load.pending()
     }
 
     /// Fills the cost and imbalance of placing `request` on each replica; returns the
     /// imbalances.
     fn evaluate(&mut self, request: &Request, cluster: &dyn ClusterProbe) -> &[u64] {
         let prompt = u64::from(request.num_prefill_tokens);
+        let pending = self.load.pending();
         self.costs.clear();
-        self.costs.extend((0..self.pending.len() as u32).map(|r| {
+        self.costs.extend((0..pending.len() as u32).map(|r| {
             let cached = u64::from(cluster.cached_prefix_tokens(ReplicaId(r), request)).min(prompt.saturating_sub(1));
             prompt - cached
         }));
         self.imbalance.clear();
         for (r, cost) in self.costs.iter().enumerate() {
-            let load = |i: usize| self.pending[i] + if i == r { *cost } else { 0 };
+            let load = |i: usize| pending[i] + if i == r { *cost } else { 0 };
             let (mut lo, mut hi) = (u64::MAX, 0);
-            for i in 0..self.pending.len() {
+            for i in 0..pending.len() {
                 lo = lo.min(load(i));
                 hi = hi.max(load(i));
             }
@@ -101,16 +102,30 @@ impl UncachedLoad {
 
     /// Places `request` on `replica`, adding its cost there.
     fn add(&mut self, request: &Request, replica: ReplicaId) {
-        let cost = self.costs[replica.0 as usize];
-        self.pending[replica.0 as usize] += cost;
-        self.added.insert(request.id, (replica, cost));
+        self.load.add(request.id, replica, self.costs[replica.0 as usize]);
+    }
+
+    /// Places `request` of a session on the replica `choose` picks from the imbalances and the
+    /// replica the session is on (if any), and moves the session there.
+    fn place_session(
+        &mut self,
+        sessions: &mut FxHashMap<u64, ReplicaId>,
+        request: &Request,
+        cluster: &dyn ClusterProbe,
+        choose: impl FnOnce(&[u64], Option<ReplicaId>) -> ReplicaId,
+    ) -> ReplicaId {
+        let sticky = request.session_id.and_then(|s| sessions.get(&s).copied());
+        let replica = choose(self.evaluate(request, cluster), sticky);
+        if let Some(s) = request.session_id {
+            sessions.insert(s, replica);
+        }
+        self.add(request, replica);
+        replica
     }
 
     /// Removes what `request` added.
     fn remove(&mut self, request: &Request) {
-        if let Some((replica, cost)) = self.added.remove(&request.id) {
-            self.pending[replica.0 as usize] -= cost;
-        }
+        self.load.remove(request.id);
     }
 }
 
@@ -147,21 +162,16 @@ pub struct RankedStickyLopUncached {
 
 impl Router for RankedStickyLopUncached {
     fn route(&mut self, request: &Request, cluster: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId {
-        let imbalance = self.load.evaluate(request, cluster);
-        // Rank by (imbalance, random key): one key per replica, drawn in replica order.
-        let mut ranked: Vec<(u64, f64, u32)> = imbalance.iter().enumerate().map(|(r, i)| (*i, unit_f64(rng), r as u32)).collect();
-        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let best = ReplicaId(ranked[0].2);
-        let sticky = request.session_id.and_then(|s| self.sessions.get(&s).copied());
-        let replica = match sticky {
-            Some(r) if ranked.iter().take(self.top_k).any(|x| x.2 == r.0) => r,
-            _ => best,
-        };
-        if let Some(s) = request.session_id {
-            self.sessions.insert(s, replica);
-        }
-        self.load.add(request, replica);
-        replica
+        let top_k = self.top_k;
+        self.load.place_session(&mut self.sessions, request, cluster, |imbalance, sticky| {
+            // Rank by (imbalance, random key): one key per replica, drawn in replica order.
+            let mut ranked: Vec<(u64, f64, u32)> = imbalance.iter().enumerate().map(|(r, i)| (*i, unit_f64(rng), r as u32)).collect();
+            ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+            match sticky {
+                Some(r) if ranked.iter().take(top_k).any(|x| x.2 == r.0) => r,
+                _ => ReplicaId(ranked[0].2),
+            }
+        })
     }
 
     fn on_prefill_end(&mut self, request: &Request) {
@@ -184,19 +194,14 @@ pub struct TolerantStickyLopUncached {
 
 impl Router for TolerantStickyLopUncached {
     fn route(&mut self, request: &Request, cluster: &dyn ClusterProbe, rng: &mut StreamRng) -> ReplicaId {
-        let imbalance = self.load.evaluate(request, cluster);
-        let min = imbalance.iter().copied().min().unwrap_or(0);
-        let sticky = request.session_id.and_then(|s| self.sessions.get(&s).copied());
-        let tolerated = |r: ReplicaId| imbalance[r.0 as usize] as f64 <= self.tolerance_factor * min as f64;
-        let replica = match sticky {
-            Some(r) if tolerated(r) => r,
-            _ => argmin_random_tie(imbalance, rng),
-        };
-        if let Some(s) = request.session_id {
-            self.sessions.insert(s, replica);
-        }
-        self.load.add(request, replica);
-        replica
+        let tolerance_factor = self.tolerance_factor;
+        self.load.place_session(&mut self.sessions, request, cluster, |imbalance, sticky| {
+            let min = imbalance.iter().copied().min().unwrap_or(0);
+            match sticky {
+                Some(r) if imbalance[r.0 as usize] as f64 <= tolerance_factor * min as f64 => r,
+                _ => argmin_random_tie(imbalance, rng),
+            }
+        })
     }
 
     fn on_prefill_end(&mut self, request: &Request) {
