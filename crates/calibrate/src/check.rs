@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use llmsim_engine::exec::calibration::{Calibration, class};
-use llmsim_engine::exec::{AlphaBeta, Op};
+use llmsim_engine::exec::{AlphaBeta, MLP_COLUMNS, Op};
 
-use crate::data::{self, CollectiveRow, Result, VIDUR_MLP_OPS};
+use crate::data::{self, CollectiveRow, Result};
 use crate::fit::mape;
 use crate::{AIC_SYSTEMS, decode_row_us, decode_rows_in_scope, device, gemm_row_us, mlp_op_us, peaks, prefill_row_us, prefill_rows_in_scope};
 
@@ -72,7 +72,7 @@ pub fn vidur_rows(shared: &Path, calibration: &Calibration, device_name: &str) -
     let mut out = Vec::new();
     // An op a profile lacks (phi-2 has no post-attention norm) counts in neither sum.
     let mut layer = vec![(0.0, 0.0); rows.len()];
-    for (i, (_, op)) in VIDUR_MLP_OPS.iter().enumerate() {
+    for (i, (_, op)) in MLP_COLUMNS.iter().enumerate() {
         let curve = cal.curve(op.name()).expect("op calibrated");
         let mut pairs = Vec::new();
         for (j, r) in rows.iter().enumerate() {

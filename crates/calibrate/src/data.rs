@@ -1,10 +1,9 @@
 //! Readers of the measured tables under `../shared/profiles` (Vidur's `mlp.csv` and network
 //! CSVs, AIConfigurator's GEMM, attention and all-reduce tables).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use llmsim_engine::exec::{LayerShape, Op};
+use llmsim_engine::exec::{LayerShape, MLP_COLUMNS, ProfileCsv};
 
 /// A table read failed: which file, which row, which field.
 #[derive(Debug)]
@@ -18,74 +17,20 @@ impl std::fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
+impl From<String> for DataError {
+    fn from(message: String) -> DataError {
+        DataError(message)
+    }
+}
+
 /// Result of reading a table.
 pub type Result<T> = std::result::Result<T, DataError>;
 
-/// A CSV file with its header, read whole.
-struct Table {
-    path: PathBuf,
-    columns: HashMap<String, usize>,
-    rows: Vec<csv::StringRecord>,
+/// Reads the CSV file at `path` whole.
+fn read_table(path: &Path) -> Result<ProfileCsv> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError(format!("{}: {e}", path.display())))?;
+    Ok(ProfileCsv::parse(&path.display().to_string(), &text)?)
 }
-
-impl Table {
-    fn read(path: &Path) -> Result<Table> {
-        let mut reader = csv::Reader::from_path(path).map_err(|e| DataError(format!("{}: {e}", path.display())))?;
-        let columns = reader
-            .headers()
-            .map_err(|e| DataError(format!("{}: header: {e}", path.display())))?
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.to_string(), i))
-            .collect();
-        let rows = reader
-            .records()
-            .enumerate()
-            .map(|(i, r)| r.map_err(|e| DataError(format!("{} row {}: {e}", path.display(), i + 2))))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Table { path: path.to_path_buf(), columns, rows })
-    }
-
-    fn column(&self, name: &str) -> Result<usize> {
-        self.columns.get(name).copied().ok_or_else(|| DataError(format!("{}: no column '{name}'", self.path.display())))
-    }
-
-    /// Field `col` of row `i` as a number; empty fields are `None`.
-    fn num(&self, i: usize, col: usize, name: &str) -> Result<Option<f64>> {
-        let text = self.rows[i].get(col).unwrap_or("").trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        let value = match text {
-            "True" | "true" => 1.0,
-            "False" | "false" => 0.0,
-            _ => text.parse::<f64>().map_err(|_| DataError(format!("{} row {} field '{name}': '{text}' is not a number", self.path.display(), i + 2)))?,
-        };
-        Ok(Some(value))
-    }
-
-    fn need(&self, i: usize, col: usize, name: &str) -> Result<f64> {
-        self.num(i, col, name)?.ok_or_else(|| DataError(format!("{} row {} field '{name}' is empty", self.path.display(), i + 2)))
-    }
-
-    fn text(&self, i: usize, col: usize) -> &str {
-        self.rows[i].get(col).unwrap_or("")
-    }
-}
-
-/// Vidur's `mlp.csv` op columns and the engine op each one calibrates.
-pub const VIDUR_MLP_OPS: [(&str, Op); 10] = [
-    ("emb", Op::Embedding),
-    ("input_layernorm", Op::InputLayernorm),
-    ("attn_pre_proj", Op::AttnPreProj),
-    ("attn_rope", Op::AttnRope),
-    ("attn_post_proj", Op::AttnPostProj),
-    ("post_attention_layernorm", Op::PostAttentionLayernorm),
-    ("mlp_up_proj", Op::MlpUpProj),
-    ("mlp_act", Op::MlpAct),
-    ("mlp_down_proj", Op::MlpDownProj),
-    ("add", Op::Add),
-];
 
 /// One row of a Vidur `mlp.csv`: a model shape at one TP and token count, with each op's
 /// median time.
@@ -99,7 +44,7 @@ pub struct MlpRow {
     pub shape: LayerShape,
     /// Tokens in the batch.
     pub tokens: f64,
-    /// Median µs per op, in [`VIDUR_MLP_OPS`] order (`None` where the column is empty).
+    /// Median µs per op, in [`MLP_COLUMNS`] order (`None` where the column is empty).
     pub us: [Option<f64>; 10],
 }
 
@@ -125,13 +70,13 @@ pub fn vidur_mlp(shared: &Path, device: &str) -> Result<Vec<MlpRow>> {
 
 /// Reads one Vidur-format `mlp.csv`.
 pub fn read_mlp(file: &Path, model: &str) -> Result<Vec<MlpRow>> {
-    let t = Table::read(file)?;
+    let t = read_table(file)?;
     let keys = ["n_head", "n_kv_head", "n_embd", "n_expanded_embd", "vocab_size", "use_gated_mlp", "num_tokens", "num_tensor_parallel_workers"];
-    let cols: Vec<usize> = keys.iter().map(|k| t.column(k)).collect::<Result<_>>()?;
-    let op_cols: Vec<Option<usize>> = VIDUR_MLP_OPS.iter().map(|(n, _)| t.columns.get(&format!("time_stats.{n}.median")).copied()).collect();
-    let mut out = Vec::with_capacity(t.rows.len());
-    for i in 0..t.rows.len() {
-        let v: Vec<f64> = keys.iter().zip(&cols).map(|(k, c)| t.need(i, *c, k)).collect::<Result<_>>()?;
+    let cols = t.columns(&keys)?;
+    let op_cols: Vec<Option<usize>> = MLP_COLUMNS.iter().map(|(n, _)| t.find_column(&format!("time_stats.{n}.median"))).collect();
+    let mut out = Vec::with_capacity(t.len());
+    for i in 0..t.len() {
+        let v: Vec<f64> = keys.iter().zip(&cols).map(|(k, c)| t.need(i, *c, k)).collect::<std::result::Result<_, _>>()?;
         let (heads, kv, e, mlp, vocab, gated, tokens, tp) = (v[0] as u32, v[1] as u32, v[2] as u32, v[3] as u32, v[4] as u32, v[5] != 0.0, v[6], v[7] as u32);
         let mut us = [None; 10];
         for (slot, col) in us.iter_mut().zip(&op_cols) {
@@ -170,9 +115,9 @@ pub struct GemmRow {
 
 /// `profiles/aic/<system>/gemm_<dtype>.csv`.
 pub fn aic_gemm(shared: &Path, system: &str, dtype: &str) -> Result<Vec<GemmRow>> {
-    let t = Table::read(&shared.join(format!("profiles/aic/{system}/gemm_{dtype}.csv")))?;
+    let t = read_table(&shared.join(format!("profiles/aic/{system}/gemm_{dtype}.csv")))?;
     let (m, n, k, lat) = (t.column("m")?, t.column("n")?, t.column("k")?, t.column("lat_ms")?);
-    (0..t.rows.len())
+    (0..t.len())
         .map(|i| Ok(GemmRow { m: t.need(i, m, "m")?, n: t.need(i, n, "n")?, k: t.need(i, k, "k")?, us: t.need(i, lat, "lat_ms")? * 1e3 }))
         .collect()
 }
@@ -194,10 +139,10 @@ pub struct AttentionRow {
 
 /// `profiles/aic/<system>/{ctx,gen}_attn_kv<dtype>.csv` (`kind` = `ctx` or `gen`).
 pub fn aic_attention(shared: &Path, system: &str, kind: &str, kv_dtype: &str) -> Result<Vec<AttentionRow>> {
-    let t = Table::read(&shared.join(format!("profiles/aic/{system}/{kind}_attn_kv{kv_dtype}.csv")))?;
+    let t = read_table(&shared.join(format!("profiles/aic/{system}/{kind}_attn_kv{kv_dtype}.csv")))?;
     let len_name = if kind == "ctx" { "seq" } else { "kv_len" };
     let (b, len, q, kv, lat) = (t.column("bs")?, t.column(len_name)?, t.column("q_heads")?, t.column("kv_heads")?, t.column("lat_ms")?);
-    (0..t.rows.len())
+    (0..t.len())
         .map(|i| {
             Ok(AttentionRow {
                 batch: t.need(i, b, "bs")?,
@@ -225,9 +170,9 @@ pub struct CollectiveRow {
 
 /// `profiles/aic/<system>/<file>.csv` all-reduce rows (`nccl_allreduce_fp16`, `custom_allreduce_bf16`).
 pub fn aic_all_reduce(shared: &Path, system: &str, file: &str) -> Result<Vec<CollectiveRow>> {
-    let t = Table::read(&shared.join(format!("profiles/aic/{system}/{file}.csv")))?;
+    let t = read_table(&shared.join(format!("profiles/aic/{system}/{file}.csv")))?;
     let (g, b, lat) = (t.column("gpus")?, t.column("bytes")?, t.column("lat_ms")?);
-    (0..t.rows.len())
+    (0..t.len())
         .map(|i| Ok(CollectiveRow { gpus: t.need(i, g, "gpus")? as u32, devices_per_node: t.need(i, g, "gpus")? as u32, bytes: t.need(i, b, "bytes")?, us: t.need(i, lat, "lat_ms")? * 1e3 }))
         .collect()
 }
@@ -239,11 +184,11 @@ pub fn vidur_network(shared: &Path, node: &str, collective: &str, dpn: Option<u3
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let t = Table::read(&path)?;
+    let t = read_table(&path)?;
     let median = t.column(&format!("time_stats.{collective}.median"))?;
     let (workers, size, d, coll) = (t.column("num_workers")?, t.column("size")?, t.column("devices_per_node")?, t.column("collective")?);
     let mut out = Vec::new();
-    for i in 0..t.rows.len() {
+    for i in 0..t.len() {
         if t.text(i, coll) != collective {
             continue;
         }

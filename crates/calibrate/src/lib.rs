@@ -12,9 +12,9 @@ use std::path::Path;
 
 use llmsim_engine::catalog::{DeviceSpec, find_device};
 use llmsim_engine::exec::calibration::{Calibration, DeviceCalibration, FittedCurve, NodeCalibration, TpAlphaBeta, class};
-use llmsim_engine::exec::{AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork, cost};
+use llmsim_engine::exec::{AlphaBeta, AttentionShape, Curve, DecodeWork, MLP_COLUMNS, Peaks, PrefillWork, cost};
 
-use data::{AttentionRow, CollectiveRow, GemmRow, MlpRow, Result, VIDUR_MLP_OPS};
+use data::{AttentionRow, CollectiveRow, GemmRow, MlpRow, Result};
 use fit::{Fitted, Form, fit};
 
 /// The engine's device record for `name` (a catalogue id).
@@ -39,7 +39,7 @@ pub const AIC_HEAD_DIM: f64 = 128.0;
 
 /// Predicted µs of a Vidur `mlp.csv` op on `row` with `curve` on `device`.
 pub fn mlp_op_us(curve: &Curve, device: &DeviceSpec, row: &MlpRow, op_index: usize) -> f64 {
-    row.shape.op_us(VIDUR_MLP_OPS[op_index].1, curve, peaks(device, false), row.tokens, 2.0, 2.0)
+    row.shape.op_us(MLP_COLUMNS[op_index].1, curve, peaks(device, false), row.tokens, 2.0, 2.0)
 }
 
 /// Predicted µs of an AIC GEMM row.
@@ -90,7 +90,7 @@ pub fn fit_mlp_op(device: &DeviceSpec, rows: &[MlpRow], op_index: usize) -> Opti
     if samples.is_empty() {
         return None;
     }
-    let op = VIDUR_MLP_OPS[op_index].1;
+    let op = MLP_COLUMNS[op_index].1;
     let (form, start) = if samples[0].shape.gemm_nk(op).is_some() { (Form::Roofline, GEMM_START) } else { (Form::Memory, MEMORY_START) };
     Some(fit(form, start, &samples, |c, r| mlp_op_us(c, device, r, op_index), |r| r.us[op_index].unwrap_or(1.0)))
 }
@@ -168,7 +168,7 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
         let dev = device(name);
         let rows = data::vidur_mlp(shared, name)?;
         let curves = devices.entry(name).or_default();
-        for (i, (column, op)) in VIDUR_MLP_OPS.iter().enumerate() {
+        for (i, (column, op)) in MLP_COLUMNS.iter().enumerate() {
             if let Some(f) = fit_mlp_op(dev, &rows, i) {
                 curves.insert(op.name().to_string(), fitted(f, format!("vidur {name} mlp.csv `{column}`, all models and TP")));
             }
@@ -178,7 +178,7 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
             let gemms: Vec<GemmRow> = rows
                 .iter()
                 .flat_map(|r| {
-                    VIDUR_MLP_OPS.iter().enumerate().filter_map(move |(i, (_, op))| {
+                    MLP_COLUMNS.iter().enumerate().filter_map(move |(i, (_, op))| {
                         let (n, k) = r.shape.gemm_nk(*op)?;
                         Some(GemmRow { m: r.tokens, n, k, us: r.us[i]? })
                     })
@@ -215,7 +215,7 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
     let copy = |devices: &BTreeMap<&str, BTreeMap<String, FittedCurve>>, from: &str, class: &str| devices[from].get(class).cloned();
     let fills: [(&str, &str, &[&str]); 4] = [
         // H200 is the H100 chip with faster memory: Vidur's H100 efficiencies carry over.
-        ("h200", "h100", &VIDUR_MLP_OPS.map(|(_, op)| op.name())),
+        ("h200", "h100", &MLP_COLUMNS.map(|(_, op)| op.name())),
         // B200 has no Vidur profile: layer GEMMs from its own AIC GEMM fit, the rest from H100.
         ("b200", "h100", &["embedding", "input_layernorm", "attn_rope", "post_attention_layernorm", "mlp_act", "add"]),
         // A40 (Ampere, like the A100) has no attention tables.

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use llmsim_engine::exec::Curve;
+use llmsim_engine::exec::{Curve, MLP_COLUMNS};
 
 use crate::check::{LAYER_OPS, VIDUR_MAX_TOKENS};
-use crate::data::{self, MlpRow, Result, VIDUR_MLP_OPS};
+use crate::data::{self, MlpRow, Result};
 use crate::fit::mape;
 use crate::{decode_row_us, decode_rows_in_scope, device, fit_decode, fit_gemm, fit_mlp_op, fit_prefill, gemm_row_us, mlp_op_us, peaks, prefill_row_us, prefill_rows_in_scope};
 
@@ -37,7 +37,7 @@ fn layer_sum_mape(curves: &[Option<Curve>; 10], device_name: &str, rows: &[&MlpR
         .filter_map(|r| {
             let mut p = 0.0;
             let mut m = 0.0;
-            for (i, (_, op)) in VIDUR_MLP_OPS.iter().enumerate() {
+            for (i, (_, op)) in MLP_COLUMNS.iter().enumerate() {
                 if !LAYER_OPS.contains(op) {
                     continue;
                 }

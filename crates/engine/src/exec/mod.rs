@@ -7,12 +7,14 @@ pub mod calibration;
 pub mod cost;
 mod interp;
 mod profile;
+mod profile_csv;
 mod roofline;
 mod shape;
 
 pub use cost::{AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork};
 pub use interp::{Table1, Table2};
-pub use profile::ProfilePredictor;
+pub use profile::{MLP_COLUMNS, ProfilePredictor};
+pub use profile_csv::ProfileCsv;
 pub use roofline::{RooflineCoefficients, RooflinePredictor};
 pub use shape::LayerShape;
 

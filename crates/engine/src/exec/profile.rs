@@ -3,10 +3,11 @@
 //! calibrated roofline outside the measured range (`extrapolated`) and for ops the tables do
 //! not cover (`roofline`). Vidur's `random_forest` and `linear_regression` select it too.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::interp::{Table1, Table2};
+use super::profile_csv::ProfileCsv;
 use super::roofline::{MLP_OPS, RooflineCoefficients, RooflinePredictor, TOKEN_OPS};
 use super::{BatchItem, DecodeWork, ExecutionTime, Op, PrefillWork, Provenance, SharedPredictor, StagePosition};
 use crate::config::{ConfigError, FlagDef, Params, ReplicaSpec, fill_placeholders};
@@ -112,7 +113,7 @@ pub(super) fn parse_linear_regression(params: &mut Params, replica: &ReplicaSpec
 }
 
 /// Vidur's `mlp.csv` op columns and the ops they time.
-const MLP_COLUMNS: [(&str, Op); 10] = [
+pub const MLP_COLUMNS: [(&str, Op); 10] = [
     ("emb", Op::Embedding),
     ("input_layernorm", Op::InputLayernorm),
     ("attn_pre_proj", Op::AttnPreProj),
@@ -127,50 +128,6 @@ const MLP_COLUMNS: [(&str, Op); 10] = [
 
 /// Vidur's CPU-overhead targets (summed per iteration).
 const CPU_COLUMNS: [&str; 5] = ["schedule_median", "sampler_e2e_median", "prepare_inputs_e2e_median", "process_model_outputs_median", "ray_comm_time_mean"];
-
-/// A CSV read whole with its header.
-struct Csv {
-    path: String,
-    columns: HashMap<String, usize>,
-    rows: Vec<csv::StringRecord>,
-}
-
-impl Csv {
-    fn parse(path: &str, text: &str) -> Result<Csv, String> {
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-        let columns = reader.headers().map_err(|e| format!("{path}: cannot read the header: {e}"))?.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect();
-        let rows = reader.records().enumerate().map(|(i, r)| r.map_err(|e| format!("{path} row {}: {e}", i + 2))).collect::<Result<Vec<_>, _>>()?;
-        Ok(Csv { path: path.to_string(), columns, rows })
-    }
-
-    fn column(&self, name: &str) -> Result<usize, String> {
-        self.columns.get(name).copied().ok_or_else(|| format!("{}: missing column '{name}'", self.path))
-    }
-
-    /// Row `i`'s field `col` as a number (`True`/`False` as 1/0); `None` when empty.
-    fn num(&self, i: usize, col: usize, name: &str) -> Result<Option<f64>, String> {
-        let text = self.rows[i].get(col).unwrap_or("").trim();
-        match text {
-            "" | "nan" | "NaN" => Ok(None),
-            "True" | "true" => Ok(Some(1.0)),
-            "False" | "false" => Ok(Some(0.0)),
-            _ => text.parse::<f64>().map(Some).map_err(|_| format!("{} row {} field '{name}': '{text}' is not a number", self.path, i + 2)),
-        }
-    }
-
-    fn need(&self, i: usize, col: usize, name: &str) -> Result<f64, String> {
-        self.num(i, col, name)?.ok_or_else(|| format!("{} row {} field '{name}' is empty", self.path, i + 2))
-    }
-
-    fn keys(&self, names: &[&str]) -> Result<Vec<usize>, String> {
-        names.iter().map(|n| self.column(n)).collect()
-    }
-
-    /// Every row's values of `cols`, checked as numbers.
-    fn key_rows(&self, names: &[&str], cols: &[usize]) -> Result<Vec<Vec<f64>>, String> {
-        (0..self.rows.len()).map(|i| names.iter().zip(cols).map(|(n, c)| self.need(i, *c, n)).collect()).collect()
-    }
-}
 
 /// The shapes present in a table, for "no rows match" errors.
 fn present(shapes: BTreeSet<String>) -> String {
@@ -276,11 +233,11 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
     };
 
     read(params, "compute_input_file", true, &mut |path, text| {
-        let csv = Csv::parse(path, text)?;
+        let csv = ProfileCsv::parse(path, text)?;
         let names = ["n_head", "n_kv_head", "n_embd", "n_expanded_embd", "vocab_size", "use_gated_mlp", "num_tensor_parallel_workers", "num_tokens"];
-        let cols = csv.keys(&names)?;
+        let cols = csv.columns(&names)?;
         let want = [m.num_q_heads as f64, m.num_kv_heads as f64, m.embedding_dim as f64, m.mlp_hidden_dim as f64, m.vocab_size as f64, if m.use_gated_mlp { 1.0 } else { 0.0 }, tp as f64];
-        let keys = csv.key_rows(&names, &cols)?;
+        let keys = csv.number_rows(&names, &cols)?;
         let rows: Vec<usize> = (0..keys.len()).filter(|i| keys[*i][..7] == want).collect();
         if rows.is_empty() {
             let shapes = keys.iter().map(|k| format!("heads {} kv {} embd {} mlp {} vocab {} gated {} TP {}", whole(k[0]), whole(k[1]), whole(k[2]), whole(k[3]), whole(k[4]), k[5] != 0.0, whole(k[6]))).collect();
@@ -290,7 +247,7 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
             ));
         }
         for (column, op) in MLP_COLUMNS {
-            let Some(col) = csv.columns.get(&format!("time_stats.{column}.median")).copied() else { continue };
+            let Some(col) = csv.find_column(&format!("time_stats.{column}.median")) else { continue };
             let mut points = Vec::new();
             for &i in &rows {
                 if let Some(ms) = csv.num(i, col, column)? {
@@ -305,10 +262,10 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
     });
 
     read(params, "attention_input_file", true, &mut |path, text| {
-        let csv = Csv::parse(path, text)?;
+        let csv = ProfileCsv::parse(path, text)?;
         let names = ["n_embd", "n_q_head", "n_kv_head", "block_size", "num_tensor_parallel_workers", "batch_size", "prefill_chunk_size", "kv_cache_size", "is_prefill"];
-        let cols = csv.keys(&names)?;
-        let keys = csv.key_rows(&names, &cols)?;
+        let cols = csv.columns(&names)?;
+        let keys = csv.number_rows(&names, &cols)?;
         let want = [m.embedding_dim as f64, m.num_q_heads as f64, m.num_kv_heads as f64, block_size, tp as f64];
         let rows: Vec<usize> = (0..keys.len()).filter(|i| keys[*i][..5] == want).collect();
         if rows.is_empty() {
@@ -318,7 +275,7 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
                 m.name, m.embedding_dim, m.num_q_heads, m.num_kv_heads, present(shapes)
             ));
         }
-        let col = |name: &str| csv.columns.get(&format!("time_stats.{name}.median")).copied();
+        let col = |name: &str| csv.find_column(&format!("time_stats.{name}.median"));
         let (prefill_col, decode_col, save_col) = (col("attn_prefill").or(col("attn")), col("attn_decode").or(col("attn")), col("attn_kv_cache_save"));
         let (mut prefill, mut decode, mut save) = (Vec::new(), Vec::new(), Vec::new());
         for &i in &rows {
@@ -344,10 +301,10 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
     let multi_node = tp * pp > replica.node.devices_per_node;
     for (name, collective, needed) in [("all_reduce_input_file", "all_reduce", tp > 1), ("send_recv_input_file", "send_recv", pp > 1)] {
         read(params, name, needed, &mut |path, text| {
-            let csv = Csv::parse(path, text)?;
+            let csv = ProfileCsv::parse(path, text)?;
             let names = ["num_workers", "devices_per_node", "size"];
-            let cols = csv.keys(&names)?;
-            let keys = csv.key_rows(&names, &cols)?;
+            let cols = csv.columns(&names)?;
+            let keys = csv.number_rows(&names, &cols)?;
             let coll = csv.column("collective")?;
             let median = csv.column(&format!("time_stats.{collective}.median"))?;
             // Vidur's selection: all-reduce over TP GPUs of one node; send/recv across nodes
@@ -358,7 +315,7 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
             };
             let mut points = Vec::new();
             for (i, k) in keys.iter().enumerate() {
-                if csv.rows[i].get(coll).unwrap_or("") == collective && selected(k) {
+                if csv.text(i, coll) == collective && selected(k) {
                     points.push((k[2], csv.need(i, median, "median")? * 1e3));
                 }
             }
@@ -374,14 +331,14 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
     }
 
     read(params, "cpu_overhead_input_file", !skip_cpu, &mut |path, text| {
-        let csv = Csv::parse(path, text)?;
+        let csv = ProfileCsv::parse(path, text)?;
         let (batch_col, tp_col) = (csv.column("batch_size")?, csv.column("tensor_parallel_degree")?);
         let model_col = csv.column("model_name")?;
         let cols: Vec<usize> = CPU_COLUMNS.iter().map(|c| csv.column(c)).collect::<Result<_, _>>()?;
         let mut points = Vec::new();
         let mut shapes = BTreeSet::new();
-        for i in 0..csv.rows.len() {
-            let (model, row_tp) = (csv.rows[i].get(model_col).unwrap_or(""), csv.need(i, tp_col, "tensor_parallel_degree")?);
+        for i in 0..csv.len() {
+            let (model, row_tp) = (csv.text(i, model_col), csv.need(i, tp_col, "tensor_parallel_degree")?);
             shapes.insert(format!("{model} TP {}", whole(row_tp)));
             if model == m.name && row_tp == tp as f64 {
                 let mut ms = 0.0;
