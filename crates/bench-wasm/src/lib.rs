@@ -23,14 +23,8 @@ impl Host for WasmHost {
     fn now_s(&self) -> f64 {
         performance_now() / 1e3
     }
-    fn heap_bytes(&self) -> usize {
-        ALLOCATOR.current_usage()
-    }
-    fn heap_peak_bytes(&self) -> usize {
-        ALLOCATOR.peak_usage()
-    }
-    fn reset_heap_peak(&self) {
-        ALLOCATOR.reset_peak_usage();
+    fn allocator(&self) -> &'static PeakAlloc {
+        &ALLOCATOR
     }
 }
 

@@ -2,12 +2,13 @@
 //! (`llmsim-bench`), the criterion benches and the wasm harness (`llmsim-bench-wasm`), so
 //! native and wasm figures come from the same configurations and the same procedure.
 //!
-//! The library does no IO and reads no clock: the host passes file contents, a clock and a
-//! memory probe (its global allocator's counters), natively and in wasm alike.
+//! The library does no IO and reads no clock: the host passes file contents, a clock and its
+//! global allocator (whose counters measure the heap), natively and in wasm alike.
 
 use std::path::{Path, PathBuf};
 
 use llmsim_engine::{Config, Inputs, SimConfig, Simulation};
+use peak_alloc::PeakAlloc;
 use serde::{Deserialize, Serialize};
 
 /// How large a scenario is run.
@@ -45,23 +46,39 @@ fn pairs(list: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     list.iter().map(|(k, v)| (*k, (*v).to_string())).collect()
 }
 
+/// Llama-3-8B on H100 DGX, then `own`.
+fn llama8b_h100(own: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    let mut f = pairs(&[
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "h100"),
+        ("replica_config_network_device", "h100_dgx"),
+    ]);
+    f.extend(pairs(own));
+    f
+}
+
 /// The scenario called `name` at `scale`, reading traces under `shared` (the `../shared`
 /// reference directory); `None` for an unknown name.
 pub fn scenario(name: &str, scale: Scale, shared: &str) -> Option<Scenario> {
     let quick = scale == Scale::Quick;
     let trace = |file: &str| format!("{}/traces/{file}", shared.trim_end_matches('/'));
-    let llama8b_h100 = [
-        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
-        ("replica_config_device", "h100"),
-        ("replica_config_network_device", "h100_dgx"),
-    ];
+    // Trace `file` replayed on 8 × Llama-3-8B/H100 with `own` flags (its first 2,000 requests
+    // at the quick scale).
+    let replay = |file: &str, own: &[(&'static str, &str)]| {
+        let mut f = llama8b_h100(&[("cluster_config_num_replicas", "8"), ("request_generator_config_type", "trace")]);
+        f.extend(pairs(own));
+        f.push(("trace_request_generator_config_trace_file", trace(file)));
+        if quick {
+            f.push(("trace_request_generator_config_num_requests", "2000".into()));
+        }
+        f
+    };
     let mut flags = if name == "seed_quickstart" { Vec::new() } else { common() };
     let (summary, own) = match name {
         "seed_quickstart" => (
             "README's seed command as is (Chrome trace and request metrics on): 128 requests with Mooncake lengths, poisson 8 QPS, 8 × Llama-3-8B/H100, vllm_v1, prefix caching",
             {
-                let mut f = pairs(&llama8b_h100);
-                f.extend(pairs(&[
+                let mut f = llama8b_h100(&[
                     ("time_limit", "10800"),
                     ("cluster_config_num_replicas", "8"),
                     ("request_generator_config_type", "synthetic"),
@@ -74,60 +91,32 @@ pub fn scenario(name: &str, scale: Scale, shared: &str) -> Option<Scenario> {
                     ("vllm_v1_scheduler_config_chunk_size", "512"),
                     ("vllm_v1_scheduler_config_batch_size_cap", "512"),
                     ("cache_config_enable_prefix_caching", "true"),
-                ]));
+                ]);
                 f.push(("trace_request_length_generator_config_trace_file", trace("mooncake_conversation_trace.csv")));
                 f
             },
         ),
         "mooncake_conversation" => (
             "Mooncake conversation trace replayed (12,031 requests, its arrivals), 8 × Llama-3-8B/H100, prefix caching",
-            {
-                let mut f = pairs(&llama8b_h100);
-                f.extend(pairs(&[
-                    ("cluster_config_num_replicas", "8"),
-                    ("request_generator_config_type", "trace"),
-                    ("cache_config_enable_prefix_caching", "true"),
-                ]));
-                f.push(("trace_request_generator_config_trace_file", trace("mooncake_conversation_trace.csv")));
-                if quick {
-                    f.push(("trace_request_generator_config_num_requests", "2000".into()));
-                }
-                f
-            },
+            replay("mooncake_conversation_trace.csv", &[("cache_config_enable_prefix_caching", "true")]),
         ),
         "splitwise_conv_saturated" => (
             "splitwise_conv.csv (19,366 requests) replayed 20× faster (~110 QPS, near saturation), 8 × Llama-3-8B/H100",
-            {
-                let mut f = pairs(&llama8b_h100);
-                f.extend(pairs(&[
-                    ("cluster_config_num_replicas", "8"),
-                    ("request_generator_config_type", "trace"),
-                    ("trace_request_generator_config_time_scale_factor", "0.05"),
-                ]));
-                f.push(("trace_request_generator_config_trace_file", trace("splitwise_conv.csv")));
-                if quick {
-                    f.push(("trace_request_generator_config_num_requests", "2000".into()));
-                }
-                f
-            },
+            replay("splitwise_conv.csv", &[("trace_request_generator_config_time_scale_factor", "0.05")]),
         ),
         "synthetic_1m" => (
             "1 M synthetic requests (zipf 32–4096 tokens, poisson 150 QPS), 16 × Llama-3-8B/H100, no per-request output",
-            {
-                let mut f = pairs(&llama8b_h100);
-                f.extend(pairs(&[
-                    ("cluster_config_num_replicas", "16"),
-                    ("request_generator_config_type", "synthetic"),
-                    ("synthetic_request_generator_config_num_requests", if quick { "20000" } else { "1000000" }),
-                    ("length_generator_config_type", "zipf"),
-                    ("zipf_request_length_generator_config_min_tokens", "32"),
-                    ("zipf_request_length_generator_config_max_tokens", "4096"),
-                    ("interval_generator_config_type", "poisson"),
-                    ("poisson_request_interval_generator_config_qps", "150"),
-                    ("metrics_config_store_request_metrics", "false"),
-                ]));
-                f
-            },
+            llama8b_h100(&[
+                ("cluster_config_num_replicas", "16"),
+                ("request_generator_config_type", "synthetic"),
+                ("synthetic_request_generator_config_num_requests", if quick { "20000" } else { "1000000" }),
+                ("length_generator_config_type", "zipf"),
+                ("zipf_request_length_generator_config_min_tokens", "32"),
+                ("zipf_request_length_generator_config_max_tokens", "4096"),
+                ("interval_generator_config_type", "poisson"),
+                ("poisson_request_interval_generator_config_qps", "150"),
+                ("metrics_config_store_request_metrics", "false"),
+            ]),
         ),
         "llama70b_tp4_pp2" => (
             "Llama-3-70B with TP4 × PP2 on H100 DGX, 4 replicas, 20,000 zipf requests (256–8192 tokens) at 20 QPS",
@@ -184,12 +173,8 @@ pub trait Host {
     fn cpu_s(&self) -> Option<f64> {
         None
     }
-    /// Heap bytes allocated now.
-    fn heap_bytes(&self) -> usize;
-    /// Most heap bytes allocated since the last [`Host::reset_heap_peak`].
-    fn heap_peak_bytes(&self) -> usize;
-    /// Starts a new peak window at the current allocation.
-    fn reset_heap_peak(&self);
+    /// The host's global allocator, which counts the heap in use and its peak.
+    fn allocator(&self) -> &'static PeakAlloc;
 }
 
 /// The figures of one scenario on one platform.
@@ -282,8 +267,8 @@ pub fn measure(scenario: &Scenario, files: Vec<(String, String)>, repeats: u32, 
     let setup_s = host.now_s() - started;
     let mut m = Measurement { scenario: scenario.name.to_string(), platform: platform.to_string(), setup_s, ..Measurement::default() };
     for _ in 0..repeats.max(1) {
-        m.heap_before_run = host.heap_bytes();
-        host.reset_heap_peak();
+        m.heap_before_run = host.allocator().current_usage();
+        host.allocator().reset_peak_usage();
         let (started, cpu_started) = (host.now_s(), host.cpu_s());
         let report = Simulation::new(&config).run_to_report();
         if config.metrics.write_metrics {
@@ -294,7 +279,7 @@ pub fn measure(scenario: &Scenario, files: Vec<(String, String)>, repeats: u32, 
         if let (Some(before), Some(after)) = (cpu_started, host.cpu_s()) {
             m.cpu_s.push(after - before);
         }
-        m.heap_peak_run = m.heap_peak_run.max(host.heap_peak_bytes());
+        m.heap_peak_run = m.heap_peak_run.max(host.allocator().peak_usage());
         let s = &report.summary;
         (m.requests, m.completed, m.events, m.batches, m.simulated_s) = (s.num_requests, s.num_completed, s.num_events, s.num_batches, s.simulated_time_s);
         drop(report);

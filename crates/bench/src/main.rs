@@ -26,14 +26,8 @@ impl Host for NativeHost {
     fn cpu_s(&self) -> Option<f64> {
         cpu_time::ProcessTime::try_now().ok().map(|t| t.as_duration().as_secs_f64())
     }
-    fn heap_bytes(&self) -> usize {
-        ALLOCATOR.current_usage()
-    }
-    fn heap_peak_bytes(&self) -> usize {
-        ALLOCATOR.peak_usage()
-    }
-    fn reset_heap_peak(&self) {
-        ALLOCATOR.reset_peak_usage();
+    fn allocator(&self) -> &'static PeakAlloc {
+        &ALLOCATOR
     }
 }
 
