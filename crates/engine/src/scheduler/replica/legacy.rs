@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use super::{ReplicaContext, ReplicaScheduler, RequestQueue, blocks_needed, never_fits};
+use super::{ReplicaContext, ReplicaScheduler, RequestQueue, blocks_needed, never_fits, release_completed};
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{ConfigError, FlagValue, Params};
 use crate::kv::KvUsage;
@@ -353,21 +353,10 @@ impl LegacyCore {
     }
 
     /// Marks the batch's requests idle and releases the blocks of those that completed.
-    /// Returns whether any completed.
-    pub(super) fn finish_batch(&mut self, batch: &Batch, requests: &mut RequestArena) -> bool {
-        let mut any_completed = false;
-        for &id in &batch.plan.requests {
-            let r = requests.get_mut(id);
-            r.in_flight = false;
-            if r.is_completed() {
-                self.ledger.free(id);
-                any_completed = true;
-            }
-        }
-        if any_completed {
-            self.running.retain(|id| !requests.get(*id).is_completed());
-        }
-        any_completed
+    pub(super) fn finish_batch(&mut self, batch: &Batch, requests: &mut RequestArena) {
+        release_completed(batch, requests, &mut self.running, |id| {
+            self.ledger.free(id);
+        });
     }
 
     /// Requests waiting or admitted.

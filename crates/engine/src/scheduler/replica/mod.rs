@@ -168,6 +168,23 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
 /// Request queue orders, by `--request_queue_config_type` name.
 pub static REQUEST_QUEUES: &[&str] = &["fcfs", "edf"];
 
+/// Marks `batch`'s requests idle and, for each that completed, releases its KV with `free` and
+/// removes it from `running`.
+fn release_completed(batch: &Batch, requests: &mut RequestArena, running: &mut Vec<RequestId>, mut free: impl FnMut(RequestId)) {
+    let mut any_completed = false;
+    for &id in &batch.plan.requests {
+        let r = requests.get_mut(id);
+        r.in_flight = false;
+        if r.is_completed() {
+            free(id);
+            any_completed = true;
+        }
+    }
+    if any_completed {
+        running.retain(|id| !requests.get(*id).is_completed());
+    }
+}
+
 /// Blocks a request needs at its end (P + D tokens).
 pub fn blocks_needed(request: &Request, block_size: u32) -> u64 {
     u64::from(request.total_tokens()).div_ceil(u64::from(block_size))

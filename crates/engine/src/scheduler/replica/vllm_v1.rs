@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits};
+use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits, release_completed};
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{FlagDef, Params};
 use crate::kv::{KvCacheManager, KvUsage, PrefixCacheStats};
@@ -165,18 +165,7 @@ impl ReplicaScheduler for VllmV1Scheduler {
     }
 
     fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        let mut any_completed = false;
-        for &id in &batch.plan.requests {
-            let r = requests.get_mut(id);
-            r.in_flight = false;
-            if r.is_completed() {
-                self.kv.free(id);
-                any_completed = true;
-            }
-        }
-        if any_completed {
-            self.running.retain(|id| !requests.get(*id).is_completed());
-        }
+        release_completed(batch, requests, &mut self.running, |id| self.kv.free(id));
     }
 
     fn num_pending(&self) -> usize {
