@@ -310,15 +310,13 @@ impl SimConfig {
         };
         if let Some(plan) = &memory
             && let Some(r) = &replica
-        {
-            if plan.num_blocks * u64::from(cache.block_size) < u64::from(r.model.max_model_len) {
+            && plan.num_blocks * u64::from(cache.block_size) < u64::from(r.model.max_model_len) {
                 warnings.push(format!(
                     "a replica's KV cache holds {} tokens, less than the model's max_model_len of {}: long requests will be refused",
                     plan.num_blocks * u64::from(cache.block_size),
                     r.model.max_model_len
                 ));
             }
-        }
 
         let errors = p.into_errors();
         if !errors.is_empty() {
@@ -453,7 +451,7 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
     let (model, device, node) = (model?, device?, node?);
 
     let divisors = |n: u32| -> String {
-        (1..=n.min(64)).filter(|d| n % d == 0).map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        (1..=n.min(64)).filter(|d| n.is_multiple_of(*d)).map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
     };
     if model.num_layers % pp != 0 {
         p.error(
@@ -475,7 +473,7 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
         p.error(ConfigError::new("replica_config_tensor_parallel_size", format!("{} does not support tensor parallelism", model.name)).with_hint("use TP=1"));
     }
     let world = tp * pp;
-    if world > node.devices_per_node && world % node.devices_per_node != 0 {
+    if world > node.devices_per_node && !world.is_multiple_of(node.devices_per_node) {
         p.error(
             ConfigError::new(
                 "replica_config_tensor_parallel_size",

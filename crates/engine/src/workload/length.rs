@@ -28,11 +28,14 @@ pub trait LengthGenerator: Send {
     fn next(&mut self, rng: &mut StreamRng) -> LengthSample;
 }
 
+/// Builds a length generator; a shuffle, if any, draws from the given stream.
+pub type LengthFactory = Arc<dyn Fn(&mut StreamRng) -> Box<dyn LengthGenerator> + Send + Sync>;
+
 /// A validated length generator.
 #[derive(Clone)]
 pub struct LengthPlan {
-    /// Builds the generator (a shuffle, if any, draws from `rng`).
-    pub build: Arc<dyn Fn(&mut StreamRng) -> Box<dyn LengthGenerator> + Send + Sync>,
+    /// Builds the generator.
+    pub build: LengthFactory,
     /// Component seed mixed into the lengths stream.
     pub seed: u64,
     /// Samples carry session ids.

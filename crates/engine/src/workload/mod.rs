@@ -48,11 +48,14 @@ pub trait RequestSource {
     fn on_request_done(&mut self, _client: Option<u32>, _now: SimTime) {}
 }
 
+/// Builds a workload's request source from the run's seed tree.
+pub type SourceFactory = Arc<dyn Fn(&SeedTree) -> Box<dyn RequestSource> + Send + Sync>;
+
 /// A validated workload: how to build its source, and what its requests carry.
 #[derive(Clone)]
 pub struct WorkloadPlan {
-    /// Builds the request source from the run's seed tree.
-    pub build: Arc<dyn Fn(&SeedTree) -> Box<dyn RequestSource> + Send + Sync>,
+    /// Builds the request source.
+    pub build: SourceFactory,
     /// Requests carry session ids.
     pub has_sessions: bool,
     /// Requests carry block hashes.
@@ -108,7 +111,7 @@ pub fn hashes_for_block_size(hashes: &BlockHashes, block_size: u32) -> Option<Ar
     if g == block_size {
         return Some(hashes.ids.clone());
     }
-    if g > block_size && g % block_size == 0 {
+    if g > block_size && g.is_multiple_of(block_size) {
         let k = u64::from(g / block_size);
         let ids: Vec<u64> = hashes
             .ids
@@ -117,7 +120,7 @@ pub fn hashes_for_block_size(hashes: &BlockHashes, block_size: u32) -> Option<Ar
             .collect();
         return Some(ids.into());
     }
-    if block_size > g && block_size % g == 0 {
+    if block_size > g && block_size.is_multiple_of(g) {
         let k = (block_size / g) as usize;
         let ids: Vec<u64> = hashes.ids.chunks_exact(k).map(|c| c.iter().fold(0x5eed_u64, |h, id| splitmix64(h ^ *id))).collect();
         return Some(ids.into());
