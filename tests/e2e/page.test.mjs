@@ -103,6 +103,20 @@ async function inkedPixels(page, testid) {
   });
 }
 
+/** Pixels of a canvas within a small distance of the colour `[r, g, b]`. */
+async function pixelsOfColour(page, testid, [r, g, b]) {
+  return page.$eval(`[data-testid=${testid}]`, (c, [r, g, b]) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 60) n++;
+    return n;
+  }, [r, g, b]);
+}
+
+// The charts' first two colours (web/src/charts.rs PALETTE): run A's line and run B's.
+const COLOUR_A = [31, 119, 180];
+const COLOUR_B = [255, 127, 14];
+
 async function download(page, name) {
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid="download-${name}"]`)]);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-dl-')), name);
@@ -317,6 +331,64 @@ test('a malformed trace is refused with its row and column', async () => {
   // The same file through the file picker gives the same error.
   await page.setInputFiles('[data-testid=trace-upload]', bad);
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=error]')].filter((e) => e.textContent.includes('row 3')).length >= 1);
+  await page.close();
+});
+
+test('the scheduler A/B preset runs vllm_v1, then sarathi, and shows them as A and B', async () => {
+  const page = await open();
+  await ready(page);
+  await page.selectOption('[data-testid=preset]', 'scheduler-ab');
+  assert.match(await page.locator('.runbar .help').first().innerText(), /ignores prefix caching/);
+  assert.ok(await page.isChecked('[data-testid=run-variant]'), 'the preset arms its B run');
+  const t0 = Date.now();
+  await page.click('[data-testid=run]');
+  await waitForRuns(page, 2);
+  await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: LONG });
+  measure('scheduler_ab_pair_run_to_summary', Date.now() - t0, 'ms (both runs)');
+  assert.equal(await runCount(page), 2, 'one press of Run made exactly two runs');
+
+  const runs = await page.locator('[data-testid=runs]').innerText();
+  assert.match(runs, /A: vllm_v1/);
+  assert.match(runs, /B: sarathi/);
+  assert.ok(await page.isChecked('[aria-label="A: run 1"]'), 'run 1 is A');
+  assert.ok(await page.isChecked('[aria-label="B: run 2"]'), 'run 2 is B');
+  const ab = await page.locator('[data-testid=ab-diff]').innerText();
+  console.log(ab);
+  assert.match(ab, /replica_scheduler_config_type\s+vllm_v1\s+sarathi/);
+  assert.match(ab, /sarathi_scheduler_config_chunk_size\s+–\s+512/);
+  assert.match(ab, /TTFT p50/);
+  assert.doesNotMatch(ab, /cluster_config_num_replicas/, 'only the scheduler differs');
+  // B (shown) says it ignored prefix caching; its hit rate is zero while A's is not.
+  assert.match((await page.locator('.run-view .warning').allInnerTexts()).join('\n'), /ignored by the sarathi scheduler/);
+  assert.match(ab, /Prefix-cache hit rate\s+[1-9][\d.]* %\s+0\.0 %/);
+
+  for (const chart of ['chart-ttft', 'chart-tbt', 'chart-e2e']) {
+    const [a, b] = [await pixelsOfColour(page, chart, COLOUR_A), await pixelsOfColour(page, chart, COLOUR_B)];
+    assert.ok(a > 100 && b > 100, `${chart} overlays A and B: ${a} and ${b} pixels of their colours`);
+  }
+  assert.ok(await inkedPixels(page, 'chart-throughput') > 500);
+  // The form still holds A, ready to edit.
+  assert.equal(await page.inputValue('[name=replica_scheduler_config_type]'), 'vllm_v1');
+  assert.deepEqual(await visibleErrors(page), []);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'scheduler-ab-1280x800.png') });
+  await page.locator('[data-testid=ab-diff]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'scheduler-ab-diff-1280x800.png') });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'scheduler-ab-1280-full.png'), fullPage: true });
+
+  // Cancel during run A stops the pair: B never starts.
+  await page.selectOption('[name=request_generator_config_type]', 'closed_loop');
+  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '5000000');
+  await page.press('[name=closed_loop_request_generator_config_num_requests]', 'Tab');
+  assert.ok(await page.isChecked('[data-testid=run-variant]'), 'edits keep the B run armed');
+  await page.click('[data-testid=run]');
+  await page.waitForFunction(() => /Run A \(1 of 2\).*requests done/.test(document.querySelector('[data-testid=progress]')?.textContent ?? ''), null, { timeout: LONG });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'scheduler-ab-running.png') });
+  await page.click('[data-testid=cancel]');
+  await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: LONG });
+  assert.match(await page.locator('.notice').first().innerText(), /cancelled/);
+  assert.doesNotMatch(await page.locator('[data-testid=progress]').innerText(), /Run B/);
+  assert.equal(await runCount(page), 2, 'the cancelled pair added no run');
+  assert.deepEqual(page.problems, []);
   await page.close();
 });
 

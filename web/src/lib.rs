@@ -2,13 +2,15 @@
 //! the report as tables and charts.
 //!
 //! Reading guide. Pure parts, tested natively: [`form`] (fields ↔ engine `Config`, validated by
-//! the engine), [`presets`], [`share`] (share-link query strings), [`summary`] (table rows and
-//! A/B differences). Browser parts (wasm only): `worker_client` (the only module that talks
+//! the engine), [`presets`], [`compare`] (A/B pairs: a preset's B form, the settings two runs
+//! differ in), [`share`] (share-link query strings), [`summary`] (table rows and A/B
+//! differences). Browser parts (wasm only): `worker_client` (the only module that talks
 //! to the worker), `charts` (plotters on a canvas), `app` (the components), `browser`
 //! (downloads, URL, file helpers).
 
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod form;
 pub mod presets;
 pub mod share;

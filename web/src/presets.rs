@@ -1,5 +1,15 @@
 //! Ready-made scenarios for the preset menu, as Vidur flag pairs, and the files the page ships.
 
+/// A second configuration a preset runs right after its own, on the same workload, and shows
+/// against it in the A/B view (A = the preset, B = the variant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// What B changes, for the run bar ("sarathi, 512-token chunks").
+    pub name: &'static str,
+    /// The flags B sets on top of A's; every other flag is A's.
+    pub overrides: &'static [(&'static str, &'static str)],
+}
+
 /// A named scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Preset {
@@ -7,10 +17,12 @@ pub struct Preset {
     pub id: &'static str,
     /// Menu label.
     pub name: &'static str,
-    /// One or two sentences under the menu.
+    /// A few sentences under the menu: what is simulated (and, with a variant, what is compared).
     pub description: &'static str,
     /// The flags it sets; every other flag keeps its default.
     pub pairs: &'static [(&'static str, &'static str)],
+    /// The B run Run also makes, for an A/B comparison; `None`: one run.
+    pub compare_with: Option<Variant>,
 }
 
 /// Files served with the page (copied from `data/` into `dist/data/` by Trunk): the worker
@@ -48,6 +60,32 @@ pub const PRESETS: &[Preset] = &[
             ("vllm_v1_scheduler_config_batch_size_cap", "512"),
             ("cache_config_enable_prefix_caching", "true"),
         ],
+        compare_with: None,
+    },
+    Preset {
+        id: "scheduler-ab",
+        name: "Scheduler A/B: vllm_v1 vs sarathi on the conversation trace",
+        description: "Compares two replica schedulers on one workload: Run makes run A with vLLM v1, then run B with Sarathi-Serve (both with 512-token chunks, everything else identical), and shows them as A and B (overlaid CDFs, summary diff). Workload: the shipped multi-turn chat trace (477 requests) replayed 5× faster (about 5.6 req/s) on 4 × Llama-3-8B on H100, lop routing, prefix caching on, 8,000 KV blocks (128k tokens) per replica so that admission matters. vLLM v1 reuses cached prefixes but admits greedily and preempts; Sarathi ignores prefix caching (with a warning), which is part of the difference, and admits a prompt only while the watermark stays free.",
+        pairs: &[
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_tensor_parallel_size", "1"),
+            ("replica_config_num_pipeline_stages", "1"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("cluster_config_num_replicas", "4"),
+            ("request_generator_config_type", "trace"),
+            ("trace_request_generator_config_trace_file", "data/traces/conversation_synth.csv"),
+            ("trace_request_generator_config_time_scale_factor", "0.2"),
+            ("global_scheduler_config_type", "lop"),
+            ("replica_scheduler_config_type", "vllm_v1"),
+            ("vllm_v1_scheduler_config_chunk_size", "512"),
+            ("cache_config_enable_prefix_caching", "true"),
+            ("cache_config_num_blocks", "8000"),
+        ],
+        compare_with: Some(Variant {
+            name: "sarathi, 512-token chunks",
+            overrides: &[("replica_scheduler_config_type", "sarathi"), ("sarathi_scheduler_config_chunk_size", "512")],
+        }),
     },
     Preset {
         id: "llama3-70b-tp4",
@@ -72,6 +110,7 @@ pub const PRESETS: &[Preset] = &[
             ("replica_scheduler_config_type", "vllm_v1"),
             ("vllm_v1_scheduler_config_chunk_size", "512"),
         ],
+        compare_with: None,
     },
     Preset {
         id: "long-context-summarisation",
@@ -94,6 +133,7 @@ pub const PRESETS: &[Preset] = &[
             ("replica_scheduler_config_type", "vllm_v1"),
             ("vllm_v1_scheduler_config_chunk_size", "2048"),
         ],
+        compare_with: None,
     },
     Preset {
         id: "closed-loop-benchmark",
@@ -113,6 +153,7 @@ pub const PRESETS: &[Preset] = &[
             ("replica_scheduler_config_type", "vllm_v1"),
             ("vllm_v1_scheduler_config_chunk_size", "512"),
         ],
+        compare_with: None,
     },
 ];
 
@@ -125,9 +166,11 @@ pub fn find(id: &str) -> Option<&'static Preset> {
 mod tests {
     use std::path::Path;
 
+    use llmsim_engine::Report;
     use llmsim_worker::session::Session;
 
     use super::*;
+    use crate::compare;
     use crate::form::FormState;
 
     fn repo_root() -> &'static Path {
@@ -142,31 +185,79 @@ mod tests {
         }
     }
 
+    /// Validates `form` as the page does, runs it natively to the end and checks that most
+    /// requests complete.
+    fn run_to_completion(what: &str, form: &FormState) -> Report {
+        let errors = form.validate(&|p| is_shipped(p));
+        assert!(errors.is_empty(), "{what}: {errors:?}");
+        let mut session = Session::new();
+        for (flag, path) in form.required_files() {
+            let bytes = std::fs::read(repo_root().join(&path)).unwrap_or_else(|e| panic!("{what}: {path}: {e}"));
+            session.load(flag, &path, bytes, &mut |_, _| {}).unwrap();
+        }
+        let mut sim = session.prepare(&form.to_json()).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        sim.run();
+        let report = sim.finish();
+        let s = &report.summary;
+        println!(
+            "{what}: {} requests, {} completed, {} refused, {:.1} s simulated, {} events",
+            s.num_requests, s.num_completed, s.num_refused, s.simulated_time_s, s.num_events
+        );
+        assert!(s.num_completed * 10 >= s.num_requests * 9, "{what}: most requests complete");
+        report
+    }
+
     #[test]
-    fn every_preset_is_valid_and_runs_to_completion() {
+    fn every_preset_and_variant_is_valid_and_runs_to_completion() {
         for preset in PRESETS {
             let (form, errors) = FormState::from_pairs(preset.pairs.iter().copied());
             assert!(errors.is_empty(), "{}: {errors:?}", preset.id);
             assert_eq!(form.active_pairs().len(), preset.pairs.len() - preset.pairs.iter().filter(|(k, v)| {
                 llmsim_engine::config::find_flag(k).is_some_and(|d| d.parse_text(v).ok() == Some(d.default_value()))
             }).count(), "{}: every pair it sets applies", preset.id);
-            let errors = form.validate(&|p| is_shipped(p));
-            assert!(errors.is_empty(), "{}: {errors:?}", preset.id);
-            let mut session = Session::new();
-            for (flag, path) in form.required_files() {
-                let bytes = std::fs::read(repo_root().join(&path)).unwrap_or_else(|e| panic!("{}: {path}: {e}", preset.id));
-                session.load(flag, &path, bytes, &mut |_, _| {}).unwrap();
+            run_to_completion(&format!("preset {}", preset.id), &form);
+            if let Some(variant) = &preset.compare_with {
+                for (flag, text) in variant.overrides {
+                    let def = llmsim_engine::config::find_flag(flag).unwrap_or_else(|| panic!("{}: unknown flag {flag}", preset.id));
+                    def.parse_text(text).unwrap_or_else(|e| panic!("{}: {flag}={text}: {e}", preset.id));
+                }
+                run_to_completion(&format!("preset {} variant B", preset.id), &compare::variant_form(&form, variant));
             }
-            let mut sim = session.prepare(&form.to_json()).unwrap_or_else(|e| panic!("{}: {e:?}", preset.id));
-            sim.run();
-            let report = sim.finish();
-            let s = &report.summary;
-            println!(
-                "preset {}: {} requests, {} completed, {} refused, {:.1} s simulated, {} events",
-                preset.id, s.num_requests, s.num_completed, s.num_refused, s.simulated_time_s, s.num_events
-            );
-            assert!(s.num_completed * 10 >= s.num_requests * 9, "{}: most requests complete", preset.id);
         }
+    }
+
+    #[test]
+    fn the_scheduler_ab_preset_compares_vllm_v1_with_sarathi_on_the_same_workload() {
+        let preset = find("scheduler-ab").expect("the scheduler A/B preset exists");
+        let variant = preset.compare_with.as_ref().expect("it runs a B variant");
+        let (a, _) = FormState::from_pairs(preset.pairs.iter().copied());
+        let b = compare::variant_form(&a, variant);
+        let diff = compare::settings_diff(&a.active_pairs(), &b.active_pairs());
+        for d in &diff {
+            assert!(
+                d.flag == "replica_scheduler_config_type" || d.flag.starts_with("vllm_v1_") || d.flag.starts_with("sarathi_"),
+                "only the replica scheduler and its own flags differ: {d:?}"
+            );
+        }
+        assert_eq!(compare::side_names(&diff), Some(("vllm_v1".to_string(), "sarathi".to_string())));
+        for (side, form) in [("A", &a), ("B", &b)] {
+            let chunk = if side == "A" { "vllm_v1_scheduler_config_chunk_size" } else { "sarathi_scheduler_config_chunk_size" };
+            let def = llmsim_engine::config::find_flag(chunk).unwrap();
+            assert_eq!(form.text(def), "512", "{side}: 512-token chunks");
+        }
+        assert!(preset.pairs.contains(&("cache_config_enable_prefix_caching", "true")));
+        assert!(preset.pairs.contains(&("request_generator_config_type", "trace")));
+        assert!(preset.pairs.iter().any(|(_, v)| is_shipped(v)), "it replays the shipped trace");
+        assert!(preset.description.contains("ignores prefix caching"), "the description says sarathi ignores prefix caching");
+
+        let (report_a, report_b) = (run_to_completion("A/B: A", &a), run_to_completion("A/B: B", &b));
+        let (sa, sb) = (&report_a.summary, &report_b.summary);
+        assert_eq!(sa.num_requests, sb.num_requests, "the same workload");
+        assert!(sa.prefix_cache_hit_rate > 0.0, "vllm_v1 reuses cached prefixes");
+        assert_eq!(sb.prefix_cache_hit_rate, 0.0, "sarathi ignores prefix caching");
+        assert!(report_b.warnings.iter().any(|w| w.contains("cache_config_enable_prefix_caching")), "{:?}", report_b.warnings);
+        println!("TTFT p50: A {:.3} s, B {:.3} s; preemptions: A {}, B {}", sa.ttft_s.p50, sb.ttft_s.p50, sa.num_preemptions, sb.num_preemptions);
+        assert!(sb.ttft_s.p50 > 2.0 * sa.ttft_s.p50, "the two schedulers differ visibly");
     }
 
     #[test]

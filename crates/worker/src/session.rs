@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use llmsim_engine::{Config, ConfigErrors, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
+use llmsim_engine::{Config, ConfigErrors, FlagValue, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
 use sha2::{Digest, Sha256};
 
 use crate::protocol::{ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, SkippedFile, TraceSummary};
@@ -118,23 +118,49 @@ impl Session {
         inputs
     }
 
-    /// Validates a flat JSON configuration against the loaded files and builds the simulation.
+    /// Validates a flat JSON configuration against the loaded files and builds the simulation,
+    /// with the Chrome trace capped at what the page can offer for download
+    /// ([`cap_chrome_slices`]).
     pub fn prepare(&self, config: &serde_json::Value) -> Result<Simulation, Vec<FieldError>> {
         let to_fields = |e: ConfigErrors| e.0.iter().map(FieldError::from).collect::<Vec<_>>();
-        let config = Config::from_json_value(config).map_err(to_fields)?;
+        let mut config = Config::from_json_value(config).map_err(to_fields)?;
+        cap_chrome_slices(&mut config);
         let sim_config = SimConfig::build(&config, &self.inputs(&config)).map_err(to_fields)?;
         Ok(Simulation::new(&sim_config))
     }
 }
 
-/// The page's view of a finished run.
-pub fn run_result(report: &Report, elapsed_ms: f64) -> RunResult {
-    RunResult { summary_json: report.summary_json(), charts: ChartData::from_report(report), warnings: report.warnings.clone(), elapsed_ms }
+/// Most batch-stage slices a run in the browser keeps for `chrome_trace.json`. The file is
+/// about 0.7–3 kB of text per slice (more with bigger batches), and it exists three times at
+/// once: in the worker's memory, in the message to the page, and in the page's memory (every run
+/// of the session keeps its downloads); a wasm instance has 4 GB at most.
+pub const MAX_CHROME_SLICES: u64 = 100_000;
+
+const CHROME_SLICES_FLAG: &str = "metrics_config_chrome_trace_max_slices";
+
+/// Lowers `--metrics_config_chrome_trace_max_slices` to [`MAX_CHROME_SLICES`] (0, no limit,
+/// included), so the engine stops collecting slices the page could not offer for download;
+/// the engine's report then says how many it left out.
+pub fn cap_chrome_slices(config: &mut Config) {
+    let asked = match config.get(CHROME_SLICES_FLAG) {
+        FlagValue::Int(n) => u64::try_from(n).unwrap_or(0),
+        _ => 0,
+    };
+    if asked == 0 || asked > MAX_CHROME_SLICES {
+        config.set(CHROME_SLICES_FLAG, &MAX_CHROME_SLICES.to_string()).expect("the limit is a valid value of its flag");
+    }
 }
 
-/// Most batch-stage slices rendered into `chrome_trace.json` in the browser: the engine builds
-/// the file as a JSON tree of a few kB per slice, and a wasm worker has 4 GB at most.
-pub const MAX_CHROME_SLICES: usize = 100_000;
+/// The page's view of a finished run.
+pub fn run_result(report: &Report, elapsed_ms: f64) -> RunResult {
+    let mut warnings = report.warnings.clone();
+    if report.chrome_trace.len() as u64 >= MAX_CHROME_SLICES {
+        warnings.push(format!(
+            "In the browser chrome_trace.json keeps at most {MAX_CHROME_SLICES} batch-stage slices (memory); the CLI keeps up to --{CHROME_SLICES_FLAG}."
+        ));
+    }
+    RunResult { summary_json: report.summary_json(), charts: ChartData::from_report(report), warnings, elapsed_ms }
+}
 
 /// A finished run's downloads as `(file name, text)`, in [`crate::protocol::DOWNLOADS`] order,
 /// and the files left out with the reason.
@@ -147,14 +173,9 @@ pub fn downloads(report: &Report) -> (Vec<(&'static str, String)>, Vec<SkippedFi
     } else {
         skip("request_metrics.csv", "per-request metrics are off (metrics_config_store_request_metrics)".to_string());
     }
-    let slices = report.chrome_trace.len();
-    if slices == 0 {
+    // Runs prepared here hold at most MAX_CHROME_SLICES slices (`cap_chrome_slices`).
+    if report.chrome_trace.is_empty() {
         skip("chrome_trace.json", "the Chrome trace is off (metrics_config_enable_chrome_trace)".to_string());
-    } else if slices > MAX_CHROME_SLICES {
-        skip(
-            "chrome_trace.json",
-            format!("{slices} batch slices are too many to render in the browser (at most {MAX_CHROME_SLICES}); the CLI writes it"),
-        );
     } else {
         files.push(("chrome_trace.json", report.chrome_trace_json()));
     }
@@ -270,6 +291,27 @@ mod tests {
         assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), ["summary.json", "config.json"]);
         assert_eq!(skipped.len(), 2);
         assert!(skipped[1].reason.contains("metrics_config_enable_chrome_trace"), "{skipped:?}");
+    }
+
+    #[test]
+    fn the_chrome_trace_is_capped_at_what_the_page_can_offer() {
+        let s = Session::new();
+        let capped = |asked: Option<u64>| {
+            let mut config = serde_json::json!({"synthetic_request_generator_config_num_requests": 4});
+            if let Some(n) = asked {
+                config[CHROME_SLICES_FLAG] = n.into();
+            }
+            s.prepare(&config).expect("valid").run_to_report()
+        };
+        for asked in [None, Some(0), Some(MAX_CHROME_SLICES + 1)] {
+            assert_eq!(capped(asked).config[CHROME_SLICES_FLAG], MAX_CHROME_SLICES, "asked for {asked:?}");
+        }
+        let report = capped(Some(5));
+        assert_eq!(report.config[CHROME_SLICES_FLAG], 5, "lower limits are kept");
+        assert_eq!(report.chrome_trace.len(), 5);
+        assert!(report.warnings.iter().any(|w| w.contains(CHROME_SLICES_FLAG)), "the engine says it left slices out: {:?}", report.warnings);
+        let (files, skipped) = downloads(&report);
+        assert!(files.iter().any(|f| f.0 == "chrome_trace.json") && skipped.is_empty(), "{skipped:?}");
     }
 
     #[test]

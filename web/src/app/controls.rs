@@ -1,11 +1,13 @@
-//! The run bar: preset menu, Run and Cancel, the progress bar, and page-level messages.
+//! The run bar: preset menu, the A/B variant's checkbox, Run and Cancel, the progress bar, and
+//! page-level messages.
 
 use leptos::prelude::*;
 
-use super::state::{AppState, RunStatus};
+use super::state::{AppState, PairPart, RunStatus};
 use crate::presets::{self, PRESETS};
 
-/// Preset menu, Run / Cancel, progress and the messages that belong to no single field.
+/// Preset menu, the A/B variant's checkbox (when the preset has one), Run / Cancel, progress and
+/// the messages that belong to no single field.
 #[component]
 pub fn RunBar() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -26,6 +28,17 @@ pub fn RunBar() -> impl IntoView {
                 </select>
             </label>
             <p class="help">{description}</p>
+            {move || state.variant.get().map(|variant| view! {
+                <label class="variant">
+                    <input
+                        type="checkbox"
+                        data-testid="run-variant"
+                        prop:checked=move || state.run_variant.get()
+                        on:change=move |ev| state.run_variant.set(event_target_checked(&ev))
+                    />
+                    {format!("Then run B, the same with {}, and compare A and B", variant.name)}
+                </label>
+            })}
             <div class="buttons">
                 <button
                     class="primary"
@@ -33,7 +46,11 @@ pub fn RunBar() -> impl IntoView {
                     disabled=move || running() || !state.worker_ready.get()
                     on:click=move |_| state.start_run()
                 >
-                    {move || if state.worker_ready.get() || running() { "Run" } else { "Starting…" }}
+                    {move || match (state.worker_ready.get() || running(), state.armed_variant().is_some()) {
+                        (false, _) => "Starting…",
+                        (true, true) => "Run A and B",
+                        (true, false) => "Run",
+                    }}
                 </button>
                 <button data-testid="cancel" disabled=move || !running() on:click=move |_| state.cancel_run()>
                     "Cancel"
@@ -57,10 +74,11 @@ fn Progress() -> impl IntoView {
         RunStatus::Idle => state.runs.with(|r| !r.is_empty()).then_some(1.0),
     };
     let text = move || match state.run.get() {
-        RunStatus::Running { progress: None, .. } => "Starting the run…".to_string(),
-        RunStatus::Running { progress: Some(p), .. } => {
+        RunStatus::Running { progress: None, pair, .. } => format!("{}Starting the run…", pair_prefix(pair.as_ref())),
+        RunStatus::Running { progress: Some(p), pair, .. } => {
             let of = p.requests_expected.map(|n| format!(" of {n}")).unwrap_or_default();
-            format!("Simulated {:.1} s · {} requests done{of} · {} events", p.sim_time_s, p.requests_done, p.events)
+            let prefix = pair_prefix(pair.as_ref());
+            format!("{prefix}Simulated {:.1} s · {} requests done{of} · {} events", p.sim_time_s, p.requests_done, p.events)
         }
         RunStatus::Idle => match state.runs.with(|r| r.last().map(|r| (r.id, r.wall_ms, r.result.elapsed_ms))) {
             Some((id, wall, engine)) => format!("Run #{id} finished in {:.2} s ({:.2} s in the simulator).", wall / 1e3, engine / 1e3),
@@ -73,6 +91,15 @@ fn Progress() -> impl IntoView {
             <progress max="1" prop:value=move || fraction().unwrap_or(0.0)></progress>
             <span>{text}</span>
         </div>
+    }
+}
+
+/// Which run of an A/B pair is running, as the start of the progress text.
+fn pair_prefix(pair: Option<&PairPart>) -> &'static str {
+    match pair {
+        None => "",
+        Some(PairPart::A { .. }) => "Run A (1 of 2) · ",
+        Some(PairPart::B { .. }) => "Run B (2 of 2) · ",
     }
 }
 

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
-pub use state::{AppState, RunRecord, RunStatus, Upload, UploadStatus};
+pub use state::{AppState, PairPart, PendingRun, RunRecord, RunStatus, Upload, UploadStatus};
 
 use crate::browser;
 use crate::worker_client;

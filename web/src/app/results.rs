@@ -9,6 +9,8 @@ use leptos::prelude::*;
 use super::state::{AppState, RunRecord};
 use crate::browser;
 use crate::charts::{self, Axes, BarGroup, Line, PALETTE};
+use crate::compare;
+use crate::share::SharedRun;
 use crate::summary::{self, LATENCIES, PERCENTILES, SCALARS};
 use llmsim_worker::protocol::DOWNLOADS;
 
@@ -240,12 +242,19 @@ fn report(result: Result<(), String>) {
     }
 }
 
-/// The session's runs: show one, pick A and B, and the A/B differences.
+/// The session's runs: show one, pick A and B, and the A/B differences (the runs' labels and
+/// the settings they differ in, then the metrics).
 #[component]
 fn RunsList() -> impl IntoView {
     let state = expect_context::<AppState>();
     let rows = move || state.runs.get();
-    let diff = move || compared(state).map(|(a, b)| (a.id, b.id, summary::diff(&a.summary, &b.summary)));
+    let diff = move || {
+        compared(state).map(|(a, b)| {
+            let settings = compare::settings_diff(&SharedRun::from_query(&a.share_query).pairs, &SharedRun::from_query(&b.share_query).pairs);
+            let metrics = summary::diff(&a.summary, &b.summary);
+            (a, b, settings, metrics)
+        })
+    };
     view! {
         <div class="runs" style:display=move || { if state.runs.with(|r| r.len()) > 0 { "" } else { "none" } }>
             <h2>"Runs of this session"</h2>
@@ -261,12 +270,20 @@ fn RunsList() -> impl IntoView {
                     </tbody>
                 </table>
             </div>
-            {move || diff().map(|(a, b, rows)| view! {
-                <h3>{format!("A/B: run #{a} → run #{b}")}</h3>
+            {move || diff().map(|(a, b, settings, rows)| view! {
+                <h3>{format!("A/B: run #{} → run #{}", a.id, b.id)}</h3>
                 <div class="table-scroll">
                     <table class="diff" data-testid="ab-diff">
-                        <thead><tr><th>"Metric"</th><th>{format!("A (#{a})")}</th><th>{format!("B (#{b})")}</th><th>"B vs A"</th></tr></thead>
+                        <thead><tr><th>"Metric"</th><th>{format!("A (#{})", a.id)}</th><th>{format!("B (#{})", b.id)}</th><th>"B vs A"</th></tr></thead>
                         <tbody>
+                            <tr class="setting"><th>"Run"</th><td>{a.label.clone()}</td><td>{b.label.clone()}</td><td></td></tr>
+                            {if settings.is_empty() {
+                                view! { <tr class="setting"><th>"Settings"</th><td colspan="3">"identical"</td></tr> }.into_any()
+                            } else {
+                                settings.into_iter().map(|d| view! {
+                                    <tr class="setting"><th><code>{d.flag}</code></th><td>{d.a}</td><td>{d.b}</td><td></td></tr>
+                                }).collect_view().into_any()
+                            }}
                             {rows.into_iter().map(|r| {
                                 let class = match r.b_better { Some(true) => "better", Some(false) => "worse", None => "" };
                                 view! { <tr><th>{r.label}</th><td>{r.a}</td><td>{r.b}</td><td class=class>{r.change}</td></tr> }

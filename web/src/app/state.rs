@@ -12,7 +12,8 @@ use web_sys::File;
 
 use crate::browser;
 use crate::form::FormState;
-use crate::presets::{self, PRESETS};
+use crate::compare;
+use crate::presets::{self, PRESETS, Variant};
 use crate::share::{SharedFile, SharedRun};
 use crate::worker_client::{self, Reply};
 
@@ -50,6 +51,32 @@ pub struct Upload {
     pub status: UploadStatus,
 }
 
+/// Run B of an A/B pair, waiting for run A to finish.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingRun {
+    /// B's configuration: the form's when Run was pressed, with the variant's overrides.
+    pub config: serde_json::Value,
+    /// B's share link.
+    pub share_query: String,
+    /// B's label for the runs list.
+    pub label: String,
+}
+
+/// Which run of an A/B pair a run is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PairPart {
+    /// Run A (the form); B starts when it finishes.
+    A {
+        /// Run B.
+        b: Box<PendingRun>,
+    },
+    /// Run B; when it finishes, the A/B view compares it with run `a`.
+    B {
+        /// Run A's id.
+        a: u32,
+    },
+}
+
 /// What the Run button has started.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunStatus {
@@ -59,7 +86,7 @@ pub enum RunStatus {
     Running {
         /// Its id.
         run_id: u32,
-        /// Page clock when Run was pressed, ms.
+        /// Page clock when it was sent to the worker, ms.
         started_ms: f64,
         /// The latest progress.
         progress: Option<RunProgress>,
@@ -67,6 +94,8 @@ pub enum RunStatus {
         share_query: String,
         /// Its label for the runs list.
         label: String,
+        /// Its part in an A/B pair; `None` for a single run.
+        pair: Option<PairPart>,
     },
 }
 
@@ -122,6 +151,11 @@ pub struct AppState {
     pub shown: RwSignal<Option<u32>>,
     /// A/B: the two runs compared.
     pub compare: RwSignal<(Option<u32>, Option<u32>)>,
+    /// The B run a preset asked for (its variant), made after the form's own run while
+    /// `run_variant` is on; choosing another preset or opening a link replaces it.
+    pub variant: RwSignal<Option<Variant>>,
+    /// Whether Run also runs [`AppState::variant`] and compares the pair (the run bar's checkbox).
+    pub run_variant: RwSignal<bool>,
     /// Whether the worker is ready for messages.
     pub worker_ready: RwSignal<bool>,
     /// Run as soon as the files are in (opening a share link).
@@ -147,6 +181,8 @@ impl AppState {
             files: RwSignal::new(BTreeMap::new()),
             shown: RwSignal::new(None),
             compare: RwSignal::new((None, None)),
+            variant: RwSignal::new(PRESETS[0].compare_with),
+            run_variant: RwSignal::new(true),
             worker_ready: RwSignal::new(false),
             autorun: RwSignal::new(false),
             width: RwSignal::new(0),
@@ -173,6 +209,8 @@ impl AppState {
         let Some(preset) = presets::find(id) else { return };
         let (form, _) = FormState::from_pairs(preset.pairs.iter().copied());
         self.form.set(form);
+        self.variant.set(preset.compare_with);
+        self.run_variant.set(true);
         self.expected.set(Vec::new());
         self.run_errors.set(Vec::new());
         self.notice.set(None);
@@ -193,6 +231,8 @@ impl AppState {
         }
         let (form, errors) = FormState::from_pairs(shared.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         self.form.set(form);
+        // A link holds one configuration: it runs alone.
+        self.variant.set(None);
         self.expected.set(shared.files);
         if errors.is_empty() {
             self.autorun.set(true);
@@ -251,8 +291,13 @@ impl AppState {
 
     /// The share link's query for the current form.
     pub fn share_query(&self) -> String {
-        let pairs = self.form.with(FormState::active_pairs);
-        let files = self.form.with(FormState::required_files);
+        self.form.with(|form| self.share_query_of(form))
+    }
+
+    /// The share link's query for `form`, with the uploads it reads.
+    fn share_query_of(&self, form: &FormState) -> String {
+        let pairs = form.active_pairs();
+        let files = form.required_files();
         let files = self.uploads.with(|u| {
             files
                 .iter()
@@ -267,22 +312,44 @@ impl AppState {
         SharedRun { pairs, files }.to_query()
     }
 
-    /// Starts a run of the form.
+    /// The B run the Run button makes after the form's, if any.
+    pub fn armed_variant(&self) -> Option<Variant> {
+        self.variant.get().filter(|_| self.run_variant.get())
+    }
+
+    /// Starts a run of the form, and after it the variant's run when one is armed: the pair then
+    /// shows as A and B.
     pub fn start_run(&self) {
         if matches!(self.run.get_untracked(), RunStatus::Running { .. }) {
             return;
         }
+        self.run_errors.set(Vec::new());
+        self.notice.set(None);
+        let form = self.form.get_untracked();
+        let (share_query, label) = (self.share_query_of(&form), self.run_label());
+        let variant = self.variant.get_untracked().filter(|_| self.run_variant.get_untracked());
+        let Some(variant) = variant else {
+            self.send_run(form.to_json(), share_query, label, None);
+            return;
+        };
+        // B is fixed now, so edits made while A runs do not change what B runs.
+        let b_form = compare::variant_form(&form, &variant);
+        let diff = compare::settings_diff(&form.active_pairs(), &b_form.active_pairs());
+        let (a_label, b_label) = compare::pair_labels(&label, &diff);
+        let b = PendingRun { config: b_form.to_json(), share_query: self.share_query_of(&b_form), label: b_label };
+        self.send_run(form.to_json(), share_query, a_label, Some(PairPart::A { b: Box::new(b) }));
+    }
+
+    /// Numbers a run, marks it running and sends it to the worker.
+    fn send_run(&self, config: serde_json::Value, share_query: String, label: String, pair: Option<PairPart>) {
         // Runs are numbered 1, 2, ... for the runs table (uploads have their own ids).
         let run_id = self.next_run.get_value();
         self.next_run.set_value(run_id + 1);
-        self.run_errors.set(Vec::new());
-        self.notice.set(None);
-        let (share_query, label) = (self.share_query(), self.run_label());
-        self.run.set(RunStatus::Running { run_id, started_ms: browser::now_ms(), progress: None, share_query, label });
-        worker_client::run(run_id, self.form.with_untracked(FormState::to_json));
+        self.run.set(RunStatus::Running { run_id, started_ms: browser::now_ms(), progress: None, share_query, label, pair });
+        worker_client::run(run_id, config);
     }
 
-    /// Stops the run by replacing the worker.
+    /// Stops the run (and the rest of its A/B pair) by replacing the worker.
     pub fn cancel_run(&self) {
         if matches!(self.run.get_untracked(), RunStatus::Running { .. }) {
             self.worker_ready.set(false);
@@ -350,13 +417,21 @@ impl AppState {
                 });
             }
             FromWorker::RunFailed { run_id, errors } => {
-                if self.is_current(run_id) {
-                    self.run.set(RunStatus::Idle);
+                let RunStatus::Running { run_id: current, label, pair, .. } = self.run.get_untracked() else { return };
+                if current != run_id {
+                    return;
+                }
+                self.run.set(RunStatus::Idle);
+                if matches!(pair, Some(PairPart::B { .. })) {
+                    // The form shows A's settings: B's errors would mark the wrong fields.
+                    let errors: Vec<String> = errors.iter().map(|e| if e.flag.is_empty() { e.to_string() } else { format!("--{}: {e}", e.flag) }).collect();
+                    self.notice.set(Some(format!("Run B ({label}) was refused: {}", errors.join("; "))));
+                } else {
                     self.run_errors.set(errors);
                 }
             }
             FromWorker::RunFinished { run_id, result } => {
-                let RunStatus::Running { run_id: current, started_ms, share_query, label, .. } = self.run.get_untracked() else { return };
+                let RunStatus::Running { run_id: current, started_ms, share_query, label, pair, .. } = self.run.get_untracked() else { return };
                 if current != run_id {
                     return;
                 }
@@ -371,13 +446,27 @@ impl AppState {
                 };
                 self.runs.update(|r| r.push(Arc::new(record)));
                 self.shown.set(Some(run_id));
-                self.compare.update(|(a, b)| {
-                    // The two latest runs are compared until the user picks others.
-                    *a = b.or(*a);
-                    *b = Some(run_id);
-                });
-                self.run.set(RunStatus::Idle);
-                browser::replace_query(&share_query);
+                match pair {
+                    None => {
+                        self.compare.update(|(a, b)| {
+                            // The two latest runs are compared until the user picks others.
+                            *a = b.or(*a);
+                            *b = Some(run_id);
+                        });
+                        self.run.set(RunStatus::Idle);
+                        browser::replace_query(&share_query);
+                    }
+                    Some(PairPart::A { b }) => {
+                        // The address bar holds the form's link, which is A's.
+                        browser::replace_query(&share_query);
+                        let PendingRun { config, share_query, label } = *b;
+                        self.send_run(config, share_query, label, Some(PairPart::B { a: run_id }));
+                    }
+                    Some(PairPart::B { a }) => {
+                        self.compare.set((Some(a), Some(run_id)));
+                        self.run.set(RunStatus::Idle);
+                    }
+                }
             }
             FromWorker::RunFiles { run_id, skipped } => {
                 self.files.update(|f| {
@@ -392,10 +481,6 @@ impl AppState {
                 )));
             }
         }
-    }
-
-    fn is_current(&self, run_id: u32) -> bool {
-        matches!(self.run.get_untracked(), RunStatus::Running { run_id: r, .. } if r == run_id)
     }
 
     fn run_label(&self) -> String {
