@@ -29,6 +29,15 @@ check() {
 
 check "native tests: cargo test --workspace" cargo test --locked --workspace --no-fail-fast || true
 
+# INV-7: the engine reads no clock and calls no platform-dependent float functions
+# (crates/engine/clippy.toml lists what is disallowed).
+if cargo clippy --version >/dev/null 2>&1; then
+  check "engine purity: clippy disallowed methods" \
+    cargo clippy --locked -p llmsim-engine --lib -- -D clippy::disallowed_methods -D clippy::disallowed_types || true
+else
+  step "SKIPPED engine purity check: clippy is not installed (rustup component add clippy)"
+fi
+
 check "browser unit tests: wasm-bindgen-test in headless Chromium" \
   env CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/webdriver.json" \
   cargo test --locked --no-fail-fast --target wasm32-unknown-unknown -p llmsim-web -p llmsim-worker --tests || true
