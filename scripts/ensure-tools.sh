@@ -24,8 +24,17 @@ quietly() {
   if ! "$@" >"$log" 2>&1; then cat "$log"; echo "failed: $* (log: $log)" >&2; return 1; fi
 }
 
+# Node.js ≥ 20.10 (the e2e runner uses `node --test --test-concurrency`); the machines this
+# project targets ship Node 20. Debian 12's own nodejs is 18, so it is only a last resort.
 ensure_node() {
   command -v npm >/dev/null || { step "installing Node.js and npm (apt)"; apt_install nodejs npm; }
+  local version major minor
+  version="$(node --version | tr -d v)"
+  major="${version%%.*}"; minor="${version#*.}"; minor="${minor%%.*}"
+  if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 10 ]; }; then
+    echo "Node.js $version is too old: the end-to-end tests need Node.js 20.10 or newer (install it from nodejs.org or NodeSource)" >&2
+    return 1
+  fi
 }
 
 ensure_chromium() {

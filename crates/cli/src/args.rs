@@ -75,7 +75,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                print!("{e}");
+                crate::output::emit(&e.to_string());
                 return Ok(Parsed::Done);
             }
             return Err(e.render().to_string());
@@ -119,11 +119,14 @@ fn apply(matches: &ArgMatches, def: &FlagDef, config: &mut Config) -> Result<(),
 }
 
 fn list(matches: &ArgMatches) -> bool {
+    use std::fmt::Write as _;
     let mut listed = false;
+    let mut out = String::new();
     if matches.get_flag("list-models") {
         for m in catalog::models() {
             let moe = m.moe.as_ref().map_or(String::new(), |x| format!(", MoE {}×top{}", x.num_experts, x.top_k));
-            println!(
+            let _ = writeln!(
+                out,
                 "{:40} {:3} layers, {:3} q / {:2} kv heads, hidden {:5}, mlp {:5}, max len {}{moe}",
                 m.name, m.num_layers, m.num_q_heads, m.num_kv_heads, m.embedding_dim, m.mlp_hidden_dim, m.max_model_len
             );
@@ -133,7 +136,8 @@ fn list(matches: &ArgMatches) -> bool {
     if matches.get_flag("list-devices") {
         for d in catalog::devices() {
             let fp8 = d.fp8_tflops.map_or("-".to_string(), |t| format!("{t}"));
-            println!(
+            let _ = writeln!(
+                out,
                 "{:10} {:32} bf16 {:7} TFLOP/s, fp8 {:7} TFLOP/s, {:5} GB, {:6} GB/s",
                 d.name, d.display_name, d.fp16_tflops, fp8, d.memory_gb, d.memory_bandwidth_gbps
             );
@@ -142,13 +146,15 @@ fn list(matches: &ArgMatches) -> bool {
     }
     if matches.get_flag("list-nodes") {
         for n in catalog::nodes() {
-            println!(
+            let _ = writeln!(
+                out,
                 "{:22} {:2} × {:10} intra-node {:6} GB/s, inter-node {:6} GB/s",
                 n.name, n.devices_per_node, n.device, n.intra_node_bandwidth_gbps, n.inter_node_bandwidth_gbps
             );
         }
         listed = true;
     }
+    crate::output::emit(&out);
     listed
 }
 

@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    print!("{}", output::summary_table(&sim_config, &report));
+    output::emit(&output::summary_table(&sim_config, &report));
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

@@ -63,6 +63,20 @@ pub fn write(dir: &Path, config: &SimConfig, report: &Report) -> std::io::Result
     Ok(())
 }
 
+/// Writes `text` to stdout. A closed pipe (`llmsim -h | head`) ends the process quietly instead
+/// of panicking as `print!` would.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("llmsim: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Vidur's directory name format, `YYYY-MM-DD_HH-MM-SS-ffffff` (UTC).
 fn timestamp() -> String {
     let now = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();

@@ -84,7 +84,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
         return Err(ConfigError::new(
             "replica_config_tensor_parallel_size",
             format!(
-                "{} does not fit: its weights need {:.1} GB per GPU at TP={} PP={} ({:?}), but a {} offers {:.1} GB after the {:.0}% memory margin",
+                "{} does not fit: its weights need {:.1} GB per GPU at TP={} PP={} ({:?}), but one {} GPU offers {:.1} GB after the {:.0}% memory margin",
                 m.name,
                 gb(weight_bytes),
                 tp,

@@ -272,6 +272,7 @@ pub struct Params<'a> {
     config: &'a Config,
     inputs: &'a Inputs,
     errors: Vec<ConfigError>,
+    warnings: Vec<String>,
 }
 
 impl<'a> Params<'a> {
@@ -283,7 +284,7 @@ impl<'a> Params<'a> {
 
     /// Reads `config`, with input files from `inputs`.
     pub fn with_inputs(config: &'a Config, inputs: &'a Inputs) -> Params<'a> {
-        Params { config, inputs, errors: Vec::new() }
+        Params { config, inputs, errors: Vec::new(), warnings: Vec::new() }
     }
 
     /// The input files.
@@ -300,7 +301,17 @@ impl<'a> Params<'a> {
         };
         let path = typed::fill_placeholders(self.config, &path);
         match self.inputs.trace(&path) {
-            Ok(trace) => Some(trace),
+            Ok(trace) => {
+                // What the reader noticed (zero-token rows, arrivals out of order) reaches
+                // the report, so no change to the input goes unsaid.
+                for w in &trace.warnings {
+                    let note = format!("{}: {w}", trace.name);
+                    if !self.warnings.contains(&note) {
+                        self.warnings.push(note);
+                    }
+                }
+                Some(trace)
+            }
             Err(e) => {
                 self.errors.push(ConfigError::new(flag, e.to_string()));
                 None
@@ -311,6 +322,11 @@ impl<'a> Params<'a> {
     /// The underlying raw configuration.
     pub fn config(&self) -> &'a Config {
         self.config
+    }
+
+    /// Non-fatal notes gathered while reading (e.g. from trace files).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Records an error.

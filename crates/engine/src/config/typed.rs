@@ -12,6 +12,9 @@ use crate::scheduler::replica::{QueueKind, REPLICA_SCHEDULERS, ReplicaSchedulerF
 use crate::time::SimTime;
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
 
+/// Most KV blocks a run may simulate over all replicas (about 2 GB of bookkeeping).
+pub const MAX_SIMULATED_BLOCKS: u64 = 50_000_000;
+
 /// A number format for weights or KV cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -249,15 +252,6 @@ impl SimConfig {
         }
         let workload = pick(&mut p, "request_generator_config_type", REQUEST_GENERATORS.iter().map(|e| (e.name, e.parse)))
             .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
-        if let (Some(router), Some(workload)) = (&router, &workload) {
-            let needs_sessions = ROUTERS.iter().any(|e| e.name == router.name && e.needs_sessions);
-            if needs_sessions && !workload.build.has_sessions {
-                p.error(
-                    ConfigError::new("global_scheduler_config_type", format!("{} routes by session but the workload's requests carry no session_id", router.name))
-                        .with_hint("use a trace with a session_id column (Vidur CSV) or a Mooncake trace, or pick a router without session affinity"),
-                );
-            }
-        }
         let predictor = match &replica {
             Some(r) => pick(&mut p, "execution_time_predictor_config_type", PREDICTORS.iter().map(|e| (e.name, e.parse)))
                 .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
@@ -286,7 +280,7 @@ impl SimConfig {
                     "global_scheduler_config_type",
                     format!("{} keeps sessions on one replica, but the {} workload's requests carry no session_id", router.name, workload.name),
                 )
-                .with_hint("replay a trace with a session_id column (--request_generator_config_type trace), or choose a router without sessions such as lop or lor"),
+                .with_hint("use a trace with session ids (a Vidur CSV with a session_id column, or a Mooncake JSONL), or choose a router without sessions such as lop or lor"),
             );
         }
         if let Some(scheduler) = &replica_scheduler
@@ -308,6 +302,27 @@ impl SimConfig {
             },
             _ => None,
         };
+        // The simulation keeps every KV block of every replica (about 40 bytes each): refuse a
+        // cluster whose bookkeeping alone would exhaust memory (wasm tops out at 4 GB).
+        if let Some(plan) = &memory
+            && plan.num_blocks.saturating_mul(u64::from(num_replicas)) > MAX_SIMULATED_BLOCKS
+        {
+            p.error(
+                ConfigError::new(
+                    "cluster_config_num_replicas",
+                    format!(
+                        "{num_replicas} replicas × {} KV blocks each = {} blocks to simulate, more than the {} this simulator keeps in memory",
+                        plan.num_blocks,
+                        plan.num_blocks * u64::from(num_replicas),
+                        MAX_SIMULATED_BLOCKS
+                    ),
+                )
+                .with_hint(format!(
+                    "use at most {} replicas, or a larger --cache_config_block_size",
+                    (MAX_SIMULATED_BLOCKS / plan.num_blocks.max(1)).max(1)
+                )),
+            );
+        }
         if let Some(plan) = &memory
             && let Some(r) = &replica
             && plan.num_blocks * u64::from(cache.block_size) < u64::from(r.model.max_model_len) {
@@ -318,6 +333,7 @@ impl SimConfig {
                 ));
             }
 
+        warnings.extend(p.take_warnings());
         let errors = p.into_errors();
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
@@ -536,6 +552,13 @@ mod tests {
         assert!(flags.contains(&"replica_config_device"));
         let device = e.0.iter().find(|e| e.flag == "replica_config_device").unwrap();
         assert_eq!(device.hint.as_deref(), Some("did you mean 'h100'?"));
+    }
+
+    #[test]
+    fn clusters_too_big_to_simulate_are_refused() {
+        let e = build(&[("cluster_config_num_replicas", "100000"), ("synthetic_request_generator_config_num_requests", "10")]).unwrap_err();
+        let e = e.0.iter().find(|e| e.flag == "cluster_config_num_replicas").expect("names the replica flag");
+        assert!(e.hint.as_ref().unwrap().contains("at most"), "{e}");
     }
 
     #[test]
