@@ -171,3 +171,18 @@ fn chrome_trace_is_capped_with_a_warning() {
     let warning = report.warnings.iter().find(|w| w.contains("chrome_trace.json")).expect("a warning says the trace is cut");
     assert!(warning.contains(&format!("of {}", report.summary.num_batches)), "{warning}");
 }
+
+#[test]
+fn a_time_limit_before_the_last_arrival_is_reported() {
+    let (mut config, inputs) = load(&repo_root().join("tests/scenarios/synthetic_fixed_poisson"));
+    let full = Simulation::new(&SimConfig::build(&config, &inputs).unwrap()).run_to_report();
+    assert!(!full.warnings.iter().any(|w| w.contains("last arrival")), "{:?}", full.warnings);
+    // Stop early, before the last arrival: the report says requests were left out, and the ones
+    // that did arrive are all accounted for.
+    let early = full.summary.simulated_time_s / 4.0;
+    config.set("time_limit", &format!("{early}")).unwrap();
+    let cut = Simulation::new(&SimConfig::build(&config, &inputs).unwrap()).run_to_report();
+    assert!(cut.summary.time_limit_reached && cut.summary.num_requests < full.summary.num_requests);
+    assert!(cut.warnings.iter().any(|w| w.contains("before the workload's last arrival")), "{:?}", cut.warnings);
+    check_report_invariants(&cut).unwrap();
+}

@@ -321,8 +321,10 @@ test('a malformed trace is refused with its row and column', async () => {
     transfer.items.add(new File([content], 'broken_trace.csv', { type: 'text/csv' }));
     document.querySelector('.dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
   }, fs.readFileSync(bad, 'utf8'));
+  // While the file is read no field calls it missing; then the parse error names it.
   const error = page.locator('[data-testid=error]', { hasText: 'broken_trace.csv' }).first();
   await error.waitFor({ timeout: LONG });
+  assert.doesNotMatch(await error.innerText(), /not provided/);
   const text = await error.innerText();
   console.log(`error shown: ${text}`);
   assert.match(text, /row 3/);
@@ -374,6 +376,19 @@ test('the scheduler A/B preset runs vllm_v1, then sarathi, and shows them as A a
   await page.locator('[data-testid=ab-diff]').scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(ARTIFACTS, 'scheduler-ab-diff-1280x800.png') });
   await page.screenshot({ path: path.join(ARTIFACTS, 'scheduler-ab-1280-full.png'), fullPage: true });
+
+  // Run A's share link reopens the preset: it runs alone, with the B run offered but unticked.
+  await page.click('[data-testid=runs] button.linkish >> text="#1"');
+  const linkA = await page.getAttribute('[data-testid=share-link]', 'href');
+  assert.doesNotMatch(linkA, /sarathi/, 'run 1 is A, vllm_v1 (the default, so not in the link)');
+  const other = await open(linkA);
+  await waitForRuns(other, 1);
+  await other.waitForSelector('[data-testid=run]:not([disabled])', { timeout: LONG });
+  assert.equal(await runCount(other), 1, 'a link runs its one configuration');
+  assert.equal(await other.inputValue('[data-testid=preset]'), 'scheduler-ab');
+  assert.equal(await other.isChecked('[data-testid=run-variant]'), false, 'the B run is offered, not armed');
+  assert.deepEqual(other.problems, []);
+  await other.close();
 
   // Cancel during run A stops the pair: B never starts.
   await page.selectOption('[name=request_generator_config_type]', 'closed_loop');

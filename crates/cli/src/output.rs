@@ -85,15 +85,17 @@ fn timestamp() -> String {
 }
 
 fn row(out: &mut String, name: &str, s: &Stats, unit_scale: f64) {
+    // No samples (e.g. no request finished): dashes, not zeros that read as measured.
+    let cell = |x: f64| if s.count == 0 { format!("{:>10}", "–") } else { format!("{:>10.4}", x * unit_scale) };
     let _ = writeln!(
         out,
-        "  {name:<22}{:>10.4}{:>10.4}{:>10.4}{:>10.4}{:>10.4}{:>10.4}",
-        s.mean * unit_scale,
-        s.p50 * unit_scale,
-        s.p90 * unit_scale,
-        s.p95 * unit_scale,
-        s.p99 * unit_scale,
-        s.max * unit_scale
+        "  {name:<22}{}{}{}{}{}{}",
+        cell(s.mean),
+        cell(s.p50),
+        cell(s.p90),
+        cell(s.p95),
+        cell(s.p99),
+        cell(s.max)
     );
 }
 

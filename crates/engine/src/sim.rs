@@ -493,6 +493,7 @@ impl Simulation {
             unfinished: &unfinished,
             events: self.events,
             time_limit_reached: self.time_limit_reached,
+            arrivals_cut_off: self.time_limit_reached && self.next_arrival.is_some(),
             predictor: self.predictor.describe(),
             prefix_stats: self.replicas.0.iter().map(|r| r.scheduler.prefix_cache_stats()).collect(),
             final_kv: self.replicas.0.iter().map(|r| r.scheduler.kv_usage()).collect(),

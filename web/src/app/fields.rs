@@ -17,7 +17,7 @@ pub fn ConfigForm() -> impl IntoView {
     let state = expect_context::<AppState>();
     // Parsed once per change and shared by every field: visibility and validation.
     let config = Memo::new(move |_| state.form.with(|f| f.parse().0));
-    let live_errors = Memo::new(move |_| state.form.with(|f| f.validate(&|path| state.is_available(path))));
+    let live_errors = Memo::new(move |_| state.form.with(|f| f.validate(&|path| state.is_provided(path))));
     provide_context(FormContext { config, live_errors });
     view! {
         <form class="config-form" on:submit=|ev| ev.prevent_default()>

@@ -231,8 +231,10 @@ impl AppState {
         }
         let (form, errors) = FormState::from_pairs(shared.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         self.form.set(form);
-        // A link holds one configuration: it runs alone.
-        self.variant.set(None);
+        // A link holds one configuration: it runs alone. When that is a preset with an A/B
+        // variant, the variant's checkbox comes back unticked, so one click reruns the pair.
+        self.variant.set(self.matching_preset().and_then(presets::find).and_then(|p| p.compare_with));
+        self.run_variant.set(false);
         self.expected.set(shared.files);
         if errors.is_empty() {
             self.autorun.set(true);
@@ -246,6 +248,13 @@ impl AppState {
     pub fn is_available(&self, path: &str) -> bool {
         presets::is_shipped(path)
             || self.uploads.with(|u| u.get(path).is_some_and(|u| matches!(u.status, UploadStatus::Loaded { .. })))
+    }
+
+    /// Whether `path` is shipped or was uploaded, whatever became of the upload: live
+    /// validation calls only these files present, since an upload still being read or one that
+    /// failed shows its own status at the field (a second "not provided" would mislead).
+    pub fn is_provided(&self, path: &str) -> bool {
+        presets::is_shipped(path) || self.uploads.with(|u| u.contains_key(path))
     }
 
     /// Sends a file to the worker under `path`, for `flag`.

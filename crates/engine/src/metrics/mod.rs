@@ -108,6 +108,8 @@ pub struct RunEnd<'a> {
     pub events: u64,
     /// Whether `--time_limit` ended the run.
     pub time_limit_reached: bool,
+    /// Whether the workload still had requests to send when the run ended (time limit).
+    pub arrivals_cut_off: bool,
     /// The predictor's description.
     pub predictor: String,
     /// Prefix-cache lookup statistics per replica.
@@ -567,6 +569,12 @@ impl Metrics {
                 "chrome_trace.json holds the first {} of {} batch-stage slices (--metrics_config_chrome_trace_max_slices)",
                 self.chrome.len(),
                 self.chrome.len() as u64 + self.chrome_dropped
+            ));
+        }
+        if end.arrivals_cut_off {
+            warnings.push(format!(
+                "the time limit of {:.3} s ended the run before the workload's last arrival: later requests never entered the simulation and are not counted",
+                end.now.as_secs_f64()
             ));
         }
         if config.cache.enable_prefix_caching && !config.workload.build.has_block_hashes {

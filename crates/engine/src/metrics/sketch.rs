@@ -132,8 +132,9 @@ impl QuantileSketch {
     }
 }
 
-/// Mean and percentiles of a metric.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+/// Mean and percentiles of a metric. With no samples (`count` 0) every figure serialises as
+/// `null`, so an empty distribution never reads as a measured zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stats {
     /// Samples.
     pub count: u64,
@@ -151,6 +152,23 @@ pub struct Stats {
     pub max: f64,
     /// Smallest.
     pub min: f64,
+}
+
+impl Serialize for Stats {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let figure = |x: f64| (self.count > 0).then_some(x);
+        let mut out = serializer.serialize_struct("Stats", 8)?;
+        out.serialize_field("count", &self.count)?;
+        out.serialize_field("mean", &figure(self.mean))?;
+        out.serialize_field("p50", &figure(self.p50))?;
+        out.serialize_field("p90", &figure(self.p90))?;
+        out.serialize_field("p95", &figure(self.p95))?;
+        out.serialize_field("p99", &figure(self.p99))?;
+        out.serialize_field("max", &figure(self.max))?;
+        out.serialize_field("min", &figure(self.min))?;
+        out.end()
+    }
 }
 
 /// Exact statistics of `values` (sorted in place); percentiles interpolate linearly between
@@ -206,6 +224,15 @@ mod tests {
         assert_eq!(s.p50, 2.5);
         assert!((s.p90 - 3.7).abs() < 1e-12);
         assert_eq!((s.min, s.max, s.mean), (1.0, 4.0, 2.5));
+    }
+
+    #[test]
+    fn empty_stats_serialise_as_null_not_zero() {
+        let empty = serde_json::to_value(exact_stats(&mut [])).unwrap();
+        assert_eq!(empty["count"], 0);
+        assert!(empty["p99"].is_null() && empty["mean"].is_null(), "{empty}");
+        let one = serde_json::to_value(exact_stats(&mut [2.0])).unwrap();
+        assert_eq!(one["p99"], 2.0);
     }
 
     #[test]
