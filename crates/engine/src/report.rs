@@ -441,8 +441,9 @@ impl Histogram {
 pub struct Report {
     /// Headline numbers.
     pub summary: Summary,
-    /// 101-point CDFs (quantiles 0.00..1.00) by metric: Vidur's request time metrics, `ttft`,
-    /// `tbt`, `tpot`, `e2e`, `scheduling_delay`, and the batch metrics.
+    /// 101-point CDFs (quantiles 0.00..1.00) by metric, empty where there were no samples:
+    /// Vidur's request time metrics, `ttft`, `tbt`, `tpot`, `e2e`, `scheduling_delay`, and the
+    /// batch metrics.
     pub cdfs: BTreeMap<String, Vec<f64>>,
     /// 101-point CDFs of per-op stage times (ms), if operation metrics are on.
     pub operation_cdfs: BTreeMap<String, Vec<f64>>,

@@ -126,8 +126,11 @@ impl QuantileSketch {
         }
     }
 
-    /// The 101-point CDF (quantiles 0.00, 0.01, ..., 1.00).
+    /// The 101-point CDF (quantiles 0.00, 0.01, ..., 1.00); empty without samples.
     pub fn cdf(&self) -> Vec<f64> {
+        if self.count == 0 {
+            return Vec::new();
+        }
         (0..=100).map(|i| self.quantile(f64::from(i) / 100.0)).collect()
     }
 }
@@ -208,8 +211,12 @@ pub fn sorted_quantile(values: &[f64], q: f64) -> f64 {
     values[lo] + (values[hi] - values[lo]) * frac
 }
 
-/// The 101-point CDF of sorted `values`.
+/// The 101-point CDF of sorted `values`; empty without values (no curve rather than a false
+/// one at zero).
 pub fn sorted_cdf(values: &[f64]) -> Vec<f64> {
+    if values.is_empty() {
+        return Vec::new();
+    }
     (0..=100).map(|i| sorted_quantile(values, f64::from(i) / 100.0)).collect()
 }
 
@@ -233,6 +240,8 @@ mod tests {
         assert!(empty["p99"].is_null() && empty["mean"].is_null(), "{empty}");
         let one = serde_json::to_value(exact_stats(&mut [2.0])).unwrap();
         assert_eq!(one["p99"], 2.0);
+        assert!(sorted_cdf(&[]).is_empty() && QuantileSketch::new().cdf().is_empty(), "no samples, no curve");
+        assert_eq!(sorted_cdf(&[2.0]).len(), 101);
     }
 
     #[test]
