@@ -39,8 +39,9 @@ pub fn run_checked(config: &Config, inputs: &Inputs) -> Report {
 }
 
 /// Checks a finished report: every request accounted for exactly once (INV-1), causality of
-/// each completed request's timestamps (INV-5), and no KV block held after a run that
-/// completed everything (INV-4).
+/// each completed request's timestamps and a latency that splits exactly into scheduling
+/// delay, execution and preemption (INV-5), cached prompt within the prompt (INV-2), and no
+/// KV block held after a run that completed everything (INV-4).
 pub fn check_report_invariants(report: &Report) -> Result<(), String> {
     let s = &report.summary;
     if s.num_requests != s.num_completed + s.num_refused + s.num_unfinished {
@@ -63,6 +64,18 @@ pub fn check_report_invariants(report: &Report) -> Result<(), String> {
     for r in &report.requests {
         if !(r.arrived_at_ns <= r.scheduled_at_ns && r.scheduled_at_ns <= r.prefill_completed_at_ns && r.prefill_completed_at_ns <= r.completed_at_ns) {
             return Err(format!("INV-5: request {} has arrival/schedule/first token/end out of order", r.id));
+        }
+        let accounted = (r.scheduled_at_ns - r.arrived_at_ns) + r.execution_ns + r.preempted_ns;
+        if r.completed_at_ns - r.arrived_at_ns != accounted {
+            return Err(format!(
+                "INV-5: request {}: e2e {} ns ≠ scheduling delay + execution + preemption = {} ns",
+                r.id,
+                r.completed_at_ns - r.arrived_at_ns,
+                accounted
+            ));
+        }
+        if r.num_prefill_tokens_cached > r.num_prefill_tokens {
+            return Err(format!("INV-2: request {} has {} cached prompt tokens of {}", r.id, r.num_prefill_tokens_cached, r.num_prefill_tokens));
         }
     }
     if s.num_unfinished == 0 {

@@ -45,7 +45,9 @@ pub struct Request {
     /// Tokens whose KV exists (cached prefix included); the first output token is counted at
     /// prefill end.
     pub num_processed_tokens: u32,
-    /// Prompt tokens served from the prefix cache at the latest admission.
+    /// Tokens of the original prompt served from the prefix cache at the latest admission.
+    /// After a restart the recomputed "prompt" also holds generated tokens, whose cached KV
+    /// is not prompt reuse: this never exceeds `original_prefill_tokens`.
     pub num_prefill_tokens_cached: u32,
     /// Times preempted and restarted by recompute.
     pub num_restarts: u32,
@@ -139,7 +141,7 @@ impl Request {
     pub fn on_cache_hit(&mut self, cached_tokens: u32) {
         debug_assert!(cached_tokens < self.num_prefill_tokens || cached_tokens == 0);
         self.num_processed_tokens = cached_tokens;
-        self.num_prefill_tokens_cached = cached_tokens;
+        self.num_prefill_tokens_cached = cached_tokens.min(self.original_prefill_tokens);
     }
 
     /// Preempt by recompute: the tokens generated so far become part of the prompt, KV state is
@@ -324,6 +326,13 @@ mod tests {
         r.restart();
         assert_eq!((r.num_prefill_tokens, r.num_decode_tokens, r.num_processed_tokens), (105, 5, 0));
         assert_eq!(r.total_tokens(), 110);
+        // Readmitted with its old KV still cached (prompt and generated tokens): all of it is
+        // reused, but only the 100 prompt tokens count as cached prompt.
+        r.on_cache_hit(96);
+        assert_eq!((r.num_processed_tokens, r.num_prefill_tokens_cached), (96, 96));
+        r.restart();
+        r.on_cache_hit(104);
+        assert_eq!((r.num_processed_tokens, r.num_prefill_tokens_cached), (104, 100));
     }
 
     #[test]

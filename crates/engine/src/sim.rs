@@ -394,8 +394,11 @@ impl Simulation {
         state.running = Some((self.now, duration, time.model_ns().min(duration)));
         for &id in &batch.plan.requests {
             let request = self.requests.get_mut(id);
-            if let Some(end) = request.latest_stage_end {
-                request.preempted_ns += self.now.since(end);
+            // Time between stages counts as preemption. Unlike Vidur, the wait of a request's
+            // very first batch in the stage-0 queue (PP > 1) counts too, so that
+            // e2e = scheduling delay + execution + preemption for every request.
+            if let Some(since) = request.latest_stage_end.or(request.scheduled_at) {
+                request.preempted_ns += self.now.since(since);
             }
         }
         self.metrics.on_stage_start(batch, stage, self.now, &time, duration);
