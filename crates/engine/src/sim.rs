@@ -13,7 +13,8 @@ use crate::request::{ReplicaId, Request, RequestArena, RequestId, RequestState};
 use crate::rng::{SeedTree, StreamRng};
 use crate::scheduler::global::{ClusterProbe, Router, router_seed_flag};
 use crate::scheduler::replica::{ReplicaContext, ReplicaScheduler};
-use crate::time::SimTime;
+use crate::report::RequestStatus;
+use crate::time::{HORIZON_TEXT, SimTime};
 use crate::workload::{RequestSource, hashes_for_block_size};
 
 /// One pipeline stage of a replica.
@@ -87,6 +88,8 @@ pub struct Simulation {
     requests_done: u64,
     finished: bool,
     time_limit_reached: bool,
+    /// The next event lay past [`SimTime::HORIZON`], which ended the run.
+    horizon_reached: bool,
     check_invariants: bool,
 }
 
@@ -143,6 +146,7 @@ impl Simulation {
             requests_done: 0,
             finished: false,
             time_limit_reached: false,
+            horizon_reached: false,
             check_invariants: false,
             config: config.clone(),
         }
@@ -234,6 +238,15 @@ impl Simulation {
         {
             self.time_limit_reached = true;
             self.now = limit;
+            self.finished = true;
+            return false;
+        }
+        // The safety net behind validation: nothing is simulated past the horizon, so a clock
+        // that would saturate (an epoch-time trace, an extreme random gap) ends the run here,
+        // reported like a time limit, instead of running on at a meaningless time.
+        if time > SimTime::HORIZON {
+            self.horizon_reached = true;
+            self.now = SimTime::HORIZON;
             self.finished = true;
             return false;
         }
@@ -480,8 +493,15 @@ impl Simulation {
         }
     }
 
+    /// Whether the run stopped at the simulation horizon ([`SimTime::HORIZON`]) because its
+    /// next event lay beyond it.
+    pub fn horizon_reached(&self) -> bool {
+        self.horizon_reached
+    }
+
     /// Ends the run and builds its report. Requests still in flight are reported as
-    /// unfinished; every arrived request is accounted for.
+    /// unfinished; every arrived request is accounted for. A run stopped by the horizon says
+    /// so in a warning and in each unfinished request's reason.
     pub fn finish(self) -> Report {
         let mut unfinished = Vec::new();
         for request in self.requests.iter() {
@@ -489,7 +509,9 @@ impl Simulation {
                 unfinished.push(request.id);
             }
         }
-        self.metrics.finish(crate::metrics::RunEnd {
+        let horizon_reached = self.horizon_reached;
+        let arrivals_cut_off = self.next_arrival.is_some();
+        let mut report = self.metrics.finish(crate::metrics::RunEnd {
             config: &self.config,
             now: self.now,
             requests: &self.requests,
@@ -500,6 +522,23 @@ impl Simulation {
             predictor: self.predictor.describe(),
             prefix_stats: self.replicas.0.iter().map(|r| r.scheduler.prefix_cache_stats()).collect(),
             final_kv: self.replicas.0.iter().map(|r| r.scheduler.kv_usage()).collect(),
-        })
+        });
+        if horizon_reached {
+            let reason = format!("still in flight when {HORIZON_TEXT} ended the run");
+            for e in report.request_errors.iter_mut().filter(|e| e.status == RequestStatus::Unfinished) {
+                e.reason.clone_from(&reason);
+            }
+            let mut warning = format!("the run stopped at {HORIZON_TEXT}: its next event lay beyond it and was not simulated");
+            if !unfinished.is_empty() {
+                warning.push_str(&format!("; {} requests still in flight are reported as unfinished", unfinished.len()));
+            }
+            if arrivals_cut_off {
+                warning.push_str(
+                    "; the workload's later requests never arrived and are not counted (is the trace in epoch time or milliseconds, or the arrival rate or time scale extreme?)",
+                );
+            }
+            report.warnings.push(warning);
+        }
+        report
     }
 }

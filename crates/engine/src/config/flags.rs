@@ -250,7 +250,7 @@ pub fn suggest_flag(name: &str) -> Option<&'static str> {
 const GENERAL: &[FlagDef] = &[
     FlagDef::int("seed", "42", "Seed of every random stream in the run (workload, routing, replicas)."),
     FlagDef::choice("log_level", &["debug", "info", "warning", "error", "critical"], "info", "Accepted for Vidur compatibility; the simulator itself logs nothing."),
-    FlagDef::float("time_limit", "0", "Stop after this many simulated seconds; 0 = run until every request is done. Requests still in flight are reported as unfinished."),
+    FlagDef::float("time_limit", "0", "Stop after this many simulated seconds (at most 10^9, the simulation horizon); 0 = run until every request is done. Requests still in flight are reported as unfinished."),
 ];
 
 const CLUSTER: &[FlagDef] = &[

@@ -9,7 +9,7 @@ use crate::inputs::Inputs;
 use crate::memory::{self, MemoryPlan};
 use crate::scheduler::global::{ROUTERS, RouterFactory};
 use crate::scheduler::replica::{QueueKind, REPLICA_SCHEDULERS, ReplicaSchedulerFactory};
-use crate::time::SimTime;
+use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
 
 /// Most KV blocks a run may simulate over all replicas (about 2 GB of bookkeeping).
@@ -214,8 +214,18 @@ impl SimConfig {
         let mut warnings = Vec::new();
 
         let seed = p.int("seed") as u64;
-        let time_limit_s = p.float_in("time_limit", 0.0, 1e12);
-        let time_limit = (time_limit_s > 0.0).then(|| SimTime::from_secs_f64(time_limit_s));
+        let time_limit_s = p.float("time_limit");
+        let time_limit = if time_limit_s == 0.0 {
+            None
+        } else if let Some(limit) = SimTime::checked_from_secs_f64(time_limit_s) {
+            Some(limit)
+        } else {
+            p.error(
+                ConfigError::new("time_limit", format!("{time_limit_s} is out of range: it must be between 0 and {HORIZON_SECS} seconds"))
+                    .with_hint(format!("no run simulates past {HORIZON_TEXT}; use 0 to run until every request is done")),
+            );
+            None
+        };
         let num_replicas = p.int_in("cluster_config_num_replicas", 1, 100_000) as u32;
 
         let replica = build_replica(&mut p, &mut warnings);

@@ -8,22 +8,37 @@ use std::sync::Arc;
 use super::length::LengthGenerator;
 use super::synthetic::parse_lengths;
 use super::{NewRequest, RequestSource, WorkloadPlan};
-use crate::config::{FlagDef, Params};
+use crate::config::{ConfigError, FlagDef, Params};
 use crate::rng::{SeedTree, StreamRng, splitmix64};
-use crate::time::{SimTime, secs_to_nanos};
+use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs, secs_to_nanos};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int("closed_loop_request_generator_config_seed", "42", "Seed of the closed-loop workload's streams."),
     FlagDef::int("closed_loop_request_generator_config_concurrency", "8", "Concurrent clients, each with one request outstanding."),
     FlagDef::int("closed_loop_request_generator_config_num_requests", "128", "Requests sent in total."),
-    FlagDef::float("closed_loop_request_generator_config_think_time", "0", "Seconds a client waits after a response before sending its next request."),
+    FlagDef::float("closed_loop_request_generator_config_think_time", "0", "Seconds a client waits after a response before sending its next request (one client's think times must fit within the 10^9 s simulation horizon)."),
 ];
 
 pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     let seed = p.int("closed_loop_request_generator_config_seed") as u64;
     let concurrency = p.int_in("closed_loop_request_generator_config_concurrency", 1, 1 << 24) as u32;
     let num_requests = p.u64_at_least("closed_loop_request_generator_config_num_requests", 1);
-    let think_ns = secs_to_nanos(p.float_in("closed_loop_request_generator_config_think_time", 0.0, 1e9));
+    let think_s = p.float_in("closed_loop_request_generator_config_think_time", 0.0, HORIZON_SECS as f64);
+    let think_ns = secs_to_nanos(think_s);
+    // A client sends its requests at least a think time apart: the last one cannot arrive
+    // before ceil(num_requests / concurrency) - 1 think times.
+    let rounds = num_requests.div_ceil(u64::from(concurrency)).saturating_sub(1);
+    let thinking_s = rounds as f64 * think_s;
+    if thinking_s > HORIZON_SECS as f64 {
+        p.error(
+            ConfigError::new(
+                "closed_loop_request_generator_config_think_time",
+                format!("{rounds} think times of {think_s} s per client add up to {}, beyond {HORIZON_TEXT}", describe_secs(thinking_s)),
+            )
+            .with_hint("shorten the think time, or raise --closed_loop_request_generator_config_concurrency, or lower --closed_loop_request_generator_config_num_requests"),
+        );
+        return None;
+    }
     let lengths = parse_lengths(p)?;
     let (has_sessions, has_block_hashes) = (lengths.has_sessions, lengths.has_block_hashes);
     Some(WorkloadPlan {

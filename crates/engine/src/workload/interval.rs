@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use rand_distr::Distribution;
 
-use crate::config::{ConfigError, FlagDef, Params};
+use super::trace::{ArrivalClock, ArrivalTimes, TimePoint, TraceFormat, detect_format, format_instant, parse_time_point, read_arrival_times, seconds_to_ns};
+use crate::config::{ConfigError, FlagDef, Params, fill_placeholders};
 use crate::rng::{StreamRng, unit_f64};
 
 /// Draws the gap (seconds) before the next arrival.
@@ -20,6 +21,21 @@ pub struct IntervalPlan {
     pub build: Arc<dyn Fn() -> Box<dyn IntervalGenerator> + Send + Sync>,
     /// Component seed mixed into the intervals stream.
     pub seed: u64,
+    /// Seconds from t = 0 to the n-th arrival (the sum of n gaps): exact for deterministic gaps,
+    /// the expectation for random ones. Validation compares it with the simulation horizon.
+    pub span_s: Arc<dyn Fn(u64) -> f64 + Send + Sync>,
+    /// The flag that sets the pace of arrivals (a rate or a time scale), named when they
+    /// would pass the horizon.
+    pub pace_flag: &'static str,
+    /// Whether [`IntervalPlan::span_s`] is exact (deterministic gaps).
+    pub exact_span: bool,
+}
+
+impl IntervalPlan {
+    /// A plan whose every gap averages (or equals, if `exact`) `mean_gap_s`.
+    fn with_mean_gap(build: Arc<dyn Fn() -> Box<dyn IntervalGenerator> + Send + Sync>, seed: u64, mean_gap_s: f64, pace_flag: &'static str, exact: bool) -> IntervalPlan {
+        IntervalPlan { build, seed, span_s: Arc::new(move |n| n as f64 * mean_gap_s), pace_flag, exact_span: exact }
+    }
 }
 
 /// A registered interval generator.
@@ -59,16 +75,22 @@ const UNIFORM_FLAGS: &[FlagDef] = &[
 ];
 const TRACE_FLAGS: &[FlagDef] = &[
     FlagDef::int("trace_request_interval_generator_config_seed", "42", "Seed mixed into the intervals stream (unused)."),
-    FlagDef::path("trace_request_interval_generator_config_trace_file", "data/processed_traces/AzureFunctionsInvocationTraceForTwoWeeksJan2021Processed.csv", "Trace whose arrival times give the gaps (any format with arrival times)."),
-    FlagDef::opt_float("trace_request_interval_generator_config_start_time", "none", "Use arrivals at or after this many seconds from the trace's start."),
-    FlagDef::opt_float("trace_request_interval_generator_config_end_time", "none", "Use arrivals before this many seconds from the trace's start."),
-    FlagDef::float("trace_request_interval_generator_config_time_scale_factor", "1", "Multiply gaps by this (< 1 speeds the trace up)."),
+    FlagDef::path(TRACE_FILE_FLAG, "data/processed_traces/AzureFunctionsInvocationTraceForTwoWeeksJan2021Processed.csv", "Trace whose arrival times give the gaps: a CSV with an arrived_at column of seconds or date-times (YYYY-MM-DD HH:MM:SS[.ffffff], as Vidur's interval traces; other columns are ignored), an Azure CSV or a Mooncake JSONL. Date-times in arrived_at count in whole seconds since the first kept arrival, as in Vidur."),
+    FlagDef::string(START_FLAG, "none", "Use arrivals strictly after this instant: a date-time such as 1970-01-04 12:00:00 (Vidur's default; numbers of seconds in the trace count from 1970-01-01 00:00:00) or seconds on the trace's clock (from its earliest arrival if it writes date-times); none = from the first arrival."),
+    FlagDef::string(END_FLAG, "none", "Use arrivals strictly before this instant: a date-time such as 1970-01-04 15:00:00 (Vidur's default) or seconds, read as the start time is; none = to the last arrival."),
+    FlagDef::float(SCALE_FLAG, "1", "Multiply gaps by this (< 1 speeds the trace up)."),
 ];
+
+const TRACE_FILE_FLAG: &str = "trace_request_interval_generator_config_trace_file";
+const START_FLAG: &str = "trace_request_interval_generator_config_start_time";
+const END_FLAG: &str = "trace_request_interval_generator_config_end_time";
+const SCALE_FLAG: &str = "trace_request_interval_generator_config_time_scale_factor";
 
 fn parse_poisson(p: &mut Params) -> Option<IntervalPlan> {
     let seed = p.int("poisson_request_interval_generator_config_seed") as u64;
-    let qps = p.positive_float("poisson_request_interval_generator_config_qps");
-    Some(IntervalPlan { build: Arc::new(move || Box::new(Poisson { qps })), seed })
+    let flag = "poisson_request_interval_generator_config_qps";
+    let qps = p.positive_float(flag);
+    Some(IntervalPlan::with_mean_gap(Arc::new(move || Box::new(Poisson { qps })), seed, 1.0 / qps, flag, false))
 }
 
 struct Poisson {
@@ -92,7 +114,9 @@ fn parse_gamma(p: &mut Params) -> Option<IntervalPlan> {
         p.error(ConfigError::new("gamma_request_interval_generator_config_cv", format!("cv = {cv} gives an invalid gamma shape")));
         return None;
     }
-    Some(IntervalPlan { build: Arc::new(move || Box::new(Gamma { dist: rand_distr::Gamma::new(shape, scale).expect("validated") })), seed })
+    let build: Arc<dyn Fn() -> Box<dyn IntervalGenerator> + Send + Sync> =
+        Arc::new(move || Box::new(Gamma { dist: rand_distr::Gamma::new(shape, scale).expect("validated") }));
+    Some(IntervalPlan::with_mean_gap(build, seed, 1.0 / qps, "gamma_request_interval_generator_config_qps", false))
 }
 
 struct Gamma {
@@ -107,13 +131,14 @@ impl IntervalGenerator for Gamma {
 
 fn parse_static(p: &mut Params) -> Option<IntervalPlan> {
     let seed = p.int("static_request_interval_generator_config_seed") as u64;
-    Some(IntervalPlan { build: Arc::new(|| Box::new(Constant(0.0))), seed })
+    Some(IntervalPlan::with_mean_gap(Arc::new(|| Box::new(Constant(0.0))), seed, 0.0, "interval_generator_config_type", true))
 }
 
 fn parse_uniform(p: &mut Params) -> Option<IntervalPlan> {
     let seed = p.int("uniform_request_interval_generator_config_seed") as u64;
-    let qps = p.positive_float("uniform_request_interval_generator_config_qps");
-    Some(IntervalPlan { build: Arc::new(move || Box::new(Constant(1.0 / qps))), seed })
+    let flag = "uniform_request_interval_generator_config_qps";
+    let qps = p.positive_float(flag);
+    Some(IntervalPlan::with_mean_gap(Arc::new(move || Box::new(Constant(1.0 / qps))), seed, 1.0 / qps, flag, true))
 }
 
 struct Constant(f64);
@@ -126,23 +151,116 @@ impl IntervalGenerator for Constant {
 
 fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
     let seed = p.int("trace_request_interval_generator_config_seed") as u64;
-    let start = p.opt_float("trace_request_interval_generator_config_start_time").unwrap_or(0.0);
-    let end = p.opt_float("trace_request_interval_generator_config_end_time").unwrap_or(f64::INFINITY);
-    let scale = p.positive_float("trace_request_interval_generator_config_time_scale_factor");
-    let flag = "trace_request_interval_generator_config_trace_file";
-    let trace = p.trace(flag)?;
-    if !trace.has_arrivals() {
-        p.error(ConfigError::new(flag, format!("{} has no arrival times", trace.name)).with_hint("use a trace with an arrived_at, timestamp or TIMESTAMP column"));
+    let start = time_bound(p, START_FLAG);
+    let end = time_bound(p, END_FLAG);
+    let scale = p.positive_float(SCALE_FLAG);
+    let arrivals = read_interval_trace(p)?;
+    let (start, end) = (start?, end?);
+    // A number of seconds counts on the trace's own clock: its values if it writes seconds,
+    // from its earliest arrival if it writes date-times. A date-time is an instant on the
+    // timeline both share (seconds in the trace count from 1970-01-01 00:00:00).
+    let earliest = arrivals.instants_ns.iter().copied().min()?;
+    let latest = arrivals.instants_ns.iter().copied().max()?;
+    let to_ns = |bound: TimePoint| match (bound, arrivals.clock) {
+        (TimePoint::DateTime(ns), _) => ns,
+        (TimePoint::Seconds(secs), ArrivalClock::Seconds) => seconds_to_ns(secs),
+        (TimePoint::Seconds(secs), ArrivalClock::DateTimes) => earliest + seconds_to_ns(secs),
+    };
+    let (after, before) = (start.map(to_ns), end.map(to_ns));
+    // Vidur keeps start_time < t < end_time.
+    let mut kept: Vec<i128> =
+        arrivals.instants_ns.iter().copied().filter(|t| after.is_none_or(|a| *t > a) && before.is_none_or(|b| *t < b)).collect();
+    kept.sort_unstable();
+    if kept.len() < 2 {
+        p.error(
+            ConfigError::new(
+                TRACE_FILE_FLAG,
+                format!(
+                    "{} of the {} arrivals of {} fall strictly between the start and end times; the gaps need at least two",
+                    kept.len(),
+                    arrivals.instants_ns.len(),
+                    arrivals.name
+                ),
+            )
+            .with_hint(format!(
+                "its arrivals run from {} to {}: widen --{START_FLAG} / --{END_FLAG} (none = no bound)",
+                describe_instant(earliest, arrivals.clock),
+                describe_instant(latest, arrivals.clock)
+            )),
+        );
         return None;
     }
-    let mut arrivals: Vec<f64> = trace.rows.iter().filter_map(|r| r.arrived_at).filter(|t| *t >= start && *t < end).collect();
-    arrivals.sort_by(f64::total_cmp);
-    if arrivals.len() < 2 {
-        p.error(ConfigError::new(flag, format!("fewer than two arrivals of {} fall in the start/end window", trace.name)));
-        return None;
+    const NANOS: i128 = 1_000_000_000;
+    let gaps: Arc<[f64]> = if arrivals.clock == ArrivalClock::DateTimes && arrivals.column == "arrived_at" {
+        // Vidur's interval trace: whole seconds (floored) since the first kept arrival.
+        let first = kept[0];
+        kept.windows(2).map(|w| ((w[1] - first).div_euclid(NANOS) - (w[0] - first).div_euclid(NANOS)) as f64 * scale).collect()
+    } else {
+        kept.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e9 * scale).collect()
+    };
+    let cycle_s: f64 = gaps.iter().sum();
+    let span_gaps = gaps.clone();
+    let span_s = Arc::new(move |n: u64| {
+        let len = span_gaps.len() as u64;
+        (n / len) as f64 * cycle_s + span_gaps[..(n % len) as usize].iter().sum::<f64>()
+    });
+    Some(IntervalPlan {
+        build: Arc::new(move || Box::new(TraceGaps { gaps: gaps.clone(), next: 0 })),
+        seed,
+        span_s,
+        pace_flag: SCALE_FLAG,
+        exact_span: true,
+    })
+}
+
+/// A window bound flag: `Some(None)` when unset, `None` after recording an error.
+fn time_bound(p: &mut Params, flag: &str) -> Option<Option<TimePoint>> {
+    let text = p.string(flag);
+    if text.trim().is_empty() {
+        return Some(None);
     }
-    let gaps: Arc<[f64]> = arrivals.windows(2).map(|w| (w[1] - w[0]) * scale).collect();
-    Some(IntervalPlan { build: Arc::new(move || Box::new(TraceGaps { gaps: gaps.clone(), next: 0 })), seed })
+    match parse_time_point(&text) {
+        Ok(point) => Some(Some(point)),
+        Err(message) => {
+            p.error(ConfigError::new(flag, message).with_hint("write a date-time as YYYY-MM-DD HH:MM:SS[.ffffff], or give seconds; none = no bound"));
+            None
+        }
+    }
+}
+
+/// The interval trace's arrival times: a CSV's arrival column read directly (seconds or
+/// date-times, nothing else needed), or the arrivals of a trace in another format or already
+/// parsed by the caller.
+fn read_interval_trace(p: &mut Params) -> Option<ArrivalTimes> {
+    let inputs = p.inputs();
+    let text = p.opt_string(TRACE_FILE_FLAG).and_then(|path| {
+        let path = fill_placeholders(p.config(), &path);
+        inputs.text(&path).ok().map(|text| (path, text))
+    });
+    if let Some((path, text)) = text
+        && detect_format(&text) != Some(TraceFormat::MooncakeJsonl)
+    {
+        return read_arrival_times(&path, &text).map_err(|e| p.error(ConfigError::new(TRACE_FILE_FLAG, e.to_string()))).ok();
+    }
+    let trace = p.trace(TRACE_FILE_FLAG)?;
+    let column = match trace.format {
+        TraceFormat::VidurCsv => "arrived_at",
+        TraceFormat::MooncakeJsonl => "timestamp",
+        TraceFormat::AzureCsv => "TIMESTAMP",
+    };
+    let arrivals = ArrivalTimes::from_trace(&trace, column);
+    if arrivals.is_none() {
+        p.error(ConfigError::new(TRACE_FILE_FLAG, format!("{} has no arrival times", trace.name)).with_hint("use a trace with an arrived_at, timestamp or TIMESTAMP column"));
+    }
+    arrivals
+}
+
+/// An instant for messages: seconds, or a date-time.
+fn describe_instant(ns: i128, clock: ArrivalClock) -> String {
+    match clock {
+        ArrivalClock::Seconds => format!("{} s", ns as f64 / 1e9),
+        ArrivalClock::DateTimes => format_instant(ns),
+    }
 }
 
 struct TraceGaps {
@@ -161,7 +279,103 @@ impl IntervalGenerator for TraceGaps {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::inputs::Inputs;
     use crate::rng::SeedTree;
+
+    /// The first `n` gaps of the trace interval generator over `file` (as text) with `flags`,
+    /// or the errors, each as `--flag: message`.
+    fn trace_gaps(file: &str, flags: &[(&str, &str)], n: usize) -> Result<Vec<f64>, Vec<String>> {
+        let mut inputs = Inputs::new();
+        inputs.add_text("t.csv", file);
+        trace_gaps_with(&inputs, flags, n)
+    }
+
+    fn trace_gaps_with(inputs: &Inputs, flags: &[(&str, &str)], n: usize) -> Result<Vec<f64>, Vec<String>> {
+        let mut pairs = vec![(TRACE_FILE_FLAG, "t.csv")];
+        pairs.extend_from_slice(flags);
+        let config = Config::from_pairs(pairs).unwrap();
+        let mut p = Params::with_inputs(&config, inputs);
+        let plan = parse_trace(&mut p);
+        let errors: Vec<String> = p.into_errors().iter().map(ToString::to_string).collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let plan = plan.expect("no error, so a plan");
+        let mut generator = (plan.build)();
+        let mut rng = SeedTree::new(1).stream("t", 0);
+        Ok((0..n).map(|_| generator.next_interval(&mut rng)).collect())
+    }
+
+    #[test]
+    fn a_csv_of_arrival_times_only_gives_cycling_gaps() {
+        assert_eq!(trace_gaps("arrived_at\n0.5\n1.5\n3.0\n", &[], 5), Ok(vec![1.0, 1.5, 1.0, 1.5, 1.0]));
+        assert_eq!(trace_gaps("arrived_at\r\n3.0\r\n0.5\r\n1.5\r\n", &[(SCALE_FLAG, "2")], 2), Ok(vec![2.0, 3.0]), "sorted, then scaled");
+    }
+
+    #[test]
+    fn vidur_date_times_in_a_window_count_whole_seconds_since_the_first_kept_arrival() {
+        let file = "arrived_at\n1970-01-04 11:59:59\n1970-01-04 12:00:00\n1970-01-04 12:00:00.5\n1970-01-04T12:00:02.9\n\
+                    1970-01-04 12:00:03.1\n1970-01-04 12:00:10\n1970-01-04 15:00:00\n";
+        let window = [(START_FLAG, "1970-01-04 12:00:00"), (END_FLAG, "1970-01-04 15:00:00"), (SCALE_FLAG, "0.5")];
+        // Kept (strictly inside): 0.5, 2.9, 3.1, 10 s past noon → whole seconds 0, 2, 2, 9.
+        assert_eq!(trace_gaps(file, &window, 4), Ok(vec![1.0, 0.0, 3.5, 1.0]));
+        // A number of seconds counts from the earliest arrival (11:59:59) of a date-time trace.
+        assert_eq!(trace_gaps(file, &[(START_FLAG, "1.5"), (END_FLAG, "12")], 3), Ok(vec![0.0, 7.0, 0.0]));
+    }
+
+    #[test]
+    fn seconds_traces_keep_their_precision_and_read_date_time_bounds_as_epoch_seconds() {
+        let file = "arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,1,1\n0.25,1,1\n1.0,1,1\n4.5,1,1\n";
+        assert_eq!(trace_gaps(file, &[(START_FLAG, "0"), (END_FLAG, "4.5")], 2), Ok(vec![0.75, 0.75]), "start < t < end");
+        assert_eq!(trace_gaps(file, &[(START_FLAG, "1970-01-01 00:00:00.1")], 3), Ok(vec![0.75, 3.5, 0.75]));
+        // Bounds given as JSON numbers (configs written before date-times were accepted).
+        let config = Config::from_json_str(&format!(r#"{{"{TRACE_FILE_FLAG}": "t.csv", "{START_FLAG}": 0.1}}"#)).unwrap();
+        assert_eq!(config.get(START_FLAG), crate::config::FlagValue::Str("0.1".into()));
+    }
+
+    #[test]
+    fn other_formats_and_pre_parsed_traces_still_give_gaps() {
+        let azure = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.5,1,1\n2023-11-16 18:15:46.75,1,1\n2023-11-16 18:15:48,1,1\n";
+        assert_eq!(trace_gaps(azure, &[], 2), Ok(vec![0.25, 1.25]), "Azure timestamps keep their fractions");
+        assert_eq!(
+            trace_gaps(azure, &[(START_FLAG, "2023-11-16 18:15:46.6"), (END_FLAG, "1.4")], 1),
+            Err(vec![format!("--{TRACE_FILE_FLAG}: 1 of the 3 arrivals of t.csv fall strictly between the start and end times; the gaps need at least two (hint: its arrivals run from 2023-11-16 18:15:46.5 to 2023-11-16 18:15:48: widen --{START_FLAG} / --{END_FLAG} (none = no bound))")])
+        );
+        let mooncake = "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n{\"timestamp\": 500, \"input_length\": 1, \"output_length\": 1}\n";
+        assert_eq!(trace_gaps(mooncake, &[], 1), Ok(vec![0.5]));
+        let mut inputs = Inputs::new();
+        let trace = crate::workload::trace::parse_trace("t.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n1,1,1\n3,1,1\n", &mut |_| {}).unwrap();
+        inputs.add_trace("t.csv", Arc::new(trace));
+        assert_eq!(trace_gaps_with(&inputs, &[], 1), Ok(vec![2.0]), "a trace the web page parsed on upload");
+    }
+
+    #[test]
+    fn errors_name_the_flag_and_the_file_row_and_column() {
+        assert_eq!(
+            trace_gaps("arrived_at\n1\n2\n", &[(START_FLAG, "noon")], 1),
+            Err(vec![format!("--{START_FLAG}: 'noon' is neither a number of seconds nor a date-time like 1970-01-04 12:00:00 (hint: write a date-time as YYYY-MM-DD HH:MM:SS[.ffffff], or give seconds; none = no bound)")])
+        );
+        assert_eq!(
+            trace_gaps("arrived_at\n1970-01-04 12:00:00\n1970-01-04 25:00:00\n", &[], 1),
+            Err(vec![format!("--{TRACE_FILE_FLAG}: t.csv, row 3, column 'arrived_at': '1970-01-04 25:00:00' is not a time of day (00:00:00 to 23:59:59)")])
+        );
+        assert_eq!(
+            trace_gaps("when\n1\n", &[], 1),
+            Err(vec![format!("--{TRACE_FILE_FLAG}: t.csv, row 1, column 'arrived_at': required column is missing (columns: when); an interval trace needs an arrived_at column of seconds or date-times")])
+        );
+        assert_eq!(trace_gaps_with(&Inputs::new(), &[], 1), Err(vec![format!("--{TRACE_FILE_FLAG}: file t.csv was not provided")]));
+    }
+
+    #[test]
+    fn the_span_of_trace_gaps_is_exact_over_cycles() {
+        let mut inputs = Inputs::new();
+        inputs.add_text("t.csv", "arrived_at\n0\n1\n4\n");
+        let config = Config::from_pairs([(TRACE_FILE_FLAG, "t.csv"), (SCALE_FLAG, "2")]).unwrap();
+        let plan = parse_trace(&mut Params::with_inputs(&config, &inputs)).unwrap();
+        // Gaps 2, 6, 2, 6, 2: five arrivals end at 18 s.
+        assert_eq!(((plan.span_s)(5), (plan.span_s)(4), (plan.span_s)(0), plan.pace_flag, plan.exact_span), (18.0, 16.0, 0.0, SCALE_FLAG, true));
+    }
 
     #[test]
     fn poisson_mean_is_close_to_one_over_qps_and_capped() {

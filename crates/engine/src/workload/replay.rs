@@ -5,21 +5,24 @@ use std::sync::Arc;
 use super::length::check_max_tokens;
 use super::{NewRequest, RequestSource, WorkloadPlan};
 use crate::config::{ConfigError, FlagDef, Params};
-use crate::time::SimTime;
-use crate::workload::trace::Trace;
+use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs};
+use crate::workload::trace::{Trace, TraceError, TraceFormat, TraceRow, epoch_reading};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int("trace_request_generator_config_seed", "42", "Seed (unused: replay is not random)."),
     FlagDef::path("trace_request_generator_config_trace_file", "data/processed_traces/splitwise_conv.csv", "Trace to replay (Vidur CSV with arrived_at, Mooncake JSONL or Azure CSV)."),
     FlagDef::float("trace_request_generator_config_prefill_scale_factor", "1", "Multiply prompt lengths by this."),
     FlagDef::float("trace_request_generator_config_decode_scale_factor", "1", "Multiply output lengths by this."),
-    FlagDef::float("trace_request_generator_config_time_scale_factor", "1", "Multiply arrival times by this (< 1 replays faster: higher load)."),
+    FlagDef::float("trace_request_generator_config_time_scale_factor", "1", "Multiply arrival times by this (< 1 replays faster: higher load). Scaled arrivals must fall within the 10^9 s simulation horizon: rebase epoch timestamps to start at 0."),
     FlagDef::opt_int("trace_request_generator_config_max_tokens", "none", "Refuse the trace if a request's prompt + output (after scaling) exceeds this."),
     FlagDef::opt_int("trace_request_generator_config_num_requests", "none", "Replay only the first this many requests (none = all)."),
 ];
 
+const FILE_FLAG: &str = "trace_request_generator_config_trace_file";
+const TIME_SCALE_FLAG: &str = "trace_request_generator_config_time_scale_factor";
+
 pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
-    let flag = "trace_request_generator_config_trace_file";
+    let flag = FILE_FLAG;
     let prefill_scale = p.positive_float("trace_request_generator_config_prefill_scale_factor");
     let decode_scale = p.positive_float("trace_request_generator_config_decode_scale_factor");
     let time_scale = p.positive_float("trace_request_generator_config_time_scale_factor");
@@ -37,6 +40,7 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         check_max_tokens(p, "trace_request_generator_config_max_tokens", &trace, prefill_scale, decode_scale, max)?;
     }
     let count = num_requests.map_or(trace.rows.len(), |n| (n as usize).min(trace.rows.len()));
+    check_horizon(p, &trace, &trace.rows[..count], time_scale)?;
     // Replay in arrival order; a stable sort keeps file order among equal times.
     let mut order: Vec<u32> = (0..count as u32).collect();
     order.sort_by(|a, b| arrival(&trace, *a).total_cmp(&arrival(&trace, *b)));
@@ -50,6 +54,41 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         has_block_hashes,
         expected_requests: Some(count as u64),
     })
+}
+
+/// Refuses a replay whose arrivals (after `time_scale`) pass the simulation horizon, naming the
+/// first such row; arrivals that look like epoch time get a hint to rebase them.
+fn check_horizon(p: &mut Params, trace: &Trace, rows: &[TraceRow], time_scale: f64) -> Option<()> {
+    let beyond = |t: f64| SimTime::checked_from_secs_f64(t * time_scale).is_none();
+    let Some(row) = rows.iter().find(|r| beyond(r.arrived_at.unwrap_or(0.0))) else { return Some(()) };
+    let raw = row.arrived_at.unwrap_or(0.0);
+    let column = match trace.format {
+        TraceFormat::VidurCsv => "arrived_at",
+        TraceFormat::MooncakeJsonl => "timestamp",
+        TraceFormat::AzureCsv => "TIMESTAMP",
+    };
+    let scaled = if time_scale == 1.0 { String::new() } else { format!(" × time_scale_factor {time_scale} = {}", describe_secs(raw * time_scale)) };
+    let message = format!("arrival at {}{scaled} is beyond {HORIZON_TEXT}", describe_secs(raw));
+    let located = TraceError::new(&trace.name, Some(row.line), Some(column), message).to_string();
+    let first = rows.iter().filter_map(|r| r.arrived_at).fold(f64::INFINITY, f64::min);
+    let last = rows.iter().filter_map(|r| r.arrived_at).fold(0.0, f64::max);
+    let error = match epoch_reading(first) {
+        // A trace that starts far from zero at a plausible date is in epoch time.
+        Some(reading) if first > 0.5 * last => ConfigError::new(FILE_FLAG, located).with_hint(format!(
+            "the arrivals start at {first} — that looks like {reading}: rebase the {column} column so that the trace starts at 0 (subtract the first arrival from every row); if it is in milliseconds, also scale it with --{TIME_SCALE_FLAG} 0.001"
+        )),
+        // The trace itself fits; its scaling does not.
+        _ if time_scale > 1.0 && SimTime::checked_from_secs_f64(last).is_some() => ConfigError::new(TIME_SCALE_FLAG, located).with_hint(format!(
+            "the last replayed arrival is at {}: use a time_scale_factor of at most {:.6e}, or replay fewer rows with --trace_request_generator_config_num_requests",
+            describe_secs(last),
+            HORIZON_SECS as f64 / last
+        )),
+        _ => ConfigError::new(FILE_FLAG, located).with_hint(format!(
+            "arrivals are seconds from the start of the simulation: rebase or scale the {column} column (or --{TIME_SCALE_FLAG}) so that they end within {HORIZON_SECS} s"
+        )),
+    };
+    p.error(error);
+    None
 }
 
 fn arrival(trace: &Trace, row: u32) -> f64 {

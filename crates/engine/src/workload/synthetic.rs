@@ -8,12 +8,12 @@ use super::length::{LENGTH_GENERATORS, LengthGenerator, LengthPlan};
 use super::{NewRequest, RequestSource, WorkloadPlan};
 use crate::config::{ConfigError, FlagDef, Params};
 use crate::rng::{SeedTree, StreamRng, splitmix64};
-use crate::time::{SimTime, secs_to_nanos};
+use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs, secs_to_nanos};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int("synthetic_request_generator_config_seed", "42", "Seed of the synthetic workload's streams."),
     FlagDef::opt_int("synthetic_request_generator_config_num_requests", "128", "Requests to generate (none = until the duration)."),
-    FlagDef::opt_float("synthetic_request_generator_config_duration", "none", "Generate arrivals before this many seconds (none = until num_requests)."),
+    FlagDef::opt_float("synthetic_request_generator_config_duration", "none", "Generate arrivals before this many seconds, at most 10^9 (the simulation horizon; none = until num_requests)."),
 ];
 
 /// Reads the length generator selected by `--length_generator_config_type`.
@@ -54,6 +54,7 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         );
         return None;
     }
+    check_horizon(p, num_requests, duration, &intervals)?;
     let (has_sessions, has_block_hashes) = (lengths.has_sessions, lengths.has_block_hashes);
     let duration_ns = duration.map(secs_to_nanos);
     Some(WorkloadPlan {
@@ -77,6 +78,38 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         has_block_hashes,
         expected_requests: if duration.is_none() { num_requests } else { None },
     })
+}
+
+/// Refuses a workload whose arrivals would pass the simulation horizon: a duration beyond it,
+/// or `num_requests` gaps that add up (exactly, or on average for random gaps) to more.
+fn check_horizon(p: &mut Params, num_requests: Option<u64>, duration: Option<f64>, intervals: &IntervalPlan) -> Option<()> {
+    let horizon = HORIZON_SECS as f64;
+    let span = num_requests.map(|n| (n, (intervals.span_s)(n)));
+    match (span, duration) {
+        // The arrivals end with num_requests, or at a duration within the horizon.
+        (Some((_, s)), _) if s <= horizon => Some(()),
+        (_, Some(d)) if d <= horizon => Some(()),
+        (None, Some(d)) => {
+            p.error(
+                ConfigError::new("synthetic_request_generator_config_duration", format!("{} is beyond {HORIZON_TEXT}", describe_secs(d)))
+                    .with_hint(format!("use a duration of at most {HORIZON_SECS} s")),
+            );
+            None
+        }
+        (Some((n, s)), _) => {
+            let how = if intervals.exact_span { "would arrive over" } else { "would arrive, on average, over" };
+            p.error(
+                ConfigError::new(intervals.pace_flag, format!("{n} requests at this pace {how} {}, beyond {HORIZON_TEXT}", describe_secs(s))).with_hint(
+                    format!(
+                        "speed arrivals up with --{}, lower --synthetic_request_generator_config_num_requests, or stop them with --synthetic_request_generator_config_duration (at most {HORIZON_SECS} s)",
+                        intervals.pace_flag
+                    ),
+                ),
+            );
+            None
+        }
+        (None, None) => Some(()),
+    }
 }
 
 struct Synthetic {

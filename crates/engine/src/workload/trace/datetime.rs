@@ -1,4 +1,5 @@
-//! Date-times as the Azure traces write them (`2023-11-16 18:15:46.6805900`), read exactly.
+//! Date-times as the Azure traces and Vidur's interval traces write them
+//! (`2023-11-16 18:15:46.6805900`, `1970-01-04 12:00:00`), read exactly.
 
 /// An instant on the proleptic Gregorian calendar, without time zone (the traces give none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,6 +16,27 @@ impl DateTime {
         // Integer differences first, so that nanoseconds survive the conversion to f64.
         (self.secs - earlier.secs) as f64 + (i64::from(self.nanos) - i64::from(earlier.nanos)) as f64 / 1e9
     }
+
+    /// Nanoseconds since 1970-01-01 00:00:00 (negative before it), exactly.
+    pub(super) fn unix_nanos(self) -> i128 {
+        i128::from(self.secs) * 1_000_000_000 + i128::from(self.nanos)
+    }
+}
+
+/// `secs` seconds since 1970-01-01 00:00:00 as `YYYY-MM-DD HH:MM:SS`, for messages.
+pub(super) fn format_unix_secs(secs: i64) -> String {
+    let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // The inverse of days_since_epoch: shift to 0000-03-01, split into 400-year cycles.
+    let z = days + 719_468;
+    let cycle = z.div_euclid(146_097);
+    let day_of_cycle = z - cycle * 146_097;
+    let year_of_cycle = (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
+    let day_of_year = day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
+    let year = year_of_cycle + cycle * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", of_day / 3600, of_day % 3600 / 60, of_day % 60)
 }
 
 const EXPECTED: &str = "expected a date-time like 2023-11-16 18:15:46.6805900";
@@ -103,6 +125,18 @@ mod tests {
         assert_eq!(days_since_epoch(2023, 11, 16), 19_677);
         assert_eq!(days_since_epoch(2024, 2, 29), 19_782);
         assert_eq!(days_since_epoch(1600, 1, 1), -135_140);
+    }
+
+    #[test]
+    fn formats_unix_seconds_as_the_dates_it_parses() {
+        assert_eq!(format_unix_secs(0), "1970-01-01 00:00:00");
+        assert_eq!(format_unix_secs(-1), "1969-12-31 23:59:59");
+        assert_eq!(format_unix_secs(1_700_000_000), "2023-11-14 22:13:20");
+        for text in ["2024-02-29 12:34:56", "2000-03-01 00:00:00", "1600-01-01 00:00:00", "1970-01-04 12:00:00", "9999-12-31 23:59:59"] {
+            let t = at(text);
+            assert_eq!(format_unix_secs(t.secs), text);
+            assert_eq!(t.unix_nanos(), i128::from(t.secs) * 1_000_000_000);
+        }
     }
 
     #[test]

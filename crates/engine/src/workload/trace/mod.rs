@@ -1,6 +1,8 @@
 //! Request traces: Vidur's processed CSV, Mooncake JSONL and the Azure LLM inference CSV,
-//! detected from content. Parse errors name the file, the line and the column.
+//! detected from content, and arrival times alone for the interval trace
+//! ([`read_arrival_times`]). Parse errors name the file, the line and the column.
 
+mod arrivals;
 mod azure;
 mod csv_table;
 mod datetime;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use arrivals::{ArrivalClock, ArrivalTimes, TimePoint, epoch_reading, format_instant, parse_time_point, read_arrival_times, seconds_to_ns};
 pub use summary::{TraceSummary, summarize};
 
 /// Which format a trace was read as.
