@@ -270,6 +270,24 @@ mod tests {
     }
 
     #[test]
+    fn hidden_fields_raise_no_ignored_flag_warnings() {
+        // Values typed into fields that a selector change then hid: the engine warns about
+        // ignored flags, but a run carries only the active fields, so the page shows none.
+        let (form, _) = FormState::from_pairs([
+            ("replica_scheduler_config_type", "sarathi"),
+            ("sarathi_scheduler_config_chunk_size", "256"),
+            ("vllm_v1_scheduler_config_chunk_size", "1024"),
+            ("zipf_request_length_generator_config_min_tokens", "64"),
+            ("synthetic_request_generator_config_num_requests", "4"),
+        ]);
+        let config = Config::from_json_value(&form.to_json()).unwrap();
+        let sim = SimConfig::build(&config, &Inputs::new()).unwrap();
+        assert!(sim.warnings.iter().all(|w| !w.contains("is ignored: it applies with")), "{:?}", sim.warnings);
+        let (all_fields, _) = form.parse();
+        assert_eq!(all_fields.ignored_flag_warnings().len(), 2, "the hidden fields themselves would warn");
+    }
+
+    #[test]
     fn field_errors_come_from_the_engine_and_name_the_field() {
         let (form, _) = FormState::from_pairs([("cluster_config_num_replicas", "eight"), ("global_scheduler_config_type", "round_robbin")]);
         let errors = form.validate(&|_| true);

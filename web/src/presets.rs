@@ -204,6 +204,7 @@ mod tests {
             s.num_requests, s.num_completed, s.num_refused, s.simulated_time_s, s.num_events
         );
         assert!(s.num_completed * 10 >= s.num_requests * 9, "{what}: most requests complete");
+        assert!(report.warnings.iter().all(|w| !w.contains("is ignored: it applies with")), "{what}: sets a flag that does not apply: {:?}", report.warnings);
         report
     }
 

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, parser::ValueSource};
+use llmsim_engine::config::UNSUPPORTED_FLAGS;
 use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, all_flags, catalog};
 
 /// What the command line asked for.
@@ -27,20 +28,32 @@ fn heading(group: FlagGroup) -> &'static str {
     }
 }
 
+/// No-break space: clap wraps help at ASCII spaces only, so `[default: 0.5]` and `[with --x y]`
+/// move to the next line whole instead of leaving `0.5]` alone on one.
+const NBSP: char = '\u{a0}';
+
 fn help_text(def: &FlagDef) -> String {
     let mut help = def.help.to_string();
     if let Some((selector, values)) = &def.shown_when {
-        help.push_str(&format!(" [with --{selector} {}]", values.join("|")));
+        help.push_str(&format!(" [with{NBSP}--{selector}{NBSP}{}]", values.join("|")));
     }
     if let FlagKind::Choice(choices) = &def.kind {
         help.push_str(&format!(" [choices: {}]", choices.join(", ")));
     }
-    help.push_str(&format!(" [default: {}]", def.default));
+    help.push_str(&format!(" [default:{NBSP}{}]", def.default.replace(' ', &NBSP.to_string())));
     help
 }
 
+/// Flags whose `--name <VALUE>` is longer than this get their help on the lines below the name
+/// (and with them their whole `-h` section: clap aligns a section's help in one column). clap
+/// makes that switch by itself only while the column fits the terminal; the predictor's flags
+/// (up to 97 characters) pushed their help to column 110 and printed it one word per line.
+const NEXT_LINE_HELP_WIDTH: usize = 40;
+
 fn command() -> Command {
     let mut cmd = Command::new("llmsim")
+        // argparse takes the last of a repeated flag (`--seed 1 --seed 2` is seed 2); so do we.
+        .args_override_self(true)
         .about("Simulates LLM inference clusters (Vidur's model). Flags use Vidur's names; `python -m vidur.main ...` command lines run with `llmsim` in its place.")
         .version(env!("CARGO_PKG_VERSION"))
         .arg(Arg::new("config").long("config").value_name("FILE").help("Flat JSON of flag names to values (as written to config.json and by the web page); flags on the command line override it"))
@@ -52,9 +65,13 @@ fn command() -> Command {
         let arg = match def.kind {
             // Vidur's BooleanOptionalAction: `--flag` or `--no-flag`; `--flag false` is accepted too.
             FlagKind::Bool => arg.num_args(0..=1).default_missing_value("true").value_name("BOOL"),
+            // Vidur's `nargs="+"`: `--flag 1 2 3`.
             FlagKind::IntList => arg.num_args(1..).value_name("N"),
+            FlagKind::BoolList => arg.num_args(1..).value_name("BOOL"),
             _ => arg.num_args(1).value_name("VALUE").allow_hyphen_values(true),
         };
+        let shown = format!("--{} <{}>", def.name, arg.get_value_names().map_or("", |v| v[0].as_str()));
+        let arg = arg.next_line_help(shown.len() > NEXT_LINE_HELP_WIDTH);
         cmd = cmd.arg(arg);
         if def.kind == FlagKind::Bool {
             cmd = cmd.arg(
@@ -63,6 +80,17 @@ fn command() -> Command {
                     .action(ArgAction::SetTrue)
                     .hide(true),
             );
+        }
+    }
+    // Vidur flags llmsim does not implement are known, hidden, so that `parse` refuses them
+    // with the reason instead of clap calling them unknown.
+    for flag in UNSUPPORTED_FLAGS {
+        let arg = Arg::new(flag.name).long(flag.name).hide(true);
+        if flag.is_bool {
+            cmd = cmd.arg(arg.num_args(0..=1).default_missing_value("true"));
+            cmd = cmd.arg(Arg::new(format!("no-{}", flag.name)).long(format!("no-{}", flag.name)).action(ArgAction::SetTrue).hide(true));
+        } else {
+            cmd = cmd.arg(arg.num_args(1).allow_hyphen_values(true));
         }
     }
     cmd
@@ -94,6 +122,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
     let mut errors = Vec::new();
     for def in all_flags() {
         if let Err(e) = apply(&matches, def, &mut config) {
+            errors.push(format!("  {e}"));
+        }
+    }
+    for flag in UNSUPPORTED_FLAGS {
+        // `Config::set` refuses these (a boolean set to false, Vidur's default, is a no-op).
+        if let Some(value) = matches.get_one::<String>(flag.name)
+            && let Err(e) = config.set(flag.name, value)
+        {
             errors.push(format!("  {e}"));
         }
     }
@@ -208,5 +244,66 @@ mod tests {
     fn later_negation_wins() {
         let c = parse_ok(&["--cache_config_enable_prefix_caching", "--no-cache_config_enable_prefix_caching"]);
         assert_eq!(c.get("cache_config_enable_prefix_caching").to_text(), "false");
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_the_last_value_as_argparse_does() {
+        let c = parse_ok(&["--seed", "1", "--seed", "2"]);
+        assert_eq!(c.get("seed").to_text(), "2");
+        let c = parse_ok(&[
+            "--random_forest_execution_time_predictor_config_max_depth",
+            "8",
+            "16",
+            "--random_forest_execution_time_predictor_config_max_depth",
+            "4",
+        ]);
+        assert_eq!(c.get("random_forest_execution_time_predictor_config_max_depth").to_text(), "4");
+        let c = parse_ok(&["--cache_config_enable_prefix_caching", "--cache_config_enable_prefix_caching", "false"]);
+        assert_eq!(c.get("cache_config_enable_prefix_caching").to_text(), "false");
+    }
+
+    #[test]
+    fn vidur_list_flags_take_several_values() {
+        let c = parse_ok(&[
+            "--linear_regression_execution_time_predictor_config_fit_intercept",
+            "True",
+            "False",
+            "--linear_regression_execution_time_predictor_config_polynomial_include_bias",
+            "false",
+            "--linear_regression_execution_time_predictor_config_polynomial_interaction_only",
+            "True",
+            "False",
+            "--linear_regression_execution_time_predictor_config_polynomial_degree",
+            "1",
+            "2",
+            "3",
+            "--seed",
+            "7",
+        ]);
+        assert_eq!(c.get("linear_regression_execution_time_predictor_config_fit_intercept").to_text(), "True False");
+        assert_eq!(c.get("linear_regression_execution_time_predictor_config_polynomial_include_bias").to_text(), "False");
+        assert_eq!(c.get("linear_regression_execution_time_predictor_config_polynomial_interaction_only").to_text(), "True False");
+        assert_eq!(c.get("linear_regression_execution_time_predictor_config_polynomial_degree").to_text(), "1 2 3");
+        assert_eq!(c.get("seed").to_text(), "7", "the list ends at the next flag");
+        let e = parse_err(&["--linear_regression_execution_time_predictor_config_fit_intercept", "True", "maybe"]);
+        assert!(e.contains("fit_intercept") && e.contains("True/False"), "{e}");
+    }
+
+    #[test]
+    fn the_disk_cache_is_refused_as_not_supported() {
+        for args in [
+            &["--replica_scheduler_config_type", "vllm_v1_disk"][..],
+            &["--replica_scheduler_config_type=vllm_v1_disk"],
+            &["--cache_config_enable_disk_caching"],
+            &["--cache_config_disk_num_blocks", "1000"],
+            &["--vllm_v1_disk_scheduler_config_chunk_size", "256"],
+        ] {
+            let e = parse_err(args);
+            assert!(e.contains("not supported") && e.contains("disk KV cache"), "{args:?}: {e}");
+            assert!(e.contains(args[0].trim_start_matches("--").split('=').next().unwrap()), "names the flag: {e}");
+        }
+        // Vidur's default, spelt out, leaves the feature off: accepted.
+        parse_ok(&["--no-cache_config_enable_disk_caching"]);
+        parse_ok(&["--cache_config_enable_disk_caching", "false"]);
     }
 }

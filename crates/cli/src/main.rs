@@ -10,12 +10,18 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use llmsim_engine::{Inputs, SimConfig, Simulation};
 
+/// [`output::note`] with `format!` arguments: a line on stderr that a closed pipe cannot turn
+/// into a panic.
+macro_rules! note {
+    ($($arg:tt)*) => { output::note(&format!($($arg)*)) };
+}
+
 fn main() -> ExitCode {
     let config = match args::parse(std::env::args_os()) {
         Ok(args::Parsed::Run(config)) => config,
         Ok(args::Parsed::Done) => return ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("{message}");
+            note!("{message}");
             return ExitCode::from(2);
         }
     };
@@ -30,31 +36,34 @@ fn main() -> ExitCode {
     let sim_config = match SimConfig::build(&config, &inputs) {
         Ok(c) => c,
         Err(errors) => {
-            eprintln!("llmsim: invalid configuration:");
+            note!("llmsim: invalid configuration:");
             for e in &errors.0 {
-                eprintln!("  {e}");
+                note!("  {e}");
             }
             return ExitCode::from(2);
         }
     };
     drop(inputs);
 
-    // The output directory exists from the start: request_metrics.csv is streamed into it.
-    let out_dir = if sim_config.metrics.write_metrics {
-        match output::create_dir(&sim_config) {
-            Ok(dir) => Some(dir),
-            Err(e) => {
-                eprintln!("llmsim: could not create the output directory: {e}");
-                return ExitCode::from(1);
-            }
+    // The output directory exists from the start: config.json is written first, as in Vidur
+    // (also with --no-metrics_config_write_metrics), and request_metrics.csv is streamed into it.
+    let prepared = output::create_dir(&sim_config).and_then(|dir| {
+        output::remove_stale(&dir)?;
+        output::write_config(&dir, &sim_config)?;
+        Ok(dir)
+    });
+    let out_dir = match prepared {
+        Ok(dir) => dir,
+        Err(e) => {
+            note!("llmsim: {e}");
+            return ExitCode::from(1);
         }
-    } else {
-        None
     };
-    let mut rows = match out_dir.as_ref().filter(|_| sim_config.metrics.store_request_metrics).map(|dir| output::RowWriter::create(dir)) {
+    let write_metrics = sim_config.metrics.write_metrics;
+    let mut rows = match (write_metrics && sim_config.metrics.store_request_metrics).then(|| output::RowWriter::create(&out_dir)) {
         Some(Ok(rows)) => Some(rows),
         Some(Err(e)) => {
-            eprintln!("llmsim: could not write request_metrics.csv: {e}");
+            note!("llmsim: {e}");
             return ExitCode::from(1);
         }
         None => None,
@@ -73,7 +82,7 @@ fn main() -> ExitCode {
         if let Some(rows) = &mut rows
             && let Err(e) = rows.write_from(&mut sim)
         {
-            eprintln!("llmsim: could not write request_metrics.csv: {e}");
+            note!("llmsim: {e}");
             return ExitCode::from(1);
         }
         if bar.is_none() && started.elapsed() > Duration::from_secs(1) {
@@ -90,21 +99,19 @@ fn main() -> ExitCode {
     let report = sim.finish();
     let wall = started.elapsed();
 
-    if let Some(dir) = &out_dir {
-        let written = rows.map_or(Ok(()), |rows| rows.close()).and_then(|()| output::write(dir, &sim_config, &report));
+    if write_metrics {
+        let written = rows.map_or(Ok(()), output::RowWriter::close).and_then(|()| output::write(&out_dir, &sim_config, &report));
         if let Err(e) = written {
-            eprintln!("llmsim: could not write outputs: {e}");
+            note!("llmsim: {e}");
             return ExitCode::from(1);
         }
     }
     output::emit(&output::summary_table(&sim_config, &report));
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        note!("warning: {w}");
     }
-    if let Some(dir) = out_dir {
-        eprintln!("outputs: {}", dir.display());
-    }
-    eprintln!(
+    note!("outputs: {}", out_dir.display());
+    note!(
         "wall time: {:.3} s ({:.0} events/s)",
         wall.as_secs_f64(),
         report.summary.num_events as f64 / wall.as_secs_f64().max(1e-9)

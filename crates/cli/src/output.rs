@@ -8,19 +8,72 @@ use llmsim_engine::metrics::Stats;
 use llmsim_engine::report::RequestRecord;
 use llmsim_engine::{Report, SimConfig, Simulation};
 
+/// The files `llmsim` writes at the top of an output directory (every name [`write`] can
+/// produce there; a test holds it to that).
+pub const OWN_FILES: &[&str] =
+    &["config.json", "summary.json", "request_metrics.csv", "request_errors.csv", "chrome_trace.json", "batch_metrics.csv"];
+
+/// The directory of plot files inside an output directory.
+pub const PLOTS_DIR: &str = "plots";
+
 /// Creates `<output_dir>/<timestamp>/` (or `<output_dir>/` with
-/// `--metrics_config_no_timestamp`); returns it.
-pub fn create_dir(config: &SimConfig) -> std::io::Result<PathBuf> {
+/// `--metrics_config_no_timestamp`) and returns it; the error names the flag and the path.
+pub fn create_dir(config: &SimConfig) -> Result<PathBuf, String> {
     let mut dir = PathBuf::from(&config.metrics.output_dir);
     if !config.metrics.no_timestamp {
         dir.push(timestamp());
     }
-    std::fs::create_dir_all(&dir)?;
+    let flag = format!("--metrics_config_output_dir {}", config.metrics.output_dir);
+    // create_dir_all says only "File exists" (or "Not a directory") for a file in the way.
+    if let Some(file) = dir.ancestors().find(|p| !p.as_os_str().is_empty() && std::fs::metadata(p).is_ok_and(|m| !m.is_dir())) {
+        return Err(format!("{flag}: {} is a file, not a directory", file.display()));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{flag}: could not create the directory {}: {e}", dir.display()))?;
     Ok(dir)
+}
+
+/// Removes what an earlier run left in `dir` under llmsim's own names ([`OWN_FILES`], and the
+/// `.csv` / `.json` files in `plots/`, then `plots/` itself if that empties it), so a reused
+/// directory (`--metrics_config_no_timestamp`) holds only this run's files: otherwise a
+/// `batch_metrics.csv` or `chrome_trace.json` of a run with other output flags would sit beside
+/// this run's `summary.json` as if it were this run's. Nothing else is touched: other files, and
+/// a `plots` that is not a plain directory, stay.
+pub fn remove_stale(dir: &Path) -> Result<(), String> {
+    let remove = |path: &Path| std::fs::remove_file(path).map_err(|e| format!("could not remove the earlier run's {}: {e}", path.display()));
+    let is_file = |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir());
+    for name in OWN_FILES {
+        let path = dir.join(name);
+        if is_file(&path) {
+            remove(&path)?;
+        }
+    }
+    let plots = dir.join(PLOTS_DIR);
+    if !std::fs::symlink_metadata(&plots).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(&plots).map_err(|e| format!("could not read the earlier run's {}: {e}", plots.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("could not read the earlier run's {}: {e}", plots.display()))?.path();
+        let ours = path.extension().is_some_and(|x| x == "csv" || x == "json");
+        if ours && is_file(&path) {
+            remove(&path)?;
+        }
+    }
+    // Fails, and is meant to, when other files remain.
+    let _ = std::fs::remove_dir(&plots);
+    Ok(())
+}
+
+/// Writes `config.json` (the full configuration, every flag), as Vidur does when a run starts,
+/// whatever the output flags.
+pub fn write_config(dir: &Path, config: &SimConfig) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(&config.raw.to_json(true)).expect("config serialises") + "\n";
+    write_file(&dir.join("config.json"), &text)
 }
 
 /// `request_metrics.csv`, written row by row while the simulation runs.
 pub struct RowWriter {
+    path: PathBuf,
     file: std::io::BufWriter<std::fs::File>,
     records: Vec<RequestRecord>,
     line: String,
@@ -28,53 +81,74 @@ pub struct RowWriter {
 
 impl RowWriter {
     /// Creates the file in `dir` and writes its header.
-    pub fn create(dir: &Path) -> std::io::Result<RowWriter> {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join("request_metrics.csv"))?);
-        file.write_all(RequestRecord::csv_header().as_bytes())?;
-        Ok(RowWriter { file, records: Vec::new(), line: String::new() })
+    pub fn create(dir: &Path) -> Result<RowWriter, String> {
+        let path = dir.join("request_metrics.csv");
+        let file = std::fs::File::create(&path).map_err(|e| write_error(&path, &e))?;
+        let mut writer = RowWriter { file: std::io::BufWriter::new(file), records: Vec::new(), line: String::new(), path };
+        writer.file.write_all(RequestRecord::csv_header().as_bytes()).map_err(|e| write_error(&writer.path, &e))?;
+        Ok(writer)
     }
 
     /// Writes the rows the simulation has made final since the last call.
-    pub fn write_from(&mut self, sim: &mut Simulation) -> std::io::Result<()> {
+    pub fn write_from(&mut self, sim: &mut Simulation) -> Result<(), String> {
         sim.drain_request_records(&mut self.records);
         for record in self.records.drain(..) {
             self.line.clear();
             record.write_csv_row(&mut self.line);
-            self.file.write_all(self.line.as_bytes())?;
+            self.file.write_all(self.line.as_bytes()).map_err(|e| write_error(&self.path, &e))?;
         }
         Ok(())
     }
 
     /// Flushes and closes the file.
-    pub fn close(mut self) -> std::io::Result<()> {
-        self.file.flush()
+    pub fn close(mut self) -> Result<(), String> {
+        self.file.flush().map_err(|e| write_error(&self.path, &e))
     }
 }
 
-/// Writes the report's files into `dir` (request_metrics.csv only if it was not streamed).
-pub fn write(dir: &Path, config: &SimConfig, report: &Report) -> std::io::Result<()> {
+/// Writes the report's files into `dir`, except `config.json` (written when the run starts,
+/// [`write_config`]) and `request_metrics.csv` when it was streamed.
+pub fn write(dir: &Path, config: &SimConfig, report: &Report) -> Result<(), String> {
     for (name, contents) in report.files(config.metrics.store_plots, config.metrics.enable_chrome_trace) {
+        if name == "config.json" {
+            continue;
+        }
         let path = dir.join(&name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(|e| format!("could not create the directory {}: {e}", parent.display()))?;
         }
-        std::fs::write(&path, contents)?;
+        write_file(&path, &contents)?;
     }
     Ok(())
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), String> {
+    std::fs::write(path, contents).map_err(|e| write_error(path, &e))
+}
+
+fn write_error(path: &Path, e: &std::io::Error) -> String {
+    format!("could not write {}: {e}", path.display())
 }
 
 /// Writes `text` to stdout. A closed pipe (`llmsim -h | head`) ends the process quietly instead
 /// of panicking as `print!` would.
 pub fn emit(text: &str) {
-    use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("llmsim: cannot write to stdout: {e}");
+        note(&format!("llmsim: cannot write to stdout: {e}"));
         std::process::exit(1);
     }
+}
+
+/// Writes `line` and a newline to stderr, ignoring errors: a closed or full stderr (`llmsim 2>&1
+/// | head`) must not turn a finished run into a panic, as `eprintln!` would, and there is nowhere
+/// left to report it.
+pub fn note(line: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(line.as_bytes()).and_then(|()| stderr.write_all(b"\n"));
 }
 
 /// Vidur's directory name format, `YYYY-MM-DD_HH-MM-SS-ffffff` (UTC).
@@ -155,4 +229,34 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         s.predictor.time_share.iter().filter(|(_, v)| **v > 0.0).map(|(k, v)| format!("{k} {:.1}%", v * 100.0)).collect();
     let _ = writeln!(out, "predicted time from: {}", if shares.is_empty() { "-".to_string() } else { shares.join(", ") });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmsim_engine::{Config, Inputs};
+
+    /// `remove_stale` removes only what `write` can produce: [`OWN_FILES`] at the top and
+    /// `.csv` / `.json` files directly in `plots/`. Every output switched on must stay inside that.
+    #[test]
+    fn every_file_written_has_a_name_remove_stale_knows() {
+        let config = Config::from_pairs([
+            ("synthetic_request_generator_config_num_requests", "4"),
+            ("metrics_config_keep_individual_batch_metrics", "true"),
+            ("metrics_config_store_operation_metrics", "true"),
+            ("cluster_config_num_replicas", "2"),
+        ])
+        .unwrap();
+        let sim_config = SimConfig::build(&config, &Inputs::new()).unwrap();
+        let report = Simulation::new(&sim_config).run_to_report();
+        let files = report.files(true, true);
+        for (name, _) in &files {
+            let known = OWN_FILES.contains(&name.as_str())
+                || name.strip_prefix("plots/").is_some_and(|f| !f.contains('/') && (f.ends_with(".csv") || f.ends_with(".json")));
+            assert!(known, "{name} is written but not removed from a reused directory");
+        }
+        for own in OWN_FILES {
+            assert!(files.iter().any(|(name, _)| name == own), "{own} is in OWN_FILES but never written");
+        }
+    }
 }

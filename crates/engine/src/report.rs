@@ -470,6 +470,10 @@ pub struct Report {
     /// Whether `request_metrics.csv` is written from [`Report::requests`] (false when it is
     /// off, or when its rows were streamed).
     pub keep_request_metrics: bool,
+    /// Whether `plots/replica_metrics.json` is written
+    /// (`--metrics_config_store_utilization_metrics`). The figures stay in [`Report::replicas`]
+    /// either way: the summary's means and the page's charts are computed from them.
+    pub keep_utilization_metrics: bool,
 }
 
 fn f6(x: f64) -> String {
@@ -590,8 +594,10 @@ impl Report {
                 );
             }
             files.push(("plots/time_series.csv".to_string(), csv));
-            let replicas = serde_json::to_string_pretty(&self.replicas).expect("replicas serialise");
-            files.push(("plots/replica_metrics.json".to_string(), replicas + "\n"));
+            if self.keep_utilization_metrics {
+                let replicas = serde_json::to_string_pretty(&self.replicas).expect("replicas serialise");
+                files.push(("plots/replica_metrics.json".to_string(), replicas + "\n"));
+            }
         }
         files
     }

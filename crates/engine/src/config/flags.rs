@@ -27,6 +27,9 @@ pub enum FlagKind {
     Choice(Cow<'static, [&'static str]>),
     /// One or more whole numbers.
     IntList,
+    /// One or more booleans (Vidur's `nargs="+"` grids of `True`/`False`); kept as text in
+    /// Python's spelling, e.g. `True False`.
+    BoolList,
 }
 
 /// The form section a flag belongs to.
@@ -112,6 +115,10 @@ impl FlagDef {
     pub const fn int_list(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
         FlagDef::with(name, FlagKind::IntList, default, help)
     }
+    /// A list-of-booleans flag.
+    pub const fn bool_list(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
+        FlagDef::with(name, FlagKind::BoolList, default, help)
+    }
 
     fn in_group(mut self, group: FlagGroup) -> FlagDef {
         self.group = group;
@@ -169,6 +176,9 @@ impl FlagDef {
                 if let Some(c) = choices.iter().find(|c| **c == t) {
                     return Ok(FlagValue::Str((*c).to_string()));
                 }
+                if let Some(e) = unsupported_value(self.name, t) {
+                    return Err(e);
+                }
                 let mut e = ConfigError::new(self.name, format!("'{t}' is not one of: {}", choices.join(", ")));
                 if let Some(best) = closest(t, choices.iter().copied()) {
                     e = e.with_hint(format!("did you mean '{best}'?"));
@@ -176,14 +186,23 @@ impl FlagDef {
                 Err(e)
             }
             FlagKind::IntList => {
-                let items: Result<Vec<i64>, _> = t
-                    .split(|c: char| c == ',' || c.is_whitespace() || c == '[' || c == ']')
-                    .filter(|s| !s.is_empty())
-                    .map(|s| parse_int(s).ok_or(()))
-                    .collect();
+                let items: Result<Vec<i64>, _> = list_items(t).map(|s| parse_int(s).ok_or(())).collect();
                 match items {
                     Ok(v) if !v.is_empty() => Ok(FlagValue::IntList(v)),
                     _ => Err(bad("a list of whole numbers")),
+                }
+            }
+            FlagKind::BoolList => {
+                let items: Result<Vec<&str>, _> = list_items(t)
+                    .map(|s| match s.to_ascii_lowercase().as_str() {
+                        "true" | "1" => Ok("True"),
+                        "false" | "0" => Ok("False"),
+                        _ => Err(()),
+                    })
+                    .collect();
+                match items {
+                    Ok(v) if !v.is_empty() => Ok(FlagValue::Str(v.join(" "))),
+                    _ => Err(bad("a list of True/False values")),
                 }
             }
         }
@@ -201,6 +220,13 @@ impl FlagDef {
                 .map(FlagValue::Int)
                 .ok_or_else(|| ConfigError::new(self.name, format!("{n} is not a whole number"))),
             (Value::Number(n), FlagKind::Float | FlagKind::OptFloat) => Ok(FlagValue::Float(n.as_f64().unwrap_or(f64::NAN))),
+            (Value::Array(items), FlagKind::BoolList) => {
+                let texts: Option<Vec<&str>> = items.iter().map(|v| v.as_bool().map(|b| if b { "True" } else { "False" })).collect();
+                match texts {
+                    Some(t) if !t.is_empty() => Ok(FlagValue::Str(t.join(" "))),
+                    _ => Err(ConfigError::new(self.name, "must be a non-empty list of true/false values")),
+                }
+            }
             (Value::Array(items), FlagKind::IntList) => {
                 let v: Option<Vec<i64>> = items.iter().map(Value::as_i64).collect();
                 v.filter(|v| !v.is_empty())
@@ -213,6 +239,12 @@ impl FlagDef {
             (other, _) => Err(ConfigError::new(self.name, format!("has an unsupported value: {other}"))),
         }
     }
+}
+
+/// The items of a list given as `1 2 3`, `1,2,3` or `[1, 2, 3]` (Python's repr, as pandas and
+/// Vidur's config.json write it).
+fn list_items(t: &str) -> impl Iterator<Item = &str> {
+    t.split(|c: char| c == ',' || c.is_whitespace() || c == '[' || c == ']').filter(|s| !s.is_empty())
 }
 
 fn parse_int(t: &str) -> Option<i64> {
@@ -245,6 +277,51 @@ pub fn find_flag(name: &str) -> Option<&'static FlagDef> {
 /// The flag name closest to a misspelt `name`.
 pub fn suggest_flag(name: &str) -> Option<&'static str> {
     closest(name, all_flags().iter().map(|f| f.name))
+}
+
+/// A Vidur flag llmsim does not implement. The parsers know it only to refuse it with a reason
+/// ([`unsupported_flag`]) instead of calling it unknown.
+#[derive(Clone, Copy, Debug)]
+pub struct UnsupportedFlag {
+    /// The flag name (without `--`).
+    pub name: &'static str,
+    /// A boolean (`--flag` / `--no-flag`) in Vidur.
+    pub is_bool: bool,
+}
+
+/// Vidur's experimental disk KV cache (behaviour.md §5.4): no transfer cost is modelled, and a
+/// debug loop in it can spin forever, so llmsim leaves it out rather than imitate it.
+const DISK_CACHE: &str = "llmsim does not implement Vidur's experimental disk KV cache (the vllm_v1_disk scheduler, --cache_config_enable_disk_caching, --cache_config_disk_num_blocks)";
+const DISK_CACHE_HINT: &str = "use --replica_scheduler_config_type vllm_v1, with --cache_config_enable_prefix_caching for the GPU prefix cache";
+
+/// Every Vidur flag llmsim refuses as not supported.
+pub const UNSUPPORTED_FLAGS: &[UnsupportedFlag] = &[
+    UnsupportedFlag { name: "cache_config_enable_disk_caching", is_bool: true },
+    UnsupportedFlag { name: "cache_config_disk_num_blocks", is_bool: false },
+    UnsupportedFlag { name: "vllm_v1_disk_scheduler_config_chunk_size", is_bool: false },
+    UnsupportedFlag { name: "vllm_v1_disk_scheduler_config_batch_size_cap", is_bool: false },
+];
+
+/// `(selector, value)` pairs of Vidur's that llmsim refuses as not supported.
+const UNSUPPORTED_VALUES: &[(&str, &str)] = &[("replica_scheduler_config_type", "vllm_v1_disk")];
+
+/// The error for setting the unsupported Vidur flag `name` to `text`, or `None` when `name` is
+/// not such a flag. A boolean set to false (Vidur's default: the feature stays off) is accepted
+/// as a no-op, so Vidur command lines that spell the default out still run; `Some(Ok(()))`.
+pub fn unsupported_flag(name: &str, text: &str) -> Option<Result<(), ConfigError>> {
+    let flag = UNSUPPORTED_FLAGS.iter().find(|f| f.name == name)?;
+    if flag.is_bool && matches!(text.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off") {
+        return Some(Ok(()));
+    }
+    Some(Err(ConfigError::new(flag.name, format!("not supported: {DISK_CACHE}")).with_hint(DISK_CACHE_HINT)))
+}
+
+/// The error for choosing a value of `selector` that llmsim does not support.
+fn unsupported_value(selector: &str, value: &str) -> Option<ConfigError> {
+    UNSUPPORTED_VALUES
+        .iter()
+        .any(|(s, v)| *s == selector && *v == value)
+        .then(|| ConfigError::new(selector, format!("'{value}' is not supported: {DISK_CACHE}")).with_hint(DISK_CACHE_HINT))
 }
 
 const GENERAL: &[FlagDef] = &[
@@ -281,15 +358,15 @@ const SLO: &[FlagDef] = &[
 ];
 
 const METRICS: &[FlagDef] = &[
-    FlagDef::bool("metrics_config_write_metrics", "true", "Write metric files at the end of the run."),
+    FlagDef::bool("metrics_config_write_metrics", "true", "Write the output files. Off: only config.json is written (as in Vidur); the summary is still printed."),
     FlagDef::bool("metrics_config_write_json_trace", "false", "Accepted for Vidur compatibility (event traces are not written)."),
     FlagDef::bool("metrics_config_enable_chrome_trace", "true", "Write chrome_trace.json (open in Perfetto): one slice per batch and pipeline stage."),
     FlagDef::int("metrics_config_chrome_trace_max_slices", "200000", "Keep at most this many batch-stage slices in chrome_trace.json (the first ones; 0 = no limit). Long runs have millions of batches, too many for memory and for trace viewers."),
-    FlagDef::bool("metrics_config_store_plots", "true", "Write the plots/ directory of CDFs, histograms and time series (CSV and JSON)."),
-    FlagDef::bool("metrics_config_store_request_metrics", "true", "Keep per-request records and write request_metrics.csv."),
-    FlagDef::bool("metrics_config_store_batch_metrics", "true", "Keep batch metric distributions."),
-    FlagDef::bool("metrics_config_store_utilization_metrics", "true", "Keep KV usage, busy and MFU per replica."),
-    FlagDef::bool("metrics_config_store_operation_metrics", "false", "Keep per-operation time distributions."),
+    FlagDef::bool("metrics_config_store_plots", "true", "Write the plots/ directory: CDFs, histograms, time series (CSV) and replica_metrics.json. Off: no plots/."),
+    FlagDef::bool("metrics_config_store_request_metrics", "true", "Write request_metrics.csv (one row per completed request). summary.json and the plots/ CDFs are computed either way."),
+    FlagDef::bool("metrics_config_store_batch_metrics", "true", "Compute the batch CDFs (batch size, tokens, prefill and decode tokens, execution time) written to plots/."),
+    FlagDef::bool("metrics_config_store_utilization_metrics", "true", "Write plots/replica_metrics.json (per replica: KV usage, busy and MFU per stage, prefix-cache hits). Off: not written; the means in summary.json are kept."),
+    FlagDef::bool("metrics_config_store_operation_metrics", "false", "Compute per-operation time CDFs (ms per stage) written to plots/ as <op>.csv."),
     FlagDef::bool("metrics_config_store_token_completion_metrics", "false", "Accepted for Vidur compatibility (TBT is always measured)."),
     FlagDef::bool("metrics_config_keep_individual_batch_metrics", "false", "Write batch_metrics.csv with one row per batch."),
     FlagDef::bool("metrics_config_save_table_to_wandb", "false", "Accepted for Vidur compatibility (no wandb)."),
@@ -302,7 +379,7 @@ const METRICS: &[FlagDef] = &[
     FlagDef::opt_int("metrics_config_min_batch_index", "none", "Accepted for Vidur compatibility (unused, as in Vidur)."),
     FlagDef::opt_int("metrics_config_max_batch_index", "none", "Accepted for Vidur compatibility (unused, as in Vidur)."),
     FlagDef::path("metrics_config_output_dir", "simulator_output", "Output directory; a timestamped sub-directory is created in it unless --metrics_config_no_timestamp."),
-    FlagDef::bool("metrics_config_no_timestamp", "false", "Write the output files directly into the output directory (for scripts)."),
+    FlagDef::bool("metrics_config_no_timestamp", "false", "Write the output files directly into the output directory (for scripts). Files a previous run left there under llmsim's own names, and its plots/ CSV/JSON files, are removed first."),
 ];
 
 fn assemble() -> Vec<FlagDef> {

@@ -9,7 +9,7 @@
 mod flags;
 mod typed;
 
-pub use flags::{FlagDef, FlagGroup, FlagKind, all_flags, find_flag, suggest_flag};
+pub use flags::{FlagDef, FlagGroup, FlagKind, UNSUPPORTED_FLAGS, UnsupportedFlag, all_flags, find_flag, suggest_flag, unsupported_flag};
 pub use typed::{
     Policy, fill_placeholders, is_active, CacheSpec, ClusterSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec, SimConfig, SloSpec,
 };
@@ -148,6 +148,9 @@ impl Config {
     /// Sets `name` from text (CLI or URL form). Unknown names and bad values are refused with
     /// the closest valid flag or choice suggested.
     pub fn set(&mut self, name: &str, text: &str) -> Result<(), ConfigError> {
+        if let Some(result) = unsupported_flag(name, text) {
+            return result;
+        }
         let def = lookup(name)?;
         let value = def.parse_text(text)?;
         self.values.insert(def.name, value);
@@ -156,6 +159,13 @@ impl Config {
 
     /// Sets `name` from a JSON value.
     pub fn set_json(&mut self, name: &str, value: &serde_json::Value) -> Result<(), ConfigError> {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if let Some(result) = unsupported_flag(name, &text) {
+            return result;
+        }
         let def = lookup(name)?;
         let value = def.parse_json(value)?;
         self.values.insert(def.name, value);
@@ -164,6 +174,9 @@ impl Config {
 
     /// Sets a boolean flag (for `--flag` / `--no-flag`).
     pub fn set_bool(&mut self, name: &str, on: bool) -> Result<(), ConfigError> {
+        if let Some(result) = unsupported_flag(name, &on.to_string()) {
+            return result;
+        }
         let def = lookup(name)?;
         if def.kind != FlagKind::Bool {
             return Err(ConfigError::new(def.name, "is not a boolean flag and needs a value"));
@@ -224,6 +237,45 @@ impl Config {
         self.values.iter().map(|(k, v)| (*k, v))
     }
 
+    /// A warning for every explicitly set flag that does not apply under the chosen selectors
+    /// (its `shown_when` chain fails, see [`is_active`]) and whose value differs from its
+    /// default, naming the selector and value it needs, e.g. `--sarathi_scheduler_config_chunk_size
+    /// is ignored: it applies with --replica_scheduler_config_type sarathi, not vllm_v1`.
+    ///
+    /// A value equal to the default changes nothing either way; leaving those out keeps a full
+    /// `config.json` given back with `--config` (every flag set) from warning about every
+    /// inactive flag.
+    pub fn ignored_flag_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (name, value) in &self.values {
+            let Some(def) = find_flag(name) else { continue };
+            if *value == def.default_value() {
+                continue;
+            }
+            if let Some((selector, values, chosen)) = self.failing_selector(name) {
+                warnings.push(format!("--{name} is ignored: it applies with --{selector} {}, not {chosen}", or_list(values)));
+            }
+        }
+        warnings
+    }
+
+    /// The first link of `name`'s selector chain that does not hold: the selector, the values
+    /// it would need and the value it has.
+    fn failing_selector(&self, name: &str) -> Option<(&'static str, &'static [&'static str], String)> {
+        let mut current = find_flag(name)?;
+        // Chains are at most a few links long (flag → length type → request type); the bound
+        // guards against a cycle in the table.
+        for _ in 0..8 {
+            let (selector, values) = current.shown_when.as_ref()?;
+            let chosen = self.get(selector).to_text();
+            if !values.iter().any(|v| *v == chosen) {
+                return Some((selector, &values[..], chosen));
+            }
+            current = find_flag(selector)?;
+        }
+        None
+    }
+
     /// Flat JSON of the explicitly set flags (`full` = false) or of every flag (`full` = true).
     pub fn to_json(&self, full: bool) -> serde_json::Value {
         let mut map = serde_json::Map::new();
@@ -254,6 +306,15 @@ impl Config {
             }
         }
         if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(values: &[&str]) -> String {
+    match values {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 
@@ -520,5 +581,57 @@ mod tests {
         let errors = Config::from_json_str(r#"{"seed": "x", "nope": 1}"#).unwrap_err();
         let flags: Vec<_> = errors.0.iter().map(|e| e.flag.as_str()).collect();
         assert_eq!(flags, ["nope", "seed"]);
+    }
+
+    #[test]
+    fn flags_of_unselected_types_are_warned_about_with_the_failing_selector() {
+        let c = Config::from_pairs([
+            ("request_generator_config_type", "trace"),
+            ("sarathi_scheduler_config_chunk_size", "256"),
+            // Fails two links up: poisson is chosen, but intervals apply to synthetic only.
+            ("poisson_request_interval_generator_config_qps", "3"),
+            // Applies to synthetic and closed_loop.
+            ("length_generator_config_type", "zipf"),
+            // Set to its default: changes nothing either way, so no warning.
+            ("vllm_v1_scheduler_config_chunk_size", "512"),
+            ("synthetic_request_generator_config_num_requests", "128"),
+            ("seed", "3"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.ignored_flag_warnings(),
+            [
+                "--length_generator_config_type is ignored: it applies with --request_generator_config_type synthetic or closed_loop, not trace",
+                "--poisson_request_interval_generator_config_qps is ignored: it applies with --request_generator_config_type synthetic, not trace",
+                "--sarathi_scheduler_config_chunk_size is ignored: it applies with --replica_scheduler_config_type sarathi, not vllm_v1",
+            ]
+        );
+        let active = Config::from_pairs([("replica_scheduler_config_type", "sarathi"), ("sarathi_scheduler_config_chunk_size", "256")]).unwrap();
+        assert!(active.ignored_flag_warnings().is_empty());
+        // A full config.json (every flag set, most to their defaults) warns about nothing.
+        let full = Config::from_json_value(&Config::new().to_json(true)).unwrap();
+        assert!(full.ignored_flag_warnings().is_empty(), "{:?}", full.ignored_flag_warnings());
+    }
+
+    #[test]
+    fn the_disk_cache_is_refused_from_json_too_unless_off() {
+        let e = Config::from_json_str(r#"{"replica_scheduler_config_type": "vllm_v1_disk", "cache_config_enable_disk_caching": true}"#).unwrap_err();
+        let flags: Vec<_> = e.0.iter().map(|e| e.flag.as_str()).collect();
+        assert_eq!(flags, ["cache_config_enable_disk_caching", "replica_scheduler_config_type"]);
+        assert!(e.0.iter().all(|e| e.message.contains("not supported")), "{e}");
+        let off = Config::from_json_str(r#"{"cache_config_enable_disk_caching": false}"#).unwrap();
+        assert_eq!(off, Config::new(), "Vidur's default is a no-op");
+    }
+
+    #[test]
+    fn bool_lists_parse_in_python_spelling() {
+        let flag = "linear_regression_execution_time_predictor_config_fit_intercept";
+        let mut c = Config::new();
+        c.set(flag, "true, false").unwrap();
+        assert_eq!(c.get(flag), FlagValue::Str("True False".into()));
+        c.set_json(flag, &serde_json::json!([false])).unwrap();
+        assert_eq!(c.get(flag), FlagValue::Str("False".into()));
+        assert!(c.set(flag, "[True, maybe]").is_err());
+        assert_eq!(Config::from_json_value(&c.to_json(false)).unwrap(), c, "round-trips through config.json");
     }
 }

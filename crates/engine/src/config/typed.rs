@@ -211,7 +211,8 @@ impl SimConfig {
     /// reported, each naming its flag.
     pub fn build(config: &Config, inputs: &Inputs) -> Result<SimConfig, ConfigErrors> {
         let mut p = Params::with_inputs(config, inputs);
-        let mut warnings = Vec::new();
+        // Flags of a policy that is not selected are read by nothing: say so.
+        let mut warnings = config.ignored_flag_warnings();
 
         let seed = p.int("seed") as u64;
         let time_limit_s = p.float("time_limit");

@@ -97,9 +97,9 @@ pub(super) static RANDOM_FOREST_FLAGS: &[FlagDef] = vidur_flags!(
 pub(super) static LINEAR_REGRESSION_FLAGS: &[FlagDef] = vidur_flags!(
     "linear_regression",
     FlagDef::int_list("linear_regression_execution_time_predictor_config_polynomial_degree", "1 2 3 4 5", IGNORED),
-    FlagDef::string("linear_regression_execution_time_predictor_config_polynomial_include_bias", "True False", IGNORED),
-    FlagDef::string("linear_regression_execution_time_predictor_config_polynomial_interaction_only", "True False", IGNORED),
-    FlagDef::string("linear_regression_execution_time_predictor_config_fit_intercept", "True False", IGNORED),
+    FlagDef::bool_list("linear_regression_execution_time_predictor_config_polynomial_include_bias", "True False", IGNORED),
+    FlagDef::bool_list("linear_regression_execution_time_predictor_config_polynomial_interaction_only", "True False", IGNORED),
+    FlagDef::bool_list("linear_regression_execution_time_predictor_config_fit_intercept", "True False", IGNORED),
 );
 
 pub(super) fn parse_profile(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {

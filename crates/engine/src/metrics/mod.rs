@@ -602,6 +602,7 @@ impl Metrics {
             config: config.raw.to_json(true),
             warnings,
             keep_request_metrics: keep_records,
+            keep_utilization_metrics: self.spec.store_utilization_metrics,
         }
     }
 }

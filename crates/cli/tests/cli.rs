@@ -1,0 +1,174 @@
+//! The `llmsim` binary end to end: output directories, help layout, warnings, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A small, fast run (four requests on the default model).
+const SMALL: &[&str] = &["--synthetic_request_generator_config_num_requests", "4"];
+
+fn llmsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_llmsim"))
+}
+
+/// A fresh, empty directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// Runs `llmsim` with `args`, writing straight into `dir`.
+fn run_into(dir: &Path, args: &[&str]) -> Output {
+    let out = llmsim()
+        .args(SMALL)
+        .args(["--metrics_config_no_timestamp", "--metrics_config_output_dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("llmsim runs");
+    assert!(out.status.success(), "llmsim {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_reused_output_directory_holds_only_this_runs_files() {
+    let dir = scratch("reused");
+    run_into(&dir, &["--metrics_config_keep_individual_batch_metrics"]);
+    for name in ["batch_metrics.csv", "chrome_trace.json", "plots", "request_metrics.csv", "summary.json"] {
+        assert!(dir.join(name).exists(), "run 1 wrote {name}");
+    }
+    // Files that are not llmsim's stay.
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    std::fs::write(dir.join("plots/figure.png"), "mine").unwrap();
+
+    run_into(&dir, &["--no-metrics_config_enable_chrome_trace", "--no-metrics_config_store_plots"]);
+    assert_eq!(
+        names(&dir),
+        ["config.json", "notes.txt", "plots", "request_errors.csv", "request_metrics.csv", "summary.json"],
+        "run 1's batch_metrics.csv and chrome_trace.json are gone"
+    );
+    assert_eq!(names(&dir.join("plots")), ["figure.png"], "run 1's plot files are gone, other files stay");
+
+    // With nothing else in it, plots/ itself goes.
+    std::fs::remove_file(dir.join("plots/figure.png")).unwrap();
+    run_into(&dir, &[]);
+    run_into(&dir, &["--no-metrics_config_store_plots"]);
+    assert!(!dir.join("plots").exists());
+}
+
+#[test]
+fn help_is_readable_at_100_to_120_columns() {
+    for columns in [100, 120] {
+        let out = llmsim().arg("-h").env("COLUMNS", columns.to_string()).output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = help.lines().collect();
+        // The predictor's long flag names once printed every description one word per line.
+        assert!(lines.len() < 900, "{} lines at {columns} columns", lines.len());
+        for line in &lines {
+            assert!(line.chars().count() <= 120, "wider than 120 columns at {columns}: {line}");
+        }
+        let start = lines.iter().position(|l| *l == "Execution-time predictor:").expect("predictor section");
+        let end = start + lines[start..].iter().position(|l| *l == "Metrics and outputs:").expect("metrics section");
+        for line in &lines[start + 1..end] {
+            let text = line.trim();
+            // A lone `[default: x]` or `[with --x y]` (kept whole by a no-break space) is fine;
+            // a lone word of a description is not.
+            let lone_word = !text.is_empty() && !text.contains(' ') && !text.starts_with("--") && !text.starts_with('[');
+            assert!(!lone_word, "a help line of one word at {columns} columns: {line:?}");
+        }
+    }
+}
+
+#[test]
+fn flags_of_an_unselected_type_are_warned_about() {
+    let dir = scratch("ignored");
+    let out = run_into(
+        &dir,
+        &[
+            "--request_generator_config_type",
+            "closed_loop",
+            "--closed_loop_request_generator_config_num_requests",
+            "4",
+            "--synthetic_request_generator_config_num_requests",
+            "5",
+            "--sarathi_scheduler_config_chunk_size",
+            "256",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = [
+        "--sarathi_scheduler_config_chunk_size is ignored: it applies with --replica_scheduler_config_type sarathi, not vllm_v1",
+        "--synthetic_request_generator_config_num_requests is ignored: it applies with --request_generator_config_type synthetic, not closed_loop",
+    ];
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    for warning in expected {
+        assert!(stderr.contains(&format!("warning: {warning}")), "{stderr}");
+        assert!(summary.contains(warning), "summary.json: {summary}");
+    }
+    assert!(!stderr.contains("closed_loop_request_generator_config_num_requests is ignored"), "{stderr}");
+}
+
+#[test]
+fn output_flags_gate_what_they_name() {
+    let dir = scratch("utilization");
+    run_into(&dir, &["--no-metrics_config_store_utilization_metrics"]);
+    assert!(dir.join("plots/time_series.csv").exists());
+    assert!(!dir.join("plots/replica_metrics.json").exists());
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert!(summary.contains("\"busy_percent_mean\""), "the summary keeps the means");
+
+    run_into(&dir, &[]);
+    assert!(dir.join("plots/replica_metrics.json").exists());
+
+    // Without metrics only config.json is written, as in Vidur; the summary is still printed.
+    let out = run_into(&dir, &["--no-metrics_config_write_metrics"]);
+    assert_eq!(names(&dir), ["config.json"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TTFT"));
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    assert!(config.contains("\"metrics_config_write_metrics\": false"), "{config}");
+}
+
+/// Runs `llmsim` with `args`, closing the read end of stdout and/or stderr at once, and returns
+/// its exit code (the process must never panic, 101).
+fn exit_code_with_closed(args: &[&str], close_stdout: bool, close_stderr: bool) -> Option<i32> {
+    let pipe_or_null = |close: bool| if close { Stdio::piped() } else { Stdio::null() };
+    let mut child = llmsim().args(args).stdout(pipe_or_null(close_stdout)).stderr(pipe_or_null(close_stderr)).spawn().unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn closed_pipes_end_quietly_without_a_panic() {
+    let dir = scratch("pipes");
+    let out_dir = dir.to_str().unwrap();
+    // A run that writes a warning, the outputs line and the wall time to stderr.
+    let run = ["--synthetic_request_generator_config_num_requests", "4", "--sarathi_scheduler_config_chunk_size", "256", "--metrics_config_output_dir", out_dir];
+    assert_eq!(exit_code_with_closed(&run, false, true), Some(0), "closed stderr");
+    assert_eq!(exit_code_with_closed(&run, true, true), Some(0), "closed stdout and stderr");
+    assert_eq!(exit_code_with_closed(&["-h"], true, true), Some(0), "help into a closed pipe");
+    assert_eq!(exit_code_with_closed(&["--seed", "x"], false, true), Some(2), "an error into a closed stderr");
+}
+
+#[test]
+fn an_output_directory_that_is_a_file_is_named() {
+    let dir = scratch("file-as-dir");
+    let file = dir.join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    for extra in [&[][..], &["--metrics_config_no_timestamp"]] {
+        let out = llmsim().args(SMALL).arg("--metrics_config_output_dir").arg(&file).args(extra).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--metrics_config_output_dir"), "{stderr}");
+        assert!(stderr.contains(&format!("{} is a file, not a directory", file.display())), "{stderr}");
+    }
+}
