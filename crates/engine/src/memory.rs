@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use crate::config::{CacheSpec, ConfigError, ReplicaSpec};
 
-/// Bytes in Vidur's "GB" (GiB).
+/// Bytes in a GiB (2^30). Device capacities are in GiB, as Vidur counts them (its "GB"), and
+/// every message labels memory as GiB.
 const GIB: f64 = (1u64 << 30) as f64;
 
 /// Per-replica memory budget, per GPU of the most loaded pipeline stage.
@@ -71,7 +72,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     let kv_heads = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
     let kv_bytes_per_token = 2 * u64::from(m.head_dim()) * kv_heads * layers * replica.kv_cache_dtype.bytes();
 
-    let gb = |b: u64| b as f64 / GIB;
+    let gib = |b: u64| b as f64 / GIB;
     if weight_bytes >= available {
         let needed_tp = (1..=64u64).map(|x| x * tp).find(|t| weight_bytes * tp / t < available);
         let hint = match needed_tp {
@@ -84,14 +85,15 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
         return Err(ConfigError::new(
             "replica_config_tensor_parallel_size",
             format!(
-                "{} does not fit: its weights need {:.1} GB per GPU at TP={} PP={} ({:?}), but one {} GPU offers {:.1} GB after the {:.0}% memory margin",
+                "{} does not fit: its weights need {:.1} GiB per GPU at TP={} PP={} ({:?}), but one {} GPU offers {:.1} GiB of its {} GiB after the {:.0}% memory margin",
                 m.name,
-                gb(weight_bytes),
+                gib(weight_bytes),
                 tp,
                 pp,
                 replica.weight_dtype,
                 replica.device.name,
-                gb(available),
+                gib(available),
+                replica.device.memory_gb,
                 cache.memory_margin_fraction * 100.0
             ),
         )
@@ -102,7 +104,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     if planned_blocks == 0 && cache.num_blocks_override.is_none() {
         return Err(ConfigError::new(
             "cache_config_block_size",
-            format!("no KV block of {} tokens fits next to the weights ({:.2} GB free per GPU)", cache.block_size, gb(available - weight_bytes)),
+            format!("no KV block of {} tokens fits next to the weights ({:.2} GiB free per GPU)", cache.block_size, gib(available - weight_bytes)),
         )
         .with_hint("use more GPUs per replica, a smaller model, or a smaller block size"));
     }
@@ -182,7 +184,9 @@ mod tests {
     #[test]
     fn too_big_is_refused_with_numbers_and_a_hint() {
         let e = plan(&replica("meta-llama/Meta-Llama-3-70B", "h100", 1, 1), &cache()).unwrap_err();
-        assert!(e.message.contains("GB per GPU at TP=1 PP=1"), "{e}");
+        assert!(e.message.contains("131.4 GiB per GPU at TP=1 PP=1"), "{e}");
+        assert!(e.message.contains("one h100 GPU offers 72.0 GiB of its 80 GiB"), "{e}");
+        assert!(!e.message.contains(" GB"), "every figure is labelled GiB: {e}");
         assert!(e.hint.unwrap().contains("TP×PP ≥ 2"));
     }
 }

@@ -250,7 +250,7 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
             let Some(col) = csv.find_column(&format!("time_stats.{column}.median")) else { continue };
             let mut points = Vec::new();
             for &i in &rows {
-                if let Some(ms) = csv.num(i, col, column)? {
+                if let Some(ms) = csv.time(i, col)? {
                     points.push((keys[i][7], ms * 1e3));
                 }
             }
@@ -282,13 +282,13 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
             let k = &keys[i];
             let (batch, chunk, kv, is_prefill) = (k[5], k[6], k[7], k[8] != 0.0);
             if is_prefill {
-                if let Some(ms) = prefill_col.map(|c| csv.num(i, c, "attn_prefill")).transpose()?.flatten() {
+                if let Some(ms) = prefill_col.map(|c| csv.time(i, c)).transpose()?.flatten() {
                     prefill.push((kv, chunk, ms * 1e3));
                 }
-            } else if let Some(ms) = decode_col.map(|c| csv.num(i, c, "attn_decode")).transpose()?.flatten() {
+            } else if let Some(ms) = decode_col.map(|c| csv.time(i, c)).transpose()?.flatten() {
                 decode.push((batch, kv, ms * 1e3));
             }
-            if let Some(ms) = save_col.map(|c| csv.num(i, c, "attn_kv_cache_save")).transpose()?.flatten() {
+            if let Some(ms) = save_col.map(|c| csv.time(i, c)).transpose()?.flatten() {
                 save.push((if is_prefill { chunk } else { batch }, ms * 1e3));
             }
         }
@@ -316,7 +316,7 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
             let mut points = Vec::new();
             for (i, k) in keys.iter().enumerate() {
                 if csv.text(i, coll) == collective && selected(k) {
-                    points.push((k[2], csv.need(i, median, "median")? * 1e3));
+                    points.push((k[2], csv.need_time(i, median)? * 1e3));
                 }
             }
             if points.is_empty() {
@@ -342,8 +342,8 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
             shapes.insert(format!("{model} TP {}", whole(row_tp)));
             if model == m.name && row_tp == tp as f64 {
                 let mut ms = 0.0;
-                for (c, name) in cols.iter().zip(CPU_COLUMNS) {
-                    ms += csv.num(i, *c, name)?.unwrap_or(0.0);
+                for c in &cols {
+                    ms += csv.time(i, *c)?.unwrap_or(0.0);
                 }
                 points.push((csv.need(i, batch_col, "batch_size")?, ms));
             }
@@ -577,6 +577,45 @@ mod tests {
         .unwrap_err();
         let err = e.0.iter().find(|e| e.flag == "random_forest_execution_time_predictor_config_compute_input_file").expect("compute file error");
         assert!(err.message.contains("p/a100/mlp.csv") && err.message.contains("TP 1") && err.message.contains("TP 2"), "{err}");
+    }
+
+    #[test]
+    fn a_negative_or_infinite_time_is_refused_naming_file_row_and_column() {
+        for bad in ["-5", "inf", "NaN"] {
+            // Row 3 of the file (the 16-token row): its mlp_up_proj median.
+            let mut lines: Vec<String> = mlp_csv(1, &[8, 16, 32]).lines().map(String::from).collect();
+            let header: Vec<&str> = lines[0].split(',').collect();
+            let col = header.iter().position(|h| *h == "time_stats.mlp_up_proj.median").unwrap();
+            let mut fields: Vec<String> = lines[2].split(',').map(String::from).collect();
+            fields[col] = bad.to_string();
+            lines[2] = fields.join(",");
+            let e = build(
+                &[("execution_time_predictor_config_type", "profile"), ("profile_execution_time_predictor_config_compute_input_file", "mlp.csv"), NO_ATTENTION],
+                &[("mlp.csv", lines.join("\n") + "\n")],
+            )
+            .unwrap_err();
+            let err = e.0.iter().find(|e| e.flag == "profile_execution_time_predictor_config_compute_input_file").expect("compute file error");
+            assert!(err.message.contains("mlp.csv, row 3, column 'time_stats.mlp_up_proj.median'"), "{err}");
+            assert!(err.message.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_negative_collective_time_is_refused() {
+        let csv = "num_workers,devices_per_node,size,collective,time_stats.all_reduce.median\n2,2,1024,all_reduce,0.01\n2,2,2048,all_reduce,-0.02\n";
+        let e = build(
+            &[
+                ("execution_time_predictor_config_type", "profile"),
+                ("profile_execution_time_predictor_config_compute_input_file", "none"),
+                NO_ATTENTION,
+                ("profile_execution_time_predictor_config_all_reduce_input_file", "all_reduce.csv"),
+                ("replica_config_tensor_parallel_size", "2"),
+            ],
+            &[("all_reduce.csv", csv.to_string())],
+        )
+        .unwrap_err();
+        let err = e.0.iter().find(|e| e.flag == "profile_execution_time_predictor_config_all_reduce_input_file").expect("all-reduce file error");
+        assert!(err.message.contains("all_reduce.csv, row 3, column 'time_stats.all_reduce.median'") && err.message.contains("negative"), "{err}");
     }
 
     #[test]
