@@ -48,7 +48,7 @@ pub fn suggestions(flag: &str) -> Vec<(String, String)> {
         "replica_config_model_name" => catalog::models().iter().map(|m| (m.name.clone(), m.name.clone())).collect(),
         "replica_config_device" => catalog::devices()
             .iter()
-            .map(|d| (d.name.clone(), format!("{} ({} GB)", d.display_name, d.memory_gb)))
+            .map(|d| (d.name.clone(), format!("{} ({} GiB)", d.display_name, d.memory_gb)))
             .collect(),
         "replica_config_network_device" => catalog::nodes()
             .iter()
@@ -213,20 +213,23 @@ pub fn is_file_flag(def: &FlagDef) -> bool {
     def.kind == FlagKind::Path && def.name != "metrics_config_output_dir"
 }
 
-/// A one-request trace with arrivals, a session and block hashes, standing in for an uploaded
+/// A two-request trace with arrivals, a session and block hashes, standing in for an uploaded
 /// trace during live validation (the worker validates the real one when the run starts).
 fn stand_in_trace() -> Trace {
     Trace {
         name: "stand-in".to_string(),
         format: TraceFormat::VidurCsv,
-        rows: vec![TraceRow {
-            arrived_at: Some(0.0),
-            num_prefill_tokens: 16,
-            num_decode_tokens: 1,
-            session_id: Some(0),
-            block_hashes: Some(BlockHashes { tokens_per_id: 16, ids: Arc::from(&[0u64, 1][..]) }),
-            line: 2,
-        }],
+        // Two rows: an interval trace needs at least one gap.
+        rows: (0u32..2)
+            .map(|i| TraceRow {
+                arrived_at: Some(f64::from(i)),
+                num_prefill_tokens: 16,
+                num_decode_tokens: 1,
+                session_id: Some(0),
+                block_hashes: Some(BlockHashes { tokens_per_id: 16, ids: Arc::from(&[0u64, 1][..]) }),
+                line: 2 + u64::from(i),
+            })
+            .collect(),
         warnings: Vec::new(),
     }
 }
@@ -312,6 +315,13 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].flag, "trace_request_generator_config_trace_file");
         assert!(form.validate(&|p| p == "mine.csv").is_empty());
+        // An uploaded interval trace passes live validation too (it needs two arrivals).
+        let (form, _) = FormState::from_pairs([
+            ("interval_generator_config_type", "trace"),
+            ("trace_request_interval_generator_config_trace_file", "gaps.csv"),
+        ]);
+        assert_eq!(form.validate(&|_| false).len(), 1);
+        assert_eq!(form.validate(&|p| p == "gaps.csv"), vec![]);
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn list(matches: &ArgMatches) -> bool {
             let fp8 = d.fp8_tflops.map_or("-".to_string(), |t| format!("{t}"));
             let _ = writeln!(
                 out,
-                "{:10} {:32} bf16 {:7} TFLOP/s, fp8 {:7} TFLOP/s, {:5} GB, {:6} GB/s",
+                "{:10} {:32} bf16 {:7} TFLOP/s, fp8 {:7} TFLOP/s, {:5} GiB, {:6} GB/s",
                 d.name, d.display_name, d.fp16_tflops, fp8, d.memory_gb, d.memory_bandwidth_gbps
             );
         }

@@ -132,16 +132,17 @@ pub struct FileInfo {
 /// What a trace holds, shown after an upload.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraceSummary {
-    /// The detected format (`vidur_csv`, `mooncake_jsonl`, `azure_csv`).
+    /// The detected format (`vidur_csv`, `mooncake_jsonl`, `azure_csv`, or `arrival_times` for
+    /// an interval trace read for its arrivals only).
     pub format: String,
     /// Requests.
     pub requests: u64,
     /// Last arrival minus first arrival, seconds (`None` for length-only traces).
     pub duration_s: Option<f64>,
-    /// Prompt-length percentiles.
-    pub input_tokens: Percentiles,
-    /// Output-length percentiles.
-    pub output_tokens: Percentiles,
+    /// Prompt-length percentiles (`None` for a file of arrival times only).
+    pub input_tokens: Option<Percentiles>,
+    /// Output-length percentiles (`None` for a file of arrival times only).
+    pub output_tokens: Option<Percentiles>,
     /// Distinct sessions (`None` when the trace has no session ids).
     pub sessions: Option<u64>,
     /// Share of prompt blocks whose hash id appeared in an earlier request (`None` without

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use llmsim_engine::workload::trace::{ArrivalTimes, TraceError, TraceFormat, detect_format, read_arrival_times};
 use llmsim_engine::{Config, ConfigErrors, FlagValue, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
 use sha2::{Digest, Sha256};
 
@@ -15,6 +16,11 @@ use crate::protocol::{ChartData, FieldError, FileError, FileInfo, Percentiles, R
 pub fn is_trace_flag(flag: &str) -> bool {
     flag.ends_with("trace_file")
 }
+
+/// The flag whose file is read for its arrival times only (Vidur's interval trace): a CSV
+/// with just an `arrived_at` column of seconds or date-times is enough, so it is kept as text
+/// for the engine to read at run time, and checked and summarised on upload.
+pub const INTERVAL_TRACE_FLAG: &str = "trace_request_interval_generator_config_trace_file";
 
 /// Whether the page's own site serves `path` (the files under `data/` that Trunk copies into
 /// `dist/`), so the worker may fetch it instead of asking for an upload.
@@ -70,13 +76,13 @@ impl Session {
                 message: format!("is not UTF-8 text (byte {at}): traces and configs are CSV, JSON or JSONL text"),
             }
         })?;
-        let (content, trace) = if is_trace_flag(flag) {
-            let trace = parse_trace(path, &text, &mut |done| progress(size + done as u64, total)).map_err(|e| FileError {
-                file: e.file,
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            })?;
+        let file_error = |e: TraceError| FileError { file: e.file, line: e.line, column: e.column, message: e.message };
+        let (content, trace) = if flag == INTERVAL_TRACE_FLAG && detect_format(&text) != Some(TraceFormat::MooncakeJsonl) {
+            let arrivals = read_arrival_times(path, &text).map_err(file_error)?;
+            let summary = summarize_arrivals(&arrivals);
+            (Content::Text(text.into()), Some(summary))
+        } else if is_trace_flag(flag) {
+            let trace = parse_trace(path, &text, &mut |done| progress(size + done as u64, total)).map_err(file_error)?;
             let summary = summarize(&trace);
             (Content::Trace(Arc::new(trace)), Some(summary))
         } else {
@@ -192,11 +198,26 @@ pub fn summarize(trace: &Trace) -> TraceSummary {
         format,
         requests: s.num_requests,
         duration_s: s.duration_s,
-        input_tokens: percentiles(&s.input_tokens),
-        output_tokens: percentiles(&s.output_tokens),
+        input_tokens: Some(percentiles(&s.input_tokens)),
+        output_tokens: Some(percentiles(&s.output_tokens)),
         sessions: s.num_sessions,
         prefix_reuse_share: s.prefix_reuse_share,
         warnings: s.warnings,
+    }
+}
+
+/// What the page shows of a file of arrival times: how many and over how long.
+pub fn summarize_arrivals(arrivals: &ArrivalTimes) -> TraceSummary {
+    let (first, last) = (arrivals.instants_ns.iter().min(), arrivals.instants_ns.iter().max());
+    TraceSummary {
+        format: "arrival_times".to_string(),
+        requests: arrivals.instants_ns.len() as u64,
+        duration_s: first.zip(last).map(|(a, b)| (b - a) as f64 / 1e9),
+        input_tokens: None,
+        output_tokens: None,
+        sessions: None,
+        prefix_reuse_share: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -227,7 +248,7 @@ mod tests {
         assert_eq!(info.sha256.len(), 64);
         let t = info.trace.unwrap();
         assert_eq!((t.requests, t.sessions, t.duration_s), (3, Some(2), Some(3.0)));
-        assert_eq!(t.input_tokens.p50, 32.0);
+        assert_eq!(t.input_tokens.as_ref().unwrap().p50, 32.0);
         // Prompt blocks: 2 + 3 + 1 = 6, of which 1 and 2 of the second request were seen.
         assert_eq!(t.prefix_reuse_share, Some(2.0 / 6.0));
         assert_eq!(t.format, "vidur_csv");
@@ -276,6 +297,26 @@ mod tests {
         assert_eq!(result.charts.cdfs["ttft"].len(), 101);
         let back = Config::from_json_str(&downloads[3].1).expect("config.json is accepted back");
         assert_eq!(back.get("trace_request_generator_config_trace_file").to_text(), "t.csv");
+    }
+
+    #[test]
+    fn an_interval_trace_of_arrival_times_alone_loads_and_runs() {
+        let mut s = Session::new();
+        let arrivals = "arrived_at\n2024-01-01 10:00:00\n2024-01-01 10:00:02\n2024-01-01 10:00:05\n";
+        let info = load(&mut s, INTERVAL_TRACE_FLAG, "gaps.csv", arrivals).unwrap();
+        let t = info.trace.expect("summarised");
+        assert_eq!((t.format.as_str(), t.requests, t.duration_s), ("arrival_times", 3, Some(5.0)));
+        assert!(t.input_tokens.is_none() && t.output_tokens.is_none());
+        let config = serde_json::json!({
+            "interval_generator_config_type": "trace",
+            INTERVAL_TRACE_FLAG: "gaps.csv",
+            "synthetic_request_generator_config_num_requests": 4,
+        });
+        let report = s.prepare(&config).ok().expect("valid").run_to_report();
+        assert_eq!(report.summary.num_completed, 4);
+        // A bad cell is refused on upload, naming its row and column.
+        let e = load(&mut s, INTERVAL_TRACE_FLAG, "bad.csv", "arrived_at\n1.0\nsoon\n").unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("arrived_at")), "{e}");
     }
 
     #[test]

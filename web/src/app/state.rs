@@ -496,10 +496,17 @@ impl AppState {
         let preset = self.matching_preset().and_then(presets::find).map(|p| p.name.split(':').next().unwrap_or(p.name).to_string());
         let form = self.form.get_untracked();
         let text = |name: &str| llmsim_engine::config::find_flag(name).map(|d| form.text(d)).unwrap_or_default();
+        // A custom config.json names the model unless the name field was set (as the engine does).
+        let config_file = text("replica_config_model_config_file");
+        let model = if !config_file.is_empty() && !form.parse().0.is_set("replica_config_model_name") {
+            config_file
+        } else {
+            text("replica_config_model_name")
+        };
         let shape = format!(
             "{} × {} {} TP{} PP{}, {}",
             text("cluster_config_num_replicas"),
-            text("replica_config_model_name").rsplit('/').next().unwrap_or_default(),
+            model.rsplit('/').next().unwrap_or_default(),
             text("replica_config_device"),
             text("replica_config_tensor_parallel_size"),
             text("replica_config_num_pipeline_stages"),

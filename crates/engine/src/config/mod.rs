@@ -385,6 +385,14 @@ impl<'a> Params<'a> {
         self.config
     }
 
+    /// Records a non-fatal note for the report (a change made to the input, an assumption).
+    pub fn warn(&mut self, note: impl Into<String>) {
+        let note = note.into();
+        if !self.warnings.contains(&note) {
+            self.warnings.push(note);
+        }
+    }
+
     /// Non-fatal notes gathered while reading (e.g. from trace files).
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)

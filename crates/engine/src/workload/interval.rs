@@ -154,7 +154,7 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
     let start = time_bound(p, START_FLAG);
     let end = time_bound(p, END_FLAG);
     let scale = p.positive_float(SCALE_FLAG);
-    let arrivals = read_interval_trace(p)?;
+    let (arrivals, read_as_arrivals) = read_interval_trace(p)?;
     let (start, end) = (start?, end?);
     // A number of seconds counts on the trace's own clock: its values if it writes seconds,
     // from its earliest arrival if it writes date-times. A date-time is an instant on the
@@ -170,7 +170,19 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
     // Vidur keeps start_time < t < end_time.
     let mut kept: Vec<i128> =
         arrivals.instants_ns.iter().copied().filter(|t| after.is_none_or(|a| *t > a) && before.is_none_or(|b| *t < b)).collect();
-    kept.sort_unstable();
+    if !kept.is_sorted() {
+        // (A trace parsed as a request trace has said so already.)
+        if read_as_arrivals {
+            let backwards: Vec<u64> = arrivals.instants_ns.windows(2).zip(&arrivals.lines[1..]).filter(|(w, _)| w[1] < w[0]).map(|(_, line)| *line).collect();
+            p.warn(format!(
+                "{}: rows arriving earlier than the row before them: {} (the first at row {}); the interval trace takes the gaps between sorted arrivals",
+                arrivals.name,
+                backwards.len(),
+                backwards.first().copied().unwrap_or(0)
+            ));
+        }
+        kept.sort_unstable();
+    }
     if kept.len() < 2 {
         p.error(
             ConfigError::new(
@@ -231,7 +243,9 @@ fn time_bound(p: &mut Params, flag: &str) -> Option<Option<TimePoint>> {
 /// The interval trace's arrival times: a CSV's arrival column read directly (seconds or
 /// date-times, nothing else needed), or the arrivals of a trace in another format or already
 /// parsed by the caller.
-fn read_interval_trace(p: &mut Params) -> Option<ArrivalTimes> {
+///
+/// The flag says whether they were read from the text as arrival times (not via a parsed trace).
+fn read_interval_trace(p: &mut Params) -> Option<(ArrivalTimes, bool)> {
     let inputs = p.inputs();
     let text = p.opt_string(TRACE_FILE_FLAG).and_then(|path| {
         let path = fill_placeholders(p.config(), &path);
@@ -240,7 +254,7 @@ fn read_interval_trace(p: &mut Params) -> Option<ArrivalTimes> {
     if let Some((path, text)) = text
         && detect_format(&text) != Some(TraceFormat::MooncakeJsonl)
     {
-        return read_arrival_times(&path, &text).map_err(|e| p.error(ConfigError::new(TRACE_FILE_FLAG, e.to_string()))).ok();
+        return read_arrival_times(&path, &text).map_err(|e| p.error(ConfigError::new(TRACE_FILE_FLAG, e.to_string()))).ok().map(|a| (a, true));
     }
     let trace = p.trace(TRACE_FILE_FLAG)?;
     let column = match trace.format {
@@ -252,7 +266,7 @@ fn read_interval_trace(p: &mut Params) -> Option<ArrivalTimes> {
     if arrivals.is_none() {
         p.error(ConfigError::new(TRACE_FILE_FLAG, format!("{} has no arrival times", trace.name)).with_hint("use a trace with an arrived_at, timestamp or TIMESTAMP column"));
     }
-    arrivals
+    arrivals.map(|a| (a, false))
 }
 
 /// An instant for messages: seconds, or a date-time.
@@ -305,6 +319,18 @@ mod tests {
         let mut generator = (plan.build)();
         let mut rng = SeedTree::new(1).stream("t", 0);
         Ok((0..n).map(|_| generator.next_interval(&mut rng)).collect())
+    }
+
+    #[test]
+    fn arrivals_out_of_order_are_sorted_with_a_warning() {
+        let mut inputs = Inputs::new();
+        inputs.add_text("t.csv", "arrived_at\n0\n3.0\n1.0\n2.0\n");
+        let config = Config::from_pairs([(TRACE_FILE_FLAG, "t.csv")]).unwrap();
+        let mut p = Params::with_inputs(&config, &inputs);
+        assert!(parse_trace(&mut p).is_some());
+        let warnings = p.take_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("rows arriving earlier than the row before them: 1 (the first at row 4)"), "{}", warnings[0]);
     }
 
     #[test]
