@@ -407,6 +407,59 @@ test('the scheduler A/B preset runs vllm_v1, then sarathi, and shows them as A a
   await page.close();
 });
 
+test('an uploaded trace says what the run takes from it, and choosing replay afterwards replays it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-replay-'));
+  const file = path.join(dir, 'my_replay.csv');
+  const rows = Array.from({ length: 40 }, (_, i) => `${(i * 0.25).toFixed(2)},${200 + 10 * i},${5 + (i % 7)}`);
+  fs.writeFileSync(file, `arrived_at,num_prefill_tokens,num_decode_tokens\n${rows.join('\n')}\n`);
+  const page = await open();
+  await ready(page);
+  // On the quick-start preset a trace feeds the synthetic workload's lengths only: the page says so.
+  await page.setInputFiles('[data-testid=trace-upload]', file);
+  await page.waitForSelector('[data-testid=trace-summary]', { timeout: LONG });
+  assert.match(await page.locator('[data-testid=trace-use]').innerText(), /Only its request lengths are used: the synthetic workload sends 128 requests/);
+  assert.equal(await page.locator('[data-testid=replay-trace]').count(), 1, 'a trace with arrival times offers to be replayed');
+  // Choosing replay after the upload replays the uploaded file, not the field's default path.
+  await page.selectOption('[name=request_generator_config_type]', 'trace');
+  assert.equal(await page.inputValue('[name=trace_request_generator_config_trace_file]'), 'my_replay.csv');
+  assert.match(await page.locator('[data-testid=trace-use]').innerText(), /Replayed/);
+  await run(page);
+  assert.equal(JSON.parse(await download(page, 'summary.json')).num_completed, 40);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('a pasted config.json is checked, names the run, and travels in the share link', async () => {
+  const page = await open();
+  await ready(page);
+  await page.click('details.paste summary');
+  await page.fill('details.paste textarea', '{ "num_hidden_layers": 32, ');
+  await page.click('details.paste button');
+  assert.match(await page.locator('details.paste [data-testid=error]').innerText(), /not valid JSON/);
+  const qwen = {
+    _name_or_path: 'Qwen/Qwen2.5-7B', architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_act: 'silu',
+    hidden_size: 3584, intermediate_size: 18944, num_attention_heads: 28, num_key_value_heads: 4, num_hidden_layers: 28,
+    vocab_size: 152064, max_position_embeddings: 32768, tie_word_embeddings: false, rms_norm_eps: 1e-6,
+  };
+  await page.fill('details.paste textarea', JSON.stringify(qwen, null, 2));
+  await page.click('details.paste button');
+  assert.equal(await page.locator('details.paste [data-testid=error]').count(), 0);
+  assert.equal(await page.inputValue('[name=replica_config_model_config_file]'), 'Qwen2.5-7B.json');
+  await page.waitForSelector('.upload-status.ok', { timeout: LONG });
+  await run(page);
+  assert.match(await page.locator('[data-testid=runs]').innerText(), /Qwen2\.5-7B/);
+  const href = await page.getAttribute('[data-testid=share-link]', 'href');
+  assert.match(href, /_text=Qwen2\.5-7B\.json/);
+  const table = await page.locator('[data-testid=summary]').innerText();
+  const other = await open(href);
+  await waitForRuns(other, 1); // the link alone reproduces it: no file to ask for
+  assert.equal(await other.locator('[data-testid=needs-file]').count(), 0);
+  assert.equal(await other.locator('[data-testid=summary]').innerText(), table);
+  assert.deepEqual([...page.problems, ...other.problems], []);
+  await page.close();
+  await other.close();
+});
+
 test('bad field values show the engine\'s message at the field; Cancel stops a long run', async () => {
   const page = await open();
   await ready(page);

@@ -115,12 +115,12 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         id: "long-context-summarisation",
         name: "Long-context summarisation, Llama-3.1-8B",
-        description: "Summarising long documents: prompts of 8k to 64k tokens (uniform total length, 40 prompt tokens per summary token) at 0.5 req/s on 2 H100 replicas. Prefill-heavy: chunked prefill (2,048-token chunks) keeps decodes flowing while long prompts are processed.",
+        description: "Summarising long documents: prompts of 8k to 64k tokens (uniform total length, 40 prompt tokens per summary token) at 0.5 req/s on 3 H100 replicas, about 90% busy. Prefill-heavy: chunked prefill (2,048-token chunks) keeps decodes flowing while long prompts are processed; with 2 replicas the same load outruns the cluster and queues grow without bound.",
         pairs: &[
             ("replica_config_model_name", "meta-llama/Llama-3.1-8B"),
             ("replica_config_device", "h100"),
             ("replica_config_network_device", "h100_dgx"),
-            ("cluster_config_num_replicas", "2"),
+            ("cluster_config_num_replicas", "3"),
             ("request_generator_config_type", "synthetic"),
             ("synthetic_request_generator_config_num_requests", "100"),
             ("length_generator_config_type", "uniform"),

@@ -1,6 +1,8 @@
 //! Share links: the query string carries the configuration with Vidur's flag names as keys,
 //! plus `_file=<size>:<sha256>:<name>` for each uploaded file the run read (the file itself
-//! never leaves the machine; whoever opens the link is asked for it).
+//! never leaves the machine; whoever opens the link is asked for it), and `_text=<name>:<text>`
+//! for a model config.json pasted into the page (a few hundred bytes that were typed, not a
+//! user's file, so the link alone reproduces the run).
 
 /// An uploaded file a shared run read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,10 +29,17 @@ pub struct SharedRun {
     pub pairs: Vec<(String, String)>,
     /// Uploaded files the run read.
     pub files: Vec<SharedFile>,
+    /// `(name, text)` of pasted files carried in the link.
+    pub texts: Vec<(String, String)>,
 }
+
+/// Largest pasted text a link carries, bytes (a Hugging Face config.json is 0.5–3 kB).
+pub const MAX_LINK_TEXT: usize = 8 * 1024;
 
 /// Key of the uploaded-file entries (flags never start with `_`).
 const FILE_KEY: &str = "_file";
+/// Key of the pasted-text entries.
+const TEXT_KEY: &str = "_text";
 
 impl SharedRun {
     /// The query string, without the leading `?`.
@@ -38,6 +47,9 @@ impl SharedRun {
         let mut parts: Vec<String> = self.pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
         for f in &self.files {
             parts.push(format!("{FILE_KEY}={}", encode(&format!("{}:{}:{}", f.size, f.sha256, f.path))));
+        }
+        for (name, text) in &self.texts {
+            parts.push(format!("{TEXT_KEY}={}", encode(&format!("{name}:{text}"))));
         }
         parts.join("&")
     }
@@ -56,6 +68,13 @@ impl SharedRun {
                 {
                     run.files.push(SharedFile { path: path.to_string(), size, sha256: sha256.to_string() });
                 }
+            } else if key == TEXT_KEY {
+                if let Some((name, text)) = value.split_once(':')
+                    && !name.is_empty()
+                    && text.len() <= MAX_LINK_TEXT
+                {
+                    run.texts.push((name.to_string(), text.to_string()));
+                }
             } else if !key.starts_with('_') {
                 run.pairs.push((key, value));
             }
@@ -65,7 +84,7 @@ impl SharedRun {
 
     /// Whether the link carries a configuration (a bare page URL does not).
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty() && self.files.is_empty()
+        self.pairs.is_empty() && self.files.is_empty() && self.texts.is_empty()
     }
 }
 
@@ -131,6 +150,7 @@ mod tests {
                 ("trace_request_length_generator_config_trace_file".into(), "my trace+v2 (final) é.csv".into()),
             ],
             files: vec![SharedFile { path: "my trace+v2 (final) é.csv".into(), size: 80_030_551, sha256: "ab".repeat(32) }],
+            texts: vec![("pasted-config.json".into(), "{\"a\": \"b:c&d=e%\"}\n".into())],
         };
         let query = run.to_query();
         assert!(query.starts_with("replica_config_model_name=meta-llama/Meta-Llama-3-8B&"), "{query}");

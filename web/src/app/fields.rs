@@ -177,18 +177,14 @@ fn file_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
     };
     let paste = (def.name == "replica_config_model_config_file").then(|| {
         let pasted = RwSignal::new(String::new());
-        let use_pasted = move |_| {
-            let text = pasted.get_untracked();
-            if let Some(file) = crate::browser::text_file("pasted-config.json", &text) {
-                state.set_field(def.name, "pasted-config.json");
-                state.upload(def.name, "pasted-config.json", file);
-            }
-        };
+        let paste_error = RwSignal::new(None::<String>);
+        let use_pasted = move |_| paste_error.set(state.use_pasted_config(def.name, &pasted.get_untracked()).err());
         view! {
             <details class="paste">
                 <summary>"Paste a Hugging Face config.json"</summary>
                 <textarea rows="6" placeholder="{ \"num_hidden_layers\": 32, ... }" on:input=move |ev| pasted.set(event_target_value(&ev))></textarea>
                 <button type="button" on:click=use_pasted>"Use this config"</button>
+                {move || paste_error.get().map(|e| view! { <p class="field-error" data-testid="error">{format!("Pasted config.json: {e}")}</p> })}
             </details>
         }
     });

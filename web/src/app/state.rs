@@ -14,7 +14,7 @@ use crate::browser;
 use crate::form::FormState;
 use crate::compare;
 use crate::presets::{self, PRESETS, Variant};
-use crate::share::{SharedFile, SharedRun};
+use crate::share::{MAX_LINK_TEXT, SharedFile, SharedRun};
 use crate::worker_client::{self, Reply};
 
 /// Where an upload is.
@@ -137,6 +137,12 @@ pub struct AppState {
     pub uploads: RwSignal<BTreeMap<String, Upload>>,
     /// Files a share link said the run read, still to be provided or checked.
     pub expected: RwSignal<Vec<SharedFile>>,
+    /// The trace dropped or picked last: a trace field that becomes active later (choosing
+    /// trace replay after the upload) reads it rather than a file nobody uploaded.
+    pub last_trace: RwSignal<Option<String>>,
+    /// Texts pasted into the page as files (a model's config.json), by name: small enough to
+    /// travel in share links.
+    pub pasted: RwSignal<BTreeMap<String, String>>,
     /// The Run button's state.
     pub run: RwSignal<RunStatus>,
     /// The worker's validation errors of the last run (cleared when the form changes).
@@ -174,6 +180,8 @@ impl AppState {
             form: RwSignal::new(form),
             uploads: RwSignal::new(BTreeMap::new()),
             expected: RwSignal::new(Vec::new()),
+            last_trace: RwSignal::new(None),
+            pasted: RwSignal::new(BTreeMap::new()),
             run: RwSignal::new(RunStatus::Idle),
             run_errors: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
@@ -201,7 +209,28 @@ impl AppState {
     /// Edits one field.
     pub fn set_field(&self, flag: &str, text: &str) {
         self.form.update(|f| f.set(flag, text));
+        self.adopt_last_trace(flag);
         self.run_errors.set(Vec::new());
+    }
+
+    /// Points every active trace field (other than `edited`) that names a file nobody provided
+    /// at the trace uploaded last, so switching the workload to a trace after the upload uses it.
+    fn adopt_last_trace(&self, edited: &str) {
+        let Some(path) = self.last_trace.get_untracked() else { return };
+        if !self.uploads.with_untracked(|u| u.get(&path).is_some_and(|u| !matches!(u.status, UploadStatus::Failed(_)))) {
+            return;
+        }
+        let stale: Vec<&'static str> = self.form.with_untracked(|form| {
+            let (config, _) = form.parse();
+            all_flags()
+                .iter()
+                .filter(|f| f.name != edited && is_trace_flag(f.name) && is_active(&config, f.name) && !self.is_provided(&form.text(f)))
+                .map(|f| f.name)
+                .collect()
+        });
+        for flag in stale {
+            self.form.update(|f| f.set(flag, &path));
+        }
     }
 
     /// Replaces the form with a preset.
@@ -231,6 +260,17 @@ impl AppState {
         }
         let (form, errors) = FormState::from_pairs(shared.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         self.form.set(form);
+        // Pasted texts travel in the link: load them as the page that made it did.
+        let required = self.form.with_untracked(FormState::required_files);
+        for (path, text) in &shared.texts {
+            let flag = required.iter().find(|(_, p)| p == path).map_or("replica_config_model_config_file", |(flag, _)| *flag);
+            if let Some(file) = browser::text_file(path, text) {
+                self.pasted.update(|p| {
+                    p.insert(path.clone(), text.clone());
+                });
+                self.upload(flag, path, file);
+            }
+        }
         // A link holds one configuration: it runs alone. When that is a preset with an A/B
         // variant, the variant's checkbox comes back unticked, so one click reruns the pair.
         self.variant.set(self.matching_preset().and_then(presets::find).and_then(|p| p.compare_with));
@@ -271,6 +311,38 @@ impl AppState {
         worker_client::load_file(upload_id, flag, path, file);
     }
 
+    /// Uses a pasted Hugging Face config.json for `flag`: refused at once unless it is a JSON
+    /// object; named after its `_name_or_path` (else its `model_type`), so the run says which
+    /// model it is; kept, so share links can carry it.
+    pub fn use_pasted_config(&self, flag: &str, text: &str) -> Result<(), String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e} (line {}, column {})", e.line(), e.column()))?;
+        let object = value.as_object().ok_or("a config.json is a JSON object: { \"num_hidden_layers\": 32, ... }")?;
+        if text.len() > MAX_LINK_TEXT {
+            return Err(format!("{} bytes is more than a config.json ({} at most): upload the file instead", text.len(), MAX_LINK_TEXT));
+        }
+        let model = [object.get("_name_or_path"), object.get("model_type")]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .map(str::trim)
+            .find(|name| !name.is_empty())
+            .unwrap_or("pasted-config");
+        let stem = model.rsplit('/').next().unwrap_or(model);
+        let name: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+        let path = format!("{name}.json");
+        let file = browser::text_file(&path, text).ok_or("the browser could not make a file of the text")?;
+        self.pasted.update(|p| {
+            p.insert(path.clone(), text.to_string());
+        });
+        self.set_field(flag, &path);
+        // The model name field names the model in the report; a preset's catalogue name would
+        // mislabel the pasted architecture.
+        self.set_field("replica_config_model_name", model);
+        self.upload(flag, &path, file);
+        Ok(())
+    }
+
     /// A trace dropped on (or picked for) the workload: it feeds every active trace field;
     /// with none active the workload switches to replaying it. A share link's missing file
     /// keeps the link's name, so the restored configuration finds it.
@@ -295,6 +367,7 @@ impl AppState {
         self.run_errors.set(Vec::new());
         if let Some(flag) = targets.first() {
             self.upload(flag, &path, file);
+            self.last_trace.set(Some(path));
         }
     }
 
@@ -318,7 +391,10 @@ impl AppState {
                 })
                 .collect()
         });
-        SharedRun { pairs, files }.to_query()
+        let texts = self.pasted.with(|pasted| {
+            form.required_files().into_iter().filter_map(|(_, path)| pasted.get(&path).map(|text| (path, text.clone()))).collect()
+        });
+        SharedRun { pairs, files, texts }.to_query()
     }
 
     /// The B run the Run button makes after the form's, if any.
@@ -506,7 +582,7 @@ impl AppState {
         let shape = format!(
             "{} × {} {} TP{} PP{}, {}",
             text("cluster_config_num_replicas"),
-            model.rsplit('/').next().unwrap_or_default(),
+            model.rsplit('/').next().unwrap_or_default().trim_end_matches(".json"),
             text("replica_config_device"),
             text("replica_config_tensor_parallel_size"),
             text("replica_config_num_pipeline_stages"),

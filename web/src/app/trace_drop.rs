@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use llmsim_worker::protocol::{FileInfo, Percentiles};
+use llmsim_engine::config::{all_flags, is_active};
 use llmsim_worker::session::is_trace_flag;
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement};
@@ -94,7 +95,14 @@ fn TraceStatus(
         }
         .into_any(),
         Some(UploadStatus::Failed(e)) => view! { <p class="field-error" data-testid="error">{e.to_string()}</p> }.into_any(),
-        Some(UploadStatus::Loaded { info, elapsed_ms }) => view! { <TraceSummaryTable info=info elapsed_ms=elapsed_ms/> }.into_any(),
+        Some(UploadStatus::Loaded { info, elapsed_ms }) => {
+            let has_arrivals = info.trace.as_ref().is_some_and(|t| t.duration_s.is_some());
+            view! {
+                <TraceSummaryTable info=info elapsed_ms=elapsed_ms/>
+                <TraceUse path=shown_path.clone() has_arrivals=has_arrivals/>
+            }
+            .into_any()
+        }
     }
 }
 
@@ -128,4 +136,63 @@ fn TraceSummaryTable(
         {t.warnings.into_iter().map(|w| view! { <p class="warning">{w}</p> }).collect_view()}
     }
     .into_any()
+}
+
+/// Flags that read a trace, by what the run takes from it.
+const REPLAY_FLAG: &str = "trace_request_generator_config_trace_file";
+const LENGTHS_FLAG: &str = "trace_request_length_generator_config_trace_file";
+const GAPS_FLAG: &str = "trace_request_interval_generator_config_trace_file";
+
+/// What the configured run takes from the trace at `path` (replay, lengths only, arrival
+/// gaps), so a summary of 19,366 requests is not mistaken for a run of them; a trace used only
+/// for lengths offers to be replayed instead.
+#[component]
+fn TraceUse(
+    /// The trace's name in the configuration.
+    path: String,
+    /// Whether it has arrival times (can be replayed).
+    has_arrivals: bool,
+) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let target = StoredValue::new(path.clone());
+    let uses = move || {
+        state.form.with(|form| {
+            let (config, _) = form.parse();
+            all_flags().iter().filter(|f| is_trace_flag(f.name) && is_active(&config, f.name) && form.text(f) == path).map(|f| f.name).collect::<Vec<_>>()
+        })
+    };
+    let replay = move |_| {
+        state.set_field("request_generator_config_type", "trace");
+        state.set_field(REPLAY_FLAG, &target.get_value());
+    };
+    move || {
+        let uses = uses();
+        let text = |what: &str| view! { <p class="trace-note" data-testid="trace-use">{what.to_string()}</p> }.into_any();
+        if uses.contains(&REPLAY_FLAG) {
+            text("Replayed: every request of the trace (up to the replay's request limit) at its own arrival time.")
+        } else if uses.contains(&LENGTHS_FLAG) {
+            let requests = state.form.with(|form| {
+                all_flags().iter().find(|f| f.name == "synthetic_request_generator_config_num_requests").map(|f| form.text(f)).unwrap_or_default()
+            });
+            let note = format!(
+                "Only its request lengths are used: the synthetic workload sends {} requests at the interval generator's arrival times{}",
+                if requests.is_empty() { "its".to_string() } else { requests },
+                if uses.contains(&GAPS_FLAG) { " (read from this trace)." } else { "." }
+            );
+            view! {
+                <p class="trace-note" data-testid="trace-use">
+                    {note}
+                    {has_arrivals.then(|| view! {
+                        " "
+                        <button type="button" class="linkish" data-testid="replay-trace" on:click=replay>"Replay the whole trace instead"</button>
+                    })}
+                </p>
+            }
+            .into_any()
+        } else if uses.contains(&GAPS_FLAG) {
+            text("Only its arrival gaps are used, by the interval generator; request lengths come from the length generator.")
+        } else {
+            ().into_any()
+        }
+    }
 }

@@ -210,6 +210,19 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
     } else {
         kept.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e9 * scale).collect()
     };
+    // More requests than gaps: the gaps repeat from the start (as in Vidur); say so, since a
+    // replayed load pattern repeating every few seconds is easy to mistake for the trace's own.
+    if let crate::config::FlagValue::Int(requests) = p.config().get("synthetic_request_generator_config_num_requests")
+        && u64::try_from(requests).is_ok_and(|n| n > gaps.len() as u64)
+    {
+        p.warn(format!(
+            "{}: its {} arrivals give {} gaps, fewer than the {requests} requests: the gaps repeat from the start every {:.1} s",
+            arrivals.name,
+            kept.len(),
+            gaps.len(),
+            gaps.iter().sum::<f64>()
+        ));
+    }
     let cycle_s: f64 = gaps.iter().sum();
     let span_gaps = gaps.clone();
     let span_s = Arc::new(move |n: u64| {
@@ -329,8 +342,10 @@ mod tests {
         let mut p = Params::with_inputs(&config, &inputs);
         assert!(parse_trace(&mut p).is_some());
         let warnings = p.take_warnings();
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("rows arriving earlier than the row before them: 1 (the first at row 4)"), "{}", warnings[0]);
+        // The default 128 requests need more than the trace's 3 gaps.
+        assert!(warnings[1].contains("4 arrivals give 3 gaps, fewer than the 128 requests: the gaps repeat from the start every 3.0 s"), "{}", warnings[1]);
     }
 
     #[test]

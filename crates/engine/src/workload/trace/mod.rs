@@ -160,12 +160,14 @@ pub fn parse_trace(name: &str, text: &str, progress: &mut dyn FnMut(usize)) -> R
     let mut progress = Progress::new(progress, source.offset);
     let format = detect_format(body).ok_or_else(|| {
         let line = body.lines().position(|l| !l.trim().is_empty()).map_or(1, |i| i as u64 + 1);
-        TraceError::new(
-            name,
-            Some(line),
-            None,
-            "unrecognised trace: expected a Vidur CSV (num_prefill_tokens,num_decode_tokens,...), Mooncake JSONL ({\"timestamp\", \"input_length\", ...}) or an Azure CSV (TIMESTAMP,ContextTokens,GeneratedTokens)",
-        )
+        let header = body.lines().nth(line as usize - 1).unwrap_or_default();
+        let mut message = "unrecognised trace: expected a Vidur CSV (num_prefill_tokens,num_decode_tokens,...), Mooncake JSONL ({\"timestamp\", \"input_length\", ...}) or an Azure CSV (TIMESTAMP,ContextTokens,GeneratedTokens)".to_string();
+        if header.split(',').any(|h| h.trim().trim_matches('"') == "arrived_at") {
+            message.push_str(
+                "; a CSV of arrival times alone only sets when requests arrive: use it as the interval generator's trace (--interval_generator_config_type trace --trace_request_interval_generator_config_trace_file)",
+            );
+        }
+        TraceError::new(name, Some(line), None, message)
     })?;
     let (rows, mut warnings) = match format {
         TraceFormat::VidurCsv => vidur::parse(&source, body, &mut progress)?,
@@ -254,6 +256,15 @@ fn arrival_and_length_warnings(rows: &[TraceRow]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrival_times_alone_are_pointed_at_the_interval_generator() {
+        let e = parse_trace("gaps.csv", "arrived_at\n0.5\n1.0\n", &mut |_| {}).unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("--interval_generator_config_type trace"), "{e}");
+        let e = parse_trace("x.csv", "prompt,output\n1,2\n", &mut |_| {}).unwrap_err();
+        assert!(!e.message.contains("interval"), "{e}");
+    }
 
     #[test]
     fn detects_each_format_from_its_first_non_empty_line() {
