@@ -49,12 +49,17 @@ after(async () => {
   site?.server.close();
 });
 
-/** A fresh page that records console errors and page errors. */
-async function open(url = site.url) {
+/** A fresh page that records console errors and page errors; `deviceScaleFactor` emulates a
+ *  high-DPI screen (devicePixelRatio) from the start. */
+async function open(url = site.url, { deviceScaleFactor } = {}) {
   const page = await browser.newPage();
   page.problems = [];
   page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  if (deviceScaleFactor) {
+    const cdp = await browser.newCDPSession(page);
+    await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1280, height: 800, deviceScaleFactor, mobile: false });
+  }
   await page.goto(url);
   return page;
 }
@@ -175,6 +180,10 @@ test('default preset: runs, shows the summary and charts, and matches the native
   await page.screenshot({ path: path.join(ARTIFACTS, 'seed-1280-full.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(300); // charts redraw on resize
+  for (const table of ['runs', 'ab-diff']) {
+    const { scroll, client } = await page.$eval(`[data-testid=${table}]`, (t) => ({ scroll: t.parentElement.scrollWidth, client: t.parentElement.clientWidth }));
+    assert.ok(scroll <= client, `${table} fits a 390 px wide phone without sideways scrolling: ${scroll} > ${client} px`);
+  }
   await page.screenshot({ path: path.join(ARTIFACTS, 'seed-390x844.png') });
   await page.screenshot({ path: path.join(ARTIFACTS, 'seed-390-full.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -472,6 +481,19 @@ test('bad field values show the engine\'s message at the field; Cancel stops a l
   await page.press('[name=cluster_config_num_replicas]', 'Tab');
   await page.waitForFunction(() => document.querySelector('#field-cluster_config_num_replicas [data-testid=error]')?.textContent.includes("'eight' is not a whole number"));
   await page.screenshot({ path: path.join(ARTIFACTS, 'field-error.png') });
+  // The errored input says so to assistive technology, and names its error.
+  const input = page.locator('[name=cluster_config_num_replicas]');
+  assert.equal(await input.getAttribute('aria-invalid'), 'true');
+  const described = (await input.getAttribute('aria-describedby')).split(' ').map((id) => page.locator(`#${id}`));
+  assert.match((await Promise.all(described.map((d) => d.innerText()))).join('\n'), /'eight' is not a whole number/);
+  assert.equal(await fieldError.getAttribute('role'), 'alert');
+  assert.equal(await page.getAttribute('[name=seed]', 'aria-invalid'), 'false');
+  assert.equal(await page.getAttribute('[data-testid=progress]', 'aria-live'), 'polite');
+  // The custom device's figures show only for --replica_config_device custom.
+  assert.ok(!(await page.isVisible('#field-custom_device_config_fp16_tflops')), 'hidden for a catalogued device');
+  await page.fill('[name=replica_config_device]', 'custom');
+  await page.press('[name=replica_config_device]', 'Tab');
+  assert.ok(await page.isVisible('#field-custom_device_config_fp16_tflops'), 'shown for the custom device');
 
   await page.selectOption('[data-testid=preset]', 'closed-loop-benchmark');
   await page.fill('[name=closed_loop_request_generator_config_num_requests]', '5000000');
@@ -488,6 +510,48 @@ test('bad field values show the engine\'s message at the field; Cancel stops a l
   await page.selectOption('[data-testid=preset]', 'long-context-summarisation');
   const ms = await run(page);
   measure('long_context_preset_run_to_summary', ms, 'ms');
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('charts are sharp at devicePixelRatio 2; Enter in a field runs; a run without batches explains its empty charts', async () => {
+  const page = await open(site.url, { deviceScaleFactor: 2 });
+  await ready(page);
+  assert.equal(await page.evaluate(() => window.devicePixelRatio), 2);
+  // Enter in a text field runs the form with the value just typed, as Run does.
+  await page.fill('[name=seed]', '11');
+  await page.press('[name=seed]', 'Enter');
+  await waitForRuns(page, 1);
+  assert.match(await page.getAttribute('[data-testid=share-link]', 'href'), /seed=11/);
+  const charts = ['chart-ttft', 'chart-tbt', 'chart-e2e', 'chart-throughput', 'chart-batch', 'chart-kv', 'chart-replicas'];
+  for (const chart of charts) {
+    const size = await page.$eval(`[data-testid=${chart}]`, (c) => ({ w: c.width, h: c.height, cssW: c.clientWidth, cssH: c.clientHeight }));
+    assert.equal(size.w, size.cssW * 2, `${chart}: ${JSON.stringify(size)}`);
+    assert.ok(Math.abs(size.h - size.cssH * 2) <= 2, `${chart}: ${JSON.stringify(size)}`);
+    const inked = await inkedPixels(page, chart);
+    assert.ok(inked > 2000, `${chart} has ${inked} drawn pixels`);
+  }
+  await page.locator('[data-testid=chart-ttft]').screenshot({ path: path.join(ARTIFACTS, 'chart-ttft-dpr2.png') });
+  await page.locator('[data-testid=chart-throughput]').screenshot({ path: path.join(ARTIFACTS, 'chart-throughput-dpr2.png') });
+  await page.locator('[data-testid=chart-replicas]').screenshot({ path: path.join(ARTIFACTS, 'chart-replicas-dpr2.png') });
+
+  // A time limit before the first batch: every chart says why it is empty, and the Chrome
+  // trace's download says it is empty, not off.
+  await page.fill('[name=time_limit]', '0.01');
+  await page.press('[name=time_limit]', 'Enter');
+  await waitForRuns(page, 2);
+  await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: LONG });
+  await page.waitForSelector('[data-testid=chart-replicas][data-note]'); // charts redraw just after
+  // The CDFs overlay runs 1 and 2 (A and B) until run 2 is compared with itself.
+  assert.equal(await page.getAttribute('[data-testid=chart-ttft]', 'data-note'), null);
+  await page.check('[aria-label="A: run 2"]');
+  await page.waitForSelector('[data-testid=chart-ttft][data-note]');
+  for (const chart of charts) {
+    assert.match(await page.getAttribute(`[data-testid=${chart}]`, 'data-note') ?? '', /^No data: no (request|batch)/, chart);
+  }
+  await page.waitForFunction(() => document.querySelector('[data-testid="download-chrome_trace.json"]')?.title.includes('no batch ran'));
+  assert.doesNotMatch(await page.getAttribute('[data-testid="download-chrome_trace.json"]', 'title'), /is off/);
+  await page.locator('.charts').screenshot({ path: path.join(ARTIFACTS, 'charts-no-batch.png') });
   assert.deepEqual(page.problems, []);
   await page.close();
 });

@@ -1,5 +1,6 @@
 //! Browser tests of the page (wasm-bindgen-test in headless Chromium): charts draw on a real
-//! canvas, and the app mounts a field for every flag the engine defines.
+//! canvas (at the screen's pixel density), an empty chart shows its note, and the app mounts a
+//! field for every flag the engine defines.
 #![cfg(target_arch = "wasm32")]
 
 use llmsim_web::charts::{self, Axes, BarGroup, Line, PALETTE};
@@ -33,7 +34,8 @@ fn cdf_and_bar_charts_draw_on_a_canvas() {
     let line = Line { label: "A #1".into(), color: PALETTE[0], points: charts::cdf_points(&quantiles, 1e3) };
     let c = canvas();
     charts::draw_lines(&c, Axes { title: "TTFT: CDF", x: "TTFT (ms)", y: "fraction of requests" }, &[line], Some((0.0, 1.0))).unwrap();
-    assert_eq!(c.width(), 480, "the drawing buffer follows the displayed width");
+    let ratio = web_sys::window().unwrap().device_pixel_ratio().clamp(1.0, 4.0);
+    assert_eq!(c.width(), (480.0 * ratio).round() as u32, "the drawing buffer follows the displayed width, in device pixels");
     let n = inked(&c);
     assert!(n > 1000, "{n} inked pixels");
 
@@ -48,6 +50,15 @@ fn empty_series_still_draw_axes() {
     let c = canvas();
     charts::draw_lines(&c, Axes { title: "empty", x: "x", y: "y" }, &[], None).unwrap();
     assert!(inked(&c) > 100, "axes and labels are drawn");
+    assert!(!charts::has_points(&[Line { label: String::new(), color: PALETTE[0], points: vec![] }]));
+}
+
+#[wasm_bindgen_test]
+fn a_chart_without_data_shows_its_note() {
+    let c = canvas();
+    charts::draw_empty(&c, "Time to first token: CDF", "No data: no request completed in this run.").unwrap();
+    let n = inked(&c);
+    assert!(n > 100, "the title and the note are drawn: {n} inked pixels");
 }
 
 #[wasm_bindgen_test]

@@ -144,6 +144,8 @@ pub const MAX_CHROME_SLICES: u64 = 100_000;
 
 const CHROME_SLICES_FLAG: &str = "metrics_config_chrome_trace_max_slices";
 
+const CHROME_TRACE_FLAG: &str = "metrics_config_enable_chrome_trace";
+
 /// Lowers `--metrics_config_chrome_trace_max_slices` to [`MAX_CHROME_SLICES`] (0, no limit,
 /// included), so the engine stops collecting slices the page could not offer for download;
 /// the engine's report then says how many it left out.
@@ -179,9 +181,16 @@ pub fn downloads(report: &Report) -> (Vec<(&'static str, String)>, Vec<SkippedFi
     } else {
         skip("request_metrics.csv", "per-request metrics are off (metrics_config_store_request_metrics)".to_string());
     }
-    // Runs prepared here hold at most MAX_CHROME_SLICES slices (`cap_chrome_slices`).
+    // Runs prepared here hold at most MAX_CHROME_SLICES slices (`cap_chrome_slices`). With the
+    // trace on, an empty one means no batch ran (e.g. the time limit came first).
     if report.chrome_trace.is_empty() {
-        skip("chrome_trace.json", "the Chrome trace is off (metrics_config_enable_chrome_trace)".to_string());
+        let off = report.config.get(CHROME_TRACE_FLAG).and_then(serde_json::Value::as_bool) == Some(false);
+        let reason = if off {
+            format!("the Chrome trace is off ({CHROME_TRACE_FLAG})")
+        } else {
+            "the Chrome trace is empty: no batch ran in this run".to_string()
+        };
+        skip("chrome_trace.json", reason);
     } else {
         files.push(("chrome_trace.json", report.chrome_trace_json()));
     }
@@ -332,6 +341,18 @@ mod tests {
         assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), ["summary.json", "config.json"]);
         assert_eq!(skipped.len(), 2);
         assert!(skipped[1].reason.contains("metrics_config_enable_chrome_trace"), "{skipped:?}");
+    }
+
+    #[test]
+    fn an_empty_chrome_trace_says_no_batch_ran() {
+        // The time limit ends the run before the first arrival: the trace is on but empty.
+        let config = serde_json::json!({"synthetic_request_generator_config_num_requests": 4, "time_limit": 1e-9});
+        let report = Session::new().prepare(&config).ok().expect("valid").run_to_report();
+        assert_eq!(report.summary.num_batches, 0);
+        let (files, skipped) = downloads(&report);
+        assert!(!files.iter().any(|f| f.0 == "chrome_trace.json"));
+        let reason = &skipped.iter().find(|s| s.name == "chrome_trace.json").expect("skipped").reason;
+        assert!(reason.contains("no batch ran") && !reason.contains("off"), "{reason}");
     }
 
     #[test]

@@ -87,8 +87,8 @@ fn Progress() -> impl IntoView {
         },
     };
     view! {
-        <div class="progress" data-testid="progress" class:active=move || matches!(state.run.get(), RunStatus::Running { .. })>
-            <progress max="1" prop:value=move || fraction().unwrap_or(0.0)></progress>
+        <div class="progress" data-testid="progress" aria-live="polite" class:active=move || matches!(state.run.get(), RunStatus::Running { .. })>
+            <progress max="1" aria-label="Run progress" prop:value=move || fraction().unwrap_or(0.0)></progress>
             <span>{text}</span>
         </div>
     }
@@ -120,17 +120,17 @@ fn PageMessages() -> impl IntoView {
     };
     let field_errors = move || state.run_errors.with(|e| e.iter().filter(|e| !e.flag.is_empty()).count());
     view! {
-        {move || state.notice.get().map(|n| view! { <p class="notice" data-testid="error">{n}</p> })}
+        {move || state.notice.get().map(|n| view! { <p class="notice" data-testid="error" role="alert">{n}</p> })}
         {move || {
             let n = field_errors();
             (n > 0).then(|| view! {
-                <p class="notice error" data-testid="error">
+                <p class="notice error" data-testid="error" role="alert">
                     {format!("The simulator refused this configuration: {n} field(s) need attention (marked below).")}
                 </p>
             })
         }}
         <For each=homeless_errors key=|e| e.clone() let:error>
-            <p class="notice error" data-testid="error">{error}</p>
+            <p class="notice error" data-testid="error" role="alert">{error}</p>
         </For>
     }
 }

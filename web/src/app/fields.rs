@@ -7,7 +7,7 @@ use llmsim_worker::protocol::FieldError;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 
-use super::state::{AppState, UploadStatus};
+use super::state::{AppState, RunStatus, UploadStatus};
 use crate::form::{self, SECTIONS, Section};
 use crate::share::format_bytes;
 
@@ -20,10 +20,33 @@ pub fn ConfigForm() -> impl IntoView {
     let live_errors = Memo::new(move |_| state.form.with(|f| f.validate(&|path| state.is_provided(path))));
     provide_context(FormContext { config, live_errors });
     view! {
-        <form class="config-form" on:submit=|ev| ev.prevent_default()>
+        <form class="config-form" on:submit=|ev| ev.prevent_default() on:keydown=move |ev| run_on_enter(state, &ev)>
             {SECTIONS.iter().map(|section| view! { <SectionView section=*section/> }).collect_view()}
         </form>
     }
+}
+
+/// Enter in one of the form's text fields runs the form, as the Run button does (a form of
+/// many text fields and no submit button has no implicit submission). The field's value is
+/// taken first: its `change` event, which Enter also fires, comes after this handler.
+fn run_on_enter(state: AppState, ev: &leptos::ev::KeyboardEvent) {
+    if ev.key() != "Enter" || ev.is_composing() || ev.alt_key() || ev.ctrl_key() || ev.meta_key() || ev.shift_key() {
+        return;
+    }
+    let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else { return };
+    let Some(def) = llmsim_engine::config::find_flag(&input.name()) else { return };
+    if !matches!(input.type_().as_str(), "text" | "number") {
+        return;
+    }
+    // As the Run button: disabled while the worker starts or a run is in progress.
+    if !state.worker_ready.get_untracked() || matches!(state.run.get_untracked(), RunStatus::Running { .. }) {
+        return;
+    }
+    let value = input.value();
+    if state.form.with_untracked(|f| f.text(def)) != value {
+        state.set_field(def.name, &value);
+    }
+    state.start_run();
 }
 
 /// What every field reads: the parsed configuration and the live validation errors.
@@ -58,7 +81,7 @@ fn Field(
     let state = expect_context::<AppState>();
     let ctx = expect_context::<FormContext>();
     let visible = move || ctx.config.with(|c| llmsim_engine::config::is_active(c, def.name));
-    let errors = move || {
+    let errors = Memo::new(move |_| {
         let mut out: Vec<String> = Vec::new();
         let mut add = |e: &FieldError| {
             let text = e.to_string();
@@ -69,25 +92,49 @@ fn Field(
         ctx.live_errors.with(|errors| errors.iter().for_each(&mut add));
         state.run_errors.with(|errors| errors.iter().for_each(&mut add));
         out
+    });
+    let invalid = Signal::derive(move || errors.with(|e| !e.is_empty()));
+    // The input names its errors (and its help) for assistive technology.
+    let a11y = Aria {
+        invalid,
+        described_by: Signal::derive(move || {
+            if invalid.get() { format!("errors-{} help-{}", def.name, def.name) } else { format!("help-{}", def.name) }
+        }),
     };
     let input = match &def.kind {
-        FlagKind::Bool => bool_input(state, def).into_any(),
-        FlagKind::Choice(choices) => choice_input(state, def, choices.to_vec()).into_any(),
-        FlagKind::Path if form::is_file_flag(def) => file_input(state, def).into_any(),
-        _ => text_input(state, def).into_any(),
+        FlagKind::Bool => bool_input(state, def, a11y).into_any(),
+        FlagKind::Choice(choices) => choice_input(state, def, choices.to_vec(), a11y).into_any(),
+        FlagKind::Path if form::is_file_flag(def) => file_input(state, def, a11y).into_any(),
+        _ => text_input(state, def, a11y).into_any(),
     };
     view! {
-        <div class="field" id=format!("field-{}", def.name) class:invalid=move || !errors().is_empty() style:display=move || { if visible() { "" } else { "none" } }>
+        <div class="field" id=format!("field-{}", def.name) class:invalid=invalid style:display=move || { if visible() { "" } else { "none" } }>
             <label for=format!("in-{}", def.name)>
                 <span class="label">{form::label(def)}</span>
                 <code class="flag">{def.name}</code>
             </label>
             {input}
-            <p class="help">{def.help}</p>
-            <For each=errors key=|e| e.clone() let:error>
-                <p class="field-error" data-testid="error">{error}</p>
-            </For>
+            <p class="help" id=format!("help-{}", def.name)>{def.help}</p>
+            <div id=format!("errors-{}", def.name)>
+                <For each=move || errors.get() key=|e| e.clone() let:error>
+                    <p class="field-error" data-testid="error" role="alert">{error}</p>
+                </For>
+            </div>
         </div>
+    }
+}
+
+/// What an input says about its field's errors: `aria-invalid` and the ids in
+/// `aria-describedby` (the errors, when there are any, and the help).
+#[derive(Clone, Copy)]
+struct Aria {
+    invalid: Signal<bool>,
+    described_by: Signal<String>,
+}
+
+impl Aria {
+    fn invalid(self) -> impl Fn() -> &'static str + Copy {
+        move || if self.invalid.get() { "true" } else { "false" }
     }
 }
 
@@ -95,29 +142,38 @@ fn text_of(state: AppState, def: &'static FlagDef) -> impl Fn() -> String + Copy
     move || state.form.with(|f| f.text(def))
 }
 
-fn bool_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
+fn bool_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoView {
     let text = text_of(state, def);
     view! {
         <input
             type="checkbox"
             id=format!("in-{}", def.name)
             name=def.name
+            aria-invalid=aria.invalid()
+            aria-describedby=aria.described_by
             prop:checked=move || text() == "true"
             on:change=move |ev| state.set_field(def.name, if event_target_checked(&ev) { "true" } else { "false" })
         />
     }
 }
 
-fn choice_input(state: AppState, def: &'static FlagDef, choices: Vec<&'static str>) -> impl IntoView {
+fn choice_input(state: AppState, def: &'static FlagDef, choices: Vec<&'static str>, aria: Aria) -> impl IntoView {
     let text = text_of(state, def);
     view! {
-        <select id=format!("in-{}", def.name) name=def.name prop:value=text on:change=move |ev| state.set_field(def.name, &event_target_value(&ev))>
+        <select
+            id=format!("in-{}", def.name)
+            name=def.name
+            aria-invalid=aria.invalid()
+            aria-describedby=aria.described_by
+            prop:value=text
+            on:change=move |ev| state.set_field(def.name, &event_target_value(&ev))
+        >
             {choices.into_iter().map(|c| view! { <option value=c>{c}</option> }).collect_view()}
         </select>
     }
 }
 
-fn text_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
+fn text_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoView {
     let text = text_of(state, def);
     let suggestions = form::suggestions(def.name);
     let list_id = format!("list-{}", def.name);
@@ -136,6 +192,8 @@ fn text_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
             spellcheck="false"
             placeholder=placeholder
             list=(!suggestions.is_empty()).then(|| list_id.clone())
+            aria-invalid=aria.invalid()
+            aria-describedby=aria.described_by
             prop:value=text
             on:change=move |ev| state.set_field(def.name, &event_target_value(&ev))
         />
@@ -149,7 +207,7 @@ fn text_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
 
 /// A file flag: the name the configuration refers to, an upload button, the upload's status;
 /// for the model's config.json also a box to paste it into.
-fn file_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
+fn file_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoView {
     let text = text_of(state, def);
     let on_pick = move |ev: leptos::ev::Event| {
         let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else { return };
@@ -160,6 +218,10 @@ fn file_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
         }
         // Picking the same file again must fire `change` again.
         input.set_value("");
+    };
+    let upload_failed = move || {
+        let path = text();
+        state.uploads.with(|u| u.get(&path).is_some_and(|u| matches!(u.status, UploadStatus::Failed(_))))
     };
     let status = move || {
         let path = text();
@@ -172,7 +234,9 @@ fn file_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
                 <p class="upload-status ok">{format!("Uploaded: {} · sha256 {}…", format_bytes(info.size), &info.sha256[..12])}</p>
             }
             .into_any(),
-            UploadStatus::Failed(e) => view! { <p class="field-error" data-testid="error">{e.to_string()}</p> }.into_any(),
+            UploadStatus::Failed(e) => {
+                view! { <p class="field-error" data-testid="error" role="alert" id=format!("upload-error-{}", def.name)>{e.to_string()}</p> }.into_any()
+            }
         })
     };
     let paste = (def.name == "replica_config_model_config_file").then(|| {
@@ -182,7 +246,7 @@ fn file_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
         view! {
             <details class="paste">
                 <summary>"Paste a Hugging Face config.json"</summary>
-                <textarea rows="6" placeholder="{ \"num_hidden_layers\": 32, ... }" on:input=move |ev| pasted.set(event_target_value(&ev))></textarea>
+                <textarea rows="6" aria-label="Paste a Hugging Face config.json" placeholder="{ \"num_hidden_layers\": 32, ... }" on:input=move |ev| pasted.set(event_target_value(&ev))></textarea>
                 <button type="button" on:click=use_pasted>"Use this config"</button>
                 {move || paste_error.get().map(|e| view! { <p class="field-error" data-testid="error">{format!("Pasted config.json: {e}")}</p> })}
             </details>
@@ -197,6 +261,11 @@ fn file_input(state: AppState, def: &'static FlagDef) -> impl IntoView {
                 placeholder="none"
                 autocomplete="off"
                 spellcheck="false"
+                aria-invalid=move || if aria.invalid.get() || upload_failed() { "true" } else { "false" }
+                aria-describedby=move || {
+                    let ids = aria.described_by.get();
+                    if upload_failed() { format!("upload-error-{} {ids}", def.name) } else { ids }
+                }
                 prop:value=text
                 on:change=move |ev| state.set_field(def.name, &event_target_value(&ev))
             />

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
+use web_sys::HtmlCanvasElement;
 
 use super::state::{AppState, RunRecord};
 use crate::browser;
@@ -169,28 +170,38 @@ fn Charts() -> impl IntoView {
             None => vec![shown.clone()],
         };
         let labelled = cdf_runs.len() > 1;
-        let cdf = |canvas: NodeRef<Canvas>, key: &str, title: &str| {
+        let cdf = |canvas: NodeRef<Canvas>, key: &str, title: &str, y: &str, empty: &str| {
             let Some(canvas) = canvas.get() else { return };
             let max = cdf_runs.iter().filter_map(|r| r.result.charts.cdfs.get(key)?.last().copied()).fold(0.0, f64::max);
             let (scale, unit) = if max < 1.0 { (1e3, "ms") } else { (1.0, "s") };
             let lines: Vec<Line> = cdf_runs
                 .iter()
                 .enumerate()
-                .filter_map(|(i, r)| {
-                    let q = r.result.charts.cdfs.get(key)?;
-                    let label = if labelled { format!("{} #{}", ["A", "B"][i], r.id) } else { String::new() };
-                    Some(Line { label, color: PALETTE[i], points: charts::cdf_points(q, scale) })
+                .map(|(i, r)| {
+                    let q = r.result.charts.cdfs.get(key).map_or(&[][..], Vec::as_slice);
+                    let label = match (labelled, q.is_empty()) {
+                        (false, _) => String::new(),
+                        (true, false) => format!("{} #{}", ["A", "B"][i], r.id),
+                        (true, true) => format!("{} #{}: no data", ["A", "B"][i], r.id),
+                    };
+                    Line { label, color: PALETTE[i], points: charts::cdf_points(q, scale) }
                 })
                 .collect();
             let x = format!("{title} ({unit})");
-            let axes = Axes { title: &format!("{title}: CDF"), x: &x, y: "fraction of requests" };
-            report(charts::draw_lines(&canvas, axes, &lines, Some((0.0, 1.0))));
+            let title = format!("{title}: CDF");
+            let note = (!charts::has_points(&lines)).then_some(empty);
+            draw_or_note(&canvas, &title, note, || charts::draw_lines(&canvas, Axes { title: &title, x: &x, y }, &lines, Some((0.0, 1.0))));
         };
-        cdf(ttft, "ttft", "Time to first token");
-        cdf(tbt, "tbt", "Time between tokens");
-        cdf(e2e, "e2e", "End-to-end latency");
+        let no_completions = "No data: no request completed in this run.";
+        cdf(ttft, "ttft", "Time to first token", "fraction of requests", no_completions);
+        // TBT is measured per output token, so its CDF counts gaps between tokens, not requests.
+        cdf(tbt, "tbt", "Time between tokens", "fraction of token gaps", "No data: no request produced a second output token.");
+        cdf(e2e, "e2e", "End-to-end latency", "fraction of requests", no_completions);
 
         let c = &shown.result.charts;
+        // Without a batch the time series and utilisation are all zeros: say so instead.
+        let no_batch = summary::value(&shown.summary, &["num_batches"]) == Some(0.0) || c.time_s.is_empty();
+        let time_note = no_batch.then_some("No data: no batch ran in this run.");
         let series = |values: &[f64]| -> Vec<(f64, f64)> { c.time_s.iter().copied().zip(values.iter().copied()).collect() };
         let time_x = "simulated time (s)";
         if let Some(canvas) = throughput.get() {
@@ -198,41 +209,69 @@ fn Charts() -> impl IntoView {
             let n = c.time_s.len();
             let window = ((1.0 / c.bucket_s.max(1e-9)).ceil() as usize).max(n.div_ceil(60)).clamp(1, (n / 4).max(1));
             let title = format!("Throughput over time ({:.1} s average)", window as f64 * c.bucket_s);
-            let prefill = vec![Line { label: "prompt tokens/s (left)".into(), color: PALETTE[0], points: series(&charts::moving_average(&c.prefill_tokens_per_s, window)) }];
-            let decode = vec![Line { label: "output tokens/s (right)".into(), color: PALETTE[1], points: series(&charts::moving_average(&c.decode_tokens_per_s, window)) }];
-            let axes = Axes { title: &title, x: time_x, y: "prompt tokens per second" };
-            report(charts::draw_lines_dual(&canvas, axes, "output tokens per second", &prefill, &decode));
+            draw_or_note(&canvas, &title, time_note, || {
+                let prefill = vec![Line { label: "prompt tokens/s (left)".into(), color: PALETTE[0], points: series(&charts::moving_average(&c.prefill_tokens_per_s, window)) }];
+                let decode = vec![Line { label: "output tokens/s (right)".into(), color: PALETTE[1], points: series(&charts::moving_average(&c.decode_tokens_per_s, window)) }];
+                let axes = Axes { title: &title, x: time_x, y: "prompt tokens per second" };
+                charts::draw_lines_dual(&canvas, axes, "output tokens per second", &prefill, &decode)
+            });
         }
         if let Some(canvas) = batch.get() {
-            let lines = vec![Line { label: String::new(), color: PALETTE[2], points: series(&c.mean_batch_size) }];
-            report(charts::draw_lines(&canvas, Axes { title: "Batch size over time", x: time_x, y: "requests per batch (mean)" }, &lines, None));
+            let title = "Batch size over time";
+            draw_or_note(&canvas, title, time_note, || {
+                let lines = vec![Line { label: String::new(), color: PALETTE[2], points: series(&c.mean_batch_size) }];
+                charts::draw_lines(&canvas, Axes { title, x: time_x, y: "requests per batch (mean)" }, &lines, None)
+            });
         }
         if let Some(canvas) = kv.get() {
-            let lines = vec![Line { label: String::new(), color: PALETTE[3], points: series(&c.kv_usage_percent) }];
-            report(charts::draw_lines(&canvas, Axes { title: "KV-cache usage over time", x: time_x, y: "KV blocks in use (%)" }, &lines, Some((0.0, 100.0))));
+            let title = "KV-cache usage over time";
+            draw_or_note(&canvas, title, time_note, || {
+                let lines = vec![Line { label: String::new(), color: PALETTE[3], points: series(&c.kv_usage_percent) }];
+                charts::draw_lines(&canvas, Axes { title, x: time_x, y: "KV blocks in use (%)" }, &lines, Some((0.0, 100.0)))
+            });
         }
         if let Some(canvas) = replicas.get() {
-            let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
-            let groups: Vec<BarGroup> = c
-                .replicas
-                .iter()
-                .map(|r| BarGroup { label: format!("r{}", r.replica), values: vec![mean(&r.busy_percent), mean(&r.mfu_percent)] })
-                .collect();
-            let axes = Axes { title: "Per-replica utilisation", x: "replica", y: "% of simulated time / of peak FLOPs" };
-            report(charts::draw_bars(&canvas, axes, &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])], &groups, 100.0));
+            let title = "Per-replica utilisation";
+            draw_or_note(&canvas, title, no_batch.then_some("No data: no batch ran in this run."), || {
+                let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+                let groups: Vec<BarGroup> = c
+                    .replicas
+                    .iter()
+                    .map(|r| BarGroup { label: format!("r{}", r.replica), values: vec![mean(&r.busy_percent), mean(&r.mfu_percent)] })
+                    .collect();
+                let axes = Axes { title, x: "replica", y: "% of simulated time / of peak FLOPs" };
+                charts::draw_bars(&canvas, axes, &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])], &groups, 100.0)
+            });
         }
     });
     let has_run = move || state.shown.get().is_some();
     view! {
         <div class="charts" style:display=move || { if has_run() { "" } else { "none" } }>
-            <canvas node_ref=ttft data-testid="chart-ttft" aria-label="CDF of time to first token"></canvas>
-            <canvas node_ref=tbt data-testid="chart-tbt" aria-label="CDF of time between tokens"></canvas>
-            <canvas node_ref=e2e data-testid="chart-e2e" aria-label="CDF of end-to-end latency"></canvas>
-            <canvas node_ref=throughput data-testid="chart-throughput" aria-label="Throughput over time"></canvas>
-            <canvas node_ref=batch data-testid="chart-batch" aria-label="Batch size over time"></canvas>
-            <canvas node_ref=kv data-testid="chart-kv" aria-label="KV-cache usage over time"></canvas>
-            <canvas node_ref=replicas data-testid="chart-replicas" aria-label="Per-replica busy and MFU"></canvas>
+            <canvas node_ref=ttft data-testid="chart-ttft" role="img" aria-label="CDF of time to first token"></canvas>
+            <canvas node_ref=tbt data-testid="chart-tbt" role="img" aria-label="CDF of time between tokens"></canvas>
+            <canvas node_ref=e2e data-testid="chart-e2e" role="img" aria-label="CDF of end-to-end latency"></canvas>
+            <canvas node_ref=throughput data-testid="chart-throughput" role="img" aria-label="Throughput over time"></canvas>
+            <canvas node_ref=batch data-testid="chart-batch" role="img" aria-label="Batch size over time"></canvas>
+            <canvas node_ref=kv data-testid="chart-kv" role="img" aria-label="KV-cache usage over time"></canvas>
+            <canvas node_ref=replicas data-testid="chart-replicas" role="img" aria-label="Per-replica busy and MFU"></canvas>
         </div>
+    }
+}
+
+/// Draws a chart, or, when `note` says why there is nothing to plot, its title and the note
+/// (also in the canvas's `data-note`); the canvas's accessible name follows.
+fn draw_or_note(canvas: &HtmlCanvasElement, title: &str, note: Option<&str>, draw: impl FnOnce() -> Result<(), String>) {
+    match note {
+        Some(note) => {
+            let _ = canvas.set_attribute("data-note", note);
+            let _ = canvas.set_attribute("aria-label", &format!("{title}. {note}"));
+            report(charts::draw_empty(canvas, title, note));
+        }
+        None => {
+            let _ = canvas.remove_attribute("data-note");
+            let _ = canvas.set_attribute("aria-label", title);
+            report(draw());
+        }
     }
 }
 
@@ -281,7 +320,7 @@ fn RunsList() -> impl IntoView {
                                 view! { <tr class="setting"><th>"Settings"</th><td colspan="3">"identical"</td></tr> }.into_any()
                             } else {
                                 settings.into_iter().map(|d| view! {
-                                    <tr class="setting"><th><code>{d.flag}</code></th><td>{d.a}</td><td>{d.b}</td><td></td></tr>
+                                    <tr class="setting"><th><code>{breakable(d.flag)}</code></th><td>{d.a}</td><td>{d.b}</td><td></td></tr>
                                 }).collect_view().into_any()
                             }}
                             {rows.into_iter().map(|r| {
@@ -295,6 +334,12 @@ fn RunsList() -> impl IntoView {
             })}
         </div>
     }
+}
+
+/// A flag name that may wrap after each underscore (a phone's narrow table has no room for
+/// `vllm_v1_scheduler_config_batch_size_cap` on one line).
+fn breakable(flag: &str) -> impl IntoView + use<> {
+    flag.split_inclusive('_').map(|part| view! { {part.to_string()}<wbr/> }).collect_view()
 }
 
 /// One row of the runs table.

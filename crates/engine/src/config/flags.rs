@@ -390,7 +390,9 @@ fn assemble() -> Vec<FlagDef> {
     }
     push(&mut flags, GENERAL, FlagGroup::General);
     push(&mut flags, CLUSTER, FlagGroup::Cluster);
-    push(&mut flags, crate::catalog::CUSTOM_DEVICE_FLAGS, FlagGroup::Cluster);
+    // The custom device's figures apply only to --replica_config_device custom.
+    let custom_device = crate::catalog::CUSTOM_DEVICE_FLAGS.iter().cloned();
+    flags.extend(custom_device.map(|f| f.in_group(FlagGroup::Cluster).shown_when("replica_config_device", vec![crate::catalog::CUSTOM_DEVICE])));
     push(&mut flags, CACHE, FlagGroup::Cache);
 
     fn selector(name: &'static str, choices: Vec<&'static str>, default: &'static str, help: &'static str, group: FlagGroup) -> FlagDef {
@@ -513,9 +515,24 @@ mod tests {
             if let Some((selector, values)) = &f.shown_when {
                 let sel = find_flag(selector).expect("selector exists");
                 for v in values.iter() {
-                    assert!(sel.choices().contains(v), "--{} shown for unknown {selector}={v}", f.name);
+                    // A text selector (the device: a catalogue id or `custom`) has no choice list.
+                    let known = sel.choices().contains(v) || (matches!(sel.kind, FlagKind::Str) && !v.is_empty());
+                    assert!(known, "--{} shown for unknown {selector}={v}", f.name);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn custom_device_figures_apply_only_to_the_custom_device() {
+        let mut config = super::super::Config::new();
+        config.set("replica_config_device", "h100").unwrap();
+        assert!(!super::super::is_active(&config, "custom_device_config_fp16_tflops"));
+        config.set("custom_device_config_memory_gb", "80").unwrap();
+        assert_eq!(config.ignored_flag_warnings().len(), 1, "{:?}", config.ignored_flag_warnings());
+        config.set("replica_config_device", "custom").unwrap();
+        for f in crate::catalog::CUSTOM_DEVICE_FLAGS {
+            assert!(super::super::is_active(&config, f.name), "--{}", f.name);
         }
     }
 
