@@ -248,7 +248,7 @@ fn file_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoVi
                 <summary>"Paste a Hugging Face config.json"</summary>
                 <textarea rows="6" aria-label="Paste a Hugging Face config.json" placeholder="{ \"num_hidden_layers\": 32, ... }" on:input=move |ev| pasted.set(event_target_value(&ev))></textarea>
                 <button type="button" on:click=use_pasted>"Use this config"</button>
-                {move || paste_error.get().map(|e| view! { <p class="field-error" data-testid="error">{format!("Pasted config.json: {e}")}</p> })}
+                {move || paste_error.get().map(|e| view! { <p class="field-error" data-testid="error" role="alert">{format!("Pasted config.json: {e}")}</p> })}
             </details>
         }
     });

@@ -436,7 +436,10 @@ impl AppState {
 
     /// Stops the run (and the rest of its A/B pair) by replacing the worker.
     pub fn cancel_run(&self) {
-        if matches!(self.run.get_untracked(), RunStatus::Running { .. }) {
+        if let RunStatus::Running { run_id, .. } = self.run.get_untracked() {
+            // The cancelled run's number goes to the next run: the table numbers finished runs
+            // without gaps (the old worker, and any late reply of its, is gone).
+            self.next_run.set_value(run_id);
             self.worker_ready.set(false);
             self.run.set(RunStatus::Idle);
             self.notice.set(Some("Run cancelled.".into()));
@@ -506,6 +509,8 @@ impl AppState {
                 if current != run_id {
                     return;
                 }
+                // A refused run leaves no record: its number goes to the next run.
+                self.next_run.set_value(run_id);
                 self.run.set(RunStatus::Idle);
                 if matches!(pair, Some(PairPart::B { .. })) {
                     // The form shows A's settings: B's errors would mark the wrong fields.

@@ -94,7 +94,7 @@ fn TraceStatus(
             </div>
         }
         .into_any(),
-        Some(UploadStatus::Failed(e)) => view! { <p class="field-error" data-testid="error">{e.to_string()}</p> }.into_any(),
+        Some(UploadStatus::Failed(e)) => view! { <p class="field-error" data-testid="error" role="alert">{e.to_string()}</p> }.into_any(),
         Some(UploadStatus::Loaded { info, elapsed_ms }) => {
             let has_arrivals = info.trace.as_ref().is_some_and(|t| t.duration_s.is_some());
             view! {
