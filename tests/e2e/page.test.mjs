@@ -510,6 +510,8 @@ test('bad field values show the engine\'s message at the field; Cancel stops a l
   await page.selectOption('[data-testid=preset]', 'long-context-summarisation');
   const ms = await run(page);
   measure('long_context_preset_run_to_summary', ms, 'ms');
+  // The cancelled attempt left no gap in the numbering: the first finished run is #1.
+  assert.match(await page.locator('[data-testid=runs] tbody tr').first().innerText(), /^#1\b/);
   assert.deepEqual(page.problems, []);
   await page.close();
 });
