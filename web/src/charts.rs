@@ -4,6 +4,7 @@
 //! nothing to plot shows a note saying why instead.
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_canvas::CanvasBackend;
@@ -224,6 +225,18 @@ pub fn draw_lines(canvas: &HtmlCanvasElement, axes: Axes, lines: &[Line], y_rang
         .y_label_area_size(fs * 4 + 8)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(|e| e.to_string())?;
+    draw_xy_mesh(&mut chart, axes, fs)?;
+    for line in lines {
+        chart.draw_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2))).map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())
+}
+
+/// A line chart's plot area on the canvas, in data coordinates.
+type XyChart<'a> = ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The grid, ticks and axis titles every line chart shares.
+fn draw_xy_mesh(chart: &mut XyChart<'_>, axes: Axes, fs: u32) -> Result<(), String> {
     chart
         .configure_mesh()
         .x_desc(axes.x)
@@ -237,11 +250,7 @@ pub fn draw_lines(canvas: &HtmlCanvasElement, axes: Axes, lines: &[Line], y_rang
         .x_label_formatter(&|v| short(*v))
         .y_label_formatter(&|v| short(*v))
         .draw()
-        .map_err(|e| e.to_string())?;
-    for line in lines {
-        chart.draw_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2))).map_err(|e| e.to_string())?;
-    }
-    root.present().map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Draws `left` lines against the left y axis and `right` lines against a right y axis with
@@ -263,20 +272,7 @@ pub fn draw_lines_dual(canvas: &HtmlCanvasElement, axes: Axes, right_y: &str, le
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(|e| e.to_string())?
         .set_secondary_coord(x0..x1, z0..z1);
-    chart
-        .configure_mesh()
-        .x_desc(axes.x)
-        .y_desc(axes.y)
-        .x_labels(6)
-        .y_labels(6)
-        .label_style(("sans-serif", fs - 1))
-        .axis_desc_style(("sans-serif", fs))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .x_label_formatter(&|v| short(*v))
-        .y_label_formatter(&|v| short(*v))
-        .draw()
-        .map_err(|e| e.to_string())?;
+    draw_xy_mesh(&mut chart, axes, fs)?;
     chart
         .configure_secondary_axes()
         .y_desc(right_y)

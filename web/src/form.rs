@@ -144,6 +144,12 @@ impl FormState {
         config.to_json(false)
     }
 
+    /// The trace-file fields the active configuration reads (set or not), with their text.
+    pub fn active_trace_fields(&self) -> Vec<(&'static str, String)> {
+        let (config, _) = self.parse();
+        all_flags().iter().filter(|f| is_trace_flag(f.name) && is_active(&config, f.name)).map(|f| (f.name, self.text(f))).collect()
+    }
+
     /// The files the active configuration reads: `(flag, path)`.
     pub fn required_files(&self) -> Vec<(&'static str, String)> {
         SimConfig::required_files(&self.parse().0)

@@ -233,20 +233,18 @@ impl Simulation {
             self.finished = true;
             return false;
         };
-        if let Some(limit) = self.config.time_limit
-            && time > limit
-        {
-            self.time_limit_reached = true;
-            self.now = limit;
-            self.finished = true;
-            return false;
-        }
-        // The safety net behind validation: nothing is simulated past the horizon, so a clock
-        // that would saturate (an epoch-time trace, an extreme random gap) ends the run here,
+        // One comparison per event for both ends: the time limit (validated to lie within the
+        // horizon), else the horizon itself — the safety net behind validation, so a clock that
+        // would saturate (an epoch-time trace, an extreme random gap) ends the run there,
         // reported like a time limit, instead of running on at a meaningless time.
-        if time > SimTime::HORIZON {
-            self.horizon_reached = true;
-            self.now = SimTime::HORIZON;
+        let stop = self.config.time_limit.unwrap_or(SimTime::HORIZON);
+        if time > stop {
+            if self.config.time_limit.is_some() {
+                self.time_limit_reached = true;
+            } else {
+                self.horizon_reached = true;
+            }
+            self.now = stop;
             self.finished = true;
             return false;
         }

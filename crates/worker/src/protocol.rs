@@ -193,6 +193,12 @@ impl std::fmt::Display for FileError {
     }
 }
 
+impl From<llmsim_engine::workload::trace::TraceError> for FileError {
+    fn from(e: llmsim_engine::workload::trace::TraceError) -> FileError {
+        FileError { file: e.file, line: e.line, column: e.column, message: e.message }
+    }
+}
+
 /// A configuration error at a form field (the engine's `ConfigError`, deserialisable).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use llmsim_engine::workload::trace::{ArrivalTimes, TraceError, TraceFormat, detect_format, read_arrival_times};
+use llmsim_engine::workload::trace::{ArrivalTimes, TraceFormat, detect_format, read_arrival_times};
 use llmsim_engine::{Config, ConfigErrors, FlagValue, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
 use sha2::{Digest, Sha256};
 
@@ -76,13 +76,12 @@ impl Session {
                 message: format!("is not UTF-8 text (byte {at}): traces and configs are CSV, JSON or JSONL text"),
             }
         })?;
-        let file_error = |e: TraceError| FileError { file: e.file, line: e.line, column: e.column, message: e.message };
         let (content, trace) = if flag == INTERVAL_TRACE_FLAG && detect_format(&text) != Some(TraceFormat::MooncakeJsonl) {
-            let arrivals = read_arrival_times(path, &text).map_err(file_error)?;
+            let arrivals = read_arrival_times(path, &text).map_err(FileError::from)?;
             let summary = summarize_arrivals(&arrivals);
             (Content::Text(text.into()), Some(summary))
         } else if is_trace_flag(flag) {
-            let trace = parse_trace(path, &text, &mut |done| progress(size + done as u64, total)).map_err(file_error)?;
+            let trace = parse_trace(path, &text, &mut |done| progress(size + done as u64, total)).map_err(FileError::from)?;
             let summary = summarize(&trace);
             (Content::Trace(Arc::new(trace)), Some(summary))
         } else {

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use llmsim_engine::config::{all_flags, is_active};
 use llmsim_worker::protocol::{FieldError, FileError, FileInfo, FromWorker, RunProgress, RunResult, SkippedFile};
-use llmsim_worker::session::is_trace_flag;
 use web_sys::File;
 
 use crate::browser;
@@ -221,12 +219,7 @@ impl AppState {
             return;
         }
         let stale: Vec<&'static str> = self.form.with_untracked(|form| {
-            let (config, _) = form.parse();
-            all_flags()
-                .iter()
-                .filter(|f| f.name != edited && is_trace_flag(f.name) && is_active(&config, f.name) && !self.is_provided(&form.text(f)))
-                .map(|f| f.name)
-                .collect()
+            form.active_trace_fields().into_iter().filter(|(flag, text)| *flag != edited && !self.is_provided(text)).map(|(flag, _)| flag).collect()
         });
         for flag in stale {
             self.form.update(|f| f.set(flag, &path));
@@ -350,10 +343,7 @@ impl AppState {
         let missing: Vec<String> =
             self.expected.with(|e| e.iter().filter(|f| !self.is_available(&f.path)).map(|f| f.path.clone()).collect());
         let path = if missing.len() == 1 { missing[0].clone() } else { file.name() };
-        let active = |form: &FormState| -> Vec<&'static str> {
-            let (config, _) = form.parse();
-            all_flags().iter().filter(|f| is_trace_flag(f.name) && is_active(&config, f.name)).map(|f| f.name).collect()
-        };
+        let active = |form: &FormState| -> Vec<&'static str> { form.active_trace_fields().into_iter().map(|(flag, _)| flag).collect() };
         let mut targets = self.form.with(active);
         if targets.is_empty() {
             self.form.update(|f| f.set("request_generator_config_type", "trace"));

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use llmsim_worker::protocol::{FileInfo, Percentiles};
-use llmsim_engine::config::{all_flags, is_active};
+use llmsim_engine::config::find_flag;
 use llmsim_worker::session::is_trace_flag;
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement};
@@ -156,10 +156,7 @@ fn TraceUse(
     let state = expect_context::<AppState>();
     let target = StoredValue::new(path.clone());
     let uses = move || {
-        state.form.with(|form| {
-            let (config, _) = form.parse();
-            all_flags().iter().filter(|f| is_trace_flag(f.name) && is_active(&config, f.name) && form.text(f) == path).map(|f| f.name).collect::<Vec<_>>()
-        })
+        state.form.with(|form| form.active_trace_fields().into_iter().filter(|(_, text)| *text == path).map(|(flag, _)| flag).collect::<Vec<_>>())
     };
     let replay = move |_| {
         state.set_field("request_generator_config_type", "trace");
@@ -172,7 +169,7 @@ fn TraceUse(
             text("Replayed: every request of the trace (up to the replay's request limit) at its own arrival time.")
         } else if uses.contains(&LENGTHS_FLAG) {
             let requests = state.form.with(|form| {
-                all_flags().iter().find(|f| f.name == "synthetic_request_generator_config_num_requests").map(|f| form.text(f)).unwrap_or_default()
+                find_flag("synthetic_request_generator_config_num_requests").map(|f| form.text(f)).unwrap_or_default()
             });
             let note = format!(
                 "Only its request lengths are used: the synthetic workload sends {} requests at the interval generator's arrival times{}",
