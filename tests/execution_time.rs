@@ -11,7 +11,11 @@ use llmsim_tests::{config, shared_dir};
 
 fn assert_within_bounds(rows: &[ErrorRow]) {
     print!("{}", check::format_table(rows));
-    let failures: Vec<String> = rows.iter().filter(|r| !r.passes()).map(|r| format!("{} {} {}: {:.2}% > {:?}%", r.device, r.op, r.dtype, r.mape_pct, r.bound_pct)).collect();
+    let failures: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.passes())
+        .map(|r| format!("{} {} {}: {:.2}% > {:?}%", r.device, r.op, r.dtype, r.mape_pct, r.bound_pct))
+        .collect();
     assert!(failures.is_empty(), "outside the accuracy bounds: {failures:?}");
     assert!(rows.iter().any(|r| r.bound_pct.is_some()), "no bounded rows: nothing was checked");
 }
@@ -34,7 +38,9 @@ fn aic_gemm_attention_and_all_reduce_are_within_bounds_on_h100_and_h200() {
     for system in ["h100_sxm", "h200_sxm"] {
         rows.extend(check::aic_rows(&shared, Calibration::embedded(), system).expect("aic tables read"));
     }
-    for op in ["gemm", "prefill_attention", "decode_attention", "all_reduce (h100_dgx)", "all_reduce (h200_dgx)"] {
+    for op in
+        ["gemm", "prefill_attention", "decode_attention", "all_reduce (h100_dgx)", "all_reduce (h200_dgx)"]
+    {
         assert!(rows.iter().any(|r| r.op == op && r.bound_pct.is_some()), "{op} is checked");
     }
     assert_within_bounds(&rows);
@@ -48,8 +54,21 @@ fn fits_transfer_to_held_out_models_and_devices() {
     for r in &rows {
         // A roofline fitted on one model of one GPU must stay useful elsewhere: layer sums on
         // other models and GPUs within 15 %, AIC ops on the H200 (same chip as the H100) within 20 %.
-        let bound = if r.op == "layer_sum" { 15.0 } else if r.test_on.contains("h200") { 20.0 } else { continue };
-        assert!(r.rows > 100 && r.transfer_pct <= bound, "{} → {} {}: {:.2}% (bound {bound}%)", r.fit_on, r.test_on, r.op, r.transfer_pct);
+        let bound = if r.op == "layer_sum" {
+            15.0
+        } else if r.test_on.contains("h200") {
+            20.0
+        } else {
+            continue;
+        };
+        assert!(
+            r.rows > 100 && r.transfer_pct <= bound,
+            "{} → {} {}: {:.2}% (bound {bound}%)",
+            r.fit_on,
+            r.test_on,
+            r.op,
+            r.transfer_pct
+        );
     }
 }
 
@@ -76,10 +95,15 @@ fn vidur_reference_tables_drive_the_profile_predictor() {
     let pos = StagePosition { stage: 0, num_stages: 1 };
 
     // attention.csv has a decode row at batch 4, KV 1024 and a prefill row at chunk 512, KV 0.
-    let decode: Vec<BatchItem> = (0..4).map(|_| BatchItem { num_processed_tokens: 1024, num_tokens: 1, is_prefill: false }).collect();
+    let decode: Vec<BatchItem> =
+        (0..4).map(|_| BatchItem { num_processed_tokens: 1024, num_tokens: 1, is_prefill: false }).collect();
     let d = p.predict(&decode, pos);
     assert_eq!(d.provenance[Op::AttnDecode as usize], Provenance::Measured);
-    assert_eq!(d.provenance[Op::MlpUpProj as usize], Provenance::Measured, "8 tokens is a profiled num_tokens");
+    assert_eq!(
+        d.provenance[Op::MlpUpProj as usize],
+        Provenance::Measured,
+        "8 tokens is a profiled num_tokens"
+    );
     let prefill = [BatchItem { num_processed_tokens: 0, num_tokens: 512, is_prefill: true }];
     let t = p.predict(&prefill, pos);
     assert_eq!(t.provenance[Op::AttnPrefill as usize], Provenance::Measured);
@@ -92,7 +116,9 @@ fn vidur_reference_tables_drive_the_profile_predictor() {
         .expect("prefill row chunk 512 kv 0");
     assert!((t.get(Op::AttnPrefill) / 32.0 - measured_ms).abs() < 1e-9, "32 layers × the measured row");
     // A 6000-token context is past no row of this table; 300k is past every row.
-    let far: Vec<BatchItem> = (0..4).map(|_| BatchItem { num_processed_tokens: 300_000, num_tokens: 1, is_prefill: false }).collect();
+    let far: Vec<BatchItem> = (0..4)
+        .map(|_| BatchItem { num_processed_tokens: 300_000, num_tokens: 1, is_prefill: false })
+        .collect();
     assert_eq!(p.predict(&far, pos).provenance[Op::AttnDecode as usize], Provenance::Extrapolated);
     assert!(p.describe().contains("attention"), "{}", p.describe());
 }

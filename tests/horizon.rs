@@ -35,7 +35,8 @@ const REPLAY_FILE: &str = "trace_request_generator_config_trace_file";
 
 #[test]
 fn epoch_millisecond_arrivals_are_refused_at_their_row_with_a_rebase_hint() {
-    let trace = "arrived_at,num_prefill_tokens,num_decode_tokens\n1700000000000.0,100,10\n1700000001000.0,200,20\n";
+    let trace =
+        "arrived_at,num_prefill_tokens,num_decode_tokens\n1700000000000.0,100,10\n1700000001000.0,200,20\n";
     let (flag, message, hint) = one_error(&[REPLAY, (REPLAY_FILE, "ep.csv")], &[("ep.csv", trace)]);
     assert_eq!(flag, REPLAY_FILE);
     assert_eq!(
@@ -59,7 +60,8 @@ fn epoch_second_arrivals_are_refused_too() {
 #[test]
 fn a_time_scale_that_pushes_arrivals_past_the_horizon_is_named() {
     let trace = "arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,374,44\n4.314579,396,109\n26.5,10,10\n";
-    let pairs = [REPLAY, (REPLAY_FILE, "conv.csv"), ("trace_request_generator_config_time_scale_factor", "1e9")];
+    let pairs =
+        [REPLAY, (REPLAY_FILE, "conv.csv"), ("trace_request_generator_config_time_scale_factor", "1e9")];
     let (flag, message, hint) = one_error(&pairs, &[("conv.csv", trace)]);
     assert_eq!(flag, "trace_request_generator_config_time_scale_factor");
     assert!(message.starts_with("conv.csv, row 3, column 'arrived_at': arrival at 4.314579 s × time_scale_factor 1000000000 = 4.315e9 s"), "{message}");
@@ -113,14 +115,35 @@ fn synthetic_arrivals_that_would_pass_the_horizon_are_refused() {
     assert!(errors[0].message.contains("would arrive over 1.100e9 s"), "{}", errors[0].message);
 
     // A duration within the horizon bounds the arrivals however slow they are.
-    let bounded = [("poisson_request_interval_generator_config_qps", "1e-9"), ("synthetic_request_generator_config_duration", "3600")];
+    let bounded = [
+        ("poisson_request_interval_generator_config_qps", "1e-9"),
+        ("synthetic_request_generator_config_duration", "3600"),
+    ];
     assert!(SimConfig::build(&config(&bounded), &Inputs::new()).is_ok());
-    let (flag, message, _) = one_error(&[("synthetic_request_generator_config_num_requests", "none"), ("synthetic_request_generator_config_duration", "2e9")], &[]);
+    let (flag, message, _) = one_error(
+        &[
+            ("synthetic_request_generator_config_num_requests", "none"),
+            ("synthetic_request_generator_config_duration", "2e9"),
+        ],
+        &[],
+    );
     assert_eq!(flag, "synthetic_request_generator_config_duration");
-    assert!(message.ends_with("is beyond the simulation horizon of 1000000000 s (about 31.7 years)"), "{message}");
+    assert!(
+        message.ends_with("is beyond the simulation horizon of 1000000000 s (about 31.7 years)"),
+        "{message}"
+    );
 
     // Slow but reasonable workloads pass: a request a day for a year.
-    assert!(SimConfig::build(&config(&[("poisson_request_interval_generator_config_qps", "1.157e-5"), ("synthetic_request_generator_config_num_requests", "365")]), &Inputs::new()).is_ok());
+    assert!(
+        SimConfig::build(
+            &config(&[
+                ("poisson_request_interval_generator_config_qps", "1.157e-5"),
+                ("synthetic_request_generator_config_num_requests", "365")
+            ]),
+            &Inputs::new()
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -171,7 +194,14 @@ impl RequestSource for Fixed {
     fn next(&mut self) -> Option<NewRequest> {
         let &(t, decode) = self.arrivals.get(self.next)?;
         self.next += 1;
-        Some(NewRequest { arrived_at: SimTime(t), num_prefill_tokens: 64, num_decode_tokens: decode, session_id: None, block_hashes: None, client: None })
+        Some(NewRequest {
+            arrived_at: SimTime(t),
+            num_prefill_tokens: 64,
+            num_decode_tokens: decode,
+            session_id: None,
+            block_hashes: None,
+            client: None,
+        })
     }
 }
 
@@ -180,7 +210,8 @@ fn fixed_workload(arrivals: Vec<(u64, u32)>) -> Simulation {
     let mut sim_config = SimConfig::build(&config(&[]), &Inputs::new()).unwrap();
     sim_config.workload.build.expected_requests = Some(arrivals.len() as u64);
     let arrivals = Arc::new(arrivals);
-    sim_config.workload.build.build = Arc::new(move |_| Box::new(Fixed { arrivals: arrivals.to_vec(), next: 0 }));
+    sim_config.workload.build.build =
+        Arc::new(move |_| Box::new(Fixed { arrivals: arrivals.to_vec(), next: 0 }));
     Simulation::new(&sim_config)
 }
 
@@ -209,9 +240,15 @@ fn a_run_reaching_the_horizon_stops_there_with_a_warning_and_every_request_accou
     assert!(!s.time_limit_reached);
     assert_eq!(report.request_errors.len(), 1);
     assert_eq!(report.request_errors[0].id, 3);
-    assert_eq!(report.request_errors[0].reason, "still in flight when the simulation horizon of 1000000000 s (about 31.7 years) ended the run");
+    assert_eq!(
+        report.request_errors[0].reason,
+        "still in flight when the simulation horizon of 1000000000 s (about 31.7 years) ended the run"
+    );
     let warning = report.warnings.iter().find(|w| w.contains("horizon")).expect("a horizon warning");
-    assert!(warning.starts_with("the run stopped at the simulation horizon of 1000000000 s (about 31.7 years)"), "{warning}");
+    assert!(
+        warning.starts_with("the run stopped at the simulation horizon of 1000000000 s (about 31.7 years)"),
+        "{warning}"
+    );
     assert!(warning.contains("1 requests still in flight are reported as unfinished"), "{warning}");
     assert!(warning.contains("later requests never arrived"), "{warning}");
 
@@ -219,7 +256,10 @@ fn a_run_reaching_the_horizon_stops_there_with_a_warning_and_every_request_accou
     let mut chunked = fixed_workload(arrivals);
     while !chunked.run_for_events(1).finished {}
     let again = chunked.finish();
-    assert_eq!(serde_json::to_string(&again.summary).unwrap(), serde_json::to_string(&report.summary).unwrap());
+    assert_eq!(
+        serde_json::to_string(&again.summary).unwrap(),
+        serde_json::to_string(&report.summary).unwrap()
+    );
     assert_eq!(again.warnings, report.warnings);
 }
 
@@ -261,7 +301,8 @@ fn an_interval_trace_of_arrival_times_only_runs() {
         let mut arrivals: Vec<f64> = report.requests.iter().map(|r| r.arrived_at_ns as f64 / 1e9).collect();
         arrivals.sort_by(f64::total_cmp);
         // Seconds: gaps 1, 1.5 cycling. Date-times: whole seconds 0, 1, 3 → gaps 1, 2 cycling.
-        let expected = if window.is_none() { [1.0, 2.5, 3.5, 5.0, 6.0, 7.5] } else { [1.0, 3.0, 4.0, 6.0, 7.0, 9.0] };
+        let expected =
+            if window.is_none() { [1.0, 2.5, 3.5, 5.0, 6.0, 7.5] } else { [1.0, 3.0, 4.0, 6.0, 7.0, 9.0] };
         assert_eq!(arrivals, expected, "{file}");
     }
 }

@@ -18,7 +18,10 @@ pub fn shared_dir() -> Option<PathBuf> {
     if std::env::var_os("LLMSIM_REQUIRE_SHARED").is_some() {
         panic!("LLMSIM_REQUIRE_SHARED is set but {} does not exist", dir.display());
     }
-    eprintln!("SKIPPED: {} not found (tests that read ../shared are skipped outside the workplace)", dir.display());
+    eprintln!(
+        "SKIPPED: {} not found (tests that read ../shared are skipped outside the workplace)",
+        dir.display()
+    );
     None
 }
 
@@ -34,7 +37,8 @@ pub fn config(pairs: &[(&str, &str)]) -> Config {
 
 /// Builds and runs a configuration with every invariant checked after every event.
 pub fn run_checked(config: &Config, inputs: &Inputs) -> Report {
-    let sim_config = SimConfig::build(config, inputs).unwrap_or_else(|e| panic!("invalid test configuration: {e}"));
+    let sim_config =
+        SimConfig::build(config, inputs).unwrap_or_else(|e| panic!("invalid test configuration: {e}"));
     Simulation::new(&sim_config).with_invariant_checks().run_to_report()
 }
 
@@ -62,7 +66,10 @@ pub fn check_report_invariants(report: &Report) -> Result<(), String> {
         return Err(format!("INV-1: request {missing} is missing from the report"));
     }
     for r in &report.requests {
-        if !(r.arrived_at_ns <= r.scheduled_at_ns && r.scheduled_at_ns <= r.prefill_completed_at_ns && r.prefill_completed_at_ns <= r.completed_at_ns) {
+        if !(r.arrived_at_ns <= r.scheduled_at_ns
+            && r.scheduled_at_ns <= r.prefill_completed_at_ns
+            && r.prefill_completed_at_ns <= r.completed_at_ns)
+        {
             return Err(format!("INV-5: request {} has arrival/schedule/first token/end out of order", r.id));
         }
         let accounted = (r.scheduled_at_ns - r.arrived_at_ns) + r.execution_ns + r.preempted_ns;
@@ -75,13 +82,19 @@ pub fn check_report_invariants(report: &Report) -> Result<(), String> {
             ));
         }
         if r.num_prefill_tokens_cached > r.num_prefill_tokens {
-            return Err(format!("INV-2: request {} has {} cached prompt tokens of {}", r.id, r.num_prefill_tokens_cached, r.num_prefill_tokens));
+            return Err(format!(
+                "INV-2: request {} has {} cached prompt tokens of {}",
+                r.id, r.num_prefill_tokens_cached, r.num_prefill_tokens
+            ));
         }
     }
     if s.num_unfinished == 0 {
         for replica in &report.replicas {
             if replica.kv_blocks_allocated_at_end != 0 {
-                return Err(format!("INV-4: replica {} still holds {} KV blocks at the end", replica.replica, replica.kv_blocks_allocated_at_end));
+                return Err(format!(
+                    "INV-4: replica {} still holds {} KV blocks at the end",
+                    replica.replica, replica.kv_blocks_allocated_at_end
+                ));
             }
         }
     }

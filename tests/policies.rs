@@ -12,15 +12,19 @@ const TRACE: &str = "policies_trace.csv";
 /// A session trace of `n` requests: 5 sessions whose requests share the session's first 8
 /// blocks (128 tokens) of prompt; arrivals every 20 ms.
 fn session_trace(n: u32) -> String {
-    let mut csv = String::from("arrived_at,num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n");
+    let mut csv = String::from(
+        "arrived_at,num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n",
+    );
     for i in 0..n {
         let session = u64::from(i % 5);
         let prefill = 130 + (i * 37) % 200;
         let decode = 2 + (i * 13) % 40;
         let blocks = (prefill + decode) / 16;
-        let ids: Vec<String> =
-            (0..u64::from(blocks)).map(|b| if b < 8 { session * 1000 + b } else { 1_000_000 + u64::from(i) * 1000 + b }.to_string()).collect();
-        csv += &format!("{:.3},{prefill},{decode},{session},16,\"[{}]\"\n", f64::from(i) * 0.02, ids.join(", "));
+        let ids: Vec<String> = (0..u64::from(blocks))
+            .map(|b| if b < 8 { session * 1000 + b } else { 1_000_000 + u64::from(i) * 1000 + b }.to_string())
+            .collect();
+        csv +=
+            &format!("{:.3},{prefill},{decode},{session},16,\"[{}]\"\n", f64::from(i) * 0.02, ids.join(", "));
     }
     csv
 }
@@ -54,8 +58,16 @@ fn assert_all_accounted(report: &Report, n: u64, what: &str) {
     assert_eq!(s.num_refused, 0, "{what}: refused {:?}", report.request_errors.first());
     for r in &report.requests {
         assert!(r.arrived_at_ns <= r.scheduled_at_ns, "{what}: request {} scheduled before arrival", r.id);
-        assert!(r.scheduled_at_ns <= r.prefill_completed_at_ns, "{what}: request {} first token before schedule", r.id);
-        assert!(r.prefill_completed_at_ns <= r.completed_at_ns, "{what}: request {} done before first token", r.id);
+        assert!(
+            r.scheduled_at_ns <= r.prefill_completed_at_ns,
+            "{what}: request {} first token before schedule",
+            r.id
+        );
+        assert!(
+            r.prefill_completed_at_ns <= r.completed_at_ns,
+            "{what}: request {} done before first token",
+            r.id
+        );
     }
 }
 
@@ -68,7 +80,11 @@ fn every_scheduler_with_every_router_accounts_for_every_request() {
                 // 40 blocks (640 tokens) per replica: tight enough to preempt.
                 let c = trace_config(scheduler.name, router.name, 2, pp, 40);
                 let report = run_checked(&c, &inputs);
-                assert_all_accounted(&report, 24, &format!("{} × {} with PP={pp}", scheduler.name, router.name));
+                assert_all_accounted(
+                    &report,
+                    24,
+                    &format!("{} × {} with PP={pp}", scheduler.name, router.name),
+                );
             }
         }
     }
@@ -92,7 +108,12 @@ fn tight_memory_preempts_where_the_policy_allows_it_and_never_where_it_reserves(
 #[test]
 fn every_policy_is_deterministic() {
     let inputs = inputs(16);
-    for (scheduler, router) in [("sarathi", "ranked_sticky_lop_uncached"), ("lightllm", "lop"), ("vllm_v1", "tolerant_sticky_lop_uncached"), ("vllm", "sticky_lor")] {
+    for (scheduler, router) in [
+        ("sarathi", "ranked_sticky_lop_uncached"),
+        ("lightllm", "lop"),
+        ("vllm_v1", "tolerant_sticky_lop_uncached"),
+        ("vllm", "sticky_lor"),
+    ] {
         let c = trace_config(scheduler, router, 3, 1, 40);
         let a = run_checked(&c, &inputs);
         let b = run_checked(&c, &inputs);
@@ -103,10 +124,22 @@ fn every_policy_is_deterministic() {
 #[test]
 fn sticky_prefix_aware_routing_hits_the_cache_more_than_round_robin() {
     let inputs = inputs(32);
-    let hit_rate = |router: &str| run_checked(&trace_config("vllm_v1", router, 4, 1, 400), &inputs).summary.prefix_cache_hit_rate;
+    let hit_rate = |router: &str| {
+        run_checked(&trace_config("vllm_v1", router, 4, 1, 400), &inputs).summary.prefix_cache_hit_rate
+    };
     let round_robin = hit_rate("round_robin");
-    for router in ["lop_uncached", "sticky_round_robin", "sticky_lor", "ranked_sticky_lop_uncached", "tolerant_sticky_lop_uncached"] {
-        assert!(hit_rate(router) > round_robin, "{router}: {} vs round_robin {round_robin}", hit_rate(router));
+    for router in [
+        "lop_uncached",
+        "sticky_round_robin",
+        "sticky_lor",
+        "ranked_sticky_lop_uncached",
+        "tolerant_sticky_lop_uncached",
+    ] {
+        assert!(
+            hit_rate(router) > round_robin,
+            "{router}: {} vs round_robin {round_robin}",
+            hit_rate(router)
+        );
     }
 }
 
@@ -124,7 +157,10 @@ fn edf_queues_run_with_a_prefill_slo() {
 #[test]
 fn a_request_that_can_never_fit_is_refused_with_the_reason() {
     let mut inputs = Inputs::new();
-    inputs.add_text(TRACE, "arrived_at,num_prefill_tokens,num_decode_tokens\n0,100,10\n0.1,2000,10\n0.2,50,5\n");
+    inputs.add_text(
+        TRACE,
+        "arrived_at,num_prefill_tokens,num_decode_tokens\n0,100,10\n0.1,2000,10\n0.2,50,5\n",
+    );
     for scheduler in REPLICA_SCHEDULERS {
         // 40 blocks of 16 = 640 tokens: the 2,010-token request can never fit.
         let mut c = trace_config(scheduler.name, "round_robin", 1, 1, 40);
@@ -147,10 +183,16 @@ fn build_errors(c: &Config, inputs: &Inputs) -> Vec<(String, String)> {
 #[test]
 fn session_routers_refuse_a_workload_without_sessions() {
     for router in ROUTERS.iter().filter(|r| r.needs_sessions) {
-        let c = config(&[("global_scheduler_config_type", router.name), ("synthetic_request_generator_config_num_requests", "4")]);
+        let c = config(&[
+            ("global_scheduler_config_type", router.name),
+            ("synthetic_request_generator_config_num_requests", "4"),
+        ]);
         let errors = build_errors(&c, &Inputs::new());
         assert!(
-            errors.iter().any(|(flag, message)| flag == "global_scheduler_config_type" && message.contains("session_id")),
+            errors
+                .iter()
+                .any(|(flag, message)| flag == "global_scheduler_config_type"
+                    && message.contains("session_id")),
             "{}: {errors:?}",
             router.name
         );
@@ -161,7 +203,11 @@ fn session_routers_refuse_a_workload_without_sessions() {
 fn a_batch_size_cap_below_the_pipeline_depth_is_refused_naming_the_flag() {
     for scheduler in REPLICA_SCHEDULERS {
         let flag = format!("{}_scheduler_config_batch_size_cap", scheduler.name);
-        let c = config(&[("replica_scheduler_config_type", scheduler.name), ("replica_config_num_pipeline_stages", "4"), (&flag, "2")]);
+        let c = config(&[
+            ("replica_scheduler_config_type", scheduler.name),
+            ("replica_config_num_pipeline_stages", "4"),
+            (&flag, "2"),
+        ]);
         let errors = build_errors(&c, &Inputs::new());
         assert!(errors.iter().any(|(f, _)| *f == flag), "{}: {errors:?}", scheduler.name);
     }
@@ -171,7 +217,8 @@ fn a_batch_size_cap_below_the_pipeline_depth_is_refused_naming_the_flag() {
 fn legacy_schedulers_warn_that_prefix_caching_is_ignored() {
     let inputs = inputs(4);
     for scheduler in REPLICA_SCHEDULERS {
-        let built = SimConfig::build(&trace_config(scheduler.name, "lop", 1, 1, 400), &inputs).expect("valid");
+        let built =
+            SimConfig::build(&trace_config(scheduler.name, "lop", 1, 1, 400), &inputs).expect("valid");
         let warned = built.warnings.iter().any(|w| w.contains("prefix_caching"));
         assert_eq!(warned, !scheduler.prefix_caching, "{}", scheduler.name);
     }
@@ -182,7 +229,12 @@ fn every_policy_states_its_rule_and_uses_vidur_flag_names() {
     for s in REPLICA_SCHEDULERS {
         assert!(!s.summary.is_empty(), "{}", s.name);
         for f in s.flags {
-            assert!(f.name.starts_with(&format!("{}_scheduler_config_", s.name)), "{} flag {}", s.name, f.name);
+            assert!(
+                f.name.starts_with(&format!("{}_scheduler_config_", s.name)),
+                "{} flag {}",
+                s.name,
+                f.name
+            );
         }
     }
     for r in ROUTERS {
@@ -194,8 +246,17 @@ fn every_policy_states_its_rule_and_uses_vidur_flag_names() {
             name => name.to_string(),
         };
         for f in r.flags {
-            assert!(f.name.starts_with(&format!("{prefix}_global_scheduler_config_")), "{} flag {}", r.name, f.name);
+            assert!(
+                f.name.starts_with(&format!("{prefix}_global_scheduler_config_")),
+                "{} flag {}",
+                r.name,
+                f.name
+            );
         }
-        assert!(r.flags.iter().any(|f| f.name.ends_with("_seed") && f.default == "67"), "{} has Vidur's seed 67", r.name);
+        assert!(
+            r.flags.iter().any(|f| f.name.ends_with("_seed") && f.default == "67"),
+            "{} has Vidur's seed 67",
+            r.name
+        );
     }
 }

@@ -36,40 +36,66 @@ struct Scenario {
 }
 
 fn row() -> impl Strategy<Value = Row> {
-    (0u32..40, 1u32..400, 1u32..60, 0u64..4).prop_map(|(gap_ms, prefill, decode, session)| Row { gap_ms, prefill, decode, session })
+    (0u32..40, 1u32..400, 1u32..60, 0u64..4).prop_map(|(gap_ms, prefill, decode, session)| Row {
+        gap_ms,
+        prefill,
+        decode,
+        session,
+    })
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
     (
-        (0..REPLICA_SCHEDULERS.len(), 0..ROUTERS.len(), 1u32..=3, 1u32..=2, prop_oneof![Just(8u32), Just(16), Just(32)]),
+        (
+            0..REPLICA_SCHEDULERS.len(),
+            0..ROUTERS.len(),
+            1u32..=3,
+            1u32..=2,
+            prop_oneof![Just(8u32), Just(16), Just(32)],
+        ),
         (4u32..120, 0.0f64..0.1, 16u32..1024, any::<bool>(), any::<bool>()),
         prop::collection::vec(row(), 1..14),
     )
-        .prop_map(|((scheduler, router, replicas, pp, block_size), (num_blocks, watermark, budget, edf, prefix_caching), rows)| Scenario {
-            scheduler,
-            router,
-            replicas,
-            pp,
-            block_size,
-            num_blocks,
-            watermark,
-            budget,
-            edf,
-            prefix_caching,
-            rows,
-        })
+        .prop_map(
+            |(
+                (scheduler, router, replicas, pp, block_size),
+                (num_blocks, watermark, budget, edf, prefix_caching),
+                rows,
+            )| Scenario {
+                scheduler,
+                router,
+                replicas,
+                pp,
+                block_size,
+                num_blocks,
+                watermark,
+                budget,
+                edf,
+                prefix_caching,
+                rows,
+            },
+        )
 }
 
 /// Vidur CSV text: requests of a session share the session's first three 16-token blocks.
 fn trace_csv(rows: &[Row]) -> String {
-    let mut csv = String::from("arrived_at,num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n");
+    let mut csv = String::from(
+        "arrived_at,num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n",
+    );
     let mut at_ms = 0u64;
     for (i, r) in rows.iter().enumerate() {
         at_ms += u64::from(r.gap_ms);
         let ids: Vec<String> = (0..u64::from((r.prefill + r.decode) / 16))
             .map(|b| if b < 3 { r.session * 100 + b } else { 1_000_000 + i as u64 * 1000 + b }.to_string())
             .collect();
-        csv += &format!("{:.3},{},{},{},16,\"[{}]\"\n", at_ms as f64 / 1000.0, r.prefill, r.decode, r.session, ids.join(", "));
+        csv += &format!(
+            "{:.3},{},{},{},16,\"[{}]\"\n",
+            at_ms as f64 / 1000.0,
+            r.prefill,
+            r.decode,
+            r.session,
+            ids.join(", ")
+        );
     }
     csv
 }
@@ -94,7 +120,8 @@ fn build_config(s: &Scenario) -> Config {
     for flag in ["vllm_v1_scheduler_config_chunk_size", "sarathi_scheduler_config_chunk_size"] {
         set(flag, s.budget.to_string());
     }
-    for flag in ["vllm_scheduler_config_max_tokens_in_batch", "lightllm_scheduler_config_max_tokens_in_batch"] {
+    for flag in ["vllm_scheduler_config_max_tokens_in_batch", "lightllm_scheduler_config_max_tokens_in_batch"]
+    {
         set(flag, (s.budget * 4).to_string());
     }
     set("lightllm_scheduler_config_max_waiting_iters", (s.budget % 5).to_string());
@@ -143,7 +170,10 @@ proptest! {
 fn two_requests_needing_each_others_blocks_under_pipeline_parallelism_both_finish() {
     // Found by the property above: with PP = 2 the request out of blocks used to preempt
     // itself while the other was in flight, and the two restarted each other forever.
-    let rows = vec![Row { gap_ms: 0, prefill: 182, decode: 12, session: 0 }, Row { gap_ms: 0, prefill: 160, decode: 34, session: 0 }];
+    let rows = vec![
+        Row { gap_ms: 0, prefill: 182, decode: 12, session: 0 },
+        Row { gap_ms: 0, prefill: 160, decode: 34, session: 0 },
+    ];
     for (scheduler, entry) in REPLICA_SCHEDULERS.iter().enumerate() {
         let s = Scenario {
             scheduler,
@@ -160,7 +190,8 @@ fn two_requests_needing_each_others_blocks_under_pipeline_parallelism_both_finis
         };
         let mut inputs = Inputs::new();
         inputs.add_text(TRACE, trace_csv(&s.rows));
-        let report = run_bounded(&build_config(&s), &inputs, 200_000).unwrap_or_else(|| panic!("{} livelocked", entry.name));
+        let report = run_bounded(&build_config(&s), &inputs, 200_000)
+            .unwrap_or_else(|| panic!("{} livelocked", entry.name));
         assert_eq!(report.summary.num_completed, 2, "{}", entry.name);
     }
 }

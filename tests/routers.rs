@@ -29,7 +29,8 @@ fn route(router: &str, replicas: u32, trace: &str) -> Vec<u32> {
 
 #[test]
 fn round_robin_cycles_through_replicas() {
-    let trace = "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,2\n0.1,10,2\n0.2,10,2\n0.3,10,2\n0.4,10,2\n";
+    let trace =
+        "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,2\n0.1,10,2\n0.2,10,2\n0.3,10,2\n0.4,10,2\n";
     assert_eq!(route("round_robin", 3, trace), [0, 1, 2, 0, 1]);
 }
 
@@ -101,6 +102,7 @@ fn sticky_without_sessions_is_refused_with_a_hint() {
         ("global_scheduler_config_type", "sticky"),
     ]);
     let e = llmsim_engine::SimConfig::build(&c, &inputs).unwrap_err();
-    let e = e.0.iter().find(|e| e.flag == "global_scheduler_config_type").expect("error names the router flag");
+    let e =
+        e.0.iter().find(|e| e.flag == "global_scheduler_config_type").expect("error names the router flag");
     assert!(e.message.contains("session"), "{e}");
 }

@@ -29,7 +29,8 @@ fn load(dir: &Path) -> (Config, Inputs) {
     let config = Config::from_json_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut inputs = Inputs::new();
     for (_, path) in SimConfig::required_files(&config) {
-        let text = std::fs::read_to_string(dir.join(&path)).unwrap_or_else(|e| panic!("{}: {path}: {e}", dir.display()));
+        let text = std::fs::read_to_string(dir.join(&path))
+            .unwrap_or_else(|e| panic!("{}: {path}: {e}", dir.display()));
         inputs.add_text(path, text);
     }
     (config, inputs)
@@ -82,7 +83,8 @@ fn compare_golden(dir: &Path, name: &str, actual: &str, failures: &mut Vec<Strin
                 actual.lines().nth(line).unwrap_or("")
             ));
         }
-        Err(_) => failures.push(format!("{}: {name} is missing (run with UPDATE_GOLDEN=1 to create it)", dir.display())),
+        Err(_) => failures
+            .push(format!("{}: {name} is missing (run with UPDATE_GOLDEN=1 to create it)", dir.display())),
     }
 }
 
@@ -102,10 +104,16 @@ fn golden_scenarios() {
         for chunk in [1, 1000] {
             let again = run_in_chunks(&config, &inputs, chunk);
             if again.summary_json() != summary || again.request_metrics_csv() != metrics {
-                failures.push(format!("{}: running in chunks of {chunk} events changed the report (INV-6)", dir.display()));
+                failures.push(format!(
+                    "{}: running in chunks of {chunk} events changed the report (INV-6)",
+                    dir.display()
+                ));
             }
             if streamed_request_metrics(&config, &inputs, chunk) != metrics {
-                failures.push(format!("{}: request_metrics.csv streamed in chunks of {chunk} events differs", dir.display()));
+                failures.push(format!(
+                    "{}: request_metrics.csv streamed in chunks of {chunk} events differs",
+                    dir.display()
+                ));
             }
         }
         let s = &report.summary;
@@ -140,7 +148,8 @@ fn golden_scenarios_run_under_every_replica_scheduler() {
             // Some scenarios' settings do not suit every scheduler (caps, pipeline stages).
             let Ok(sim_config) = SimConfig::build(&config, &inputs) else { continue };
             let report = Simulation::new(&sim_config).with_invariant_checks().run_to_report();
-            check_report_invariants(&report).unwrap_or_else(|e| panic!("{} with {}: {e}", dir.display(), scheduler.name));
+            check_report_invariants(&report)
+                .unwrap_or_else(|e| panic!("{} with {}: {e}", dir.display(), scheduler.name));
             ran += 1;
         }
     }
@@ -168,7 +177,11 @@ fn chrome_trace_is_capped_with_a_warning() {
     config.set("metrics_config_chrome_trace_max_slices", "10").unwrap();
     let report = Simulation::new(&SimConfig::build(&config, &inputs).unwrap()).run_to_report();
     assert_eq!(report.chrome_trace.len(), 10);
-    let warning = report.warnings.iter().find(|w| w.contains("chrome_trace.json")).expect("a warning says the trace is cut");
+    let warning = report
+        .warnings
+        .iter()
+        .find(|w| w.contains("chrome_trace.json"))
+        .expect("a warning says the trace is cut");
     assert!(warning.contains(&format!("of {}", report.summary.num_batches)), "{warning}");
 }
 
@@ -183,6 +196,10 @@ fn a_time_limit_before_the_last_arrival_is_reported() {
     config.set("time_limit", &format!("{early}")).unwrap();
     let cut = Simulation::new(&SimConfig::build(&config, &inputs).unwrap()).run_to_report();
     assert!(cut.summary.time_limit_reached && cut.summary.num_requests < full.summary.num_requests);
-    assert!(cut.warnings.iter().any(|w| w.contains("before the workload's last arrival")), "{:?}", cut.warnings);
+    assert!(
+        cut.warnings.iter().any(|w| w.contains("before the workload's last arrival")),
+        "{:?}",
+        cut.warnings
+    );
     check_report_invariants(&cut).unwrap();
 }

@@ -11,15 +11,25 @@ use llmsim_engine::workload::trace::{Trace, TraceFormat, parse_trace, summarize}
 /// progress reports grow and end at the file's length.
 fn parse_shared(shared: &Path, file: &str) -> Trace {
     let path = shared.join("traces").join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut reports = Vec::new();
     let started = Instant::now();
     let trace = parse_trace(file, &text, &mut |bytes| reports.push(bytes)).unwrap_or_else(|e| panic!("{e}"));
     let elapsed = started.elapsed();
-    println!("parsed {file}: {} bytes, {} rows in {:.3} s", text.len(), trace.rows.len(), elapsed.as_secs_f64());
+    println!(
+        "parsed {file}: {} bytes, {} rows in {:.3} s",
+        text.len(),
+        trace.rows.len(),
+        elapsed.as_secs_f64()
+    );
     assert!(reports.windows(2).all(|w| w[0] <= w[1]), "{file}: progress went backwards");
     assert_eq!(reports.last(), Some(&text.len()), "{file}: progress must end at the file length");
-    assert!(reports.len() > trace.rows.len() / 5000, "{file}: progress every few thousand rows, got {}", reports.len());
+    assert!(
+        reports.len() > trace.rows.len() / 5000,
+        "{file}: progress every few thousand rows, got {}",
+        reports.len()
+    );
     trace
 }
 
@@ -30,18 +40,30 @@ fn splitwise_traces_have_arrivals_and_lengths() {
     assert_eq!((conv.format, conv.rows.len()), (TraceFormat::VidurCsv, 19_366));
     assert!(conv.has_arrivals() && !conv.has_sessions() && !conv.has_block_hashes());
     let first = &conv.rows[0];
-    assert_eq!((first.arrived_at, first.num_prefill_tokens, first.num_decode_tokens, first.line), (Some(0.0), 374, 44, 2));
+    assert_eq!(
+        (first.arrived_at, first.num_prefill_tokens, first.num_decode_tokens, first.line),
+        (Some(0.0), 374, 44, 2)
+    );
     assert_eq!(conv.rows[1].arrived_at, Some(4.314579));
     let last = conv.rows.last().unwrap();
-    assert_eq!((last.arrived_at, last.num_prefill_tokens, last.num_decode_tokens, last.line), (Some(3501.721937), 197, 183, 19_367));
+    assert_eq!(
+        (last.arrived_at, last.num_prefill_tokens, last.num_decode_tokens, last.line),
+        (Some(3501.721937), 197, 183, 19_367)
+    );
     assert!(conv.warnings.is_empty(), "{:?}", conv.warnings);
 
     let code = parse_shared(&shared, "splitwise_code.csv");
     assert_eq!(code.rows.len(), 8_819);
-    assert_eq!((code.rows[1].arrived_at, code.rows[1].num_prefill_tokens, code.rows[1].num_decode_tokens), (Some(0.052), 3180, 8));
+    assert_eq!(
+        (code.rows[1].arrived_at, code.rows[1].num_prefill_tokens, code.rows[1].num_decode_tokens),
+        (Some(0.052), 3180, 8)
+    );
     let summary = summarize(&code);
     assert_eq!(summary.duration_s, Some(3435.948056));
-    assert_eq!((summary.input_tokens.max, summary.num_sessions, summary.prefix_reuse_share), (7437.0, None, None));
+    assert_eq!(
+        (summary.input_tokens.max, summary.num_sessions, summary.prefix_reuse_share),
+        (7437.0, None, None)
+    );
     assert!((summary.input_tokens.mean - 2047.848282).abs() < 1e-6, "{}", summary.input_tokens.mean);
 }
 
@@ -87,7 +109,11 @@ fn mooncake_sessions_match_the_converted_csv_row_by_row() {
     let mut split_blocks: HashMap<u64, Vec<u64>> = HashMap::new();
     for (i, (j, c)) in jsonl.rows.iter().zip(&csv.rows).enumerate() {
         assert_eq!(j.session_id, c.session_id, "row {i}: session ids differ");
-        assert_eq!((j.num_prefill_tokens, j.num_decode_tokens), (c.num_prefill_tokens, c.num_decode_tokens), "row {i}: lengths differ");
+        assert_eq!(
+            (j.num_prefill_tokens, j.num_decode_tokens),
+            (c.num_prefill_tokens, c.num_decode_tokens),
+            "row {i}: lengths differ"
+        );
         let (ja, ca) = (j.arrived_at.unwrap(), c.arrived_at.unwrap());
         assert!((ja - ca).abs() < 5e-4, "row {i}: arrivals {ja} and {ca} differ");
         // The CSV splits each 512-token block into 32 ids of 16 tokens: a Mooncake block that
@@ -103,7 +129,10 @@ fn mooncake_sessions_match_the_converted_csv_row_by_row() {
     }
     let first = &csv.rows[0];
     let hashes = first.block_hashes.as_ref().unwrap();
-    assert_eq!((first.session_id, hashes.ids.len(), hashes.ids[0], hashes.ids[453]), (Some(0), 454, 0, 5_849_310));
+    assert_eq!(
+        (first.session_id, hashes.ids.len(), hashes.ids[0], hashes.ids[453]),
+        (Some(0), 454, 0, 5_849_310)
+    );
     let (js, cs) = (summarize(&jsonl), summarize(&csv));
     println!("prefix reuse share: jsonl {:?}, csv {:?}", js.prefix_reuse_share, cs.prefix_reuse_share);
     assert_eq!(cs.num_sessions, Some(7_373));

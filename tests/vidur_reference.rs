@@ -53,7 +53,9 @@ fn distributions_match_vidurs_reference_run() {
     let mut decode_normalized: Vec<f64> = report
         .requests
         .iter()
-        .map(|r| (r.completed_at_ns - r.prefill_completed_at_ns) as f64 / 1e9 / f64::from(r.num_decode_tokens))
+        .map(|r| {
+            (r.completed_at_ns - r.prefill_completed_at_ns) as f64 / 1e9 / f64::from(r.num_decode_tokens)
+        })
         .collect();
     let vidur_tpot = llmsim_engine::metrics::exact_stats(&mut decode_normalized);
     let mut worst: f64 = 0.0;
@@ -68,7 +70,11 @@ fn distributions_match_vidurs_reference_run() {
     }
     let cached = vidur["prefix_cached_prompt_tokens"].as_u64().unwrap() as f64;
     let cached_diff = (s.prefix_cached_prompt_tokens as f64 - cached) / cached;
-    eprintln!("prefix-cached prompt tokens: vidur {cached}, llmsim {} ({:+.2}%)", s.prefix_cached_prompt_tokens, cached_diff * 100.0);
+    eprintln!(
+        "prefix-cached prompt tokens: vidur {cached}, llmsim {} ({:+.2}%)",
+        s.prefix_cached_prompt_tokens,
+        cached_diff * 100.0
+    );
     assert_eq!(s.prompt_tokens, vidur["prompt_tokens"].as_u64().unwrap());
     assert!(cached_diff.abs() < 0.01, "prefix-cache hits differ from Vidur's by {:.2}%", cached_diff * 100.0);
     assert!(worst < 0.10, "a latency statistic differs from Vidur's by {:.1}%", worst * 100.0);

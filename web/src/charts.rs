@@ -12,7 +12,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 /// Colours of the series, in order (A/B: first A, then B).
-pub const PALETTE: [RGBColor; 4] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
+pub const PALETTE: [RGBColor; 4] =
+    [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
 
 /// One line.
 #[derive(Clone, Debug)]
@@ -54,26 +55,35 @@ fn area(canvas: &HtmlCanvasElement) -> Result<(Area, u32), String> {
     let height = (width as f64 * 0.6).clamp(220.0, 320.0) as u32;
     let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
     let ratio = if ratio.is_finite() { ratio.clamp(1.0, 4.0) } else { 1.0 };
-    let (pixels_w, pixels_h) = ((width as f64 * ratio).round() as u32, (height as f64 * ratio).round() as u32);
+    let (pixels_w, pixels_h) =
+        ((width as f64 * ratio).round() as u32, (height as f64 * ratio).round() as u32);
     if canvas.width() != pixels_w || canvas.height() != pixels_h {
         canvas.set_width(pixels_w);
         canvas.set_height(pixels_h);
     }
     // The displayed height follows from the CSS width and the buffer's aspect ratio.
-    let context: CanvasRenderingContext2d =
-        canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into().ok()).ok_or("the canvas has no 2D context")?;
+    let context: CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into().ok())
+        .ok_or("the canvas has no 2D context")?;
     context.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0).map_err(|_| "the canvas refused its scale")?;
     let backend = CanvasBackend::with_canvas_object(canvas.clone()).ok_or("the canvas has no 2D context")?;
     // The backend sees the buffer's size in device pixels; the scaled context draws the CSS
     // pixels of this corner over all of it (rounded up, so the white fill covers every pixel).
-    let root = backend.into_drawing_area().shrink((0, 0), ((pixels_w as f64 / ratio).ceil() as u32, (pixels_h as f64 / ratio).ceil() as u32));
+    let root = backend
+        .into_drawing_area()
+        .shrink((0, 0), ((pixels_w as f64 / ratio).ceil() as u32, (pixels_h as f64 / ratio).ceil() as u32));
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     Ok((root, font_size(width)))
 }
 
 /// The range of `values` with a little headroom; a flat or empty range becomes `[lo, lo + 1]`.
 fn span(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
-    let (mut lo, mut hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (mut lo, mut hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -111,10 +121,12 @@ const MUTED: RGBColor = RGBColor(91, 101, 116);
 fn header(root: &Area, title: &str, keys: &[Key], fs: u32) -> Result<Area, String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
     let w = root.dim_in_pixel().0 as i32;
-    let title_style = TextStyle::from(("sans-serif", fs + 2).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let title_style =
+        TextStyle::from(("sans-serif", fs + 2).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     root.draw(&Text::new(title.to_string(), (w / 2, 6), title_style)).map_err(err)?;
     let mut height = 6 + fs as i32 + 2 + 6;
-    let label_style = TextStyle::from(("sans-serif", fs - 1).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let label_style =
+        TextStyle::from(("sans-serif", fs - 1).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     let sample = |k: &Key| match k.swatch {
         Swatch::Line => 18,
         Swatch::Bar => 12,
@@ -122,7 +134,9 @@ fn header(root: &Area, title: &str, keys: &[Key], fs: u32) -> Result<Area, Strin
     let widths: Vec<i32> = keys
         .iter()
         .map(|k| {
-            let text = root.estimate_text_size(k.label, &label_style).map_or(k.label.len() as i32 * fs as i32 / 2, |(w, _)| w as i32);
+            let text = root
+                .estimate_text_size(k.label, &label_style)
+                .map_or(k.label.len() as i32 * fs as i32 / 2, |(w, _)| w as i32);
             sample(k) + 5 + text
         })
         .collect();
@@ -150,11 +164,14 @@ fn header(root: &Area, title: &str, keys: &[Key], fs: u32) -> Result<Area, Strin
             let key = &keys[i];
             let color = key.color;
             match key.swatch {
-                Swatch::Line => root.draw(&PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))),
+                Swatch::Line => {
+                    root.draw(&PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)))
+                }
                 Swatch::Bar => root.draw(&Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())),
             }
             .map_err(err)?;
-            root.draw(&Text::new(key.label.to_string(), (x + sample(key) + 5, y), label_style.clone())).map_err(err)?;
+            root.draw(&Text::new(key.label.to_string(), (x + sample(key) + 5, y), label_style.clone()))
+                .map_err(err)?;
             x += widths[i] + gap;
         }
         height += row_h;
@@ -189,8 +206,11 @@ pub fn draw_empty(canvas: &HtmlCanvasElement, title: &str, note: &str) -> Result
     let plot = header(&root, title, &[], fs)?;
     let (w, h) = plot.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
-    plot.draw(&Rectangle::new([(12, 4), (w - 12, h - 12)], RGBColor(215, 215, 215).stroke_width(1))).map_err(err)?;
-    let style = TextStyle::from(("sans-serif", fs).into_font()).color(&MUTED).pos(Pos::new(HPos::Center, VPos::Center));
+    plot.draw(&Rectangle::new([(12, 4), (w - 12, h - 12)], RGBColor(215, 215, 215).stroke_width(1)))
+        .map_err(err)?;
+    let style = TextStyle::from(("sans-serif", fs).into_font())
+        .color(&MUTED)
+        .pos(Pos::new(HPos::Center, VPos::Center));
     let lines = wrap(&plot, note, &style, w - 48);
     let line_h = fs as i32 + 5;
     let top = (h - 8) / 2 - line_h * (lines.len() as i32 - 1) / 2;
@@ -207,16 +227,26 @@ pub fn has_points(lines: &[Line]) -> bool {
 
 /// Legend entries of labelled lines.
 fn line_keys(lines: &[Line]) -> Vec<Key<'_>> {
-    lines.iter().filter(|l| !l.label.is_empty()).map(|l| Key { label: &l.label, color: l.color, swatch: Swatch::Line }).collect()
+    lines
+        .iter()
+        .filter(|l| !l.label.is_empty())
+        .map(|l| Key { label: &l.label, color: l.color, swatch: Swatch::Line })
+        .collect()
 }
 
 /// Draws lines, with a legend above the plot when they have labels. `y_range` fixes the y axis
 /// (e.g. 0..1 for CDFs).
-pub fn draw_lines(canvas: &HtmlCanvasElement, axes: Axes, lines: &[Line], y_range: Option<(f64, f64)>) -> Result<(), String> {
+pub fn draw_lines(
+    canvas: &HtmlCanvasElement,
+    axes: Axes,
+    lines: &[Line],
+    y_range: Option<(f64, f64)>,
+) -> Result<(), String> {
     let (root, fs) = area(canvas)?;
     let plot = header(&root, axes.title, &line_keys(lines), fs)?;
     let (x0, x1) = span(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), true);
-    let (y0, y1) = y_range.unwrap_or_else(|| span(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true));
+    let (y0, y1) =
+        y_range.unwrap_or_else(|| span(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true));
     let mut chart = ChartBuilder::on(&plot)
         .margin(8)
         .margin_top(4)
@@ -227,7 +257,9 @@ pub fn draw_lines(canvas: &HtmlCanvasElement, axes: Axes, lines: &[Line], y_rang
         .map_err(|e| e.to_string())?;
     draw_xy_mesh(&mut chart, axes, fs)?;
     for line in lines {
-        chart.draw_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2))).map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2)))
+            .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
 }
@@ -255,7 +287,13 @@ fn draw_xy_mesh(chart: &mut XyChart<'_>, axes: Axes, fs: u32) -> Result<(), Stri
 
 /// Draws `left` lines against the left y axis and `right` lines against a right y axis with
 /// its own title (two quantities of different scale over the same x).
-pub fn draw_lines_dual(canvas: &HtmlCanvasElement, axes: Axes, right_y: &str, left: &[Line], right: &[Line]) -> Result<(), String> {
+pub fn draw_lines_dual(
+    canvas: &HtmlCanvasElement,
+    axes: Axes,
+    right_y: &str,
+    left: &[Line],
+    right: &[Line],
+) -> Result<(), String> {
     let (root, fs) = area(canvas)?;
     let keys: Vec<Key> = line_keys(left).into_iter().chain(line_keys(right)).collect();
     let plot = header(&root, axes.title, &keys, fs)?;
@@ -283,10 +321,14 @@ pub fn draw_lines_dual(canvas: &HtmlCanvasElement, axes: Axes, right_y: &str, le
         .draw()
         .map_err(|e| e.to_string())?;
     for line in left {
-        chart.draw_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2))).map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2)))
+            .map_err(|e| e.to_string())?;
     }
     for line in right {
-        chart.draw_secondary_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2))).map_err(|e| e.to_string())?;
+        chart
+            .draw_secondary_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2)))
+            .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
 }
@@ -313,9 +355,16 @@ pub struct BarGroup {
 
 /// Draws grouped bars; `series` names and colours the bars of every group (legend above the
 /// plot).
-pub fn draw_bars(canvas: &HtmlCanvasElement, axes: Axes, series: &[(&str, RGBColor)], groups: &[BarGroup], y_max: f64) -> Result<(), String> {
+pub fn draw_bars(
+    canvas: &HtmlCanvasElement,
+    axes: Axes,
+    series: &[(&str, RGBColor)],
+    groups: &[BarGroup],
+    y_max: f64,
+) -> Result<(), String> {
     let (root, fs) = area(canvas)?;
-    let keys: Vec<Key> = series.iter().map(|(label, color)| Key { label, color: *color, swatch: Swatch::Bar }).collect();
+    let keys: Vec<Key> =
+        series.iter().map(|(label, color)| Key { label, color: *color, swatch: Swatch::Bar }).collect();
     let plot = header(&root, axes.title, &keys, fs)?;
     let n = groups.len().max(1);
     let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
@@ -340,7 +389,11 @@ pub fn draw_bars(canvas: &HtmlCanvasElement, axes: Axes, series: &[(&str, RGBCol
         .x_label_formatter(&|v| {
             // Label each group at its centre only.
             let i = v.floor() as usize;
-            if (v.fract() - 0.5).abs() < 1e-6 { labels.get(i).cloned().unwrap_or_default() } else { String::new() }
+            if (v.fract() - 0.5).abs() < 1e-6 {
+                labels.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .draw()
         .map_err(|e| e.to_string())?;
@@ -350,7 +403,10 @@ pub fn draw_bars(canvas: &HtmlCanvasElement, axes: Axes, series: &[(&str, RGBCol
         let bars = groups.iter().enumerate().map(move |(i, g)| {
             let left = i as f64 + 0.1 + 0.8 * s as f64 / k;
             let right = left + 0.8 / k;
-            Rectangle::new([(left, 0.0), (right, g.values.get(s).copied().unwrap_or(0.0).min(y_max))], color.filled())
+            Rectangle::new(
+                [(left, 0.0), (right, g.values.get(s).copied().unwrap_or(0.0).min(y_max))],
+                color.filled(),
+            )
         });
         chart.draw_series(bars).map_err(|e| e.to_string())?;
     }

@@ -36,7 +36,9 @@ pub struct SettingDiff {
 /// (what a share link carries; flags left out are at their defaults). Flags that apply to
 /// neither run are skipped.
 pub fn settings_diff(a: &[(String, String)], b: &[(String, String)]) -> Vec<SettingDiff> {
-    let config = |pairs: &[(String, String)]| Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap_or_default();
+    let config = |pairs: &[(String, String)]| {
+        Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap_or_default()
+    };
     let (a, b) = (config(a), config(b));
     let shown = |config: &Config, flag: &str| match config.get(flag) {
         _ if !is_active(config, flag) => NOT_APPLICABLE.to_string(),
@@ -47,7 +49,12 @@ pub fn settings_diff(a: &[(String, String)], b: &[(String, String)]) -> Vec<Sett
         .iter()
         .filter_map(|def| {
             let (va, vb) = (shown(&a, def.name), shown(&b, def.name));
-            (va != vb).then_some(SettingDiff { flag: def.name, a: va, b: vb, is_choice: matches!(def.kind, FlagKind::Choice(_)) })
+            (va != vb).then_some(SettingDiff {
+                flag: def.name,
+                a: va,
+                b: vb,
+                is_choice: matches!(def.kind, FlagKind::Choice(_)),
+            })
         })
         .collect()
 }
@@ -56,9 +63,11 @@ pub fn settings_diff(a: &[(String, String)], b: &[(String, String)]) -> Vec<Sett
 /// `sarathi`), else their first differing setting as `flag=value`; `None` when their settings
 /// are the same.
 pub fn side_names(diff: &[SettingDiff]) -> Option<(String, String)> {
-    let choices: Vec<&SettingDiff> = diff.iter().filter(|d| d.is_choice && d.a != NOT_APPLICABLE && d.b != NOT_APPLICABLE).collect();
+    let choices: Vec<&SettingDiff> =
+        diff.iter().filter(|d| d.is_choice && d.a != NOT_APPLICABLE && d.b != NOT_APPLICABLE).collect();
     if !choices.is_empty() {
-        let join = |side: fn(&SettingDiff) -> &str| choices.iter().map(|d| side(d)).collect::<Vec<_>>().join(", ");
+        let join =
+            |side: fn(&SettingDiff) -> &str| choices.iter().map(|d| side(d)).collect::<Vec<_>>().join(", ");
         return Some((join(|d| &d.a), join(|d| &d.b)));
     }
     diff.first().map(|d| (format!("{}={}", d.flag, d.a), format!("{}={}", d.flag, d.b)))
@@ -83,8 +92,17 @@ mod tests {
 
     #[test]
     fn a_variant_changes_only_its_overrides() {
-        let (base, _) = FormState::from_pairs([("replica_scheduler_config_type", "vllm_v1"), ("cluster_config_num_replicas", "4")]);
-        let variant = Variant { name: "sarathi", overrides: &[("replica_scheduler_config_type", "sarathi"), ("sarathi_scheduler_config_chunk_size", "1024")] };
+        let (base, _) = FormState::from_pairs([
+            ("replica_scheduler_config_type", "vllm_v1"),
+            ("cluster_config_num_replicas", "4"),
+        ]);
+        let variant = Variant {
+            name: "sarathi",
+            overrides: &[
+                ("replica_scheduler_config_type", "sarathi"),
+                ("sarathi_scheduler_config_chunk_size", "1024"),
+            ],
+        };
         let b = variant_form(&base, &variant);
         let diff = settings_diff(&base.active_pairs(), &b.active_pairs());
         let flags: Vec<&str> = diff.iter().map(|d| d.flag).collect();
@@ -92,11 +110,18 @@ mod tests {
         assert!(flags.contains(&"sarathi_scheduler_config_chunk_size"), "{diff:?}");
         assert!(!flags.contains(&"cluster_config_num_replicas"), "{diff:?}");
         let chunk = diff.iter().find(|d| d.flag == "sarathi_scheduler_config_chunk_size").unwrap();
-        assert_eq!((chunk.a.as_str(), chunk.b.as_str()), (NOT_APPLICABLE, "1024"), "sarathi's flag does not apply to A");
+        assert_eq!(
+            (chunk.a.as_str(), chunk.b.as_str()),
+            (NOT_APPLICABLE, "1024"),
+            "sarathi's flag does not apply to A"
+        );
         // vllm_v1's own flags apply to A only, even at their defaults.
         assert!(diff.iter().any(|d| d.flag.starts_with("vllm_v1_") && d.b == NOT_APPLICABLE), "{diff:?}");
         assert_eq!(side_names(&diff), Some(("vllm_v1".to_string(), "sarathi".to_string())));
-        assert_eq!(pair_labels("4 × H100", &diff), ("4 × H100 · A: vllm_v1".to_string(), "4 × H100 · B: sarathi".to_string()));
+        assert_eq!(
+            pair_labels("4 × H100", &diff),
+            ("4 × H100 · A: vllm_v1".to_string(), "4 × H100 · B: sarathi".to_string())
+        );
     }
 
     #[test]

@@ -28,12 +28,27 @@ pub struct Section {
 
 /// The form's sections in page order; every flag group is in exactly one.
 pub const SECTIONS: &[Section] = &[
-    Section { id: "cluster", title: "Cluster: model, hardware, parallelism, KV cache", groups: &[FlagGroup::Cluster, FlagGroup::Cache], open: true },
+    Section {
+        id: "cluster",
+        title: "Cluster: model, hardware, parallelism, KV cache",
+        groups: &[FlagGroup::Cluster, FlagGroup::Cache],
+        open: true,
+    },
     Section { id: "workload", title: "Workload", groups: &[FlagGroup::Workload], open: true },
-    Section { id: "scheduler", title: "Scheduling", groups: &[FlagGroup::GlobalScheduler, FlagGroup::ReplicaScheduler], open: true },
+    Section {
+        id: "scheduler",
+        title: "Scheduling",
+        groups: &[FlagGroup::GlobalScheduler, FlagGroup::ReplicaScheduler],
+        open: true,
+    },
     Section { id: "predictor", title: "Execution time", groups: &[FlagGroup::Predictor], open: false },
     Section { id: "run", title: "Run: seed and time limit", groups: &[FlagGroup::General], open: true },
-    Section { id: "outputs", title: "Outputs (CLI files and metrics)", groups: &[FlagGroup::Metrics], open: false },
+    Section {
+        id: "outputs",
+        title: "Outputs (CLI files and metrics)",
+        groups: &[FlagGroup::Metrics],
+        open: false,
+    },
 ];
 
 /// The flags of a section, in the engine's help order.
@@ -45,7 +60,9 @@ pub fn section_flags(section: &Section) -> Vec<&'static FlagDef> {
 pub fn suggestions(flag: &str) -> Vec<(String, String)> {
     use llmsim_engine::catalog;
     match flag {
-        "replica_config_model_name" => catalog::models().iter().map(|m| (m.name.clone(), m.name.clone())).collect(),
+        "replica_config_model_name" => {
+            catalog::models().iter().map(|m| (m.name.clone(), m.name.clone())).collect()
+        }
         "replica_config_device" => catalog::devices()
             .iter()
             .map(|d| (d.name.clone(), format!("{} ({} GiB)", d.display_name, d.memory_gb)))
@@ -72,7 +89,9 @@ impl FormState {
 
     /// A form showing `(flag, text)` pairs (a preset or a share link); unknown flags are
     /// returned as errors.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> (FormState, Vec<FieldError>) {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> (FormState, Vec<FieldError>) {
         let mut form = FormState::new();
         let mut errors = Vec::new();
         for (name, text) in pairs {
@@ -140,14 +159,19 @@ impl FormState {
     /// The active configuration as the flat JSON the worker (and `llmsim --config`) reads.
     pub fn to_json(&self) -> serde_json::Value {
         let pairs = self.active_pairs();
-        let config = Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap_or_default();
+        let config =
+            Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap_or_default();
         config.to_json(false)
     }
 
     /// The trace-file fields the active configuration reads (set or not), with their text.
     pub fn active_trace_fields(&self) -> Vec<(&'static str, String)> {
         let (config, _) = self.parse();
-        all_flags().iter().filter(|f| is_trace_flag(f.name) && is_active(&config, f.name)).map(|f| (f.name, self.text(f))).collect()
+        all_flags()
+            .iter()
+            .filter(|f| is_trace_flag(f.name) && is_active(&config, f.name))
+            .map(|f| (f.name, self.text(f)))
+            .collect()
     }
 
     /// The files the active configuration reads: `(flag, path)`.
@@ -201,7 +225,8 @@ pub fn label(def: &FlagDef) -> String {
     let words: Vec<String> = tail
         .split('_')
         .map(|w| match w {
-            "kv" | "qps" | "cv" | "tflops" | "gb" | "slo" | "cpu" | "mfu" | "fp8" | "fp16" | "bf16" | "id" => w.to_uppercase(),
+            "kv" | "qps" | "cv" | "tflops" | "gb" | "slo" | "cpu" | "mfu" | "fp8" | "fp16" | "bf16"
+            | "id" => w.to_uppercase(),
             "gbps" => "GB/s".to_string(),
             _ => w.to_string(),
         })
@@ -254,7 +279,8 @@ mod tests {
 
     #[test]
     fn defaults_are_not_stored_and_texts_round_trip() {
-        let (mut form, errors) = FormState::from_pairs([("seed", "42"), ("cluster_config_num_replicas", "4")]);
+        let (mut form, errors) =
+            FormState::from_pairs([("seed", "42"), ("cluster_config_num_replicas", "4")]);
         assert!(errors.is_empty());
         assert!(!form.is_set("seed"), "42 is the default");
         assert!(form.is_set("cluster_config_num_replicas"));
@@ -263,7 +289,10 @@ mod tests {
         let qps = llmsim_engine::config::find_flag("poisson_request_interval_generator_config_qps").unwrap();
         form.set(qps.name, "8");
         assert_eq!(form.text(qps), "8");
-        assert_eq!(form.active_pairs(), vec![("poisson_request_interval_generator_config_qps".to_string(), "8.0".to_string())]);
+        assert_eq!(
+            form.active_pairs(),
+            vec![("poisson_request_interval_generator_config_qps".to_string(), "8.0".to_string())]
+        );
     }
 
     #[test]
@@ -291,14 +320,21 @@ mod tests {
         ]);
         let config = Config::from_json_value(&form.to_json()).unwrap();
         let sim = SimConfig::build(&config, &Inputs::new()).unwrap();
-        assert!(sim.warnings.iter().all(|w| !w.contains("is ignored: it applies with")), "{:?}", sim.warnings);
+        assert!(
+            sim.warnings.iter().all(|w| !w.contains("is ignored: it applies with")),
+            "{:?}",
+            sim.warnings
+        );
         let (all_fields, _) = form.parse();
         assert_eq!(all_fields.ignored_flag_warnings().len(), 2, "the hidden fields themselves would warn");
     }
 
     #[test]
     fn field_errors_come_from_the_engine_and_name_the_field() {
-        let (form, _) = FormState::from_pairs([("cluster_config_num_replicas", "eight"), ("global_scheduler_config_type", "round_robbin")]);
+        let (form, _) = FormState::from_pairs([
+            ("cluster_config_num_replicas", "eight"),
+            ("global_scheduler_config_type", "round_robbin"),
+        ]);
         let errors = form.validate(&|_| true);
         let flags: Vec<&str> = errors.iter().map(|e| e.flag.as_str()).collect();
         assert_eq!(flags, ["cluster_config_num_replicas", "global_scheduler_config_type"]);
@@ -316,7 +352,10 @@ mod tests {
             ("trace_request_generator_config_trace_file", "mine.csv"),
             ("cache_config_enable_prefix_caching", "true"),
         ]);
-        assert_eq!(form.required_files(), vec![("trace_request_generator_config_trace_file", "mine.csv".to_string())]);
+        assert_eq!(
+            form.required_files(),
+            vec![("trace_request_generator_config_trace_file", "mine.csv".to_string())]
+        );
         let errors = form.validate(&|_| false);
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].flag, "trace_request_generator_config_trace_file");
@@ -348,7 +387,9 @@ mod tests {
 
     #[test]
     fn catalogue_fields_offer_the_catalogue() {
-        assert!(suggestions("replica_config_model_name").iter().any(|(v, _)| v == "meta-llama/Meta-Llama-3-8B"));
+        assert!(
+            suggestions("replica_config_model_name").iter().any(|(v, _)| v == "meta-llama/Meta-Llama-3-8B")
+        );
         assert!(suggestions("replica_config_device").iter().any(|(v, _)| v == "h100"));
         assert!(suggestions("replica_config_network_device").iter().any(|(v, _)| v == "h100_dgx"));
     }

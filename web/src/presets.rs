@@ -84,7 +84,10 @@ pub const PRESETS: &[Preset] = &[
         ],
         compare_with: Some(Variant {
             name: "sarathi, 512-token chunks",
-            overrides: &[("replica_scheduler_config_type", "sarathi"), ("sarathi_scheduler_config_chunk_size", "512")],
+            overrides: &[
+                ("replica_scheduler_config_type", "sarathi"),
+                ("sarathi_scheduler_config_chunk_size", "512"),
+            ],
         }),
     },
     Preset {
@@ -180,7 +183,8 @@ mod tests {
     #[test]
     fn shipped_files_exist_and_are_small() {
         for path in SHIPPED_FILES {
-            let size = std::fs::metadata(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}")).len();
+            let size =
+                std::fs::metadata(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}")).len();
             assert!(size <= 2 << 20, "{path} is {size} bytes: keep shipped files small (first load)");
         }
     }
@@ -192,7 +196,8 @@ mod tests {
         assert!(errors.is_empty(), "{what}: {errors:?}");
         let mut session = Session::new();
         for (flag, path) in form.required_files() {
-            let bytes = std::fs::read(repo_root().join(&path)).unwrap_or_else(|e| panic!("{what}: {path}: {e}"));
+            let bytes =
+                std::fs::read(repo_root().join(&path)).unwrap_or_else(|e| panic!("{what}: {path}: {e}"));
             session.load(flag, &path, bytes, &mut |_, _| {}).unwrap();
         }
         let mut sim = session.prepare(&form.to_json()).unwrap_or_else(|e| panic!("{what}: {e:?}"));
@@ -204,7 +209,11 @@ mod tests {
             s.num_requests, s.num_completed, s.num_refused, s.simulated_time_s, s.num_events
         );
         assert!(s.num_completed * 10 >= s.num_requests * 9, "{what}: most requests complete");
-        assert!(report.warnings.iter().all(|w| !w.contains("is ignored: it applies with")), "{what}: sets a flag that does not apply: {:?}", report.warnings);
+        assert!(
+            report.warnings.iter().all(|w| !w.contains("is ignored: it applies with")),
+            "{what}: sets a flag that does not apply: {:?}",
+            report.warnings
+        );
         report
     }
 
@@ -213,16 +222,31 @@ mod tests {
         for preset in PRESETS {
             let (form, errors) = FormState::from_pairs(preset.pairs.iter().copied());
             assert!(errors.is_empty(), "{}: {errors:?}", preset.id);
-            assert_eq!(form.active_pairs().len(), preset.pairs.len() - preset.pairs.iter().filter(|(k, v)| {
-                llmsim_engine::config::find_flag(k).is_some_and(|d| d.parse_text(v).ok() == Some(d.default_value()))
-            }).count(), "{}: every pair it sets applies", preset.id);
+            assert_eq!(
+                form.active_pairs().len(),
+                preset.pairs.len()
+                    - preset
+                        .pairs
+                        .iter()
+                        .filter(|(k, v)| {
+                            llmsim_engine::config::find_flag(k)
+                                .is_some_and(|d| d.parse_text(v).ok() == Some(d.default_value()))
+                        })
+                        .count(),
+                "{}: every pair it sets applies",
+                preset.id
+            );
             run_to_completion(&format!("preset {}", preset.id), &form);
             if let Some(variant) = &preset.compare_with {
                 for (flag, text) in variant.overrides {
-                    let def = llmsim_engine::config::find_flag(flag).unwrap_or_else(|| panic!("{}: unknown flag {flag}", preset.id));
+                    let def = llmsim_engine::config::find_flag(flag)
+                        .unwrap_or_else(|| panic!("{}: unknown flag {flag}", preset.id));
                     def.parse_text(text).unwrap_or_else(|e| panic!("{}: {flag}={text}: {e}", preset.id));
                 }
-                run_to_completion(&format!("preset {} variant B", preset.id), &compare::variant_form(&form, variant));
+                run_to_completion(
+                    &format!("preset {} variant B", preset.id),
+                    &compare::variant_form(&form, variant),
+                );
             }
         }
     }
@@ -236,28 +260,44 @@ mod tests {
         let diff = compare::settings_diff(&a.active_pairs(), &b.active_pairs());
         for d in &diff {
             assert!(
-                d.flag == "replica_scheduler_config_type" || d.flag.starts_with("vllm_v1_") || d.flag.starts_with("sarathi_"),
+                d.flag == "replica_scheduler_config_type"
+                    || d.flag.starts_with("vllm_v1_")
+                    || d.flag.starts_with("sarathi_"),
                 "only the replica scheduler and its own flags differ: {d:?}"
             );
         }
         assert_eq!(compare::side_names(&diff), Some(("vllm_v1".to_string(), "sarathi".to_string())));
         for (side, form) in [("A", &a), ("B", &b)] {
-            let chunk = if side == "A" { "vllm_v1_scheduler_config_chunk_size" } else { "sarathi_scheduler_config_chunk_size" };
+            let chunk = if side == "A" {
+                "vllm_v1_scheduler_config_chunk_size"
+            } else {
+                "sarathi_scheduler_config_chunk_size"
+            };
             let def = llmsim_engine::config::find_flag(chunk).unwrap();
             assert_eq!(form.text(def), "512", "{side}: 512-token chunks");
         }
         assert!(preset.pairs.contains(&("cache_config_enable_prefix_caching", "true")));
         assert!(preset.pairs.contains(&("request_generator_config_type", "trace")));
         assert!(preset.pairs.iter().any(|(_, v)| is_shipped(v)), "it replays the shipped trace");
-        assert!(preset.description.contains("ignores prefix caching"), "the description says sarathi ignores prefix caching");
+        assert!(
+            preset.description.contains("ignores prefix caching"),
+            "the description says sarathi ignores prefix caching"
+        );
 
         let (report_a, report_b) = (run_to_completion("A/B: A", &a), run_to_completion("A/B: B", &b));
         let (sa, sb) = (&report_a.summary, &report_b.summary);
         assert_eq!(sa.num_requests, sb.num_requests, "the same workload");
         assert!(sa.prefix_cache_hit_rate > 0.0, "vllm_v1 reuses cached prefixes");
         assert_eq!(sb.prefix_cache_hit_rate, 0.0, "sarathi ignores prefix caching");
-        assert!(report_b.warnings.iter().any(|w| w.contains("cache_config_enable_prefix_caching")), "{:?}", report_b.warnings);
-        println!("TTFT p50: A {:.3} s, B {:.3} s; preemptions: A {}, B {}", sa.ttft_s.p50, sb.ttft_s.p50, sa.num_preemptions, sb.num_preemptions);
+        assert!(
+            report_b.warnings.iter().any(|w| w.contains("cache_config_enable_prefix_caching")),
+            "{:?}",
+            report_b.warnings
+        );
+        println!(
+            "TTFT p50: A {:.3} s, B {:.3} s; preemptions: A {}, B {}",
+            sa.ttft_s.p50, sb.ttft_s.p50, sa.num_preemptions, sb.num_preemptions
+        );
         assert!(sb.ttft_s.p50 > 2.0 * sa.ttft_s.p50, "the two schedulers differ visibly");
     }
 

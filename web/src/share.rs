@@ -18,7 +18,12 @@ pub struct SharedFile {
 impl SharedFile {
     /// Short form for messages: `name (12.3 MB, sha256 abcdef12…)`.
     pub fn describe(&self) -> String {
-        format!("{} ({}, sha256 {}…)", self.path, format_bytes(self.size), &self.sha256[..self.sha256.len().min(12)])
+        format!(
+            "{} ({}, sha256 {}…)",
+            self.path,
+            format_bytes(self.size),
+            &self.sha256[..self.sha256.len().min(12)]
+        )
     }
 }
 
@@ -44,7 +49,8 @@ const TEXT_KEY: &str = "_text";
 impl SharedRun {
     /// The query string, without the leading `?`.
     pub fn to_query(&self) -> String {
-        let mut parts: Vec<String> = self.pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        let mut parts: Vec<String> =
+            self.pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
         for f in &self.files {
             parts.push(format!("{FILE_KEY}={}", encode(&format!("{}:{}:{}", f.size, f.sha256, f.path))));
         }
@@ -147,9 +153,16 @@ mod tests {
             pairs: vec![
                 ("replica_config_model_name".into(), "meta-llama/Meta-Llama-3-8B".into()),
                 ("poisson_request_interval_generator_config_qps".into(), "8.0".into()),
-                ("trace_request_length_generator_config_trace_file".into(), "my trace+v2 (final) é.csv".into()),
+                (
+                    "trace_request_length_generator_config_trace_file".into(),
+                    "my trace+v2 (final) é.csv".into(),
+                ),
             ],
-            files: vec![SharedFile { path: "my trace+v2 (final) é.csv".into(), size: 80_030_551, sha256: "ab".repeat(32) }],
+            files: vec![SharedFile {
+                path: "my trace+v2 (final) é.csv".into(),
+                size: 80_030_551,
+                sha256: "ab".repeat(32),
+            }],
             texts: vec![("pasted-config.json".into(), "{\"a\": \"b:c&d=e%\"}\n".into())],
         };
         let query = run.to_query();
@@ -161,7 +174,14 @@ mod tests {
     #[test]
     fn odd_input_is_tolerated() {
         let run = SharedRun::from_query("?seed=7&_file=bad&_x=1&flag_only&a=%zz%4");
-        assert_eq!(run.pairs, vec![("seed".into(), "7".into()), ("flag_only".into(), String::new()), ("a".into(), "%zz%4".into())]);
+        assert_eq!(
+            run.pairs,
+            vec![
+                ("seed".into(), "7".into()),
+                ("flag_only".into(), String::new()),
+                ("a".into(), "%zz%4".into())
+            ]
+        );
         assert!(run.files.is_empty());
         assert!(SharedRun::from_query("").is_empty());
         assert_eq!(decode("a+b%20c"), "a b c");

@@ -45,7 +45,8 @@ pub struct Metric {
 }
 
 /// The latency distributions of the table: `(label, summary key)`.
-pub const LATENCIES: [(&str, &str); 4] = [("TTFT", "ttft_s"), ("TBT", "tbt_s"), ("TPOT", "tpot_s"), ("E2E latency", "e2e_s")];
+pub const LATENCIES: [(&str, &str); 4] =
+    [("TTFT", "ttft_s"), ("TBT", "tbt_s"), ("TPOT", "tpot_s"), ("E2E latency", "e2e_s")];
 
 /// The percentiles shown for each latency.
 pub const PERCENTILES: [&str; 3] = ["p50", "p90", "p99"];
@@ -74,16 +75,25 @@ pub const SCALARS: &[Metric] = &[
 /// Every metric compared in A/B: the latency percentiles, then the scalars.
 pub fn compared_metrics() -> Vec<Metric> {
     const PATHS: [[&str; 2]; 12] = [
-        ["ttft_s", "p50"], ["ttft_s", "p90"], ["ttft_s", "p99"],
-        ["tbt_s", "p50"], ["tbt_s", "p90"], ["tbt_s", "p99"],
-        ["tpot_s", "p50"], ["tpot_s", "p90"], ["tpot_s", "p99"],
-        ["e2e_s", "p50"], ["e2e_s", "p90"], ["e2e_s", "p99"],
+        ["ttft_s", "p50"],
+        ["ttft_s", "p90"],
+        ["ttft_s", "p99"],
+        ["tbt_s", "p50"],
+        ["tbt_s", "p90"],
+        ["tbt_s", "p99"],
+        ["tpot_s", "p50"],
+        ["tpot_s", "p90"],
+        ["tpot_s", "p99"],
+        ["e2e_s", "p50"],
+        ["e2e_s", "p90"],
+        ["e2e_s", "p99"],
     ];
     const LABELS: [&str; 12] = [
-        "TTFT p50", "TTFT p90", "TTFT p99", "TBT p50", "TBT p90", "TBT p99",
-        "TPOT p50", "TPOT p90", "TPOT p99", "E2E p50", "E2E p90", "E2E p99",
+        "TTFT p50", "TTFT p90", "TTFT p99", "TBT p50", "TBT p90", "TBT p99", "TPOT p50", "TPOT p90",
+        "TPOT p99", "E2E p50", "E2E p90", "E2E p99",
     ];
-    let mut out: Vec<Metric> = PATHS.iter().zip(LABELS).map(|(p, label)| m(label, p, Unit::Seconds, Better::Lower)).collect();
+    let mut out: Vec<Metric> =
+        PATHS.iter().zip(LABELS).map(|(p, label)| m(label, p, Unit::Seconds, Better::Lower)).collect();
     out.extend_from_slice(SCALARS);
     out
 }

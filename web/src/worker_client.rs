@@ -59,7 +59,10 @@ fn spawn(handler: Handler, uploads: BTreeMap<u32, Upload>) {
     let worker = match Worker::new(WORKER_URL) {
         Ok(w) => w,
         Err(e) => {
-            handler(Reply { message: FromWorker::Crashed { message: format!("cannot start the worker: {e:?}") }, files: Vec::new() });
+            handler(Reply {
+                message: FromWorker::Crashed { message: format!("cannot start the worker: {e:?}") },
+                files: Vec::new(),
+            });
             return;
         }
     };
@@ -72,7 +75,15 @@ fn spawn(handler: Handler, uploads: BTreeMap<u32, Upload>) {
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     // A fresh worker has no files: queue the uploads again, before anything else.
     let waiting = uploads.iter().map(|(id, u)| load_envelope(*id, &u.flag, &u.path, &u.file)).collect();
-    let client = Client { worker, ready: false, waiting, uploads, handler, _on_message: on_message, _on_error: on_error };
+    let client = Client {
+        worker,
+        ready: false,
+        waiting,
+        uploads,
+        handler,
+        _on_message: on_message,
+        _on_error: on_error,
+    };
     CLIENT.with(|c| {
         if let Some(old) = c.borrow_mut().replace(client) {
             old.worker.terminate();

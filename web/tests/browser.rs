@@ -33,15 +33,35 @@ fn cdf_and_bar_charts_draw_on_a_canvas() {
     let quantiles: Vec<f64> = (0..=100).map(|i| 0.05 + (i as f64 / 100.0).powi(2)).collect();
     let line = Line { label: "A #1".into(), color: PALETTE[0], points: charts::cdf_points(&quantiles, 1e3) };
     let c = canvas();
-    charts::draw_lines(&c, Axes { title: "TTFT: CDF", x: "TTFT (ms)", y: "fraction of requests" }, &[line], Some((0.0, 1.0))).unwrap();
+    charts::draw_lines(
+        &c,
+        Axes { title: "TTFT: CDF", x: "TTFT (ms)", y: "fraction of requests" },
+        &[line],
+        Some((0.0, 1.0)),
+    )
+    .unwrap();
     let ratio = web_sys::window().unwrap().device_pixel_ratio().clamp(1.0, 4.0);
-    assert_eq!(c.width(), (480.0 * ratio).round() as u32, "the drawing buffer follows the displayed width, in device pixels");
+    assert_eq!(
+        c.width(),
+        (480.0 * ratio).round() as u32,
+        "the drawing buffer follows the displayed width, in device pixels"
+    );
     let n = inked(&c);
     assert!(n > 1000, "{n} inked pixels");
 
     let c = canvas();
-    let groups = vec![BarGroup { label: "r0".into(), values: vec![70.0, 8.0] }, BarGroup { label: "r1".into(), values: vec![55.0, 6.0] }];
-    charts::draw_bars(&c, Axes { title: "Utilisation", x: "replica", y: "%" }, &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])], &groups, 100.0).unwrap();
+    let groups = vec![
+        BarGroup { label: "r0".into(), values: vec![70.0, 8.0] },
+        BarGroup { label: "r1".into(), values: vec![55.0, 6.0] },
+    ];
+    charts::draw_bars(
+        &c,
+        Axes { title: "Utilisation", x: "replica", y: "%" },
+        &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])],
+        &groups,
+        100.0,
+    )
+    .unwrap();
     assert!(inked(&c) > 1000);
 }
 
@@ -73,17 +93,23 @@ async fn the_app_mounts_every_flag_and_says_when_the_worker_is_missing() {
     }
     let fields = document().query_selector_all(".field").unwrap().length() as usize;
     assert_eq!(fields, llmsim_engine::all_flags().len(), "one field per flag");
-    let preset: web_sys::HtmlSelectElement = document().query_selector("[data-testid=preset]").unwrap().unwrap().unchecked_into();
+    let preset: web_sys::HtmlSelectElement =
+        document().query_selector("[data-testid=preset]").unwrap().unwrap().unchecked_into();
     assert_eq!(preset.value(), "quick-start");
-    let model: web_sys::HtmlInputElement = document().query_selector("[name=replica_config_model_name]").unwrap().unwrap().unchecked_into();
+    let model: web_sys::HtmlInputElement =
+        document().query_selector("[name=replica_config_model_name]").unwrap().unwrap().unchecked_into();
     assert_eq!(model.value(), "meta-llama/Meta-Llama-3-8B");
-    let error = document().query_selector("[data-testid=error]").unwrap().expect("a missing worker is reported");
+    let error =
+        document().query_selector("[data-testid=error]").unwrap().expect("a missing worker is reported");
     assert!(error.text_content().unwrap().contains("could not start"), "{:?}", error.text_content());
 }
 
 async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
     });
     wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }

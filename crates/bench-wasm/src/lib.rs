@@ -51,7 +51,14 @@ pub fn scenario_files(name: &str, scale: &str, shared: &str) -> Result<String, S
 /// Measures scenario `name` `repeats` times; `paths` and `texts` are its files, in the order
 /// [`scenario_files`] gave. Returns the `Measurement` as JSON.
 #[wasm_bindgen]
-pub fn measure_scenario(name: &str, scale: &str, shared: &str, repeats: u32, paths: Vec<String>, texts: Vec<String>) -> Result<String, String> {
+pub fn measure_scenario(
+    name: &str,
+    scale: &str,
+    shared: &str,
+    repeats: u32,
+    paths: Vec<String>,
+    texts: Vec<String>,
+) -> Result<String, String> {
     let s = scenario(name, parse_scale(scale), shared).ok_or_else(|| format!("unknown scenario {name}"))?;
     let files = paths.into_iter().zip(texts).collect();
     let m = measure(&s, files, repeats, "wasm", &WasmHost)?;

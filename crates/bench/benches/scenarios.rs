@@ -28,7 +28,8 @@ fn scenarios(c: &mut Criterion) {
         drop(inputs);
         let requests = Simulation::new(&config).run_to_report().summary.num_requests;
         group.throughput(Throughput::Elements(requests));
-        group.bench_function(name, |b| b.iter(|| Simulation::new(&config).run_to_report().summary.num_events));
+        group
+            .bench_function(name, |b| b.iter(|| Simulation::new(&config).run_to_report().summary.num_events));
     }
     group.finish();
 }

@@ -34,7 +34,13 @@ pub struct Scenario {
 }
 
 /// Every scenario's name, in table order.
-pub const SCENARIO_NAMES: [&str; 5] = ["seed_quickstart", "mooncake_conversation", "splitwise_conv_saturated", "synthetic_1m", "llama70b_tp4_pp2"];
+pub const SCENARIO_NAMES: [&str; 5] = [
+    "seed_quickstart",
+    "mooncake_conversation",
+    "splitwise_conv_saturated",
+    "synthetic_1m",
+    "llama70b_tp4_pp2",
+];
 
 /// Flags that every scenario but the seed's shares: no Chrome trace (one slice per batch and
 /// stage would be gigabytes at these sizes). Output files are rendered (not written).
@@ -65,7 +71,8 @@ pub fn scenario(name: &str, scale: Scale, shared: &str) -> Option<Scenario> {
     // Trace `file` replayed on 8 × Llama-3-8B/H100 with `own` flags (its first 2,000 requests
     // at the quick scale).
     let replay = |file: &str, own: &[(&'static str, &str)]| {
-        let mut f = llama8b_h100(&[("cluster_config_num_replicas", "8"), ("request_generator_config_type", "trace")]);
+        let mut f =
+            llama8b_h100(&[("cluster_config_num_replicas", "8"), ("request_generator_config_type", "trace")]);
         f.extend(pairs(own));
         f.push(("trace_request_generator_config_trace_file", trace(file)));
         if quick {
@@ -92,7 +99,10 @@ pub fn scenario(name: &str, scale: Scale, shared: &str) -> Option<Scenario> {
                     ("vllm_v1_scheduler_config_batch_size_cap", "512"),
                     ("cache_config_enable_prefix_caching", "true"),
                 ]);
-                f.push(("trace_request_length_generator_config_trace_file", trace("mooncake_conversation_trace.csv")));
+                f.push((
+                    "trace_request_length_generator_config_trace_file",
+                    trace("mooncake_conversation_trace.csv"),
+                ));
                 f
             },
         ),
@@ -145,12 +155,14 @@ pub fn scenario(name: &str, scale: Scale, shared: &str) -> Option<Scenario> {
 impl Scenario {
     /// The engine configuration.
     pub fn config(&self) -> Config {
-        Config::from_pairs(self.flags.iter().map(|(k, v)| (*k, v.as_str()))).unwrap_or_else(|e| panic!("scenario {}: {e}", self.name))
+        Config::from_pairs(self.flags.iter().map(|(k, v)| (*k, v.as_str())))
+            .unwrap_or_else(|e| panic!("scenario {}: {e}", self.name))
     }
 
     /// Files the scenario reads (trace paths), deduplicated.
     pub fn files(&self) -> Vec<String> {
-        let mut files: Vec<String> = SimConfig::required_files(&self.config()).into_iter().map(|(_, path)| path).collect();
+        let mut files: Vec<String> =
+            SimConfig::required_files(&self.config()).into_iter().map(|(_, path)| path).collect();
         files.sort();
         files.dedup();
         files
@@ -256,16 +268,28 @@ pub fn median(values: &[f64]) -> f64 {
 /// Builds `scenario`'s configuration from `files` (path → text; consumed, so the texts are
 /// freed before the run), then runs it `repeats` times — simulation, report and output files
 /// rendered in memory as `llmsim` would write them — timing each run and tracking the heap.
-pub fn measure(scenario: &Scenario, files: Vec<(String, String)>, repeats: u32, platform: &str, host: &dyn Host) -> Result<Measurement, String> {
+pub fn measure(
+    scenario: &Scenario,
+    files: Vec<(String, String)>,
+    repeats: u32,
+    platform: &str,
+    host: &dyn Host,
+) -> Result<Measurement, String> {
     let started = host.now_s();
     let mut inputs = Inputs::new();
     for (path, text) in files {
         inputs.add_text(path, text);
     }
-    let config = SimConfig::build(&scenario.config(), &inputs).map_err(|e| format!("scenario {}: {e}", scenario.name))?;
+    let config = SimConfig::build(&scenario.config(), &inputs)
+        .map_err(|e| format!("scenario {}: {e}", scenario.name))?;
     drop(inputs);
     let setup_s = host.now_s() - started;
-    let mut m = Measurement { scenario: scenario.name.to_string(), platform: platform.to_string(), setup_s, ..Measurement::default() };
+    let mut m = Measurement {
+        scenario: scenario.name.to_string(),
+        platform: platform.to_string(),
+        setup_s,
+        ..Measurement::default()
+    };
     for _ in 0..repeats.max(1) {
         m.heap_before_run = host.allocator().current_usage();
         host.allocator().reset_peak_usage();
@@ -281,7 +305,8 @@ pub fn measure(scenario: &Scenario, files: Vec<(String, String)>, repeats: u32, 
         }
         m.heap_peak_run = m.heap_peak_run.max(host.allocator().peak_usage());
         let s = &report.summary;
-        (m.requests, m.completed, m.events, m.batches, m.simulated_s) = (s.num_requests, s.num_completed, s.num_events, s.num_batches, s.simulated_time_s);
+        (m.requests, m.completed, m.events, m.batches, m.simulated_s) =
+            (s.num_requests, s.num_completed, s.num_events, s.num_batches, s.simulated_time_s);
         drop(report);
     }
     Ok(m)

@@ -53,7 +53,10 @@ fn main() {
 
     if let Some(name) = matches.get_one::<String>("child") {
         let s = scenario(name, scale, &shared_str).expect("known scenario");
-        let files = s.files().into_iter().map(|p| std::fs::read_to_string(&p).map(|t| (p.clone(), t)).map_err(|e| format!("{p}: {e}")));
+        let files = s
+            .files()
+            .into_iter()
+            .map(|p| std::fs::read_to_string(&p).map(|t| (p.clone(), t)).map_err(|e| format!("{p}: {e}")));
         let files: Vec<(String, String)> = match files.collect() {
             Ok(f) => f,
             Err(e) => {
@@ -82,12 +85,18 @@ fn main() {
     let wasm_dir = PathBuf::from(matches.get_one::<String>("wasm-dir").expect("defaulted"));
     let run_wasm = matches.get_flag("wasm");
     if run_wasm && !wasm_dir.join("llmsim_bench_wasm.js").is_file() {
-        eprintln!("llmsim-bench: {} has no llmsim_bench_wasm.js; build it first (BENCHMARKS.md, \"wasm\")", wasm_dir.display());
+        eprintln!(
+            "llmsim-bench: {} has no llmsim_bench_wasm.js; build it first (BENCHMARKS.md, \"wasm\")",
+            wasm_dir.display()
+        );
         std::process::exit(2);
     }
     let scale_arg = if scale == Scale::Quick { "quick" } else { "full" };
     println!("{}", machine_line());
-    println!("scale {scale_arg}, {repeat} runs per scenario (median wall time), shared dir {}\n", shared.display());
+    println!(
+        "scale {scale_arg}, {repeat} runs per scenario (median wall time), shared dir {}\n",
+        shared.display()
+    );
     let mut results: Vec<Measurement> = Vec::new();
     for name in &names {
         let s = scenario(name, scale, &shared_str).expect("validated by clap");
@@ -110,7 +119,18 @@ fn main() {
         if run_wasm {
             let mut cmd = Command::new("node");
             cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-wasm/run.mjs"));
-            cmd.args(["--pkg", &wasm_dir.to_string_lossy(), "--scenario", name, "--scale", scale_arg, "--repeat", &repeat.to_string(), "--shared", &shared_str]);
+            cmd.args([
+                "--pkg",
+                &wasm_dir.to_string_lossy(),
+                "--scenario",
+                name,
+                "--scale",
+                scale_arg,
+                "--repeat",
+                &repeat.to_string(),
+                "--shared",
+                &shared_str,
+            ]);
             if let Some(m) = run_child(&mut cmd, name, "wasm") {
                 results.push(m);
             }
@@ -140,7 +160,12 @@ fn run_child(cmd: &mut Command, name: &str, platform: &str) -> Option<Measuremen
     match serde_json::from_str::<Measurement>(line) {
         Ok(m) => {
             let rounded = |v: &[f64]| v.iter().map(|w| (w * 1e3).round() / 1e3).collect::<Vec<_>>();
-            eprintln!("  {platform}: wall {:.3} s median of {:?}; CPU {:?}", m.median_wall_s(), rounded(&m.wall_s), rounded(&m.cpu_s));
+            eprintln!(
+                "  {platform}: wall {:.3} s median of {:?}; CPU {:?}",
+                m.median_wall_s(),
+                rounded(&m.wall_s),
+                rounded(&m.cpu_s)
+            );
             Some(m)
         }
         Err(e) => {
@@ -162,7 +187,12 @@ fn peak_rss_bytes() -> Option<usize> {
 fn machine_line() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let commit = Command::new("git")
@@ -172,7 +202,11 @@ fn machine_line() -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let dirty = Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]).output().ok().is_some_and(|o| !o.stdout.is_empty());
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .ok()
+        .is_some_and(|o| !o.stdout.is_empty());
     format!("machine: {cpu}, {cores} cores; commit {commit}{}", if dirty { " (modified)" } else { "" })
 }
 
@@ -207,7 +241,8 @@ fn table(results: &[Measurement]) -> String {
 
 /// wasm ÷ native wall time per scenario.
 fn comparison(results: &[Measurement]) -> String {
-    let mut out = String::from("| scenario | native wall s | wasm wall s | wasm ÷ native |\n|---|---:|---:|---:|\n");
+    let mut out =
+        String::from("| scenario | native wall s | wasm wall s | wasm ÷ native |\n|---|---:|---:|---:|\n");
     for native in results.iter().filter(|m| m.platform == "native") {
         if let Some(wasm) = results.iter().find(|m| m.platform == "wasm" && m.scenario == native.scenario) {
             out.push_str(&format!(

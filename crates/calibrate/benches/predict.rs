@@ -19,10 +19,19 @@ fn batches() -> Vec<Vec<BatchItem>> {
     (0..1000)
         .map(|_| {
             let decodes = 1 + next(128) as u32;
-            let mut batch: Vec<BatchItem> =
-                (0..decodes).map(|_| BatchItem { num_processed_tokens: 64 + next(4000) as u32, num_tokens: 1, is_prefill: false }).collect();
+            let mut batch: Vec<BatchItem> = (0..decodes)
+                .map(|_| BatchItem {
+                    num_processed_tokens: 64 + next(4000) as u32,
+                    num_tokens: 1,
+                    is_prefill: false,
+                })
+                .collect();
             if next(2) == 0 {
-                batch.push(BatchItem { num_processed_tokens: next(2048) as u32, num_tokens: 512 - decodes, is_prefill: true });
+                batch.push(BatchItem {
+                    num_processed_tokens: next(2048) as u32,
+                    num_tokens: 512 - decodes,
+                    is_prefill: true,
+                });
             }
             batch
         })
@@ -31,7 +40,11 @@ fn batches() -> Vec<Vec<BatchItem>> {
 
 fn main() {
     let mut config = Config::new();
-    for (k, v) in [("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"), ("replica_config_device", "h100"), ("replica_config_network_device", "h100_dgx")] {
+    for (k, v) in [
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "h100"),
+        ("replica_config_network_device", "h100_dgx"),
+    ] {
         config.set(k, v).expect("valid flag");
     }
     let started = Instant::now();
@@ -51,6 +64,8 @@ fn main() {
             }
         }
         let ns = started.elapsed().as_nanos() as f64 / (reps * batches.len()) as f64;
-        println!("round {round}: {ns:.0} ns per prediction ({mean_batch:.0} requests per batch on average; checksum {total:.3})");
+        println!(
+            "round {round}: {ns:.0} ns per prediction ({mean_batch:.0} requests per batch on average; checksum {total:.3})"
+        );
     }
 }

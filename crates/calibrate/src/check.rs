@@ -8,7 +8,10 @@ use llmsim_engine::exec::{AlphaBeta, MLP_COLUMNS, Op};
 
 use crate::data::{self, CollectiveRow, Result};
 use crate::fit::mape;
-use crate::{AIC_SYSTEMS, decode_row_us, decode_rows_in_scope, device, gemm_row_us, mlp_op_us, peaks, prefill_row_us, prefill_rows_in_scope};
+use crate::{
+    AIC_SYSTEMS, decode_row_us, decode_rows_in_scope, device, gemm_row_us, mlp_op_us, peaks, prefill_row_us,
+    prefill_rows_in_scope,
+};
 
 /// One line of the error table.
 #[derive(Clone, Debug)]
@@ -32,7 +35,14 @@ pub struct ErrorRow {
 }
 
 impl ErrorRow {
-    fn new(device: &str, op: &str, dtype: &str, source: &str, pairs: &[(f64, f64)], bound_pct: Option<f64>) -> ErrorRow {
+    fn new(
+        device: &str,
+        op: &str,
+        dtype: &str,
+        source: &str,
+        pairs: &[(f64, f64)],
+        bound_pct: Option<f64>,
+    ) -> ErrorRow {
         let mut ape: Vec<f64> = pairs.iter().map(|(p, m)| 100.0 * ((p - m) / m).abs()).collect();
         ape.sort_by(f64::total_cmp);
         let p90 = if ape.is_empty() { 0.0 } else { ape[((ape.len() - 1) as f64 * 0.9).round() as usize] };
@@ -58,15 +68,25 @@ impl ErrorRow {
 pub const VIDUR_MAX_TOKENS: f64 = 16384.0;
 
 /// Vidur's per-layer ops (everything in `mlp.csv` except the embedding).
-pub const LAYER_OPS: [Op; 9] =
-    [Op::InputLayernorm, Op::AttnPreProj, Op::AttnRope, Op::AttnPostProj, Op::PostAttentionLayernorm, Op::MlpUpProj, Op::MlpAct, Op::MlpDownProj, Op::Add];
+pub const LAYER_OPS: [Op; 9] = [
+    Op::InputLayernorm,
+    Op::AttnPreProj,
+    Op::AttnRope,
+    Op::AttnPostProj,
+    Op::PostAttentionLayernorm,
+    Op::MlpUpProj,
+    Op::MlpAct,
+    Op::MlpDownProj,
+    Op::Add,
+];
 
 /// Shipped coefficients against Vidur's `mlp.csv` on `device_name`: each op and the per-layer
 /// sum. Bounds apply on H100 and A100.
 pub fn vidur_rows(shared: &Path, calibration: &Calibration, device_name: &str) -> Result<Vec<ErrorRow>> {
     let dev = device(device_name);
     let cal = calibration.device(device_name).expect("device calibrated");
-    let rows: Vec<_> = data::vidur_mlp(shared, device_name)?.into_iter().filter(|r| r.tokens <= VIDUR_MAX_TOKENS).collect();
+    let rows: Vec<_> =
+        data::vidur_mlp(shared, device_name)?.into_iter().filter(|r| r.tokens <= VIDUR_MAX_TOKENS).collect();
     let bounded = matches!(device_name, "h100" | "a100");
     let source = format!("vidur compute/{device_name}/*/mlp.csv");
     let mut out = Vec::new();
@@ -104,21 +124,51 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
         let p = peaks(dev, dtype == "fp8");
         let pairs: Vec<_> = rows.iter().map(|r| (gemm_row_us(&curve, p, r, weight_bytes), r.us)).collect();
         // FP8 GEMMs include activation quantisation and several kernels: reported, not bounded.
-        out.push(ErrorRow::new(name, "gemm", dtype, &format!("aic {system}/gemm_{dtype}.csv"), &pairs, if dtype == "bf16" { bound(10.0) } else { None }));
+        out.push(ErrorRow::new(
+            name,
+            "gemm",
+            dtype,
+            &format!("aic {system}/gemm_{dtype}.csv"),
+            &pairs,
+            if dtype == "bf16" { bound(10.0) } else { None },
+        ));
     }
-    for (kv, kv_bytes, prefill_class, decode_class) in
-        [("bf16", 2.0, class::PREFILL_ATTENTION, class::DECODE_ATTENTION), ("fp8", 1.0, class::PREFILL_ATTENTION_FP8, class::DECODE_ATTENTION_FP8)]
-    {
+    for (kv, kv_bytes, prefill_class, decode_class) in [
+        ("bf16", 2.0, class::PREFILL_ATTENTION, class::DECODE_ATTENTION),
+        ("fp8", 1.0, class::PREFILL_ATTENTION_FP8, class::DECODE_ATTENTION_FP8),
+    ] {
         let p = peaks(dev, false);
         if let Ok(rows) = data::aic_attention(shared, system, "ctx", kv) {
             let curve = cal.curve(prefill_class).expect("prefill");
-            let pairs: Vec<_> = rows.iter().filter(|r| prefill_rows_in_scope(r)).map(|r| (prefill_row_us(&curve, p, r, kv_bytes), r.us)).collect();
-            out.push(ErrorRow::new(name, "prefill_attention", &format!("kv {kv}"), &format!("aic {system}/ctx_attn_kv{kv}.csv seq≥16"), &pairs, bound(15.0)));
+            let pairs: Vec<_> = rows
+                .iter()
+                .filter(|r| prefill_rows_in_scope(r))
+                .map(|r| (prefill_row_us(&curve, p, r, kv_bytes), r.us))
+                .collect();
+            out.push(ErrorRow::new(
+                name,
+                "prefill_attention",
+                &format!("kv {kv}"),
+                &format!("aic {system}/ctx_attn_kv{kv}.csv seq≥16"),
+                &pairs,
+                bound(15.0),
+            ));
         }
         if let Ok(rows) = data::aic_attention(shared, system, "gen", kv) {
             let curve = cal.curve(decode_class).expect("decode");
-            let pairs: Vec<_> = rows.iter().filter(|r| decode_rows_in_scope(r)).map(|r| (decode_row_us(&curve, p, r, kv_bytes), r.us)).collect();
-            out.push(ErrorRow::new(name, "decode_attention", &format!("kv {kv}"), &format!("aic {system}/gen_attn_kv{kv}.csv b≤256 KV 128–32k"), &pairs, bound(15.0)));
+            let pairs: Vec<_> = rows
+                .iter()
+                .filter(|r| decode_rows_in_scope(r))
+                .map(|r| (decode_row_us(&curve, p, r, kv_bytes), r.us))
+                .collect();
+            out.push(ErrorRow::new(
+                name,
+                "decode_attention",
+                &format!("kv {kv}"),
+                &format!("aic {system}/gen_attn_kv{kv}.csv b≤256 KV 128–32k"),
+                &pairs,
+                bound(15.0),
+            ));
         }
     }
     let node = format!("{}_dgx", name);
@@ -127,7 +177,14 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
             let rows = data::aic_all_reduce(shared, system, file)?;
             let pairs = collective_pairs(&rows, |g| node_cal.all_reduce(g));
             let b = if bounded_here { Some(15.0) } else { None };
-            out.push(ErrorRow::new(name, &format!("all_reduce ({node})"), "fp16", &format!("aic {system}/{file}.csv"), &pairs, b));
+            out.push(ErrorRow::new(
+                name,
+                &format!("all_reduce ({node})"),
+                "fp16",
+                &format!("aic {system}/{file}.csv"),
+                &pairs,
+                b,
+            ));
         }
     }
     Ok(out)
@@ -140,11 +197,23 @@ fn collective_pairs(rows: &[CollectiveRow], fit: impl Fn(u32) -> Option<AlphaBet
 /// Shipped node coefficients against Vidur's own network profiles.
 pub fn vidur_network_rows(shared: &Path, calibration: &Calibration) -> Result<Vec<ErrorRow>> {
     let mut out = Vec::new();
-    for node in ["h100_dgx", "a100_dgx", "h100_pairwise_nvlink", "a100_pairwise_nvlink", "p4d_a100_40g_nvlink"] {
+    for node in
+        ["h100_dgx", "a100_dgx", "h100_pairwise_nvlink", "a100_pairwise_nvlink", "p4d_a100_40g_nvlink"]
+    {
         let Some(cal) = calibration.node(node) else { continue };
-        let rows: Vec<CollectiveRow> = data::vidur_network(shared, node, "all_reduce", None)?.into_iter().filter(|r| r.gpus == r.devices_per_node).collect();
+        let rows: Vec<CollectiveRow> = data::vidur_network(shared, node, "all_reduce", None)?
+            .into_iter()
+            .filter(|r| r.gpus == r.devices_per_node)
+            .collect();
         let pairs = collective_pairs(&rows, |g| cal.all_reduce(g));
-        out.push(ErrorRow::new(node, "all_reduce", "fp16", &format!("vidur network/{node}/all_reduce.csv"), &pairs, None));
+        out.push(ErrorRow::new(
+            node,
+            "all_reduce",
+            "fp16",
+            &format!("vidur network/{node}/all_reduce.csv"),
+            &pairs,
+            None,
+        ));
     }
     Ok(out)
 }
@@ -165,10 +234,19 @@ pub fn error_table(shared: &Path, calibration: &Calibration) -> Result<Vec<Error
 
 /// The table as aligned text, one row per line, with a pass/fail column.
 pub fn format_table(rows: &[ErrorRow]) -> String {
-    let mut s = format!("{:<8} {:<34} {:<8} {:>6} {:>7} {:>7} {:>6}  {}\n", "device", "op", "dtype", "rows", "MAPE%", "p90%", "bound", "source");
+    let mut s = format!(
+        "{:<8} {:<34} {:<8} {:>6} {:>7} {:>7} {:>6}  {}\n",
+        "device", "op", "dtype", "rows", "MAPE%", "p90%", "bound", "source"
+    );
     for r in rows {
         let bound = r.bound_pct.map_or("-".to_string(), |b| format!("{b:.0}"));
-        let verdict = if r.bound_pct.is_none() { "" } else if r.passes() { " ok" } else { " FAIL" };
+        let verdict = if r.bound_pct.is_none() {
+            ""
+        } else if r.passes() {
+            " ok"
+        } else {
+            " FAIL"
+        };
         s += &format!(
             "{:<8} {:<34} {:<8} {:>6} {:>7.2} {:>7.2} {:>6}{verdict}  {}\n",
             r.device, r.op, r.dtype, r.rows, r.mape_pct, r.p90_pct, bound, r.source

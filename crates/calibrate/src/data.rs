@@ -56,7 +56,11 @@ pub fn vidur_mlp(shared: &Path, device: &str) -> Result<Vec<MlpRow>> {
         for model in sorted_dir(&org)? {
             let file = model.join("mlp.csv");
             if file.is_file() {
-                let name = format!("{}/{}", org.file_name().unwrap().to_string_lossy(), model.file_name().unwrap().to_string_lossy());
+                let name = format!(
+                    "{}/{}",
+                    org.file_name().unwrap().to_string_lossy(),
+                    model.file_name().unwrap().to_string_lossy()
+                );
                 files.push((name, file));
             }
         }
@@ -71,13 +75,25 @@ pub fn vidur_mlp(shared: &Path, device: &str) -> Result<Vec<MlpRow>> {
 /// Reads one Vidur-format `mlp.csv`.
 pub fn read_mlp(file: &Path, model: &str) -> Result<Vec<MlpRow>> {
     let t = read_table(file)?;
-    let keys = ["n_head", "n_kv_head", "n_embd", "n_expanded_embd", "vocab_size", "use_gated_mlp", "num_tokens", "num_tensor_parallel_workers"];
+    let keys = [
+        "n_head",
+        "n_kv_head",
+        "n_embd",
+        "n_expanded_embd",
+        "vocab_size",
+        "use_gated_mlp",
+        "num_tokens",
+        "num_tensor_parallel_workers",
+    ];
     let cols = t.columns(&keys)?;
-    let op_cols: Vec<Option<usize>> = MLP_COLUMNS.iter().map(|(n, _)| t.find_column(&format!("time_stats.{n}.median"))).collect();
+    let op_cols: Vec<Option<usize>> =
+        MLP_COLUMNS.iter().map(|(n, _)| t.find_column(&format!("time_stats.{n}.median"))).collect();
     let mut out = Vec::with_capacity(t.len());
     for i in 0..t.len() {
-        let v: Vec<f64> = keys.iter().zip(&cols).map(|(k, c)| t.need(i, *c, k)).collect::<std::result::Result<_, _>>()?;
-        let (heads, kv, e, mlp, vocab, gated, tokens, tp) = (v[0] as u32, v[1] as u32, v[2] as u32, v[3] as u32, v[4] as u32, v[5] != 0.0, v[6], v[7] as u32);
+        let v: Vec<f64> =
+            keys.iter().zip(&cols).map(|(k, c)| t.need(i, *c, k)).collect::<std::result::Result<_, _>>()?;
+        let (heads, kv, e, mlp, vocab, gated, tokens, tp) =
+            (v[0] as u32, v[1] as u32, v[2] as u32, v[3] as u32, v[4] as u32, v[5] != 0.0, v[6], v[7] as u32);
         let mut us = [None; 10];
         for (slot, col) in us.iter_mut().zip(&op_cols) {
             if let Some(c) = col {
@@ -118,7 +134,14 @@ pub fn aic_gemm(shared: &Path, system: &str, dtype: &str) -> Result<Vec<GemmRow>
     let t = read_table(&shared.join(format!("profiles/aic/{system}/gemm_{dtype}.csv")))?;
     let (m, n, k, lat) = (t.column("m")?, t.column("n")?, t.column("k")?, t.column("lat_ms")?);
     (0..t.len())
-        .map(|i| Ok(GemmRow { m: t.need(i, m, "m")?, n: t.need(i, n, "n")?, k: t.need(i, k, "k")?, us: t.need(i, lat, "lat_ms")? * 1e3 }))
+        .map(|i| {
+            Ok(GemmRow {
+                m: t.need(i, m, "m")?,
+                n: t.need(i, n, "n")?,
+                k: t.need(i, k, "k")?,
+                us: t.need(i, lat, "lat_ms")? * 1e3,
+            })
+        })
         .collect()
 }
 
@@ -141,7 +164,13 @@ pub struct AttentionRow {
 pub fn aic_attention(shared: &Path, system: &str, kind: &str, kv_dtype: &str) -> Result<Vec<AttentionRow>> {
     let t = read_table(&shared.join(format!("profiles/aic/{system}/{kind}_attn_kv{kv_dtype}.csv")))?;
     let len_name = if kind == "ctx" { "seq" } else { "kv_len" };
-    let (b, len, q, kv, lat) = (t.column("bs")?, t.column(len_name)?, t.column("q_heads")?, t.column("kv_heads")?, t.column("lat_ms")?);
+    let (b, len, q, kv, lat) = (
+        t.column("bs")?,
+        t.column(len_name)?,
+        t.column("q_heads")?,
+        t.column("kv_heads")?,
+        t.column("lat_ms")?,
+    );
     (0..t.len())
         .map(|i| {
             Ok(AttentionRow {
@@ -173,20 +202,33 @@ pub fn aic_all_reduce(shared: &Path, system: &str, file: &str) -> Result<Vec<Col
     let t = read_table(&shared.join(format!("profiles/aic/{system}/{file}.csv")))?;
     let (g, b, lat) = (t.column("gpus")?, t.column("bytes")?, t.column("lat_ms")?);
     (0..t.len())
-        .map(|i| Ok(CollectiveRow { gpus: t.need(i, g, "gpus")? as u32, devices_per_node: t.need(i, g, "gpus")? as u32, bytes: t.need(i, b, "bytes")?, us: t.need(i, lat, "lat_ms")? * 1e3 }))
+        .map(|i| {
+            Ok(CollectiveRow {
+                gpus: t.need(i, g, "gpus")? as u32,
+                devices_per_node: t.need(i, g, "gpus")? as u32,
+                bytes: t.need(i, b, "bytes")?,
+                us: t.need(i, lat, "lat_ms")? * 1e3,
+            })
+        })
         .collect()
 }
 
 /// Vidur network rows of `profiles/vidur/network/<node>/<collective>.csv` with
 /// `devices_per_node == dpn` (all of them when `None`).
-pub fn vidur_network(shared: &Path, node: &str, collective: &str, dpn: Option<u32>) -> Result<Vec<CollectiveRow>> {
+pub fn vidur_network(
+    shared: &Path,
+    node: &str,
+    collective: &str,
+    dpn: Option<u32>,
+) -> Result<Vec<CollectiveRow>> {
     let path = shared.join(format!("profiles/vidur/network/{node}/{collective}.csv"));
     if !path.is_file() {
         return Ok(Vec::new());
     }
     let t = read_table(&path)?;
     let median = t.column(&format!("time_stats.{collective}.median"))?;
-    let (workers, size, d, coll) = (t.column("num_workers")?, t.column("size")?, t.column("devices_per_node")?, t.column("collective")?);
+    let (workers, size, d, coll) =
+        (t.column("num_workers")?, t.column("size")?, t.column("devices_per_node")?, t.column("collective")?);
     let mut out = Vec::new();
     for i in 0..t.len() {
         if t.text(i, coll) != collective {
@@ -196,7 +238,12 @@ pub fn vidur_network(shared: &Path, node: &str, collective: &str, dpn: Option<u3
         if dpn.is_some_and(|dpn| dpn != devices_per_node) {
             continue;
         }
-        out.push(CollectiveRow { gpus: t.need(i, workers, "num_workers")? as u32, devices_per_node, bytes: t.need(i, size, "size")?, us: t.need(i, median, "median")? * 1e3 });
+        out.push(CollectiveRow {
+            gpus: t.need(i, workers, "num_workers")? as u32,
+            devices_per_node,
+            bytes: t.need(i, size, "size")?,
+            us: t.need(i, median, "median")? * 1e3,
+        });
     }
     Ok(out)
 }

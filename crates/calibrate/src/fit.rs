@@ -32,7 +32,9 @@ impl Form {
         match self {
             Form::Memory => vec![logit(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)],
             Form::AlphaBeta => vec![logit(c.memory_eff), ln(c.overhead_us)],
-            Form::Roofline => vec![logit(c.compute_eff), logit(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)],
+            Form::Roofline => {
+                vec![logit(c.compute_eff), logit(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)]
+            }
             Form::Decode => vec![logit(c.memory_eff), ln(c.overhead_us), ln(c.per_item_us), ln(c.ramp_units)],
         }
     }
@@ -56,7 +58,13 @@ impl Form {
                 sharpness: 1.0 + x[3].exp().min(30.0),
                 ..*base
             },
-            Form::Decode => Curve { memory_eff: eff(x[0]), overhead_us: x[1].exp(), per_item_us: x[2].exp(), ramp_units: x[3].exp(), ..*base },
+            Form::Decode => Curve {
+                memory_eff: eff(x[0]),
+                overhead_us: x[1].exp(),
+                per_item_us: x[2].exp(),
+                ramp_units: x[3].exp(),
+                ..*base
+            },
         }
     }
 }
@@ -74,7 +82,13 @@ pub struct Fitted {
 
 /// Fits the `form` coefficients of `start` so `predict(curve, sample)` matches `measured` in
 /// relative terms, over `samples`.
-pub fn fit<S>(form: Form, start: Curve, samples: &[S], predict: impl Fn(&Curve, &S) -> f64, measured: impl Fn(&S) -> f64) -> Fitted {
+pub fn fit<S>(
+    form: Form,
+    start: Curve,
+    samples: &[S],
+    predict: impl Fn(&Curve, &S) -> f64,
+    measured: impl Fn(&S) -> f64,
+) -> Fitted {
     let loss = |x: &[f64]| {
         let c = form.decode(x, &start);
         let mut sum = 0.0;
@@ -90,7 +104,11 @@ pub fn fit<S>(form: Form, start: Curve, samples: &[S], predict: impl Fn(&Curve, 
         x = nelder_mead(&loss, &x, 0.5, 400);
     }
     let curve = form.decode(&x, &start);
-    Fitted { curve, rows: samples.len(), mape_pct: mape(samples.iter().map(|s| (predict(&curve, s), measured(s)))) }
+    Fitted {
+        curve,
+        rows: samples.len(),
+        mape_pct: mape(samples.iter().map(|s| (predict(&curve, s), measured(s)))),
+    }
 }
 
 /// Mean absolute percentage error of `(predicted, measured)` pairs, %.
@@ -121,8 +139,11 @@ pub fn nelder_mead(f: &impl Fn(&[f64]) -> f64, x0: &[f64], step: f64, iterations
         if (simplex[n].1 - simplex[0].1).abs() <= 1e-12 * (1.0 + simplex[0].1.abs()) {
             break;
         }
-        let centroid: Vec<f64> = (0..n).map(|j| simplex[..n].iter().map(|(x, _)| x[j]).sum::<f64>() / n as f64).collect();
-        let toward = |t: f64| -> Vec<f64> { centroid.iter().zip(&simplex[n].0).map(|(c, w)| c + t * (w - c)).collect() };
+        let centroid: Vec<f64> =
+            (0..n).map(|j| simplex[..n].iter().map(|(x, _)| x[j]).sum::<f64>() / n as f64).collect();
+        let toward = |t: f64| -> Vec<f64> {
+            centroid.iter().zip(&simplex[n].0).map(|(c, w)| c + t * (w - c)).collect()
+        };
         let reflected = toward(-1.0);
         let fr = f(&reflected);
         if fr < simplex[0].1 {
@@ -168,7 +189,10 @@ mod tests {
         let samples: Vec<f64> = (0..60).map(|i| 1e3 * 1.25f64.powi(i)).collect();
         let time = |c: &Curve, bytes: &f64| c.overhead_us + bytes / (3.35e12 * c.memory_eff) * 1e6;
         let fitted = fit(Form::AlphaBeta, Curve::memory(0.8, 10.0), &samples, time, |b| time(&truth, b));
-        assert!((fitted.curve.memory_eff - 0.4).abs() < 1e-3 && (fitted.curve.overhead_us - 2.5).abs() < 1e-2, "{fitted:?}");
+        assert!(
+            (fitted.curve.memory_eff - 0.4).abs() < 1e-3 && (fitted.curve.overhead_us - 2.5).abs() < 1e-2,
+            "{fitted:?}"
+        );
         assert!(fitted.mape_pct < 0.1);
     }
 }

@@ -3,16 +3,20 @@
 //! coefficients are from every measured row.
 
 pub mod check;
-pub mod transfer;
 pub mod data;
 pub mod fit;
+pub mod transfer;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use llmsim_engine::catalog::{DeviceSpec, find_device};
-use llmsim_engine::exec::calibration::{Calibration, DeviceCalibration, FittedCurve, NodeCalibration, TpAlphaBeta, class};
-use llmsim_engine::exec::{AlphaBeta, AttentionShape, Curve, DecodeWork, MLP_COLUMNS, Peaks, PrefillWork, cost};
+use llmsim_engine::exec::calibration::{
+    Calibration, DeviceCalibration, FittedCurve, NodeCalibration, TpAlphaBeta, class,
+};
+use llmsim_engine::exec::{
+    AlphaBeta, AttentionShape, Curve, DecodeWork, MLP_COLUMNS, Peaks, PrefillWork, cost,
+};
 
 use data::{AttentionRow, CollectiveRow, GemmRow, MlpRow, Result};
 use fit::{Fitted, Form, fit};
@@ -29,7 +33,8 @@ pub fn peaks(device: &DeviceSpec, fp8: bool) -> Peaks {
 }
 
 /// AIC system folders and the catalogue device each one calibrates.
-pub const AIC_SYSTEMS: [(&str, &str); 4] = [("h100_sxm", "h100"), ("h200_sxm", "h200"), ("a100_sxm", "a100"), ("b200_sxm", "b200")];
+pub const AIC_SYSTEMS: [(&str, &str); 4] =
+    [("h100_sxm", "h100"), ("h200_sxm", "h200"), ("a100_sxm", "a100"), ("b200_sxm", "b200")];
 
 /// Vidur-profiled devices.
 pub const VIDUR_DEVICES: [&str; 3] = ["h100", "a100", "a40"];
@@ -65,7 +70,8 @@ pub fn decode_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64)
     let shape = attention_shape(row, kv_bytes);
     let mut one = DecodeWork::default();
     one.add(&shape, row.len);
-    let work = DecodeWork { sequences: row.batch, flops: one.flops * row.batch, bytes: one.bytes * row.batch };
+    let work =
+        DecodeWork { sequences: row.batch, flops: one.flops * row.batch, bytes: one.bytes * row.batch };
     cost::decode_attention_us(curve, p, &shape, work)
 }
 
@@ -91,8 +97,18 @@ pub fn fit_mlp_op(device: &DeviceSpec, rows: &[MlpRow], op_index: usize) -> Opti
         return None;
     }
     let op = MLP_COLUMNS[op_index].1;
-    let (form, start) = if samples[0].shape.gemm_nk(op).is_some() { (Form::Roofline, GEMM_START) } else { (Form::Memory, MEMORY_START) };
-    Some(fit(form, start, &samples, |c, r| mlp_op_us(c, device, r, op_index), |r| r.us[op_index].unwrap_or(1.0)))
+    let (form, start) = if samples[0].shape.gemm_nk(op).is_some() {
+        (Form::Roofline, GEMM_START)
+    } else {
+        (Form::Memory, MEMORY_START)
+    };
+    Some(fit(
+        form,
+        start,
+        &samples,
+        |c, r| mlp_op_us(c, device, r, op_index),
+        |r| r.us[op_index].unwrap_or(1.0),
+    ))
 }
 
 /// Fits one GEMM curve over `rows` at `p`.
@@ -156,7 +172,12 @@ fn fitted(f: Fitted, source: String) -> FittedCurve {
 }
 
 fn transferred(from: &FittedCurve, what: &str) -> FittedCurve {
-    FittedCurve { curve: from.curve, source: format!("transferred: {what} ({})", from.source), rows: 0, mape_pct: 0.0 }
+    FittedCurve {
+        curve: from.curve,
+        source: format!("transferred: {what} ({})", from.source),
+        rows: 0,
+        mape_pct: 0.0,
+    }
 }
 
 /// Fits every device and node from the tables under `shared` (the `../shared` folder).
@@ -170,7 +191,10 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
         let curves = devices.entry(name).or_default();
         for (i, (column, op)) in MLP_COLUMNS.iter().enumerate() {
             if let Some(f) = fit_mlp_op(dev, &rows, i) {
-                curves.insert(op.name().to_string(), fitted(f, format!("vidur {name} mlp.csv `{column}`, all models and TP")));
+                curves.insert(
+                    op.name().to_string(),
+                    fitted(f, format!("vidur {name} mlp.csv `{column}`, all models and TP")),
+                );
             }
         }
         if name == "a40" {
@@ -184,7 +208,13 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
                     })
                 })
                 .collect();
-            curves.insert(class::GEMM.into(), fitted(fit_gemm(peaks(dev, false), &gemms, 2.0), "vidur a40 mlp.csv, the four layer GEMMs pooled".into()));
+            curves.insert(
+                class::GEMM.into(),
+                fitted(
+                    fit_gemm(peaks(dev, false), &gemms, 2.0),
+                    "vidur a40 mlp.csv, the four layer GEMMs pooled".into(),
+                ),
+            );
         }
     }
 
@@ -194,30 +224,52 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
         let source = |what: &str| format!("aic {system} {what}");
         let curves = devices.entry(name).or_default();
         let gemm = data::aic_gemm(shared, system, "bf16")?;
-        curves.insert(class::GEMM.into(), fitted(fit_gemm(peaks(dev, false), &gemm, 2.0), source("gemm_bf16.csv")));
+        curves.insert(
+            class::GEMM.into(),
+            fitted(fit_gemm(peaks(dev, false), &gemm, 2.0), source("gemm_bf16.csv")),
+        );
         if let Ok(rows) = data::aic_gemm(shared, system, "fp8") {
-            curves.insert(class::GEMM_FP8.into(), fitted(fit_gemm(peaks(dev, true), &rows, 1.0), source("gemm_fp8.csv")));
+            curves.insert(
+                class::GEMM_FP8.into(),
+                fitted(fit_gemm(peaks(dev, true), &rows, 1.0), source("gemm_fp8.csv")),
+            );
         }
-        for (kv, kv_bytes, prefill_class, decode_class) in
-            [("bf16", 2.0, class::PREFILL_ATTENTION, class::DECODE_ATTENTION), ("fp8", 1.0, class::PREFILL_ATTENTION_FP8, class::DECODE_ATTENTION_FP8)]
-        {
+        for (kv, kv_bytes, prefill_class, decode_class) in [
+            ("bf16", 2.0, class::PREFILL_ATTENTION, class::DECODE_ATTENTION),
+            ("fp8", 1.0, class::PREFILL_ATTENTION_FP8, class::DECODE_ATTENTION_FP8),
+        ] {
             let Ok(ctx) = data::aic_attention(shared, system, "ctx", kv) else { continue };
-            curves.insert(prefill_class.into(), fitted(fit_prefill(peaks(dev, false), &ctx, kv_bytes), source(&format!("ctx_attn_kv{kv}.csv, seq ≥ 16"))));
+            curves.insert(
+                prefill_class.into(),
+                fitted(
+                    fit_prefill(peaks(dev, false), &ctx, kv_bytes),
+                    source(&format!("ctx_attn_kv{kv}.csv, seq ≥ 16")),
+                ),
+            );
             let gen_rows = data::aic_attention(shared, system, "gen", kv)?;
             curves.insert(
                 decode_class.into(),
-                fitted(fit_decode(peaks(dev, false), &gen_rows, kv_bytes), source(&format!("gen_attn_kv{kv}.csv, batch ≤ 256, KV 128–32k"))),
+                fitted(
+                    fit_decode(peaks(dev, false), &gen_rows, kv_bytes),
+                    source(&format!("gen_attn_kv{kv}.csv, batch ≤ 256, KV 128–32k")),
+                ),
             );
         }
     }
 
     // Fill what a device lacks from its nearest measured relative.
-    let copy = |devices: &BTreeMap<&str, BTreeMap<String, FittedCurve>>, from: &str, class: &str| devices[from].get(class).cloned();
+    let copy = |devices: &BTreeMap<&str, BTreeMap<String, FittedCurve>>, from: &str, class: &str| {
+        devices[from].get(class).cloned()
+    };
     let fills: [(&str, &str, &[&str]); 4] = [
         // H200 is the H100 chip with faster memory: Vidur's H100 efficiencies carry over.
         ("h200", "h100", &MLP_COLUMNS.map(|(_, op)| op.name())),
         // B200 has no Vidur profile: layer GEMMs from its own AIC GEMM fit, the rest from H100.
-        ("b200", "h100", &["embedding", "input_layernorm", "attn_rope", "post_attention_layernorm", "mlp_act", "add"]),
+        (
+            "b200",
+            "h100",
+            &["embedding", "input_layernorm", "attn_rope", "post_attention_layernorm", "mlp_act", "add"],
+        ),
         // A40 (Ampere, like the A100) has no attention tables.
         ("a40", "a100", &[class::PREFILL_ATTENTION, class::DECODE_ATTENTION]),
         ("a100", "a100", &[]),
@@ -225,7 +277,10 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
     for (to, from, classes) in fills {
         for c in classes.iter() {
             if let Some(f) = copy(&devices, from, c) {
-                devices.get_mut(to).expect("device fitted").insert(c.to_string(), transferred(&f, &format!("{from} curve")));
+                devices
+                    .get_mut(to)
+                    .expect("device fitted")
+                    .insert(c.to_string(), transferred(&f, &format!("{from} curve")));
             }
         }
     }
@@ -234,27 +289,43 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
         let mut add = Vec::new();
         for layer_gemm in ["attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj"] {
             if !curves.contains_key(layer_gemm) {
-                add.push((layer_gemm, transferred(&get(class::GEMM).expect("gemm fitted"), "the device's generic GEMM")));
+                add.push((
+                    layer_gemm,
+                    transferred(&get(class::GEMM).expect("gemm fitted"), "the device's generic GEMM"),
+                ));
             }
         }
         if !curves.contains_key(class::GEMM_FP8) {
-            add.push((class::GEMM_FP8, transferred(&get(class::GEMM).expect("gemm"), "bf16 GEMM; no FP8 tensor cores")));
+            add.push((
+                class::GEMM_FP8,
+                transferred(&get(class::GEMM).expect("gemm"), "bf16 GEMM; no FP8 tensor cores"),
+            ));
         }
         if !curves.contains_key(class::PREFILL_ATTENTION_FP8) {
-            add.push((class::PREFILL_ATTENTION_FP8, transferred(&get(class::PREFILL_ATTENTION).expect("prefill"), "bf16-KV prefill attention")));
+            add.push((
+                class::PREFILL_ATTENTION_FP8,
+                transferred(&get(class::PREFILL_ATTENTION).expect("prefill"), "bf16-KV prefill attention"),
+            ));
         }
         if !curves.contains_key(class::DECODE_ATTENTION_FP8) {
-            add.push((class::DECODE_ATTENTION_FP8, transferred(&get(class::DECODE_ATTENTION).expect("decode"), "bf16-KV decode attention")));
+            add.push((
+                class::DECODE_ATTENTION_FP8,
+                transferred(&get(class::DECODE_ATTENTION).expect("decode"), "bf16-KV decode attention"),
+            ));
         }
         // Vidur's attention.csv (with its attn_kv_cache_save timer) is unavailable: the
         // KV-cache write is a copy kernel like the residual add.
-        add.push((class::KV_CACHE_SAVE, transferred(&get(class::ADD).expect("add"), "residual add curve (a copy kernel)")));
+        add.push((
+            class::KV_CACHE_SAVE,
+            transferred(&get(class::ADD).expect("add"), "residual add curve (a copy kernel)"),
+        ));
         for (c, f) in add {
             curves.insert(c.to_string(), f);
         }
     }
 
-    let devices = devices.into_iter().map(|(d, curves)| DeviceCalibration { device: d.to_string(), curves }).collect();
+    let devices =
+        devices.into_iter().map(|(d, curves)| DeviceCalibration { device: d.to_string(), curves }).collect();
     Ok(Calibration {
         generated_by: "llmsim-calibrate fit (crates/calibrate) from ../shared/profiles: Vidur mlp.csv and network CSVs (MIT), AIConfigurator 0.12.0 tables (Apache-2.0)".into(),
         devices,
@@ -270,20 +341,31 @@ fn calibrate_nodes(shared: &Path) -> Result<Vec<NodeCalibration>> {
         Ok((!rows.is_empty()).then(|| fit_alpha_beta(&rows.iter().collect::<Vec<_>>())))
     };
     // NVSwitch nodes: AIC's NCCL all-reduce tables (nccl-tests, one node).
-    for (system, node) in [("h100_sxm", "h100_dgx"), ("h200_sxm", "h200_dgx"), ("a100_sxm", "a100_dgx"), ("b200_sxm", "b200_dgx")] {
+    for (system, node) in [
+        ("h100_sxm", "h100_dgx"),
+        ("h200_sxm", "h200_dgx"),
+        ("a100_sxm", "a100_dgx"),
+        ("b200_sxm", "b200_dgx"),
+    ] {
         let vidur_node = if node == "h100_dgx" || node == "a100_dgx" { node } else { "" };
         nodes.push(NodeCalibration {
             node: node.into(),
-            source: format!("all-reduce: aic {system} nccl_allreduce_fp16.csv; send/recv: {}", if vidur_node.is_empty() { "link model" } else { "vidur send_recv.csv" }),
+            source: format!(
+                "all-reduce: aic {system} nccl_allreduce_fp16.csv; send/recv: {}",
+                if vidur_node.is_empty() { "link model" } else { "vidur send_recv.csv" }
+            ),
             all_reduce: fit_collective(&data::aic_all_reduce(shared, system, "nccl_allreduce_fp16")?),
             send_recv_intra_node: if vidur_node.is_empty() { None } else { send_recv(vidur_node, 2)? },
             send_recv_inter_node: if vidur_node.is_empty() { None } else { send_recv(vidur_node, 1)? },
         });
     }
     // Other Vidur nodes: their own network profiles (all-reduce rows with every GPU in one node).
-    for node in ["a100_pairwise_nvlink", "h100_pairwise_nvlink", "a40_pairwise_nvlink", "p4d_a100_40g_nvlink"] {
-        let all_reduce: Vec<CollectiveRow> =
-            data::vidur_network(shared, node, "all_reduce", None)?.into_iter().filter(|r| r.gpus == r.devices_per_node).collect();
+    for node in ["a100_pairwise_nvlink", "h100_pairwise_nvlink", "a40_pairwise_nvlink", "p4d_a100_40g_nvlink"]
+    {
+        let all_reduce: Vec<CollectiveRow> = data::vidur_network(shared, node, "all_reduce", None)?
+            .into_iter()
+            .filter(|r| r.gpus == r.devices_per_node)
+            .collect();
         nodes.push(NodeCalibration {
             node: node.into(),
             source: format!("vidur network/{node} all_reduce.csv and send_recv.csv"),

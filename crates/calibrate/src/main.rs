@@ -27,7 +27,11 @@ fn main() -> ExitCode {
         match args[i].as_str() {
             "--shared" | "--out" if i + 1 < args.len() => {
                 let value = PathBuf::from(&args[i + 1]);
-                if args[i] == "--shared" { shared = value } else { out = value }
+                if args[i] == "--shared" {
+                    shared = value
+                } else {
+                    out = value
+                }
                 i += 2;
             }
             "-h" | "--help" => {
@@ -50,7 +54,8 @@ fn main() -> ExitCode {
     }
     let result = match command.as_deref() {
         Some("fit") => calibrate(&shared).and_then(|c| {
-            std::fs::write(&out, to_json(&c)).map_err(|e| llmsim_calibrate::data::DataError(format!("{}: {e}", out.display())))?;
+            std::fs::write(&out, to_json(&c))
+                .map_err(|e| llmsim_calibrate::data::DataError(format!("{}: {e}", out.display())))?;
             println!("wrote {}", out.display());
             print!("{}", check::format_table(&check::error_table(&shared, &c)?));
             Ok(true)

@@ -8,7 +8,10 @@ use llmsim_engine::exec::{Curve, MLP_COLUMNS};
 use crate::check::{LAYER_OPS, VIDUR_MAX_TOKENS};
 use crate::data::{self, MlpRow, Result};
 use crate::fit::mape;
-use crate::{decode_row_us, decode_rows_in_scope, device, fit_decode, fit_gemm, fit_mlp_op, fit_prefill, gemm_row_us, mlp_op_us, peaks, prefill_row_us, prefill_rows_in_scope};
+use crate::{
+    decode_row_us, decode_rows_in_scope, device, fit_decode, fit_gemm, fit_mlp_op, fit_prefill, gemm_row_us,
+    mlp_op_us, peaks, prefill_row_us, prefill_rows_in_scope,
+};
 
 /// One held-out comparison.
 #[derive(Clone, Debug)]
@@ -67,7 +70,11 @@ pub fn transfer_table(shared: &Path) -> Result<Vec<TransferRow>> {
     let mut models: Vec<String> = h100.iter().map(|r| r.model.clone()).filter(|m| m != FIT_MODEL).collect();
     models.dedup();
     for model in models {
-        targets.push(("h100".into(), model.clone(), h100.iter().filter(|r| r.model == model).cloned().collect()));
+        targets.push((
+            "h100".into(),
+            model.clone(),
+            h100.iter().filter(|r| r.model == model).cloned().collect(),
+        ));
     }
     for d in ["a100", "a40"] {
         targets.push((d.into(), "all models".into(), data::vidur_mlp(shared, d)?));
@@ -75,7 +82,14 @@ pub fn transfer_table(shared: &Path) -> Result<Vec<TransferRow>> {
     for (d, what, rows) in targets {
         let rows: Vec<&MlpRow> = rows.iter().filter(|r| r.tokens <= VIDUR_MAX_TOKENS).collect();
         let (n, transfer) = layer_sum_mape(&curves, &d, &rows);
-        out.push(TransferRow { fit_on: fit_on.clone(), test_on: format!("vidur {d} {what}"), op: "layer_sum".into(), rows: n, in_sample_pct: in_sample, transfer_pct: transfer });
+        out.push(TransferRow {
+            fit_on: fit_on.clone(),
+            test_on: format!("vidur {d} {what}"),
+            op: "layer_sum".into(),
+            rows: n,
+            in_sample_pct: in_sample,
+            transfer_pct: transfer,
+        });
     }
 
     // AIC: fit on the H100's tables, test on other GPUs with only the datasheet peaks changed.
@@ -90,22 +104,55 @@ pub fn transfer_table(shared: &Path) -> Result<Vec<TransferRow>> {
         let p = peaks(device(name), false);
         let rows = data::aic_gemm(shared, system, "bf16")?;
         let t = mape(rows.iter().map(|r| (gemm_row_us(&g.curve, p, r, 2.0), r.us)));
-        out.push(TransferRow { fit_on: "aic h100_sxm".into(), test_on: format!("aic {system}"), op: "gemm bf16".into(), rows: rows.len(), in_sample_pct: g.mape_pct, transfer_pct: t });
-        let rows: Vec<_> = data::aic_attention(shared, system, "ctx", "bf16")?.into_iter().filter(prefill_rows_in_scope).collect();
+        out.push(TransferRow {
+            fit_on: "aic h100_sxm".into(),
+            test_on: format!("aic {system}"),
+            op: "gemm bf16".into(),
+            rows: rows.len(),
+            in_sample_pct: g.mape_pct,
+            transfer_pct: t,
+        });
+        let rows: Vec<_> = data::aic_attention(shared, system, "ctx", "bf16")?
+            .into_iter()
+            .filter(prefill_rows_in_scope)
+            .collect();
         let t = mape(rows.iter().map(|r| (prefill_row_us(&pf.curve, p, r, 2.0), r.us)));
-        out.push(TransferRow { fit_on: "aic h100_sxm".into(), test_on: format!("aic {system}"), op: "prefill_attention".into(), rows: rows.len(), in_sample_pct: pf.mape_pct, transfer_pct: t });
-        let rows: Vec<_> = data::aic_attention(shared, system, "gen", "bf16")?.into_iter().filter(decode_rows_in_scope).collect();
+        out.push(TransferRow {
+            fit_on: "aic h100_sxm".into(),
+            test_on: format!("aic {system}"),
+            op: "prefill_attention".into(),
+            rows: rows.len(),
+            in_sample_pct: pf.mape_pct,
+            transfer_pct: t,
+        });
+        let rows: Vec<_> = data::aic_attention(shared, system, "gen", "bf16")?
+            .into_iter()
+            .filter(decode_rows_in_scope)
+            .collect();
         let t = mape(rows.iter().map(|r| (decode_row_us(&dc.curve, p, r, 2.0), r.us)));
-        out.push(TransferRow { fit_on: "aic h100_sxm".into(), test_on: format!("aic {system}"), op: "decode_attention".into(), rows: rows.len(), in_sample_pct: dc.mape_pct, transfer_pct: t });
+        out.push(TransferRow {
+            fit_on: "aic h100_sxm".into(),
+            test_on: format!("aic {system}"),
+            op: "decode_attention".into(),
+            rows: rows.len(),
+            in_sample_pct: dc.mape_pct,
+            transfer_pct: t,
+        });
     }
     Ok(out)
 }
 
 /// The transfer table as aligned text.
 pub fn format_transfer(rows: &[TransferRow]) -> String {
-    let mut s = format!("{:<40} {:<52} {:<18} {:>6} {:>10} {:>10}\n", "fit on", "test on", "op", "rows", "in-sample%", "transfer%");
+    let mut s = format!(
+        "{:<40} {:<52} {:<18} {:>6} {:>10} {:>10}\n",
+        "fit on", "test on", "op", "rows", "in-sample%", "transfer%"
+    );
     for r in rows {
-        s += &format!("{:<40} {:<52} {:<18} {:>6} {:>10.2} {:>10.2}\n", r.fit_on, r.test_on, r.op, r.rows, r.in_sample_pct, r.transfer_pct);
+        s += &format!(
+            "{:<40} {:<52} {:<18} {:>6} {:>10.2} {:>10.2}\n",
+            r.fit_on, r.test_on, r.op, r.rows, r.in_sample_pct, r.transfer_pct
+        );
     }
     s
 }

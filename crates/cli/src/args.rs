@@ -88,7 +88,12 @@ fn command() -> Command {
         let arg = Arg::new(flag.name).long(flag.name).hide(true);
         if flag.is_bool {
             cmd = cmd.arg(arg.num_args(0..=1).default_missing_value("true"));
-            cmd = cmd.arg(Arg::new(format!("no-{}", flag.name)).long(format!("no-{}", flag.name)).action(ArgAction::SetTrue).hide(true));
+            cmd = cmd.arg(
+                Arg::new(format!("no-{}", flag.name))
+                    .long(format!("no-{}", flag.name))
+                    .action(ArgAction::SetTrue)
+                    .hide(true),
+            );
         } else {
             cmd = cmd.arg(arg.num_args(1).allow_hyphen_values(true));
         }
@@ -114,7 +119,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
     }
     let mut config = match matches.get_one::<String>("config") {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("llmsim: cannot read --config {path}: {e}"))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("llmsim: cannot read --config {path}: {e}"))?;
             Config::from_json_str(&text).map_err(|e| format!("llmsim: --config {path}:\n{e}"))?
         }
         None => Config::new(),
@@ -133,7 +139,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
             errors.push(format!("  {e}"));
         }
     }
-    if errors.is_empty() { Ok(Parsed::Run(config)) } else { Err(format!("llmsim: invalid arguments:\n{}", errors.join("\n"))) }
+    if errors.is_empty() {
+        Ok(Parsed::Run(config))
+    } else {
+        Err(format!("llmsim: invalid arguments:\n{}", errors.join("\n")))
+    }
 }
 
 fn apply(matches: &ArgMatches, def: &FlagDef, config: &mut Config) -> Result<(), llmsim_engine::ConfigError> {
@@ -148,7 +158,8 @@ fn apply(matches: &ArgMatches, def: &FlagDef, config: &mut Config) -> Result<(),
             if negated && matches.index_of(&negated_name) > matches.index_of(def.name) {
                 return config.set_bool(def.name, false);
             }
-            let values: Vec<&str> = matches.get_raw(def.name).into_iter().flatten().filter_map(|v| v.to_str()).collect();
+            let values: Vec<&str> =
+                matches.get_raw(def.name).into_iter().flatten().filter_map(|v| v.to_str()).collect();
             config.set(def.name, &values.join(" "))
         }
     }
@@ -160,11 +171,18 @@ fn list(matches: &ArgMatches) -> bool {
     let mut out = String::new();
     if matches.get_flag("list-models") {
         for m in catalog::models() {
-            let moe = m.moe.as_ref().map_or(String::new(), |x| format!(", MoE {}×top{}", x.num_experts, x.top_k));
+            let moe =
+                m.moe.as_ref().map_or(String::new(), |x| format!(", MoE {}×top{}", x.num_experts, x.top_k));
             let _ = writeln!(
                 out,
                 "{:40} {:3} layers, {:3} q / {:2} kv heads, hidden {:5}, mlp {:5}, max len {}{moe}",
-                m.name, m.num_layers, m.num_q_heads, m.num_kv_heads, m.embedding_dim, m.mlp_hidden_dim, m.max_model_len
+                m.name,
+                m.num_layers,
+                m.num_q_heads,
+                m.num_kv_heads,
+                m.embedding_dim,
+                m.mlp_hidden_dim,
+                m.max_model_len
             );
         }
         listed = true;
@@ -185,7 +203,11 @@ fn list(matches: &ArgMatches) -> bool {
             let _ = writeln!(
                 out,
                 "{:22} {:2} × {:10} intra-node {:6} GB/s, inter-node {:6} GB/s",
-                n.name, n.devices_per_node, n.device, n.intra_node_bandwidth_gbps, n.inter_node_bandwidth_gbps
+                n.name,
+                n.devices_per_node,
+                n.device,
+                n.intra_node_bandwidth_gbps,
+                n.inter_node_bandwidth_gbps
             );
         }
         listed = true;
@@ -242,7 +264,8 @@ mod tests {
 
     #[test]
     fn later_negation_wins() {
-        let c = parse_ok(&["--cache_config_enable_prefix_caching", "--no-cache_config_enable_prefix_caching"]);
+        let c =
+            parse_ok(&["--cache_config_enable_prefix_caching", "--no-cache_config_enable_prefix_caching"]);
         assert_eq!(c.get("cache_config_enable_prefix_caching").to_text(), "false");
     }
 
@@ -258,7 +281,11 @@ mod tests {
             "4",
         ]);
         assert_eq!(c.get("random_forest_execution_time_predictor_config_max_depth").to_text(), "4");
-        let c = parse_ok(&["--cache_config_enable_prefix_caching", "--cache_config_enable_prefix_caching", "false"]);
+        let c = parse_ok(&[
+            "--cache_config_enable_prefix_caching",
+            "--cache_config_enable_prefix_caching",
+            "false",
+        ]);
         assert_eq!(c.get("cache_config_enable_prefix_caching").to_text(), "false");
     }
 
@@ -280,12 +307,28 @@ mod tests {
             "--seed",
             "7",
         ]);
-        assert_eq!(c.get("linear_regression_execution_time_predictor_config_fit_intercept").to_text(), "True False");
-        assert_eq!(c.get("linear_regression_execution_time_predictor_config_polynomial_include_bias").to_text(), "False");
-        assert_eq!(c.get("linear_regression_execution_time_predictor_config_polynomial_interaction_only").to_text(), "True False");
-        assert_eq!(c.get("linear_regression_execution_time_predictor_config_polynomial_degree").to_text(), "1 2 3");
+        assert_eq!(
+            c.get("linear_regression_execution_time_predictor_config_fit_intercept").to_text(),
+            "True False"
+        );
+        assert_eq!(
+            c.get("linear_regression_execution_time_predictor_config_polynomial_include_bias").to_text(),
+            "False"
+        );
+        assert_eq!(
+            c.get("linear_regression_execution_time_predictor_config_polynomial_interaction_only").to_text(),
+            "True False"
+        );
+        assert_eq!(
+            c.get("linear_regression_execution_time_predictor_config_polynomial_degree").to_text(),
+            "1 2 3"
+        );
         assert_eq!(c.get("seed").to_text(), "7", "the list ends at the next flag");
-        let e = parse_err(&["--linear_regression_execution_time_predictor_config_fit_intercept", "True", "maybe"]);
+        let e = parse_err(&[
+            "--linear_regression_execution_time_predictor_config_fit_intercept",
+            "True",
+            "maybe",
+        ]);
         assert!(e.contains("fit_intercept") && e.contains("True/False"), "{e}");
     }
 
@@ -300,7 +343,10 @@ mod tests {
         ] {
             let e = parse_err(args);
             assert!(e.contains("not supported") && e.contains("disk KV cache"), "{args:?}: {e}");
-            assert!(e.contains(args[0].trim_start_matches("--").split('=').next().unwrap()), "names the flag: {e}");
+            assert!(
+                e.contains(args[0].trim_start_matches("--").split('=').next().unwrap()),
+                "names the flag: {e}"
+            );
         }
         // Vidur's default, spelt out, leaves the feature off: accepted.
         parse_ok(&["--no-cache_config_enable_disk_caching"]);

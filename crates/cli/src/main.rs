@@ -60,7 +60,9 @@ fn main() -> ExitCode {
         }
     };
     let write_metrics = sim_config.metrics.write_metrics;
-    let mut rows = match (write_metrics && sim_config.metrics.store_request_metrics).then(|| output::RowWriter::create(&out_dir)) {
+    let mut rows = match (write_metrics && sim_config.metrics.store_request_metrics)
+        .then(|| output::RowWriter::create(&out_dir))
+    {
         Some(Ok(rows)) => Some(rows),
         Some(Err(e)) => {
             note!("llmsim: {e}");
@@ -90,7 +92,10 @@ fn main() -> ExitCode {
         }
         if let Some(bar) = &bar {
             bar.set_position(progress.requests_done);
-            bar.set_message(format!("t = {:.1} s simulated, {} events", progress.sim_time_s, progress.events));
+            bar.set_message(format!(
+                "t = {:.1} s simulated, {} events",
+                progress.sim_time_s, progress.events
+            ));
         }
     }
     if let Some(bar) = bar {
@@ -100,7 +105,9 @@ fn main() -> ExitCode {
     let wall = started.elapsed();
 
     if write_metrics {
-        let written = rows.map_or(Ok(()), output::RowWriter::close).and_then(|()| output::write(&out_dir, &sim_config, &report));
+        let written = rows
+            .map_or(Ok(()), output::RowWriter::close)
+            .and_then(|()| output::write(&out_dir, &sim_config, &report));
         if let Err(e) = written {
             note!("llmsim: {e}");
             return ExitCode::from(1);
@@ -122,10 +129,13 @@ fn main() -> ExitCode {
 fn new_bar(expected: Option<u64>) -> ProgressBar {
     let bar = match expected {
         Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} requests  {msg}").expect("valid template"),
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} requests  {msg}")
+                .expect("valid template"),
         ),
-        None => ProgressBar::new_spinner()
-            .with_style(ProgressStyle::with_template("{elapsed_precise} {spinner} {pos} requests  {msg}").expect("valid template")),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{elapsed_precise} {spinner} {pos} requests  {msg}")
+                .expect("valid template"),
+        ),
     };
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     bar

@@ -10,8 +10,14 @@ use llmsim_engine::{Report, SimConfig, Simulation};
 
 /// The files `llmsim` writes at the top of an output directory (every name [`write`] can
 /// produce there; a test holds it to that).
-pub const OWN_FILES: &[&str] =
-    &["config.json", "summary.json", "request_metrics.csv", "request_errors.csv", "chrome_trace.json", "batch_metrics.csv"];
+pub const OWN_FILES: &[&str] = &[
+    "config.json",
+    "summary.json",
+    "request_metrics.csv",
+    "request_errors.csv",
+    "chrome_trace.json",
+    "batch_metrics.csv",
+];
 
 /// The directory of plot files inside an output directory.
 pub const PLOTS_DIR: &str = "plots";
@@ -25,10 +31,13 @@ pub fn create_dir(config: &SimConfig) -> Result<PathBuf, String> {
     }
     let flag = format!("--metrics_config_output_dir {}", config.metrics.output_dir);
     // create_dir_all says only "File exists" (or "Not a directory") for a file in the way.
-    if let Some(file) = dir.ancestors().find(|p| !p.as_os_str().is_empty() && std::fs::metadata(p).is_ok_and(|m| !m.is_dir())) {
+    if let Some(file) =
+        dir.ancestors().find(|p| !p.as_os_str().is_empty() && std::fs::metadata(p).is_ok_and(|m| !m.is_dir()))
+    {
         return Err(format!("{flag}: {} is a file, not a directory", file.display()));
     }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{flag}: could not create the directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("{flag}: could not create the directory {}: {e}", dir.display()))?;
     Ok(dir)
 }
 
@@ -39,7 +48,10 @@ pub fn create_dir(config: &SimConfig) -> Result<PathBuf, String> {
 /// this run's `summary.json` as if it were this run's. Nothing else is touched: other files, and
 /// a `plots` that is not a plain directory, stay.
 pub fn remove_stale(dir: &Path) -> Result<(), String> {
-    let remove = |path: &Path| std::fs::remove_file(path).map_err(|e| format!("could not remove the earlier run's {}: {e}", path.display()));
+    let remove = |path: &Path| {
+        std::fs::remove_file(path)
+            .map_err(|e| format!("could not remove the earlier run's {}: {e}", path.display()))
+    };
     let is_file = |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir());
     for name in OWN_FILES {
         let path = dir.join(name);
@@ -51,9 +63,11 @@ pub fn remove_stale(dir: &Path) -> Result<(), String> {
     if !std::fs::symlink_metadata(&plots).is_ok_and(|m| m.is_dir()) {
         return Ok(());
     }
-    let entries = std::fs::read_dir(&plots).map_err(|e| format!("could not read the earlier run's {}: {e}", plots.display()))?;
+    let entries = std::fs::read_dir(&plots)
+        .map_err(|e| format!("could not read the earlier run's {}: {e}", plots.display()))?;
     for entry in entries {
-        let path = entry.map_err(|e| format!("could not read the earlier run's {}: {e}", plots.display()))?.path();
+        let path =
+            entry.map_err(|e| format!("could not read the earlier run's {}: {e}", plots.display()))?.path();
         let ours = path.extension().is_some_and(|x| x == "csv" || x == "json");
         if ours && is_file(&path) {
             remove(&path)?;
@@ -84,8 +98,12 @@ impl RowWriter {
     pub fn create(dir: &Path) -> Result<RowWriter, String> {
         let path = dir.join("request_metrics.csv");
         let file = std::fs::File::create(&path).map_err(|e| write_error(&path, &e))?;
-        let mut writer = RowWriter { file: std::io::BufWriter::new(file), records: Vec::new(), line: String::new(), path };
-        writer.file.write_all(RequestRecord::csv_header().as_bytes()).map_err(|e| write_error(&writer.path, &e))?;
+        let mut writer =
+            RowWriter { file: std::io::BufWriter::new(file), records: Vec::new(), line: String::new(), path };
+        writer
+            .file
+            .write_all(RequestRecord::csv_header().as_bytes())
+            .map_err(|e| write_error(&writer.path, &e))?;
         Ok(writer)
     }
 
@@ -115,7 +133,8 @@ pub fn write(dir: &Path, config: &SimConfig, report: &Report) -> Result<(), Stri
         }
         let path = dir.join(&name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("could not create the directory {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("could not create the directory {}: {e}", parent.display()))?;
         }
         write_file(&path, &contents)?;
     }
@@ -160,7 +179,8 @@ fn timestamp() -> String {
 
 fn row(out: &mut String, name: &str, s: &Stats, unit_scale: f64) {
     // No samples (e.g. no request finished): dashes, not zeros that read as measured.
-    let cell = |x: f64| if s.count == 0 { format!("{:>10}", "–") } else { format!("{:>10.4}", x * unit_scale) };
+    let cell =
+        |x: f64| if s.count == 0 { format!("{:>10}", "–") } else { format!("{:>10.4}", x * unit_scale) };
     let _ = writeln!(
         out,
         "  {name:<22}{}{}{}{}{}{}",
@@ -203,7 +223,11 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         s.simulated_time_s,
         if s.time_limit_reached { " (time limit)" } else { "" }
     );
-    let _ = writeln!(out, "  {:<22}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", "latency (s)", "mean", "p50", "p90", "p95", "p99", "max");
+    let _ = writeln!(
+        out,
+        "  {:<22}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "latency (s)", "mean", "p50", "p90", "p95", "p99", "max"
+    );
     row(&mut out, "TTFT", &s.ttft_s, 1.0);
     row(&mut out, "TBT", &s.tbt_s, 1.0);
     row(&mut out, "TPOT", &s.tpot_s, 1.0);
@@ -225,9 +249,18 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         s.busy_percent_mean,
         s.mfu_percent_mean
     );
-    let shares: Vec<String> =
-        s.predictor.time_share.iter().filter(|(_, v)| **v > 0.0).map(|(k, v)| format!("{k} {:.1}%", v * 100.0)).collect();
-    let _ = writeln!(out, "predicted time from: {}", if shares.is_empty() { "-".to_string() } else { shares.join(", ") });
+    let shares: Vec<String> = s
+        .predictor
+        .time_share
+        .iter()
+        .filter(|(_, v)| **v > 0.0)
+        .map(|(k, v)| format!("{k} {:.1}%", v * 100.0))
+        .collect();
+    let _ = writeln!(
+        out,
+        "predicted time from: {}",
+        if shares.is_empty() { "-".to_string() } else { shares.join(", ") }
+    );
     out
 }
 
@@ -252,7 +285,9 @@ mod tests {
         let files = report.files(true, true);
         for (name, _) in &files {
             let known = OWN_FILES.contains(&name.as_str())
-                || name.strip_prefix("plots/").is_some_and(|f| !f.contains('/') && (f.ends_with(".csv") || f.ends_with(".json")));
+                || name
+                    .strip_prefix("plots/")
+                    .is_some_and(|f| !f.contains('/') && (f.ends_with(".csv") || f.ends_with(".json")));
             assert!(known, "{name} is written but not removed from a reused directory");
         }
         for own in OWN_FILES {

@@ -33,7 +33,10 @@ fn run_into(dir: &Path, args: &[&str]) -> Output {
 
 /// The names in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -77,12 +80,14 @@ fn help_is_readable_at_100_to_120_columns() {
             assert!(line.chars().count() <= 120, "wider than 120 columns at {columns}: {line}");
         }
         let start = lines.iter().position(|l| *l == "Execution-time predictor:").expect("predictor section");
-        let end = start + lines[start..].iter().position(|l| *l == "Metrics and outputs:").expect("metrics section");
+        let end = start
+            + lines[start..].iter().position(|l| *l == "Metrics and outputs:").expect("metrics section");
         for line in &lines[start + 1..end] {
             let text = line.trim();
             // A lone `[default: x]` or `[with --x y]` (kept whole by a no-break space) is fine;
             // a lone word of a description is not.
-            let lone_word = !text.is_empty() && !text.contains(' ') && !text.starts_with("--") && !text.starts_with('[');
+            let lone_word =
+                !text.is_empty() && !text.contains(' ') && !text.starts_with("--") && !text.starts_with('[');
             assert!(!lone_word, "a help line of one word at {columns} columns: {line:?}");
         }
     }
@@ -141,7 +146,12 @@ fn output_flags_gate_what_they_name() {
 /// its exit code (the process must never panic, 101).
 fn exit_code_with_closed(args: &[&str], close_stdout: bool, close_stderr: bool) -> Option<i32> {
     let pipe_or_null = |close: bool| if close { Stdio::piped() } else { Stdio::null() };
-    let mut child = llmsim().args(args).stdout(pipe_or_null(close_stdout)).stderr(pipe_or_null(close_stderr)).spawn().unwrap();
+    let mut child = llmsim()
+        .args(args)
+        .stdout(pipe_or_null(close_stdout))
+        .stderr(pipe_or_null(close_stderr))
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     drop(child.stderr.take());
     child.wait().unwrap().code()
@@ -152,11 +162,22 @@ fn closed_pipes_end_quietly_without_a_panic() {
     let dir = scratch("pipes");
     let out_dir = dir.to_str().unwrap();
     // A run that writes a warning, the outputs line and the wall time to stderr.
-    let run = ["--synthetic_request_generator_config_num_requests", "4", "--sarathi_scheduler_config_chunk_size", "256", "--metrics_config_output_dir", out_dir];
+    let run = [
+        "--synthetic_request_generator_config_num_requests",
+        "4",
+        "--sarathi_scheduler_config_chunk_size",
+        "256",
+        "--metrics_config_output_dir",
+        out_dir,
+    ];
     assert_eq!(exit_code_with_closed(&run, false, true), Some(0), "closed stderr");
     assert_eq!(exit_code_with_closed(&run, true, true), Some(0), "closed stdout and stderr");
     assert_eq!(exit_code_with_closed(&["-h"], true, true), Some(0), "help into a closed pipe");
-    assert_eq!(exit_code_with_closed(&["--seed", "x"], false, true), Some(2), "an error into a closed stderr");
+    assert_eq!(
+        exit_code_with_closed(&["--seed", "x"], false, true),
+        Some(2),
+        "an error into a closed stderr"
+    );
 }
 
 #[test]
@@ -165,7 +186,8 @@ fn an_output_directory_that_is_a_file_is_named() {
     let file = dir.join("not-a-dir");
     std::fs::write(&file, "").unwrap();
     for extra in [&[][..], &["--metrics_config_no_timestamp"]] {
-        let out = llmsim().args(SMALL).arg("--metrics_config_output_dir").arg(&file).args(extra).output().unwrap();
+        let out =
+            llmsim().args(SMALL).arg("--metrics_config_output_dir").arg(&file).args(extra).output().unwrap();
         assert_eq!(out.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("--metrics_config_output_dir"), "{stderr}");

@@ -82,7 +82,11 @@ impl Batch {
             } else {
                 self.num_decode_tokens += n;
             }
-            self.items.push(BatchItem { num_processed_tokens: r.num_processed_tokens, num_tokens: n, is_prefill });
+            self.items.push(BatchItem {
+                num_processed_tokens: r.num_processed_tokens,
+                num_tokens: n,
+                is_prefill,
+            });
         }
     }
 

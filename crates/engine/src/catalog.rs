@@ -156,7 +156,8 @@ pub struct NodeSpec {
 pub fn models() -> &'static [ModelArch] {
     static MODELS: OnceLock<Vec<ModelArch>> = OnceLock::new();
     MODELS.get_or_init(|| {
-        let list: Vec<ModelArch> = serde_json::from_str(include_str!("../../../data/models.json")).expect("data/models.json is valid");
+        let list: Vec<ModelArch> = serde_json::from_str(include_str!("../../../data/models.json"))
+            .expect("data/models.json is valid");
         list.into_iter().map(ModelArch::normalise).collect()
     })
 }
@@ -164,13 +165,17 @@ pub fn models() -> &'static [ModelArch] {
 /// The embedded device catalogue.
 pub fn devices() -> &'static [DeviceSpec] {
     static DEVICES: OnceLock<Vec<DeviceSpec>> = OnceLock::new();
-    DEVICES.get_or_init(|| serde_json::from_str(include_str!("../../../data/devices.json")).expect("data/devices.json is valid"))
+    DEVICES.get_or_init(|| {
+        serde_json::from_str(include_str!("../../../data/devices.json")).expect("data/devices.json is valid")
+    })
 }
 
 /// The embedded node catalogue.
 pub fn nodes() -> &'static [NodeSpec] {
     static NODES: OnceLock<Vec<NodeSpec>> = OnceLock::new();
-    NODES.get_or_init(|| serde_json::from_str(include_str!("../../../data/nodes.json")).expect("data/nodes.json is valid"))
+    NODES.get_or_init(|| {
+        serde_json::from_str(include_str!("../../../data/nodes.json")).expect("data/nodes.json is valid")
+    })
 }
 
 /// Finds a model by Hugging Face id or alias; an `-Instruct`/`-Chat` variant resolves to its
@@ -178,7 +183,8 @@ pub fn nodes() -> &'static [NodeSpec] {
 /// letter case resolves when exactly one entry matches.
 pub fn find_model(name: &str) -> Option<&'static ModelArch> {
     let name = name.trim();
-    let names = |m: &'static ModelArch| std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str));
+    let names =
+        |m: &'static ModelArch| std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str));
     let bare = |n: &'static str| n.rsplit('/').next().unwrap_or(n);
     // The one entry with a name `matches` accepts; none when several do.
     let unique = |matches: &dyn Fn(&'static str) -> bool| -> Option<&'static ModelArch> {
@@ -212,8 +218,14 @@ pub fn suggest_model(name: &str) -> Option<&'static str> {
     let name = name.trim();
     let bare = |n: &str| n.rsplit('/').next().unwrap_or(n).to_ascii_lowercase();
     let wanted = bare(name);
-    let candidates = || models().iter().flat_map(|m| std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str)).map(move |c| (c, m)));
-    let mut suffixed = candidates().filter(|(c, _)| !wanted.is_empty() && bare(c).ends_with(&wanted)).map(|(_, m)| m.name.as_str());
+    let candidates = || {
+        models().iter().flat_map(|m| {
+            std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str)).map(move |c| (c, m))
+        })
+    };
+    let mut suffixed = candidates()
+        .filter(|(c, _)| !wanted.is_empty() && bare(c).ends_with(&wanted))
+        .map(|(_, m)| m.name.as_str());
     if let Some(first) = suffixed.next()
         && suffixed.all(|other| other == first)
     {
@@ -221,7 +233,13 @@ pub fn suggest_model(name: &str) -> Option<&'static str> {
     }
     let lower = name.to_ascii_lowercase();
     candidates()
-        .map(|(c, m)| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()).max(strsim::jaro_winkler(&wanted, &bare(c))), m.name.as_str()))
+        .map(|(c, m)| {
+            (
+                strsim::jaro_winkler(&lower, &c.to_ascii_lowercase())
+                    .max(strsim::jaro_winkler(&wanted, &bare(c))),
+                m.name.as_str(),
+            )
+        })
         .filter(|(score, _)| *score > 0.7)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, n)| n)
@@ -237,10 +255,26 @@ pub const CUSTOM_DEVICE: &str = "custom";
 
 /// Flags describing a custom device (`--replica_config_device custom`).
 pub const CUSTOM_DEVICE_FLAGS: &[FlagDef] = &[
-    FlagDef::float("custom_device_config_fp16_tflops", "0", "Custom device: dense BF16/FP16 tensor TFLOP/s (datasheet, without sparsity)."),
-    FlagDef::opt_float("custom_device_config_fp8_tflops", "none", "Custom device: dense FP8 tensor TFLOP/s; none = no FP8 tensor cores."),
-    FlagDef::float("custom_device_config_memory_gb", "0", "Custom device: memory in GiB (2^30 bytes, which Vidur calls GB): enter the datasheet's figure, e.g. 80 for an 80 GB H100."),
-    FlagDef::float("custom_device_config_memory_bandwidth_gbps", "0", "Custom device: memory bandwidth in GB/s."),
+    FlagDef::float(
+        "custom_device_config_fp16_tflops",
+        "0",
+        "Custom device: dense BF16/FP16 tensor TFLOP/s (datasheet, without sparsity).",
+    ),
+    FlagDef::opt_float(
+        "custom_device_config_fp8_tflops",
+        "none",
+        "Custom device: dense FP8 tensor TFLOP/s; none = no FP8 tensor cores.",
+    ),
+    FlagDef::float(
+        "custom_device_config_memory_gb",
+        "0",
+        "Custom device: memory in GiB (2^30 bytes, which Vidur calls GB): enter the datasheet's figure, e.g. 80 for an 80 GB H100.",
+    ),
+    FlagDef::float(
+        "custom_device_config_memory_bandwidth_gbps",
+        "0",
+        "Custom device: memory bandwidth in GB/s.",
+    ),
     FlagDef::string(
         "custom_device_config_calibration",
         "h100",
@@ -256,27 +290,37 @@ pub fn custom_device(p: &mut Params) -> Option<DeviceSpec> {
             return Some(v);
         }
         p.error(
-            ConfigError::new(flag, format!("{v} is not a valid {what} for --replica_config_device custom (between 0 and {max})"))
-                .with_hint(format!("set --{flag} to the GPU's datasheet {what}")),
+            ConfigError::new(
+                flag,
+                format!("{v} is not a valid {what} for --replica_config_device custom (between 0 and {max})"),
+            )
+            .with_hint(format!("set --{flag} to the GPU's datasheet {what}")),
         );
         None
     };
     let fp16 = positive(p, "custom_device_config_fp16_tflops", "dense FP16 TFLOP/s", 1e5);
     let memory = positive(p, "custom_device_config_memory_gb", "memory size in GiB", 1e5);
-    let bandwidth = positive(p, "custom_device_config_memory_bandwidth_gbps", "memory bandwidth in GB/s", 1e6);
+    let bandwidth =
+        positive(p, "custom_device_config_memory_bandwidth_gbps", "memory bandwidth in GB/s", 1e6);
     let fp8 = p.opt_float("custom_device_config_fp8_tflops");
     if let Some(v) = fp8
         && !(v > 0.0 && v <= 1e5)
     {
-        p.error(ConfigError::new("custom_device_config_fp8_tflops", format!("{v} is not a valid FP8 TFLOP/s (between 0 and 100000, or none)")));
+        p.error(ConfigError::new(
+            "custom_device_config_fp8_tflops",
+            format!("{v} is not a valid FP8 TFLOP/s (between 0 and 100000, or none)"),
+        ));
     }
     let calibration = p.string("custom_device_config_calibration");
     let calibrated = &crate::exec::calibration::Calibration::embedded().devices;
     if !calibrated.iter().any(|d| d.device == calibration) {
         let names: Vec<&str> = calibrated.iter().map(|d| d.device.as_str()).collect();
         p.error(
-            ConfigError::new("custom_device_config_calibration", format!("'{calibration}' has no fitted efficiencies"))
-                .with_hint(format!("choose one of: {}", names.join(", "))),
+            ConfigError::new(
+                "custom_device_config_calibration",
+                format!("'{calibration}' has no fitted efficiencies"),
+            )
+            .with_hint(format!("choose one of: {}", names.join(", "))),
         );
         return None;
     }
@@ -373,8 +417,16 @@ struct Family {
     mlp_4x: bool,
 }
 
-const GATED: Family =
-    Family { types: &[], gated: true, tied: false, layer_norm: false, bias: false, qkv_bias: false, parallel_block: false, mlp_4x: false };
+const GATED: Family = Family {
+    types: &[],
+    gated: true,
+    tied: false,
+    layer_norm: false,
+    bias: false,
+    qkv_bias: false,
+    parallel_block: false,
+    mlp_4x: false,
+};
 const UNGATED: Family = Family { gated: false, layer_norm: true, bias: true, ..GATED };
 
 /// Decoder families by `model_type`. Gated: the Llama lineage, Qwen, Gemma (GeGLU), Phi-3,
@@ -383,9 +435,31 @@ const UNGATED: Family = Family { gated: false, layer_norm: true, bias: true, ..G
 const FAMILIES: &[Family] = &[
     Family {
         types: &[
-            "llama", "mistral", "mixtral", "qwen3", "qwen3_moe", "phi3", "phimoe", "olmo", "olmo2", "olmoe", "internlm", "internlm2",
-            "internlm3", "granite", "granitemoe", "deepseek", "deepseek_v2", "deepseek_v3", "baichuan", "yi", "exaone", "chatglm",
-            "glm", "glm4", "aquila",
+            "llama",
+            "mistral",
+            "mixtral",
+            "qwen3",
+            "qwen3_moe",
+            "phi3",
+            "phimoe",
+            "olmo",
+            "olmo2",
+            "olmoe",
+            "internlm",
+            "internlm2",
+            "internlm3",
+            "granite",
+            "granitemoe",
+            "deepseek",
+            "deepseek_v2",
+            "deepseek_v3",
+            "baichuan",
+            "yi",
+            "exaone",
+            "chatglm",
+            "glm",
+            "glm4",
+            "aquila",
         ],
         ..GATED
     },
@@ -395,7 +469,14 @@ const FAMILIES: &[Family] = &[
     Family { types: &["stablelm"], layer_norm: true, ..GATED },
     Family { types: &["gpt2", "gpt_bigcode"], tied: true, mlp_4x: true, ..UNGATED },
     Family { types: &["bloom"], tied: true, mlp_4x: true, ..UNGATED },
-    Family { types: &["falcon", "refinedweb", "refinedwebmodel", "rw"], tied: true, bias: false, parallel_block: true, mlp_4x: true, ..UNGATED },
+    Family {
+        types: &["falcon", "refinedweb", "refinedwebmodel", "rw"],
+        tied: true,
+        bias: false,
+        parallel_block: true,
+        mlp_4x: true,
+        ..UNGATED
+    },
     Family { types: &["gptj", "codegen"], parallel_block: true, mlp_4x: true, ..UNGATED },
     Family { types: &["phi"], parallel_block: true, ..UNGATED },
     Family { types: &["gpt_neox", "nemotron"], ..UNGATED },
@@ -411,7 +492,10 @@ fn family_of(model_type: &str) -> Option<(&'static str, Family)> {
 
 /// The family an `architectures` entry names (`Gemma2ForCausalLM` → `gemma2`).
 fn family_of_architecture(arch: &str) -> Option<(&'static str, Family)> {
-    let stem = ["ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "Model"].iter().find_map(|s| arch.strip_suffix(s)).unwrap_or(arch);
+    let stem = ["ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "Model"]
+        .iter()
+        .find_map(|s| arch.strip_suffix(s))
+        .unwrap_or(arch);
     family_of(stem)
 }
 
@@ -428,11 +512,17 @@ fn is_set(v: &serde_json::Value, key: &str) -> bool {
 /// missing or malformed field.
 pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigError> {
     use serde_json::Value;
-    let root: Value = serde_json::from_str(text).map_err(|e| HfConfigError::new(format!("not valid JSON: {e}")))?;
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| HfConfigError::new(format!("not valid JSON: {e}")))?;
     if !root.is_object() {
         return Err(HfConfigError::new("must be a JSON object (a Hugging Face config.json)"));
     }
-    let name_or_path = root.get("_name_or_path").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+    let name_or_path = root
+        .get("_name_or_path")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from);
     let mut warnings = Vec::new();
     // Multimodal and some wrapper configs nest the language model.
     let v = match root.get("text_config").filter(|t| t.is_object()) {
@@ -447,21 +537,31 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     let get = |keys: &[&str]| keys.iter().find_map(|k| v.get(*k).and_then(Value::as_u64));
     let get_in = |outer: &str, key: &str| v.get(outer).and_then(|o| o.get(key)).and_then(Value::as_u64);
     let flag = |k: &str| v.get(k).and_then(Value::as_bool);
-    let text_of = |keys: &[&str]| keys.iter().find_map(|k| v.get(*k).and_then(Value::as_str)).map(str::to_string);
+    let text_of =
+        |keys: &[&str]| keys.iter().find_map(|k| v.get(*k).and_then(Value::as_str)).map(str::to_string);
     let need = |keys: &[&str]| -> Result<u32, HfConfigError> {
-        let n = get(keys).ok_or_else(|| HfConfigError::new(format!("field '{}' is missing or not a whole number", keys[0])))?;
-        u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| HfConfigError::new(format!("field '{}' = {n} is out of range", keys[0])))
+        let n = get(keys).ok_or_else(|| {
+            HfConfigError::new(format!("field '{}' is missing or not a whole number", keys[0]))
+        })?;
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| HfConfigError::new(format!("field '{}' = {n} is out of range", keys[0])))
     };
     let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
 
     // The family: model_type, else the architectures list, else unknown.
-    let model_type = text_of(&["model_type"]).or_else(|| root.get("model_type").and_then(Value::as_str).map(str::to_string));
+    let model_type = text_of(&["model_type"])
+        .or_else(|| root.get("model_type").and_then(Value::as_str).map(str::to_string));
     let architectures: Vec<String> = root
         .get("architectures")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
-    let family = model_type.as_deref().and_then(family_of).or_else(|| architectures.iter().find_map(|a| family_of_architecture(a)));
+    let family = model_type
+        .as_deref()
+        .and_then(family_of)
+        .or_else(|| architectures.iter().find_map(|a| family_of_architecture(a)));
     let family_name = family.map(|f| f.0);
 
     let embedding_dim = need(&["hidden_size", "n_embd", "d_model"])?;
@@ -482,15 +582,28 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
                 "multi-head latent attention (kv_lora_rank = {kv_lora_rank}, qk_rope_head_dim = {rope}: DeepSeek-V2/V3-style MLA) is not supported yet: it caches {latent} elements per token and layer, not split by TP, where ordinary attention would count 2 × {heads} heads × {head_dim} = {ordinary} ({:.1}× the KV cache)",
                 ordinary as f64 / latent.max(1) as f64
             ),
-            hint: Some("simulate a catalogued GQA model of similar size instead (`llmsim --list-models`)".to_string()),
+            hint: Some(
+                "simulate a catalogued GQA model of similar size instead (`llmsim --list-models`)"
+                    .to_string(),
+            ),
         });
     }
 
     let vocab_size = need(&["vocab_size", "padded_vocab_size"])?;
-    let max_model_len = match get(&["max_position_embeddings", "max_sequence_length", "seq_length", "n_positions", "max_seq_len", "n_ctx"]) {
+    let max_model_len = match get(&[
+        "max_position_embeddings",
+        "max_sequence_length",
+        "seq_length",
+        "n_positions",
+        "max_seq_len",
+        "n_ctx",
+    ]) {
         Some(n) => small(n),
         None => {
-            warnings.push("the file gives no max_position_embeddings: the context is taken to be 4096 tokens".to_string());
+            warnings.push(
+                "the file gives no max_position_embeddings: the context is taken to be 4096 tokens"
+                    .to_string(),
+            );
             4096
         }
     };
@@ -500,7 +613,9 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     let falcon = matches!(family_name, Some("falcon" | "refinedweb" | "refinedwebmodel" | "rw"));
     // transformers' Falcon and GPT-BigCode default to multi-query.
     let multi_query = flag("multi_query").unwrap_or(falcon || family_name == Some("gpt_bigcode"));
-    let kv_fields = get(&["num_key_value_heads", "num_kv_heads", "n_head_kv"]).or_else(|| get_in("attn_config", "kv_n_heads")).map(small);
+    let kv_fields = get(&["num_key_value_heads", "num_kv_heads", "n_head_kv"])
+        .or_else(|| get_in("attn_config", "kv_n_heads"))
+        .map(small);
     let num_kv_heads = match family_name {
         // Falcon's new decoder architecture reads num_kv_heads; the original one is multi-query
         // or multi-head.
@@ -510,7 +625,9 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
             _ if multi_query => 1,
             _ => num_q_heads,
         },
-        Some("chatglm" | "glm") if flag("multi_query_attention").unwrap_or(false) => get(&["multi_query_group_num"]).map_or(num_q_heads, small),
+        Some("chatglm" | "glm") if flag("multi_query_attention").unwrap_or(false) => {
+            get(&["multi_query_group_num"]).map_or(num_q_heads, small)
+        }
         _ => match kv_fields {
             Some(n) => n,
             None if multi_query => 1,
@@ -518,7 +635,9 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         },
     };
     if num_kv_heads == 0 || !num_q_heads.is_multiple_of(num_kv_heads) {
-        return Err(HfConfigError::new(format!("num_key_value_heads = {num_kv_heads} must divide num_attention_heads = {num_q_heads}")));
+        return Err(HfConfigError::new(format!(
+            "num_key_value_heads = {num_kv_heads} must divide num_attention_heads = {num_q_heads}"
+        )));
     }
     // Gemma and others give head_dim explicitly; head_dim × heads need not equal hidden_size.
     let head_dim = match get(&["head_dim", "kv_channels"]) {
@@ -531,7 +650,8 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         }
     };
 
-    let activation = text_of(&["hidden_activation", "hidden_act", "activation_function", "activation"]).unwrap_or_else(|| "silu".to_string());
+    let activation = text_of(&["hidden_activation", "hidden_act", "activation_function", "activation"])
+        .unwrap_or_else(|| "silu".to_string());
     let gated = match family {
         Some((_, f)) => f.gated,
         None => {
@@ -551,15 +671,23 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     let projections = if gated { 3 } else { 2 };
 
     // The MLP: mixture of experts, or one dense MLP.
-    let experts = get(&["num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"]).unwrap_or(0);
+    let experts =
+        get(&["num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"]).unwrap_or(0);
     let moe = if experts > 1 {
         let top_k = need(&["num_experts_per_tok", "moe_top_k"])?;
         let expert_hidden_dim = need(&["moe_intermediate_size", "intermediate_size"])?;
         let shared = match get(&["shared_expert_intermediate_size"]) {
             Some(n) => small(n),
-            None => small(get(&["n_shared_experts", "num_shared_experts"]).unwrap_or(0) * u64::from(expert_hidden_dim)),
+            None => small(
+                get(&["n_shared_experts", "num_shared_experts"]).unwrap_or(0) * u64::from(expert_hidden_dim),
+            ),
         };
-        Some(MoeSpec { num_experts: small(experts), top_k, expert_hidden_dim, shared_expert_hidden_dim: shared })
+        Some(MoeSpec {
+            num_experts: small(experts),
+            top_k,
+            expert_hidden_dim,
+            shared_expert_hidden_dim: shared,
+        })
     } else {
         None
     };
@@ -574,18 +702,25 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
             (f64::from(embedding_dim) * ratio) as u32
         }
         (None, None) if family.is_some_and(|f| f.1.mlp_4x) => 4 * embedding_dim,
-        (None, None) => return Err(HfConfigError::new("field 'intermediate_size' is missing or not a whole number")),
+        (None, None) => {
+            return Err(HfConfigError::new("field 'intermediate_size' is missing or not a whole number"));
+        }
     };
     if let Some(m) = &moe {
         // Dense layers among the MoE ones are not modelled: every layer gets the MoE MLP.
         let e = u64::from(embedding_dim);
-        let moe_layer = (u64::from(m.num_experts) * u64::from(m.expert_hidden_dim) + u64::from(m.shared_expert_hidden_dim)) * projections * e
+        let moe_layer = (u64::from(m.num_experts) * u64::from(m.expert_hidden_dim)
+            + u64::from(m.shared_expert_hidden_dim))
+            * projections
+            * e
             + e * u64::from(m.num_experts);
         let dense_layer = projections * e * u64::from(mlp_hidden_dim);
         let dense_layers = get(&["first_k_dense_replace"]).unwrap_or(0)
             + v.get("mlp_only_layers").and_then(Value::as_array).map_or(0, |a| a.len() as u64);
         let step = get(&["decoder_sparse_step", "moe_layer_freq"]).unwrap_or(1);
-        let dense_layers = (dense_layers + if step > 1 { u64::from(num_layers) - u64::from(num_layers) / step } else { 0 }).min(u64::from(num_layers));
+        let dense_layers = (dense_layers
+            + if step > 1 { u64::from(num_layers) - u64::from(num_layers) / step } else { 0 })
+        .min(u64::from(num_layers));
         if dense_layers > 0 {
             let extra = dense_layers as f64 * (moe_layer as f64 - dense_layer as f64);
             warnings.push(format!(
@@ -596,21 +731,32 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     }
 
     // Architecture fields that change memory or time but are not modelled.
-    let sliding = get(&["sliding_window"]).filter(|w| *w > 0 && *w < u64::from(max_model_len) && flag("use_sliding_window") != Some(false));
+    let sliding = get(&["sliding_window"])
+        .filter(|w| *w > 0 && *w < u64::from(max_model_len) && flag("use_sliding_window") != Some(false));
     if let Some(w) = sliding {
         warnings.push(format!(
             "sliding_window = {w} is ignored: every layer is modelled with full attention, keeping KV for the whole context (more KV memory and attention time than sliding-window layers need)"
         ));
     }
-    if let Some(q) = root.get("quantization_config").or_else(|| v.get("quantization_config")).filter(|q| !q.is_null()) {
+    if let Some(q) =
+        root.get("quantization_config").or_else(|| v.get("quantization_config")).filter(|q| !q.is_null())
+    {
         let method = q.get("quant_method").and_then(Value::as_str).unwrap_or("unnamed");
-        warnings.push(format!("quantization_config ({method}) is ignored: weights are sized by --replica_config_weight_dtype"));
+        warnings.push(format!(
+            "quantization_config ({method}) is ignored: weights are sized by --replica_config_weight_dtype"
+        ));
     }
     if let Some(n) = get(&["num_nextn_predict_layers"]).filter(|n| *n > 0) {
-        warnings.push(format!("num_nextn_predict_layers = {n}: the multi-token-prediction layers are not modelled"));
+        warnings.push(format!(
+            "num_nextn_predict_layers = {n}: the multi-token-prediction layers are not modelled"
+        ));
     }
-    if let Some(layers) = v.get("cross_attention_layers").and_then(Value::as_array).filter(|a| !a.is_empty()) {
-        warnings.push(format!("the {} cross_attention_layers are modelled as ordinary self-attention layers", layers.len()));
+    if let Some(layers) = v.get("cross_attention_layers").and_then(Value::as_array).filter(|a| !a.is_empty())
+    {
+        warnings.push(format!(
+            "the {} cross_attention_layers are modelled as ordinary self-attention layers",
+            layers.len()
+        ));
     }
 
     let fam = family.map(|f| f.1);
@@ -619,13 +765,17 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         (_, _, _, Some(no)) => !no,
         _ => fam.is_some_and(|f| f.bias),
     };
-    let use_qkv_bias = flag("attention_bias").or(flag("qkv_bias")).or(flag("add_qkv_bias")).unwrap_or(fam.is_some_and(|f| f.qkv_bias));
+    let use_qkv_bias = flag("attention_bias")
+        .or(flag("qkv_bias"))
+        .or(flag("add_qkv_bias"))
+        .unwrap_or(fam.is_some_and(|f| f.qkv_bias));
     let layer_norm = match fam {
         Some(f) => f.layer_norm,
         None => is_set(v, "layer_norm_epsilon") && !is_set(v, "rms_norm_eps"),
     };
     // Falcon's new decoder architecture has two norms feeding its parallel block.
-    let parallel_block = fam.is_some_and(|f| f.parallel_block) && !flag("new_decoder_architecture").unwrap_or(false);
+    let parallel_block =
+        fam.is_some_and(|f| f.parallel_block) && !flag("new_decoder_architecture").unwrap_or(false);
     let partial_rotary_factor = v
         .get("partial_rotary_factor")
         .or_else(|| v.get("rotary_pct"))
@@ -679,7 +829,8 @@ mod hf_tests {
             weight_dtype: Dtype::Bf16,
             kv_cache_dtype: Dtype::Bf16,
         };
-        let embeddings = if m.tie_word_embeddings { 1 } else { 2 } * u64::from(m.vocab_size) * u64::from(m.embedding_dim);
+        let embeddings =
+            if m.tie_word_embeddings { 1 } else { 2 } * u64::from(m.vocab_size) * u64::from(m.embedding_dim);
         crate::memory::params_per_layer(&replica) * u64::from(m.num_layers) + embeddings
     }
 
@@ -732,7 +883,10 @@ mod hf_tests {
             "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000,
             "max_position_embeddings": 32768, "num_local_experts": 8, "num_experts_per_tok": 2}"#;
         let moe = read(mixtral).arch.moe.unwrap();
-        assert_eq!((moe.num_experts, moe.top_k, moe.expert_hidden_dim, moe.shared_expert_hidden_dim), (8, 2, 14336, 0));
+        assert_eq!(
+            (moe.num_experts, moe.top_k, moe.expert_hidden_dim, moe.shared_expert_hidden_dim),
+            (8, 2, 14336, 0)
+        );
     }
 
     #[test]
@@ -740,12 +894,23 @@ mod hf_tests {
         let hf = read(GEMMA2_9B);
         let m = &hf.arch;
         assert!(m.use_gated_mlp, "Gemma's MLP is GeGLU (gate, up, down) although its activation is gelu");
-        assert!(m.tie_word_embeddings, "Gemma ties its embeddings (transformers' default, absent from the file)");
-        assert_eq!((m.head_dim(), m.num_q_heads, m.embedding_dim), (256, 16, 3584), "head_dim × heads = 4096 ≠ hidden 3584");
+        assert!(
+            m.tie_word_embeddings,
+            "Gemma ties its embeddings (transformers' default, absent from the file)"
+        );
+        assert_eq!(
+            (m.head_dim(), m.num_q_heads, m.embedding_dim),
+            (256, 16, 3584),
+            "head_dim × heads = 4096 ≠ hidden 3584"
+        );
         // google/gemma-2-9b has 9,241,705,984 parameters; the planner counts two of its four
         // norms per layer (-301,056) and leaves out the final norm (-3,584).
         assert_eq!(params(m), 9_241_705_984 - 42 * 2 * 3584 - 3584);
-        assert!(hf.warnings.iter().any(|w| w.contains("sliding_window = 4096 is ignored")), "{:?}", hf.warnings);
+        assert!(
+            hf.warnings.iter().any(|w| w.contains("sliding_window = 4096 is ignored")),
+            "{:?}",
+            hf.warnings
+        );
         // gemma-7b (Gemma 1): hidden_act "gelu", still GeGLU: 8.54 B parameters.
         let gemma7b = r#"{"architectures": ["GemmaForCausalLM"], "head_dim": 256, "hidden_act": "gelu",
             "hidden_size": 3072, "intermediate_size": 24576, "max_position_embeddings": 8192,
@@ -757,8 +922,12 @@ mod hf_tests {
 
     #[test]
     fn gating_comes_from_the_model_type_or_architecture() {
-        let base = |extra: &str| format!(r#"{{"hidden_size": 1024, "num_hidden_layers": 2, "num_attention_heads": 8,
-            "intermediate_size": 4096, "vocab_size": 1000, "max_position_embeddings": 2048{extra}}}"#);
+        let base = |extra: &str| {
+            format!(
+                r#"{{"hidden_size": 1024, "num_hidden_layers": 2, "num_attention_heads": 8,
+            "intermediate_size": 4096, "vocab_size": 1000, "max_position_embeddings": 2048{extra}}}"#
+            )
+        };
         for (extra, gated) in [
             (r#", "model_type": "qwen2", "hidden_act": "silu""#, true),
             (r#", "model_type": "gemma3_text", "hidden_activation": "gelu_pytorch_tanh""#, true),
@@ -776,16 +945,29 @@ mod hf_tests {
         // Unknown: the activation decides, and a warning says so.
         let hf = read(&base(r#", "model_type": "brand_new", "hidden_act": "gelu""#));
         assert!(!hf.arch.use_gated_mlp);
-        assert!(hf.warnings.iter().any(|w| w.contains("model_type 'brand_new'") && w.contains("ungated") && w.contains("'gelu'")), "{:?}", hf.warnings);
+        assert!(
+            hf.warnings.iter().any(|w| w.contains("model_type 'brand_new'")
+                && w.contains("ungated")
+                && w.contains("'gelu'")),
+            "{:?}",
+            hf.warnings
+        );
         let hf = read(&base(r#", "hidden_act": "silu""#));
         assert!(hf.arch.use_gated_mlp);
-        assert!(hf.warnings.iter().any(|w| w.contains("names no model_type") && w.contains("gated")), "{:?}", hf.warnings);
+        assert!(
+            hf.warnings.iter().any(|w| w.contains("names no model_type") && w.contains("gated")),
+            "{:?}",
+            hf.warnings
+        );
     }
 
     #[test]
     fn deepseek_v2_multi_head_latent_attention_is_refused_with_the_numbers() {
         let e = model_from_hf_config("x", DEEPSEEK_V2_LITE).unwrap_err();
-        assert!(e.message.contains("multi-head latent attention") && e.message.contains("not supported yet"), "{e}");
+        assert!(
+            e.message.contains("multi-head latent attention") && e.message.contains("not supported yet"),
+            "{e}"
+        );
         // 512 + 64 = 576 elements per token and layer, against 2 × 16 × 128 = 4096: 7.1×.
         assert!(e.message.contains("576") && e.message.contains("4096") && e.message.contains("7.1×"), "{e}");
         assert!(e.hint.is_some());
@@ -802,8 +984,15 @@ mod hf_tests {
             "max_position_embeddings": 4096, "vocab_size": 102400, "hidden_act": "silu", "tie_word_embeddings": false}"#;
         let hf = read(text);
         let moe = hf.arch.moe.clone().unwrap();
-        assert_eq!((moe.num_experts, moe.top_k, moe.expert_hidden_dim, moe.shared_expert_hidden_dim), (64, 6, 1408, 2816));
-        assert!(hf.warnings.iter().any(|w| w.starts_with("1 of the 28 layers have a dense MLP")), "{:?}", hf.warnings);
+        assert_eq!(
+            (moe.num_experts, moe.top_k, moe.expert_hidden_dim, moe.shared_expert_hidden_dim),
+            (64, 6, 1408, 2816)
+        );
+        assert!(
+            hf.warnings.iter().any(|w| w.starts_with("1 of the 28 layers have a dense MLP")),
+            "{:?}",
+            hf.warnings
+        );
         // 16.4 B parameters published; one MoE layer in place of the dense one adds ~0.5 B.
         let p = params(&hf.arch) as f64;
         assert!((16.3e9..17.2e9).contains(&p), "{p}");
@@ -818,7 +1007,10 @@ mod hf_tests {
             "parallel_attn": true, "vocab_size": 65024}"#;
         let hf = read(falcon);
         let m = &hf.arch;
-        assert_eq!((m.num_kv_heads, m.mlp_hidden_dim, m.use_gated_mlp, m.tie_word_embeddings, m.post_attn_norm), (1, 18176, false, true, false));
+        assert_eq!(
+            (m.num_kv_heads, m.mlp_hidden_dim, m.use_gated_mlp, m.tie_word_embeddings, m.post_attn_norm),
+            (1, 18176, false, true, false)
+        );
         assert!(hf.warnings.iter().any(|w| w.contains("max_position_embeddings")), "{:?}", hf.warnings);
         let p = params(m) as f64;
         assert!((6.90e9..6.95e9).contains(&p), "{p}");
@@ -836,13 +1028,19 @@ mod hf_tests {
         let gpt2 = r#"{"model_type": "gpt2", "activation_function": "gelu_new", "n_embd": 768, "n_head": 12,
             "n_layer": 12, "n_inner": null, "n_positions": 1024, "vocab_size": 50257}"#;
         let m = read(gpt2).arch;
-        assert_eq!((m.mlp_hidden_dim, m.max_model_len, m.use_gated_mlp, m.tie_word_embeddings), (3072, 1024, false, true));
+        assert_eq!(
+            (m.mlp_hidden_dim, m.max_model_len, m.use_gated_mlp, m.tie_word_embeddings),
+            (3072, 1024, false, true)
+        );
         // Qwen (v1) counts both halves of its MLP in intermediate_size: the catalogue's Qwen-72B.
         let qwen = r#"{"model_type": "qwen", "hidden_size": 8192, "intermediate_size": 49152, "kv_channels": 128,
             "num_attention_heads": 64, "num_hidden_layers": 80, "seq_length": 32768, "vocab_size": 152064}"#;
         let m = read(qwen).arch;
         let catalogued = find_model("Qwen/Qwen-72B").unwrap();
-        assert_eq!((m.mlp_hidden_dim, m.use_qkv_bias, params(&m)), (catalogued.mlp_hidden_dim, true, params(catalogued)));
+        assert_eq!(
+            (m.mlp_hidden_dim, m.use_qkv_bias, params(&m)),
+            (catalogued.mlp_hidden_dim, true, params(catalogued))
+        );
     }
 
     #[test]
@@ -859,7 +1057,10 @@ mod hf_tests {
         let hf = read(phi2);
         let (m, c) = (&hf.arch, find_model("microsoft/phi-2").unwrap());
         assert!(hf.warnings.is_empty(), "{:?}", hf.warnings);
-        assert_eq!((m.use_gated_mlp, m.norm.as_str(), m.post_attn_norm, m.partial_rotary_factor), (c.use_gated_mlp, c.norm.as_str(), c.post_attn_norm, c.partial_rotary_factor));
+        assert_eq!(
+            (m.use_gated_mlp, m.norm.as_str(), m.post_attn_norm, m.partial_rotary_factor),
+            (c.use_gated_mlp, c.norm.as_str(), c.post_attn_norm, c.partial_rotary_factor)
+        );
         assert_eq!(params(m), params(c));
     }
 
@@ -872,7 +1073,11 @@ mod hf_tests {
         let hf = read(text);
         assert_eq!(hf.name_or_path.as_deref(), Some("mistralai/Mistral-7B-v0.1"));
         assert!(hf.warnings.iter().any(|w| w.contains("sliding_window = 4096")), "{:?}", hf.warnings);
-        assert!(hf.warnings.iter().any(|w| w.contains("quantization_config (awq) is ignored")), "{:?}", hf.warnings);
+        assert!(
+            hf.warnings.iter().any(|w| w.contains("quantization_config (awq) is ignored")),
+            "{:?}",
+            hf.warnings
+        );
         // Qwen2 turns its sliding window off: nothing to say.
         let qwen2 = r#"{"model_type": "qwen2", "hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28,
             "num_key_value_heads": 4, "intermediate_size": 18944, "vocab_size": 152064,
@@ -896,11 +1101,19 @@ mod hf_tests {
         for size in ["8B", "70B", "405B"] {
             for variant in ["", "-Instruct"] {
                 let old = format!("meta-llama/Meta-Llama-3.1-{size}{variant}");
-                assert_eq!(find_model(&old).map(|m| m.name.as_str()), Some(format!("meta-llama/Llama-3.1-{size}").as_str()), "{old}");
+                assert_eq!(
+                    find_model(&old).map(|m| m.name.as_str()),
+                    Some(format!("meta-llama/Llama-3.1-{size}").as_str()),
+                    "{old}"
+                );
             }
         }
         assert!(find_model("Llama").is_none());
-        assert_eq!(suggest_model("Llama-3-8B"), Some("meta-llama/Meta-Llama-3-8B"), "an exact suffix comes first");
+        assert_eq!(
+            suggest_model("Llama-3-8B"),
+            Some("meta-llama/Meta-Llama-3-8B"),
+            "an exact suffix comes first"
+        );
         assert_eq!(suggest_model("meta-llama/Meta-Llama-3-8C"), Some("meta-llama/Meta-Llama-3-8B"));
     }
 }
@@ -925,14 +1138,24 @@ mod custom_device_tests {
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.replica.device.fp16_tflops, 500.0);
-        assert!(c.predictor.build.describe().contains("borrowed from h100 for custom"), "{}", c.predictor.build.describe());
+        assert!(
+            c.predictor.build.describe().contains("borrowed from h100 for custom"),
+            "{}",
+            c.predictor.build.describe()
+        );
     }
 
     #[test]
     fn a_custom_device_without_figures_names_each_missing_flag() {
-        let e = build(&[("replica_config_device", "custom"), ("custom_device_config_calibration", "h999")]).unwrap_err();
+        let e = build(&[("replica_config_device", "custom"), ("custom_device_config_calibration", "h999")])
+            .unwrap_err();
         let flags: Vec<&str> = e.0.iter().map(|e| e.flag.as_str()).collect();
-        for f in ["custom_device_config_fp16_tflops", "custom_device_config_memory_gb", "custom_device_config_memory_bandwidth_gbps", "custom_device_config_calibration"] {
+        for f in [
+            "custom_device_config_fp16_tflops",
+            "custom_device_config_memory_gb",
+            "custom_device_config_memory_bandwidth_gbps",
+            "custom_device_config_calibration",
+        ] {
             assert!(flags.contains(&f), "{f} missing from {flags:?}");
         }
         assert!(!flags.contains(&"replica_config_device"), "custom is a known device: {flags:?}");

@@ -133,7 +133,10 @@ struct Entry {
 impl Entry {
     fn new(key: EventKey, event: Event) -> Entry {
         debug_assert!(key.seq < 1 << 56, "sequence numbers fit in 56 bits");
-        Entry { key: u128::from(key.time.0) << 64 | u128::from(key.class as u8) << 56 | u128::from(key.seq), event }
+        Entry {
+            key: u128::from(key.time.0) << 64 | u128::from(key.class as u8) << 56 | u128::from(key.seq),
+            event,
+        }
     }
 
     fn time(&self) -> SimTime {
@@ -376,8 +379,12 @@ mod tests {
         q.push(SimTime(7), Event::RequestEnd { request: RequestId(3) });
         q.push(SimTime(5), Event::ReplicaSchedule { replica: ReplicaId(1) });
         q.push(SimTime(5), Event::BatchEnd { replica: r, batch: BatchSlot(0) });
-        let order: Vec<(u64, EventClass)> = std::iter::from_fn(|| q.pop().map(|(k, _)| (k.time.0, k.class))).collect();
-        assert_eq!(order, [(5, EventClass::BatchEnd), (5, EventClass::ReplicaSchedule), (7, EventClass::RequestEnd)]);
+        let order: Vec<(u64, EventClass)> =
+            std::iter::from_fn(|| q.pop().map(|(k, _)| (k.time.0, k.class))).collect();
+        assert_eq!(
+            order,
+            [(5, EventClass::BatchEnd), (5, EventClass::ReplicaSchedule), (7, EventClass::RequestEnd)]
+        );
         assert!(q.is_empty());
     }
 
@@ -389,14 +396,23 @@ mod tests {
         q.push(SimTime(0), Event::GlobalSchedule);
         q.push(SimTime(4), Event::BatchEnd { replica: r, batch: BatchSlot(0) });
         // An arrival at t = 0 goes after the stage arrival (class 1) but before routing (7).
-        assert!(matches!(q.pop_before(SimTime(0), EventClass::RequestArrival), Some((SimTime(0), Event::BatchStageArrival { .. }))));
+        assert!(matches!(
+            q.pop_before(SimTime(0), EventClass::RequestArrival),
+            Some((SimTime(0), Event::BatchStageArrival { .. }))
+        ));
         assert_eq!(q.pop_before(SimTime(0), EventClass::RequestArrival), None);
         q.advance_to(SimTime(0));
-        assert!(matches!(q.pop_before(SimTime(3), EventClass::RequestArrival), Some((SimTime(0), Event::GlobalSchedule))));
+        assert!(matches!(
+            q.pop_before(SimTime(3), EventClass::RequestArrival),
+            Some((SimTime(0), Event::GlobalSchedule))
+        ));
         // The heap's t = 4 event waits for an arrival at t = 3, then runs before one at t = 5.
         assert_eq!(q.pop_before(SimTime(3), EventClass::RequestArrival), None);
         q.advance_to(SimTime(3));
-        assert!(matches!(q.pop_before(SimTime(5), EventClass::RequestArrival), Some((SimTime(4), Event::BatchEnd { .. }))));
+        assert!(matches!(
+            q.pop_before(SimTime(5), EventClass::RequestArrival),
+            Some((SimTime(4), Event::BatchEnd { .. }))
+        ));
         assert!(q.is_empty());
         assert_eq!(q.pop_before(SimTime(5), EventClass::RequestArrival), None);
     }

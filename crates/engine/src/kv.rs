@@ -63,7 +63,8 @@ impl BlockPool {
     /// `num_blocks` free blocks for a cache without prefix hashes (reuse order irrelevant).
     pub fn new_unordered(num_blocks: u32) -> BlockPool {
         let mut pool = BlockPool::new(0);
-        pool.blocks = (0..num_blocks).map(|_| Block { ref_cnt: 0, hash: None, prev: NIL, next: NIL }).collect();
+        pool.blocks =
+            (0..num_blocks).map(|_| Block { ref_cnt: 0, hash: None, prev: NIL, next: NIL }).collect();
         pool.num_free = num_blocks;
         pool.free_stack = Some((0..num_blocks).rev().collect());
         pool
@@ -192,8 +193,16 @@ impl BlockPool {
             let b = &self.blocks[block as usize];
             (b.prev, b.next)
         };
-        if prev == NIL { self.free_head = next } else { self.blocks[prev as usize].next = next }
-        if next == NIL { self.free_tail = prev } else { self.blocks[next as usize].prev = prev }
+        if prev == NIL {
+            self.free_head = next
+        } else {
+            self.blocks[prev as usize].next = next
+        }
+        if next == NIL {
+            self.free_tail = prev
+        } else {
+            self.blocks[next as usize].prev = prev
+        }
         let b = &mut self.blocks[block as usize];
         b.prev = NIL;
         b.next = NIL;
@@ -212,7 +221,11 @@ impl BlockPool {
             b.prev = tail;
             b.next = NIL;
         }
-        if tail == NIL { self.free_head = block } else { self.blocks[tail as usize].next = block }
+        if tail == NIL {
+            self.free_head = block
+        } else {
+            self.blocks[tail as usize].next = block
+        }
         self.free_tail = block;
         self.num_free += 1;
     }
@@ -226,7 +239,12 @@ impl BlockPool {
             }
             let unreferenced = self.blocks.iter().filter(|b| b.ref_cnt == 0).count() as u32;
             if stack.len() as u32 != self.num_free || unreferenced != self.num_free {
-                return Err(format!("free count {} but {} stacked and {} unreferenced", self.num_free, stack.len(), unreferenced));
+                return Err(format!(
+                    "free count {} but {} stacked and {} unreferenced",
+                    self.num_free,
+                    stack.len(),
+                    unreferenced
+                ));
             }
             return Ok(());
         }
@@ -250,7 +268,10 @@ impl BlockPool {
         }
         let unreferenced = self.blocks.iter().filter(|b| b.ref_cnt == 0).count() as u32;
         if count != self.num_free || unreferenced != self.num_free {
-            return Err(format!("free count {} but {} queued and {} unreferenced", self.num_free, count, unreferenced));
+            return Err(format!(
+                "free count {} but {} queued and {} unreferenced",
+                self.num_free, count, unreferenced
+            ));
         }
         for (hash, block) in &self.cached {
             if self.blocks[*block as usize].hash != Some(*hash) {
@@ -276,7 +297,11 @@ impl KvUsage {
     /// Percentage of blocks referenced.
     #[inline]
     pub fn percent(&self) -> f64 {
-        if self.total_blocks == 0 { 0.0 } else { self.allocated_blocks as f64 * 100.0 / self.total_blocks as f64 }
+        if self.total_blocks == 0 {
+            0.0
+        } else {
+            self.allocated_blocks as f64 * 100.0 / self.total_blocks as f64
+        }
     }
 }
 
@@ -312,9 +337,18 @@ pub struct KvCacheManager {
 
 impl KvCacheManager {
     /// A manager of `num_blocks` blocks of `block_size` tokens.
-    pub fn new(num_blocks: u32, block_size: u32, prefix_caching: bool, num_preallocate_tokens: u32) -> KvCacheManager {
+    pub fn new(
+        num_blocks: u32,
+        block_size: u32,
+        prefix_caching: bool,
+        num_preallocate_tokens: u32,
+    ) -> KvCacheManager {
         KvCacheManager {
-            pool: if prefix_caching { BlockPool::new(num_blocks) } else { BlockPool::new_unordered(num_blocks) },
+            pool: if prefix_caching {
+                BlockPool::new(num_blocks)
+            } else {
+                BlockPool::new_unordered(num_blocks)
+            },
             block_size,
             prefix_caching,
             prealloc_blocks: num_preallocate_tokens.div_ceil(block_size),
@@ -388,7 +422,10 @@ impl KvCacheManager {
         }
         let Some(hashes) = &request.block_hashes else { return 0 };
         let max_blocks = (request.num_prefill_tokens.saturating_sub(1) / self.block_size) as usize;
-        let hits = hashes[..hashes.len().min(max_blocks)].iter().take_while(|h| self.pool.lookup(**h).is_some()).count();
+        let hits = hashes[..hashes.len().min(max_blocks)]
+            .iter()
+            .take_while(|h| self.pool.lookup(**h).is_some())
+            .count();
         hits as u32 * self.block_size
     }
 
@@ -466,7 +503,10 @@ impl KvCacheManager {
         }
         for (block, expected) in refs.iter().enumerate() {
             if self.pool.ref_cnt(block as u32) != *expected {
-                return Err(format!("block {block} has ref_cnt {} but {expected} table entries", self.pool.ref_cnt(block as u32)));
+                return Err(format!(
+                    "block {block} has ref_cnt {} but {expected} table entries",
+                    self.pool.ref_cnt(block as u32)
+                ));
             }
         }
         Ok(())

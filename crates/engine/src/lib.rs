@@ -37,7 +37,9 @@ pub mod sim;
 pub mod time;
 pub mod workload;
 
-pub use config::{Config, ConfigError, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagValue, SimConfig, all_flags};
+pub use config::{
+    Config, ConfigError, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagValue, SimConfig, all_flags,
+};
 pub use inputs::Inputs;
 pub use report::{Report, Summary};
 pub use sim::{Progress, Simulation};

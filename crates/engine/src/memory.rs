@@ -61,11 +61,8 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     let embedding = u64::from(m.vocab_size) * u64::from(m.embedding_dim) / tp;
     // The first stage holds the embedding, the last the LM head; one stage holds both (once
     // when tied).
-    let edge_params = if pp == 1 {
-        if m.tie_word_embeddings { embedding } else { 2 * embedding }
-    } else {
-        embedding
-    };
+    let edge_params =
+        if pp == 1 { if m.tie_word_embeddings { embedding } else { 2 * embedding } } else { embedding };
     let params_per_device = params_per_layer(replica) * layers + edge_params;
     let weight_bytes = params_per_device * replica.weight_dtype.bytes();
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
@@ -104,7 +101,11 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     if planned_blocks == 0 && cache.num_blocks_override.is_none() {
         return Err(ConfigError::new(
             "cache_config_block_size",
-            format!("no KV block of {} tokens fits next to the weights ({:.2} GiB free per GPU)", cache.block_size, gib(available - weight_bytes)),
+            format!(
+                "no KV block of {} tokens fits next to the weights ({:.2} GiB free per GPU)",
+                cache.block_size,
+                gib(available - weight_bytes)
+            ),
         )
         .with_hint("use more GPUs per replica, a smaller model, or a smaller block size"));
     }

@@ -147,7 +147,8 @@ impl RequestRecord {
     }
     /// Time per output token after the first, s (`None` for single-token outputs).
     pub fn tpot(&self) -> Option<f64> {
-        (self.num_decode_tokens > 1).then(|| (self.e2e() - self.ttft()) / f64::from(self.num_decode_tokens - 1))
+        (self.num_decode_tokens > 1)
+            .then(|| (self.e2e() - self.ttft()) / f64::from(self.num_decode_tokens - 1))
     }
     /// Arrival to first schedule, s.
     pub fn scheduling_delay(&self) -> f64 {
@@ -171,12 +172,20 @@ impl RequestRecord {
         ("request_preemption_time", |r| nanos_to_secs(r.preempted_ns)),
         ("request_scheduling_delay", |r| r.scheduling_delay()),
         ("request_execution_plus_preemption_time", |r| nanos_to_secs(r.execution_ns + r.preempted_ns)),
-        ("request_execution_plus_preemption_time_normalized", |r| nanos_to_secs(r.execution_ns + r.preempted_ns) / r.d()),
+        ("request_execution_plus_preemption_time_normalized", |r| {
+            nanos_to_secs(r.execution_ns + r.preempted_ns) / r.d()
+        }),
         ("prefill_e2e_time", |r| r.ttft()),
         ("prefill_e2e_time_normalized", |r| r.ttft() / r.p()),
-        ("prefill_time_execution_plus_preemption", |r| nanos_to_secs(r.prefill_completed_at_ns - r.scheduled_at_ns)),
-        ("prefill_time_execution_plus_preemption_normalized", |r| nanos_to_secs(r.prefill_completed_at_ns - r.scheduled_at_ns) / r.p()),
-        ("decode_time_execution_plus_preemption_normalized", |r| nanos_to_secs(r.completed_at_ns - r.prefill_completed_at_ns) / r.d()),
+        ("prefill_time_execution_plus_preemption", |r| {
+            nanos_to_secs(r.prefill_completed_at_ns - r.scheduled_at_ns)
+        }),
+        ("prefill_time_execution_plus_preemption_normalized", |r| {
+            nanos_to_secs(r.prefill_completed_at_ns - r.scheduled_at_ns) / r.p()
+        }),
+        ("decode_time_execution_plus_preemption_normalized", |r| {
+            nanos_to_secs(r.completed_at_ns - r.prefill_completed_at_ns) / r.d()
+        }),
     ];
 }
 
@@ -501,7 +510,9 @@ impl Report {
 
     /// `request_errors.csv`: refused and unfinished requests with the reason.
     pub fn request_errors_csv(&self) -> String {
-        let mut out = String::from("Request Id,status,arrived_at,num_prefill_tokens,num_decode_tokens,replica,at,reason\n");
+        let mut out = String::from(
+            "Request Id,status,arrived_at,num_prefill_tokens,num_decode_tokens,replica,at,reason\n",
+        );
         for e in &self.request_errors {
             let status = match e.status {
                 RequestStatus::Refused => "refused",
@@ -531,7 +542,9 @@ impl Report {
 
     /// `batch_metrics.csv`.
     pub fn batch_metrics_csv(&self) -> String {
-        let mut out = String::from("Batch Id,replica,scheduled_at,completed_at,batch_execution_time,batch_size,batch_num_tokens,batch_num_prefill_tokens,batch_num_decode_tokens\n");
+        let mut out = String::from(
+            "Batch Id,replica,scheduled_at,completed_at,batch_execution_time,batch_size,batch_num_tokens,batch_num_prefill_tokens,batch_num_decode_tokens\n",
+        );
         for b in &self.batches {
             let _ = writeln!(
                 out,
@@ -553,7 +566,10 @@ impl Report {
     /// Every output file as (relative path, contents), following Vidur's layout.
     pub fn files(&self, store_plots: bool, chrome_trace: bool) -> Vec<(String, String)> {
         let mut files = vec![
-            ("config.json".to_string(), serde_json::to_string_pretty(&self.config).expect("config serialises") + "\n"),
+            (
+                "config.json".to_string(),
+                serde_json::to_string_pretty(&self.config).expect("config serialises") + "\n",
+            ),
             ("summary.json".to_string(), self.summary_json()),
         ];
         if self.keep_request_metrics {
@@ -582,7 +598,9 @@ impl Report {
                 files.push((format!("plots/{name}_histogram.csv"), csv));
             }
             let ts = &self.time_series;
-            let mut csv = String::from("Time (sec),arrivals,completions,cumulative_arrivals,cumulative_completions,prefill_tokens_per_s,decode_tokens_per_s,mean_batch_size,kv_usage_percent\n");
+            let mut csv = String::from(
+                "Time (sec),arrivals,completions,cumulative_arrivals,cumulative_completions,prefill_tokens_per_s,decode_tokens_per_s,mean_batch_size,kv_usage_percent\n",
+            );
             let (mut ca, mut cc) = (0.0, 0.0);
             for i in 0..ts.time_s.len() {
                 ca += ts.arrivals[i];
@@ -590,7 +608,13 @@ impl Report {
                 let _ = writeln!(
                     csv,
                     "{},{},{},{ca},{cc},{},{},{},{}",
-                    ts.time_s[i], ts.arrivals[i], ts.completions[i], ts.prefill_tokens_per_s[i], ts.decode_tokens_per_s[i], ts.mean_batch_size[i], ts.kv_usage_percent[i]
+                    ts.time_s[i],
+                    ts.arrivals[i],
+                    ts.completions[i],
+                    ts.prefill_tokens_per_s[i],
+                    ts.decode_tokens_per_s[i],
+                    ts.mean_batch_size[i],
+                    ts.kv_usage_percent[i]
                 );
             }
             files.push(("plots/time_series.csv".to_string(), csv));

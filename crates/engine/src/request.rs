@@ -127,7 +127,11 @@ impl Request {
     /// or one decode token.
     #[inline]
     pub fn next_num_tokens(&self) -> u32 {
-        if self.is_prefill_complete { 1 } else { self.num_prefill_tokens.saturating_sub(self.num_processed_tokens) }
+        if self.is_prefill_complete {
+            1
+        } else {
+            self.num_prefill_tokens.saturating_sub(self.num_processed_tokens)
+        }
     }
 
     /// Whether all tokens are generated.

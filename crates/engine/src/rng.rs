@@ -60,18 +60,24 @@ mod tests {
     #[test]
     fn streams_are_independent_and_reproducible() {
         let tree = SeedTree::new(42);
-        let a1: Vec<u64> = (0..4).map({
-            let mut r = tree.stream("workload", 0);
-            move |_| r.next_u64()
-        }).collect();
-        let a2: Vec<u64> = (0..4).map({
-            let mut r = tree.stream("workload", 0);
-            move |_| r.next_u64()
-        }).collect();
-        let b: Vec<u64> = (0..4).map({
-            let mut r = tree.stream("routing", 0);
-            move |_| r.next_u64()
-        }).collect();
+        let a1: Vec<u64> = (0..4)
+            .map({
+                let mut r = tree.stream("workload", 0);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let a2: Vec<u64> = (0..4)
+            .map({
+                let mut r = tree.stream("workload", 0);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map({
+                let mut r = tree.stream("routing", 0);
+                move |_| r.next_u64()
+            })
+            .collect();
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
         assert_ne!(tree.stream_seed("workload", 0), tree.stream_seed("workload", 1));

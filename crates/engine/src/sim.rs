@@ -9,11 +9,11 @@ use crate::event::{Event, EventClass, EventQueue};
 use crate::exec::{SharedPredictor, StagePosition};
 use crate::metrics::Metrics;
 use crate::report::Report;
+use crate::report::RequestStatus;
 use crate::request::{ReplicaId, Request, RequestArena, RequestId, RequestState};
 use crate::rng::{SeedTree, StreamRng};
 use crate::scheduler::global::{ClusterProbe, Router, router_seed_flag};
 use crate::scheduler::replica::{ReplicaContext, ReplicaScheduler};
-use crate::report::RequestStatus;
 use crate::time::{HORIZON_TEXT, SimTime};
 use crate::workload::{RequestSource, hashes_for_block_size};
 
@@ -226,7 +226,11 @@ impl Simulation {
         // Arrivals are drawn lazily from the workload: the next one is handled unless the
         // queue's head precedes its key (time, RequestArrival).
         let next = match self.next_arrival {
-            Some(arrival) => Some(self.queue.pop_before(arrival, EventClass::RequestArrival).unwrap_or((arrival, Event::RequestArrival))),
+            Some(arrival) => Some(
+                self.queue
+                    .pop_before(arrival, EventClass::RequestArrival)
+                    .unwrap_or((arrival, Event::RequestArrival)),
+            ),
             None => self.queue.pop().map(|(key, event)| (key.time, event)),
         };
         let Some((time, event)) = next else {
@@ -281,11 +285,15 @@ impl Simulation {
         self.next_arrival = self.source.peek_time();
         let Some(new) = new else { return };
         let id = self.requests.next_id();
-        let mut request = Request::new(id, new.arrived_at, new.num_prefill_tokens.max(1), new.num_decode_tokens.max(1));
+        let mut request =
+            Request::new(id, new.arrived_at, new.num_prefill_tokens.max(1), new.num_decode_tokens.max(1));
         request.session_id = new.session_id;
         request.client = new.client;
         if self.config.cache.enable_prefix_caching {
-            request.block_hashes = new.block_hashes.as_ref().and_then(|h| hashes_for_block_size(h, self.config.cache.block_size));
+            request.block_hashes = new
+                .block_hashes
+                .as_ref()
+                .and_then(|h| hashes_for_block_size(h, self.config.cache.block_size));
         }
         self.metrics.on_arrival(&request);
         self.requests.push(request);
@@ -417,8 +425,10 @@ impl Simulation {
     }
 
     fn on_stage_end(&mut self, replica: ReplicaId, stage: u32, slot: BatchSlot) {
-        let (started, total_ns, model_ns) =
-            self.replicas.0[replica.0 as usize].stages[stage as usize].running.take().expect("stage was running");
+        let (started, total_ns, model_ns) = self.replicas.0[replica.0 as usize].stages[stage as usize]
+            .running
+            .take()
+            .expect("stage was running");
         self.metrics.on_stage_end(replica, stage, started, self.now);
         let batch = &self.batches[slot.0 as usize];
         for &id in &batch.plan.requests {
@@ -470,7 +480,11 @@ impl Simulation {
     fn on_request_end(&mut self, id: RequestId) {
         let request = self.requests.get(id);
         if self.check_invariants {
-            assert_eq!(request.num_tokens_emitted, request.original_decode_tokens, "INV-2 (token conservation) for request {}", id.0);
+            assert_eq!(
+                request.num_tokens_emitted, request.original_decode_tokens,
+                "INV-2 (token conservation) for request {}",
+                id.0
+            );
         }
         self.router.on_request_end(request);
         self.metrics.on_request_end(request);
@@ -487,7 +501,11 @@ impl Simulation {
                 panic!("INV-4 (KV conservation) broken on replica {r} after {event:?} at {}: {e}", self.now);
             }
             let usage = replica.scheduler.kv_usage();
-            assert_eq!(usage.allocated_blocks + usage.free_blocks, usage.total_blocks, "INV-4 after {event:?}");
+            assert_eq!(
+                usage.allocated_blocks + usage.free_blocks,
+                usage.total_blocks,
+                "INV-4 after {event:?}"
+            );
         }
     }
 
@@ -526,9 +544,14 @@ impl Simulation {
             for e in report.request_errors.iter_mut().filter(|e| e.status == RequestStatus::Unfinished) {
                 e.reason.clone_from(&reason);
             }
-            let mut warning = format!("the run stopped at {HORIZON_TEXT}: its next event lay beyond it and was not simulated");
+            let mut warning = format!(
+                "the run stopped at {HORIZON_TEXT}: its next event lay beyond it and was not simulated"
+            );
             if !unfinished.is_empty() {
-                warning.push_str(&format!("; {} requests still in flight are reported as unfinished", unfinished.len()));
+                warning.push_str(&format!(
+                    "; {} requests still in flight are reported as unfinished",
+                    unfinished.len()
+                ));
             }
             if arrivals_cut_off {
                 warning.push_str(

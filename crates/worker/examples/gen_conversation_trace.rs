@@ -45,7 +45,8 @@ impl Rng {
     /// Log-normal with the given median and log-space standard deviation (Box-Muller through
     /// libm, so every platform draws the same numbers).
     fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
-        let z = libm::sqrt(-2.0 * libm::log(self.unit())) * libm::cos(2.0 * std::f64::consts::PI * self.unit());
+        let z =
+            libm::sqrt(-2.0 * libm::log(self.unit())) * libm::cos(2.0 * std::f64::consts::PI * self.unit());
         median * libm::exp(sigma * z)
     }
     fn below(&mut self, n: u64) -> u64 {
@@ -101,7 +102,8 @@ pub fn generate() -> String {
         let mut context_tokens = SYSTEM_PROMPTS[system];
         let mut at = start;
         for turn in 0..turns {
-            let message = if turn == 0 { document } else { rng.lognormal(250.0, 0.9).clamp(8.0, 4000.0) as u32 };
+            let message =
+                if turn == 0 { document } else { rng.lognormal(250.0, 0.9).clamp(8.0, 4000.0) as u32 };
             let prefill = context_tokens + message;
             let decode = rng.lognormal(300.0, 0.8).clamp(1.0, 2000.0) as u32;
             if prefill + decode > MAX_TOKENS {
@@ -123,14 +125,23 @@ pub fn generate() -> String {
     let mut session_of = vec![None; SESSIONS];
     let mut sessions = 0u64;
     let first = rows[0].arrived_at;
-    let mut out = String::from("arrived_at,num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n");
+    let mut out = String::from(
+        "arrived_at,num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n",
+    );
     for row in &rows {
         let session = *session_of[row.conversation].get_or_insert_with(|| {
             sessions += 1;
             sessions - 1
         });
         let ids: Vec<String> = row.ids.iter().map(u64::to_string).collect();
-        let _ = writeln!(out, "{:.3},{},{},{session},{BLOCK},\"[{}]\"", row.arrived_at - first, row.prefill, row.decode, ids.join(", "));
+        let _ = writeln!(
+            out,
+            "{:.3},{},{},{session},{BLOCK},\"[{}]\"",
+            row.arrived_at - first,
+            row.prefill,
+            row.decode,
+            ids.join(", ")
+        );
     }
     out
 }

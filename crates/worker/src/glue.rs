@@ -170,12 +170,15 @@ async fn sleep_ms(ms: i32) {
 
 /// The bytes of `path` on the page's own site.
 pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
-    let response = JsFuture::from(scope().fetch_with_str(&format!("./{path}"))).await.map_err(|e| format!("{e:?}"))?;
+    let response =
+        JsFuture::from(scope().fetch_with_str(&format!("./{path}"))).await.map_err(|e| format!("{e:?}"))?;
     let response: Response = response.dyn_into().map_err(|e| format!("{e:?}"))?;
     if !response.ok() {
         return Err(format!("HTTP {}", response.status()));
     }
-    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
+    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 

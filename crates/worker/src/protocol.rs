@@ -344,9 +344,17 @@ mod tests {
             FromWorker::Ready,
             FromWorker::FileFailed {
                 upload_id: 3,
-                error: FileError { file: "t.csv".into(), line: Some(7), column: Some("arrived_at".into()), message: "bad".into() },
+                error: FileError {
+                    file: "t.csv".into(),
+                    line: Some(7),
+                    column: Some("arrived_at".into()),
+                    message: "bad".into(),
+                },
             },
-            FromWorker::RunFailed { run_id: 1, errors: vec![FieldError { flag: "seed".into(), message: "m".into(), hint: None }] },
+            FromWorker::RunFailed {
+                run_id: 1,
+                errors: vec![FieldError { flag: "seed".into(), message: "m".into(), hint: None }],
+            },
         ];
         for m in messages {
             let text = serde_json::to_string(&m).unwrap();
@@ -360,7 +368,12 @@ mod tests {
 
     #[test]
     fn file_errors_read_like_the_engines() {
-        let e = FileError { file: "t.csv".into(), line: Some(3), column: Some("num_prefill_tokens".into()), message: "'x' is not a number".into() };
+        let e = FileError {
+            file: "t.csv".into(),
+            line: Some(3),
+            column: Some("num_prefill_tokens".into()),
+            message: "'x' is not a number".into(),
+        };
         assert_eq!(e.to_string(), "t.csv, row 3, column 'num_prefill_tokens': 'x' is not a number");
     }
 }

@@ -6,10 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use llmsim_engine::workload::trace::{ArrivalTimes, TraceFormat, detect_format, read_arrival_times};
-use llmsim_engine::{Config, ConfigErrors, FlagValue, Inputs, Report, SimConfig, Simulation, Trace, parse_trace};
+use llmsim_engine::{
+    Config, ConfigErrors, FlagValue, Inputs, Report, SimConfig, Simulation, Trace, parse_trace,
+};
 use sha2::{Digest, Sha256};
 
-use crate::protocol::{ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, SkippedFile, TraceSummary};
+use crate::protocol::{
+    ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, SkippedFile, TraceSummary,
+};
 
 /// Whether the file uploaded for `flag` is a request trace (parsed on upload, with a summary)
 /// rather than a text the engine reads itself (model config.json, profile CSVs).
@@ -56,7 +60,13 @@ impl Session {
     /// Loads `bytes` under `path` for `flag`: hashes them, checks they are text and, for trace
     /// flags, parses them. `progress(done, total)` is called now and then; hashing counts for
     /// the first half of `total`, parsing for the second.
-    pub fn load(&mut self, flag: &str, path: &str, bytes: Vec<u8>, progress: &mut dyn FnMut(u64, u64)) -> Result<FileInfo, FileError> {
+    pub fn load(
+        &mut self,
+        flag: &str,
+        path: &str,
+        bytes: Vec<u8>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<FileInfo, FileError> {
         let size = bytes.len() as u64;
         let total = 2 * size;
         let mut hasher = Sha256::new();
@@ -73,20 +83,24 @@ impl Session {
                 file: path.to_string(),
                 line: Some(line),
                 column: None,
-                message: format!("is not UTF-8 text (byte {at}): traces and configs are CSV, JSON or JSONL text"),
+                message: format!(
+                    "is not UTF-8 text (byte {at}): traces and configs are CSV, JSON or JSONL text"
+                ),
             }
         })?;
-        let (content, trace) = if flag == INTERVAL_TRACE_FLAG && detect_format(&text) != Some(TraceFormat::MooncakeJsonl) {
-            let arrivals = read_arrival_times(path, &text).map_err(FileError::from)?;
-            let summary = summarize_arrivals(&arrivals);
-            (Content::Text(text.into()), Some(summary))
-        } else if is_trace_flag(flag) {
-            let trace = parse_trace(path, &text, &mut |done| progress(size + done as u64, total)).map_err(FileError::from)?;
-            let summary = summarize(&trace);
-            (Content::Trace(Arc::new(trace)), Some(summary))
-        } else {
-            (Content::Text(text.into()), None)
-        };
+        let (content, trace) =
+            if flag == INTERVAL_TRACE_FLAG && detect_format(&text) != Some(TraceFormat::MooncakeJsonl) {
+                let arrivals = read_arrival_times(path, &text).map_err(FileError::from)?;
+                let summary = summarize_arrivals(&arrivals);
+                (Content::Text(text.into()), Some(summary))
+            } else if is_trace_flag(flag) {
+                let trace = parse_trace(path, &text, &mut |done| progress(size + done as u64, total))
+                    .map_err(FileError::from)?;
+                let summary = summarize(&trace);
+                (Content::Trace(Arc::new(trace)), Some(summary))
+            } else {
+                (Content::Text(text.into()), None)
+            };
         progress(total, total);
         let info = FileInfo { flag: flag.to_string(), path: path.to_string(), size, sha256, trace };
         self.files.insert(path.to_string(), Loaded { info: info.clone(), content });
@@ -100,7 +114,10 @@ impl Session {
 
     /// The files `config` needs that are not loaded: `(flag, path)`.
     pub fn missing_files(&self, config: &Config) -> Vec<(&'static str, String)> {
-        SimConfig::required_files(config).into_iter().filter(|(_, path)| !self.files.contains_key(path)).collect()
+        SimConfig::required_files(config)
+            .into_iter()
+            .filter(|(_, path)| !self.files.contains_key(path))
+            .collect()
     }
 
     /// The loaded files as the engine's inputs; missing ones are explained as not uploaded.
@@ -154,7 +171,9 @@ pub fn cap_chrome_slices(config: &mut Config) {
         _ => 0,
     };
     if asked == 0 || asked > MAX_CHROME_SLICES {
-        config.set(CHROME_SLICES_FLAG, &MAX_CHROME_SLICES.to_string()).expect("the limit is a valid value of its flag");
+        config
+            .set(CHROME_SLICES_FLAG, &MAX_CHROME_SLICES.to_string())
+            .expect("the limit is a valid value of its flag");
     }
 }
 
@@ -166,7 +185,12 @@ pub fn run_result(report: &Report, elapsed_ms: f64) -> RunResult {
             "In the browser chrome_trace.json keeps at most {MAX_CHROME_SLICES} batch-stage slices (memory); the CLI keeps up to --{CHROME_SLICES_FLAG}."
         ));
     }
-    RunResult { summary_json: report.summary_json(), charts: ChartData::from_report(report), warnings, elapsed_ms }
+    RunResult {
+        summary_json: report.summary_json(),
+        charts: ChartData::from_report(report),
+        warnings,
+        elapsed_ms,
+    }
 }
 
 /// A finished run's downloads as `(file name, text)`, in [`crate::protocol::DOWNLOADS`] order,
@@ -178,7 +202,10 @@ pub fn downloads(report: &Report) -> (Vec<(&'static str, String)>, Vec<SkippedFi
     if report.keep_request_metrics {
         files.push(("request_metrics.csv", report.request_metrics_csv()));
     } else {
-        skip("request_metrics.csv", "per-request metrics are off (metrics_config_store_request_metrics)".to_string());
+        skip(
+            "request_metrics.csv",
+            "per-request metrics are off (metrics_config_store_request_metrics)".to_string(),
+        );
     }
     // Runs prepared here hold at most MAX_CHROME_SLICES slices (`cap_chrome_slices`). With the
     // trace on, an empty one means no batch ran (e.g. the time limit came first).
@@ -193,15 +220,25 @@ pub fn downloads(report: &Report) -> (Vec<(&'static str, String)>, Vec<SkippedFi
     } else {
         files.push(("chrome_trace.json", report.chrome_trace_json()));
     }
-    files.push(("config.json", serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n"));
+    files.push((
+        "config.json",
+        serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n",
+    ));
     (files, skipped)
 }
 
 /// The page's view of the engine's trace summary.
 pub fn summarize(trace: &Trace) -> TraceSummary {
     let s = llmsim_engine::workload::trace::summarize(trace);
-    let percentiles = |t: &llmsim_engine::metrics::Stats| Percentiles { mean: t.mean, p50: t.p50, p90: t.p90, p99: t.p99, max: t.max };
-    let format = serde_json::to_value(s.format).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let percentiles = |t: &llmsim_engine::metrics::Stats| Percentiles {
+        mean: t.mean,
+        p50: t.p50,
+        p90: t.p90,
+        p99: t.p99,
+        max: t.max,
+    };
+    let format =
+        serde_json::to_value(s.format).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     TraceSummary {
         format,
         requests: s.num_requests,
@@ -265,7 +302,8 @@ mod tests {
     #[test]
     fn sha256_matches_a_known_digest() {
         let mut s = Session::new();
-        let info = s.load("replica_config_model_config_file", "abc.json", b"abc".to_vec(), &mut |_, _| {}).unwrap();
+        let info =
+            s.load("replica_config_model_config_file", "abc.json", b"abc".to_vec(), &mut |_, _| {}).unwrap();
         assert_eq!(info.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert!(info.trace.is_none());
     }
@@ -276,7 +314,14 @@ mod tests {
         let bad = "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,2\n1,ten,2\n";
         let e = load(&mut s, "trace_request_generator_config_trace_file", "bad.csv", bad).unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("num_prefill_tokens")), "{e}");
-        let e = s.load("trace_request_generator_config_trace_file", "bin.csv", b"a,b\n\xff\xfe".to_vec(), &mut |_, _| {}).unwrap_err();
+        let e = s
+            .load(
+                "trace_request_generator_config_trace_file",
+                "bin.csv",
+                b"a,b\n\xff\xfe".to_vec(),
+                &mut |_, _| {},
+            )
+            .unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
         assert!(s.file("bad.csv").is_none(), "failed uploads are not kept");
     }
@@ -345,7 +390,8 @@ mod tests {
     #[test]
     fn an_empty_chrome_trace_says_no_batch_ran() {
         // The time limit ends the run before the first arrival: the trace is on but empty.
-        let config = serde_json::json!({"synthetic_request_generator_config_num_requests": 4, "time_limit": 1e-9});
+        let config =
+            serde_json::json!({"synthetic_request_generator_config_num_requests": 4, "time_limit": 1e-9});
         let report = Session::new().prepare(&config).ok().expect("valid").run_to_report();
         assert_eq!(report.summary.num_batches, 0);
         let (files, skipped) = downloads(&report);
@@ -370,7 +416,11 @@ mod tests {
         let report = capped(Some(5));
         assert_eq!(report.config[CHROME_SLICES_FLAG], 5, "lower limits are kept");
         assert_eq!(report.chrome_trace.len(), 5);
-        assert!(report.warnings.iter().any(|w| w.contains(CHROME_SLICES_FLAG)), "the engine says it left slices out: {:?}", report.warnings);
+        assert!(
+            report.warnings.iter().any(|w| w.contains(CHROME_SLICES_FLAG)),
+            "the engine says it left slices out: {:?}",
+            report.warnings
+        );
         let (files, skipped) = downloads(&report);
         assert!(files.iter().any(|f| f.0 == "chrome_trace.json") && skipped.is_empty(), "{skipped:?}");
     }
@@ -378,9 +428,13 @@ mod tests {
     #[test]
     fn bad_values_are_refused_at_their_flag() {
         let s = Session::new();
-        let errors = s.prepare(&serde_json::json!({"cluster_config_num_replicas": 0, "seed": "x"})).err().expect("refused");
+        let errors = s
+            .prepare(&serde_json::json!({"cluster_config_num_replicas": 0, "seed": "x"}))
+            .err()
+            .expect("refused");
         assert_eq!(errors[0].flag, "seed");
-        let errors = s.prepare(&serde_json::json!({"cluster_config_num_replicas": 0})).err().expect("refused");
+        let errors =
+            s.prepare(&serde_json::json!({"cluster_config_num_replicas": 0})).err().expect("refused");
         assert_eq!(errors[0].flag, "cluster_config_num_replicas");
     }
 }

@@ -17,7 +17,8 @@ fn uploaded_files_are_read_and_parsed_in_the_worker() {
     let bytes = glue::read_file(&file).unwrap();
     assert_eq!(bytes, TRACE.as_bytes());
     let mut session = Session::new();
-    let info = session.load("trace_request_generator_config_trace_file", "t.csv", bytes, &mut |_, _| {}).unwrap();
+    let info =
+        session.load("trace_request_generator_config_trace_file", "t.csv", bytes, &mut |_, _| {}).unwrap();
     assert_eq!(info.trace.unwrap().requests, 3);
     let config = serde_json::json!({
         "request_generator_config_type": "trace",

@@ -27,7 +27,15 @@ fn the_trace_has_sessions_and_reused_prefixes() {
     let reuse = summary.prefix_reuse_share.unwrap();
     assert!((0.3..0.8).contains(&reuse), "prefix reuse {reuse}");
     // Loosely Mooncake-like: medians of a few thousand prompt and a few hundred output tokens.
-    assert!((3000.0..9000.0).contains(&summary.input_tokens.as_ref().unwrap().p50), "{:?}", summary.input_tokens);
-    assert!((150.0..600.0).contains(&summary.output_tokens.as_ref().unwrap().p50), "{:?}", summary.output_tokens);
+    assert!(
+        (3000.0..9000.0).contains(&summary.input_tokens.as_ref().unwrap().p50),
+        "{:?}",
+        summary.input_tokens
+    );
+    assert!(
+        (150.0..600.0).contains(&summary.output_tokens.as_ref().unwrap().p50),
+        "{:?}",
+        summary.output_tokens
+    );
     assert!(text.len() <= 2 << 20, "keep the shipped trace small");
 }

@@ -74,17 +74,28 @@ fn Progress() -> impl IntoView {
         RunStatus::Idle => state.runs.with(|r| !r.is_empty()).then_some(1.0),
     };
     let text = move || match state.run.get() {
-        RunStatus::Running { progress: None, pair, .. } => format!("{}Starting the run…", pair_prefix(pair.as_ref())),
+        RunStatus::Running { progress: None, pair, .. } => {
+            format!("{}Starting the run…", pair_prefix(pair.as_ref()))
+        }
         RunStatus::Running { progress: Some(p), pair, .. } => {
             let of = p.requests_expected.map(|n| format!(" of {n}")).unwrap_or_default();
             let prefix = pair_prefix(pair.as_ref());
-            format!("{prefix}Simulated {:.1} s · {} requests done{of} · {} events", p.sim_time_s, p.requests_done, p.events)
+            format!(
+                "{prefix}Simulated {:.1} s · {} requests done{of} · {} events",
+                p.sim_time_s, p.requests_done, p.events
+            )
         }
-        RunStatus::Idle => match state.runs.with(|r| r.last().map(|r| (r.id, r.wall_ms, r.result.elapsed_ms))) {
-            Some((id, wall, engine)) => format!("Run #{id} finished in {:.2} s ({:.2} s in the simulator).", wall / 1e3, engine / 1e3),
-            None if state.worker_ready.get() => "Ready.".to_string(),
-            None => "Loading the simulator…".to_string(),
-        },
+        RunStatus::Idle => {
+            match state.runs.with(|r| r.last().map(|r| (r.id, r.wall_ms, r.result.elapsed_ms))) {
+                Some((id, wall, engine)) => format!(
+                    "Run #{id} finished in {:.2} s ({:.2} s in the simulator).",
+                    wall / 1e3,
+                    engine / 1e3
+                ),
+                None if state.worker_ready.get() => "Ready.".to_string(),
+                None => "Loading the simulator…".to_string(),
+            }
+        }
     };
     view! {
         <div class="progress" data-testid="progress" aria-live="polite" class:active=move || matches!(state.run.get(), RunStatus::Running { .. })>
@@ -114,7 +125,11 @@ fn PageMessages() -> impl IntoView {
             .run_errors
             .get()
             .into_iter()
-            .filter(|e| e.flag.is_empty() || !llmsim_engine::config::is_active(&config, &e.flag) || llmsim_engine::config::find_flag(&e.flag).is_none())
+            .filter(|e| {
+                e.flag.is_empty()
+                    || !llmsim_engine::config::is_active(&config, &e.flag)
+                    || llmsim_engine::config::find_flag(&e.flag).is_none()
+            })
             .map(|e| if e.flag.is_empty() { e.to_string() } else { format!("--{}: {e}", e.flag) })
             .collect::<Vec<_>>()
     };

@@ -30,7 +30,13 @@ pub fn ConfigForm() -> impl IntoView {
 /// many text fields and no submit button has no implicit submission). The field's value is
 /// taken first: its `change` event, which Enter also fires, comes after this handler.
 fn run_on_enter(state: AppState, ev: &leptos::ev::KeyboardEvent) {
-    if ev.key() != "Enter" || ev.is_composing() || ev.alt_key() || ev.ctrl_key() || ev.meta_key() || ev.shift_key() {
+    if ev.key() != "Enter"
+        || ev.is_composing()
+        || ev.alt_key()
+        || ev.ctrl_key()
+        || ev.meta_key()
+        || ev.shift_key()
+    {
         return;
     }
     let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else { return };
@@ -98,7 +104,11 @@ fn Field(
     let a11y = Aria {
         invalid,
         described_by: Signal::derive(move || {
-            if invalid.get() { format!("errors-{} help-{}", def.name, def.name) } else { format!("help-{}", def.name) }
+            if invalid.get() {
+                format!("errors-{} help-{}", def.name, def.name)
+            } else {
+                format!("help-{}", def.name)
+            }
         }),
     };
     let input = match &def.kind {
@@ -157,7 +167,12 @@ fn bool_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoVi
     }
 }
 
-fn choice_input(state: AppState, def: &'static FlagDef, choices: Vec<&'static str>, aria: Aria) -> impl IntoView {
+fn choice_input(
+    state: AppState,
+    def: &'static FlagDef,
+    choices: Vec<&'static str>,
+    aria: Aria,
+) -> impl IntoView {
     let text = text_of(state, def);
     view! {
         <select

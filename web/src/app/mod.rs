@@ -51,7 +51,12 @@ pub fn App() -> impl IntoView {
 /// worker fetch them ahead of the Run.
 fn prefetch_shipped_files(state: AppState) {
     let shipped = Memo::new(move |_| {
-        state.form.with(|f| f.required_files()).into_iter().filter(|(_, p)| crate::presets::is_shipped(p)).collect::<Vec<_>>()
+        state
+            .form
+            .with(|f| f.required_files())
+            .into_iter()
+            .filter(|(_, p)| crate::presets::is_shipped(p))
+            .collect::<Vec<_>>()
     });
     Effect::new(move |_| {
         if state.worker_ready.get() && !shipped.get().is_empty() {
@@ -63,7 +68,9 @@ fn prefetch_shipped_files(state: AppState) {
 /// Keeps `state.width` equal to the window's width, so charts redraw when it changes.
 fn track_window_width(state: AppState) {
     let Some(window) = web_sys::window() else { return };
-    let read = move || web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|w| w.as_f64()).unwrap_or(0.0) as i32;
+    let read = move || {
+        web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|w| w.as_f64()).unwrap_or(0.0) as i32
+    };
     state.width.set(read());
     let on_resize = Closure::<dyn FnMut()>::new(move || state.width.set(read()));
     let _ = window.add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());

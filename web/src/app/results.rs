@@ -172,7 +172,10 @@ fn Charts() -> impl IntoView {
         let labelled = cdf_runs.len() > 1;
         let cdf = |canvas: NodeRef<Canvas>, key: &str, title: &str, y: &str, empty: &str| {
             let Some(canvas) = canvas.get() else { return };
-            let max = cdf_runs.iter().filter_map(|r| r.result.charts.cdfs.get(key)?.last().copied()).fold(0.0, f64::max);
+            let max = cdf_runs
+                .iter()
+                .filter_map(|r| r.result.charts.cdfs.get(key)?.last().copied())
+                .fold(0.0, f64::max);
             let (scale, unit) = if max < 1.0 { (1e3, "ms") } else { (1.0, "s") };
             let lines: Vec<Line> = cdf_runs
                 .iter()
@@ -190,28 +193,47 @@ fn Charts() -> impl IntoView {
             let x = format!("{title} ({unit})");
             let title = format!("{title}: CDF");
             let note = (!charts::has_points(&lines)).then_some(empty);
-            draw_or_note(&canvas, &title, note, || charts::draw_lines(&canvas, Axes { title: &title, x: &x, y }, &lines, Some((0.0, 1.0))));
+            draw_or_note(&canvas, &title, note, || {
+                charts::draw_lines(&canvas, Axes { title: &title, x: &x, y }, &lines, Some((0.0, 1.0)))
+            });
         };
         let no_completions = "No data: no request completed in this run.";
         cdf(ttft, "ttft", "Time to first token", "fraction of requests", no_completions);
         // TBT is measured per output token, so its CDF counts gaps between tokens, not requests.
-        cdf(tbt, "tbt", "Time between tokens", "fraction of token gaps", "No data: no request produced a second output token.");
+        cdf(
+            tbt,
+            "tbt",
+            "Time between tokens",
+            "fraction of token gaps",
+            "No data: no request produced a second output token.",
+        );
         cdf(e2e, "e2e", "End-to-end latency", "fraction of requests", no_completions);
 
         let c = &shown.result.charts;
         // Without a batch the time series and utilisation are all zeros: say so instead.
         let no_batch = summary::value(&shown.summary, &["num_batches"]) == Some(0.0) || c.time_s.is_empty();
         let time_note = no_batch.then_some("No data: no batch ran in this run.");
-        let series = |values: &[f64]| -> Vec<(f64, f64)> { c.time_s.iter().copied().zip(values.iter().copied()).collect() };
+        let series = |values: &[f64]| -> Vec<(f64, f64)> {
+            c.time_s.iter().copied().zip(values.iter().copied()).collect()
+        };
         let time_x = "simulated time (s)";
         if let Some(canvas) = throughput.get() {
             // Prefill comes in bursts: average over about a second (or 1/60 of the run).
             let n = c.time_s.len();
-            let window = ((1.0 / c.bucket_s.max(1e-9)).ceil() as usize).max(n.div_ceil(60)).clamp(1, (n / 4).max(1));
+            let window =
+                ((1.0 / c.bucket_s.max(1e-9)).ceil() as usize).max(n.div_ceil(60)).clamp(1, (n / 4).max(1));
             let title = format!("Throughput over time ({:.1} s average)", window as f64 * c.bucket_s);
             draw_or_note(&canvas, &title, time_note, || {
-                let prefill = vec![Line { label: "prompt tokens/s (left)".into(), color: PALETTE[0], points: series(&charts::moving_average(&c.prefill_tokens_per_s, window)) }];
-                let decode = vec![Line { label: "output tokens/s (right)".into(), color: PALETTE[1], points: series(&charts::moving_average(&c.decode_tokens_per_s, window)) }];
+                let prefill = vec![Line {
+                    label: "prompt tokens/s (left)".into(),
+                    color: PALETTE[0],
+                    points: series(&charts::moving_average(&c.prefill_tokens_per_s, window)),
+                }];
+                let decode = vec![Line {
+                    label: "output tokens/s (right)".into(),
+                    color: PALETTE[1],
+                    points: series(&charts::moving_average(&c.decode_tokens_per_s, window)),
+                }];
                 let axes = Axes { title: &title, x: time_x, y: "prompt tokens per second" };
                 charts::draw_lines_dual(&canvas, axes, "output tokens per second", &prefill, &decode)
             });
@@ -219,28 +241,56 @@ fn Charts() -> impl IntoView {
         if let Some(canvas) = batch.get() {
             let title = "Batch size over time";
             draw_or_note(&canvas, title, time_note, || {
-                let lines = vec![Line { label: String::new(), color: PALETTE[2], points: series(&c.mean_batch_size) }];
-                charts::draw_lines(&canvas, Axes { title, x: time_x, y: "requests per batch (mean)" }, &lines, None)
+                let lines = vec![Line {
+                    label: String::new(),
+                    color: PALETTE[2],
+                    points: series(&c.mean_batch_size),
+                }];
+                charts::draw_lines(
+                    &canvas,
+                    Axes { title, x: time_x, y: "requests per batch (mean)" },
+                    &lines,
+                    None,
+                )
             });
         }
         if let Some(canvas) = kv.get() {
             let title = "KV-cache usage over time";
             draw_or_note(&canvas, title, time_note, || {
-                let lines = vec![Line { label: String::new(), color: PALETTE[3], points: series(&c.kv_usage_percent) }];
-                charts::draw_lines(&canvas, Axes { title, x: time_x, y: "KV blocks in use (%)" }, &lines, Some((0.0, 100.0)))
+                let lines = vec![Line {
+                    label: String::new(),
+                    color: PALETTE[3],
+                    points: series(&c.kv_usage_percent),
+                }];
+                charts::draw_lines(
+                    &canvas,
+                    Axes { title, x: time_x, y: "KV blocks in use (%)" },
+                    &lines,
+                    Some((0.0, 100.0)),
+                )
             });
         }
         if let Some(canvas) = replicas.get() {
             let title = "Per-replica utilisation";
             draw_or_note(&canvas, title, no_batch.then_some("No data: no batch ran in this run."), || {
-                let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+                let mean =
+                    |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
                 let groups: Vec<BarGroup> = c
                     .replicas
                     .iter()
-                    .map(|r| BarGroup { label: format!("r{}", r.replica), values: vec![mean(&r.busy_percent), mean(&r.mfu_percent)] })
+                    .map(|r| BarGroup {
+                        label: format!("r{}", r.replica),
+                        values: vec![mean(&r.busy_percent), mean(&r.mfu_percent)],
+                    })
                     .collect();
                 let axes = Axes { title, x: "replica", y: "% of simulated time / of peak FLOPs" };
-                charts::draw_bars(&canvas, axes, &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])], &groups, 100.0)
+                charts::draw_bars(
+                    &canvas,
+                    axes,
+                    &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])],
+                    &groups,
+                    100.0,
+                )
             });
         }
     });
@@ -260,7 +310,12 @@ fn Charts() -> impl IntoView {
 
 /// Draws a chart, or, when `note` says why there is nothing to plot, its title and the note
 /// (also in the canvas's `data-note`); the canvas's accessible name follows.
-fn draw_or_note(canvas: &HtmlCanvasElement, title: &str, note: Option<&str>, draw: impl FnOnce() -> Result<(), String>) {
+fn draw_or_note(
+    canvas: &HtmlCanvasElement,
+    title: &str,
+    note: Option<&str>,
+    draw: impl FnOnce() -> Result<(), String>,
+) {
     match note {
         Some(note) => {
             let _ = canvas.set_attribute("data-note", note);
@@ -289,7 +344,10 @@ fn RunsList() -> impl IntoView {
     let rows = move || state.runs.get();
     let diff = move || {
         compared(state).map(|(a, b)| {
-            let settings = compare::settings_diff(&SharedRun::from_query(&a.share_query).pairs, &SharedRun::from_query(&b.share_query).pairs);
+            let settings = compare::settings_diff(
+                &SharedRun::from_query(&a.share_query).pairs,
+                &SharedRun::from_query(&b.share_query).pairs,
+            );
             let metrics = summary::diff(&a.summary, &b.summary);
             (a, b, settings, metrics)
         })
@@ -350,7 +408,9 @@ fn RunRow(
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let id = record.id;
-    let cell = |path: &[&str], unit| summary::value(&record.summary, path).map_or("–".into(), |x| summary::format(unit, x));
+    let cell = |path: &[&str], unit| {
+        summary::value(&record.summary, path).map_or("–".into(), |x| summary::format(unit, x))
+    };
     let ttft = cell(&["ttft_s", "p50"], summary::Unit::Seconds);
     let e2e = cell(&["e2e_s", "p50"], summary::Unit::Seconds);
     let tput = cell(&["throughput", "requests_per_s"], summary::Unit::RequestsPerSecond);

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use llmsim_worker::protocol::{FieldError, FileError, FileInfo, FromWorker, RunProgress, RunResult, SkippedFile};
+use llmsim_worker::protocol::{
+    FieldError, FileError, FileInfo, FromWorker, RunProgress, RunResult, SkippedFile,
+};
 use web_sys::File;
 
 use crate::browser;
-use crate::form::FormState;
 use crate::compare;
+use crate::form::FormState;
 use crate::presets::{self, PRESETS, Variant};
 use crate::share::{MAX_LINK_TEXT, SharedFile, SharedRun};
 use crate::worker_client::{self, Reply};
@@ -215,11 +217,18 @@ impl AppState {
     /// at the trace uploaded last, so switching the workload to a trace after the upload uses it.
     fn adopt_last_trace(&self, edited: &str) {
         let Some(path) = self.last_trace.get_untracked() else { return };
-        if !self.uploads.with_untracked(|u| u.get(&path).is_some_and(|u| !matches!(u.status, UploadStatus::Failed(_)))) {
+        if !self
+            .uploads
+            .with_untracked(|u| u.get(&path).is_some_and(|u| !matches!(u.status, UploadStatus::Failed(_))))
+        {
             return;
         }
         let stale: Vec<&'static str> = self.form.with_untracked(|form| {
-            form.active_trace_fields().into_iter().filter(|(flag, text)| *flag != edited && !self.is_provided(text)).map(|(flag, _)| flag).collect()
+            form.active_trace_fields()
+                .into_iter()
+                .filter(|(flag, text)| *flag != edited && !self.is_provided(text))
+                .map(|(flag, _)| flag)
+                .collect()
         });
         for flag in stale {
             self.form.update(|f| f.set(flag, &path));
@@ -251,12 +260,16 @@ impl AppState {
         if shared.is_empty() {
             return;
         }
-        let (form, errors) = FormState::from_pairs(shared.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (form, errors) =
+            FormState::from_pairs(shared.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         self.form.set(form);
         // Pasted texts travel in the link: load them as the page that made it did.
         let required = self.form.with_untracked(FormState::required_files);
         for (path, text) in &shared.texts {
-            let flag = required.iter().find(|(_, p)| p == path).map_or("replica_config_model_config_file", |(flag, _)| *flag);
+            let flag = required
+                .iter()
+                .find(|(_, p)| p == path)
+                .map_or("replica_config_model_config_file", |(flag, _)| *flag);
             if let Some(file) = browser::text_file(path, text) {
                 self.pasted.update(|p| {
                     p.insert(path.clone(), text.clone());
@@ -280,7 +293,9 @@ impl AppState {
     /// Whether `path` can be read by a run: shipped with the page, or uploaded and loaded.
     pub fn is_available(&self, path: &str) -> bool {
         presets::is_shipped(path)
-            || self.uploads.with(|u| u.get(path).is_some_and(|u| matches!(u.status, UploadStatus::Loaded { .. })))
+            || self
+                .uploads
+                .with(|u| u.get(path).is_some_and(|u| matches!(u.status, UploadStatus::Loaded { .. })))
     }
 
     /// Whether `path` is shipped or was uploaded, whatever became of the upload: live
@@ -297,7 +312,12 @@ impl AppState {
         self.uploads.update(|u| {
             u.insert(
                 path.to_string(),
-                Upload { upload_id, flag: flag.to_string(), path: path.to_string(), status: UploadStatus::Loading { done: 0, total } },
+                Upload {
+                    upload_id,
+                    flag: flag.to_string(),
+                    path: path.to_string(),
+                    status: UploadStatus::Loading { done: 0, total },
+                },
             );
         });
         self.notice.set(None);
@@ -308,11 +328,16 @@ impl AppState {
     /// object; named after its `_name_or_path` (else its `model_type`), so the run says which
     /// model it is; kept, so share links can carry it.
     pub fn use_pasted_config(&self, flag: &str, text: &str) -> Result<(), String> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e} (line {}, column {})", e.line(), e.column()))?;
-        let object = value.as_object().ok_or("a config.json is a JSON object: { \"num_hidden_layers\": 32, ... }")?;
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("not valid JSON: {e} (line {}, column {})", e.line(), e.column()))?;
+        let object =
+            value.as_object().ok_or("a config.json is a JSON object: { \"num_hidden_layers\": 32, ... }")?;
         if text.len() > MAX_LINK_TEXT {
-            return Err(format!("{} bytes is more than a config.json ({} at most): upload the file instead", text.len(), MAX_LINK_TEXT));
+            return Err(format!(
+                "{} bytes is more than a config.json ({} at most): upload the file instead",
+                text.len(),
+                MAX_LINK_TEXT
+            ));
         }
         let model = [object.get("_name_or_path"), object.get("model_type")]
             .into_iter()
@@ -322,7 +347,10 @@ impl AppState {
             .find(|name| !name.is_empty())
             .unwrap_or("pasted-config");
         let stem = model.rsplit('/').next().unwrap_or(model);
-        let name: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+        let name: String = stem
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+            .collect();
         let path = format!("{name}.json");
         let file = browser::text_file(&path, text).ok_or("the browser could not make a file of the text")?;
         self.pasted.update(|p| {
@@ -340,10 +368,13 @@ impl AppState {
     /// with none active the workload switches to replaying it. A share link's missing file
     /// keeps the link's name, so the restored configuration finds it.
     pub fn upload_trace(&self, file: File) {
-        let missing: Vec<String> =
-            self.expected.with(|e| e.iter().filter(|f| !self.is_available(&f.path)).map(|f| f.path.clone()).collect());
+        let missing: Vec<String> = self
+            .expected
+            .with(|e| e.iter().filter(|f| !self.is_available(&f.path)).map(|f| f.path.clone()).collect());
         let path = if missing.len() == 1 { missing[0].clone() } else { file.name() };
-        let active = |form: &FormState| -> Vec<&'static str> { form.active_trace_fields().into_iter().map(|(flag, _)| flag).collect() };
+        let active = |form: &FormState| -> Vec<&'static str> {
+            form.active_trace_fields().into_iter().map(|(flag, _)| flag).collect()
+        };
         let mut targets = self.form.with(active);
         if targets.is_empty() {
             self.form.update(|f| f.set("request_generator_config_type", "trace"));
@@ -374,15 +405,20 @@ impl AppState {
             files
                 .iter()
                 .filter_map(|(_, path)| match u.get(path).map(|u| &u.status) {
-                    Some(UploadStatus::Loaded { info, .. }) => {
-                        Some(SharedFile { path: info.path.clone(), size: info.size, sha256: info.sha256.clone() })
-                    }
+                    Some(UploadStatus::Loaded { info, .. }) => Some(SharedFile {
+                        path: info.path.clone(),
+                        size: info.size,
+                        sha256: info.sha256.clone(),
+                    }),
                     _ => None,
                 })
                 .collect()
         });
         let texts = self.pasted.with(|pasted| {
-            form.required_files().into_iter().filter_map(|(_, path)| pasted.get(&path).map(|text| (path, text.clone()))).collect()
+            form.required_files()
+                .into_iter()
+                .filter_map(|(_, path)| pasted.get(&path).map(|text| (path, text.clone())))
+                .collect()
         });
         SharedRun { pairs, files, texts }.to_query()
     }
@@ -411,16 +447,33 @@ impl AppState {
         let b_form = compare::variant_form(&form, &variant);
         let diff = compare::settings_diff(&form.active_pairs(), &b_form.active_pairs());
         let (a_label, b_label) = compare::pair_labels(&label, &diff);
-        let b = PendingRun { config: b_form.to_json(), share_query: self.share_query_of(&b_form), label: b_label };
+        let b = PendingRun {
+            config: b_form.to_json(),
+            share_query: self.share_query_of(&b_form),
+            label: b_label,
+        };
         self.send_run(form.to_json(), share_query, a_label, Some(PairPart::A { b: Box::new(b) }));
     }
 
     /// Numbers a run, marks it running and sends it to the worker.
-    fn send_run(&self, config: serde_json::Value, share_query: String, label: String, pair: Option<PairPart>) {
+    fn send_run(
+        &self,
+        config: serde_json::Value,
+        share_query: String,
+        label: String,
+        pair: Option<PairPart>,
+    ) {
         // Runs are numbered 1, 2, ... for the runs table (uploads have their own ids).
         let run_id = self.next_run.get_value();
         self.next_run.set_value(run_id + 1);
-        self.run.set(RunStatus::Running { run_id, started_ms: browser::now_ms(), progress: None, share_query, label, pair });
+        self.run.set(RunStatus::Running {
+            run_id,
+            started_ms: browser::now_ms(),
+            progress: None,
+            share_query,
+            label,
+            pair,
+        });
         worker_client::run(run_id, config);
     }
 
@@ -469,7 +522,9 @@ impl AppState {
             }
             FromWorker::FileLoaded { upload_id, info, elapsed_ms } => {
                 let mismatch = self.expected.with_untracked(|e| {
-                    e.iter().find(|f| f.path == info.path && (f.sha256 != info.sha256 || f.size != info.size)).cloned()
+                    e.iter()
+                        .find(|f| f.path == info.path && (f.sha256 != info.sha256 || f.size != info.size))
+                        .cloned()
                 });
                 if let Some(shared) = mismatch {
                     self.notice.set(Some(format!(
@@ -495,7 +550,9 @@ impl AppState {
                 });
             }
             FromWorker::RunFailed { run_id, errors } => {
-                let RunStatus::Running { run_id: current, label, pair, .. } = self.run.get_untracked() else { return };
+                let RunStatus::Running { run_id: current, label, pair, .. } = self.run.get_untracked() else {
+                    return;
+                };
                 if current != run_id {
                     return;
                 }
@@ -504,14 +561,21 @@ impl AppState {
                 self.run.set(RunStatus::Idle);
                 if matches!(pair, Some(PairPart::B { .. })) {
                     // The form shows A's settings: B's errors would mark the wrong fields.
-                    let errors: Vec<String> = errors.iter().map(|e| if e.flag.is_empty() { e.to_string() } else { format!("--{}: {e}", e.flag) }).collect();
+                    let errors: Vec<String> = errors
+                        .iter()
+                        .map(|e| if e.flag.is_empty() { e.to_string() } else { format!("--{}: {e}", e.flag) })
+                        .collect();
                     self.notice.set(Some(format!("Run B ({label}) was refused: {}", errors.join("; "))));
                 } else {
                     self.run_errors.set(errors);
                 }
             }
             FromWorker::RunFinished { run_id, result } => {
-                let RunStatus::Running { run_id: current, started_ms, share_query, label, pair, .. } = self.run.get_untracked() else { return };
+                let RunStatus::Running { run_id: current, started_ms, share_query, label, pair, .. } =
+                    self.run.get_untracked()
+                else {
+                    return;
+                };
                 if current != run_id {
                     return;
                 }
@@ -564,9 +628,13 @@ impl AppState {
     }
 
     fn run_label(&self) -> String {
-        let preset = self.matching_preset().and_then(presets::find).map(|p| p.name.split(':').next().unwrap_or(p.name).to_string());
+        let preset = self
+            .matching_preset()
+            .and_then(presets::find)
+            .map(|p| p.name.split(':').next().unwrap_or(p.name).to_string());
         let form = self.form.get_untracked();
-        let text = |name: &str| llmsim_engine::config::find_flag(name).map(|d| form.text(d)).unwrap_or_default();
+        let text =
+            |name: &str| llmsim_engine::config::find_flag(name).map(|d| form.text(d)).unwrap_or_default();
         // A custom config.json names the model unless the name field was set (as the engine does).
         let config_file = text("replica_config_model_config_file");
         let model = if !config_file.is_empty() && !form.parse().0.is_set("replica_config_model_name") {

@@ -3,8 +3,8 @@
 //! the trace's summary.
 
 use leptos::prelude::*;
-use llmsim_worker::protocol::{FileInfo, Percentiles};
 use llmsim_engine::config::find_flag;
+use llmsim_worker::protocol::{FileInfo, Percentiles};
 use llmsim_worker::session::is_trace_flag;
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement};
@@ -34,10 +34,22 @@ pub fn TraceDrop() -> impl IntoView {
     };
     // Traces the active configuration reads, with their uploads (if any).
     let traces = move || {
-        state.form.with(|f| f.required_files()).into_iter().filter(|(flag, _)| is_trace_flag(flag)).map(|(_, path)| path).collect::<Vec<_>>()
+        state
+            .form
+            .with(|f| f.required_files())
+            .into_iter()
+            .filter(|(flag, _)| is_trace_flag(flag))
+            .map(|(_, path)| path)
+            .collect::<Vec<_>>()
     };
     let wanted = move || {
-        state.expected.get().into_iter().filter(|f| !state.is_available(&f.path)).map(|f| f.describe()).collect::<Vec<_>>()
+        state
+            .expected
+            .get()
+            .into_iter()
+            .filter(|f| !state.is_available(&f.path))
+            .map(|f| f.describe())
+            .collect::<Vec<_>>()
     };
     view! {
         <div
@@ -82,7 +94,8 @@ fn TraceStatus(
     let state = expect_context::<AppState>();
     let shown_path = path.clone();
     let status = move || state.uploads.with(|u| u.get(&path).map(|u| u.status.clone()));
-    move || match status() {
+    move || {
+        match status() {
         None if presets::is_shipped(&shown_path) => {
             view! { <p class="trace-note">{format!("Using {}, shipped with the page (synthetic multi-turn chats).", shown_path)}</p> }.into_any()
         }
@@ -104,6 +117,7 @@ fn TraceStatus(
             .into_any()
         }
     }
+    }
 }
 
 /// A loaded trace's summary: size, requests, duration, length percentiles, sessions, reuse.
@@ -115,16 +129,29 @@ fn TraceSummaryTable(
     elapsed_ms: f64,
 ) -> impl IntoView {
     let Some(t) = info.trace.clone() else { return ().into_any() };
-    let lengths = |p: &Percentiles| format!("{:.0} / {:.0} / {:.0} (mean {:.0}, max {:.0})", p.p50, p.p90, p.p99, p.mean, p.max);
+    let lengths = |p: &Percentiles| {
+        format!("{:.0} / {:.0} / {:.0} (mean {:.0}, max {:.0})", p.p50, p.p90, p.p99, p.mean, p.max)
+    };
     let rows = vec![
         ("File", format!("{} · {} · {}", info.path, format_bytes(info.size), t.format)),
         ("SHA-256", info.sha256.clone()),
         ("Requests", t.requests.to_string()),
         ("Duration", t.duration_s.map_or("no arrival times".into(), |d| format!("{d:.1} s"))),
-        ("Prompt tokens p50 / p90 / p99", t.input_tokens.as_ref().map_or("arrival times only".into(), lengths)),
-        ("Output tokens p50 / p90 / p99", t.output_tokens.as_ref().map_or("arrival times only".into(), lengths)),
+        (
+            "Prompt tokens p50 / p90 / p99",
+            t.input_tokens.as_ref().map_or("arrival times only".into(), lengths),
+        ),
+        (
+            "Output tokens p50 / p90 / p99",
+            t.output_tokens.as_ref().map_or("arrival times only".into(), lengths),
+        ),
         ("Sessions", t.sessions.map_or("–".into(), |s| s.to_string())),
-        ("Prefix-reuse share", t.prefix_reuse_share.map_or("no block hashes".into(), |s| format!("{:.1} % of prompt blocks seen before", s * 100.0))),
+        (
+            "Prefix-reuse share",
+            t.prefix_reuse_share.map_or("no block hashes".into(), |s| {
+                format!("{:.1} % of prompt blocks seen before", s * 100.0)
+            }),
+        ),
         ("Parsed in", format!("{:.2} s", elapsed_ms / 1e3)),
     ];
     view! {
@@ -156,7 +183,13 @@ fn TraceUse(
     let state = expect_context::<AppState>();
     let target = StoredValue::new(path.clone());
     let uses = move || {
-        state.form.with(|form| form.active_trace_fields().into_iter().filter(|(_, text)| *text == path).map(|(flag, _)| flag).collect::<Vec<_>>())
+        state.form.with(|form| {
+            form.active_trace_fields()
+                .into_iter()
+                .filter(|(_, text)| *text == path)
+                .map(|(flag, _)| flag)
+                .collect::<Vec<_>>()
+        })
     };
     let replay = move |_| {
         state.set_field("request_generator_config_type", "trace");
@@ -164,12 +197,18 @@ fn TraceUse(
     };
     move || {
         let uses = uses();
-        let text = |what: &str| view! { <p class="trace-note" data-testid="trace-use">{what.to_string()}</p> }.into_any();
+        let text = |what: &str| {
+            view! { <p class="trace-note" data-testid="trace-use">{what.to_string()}</p> }.into_any()
+        };
         if uses.contains(&REPLAY_FLAG) {
-            text("Replayed: every request of the trace (up to the replay's request limit) at its own arrival time.")
+            text(
+                "Replayed: every request of the trace (up to the replay's request limit) at its own arrival time.",
+            )
         } else if uses.contains(&LENGTHS_FLAG) {
             let requests = state.form.with(|form| {
-                find_flag("synthetic_request_generator_config_num_requests").map(|f| form.text(f)).unwrap_or_default()
+                find_flag("synthetic_request_generator_config_num_requests")
+                    .map(|f| form.text(f))
+                    .unwrap_or_default()
             });
             let note = format!(
                 "Only its request lengths are used: the synthetic workload sends {} requests at the interval generator's arrival times{}",
@@ -187,7 +226,9 @@ fn TraceUse(
             }
             .into_any()
         } else if uses.contains(&GAPS_FLAG) {
-            text("Only its arrival gaps are used, by the interval generator; request lengths come from the length generator.")
+            text(
+                "Only its arrival gaps are used, by the interval generator; request lengths come from the length generator.",
+            )
         } else {
             ().into_any()
         }

@@ -170,7 +170,11 @@ impl FlagDef {
                 }
             }
             FlagKind::Str | FlagKind::Path => {
-                if is_none || t.is_empty() { Ok(FlagValue::None) } else { Ok(FlagValue::Str(t.to_string())) }
+                if is_none || t.is_empty() {
+                    Ok(FlagValue::None)
+                } else {
+                    Ok(FlagValue::Str(t.to_string()))
+                }
             }
             FlagKind::Choice(choices) => {
                 if let Some(c) = choices.iter().find(|c| **c == t) {
@@ -179,7 +183,8 @@ impl FlagDef {
                 if let Some(e) = unsupported_value(self.name, t) {
                     return Err(e);
                 }
-                let mut e = ConfigError::new(self.name, format!("'{t}' is not one of: {}", choices.join(", ")));
+                let mut e =
+                    ConfigError::new(self.name, format!("'{t}' is not one of: {}", choices.join(", ")));
                 if let Some(best) = closest(t, choices.iter().copied()) {
                     e = e.with_hint(format!("did you mean '{best}'?"));
                 }
@@ -212,16 +217,21 @@ impl FlagDef {
     pub fn parse_json(&self, value: &serde_json::Value) -> Result<FlagValue, ConfigError> {
         use serde_json::Value;
         match (value, &self.kind) {
-            (Value::Null, FlagKind::OptInt | FlagKind::OptFloat | FlagKind::Str | FlagKind::Path) => Ok(FlagValue::None),
+            (Value::Null, FlagKind::OptInt | FlagKind::OptFloat | FlagKind::Str | FlagKind::Path) => {
+                Ok(FlagValue::None)
+            }
             (Value::Bool(b), FlagKind::Bool) => Ok(FlagValue::Bool(*b)),
             (Value::Number(n), FlagKind::Int | FlagKind::OptInt) => n
                 .as_i64()
                 .or_else(|| n.as_f64().filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15).map(|x| x as i64))
                 .map(FlagValue::Int)
                 .ok_or_else(|| ConfigError::new(self.name, format!("{n} is not a whole number"))),
-            (Value::Number(n), FlagKind::Float | FlagKind::OptFloat) => Ok(FlagValue::Float(n.as_f64().unwrap_or(f64::NAN))),
+            (Value::Number(n), FlagKind::Float | FlagKind::OptFloat) => {
+                Ok(FlagValue::Float(n.as_f64().unwrap_or(f64::NAN)))
+            }
             (Value::Array(items), FlagKind::BoolList) => {
-                let texts: Option<Vec<&str>> = items.iter().map(|v| v.as_bool().map(|b| if b { "True" } else { "False" })).collect();
+                let texts: Option<Vec<&str>> =
+                    items.iter().map(|v| v.as_bool().map(|b| if b { "True" } else { "False" })).collect();
                 match texts {
                     Some(t) if !t.is_empty() => Ok(FlagValue::Str(t.join(" "))),
                     _ => Err(ConfigError::new(self.name, "must be a non-empty list of true/false values")),
@@ -318,68 +328,212 @@ pub fn unsupported_flag(name: &str, text: &str) -> Option<Result<(), ConfigError
 
 /// The error for choosing a value of `selector` that llmsim does not support.
 fn unsupported_value(selector: &str, value: &str) -> Option<ConfigError> {
-    UNSUPPORTED_VALUES
-        .iter()
-        .any(|(s, v)| *s == selector && *v == value)
-        .then(|| ConfigError::new(selector, format!("'{value}' is not supported: {DISK_CACHE}")).with_hint(DISK_CACHE_HINT))
+    UNSUPPORTED_VALUES.iter().any(|(s, v)| *s == selector && *v == value).then(|| {
+        ConfigError::new(selector, format!("'{value}' is not supported: {DISK_CACHE}"))
+            .with_hint(DISK_CACHE_HINT)
+    })
 }
 
 const GENERAL: &[FlagDef] = &[
     FlagDef::int("seed", "42", "Seed of every random stream in the run (workload, routing, replicas)."),
-    FlagDef::choice("log_level", &["debug", "info", "warning", "error", "critical"], "info", "Accepted for Vidur compatibility; the simulator itself logs nothing."),
-    FlagDef::float("time_limit", "0", "Stop after this many simulated seconds (at most 10^9, the simulation horizon); 0 = run until every request is done. Requests still in flight are reported as unfinished."),
+    FlagDef::choice(
+        "log_level",
+        &["debug", "info", "warning", "error", "critical"],
+        "info",
+        "Accepted for Vidur compatibility; the simulator itself logs nothing.",
+    ),
+    FlagDef::float(
+        "time_limit",
+        "0",
+        "Stop after this many simulated seconds (at most 10^9, the simulation horizon); 0 = run until every request is done. Requests still in flight are reported as unfinished.",
+    ),
 ];
 
 const CLUSTER: &[FlagDef] = &[
     FlagDef::int("cluster_config_num_replicas", "1", "Number of model replicas behind the global scheduler."),
-    FlagDef::string("replica_config_model_name", "meta-llama/Llama-2-7b-hf", "Model: a Hugging Face id from the catalogue (`llmsim --list-models`), or the name given to a custom config.json."),
-    FlagDef::path("replica_config_model_config_file", "none", "A Hugging Face config.json describing a custom dense or MoE decoder; overrides the catalogue entry."),
-    FlagDef::int("replica_config_num_pipeline_stages", "1", "Pipeline-parallel degree (PP): layers are split evenly over this many stages."),
-    FlagDef::int("replica_config_tensor_parallel_size", "1", "Tensor-parallel degree (TP): each layer's heads and MLP are split over this many GPUs."),
-    FlagDef::string("replica_config_device", "a100", "GPU SKU (lower case: a100, a100_40gb, h100, h200, b200, a40, l40s, mi300x), or custom (described by the --custom_device_config_* flags)."),
-    FlagDef::string("replica_config_network_device", "a100_pairwise_nvlink", "Node / interconnect (e.g. h100_dgx, a100_pairwise_nvlink); sets all-reduce and send/recv speed."),
-    FlagDef::choice("replica_config_weight_dtype", &["bf16", "fp16", "fp8"], "bf16", "Weight dtype: sets bytes per parameter and the GEMM FLOP rate."),
-    FlagDef::choice("replica_config_kv_cache_dtype", &["bf16", "fp16", "fp8"], "bf16", "KV-cache dtype: sets bytes per cached token, hence KV capacity."),
+    FlagDef::string(
+        "replica_config_model_name",
+        "meta-llama/Llama-2-7b-hf",
+        "Model: a Hugging Face id from the catalogue (`llmsim --list-models`), or the name given to a custom config.json.",
+    ),
+    FlagDef::path(
+        "replica_config_model_config_file",
+        "none",
+        "A Hugging Face config.json describing a custom dense or MoE decoder; overrides the catalogue entry.",
+    ),
+    FlagDef::int(
+        "replica_config_num_pipeline_stages",
+        "1",
+        "Pipeline-parallel degree (PP): layers are split evenly over this many stages.",
+    ),
+    FlagDef::int(
+        "replica_config_tensor_parallel_size",
+        "1",
+        "Tensor-parallel degree (TP): each layer's heads and MLP are split over this many GPUs.",
+    ),
+    FlagDef::string(
+        "replica_config_device",
+        "a100",
+        "GPU SKU (lower case: a100, a100_40gb, h100, h200, b200, a40, l40s, mi300x), or custom (described by the --custom_device_config_* flags).",
+    ),
+    FlagDef::string(
+        "replica_config_network_device",
+        "a100_pairwise_nvlink",
+        "Node / interconnect (e.g. h100_dgx, a100_pairwise_nvlink); sets all-reduce and send/recv speed.",
+    ),
+    FlagDef::choice(
+        "replica_config_weight_dtype",
+        &["bf16", "fp16", "fp8"],
+        "bf16",
+        "Weight dtype: sets bytes per parameter and the GEMM FLOP rate.",
+    ),
+    FlagDef::choice(
+        "replica_config_kv_cache_dtype",
+        &["bf16", "fp16", "fp8"],
+        "bf16",
+        "KV-cache dtype: sets bytes per cached token, hence KV capacity.",
+    ),
 ];
 
 const CACHE: &[FlagDef] = &[
     FlagDef::int("cache_config_block_size", "16", "Tokens per KV-cache block (a power of two)."),
-    FlagDef::opt_int("cache_config_num_blocks", "none", "KV blocks per replica; none = computed from device memory by the memory planner."),
-    FlagDef::float("cache_config_watermark_blocks_fraction", "0.01", "Fraction of blocks kept free when admitting requests (sarathi, vllm)."),
-    FlagDef::float("cache_config_memory_margin_fraction", "0.1", "Fraction of device memory reserved for activations and the runtime; the rest holds weights and KV cache."),
-    FlagDef::bool("cache_config_enable_prefix_caching", "false", "Reuse cached KV blocks of shared prompt prefixes (needs block_hash_ids in the trace)."),
-    FlagDef::choice("cache_config_prefix_caching_hash_algo", &["builtin", "sha256"], "builtin", "Accepted for Vidur compatibility; block identities come from the trace's hash ids."),
-    FlagDef::int("cache_config_num_preallocate_tokens", "64", "vllm_v1: extra tokens of blocks allocated ahead with each new allocation."),
+    FlagDef::opt_int(
+        "cache_config_num_blocks",
+        "none",
+        "KV blocks per replica; none = computed from device memory by the memory planner.",
+    ),
+    FlagDef::float(
+        "cache_config_watermark_blocks_fraction",
+        "0.01",
+        "Fraction of blocks kept free when admitting requests (sarathi, vllm).",
+    ),
+    FlagDef::float(
+        "cache_config_memory_margin_fraction",
+        "0.1",
+        "Fraction of device memory reserved for activations and the runtime; the rest holds weights and KV cache.",
+    ),
+    FlagDef::bool(
+        "cache_config_enable_prefix_caching",
+        "false",
+        "Reuse cached KV blocks of shared prompt prefixes (needs block_hash_ids in the trace).",
+    ),
+    FlagDef::choice(
+        "cache_config_prefix_caching_hash_algo",
+        &["builtin", "sha256"],
+        "builtin",
+        "Accepted for Vidur compatibility; block identities come from the trace's hash ids.",
+    ),
+    FlagDef::int(
+        "cache_config_num_preallocate_tokens",
+        "64",
+        "vllm_v1: extra tokens of blocks allocated ahead with each new allocation.",
+    ),
 ];
 
 const SLO: &[FlagDef] = &[
-    FlagDef::opt_float("slo_config_prefill_e2e_time_normalized", "none", "Prefill SLO in seconds per prompt token; the EDF queue's deadline is arrival + P × this."),
-    FlagDef::opt_float("slo_config_prefill_e2e_time_min", "none", "Lower bound of the prefill SLO in seconds."),
+    FlagDef::opt_float(
+        "slo_config_prefill_e2e_time_normalized",
+        "none",
+        "Prefill SLO in seconds per prompt token; the EDF queue's deadline is arrival + P × this.",
+    ),
+    FlagDef::opt_float(
+        "slo_config_prefill_e2e_time_min",
+        "none",
+        "Lower bound of the prefill SLO in seconds.",
+    ),
 ];
 
 const METRICS: &[FlagDef] = &[
-    FlagDef::bool("metrics_config_write_metrics", "true", "Write the output files. Off: only config.json is written (as in Vidur); the summary is still printed."),
-    FlagDef::bool("metrics_config_write_json_trace", "false", "Accepted for Vidur compatibility (event traces are not written)."),
-    FlagDef::bool("metrics_config_enable_chrome_trace", "true", "Write chrome_trace.json (open in Perfetto): one slice per batch and pipeline stage."),
-    FlagDef::int("metrics_config_chrome_trace_max_slices", "200000", "Keep at most this many batch-stage slices in chrome_trace.json (the first ones; 0 = no limit). Long runs have millions of batches, too many for memory and for trace viewers."),
-    FlagDef::bool("metrics_config_store_plots", "true", "Write the plots/ directory: CDFs, histograms, time series (CSV) and replica_metrics.json. Off: no plots/."),
-    FlagDef::bool("metrics_config_store_request_metrics", "true", "Write request_metrics.csv (one row per completed request). summary.json and the plots/ CDFs are computed either way."),
-    FlagDef::bool("metrics_config_store_batch_metrics", "true", "Compute the batch CDFs (batch size, tokens, prefill and decode tokens, execution time) written to plots/."),
-    FlagDef::bool("metrics_config_store_utilization_metrics", "true", "Write plots/replica_metrics.json (per replica: KV usage, busy and MFU per stage, prefix-cache hits). Off: not written; the means in summary.json are kept."),
-    FlagDef::bool("metrics_config_store_operation_metrics", "false", "Compute per-operation time CDFs (ms per stage) written to plots/ as <op>.csv."),
-    FlagDef::bool("metrics_config_store_token_completion_metrics", "false", "Accepted for Vidur compatibility (TBT is always measured)."),
-    FlagDef::bool("metrics_config_keep_individual_batch_metrics", "false", "Write batch_metrics.csv with one row per batch."),
-    FlagDef::bool("metrics_config_save_table_to_wandb", "false", "Accepted for Vidur compatibility (no wandb)."),
+    FlagDef::bool(
+        "metrics_config_write_metrics",
+        "true",
+        "Write the output files. Off: only config.json is written (as in Vidur); the summary is still printed.",
+    ),
+    FlagDef::bool(
+        "metrics_config_write_json_trace",
+        "false",
+        "Accepted for Vidur compatibility (event traces are not written).",
+    ),
+    FlagDef::bool(
+        "metrics_config_enable_chrome_trace",
+        "true",
+        "Write chrome_trace.json (open in Perfetto): one slice per batch and pipeline stage.",
+    ),
+    FlagDef::int(
+        "metrics_config_chrome_trace_max_slices",
+        "200000",
+        "Keep at most this many batch-stage slices in chrome_trace.json (the first ones; 0 = no limit). Long runs have millions of batches, too many for memory and for trace viewers.",
+    ),
+    FlagDef::bool(
+        "metrics_config_store_plots",
+        "true",
+        "Write the plots/ directory: CDFs, histograms, time series (CSV) and replica_metrics.json. Off: no plots/.",
+    ),
+    FlagDef::bool(
+        "metrics_config_store_request_metrics",
+        "true",
+        "Write request_metrics.csv (one row per completed request). summary.json and the plots/ CDFs are computed either way.",
+    ),
+    FlagDef::bool(
+        "metrics_config_store_batch_metrics",
+        "true",
+        "Compute the batch CDFs (batch size, tokens, prefill and decode tokens, execution time) written to plots/.",
+    ),
+    FlagDef::bool(
+        "metrics_config_store_utilization_metrics",
+        "true",
+        "Write plots/replica_metrics.json (per replica: KV usage, busy and MFU per stage, prefix-cache hits). Off: not written; the means in summary.json are kept.",
+    ),
+    FlagDef::bool(
+        "metrics_config_store_operation_metrics",
+        "false",
+        "Compute per-operation time CDFs (ms per stage) written to plots/ as <op>.csv.",
+    ),
+    FlagDef::bool(
+        "metrics_config_store_token_completion_metrics",
+        "false",
+        "Accepted for Vidur compatibility (TBT is always measured).",
+    ),
+    FlagDef::bool(
+        "metrics_config_keep_individual_batch_metrics",
+        "false",
+        "Write batch_metrics.csv with one row per batch.",
+    ),
+    FlagDef::bool(
+        "metrics_config_save_table_to_wandb",
+        "false",
+        "Accepted for Vidur compatibility (no wandb).",
+    ),
     FlagDef::string("metrics_config_wandb_project", "none", "Accepted for Vidur compatibility (no wandb)."),
     FlagDef::string("metrics_config_wandb_group", "none", "Accepted for Vidur compatibility (no wandb)."),
     FlagDef::string("metrics_config_wandb_run_name", "none", "Accepted for Vidur compatibility (no wandb)."),
     FlagDef::string("metrics_config_wandb_sweep_id", "none", "Accepted for Vidur compatibility (no wandb)."),
     FlagDef::string("metrics_config_wandb_run_id", "none", "Accepted for Vidur compatibility (no wandb)."),
-    FlagDef::opt_int("metrics_config_subsamples", "none", "Accepted for Vidur compatibility (unused, as in Vidur)."),
-    FlagDef::opt_int("metrics_config_min_batch_index", "none", "Accepted for Vidur compatibility (unused, as in Vidur)."),
-    FlagDef::opt_int("metrics_config_max_batch_index", "none", "Accepted for Vidur compatibility (unused, as in Vidur)."),
-    FlagDef::path("metrics_config_output_dir", "simulator_output", "Output directory; a timestamped sub-directory is created in it unless --metrics_config_no_timestamp."),
-    FlagDef::bool("metrics_config_no_timestamp", "false", "Write the output files directly into the output directory (for scripts). Files a previous run left there under llmsim's own names, and its plots/ CSV/JSON files, are removed first."),
+    FlagDef::opt_int(
+        "metrics_config_subsamples",
+        "none",
+        "Accepted for Vidur compatibility (unused, as in Vidur).",
+    ),
+    FlagDef::opt_int(
+        "metrics_config_min_batch_index",
+        "none",
+        "Accepted for Vidur compatibility (unused, as in Vidur).",
+    ),
+    FlagDef::opt_int(
+        "metrics_config_max_batch_index",
+        "none",
+        "Accepted for Vidur compatibility (unused, as in Vidur).",
+    ),
+    FlagDef::path(
+        "metrics_config_output_dir",
+        "simulator_output",
+        "Output directory; a timestamped sub-directory is created in it unless --metrics_config_no_timestamp.",
+    ),
+    FlagDef::bool(
+        "metrics_config_no_timestamp",
+        "false",
+        "Write the output files directly into the output directory (for scripts). Files a previous run left there under llmsim's own names, and its plots/ CSV/JSON files, are removed first.",
+    ),
 ];
 
 fn assemble() -> Vec<FlagDef> {
@@ -392,10 +546,19 @@ fn assemble() -> Vec<FlagDef> {
     push(&mut flags, CLUSTER, FlagGroup::Cluster);
     // The custom device's figures apply only to --replica_config_device custom.
     let custom_device = crate::catalog::CUSTOM_DEVICE_FLAGS.iter().cloned();
-    flags.extend(custom_device.map(|f| f.in_group(FlagGroup::Cluster).shown_when("replica_config_device", vec![crate::catalog::CUSTOM_DEVICE])));
+    flags.extend(custom_device.map(|f| {
+        f.in_group(FlagGroup::Cluster)
+            .shown_when("replica_config_device", vec![crate::catalog::CUSTOM_DEVICE])
+    }));
     push(&mut flags, CACHE, FlagGroup::Cache);
 
-    fn selector(name: &'static str, choices: Vec<&'static str>, default: &'static str, help: &'static str, group: FlagGroup) -> FlagDef {
+    fn selector(
+        name: &'static str,
+        choices: Vec<&'static str>,
+        default: &'static str,
+        help: &'static str,
+        group: FlagGroup,
+    ) -> FlagDef {
         FlagDef::with(name, FlagKind::Choice(Cow::Owned(choices)), default, help).in_group(group)
     }
     fn policy_flags<'a>(
@@ -427,7 +590,12 @@ fn assemble() -> Vec<FlagDef> {
         "How requests are produced: synthetic (lengths × arrival intervals), trace (replay a trace file's arrivals and lengths) or closed_loop (N clients, each sending its next request when the previous finishes).",
         FlagGroup::Workload,
     ));
-    policy_flags(&mut flags, "request_generator_config_type", FlagGroup::Workload, generators.iter().map(|e| (e.name, e.flags)));
+    policy_flags(
+        &mut flags,
+        "request_generator_config_type",
+        FlagGroup::Workload,
+        generators.iter().map(|e| (e.name, e.flags)),
+    );
     let lengths = workload::LENGTH_GENERATORS;
     flags.push(
         selector(
@@ -439,7 +607,12 @@ fn assemble() -> Vec<FlagDef> {
         )
         .shown_when("request_generator_config_type", vec!["synthetic", "closed_loop"]),
     );
-    policy_flags(&mut flags, "length_generator_config_type", FlagGroup::Workload, lengths.iter().map(|e| (e.name, e.flags)));
+    policy_flags(
+        &mut flags,
+        "length_generator_config_type",
+        FlagGroup::Workload,
+        lengths.iter().map(|e| (e.name, e.flags)),
+    );
     let intervals = workload::INTERVAL_GENERATORS;
     flags.push(
         selector(
@@ -451,7 +624,12 @@ fn assemble() -> Vec<FlagDef> {
         )
         .shown_when("request_generator_config_type", vec!["synthetic"]),
     );
-    policy_flags(&mut flags, "interval_generator_config_type", FlagGroup::Workload, intervals.iter().map(|e| (e.name, e.flags)));
+    policy_flags(
+        &mut flags,
+        "interval_generator_config_type",
+        FlagGroup::Workload,
+        intervals.iter().map(|e| (e.name, e.flags)),
+    );
 
     // Schedulers.
     let routers = scheduler::global::ROUTERS;
@@ -462,7 +640,12 @@ fn assemble() -> Vec<FlagDef> {
         "Global scheduler: how each arriving request is routed to a replica.",
         FlagGroup::GlobalScheduler,
     ));
-    policy_flags(&mut flags, "global_scheduler_config_type", FlagGroup::GlobalScheduler, routers.iter().map(|e| (e.name, e.flags)));
+    policy_flags(
+        &mut flags,
+        "global_scheduler_config_type",
+        FlagGroup::GlobalScheduler,
+        routers.iter().map(|e| (e.name, e.flags)),
+    );
     let replica_schedulers = scheduler::replica::REPLICA_SCHEDULERS;
     flags.push(selector(
         "replica_scheduler_config_type",
@@ -495,7 +678,12 @@ fn assemble() -> Vec<FlagDef> {
         "How batch times are predicted: roofline (calibrated, no profiling needed) or profile tables (Vidur CSVs; random_forest and linear_regression are Vidur's names for the same files).",
         FlagGroup::Predictor,
     ));
-    policy_flags(&mut flags, "execution_time_predictor_config_type", FlagGroup::Predictor, predictors.iter().map(|e| (e.name, e.flags)));
+    policy_flags(
+        &mut flags,
+        "execution_time_predictor_config_type",
+        FlagGroup::Predictor,
+        predictors.iter().map(|e| (e.name, e.flags)),
+    );
 
     push(&mut flags, METRICS, FlagGroup::Metrics);
     flags
@@ -516,7 +704,8 @@ mod tests {
                 let sel = find_flag(selector).expect("selector exists");
                 for v in values.iter() {
                     // A text selector (the device: a catalogue id or `custom`) has no choice list.
-                    let known = sel.choices().contains(v) || (matches!(sel.kind, FlagKind::Str) && !v.is_empty());
+                    let known =
+                        sel.choices().contains(v) || (matches!(sel.kind, FlagKind::Str) && !v.is_empty());
                     assert!(known, "--{} shown for unknown {selector}={v}", f.name);
                 }
             }

@@ -9,9 +9,13 @@
 mod flags;
 mod typed;
 
-pub use flags::{FlagDef, FlagGroup, FlagKind, UNSUPPORTED_FLAGS, UnsupportedFlag, all_flags, find_flag, suggest_flag, unsupported_flag};
+pub use flags::{
+    FlagDef, FlagGroup, FlagKind, UNSUPPORTED_FLAGS, UnsupportedFlag, all_flags, find_flag, suggest_flag,
+    unsupported_flag,
+};
 pub use typed::{
-    Policy, fill_placeholders, is_active, CacheSpec, ClusterSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec, SimConfig, SloSpec,
+    CacheSpec, ClusterSpec, Dtype, MetricsSpec, ParallelSpec, Policy, ReplicaSpec, SimConfig, SloSpec,
+    fill_placeholders, is_active,
 };
 
 use std::collections::BTreeMap;
@@ -54,7 +58,9 @@ impl FlagValue {
         match self {
             FlagValue::Bool(b) => (*b).into(),
             FlagValue::Int(i) => (*i).into(),
-            FlagValue::Float(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into),
+            FlagValue::Float(x) => {
+                serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into)
+            }
             FlagValue::Str(s) => s.clone().into(),
             FlagValue::IntList(v) => v.clone().into(),
             FlagValue::None => serde_json::Value::Null,
@@ -65,7 +71,11 @@ impl FlagValue {
 /// Shortest text that parses back to the same float.
 fn format_float(x: f64) -> String {
     let s = format!("{x}");
-    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") { s } else { format!("{s}.0") }
+    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 /// A configuration error, always naming the flag (form field) it is about.
@@ -253,7 +263,10 @@ impl Config {
                 continue;
             }
             if let Some((selector, values, chosen)) = self.failing_selector(name) {
-                warnings.push(format!("--{name} is ignored: it applies with --{selector} {}, not {chosen}", or_list(values)));
+                warnings.push(format!(
+                    "--{name} is ignored: it applies with --{selector} {}, not {chosen}",
+                    or_list(values)
+                ));
             }
         }
         warnings
@@ -297,7 +310,9 @@ impl Config {
     }
 
     /// Parses `(name, text)` pairs (a share link's query string), collecting every error.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config, ConfigErrors> {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Config, ConfigErrors> {
         let mut config = Config::new();
         let mut errors = Vec::new();
         for (k, v) in pairs {
@@ -453,7 +468,10 @@ impl<'a> Params<'a> {
     pub fn int_in(&mut self, name: &str, min: i64, max: i64) -> i64 {
         let v = self.int(name);
         if v < min || v > max {
-            self.errors.push(ConfigError::new(name, format!("{v} is out of range: it must be between {min} and {max}")));
+            self.errors.push(ConfigError::new(
+                name,
+                format!("{v} is out of range: it must be between {min} and {max}"),
+            ));
             return min;
         }
         v
@@ -468,7 +486,10 @@ impl<'a> Params<'a> {
     pub fn opt_u64_at_least(&mut self, name: &str, min: u64) -> Option<u64> {
         let v = self.opt_int(name)?;
         if v < min as i64 {
-            self.errors.push(ConfigError::new(name, format!("{v} is out of range: it must be at least {min} (or none)")));
+            self.errors.push(ConfigError::new(
+                name,
+                format!("{v} is out of range: it must be at least {min} (or none)"),
+            ));
             return None;
         }
         Some(v as u64)
@@ -511,7 +532,10 @@ impl<'a> Params<'a> {
     pub fn float_in(&mut self, name: &str, min: f64, max: f64) -> f64 {
         let v = self.float(name);
         if !(v.is_finite() && v >= min && v <= max) {
-            self.errors.push(ConfigError::new(name, format!("{v} is out of range: it must be between {min} and {max}")));
+            self.errors.push(ConfigError::new(
+                name,
+                format!("{v} is out of range: it must be between {min} and {max}"),
+            ));
             return min;
         }
         v
@@ -614,7 +638,11 @@ mod tests {
                 "--sarathi_scheduler_config_chunk_size is ignored: it applies with --replica_scheduler_config_type sarathi, not vllm_v1",
             ]
         );
-        let active = Config::from_pairs([("replica_scheduler_config_type", "sarathi"), ("sarathi_scheduler_config_chunk_size", "256")]).unwrap();
+        let active = Config::from_pairs([
+            ("replica_scheduler_config_type", "sarathi"),
+            ("sarathi_scheduler_config_chunk_size", "256"),
+        ])
+        .unwrap();
         assert!(active.ignored_flag_warnings().is_empty());
         // A full config.json (every flag set, most to their defaults) warns about nothing.
         let full = Config::from_json_value(&Config::new().to_json(true)).unwrap();
@@ -623,7 +651,10 @@ mod tests {
 
     #[test]
     fn the_disk_cache_is_refused_from_json_too_unless_off() {
-        let e = Config::from_json_str(r#"{"replica_scheduler_config_type": "vllm_v1_disk", "cache_config_enable_disk_caching": true}"#).unwrap_err();
+        let e = Config::from_json_str(
+            r#"{"replica_scheduler_config_type": "vllm_v1_disk", "cache_config_enable_disk_caching": true}"#,
+        )
+        .unwrap_err();
         let flags: Vec<_> = e.0.iter().map(|e| e.flag.as_str()).collect();
         assert_eq!(flags, ["cache_config_enable_disk_caching", "replica_scheduler_config_type"]);
         assert!(e.0.iter().all(|e| e.message.contains("not supported")), "{e}");

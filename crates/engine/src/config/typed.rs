@@ -223,8 +223,15 @@ impl SimConfig {
             Some(limit)
         } else {
             p.error(
-                ConfigError::new("time_limit", format!("{time_limit_s} is out of range: it must be between 0 and {HORIZON_SECS} seconds"))
-                    .with_hint(format!("no run simulates past {HORIZON_TEXT}; use 0 to run until every request is done")),
+                ConfigError::new(
+                    "time_limit",
+                    format!(
+                        "{time_limit_s} is out of range: it must be between 0 and {HORIZON_SECS} seconds"
+                    ),
+                )
+                .with_hint(format!(
+                    "no run simulates past {HORIZON_TEXT}; use 0 to run until every request is done"
+                )),
             );
             None
         };
@@ -235,7 +242,10 @@ impl SimConfig {
             block_size: {
                 let b = p.int_in("cache_config_block_size", 1, 1 << 16);
                 if !(b as u64).is_power_of_two() {
-                    p.error(ConfigError::new("cache_config_block_size", format!("{b} is not a power of two")).with_hint("use 8, 16, 32, ..."));
+                    p.error(
+                        ConfigError::new("cache_config_block_size", format!("{b} is not a power of two"))
+                            .with_hint("use 8, 16, 32, ..."),
+                    );
                 }
                 b as u32
             },
@@ -248,31 +258,46 @@ impl SimConfig {
 
         let router = pick(&mut p, "global_scheduler_config_type", ROUTERS.iter().map(|e| (e.name, e.parse)))
             .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
-        let replica_scheduler =
-            pick(&mut p, "replica_scheduler_config_type", REPLICA_SCHEDULERS.iter().map(|e| (e.name, e.parse)))
-                .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
+        let replica_scheduler = pick(
+            &mut p,
+            "replica_scheduler_config_type",
+            REPLICA_SCHEDULERS.iter().map(|e| (e.name, e.parse)),
+        )
+        .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
         let request_queue = QueueKind::parse(&p.string("request_queue_config_type"));
         let slo = SloSpec {
             prefill_e2e_time_normalized: p.opt_float("slo_config_prefill_e2e_time_normalized"),
             prefill_e2e_time_min: p.opt_float("slo_config_prefill_e2e_time_min"),
         };
-        if request_queue == QueueKind::Edf && slo.prefill_e2e_time_normalized.is_none() && slo.prefill_e2e_time_min.is_none() {
+        if request_queue == QueueKind::Edf
+            && slo.prefill_e2e_time_normalized.is_none()
+            && slo.prefill_e2e_time_min.is_none()
+        {
             p.error(
                 ConfigError::new("request_queue_config_type", "edf needs a prefill SLO to compute deadlines")
                     .with_hint("set --slo_config_prefill_e2e_time_normalized and/or --slo_config_prefill_e2e_time_min"),
             );
         }
-        let workload = pick(&mut p, "request_generator_config_type", REQUEST_GENERATORS.iter().map(|e| (e.name, e.parse)))
-            .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
+        let workload = pick(
+            &mut p,
+            "request_generator_config_type",
+            REQUEST_GENERATORS.iter().map(|e| (e.name, e.parse)),
+        )
+        .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
         let predictor = match &replica {
-            Some(r) => pick(&mut p, "execution_time_predictor_config_type", PREDICTORS.iter().map(|e| (e.name, e.parse)))
-                .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
+            Some(r) => pick(
+                &mut p,
+                "execution_time_predictor_config_type",
+                PREDICTORS.iter().map(|e| (e.name, e.parse)),
+            )
+            .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
             None => None,
         };
         let metrics = MetricsSpec {
             write_metrics: p.bool("metrics_config_write_metrics"),
             enable_chrome_trace: p.bool("metrics_config_enable_chrome_trace"),
-            chrome_trace_max_slices: Some(p.u64_at_least("metrics_config_chrome_trace_max_slices", 0)).filter(|n| *n > 0),
+            chrome_trace_max_slices: Some(p.u64_at_least("metrics_config_chrome_trace_max_slices", 0))
+                .filter(|n| *n > 0),
             store_plots: p.bool("metrics_config_store_plots"),
             store_request_metrics: p.bool("metrics_config_store_request_metrics"),
             store_batch_metrics: p.bool("metrics_config_store_batch_metrics"),
@@ -337,21 +362,28 @@ impl SimConfig {
         }
         if let Some(plan) = &memory
             && let Some(r) = &replica
-            && plan.num_blocks * u64::from(cache.block_size) < u64::from(r.model.max_model_len) {
-                warnings.push(format!(
+            && plan.num_blocks * u64::from(cache.block_size) < u64::from(r.model.max_model_len)
+        {
+            warnings.push(format!(
                     "a replica's KV cache holds {} tokens, less than the model's max_model_len of {}: long requests will be refused",
                     plan.num_blocks * u64::from(cache.block_size),
                     r.model.max_model_len
                 ));
-            }
+        }
 
         warnings.extend(p.take_warnings());
         let errors = p.into_errors();
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
-        let (Some(replica), Some(router), Some(replica_scheduler), Some(workload), Some(predictor), Some(memory)) =
-            (replica, router, replica_scheduler, workload, predictor, memory)
+        let (
+            Some(replica),
+            Some(router),
+            Some(replica_scheduler),
+            Some(workload),
+            Some(predictor),
+            Some(memory),
+        ) = (replica, router, replica_scheduler, workload, predictor, memory)
         else {
             return Err(ConfigError::new("", "invalid configuration").into());
         };
@@ -432,7 +464,11 @@ fn file_name(path: &str) -> &str {
 }
 
 /// Reads a selector flag and returns the chosen registry entry's parts.
-fn pick<T>(p: &mut Params, selector: &str, entries: impl Iterator<Item = (&'static str, T)>) -> Option<(&'static str, T)> {
+fn pick<T>(
+    p: &mut Params,
+    selector: &str,
+    entries: impl Iterator<Item = (&'static str, T)>,
+) -> Option<(&'static str, T)> {
     let chosen = p.string(selector);
     let found = entries.into_iter().find(|(name, _)| *name == chosen);
     if found.is_none() {
@@ -457,7 +493,10 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
                     Some(arch)
                 }
                 Err(e) => {
-                    let mut error = ConfigError::new("replica_config_model_config_file", format!("{path}: {}", e.message));
+                    let mut error = ConfigError::new(
+                        "replica_config_model_config_file",
+                        format!("{path}: {}", e.message),
+                    );
                     if let Some(hint) = e.hint {
                         error = error.with_hint(hint);
                     }
@@ -473,7 +512,8 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
         None => match catalog::find_model(&model_name) {
             Some(m) => Some(m.clone()),
             None => {
-                let mut e = ConfigError::new("replica_config_model_name", format!("unknown model '{model_name}'"));
+                let mut e =
+                    ConfigError::new("replica_config_model_name", format!("unknown model '{model_name}'"));
                 e = match catalog::suggest_model(&model_name) {
                     Some(best) => e.with_hint(format!("did you mean '{best}'? Or give a Hugging Face config.json with --replica_config_model_config_file")),
                     None => e.with_hint("`llmsim --list-models` lists the catalogue; or give a config.json with --replica_config_model_config_file"),
@@ -484,10 +524,17 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
         },
     };
     let device_name = p.string("replica_config_device");
-    let device = if device_name == catalog::CUSTOM_DEVICE { catalog::custom_device(p) } else { catalog::find_device(&device_name).cloned() };
+    let device = if device_name == catalog::CUSTOM_DEVICE {
+        catalog::custom_device(p)
+    } else {
+        catalog::find_device(&device_name).cloned()
+    };
     if device.is_none() && device_name != catalog::CUSTOM_DEVICE {
         let names: Vec<&str> = catalog::devices().iter().map(|d| d.name.as_str()).collect();
-        let mut e = ConfigError::new("replica_config_device", format!("unknown device '{device_name}'; known: {}", names.join(", ")));
+        let mut e = ConfigError::new(
+            "replica_config_device",
+            format!("unknown device '{device_name}'; known: {}", names.join(", ")),
+        );
         if let Some(best) = super::flags::closest(&device_name, names.iter().copied()) {
             e = e.with_hint(format!("did you mean '{best}'?"));
         }
@@ -497,7 +544,10 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
     let node = catalog::find_node(&node_name).cloned();
     if node.is_none() {
         let names: Vec<&str> = catalog::nodes().iter().map(|n| n.name.as_str()).collect();
-        let mut e = ConfigError::new("replica_config_network_device", format!("unknown network device '{node_name}'; known: {}", names.join(", ")));
+        let mut e = ConfigError::new(
+            "replica_config_network_device",
+            format!("unknown network device '{node_name}'; known: {}", names.join(", ")),
+        );
         if let Some(best) = super::flags::closest(&node_name, names.iter().copied()) {
             e = e.with_hint(format!("did you mean '{best}'?"));
         }
@@ -514,29 +564,48 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
     };
     if model.num_layers % pp != 0 {
         p.error(
-            ConfigError::new("replica_config_num_pipeline_stages", format!("PP={pp} does not divide {}'s {} layers", model.name, model.num_layers))
-                .with_hint(format!("choose PP from {}", divisors(model.num_layers))),
+            ConfigError::new(
+                "replica_config_num_pipeline_stages",
+                format!("PP={pp} does not divide {}'s {} layers", model.name, model.num_layers),
+            )
+            .with_hint(format!("choose PP from {}", divisors(model.num_layers))),
         );
     }
     if model.num_q_heads % tp != 0 || model.embedding_dim % tp != 0 {
-        let common = (1..=model.num_q_heads.min(64)).filter(|d| model.num_q_heads % d == 0 && model.embedding_dim % d == 0);
+        let common = (1..=model.num_q_heads.min(64))
+            .filter(|d| model.num_q_heads % d == 0 && model.embedding_dim % d == 0);
         p.error(
             ConfigError::new(
                 "replica_config_tensor_parallel_size",
-                format!("TP={tp} does not divide {}'s {} attention heads and hidden size {}", model.name, model.num_q_heads, model.embedding_dim),
+                format!(
+                    "TP={tp} does not divide {}'s {} attention heads and hidden size {}",
+                    model.name, model.num_q_heads, model.embedding_dim
+                ),
             )
-            .with_hint(format!("choose TP from {}", common.map(|d| d.to_string()).collect::<Vec<_>>().join(", "))),
+            .with_hint(format!(
+                "choose TP from {}",
+                common.map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            )),
         );
     }
     if model.no_tensor_parallel && tp > 1 {
-        p.error(ConfigError::new("replica_config_tensor_parallel_size", format!("{} does not support tensor parallelism", model.name)).with_hint("use TP=1"));
+        p.error(
+            ConfigError::new(
+                "replica_config_tensor_parallel_size",
+                format!("{} does not support tensor parallelism", model.name),
+            )
+            .with_hint("use TP=1"),
+        );
     }
     let world = tp * pp;
     if world > node.devices_per_node && !world.is_multiple_of(node.devices_per_node) {
         p.error(
             ConfigError::new(
                 "replica_config_tensor_parallel_size",
-                format!("TP×PP = {world} GPUs neither fits in one {} node ({} GPUs) nor fills whole nodes", node.name, node.devices_per_node),
+                format!(
+                    "TP×PP = {world} GPUs neither fits in one {} node ({} GPUs) nor fills whole nodes",
+                    node.name, node.devices_per_node
+                ),
             )
             .with_hint(format!("make TP×PP at most {} or a multiple of it", node.devices_per_node)),
         );
@@ -548,9 +617,19 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
         ));
     }
     if weight_dtype == Dtype::Fp8 && device.fp8_tflops.is_none() {
-        warnings.push(format!("{} has no FP8 tensor cores: fp8 weights save memory but GEMMs run at the FP16 rate", device.name));
+        warnings.push(format!(
+            "{} has no FP8 tensor cores: fp8 weights save memory but GEMMs run at the FP16 rate",
+            device.name
+        ));
     }
-    Some(ReplicaSpec { model, device, node, parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp }, weight_dtype, kv_cache_dtype })
+    Some(ReplicaSpec {
+        model,
+        device,
+        node,
+        parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp },
+        weight_dtype,
+        kv_cache_dtype,
+    })
 }
 
 #[cfg(test)]
@@ -580,7 +659,12 @@ mod tests {
 
     #[test]
     fn model_too_big_is_refused_with_numbers() {
-        let e = build(&[("replica_config_model_name", "meta-llama/Meta-Llama-3-70B"), ("replica_config_device", "h100"), ("replica_config_network_device", "h100_dgx")]).unwrap_err();
+        let e = build(&[
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-70B"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+        ])
+        .unwrap_err();
         let text = e.to_string();
         assert!(text.contains("GiB per GPU") && !text.contains(" GB"), "{text}");
         assert!(text.contains("TP"), "{text}");
@@ -588,7 +672,12 @@ mod tests {
 
     #[test]
     fn every_error_is_reported_at_once() {
-        let e = build(&[("cluster_config_num_replicas", "0"), ("cache_config_block_size", "24"), ("replica_config_device", "h1000")]).unwrap_err();
+        let e = build(&[
+            ("cluster_config_num_replicas", "0"),
+            ("cache_config_block_size", "24"),
+            ("replica_config_device", "h1000"),
+        ])
+        .unwrap_err();
         let flags: Vec<_> = e.0.iter().map(|e| e.flag.as_str()).collect();
         assert!(flags.contains(&"cluster_config_num_replicas"));
         assert!(flags.contains(&"cache_config_block_size"));
@@ -599,7 +688,11 @@ mod tests {
 
     #[test]
     fn clusters_too_big_to_simulate_are_refused() {
-        let e = build(&[("cluster_config_num_replicas", "100000"), ("synthetic_request_generator_config_num_requests", "10")]).unwrap_err();
+        let e = build(&[
+            ("cluster_config_num_replicas", "100000"),
+            ("synthetic_request_generator_config_num_requests", "10"),
+        ])
+        .unwrap_err();
         let e = e.0.iter().find(|e| e.flag == "cluster_config_num_replicas").expect("names the replica flag");
         assert!(e.hint.as_ref().unwrap().contains("at most"), "{e}");
     }
@@ -623,9 +716,14 @@ mod tests {
     fn a_custom_config_is_named_by_its_file_unless_the_name_is_given() {
         let file = ("replica_config_model_config_file", "models/qwen2_7b.json");
         // No _name_or_path: the file name.
-        let c = build_with(&[file], &[("models/qwen2_7b.json", &format!("{QWEN2_7B}}}"))]).unwrap_or_else(|e| panic!("{e}"));
+        let c = build_with(&[file], &[("models/qwen2_7b.json", &format!("{QWEN2_7B}}}"))])
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.replica.model.name, "qwen2_7b.json");
-        assert_eq!(c.raw.get("replica_config_model_name").to_text(), "qwen2_7b.json", "config.json names the model simulated");
+        assert_eq!(
+            c.raw.get("replica_config_model_name").to_text(),
+            "qwen2_7b.json",
+            "config.json names the model simulated"
+        );
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         // _name_or_path.
         let named = format!(r#"{QWEN2_7B}, "_name_or_path": "Qwen/Qwen2-7B"}}"#);
@@ -641,10 +739,18 @@ mod tests {
         .unwrap();
         assert_eq!(again.replica.model, c.replica.model);
         // An explicit name wins, even the default one.
-        let c = build_with(&[file, ("replica_config_model_name", "meta-llama/Llama-2-7b-hf")], &[("models/qwen2_7b.json", &named)]).unwrap_or_else(|e| panic!("{e}"));
+        let c = build_with(
+            &[file, ("replica_config_model_name", "meta-llama/Llama-2-7b-hf")],
+            &[("models/qwen2_7b.json", &named)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.replica.model.name, "meta-llama/Llama-2-7b-hf");
         // So does the does-not-fit error.
-        let e = build_with(&[file, ("cache_config_memory_margin_fraction", "0.9")], &[("models/qwen2_7b.json", &named)]).unwrap_err();
+        let e = build_with(
+            &[file, ("cache_config_memory_margin_fraction", "0.9")],
+            &[("models/qwen2_7b.json", &named)],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Qwen/Qwen2-7B does not fit"), "{e}");
     }
 
@@ -654,26 +760,39 @@ mod tests {
             "intermediate_size": 14336, "max_position_embeddings": 8192, "num_attention_heads": 16,
             "num_hidden_layers": 42, "num_key_value_heads": 8, "sliding_window": 4096, "vocab_size": 256000,
             "_name_or_path": "google/gemma-2-9b"}"#;
-        let c = build_with(&[("replica_config_model_config_file", "g.json"), ("replica_config_device", "h100")], &[("g.json", gemma)])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(c.warnings.iter().any(|w| w.starts_with("g.json: sliding_window = 4096 is ignored")), "{:?}", c.warnings);
+        let c = build_with(
+            &[("replica_config_model_config_file", "g.json"), ("replica_config_device", "h100")],
+            &[("g.json", gemma)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            c.warnings.iter().any(|w| w.starts_with("g.json: sliding_window = 4096 is ignored")),
+            "{:?}",
+            c.warnings
+        );
         let p = c.memory.params_per_device as f64;
         assert!((9.2e9..9.3e9).contains(&p), "Gemma-2-9B has 9.24 B parameters, not {p}");
         let mla = r#"{"model_type": "deepseek_v2", "hidden_size": 2048, "num_hidden_layers": 27, "num_attention_heads": 16,
             "kv_lora_rank": 512, "qk_rope_head_dim": 64, "q_lora_rank": null, "vocab_size": 102400,
             "intermediate_size": 10944}"#;
-        let e = build_with(&[("replica_config_model_config_file", "ds.json")], &[("ds.json", mla)]).unwrap_err();
-        let e = e.0.iter().find(|e| e.flag == "replica_config_model_config_file").expect("names the file flag");
+        let e =
+            build_with(&[("replica_config_model_config_file", "ds.json")], &[("ds.json", mla)]).unwrap_err();
+        let e =
+            e.0.iter().find(|e| e.flag == "replica_config_model_config_file").expect("names the file flag");
         assert!(e.message.starts_with("ds.json: multi-head latent attention"), "{e}");
         assert!(e.hint.is_some(), "{e}");
     }
 
     #[test]
     fn a_model_named_without_its_organisation_resolves_and_suggestions_prefer_the_exact_name() {
-        let c = build(&[("replica_config_model_name", "Meta-Llama-3-8B"), ("replica_config_device", "h100")]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.replica.model.name, "meta-llama/Meta-Llama-3-8B");
-        let c = build(&[("replica_config_model_name", "meta-llama/Meta-Llama-3.1-8B-Instruct"), ("replica_config_device", "h100")])
+        let c = build(&[("replica_config_model_name", "Meta-Llama-3-8B"), ("replica_config_device", "h100")])
             .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.replica.model.name, "meta-llama/Meta-Llama-3-8B");
+        let c = build(&[
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3.1-8B-Instruct"),
+            ("replica_config_device", "h100"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.replica.model.name, "meta-llama/Llama-3.1-8B");
         let e = build(&[("replica_config_model_name", "Llama-3-8B")]).unwrap_err();
         let hint = e.0[0].hint.clone().unwrap();
@@ -685,6 +804,9 @@ mod tests {
     #[test]
     fn placeholders_are_filled() {
         let config = Config::from_pairs([("replica_config_device", "h100")]).unwrap();
-        assert_eq!(fill_placeholders(&config, "p/{DEVICE}/{MODEL}/mlp.csv"), "p/h100/meta-llama/Llama-2-7b-hf/mlp.csv");
+        assert_eq!(
+            fill_placeholders(&config, "p/{DEVICE}/{MODEL}/mlp.csv"),
+            "p/h100/meta-llama/Llama-2-7b-hf/mlp.csv"
+        );
     }
 }

@@ -153,7 +153,8 @@ impl Calibration {
     pub fn embedded() -> &'static Calibration {
         static CALIBRATION: OnceLock<Calibration> = OnceLock::new();
         CALIBRATION.get_or_init(|| {
-            serde_json::from_str(include_str!("../../../../data/calibration.json")).expect("data/calibration.json is valid")
+            serde_json::from_str(include_str!("../../../../data/calibration.json"))
+                .expect("data/calibration.json is valid")
         })
     }
 
@@ -177,7 +178,9 @@ mod tests {
         let c = Calibration::embedded();
         for d in crate::catalog::devices() {
             let source = d.calibration.as_deref().unwrap_or(&d.name);
-            let cal = c.device(source).unwrap_or_else(|| panic!("{} borrows {source}, which has no calibration", d.name));
+            let cal = c
+                .device(source)
+                .unwrap_or_else(|| panic!("{} borrows {source}, which has no calibration", d.name));
             for class in class::ALL {
                 let curve = cal.curve(class).unwrap_or_else(|| panic!("{source} lacks {class}"));
                 assert!(curve.is_valid(), "{source} {class}: {curve:?}");

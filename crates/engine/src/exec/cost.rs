@@ -41,18 +41,44 @@ fn default_sharpness() -> f64 {
 impl Curve {
     /// A memory-bound curve (element-wise kernels).
     pub const fn memory(memory_eff: f64, overhead_us: f64) -> Curve {
-        Curve { compute_eff: 0.0, memory_eff, overhead_us, per_item_us: 0.0, ramp_units: 0.0, sharpness: 2.0, overlapped_overhead: false }
+        Curve {
+            compute_eff: 0.0,
+            memory_eff,
+            overhead_us,
+            per_item_us: 0.0,
+            ramp_units: 0.0,
+            sharpness: 2.0,
+            overlapped_overhead: false,
+        }
     }
 
     /// A compute/memory curve (GEMMs, attention).
     pub const fn roofline(compute_eff: f64, memory_eff: f64, overhead_us: f64) -> Curve {
-        Curve { compute_eff, memory_eff, overhead_us, per_item_us: 0.0, ramp_units: 0.0, sharpness: 2.0, overlapped_overhead: false }
+        Curve {
+            compute_eff,
+            memory_eff,
+            overhead_us,
+            per_item_us: 0.0,
+            ramp_units: 0.0,
+            sharpness: 2.0,
+            overlapped_overhead: false,
+        }
     }
 
     /// Whether every coefficient is finite and the efficiencies positive.
     pub fn is_valid(&self) -> bool {
-        let all = [self.compute_eff, self.memory_eff, self.overhead_us, self.per_item_us, self.ramp_units, self.sharpness];
-        all.iter().all(|x| x.is_finite()) && self.memory_eff > 0.0 && self.compute_eff >= 0.0 && self.sharpness >= 1.0
+        let all = [
+            self.compute_eff,
+            self.memory_eff,
+            self.overhead_us,
+            self.per_item_us,
+            self.ramp_units,
+            self.sharpness,
+        ];
+        all.iter().all(|x| x.is_finite())
+            && self.memory_eff > 0.0
+            && self.compute_eff >= 0.0
+            && self.sharpness >= 1.0
     }
 }
 
@@ -89,16 +115,29 @@ pub fn soft_max(a: f64, b: f64, k: f64) -> f64 {
 /// Time of an op with `flops` and `bytes` on `peaks`, in µs. `ramp` in (0, 1] scales the
 /// bandwidth actually reachable.
 pub fn roofline_us(curve: &Curve, peaks: Peaks, flops: f64, bytes: f64, items: f64, ramp: f64) -> f64 {
-    let compute = if curve.compute_eff > 0.0 && flops > 0.0 { flops / (peaks.flops_per_s * curve.compute_eff) * 1e6 } else { 0.0 };
+    let compute = if curve.compute_eff > 0.0 && flops > 0.0 {
+        flops / (peaks.flops_per_s * curve.compute_eff) * 1e6
+    } else {
+        0.0
+    };
     let memory = bytes / (peaks.bytes_per_s * curve.memory_eff * ramp) * 1e6;
     if curve.overlapped_overhead {
-        return curve.per_item_us * items + soft_max(curve.overhead_us, soft_max(compute, memory, 2.0), curve.sharpness);
+        return curve.per_item_us * items
+            + soft_max(curve.overhead_us, soft_max(compute, memory, 2.0), curve.sharpness);
     }
     curve.overhead_us + curve.per_item_us * items + soft_max(compute, memory, curve.sharpness)
 }
 
 /// A GEMM `Y[m,n] = X[m,k] · W[k,n]`, in µs; `act_bytes` and `weight_bytes` per element.
-pub fn gemm_us(curve: &Curve, peaks: Peaks, m: f64, n: f64, k: f64, act_bytes: f64, weight_bytes: f64) -> f64 {
+pub fn gemm_us(
+    curve: &Curve,
+    peaks: Peaks,
+    m: f64,
+    n: f64,
+    k: f64,
+    act_bytes: f64,
+    weight_bytes: f64,
+) -> f64 {
     if m <= 0.0 {
         return 0.0;
     }
@@ -171,7 +210,8 @@ impl DecodeWork {
     pub fn add(&mut self, shape: &AttentionShape, context: f64) {
         self.sequences += 1.0;
         self.flops += 4.0 * shape.q_heads * shape.head_dim * context;
-        self.bytes += context * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes + 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES;
+        self.bytes += context * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
+            + 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES;
     }
 }
 
@@ -181,7 +221,11 @@ pub fn decode_attention_us(curve: &Curve, peaks: Peaks, shape: &AttentionShape, 
     if work.sequences <= 0.0 {
         return 0.0;
     }
-    let ramp = if curve.ramp_units > 0.0 { 1.0 - libm::exp(-work.sequences * shape.kv_heads / curve.ramp_units) } else { 1.0 };
+    let ramp = if curve.ramp_units > 0.0 {
+        1.0 - libm::exp(-work.sequences * shape.kv_heads / curve.ramp_units)
+    } else {
+        1.0
+    };
     roofline_us(curve, peaks, work.flops, work.bytes, work.sequences, ramp.max(1e-3))
 }
 
@@ -232,7 +276,10 @@ mod tests {
         assert!((small - 4096.0 * 4096.0 * 2.0 / (3.35e12 * 0.8) * 1e6).abs() < 0.1, "{small}");
         // m=8192: 2·8192·4096² FLOPs at 0.7 × 989 TFLOP/s ≈ 397 µs.
         let large = gemm_us(&c, H100, 8192.0, 4096.0, 4096.0, 2.0, 2.0) - 5.0;
-        assert!((large / (2.0 * 8192.0 * 4096.0 * 4096.0 / (989.4e12 * 0.7) * 1e6) - 1.0).abs() < 0.01, "{large}");
+        assert!(
+            (large / (2.0 * 8192.0 * 4096.0 * 4096.0 / (989.4e12 * 0.7) * 1e6) - 1.0).abs() < 0.01,
+            "{large}"
+        );
         assert_eq!(gemm_us(&c, H100, 0.0, 4096.0, 4096.0, 2.0, 2.0), 0.0);
     }
 

@@ -55,7 +55,10 @@ impl Table1 {
         }
         if i == 0 || i == n {
             let b = if i == 0 { 0 } else { n - 1 };
-            return (hold_utilisation(self.ys[b], roofline(self.xs[b]), roofline(x)), Provenance::Extrapolated);
+            return (
+                hold_utilisation(self.ys[b], roofline(self.xs[b]), roofline(x)),
+                Provenance::Extrapolated,
+            );
         }
         let (x0, x1, y0, y1) = (self.xs[i - 1], self.xs[i], self.ys[i - 1], self.ys[i]);
         (y0 + (y1 - y0) * (x - x0) / (x1 - x0), Provenance::Interpolated)
@@ -63,7 +66,11 @@ impl Table1 {
 }
 
 fn hold_utilisation(measured_at_boundary: f64, roofline_at_boundary: f64, roofline_at_query: f64) -> f64 {
-    if roofline_at_boundary > 0.0 { measured_at_boundary * roofline_at_query / roofline_at_boundary } else { measured_at_boundary }
+    if roofline_at_boundary > 0.0 {
+        measured_at_boundary * roofline_at_query / roofline_at_boundary
+    } else {
+        measured_at_boundary
+    }
 }
 
 /// A measured surface `z(x, y)`: one [`Table1`] along y per distinct x, so incomplete grids
@@ -116,7 +123,11 @@ impl Table2 {
         }
         let ((z0, p0), (z1, p1)) = (at_row(i - 1), at_row(i));
         let (x0, x1) = (self.xs[i - 1], self.xs[i]);
-        let provenance = if p0 == Provenance::Extrapolated || p1 == Provenance::Extrapolated { Provenance::Extrapolated } else { Provenance::Interpolated };
+        let provenance = if p0 == Provenance::Extrapolated || p1 == Provenance::Extrapolated {
+            Provenance::Extrapolated
+        } else {
+            Provenance::Interpolated
+        };
         (z0 + (z1 - z0) * (x - x0) / (x1 - x0), provenance)
     }
 }
@@ -139,7 +150,13 @@ mod tests {
 
     #[test]
     fn two_keys_interpolate_rows_of_different_lengths() {
-        let t = Table2::new(vec![(1.0, 10.0, 1.0), (1.0, 20.0, 2.0), (3.0, 10.0, 3.0), (3.0, 20.0, 4.0), (3.0, 40.0, 8.0)]);
+        let t = Table2::new(vec![
+            (1.0, 10.0, 1.0),
+            (1.0, 20.0, 2.0),
+            (3.0, 10.0, 3.0),
+            (3.0, 20.0, 4.0),
+            (3.0, 40.0, 8.0),
+        ]);
         let roof = |x: f64, y: f64| x * y;
         assert_eq!(t.eval(1.0, 10.0, roof), (1.0, Provenance::Measured));
         assert_eq!(t.eval(2.0, 15.0, roof), (2.5, Provenance::Interpolated));

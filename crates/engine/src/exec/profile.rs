@@ -9,10 +9,13 @@ use std::sync::Arc;
 use super::interp::{Table1, Table2};
 use super::profile_csv::ProfileCsv;
 use super::roofline::{MLP_OPS, RooflineCoefficients, RooflinePredictor, TOKEN_OPS};
-use super::{BatchItem, DecodeWork, ExecutionTime, Op, PrefillWork, Provenance, SharedPredictor, StagePosition};
+use super::{
+    BatchItem, DecodeWork, ExecutionTime, Op, PrefillWork, Provenance, SharedPredictor, StagePosition,
+};
 use crate::config::{ConfigError, FlagDef, Params, ReplicaSpec, fill_placeholders};
 
-const IGNORED: &str = "Accepted for Vidur compatibility and ignored: no model is trained, the tables are interpolated.";
+const IGNORED: &str =
+    "Accepted for Vidur compatibility and ignored: no model is trained, the tables are interpolated.";
 
 /// The flags every Vidur-style predictor prefix carries, then `$extra` prefix-specific ones.
 macro_rules! vidur_flags {
@@ -96,10 +99,26 @@ pub(super) static RANDOM_FOREST_FLAGS: &[FlagDef] = vidur_flags!(
 );
 pub(super) static LINEAR_REGRESSION_FLAGS: &[FlagDef] = vidur_flags!(
     "linear_regression",
-    FlagDef::int_list("linear_regression_execution_time_predictor_config_polynomial_degree", "1 2 3 4 5", IGNORED),
-    FlagDef::bool_list("linear_regression_execution_time_predictor_config_polynomial_include_bias", "True False", IGNORED),
-    FlagDef::bool_list("linear_regression_execution_time_predictor_config_polynomial_interaction_only", "True False", IGNORED),
-    FlagDef::bool_list("linear_regression_execution_time_predictor_config_fit_intercept", "True False", IGNORED),
+    FlagDef::int_list(
+        "linear_regression_execution_time_predictor_config_polynomial_degree",
+        "1 2 3 4 5",
+        IGNORED
+    ),
+    FlagDef::bool_list(
+        "linear_regression_execution_time_predictor_config_polynomial_include_bias",
+        "True False",
+        IGNORED
+    ),
+    FlagDef::bool_list(
+        "linear_regression_execution_time_predictor_config_polynomial_interaction_only",
+        "True False",
+        IGNORED
+    ),
+    FlagDef::bool_list(
+        "linear_regression_execution_time_predictor_config_fit_intercept",
+        "True False",
+        IGNORED
+    ),
 );
 
 pub(super) fn parse_profile(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {
@@ -127,7 +146,13 @@ pub const MLP_COLUMNS: [(&str, Op); 10] = [
 ];
 
 /// Vidur's CPU-overhead targets (summed per iteration).
-const CPU_COLUMNS: [&str; 5] = ["schedule_median", "sampler_e2e_median", "prepare_inputs_e2e_median", "process_model_outputs_median", "ray_comm_time_mean"];
+const CPU_COLUMNS: [&str; 5] = [
+    "schedule_median",
+    "sampler_e2e_median",
+    "prepare_inputs_e2e_median",
+    "process_model_outputs_median",
+    "ray_comm_time_mean",
+];
 
 /// The shapes present in a table, for "no rows match" errors.
 fn present(shapes: BTreeSet<String>) -> String {
@@ -172,14 +197,22 @@ pub struct ProfilePredictor {
 fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<SharedPredictor> {
     let flag = |name: &str| format!("{prefix}_execution_time_predictor_config_{name}");
     let kv_granularity = params.int_in(&flag("kv_cache_prediction_granularity"), 1, 1 << 20) as f64;
-    let chunk_granularity = params.int_in(&flag("prefill_chunk_size_prediction_granularity"), 1, 1 << 20) as f64;
+    let chunk_granularity =
+        params.int_in(&flag("prefill_chunk_size_prediction_granularity"), 1, 1 << 20) as f64;
     let decode_overhead = params.float_in(&flag("attention_decode_batching_overhead_fraction"), 0.0, 100.0);
     let prefill_overhead = params.float_in(&flag("attention_prefill_batching_overhead_fraction"), 0.0, 100.0);
     let launch_ms = params.float_in(&flag("nccl_cpu_launch_overhead_ms"), 0.0, 1e4);
     let skew_ms = params.float_in(&flag("nccl_cpu_skew_overhead_per_device_ms"), 0.0, 1e4);
     let skip_cpu = params.bool(&flag("skip_cpu_overhead_modeling"));
     // Read (and so validate the kind of) the flags that only exist for compatibility.
-    for name in ["seed", "k_fold_cv_splits", "prediction_max_prefill_chunk_size", "prediction_max_batch_size", "prediction_max_tokens_per_request", "num_training_job_threads"] {
+    for name in [
+        "seed",
+        "k_fold_cv_splits",
+        "prediction_max_prefill_chunk_size",
+        "prediction_max_batch_size",
+        "prediction_max_tokens_per_request",
+        "num_training_job_threads",
+    ] {
         params.int(&flag(name));
     }
 
@@ -215,7 +248,10 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
     };
     let mut used = Vec::new();
     let mut ok = true;
-    let mut read = |params: &mut Params, name: &str, needed: bool, load: &mut dyn FnMut(&str, &str) -> Result<(), String>| {
+    let mut read = |params: &mut Params,
+                    name: &str,
+                    needed: bool,
+                    load: &mut dyn FnMut(&str, &str) -> Result<(), String>| {
         let f = flag(name);
         if !needed {
             return;
@@ -234,16 +270,54 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
 
     read(params, "compute_input_file", true, &mut |path, text| {
         let csv = ProfileCsv::parse(path, text)?;
-        let names = ["n_head", "n_kv_head", "n_embd", "n_expanded_embd", "vocab_size", "use_gated_mlp", "num_tensor_parallel_workers", "num_tokens"];
+        let names = [
+            "n_head",
+            "n_kv_head",
+            "n_embd",
+            "n_expanded_embd",
+            "vocab_size",
+            "use_gated_mlp",
+            "num_tensor_parallel_workers",
+            "num_tokens",
+        ];
         let cols = csv.columns(&names)?;
-        let want = [m.num_q_heads as f64, m.num_kv_heads as f64, m.embedding_dim as f64, m.mlp_hidden_dim as f64, m.vocab_size as f64, if m.use_gated_mlp { 1.0 } else { 0.0 }, tp as f64];
+        let want = [
+            m.num_q_heads as f64,
+            m.num_kv_heads as f64,
+            m.embedding_dim as f64,
+            m.mlp_hidden_dim as f64,
+            m.vocab_size as f64,
+            if m.use_gated_mlp { 1.0 } else { 0.0 },
+            tp as f64,
+        ];
         let keys = csv.number_rows(&names, &cols)?;
         let rows: Vec<usize> = (0..keys.len()).filter(|i| keys[*i][..7] == want).collect();
         if rows.is_empty() {
-            let shapes = keys.iter().map(|k| format!("heads {} kv {} embd {} mlp {} vocab {} gated {} TP {}", whole(k[0]), whole(k[1]), whole(k[2]), whole(k[3]), whole(k[4]), k[5] != 0.0, whole(k[6]))).collect();
+            let shapes = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "heads {} kv {} embd {} mlp {} vocab {} gated {} TP {}",
+                        whole(k[0]),
+                        whole(k[1]),
+                        whole(k[2]),
+                        whole(k[3]),
+                        whole(k[4]),
+                        k[5] != 0.0,
+                        whole(k[6])
+                    )
+                })
+                .collect();
             return Err(format!(
                 "{path}: no rows for {} at TP {tp} (heads {} kv {} embd {} mlp {} vocab {} gated {}); the file has: {}",
-                m.name, m.num_q_heads, m.num_kv_heads, m.embedding_dim, m.mlp_hidden_dim, m.vocab_size, m.use_gated_mlp, present(shapes)
+                m.name,
+                m.num_q_heads,
+                m.num_kv_heads,
+                m.embedding_dim,
+                m.mlp_hidden_dim,
+                m.vocab_size,
+                m.use_gated_mlp,
+                present(shapes)
             ));
         }
         for (column, op) in MLP_COLUMNS {
@@ -263,20 +337,51 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
 
     read(params, "attention_input_file", true, &mut |path, text| {
         let csv = ProfileCsv::parse(path, text)?;
-        let names = ["n_embd", "n_q_head", "n_kv_head", "block_size", "num_tensor_parallel_workers", "batch_size", "prefill_chunk_size", "kv_cache_size", "is_prefill"];
+        let names = [
+            "n_embd",
+            "n_q_head",
+            "n_kv_head",
+            "block_size",
+            "num_tensor_parallel_workers",
+            "batch_size",
+            "prefill_chunk_size",
+            "kv_cache_size",
+            "is_prefill",
+        ];
         let cols = csv.columns(&names)?;
         let keys = csv.number_rows(&names, &cols)?;
-        let want = [m.embedding_dim as f64, m.num_q_heads as f64, m.num_kv_heads as f64, block_size, tp as f64];
+        let want =
+            [m.embedding_dim as f64, m.num_q_heads as f64, m.num_kv_heads as f64, block_size, tp as f64];
         let rows: Vec<usize> = (0..keys.len()).filter(|i| keys[*i][..5] == want).collect();
         if rows.is_empty() {
-            let shapes = keys.iter().map(|k| format!("embd {} heads {} kv {} block {} TP {}", whole(k[0]), whole(k[1]), whole(k[2]), whole(k[3]), whole(k[4]))).collect();
+            let shapes = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "embd {} heads {} kv {} block {} TP {}",
+                        whole(k[0]),
+                        whole(k[1]),
+                        whole(k[2]),
+                        whole(k[3]),
+                        whole(k[4])
+                    )
+                })
+                .collect();
             return Err(format!(
                 "{path}: no rows for {} at TP {tp} with block size {block_size} (embd {} heads {} kv {}); the file has: {}",
-                m.name, m.embedding_dim, m.num_q_heads, m.num_kv_heads, present(shapes)
+                m.name,
+                m.embedding_dim,
+                m.num_q_heads,
+                m.num_kv_heads,
+                present(shapes)
             ));
         }
         let col = |name: &str| csv.find_column(&format!("time_stats.{name}.median"));
-        let (prefill_col, decode_col, save_col) = (col("attn_prefill").or(col("attn")), col("attn_decode").or(col("attn")), col("attn_kv_cache_save"));
+        let (prefill_col, decode_col, save_col) = (
+            col("attn_prefill").or(col("attn")),
+            col("attn_decode").or(col("attn")),
+            col("attn_kv_cache_save"),
+        );
         let (mut prefill, mut decode, mut save) = (Vec::new(), Vec::new(), Vec::new());
         for &i in &rows {
             let k = &keys[i];
@@ -299,7 +404,9 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
     });
 
     let multi_node = tp * pp > replica.node.devices_per_node;
-    for (name, collective, needed) in [("all_reduce_input_file", "all_reduce", tp > 1), ("send_recv_input_file", "send_recv", pp > 1)] {
+    for (name, collective, needed) in
+        [("all_reduce_input_file", "all_reduce", tp > 1), ("send_recv_input_file", "send_recv", pp > 1)]
+    {
         read(params, name, needed, &mut |path, text| {
             let csv = ProfileCsv::parse(path, text)?;
             let names = ["num_workers", "devices_per_node", "size"];
@@ -320,12 +427,26 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
                 }
             }
             if points.is_empty() {
-                let shapes = keys.iter().map(|k| format!("num_workers {} devices_per_node {}", whole(k[0]), whole(k[1]))).collect();
-                let wanted = if collective == "all_reduce" { format!("num_workers {tp} and devices_per_node {tp}") } else { format!("devices_per_node {}", if multi_node { 1 } else { 2 }) };
-                return Err(format!("{path}: no {collective} rows with {wanted}; the file has: {}", present(shapes)));
+                let shapes = keys
+                    .iter()
+                    .map(|k| format!("num_workers {} devices_per_node {}", whole(k[0]), whole(k[1])))
+                    .collect();
+                let wanted = if collective == "all_reduce" {
+                    format!("num_workers {tp} and devices_per_node {tp}")
+                } else {
+                    format!("devices_per_node {}", if multi_node { 1 } else { 2 })
+                };
+                return Err(format!(
+                    "{path}: no {collective} rows with {wanted}; the file has: {}",
+                    present(shapes)
+                ));
             }
             let table = Some(Table1::new(points));
-            if collective == "all_reduce" { p.all_reduce = table } else { p.send_recv = table }
+            if collective == "all_reduce" {
+                p.all_reduce = table
+            } else {
+                p.send_recv = table
+            }
             Ok(())
         });
     }
@@ -349,7 +470,11 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
             }
         }
         if points.is_empty() {
-            return Err(format!("{path}: no rows for model_name {} at tensor_parallel_degree {tp}; the file has: {}", m.name, present(shapes)));
+            return Err(format!(
+                "{path}: no rows for model_name {} at tensor_parallel_degree {tp}; the file has: {}",
+                m.name,
+                present(shapes)
+            ));
         }
         p.cpu = Some(Table1::new(points));
         Ok(())
@@ -420,7 +545,8 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
 
         // Attention with Vidur's batch keys: decode (count, mean KV), prefill (Σ KV, √Σc²).
         let shape = *r.attention_shape();
-        let (mut decode_n, mut decode_kv, mut prefill_n, mut prefill_kv, mut chunk_sq) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let (mut decode_n, mut decode_kv, mut prefill_n, mut prefill_kv, mut chunk_sq) =
+            (0.0, 0.0, 0.0, 0.0, 0.0);
         for item in batch {
             if item.is_prefill {
                 prefill_n += 1.0;
@@ -474,7 +600,8 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
 
         if self.tp > 1 {
             let (us, provenance) = match &self.all_reduce {
-                Some(table) => table.eval(t8 * self.embedding_bytes, |bytes| r.all_reduce_us(bytes / self.embedding_bytes)),
+                Some(table) => table
+                    .eval(t8 * self.embedding_bytes, |bytes| r.all_reduce_us(bytes / self.embedding_bytes)),
                 None => (r.all_reduce_us(tokens), Provenance::Roofline),
             };
             let ms = per_layer_ms * (us + self.nccl_overhead_us);
@@ -489,7 +616,8 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
             out.set(Op::LmHead, r.lm_head_us(batch.len() as f64) * 1e-3, Provenance::Roofline);
         } else {
             let (us, provenance) = match &self.send_recv {
-                Some(table) => table.eval(t8 * self.embedding_bytes, |bytes| r.send_recv_us(bytes / self.embedding_bytes)),
+                Some(table) => table
+                    .eval(t8 * self.embedding_bytes, |bytes| r.send_recv_us(bytes / self.embedding_bytes)),
                 None => (r.send_recv_us(tokens), Provenance::Roofline),
             };
             out.set(Op::PipelineSendRecv, us * 1e-3, provenance);
@@ -516,16 +644,43 @@ mod tests {
     use crate::config::{Config, ConfigErrors, SimConfig};
     use crate::inputs::Inputs;
 
-    const OPS: [&str; 10] = ["emb", "input_layernorm", "attn_pre_proj", "attn_rope", "attn_post_proj", "post_attention_layernorm", "mlp_up_proj", "mlp_act", "mlp_down_proj", "add"];
+    const OPS: [&str; 10] = [
+        "emb",
+        "input_layernorm",
+        "attn_pre_proj",
+        "attn_rope",
+        "attn_post_proj",
+        "post_attention_layernorm",
+        "mlp_up_proj",
+        "mlp_act",
+        "mlp_down_proj",
+        "add",
+    ];
 
     /// A Vidur-layout mlp.csv for Llama-2-7B at TP 1 with every op taking `ms_per_token × T + 0.01`.
     fn mlp_csv(tp: u32, tokens: &[u32]) -> String {
-        let mut header: Vec<String> = OPS.iter().flat_map(|op| ["min", "max", "mean", "median", "std"].map(|s| format!("time_stats.{op}.{s}"))).collect();
-        header.extend(["n_head", "n_kv_head", "n_embd", "n_expanded_embd", "vocab_size", "use_gated_mlp", "num_tokens", "num_tensor_parallel_workers"].map(String::from));
+        let mut header: Vec<String> = OPS
+            .iter()
+            .flat_map(|op| ["min", "max", "mean", "median", "std"].map(|s| format!("time_stats.{op}.{s}")))
+            .collect();
+        header.extend(
+            [
+                "n_head",
+                "n_kv_head",
+                "n_embd",
+                "n_expanded_embd",
+                "vocab_size",
+                "use_gated_mlp",
+                "num_tokens",
+                "num_tensor_parallel_workers",
+            ]
+            .map(String::from),
+        );
         let mut s = header.join(",") + "\n";
         for &t in tokens {
             let ms = 0.01 + 0.0001 * t as f64;
-            let stats: Vec<String> = OPS.iter().flat_map(|_| [ms, ms, ms, ms, 0.0].map(|v| v.to_string())).collect();
+            let stats: Vec<String> =
+                OPS.iter().flat_map(|_| [ms, ms, ms, ms, 0.0].map(|v| v.to_string())).collect();
             s += &format!("{},32,32,4096,11008,32768,True,{t},{tp}\n", stats.join(","));
         }
         s
@@ -540,17 +695,27 @@ mod tests {
         SimConfig::build(&config, &inputs)
     }
 
-    const NO_ATTENTION: (&str, &str) = ("profile_execution_time_predictor_config_attention_input_file", "none");
+    const NO_ATTENTION: (&str, &str) =
+        ("profile_execution_time_predictor_config_attention_input_file", "none");
 
     #[test]
     fn mlp_rows_are_measured_interpolated_and_extrapolated_past_the_table() {
         let c = build(
-            &[("execution_time_predictor_config_type", "profile"), ("profile_execution_time_predictor_config_compute_input_file", "mlp.csv"), NO_ATTENTION],
+            &[
+                ("execution_time_predictor_config_type", "profile"),
+                ("profile_execution_time_predictor_config_compute_input_file", "mlp.csv"),
+                NO_ATTENTION,
+            ],
             &[("mlp.csv", mlp_csv(1, &[8, 16, 32]))],
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let p = &c.predictor.build;
-        let at = |t: u32| p.predict(&[BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: true }], StagePosition { stage: 0, num_stages: 1 });
+        let at = |t: u32| {
+            p.predict(
+                &[BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: true }],
+                StagePosition { stage: 0, num_stages: 1 },
+            )
+        };
         let layers = 32.0;
         let exact = at(16);
         assert_eq!(exact.provenance[Op::MlpUpProj as usize], Provenance::Measured);
@@ -571,12 +736,23 @@ mod tests {
     #[test]
     fn unmatched_rows_name_the_flag_the_file_and_the_shapes_present() {
         let e = build(
-            &[("execution_time_predictor_config_type", "random_forest"), ("random_forest_execution_time_predictor_config_compute_input_file", "p/{DEVICE}/mlp.csv")],
+            &[
+                ("execution_time_predictor_config_type", "random_forest"),
+                ("random_forest_execution_time_predictor_config_compute_input_file", "p/{DEVICE}/mlp.csv"),
+            ],
             &[("p/a100/mlp.csv", mlp_csv(2, &[8]))],
         )
         .unwrap_err();
-        let err = e.0.iter().find(|e| e.flag == "random_forest_execution_time_predictor_config_compute_input_file").expect("compute file error");
-        assert!(err.message.contains("p/a100/mlp.csv") && err.message.contains("TP 1") && err.message.contains("TP 2"), "{err}");
+        let err =
+            e.0.iter()
+                .find(|e| e.flag == "random_forest_execution_time_predictor_config_compute_input_file")
+                .expect("compute file error");
+        assert!(
+            err.message.contains("p/a100/mlp.csv")
+                && err.message.contains("TP 1")
+                && err.message.contains("TP 2"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -590,11 +766,18 @@ mod tests {
             fields[col] = bad.to_string();
             lines[2] = fields.join(",");
             let e = build(
-                &[("execution_time_predictor_config_type", "profile"), ("profile_execution_time_predictor_config_compute_input_file", "mlp.csv"), NO_ATTENTION],
+                &[
+                    ("execution_time_predictor_config_type", "profile"),
+                    ("profile_execution_time_predictor_config_compute_input_file", "mlp.csv"),
+                    NO_ATTENTION,
+                ],
                 &[("mlp.csv", lines.join("\n") + "\n")],
             )
             .unwrap_err();
-            let err = e.0.iter().find(|e| e.flag == "profile_execution_time_predictor_config_compute_input_file").expect("compute file error");
+            let err =
+                e.0.iter()
+                    .find(|e| e.flag == "profile_execution_time_predictor_config_compute_input_file")
+                    .expect("compute file error");
             assert!(err.message.contains("mlp.csv, row 3, column 'time_stats.mlp_up_proj.median'"), "{err}");
             assert!(err.message.contains(bad), "{err}");
         }
@@ -614,15 +797,28 @@ mod tests {
             &[("all_reduce.csv", csv.to_string())],
         )
         .unwrap_err();
-        let err = e.0.iter().find(|e| e.flag == "profile_execution_time_predictor_config_all_reduce_input_file").expect("all-reduce file error");
-        assert!(err.message.contains("all_reduce.csv, row 3, column 'time_stats.all_reduce.median'") && err.message.contains("negative"), "{err}");
+        let err =
+            e.0.iter()
+                .find(|e| e.flag == "profile_execution_time_predictor_config_all_reduce_input_file")
+                .expect("all-reduce file error");
+        assert!(
+            err.message.contains("all_reduce.csv, row 3, column 'time_stats.all_reduce.median'")
+                && err.message.contains("negative"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_missing_file_is_an_error_with_a_way_out() {
         let e = build(&[("execution_time_predictor_config_type", "linear_regression")], &[]).unwrap_err();
-        let err = e.0.iter().find(|e| e.flag == "linear_regression_execution_time_predictor_config_compute_input_file").expect("error");
-        assert!(err.message.contains("./data/profiling/compute/a100/meta-llama/Llama-2-7b-hf/mlp.csv"), "{err}");
+        let err =
+            e.0.iter()
+                .find(|e| e.flag == "linear_regression_execution_time_predictor_config_compute_input_file")
+                .expect("error");
+        assert!(
+            err.message.contains("./data/profiling/compute/a100/meta-llama/Llama-2-7b-hf/mlp.csv"),
+            "{err}"
+        );
         assert!(err.hint.as_deref().unwrap_or("").contains("none"), "{err}");
     }
 
@@ -643,12 +839,19 @@ mod tests {
         let base = build(&pairs, &[]).unwrap_or_else(|e| panic!("{e}"));
         let mut more = pairs.to_vec();
         more.push(("random_forest_execution_time_predictor_config_nccl_cpu_launch_overhead_ms", "0.02"));
-        more.push(("random_forest_execution_time_predictor_config_attention_decode_batching_overhead_fraction", "0.1"));
+        more.push((
+            "random_forest_execution_time_predictor_config_attention_decode_batching_overhead_fraction",
+            "0.1",
+        ));
         let with = build(&more, &[]).unwrap_or_else(|e| panic!("{e}"));
-        let batch: Vec<BatchItem> = (0..4).map(|_| BatchItem { num_processed_tokens: 100, num_tokens: 1, is_prefill: false }).collect();
+        let batch: Vec<BatchItem> = (0..4)
+            .map(|_| BatchItem { num_processed_tokens: 100, num_tokens: 1, is_prefill: false })
+            .collect();
         let pos = StagePosition { stage: 0, num_stages: 1 };
         let (a, b) = (base.predictor.build.predict(&batch, pos), with.predictor.build.predict(&batch, pos));
-        assert!((b.get(Op::AttnPostProjAllReduce) - a.get(Op::AttnPostProjAllReduce) - 0.02 * 32.0).abs() < 1e-9);
+        assert!(
+            (b.get(Op::AttnPostProjAllReduce) - a.get(Op::AttnPostProjAllReduce) - 0.02 * 32.0).abs() < 1e-9
+        );
         assert!((b.get(Op::AttnDecode) / a.get(Op::AttnDecode) - 1.1).abs() < 1e-9);
         assert_eq!(a.get(Op::CpuOverhead), 0.0, "Vidur skips CPU overhead by default");
     }

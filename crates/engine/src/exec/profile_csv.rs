@@ -17,9 +17,18 @@ impl ProfileCsv {
     /// header; their missing fields read as empty.
     pub fn parse(path: &str, text: &str) -> Result<ProfileCsv, String> {
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-        let headers: Vec<String> = reader.headers().map_err(|e| format!("{path}: cannot read the header: {e}"))?.iter().map(|h| h.trim().to_string()).collect();
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| format!("{path}: cannot read the header: {e}"))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
         let columns = headers.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect();
-        let rows = reader.records().enumerate().map(|(i, r)| r.map_err(|e| format!("{path} row {}: {e}", i + 2))).collect::<Result<Vec<_>, _>>()?;
+        let rows = reader
+            .records()
+            .enumerate()
+            .map(|(i, r)| r.map_err(|e| format!("{path} row {}: {e}", i + 2)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ProfileCsv { path: path.to_string(), headers, columns, rows })
     }
 
@@ -58,8 +67,14 @@ impl ProfileCsv {
             "False" | "false" => Ok(Some(0.0)),
             _ => match text.parse::<f64>() {
                 Ok(x) if x.is_finite() => Ok(Some(x)),
-                Ok(_) => Err(format!("{} row {} field '{name}': '{text}' is not a finite number", self.path, i + 2)),
-                Err(_) => Err(format!("{} row {} field '{name}': '{text}' is not a number", self.path, i + 2)),
+                Ok(_) => Err(format!(
+                    "{} row {} field '{name}': '{text}' is not a finite number",
+                    self.path,
+                    i + 2
+                )),
+                Err(_) => {
+                    Err(format!("{} row {} field '{name}': '{text}' is not a number", self.path, i + 2))
+                }
             },
         }
     }
@@ -97,7 +112,9 @@ impl ProfileCsv {
 
     /// Row `i`'s field `col` as a measured time ([`ProfileCsv::time`]); an error when empty.
     pub fn need_time(&self, i: usize, col: usize) -> Result<f64, String> {
-        self.time(i, col)?.ok_or_else(|| format!("{}, row {}, column '{}': the time is empty", self.path, i + 2, self.header(col)))
+        self.time(i, col)?.ok_or_else(|| {
+            format!("{}, row {}, column '{}': the time is empty", self.path, i + 2, self.header(col))
+        })
     }
 
     /// The header of column `col`.
@@ -112,7 +129,9 @@ impl ProfileCsv {
 
     /// Every row's values of columns `cols` (called `names`), each required to be a number.
     pub fn number_rows(&self, names: &[&str], cols: &[usize]) -> Result<Vec<Vec<f64>>, String> {
-        (0..self.rows.len()).map(|i| names.iter().zip(cols).map(|(n, c)| self.need(i, *c, n)).collect()).collect()
+        (0..self.rows.len())
+            .map(|i| names.iter().zip(cols).map(|(n, c)| self.need(i, *c, n)).collect())
+            .collect()
     }
 }
 
@@ -120,7 +139,8 @@ impl ProfileCsv {
 mod tests {
     use super::*;
 
-    const TABLE: &str = "num_tokens,time_stats.mlp_up_proj.median\n8,0.5\n16,-5\n24,inf\n32,NaN\n40,\n48,abc\n";
+    const TABLE: &str =
+        "num_tokens,time_stats.mlp_up_proj.median\n8,0.5\n16,-5\n24,inf\n32,NaN\n40,\n48,abc\n";
 
     #[test]
     fn bad_times_name_the_file_row_and_column() {
@@ -129,7 +149,10 @@ mod tests {
         assert_eq!(t.time(0, col), Ok(Some(0.5)));
         for (row, why) in [(1, "negative"), (2, "finite"), (3, "not a number"), (5, "not a number")] {
             let e = t.time(row, col).unwrap_err();
-            assert!(e.starts_with(&format!("mlp.csv, row {}, column 'time_stats.mlp_up_proj.median'", row + 2)), "{e}");
+            assert!(
+                e.starts_with(&format!("mlp.csv, row {}, column 'time_stats.mlp_up_proj.median'", row + 2)),
+                "{e}"
+            );
             assert!(e.contains(why), "{e}");
         }
         assert_eq!(t.time(4, col), Ok(None), "an empty cell is a missing measurement");

@@ -5,9 +5,9 @@
 use std::sync::{Arc, OnceLock};
 
 use super::calibration::{Calibration, DeviceCalibration, class};
-use super::cost::{self, AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork, ACT_BYTES};
-use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
+use super::cost::{self, ACT_BYTES, AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork};
 use super::shape::LayerShape;
+use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
 use crate::config::{ConfigError, Dtype, FlagDef, Params, ReplicaSpec};
 
 pub(super) const FLAGS: &[FlagDef] = &[
@@ -25,12 +25,17 @@ pub(super) const FLAGS: &[FlagDef] = &[
 
 pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {
     let cpu_ms = params.float_in("roofline_execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4);
-    let cpu_per_req_ms = params.float_in("roofline_execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3);
-    let coefficients = RooflineCoefficients { cpu_overhead_ms: cpu_ms, cpu_overhead_per_request_ms: cpu_per_req_ms };
+    let cpu_per_req_ms =
+        params.float_in("roofline_execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3);
+    let coefficients =
+        RooflineCoefficients { cpu_overhead_ms: cpu_ms, cpu_overhead_per_request_ms: cpu_per_req_ms };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
         Err(message) => {
-            params.error(ConfigError::new("replica_config_device", message).with_hint("choose a catalogued device or set --custom_device_config_calibration"));
+            params.error(
+                ConfigError::new("replica_config_device", message)
+                    .with_hint("choose a catalogued device or set --custom_device_config_calibration"),
+            );
             None
         }
     }
@@ -128,12 +133,21 @@ impl RooflinePredictor {
         let source = replica.device.calibration_source();
         let cal = calibration.device(source).ok_or_else(|| {
             let known: Vec<&str> = calibration.devices.iter().map(|d| d.device.as_str()).collect();
-            format!("device {} borrows the calibration of '{source}', which is not one of: {}", replica.device.name, known.join(", "))
+            format!(
+                "device {} borrows the calibration of '{source}', which is not one of: {}",
+                replica.device.name,
+                known.join(", ")
+            )
         })?;
         Ok(RooflinePredictor::with_calibration(replica, settings, cal, calibration))
     }
 
-    fn with_calibration(replica: &ReplicaSpec, settings: RooflineCoefficients, cal: &DeviceCalibration, all: &Calibration) -> RooflinePredictor {
+    fn with_calibration(
+        replica: &ReplicaSpec,
+        settings: RooflineCoefficients,
+        cal: &DeviceCalibration,
+        all: &Calibration,
+    ) -> RooflinePredictor {
         let m = &replica.model;
         let tp = replica.parallel.tensor_parallel_size;
         let device = &replica.device;
@@ -142,14 +156,16 @@ impl RooflinePredictor {
         let fp8_kv = replica.kv_cache_dtype == Dtype::Fp8;
         let bandwidth = device.memory_bandwidth_gbps * 1e9;
         let peaks = Peaks { flops_per_s: device.fp16_tflops * 1e12, bytes_per_s: bandwidth };
-        let gemm_flops = if fp8_weights { device.fp8_tflops.unwrap_or(device.fp16_tflops) } else { device.fp16_tflops };
+        let gemm_flops =
+            if fp8_weights { device.fp8_tflops.unwrap_or(device.fp16_tflops) } else { device.fp16_tflops };
         let gemm_peaks = Peaks { flops_per_s: gemm_flops * 1e12, bytes_per_s: bandwidth };
 
         let curve = |c: &str| cal.curve(c).unwrap_or(Curve::roofline(0.7, 0.8, 5.0));
         let gemm = curve(if fp8_weights { class::GEMM_FP8 } else { class::GEMM });
         let mut op_curves = [gemm; Op::COUNT];
         for op in Op::ALL {
-            let is_layer_gemm = matches!(op, Op::AttnPreProj | Op::AttnPostProj | Op::MlpUpProj | Op::MlpDownProj);
+            let is_layer_gemm =
+                matches!(op, Op::AttnPreProj | Op::AttnPostProj | Op::MlpUpProj | Op::MlpDownProj);
             // Layer GEMMs carry the stack's own fit in bf16; fp8 ones take the fp8 GEMM fit.
             if is_layer_gemm && fp8_weights {
                 continue;
@@ -161,19 +177,21 @@ impl RooflinePredictor {
 
         let within_node = tp <= node.devices_per_node;
         let node_cal = all.node(&node.name);
-        let all_reduce = (tp > 1).then(|| match node_cal.and_then(|n| n.all_reduce(tp)).filter(|_| within_node) {
-            Some(ab) => ab,
-            None => {
-                let (bw, latency) = if within_node {
-                    (node.intra_node_bandwidth_gbps, node.intra_node_latency_us)
-                } else {
-                    (node.inter_node_bandwidth_gbps, node.inter_node_latency_us)
-                };
-                AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw }
-            }
-        });
+        let all_reduce =
+            (tp > 1).then(|| match node_cal.and_then(|n| n.all_reduce(tp)).filter(|_| within_node) {
+                Some(ab) => ab,
+                None => {
+                    let (bw, latency) = if within_node {
+                        (node.intra_node_bandwidth_gbps, node.intra_node_latency_us)
+                    } else {
+                        (node.inter_node_bandwidth_gbps, node.inter_node_latency_us)
+                    };
+                    AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw }
+                }
+            });
         let spans_nodes = replica.parallel.world_size() > node.devices_per_node;
-        let fitted_p2p = node_cal.and_then(|n| if spans_nodes { n.send_recv_inter_node } else { n.send_recv_intra_node });
+        let fitted_p2p =
+            node_cal.and_then(|n| if spans_nodes { n.send_recv_inter_node } else { n.send_recv_intra_node });
         let link = if spans_nodes {
             AlphaBeta { alpha_us: node.inter_node_latency_us, beta_gbps: node.inter_node_bandwidth_gbps }
         } else {
@@ -182,16 +200,27 @@ impl RooflinePredictor {
         let send_recv = fitted_p2p.unwrap_or(link);
 
         let shape = LayerShape::of(m, tp);
-        let borrowed = if cal.device == device.name { String::new() } else { format!(" (borrowed from {} for {})", cal.device, device.name) };
+        let borrowed = if cal.device == device.name {
+            String::new()
+        } else {
+            format!(" (borrowed from {} for {})", cal.device, device.name)
+        };
         let network = match node_cal {
-            Some(n) if tp > 1 || replica.parallel.num_pipeline_stages > 1 => format!("; network {}: {}", n.node, n.source),
+            Some(n) if tp > 1 || replica.parallel.num_pipeline_stages > 1 => {
+                format!("; network {}: {}", n.node, n.source)
+            }
             _ => String::new(),
         };
         RooflinePredictor {
             settings,
             layers: replica.layers_per_stage() as f64,
             shape,
-            attention: AttentionShape { q_heads: shape.q_heads, kv_heads: shape.kv_heads, head_dim: shape.head_dim, kv_bytes: replica.kv_cache_dtype.bytes() as f64 },
+            attention: AttentionShape {
+                q_heads: shape.q_heads,
+                kv_heads: shape.kv_heads,
+                head_dim: shape.head_dim,
+                kv_bytes: replica.kv_cache_dtype.bytes() as f64,
+            },
             weight_bytes: replica.weight_dtype.bytes() as f64,
             kv_bytes: replica.kv_cache_dtype.bytes() as f64,
             peaks,
@@ -237,7 +266,11 @@ impl RooflinePredictor {
             out[CACHED_OPS.len()] = self.all_reduce_us(t);
             out
         };
-        match usize::try_from(tokens).ok().and_then(|t| t.checked_sub(1)).and_then(|i| self.token_cache.get(i)) {
+        match usize::try_from(tokens)
+            .ok()
+            .and_then(|t| t.checked_sub(1))
+            .and_then(|i| self.token_cache.get(i))
+        {
             Some(memo) => *memo.get_or_init(compute),
             None => compute(),
         }
@@ -277,7 +310,8 @@ impl RooflinePredictor {
     /// MoE router and experts for `tokens` tokens, µs per layer: `(router, experts)`.
     fn moe_us(&self, moe: &MoeShape, tokens: f64) -> (f64, f64) {
         let e = self.shape.embedding_dim;
-        let router = cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, moe.experts, e, ACT_BYTES, self.weight_bytes);
+        let router =
+            cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, moe.experts, e, ACT_BYTES, self.weight_bytes);
         // A fused MoE kernel runs every routed token through its experts in one grouped GEMM
         // per projection; only the experts that receive tokens load their weights.
         let routed = tokens * moe.top_k;
@@ -289,11 +323,28 @@ impl RooflinePredictor {
             cost::roofline_us(&self.gemm, self.gemm_peaks, flops, bytes, 0.0, 1.0)
         };
         let act_bytes = (if self.shape.gated { 3.0 } else { 2.0 }) * routed * moe.expert_dim * ACT_BYTES;
-        let mut experts = grouped(up_n, e) + grouped(e, moe.expert_dim) + cost::elementwise_us(&self.op_curves[Op::MlpAct as usize], self.peaks, act_bytes);
+        let mut experts = grouped(up_n, e)
+            + grouped(e, moe.expert_dim)
+            + cost::elementwise_us(&self.op_curves[Op::MlpAct as usize], self.peaks, act_bytes);
         if moe.shared_dim > 0.0 {
             let shared_up = if self.shape.gated { 2.0 } else { 1.0 } * moe.shared_dim;
-            experts += cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, shared_up, e, ACT_BYTES, self.weight_bytes)
-                + cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, e, moe.shared_dim, ACT_BYTES, self.weight_bytes);
+            experts += cost::gemm_us(
+                &self.gemm,
+                self.gemm_peaks,
+                tokens,
+                shared_up,
+                e,
+                ACT_BYTES,
+                self.weight_bytes,
+            ) + cost::gemm_us(
+                &self.gemm,
+                self.gemm_peaks,
+                tokens,
+                e,
+                moe.shared_dim,
+                ACT_BYTES,
+                self.weight_bytes,
+            );
         }
         (router, experts)
     }
@@ -351,7 +402,15 @@ impl RooflinePredictor {
 }
 
 /// Token-count-driven ops of every layer, in execution order.
-pub(super) const TOKEN_OPS: [Op; 7] = [Op::InputLayernorm, Op::AttnPreProj, Op::AttnRope, Op::AttnKvCacheSave, Op::AttnPostProj, Op::PostAttentionLayernorm, Op::Add];
+pub(super) const TOKEN_OPS: [Op; 7] = [
+    Op::InputLayernorm,
+    Op::AttnPreProj,
+    Op::AttnRope,
+    Op::AttnKvCacheSave,
+    Op::AttnPostProj,
+    Op::PostAttentionLayernorm,
+    Op::Add,
+];
 
 /// Dense MLP ops.
 pub(super) const MLP_OPS: [Op; 3] = [Op::MlpUpProj, Op::MlpAct, Op::MlpDownProj];
@@ -437,7 +496,9 @@ mod tests {
     const ONLY: StagePosition = StagePosition { stage: 0, num_stages: 1 };
 
     fn decode_batch(n: u32, context: u32) -> Vec<BatchItem> {
-        (0..n).map(|_| BatchItem { num_processed_tokens: context, num_tokens: 1, is_prefill: false }).collect()
+        (0..n)
+            .map(|_| BatchItem { num_processed_tokens: context, num_tokens: 1, is_prefill: false })
+            .collect()
     }
 
     #[test]
@@ -457,7 +518,10 @@ mod tests {
             let batch = [BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: true }];
             for _ in 0..2 {
                 let out = p.predict(&batch, ONLY);
-                assert_eq!(out.get(Op::MlpUpProj), p.layers() * 1e-3 * p.token_op_us(Op::MlpUpProj, t as f64));
+                assert_eq!(
+                    out.get(Op::MlpUpProj),
+                    p.layers() * 1e-3 * p.token_op_us(Op::MlpUpProj, t as f64)
+                );
                 assert_eq!(out.get(Op::AttnPostProjAllReduce), p.layers() * 1e-3 * p.all_reduce_us(t as f64));
                 assert_eq!(out.get(Op::LmHead), 1e-3 * p.lm_head_us(1.0));
             }
@@ -477,7 +541,8 @@ mod tests {
     #[test]
     fn tensor_parallelism_adds_all_reduces_and_shrinks_gemms() {
         let tp1 = llama3_h100(&[]).predict(&decode_batch(64, 1024), ONLY);
-        let tp4 = llama3_h100(&[("replica_config_tensor_parallel_size", "4")]).predict(&decode_batch(64, 1024), ONLY);
+        let tp4 = llama3_h100(&[("replica_config_tensor_parallel_size", "4")])
+            .predict(&decode_batch(64, 1024), ONLY);
         assert_eq!(tp1.get(Op::AttnPostProjAllReduce), 0.0);
         assert!(tp4.get(Op::AttnPostProjAllReduce) > 0.0);
         assert!(tp4.get(Op::MlpUpProj) < tp1.get(Op::MlpUpProj) / 2.0);
@@ -486,7 +551,9 @@ mod tests {
     #[test]
     fn fp8_weights_speed_up_decode_and_fp8_kv_speeds_up_attention() {
         let bf16 = llama3_h100(&[]).predict(&decode_batch(64, 4096), ONLY);
-        let fp8 = llama3_h100(&[("replica_config_weight_dtype", "fp8"), ("replica_config_kv_cache_dtype", "fp8")]).predict(&decode_batch(64, 4096), ONLY);
+        let fp8 =
+            llama3_h100(&[("replica_config_weight_dtype", "fp8"), ("replica_config_kv_cache_dtype", "fp8")])
+                .predict(&decode_batch(64, 4096), ONLY);
         assert!(fp8.get(Op::MlpUpProj) < bf16.get(Op::MlpUpProj));
         assert!(fp8.get(Op::AttnDecode) < bf16.get(Op::AttnDecode));
     }
@@ -497,8 +564,16 @@ mod tests {
         let batch = decode_batch(8, 100);
         let first = p.predict(&batch, StagePosition { stage: 0, num_stages: 2 });
         let last = p.predict(&batch, StagePosition { stage: 1, num_stages: 2 });
-        assert!(first.get(Op::PipelineSendRecv) > 0.0 && first.get(Op::LmHead) == 0.0 && first.get(Op::Embedding) > 0.0);
-        assert!(last.get(Op::PipelineSendRecv) == 0.0 && last.get(Op::LmHead) > 0.0 && last.get(Op::Embedding) == 0.0);
+        assert!(
+            first.get(Op::PipelineSendRecv) > 0.0
+                && first.get(Op::LmHead) == 0.0
+                && first.get(Op::Embedding) > 0.0
+        );
+        assert!(
+            last.get(Op::PipelineSendRecv) == 0.0
+                && last.get(Op::LmHead) > 0.0
+                && last.get(Op::Embedding) == 0.0
+        );
     }
 
     #[test]
@@ -522,7 +597,10 @@ mod tests {
     fn faster_gpus_predict_shorter_times_and_borrowed_calibrations_are_described() {
         let batch = [BatchItem { num_processed_tokens: 0, num_tokens: 2048, is_prefill: true }];
         let time = |device: &str| {
-            let r = replica(&[("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"), ("replica_config_device", device)]);
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+                ("replica_config_device", device),
+            ]);
             let p = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
             (p.predict(&batch, ONLY).model_ms(), p.describe())
         };

@@ -40,7 +40,16 @@ impl LayerShape {
 
     /// The shape from raw dimensions (as keyed in Vidur's `mlp.csv`).
     #[allow(clippy::too_many_arguments)] // Mirrors the table's key columns one to one.
-    pub fn from_dims(e: u32, q_heads: u32, kv_heads: u32, head_dim: u32, mlp: u32, gated: bool, vocab: u32, tp: u32) -> LayerShape {
+    pub fn from_dims(
+        e: u32,
+        q_heads: u32,
+        kv_heads: u32,
+        head_dim: u32,
+        mlp: u32,
+        gated: bool,
+        vocab: u32,
+        tp: u32,
+    ) -> LayerShape {
         let tp = tp.max(1);
         LayerShape {
             embedding_dim: e as f64,
@@ -90,7 +99,15 @@ impl LayerShape {
 
     /// Time of a token-count-driven op (a layer GEMM, the LM head or an element-wise kernel)
     /// over `tokens` rows, in µs, on `curve` at `peaks`; other ops take 0.
-    pub fn op_us(&self, op: Op, curve: &Curve, peaks: Peaks, tokens: f64, weight_bytes: f64, kv_bytes: f64) -> f64 {
+    pub fn op_us(
+        &self,
+        op: Op,
+        curve: &Curve,
+        peaks: Peaks,
+        tokens: f64,
+        weight_bytes: f64,
+        kv_bytes: f64,
+    ) -> f64 {
         match self.gemm_nk(op) {
             Some((n, k)) => gemm_us(curve, peaks, tokens, n, k, ACT_BYTES, weight_bytes),
             None => elementwise_us(curve, peaks, self.elementwise_bytes(op, tokens, kv_bytes)),

@@ -15,8 +15,8 @@ use crate::config::{MetricsSpec, SimConfig};
 use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
-    BatchRecord, ChromeSlice, MemorySummary, PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord,
-    RequestStatus, StageUtilization, Summary, Throughput, Histogram,
+    BatchRecord, ChromeSlice, Histogram, MemorySummary, PredictorSummary, ReplicaReport, Report,
+    RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
 use crate::time::{Nanos, SimTime, nanos_to_secs};
@@ -138,7 +138,9 @@ impl Metrics {
             num_replicas: n,
             num_stages: pp,
             // One allocation of the right size when the workload's size is known.
-            records: Vec::with_capacity(config.workload.build.expected_requests.unwrap_or(0).min(1 << 20) as usize),
+            records: Vec::with_capacity(
+                config.workload.build.expected_requests.unwrap_or(0).min(1 << 20) as usize
+            ),
             stream: None,
             errors: Vec::new(),
             num_restarts: 0,
@@ -148,7 +150,11 @@ impl Metrics {
             batch_prefill_tokens: QuantileSketch::new(),
             batch_decode_tokens: QuantileSketch::new(),
             batch_time: QuantileSketch::new(),
-            op_ms: if config.metrics.store_operation_metrics { vec![QuantileSketch::new(); Op::COUNT] } else { Vec::new() },
+            op_ms: if config.metrics.store_operation_metrics {
+                vec![QuantileSketch::new(); Op::COUNT]
+            } else {
+                Vec::new()
+            },
             series: BucketSeries::new(CH_KV_FIRST + 2 * n),
             replicas: vec![replica; n],
             chrome: Vec::new(),
@@ -162,7 +168,10 @@ impl Metrics {
             provenance_ms: [0.0; PROVENANCE_SLOTS],
             num_batches: 0,
             params_per_device: config.memory.params_per_device as f64,
-            attention_flops_per_token_pair: 4.0 * layers * (f64::from(m.num_q_heads) / tp) * f64::from(m.head_dim()),
+            attention_flops_per_token_pair: 4.0
+                * layers
+                * (f64::from(m.num_q_heads) / tp)
+                * f64::from(m.head_dim()),
             peak_flops: config.replica.device.fp16_tflops * 1e12,
         }
     }
@@ -194,7 +203,9 @@ impl Metrics {
 
     /// A request was put in a batch for the first time.
     pub fn on_first_schedule(&mut self, request: &Request) {
-        if let (Some(stream), Some(replica), Some(at)) = (&mut self.stream, request.replica, request.scheduled_at) {
+        if let (Some(stream), Some(replica), Some(at)) =
+            (&mut self.stream, request.replica, request.scheduled_at)
+        {
             stream.on_first_schedule(replica.0, at.0, request.id.0);
         }
     }
@@ -233,7 +244,14 @@ impl Metrics {
     }
 
     /// A batch started a stage with the predicted `time`, `total_ns` long.
-    pub fn on_stage_start(&mut self, batch: &Batch, stage: u32, now: SimTime, time: &ExecutionTime, total_ns: u64) {
+    pub fn on_stage_start(
+        &mut self,
+        batch: &Batch,
+        stage: u32,
+        now: SimTime,
+        time: &ExecutionTime,
+        total_ns: u64,
+    ) {
         for (ms, provenance) in time.op_ms.iter().zip(&time.provenance) {
             self.provenance_ms[*provenance as usize] += ms;
         }
@@ -241,7 +259,11 @@ impl Metrics {
             + batch
                 .items
                 .iter()
-                .map(|i| self.attention_flops_per_token_pair * f64::from(i.num_tokens) * f64::from(i.num_tokens + i.num_processed_tokens))
+                .map(|i| {
+                    self.attention_flops_per_token_pair
+                        * f64::from(i.num_tokens)
+                        * f64::from(i.num_tokens + i.num_processed_tokens)
+                })
                 .sum::<f64>();
         let mfu = flops / (nanos_to_secs(total_ns) * self.peak_flops) * 100.0;
         let acc = &mut self.replicas[batch.replica.0 as usize];
@@ -251,7 +273,9 @@ impl Metrics {
                 sketch.add(*ms);
             }
         }
-        if self.spec.enable_chrome_trace && self.spec.chrome_trace_max_slices.is_some_and(|max| self.chrome.len() as u64 >= max) {
+        if self.spec.enable_chrome_trace
+            && self.spec.chrome_trace_max_slices.is_some_and(|max| self.chrome.len() as u64 >= max)
+        {
             self.chrome_dropped += 1;
         } else if self.spec.enable_chrome_trace {
             self.chrome.push(ChromeSlice {
@@ -263,7 +287,12 @@ impl Metrics {
                 num_prefill_tokens: batch.num_prefill_tokens,
                 num_decode_tokens: batch.num_decode_tokens,
                 request_ids: batch.plan.requests.iter().map(|r| r.0).collect(),
-                op_ms: self.ops_by_name.iter().filter(|op| time.get(**op) > 0.0).map(|op| (op.name(), time.get(*op))).collect(),
+                op_ms: self
+                    .ops_by_name
+                    .iter()
+                    .filter(|op| time.get(**op) > 0.0)
+                    .map(|op| (op.name(), time.get(*op)))
+                    .collect(),
             });
         }
     }
@@ -389,7 +418,9 @@ impl Metrics {
             let mut previous: Option<(u32, u64)> = None;
             for r in &mut self.records {
                 r.inter_arrival_ns = match previous {
-                    Some((replica, arrived)) if replica == r.replica => r.arrived_at_ns.saturating_sub(arrived),
+                    Some((replica, arrived)) if replica == r.replica => {
+                        r.arrived_at_ns.saturating_sub(arrived)
+                    }
                     _ => r.arrived_at_ns,
                 };
                 previous = Some((r.replica, r.arrived_at_ns));
@@ -421,7 +452,9 @@ impl Metrics {
             match name {
                 "request_e2e_time" => e2e = column(&[name, "e2e"], &|r| Some(r.e2e())),
                 "prefill_e2e_time" => ttft = column(&[name, "ttft"], &|r| Some(r.ttft())),
-                "request_scheduling_delay" => delay = column(&[name, "scheduling_delay"], &|r| Some(r.scheduling_delay())),
+                "request_scheduling_delay" => {
+                    delay = column(&[name, "scheduling_delay"], &|r| Some(r.scheduling_delay()))
+                }
                 _ => {
                     column(&[name], &|r| Some(f(r)));
                 }
@@ -437,8 +470,13 @@ impl Metrics {
             cdfs.insert("batch_num_decode_tokens".to_string(), self.batch_decode_tokens.cdf());
             cdfs.insert("batch_execution_time".to_string(), self.batch_time.cdf());
         }
-        let op_cdfs: BTreeMap<String, Vec<f64>> =
-            self.op_ms.iter().zip(Op::ALL).filter(|(s, _)| s.count() > 0).map(|(s, op)| (op.name().to_string(), s.cdf())).collect();
+        let op_cdfs: BTreeMap<String, Vec<f64>> = self
+            .op_ms
+            .iter()
+            .zip(Op::ALL)
+            .filter(|(s, _)| s.count() > 0)
+            .map(|(s, op)| (op.name().to_string(), s.cdf()))
+            .collect();
 
         // Replicas.
         let replicas: Vec<ReplicaReport> = self
@@ -459,7 +497,11 @@ impl Metrics {
                     kv_usage_percent_min: if acc.kv_sampled { acc.kv_min } else { 0.0 },
                     kv_usage_percent_max: acc.kv_max.max(0.0),
                     kv_usage_percent_mean: kv_area / sim_ns as f64,
-                    kv_usage_percent_sample_mean: if acc.kv_samples > 0 { acc.kv_sum / acc.kv_samples as f64 } else { 0.0 },
+                    kv_usage_percent_sample_mean: if acc.kv_samples > 0 {
+                        acc.kv_sum / acc.kv_samples as f64
+                    } else {
+                        0.0
+                    },
                     kv_blocks_allocated_at_end: end.final_kv.get(r).map_or(0, |k| k.allocated_blocks),
                     stages: (0..self.num_stages)
                         .map(|s| StageUtilization {
@@ -493,7 +535,8 @@ impl Metrics {
                 kv_total[b] += sums[b];
                 kv_count[b] += counts[b];
             }
-            kv_per_replica.push(sums.iter().zip(&counts).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }).collect());
+            kv_per_replica
+                .push(sums.iter().zip(&counts).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }).collect());
         }
         let time_series = TimeSeries {
             bucket_s: width,
@@ -502,8 +545,16 @@ impl Metrics {
             completions: chan(CH_COMPLETIONS),
             prefill_tokens_per_s: chan(CH_PREFILL_TOKENS).iter().map(|x| x / width).collect(),
             decode_tokens_per_s: chan(CH_DECODE_TOKENS).iter().map(|x| x / width).collect(),
-            mean_batch_size: batches.iter().zip(&batch_sizes).map(|(n, s)| if *n > 0.0 { s / n } else { 0.0 }).collect(),
-            kv_usage_percent: kv_total.iter().zip(&kv_count).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }).collect(),
+            mean_batch_size: batches
+                .iter()
+                .zip(&batch_sizes)
+                .map(|(n, s)| if *n > 0.0 { s / n } else { 0.0 })
+                .collect(),
+            kv_usage_percent: kv_total
+                .iter()
+                .zip(&kv_count)
+                .map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 })
+                .collect(),
             kv_usage_percent_per_replica: kv_per_replica,
         };
 
@@ -516,9 +567,12 @@ impl Metrics {
         let refused = self.errors.iter().filter(|e| e.status == RequestStatus::Refused).count() as u64;
         let unfinished = self.errors.iter().filter(|e| e.status == RequestStatus::Unfinished).count() as u64;
         let stage_count = (replicas.len() * self.num_stages).max(1) as f64;
-        let busy_mean = replicas.iter().flat_map(|r| r.stages.iter().map(|s| s.busy_percent)).sum::<f64>() / stage_count;
-        let mfu_mean = replicas.iter().flat_map(|r| r.stages.iter().map(|s| s.mfu_percent)).sum::<f64>() / stage_count;
-        let kv_mean = replicas.iter().map(|r| r.kv_usage_percent_mean).sum::<f64>() / replicas.len().max(1) as f64;
+        let busy_mean =
+            replicas.iter().flat_map(|r| r.stages.iter().map(|s| s.busy_percent)).sum::<f64>() / stage_count;
+        let mfu_mean =
+            replicas.iter().flat_map(|r| r.stages.iter().map(|s| s.mfu_percent)).sum::<f64>() / stage_count;
+        let kv_mean =
+            replicas.iter().map(|r| r.kv_usage_percent_mean).sum::<f64>() / replicas.len().max(1) as f64;
         let kv_max = replicas.iter().map(|r| r.kv_usage_percent_max).fold(0.0, f64::max);
         let summary = Summary {
             num_requests: end.requests.len() as u64,
@@ -550,7 +604,11 @@ impl Metrics {
             predictor: PredictorSummary {
                 name: config.predictor.name.to_string(),
                 description: end.predictor,
-                time_share: provenance_totals(&self.provenance_ms).shares().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                time_share: provenance_totals(&self.provenance_ms)
+                    .shares()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
             },
             memory: MemorySummary {
                 num_blocks_per_replica: config.memory.num_blocks,
@@ -578,10 +636,21 @@ impl Metrics {
             ));
         }
         if config.cache.enable_prefix_caching && !config.workload.build.has_block_hashes {
-            warnings.push("prefix caching is on but the workload carries no block_hash_ids: no prefix can be shared".to_string());
+            warnings.push(
+                "prefix caching is on but the workload carries no block_hash_ids: no prefix can be shared"
+                    .to_string(),
+            );
         }
-        let too_long = self.records.iter().filter(|r| r.num_prefill_tokens + r.num_decode_tokens > config.replica.model.max_model_len).count()
-            + self.errors.iter().filter(|e| e.num_prefill_tokens + e.num_decode_tokens > config.replica.model.max_model_len).count();
+        let too_long = self
+            .records
+            .iter()
+            .filter(|r| r.num_prefill_tokens + r.num_decode_tokens > config.replica.model.max_model_len)
+            .count()
+            + self
+                .errors
+                .iter()
+                .filter(|e| e.num_prefill_tokens + e.num_decode_tokens > config.replica.model.max_model_len)
+                .count();
         if too_long > 0 {
             warnings.push(format!(
                 "{too_long} requests are longer than {}'s max_model_len of {} tokens (simulated anyway, as Vidur does)",

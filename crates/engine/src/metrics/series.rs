@@ -28,13 +28,21 @@ pub struct BucketSeries {
 impl BucketSeries {
     /// A series with `channels` values per bucket.
     pub fn new(channels: usize) -> BucketSeries {
-        BucketSeries { width_ns: INITIAL_WIDTH_NS, channels, sums: Vec::new(), last_start_ns: 0, last_end_ns: 0, last_row: 0 }
+        BucketSeries {
+            width_ns: INITIAL_WIDTH_NS,
+            channels,
+            sums: Vec::new(),
+            last_start_ns: 0,
+            last_end_ns: 0,
+            last_row: 0,
+        }
     }
 
     /// Adds `value` to `channel` at time `t`.
     #[inline(always)]
     pub fn add(&mut self, t: SimTime, channel: usize, value: f64) {
-        let row = if self.last_start_ns <= t.0 && t.0 < self.last_end_ns { self.last_row } else { self.locate(t) };
+        let row =
+            if self.last_start_ns <= t.0 && t.0 < self.last_end_ns { self.last_row } else { self.locate(t) };
         self.sums[row + channel] += value;
     }
 

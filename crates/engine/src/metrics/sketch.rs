@@ -31,7 +31,15 @@ impl Default for QuantileSketch {
 impl QuantileSketch {
     /// An empty sketch.
     pub fn new() -> QuantileSketch {
-        QuantileSketch { counts: Vec::new(), offset: 0, zeros: 0, count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
+        QuantileSketch {
+            counts: Vec::new(),
+            offset: 0,
+            zeros: 0,
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
     }
 
     /// Adds a non-negative sample (negative, NaN and infinite samples count as zero).

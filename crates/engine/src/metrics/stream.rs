@@ -145,7 +145,13 @@ mod tests {
     use super::*;
 
     fn record(id: u32, replica: u32, arrived: u64, scheduled: u64) -> RequestRecord {
-        RequestRecord { id, replica, arrived_at_ns: arrived, scheduled_at_ns: scheduled, ..RequestRecord::default() }
+        RequestRecord {
+            id,
+            replica,
+            arrived_at_ns: arrived,
+            scheduled_at_ns: scheduled,
+            ..RequestRecord::default()
+        }
     }
 
     fn drain(stream: &mut RecordStream) -> Vec<(u32, u64)> {

@@ -13,10 +13,22 @@ use crate::rng::{SeedTree, StreamRng, splitmix64};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs, secs_to_nanos};
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::int("closed_loop_request_generator_config_seed", "42", "Seed of the closed-loop workload's streams."),
-    FlagDef::int("closed_loop_request_generator_config_concurrency", "8", "Concurrent clients, each with one request outstanding."),
+    FlagDef::int(
+        "closed_loop_request_generator_config_seed",
+        "42",
+        "Seed of the closed-loop workload's streams.",
+    ),
+    FlagDef::int(
+        "closed_loop_request_generator_config_concurrency",
+        "8",
+        "Concurrent clients, each with one request outstanding.",
+    ),
     FlagDef::int("closed_loop_request_generator_config_num_requests", "128", "Requests sent in total."),
-    FlagDef::float("closed_loop_request_generator_config_think_time", "0", "Seconds a client waits after a response before sending its next request (one client's think times must fit within the 10^9 s simulation horizon)."),
+    FlagDef::float(
+        "closed_loop_request_generator_config_think_time",
+        "0",
+        "Seconds a client waits after a response before sending its next request (one client's think times must fit within the 10^9 s simulation horizon).",
+    ),
 ];
 
 pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {

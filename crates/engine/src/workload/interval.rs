@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use rand_distr::Distribution;
 
-use super::trace::{ArrivalClock, ArrivalTimes, TimePoint, TraceFormat, detect_format, format_instant, parse_time_point, read_arrival_times, seconds_to_ns};
+use super::trace::{
+    ArrivalClock, ArrivalTimes, TimePoint, TraceFormat, detect_format, format_instant, parse_time_point,
+    read_arrival_times, seconds_to_ns,
+};
 use crate::config::{ConfigError, FlagDef, Params, fill_placeholders};
 use crate::rng::{StreamRng, unit_f64};
 
@@ -33,8 +36,20 @@ pub struct IntervalPlan {
 
 impl IntervalPlan {
     /// A plan whose every gap averages (or equals, if `exact`) `mean_gap_s`.
-    fn with_mean_gap(build: Arc<dyn Fn() -> Box<dyn IntervalGenerator> + Send + Sync>, seed: u64, mean_gap_s: f64, pace_flag: &'static str, exact: bool) -> IntervalPlan {
-        IntervalPlan { build, seed, span_s: Arc::new(move |n| n as f64 * mean_gap_s), pace_flag, exact_span: exact }
+    fn with_mean_gap(
+        build: Arc<dyn Fn() -> Box<dyn IntervalGenerator> + Send + Sync>,
+        seed: u64,
+        mean_gap_s: f64,
+        pace_flag: &'static str,
+        exact: bool,
+    ) -> IntervalPlan {
+        IntervalPlan {
+            build,
+            seed,
+            span_s: Arc::new(move |n| n as f64 * mean_gap_s),
+            pace_flag,
+            exact_span: exact,
+        }
     }
 }
 
@@ -52,32 +67,105 @@ pub struct IntervalEntry {
 
 /// Every interval generator, by name.
 pub static INTERVAL_GENERATORS: &[IntervalEntry] = &[
-    IntervalEntry { name: "poisson", summary: "Exponential gaps at a mean rate of qps (capped at 3/qps, as in Vidur).", flags: POISSON_FLAGS, parse: parse_poisson },
-    IntervalEntry { name: "gamma", summary: "Gamma-distributed gaps at a mean rate of qps with coefficient of variation cv (burstier when cv > 1).", flags: GAMMA_FLAGS, parse: parse_gamma },
-    IntervalEntry { name: "static", summary: "Every request arrives at t = 0.", flags: STATIC_FLAGS, parse: parse_static },
-    IntervalEntry { name: "uniform", summary: "A constant gap of 1/qps.", flags: UNIFORM_FLAGS, parse: parse_uniform },
-    IntervalEntry { name: "trace", summary: "Gaps between the arrival times of a trace file, cycling.", flags: TRACE_FLAGS, parse: parse_trace },
+    IntervalEntry {
+        name: "poisson",
+        summary: "Exponential gaps at a mean rate of qps (capped at 3/qps, as in Vidur).",
+        flags: POISSON_FLAGS,
+        parse: parse_poisson,
+    },
+    IntervalEntry {
+        name: "gamma",
+        summary: "Gamma-distributed gaps at a mean rate of qps with coefficient of variation cv (burstier when cv > 1).",
+        flags: GAMMA_FLAGS,
+        parse: parse_gamma,
+    },
+    IntervalEntry {
+        name: "static",
+        summary: "Every request arrives at t = 0.",
+        flags: STATIC_FLAGS,
+        parse: parse_static,
+    },
+    IntervalEntry {
+        name: "uniform",
+        summary: "A constant gap of 1/qps.",
+        flags: UNIFORM_FLAGS,
+        parse: parse_uniform,
+    },
+    IntervalEntry {
+        name: "trace",
+        summary: "Gaps between the arrival times of a trace file, cycling.",
+        flags: TRACE_FLAGS,
+        parse: parse_trace,
+    },
 ];
 
 const POISSON_FLAGS: &[FlagDef] = &[
-    FlagDef::int("poisson_request_interval_generator_config_seed", "42", "Seed mixed into the intervals stream."),
-    FlagDef::float("poisson_request_interval_generator_config_qps", "0.5", "Mean arrival rate, requests per second."),
+    FlagDef::int(
+        "poisson_request_interval_generator_config_seed",
+        "42",
+        "Seed mixed into the intervals stream.",
+    ),
+    FlagDef::float(
+        "poisson_request_interval_generator_config_qps",
+        "0.5",
+        "Mean arrival rate, requests per second.",
+    ),
 ];
 const GAMMA_FLAGS: &[FlagDef] = &[
-    FlagDef::int("gamma_request_interval_generator_config_seed", "42", "Seed mixed into the intervals stream."),
-    FlagDef::float("gamma_request_interval_generator_config_qps", "0.2", "Mean arrival rate, requests per second."),
-    FlagDef::float("gamma_request_interval_generator_config_cv", "0.5", "Coefficient of variation of the gaps."),
+    FlagDef::int(
+        "gamma_request_interval_generator_config_seed",
+        "42",
+        "Seed mixed into the intervals stream.",
+    ),
+    FlagDef::float(
+        "gamma_request_interval_generator_config_qps",
+        "0.2",
+        "Mean arrival rate, requests per second.",
+    ),
+    FlagDef::float(
+        "gamma_request_interval_generator_config_cv",
+        "0.5",
+        "Coefficient of variation of the gaps.",
+    ),
 ];
-const STATIC_FLAGS: &[FlagDef] = &[FlagDef::int("static_request_interval_generator_config_seed", "42", "Seed mixed into the intervals stream (unused).")];
+const STATIC_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "static_request_interval_generator_config_seed",
+    "42",
+    "Seed mixed into the intervals stream (unused).",
+)];
 const UNIFORM_FLAGS: &[FlagDef] = &[
-    FlagDef::int("uniform_request_interval_generator_config_seed", "42", "Seed mixed into the intervals stream (unused)."),
-    FlagDef::float("uniform_request_interval_generator_config_qps", "0.2", "Arrival rate, requests per second."),
+    FlagDef::int(
+        "uniform_request_interval_generator_config_seed",
+        "42",
+        "Seed mixed into the intervals stream (unused).",
+    ),
+    FlagDef::float(
+        "uniform_request_interval_generator_config_qps",
+        "0.2",
+        "Arrival rate, requests per second.",
+    ),
 ];
 const TRACE_FLAGS: &[FlagDef] = &[
-    FlagDef::int("trace_request_interval_generator_config_seed", "42", "Seed mixed into the intervals stream (unused)."),
-    FlagDef::path(TRACE_FILE_FLAG, "data/processed_traces/AzureFunctionsInvocationTraceForTwoWeeksJan2021Processed.csv", "Trace whose arrival times give the gaps: a CSV with an arrived_at column of seconds or date-times (YYYY-MM-DD HH:MM:SS[.ffffff], as Vidur's interval traces; other columns are ignored), an Azure CSV or a Mooncake JSONL. Date-times in arrived_at count in whole seconds since the first kept arrival, as in Vidur."),
-    FlagDef::string(START_FLAG, "none", "Use arrivals strictly after this instant: a date-time such as 1970-01-04 12:00:00 (Vidur's default; numbers of seconds in the trace count from 1970-01-01 00:00:00) or seconds on the trace's clock (from its earliest arrival if it writes date-times); none = from the first arrival."),
-    FlagDef::string(END_FLAG, "none", "Use arrivals strictly before this instant: a date-time such as 1970-01-04 15:00:00 (Vidur's default) or seconds, read as the start time is; none = to the last arrival."),
+    FlagDef::int(
+        "trace_request_interval_generator_config_seed",
+        "42",
+        "Seed mixed into the intervals stream (unused).",
+    ),
+    FlagDef::path(
+        TRACE_FILE_FLAG,
+        "data/processed_traces/AzureFunctionsInvocationTraceForTwoWeeksJan2021Processed.csv",
+        "Trace whose arrival times give the gaps: a CSV with an arrived_at column of seconds or date-times (YYYY-MM-DD HH:MM:SS[.ffffff], as Vidur's interval traces; other columns are ignored), an Azure CSV or a Mooncake JSONL. Date-times in arrived_at count in whole seconds since the first kept arrival, as in Vidur.",
+    ),
+    FlagDef::string(
+        START_FLAG,
+        "none",
+        "Use arrivals strictly after this instant: a date-time such as 1970-01-04 12:00:00 (Vidur's default; numbers of seconds in the trace count from 1970-01-01 00:00:00) or seconds on the trace's clock (from its earliest arrival if it writes date-times); none = from the first arrival.",
+    ),
+    FlagDef::string(
+        END_FLAG,
+        "none",
+        "Use arrivals strictly before this instant: a date-time such as 1970-01-04 15:00:00 (Vidur's default) or seconds, read as the start time is; none = to the last arrival.",
+    ),
     FlagDef::float(SCALE_FLAG, "1", "Multiply gaps by this (< 1 speeds the trace up)."),
 ];
 
@@ -90,7 +178,13 @@ fn parse_poisson(p: &mut Params) -> Option<IntervalPlan> {
     let seed = p.int("poisson_request_interval_generator_config_seed") as u64;
     let flag = "poisson_request_interval_generator_config_qps";
     let qps = p.positive_float(flag);
-    Some(IntervalPlan::with_mean_gap(Arc::new(move || Box::new(Poisson { qps })), seed, 1.0 / qps, flag, false))
+    Some(IntervalPlan::with_mean_gap(
+        Arc::new(move || Box::new(Poisson { qps })),
+        seed,
+        1.0 / qps,
+        flag,
+        false,
+    ))
 }
 
 struct Poisson {
@@ -111,12 +205,21 @@ fn parse_gamma(p: &mut Params) -> Option<IntervalPlan> {
     let shape = 1.0 / (cv * cv);
     let scale = 1.0 / (qps * shape);
     if rand_distr::Gamma::new(shape, scale).is_err() {
-        p.error(ConfigError::new("gamma_request_interval_generator_config_cv", format!("cv = {cv} gives an invalid gamma shape")));
+        p.error(ConfigError::new(
+            "gamma_request_interval_generator_config_cv",
+            format!("cv = {cv} gives an invalid gamma shape"),
+        ));
         return None;
     }
     let build: Arc<dyn Fn() -> Box<dyn IntervalGenerator> + Send + Sync> =
         Arc::new(move || Box::new(Gamma { dist: rand_distr::Gamma::new(shape, scale).expect("validated") }));
-    Some(IntervalPlan::with_mean_gap(build, seed, 1.0 / qps, "gamma_request_interval_generator_config_qps", false))
+    Some(IntervalPlan::with_mean_gap(
+        build,
+        seed,
+        1.0 / qps,
+        "gamma_request_interval_generator_config_qps",
+        false,
+    ))
 }
 
 struct Gamma {
@@ -131,14 +234,26 @@ impl IntervalGenerator for Gamma {
 
 fn parse_static(p: &mut Params) -> Option<IntervalPlan> {
     let seed = p.int("static_request_interval_generator_config_seed") as u64;
-    Some(IntervalPlan::with_mean_gap(Arc::new(|| Box::new(Constant(0.0))), seed, 0.0, "interval_generator_config_type", true))
+    Some(IntervalPlan::with_mean_gap(
+        Arc::new(|| Box::new(Constant(0.0))),
+        seed,
+        0.0,
+        "interval_generator_config_type",
+        true,
+    ))
 }
 
 fn parse_uniform(p: &mut Params) -> Option<IntervalPlan> {
     let seed = p.int("uniform_request_interval_generator_config_seed") as u64;
     let flag = "uniform_request_interval_generator_config_qps";
     let qps = p.positive_float(flag);
-    Some(IntervalPlan::with_mean_gap(Arc::new(move || Box::new(Constant(1.0 / qps))), seed, 1.0 / qps, flag, true))
+    Some(IntervalPlan::with_mean_gap(
+        Arc::new(move || Box::new(Constant(1.0 / qps))),
+        seed,
+        1.0 / qps,
+        flag,
+        true,
+    ))
 }
 
 struct Constant(f64);
@@ -168,12 +283,22 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
     };
     let (after, before) = (start.map(to_ns), end.map(to_ns));
     // Vidur keeps start_time < t < end_time.
-    let mut kept: Vec<i128> =
-        arrivals.instants_ns.iter().copied().filter(|t| after.is_none_or(|a| *t > a) && before.is_none_or(|b| *t < b)).collect();
+    let mut kept: Vec<i128> = arrivals
+        .instants_ns
+        .iter()
+        .copied()
+        .filter(|t| after.is_none_or(|a| *t > a) && before.is_none_or(|b| *t < b))
+        .collect();
     if !kept.is_sorted() {
         // (A trace parsed as a request trace has said so already.)
         if read_as_arrivals {
-            let backwards: Vec<u64> = arrivals.instants_ns.windows(2).zip(&arrivals.lines[1..]).filter(|(w, _)| w[1] < w[0]).map(|(_, line)| *line).collect();
+            let backwards: Vec<u64> = arrivals
+                .instants_ns
+                .windows(2)
+                .zip(&arrivals.lines[1..])
+                .filter(|(w, _)| w[1] < w[0])
+                .map(|(_, line)| *line)
+                .collect();
             p.warn(format!(
                 "{}: rows arriving earlier than the row before them: {} (the first at row {}); the interval trace takes the gaps between sorted arrivals",
                 arrivals.name,
@@ -206,13 +331,16 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
     let gaps: Arc<[f64]> = if arrivals.clock == ArrivalClock::DateTimes && arrivals.column == "arrived_at" {
         // Vidur's interval trace: whole seconds (floored) since the first kept arrival.
         let first = kept[0];
-        kept.windows(2).map(|w| ((w[1] - first).div_euclid(NANOS) - (w[0] - first).div_euclid(NANOS)) as f64 * scale).collect()
+        kept.windows(2)
+            .map(|w| ((w[1] - first).div_euclid(NANOS) - (w[0] - first).div_euclid(NANOS)) as f64 * scale)
+            .collect()
     } else {
         kept.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e9 * scale).collect()
     };
     // More requests than gaps: the gaps repeat from the start (as in Vidur); say so, since a
     // replayed load pattern repeating every few seconds is easy to mistake for the trace's own.
-    if let crate::config::FlagValue::Int(requests) = p.config().get("synthetic_request_generator_config_num_requests")
+    if let crate::config::FlagValue::Int(requests) =
+        p.config().get("synthetic_request_generator_config_num_requests")
         && u64::try_from(requests).is_ok_and(|n| n > gaps.len() as u64)
     {
         p.warn(format!(
@@ -247,7 +375,9 @@ fn time_bound(p: &mut Params, flag: &str) -> Option<Option<TimePoint>> {
     match parse_time_point(&text) {
         Ok(point) => Some(Some(point)),
         Err(message) => {
-            p.error(ConfigError::new(flag, message).with_hint("write a date-time as YYYY-MM-DD HH:MM:SS[.ffffff], or give seconds; none = no bound"));
+            p.error(ConfigError::new(flag, message).with_hint(
+                "write a date-time as YYYY-MM-DD HH:MM:SS[.ffffff], or give seconds; none = no bound",
+            ));
             None
         }
     }
@@ -267,7 +397,10 @@ fn read_interval_trace(p: &mut Params) -> Option<(ArrivalTimes, bool)> {
     if let Some((path, text)) = text
         && detect_format(&text) != Some(TraceFormat::MooncakeJsonl)
     {
-        return read_arrival_times(&path, &text).map_err(|e| p.error(ConfigError::new(TRACE_FILE_FLAG, e.to_string()))).ok().map(|a| (a, true));
+        return read_arrival_times(&path, &text)
+            .map_err(|e| p.error(ConfigError::new(TRACE_FILE_FLAG, e.to_string())))
+            .ok()
+            .map(|a| (a, true));
     }
     let trace = p.trace(TRACE_FILE_FLAG)?;
     let column = match trace.format {
@@ -277,7 +410,10 @@ fn read_interval_trace(p: &mut Params) -> Option<(ArrivalTimes, bool)> {
     };
     let arrivals = ArrivalTimes::from_trace(&trace, column);
     if arrivals.is_none() {
-        p.error(ConfigError::new(TRACE_FILE_FLAG, format!("{} has no arrival times", trace.name)).with_hint("use a trace with an arrived_at, timestamp or TIMESTAMP column"));
+        p.error(
+            ConfigError::new(TRACE_FILE_FLAG, format!("{} has no arrival times", trace.name))
+                .with_hint("use a trace with an arrived_at, timestamp or TIMESTAMP column"),
+        );
     }
     arrivals.map(|a| (a, false))
 }
@@ -343,7 +479,11 @@ mod tests {
         assert!(parse_trace(&mut p).is_some());
         let warnings = p.take_warnings();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].contains("rows arriving earlier than the row before them: 1 (the first at row 4)"), "{}", warnings[0]);
+        assert!(
+            warnings[0].contains("rows arriving earlier than the row before them: 1 (the first at row 4)"),
+            "{}",
+            warnings[0]
+        );
         // The default 128 requests need more than the trace's 3 gaps.
         assert!(warnings[1].contains("4 arrivals give 3 gaps, fewer than the 128 requests: the gaps repeat from the start every 3.0 s"), "{}", warnings[1]);
     }
@@ -351,14 +491,19 @@ mod tests {
     #[test]
     fn a_csv_of_arrival_times_only_gives_cycling_gaps() {
         assert_eq!(trace_gaps("arrived_at\n0.5\n1.5\n3.0\n", &[], 5), Ok(vec![1.0, 1.5, 1.0, 1.5, 1.0]));
-        assert_eq!(trace_gaps("arrived_at\r\n3.0\r\n0.5\r\n1.5\r\n", &[(SCALE_FLAG, "2")], 2), Ok(vec![2.0, 3.0]), "sorted, then scaled");
+        assert_eq!(
+            trace_gaps("arrived_at\r\n3.0\r\n0.5\r\n1.5\r\n", &[(SCALE_FLAG, "2")], 2),
+            Ok(vec![2.0, 3.0]),
+            "sorted, then scaled"
+        );
     }
 
     #[test]
     fn vidur_date_times_in_a_window_count_whole_seconds_since_the_first_kept_arrival() {
         let file = "arrived_at\n1970-01-04 11:59:59\n1970-01-04 12:00:00\n1970-01-04 12:00:00.5\n1970-01-04T12:00:02.9\n\
                     1970-01-04 12:00:03.1\n1970-01-04 12:00:10\n1970-01-04 15:00:00\n";
-        let window = [(START_FLAG, "1970-01-04 12:00:00"), (END_FLAG, "1970-01-04 15:00:00"), (SCALE_FLAG, "0.5")];
+        let window =
+            [(START_FLAG, "1970-01-04 12:00:00"), (END_FLAG, "1970-01-04 15:00:00"), (SCALE_FLAG, "0.5")];
         // Kept (strictly inside): 0.5, 2.9, 3.1, 10 s past noon → whole seconds 0, 2, 2, 9.
         assert_eq!(trace_gaps(file, &window, 4), Ok(vec![1.0, 0.0, 3.5, 1.0]));
         // A number of seconds counts from the earliest arrival (11:59:59) of a date-time trace.
@@ -368,10 +513,16 @@ mod tests {
     #[test]
     fn seconds_traces_keep_their_precision_and_read_date_time_bounds_as_epoch_seconds() {
         let file = "arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,1,1\n0.25,1,1\n1.0,1,1\n4.5,1,1\n";
-        assert_eq!(trace_gaps(file, &[(START_FLAG, "0"), (END_FLAG, "4.5")], 2), Ok(vec![0.75, 0.75]), "start < t < end");
+        assert_eq!(
+            trace_gaps(file, &[(START_FLAG, "0"), (END_FLAG, "4.5")], 2),
+            Ok(vec![0.75, 0.75]),
+            "start < t < end"
+        );
         assert_eq!(trace_gaps(file, &[(START_FLAG, "1970-01-01 00:00:00.1")], 3), Ok(vec![0.75, 3.5, 0.75]));
         // Bounds given as JSON numbers (configs written before date-times were accepted).
-        let config = Config::from_json_str(&format!(r#"{{"{TRACE_FILE_FLAG}": "t.csv", "{START_FLAG}": 0.1}}"#)).unwrap();
+        let config =
+            Config::from_json_str(&format!(r#"{{"{TRACE_FILE_FLAG}": "t.csv", "{START_FLAG}": 0.1}}"#))
+                .unwrap();
         assert_eq!(config.get(START_FLAG), crate::config::FlagValue::Str("0.1".into()));
     }
 
@@ -381,12 +532,19 @@ mod tests {
         assert_eq!(trace_gaps(azure, &[], 2), Ok(vec![0.25, 1.25]), "Azure timestamps keep their fractions");
         assert_eq!(
             trace_gaps(azure, &[(START_FLAG, "2023-11-16 18:15:46.6"), (END_FLAG, "1.4")], 1),
-            Err(vec![format!("--{TRACE_FILE_FLAG}: 1 of the 3 arrivals of t.csv fall strictly between the start and end times; the gaps need at least two (hint: its arrivals run from 2023-11-16 18:15:46.5 to 2023-11-16 18:15:48: widen --{START_FLAG} / --{END_FLAG} (none = no bound))")])
+            Err(vec![format!(
+                "--{TRACE_FILE_FLAG}: 1 of the 3 arrivals of t.csv fall strictly between the start and end times; the gaps need at least two (hint: its arrivals run from 2023-11-16 18:15:46.5 to 2023-11-16 18:15:48: widen --{START_FLAG} / --{END_FLAG} (none = no bound))"
+            )])
         );
         let mooncake = "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n{\"timestamp\": 500, \"input_length\": 1, \"output_length\": 1}\n";
         assert_eq!(trace_gaps(mooncake, &[], 1), Ok(vec![0.5]));
         let mut inputs = Inputs::new();
-        let trace = crate::workload::trace::parse_trace("t.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n1,1,1\n3,1,1\n", &mut |_| {}).unwrap();
+        let trace = crate::workload::trace::parse_trace(
+            "t.csv",
+            "arrived_at,num_prefill_tokens,num_decode_tokens\n1,1,1\n3,1,1\n",
+            &mut |_| {},
+        )
+        .unwrap();
         inputs.add_trace("t.csv", Arc::new(trace));
         assert_eq!(trace_gaps_with(&inputs, &[], 1), Ok(vec![2.0]), "a trace the web page parsed on upload");
     }
@@ -395,17 +553,26 @@ mod tests {
     fn errors_name_the_flag_and_the_file_row_and_column() {
         assert_eq!(
             trace_gaps("arrived_at\n1\n2\n", &[(START_FLAG, "noon")], 1),
-            Err(vec![format!("--{START_FLAG}: 'noon' is neither a number of seconds nor a date-time like 1970-01-04 12:00:00 (hint: write a date-time as YYYY-MM-DD HH:MM:SS[.ffffff], or give seconds; none = no bound)")])
+            Err(vec![format!(
+                "--{START_FLAG}: 'noon' is neither a number of seconds nor a date-time like 1970-01-04 12:00:00 (hint: write a date-time as YYYY-MM-DD HH:MM:SS[.ffffff], or give seconds; none = no bound)"
+            )])
         );
         assert_eq!(
             trace_gaps("arrived_at\n1970-01-04 12:00:00\n1970-01-04 25:00:00\n", &[], 1),
-            Err(vec![format!("--{TRACE_FILE_FLAG}: t.csv, row 3, column 'arrived_at': '1970-01-04 25:00:00' is not a time of day (00:00:00 to 23:59:59)")])
+            Err(vec![format!(
+                "--{TRACE_FILE_FLAG}: t.csv, row 3, column 'arrived_at': '1970-01-04 25:00:00' is not a time of day (00:00:00 to 23:59:59)"
+            )])
         );
         assert_eq!(
             trace_gaps("when\n1\n", &[], 1),
-            Err(vec![format!("--{TRACE_FILE_FLAG}: t.csv, row 1, column 'arrived_at': required column is missing (columns: when); an interval trace needs an arrived_at column of seconds or date-times")])
+            Err(vec![format!(
+                "--{TRACE_FILE_FLAG}: t.csv, row 1, column 'arrived_at': required column is missing (columns: when); an interval trace needs an arrived_at column of seconds or date-times"
+            )])
         );
-        assert_eq!(trace_gaps_with(&Inputs::new(), &[], 1), Err(vec![format!("--{TRACE_FILE_FLAG}: file t.csv was not provided")]));
+        assert_eq!(
+            trace_gaps_with(&Inputs::new(), &[], 1),
+            Err(vec![format!("--{TRACE_FILE_FLAG}: file t.csv was not provided")])
+        );
     }
 
     #[test]
@@ -415,7 +582,10 @@ mod tests {
         let config = Config::from_pairs([(TRACE_FILE_FLAG, "t.csv"), (SCALE_FLAG, "2")]).unwrap();
         let plan = parse_trace(&mut Params::with_inputs(&config, &inputs)).unwrap();
         // Gaps 2, 6, 2, 6, 2: five arrivals end at 18 s.
-        assert_eq!(((plan.span_s)(5), (plan.span_s)(4), (plan.span_s)(0), plan.pace_flag, plan.exact_span), (18.0, 16.0, 0.0, SCALE_FLAG, true));
+        assert_eq!(
+            ((plan.span_s)(5), (plan.span_s)(4), (plan.span_s)(0), plan.pace_flag, plan.exact_span),
+            (18.0, 16.0, 0.0, SCALE_FLAG, true)
+        );
     }
 
     #[test]

@@ -58,39 +58,123 @@ pub struct LengthEntry {
 
 /// Every length generator, by name.
 pub static LENGTH_GENERATORS: &[LengthEntry] = &[
-    LengthEntry { name: "trace", summary: "Lengths (and sessions, block hashes) from a trace file's rows, cycling.", flags: TRACE_FLAGS, parse: parse_trace },
-    LengthEntry { name: "fixed", summary: "The same prompt and output length for every request.", flags: FIXED_FLAGS, parse: parse_fixed },
-    LengthEntry { name: "uniform", summary: "Total length uniform in [min_tokens, max_tokens], split by the prefill:decode ratio.", flags: UNIFORM_FLAGS, parse: parse_uniform },
-    LengthEntry { name: "zipf", summary: "Total length Zipf-distributed over [min_tokens, max_tokens] (short ones most likely), split by the prefill:decode ratio.", flags: ZIPF_FLAGS, parse: parse_zipf },
+    LengthEntry {
+        name: "trace",
+        summary: "Lengths (and sessions, block hashes) from a trace file's rows, cycling.",
+        flags: TRACE_FLAGS,
+        parse: parse_trace,
+    },
+    LengthEntry {
+        name: "fixed",
+        summary: "The same prompt and output length for every request.",
+        flags: FIXED_FLAGS,
+        parse: parse_fixed,
+    },
+    LengthEntry {
+        name: "uniform",
+        summary: "Total length uniform in [min_tokens, max_tokens], split by the prefill:decode ratio.",
+        flags: UNIFORM_FLAGS,
+        parse: parse_uniform,
+    },
+    LengthEntry {
+        name: "zipf",
+        summary: "Total length Zipf-distributed over [min_tokens, max_tokens] (short ones most likely), split by the prefill:decode ratio.",
+        flags: ZIPF_FLAGS,
+        parse: parse_zipf,
+    },
 ];
 
 const TRACE_FLAGS: &[FlagDef] = &[
-    FlagDef::int("trace_request_length_generator_config_seed", "42", "Seed of the lengths stream (shuffling)."),
-    FlagDef::opt_int("trace_request_length_generator_config_max_tokens", "none", "Refuse the trace if a request's prompt + output (after scaling) exceeds this."),
-    FlagDef::path("trace_request_length_generator_config_trace_file", "data/processed_traces/sharegpt_8k_filtered_stats_llama2_tokenizer.csv", "Trace whose lengths are used (Vidur CSV, Mooncake JSONL or Azure CSV)."),
-    FlagDef::float("trace_request_length_generator_config_prefill_scale_factor", "1", "Multiply prompt lengths by this."),
-    FlagDef::float("trace_request_length_generator_config_decode_scale_factor", "1", "Multiply output lengths by this."),
-    FlagDef::bool("trace_request_length_generator_config_preserve_request_order", "true", "Use rows in file order (false: shuffle them once)."),
+    FlagDef::int(
+        "trace_request_length_generator_config_seed",
+        "42",
+        "Seed of the lengths stream (shuffling).",
+    ),
+    FlagDef::opt_int(
+        "trace_request_length_generator_config_max_tokens",
+        "none",
+        "Refuse the trace if a request's prompt + output (after scaling) exceeds this.",
+    ),
+    FlagDef::path(
+        "trace_request_length_generator_config_trace_file",
+        "data/processed_traces/sharegpt_8k_filtered_stats_llama2_tokenizer.csv",
+        "Trace whose lengths are used (Vidur CSV, Mooncake JSONL or Azure CSV).",
+    ),
+    FlagDef::float(
+        "trace_request_length_generator_config_prefill_scale_factor",
+        "1",
+        "Multiply prompt lengths by this.",
+    ),
+    FlagDef::float(
+        "trace_request_length_generator_config_decode_scale_factor",
+        "1",
+        "Multiply output lengths by this.",
+    ),
+    FlagDef::bool(
+        "trace_request_length_generator_config_preserve_request_order",
+        "true",
+        "Use rows in file order (false: shuffle them once).",
+    ),
 ];
 const FIXED_FLAGS: &[FlagDef] = &[
-    FlagDef::int("fixed_request_length_generator_config_seed", "42", "Seed of the lengths stream (unused: fixed lengths are not random)."),
-    FlagDef::opt_int("fixed_request_length_generator_config_max_tokens", "none", "Refuse lengths whose prompt + output exceeds this."),
-    FlagDef::int("fixed_request_length_generator_config_prefill_tokens", "2048", "Prompt tokens of every request."),
-    FlagDef::int("fixed_request_length_generator_config_decode_tokens", "512", "Output tokens of every request."),
+    FlagDef::int(
+        "fixed_request_length_generator_config_seed",
+        "42",
+        "Seed of the lengths stream (unused: fixed lengths are not random).",
+    ),
+    FlagDef::opt_int(
+        "fixed_request_length_generator_config_max_tokens",
+        "none",
+        "Refuse lengths whose prompt + output exceeds this.",
+    ),
+    FlagDef::int(
+        "fixed_request_length_generator_config_prefill_tokens",
+        "2048",
+        "Prompt tokens of every request.",
+    ),
+    FlagDef::int(
+        "fixed_request_length_generator_config_decode_tokens",
+        "512",
+        "Output tokens of every request.",
+    ),
 ];
 const UNIFORM_FLAGS: &[FlagDef] = &[
     FlagDef::int("uniform_request_length_generator_config_seed", "42", "Seed of the lengths stream."),
-    FlagDef::opt_int("uniform_request_length_generator_config_max_tokens", "none", "Largest total length (required)."),
+    FlagDef::opt_int(
+        "uniform_request_length_generator_config_max_tokens",
+        "none",
+        "Largest total length (required).",
+    ),
     FlagDef::int("uniform_request_length_generator_config_min_tokens", "1024", "Smallest total length."),
-    FlagDef::float("uniform_request_length_generator_config_prefill_to_decode_ratio", "20", "Prompt tokens per output token."),
+    FlagDef::float(
+        "uniform_request_length_generator_config_prefill_to_decode_ratio",
+        "20",
+        "Prompt tokens per output token.",
+    ),
 ];
 const ZIPF_FLAGS: &[FlagDef] = &[
     FlagDef::int("zipf_request_length_generator_config_seed", "42", "Seed of the lengths stream."),
-    FlagDef::opt_int("zipf_request_length_generator_config_max_tokens", "none", "Largest total length (required)."),
-    FlagDef::float("zipf_request_length_generator_config_theta", "0.6", "Zipf exponent: larger = more short requests."),
-    FlagDef::bool("zipf_request_length_generator_config_scramble", "false", "Scramble ranks so the most likely lengths are spread over the range."),
+    FlagDef::opt_int(
+        "zipf_request_length_generator_config_max_tokens",
+        "none",
+        "Largest total length (required).",
+    ),
+    FlagDef::float(
+        "zipf_request_length_generator_config_theta",
+        "0.6",
+        "Zipf exponent: larger = more short requests.",
+    ),
+    FlagDef::bool(
+        "zipf_request_length_generator_config_scramble",
+        "false",
+        "Scramble ranks so the most likely lengths are spread over the range.",
+    ),
     FlagDef::int("zipf_request_length_generator_config_min_tokens", "1024", "Smallest total length."),
-    FlagDef::float("zipf_request_length_generator_config_prefill_to_decode_ratio", "20", "Prompt tokens per output token."),
+    FlagDef::float(
+        "zipf_request_length_generator_config_prefill_to_decode_ratio",
+        "20",
+        "Prompt tokens per output token.",
+    ),
 ];
 
 /// Scales a trace length, truncating and clipping to ≥ 1 as Vidur does.
@@ -106,7 +190,14 @@ fn parse_trace(p: &mut Params) -> Option<LengthPlan> {
     let preserve = p.bool("trace_request_length_generator_config_preserve_request_order");
     let trace = p.trace("trace_request_length_generator_config_trace_file")?;
     if let Some(max) = max_tokens {
-        check_max_tokens(p, "trace_request_length_generator_config_max_tokens", &trace, prefill_scale, decode_scale, max)?;
+        check_max_tokens(
+            p,
+            "trace_request_length_generator_config_max_tokens",
+            &trace,
+            prefill_scale,
+            decode_scale,
+            max,
+        )?;
     }
     let (has_sessions, has_block_hashes) = (trace.has_sessions(), trace.has_block_hashes());
     Some(LengthPlan {
@@ -127,13 +218,27 @@ fn parse_trace(p: &mut Params) -> Option<LengthPlan> {
     })
 }
 
-pub(super) fn check_max_tokens(p: &mut Params, flag: &str, trace: &Trace, prefill_scale: f64, decode_scale: f64, max: u64) -> Option<()> {
+pub(super) fn check_max_tokens(
+    p: &mut Params,
+    flag: &str,
+    trace: &Trace,
+    prefill_scale: f64,
+    decode_scale: f64,
+    max: u64,
+) -> Option<()> {
     for row in &trace.rows {
-        let total = u64::from(scaled(row.num_prefill_tokens, prefill_scale)) + u64::from(scaled(row.num_decode_tokens, decode_scale));
+        let total = u64::from(scaled(row.num_prefill_tokens, prefill_scale))
+            + u64::from(scaled(row.num_decode_tokens, decode_scale));
         if total > max {
             p.error(
-                ConfigError::new(flag, format!("{}, row {}: prompt + output = {total} tokens exceeds max_tokens = {max}", trace.name, row.line))
-                    .with_hint("raise max_tokens, scale the trace down, or leave max_tokens unset"),
+                ConfigError::new(
+                    flag,
+                    format!(
+                        "{}, row {}: prompt + output = {total} tokens exceeds max_tokens = {max}",
+                        trace.name, row.line
+                    ),
+                )
+                .with_hint("raise max_tokens, scale the trace down, or leave max_tokens unset"),
             );
             return None;
         }
@@ -164,8 +269,10 @@ impl LengthGenerator for TraceLengths {
 
 fn parse_fixed(p: &mut Params) -> Option<LengthPlan> {
     let seed = p.int("fixed_request_length_generator_config_seed") as u64;
-    let prefill = p.int_in("fixed_request_length_generator_config_prefill_tokens", 1, i64::from(u32::MAX / 2)) as u32;
-    let decode = p.int_in("fixed_request_length_generator_config_decode_tokens", 1, i64::from(u32::MAX / 2)) as u32;
+    let prefill =
+        p.int_in("fixed_request_length_generator_config_prefill_tokens", 1, i64::from(u32::MAX / 2)) as u32;
+    let decode =
+        p.int_in("fixed_request_length_generator_config_decode_tokens", 1, i64::from(u32::MAX / 2)) as u32;
     if let Some(max) = p.opt_u64_at_least("fixed_request_length_generator_config_max_tokens", 2)
         && u64::from(prefill + decode) > max
     {
@@ -189,7 +296,12 @@ struct FixedLengths {
 
 impl LengthGenerator for FixedLengths {
     fn next(&mut self, _: &mut StreamRng) -> LengthSample {
-        LengthSample { num_prefill_tokens: self.prefill, num_decode_tokens: self.decode, session_id: None, block_hashes: None }
+        LengthSample {
+            num_prefill_tokens: self.prefill,
+            num_decode_tokens: self.decode,
+            session_id: None,
+            block_hashes: None,
+        }
     }
 }
 
@@ -199,7 +311,10 @@ fn ranged(p: &mut Params, prefix: &str) -> Option<(u32, u32, f64)> {
     let min = p.int_in(&format!("{prefix}_min_tokens"), 2, i64::from(u32::MAX / 2)) as u32;
     let ratio = p.float_in(&format!("{prefix}_prefill_to_decode_ratio"), 1e-6, 1e9);
     let Some(max) = p.opt_int(&max_flag) else {
-        p.error(ConfigError::new(&max_flag, "must be set: it bounds the generated lengths").with_hint("e.g. 4096"));
+        p.error(
+            ConfigError::new(&max_flag, "must be set: it bounds the generated lengths")
+                .with_hint("e.g. 4096"),
+        );
         return None;
     };
     if max < i64::from(min) || max > i64::from(u32::MAX / 2) {
@@ -240,7 +355,12 @@ impl LengthGenerator for UniformLengths {
         let span = f64::from(self.max - self.min + 1);
         let total = (f64::from(self.min) + unit_f64(rng) * span) as u32;
         let (prefill, decode) = split(total.min(self.max), self.ratio, true);
-        LengthSample { num_prefill_tokens: prefill, num_decode_tokens: decode, session_id: None, block_hashes: None }
+        LengthSample {
+            num_prefill_tokens: prefill,
+            num_decode_tokens: decode,
+            session_id: None,
+            block_hashes: None,
+        }
     }
 }
 
@@ -251,7 +371,10 @@ fn parse_zipf(p: &mut Params) -> Option<LengthPlan> {
     let (min, max, ratio) = ranged(p, "zipf_request_length_generator_config")?;
     let n = f64::from(max - min + 1);
     if rand_distr::Zipf::new(n, theta).is_err() {
-        p.error(ConfigError::new("zipf_request_length_generator_config_theta", format!("{theta} is not a valid Zipf exponent")));
+        p.error(ConfigError::new(
+            "zipf_request_length_generator_config_theta",
+            format!("{theta} is not a valid Zipf exponent"),
+        ));
         return None;
     }
     Some(LengthPlan {
@@ -276,9 +399,15 @@ struct ZipfLengths {
 impl LengthGenerator for ZipfLengths {
     fn next(&mut self, rng: &mut StreamRng) -> LengthSample {
         let rank = (self.zipf.sample(rng) as u32).clamp(1, self.n) - 1;
-        let offset = if self.scramble { (splitmix64(u64::from(rank)) % u64::from(self.n)) as u32 } else { rank };
+        let offset =
+            if self.scramble { (splitmix64(u64::from(rank)) % u64::from(self.n)) as u32 } else { rank };
         let (prefill, decode) = split(self.min + offset, self.ratio, false);
-        LengthSample { num_prefill_tokens: prefill, num_decode_tokens: decode, session_id: None, block_hashes: None }
+        LengthSample {
+            num_prefill_tokens: prefill,
+            num_decode_tokens: decode,
+            session_id: None,
+            block_hashes: None,
+        }
     }
 }
 
@@ -297,7 +426,13 @@ mod tests {
     fn uniform_and_zipf_stay_in_range() {
         let mut rng = SeedTree::new(1).stream("t", 0);
         let mut u = UniformLengths { min: 100, max: 200, ratio: 3.0 };
-        let mut z = ZipfLengths { zipf: rand_distr::Zipf::new(101.0, 0.6).unwrap(), min: 100, n: 101, scramble: true, ratio: 3.0 };
+        let mut z = ZipfLengths {
+            zipf: rand_distr::Zipf::new(101.0, 0.6).unwrap(),
+            min: 100,
+            n: 101,
+            scramble: true,
+            ratio: 3.0,
+        };
         for _ in 0..1000 {
             for s in [u.next(&mut rng), z.next(&mut rng)] {
                 let total = s.num_prefill_tokens + s.num_decode_tokens;
@@ -310,7 +445,13 @@ mod tests {
     #[test]
     fn zipf_favours_short_lengths() {
         let mut rng = SeedTree::new(1).stream("t", 0);
-        let mut z = ZipfLengths { zipf: rand_distr::Zipf::new(1000.0, 1.2).unwrap(), min: 1000, n: 1000, scramble: false, ratio: 1.0 };
+        let mut z = ZipfLengths {
+            zipf: rand_distr::Zipf::new(1000.0, 1.2).unwrap(),
+            min: 1000,
+            n: 1000,
+            scramble: false,
+            ratio: 1.0,
+        };
         let short = (0..2000).filter(|_| {
             let s = z.next(&mut rng);
             s.num_prefill_tokens + s.num_decode_tokens < 1100

@@ -122,7 +122,11 @@ pub fn hashes_for_block_size(hashes: &BlockHashes, block_size: u32) -> Option<Ar
     }
     if block_size > g && block_size.is_multiple_of(g) {
         let k = (block_size / g) as usize;
-        let ids: Vec<u64> = hashes.ids.chunks_exact(k).map(|c| c.iter().fold(0x5eed_u64, |h, id| splitmix64(h ^ *id))).collect();
+        let ids: Vec<u64> = hashes
+            .ids
+            .chunks_exact(k)
+            .map(|c| c.iter().fold(0x5eed_u64, |h, id| splitmix64(h ^ *id)))
+            .collect();
         return Some(ids.into());
     }
     None
@@ -142,8 +146,15 @@ mod tests {
         assert_eq!(fine[..32], fine2[..32], "shared first block keeps shared ids");
         assert_ne!(fine[32], fine2[32]);
         let h16 = BlockHashes { tokens_per_id: 16, ids: Arc::from(&[1u64, 2, 3, 4, 5][..]) };
-        assert_eq!(hashes_for_block_size(&h16, 32).unwrap().len(), 2, "a trailing half block is not a full block");
+        assert_eq!(
+            hashes_for_block_size(&h16, 32).unwrap().len(),
+            2,
+            "a trailing half block is not a full block"
+        );
         assert_eq!(hashes_for_block_size(&h16, 16).unwrap(), h16.ids);
-        assert!(hashes_for_block_size(&BlockHashes { tokens_per_id: 24, ids: Arc::from(&[1u64][..]) }, 16).is_none());
+        assert!(
+            hashes_for_block_size(&BlockHashes { tokens_per_id: 24, ids: Arc::from(&[1u64][..]) }, 16)
+                .is_none()
+        );
     }
 }

@@ -10,12 +10,36 @@ use crate::workload::trace::{Trace, TraceError, TraceFormat, TraceRow, epoch_rea
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int("trace_request_generator_config_seed", "42", "Seed (unused: replay is not random)."),
-    FlagDef::path("trace_request_generator_config_trace_file", "data/processed_traces/splitwise_conv.csv", "Trace to replay (Vidur CSV with arrived_at, Mooncake JSONL or Azure CSV)."),
-    FlagDef::float("trace_request_generator_config_prefill_scale_factor", "1", "Multiply prompt lengths by this."),
-    FlagDef::float("trace_request_generator_config_decode_scale_factor", "1", "Multiply output lengths by this."),
-    FlagDef::float("trace_request_generator_config_time_scale_factor", "1", "Multiply arrival times by this (< 1 replays faster: higher load). Scaled arrivals must fall within the 10^9 s simulation horizon: rebase epoch timestamps to start at 0."),
-    FlagDef::opt_int("trace_request_generator_config_max_tokens", "none", "Refuse the trace if a request's prompt + output (after scaling) exceeds this."),
-    FlagDef::opt_int("trace_request_generator_config_num_requests", "none", "Replay only the first this many requests (none = all)."),
+    FlagDef::path(
+        "trace_request_generator_config_trace_file",
+        "data/processed_traces/splitwise_conv.csv",
+        "Trace to replay (Vidur CSV with arrived_at, Mooncake JSONL or Azure CSV).",
+    ),
+    FlagDef::float(
+        "trace_request_generator_config_prefill_scale_factor",
+        "1",
+        "Multiply prompt lengths by this.",
+    ),
+    FlagDef::float(
+        "trace_request_generator_config_decode_scale_factor",
+        "1",
+        "Multiply output lengths by this.",
+    ),
+    FlagDef::float(
+        "trace_request_generator_config_time_scale_factor",
+        "1",
+        "Multiply arrival times by this (< 1 replays faster: higher load). Scaled arrivals must fall within the 10^9 s simulation horizon: rebase epoch timestamps to start at 0.",
+    ),
+    FlagDef::opt_int(
+        "trace_request_generator_config_max_tokens",
+        "none",
+        "Refuse the trace if a request's prompt + output (after scaling) exceeds this.",
+    ),
+    FlagDef::opt_int(
+        "trace_request_generator_config_num_requests",
+        "none",
+        "Replay only the first this many requests (none = all).",
+    ),
 ];
 
 const FILE_FLAG: &str = "trace_request_generator_config_trace_file";
@@ -37,7 +61,14 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         return None;
     }
     if let Some(max) = max_tokens {
-        check_max_tokens(p, "trace_request_generator_config_max_tokens", &trace, prefill_scale, decode_scale, max)?;
+        check_max_tokens(
+            p,
+            "trace_request_generator_config_max_tokens",
+            &trace,
+            prefill_scale,
+            decode_scale,
+            max,
+        )?;
     }
     let count = num_requests.map_or(trace.rows.len(), |n| (n as usize).min(trace.rows.len()));
     check_horizon(p, &trace, &trace.rows[..count], time_scale)?;
@@ -48,7 +79,14 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     let order: Arc<[u32]> = order.into();
     Some(WorkloadPlan {
         build: Arc::new(move |_| {
-            Box::new(Replay { trace: trace.clone(), order: order.clone(), next: 0, prefill_scale, decode_scale, time_scale })
+            Box::new(Replay {
+                trace: trace.clone(),
+                order: order.clone(),
+                next: 0,
+                prefill_scale,
+                decode_scale,
+                time_scale,
+            })
         }),
         has_sessions,
         has_block_hashes,
@@ -67,7 +105,11 @@ fn check_horizon(p: &mut Params, trace: &Trace, rows: &[TraceRow], time_scale: f
         TraceFormat::MooncakeJsonl => "timestamp",
         TraceFormat::AzureCsv => "TIMESTAMP",
     };
-    let scaled = if time_scale == 1.0 { String::new() } else { format!(" × time_scale_factor {time_scale} = {}", describe_secs(raw * time_scale)) };
+    let scaled = if time_scale == 1.0 {
+        String::new()
+    } else {
+        format!(" × time_scale_factor {time_scale} = {}", describe_secs(raw * time_scale))
+    };
     let message = format!("arrival at {}{scaled} is beyond {HORIZON_TEXT}", describe_secs(raw));
     let located = TraceError::new(&trace.name, Some(row.line), Some(column), message).to_string();
     let first = rows.iter().filter_map(|r| r.arrived_at).fold(f64::INFINITY, f64::min);

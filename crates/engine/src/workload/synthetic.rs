@@ -11,9 +11,21 @@ use crate::rng::{SeedTree, StreamRng, splitmix64};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs, secs_to_nanos};
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::int("synthetic_request_generator_config_seed", "42", "Seed of the synthetic workload's streams."),
-    FlagDef::opt_int("synthetic_request_generator_config_num_requests", "128", "Requests to generate (none = until the duration)."),
-    FlagDef::opt_float("synthetic_request_generator_config_duration", "none", "Generate arrivals before this many seconds, at most 10^9 (the simulation horizon; none = until num_requests)."),
+    FlagDef::int(
+        "synthetic_request_generator_config_seed",
+        "42",
+        "Seed of the synthetic workload's streams.",
+    ),
+    FlagDef::opt_int(
+        "synthetic_request_generator_config_num_requests",
+        "128",
+        "Requests to generate (none = until the duration).",
+    ),
+    FlagDef::opt_float(
+        "synthetic_request_generator_config_duration",
+        "none",
+        "Generate arrivals before this many seconds, at most 10^9 (the simulation horizon; none = until num_requests).",
+    ),
 ];
 
 /// Reads the length generator selected by `--length_generator_config_type`.
@@ -36,7 +48,10 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     if let Some(d) = duration
         && !(d.is_finite() && d > 0.0)
     {
-        p.error(ConfigError::new("synthetic_request_generator_config_duration", format!("{d} must be a positive number of seconds")));
+        p.error(ConfigError::new(
+            "synthetic_request_generator_config_duration",
+            format!("{d} must be a positive number of seconds"),
+        ));
     }
     if num_requests.is_none() && duration.is_none() {
         p.error(
@@ -47,10 +62,14 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     let lengths = parse_lengths(p);
     let intervals = parse_intervals(p);
     let (lengths, intervals) = (lengths?, intervals?);
-    if duration.is_some() && num_requests.is_none() && p.string("interval_generator_config_type") == "static" {
+    if duration.is_some() && num_requests.is_none() && p.string("interval_generator_config_type") == "static"
+    {
         p.error(
-            ConfigError::new("synthetic_request_generator_config_num_requests", "static arrivals never pass the duration")
-                .with_hint("set num_requests with static intervals"),
+            ConfigError::new(
+                "synthetic_request_generator_config_num_requests",
+                "static arrivals never pass the duration",
+            )
+            .with_hint("set num_requests with static intervals"),
         );
         return None;
     }
@@ -82,7 +101,12 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
 
 /// Refuses a workload whose arrivals would pass the simulation horizon: a duration beyond it,
 /// or `num_requests` gaps that add up (exactly, or on average for random gaps) to more.
-fn check_horizon(p: &mut Params, num_requests: Option<u64>, duration: Option<f64>, intervals: &IntervalPlan) -> Option<()> {
+fn check_horizon(
+    p: &mut Params,
+    num_requests: Option<u64>,
+    duration: Option<f64>,
+    intervals: &IntervalPlan,
+) -> Option<()> {
     let horizon = HORIZON_SECS as f64;
     let span = num_requests.map(|n| (n, (intervals.span_s)(n)));
     match (span, duration) {
@@ -91,13 +115,17 @@ fn check_horizon(p: &mut Params, num_requests: Option<u64>, duration: Option<f64
         (_, Some(d)) if d <= horizon => Some(()),
         (None, Some(d)) => {
             p.error(
-                ConfigError::new("synthetic_request_generator_config_duration", format!("{} is beyond {HORIZON_TEXT}", describe_secs(d)))
-                    .with_hint(format!("use a duration of at most {HORIZON_SECS} s")),
+                ConfigError::new(
+                    "synthetic_request_generator_config_duration",
+                    format!("{} is beyond {HORIZON_TEXT}", describe_secs(d)),
+                )
+                .with_hint(format!("use a duration of at most {HORIZON_SECS} s")),
             );
             None
         }
         (Some((n, s)), _) => {
-            let how = if intervals.exact_span { "would arrive over" } else { "would arrive, on average, over" };
+            let how =
+                if intervals.exact_span { "would arrive over" } else { "would arrive, on average, over" };
             p.error(
                 ConfigError::new(intervals.pace_flag, format!("{n} requests at this pace {how} {}, beyond {HORIZON_TEXT}", describe_secs(s))).with_hint(
                     format!(

@@ -10,10 +10,16 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request, RequestId};
 use crate::rng::StreamRng;
 
-pub(super) const LOR_FLAGS: &[FlagDef] =
-    &[FlagDef::int("l_o_r_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
-pub(super) const LOP_FLAGS: &[FlagDef] =
-    &[FlagDef::int("l_o_p_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
+pub(super) const LOR_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "l_o_r_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (tie-breaks).",
+)];
+pub(super) const LOP_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "l_o_p_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (tie-breaks).",
+)];
 
 pub(super) fn parse_lor(_: &mut Params) -> Option<RouterFactory> {
     Some(Arc::new(|n| Box::new(LeastOutstandingRequests::new(n))))

@@ -10,10 +10,16 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request, RequestArena};
 use crate::rng::StreamRng;
 
-pub(super) const LOP_BINARY_FLAGS: &[FlagDef] =
-    &[FlagDef::int("l_o_p_binary_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
-pub(super) const LOP_BATCH_END_FLAGS: &[FlagDef] =
-    &[FlagDef::int("l_o_p_batch_end_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
+pub(super) const LOP_BINARY_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "l_o_p_binary_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (tie-breaks).",
+)];
+pub(super) const LOP_BATCH_END_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "l_o_p_batch_end_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (tie-breaks).",
+)];
 
 pub(super) fn parse_lop_binary(_: &mut Params) -> Option<RouterFactory> {
     Some(Arc::new(|n| Box::new(LopBinary::new(n))))
@@ -118,7 +124,8 @@ mod tests {
     fn lop_binary_counts_requests_awaiting_their_first_prefill() {
         let (cluster, mut rng) = (FakeCluster::empty(2), rng());
         let mut router = LopBinary::new(2);
-        let (r0, r1, r2, r3) = (request(0, 900, None), request(1, 10, None), request(2, 10, None), request(3, 10, None));
+        let (r0, r1, r2, r3) =
+            (request(0, 900, None), request(1, 10, None), request(2, 10, None), request(3, 10, None));
         let x = router.route(&r0, &cluster, &mut rng); // tie: either replica
         assert_eq!(router.route(&r1, &cluster, &mut rng), other(x), "prompt sizes do not matter, counts do");
         router.on_prefill_end(&r0);
@@ -135,7 +142,10 @@ mod tests {
         for &(id, n) in chunks {
             plan.push(RequestId(id), n);
         }
-        let items = chunks.iter().map(|&(_, n)| BatchItem { num_processed_tokens: 0, num_tokens: n, is_prefill: true }).collect();
+        let items = chunks
+            .iter()
+            .map(|&(_, n)| BatchItem { num_processed_tokens: 0, num_tokens: n, is_prefill: true })
+            .collect();
         Batch { plan, items, ..Batch::default() }
     }
 

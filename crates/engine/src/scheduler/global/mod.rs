@@ -151,7 +151,10 @@ pub static ROUTERS: &[RouterEntry] = &[
 
 /// The seed flag each router mixes into the routing stream.
 pub fn router_seed_flag(name: &str) -> Option<&'static str> {
-    ROUTERS.iter().find(|e| e.name == name).and_then(|e| e.flags.iter().find(|f| f.name.ends_with("_seed")).map(|f| f.name))
+    ROUTERS
+        .iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.flags.iter().find(|f| f.name.ends_with("_seed")).map(|f| f.name))
 }
 
 /// Picks uniformly among the replicas whose load equals the minimum; `loads` in replica order.

@@ -7,8 +7,11 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
 use crate::rng::StreamRng;
 
-pub(super) const ROUND_ROBIN_FLAGS: &[FlagDef] =
-    &[FlagDef::int("round_robin_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (Vidur's tie-break seed).")];
+pub(super) const ROUND_ROBIN_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "round_robin_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (Vidur's tie-break seed).",
+)];
 pub(super) const RANDOM_FLAGS: &[FlagDef] =
     &[FlagDef::int("random_global_scheduler_config_seed", "67", "Seed mixed into the routing stream.")];
 

@@ -11,11 +11,16 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
 use crate::rng::StreamRng;
 
-pub(super) const STICKY_FLAGS: &[FlagDef] =
-    &[FlagDef::int("sticky_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
+pub(super) const STICKY_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "sticky_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (tie-breaks).",
+)];
 
 pub(super) fn parse_sticky(_: &mut Params) -> Option<RouterFactory> {
-    Some(Arc::new(|n| Box::new(Sticky { sessions: FxHashMap::default(), lop: LeastOutstandingPrefill::new(n) })))
+    Some(Arc::new(|n| {
+        Box::new(Sticky { sessions: FxHashMap::default(), lop: LeastOutstandingPrefill::new(n) })
+    }))
 }
 
 /// Session → replica map over least-outstanding-prefill placement. A request without a
@@ -41,7 +46,11 @@ impl Router for Sticky {
 
 /// The replica `session` lives on; a new session is placed by `place` and remembered, a
 /// request without a session is placed by `place` and not remembered.
-pub(super) fn session_replica(sessions: &mut FxHashMap<u64, ReplicaId>, session: Option<u64>, place: impl FnOnce() -> ReplicaId) -> ReplicaId {
+pub(super) fn session_replica(
+    sessions: &mut FxHashMap<u64, ReplicaId>,
+    session: Option<u64>,
+    place: impl FnOnce() -> ReplicaId,
+) -> ReplicaId {
     match session {
         Some(s) => *sessions.entry(s).or_insert_with(place),
         None => place(),

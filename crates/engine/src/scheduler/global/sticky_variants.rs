@@ -12,17 +12,25 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
 use crate::rng::StreamRng;
 
-pub(super) const STICKY_ROUND_ROBIN_FLAGS: &[FlagDef] =
-    &[FlagDef::int("sticky_round_robin_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (unused: placement is not random).")];
-pub(super) const STICKY_LOR_FLAGS: &[FlagDef] =
-    &[FlagDef::int("sticky_lor_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
+pub(super) const STICKY_ROUND_ROBIN_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "sticky_round_robin_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (unused: placement is not random).",
+)];
+pub(super) const STICKY_LOR_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "sticky_lor_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (tie-breaks).",
+)];
 
 pub(super) fn parse_sticky_round_robin(_: &mut Params) -> Option<RouterFactory> {
     Some(Arc::new(|_| Box::new(StickyRoundRobin { sessions: FxHashMap::default(), next_session: 0 })))
 }
 
 pub(super) fn parse_sticky_lor(_: &mut Params) -> Option<RouterFactory> {
-    Some(Arc::new(|n| Box::new(StickyLor { sessions: FxHashMap::default(), lor: LeastOutstandingRequests::new(n) })))
+    Some(Arc::new(|n| {
+        Box::new(StickyLor { sessions: FxHashMap::default(), lor: LeastOutstandingRequests::new(n) })
+    }))
 }
 
 /// Places the k-th new session on replica k mod n; a session's later requests follow it.
@@ -81,8 +89,11 @@ mod tests {
         let (cluster, mut rng) = (FakeCluster::empty(3), rng());
         let mut router = StickyRoundRobin { sessions: FxHashMap::default(), next_session: 0 };
         let sessions = [Some(1), Some(2), Some(1), Some(3), None, Some(4), Some(2)];
-        let placed: Vec<u32> =
-            sessions.iter().enumerate().map(|(i, s)| router.route(&request(i as u32, 10, *s), &cluster, &mut rng).0).collect();
+        let placed: Vec<u32> = sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| router.route(&request(i as u32, 10, *s), &cluster, &mut rng).0)
+            .collect();
         assert_eq!(placed, [0, 1, 0, 2, 0, 1, 1]);
     }
 

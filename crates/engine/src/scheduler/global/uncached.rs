@@ -20,10 +20,17 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
 use crate::rng::{StreamRng, unit_f64};
 
-pub(super) const LOP_UNCACHED_FLAGS: &[FlagDef] =
-    &[FlagDef::int("l_o_p_uncached_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks).")];
+pub(super) const LOP_UNCACHED_FLAGS: &[FlagDef] = &[FlagDef::int(
+    "l_o_p_uncached_global_scheduler_config_seed",
+    "67",
+    "Seed mixed into the routing stream (tie-breaks).",
+)];
 pub(super) const RANKED_FLAGS: &[FlagDef] = &[
-    FlagDef::int("ranked_sticky_lop_uncached_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks)."),
+    FlagDef::int(
+        "ranked_sticky_lop_uncached_global_scheduler_config_seed",
+        "67",
+        "Seed mixed into the routing stream (tie-breaks).",
+    ),
     FlagDef::int(
         "ranked_sticky_lop_uncached_global_scheduler_config_top_k",
         "2",
@@ -31,7 +38,11 @@ pub(super) const RANKED_FLAGS: &[FlagDef] = &[
     ),
 ];
 pub(super) const TOLERANT_FLAGS: &[FlagDef] = &[
-    FlagDef::int("tolerant_sticky_lop_uncached_global_scheduler_config_seed", "67", "Seed mixed into the routing stream (tie-breaks)."),
+    FlagDef::int(
+        "tolerant_sticky_lop_uncached_global_scheduler_config_seed",
+        "67",
+        "Seed mixed into the routing stream (tie-breaks).",
+    ),
     FlagDef::float(
         "tolerant_sticky_lop_uncached_global_scheduler_config_tolerance_factor",
         "2.0",
@@ -45,13 +56,24 @@ pub(super) fn parse_lop_uncached(_: &mut Params) -> Option<RouterFactory> {
 
 pub(super) fn parse_ranked(p: &mut Params) -> Option<RouterFactory> {
     let top_k = p.int_in("ranked_sticky_lop_uncached_global_scheduler_config_top_k", 1, 1 << 20) as usize;
-    Some(Arc::new(move |n| Box::new(RankedStickyLopUncached { top_k, sessions: FxHashMap::default(), load: UncachedLoad::new(n) })))
+    Some(Arc::new(move |n| {
+        Box::new(RankedStickyLopUncached {
+            top_k,
+            sessions: FxHashMap::default(),
+            load: UncachedLoad::new(n),
+        })
+    }))
 }
 
 pub(super) fn parse_tolerant(p: &mut Params) -> Option<RouterFactory> {
-    let tolerance_factor = p.float_in("tolerant_sticky_lop_uncached_global_scheduler_config_tolerance_factor", 0.0, 1e9);
+    let tolerance_factor =
+        p.float_in("tolerant_sticky_lop_uncached_global_scheduler_config_tolerance_factor", 0.0, 1e9);
     Some(Arc::new(move |n| {
-        Box::new(TolerantStickyLopUncached { tolerance_factor, sessions: FxHashMap::default(), load: UncachedLoad::new(n) })
+        Box::new(TolerantStickyLopUncached {
+            tolerance_factor,
+            sessions: FxHashMap::default(),
+            load: UncachedLoad::new(n),
+        })
     }))
 }
 
@@ -84,7 +106,8 @@ impl UncachedLoad {
         let pending = self.load.pending();
         self.costs.clear();
         self.costs.extend((0..pending.len() as u32).map(|r| {
-            let cached = u64::from(cluster.cached_prefix_tokens(ReplicaId(r), request)).min(prompt.saturating_sub(1));
+            let cached =
+                u64::from(cluster.cached_prefix_tokens(ReplicaId(r), request)).min(prompt.saturating_sub(1));
             prompt - cached
         }));
         self.imbalance.clear();
@@ -165,7 +188,8 @@ impl Router for RankedStickyLopUncached {
         let top_k = self.top_k;
         self.load.place_session(&mut self.sessions, request, cluster, |imbalance, sticky| {
             // Rank by (imbalance, random key): one key per replica, drawn in replica order.
-            let mut ranked: Vec<(u64, f64, u32)> = imbalance.iter().enumerate().map(|(r, i)| (*i, unit_f64(rng), r as u32)).collect();
+            let mut ranked: Vec<(u64, f64, u32)> =
+                imbalance.iter().enumerate().map(|(r, i)| (*i, unit_f64(rng), r as u32)).collect();
             ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
             match sticky {
                 Some(r) if ranked.iter().take(top_k).any(|x| x.2 == r.0) => r,
@@ -249,12 +273,19 @@ mod tests {
         cluster.cache(1, 1, 10); // r1 (session 7, new): imbalances [150, 90, 100] → 1
         cluster.cache(1, 2, 19); // r2: imbalances [90, 91, 70]: ranking 2, 0, 1 → moves to 2
         // r3: imbalances [70, 90, 50]: ranking 2, 0, 1 → stays on 2
-        let mut router = RankedStickyLopUncached { top_k: 2, sessions: FxHashMap::default(), load: UncachedLoad::new(3) };
-        let rs = [request(0, 100, None), request(1, 100, Some(7)), request(2, 20, Some(7)), request(3, 20, Some(7))];
+        let mut router =
+            RankedStickyLopUncached { top_k: 2, sessions: FxHashMap::default(), load: UncachedLoad::new(3) };
+        let rs = [
+            request(0, 100, None),
+            request(1, 100, Some(7)),
+            request(2, 20, Some(7)),
+            request(3, 20, Some(7)),
+        ];
         assert_eq!(routes(&mut router, &cluster, &rs), [0, 1, 2, 2]);
         assert_eq!(router.sessions.get(&7), Some(&ReplicaId(2)));
         // With top_k = 3 every replica qualifies: the session never moves once placed.
-        let mut router = RankedStickyLopUncached { top_k: 3, sessions: FxHashMap::default(), load: UncachedLoad::new(3) };
+        let mut router =
+            RankedStickyLopUncached { top_k: 3, sessions: FxHashMap::default(), load: UncachedLoad::new(3) };
         assert_eq!(routes(&mut router, &cluster, &rs), [0, 1, 1, 1]);
     }
 
@@ -265,11 +296,25 @@ mod tests {
         // r1 (session 7, new): imbalances [0, 100] → 0, loads [50, 50]
         cluster.cache(0, 2, 29); // r2: imbalances [1, 30]; sticky 0 has 1 ≤ 2 × 1 → stays
         cluster.cache(1, 3, 9); // r3 costs [60, 51]
-        let mut router = TolerantStickyLopUncached { tolerance_factor: 2.0, sessions: FxHashMap::default(), load: UncachedLoad::new(2) };
+        let mut router = TolerantStickyLopUncached {
+            tolerance_factor: 2.0,
+            sessions: FxHashMap::default(),
+            load: UncachedLoad::new(2),
+        };
         let mut rng = rng();
-        let rs = [request(0, 100, None), request(1, 50, Some(7)), request(2, 30, Some(7)), request(3, 60, Some(7)), request(4, 10, Some(7))];
-        let mut route = |router: &mut TolerantStickyLopUncached, r: &Request| router.route(r, &cluster, &mut rng).0;
-        assert_eq!([route(&mut router, &rs[0]), route(&mut router, &rs[1]), route(&mut router, &rs[2])], [1, 0, 0]);
+        let rs = [
+            request(0, 100, None),
+            request(1, 50, Some(7)),
+            request(2, 30, Some(7)),
+            request(3, 60, Some(7)),
+            request(4, 10, Some(7)),
+        ];
+        let mut route =
+            |router: &mut TolerantStickyLopUncached, r: &Request| router.route(r, &cluster, &mut rng).0;
+        assert_eq!(
+            [route(&mut router, &rs[0]), route(&mut router, &rs[1]), route(&mut router, &rs[2])],
+            [1, 0, 0]
+        );
         router.on_prefill_end(&rs[0]); // loads [51, 0]
         // r3: imbalances [111, 0]: the lowest is 0, so any positive imbalance moves the session.
         assert_eq!(route(&mut router, &rs[3]), 1);

@@ -31,7 +31,9 @@ pub(super) const FLAGS: &[FlagDef] = &[FlagDef::int(
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     let cap = p.int_in("faster_transformer_scheduler_config_batch_size_cap", 1, 1 << 20) as u32;
     check_cap_covers_stages(p, "faster_transformer_scheduler_config_batch_size_cap", cap);
-    Some(Arc::new(move |ctx: &ReplicaContext| Box::new(FasterTransformerScheduler::new(ctx, cap)) as Box<dyn ReplicaScheduler>))
+    Some(Arc::new(move |ctx: &ReplicaContext| {
+        Box::new(FasterTransformerScheduler::new(ctx, cap)) as Box<dyn ReplicaScheduler>
+    }))
 }
 
 /// The faster_transformer scheduler of one replica.
@@ -139,12 +141,23 @@ impl LegacyPolicy for FasterTransformer {
         core.waiting.len() + self.num_incomplete
     }
 
-    fn evict_blocked(&mut self, core: &mut LegacyCore, requests: &mut RequestArena) -> Option<(RequestId, String)> {
+    fn evict_blocked(
+        &mut self,
+        core: &mut LegacyCore,
+        requests: &mut RequestArena,
+    ) -> Option<(RequestId, String)> {
         // Unreachable (an idle replica holds no group, and add_request refused what cannot
         // fit an empty replica); kept as the engine's last line against a stall.
         let id = core.waiting.pop()?;
         let blocks = self.reservations.blocks_for(requests.get(id));
-        Some((id, format!("could not reserve {blocks} KV blocks with {} free of {} and nothing running", core.ledger.num_free(), core.ledger.num_blocks())))
+        Some((
+            id,
+            format!(
+                "could not reserve {blocks} KV blocks with {} free of {} and nothing running",
+                core.ledger.num_free(),
+                core.ledger.num_blocks()
+            ),
+        ))
     }
 
     fn reads_ended_requests(&self) -> bool {
@@ -168,7 +181,11 @@ impl LegacyPolicy for FasterTransformer {
                 let r = requests.get(id);
                 let reserved = self.reservations.blocks_for(r);
                 if core.ledger.blocks_of(id) != reserved {
-                    return Err(format!("request {} holds {} blocks instead of its reservation of {reserved}", id.0, core.ledger.blocks_of(id)));
+                    return Err(format!(
+                        "request {} holds {} blocks instead of its reservation of {reserved}",
+                        id.0,
+                        core.ledger.blocks_of(id)
+                    ));
                 }
                 match r.state {
                     RequestState::Running => incomplete += 1,
@@ -216,7 +233,10 @@ mod tests {
         let b = h.add(4, 3);
         let first = h.form();
         let second = h.form();
-        assert_eq!((first.plan.requests.as_slice(), second.plan.requests.as_slice()), ([a].as_slice(), [b].as_slice()));
+        assert_eq!(
+            (first.plan.requests.as_slice(), second.plan.requests.as_slice()),
+            ([a].as_slice(), [b].as_slice())
+        );
         h.end(&first);
         h.end(&second);
         // Groups that are ready run in the order they became ready.

@@ -44,7 +44,11 @@ pub trait LegacyPolicy {
 
     /// Removes the request that blocks the replica, with the reason (see
     /// [`ReplicaScheduler::evict_blocked`]).
-    fn evict_blocked(&mut self, core: &mut LegacyCore, requests: &mut RequestArena) -> Option<(RequestId, String)> {
+    fn evict_blocked(
+        &mut self,
+        core: &mut LegacyCore,
+        requests: &mut RequestArena,
+    ) -> Option<(RequestId, String)> {
         core.evict_blocked(requests, |core, r| self.admission_blocks(core, r))
     }
 
@@ -166,14 +170,21 @@ impl BlockLedger {
 
     /// Usage counters: held blocks are allocated, the rest free.
     pub(super) fn usage(&self) -> KvUsage {
-        KvUsage { allocated_blocks: self.allocated, free_blocks: self.num_free(), total_blocks: self.num_blocks }
+        KvUsage {
+            allocated_blocks: self.allocated,
+            free_blocks: self.num_free(),
+            total_blocks: self.num_blocks,
+        }
     }
 
     /// The entries add up to the allocated count, which never exceeds the total.
     pub(super) fn check(&self) -> Result<(), String> {
         let sum: u64 = self.held.values().sum();
         if sum != self.allocated {
-            return Err(format!("ledger entries sum to {sum} blocks but {} are counted allocated", self.allocated));
+            return Err(format!(
+                "ledger entries sum to {sum} blocks but {} are counted allocated",
+                self.allocated
+            ));
         }
         if self.allocated > self.num_blocks {
             return Err(format!("{} blocks allocated out of {}", self.allocated, self.num_blocks));
@@ -256,7 +267,14 @@ impl LegacyCore {
 
     /// Admits `id`, the waiting head, holding `blocks` blocks, and schedules its first `n`
     /// prompt tokens.
-    pub(super) fn admit_head(&mut self, id: RequestId, blocks: u64, n: u32, requests: &mut RequestArena, plan: &mut BatchPlan) {
+    pub(super) fn admit_head(
+        &mut self,
+        id: RequestId,
+        blocks: u64,
+        n: u32,
+        requests: &mut RequestArena,
+        plan: &mut BatchPlan,
+    ) {
         let head = self.waiting.pop();
         debug_assert_eq!(head, Some(id), "admitting a request that is not the waiting head");
         self.ledger.allocate(id, blocks);
@@ -280,7 +298,8 @@ impl LegacyCore {
     /// Whether the next decode of `request` writes past the blocks it holds (Vidur: processed
     /// tokens exceed the reserved ones).
     pub(super) fn decode_needs_block(&self, request: &Request) -> bool {
-        u64::from(request.num_processed_tokens) > self.ledger.blocks_of(request.id) * u64::from(self.block_size)
+        u64::from(request.num_processed_tokens)
+            > self.ledger.blocks_of(request.id) * u64::from(self.block_size)
     }
 
     /// Makes room for the next decode of `id`: nothing if its blocks suffice, else one more
@@ -298,7 +317,13 @@ impl LegacyCore {
 
     /// Adds decodes of the admitted requests `idle` (oldest first) to `plan` until it holds
     /// `max` requests, making room for each by preemption where needed.
-    pub(super) fn decode_batch(&mut self, idle: Vec<RequestId>, max: usize, requests: &mut RequestArena, plan: &mut BatchPlan) {
+    pub(super) fn decode_batch(
+        &mut self,
+        idle: Vec<RequestId>,
+        max: usize,
+        requests: &mut RequestArena,
+        plan: &mut BatchPlan,
+    ) {
         let mut candidates = VecDeque::from(idle);
         while plan.len() < max {
             let Some(id) = candidates.pop_front() else { break };
@@ -330,7 +355,11 @@ impl LegacyCore {
             match candidates.pop_back() {
                 Some(victim) => self.preempt(victim, requests),
                 None => {
-                    if !self.running.iter().any(|r| *r != id && requests.get(*r).in_flight && !plan.requests.contains(r)) {
+                    if !self
+                        .running
+                        .iter()
+                        .any(|r| *r != id && requests.get(*r).in_flight && !plan.requests.contains(r))
+                    {
                         self.preempt(id, requests);
                     }
                     return false;
@@ -385,15 +414,30 @@ impl LegacyCore {
         }
         let id = self.running.pop()?;
         self.ledger.free(id);
-        Some((id, format!("could not continue with {} free of {} KV blocks and nothing else running", self.ledger.num_free(), self.ledger.num_blocks())))
+        Some((
+            id,
+            format!(
+                "could not continue with {} free of {} KV blocks and nothing else running",
+                self.ledger.num_free(),
+                self.ledger.num_blocks()
+            ),
+        ))
     }
 
     /// The ledger balances, and its entries are exactly the admitted requests, each in the
     /// running state and holding at most `max_blocks(request)`.
-    pub(super) fn check(&self, requests: &RequestArena, max_blocks: impl Fn(&Request) -> u64) -> Result<(), String> {
+    pub(super) fn check(
+        &self,
+        requests: &RequestArena,
+        max_blocks: impl Fn(&Request) -> u64,
+    ) -> Result<(), String> {
         self.ledger.check()?;
         if self.ledger.num_requests() != self.running.len() {
-            return Err(format!("{} ledger entries but {} admitted requests", self.ledger.num_requests(), self.running.len()));
+            return Err(format!(
+                "{} ledger entries but {} admitted requests",
+                self.ledger.num_requests(),
+                self.running.len()
+            ));
         }
         for &id in &self.running {
             let r = requests.get(id);
@@ -405,7 +449,11 @@ impl LegacyCore {
             }
             let held = self.ledger.blocks_of(id);
             if held > max_blocks(r) {
-                return Err(format!("request {} holds {held} blocks, more than the {} it can need", id.0, max_blocks(r)));
+                return Err(format!(
+                    "request {} holds {held} blocks, more than the {} it can need",
+                    id.0,
+                    max_blocks(r)
+                ));
             }
         }
         if !self.running.windows(2).all(|w| w[0] < w[1]) {
@@ -443,10 +491,17 @@ pub(super) struct Reservations {
 impl Reservations {
     /// Reservations for one replica with batch-size cap `cap`.
     pub(super) fn new(ctx: &ReplicaContext, cap: u32) -> Reservations {
-        let max_blocks_per_sequence = u64::from(ctx.max_model_len.max(1)).div_ceil(u64::from(ctx.block_size)).max(1);
-        let slots_per_stage = ctx.num_blocks / max_blocks_per_sequence / u64::from(ctx.num_pipeline_stages.max(1));
+        let max_blocks_per_sequence =
+            u64::from(ctx.max_model_len.max(1)).div_ceil(u64::from(ctx.block_size)).max(1);
+        let slots_per_stage =
+            ctx.num_blocks / max_blocks_per_sequence / u64::from(ctx.num_pipeline_stages.max(1));
         let max_batch_size = (slots_per_stage.max(1)).min(u64::from(cap)) as usize;
-        Reservations { max_blocks_per_sequence, num_blocks: ctx.num_blocks, block_size: ctx.block_size, max_batch_size }
+        Reservations {
+            max_blocks_per_sequence,
+            num_blocks: ctx.num_blocks,
+            block_size: ctx.block_size,
+            max_batch_size,
+        }
     }
 
     /// Blocks `request` reserves: a maximum-length sequence (at most the whole replica), or
@@ -457,7 +512,12 @@ impl Reservations {
 
     /// Admits waiting requests in queue order, each with its whole prompt and its reservation,
     /// while the reservation fits and `plan` holds fewer than `max_batch_size`.
-    pub(super) fn admit_whole_prompts(&self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
+    pub(super) fn admit_whole_prompts(
+        &self,
+        core: &mut LegacyCore,
+        requests: &mut RequestArena,
+        plan: &mut BatchPlan,
+    ) {
         while plan.len() < self.max_batch_size {
             let Some(id) = core.waiting.peek() else { break };
             let blocks = self.blocks_for(requests.get(id));
@@ -477,8 +537,13 @@ pub(super) fn check_cap_covers_stages(p: &mut Params, flag: &str, cap: u32) {
         && i64::from(cap) < pp
     {
         p.error(
-            ConfigError::new(flag, format!("{cap} is smaller than the {pp} pipeline stages: some micro-batches could hold no request"))
-                .with_hint(format!("use at least {pp}")),
+            ConfigError::new(
+                flag,
+                format!(
+                    "{cap} is smaller than the {pp} pipeline stages: some micro-batches could hold no request"
+                ),
+            )
+            .with_hint(format!("use at least {pp}")),
         );
     }
 }

@@ -25,9 +25,21 @@ use crate::config::{FlagDef, Params};
 use crate::request::{Request, RequestArena};
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::int("lightllm_scheduler_config_max_tokens_in_batch", "4096", "Most prompt tokens in one prefill batch."),
-    FlagDef::int("lightllm_scheduler_config_max_waiting_iters", "10", "Decode iterations in a row after which a prefill batch is tried."),
-    FlagDef::int("lightllm_scheduler_config_batch_size_cap", "128", "Most requests admitted (holding KV) at once; divided among pipeline micro-batches."),
+    FlagDef::int(
+        "lightllm_scheduler_config_max_tokens_in_batch",
+        "4096",
+        "Most prompt tokens in one prefill batch.",
+    ),
+    FlagDef::int(
+        "lightllm_scheduler_config_max_waiting_iters",
+        "10",
+        "Decode iterations in a row after which a prefill batch is tried.",
+    ),
+    FlagDef::int(
+        "lightllm_scheduler_config_batch_size_cap",
+        "128",
+        "Most requests admitted (holding KV) at once; divided among pipeline micro-batches.",
+    ),
 ];
 
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
@@ -36,7 +48,8 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     let cap = p.int_in("lightllm_scheduler_config_batch_size_cap", 1, 1 << 20) as u32;
     check_cap_covers_stages(p, "lightllm_scheduler_config_batch_size_cap", cap);
     Some(Arc::new(move |ctx: &ReplicaContext| {
-        Box::new(LightLlmScheduler::new(ctx, max_tokens_in_batch, max_waiting_iters, cap)) as Box<dyn ReplicaScheduler>
+        Box::new(LightLlmScheduler::new(ctx, max_tokens_in_batch, max_waiting_iters, cap))
+            as Box<dyn ReplicaScheduler>
     }))
 }
 
@@ -85,7 +98,12 @@ fn peak_blocks(live: &mut [(u64, u64)], block_size: u64) -> u64 {
 
 impl LightLlmScheduler {
     /// A scheduler with the given prefill token limit, decode streak and batch-size cap.
-    pub fn new(ctx: &ReplicaContext, max_tokens_in_batch: u64, max_waiting_iters: u32, cap: u32) -> LightLlmScheduler {
+    pub fn new(
+        ctx: &ReplicaContext,
+        max_tokens_in_batch: u64,
+        max_waiting_iters: u32,
+        cap: u32,
+    ) -> LightLlmScheduler {
         Legacy::with_policy(
             ctx,
             LightLlm {

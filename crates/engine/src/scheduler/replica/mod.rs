@@ -170,7 +170,12 @@ pub static REQUEST_QUEUES: &[&str] = &["fcfs", "edf"];
 
 /// Marks `batch`'s requests idle and, for each that completed, releases its KV with `free` and
 /// removes it from `running`.
-fn release_completed(batch: &Batch, requests: &mut RequestArena, running: &mut Vec<RequestId>, mut free: impl FnMut(RequestId)) {
+fn release_completed(
+    batch: &Batch,
+    requests: &mut RequestArena,
+    running: &mut Vec<RequestId>,
+    mut free: impl FnMut(RequestId),
+) {
     let mut any_completed = false;
     for &id in &batch.plan.requests {
         let r = requests.get_mut(id);

@@ -27,7 +27,9 @@ pub(super) const FLAGS: &[FlagDef] = &[FlagDef::int(
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     let cap = p.int_in("orca_scheduler_config_batch_size_cap", 1, 1 << 20) as u32;
     check_cap_covers_stages(p, "orca_scheduler_config_batch_size_cap", cap);
-    Some(Arc::new(move |ctx: &ReplicaContext| Box::new(OrcaScheduler::new(ctx, cap)) as Box<dyn ReplicaScheduler>))
+    Some(Arc::new(move |ctx: &ReplicaContext| {
+        Box::new(OrcaScheduler::new(ctx, cap)) as Box<dyn ReplicaScheduler>
+    }))
 }
 
 /// The orca scheduler of one replica.
@@ -57,7 +59,10 @@ impl LegacyPolicy for Orca {
             if plan.len() >= self.reservations.max_batch_size {
                 break;
             }
-            debug_assert!(requests.get(id).is_prefill_complete, "orca prefills whole prompts in one iteration");
+            debug_assert!(
+                requests.get(id).is_prefill_complete,
+                "orca prefills whole prompts in one iteration"
+            );
             LegacyCore::schedule(plan, id, 1, requests);
         }
         self.reservations.admit_whole_prompts(core, requests, plan);
@@ -73,7 +78,10 @@ impl LegacyPolicy for Orca {
             let held = core.ledger.blocks_of(id);
             let reserved = self.reservations.blocks_for(requests.get(id));
             if held != reserved {
-                return Err(format!("request {} holds {held} blocks instead of its reservation of {reserved}", id.0));
+                return Err(format!(
+                    "request {} holds {held} blocks instead of its reservation of {reserved}",
+                    id.0
+                ));
             }
         }
         Ok(())

@@ -131,7 +131,9 @@ mod tests {
 
     #[test]
     fn vllm_v1_admits_in_deadline_order_under_edf() {
-        for (kind, expected) in [(QueueKind::Fcfs, vec![(0, 64)]), (QueueKind::Edf, vec![(1, 10), (2, 50), (0, 4)])] {
+        for (kind, expected) in
+            [(QueueKind::Fcfs, vec![(0, 64)]), (QueueKind::Edf, vec![(1, 10), (2, 50), (0, 4)])]
+        {
             let mut context = ctx(64, 16, 1);
             context.queue = kind;
             context.slo = slo();

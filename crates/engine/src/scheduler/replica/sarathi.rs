@@ -22,15 +22,25 @@ use crate::config::{FlagDef, Params};
 use crate::request::{Request, RequestArena};
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::int("sarathi_scheduler_config_chunk_size", "512", "Token budget of prefill chunks per iteration (decodes come first, one token each)."),
-    FlagDef::int("sarathi_scheduler_config_batch_size_cap", "128", "Most requests admitted (holding KV) at once; divided among pipeline micro-batches."),
+    FlagDef::int(
+        "sarathi_scheduler_config_chunk_size",
+        "512",
+        "Token budget of prefill chunks per iteration (decodes come first, one token each).",
+    ),
+    FlagDef::int(
+        "sarathi_scheduler_config_batch_size_cap",
+        "128",
+        "Most requests admitted (holding KV) at once; divided among pipeline micro-batches.",
+    ),
 ];
 
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     let chunk_size = p.int_in("sarathi_scheduler_config_chunk_size", 1, 1 << 24) as u32;
     let cap = p.int_in("sarathi_scheduler_config_batch_size_cap", 1, 1 << 20) as u32;
     check_cap_covers_stages(p, "sarathi_scheduler_config_batch_size_cap", cap);
-    Some(Arc::new(move |ctx: &ReplicaContext| Box::new(SarathiScheduler::new(ctx, chunk_size, cap)) as Box<dyn ReplicaScheduler>))
+    Some(Arc::new(move |ctx: &ReplicaContext| {
+        Box::new(SarathiScheduler::new(ctx, chunk_size, cap)) as Box<dyn ReplicaScheduler>
+    }))
 }
 
 /// The sarathi scheduler of one replica.
@@ -47,7 +57,10 @@ pub struct Sarathi {
 impl SarathiScheduler {
     /// A scheduler with the given chunk budget and batch-size cap.
     pub fn new(ctx: &ReplicaContext, chunk_size: u32, cap: u32) -> SarathiScheduler {
-        Legacy::with_policy(ctx, Sarathi { chunk_size, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) })
+        Legacy::with_policy(
+            ctx,
+            Sarathi { chunk_size, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) },
+        )
     }
 }
 
@@ -80,7 +93,8 @@ impl LegacyPolicy for Sarathi {
                 break;
             }
             let r = requests.get(id);
-            let n = (r.num_prefill_tokens - r.num_processed_tokens).min(self.chunk_size.saturating_sub(tokens));
+            let n =
+                (r.num_prefill_tokens - r.num_processed_tokens).min(self.chunk_size.saturating_sub(tokens));
             if n == 0 {
                 continue;
             }

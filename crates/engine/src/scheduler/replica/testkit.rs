@@ -39,7 +39,12 @@ impl Harness {
 
     /// A request of `prefill` + `decode` tokens arriving at `arrived_at_ns`; returns its id
     /// and whether the scheduler accepted it.
-    pub(crate) fn add_at(&mut self, arrived_at_ns: u64, prefill: u32, decode: u32) -> (RequestId, Result<(), String>) {
+    pub(crate) fn add_at(
+        &mut self,
+        arrived_at_ns: u64,
+        prefill: u32,
+        decode: u32,
+    ) -> (RequestId, Result<(), String>) {
         let id = self.requests.next_id();
         let mut r = Request::new(id, SimTime(arrived_at_ns), prefill, decode);
         r.replica = Some(ReplicaId(0));
@@ -92,7 +97,11 @@ impl Harness {
             if self.scheduler.num_pending() == 0 {
                 return i;
             }
-            assert!(!self.step().is_empty(), "no batch formed with {} requests pending", self.scheduler.num_pending());
+            assert!(
+                !self.step().is_empty(),
+                "no batch formed with {} requests pending",
+                self.scheduler.num_pending()
+            );
         }
         panic!("still {} requests pending after {limit} iterations", self.scheduler.num_pending());
     }

@@ -20,15 +20,25 @@ use crate::config::{FlagDef, Params};
 use crate::request::{Request, RequestArena};
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::int("vllm_scheduler_config_max_tokens_in_batch", "4096", "Most padded tokens (requests × longest prompt) in a prefill batch (vLLM's max_num_batched_tokens)."),
-    FlagDef::int("vllm_scheduler_config_batch_size_cap", "128", "Most requests admitted (holding KV) at once; divided among pipeline micro-batches."),
+    FlagDef::int(
+        "vllm_scheduler_config_max_tokens_in_batch",
+        "4096",
+        "Most padded tokens (requests × longest prompt) in a prefill batch (vLLM's max_num_batched_tokens).",
+    ),
+    FlagDef::int(
+        "vllm_scheduler_config_batch_size_cap",
+        "128",
+        "Most requests admitted (holding KV) at once; divided among pipeline micro-batches.",
+    ),
 ];
 
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     let max_tokens_in_batch = p.int_in("vllm_scheduler_config_max_tokens_in_batch", 1, 1 << 30) as u64;
     let cap = p.int_in("vllm_scheduler_config_batch_size_cap", 1, 1 << 20) as u32;
     check_cap_covers_stages(p, "vllm_scheduler_config_batch_size_cap", cap);
-    Some(Arc::new(move |ctx: &ReplicaContext| Box::new(VllmV0Scheduler::new(ctx, max_tokens_in_batch, cap)) as Box<dyn ReplicaScheduler>))
+    Some(Arc::new(move |ctx: &ReplicaContext| {
+        Box::new(VllmV0Scheduler::new(ctx, max_tokens_in_batch, cap)) as Box<dyn ReplicaScheduler>
+    }))
 }
 
 /// The vllm (v0) scheduler of one replica.
@@ -45,7 +55,14 @@ pub struct VllmV0 {
 impl VllmV0Scheduler {
     /// A scheduler with the given padded-token limit and batch-size cap.
     pub fn new(ctx: &ReplicaContext, max_tokens_in_batch: u64, cap: u32) -> VllmV0Scheduler {
-        Legacy::with_policy(ctx, VllmV0 { max_tokens_in_batch, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) })
+        Legacy::with_policy(
+            ctx,
+            VllmV0 {
+                max_tokens_in_batch,
+                cap: cap as usize,
+                max_micro_batch_size: micro_batch_size(cap, ctx),
+            },
+        )
     }
 }
 

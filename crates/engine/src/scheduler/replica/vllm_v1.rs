@@ -5,7 +5,10 @@
 
 use std::sync::Arc;
 
-use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits, release_completed};
+use super::{
+    ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits,
+    release_completed,
+};
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{FlagDef, Params};
 use crate::kv::{KvCacheManager, KvUsage, PrefixCacheStats};
@@ -13,8 +16,16 @@ use crate::request::{Request, RequestArena, RequestId, RequestState};
 use crate::time::SimTime;
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::int("vllm_v1_scheduler_config_chunk_size", "512", "Token budget per iteration, shared by decode tokens and prefill chunks."),
-    FlagDef::int("vllm_v1_scheduler_config_batch_size_cap", "128", "Most requests admitted (running) at once; divided among pipeline micro-batches."),
+    FlagDef::int(
+        "vllm_v1_scheduler_config_chunk_size",
+        "512",
+        "Token budget per iteration, shared by decode tokens and prefill chunks.",
+    ),
+    FlagDef::int(
+        "vllm_v1_scheduler_config_batch_size_cap",
+        "128",
+        "Most requests admitted (running) at once; divided among pipeline micro-batches.",
+    ),
 ];
 
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
@@ -32,7 +43,9 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
             .with_hint(format!("use at least {pp}")),
         );
     }
-    Some(Arc::new(move |ctx: &ReplicaContext| Box::new(VllmV1Scheduler::new(ctx, chunk_size, batch_size_cap)) as Box<dyn ReplicaScheduler>))
+    Some(Arc::new(move |ctx: &ReplicaContext| {
+        Box::new(VllmV1Scheduler::new(ctx, chunk_size, batch_size_cap)) as Box<dyn ReplicaScheduler>
+    }))
 }
 
 /// The vllm_v1 scheduler of one replica.
@@ -57,7 +70,12 @@ impl VllmV1Scheduler {
             chunk_size,
             batch_size_cap: batch_size_cap as usize,
             max_micro_batch_size: (batch_size_cap / ctx.num_pipeline_stages.max(1)).max(1) as usize,
-            kv: KvCacheManager::new(ctx.num_blocks as u32, ctx.block_size, ctx.enable_prefix_caching, ctx.num_preallocate_tokens),
+            kv: KvCacheManager::new(
+                ctx.num_blocks as u32,
+                ctx.block_size,
+                ctx.enable_prefix_caching,
+                ctx.num_preallocate_tokens,
+            ),
             waiting: RequestQueue::new(ctx.queue, ctx.slo),
             running: Vec::new(),
             hit_blocks: Vec::new(),
@@ -69,9 +87,16 @@ impl VllmV1Scheduler {
     /// one being formed, `plan`): `current` then waits for that batch, since preempting it
     /// could livelock two requests that each need the other's blocks under pipeline
     /// parallelism.
-    fn preempt_newest(&mut self, current: RequestId, plan: &BatchPlan, requests: &mut RequestArena) -> Option<RequestId> {
+    fn preempt_newest(
+        &mut self,
+        current: RequestId,
+        plan: &BatchPlan,
+        requests: &mut RequestArena,
+    ) -> Option<RequestId> {
         let pos = self.running.iter().rposition(|id| !requests.get(*id).in_flight)?;
-        if self.running[pos] == current && self.running.iter().any(|id| requests.get(*id).in_flight && !plan.requests.contains(id)) {
+        if self.running[pos] == current
+            && self.running.iter().any(|id| requests.get(*id).in_flight && !plan.requests.contains(id))
+        {
             return None;
         }
         let victim = self.running.remove(pos);
@@ -122,7 +147,10 @@ impl VllmV1Scheduler {
 
         // Then waiting requests, strictly in queue order (no skipping), unless blocks ran out.
         if !starved {
-            while budget > 0 && self.running.len() < self.batch_size_cap && plan.len() < self.max_micro_batch_size {
+            while budget > 0
+                && self.running.len() < self.batch_size_cap
+                && plan.len() < self.max_micro_batch_size
+            {
                 let Some(id) = self.waiting.peek() else { break };
                 let cached = self.kv.computed_blocks(requests.get(id), &mut self.hit_blocks);
                 let request = requests.get(id);
@@ -177,7 +205,14 @@ impl ReplicaScheduler for VllmV1Scheduler {
         // fit, so this is unreachable; kept as the engine's last line against a stall.
         let id = self.waiting.pop()?;
         let tokens = requests.get(id).total_tokens();
-        Some((id, format!("could not be scheduled ({tokens} tokens) with {} free of {} KV blocks and nothing running", self.kv.num_free(), self.kv.num_blocks())))
+        Some((
+            id,
+            format!(
+                "could not be scheduled ({tokens} tokens) with {} free of {} KV blocks and nothing running",
+                self.kv.num_free(),
+                self.kv.num_blocks()
+            ),
+        ))
     }
 
     fn kv_usage(&self) -> KvUsage {
@@ -196,11 +231,19 @@ impl ReplicaScheduler for VllmV1Scheduler {
         self.kv.check()?;
         for id in &self.running {
             if requests.get(*id).state != RequestState::Running {
-                return Err(format!("request {} is in the running list but {:?}", id.0, requests.get(*id).state));
+                return Err(format!(
+                    "request {} is in the running list but {:?}",
+                    id.0,
+                    requests.get(*id).state
+                ));
             }
         }
         if self.running.len() > self.batch_size_cap {
-            return Err(format!("{} running requests exceed the cap of {}", self.running.len(), self.batch_size_cap));
+            return Err(format!(
+                "{} running requests exceed the cap of {}",
+                self.running.len(),
+                self.batch_size_cap
+            ));
         }
         Ok(())
     }
@@ -285,7 +328,10 @@ mod tests {
         // preempts itself, keeping its first token as prompt (P' = 49, D' = 39).
         assert_eq!(step(&mut s, &mut requests), [(0, 1)]);
         let r1 = requests.get(RequestId(1));
-        assert_eq!((r1.num_restarts, r1.num_prefill_tokens, r1.num_decode_tokens, r1.num_processed_tokens), (1, 49, 39, 0));
+        assert_eq!(
+            (r1.num_restarts, r1.num_prefill_tokens, r1.num_decode_tokens, r1.num_processed_tokens),
+            (1, 49, 39, 0)
+        );
         // R1 needs 4 blocks but only 3 are free: it waits (head of line) while R0 decodes.
         assert_eq!(step(&mut s, &mut requests), [(0, 1)]);
         while !requests.get(RequestId(0)).is_completed() {
@@ -297,7 +343,11 @@ mod tests {
         while !requests.get(RequestId(1)).is_completed() {
             assert_eq!(step(&mut s, &mut requests), [(1, 1)]);
         }
-        assert_eq!(requests.get(RequestId(1)).num_tokens_emitted, 40, "every output token emitted exactly once");
+        assert_eq!(
+            requests.get(RequestId(1)).num_tokens_emitted,
+            40,
+            "every output token emitted exactly once"
+        );
     }
 
     #[test]

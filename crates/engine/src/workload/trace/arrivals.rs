@@ -39,7 +39,8 @@ impl ArrivalTimes {
     /// The arrival times of an already parsed trace (seconds, as its reader computed them);
     /// `None` when a row has none.
     pub fn from_trace(trace: &Trace, column: &str) -> Option<ArrivalTimes> {
-        let instants_ns = trace.rows.iter().map(|r| r.arrived_at.map(seconds_to_ns)).collect::<Option<Vec<_>>>()?;
+        let instants_ns =
+            trace.rows.iter().map(|r| r.arrived_at.map(seconds_to_ns)).collect::<Option<Vec<_>>>()?;
         Some(ArrivalTimes {
             name: trace.name.clone(),
             column: column.to_string(),
@@ -64,12 +65,18 @@ pub enum TimePoint {
 pub fn parse_time_point(text: &str) -> Result<TimePoint, String> {
     let s = text.trim();
     if let Ok(x) = s.parse::<f64>() {
-        return if x.is_finite() { Ok(TimePoint::Seconds(x)) } else { Err(format!("'{s}' is not a finite number of seconds")) };
+        return if x.is_finite() {
+            Ok(TimePoint::Seconds(x))
+        } else {
+            Err(format!("'{s}' is not a finite number of seconds"))
+        };
     }
     match parse_datetime(s) {
         Ok(t) => Ok(TimePoint::DateTime(t.unix_nanos())),
         Err(e) if looks_like_a_date(s) => Err(e),
-        Err(_) => Err(format!("'{s}' is neither a number of seconds nor a date-time like 1970-01-04 12:00:00")),
+        Err(_) => {
+            Err(format!("'{s}' is neither a number of seconds nor a date-time like 1970-01-04 12:00:00"))
+        }
     }
 }
 
@@ -82,7 +89,8 @@ pub fn seconds_to_ns(secs: f64) -> i128 {
 /// A reading of `secs` seconds as epoch time, for hints: which unit since 1970 would make it a
 /// date between 2000 and 2100, and that date (`None` if no unit does).
 pub fn epoch_reading(secs: f64) -> Option<String> {
-    const UNITS: [(&str, f64); 4] = [("seconds", 1.0), ("milliseconds", 1e-3), ("microseconds", 1e-6), ("nanoseconds", 1e-9)];
+    const UNITS: [(&str, f64); 4] =
+        [("seconds", 1.0), ("milliseconds", 1e-3), ("microseconds", 1e-6), ("nanoseconds", 1e-9)];
     // 2000-01-01 and 2100-01-01 in seconds since 1970.
     let (from, to) = (946_684_800.0, 4_102_444_800.0);
     UNITS.iter().find_map(|&(unit, factor)| {
@@ -121,7 +129,8 @@ pub fn read_arrival_times(name: &str, text: &str) -> Result<ArrivalTimes, TraceE
             None => (
                 "arrived_at",
                 table.required("arrived_at").map_err(|mut e| {
-                    e.message.push_str("; an interval trace needs an arrived_at column of seconds or date-times");
+                    e.message
+                        .push_str("; an interval trace needs an arrived_at column of seconds or date-times");
                     e
                 })?,
             ),
@@ -150,18 +159,22 @@ fn parse_arrival(cell: &str, clock: Option<ArrivalClock>) -> Result<(ArrivalCloc
     if s.parse::<f64>().is_ok() {
         let secs = parse_non_negative(s)?;
         if clock == Some(ArrivalClock::DateTimes) {
-            return Err(format!("'{s}' is a number, but the first row's arrival is a date-time: write every arrival the same way"));
+            return Err(format!(
+                "'{s}' is a number, but the first row's arrival is a date-time: write every arrival the same way"
+            ));
         }
         return Ok((ArrivalClock::Seconds, seconds_to_ns(secs)));
     }
     match (parse_datetime(s), clock) {
-        (Ok(_), Some(ArrivalClock::Seconds)) => {
-            Err(format!("'{s}' is a date-time, but the first row's arrival is a number of seconds: write every arrival the same way"))
-        }
+        (Ok(_), Some(ArrivalClock::Seconds)) => Err(format!(
+            "'{s}' is a date-time, but the first row's arrival is a number of seconds: write every arrival the same way"
+        )),
         (Ok(t), _) => Ok((ArrivalClock::DateTimes, t.unix_nanos())),
         (Err(_), Some(ArrivalClock::Seconds)) => Err(format!("'{s}' is not a number")),
         (Err(e), _) if looks_like_a_date(s) => Err(e),
-        (Err(_), _) => Err(format!("'{s}' is neither a number of seconds nor a date-time like 2023-11-16 18:15:46")),
+        (Err(_), _) => {
+            Err(format!("'{s}' is neither a number of seconds nor a date-time like 2023-11-16 18:15:46"))
+        }
     }
 }
 
@@ -205,17 +218,40 @@ mod tests {
 
     #[test]
     fn errors_name_file_row_and_column() {
-        assert_eq!(read_err("t\n1\n"), "a.csv, row 1, column 'arrived_at': required column is missing (columns: t); an interval trace needs an arrived_at column of seconds or date-times");
+        assert_eq!(
+            read_err("t\n1\n"),
+            "a.csv, row 1, column 'arrived_at': required column is missing (columns: t); an interval trace needs an arrived_at column of seconds or date-times"
+        );
         assert_eq!(read_err("arrived_at\n1\n-2\n"), "a.csv, row 3, column 'arrived_at': '-2' is negative");
-        assert_eq!(read_err("arrived_at\n1\nsoon\n"), "a.csv, row 3, column 'arrived_at': 'soon' is not a number");
-        assert_eq!(read_err("arrived_at\nsoon\n"), "a.csv, row 2, column 'arrived_at': 'soon' is neither a number of seconds nor a date-time like 2023-11-16 18:15:46");
-        assert_eq!(read_err("arrived_at\n2023-02-30 00:00:00\n"), "a.csv, row 2, column 'arrived_at': '2023-02-30 00:00:00' has day 30, which month 2 of 2023 does not have");
-        assert!(read_err("arrived_at\n2023-01-01 00:00:00\n5\n").contains("row 3, column 'arrived_at': '5' is a number, but the first row's arrival is a date-time"));
-        assert!(read_err("arrived_at\n5\n2023-01-01 00:00:00\n").contains("row 3, column 'arrived_at': '2023-01-01 00:00:00' is a date-time"));
-        assert_eq!(read_err("arrived_at,x\n1,2\n,3\n"), "a.csv, row 3, column 'arrived_at': value is missing");
+        assert_eq!(
+            read_err("arrived_at\n1\nsoon\n"),
+            "a.csv, row 3, column 'arrived_at': 'soon' is not a number"
+        );
+        assert_eq!(
+            read_err("arrived_at\nsoon\n"),
+            "a.csv, row 2, column 'arrived_at': 'soon' is neither a number of seconds nor a date-time like 2023-11-16 18:15:46"
+        );
+        assert_eq!(
+            read_err("arrived_at\n2023-02-30 00:00:00\n"),
+            "a.csv, row 2, column 'arrived_at': '2023-02-30 00:00:00' has day 30, which month 2 of 2023 does not have"
+        );
+        assert!(read_err("arrived_at\n2023-01-01 00:00:00\n5\n").contains(
+            "row 3, column 'arrived_at': '5' is a number, but the first row's arrival is a date-time"
+        ));
+        assert!(
+            read_err("arrived_at\n5\n2023-01-01 00:00:00\n")
+                .contains("row 3, column 'arrived_at': '2023-01-01 00:00:00' is a date-time")
+        );
+        assert_eq!(
+            read_err("arrived_at,x\n1,2\n,3\n"),
+            "a.csv, row 3, column 'arrived_at': value is missing"
+        );
         assert_eq!(read_err("arrived_at\n"), "a.csv: the file has a header but no arrival times");
         assert_eq!(read_err(" \n"), "a.csv: the file is empty");
-        assert_eq!(read_err("arrived_at,x\n1,2\n3\n"), "a.csv, row 3: the row has 1 fields but the header has 2");
+        assert_eq!(
+            read_err("arrived_at,x\n1,2\n3\n"),
+            "a.csv, row 3: the row has 1 fields but the header has 2"
+        );
     }
 
     #[test]
@@ -224,7 +260,10 @@ mod tests {
         assert_eq!(parse_time_point("1970-01-04 12:00:00"), Ok(TimePoint::DateTime(302_400 * NANOS_PER_SEC)));
         assert_eq!(parse_time_point("1970-01-01T00:00:00.5Z"), Ok(TimePoint::DateTime(500_000_000)));
         assert_eq!(parse_time_point("inf"), Err("'inf' is not a finite number of seconds".to_string()));
-        assert_eq!(parse_time_point("noon"), Err("'noon' is neither a number of seconds nor a date-time like 1970-01-04 12:00:00".to_string()));
+        assert_eq!(
+            parse_time_point("noon"),
+            Err("'noon' is neither a number of seconds nor a date-time like 1970-01-04 12:00:00".to_string())
+        );
         assert!(parse_time_point("1970-13-01 00:00:00").unwrap_err().contains("month 13"));
     }
 
@@ -236,8 +275,14 @@ mod tests {
 
     #[test]
     fn epoch_readings_name_the_unit_and_date() {
-        assert_eq!(epoch_reading(1_700_000_000_000.0).as_deref(), Some("milliseconds since 1970 (2023-11-14 22:13:20 as a date)"));
-        assert_eq!(epoch_reading(1_700_000_000.0).as_deref(), Some("seconds since 1970 (2023-11-14 22:13:20 as a date)"));
+        assert_eq!(
+            epoch_reading(1_700_000_000_000.0).as_deref(),
+            Some("milliseconds since 1970 (2023-11-14 22:13:20 as a date)")
+        );
+        assert_eq!(
+            epoch_reading(1_700_000_000.0).as_deref(),
+            Some("seconds since 1970 (2023-11-14 22:13:20 as a date)")
+        );
         assert_eq!(epoch_reading(3600.0), None);
         assert_eq!(epoch_reading(5e15), None);
     }

@@ -20,7 +20,8 @@ impl<'a> CsvTable<'a> {
     /// Reads the header of `text` (the first non-blank line).
     pub(super) fn new(source: &'a Source<'a>, text: &'a str) -> Result<CsvTable<'a>, TraceError> {
         // Flexible, so that a short or long row gets our own message naming its line.
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
         let mut record = csv::StringRecord::new();
         let mut lines = LineCounter::default();
         loop {
@@ -41,7 +42,11 @@ impl<'a> CsvTable<'a> {
     pub(super) fn required(&self, name: &str) -> Result<Column, TraceError> {
         self.optional(name)?.ok_or_else(|| {
             let columns = self.header.join(", ");
-            self.source.error(self.header_line, name, format!("required column is missing (columns: {columns})"))
+            self.source.error(
+                self.header_line,
+                name,
+                format!("required column is missing (columns: {columns})"),
+            )
         })
     }
 
@@ -67,7 +72,8 @@ impl<'a> CsvTable<'a> {
         }
         let line = self.lines.line_of(self.text, &self.record);
         if self.record.len() != self.header.len() {
-            let message = format!("the row has {} fields but the header has {}", self.record.len(), self.header.len());
+            let message =
+                format!("the row has {} fields but the header has {}", self.record.len(), self.header.len());
             return Err(self.source.line_error(line, message));
         }
         let end_byte = self.reader.position().byte() as usize;
@@ -101,8 +107,13 @@ impl CsvRow<'_> {
     }
 
     /// The cell in `column` parsed by `parse`, whose message is placed at this row and column.
-    pub(super) fn parse<T>(&self, column: Column, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, TraceError> {
-        parse(self.record.get(column).unwrap_or("")).map_err(|message| self.source.error(self.line, &self.header[column], message))
+    pub(super) fn parse<T>(
+        &self,
+        column: Column,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, TraceError> {
+        parse(self.record.get(column).unwrap_or(""))
+            .map_err(|message| self.source.error(self.line, &self.header[column], message))
     }
 }
 

@@ -30,7 +30,8 @@ pub(super) fn format_unix_secs(secs: i64) -> String {
     let z = days + 719_468;
     let cycle = z.div_euclid(146_097);
     let day_of_cycle = z - cycle * 146_097;
-    let year_of_cycle = (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
+    let year_of_cycle =
+        (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
     let day_of_year = day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
@@ -48,7 +49,13 @@ pub(super) fn parse_datetime(text: &str) -> Result<DateTime, String> {
     let bad = || format!("'{s}' is not a date-time: {EXPECTED}");
     let b = s.as_bytes();
     let s_body = b.strip_suffix(b"Z").unwrap_or(b);
-    if s_body.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') || b[13] != b':' || b[16] != b':' {
+    if s_body.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b' ' | b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(bad());
     }
     let digits = |from: usize, to: usize| -> Result<i64, String> {
@@ -62,7 +69,9 @@ pub(super) fn parse_datetime(text: &str) -> Result<DateTime, String> {
     let (hour, minute, second) = (digits(11, 13)?, digits(14, 16)?, digits(17, 19)?);
     let nanos = match &s_body[19..] {
         [] => 0,
-        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit) => {
+        [b'.', fraction @ ..]
+            if (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit) =>
+        {
             let value = fraction.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
             value * 10u32.pow(9 - fraction.len() as u32)
         }
@@ -132,7 +141,13 @@ mod tests {
         assert_eq!(format_unix_secs(0), "1970-01-01 00:00:00");
         assert_eq!(format_unix_secs(-1), "1969-12-31 23:59:59");
         assert_eq!(format_unix_secs(1_700_000_000), "2023-11-14 22:13:20");
-        for text in ["2024-02-29 12:34:56", "2000-03-01 00:00:00", "1600-01-01 00:00:00", "1970-01-04 12:00:00", "9999-12-31 23:59:59"] {
+        for text in [
+            "2024-02-29 12:34:56",
+            "2000-03-01 00:00:00",
+            "1600-01-01 00:00:00",
+            "1970-01-04 12:00:00",
+            "9999-12-31 23:59:59",
+        ] {
             let t = at(text);
             assert_eq!(format_unix_secs(t.secs), text);
             assert_eq!(t.unix_nanos(), i128::from(t.secs) * 1_000_000_000);
@@ -154,14 +169,23 @@ mod tests {
     fn rejects_malformed_or_impossible_dates() {
         let err = |s: &str| parse_datetime(s).unwrap_err();
         assert_eq!(err("2023-11-16"), format!("'2023-11-16' is not a date-time: {EXPECTED}"));
-        assert_eq!(err("16/11/2023 18:15:46"), format!("'16/11/2023 18:15:46' is not a date-time: {EXPECTED}"));
+        assert_eq!(
+            err("16/11/2023 18:15:46"),
+            format!("'16/11/2023 18:15:46' is not a date-time: {EXPECTED}")
+        );
         assert!(err("2023-11-16 18:15:46.").contains("is not a date-time"));
         assert!(err("2023-11-16 18:15:46.1234567890").contains("is not a date-time"));
         assert!(err("2023-11-16 18:15:4x").contains("is not a date-time"));
         assert!(err("2023-11-16 18:15:46 extra").contains("is not a date-time"));
         assert_eq!(err("2023-13-01 00:00:00"), "'2023-13-01 00:00:00' has month 13, not 1 to 12");
-        assert_eq!(err("2023-02-29 00:00:00"), "'2023-02-29 00:00:00' has day 29, which month 2 of 2023 does not have");
-        assert_eq!(err("2023-11-16 24:00:00"), "'2023-11-16 24:00:00' is not a time of day (00:00:00 to 23:59:59)");
+        assert_eq!(
+            err("2023-02-29 00:00:00"),
+            "'2023-02-29 00:00:00' has day 29, which month 2 of 2023 does not have"
+        );
+        assert_eq!(
+            err("2023-11-16 24:00:00"),
+            "'2023-11-16 24:00:00' is not a time of day (00:00:00 to 23:59:59)"
+        );
         assert!(parse_datetime("2000-02-29 00:00:00").is_ok(), "2000 is a leap year");
         assert!(parse_datetime("1900-02-29 00:00:00").is_err(), "1900 is not");
     }

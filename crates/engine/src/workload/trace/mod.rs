@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use arrivals::{ArrivalClock, ArrivalTimes, TimePoint, epoch_reading, format_instant, parse_time_point, read_arrival_times, seconds_to_ns};
+pub use arrivals::{
+    ArrivalClock, ArrivalTimes, TimePoint, epoch_reading, format_instant, parse_time_point,
+    read_arrival_times, seconds_to_ns,
+};
 pub use summary::{TraceSummary, summarize};
 
 /// Which format a trace was read as.
@@ -102,8 +105,18 @@ pub struct TraceError {
 
 impl TraceError {
     /// An error about `file`, at `line` and `column` when known.
-    pub fn new(file: &str, line: Option<u64>, column: Option<&str>, message: impl Into<String>) -> TraceError {
-        TraceError { file: file.to_string(), line, column: column.map(str::to_string), message: message.into() }
+    pub fn new(
+        file: &str,
+        line: Option<u64>,
+        column: Option<&str>,
+        message: impl Into<String>,
+    ) -> TraceError {
+        TraceError {
+            file: file.to_string(),
+            line,
+            column: column.map(str::to_string),
+            message: message.into(),
+        }
     }
 }
 
@@ -238,15 +251,22 @@ impl Progress<'_> {
 /// Warnings every format shares: rows arriving before their predecessor, and zero-token rows.
 fn arrival_and_length_warnings(rows: &[TraceRow]) -> Vec<String> {
     let mut warnings = Vec::new();
-    let backwards: Vec<u64> =
-        rows.windows(2).filter(|pair| matches!((pair[0].arrived_at, pair[1].arrived_at), (Some(a), Some(b)) if b < a)).map(|pair| pair[1].line).collect();
+    let backwards: Vec<u64> = rows
+        .windows(2)
+        .filter(|pair| matches!((pair[0].arrived_at, pair[1].arrived_at), (Some(a), Some(b)) if b < a))
+        .map(|pair| pair[1].line)
+        .collect();
     if let Some(first) = backwards.first() {
         warnings.push(format!(
             "rows arriving earlier than the row before them: {} (the first at row {first}); replay sorts requests by arrival time",
             backwards.len()
         ));
     }
-    let zero: Vec<u64> = rows.iter().filter(|r| r.num_prefill_tokens == 0 || r.num_decode_tokens == 0).map(|r| r.line).collect();
+    let zero: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.num_prefill_tokens == 0 || r.num_decode_tokens == 0)
+        .map(|r| r.line)
+        .collect();
     if let Some(first) = zero.first() {
         warnings.push(format!("rows with 0 prompt or 0 output tokens: {} (the first at row {first}); workloads raise them to 1 token", zero.len()));
     }
@@ -269,7 +289,10 @@ mod tests {
     #[test]
     fn detects_each_format_from_its_first_non_empty_line() {
         assert_eq!(detect_format("\u{feff}\n\r\n  {\"timestamp\": 0}"), Some(TraceFormat::MooncakeJsonl));
-        assert_eq!(detect_format("\"TIMESTAMP\",\"ContextTokens\",\"GeneratedTokens\"\r\n"), Some(TraceFormat::AzureCsv));
+        assert_eq!(
+            detect_format("\"TIMESTAMP\",\"ContextTokens\",\"GeneratedTokens\"\r\n"),
+            Some(TraceFormat::AzureCsv)
+        );
         assert_eq!(detect_format("arrived_at, num_prefill_tokens\n"), Some(TraceFormat::VidurCsv));
         assert_eq!(detect_format("prompt,output\n"), None);
         assert_eq!(detect_format(" \n"), None);
@@ -279,6 +302,9 @@ mod tests {
     fn errors_read_as_file_row_column_message() {
         let e = TraceError::new("a.csv", Some(3), Some("num_decode_tokens"), "'-1' is negative");
         assert_eq!(e.to_string(), "a.csv, row 3, column 'num_decode_tokens': '-1' is negative");
-        assert_eq!(TraceError::new("a.csv", None, None, "the file is empty").to_string(), "a.csv: the file is empty");
+        assert_eq!(
+            TraceError::new("a.csv", None, None, "the file is empty").to_string(),
+            "a.csv: the file is empty"
+        );
     }
 }

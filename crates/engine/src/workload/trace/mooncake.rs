@@ -31,7 +31,11 @@ struct Line<'a> {
 type SessionKey = (u64, Option<u64>);
 
 /// Reads the rows of a Mooncake JSONL trace.
-pub(super) fn parse(source: &Source, text: &str, progress: &mut Progress) -> Result<(Vec<TraceRow>, Vec<String>), TraceError> {
+pub(super) fn parse(
+    source: &Source,
+    text: &str,
+    progress: &mut Progress,
+) -> Result<(Vec<TraceRow>, Vec<String>), TraceError> {
     let mut rows = Vec::new();
     let mut sessions: FxHashMap<SessionKey, u64> = FxHashMap::default();
     let mut ids = Vec::new();
@@ -46,27 +50,45 @@ pub(super) fn parse(source: &Source, text: &str, progress: &mut Progress) -> Res
         let line = index as u64 + 1;
         // serde would also read a JSON array into the struct, field by position; refuse it.
         if !json.starts_with('{') {
-            return Err(source.line_error(line, "is not a JSON object (each line of a Mooncake trace is one {...})"));
+            return Err(
+                source.line_error(line, "is not a JSON object (each line of a Mooncake trace is one {...})")
+            );
         }
-        let fields: Line = serde_json::from_str(json).map_err(|e| source.line_error(line, json_message(&e)))?;
+        let fields: Line =
+            serde_json::from_str(json).map_err(|e| source.line_error(line, json_message(&e)))?;
         let timestamp_ms = field(source, line, "timestamp", fields.timestamp, parse_non_negative)?;
         let num_prefill_tokens = field(source, line, "input_length", fields.input_length, parse_count)?;
         let num_decode_tokens = field(source, line, "output_length", fields.output_length, parse_count)?;
         let (session_id, block_hashes) = match fields.hash_ids {
             Some(raw) => {
                 parse_id_list(raw.get(), &mut ids).map_err(|m| source.error(line, "hash_ids", m))?;
-                if ids.len() as u64 != u64::from(num_prefill_tokens).div_ceil(u64::from(MOONCAKE_TOKENS_PER_ID)) {
+                if ids.len() as u64
+                    != u64::from(num_prefill_tokens).div_ceil(u64::from(MOONCAKE_TOKENS_PER_ID))
+                {
                     mismatched_blocks.push(line);
                 }
                 let session_id = ids.first().map(|&first| {
                     let next = sessions.len() as u64;
                     *sessions.entry((first, ids.get(1).copied())).or_insert(next)
                 });
-                (session_id, Some(BlockHashes { tokens_per_id: MOONCAKE_TOKENS_PER_ID, ids: Arc::from(ids.as_slice()) }))
+                (
+                    session_id,
+                    Some(BlockHashes {
+                        tokens_per_id: MOONCAKE_TOKENS_PER_ID,
+                        ids: Arc::from(ids.as_slice()),
+                    }),
+                )
             }
             None => (None, None),
         };
-        rows.push(TraceRow { arrived_at: Some(timestamp_ms / 1000.0), num_prefill_tokens, num_decode_tokens, session_id, block_hashes, line });
+        rows.push(TraceRow {
+            arrived_at: Some(timestamp_ms / 1000.0),
+            num_prefill_tokens,
+            num_decode_tokens,
+            session_id,
+            block_hashes,
+            line,
+        });
         progress.row_done(consumed.min(text.len()));
     }
     let mut warnings = Vec::new();
@@ -80,7 +102,13 @@ pub(super) fn parse(source: &Source, text: &str, progress: &mut Progress) -> Res
 }
 
 /// A required field parsed by `parse`, its absence or bad value placed at `line` and `name`.
-fn field<T>(source: &Source, line: u64, name: &str, value: Option<&RawValue>, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, TraceError> {
+fn field<T>(
+    source: &Source,
+    line: u64,
+    name: &str,
+    value: Option<&RawValue>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, TraceError> {
     let text = value.ok_or_else(|| source.error(line, name, "required field is missing"))?.get();
     parse(text).map_err(|message| source.error(line, name, message))
 }
@@ -117,15 +145,22 @@ mod tests {
         assert_eq!(t.format, TraceFormat::MooncakeJsonl);
         assert_eq!(t.rows.len(), 2);
         let r = &t.rows[1];
-        assert_eq!((r.arrived_at, r.num_prefill_tokens, r.num_decode_tokens, r.line), (Some(1.5), 1000, 7, 2));
+        assert_eq!(
+            (r.arrived_at, r.num_prefill_tokens, r.num_decode_tokens, r.line),
+            (Some(1.5), 1000, 7, 2)
+        );
         assert_eq!(r.block_hashes, Some(BlockHashes { tokens_per_id: 512, ids: Arc::from(&[0u64, 2][..]) }));
         assert!(t.warnings.is_empty(), "{:?}", t.warnings);
     }
 
     #[test]
     fn sessions_number_distinct_first_two_blocks_in_order_of_appearance() {
-        let line = |ids: &str| format!("{{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": {ids}}}\n");
-        let text: String = ["[0, 1, 2]", "[0, 3]", "[0, 1, 4, 5]", "[7]", "[7, 8]", "[7]", "[]", "[0, 3, 9]"].map(line).concat();
+        let line = |ids: &str| {
+            format!("{{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": {ids}}}\n")
+        };
+        let text: String = ["[0, 1, 2]", "[0, 3]", "[0, 1, 4, 5]", "[7]", "[7, 8]", "[7]", "[]", "[0, 3, 9]"]
+            .map(line)
+            .concat();
         let t = parse_ok(&text);
         let sessions: Vec<Option<u64>> = t.rows.iter().map(|r| r.session_id).collect();
         assert_eq!(sessions, [Some(0), Some(1), Some(0), Some(2), Some(3), Some(2), None, Some(1)]);
@@ -134,9 +169,13 @@ mod tests {
 
     #[test]
     fn hash_ids_are_optional_and_extra_fields_ignored() {
-        let t = parse_ok("{\"timestamp\": 2.5, \"input_length\": 3.0, \"output_length\": 4, \"model\": \"x\"}\n");
+        let t =
+            parse_ok("{\"timestamp\": 2.5, \"input_length\": 3.0, \"output_length\": 4, \"model\": \"x\"}\n");
         let r = &t.rows[0];
-        assert_eq!((r.arrived_at, r.num_prefill_tokens, r.session_id, &r.block_hashes), (Some(0.0025), 3, None, &None));
+        assert_eq!(
+            (r.arrived_at, r.num_prefill_tokens, r.session_id, &r.block_hashes),
+            (Some(0.0025), 3, None, &None)
+        );
     }
 
     #[test]
@@ -151,13 +190,37 @@ mod tests {
         let first = "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [0]}\n";
         let cases = [
             ("{\"input_length\": 1, \"output_length\": 1}", "timestamp", "required field is missing"),
-            ("{\"timestamp\": 0, \"input_length\": null, \"output_length\": 1}", "input_length", "required field is missing"),
+            (
+                "{\"timestamp\": 0, \"input_length\": null, \"output_length\": 1}",
+                "input_length",
+                "required field is missing",
+            ),
             ("{\"timestamp\": 0, \"input_length\": 1}", "output_length", "required field is missing"),
-            ("{\"timestamp\": 0, \"input_length\": \"12\", \"output_length\": 1}", "input_length", "'\"12\"' is not a number"),
-            ("{\"timestamp\": 0, \"input_length\": 1, \"output_length\": -4}", "output_length", "'-4' is negative"),
-            ("{\"timestamp\": 0, \"input_length\": 1.5, \"output_length\": 1}", "input_length", "'1.5' is not a whole number"),
-            ("{\"timestamp\": -1, \"input_length\": 1, \"output_length\": 1}", "timestamp", "'-1' is negative"),
-            ("{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [0, -1]}", "hash_ids", "id at character 5 is negative"),
+            (
+                "{\"timestamp\": 0, \"input_length\": \"12\", \"output_length\": 1}",
+                "input_length",
+                "'\"12\"' is not a number",
+            ),
+            (
+                "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": -4}",
+                "output_length",
+                "'-4' is negative",
+            ),
+            (
+                "{\"timestamp\": 0, \"input_length\": 1.5, \"output_length\": 1}",
+                "input_length",
+                "'1.5' is not a whole number",
+            ),
+            (
+                "{\"timestamp\": -1, \"input_length\": 1, \"output_length\": 1}",
+                "timestamp",
+                "'-1' is negative",
+            ),
+            (
+                "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [0, -1]}",
+                "hash_ids",
+                "id at character 5 is negative",
+            ),
             (
                 "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": 5}",
                 "hash_ids",
@@ -165,7 +228,11 @@ mod tests {
             ),
         ];
         for (bad, column, message) in cases {
-            assert_eq!(parse_err(&format!("{first}{bad}\n")), (Some(2), Some(column.into()), message.into()), "{bad}");
+            assert_eq!(
+                parse_err(&format!("{first}{bad}\n")),
+                (Some(2), Some(column.into()), message.into()),
+                "{bad}"
+            );
         }
     }
 

@@ -36,7 +36,8 @@ pub fn summarize(trace: &Trace) -> TraceSummary {
     let mut output: Vec<f64> = trace.rows.iter().map(|r| f64::from(r.num_decode_tokens)).collect();
     let duration_s = trace.has_arrivals().then(|| {
         let arrivals = trace.rows.iter().filter_map(|r| r.arrived_at);
-        let (min, max) = arrivals.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        let (min, max) =
+            arrivals.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| (lo.min(t), hi.max(t)));
         max - min
     });
     let num_sessions = trace.has_sessions().then(|| {
@@ -68,7 +69,9 @@ fn prefix_reuse_share(trace: &Trace) -> Option<f64> {
     let (mut prompt_blocks, mut reused) = (0u64, 0u64);
     for row in &trace.rows {
         let Some(hashes) = &row.block_hashes else { continue };
-        let seen = seen.entry(hashes.tokens_per_id).or_insert_with(|| SeenIds::for_trace(trace, hashes.tokens_per_id));
+        let seen = seen
+            .entry(hashes.tokens_per_id)
+            .or_insert_with(|| SeenIds::for_trace(trace, hashes.tokens_per_id));
         let prompt_ids = row.num_prefill_tokens.div_ceil(hashes.tokens_per_id) as usize;
         let prompt = &hashes.ids[..prompt_ids.min(hashes.ids.len())];
         prompt_blocks += prompt.len() as u64;
@@ -88,7 +91,14 @@ enum SeenIds {
 impl SeenIds {
     /// An empty set suited to the ids of `trace` at granularity `tokens_per_id`.
     fn for_trace(trace: &Trace, tokens_per_id: u32) -> SeenIds {
-        let ids = || trace.rows.iter().filter_map(|r| r.block_hashes.as_ref()).filter(|h| h.tokens_per_id == tokens_per_id).flat_map(|h| h.ids.iter());
+        let ids = || {
+            trace
+                .rows
+                .iter()
+                .filter_map(|r| r.block_hashes.as_ref())
+                .filter(|h| h.tokens_per_id == tokens_per_id)
+                .flat_map(|h| h.ids.iter())
+        };
         let (count, max) = ids().fold((0u64, 0u64), |(n, max), &id| (n + 1, max.max(id)));
         // A bitmap of at most 64 bits per id is no bigger than a hash set of them.
         if max / 64 <= count {
@@ -100,7 +110,9 @@ impl SeenIds {
 
     fn contains(&self, id: u64) -> bool {
         match self {
-            SeenIds::Bitmap(words) => words.get((id / 64) as usize).is_some_and(|w| w & (1 << (id % 64)) != 0),
+            SeenIds::Bitmap(words) => {
+                words.get((id / 64) as usize).is_some_and(|w| w & (1 << (id % 64)) != 0)
+            }
             SeenIds::Hashed(set) => set.contains(&id),
         }
     }
@@ -132,7 +144,10 @@ mod tests {
              3.5,48,20,0,16,\"[1, 2, 4, 5]\"\n\
              2.0,16,30,1,16,\"[9, 3]\"\n",
         );
-        assert_eq!((s.format, s.num_requests, s.duration_s, s.num_sessions), (TraceFormat::VidurCsv, 3, Some(2.5), Some(2)));
+        assert_eq!(
+            (s.format, s.num_requests, s.duration_s, s.num_sessions),
+            (TraceFormat::VidurCsv, 3, Some(2.5), Some(2))
+        );
         assert_eq!((s.input_tokens.mean, s.input_tokens.p50, s.input_tokens.max), (32.0, 32.0, 48.0));
         assert_eq!((s.output_tokens.mean, s.output_tokens.p90), (20.0, 28.0));
         // Prompt blocks: 2 (1, 2), 3 (1, 2, 4: 2 seen), 1 (9: unseen). Output id 3 is not a prompt block.
@@ -143,8 +158,13 @@ mod tests {
     #[test]
     fn large_sparse_ids_give_the_same_share_as_small_dense_ones() {
         let text = |offset: u64| {
-            let ids = |list: &[u64]| list.iter().map(|id| (id * offset).to_string()).collect::<Vec<_>>().join(", ");
-            format!("num_prefill_tokens,num_decode_tokens,block_hash_ids\n32,1,\"[{}]\"\n48,1,\"[{}]\"\n", ids(&[1, 2, 3]), ids(&[1, 2, 4]))
+            let ids =
+                |list: &[u64]| list.iter().map(|id| (id * offset).to_string()).collect::<Vec<_>>().join(", ");
+            format!(
+                "num_prefill_tokens,num_decode_tokens,block_hash_ids\n32,1,\"[{}]\"\n48,1,\"[{}]\"\n",
+                ids(&[1, 2, 3]),
+                ids(&[1, 2, 4])
+            )
         };
         let dense = summary_of(&text(1)).prefix_reuse_share;
         assert_eq!(dense, Some(2.0 / 5.0));
@@ -160,7 +180,9 @@ mod tests {
 
     #[test]
     fn serialises_for_the_web_page() {
-        let s = summary_of("{\"timestamp\": 0, \"input_length\": 1024, \"output_length\": 1, \"hash_ids\": [4, 5]}\n");
+        let s = summary_of(
+            "{\"timestamp\": 0, \"input_length\": 1024, \"output_length\": 1, \"hash_ids\": [4, 5]}\n",
+        );
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["format"], "mooncake_jsonl");
         assert_eq!(json["num_requests"], 1);

@@ -63,7 +63,11 @@ pub(super) fn parse_id_list(text: &str, out: &mut Vec<u64>) -> Result<(), String
     let bytes = text.as_bytes();
     let mut pos = skip_space(bytes, 0);
     if bytes.get(pos) != Some(&b'[') {
-        return Err(format!("is not a list of ids: expected '[' at character {}, {}", pos + 1, found(bytes, pos)));
+        return Err(format!(
+            "is not a list of ids: expected '[' at character {}, {}",
+            pos + 1,
+            found(bytes, pos)
+        ));
     }
     pos = skip_space(bytes, pos + 1);
     if bytes.get(pos) == Some(&b']') {
@@ -111,7 +115,11 @@ fn skip_space(bytes: &[u8], mut pos: usize) -> usize {
 
 fn expect_end(bytes: &[u8], pos: usize) -> Result<(), String> {
     let pos = skip_space(bytes, pos);
-    if pos == bytes.len() { Ok(()) } else { Err(format!("unexpected text after the list at character {}", pos + 1)) }
+    if pos == bytes.len() {
+        Ok(())
+    } else {
+        Err(format!("unexpected text after the list at character {}", pos + 1))
+    }
 }
 
 /// Describes what stands at `pos`, for error messages.
@@ -151,7 +159,10 @@ mod tests {
         assert_eq!(parse_count("abc"), Err("'abc' is not a number".to_string()));
         assert_eq!(parse_count("NaN"), Err("'NaN' is not a number".to_string()));
         assert_eq!(parse_count("inf"), Err("'inf' is too large (at most 4294967295)".to_string()));
-        assert_eq!(parse_count("4294967296"), Err("'4294967296' is too large (at most 4294967295)".to_string()));
+        assert_eq!(
+            parse_count("4294967296"),
+            Err("'4294967296' is too large (at most 4294967295)".to_string())
+        );
         assert_eq!(parse_count("5e9"), Err("'5e9' is too large (at most 4294967295)".to_string()));
     }
 
@@ -175,16 +186,28 @@ mod tests {
 
     #[test]
     fn malformed_id_lists_say_where() {
-        assert_eq!(ids("0, 1"), Err("is not a list of ids: expected '[' at character 1, found '0'".to_string()));
-        assert_eq!(ids(""), Err("is not a list of ids: expected '[' at character 1, found the end of the value".to_string()));
-        assert_eq!(ids("[0, 1"), Err("expected ',' or ']' at character 6, found the end of the value".to_string()));
+        assert_eq!(
+            ids("0, 1"),
+            Err("is not a list of ids: expected '[' at character 1, found '0'".to_string())
+        );
+        assert_eq!(
+            ids(""),
+            Err("is not a list of ids: expected '[' at character 1, found the end of the value".to_string())
+        );
+        assert_eq!(
+            ids("[0, 1"),
+            Err("expected ',' or ']' at character 6, found the end of the value".to_string())
+        );
         assert_eq!(ids("[0,, 1]"), Err("expected an id at character 4, found ','".to_string()));
         assert_eq!(ids("[0, 1,]"), Err("expected an id at character 7, found ']'".to_string()));
         assert_eq!(ids("[0, -1]"), Err("id at character 5 is negative".to_string()));
         assert_eq!(ids("[0, 1.5]"), Err("id at character 5 is not a whole number".to_string()));
         assert_eq!(ids("[0 1]"), Err("expected ',' or ']' at character 4, found '1'".to_string()));
         assert_eq!(ids("[0] x"), Err("unexpected text after the list at character 5".to_string()));
-        assert_eq!(ids("[18446744073709551616]"), Err("id at character 2 is larger than 18446744073709551615".to_string()));
+        assert_eq!(
+            ids("[18446744073709551616]"),
+            Err("id at character 2 is larger than 18446744073709551615".to_string())
+        );
         assert_eq!(ids("[\"a\"]"), Err("expected an id at character 2, found '\"'".to_string()));
     }
 }

@@ -11,7 +11,11 @@ use super::{BlockHashes, Progress, Source, TraceError, TraceRow};
 const DEFAULT_BLOCK_SIZE: u32 = 16;
 
 /// Reads the rows of a Vidur CSV.
-pub(super) fn parse(source: &Source, text: &str, progress: &mut Progress) -> Result<(Vec<TraceRow>, Vec<String>), TraceError> {
+pub(super) fn parse(
+    source: &Source,
+    text: &str,
+    progress: &mut Progress,
+) -> Result<(Vec<TraceRow>, Vec<String>), TraceError> {
     let mut table = CsvTable::new(source, text)?;
     let prefill = table.required("num_prefill_tokens")?;
     let decode = table.required("num_decode_tokens")?;
@@ -27,19 +31,33 @@ pub(super) fn parse(source: &Source, text: &str, progress: &mut Progress) -> Res
         let num_prefill_tokens = row.parse(prefill, parse_count)?;
         let num_decode_tokens = row.parse(decode, parse_count)?;
         let arrived_at = arrived.map(|c| row.parse(c, parse_non_negative)).transpose()?;
-        let session_id = session.filter(|&c| !row.is_blank(c)).map(|c| row.parse(c, |s| parse_whole(s, u64::MAX))).transpose()?;
-        let tokens_per_id = block_size.filter(|&c| !row.is_blank(c)).map(|c| row.parse(c, parse_count)).transpose()?;
+        let session_id = session
+            .filter(|&c| !row.is_blank(c))
+            .map(|c| row.parse(c, |s| parse_whole(s, u64::MAX)))
+            .transpose()?;
+        let tokens_per_id =
+            block_size.filter(|&c| !row.is_blank(c)).map(|c| row.parse(c, parse_count)).transpose()?;
         if tokens_per_id == Some(0) {
             return Err(source.error(line, "block_size", "'0' is not a block size (at least 1 token)"));
         }
         let block_hashes = match hashes.filter(|&c| !row.is_blank(c)) {
             Some(c) => {
                 row.parse(c, |s| parse_id_list(s, &mut ids))?;
-                Some(BlockHashes { tokens_per_id: tokens_per_id.unwrap_or(DEFAULT_BLOCK_SIZE), ids: Arc::from(ids.as_slice()) })
+                Some(BlockHashes {
+                    tokens_per_id: tokens_per_id.unwrap_or(DEFAULT_BLOCK_SIZE),
+                    ids: Arc::from(ids.as_slice()),
+                })
             }
             None => None,
         };
-        rows.push(TraceRow { arrived_at, num_prefill_tokens, num_decode_tokens, session_id, block_hashes, line });
+        rows.push(TraceRow {
+            arrived_at,
+            num_prefill_tokens,
+            num_decode_tokens,
+            session_id,
+            block_hashes,
+            line,
+        });
         progress.row_done(row.end_byte());
     }
     Ok((rows, Vec::new()))
@@ -63,10 +81,15 @@ mod tests {
 
     #[test]
     fn reads_lengths_only_traces_and_ignores_extra_columns() {
-        let t = parse_ok("num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n3772,54,3826,69.85\n2015.0,156,2171,12.9\n");
+        let t = parse_ok(
+            "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n3772,54,3826,69.85\n2015.0,156,2171,12.9\n",
+        );
         assert_eq!(t.format, TraceFormat::VidurCsv);
         assert_eq!(t.rows.len(), 2);
-        assert_eq!((t.rows[1].num_prefill_tokens, t.rows[1].num_decode_tokens, t.rows[1].line), (2015, 156, 3));
+        assert_eq!(
+            (t.rows[1].num_prefill_tokens, t.rows[1].num_decode_tokens, t.rows[1].line),
+            (2015, 156, 3)
+        );
         assert!(!t.has_arrivals() && !t.has_sessions() && !t.has_block_hashes());
         assert!(t.warnings.is_empty());
     }
@@ -82,10 +105,17 @@ mod tests {
         let r = &t.rows;
         assert_eq!(r[0].arrived_at, Some(0.0));
         assert_eq!(r[0].session_id, Some(0));
-        assert_eq!(r[0].block_hashes, Some(BlockHashes { tokens_per_id: 16, ids: Arc::from(&[0u64, 1, 2][..]) }));
+        assert_eq!(
+            r[0].block_hashes,
+            Some(BlockHashes { tokens_per_id: 16, ids: Arc::from(&[0u64, 1, 2][..]) })
+        );
         assert_eq!(r[1].session_id, Some(7));
         assert_eq!(r[1].block_hashes, Some(BlockHashes { tokens_per_id: 32, ids: Arc::from(&[9u64][..]) }));
-        assert_eq!((r[2].session_id, &r[2].block_hashes), (None, &None), "blank optional cells are absent values");
+        assert_eq!(
+            (r[2].session_id, &r[2].block_hashes),
+            (None, &None),
+            "blank optional cells are absent values"
+        );
     }
 
     #[test]
@@ -96,7 +126,9 @@ mod tests {
 
     #[test]
     fn accepts_bom_crlf_quoted_headers_spaces_and_blank_lines() {
-        let t = parse_ok("\u{feff}\"arrived_at\", num_prefill_tokens ,num_decode_tokens\r\n0.5, 10 ,2\r\n\r\n1.0,11,3\r\n\r\n  \r\n");
+        let t = parse_ok(
+            "\u{feff}\"arrived_at\", num_prefill_tokens ,num_decode_tokens\r\n0.5, 10 ,2\r\n\r\n1.0,11,3\r\n\r\n  \r\n",
+        );
         assert_eq!(t.rows.len(), 2);
         assert_eq!((t.rows[1].arrived_at, t.rows[1].num_prefill_tokens, t.rows[1].line), (Some(1.0), 11, 4));
     }
@@ -104,8 +136,13 @@ mod tests {
     #[test]
     fn line_numbers_count_blank_lines_with_either_line_ending() {
         for end in ["\n", "\r\n"] {
-            let text = ["", "num_prefill_tokens,num_decode_tokens", "1,1", "", "", "2,2", "3,x", ""].join(end);
-            assert_eq!(parse_err(&text), (Some(7), Some("num_decode_tokens".into()), "'x' is not a number".into()), "{end:?}");
+            let text =
+                ["", "num_prefill_tokens,num_decode_tokens", "1,1", "", "", "2,2", "3,x", ""].join(end);
+            assert_eq!(
+                parse_err(&text),
+                (Some(7), Some("num_decode_tokens".into()), "'x' is not a number".into()),
+                "{end:?}"
+            );
             let good = parse_ok(&text.replace('x', "3"));
             assert_eq!(good.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 6, 7], "{end:?}");
         }
@@ -115,13 +152,18 @@ mod tests {
     fn missing_required_column_names_it() {
         assert_eq!(
             parse_err("arrived_at,num_prefill_tokens\n0,1\n"),
-            (Some(1), Some("num_decode_tokens".into()), "required column is missing (columns: arrived_at, num_prefill_tokens)".into())
+            (
+                Some(1),
+                Some("num_decode_tokens".into()),
+                "required column is missing (columns: arrived_at, num_prefill_tokens)".into()
+            )
         );
     }
 
     #[test]
     fn duplicate_column_is_ambiguous() {
-        let (line, column, message) = parse_err("num_prefill_tokens,num_decode_tokens,num_decode_tokens\n1,2,3\n");
+        let (line, column, message) =
+            parse_err("num_prefill_tokens,num_decode_tokens,num_decode_tokens\n1,2,3\n");
         assert_eq!((line, column.as_deref()), (Some(1), Some("num_decode_tokens")));
         assert_eq!(message, "column appears more than once");
     }
@@ -147,9 +189,15 @@ mod tests {
     fn bad_optional_values_name_line_and_column() {
         let header = "num_prefill_tokens,num_decode_tokens,session_id,block_size,block_hash_ids\n";
         let (line, column, message) = parse_err(&format!("{header}1,1,0,16,[0]\n1,1,-2,16,[0]\n"));
-        assert_eq!((line, column.as_deref(), message.as_str()), (Some(3), Some("session_id"), "'-2' is negative"));
+        assert_eq!(
+            (line, column.as_deref(), message.as_str()),
+            (Some(3), Some("session_id"), "'-2' is negative")
+        );
         let (line, column, message) = parse_err(&format!("{header}1,1,0,0,[0]\n"));
-        assert_eq!((line, column.as_deref(), message.as_str()), (Some(2), Some("block_size"), "'0' is not a block size (at least 1 token)"));
+        assert_eq!(
+            (line, column.as_deref(), message.as_str()),
+            (Some(2), Some("block_size"), "'0' is not a block size (at least 1 token)")
+        );
         let (line, column, message) = parse_err(&format!("{header}1,1,0,16,[0]\n1,1,0,16,\"[0, x]\"\n"));
         assert_eq!((line, column.as_deref()), (Some(3), Some("block_hash_ids")));
         assert_eq!(message, "expected an id at character 5, found 'x'");
@@ -177,7 +225,10 @@ mod tests {
     fn empty_file_and_header_without_rows_are_errors() {
         assert_eq!(parse_err(""), (None, None, "the file is empty".into()));
         assert_eq!(parse_err("\u{feff}\r\n  \n"), (None, None, "the file is empty".into()));
-        assert_eq!(parse_err("num_prefill_tokens,num_decode_tokens\r\n\r\n"), (None, None, "the file has a header but no requests".into()));
+        assert_eq!(
+            parse_err("num_prefill_tokens,num_decode_tokens\r\n\r\n"),
+            (None, None, "the file has a header but no requests".into())
+        );
     }
 
     #[test]
@@ -189,7 +240,8 @@ mod tests {
 
     #[test]
     fn warns_about_backward_arrivals_and_zero_token_rows() {
-        let t = parse_ok("arrived_at,num_prefill_tokens,num_decode_tokens\n1.0,5,0\n0.5,5,5\n0.7,0,5\n0.1,5,5\n");
+        let t =
+            parse_ok("arrived_at,num_prefill_tokens,num_decode_tokens\n1.0,5,0\n0.5,5,5\n0.7,0,5\n0.1,5,5\n");
         assert_eq!(t.rows.len(), 4, "rows are kept");
         assert_eq!(
             t.warnings,
@@ -216,7 +268,8 @@ mod tests {
     #[test]
     fn progress_also_reports_every_few_megabytes_of_long_rows() {
         let header = "num_prefill_tokens,num_decode_tokens,block_hash_ids\n";
-        let row = format!("1,1,\"[{}]\"\n", (0..100_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+        let row =
+            format!("1,1,\"[{}]\"\n", (0..100_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
         let text = format!("{header}{}", row.repeat(8));
         let mut seen = Vec::new();
         parse_trace("t.csv", &text, &mut |b| seen.push(b)).unwrap();
