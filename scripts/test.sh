@@ -27,6 +27,8 @@ check() {
   if ! "$@"; then failed+=("$name"); echo "::: FAILED: $name"; return 1; fi
 }
 
+check "formatting: cargo fmt --all --check (rustfmt.toml)" cargo fmt --all --check || true
+
 check "native tests: cargo test --workspace" cargo test --locked --workspace --no-fail-fast || true
 
 # INV-7: the engine reads no clock and calls no platform-dependent float functions
