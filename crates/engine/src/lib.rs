@@ -34,6 +34,7 @@ pub mod request;
 pub mod rng;
 pub mod scheduler;
 pub mod sim;
+pub mod stats;
 pub mod time;
 pub mod workload;
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::metrics::{Stats, TimeSeries};
+use crate::stats::Stats;
 use crate::time::nanos_to_secs;
 
 /// Requests per second and tokens per second over the simulated time.
@@ -443,6 +443,29 @@ impl Histogram {
         }
         Histogram { edges: (0..=bins).map(|i| lo + width * i as f64).collect(), counts }
     }
+}
+
+/// Time series of a run, all on the same buckets.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TimeSeries {
+    /// Bucket width, seconds.
+    pub bucket_s: f64,
+    /// Start of each bucket, seconds.
+    pub time_s: Vec<f64>,
+    /// Requests arrived per bucket.
+    pub arrivals: Vec<f64>,
+    /// Requests completed per bucket.
+    pub completions: Vec<f64>,
+    /// Prompt tokens processed per second.
+    pub prefill_tokens_per_s: Vec<f64>,
+    /// Output (decode) tokens processed per second.
+    pub decode_tokens_per_s: Vec<f64>,
+    /// Mean batch size of batches formed in the bucket.
+    pub mean_batch_size: Vec<f64>,
+    /// Mean KV usage (%) over replicas and samples in the bucket.
+    pub kv_usage_percent: Vec<f64>,
+    /// Mean KV usage (%) per replica.
+    pub kv_usage_percent_per_replica: Vec<Vec<f64>>,
 }
 
 /// Everything a run produced.

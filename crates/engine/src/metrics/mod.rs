@@ -4,8 +4,10 @@ mod series;
 mod sketch;
 mod stream;
 
-pub use series::{BucketSeries, TimeSeries};
-pub use sketch::{QuantileSketch, Stats, exact_stats, sorted_cdf, sorted_quantile, sorted_stats};
+pub use series::BucketSeries;
+pub use sketch::QuantileSketch;
+// The statistics a report quotes, also reachable here for callers that read reports.
+pub use crate::stats::{Stats, exact_stats};
 use stream::RecordStream;
 
 use std::collections::BTreeMap;
@@ -16,9 +18,10 @@ use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
     BatchRecord, ChromeSlice, Histogram, MemorySummary, PredictorSummary, ReplicaReport, Report,
-    RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput,
+    RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput, TimeSeries,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
+use crate::stats::{sorted_cdf, sorted_stats};
 use crate::time::{Nanos, SimTime, nanos_to_secs};
 
 /// Series channels.

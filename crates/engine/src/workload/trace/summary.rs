@@ -4,7 +4,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::{Trace, TraceFormat};
-use crate::metrics::{Stats, exact_stats};
+use crate::stats::{Stats, exact_stats};
 
 /// What a trace holds, in numbers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
