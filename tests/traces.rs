@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use llmsim_engine::workload::trace::{Trace, TraceFormat, parse_trace, summarize};
+use llmsim_engine::trace::{Trace, TraceFormat, parse_trace, summarize};
 
 /// Reads and parses `shared/traces/<file>`, printing how long parsing took and checking that
 /// progress reports grow and end at the file's length.

@@ -36,6 +36,7 @@ pub mod scheduler;
 pub mod sim;
 pub mod stats;
 pub mod time;
+pub mod trace;
 pub mod workload;
 
 pub use config::{
@@ -45,7 +46,7 @@ pub use inputs::Inputs;
 pub use report::{Report, Summary};
 pub use sim::{Progress, Simulation};
 pub use time::SimTime;
-pub use workload::trace::{Trace, TraceError, parse_trace};
+pub use trace::{Trace, TraceError, parse_trace};
 
 /// Validates `config` and runs it to the end.
 pub fn run(config: &Config, inputs: &Inputs) -> Result<Report, ConfigErrors> {

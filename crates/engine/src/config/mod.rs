@@ -370,7 +370,7 @@ impl<'a> Params<'a> {
 
     /// The trace named by the path flag `flag` (placeholders filled), or `None` after recording
     /// an error naming the flag, the file and, for malformed files, the row and column.
-    pub fn trace(&mut self, flag: &str) -> Option<std::sync::Arc<crate::workload::trace::Trace>> {
+    pub fn trace(&mut self, flag: &str) -> Option<std::sync::Arc<crate::trace::Trace>> {
         let Some(path) = self.opt_string(flag) else {
             self.errors.push(ConfigError::new(flag, "a trace file is required"));
             return None;

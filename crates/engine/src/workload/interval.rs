@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use rand_distr::Distribution;
 
-use super::trace::{
+use crate::config::{ConfigError, FlagDef, Params, fill_placeholders};
+use crate::rng::{StreamRng, unit_f64};
+use crate::trace::{
     ArrivalClock, ArrivalTimes, TimePoint, TraceFormat, detect_format, format_instant, parse_time_point,
     read_arrival_times, seconds_to_ns,
 };
-use crate::config::{ConfigError, FlagDef, Params, fill_placeholders};
-use crate::rng::{StreamRng, unit_f64};
 
 /// Draws the gap (seconds) before the next arrival.
 pub trait IntervalGenerator: Send {
@@ -539,7 +539,7 @@ mod tests {
         let mooncake = "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n{\"timestamp\": 500, \"input_length\": 1, \"output_length\": 1}\n";
         assert_eq!(trace_gaps(mooncake, &[], 1), Ok(vec![0.5]));
         let mut inputs = Inputs::new();
-        let trace = crate::workload::trace::parse_trace(
+        let trace = crate::trace::parse_trace(
             "t.csv",
             "arrived_at,num_prefill_tokens,num_decode_tokens\n1,1,1\n3,1,1\n",
             &mut |_| {},

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use rand::RngExt;
 use rand_distr::Distribution;
 
-use super::trace::{BlockHashes, Trace};
 use crate::config::{ConfigError, FlagDef, Params};
 use crate::rng::{StreamRng, splitmix64, unit_f64};
+use crate::trace::{BlockHashes, Trace};
 
 /// One request's lengths (and, from traces, its session and prefix identities).
 #[derive(Clone, Debug, PartialEq)]

@@ -6,7 +6,7 @@ use super::length::check_max_tokens;
 use super::{NewRequest, RequestSource, WorkloadPlan};
 use crate::config::{ConfigError, FlagDef, Params};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs};
-use crate::workload::trace::{Trace, TraceError, TraceFormat, TraceRow, epoch_reading};
+use crate::trace::{Trace, TraceError, TraceFormat, TraceRow, epoch_reading};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int("trace_request_generator_config_seed", "42", "Seed (unused: replay is not random)."),
