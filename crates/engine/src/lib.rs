@@ -23,8 +23,10 @@
 pub mod batch;
 pub mod catalog;
 pub mod config;
+pub mod custom_device;
 pub mod event;
 pub mod exec;
+pub mod hf_config;
 pub mod inputs;
 pub mod kv;
 pub mod memory;

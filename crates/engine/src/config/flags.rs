@@ -545,10 +545,9 @@ fn assemble() -> Vec<FlagDef> {
     push(&mut flags, GENERAL, FlagGroup::General);
     push(&mut flags, CLUSTER, FlagGroup::Cluster);
     // The custom device's figures apply only to --replica_config_device custom.
-    let custom_device = crate::catalog::CUSTOM_DEVICE_FLAGS.iter().cloned();
+    let custom_device = crate::custom_device::FLAGS.iter().cloned();
     flags.extend(custom_device.map(|f| {
-        f.in_group(FlagGroup::Cluster)
-            .shown_when("replica_config_device", vec![crate::catalog::CUSTOM_DEVICE])
+        f.in_group(FlagGroup::Cluster).shown_when("replica_config_device", vec![crate::custom_device::NAME])
     }));
     push(&mut flags, CACHE, FlagGroup::Cache);
 
@@ -720,7 +719,7 @@ mod tests {
         config.set("custom_device_config_memory_gb", "80").unwrap();
         assert_eq!(config.ignored_flag_warnings().len(), 1, "{:?}", config.ignored_flag_warnings());
         config.set("replica_config_device", "custom").unwrap();
-        for f in crate::catalog::CUSTOM_DEVICE_FLAGS {
+        for f in crate::custom_device::FLAGS {
             assert!(super::super::is_active(&config, f.name), "--{}", f.name);
         }
     }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{Config, ConfigError, ConfigErrors, Params};
 use crate::catalog::{self, DeviceSpec, ModelArch, NodeSpec};
+use crate::custom_device;
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
 use crate::memory::{self, MemoryPlan};
@@ -481,7 +482,7 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
     let model_name = p.string("replica_config_model_name");
     let model = match p.opt_string("replica_config_model_config_file") {
         Some(path) => match p.inputs().text(&path) {
-            Ok(text) => match crate::catalog::model_from_hf_config(&model_name, &text) {
+            Ok(text) => match crate::hf_config::model_from_hf_config(&model_name, &text) {
                 Ok(hf) => {
                     let mut arch = hf.arch;
                     // Without an explicit --replica_config_model_name, the model is named by
@@ -524,12 +525,12 @@ fn build_replica(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSp
         },
     };
     let device_name = p.string("replica_config_device");
-    let device = if device_name == catalog::CUSTOM_DEVICE {
-        catalog::custom_device(p)
+    let device = if device_name == custom_device::NAME {
+        custom_device::parse(p)
     } else {
         catalog::find_device(&device_name).cloned()
     };
-    if device.is_none() && device_name != catalog::CUSTOM_DEVICE {
+    if device.is_none() && device_name != custom_device::NAME {
         let names: Vec<&str> = catalog::devices().iter().map(|d| d.name.as_str()).collect();
         let mut e = ConfigError::new(
             "replica_config_device",
