@@ -95,7 +95,7 @@ impl FormState {
         let mut form = FormState::new();
         let mut errors = Vec::new();
         for (name, text) in pairs {
-            match llmsim_engine::config::find_flag(name) {
+            match llmsim_engine::find_flag(name) {
                 Some(def) => form.set(def.name, text),
                 None => {
                     let mut config = Config::new();
@@ -120,7 +120,7 @@ impl FormState {
 
     /// Sets a field from its text; a value equal to the default clears it.
     pub fn set(&mut self, name: &str, text: &str) {
-        let Some(def) = llmsim_engine::config::find_flag(name) else { return };
+        let Some(def) = llmsim_engine::find_flag(name) else { return };
         match def.parse_text(text) {
             Ok(v) if v == def.default_value() => {
                 self.texts.remove(def.name);
@@ -286,7 +286,7 @@ mod tests {
         assert!(form.is_set("cluster_config_num_replicas"));
         form.set("cluster_config_num_replicas", "1");
         assert_eq!(form, FormState::new());
-        let qps = llmsim_engine::config::find_flag("poisson_request_interval_generator_config_qps").unwrap();
+        let qps = llmsim_engine::find_flag("poisson_request_interval_generator_config_qps").unwrap();
         form.set(qps.name, "8");
         assert_eq!(form.text(qps), "8");
         assert_eq!(
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn labels_are_the_flag_tails_in_words() {
-        let flag = |n| llmsim_engine::config::find_flag(n).unwrap();
+        let flag = |n| llmsim_engine::find_flag(n).unwrap();
         assert_eq!(label(flag("vllm_v1_scheduler_config_chunk_size")), "Chunk size");
         assert_eq!(label(flag("time_limit")), "Time limit");
         assert_eq!(label(flag("replica_config_kv_cache_dtype")), "KV cache dtype");

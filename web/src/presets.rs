@@ -229,7 +229,7 @@ mod tests {
                         .pairs
                         .iter()
                         .filter(|(k, v)| {
-                            llmsim_engine::config::find_flag(k)
+                            llmsim_engine::find_flag(k)
                                 .is_some_and(|d| d.parse_text(v).ok() == Some(d.default_value()))
                         })
                         .count(),
@@ -239,7 +239,7 @@ mod tests {
             run_to_completion(&format!("preset {}", preset.id), &form);
             if let Some(variant) = &preset.compare_with {
                 for (flag, text) in variant.overrides {
-                    let def = llmsim_engine::config::find_flag(flag)
+                    let def = llmsim_engine::find_flag(flag)
                         .unwrap_or_else(|| panic!("{}: unknown flag {flag}", preset.id));
                     def.parse_text(text).unwrap_or_else(|e| panic!("{}: {flag}={text}: {e}", preset.id));
                 }
@@ -273,7 +273,7 @@ mod tests {
             } else {
                 "sarathi_scheduler_config_chunk_size"
             };
-            let def = llmsim_engine::config::find_flag(chunk).unwrap();
+            let def = llmsim_engine::find_flag(chunk).unwrap();
             assert_eq!(form.text(def), "512", "{side}: 512-token chunks");
         }
         assert!(preset.pairs.contains(&("cache_config_enable_prefix_caching", "true")));

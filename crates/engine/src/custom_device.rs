@@ -91,8 +91,9 @@ pub fn parse(p: &mut Params) -> Option<DeviceSpec> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, SimConfig};
+    use crate::config::Config;
     use crate::inputs::Inputs;
+    use crate::sim_config::SimConfig;
 
     fn build(pairs: &[(&str, &str)]) -> Result<SimConfig, crate::config::ConfigErrors> {
         SimConfig::build(&Config::from_pairs(pairs.iter().copied()).unwrap(), &Inputs::new())

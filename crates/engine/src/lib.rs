@@ -26,6 +26,7 @@ pub mod config;
 pub mod custom_device;
 pub mod event;
 pub mod exec;
+pub mod flag_table;
 pub mod hf_config;
 pub mod inputs;
 pub mod kv;
@@ -36,17 +37,18 @@ pub mod request;
 pub mod rng;
 pub mod scheduler;
 pub mod sim;
+pub mod sim_config;
 pub mod stats;
 pub mod time;
 pub mod trace;
 pub mod workload;
 
-pub use config::{
-    Config, ConfigError, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagValue, SimConfig, all_flags,
-};
+pub use config::{Config, ConfigError, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagValue};
+pub use flag_table::{all_flags, find_flag};
 pub use inputs::Inputs;
 pub use report::{Report, Summary};
 pub use sim::{Progress, Simulation};
+pub use sim_config::SimConfig;
 pub use time::SimTime;
 pub use trace::{Trace, TraceError, parse_trace};
 

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use crate::batch::{Batch, BatchPlan, BatchSlot};
-use crate::config::SimConfig;
 use crate::event::{Event, EventClass, EventQueue};
 use crate::exec::{SharedPredictor, StagePosition};
 use crate::metrics::Metrics;
@@ -14,6 +13,7 @@ use crate::request::{ReplicaId, Request, RequestArena, RequestId, RequestState};
 use crate::rng::{SeedTree, StreamRng};
 use crate::scheduler::global::{ClusterProbe, Router, router_seed_flag};
 use crate::scheduler::replica::{ReplicaContext, ReplicaScheduler};
+use crate::sim_config::SimConfig;
 use crate::time::{HORIZON_TEXT, SimTime};
 use crate::workload::{RequestSource, hashes_for_block_size};
 

@@ -128,7 +128,7 @@ fn PageMessages() -> impl IntoView {
             .filter(|e| {
                 e.flag.is_empty()
                     || !llmsim_engine::config::is_active(&config, &e.flag)
-                    || llmsim_engine::config::find_flag(&e.flag).is_none()
+                    || llmsim_engine::find_flag(&e.flag).is_none()
             })
             .map(|e| if e.flag.is_empty() { e.to_string() } else { format!("--{}: {e}", e.flag) })
             .collect::<Vec<_>>()

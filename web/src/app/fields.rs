@@ -40,7 +40,7 @@ fn run_on_enter(state: AppState, ev: &leptos::ev::KeyboardEvent) {
         return;
     }
     let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else { return };
-    let Some(def) = llmsim_engine::config::find_flag(&input.name()) else { return };
+    let Some(def) = llmsim_engine::find_flag(&input.name()) else { return };
     if !matches!(input.type_().as_str(), "text" | "number") {
         return;
     }

@@ -633,8 +633,7 @@ impl AppState {
             .and_then(presets::find)
             .map(|p| p.name.split(':').next().unwrap_or(p.name).to_string());
         let form = self.form.get_untracked();
-        let text =
-            |name: &str| llmsim_engine::config::find_flag(name).map(|d| form.text(d)).unwrap_or_default();
+        let text = |name: &str| llmsim_engine::find_flag(name).map(|d| form.text(d)).unwrap_or_default();
         // A custom config.json names the model unless the name field was set (as the engine does).
         let config_file = text("replica_config_model_config_file");
         let model = if !config_file.is_empty() && !form.parse().0.is_set("replica_config_model_name") {

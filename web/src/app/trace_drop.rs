@@ -3,7 +3,7 @@
 //! the trace's summary.
 
 use leptos::prelude::*;
-use llmsim_engine::config::find_flag;
+use llmsim_engine::find_flag;
 use llmsim_worker::protocol::{FileInfo, Percentiles};
 use llmsim_worker::session::is_trace_flag;
 use wasm_bindgen::JsCast;

@@ -641,8 +641,9 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConfigErrors, SimConfig};
+    use crate::config::{Config, ConfigErrors};
     use crate::inputs::Inputs;
+    use crate::sim_config::SimConfig;
 
     const OPS: [&str; 10] = [
         "emb",

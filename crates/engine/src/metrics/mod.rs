@@ -13,7 +13,7 @@ use stream::RecordStream;
 use std::collections::BTreeMap;
 
 use crate::batch::Batch;
-use crate::config::{MetricsSpec, SimConfig};
+use crate::config::MetricsSpec;
 use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
@@ -21,6 +21,7 @@ use crate::report::{
     RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput, TimeSeries,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
+use crate::sim_config::SimConfig;
 use crate::stats::{sorted_cdf, sorted_stats};
 use crate::time::{Nanos, SimTime, nanos_to_secs};
 
