@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use llmsim_engine::config::is_active;
 use llmsim_engine::workload::trace::{BlockHashes, TraceFormat, TraceRow};
-use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, FlagValue, Inputs, SimConfig, Trace, all_flags};
+use llmsim_engine::{Config, FlagDef, FlagGroup, FlagValue, Inputs, SimConfig, Trace, all_flags};
 use llmsim_worker::protocol::FieldError;
 use llmsim_worker::session::is_trace_flag;
 
@@ -241,7 +241,7 @@ pub fn label(def: &FlagDef) -> String {
 
 /// Whether a field takes a file (an upload).
 pub fn is_file_flag(def: &FlagDef) -> bool {
-    def.kind == FlagKind::Path && def.name != "metrics_config_output_dir"
+    def.is_input_file()
 }
 
 /// A two-request trace with arrivals, a session and block hashes, standing in for an uploaded

@@ -18,7 +18,7 @@ use crate::protocol::{
 /// Whether the file uploaded for `flag` is a request trace (parsed on upload, with a summary)
 /// rather than a text the engine reads itself (model config.json, profile CSVs).
 pub fn is_trace_flag(flag: &str) -> bool {
-    flag.ends_with("trace_file")
+    llmsim_engine::find_flag(flag).is_some_and(|f| f.is_trace_file())
 }
 
 /// The flag whose file is read for its arrival times only (Vidur's interval trace): a CSV

@@ -21,7 +21,7 @@ pub enum FlagKind {
     OptFloat,
     /// Free text.
     Str,
-    /// A file path (the web page offers an upload instead).
+    /// A file or directory path; the flag's [`FlagRole`] says which.
     Path,
     /// One of a fixed set of names.
     Choice(Cow<'static, [&'static str]>),
@@ -68,6 +68,36 @@ pub struct FlagDef {
     pub group: FlagGroup,
     /// Shown (and read) only when the selector flag has one of these values.
     pub shown_when: Option<(&'static str, Cow<'static, [&'static str]>)>,
+    /// What the value stands for: a seed, a file to read, the output directory, or a setting.
+    pub role: FlagRole,
+}
+
+/// What a flag's value stands for beyond its kind: the facts the engine and the front ends act
+/// on, kept in the flag table rather than in the flag's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagRole {
+    /// An ordinary setting.
+    Setting,
+    /// A seed of a random stream (a whole number).
+    Seed,
+    /// A file the run reads (a path): the CLI reads it from disk, the page asks for an upload.
+    Input(InputFile),
+    /// The directory the CLI writes its output files to (a path); the page has none.
+    OutputDir,
+}
+
+/// What an input file holds, which says how it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputFile {
+    /// A request trace (Vidur CSV, Mooncake JSONL, Azure CSV), parsed whole
+    /// ([`super::Params::trace`]).
+    RequestTrace,
+    /// A trace read for its arrival times only (Vidur's interval trace).
+    ArrivalTimes,
+    /// A Hugging Face `config.json`.
+    ModelConfig,
+    /// A Vidur profile table (CSV).
+    ProfileTable,
 }
 
 impl FlagDef {
@@ -77,7 +107,16 @@ impl FlagDef {
         default: &'static str,
         help: &'static str,
     ) -> FlagDef {
-        FlagDef { name, kind, default, help, group: FlagGroup::General, shown_when: None }
+        FlagDef::with_role(name, kind, FlagRole::Setting, default, help)
+    }
+    const fn with_role(
+        name: &'static str,
+        kind: FlagKind,
+        role: FlagRole,
+        default: &'static str,
+        help: &'static str,
+    ) -> FlagDef {
+        FlagDef { name, kind, default, help, group: FlagGroup::General, shown_when: None, role }
     }
     /// A boolean flag.
     pub const fn bool(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
@@ -103,9 +142,22 @@ impl FlagDef {
     pub const fn string(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
         FlagDef::with(name, FlagKind::Str, default, help)
     }
-    /// A file-path flag.
-    pub const fn path(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
-        FlagDef::with(name, FlagKind::Path, default, help)
+    /// A seed flag (a whole number).
+    pub const fn seed(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
+        FlagDef::with_role(name, FlagKind::Int, FlagRole::Seed, default, help)
+    }
+    /// A flag naming an input file holding `file`.
+    pub const fn input(
+        name: &'static str,
+        file: InputFile,
+        default: &'static str,
+        help: &'static str,
+    ) -> FlagDef {
+        FlagDef::with_role(name, FlagKind::Path, FlagRole::Input(file), default, help)
+    }
+    /// The flag naming the output directory.
+    pub const fn output_dir(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
+        FlagDef::with_role(name, FlagKind::Path, FlagRole::OutputDir, default, help)
     }
     /// A flag taking one of `choices`.
     pub const fn choice(
@@ -146,6 +198,17 @@ impl FlagDef {
             FlagKind::Choice(c) => c,
             _ => &[],
         }
+    }
+
+    /// Whether the flag names a file the run reads.
+    pub fn is_input_file(&self) -> bool {
+        matches!(self.role, FlagRole::Input(_))
+    }
+
+    /// Whether the flag names a trace file: a request trace, or a trace read for its arrival
+    /// times (the page parses both on upload and summarises them).
+    pub fn is_trace_file(&self) -> bool {
+        matches!(self.role, FlagRole::Input(InputFile::RequestTrace | InputFile::ArrivalTimes))
     }
 
     /// Parses CLI / URL text.

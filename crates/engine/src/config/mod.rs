@@ -16,7 +16,7 @@ mod unsupported;
 
 pub use error::{ConfigError, ConfigErrors};
 pub(crate) use flag::closest;
-pub use flag::{FlagDef, FlagGroup, FlagKind, FlagValue};
+pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile};
 pub use params::{Params, fill_placeholders};
 pub use spec::{CacheSpec, ClusterSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec, SloSpec};
 pub use table::FlagTable;

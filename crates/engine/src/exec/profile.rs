@@ -12,7 +12,7 @@ use super::roofline::{MLP_OPS, RooflineCoefficients, RooflinePredictor, TOKEN_OP
 use super::{
     BatchItem, DecodeWork, ExecutionTime, Op, PrefillWork, Provenance, SharedPredictor, StagePosition,
 };
-use crate::config::{ConfigError, FlagDef, Params, ReplicaSpec, fill_placeholders};
+use crate::config::{ConfigError, FlagDef, InputFile, Params, ReplicaSpec, fill_placeholders};
 
 const IGNORED: &str =
     "Accepted for Vidur compatibility and ignored: no model is trained, the tables are interpolated.";
@@ -21,29 +21,34 @@ const IGNORED: &str =
 macro_rules! vidur_flags {
     ($prefix:literal $(, $extra:expr)* $(,)?) => {
         &[
-            FlagDef::int(concat!($prefix, "_execution_time_predictor_config_seed"), "42", IGNORED),
-            FlagDef::path(
+            FlagDef::seed(concat!($prefix, "_execution_time_predictor_config_seed"), "42", IGNORED),
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_compute_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/compute/{DEVICE}/{MODEL}/mlp.csv",
                 "Vidur mlp.csv (per-op layer times by num_tokens and TP); none = calibrated roofline for those ops.",
             ),
-            FlagDef::path(
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_attention_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/compute/{DEVICE}/{MODEL}/attention.csv",
                 "Vidur attention.csv (prefill by KV and chunk, decode by batch and KV, KV-cache save); none = calibrated roofline.",
             ),
-            FlagDef::path(
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_all_reduce_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/network/{NETWORK_DEVICE}/all_reduce.csv",
                 "Vidur all_reduce.csv, read when TP > 1; none = calibrated roofline.",
             ),
-            FlagDef::path(
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_send_recv_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/network/{NETWORK_DEVICE}/send_recv.csv",
                 "Vidur send_recv.csv, read when PP > 1; none = calibrated roofline.",
             ),
-            FlagDef::path(
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_cpu_overhead_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/cpu_overhead/{NETWORK_DEVICE}/{MODEL}/cpu_overheads.csv",
                 "Vidur CPU-overhead table (schedule, sampler, prepare inputs, process outputs, ray comm by batch size); read unless CPU modelling is skipped.",
             ),

@@ -1,10 +1,10 @@
 //! The flags of no policy: the run, the cluster and replica, the KV cache, the SLO and the
 //! outputs, each list placed in its form group by the assembly.
 
-use crate::config::FlagDef;
+use crate::config::{FlagDef, InputFile};
 
 pub(super) const GENERAL: &[FlagDef] = &[
-    FlagDef::int("seed", "42", "Seed of every random stream in the run (workload, routing, replicas)."),
+    FlagDef::seed("seed", "42", "Seed of every random stream in the run (workload, routing, replicas)."),
     FlagDef::choice(
         "log_level",
         &["debug", "info", "warning", "error", "critical"],
@@ -25,8 +25,9 @@ pub(super) const CLUSTER: &[FlagDef] = &[
         "meta-llama/Llama-2-7b-hf",
         "Model: a Hugging Face id from the catalogue (`llmsim --list-models`), or the name given to a custom config.json.",
     ),
-    FlagDef::path(
+    FlagDef::input(
         "replica_config_model_config_file",
+        InputFile::ModelConfig,
         "none",
         "A Hugging Face config.json describing a custom dense or MoE decoder; overrides the catalogue entry.",
     ),
@@ -193,7 +194,7 @@ pub(super) const METRICS: &[FlagDef] = &[
         "none",
         "Accepted for Vidur compatibility (unused, as in Vidur).",
     ),
-    FlagDef::path(
+    FlagDef::output_dir(
         "metrics_config_output_dir",
         "simulator_output",
         "Output directory; a timestamped sub-directory is created in it unless --metrics_config_no_timestamp.",

@@ -220,7 +220,7 @@ fn assemble() -> Vec<FlagDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::is_active;
+    use crate::config::{FlagRole, is_active};
 
     #[test]
     fn every_flag_is_unique_and_its_default_parses() {
@@ -255,9 +255,44 @@ mod tests {
     }
 
     #[test]
-    fn selector_defaults_are_registered_policies() {
-        for f in all_flags().iter().filter(|f| f.name.ends_with("_type")) {
+    fn choice_defaults_are_choices_so_selectors_default_to_registered_policies() {
+        for f in all_flags().iter().filter(|f| matches!(f.kind, FlagKind::Choice(_))) {
             assert!(f.choices().contains(&f.default), "--{} default {} is not a choice", f.name, f.default);
+        }
+    }
+
+    #[test]
+    fn roles_match_kinds() {
+        for f in all_flags() {
+            match f.role {
+                FlagRole::Seed => assert_eq!(f.kind, FlagKind::Int, "seed --{}", f.name),
+                FlagRole::Input(_) | FlagRole::OutputDir => {
+                    assert_eq!(f.kind, FlagKind::Path, "--{}", f.name)
+                }
+                FlagRole::Setting => assert_ne!(f.kind, FlagKind::Path, "--{} is a path of no role", f.name),
+            }
+        }
+        let outputs: Vec<&str> =
+            all_flags().iter().filter(|f| f.role == FlagRole::OutputDir).map(|f| f.name).collect();
+        assert_eq!(outputs, ["metrics_config_output_dir"]);
+        let traces: Vec<&str> = all_flags().iter().filter(|f| f.is_trace_file()).map(|f| f.name).collect();
+        assert_eq!(
+            traces,
+            [
+                "trace_request_generator_config_trace_file",
+                "trace_request_length_generator_config_trace_file",
+                "trace_request_interval_generator_config_trace_file",
+            ]
+        );
+    }
+
+    #[test]
+    fn each_router_names_its_one_seed_flag() {
+        for router in scheduler::global::ROUTERS {
+            let seeds: Vec<&str> =
+                router.flags.iter().filter(|f| f.role == FlagRole::Seed).map(|f| f.name).collect();
+            let named: Vec<&str> = router.seed_flag.into_iter().collect();
+            assert_eq!(seeds, named, "{}: its entry names the seed flag among its flags", router.name);
         }
     }
 }

@@ -8,8 +8,8 @@ mod replica;
 mod tests;
 
 use crate::config::{
-    CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, FlagKind, FlagValue, MetricsSpec, Params,
-    ReplicaSpec, SloSpec, fill_placeholders,
+    CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, FlagValue, MetricsSpec, Params, ReplicaSpec,
+    SloSpec, fill_placeholders,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
@@ -57,6 +57,9 @@ pub struct SimConfig {
     pub memory: MemoryPlan,
     /// The router.
     pub router: Policy<RouterFactory>,
+    /// The router's own seed (the value of its entry's seed flag), mixed into the routing
+    /// stream.
+    pub router_seed: u64,
     /// The replica scheduler.
     pub replica_scheduler: Policy<ReplicaSchedulerFactory>,
     /// Waiting-queue order.
@@ -122,8 +125,11 @@ impl SimConfig {
             num_preallocate_tokens: p.int_in("cache_config_num_preallocate_tokens", 0, 1 << 20) as u32,
         };
 
-        let router = pick(&mut p, "global_scheduler_config_type", ROUTERS.iter().map(|e| (e.name, e.parse)))
-            .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
+        let router_entry = pick(&mut p, "global_scheduler_config_type", ROUTERS.iter().map(|e| (e.name, e)));
+        let router =
+            router_entry.and_then(|(name, entry)| (entry.parse)(&mut p).map(|build| Policy { name, build }));
+        let router_seed =
+            router_entry.and_then(|(_, entry)| entry.seed_flag).map_or(0, |flag| p.int(flag) as u64);
         let replica_scheduler = pick(
             &mut p,
             "replica_scheduler_config_type",
@@ -270,6 +276,7 @@ impl SimConfig {
             cache,
             memory,
             router,
+            router_seed,
             replica_scheduler,
             request_queue,
             slo,
@@ -288,7 +295,7 @@ impl SimConfig {
             .table()
             .flags()
             .iter()
-            .filter(|f| f.kind == FlagKind::Path && f.name != "metrics_config_output_dir")
+            .filter(|f| f.is_input_file())
             .filter(|f| config.is_active(f.name))
             .filter_map(|f| match config.get(f.name) {
                 FlagValue::Str(path) => Some((f.name, fill_placeholders(config, &path))),

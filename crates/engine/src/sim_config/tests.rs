@@ -162,3 +162,21 @@ fn a_model_named_without_its_organisation_resolves_and_suggestions_prefer_the_ex
     let config = Config::from_pairs([("replica_config_model_name", "Meta-Llama-3-8B")]).unwrap();
     assert_eq!(fill_placeholders(&config, "{MODEL}/mlp.csv"), "meta-llama/Meta-Llama-3-8B/mlp.csv");
 }
+
+#[test]
+fn the_router_seed_is_the_value_of_the_flag_its_entry_names() {
+    // A trace with sessions, so that every router builds.
+    let trace = "arrived_at,num_prefill_tokens,num_decode_tokens,session_id\n0.5,16,4,1\n1.0,16,4,2\n";
+    for router in crate::scheduler::global::ROUTERS {
+        let flag = router.seed_flag.expect("every router has a seed flag");
+        let pairs = [
+            ("global_scheduler_config_type", router.name),
+            ("request_generator_config_type", "trace"),
+            ("trace_request_generator_config_trace_file", "t.csv"),
+        ];
+        let c = build_with(&pairs, &[("t.csv", trace)]).unwrap_or_else(|e| panic!("{}: {e}", router.name));
+        assert_eq!(c.router_seed, 67, "{}: Vidur's default seed", router.name);
+        let c = build_with(&[pairs[0], pairs[1], pairs[2], (flag, "1234")], &[("t.csv", trace)]).unwrap();
+        assert_eq!(c.router_seed, 1234, "{}", router.name);
+    }
+}
