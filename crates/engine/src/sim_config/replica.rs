@@ -2,14 +2,47 @@
 //! catalogue or described by flags), node, parallelism and dtypes, checked against each other.
 
 use super::file_name;
-use crate::catalog;
+use crate::catalog::{self, DeviceSpec, ModelArch, NodeSpec};
 use crate::config::{ConfigError, Dtype, ParallelSpec, Params, ReplicaSpec, closest};
 use crate::custom_device;
 
 /// Reads the replica's flags; `None` after recording an error naming each bad one.
 pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSpec> {
+    let model = read_model(p, warnings);
+    let device = read_device(p);
+    let node = read_node(p);
+    let tp = p.int_in("replica_config_tensor_parallel_size", 1, 1024) as u32;
+    let pp = p.int_in("replica_config_num_pipeline_stages", 1, 1024) as u32;
+    let weight_dtype = Dtype::parse(&p.string("replica_config_weight_dtype"));
+    let kv_cache_dtype = Dtype::parse(&p.string("replica_config_kv_cache_dtype"));
+    let (model, device, node) = (model?, device?, node?);
+    check_parallelism(p, &model, &node, tp, pp);
+    if node.device != device.name {
+        warnings.push(format!(
+            "network device {} is a node of {} GPUs, but the replica device is {}: interconnect figures come from {}",
+            node.name, node.device, device.name, node.name
+        ));
+    }
+    if weight_dtype == Dtype::Fp8 && device.fp8_tflops.is_none() {
+        warnings.push(format!(
+            "{} has no FP8 tensor cores: fp8 weights save memory but GEMMs run at the FP16 rate",
+            device.name
+        ));
+    }
+    Some(ReplicaSpec {
+        model,
+        device,
+        node,
+        parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp },
+        weight_dtype,
+        kv_cache_dtype,
+    })
+}
+
+/// The model: a Hugging Face config.json if one is given, else the catalogue entry.
+fn read_model(p: &mut Params, warnings: &mut Vec<String>) -> Option<ModelArch> {
     let model_name = p.string("replica_config_model_name");
-    let model = match p.opt_string("replica_config_model_config_file") {
+    match p.opt_string("replica_config_model_config_file") {
         Some(path) => match p.inputs().text(&path) {
             Ok(text) => match crate::hf_config::model_from_hf_config(&model_name, &text) {
                 Ok(hf) => {
@@ -52,7 +85,11 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
                 None
             }
         },
-    };
+    }
+}
+
+/// The device: described by flags (`custom`), else the catalogue entry.
+fn read_device(p: &mut Params) -> Option<DeviceSpec> {
     let device_name = p.string("replica_config_device");
     let device = if device_name == custom_device::NAME {
         custom_device::parse(p)
@@ -70,6 +107,11 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
         }
         p.error(e);
     }
+    device
+}
+
+/// The node (network device) from the catalogue.
+fn read_node(p: &mut Params) -> Option<NodeSpec> {
     let node_name = p.string("replica_config_network_device");
     let node = catalog::find_node(&node_name).cloned();
     if node.is_none() {
@@ -83,12 +125,12 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
         }
         p.error(e);
     }
-    let tp = p.int_in("replica_config_tensor_parallel_size", 1, 1024) as u32;
-    let pp = p.int_in("replica_config_num_pipeline_stages", 1, 1024) as u32;
-    let weight_dtype = Dtype::parse(&p.string("replica_config_weight_dtype"));
-    let kv_cache_dtype = Dtype::parse(&p.string("replica_config_kv_cache_dtype"));
-    let (model, device, node) = (model?, device?, node?);
+    node
+}
 
+/// Refuses a TP or PP degree that does not divide the model, or a TP×PP that neither fits in
+/// one node nor fills whole nodes.
+fn check_parallelism(p: &mut Params, model: &ModelArch, node: &NodeSpec, tp: u32, pp: u32) {
     let divisors = |n: u32| -> String {
         (1..=n.min(64)).filter(|d| n.is_multiple_of(*d)).map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
     };
@@ -140,24 +182,4 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
             .with_hint(format!("make TP×PP at most {} or a multiple of it", node.devices_per_node)),
         );
     }
-    if node.device != device.name {
-        warnings.push(format!(
-            "network device {} is a node of {} GPUs, but the replica device is {}: interconnect figures come from {}",
-            node.name, node.device, device.name, node.name
-        ));
-    }
-    if weight_dtype == Dtype::Fp8 && device.fp8_tflops.is_none() {
-        warnings.push(format!(
-            "{} has no FP8 tensor cores: fp8 weights save memory but GEMMs run at the FP16 rate",
-            device.name
-        ));
-    }
-    Some(ReplicaSpec {
-        model,
-        device,
-        node,
-        parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp },
-        weight_dtype,
-        kv_cache_dtype,
-    })
 }
