@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 fn default_true() -> bool {
     true
@@ -14,7 +14,7 @@ fn default_one() -> f64 {
 }
 
 /// Mixture-of-experts layout of a decoder's MLP.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct MoeSpec {
     /// Experts per layer.
     pub num_experts: u32,
@@ -28,12 +28,12 @@ pub struct MoeSpec {
 }
 
 /// A decoder-only transformer's shape: everything the memory planner and predictors need.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct ModelArch {
     /// Hugging Face id, e.g. `meta-llama/Meta-Llama-3-8B`.
     pub name: String,
     /// Other names that resolve to this entry.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub aliases: Vec<String>,
     /// Transformer blocks.
     pub num_layers: u32,
@@ -80,7 +80,7 @@ pub struct ModelArch {
     #[serde(default)]
     pub tie_word_embeddings: bool,
     /// Mixture-of-experts layout, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub moe: Option<MoeSpec>,
 }
 
@@ -106,7 +106,7 @@ impl ModelArch {
 }
 
 /// A GPU SKU's datasheet figures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct DeviceSpec {
     /// Lower-case id, as Vidur spells it (`h100`).
     pub name: String,
@@ -122,7 +122,7 @@ pub struct DeviceSpec {
     pub memory_bandwidth_gbps: f64,
     /// The device whose fitted roofline efficiencies this one borrows, when it has no measured
     /// tables of its own (`None`: its own entry in `data/calibration.json`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub calibration: Option<String>,
 }
 
@@ -134,7 +134,7 @@ impl DeviceSpec {
 }
 
 /// A node (network device): GPUs per node and interconnect speeds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct NodeSpec {
     /// Id, as Vidur spells it (`h100_dgx`).
     pub name: String,

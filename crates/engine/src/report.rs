@@ -102,7 +102,7 @@ pub struct Summary {
 }
 
 /// One completed request's timings and counts (a row of `request_metrics.csv`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RequestRecord {
     /// Request id.
     pub id: u32,
@@ -225,8 +225,7 @@ impl RequestRecord {
 }
 
 /// Why a request did not complete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestStatus {
     /// It can never be served (e.g. needs more KV memory than a replica has).
     Refused,
@@ -235,7 +234,7 @@ pub enum RequestStatus {
 }
 
 /// A request that did not complete (a row of `request_errors.csv`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RequestError {
     /// Request id.
     pub id: u32,
@@ -302,7 +301,7 @@ pub struct ReplicaReport {
 }
 
 /// One batch on one stage, for the Chrome/Perfetto trace.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChromeSlice {
     /// Replica.
     pub replica: u32,
@@ -396,7 +395,7 @@ impl Serialize for SortedOps<'_> {
 }
 
 /// One batch (a row of `batch_metrics.csv`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BatchRecord {
     /// Batch sequence number.
     pub batch: u64,
@@ -419,7 +418,7 @@ pub struct BatchRecord {
 }
 
 /// Equal-width histogram.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histogram {
     /// Bin edges (bins + 1).
     pub edges: Vec<f64>,
@@ -446,7 +445,7 @@ impl Histogram {
 }
 
 /// Time series of a run, all on the same buckets.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TimeSeries {
     /// Bucket width, seconds.
     pub bucket_s: f64,
@@ -469,7 +468,7 @@ pub struct TimeSeries {
 }
 
 /// Everything a run produced.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Report {
     /// Headline numbers.
     pub summary: Summary,

@@ -44,7 +44,7 @@ impl ClusterProbe for Replicas {
 }
 
 /// Progress of a run, for progress bars.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Progress {
     /// Simulated seconds so far.
     pub sim_time_s: f64,

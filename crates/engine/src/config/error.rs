@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A configuration error, always naming the flag (form field) it is about.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
     /// The flag (without `--`), or an empty string for errors about the whole configuration.
     pub flag: String,
@@ -44,7 +44,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Several configuration errors, reported together.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl fmt::Display for ConfigErrors {

@@ -33,7 +33,7 @@ pub enum FlagKind {
 }
 
 /// The form section a flag belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FlagGroup {
     /// Seed, time limit and other run-wide settings.
     General,

@@ -1,13 +1,10 @@
 //! The validated settings a run is described by, each read from a few flags: the replica's
 //! hardware and model, the cluster, the KV cache, the SLO and the outputs.
 
-use serde::Serialize;
-
 use crate::catalog::{DeviceSpec, ModelArch, NodeSpec};
 
 /// A number format for weights or KV cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dtype {
     /// bfloat16.
     Bf16,
@@ -37,7 +34,7 @@ impl Dtype {
 }
 
 /// Tensor and pipeline parallelism of one replica.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParallelSpec {
     /// TP degree.
     pub tensor_parallel_size: u32,
@@ -53,7 +50,7 @@ impl ParallelSpec {
 }
 
 /// One replica's hardware and model.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReplicaSpec {
     /// The model architecture.
     pub model: ModelArch,
@@ -77,14 +74,14 @@ impl ReplicaSpec {
 }
 
 /// The cluster.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClusterSpec {
     /// Replicas behind the router.
     pub num_replicas: u32,
 }
 
 /// KV cache settings.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CacheSpec {
     /// Tokens per block (a power of two).
     pub block_size: u32,
@@ -101,7 +98,7 @@ pub struct CacheSpec {
 }
 
 /// Prefill SLO used by the EDF queue.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SloSpec {
     /// Seconds per prompt token.
     pub prefill_e2e_time_normalized: Option<f64>,
@@ -121,7 +118,7 @@ impl SloSpec {
 }
 
 /// What to keep and write.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MetricsSpec {
     /// Write any files at all.
     pub write_metrics: bool,
