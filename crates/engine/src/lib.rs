@@ -1,10 +1,19 @@
 //! llmsim's engine: a pure, deterministic discrete-event simulator of LLM inference clusters,
 //! re-implementing Microsoft Vidur's model.
 //!
-//! Reading guide: [`config`] (flags → validated [`SimConfig`]), [`sim`] (the event loop),
-//! [`event`] (the closed event set and its ordering key), [`scheduler`] (routers and replica
-//! schedulers), [`kv`] (paged KV cache with prefix caching), [`exec`] (batch time prediction),
-//! [`workload`] (request generators and trace readers), [`metrics`] and [`report`] (outputs).
+//! Reading guide: [`sim`] (the event loop), [`event`] (the closed event set and its ordering
+//! key), [`request`] (a request's life), [`scheduler`] (routers and replica schedulers), [`kv`]
+//! (paged KV cache with prefix caching), [`exec`] (batch time prediction), [`workload`] (request
+//! generators), [`metrics`] and [`report`] (outputs). Flags: [`config`] is the vocabulary every
+//! policy speaks, [`flag_table`] assembles the one table of flags, and [`sim_config`] turns a
+//! [`Config`] into a validated [`SimConfig`].
+//!
+//! Modules are layered (ARCHITECTURE.md, "Layering"; checked by `tests/layering.rs`), bottom up:
+//! the vocabulary ([`time`], [`rng`], [`stats`], [`request`], [`catalog`], [`trace`],
+//! [`inputs`], [`config`]); models and policies ([`memory`], [`kv`], [`batch`], [`exec`],
+//! [`hf_config`], [`custom_device`], [`scheduler`], [`workload`]); the composition root
+//! ([`flag_table`], [`sim_config`]); the simulation ([`event`], [`sim`], [`metrics`],
+//! [`report`]). A module uses only its own layer and those below.
 //!
 //! The engine does no IO, reads no clock and uses no ambient randomness: the caller passes
 //! file contents in [`Inputs`], and every random draw comes from named streams of one seed.

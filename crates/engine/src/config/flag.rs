@@ -359,7 +359,7 @@ pub enum FlagValue {
 }
 
 impl FlagValue {
-    /// The value as CLI / URL text; [`Config::set`] parses it back to the same value.
+    /// The value as CLI / URL text; [`super::Config::set`] parses it back to the same value.
     pub fn to_text(&self) -> String {
         match self {
             FlagValue::Bool(b) => b.to_string(),

@@ -1,5 +1,5 @@
 //! The one flag table: every option's Vidur name, kind, default, help and form group,
-//! assembled once from the core flags ([`core`]) and the flags each registered policy declares
+//! assembled once from the core flags (`core.rs`) and the flags each registered policy declares
 //! (`ROUTERS`, `REPLICA_SCHEDULERS`, `PREDICTORS`, the workload generators' tables). With it
 //! come the constructors of a [`Config`] over that table (`Config::new()` and friends).
 //!

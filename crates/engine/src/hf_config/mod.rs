@@ -1,6 +1,6 @@
 //! The Hugging Face `config.json` reader: a custom dense or MoE decoder
 //! (`--replica_config_model_config_file`) as a [`ModelArch`]. The MLP's form and the defaults
-//! of absent fields come from the file's `model_type` family ([`family`]).
+//! of absent fields come from the file's `model_type` family (`family.rs`).
 
 mod family;
 #[cfg(test)]

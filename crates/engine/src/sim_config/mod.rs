@@ -1,6 +1,6 @@
 //! The composition root's second half: [`SimConfig::build`] reads a [`Config`] into everything
 //! a [`crate::Simulation`] needs, choosing the router, the replica scheduler, the workload and
-//! the predictor from their tables, reading the replica ([`replica`]), planning memory and
+//! the predictor from their tables, reading the replica (`replica.rs`), planning memory and
 //! checking what crosses policies. It is the single validator the CLI and the web page use.
 
 mod replica;
