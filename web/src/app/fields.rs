@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use llmsim_engine::{Config, FlagDef, FlagKind};
-use llmsim_worker::protocol::FieldError;
+use llmsim_protocol::FieldError;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 

@@ -13,7 +13,7 @@ use crate::charts::{self, Axes, BarGroup, Line, PALETTE};
 use crate::compare;
 use crate::share::SharedRun;
 use crate::summary::{self, LATENCIES, PERCENTILES, SCALARS};
-use llmsim_worker::protocol::DOWNLOADS;
+use llmsim_protocol::DOWNLOADS;
 
 /// Everything below the run bar once a run finished.
 #[component]

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use llmsim_worker::protocol::{
-    FieldError, FileError, FileInfo, FromWorker, RunProgress, RunResult, SkippedFile,
-};
+use llmsim_protocol::{FieldError, FileError, FileInfo, FromWorker, RunProgress, RunResult, SkippedFile};
 use web_sys::File;
 
 use crate::browser;

@@ -4,8 +4,7 @@
 
 use leptos::prelude::*;
 use llmsim_engine::config::find_flag;
-use llmsim_worker::protocol::{FileInfo, Percentiles};
-use llmsim_worker::session::is_trace_flag;
+use llmsim_protocol::{FileInfo, Percentiles, is_trace_flag};
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement};
 
