@@ -12,6 +12,7 @@
 
 pub mod compare;
 pub mod form;
+pub mod page;
 pub mod presets;
 pub mod share;
 pub mod summary;

@@ -1,19 +1,18 @@
-//! The results: summary table, downloads, share link, charts, and the session's runs with the
-//! A/B comparison.
+//! The shown run's results: summary tables, warnings, downloads and share link (a placeholder
+//! before the first run), and its charts.
 
 use std::sync::Arc;
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
+use llmsim_protocol::DOWNLOADS;
 use web_sys::HtmlCanvasElement;
 
-use super::state::{AppState, RunRecord};
+use super::state::AppState;
 use crate::browser;
 use crate::charts::{self, Axes, BarGroup, Line, PALETTE};
-use crate::compare;
-use crate::share::SharedRun;
+use crate::page::{RunRecord, RunStatus};
 use crate::summary::{self, LATENCIES, PERCENTILES, SCALARS};
-use llmsim_protocol::DOWNLOADS;
 
 /// Everything below the run bar once a run finished.
 #[component]
@@ -26,7 +25,7 @@ pub fn Results() -> impl IntoView {
                 <div class="placeholder">
                     <h2>"Results"</h2>
                     <p>
-                        {move || if matches!(state.run.get(), super::state::RunStatus::Running { .. }) {
+                        {move || if state.run.with(RunStatus::is_running) {
                             "Simulating… the results appear here when the run finishes (Cancel stops it)."
                         } else {
                             "Pick a scenario (or edit the form), then press Run. The summary, charts, downloads and a share link appear here; every run of this session is kept for A/B comparison."
@@ -37,8 +36,6 @@ pub fn Results() -> impl IntoView {
             .into_any(),
             Some(record) => view! { <RunView record=record/> }.into_any(),
         }}
-        <Charts/>
-        <RunsList/>
     }
 }
 
@@ -107,12 +104,12 @@ fn RunView(
                         if name == "summary.json" {
                             return Some(summary_json.clone());
                         }
-                        state.files.with(|f| f.get(&id).and_then(|d| d.files.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())))
+                        state.downloads.with(|f| f.get(&id).and_then(|d| d.files.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())))
                     };
                     let skipped = move || {
-                        state.files.with(|f| f.get(&id).and_then(|d| d.skipped.iter().find(|s| s.name == name).map(|s| s.reason.clone())))
+                        state.downloads.with(|f| f.get(&id).and_then(|d| d.skipped.iter().find(|s| s.name == name).map(|s| s.reason.clone())))
                     };
-                    let ready = move || name == "summary.json" || state.files.with(|f| f.get(&id).is_some_and(|d| d.files.iter().any(|(n, _)| n == name)));
+                    let ready = move || name == "summary.json" || state.downloads.with(|f| f.get(&id).is_some_and(|d| d.files.iter().any(|(n, _)| n == name)));
                     let title = move || match skipped() {
                         Some(reason) => format!("Not available: {reason}"),
                         None if ready() => format!("Download {name}"),
@@ -136,7 +133,7 @@ fn RunView(
                 }).collect_view()}
             </div>
             {move || {
-                let notes: Vec<String> = state.files.with(|f| f.get(&id).map(|d| d.skipped.iter().map(|s| format!("{}: {}", s.name, s.reason)).collect()).unwrap_or_default());
+                let notes: Vec<String> = state.downloads.with(|f| f.get(&id).map(|d| d.skipped.iter().map(|s| format!("{}: {}", s.name, s.reason)).collect()).unwrap_or_default());
                 (!notes.is_empty()).then(|| view! { <p class="help">{format!("Not offered: {}.", notes.join("; "))}</p> })
             }}
             <p class="share">
@@ -147,25 +144,16 @@ fn RunView(
     }
 }
 
-/// The runs compared, when two different ones are picked.
-fn compared(state: AppState) -> Option<(Arc<RunRecord>, Arc<RunRecord>)> {
-    let (a, b) = state.compare.get();
-    match (a.and_then(|id| state.record(id)), b.and_then(|id| state.record(id))) {
-        (Some(a), Some(b)) if a.id != b.id => Some((a, b)),
-        _ => None,
-    }
-}
-
 /// The charts of the shown run; the CDFs overlay the A/B runs when two are picked.
 #[component]
-fn Charts() -> impl IntoView {
+pub fn Charts() -> impl IntoView {
     let state = expect_context::<AppState>();
     let refs: [NodeRef<Canvas>; 7] = std::array::from_fn(|_| NodeRef::new());
     let [ttft, tbt, e2e, throughput, batch, kv, replicas] = refs;
     Effect::new(move |_| {
         let _ = state.width.get();
         let Some(shown) = state.shown.get().and_then(|id| state.record(id)) else { return };
-        let cdf_runs: Vec<Arc<RunRecord>> = match compared(state) {
+        let cdf_runs: Vec<Arc<RunRecord>> = match state.compared() {
             Some((a, b)) => vec![a, b],
             None => vec![shown.clone()],
         };
@@ -333,104 +321,5 @@ fn draw_or_note(
 fn report(result: Result<(), String>) {
     if let Err(e) = result {
         web_sys::console::warn_1(&format!("llmsim chart: {e}").into());
-    }
-}
-
-/// The session's runs: show one, pick A and B, and the A/B differences (the runs' labels and
-/// the settings they differ in, then the metrics).
-#[component]
-fn RunsList() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let rows = move || state.runs.get();
-    let diff = move || {
-        compared(state).map(|(a, b)| {
-            let settings = compare::settings_diff(
-                &SharedRun::from_query(&a.share_query).pairs,
-                &SharedRun::from_query(&b.share_query).pairs,
-            );
-            let metrics = summary::diff(&a.summary, &b.summary);
-            (a, b, settings, metrics)
-        })
-    };
-    view! {
-        <div class="runs" style:display=move || { if state.runs.with(|r| r.len()) > 0 { "" } else { "none" } }>
-            <h2>"Runs of this session"</h2>
-            <div class="table-scroll">
-                <table class="runs-table" data-testid="runs">
-                    <thead>
-                        <tr><th>"Run"</th><th>"Scenario"</th><th>"TTFT p50"</th><th>"E2E p50"</th><th>"Throughput"</th><th>"A"</th><th>"B"</th></tr>
-                    </thead>
-                    <tbody>
-                        <For each=rows key=|r| r.id let:record>
-                            <RunRow record=record/>
-                        </For>
-                    </tbody>
-                </table>
-            </div>
-            {move || diff().map(|(a, b, settings, rows)| view! {
-                <h3>{format!("A/B: run #{} → run #{}", a.id, b.id)}</h3>
-                <div class="table-scroll">
-                    <table class="diff" data-testid="ab-diff">
-                        <thead><tr><th>"Metric"</th><th>{format!("A (#{})", a.id)}</th><th>{format!("B (#{})", b.id)}</th><th>"B vs A"</th></tr></thead>
-                        <tbody>
-                            <tr class="setting"><th>"Run"</th><td>{a.label.clone()}</td><td>{b.label.clone()}</td><td></td></tr>
-                            {if settings.is_empty() {
-                                view! { <tr class="setting"><th>"Settings"</th><td colspan="3">"identical"</td></tr> }.into_any()
-                            } else {
-                                settings.into_iter().map(|d| view! {
-                                    <tr class="setting"><th><code>{breakable(d.flag)}</code></th><td>{d.a}</td><td>{d.b}</td><td></td></tr>
-                                }).collect_view().into_any()
-                            }}
-                            {rows.into_iter().map(|r| {
-                                let class = match r.b_better { Some(true) => "better", Some(false) => "worse", None => "" };
-                                view! { <tr><th>{r.label}</th><td>{r.a}</td><td>{r.b}</td><td class=class>{r.change}</td></tr> }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-                <p class="help">"The CDF charts above overlay A and B."</p>
-            })}
-        </div>
-    }
-}
-
-/// A flag name that may wrap after each underscore (a phone's narrow table has no room for
-/// `vllm_v1_scheduler_config_batch_size_cap` on one line).
-fn breakable(flag: &str) -> impl IntoView + use<> {
-    flag.split_inclusive('_').map(|part| view! { {part.to_string()}<wbr/> }).collect_view()
-}
-
-/// One row of the runs table.
-#[component]
-fn RunRow(
-    /// The run.
-    record: Arc<RunRecord>,
-) -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let id = record.id;
-    let cell = |path: &[&str], unit| {
-        summary::value(&record.summary, path).map_or("–".into(), |x| summary::format(unit, x))
-    };
-    let ttft = cell(&["ttft_s", "p50"], summary::Unit::Seconds);
-    let e2e = cell(&["e2e_s", "p50"], summary::Unit::Seconds);
-    let tput = cell(&["throughput", "requests_per_s"], summary::Unit::RequestsPerSecond);
-    view! {
-        <tr class:shown=move || state.shown.get() == Some(id)>
-            <td><button type="button" class="linkish" on:click=move |_| state.shown.set(Some(id))>{format!("#{id}")}</button></td>
-            <td>{record.label.clone()}</td>
-            <td>{ttft}</td>
-            <td>{e2e}</td>
-            <td>{tput}</td>
-            <td>
-                <input type="radio" name="compare-a" aria-label=format!("A: run {id}")
-                    prop:checked=move || state.compare.get().0 == Some(id)
-                    on:change=move |_| state.compare.update(|c| c.0 = Some(id))/>
-            </td>
-            <td>
-                <input type="radio" name="compare-b" aria-label=format!("B: run {id}")
-                    prop:checked=move || state.compare.get().1 == Some(id)
-                    on:change=move |_| state.compare.update(|c| c.1 = Some(id))/>
-            </td>
-        </tr>
     }
 }
