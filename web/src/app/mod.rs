@@ -3,6 +3,7 @@
 //! the session's runs and the A/B comparison). They show the [`crate::page::Page`] through the
 //! signals of [`AppState`] and change it only through its methods.
 
+mod charts;
 mod controls;
 mod fields;
 mod results;
@@ -44,7 +45,7 @@ pub fn App() -> impl IntoView {
             </aside>
             <section class="results">
                 <results::Results/>
-                <results::Charts/>
+                <charts::Charts/>
                 <runs_list::RunsList/>
             </section>
         </main>
