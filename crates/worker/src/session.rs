@@ -360,7 +360,7 @@ mod tests {
             INTERVAL_TRACE_FLAG: "gaps.csv",
             "synthetic_request_generator_config_num_requests": 4,
         });
-        let report = s.prepare(&config).ok().expect("valid").run_to_report();
+        let report = s.prepare(&config).expect("valid").run_to_report();
         assert_eq!(report.summary.num_completed, 4);
         // A bad cell is refused on upload, naming its row and column.
         let e = load(&mut s, INTERVAL_TRACE_FLAG, "bad.csv", "arrived_at\n1.0\nsoon\n").unwrap_err();
@@ -375,7 +375,7 @@ mod tests {
             "metrics_config_enable_chrome_trace": false,
             "metrics_config_store_request_metrics": false,
         });
-        let report = s.prepare(&config).ok().expect("valid").run_to_report();
+        let report = s.prepare(&config).expect("valid").run_to_report();
         let (files, skipped) = downloads(&report);
         assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), ["summary.json", "config.json"]);
         assert_eq!(skipped.len(), 2);
@@ -387,7 +387,7 @@ mod tests {
         // The time limit ends the run before the first arrival: the trace is on but empty.
         let config =
             serde_json::json!({"synthetic_request_generator_config_num_requests": 4, "time_limit": 1e-9});
-        let report = Session::new().prepare(&config).ok().expect("valid").run_to_report();
+        let report = Session::new().prepare(&config).expect("valid").run_to_report();
         assert_eq!(report.summary.num_batches, 0);
         let (files, skipped) = downloads(&report);
         assert!(!files.iter().any(|f| f.0 == "chrome_trace.json"));
