@@ -77,11 +77,6 @@ impl Uploads {
         self.by_path.get(path)
     }
 
-    /// Every upload, by path.
-    pub fn all(&self) -> impl Iterator<Item = &Upload> {
-        self.by_path.values()
-    }
-
     /// Whether `path` can be read by a run: shipped with the page, or uploaded and loaded.
     pub fn is_available(&self, path: &str) -> bool {
         presets::is_shipped(path)
