@@ -10,8 +10,7 @@ use std::sync::Arc;
 use llmsim_engine::config::is_active;
 use llmsim_engine::workload::trace::{BlockHashes, TraceFormat, TraceRow};
 use llmsim_engine::{Config, FlagDef, FlagGroup, FlagValue, Inputs, SimConfig, Trace, all_flags};
-use llmsim_worker::protocol::FieldError;
-use llmsim_worker::session::is_trace_flag;
+use llmsim_protocol::{FieldError, is_trace_flag};
 
 /// A section of the form: a heading over one or more flag groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! Ready-made scenarios for the preset menu, as Vidur flag pairs, and the files the page ships.
 
+use crate::form::FormState;
+
 /// A second configuration a preset runs right after its own, on the same workload, and shows
 /// against it in the A/B view (A = the preset, B = the variant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +167,12 @@ pub fn find(id: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.id == id)
 }
 
+/// The preset whose settings `form` holds, if any (a form edited away from every preset is
+/// "custom").
+pub fn matching(form: &FormState) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| FormState::from_pairs(p.pairs.iter().copied()).0 == *form)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -174,7 +182,6 @@ mod tests {
 
     use super::*;
     use crate::compare;
-    use crate::form::FormState;
 
     fn repo_root() -> &'static Path {
         Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
