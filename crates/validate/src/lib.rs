@@ -20,7 +20,7 @@ pub mod summary;
 use rayon::prelude::*;
 
 pub use mapping::{ClientModel, PointConfig, point_config};
-pub use points::{InputError, Mode, PointsFile, ServingPoint, parse_points};
+pub use points::{InputError, Instance, Mode, PointsFile, ServingPoint, parse_points};
 pub use select::{Filter, FilterError};
 pub use skip::SkipReason;
 pub use summary::Summary;

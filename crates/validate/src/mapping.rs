@@ -3,7 +3,7 @@
 //! fixed lengths, request count and warm-up). Later work extends this one function: serving
 //! engine models, disaggregation, MoE/EP/MLA.
 
-use crate::points::{Mode, ServingPoint};
+use crate::points::{Instance, Mode, ServingPoint};
 use crate::skip::SkipReason;
 
 /// What the harness assumes about the benchmark client (VALIDATION.md, "Benchmark clients").
@@ -64,9 +64,9 @@ const TOKEN_BUDGET: u32 = 8192;
 /// expert parallelism, serving engine. The engine's own refusals (unknown model, does not
 /// fit) come when the configuration is built ([`crate::simulate::build`]).
 pub fn point_config(point: &ServingPoint, client: &ClientModel) -> Result<PointConfig, SkipReason> {
-    if point.mode == Mode::Disaggregated {
+    let Mode::Aggregated(instance) = point.mode else {
         return Err(SkipReason::Disaggregated);
-    }
+    };
     let (device, node) = SYSTEMS
         .iter()
         .find(|(system, ..)| *system == point.system)
@@ -83,12 +83,7 @@ pub fn point_config(point: &ServingPoint, client: &ClientModel) -> Result<PointC
         return Err(SkipReason::UnknownBackend(point.backend.clone()));
     }
     let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype);
-    // Aggregated rows carry these (checked when the file is read).
-    let (concurrency, tp, pp) = (
-        point.batch_size.expect("aggregated rows have a batch size"),
-        point.tp_size.expect("aggregated rows have a TP size"),
-        point.pp_size.expect("aggregated rows have a PP size"),
-    );
+    let Instance { concurrency, tp_size: tp, pp_size: pp } = instance;
     let warmup_requests = u64::from(client.warmup_per_client) * u64::from(concurrency);
     let measured_requests = u64::from(client.requests_per_client) * u64::from(concurrency);
     let flags = vec![

@@ -41,19 +41,31 @@ pub enum InputError {
     Csv { file: String, message: String },
 }
 
+/// The engine instance of an aggregated benchmark and the concurrency it was driven at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Instance {
+    /// Clients of the closed loop (`batch_size`).
+    pub concurrency: u32,
+    /// Tensor-parallel GPUs (`tp_size`).
+    pub tp_size: u32,
+    /// Pipeline stages (`pp_size`).
+    pub pp_size: u32,
+}
+
 /// How a benchmark's GPUs serve: every GPU prefills and decodes, or prefill and decode pools.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Aggregated serving (`agg`).
-    Aggregated,
-    /// Prefill/decode disaggregation (`disagg`).
+    /// Aggregated serving (`agg`): one engine instance.
+    Aggregated(Instance),
+    /// Prefill/decode disaggregation (`disagg`): pools described by the `prefill_*` and
+    /// `decode_*` columns, which nothing reads yet.
     Disaggregated,
 }
 
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Mode::Aggregated => "agg",
+            Mode::Aggregated(_) => "agg",
             Mode::Disaggregated => "disagg",
         })
     }
@@ -76,7 +88,7 @@ pub struct ServingPoint {
     pub system: String,
     /// Weight precision: `bf16`, `fp8`, `fp4`, `int4`, ...
     pub precision: String,
-    /// Aggregated or disaggregated serving.
+    /// Aggregated serving (with its instance) or disaggregated.
     pub mode: Mode,
     /// Prompt tokens per request.
     pub isl: u32,
@@ -86,12 +98,6 @@ pub struct ServingPoint {
     pub gemm_quant_mode: String,
     /// Expert dtype of MoE models (blank = the precision's).
     pub moe_quant_mode: String,
-    /// Concurrency of the closed-loop benchmark (blank for disaggregated rows).
-    pub batch_size: Option<u32>,
-    /// Tensor-parallel GPUs of one engine instance.
-    pub tp_size: Option<u32>,
-    /// Pipeline stages of one engine instance.
-    pub pp_size: Option<u32>,
     /// Attention data-parallel ranks (blank = 1).
     pub attention_dp_size: Option<u32>,
     /// Expert-parallel ranks (blank = 1).
@@ -243,15 +249,21 @@ impl Row<'_> {
     }
 
     fn point(&self, c: &Columns) -> Result<ServingPoint, InputError> {
-        let mode = match self.text(c.mode) {
-            "agg" => Mode::Aggregated,
-            "disagg" => Mode::Disaggregated,
-            other => return Err(self.error(c.mode, format!("'{other}' is neither 'agg' nor 'disagg'"))),
-        };
         // An aggregated row describes one engine instance and its concurrency; a
-        // disaggregated row leaves these blank and describes its pools instead.
-        let instance = |column| {
-            if mode == Mode::Aggregated { self.required_count(column).map(Some) } else { self.count(column) }
+        // disaggregated row may leave these blank and describes its pools instead.
+        let mode = match self.text(c.mode) {
+            "agg" => Mode::Aggregated(Instance {
+                concurrency: self.required_count(c.batch_size)?,
+                tp_size: self.required_count(c.tp_size)?,
+                pp_size: self.required_count(c.pp_size)?,
+            }),
+            "disagg" => {
+                for column in [c.batch_size, c.tp_size, c.pp_size] {
+                    self.count(column)?;
+                }
+                Mode::Disaggregated
+            }
+            other => return Err(self.error(c.mode, format!("'{other}' is neither 'agg' nor 'disagg'"))),
         };
         Ok(ServingPoint {
             line: self.line,
@@ -266,9 +278,6 @@ impl Row<'_> {
             osl: self.required_count(c.osl)?,
             gemm_quant_mode: self.text(c.gemm_quant_mode).to_string(),
             moe_quant_mode: self.text(c.moe_quant_mode).to_string(),
-            batch_size: instance(c.batch_size)?,
-            tp_size: instance(c.tp_size)?,
-            pp_size: instance(c.pp_size)?,
             attention_dp_size: self.count(c.attention_dp_size)?,
             moe_ep_size: self.count(c.moe_ep_size)?,
             silicon_ttft_ms: self.positive_ms(c.silicon_ttft_ms)?,
@@ -329,11 +338,8 @@ pub(crate) mod tests {
         let p = point(&[]);
         assert_eq!(p.line, 2);
         assert_eq!(p.backend, "vllm");
-        assert_eq!(p.mode, Mode::Aggregated);
-        assert_eq!(
-            (p.isl, p.osl, p.batch_size, p.tp_size, p.pp_size),
-            (1024, 128, Some(16), Some(4), Some(1))
-        );
+        assert_eq!(p.mode, Mode::Aggregated(Instance { concurrency: 16, tp_size: 4, pp_size: 1 }));
+        assert_eq!((p.isl, p.osl, p.attention_dp_size, p.moe_ep_size), (1024, 128, Some(1), Some(1)));
         assert_eq!(p.silicon_ttft_ms, 200.5);
         assert_eq!(p.fields.len(), HEADER.split(',').count());
     }
@@ -382,13 +388,17 @@ pub(crate) mod tests {
     #[test]
     fn disaggregated_rows_may_leave_the_instance_blank() {
         let p = point(&[("mode", "disagg"), ("batch_size", ""), ("tp_size", ""), ("pp_size", "")]);
-        assert_eq!((p.mode, p.batch_size, p.tp_size), (Mode::Disaggregated, None, None));
+        assert_eq!(p.mode, Mode::Disaggregated);
+        // A value that is there must still be a number.
+        let text = format!("{HEADER}\n{}\n", row(&[("mode", "disagg"), ("tp_size", "x")]));
+        assert!(parse_points(&text, "f").unwrap_err().to_string().contains("column 'tp_size'"));
     }
 
     #[test]
     fn whole_number_floats_are_counts() {
         let p = point(&[("tp_size", "8.0"), ("attention_dp_size", "")]);
-        assert_eq!((p.tp_size, p.attention_dp_size), (Some(8), None));
+        assert_eq!(p.mode, Mode::Aggregated(Instance { concurrency: 16, tp_size: 8, pp_size: 1 }));
+        assert_eq!(p.attention_dp_size, None);
         let text = format!("{HEADER}\n{}\n", row(&[("tp_size", "2.5")]));
         assert!(parse_points(&text, "f").is_err());
     }
