@@ -112,6 +112,9 @@ pub fn run_plan(file: &PointsFile, plan: &Plan, jobs: usize, on_done: &(dyn Fn()
     let simulate_row = |row: &PlannedRow| match &row.config {
         Err(reason) => Outcome::Skipped(reason.clone()),
         Ok(config) => {
+            // Built again rather than kept in the plan, which stays a plain comparable value:
+            // building is well under a millisecond (planning all 4,591 rows of the shared
+            // file takes 0.2 s), a simulation tens of milliseconds to seconds.
             let point = &file.points[row.index];
             let outcome = simulate::build(config, &point.system, &point.model_path)
                 .and_then(|sim_config| simulate::run(&sim_config, config))

@@ -112,6 +112,23 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_refuses_requests_is_skipped_with_the_reason() {
+        // Llama-3.1-70B in fp8 on one H100 leaves about 20k tokens of KV cache: a 32k-token
+        // prompt can never be admitted.
+        let p = point(&[
+            ("system", "h100_sxm"),
+            ("tp_size", "1"),
+            ("batch_size", "1"),
+            ("isl", "32768"),
+            ("osl", "4"),
+        ]);
+        let config = point_config(&p, &ClientModel { requests_per_client: 1, warmup_per_client: 0 }).unwrap();
+        let reason = run(&build(&config, &p.system, &p.model_path).unwrap(), &config).unwrap_err();
+        assert_eq!(reason.kind(), "requests refused in the run");
+        assert!(reason.to_string().starts_with("1 of 1 requests refused: "), "{reason}");
+    }
+
+    #[test]
     fn client_means_average_per_request_tpot() {
         // TTFT 100 ms and 300 ms with TPOT 100 ms and 200 ms; the single-token request has
         // no TPOT, so it counts for TTFT only.
