@@ -10,4 +10,5 @@ mod routers;
 mod scenarios;
 mod seed;
 mod traces;
+mod validation;
 mod vidur_reference;
