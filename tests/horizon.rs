@@ -201,6 +201,7 @@ impl RequestSource for Fixed {
             session_id: None,
             block_hashes: None,
             client: None,
+            warmup: false,
         })
     }
 }

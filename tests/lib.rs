@@ -48,10 +48,10 @@ pub fn run_checked(config: &Config, inputs: &Inputs) -> Report {
 /// KV block held after a run that completed everything (INV-4).
 pub fn check_report_invariants(report: &Report) -> Result<(), String> {
     let s = &report.summary;
-    if s.num_requests != s.num_completed + s.num_refused + s.num_unfinished {
+    if s.num_requests != s.num_completed + s.num_refused + s.num_unfinished + s.num_warmup_requests {
         return Err(format!(
-            "INV-1: {} requests but {} completed + {} refused + {} unfinished",
-            s.num_requests, s.num_completed, s.num_refused, s.num_unfinished
+            "INV-1: {} requests but {} completed + {} refused + {} unfinished + {} warm-up",
+            s.num_requests, s.num_completed, s.num_refused, s.num_unfinished, s.num_warmup_requests
         ));
     }
     let mut seen = vec![false; s.num_requests as usize];
@@ -62,8 +62,18 @@ pub fn check_report_invariants(report: &Report) -> Result<(), String> {
             return Err(format!("INV-1: request {id} reported twice"));
         }
     }
-    if let Some(missing) = seen.iter().position(|s| !s) {
-        return Err(format!("INV-1: request {missing} is missing from the report"));
+    // Completed warm-up requests have no row; they arrive before every measured request.
+    let first_measured = report.requests.iter().map(|r| r.id).min().unwrap_or(u32::MAX);
+    let missing: Vec<usize> = seen.iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
+    if let Some(&id) = missing.iter().find(|&&id| id as u64 >= u64::from(first_measured)) {
+        return Err(format!("INV-1: request {id} is missing from the report"));
+    }
+    if missing.len() as u64 != s.num_warmup_requests {
+        return Err(format!(
+            "INV-1: {} requests without a row, but {} warm-up requests",
+            missing.len(),
+            s.num_warmup_requests
+        ));
     }
     for r in &report.requests {
         if !(r.arrived_at_ns <= r.scheduled_at_ns

@@ -98,8 +98,14 @@ fn tight_memory_preempts_where_the_policy_allows_it_and_never_where_it_reserves(
         assert_all_accounted(&report, 24, scheduler.name);
         let preemptions = report.summary.num_preemptions;
         match scheduler.name {
-            // Worst-case reservations (and LightLLM's peak estimate) avoid preemption.
-            "orca" | "faster_transformer" | "lightllm" => assert_eq!(preemptions, 0, "{}", scheduler.name),
+            // Worst-case reservations (and LightLLM's peak estimate, TensorRT-LLM's reservation
+            // of prompt and output) avoid preemption.
+            "orca" | "faster_transformer" | "lightllm" | "trtllm" => {
+                assert_eq!(preemptions, 0, "{}", scheduler.name)
+            }
+            // SGLang reserves the running requests' outputs by its new-token ratio: it may
+            // retract, or not (sglang.rs's unit tests retract on purpose).
+            "sglang" => {}
             _ => assert!(preemptions > 0, "{} never preempted with 640 KV tokens", scheduler.name),
         }
     }

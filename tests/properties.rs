@@ -117,9 +117,21 @@ fn build_config(s: &Scenario) -> Config {
     set("request_queue_config_type", if s.edf { "edf" } else { "fcfs" }.into());
     set("slo_config_prefill_e2e_time_normalized", "0.0005".into());
     // The scenario's budget drives whichever token limit the scheduler has.
-    for flag in ["vllm_v1_scheduler_config_chunk_size", "sarathi_scheduler_config_chunk_size"] {
+    for flag in [
+        "vllm_v1_scheduler_config_chunk_size",
+        "sarathi_scheduler_config_chunk_size",
+        "sglang_scheduler_config_chunked_prefill_size",
+    ] {
         set(flag, s.budget.to_string());
     }
+    // TensorRT-LLM chunks with an even budget; without chunking a whole prompt (up to 400
+    // tokens) must fit the budget.
+    let chunked = s.budget % 2 == 0;
+    set("trtllm_scheduler_config_enable_chunked_context", chunked.to_string());
+    set(
+        "trtllm_scheduler_config_max_num_tokens",
+        (if chunked { s.budget } else { s.budget + 400 }).to_string(),
+    );
     for flag in ["vllm_scheduler_config_max_tokens_in_batch", "lightllm_scheduler_config_max_tokens_in_batch"]
     {
         set(flag, (s.budget * 4).to_string());
@@ -194,4 +206,63 @@ fn two_requests_needing_each_others_blocks_under_pipeline_parallelism_both_finis
             .unwrap_or_else(|| panic!("{} livelocked", entry.name));
         assert_eq!(report.summary.num_completed, 2, "{}", entry.name);
     }
+}
+
+#[test]
+fn a_scenario_that_stalled_sglang_completes() {
+    // Found by the property above (before the sglang scheduler retracted a chunked prompt whose
+    // KV kept the last running request from growing, and took one page when the chunk budget
+    // left less): two requests were left unfinished.
+    let rows = vec![
+        Row { gap_ms: 0, prefill: 1, decode: 1, session: 0 },
+        Row { gap_ms: 0, prefill: 1, decode: 1, session: 2 },
+        Row { gap_ms: 0, prefill: 163, decode: 2, session: 0 },
+        Row { gap_ms: 0, prefill: 271, decode: 31, session: 1 },
+        Row { gap_ms: 2, prefill: 1, decode: 1, session: 0 },
+        Row { gap_ms: 12, prefill: 244, decode: 1, session: 0 },
+    ];
+    let scheduler = REPLICA_SCHEDULERS.iter().position(|e| e.name == "sglang").expect("sglang");
+    let router = ROUTERS.iter().position(|e| e.name == "sticky_round_robin").expect("router");
+    let s = Scenario {
+        scheduler,
+        router,
+        replicas: 2,
+        pp: 1,
+        block_size: 8,
+        num_blocks: 68,
+        watermark: 0.0,
+        budget: 41,
+        edf: true,
+        prefix_caching: true,
+        rows,
+    };
+    let mut inputs = Inputs::new();
+    inputs.add_text(TRACE, trace_csv(&s.rows));
+    let report = run_bounded(&build_config(&s), &inputs, 200_000).expect("the run ends");
+    assert_eq!((report.summary.num_completed, report.summary.num_unfinished), (6, 0));
+}
+
+#[test]
+fn one_tiny_request_under_pipeline_parallelism_completes_on_sglang() {
+    // Found by the property above (proptest-regressions/properties.txt): with two pipeline
+    // stages and four 8-token blocks, sglang never scheduled a 1-token prompt.
+    let scheduler = REPLICA_SCHEDULERS.iter().position(|e| e.name == "sglang").expect("sglang");
+    let router = ROUTERS.iter().position(|e| e.name == "round_robin").expect("router");
+    let s = Scenario {
+        scheduler,
+        router,
+        replicas: 1,
+        pp: 2,
+        block_size: 8,
+        num_blocks: 4,
+        watermark: 0.0,
+        budget: 16,
+        edf: false,
+        prefix_caching: false,
+        rows: vec![Row { gap_ms: 0, prefill: 1, decode: 1, session: 0 }],
+    };
+    let mut inputs = Inputs::new();
+    inputs.add_text(TRACE, trace_csv(&s.rows));
+    let report = run_bounded(&build_config(&s), &inputs, 200_000).expect("the run ends");
+    assert_eq!((report.summary.num_completed, report.summary.num_unfinished), (1, 0));
 }

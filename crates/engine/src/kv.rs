@@ -429,6 +429,18 @@ impl KvCacheManager {
         hits as u32 * self.block_size
     }
 
+    /// Whether [`KvCacheManager::allocate_slots`] would succeed for `n` more tokens of
+    /// `request` after the cached blocks `new_computed`, without allocating anything.
+    pub fn can_fit(&self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
+        let bs = self.block_size;
+        let computed = request.num_processed_tokens + bs * new_computed.len() as u32;
+        let required = (computed + n).div_ceil(bs);
+        let held = self.tables.get(&request.id).map_or(0, |t| t.blocks.len() as u32);
+        let needed = required.saturating_sub(held + new_computed.len() as u32);
+        let evictable_hits = new_computed.iter().filter(|b| self.pool.ref_cnt(**b) == 0).count() as u32;
+        needed <= self.pool.num_free().saturating_sub(evictable_hits)
+    }
+
     /// Makes room for `n` more tokens of `request` (after `new_computed` cache-hit blocks at
     /// admission). Returns false, changing nothing, if the free blocks do not suffice.
     pub fn allocate_slots(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {

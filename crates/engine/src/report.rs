@@ -59,6 +59,10 @@ pub struct Summary {
     pub num_refused: u64,
     /// Of which still in flight at the end (time limit).
     pub num_unfinished: u64,
+    /// Of which completed warm-up requests of a closed-loop benchmark, left out of every
+    /// per-request statistic (and of `num_completed`); absent from `summary.json` when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub num_warmup_requests: u64,
     /// Time to first token, seconds.
     pub ttft_s: Stats,
     /// Time between tokens, seconds (streamed: percentiles within 0.4%).
@@ -99,6 +103,10 @@ pub struct Summary {
     pub predictor: PredictorSummary,
     /// The memory plan.
     pub memory: MemorySummary,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One completed request's timings and counts (a row of `request_metrics.csv`).

@@ -32,8 +32,11 @@ pub enum RequestState {
 pub struct Request {
     /// Its id.
     pub id: RequestId,
-    /// Arrival instant.
+    /// Arrival instant (a closed-loop client's send: it may reach the scheduler later).
     pub arrived_at: SimTime,
+    /// When it reached the router: its arrival, plus a closed-loop client's overhead. Waiting
+    /// queues serve requests in this order.
+    pub received_at: SimTime,
     /// Prompt tokens as submitted.
     pub original_prefill_tokens: u32,
     /// Output tokens as submitted.
@@ -65,6 +68,8 @@ pub struct Request {
     pub block_hashes: Option<Arc<[u64]>>,
     /// Closed-loop client that sent it.
     pub client: Option<u32>,
+    /// A benchmark's warm-up request: left out of the per-request statistics.
+    pub warmup: bool,
     /// First time it was put in a batch.
     pub scheduled_at: Option<SimTime>,
     /// First time its prefill completed (first token).
@@ -91,6 +96,7 @@ impl Request {
         Request {
             id,
             arrived_at,
+            received_at: arrived_at,
             original_prefill_tokens: prefill,
             original_decode_tokens: decode,
             num_prefill_tokens: prefill,
@@ -105,6 +111,7 @@ impl Request {
             session_id: None,
             block_hashes: None,
             client: None,
+            warmup: false,
             scheduled_at: None,
             prefill_completed_at: None,
             completed_at: None,

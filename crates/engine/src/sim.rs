@@ -285,6 +285,8 @@ impl Simulation {
             Request::new(id, new.arrived_at, new.num_prefill_tokens.max(1), new.num_decode_tokens.max(1));
         request.session_id = new.session_id;
         request.client = new.client;
+        request.warmup = new.warmup;
+        request.received_at = self.now;
         if self.config.cache.enable_prefix_caching {
             request.block_hashes = new
                 .block_hashes
@@ -454,7 +456,7 @@ impl Simulation {
             let previous_token_at = request.last_token_at;
             let first_token = request.num_tokens_emitted == 0;
             let outcome = request.on_iteration_end(n, now);
-            if outcome.produced_token && !first_token {
+            if outcome.produced_token && !first_token && !request.warmup {
                 self.metrics.on_token_gap(now.since(previous_token_at));
             }
             if outcome.first_prefill_done {

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "scheduler",
             "scheduler::global",
             "scheduler::replica",
+            "serving_engine",
             "workload",
         ],
     ),

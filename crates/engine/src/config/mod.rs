@@ -167,8 +167,14 @@ impl Config {
     /// `config.json` given back with `--config` (every flag set) from warning about every
     /// inactive flag.
     pub fn ignored_flag_warnings(&self) -> Vec<String> {
+        self.ignored_flag_warnings_among(&|_| true)
+    }
+
+    /// [`Config::ignored_flag_warnings`] for the flags `chosen` accepts only (the ones a user
+    /// set, when defaults of a serving engine were filled in as well).
+    pub fn ignored_flag_warnings_among(&self, chosen: &dyn Fn(&str) -> bool) -> Vec<String> {
         let mut warnings = Vec::new();
-        for (name, value) in &self.values {
+        for (name, value) in self.values.iter().filter(|(name, _)| chosen(name)) {
             let Some(def) = self.table.find(name) else { continue };
             if *value == def.default_value() {
                 continue;

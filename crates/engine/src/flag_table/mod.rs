@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use crate::config::{Config, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagTable};
-use crate::{custom_device, exec, scheduler, workload};
+use crate::{custom_device, exec, scheduler, serving_engine, workload};
 
 /// The engine's flag table, assembled on first use.
 pub fn flag_table() -> &'static FlagTable {
@@ -160,6 +160,21 @@ fn assemble() -> Vec<FlagDef> {
     );
 
     // Schedulers.
+    // The serving engine first: it chooses the replica scheduler and its settings.
+    let engines = serving_engine::SERVING_ENGINES;
+    flags.push(selector(
+        "serving_engine",
+        std::iter::once(serving_engine::NO_ENGINE).chain(engines.iter().map(|e| e.name)).collect(),
+        serving_engine::NO_ENGINE,
+        "Serving engine whose own scheduler and defaults to model: vllm, sglang or trtllm (its replica scheduler, token budgets, request caps, KV blocks, prefix caching and memory kept back; flags set explicitly override them); none = Vidur's schedulers and defaults.",
+        FlagGroup::ReplicaScheduler,
+    ));
+    flags.push(
+        serving_engine::VERSION_FLAG
+            .clone()
+            .in_group(FlagGroup::ReplicaScheduler)
+            .shown_when("serving_engine", engines.iter().map(|e| e.name).collect()),
+    );
     let routers = scheduler::global::ROUTERS;
     flags.push(selector(
         "global_scheduler_config_type",

@@ -70,6 +70,8 @@ pub struct Metrics {
     errors: Vec<RequestError>,
     /// Σ restarts of completed and refused requests.
     num_restarts: u64,
+    /// Warm-up requests completed (no record: left out of the statistics).
+    num_warmup: u64,
     tbt: QuantileSketch,
     batch_size: QuantileSketch,
     batch_tokens: QuantileSketch,
@@ -148,6 +150,7 @@ impl Metrics {
             stream: None,
             errors: Vec::new(),
             num_restarts: 0,
+            num_warmup: 0,
             tbt: QuantileSketch::new(),
             batch_size: QuantileSketch::new(),
             batch_tokens: QuantileSketch::new(),
@@ -219,7 +222,7 @@ impl Metrics {
         self.num_restarts += u64::from(request.num_restarts);
         if let Some(stream) = &mut self.stream {
             let scheduled = request.replica.zip(request.scheduled_at).map(|(r, t)| (r.0, t.0));
-            stream.on_refused(request.id.0, scheduled);
+            stream.on_dropped(request.id.0, scheduled);
         }
         self.errors.push(RequestError {
             id: request.id.0,
@@ -359,13 +362,21 @@ impl Metrics {
     /// A request completed.
     pub fn on_request_end(&mut self, request: &Request) {
         let replica = request.replica.map_or(0, |r| r.0);
+        self.num_restarts += u64::from(request.num_restarts);
+        if request.warmup {
+            // Simulated like any request, but a benchmark leaves it out of its statistics.
+            self.num_warmup += 1;
+            if let Some(stream) = &mut self.stream {
+                stream.on_dropped(request.id.0, request.scheduled_at.map(|at| (replica, at.0)));
+            }
+            return;
+        }
         let acc = &mut self.replicas[replica as usize];
         acc.num_completed += 1;
         acc.prompt_tokens_completed += u64::from(request.original_prefill_tokens);
         acc.cached_tokens_completed += u64::from(request.num_prefill_tokens_cached);
         let completed_at = request.completed_at.unwrap_or_default();
         self.series.add(completed_at, CH_COMPLETIONS, 1.0);
-        self.num_restarts += u64::from(request.num_restarts);
         let record = RequestRecord {
             id: request.id.0,
             replica,
@@ -609,6 +620,7 @@ impl Metrics {
             num_completed: completed,
             num_refused: refused,
             num_unfinished: unfinished,
+            num_warmup_requests: self.num_warmup,
             ttft_s: latency.ttft,
             tbt_s: self.tbt.stats(),
             tpot_s: latency.tpot,

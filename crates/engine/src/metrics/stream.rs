@@ -69,8 +69,9 @@ impl RecordStream {
         self.scheduled[replica as usize].insert((at_ns, id));
     }
 
-    /// Request `id` was refused; `scheduled` is its replica and first schedule, if it had one.
-    pub(crate) fn on_refused(&mut self, id: u32, scheduled: Option<(u32, u64)>) {
+    /// Request `id` is over without a row (refused, or a warm-up request); `scheduled` is its
+    /// replica and first schedule, if it had one.
+    pub(crate) fn on_dropped(&mut self, id: u32, scheduled: Option<(u32, u64)>) {
         *self.row(id) = Row::None;
         if let Some((replica, at_ns)) = scheduled {
             self.scheduled[replica as usize].remove(&(at_ns, id));
@@ -182,7 +183,7 @@ mod tests {
         s.on_completed(record(1, 0, 3, 10));
         assert_eq!(drain(&mut s), [(0, 2), (1, 3)]);
         // 2 is refused after being scheduled: 3 becomes the first completed on replica 1.
-        s.on_refused(2, Some((1, 15)));
+        s.on_dropped(2, Some((1, 15)));
         assert_eq!(drain(&mut s), [(3, 9)]);
     }
 

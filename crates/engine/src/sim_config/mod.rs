@@ -16,6 +16,7 @@ use crate::inputs::Inputs;
 use crate::memory::{self, MemoryPlan};
 use crate::scheduler::global::{ROUTERS, RouterFactory};
 use crate::scheduler::replica::{QueueKind, REPLICA_SCHEDULERS, ReplicaSchedulerFactory};
+use crate::serving_engine::{self, Setting};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
 
@@ -40,9 +41,12 @@ impl<F> std::fmt::Debug for Policy<F> {
 /// A validated configuration: everything a [`crate::Simulation`] needs.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// The raw flags it was built from (written back as config.json), with the model's name
-    /// filled in when a custom config file named it.
+    /// The flags it was built from (written back as config.json): the user's, the serving
+    /// engine's defaults where the user set none, and the model's name when a custom config
+    /// file named it.
     pub raw: Config,
+    /// The flag values the serving engine (`--serving_engine`) set.
+    pub engine_settings: Vec<Setting>,
     /// The run's seed.
     pub seed: u64,
     /// Stop after this simulated instant, if set.
@@ -79,10 +83,14 @@ pub struct SimConfig {
 impl SimConfig {
     /// Validates `config`, reading trace and model files from `inputs`; every problem is
     /// reported, each naming its flag.
-    pub fn build(config: &Config, inputs: &Inputs) -> Result<SimConfig, ConfigErrors> {
+    pub fn build(user: &Config, inputs: &Inputs) -> Result<SimConfig, ConfigErrors> {
+        // The serving engine's defaults fill in what the user did not set.
+        let (effective, engine_settings) = serving_engine::apply(user)?;
+        let config = &effective;
         let mut p = Params::with_inputs(config, inputs);
-        // Flags of a policy that is not selected are read by nothing: say so.
-        let mut warnings = config.ignored_flag_warnings();
+        // Flags of a policy that is not selected are read by nothing: say so (of the flags the
+        // user set).
+        let mut warnings = config.ignored_flag_warnings_among(&|name| user.is_set(name));
 
         let seed = p.int("seed") as u64;
         let time_limit = read_time_limit(&mut p);
@@ -156,6 +164,7 @@ impl SimConfig {
         let raw = raw_with_model_name(config, &replica.model.name)?;
         Ok(SimConfig {
             raw,
+            engine_settings,
             seed,
             time_limit,
             cluster: ClusterSpec { num_replicas },

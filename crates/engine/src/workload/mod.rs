@@ -26,7 +26,8 @@ pub use length::{LENGTH_GENERATORS, LengthEntry, LengthGenerator, LengthSample};
 /// A request as a workload produces it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewRequest {
-    /// Arrival instant.
+    /// Arrival instant: when the client sent it. A closed-loop client's overhead (HTTP,
+    /// tokenisation) makes it reach the scheduler later, at the source's `peek_time`.
     pub arrived_at: SimTime,
     /// Prompt tokens (≥ 1).
     pub num_prefill_tokens: u32,
@@ -38,11 +39,14 @@ pub struct NewRequest {
     pub block_hashes: Option<BlockHashes>,
     /// The closed-loop client that sends it.
     pub client: Option<u32>,
+    /// A benchmark's warm-up request: simulated, left out of the per-request statistics.
+    pub warmup: bool,
 }
 
 /// Yields requests lazily, in arrival order.
 pub trait RequestSource {
-    /// Arrival time of the next request, if any is left.
+    /// The instant the next request reaches the scheduler, if any is left (its arrival, or
+    /// later by a closed-loop client's overhead).
     fn peek_time(&self) -> Option<SimTime>;
     /// Takes the next request.
     fn next(&mut self) -> Option<NewRequest>;

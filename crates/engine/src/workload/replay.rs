@@ -168,6 +168,7 @@ impl RequestSource for Replay {
             session_id: row.session_id,
             block_hashes: row.block_hashes.clone(),
             client: None,
+            warmup: false,
         })
     }
 }

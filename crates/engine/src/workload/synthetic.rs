@@ -173,6 +173,7 @@ impl Synthetic {
             session_id: s.session_id,
             block_hashes: s.block_hashes,
             client: None,
+            warmup: false,
         });
     }
 }

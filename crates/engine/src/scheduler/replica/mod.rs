@@ -5,10 +5,13 @@ mod faster_transformer;
 mod legacy;
 mod lightllm;
 mod orca;
+mod overlap;
 mod queue;
 mod sarathi;
+mod sglang;
 #[cfg(test)]
 mod testkit;
+mod trtllm;
 mod vllm_v0;
 mod vllm_v1;
 mod watermark;
@@ -18,8 +21,10 @@ pub use lightllm::LightLlmScheduler;
 pub use orca::OrcaScheduler;
 pub use queue::{QueueKind, RequestQueue};
 pub use sarathi::SarathiScheduler;
+pub use sglang::{SglangOptions, SglangScheduler};
+pub use trtllm::{CapacityPolicy, TrtllmOptions, TrtllmScheduler};
 pub use vllm_v0::VllmV0Scheduler;
-pub use vllm_v1::VllmV1Scheduler;
+pub use vllm_v1::{VllmV1Options, VllmV1Scheduler};
 
 use std::sync::Arc;
 
@@ -130,6 +135,20 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         parse: vllm_v1::parse,
     },
     ReplicaSchedulerEntry {
+        name: "sglang",
+        summary: "SGLang: a new prefill batch, if one can be admitted (FCFS, chunked, KV budget with a decaying new-token ratio), runs alone before the decodes; out of KV in decode, the request with the fewest outputs is retracted by recompute; overlap scheduling.",
+        flags: sglang::FLAGS,
+        prefix_caching: true,
+        parse: sglang::parse,
+    },
+    ReplicaSchedulerEntry {
+        name: "trtllm",
+        summary: "TensorRT-LLM in-flight batching: a capacity scheduler (guaranteed_no_evict reserves prompt + output KV; max_utilization pauses the newest) and a micro-batch scheduler under max_num_tokens / max_batch_size, whole or chunked contexts, optional batch waiting; overlap scheduling.",
+        flags: trtllm::FLAGS,
+        prefix_caching: true,
+        parse: trtllm::parse,
+    },
+    ReplicaSchedulerEntry {
         name: "sarathi",
         summary: "Sarathi-Serve: decodes first, then continuing and new prefill chunks within a token budget; watermark admission; preemption of the newest by recompute.",
         flags: sarathi::FLAGS,
@@ -188,6 +207,24 @@ fn release_completed(
     }
     if any_completed {
         running.retain(|id| !requests.get(*id).is_completed());
+    }
+}
+
+/// Refuses a request cap below the pipeline depth, naming `flag`: some micro-batches could
+/// hold no request.
+fn check_cap_covers_stages(p: &mut Params, flag: &str, cap: u32) {
+    if let crate::config::FlagValue::Int(pp) = p.config().get("replica_config_num_pipeline_stages")
+        && i64::from(cap) < pp
+    {
+        p.error(
+            crate::config::ConfigError::new(
+                flag,
+                format!(
+                    "{cap} is smaller than the {pp} pipeline stages: some micro-batches could hold no request"
+                ),
+            )
+            .with_hint(format!("use at least {pp}")),
+        );
     }
 }
 

@@ -11,7 +11,7 @@ use crate::config::SloSpec;
 /// The order of a waiting queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueKind {
-    /// First come, first served: by (arrival, id).
+    /// First come, first served: by (reception, id).
     Fcfs,
     /// Earliest deadline first: by (arrival + prefill SLO, id).
     Edf,
@@ -41,7 +41,7 @@ impl RequestQueue {
 
     fn key(&self, request: &Request) -> SimTime {
         match self.kind {
-            QueueKind::Fcfs => request.arrived_at,
+            QueueKind::Fcfs => request.received_at,
             QueueKind::Edf => {
                 let slo = self.slo.prefill_slo_secs(request.original_prefill_tokens).unwrap_or(0.0);
                 request.arrived_at + crate::time::secs_to_nanos(slo)

@@ -29,12 +29,14 @@ pub(crate) fn ctx(num_blocks: u64, block_size: u32, pp: u32) -> ReplicaContext {
 pub(crate) struct Harness {
     pub(crate) requests: RequestArena,
     pub(crate) scheduler: Box<dyn ReplicaScheduler>,
+    /// The instant batches are formed at: the latest arrival so far (time does not pass).
+    now: SimTime,
 }
 
 impl Harness {
     /// A harness around `scheduler`.
     pub(crate) fn new(scheduler: Box<dyn ReplicaScheduler>) -> Harness {
-        Harness { requests: RequestArena::new(), scheduler }
+        Harness { requests: RequestArena::new(), scheduler, now: SimTime::ZERO }
     }
 
     /// A request of `prefill` + `decode` tokens arriving at `arrived_at_ns`; returns its id
@@ -47,6 +49,7 @@ impl Harness {
     ) -> (RequestId, Result<(), String>) {
         let id = self.requests.next_id();
         let mut r = Request::new(id, SimTime(arrived_at_ns), prefill, decode);
+        self.now = self.now.max(SimTime(arrived_at_ns));
         r.replica = Some(ReplicaId(0));
         self.requests.push(r);
         let accepted = self.scheduler.add_request(id, &mut self.requests);
@@ -67,7 +70,7 @@ impl Harness {
     /// Forms the next batch (checking invariants) without ending it.
     pub(crate) fn form(&mut self) -> Batch {
         let mut plan = BatchPlan::default();
-        self.scheduler.next_batch(SimTime::ZERO, &mut self.requests, &mut plan);
+        self.scheduler.next_batch(self.now, &mut self.requests, &mut plan);
         self.scheduler.check_invariants(&self.requests).expect("invariants after forming a batch");
         let mut batch = Batch { plan, ..Batch::default() };
         batch.describe(&self.requests);

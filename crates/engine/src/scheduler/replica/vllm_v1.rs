@@ -1,10 +1,14 @@
 //! `vllm_v1`: vLLM V1's scheduler. One token budget (`chunk_size`) per iteration is shared by
 //! decodes and prefill chunks; running requests are served first, in admission order, then
 //! waiting requests in queue order; when blocks run out the newest running request is
-//! preempted by recompute.
+//! preempted by recompute. Two options of current vLLM versions, off by default (Vidur's
+//! rules): async scheduling (each batch is formed while the previous one runs, `overlap.rs`)
+//! and admission only when the whole prompt fits in the free KV blocks (vLLM 0.19).
 
 use std::sync::Arc;
 
+use super::check_cap_covers_stages;
+use super::overlap::OneStepAhead;
 use super::{
     ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits,
     release_completed,
@@ -26,25 +30,38 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "128",
         "Most requests admitted (running) at once; divided among pipeline micro-batches.",
     ),
+    FlagDef::bool(
+        "vllm_v1_scheduler_config_async_scheduling",
+        "false",
+        "Form each batch while the previous one runs (vLLM's --async-scheduling): a request arriving during a batch joins the batch after next unless the replica is idle. With pipeline stages the micro-batches overlap already and this changes nothing.",
+    ),
+    FlagDef::bool(
+        "vllm_v1_scheduler_config_admit_full_prompt",
+        "false",
+        "Admit a waiting request only when KV blocks for its whole prompt are free, not just for its first chunk (vLLM 0.19's scheduler_reserve_full_isl).",
+    ),
 ];
+
+/// How the scheduler departs from Vidur's rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VllmV1Options {
+    /// Each batch is formed while the previous one runs.
+    pub async_scheduling: bool,
+    /// Admission needs blocks for the whole prompt.
+    pub admit_full_prompt: bool,
+}
 
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     let chunk_size = p.int_in("vllm_v1_scheduler_config_chunk_size", 1, 1 << 24) as u32;
     let batch_size_cap = p.int_in("vllm_v1_scheduler_config_batch_size_cap", 1, 1 << 20) as u32;
-    let pp = p.config().get("replica_config_num_pipeline_stages");
-    if let crate::config::FlagValue::Int(pp) = pp
-        && i64::from(batch_size_cap) < pp
-    {
-        p.error(
-            crate::config::ConfigError::new(
-                "vllm_v1_scheduler_config_batch_size_cap",
-                format!("{batch_size_cap} is smaller than the {pp} pipeline stages: some micro-batches could hold no request"),
-            )
-            .with_hint(format!("use at least {pp}")),
-        );
-    }
+    let options = VllmV1Options {
+        async_scheduling: p.bool("vllm_v1_scheduler_config_async_scheduling"),
+        admit_full_prompt: p.bool("vllm_v1_scheduler_config_admit_full_prompt"),
+    };
+    check_cap_covers_stages(p, "vllm_v1_scheduler_config_batch_size_cap", batch_size_cap);
     Some(Arc::new(move |ctx: &ReplicaContext| {
-        Box::new(VllmV1Scheduler::new(ctx, chunk_size, batch_size_cap)) as Box<dyn ReplicaScheduler>
+        Box::new(VllmV1Scheduler::new(ctx, chunk_size, batch_size_cap).with_options(options))
+            as Box<dyn ReplicaScheduler>
     }))
 }
 
@@ -56,11 +73,15 @@ pub struct VllmV1Scheduler {
     batch_size_cap: usize,
     /// Most requests in one batch: the cap split among pipeline micro-batches.
     max_micro_batch_size: usize,
+    /// Pipeline stages.
+    num_stages: u32,
     kv: KvCacheManager,
     waiting: RequestQueue,
     /// Admitted requests in admission order; the last is the preemption victim.
     running: Vec<RequestId>,
     hit_blocks: Vec<u32>,
+    admit_full_prompt: bool,
+    ahead: OneStepAhead,
 }
 
 impl VllmV1Scheduler {
@@ -70,6 +91,7 @@ impl VllmV1Scheduler {
             chunk_size,
             batch_size_cap: batch_size_cap as usize,
             max_micro_batch_size: (batch_size_cap / ctx.num_pipeline_stages.max(1)).max(1) as usize,
+            num_stages: ctx.num_pipeline_stages.max(1),
             kv: KvCacheManager::new(
                 ctx.num_blocks as u32,
                 ctx.block_size,
@@ -79,7 +101,17 @@ impl VllmV1Scheduler {
             waiting: RequestQueue::new(ctx.queue, ctx.slo),
             running: Vec::new(),
             hit_blocks: Vec::new(),
+            admit_full_prompt: false,
+            ahead: OneStepAhead::new(false),
         }
+    }
+
+    /// The scheduler with current vLLM's options.
+    pub fn with_options(mut self, options: VllmV1Options) -> VllmV1Scheduler {
+        self.admit_full_prompt = options.admit_full_prompt;
+        // With pipeline stages, up to PP micro-batches are in flight anyway.
+        self.ahead = OneStepAhead::new(options.async_scheduling && self.num_stages == 1);
+        self
     }
 
     /// Preempts the newest running request not in flight; returns it. `None` when that would be
@@ -107,8 +139,9 @@ impl VllmV1Scheduler {
         Some(victim)
     }
 
-    /// One scheduling pass; returns whether it preempted anything.
-    fn schedule_pass(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) -> bool {
+    /// One scheduling pass admitting waiting requests received by `cutoff`; returns whether it
+    /// preempted anything.
+    fn schedule_pass(&mut self, cutoff: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) -> bool {
         let mut budget = self.chunk_size;
         let mut preempted = false;
         // Out of blocks this pass (preempted, or waiting for an executing batch): admit no one.
@@ -152,10 +185,17 @@ impl VllmV1Scheduler {
                 && plan.len() < self.max_micro_batch_size
             {
                 let Some(id) = self.waiting.peek() else { break };
+                if requests.get(id).received_at > cutoff {
+                    break;
+                }
                 let cached = self.kv.computed_blocks(requests.get(id), &mut self.hit_blocks);
                 let request = requests.get(id);
                 debug_assert_eq!(request.num_processed_tokens, 0, "waiting requests hold no KV");
-                let n = (request.num_prefill_tokens - cached).min(budget);
+                let uncached = request.num_prefill_tokens - cached;
+                if self.admit_full_prompt && !self.kv.can_fit(request, uncached, &self.hit_blocks) {
+                    break;
+                }
+                let n = uncached.min(budget);
                 if !self.kv.allocate_slots(request, n, &self.hit_blocks) {
                     break;
                 }
@@ -184,11 +224,17 @@ impl ReplicaScheduler for VllmV1Scheduler {
         Ok(())
     }
 
-    fn next_batch(&mut self, _now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+    fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
         plan.clear();
         // A pass that only preempted (the victim was the first request it tried) freed blocks;
         // try again rather than leaving an idle replica with work (Vidur stalls here, §12.4).
-        while self.schedule_pass(requests, plan) && plan.is_empty() {}
+        let cutoff = self.ahead.cutoff(now);
+        while self.schedule_pass(cutoff, requests, plan) && plan.is_empty() {}
+        if plan.is_empty() && cutoff < now {
+            // Nothing was formed ahead: the engine is idle now and sees every arrival.
+            while self.schedule_pass(now, requests, plan) && plan.is_empty() {}
+        }
+        self.ahead.formed(now, !plan.is_empty());
         debug_assert!(plan.total_tokens() <= self.chunk_size);
     }
 
@@ -373,6 +419,82 @@ mod tests {
         let reason = s.add_request(RequestId(0), &mut requests).unwrap_err();
         assert!(reason.contains("needs 19 KV blocks"), "{reason}");
         assert_eq!(s.num_pending(), 0);
+    }
+
+    #[test]
+    fn async_scheduling_admits_a_request_arriving_during_a_batch_into_the_batch_after_next() {
+        let mut requests = RequestArena::new();
+        let mut s = VllmV1Scheduler::new(&ctx(100, false), 512, 128)
+            .with_options(VllmV1Options { async_scheduling: true, admit_full_prompt: false });
+        let add = |requests: &mut RequestArena, s: &mut VllmV1Scheduler, at: u64, p: u32, d: u32| {
+            let id = requests.next_id();
+            requests.push(Request::new(id, SimTime(at), p, d));
+            s.add_request(id, requests).unwrap();
+            id
+        };
+        let run = |requests: &mut RequestArena, s: &mut VllmV1Scheduler, now: u64| {
+            let mut plan = BatchPlan::default();
+            s.next_batch(SimTime(now), requests, &mut plan);
+            let batch = Batch { plan: plan.clone(), ..Batch::default() };
+            for (&id, &n) in plan.requests.iter().zip(&plan.num_tokens) {
+                requests.get_mut(id).on_iteration_end(n, SimTime(now));
+            }
+            s.on_batch_end(&batch, requests);
+            plan.requests.iter().zip(&plan.num_tokens).map(|(r, n)| (r.0, *n)).collect::<Vec<_>>()
+        };
+        // R0 arrives at an idle replica at t = 0: scheduled at once.
+        add(&mut requests, &mut s, 0, 32, 5);
+        assert_eq!(run(&mut requests, &mut s, 0), [(0, 32)]);
+        // R1 arrives at t = 5, while the batch formed at 0 runs. The batch formed at 10 was
+        // decided when the one of t = 0 started: R1 is not in it.
+        add(&mut requests, &mut s, 5, 16, 5);
+        assert_eq!(run(&mut requests, &mut s, 10), [(0, 1)]);
+        // The batch formed at 20 was decided at 10, after R1 had arrived.
+        assert_eq!(run(&mut requests, &mut s, 20), [(0, 1), (1, 16)]);
+        // Without async scheduling R1 would have joined at 10.
+        let mut requests = RequestArena::new();
+        let mut sync = VllmV1Scheduler::new(&ctx(100, false), 512, 128);
+        add(&mut requests, &mut sync, 0, 32, 5);
+        run(&mut requests, &mut sync, 0);
+        add(&mut requests, &mut sync, 5, 16, 5);
+        assert_eq!(run(&mut requests, &mut sync, 10), [(0, 1), (1, 16)]);
+    }
+
+    #[test]
+    fn async_scheduling_on_an_idle_replica_admits_the_arrival_at_once() {
+        let mut requests = arena(&[(32, 1, &[])]);
+        let mut s = VllmV1Scheduler::new(&ctx(100, false), 512, 128)
+            .with_options(VllmV1Options { async_scheduling: true, admit_full_prompt: false });
+        s.add_request(RequestId(0), &mut requests).unwrap();
+        // R0 completes in its prefill; the replica has formed a batch at 100 (step) and then
+        // nothing: a request received after that batch was formed is still taken at once.
+        assert_eq!(step(&mut s, &mut requests), [(0, 32)]);
+        assert_eq!(step(&mut s, &mut requests), []);
+        let id = requests.next_id();
+        requests.push(Request::new(id, SimTime(150), 16, 1));
+        s.add_request(id, &mut requests).unwrap();
+        let mut plan = BatchPlan::default();
+        s.next_batch(SimTime(200), &mut requests, &mut plan);
+        assert_eq!(plan.requests, [id]);
+    }
+
+    #[test]
+    fn full_prompt_admission_waits_for_blocks_for_the_whole_prompt() {
+        // 6 blocks of 16 tokens, a budget of 33 tokens: R0 (32 + 50) decodes into its third
+        // block; R1's 64-token prompt needs 4 blocks, its first 32-token chunk only 2.
+        let run_with = |admit_full_prompt: bool| {
+            let mut requests = arena(&[(32, 50, &[]), (64, 4, &[])]);
+            let mut s = VllmV1Scheduler::new(&ctx(6, false), 33, 128)
+                .with_options(VllmV1Options { async_scheduling: false, admit_full_prompt });
+            s.add_request(RequestId(0), &mut requests).unwrap();
+            assert_eq!(step(&mut s, &mut requests), [(0, 32)]);
+            s.add_request(RequestId(1), &mut requests).unwrap();
+            step(&mut s, &mut requests)
+        };
+        // With R0's third block taken, 3 are free: R1's first chunk fits...
+        assert_eq!(run_with(false), [(0, 1), (1, 32)]);
+        // ...but not its whole prompt: with vLLM 0.19's rule it waits.
+        assert_eq!(run_with(true), [(0, 1)]);
     }
 
     #[test]

@@ -1,0 +1,598 @@
+//! `sglang`: SGLang's scheduler (`Scheduler.get_next_batch_to_run`, `PrefillAdder`,
+//! `ScheduleBatch.retract_decode`; docs/policies.md cites the versions read).
+//!
+//! Prefill first: every iteration first tries to form a new prefill (extend) batch, and if one
+//! can be admitted it runs alone, the decodes waiting that iteration (unless mixed chunking
+//! appends them). Admission walks the waiting queue first come first served: the request being
+//! chunked continues first, then whole prompts while they fit the chunk budget
+//! (`chunked_prefill_size`), the prefill budget (`max_prefill_tokens`) and the KV budget; a
+//! prompt longer than the chunk budget left is cut there and continues next time. The KV
+//! budget is the free KV minus, for every running request, its remaining output (at most
+//! 4096 tokens) times the new-token ratio, and for every admitted one its prompt plus its
+//! output (at most 4096); a request that does not fit stops admission and no prefill is tried
+//! again until a running request ends. The ratio starts at 0.7 × conservativeness and decays
+//! linearly to 14 % of that over 600 decode iterations. Otherwise all running requests decode;
+//! when the KV cache cannot hold their next tokens, the request with the fewest output tokens
+//! (ties: the longest prompt) is retracted by recompute until they fit, and the ratio is
+//! re-estimated from the survivors. With the overlap scheduler each batch is formed while the
+//! previous one runs (`overlap.rs`).
+
+use std::sync::Arc;
+
+use super::check_cap_covers_stages;
+use super::overlap::OneStepAhead;
+use super::{
+    ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits,
+    release_completed,
+};
+use crate::batch::{Batch, BatchPlan};
+use crate::config::{ConfigError, FlagDef, Params};
+use crate::kv::{KvCacheManager, KvUsage, PrefixCacheStats};
+use crate::request::{Request, RequestArena, RequestId, RequestState};
+use crate::time::SimTime;
+
+/// Output tokens a request's KV estimate counts at most (`SGLANG_CLIP_MAX_NEW_TOKENS_ESTIMATION`).
+const CLIP_MAX_NEW_TOKENS: u32 = 4096;
+/// The new-token ratio at conservativeness 1 (`SGLANG_INIT_NEW_TOKEN_RATIO`).
+const INIT_NEW_TOKEN_RATIO: f64 = 0.7;
+/// Its floor as a fraction of the initial ratio (`SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR`).
+const MIN_NEW_TOKEN_RATIO_FACTOR: f64 = 0.14;
+/// Decode iterations over which the ratio decays to its floor (`SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS`).
+const NEW_TOKEN_RATIO_DECAY_STEPS: f64 = 600.0;
+/// Decode steps a retraction's ratio estimate adds per surviving request (`retract_decode_steps`).
+const RETRACT_DECODE_STEPS: u32 = 20;
+
+pub(super) const FLAGS: &[FlagDef] = &[
+    FlagDef::int(
+        "sglang_scheduler_config_chunked_prefill_size",
+        "8192",
+        "Prompt tokens per prefill batch (SGLang's --chunked-prefill-size); a longer prompt is chunked.",
+    ),
+    FlagDef::int(
+        "sglang_scheduler_config_max_prefill_tokens",
+        "16384",
+        "Most prompt tokens one prefill batch admits (--max-prefill-tokens).",
+    ),
+    FlagDef::opt_int(
+        "sglang_scheduler_config_batch_size_cap",
+        "none",
+        "Most running requests (SGLang's --max-running-requests); none = SGLang's default from the KV cache: min(KV tokens / 2, 512 × KV tokens / max_model_len clamped to 2048-4096).",
+    ),
+    FlagDef::float(
+        "sglang_scheduler_config_schedule_conservativeness",
+        "1",
+        "Scales the new-token ratio the KV budget reserves for running requests' outputs (--schedule-conservativeness).",
+    ),
+    FlagDef::bool(
+        "sglang_scheduler_config_enable_mixed_chunk",
+        "false",
+        "Run the decodes with each prefill batch, within its chunk budget (--enable-mixed-chunk).",
+    ),
+    FlagDef::bool(
+        "sglang_scheduler_config_overlap_schedule",
+        "true",
+        "Form each batch while the previous one runs (SGLang's overlap scheduler, on unless --disable-overlap-schedule): a request arriving during a batch joins the batch after next unless the replica is idle. With pipeline stages the micro-batches overlap already and this changes nothing.",
+    ),
+];
+
+/// SGLang's settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SglangOptions {
+    /// Prompt tokens per prefill batch.
+    pub chunked_prefill_size: u32,
+    /// Most prompt tokens one prefill batch admits.
+    pub max_prefill_tokens: u32,
+    /// Most running requests (`None`: derived from the KV cache).
+    pub max_running_requests: Option<u32>,
+    /// Scales the new-token ratio.
+    pub schedule_conservativeness: f64,
+    /// Decodes ride along with prefill batches.
+    pub mixed_chunk: bool,
+    /// The overlap scheduler.
+    pub overlap: bool,
+}
+
+pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
+    let options = SglangOptions {
+        chunked_prefill_size: p.int_in("sglang_scheduler_config_chunked_prefill_size", 1, 1 << 24) as u32,
+        max_prefill_tokens: p.int_in("sglang_scheduler_config_max_prefill_tokens", 1, 1 << 24) as u32,
+        max_running_requests: p
+            .opt_int("sglang_scheduler_config_batch_size_cap")
+            .map(|n| n.clamp(1, 1 << 20) as u32),
+        schedule_conservativeness: p.float_in(
+            "sglang_scheduler_config_schedule_conservativeness",
+            0.01,
+            100.0,
+        ),
+        mixed_chunk: p.bool("sglang_scheduler_config_enable_mixed_chunk"),
+        overlap: p.bool("sglang_scheduler_config_overlap_schedule"),
+    };
+    if let Some(n) = p.opt_int("sglang_scheduler_config_batch_size_cap") {
+        if n < 1 {
+            p.error(ConfigError::new(
+                "sglang_scheduler_config_batch_size_cap",
+                format!("{n} must be at least 1"),
+            ));
+        } else {
+            check_cap_covers_stages(p, "sglang_scheduler_config_batch_size_cap", n as u32);
+        }
+    }
+    Some(Arc::new(move |ctx: &ReplicaContext| {
+        Box::new(SglangScheduler::new(ctx, options)) as Box<dyn ReplicaScheduler>
+    }))
+}
+
+/// The sglang scheduler of one replica.
+#[derive(Clone, Debug)]
+pub struct SglangScheduler {
+    options: SglangOptions,
+    max_running: usize,
+    kv: KvCacheManager,
+    waiting: RequestQueue,
+    /// Requests decoding, in admission order.
+    running: Vec<RequestId>,
+    /// The request whose prompt is being chunked (holds KV, not running).
+    chunked: Option<RequestId>,
+    /// Requests of the prefill batch in flight; they join `running` when it ends.
+    prefilling: Vec<RequestId>,
+    init_ratio: f64,
+    min_ratio: f64,
+    ratio_decay: f64,
+    new_token_ratio: f64,
+    /// A prefill found no room: none is tried again until a running request ends.
+    batch_is_full: bool,
+    ahead: OneStepAhead,
+    /// Waiting requests taken out of the queue while a prefill batch is formed.
+    taken: Vec<RequestId>,
+    hit_blocks: Vec<u32>,
+}
+
+impl SglangScheduler {
+    /// A scheduler with `options`.
+    pub fn new(ctx: &ReplicaContext, options: SglangOptions) -> SglangScheduler {
+        let kv_tokens = ctx.num_blocks * u64::from(ctx.block_size);
+        // SGLang's req_to_token pool size and its max_running_requests default.
+        let pool = (kv_tokens * 512 / u64::from(ctx.max_model_len.max(1))).clamp(2048, 4096);
+        let derived = (kv_tokens / 2).min(pool).max(1);
+        let max_running = options.max_running_requests.map_or(derived, u64::from) as usize;
+        let init_ratio = (INIT_NEW_TOKEN_RATIO * options.schedule_conservativeness).min(1.0);
+        let min_ratio = (init_ratio * MIN_NEW_TOKEN_RATIO_FACTOR).min(1.0);
+        SglangScheduler {
+            options,
+            max_running,
+            kv: KvCacheManager::new(ctx.num_blocks as u32, ctx.block_size, ctx.enable_prefix_caching, 0),
+            waiting: RequestQueue::new(ctx.queue, ctx.slo),
+            running: Vec::new(),
+            chunked: None,
+            prefilling: Vec::new(),
+            init_ratio,
+            min_ratio,
+            ratio_decay: (init_ratio - min_ratio) / NEW_TOKEN_RATIO_DECAY_STEPS,
+            new_token_ratio: init_ratio,
+            batch_is_full: false,
+            // With pipeline stages, up to PP micro-batches are in flight anyway.
+            ahead: OneStepAhead::new(options.overlap && ctx.num_pipeline_stages <= 1),
+            taken: Vec::new(),
+            hit_blocks: Vec::new(),
+        }
+    }
+
+    /// The most requests that may run at once.
+    pub fn max_running_requests(&self) -> usize {
+        self.max_running
+    }
+
+    /// Output tokens `request` may still produce, as SGLang estimates its KV need.
+    fn clipped_remaining(request: &Request) -> f64 {
+        f64::from((request.original_decode_tokens - request.num_tokens_emitted).min(CLIP_MAX_NEW_TOKENS))
+    }
+
+    /// A new prefill batch with arrivals up to `cutoff` (`get_new_batch_prefill`); false when
+    /// none can be formed.
+    fn prefill_batch(&mut self, cutoff: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) -> bool {
+        let any_waiting = self.waiting.peek().is_some_and(|id| requests.get(id).received_at <= cutoff);
+        if (self.batch_is_full || !any_waiting) && self.chunked.is_none() {
+            return false;
+        }
+        let running = self.running.len();
+        if running >= self.max_running {
+            self.batch_is_full = true;
+            return false;
+        }
+        let bs = self.kv.block_size();
+        let mixed = if self.options.mixed_chunk { running as i64 } else { 0 };
+        let mut rem_chunk = i64::from(self.options.chunked_prefill_size) - mixed;
+        let mut rem_input = i64::from(self.options.max_prefill_tokens) - mixed;
+        let reserved: f64 = self
+            .running
+            .iter()
+            .map(|id| Self::clipped_remaining(requests.get(*id)) * self.new_token_ratio)
+            .sum();
+        let mut rem_total = f64::from(self.kv.num_free()) * f64::from(bs) - reserved;
+
+        // The request being chunked continues first (once its previous chunk is done).
+        if let Some(id) = self.chunked.filter(|id| !requests.get(*id).in_flight) {
+            let request = requests.get(id);
+            let remaining = i64::from(request.num_prefill_tokens - request.num_processed_tokens);
+            let room = rem_chunk.min(rem_total as i64);
+            let n = remaining.min(room);
+            if n > 0 && self.kv.allocate_slots(request, n as u32, &[]) {
+                let finishes = n == remaining;
+                plan.push(id, n as u32);
+                requests.get_mut(id).in_flight = true;
+                self.prefilling.push(id);
+                let output = if finishes { Self::clipped_remaining(requests.get(id)) } else { 0.0 };
+                rem_total -= n as f64 + output;
+                rem_chunk -= n;
+                rem_input -= n;
+                if finishes {
+                    self.chunked = None;
+                }
+            }
+        }
+        // Then waiting requests, first come first served.
+        self.taken.clear();
+        if self.chunked.is_none() || !plan.is_empty() {
+            while rem_chunk > 0 && rem_input > 0 && rem_total > 0.0 && self.chunked.is_none() {
+                let Some(id) = self.waiting.peek() else { break };
+                if requests.get(id).received_at > cutoff {
+                    break;
+                }
+                if running + self.prefilling.len() >= self.max_running {
+                    self.batch_is_full = true;
+                    break;
+                }
+                let cached = self.kv.computed_blocks(requests.get(id), &mut self.hit_blocks);
+                let request = requests.get(id);
+                let extend = i64::from(request.num_prefill_tokens - cached);
+                let output = Self::clipped_remaining(request);
+                if extend as f64 + output >= rem_total {
+                    self.batch_is_full = true;
+                    break;
+                }
+                if extend >= rem_input && !plan.is_empty() {
+                    break;
+                }
+                let (n, chunked) = if extend <= rem_chunk {
+                    (extend, false)
+                } else {
+                    // At least one page stays for the next chunk; a batch with nothing else
+                    // takes one page even when the chunk budget is smaller than a page.
+                    let mut truncated = rem_chunk - i64::from(bs) + 1;
+                    if truncated <= 0 && plan.is_empty() {
+                        truncated = i64::from(bs).min(extend);
+                    }
+                    if truncated <= 0 {
+                        break;
+                    }
+                    (truncated, truncated < extend)
+                };
+                if !self.kv.allocate_slots(request, n as u32, &self.hit_blocks) {
+                    self.batch_is_full = true;
+                    break;
+                }
+                self.waiting.pop();
+                let r = requests.get_mut(id);
+                r.on_cache_hit(cached);
+                r.state = RequestState::Running;
+                r.in_flight = true;
+                plan.push(id, n as u32);
+                self.prefilling.push(id);
+                rem_total -= n as f64 + if chunked { 0.0 } else { output };
+                rem_chunk -= n;
+                rem_input -= n;
+                if chunked {
+                    self.chunked = Some(id);
+                }
+            }
+        }
+        if plan.is_empty() {
+            return false;
+        }
+        if self.options.mixed_chunk {
+            self.decode_into(requests, plan);
+        }
+        true
+    }
+
+    /// Every running request decodes one token (`update_running_batch`), after retracting
+    /// requests if the KV cache cannot hold the next tokens.
+    fn decode_batch(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        if self.running.is_empty() {
+            return;
+        }
+        if self.fits_next_tokens(requests) {
+            self.new_token_ratio = (self.new_token_ratio - self.ratio_decay).max(self.min_ratio);
+        } else {
+            self.retract(requests);
+            // The last running request still cannot grow while a chunked prompt holds the
+            // rest: that prompt is retracted too (SGLang over-commits here; a simulation
+            // must not stall).
+            if !self.fits_next_tokens(requests)
+                && let Some(id) = self.chunked.take_if(|id| !requests.get(*id).in_flight)
+            {
+                self.kv.free(id);
+                let r = requests.get_mut(id);
+                r.restart();
+                self.waiting.push(r);
+            }
+        }
+        self.decode_into(requests, plan);
+    }
+
+    /// Appends a one-token step of every running request to `plan`.
+    fn decode_into(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        for &id in &self.running {
+            if requests.get(id).in_flight {
+                continue;
+            }
+            if self.kv.allocate_slots(requests.get(id), 1, &[]) {
+                plan.push(id, 1);
+                requests.get_mut(id).in_flight = true;
+            }
+        }
+    }
+
+    /// Whether the KV cache holds the next token of every running request.
+    fn fits_next_tokens(&self, requests: &RequestArena) -> bool {
+        let bs = u64::from(self.kv.block_size());
+        let needed: u64 = self
+            .running
+            .iter()
+            .map(|id| {
+                let r = requests.get(*id);
+                let tokens = u64::from(r.num_processed_tokens) + 1;
+                tokens.div_ceil(bs).saturating_sub(self.kv.blocks_of(*id) as u64)
+            })
+            .sum();
+        needed <= u64::from(self.kv.num_free())
+    }
+
+    /// Retracts running requests, fewest output tokens first (ties: the longest prompt), until
+    /// the rest fit; one always stays. Re-estimates the new-token ratio from the survivors.
+    fn retract(&mut self, requests: &mut RequestArena) {
+        loop {
+            if self.running.len() <= 1 {
+                break;
+            }
+            let victim_pos = (0..self.running.len())
+                .min_by_key(|&i| {
+                    let r = requests.get(self.running[i]);
+                    (r.num_tokens_emitted, std::cmp::Reverse(r.original_prefill_tokens), std::cmp::Reverse(i))
+                })
+                .expect("running is not empty");
+            let victim = self.running.remove(victim_pos);
+            self.kv.free(victim);
+            let r = requests.get_mut(victim);
+            r.restart();
+            self.waiting.push(r);
+            self.batch_is_full = false;
+            if self.fits_next_tokens(requests) {
+                break;
+            }
+        }
+        let decoded: u64 =
+            self.running.iter().map(|id| u64::from(requests.get(*id).num_tokens_emitted)).sum();
+        let max_new: u64 =
+            self.running.iter().map(|id| u64::from(requests.get(*id).original_decode_tokens)).sum();
+        let estimate = (decoded + u64::from(RETRACT_DECODE_STEPS) * self.running.len() as u64) as f64
+            / max_new.max(1) as f64;
+        self.new_token_ratio = estimate.min(1.0);
+    }
+
+    /// One scheduling decision with arrivals up to `cutoff`: a prefill batch if one can be
+    /// formed, else a decode batch.
+    fn form(&mut self, cutoff: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        if !self.prefill_batch(cutoff, requests, plan) {
+            self.decode_batch(requests, plan);
+        }
+    }
+}
+
+impl ReplicaScheduler for SglangScheduler {
+    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
+        let r = requests.get_mut(id);
+        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
+            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
+        }
+        r.state = RequestState::Waiting;
+        self.waiting.push(r);
+        Ok(())
+    }
+
+    fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        plan.clear();
+        let cutoff = self.ahead.cutoff(now);
+        self.form(cutoff, requests, plan);
+        if plan.is_empty() && cutoff < now {
+            // Nothing was formed ahead: the engine is idle now and sees every arrival.
+            self.form(now, requests, plan);
+        }
+        if plan.is_empty() && self.running.is_empty() && self.chunked.is_none() {
+            // An idle server starts over with the initial ratio (`Scheduler.on_idle`).
+            self.new_token_ratio = self.init_ratio;
+        }
+        self.ahead.formed(now, !plan.is_empty());
+    }
+
+    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
+        let before = self.running.len();
+        release_completed(batch, requests, &mut self.running, |id| self.kv.free(id));
+        if self.running.len() < before {
+            self.batch_is_full = false;
+        }
+        // The prefill batch's requests join the decodes, but for the one still being chunked.
+        for &id in &batch.plan.requests {
+            let Some(pos) = self.prefilling.iter().position(|p| *p == id) else { continue };
+            self.prefilling.swap_remove(pos);
+            let r = requests.get(id);
+            if r.is_completed() {
+                self.kv.free(id);
+                self.batch_is_full = false;
+            } else if r.is_prefill_complete {
+                self.running.push(id);
+            }
+        }
+    }
+
+    fn num_pending(&self) -> usize {
+        self.waiting.len() + self.running.len() + usize::from(self.chunked.is_some())
+    }
+
+    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
+        // With nothing running every block is free and add_request refused what can never
+        // fit; kept as the engine's last line against a stall.
+        self.batch_is_full = false;
+        let id = self.waiting.pop()?;
+        let tokens = requests.get(id).total_tokens();
+        Some((
+            id,
+            format!(
+                "could not be scheduled ({tokens} tokens) with {} free of {} KV blocks and nothing running",
+                self.kv.num_free(),
+                self.kv.num_blocks()
+            ),
+        ))
+    }
+
+    fn kv_usage(&self) -> KvUsage {
+        self.kv.usage()
+    }
+
+    fn prefix_cache_stats(&self) -> PrefixCacheStats {
+        self.kv.stats()
+    }
+
+    fn cached_prefix_tokens(&self, request: &Request) -> u32 {
+        self.kv.probe_cached_tokens(request)
+    }
+
+    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
+        self.kv.check()?;
+        for id in self.running.iter().chain(&self.chunked) {
+            if requests.get(*id).state != RequestState::Running {
+                return Err(format!("request {} is running but {:?}", id.0, requests.get(*id).state));
+            }
+        }
+        if self.running.len() > self.max_running {
+            return Err(format!("{} running requests exceed {}", self.running.len(), self.max_running));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::replica::testkit::{Harness, ctx};
+
+    fn options() -> SglangOptions {
+        SglangOptions {
+            chunked_prefill_size: 64,
+            max_prefill_tokens: 128,
+            max_running_requests: None,
+            schedule_conservativeness: 1.0,
+            mixed_chunk: false,
+            overlap: false,
+        }
+    }
+
+    /// Blocks of one token (SGLang's page size 1).
+    fn harness(num_tokens: u64, options: SglangOptions) -> Harness {
+        Harness::new(Box::new(SglangScheduler::new(&ctx(num_tokens, 1, 1), options)))
+    }
+
+    #[test]
+    fn a_prefill_batch_runs_alone_before_the_decodes() {
+        let mut h = harness(1000, options());
+        h.add(20, 3);
+        assert_eq!(h.step(), [(0, 20)]);
+        assert_eq!(h.step(), [(0, 1)]);
+        h.add(10, 3);
+        // R1 can be admitted: its prefill runs alone, R0's decode waits.
+        assert_eq!(h.step(), [(1, 10)]);
+        assert_eq!(h.step(), [(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn prompts_share_the_chunk_budget_and_a_longer_one_is_chunked() {
+        // Chunk budget 64: R0 (30) and R1 (20) whole, R2 (50) cut at the 14 tokens left;
+        // R2 continues first in the next prefill batch, with R3 behind it.
+        let mut h = harness(1000, options());
+        h.add(30, 2);
+        h.add(20, 2);
+        h.add(50, 2);
+        h.add(10, 2);
+        assert_eq!(h.step(), [(0, 30), (1, 20), (2, 14)]);
+        assert_eq!(h.step(), [(2, 36), (3, 10)]);
+        assert_eq!(h.step(), [(0, 1), (1, 1), (2, 1), (3, 1)]);
+    }
+
+    #[test]
+    fn the_kv_budget_reserves_running_outputs_by_the_new_token_ratio() {
+        // 320 tokens of KV. R0 (100 + 200) runs; R1 (50 + 50) counts 100 tokens. After R0's
+        // prefill 220 tokens are free and R0 reserves its 199 remaining outputs × 0.7 =
+        // 139.3: 80.7 are left, R1 waits. At conservativeness 0.1 (ratio 0.07) R0 reserves
+        // 13.9 and R1 is admitted.
+        let run = |conservativeness: f64| {
+            let options = SglangOptions {
+                schedule_conservativeness: conservativeness,
+                chunked_prefill_size: 256,
+                ..options()
+            };
+            let mut h = harness(320, options);
+            h.add(100, 200);
+            assert_eq!(h.step(), [(0, 100)]);
+            h.add(50, 50);
+            h.step()
+        };
+        assert_eq!(run(1.0), [(0, 1)]);
+        assert_eq!(run(0.1), [(1, 50)]);
+    }
+
+    #[test]
+    fn out_of_kv_in_decode_the_request_with_the_fewest_outputs_is_retracted() {
+        // 100 tokens. R0 (40 + 40) is admitted on an empty cache (80 < 100); R1 (40 + 15)
+        // fits beside it while R0's outputs count at a ratio of 0.007. Their decodes then
+        // outgrow the cache: R1, with no more outputs than R0 and admitted later, is retracted
+        // and recomputed once R0 is done.
+        let mut h = harness(100, SglangOptions { schedule_conservativeness: 0.01, ..options() });
+        h.add(40, 40);
+        assert_eq!(h.step(), [(0, 40)]);
+        h.add(40, 15);
+        assert_eq!(h.step(), [(1, 40)]);
+        assert_eq!(h.step(), [(0, 1), (1, 1)]);
+        h.drain(500);
+        assert_eq!((h.restarts(RequestId(0)), h.restarts(RequestId(1))), (0, 1));
+        assert_eq!(h.requests.get(RequestId(1)).num_tokens_emitted, 15, "every output token once");
+    }
+
+    #[test]
+    fn max_running_requests_defaults_from_the_kv_cache() {
+        let s = SglangScheduler::new(&ctx(1_000_000, 1, 1), options());
+        // 1M tokens at a 64-token context: 512 × 1M / 64 clamps to 4096; min(1M / 2, 4096).
+        assert_eq!(s.max_running_requests(), 4096);
+        let small = SglangScheduler::new(&ctx(3000, 1, 1), options());
+        assert_eq!(small.max_running_requests(), 1500, "half the KV tokens");
+        let set = SglangScheduler::new(
+            &ctx(3000, 1, 1),
+            SglangOptions { max_running_requests: Some(2), ..options() },
+        );
+        assert_eq!(set.max_running_requests(), 2);
+        let mut h = Harness::new(Box::new(set));
+        for _ in 0..3 {
+            h.add(10, 2);
+        }
+        assert_eq!(h.step(), [(0, 10), (1, 10)]);
+    }
+
+    #[test]
+    fn mixed_chunking_runs_the_decodes_with_the_prefill() {
+        let mut h = harness(1000, SglangOptions { mixed_chunk: true, ..options() });
+        h.add(20, 3);
+        assert_eq!(h.step(), [(0, 20)]);
+        h.add(70, 3);
+        // One running decode takes one token of the 64-token chunk budget: R1's chunk is 63.
+        assert_eq!(h.step(), [(1, 63), (0, 1)]);
+    }
+}

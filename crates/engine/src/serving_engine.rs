@@ -1,0 +1,363 @@
+//! Serving engines: `--serving_engine vllm|sglang|trtllm` (and `--serving_engine_version`)
+//! stand for what that engine does by itself on the chosen GPU: its replica scheduler and the
+//! defaults it applies (token budgets, request caps, KV block size, prefix caching, how much
+//! memory it keeps back). Each engine in [`SERVING_ENGINES`] turns a target (version, device)
+//! into a bundle of flag values; a flag set explicitly overrides its bundle value, and without
+//! `--serving_engine` nothing changes (Vidur's rules and defaults). Every rule names its
+//! source in docs/policies.md ("Serving engines").
+
+use crate::catalog;
+use crate::config::{Config, ConfigError, FlagDef, FlagValue};
+
+/// One flag value of an engine's bundle.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    /// The flag.
+    pub flag: &'static str,
+    /// Its value, as CLI text.
+    pub value: String,
+}
+
+impl Setting {
+    fn new(flag: &'static str, value: impl ToString) -> Setting {
+        Setting { flag, value: value.to_string() }
+    }
+}
+
+/// What an engine's defaults depend on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineTarget {
+    /// The engine version (`None`: the newest modelled).
+    pub version: Option<Version>,
+    /// The GPU's catalogue id (`h100`, `custom`, ...).
+    pub device: String,
+    /// The GPU's memory, GiB.
+    pub device_memory_gib: f64,
+    /// Tensor-parallel GPUs per replica.
+    pub tensor_parallel_size: u32,
+    /// Pipeline stages per replica.
+    pub pipeline_stages: u32,
+}
+
+/// A registered serving engine.
+pub struct ServingEngineEntry {
+    /// Its `--serving_engine` name.
+    pub name: &'static str,
+    /// What it sets, in one sentence.
+    pub summary: &'static str,
+    /// The flag values it stands for on `target`.
+    pub bundle: fn(&EngineTarget) -> Vec<Setting>,
+}
+
+/// Every serving engine, by name.
+pub static SERVING_ENGINES: &[ServingEngineEntry] = &[
+    ServingEngineEntry {
+        name: "vllm",
+        summary: "vLLM V1 (`vllm serve`): the vllm_v1 scheduler with 8192 tokens and 1024 requests per step on GPUs of 70 GiB or more (A100 excepted; else 2048 / 256), prefix caching, 16-token blocks without preallocation, 10 % of memory kept back; async scheduling from 0.14, whole-prompt admission from 0.19.",
+        bundle: vllm,
+    },
+    ServingEngineEntry {
+        name: "sglang",
+        summary: "SGLang (`sglang.launch_server`): the sglang scheduler (prefill first, new-token-ratio admission, retraction, overlap), chunked prefill of 2048-16384 tokens by GPU memory, radix cache, 1-token pages, memory kept back by SGLang's reserved-memory rule.",
+        bundle: sglang,
+    },
+    ServingEngineEntry {
+        name: "trtllm",
+        summary: "TensorRT-LLM (`trtllm-serve`, PyTorch backend): the trtllm scheduler (in-flight batching, guaranteed_no_evict, whole contexts, 8192 tokens and 2048 requests per iteration, overlap), block reuse, 32-token blocks, 10 % of memory kept back.",
+        bundle: trtllm,
+    },
+];
+
+/// The `--serving_engine` value that selects no engine model.
+pub const NO_ENGINE: &str = "none";
+
+/// The flags of this module: the engine and its version.
+pub const VERSION_FLAG: FlagDef = FlagDef::string(
+    "serving_engine_version",
+    "latest",
+    "Version of the serving engine (e.g. 0.10.2, 0.5.6.post2, 1.1.0rc2): rules that changed between versions follow it; latest = the newest modelled.",
+);
+
+/// An engine version: major, minor, patch (suffixes such as `rc2` or `.post1` are ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl Version {
+    /// Reads `0.10.2`, `v0.11`, `1.1.0rc2.post2`, ...; `latest`, `nightly…` and an empty text
+    /// mean the newest (`None`).
+    pub fn parse(text: &str) -> Result<Option<Version>, String> {
+        let t = text.trim();
+        if t.is_empty() || t == "latest" || t.starts_with("nightly") {
+            return Ok(None);
+        }
+        let t = t.strip_prefix('v').unwrap_or(t);
+        let mut parts = [0u32; 3];
+        let mut count = 0;
+        for (i, part) in t.split('.').take(3).enumerate() {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            if digits.is_empty() {
+                break;
+            }
+            parts[i] = digits.parse().map_err(|_| format!("'{text}' has a number too large"))?;
+            count += 1;
+            if digits.len() < part.len() {
+                break;
+            }
+        }
+        if count < 2 {
+            return Err(format!("'{text}' is not a version"));
+        }
+        Ok(Some(Version(parts[0], parts[1], parts[2])))
+    }
+
+    /// Whether `version` (`None`: the newest) is at least `major.minor`.
+    fn at_least(version: Option<Version>, major: u32, minor: u32) -> bool {
+        version.is_none_or(|v| v >= Version(major, minor, 0))
+    }
+}
+
+/// The configuration a run uses: `config` with the chosen serving engine's bundle filled in
+/// wherever a flag was not set explicitly, and the settings that came from the bundle.
+pub fn apply(config: &Config) -> Result<(Config, Vec<Setting>), ConfigError> {
+    let FlagValue::Str(name) = config.get("serving_engine") else {
+        return Ok((config.clone(), Vec::new()));
+    };
+    let Some(entry) = SERVING_ENGINES.iter().find(|e| e.name == name) else {
+        return Ok((config.clone(), Vec::new()));
+    };
+    let version_text = config.get(VERSION_FLAG.name).to_text();
+    let version = Version::parse(&version_text).map_err(|e| {
+        ConfigError::new(VERSION_FLAG.name, e)
+            .with_hint("give major.minor[.patch], e.g. 0.10.2 or 1.1.0rc2, or latest")
+    })?;
+    let target = target(config, version);
+    let mut effective = config.clone();
+    let mut applied = Vec::new();
+    for setting in (entry.bundle)(&target) {
+        if config.is_set(setting.flag) {
+            continue;
+        }
+        effective.set(setting.flag, &setting.value).map_err(|e| {
+            ConfigError::new(
+                "serving_engine",
+                format!("{name} sets --{} to {}: {}", setting.flag, setting.value, e.message),
+            )
+        })?;
+        applied.push(setting);
+    }
+    Ok((effective, applied))
+}
+
+/// The device and parallelism the bundle depends on (a device the catalogue lacks is
+/// refused later, naming its flag; its bundle then does not matter).
+fn target(config: &Config, version: Option<Version>) -> EngineTarget {
+    let device = config.get("replica_config_device").to_text();
+    let device_memory_gib = if device == crate::custom_device::NAME {
+        match config.get("custom_device_config_memory_gb") {
+            FlagValue::Float(gib) => gib,
+            FlagValue::Int(gib) => gib as f64,
+            _ => 0.0,
+        }
+    } else {
+        catalog::find_device(&device).map_or(0.0, |d| d.memory_gb)
+    };
+    let int = |flag: &str| match config.get(flag) {
+        FlagValue::Int(n) => n.clamp(1, i64::from(u32::MAX)) as u32,
+        _ => 1,
+    };
+    EngineTarget {
+        version,
+        device,
+        device_memory_gib,
+        tensor_parallel_size: int("replica_config_tensor_parallel_size"),
+        pipeline_stages: int("replica_config_num_pipeline_stages"),
+    }
+}
+
+/// vLLM V1 (`vllm serve`).
+fn vllm(t: &EngineTarget) -> Vec<Setting> {
+    // EngineArgs.get_batch_defaults: the OpenAI server's defaults for GPUs with ≥ 70 GiB that
+    // are not A100s, else the smaller ones.
+    let large = t.device_memory_gib >= 70.0 && !t.device.contains("a100");
+    let (tokens, seqs) = if large { (8192, 1024) } else { (2048, 256) };
+    vec![
+        Setting::new("replica_scheduler_config_type", "vllm_v1"),
+        Setting::new("vllm_v1_scheduler_config_chunk_size", tokens),
+        Setting::new("vllm_v1_scheduler_config_batch_size_cap", seqs),
+        Setting::new(
+            "vllm_v1_scheduler_config_async_scheduling",
+            Version::at_least(t.version, 0, 14) && t.pipeline_stages == 1,
+        ),
+        Setting::new("vllm_v1_scheduler_config_admit_full_prompt", Version::at_least(t.version, 0, 19)),
+        Setting::new("cache_config_enable_prefix_caching", true),
+        Setting::new("cache_config_block_size", 16),
+        Setting::new("cache_config_num_preallocate_tokens", 0),
+        // --gpu-memory-utilization 0.9.
+        Setting::new("cache_config_memory_margin_fraction", 0.1),
+    ]
+}
+
+/// SGLang's `chunked_prefill_size` and `cuda_graph_max_bs` by GPU memory
+/// (`ServerArgs._handle_gpu_memory_settings`).
+fn sglang_memory_tier(memory_gib: f64, tp: u32) -> (u32, u32) {
+    match memory_gib {
+        m if m < 20.0 => (2048, 8),
+        m if m < 35.0 => (2048, if tp < 4 { 24 } else { 80 }),
+        m if m < 60.0 => (4096, if tp < 4 { 32 } else { 160 }),
+        m if m < 160.0 => (8192, if tp < 4 { 256 } else { 512 }),
+        _ => (16384, 512),
+    }
+}
+
+/// SGLang (`sglang.launch_server`).
+fn sglang(t: &EngineTarget) -> Vec<Setting> {
+    let (chunk, graph_bs) = sglang_memory_tier(t.device_memory_gib, t.tensor_parallel_size);
+    // mem_fraction_static = 1 − reserved / total, reserved (MiB) = 512 + 1.5 × chunk size +
+    // 2 × CUDA-graph batch size + 1024 × TP × PP / 8, at least 10 GiB on GPUs over 60 GiB.
+    let memory_mib = t.device_memory_gib * 1024.0;
+    let mut reserved_mib = 512.0
+        + 1.5 * f64::from(chunk.max(2048))
+        + 2.0 * f64::from(graph_bs)
+        + 1024.0 * f64::from(t.tensor_parallel_size * t.pipeline_stages) / 8.0;
+    if t.device_memory_gib > 60.0 {
+        reserved_mib = reserved_mib.max(10.0 * 1024.0);
+    }
+    let margin = if memory_mib > 0.0 { (reserved_mib / memory_mib).clamp(0.0, 0.99) } else { 0.1 };
+    vec![
+        Setting::new("replica_scheduler_config_type", "sglang"),
+        Setting::new("sglang_scheduler_config_chunked_prefill_size", chunk),
+        Setting::new("cache_config_enable_prefix_caching", true),
+        Setting::new("cache_config_block_size", 1),
+        Setting::new("cache_config_memory_margin_fraction", format!("{margin:.4}")),
+    ]
+}
+
+/// TensorRT-LLM (`trtllm-serve`, PyTorch backend).
+fn trtllm(_t: &EngineTarget) -> Vec<Setting> {
+    vec![
+        Setting::new("replica_scheduler_config_type", "trtllm"),
+        Setting::new("trtllm_scheduler_config_max_num_tokens", 8192),
+        Setting::new("trtllm_scheduler_config_batch_size_cap", 2048),
+        Setting::new("trtllm_scheduler_config_capacity_scheduler_policy", "guaranteed_no_evict"),
+        Setting::new("trtllm_scheduler_config_enable_chunked_context", false),
+        Setting::new("trtllm_scheduler_config_overlap_scheduler", true),
+        // KvCacheConfig: enable_block_reuse, tokens_per_block 32.
+        Setting::new("cache_config_enable_prefix_caching", true),
+        Setting::new("cache_config_block_size", 32),
+        // free_gpu_memory_fraction 0.9 (of the memory left after the weights; approximated
+        // by 10 % of all memory until the planner models it).
+        Setting::new("cache_config_memory_margin_fraction", 0.1),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(pairs: &[(&str, &str)]) -> (Config, Vec<Setting>) {
+        apply(&Config::from_pairs(pairs.iter().copied()).unwrap()).unwrap()
+    }
+
+    fn value(config: &Config, flag: &str) -> String {
+        config.get(flag).to_text()
+    }
+
+    #[test]
+    fn versions_read_release_tags_and_name_the_newest() {
+        assert_eq!(Version::parse("0.10.2"), Ok(Some(Version(0, 10, 2))));
+        assert_eq!(Version::parse("v0.11"), Ok(Some(Version(0, 11, 0))));
+        assert_eq!(Version::parse("1.1.0rc2.post2"), Ok(Some(Version(1, 1, 0))));
+        assert_eq!(Version::parse("0.5.6.post2"), Ok(Some(Version(0, 5, 6))));
+        assert_eq!(Version::parse("1.2.0rc6"), Ok(Some(Version(1, 2, 0))));
+        for newest in ["", "latest", "nightly-5b8c30d6"] {
+            assert_eq!(Version::parse(newest), Ok(None));
+        }
+        assert!(Version::parse("banana").is_err());
+        assert!(Version::parse("7").is_err());
+        assert!(Version::at_least(Some(Version(0, 14, 1)), 0, 14));
+        assert!(!Version::at_least(Some(Version(0, 13, 9)), 0, 14));
+        assert!(Version::at_least(None, 9, 0));
+    }
+
+    #[test]
+    fn without_an_engine_the_configuration_is_unchanged() {
+        let config = Config::from_pairs([("replica_config_device", "h100")]).unwrap();
+        assert_eq!(apply(&config).unwrap(), (config.clone(), vec![]));
+    }
+
+    #[test]
+    fn vllm_takes_its_budget_from_the_gpu_and_its_scheduling_from_the_version() {
+        let (h100, _) = applied(&[("serving_engine", "vllm"), ("replica_config_device", "h100")]);
+        assert_eq!(value(&h100, "replica_scheduler_config_type"), "vllm_v1");
+        assert_eq!(value(&h100, "vllm_v1_scheduler_config_chunk_size"), "8192");
+        assert_eq!(value(&h100, "vllm_v1_scheduler_config_batch_size_cap"), "1024");
+        assert_eq!(value(&h100, "vllm_v1_scheduler_config_async_scheduling"), "true");
+        assert_eq!(value(&h100, "vllm_v1_scheduler_config_admit_full_prompt"), "true");
+        assert_eq!(value(&h100, "cache_config_enable_prefix_caching"), "true");
+        let (a100, _) = applied(&[("serving_engine", "vllm"), ("replica_config_device", "a100")]);
+        assert_eq!(value(&a100, "vllm_v1_scheduler_config_chunk_size"), "2048");
+        assert_eq!(value(&a100, "vllm_v1_scheduler_config_batch_size_cap"), "256");
+        let (old, _) = applied(&[
+            ("serving_engine", "vllm"),
+            ("serving_engine_version", "0.10.2"),
+            ("replica_config_device", "h200"),
+        ]);
+        assert_eq!(value(&old, "vllm_v1_scheduler_config_async_scheduling"), "false");
+        assert_eq!(value(&old, "vllm_v1_scheduler_config_admit_full_prompt"), "false");
+        let (v015, _) = applied(&[("serving_engine", "vllm"), ("serving_engine_version", "0.15.1")]);
+        assert_eq!(value(&v015, "vllm_v1_scheduler_config_async_scheduling"), "true");
+        assert_eq!(value(&v015, "vllm_v1_scheduler_config_admit_full_prompt"), "false");
+    }
+
+    #[test]
+    fn explicit_flags_override_the_bundle() {
+        let (c, settings) = applied(&[
+            ("serving_engine", "vllm"),
+            ("replica_config_device", "h100"),
+            ("vllm_v1_scheduler_config_chunk_size", "2048"),
+            ("vllm_v1_scheduler_config_async_scheduling", "false"),
+        ]);
+        assert_eq!(value(&c, "vllm_v1_scheduler_config_chunk_size"), "2048");
+        assert_eq!(value(&c, "vllm_v1_scheduler_config_async_scheduling"), "false");
+        assert!(settings.iter().all(|s| s.flag != "vllm_v1_scheduler_config_chunk_size"));
+        assert!(settings.iter().any(|s| s.flag == "vllm_v1_scheduler_config_batch_size_cap"));
+    }
+
+    #[test]
+    fn sglang_sizes_chunks_and_reserved_memory_by_gpu_memory() {
+        let (h100, _) = applied(&[("serving_engine", "sglang"), ("replica_config_device", "h100")]);
+        assert_eq!(value(&h100, "replica_scheduler_config_type"), "sglang");
+        assert_eq!(value(&h100, "sglang_scheduler_config_chunked_prefill_size"), "8192");
+        assert_eq!(value(&h100, "cache_config_block_size"), "1");
+        // TP 1: 512 + 1.5 × 8192 + 2 × 256 + 128 = 13440 MiB of 81920.
+        assert_eq!(value(&h100, "cache_config_memory_margin_fraction"), "0.1641");
+        let (b200, _) = applied(&[
+            ("serving_engine", "sglang"),
+            ("replica_config_device", "b200"),
+            ("replica_config_tensor_parallel_size", "8"),
+        ]);
+        assert_eq!(value(&b200, "sglang_scheduler_config_chunked_prefill_size"), "16384");
+        // 512 + 24576 + 1024 + 1024 = 27136 MiB of 184320.
+        assert_eq!(value(&b200, "cache_config_memory_margin_fraction"), "0.1472");
+        let (a40, _) = applied(&[("serving_engine", "sglang"), ("replica_config_device", "a40")]);
+        assert_eq!(value(&a40, "sglang_scheduler_config_chunked_prefill_size"), "4096");
+    }
+
+    #[test]
+    fn trtllm_selects_in_flight_batching_with_its_defaults() {
+        let (c, settings) = applied(&[("serving_engine", "trtllm"), ("replica_config_device", "h200")]);
+        assert_eq!(value(&c, "replica_scheduler_config_type"), "trtllm");
+        assert_eq!(value(&c, "trtllm_scheduler_config_max_num_tokens"), "8192");
+        assert_eq!(value(&c, "cache_config_block_size"), "32");
+        assert_eq!(settings.len(), 9);
+    }
+
+    #[test]
+    fn a_bad_version_is_refused_naming_its_flag() {
+        let config =
+            Config::from_pairs([("serving_engine", "vllm"), ("serving_engine_version", "recent")]).unwrap();
+        let e = apply(&config).unwrap_err();
+        assert_eq!(e.flag, "serving_engine_version");
+        assert!(e.message.contains("'recent' is not a version"), "{}", e.message);
+    }
+}
