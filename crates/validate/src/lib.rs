@@ -8,6 +8,8 @@
 //! measurement ([`stats`]), summarised per group and backend ([`summary`]) and written as
 //! `points.csv`, `summary.json` and `tables.md` ([`output`]).
 
+pub mod client;
+pub mod deployment;
 pub mod mapping;
 pub mod output;
 pub mod points;
@@ -19,7 +21,8 @@ pub mod summary;
 
 use rayon::prelude::*;
 
-pub use mapping::{ClientModel, PointConfig, point_config};
+pub use client::{Client, Overrides, Warmup};
+pub use mapping::{PointConfig, point_config};
 pub use points::{InputError, Instance, Mode, PointsFile, ServingPoint, parse_points};
 pub use select::{Filter, FilterError};
 pub use skip::SkipReason;
@@ -28,8 +31,8 @@ pub use summary::Summary;
 /// Which points to simulate, and how the benchmark client behaves.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Options {
-    /// The benchmark client's request count and warm-up.
-    pub client: ClientModel,
+    /// What the command line changes about the benchmark clients.
+    pub client: Overrides,
     /// `--filter column=value`.
     pub filters: Vec<Filter>,
     /// `--max N`: simulate at most N of the modellable points, an even spread of them.
@@ -91,6 +94,10 @@ pub struct Comparison {
     pub sim_ttft_ms: f64,
     /// Simulated mean TPOT, ms (`None` for single-token outputs).
     pub sim_tpot_ms: Option<f64>,
+    /// Simulated median TTFT, ms (shown beside the mean; the errors compare means).
+    pub sim_ttft_median_ms: f64,
+    /// Simulated median TPOT, ms.
+    pub sim_tpot_median_ms: Option<f64>,
     /// (simulated − measured) / measured TTFT.
     pub ttft_err: f64,
     /// (simulated − measured) / measured TPOT.
@@ -133,6 +140,8 @@ pub fn compare(point: &ServingPoint, sim: simulate::SimulatedPoint) -> Compariso
     Comparison {
         sim_ttft_ms: sim.ttft_ms,
         sim_tpot_ms: sim.tpot_ms,
+        sim_ttft_median_ms: sim.ttft_median_ms,
+        sim_tpot_median_ms: sim.tpot_median_ms,
         ttft_err: stats::signed_error(sim.ttft_ms, point.silicon_ttft_ms),
         tpot_err: sim.tpot_ms.map(|t| stats::signed_error(t, point.silicon_tpot_ms)),
     }
@@ -154,8 +163,8 @@ mod tests {
         parse_points(&format!("{HEADER}\n{}\n", rows.join("\n")), "f").unwrap()
     }
 
-    fn small_client() -> ClientModel {
-        ClientModel { requests_per_client: 2, warmup_per_client: 1 }
+    fn small_client() -> Overrides {
+        Overrides { requests_per_client: Some(2), warmup_per_client: Some(1), ..Overrides::default() }
     }
 
     #[test]
@@ -195,7 +204,16 @@ mod tests {
     #[test]
     fn comparisons_are_signed_errors_against_the_measurement() {
         let point = crate::points::tests::point(&[("silicon_ttft_ms", "200"), ("silicon_tpot_ms", "20")]);
-        let c = compare(&point, simulate::SimulatedPoint { ttft_ms: 300.0, tpot_ms: Some(15.0) });
+        let c = compare(
+            &point,
+            simulate::SimulatedPoint {
+                ttft_ms: 300.0,
+                tpot_ms: Some(15.0),
+                ttft_median_ms: 250.0,
+                tpot_median_ms: Some(14.0),
+            },
+        );
+        assert_eq!((c.sim_ttft_median_ms, c.sim_tpot_median_ms), (250.0, Some(14.0)));
         assert_eq!((c.ttft_err, c.tpot_err), (0.5, Some(-0.25)));
     }
 }

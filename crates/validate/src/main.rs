@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use llmsim_validate::output::{points_csv, tables_md};
-use llmsim_validate::{ClientModel, Filter, Options, Summary, parse_points, plan, run_plan};
+use llmsim_validate::{Filter, Options, Overrides, Summary, parse_points, plan, run_plan};
 
 /// Simulates measured closed-loop serving benchmarks with llmsim and tables the error of mean
 /// TTFT and mean TPOT (signed: (simulated − measured) / measured).
@@ -31,12 +31,44 @@ struct Args {
     /// Simulations run in parallel [default: all cores]. Results do not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
-    /// Measured requests each benchmark client sends (the run sends concurrency × this).
-    #[arg(long, value_name = "K", default_value_t = ClientModel::default().requests_per_client, value_parser = clap::value_parser!(u32).range(1..))]
-    requests_per_client: u32,
-    /// Warm-up requests each client sends first, left out of the means.
-    #[arg(long, value_name = "K", default_value_t = ClientModel::default().warmup_per_client)]
-    warmup_per_client: u32,
+    /// Measured requests each benchmark client sends (the run sends concurrency × this)
+    /// [default: the point's protocol, 10].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    requests_per_client: Option<u32>,
+    /// Warm-up requests per client, sent and finished before the measured run and left out
+    /// of the means [default: the point's protocol: 1 request before 2026-01-21, 2 per
+    /// client from then on].
+    #[arg(long, value_name = "K")]
+    warmup_per_client: Option<u32>,
+    /// Prompt and output lengths uniform in [floor(R·L), L] around the point's isl and osl
+    /// (1 = exact) [default: the protocol's 0.8].
+    #[arg(long, value_name = "R", value_parser = range_ratio)]
+    length_range_ratio: Option<f64>,
+    /// Client-side time to first token per request, ms [default: the harness's value].
+    #[arg(long, value_name = "MS", value_parser = non_negative)]
+    client_ttft_overhead_ms: Option<f64>,
+    /// Client-side time to first token per prompt token, µs [default: the harness's value].
+    #[arg(long, value_name = "US", value_parser = non_negative)]
+    client_ttft_overhead_per_input_token_us: Option<f64>,
+    /// Also apply InferenceX's launch recipes of individual models (e.g. TensorRT-LLM's
+    /// token budget and batch waiting for Llama-3.1-70B); off, every model runs with its
+    /// engine's defaults and InferenceX's engine-wide settings (VALIDATION.md).
+    #[arg(long)]
+    model_recipes: bool,
+}
+
+fn range_ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
+        _ => Err(format!("'{text}' is not a ratio in (0, 1]")),
+    }
+}
+
+fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("'{text}' is not a number ≥ 0")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -54,9 +86,13 @@ fn validate(args: &Args) -> Result<(), String> {
     let points_name = args.points.display().to_string();
     let text = std::fs::read_to_string(&args.points).map_err(|e| format!("{points_name}: {e}"))?;
     let file = parse_points(&text, &points_name).map_err(|e| e.to_string())?;
-    let client = ClientModel {
+    let client = Overrides {
         requests_per_client: args.requests_per_client,
         warmup_per_client: args.warmup_per_client,
+        length_range_ratio: args.length_range_ratio,
+        ttft_overhead_ms: args.client_ttft_overhead_ms,
+        ttft_overhead_per_input_token_us: args.client_ttft_overhead_per_input_token_us,
+        model_recipes: args.model_recipes,
     };
     let options = Options { client, filters: args.filters.clone(), max: args.max };
     let plan = plan(&file, &options).map_err(|e| e.to_string())?;

@@ -1,40 +1,22 @@
 //! From a measured point to an llmsim configuration: the deployment (model, GPUs,
-//! parallelism, dtypes, the serving engine's batching) and the benchmark client (closed loop,
-//! fixed lengths, request count and warm-up). Later work extends this one function: serving
-//! engine models, disaggregation, MoE/EP/MLA.
+//! parallelism, dtypes, the serving engine and its version, `deployment.rs`) and the benchmark
+//! client (`client.rs`). Later work extends this one function: disaggregation, MoE/EP/MLA.
 
+use crate::client::{Overrides, client_for};
+use crate::deployment::{engine_version, model_recipe_flags, recipe_flags};
 use crate::points::{Instance, Mode, ServingPoint};
 use crate::skip::SkipReason;
-
-/// What the harness assumes about the benchmark client (VALIDATION.md, "Benchmark clients").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientModel {
-    /// Requests each client sends in the measured part of the run.
-    pub requests_per_client: u32,
-    /// Requests each client sends first, excluded from the statistics.
-    pub warmup_per_client: u32,
-}
-
-impl Default for ClientModel {
-    /// AIConfigurator's own evaluation runner drives genai-perf with `--request-count 10c`
-    /// after `--warmup-request-count 2c` (c = concurrency); its bench_serving runner sends
-    /// `--num-prompts 10c`.
-    fn default() -> ClientModel {
-        ClientModel { requests_per_client: 10, warmup_per_client: 2 }
-    }
-}
 
 /// A point as an llmsim run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointConfig {
     /// `(flag, value)` pairs with Vidur's flag names.
     pub flags: Vec<(&'static str, String)>,
-    /// The serving engine measured. Recorded only: llmsim has no serving-engine models yet,
-    /// every backend runs on `vllm_v1` (when `--serving_engine` exists it is passed here).
+    /// The serving engine measured (`--serving_engine`).
     pub backend: String,
     /// Clients of the closed loop.
     pub concurrency: u32,
-    /// The first requests by arrival, excluded from the means.
+    /// Warm-up requests, sent before the measured ones and excluded from the means.
     pub warmup_requests: u64,
     /// Requests the means are taken over.
     pub measured_requests: u64,
@@ -54,16 +36,11 @@ const SYSTEMS: &[(&str, &str, &str)] = &[
 /// Serving engines the harness knows.
 const BACKENDS: &[&str] = &["vllm", "sglang", "trtllm"];
 
-/// Prefill token budget per iteration: vLLM V1's `max_num_batched_tokens`, SGLang's
-/// `chunked_prefill_size` and TensorRT-LLM's `max_num_tokens` default to 8192 for serving
-/// on these GPUs.
-const TOKEN_BUDGET: u32 = 8192;
-
 /// The llmsim configuration of `point`, or why it cannot be modelled. Checks run in a fixed
 /// order and the first that fails is the reason: serving mode, system, dtypes, attention DP,
 /// expert parallelism, serving engine. The engine's own refusals (unknown model, does not
 /// fit) come when the configuration is built ([`crate::simulate::build`]).
-pub fn point_config(point: &ServingPoint, client: &ClientModel) -> Result<PointConfig, SkipReason> {
+pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<PointConfig, SkipReason> {
     let Mode::Aggregated(instance) = point.mode else {
         return Err(SkipReason::Disaggregated);
     };
@@ -83,10 +60,13 @@ pub fn point_config(point: &ServingPoint, client: &ClientModel) -> Result<PointC
         return Err(SkipReason::UnknownBackend(point.backend.clone()));
     }
     let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype);
-    let Instance { concurrency, tp_size: tp, pp_size: pp } = instance;
-    let warmup_requests = u64::from(client.warmup_per_client) * u64::from(concurrency);
+    let Instance { concurrency: batch_size, tp_size: tp, pp_size: pp } = instance;
+    // `batch_size` is per attention-DP rank; the clients drive the whole instance.
+    let concurrency = batch_size * point.attention_dp_size.unwrap_or(1);
+    let client = client_for(point, overrides);
+    let warmup_requests = client.warmup.requests(concurrency);
     let measured_requests = u64::from(client.requests_per_client) * u64::from(concurrency);
-    let flags = vec![
+    let mut flags = vec![
         ("replica_config_model_name", point.model_path.clone()),
         ("replica_config_device", device.to_string()),
         ("replica_config_network_device", node.to_string()),
@@ -94,22 +74,26 @@ pub fn point_config(point: &ServingPoint, client: &ClientModel) -> Result<PointC
         ("replica_config_num_pipeline_stages", pp.to_string()),
         ("replica_config_weight_dtype", weight_dtype.to_string()),
         ("replica_config_kv_cache_dtype", kv_dtype.to_string()),
-        ("replica_scheduler_config_type", "vllm_v1".to_string()),
-        ("vllm_v1_scheduler_config_chunk_size", TOKEN_BUDGET.to_string()),
-        // The engines' request caps (vLLM's max_num_seqs, TensorRT-LLM's max_batch_size,
-        // SGLang's max_running_requests) are at least the concurrencies benchmarked here, so
-        // the cap never binds below what the clients send (nor below one per micro-batch).
-        ("vllm_v1_scheduler_config_batch_size_cap", concurrency.max(pp).to_string()),
+        ("serving_engine", point.backend.clone()),
+        ("serving_engine_version", engine_version(point)),
         ("request_generator_config_type", "closed_loop".to_string()),
         ("closed_loop_request_generator_config_concurrency", concurrency.to_string()),
+        ("closed_loop_request_generator_config_num_requests", measured_requests.to_string()),
+        ("closed_loop_request_generator_config_warmup_requests", warmup_requests.to_string()),
+        ("closed_loop_request_generator_config_length_range_ratio", client.length_range_ratio.to_string()),
+        ("closed_loop_request_generator_config_client_ttft_overhead", client.ttft_overhead_s.to_string()),
         (
-            "closed_loop_request_generator_config_num_requests",
-            (warmup_requests + measured_requests).to_string(),
+            "closed_loop_request_generator_config_client_ttft_overhead_per_input_token",
+            client.ttft_overhead_per_input_token_s.to_string(),
         ),
         ("length_generator_config_type", "fixed".to_string()),
         ("fixed_request_length_generator_config_prefill_tokens", point.isl.to_string()),
         ("fixed_request_length_generator_config_decode_tokens", point.osl.to_string()),
     ];
+    flags.extend(recipe_flags(point, concurrency));
+    if overrides.model_recipes {
+        flags.extend(model_recipe_flags(point));
+    }
     Ok(PointConfig { flags, backend: point.backend.clone(), concurrency, warmup_requests, measured_requests })
 }
 
@@ -139,13 +123,14 @@ fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
     Ok(gemm)
 }
 
-/// The KV cache's dtype under each engine's default (`auto`): vLLM and SGLang keep the KV
-/// cache in the activations' dtype (bf16 for fp8 checkpoints) unless told otherwise;
-/// TensorRT-LLM takes it from the checkpoint's quantisation, and FP8 checkpoints quantise the
-/// KV cache to fp8 as well.
+/// The KV cache's dtype as the benchmarks ran it. InferenceX's vLLM and TensorRT-LLM
+/// recipes for FP8 checkpoints quantise the KV cache to fp8 (`kv-cache-dtype: fp8`,
+/// `kv_cache_config: {dtype: fp8}`: `benchmarks/70b_fp8_*.sh`, `dsr1_fp8_*_trt_*.sh` at
+/// InferenceX `ac1998a5`, Oct 2025); its SGLang recipes leave it to the engine's default
+/// (`auto`: the activations' dtype, bf16) on Hopper. Anything else keeps the activations' dtype.
 fn kv_cache_dtype(backend: &str, weight_dtype: &'static str) -> &'static str {
     match (backend, weight_dtype) {
-        ("trtllm", dtype) => dtype,
+        ("vllm" | "trtllm", "fp8") => "fp8",
         (_, "fp16") => "fp16",
         _ => "bf16",
     }
@@ -168,7 +153,7 @@ mod tests {
     #[test]
     fn an_aggregated_point_becomes_a_closed_loop_run() {
         let p = point(&[("isl", "8192"), ("osl", "1024"), ("batch_size", "32"), ("tp_size", "2")]);
-        let c = point_config(&p, &ClientModel::default()).unwrap();
+        let c = point_config(&p, &Overrides::default()).unwrap();
         assert_eq!(flag(&c, "replica_config_model_name"), "meta-llama/Llama-3.1-70B");
         assert_eq!(flag(&c, "replica_config_device"), "h200");
         assert_eq!(flag(&c, "replica_config_network_device"), "h200_dgx");
@@ -178,23 +163,32 @@ mod tests {
         assert_eq!(flag(&c, "closed_loop_request_generator_config_concurrency"), "32");
         assert_eq!(flag(&c, "fixed_request_length_generator_config_prefill_tokens"), "8192");
         assert_eq!(flag(&c, "fixed_request_length_generator_config_decode_tokens"), "1024");
-        assert_eq!(flag(&c, "vllm_v1_scheduler_config_batch_size_cap"), "32");
-        // 2 warm-up + 10 measured requests per client.
-        assert_eq!((c.warmup_requests, c.measured_requests), (64, 320));
-        assert_eq!(flag(&c, "closed_loop_request_generator_config_num_requests"), "384");
+        assert_eq!(flag(&c, "serving_engine"), "vllm");
+        assert_eq!(flag(&c, "serving_engine_version"), "0.10.2", "blank in October 2025");
+        assert_eq!(flag(&c, "vllm_v1_scheduler_config_async_scheduling"), "true");
+        // Measured in October 2025: one warm-up request, then 10 measured requests per client.
+        assert_eq!((c.warmup_requests, c.measured_requests), (1, 320));
+        assert_eq!(flag(&c, "closed_loop_request_generator_config_num_requests"), "320");
+        assert_eq!(flag(&c, "closed_loop_request_generator_config_warmup_requests"), "1");
+        assert_eq!(flag(&c, "closed_loop_request_generator_config_length_range_ratio"), "0.8");
         assert_eq!(c.backend, "vllm");
     }
 
     #[test]
     fn the_client_model_sets_the_request_count() {
         let p = point(&[("batch_size", "8")]);
-        let c = point_config(&p, &ClientModel { requests_per_client: 3, warmup_per_client: 0 }).unwrap();
+        let c = point_config(
+            &p,
+            &Overrides { requests_per_client: Some(3), warmup_per_client: Some(0), ..Overrides::default() },
+        )
+        .unwrap();
         assert_eq!((c.warmup_requests, c.measured_requests), (0, 24));
         assert_eq!(flag(&c, "closed_loop_request_generator_config_num_requests"), "24");
+        assert_eq!(flag(&c, "closed_loop_request_generator_config_warmup_requests"), "0");
     }
 
     #[test]
-    fn the_kv_cache_dtype_follows_each_engines_default() {
+    fn the_kv_cache_dtype_follows_the_benchmarks_recipes() {
         let kv = |backend, precision: &str| {
             let p = point(&[
                 ("backend", backend),
@@ -202,10 +196,11 @@ mod tests {
                 ("gemm_quant_mode", ""),
                 ("moe_quant_mode", ""),
             ]);
-            flag(&point_config(&p, &ClientModel::default()).unwrap(), "replica_config_kv_cache_dtype")
+            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_kv_cache_dtype")
                 .to_string()
         };
-        assert_eq!(kv("vllm", "fp8"), "bf16");
+        assert_eq!(kv("vllm", "fp8"), "fp8");
+        assert_eq!(kv("vllm", "bf16"), "bf16");
         assert_eq!(kv("sglang", "fp8"), "bf16");
         assert_eq!(kv("trtllm", "fp8"), "fp8");
         assert_eq!(kv("trtllm", "bf16"), "bf16");
@@ -216,21 +211,20 @@ mod tests {
     fn block_scaled_fp8_is_fp8_and_blank_modes_take_the_precision() {
         let p = point(&[("gemm_quant_mode", "fp8_block"), ("moe_quant_mode", "fp8_block")]);
         assert_eq!(
-            flag(&point_config(&p, &ClientModel::default()).unwrap(), "replica_config_weight_dtype"),
+            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_weight_dtype"),
             "fp8"
         );
         let p = point(&[("precision", "bf16"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]);
         assert_eq!(
-            flag(&point_config(&p, &ClientModel::default()).unwrap(), "replica_config_weight_dtype"),
+            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_weight_dtype"),
             "bf16"
         );
     }
 
     #[test]
     fn what_llmsim_cannot_model_is_skipped_with_the_reason() {
-        let skip = |overrides: &[(&str, &str)]| {
-            point_config(&point(overrides), &ClientModel::default()).unwrap_err()
-        };
+        let skip =
+            |overrides: &[(&str, &str)]| point_config(&point(overrides), &Overrides::default()).unwrap_err();
         assert_eq!(skip(&[("mode", "disagg")]), SkipReason::Disaggregated);
         assert_eq!(skip(&[("system", "tpu_v5")]), SkipReason::UnknownSystem("tpu_v5".into()));
         assert_eq!(
@@ -261,7 +255,7 @@ mod tests {
 
     #[test]
     fn systems_the_catalogue_lacks_still_map_to_device_names() {
-        let c = point_config(&point(&[("system", "b300_sxm")]), &ClientModel::default()).unwrap();
+        let c = point_config(&point(&[("system", "b300_sxm")]), &Overrides::default()).unwrap();
         assert_eq!(
             (flag(&c, "replica_config_device"), flag(&c, "replica_config_network_device")),
             ("b300", "b300_dgx")

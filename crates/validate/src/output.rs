@@ -8,25 +8,38 @@ use crate::summary::{GroupStats, Summary};
 use crate::{Outcome, Plan, PointsFile};
 
 /// Columns `points.csv` adds to the input's.
-pub const RESULT_COLUMNS: [&str; 5] = ["sim_ttft_ms", "sim_tpot_ms", "ttft_err", "tpot_err", "skipped"];
+pub const RESULT_COLUMNS: [&str; 7] = [
+    "sim_ttft_ms",
+    "sim_tpot_ms",
+    "ttft_err",
+    "tpot_err",
+    "sim_ttft_median_ms",
+    "sim_tpot_median_ms",
+    "skipped",
+];
 
 /// `points.csv`: the input columns of each reported row, then the simulated means (ms, to the
-/// microsecond), the signed errors (fractions) and the skip reason.
+/// microsecond), the signed errors of the means (fractions), the simulated medians and the
+/// skip reason.
 pub fn points_csv(file: &PointsFile, plan: &Plan, outcomes: &[Outcome]) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = file.headers.iter().map(String::as_str).chain(RESULT_COLUMNS);
     writer.write_record(header).expect("writing to memory");
     for (row, outcome) in plan.rows.iter().zip(outcomes) {
-        let results: [String; 5] = match outcome {
+        let results: [String; 7] = match outcome {
             Outcome::Simulated(c) => [
                 format!("{:.3}", c.sim_ttft_ms),
                 c.sim_tpot_ms.map_or_else(String::new, |t| format!("{t:.3}")),
                 format!("{:.5}", c.ttft_err),
                 c.tpot_err.map_or_else(String::new, |e| format!("{e:.5}")),
+                format!("{:.3}", c.sim_ttft_median_ms),
+                c.sim_tpot_median_ms.map_or_else(String::new, |t| format!("{t:.3}")),
                 String::new(),
             ],
             Outcome::Skipped(reason) => {
-                [String::new(), String::new(), String::new(), String::new(), reason.to_string()]
+                let mut cells: [String; 7] = Default::default();
+                cells[6] = reason.to_string();
+                cells
             }
         };
         let fields = file.points[row.index].fields.iter().map(String::as_str);
@@ -100,9 +113,10 @@ pub fn tables_md(summary: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::Overrides;
     use crate::points::parse_points;
     use crate::points::tests::{HEADER, row};
-    use crate::{ClientModel, Comparison, PlannedRow, SkipReason};
+    use crate::{Comparison, PlannedRow, SkipReason};
 
     #[test]
     fn points_csv_appends_results_or_the_skip_reason() {
@@ -123,6 +137,8 @@ mod tests {
             Outcome::Simulated(Comparison {
                 sim_ttft_ms: 250.0,
                 sim_tpot_ms: Some(18.0),
+                sim_ttft_median_ms: 1.0,
+                sim_tpot_median_ms: None,
                 ttft_err: 0.24688,
                 tpot_err: Some(-0.11111),
             }),
@@ -130,12 +146,21 @@ mod tests {
         ];
         let text = points_csv(&file, &plan, &outcomes);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], format!("{HEADER},sim_ttft_ms,sim_tpot_ms,ttft_err,tpot_err,skipped"));
+        assert_eq!(
+            lines[0],
+            format!(
+                "{HEADER},sim_ttft_ms,sim_tpot_ms,ttft_err,tpot_err,sim_ttft_median_ms,sim_tpot_median_ms,skipped"
+            )
+        );
         assert!(lines[1].starts_with("\"a,quoted\",vllm,"), "{}", lines[1]);
-        assert!(lines[1].ends_with(",200.5,20.25,250.000,18.000,0.24688,-0.11111,"), "{}", lines[1]);
+        assert!(
+            lines[1].ends_with(",200.5,20.25,2025-10-12,250.000,18.000,0.24688,-0.11111,1.000,,"),
+            "{}",
+            lines[1]
+        );
         assert!(
             lines[2].ends_with(
-                ",,,,,\"prefill/decode disaggregation is not modelled (separate pools, KV transfer)\""
+                ",,,,,,,\"prefill/decode disaggregation is not modelled (separate pools, KV transfer)\""
             ),
             "{}",
             lines[2]
@@ -159,12 +184,14 @@ mod tests {
             Outcome::Simulated(Comparison {
                 sim_ttft_ms: 1.0,
                 sim_tpot_ms: Some(1.0),
+                sim_ttft_median_ms: 1.0,
+                sim_tpot_median_ms: None,
                 ttft_err: 0.5,
                 tpot_err: Some(-0.05),
             }),
             Outcome::Skipped(SkipReason::ExpertParallel(8)),
         ];
-        let summary = Summary::of("f", &file, &plan, &outcomes, vec![], None, &ClientModel::default());
+        let summary = Summary::of("f", &file, &plan, &outcomes, vec![], None, &Overrides::default());
         let md = tables_md(&summary);
         assert!(md.contains("| expert parallelism | 1 |"), "{md}");
         assert!(md.contains("| vllm | 1 | 1 | 50.0 % | 50.0 % | +50.0 % | 5.0 % | 5.0 % | -5.0 % |"), "{md}");

@@ -27,6 +27,10 @@ pub const REQUIRED_COLUMNS: &[&str] = &[
     "silicon_tpot_ms",
 ];
 
+/// Columns read when the file has them (blank otherwise): the engine's version and the
+/// measurement date (`YYYY-MM-DD`), which decide the serving-engine model and the client.
+pub const OPTIONAL_COLUMNS: &[&str] = &["backend_version", "measured"];
+
 /// A problem with the points file; fatal for the whole run.
 #[derive(Debug, Error, PartialEq)]
 pub enum InputError {
@@ -82,6 +86,10 @@ pub struct ServingPoint {
     pub id: String,
     /// Serving engine: `vllm`, `sglang`, `trtllm`.
     pub backend: String,
+    /// Its version (`0.10.2`, `1.1.0rc2.post2`, ...; blank = not recorded).
+    pub backend_version: String,
+    /// Measurement date, `YYYY-MM-DD` (blank = not recorded).
+    pub measured: String,
     /// Hugging Face id of the model.
     pub model_path: String,
     /// GPU system, e.g. `h200_sxm`.
@@ -154,6 +162,8 @@ pub fn parse_points(text: &str, file: &str) -> Result<PointsFile, InputError> {
         moe_ep_size: index("moe_ep_size")?,
         silicon_ttft_ms: index("silicon_ttft_ms")?,
         silicon_tpot_ms: index("silicon_tpot_ms")?,
+        backend_version: headers.iter().position(|h| h == "backend_version"),
+        measured: headers.iter().position(|h| h == "measured"),
     };
     let mut points = Vec::new();
     for record in reader.records() {
@@ -185,6 +195,8 @@ struct Columns {
     moe_ep_size: usize,
     silicon_ttft_ms: usize,
     silicon_tpot_ms: usize,
+    backend_version: Option<usize>,
+    measured: Option<usize>,
 }
 
 /// One record being typed, with what its errors need to name.
@@ -270,6 +282,8 @@ impl Row<'_> {
             fields: self.fields.to_vec(),
             id: self.required_text(c.id)?,
             backend: self.required_text(c.backend)?,
+            backend_version: c.backend_version.map_or("", |i| self.text(i)).to_string(),
+            measured: c.measured.map_or("", |i| self.text(i)).to_string(),
             model_path: self.required_text(c.model_path)?,
             system: self.required_text(c.system)?,
             precision: self.required_text(c.precision)?,
@@ -290,7 +304,7 @@ impl Row<'_> {
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) const HEADER: &str = "id,backend,backend_version,model_path,system,precision,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms";
+    pub(crate) const HEADER: &str = "id,backend,backend_version,model_path,system,precision,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms,measured";
 
     /// An aggregated Llama-3.1-70B row on H200 with the given overrides applied as
     /// `column=value` (tests name only what matters to them).
@@ -317,6 +331,7 @@ pub(crate) mod tests {
                 "1",
                 "200.5",
                 "20.25",
+                "2025-10-12",
             ])
             .map(|(k, v)| (k, v.to_string()))
             .collect();
@@ -341,7 +356,22 @@ pub(crate) mod tests {
         assert_eq!(p.mode, Mode::Aggregated(Instance { concurrency: 16, tp_size: 4, pp_size: 1 }));
         assert_eq!((p.isl, p.osl, p.attention_dp_size, p.moe_ep_size), (1024, 128, Some(1), Some(1)));
         assert_eq!(p.silicon_ttft_ms, 200.5);
+        assert_eq!((p.backend_version.as_str(), p.measured.as_str()), ("", "2025-10-12"));
         assert_eq!(p.fields.len(), HEADER.split(',').count());
+    }
+
+    #[test]
+    fn the_version_and_date_columns_are_optional() {
+        let header = HEADER.replace(",backend_version", "").replace(",measured", "");
+        let values: Vec<String> = HEADER
+            .split(',')
+            .zip(row(&[("backend_version", "0.10.2")]).split(','))
+            .filter(|(h, _)| header.split(',').any(|k| k == *h))
+            .map(|(_, v)| v.to_string())
+            .collect();
+        let p = parse_points(&format!("{header}\n{}\n", values.join(",")), "f").unwrap().points.remove(0);
+        assert_eq!((p.backend_version.as_str(), p.measured.as_str()), ("", ""));
+        assert_eq!(point(&[("backend_version", "0.10.2")]).backend_version, "0.10.2");
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::client::Overrides;
 use crate::stats::ErrorStats;
-use crate::{ClientModel, Outcome, Plan, PointsFile};
+use crate::{Outcome, Plan, PointsFile};
 
 /// Points of one group and how far off they are.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -42,15 +43,6 @@ pub struct ReasonCount {
     pub n: usize,
 }
 
-/// The benchmark client the run assumed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ClientSummary {
-    /// Measured requests per client.
-    pub requests_per_client: u32,
-    /// Warm-up requests per client, excluded.
-    pub warmup_per_client: u32,
-}
-
 /// Everything `summary.json` holds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
@@ -60,8 +52,9 @@ pub struct Summary {
     pub filters: Vec<String>,
     /// `--max`, if given.
     pub max: Option<usize>,
-    /// The client model.
-    pub client: ClientSummary,
+    /// What the command line changed about each point's benchmark client (`null` = the
+    /// protocol's value, `client.rs`).
+    pub overrides: Overrides,
     /// Modellable points `--max` left out (not in any figure below).
     pub thinned_out: usize,
     /// Over all reported points.
@@ -119,7 +112,7 @@ impl Summary {
         outcomes: &[Outcome],
         filters: Vec<String>,
         max: Option<usize>,
-        client: &ClientModel,
+        client: &Overrides,
     ) -> Summary {
         let mut overall = Accumulator::default();
         let mut by_backend: BTreeMap<&str, Accumulator> = BTreeMap::new();
@@ -143,10 +136,7 @@ impl Summary {
             points_file: points_file.to_string(),
             filters,
             max,
-            client: ClientSummary {
-                requests_per_client: client.requests_per_client,
-                warmup_per_client: client.warmup_per_client,
-            },
+            overrides: *client,
             thinned_out: plan.thinned_out,
             overall: overall.stats([None, None, None, None]),
             by_backend: by_backend
@@ -190,6 +180,8 @@ mod tests {
         Outcome::Simulated(Comparison {
             sim_ttft_ms: 1.0,
             sim_tpot_ms: Some(1.0),
+            sim_ttft_median_ms: 1.0,
+            sim_tpot_median_ms: None,
             ttft_err,
             tpot_err: Some(tpot_err),
         })
@@ -216,7 +208,7 @@ mod tests {
             Outcome::Skipped(SkipReason::ExpertParallel(2)),
             Outcome::Skipped(SkipReason::Disaggregated),
         ];
-        let s = Summary::of("f", &file, &plan, &outcomes, vec![], None, &ClientModel::default());
+        let s = Summary::of("f", &file, &plan, &outcomes, vec![], None, &Overrides::default());
         assert_eq!((s.overall.n, s.overall.n_skipped), (3, 2));
         assert_eq!(s.overall.ttft.unwrap().abs_err_median, 0.5);
 

@@ -47,7 +47,12 @@ fn writes_points_summary_and_tables() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let points = read(&dir, "points.csv");
     let lines: Vec<&str> = points.lines().collect();
-    assert_eq!(lines[0], format!("{HEADER},sim_ttft_ms,sim_tpot_ms,ttft_err,tpot_err,skipped"));
+    assert_eq!(
+        lines[0],
+        format!(
+            "{HEADER},sim_ttft_ms,sim_tpot_ms,ttft_err,tpot_err,sim_ttft_median_ms,sim_tpot_median_ms,skipped"
+        )
+    );
     assert_eq!(lines.len(), 6, "every row is reported");
     for (line, id) in lines[1..].iter().zip(["a", "b", "c", "d", "e"]) {
         assert!(line.starts_with(&format!("{id},")), "rows keep the file's order: {line}");
@@ -61,7 +66,8 @@ fn writes_points_summary_and_tables() {
     assert_eq!(summary["overall"]["n"], 2);
     assert_eq!(summary["overall"]["n_skipped"], 3);
     assert_eq!(summary["by_backend"].as_array().unwrap().len(), 3);
-    assert_eq!(summary["client"]["requests_per_client"], 2);
+    assert_eq!(summary["overrides"]["requests_per_client"], 2);
+    assert_eq!(summary["overrides"]["length_range_ratio"], serde_json::Value::Null);
     assert!(summary["overall"]["ttft"]["abs_err_p90"].as_f64().unwrap() >= 0.0);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Coverage: 2 points simulated, 3 skipped."), "{stdout}");

@@ -1,0 +1,158 @@
+//! The benchmark client a point was measured with, as llmsim's closed-loop client model
+//! (VALIDATION.md, "Benchmark clients"). The file does not record its client; about 95 % of its
+//! points are InferenceX runs, whose client is public (`benchmarks/benchmark_lib.sh` and
+//! `utils/bench_serving/benchmark_serving.py` in SemiAnalysisAI/InferenceX, and the
+//! `kimbochen/bench_serving` fork it cloned before 2026-01-21). What it did is decided by the
+//! measurement date alone: nothing here looks at a point's model, id or figures.
+
+use crate::points::ServingPoint;
+
+/// The day InferenceX's client started sending `2·C` warm-up requests instead of one test
+/// request (InferenceX commit `d053ae24e`, "upstream kimbochen/bench_serving, adding warmup").
+pub const WARMUP_PER_CLIENT_SINCE: &str = "2026-01-21";
+
+/// How a benchmark client drove one point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Client {
+    /// Measured requests per client (`--num-prompts` = this × concurrency).
+    pub requests_per_client: u32,
+    /// Warm-up requests, sent and finished before the measured run, excluded from its means.
+    pub warmup: Warmup,
+    /// Prompt and output lengths are uniform in `[⌊r·L⌋, L]` (`--random-range-ratio`).
+    pub length_range_ratio: f64,
+    /// Client-side time to first token per request, seconds (HTTP, API server).
+    pub ttft_overhead_s: f64,
+    /// Further client-side seconds per prompt token (tokenisation).
+    pub ttft_overhead_per_input_token_s: f64,
+}
+
+/// A client's warm-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmup {
+    /// A fixed number of requests.
+    Requests(u32),
+    /// This many per client (× concurrency).
+    PerClient(u32),
+}
+
+impl Warmup {
+    /// Warm-up requests at `concurrency`.
+    pub fn requests(self, concurrency: u32) -> u64 {
+        match self {
+            Warmup::Requests(n) => u64::from(n),
+            Warmup::PerClient(k) => u64::from(k) * u64::from(concurrency),
+        }
+    }
+}
+
+/// What a command line may change about each point's client and deployment; `None` keeps the
+/// protocol's value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Overrides {
+    /// `--requests-per-client`.
+    pub requests_per_client: Option<u32>,
+    /// `--warmup-per-client`.
+    pub warmup_per_client: Option<u32>,
+    /// `--length-range-ratio`.
+    pub length_range_ratio: Option<f64>,
+    /// `--client-ttft-overhead-ms`.
+    pub ttft_overhead_ms: Option<f64>,
+    /// `--client-ttft-overhead-per-input-token-us`.
+    pub ttft_overhead_per_input_token_us: Option<f64>,
+    /// `--model-recipes`: also apply InferenceX's per-model launch recipes
+    /// (`deployment::model_recipe_flags`).
+    pub model_recipes: bool,
+}
+
+/// InferenceX's client on the day `measured` (`YYYY-MM-DD`; blank = unknown, taken as the
+/// current protocol): `--num-prompts 10·C --max-concurrency C --random-range-ratio 0.8
+/// --request-rate inf --ignore-eos`, one test request before 2026-01-21 and `--num-warmups
+/// 2·C` from then on.
+pub fn inferencex_client(measured: &str) -> Client {
+    let warmup = if !measured.is_empty() && measured < WARMUP_PER_CLIENT_SINCE {
+        Warmup::Requests(1)
+    } else {
+        Warmup::PerClient(2)
+    };
+    Client {
+        requests_per_client: 10,
+        warmup,
+        length_range_ratio: 0.8,
+        ttft_overhead_s: CLIENT_TTFT_OVERHEAD_S,
+        ttft_overhead_per_input_token_s: CLIENT_TTFT_OVERHEAD_PER_INPUT_TOKEN_S,
+    }
+}
+
+/// Client-side TTFT per request: a new HTTP connection per request, the API server's request
+/// handling and the first streamed chunk (VALIDATION.md, "Client-side time to first token").
+pub const CLIENT_TTFT_OVERHEAD_S: f64 = 0.0;
+
+/// Client-side TTFT per prompt token: the API server tokenises the prompt before the engine
+/// sees it.
+pub const CLIENT_TTFT_OVERHEAD_PER_INPUT_TOKEN_S: f64 = 0.0;
+
+/// The client of `point` with `overrides` applied.
+pub fn client_for(point: &ServingPoint, overrides: &Overrides) -> Client {
+    let mut client = inferencex_client(&point.measured);
+    if let Some(k) = overrides.requests_per_client {
+        client.requests_per_client = k;
+    }
+    if let Some(k) = overrides.warmup_per_client {
+        client.warmup = Warmup::PerClient(k);
+    }
+    if let Some(r) = overrides.length_range_ratio {
+        client.length_range_ratio = r;
+    }
+    if let Some(ms) = overrides.ttft_overhead_ms {
+        client.ttft_overhead_s = ms / 1e3;
+    }
+    if let Some(us) = overrides.ttft_overhead_per_input_token_us {
+        client.ttft_overhead_per_input_token_s = us / 1e6;
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::points::tests::point;
+
+    #[test]
+    fn the_warm_up_follows_the_measurement_date() {
+        assert_eq!(inferencex_client("2025-10-12").warmup, Warmup::Requests(1));
+        assert_eq!(inferencex_client("2026-01-20").warmup, Warmup::Requests(1));
+        assert_eq!(inferencex_client("2026-01-21").warmup, Warmup::PerClient(2));
+        assert_eq!(inferencex_client("").warmup, Warmup::PerClient(2));
+        assert_eq!(Warmup::PerClient(2).requests(16), 32);
+        assert_eq!(Warmup::Requests(1).requests(16), 1);
+        let c = inferencex_client("2025-10-12");
+        assert_eq!((c.requests_per_client, c.length_range_ratio), (10, 0.8));
+    }
+
+    #[test]
+    fn overrides_replace_the_protocols_values() {
+        let p = point(&[("measured", "2025-10-12")]);
+        let c = client_for(
+            &p,
+            &Overrides {
+                requests_per_client: Some(3),
+                warmup_per_client: Some(0),
+                length_range_ratio: Some(1.0),
+                ttft_overhead_ms: Some(2.0),
+                ttft_overhead_per_input_token_us: Some(1.5),
+                model_recipes: false,
+            },
+        );
+        assert_eq!(
+            c,
+            Client {
+                requests_per_client: 3,
+                warmup: Warmup::PerClient(0),
+                length_range_ratio: 1.0,
+                ttft_overhead_s: 0.002,
+                ttft_overhead_per_input_token_s: 1.5e-6,
+            }
+        );
+        assert_eq!(client_for(&p, &Overrides::default()), inferencex_client("2025-10-12"));
+    }
+}

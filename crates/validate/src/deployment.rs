@@ -1,0 +1,151 @@
+//! The serving engine a point was measured on, as llmsim's serving-engine model: the engine
+//! (`backend`), its version (`backend_version`, or for the image-less InferenceX runs of
+//! autumn 2025 the image InferenceX used then), and what InferenceX's launch recipes set for
+//! every model of an engine. Nothing here looks at a point's model, id or figures.
+
+use llmsim_engine::serving_engine::Version;
+
+use crate::points::ServingPoint;
+
+/// Until this day InferenceX recorded no image in its results (InferenceX-app, "`image` …
+/// null for runs before 2025-12-08").
+pub const IMAGES_RECORDED_SINCE: &str = "2025-12-08";
+
+/// The engine images InferenceX's workflows ran before images were recorded
+/// (`.github/workflows/*-tmpl.yml` at InferenceX `ac1998a5`, 2025-10-19, and
+/// `2582bce40`, 2025-10-29): `vllm/vllm-openai:v0.10.2`,
+/// `tensorrt-llm/release:1.1.0rc2.post2`, `lmsysorg/sglang:v0.5.2rc2` / `v0.5.3rc1`.
+const EARLY_IMAGES: &[(&str, &str)] =
+    &[("vllm", "0.10.2"), ("trtllm", "1.1.0rc2.post2"), ("sglang", "0.5.3")];
+
+/// The `--serving_engine_version` of `point`: its `backend_version`; a blank one, the image
+/// InferenceX ran before it recorded images; a custom image tag that names no version
+/// (`glm5-hopper`, `gpt-oss-dev`), the newest modelled.
+pub fn engine_version(point: &ServingPoint) -> String {
+    if !point.backend_version.is_empty() {
+        return match Version::parse(&point.backend_version) {
+            Ok(_) => point.backend_version.clone(),
+            Err(_) => "latest".to_string(),
+        };
+    }
+    let early = !point.measured.is_empty() && point.measured.as_str() < IMAGES_RECORDED_SINCE;
+    match EARLY_IMAGES.iter().find(|(engine, _)| *engine == point.backend) {
+        Some((_, version)) if early => (*version).to_string(),
+        _ => "latest".to_string(),
+    }
+}
+
+/// Flags InferenceX's launch recipes set for every model of the point's engine, where they
+/// differ from the engine's defaults and change what llmsim models (the KV-cache dtype is set
+/// apart, in [`crate::mapping`]):
+/// - vLLM: async scheduling on (`async-scheduling: true` in every vLLM recipe,
+///   `benchmarks/*.sh` at `ac1998a5`; on by default only from vLLM 0.14);
+/// - TensorRT-LLM: a token budget with room for a whole prompt beside one decode token of
+///   every client. Every TensorRT-LLM recipe raises `max_num_tokens` past the 8192 default
+///   for this; the DeepSeek-R1 ones by the formula used here, max(8192, ⌈(C + ISL + 64) /
+///   64⌉ · 64) (`benchmarks/dsr1_fp8_*_trt_slurm.sh`), others to a fixed 16384 or 20000.
+pub fn recipe_flags(point: &ServingPoint, concurrency: u32) -> Vec<(&'static str, String)> {
+    match point.backend.as_str() {
+        "vllm" => vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())],
+        "trtllm" => {
+            let tokens = (u64::from(concurrency) + u64::from(point.isl) + 64).div_ceil(64) * 64;
+            vec![("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string())]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A model's own launch recipe in InferenceX: flags beyond [`recipe_flags`] that one model's
+/// scripts set. Applied only with `--recipes` (they name models, which the validation's
+/// headline figures must not depend on; VALIDATION.md reports both).
+struct ModelRecipe {
+    backend: &'static str,
+    model: &'static str,
+    /// Measured before this day (the recipe's lifetime in the repository).
+    until: &'static str,
+    flags: fn(&ServingPoint) -> Vec<(&'static str, String)>,
+}
+
+/// InferenceX's model recipes for the points of the shared file (its `benchmarks/` at
+/// `ac1998a5`, 2025-10-19).
+const MODEL_RECIPES: &[ModelRecipe] = &[ModelRecipe {
+    backend: "trtllm",
+    model: "meta-llama/Llama-3.1-70B",
+    until: "2025-12-08",
+    // 70b_fp8_{h200,b200}_trt_slurm.sh: `--max_num_tokens 16384`, and for 1k/1k below TP 8
+    // `batch_wait_max_tokens_ratio: 0.9, batch_wait_timeout_iters: 20`.
+    flags: |p| {
+        let mut flags = vec![("trtllm_scheduler_config_max_num_tokens", "16384".to_string())];
+        let tp = match p.mode {
+            crate::points::Mode::Aggregated(i) => i.tp_size,
+            crate::points::Mode::Disaggregated => 0,
+        };
+        if p.isl == 1024 && p.osl == 1024 && tp < 8 {
+            flags.push(("trtllm_scheduler_config_batch_wait_max_tokens_ratio", "0.9".to_string()));
+            flags.push(("trtllm_scheduler_config_batch_wait_timeout_iters", "20".to_string()));
+        }
+        flags
+    },
+}];
+
+/// The flags of `point`'s model recipe, if InferenceX has one for it ([`MODEL_RECIPES`]).
+pub fn model_recipe_flags(point: &ServingPoint) -> Vec<(&'static str, String)> {
+    MODEL_RECIPES
+        .iter()
+        .filter(|r| r.backend == point.backend && r.model == point.model_path)
+        .filter(|r| !point.measured.is_empty() && point.measured.as_str() < r.until)
+        .flat_map(|r| (r.flags)(point))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::points::tests::point;
+
+    #[test]
+    fn a_blank_version_is_the_image_of_its_time() {
+        let v = |backend, version, measured| {
+            engine_version(&point(&[
+                ("backend", backend),
+                ("backend_version", version),
+                ("measured", measured),
+            ]))
+        };
+        assert_eq!(v("vllm", "0.19.0", "2026-04-17"), "0.19.0");
+        assert_eq!(v("vllm", "", "2025-10-12"), "0.10.2");
+        assert_eq!(v("trtllm", "", "2025-10-12"), "1.1.0rc2.post2");
+        assert_eq!(v("sglang", "", "2025-11-30"), "0.5.3");
+        assert_eq!(v("trtllm", "", "2026-04-02"), "latest");
+        assert_eq!(v("vllm", "", ""), "latest");
+        assert_eq!(v("sglang", "glm5-hopper", "2026-03-01"), "latest");
+        assert_eq!(v("sglang", "0.5.6.post2", "2026-03-01"), "0.5.6.post2");
+    }
+
+    #[test]
+    fn engine_recipes_turn_async_scheduling_on_and_size_the_token_budget() {
+        assert_eq!(
+            recipe_flags(&point(&[("backend", "vllm")]), 16),
+            [("vllm_v1_scheduler_config_async_scheduling", "true".to_string())]
+        );
+        // ⌈(128 + 8192 + 64) / 64⌉ · 64 = 8384; at most the default below it.
+        let budget = |isl: &str, c| recipe_flags(&point(&[("backend", "trtllm"), ("isl", isl)]), c);
+        assert_eq!(budget("8192", 128), [("trtllm_scheduler_config_max_num_tokens", "8384".to_string())]);
+        assert_eq!(budget("1024", 64), [("trtllm_scheduler_config_max_num_tokens", "8192".to_string())]);
+        assert!(recipe_flags(&point(&[("backend", "sglang")]), 8).is_empty());
+    }
+
+    #[test]
+    fn model_recipes_apply_to_their_model_engine_and_time() {
+        let p = |overrides: &[(&str, &str)]| {
+            let mut all = vec![("backend", "trtllm"), ("isl", "1024"), ("osl", "1024"), ("tp_size", "4")];
+            all.extend_from_slice(overrides);
+            model_recipe_flags(&point(&all))
+        };
+        assert_eq!(p(&[]).len(), 3, "16384 tokens and batch waiting for 1k/1k below TP 8");
+        assert_eq!(p(&[("tp_size", "8")]).len(), 1);
+        assert!(p(&[("backend", "vllm")]).is_empty());
+        assert!(p(&[("measured", "2026-02-01")]).is_empty());
+        assert!(p(&[("model_path", "Qwen/Qwen3-32B")]).is_empty());
+    }
+}
