@@ -11,12 +11,15 @@ use llmsim_validate::{Options, Outcome, Summary, parse_points, plan, run_plan};
 const THINNED_POINTS: usize = 40;
 
 /// Upper bounds on (median |err|, p90 |err|) of mean TTFT and mean TPOT per backend: the
-/// figures of the baseline (VALIDATION.md, thinned run) rounded up a little. The fidelity work
-/// (serving-engine models, a client model) tightens them as it lowers the error.
+/// figures of the thinned run with serving-engine models and the InferenceX client model
+/// (VALIDATION.md, "The thinned run") plus a margin of 2-6 points. Each fidelity change that
+/// lowers the error tightens them; none loosens them without saying why in VALIDATION.md.
 const BOUNDS: &[(&str, [f64; 2], [f64; 2])] = &[
     // backend, TTFT (median, p90), TPOT (median, p90)
-    ("trtllm", [0.50, 1.25], [0.45, 0.70]),
-    ("vllm", [0.77, 2.00], [0.16, 0.40]),
+    // measured: TTFT 10.0 / 38.9 %, TPOT 35.3 / 61.7 %
+    ("trtllm", [0.12, 0.43], [0.38, 0.65]),
+    // measured: TTFT 10.0 / 24.5 %, TPOT 9.2 / 35.7 %
+    ("vllm", [0.12, 0.28], [0.11, 0.38]),
 ];
 
 fn within(name: &str, g: &GroupStats, ttft: [f64; 2], tpot: [f64; 2]) -> Vec<String> {
@@ -37,7 +40,7 @@ fn within(name: &str, g: &GroupStats, ttft: [f64; 2], tpot: [f64; 2]) -> Vec<Str
 }
 
 #[test]
-fn thinned_validation_run_stays_within_the_baseline_error() {
+fn thinned_validation_run_stays_within_the_reached_error() {
     let Some(shared) = shared_dir() else { return };
     let path = shared.join("validation/serving_points.csv");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -59,7 +62,7 @@ fn thinned_validation_run_stays_within_the_baseline_error() {
         assert!(g.n >= 10, "{backend}: only {} points simulated", g.n);
         misses.extend(within(backend, g, ttft, tpot));
     }
-    assert!(misses.is_empty(), "further off than the baseline:\n{}", misses.join("\n"));
+    assert!(misses.is_empty(), "further off than the bounds reached:\n{}", misses.join("\n"));
     // Points of a backend without bounds would go unchecked: every simulated backend has one.
     for g in summary.by_backend.iter().filter(|g| g.n > 0) {
         let name = g.backend.as_deref().unwrap_or("");
