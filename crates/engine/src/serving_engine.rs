@@ -5,6 +5,12 @@
 //! into a bundle of flag values; a flag set explicitly overrides its bundle value, and without
 //! `--serving_engine` nothing changes (Vidur's rules and defaults). Every rule names its
 //! source in docs/policies.md ("Serving engines").
+//!
+//! A bundle is a plain list of (flag, value) rows addressed by flag name, so an engine default
+//! that lives in another family (an execution-time knob such as the all-reduce kernel or the
+//! per-step CPU overhead) is one more row in that engine's function: no code here knows what a
+//! flag means, and `apply` refuses a row whose flag or value the table does not accept, naming
+//! `--serving_engine`.
 
 use crate::catalog;
 use crate::config::{Config, ConfigError, FlagDef, FlagValue};
