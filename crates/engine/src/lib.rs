@@ -9,8 +9,8 @@
 //! [`Config`] into a validated [`SimConfig`].
 //!
 //! Modules are layered (ARCHITECTURE.md, "Layering"; checked by `tests/layering.rs`), bottom up:
-//! the vocabulary ([`time`], [`rng`], [`stats`], [`request`], [`catalog`], [`trace`],
-//! [`inputs`], [`config`]); models and policies ([`memory`], [`kv`], [`batch`], [`exec`],
+//! the vocabulary ([`time`], [`limits`], [`rng`], [`stats`], [`request`], [`catalog`],
+//! [`trace`], [`inputs`], [`config`]); models and policies ([`memory`], [`kv`], [`batch`], [`exec`],
 //! [`hf_config`], [`custom_device`], [`scheduler`], [`workload`]); the composition root
 //! ([`flag_table`], [`sim_config`]); the simulation ([`event`], [`sim`], [`metrics`],
 //! [`report`]). A module uses only its own layer and those below.
@@ -39,6 +39,7 @@ pub mod flag_table;
 pub mod hf_config;
 pub mod inputs;
 pub mod kv;
+pub mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod report;
