@@ -286,10 +286,10 @@ impl Simulation {
         request.session_id = new.session_id;
         request.client = new.client;
         if self.config.cache.enable_prefix_caching {
-            request.block_hashes = new
-                .block_hashes
-                .as_ref()
-                .and_then(|h| hashes_for_block_size(h, self.config.cache.block_size));
+            request.block_hashes = new.block_hashes.as_ref().and_then(|h| {
+                let full_blocks = request.total_tokens() / self.config.cache.block_size;
+                hashes_for_block_size(h, self.config.cache.block_size, full_blocks as usize)
+            });
         }
         self.metrics.on_arrival(&request);
         self.requests.push(request);

@@ -4,6 +4,7 @@
 //! checking what crosses policies. It is the single validator the CLI and the web page use.
 
 mod replica;
+mod resources;
 #[cfg(test)]
 mod tests;
 
@@ -13,14 +14,17 @@ use crate::config::{
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
+use crate::limits::{
+    DEFAULT_MEMORY_BUDGET_BYTES, MAX_BLOCK_SIZE, MAX_KV_TOKENS_PER_REPLICA, MAX_REPLICAS, MemoryEstimate,
+};
 use crate::memory::{self, MemoryPlan};
 use crate::scheduler::global::{ROUTERS, RouterFactory};
 use crate::scheduler::replica::{QueueKind, REPLICA_SCHEDULERS, ReplicaSchedulerFactory};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
 
-/// Most KV blocks a run may simulate over all replicas (about 2 GB of bookkeeping).
-pub const MAX_SIMULATED_BLOCKS: u64 = 50_000_000;
+/// Most KV blocks a run may simulate over all replicas (see [`crate::limits`]).
+pub use crate::limits::MAX_SIMULATED_BLOCKS;
 
 /// A chosen policy: its registered name and how to build it.
 #[derive(Clone)]
@@ -74,19 +78,32 @@ pub struct SimConfig {
     pub metrics: MetricsSpec,
     /// Non-fatal observations about the configuration (shown in the report).
     pub warnings: Vec<String>,
+    /// The memory the run is expected to need, within the budget it was built with.
+    pub memory_estimate: MemoryEstimate,
 }
 
 impl SimConfig {
     /// Validates `config`, reading trace and model files from `inputs`; every problem is
-    /// reported, each naming its flag.
+    /// reported, each naming its flag. The run may plan to use up to
+    /// [`DEFAULT_MEMORY_BUDGET_BYTES`] of memory ([`SimConfig::build_with_budget`]).
     pub fn build(config: &Config, inputs: &Inputs) -> Result<SimConfig, ConfigErrors> {
+        SimConfig::build_with_budget(config, inputs, DEFAULT_MEMORY_BUDGET_BYTES)
+    }
+
+    /// [`SimConfig::build`], refusing a run whose memory estimate exceeds `memory_budget`
+    /// bytes (the web page's worker passes a browser's budget), naming the flag to lower.
+    pub fn build_with_budget(
+        config: &Config,
+        inputs: &Inputs,
+        memory_budget: u64,
+    ) -> Result<SimConfig, ConfigErrors> {
         let mut p = Params::with_inputs(config, inputs);
         // Flags of a policy that is not selected are read by nothing: say so.
         let mut warnings = config.ignored_flag_warnings();
 
         let seed = p.int("seed") as u64;
         let time_limit = read_time_limit(&mut p);
-        let num_replicas = p.int_in("cluster_config_num_replicas", 1, 100_000) as u32;
+        let num_replicas = p.int_in("cluster_config_num_replicas", 1, i64::from(MAX_REPLICAS)) as u32;
         let replica = replica::read(&mut p, &mut warnings);
         let cache = read_cache(&mut p);
 
@@ -136,6 +153,15 @@ impl SimConfig {
             Some(r) if !p.has_errors() => plan_memory(&mut p, r, &cache, num_replicas, &mut warnings),
             _ => None,
         };
+        let memory_estimate = match (&workload, &memory) {
+            (Some(workload), Some(memory)) => {
+                let estimate = resources::estimate(inputs, &workload.build, &metrics, memory, num_replicas);
+                let input_flag = resources::largest_input_flag(config, inputs);
+                resources::check_budget(&mut p, &estimate, memory_budget, &workload.build, input_flag);
+                estimate
+            }
+            _ => MemoryEstimate::default(),
+        };
 
         warnings.extend(p.take_warnings());
         let errors = p.into_errors();
@@ -171,6 +197,7 @@ impl SimConfig {
             predictor,
             metrics,
             warnings,
+            memory_estimate,
         })
     }
 
@@ -217,7 +244,7 @@ fn read_time_limit(p: &mut Params) -> Option<SimTime> {
 fn read_cache(p: &mut Params) -> CacheSpec {
     CacheSpec {
         block_size: {
-            let b = p.int_in("cache_config_block_size", 1, 1 << 16);
+            let b = p.int_in("cache_config_block_size", 1, i64::from(MAX_BLOCK_SIZE));
             if !(b as u64).is_power_of_two() {
                 p.error(
                     ConfigError::new("cache_config_block_size", format!("{b} is not a power of two"))
@@ -294,13 +321,37 @@ fn plan_memory(
     num_replicas: u32,
     warnings: &mut Vec<String>,
 ) -> Option<MemoryPlan> {
-    let plan = match memory::plan(replica, cache) {
+    let mut plan = match memory::plan(replica, cache) {
         Ok(plan) => plan,
         Err(e) => {
             p.error(e);
             return None;
         }
     };
+    // A batch's tokens are resident in the cache and summed in u32: bound a replica's cache.
+    let max_blocks = MAX_KV_TOKENS_PER_REPLICA / u64::from(cache.block_size);
+    if plan.num_blocks > max_blocks {
+        if cache.num_blocks_override.is_some() {
+            p.error(
+                ConfigError::new(
+                    "cache_config_num_blocks",
+                    format!(
+                        "{} blocks × {} tokens = {} tokens per replica, more than the {MAX_KV_TOKENS_PER_REPLICA} a replica's KV cache may hold in this simulator",
+                        plan.num_blocks,
+                        cache.block_size,
+                        u128::from(plan.num_blocks) * u128::from(cache.block_size)
+                    ),
+                )
+                .with_hint(format!("use at most {max_blocks} blocks")),
+            );
+            return None;
+        }
+        warnings.push(format!(
+            "a replica's memory would hold {} KV blocks of {} tokens; the simulator keeps at most {MAX_KV_TOKENS_PER_REPLICA} tokens ({max_blocks} blocks) per replica",
+            plan.num_blocks, cache.block_size
+        ));
+        plan.num_blocks = max_blocks;
+    }
     // The simulation keeps every KV block of every replica (about 40 bytes each): refuse a
     // cluster whose bookkeeping alone would exhaust memory (wasm tops out at 4 GB).
     if plan.num_blocks.saturating_mul(u64::from(num_replicas)) > MAX_SIMULATED_BLOCKS {
