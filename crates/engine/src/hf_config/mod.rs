@@ -11,6 +11,10 @@ use family::{family_of, family_of_architecture};
 use serde_json::Value;
 
 use crate::catalog::{ModelArch, MoeSpec};
+use crate::limits::{
+    MAX_MODEL_DIM, MAX_MODEL_EXPERTS, MAX_MODEL_HEADS, MAX_MODEL_LAYERS, MAX_MODEL_LEN, MAX_MODEL_PARAMS,
+    MAX_VOCAB_SIZE,
+};
 use family::Family;
 
 /// A model read from a Hugging Face `config.json` ([`model_from_hf_config`]).
@@ -57,6 +61,8 @@ impl std::fmt::Display for HfConfigError {
 /// attention (DeepSeek-V2/V3), which would be grossly mis-sized, is refused. Errors name the
 /// missing or malformed field.
 pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigError> {
+    // A byte-order mark is skipped, as everywhere else llmsim reads text.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root: Value =
         serde_json::from_str(text).map_err(|e| HfConfigError::new(format!("not valid JSON: {e}")))?;
     if !root.is_object() {
@@ -115,32 +121,99 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
             .and_then(Value::as_f64)
             .or_else(|| f.get(&["rotary_dim"]).map(|r| r as f64 / f64::from(head_dim)))
             .unwrap_or(1.0);
-    Ok(HfModel {
-        arch: ModelArch {
-            name: name.to_string(),
-            aliases: Vec::new(),
-            num_layers,
-            num_q_heads,
-            num_kv_heads,
-            embedding_dim,
-            head_dim,
-            mlp_hidden_dim,
-            use_gated_mlp: gated,
-            vocab_size,
-            max_model_len,
-            use_bias,
-            use_qkv_bias,
-            activation,
-            norm: if layer_norm { "layer_norm".into() } else { "rms_norm".into() },
-            post_attn_norm: !parallel_block,
-            partial_rotary_factor,
-            no_tensor_parallel: false,
-            tie_word_embeddings: flag("tie_word_embeddings").unwrap_or(fam.is_some_and(|f| f.tied)),
-            moe,
-        },
-        name_or_path,
-        warnings,
-    })
+    let arch = ModelArch {
+        name: name.to_string(),
+        aliases: Vec::new(),
+        num_layers,
+        num_q_heads,
+        num_kv_heads,
+        embedding_dim,
+        head_dim,
+        mlp_hidden_dim,
+        use_gated_mlp: gated,
+        vocab_size,
+        max_model_len,
+        use_bias,
+        use_qkv_bias,
+        activation,
+        norm: if layer_norm { "layer_norm".into() } else { "rms_norm".into() },
+        post_attn_norm: !parallel_block,
+        partial_rotary_factor,
+        no_tensor_parallel: false,
+        tie_word_embeddings: flag("tie_word_embeddings").unwrap_or(fam.is_some_and(|f| f.tied)),
+        moe,
+    };
+    check_limits(&arch)?;
+    Ok(HfModel { arch, name_or_path, warnings })
+}
+
+/// Refuses a model beyond llmsim's limits ([`crate::limits`]): a dimension, or a parameter
+/// count (counted in floating point, as it may be anything) past [`MAX_MODEL_PARAMS`]. Within
+/// them the memory planner's integer counts cannot wrap.
+fn check_limits(m: &ModelArch) -> Result<(), HfConfigError> {
+    let mut dims = vec![
+        ("num_hidden_layers", m.num_layers, MAX_MODEL_LAYERS),
+        ("hidden_size", m.embedding_dim, MAX_MODEL_DIM),
+        ("num_attention_heads", m.num_q_heads, MAX_MODEL_HEADS),
+        ("num_key_value_heads", m.num_kv_heads, MAX_MODEL_HEADS),
+        ("head_dim", m.head_dim(), MAX_MODEL_DIM),
+        ("intermediate_size", m.mlp_hidden_dim, MAX_MODEL_DIM),
+        ("vocab_size", m.vocab_size, MAX_VOCAB_SIZE),
+        ("max_position_embeddings", m.max_model_len, MAX_MODEL_LEN),
+    ];
+    if let Some(moe) = &m.moe {
+        dims.extend([
+            ("num_experts", moe.num_experts, MAX_MODEL_EXPERTS),
+            ("num_experts_per_tok", moe.top_k, moe.num_experts),
+            ("moe_intermediate_size", moe.expert_hidden_dim, MAX_MODEL_DIM),
+            ("shared_expert_intermediate_size", moe.shared_expert_hidden_dim, MAX_MODEL_DIM),
+        ]);
+    }
+    if let Some((field, value, max)) = dims.into_iter().find(|(_, value, max)| value > max) {
+        let bound = if field == "num_experts_per_tok" {
+            format!("more than the model's {max} experts")
+        } else {
+            format!("more than the {max} llmsim models")
+        };
+        return Err(HfConfigError::new(format!("field '{field}' = {value} is {bound}")));
+    }
+    if !(m.partial_rotary_factor >= 0.0 && m.partial_rotary_factor <= 1.0) {
+        return Err(HfConfigError::new(format!(
+            "the rotary share of a head (partial_rotary_factor, rotary_pct or rotary_dim / head_dim) = {} must be between 0 and 1",
+            m.partial_rotary_factor
+        )));
+    }
+    let params = approximate_params(m);
+    if params > MAX_MODEL_PARAMS as f64 {
+        return Err(HfConfigError {
+            message: format!(
+                "the model would have about {params:.3e} parameters ({} layers, hidden size {}), more than the {MAX_MODEL_PARAMS} (about 1.1e15) llmsim models",
+                m.num_layers, m.embedding_dim
+            ),
+            hint: Some("check num_hidden_layers, hidden_size and the MLP and expert sizes".to_string()),
+        });
+    }
+    Ok(())
+}
+
+/// A model's parameters, counted as the memory planner counts them (every expert, both
+/// embedding matrices), in floating point.
+fn approximate_params(m: &ModelArch) -> f64 {
+    let (e, hd) = (f64::from(m.embedding_dim), f64::from(m.head_dim()));
+    let (q, kv) = (f64::from(m.num_q_heads), f64::from(m.num_kv_heads));
+    let projections = if m.use_gated_mlp { 3.0 } else { 2.0 };
+    let mlp = match &m.moe {
+        None => projections * e * f64::from(m.mlp_hidden_dim),
+        Some(moe) => {
+            projections
+                * e
+                * (f64::from(moe.num_experts) * f64::from(moe.expert_hidden_dim)
+                    + f64::from(moe.shared_expert_hidden_dim))
+                + e * f64::from(moe.num_experts)
+        }
+    };
+    let layer = e * hd * (q + 2.0 * kv) + q * hd * e + hd * (q + 2.0 * kv) + mlp + 2.0 * e;
+    f64::from(m.num_layers) * layer + 2.0 * f64::from(m.vocab_size) * e
 }
 
 /// A saturating `u64` → `u32` for counts read from the file.
@@ -259,8 +332,8 @@ impl<'a> Fields<'a> {
             let rope = self.get(&["qk_rope_head_dim"]).unwrap_or(0);
             let heads = self.get(&["num_key_value_heads"]).unwrap_or(u64::from(num_q_heads));
             let head_dim = self.get(&["head_dim"]).unwrap_or(u64::from(embedding_dim / num_q_heads));
-            let ordinary = 2 * heads * head_dim;
-            let latent = kv_lora_rank + rope;
+            let ordinary = heads.saturating_mul(head_dim).saturating_mul(2);
+            let latent = kv_lora_rank.saturating_add(rope);
             return Err(HfConfigError {
                 message: format!(
                     "multi-head latent attention (kv_lora_rank = {kv_lora_rank}, qk_rope_head_dim = {rope}: DeepSeek-V2/V3-style MLA) is not supported yet: it caches {latent} elements per token and layer, not split by TP, where ordinary attention would count 2 × {heads} heads × {head_dim} = {ordinary} ({:.1}× the KV cache)",
