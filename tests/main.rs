@@ -3,6 +3,7 @@
 //! library, `lib.rs`.
 
 mod execution_time;
+mod hardening;
 mod horizon;
 mod policies;
 mod properties;
