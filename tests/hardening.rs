@@ -241,7 +241,7 @@ fn model_error(json: &str) -> String {
 
 #[test]
 fn a_model_of_2_to_the_31_layers_is_refused_not_fitted_with_zero_kv_bytes() {
-    let json = r#"{"model_type": "llama", "hidden_size": 2147483648, "num_hidden_layers": 2147483648,
+    let json = r#"{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 2147483648,
         "num_attention_heads": 32, "intermediate_size": 11008, "vocab_size": 32000}"#;
     assert_eq!(
         model_error(json),
@@ -253,6 +253,13 @@ fn a_model_of_2_to_the_31_layers_is_refused_not_fitted_with_zero_kv_bytes() {
         model_error(json).starts_with("m.json: the model would have about 3.153e16 parameters"),
         "{}",
         model_error(json)
+    );
+    // A field derived from another (GPT-2-like families' MLP is 4 × hidden) wrapped before the
+    // limits were checked: found by the fuzz harness.
+    let json = r#"{"hidden_size": 1073741824, "model_type": "falcon", "num_attention_heads": 8, "num_hidden_layers": 2, "vocab_size": 6}"#;
+    assert_eq!(
+        model_error(json),
+        "m.json: field 'hidden_size' = 1073741824 is more than the 1048576 llmsim models"
     );
     let json = r#"{"model_type": "mixtral", "hidden_size": 4096, "num_hidden_layers": 32,
         "num_attention_heads": 32, "intermediate_size": 14336, "vocab_size": 32000,

@@ -78,11 +78,11 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     let f = Fields::of_language_model(&root, &mut warnings);
     let family = f.family();
 
-    let embedding_dim = f.need(&["hidden_size", "n_embd", "d_model"])?;
-    let num_layers = f.need(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"])?;
-    let num_q_heads = f.need(&["num_attention_heads", "n_head", "n_heads"])?;
+    let embedding_dim = f.need(&["hidden_size", "n_embd", "d_model"], MAX_MODEL_DIM)?;
+    let num_layers = f.need(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"], MAX_MODEL_LAYERS)?;
+    let num_q_heads = f.need(&["num_attention_heads", "n_head", "n_heads"], MAX_MODEL_HEADS)?;
     f.refuse_latent_attention(embedding_dim, num_q_heads)?;
-    let vocab_size = f.need(&["vocab_size", "padded_vocab_size"])?;
+    let vocab_size = f.need(&["vocab_size", "padded_vocab_size"], MAX_VOCAB_SIZE)?;
     let max_model_len = f.max_model_len(&mut warnings);
     let num_kv_heads = f.num_kv_heads(family.name, num_q_heads)?;
     let head_dim = f.head_dim(embedding_dim, num_q_heads)?;
@@ -296,11 +296,18 @@ impl<'a> Fields<'a> {
         is_set(self.v, key)
     }
 
-    /// A positive whole number under one of `keys`, or an error naming the first.
-    fn need(&self, keys: &[&str]) -> Result<u32, HfConfigError> {
+    /// A whole number in `1..=max` under one of `keys`, or an error naming the first: fields
+    /// are bounded as they are read, before anything is derived from them.
+    fn need(&self, keys: &[&str], max: u32) -> Result<u32, HfConfigError> {
         let n = self.get(keys).ok_or_else(|| {
             HfConfigError::new(format!("field '{}' is missing or not a whole number", keys[0]))
         })?;
+        if n > u64::from(max) {
+            return Err(HfConfigError::new(format!(
+                "field '{}' = {n} is more than the {max} llmsim models",
+                keys[0]
+            )));
+        }
         u32::try_from(n)
             .ok()
             .filter(|n| *n > 0)
@@ -428,8 +435,9 @@ impl<'a> Fields<'a> {
             .get(&["num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"])
             .unwrap_or(0);
         if experts > 1 {
-            let top_k = self.need(&["num_experts_per_tok", "moe_top_k"])?;
-            let expert_hidden_dim = self.need(&["moe_intermediate_size", "intermediate_size"])?;
+            let top_k = self.need(&["num_experts_per_tok", "moe_top_k"], MAX_MODEL_EXPERTS)?;
+            let expert_hidden_dim =
+                self.need(&["moe_intermediate_size", "intermediate_size"], MAX_MODEL_DIM)?;
             let shared = match self.get(&["shared_expert_intermediate_size"]) {
                 Some(n) => small(n),
                 None => small(
@@ -465,7 +473,7 @@ impl<'a> Fields<'a> {
                 let ratio = self.v.get("expansion_ratio").and_then(Value::as_f64).unwrap_or(4.0);
                 (f64::from(embedding_dim) * ratio) as u32
             }
-            (None, None) if family.table.is_some_and(|f| f.mlp_4x) => 4 * embedding_dim,
+            (None, None) if family.table.is_some_and(|f| f.mlp_4x) => embedding_dim.saturating_mul(4),
             (None, None) => {
                 return Err(HfConfigError::new("field 'intermediate_size' is missing or not a whole number"));
             }
@@ -483,14 +491,15 @@ impl<'a> Fields<'a> {
         mlp_hidden_dim: u32,
         warnings: &mut Vec<String>,
     ) {
-        let projections: u64 = if gated { 3 } else { 2 };
-        let e = u64::from(embedding_dim);
-        let moe_layer = (u64::from(m.num_experts) * u64::from(m.expert_hidden_dim)
-            + u64::from(m.shared_expert_hidden_dim))
+        // In floating point: the sizes are not yet checked against the limits.
+        let projections = if gated { 3.0 } else { 2.0 };
+        let e = f64::from(embedding_dim);
+        let moe_layer = (f64::from(m.num_experts) * f64::from(m.expert_hidden_dim)
+            + f64::from(m.shared_expert_hidden_dim))
             * projections
             * e
-            + e * u64::from(m.num_experts);
-        let dense_layer = projections * e * u64::from(mlp_hidden_dim);
+            + e * f64::from(m.num_experts);
+        let dense_layer = projections * e * f64::from(mlp_hidden_dim);
         let dense_layers = self.get(&["first_k_dense_replace"]).unwrap_or(0)
             + self.v.get("mlp_only_layers").and_then(Value::as_array).map_or(0, |a| a.len() as u64);
         let step = self.get(&["decoder_sparse_step", "moe_layer_freq"]).unwrap_or(1);
@@ -498,7 +507,7 @@ impl<'a> Fields<'a> {
             + if step > 1 { u64::from(num_layers) - u64::from(num_layers) / step } else { 0 })
         .min(u64::from(num_layers));
         if dense_layers > 0 {
-            let extra = dense_layers as f64 * (moe_layer as f64 - dense_layer as f64);
+            let extra = dense_layers as f64 * (moe_layer - dense_layer);
             warnings.push(format!(
                 "{dense_layers} of the {num_layers} layers have a dense MLP (first_k_dense_replace, mlp_only_layers or decoder_sparse_step); llmsim gives every layer the MoE MLP, {:+.2} B parameters against the real model",
                 extra / 1e9
