@@ -31,6 +31,13 @@ check "formatting: cargo fmt --all --check (rustfmt.toml)" cargo fmt --all --che
 
 check "native tests: cargo test --workspace" cargo test --locked --workspace --no-fail-fast || true
 
+# The fuzz harness's short campaign (crates/fuzz): 100,000 mutated traces, configurations and
+# model files through the parsers, SimConfig::build and small bounded runs; any panic, hang,
+# abort, broken invariant or unlocated error fails it (minimal inputs under target/tmp).
+# Same features as the step above (--workspace), so nothing is rebuilt.
+check "fuzz: short campaign (100,000 executions)" \
+  cargo test --locked --workspace --test short_campaign -- --ignored || true
+
 # INV-7: the engine reads no clock and calls no platform-dependent float functions
 # (crates/engine/clippy.toml lists what is disallowed).
 if cargo clippy --version >/dev/null 2>&1; then
