@@ -780,3 +780,25 @@ mod tests {
         assert!(!listed.searches_replicas);
     }
 }
+
+#[cfg(test)]
+mod examples {
+    use super::*;
+
+    /// The specs `docs/search-examples/` ships (and BENCHMARKS.md runs) read as documented.
+    #[test]
+    fn the_shipped_example_specs_read() {
+        for (name, text, configurations) in [
+            ("min_cost", include_str!("../../../../docs/search-examples/llama70b_20qps_min_cost.json"), 8),
+            ("vidur", include_str!("../../../../docs/search-examples/vidur_search_llama2_70b.json"), 324),
+            (
+                "100",
+                include_str!("../../../../docs/search-examples/llama31_70b_100_configurations.json"),
+                100,
+            ),
+        ] {
+            let spec = SearchSpec::from_json_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(spec.num_configurations(), configurations, "{name}");
+        }
+    }
+}
