@@ -327,6 +327,9 @@ fn qps_step(spec: &SearchSpec, points: &[Point]) -> Step {
         }
         (None, Some(f)) => {
             let lowest = points[f].qps;
+            if let Some(why) = lower_rates_do_not_help(points) {
+                return Step::Done { verdict: Verdict::Infeasible(why), chosen: None, note: None };
+            }
             if lowest <= spec.min_qps || budget {
                 let o = &points[f].outcome;
                 let why = if o.overloaded { "overloaded" } else { "objectives not met" };
@@ -351,6 +354,27 @@ fn qps_step(spec: &SearchSpec, points: &[Point]) -> Step {
         }
         (None, None) => unreachable!("a point either passed or failed"),
     }
+}
+
+/// While a QPS search halves its rate, whether going lower is pointless: the last two points
+/// (the lowest rates so far) both failed without being overloaded, and halving the rate raised
+/// the share of requests meeting the objectives by less than one point in a hundred — the
+/// objectives fail for want of speed, not of capacity (say, a TBT bound a prefill stall breaks
+/// at any load), and every further halving would cost a full run at a lower rate.
+fn lower_rates_do_not_help(points: &[Point]) -> Option<String> {
+    let [.., before, last] = points else { return None };
+    let both_fail_unloaded =
+        !before.outcome.passed && !last.outcome.passed && !before.outcome.overloaded && !last.outcome.overloaded;
+    let (a, b) = (before.outcome.attainment?, last.outcome.attainment?);
+    (both_fail_unloaded && last.qps < before.qps && b < a + 0.01).then(|| {
+        format!(
+            "objectives not met at low load: {:.1}% of requests meet them at {} requests/s and {:.1}% at {}",
+            a * 100.0,
+            before.qps,
+            b * 100.0,
+            last.qps
+        )
+    })
 }
 
 fn replica_step(spec: &SearchSpec, points: &[Point]) -> Step {
@@ -519,6 +543,29 @@ mod tests {
         drive(&mut plan, &CAPACITY, 2, 5);
         // Costs: config 0: 6 × 1 = 6, config 1: 2 × 2 = 4, config 4: 1 × 5 = 5.
         assert_eq!(plan.best().unwrap().configuration, 1);
+    }
+
+    #[test]
+    fn halving_stops_when_a_lower_rate_does_not_raise_attainment() {
+        let mut plan = SearchPlan::new(spec("max_qps", 8.0));
+        let mut runs = 0;
+        while !plan.is_done() {
+            for job in plan.next_jobs(8) {
+                runs += 1;
+                // Configuration 0 meets its objectives nowhere, for want of speed: 80% of
+                // requests at any rate, never overloaded. The others gain 5 points per halving.
+                let c = job.id.configuration;
+                let attainment = if c == 0 { 0.8 } else { 0.5 + 0.05 * libm::log2(8.0 / job.qps) };
+                let outcome = RunOutcome { passed: false, attainment: Some(attainment), ..RunOutcome::default() };
+                plan.on_result(job.id, JobOutcome::Ran(outcome)).unwrap();
+            }
+        }
+        let first = plan.results()[0];
+        assert_eq!(first.points.len(), 2, "{first:?}");
+        assert!(matches!(&first.verdict, Verdict::Infeasible(why) if why.contains("low load")), "{first:?}");
+        let second = plan.results()[1];
+        assert!(second.points.len() > 5, "an improving configuration halves on: {second:?}");
+        assert!(runs > 10);
     }
 
     #[test]
