@@ -1,8 +1,10 @@
 //! `llmsim`: runs a simulation from Vidur's command-line flags (or a `--config` JSON file),
-//! writes Vidur's output files, and prints a summary table.
+//! writes Vidur's output files, and prints a summary table; `llmsim search` runs a capacity
+//! search (`search.rs`).
 
 mod args;
 mod output;
+mod search;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -18,7 +20,11 @@ macro_rules! note {
 }
 
 fn main() -> ExitCode {
-    let (config, memory_budget) = match args::parse(std::env::args_os()) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "search") {
+        return search::main(argv);
+    }
+    let (config, memory_budget) = match args::parse(argv) {
         Ok(args::Parsed::Run { config, memory_budget }) => (config, memory_budget),
         Ok(args::Parsed::Done) => return ExitCode::SUCCESS,
         Err(message) => {
