@@ -2,12 +2,12 @@
 //! writes Vidur's output files, and prints a summary table.
 
 mod args;
-mod output;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use llmsim_cli::output;
 use llmsim_engine::{Inputs, SimConfig, Simulation};
 
 /// [`output::note`] with `format!` arguments: a line on stderr that a closed pipe cannot turn
