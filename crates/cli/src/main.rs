@@ -3,13 +3,13 @@
 //! search (`search.rs`).
 
 mod args;
-mod output;
 mod search;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use llmsim_cli::output;
 use llmsim_engine::inputs::check_file_size;
 use llmsim_engine::{Inputs, SimConfig, Simulation};
 

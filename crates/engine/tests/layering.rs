@@ -20,7 +20,10 @@ use syn::visit::{self, Visit};
 const LAYERS: &[(&str, &[&str])] = &[
     // Vocabulary: time, randomness, requests, statistics, catalogues, trace files, input files
     // and the flag vocabulary. Knows no policy.
-    ("vocabulary", &["time", "limits", "rng", "stats", "request", "catalog", "trace", "inputs", "config", "slo"]),
+    (
+        "vocabulary",
+        &["time", "limits", "rng", "stats", "request", "catalog", "trace", "inputs", "config", "slo"],
+    ),
     // Models and policies: each family's trait, impls and table, and the models they share.
     (
         "models and policies",

@@ -363,8 +363,10 @@ fn qps_step(spec: &SearchSpec, points: &[Point]) -> Step {
 /// at any load), and every further halving would cost a full run at a lower rate.
 fn lower_rates_do_not_help(points: &[Point]) -> Option<String> {
     let [.., before, last] = points else { return None };
-    let both_fail_unloaded =
-        !before.outcome.passed && !last.outcome.passed && !before.outcome.overloaded && !last.outcome.overloaded;
+    let both_fail_unloaded = !before.outcome.passed
+        && !last.outcome.passed
+        && !before.outcome.overloaded
+        && !last.outcome.overloaded;
     let (a, b) = (before.outcome.attainment?, last.outcome.attainment?);
     (both_fail_unloaded && last.qps < before.qps && b < a + 0.01).then(|| {
         format!(
@@ -556,7 +558,8 @@ mod tests {
                 // requests at any rate, never overloaded. The others gain 5 points per halving.
                 let c = job.id.configuration;
                 let attainment = if c == 0 { 0.8 } else { 0.5 + 0.05 * libm::log2(8.0 / job.qps) };
-                let outcome = RunOutcome { passed: false, attainment: Some(attainment), ..RunOutcome::default() };
+                let outcome =
+                    RunOutcome { passed: false, attainment: Some(attainment), ..RunOutcome::default() };
                 plan.on_result(job.id, JobOutcome::Ran(outcome)).unwrap();
             }
         }
