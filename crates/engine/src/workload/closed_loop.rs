@@ -18,6 +18,7 @@ use super::length::{LengthGenerator, LengthSample};
 use super::synthetic::parse_lengths;
 use super::{NewRequest, RequestSource, WorkloadPlan};
 use crate::config::{ConfigError, FlagDef, Params};
+use crate::limits::MAX_REQUESTS;
 use crate::rng::{SeedTree, StreamRng, splitmix64, unit_f64};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs, secs_to_nanos};
 
@@ -79,8 +80,10 @@ struct Clients {
 pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     let seed = p.int("closed_loop_request_generator_config_seed") as u64;
     let concurrency = p.int_in("closed_loop_request_generator_config_concurrency", 1, 1 << 24) as u32;
-    let num_requests = p.u64_at_least("closed_loop_request_generator_config_num_requests", 1);
-    let warmup_requests = p.int_in("closed_loop_request_generator_config_warmup_requests", 0, 1 << 32) as u64;
+    let num_requests =
+        p.int_in("closed_loop_request_generator_config_num_requests", 1, MAX_REQUESTS as i64) as u64;
+    let warmup_requests =
+        p.int_in("closed_loop_request_generator_config_warmup_requests", 0, MAX_REQUESTS as i64) as u64;
     let think_s = p.float_in("closed_loop_request_generator_config_think_time", 0.0, HORIZON_SECS as f64);
     let range_ratio = p.float_in("closed_loop_request_generator_config_length_range_ratio", 0.0, 1.0);
     // An hour per request, and a second per prompt token, are far beyond any client; the
@@ -91,6 +94,13 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     // A client sends its requests at least a think time apart: the last one cannot arrive
     // before ceil(num_requests / concurrency) - 1 think times.
     let total = num_requests.saturating_add(warmup_requests);
+    if total > MAX_REQUESTS {
+        p.error(ConfigError::new(
+            "closed_loop_request_generator_config_warmup_requests",
+            format!("{warmup_requests} warm-up and {num_requests} measured requests are more than the {MAX_REQUESTS} one run simulates"),
+        ));
+        return None;
+    }
     let rounds = total.div_ceil(u64::from(concurrency)).saturating_sub(1);
     let thinking_s = rounds as f64 * (think_s + overhead_s);
     if thinking_s > HORIZON_SECS as f64 {
@@ -128,6 +138,8 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         has_sessions,
         has_block_hashes,
         expected_requests: Some(total),
+        estimated_requests: total,
+        count_flag: "closed_loop_request_generator_config_num_requests",
     })
 }
 
@@ -368,6 +380,22 @@ mod tests {
         s.on_request_done(Some(1), SimTime(70));
         assert_eq!(take(&mut *s, 100).iter().map(|r| (r.0, r.4)).collect::<Vec<_>>(), [(50, 2), (60, 0)]);
         assert_eq!(s.peek_time(), None, "5 measured requests in all");
+    }
+
+    #[test]
+    fn warm_up_and_measured_requests_together_stay_within_a_runs_request_limit() {
+        let config = Config::from_pairs([
+            ("request_generator_config_type", "closed_loop"),
+            ("closed_loop_request_generator_config_num_requests", "60000000"),
+            ("closed_loop_request_generator_config_warmup_requests", "60000000"),
+        ])
+        .unwrap();
+        let inputs = Inputs::new();
+        let mut p = Params::with_inputs(&config, &inputs);
+        assert!(parse(&mut p).is_none());
+        let errors = p.into_errors();
+        assert_eq!(errors[0].flag, "closed_loop_request_generator_config_warmup_requests");
+        assert!(errors[0].message.contains("more than the 100000000"), "{}", errors[0].message);
     }
 
     #[test]
