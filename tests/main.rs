@@ -2,6 +2,7 @@
 //! `../shared`, building and running scenarios with invariant checks) are the `llmsim_tests`
 //! library, `lib.rs`.
 
+mod capacity;
 mod execution_time;
 mod horizon;
 mod policies;

@@ -22,7 +22,7 @@ fn heading(group: FlagGroup) -> &'static str {
         FlagGroup::Cache => "KV cache",
         FlagGroup::Workload => "Workload",
         FlagGroup::GlobalScheduler => "Global scheduler (routing)",
-        FlagGroup::ReplicaScheduler => "Replica scheduler",
+        FlagGroup::ReplicaScheduler => "Replica scheduler and SLOs",
         FlagGroup::Predictor => "Execution-time predictor",
         FlagGroup::Metrics => "Metrics and outputs",
     }
@@ -56,6 +56,7 @@ fn command() -> Command {
         .args_override_self(true)
         .about("Simulates LLM inference clusters (Vidur's model). Flags use Vidur's names; `python -m vidur.main ...` command lines run with `llmsim` in its place.")
         .version(env!("CARGO_PKG_VERSION"))
+        .after_help("Capacity planning (max QPS under SLOs, fewest replicas, cheapest configuration):\n  llmsim search --config SEARCH.json [--output_dir DIR] [--jobs N]    (see llmsim search -h)")
         .arg(Arg::new("config").long("config").value_name("FILE").help("Flat JSON of flag names to values (as written to config.json and by the web page); flags on the command line override it"))
         .arg(Arg::new("list-models").long("list-models").action(ArgAction::SetTrue).help("List the model catalogue and exit"))
         .arg(Arg::new("list-devices").long("list-devices").action(ArgAction::SetTrue).help("List the device catalogue and exit"))

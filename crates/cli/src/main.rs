@@ -1,7 +1,9 @@
 //! `llmsim`: runs a simulation from Vidur's command-line flags (or a `--config` JSON file),
-//! writes Vidur's output files, and prints a summary table.
+//! writes Vidur's output files, and prints a summary table; `llmsim search` runs a capacity
+//! search (`search.rs`).
 
 mod args;
+mod search;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -17,7 +19,11 @@ macro_rules! note {
 }
 
 fn main() -> ExitCode {
-    let config = match args::parse(std::env::args_os()) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "search") {
+        return search::main(argv);
+    }
+    let config = match args::parse(argv) {
         Ok(args::Parsed::Run(config)) => config,
         Ok(args::Parsed::Done) => return ExitCode::SUCCESS,
         Err(message) => {

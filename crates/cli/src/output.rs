@@ -249,6 +249,7 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         s.busy_percent_mean,
         s.mfu_percent_mean
     );
+    out.push_str(&slo_cost_lines(s));
     let shares: Vec<String> = s
         .predictor
         .time_share
@@ -261,6 +262,60 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         "predicted time from: {}",
         if shares.is_empty() { "-".to_string() } else { shares.join(", ") }
     );
+    out
+}
+
+/// The summary's SLO, goodput and cost lines (the overload verdict is among the warnings).
+fn slo_cost_lines(s: &llmsim_engine::Summary) -> String {
+    let mut out = String::new();
+    if let Some(slo) = &s.slo {
+        let targets: Vec<String> = slo
+            .targets
+            .iter()
+            .map(|t| {
+                let observed =
+                    t.observed_s.map_or_else(|| "not reached".to_string(), |v| format!("{v:.4} s"));
+                format!(
+                    "{} p{} ≤ {} s: {observed} {}",
+                    t.metric,
+                    t.quantile * 100.0,
+                    t.max_s,
+                    if t.met { "(met)" } else { "(missed)" }
+                )
+            })
+            .collect();
+        let rule = match slo.required_attainment {
+            Some(required) => format!(" (needs {:.1}%)", required * 100.0),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "SLOs {}: {}; {}; attainment {:.1}%{rule}; goodput {:.3} req/s, {:.1} output tok/s",
+            if slo.met { "met" } else { "NOT met" },
+            targets.join(&format!(" {} ", slo.combine)),
+            slo.combine,
+            slo.attainment * 100.0,
+            slo.goodput.requests_per_s,
+            slo.goodput.output_tokens_per_s
+        );
+    }
+    let c = &s.cost;
+    match (c.usd_per_gpu_hour, c.usd_per_hour) {
+        (Some(per_gpu), Some(per_hour)) => {
+            let per_token = c
+                .usd_per_million_output_tokens
+                .map_or_else(String::new, |x| format!("; ${x:.3} per million output tokens"));
+            let _ = writeln!(
+                out,
+                "cost: {} GPUs × ${per_gpu:.3}/GPU-hour = ${per_hour:.2}/hour{per_token} (price: {})",
+                c.num_gpus,
+                c.price_source.as_deref().unwrap_or("-")
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "cost: {} GPUs (no price: set --cost_config_usd_per_gpu_hour)", c.num_gpus);
+        }
+    }
     out
 }
 

@@ -7,15 +7,17 @@ mod replica;
 #[cfg(test)]
 mod tests;
 
+use crate::catalog;
 use crate::config::{
-    CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, FlagValue, MetricsSpec, Params, ReplicaSpec,
-    SloSpec, fill_placeholders,
+    CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue, MetricsSpec, Params,
+    ReplicaSpec, SloSpec, fill_placeholders,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
 use crate::memory::{self, MemoryPlan};
 use crate::scheduler::global::{ROUTERS, RouterFactory};
 use crate::scheduler::replica::{QueueKind, REPLICA_SCHEDULERS, ReplicaSchedulerFactory};
+use crate::slo::ServiceLevels;
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
 
@@ -64,8 +66,12 @@ pub struct SimConfig {
     pub replica_scheduler: Policy<ReplicaSchedulerFactory>,
     /// Waiting-queue order.
     pub request_queue: QueueKind,
-    /// Prefill SLO.
+    /// Prefill SLO (the EDF queue's deadlines).
     pub slo: SloSpec,
+    /// The latency objectives the report evaluates.
+    pub service_levels: ServiceLevels,
+    /// GPUs and their price.
+    pub cost: CostSpec,
     /// The workload.
     pub workload: Policy<WorkloadFactory>,
     /// The execution-time predictor.
@@ -103,6 +109,7 @@ impl SimConfig {
         .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
         let request_queue = QueueKind::parse(&p.string("request_queue_config_type"));
         let slo = read_slo(&mut p, request_queue);
+        let service_levels = ServiceLevels::read(&mut p);
         let workload = pick(
             &mut p,
             "request_generator_config_type",
@@ -136,6 +143,7 @@ impl SimConfig {
             Some(r) if !p.has_errors() => plan_memory(&mut p, r, &cache, num_replicas, &mut warnings),
             _ => None,
         };
+        let cost = replica.as_ref().map(|r| read_cost(&mut p, r, num_replicas, &mut warnings));
 
         warnings.extend(p.take_warnings());
         let errors = p.into_errors();
@@ -149,7 +157,8 @@ impl SimConfig {
             Some(workload),
             Some(predictor),
             Some(memory),
-        ) = (replica, router, replica_scheduler, workload, predictor, memory)
+            Some(cost),
+        ) = (replica, router, replica_scheduler, workload, predictor, memory, cost)
         else {
             return Err(ConfigError::new("", "invalid configuration").into());
         };
@@ -167,6 +176,8 @@ impl SimConfig {
             replica_scheduler,
             request_queue,
             slo,
+            service_levels,
+            cost,
             workload,
             predictor,
             metrics,
@@ -252,6 +263,36 @@ fn read_slo(p: &mut Params, request_queue: QueueKind) -> SloSpec {
         );
     }
     slo
+}
+
+/// The cluster's GPU count and price: `--cost_config_usd_per_gpu_hour`, else the device's
+/// listed price. A device without one (a custom GPU) leaves the cost figures out, with a warning.
+fn read_cost(
+    p: &mut Params,
+    replica: &ReplicaSpec,
+    num_replicas: u32,
+    warnings: &mut Vec<String>,
+) -> CostSpec {
+    let num_gpus = u64::from(num_replicas) * u64::from(replica.parallel.world_size());
+    let flag = "cost_config_usd_per_gpu_hour";
+    let (usd_per_gpu_hour, price_source) = match p.opt_float(flag) {
+        Some(price) if price >= 0.0 && price.is_finite() => (Some(price), Some(format!("--{flag}"))),
+        Some(price) => {
+            p.error(ConfigError::new(flag, format!("{price} must be a price of zero or more US dollars")));
+            (None, None)
+        }
+        None => match catalog::find_price(&replica.device.name) {
+            Some(listed) => (Some(listed.usd_per_gpu_hour), Some(listed.provenance())),
+            None => {
+                warnings.push(format!(
+                    "no listed price for the {} device: the cost figures are left out (set --{flag})",
+                    replica.device.name
+                ));
+                (None, None)
+            }
+        },
+    };
+    CostSpec { num_gpus, usd_per_gpu_hour, price_source }
 }
 
 /// What to keep and write.
