@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use llmsim_engine::search::{self, Job, JobOutcome, SearchSpec};
 use llmsim_engine::{ConfigError, ConfigErrors, Inputs, SimConfig};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
@@ -100,7 +100,11 @@ impl JobRunner {
     /// `files`: `(flag, path, contents)`; `unreadable`: `(path, reason)`. A malformed trace
     /// raises `TraceError`.
     #[new]
-    fn new(py: Python<'_>, files: Vec<(String, String, PyBackedBytes)>, unreadable: Vec<(String, String)>) -> PyResult<JobRunner> {
+    fn new(
+        py: Python<'_>,
+        files: Vec<(String, String, PyBackedBytes)>,
+        unreadable: Vec<(String, String)>,
+    ) -> PyResult<JobRunner> {
         let inputs = py
             .detach(|| {
                 let mut inputs = Inputs::new();
@@ -125,7 +129,9 @@ impl JobRunner {
             let outcome = search::run_job(&job, &self.inputs, &mut |_| false);
             (outcome, started.elapsed().as_secs_f64())
         });
-        let outcome = outcome.expect("a job that is never asked to stop runs to the end");
+        // run_job gives up only when asked to, and this runner never asks.
+        let outcome =
+            outcome.ok_or_else(|| PyRuntimeError::new_err("the simulation stopped before its end"))?;
         Ok((PyBytes::new(py, &encode(&outcome)), seconds))
     }
 }
@@ -135,5 +141,6 @@ fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> PyResult<T> {
-    postcard::from_bytes(bytes).map_err(|e| PyValueError::new_err(format!("not an encoded search {what}: {e}")))
+    postcard::from_bytes(bytes)
+        .map_err(|e| PyValueError::new_err(format!("not an encoded search {what}: {e}")))
 }

@@ -180,7 +180,7 @@ def _local_run(job: bytes) -> Tuple[bytes, str, float]:
 
 
 class RayExecutor(Executor):
-    """Each simulation is a Ray task (one CPU). Joins Ray as it is when already initialised,
+    """Each simulation is a Ray task (one CPU, spread over the nodes). Joins Ray as it is when already initialised,
     else ``ray.init(address=address)``. The input files are put in the object store once; each
     worker process reads and parses them once, on its first task."""
 
@@ -199,7 +199,9 @@ class _RaySession:
         if not ray.is_initialized():
             ray.init(address=address, log_to_driver=False)
         self._files = ray.put(files)
-        self._remote = ray.remote(num_cpus=1)(_ray_run)
+        # SPREAD: simulations are CPU-bound, so they go to every node rather than filling the
+        # driver's node first.
+        self._remote = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_ray_run)
         self._capacity = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
 
     def __enter__(self) -> "_RaySession":
