@@ -50,6 +50,7 @@ if options.executor == "ray":
     ray.init(address=options.address)
     print(f"Ray: {len([n for n in ray.nodes() if n['Alive']])} nodes, {ray.cluster_resources().get('CPU', 0):.0f} CPUs")
 result = llmsim.search(SPEC, executor=options.executor, progress=lambda done, total: print(f"  {done}/{total} configurations", end="\r"))
+print()
 print(result)
 
 # %% One row per configuration: feasible, the highest QPS meeting the objective, its latencies.

@@ -86,3 +86,10 @@ def test_executor_arguments():
         llmsim.search(SPEC, "local", workers=0)
     with pytest.raises(ValueError):
         llmsim.search(SPEC, "ray", workers=2)
+
+
+def test_progress_is_reported_as_configurations_finish(one_process):
+    seen = []
+    llmsim.search(SPEC, workers=2, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (4, 4) and all(total == 4 for _, total in seen)
+    assert all(a < b for (a, _), (b, _) in zip(seen, seen[1:])), "once per change"

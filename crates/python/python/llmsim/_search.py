@@ -56,6 +56,7 @@ def search(
     runner = _make_executor(executor, workers, address)
     tasks: List[Dict[str, Any]] = []
     started = time.perf_counter()
+    reported = None
     with runner.session(files) as session:
         in_flight: Dict[Any, bytes] = {}
         while not plan.is_done():
@@ -67,8 +68,9 @@ def search(
                 job = in_flight.pop(handle)
                 plan.on_result(job, outcome)
                 tasks.append({"job": plan.job_label(job), "worker": where, "seconds": seconds})
-            if progress is not None:
-                progress(*plan.progress())
+            if progress is not None and plan.progress() != reported:
+                reported = plan.progress()
+                progress(*reported)
     return SearchResult(plan, tasks, time.perf_counter() - started)
 
 
