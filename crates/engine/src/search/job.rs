@@ -134,6 +134,8 @@ impl RunOutcome {
 }
 
 /// What came of a job.
+// One per simulation, moved across threads and messages: not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobOutcome {

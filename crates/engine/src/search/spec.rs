@@ -511,21 +511,21 @@ impl SearchSpec {
             object,
             "max_replicas",
             64.0,
-            |x| x >= 1.0 && x <= 100_000.0 && x.fract() == 0.0,
+            |x| (1.0..=100_000.0).contains(&x) && x.fract() == 0.0,
             "a whole number from 1 to 100000",
         ) as u32;
         let max_runs = r.number(
             object,
             "max_runs",
             24.0,
-            |x| x >= 1.0 && x <= 1000.0 && x.fract() == 0.0,
+            |x| (1.0..=1000.0).contains(&x) && x.fract() == 0.0,
             "a whole number from 1 to 1000",
         ) as u32;
         let num_requests = r.number(
             object,
             "num_requests",
             DEFAULT_NUM_REQUESTS as f64,
-            |x| x >= 1.0 && x <= 1e9 && x.fract() == 0.0,
+            |x| (1.0..=1e9).contains(&x) && x.fract() == 0.0,
             "a whole number of requests",
         ) as u64;
 
