@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator, List, Sequence
 
 STARTUP_TIMEOUT_S = 180
+AUTH_ENV = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 
 
 class ClusterError(RuntimeError):
@@ -31,6 +32,12 @@ def ray_cluster(cpus: Sequence[int] = (1, 1)) -> Iterator[str]:
     temp = Path(tempfile.mkdtemp(prefix="llmsim-ray-", dir="/tmp"))  # short: Ray's socket paths
     address = f"127.0.0.1:{free_port()}"
     nodes: List[subprocess.Popen] = []
+    # Authentication off, said explicitly to the nodes, their workers and this driver alike:
+    # left unset, Ray decides from whether ~/.ray/auth_token exists (a local `ray.init()` writes
+    # one), and the driver reads the setting once, when Ray is imported, so a driver and nodes
+    # can decide differently and then cannot talk. The nodes listen on this machine only.
+    saved = {k: os.environ.get(k) for k in AUTH_ENV}
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     try:
         head = ["--head", f"--port={address.split(':')[1]}", f"--temp-dir={temp}", "--include-dashboard=false"]
         nodes.append(start_node(head, cpus[0], temp / "node0.log"))
@@ -46,6 +53,11 @@ def ray_cluster(cpus: Sequence[int] = (1, 1)) -> Iterator[str]:
         for node in reversed(nodes):
             stop_node(node)
         shutil.rmtree(temp, ignore_errors=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def leftovers(temp_prefix: str = "/tmp/llmsim-ray-") -> List[str]:
