@@ -74,7 +74,7 @@ python_wheel() {
 if check "python: the CLI and the wheel (cargo build --release -p llmsim-cli; maturin build --release)" \
   eval 'cargo build --locked --release -p llmsim-cli && python_wheel'; then
   check "python: pytest crates/python/tests" \
-    env LLMSIM_CLI="$ROOT/target/release/llmsim" "$PY_VENV/bin/python" -m pytest -q -rs crates/python/tests || true
+    env LLMSIM_CLI="$ROOT/target/release/llmsim" LLMSIM_REQUIRE_RAY=1 "$PY_VENV/bin/python" -m pytest -q -rs crates/python/tests || true
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

@@ -125,7 +125,7 @@ fn file_flag(name: &str) -> Result<&'static str, ConfigError> {
 /// Adds one file under `path`, parsing it as the engine will when it holds a trace (as the web
 /// worker does on upload), so that a malformed trace is a [`TraceError`] with its row and
 /// column rather than a configuration error's text.
-fn add_file(inputs: &mut Inputs, flag: &str, path: String, bytes: &[u8]) -> Result<(), TraceError> {
+pub fn add_file(inputs: &mut Inputs, flag: &str, path: String, bytes: &[u8]) -> Result<(), TraceError> {
     let role = find_flag(flag).map(|def| def.role);
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,

@@ -3,13 +3,15 @@
 //! the catalogues over as JSON.
 //!
 //! Layout: [`inputs`] turns the configuration and the files Python gives into a validated
-//! `SimConfig`; [`run`] runs it and holds the report; [`errors`] raises the engine's errors as
-//! the package's exceptions; [`catalog`] lists flags, models, devices and nodes.
+//! `SimConfig`; [`run`] runs it and holds the report; [`search`] is the capacity search's plan
+//! (driven from Python) and job runner (in each worker); [`errors`] raises the engine's errors
+//! as the package's exceptions; [`catalog`] lists flags, models, devices and nodes.
 
 mod catalog;
 mod errors;
 mod inputs;
 mod run;
+mod search;
 
 use pyo3::prelude::*;
 
@@ -20,4 +22,6 @@ mod _llmsim {
     use super::catalog::{devices_json, flags_json, models_json, nodes_json};
     #[pymodule_export]
     use super::run::{Run, run};
+    #[pymodule_export]
+    use super::search::{JobRunner, SearchPlan};
 }

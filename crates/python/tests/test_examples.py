@@ -22,3 +22,16 @@ def test_qps_sweep_example(tmp_path):
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = done.stdout.splitlines()
     assert table[0].split()[:2] == ["configuration", "qps"] and len(table) == 1 + 2 * 3 + 1
+
+
+def test_ray_search_example_on_the_local_executor(tmp_path):
+    """The Ray example's search, on a process pool (its Ray path is test_ray_cluster's search)."""
+    pytest.importorskip("pandas", reason="SKIPPED: the example needs pandas")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "ray_search.py"), "--executor", "local", "--num-requests", "200", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "8 configurations" in done.stdout and (tmp_path / "out" / "search.csv").is_file()

@@ -11,7 +11,8 @@ A configuration is a dict of Vidur's flag names (the schema of ``config.json``, 
 share links and ``llmsim --config``), or the path of such a JSON file. ``flags()`` lists every
 flag with its default, help and choices; ``models()`` and ``devices()`` the catalogues. Bad
 input raises ``ConfigError`` (naming the flag, with a hint) or ``TraceError`` (naming the file,
-row and column).
+row and column). ``search(spec, executor)`` runs a capacity search (``llmsim search``'s spec) on
+a process pool or on a Ray cluster.
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 from . import _llmsim
 from ._errors import ConfigError, LlmsimError, TraceError
 from ._result import Result
+from ._search import Executor, LocalExecutor, RayExecutor, SearchResult, search
 
 __all__ = [
     "run",
+    "search",
     "flags",
     "models",
     "devices",
     "nodes",
     "Result",
+    "SearchResult",
+    "Executor",
+    "LocalExecutor",
+    "RayExecutor",
     "LlmsimError",
     "ConfigError",
     "TraceError",

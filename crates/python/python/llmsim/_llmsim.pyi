@@ -37,3 +37,43 @@ class Run:
 
     def write(self, dir: Optional[Union[str, PathLike[str]]] = None) -> str:
         """Writes the run's files in the CLI's layout and returns the directory."""
+
+class SearchPlan:
+    """The capacity search's state machine (the engine's SearchPlan); jobs and outcomes are
+    opaque bytes."""
+
+    def __init__(self, spec_json: str) -> None:
+        """Reads a search spec (llmsim search's SEARCH.json); errors raise ConfigError."""
+
+    def input_files(self) -> List[Tuple[str, str]]:
+        """(flag, path) of every input file any configuration reads."""
+
+    def next_jobs(self, max: int) -> List[bytes]:
+        """Up to max jobs to run now."""
+
+    def on_result(self, job: bytes, outcome: bytes) -> None:
+        """Takes the outcome of an issued job."""
+
+    def job_label(self, job: bytes) -> str:
+        """The job's identity, e.g. c3.s2."""
+
+    def is_done(self) -> bool:
+        """Whether every configuration is finished."""
+
+    def progress(self) -> Tuple[int, int]:
+        """Configurations finished, and in all."""
+
+    def search_csv(self) -> str:
+        """search.csv's text."""
+
+    def pareto_csv(self) -> str:
+        """pareto.csv's text."""
+
+class JobRunner:
+    """Runs search jobs over input files parsed once."""
+
+    def __init__(self, files: Sequence[Tuple[str, str, bytes]], unreadable: Sequence[Tuple[str, str]]) -> None:
+        """files: (flag, path, contents); unreadable: (path, reason). Raises TraceError."""
+
+    def run(self, job: bytes) -> Tuple[bytes, float]:
+        """Runs one job with the GIL released: its outcome and its wall time in seconds."""
