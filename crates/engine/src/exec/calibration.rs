@@ -24,8 +24,11 @@ pub mod class {
     pub const POST_ATTENTION_LAYERNORM: &str = "post_attention_layernorm";
     /// Gate+up projection GEMM.
     pub const MLP_UP_PROJ: &str = "mlp_up_proj";
-    /// SiLU·mul / GELU.
+    /// SiLU·mul of a gated MLP.
     pub const MLP_ACT: &str = "mlp_act";
+    /// The activation of an ungated MLP (GELU): a plain element-wise kernel, unlike the fused
+    /// gate kernel, which walks each token's row in one thread block.
+    pub const MLP_ACT_UNGATED: &str = "mlp_act_ungated";
     /// Down projection GEMM.
     pub const MLP_DOWN_PROJ: &str = "mlp_down_proj";
     /// Residual add.
@@ -45,8 +48,20 @@ pub mod class {
     /// Decode attention, fp8 KV cache.
     pub const DECODE_ATTENTION_FP8: &str = "decode_attention_kv_fp8";
 
-    /// Every class, in file order.
-    pub const ALL: [&str; 17] = [
+    /// The four layer GEMMs of vLLM 0.24's kernels at bf16, fitted to AIConfigurator's tables
+    /// at the models' shapes (see [`super::layer_gemm_class`]).
+    pub const VLLM_LAYER_GEMMS: [&str; 4] =
+        ["vllm_attn_pre_proj", "vllm_attn_post_proj", "vllm_mlp_up_proj", "vllm_mlp_down_proj"];
+    /// The same at fp8 weights and activations.
+    pub const VLLM_LAYER_GEMMS_FP8: [&str; 4] = [
+        "vllm_attn_pre_proj_fp8",
+        "vllm_attn_post_proj_fp8",
+        "vllm_mlp_up_proj_fp8",
+        "vllm_mlp_down_proj_fp8",
+    ];
+
+    /// Every class every device has, in file order.
+    pub const ALL: [&str; 26] = [
         EMBEDDING,
         INPUT_LAYERNORM,
         ATTN_PRE_PROJ,
@@ -55,6 +70,7 @@ pub mod class {
         POST_ATTENTION_LAYERNORM,
         MLP_UP_PROJ,
         MLP_ACT,
+        MLP_ACT_UNGATED,
         MLP_DOWN_PROJ,
         ADD,
         KV_CACHE_SAVE,
@@ -64,7 +80,51 @@ pub mod class {
         PREFILL_ATTENTION_FP8,
         DECODE_ATTENTION,
         DECODE_ATTENTION_FP8,
+        VLLM_LAYER_GEMMS[0],
+        VLLM_LAYER_GEMMS[1],
+        VLLM_LAYER_GEMMS[2],
+        VLLM_LAYER_GEMMS[3],
+        VLLM_LAYER_GEMMS_FP8[0],
+        VLLM_LAYER_GEMMS_FP8[1],
+        VLLM_LAYER_GEMMS_FP8[2],
+        VLLM_LAYER_GEMMS_FP8[3],
     ];
+}
+
+/// Whose GEMM kernels the layer GEMMs are timed as: the stacks differ by 10–30 % on identical
+/// shapes (../shared/notes/execution-time.md §4.3), so the roofline carries one fit per stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GemmKernels {
+    /// PyTorch linear layers as Vidur profiled them (its `mlp.csv`; the default, for parity).
+    Vidur,
+    /// vLLM 0.24's linear layers as AIConfigurator measured them.
+    Vllm,
+}
+
+impl GemmKernels {
+    /// Flag values, in [`GemmKernels`] order.
+    pub const NAMES: [&str; 2] = ["vidur", "vllm"];
+
+    /// The kernels a flag value names.
+    pub fn parse(name: &str) -> Option<GemmKernels> {
+        match name {
+            "vidur" => Some(GemmKernels::Vidur),
+            "vllm" => Some(GemmKernels::Vllm),
+            _ => None,
+        }
+    }
+}
+
+/// The calibration class of layer GEMM `op` (QKV, O, gate+up or down projection) with
+/// `kernels` at 8-bit (`fp8`) or 16-bit weights. Vidur profiled no fp8 GEMM, so fp8 layer GEMMs
+/// are vLLM's whichever kernels are chosen.
+pub fn layer_gemm_class(op: super::Op, kernels: GemmKernels, fp8: bool) -> String {
+    match (kernels, fp8) {
+        (_, true) => format!("vllm_{}_fp8", op.name()),
+        (GemmKernels::Vllm, false) => format!("vllm_{}", op.name()),
+        (GemmKernels::Vidur, false) => op.name().to_string(),
+    }
 }
 
 /// One fitted curve and where it came from.

@@ -17,7 +17,9 @@ pub struct Curve {
     pub memory_eff: f64,
     /// Fixed cost per call (launch, synchronisation), µs.
     pub overhead_us: f64,
-    /// Extra cost per item (sequence for decode attention), µs.
+    /// Extra cost per item, µs: per sequence for decode attention, per step of the reduction
+    /// dimension `k` for a GEMM, per row element for an element-wise kernel with an overlapped
+    /// overhead (the latency of one row).
     #[serde(default)]
     pub per_item_us: f64,
     /// Parallel work units at which bandwidth use reaches 63 % (decode attention's occupancy
@@ -32,6 +34,15 @@ pub struct Curve {
     /// it: small element-wise kernels take a near-constant time until enough rows fill the GPU.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub overlapped_overhead: bool,
+    /// GEMM row tile: the compute term counts `m` rounded up to a multiple of this (tensor-core
+    /// kernels compute whole tiles, so 520 rows cost as much as 640 with 128-row tiles); 0 = no
+    /// rounding.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub m_tile: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn default_sharpness() -> f64 {
@@ -49,6 +60,7 @@ impl Curve {
             ramp_units: 0.0,
             sharpness: 2.0,
             overlapped_overhead: false,
+            m_tile: 0.0,
         }
     }
 
@@ -62,6 +74,7 @@ impl Curve {
             ramp_units: 0.0,
             sharpness: 2.0,
             overlapped_overhead: false,
+            m_tile: 0.0,
         }
     }
 
@@ -74,8 +87,10 @@ impl Curve {
             self.per_item_us,
             self.ramp_units,
             self.sharpness,
+            self.m_tile,
         ];
         all.iter().all(|x| x.is_finite())
+            && self.m_tile >= 0.0
             && self.memory_eff > 0.0
             && self.compute_eff >= 0.0
             && self.sharpness >= 1.0
@@ -122,8 +137,14 @@ pub fn roofline_us(curve: &Curve, peaks: Peaks, flops: f64, bytes: f64, items: f
     };
     let memory = bytes / (peaks.bytes_per_s * curve.memory_eff * ramp) * 1e6;
     if curve.overlapped_overhead {
-        return curve.per_item_us * items
-            + soft_max(curve.overhead_us, soft_max(compute, memory, 2.0), curve.sharpness);
+        // Element-wise kernels: one thread block per token row loops over the row, so a few
+        // rows take the latency of one row (`per_item_us` per row element) however little
+        // they move, until enough rows fill the GPU and the transfer dominates.
+        return soft_max(
+            curve.overhead_us + curve.per_item_us * items,
+            soft_max(compute, memory, 2.0),
+            curve.sharpness,
+        );
     }
     curve.overhead_us + curve.per_item_us * items + soft_max(compute, memory, curve.sharpness)
 }
@@ -141,17 +162,20 @@ pub fn gemm_us(
     if m <= 0.0 {
         return 0.0;
     }
-    let flops = 2.0 * m * n * k;
+    let rows = if curve.m_tile > 0.0 { (m / curve.m_tile).ceil() * curve.m_tile } else { m };
+    let flops = 2.0 * rows * n * k;
     let bytes = (m * k + m * n) * act_bytes + k * n * weight_bytes;
-    roofline_us(curve, peaks, flops, bytes, 0.0, 1.0)
+    // The item is one step of the reduction dimension: a tile's K loop runs serially, so a
+    // small GEMM's latency grows with `k` even when it moves next to nothing.
+    roofline_us(curve, peaks, flops, bytes, k, 1.0)
 }
 
-/// A memory-bound kernel moving `bytes`, in µs.
-pub fn elementwise_us(curve: &Curve, peaks: Peaks, bytes: f64) -> f64 {
+/// A memory-bound kernel moving `bytes` over rows of `row_elements` elements, in µs.
+pub fn elementwise_us(curve: &Curve, peaks: Peaks, bytes: f64, row_elements: f64) -> f64 {
     if bytes <= 0.0 {
         return 0.0;
     }
-    roofline_us(curve, peaks, 0.0, bytes, 0.0, 1.0)
+    roofline_us(curve, peaks, 0.0, bytes, row_elements, 1.0)
 }
 
 /// Head layout of attention on one GPU.
@@ -281,6 +305,46 @@ mod tests {
             "{large}"
         );
         assert_eq!(gemm_us(&c, H100, 0.0, 4096.0, 4096.0, 2.0, 2.0), 0.0);
+    }
+
+    #[test]
+    fn a_row_tile_charges_whole_tiles_of_compute() {
+        let c = Curve { sharpness: 50.0, m_tile: 128.0, ..Curve::roofline(0.7, 0.8, 0.0) };
+        let at = |m: f64| gemm_us(&c, H100, m, 28672.0, 4096.0, 2.0, 2.0);
+        // Compute bound: 520 rows cost as much as 640 (five tiles), 512 as four.
+        assert!((at(520.0) / at(640.0) - 1.0).abs() < 1e-3, "{} {}", at(520.0), at(640.0));
+        assert!((at(520.0) / at(512.0) - 1.25).abs() < 0.01, "{} {}", at(520.0), at(512.0));
+        let untiled = Curve { m_tile: 0.0, ..c };
+        assert!(gemm_us(&untiled, H100, 520.0, 28672.0, 4096.0, 2.0, 2.0) < at(520.0));
+    }
+
+    #[test]
+    fn a_gemm_item_is_a_step_of_the_reduction_dimension() {
+        let c = Curve { per_item_us: 0.001, ..Curve::roofline(0.7, 0.8, 5.0) };
+        let none = Curve { per_item_us: 0.0, ..c };
+        let extra = |k: f64| {
+            gemm_us(&c, H100, 1.0, 4096.0, k, 2.0, 2.0) - gemm_us(&none, H100, 1.0, 4096.0, k, 2.0, 2.0)
+        };
+        assert!((extra(512.0) - 0.512).abs() < 1e-9 && (extra(8192.0) - 8.192).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_element_wise_kernel_takes_one_rows_latency_until_the_transfer_dominates() {
+        let c = Curve {
+            per_item_us: 0.0005,
+            sharpness: 8.0,
+            overlapped_overhead: true,
+            ..Curve::memory(0.5, 1.0)
+        };
+        // One token of a 28k-wide row: latency-bound, 1 + 0.0005 × 28672 ≈ 15 µs, however few
+        // bytes move; a narrow row of the same bytes is cheaper.
+        let wide = elementwise_us(&c, H100, 3.0 * 28672.0 * 2.0, 28672.0);
+        assert!((wide - 15.3).abs() < 0.2, "{wide}");
+        assert!(elementwise_us(&c, H100, 3.0 * 28672.0 * 2.0, 4096.0) < wide / 4.0);
+        // Many rows: bandwidth bound, the row latency hidden.
+        let bytes = 4096.0 * 3.0 * 28672.0 * 2.0;
+        let transfer = bytes / (3.35e12 * 0.5) * 1e6;
+        assert!((elementwise_us(&c, H100, bytes, 28672.0) / transfer - 1.0).abs() < 0.01);
     }
 
     #[test]
