@@ -87,6 +87,25 @@ fn vllm_layer_gemms_are_within_bounds_per_band_against_aic_tables() {
     assert_bands_within_bounds(&rows);
 }
 
+/// NCCL and every engine's own all-reduce, each fitted as the faster of two α-β lines, against
+/// AIC's tables per TP degree at decode (≤ 4 MiB) and prefill (4–256 MiB) message sizes.
+#[test]
+fn all_reduce_kernels_are_within_bounds_at_decode_and_prefill_message_sizes() {
+    let Some(shared) = shared_dir() else { return };
+    let mut rows = Vec::new();
+    for system in ["h100_sxm", "h200_sxm", "a100_sxm", "b200_sxm"] {
+        rows.extend(check::all_reduce_band_rows(&shared, Calibration::embedded(), system).expect("tables"));
+    }
+    for kernel in ["nccl", "vllm_custom", "sglang_custom", "trtllm_custom"] {
+        for tp in [2, 4, 8] {
+            let what = format!("all_reduce TP{tp}");
+            let n = rows.iter().filter(|r| r.device == "h100_dgx" && r.kernels == kernel && r.what == what);
+            assert_eq!(n.count(), 2, "h100_dgx {kernel} TP{tp}: a decode and a prefill band");
+        }
+    }
+    assert_bands_within_bounds(&rows);
+}
+
 #[test]
 fn aic_gemm_attention_and_all_reduce_are_within_bounds_on_h100_and_h200() {
     let Some(shared) = shared_dir() else { return };
@@ -94,9 +113,13 @@ fn aic_gemm_attention_and_all_reduce_are_within_bounds_on_h100_and_h200() {
     for system in ["h100_sxm", "h200_sxm"] {
         rows.extend(check::aic_rows(&shared, Calibration::embedded(), system).expect("aic tables read"));
     }
-    for op in
-        ["gemm", "prefill_attention", "decode_attention", "all_reduce (h100_dgx)", "all_reduce (h200_dgx)"]
-    {
+    for op in [
+        "gemm",
+        "prefill_attention",
+        "decode_attention",
+        "all_reduce nccl (h100_dgx)",
+        "all_reduce vllm_custom (h200_dgx)",
+    ] {
         assert!(rows.iter().any(|r| r.op == op && r.bound_pct.is_some()), "{op} is checked");
     }
     assert_within_bounds(&rows);

@@ -3,14 +3,15 @@
 
 use std::path::Path;
 
-use llmsim_engine::exec::calibration::{Calibration, class};
-use llmsim_engine::exec::{AlphaBeta, MLP_COLUMNS, Op};
+use llmsim_engine::exec::calibration::{AllReduceKernel, Calibration, class};
+use llmsim_engine::exec::{Collective, MLP_COLUMNS, Op};
 
 use crate::data::{self, CollectiveRow, Result};
 use crate::fit::mape;
 use crate::{
-    AIC_SYSTEMS, LAYER_GEMM_OPS, band_label, decode_row_us, decode_rows_in_scope, device, gemm_row_us,
-    mlp_class, mlp_op_us, peaks, prefill_row_us, prefill_rows_in_scope, token_band,
+    AIC_NODES, AIC_SYSTEMS, CUSTOM_ALL_REDUCE_FILES, LAYER_GEMM_OPS, band_label, decode_row_us,
+    decode_rows_in_scope, device, gemm_row_us, mlp_class, mlp_op_us, peaks, prefill_row_us,
+    prefill_rows_in_scope, token_band,
 };
 
 /// One line of the error table.
@@ -176,24 +177,30 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
     }
     let node = format!("{}_dgx", name);
     if let Some(node_cal) = calibration.node(&node) {
-        for (file, bounded_here) in [("nccl_allreduce_fp16", bounded), ("custom_allreduce_bf16", false)] {
-            let rows = data::aic_all_reduce(shared, system, file)?;
-            let pairs = collective_pairs(&rows, |g| node_cal.all_reduce(g));
-            let b = if bounded_here { Some(15.0) } else { None };
+        for kernel in AllReduceKernel::ALL {
+            let file = match kernel.custom_key() {
+                None => "nccl_allreduce_fp16",
+                Some(key) => match CUSTOM_ALL_REDUCE_FILES.iter().find(|(k, _)| *k == key) {
+                    Some((_, file)) => file,
+                    None => continue,
+                },
+            };
+            let Ok(rows) = data::aic_all_reduce(shared, system, file) else { continue };
+            let pairs = collective_pairs(&rows, |g| node_cal.all_reduce_with(kernel, g));
             out.push(ErrorRow::new(
                 name,
-                &format!("all_reduce ({node})"),
-                "fp16",
+                &format!("all_reduce {} ({node})", kernel.name()),
+                "bf16",
                 &format!("aic {system}/{file}.csv"),
                 &pairs,
-                b,
+                bounded.then_some(15.0),
             ));
         }
     }
     Ok(out)
 }
 
-fn collective_pairs(rows: &[CollectiveRow], fit: impl Fn(u32) -> Option<AlphaBeta>) -> Vec<(f64, f64)> {
+fn collective_pairs(rows: &[CollectiveRow], fit: impl Fn(u32) -> Option<Collective>) -> Vec<(f64, f64)> {
     rows.iter().filter_map(|r| fit(r.gpus).map(|ab| (ab.time_us(r.bytes), r.us))).collect()
 }
 
@@ -436,7 +443,57 @@ pub fn aic_band_rows(shared: &Path, calibration: &Calibration, system: &str) -> 
     Ok(out)
 }
 
-/// Every per-band table: Vidur's profiles on every profiled device, AIC's GEMMs on every system.
+/// Bound on an all-reduce fit's |bias| per (node, kernel, TP, message band), %.
+pub const ALL_REDUCE_BAND_BOUND: f64 = 15.0;
+
+/// All-reduce message bands: decode (1–256 tokens of a 4k–8k hidden state in bf16: up to
+/// 4 MiB) and prefill (512–16k tokens: 4–256 MiB).
+pub const ALL_REDUCE_BANDS: [(&str, f64, f64); 2] =
+    [("decode ≤4MiB", 0.0, 4194304.0), ("prefill 4-256MiB", 4194304.0, 268435456.0)];
+
+/// Every all-reduce fit of `node` against AIC's table of it, per (kernel, TP, message band).
+pub fn all_reduce_band_rows(shared: &Path, calibration: &Calibration, system: &str) -> Result<Vec<BandRow>> {
+    let mut out = Vec::new();
+    let Some((_, node)) = AIC_NODES.iter().find(|(s, _)| *s == system) else { return Ok(out) };
+    let Some(node_cal) = calibration.node(node) else { return Ok(out) };
+    for kernel in AllReduceKernel::ALL {
+        let file = match kernel.custom_key() {
+            None => "nccl_allreduce_fp16",
+            Some(key) => match CUSTOM_ALL_REDUCE_FILES.iter().find(|(k, _)| *k == key) {
+                Some((_, file)) => file,
+                None => continue,
+            },
+        };
+        let Ok(rows) = data::aic_all_reduce(shared, system, file) else { continue };
+        let mut tps: Vec<u32> = rows.iter().map(|r| r.gpus).collect();
+        tps.sort_unstable();
+        tps.dedup();
+        for tp in tps {
+            let Some(fit) = node_cal.all_reduce_with(kernel, tp) else { continue };
+            for (band, lo, hi) in ALL_REDUCE_BANDS {
+                let ratios: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.gpus == tp && r.bytes > lo && r.bytes <= hi)
+                    .map(|r| fit.time_us(r.bytes) / r.us)
+                    .collect();
+                if !ratios.is_empty() {
+                    out.push(BandRow::new(
+                        node,
+                        format!("all_reduce TP{tp}"),
+                        kernel.name(),
+                        band,
+                        &ratios,
+                        Some(ALL_REDUCE_BAND_BOUND),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every per-band table: Vidur's profiles on every profiled device, AIC's GEMMs and all-reduces
+/// on every system.
 pub fn band_table(shared: &Path, calibration: &Calibration) -> Result<Vec<BandRow>> {
     let mut out = Vec::new();
     for d in crate::VIDUR_DEVICES {
@@ -444,6 +501,7 @@ pub fn band_table(shared: &Path, calibration: &Calibration) -> Result<Vec<BandRo
     }
     for (system, _) in AIC_SYSTEMS {
         out.extend(aic_band_rows(shared, calibration, system)?);
+        out.extend(all_reduce_band_rows(shared, calibration, system)?);
     }
     Ok(out)
 }

@@ -15,7 +15,7 @@ use llmsim_engine::exec::calibration::{
     Calibration, DeviceCalibration, FittedCurve, NodeCalibration, TpAlphaBeta, class,
 };
 use llmsim_engine::exec::{
-    AlphaBeta, AttentionShape, Curve, DecodeWork, MLP_COLUMNS, Op, Peaks, PrefillWork, cost,
+    AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MLP_COLUMNS, Op, Peaks, PrefillWork, cost,
 };
 
 use data::{AttentionRow, CollectiveRow, GemmRow, GemmShape, MlpRow, Result};
@@ -228,7 +228,7 @@ pub fn fit_decode(p: Peaks, rows: &[AttentionRow], kv_bytes: f64) -> Fitted {
     fit(Form::Decode, DECODE_START, &rows, |c, r| decode_row_us(c, p, r, kv_bytes), |r| r.us)
 }
 
-/// Fits `α + bytes/β` per GPU count over `rows`, in relative terms.
+/// Fits the faster of two α-β lines per GPU count over `rows`, in relative terms.
 pub fn fit_collective(rows: &[CollectiveRow]) -> Vec<TpAlphaBeta> {
     let mut gpus: Vec<u32> = rows.iter().map(|r| r.gpus).collect();
     gpus.sort_unstable();
@@ -236,11 +236,45 @@ pub fn fit_collective(rows: &[CollectiveRow]) -> Vec<TpAlphaBeta> {
     gpus.into_iter()
         .map(|g| {
             let rows: Vec<&CollectiveRow> = rows.iter().filter(|r| r.gpus == g).collect();
-            let ab = fit_alpha_beta(&rows);
-            let mape_pct = fit::mape(rows.iter().map(|r| (ab.time_us(r.bytes), r.us)));
-            TpAlphaBeta { tp: g, alpha_beta: ab, mape_pct: round(mape_pct, 2) }
+            let collective = fit_two_algorithms(&rows);
+            let mape_pct = fit::mape(rows.iter().map(|r| (collective.time_us(r.bytes), r.us)));
+            TpAlphaBeta { tp: g, collective, mape_pct: round(mape_pct, 2) }
         })
         .collect()
+}
+
+/// Fits `min(α₁ + bytes/β₁, α₂ + bytes/β₂)`: collective libraries switch algorithm with the
+/// message size, so one line is too slow at one end or the other. The second line is kept
+/// only if it is the faster one somewhere in the measured range.
+pub fn fit_two_algorithms(rows: &[&CollectiveRow]) -> Collective {
+    let one = fit_alpha_beta(rows);
+    let decode = |x: &[f64]| {
+        let line = |a: f64, b: f64| AlphaBeta { alpha_us: a.exp(), beta_gbps: b.exp() };
+        Collective { small: line(x[0], x[1]), large: Some(line(x[2], x[3])) }
+    };
+    let loss = |x: &[f64]| {
+        let c = decode(x);
+        let sum: f64 = rows.iter().map(|r| (c.time_us(r.bytes) / r.us).ln().powi(2)).sum();
+        if sum.is_finite() { sum / rows.len().max(1) as f64 } else { f64::MAX }
+    };
+    let fastest = rows.iter().map(|r| r.us).fold(f64::INFINITY, f64::min).max(0.1);
+    let mut x =
+        vec![fastest.ln(), (one.beta_gbps * 0.5).ln(), (one.alpha_us * 2.0).ln(), (one.beta_gbps * 1.3).ln()];
+    for _ in 0..4 {
+        x = fit::nelder_mead(&loss, &x, 0.5, 800);
+    }
+    let c = decode(&x);
+    let (mut small, mut large) = (c.small, c.large.expect("two lines"));
+    if large.alpha_us < small.alpha_us {
+        std::mem::swap(&mut small, &mut large);
+    }
+    let r = |ab: AlphaBeta| AlphaBeta { alpha_us: round(ab.alpha_us, 3), beta_gbps: round(ab.beta_gbps, 2) };
+    let (small, large) = (r(small), r(large));
+    let used = rows.iter().any(|row| large.time_us(row.bytes) < small.time_us(row.bytes));
+    let two = Collective { small, large: used.then_some(large) };
+    let single = Collective::single(one);
+    let error = |c: &Collective| fit::mape(rows.iter().map(|row| (c.time_us(row.bytes), row.us)));
+    if error(&two) < error(&single) { two } else { single }
 }
 
 /// Fits one α-β pair.
@@ -486,6 +520,17 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
 /// The four layer GEMMs, in the order of [`class::VLLM_LAYER_GEMMS`].
 pub const LAYER_GEMM_OPS: [Op; 4] = [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj];
 
+/// AIC systems and the DGX-style node (8 GPUs on NVSwitch) each one's collectives calibrate.
+pub const AIC_NODES: [(&str, &str); 4] =
+    [("h100_sxm", "h100_dgx"), ("h200_sxm", "h200_dgx"), ("a100_sxm", "a100_dgx"), ("b200_sxm", "b200_dgx")];
+
+/// The engines' all-reduce tables, by [`NodeCalibration::custom_all_reduce`] key.
+pub const CUSTOM_ALL_REDUCE_FILES: [(&str, &str); 3] = [
+    ("vllm", "custom_allreduce_bf16"),
+    ("sglang", "custom_allreduce_sglang_bf16"),
+    ("trtllm", "custom_allreduce_trtllm_bf16"),
+];
+
 /// Collective fits per node.
 fn calibrate_nodes(shared: &Path) -> Result<Vec<NodeCalibration>> {
     let mut nodes = Vec::new();
@@ -493,21 +538,26 @@ fn calibrate_nodes(shared: &Path) -> Result<Vec<NodeCalibration>> {
         let rows = data::vidur_network(shared, node, "send_recv", Some(dpn))?;
         Ok((!rows.is_empty()).then(|| fit_alpha_beta(&rows.iter().collect::<Vec<_>>())))
     };
-    // NVSwitch nodes: AIC's NCCL all-reduce tables (nccl-tests, one node).
-    for (system, node) in [
-        ("h100_sxm", "h100_dgx"),
-        ("h200_sxm", "h200_dgx"),
-        ("a100_sxm", "a100_dgx"),
-        ("b200_sxm", "b200_dgx"),
-    ] {
+    // NVSwitch nodes: AIC's NCCL and engine all-reduce tables (one node).
+    for (system, node) in AIC_NODES {
         let vidur_node = if node == "h100_dgx" || node == "a100_dgx" { node } else { "" };
+        let mut custom = BTreeMap::new();
+        let mut custom_files = Vec::new();
+        for (engine, file) in CUSTOM_ALL_REDUCE_FILES {
+            if let Ok(rows) = data::aic_all_reduce(shared, system, file) {
+                custom.insert(engine.to_string(), fit_collective(&rows));
+                custom_files.push(format!("{file}.csv"));
+            }
+        }
         nodes.push(NodeCalibration {
             node: node.into(),
             source: format!(
-                "all-reduce: aic {system} nccl_allreduce_fp16.csv; send/recv: {}",
+                "all-reduce: aic {system} nccl_allreduce_fp16.csv, {}; send/recv: {}",
+                custom_files.join(", "),
                 if vidur_node.is_empty() { "link model" } else { "vidur send_recv.csv" }
             ),
             all_reduce: fit_collective(&data::aic_all_reduce(shared, system, "nccl_allreduce_fp16")?),
+            custom_all_reduce: custom,
             send_recv_intra_node: if vidur_node.is_empty() { None } else { send_recv(vidur_node, 2)? },
             send_recv_inter_node: if vidur_node.is_empty() { None } else { send_recv(vidur_node, 1)? },
         });
@@ -523,6 +573,7 @@ fn calibrate_nodes(shared: &Path) -> Result<Vec<NodeCalibration>> {
             node: node.into(),
             source: format!("vidur network/{node} all_reduce.csv and send_recv.csv"),
             all_reduce: fit_collective(&all_reduce),
+            custom_all_reduce: BTreeMap::new(),
             send_recv_intra_node: send_recv(node, 2)?,
             send_recv_inter_node: send_recv(node, 1)?,
         });

@@ -272,6 +272,32 @@ impl AlphaBeta {
     }
 }
 
+/// A collective whose library switches algorithm with the message size (vLLM's custom
+/// all-reduce goes from one-shot to two-shot, NCCL from its low-latency to its bandwidth
+/// protocols): the faster of two α-β lines.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Collective {
+    /// The small-message algorithm (or the only one).
+    #[serde(flatten)]
+    pub small: AlphaBeta,
+    /// The large-message algorithm, if the fit found one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large: Option<AlphaBeta>,
+}
+
+impl Collective {
+    /// One α-β line.
+    pub fn single(alpha_beta: AlphaBeta) -> Collective {
+        Collective { small: alpha_beta, large: None }
+    }
+
+    /// Time to move `bytes`, µs: the faster algorithm's.
+    pub fn time_us(&self, bytes: f64) -> f64 {
+        let small = self.small.time_us(bytes);
+        self.large.map_or(small, |large| small.min(large.time_us(bytes)))
+    }
+}
+
 /// Bytes per activation element (bf16/fp16 activations throughout).
 pub const ACT_BYTES: f64 = 2.0;
 
@@ -366,5 +392,15 @@ mod tests {
         let ab = AlphaBeta { alpha_us: 10.0, beta_gbps: 100.0 };
         assert!((ab.time_us(1e8) - (10.0 + 1000.0)).abs() < 1e-9);
         assert_eq!(ab.time_us(0.0), 0.0);
+    }
+
+    #[test]
+    fn a_collective_takes_the_faster_of_its_two_algorithms() {
+        let one_shot = AlphaBeta { alpha_us: 5.0, beta_gbps: 80.0 };
+        let two_shot = AlphaBeta { alpha_us: 12.0, beta_gbps: 200.0 };
+        let c = Collective { small: one_shot, large: Some(two_shot) };
+        assert_eq!(c.time_us(64e3), one_shot.time_us(64e3));
+        assert_eq!(c.time_us(64e6), two_shot.time_us(64e6));
+        assert_eq!(Collective::single(one_shot).time_us(64e6), one_shot.time_us(64e6));
     }
 }

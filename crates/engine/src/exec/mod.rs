@@ -11,7 +11,7 @@ mod profile_csv;
 mod roofline;
 mod shape;
 
-pub use cost::{AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork};
+pub use cost::{AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, Peaks, PrefillWork};
 pub use interp::{Table1, Table2};
 pub use profile::{MLP_COLUMNS, ProfilePredictor};
 pub use profile_csv::ProfileCsv;

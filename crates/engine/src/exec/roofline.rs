@@ -4,8 +4,12 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::calibration::{Calibration, DeviceCalibration, GemmKernels, class, layer_gemm_class};
-use super::cost::{self, ACT_BYTES, AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork};
+use super::calibration::{
+    AllReduceKernel, Calibration, DeviceCalibration, GemmKernels, class, layer_gemm_class,
+};
+use super::cost::{
+    self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, Peaks, PrefillWork,
+};
 use super::shape::LayerShape;
 use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
 use crate::config::{ConfigError, Dtype, FlagDef, Params, ReplicaSpec};
@@ -16,6 +20,12 @@ pub(super) const FLAGS: &[FlagDef] = &[
         &GemmKernels::NAMES,
         "vidur",
         "Whose kernels the layer GEMMs are timed as: vidur = PyTorch linear layers as Vidur profiled them (its mlp.csv; Vidur parity); vllm = vLLM 0.24's, as AIConfigurator measured them (10-30 % faster on H100). fp8 weights always use vLLM's.",
+    ),
+    FlagDef::choice(
+        "roofline_execution_time_predictor_config_all_reduce_kernel",
+        &AllReduceKernel::NAMES,
+        "nccl",
+        "TP all-reduce implementation: nccl (Vidur parity), or a serving engine's own kernel (vllm_custom, sglang_custom, trtllm_custom; 2-3x faster than NCCL for decode-sized messages), fitted to AIConfigurator's tables; nodes without such a table use NCCL's fit.",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_cpu_overhead_ms",
@@ -36,10 +46,14 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
     let gemm_kernels =
         GemmKernels::parse(&params.string("roofline_execution_time_predictor_config_gemm_kernels"))
             .unwrap_or(GemmKernels::Vidur);
+    let all_reduce_kernel =
+        AllReduceKernel::parse(&params.string("roofline_execution_time_predictor_config_all_reduce_kernel"))
+            .unwrap_or(AllReduceKernel::Nccl);
     let coefficients = RooflineCoefficients {
         cpu_overhead_ms: cpu_ms,
         cpu_overhead_per_request_ms: cpu_per_req_ms,
         gemm_kernels,
+        all_reduce_kernel,
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -62,6 +76,8 @@ pub struct RooflineCoefficients {
     pub cpu_overhead_per_request_ms: f64,
     /// Whose kernels the layer GEMMs are timed as.
     pub gemm_kernels: GemmKernels,
+    /// Which all-reduce tensor parallelism uses.
+    pub all_reduce_kernel: AllReduceKernel,
 }
 
 impl Default for RooflineCoefficients {
@@ -70,6 +86,7 @@ impl Default for RooflineCoefficients {
             cpu_overhead_ms: 0.5,
             cpu_overhead_per_request_ms: 0.005,
             gemm_kernels: GemmKernels::Vidur,
+            all_reduce_kernel: AllReduceKernel::Nccl,
         }
     }
 }
@@ -103,7 +120,7 @@ pub struct RooflinePredictor {
     prefill: Curve,
     decode: Curve,
     moe: Option<MoeShape>,
-    all_reduce: Option<AlphaBeta>,
+    all_reduce: Option<Collective>,
     send_recv: AlphaBeta,
     post_attn_norm: bool,
     description: String,
@@ -195,19 +212,28 @@ impl RooflinePredictor {
         }
 
         let within_node = tp <= node.devices_per_node;
+        let node_cal = all.node(&node.name).filter(|_| within_node);
+        let kernel = settings.all_reduce_kernel;
+        // An engine's own kernel where this node's tables have it; NCCL's fit otherwise (vLLM
+        // itself falls back to NCCL without full NVLink connectivity); the link model last.
+        let (all_reduce, all_reduce_text) = match (
+            node_cal.and_then(|n| n.all_reduce_with(kernel, tp)),
+            node_cal.and_then(|n| n.all_reduce(tp)),
+        ) {
+            (Some(c), _) => (c, kernel.name().to_string()),
+            (None, Some(c)) => (c, format!("nccl ({} not measured here)", kernel.name())),
+            (None, None) => {
+                let (bw, latency) = if within_node {
+                    (node.intra_node_bandwidth_gbps, node.intra_node_latency_us)
+                } else {
+                    (node.inter_node_bandwidth_gbps, node.inter_node_latency_us)
+                };
+                let link = AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw };
+                (Collective::single(link), "link model".to_string())
+            }
+        };
+        let all_reduce = (tp > 1).then_some(all_reduce);
         let node_cal = all.node(&node.name);
-        let all_reduce =
-            (tp > 1).then(|| match node_cal.and_then(|n| n.all_reduce(tp)).filter(|_| within_node) {
-                Some(ab) => ab,
-                None => {
-                    let (bw, latency) = if within_node {
-                        (node.intra_node_bandwidth_gbps, node.intra_node_latency_us)
-                    } else {
-                        (node.inter_node_bandwidth_gbps, node.inter_node_latency_us)
-                    };
-                    AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw }
-                }
-            });
         let spans_nodes = replica.parallel.world_size() > node.devices_per_node;
         let fitted_p2p =
             node_cal.and_then(|n| if spans_nodes { n.send_recv_inter_node } else { n.send_recv_intra_node });
@@ -230,6 +256,7 @@ impl RooflinePredictor {
             }
             _ => String::new(),
         };
+        let network = if tp > 1 { format!("{network}; all-reduce: {all_reduce_text}") } else { network };
         let gemm_kernels_text = match (settings.gemm_kernels, fp8_weights) {
             (_, true) => "vLLM fp8",
             (GemmKernels::Vidur, false) => "Vidur-profiled",
@@ -317,7 +344,7 @@ impl RooflinePredictor {
 
     /// One TP all-reduce of `tokens` activations, µs (0 without TP).
     pub fn all_reduce_us(&self, tokens: f64) -> f64 {
-        self.all_reduce.map_or(0.0, |ab| ab.time_us(tokens * self.shape.embedding_dim * ACT_BYTES))
+        self.all_reduce.map_or(0.0, |c| c.time_us(tokens * self.shape.embedding_dim * ACT_BYTES))
     }
 
     /// Sending `tokens` activations to the next stage, µs.
@@ -559,6 +586,38 @@ mod tests {
         // Element-wise ops and attention do not depend on the GEMM kernels.
         assert_eq!(vllm.get(Op::AttnPrefill), vidur.get(Op::AttnPrefill));
         assert_eq!(vllm.get(Op::MlpAct), vidur.get(Op::MlpAct));
+    }
+
+    #[test]
+    fn engine_all_reduce_kernels_shorten_tp8_decode_steps_and_fall_back_to_nccl_off_their_tables() {
+        let build = |kernel: AllReduceKernel, node: &str| {
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Meta-Llama-3-70B"),
+                ("replica_config_device", "h100"),
+                ("replica_config_network_device", node),
+                ("replica_config_tensor_parallel_size", if node == "h100_dgx" { "8" } else { "4" }),
+            ]);
+            let settings = RooflineCoefficients { all_reduce_kernel: kernel, ..Default::default() };
+            RooflinePredictor::new(&r, settings).unwrap()
+        };
+        let batch = decode_batch(32, 1024);
+        let nccl = build(AllReduceKernel::Nccl, "h100_dgx").predict(&batch, ONLY);
+        let custom = build(AllReduceKernel::VllmCustom, "h100_dgx");
+        let fast = custom.predict(&batch, ONLY);
+        // AIC h100_sxm TP8, 32 tokens × 8192 × 2 bytes = 512 KiB: custom 12 µs, NCCL 20 µs.
+        let ratio = fast.get(Op::AttnPostProjAllReduce) / nccl.get(Op::AttnPostProjAllReduce);
+        assert!((0.45..0.75).contains(&ratio), "{ratio}");
+        assert!(fast.total_ms() < 0.95 * nccl.total_ms(), "{} vs {}", fast.total_ms(), nccl.total_ms());
+        assert!(custom.describe().contains("all-reduce: vllm_custom"), "{}", custom.describe());
+        // Pairwise NVLink nodes have no custom all-reduce table: NCCL's fit, said so.
+        let pairwise = build(AllReduceKernel::VllmCustom, "h100_pairwise_nvlink");
+        let nccl_pairwise = build(AllReduceKernel::Nccl, "h100_pairwise_nvlink");
+        assert_eq!(pairwise.all_reduce_us(32.0), nccl_pairwise.all_reduce_us(32.0));
+        assert!(
+            pairwise.describe().contains("nccl (vllm_custom not measured here)"),
+            "{}",
+            pairwise.describe()
+        );
     }
 
     #[test]
