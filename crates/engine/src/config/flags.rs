@@ -395,6 +395,20 @@ const CLUSTER: &[FlagDef] = &[
     ),
 ];
 
+/// Every predictor's settings.
+const EXECUTION: &[FlagDef] = &[
+    FlagDef::float(
+        "execution_time_predictor_config_cpu_overhead_ms",
+        "0",
+        "CPU time per iteration (scheduling, input preparation, sampling, output processing), in ms, charged once per iteration on the last pipeline stage; 0 as in Vidur, whose predictors model none by default. A Vidur CPU-overhead table replaces it when the profile predictor reads one.",
+    ),
+    FlagDef::float(
+        "execution_time_predictor_config_cpu_overhead_per_request_ms",
+        "0",
+        "Extra CPU time per iteration per request in the batch, in ms (with the flag above).",
+    ),
+];
+
 const CACHE: &[FlagDef] = &[
     FlagDef::int("cache_config_block_size", "16", "Tokens per KV-cache block (a power of two)."),
     FlagDef::opt_int(
@@ -678,6 +692,7 @@ fn assemble() -> Vec<FlagDef> {
         "How batch times are predicted: roofline (calibrated, no profiling needed) or profile tables (Vidur CSVs; random_forest and linear_regression are Vidur's names for the same files).",
         FlagGroup::Predictor,
     ));
+    push(&mut flags, EXECUTION, FlagGroup::Predictor);
     policy_flags(
         &mut flags,
         "execution_time_predictor_config_type",

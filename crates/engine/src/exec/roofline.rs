@@ -27,22 +27,10 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "nccl",
         "TP all-reduce implementation: nccl (Vidur parity), or a serving engine's own kernel (vllm_custom, sglang_custom, trtllm_custom; 2-3x faster than NCCL for decode-sized messages), fitted to AIConfigurator's tables; nodes without such a table use NCCL's fit.",
     ),
-    FlagDef::float(
-        "roofline_execution_time_predictor_config_cpu_overhead_ms",
-        "0.5",
-        "CPU time per iteration (scheduling, sampling, input preparation), in ms.",
-    ),
-    FlagDef::float(
-        "roofline_execution_time_predictor_config_cpu_overhead_per_request_ms",
-        "0.005",
-        "Extra CPU time per request in the batch, in ms.",
-    ),
 ];
 
 pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {
-    let cpu_ms = params.float_in("roofline_execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4);
-    let cpu_per_req_ms =
-        params.float_in("roofline_execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3);
+    let (cpu_ms, cpu_per_req_ms) = cpu_overhead_flags(params);
     let gemm_kernels =
         GemmKernels::parse(&params.string("roofline_execution_time_predictor_config_gemm_kernels"))
             .unwrap_or(GemmKernels::Vidur);
@@ -67,10 +55,18 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
     }
 }
 
+/// The per-iteration CPU overhead flags every predictor reads: (ms, ms per request).
+pub(super) fn cpu_overhead_flags(params: &mut Params) -> (f64, f64) {
+    (
+        params.float_in("execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4),
+        params.float_in("execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3),
+    )
+}
+
 /// Per-run settings of the roofline that are not fitted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RooflineCoefficients {
-    /// CPU overhead per iteration, ms.
+    /// CPU overhead per iteration, ms (charged once, on the last stage).
     pub cpu_overhead_ms: f64,
     /// CPU overhead per request in the batch, ms.
     pub cpu_overhead_per_request_ms: f64,
@@ -83,8 +79,8 @@ pub struct RooflineCoefficients {
 impl Default for RooflineCoefficients {
     fn default() -> RooflineCoefficients {
         RooflineCoefficients {
-            cpu_overhead_ms: 0.5,
-            cpu_overhead_per_request_ms: 0.005,
+            cpu_overhead_ms: 0.0,
+            cpu_overhead_per_request_ms: 0.0,
             gemm_kernels: GemmKernels::Vidur,
             all_reduce_kernel: AllReduceKernel::Nccl,
         }
@@ -515,10 +511,12 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
                 None => self.lm_head_us(batch.len() as f64),
             };
             out.set(Op::LmHead, lm_head * 1e-3, r);
+            // Scheduling, input preparation, sampling and output processing happen once per
+            // iteration, not once per pipeline stage.
+            out.set(Op::CpuOverhead, self.cpu_overhead_ms(batch.len() as f64), r);
         } else {
             out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
         }
-        out.set(Op::CpuOverhead, self.cpu_overhead_ms(batch.len() as f64), r);
         out
     }
 
@@ -683,6 +681,42 @@ mod tests {
                 && last.get(Op::LmHead) > 0.0
                 && last.get(Op::Embedding) == 0.0
         );
+    }
+
+    #[test]
+    fn cpu_overhead_is_charged_once_per_iteration_on_the_last_stage_by_every_predictor() {
+        let predictor = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+                ("replica_config_device", "h100"),
+                ("replica_config_network_device", "h100_dgx"),
+                ("replica_config_num_pipeline_stages", "4"),
+                ("execution_time_predictor_config_cpu_overhead_ms", "0.5"),
+                ("execution_time_predictor_config_cpu_overhead_per_request_ms", "0.01"),
+            ];
+            all.extend_from_slice(pairs);
+            let config = Config::from_pairs(all.iter().copied()).unwrap();
+            SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).predictor.build
+        };
+        let roofline = predictor(&[]);
+        let profile = predictor(&[
+            ("execution_time_predictor_config_type", "profile"),
+            ("profile_execution_time_predictor_config_compute_input_file", "none"),
+            ("profile_execution_time_predictor_config_attention_input_file", "none"),
+            ("profile_execution_time_predictor_config_send_recv_input_file", "none"),
+        ]);
+        let batch = decode_batch(10, 100);
+        for p in [&roofline, &profile] {
+            let per_stage: Vec<f64> = (0..4)
+                .map(|stage| p.predict(&batch, StagePosition { stage, num_stages: 4 }).get(Op::CpuOverhead))
+                .collect();
+            assert_eq!(&per_stage[..3], &[0.0, 0.0, 0.0], "{per_stage:?}");
+            assert!((per_stage[3] - (0.5 + 10.0 * 0.01)).abs() < 1e-12, "{per_stage:?}");
+        }
+        // Vidur's predictors model none by default, and so does the roofline now.
+        let plain = replica(&[("replica_config_model_name", "meta-llama/Meta-Llama-3-8B")]);
+        let p = RooflinePredictor::new(&plain, RooflineCoefficients::default()).unwrap();
+        assert_eq!(p.predict(&batch, ONLY).get(Op::CpuOverhead), 0.0);
     }
 
     #[test]
