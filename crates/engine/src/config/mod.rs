@@ -14,8 +14,8 @@ pub use flags::{
     unsupported_flag,
 };
 pub use typed::{
-    CacheSpec, ClusterSpec, Dtype, MetricsSpec, ParallelSpec, Policy, ReplicaSpec, SimConfig, SloSpec,
-    fill_placeholders, is_active,
+    ActivationMemory, CacheSpec, ClusterSpec, Dtype, MetricsSpec, ParallelSpec, Policy, ReplicaSpec,
+    SimConfig, SloSpec, fill_placeholders, is_active,
 };
 
 use std::collections::BTreeMap;

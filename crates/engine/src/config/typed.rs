@@ -101,12 +101,31 @@ pub struct CacheSpec {
     pub num_blocks_override: Option<u64>,
     /// Free-block reserve used by admission in legacy schedulers.
     pub watermark_blocks_fraction: f64,
-    /// Memory kept back from weights and KV.
+    /// Memory kept back from weights and KV (1 − vLLM's `gpu_memory_utilization`).
     pub memory_margin_fraction: f64,
+    /// Whether the peak activation of a forward pass is kept out of the KV cache.
+    pub activation_memory: ActivationMemory,
+    /// Bytes per GPU kept out of the KV cache for CUDA graphs, NCCL and the runtime.
+    pub runtime_memory_bytes: u64,
     /// Prefix caching on.
     pub enable_prefix_caching: bool,
     /// Tokens of blocks allocated ahead (vllm_v1).
     pub num_preallocate_tokens: u32,
+}
+
+/// What the memory planner keeps out of the KV cache for activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationMemory {
+    /// Nothing (Vidur).
+    None,
+    /// vLLM's profile run: the peak of a forward pass over the scheduler's largest batch.
+    Profile {
+        /// Tokens of the largest forward pass (the scheduler's token budget).
+        tokens: u64,
+        /// Sequences sampled at once (the scheduler's batch-size cap).
+        sequences: u64,
+    },
 }
 
 /// Prefill SLO used by the EDF queue.
@@ -238,7 +257,7 @@ impl SimConfig {
         let num_replicas = p.int_in("cluster_config_num_replicas", 1, 100_000) as u32;
 
         let replica = build_replica(&mut p, &mut warnings);
-        let cache = CacheSpec {
+        let mut cache = CacheSpec {
             block_size: {
                 let b = p.int_in("cache_config_block_size", 1, 1 << 16);
                 if !(b as u64).is_power_of_two() {
@@ -252,6 +271,9 @@ impl SimConfig {
             num_blocks_override: p.opt_u64_at_least("cache_config_num_blocks", 1),
             watermark_blocks_fraction: p.float_in("cache_config_watermark_blocks_fraction", 0.0, 0.99),
             memory_margin_fraction: p.float_in("cache_config_memory_margin_fraction", 0.0, 0.99),
+            activation_memory: ActivationMemory::None,
+            runtime_memory_bytes: (p.float_in("cache_config_runtime_memory_gb", 0.0, 1e4)
+                * (1u64 << 30) as f64) as u64,
             enable_prefix_caching: p.bool("cache_config_enable_prefix_caching"),
             num_preallocate_tokens: p.int_in("cache_config_num_preallocate_tokens", 0, 1 << 20) as u32,
         };
@@ -328,6 +350,16 @@ impl SimConfig {
                 "--cache_config_enable_prefix_caching is ignored by the {} scheduler (Vidur's legacy block ledger has no prefix cache); prefix-aware routers see no cached tokens",
                 scheduler.name
             ));
+        }
+        let profile_activations = p.string("cache_config_activation_memory") == "profile";
+        if let Some(scheduler) = &replica_scheduler
+            && profile_activations
+        {
+            let entry = REPLICA_SCHEDULERS.iter().find(|e| e.name == scheduler.name).expect("registered");
+            let max_model_len = replica.as_ref().map_or(0, |r| r.model.max_model_len);
+            let peak = (entry.peak_batch)(p.config(), max_model_len);
+            cache.activation_memory =
+                ActivationMemory::Profile { tokens: peak.tokens, sequences: peak.sequences };
         }
         let memory = match &replica {
             Some(r) if !p.has_errors() => match memory::plan(r, &cache) {
@@ -647,6 +679,34 @@ mod tests {
         assert_eq!(c.replica.model.name, "meta-llama/Llama-2-7b-hf");
         assert_eq!(c.router.name, "round_robin");
         assert!(c.memory.num_blocks > 1000);
+    }
+
+    #[test]
+    fn a_profile_run_sizes_activations_by_the_schedulers_token_budget_and_cap() {
+        let base = [
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_device", "h100"),
+            ("vllm_v1_scheduler_config_chunk_size", "8192"),
+            ("vllm_v1_scheduler_config_batch_size_cap", "1024"),
+        ];
+        let blocks = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            build(&pairs).unwrap_or_else(|e| panic!("{e}")).memory.num_blocks
+        };
+        let none = blocks(&[]);
+        let profile = blocks(&[("cache_config_activation_memory", "profile")]);
+        let r = build(&base).unwrap().replica;
+        let reserved = memory::activation_bytes(&r, 8192, 1024);
+        // Llama-3-8B: 131,072 KV bytes per token, 16 tokens per block.
+        let expected = reserved as f64 / 131_072.0 / 16.0;
+        assert!(((none - profile) as f64 - expected).abs() <= 1.0, "{} vs {expected}", none - profile);
+        // A smaller token budget reserves less.
+        let small = blocks(&[
+            ("cache_config_activation_memory", "profile"),
+            ("vllm_v1_scheduler_config_chunk_size", "512"),
+        ]);
+        assert!(small > profile && small < none, "{small} {profile} {none}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use vllm_v1::VllmV1Scheduler;
 use std::sync::Arc;
 
 use crate::batch::{Batch, BatchPlan};
-use crate::config::{FlagDef, Params, SloSpec};
+use crate::config::{Config, FlagDef, Params, SloSpec};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
 use crate::time::SimTime;
@@ -117,6 +117,31 @@ pub struct ReplicaSchedulerEntry {
     pub prefix_caching: bool,
     /// Reads its flags; `None` after recording an error.
     pub parse: fn(&mut Params) -> Option<ReplicaSchedulerFactory>,
+    /// The largest forward pass it can form, from its (already validated) flags and the model's
+    /// context length: what vLLM's memory profile run sizes activations by.
+    pub peak_batch: fn(&Config, u32) -> PeakBatch,
+}
+
+/// The largest forward pass a scheduler forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeakBatch {
+    /// Tokens (the token budget).
+    pub tokens: u64,
+    /// Sequences (the batch-size cap), each sampled at the end of the pass.
+    pub sequences: u64,
+}
+
+/// A whole-number flag's value (flags are validated before this is read).
+fn int_flag(config: &Config, name: &str) -> u64 {
+    match config.get(name) {
+        crate::config::FlagValue::Int(v) => v.max(1) as u64,
+        _ => 1,
+    }
+}
+
+/// A token budget and a batch-size cap read from two flags.
+fn budget_and_cap(config: &Config, tokens: &str, cap: &str) -> PeakBatch {
+    PeakBatch { tokens: int_flag(config, tokens), sequences: int_flag(config, cap) }
 }
 
 /// Every replica scheduler, by name.
@@ -127,6 +152,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: vllm_v1::FLAGS,
         prefix_caching: true,
         parse: vllm_v1::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "vllm_v1_scheduler_config_chunk_size",
+                "vllm_v1_scheduler_config_batch_size_cap",
+            )
+        },
     },
     ReplicaSchedulerEntry {
         name: "sarathi",
@@ -134,6 +166,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: sarathi::FLAGS,
         prefix_caching: false,
         parse: sarathi::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "sarathi_scheduler_config_chunk_size",
+                "sarathi_scheduler_config_batch_size_cap",
+            )
+        },
     },
     ReplicaSchedulerEntry {
         name: "vllm",
@@ -141,6 +180,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: vllm_v0::FLAGS,
         prefix_caching: false,
         parse: vllm_v0::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "vllm_scheduler_config_max_tokens_in_batch",
+                "vllm_scheduler_config_batch_size_cap",
+            )
+        },
     },
     ReplicaSchedulerEntry {
         name: "orca",
@@ -148,6 +194,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: orca::FLAGS,
         prefix_caching: false,
         parse: orca::parse,
+        peak_batch: |c, max_model_len| {
+            // Whole prompts, at most one context's worth per pass in the profile.
+            PeakBatch {
+                tokens: u64::from(max_model_len),
+                sequences: int_flag(c, "orca_scheduler_config_batch_size_cap"),
+            }
+        },
     },
     ReplicaSchedulerEntry {
         name: "faster_transformer",
@@ -155,6 +208,10 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: faster_transformer::FLAGS,
         prefix_caching: false,
         parse: faster_transformer::parse,
+        peak_batch: |c, max_model_len| PeakBatch {
+            tokens: u64::from(max_model_len),
+            sequences: int_flag(c, "faster_transformer_scheduler_config_batch_size_cap"),
+        },
     },
     ReplicaSchedulerEntry {
         name: "lightllm",
@@ -162,6 +219,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: lightllm::FLAGS,
         prefix_caching: false,
         parse: lightllm::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "lightllm_scheduler_config_max_tokens_in_batch",
+                "lightllm_scheduler_config_batch_size_cap",
+            )
+        },
     },
 ];
 

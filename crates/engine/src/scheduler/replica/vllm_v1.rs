@@ -375,6 +375,26 @@ mod tests {
     }
 
     #[test]
+    fn preallocating_blocks_starves_the_next_request_into_a_preemption() {
+        // 6 blocks; two requests of 16 + 20 tokens need 3 blocks each at their end: they fit
+        // together exactly. Early vLLM V1 (and Vidur) take 64 tokens (4 blocks) ahead with each
+        // allocation: R0 grabs 5 blocks, R1's second block is not there, and R1 is preempted.
+        let run = |preallocate: u32| {
+            let mut requests = arena(&[(16, 20, &[]), (16, 20, &[])]);
+            let context = ReplicaContext { num_preallocate_tokens: preallocate, ..ctx(6, false) };
+            let mut s = VllmV1Scheduler::new(&context, 512, 128);
+            s.add_request(RequestId(0), &mut requests).unwrap();
+            s.add_request(RequestId(1), &mut requests).unwrap();
+            while !(requests.get(RequestId(0)).is_completed() && requests.get(RequestId(1)).is_completed()) {
+                step(&mut s, &mut requests);
+            }
+            requests.get(RequestId(0)).num_restarts + requests.get(RequestId(1)).num_restarts
+        };
+        assert!(run(64) > 0, "Vidur's default preallocation preempts");
+        assert_eq!(run(0), 0, "current vLLM V1 preallocates nothing and preempts nobody");
+    }
+
+    #[test]
     fn requests_without_hashes_share_no_blocks_with_each_other() {
         let mut requests = arena(&[(48, 4, &[]), (48, 4, &[])]);
         let mut s = VllmV1Scheduler::new(&ctx(100, true), 512, 128);
