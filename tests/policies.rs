@@ -254,7 +254,7 @@ fn every_policy_states_its_rule_and_uses_vidur_flag_names() {
             );
         }
         assert!(
-            r.flags.iter().any(|f| f.name.ends_with("_seed") && f.default == "67"),
+            r.flags.iter().any(|f| Some(f.name) == r.seed_flag && f.default == "67"),
             "{} has Vidur's seed 67",
             r.name
         );

@@ -4,8 +4,8 @@
 //! INV-4 KV at the end), re-run in chunks of 1 and 1000 events (INV-6 determinism, and
 //! `request_metrics.csv` streamed during those runs equals the one built at the end), and
 //! compared byte for byte with the committed `expected_summary.json` and
-//! `expected_request_metrics.csv`. `UPDATE_GOLDEN=1 cargo test -p llmsim-tests --test
-//! scenarios` rewrites the goldens after an intended change.
+//! `expected_request_metrics.csv`. `UPDATE_GOLDEN=1 cargo test -p llmsim-tests
+//! scenarios::` rewrites the goldens after an intended change.
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use llmsim_engine::workload::trace::{Trace, TraceFormat, parse_trace, summarize};
+use llmsim_engine::trace::{Trace, TraceFormat, parse_trace, summarize};
 
 /// Reads and parses `shared/traces/<file>`, printing how long parsing took and checking that
 /// progress reports grow and end at the file's length.
@@ -94,7 +94,7 @@ fn mooncake_jsonl_traces_parse_with_sessions_and_512_token_blocks() {
     let conversation = parse_shared(&shared, "mooncake_conversation_trace.jsonl");
     assert_eq!(conversation.rows.len(), 12_031);
     let summary = summarize(&conversation);
-    println!("{}", serde_json::to_string(&summary).unwrap());
+    println!("{summary:?}");
     assert_eq!((summary.num_sessions, summary.duration_s), (Some(7_373), Some(3536.999)));
     assert!(conversation.warnings.is_empty(), "{:?}", conversation.warnings);
 }

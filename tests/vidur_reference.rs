@@ -57,7 +57,7 @@ fn distributions_match_vidurs_reference_run() {
             (r.completed_at_ns - r.prefill_completed_at_ns) as f64 / 1e9 / f64::from(r.num_decode_tokens)
         })
         .collect();
-    let vidur_tpot = llmsim_engine::metrics::exact_stats(&mut decode_normalized);
+    let vidur_tpot = llmsim_engine::stats::exact_stats(&mut decode_normalized);
     let mut worst: f64 = 0.0;
     eprintln!("{:8} {:5} {:>10} {:>10} {:>7}", "metric", "stat", "vidur", "llmsim", "diff");
     for (name, ours) in [("ttft_s", &s.ttft_s), ("tpot_s", &vidur_tpot), ("e2e_s", &s.e2e_s)] {

@@ -118,7 +118,7 @@ async function pixelsOfColour(page, testid, [r, g, b]) {
   }, [r, g, b]);
 }
 
-// The charts' first two colours (web/src/charts.rs PALETTE): run A's line and run B's.
+// The charts' first two colours (web/src/charts/mod.rs PALETTE): run A's line and run B's.
 const COLOUR_A = [31, 119, 180];
 const COLOUR_B = [255, 127, 14];
 

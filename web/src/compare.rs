@@ -1,8 +1,8 @@
 //! A/B pairs: the form a preset's variant runs, the settings two runs differ in, and names
 //! and labels for the two sides.
 
-use llmsim_engine::config::{FlagKind, all_flags, is_active};
 use llmsim_engine::{Config, FlagValue};
+use llmsim_engine::{FlagKind, all_flags, config::is_active};
 
 use crate::form::FormState;
 use crate::presets::Variant;

@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use llmsim_engine::config::is_active;
 use llmsim_engine::workload::trace::{BlockHashes, TraceFormat, TraceRow};
-use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, FlagValue, Inputs, SimConfig, Trace, all_flags};
-use llmsim_worker::protocol::FieldError;
-use llmsim_worker::session::is_trace_flag;
+use llmsim_engine::{Config, FlagDef, FlagGroup, FlagValue, Inputs, SimConfig, Trace, all_flags};
+use llmsim_protocol::{FieldError, is_trace_flag};
 
 /// A section of the form: a heading over one or more flag groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +94,7 @@ impl FormState {
         let mut form = FormState::new();
         let mut errors = Vec::new();
         for (name, text) in pairs {
-            match llmsim_engine::config::find_flag(name) {
+            match llmsim_engine::find_flag(name) {
                 Some(def) => form.set(def.name, text),
                 None => {
                     let mut config = Config::new();
@@ -120,7 +119,7 @@ impl FormState {
 
     /// Sets a field from its text; a value equal to the default clears it.
     pub fn set(&mut self, name: &str, text: &str) {
-        let Some(def) = llmsim_engine::config::find_flag(name) else { return };
+        let Some(def) = llmsim_engine::find_flag(name) else { return };
         match def.parse_text(text) {
             Ok(v) if v == def.default_value() => {
                 self.texts.remove(def.name);
@@ -241,7 +240,7 @@ pub fn label(def: &FlagDef) -> String {
 
 /// Whether a field takes a file (an upload).
 pub fn is_file_flag(def: &FlagDef) -> bool {
-    def.kind == FlagKind::Path && def.name != "metrics_config_output_dir"
+    def.is_input_file()
 }
 
 /// A two-request trace with arrivals, a session and block hashes, standing in for an uploaded
@@ -286,7 +285,7 @@ mod tests {
         assert!(form.is_set("cluster_config_num_replicas"));
         form.set("cluster_config_num_replicas", "1");
         assert_eq!(form, FormState::new());
-        let qps = llmsim_engine::config::find_flag("poisson_request_interval_generator_config_qps").unwrap();
+        let qps = llmsim_engine::find_flag("poisson_request_interval_generator_config_qps").unwrap();
         form.set(qps.name, "8");
         assert_eq!(form.text(qps), "8");
         assert_eq!(
@@ -377,7 +376,7 @@ mod tests {
 
     #[test]
     fn labels_are_the_flag_tails_in_words() {
-        let flag = |n| llmsim_engine::config::find_flag(n).unwrap();
+        let flag = |n| llmsim_engine::find_flag(n).unwrap();
         assert_eq!(label(flag("vllm_v1_scheduler_config_chunk_size")), "Chunk size");
         assert_eq!(label(flag("time_limit")), "Time limit");
         assert_eq!(label(flag("replica_config_kv_cache_dtype")), "KV cache dtype");

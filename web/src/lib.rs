@@ -1,17 +1,23 @@
 //! llmsim's page: a Leptos app that edits a configuration, runs it in a Web Worker and shows
 //! the report as tables and charts.
 //!
-//! Reading guide. Pure parts, tested natively: [`form`] (fields ↔ engine `Config`, validated by
-//! the engine), [`presets`], [`compare`] (A/B pairs: a preset's B form, the settings two runs
+//! Reading guide. Pure parts, tested natively: [`page`] (the page's state machine: form,
+//! uploads, runs, A/B pairs, share links; what the user does and the worker says goes in, what
+//! the browser must do comes out), [`form`] (fields ↔ engine `Config`, validated by the
+//! engine), [`presets`], [`compare`] (A/B pairs: a preset's B form, the settings two runs
 //! differ in), [`share`] (share-link query strings), [`summary`] (table rows and A/B
-//! differences). Browser parts (wasm only): `worker_client` (the only module that talks
-//! to the worker), `charts` (plotters on a canvas), `app` (the components), `browser`
-//! (downloads, URL, file helpers).
+//! differences), [`charts`] (what each chart shows, drawn with plotters on any backend: SVG in
+//! tests). Browser parts (wasm only): `app` (the components, and `app::state`, which binds
+//! signals to the page's state), `worker_client` (the only module that talks to the worker),
+//! `charts::canvas` (charts on a `<canvas>`), `browser` (downloads, URL, file helpers). The
+//! messages exchanged with the worker are the `llmsim-protocol` crate's.
 
 #![warn(missing_docs)]
 
+pub mod charts;
 pub mod compare;
 pub mod form;
+pub mod page;
 pub mod presets;
 pub mod share;
 pub mod summary;
@@ -20,7 +26,5 @@ pub mod summary;
 pub mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
-#[cfg(target_arch = "wasm32")]
-pub mod charts;
 #[cfg(target_arch = "wasm32")]
 pub mod worker_client;

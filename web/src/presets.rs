@@ -1,5 +1,7 @@
 //! Ready-made scenarios for the preset menu, as Vidur flag pairs, and the files the page ships.
 
+use crate::form::FormState;
+
 /// A second configuration a preset runs right after its own, on the same workload, and shows
 /// against it in the A/B view (A = the preset, B = the variant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +167,12 @@ pub fn find(id: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.id == id)
 }
 
+/// The preset whose settings `form` holds, if any (a form edited away from every preset is
+/// "custom").
+pub fn matching(form: &FormState) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| FormState::from_pairs(p.pairs.iter().copied()).0 == *form)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -174,7 +182,6 @@ mod tests {
 
     use super::*;
     use crate::compare;
-    use crate::form::FormState;
 
     fn repo_root() -> &'static Path {
         Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -229,7 +236,7 @@ mod tests {
                         .pairs
                         .iter()
                         .filter(|(k, v)| {
-                            llmsim_engine::config::find_flag(k)
+                            llmsim_engine::find_flag(k)
                                 .is_some_and(|d| d.parse_text(v).ok() == Some(d.default_value()))
                         })
                         .count(),
@@ -239,7 +246,7 @@ mod tests {
             run_to_completion(&format!("preset {}", preset.id), &form);
             if let Some(variant) = &preset.compare_with {
                 for (flag, text) in variant.overrides {
-                    let def = llmsim_engine::config::find_flag(flag)
+                    let def = llmsim_engine::find_flag(flag)
                         .unwrap_or_else(|| panic!("{}: unknown flag {flag}", preset.id));
                     def.parse_text(text).unwrap_or_else(|e| panic!("{}: {flag}={text}: {e}", preset.id));
                 }
@@ -273,7 +280,7 @@ mod tests {
             } else {
                 "sarathi_scheduler_config_chunk_size"
             };
-            let def = llmsim_engine::config::find_flag(chunk).unwrap();
+            let def = llmsim_engine::find_flag(chunk).unwrap();
             assert_eq!(form.text(def), "512", "{side}: 512-token chunks");
         }
         assert!(preset.pairs.contains(&("cache_config_enable_prefix_caching", "true")));

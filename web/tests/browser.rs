@@ -3,7 +3,8 @@
 //! field for every flag the engine defines.
 #![cfg(target_arch = "wasm32")]
 
-use llmsim_web::charts::{self, Axes, BarGroup, Line, PALETTE};
+use llmsim_web::charts::run_charts::cdf_points;
+use llmsim_web::charts::{Axes, BarGroup, Chart, Line, PALETTE, Plot, canvas::draw_on, has_points};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
@@ -21,6 +22,10 @@ fn canvas() -> HtmlCanvasElement {
     canvas
 }
 
+fn axes(x: &str, y: &str) -> Axes {
+    Axes { x: x.into(), y: y.into() }
+}
+
 /// Pixels that are clearly not white.
 fn inked(canvas: &HtmlCanvasElement) -> usize {
     let ctx: CanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().unchecked_into();
@@ -31,15 +36,13 @@ fn inked(canvas: &HtmlCanvasElement) -> usize {
 #[wasm_bindgen_test]
 fn cdf_and_bar_charts_draw_on_a_canvas() {
     let quantiles: Vec<f64> = (0..=100).map(|i| 0.05 + (i as f64 / 100.0).powi(2)).collect();
-    let line = Line { label: "A #1".into(), color: PALETTE[0], points: charts::cdf_points(&quantiles, 1e3) };
+    let line = Line { label: "A #1".into(), color: PALETTE[0], points: cdf_points(&quantiles, 1e3) };
     let c = canvas();
-    charts::draw_lines(
-        &c,
-        Axes { title: "TTFT: CDF", x: "TTFT (ms)", y: "fraction of requests" },
-        &[line],
-        Some((0.0, 1.0)),
-    )
-    .unwrap();
+    let lines = vec![line];
+    let plot =
+        Plot::Lines { axes: axes("TTFT (ms)", "fraction of requests"), lines, y_range: Some((0.0, 1.0)) };
+    let chart = Chart { title: "TTFT: CDF".into(), plot };
+    draw_on(&c, &chart).unwrap();
     let ratio = web_sys::window().unwrap().device_pixel_ratio().clamp(1.0, 4.0);
     assert_eq!(
         c.width(),
@@ -54,29 +57,26 @@ fn cdf_and_bar_charts_draw_on_a_canvas() {
         BarGroup { label: "r0".into(), values: vec![70.0, 8.0] },
         BarGroup { label: "r1".into(), values: vec![55.0, 6.0] },
     ];
-    charts::draw_bars(
-        &c,
-        Axes { title: "Utilisation", x: "replica", y: "%" },
-        &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])],
-        &groups,
-        100.0,
-    )
-    .unwrap();
+    let series = vec![("busy %".to_string(), PALETTE[0]), ("MFU %".to_string(), PALETTE[1])];
+    let plot = Plot::Bars { axes: axes("replica", "%"), series, groups, y_max: 100.0 };
+    draw_on(&c, &Chart { title: "Utilisation".into(), plot }).unwrap();
     assert!(inked(&c) > 1000);
 }
 
 #[wasm_bindgen_test]
 fn empty_series_still_draw_axes() {
     let c = canvas();
-    charts::draw_lines(&c, Axes { title: "empty", x: "x", y: "y" }, &[], None).unwrap();
+    let plot = Plot::Lines { axes: axes("x", "y"), lines: Vec::new(), y_range: None };
+    draw_on(&c, &Chart { title: "empty".into(), plot }).unwrap();
     assert!(inked(&c) > 100, "axes and labels are drawn");
-    assert!(!charts::has_points(&[Line { label: String::new(), color: PALETTE[0], points: vec![] }]));
+    assert!(!has_points(&[Line { label: String::new(), color: PALETTE[0], points: vec![] }]));
 }
 
 #[wasm_bindgen_test]
 fn a_chart_without_data_shows_its_note() {
     let c = canvas();
-    charts::draw_empty(&c, "Time to first token: CDF", "No data: no request completed in this run.").unwrap();
+    let note = "No data: no request completed in this run.".to_string();
+    draw_on(&c, &Chart { title: "Time to first token: CDF".into(), plot: Plot::Empty { note } }).unwrap();
     let n = inked(&c);
     assert!(n > 100, "the title and the note are drawn: {n} inked pixels");
 }

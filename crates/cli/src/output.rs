@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use llmsim_engine::metrics::Stats;
 use llmsim_engine::report::RequestRecord;
+use llmsim_engine::stats::Stats;
 use llmsim_engine::{Report, SimConfig, Simulation};
 
 /// The files `llmsim` writes at the top of an output directory (every name [`write`] can

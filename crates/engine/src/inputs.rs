@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::workload::trace::{Trace, TraceError, parse_trace};
+use crate::trace::{Trace, TraceError, parse_trace};
 
 /// Files a run reads (traces, profile tables, model configs), keyed by the path the
 /// configuration names. The CLI reads them from disk; the web page from uploads.

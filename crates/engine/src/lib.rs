@@ -1,10 +1,19 @@
 //! llmsim's engine: a pure, deterministic discrete-event simulator of LLM inference clusters,
 //! re-implementing Microsoft Vidur's model.
 //!
-//! Reading guide: [`config`] (flags → validated [`SimConfig`]), [`sim`] (the event loop),
-//! [`event`] (the closed event set and its ordering key), [`scheduler`] (routers and replica
-//! schedulers), [`kv`] (paged KV cache with prefix caching), [`exec`] (batch time prediction),
-//! [`workload`] (request generators and trace readers), [`metrics`] and [`report`] (outputs).
+//! Reading guide: [`sim`] (the event loop), [`event`] (the closed event set and its ordering
+//! key), [`request`] (a request's life), [`scheduler`] (routers and replica schedulers), [`kv`]
+//! (paged KV cache with prefix caching), [`exec`] (batch time prediction), [`workload`] (request
+//! generators), [`metrics`] and [`report`] (outputs). Flags: [`config`] is the vocabulary every
+//! policy speaks, [`flag_table`] assembles the one table of flags, and [`sim_config`] turns a
+//! [`Config`] into a validated [`SimConfig`].
+//!
+//! Modules are layered (ARCHITECTURE.md, "Layering"; checked by `tests/layering.rs`), bottom up:
+//! the vocabulary ([`time`], [`rng`], [`stats`], [`request`], [`catalog`], [`trace`],
+//! [`inputs`], [`config`]); models and policies ([`memory`], [`kv`], [`batch`], [`exec`],
+//! [`hf_config`], [`custom_device`], [`scheduler`], [`workload`]); the composition root
+//! ([`flag_table`], [`sim_config`]); the simulation ([`event`], [`sim`], [`metrics`],
+//! [`report`]). A module uses only its own layer and those below.
 //!
 //! The engine does no IO, reads no clock and uses no ambient randomness: the caller passes
 //! file contents in [`Inputs`], and every random draw comes from named streams of one seed.
@@ -23,8 +32,11 @@
 pub mod batch;
 pub mod catalog;
 pub mod config;
+pub mod custom_device;
 pub mod event;
 pub mod exec;
+pub mod flag_table;
+pub mod hf_config;
 pub mod inputs;
 pub mod kv;
 pub mod memory;
@@ -34,17 +46,20 @@ pub mod request;
 pub mod rng;
 pub mod scheduler;
 pub mod sim;
+pub mod sim_config;
+pub mod stats;
 pub mod time;
+pub mod trace;
 pub mod workload;
 
-pub use config::{
-    Config, ConfigError, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagValue, SimConfig, all_flags,
-};
+pub use config::{Config, ConfigError, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagValue};
+pub use flag_table::{all_flags, find_flag};
 pub use inputs::Inputs;
 pub use report::{Report, Summary};
 pub use sim::{Progress, Simulation};
+pub use sim_config::SimConfig;
 pub use time::SimTime;
-pub use workload::trace::{Trace, TraceError, parse_trace};
+pub use trace::{Trace, TraceError, parse_trace};
 
 /// Validates `config` and runs it to the end.
 pub fn run(config: &Config, inputs: &Inputs) -> Result<Report, ConfigErrors> {

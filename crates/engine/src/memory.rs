@@ -1,7 +1,5 @@
 //! The KV memory planner: how many KV blocks fit on a replica's GPUs next to the weights.
 
-use serde::Serialize;
-
 use crate::config::{ActivationMemory, CacheSpec, ConfigError, ReplicaSpec};
 
 /// Bytes in a GiB (2^30). Device capacities are in GiB, as Vidur counts them (its "GB"), and
@@ -9,7 +7,7 @@ use crate::config::{ActivationMemory, CacheSpec, ConfigError, ReplicaSpec};
 const GIB: f64 = (1u64 << 30) as f64;
 
 /// Per-replica memory budget, per GPU of the most loaded pipeline stage.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MemoryPlan {
     /// Parameters held by one GPU of the most loaded stage.
     pub params_per_device: u64,

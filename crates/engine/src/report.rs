@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::metrics::{Stats, TimeSeries};
+use crate::stats::Stats;
 use crate::time::nanos_to_secs;
 
 /// Requests per second and tokens per second over the simulated time.
@@ -102,7 +102,7 @@ pub struct Summary {
 }
 
 /// One completed request's timings and counts (a row of `request_metrics.csv`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RequestRecord {
     /// Request id.
     pub id: u32,
@@ -225,8 +225,7 @@ impl RequestRecord {
 }
 
 /// Why a request did not complete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestStatus {
     /// It can never be served (e.g. needs more KV memory than a replica has).
     Refused,
@@ -235,7 +234,7 @@ pub enum RequestStatus {
 }
 
 /// A request that did not complete (a row of `request_errors.csv`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RequestError {
     /// Request id.
     pub id: u32,
@@ -302,7 +301,7 @@ pub struct ReplicaReport {
 }
 
 /// One batch on one stage, for the Chrome/Perfetto trace.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChromeSlice {
     /// Replica.
     pub replica: u32,
@@ -396,7 +395,7 @@ impl Serialize for SortedOps<'_> {
 }
 
 /// One batch (a row of `batch_metrics.csv`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BatchRecord {
     /// Batch sequence number.
     pub batch: u64,
@@ -419,7 +418,7 @@ pub struct BatchRecord {
 }
 
 /// Equal-width histogram.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histogram {
     /// Bin edges (bins + 1).
     pub edges: Vec<f64>,
@@ -445,8 +444,31 @@ impl Histogram {
     }
 }
 
+/// Time series of a run, all on the same buckets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimeSeries {
+    /// Bucket width, seconds.
+    pub bucket_s: f64,
+    /// Start of each bucket, seconds.
+    pub time_s: Vec<f64>,
+    /// Requests arrived per bucket.
+    pub arrivals: Vec<f64>,
+    /// Requests completed per bucket.
+    pub completions: Vec<f64>,
+    /// Prompt tokens processed per second.
+    pub prefill_tokens_per_s: Vec<f64>,
+    /// Output (decode) tokens processed per second.
+    pub decode_tokens_per_s: Vec<f64>,
+    /// Mean batch size of batches formed in the bucket.
+    pub mean_batch_size: Vec<f64>,
+    /// Mean KV usage (%) over replicas and samples in the bucket.
+    pub kv_usage_percent: Vec<f64>,
+    /// Mean KV usage (%) per replica.
+    pub kv_usage_percent_per_replica: Vec<Vec<f64>>,
+}
+
 /// Everything a run produced.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Report {
     /// Headline numbers.
     pub summary: Summary,

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use crate::batch::{Batch, BatchPlan, BatchSlot};
-use crate::config::SimConfig;
 use crate::event::{Event, EventClass, EventQueue};
 use crate::exec::{SharedPredictor, StagePosition};
 use crate::metrics::Metrics;
@@ -12,8 +11,9 @@ use crate::report::Report;
 use crate::report::RequestStatus;
 use crate::request::{ReplicaId, Request, RequestArena, RequestId, RequestState};
 use crate::rng::{SeedTree, StreamRng};
-use crate::scheduler::global::{ClusterProbe, Router, router_seed_flag};
+use crate::scheduler::global::{ClusterProbe, Router};
 use crate::scheduler::replica::{ReplicaContext, ReplicaScheduler};
+use crate::sim_config::SimConfig;
 use crate::time::{HORIZON_TEXT, SimTime};
 use crate::workload::{RequestSource, hashes_for_block_size};
 
@@ -44,7 +44,7 @@ impl ClusterProbe for Replicas {
 }
 
 /// Progress of a run, for progress bars.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Progress {
     /// Simulated seconds so far.
     pub sim_time_s: f64,
@@ -97,10 +97,6 @@ impl Simulation {
     /// A simulation at t = 0 with no event handled yet.
     pub fn new(config: &SimConfig) -> Simulation {
         let seeds = SeedTree::new(config.seed);
-        let router_seed = router_seed_flag(config.router.name).map_or(0, |f| match config.raw.get(f) {
-            crate::config::FlagValue::Int(i) => i as u64,
-            _ => 0,
-        });
         let n = config.cluster.num_replicas;
         let pp = config.replica.parallel.num_pipeline_stages;
         let replicas = (0..n)
@@ -133,7 +129,7 @@ impl Simulation {
             requests: RequestArena::new(),
             global_queue: Vec::new(),
             router: (config.router.build)(n),
-            routing_rng: seeds.stream("routing", router_seed),
+            routing_rng: seeds.stream("routing", config.router_seed),
             replicas: Replicas(replicas),
             batches: Vec::new(),
             free_batch_slots: Vec::new(),

@@ -14,8 +14,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, File, FileReaderSync, MessageEvent, Response};
 
-use crate::protocol::{FromWorker, RunProgress, ToWorker};
 use crate::session::{Session, downloads, is_shipped_path, run_result};
+use llmsim_protocol::{FileError, FromWorker, RunProgress, ToWorker};
 
 /// Events handled between two looks at the clock.
 const CHUNK_EVENTS: u64 = 20_000;
@@ -80,7 +80,7 @@ pub fn handle(session: &Rc<RefCell<Session>>, data: &JsValue) {
             let file: Option<File> = Reflect::get(data, &"file".into()).ok().and_then(|f| f.dyn_into().ok());
             let failed = |message: String| FromWorker::FileFailed {
                 upload_id,
-                error: crate::protocol::FileError { file: path.clone(), line: None, column: None, message },
+                error: FileError { file: path.clone(), line: None, column: None, message },
             };
             let reply = match file.as_ref().map(read_file) {
                 None => failed("no file was attached".to_string()),

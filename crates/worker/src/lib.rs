@@ -1,12 +1,12 @@
 //! llmsim's Web Worker: runs the engine off the page's thread, in chunks, posting progress.
 //!
-//! [`protocol`] is the only vocabulary shared with the page; [`session`] holds the loaded files
-//! and drives the engine (plain Rust, tested natively); `glue` (wasm only) receives the page's
-//! messages, reads uploaded `File`s, fetches the files the site ships and posts the replies.
+//! The messages it shares with the page are the `llmsim-protocol` crate's; [`session`] holds
+//! the loaded files and drives the engine (plain Rust, tested natively); `glue` (wasm only)
+//! receives the page's messages, reads uploaded `File`s, fetches the files the site ships and
+//! posts the replies.
 
 #![warn(missing_docs)]
 
-pub mod protocol;
 pub mod session;
 
 #[cfg(target_arch = "wasm32")]

@@ -11,15 +11,10 @@ use llmsim_engine::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::protocol::{
+use llmsim_protocol::{
     ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, SkippedFile, TraceSummary,
+    is_trace_flag,
 };
-
-/// Whether the file uploaded for `flag` is a request trace (parsed on upload, with a summary)
-/// rather than a text the engine reads itself (model config.json, profile CSVs).
-pub fn is_trace_flag(flag: &str) -> bool {
-    flag.ends_with("trace_file")
-}
 
 /// The flag whose file is read for its arrival times only (Vidur's interval trace): a CSV
 /// with just an `arrived_at` column of seconds or date-times is enough, so it is kept as text
@@ -193,7 +188,7 @@ pub fn run_result(report: &Report, elapsed_ms: f64) -> RunResult {
     }
 }
 
-/// A finished run's downloads as `(file name, text)`, in [`crate::protocol::DOWNLOADS`] order,
+/// A finished run's downloads as `(file name, text)`, in [`llmsim_protocol::DOWNLOADS`] order,
 /// and the files left out with the reason.
 pub fn downloads(report: &Report) -> (Vec<(&'static str, String)>, Vec<SkippedFile>) {
     let mut files = vec![("summary.json", report.summary_json())];
@@ -346,7 +341,7 @@ mod tests {
         assert!(skipped.is_empty(), "{skipped:?}");
         let summary: serde_json::Value = serde_json::from_str(&result.summary_json).unwrap();
         assert_eq!(summary["num_completed"], 3);
-        assert_eq!(downloads.iter().map(|d| d.0).collect::<Vec<_>>(), crate::protocol::DOWNLOADS);
+        assert_eq!(downloads.iter().map(|d| d.0).collect::<Vec<_>>(), llmsim_protocol::DOWNLOADS);
         assert_eq!(result.charts.cdfs["ttft"].len(), 101);
         let back = Config::from_json_str(&downloads[3].1).expect("config.json is accepted back");
         assert_eq!(back.get("trace_request_generator_config_trace_file").to_text(), "t.csv");
@@ -365,7 +360,7 @@ mod tests {
             INTERVAL_TRACE_FLAG: "gaps.csv",
             "synthetic_request_generator_config_num_requests": 4,
         });
-        let report = s.prepare(&config).ok().expect("valid").run_to_report();
+        let report = s.prepare(&config).expect("valid").run_to_report();
         assert_eq!(report.summary.num_completed, 4);
         // A bad cell is refused on upload, naming its row and column.
         let e = load(&mut s, INTERVAL_TRACE_FLAG, "bad.csv", "arrived_at\n1.0\nsoon\n").unwrap_err();
@@ -380,7 +375,7 @@ mod tests {
             "metrics_config_enable_chrome_trace": false,
             "metrics_config_store_request_metrics": false,
         });
-        let report = s.prepare(&config).ok().expect("valid").run_to_report();
+        let report = s.prepare(&config).expect("valid").run_to_report();
         let (files, skipped) = downloads(&report);
         assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), ["summary.json", "config.json"]);
         assert_eq!(skipped.len(), 2);
@@ -392,7 +387,7 @@ mod tests {
         // The time limit ends the run before the first arrival: the trace is on but empty.
         let config =
             serde_json::json!({"synthetic_request_generator_config_num_requests": 4, "time_limit": 1e-9});
-        let report = Session::new().prepare(&config).ok().expect("valid").run_to_report();
+        let report = Session::new().prepare(&config).expect("valid").run_to_report();
         assert_eq!(report.summary.num_batches, 0);
         let (files, skipped) = downloads(&report);
         assert!(!files.iter().any(|f| f.0 == "chrome_trace.json"));

@@ -3,7 +3,8 @@
 
 use leptos::prelude::*;
 
-use super::state::{AppState, PairPart, RunStatus};
+use super::state::AppState;
+use crate::page::{PairPart, RunStatus};
 use crate::presets::{self, PRESETS};
 
 /// Preset menu, the A/B variant's checkbox (when the preset has one), Run / Cancel, progress and
@@ -34,7 +35,7 @@ pub fn RunBar() -> impl IntoView {
                         type="checkbox"
                         data-testid="run-variant"
                         prop:checked=move || state.run_variant.get()
-                        on:change=move |ev| state.run_variant.set(event_target_checked(&ev))
+                        on:change=move |ev| state.set_run_variant(event_target_checked(&ev))
                     />
                     {format!("Then run B, the same with {}, and compare A and B", variant.name)}
                 </label>
@@ -128,7 +129,7 @@ fn PageMessages() -> impl IntoView {
             .filter(|e| {
                 e.flag.is_empty()
                     || !llmsim_engine::config::is_active(&config, &e.flag)
-                    || llmsim_engine::config::find_flag(&e.flag).is_none()
+                    || llmsim_engine::find_flag(&e.flag).is_none()
             })
             .map(|e| if e.flag.is_empty() { e.to_string() } else { format!("--{}: {e}", e.flag) })
             .collect::<Vec<_>>()

@@ -3,12 +3,13 @@
 
 use leptos::prelude::*;
 use llmsim_engine::{Config, FlagDef, FlagKind};
-use llmsim_worker::protocol::FieldError;
+use llmsim_protocol::FieldError;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 
-use super::state::{AppState, RunStatus, UploadStatus};
+use super::state::AppState;
 use crate::form::{self, SECTIONS, Section};
+use crate::page::{RunStatus, UploadStatus};
 use crate::share::format_bytes;
 
 /// Every section of the form.
@@ -40,7 +41,7 @@ fn run_on_enter(state: AppState, ev: &leptos::ev::KeyboardEvent) {
         return;
     }
     let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else { return };
-    let Some(def) = llmsim_engine::config::find_flag(&input.name()) else { return };
+    let Some(def) = llmsim_engine::find_flag(&input.name()) else { return };
     if !matches!(input.type_().as_str(), "text" | "number") {
         return;
     }
@@ -227,9 +228,7 @@ fn file_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoVi
     let on_pick = move |ev: leptos::ev::Event| {
         let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else { return };
         if let Some(file) = input.files().and_then(|files| files.get(0)) {
-            let name = file.name();
-            state.set_field(def.name, &name);
-            state.upload(def.name, &name, file);
+            state.pick_file(def.name, file);
         }
         // Picking the same file again must fire `change` again.
         input.set_value("");

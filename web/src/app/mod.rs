@@ -1,10 +1,13 @@
 //! The page's components: the run bar (presets, Run, Cancel, progress), the trace drop zone,
-//! the generated configuration form, and the results (summary, charts, downloads, share link,
-//! A/B comparison).
+//! the generated configuration form, and the results (summary, downloads, share link, charts,
+//! the session's runs and the A/B comparison). They show the [`crate::page::Page`] through the
+//! signals of [`AppState`] and change it only through its methods.
 
+mod charts;
 mod controls;
 mod fields;
 mod results;
+mod runs_list;
 mod state;
 mod trace_drop;
 
@@ -12,7 +15,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
-pub use state::{AppState, PairPart, PendingRun, RunRecord, RunStatus, Upload, UploadStatus};
+pub use state::AppState;
 
 use crate::browser;
 use crate::worker_client;
@@ -42,6 +45,8 @@ pub fn App() -> impl IntoView {
             </aside>
             <section class="results">
                 <results::Results/>
+                <charts::Charts/>
+                <runs_list::RunsList/>
             </section>
         </main>
     }

@@ -1,19 +1,15 @@
-//! The results: summary table, downloads, share link, charts, and the session's runs with the
-//! A/B comparison.
+//! The shown run's results: summary tables, warnings, downloads and share link (a placeholder
+//! before the first run).
 
 use std::sync::Arc;
 
-use leptos::html::Canvas;
 use leptos::prelude::*;
-use web_sys::HtmlCanvasElement;
+use llmsim_protocol::DOWNLOADS;
 
-use super::state::{AppState, RunRecord};
+use super::state::AppState;
 use crate::browser;
-use crate::charts::{self, Axes, BarGroup, Line, PALETTE};
-use crate::compare;
-use crate::share::SharedRun;
+use crate::page::{RunRecord, RunStatus};
 use crate::summary::{self, LATENCIES, PERCENTILES, SCALARS};
-use llmsim_worker::protocol::DOWNLOADS;
 
 /// Everything below the run bar once a run finished.
 #[component]
@@ -26,7 +22,7 @@ pub fn Results() -> impl IntoView {
                 <div class="placeholder">
                     <h2>"Results"</h2>
                     <p>
-                        {move || if matches!(state.run.get(), super::state::RunStatus::Running { .. }) {
+                        {move || if state.run.with(RunStatus::is_running) {
                             "Simulating… the results appear here when the run finishes (Cancel stops it)."
                         } else {
                             "Pick a scenario (or edit the form), then press Run. The summary, charts, downloads and a share link appear here; every run of this session is kept for A/B comparison."
@@ -37,8 +33,6 @@ pub fn Results() -> impl IntoView {
             .into_any(),
             Some(record) => view! { <RunView record=record/> }.into_any(),
         }}
-        <Charts/>
-        <RunsList/>
     }
 }
 
@@ -107,12 +101,12 @@ fn RunView(
                         if name == "summary.json" {
                             return Some(summary_json.clone());
                         }
-                        state.files.with(|f| f.get(&id).and_then(|d| d.files.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())))
+                        state.downloads.with(|f| f.get(&id).and_then(|d| d.files.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())))
                     };
                     let skipped = move || {
-                        state.files.with(|f| f.get(&id).and_then(|d| d.skipped.iter().find(|s| s.name == name).map(|s| s.reason.clone())))
+                        state.downloads.with(|f| f.get(&id).and_then(|d| d.skipped.iter().find(|s| s.name == name).map(|s| s.reason.clone())))
                     };
-                    let ready = move || name == "summary.json" || state.files.with(|f| f.get(&id).is_some_and(|d| d.files.iter().any(|(n, _)| n == name)));
+                    let ready = move || name == "summary.json" || state.downloads.with(|f| f.get(&id).is_some_and(|d| d.files.iter().any(|(n, _)| n == name)));
                     let title = move || match skipped() {
                         Some(reason) => format!("Not available: {reason}"),
                         None if ready() => format!("Download {name}"),
@@ -136,7 +130,7 @@ fn RunView(
                 }).collect_view()}
             </div>
             {move || {
-                let notes: Vec<String> = state.files.with(|f| f.get(&id).map(|d| d.skipped.iter().map(|s| format!("{}: {}", s.name, s.reason)).collect()).unwrap_or_default());
+                let notes: Vec<String> = state.downloads.with(|f| f.get(&id).map(|d| d.skipped.iter().map(|s| format!("{}: {}", s.name, s.reason)).collect()).unwrap_or_default());
                 (!notes.is_empty()).then(|| view! { <p class="help">{format!("Not offered: {}.", notes.join("; "))}</p> })
             }}
             <p class="share">
@@ -144,293 +138,5 @@ fn RunView(
                 <a data-testid="share-link" href=share_href>{share_url}</a>
             </p>
         </div>
-    }
-}
-
-/// The runs compared, when two different ones are picked.
-fn compared(state: AppState) -> Option<(Arc<RunRecord>, Arc<RunRecord>)> {
-    let (a, b) = state.compare.get();
-    match (a.and_then(|id| state.record(id)), b.and_then(|id| state.record(id))) {
-        (Some(a), Some(b)) if a.id != b.id => Some((a, b)),
-        _ => None,
-    }
-}
-
-/// The charts of the shown run; the CDFs overlay the A/B runs when two are picked.
-#[component]
-fn Charts() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let refs: [NodeRef<Canvas>; 7] = std::array::from_fn(|_| NodeRef::new());
-    let [ttft, tbt, e2e, throughput, batch, kv, replicas] = refs;
-    Effect::new(move |_| {
-        let _ = state.width.get();
-        let Some(shown) = state.shown.get().and_then(|id| state.record(id)) else { return };
-        let cdf_runs: Vec<Arc<RunRecord>> = match compared(state) {
-            Some((a, b)) => vec![a, b],
-            None => vec![shown.clone()],
-        };
-        let labelled = cdf_runs.len() > 1;
-        let cdf = |canvas: NodeRef<Canvas>, key: &str, title: &str, y: &str, empty: &str| {
-            let Some(canvas) = canvas.get() else { return };
-            let max = cdf_runs
-                .iter()
-                .filter_map(|r| r.result.charts.cdfs.get(key)?.last().copied())
-                .fold(0.0, f64::max);
-            let (scale, unit) = if max < 1.0 { (1e3, "ms") } else { (1.0, "s") };
-            let lines: Vec<Line> = cdf_runs
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let q = r.result.charts.cdfs.get(key).map_or(&[][..], Vec::as_slice);
-                    let label = match (labelled, q.is_empty()) {
-                        (false, _) => String::new(),
-                        (true, false) => format!("{} #{}", ["A", "B"][i], r.id),
-                        (true, true) => format!("{} #{}: no data", ["A", "B"][i], r.id),
-                    };
-                    Line { label, color: PALETTE[i], points: charts::cdf_points(q, scale) }
-                })
-                .collect();
-            let x = format!("{title} ({unit})");
-            let title = format!("{title}: CDF");
-            let note = (!charts::has_points(&lines)).then_some(empty);
-            draw_or_note(&canvas, &title, note, || {
-                charts::draw_lines(&canvas, Axes { title: &title, x: &x, y }, &lines, Some((0.0, 1.0)))
-            });
-        };
-        let no_completions = "No data: no request completed in this run.";
-        cdf(ttft, "ttft", "Time to first token", "fraction of requests", no_completions);
-        // TBT is measured per output token, so its CDF counts gaps between tokens, not requests.
-        cdf(
-            tbt,
-            "tbt",
-            "Time between tokens",
-            "fraction of token gaps",
-            "No data: no request produced a second output token.",
-        );
-        cdf(e2e, "e2e", "End-to-end latency", "fraction of requests", no_completions);
-
-        let c = &shown.result.charts;
-        // Without a batch the time series and utilisation are all zeros: say so instead.
-        let no_batch = summary::value(&shown.summary, &["num_batches"]) == Some(0.0) || c.time_s.is_empty();
-        let time_note = no_batch.then_some("No data: no batch ran in this run.");
-        let series = |values: &[f64]| -> Vec<(f64, f64)> {
-            c.time_s.iter().copied().zip(values.iter().copied()).collect()
-        };
-        let time_x = "simulated time (s)";
-        if let Some(canvas) = throughput.get() {
-            // Prefill comes in bursts: average over about a second (or 1/60 of the run).
-            let n = c.time_s.len();
-            let window =
-                ((1.0 / c.bucket_s.max(1e-9)).ceil() as usize).max(n.div_ceil(60)).clamp(1, (n / 4).max(1));
-            let title = format!("Throughput over time ({:.1} s average)", window as f64 * c.bucket_s);
-            draw_or_note(&canvas, &title, time_note, || {
-                let prefill = vec![Line {
-                    label: "prompt tokens/s (left)".into(),
-                    color: PALETTE[0],
-                    points: series(&charts::moving_average(&c.prefill_tokens_per_s, window)),
-                }];
-                let decode = vec![Line {
-                    label: "output tokens/s (right)".into(),
-                    color: PALETTE[1],
-                    points: series(&charts::moving_average(&c.decode_tokens_per_s, window)),
-                }];
-                let axes = Axes { title: &title, x: time_x, y: "prompt tokens per second" };
-                charts::draw_lines_dual(&canvas, axes, "output tokens per second", &prefill, &decode)
-            });
-        }
-        if let Some(canvas) = batch.get() {
-            let title = "Batch size over time";
-            draw_or_note(&canvas, title, time_note, || {
-                let lines = vec![Line {
-                    label: String::new(),
-                    color: PALETTE[2],
-                    points: series(&c.mean_batch_size),
-                }];
-                charts::draw_lines(
-                    &canvas,
-                    Axes { title, x: time_x, y: "requests per batch (mean)" },
-                    &lines,
-                    None,
-                )
-            });
-        }
-        if let Some(canvas) = kv.get() {
-            let title = "KV-cache usage over time";
-            draw_or_note(&canvas, title, time_note, || {
-                let lines = vec![Line {
-                    label: String::new(),
-                    color: PALETTE[3],
-                    points: series(&c.kv_usage_percent),
-                }];
-                charts::draw_lines(
-                    &canvas,
-                    Axes { title, x: time_x, y: "KV blocks in use (%)" },
-                    &lines,
-                    Some((0.0, 100.0)),
-                )
-            });
-        }
-        if let Some(canvas) = replicas.get() {
-            let title = "Per-replica utilisation";
-            draw_or_note(&canvas, title, no_batch.then_some("No data: no batch ran in this run."), || {
-                let mean =
-                    |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
-                let groups: Vec<BarGroup> = c
-                    .replicas
-                    .iter()
-                    .map(|r| BarGroup {
-                        label: format!("r{}", r.replica),
-                        values: vec![mean(&r.busy_percent), mean(&r.mfu_percent)],
-                    })
-                    .collect();
-                let axes = Axes { title, x: "replica", y: "% of simulated time / of peak FLOPs" };
-                charts::draw_bars(
-                    &canvas,
-                    axes,
-                    &[("busy %", PALETTE[0]), ("MFU %", PALETTE[1])],
-                    &groups,
-                    100.0,
-                )
-            });
-        }
-    });
-    let has_run = move || state.shown.get().is_some();
-    view! {
-        <div class="charts" style:display=move || { if has_run() { "" } else { "none" } }>
-            <canvas node_ref=ttft data-testid="chart-ttft" role="img" aria-label="CDF of time to first token"></canvas>
-            <canvas node_ref=tbt data-testid="chart-tbt" role="img" aria-label="CDF of time between tokens"></canvas>
-            <canvas node_ref=e2e data-testid="chart-e2e" role="img" aria-label="CDF of end-to-end latency"></canvas>
-            <canvas node_ref=throughput data-testid="chart-throughput" role="img" aria-label="Throughput over time"></canvas>
-            <canvas node_ref=batch data-testid="chart-batch" role="img" aria-label="Batch size over time"></canvas>
-            <canvas node_ref=kv data-testid="chart-kv" role="img" aria-label="KV-cache usage over time"></canvas>
-            <canvas node_ref=replicas data-testid="chart-replicas" role="img" aria-label="Per-replica busy and MFU"></canvas>
-        </div>
-    }
-}
-
-/// Draws a chart, or, when `note` says why there is nothing to plot, its title and the note
-/// (also in the canvas's `data-note`); the canvas's accessible name follows.
-fn draw_or_note(
-    canvas: &HtmlCanvasElement,
-    title: &str,
-    note: Option<&str>,
-    draw: impl FnOnce() -> Result<(), String>,
-) {
-    match note {
-        Some(note) => {
-            let _ = canvas.set_attribute("data-note", note);
-            let _ = canvas.set_attribute("aria-label", &format!("{title}. {note}"));
-            report(charts::draw_empty(canvas, title, note));
-        }
-        None => {
-            let _ = canvas.remove_attribute("data-note");
-            let _ = canvas.set_attribute("aria-label", title);
-            report(draw());
-        }
-    }
-}
-
-fn report(result: Result<(), String>) {
-    if let Err(e) = result {
-        web_sys::console::warn_1(&format!("llmsim chart: {e}").into());
-    }
-}
-
-/// The session's runs: show one, pick A and B, and the A/B differences (the runs' labels and
-/// the settings they differ in, then the metrics).
-#[component]
-fn RunsList() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let rows = move || state.runs.get();
-    let diff = move || {
-        compared(state).map(|(a, b)| {
-            let settings = compare::settings_diff(
-                &SharedRun::from_query(&a.share_query).pairs,
-                &SharedRun::from_query(&b.share_query).pairs,
-            );
-            let metrics = summary::diff(&a.summary, &b.summary);
-            (a, b, settings, metrics)
-        })
-    };
-    view! {
-        <div class="runs" style:display=move || { if state.runs.with(|r| r.len()) > 0 { "" } else { "none" } }>
-            <h2>"Runs of this session"</h2>
-            <div class="table-scroll">
-                <table class="runs-table" data-testid="runs">
-                    <thead>
-                        <tr><th>"Run"</th><th>"Scenario"</th><th>"TTFT p50"</th><th>"E2E p50"</th><th>"Throughput"</th><th>"A"</th><th>"B"</th></tr>
-                    </thead>
-                    <tbody>
-                        <For each=rows key=|r| r.id let:record>
-                            <RunRow record=record/>
-                        </For>
-                    </tbody>
-                </table>
-            </div>
-            {move || diff().map(|(a, b, settings, rows)| view! {
-                <h3>{format!("A/B: run #{} → run #{}", a.id, b.id)}</h3>
-                <div class="table-scroll">
-                    <table class="diff" data-testid="ab-diff">
-                        <thead><tr><th>"Metric"</th><th>{format!("A (#{})", a.id)}</th><th>{format!("B (#{})", b.id)}</th><th>"B vs A"</th></tr></thead>
-                        <tbody>
-                            <tr class="setting"><th>"Run"</th><td>{a.label.clone()}</td><td>{b.label.clone()}</td><td></td></tr>
-                            {if settings.is_empty() {
-                                view! { <tr class="setting"><th>"Settings"</th><td colspan="3">"identical"</td></tr> }.into_any()
-                            } else {
-                                settings.into_iter().map(|d| view! {
-                                    <tr class="setting"><th><code>{breakable(d.flag)}</code></th><td>{d.a}</td><td>{d.b}</td><td></td></tr>
-                                }).collect_view().into_any()
-                            }}
-                            {rows.into_iter().map(|r| {
-                                let class = match r.b_better { Some(true) => "better", Some(false) => "worse", None => "" };
-                                view! { <tr><th>{r.label}</th><td>{r.a}</td><td>{r.b}</td><td class=class>{r.change}</td></tr> }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-                <p class="help">"The CDF charts above overlay A and B."</p>
-            })}
-        </div>
-    }
-}
-
-/// A flag name that may wrap after each underscore (a phone's narrow table has no room for
-/// `vllm_v1_scheduler_config_batch_size_cap` on one line).
-fn breakable(flag: &str) -> impl IntoView + use<> {
-    flag.split_inclusive('_').map(|part| view! { {part.to_string()}<wbr/> }).collect_view()
-}
-
-/// One row of the runs table.
-#[component]
-fn RunRow(
-    /// The run.
-    record: Arc<RunRecord>,
-) -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let id = record.id;
-    let cell = |path: &[&str], unit| {
-        summary::value(&record.summary, path).map_or("–".into(), |x| summary::format(unit, x))
-    };
-    let ttft = cell(&["ttft_s", "p50"], summary::Unit::Seconds);
-    let e2e = cell(&["e2e_s", "p50"], summary::Unit::Seconds);
-    let tput = cell(&["throughput", "requests_per_s"], summary::Unit::RequestsPerSecond);
-    view! {
-        <tr class:shown=move || state.shown.get() == Some(id)>
-            <td><button type="button" class="linkish" on:click=move |_| state.shown.set(Some(id))>{format!("#{id}")}</button></td>
-            <td>{record.label.clone()}</td>
-            <td>{ttft}</td>
-            <td>{e2e}</td>
-            <td>{tput}</td>
-            <td>
-                <input type="radio" name="compare-a" aria-label=format!("A: run {id}")
-                    prop:checked=move || state.compare.get().0 == Some(id)
-                    on:change=move |_| state.compare.update(|c| c.0 = Some(id))/>
-            </td>
-            <td>
-                <input type="radio" name="compare-b" aria-label=format!("B: run {id}")
-                    prop:checked=move || state.compare.get().1 == Some(id)
-                    on:change=move |_| state.compare.update(|c| c.1 = Some(id))/>
-            </td>
-        </tr>
     }
 }

@@ -3,13 +3,13 @@
 //! the trace's summary.
 
 use leptos::prelude::*;
-use llmsim_engine::config::find_flag;
-use llmsim_worker::protocol::{FileInfo, Percentiles};
-use llmsim_worker::session::is_trace_flag;
+use llmsim_engine::find_flag;
+use llmsim_protocol::{FileInfo, Percentiles, is_trace_flag};
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement};
 
-use super::state::{AppState, UploadStatus};
+use super::state::AppState;
+use crate::page::UploadStatus;
 use crate::presets;
 use crate::share::format_bytes;
 
@@ -43,13 +43,9 @@ pub fn TraceDrop() -> impl IntoView {
             .collect::<Vec<_>>()
     };
     let wanted = move || {
-        state
-            .expected
-            .get()
-            .into_iter()
-            .filter(|f| !state.is_available(&f.path))
-            .map(|f| f.describe())
-            .collect::<Vec<_>>()
+        state.uploads.with(|u| {
+            u.expected().iter().filter(|f| !u.is_available(&f.path)).map(|f| f.describe()).collect::<Vec<_>>()
+        })
     };
     view! {
         <div

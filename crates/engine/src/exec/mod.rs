@@ -20,8 +20,6 @@ pub use shape::LayerShape;
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::config::{FlagDef, Params, ReplicaSpec};
 use crate::time::{Nanos, secs_to_nanos};
 
@@ -57,8 +55,7 @@ impl StagePosition {
 }
 
 /// The operations a stage's time is made of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[allow(missing_docs)] // The names are Vidur's operation names.
 pub enum Op {
     Embedding,
@@ -143,8 +140,7 @@ impl Op {
 }
 
 /// Where an op's predicted time came from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Provenance {
     /// The op does not run in this batch (zero time).
     #[default]
@@ -282,7 +278,7 @@ pub static PREDICTORS: &[PredictorEntry] = &[
 ];
 
 /// Total stage time and provenance shares accumulated over a run.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct ProvenanceTotals {
     /// Milliseconds attributed to each provenance, indexed like [`Provenance::TIMED`].
     pub ms: [f64; 4],

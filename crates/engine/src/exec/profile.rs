@@ -12,7 +12,8 @@ use super::roofline::{MLP_OPS, RooflineCoefficients, RooflinePredictor, TOKEN_OP
 use super::{
     BatchItem, DecodeWork, ExecutionTime, Op, PrefillWork, Provenance, SharedPredictor, StagePosition,
 };
-use crate::config::{ConfigError, FlagDef, Params, ReplicaSpec, fill_placeholders};
+use crate::catalog::ModelArch;
+use crate::config::{ConfigError, FlagDef, InputFile, Params, ReplicaSpec, fill_placeholders};
 
 const IGNORED: &str =
     "Accepted for Vidur compatibility and ignored: no model is trained, the tables are interpolated.";
@@ -21,29 +22,34 @@ const IGNORED: &str =
 macro_rules! vidur_flags {
     ($prefix:literal $(, $extra:expr)* $(,)?) => {
         &[
-            FlagDef::int(concat!($prefix, "_execution_time_predictor_config_seed"), "42", IGNORED),
-            FlagDef::path(
+            FlagDef::seed(concat!($prefix, "_execution_time_predictor_config_seed"), "42", IGNORED),
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_compute_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/compute/{DEVICE}/{MODEL}/mlp.csv",
                 "Vidur mlp.csv (per-op layer times by num_tokens and TP); none = calibrated roofline for those ops.",
             ),
-            FlagDef::path(
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_attention_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/compute/{DEVICE}/{MODEL}/attention.csv",
                 "Vidur attention.csv (prefill by KV and chunk, decode by batch and KV, KV-cache save); none = calibrated roofline.",
             ),
-            FlagDef::path(
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_all_reduce_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/network/{NETWORK_DEVICE}/all_reduce.csv",
                 "Vidur all_reduce.csv, read when TP > 1; none = calibrated roofline.",
             ),
-            FlagDef::path(
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_send_recv_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/network/{NETWORK_DEVICE}/send_recv.csv",
                 "Vidur send_recv.csv, read when PP > 1; none = calibrated roofline.",
             ),
-            FlagDef::path(
+            FlagDef::input(
                 concat!($prefix, "_execution_time_predictor_config_cpu_overhead_input_file"),
+                InputFile::ProfileTable,
                 "./data/profiling/cpu_overhead/{NETWORK_DEVICE}/{MODEL}/cpu_overheads.csv",
                 "Vidur CPU-overhead table (schedule, sampler, prepare inputs, process outputs, ray comm by batch size), charged once per iteration on the last stage; read unless CPU modelling is skipped.",
             ),
@@ -270,7 +276,50 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
         }
     };
 
-    read(params, "compute_input_file", true, &mut |path, text| {
+    read(params, "compute_input_file", true, &mut |path, text| p.load_mlp(path, text, m, tp));
+    read(params, "attention_input_file", true, &mut |path, text| {
+        p.load_attention(path, text, m, tp, block_size)
+    });
+    let multi_node = tp * pp > replica.node.devices_per_node;
+    for (name, collective, needed) in
+        [("all_reduce_input_file", "all_reduce", tp > 1), ("send_recv_input_file", "send_recv", pp > 1)]
+    {
+        read(params, name, needed, &mut |path, text| {
+            p.load_collective(path, text, collective, tp, multi_node)
+        });
+    }
+    read(params, "cpu_overhead_input_file", !skip_cpu, &mut |path, text| p.load_cpu(path, text, m, tp));
+    if !ok {
+        return None;
+    }
+    p.description = p.describe(&used);
+    Some(Arc::new(p))
+}
+
+impl ProfilePredictor {
+    /// What the predictor reads from where: the tables it covers and the files they came
+    /// from, with the roofline for the rest.
+    fn describe(&self, used: &[String]) -> String {
+        let covered: Vec<&str> = [
+            ("mlp", self.mlp.iter().any(Option::is_some)),
+            ("attention", self.prefill.is_some() || self.decode.is_some()),
+            ("all_reduce", self.all_reduce.is_some()),
+            ("send_recv", self.send_recv.is_some()),
+            ("cpu_overhead", self.cpu.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(n, ok)| ok.then_some(n))
+        .collect();
+        format!(
+            "profile tables ({}) from {}; other ops and out-of-range shapes: {}",
+            if covered.is_empty() { "none".to_string() } else { covered.join(", ") },
+            if used.is_empty() { "no files".to_string() } else { used.join(", ") },
+            self.roofline.describe_short()
+        )
+    }
+
+    /// Reads Vidur's `mlp.csv`: per-op layer times of `m`'s shape at TP `tp`, by token count.
+    fn load_mlp(&mut self, path: &str, text: &str, m: &ModelArch, tp: u32) -> Result<(), String> {
         let csv = ProfileCsv::parse(path, text)?;
         let names = [
             "n_head",
@@ -331,13 +380,22 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
                 }
             }
             if !points.is_empty() {
-                p.mlp[op as usize] = Some(Table1::new(points));
+                self.mlp[op as usize] = Some(Table1::new(points));
             }
         }
         Ok(())
-    });
+    }
 
-    read(params, "attention_input_file", true, &mut |path, text| {
+    /// Reads Vidur's `attention.csv`: prefill by KV and chunk, decode by batch and KV, and the
+    /// KV-cache save, of `m`'s shape at TP `tp` and `block_size`.
+    fn load_attention(
+        &mut self,
+        path: &str,
+        text: &str,
+        m: &ModelArch,
+        tp: u32,
+        block_size: f64,
+    ) -> Result<(), String> {
         let csv = ProfileCsv::parse(path, text)?;
         let names = [
             "n_embd",
@@ -399,61 +457,66 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
                 save.push((if is_prefill { chunk } else { batch }, ms * 1e3));
             }
         }
-        p.prefill = (!prefill.is_empty()).then(|| Table2::new(prefill));
-        p.decode = (!decode.is_empty()).then(|| Table2::new(decode));
-        p.kv_save = (!save.is_empty()).then(|| Table1::new(save));
+        self.prefill = (!prefill.is_empty()).then(|| Table2::new(prefill));
+        self.decode = (!decode.is_empty()).then(|| Table2::new(decode));
+        self.kv_save = (!save.is_empty()).then(|| Table1::new(save));
         Ok(())
-    });
-
-    let multi_node = tp * pp > replica.node.devices_per_node;
-    for (name, collective, needed) in
-        [("all_reduce_input_file", "all_reduce", tp > 1), ("send_recv_input_file", "send_recv", pp > 1)]
-    {
-        read(params, name, needed, &mut |path, text| {
-            let csv = ProfileCsv::parse(path, text)?;
-            let names = ["num_workers", "devices_per_node", "size"];
-            let cols = csv.columns(&names)?;
-            let keys = csv.number_rows(&names, &cols)?;
-            let coll = csv.column("collective")?;
-            let median = csv.column(&format!("time_stats.{collective}.median"))?;
-            // Vidur's selection: all-reduce over TP GPUs of one node; send/recv across nodes
-            // (1 GPU per node) or inside one (2 per node).
-            let selected = |k: &[f64]| match collective {
-                "all_reduce" => k[0] == tp as f64 && k[1] == tp as f64,
-                _ => k[1] == if multi_node { 1.0 } else { 2.0 },
-            };
-            let mut points = Vec::new();
-            for (i, k) in keys.iter().enumerate() {
-                if csv.text(i, coll) == collective && selected(k) {
-                    points.push((k[2], csv.need_time(i, median)? * 1e3));
-                }
-            }
-            if points.is_empty() {
-                let shapes = keys
-                    .iter()
-                    .map(|k| format!("num_workers {} devices_per_node {}", whole(k[0]), whole(k[1])))
-                    .collect();
-                let wanted = if collective == "all_reduce" {
-                    format!("num_workers {tp} and devices_per_node {tp}")
-                } else {
-                    format!("devices_per_node {}", if multi_node { 1 } else { 2 })
-                };
-                return Err(format!(
-                    "{path}: no {collective} rows with {wanted}; the file has: {}",
-                    present(shapes)
-                ));
-            }
-            let table = Some(Table1::new(points));
-            if collective == "all_reduce" {
-                p.all_reduce = table
-            } else {
-                p.send_recv = table
-            }
-            Ok(())
-        });
     }
 
-    read(params, "cpu_overhead_input_file", !skip_cpu, &mut |path, text| {
+    /// Reads Vidur's `all_reduce.csv` or `send_recv.csv` (`collective`): times by bytes for TP
+    /// `tp`, across nodes or inside one (`multi_node`).
+    fn load_collective(
+        &mut self,
+        path: &str,
+        text: &str,
+        collective: &str,
+        tp: u32,
+        multi_node: bool,
+    ) -> Result<(), String> {
+        let csv = ProfileCsv::parse(path, text)?;
+        let names = ["num_workers", "devices_per_node", "size"];
+        let cols = csv.columns(&names)?;
+        let keys = csv.number_rows(&names, &cols)?;
+        let coll = csv.column("collective")?;
+        let median = csv.column(&format!("time_stats.{collective}.median"))?;
+        // Vidur's selection: all-reduce over TP GPUs of one node; send/recv across nodes
+        // (1 GPU per node) or inside one (2 per node).
+        let selected = |k: &[f64]| match collective {
+            "all_reduce" => k[0] == tp as f64 && k[1] == tp as f64,
+            _ => k[1] == if multi_node { 1.0 } else { 2.0 },
+        };
+        let mut points = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if csv.text(i, coll) == collective && selected(k) {
+                points.push((k[2], csv.need_time(i, median)? * 1e3));
+            }
+        }
+        if points.is_empty() {
+            let shapes = keys
+                .iter()
+                .map(|k| format!("num_workers {} devices_per_node {}", whole(k[0]), whole(k[1])))
+                .collect();
+            let wanted = if collective == "all_reduce" {
+                format!("num_workers {tp} and devices_per_node {tp}")
+            } else {
+                format!("devices_per_node {}", if multi_node { 1 } else { 2 })
+            };
+            return Err(format!(
+                "{path}: no {collective} rows with {wanted}; the file has: {}",
+                present(shapes)
+            ));
+        }
+        let table = Some(Table1::new(points));
+        if collective == "all_reduce" {
+            self.all_reduce = table
+        } else {
+            self.send_recv = table
+        }
+        Ok(())
+    }
+
+    /// Reads Vidur's CPU-overhead table: per-iteration CPU time of `m` at TP `tp`, by batch size.
+    fn load_cpu(&mut self, path: &str, text: &str, m: &ModelArch, tp: u32) -> Result<(), String> {
         let csv = ProfileCsv::parse(path, text)?;
         let (batch_col, tp_col) = (csv.column("batch_size")?, csv.column("tensor_parallel_degree")?);
         let model_col = csv.column("model_name")?;
@@ -478,29 +541,9 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
                 present(shapes)
             ));
         }
-        p.cpu = Some(Table1::new(points));
+        self.cpu = Some(Table1::new(points));
         Ok(())
-    });
-    if !ok {
-        return None;
     }
-    let covered: Vec<&str> = [
-        ("mlp", p.mlp.iter().any(Option::is_some)),
-        ("attention", p.prefill.is_some() || p.decode.is_some()),
-        ("all_reduce", p.all_reduce.is_some()),
-        ("send_recv", p.send_recv.is_some()),
-        ("cpu_overhead", p.cpu.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(n, ok)| ok.then_some(n))
-    .collect();
-    p.description = format!(
-        "profile tables ({}) from {}; other ops and out-of-range shapes: {}",
-        if covered.is_empty() { "none".to_string() } else { covered.join(", ") },
-        if used.is_empty() { "no files".to_string() } else { used.join(", ") },
-        p.roofline.describe_short()
-    );
-    Some(Arc::new(p))
 }
 
 /// Vidur's lookup rounding: up to a multiple of `granularity`.
@@ -642,8 +685,9 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConfigErrors, SimConfig};
+    use crate::config::{Config, ConfigErrors};
     use crate::inputs::Inputs;
+    use crate::sim_config::SimConfig;
 
     const OPS: [&str; 10] = [
         "emb",

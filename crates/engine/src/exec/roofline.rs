@@ -529,8 +529,9 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
 mod tests {
     use super::super::ExecutionTimePredictor;
     use super::*;
-    use crate::config::{Config, SimConfig};
+    use crate::config::Config;
     use crate::inputs::Inputs;
+    use crate::sim_config::SimConfig;
 
     fn replica(pairs: &[(&str, &str)]) -> ReplicaSpec {
         let config = Config::from_pairs(pairs.iter().copied()).unwrap();

@@ -4,21 +4,25 @@ mod series;
 mod sketch;
 mod stream;
 
-pub use series::{BucketSeries, TimeSeries};
-pub use sketch::{QuantileSketch, Stats, exact_stats, sorted_cdf, sorted_quantile, sorted_stats};
+pub use series::BucketSeries;
+pub use sketch::QuantileSketch;
+// The statistics a report quotes, also reachable here for callers that read reports.
+pub use crate::stats::{Stats, exact_stats};
 use stream::RecordStream;
 
 use std::collections::BTreeMap;
 
 use crate::batch::Batch;
-use crate::config::{MetricsSpec, SimConfig};
+use crate::config::MetricsSpec;
 use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
     BatchRecord, ChromeSlice, Histogram, MemorySummary, PredictorSummary, ReplicaReport, Report,
-    RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput,
+    RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput, TimeSeries,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
+use crate::sim_config::SimConfig;
+use crate::stats::{sorted_cdf, sorted_stats};
 use crate::time::{Nanos, SimTime, nanos_to_secs};
 
 /// Series channels.
@@ -387,8 +391,39 @@ impl Metrics {
     /// Builds the report.
     pub fn finish(mut self, end: RunEnd) -> Report {
         let config = end.config;
-        let sim_ns = end.now.0.max(1);
-        let sim_s = nanos_to_secs(sim_ns);
+        self.close_unfinished(&end);
+        // Rows for the report are kept only when they are output and were not streamed.
+        let keep_records = self.spec.store_request_metrics && self.stream.is_none();
+        if keep_records {
+            set_inter_arrival_delays(&mut self.records);
+        }
+        let (cdfs, latency) = self.distributions();
+        let operation_cdfs = self.operation_cdfs();
+        let replicas = self.replica_reports(&end);
+        let time_series = self.time_series();
+        let summary = self.summary(&end, &replicas, latency);
+        let histograms = histograms(&self.records);
+        let warnings = self.warnings(&end);
+        Report {
+            summary,
+            cdfs,
+            operation_cdfs,
+            histograms,
+            time_series,
+            replicas,
+            requests: if keep_records { self.records } else { Vec::new() },
+            request_errors: self.errors,
+            chrome_trace: self.chrome,
+            batches: self.batch_records,
+            config: config.raw.to_json(true),
+            warnings,
+            keep_request_metrics: keep_records,
+            keep_utilization_metrics: self.spec.store_utilization_metrics,
+        }
+    }
+
+    /// Lists the requests still in flight at the end as unfinished, and orders the errors by id.
+    fn close_unfinished(&mut self, end: &RunEnd) {
         for &id in end.unfinished {
             let r = end.requests.get(id);
             self.num_restarts += u64::from(r.num_restarts);
@@ -408,28 +443,12 @@ impl Metrics {
             });
         }
         self.errors.sort_by_key(|e| e.id);
-        // Rows for the report are kept only when they are output and were not streamed.
-        let keep_records = self.spec.store_request_metrics && self.stream.is_none();
-        if keep_records {
-            // Vidur's inter-arrival delay: the gap between a request's arrival and the arrival
-            // of the request its replica scheduled before it (the first one's gap is its
-            // arrival). Keys are unique, so unstable sorts give the one order.
-            self.records.sort_unstable_by_key(|r| (r.replica, r.scheduled_at_ns, r.id));
-            let mut previous: Option<(u32, u64)> = None;
-            for r in &mut self.records {
-                r.inter_arrival_ns = match previous {
-                    Some((replica, arrived)) if replica == r.replica => {
-                        r.arrived_at_ns.saturating_sub(arrived)
-                    }
-                    _ => r.arrived_at_ns,
-                };
-                previous = Some((r.replica, r.arrived_at_ns));
-            }
-            self.records.sort_unstable_by_key(|r| r.id);
-        }
+    }
 
-        // Per-request distributions (exact), one sorted column at a time; the order of the
-        // records does not matter, since each column is sorted by value.
+    /// The 101-point CDFs of the per-request metrics (exact, one sorted column at a time) and
+    /// of the streamed TBT and batch sketches, with the summary's latency statistics.
+    fn distributions(&self) -> (BTreeMap<String, Vec<f64>>, Latency) {
+        // The order of the records does not matter, since each column is sorted by value.
         let mut cdfs = BTreeMap::new();
         let mut column_values = Vec::with_capacity(self.records.len());
         let mut column = |names: &[&str], f: &dyn Fn(&RequestRecord) -> Option<f64>| -> Stats {
@@ -445,22 +464,21 @@ impl Metrics {
             sorted_stats(&column_values)
         };
         // Three of Vidur's columns are the summary's TTFT, e2e and scheduling delay: sorted once.
-        let mut ttft = Stats::default();
-        let mut e2e = Stats::default();
-        let mut delay = Stats::default();
+        let mut latency = Latency::default();
         for (name, f) in RequestRecord::TIME_COLUMNS {
             match name {
-                "request_e2e_time" => e2e = column(&[name, "e2e"], &|r| Some(r.e2e())),
-                "prefill_e2e_time" => ttft = column(&[name, "ttft"], &|r| Some(r.ttft())),
+                "request_e2e_time" => latency.e2e = column(&[name, "e2e"], &|r| Some(r.e2e())),
+                "prefill_e2e_time" => latency.ttft = column(&[name, "ttft"], &|r| Some(r.ttft())),
                 "request_scheduling_delay" => {
-                    delay = column(&[name, "scheduling_delay"], &|r| Some(r.scheduling_delay()))
+                    latency.scheduling_delay =
+                        column(&[name, "scheduling_delay"], &|r| Some(r.scheduling_delay()))
                 }
                 _ => {
                     column(&[name], &|r| Some(f(r)));
                 }
             }
         }
-        let tpot = column(&["tpot"], &|r| r.tpot());
+        latency.tpot = column(&["tpot"], &|r| r.tpot());
         drop(column_values);
         cdfs.insert("tbt".to_string(), self.tbt.cdf());
         if self.spec.store_batch_metrics {
@@ -470,17 +488,23 @@ impl Metrics {
             cdfs.insert("batch_num_decode_tokens".to_string(), self.batch_decode_tokens.cdf());
             cdfs.insert("batch_execution_time".to_string(), self.batch_time.cdf());
         }
-        let op_cdfs: BTreeMap<String, Vec<f64>> = self
-            .op_ms
+        (cdfs, latency)
+    }
+
+    /// The CDFs of per-op stage times (ms) of the ops that ran.
+    fn operation_cdfs(&self) -> BTreeMap<String, Vec<f64>> {
+        self.op_ms
             .iter()
             .zip(Op::ALL)
             .filter(|(s, _)| s.count() > 0)
             .map(|(s, op)| (op.name().to_string(), s.cdf()))
-            .collect();
+            .collect()
+    }
 
-        // Replicas.
-        let replicas: Vec<ReplicaReport> = self
-            .replicas
+    /// Each replica's KV usage, batches, busy time, MFU and prefix-cache figures.
+    fn replica_reports(&self, end: &RunEnd) -> Vec<ReplicaReport> {
+        let sim_ns = end.now.0.max(1);
+        self.replicas
             .iter()
             .enumerate()
             .map(|(r, acc)| {
@@ -491,7 +515,7 @@ impl Metrics {
                 let stats = end.prefix_stats.get(r).copied().unwrap_or_default();
                 ReplicaReport {
                     replica: r as u32,
-                    num_blocks: config.memory.num_blocks,
+                    num_blocks: end.config.memory.num_blocks,
                     num_batches: acc.num_batches,
                     num_completed: acc.num_completed,
                     kv_usage_percent_min: if acc.kv_sampled { acc.kv_min } else { 0.0 },
@@ -517,9 +541,11 @@ impl Metrics {
                     prefix_cache_block_hits: stats.hit_blocks,
                 }
             })
-            .collect();
+            .collect()
+    }
 
-        // Time series on common buckets.
+    /// The time series, every channel on the same buckets.
+    fn time_series(&self) -> TimeSeries {
         let buckets = self.series.len().max(1);
         let width = self.series.width_secs();
         let chan = |c: usize| self.series.channel(c, buckets);
@@ -538,7 +564,7 @@ impl Metrics {
             kv_per_replica
                 .push(sums.iter().zip(&counts).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }).collect());
         }
-        let time_series = TimeSeries {
+        TimeSeries {
             bucket_s: width,
             time_s: (0..buckets).map(|b| b as f64 * width).collect(),
             arrivals: chan(CH_ARRIVALS),
@@ -556,9 +582,13 @@ impl Metrics {
                 .map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 })
                 .collect(),
             kv_usage_percent_per_replica: kv_per_replica,
-        };
+        }
+    }
 
-        // Summary.
+    /// The headline numbers.
+    fn summary(&self, end: &RunEnd, replicas: &[ReplicaReport], latency: Latency) -> Summary {
+        let config = end.config;
+        let sim_s = nanos_to_secs(end.now.0.max(1));
         let completed = self.records.len() as u64;
         let input_tokens: u64 = self.records.iter().map(|r| u64::from(r.num_prefill_tokens)).sum();
         let output_tokens: u64 = self.records.iter().map(|r| u64::from(r.num_decode_tokens)).sum();
@@ -574,16 +604,16 @@ impl Metrics {
         let kv_mean =
             replicas.iter().map(|r| r.kv_usage_percent_mean).sum::<f64>() / replicas.len().max(1) as f64;
         let kv_max = replicas.iter().map(|r| r.kv_usage_percent_max).fold(0.0, f64::max);
-        let summary = Summary {
+        Summary {
             num_requests: end.requests.len() as u64,
             num_completed: completed,
             num_refused: refused,
             num_unfinished: unfinished,
-            ttft_s: ttft,
+            ttft_s: latency.ttft,
             tbt_s: self.tbt.stats(),
-            tpot_s: tpot,
-            e2e_s: e2e,
-            scheduling_delay_s: delay,
+            tpot_s: latency.tpot,
+            e2e_s: latency.e2e,
+            scheduling_delay_s: latency.scheduling_delay,
             throughput: Throughput {
                 requests_per_s: completed as f64 / sim_s,
                 input_tokens_per_s: input_tokens as f64 / sim_s,
@@ -603,7 +633,7 @@ impl Metrics {
             prompt_tokens: prompt,
             predictor: PredictorSummary {
                 name: config.predictor.name.to_string(),
-                description: end.predictor,
+                description: end.predictor.clone(),
                 time_share: provenance_totals(&self.provenance_ms)
                     .shares()
                     .into_iter()
@@ -618,9 +648,12 @@ impl Metrics {
                 weight_gb_per_gpu: config.memory.weight_bytes_per_device as f64 / 1e9,
                 kv_bytes_per_token_per_gpu: config.memory.kv_bytes_per_token,
             },
-        };
+        }
+    }
 
-        let histograms = histograms(&self.records);
+    /// The configuration's warnings, with what the run itself found worth saying.
+    fn warnings(&self, end: &RunEnd) -> Vec<String> {
+        let config = end.config;
         let mut warnings = config.warnings.clone();
         if self.chrome_dropped > 0 {
             warnings.push(format!(
@@ -657,23 +690,34 @@ impl Metrics {
                 config.replica.model.name, config.replica.model.max_model_len
             ));
         }
-        Report {
-            summary,
-            cdfs,
-            operation_cdfs: op_cdfs,
-            histograms,
-            time_series,
-            replicas,
-            requests: if keep_records { self.records } else { Vec::new() },
-            request_errors: self.errors,
-            chrome_trace: self.chrome,
-            batches: self.batch_records,
-            config: config.raw.to_json(true),
-            warnings,
-            keep_request_metrics: keep_records,
-            keep_utilization_metrics: self.spec.store_utilization_metrics,
-        }
+        warnings
     }
+}
+
+/// The per-request latency statistics the summary quotes.
+#[derive(Default)]
+struct Latency {
+    ttft: Stats,
+    e2e: Stats,
+    scheduling_delay: Stats,
+    tpot: Stats,
+}
+
+/// Vidur's inter-arrival delay of each record: the gap between a request's arrival and the
+/// arrival of the request its replica scheduled before it (the first one's gap is its
+/// arrival). Leaves the records in id order.
+fn set_inter_arrival_delays(records: &mut [RequestRecord]) {
+    // Keys are unique, so unstable sorts give the one order.
+    records.sort_unstable_by_key(|r| (r.replica, r.scheduled_at_ns, r.id));
+    let mut previous: Option<(u32, u64)> = None;
+    for r in records.iter_mut() {
+        r.inter_arrival_ns = match previous {
+            Some((replica, arrived)) if replica == r.replica => r.arrived_at_ns.saturating_sub(arrived),
+            _ => r.arrived_at_ns,
+        };
+        previous = Some((r.replica, r.arrived_at_ns));
+    }
+    records.sort_unstable_by_key(|r| r.id);
 }
 
 /// The run's totals in `ProvenanceTotals`' layout (the untimed `None` slot dropped).

@@ -1,6 +1,5 @@
-//! Time series with adaptive bucket width: a bounded number of buckets over any run length.
-
-use serde::Serialize;
+//! Time series with adaptive bucket width: a bounded number of buckets over any run length
+//! (the report's [`crate::report::TimeSeries`] is read from it at the end).
 
 use crate::time::SimTime;
 
@@ -109,29 +108,6 @@ impl BucketSeries {
     pub fn width_ns(&self) -> u64 {
         self.width_ns
     }
-}
-
-/// Time series of a run, all on the same buckets.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct TimeSeries {
-    /// Bucket width, seconds.
-    pub bucket_s: f64,
-    /// Start of each bucket, seconds.
-    pub time_s: Vec<f64>,
-    /// Requests arrived per bucket.
-    pub arrivals: Vec<f64>,
-    /// Requests completed per bucket.
-    pub completions: Vec<f64>,
-    /// Prompt tokens processed per second.
-    pub prefill_tokens_per_s: Vec<f64>,
-    /// Output (decode) tokens processed per second.
-    pub decode_tokens_per_s: Vec<f64>,
-    /// Mean batch size of batches formed in the bucket.
-    pub mean_batch_size: Vec<f64>,
-    /// Mean KV usage (%) over replicas and samples in the bucket.
-    pub kv_usage_percent: Vec<f64>,
-    /// Mean KV usage (%) per replica.
-    pub kv_usage_percent_per_replica: Vec<Vec<f64>>,
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::rng::{SeedTree, StreamRng, splitmix64};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs, secs_to_nanos};
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::int(
+    FlagDef::seed(
         "closed_loop_request_generator_config_seed",
         "42",
         "Seed of the closed-loop workload's streams.",

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use rand_distr::Distribution;
 
-use super::trace::{
+use crate::config::{ConfigError, FlagDef, InputFile, Params, fill_placeholders};
+use crate::rng::{StreamRng, unit_f64};
+use crate::trace::{
     ArrivalClock, ArrivalTimes, TimePoint, TraceFormat, detect_format, format_instant, parse_time_point,
     read_arrival_times, seconds_to_ns,
 };
-use crate::config::{ConfigError, FlagDef, Params, fill_placeholders};
-use crate::rng::{StreamRng, unit_f64};
 
 /// Draws the gap (seconds) before the next arrival.
 pub trait IntervalGenerator: Send {
@@ -100,7 +100,7 @@ pub static INTERVAL_GENERATORS: &[IntervalEntry] = &[
 ];
 
 const POISSON_FLAGS: &[FlagDef] = &[
-    FlagDef::int(
+    FlagDef::seed(
         "poisson_request_interval_generator_config_seed",
         "42",
         "Seed mixed into the intervals stream.",
@@ -112,7 +112,7 @@ const POISSON_FLAGS: &[FlagDef] = &[
     ),
 ];
 const GAMMA_FLAGS: &[FlagDef] = &[
-    FlagDef::int(
+    FlagDef::seed(
         "gamma_request_interval_generator_config_seed",
         "42",
         "Seed mixed into the intervals stream.",
@@ -128,13 +128,13 @@ const GAMMA_FLAGS: &[FlagDef] = &[
         "Coefficient of variation of the gaps.",
     ),
 ];
-const STATIC_FLAGS: &[FlagDef] = &[FlagDef::int(
+const STATIC_FLAGS: &[FlagDef] = &[FlagDef::seed(
     "static_request_interval_generator_config_seed",
     "42",
     "Seed mixed into the intervals stream (unused).",
 )];
 const UNIFORM_FLAGS: &[FlagDef] = &[
-    FlagDef::int(
+    FlagDef::seed(
         "uniform_request_interval_generator_config_seed",
         "42",
         "Seed mixed into the intervals stream (unused).",
@@ -146,13 +146,14 @@ const UNIFORM_FLAGS: &[FlagDef] = &[
     ),
 ];
 const TRACE_FLAGS: &[FlagDef] = &[
-    FlagDef::int(
+    FlagDef::seed(
         "trace_request_interval_generator_config_seed",
         "42",
         "Seed mixed into the intervals stream (unused).",
     ),
-    FlagDef::path(
+    FlagDef::input(
         TRACE_FILE_FLAG,
+        InputFile::ArrivalTimes,
         "data/processed_traces/AzureFunctionsInvocationTraceForTwoWeeksJan2021Processed.csv",
         "Trace whose arrival times give the gaps: a CSV with an arrived_at column of seconds or date-times (YYYY-MM-DD HH:MM:SS[.ffffff], as Vidur's interval traces; other columns are ignored), an Azure CSV or a Mooncake JSONL. Date-times in arrived_at count in whole seconds since the first kept arrival, as in Vidur.",
     ),
@@ -539,7 +540,7 @@ mod tests {
         let mooncake = "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n{\"timestamp\": 500, \"input_length\": 1, \"output_length\": 1}\n";
         assert_eq!(trace_gaps(mooncake, &[], 1), Ok(vec![0.5]));
         let mut inputs = Inputs::new();
-        let trace = crate::workload::trace::parse_trace(
+        let trace = crate::trace::parse_trace(
             "t.csv",
             "arrived_at,num_prefill_tokens,num_decode_tokens\n1,1,1\n3,1,1\n",
             &mut |_| {},

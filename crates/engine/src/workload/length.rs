@@ -5,9 +5,9 @@ use std::sync::Arc;
 use rand::RngExt;
 use rand_distr::Distribution;
 
-use super::trace::{BlockHashes, Trace};
-use crate::config::{ConfigError, FlagDef, Params};
+use crate::config::{ConfigError, FlagDef, InputFile, Params};
 use crate::rng::{StreamRng, splitmix64, unit_f64};
+use crate::trace::{BlockHashes, Trace};
 
 /// One request's lengths (and, from traces, its session and prefix identities).
 #[derive(Clone, Debug, PartialEq)]
@@ -85,7 +85,7 @@ pub static LENGTH_GENERATORS: &[LengthEntry] = &[
 ];
 
 const TRACE_FLAGS: &[FlagDef] = &[
-    FlagDef::int(
+    FlagDef::seed(
         "trace_request_length_generator_config_seed",
         "42",
         "Seed of the lengths stream (shuffling).",
@@ -95,8 +95,9 @@ const TRACE_FLAGS: &[FlagDef] = &[
         "none",
         "Refuse the trace if a request's prompt + output (after scaling) exceeds this.",
     ),
-    FlagDef::path(
+    FlagDef::input(
         "trace_request_length_generator_config_trace_file",
+        InputFile::RequestTrace,
         "data/processed_traces/sharegpt_8k_filtered_stats_llama2_tokenizer.csv",
         "Trace whose lengths are used (Vidur CSV, Mooncake JSONL or Azure CSV).",
     ),
@@ -117,7 +118,7 @@ const TRACE_FLAGS: &[FlagDef] = &[
     ),
 ];
 const FIXED_FLAGS: &[FlagDef] = &[
-    FlagDef::int(
+    FlagDef::seed(
         "fixed_request_length_generator_config_seed",
         "42",
         "Seed of the lengths stream (unused: fixed lengths are not random).",
@@ -139,7 +140,7 @@ const FIXED_FLAGS: &[FlagDef] = &[
     ),
 ];
 const UNIFORM_FLAGS: &[FlagDef] = &[
-    FlagDef::int("uniform_request_length_generator_config_seed", "42", "Seed of the lengths stream."),
+    FlagDef::seed("uniform_request_length_generator_config_seed", "42", "Seed of the lengths stream."),
     FlagDef::opt_int(
         "uniform_request_length_generator_config_max_tokens",
         "none",
@@ -153,7 +154,7 @@ const UNIFORM_FLAGS: &[FlagDef] = &[
     ),
 ];
 const ZIPF_FLAGS: &[FlagDef] = &[
-    FlagDef::int("zipf_request_length_generator_config_seed", "42", "Seed of the lengths stream."),
+    FlagDef::seed("zipf_request_length_generator_config_seed", "42", "Seed of the lengths stream."),
     FlagDef::opt_int(
         "zipf_request_length_generator_config_max_tokens",
         "none",

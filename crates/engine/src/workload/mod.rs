@@ -8,17 +8,20 @@ mod interval;
 mod length;
 mod replay;
 mod synthetic;
-pub mod trace;
+
+/// The trace readers, which moved to [`crate::trace`]; this path is kept for the page and the
+/// worker, which read traces through it.
+pub use crate::trace;
 
 use std::sync::Arc;
 
 use crate::config::{FlagDef, Params};
 use crate::rng::{SeedTree, splitmix64};
 use crate::time::SimTime;
+use crate::trace::BlockHashes;
 
 pub use interval::{INTERVAL_GENERATORS, IntervalEntry, IntervalGenerator};
 pub use length::{LENGTH_GENERATORS, LengthEntry, LengthGenerator, LengthSample};
-use trace::BlockHashes;
 
 /// A request as a workload produces it.
 #[derive(Clone, Debug, PartialEq)]

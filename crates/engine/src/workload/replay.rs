@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use super::length::check_max_tokens;
 use super::{NewRequest, RequestSource, WorkloadPlan};
-use crate::config::{ConfigError, FlagDef, Params};
+use crate::config::{ConfigError, FlagDef, InputFile, Params};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs};
-use crate::workload::trace::{Trace, TraceError, TraceFormat, TraceRow, epoch_reading};
+use crate::trace::{Trace, TraceError, TraceFormat, TraceRow, epoch_reading};
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::int("trace_request_generator_config_seed", "42", "Seed (unused: replay is not random)."),
-    FlagDef::path(
+    FlagDef::seed("trace_request_generator_config_seed", "42", "Seed (unused: replay is not random)."),
+    FlagDef::input(
         "trace_request_generator_config_trace_file",
+        InputFile::RequestTrace,
         "data/processed_traces/splitwise_conv.csv",
         "Trace to replay (Vidur CSV with arrived_at, Mooncake JSONL or Azure CSV).",
     ),

@@ -10,16 +10,14 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request, RequestId};
 use crate::rng::StreamRng;
 
-pub(super) const LOR_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "l_o_r_global_scheduler_config_seed",
-    "67",
-    "Seed mixed into the routing stream (tie-breaks).",
-)];
-pub(super) const LOP_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "l_o_p_global_scheduler_config_seed",
-    "67",
-    "Seed mixed into the routing stream (tie-breaks).",
-)];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const LOR_SEED: &str = "l_o_r_global_scheduler_config_seed";
+pub(super) const LOR_FLAGS: &[FlagDef] =
+    &[FlagDef::seed(LOR_SEED, "67", "Seed mixed into the routing stream (tie-breaks).")];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const LOP_SEED: &str = "l_o_p_global_scheduler_config_seed";
+pub(super) const LOP_FLAGS: &[FlagDef] =
+    &[FlagDef::seed(LOP_SEED, "67", "Seed mixed into the routing stream (tie-breaks).")];
 
 pub(super) fn parse_lor(_: &mut Params) -> Option<RouterFactory> {
     Some(Arc::new(|n| Box::new(LeastOutstandingRequests::new(n))))

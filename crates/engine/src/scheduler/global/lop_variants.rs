@@ -10,16 +10,14 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request, RequestArena};
 use crate::rng::StreamRng;
 
-pub(super) const LOP_BINARY_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "l_o_p_binary_global_scheduler_config_seed",
-    "67",
-    "Seed mixed into the routing stream (tie-breaks).",
-)];
-pub(super) const LOP_BATCH_END_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "l_o_p_batch_end_global_scheduler_config_seed",
-    "67",
-    "Seed mixed into the routing stream (tie-breaks).",
-)];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const LOP_BINARY_SEED: &str = "l_o_p_binary_global_scheduler_config_seed";
+pub(super) const LOP_BINARY_FLAGS: &[FlagDef] =
+    &[FlagDef::seed(LOP_BINARY_SEED, "67", "Seed mixed into the routing stream (tie-breaks).")];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const LOP_BATCH_END_SEED: &str = "l_o_p_batch_end_global_scheduler_config_seed";
+pub(super) const LOP_BATCH_END_FLAGS: &[FlagDef] =
+    &[FlagDef::seed(LOP_BATCH_END_SEED, "67", "Seed mixed into the routing stream (tie-breaks).")];
 
 pub(super) fn parse_lop_binary(_: &mut Params) -> Option<RouterFactory> {
     Some(Arc::new(|n| Box::new(LopBinary::new(n))))

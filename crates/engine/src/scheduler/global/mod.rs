@@ -55,6 +55,8 @@ pub struct RouterEntry {
     pub summary: &'static str,
     /// Its own flags.
     pub flags: &'static [FlagDef],
+    /// Its seed flag (one of `flags`), whose value is mixed into the routing stream.
+    pub seed_flag: Option<&'static str>,
     /// Whether it needs each request's `session_id`.
     pub needs_sessions: bool,
     /// Reads its flags; `None` after recording an error.
@@ -67,6 +69,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "round_robin",
         summary: "Replicas in turn: 0, 1, ..., n−1, 0, ...",
         flags: round_robin::ROUND_ROBIN_FLAGS,
+        seed_flag: Some(round_robin::ROUND_ROBIN_SEED),
         needs_sessions: false,
         parse: round_robin::parse_round_robin,
     },
@@ -74,6 +77,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "random",
         summary: "A uniformly random replica.",
         flags: round_robin::RANDOM_FLAGS,
+        seed_flag: Some(round_robin::RANDOM_SEED),
         needs_sessions: false,
         parse: round_robin::parse_random,
     },
@@ -81,6 +85,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "lor",
         summary: "Least outstanding requests: the replica with the fewest routed, unfinished requests (random tie-break).",
         flags: least_outstanding::LOR_FLAGS,
+        seed_flag: Some(least_outstanding::LOR_SEED),
         needs_sessions: false,
         parse: least_outstanding::parse_lor,
     },
@@ -88,6 +93,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "lop",
         summary: "Least outstanding prefill: the replica with the fewest prompt tokens awaiting their first prefill (random tie-break).",
         flags: least_outstanding::LOP_FLAGS,
+        seed_flag: Some(least_outstanding::LOP_SEED),
         needs_sessions: false,
         parse: least_outstanding::parse_lop,
     },
@@ -95,6 +101,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "sticky",
         summary: "Session affinity: a session's first request goes to the least-outstanding-prefill replica, its later requests follow it (needs session_id).",
         flags: sticky::STICKY_FLAGS,
+        seed_flag: Some(sticky::STICKY_SEED),
         needs_sessions: true,
         parse: sticky::parse_sticky,
     },
@@ -102,6 +109,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "lop_binary",
         summary: "The replica with the fewest requests awaiting their first prefill (random tie-break).",
         flags: lop_variants::LOP_BINARY_FLAGS,
+        seed_flag: Some(lop_variants::LOP_BINARY_SEED),
         needs_sessions: false,
         parse: lop_variants::parse_lop_binary,
     },
@@ -109,6 +117,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "lop_batch_end",
         summary: "The replica with the fewest prompt tokens still to prefill, updated as each batch ends (random tie-break).",
         flags: lop_variants::LOP_BATCH_END_FLAGS,
+        seed_flag: Some(lop_variants::LOP_BATCH_END_SEED),
         needs_sessions: false,
         parse: lop_variants::parse_lop_batch_end,
     },
@@ -116,6 +125,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "lop_uncached",
         summary: "The replica where the request's uncached prompt tokens (its prefix cached there excluded) leave the smallest load imbalance (random tie-break).",
         flags: uncached::LOP_UNCACHED_FLAGS,
+        seed_flag: Some(uncached::LOP_UNCACHED_SEED),
         needs_sessions: false,
         parse: uncached::parse_lop_uncached,
     },
@@ -123,6 +133,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "sticky_round_robin",
         summary: "Session affinity: new sessions go to replicas in turn, later requests follow their session (needs session_id).",
         flags: sticky_variants::STICKY_ROUND_ROBIN_FLAGS,
+        seed_flag: Some(sticky_variants::STICKY_ROUND_ROBIN_SEED),
         needs_sessions: true,
         parse: sticky_variants::parse_sticky_round_robin,
     },
@@ -130,6 +141,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "sticky_lor",
         summary: "Session affinity: new sessions go to the replica with the fewest outstanding requests, later requests follow their session (needs session_id).",
         flags: sticky_variants::STICKY_LOR_FLAGS,
+        seed_flag: Some(sticky_variants::STICKY_LOR_SEED),
         needs_sessions: true,
         parse: sticky_variants::parse_sticky_lor,
     },
@@ -137,6 +149,7 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "ranked_sticky_lop_uncached",
         summary: "Session affinity while the session's replica ranks in the top_k by lop_uncached imbalance; otherwise the best replica, and the session moves (needs session_id).",
         flags: uncached::RANKED_FLAGS,
+        seed_flag: Some(uncached::RANKED_SEED),
         needs_sessions: true,
         parse: uncached::parse_ranked,
     },
@@ -144,18 +157,11 @@ pub static ROUTERS: &[RouterEntry] = &[
         name: "tolerant_sticky_lop_uncached",
         summary: "Session affinity unless the session's replica has more than tolerance_factor × the lowest lop_uncached imbalance; then the best replica, and the session moves (needs session_id).",
         flags: uncached::TOLERANT_FLAGS,
+        seed_flag: Some(uncached::TOLERANT_SEED),
         needs_sessions: true,
         parse: uncached::parse_tolerant,
     },
 ];
-
-/// The seed flag each router mixes into the routing stream.
-pub fn router_seed_flag(name: &str) -> Option<&'static str> {
-    ROUTERS
-        .iter()
-        .find(|e| e.name == name)
-        .and_then(|e| e.flags.iter().find(|f| f.name.ends_with("_seed")).map(|f| f.name))
-}
 
 /// Picks uniformly among the replicas whose load equals the minimum; `loads` in replica order.
 pub(crate) fn argmin_random_tie<T: PartialOrd + Copy>(loads: &[T], rng: &mut StreamRng) -> ReplicaId {

@@ -7,13 +7,14 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
 use crate::rng::StreamRng;
 
-pub(super) const ROUND_ROBIN_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "round_robin_global_scheduler_config_seed",
-    "67",
-    "Seed mixed into the routing stream (Vidur's tie-break seed).",
-)];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const ROUND_ROBIN_SEED: &str = "round_robin_global_scheduler_config_seed";
+pub(super) const ROUND_ROBIN_FLAGS: &[FlagDef] =
+    &[FlagDef::seed(ROUND_ROBIN_SEED, "67", "Seed mixed into the routing stream (Vidur's tie-break seed).")];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const RANDOM_SEED: &str = "random_global_scheduler_config_seed";
 pub(super) const RANDOM_FLAGS: &[FlagDef] =
-    &[FlagDef::int("random_global_scheduler_config_seed", "67", "Seed mixed into the routing stream.")];
+    &[FlagDef::seed(RANDOM_SEED, "67", "Seed mixed into the routing stream.")];
 
 pub(super) fn parse_round_robin(_: &mut Params) -> Option<RouterFactory> {
     Some(Arc::new(|_| Box::new(RoundRobin { next: 0 })))

@@ -11,11 +11,10 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
 use crate::rng::StreamRng;
 
-pub(super) const STICKY_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "sticky_global_scheduler_config_seed",
-    "67",
-    "Seed mixed into the routing stream (tie-breaks).",
-)];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const STICKY_SEED: &str = "sticky_global_scheduler_config_seed";
+pub(super) const STICKY_FLAGS: &[FlagDef] =
+    &[FlagDef::seed(STICKY_SEED, "67", "Seed mixed into the routing stream (tie-breaks).")];
 
 pub(super) fn parse_sticky(_: &mut Params) -> Option<RouterFactory> {
     Some(Arc::new(|n| {

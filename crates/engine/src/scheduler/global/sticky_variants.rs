@@ -12,16 +12,17 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
 use crate::rng::StreamRng;
 
-pub(super) const STICKY_ROUND_ROBIN_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "sticky_round_robin_global_scheduler_config_seed",
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const STICKY_ROUND_ROBIN_SEED: &str = "sticky_round_robin_global_scheduler_config_seed";
+pub(super) const STICKY_ROUND_ROBIN_FLAGS: &[FlagDef] = &[FlagDef::seed(
+    STICKY_ROUND_ROBIN_SEED,
     "67",
     "Seed mixed into the routing stream (unused: placement is not random).",
 )];
-pub(super) const STICKY_LOR_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "sticky_lor_global_scheduler_config_seed",
-    "67",
-    "Seed mixed into the routing stream (tie-breaks).",
-)];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const STICKY_LOR_SEED: &str = "sticky_lor_global_scheduler_config_seed";
+pub(super) const STICKY_LOR_FLAGS: &[FlagDef] =
+    &[FlagDef::seed(STICKY_LOR_SEED, "67", "Seed mixed into the routing stream (tie-breaks).")];
 
 pub(super) fn parse_sticky_round_robin(_: &mut Params) -> Option<RouterFactory> {
     Some(Arc::new(|_| Box::new(StickyRoundRobin { sessions: FxHashMap::default(), next_session: 0 })))

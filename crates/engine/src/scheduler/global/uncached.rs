@@ -20,29 +20,24 @@ use crate::config::{FlagDef, Params};
 use crate::request::{ReplicaId, Request};
 use crate::rng::{StreamRng, unit_f64};
 
-pub(super) const LOP_UNCACHED_FLAGS: &[FlagDef] = &[FlagDef::int(
-    "l_o_p_uncached_global_scheduler_config_seed",
-    "67",
-    "Seed mixed into the routing stream (tie-breaks).",
-)];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const LOP_UNCACHED_SEED: &str = "l_o_p_uncached_global_scheduler_config_seed";
+pub(super) const LOP_UNCACHED_FLAGS: &[FlagDef] =
+    &[FlagDef::seed(LOP_UNCACHED_SEED, "67", "Seed mixed into the routing stream (tie-breaks).")];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const RANKED_SEED: &str = "ranked_sticky_lop_uncached_global_scheduler_config_seed";
 pub(super) const RANKED_FLAGS: &[FlagDef] = &[
-    FlagDef::int(
-        "ranked_sticky_lop_uncached_global_scheduler_config_seed",
-        "67",
-        "Seed mixed into the routing stream (tie-breaks).",
-    ),
+    FlagDef::seed(RANKED_SEED, "67", "Seed mixed into the routing stream (tie-breaks)."),
     FlagDef::int(
         "ranked_sticky_lop_uncached_global_scheduler_config_top_k",
         "2",
         "A session stays on its replica while that replica is among the top_k with the lowest imbalance.",
     ),
 ];
+/// The seed flag mixed into the routing stream (named by the router's entry).
+pub(super) const TOLERANT_SEED: &str = "tolerant_sticky_lop_uncached_global_scheduler_config_seed";
 pub(super) const TOLERANT_FLAGS: &[FlagDef] = &[
-    FlagDef::int(
-        "tolerant_sticky_lop_uncached_global_scheduler_config_seed",
-        "67",
-        "Seed mixed into the routing stream (tie-breaks).",
-    ),
+    FlagDef::seed(TOLERANT_SEED, "67", "Seed mixed into the routing stream (tie-breaks)."),
     FlagDef::float(
         "tolerant_sticky_lop_uncached_global_scheduler_config_tolerance_factor",
         "2.0",

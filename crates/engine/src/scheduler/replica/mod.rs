@@ -11,6 +11,7 @@ mod sarathi;
 mod testkit;
 mod vllm_v0;
 mod vllm_v1;
+mod watermark;
 
 pub use faster_transformer::FasterTransformerScheduler;
 pub use lightllm::LightLlmScheduler;

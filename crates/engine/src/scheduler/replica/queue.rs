@@ -9,8 +9,7 @@ use crate::time::SimTime;
 use crate::config::SloSpec;
 
 /// The order of a waiting queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueKind {
     /// First come, first served: by (arrival, id).
     Fcfs,

@@ -15,11 +15,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::legacy::{Legacy, LegacyCore, LegacyPolicy, check_cap_covers_stages, micro_batch_size};
+use super::legacy::{Legacy, LegacyCore, check_cap_covers_stages};
+use super::watermark::{WatermarkBatcher, WatermarkLimits, Watermarked};
 use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory};
 use crate::batch::BatchPlan;
 use crate::config::{FlagDef, Params};
-use crate::request::{Request, RequestArena};
+use crate::request::RequestArena;
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
@@ -44,38 +45,35 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
 }
 
 /// The sarathi scheduler of one replica.
-pub type SarathiScheduler = Legacy<Sarathi>;
+pub type SarathiScheduler = Legacy<Watermarked<Sarathi>>;
 
-/// Sarathi's rules (see the module): chunked prefills after decodes, watermark admission.
+/// Sarathi's batches (see the module): chunked prefills after decodes, within the chunk budget.
 #[derive(Clone, Debug)]
 pub struct Sarathi {
     chunk_size: u32,
-    cap: usize,
-    max_micro_batch_size: usize,
 }
 
 impl SarathiScheduler {
     /// A scheduler with the given chunk budget and batch-size cap.
     pub fn new(ctx: &ReplicaContext, chunk_size: u32, cap: u32) -> SarathiScheduler {
-        Legacy::with_policy(
-            ctx,
-            Sarathi { chunk_size, cap: cap as usize, max_micro_batch_size: micro_batch_size(cap, ctx) },
-        )
+        Legacy::with_policy(ctx, Watermarked::new(ctx, cap, Sarathi { chunk_size }))
     }
 }
 
-impl LegacyPolicy for Sarathi {
-    fn check_admissible(&self, core: &LegacyCore, request: &Request) -> Result<(), String> {
-        core.check_fits_with_watermark(request)
-    }
-
-    fn next_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
+impl WatermarkBatcher for Sarathi {
+    fn next_batch(
+        &mut self,
+        limits: &WatermarkLimits,
+        core: &mut LegacyCore,
+        requests: &mut RequestArena,
+        plan: &mut BatchPlan,
+    ) {
         let mut tokens = 0u32;
 
         // 1. Decodes of idle admitted requests, oldest first; partial prefills are set aside.
         let mut candidates = VecDeque::from(core.idle_running(requests));
         let mut partial_prefills = Vec::new();
-        while plan.len() < self.max_micro_batch_size {
+        while plan.len() < limits.max_micro_batch_size {
             let Some(id) = candidates.pop_front() else { break };
             if !requests.get(id).is_prefill_complete {
                 partial_prefills.push(id);
@@ -89,7 +87,7 @@ impl LegacyPolicy for Sarathi {
 
         // 2. Continuing prefills, within the chunk budget (their prompt blocks are held).
         for id in partial_prefills {
-            if plan.len() >= self.max_micro_batch_size {
+            if plan.len() >= limits.max_micro_batch_size {
                 break;
             }
             let r = requests.get(id);
@@ -103,7 +101,7 @@ impl LegacyPolicy for Sarathi {
         }
 
         // 3. New requests in queue order while they pass admission and budget remains.
-        while plan.len() < self.max_micro_batch_size && core.ledger.num_requests() < self.cap {
+        while plan.len() < limits.max_micro_batch_size && core.ledger.num_requests() < limits.cap {
             let Some(id) = core.waiting.peek() else { break };
             let r = requests.get(id);
             if !core.fits_with_watermark(r) {
@@ -117,14 +115,6 @@ impl LegacyPolicy for Sarathi {
             core.admit_head(id, blocks, n, requests, plan);
             tokens += n;
         }
-    }
-
-    fn admission_blocks(&self, core: &LegacyCore, request: &Request) -> u64 {
-        core.blocks_with_watermark(request)
-    }
-
-    fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String> {
-        core.check_within_cap(requests, self.cap)
     }
 }
 

@@ -13,11 +13,12 @@
 
 use std::sync::Arc;
 
-use super::legacy::{Legacy, LegacyCore, LegacyPolicy, check_cap_covers_stages, micro_batch_size};
+use super::legacy::{Legacy, LegacyCore, check_cap_covers_stages};
+use super::watermark::{WatermarkBatcher, WatermarkLimits, Watermarked};
 use super::{ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory};
 use crate::batch::BatchPlan;
 use crate::config::{FlagDef, Params};
-use crate::request::{Request, RequestArena};
+use crate::request::RequestArena;
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
@@ -42,35 +43,32 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
 }
 
 /// The vllm (v0) scheduler of one replica.
-pub type VllmV0Scheduler = Legacy<VllmV0>;
+pub type VllmV0Scheduler = Legacy<Watermarked<VllmV0>>;
 
-/// vLLM v0's rules (see the module): prefill-only batches first, watermark admission.
+/// vLLM v0's batches (see the module): prefill-only batches first, then decodes.
 #[derive(Clone, Debug)]
 pub struct VllmV0 {
     max_tokens_in_batch: u64,
-    cap: usize,
-    max_micro_batch_size: usize,
 }
 
 impl VllmV0Scheduler {
     /// A scheduler with the given padded-token limit and batch-size cap.
     pub fn new(ctx: &ReplicaContext, max_tokens_in_batch: u64, cap: u32) -> VllmV0Scheduler {
-        Legacy::with_policy(
-            ctx,
-            VllmV0 {
-                max_tokens_in_batch,
-                cap: cap as usize,
-                max_micro_batch_size: micro_batch_size(cap, ctx),
-            },
-        )
+        Legacy::with_policy(ctx, Watermarked::new(ctx, cap, VllmV0 { max_tokens_in_batch }))
     }
 }
 
 impl VllmV0 {
     /// A prefill-only batch of whole prompts from the queue head.
-    fn prefill_batch(&self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
+    fn prefill_batch(
+        &self,
+        limits: &WatermarkLimits,
+        core: &mut LegacyCore,
+        requests: &mut RequestArena,
+        plan: &mut BatchPlan,
+    ) {
         let mut longest = 0u64;
-        while plan.len() < self.max_micro_batch_size && core.ledger.num_requests() < self.cap {
+        while plan.len() < limits.max_micro_batch_size && core.ledger.num_requests() < limits.cap {
             let Some(id) = core.waiting.peek() else { break };
             let r = requests.get(id);
             if !core.fits_with_watermark(r) {
@@ -92,25 +90,19 @@ impl VllmV0 {
     }
 }
 
-impl LegacyPolicy for VllmV0 {
-    fn check_admissible(&self, core: &LegacyCore, request: &Request) -> Result<(), String> {
-        core.check_fits_with_watermark(request)
-    }
-
-    fn next_batch(&mut self, core: &mut LegacyCore, requests: &mut RequestArena, plan: &mut BatchPlan) {
-        self.prefill_batch(core, requests, plan);
+impl WatermarkBatcher for VllmV0 {
+    fn next_batch(
+        &mut self,
+        limits: &WatermarkLimits,
+        core: &mut LegacyCore,
+        requests: &mut RequestArena,
+        plan: &mut BatchPlan,
+    ) {
+        self.prefill_batch(limits, core, requests, plan);
         if plan.is_empty() {
             let idle = core.idle_running(requests);
-            core.decode_batch(idle, self.max_micro_batch_size, requests, plan);
+            core.decode_batch(idle, limits.max_micro_batch_size, requests, plan);
         }
-    }
-
-    fn admission_blocks(&self, core: &LegacyCore, request: &Request) -> u64 {
-        core.blocks_with_watermark(request)
-    }
-
-    fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String> {
-        core.check_within_cap(requests, self.cap)
     }
 }
 

@@ -91,7 +91,7 @@ impl Trace {
 }
 
 /// A malformed trace: which file, row and column, and what is wrong.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceError {
     /// The file.
     pub file: String,

@@ -1,9 +1,21 @@
-//! The messages between the page and the worker: plain serde types, sent as JSON text, with
-//! large payloads (uploaded `File`s, download texts) travelling beside the JSON.
+//! The messages between llmsim's page (`web/`) and its Web Worker (`crates/worker`): plain
+//! serde types, sent as JSON text, with large payloads (uploaded `File`s, download texts)
+//! travelling beside the JSON. Both sides depend on this crate and the engine, not on each
+//! other; the conversions from the engine's boundary types (errors, progress, the report's
+//! chart data) live here so that both sides read them the same way.
+
+#![warn(missing_docs)]
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+/// Whether the file uploaded for `flag` is a request trace, which the worker parses on upload
+/// and answers with a [`TraceSummary`] in [`FileInfo::trace`], rather than a text the engine
+/// reads itself (model config.json, profile CSVs).
+pub fn is_trace_flag(flag: &str) -> bool {
+    llmsim_engine::find_flag(flag).is_some_and(|f| f.is_trace_file())
+}
 
 /// A message from the page to the worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

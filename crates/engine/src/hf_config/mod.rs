@@ -1,0 +1,475 @@
+//! The Hugging Face `config.json` reader: a custom dense or MoE decoder
+//! (`--replica_config_model_config_file`) as a [`ModelArch`]. The MLP's form and the defaults
+//! of absent fields come from the file's `model_type` family (`family.rs`).
+
+mod family;
+#[cfg(test)]
+mod tests;
+
+use family::{family_of, family_of_architecture};
+
+use serde_json::Value;
+
+use crate::catalog::{ModelArch, MoeSpec};
+use family::Family;
+
+/// A model read from a Hugging Face `config.json` ([`model_from_hf_config`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HfModel {
+    /// The architecture, named as asked.
+    pub arch: ModelArch,
+    /// The file's `_name_or_path` (the id or directory it was saved from), if it names one.
+    pub name_or_path: Option<String>,
+    /// What the reader ignored or had to assume, one sentence each (for `SimConfig::warnings`).
+    pub warnings: Vec<String>,
+}
+
+/// Why a `config.json` cannot be modelled: what is wrong, and how to proceed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HfConfigError {
+    /// What is wrong, naming the field.
+    pub message: String,
+    /// How to proceed, when there is a way.
+    pub hint: Option<String>,
+}
+
+impl HfConfigError {
+    fn new(message: impl Into<String>) -> HfConfigError {
+        HfConfigError { message: message.into(), hint: None }
+    }
+}
+
+impl std::fmt::Display for HfConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a Hugging Face `config.json` of a dense or MoE decoder into a [`ModelArch`] named
+/// `name`. The MLP's form (gated or not) and the defaults of absent fields come from the
+/// file's `model_type` (or `architectures`); an unknown type falls back to the activation,
+/// with a warning. Fields that change the architecture but are not modelled (sliding windows,
+/// quantisation, dense layers among MoE ones, ...) are warned about; multi-head latent
+/// attention (DeepSeek-V2/V3), which would be grossly mis-sized, is refused. Errors name the
+/// missing or malformed field.
+pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigError> {
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| HfConfigError::new(format!("not valid JSON: {e}")))?;
+    if !root.is_object() {
+        return Err(HfConfigError::new("must be a JSON object (a Hugging Face config.json)"));
+    }
+    let name_or_path = root
+        .get("_name_or_path")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from);
+    let mut warnings = Vec::new();
+    let f = Fields::of_language_model(&root, &mut warnings);
+    let family = f.family();
+
+    let embedding_dim = f.need(&["hidden_size", "n_embd", "d_model"])?;
+    let num_layers = f.need(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"])?;
+    let num_q_heads = f.need(&["num_attention_heads", "n_head", "n_heads"])?;
+    f.refuse_latent_attention(embedding_dim, num_q_heads)?;
+    let vocab_size = f.need(&["vocab_size", "padded_vocab_size"])?;
+    let max_model_len = f.max_model_len(&mut warnings);
+    let num_kv_heads = f.num_kv_heads(family.name, num_q_heads)?;
+    let head_dim = f.head_dim(embedding_dim, num_q_heads)?;
+    let activation = f
+        .text_of(&["hidden_activation", "hidden_act", "activation_function", "activation"])
+        .unwrap_or_else(|| "silu".to_string());
+    let gated = family.gated(&activation, &mut warnings);
+    let moe = f.moe()?;
+    let mlp_hidden_dim = f.mlp_hidden_dim(&moe, &family, embedding_dim)?;
+    if let Some(m) = &moe {
+        f.warn_dense_layers(m, gated, embedding_dim, num_layers, mlp_hidden_dim, &mut warnings);
+    }
+    f.warn_unmodelled(max_model_len, &mut warnings);
+
+    let fam = family.table;
+    let flag = |k: &str| f.flag(k);
+    let use_bias = match (flag("bias"), flag("use_bias"), flag("enable_bias"), flag("no_bias")) {
+        (Some(b), _, _, _) | (_, Some(b), _, _) | (_, _, Some(b), _) => b,
+        (_, _, _, Some(no)) => !no,
+        _ => fam.is_some_and(|f| f.bias),
+    };
+    let use_qkv_bias = flag("attention_bias")
+        .or(flag("qkv_bias"))
+        .or(flag("add_qkv_bias"))
+        .unwrap_or(fam.is_some_and(|f| f.qkv_bias));
+    let layer_norm = match fam {
+        Some(f) => f.layer_norm,
+        None => f.is_set("layer_norm_epsilon") && !f.is_set("rms_norm_eps"),
+    };
+    // Falcon's new decoder architecture has two norms feeding its parallel block.
+    let parallel_block =
+        fam.is_some_and(|f| f.parallel_block) && !flag("new_decoder_architecture").unwrap_or(false);
+    let partial_rotary_factor =
+        f.v.get("partial_rotary_factor")
+            .or_else(|| f.v.get("rotary_pct"))
+            .and_then(Value::as_f64)
+            .or_else(|| f.get(&["rotary_dim"]).map(|r| r as f64 / f64::from(head_dim)))
+            .unwrap_or(1.0);
+    Ok(HfModel {
+        arch: ModelArch {
+            name: name.to_string(),
+            aliases: Vec::new(),
+            num_layers,
+            num_q_heads,
+            num_kv_heads,
+            embedding_dim,
+            head_dim,
+            mlp_hidden_dim,
+            use_gated_mlp: gated,
+            vocab_size,
+            max_model_len,
+            use_bias,
+            use_qkv_bias,
+            activation,
+            norm: if layer_norm { "layer_norm".into() } else { "rms_norm".into() },
+            post_attn_norm: !parallel_block,
+            partial_rotary_factor,
+            no_tensor_parallel: false,
+            tie_word_embeddings: flag("tie_word_embeddings").unwrap_or(fam.is_some_and(|f| f.tied)),
+            moe,
+        },
+        name_or_path,
+        warnings,
+    })
+}
+
+/// A saturating `u64` → `u32` for counts read from the file.
+fn small(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The decoder's family: from `model_type`, else the `architectures` list, else unknown.
+struct FamilyOf {
+    /// The family's `model_type` as the table spells it.
+    name: Option<&'static str>,
+    table: Option<Family>,
+    model_type: Option<String>,
+    architectures: Vec<String>,
+}
+
+impl FamilyOf {
+    /// Whether the MLP is gated: the family says; an unknown family falls back to the
+    /// activation, with a warning.
+    fn gated(&self, activation: &str, warnings: &mut Vec<String>) -> bool {
+        if let Some(f) = self.table {
+            return f.gated;
+        }
+        let gated = matches!(activation, "silu" | "swiglu" | "swish" | "geglu");
+        let named = match (&self.model_type, self.architectures.first()) {
+            (Some(t), _) => format!("model_type '{t}' is not one llmsim knows"),
+            (None, Some(a)) => format!("architecture '{a}' is not one llmsim knows"),
+            (None, None) => "the file names no model_type".to_string(),
+        };
+        warnings.push(format!(
+            "{named}: its MLP is taken to be {} from the activation '{activation}' alone; check the parameter count against the model card",
+            if gated { "gated (gate, up and down projections)" } else { "ungated (up and down projections)" }
+        ));
+        gated
+    }
+}
+
+/// The fields of a config.json's language model, read under the names different families
+/// give them.
+struct Fields<'a> {
+    /// The whole file.
+    root: &'a Value,
+    /// The language model's object: the root, or its `text_config`.
+    v: &'a Value,
+}
+
+impl<'a> Fields<'a> {
+    /// The language model of `root`: multimodal and some wrapper configs nest it.
+    fn of_language_model(root: &'a Value, warnings: &mut Vec<String>) -> Fields<'a> {
+        let v = match root.get("text_config").filter(|t| t.is_object()) {
+            Some(text_config) => {
+                if is_set(root, "vision_config") {
+                    warnings.push("only the language model (text_config) is modelled: the vision encoder's weights and time are not counted".to_string());
+                }
+                text_config
+            }
+            None => root,
+        };
+        Fields { root, v }
+    }
+
+    /// The first of `keys` that holds a whole number.
+    fn get(&self, keys: &[&str]) -> Option<u64> {
+        keys.iter().find_map(|k| self.v.get(*k).and_then(Value::as_u64))
+    }
+
+    fn get_in(&self, outer: &str, key: &str) -> Option<u64> {
+        self.v.get(outer).and_then(|o| o.get(key)).and_then(Value::as_u64)
+    }
+
+    fn flag(&self, key: &str) -> Option<bool> {
+        self.v.get(key).and_then(Value::as_bool)
+    }
+
+    fn text_of(&self, keys: &[&str]) -> Option<String> {
+        keys.iter().find_map(|k| self.v.get(*k).and_then(Value::as_str)).map(str::to_string)
+    }
+
+    fn is_set(&self, key: &str) -> bool {
+        is_set(self.v, key)
+    }
+
+    /// A positive whole number under one of `keys`, or an error naming the first.
+    fn need(&self, keys: &[&str]) -> Result<u32, HfConfigError> {
+        let n = self.get(keys).ok_or_else(|| {
+            HfConfigError::new(format!("field '{}' is missing or not a whole number", keys[0]))
+        })?;
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| HfConfigError::new(format!("field '{}' = {n} is out of range", keys[0])))
+    }
+
+    fn family(&self) -> FamilyOf {
+        let model_type = self
+            .text_of(&["model_type"])
+            .or_else(|| self.root.get("model_type").and_then(Value::as_str).map(str::to_string));
+        let architectures: Vec<String> = self
+            .root
+            .get("architectures")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        let family = model_type
+            .as_deref()
+            .and_then(family_of)
+            .or_else(|| architectures.iter().find_map(|a| family_of_architecture(a)));
+        FamilyOf { name: family.map(|f| f.0), table: family.map(|f| f.1), model_type, architectures }
+    }
+
+    /// Refuses multi-head latent attention, which caches one compressed latent per token and
+    /// layer, shared by every head, instead of per-head K and V: ordinary attention would
+    /// overstate its KV cache several-fold.
+    fn refuse_latent_attention(&self, embedding_dim: u32, num_q_heads: u32) -> Result<(), HfConfigError> {
+        if let Some(kv_lora_rank) = self.get(&["kv_lora_rank"]).filter(|r| *r > 0) {
+            let rope = self.get(&["qk_rope_head_dim"]).unwrap_or(0);
+            let heads = self.get(&["num_key_value_heads"]).unwrap_or(u64::from(num_q_heads));
+            let head_dim = self.get(&["head_dim"]).unwrap_or(u64::from(embedding_dim / num_q_heads));
+            let ordinary = 2 * heads * head_dim;
+            let latent = kv_lora_rank + rope;
+            return Err(HfConfigError {
+                message: format!(
+                    "multi-head latent attention (kv_lora_rank = {kv_lora_rank}, qk_rope_head_dim = {rope}: DeepSeek-V2/V3-style MLA) is not supported yet: it caches {latent} elements per token and layer, not split by TP, where ordinary attention would count 2 × {heads} heads × {head_dim} = {ordinary} ({:.1}× the KV cache)",
+                    ordinary as f64 / latent.max(1) as f64
+                ),
+                hint: Some(
+                    "simulate a catalogued GQA model of similar size instead (`llmsim --list-models`)"
+                        .to_string(),
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The longest context; 4096 with a warning when the file gives none.
+    fn max_model_len(&self, warnings: &mut Vec<String>) -> u32 {
+        match self.get(&[
+            "max_position_embeddings",
+            "max_sequence_length",
+            "seq_length",
+            "n_positions",
+            "max_seq_len",
+            "n_ctx",
+        ]) {
+            Some(n) => small(n),
+            None => {
+                warnings.push(
+                    "the file gives no max_position_embeddings: the context is taken to be 4096 tokens"
+                        .to_string(),
+                );
+                4096
+            }
+        }
+    }
+
+    /// Key/value heads: GQA fields, then the multi-query conventions of Falcon, GPT-BigCode
+    /// and ChatGLM, then one per query head.
+    fn num_kv_heads(&self, family_name: Option<&str>, num_q_heads: u32) -> Result<u32, HfConfigError> {
+        let falcon = matches!(family_name, Some("falcon" | "refinedweb" | "refinedwebmodel" | "rw"));
+        // transformers' Falcon and GPT-BigCode default to multi-query.
+        let multi_query = self.flag("multi_query").unwrap_or(falcon || family_name == Some("gpt_bigcode"));
+        let kv_fields = self
+            .get(&["num_key_value_heads", "num_kv_heads", "n_head_kv"])
+            .or_else(|| self.get_in("attn_config", "kv_n_heads"))
+            .map(small);
+        let num_kv_heads = match family_name {
+            // Falcon's new decoder architecture reads num_kv_heads; the original one is multi-query
+            // or multi-head.
+            _ if falcon => match kv_fields {
+                Some(n)
+                    if self.flag("new_decoder_architecture").unwrap_or(false)
+                        || is_set(self.v, "n_head_kv") =>
+                {
+                    n
+                }
+                None if self.flag("new_decoder_architecture").unwrap_or(false) => num_q_heads,
+                _ if multi_query => 1,
+                _ => num_q_heads,
+            },
+            Some("chatglm" | "glm") if self.flag("multi_query_attention").unwrap_or(false) => {
+                self.get(&["multi_query_group_num"]).map_or(num_q_heads, small)
+            }
+            _ => match kv_fields {
+                Some(n) => n,
+                None if multi_query => 1,
+                None => num_q_heads,
+            },
+        };
+        if num_kv_heads == 0 || !num_q_heads.is_multiple_of(num_kv_heads) {
+            return Err(HfConfigError::new(format!(
+                "num_key_value_heads = {num_kv_heads} must divide num_attention_heads = {num_q_heads}"
+            )));
+        }
+        Ok(num_kv_heads)
+    }
+
+    /// The per-head size: Gemma and others give head_dim explicitly, and head_dim × heads need
+    /// not equal hidden_size.
+    fn head_dim(&self, embedding_dim: u32, num_q_heads: u32) -> Result<u32, HfConfigError> {
+        match self.get(&["head_dim", "kv_channels"]) {
+            Some(n) if n > 0 => Ok(small(n)),
+            _ if embedding_dim.is_multiple_of(num_q_heads) => Ok(embedding_dim / num_q_heads),
+            _ => Err(HfConfigError::new(format!(
+                "hidden_size = {embedding_dim} is not a multiple of num_attention_heads = {num_q_heads} and the file gives no head_dim"
+            ))),
+        }
+    }
+
+    /// The mixture-of-experts layout, if the model has more than one expert.
+    fn moe(&self) -> Result<Option<MoeSpec>, HfConfigError> {
+        let experts = self
+            .get(&["num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"])
+            .unwrap_or(0);
+        if experts > 1 {
+            let top_k = self.need(&["num_experts_per_tok", "moe_top_k"])?;
+            let expert_hidden_dim = self.need(&["moe_intermediate_size", "intermediate_size"])?;
+            let shared = match self.get(&["shared_expert_intermediate_size"]) {
+                Some(n) => small(n),
+                None => small(
+                    self.get(&["n_shared_experts", "num_shared_experts"]).unwrap_or(0)
+                        * u64::from(expert_hidden_dim),
+                ),
+            };
+            Ok(Some(MoeSpec {
+                num_experts: small(experts),
+                top_k,
+                expert_hidden_dim,
+                shared_expert_hidden_dim: shared,
+            }))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The dense MLP's hidden size (an MoE model's dense size, else its experts').
+    fn mlp_hidden_dim(
+        &self,
+        moe: &Option<MoeSpec>,
+        family: &FamilyOf,
+        embedding_dim: u32,
+    ) -> Result<u32, HfConfigError> {
+        let dense_mlp = self.get(&["intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim"]).map(small);
+        let hidden = match (moe, dense_mlp) {
+            (Some(m), dense) => dense.unwrap_or(m.expert_hidden_dim),
+            // Qwen (v1) counts both halves of its gated MLP in intermediate_size.
+            (None, Some(n)) if family.name == Some("qwen") => n / 2,
+            (None, Some(n)) => n,
+            (None, None) if family.name == Some("mpt") => {
+                let ratio = self.v.get("expansion_ratio").and_then(Value::as_f64).unwrap_or(4.0);
+                (f64::from(embedding_dim) * ratio) as u32
+            }
+            (None, None) if family.table.is_some_and(|f| f.mlp_4x) => 4 * embedding_dim,
+            (None, None) => {
+                return Err(HfConfigError::new("field 'intermediate_size' is missing or not a whole number"));
+            }
+        };
+        Ok(hidden)
+    }
+
+    /// Warns that dense layers among MoE ones are not modelled: every layer gets the MoE MLP.
+    fn warn_dense_layers(
+        &self,
+        m: &MoeSpec,
+        gated: bool,
+        embedding_dim: u32,
+        num_layers: u32,
+        mlp_hidden_dim: u32,
+        warnings: &mut Vec<String>,
+    ) {
+        let projections: u64 = if gated { 3 } else { 2 };
+        let e = u64::from(embedding_dim);
+        let moe_layer = (u64::from(m.num_experts) * u64::from(m.expert_hidden_dim)
+            + u64::from(m.shared_expert_hidden_dim))
+            * projections
+            * e
+            + e * u64::from(m.num_experts);
+        let dense_layer = projections * e * u64::from(mlp_hidden_dim);
+        let dense_layers = self.get(&["first_k_dense_replace"]).unwrap_or(0)
+            + self.v.get("mlp_only_layers").and_then(Value::as_array).map_or(0, |a| a.len() as u64);
+        let step = self.get(&["decoder_sparse_step", "moe_layer_freq"]).unwrap_or(1);
+        let dense_layers = (dense_layers
+            + if step > 1 { u64::from(num_layers) - u64::from(num_layers) / step } else { 0 })
+        .min(u64::from(num_layers));
+        if dense_layers > 0 {
+            let extra = dense_layers as f64 * (moe_layer as f64 - dense_layer as f64);
+            warnings.push(format!(
+                "{dense_layers} of the {num_layers} layers have a dense MLP (first_k_dense_replace, mlp_only_layers or decoder_sparse_step); llmsim gives every layer the MoE MLP, {:+.2} B parameters against the real model",
+                extra / 1e9
+            ));
+        }
+    }
+
+    /// Warns about the architecture fields that change memory or time but are not modelled.
+    fn warn_unmodelled(&self, max_model_len: u32, warnings: &mut Vec<String>) {
+        let sliding = self.get(&["sliding_window"]).filter(|w| {
+            *w > 0 && *w < u64::from(max_model_len) && self.flag("use_sliding_window") != Some(false)
+        });
+        if let Some(w) = sliding {
+            warnings.push(format!(
+                "sliding_window = {w} is ignored: every layer is modelled with full attention, keeping KV for the whole context (more KV memory and attention time than sliding-window layers need)"
+            ));
+        }
+        if let Some(q) = self
+            .root
+            .get("quantization_config")
+            .or_else(|| self.v.get("quantization_config"))
+            .filter(|q| !q.is_null())
+        {
+            let method = q.get("quant_method").and_then(Value::as_str).unwrap_or("unnamed");
+            warnings.push(format!(
+                "quantization_config ({method}) is ignored: weights are sized by --replica_config_weight_dtype"
+            ));
+        }
+        if let Some(n) = self.get(&["num_nextn_predict_layers"]).filter(|n| *n > 0) {
+            warnings.push(format!(
+                "num_nextn_predict_layers = {n}: the multi-token-prediction layers are not modelled"
+            ));
+        }
+        if let Some(layers) =
+            self.v.get("cross_attention_layers").and_then(Value::as_array).filter(|a| !a.is_empty())
+        {
+            warnings.push(format!(
+                "the {} cross_attention_layers are modelled as ordinary self-attention layers",
+                layers.len()
+            ));
+        }
+    }
+}
+
+fn is_set(v: &Value, key: &str) -> bool {
+    v.get(key).is_some_and(|x| !x.is_null())
+}

@@ -1,0 +1,274 @@
+use super::*;
+use crate::catalog::{find_device, find_model, find_node};
+
+fn read(text: &str) -> HfModel {
+    model_from_hf_config("x", text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Total parameters (one GPU, no TP or PP), counted as the memory planner does.
+fn params(m: &ModelArch) -> u64 {
+    use crate::config::{Dtype, ParallelSpec, ReplicaSpec};
+    let replica = ReplicaSpec {
+        model: m.clone(),
+        device: find_device("h100").unwrap().clone(),
+        node: find_node("h100_dgx").unwrap().clone(),
+        parallel: ParallelSpec { tensor_parallel_size: 1, num_pipeline_stages: 1 },
+        weight_dtype: Dtype::Bf16,
+        kv_cache_dtype: Dtype::Bf16,
+    };
+    let embeddings =
+        if m.tie_word_embeddings { 1 } else { 2 } * u64::from(m.vocab_size) * u64::from(m.embedding_dim);
+    crate::memory::params_per_layer(&replica) * u64::from(m.num_layers) + embeddings
+}
+
+/// google/gemma-2-9b's published config.json.
+const GEMMA2_9B: &str = r#"{
+    "architectures": ["Gemma2ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "attn_logit_softcapping": 50.0, "bos_token_id": 2, "cache_implementation": "hybrid",
+    "eos_token_id": 1, "final_logit_softcapping": 30.0, "head_dim": 256,
+    "hidden_act": "gelu_pytorch_tanh", "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 3584, "initializer_range": 0.02, "intermediate_size": 14336,
+    "max_position_embeddings": 8192, "model_type": "gemma2", "num_attention_heads": 16,
+    "num_hidden_layers": 42, "num_key_value_heads": 8, "pad_token_id": 0,
+    "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06, "rope_theta": 10000.0,
+    "sliding_window": 4096, "sliding_window_size": 4096, "torch_dtype": "float32",
+    "transformers_version": "4.42.0.dev0", "use_cache": true, "vocab_size": 256000}"#;
+
+/// deepseek-ai/DeepSeek-V2-Lite's published config.json (auto_map left out).
+const DEEPSEEK_V2_LITE: &str = r#"{
+    "architectures": ["DeepseekV2ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "aux_loss_alpha": 0.001, "bos_token_id": 100000, "eos_token_id": 100001,
+    "first_k_dense_replace": 1, "hidden_act": "silu", "hidden_size": 2048,
+    "initializer_range": 0.02, "intermediate_size": 10944, "kv_lora_rank": 512,
+    "max_position_embeddings": 163840, "model_type": "deepseek_v2", "moe_intermediate_size": 1408,
+    "moe_layer_freq": 1, "n_group": 1, "n_routed_experts": 64, "n_shared_experts": 2,
+    "norm_topk_prob": false, "num_attention_heads": 16, "num_experts_per_tok": 6,
+    "num_hidden_layers": 27, "num_key_value_heads": 16, "pretraining_tp": 1, "q_lora_rank": null,
+    "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "rms_norm_eps": 1e-06,
+    "rope_scaling": {"beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 0.707,
+        "mscale_all_dim": 0.707, "original_max_position_embeddings": 4096, "type": "yarn"},
+    "rope_theta": 10000, "routed_scaling_factor": 1.0, "scoring_func": "softmax", "seq_aux": true,
+    "tie_word_embeddings": false, "topk_group": 1, "topk_method": "greedy",
+    "torch_dtype": "bfloat16", "transformers_version": "4.33.1", "use_cache": true,
+    "v_head_dim": 128, "vocab_size": 102400}"#;
+
+#[test]
+fn reads_a_llama_and_a_mixtral_config() {
+    let llama = r#"{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256,
+        "max_position_embeddings": 131072, "hidden_act": "silu", "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": false}"#;
+    let hf = read(llama);
+    let m = &hf.arch;
+    assert_eq!((m.num_layers, m.num_kv_heads, m.head_dim(), m.mlp_hidden_dim), (32, 8, 128, 14336));
+    assert!(m.moe.is_none() && m.use_gated_mlp && !m.tie_word_embeddings);
+    assert!(hf.warnings.is_empty(), "{:?}", hf.warnings);
+    assert_eq!(hf.name_or_path, None);
+    // The same counts as the catalogue's Llama-3.1-8B.
+    assert_eq!(params(m), params(find_model("meta-llama/Llama-3.1-8B").unwrap()));
+    let mixtral = r#"{"model_type": "mixtral", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000,
+        "max_position_embeddings": 32768, "num_local_experts": 8, "num_experts_per_tok": 2}"#;
+    let moe = read(mixtral).arch.moe.unwrap();
+    assert_eq!(
+        (moe.num_experts, moe.top_k, moe.expert_hidden_dim, moe.shared_expert_hidden_dim),
+        (8, 2, 14336, 0)
+    );
+}
+
+#[test]
+fn gemma2_is_a_gated_geglu_model_with_tied_embeddings_and_its_own_head_dim() {
+    let hf = read(GEMMA2_9B);
+    let m = &hf.arch;
+    assert!(m.use_gated_mlp, "Gemma's MLP is GeGLU (gate, up, down) although its activation is gelu");
+    assert!(m.tie_word_embeddings, "Gemma ties its embeddings (transformers' default, absent from the file)");
+    assert_eq!(
+        (m.head_dim(), m.num_q_heads, m.embedding_dim),
+        (256, 16, 3584),
+        "head_dim × heads = 4096 ≠ hidden 3584"
+    );
+    // google/gemma-2-9b has 9,241,705,984 parameters; the planner counts two of its four
+    // norms per layer (-301,056) and leaves out the final norm (-3,584).
+    assert_eq!(params(m), 9_241_705_984 - 42 * 2 * 3584 - 3584);
+    assert!(hf.warnings.iter().any(|w| w.contains("sliding_window = 4096 is ignored")), "{:?}", hf.warnings);
+    // gemma-7b (Gemma 1): hidden_act "gelu", still GeGLU: 8.54 B parameters.
+    let gemma7b = r#"{"architectures": ["GemmaForCausalLM"], "head_dim": 256, "hidden_act": "gelu",
+        "hidden_size": 3072, "intermediate_size": 24576, "max_position_embeddings": 8192,
+        "model_type": "gemma", "num_attention_heads": 16, "num_hidden_layers": 28,
+        "num_key_value_heads": 16, "rms_norm_eps": 1e-06, "vocab_size": 256000}"#;
+    let p = params(&read(gemma7b).arch) as f64;
+    assert!((8.53e9..8.54e9).contains(&p), "{p}");
+}
+
+#[test]
+fn gating_comes_from_the_model_type_or_architecture() {
+    let base = |extra: &str| {
+        format!(
+            r#"{{"hidden_size": 1024, "num_hidden_layers": 2, "num_attention_heads": 8,
+        "intermediate_size": 4096, "vocab_size": 1000, "max_position_embeddings": 2048{extra}}}"#
+        )
+    };
+    for (extra, gated) in [
+        (r#", "model_type": "qwen2", "hidden_act": "silu""#, true),
+        (r#", "model_type": "gemma3_text", "hidden_activation": "gelu_pytorch_tanh""#, true),
+        (r#", "model_type": "phi3", "hidden_act": "silu""#, true),
+        (r#", "architectures": ["Olmo2ForCausalLM"]"#, true),
+        (r#", "model_type": "gpt_neox", "hidden_act": "gelu""#, false),
+        (r#", "model_type": "starcoder2", "hidden_act": "gelu_pytorch_tanh""#, false),
+        (r#", "model_type": "phi", "hidden_act": "gelu_new""#, false),
+        (r#", "architectures": ["GPTNeoXForCausalLM"], "hidden_act": "silu""#, false),
+    ] {
+        let hf = read(&base(extra));
+        assert_eq!(hf.arch.use_gated_mlp, gated, "{extra}");
+        assert!(hf.warnings.is_empty(), "{extra}: {:?}", hf.warnings);
+    }
+    // Unknown: the activation decides, and a warning says so.
+    let hf = read(&base(r#", "model_type": "brand_new", "hidden_act": "gelu""#));
+    assert!(!hf.arch.use_gated_mlp);
+    assert!(
+        hf.warnings
+            .iter()
+            .any(|w| w.contains("model_type 'brand_new'") && w.contains("ungated") && w.contains("'gelu'")),
+        "{:?}",
+        hf.warnings
+    );
+    let hf = read(&base(r#", "hidden_act": "silu""#));
+    assert!(hf.arch.use_gated_mlp);
+    assert!(
+        hf.warnings.iter().any(|w| w.contains("names no model_type") && w.contains("gated")),
+        "{:?}",
+        hf.warnings
+    );
+}
+
+#[test]
+fn deepseek_v2_multi_head_latent_attention_is_refused_with_the_numbers() {
+    let e = model_from_hf_config("x", DEEPSEEK_V2_LITE).unwrap_err();
+    assert!(
+        e.message.contains("multi-head latent attention") && e.message.contains("not supported yet"),
+        "{e}"
+    );
+    // 512 + 64 = 576 elements per token and layer, against 2 × 16 × 128 = 4096: 7.1×.
+    assert!(e.message.contains("576") && e.message.contains("4096") && e.message.contains("7.1×"), "{e}");
+    assert!(e.hint.is_some());
+}
+
+#[test]
+fn deepseek_moe_shared_experts_count_and_dense_first_layers_are_warned_about() {
+    // deepseek-ai/deepseek-moe-16b-base: ordinary attention, 2 shared + 64 routed experts,
+    // the first layer dense.
+    let text = r#"{"architectures": ["DeepseekForCausalLM"], "model_type": "deepseek", "hidden_size": 2048,
+        "intermediate_size": 10944, "moe_intermediate_size": 1408, "n_routed_experts": 64,
+        "n_shared_experts": 2, "num_experts_per_tok": 6, "first_k_dense_replace": 1, "moe_layer_freq": 1,
+        "num_attention_heads": 16, "num_key_value_heads": 16, "num_hidden_layers": 28,
+        "max_position_embeddings": 4096, "vocab_size": 102400, "hidden_act": "silu", "tie_word_embeddings": false}"#;
+    let hf = read(text);
+    let moe = hf.arch.moe.clone().unwrap();
+    assert_eq!(
+        (moe.num_experts, moe.top_k, moe.expert_hidden_dim, moe.shared_expert_hidden_dim),
+        (64, 6, 1408, 2816)
+    );
+    assert!(
+        hf.warnings.iter().any(|w| w.starts_with("1 of the 28 layers have a dense MLP")),
+        "{:?}",
+        hf.warnings
+    );
+    // 16.4 B parameters published; one MoE layer in place of the dense one adds ~0.5 B.
+    let p = params(&hf.arch) as f64;
+    assert!((16.3e9..17.2e9).contains(&p), "{p}");
+}
+
+#[test]
+fn multi_query_and_default_mlp_sizes_of_older_families() {
+    // tiiuae/falcon-7b: multi-query (one KV head), MLP 4 × hidden, tied: 6.92 B.
+    let falcon = r#"{"architectures": ["FalconForCausalLM"], "bias": false, "hidden_size": 4544,
+        "layer_norm_epsilon": 1e-05, "model_type": "falcon", "multi_query": true,
+        "new_decoder_architecture": false, "num_attention_heads": 71, "num_hidden_layers": 32,
+        "parallel_attn": true, "vocab_size": 65024}"#;
+    let hf = read(falcon);
+    let m = &hf.arch;
+    assert_eq!(
+        (m.num_kv_heads, m.mlp_hidden_dim, m.use_gated_mlp, m.tie_word_embeddings, m.post_attn_norm),
+        (1, 18176, false, true, false)
+    );
+    assert!(hf.warnings.iter().any(|w| w.contains("max_position_embeddings")), "{:?}", hf.warnings);
+    let p = params(m) as f64;
+    assert!((6.90e9..6.95e9).contains(&p), "{p}");
+    // tiiuae/falcon-40b: the new decoder architecture's 8 KV heads, two norms.
+    let falcon40b = r#"{"model_type": "falcon", "new_decoder_architecture": true, "num_kv_heads": 8,
+        "num_attention_heads": 128, "hidden_size": 8192, "num_hidden_layers": 60, "vocab_size": 65024,
+        "max_position_embeddings": 2048, "parallel_attn": true, "bias": false}"#;
+    let m = read(falcon40b).arch;
+    assert_eq!((m.num_kv_heads, m.post_attn_norm, m.mlp_hidden_dim), (8, true, 32768));
+    // bigcode/starcoderbase: GPT-BigCode is multi-query unless told otherwise.
+    let bigcode = r#"{"model_type": "gpt_bigcode", "n_embd": 6144, "n_head": 48, "n_layer": 40, "n_inner": 24576,
+        "n_positions": 8192, "vocab_size": 49152}"#;
+    assert_eq!(read(bigcode).arch.num_kv_heads, 1);
+    // gpt2: n_inner null → 4 × n_embd.
+    let gpt2 = r#"{"model_type": "gpt2", "activation_function": "gelu_new", "n_embd": 768, "n_head": 12,
+        "n_layer": 12, "n_inner": null, "n_positions": 1024, "vocab_size": 50257}"#;
+    let m = read(gpt2).arch;
+    assert_eq!(
+        (m.mlp_hidden_dim, m.max_model_len, m.use_gated_mlp, m.tie_word_embeddings),
+        (3072, 1024, false, true)
+    );
+    // Qwen (v1) counts both halves of its MLP in intermediate_size: the catalogue's Qwen-72B.
+    let qwen = r#"{"model_type": "qwen", "hidden_size": 8192, "intermediate_size": 49152, "kv_channels": 128,
+        "num_attention_heads": 64, "num_hidden_layers": 80, "seq_length": 32768, "vocab_size": 152064}"#;
+    let m = read(qwen).arch;
+    let catalogued = find_model("Qwen/Qwen-72B").unwrap();
+    assert_eq!(
+        (m.mlp_hidden_dim, m.use_qkv_bias, params(&m)),
+        (catalogued.mlp_hidden_dim, true, params(catalogued))
+    );
+}
+
+#[test]
+fn phi2s_config_matches_the_catalogue_entry() {
+    // microsoft/phi-2's published config.json.
+    let phi2 = r#"{"architectures": ["PhiForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 50256,
+        "embd_pdrop": 0.0, "eos_token_id": 50256, "hidden_act": "gelu_new", "hidden_size": 2560,
+        "initializer_range": 0.02, "intermediate_size": 10240, "layer_norm_eps": 1e-05,
+        "max_position_embeddings": 2048, "model_type": "phi", "num_attention_heads": 32,
+        "num_hidden_layers": 32, "num_key_value_heads": 32, "partial_rotary_factor": 0.4,
+        "qk_layernorm": false, "resid_pdrop": 0.1, "rope_scaling": null, "rope_theta": 10000.0,
+        "tie_word_embeddings": false, "torch_dtype": "float16", "transformers_version": "4.37.0",
+        "use_cache": true, "vocab_size": 51200}"#;
+    let hf = read(phi2);
+    let (m, c) = (&hf.arch, find_model("microsoft/phi-2").unwrap());
+    assert!(hf.warnings.is_empty(), "{:?}", hf.warnings);
+    assert_eq!(
+        (m.use_gated_mlp, m.norm.as_str(), m.post_attn_norm, m.partial_rotary_factor),
+        (c.use_gated_mlp, c.norm.as_str(), c.post_attn_norm, c.partial_rotary_factor)
+    );
+    assert_eq!(params(m), params(c));
+}
+
+#[test]
+fn ignored_architecture_fields_are_named() {
+    let text = r#"{"model_type": "mistral", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000,
+        "max_position_embeddings": 32768, "sliding_window": 4096,
+        "quantization_config": {"quant_method": "awq", "bits": 4}, "_name_or_path": "mistralai/Mistral-7B-v0.1"}"#;
+    let hf = read(text);
+    assert_eq!(hf.name_or_path.as_deref(), Some("mistralai/Mistral-7B-v0.1"));
+    assert!(hf.warnings.iter().any(|w| w.contains("sliding_window = 4096")), "{:?}", hf.warnings);
+    assert!(
+        hf.warnings.iter().any(|w| w.contains("quantization_config (awq) is ignored")),
+        "{:?}",
+        hf.warnings
+    );
+    // Qwen2 turns its sliding window off: nothing to say.
+    let qwen2 = r#"{"model_type": "qwen2", "hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28,
+        "num_key_value_heads": 4, "intermediate_size": 18944, "vocab_size": 152064,
+        "max_position_embeddings": 131072, "sliding_window": 131072, "use_sliding_window": false}"#;
+    assert!(read(qwen2).warnings.is_empty());
+}
+
+#[test]
+fn missing_fields_are_named() {
+    let e = model_from_hf_config("x", r#"{"hidden_size": 4096}"#).unwrap_err();
+    assert!(e.message.contains("num_hidden_layers"), "{e}");
+    assert!(model_from_hf_config("x", "{").unwrap_err().message.contains("JSON"));
+    assert!(model_from_hf_config("x", "[1]").unwrap_err().message.contains("JSON object"));
+}

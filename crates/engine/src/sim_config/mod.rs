@@ -1,0 +1,375 @@
+//! The composition root's second half: [`SimConfig::build`] reads a [`Config`] into everything
+//! a [`crate::Simulation`] needs, choosing the router, the replica scheduler, the workload and
+//! the predictor from their tables, reading the replica (`replica.rs`), planning memory and
+//! checking what crosses policies. It is the single validator the CLI and the web page use.
+
+mod replica;
+#[cfg(test)]
+mod tests;
+
+use crate::config::{
+    ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, FlagValue, MetricsSpec,
+    Params, ReplicaSpec, SloSpec, fill_placeholders,
+};
+use crate::exec::{PREDICTORS, SharedPredictor};
+use crate::inputs::Inputs;
+use crate::memory::{self, MemoryPlan};
+use crate::scheduler::global::{ROUTERS, RouterFactory};
+use crate::scheduler::replica::{QueueKind, REPLICA_SCHEDULERS, ReplicaSchedulerFactory};
+use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
+use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
+
+/// Most KV blocks a run may simulate over all replicas (about 2 GB of bookkeeping).
+pub const MAX_SIMULATED_BLOCKS: u64 = 50_000_000;
+
+/// A chosen policy: its registered name and how to build it.
+#[derive(Clone)]
+pub struct Policy<F> {
+    /// The registered name.
+    pub name: &'static str,
+    /// Builds an instance.
+    pub build: F,
+}
+
+impl<F> std::fmt::Debug for Policy<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Policy({})", self.name)
+    }
+}
+
+/// A validated configuration: everything a [`crate::Simulation`] needs.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The raw flags it was built from (written back as config.json), with the model's name
+    /// filled in when a custom config file named it.
+    pub raw: Config,
+    /// The run's seed.
+    pub seed: u64,
+    /// Stop after this simulated instant, if set.
+    pub time_limit: Option<SimTime>,
+    /// The cluster.
+    pub cluster: ClusterSpec,
+    /// Each replica.
+    pub replica: ReplicaSpec,
+    /// KV cache settings.
+    pub cache: CacheSpec,
+    /// Per-replica memory plan (blocks, bytes).
+    pub memory: MemoryPlan,
+    /// The router.
+    pub router: Policy<RouterFactory>,
+    /// The router's own seed (the value of its entry's seed flag), mixed into the routing
+    /// stream.
+    pub router_seed: u64,
+    /// The replica scheduler.
+    pub replica_scheduler: Policy<ReplicaSchedulerFactory>,
+    /// Waiting-queue order.
+    pub request_queue: QueueKind,
+    /// Prefill SLO.
+    pub slo: SloSpec,
+    /// The workload.
+    pub workload: Policy<WorkloadFactory>,
+    /// The execution-time predictor.
+    pub predictor: Policy<SharedPredictor>,
+    /// Metrics and outputs.
+    pub metrics: MetricsSpec,
+    /// Non-fatal observations about the configuration (shown in the report).
+    pub warnings: Vec<String>,
+}
+
+impl SimConfig {
+    /// Validates `config`, reading trace and model files from `inputs`; every problem is
+    /// reported, each naming its flag.
+    pub fn build(config: &Config, inputs: &Inputs) -> Result<SimConfig, ConfigErrors> {
+        let mut p = Params::with_inputs(config, inputs);
+        // Flags of a policy that is not selected are read by nothing: say so.
+        let mut warnings = config.ignored_flag_warnings();
+
+        let seed = p.int("seed") as u64;
+        let time_limit = read_time_limit(&mut p);
+        let num_replicas = p.int_in("cluster_config_num_replicas", 1, 100_000) as u32;
+        let replica = replica::read(&mut p, &mut warnings);
+        let mut cache = read_cache(&mut p);
+
+        let router_entry = pick(&mut p, "global_scheduler_config_type", ROUTERS.iter().map(|e| (e.name, e)));
+        let router =
+            router_entry.and_then(|(name, entry)| (entry.parse)(&mut p).map(|build| Policy { name, build }));
+        let router_seed =
+            router_entry.and_then(|(_, entry)| entry.seed_flag).map_or(0, |flag| p.int(flag) as u64);
+        let replica_scheduler = pick(
+            &mut p,
+            "replica_scheduler_config_type",
+            REPLICA_SCHEDULERS.iter().map(|e| (e.name, e.parse)),
+        )
+        .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
+        let request_queue = QueueKind::parse(&p.string("request_queue_config_type"));
+        let slo = read_slo(&mut p, request_queue);
+        let workload = pick(
+            &mut p,
+            "request_generator_config_type",
+            REQUEST_GENERATORS.iter().map(|e| (e.name, e.parse)),
+        )
+        .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
+        let predictor = match &replica {
+            Some(r) => pick(
+                &mut p,
+                "execution_time_predictor_config_type",
+                PREDICTORS.iter().map(|e| (e.name, e.parse)),
+            )
+            .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
+            None => None,
+        };
+        let metrics = read_metrics(&mut p);
+
+        if let (Some(router), Some(workload)) = (&router, &workload) {
+            check_sessions(&mut p, router, workload);
+        }
+        if let Some(scheduler) = &replica_scheduler
+            && cache.enable_prefix_caching
+            && REPLICA_SCHEDULERS.iter().any(|e| e.name == scheduler.name && !e.prefix_caching)
+        {
+            warnings.push(format!(
+                "--cache_config_enable_prefix_caching is ignored by the {} scheduler (Vidur's legacy block ledger has no prefix cache); prefix-aware routers see no cached tokens",
+                scheduler.name
+            ));
+        }
+        if let Some(scheduler) = &replica_scheduler
+            && p.string("cache_config_activation_memory") == "profile"
+        {
+            let entry = REPLICA_SCHEDULERS.iter().find(|e| e.name == scheduler.name).expect("registered");
+            let max_model_len = replica.as_ref().map_or(0, |r| r.model.max_model_len);
+            let peak = (entry.peak_batch)(p.config(), max_model_len);
+            cache.activation_memory =
+                ActivationMemory::Profile { tokens: peak.tokens, sequences: peak.sequences };
+        }
+        let memory = match &replica {
+            Some(r) if !p.has_errors() => plan_memory(&mut p, r, &cache, num_replicas, &mut warnings),
+            _ => None,
+        };
+
+        warnings.extend(p.take_warnings());
+        let errors = p.into_errors();
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        let (
+            Some(replica),
+            Some(router),
+            Some(replica_scheduler),
+            Some(workload),
+            Some(predictor),
+            Some(memory),
+        ) = (replica, router, replica_scheduler, workload, predictor, memory)
+        else {
+            return Err(ConfigError::new("", "invalid configuration").into());
+        };
+        let raw = raw_with_model_name(config, &replica.model.name)?;
+        Ok(SimConfig {
+            raw,
+            seed,
+            time_limit,
+            cluster: ClusterSpec { num_replicas },
+            replica,
+            cache,
+            memory,
+            router,
+            router_seed,
+            replica_scheduler,
+            request_queue,
+            slo,
+            workload,
+            predictor,
+            metrics,
+            warnings,
+        })
+    }
+
+    /// The input files this configuration reads: `(flag, path)` for every active path flag
+    /// that is set, with Vidur's `{DEVICE}`, `{MODEL}` and `{NETWORK_DEVICE}` placeholders
+    /// filled in.
+    pub fn required_files(config: &Config) -> Vec<(&'static str, String)> {
+        config
+            .table()
+            .flags()
+            .iter()
+            .filter(|f| f.is_input_file())
+            .filter(|f| config.is_active(f.name))
+            .filter_map(|f| match config.get(f.name) {
+                FlagValue::Str(path) => Some((f.name, fill_placeholders(config, &path))),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// `--time_limit` as an instant; `None` for 0 (run to the end) or after an error.
+fn read_time_limit(p: &mut Params) -> Option<SimTime> {
+    let time_limit_s = p.float("time_limit");
+    if time_limit_s == 0.0 {
+        None
+    } else if let Some(limit) = SimTime::checked_from_secs_f64(time_limit_s) {
+        Some(limit)
+    } else {
+        p.error(
+            ConfigError::new(
+                "time_limit",
+                format!("{time_limit_s} is out of range: it must be between 0 and {HORIZON_SECS} seconds"),
+            )
+            .with_hint(format!(
+                "no run simulates past {HORIZON_TEXT}; use 0 to run until every request is done"
+            )),
+        );
+        None
+    }
+}
+
+/// The KV cache settings.
+fn read_cache(p: &mut Params) -> CacheSpec {
+    CacheSpec {
+        block_size: {
+            let b = p.int_in("cache_config_block_size", 1, 1 << 16);
+            if !(b as u64).is_power_of_two() {
+                p.error(
+                    ConfigError::new("cache_config_block_size", format!("{b} is not a power of two"))
+                        .with_hint("use 8, 16, 32, ..."),
+                );
+            }
+            b as u32
+        },
+        num_blocks_override: p.opt_u64_at_least("cache_config_num_blocks", 1),
+        watermark_blocks_fraction: p.float_in("cache_config_watermark_blocks_fraction", 0.0, 0.99),
+        memory_margin_fraction: p.float_in("cache_config_memory_margin_fraction", 0.0, 0.99),
+        // Set from the replica scheduler's largest pass once that is chosen.
+        activation_memory: ActivationMemory::None,
+        runtime_memory_bytes: (p.float_in("cache_config_runtime_memory_gb", 0.0, 1e4) * (1u64 << 30) as f64)
+            as u64,
+        enable_prefix_caching: p.bool("cache_config_enable_prefix_caching"),
+        num_preallocate_tokens: p.int_in("cache_config_num_preallocate_tokens", 0, 1 << 20) as u32,
+    }
+}
+
+/// The prefill SLO; the EDF queue needs one.
+fn read_slo(p: &mut Params, request_queue: QueueKind) -> SloSpec {
+    let slo = SloSpec {
+        prefill_e2e_time_normalized: p.opt_float("slo_config_prefill_e2e_time_normalized"),
+        prefill_e2e_time_min: p.opt_float("slo_config_prefill_e2e_time_min"),
+    };
+    if request_queue == QueueKind::Edf
+        && slo.prefill_e2e_time_normalized.is_none()
+        && slo.prefill_e2e_time_min.is_none()
+    {
+        p.error(
+            ConfigError::new("request_queue_config_type", "edf needs a prefill SLO to compute deadlines")
+                .with_hint(
+                    "set --slo_config_prefill_e2e_time_normalized and/or --slo_config_prefill_e2e_time_min",
+                ),
+        );
+    }
+    slo
+}
+
+/// What to keep and write.
+fn read_metrics(p: &mut Params) -> MetricsSpec {
+    MetricsSpec {
+        write_metrics: p.bool("metrics_config_write_metrics"),
+        enable_chrome_trace: p.bool("metrics_config_enable_chrome_trace"),
+        chrome_trace_max_slices: Some(p.u64_at_least("metrics_config_chrome_trace_max_slices", 0))
+            .filter(|n| *n > 0),
+        store_plots: p.bool("metrics_config_store_plots"),
+        store_request_metrics: p.bool("metrics_config_store_request_metrics"),
+        store_batch_metrics: p.bool("metrics_config_store_batch_metrics"),
+        store_utilization_metrics: p.bool("metrics_config_store_utilization_metrics"),
+        store_operation_metrics: p.bool("metrics_config_store_operation_metrics"),
+        keep_individual_batch_metrics: p.bool("metrics_config_keep_individual_batch_metrics"),
+        output_dir: p.string("metrics_config_output_dir"),
+        no_timestamp: p.bool("metrics_config_no_timestamp"),
+    }
+}
+
+/// Refuses a router that keeps sessions on one replica with a workload that has none.
+fn check_sessions(p: &mut Params, router: &Policy<RouterFactory>, workload: &Policy<WorkloadFactory>) {
+    if ROUTERS.iter().any(|e| e.name == router.name && e.needs_sessions) && !workload.build.has_sessions {
+        p.error(
+            ConfigError::new(
+                "global_scheduler_config_type",
+                format!("{} keeps sessions on one replica, but the {} workload's requests carry no session_id", router.name, workload.name),
+            )
+            .with_hint("use a trace with session ids (a Vidur CSV with a session_id column, or a Mooncake JSONL), or choose a router without sessions such as lop or lor"),
+        );
+    }
+}
+
+/// Plans a replica's KV memory, refusing a cluster whose block bookkeeping would not fit in
+/// memory and warning when a replica's cache is shorter than the model's context.
+fn plan_memory(
+    p: &mut Params,
+    replica: &ReplicaSpec,
+    cache: &CacheSpec,
+    num_replicas: u32,
+    warnings: &mut Vec<String>,
+) -> Option<MemoryPlan> {
+    let plan = match memory::plan(replica, cache) {
+        Ok(plan) => plan,
+        Err(e) => {
+            p.error(e);
+            return None;
+        }
+    };
+    // The simulation keeps every KV block of every replica (about 40 bytes each): refuse a
+    // cluster whose bookkeeping alone would exhaust memory (wasm tops out at 4 GB).
+    if plan.num_blocks.saturating_mul(u64::from(num_replicas)) > MAX_SIMULATED_BLOCKS {
+        p.error(
+            ConfigError::new(
+                "cluster_config_num_replicas",
+                format!(
+                    "{num_replicas} replicas × {} KV blocks each = {} blocks to simulate, more than the {} this simulator keeps in memory",
+                    plan.num_blocks,
+                    plan.num_blocks * u64::from(num_replicas),
+                    MAX_SIMULATED_BLOCKS
+                ),
+            )
+            .with_hint(format!(
+                "use at most {} replicas, or a larger --cache_config_block_size",
+                (MAX_SIMULATED_BLOCKS / plan.num_blocks.max(1)).max(1)
+            )),
+        );
+    }
+    if plan.num_blocks * u64::from(cache.block_size) < u64::from(replica.model.max_model_len) {
+        warnings.push(format!(
+                "a replica's KV cache holds {} tokens, less than the model's max_model_len of {}: long requests will be refused",
+                plan.num_blocks * u64::from(cache.block_size),
+                replica.model.max_model_len
+            ));
+    }
+    Some(plan)
+}
+
+/// The raw flags written back as config.json, naming the model simulated (`model_name`): a
+/// custom config file's name when the model flag was left at its default.
+fn raw_with_model_name(config: &Config, model_name: &str) -> Result<Config, ConfigErrors> {
+    let mut raw = config.clone();
+    let custom_file =
+        matches!(config.get("replica_config_model_config_file"), FlagValue::Str(f) if !f.is_empty());
+    if custom_file && !config.is_set("replica_config_model_name") {
+        raw.set("replica_config_model_name", model_name).map_err(ConfigErrors::from)?;
+    }
+    Ok(raw)
+}
+
+/// The last component of a path (`models/qwen2_7b.json` → `qwen2_7b.json`).
+pub(super) fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).find(|s| !s.is_empty()).unwrap_or(path)
+}
+
+/// Reads a selector flag and returns the chosen registry entry's parts.
+fn pick<T>(
+    p: &mut Params,
+    selector: &str,
+    entries: impl Iterator<Item = (&'static str, T)>,
+) -> Option<(&'static str, T)> {
+    let chosen = p.string(selector);
+    let found = entries.into_iter().find(|(name, _)| *name == chosen);
+    if found.is_none() {
+        p.error(ConfigError::new(selector, format!("'{chosen}' is not implemented")));
+    }
+    found
+}

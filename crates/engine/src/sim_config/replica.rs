@@ -1,0 +1,185 @@
+//! The replica: its model (from the catalogue or a Hugging Face config.json), device (from the
+//! catalogue or described by flags), node, parallelism and dtypes, checked against each other.
+
+use super::file_name;
+use crate::catalog::{self, DeviceSpec, ModelArch, NodeSpec};
+use crate::config::{ConfigError, Dtype, ParallelSpec, Params, ReplicaSpec, closest};
+use crate::custom_device;
+
+/// Reads the replica's flags; `None` after recording an error naming each bad one.
+pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSpec> {
+    let model = read_model(p, warnings);
+    let device = read_device(p);
+    let node = read_node(p);
+    let tp = p.int_in("replica_config_tensor_parallel_size", 1, 1024) as u32;
+    let pp = p.int_in("replica_config_num_pipeline_stages", 1, 1024) as u32;
+    let weight_dtype = Dtype::parse(&p.string("replica_config_weight_dtype"));
+    let kv_cache_dtype = Dtype::parse(&p.string("replica_config_kv_cache_dtype"));
+    let (model, device, node) = (model?, device?, node?);
+    check_parallelism(p, &model, &node, tp, pp);
+    if node.device != device.name {
+        warnings.push(format!(
+            "network device {} is a node of {} GPUs, but the replica device is {}: interconnect figures come from {}",
+            node.name, node.device, device.name, node.name
+        ));
+    }
+    if weight_dtype == Dtype::Fp8 && device.fp8_tflops.is_none() {
+        warnings.push(format!(
+            "{} has no FP8 tensor cores: fp8 weights save memory but GEMMs run at the FP16 rate",
+            device.name
+        ));
+    }
+    Some(ReplicaSpec {
+        model,
+        device,
+        node,
+        parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp },
+        weight_dtype,
+        kv_cache_dtype,
+    })
+}
+
+/// The model: a Hugging Face config.json if one is given, else the catalogue entry.
+fn read_model(p: &mut Params, warnings: &mut Vec<String>) -> Option<ModelArch> {
+    let model_name = p.string("replica_config_model_name");
+    match p.opt_string("replica_config_model_config_file") {
+        Some(path) => match p.inputs().text(&path) {
+            Ok(text) => match crate::hf_config::model_from_hf_config(&model_name, &text) {
+                Ok(hf) => {
+                    let mut arch = hf.arch;
+                    // Without an explicit --replica_config_model_name, the model is named by
+                    // its file, not by the flag's default.
+                    if !p.config().is_set("replica_config_model_name") {
+                        arch.name = hf.name_or_path.unwrap_or_else(|| file_name(&path).to_string());
+                    }
+                    warnings.extend(hf.warnings.iter().map(|w| format!("{path}: {w}")));
+                    Some(arch)
+                }
+                Err(e) => {
+                    let mut error = ConfigError::new(
+                        "replica_config_model_config_file",
+                        format!("{path}: {}", e.message),
+                    );
+                    if let Some(hint) = e.hint {
+                        error = error.with_hint(hint);
+                    }
+                    p.error(error);
+                    None
+                }
+            },
+            Err(message) => {
+                p.error(ConfigError::new("replica_config_model_config_file", message));
+                None
+            }
+        },
+        None => match catalog::find_model(&model_name) {
+            Some(m) => Some(m.clone()),
+            None => {
+                let mut e =
+                    ConfigError::new("replica_config_model_name", format!("unknown model '{model_name}'"));
+                e = match catalog::suggest_model(&model_name) {
+                    Some(best) => e.with_hint(format!("did you mean '{best}'? Or give a Hugging Face config.json with --replica_config_model_config_file")),
+                    None => e.with_hint("`llmsim --list-models` lists the catalogue; or give a config.json with --replica_config_model_config_file"),
+                };
+                p.error(e);
+                None
+            }
+        },
+    }
+}
+
+/// The device: described by flags (`custom`), else the catalogue entry.
+fn read_device(p: &mut Params) -> Option<DeviceSpec> {
+    let device_name = p.string("replica_config_device");
+    let device = if device_name == custom_device::NAME {
+        custom_device::parse(p)
+    } else {
+        catalog::find_device(&device_name).cloned()
+    };
+    if device.is_none() && device_name != custom_device::NAME {
+        let names: Vec<&str> = catalog::devices().iter().map(|d| d.name.as_str()).collect();
+        let mut e = ConfigError::new(
+            "replica_config_device",
+            format!("unknown device '{device_name}'; known: {}", names.join(", ")),
+        );
+        if let Some(best) = closest(&device_name, names.iter().copied()) {
+            e = e.with_hint(format!("did you mean '{best}'?"));
+        }
+        p.error(e);
+    }
+    device
+}
+
+/// The node (network device) from the catalogue.
+fn read_node(p: &mut Params) -> Option<NodeSpec> {
+    let node_name = p.string("replica_config_network_device");
+    let node = catalog::find_node(&node_name).cloned();
+    if node.is_none() {
+        let names: Vec<&str> = catalog::nodes().iter().map(|n| n.name.as_str()).collect();
+        let mut e = ConfigError::new(
+            "replica_config_network_device",
+            format!("unknown network device '{node_name}'; known: {}", names.join(", ")),
+        );
+        if let Some(best) = closest(&node_name, names.iter().copied()) {
+            e = e.with_hint(format!("did you mean '{best}'?"));
+        }
+        p.error(e);
+    }
+    node
+}
+
+/// Refuses a TP or PP degree that does not divide the model, or a TP×PP that neither fits in
+/// one node nor fills whole nodes.
+fn check_parallelism(p: &mut Params, model: &ModelArch, node: &NodeSpec, tp: u32, pp: u32) {
+    let divisors = |n: u32| -> String {
+        (1..=n.min(64)).filter(|d| n.is_multiple_of(*d)).map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+    };
+    if model.num_layers % pp != 0 {
+        p.error(
+            ConfigError::new(
+                "replica_config_num_pipeline_stages",
+                format!("PP={pp} does not divide {}'s {} layers", model.name, model.num_layers),
+            )
+            .with_hint(format!("choose PP from {}", divisors(model.num_layers))),
+        );
+    }
+    if model.num_q_heads % tp != 0 || model.embedding_dim % tp != 0 {
+        let common = (1..=model.num_q_heads.min(64))
+            .filter(|d| model.num_q_heads % d == 0 && model.embedding_dim % d == 0);
+        p.error(
+            ConfigError::new(
+                "replica_config_tensor_parallel_size",
+                format!(
+                    "TP={tp} does not divide {}'s {} attention heads and hidden size {}",
+                    model.name, model.num_q_heads, model.embedding_dim
+                ),
+            )
+            .with_hint(format!(
+                "choose TP from {}",
+                common.map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            )),
+        );
+    }
+    if model.no_tensor_parallel && tp > 1 {
+        p.error(
+            ConfigError::new(
+                "replica_config_tensor_parallel_size",
+                format!("{} does not support tensor parallelism", model.name),
+            )
+            .with_hint("use TP=1"),
+        );
+    }
+    let world = tp * pp;
+    if world > node.devices_per_node && !world.is_multiple_of(node.devices_per_node) {
+        p.error(
+            ConfigError::new(
+                "replica_config_tensor_parallel_size",
+                format!(
+                    "TP×PP = {world} GPUs neither fits in one {} node ({} GPUs) nor fills whole nodes",
+                    node.name, node.devices_per_node
+                ),
+            )
+            .with_hint(format!("make TP×PP at most {} or a multiple of it", node.devices_per_node)),
+        );
+    }
+}

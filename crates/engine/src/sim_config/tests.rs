@@ -1,0 +1,210 @@
+use super::*;
+
+fn build(pairs: &[(&str, &str)]) -> Result<SimConfig, ConfigErrors> {
+    let config = Config::from_pairs(pairs.iter().copied()).expect("pairs parse");
+    SimConfig::build(&config, &Inputs::new())
+}
+
+#[test]
+fn defaults_build() {
+    let c = build(&[]).expect("the default configuration is valid");
+    assert_eq!(c.replica.model.name, "meta-llama/Llama-2-7b-hf");
+    assert_eq!(c.router.name, "round_robin");
+    assert!(c.memory.num_blocks > 1000);
+}
+
+#[test]
+fn tp_not_dividing_heads_is_refused_with_a_hint() {
+    let e = build(&[("replica_config_tensor_parallel_size", "3")]).unwrap_err();
+    let tp = e.0.iter().find(|e| e.flag == "replica_config_tensor_parallel_size").expect("TP error");
+    assert!(tp.message.contains("32 attention heads"), "{tp}");
+    assert!(tp.hint.as_ref().unwrap().contains("1, 2, 4, 8"), "{tp}");
+}
+
+#[test]
+fn model_too_big_is_refused_with_numbers() {
+    let e = build(&[
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-70B"),
+        ("replica_config_device", "h100"),
+        ("replica_config_network_device", "h100_dgx"),
+    ])
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("GiB per GPU") && !text.contains(" GB"), "{text}");
+    assert!(text.contains("TP"), "{text}");
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let e = build(&[
+        ("cluster_config_num_replicas", "0"),
+        ("cache_config_block_size", "24"),
+        ("replica_config_device", "h1000"),
+    ])
+    .unwrap_err();
+    let flags: Vec<_> = e.0.iter().map(|e| e.flag.as_str()).collect();
+    assert!(flags.contains(&"cluster_config_num_replicas"));
+    assert!(flags.contains(&"cache_config_block_size"));
+    assert!(flags.contains(&"replica_config_device"));
+    let device = e.0.iter().find(|e| e.flag == "replica_config_device").unwrap();
+    assert_eq!(device.hint.as_deref(), Some("did you mean 'h100'?"));
+}
+
+#[test]
+fn clusters_too_big_to_simulate_are_refused() {
+    let e = build(&[
+        ("cluster_config_num_replicas", "100000"),
+        ("synthetic_request_generator_config_num_requests", "10"),
+    ])
+    .unwrap_err();
+    let e = e.0.iter().find(|e| e.flag == "cluster_config_num_replicas").expect("names the replica flag");
+    assert!(e.hint.as_ref().unwrap().contains("at most"), "{e}");
+}
+
+fn build_with(pairs: &[(&str, &str)], files: &[(&str, &str)]) -> Result<SimConfig, ConfigErrors> {
+    let config = Config::from_pairs(pairs.iter().copied()).expect("pairs parse");
+    let mut inputs = Inputs::new();
+    for (path, text) in files {
+        inputs.add_text(*path, *text);
+    }
+    SimConfig::build(&config, &inputs)
+}
+
+const QWEN2_7B: &str = r#"{"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_act": "silu",
+    "hidden_size": 3584, "intermediate_size": 18944, "max_position_embeddings": 131072,
+    "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4,
+    "rms_norm_eps": 1e-06, "sliding_window": 131072, "tie_word_embeddings": false,
+    "use_sliding_window": false, "vocab_size": 152064"#;
+
+#[test]
+fn a_custom_config_is_named_by_its_file_unless_the_name_is_given() {
+    let file = ("replica_config_model_config_file", "models/qwen2_7b.json");
+    // No _name_or_path: the file name.
+    let c = build_with(&[file], &[("models/qwen2_7b.json", &format!("{QWEN2_7B}}}"))])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.replica.model.name, "qwen2_7b.json");
+    assert_eq!(
+        c.raw.get("replica_config_model_name").to_text(),
+        "qwen2_7b.json",
+        "config.json names the model simulated"
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // _name_or_path.
+    let named = format!(r#"{QWEN2_7B}, "_name_or_path": "Qwen/Qwen2-7B"}}"#);
+    let c = build_with(&[file], &[("models/qwen2_7b.json", &named)]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.replica.model.name, "Qwen/Qwen2-7B");
+    assert_eq!(c.raw.to_json(true)["replica_config_model_name"], "Qwen/Qwen2-7B");
+    // The config.json written back builds the same model.
+    let again = SimConfig::build(&c.raw, &{
+        let mut i = Inputs::new();
+        i.add_text("models/qwen2_7b.json", named.as_str());
+        i
+    })
+    .unwrap();
+    assert_eq!(again.replica.model, c.replica.model);
+    // An explicit name wins, even the default one.
+    let c = build_with(
+        &[file, ("replica_config_model_name", "meta-llama/Llama-2-7b-hf")],
+        &[("models/qwen2_7b.json", &named)],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.replica.model.name, "meta-llama/Llama-2-7b-hf");
+    // So does the does-not-fit error.
+    let e = build_with(
+        &[file, ("cache_config_memory_margin_fraction", "0.9")],
+        &[("models/qwen2_7b.json", &named)],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("Qwen/Qwen2-7B does not fit"), "{e}");
+}
+
+#[test]
+fn custom_config_warnings_and_refusals_name_the_file() {
+    let gemma = r#"{"model_type": "gemma2", "head_dim": 256, "hidden_act": "gelu_pytorch_tanh", "hidden_size": 3584,
+        "intermediate_size": 14336, "max_position_embeddings": 8192, "num_attention_heads": 16,
+        "num_hidden_layers": 42, "num_key_value_heads": 8, "sliding_window": 4096, "vocab_size": 256000,
+        "_name_or_path": "google/gemma-2-9b"}"#;
+    let c = build_with(
+        &[("replica_config_model_config_file", "g.json"), ("replica_config_device", "h100")],
+        &[("g.json", gemma)],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        c.warnings.iter().any(|w| w.starts_with("g.json: sliding_window = 4096 is ignored")),
+        "{:?}",
+        c.warnings
+    );
+    let p = c.memory.params_per_device as f64;
+    assert!((9.2e9..9.3e9).contains(&p), "Gemma-2-9B has 9.24 B parameters, not {p}");
+    let mla = r#"{"model_type": "deepseek_v2", "hidden_size": 2048, "num_hidden_layers": 27, "num_attention_heads": 16,
+        "kv_lora_rank": 512, "qk_rope_head_dim": 64, "q_lora_rank": null, "vocab_size": 102400,
+        "intermediate_size": 10944}"#;
+    let e = build_with(&[("replica_config_model_config_file", "ds.json")], &[("ds.json", mla)]).unwrap_err();
+    let e = e.0.iter().find(|e| e.flag == "replica_config_model_config_file").expect("names the file flag");
+    assert!(e.message.starts_with("ds.json: multi-head latent attention"), "{e}");
+    assert!(e.hint.is_some(), "{e}");
+}
+
+#[test]
+fn a_model_named_without_its_organisation_resolves_and_suggestions_prefer_the_exact_name() {
+    let c = build(&[("replica_config_model_name", "Meta-Llama-3-8B"), ("replica_config_device", "h100")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.replica.model.name, "meta-llama/Meta-Llama-3-8B");
+    let c = build(&[
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3.1-8B-Instruct"),
+        ("replica_config_device", "h100"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.replica.model.name, "meta-llama/Llama-3.1-8B");
+    let e = build(&[("replica_config_model_name", "Llama-3-8B")]).unwrap_err();
+    let hint = e.0[0].hint.clone().unwrap();
+    assert!(hint.starts_with("did you mean 'meta-llama/Meta-Llama-3-8B'?"), "{hint}");
+    let config = Config::from_pairs([("replica_config_model_name", "Meta-Llama-3-8B")]).unwrap();
+    assert_eq!(fill_placeholders(&config, "{MODEL}/mlp.csv"), "meta-llama/Meta-Llama-3-8B/mlp.csv");
+}
+
+#[test]
+fn the_router_seed_is_the_value_of_the_flag_its_entry_names() {
+    // A trace with sessions, so that every router builds.
+    let trace = "arrived_at,num_prefill_tokens,num_decode_tokens,session_id\n0.5,16,4,1\n1.0,16,4,2\n";
+    for router in crate::scheduler::global::ROUTERS {
+        let flag = router.seed_flag.expect("every router has a seed flag");
+        let pairs = [
+            ("global_scheduler_config_type", router.name),
+            ("request_generator_config_type", "trace"),
+            ("trace_request_generator_config_trace_file", "t.csv"),
+        ];
+        let c = build_with(&pairs, &[("t.csv", trace)]).unwrap_or_else(|e| panic!("{}: {e}", router.name));
+        assert_eq!(c.router_seed, 67, "{}: Vidur's default seed", router.name);
+        let c = build_with(&[pairs[0], pairs[1], pairs[2], (flag, "1234")], &[("t.csv", trace)]).unwrap();
+        assert_eq!(c.router_seed, 1234, "{}", router.name);
+    }
+}
+
+#[test]
+fn a_profile_run_sizes_activations_by_the_schedulers_token_budget_and_cap() {
+    let base = [
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "h100"),
+        ("vllm_v1_scheduler_config_chunk_size", "8192"),
+        ("vllm_v1_scheduler_config_batch_size_cap", "1024"),
+    ];
+    let blocks = |extra: &[(&str, &str)]| {
+        let mut pairs = base.to_vec();
+        pairs.extend_from_slice(extra);
+        build(&pairs).unwrap_or_else(|e| panic!("{e}")).memory.num_blocks
+    };
+    let none = blocks(&[]);
+    let profile = blocks(&[("cache_config_activation_memory", "profile")]);
+    let r = build(&base).unwrap().replica;
+    let reserved = crate::memory::activation_bytes(&r, 8192, 1024);
+    // Llama-3-8B: 131,072 KV bytes per token, 16 tokens per block.
+    let expected = reserved as f64 / 131_072.0 / 16.0;
+    assert!(((none - profile) as f64 - expected).abs() <= 1.0, "{} vs {expected}", none - profile);
+    // A smaller token budget reserves less.
+    let small = blocks(&[
+        ("cache_config_activation_memory", "profile"),
+        ("vllm_v1_scheduler_config_chunk_size", "512"),
+    ]);
+    assert!(small > profile && small < none, "{small} {profile} {none}");
+}

@@ -1,0 +1,88 @@
+//! `llmsim-validate`: simulates every point of a measured-benchmark file that llmsim can
+//! model and writes `points.csv`, `summary.json` and `tables.md` (VALIDATION.md).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use llmsim_validate::output::{points_csv, tables_md};
+use llmsim_validate::{ClientModel, Filter, Options, Summary, parse_points, plan, run_plan};
+
+/// Simulates measured closed-loop serving benchmarks with llmsim and tables the error of mean
+/// TTFT and mean TPOT (signed: (simulated − measured) / measured).
+#[derive(Parser)]
+#[command(name = "llmsim-validate", version, max_term_width = 110)]
+struct Args {
+    /// Measured points: a CSV with the columns of ../shared/validation/serving_points.csv.
+    #[arg(long, value_name = "FILE")]
+    points: PathBuf,
+    /// Output directory (created): points.csv, summary.json, tables.md.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Keep only rows whose COLUMN equals VALUE. Repeatable: filters on different columns must
+    /// all match, several on one column match any of their values.
+    #[arg(long = "filter", value_name = "COLUMN=VALUE", value_parser = |s: &str| Filter::parse(s).map_err(|e| e.to_string()))]
+    filters: Vec<Filter>,
+    /// Simulate at most N of the modellable points, evenly spread over the file (skipped
+    /// points are still reported).
+    #[arg(long, value_name = "N")]
+    max: Option<usize>,
+    /// Simulations run in parallel [default: all cores]. Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Measured requests each benchmark client sends (the run sends concurrency × this).
+    #[arg(long, value_name = "K", default_value_t = ClientModel::default().requests_per_client, value_parser = clap::value_parser!(u32).range(1..))]
+    requests_per_client: u32,
+    /// Warm-up requests each client sends first, left out of the means.
+    #[arg(long, value_name = "K", default_value_t = ClientModel::default().warmup_per_client)]
+    warmup_per_client: u32,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match validate(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("llmsim-validate: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn validate(args: &Args) -> Result<(), String> {
+    let points_name = args.points.display().to_string();
+    let text = std::fs::read_to_string(&args.points).map_err(|e| format!("{points_name}: {e}"))?;
+    let file = parse_points(&text, &points_name).map_err(|e| e.to_string())?;
+    let client = ClientModel {
+        requests_per_client: args.requests_per_client,
+        warmup_per_client: args.warmup_per_client,
+    };
+    let options = Options { client, filters: args.filters.clone(), max: args.max };
+    let plan = plan(&file, &options).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+
+    let jobs =
+        args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let bar = ProgressBar::new(plan.num_simulated() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} points simulated, {elapsed} (eta {eta})")
+            .expect("a valid template"),
+    );
+    let outcomes = run_plan(&file, &plan, jobs, &|| bar.inc(1));
+    bar.finish_and_clear();
+
+    let filters = args.filters.iter().map(Filter::to_string).collect();
+    let summary = Summary::of(&points_name, &file, &plan, &outcomes, filters, args.max, &client);
+    let tables = tables_md(&summary);
+    let write = |name: &str, contents: &str| {
+        let path = args.out.join(name);
+        std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write("points.csv", &points_csv(&file, &plan, &outcomes))?;
+    write("summary.json", &summary.to_json())?;
+    write("tables.md", &tables)?;
+    print!("{tables}");
+    println!("\nwrote points.csv, summary.json and tables.md to {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! From a measured point to an llmsim configuration: the deployment (model, GPUs,
+//! parallelism, dtypes, the serving engine's batching) and the benchmark client (closed loop,
+//! fixed lengths, request count and warm-up). Later work extends this one function: serving
+//! engine models, disaggregation, MoE/EP/MLA.
+
+use crate::points::{Instance, Mode, ServingPoint};
+use crate::skip::SkipReason;
+
+/// What the harness assumes about the benchmark client (VALIDATION.md, "Benchmark clients").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientModel {
+    /// Requests each client sends in the measured part of the run.
+    pub requests_per_client: u32,
+    /// Requests each client sends first, excluded from the statistics.
+    pub warmup_per_client: u32,
+}
+
+impl Default for ClientModel {
+    /// AIConfigurator's own evaluation runner drives genai-perf with `--request-count 10c`
+    /// after `--warmup-request-count 2c` (c = concurrency); its bench_serving runner sends
+    /// `--num-prompts 10c`.
+    fn default() -> ClientModel {
+        ClientModel { requests_per_client: 10, warmup_per_client: 2 }
+    }
+}
+
+/// A point as an llmsim run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointConfig {
+    /// `(flag, value)` pairs with Vidur's flag names.
+    pub flags: Vec<(&'static str, String)>,
+    /// The serving engine measured. Recorded only: llmsim has no serving-engine models yet,
+    /// every backend runs on `vllm_v1` (when `--serving_engine` exists it is passed here).
+    pub backend: String,
+    /// Clients of the closed loop.
+    pub concurrency: u32,
+    /// The first requests by arrival, excluded from the means.
+    pub warmup_requests: u64,
+    /// Requests the means are taken over.
+    pub measured_requests: u64,
+}
+
+/// GPU systems by the `system` column: llmsim device and network node. Names the catalogue
+/// lacks are kept so that adding the device and node to `data/*.json` is all it takes.
+const SYSTEMS: &[(&str, &str, &str)] = &[
+    ("h100_sxm", "h100", "h100_dgx"),
+    ("h200_sxm", "h200", "h200_dgx"),
+    ("b200_sxm", "b200", "b200_dgx"),
+    ("b300_sxm", "b300", "b300_dgx"),
+    ("gb200", "gb200", "gb200_nvl72"),
+    ("gb300", "gb300", "gb300_nvl72"),
+];
+
+/// Serving engines the harness knows.
+const BACKENDS: &[&str] = &["vllm", "sglang", "trtllm"];
+
+/// Prefill token budget per iteration: vLLM V1's `max_num_batched_tokens`, SGLang's
+/// `chunked_prefill_size` and TensorRT-LLM's `max_num_tokens` default to 8192 for serving
+/// on these GPUs.
+const TOKEN_BUDGET: u32 = 8192;
+
+/// The llmsim configuration of `point`, or why it cannot be modelled. Checks run in a fixed
+/// order and the first that fails is the reason: serving mode, system, dtypes, attention DP,
+/// expert parallelism, serving engine. The engine's own refusals (unknown model, does not
+/// fit) come when the configuration is built ([`crate::simulate::build`]).
+pub fn point_config(point: &ServingPoint, client: &ClientModel) -> Result<PointConfig, SkipReason> {
+    let Mode::Aggregated(instance) = point.mode else {
+        return Err(SkipReason::Disaggregated);
+    };
+    let (device, node) = SYSTEMS
+        .iter()
+        .find(|(system, ..)| *system == point.system)
+        .map(|&(_, device, node)| (device, node))
+        .ok_or_else(|| SkipReason::UnknownSystem(point.system.clone()))?;
+    let weight_dtype = weight_dtype(point)?;
+    if let Some(n) = point.attention_dp_size.filter(|&n| n > 1) {
+        return Err(SkipReason::AttentionDataParallel(n));
+    }
+    if let Some(n) = point.moe_ep_size.filter(|&n| n > 1) {
+        return Err(SkipReason::ExpertParallel(n));
+    }
+    if !BACKENDS.contains(&point.backend.as_str()) {
+        return Err(SkipReason::UnknownBackend(point.backend.clone()));
+    }
+    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype);
+    let Instance { concurrency, tp_size: tp, pp_size: pp } = instance;
+    let warmup_requests = u64::from(client.warmup_per_client) * u64::from(concurrency);
+    let measured_requests = u64::from(client.requests_per_client) * u64::from(concurrency);
+    let flags = vec![
+        ("replica_config_model_name", point.model_path.clone()),
+        ("replica_config_device", device.to_string()),
+        ("replica_config_network_device", node.to_string()),
+        ("replica_config_tensor_parallel_size", tp.to_string()),
+        ("replica_config_num_pipeline_stages", pp.to_string()),
+        ("replica_config_weight_dtype", weight_dtype.to_string()),
+        ("replica_config_kv_cache_dtype", kv_dtype.to_string()),
+        ("replica_scheduler_config_type", "vllm_v1".to_string()),
+        ("vllm_v1_scheduler_config_chunk_size", TOKEN_BUDGET.to_string()),
+        // The engines' request caps (vLLM's max_num_seqs, TensorRT-LLM's max_batch_size,
+        // SGLang's max_running_requests) are at least the concurrencies benchmarked here, so
+        // the cap never binds below what the clients send (nor below one per micro-batch).
+        ("vllm_v1_scheduler_config_batch_size_cap", concurrency.max(pp).to_string()),
+        ("request_generator_config_type", "closed_loop".to_string()),
+        ("closed_loop_request_generator_config_concurrency", concurrency.to_string()),
+        (
+            "closed_loop_request_generator_config_num_requests",
+            (warmup_requests + measured_requests).to_string(),
+        ),
+        ("length_generator_config_type", "fixed".to_string()),
+        ("fixed_request_length_generator_config_prefill_tokens", point.isl.to_string()),
+        ("fixed_request_length_generator_config_decode_tokens", point.osl.to_string()),
+    ];
+    Ok(PointConfig { flags, backend: point.backend.clone(), concurrency, warmup_requests, measured_requests })
+}
+
+/// llmsim's weight dtype for a dtype name of the file, `None` for one it has no model of.
+/// Block-scaled fp8 (`fp8_block`) stores and multiplies fp8 like per-tensor fp8.
+fn llmsim_dtype(name: &str) -> Option<&'static str> {
+    match name {
+        "bf16" => Some("bf16"),
+        "fp16" => Some("fp16"),
+        "fp8" | "fp8_block" => Some("fp8"),
+        _ => None,
+    }
+}
+
+/// One weight dtype for GEMMs and experts; a blank quant mode means the row's precision.
+fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
+    let resolve = |column: &'static str, value: &str| {
+        let (column, value) =
+            if value.is_empty() { ("precision", point.precision.as_str()) } else { (column, value) };
+        llmsim_dtype(value).ok_or_else(|| SkipReason::Precision { column, value: value.to_string() })
+    };
+    let gemm = resolve("gemm_quant_mode", &point.gemm_quant_mode)?;
+    let moe = resolve("moe_quant_mode", &point.moe_quant_mode)?;
+    if gemm != moe {
+        return Err(SkipReason::MixedPrecision { gemm, moe });
+    }
+    Ok(gemm)
+}
+
+/// The KV cache's dtype under each engine's default (`auto`): vLLM and SGLang keep the KV
+/// cache in the activations' dtype (bf16 for fp8 checkpoints) unless told otherwise;
+/// TensorRT-LLM takes it from the checkpoint's quantisation, and FP8 checkpoints quantise the
+/// KV cache to fp8 as well.
+fn kv_cache_dtype(backend: &str, weight_dtype: &'static str) -> &'static str {
+    match (backend, weight_dtype) {
+        ("trtllm", dtype) => dtype,
+        (_, "fp16") => "fp16",
+        _ => "bf16",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::points::tests::point;
+
+    fn flag<'a>(config: &'a PointConfig, name: &str) -> &'a str {
+        config
+            .flags
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    #[test]
+    fn an_aggregated_point_becomes_a_closed_loop_run() {
+        let p = point(&[("isl", "8192"), ("osl", "1024"), ("batch_size", "32"), ("tp_size", "2")]);
+        let c = point_config(&p, &ClientModel::default()).unwrap();
+        assert_eq!(flag(&c, "replica_config_model_name"), "meta-llama/Llama-3.1-70B");
+        assert_eq!(flag(&c, "replica_config_device"), "h200");
+        assert_eq!(flag(&c, "replica_config_network_device"), "h200_dgx");
+        assert_eq!(flag(&c, "replica_config_tensor_parallel_size"), "2");
+        assert_eq!(flag(&c, "replica_config_weight_dtype"), "fp8");
+        assert_eq!(flag(&c, "request_generator_config_type"), "closed_loop");
+        assert_eq!(flag(&c, "closed_loop_request_generator_config_concurrency"), "32");
+        assert_eq!(flag(&c, "fixed_request_length_generator_config_prefill_tokens"), "8192");
+        assert_eq!(flag(&c, "fixed_request_length_generator_config_decode_tokens"), "1024");
+        assert_eq!(flag(&c, "vllm_v1_scheduler_config_batch_size_cap"), "32");
+        // 2 warm-up + 10 measured requests per client.
+        assert_eq!((c.warmup_requests, c.measured_requests), (64, 320));
+        assert_eq!(flag(&c, "closed_loop_request_generator_config_num_requests"), "384");
+        assert_eq!(c.backend, "vllm");
+    }
+
+    #[test]
+    fn the_client_model_sets_the_request_count() {
+        let p = point(&[("batch_size", "8")]);
+        let c = point_config(&p, &ClientModel { requests_per_client: 3, warmup_per_client: 0 }).unwrap();
+        assert_eq!((c.warmup_requests, c.measured_requests), (0, 24));
+        assert_eq!(flag(&c, "closed_loop_request_generator_config_num_requests"), "24");
+    }
+
+    #[test]
+    fn the_kv_cache_dtype_follows_each_engines_default() {
+        let kv = |backend, precision: &str| {
+            let p = point(&[
+                ("backend", backend),
+                ("precision", precision),
+                ("gemm_quant_mode", ""),
+                ("moe_quant_mode", ""),
+            ]);
+            flag(&point_config(&p, &ClientModel::default()).unwrap(), "replica_config_kv_cache_dtype")
+                .to_string()
+        };
+        assert_eq!(kv("vllm", "fp8"), "bf16");
+        assert_eq!(kv("sglang", "fp8"), "bf16");
+        assert_eq!(kv("trtllm", "fp8"), "fp8");
+        assert_eq!(kv("trtllm", "bf16"), "bf16");
+        assert_eq!(kv("vllm", "fp16"), "fp16");
+    }
+
+    #[test]
+    fn block_scaled_fp8_is_fp8_and_blank_modes_take_the_precision() {
+        let p = point(&[("gemm_quant_mode", "fp8_block"), ("moe_quant_mode", "fp8_block")]);
+        assert_eq!(
+            flag(&point_config(&p, &ClientModel::default()).unwrap(), "replica_config_weight_dtype"),
+            "fp8"
+        );
+        let p = point(&[("precision", "bf16"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]);
+        assert_eq!(
+            flag(&point_config(&p, &ClientModel::default()).unwrap(), "replica_config_weight_dtype"),
+            "bf16"
+        );
+    }
+
+    #[test]
+    fn what_llmsim_cannot_model_is_skipped_with_the_reason() {
+        let skip = |overrides: &[(&str, &str)]| {
+            point_config(&point(overrides), &ClientModel::default()).unwrap_err()
+        };
+        assert_eq!(skip(&[("mode", "disagg")]), SkipReason::Disaggregated);
+        assert_eq!(skip(&[("system", "tpu_v5")]), SkipReason::UnknownSystem("tpu_v5".into()));
+        assert_eq!(
+            skip(&[("precision", "fp4"), ("gemm_quant_mode", "nvfp4"), ("moe_quant_mode", "nvfp4")]),
+            SkipReason::Precision { column: "gemm_quant_mode", value: "nvfp4".into() }
+        );
+        assert_eq!(
+            skip(&[("precision", "int4"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]),
+            SkipReason::Precision { column: "precision", value: "int4".into() }
+        );
+        assert_eq!(
+            skip(&[("gemm_quant_mode", "fp8"), ("moe_quant_mode", "nvfp4")]),
+            SkipReason::Precision { column: "moe_quant_mode", value: "nvfp4".into() }
+        );
+        assert_eq!(
+            skip(&[("precision", "bf16"), ("gemm_quant_mode", "bf16"), ("moe_quant_mode", "fp8")]),
+            SkipReason::MixedPrecision { gemm: "bf16", moe: "fp8" }
+        );
+        assert_eq!(skip(&[("attention_dp_size", "8")]), SkipReason::AttentionDataParallel(8));
+        assert_eq!(skip(&[("moe_ep_size", "4")]), SkipReason::ExpertParallel(4));
+        assert_eq!(skip(&[("backend", "tgi")]), SkipReason::UnknownBackend("tgi".into()));
+        // The first check that fails decides: disaggregation before precision.
+        assert_eq!(
+            skip(&[("mode", "disagg"), ("precision", "fp4"), ("gemm_quant_mode", "nvfp4")]),
+            SkipReason::Disaggregated
+        );
+    }
+
+    #[test]
+    fn systems_the_catalogue_lacks_still_map_to_device_names() {
+        let c = point_config(&point(&[("system", "b300_sxm")]), &ClientModel::default()).unwrap();
+        assert_eq!(
+            (flag(&c, "replica_config_device"), flag(&c, "replica_config_network_device")),
+            ("b300", "b300_dgx")
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! The output files: `points.csv` (every reported row with its simulated figures or skip
+//! reason) and `tables.md` (the summary as Markdown tables, for VALIDATION.md).
+
+use std::fmt::Write;
+
+use crate::stats::ErrorStats;
+use crate::summary::{GroupStats, Summary};
+use crate::{Outcome, Plan, PointsFile};
+
+/// Columns `points.csv` adds to the input's.
+pub const RESULT_COLUMNS: [&str; 5] = ["sim_ttft_ms", "sim_tpot_ms", "ttft_err", "tpot_err", "skipped"];
+
+/// `points.csv`: the input columns of each reported row, then the simulated means (ms, to the
+/// microsecond), the signed errors (fractions) and the skip reason.
+pub fn points_csv(file: &PointsFile, plan: &Plan, outcomes: &[Outcome]) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = file.headers.iter().map(String::as_str).chain(RESULT_COLUMNS);
+    writer.write_record(header).expect("writing to memory");
+    for (row, outcome) in plan.rows.iter().zip(outcomes) {
+        let results: [String; 5] = match outcome {
+            Outcome::Simulated(c) => [
+                format!("{:.3}", c.sim_ttft_ms),
+                c.sim_tpot_ms.map_or_else(String::new, |t| format!("{t:.3}")),
+                format!("{:.5}", c.ttft_err),
+                c.tpot_err.map_or_else(String::new, |e| format!("{e:.5}")),
+                String::new(),
+            ],
+            Outcome::Skipped(reason) => {
+                [String::new(), String::new(), String::new(), String::new(), reason.to_string()]
+            }
+        };
+        let fields = file.points[row.index].fields.iter().map(String::as_str);
+        writer.write_record(fields.chain(results.iter().map(String::as_str))).expect("writing to memory");
+    }
+    String::from_utf8(writer.into_inner().expect("writing to memory")).expect("CSV of UTF-8 fields")
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1} %", 100.0 * x)
+}
+
+fn signed_percent(x: f64) -> String {
+    format!("{:+.1} %", 100.0 * x)
+}
+
+/// `| median |err| | p90 |err| | median err |` cells of one metric, dashes when empty.
+fn error_cells(stats: &Option<ErrorStats>) -> String {
+    match stats {
+        Some(s) => format!(
+            "{} | {} | {}",
+            percent(s.abs_err_median),
+            percent(s.abs_err_p90),
+            signed_percent(s.err_median)
+        ),
+        None => "– | – | –".to_string(),
+    }
+}
+
+const ERROR_HEADER: &str = "TTFT median \\|err\\| | TTFT p90 \\|err\\| | TTFT median err | TPOT median \\|err\\| | TPOT p90 \\|err\\| | TPOT median err";
+const ERROR_RULE: &str = "---:|---:|---:|---:|---:|---:";
+
+fn error_row(label: &str, g: &GroupStats) -> String {
+    format!("| {label} | {} | {} | {} | {} |\n", g.n, g.n_skipped, error_cells(&g.ttft), error_cells(&g.tpot))
+}
+
+/// The summary as Markdown: coverage, errors per backend and overall, errors per group with
+/// simulated points.
+pub fn tables_md(summary: &Summary) -> String {
+    let mut out = String::new();
+    let o = &summary.overall;
+    let _ = writeln!(out, "Coverage: {} points simulated, {} skipped.\n", o.n, o.n_skipped);
+    out.push_str("| skipped because | points |\n|---|---:|\n");
+    for r in &summary.skipped_by_reason {
+        let _ = writeln!(out, "| {} | {} |", r.reason, r.n);
+    }
+    out.push('\n');
+    let _ = writeln!(out, "| backend | simulated | skipped | {ERROR_HEADER} |\n|---|---:|---:|{ERROR_RULE}|");
+    for g in &summary.by_backend {
+        out.push_str(&error_row(g.backend.as_deref().unwrap_or(""), g));
+    }
+    out.push_str(&error_row("**all**", o));
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "| backend | model | system | mode | simulated | skipped | {ERROR_HEADER} |\n|---|---|---|---|---:|---:|{ERROR_RULE}|"
+    );
+    for g in summary.groups.iter().filter(|g| g.n > 0) {
+        let label = format!(
+            "{} | {} | {} | {}",
+            g.backend.as_deref().unwrap_or(""),
+            g.model.as_deref().unwrap_or(""),
+            g.system.as_deref().unwrap_or(""),
+            g.mode.as_deref().unwrap_or("")
+        );
+        out.push_str(&error_row(&label, g));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::points::parse_points;
+    use crate::points::tests::{HEADER, row};
+    use crate::{ClientModel, Comparison, PlannedRow, SkipReason};
+
+    #[test]
+    fn points_csv_appends_results_or_the_skip_reason() {
+        let rows = [row(&[("id", "a,quoted")]), row(&[("id", "b"), ("mode", "disagg")])];
+        let file = parse_points(
+            &format!("{HEADER}\n{}\n", rows.join("\n").replacen("a,quoted", "\"a,quoted\"", 1)),
+            "f",
+        )
+        .unwrap();
+        let plan = Plan {
+            rows: vec![
+                PlannedRow { index: 0, config: Err(SkipReason::Disaggregated) },
+                PlannedRow { index: 1, config: Err(SkipReason::Disaggregated) },
+            ],
+            thinned_out: 0,
+        };
+        let outcomes = vec![
+            Outcome::Simulated(Comparison {
+                sim_ttft_ms: 250.0,
+                sim_tpot_ms: Some(18.0),
+                ttft_err: 0.24688,
+                tpot_err: Some(-0.11111),
+            }),
+            Outcome::Skipped(SkipReason::Disaggregated),
+        ];
+        let text = points_csv(&file, &plan, &outcomes);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], format!("{HEADER},sim_ttft_ms,sim_tpot_ms,ttft_err,tpot_err,skipped"));
+        assert!(lines[1].starts_with("\"a,quoted\",vllm,"), "{}", lines[1]);
+        assert!(lines[1].ends_with(",200.5,20.25,250.000,18.000,0.24688,-0.11111,"), "{}", lines[1]);
+        assert!(
+            lines[2].ends_with(
+                ",,,,,\"prefill/decode disaggregation is not modelled (separate pools, KV transfer)\""
+            ),
+            "{}",
+            lines[2]
+        );
+        // The output reads back with the input's reader.
+        assert_eq!(parse_points(&text, "out").unwrap().points.len(), 2);
+    }
+
+    #[test]
+    fn tables_show_coverage_and_errors() {
+        let file = parse_points(&format!("{HEADER}\n{}\n{}\n", row(&[]), row(&[("moe_ep_size", "8")])), "f")
+            .unwrap();
+        let plan = Plan {
+            rows: vec![
+                PlannedRow { index: 0, config: Err(SkipReason::Disaggregated) },
+                PlannedRow { index: 1, config: Err(SkipReason::ExpertParallel(8)) },
+            ],
+            thinned_out: 0,
+        };
+        let outcomes = vec![
+            Outcome::Simulated(Comparison {
+                sim_ttft_ms: 1.0,
+                sim_tpot_ms: Some(1.0),
+                ttft_err: 0.5,
+                tpot_err: Some(-0.05),
+            }),
+            Outcome::Skipped(SkipReason::ExpertParallel(8)),
+        ];
+        let summary = Summary::of("f", &file, &plan, &outcomes, vec![], None, &ClientModel::default());
+        let md = tables_md(&summary);
+        assert!(md.contains("| expert parallelism | 1 |"), "{md}");
+        assert!(md.contains("| vllm | 1 | 1 | 50.0 % | 50.0 % | +50.0 % | 5.0 % | 5.0 % | -5.0 % |"), "{md}");
+        assert!(md.contains("| vllm | meta-llama/Llama-3.1-70B | h200_sxm | agg | 1 | 1 |"), "{md}");
+    }
+}

@@ -1,0 +1,411 @@
+//! Reading a file of measured serving points (`../shared/validation/serving_points.csv` or any
+//! CSV with the same columns): one closed-loop benchmark per row, typed, every problem named
+//! by file, line and column.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// Columns the mapping reads; a file without one of them is refused.
+pub const REQUIRED_COLUMNS: &[&str] = &[
+    "id",
+    "backend",
+    "model_path",
+    "system",
+    "precision",
+    "mode",
+    "isl",
+    "osl",
+    "gemm_quant_mode",
+    "moe_quant_mode",
+    "batch_size",
+    "tp_size",
+    "pp_size",
+    "attention_dp_size",
+    "moe_ep_size",
+    "silicon_ttft_ms",
+    "silicon_tpot_ms",
+];
+
+/// A problem with the points file; fatal for the whole run.
+#[derive(Debug, Error, PartialEq)]
+pub enum InputError {
+    /// The header lacks a column the mapping needs.
+    #[error("{file}: no column '{column}' (the file needs {})", REQUIRED_COLUMNS.join(", "))]
+    MissingColumn { file: String, column: String },
+    /// A value that does not parse, or is out of range.
+    #[error("{file}, line {line}, column '{column}': {problem}")]
+    BadValue { file: String, line: u64, column: String, problem: String },
+    /// The CSV itself is malformed (unbalanced quotes, a row with too many fields, ...).
+    #[error("{file}: {message}")]
+    Csv { file: String, message: String },
+}
+
+/// The engine instance of an aggregated benchmark and the concurrency it was driven at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Instance {
+    /// Clients of the closed loop (`batch_size`).
+    pub concurrency: u32,
+    /// Tensor-parallel GPUs (`tp_size`).
+    pub tp_size: u32,
+    /// Pipeline stages (`pp_size`).
+    pub pp_size: u32,
+}
+
+/// How a benchmark's GPUs serve: every GPU prefills and decodes, or prefill and decode pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Aggregated serving (`agg`): one engine instance.
+    Aggregated(Instance),
+    /// Prefill/decode disaggregation (`disagg`): pools described by the `prefill_*` and
+    /// `decode_*` columns, which nothing reads yet.
+    Disaggregated,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Aggregated(_) => "agg",
+            Mode::Disaggregated => "disagg",
+        })
+    }
+}
+
+/// One measured benchmark point: the typed columns the mapping reads, and the raw row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServingPoint {
+    /// Line of the row in the file (the header is line 1).
+    pub line: u64,
+    /// Every field of the row as written, in the header's order (copied into `points.csv`).
+    pub fields: Vec<String>,
+    /// The row's identifier (never used to choose or tune anything).
+    pub id: String,
+    /// Serving engine: `vllm`, `sglang`, `trtllm`.
+    pub backend: String,
+    /// Hugging Face id of the model.
+    pub model_path: String,
+    /// GPU system, e.g. `h200_sxm`.
+    pub system: String,
+    /// Weight precision: `bf16`, `fp8`, `fp4`, `int4`, ...
+    pub precision: String,
+    /// Aggregated serving (with its instance) or disaggregated.
+    pub mode: Mode,
+    /// Prompt tokens per request.
+    pub isl: u32,
+    /// Output tokens per request.
+    pub osl: u32,
+    /// GEMM dtype (`fp8`, `fp8_block`, `nvfp4`, `int4_wo`, ...; blank = the precision's).
+    pub gemm_quant_mode: String,
+    /// Expert dtype of MoE models (blank = the precision's).
+    pub moe_quant_mode: String,
+    /// Attention data-parallel ranks (blank = 1).
+    pub attention_dp_size: Option<u32>,
+    /// Expert-parallel ranks (blank = 1).
+    pub moe_ep_size: Option<u32>,
+    /// Measured mean time to first token, ms.
+    pub silicon_ttft_ms: f64,
+    /// Measured mean time per output token, ms.
+    pub silicon_tpot_ms: f64,
+}
+
+impl ServingPoint {
+    /// The raw value of `column`, if the file has it.
+    pub fn field<'a>(&'a self, headers: &[String], column: &str) -> Option<&'a str> {
+        headers.iter().position(|h| h == column).map(|i| self.fields[i].as_str())
+    }
+}
+
+/// A whole points file: its header and its rows, in file order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointsFile {
+    /// Column names as written.
+    pub headers: Vec<String>,
+    /// Rows in file order.
+    pub points: Vec<ServingPoint>,
+}
+
+/// Reads a points file's text; `file` names it in errors.
+pub fn parse_points(text: &str, file: &str) -> Result<PointsFile, InputError> {
+    let csv_error = |e: csv::Error| InputError::Csv { file: file.to_string(), message: e.to_string() };
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    let headers: Vec<String> =
+        reader.headers().map_err(csv_error)?.iter().map(|h| h.trim().to_string()).collect();
+    let index = |column: &str| {
+        headers
+            .iter()
+            .position(|h| h == column)
+            .ok_or_else(|| InputError::MissingColumn { file: file.to_string(), column: column.to_string() })
+    };
+    let columns = Columns {
+        id: index("id")?,
+        backend: index("backend")?,
+        model_path: index("model_path")?,
+        system: index("system")?,
+        precision: index("precision")?,
+        mode: index("mode")?,
+        isl: index("isl")?,
+        osl: index("osl")?,
+        gemm_quant_mode: index("gemm_quant_mode")?,
+        moe_quant_mode: index("moe_quant_mode")?,
+        batch_size: index("batch_size")?,
+        tp_size: index("tp_size")?,
+        pp_size: index("pp_size")?,
+        attention_dp_size: index("attention_dp_size")?,
+        moe_ep_size: index("moe_ep_size")?,
+        silicon_ttft_ms: index("silicon_ttft_ms")?,
+        silicon_tpot_ms: index("silicon_tpot_ms")?,
+    };
+    let mut points = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, |p| p.line());
+        let fields: Vec<String> = record.iter().map(|f| f.trim().to_string()).collect();
+        let row = Row { file, line, headers: &headers, fields: &fields };
+        points.push(row.point(&columns)?);
+    }
+    Ok(PointsFile { headers, points })
+}
+
+/// Positions of the columns the mapping reads.
+struct Columns {
+    id: usize,
+    backend: usize,
+    model_path: usize,
+    system: usize,
+    precision: usize,
+    mode: usize,
+    isl: usize,
+    osl: usize,
+    gemm_quant_mode: usize,
+    moe_quant_mode: usize,
+    batch_size: usize,
+    tp_size: usize,
+    pp_size: usize,
+    attention_dp_size: usize,
+    moe_ep_size: usize,
+    silicon_ttft_ms: usize,
+    silicon_tpot_ms: usize,
+}
+
+/// One record being typed, with what its errors need to name.
+struct Row<'a> {
+    file: &'a str,
+    line: u64,
+    headers: &'a [String],
+    fields: &'a [String],
+}
+
+impl Row<'_> {
+    fn error(&self, column: usize, problem: String) -> InputError {
+        InputError::BadValue {
+            file: self.file.to_string(),
+            line: self.line,
+            column: self.headers[column].clone(),
+            problem,
+        }
+    }
+
+    fn text(&self, column: usize) -> &str {
+        self.fields.get(column).map_or("", String::as_str)
+    }
+
+    fn required_text(&self, column: usize) -> Result<String, InputError> {
+        match self.text(column) {
+            "" => Err(self.error(column, "is empty".into())),
+            t => Ok(t.to_string()),
+        }
+    }
+
+    /// A whole number ≥ 1, or `None` when blank. Whole-number floats (`128.0`, as pandas
+    /// writes integer columns with gaps) are accepted.
+    fn count(&self, column: usize) -> Result<Option<u32>, InputError> {
+        let text = self.text(column);
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let value = text.parse::<u32>().ok().or_else(|| {
+            text.parse::<f64>()
+                .ok()
+                .filter(|v| v.fract() == 0.0 && *v <= f64::from(u32::MAX))
+                .map(|v| v as u32)
+        });
+        match value {
+            Some(v) if v >= 1 => Ok(Some(v)),
+            _ => Err(self.error(column, format!("'{text}' is not a whole number ≥ 1"))),
+        }
+    }
+
+    fn required_count(&self, column: usize) -> Result<u32, InputError> {
+        self.count(column)?.ok_or_else(|| self.error(column, "is empty".into()))
+    }
+
+    fn positive_ms(&self, column: usize) -> Result<f64, InputError> {
+        let text = self.text(column);
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            _ if text.is_empty() => Err(self.error(column, "is empty".into())),
+            _ => Err(self.error(column, format!("'{text}' is not a positive number of milliseconds"))),
+        }
+    }
+
+    fn point(&self, c: &Columns) -> Result<ServingPoint, InputError> {
+        // An aggregated row describes one engine instance and its concurrency; a
+        // disaggregated row may leave these blank and describes its pools instead.
+        let mode = match self.text(c.mode) {
+            "agg" => Mode::Aggregated(Instance {
+                concurrency: self.required_count(c.batch_size)?,
+                tp_size: self.required_count(c.tp_size)?,
+                pp_size: self.required_count(c.pp_size)?,
+            }),
+            "disagg" => {
+                for column in [c.batch_size, c.tp_size, c.pp_size] {
+                    self.count(column)?;
+                }
+                Mode::Disaggregated
+            }
+            other => return Err(self.error(c.mode, format!("'{other}' is neither 'agg' nor 'disagg'"))),
+        };
+        Ok(ServingPoint {
+            line: self.line,
+            fields: self.fields.to_vec(),
+            id: self.required_text(c.id)?,
+            backend: self.required_text(c.backend)?,
+            model_path: self.required_text(c.model_path)?,
+            system: self.required_text(c.system)?,
+            precision: self.required_text(c.precision)?,
+            mode,
+            isl: self.required_count(c.isl)?,
+            osl: self.required_count(c.osl)?,
+            gemm_quant_mode: self.text(c.gemm_quant_mode).to_string(),
+            moe_quant_mode: self.text(c.moe_quant_mode).to_string(),
+            attention_dp_size: self.count(c.attention_dp_size)?,
+            moe_ep_size: self.count(c.moe_ep_size)?,
+            silicon_ttft_ms: self.positive_ms(c.silicon_ttft_ms)?,
+            silicon_tpot_ms: self.positive_ms(c.silicon_tpot_ms)?,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const HEADER: &str = "id,backend,backend_version,model_path,system,precision,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms";
+
+    /// An aggregated Llama-3.1-70B row on H200 with the given overrides applied as
+    /// `column=value` (tests name only what matters to them).
+    pub(crate) fn row(overrides: &[(&str, &str)]) -> String {
+        let mut values: Vec<(&str, String)> = HEADER
+            .split(',')
+            .zip([
+                "p1",
+                "vllm",
+                "",
+                "meta-llama/Llama-3.1-70B",
+                "h200_sxm",
+                "fp8",
+                "agg",
+                "1024",
+                "128",
+                "fp8",
+                "fp8",
+                "16",
+                "4",
+                "1",
+                "1",
+                "4",
+                "1",
+                "200.5",
+                "20.25",
+            ])
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+        for (k, v) in overrides {
+            let slot =
+                values.iter_mut().find(|(name, _)| name == k).unwrap_or_else(|| panic!("no column {k}"));
+            slot.1 = (*v).to_string();
+        }
+        values.into_iter().map(|(_, v)| v).collect::<Vec<_>>().join(",")
+    }
+
+    pub(crate) fn point(overrides: &[(&str, &str)]) -> ServingPoint {
+        let text = format!("{HEADER}\n{}\n", row(overrides));
+        parse_points(&text, "t.csv").unwrap().points.remove(0)
+    }
+
+    #[test]
+    fn reads_a_row_into_typed_fields() {
+        let p = point(&[]);
+        assert_eq!(p.line, 2);
+        assert_eq!(p.backend, "vllm");
+        assert_eq!(p.mode, Mode::Aggregated(Instance { concurrency: 16, tp_size: 4, pp_size: 1 }));
+        assert_eq!((p.isl, p.osl, p.attention_dp_size, p.moe_ep_size), (1024, 128, Some(1), Some(1)));
+        assert_eq!(p.silicon_ttft_ms, 200.5);
+        assert_eq!(p.fields.len(), HEADER.split(',').count());
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let header = HEADER.replace(",silicon_tpot_ms", "");
+        let err = parse_points(&format!("{header}\n"), "pts.csv").unwrap_err();
+        assert_eq!(
+            err,
+            InputError::MissingColumn { file: "pts.csv".into(), column: "silicon_tpot_ms".into() }
+        );
+        assert!(err.to_string().starts_with("pts.csv: no column 'silicon_tpot_ms'"), "{err}");
+    }
+
+    #[test]
+    fn a_non_numeric_value_names_line_and_column() {
+        let text = format!("{HEADER}\n{}\n{}\n", row(&[]), row(&[("batch_size", "many")]));
+        let err = parse_points(&text, "pts.csv").unwrap_err();
+        assert_eq!(err.to_string(), "pts.csv, line 3, column 'batch_size': 'many' is not a whole number ≥ 1");
+        let text = format!("{HEADER}\n{}\n", row(&[("silicon_ttft_ms", "fast")]));
+        let err = parse_points(&text, "pts.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pts.csv, line 2, column 'silicon_ttft_ms': 'fast' is not a positive number of milliseconds"
+        );
+    }
+
+    #[test]
+    fn zero_negative_and_blank_required_values_are_refused() {
+        for (column, value, problem) in [
+            ("tp_size", "0", "'0' is not a whole number ≥ 1"),
+            ("isl", "-5", "'-5' is not a whole number ≥ 1"),
+            ("tp_size", "", "is empty"),
+            ("silicon_tpot_ms", "0", "'0' is not a positive number of milliseconds"),
+            ("silicon_tpot_ms", "", "is empty"),
+            ("model_path", "", "is empty"),
+            ("mode", "hybrid", "'hybrid' is neither 'agg' nor 'disagg'"),
+        ] {
+            let text = format!("{HEADER}\n{}\n", row(&[(column, value)]));
+            let err = parse_points(&text, "f").unwrap_err();
+            assert_eq!(err.to_string(), format!("f, line 2, column '{column}': {problem}"));
+        }
+    }
+
+    #[test]
+    fn disaggregated_rows_may_leave_the_instance_blank() {
+        let p = point(&[("mode", "disagg"), ("batch_size", ""), ("tp_size", ""), ("pp_size", "")]);
+        assert_eq!(p.mode, Mode::Disaggregated);
+        // A value that is there must still be a number.
+        let text = format!("{HEADER}\n{}\n", row(&[("mode", "disagg"), ("tp_size", "x")]));
+        assert!(parse_points(&text, "f").unwrap_err().to_string().contains("column 'tp_size'"));
+    }
+
+    #[test]
+    fn whole_number_floats_are_counts() {
+        let p = point(&[("tp_size", "8.0"), ("attention_dp_size", "")]);
+        assert_eq!(p.mode, Mode::Aggregated(Instance { concurrency: 16, tp_size: 8, pp_size: 1 }));
+        assert_eq!(p.attention_dp_size, None);
+        let text = format!("{HEADER}\n{}\n", row(&[("tp_size", "2.5")]));
+        assert!(parse_points(&text, "f").is_err());
+    }
+
+    #[test]
+    fn a_ragged_row_is_a_csv_error() {
+        let err = parse_points(&format!("{HEADER}\n{},extra\n", row(&[])), "f").unwrap_err();
+        assert!(matches!(err, InputError::Csv { .. }), "{err:?}");
+    }
+}
