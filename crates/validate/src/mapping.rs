@@ -29,6 +29,8 @@ impl Default for ClientModel {
 pub struct PointConfig {
     /// `(flag, value)` pairs with Vidur's flag names.
     pub flags: Vec<(&'static str, String)>,
+    /// `--set` flags for this point's backend, applied after `flags` (so they win).
+    pub settings: Vec<(String, String)>,
     /// The serving engine measured. Recorded only: llmsim has no serving-engine models yet,
     /// every backend runs on `vllm_v1` (when `--serving_engine` exists it is passed here).
     pub backend: String,
@@ -110,7 +112,14 @@ pub fn point_config(point: &ServingPoint, client: &ClientModel) -> Result<PointC
         ("fixed_request_length_generator_config_prefill_tokens", point.isl.to_string()),
         ("fixed_request_length_generator_config_decode_tokens", point.osl.to_string()),
     ];
-    Ok(PointConfig { flags, backend: point.backend.clone(), concurrency, warmup_requests, measured_requests })
+    Ok(PointConfig {
+        flags,
+        settings: Vec::new(),
+        backend: point.backend.clone(),
+        concurrency,
+        warmup_requests,
+        measured_requests,
+    })
 }
 
 /// llmsim's weight dtype for a dtype name of the file, `None` for one it has no model of.

@@ -60,6 +60,8 @@ pub struct Summary {
     pub filters: Vec<String>,
     /// `--max`, if given.
     pub max: Option<usize>,
+    /// `--set`s, as given.
+    pub settings: Vec<String>,
     /// The client model.
     pub client: ClientSummary,
     /// Modellable points `--max` left out (not in any figure below).
@@ -143,6 +145,7 @@ impl Summary {
             points_file: points_file.to_string(),
             filters,
             max,
+            settings: Vec::new(),
             client: ClientSummary {
                 requests_per_client: client.requests_per_client,
                 warmup_per_client: client.warmup_per_client,
