@@ -106,6 +106,31 @@ fn all_reduce_kernels_are_within_bounds_at_decode_and_prefill_message_sizes() {
     assert_bands_within_bounds(&rows);
 }
 
+/// How many distinct experts a small MoE batch reaches decides its weight traffic: the latency
+/// ratio of power-law to balanced routing predicted from the expected distinct experts, against
+/// AIC's Mixtral fused-MoE tables at 2–16 tokens (bounded); the grouped-GEMM fit per shape, TP
+/// and band is printed alongside (reported, not bounded).
+#[test]
+fn moe_routing_effect_is_within_bounds_against_aic_mixtral_tables() {
+    let Some(shared) = shared_dir() else { return };
+    let mut rows = Vec::new();
+    for system in ["h100_sxm", "h200_sxm", "a100_sxm", "b200_sxm"] {
+        rows.extend(check::moe_routing_rows(&shared, Calibration::embedded(), system).expect("moe tables"));
+        rows.extend(check::moe_band_rows(&shared, Calibration::embedded(), system).expect("moe tables"));
+    }
+    for device in ["h100", "h200"] {
+        let bounded = rows
+            .iter()
+            .filter(|r| r.device == device && r.what.starts_with("moe routing") && r.bound_pct.is_some())
+            .count();
+        assert!(bounded >= 2, "{device}: {bounded} routing cells bounded (power-law 1.01 and 1.2 at least)");
+        assert!(
+            rows.iter().any(|r| r.device == device && r.what.starts_with("moe ") && r.kernels == "balanced")
+        );
+    }
+    assert_bands_within_bounds(&rows);
+}
+
 #[test]
 fn aic_gemm_attention_and_all_reduce_are_within_bounds_on_h100_and_h200() {
     let Some(shared) = shared_dir() else { return };

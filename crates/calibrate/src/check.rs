@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use llmsim_engine::exec::calibration::{AllReduceKernel, Calibration, class};
-use llmsim_engine::exec::{Collective, MLP_COLUMNS, Op};
+use llmsim_engine::exec::{Collective, MLP_COLUMNS, MoeRouting, MoeShape, Op, cost};
 
 use crate::data::{self, CollectiveRow, Result};
 use crate::fit::mape;
@@ -502,6 +502,8 @@ pub fn band_table(shared: &Path, calibration: &Calibration) -> Result<Vec<BandRo
     for (system, _) in AIC_SYSTEMS {
         out.extend(aic_band_rows(shared, calibration, system)?);
         out.extend(all_reduce_band_rows(shared, calibration, system)?);
+        out.extend(moe_routing_rows(shared, calibration, system)?);
+        out.extend(moe_band_rows(shared, calibration, system)?);
     }
     Ok(out)
 }
@@ -527,4 +529,124 @@ pub fn format_band_table(rows: &[BandRow]) -> String {
         );
     }
     s
+}
+
+/// The routing a MoE table's `dist` names.
+pub fn moe_routing(dist: &str, experts: f64, top_k: f64) -> Option<MoeRouting> {
+    match dist {
+        "balanced" => Some(MoeRouting::Balanced { experts, top_k }),
+        d => d.strip_prefix("power_law_")?.parse().ok().map(|a| MoeRouting::power_law(experts, top_k, a)),
+    }
+}
+
+/// Predicted µs of an AIC MoE row at bf16 with `device`'s curves and `routing`.
+pub fn moe_row_us(
+    cal: &llmsim_engine::exec::calibration::DeviceCalibration,
+    dev: &llmsim_engine::catalog::DeviceSpec,
+    row: &data::MoeRow,
+    routing: &MoeRouting,
+) -> f64 {
+    let shape = MoeShape {
+        hidden: row.hidden,
+        experts: row.experts / f64::from(row.ep),
+        top_k: row.top_k,
+        expert_dim: row.inter / f64::from(row.tp),
+        shared_dim: 0.0,
+        gated: true,
+    };
+    // Each of the EP ranks holds experts/ep of the experts and sees the tokens routed to them.
+    let active = routing.active_experts(row.tokens) / f64::from(row.ep);
+    let tokens_here = row.tokens / f64::from(row.ep);
+    cost::moe_experts_us(
+        &cal.curve(class::MOE_EXPERTS).or_else(|| cal.curve(class::GEMM)).expect("gemm"),
+        &cal.curve(class::MLP_ACT).expect("act"),
+        peaks(dev, false),
+        peaks(dev, false),
+        &shape,
+        tokens_here,
+        active,
+        2.0,
+    )
+}
+
+/// The MoE experts' model against AIC's bf16 fused-MoE tables of `system` (no expert
+/// parallelism), with the routing each row was measured under, per (shape, TP, routing, band).
+/// Reported, not bounded: one grouped-GEMM curve per device (fitted to the balanced rows) is
+/// 20–60 % off for some of the 18 shapes (kernels change with the shape and TP).
+pub fn moe_band_rows(shared: &Path, calibration: &Calibration, system: &str) -> Result<Vec<BandRow>> {
+    let name = AIC_SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, d)| *d).expect("known system");
+    let (dev, cal) = (device(name), calibration.device(name).expect("device calibrated"));
+    let mut rows = data::aic_moe(shared, system, "moe_mixtral8x7b_bf16")?;
+    if let Ok(all) = data::aic_moe(shared, system, "moe_bf16") {
+        rows.extend(
+            all.into_iter().filter(|r| !(r.experts == 8.0 && r.inter == 14336.0 && r.hidden == 4096.0)),
+        );
+    }
+    let mut cells: std::collections::BTreeMap<(String, u32, String, usize), Vec<f64>> = Default::default();
+    for r in rows.iter().filter(|r| r.ep == 1) {
+        let Some(routing) = moe_routing(&r.dist, r.experts, r.top_k) else { continue };
+        let shape = format!("{}/{}/{}x{}", r.hidden, r.inter, r.experts, r.top_k);
+        cells
+            .entry((shape, r.tp, r.dist.clone(), token_band(r.tokens)))
+            .or_default()
+            .push(moe_row_us(cal, dev, r, &routing) / r.us);
+    }
+    Ok(cells
+        .into_iter()
+        .map(|((shape, tp, dist, band), ratios)| {
+            BandRow::new(name, format!("moe {shape} TP{tp}"), &dist, band_label(band), &ratios, None)
+        })
+        .collect())
+}
+
+/// Bound on the routing effect's |bias|, %: how much skewed routing shortens a small MoE batch,
+/// predicted against measured.
+pub const MOE_ROUTING_BOUND: f64 = 15.0;
+
+/// Token counts at which routing decides how many experts a batch reaches (Mixtral: 2–16).
+pub const MOE_ROUTING_TOKENS: [f64; 4] = [2.0, 4.0, 8.0, 16.0];
+
+/// The routing effect on Mixtral's fused-MoE layer (`system`'s `moe_mixtral8x7b_bf16.csv`): the
+/// latency ratio of power-law to balanced routing at 2–16 tokens per TP degree, predicted (the
+/// expected distinct experts under each routing) over measured. This checks the weight traffic
+/// of the experts a batch reaches, independently of the kernel's efficiency.
+pub fn moe_routing_rows(shared: &Path, calibration: &Calibration, system: &str) -> Result<Vec<BandRow>> {
+    let name = AIC_SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, d)| *d).expect("known system");
+    let (dev, cal) = (device(name), calibration.device(name).expect("device calibrated"));
+    let Ok(rows) = data::aic_moe(shared, system, "moe_mixtral8x7b_bf16") else { return Ok(Vec::new()) };
+    let mut cells: std::collections::BTreeMap<(u32, String), Vec<f64>> = Default::default();
+    for skewed in
+        rows.iter().filter(|r| r.ep == 1 && r.dist != "balanced" && MOE_ROUTING_TOKENS.contains(&r.tokens))
+    {
+        let Some(balanced) = rows
+            .iter()
+            .find(|r| r.ep == 1 && r.tp == skewed.tp && r.tokens == skewed.tokens && r.dist == "balanced")
+        else {
+            continue;
+        };
+        let (Some(skew), Some(even)) = (
+            moe_routing(&skewed.dist, skewed.experts, skewed.top_k),
+            moe_routing(&balanced.dist, balanced.experts, balanced.top_k),
+        ) else {
+            continue;
+        };
+        let predicted = moe_row_us(cal, dev, skewed, &skew) / moe_row_us(cal, dev, balanced, &even);
+        cells
+            .entry((skewed.tp, skewed.dist.clone()))
+            .or_default()
+            .push(predicted / (skewed.us / balanced.us));
+    }
+    Ok(cells
+        .into_iter()
+        .map(|((tp, dist), ratios)| {
+            BandRow::new(
+                name,
+                format!("moe routing 4096/14336/8x2 TP{tp}"),
+                &dist,
+                "2-16 tokens",
+                &ratios,
+                Some(MOE_ROUTING_BOUND),
+            )
+        })
+        .collect())
 }

@@ -216,6 +216,52 @@ pub fn fit_layer_gemm(
     ))
 }
 
+/// Fits the grouped GEMMs of MoE experts to AIC's bf16 fused-MoE tables of `system`: balanced
+/// routing (so the active experts are known: min(E, T·k)), no expert parallelism, at most 4096
+/// tokens, every (shape, TP, band) weighted alike. `act` is the device's activation curve (the
+/// fused kernel's SiLU·mul); `None` without MoE tables or an activation curve.
+pub fn fit_moe(shared: &Path, system: &str, dev: &DeviceSpec, act: Option<Curve>) -> Result<Option<Fitted>> {
+    let Some(act) = act else { return Ok(None) };
+    let Ok(mut rows) = data::aic_moe(shared, system, "moe_mixtral8x7b_bf16") else { return Ok(None) };
+    if let Ok(all) = data::aic_moe(shared, system, "moe_bf16") {
+        rows.extend(
+            all.into_iter().filter(|r| !(r.experts == 8.0 && r.inter == 14336.0 && r.hidden == 4096.0)),
+        );
+    }
+    let rows: Vec<data::MoeRow> =
+        rows.into_iter().filter(|r| r.ep == 1 && r.dist == "balanced" && r.tokens <= 4096.0).collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let key =
+        |r: &data::MoeRow| (r.hidden as u64, r.inter as u64, r.experts as u64, r.tp, token_band(r.tokens));
+    let mut counts: BTreeMap<(u64, u64, u64, u32, usize), usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(key(r)).or_default() += 1;
+    }
+    let p = peaks(dev, false);
+    let predict = |c: &Curve, r: &data::MoeRow| {
+        let shape = cost::MoeShape {
+            hidden: r.hidden,
+            experts: r.experts,
+            top_k: r.top_k,
+            expert_dim: r.inter / f64::from(r.tp),
+            shared_dim: 0.0,
+            gated: true,
+        };
+        let active = r.experts.min(r.tokens * r.top_k);
+        cost::moe_experts_us(c, &act, p, p, &shape, r.tokens, active, 2.0)
+    };
+    Ok(Some(fit::fit_weighted(
+        Form::Gemm,
+        GEMM_START,
+        &rows,
+        predict,
+        |r| r.us,
+        |r| 1.0 / counts[&key(r)] as f64,
+    )))
+}
+
 /// Fits prefill attention over the in-scope `rows`.
 pub fn fit_prefill(p: Peaks, rows: &[AttentionRow], kv_bytes: f64) -> Fitted {
     let rows: Vec<AttentionRow> = rows.iter().copied().filter(prefill_rows_in_scope).collect();
@@ -458,9 +504,23 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
             }
         }
     }
+    // MoE experts after the fills: the fused kernel's activation is the device's.
+    for (system, name) in AIC_SYSTEMS {
+        let curves = devices.get_mut(name).expect("device fitted");
+        if let Some(f) = fit_moe(shared, system, device(name), curves.get(class::MLP_ACT).map(|c| c.curve))? {
+            let what = "moe_mixtral8x7b_bf16.csv and moe_bf16.csv, balanced routing, no EP, ≤ 4096 tokens, (shape, TP, band) weighted alike";
+            curves.insert(class::MOE_EXPERTS.into(), fitted(f, format!("aic {system} {what}")));
+        }
+    }
     for curves in devices.values_mut() {
         let get = |c: &str| curves.get(c).cloned();
         let mut add = Vec::new();
+        if !curves.contains_key(class::MOE_EXPERTS) {
+            add.push((
+                class::MOE_EXPERTS,
+                transferred(&get(class::GEMM).expect("gemm"), "the generic GEMM; no MoE table"),
+            ));
+        }
         for (i, op) in LAYER_GEMM_OPS.iter().enumerate() {
             let (vidur, vllm, vllm_fp8) =
                 (op.name(), class::VLLM_LAYER_GEMMS[i], class::VLLM_LAYER_GEMMS_FP8[i]);

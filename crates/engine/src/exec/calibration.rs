@@ -39,6 +39,9 @@ pub mod class {
     pub const GEMM: &str = "gemm";
     /// Any fp8 GEMM.
     pub const GEMM_FP8: &str = "gemm_fp8";
+    /// The grouped GEMMs of a fused MoE layer's experts at bf16 (vLLM's fused-MoE kernels are
+    /// less efficient than a dense GEMM of the same FLOPs).
+    pub const MOE_EXPERTS: &str = "moe_experts";
     /// Prefill attention, bf16 KV cache.
     pub const PREFILL_ATTENTION: &str = "prefill_attention";
     /// Prefill attention, fp8 KV cache.
@@ -61,7 +64,7 @@ pub mod class {
     ];
 
     /// Every class every device has, in file order.
-    pub const ALL: [&str; 26] = [
+    pub const ALL: [&str; 27] = [
         EMBEDDING,
         INPUT_LAYERNORM,
         ATTN_PRE_PROJ,
@@ -76,6 +79,7 @@ pub mod class {
         KV_CACHE_SAVE,
         GEMM,
         GEMM_FP8,
+        MOE_EXPERTS,
         PREFILL_ATTENTION,
         PREFILL_ATTENTION_FP8,
         DECODE_ATTENTION,

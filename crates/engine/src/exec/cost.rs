@@ -253,6 +253,113 @@ pub fn decode_attention_us(curve: &Curve, peaks: Peaks, shape: &AttentionShape, 
     roofline_us(curve, peaks, work.flops, work.bytes, work.sequences, ramp.max(1e-3))
 }
 
+/// A mixture-of-experts layer's routed experts on one GPU (experts split by TP).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MoeShape {
+    /// Hidden size the experts see.
+    pub hidden: f64,
+    /// Routed experts.
+    pub experts: f64,
+    /// Experts per token.
+    pub top_k: f64,
+    /// Expert intermediate size per GPU.
+    pub expert_dim: f64,
+    /// Shared-expert intermediate size per GPU (0 = none).
+    pub shared_dim: f64,
+    /// Gated experts (gate and up fused).
+    pub gated: bool,
+}
+
+/// How a router spreads tokens over experts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MoeRouting {
+    /// Perfectly balanced, as AIConfigurator's `balanced` tables are measured: T tokens' T·k
+    /// picks spread evenly, reaching min(E, T·k) experts.
+    Balanced {
+        /// Routed experts.
+        experts: f64,
+        /// Experts per token.
+        top_k: f64,
+    },
+    /// Random routing: each token picks its top-k experts independently, expert i with
+    /// probability p_i (uniform, or skewed by a power law over the experts' popularity ranks).
+    Random {
+        /// Per expert, ln(1 − p_i), most popular first.
+        log_miss: Vec<f64>,
+    },
+}
+
+impl MoeRouting {
+    /// Each token's top-k uniform over `experts`: a load-balanced router's expected reach.
+    pub fn uniform(experts: f64, top_k: f64) -> MoeRouting {
+        MoeRouting::power_law(experts, top_k, 0.0)
+    }
+
+    /// Expert i drawing a share ∝ (i + 1)^−α of the picks (α = 0: uniform). AIConfigurator
+    /// measures `power_law_1.01` (its estimate for DeepSeek-V3) and `power_law_1.2` (Qwen3-235B)
+    /// tables; its loads are sampled, this is their expectation over ranks.
+    pub fn power_law(experts: f64, top_k: f64, alpha: f64) -> MoeRouting {
+        let n = experts.max(1.0) as usize;
+        let weights: Vec<f64> = (0..n).map(|i| libm::pow(i as f64 + 1.0, -alpha)).collect();
+        let total: f64 = weights.iter().sum();
+        // Expert i is among a token's top_k distinct picks with probability top_k·w_i/Σw (≤ 1).
+        let log_miss = weights.iter().map(|w| libm::log1p(-(top_k * w / total).min(1.0 - 1e-12))).collect();
+        MoeRouting::Random { log_miss }
+    }
+
+    /// Expected number of distinct experts `tokens` tokens reach: only these load their weights.
+    /// Uniform top-k routing of T tokens over E experts reaches E·(1 − (1 − k/E)^T), far fewer
+    /// than min(E, T·k) at small batches (Mixtral, 4 tokens: 5.5 of 8, not 8).
+    pub fn active_experts(&self, tokens: f64) -> f64 {
+        if tokens <= 0.0 {
+            return 0.0;
+        }
+        match self {
+            MoeRouting::Balanced { experts, top_k } => experts.min(tokens * top_k).max(1.0),
+            MoeRouting::Random { log_miss } => {
+                log_miss.iter().map(|lm| 1.0 - libm::exp(tokens * lm)).sum::<f64>().max(1.0)
+            }
+        }
+    }
+}
+
+/// The routed (and shared) experts of one MoE layer over `tokens` tokens, µs: a fused kernel
+/// runs every routed token through its experts in one grouped GEMM per projection, loading the
+/// weights of the `active` experts only, with the activation between. `gemm` and `act` are the
+/// GEMM and activation curves; the router's gate GEMM is not included.
+#[allow(clippy::too_many_arguments)] // The layer's shape, its routing and two curves at two rates.
+pub fn moe_experts_us(
+    gemm: &Curve,
+    act: &Curve,
+    gemm_peaks: Peaks,
+    peaks: Peaks,
+    shape: &MoeShape,
+    tokens: f64,
+    active: f64,
+    weight_bytes: f64,
+) -> f64 {
+    if tokens <= 0.0 {
+        return 0.0;
+    }
+    let routed = tokens * shape.top_k;
+    let e = shape.hidden;
+    let projections = if shape.gated { 2.0 } else { 1.0 };
+    let grouped = |n: f64, k: f64| {
+        let flops = 2.0 * routed * n * k;
+        let bytes = routed * (n + k) * ACT_BYTES + active * n * k * weight_bytes;
+        roofline_us(gemm, gemm_peaks, flops, bytes, k, 1.0)
+    };
+    let act_bytes = (projections + 1.0) * routed * shape.expert_dim * ACT_BYTES;
+    let mut us = grouped(projections * shape.expert_dim, e)
+        + grouped(e, shape.expert_dim)
+        + elementwise_us(act, peaks, act_bytes, shape.expert_dim);
+    if shape.shared_dim > 0.0 {
+        us += gemm_us(gemm, gemm_peaks, tokens, projections * shape.shared_dim, e, ACT_BYTES, weight_bytes)
+            + gemm_us(gemm, gemm_peaks, tokens, e, shape.shared_dim, ACT_BYTES, weight_bytes);
+    }
+    us
+}
+
 /// Latency/bandwidth (α-β) model of a collective: `α + bytes / β`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlphaBeta {
@@ -385,6 +492,23 @@ mod tests {
         assert!(time(1, 4096.0) < time(1, 8192.0));
         // Per sequence, a batch of 64 is cheaper than one sequence alone (better occupancy).
         assert!(time(64, 4096.0) / 64.0 < time(1, 4096.0));
+    }
+
+    #[test]
+    fn balanced_routing_reaches_the_expected_number_of_distinct_experts() {
+        let mixtral = MoeRouting::uniform(8.0, 2.0);
+        // 1 - (1 - 2/8)^4 of 8 experts: 5.47 (min(E, T·k) said 8).
+        assert!((mixtral.active_experts(4.0) - 8.0 * (1.0 - 0.75f64.powi(4))).abs() < 1e-9);
+        assert!((mixtral.active_experts(1.0) - 2.0).abs() < 1e-9, "one token reaches its top-k");
+        assert!(mixtral.active_experts(64.0) > 7.99);
+        // 256 experts, top-8, 16 tokens: 100.6 (min said 128).
+        let dsv3 = MoeRouting::uniform(256.0, 8.0);
+        assert!((dsv3.active_experts(16.0) - 256.0 * (1.0 - (1.0 - 8.0 / 256.0f64).powi(16))).abs() < 1e-6);
+        // A skewed router concentrates tokens on fewer experts.
+        assert!(MoeRouting::power_law(256.0, 8.0, 1.2).active_experts(16.0) < dsv3.active_experts(16.0));
+        // AIC's balanced tables spread the picks evenly: min(E, T·k).
+        let balanced = MoeRouting::Balanced { experts: 8.0, top_k: 2.0 };
+        assert_eq!((balanced.active_experts(2.0), balanced.active_experts(16.0)), (4.0, 8.0));
     }
 
     #[test]

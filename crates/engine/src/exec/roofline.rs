@@ -8,7 +8,8 @@ use super::calibration::{
     AllReduceKernel, Calibration, DeviceCalibration, GemmKernels, class, layer_gemm_class,
 };
 use super::cost::{
-    self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, Peaks, PrefillWork,
+    self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks,
+    PrefillWork,
 };
 use super::shape::LayerShape;
 use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
@@ -20,6 +21,17 @@ pub(super) const FLAGS: &[FlagDef] = &[
         &GemmKernels::NAMES,
         "vidur",
         "Whose kernels the layer GEMMs are timed as: vidur = PyTorch linear layers as Vidur profiled them (its mlp.csv; Vidur parity); vllm = vLLM 0.24's, as AIConfigurator measured them (10-30 % faster on H100). fp8 weights always use vLLM's.",
+    ),
+    FlagDef::choice(
+        "roofline_execution_time_predictor_config_moe_routing",
+        &["uniform", "balanced", "power_law"],
+        "uniform",
+        "How MoE tokens spread over experts, which sets how many distinct experts (hence how much expert weight) a batch reads: uniform (each token's top-k at random: E(1-(1-k/E)^T)), balanced (picks spread evenly: min(E, T k), as AIConfigurator's balanced tables), power_law (expert i drawing a share proportional to (i+1)^-alpha).",
+    ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_moe_routing_alpha",
+        "1.2",
+        "Exponent of power_law MoE routing (AIConfigurator: 1.01 for DeepSeek-V3, 1.2 for Qwen3-235B).",
     ),
     FlagDef::choice(
         "roofline_execution_time_predictor_config_all_reduce_kernel",
@@ -37,11 +49,21 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
     let all_reduce_kernel =
         AllReduceKernel::parse(&params.string("roofline_execution_time_predictor_config_all_reduce_kernel"))
             .unwrap_or(AllReduceKernel::Nccl);
+    let moe_routing = match params.string("roofline_execution_time_predictor_config_moe_routing").as_str() {
+        "balanced" => MoeRoutingKind::Balanced,
+        "power_law" => MoeRoutingKind::PowerLaw(params.float_in(
+            "roofline_execution_time_predictor_config_moe_routing_alpha",
+            0.0,
+            10.0,
+        )),
+        _ => MoeRoutingKind::Uniform,
+    };
     let coefficients = RooflineCoefficients {
         cpu_overhead_ms: cpu_ms,
         cpu_overhead_per_request_ms: cpu_per_req_ms,
         gemm_kernels,
         all_reduce_kernel,
+        moe_routing,
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -74,6 +96,30 @@ pub struct RooflineCoefficients {
     pub gemm_kernels: GemmKernels,
     /// Which all-reduce tensor parallelism uses.
     pub all_reduce_kernel: AllReduceKernel,
+    /// How MoE tokens spread over experts.
+    pub moe_routing: MoeRoutingKind,
+}
+
+/// How MoE tokens spread over experts (see [`MoeRouting`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MoeRoutingKind {
+    /// Each token's top-k at random, uniformly (the default).
+    Uniform,
+    /// The picks spread evenly (AIConfigurator's `balanced` tables).
+    Balanced,
+    /// Expert i drawing a share ∝ (i + 1)^−α.
+    PowerLaw(f64),
+}
+
+impl MoeRoutingKind {
+    /// The routing of `experts` experts with `top_k` per token.
+    pub fn routing(self, experts: f64, top_k: f64) -> MoeRouting {
+        match self {
+            MoeRoutingKind::Uniform => MoeRouting::uniform(experts, top_k),
+            MoeRoutingKind::Balanced => MoeRouting::Balanced { experts, top_k },
+            MoeRoutingKind::PowerLaw(alpha) => MoeRouting::power_law(experts, top_k, alpha),
+        }
+    }
 }
 
 impl Default for RooflineCoefficients {
@@ -83,17 +129,9 @@ impl Default for RooflineCoefficients {
             cpu_overhead_per_request_ms: 0.0,
             gemm_kernels: GemmKernels::Vidur,
             all_reduce_kernel: AllReduceKernel::Nccl,
+            moe_routing: MoeRoutingKind::Uniform,
         }
     }
-}
-
-/// Mixture-of-experts dimensions per GPU.
-#[derive(Clone, Copy, Debug)]
-struct MoeShape {
-    experts: f64,
-    top_k: f64,
-    expert_dim: f64,
-    shared_dim: f64,
 }
 
 /// Roofline predictor for one replica shape (model, device, node, TP/PP, dtypes); everything
@@ -113,15 +151,18 @@ pub struct RooflinePredictor {
     /// Each op's curve, indexed by `Op as usize` (unused slots hold the generic GEMM).
     op_curves: [Curve; Op::COUNT],
     gemm: Curve,
+    /// The grouped GEMMs of MoE experts.
+    moe_gemm: Curve,
     prefill: Curve,
     decode: Curve,
-    moe: Option<MoeShape>,
+    moe: Option<(MoeShape, MoeRouting)>,
     all_reduce: Option<Collective>,
     send_recv: AlphaBeta,
     post_attn_norm: bool,
     description: String,
-    /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce) by token count − 1, filled on first
-    /// use: these depend on the token count alone, and their soft maxima need `pow`.
+    /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce, the MoE router and experts) by token
+    /// count − 1, filled on first use: these depend on the token count alone, and their soft
+    /// maxima need `pow`.
     token_cache: Arc<[OnceLock<[f64; CACHED_SLOTS]>]>,
     /// LM-head µs by sequence count − 1, filled on first use.
     lm_head_cache: Arc<[OnceLock<f64>]>,
@@ -148,8 +189,13 @@ const CACHED_OPS: [Op; 11] = [
     Op::Embedding,
 ];
 
-/// The memo's slots: [`CACHED_OPS`] and one all-reduce.
-const CACHED_SLOTS: usize = CACHED_OPS.len() + 1;
+/// The memo's slots: [`CACHED_OPS`], one all-reduce, the MoE router and the MoE experts.
+const CACHED_SLOTS: usize = CACHED_OPS.len() + 3;
+
+/// Memo slot of the all-reduce.
+const ALL_REDUCE_SLOT: usize = CACHED_OPS.len();
+/// Memo slots of the MoE router and experts.
+const MOE_SLOTS: (usize, usize) = (CACHED_OPS.len() + 1, CACHED_OPS.len() + 2);
 
 /// Fallback all-reduce when a node has no fit: NCCL on NVSwitch reaches about 45 % of the
 /// per-direction link bandwidth as algorithm bandwidth, after about two link latencies
@@ -253,6 +299,7 @@ impl RooflinePredictor {
             _ => String::new(),
         };
         let network = if tp > 1 { format!("{network}; all-reduce: {all_reduce_text}") } else { network };
+        let moe_routing = settings.moe_routing;
         let gemm_kernels_text = match (settings.gemm_kernels, fp8_weights) {
             (_, true) => "vLLM fp8",
             (GemmKernels::Vidur, false) => "Vidur-profiled",
@@ -274,13 +321,19 @@ impl RooflinePredictor {
             gemm_peaks,
             op_curves,
             gemm,
+            moe_gemm: if fp8_weights { gemm } else { cal.curve(class::MOE_EXPERTS).unwrap_or(gemm) },
             prefill: curve(if fp8_kv { class::PREFILL_ATTENTION_FP8 } else { class::PREFILL_ATTENTION }),
             decode: curve(if fp8_kv { class::DECODE_ATTENTION_FP8 } else { class::DECODE_ATTENTION }),
-            moe: m.moe.as_ref().map(|moe| MoeShape {
-                experts: moe.num_experts as f64,
-                top_k: moe.top_k as f64,
-                expert_dim: moe.expert_hidden_dim as f64 / tp as f64,
-                shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64,
+            moe: m.moe.as_ref().map(|moe| {
+                let shape = MoeShape {
+                    hidden: m.embedding_dim as f64,
+                    experts: moe.num_experts as f64,
+                    top_k: moe.top_k as f64,
+                    expert_dim: moe.expert_hidden_dim as f64 / tp as f64,
+                    shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64,
+                    gated: m.use_gated_mlp,
+                };
+                (shape, moe_routing.routing(shape.experts, shape.top_k))
             }),
             all_reduce,
             send_recv,
@@ -302,7 +355,8 @@ impl RooflinePredictor {
         self.shape.op_us(op, curve, peaks, tokens, self.weight_bytes, self.kv_bytes)
     }
 
-    /// Per-layer µs of every [`CACHED_OPS`] op and one all-reduce at `tokens` tokens.
+    /// Per-layer µs of every [`CACHED_OPS`] op, one all-reduce and the MoE router and experts
+    /// at `tokens` tokens.
     fn token_ops_us(&self, tokens: u64) -> [f64; CACHED_SLOTS] {
         let compute = || {
             let t = tokens as f64;
@@ -310,7 +364,10 @@ impl RooflinePredictor {
             for (slot, op) in out.iter_mut().zip(CACHED_OPS) {
                 *slot = self.token_op_us(op, t);
             }
-            out[CACHED_OPS.len()] = self.all_reduce_us(t);
+            out[ALL_REDUCE_SLOT] = self.all_reduce_us(t);
+            if let Some(moe) = &self.moe {
+                (out[MOE_SLOTS.0], out[MOE_SLOTS.1]) = self.moe_us(moe, t);
+            }
             out
         };
         match usize::try_from(tokens)
@@ -355,49 +412,27 @@ impl RooflinePredictor {
     }
 
     /// MoE router and experts for `tokens` tokens, µs per layer: `(router, experts)`.
-    fn moe_us(&self, moe: &MoeShape, tokens: f64) -> (f64, f64) {
-        let e = self.shape.embedding_dim;
-        let router =
-            cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, moe.experts, e, ACT_BYTES, self.weight_bytes);
-        // A fused MoE kernel runs every routed token through its experts in one grouped GEMM
-        // per projection; only the experts that receive tokens load their weights.
-        let routed = tokens * moe.top_k;
-        let active = moe.experts.min(routed).max(1.0);
-        let up_n = if self.shape.gated { 2.0 } else { 1.0 } * moe.expert_dim;
-        let grouped = |n: f64, k: f64| {
-            let flops = 2.0 * routed * n * k;
-            let bytes = routed * (n + k) * ACT_BYTES + active * n * k * self.weight_bytes;
-            cost::roofline_us(&self.gemm, self.gemm_peaks, flops, bytes, 0.0, 1.0)
-        };
-        let act_bytes = (if self.shape.gated { 3.0 } else { 2.0 }) * routed * moe.expert_dim * ACT_BYTES;
-        let mut experts = grouped(up_n, e)
-            + grouped(e, moe.expert_dim)
-            + cost::elementwise_us(
-                &self.op_curves[Op::MlpAct as usize],
-                self.peaks,
-                act_bytes,
-                moe.expert_dim,
-            );
-        if moe.shared_dim > 0.0 {
-            let shared_up = if self.shape.gated { 2.0 } else { 1.0 } * moe.shared_dim;
-            experts += cost::gemm_us(
-                &self.gemm,
-                self.gemm_peaks,
-                tokens,
-                shared_up,
-                e,
-                ACT_BYTES,
-                self.weight_bytes,
-            ) + cost::gemm_us(
-                &self.gemm,
-                self.gemm_peaks,
-                tokens,
-                e,
-                moe.shared_dim,
-                ACT_BYTES,
-                self.weight_bytes,
-            );
-        }
+    fn moe_us(&self, moe: &(MoeShape, MoeRouting), tokens: f64) -> (f64, f64) {
+        let (shape, routing) = moe;
+        let router = cost::gemm_us(
+            &self.gemm,
+            self.gemm_peaks,
+            tokens,
+            shape.experts,
+            shape.hidden,
+            ACT_BYTES,
+            self.weight_bytes,
+        );
+        let experts = cost::moe_experts_us(
+            &self.moe_gemm,
+            &self.op_curves[Op::MlpAct as usize],
+            self.gemm_peaks,
+            self.peaks,
+            shape,
+            tokens,
+            routing.active_experts(tokens),
+            self.weight_bytes,
+        );
         (router, experts)
     }
 
@@ -487,7 +522,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         let (prefill, decode) = self.attention_work(batch);
         out.set(Op::AttnPrefill, per_layer_ms * self.prefill_us(prefill), r);
         out.set(Op::AttnDecode, per_layer_ms * self.decode_us(decode), r);
-        let all_reduce = per_layer_ms * memo[CACHED_OPS.len()];
+        let all_reduce = per_layer_ms * memo[ALL_REDUCE_SLOT];
         out.set(Op::AttnPostProjAllReduce, all_reduce, r);
         out.set(Op::MlpDownProjAllReduce, all_reduce, r);
         match &self.moe {
@@ -496,10 +531,9 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
                     out.set(op, per_layer_ms * op_us(op), r);
                 }
             }
-            Some(moe) => {
-                let (router, experts) = self.moe_us(moe, tokens);
-                out.set(Op::MoeRouter, per_layer_ms * router, r);
-                out.set(Op::MoeExperts, per_layer_ms * experts, r);
+            Some(_) => {
+                out.set(Op::MoeRouter, per_layer_ms * memo[MOE_SLOTS.0], r);
+                out.set(Op::MoeExperts, per_layer_ms * memo[MOE_SLOTS.1], r);
             }
         }
         if position.is_first() {
@@ -735,6 +769,37 @@ mod tests {
         // Few tokens touch few experts: 1 token loads 2 of 8 experts' weights.
         let one = p.predict(&decode_batch(1, 256), ONLY).get(Op::MoeExperts);
         assert!(one < t.get(Op::MoeExperts));
+    }
+
+    #[test]
+    fn moe_routing_sets_the_expert_weight_traffic_of_small_batches() {
+        let mixtral = [
+            ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("replica_config_tensor_parallel_size", "2"),
+        ];
+        let experts = |routing: &str, tokens: u32| {
+            let mut pairs = mixtral.to_vec();
+            pairs.push(("roofline_execution_time_predictor_config_moe_routing", routing));
+            let config = Config::from_pairs(pairs.iter().copied()).unwrap();
+            let sim = SimConfig::build(&config, &Inputs::new()).unwrap();
+            sim.predictor.build.predict(&decode_batch(tokens, 256), ONLY).get(Op::MoeExperts)
+        };
+        // 4 tokens: min(E, T·k) = 8 experts under balanced routing, 5.5 expected under uniform
+        // random top-2, fewer still when a few experts are popular; weight loads dominate.
+        let (balanced, uniform, skewed) =
+            (experts("balanced", 4), experts("uniform", 4), experts("power_law", 4));
+        assert!(uniform < 0.85 * balanced, "uniform {uniform} vs balanced {balanced}");
+        assert!(skewed < uniform, "power law {skewed} vs uniform {uniform}");
+        // The default is uniform; at 256 tokens every expert is hit whatever the routing.
+        assert_eq!(experts("uniform", 4), {
+            let config = Config::from_pairs(mixtral.iter().copied()).unwrap();
+            let sim = SimConfig::build(&config, &Inputs::new()).unwrap();
+            sim.predictor.build.predict(&decode_batch(4, 256), ONLY).get(Op::MoeExperts)
+        });
+        let (b, u) = (experts("balanced", 256), experts("uniform", 256));
+        assert!((u / b - 1.0).abs() < 1e-3, "{u} vs {b}");
     }
 
     #[test]
