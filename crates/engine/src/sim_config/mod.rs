@@ -169,6 +169,16 @@ impl SimConfig {
             Some(r) if !p.has_errors() => plan_memory(&mut p, r, &cache, num_replicas, &mut warnings),
             _ => None,
         };
+        if let (Some(scheduler), Some(memory), Some(r)) = (&replica_scheduler, &memory, &replica)
+            && matches!(scheduler.name, "orca" | "faster_transformer")
+        {
+            warnings.extend(max_length_reservation_warning(
+                p.config(),
+                scheduler.name,
+                r.model.max_model_len,
+                memory,
+            ));
+        }
         let memory_estimate = match (&workload, &memory) {
             (Some(workload), Some(memory)) => {
                 let estimate = resources::estimate(inputs, &workload.build, &metrics, memory, num_replicas);
@@ -464,4 +474,24 @@ fn pick<T>(
         p.error(ConfigError::new(selector, format!("'{chosen}' is not implemented")));
     }
     found
+}
+
+/// Orca and FasterTransformer reserve KV for `max_model_len` tokens per request (Vidur's rule):
+/// with a long-context model (131k tokens) only a handful of requests fit, far below the batch
+/// cap, which a user would not expect from the cap alone.
+fn max_length_reservation_warning(
+    config: &Config,
+    scheduler: &str,
+    max_model_len: u32,
+    memory: &crate::memory::MemoryPlan,
+) -> Option<String> {
+    let cap_flag = format!("{scheduler}_scheduler_config_batch_size_cap");
+    let FlagValue::Int(cap) = config.get(&cap_flag) else { return None };
+    let blocks_per_request = u64::from(max_model_len.max(1)).div_ceil(u64::from(memory.block_size.max(1)));
+    let fit = memory.num_blocks / blocks_per_request.max(1);
+    (fit < cap.max(1) as u64).then(|| {
+        format!(
+            "the {scheduler} scheduler reserves KV for the model's max_model_len ({max_model_len} tokens) per request: {fit} requests fit at once, below --{cap_flag} {cap} (vllm_v1 or sarathi allocate as tokens arrive)"
+        )
+    })
 }

@@ -242,3 +242,21 @@ fn a_custom_device_takes_its_price_from_the_flag_and_a_bad_price_is_refused() {
     let flags: Vec<&str> = e.0.iter().map(|e| e.flag.as_str()).collect();
     assert_eq!(flags, ["slo_config_ttft_max_s", "slo_config_tpot_quantile"]);
 }
+
+#[test]
+fn max_length_reservations_of_a_long_context_model_are_warned_about() {
+    let long = [
+        ("replica_config_model_name", "meta-llama/Llama-3.1-8B"),
+        ("replica_config_device", "h100"),
+        ("replica_scheduler_config_type", "orca"),
+        ("orca_scheduler_config_batch_size_cap", "64"),
+    ];
+    let c = build(&long).unwrap();
+    let warned = |c: &SimConfig| c.warnings.iter().any(|w| w.contains("max_model_len"));
+    assert!(warned(&c), "{:?}", c.warnings);
+    // A cap below what fits, or a scheduler that allocates as tokens arrive: no warning.
+    let mut small_cap = long.to_vec();
+    small_cap[3] = ("orca_scheduler_config_batch_size_cap", "1");
+    assert!(!warned(&build(&small_cap).unwrap()));
+    assert!(!warned(&build(&long[..2]).unwrap()));
+}
