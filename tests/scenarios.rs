@@ -168,6 +168,13 @@ fn scenarios_cover_their_features() {
     let limited = run("time_limit_and_refusals").summary;
     assert!(limited.num_refused > 0 && limited.num_unfinished > 0 && limited.time_limit_reached);
     assert!(run("conversation_prefix_lop").summary.prefix_cache_hit_rate > 0.2);
+    // The same tight-KV workload with prefix caching on but no block hashes: only a preempted
+    // request's own surviving blocks can be hit, and they are, so restarts recompute less.
+    let plain = run("preemption_static_random").summary;
+    let self_hit = run("preemption_self_hit").summary;
+    assert!(self_hit.num_preemptions > 0 && self_hit.prefix_cache_hit_rate > 0.0);
+    assert_eq!(plain.prefix_cache_hit_rate, 0.0);
+    assert!(self_hit.ttft_s.mean < plain.ttft_s.mean, "{} vs {}", self_hit.ttft_s.mean, plain.ttft_s.mean);
     assert!(run("conversation_sticky_block32").summary.prefix_cache_hit_rate > 0.2);
 }
 

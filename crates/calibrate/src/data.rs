@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use llmsim_engine::exec::{LayerShape, MLP_COLUMNS, ProfileCsv};
+use llmsim_engine::exec::{LayerShape, MLP_COLUMNS, Op, ProfileCsv};
 
 /// A table read failed: which file, which row, which field.
 #[derive(Debug)]
@@ -246,4 +246,117 @@ pub fn vidur_network(
         });
     }
     Ok(out)
+}
+
+/// A layer GEMM shape of a model in AIC's `gemm_shapes.csv`, expanded to the table's grid
+/// points (`n` and `k` bracketed on the grid when the model's value is not on it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GemmShape {
+    /// The layer op.
+    pub op: Op,
+    /// Output features (a grid point).
+    pub n: f64,
+    /// Input features (a grid point).
+    pub k: f64,
+}
+
+/// The grid shapes of the four layer GEMMs of every model and TP in `gemm_shapes.csv` for
+/// `system` and `dtype`, without duplicates, in file order.
+pub fn aic_gemm_shapes(shared: &Path, system: &str, dtype: &str) -> Result<Vec<GemmShape>> {
+    let t = read_table(&shared.join("profiles/aic/gemm_shapes.csv"))?;
+    let (sys, dt, op, ng, kg) =
+        (t.column("system")?, t.column("dtype")?, t.column("op")?, t.column("n_grid")?, t.column("k_grid")?);
+    let mut out: Vec<GemmShape> = Vec::new();
+    for i in 0..t.len() {
+        if t.text(i, sys) != system || t.text(i, dt) != dtype {
+            continue;
+        }
+        let op = match t.text(i, op) {
+            "qkv_proj" => Op::AttnPreProj,
+            "o_proj" => Op::AttnPostProj,
+            "gate_up_proj" => Op::MlpUpProj,
+            "down_proj" => Op::MlpDownProj,
+            _ => continue,
+        };
+        let grid = |col: usize, name: &str| -> Result<Vec<f64>> {
+            t.text(i, col)
+                .split('|')
+                .map(|v| {
+                    v.parse::<f64>().map_err(|_| {
+                        DataError(format!("gemm_shapes.csv, row {}, column '{name}': '{v}'", i + 2))
+                    })
+                })
+                .collect()
+        };
+        for n in grid(ng, "n_grid")? {
+            for k in grid(kg, "k_grid")? {
+                let shape = GemmShape { op, n, k };
+                if !out.contains(&shape) {
+                    out.push(shape);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of `rows` at `shape`'s `(n, k)`.
+pub fn rows_at(rows: &[GemmRow], shape: &GemmShape) -> impl Iterator<Item = GemmRow> {
+    let (n, k) = (shape.n, shape.k);
+    rows.iter().copied().filter(move |r| r.n == n && r.k == k)
+}
+
+/// One AIC fused-MoE row (the experts of one layer; no router GEMM).
+#[derive(Clone, Debug)]
+pub struct MoeRow {
+    /// Hidden size the experts see.
+    pub hidden: f64,
+    /// Expert intermediate size (whole, before TP).
+    pub inter: f64,
+    /// Routed experts.
+    pub experts: f64,
+    /// Experts per token.
+    pub top_k: f64,
+    /// Tokens entering the layer.
+    pub tokens: f64,
+    /// MoE tensor-parallel degree.
+    pub tp: u32,
+    /// Expert-parallel degree.
+    pub ep: u32,
+    /// Routing of the measurement (`balanced`, `power_law_1.01`, ...).
+    pub dist: String,
+    /// Latency, µs.
+    pub us: f64,
+}
+
+/// `profiles/aic/<system>/<file>.csv` MoE rows: a `moe_<dtype>` file (every shape) or a
+/// `moe_mixtral8x7b_<dtype>` file (Mixtral's shape: hidden 4096, inter 14336, 8 experts, top-2).
+pub fn aic_moe(shared: &Path, system: &str, file: &str) -> Result<Vec<MoeRow>> {
+    let t = read_table(&shared.join(format!("profiles/aic/{system}/{file}.csv")))?;
+    let shape_cols = ["hidden", "inter", "experts", "topk"];
+    let shape: Vec<Option<usize>> = shape_cols.iter().map(|c| t.find_column(c)).collect();
+    let mixtral = [4096.0, 14336.0, 8.0, 2.0];
+    let (tokens, tp, ep, dist, lat) =
+        (t.column("tokens")?, t.column("tp")?, t.column("ep")?, t.column("dist")?, t.column("lat_ms")?);
+    (0..t.len())
+        .map(|i| {
+            let mut s = mixtral;
+            for (j, col) in shape.iter().enumerate() {
+                if let Some(c) = col {
+                    s[j] = t.need(i, *c, shape_cols[j])?;
+                }
+            }
+            Ok(MoeRow {
+                hidden: s[0],
+                inter: s[1],
+                experts: s[2],
+                top_k: s[3],
+                tokens: t.need(i, tokens, "tokens")?,
+                tp: t.need(i, tp, "tp")? as u32,
+                ep: t.need(i, ep, "ep")? as u32,
+                dist: t.text(i, dist).to_string(),
+                us: t.need(i, lat, "lat_ms")? * 1e3,
+            })
+        })
+        .collect()
 }

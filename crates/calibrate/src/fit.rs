@@ -9,13 +9,15 @@ use llmsim_engine::exec::Curve;
 /// Which coefficients of a [`Curve`] a fit frees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
-    /// Memory efficiency, overhead and how sharply the overhead gives way to the transfer
-    /// (element-wise kernels, with an overlapped overhead).
+    /// Memory efficiency, overhead, per-row-element latency and how sharply the latency of one
+    /// row gives way to the transfer (element-wise kernels, with an overlapped overhead).
     Memory,
     /// Memory efficiency and an additive overhead (α-β collectives).
     AlphaBeta,
-    /// Compute and memory efficiency, overhead and sharpness (GEMMs, prefill attention).
+    /// Compute and memory efficiency, overhead and sharpness (prefill attention).
     Roofline,
+    /// [`Form::Roofline`] plus a latency per step of the reduction dimension (GEMMs).
+    Gemm,
     /// Memory efficiency, overhead, per-sequence cost and occupancy ramp (decode attention).
     Decode,
 }
@@ -30,11 +32,23 @@ impl Form {
             (e / (1.0 - e)).ln()
         };
         match self {
-            Form::Memory => vec![logit(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)],
+            Form::Memory => vec![
+                logit(c.memory_eff),
+                ln(c.overhead_us),
+                ln(c.sharpness - 1.0),
+                ln(c.per_item_us.max(1e-6)),
+            ],
             Form::AlphaBeta => vec![logit(c.memory_eff), ln(c.overhead_us)],
             Form::Roofline => {
                 vec![logit(c.compute_eff), logit(c.memory_eff), ln(c.overhead_us), ln(c.sharpness - 1.0)]
             }
+            Form::Gemm => vec![
+                logit(c.compute_eff),
+                logit(c.memory_eff),
+                ln(c.overhead_us),
+                ln(c.sharpness - 1.0),
+                ln(c.per_item_us.max(1e-7)),
+            ],
             Form::Decode => vec![logit(c.memory_eff), ln(c.overhead_us), ln(c.per_item_us), ln(c.ramp_units)],
         }
     }
@@ -47,6 +61,7 @@ impl Form {
                 memory_eff: eff(x[0]),
                 overhead_us: x[1].exp(),
                 sharpness: 1.0 + x[2].exp().min(30.0),
+                per_item_us: x[3].exp(),
                 overlapped_overhead: true,
                 ..*base
             },
@@ -56,6 +71,14 @@ impl Form {
                 memory_eff: eff(x[1]),
                 overhead_us: x[2].exp(),
                 sharpness: 1.0 + x[3].exp().min(30.0),
+                ..*base
+            },
+            Form::Gemm => Curve {
+                compute_eff: eff(x[0]),
+                memory_eff: eff(x[1]),
+                overhead_us: x[2].exp(),
+                sharpness: 1.0 + x[3].exp().min(30.0),
+                per_item_us: x[4].exp(),
                 ..*base
             },
             Form::Decode => Curve {
@@ -78,6 +101,8 @@ pub struct Fitted {
     pub rows: usize,
     /// Mean absolute percentage error over those rows, %.
     pub mape_pct: f64,
+    /// The minimised (weighted mean squared log-ratio) loss.
+    pub loss: f64,
 }
 
 /// Fits the `form` coefficients of `start` so `predict(curve, sample)` matches `measured` in
@@ -89,14 +114,28 @@ pub fn fit<S>(
     predict: impl Fn(&Curve, &S) -> f64,
     measured: impl Fn(&S) -> f64,
 ) -> Fitted {
+    fit_weighted(form, start, samples, predict, measured, |_| 1.0)
+}
+
+/// [`fit`] with a weight per sample in the squared-log loss (the reported MAPE is unweighted).
+pub fn fit_weighted<S>(
+    form: Form,
+    start: Curve,
+    samples: &[S],
+    predict: impl Fn(&Curve, &S) -> f64,
+    measured: impl Fn(&S) -> f64,
+    weight: impl Fn(&S) -> f64,
+) -> Fitted {
+    let weights: Vec<f64> = samples.iter().map(&weight).collect();
+    let total: f64 = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
     let loss = |x: &[f64]| {
         let c = form.decode(x, &start);
         let mut sum = 0.0;
-        for s in samples {
+        for (s, w) in samples.iter().zip(&weights) {
             let r = (predict(&c, s) / measured(s)).ln();
-            sum += r * r;
+            sum += w * r * r;
         }
-        if sum.is_finite() { sum / samples.len().max(1) as f64 } else { f64::MAX }
+        if sum.is_finite() { sum / total } else { f64::MAX }
     };
     let mut x = form.encode(&start);
     // Restarting from the best point with a fresh simplex escapes early collapse.
@@ -108,8 +147,34 @@ pub fn fit<S>(
         curve,
         rows: samples.len(),
         mape_pct: mape(samples.iter().map(|s| (predict(&curve, s), measured(s)))),
+        loss: loss(&x),
     }
 }
+
+/// Fits a GEMM curve at each row tile of [`GEMM_TILES`] and keeps the one `score` (lower is
+/// better) prefers: the tile is discrete, so it is searched rather than optimised.
+pub fn fit_gemm_tiles<S>(
+    start: Curve,
+    samples: &[S],
+    predict: impl Fn(&Curve, &S) -> f64,
+    measured: impl Fn(&S) -> f64,
+    weight: impl Fn(&S) -> f64,
+    score: impl Fn(&Fitted) -> f64,
+) -> Fitted {
+    GEMM_TILES
+        .iter()
+        .map(|&m_tile| {
+            let f =
+                fit_weighted(Form::Gemm, Curve { m_tile, ..start }, samples, &predict, &measured, &weight);
+            (score(&f), f)
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .expect("at least one tile")
+        .1
+}
+
+/// Row tiles a GEMM fit tries (0 = no rounding).
+pub const GEMM_TILES: [f64; 5] = [0.0, 32.0, 64.0, 128.0, 256.0];
 
 /// Mean absolute percentage error of `(predicted, measured)` pairs, %.
 pub fn mape(pairs: impl Iterator<Item = (f64, f64)>) -> f64 {

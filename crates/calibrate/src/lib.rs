@@ -15,10 +15,10 @@ use llmsim_engine::exec::calibration::{
     Calibration, DeviceCalibration, FittedCurve, NodeCalibration, TpAlphaBeta, class,
 };
 use llmsim_engine::exec::{
-    AlphaBeta, AttentionShape, Curve, DecodeWork, MLP_COLUMNS, Peaks, PrefillWork, cost,
+    AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MLP_COLUMNS, Op, Peaks, PrefillWork, cost,
 };
 
-use data::{AttentionRow, CollectiveRow, GemmRow, MlpRow, Result};
+use data::{AttentionRow, CollectiveRow, GemmRow, GemmShape, MlpRow, Result};
 use fit::{Fitted, Form, fit};
 
 /// The engine's device record for `name` (a catalogue id).
@@ -85,35 +85,181 @@ pub fn decode_rows_in_scope(row: &AttentionRow) -> bool {
     row.batch <= 256.0 && (128.0..=32768.0).contains(&row.len)
 }
 
-const GEMM_START: Curve = Curve::roofline(0.7, 0.8, 5.0);
-const MEMORY_START: Curve = Curve { sharpness: 3.0, overlapped_overhead: true, ..Curve::memory(0.4, 2.0) };
+const GEMM_START: Curve = Curve { per_item_us: 1e-4, ..Curve::roofline(0.7, 0.8, 5.0) };
+const MEMORY_START: Curve =
+    Curve { sharpness: 3.0, overlapped_overhead: true, per_item_us: 1e-4, ..Curve::memory(0.4, 2.0) };
 const PREFILL_START: Curve = Curve::roofline(0.5, 0.5, 10.0);
 const DECODE_START: Curve = Curve { per_item_us: 0.05, ramp_units: 2.0, ..Curve::memory(0.8, 10.0) };
 
-/// Fits one Vidur `mlp.csv` op over `rows`.
-pub fn fit_mlp_op(device: &DeviceSpec, rows: &[MlpRow], op_index: usize) -> Option<Fitted> {
-    let samples: Vec<&MlpRow> = rows.iter().filter(|r| r.us[op_index].is_some()).collect();
+/// Upper bounds of the token bands the accuracy checks report per band: `[1,64]`, `(64,256]`,
+/// `(256,1024]`, `(1024,4096]`, `(4096,∞)`. Pooled errors hid a 25 % bias in the middle bands.
+pub const TOKEN_BANDS: [f64; 5] = [64.0, 256.0, 1024.0, 4096.0, f64::INFINITY];
+
+/// The band (index into [`TOKEN_BANDS`]) of a token count.
+pub fn token_band(tokens: f64) -> usize {
+    TOKEN_BANDS.iter().position(|hi| tokens <= *hi).unwrap_or(TOKEN_BANDS.len() - 1)
+}
+
+/// A band's label.
+pub fn band_label(band: usize) -> &'static str {
+    ["[1,64]", "(64,256]", "(256,1024]", "(1024,4096]", "(4096,inf)"][band]
+}
+
+/// The calibration class timing `op` of a model with (`gated`) or without a gated MLP.
+pub fn mlp_class(op: Op, gated: bool) -> &'static str {
+    if op == Op::MlpAct && !gated { class::MLP_ACT_UNGATED } else { op.name() }
+}
+
+/// A (model, TP, token band) cell of Vidur's profiles.
+type Cell<'a> = (&'a str, u32, usize);
+
+/// Weights that give every (model, TP, token band) cell of `rows` the same total weight, so
+/// the many large-token rows of a few profiles do not outvote the chunk-sized rows of the rest.
+fn band_weights(rows: &[&MlpRow]) -> Vec<f64> {
+    let mut counts: BTreeMap<Cell, usize> = BTreeMap::new();
+    for r in rows {
+        *counts.entry((r.model.as_str(), r.tp, token_band(r.tokens))).or_default() += 1;
+    }
+    rows.iter().map(|r| 1.0 / counts[&(r.model.as_str(), r.tp, token_band(r.tokens))] as f64).collect()
+}
+
+/// Fits the Vidur `mlp.csv` op `op_index` for `class` (the activation's class depends on the
+/// MLP's gating) over `rows`, every (model, TP, token band) weighted alike. GEMMs take the best
+/// row tile of [`fit::GEMM_TILES`].
+pub fn fit_mlp_op(device: &DeviceSpec, rows: &[MlpRow], op_index: usize, class: &str) -> Option<Fitted> {
+    let op = MLP_COLUMNS[op_index].1;
+    let samples: Vec<&MlpRow> =
+        rows.iter().filter(|r| r.us[op_index].is_some() && mlp_class(op, r.shape.gated) == class).collect();
     if samples.is_empty() {
         return None;
     }
-    let op = MLP_COLUMNS[op_index].1;
-    let (form, start) = if samples[0].shape.gemm_nk(op).is_some() {
-        (Form::Roofline, GEMM_START)
+    let weights = band_weights(&samples);
+    let index: Vec<usize> = (0..samples.len()).collect();
+    let predict = |c: &Curve, i: &usize| mlp_op_us(c, device, samples[*i], op_index);
+    let measured = |i: &usize| samples[*i].us[op_index].unwrap_or(1.0);
+    Some(if samples[0].shape.gemm_nk(op).is_some() {
+        // The tile is chosen by what the band checks look at: the MAPE of each (model, TP,
+        // band) cell, summed.
+        let score = |f: &Fitted| {
+            let mut cells: BTreeMap<Cell, Vec<(f64, f64)>> = BTreeMap::new();
+            for (i, r) in samples.iter().enumerate() {
+                let key = (r.model.as_str(), r.tp, token_band(r.tokens));
+                cells.entry(key).or_default().push((predict(&f.curve, &i), measured(&i)));
+            }
+            cells.into_values().map(|pairs| fit::mape(pairs.into_iter())).sum::<f64>()
+        };
+        fit::fit_gemm_tiles(GEMM_START, &index, predict, measured, |i| weights[*i], score)
     } else {
-        (Form::Memory, MEMORY_START)
+        fit::fit_weighted(Form::Memory, MEMORY_START, &index, predict, measured, |i| weights[*i])
+    })
+}
+
+/// Fits one GEMM curve over `rows` at `p` (every row alike), at the best row tile.
+pub fn fit_gemm(p: Peaks, rows: &[GemmRow], weight_bytes: f64) -> Fitted {
+    fit::fit_gemm_tiles(
+        GEMM_START,
+        rows,
+        |c, r| gemm_row_us(c, p, r, weight_bytes),
+        |r| r.us,
+        |_| 1.0,
+        |f| f.loss,
+    )
+}
+
+/// Most tokens of the AIC rows a layer-GEMM fit uses: the chunked-prefill regime. Larger GEMMs
+/// run at power-limited clocks (fp8 on B200 falls from 75 % of peak at 4k rows to 67 % at 8k
+/// and 49 % at 16k), and fitting them too bent the curve away from the chunk sizes.
+pub const LAYER_GEMM_MAX_TOKENS: f64 = 4096.0;
+
+/// Fits layer GEMM `op` over the AIC `rows` at the models' grid shapes of that op (at most
+/// [`LAYER_GEMM_MAX_TOKENS`] rows), every (shape, token band) weighted alike; `None` if the
+/// table has none of them.
+pub fn fit_layer_gemm(
+    p: Peaks,
+    rows: &[GemmRow],
+    shapes: &[GemmShape],
+    op: Op,
+    weight_bytes: f64,
+) -> Option<Fitted> {
+    let samples: Vec<GemmRow> = shapes
+        .iter()
+        .filter(|s| s.op == op)
+        .flat_map(|s| data::rows_at(rows, s))
+        .filter(|r| r.m <= LAYER_GEMM_MAX_TOKENS)
+        .collect();
+    if samples.is_empty() {
+        return None;
+    }
+    let mut counts: BTreeMap<(u64, u64, usize), usize> = BTreeMap::new();
+    let key = |r: &GemmRow| (r.n as u64, r.k as u64, token_band(r.m));
+    for r in &samples {
+        *counts.entry(key(r)).or_default() += 1;
+    }
+    let predict = |c: &Curve, r: &GemmRow| gemm_row_us(c, p, r, weight_bytes);
+    // The tile is chosen by what the band check looks at: each (shape, band) cell's |bias|.
+    let score = |f: &Fitted| {
+        let mut cells: BTreeMap<(u64, u64, usize), (f64, f64)> = BTreeMap::new();
+        for r in &samples {
+            let cell = cells.entry(key(r)).or_default();
+            cell.0 += predict(&f.curve, r) / r.us - 1.0;
+            cell.1 += 1.0;
+        }
+        cells.into_values().map(|(sum, n)| (sum / n).abs()).sum::<f64>()
     };
-    Some(fit(
-        form,
-        start,
+    Some(fit::fit_gemm_tiles(
+        GEMM_START,
         &samples,
-        |c, r| mlp_op_us(c, device, r, op_index),
-        |r| r.us[op_index].unwrap_or(1.0),
+        predict,
+        |r| r.us,
+        |r| 1.0 / counts[&key(r)] as f64,
+        score,
     ))
 }
 
-/// Fits one GEMM curve over `rows` at `p`.
-pub fn fit_gemm(p: Peaks, rows: &[GemmRow], weight_bytes: f64) -> Fitted {
-    fit(Form::Roofline, GEMM_START, rows, |c, r| gemm_row_us(c, p, r, weight_bytes), |r| r.us)
+/// Fits the grouped GEMMs of MoE experts to AIC's bf16 fused-MoE tables of `system`: balanced
+/// routing (so the active experts are known: min(E, T·k)), no expert parallelism, at most 4096
+/// tokens, every (shape, TP, band) weighted alike. `act` is the device's activation curve (the
+/// fused kernel's SiLU·mul); `None` without MoE tables or an activation curve.
+pub fn fit_moe(shared: &Path, system: &str, dev: &DeviceSpec, act: Option<Curve>) -> Result<Option<Fitted>> {
+    let Some(act) = act else { return Ok(None) };
+    let Ok(mut rows) = data::aic_moe(shared, system, "moe_mixtral8x7b_bf16") else { return Ok(None) };
+    if let Ok(all) = data::aic_moe(shared, system, "moe_bf16") {
+        rows.extend(
+            all.into_iter().filter(|r| !(r.experts == 8.0 && r.inter == 14336.0 && r.hidden == 4096.0)),
+        );
+    }
+    let rows: Vec<data::MoeRow> =
+        rows.into_iter().filter(|r| r.ep == 1 && r.dist == "balanced" && r.tokens <= 4096.0).collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let key =
+        |r: &data::MoeRow| (r.hidden as u64, r.inter as u64, r.experts as u64, r.tp, token_band(r.tokens));
+    let mut counts: BTreeMap<(u64, u64, u64, u32, usize), usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(key(r)).or_default() += 1;
+    }
+    let p = peaks(dev, false);
+    let predict = |c: &Curve, r: &data::MoeRow| {
+        let shape = cost::MoeShape {
+            hidden: r.hidden,
+            experts: r.experts,
+            top_k: r.top_k,
+            expert_dim: r.inter / f64::from(r.tp),
+            shared_dim: 0.0,
+            gated: true,
+        };
+        let active = r.experts.min(r.tokens * r.top_k);
+        cost::moe_experts_us(c, &act, p, p, &shape, r.tokens, active, 2.0)
+    };
+    Ok(Some(fit::fit_weighted(
+        Form::Gemm,
+        GEMM_START,
+        &rows,
+        predict,
+        |r| r.us,
+        |r| 1.0 / counts[&key(r)] as f64,
+    )))
 }
 
 /// Fits prefill attention over the in-scope `rows`.
@@ -128,7 +274,7 @@ pub fn fit_decode(p: Peaks, rows: &[AttentionRow], kv_bytes: f64) -> Fitted {
     fit(Form::Decode, DECODE_START, &rows, |c, r| decode_row_us(c, p, r, kv_bytes), |r| r.us)
 }
 
-/// Fits `α + bytes/β` per GPU count over `rows`, in relative terms.
+/// Fits the faster of two α-β lines per GPU count over `rows`, in relative terms.
 pub fn fit_collective(rows: &[CollectiveRow]) -> Vec<TpAlphaBeta> {
     let mut gpus: Vec<u32> = rows.iter().map(|r| r.gpus).collect();
     gpus.sort_unstable();
@@ -136,11 +282,45 @@ pub fn fit_collective(rows: &[CollectiveRow]) -> Vec<TpAlphaBeta> {
     gpus.into_iter()
         .map(|g| {
             let rows: Vec<&CollectiveRow> = rows.iter().filter(|r| r.gpus == g).collect();
-            let ab = fit_alpha_beta(&rows);
-            let mape_pct = fit::mape(rows.iter().map(|r| (ab.time_us(r.bytes), r.us)));
-            TpAlphaBeta { tp: g, alpha_beta: ab, mape_pct: round(mape_pct, 2) }
+            let collective = fit_two_algorithms(&rows);
+            let mape_pct = fit::mape(rows.iter().map(|r| (collective.time_us(r.bytes), r.us)));
+            TpAlphaBeta { tp: g, collective, mape_pct: round(mape_pct, 2) }
         })
         .collect()
+}
+
+/// Fits `min(α₁ + bytes/β₁, α₂ + bytes/β₂)`: collective libraries switch algorithm with the
+/// message size, so one line is too slow at one end or the other. The second line is kept
+/// only if it is the faster one somewhere in the measured range.
+pub fn fit_two_algorithms(rows: &[&CollectiveRow]) -> Collective {
+    let one = fit_alpha_beta(rows);
+    let decode = |x: &[f64]| {
+        let line = |a: f64, b: f64| AlphaBeta { alpha_us: a.exp(), beta_gbps: b.exp() };
+        Collective { small: line(x[0], x[1]), large: Some(line(x[2], x[3])) }
+    };
+    let loss = |x: &[f64]| {
+        let c = decode(x);
+        let sum: f64 = rows.iter().map(|r| (c.time_us(r.bytes) / r.us).ln().powi(2)).sum();
+        if sum.is_finite() { sum / rows.len().max(1) as f64 } else { f64::MAX }
+    };
+    let fastest = rows.iter().map(|r| r.us).fold(f64::INFINITY, f64::min).max(0.1);
+    let mut x =
+        vec![fastest.ln(), (one.beta_gbps * 0.5).ln(), (one.alpha_us * 2.0).ln(), (one.beta_gbps * 1.3).ln()];
+    for _ in 0..4 {
+        x = fit::nelder_mead(&loss, &x, 0.5, 800);
+    }
+    let c = decode(&x);
+    let (mut small, mut large) = (c.small, c.large.expect("two lines"));
+    if large.alpha_us < small.alpha_us {
+        std::mem::swap(&mut small, &mut large);
+    }
+    let r = |ab: AlphaBeta| AlphaBeta { alpha_us: round(ab.alpha_us, 3), beta_gbps: round(ab.beta_gbps, 2) };
+    let (small, large) = (r(small), r(large));
+    let used = rows.iter().any(|row| large.time_us(row.bytes) < small.time_us(row.bytes));
+    let two = Collective { small, large: used.then_some(large) };
+    let single = Collective::single(one);
+    let error = |c: &Collective| fit::mape(rows.iter().map(|row| (c.time_us(row.bytes), row.us)));
+    if error(&two) < error(&single) { two } else { single }
 }
 
 /// Fits one α-β pair.
@@ -150,6 +330,15 @@ pub fn fit_alpha_beta(rows: &[&CollectiveRow]) -> AlphaBeta {
     let f = fit(Form::AlphaBeta, Curve::memory(0.1, 10.0), rows, |c, r| to_ab(c).time_us(r.bytes), |r| r.us);
     let ab = to_ab(&f.curve);
     AlphaBeta { alpha_us: round(ab.alpha_us, 3), beta_gbps: round(ab.beta_gbps, 2) }
+}
+
+/// `x` to `digits` significant digits (the per-item latencies span 1e-4…1e-1 µs).
+fn round_significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    round(x, digits - 1 - magnitude)
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -163,10 +352,11 @@ fn fitted(f: Fitted, source: String) -> FittedCurve {
         compute_eff: round(c.compute_eff, 4),
         memory_eff: round(c.memory_eff, 4),
         overhead_us: round(c.overhead_us, 3),
-        per_item_us: round(c.per_item_us, 5),
+        per_item_us: round_significant(c.per_item_us, 4),
         ramp_units: round(c.ramp_units, 3),
         sharpness: round(c.sharpness, 3),
         overlapped_overhead: c.overlapped_overhead,
+        m_tile: c.m_tile,
     };
     FittedCurve { curve, source, rows: f.rows, mape_pct: round(f.mape_pct, 2) }
 }
@@ -190,11 +380,25 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
         let rows = data::vidur_mlp(shared, name)?;
         let curves = devices.entry(name).or_default();
         for (i, (column, op)) in MLP_COLUMNS.iter().enumerate() {
-            if let Some(f) = fit_mlp_op(dev, &rows, i) {
-                curves.insert(
-                    op.name().to_string(),
-                    fitted(f, format!("vidur {name} mlp.csv `{column}`, all models and TP")),
-                );
+            let classes: &[&str] =
+                if *op == Op::MlpAct { &[class::MLP_ACT, class::MLP_ACT_UNGATED] } else { &[op.name()] };
+            for &c in classes {
+                let models = match c {
+                    class::MLP_ACT => "gated-MLP models",
+                    class::MLP_ACT_UNGATED => "ungated-MLP models",
+                    _ => "all models",
+                };
+                if let Some(f) = fit_mlp_op(dev, &rows, i, c) {
+                    curves.insert(
+                        c.to_string(),
+                        fitted(
+                            f,
+                            format!(
+                                "vidur {name} mlp.csv `{column}`, {models} and TP, token bands weighted alike"
+                            ),
+                        ),
+                    );
+                }
             }
         }
         if name == "a40" {
@@ -218,21 +422,31 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
         }
     }
 
-    // Generic GEMMs and attention from AIConfigurator's vLLM tables.
+    // Generic GEMMs, vLLM's layer GEMMs and attention from AIConfigurator's vLLM tables.
     for (system, name) in AIC_SYSTEMS {
         let dev = device(name);
         let source = |what: &str| format!("aic {system} {what}");
         let curves = devices.entry(name).or_default();
-        let gemm = data::aic_gemm(shared, system, "bf16")?;
-        curves.insert(
-            class::GEMM.into(),
-            fitted(fit_gemm(peaks(dev, false), &gemm, 2.0), source("gemm_bf16.csv")),
-        );
-        if let Ok(rows) = data::aic_gemm(shared, system, "fp8") {
+        for (dtype, weight_bytes, generic, layer) in [
+            ("bf16", 2.0, class::GEMM, class::VLLM_LAYER_GEMMS),
+            ("fp8", 1.0, class::GEMM_FP8, class::VLLM_LAYER_GEMMS_FP8),
+        ] {
+            let Ok(rows) = data::aic_gemm(shared, system, dtype) else { continue };
+            let p = peaks(dev, dtype == "fp8");
             curves.insert(
-                class::GEMM_FP8.into(),
-                fitted(fit_gemm(peaks(dev, true), &rows, 1.0), source("gemm_fp8.csv")),
+                generic.into(),
+                fitted(fit_gemm(p, &rows, weight_bytes), source(&format!("gemm_{dtype}.csv"))),
             );
+            let shapes = data::aic_gemm_shapes(shared, system, dtype)?;
+            for (op, c) in LAYER_GEMM_OPS.iter().zip(layer) {
+                if let Some(f) = fit_layer_gemm(p, &rows, &shapes, *op, weight_bytes) {
+                    let what = format!(
+                        "gemm_{dtype}.csv at the {} shapes of gemm_shapes.csv, token bands weighted alike",
+                        op.name()
+                    );
+                    curves.insert(c.into(), fitted(f, source(&what)));
+                }
+            }
         }
         for (kv, kv_bytes, prefill_class, decode_class) in [
             ("bf16", 2.0, class::PREFILL_ATTENTION, class::DECODE_ATTENTION),
@@ -261,18 +475,24 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
     let copy = |devices: &BTreeMap<&str, BTreeMap<String, FittedCurve>>, from: &str, class: &str| {
         devices[from].get(class).cloned()
     };
-    let fills: [(&str, &str, &[&str]); 4] = [
+    let element_wise = [
+        "embedding",
+        "input_layernorm",
+        "attn_rope",
+        "post_attention_layernorm",
+        class::MLP_ACT,
+        class::MLP_ACT_UNGATED,
+        "add",
+    ];
+    let mut h100_vidur: Vec<&str> = MLP_COLUMNS.iter().map(|(_, op)| op.name()).collect();
+    h100_vidur.push(class::MLP_ACT_UNGATED);
+    let fills: [(&str, &str, &[&str]); 3] = [
         // H200 is the H100 chip with faster memory: Vidur's H100 efficiencies carry over.
-        ("h200", "h100", &MLP_COLUMNS.map(|(_, op)| op.name())),
-        // B200 has no Vidur profile: layer GEMMs from its own AIC GEMM fit, the rest from H100.
-        (
-            "b200",
-            "h100",
-            &["embedding", "input_layernorm", "attn_rope", "post_attention_layernorm", "mlp_act", "add"],
-        ),
+        ("h200", "h100", &h100_vidur),
+        // B200 has no Vidur profile: element-wise ops from the H100 (its layer GEMMs below).
+        ("b200", "h100", &element_wise),
         // A40 (Ampere, like the A100) has no attention tables.
         ("a40", "a100", &[class::PREFILL_ATTENTION, class::DECODE_ATTENTION]),
-        ("a100", "a100", &[]),
     ];
     for (to, from, classes) in fills {
         for c in classes.iter() {
@@ -284,15 +504,39 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
             }
         }
     }
+    // MoE experts after the fills: the fused kernel's activation is the device's.
+    for (system, name) in AIC_SYSTEMS {
+        let curves = devices.get_mut(name).expect("device fitted");
+        if let Some(f) = fit_moe(shared, system, device(name), curves.get(class::MLP_ACT).map(|c| c.curve))? {
+            let what = "moe_mixtral8x7b_bf16.csv and moe_bf16.csv, balanced routing, no EP, ≤ 4096 tokens, (shape, TP, band) weighted alike";
+            curves.insert(class::MOE_EXPERTS.into(), fitted(f, format!("aic {system} {what}")));
+        }
+    }
     for curves in devices.values_mut() {
         let get = |c: &str| curves.get(c).cloned();
         let mut add = Vec::new();
-        for layer_gemm in ["attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj"] {
-            if !curves.contains_key(layer_gemm) {
-                add.push((
-                    layer_gemm,
-                    transferred(&get(class::GEMM).expect("gemm fitted"), "the device's generic GEMM"),
-                ));
+        if !curves.contains_key(class::MOE_EXPERTS) {
+            add.push((
+                class::MOE_EXPERTS,
+                transferred(&get(class::GEMM).expect("gemm"), "the generic GEMM; no MoE table"),
+            ));
+        }
+        for (i, op) in LAYER_GEMM_OPS.iter().enumerate() {
+            let (vidur, vllm, vllm_fp8) =
+                (op.name(), class::VLLM_LAYER_GEMMS[i], class::VLLM_LAYER_GEMMS_FP8[i]);
+            // No Vidur profile (B200): vLLM's kernels stand in; no AIC table (A40): Vidur's.
+            match (curves.contains_key(vidur), curves.contains_key(vllm)) {
+                (false, true) => {
+                    add.push((vidur, transferred(&get(vllm).expect("fitted"), "vLLM's layer GEMM")))
+                }
+                (true, false) => {
+                    add.push((vllm, transferred(&get(vidur).expect("fitted"), "Vidur's layer GEMM")))
+                }
+                _ => {}
+            }
+            if !curves.contains_key(vllm_fp8) {
+                let from = get(vllm).or_else(|| get(vidur)).expect("a layer GEMM fitted");
+                add.push((vllm_fp8, transferred(&from, "bf16 layer GEMM; no FP8 tensor cores")));
             }
         }
         if !curves.contains_key(class::GEMM_FP8) {
@@ -333,6 +577,20 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
     })
 }
 
+/// The four layer GEMMs, in the order of [`class::VLLM_LAYER_GEMMS`].
+pub const LAYER_GEMM_OPS: [Op; 4] = [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj];
+
+/// AIC systems and the DGX-style node (8 GPUs on NVSwitch) each one's collectives calibrate.
+pub const AIC_NODES: [(&str, &str); 4] =
+    [("h100_sxm", "h100_dgx"), ("h200_sxm", "h200_dgx"), ("a100_sxm", "a100_dgx"), ("b200_sxm", "b200_dgx")];
+
+/// The engines' all-reduce tables, by [`NodeCalibration::custom_all_reduce`] key.
+pub const CUSTOM_ALL_REDUCE_FILES: [(&str, &str); 3] = [
+    ("vllm", "custom_allreduce_bf16"),
+    ("sglang", "custom_allreduce_sglang_bf16"),
+    ("trtllm", "custom_allreduce_trtllm_bf16"),
+];
+
 /// Collective fits per node.
 fn calibrate_nodes(shared: &Path) -> Result<Vec<NodeCalibration>> {
     let mut nodes = Vec::new();
@@ -340,21 +598,26 @@ fn calibrate_nodes(shared: &Path) -> Result<Vec<NodeCalibration>> {
         let rows = data::vidur_network(shared, node, "send_recv", Some(dpn))?;
         Ok((!rows.is_empty()).then(|| fit_alpha_beta(&rows.iter().collect::<Vec<_>>())))
     };
-    // NVSwitch nodes: AIC's NCCL all-reduce tables (nccl-tests, one node).
-    for (system, node) in [
-        ("h100_sxm", "h100_dgx"),
-        ("h200_sxm", "h200_dgx"),
-        ("a100_sxm", "a100_dgx"),
-        ("b200_sxm", "b200_dgx"),
-    ] {
+    // NVSwitch nodes: AIC's NCCL and engine all-reduce tables (one node).
+    for (system, node) in AIC_NODES {
         let vidur_node = if node == "h100_dgx" || node == "a100_dgx" { node } else { "" };
+        let mut custom = BTreeMap::new();
+        let mut custom_files = Vec::new();
+        for (engine, file) in CUSTOM_ALL_REDUCE_FILES {
+            if let Ok(rows) = data::aic_all_reduce(shared, system, file) {
+                custom.insert(engine.to_string(), fit_collective(&rows));
+                custom_files.push(format!("{file}.csv"));
+            }
+        }
         nodes.push(NodeCalibration {
             node: node.into(),
             source: format!(
-                "all-reduce: aic {system} nccl_allreduce_fp16.csv; send/recv: {}",
+                "all-reduce: aic {system} nccl_allreduce_fp16.csv, {}; send/recv: {}",
+                custom_files.join(", "),
                 if vidur_node.is_empty() { "link model" } else { "vidur send_recv.csv" }
             ),
             all_reduce: fit_collective(&data::aic_all_reduce(shared, system, "nccl_allreduce_fp16")?),
+            custom_all_reduce: custom,
             send_recv_intra_node: if vidur_node.is_empty() { None } else { send_recv(vidur_node, 2)? },
             send_recv_inter_node: if vidur_node.is_empty() { None } else { send_recv(vidur_node, 1)? },
         });
@@ -370,6 +633,7 @@ fn calibrate_nodes(shared: &Path) -> Result<Vec<NodeCalibration>> {
             node: node.into(),
             source: format!("vidur network/{node} all_reduce.csv and send_recv.csv"),
             all_reduce: fit_collective(&all_reduce),
+            custom_all_reduce: BTreeMap::new(),
             send_recv_intra_node: send_recv(node, 2)?,
             send_recv_inter_node: send_recv(node, 1)?,
         });

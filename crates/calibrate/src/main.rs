@@ -12,7 +12,9 @@ const USAGE: &str = "usage: llmsim-calibrate <fit|check|transfer> [--shared DIR]
   fit       fit every curve to the tables under DIR/profiles and write FILE
             (default: data/calibration.json)
   check     print the error table of the shipped data/calibration.json against every
-            measured row (per device, op, dtype), with the accuracy bounds; exit 1 on a miss
+            measured row (per device, op, dtype), then per token band (layer sums per model
+            and TP, ops, chunk sizes, vLLM's layer GEMMs against AIC's tables), with the
+            accuracy bounds; exit 1 on a miss
   transfer  fit on one model or device, test on others, print the transfer errors
 
 DIR defaults to ../shared (the workplace's reference folder).";
@@ -58,11 +60,22 @@ fn main() -> ExitCode {
                 .map_err(|e| llmsim_calibrate::data::DataError(format!("{}: {e}", out.display())))?;
             println!("wrote {}", out.display());
             print!("{}", check::format_table(&check::error_table(&shared, &c)?));
+            print!("\n{}", check::format_band_table(&check::band_table(&shared, &c)?));
             Ok(true)
         }),
-        Some("check") => check::error_table(&shared, Calibration::embedded()).map(|rows| {
+        Some("check") => check::error_table(&shared, Calibration::embedded()).and_then(|rows| {
             print!("{}", check::format_table(&rows));
-            rows.iter().all(check::ErrorRow::passes)
+            let bands = check::band_table(&shared, Calibration::embedded())?;
+            print!("\n{}", check::format_band_table(&bands));
+            let failed: Vec<String> = bands
+                .iter()
+                .filter(|r| !r.passes())
+                .map(|r| format!("{} {} {} {}", r.device, r.what, r.kernels, r.band))
+                .collect();
+            if !failed.is_empty() {
+                println!("\noutside the per-band bounds: {}", failed.join("; "));
+            }
+            Ok(rows.iter().all(check::ErrorRow::passes) && failed.is_empty())
         }),
         Some("transfer") => transfer::transfer_table(&shared).map(|rows| {
             print!("{}", transfer::format_transfer(&rows));

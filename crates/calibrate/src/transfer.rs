@@ -62,7 +62,7 @@ pub fn transfer_table(shared: &Path) -> Result<Vec<TransferRow>> {
     let train: Vec<MlpRow> = h100.iter().filter(|r| r.model == FIT_MODEL).cloned().collect();
     let mut curves: [Option<Curve>; 10] = [None; 10];
     for (i, slot) in curves.iter_mut().enumerate() {
-        *slot = fit_mlp_op(device("h100"), &train, i).map(|f| f.curve);
+        *slot = fit_mlp_op(device("h100"), &train, i, MLP_COLUMNS[i].1.name()).map(|f| f.curve);
     }
     let (_, in_sample) = layer_sum_mape(&curves, "h100", &train.iter().collect::<Vec<_>>());
     let fit_on = format!("vidur h100 {FIT_MODEL}");

@@ -282,6 +282,26 @@ impl BlockPool {
     }
 }
 
+/// The hash of block `index` of `request`: the workload's where it carries hashes (`index`
+/// within them), else one derived from the request's id. vLLM hashes every full block of every
+/// request by content, so a preempted request finds its own freed blocks again while they last;
+/// without a trace's hashes, request-unique ones reproduce exactly that self-hit and nothing
+/// else (no two requests share them). Derived hashes have the top bit set, apart from the small
+/// integers traces use.
+fn block_hash(request: &Request, index: usize) -> u64 {
+    match &request.block_hashes {
+        Some(hashes) => hashes[index],
+        None => {
+            // SplitMix64's finaliser over (id, index): a bijection, so distinct pairs collide
+            // only through the top-bit mark, one chance in 2^63.
+            let mut z = (u64::from(request.id.0) << 32 | index as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) | 1 << 63
+        }
+    }
+}
+
 /// KV usage of a replica.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KvUsage {
@@ -400,18 +420,23 @@ impl KvCacheManager {
         if !self.prefix_caching {
             return 0;
         }
-        let Some(hashes) = &request.block_hashes else { return 0 };
-        let max_blocks = (request.num_prefill_tokens.saturating_sub(1) / self.block_size) as usize;
-        let candidates = &hashes[..hashes.len().min(max_blocks)];
-        for hash in candidates {
-            match self.pool.lookup(*hash) {
+        let candidates = self.prompt_blocks(request);
+        for index in 0..candidates {
+            match self.pool.lookup(block_hash(request, index)) {
                 Some(block) => out.push(block),
                 None => break,
             }
         }
-        self.stats.queried_blocks += candidates.len() as u64;
+        self.stats.queried_blocks += candidates as u64;
         self.stats.hit_blocks += out.len() as u64;
         out.len() as u32 * self.block_size
+    }
+
+    /// Full prompt blocks a cache hit may cover: at most P − 1 tokens, and only blocks with a
+    /// hash (a trace's list may stop short).
+    fn prompt_blocks(&self, request: &Request) -> usize {
+        let max_blocks = (request.num_prefill_tokens.saturating_sub(1) / self.block_size) as usize;
+        request.block_hashes.as_ref().map_or(max_blocks, |h| h.len().min(max_blocks))
     }
 
     /// The cached-prefix length of `request` in tokens, without counting it as a lookup
@@ -420,11 +445,8 @@ impl KvCacheManager {
         if !self.prefix_caching {
             return 0;
         }
-        let Some(hashes) = &request.block_hashes else { return 0 };
-        let max_blocks = (request.num_prefill_tokens.saturating_sub(1) / self.block_size) as usize;
-        let hits = hashes[..hashes.len().min(max_blocks)]
-            .iter()
-            .take_while(|h| self.pool.lookup(**h).is_some())
+        let hits = (0..self.prompt_blocks(request))
+            .take_while(|index| self.pool.lookup(block_hash(request, *index)).is_some())
             .count();
         hits as u32 * self.block_size
     }
@@ -477,12 +499,11 @@ impl KvCacheManager {
                 table.blocks.push(block);
             }
         }
-        if self.prefix_caching
-            && let Some(hashes) = &request.block_hashes
-        {
-            let full = ((computed + n) / bs).min(hashes.len() as u32);
+        if self.prefix_caching {
+            let hashed = request.block_hashes.as_ref().map_or(u32::MAX, |h| h.len() as u32);
+            let full = ((computed + n) / bs).min(hashed);
             for i in table.num_cached..full {
-                self.pool.cache(table.blocks[i as usize], hashes[i as usize]);
+                self.pool.cache(table.blocks[i as usize], block_hash(request, i as usize));
             }
             table.num_cached = table.num_cached.max(full);
         }

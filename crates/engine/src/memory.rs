@@ -1,6 +1,6 @@
 //! The KV memory planner: how many KV blocks fit on a replica's GPUs next to the weights.
 
-use crate::config::{CacheSpec, ConfigError, ReplicaSpec};
+use crate::config::{ActivationMemory, CacheSpec, ConfigError, ReplicaSpec};
 
 /// Bytes in a GiB (2^30). Device capacities are in GiB, as Vidur counts them (its "GB"), and
 /// every message labels memory as GiB.
@@ -15,6 +15,8 @@ pub struct MemoryPlan {
     pub weight_bytes_per_device: u64,
     /// Device memory left for weights and KV after the margin.
     pub available_bytes_per_device: u64,
+    /// Of that, kept out of the KV cache for activations and the runtime.
+    pub reserved_bytes_per_device: u64,
     /// KV bytes one token takes on one GPU.
     pub kv_bytes_per_token: u64,
     /// Tokens of KV the replica can hold.
@@ -49,6 +51,32 @@ pub fn params_per_layer(replica: &ReplicaSpec) -> u64 {
     n + 2 * e // norms
 }
 
+/// Peak activation bytes per GPU of one forward pass over `tokens` tokens that samples
+/// `sequences` sequences, as vLLM's memory profile run finds it: the hidden state and residual
+/// (bf16) next to the widest intermediate of a layer (the fused QKV output, or the MLP's gate+up
+/// output with its activation; per routed token for MoE), plus the sampler's fp32 logits over
+/// the whole vocabulary for every sequence. Layers run one after another, so one layer's
+/// intermediates are live at a time.
+pub fn activation_bytes(replica: &ReplicaSpec, tokens: u64, sequences: u64) -> u64 {
+    let m = &replica.model;
+    let tp = u64::from(replica.parallel.tensor_parallel_size);
+    let e = u64::from(m.embedding_dim);
+    let hd = u64::from(m.head_dim());
+    let kv = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
+    let qkv = (u64::from(m.num_q_heads) / tp + 2 * kv) * hd;
+    let projections = if m.use_gated_mlp { 3 } else { 2 };
+    let mlp = match &m.moe {
+        None => projections * u64::from(m.mlp_hidden_dim) / tp,
+        Some(moe) => {
+            u64::from(moe.top_k) * (projections * u64::from(moe.expert_hidden_dim) / tp + e)
+                + projections * u64::from(moe.shared_expert_hidden_dim) / tp
+        }
+    };
+    const ACT_BYTES: u64 = 2;
+    const LOGIT_BYTES: u64 = 4;
+    tokens * (2 * e + qkv.max(mlp)) * ACT_BYTES + sequences * u64::from(m.vocab_size) * LOGIT_BYTES
+}
+
 /// Plans a replica's KV capacity; refuses a configuration whose weights do not fit, with the
 /// numbers and a hint.
 pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, ConfigError> {
@@ -64,6 +92,11 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     let params_per_device = params_per_layer(replica) * layers + edge_params;
     let weight_bytes = params_per_device * replica.weight_dtype.bytes();
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
+    let activations = match cache.activation_memory {
+        ActivationMemory::None => 0,
+        ActivationMemory::Profile { tokens, sequences } => activation_bytes(replica, tokens, sequences),
+    };
+    let reserved = activations + cache.runtime_memory_bytes;
     let kv_heads = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
     let kv_bytes_per_token = 2 * u64::from(m.head_dim()) * kv_heads * layers * replica.kv_cache_dtype.bytes();
 
@@ -94,23 +127,30 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
         )
         .with_hint(hint));
     }
-    let max_kv_tokens = (available - weight_bytes) / kv_bytes_per_token.max(1);
+    let free = (available - weight_bytes).saturating_sub(reserved);
+    let max_kv_tokens = free / kv_bytes_per_token.max(1);
     let planned_blocks = max_kv_tokens / u64::from(cache.block_size);
     if planned_blocks == 0 && cache.num_blocks_override.is_none() {
+        let reservation = if reserved > 0 {
+            format!(" and {:.2} GiB reserved for activations and the runtime", gib(reserved))
+        } else {
+            String::new()
+        };
         return Err(ConfigError::new(
             "cache_config_block_size",
             format!(
-                "no KV block of {} tokens fits next to the weights ({:.2} GiB free per GPU)",
+                "no KV block of {} tokens fits next to the weights{reservation} ({:.2} GiB free per GPU)",
                 cache.block_size,
-                gib(available - weight_bytes)
+                gib(free)
             ),
         )
-        .with_hint("use more GPUs per replica, a smaller model, or a smaller block size"));
+        .with_hint("use more GPUs per replica, a smaller model, a smaller block size or token budget"));
     }
     Ok(MemoryPlan {
         params_per_device,
         weight_bytes_per_device: weight_bytes,
         available_bytes_per_device: available,
+        reserved_bytes_per_device: reserved,
         kv_bytes_per_token,
         max_kv_tokens,
         num_blocks: cache.num_blocks_override.unwrap_or(planned_blocks),
@@ -141,6 +181,8 @@ mod tests {
             num_blocks_override: None,
             watermark_blocks_fraction: 0.01,
             memory_margin_fraction: 0.1,
+            activation_memory: ActivationMemory::None,
+            runtime_memory_bytes: 0,
             enable_prefix_caching: false,
             num_preallocate_tokens: 64,
         }
@@ -178,6 +220,39 @@ mod tests {
         let mut r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
         r.kv_cache_dtype = Dtype::Fp8;
         assert_eq!(plan(&r, &cache()).unwrap().kv_bytes_per_token, 65_536);
+    }
+
+    #[test]
+    fn a_vllm_profile_run_reserves_activations_and_the_runtime_reserve_comes_off_the_kv_cache() {
+        let r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
+        let none = plan(&r, &cache()).unwrap();
+        // vLLM's H100 defaults: 8192 batched tokens, 1024 sequences.
+        let profile = CacheSpec {
+            activation_memory: ActivationMemory::Profile { tokens: 8192, sequences: 1024 },
+            ..cache()
+        };
+        let with = plan(&r, &profile).unwrap();
+        // 8192 × (2·4096 + 3·14336) × 2 B = 0.78 GiB of layer activations + 1024 × 128256 × 4 B
+        // = 0.49 GiB of logits: 1.27 GiB.
+        let reserved = with.reserved_bytes_per_device as f64 / GIB;
+        assert!((reserved - 1.27).abs() < 0.01, "{reserved}");
+        assert_eq!(none.max_kv_tokens - with.max_kv_tokens, with.reserved_bytes_per_device / 131_072);
+        // 3–7 % of the KV capacity goes, as the review estimated against vLLM.
+        let lost = 1.0 - with.max_kv_tokens as f64 / none.max_kv_tokens as f64;
+        assert!((0.015..0.07).contains(&lost), "{lost}");
+        let runtime = CacheSpec { runtime_memory_bytes: 1 << 30, ..profile };
+        let both = plan(&r, &runtime).unwrap();
+        assert_eq!(with.max_kv_tokens - both.max_kv_tokens, (1u64 << 30) / 131_072);
+    }
+
+    #[test]
+    fn moe_activations_count_each_routed_token_once_per_expert() {
+        let r = replica("mistralai/Mixtral-8x7B-v0.1", "h100", 4, 1);
+        let m = &r.model;
+        let moe = m.moe.as_ref().unwrap();
+        let per_token =
+            (2 * 4096 + u64::from(moe.top_k) * (3 * u64::from(moe.expert_hidden_dim) / 4 + 4096)) * 2;
+        assert_eq!(activation_bytes(&r, 100, 0), 100 * per_token);
     }
 
     #[test]

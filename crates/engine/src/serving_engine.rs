@@ -198,8 +198,12 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         Setting::new("cache_config_enable_prefix_caching", true),
         Setting::new("cache_config_block_size", 16),
         Setting::new("cache_config_num_preallocate_tokens", 0),
-        // --gpu-memory-utilization 0.9.
+        // --gpu-memory-utilization 0.9 of all memory, after the profile run's activation peak.
         Setting::new("cache_config_memory_margin_fraction", 0.1),
+        Setting::new("cache_config_activation_memory", "profile"),
+        // Its custom all-reduce for the message sizes it covers (NCCL above), and its GEMMs.
+        Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "vllm_custom"),
+        Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
     ]
 }
 
@@ -235,6 +239,9 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         Setting::new("cache_config_enable_prefix_caching", true),
         Setting::new("cache_config_block_size", 1),
         Setting::new("cache_config_memory_margin_fraction", format!("{margin:.4}")),
+        // Its custom all-reduce (NCCL above its size limit); cuBLAS GEMMs as vLLM's.
+        Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "sglang_custom"),
+        Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
     ]
 }
 
@@ -253,6 +260,9 @@ fn trtllm(_t: &EngineTarget) -> Vec<Setting> {
         // free_gpu_memory_fraction 0.9 (of the memory left after the weights; approximated
         // by 10 % of all memory until the planner models it).
         Setting::new("cache_config_memory_margin_fraction", 0.1),
+        // Its custom all-reduce kernels (NCCL above their size limit); cuBLAS GEMMs as vLLM's.
+        Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "trtllm_custom"),
+        Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
     ]
 }
 
@@ -355,7 +365,8 @@ mod tests {
         assert_eq!(value(&c, "replica_scheduler_config_type"), "trtllm");
         assert_eq!(value(&c, "trtllm_scheduler_config_max_num_tokens"), "8192");
         assert_eq!(value(&c, "cache_config_block_size"), "32");
-        assert_eq!(settings.len(), 9);
+        assert_eq!(value(&c, "roofline_execution_time_predictor_config_all_reduce_kernel"), "trtllm_custom");
+        assert_eq!(settings.len(), 11);
     }
 
     #[test]

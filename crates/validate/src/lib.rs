@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod output;
 pub mod points;
 pub mod select;
+pub mod settings;
 pub mod simulate;
 pub mod skip;
 pub mod stats;
@@ -25,6 +26,7 @@ pub use client::{Client, Overrides, Warmup};
 pub use mapping::{PointConfig, point_config};
 pub use points::{InputError, Instance, Mode, PointsFile, ServingPoint, parse_points};
 pub use select::{Filter, FilterError};
+pub use settings::{Setting, SettingError};
 pub use skip::SkipReason;
 pub use summary::Summary;
 
@@ -37,6 +39,8 @@ pub struct Options {
     pub filters: Vec<Filter>,
     /// `--max N`: simulate at most N of the modellable points, an even spread of them.
     pub max: Option<usize>,
+    /// `--set [backend:]flag=value`, in the order given (a later one wins).
+    pub settings: Vec<Setting>,
 }
 
 /// A row to report: simulated (with its configuration) or skipped.
@@ -71,7 +75,13 @@ pub fn plan(file: &PointsFile, options: &Options) -> Result<Plan, FilterError> {
         .into_iter()
         .map(|index| {
             let point = &file.points[index];
-            let config = point_config(point, &options.client).and_then(|config| {
+            let config = point_config(point, &options.client).and_then(|mut config| {
+                config.settings = options
+                    .settings
+                    .iter()
+                    .filter(|s| s.applies_to(&point.backend))
+                    .map(|s| (s.flag.clone(), s.value.clone()))
+                    .collect();
                 simulate::build(&config, &point.system, &point.model_path).map(|_| config)
             });
             PlannedRow { index, config }
@@ -199,6 +209,43 @@ mod tests {
         let three = run_plan(&file, &plan, 3, &|| {});
         assert_eq!(one, three);
         assert!(matches!(one[0], Outcome::Simulated(_)) && matches!(one[1], Outcome::Skipped(_)));
+    }
+
+    #[test]
+    fn settings_reach_the_points_of_their_backend_and_change_the_simulation() {
+        let rows = [
+            row(&[("id", "v"), ("batch_size", "4"), ("isl", "256"), ("osl", "8"), ("tp_size", "8")]),
+            row(&[
+                ("id", "t"),
+                ("backend", "trtllm"),
+                ("batch_size", "4"),
+                ("isl", "256"),
+                ("osl", "8"),
+                ("tp_size", "8"),
+            ]),
+        ];
+        let file = parse_points(&format!("{HEADER}\n{}\n", rows.join("\n")), "f").unwrap();
+        let kernel = "roofline_execution_time_predictor_config_all_reduce_kernel";
+        let settings = vec![
+            Setting::parse(&format!("vllm:{kernel}=vllm_custom")).unwrap(),
+            Setting::parse(&format!("trtllm:{kernel}=trtllm_custom")).unwrap(),
+            Setting::parse(&format!("trtllm:{kernel}=nccl")).unwrap(),
+        ];
+        let client = small_client();
+        let base = plan(&file, &Options { client, ..Options::default() }).unwrap();
+        let set = plan(&file, &Options { client, settings, ..Options::default() }).unwrap();
+        let applied = |i: usize| set.rows[i].config.as_ref().unwrap().settings.clone();
+        assert_eq!(applied(0), vec![(kernel.to_string(), "vllm_custom".to_string())]);
+        // Both trtllm settings reach the point, in order: the later one (NCCL, the default) wins.
+        assert_eq!(applied(1).len(), 2);
+
+        let tpot = |plan: &Plan, i: usize| match run_plan(&file, plan, 1, &|| {})[i] {
+            Outcome::Simulated(c) => c.sim_tpot_ms.unwrap(),
+            Outcome::Skipped(ref r) => panic!("skipped: {r}"),
+        };
+        // vLLM's custom all-reduce is faster than NCCL at TP8 decode; the trtllm point is as before.
+        assert!(tpot(&set, 0) < tpot(&base, 0), "{} vs {}", tpot(&set, 0), tpot(&base, 0));
+        assert_eq!(tpot(&set, 1), tpot(&base, 1));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use llmsim_validate::output::{points_csv, tables_md};
-use llmsim_validate::{Filter, Options, Overrides, Summary, parse_points, plan, run_plan};
+use llmsim_validate::{Filter, Options, Overrides, Setting, Summary, parse_points, plan, run_plan};
 
 /// Simulates measured closed-loop serving benchmarks with llmsim and tables the error of mean
 /// TTFT and mean TPOT (signed: (simulated − measured) / measured).
@@ -24,6 +24,11 @@ struct Args {
     /// all match, several on one column match any of their values.
     #[arg(long = "filter", value_name = "COLUMN=VALUE", value_parser = |s: &str| Filter::parse(s).map_err(|e| e.to_string()))]
     filters: Vec<Filter>,
+    /// Run every point (or, with a BACKEND: prefix, every point of that serving engine) with
+    /// an llmsim flag set, e.g. `--set vllm:roofline_execution_time_predictor_config_all_reduce_kernel=vllm_custom`.
+    /// Repeatable; a later setting of the same flag wins.
+    #[arg(long = "set", value_name = "[BACKEND:]FLAG=VALUE", value_parser = |s: &str| Setting::parse(s).map_err(|e| e.to_string()))]
+    settings: Vec<Setting>,
     /// Simulate at most N of the modellable points, evenly spread over the file (skipped
     /// points are still reported).
     #[arg(long, value_name = "N")]
@@ -94,7 +99,8 @@ fn validate(args: &Args) -> Result<(), String> {
         ttft_overhead_per_input_token_us: args.client_ttft_overhead_per_input_token_us,
         model_recipes: args.model_recipes,
     };
-    let options = Options { client, filters: args.filters.clone(), max: args.max };
+    let options =
+        Options { client, filters: args.filters.clone(), max: args.max, settings: args.settings.clone() };
     let plan = plan(&file, &options).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
 
@@ -109,7 +115,8 @@ fn validate(args: &Args) -> Result<(), String> {
     bar.finish_and_clear();
 
     let filters = args.filters.iter().map(Filter::to_string).collect();
-    let summary = Summary::of(&points_name, &file, &plan, &outcomes, filters, args.max, &client);
+    let mut summary = Summary::of(&points_name, &file, &plan, &outcomes, filters, args.max, &client);
+    summary.settings = args.settings.iter().map(Setting::to_string).collect();
     let tables = tables_md(&summary);
     let write = |name: &str, contents: &str| {
         let path = args.out.join(name);

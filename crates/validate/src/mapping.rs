@@ -12,6 +12,8 @@ use crate::skip::SkipReason;
 pub struct PointConfig {
     /// `(flag, value)` pairs with Vidur's flag names.
     pub flags: Vec<(&'static str, String)>,
+    /// `--set` flags for this point's backend, applied after `flags` (so they win).
+    pub settings: Vec<(String, String)>,
     /// The serving engine measured (`--serving_engine`).
     pub backend: String,
     /// Clients of the closed loop.
@@ -94,7 +96,14 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     if overrides.model_recipes {
         flags.extend(model_recipe_flags(point));
     }
-    Ok(PointConfig { flags, backend: point.backend.clone(), concurrency, warmup_requests, measured_requests })
+    Ok(PointConfig {
+        flags,
+        settings: Vec::new(),
+        backend: point.backend.clone(),
+        concurrency,
+        warmup_requests,
+        measured_requests,
+    })
 }
 
 /// llmsim's weight dtype for a dtype name of the file, `None` for one it has no model of.

@@ -32,7 +32,12 @@ pub struct SimulatedPoint {
 /// Validates a point's configuration with the engine; a refusal (unknown model or device, a
 /// model that does not fit) becomes the skip reason. `system` and `model` name the point in it.
 pub fn build(config: &PointConfig, system: &str, model: &str) -> Result<SimConfig, SkipReason> {
-    let pairs = config.flags.iter().map(|(f, v)| (*f, v.as_str())).chain(HARNESS_FLAGS.iter().copied());
+    let pairs = config
+        .flags
+        .iter()
+        .map(|(f, v)| (*f, v.as_str()))
+        .chain(HARNESS_FLAGS.iter().copied())
+        .chain(config.settings.iter().map(|(f, v)| (f.as_str(), v.as_str())));
     Config::from_pairs(pairs)
         .and_then(|c| SimConfig::build(&c, &Inputs::new()))
         .map_err(|errors| SkipReason::from_config_errors(&errors, system, model))

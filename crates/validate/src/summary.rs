@@ -55,6 +55,8 @@ pub struct Summary {
     /// What the command line changed about each point's benchmark client (`null` = the
     /// protocol's value, `client.rs`).
     pub overrides: Overrides,
+    /// `--set`s, as given.
+    pub settings: Vec<String>,
     /// Modellable points `--max` left out (not in any figure below).
     pub thinned_out: usize,
     /// Over all reported points.
@@ -137,6 +139,7 @@ impl Summary {
             filters,
             max,
             overrides: *client,
+            settings: Vec::new(),
             thinned_out: plan.thinned_out,
             overall: overall.stats([None, None, None, None]),
             by_backend: by_backend

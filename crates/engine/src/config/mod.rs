@@ -18,7 +18,10 @@ pub use error::{ConfigError, ConfigErrors};
 pub(crate) use flag::closest;
 pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile};
 pub use params::{Params, fill_placeholders};
-pub use spec::{CacheSpec, ClusterSpec, CostSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec, SloSpec};
+pub use spec::{
+    ActivationMemory, CacheSpec, ClusterSpec, CostSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec,
+    SloSpec,
+};
 pub use table::FlagTable;
 pub use unsupported::{UNSUPPORTED_FLAGS, UnsupportedFlag, unsupported_flag};
 

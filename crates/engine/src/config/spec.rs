@@ -89,12 +89,30 @@ pub struct CacheSpec {
     pub num_blocks_override: Option<u64>,
     /// Free-block reserve used by admission in legacy schedulers.
     pub watermark_blocks_fraction: f64,
-    /// Memory kept back from weights and KV.
+    /// Memory kept back from weights and KV (1 − vLLM's `gpu_memory_utilization`).
     pub memory_margin_fraction: f64,
+    /// Whether the peak activation of a forward pass is kept out of the KV cache.
+    pub activation_memory: ActivationMemory,
+    /// Bytes per GPU kept out of the KV cache for CUDA graphs, NCCL and the runtime.
+    pub runtime_memory_bytes: u64,
     /// Prefix caching on.
     pub enable_prefix_caching: bool,
     /// Tokens of blocks allocated ahead (vllm_v1).
     pub num_preallocate_tokens: u32,
+}
+
+/// What the memory planner keeps out of the KV cache for activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivationMemory {
+    /// Nothing (Vidur).
+    None,
+    /// vLLM's profile run: the peak of a forward pass over the scheduler's largest batch.
+    Profile {
+        /// Tokens of the largest forward pass (the scheduler's token budget).
+        tokens: u64,
+        /// Sequences sampled at once (the scheduler's batch-size cap).
+        sequences: u64,
+    },
 }
 
 /// Prefill SLO used by the EDF queue.

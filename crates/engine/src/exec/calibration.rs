@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use super::cost::{AlphaBeta, Curve};
+use super::cost::{AlphaBeta, Collective, Curve};
 
 /// The op classes a device calibration holds curves for (JSON keys).
 pub mod class {
@@ -24,8 +24,11 @@ pub mod class {
     pub const POST_ATTENTION_LAYERNORM: &str = "post_attention_layernorm";
     /// Gate+up projection GEMM.
     pub const MLP_UP_PROJ: &str = "mlp_up_proj";
-    /// SiLU·mul / GELU.
+    /// SiLU·mul of a gated MLP.
     pub const MLP_ACT: &str = "mlp_act";
+    /// The activation of an ungated MLP (GELU): a plain element-wise kernel, unlike the fused
+    /// gate kernel, which walks each token's row in one thread block.
+    pub const MLP_ACT_UNGATED: &str = "mlp_act_ungated";
     /// Down projection GEMM.
     pub const MLP_DOWN_PROJ: &str = "mlp_down_proj";
     /// Residual add.
@@ -36,6 +39,9 @@ pub mod class {
     pub const GEMM: &str = "gemm";
     /// Any fp8 GEMM.
     pub const GEMM_FP8: &str = "gemm_fp8";
+    /// The grouped GEMMs of a fused MoE layer's experts at bf16 (vLLM's fused-MoE kernels are
+    /// less efficient than a dense GEMM of the same FLOPs).
+    pub const MOE_EXPERTS: &str = "moe_experts";
     /// Prefill attention, bf16 KV cache.
     pub const PREFILL_ATTENTION: &str = "prefill_attention";
     /// Prefill attention, fp8 KV cache.
@@ -45,8 +51,20 @@ pub mod class {
     /// Decode attention, fp8 KV cache.
     pub const DECODE_ATTENTION_FP8: &str = "decode_attention_kv_fp8";
 
-    /// Every class, in file order.
-    pub const ALL: [&str; 17] = [
+    /// The four layer GEMMs of vLLM 0.24's kernels at bf16, fitted to AIConfigurator's tables
+    /// at the models' shapes (see [`super::layer_gemm_class`]).
+    pub const VLLM_LAYER_GEMMS: [&str; 4] =
+        ["vllm_attn_pre_proj", "vllm_attn_post_proj", "vllm_mlp_up_proj", "vllm_mlp_down_proj"];
+    /// The same at fp8 weights and activations.
+    pub const VLLM_LAYER_GEMMS_FP8: [&str; 4] = [
+        "vllm_attn_pre_proj_fp8",
+        "vllm_attn_post_proj_fp8",
+        "vllm_mlp_up_proj_fp8",
+        "vllm_mlp_down_proj_fp8",
+    ];
+
+    /// Every class every device has, in file order.
+    pub const ALL: [&str; 27] = [
         EMBEDDING,
         INPUT_LAYERNORM,
         ATTN_PRE_PROJ,
@@ -55,16 +73,62 @@ pub mod class {
         POST_ATTENTION_LAYERNORM,
         MLP_UP_PROJ,
         MLP_ACT,
+        MLP_ACT_UNGATED,
         MLP_DOWN_PROJ,
         ADD,
         KV_CACHE_SAVE,
         GEMM,
         GEMM_FP8,
+        MOE_EXPERTS,
         PREFILL_ATTENTION,
         PREFILL_ATTENTION_FP8,
         DECODE_ATTENTION,
         DECODE_ATTENTION_FP8,
+        VLLM_LAYER_GEMMS[0],
+        VLLM_LAYER_GEMMS[1],
+        VLLM_LAYER_GEMMS[2],
+        VLLM_LAYER_GEMMS[3],
+        VLLM_LAYER_GEMMS_FP8[0],
+        VLLM_LAYER_GEMMS_FP8[1],
+        VLLM_LAYER_GEMMS_FP8[2],
+        VLLM_LAYER_GEMMS_FP8[3],
     ];
+}
+
+/// Whose GEMM kernels the layer GEMMs are timed as: the stacks differ by 10–30 % on identical
+/// shapes (../shared/notes/execution-time.md §4.3), so the roofline carries one fit per stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GemmKernels {
+    /// PyTorch linear layers as Vidur profiled them (its `mlp.csv`; the default, for parity).
+    Vidur,
+    /// vLLM 0.24's linear layers as AIConfigurator measured them.
+    Vllm,
+}
+
+impl GemmKernels {
+    /// Flag values, in [`GemmKernels`] order.
+    pub const NAMES: [&str; 2] = ["vidur", "vllm"];
+
+    /// The kernels a flag value names.
+    pub fn parse(name: &str) -> Option<GemmKernels> {
+        match name {
+            "vidur" => Some(GemmKernels::Vidur),
+            "vllm" => Some(GemmKernels::Vllm),
+            _ => None,
+        }
+    }
+}
+
+/// The calibration class of layer GEMM `op` (QKV, O, gate+up or down projection) with
+/// `kernels` at 8-bit (`fp8`) or 16-bit weights. Vidur profiled no fp8 GEMM, so fp8 layer GEMMs
+/// are vLLM's whichever kernels are chosen.
+pub fn layer_gemm_class(op: super::Op, kernels: GemmKernels, fp8: bool) -> String {
+    match (kernels, fp8) {
+        (_, true) => format!("vllm_{}_fp8", op.name()),
+        (GemmKernels::Vllm, false) => format!("vllm_{}", op.name()),
+        (GemmKernels::Vidur, false) => op.name().to_string(),
+    }
 }
 
 /// One fitted curve and where it came from.
@@ -99,14 +163,14 @@ impl DeviceCalibration {
     }
 }
 
-/// α-β of an all-reduce over `tp` GPUs.
+/// An all-reduce over `tp` GPUs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TpAlphaBeta {
     /// GPUs in the collective.
     pub tp: u32,
     /// The fit.
     #[serde(flatten)]
-    pub alpha_beta: AlphaBeta,
+    pub collective: Collective,
     /// In-sample MAPE, %.
     #[serde(default)]
     pub mape_pct: f64,
@@ -119,9 +183,13 @@ pub struct NodeCalibration {
     pub node: String,
     /// The tables fitted.
     pub source: String,
-    /// All-reduce per TP degree inside a node.
+    /// NCCL all-reduce per TP degree inside a node.
     #[serde(default)]
     pub all_reduce: Vec<TpAlphaBeta>,
+    /// The serving engines' own all-reduce kernels per TP degree inside a node, by engine
+    /// (`vllm`, `sglang`, `trtllm`; see [`AllReduceKernel`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_all_reduce: BTreeMap<String, Vec<TpAlphaBeta>>,
     /// Point-to-point between two GPUs of one node.
     #[serde(default)]
     pub send_recv_intra_node: Option<AlphaBeta>,
@@ -131,9 +199,65 @@ pub struct NodeCalibration {
 }
 
 impl NodeCalibration {
-    /// The all-reduce fit for exactly `tp` GPUs.
-    pub fn all_reduce(&self, tp: u32) -> Option<AlphaBeta> {
-        self.all_reduce.iter().find(|a| a.tp == tp).map(|a| a.alpha_beta)
+    /// The NCCL all-reduce fit for exactly `tp` GPUs.
+    pub fn all_reduce(&self, tp: u32) -> Option<Collective> {
+        self.all_reduce.iter().find(|a| a.tp == tp).map(|a| a.collective)
+    }
+
+    /// The all-reduce of `kernel` for exactly `tp` GPUs, if measured on this node.
+    pub fn all_reduce_with(&self, kernel: AllReduceKernel, tp: u32) -> Option<Collective> {
+        match kernel.custom_key() {
+            None => self.all_reduce(tp),
+            Some(key) => self.custom_all_reduce.get(key)?.iter().find(|a| a.tp == tp).map(|a| a.collective),
+        }
+    }
+}
+
+/// Which all-reduce implementation tensor parallelism uses. vLLM, SGLang and TensorRT-LLM run
+/// their own kernels (one-shot/two-shot over NVLink peer memory) for the message sizes of
+/// decode and small prefills, 2–3× faster than NCCL there; larger messages converge on NCCL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllReduceKernel {
+    /// NCCL (Vidur's profiles; the default).
+    Nccl,
+    /// vLLM's custom all-reduce.
+    VllmCustom,
+    /// SGLang's custom all-reduce.
+    SglangCustom,
+    /// TensorRT-LLM's `AllReduce` op (strategy AUTO).
+    TrtllmCustom,
+}
+
+impl AllReduceKernel {
+    /// Flag values, in enum order.
+    pub const NAMES: [&str; 4] = ["nccl", "vllm_custom", "sglang_custom", "trtllm_custom"];
+    /// Every kernel, in enum order.
+    pub const ALL: [AllReduceKernel; 4] = [
+        AllReduceKernel::Nccl,
+        AllReduceKernel::VllmCustom,
+        AllReduceKernel::SglangCustom,
+        AllReduceKernel::TrtllmCustom,
+    ];
+
+    /// The kernel a flag value names.
+    pub fn parse(name: &str) -> Option<AllReduceKernel> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| Self::ALL[i])
+    }
+
+    /// Its flag value.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Its key in [`NodeCalibration::custom_all_reduce`]; `None` for NCCL.
+    pub fn custom_key(self) -> Option<&'static str> {
+        match self {
+            AllReduceKernel::Nccl => None,
+            AllReduceKernel::VllmCustom => Some("vllm"),
+            AllReduceKernel::SglangCustom => Some("sglang"),
+            AllReduceKernel::TrtllmCustom => Some("trtllm"),
+        }
     }
 }
 

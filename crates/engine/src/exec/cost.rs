@@ -17,7 +17,9 @@ pub struct Curve {
     pub memory_eff: f64,
     /// Fixed cost per call (launch, synchronisation), µs.
     pub overhead_us: f64,
-    /// Extra cost per item (sequence for decode attention), µs.
+    /// Extra cost per item, µs: per sequence for decode attention, per step of the reduction
+    /// dimension `k` for a GEMM, per row element for an element-wise kernel with an overlapped
+    /// overhead (the latency of one row).
     #[serde(default)]
     pub per_item_us: f64,
     /// Parallel work units at which bandwidth use reaches 63 % (decode attention's occupancy
@@ -32,6 +34,15 @@ pub struct Curve {
     /// it: small element-wise kernels take a near-constant time until enough rows fill the GPU.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub overlapped_overhead: bool,
+    /// GEMM row tile: the compute term counts `m` rounded up to a multiple of this (tensor-core
+    /// kernels compute whole tiles, so 520 rows cost as much as 640 with 128-row tiles); 0 = no
+    /// rounding.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub m_tile: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn default_sharpness() -> f64 {
@@ -49,6 +60,7 @@ impl Curve {
             ramp_units: 0.0,
             sharpness: 2.0,
             overlapped_overhead: false,
+            m_tile: 0.0,
         }
     }
 
@@ -62,6 +74,7 @@ impl Curve {
             ramp_units: 0.0,
             sharpness: 2.0,
             overlapped_overhead: false,
+            m_tile: 0.0,
         }
     }
 
@@ -74,8 +87,10 @@ impl Curve {
             self.per_item_us,
             self.ramp_units,
             self.sharpness,
+            self.m_tile,
         ];
         all.iter().all(|x| x.is_finite())
+            && self.m_tile >= 0.0
             && self.memory_eff > 0.0
             && self.compute_eff >= 0.0
             && self.sharpness >= 1.0
@@ -122,8 +137,14 @@ pub fn roofline_us(curve: &Curve, peaks: Peaks, flops: f64, bytes: f64, items: f
     };
     let memory = bytes / (peaks.bytes_per_s * curve.memory_eff * ramp) * 1e6;
     if curve.overlapped_overhead {
-        return curve.per_item_us * items
-            + soft_max(curve.overhead_us, soft_max(compute, memory, 2.0), curve.sharpness);
+        // Element-wise kernels: one thread block per token row loops over the row, so a few
+        // rows take the latency of one row (`per_item_us` per row element) however little
+        // they move, until enough rows fill the GPU and the transfer dominates.
+        return soft_max(
+            curve.overhead_us + curve.per_item_us * items,
+            soft_max(compute, memory, 2.0),
+            curve.sharpness,
+        );
     }
     curve.overhead_us + curve.per_item_us * items + soft_max(compute, memory, curve.sharpness)
 }
@@ -141,17 +162,20 @@ pub fn gemm_us(
     if m <= 0.0 {
         return 0.0;
     }
-    let flops = 2.0 * m * n * k;
+    let rows = if curve.m_tile > 0.0 { (m / curve.m_tile).ceil() * curve.m_tile } else { m };
+    let flops = 2.0 * rows * n * k;
     let bytes = (m * k + m * n) * act_bytes + k * n * weight_bytes;
-    roofline_us(curve, peaks, flops, bytes, 0.0, 1.0)
+    // The item is one step of the reduction dimension: a tile's K loop runs serially, so a
+    // small GEMM's latency grows with `k` even when it moves next to nothing.
+    roofline_us(curve, peaks, flops, bytes, k, 1.0)
 }
 
-/// A memory-bound kernel moving `bytes`, in µs.
-pub fn elementwise_us(curve: &Curve, peaks: Peaks, bytes: f64) -> f64 {
+/// A memory-bound kernel moving `bytes` over rows of `row_elements` elements, in µs.
+pub fn elementwise_us(curve: &Curve, peaks: Peaks, bytes: f64, row_elements: f64) -> f64 {
     if bytes <= 0.0 {
         return 0.0;
     }
-    roofline_us(curve, peaks, 0.0, bytes, 0.0, 1.0)
+    roofline_us(curve, peaks, 0.0, bytes, row_elements, 1.0)
 }
 
 /// Head layout of attention on one GPU.
@@ -229,6 +253,113 @@ pub fn decode_attention_us(curve: &Curve, peaks: Peaks, shape: &AttentionShape, 
     roofline_us(curve, peaks, work.flops, work.bytes, work.sequences, ramp.max(1e-3))
 }
 
+/// A mixture-of-experts layer's routed experts on one GPU (experts split by TP).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MoeShape {
+    /// Hidden size the experts see.
+    pub hidden: f64,
+    /// Routed experts.
+    pub experts: f64,
+    /// Experts per token.
+    pub top_k: f64,
+    /// Expert intermediate size per GPU.
+    pub expert_dim: f64,
+    /// Shared-expert intermediate size per GPU (0 = none).
+    pub shared_dim: f64,
+    /// Gated experts (gate and up fused).
+    pub gated: bool,
+}
+
+/// How a router spreads tokens over experts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MoeRouting {
+    /// Perfectly balanced, as AIConfigurator's `balanced` tables are measured: T tokens' T·k
+    /// picks spread evenly, reaching min(E, T·k) experts.
+    Balanced {
+        /// Routed experts.
+        experts: f64,
+        /// Experts per token.
+        top_k: f64,
+    },
+    /// Random routing: each token picks its top-k experts independently, expert i with
+    /// probability p_i (uniform, or skewed by a power law over the experts' popularity ranks).
+    Random {
+        /// Per expert, ln(1 − p_i), most popular first.
+        log_miss: Vec<f64>,
+    },
+}
+
+impl MoeRouting {
+    /// Each token's top-k uniform over `experts`: a load-balanced router's expected reach.
+    pub fn uniform(experts: f64, top_k: f64) -> MoeRouting {
+        MoeRouting::power_law(experts, top_k, 0.0)
+    }
+
+    /// Expert i drawing a share ∝ (i + 1)^−α of the picks (α = 0: uniform). AIConfigurator
+    /// measures `power_law_1.01` (its estimate for DeepSeek-V3) and `power_law_1.2` (Qwen3-235B)
+    /// tables; its loads are sampled, this is their expectation over ranks.
+    pub fn power_law(experts: f64, top_k: f64, alpha: f64) -> MoeRouting {
+        let n = experts.max(1.0) as usize;
+        let weights: Vec<f64> = (0..n).map(|i| libm::pow(i as f64 + 1.0, -alpha)).collect();
+        let total: f64 = weights.iter().sum();
+        // Expert i is among a token's top_k distinct picks with probability top_k·w_i/Σw (≤ 1).
+        let log_miss = weights.iter().map(|w| libm::log1p(-(top_k * w / total).min(1.0 - 1e-12))).collect();
+        MoeRouting::Random { log_miss }
+    }
+
+    /// Expected number of distinct experts `tokens` tokens reach: only these load their weights.
+    /// Uniform top-k routing of T tokens over E experts reaches E·(1 − (1 − k/E)^T), far fewer
+    /// than min(E, T·k) at small batches (Mixtral, 4 tokens: 5.5 of 8, not 8).
+    pub fn active_experts(&self, tokens: f64) -> f64 {
+        if tokens <= 0.0 {
+            return 0.0;
+        }
+        match self {
+            MoeRouting::Balanced { experts, top_k } => experts.min(tokens * top_k).max(1.0),
+            MoeRouting::Random { log_miss } => {
+                log_miss.iter().map(|lm| 1.0 - libm::exp(tokens * lm)).sum::<f64>().max(1.0)
+            }
+        }
+    }
+}
+
+/// The routed (and shared) experts of one MoE layer over `tokens` tokens, µs: a fused kernel
+/// runs every routed token through its experts in one grouped GEMM per projection, loading the
+/// weights of the `active` experts only, with the activation between. `gemm` and `act` are the
+/// GEMM and activation curves; the router's gate GEMM is not included.
+#[allow(clippy::too_many_arguments)] // The layer's shape, its routing and two curves at two rates.
+pub fn moe_experts_us(
+    gemm: &Curve,
+    act: &Curve,
+    gemm_peaks: Peaks,
+    peaks: Peaks,
+    shape: &MoeShape,
+    tokens: f64,
+    active: f64,
+    weight_bytes: f64,
+) -> f64 {
+    if tokens <= 0.0 {
+        return 0.0;
+    }
+    let routed = tokens * shape.top_k;
+    let e = shape.hidden;
+    let projections = if shape.gated { 2.0 } else { 1.0 };
+    let grouped = |n: f64, k: f64| {
+        let flops = 2.0 * routed * n * k;
+        let bytes = routed * (n + k) * ACT_BYTES + active * n * k * weight_bytes;
+        roofline_us(gemm, gemm_peaks, flops, bytes, k, 1.0)
+    };
+    let act_bytes = (projections + 1.0) * routed * shape.expert_dim * ACT_BYTES;
+    let mut us = grouped(projections * shape.expert_dim, e)
+        + grouped(e, shape.expert_dim)
+        + elementwise_us(act, peaks, act_bytes, shape.expert_dim);
+    if shape.shared_dim > 0.0 {
+        us += gemm_us(gemm, gemm_peaks, tokens, projections * shape.shared_dim, e, ACT_BYTES, weight_bytes)
+            + gemm_us(gemm, gemm_peaks, tokens, e, shape.shared_dim, ACT_BYTES, weight_bytes);
+    }
+    us
+}
+
 /// Latency/bandwidth (α-β) model of a collective: `α + bytes / β`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlphaBeta {
@@ -245,6 +376,32 @@ impl AlphaBeta {
             return 0.0;
         }
         self.alpha_us + bytes / (self.beta_gbps * 1e3)
+    }
+}
+
+/// A collective whose library switches algorithm with the message size (vLLM's custom
+/// all-reduce goes from one-shot to two-shot, NCCL from its low-latency to its bandwidth
+/// protocols): the faster of two α-β lines.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Collective {
+    /// The small-message algorithm (or the only one).
+    #[serde(flatten)]
+    pub small: AlphaBeta,
+    /// The large-message algorithm, if the fit found one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large: Option<AlphaBeta>,
+}
+
+impl Collective {
+    /// One α-β line.
+    pub fn single(alpha_beta: AlphaBeta) -> Collective {
+        Collective { small: alpha_beta, large: None }
+    }
+
+    /// Time to move `bytes`, µs: the faster algorithm's.
+    pub fn time_us(&self, bytes: f64) -> f64 {
+        let small = self.small.time_us(bytes);
+        self.large.map_or(small, |large| small.min(large.time_us(bytes)))
     }
 }
 
@@ -284,6 +441,46 @@ mod tests {
     }
 
     #[test]
+    fn a_row_tile_charges_whole_tiles_of_compute() {
+        let c = Curve { sharpness: 50.0, m_tile: 128.0, ..Curve::roofline(0.7, 0.8, 0.0) };
+        let at = |m: f64| gemm_us(&c, H100, m, 28672.0, 4096.0, 2.0, 2.0);
+        // Compute bound: 520 rows cost as much as 640 (five tiles), 512 as four.
+        assert!((at(520.0) / at(640.0) - 1.0).abs() < 1e-3, "{} {}", at(520.0), at(640.0));
+        assert!((at(520.0) / at(512.0) - 1.25).abs() < 0.01, "{} {}", at(520.0), at(512.0));
+        let untiled = Curve { m_tile: 0.0, ..c };
+        assert!(gemm_us(&untiled, H100, 520.0, 28672.0, 4096.0, 2.0, 2.0) < at(520.0));
+    }
+
+    #[test]
+    fn a_gemm_item_is_a_step_of_the_reduction_dimension() {
+        let c = Curve { per_item_us: 0.001, ..Curve::roofline(0.7, 0.8, 5.0) };
+        let none = Curve { per_item_us: 0.0, ..c };
+        let extra = |k: f64| {
+            gemm_us(&c, H100, 1.0, 4096.0, k, 2.0, 2.0) - gemm_us(&none, H100, 1.0, 4096.0, k, 2.0, 2.0)
+        };
+        assert!((extra(512.0) - 0.512).abs() < 1e-9 && (extra(8192.0) - 8.192).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_element_wise_kernel_takes_one_rows_latency_until_the_transfer_dominates() {
+        let c = Curve {
+            per_item_us: 0.0005,
+            sharpness: 8.0,
+            overlapped_overhead: true,
+            ..Curve::memory(0.5, 1.0)
+        };
+        // One token of a 28k-wide row: latency-bound, 1 + 0.0005 × 28672 ≈ 15 µs, however few
+        // bytes move; a narrow row of the same bytes is cheaper.
+        let wide = elementwise_us(&c, H100, 3.0 * 28672.0 * 2.0, 28672.0);
+        assert!((wide - 15.3).abs() < 0.2, "{wide}");
+        assert!(elementwise_us(&c, H100, 3.0 * 28672.0 * 2.0, 4096.0) < wide / 4.0);
+        // Many rows: bandwidth bound, the row latency hidden.
+        let bytes = 4096.0 * 3.0 * 28672.0 * 2.0;
+        let transfer = bytes / (3.35e12 * 0.5) * 1e6;
+        assert!((elementwise_us(&c, H100, bytes, 28672.0) / transfer - 1.0).abs() < 0.01);
+    }
+
+    #[test]
     fn decode_attention_grows_with_context_and_ramps_with_sequences() {
         let shape = AttentionShape { q_heads: 32.0, kv_heads: 8.0, head_dim: 128.0, kv_bytes: 2.0 };
         let c = Curve { per_item_us: 0.06, ramp_units: 2.0, ..Curve::roofline(0.5, 0.9, 11.0) };
@@ -298,9 +495,36 @@ mod tests {
     }
 
     #[test]
+    fn balanced_routing_reaches_the_expected_number_of_distinct_experts() {
+        let mixtral = MoeRouting::uniform(8.0, 2.0);
+        // 1 - (1 - 2/8)^4 of 8 experts: 5.47 (min(E, T·k) said 8).
+        assert!((mixtral.active_experts(4.0) - 8.0 * (1.0 - 0.75f64.powi(4))).abs() < 1e-9);
+        assert!((mixtral.active_experts(1.0) - 2.0).abs() < 1e-9, "one token reaches its top-k");
+        assert!(mixtral.active_experts(64.0) > 7.99);
+        // 256 experts, top-8, 16 tokens: 100.6 (min said 128).
+        let dsv3 = MoeRouting::uniform(256.0, 8.0);
+        assert!((dsv3.active_experts(16.0) - 256.0 * (1.0 - (1.0 - 8.0 / 256.0f64).powi(16))).abs() < 1e-6);
+        // A skewed router concentrates tokens on fewer experts.
+        assert!(MoeRouting::power_law(256.0, 8.0, 1.2).active_experts(16.0) < dsv3.active_experts(16.0));
+        // AIC's balanced tables spread the picks evenly: min(E, T·k).
+        let balanced = MoeRouting::Balanced { experts: 8.0, top_k: 2.0 };
+        assert_eq!((balanced.active_experts(2.0), balanced.active_experts(16.0)), (4.0, 8.0));
+    }
+
+    #[test]
     fn alpha_beta_adds_latency_to_transfer() {
         let ab = AlphaBeta { alpha_us: 10.0, beta_gbps: 100.0 };
         assert!((ab.time_us(1e8) - (10.0 + 1000.0)).abs() < 1e-9);
         assert_eq!(ab.time_us(0.0), 0.0);
+    }
+
+    #[test]
+    fn a_collective_takes_the_faster_of_its_two_algorithms() {
+        let one_shot = AlphaBeta { alpha_us: 5.0, beta_gbps: 80.0 };
+        let two_shot = AlphaBeta { alpha_us: 12.0, beta_gbps: 200.0 };
+        let c = Collective { small: one_shot, large: Some(two_shot) };
+        assert_eq!(c.time_us(64e3), one_shot.time_us(64e3));
+        assert_eq!(c.time_us(64e6), two_shot.time_us(64e6));
+        assert_eq!(Collective::single(one_shot).time_us(64e6), one_shot.time_us(64e6));
     }
 }

@@ -11,11 +11,13 @@ mod profile_csv;
 mod roofline;
 mod shape;
 
-pub use cost::{AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork};
+pub use cost::{
+    AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks, PrefillWork,
+};
 pub use interp::{Table1, Table2};
 pub use profile::{MLP_COLUMNS, ProfilePredictor};
 pub use profile_csv::ProfileCsv;
-pub use roofline::{RooflineCoefficients, RooflinePredictor};
+pub use roofline::{MoeRoutingKind, RooflineCoefficients, RooflinePredictor};
 pub use shape::LayerShape;
 
 use std::sync::Arc;

@@ -51,7 +51,7 @@ macro_rules! vidur_flags {
                 concat!($prefix, "_execution_time_predictor_config_cpu_overhead_input_file"),
                 InputFile::ProfileTable,
                 "./data/profiling/cpu_overhead/{NETWORK_DEVICE}/{MODEL}/cpu_overheads.csv",
-                "Vidur CPU-overhead table (schedule, sampler, prepare inputs, process outputs, ray comm by batch size); read unless CPU modelling is skipped.",
+                "Vidur CPU-overhead table (schedule, sampler, prepare inputs, process outputs, ray comm by batch size), charged once per iteration on the last stage; read unless CPU modelling is skipped.",
             ),
             FlagDef::int(concat!($prefix, "_execution_time_predictor_config_k_fold_cv_splits"), "10", IGNORED),
             FlagDef::choice(concat!($prefix, "_execution_time_predictor_config_cache_mode"), &["ignore_cache", "use_cache", "require_cache"], "use_cache", IGNORED),
@@ -89,7 +89,7 @@ macro_rules! vidur_flags {
             FlagDef::bool(
                 concat!($prefix, "_execution_time_predictor_config_skip_cpu_overhead_modeling"),
                 "true",
-                "Leave CPU overhead out (Vidur's default); false reads the CPU-overhead table.",
+                "Skip Vidur's CPU-overhead table (Vidur's default); false reads it, and it replaces --execution_time_predictor_config_cpu_overhead_ms.",
             ),
             $($extra,)*
         ]
@@ -187,9 +187,9 @@ pub struct ProfilePredictor {
     all_reduce: Option<Table1>,
     /// Send/recv µs by bytes.
     send_recv: Option<Table1>,
-    /// CPU ms by batch size; `None` with `skip_cpu` = no CPU time.
+    /// CPU ms per iteration by batch size (Vidur's table, read unless skipped); `None` = the
+    /// per-iteration CPU overhead flags.
     cpu: Option<Table1>,
-    skip_cpu: bool,
     kv_granularity: f64,
     chunk_granularity: f64,
     decode_overhead: f64,
@@ -222,7 +222,10 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
         params.int(&flag(name));
     }
 
-    let roofline = match RooflinePredictor::new(replica, RooflineCoefficients::default()) {
+    let (cpu_overhead_ms, cpu_overhead_per_request_ms) = super::roofline::cpu_overhead_flags(params);
+    let settings =
+        RooflineCoefficients { cpu_overhead_ms, cpu_overhead_per_request_ms, ..Default::default() };
+    let roofline = match RooflinePredictor::new(replica, settings) {
         Ok(r) => r,
         Err(message) => {
             params.error(ConfigError::new("replica_config_device", message));
@@ -242,7 +245,6 @@ fn parse(params: &mut Params, replica: &ReplicaSpec, prefix: &str) -> Option<Sha
         all_reduce: None,
         send_recv: None,
         cpu: None,
-        skip_cpu,
         kv_granularity,
         chunk_granularity,
         decode_overhead,
@@ -657,6 +659,13 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
         }
         if position.is_last() {
             out.set(Op::LmHead, r.lm_head_us(batch.len() as f64) * 1e-3, Provenance::Roofline);
+            // CPU work happens once per iteration: Vidur's table where read, else the flags.
+            let n = batch.len() as f64;
+            let (ms, provenance) = match &self.cpu {
+                Some(table) => table.eval(n, |n| r.cpu_overhead_ms(n)),
+                None => (r.cpu_overhead_ms(n), Provenance::Roofline),
+            };
+            out.set(Op::CpuOverhead, ms, provenance);
         } else {
             let (us, provenance) = match &self.send_recv {
                 Some(table) => table
@@ -664,14 +673,6 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
                 None => (r.send_recv_us(tokens), Provenance::Roofline),
             };
             out.set(Op::PipelineSendRecv, us * 1e-3, provenance);
-        }
-        if !self.skip_cpu {
-            let n = batch.len() as f64;
-            let (ms, provenance) = match &self.cpu {
-                Some(table) => table.eval(n, |n| r.cpu_overhead_ms(n)),
-                None => (r.cpu_overhead_ms(n), Provenance::Roofline),
-            };
-            out.set(Op::CpuOverhead, ms, provenance);
         }
         out
     }
@@ -864,6 +865,37 @@ mod tests {
             "{err}"
         );
         assert!(err.hint.as_deref().unwrap_or("").contains("none"), "{err}");
+    }
+
+    #[test]
+    fn vidurs_cpu_overhead_table_is_read_and_charged_once_per_iteration() {
+        let csv = "model_name,tensor_parallel_degree,batch_size,schedule_median,sampler_e2e_median,prepare_inputs_e2e_median,process_model_outputs_median,ray_comm_time_mean\n\
+                   meta-llama/Llama-2-7b-hf,1,1,0.1,0.2,0.1,0.05,0.05\n\
+                   meta-llama/Llama-2-7b-hf,1,8,0.2,0.4,0.2,0.1,0.1\n";
+        let c = build(
+            &[
+                ("execution_time_predictor_config_type", "profile"),
+                ("profile_execution_time_predictor_config_compute_input_file", "none"),
+                NO_ATTENTION,
+                ("profile_execution_time_predictor_config_send_recv_input_file", "none"),
+                ("profile_execution_time_predictor_config_skip_cpu_overhead_modeling", "false"),
+                ("profile_execution_time_predictor_config_cpu_overhead_input_file", "cpu.csv"),
+                ("replica_config_num_pipeline_stages", "2"),
+                // The table replaces the flat flags.
+                ("execution_time_predictor_config_cpu_overhead_ms", "5"),
+            ],
+            &[("cpu.csv", csv.to_string())],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let batch: Vec<BatchItem> = (0..8)
+            .map(|_| BatchItem { num_processed_tokens: 100, num_tokens: 1, is_prefill: false })
+            .collect();
+        let p = &c.predictor.build;
+        let first = p.predict(&batch, StagePosition { stage: 0, num_stages: 2 });
+        let last = p.predict(&batch, StagePosition { stage: 1, num_stages: 2 });
+        assert_eq!(first.get(Op::CpuOverhead), 0.0);
+        assert!((last.get(Op::CpuOverhead) - 1.0).abs() < 1e-12, "{}", last.get(Op::CpuOverhead));
+        assert_eq!(last.provenance[Op::CpuOverhead as usize], Provenance::Measured);
     }
 
     #[test]

@@ -4,31 +4,67 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::calibration::{Calibration, DeviceCalibration, class};
-use super::cost::{self, ACT_BYTES, AlphaBeta, AttentionShape, Curve, DecodeWork, Peaks, PrefillWork};
+use super::calibration::{
+    AllReduceKernel, Calibration, DeviceCalibration, GemmKernels, class, layer_gemm_class,
+};
+use super::cost::{
+    self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks,
+    PrefillWork,
+};
 use super::shape::LayerShape;
 use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
 use crate::config::{ConfigError, Dtype, FlagDef, Params, ReplicaSpec};
 
 pub(super) const FLAGS: &[FlagDef] = &[
-    FlagDef::float(
-        "roofline_execution_time_predictor_config_cpu_overhead_ms",
-        "0.5",
-        "CPU time per iteration (scheduling, sampling, input preparation), in ms.",
+    FlagDef::choice(
+        "roofline_execution_time_predictor_config_gemm_kernels",
+        &GemmKernels::NAMES,
+        "vidur",
+        "Whose kernels the layer GEMMs are timed as: vidur = PyTorch linear layers as Vidur profiled them (its mlp.csv; Vidur parity); vllm = vLLM 0.24's, as AIConfigurator measured them (10-30 % faster on H100). fp8 weights always use vLLM's.",
+    ),
+    FlagDef::choice(
+        "roofline_execution_time_predictor_config_moe_routing",
+        &["uniform", "balanced", "power_law"],
+        "uniform",
+        "How MoE tokens spread over experts, which sets how many distinct experts (hence how much expert weight) a batch reads: uniform (each token's top-k at random: E(1-(1-k/E)^T)), balanced (picks spread evenly: min(E, T k), as AIConfigurator's balanced tables), power_law (expert i drawing a share proportional to (i+1)^-alpha).",
     ),
     FlagDef::float(
-        "roofline_execution_time_predictor_config_cpu_overhead_per_request_ms",
-        "0.005",
-        "Extra CPU time per request in the batch, in ms.",
+        "roofline_execution_time_predictor_config_moe_routing_alpha",
+        "1.2",
+        "Exponent of power_law MoE routing (AIConfigurator: 1.01 for DeepSeek-V3, 1.2 for Qwen3-235B).",
+    ),
+    FlagDef::choice(
+        "roofline_execution_time_predictor_config_all_reduce_kernel",
+        &AllReduceKernel::NAMES,
+        "nccl",
+        "TP all-reduce implementation: nccl (Vidur parity), or a serving engine's own kernel (vllm_custom, sglang_custom, trtllm_custom; 2-3x faster than NCCL for decode-sized messages), fitted to AIConfigurator's tables; nodes without such a table use NCCL's fit.",
     ),
 ];
 
 pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {
-    let cpu_ms = params.float_in("roofline_execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4);
-    let cpu_per_req_ms =
-        params.float_in("roofline_execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3);
-    let coefficients =
-        RooflineCoefficients { cpu_overhead_ms: cpu_ms, cpu_overhead_per_request_ms: cpu_per_req_ms };
+    let (cpu_ms, cpu_per_req_ms) = cpu_overhead_flags(params);
+    let gemm_kernels =
+        GemmKernels::parse(&params.string("roofline_execution_time_predictor_config_gemm_kernels"))
+            .unwrap_or(GemmKernels::Vidur);
+    let all_reduce_kernel =
+        AllReduceKernel::parse(&params.string("roofline_execution_time_predictor_config_all_reduce_kernel"))
+            .unwrap_or(AllReduceKernel::Nccl);
+    let moe_routing = match params.string("roofline_execution_time_predictor_config_moe_routing").as_str() {
+        "balanced" => MoeRoutingKind::Balanced,
+        "power_law" => MoeRoutingKind::PowerLaw(params.float_in(
+            "roofline_execution_time_predictor_config_moe_routing_alpha",
+            0.0,
+            10.0,
+        )),
+        _ => MoeRoutingKind::Uniform,
+    };
+    let coefficients = RooflineCoefficients {
+        cpu_overhead_ms: cpu_ms,
+        cpu_overhead_per_request_ms: cpu_per_req_ms,
+        gemm_kernels,
+        all_reduce_kernel,
+        moe_routing,
+    };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
         Err(message) => {
@@ -41,28 +77,61 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
     }
 }
 
+/// The per-iteration CPU overhead flags every predictor reads: (ms, ms per request).
+pub(super) fn cpu_overhead_flags(params: &mut Params) -> (f64, f64) {
+    (
+        params.float_in("execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4),
+        params.float_in("execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3),
+    )
+}
+
 /// Per-run settings of the roofline that are not fitted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RooflineCoefficients {
-    /// CPU overhead per iteration, ms.
+    /// CPU overhead per iteration, ms (charged once, on the last stage).
     pub cpu_overhead_ms: f64,
     /// CPU overhead per request in the batch, ms.
     pub cpu_overhead_per_request_ms: f64,
+    /// Whose kernels the layer GEMMs are timed as.
+    pub gemm_kernels: GemmKernels,
+    /// Which all-reduce tensor parallelism uses.
+    pub all_reduce_kernel: AllReduceKernel,
+    /// How MoE tokens spread over experts.
+    pub moe_routing: MoeRoutingKind,
+}
+
+/// How MoE tokens spread over experts (see [`MoeRouting`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MoeRoutingKind {
+    /// Each token's top-k at random, uniformly (the default).
+    Uniform,
+    /// The picks spread evenly (AIConfigurator's `balanced` tables).
+    Balanced,
+    /// Expert i drawing a share ∝ (i + 1)^−α.
+    PowerLaw(f64),
+}
+
+impl MoeRoutingKind {
+    /// The routing of `experts` experts with `top_k` per token.
+    pub fn routing(self, experts: f64, top_k: f64) -> MoeRouting {
+        match self {
+            MoeRoutingKind::Uniform => MoeRouting::uniform(experts, top_k),
+            MoeRoutingKind::Balanced => MoeRouting::Balanced { experts, top_k },
+            MoeRoutingKind::PowerLaw(alpha) => MoeRouting::power_law(experts, top_k, alpha),
+        }
+    }
 }
 
 impl Default for RooflineCoefficients {
     fn default() -> RooflineCoefficients {
-        RooflineCoefficients { cpu_overhead_ms: 0.5, cpu_overhead_per_request_ms: 0.005 }
+        RooflineCoefficients {
+            cpu_overhead_ms: 0.0,
+            cpu_overhead_per_request_ms: 0.0,
+            gemm_kernels: GemmKernels::Vidur,
+            all_reduce_kernel: AllReduceKernel::Nccl,
+            moe_routing: MoeRoutingKind::Uniform,
+        }
     }
-}
-
-/// Mixture-of-experts dimensions per GPU.
-#[derive(Clone, Copy, Debug)]
-struct MoeShape {
-    experts: f64,
-    top_k: f64,
-    expert_dim: f64,
-    shared_dim: f64,
 }
 
 /// Roofline predictor for one replica shape (model, device, node, TP/PP, dtypes); everything
@@ -82,15 +151,18 @@ pub struct RooflinePredictor {
     /// Each op's curve, indexed by `Op as usize` (unused slots hold the generic GEMM).
     op_curves: [Curve; Op::COUNT],
     gemm: Curve,
+    /// The grouped GEMMs of MoE experts.
+    moe_gemm: Curve,
     prefill: Curve,
     decode: Curve,
-    moe: Option<MoeShape>,
-    all_reduce: Option<AlphaBeta>,
+    moe: Option<(MoeShape, MoeRouting)>,
+    all_reduce: Option<Collective>,
     send_recv: AlphaBeta,
     post_attn_norm: bool,
     description: String,
-    /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce) by token count − 1, filled on first
-    /// use: these depend on the token count alone, and their soft maxima need `pow`.
+    /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce, the MoE router and experts) by token
+    /// count − 1, filled on first use: these depend on the token count alone, and their soft
+    /// maxima need `pow`.
     token_cache: Arc<[OnceLock<[f64; CACHED_SLOTS]>]>,
     /// LM-head µs by sequence count − 1, filled on first use.
     lm_head_cache: Arc<[OnceLock<f64>]>,
@@ -117,8 +189,13 @@ const CACHED_OPS: [Op; 11] = [
     Op::Embedding,
 ];
 
-/// The memo's slots: [`CACHED_OPS`] and one all-reduce.
-const CACHED_SLOTS: usize = CACHED_OPS.len() + 1;
+/// The memo's slots: [`CACHED_OPS`], one all-reduce, the MoE router and the MoE experts.
+const CACHED_SLOTS: usize = CACHED_OPS.len() + 3;
+
+/// Memo slot of the all-reduce.
+const ALL_REDUCE_SLOT: usize = CACHED_OPS.len();
+/// Memo slots of the MoE router and experts.
+const MOE_SLOTS: (usize, usize) = (CACHED_OPS.len() + 1, CACHED_OPS.len() + 2);
 
 /// Fallback all-reduce when a node has no fit: NCCL on NVSwitch reaches about 45 % of the
 /// per-direction link bandwidth as algorithm bandwidth, after about two link latencies
@@ -164,31 +241,41 @@ impl RooflinePredictor {
         let gemm = curve(if fp8_weights { class::GEMM_FP8 } else { class::GEMM });
         let mut op_curves = [gemm; Op::COUNT];
         for op in Op::ALL {
-            let is_layer_gemm =
-                matches!(op, Op::AttnPreProj | Op::AttnPostProj | Op::MlpUpProj | Op::MlpDownProj);
-            // Layer GEMMs carry the stack's own fit in bf16; fp8 ones take the fp8 GEMM fit.
-            if is_layer_gemm && fp8_weights {
-                continue;
-            }
-            if let Some(c) = cal.curve(op.name()) {
+            let class = match op {
+                Op::AttnPreProj | Op::AttnPostProj | Op::MlpUpProj | Op::MlpDownProj => {
+                    layer_gemm_class(op, settings.gemm_kernels, fp8_weights)
+                }
+                Op::MlpAct if !m.use_gated_mlp => class::MLP_ACT_UNGATED.to_string(),
+                _ => op.name().to_string(),
+            };
+            if let Some(c) = cal.curve(&class) {
                 op_curves[op as usize] = c;
             }
         }
 
         let within_node = tp <= node.devices_per_node;
+        let node_cal = all.node(&node.name).filter(|_| within_node);
+        let kernel = settings.all_reduce_kernel;
+        // An engine's own kernel where this node's tables have it; NCCL's fit otherwise (vLLM
+        // itself falls back to NCCL without full NVLink connectivity); the link model last.
+        let (all_reduce, all_reduce_text) = match (
+            node_cal.and_then(|n| n.all_reduce_with(kernel, tp)),
+            node_cal.and_then(|n| n.all_reduce(tp)),
+        ) {
+            (Some(c), _) => (c, kernel.name().to_string()),
+            (None, Some(c)) => (c, format!("nccl ({} not measured here)", kernel.name())),
+            (None, None) => {
+                let (bw, latency) = if within_node {
+                    (node.intra_node_bandwidth_gbps, node.intra_node_latency_us)
+                } else {
+                    (node.inter_node_bandwidth_gbps, node.inter_node_latency_us)
+                };
+                let link = AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw };
+                (Collective::single(link), "link model".to_string())
+            }
+        };
+        let all_reduce = (tp > 1).then_some(all_reduce);
         let node_cal = all.node(&node.name);
-        let all_reduce =
-            (tp > 1).then(|| match node_cal.and_then(|n| n.all_reduce(tp)).filter(|_| within_node) {
-                Some(ab) => ab,
-                None => {
-                    let (bw, latency) = if within_node {
-                        (node.intra_node_bandwidth_gbps, node.intra_node_latency_us)
-                    } else {
-                        (node.inter_node_bandwidth_gbps, node.inter_node_latency_us)
-                    };
-                    AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw }
-                }
-            });
         let spans_nodes = replica.parallel.world_size() > node.devices_per_node;
         let fitted_p2p =
             node_cal.and_then(|n| if spans_nodes { n.send_recv_inter_node } else { n.send_recv_intra_node });
@@ -211,6 +298,13 @@ impl RooflinePredictor {
             }
             _ => String::new(),
         };
+        let network = if tp > 1 { format!("{network}; all-reduce: {all_reduce_text}") } else { network };
+        let moe_routing = settings.moe_routing;
+        let gemm_kernels_text = match (settings.gemm_kernels, fp8_weights) {
+            (_, true) => "vLLM fp8",
+            (GemmKernels::Vidur, false) => "Vidur-profiled",
+            (GemmKernels::Vllm, false) => "vLLM",
+        };
         RooflinePredictor {
             settings,
             layers: replica.layers_per_stage() as f64,
@@ -227,13 +321,19 @@ impl RooflinePredictor {
             gemm_peaks,
             op_curves,
             gemm,
+            moe_gemm: if fp8_weights { gemm } else { cal.curve(class::MOE_EXPERTS).unwrap_or(gemm) },
             prefill: curve(if fp8_kv { class::PREFILL_ATTENTION_FP8 } else { class::PREFILL_ATTENTION }),
             decode: curve(if fp8_kv { class::DECODE_ATTENTION_FP8 } else { class::DECODE_ATTENTION }),
-            moe: m.moe.as_ref().map(|moe| MoeShape {
-                experts: moe.num_experts as f64,
-                top_k: moe.top_k as f64,
-                expert_dim: moe.expert_hidden_dim as f64 / tp as f64,
-                shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64,
+            moe: m.moe.as_ref().map(|moe| {
+                let shape = MoeShape {
+                    hidden: m.embedding_dim as f64,
+                    experts: moe.num_experts as f64,
+                    top_k: moe.top_k as f64,
+                    expert_dim: moe.expert_hidden_dim as f64 / tp as f64,
+                    shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64,
+                    gated: m.use_gated_mlp,
+                };
+                (shape, moe_routing.routing(shape.experts, shape.top_k))
             }),
             all_reduce,
             send_recv,
@@ -241,8 +341,8 @@ impl RooflinePredictor {
             token_cache: (0..TOKEN_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             lm_head_cache: (0..LM_HEAD_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             description: format!(
-                "calibrated roofline: {} efficiencies{borrowed} fitted to Vidur mlp.csv and AIConfigurator tables (data/calibration.json){network}",
-                cal.device
+                "calibrated roofline: {} efficiencies{borrowed} fitted to Vidur mlp.csv and AIConfigurator tables (data/calibration.json), {} layer GEMMs{network}",
+                cal.device, gemm_kernels_text
             ),
         }
     }
@@ -255,7 +355,8 @@ impl RooflinePredictor {
         self.shape.op_us(op, curve, peaks, tokens, self.weight_bytes, self.kv_bytes)
     }
 
-    /// Per-layer µs of every [`CACHED_OPS`] op and one all-reduce at `tokens` tokens.
+    /// Per-layer µs of every [`CACHED_OPS`] op, one all-reduce and the MoE router and experts
+    /// at `tokens` tokens.
     fn token_ops_us(&self, tokens: u64) -> [f64; CACHED_SLOTS] {
         let compute = || {
             let t = tokens as f64;
@@ -263,7 +364,10 @@ impl RooflinePredictor {
             for (slot, op) in out.iter_mut().zip(CACHED_OPS) {
                 *slot = self.token_op_us(op, t);
             }
-            out[CACHED_OPS.len()] = self.all_reduce_us(t);
+            out[ALL_REDUCE_SLOT] = self.all_reduce_us(t);
+            if let Some(moe) = &self.moe {
+                (out[MOE_SLOTS.0], out[MOE_SLOTS.1]) = self.moe_us(moe, t);
+            }
             out
         };
         match usize::try_from(tokens)
@@ -293,7 +397,7 @@ impl RooflinePredictor {
 
     /// One TP all-reduce of `tokens` activations, µs (0 without TP).
     pub fn all_reduce_us(&self, tokens: f64) -> f64 {
-        self.all_reduce.map_or(0.0, |ab| ab.time_us(tokens * self.shape.embedding_dim * ACT_BYTES))
+        self.all_reduce.map_or(0.0, |c| c.time_us(tokens * self.shape.embedding_dim * ACT_BYTES))
     }
 
     /// Sending `tokens` activations to the next stage, µs.
@@ -308,44 +412,27 @@ impl RooflinePredictor {
     }
 
     /// MoE router and experts for `tokens` tokens, µs per layer: `(router, experts)`.
-    fn moe_us(&self, moe: &MoeShape, tokens: f64) -> (f64, f64) {
-        let e = self.shape.embedding_dim;
-        let router =
-            cost::gemm_us(&self.gemm, self.gemm_peaks, tokens, moe.experts, e, ACT_BYTES, self.weight_bytes);
-        // A fused MoE kernel runs every routed token through its experts in one grouped GEMM
-        // per projection; only the experts that receive tokens load their weights.
-        let routed = tokens * moe.top_k;
-        let active = moe.experts.min(routed).max(1.0);
-        let up_n = if self.shape.gated { 2.0 } else { 1.0 } * moe.expert_dim;
-        let grouped = |n: f64, k: f64| {
-            let flops = 2.0 * routed * n * k;
-            let bytes = routed * (n + k) * ACT_BYTES + active * n * k * self.weight_bytes;
-            cost::roofline_us(&self.gemm, self.gemm_peaks, flops, bytes, 0.0, 1.0)
-        };
-        let act_bytes = (if self.shape.gated { 3.0 } else { 2.0 }) * routed * moe.expert_dim * ACT_BYTES;
-        let mut experts = grouped(up_n, e)
-            + grouped(e, moe.expert_dim)
-            + cost::elementwise_us(&self.op_curves[Op::MlpAct as usize], self.peaks, act_bytes);
-        if moe.shared_dim > 0.0 {
-            let shared_up = if self.shape.gated { 2.0 } else { 1.0 } * moe.shared_dim;
-            experts += cost::gemm_us(
-                &self.gemm,
-                self.gemm_peaks,
-                tokens,
-                shared_up,
-                e,
-                ACT_BYTES,
-                self.weight_bytes,
-            ) + cost::gemm_us(
-                &self.gemm,
-                self.gemm_peaks,
-                tokens,
-                e,
-                moe.shared_dim,
-                ACT_BYTES,
-                self.weight_bytes,
-            );
-        }
+    fn moe_us(&self, moe: &(MoeShape, MoeRouting), tokens: f64) -> (f64, f64) {
+        let (shape, routing) = moe;
+        let router = cost::gemm_us(
+            &self.gemm,
+            self.gemm_peaks,
+            tokens,
+            shape.experts,
+            shape.hidden,
+            ACT_BYTES,
+            self.weight_bytes,
+        );
+        let experts = cost::moe_experts_us(
+            &self.moe_gemm,
+            &self.op_curves[Op::MlpAct as usize],
+            self.gemm_peaks,
+            self.peaks,
+            shape,
+            tokens,
+            routing.active_experts(tokens),
+            self.weight_bytes,
+        );
         (router, experts)
     }
 
@@ -435,7 +522,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         let (prefill, decode) = self.attention_work(batch);
         out.set(Op::AttnPrefill, per_layer_ms * self.prefill_us(prefill), r);
         out.set(Op::AttnDecode, per_layer_ms * self.decode_us(decode), r);
-        let all_reduce = per_layer_ms * memo[CACHED_OPS.len()];
+        let all_reduce = per_layer_ms * memo[ALL_REDUCE_SLOT];
         out.set(Op::AttnPostProjAllReduce, all_reduce, r);
         out.set(Op::MlpDownProjAllReduce, all_reduce, r);
         match &self.moe {
@@ -444,10 +531,9 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
                     out.set(op, per_layer_ms * op_us(op), r);
                 }
             }
-            Some(moe) => {
-                let (router, experts) = self.moe_us(moe, tokens);
-                out.set(Op::MoeRouter, per_layer_ms * router, r);
-                out.set(Op::MoeExperts, per_layer_ms * experts, r);
+            Some(_) => {
+                out.set(Op::MoeRouter, per_layer_ms * memo[MOE_SLOTS.0], r);
+                out.set(Op::MoeExperts, per_layer_ms * memo[MOE_SLOTS.1], r);
             }
         }
         if position.is_first() {
@@ -459,10 +545,12 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
                 None => self.lm_head_us(batch.len() as f64),
             };
             out.set(Op::LmHead, lm_head * 1e-3, r);
+            // Scheduling, input preparation, sampling and output processing happen once per
+            // iteration, not once per pipeline stage.
+            out.set(Op::CpuOverhead, self.cpu_overhead_ms(batch.len() as f64), r);
         } else {
             out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
         }
-        out.set(Op::CpuOverhead, self.cpu_overhead_ms(batch.len() as f64), r);
         out
     }
 
@@ -510,6 +598,59 @@ mod tests {
         assert!((60.0..140.0).contains(&t.model_ms()), "{}", t.model_ms());
         assert!(t.provenance.iter().all(|p| matches!(p, Provenance::Roofline | Provenance::None)));
         assert_eq!(t.get(Op::AttnDecode), 0.0);
+    }
+
+    #[test]
+    fn vllm_kernels_time_the_layer_gemms_faster_than_vidurs_profile_on_h100() {
+        let chunk = [BatchItem { num_processed_tokens: 0, num_tokens: 512, is_prefill: true }];
+        let vidur = llama3_h100(&[]).predict(&chunk, ONLY);
+        let r = replica(&[
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_device", "h100"),
+            ("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
+        ]);
+        let settings = RooflineCoefficients { gemm_kernels: GemmKernels::Vllm, ..Default::default() };
+        let vllm = RooflinePredictor::new(&r, settings).unwrap().predict(&chunk, ONLY);
+        // AIC's vLLM 0.24 GEMMs run 10–30 % faster than Vidur's profiled ones on these shapes.
+        for op in [Op::AttnPreProj, Op::MlpUpProj, Op::MlpDownProj] {
+            let ratio = vllm.get(op) / vidur.get(op);
+            assert!((0.6..0.95).contains(&ratio), "{op:?}: {ratio}");
+        }
+        // Element-wise ops and attention do not depend on the GEMM kernels.
+        assert_eq!(vllm.get(Op::AttnPrefill), vidur.get(Op::AttnPrefill));
+        assert_eq!(vllm.get(Op::MlpAct), vidur.get(Op::MlpAct));
+    }
+
+    #[test]
+    fn engine_all_reduce_kernels_shorten_tp8_decode_steps_and_fall_back_to_nccl_off_their_tables() {
+        let build = |kernel: AllReduceKernel, node: &str| {
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Meta-Llama-3-70B"),
+                ("replica_config_device", "h100"),
+                ("replica_config_network_device", node),
+                ("replica_config_tensor_parallel_size", if node == "h100_dgx" { "8" } else { "4" }),
+            ]);
+            let settings = RooflineCoefficients { all_reduce_kernel: kernel, ..Default::default() };
+            RooflinePredictor::new(&r, settings).unwrap()
+        };
+        let batch = decode_batch(32, 1024);
+        let nccl = build(AllReduceKernel::Nccl, "h100_dgx").predict(&batch, ONLY);
+        let custom = build(AllReduceKernel::VllmCustom, "h100_dgx");
+        let fast = custom.predict(&batch, ONLY);
+        // AIC h100_sxm TP8, 32 tokens × 8192 × 2 bytes = 512 KiB: custom 12 µs, NCCL 20 µs.
+        let ratio = fast.get(Op::AttnPostProjAllReduce) / nccl.get(Op::AttnPostProjAllReduce);
+        assert!((0.45..0.75).contains(&ratio), "{ratio}");
+        assert!(fast.total_ms() < 0.95 * nccl.total_ms(), "{} vs {}", fast.total_ms(), nccl.total_ms());
+        assert!(custom.describe().contains("all-reduce: vllm_custom"), "{}", custom.describe());
+        // Pairwise NVLink nodes have no custom all-reduce table: NCCL's fit, said so.
+        let pairwise = build(AllReduceKernel::VllmCustom, "h100_pairwise_nvlink");
+        let nccl_pairwise = build(AllReduceKernel::Nccl, "h100_pairwise_nvlink");
+        assert_eq!(pairwise.all_reduce_us(32.0), nccl_pairwise.all_reduce_us(32.0));
+        assert!(
+            pairwise.describe().contains("nccl (vllm_custom not measured here)"),
+            "{}",
+            pairwise.describe()
+        );
     }
 
     #[test]
@@ -578,6 +719,42 @@ mod tests {
     }
 
     #[test]
+    fn cpu_overhead_is_charged_once_per_iteration_on_the_last_stage_by_every_predictor() {
+        let predictor = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+                ("replica_config_device", "h100"),
+                ("replica_config_network_device", "h100_dgx"),
+                ("replica_config_num_pipeline_stages", "4"),
+                ("execution_time_predictor_config_cpu_overhead_ms", "0.5"),
+                ("execution_time_predictor_config_cpu_overhead_per_request_ms", "0.01"),
+            ];
+            all.extend_from_slice(pairs);
+            let config = Config::from_pairs(all.iter().copied()).unwrap();
+            SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).predictor.build
+        };
+        let roofline = predictor(&[]);
+        let profile = predictor(&[
+            ("execution_time_predictor_config_type", "profile"),
+            ("profile_execution_time_predictor_config_compute_input_file", "none"),
+            ("profile_execution_time_predictor_config_attention_input_file", "none"),
+            ("profile_execution_time_predictor_config_send_recv_input_file", "none"),
+        ]);
+        let batch = decode_batch(10, 100);
+        for p in [&roofline, &profile] {
+            let per_stage: Vec<f64> = (0..4)
+                .map(|stage| p.predict(&batch, StagePosition { stage, num_stages: 4 }).get(Op::CpuOverhead))
+                .collect();
+            assert_eq!(&per_stage[..3], &[0.0, 0.0, 0.0], "{per_stage:?}");
+            assert!((per_stage[3] - (0.5 + 10.0 * 0.01)).abs() < 1e-12, "{per_stage:?}");
+        }
+        // Vidur's predictors model none by default, and so does the roofline now.
+        let plain = replica(&[("replica_config_model_name", "meta-llama/Meta-Llama-3-8B")]);
+        let p = RooflinePredictor::new(&plain, RooflineCoefficients::default()).unwrap();
+        assert_eq!(p.predict(&batch, ONLY).get(Op::CpuOverhead), 0.0);
+    }
+
+    #[test]
     fn moe_models_run_experts_instead_of_a_dense_mlp() {
         let r = replica(&[
             ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
@@ -592,6 +769,37 @@ mod tests {
         // Few tokens touch few experts: 1 token loads 2 of 8 experts' weights.
         let one = p.predict(&decode_batch(1, 256), ONLY).get(Op::MoeExperts);
         assert!(one < t.get(Op::MoeExperts));
+    }
+
+    #[test]
+    fn moe_routing_sets_the_expert_weight_traffic_of_small_batches() {
+        let mixtral = [
+            ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("replica_config_tensor_parallel_size", "2"),
+        ];
+        let experts = |routing: &str, tokens: u32| {
+            let mut pairs = mixtral.to_vec();
+            pairs.push(("roofline_execution_time_predictor_config_moe_routing", routing));
+            let config = Config::from_pairs(pairs.iter().copied()).unwrap();
+            let sim = SimConfig::build(&config, &Inputs::new()).unwrap();
+            sim.predictor.build.predict(&decode_batch(tokens, 256), ONLY).get(Op::MoeExperts)
+        };
+        // 4 tokens: min(E, T·k) = 8 experts under balanced routing, 5.5 expected under uniform
+        // random top-2, fewer still when a few experts are popular; weight loads dominate.
+        let (balanced, uniform, skewed) =
+            (experts("balanced", 4), experts("uniform", 4), experts("power_law", 4));
+        assert!(uniform < 0.85 * balanced, "uniform {uniform} vs balanced {balanced}");
+        assert!(skewed < uniform, "power law {skewed} vs uniform {uniform}");
+        // The default is uniform; at 256 tokens every expert is hit whatever the routing.
+        assert_eq!(experts("uniform", 4), {
+            let config = Config::from_pairs(mixtral.iter().copied()).unwrap();
+            let sim = SimConfig::build(&config, &Inputs::new()).unwrap();
+            sim.predictor.build.predict(&decode_batch(4, 256), ONLY).get(Op::MoeExperts)
+        });
+        let (b, u) = (experts("balanced", 256), experts("uniform", 256));
+        assert!((u / b - 1.0).abs() < 1e-3, "{u} vs {b}");
     }
 
     #[test]

@@ -97,6 +97,17 @@ impl LayerShape {
         }
     }
 
+    /// Elements of one token's row that an element-wise op's thread block walks through.
+    pub fn row_elements(&self, op: Op) -> f64 {
+        let e = self.embedding_dim;
+        match op {
+            Op::AttnRope => (self.q_heads + self.kv_heads) * self.head_dim,
+            Op::MlpAct => self.mlp_dim,
+            Op::AttnKvCacheSave => 2.0 * self.kv_heads * self.head_dim,
+            _ => e,
+        }
+    }
+
     /// Time of a token-count-driven op (a layer GEMM, the LM head or an element-wise kernel)
     /// over `tokens` rows, in µs, on `curve` at `peaks`; other ops take 0.
     pub fn op_us(
@@ -110,7 +121,12 @@ impl LayerShape {
     ) -> f64 {
         match self.gemm_nk(op) {
             Some((n, k)) => gemm_us(curve, peaks, tokens, n, k, ACT_BYTES, weight_bytes),
-            None => elementwise_us(curve, peaks, self.elementwise_bytes(op, tokens, kv_bytes)),
+            None => elementwise_us(
+                curve,
+                peaks,
+                self.elementwise_bytes(op, tokens, kv_bytes),
+                self.row_elements(op),
+            ),
         }
     }
 }

@@ -70,6 +70,20 @@ pub(super) const CLUSTER: &[FlagDef] = &[
     ),
 ];
 
+/// Every predictor's settings.
+pub(super) const EXECUTION: &[FlagDef] = &[
+    FlagDef::float(
+        "execution_time_predictor_config_cpu_overhead_ms",
+        "0",
+        "CPU time per iteration (scheduling, input preparation, sampling, output processing), in ms, charged once per iteration on the last pipeline stage; 0 as in Vidur, whose predictors model none by default. A Vidur CPU-overhead table replaces it when the profile predictor reads one.",
+    ),
+    FlagDef::float(
+        "execution_time_predictor_config_cpu_overhead_per_request_ms",
+        "0",
+        "Extra CPU time per iteration per request in the batch, in ms (with the flag above).",
+    ),
+];
+
 pub(super) const CACHE: &[FlagDef] = &[
     FlagDef::int("cache_config_block_size", "16", "Tokens per KV-cache block (a power of two)."),
     FlagDef::opt_int(
@@ -85,12 +99,23 @@ pub(super) const CACHE: &[FlagDef] = &[
     FlagDef::float(
         "cache_config_memory_margin_fraction",
         "0.1",
-        "Fraction of device memory reserved for activations and the runtime; the rest holds weights and KV cache.",
+        "Fraction of device memory left unused (vLLM's 1 - gpu_memory_utilization); the rest holds weights, the reservations below and the KV cache.",
+    ),
+    FlagDef::choice(
+        "cache_config_activation_memory",
+        &["none", "profile"],
+        "none",
+        "Activation memory kept out of the KV cache: none (Vidur) or profile (vLLM's profile run: the peak of one forward pass over the scheduler's token budget, plus the sampler's fp32 logits for its batch-size cap).",
+    ),
+    FlagDef::float(
+        "cache_config_runtime_memory_gb",
+        "0",
+        "GiB per GPU kept out of the KV cache for CUDA graphs, NCCL buffers and other non-torch allocations (vLLM: about 0.5-2 GiB); 0 as in Vidur.",
     ),
     FlagDef::bool(
         "cache_config_enable_prefix_caching",
         "false",
-        "Reuse cached KV blocks of shared prompt prefixes (needs block_hash_ids in the trace).",
+        "Reuse cached KV blocks of shared prompt prefixes (needs block_hash_ids in the trace to share them between requests; without, a preempted request re-hits its own blocks).",
     ),
     FlagDef::choice(
         "cache_config_prefix_caching_hash_algo",
@@ -101,7 +126,7 @@ pub(super) const CACHE: &[FlagDef] = &[
     FlagDef::int(
         "cache_config_num_preallocate_tokens",
         "64",
-        "vllm_v1: extra tokens of blocks allocated ahead with each new allocation.",
+        "vllm_v1: extra tokens of blocks allocated ahead with each new allocation (64 as in Vidur and vLLM 0.7-0.8; later vLLM V1 allocates none: 0).",
     ),
 ];
 

@@ -221,6 +221,7 @@ fn assemble() -> Vec<FlagDef> {
         "How batch times are predicted: roofline (calibrated, no profiling needed) or profile tables (Vidur CSVs; random_forest and linear_regression are Vidur's names for the same files).",
         FlagGroup::Predictor,
     ));
+    push(&mut flags, core::EXECUTION, FlagGroup::Predictor);
     policy_flags(
         &mut flags,
         "execution_time_predictor_config_type",

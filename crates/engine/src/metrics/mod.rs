@@ -733,7 +733,7 @@ impl Metrics {
         }
         if config.cache.enable_prefix_caching && !config.workload.build.has_block_hashes {
             warnings.push(
-                "prefix caching is on but the workload carries no block_hash_ids: no prefix can be shared"
+                "prefix caching is on but the workload carries no block_hash_ids: requests share no prefix (a preempted request still re-hits its own cached blocks)"
                     .to_string(),
             );
         }

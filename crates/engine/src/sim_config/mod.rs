@@ -10,8 +10,8 @@ mod tests;
 
 use crate::catalog;
 use crate::config::{
-    CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue, MetricsSpec, Params,
-    ReplicaSpec, SloSpec, fill_placeholders,
+    ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue,
+    MetricsSpec, Params, ReplicaSpec, SloSpec, fill_placeholders,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
@@ -119,7 +119,7 @@ impl SimConfig {
         let time_limit = read_time_limit(&mut p);
         let num_replicas = p.int_in("cluster_config_num_replicas", 1, i64::from(MAX_REPLICAS)) as u32;
         let replica = replica::read(&mut p, &mut warnings);
-        let cache = read_cache(&mut p);
+        let mut cache = read_cache(&mut p);
 
         let router_entry = pick(&mut p, "global_scheduler_config_type", ROUTERS.iter().map(|e| (e.name, e)));
         let router =
@@ -164,10 +164,29 @@ impl SimConfig {
                 scheduler.name
             ));
         }
+        if let Some(scheduler) = &replica_scheduler
+            && p.string("cache_config_activation_memory") == "profile"
+        {
+            let entry = REPLICA_SCHEDULERS.iter().find(|e| e.name == scheduler.name).expect("registered");
+            let max_model_len = replica.as_ref().map_or(0, |r| r.model.max_model_len);
+            let peak = (entry.peak_batch)(p.config(), max_model_len);
+            cache.activation_memory =
+                ActivationMemory::Profile { tokens: peak.tokens, sequences: peak.sequences };
+        }
         let memory = match &replica {
             Some(r) if !p.has_errors() => plan_memory(&mut p, r, &cache, num_replicas, &mut warnings),
             _ => None,
         };
+        if let (Some(scheduler), Some(memory), Some(r)) = (&replica_scheduler, &memory, &replica)
+            && matches!(scheduler.name, "orca" | "faster_transformer")
+        {
+            warnings.extend(max_length_reservation_warning(
+                p.config(),
+                scheduler.name,
+                r.model.max_model_len,
+                memory,
+            ));
+        }
         let memory_estimate = match (&workload, &memory) {
             (Some(workload), Some(memory)) => {
                 let estimate = resources::estimate(inputs, &workload.build, &metrics, memory, num_replicas);
@@ -276,6 +295,10 @@ fn read_cache(p: &mut Params) -> CacheSpec {
         num_blocks_override: p.opt_u64_at_least("cache_config_num_blocks", 1),
         watermark_blocks_fraction: p.float_in("cache_config_watermark_blocks_fraction", 0.0, 0.99),
         memory_margin_fraction: p.float_in("cache_config_memory_margin_fraction", 0.0, 0.99),
+        // Set from the replica scheduler's largest pass once that is chosen.
+        activation_memory: ActivationMemory::None,
+        runtime_memory_bytes: (p.float_in("cache_config_runtime_memory_gb", 0.0, 1e4) * (1u64 << 30) as f64)
+            as u64,
         enable_prefix_caching: p.bool("cache_config_enable_prefix_caching"),
         num_preallocate_tokens: p.int_in("cache_config_num_preallocate_tokens", 0, 1 << 20) as u32,
     }
@@ -460,4 +483,24 @@ fn pick<T>(
         p.error(ConfigError::new(selector, format!("'{chosen}' is not implemented")));
     }
     found
+}
+
+/// Orca and FasterTransformer reserve KV for `max_model_len` tokens per request (Vidur's rule):
+/// with a long-context model (131k tokens) only a handful of requests fit, far below the batch
+/// cap, which a user would not expect from the cap alone.
+fn max_length_reservation_warning(
+    config: &Config,
+    scheduler: &str,
+    max_model_len: u32,
+    memory: &crate::memory::MemoryPlan,
+) -> Option<String> {
+    let cap_flag = format!("{scheduler}_scheduler_config_batch_size_cap");
+    let FlagValue::Int(cap) = config.get(&cap_flag) else { return None };
+    let blocks_per_request = u64::from(max_model_len.max(1)).div_ceil(u64::from(memory.block_size.max(1)));
+    let fit = memory.num_blocks / blocks_per_request.max(1);
+    (fit < cap.max(1) as u64).then(|| {
+        format!(
+            "the {scheduler} scheduler reserves KV for the model's max_model_len ({max_model_len} tokens) per request: {fit} requests fit at once, below --{cap_flag} {cap} (vllm_v1 or sarathi allocate as tokens arrive)"
+        )
+    })
 }

@@ -182,6 +182,34 @@ fn the_router_seed_is_the_value_of_the_flag_its_entry_names() {
 }
 
 #[test]
+fn a_profile_run_sizes_activations_by_the_schedulers_token_budget_and_cap() {
+    let base = [
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "h100"),
+        ("vllm_v1_scheduler_config_chunk_size", "8192"),
+        ("vllm_v1_scheduler_config_batch_size_cap", "1024"),
+    ];
+    let blocks = |extra: &[(&str, &str)]| {
+        let mut pairs = base.to_vec();
+        pairs.extend_from_slice(extra);
+        build(&pairs).unwrap_or_else(|e| panic!("{e}")).memory.num_blocks
+    };
+    let none = blocks(&[]);
+    let profile = blocks(&[("cache_config_activation_memory", "profile")]);
+    let r = build(&base).unwrap().replica;
+    let reserved = crate::memory::activation_bytes(&r, 8192, 1024);
+    // Llama-3-8B: 131,072 KV bytes per token, 16 tokens per block.
+    let expected = reserved as f64 / 131_072.0 / 16.0;
+    assert!(((none - profile) as f64 - expected).abs() <= 1.0, "{} vs {expected}", none - profile);
+    // A smaller token budget reserves less.
+    let small = blocks(&[
+        ("cache_config_activation_memory", "profile"),
+        ("vllm_v1_scheduler_config_chunk_size", "512"),
+    ]);
+    assert!(small > profile && small < none, "{small} {profile} {none}");
+}
+
+#[test]
 fn a_custom_device_takes_its_price_from_the_flag_and_a_bad_price_is_refused() {
     let custom = [
         ("replica_config_device", "custom"),
@@ -213,4 +241,22 @@ fn a_custom_device_takes_its_price_from_the_flag_and_a_bad_price_is_refused() {
     .unwrap_err();
     let flags: Vec<&str> = e.0.iter().map(|e| e.flag.as_str()).collect();
     assert_eq!(flags, ["slo_config_ttft_max_s", "slo_config_tpot_quantile"]);
+}
+
+#[test]
+fn max_length_reservations_of_a_long_context_model_are_warned_about() {
+    let long = [
+        ("replica_config_model_name", "meta-llama/Llama-3.1-8B"),
+        ("replica_config_device", "h100"),
+        ("replica_scheduler_config_type", "orca"),
+        ("orca_scheduler_config_batch_size_cap", "64"),
+    ];
+    let c = build(&long).unwrap();
+    let warned = |c: &SimConfig| c.warnings.iter().any(|w| w.contains("max_model_len"));
+    assert!(warned(&c), "{:?}", c.warnings);
+    // A cap below what fits, or a scheduler that allocates as tokens arrive: no warning.
+    let mut small_cap = long.to_vec();
+    small_cap[3] = ("orca_scheduler_config_batch_size_cap", "1");
+    assert!(!warned(&build(&small_cap).unwrap()));
+    assert!(!warned(&build(&long[..2]).unwrap()));
 }

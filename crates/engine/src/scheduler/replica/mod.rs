@@ -29,7 +29,7 @@ pub use vllm_v1::{VllmV1Options, VllmV1Scheduler};
 use std::sync::Arc;
 
 use crate::batch::{Batch, BatchPlan};
-use crate::config::{FlagDef, Params, SloSpec};
+use crate::config::{Config, FlagDef, Params, SloSpec};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
 use crate::time::SimTime;
@@ -123,6 +123,31 @@ pub struct ReplicaSchedulerEntry {
     pub prefix_caching: bool,
     /// Reads its flags; `None` after recording an error.
     pub parse: fn(&mut Params) -> Option<ReplicaSchedulerFactory>,
+    /// The largest forward pass it can form, from its (already validated) flags and the model's
+    /// context length: what vLLM's memory profile run sizes activations by.
+    pub peak_batch: fn(&Config, u32) -> PeakBatch,
+}
+
+/// The largest forward pass a scheduler forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeakBatch {
+    /// Tokens (the token budget).
+    pub tokens: u64,
+    /// Sequences (the batch-size cap), each sampled at the end of the pass.
+    pub sequences: u64,
+}
+
+/// A whole-number flag's value (flags are validated before this is read).
+fn int_flag(config: &Config, name: &str) -> u64 {
+    match config.get(name) {
+        crate::config::FlagValue::Int(v) => v.max(1) as u64,
+        _ => 1,
+    }
+}
+
+/// A token budget and a batch-size cap read from two flags.
+fn budget_and_cap(config: &Config, tokens: &str, cap: &str) -> PeakBatch {
+    PeakBatch { tokens: int_flag(config, tokens), sequences: int_flag(config, cap) }
 }
 
 /// Every replica scheduler, by name.
@@ -133,6 +158,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: vllm_v1::FLAGS,
         prefix_caching: true,
         parse: vllm_v1::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "vllm_v1_scheduler_config_chunk_size",
+                "vllm_v1_scheduler_config_batch_size_cap",
+            )
+        },
     },
     ReplicaSchedulerEntry {
         name: "sglang",
@@ -140,6 +172,15 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: sglang::FLAGS,
         prefix_caching: true,
         parse: sglang::parse,
+        // A prefill batch runs alone, up to its chunk; without an explicit cap SGLang's default
+        // running-request limit is clamped to 2048-4096 from the KV size, 2048 taken here.
+        peak_batch: |c, _| PeakBatch {
+            tokens: int_flag(c, "sglang_scheduler_config_chunked_prefill_size"),
+            sequences: match c.get("sglang_scheduler_config_batch_size_cap") {
+                crate::config::FlagValue::Int(v) => v.max(1) as u64,
+                _ => 2048,
+            },
+        },
     },
     ReplicaSchedulerEntry {
         name: "trtllm",
@@ -147,6 +188,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: trtllm::FLAGS,
         prefix_caching: true,
         parse: trtllm::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "trtllm_scheduler_config_max_num_tokens",
+                "trtllm_scheduler_config_batch_size_cap",
+            )
+        },
     },
     ReplicaSchedulerEntry {
         name: "sarathi",
@@ -154,6 +202,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: sarathi::FLAGS,
         prefix_caching: false,
         parse: sarathi::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "sarathi_scheduler_config_chunk_size",
+                "sarathi_scheduler_config_batch_size_cap",
+            )
+        },
     },
     ReplicaSchedulerEntry {
         name: "vllm",
@@ -161,6 +216,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: vllm_v0::FLAGS,
         prefix_caching: false,
         parse: vllm_v0::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "vllm_scheduler_config_max_tokens_in_batch",
+                "vllm_scheduler_config_batch_size_cap",
+            )
+        },
     },
     ReplicaSchedulerEntry {
         name: "orca",
@@ -168,6 +230,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: orca::FLAGS,
         prefix_caching: false,
         parse: orca::parse,
+        peak_batch: |c, max_model_len| {
+            // Whole prompts, at most one context's worth per pass in the profile.
+            PeakBatch {
+                tokens: u64::from(max_model_len),
+                sequences: int_flag(c, "orca_scheduler_config_batch_size_cap"),
+            }
+        },
     },
     ReplicaSchedulerEntry {
         name: "faster_transformer",
@@ -175,6 +244,10 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: faster_transformer::FLAGS,
         prefix_caching: false,
         parse: faster_transformer::parse,
+        peak_batch: |c, max_model_len| PeakBatch {
+            tokens: u64::from(max_model_len),
+            sequences: int_flag(c, "faster_transformer_scheduler_config_batch_size_cap"),
+        },
     },
     ReplicaSchedulerEntry {
         name: "lightllm",
@@ -182,6 +255,13 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: lightllm::FLAGS,
         prefix_caching: false,
         parse: lightllm::parse,
+        peak_batch: |c, _| {
+            budget_and_cap(
+                c,
+                "lightllm_scheduler_config_max_tokens_in_batch",
+                "lightllm_scheduler_config_batch_size_cap",
+            )
+        },
     },
 ];
 

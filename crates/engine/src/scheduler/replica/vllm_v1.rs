@@ -397,6 +397,61 @@ mod tests {
     }
 
     #[test]
+    fn a_preempted_request_without_hashes_re_hits_its_own_surviving_blocks() {
+        // As above, with prefix caching on and no block hashes in the workload: vLLM hashes
+        // every full block, so the victim finds what of its KV was not yet reused.
+        let mut requests = arena(&[(64, 40, &[]), (48, 40, &[])]);
+        let mut s = VllmV1Scheduler::new(&ctx(8, true), 512, 128);
+        s.add_request(RequestId(0), &mut requests).unwrap();
+        s.add_request(RequestId(1), &mut requests).unwrap();
+        assert_eq!(step(&mut s, &mut requests), [(0, 64), (1, 48)]);
+        assert_eq!(step(&mut s, &mut requests), [(0, 1)]); // R1 preempted: P' = 49
+        // R1's three blocks were freed last block first; R0 grows into two of them (the
+        // least recently freed, R1's last two), so R1's first block survives.
+        while !requests.get(RequestId(0)).is_completed() {
+            assert_eq!(step(&mut s, &mut requests)[0].0, 0);
+        }
+        assert_eq!(step(&mut s, &mut requests), [(1, 49 - 16)], "one block re-hit, 33 tokens recomputed");
+        // The re-hit block holds original prompt tokens: a cache hit, as vLLM counts it.
+        assert_eq!(requests.get(RequestId(1)).num_prefill_tokens_cached, 16);
+        while !requests.get(RequestId(1)).is_completed() {
+            assert_eq!(step(&mut s, &mut requests), [(1, 1)]);
+        }
+        assert_eq!(requests.get(RequestId(1)).num_tokens_emitted, 40);
+    }
+
+    #[test]
+    fn preallocating_blocks_starves_the_next_request_into_a_preemption() {
+        // 6 blocks; two requests of 16 + 20 tokens need 3 blocks each at their end: they fit
+        // together exactly. Early vLLM V1 (and Vidur) take 64 tokens (4 blocks) ahead with each
+        // allocation: R0 grabs 5 blocks, R1's second block is not there, and R1 is preempted.
+        let run = |preallocate: u32| {
+            let mut requests = arena(&[(16, 20, &[]), (16, 20, &[])]);
+            let context = ReplicaContext { num_preallocate_tokens: preallocate, ..ctx(6, false) };
+            let mut s = VllmV1Scheduler::new(&context, 512, 128);
+            s.add_request(RequestId(0), &mut requests).unwrap();
+            s.add_request(RequestId(1), &mut requests).unwrap();
+            while !(requests.get(RequestId(0)).is_completed() && requests.get(RequestId(1)).is_completed()) {
+                step(&mut s, &mut requests);
+            }
+            requests.get(RequestId(0)).num_restarts + requests.get(RequestId(1)).num_restarts
+        };
+        assert!(run(64) > 0, "Vidur's default preallocation preempts");
+        assert_eq!(run(0), 0, "current vLLM V1 preallocates nothing and preempts nobody");
+    }
+
+    #[test]
+    fn requests_without_hashes_share_no_blocks_with_each_other() {
+        let mut requests = arena(&[(48, 4, &[]), (48, 4, &[])]);
+        let mut s = VllmV1Scheduler::new(&ctx(100, true), 512, 128);
+        s.add_request(RequestId(0), &mut requests).unwrap();
+        assert_eq!(step(&mut s, &mut requests), [(0, 48)]);
+        s.add_request(RequestId(1), &mut requests).unwrap();
+        assert_eq!(step(&mut s, &mut requests), [(0, 1), (1, 48)], "same length, no shared prefix");
+        assert_eq!(s.prefix_cache_stats().hit_blocks, 0);
+    }
+
+    #[test]
     fn prefix_hits_skip_cached_blocks_and_always_compute_one_block() {
         let mut requests = arena(&[(48, 4, &[1, 2, 3, 4]), (48, 4, &[1, 2, 9, 10]), (48, 4, &[1, 2, 3, 4])]);
         let mut s = VllmV1Scheduler::new(&ctx(100, true), 512, 128);
