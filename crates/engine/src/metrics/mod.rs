@@ -1,5 +1,6 @@
 //! Metric collection during a run, and the report built from it at the end.
 
+mod load;
 mod series;
 mod sketch;
 mod stream;
@@ -8,6 +9,7 @@ pub use series::BucketSeries;
 pub use sketch::QuantileSketch;
 // The statistics a report quotes, also reachable here for callers that read reports.
 pub use crate::stats::{Stats, exact_stats};
+use load::RequestSpan;
 use stream::RecordStream;
 
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use crate::config::MetricsSpec;
 use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
-    BatchRecord, ChromeSlice, Histogram, MemorySummary, PredictorSummary, ReplicaReport, Report,
+    BatchRecord, ChromeSlice, Histogram, LoadReport, MemorySummary, PredictorSummary, ReplicaReport, Report,
     RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput, TimeSeries,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
@@ -68,6 +70,8 @@ pub struct Metrics {
     /// Request records handed out as they become final, when streaming.
     stream: Option<RecordStream>,
     errors: Vec<RequestError>,
+    /// The queue spans of refused and unfinished requests (completed ones are in `records`).
+    unserved: Vec<RequestSpan>,
     /// Σ restarts of completed and refused requests.
     num_restarts: u64,
     tbt: QuantileSketch,
@@ -147,6 +151,7 @@ impl Metrics {
             ),
             stream: None,
             errors: Vec::new(),
+            unserved: Vec::new(),
             num_restarts: 0,
             tbt: QuantileSketch::new(),
             batch_size: QuantileSketch::new(),
@@ -221,6 +226,12 @@ impl Metrics {
             let scheduled = request.replica.zip(request.scheduled_at).map(|(r, t)| (r.0, t.0));
             stream.on_refused(request.id.0, scheduled);
         }
+        self.unserved.push(RequestSpan {
+            arrived_ns: request.arrived_at.0,
+            started_ns: request.scheduled_at.map(|t| t.0),
+            left_queue_ns: Some(request.scheduled_at.unwrap_or(now).0),
+            ttft_ns: None,
+        });
         self.errors.push(RequestError {
             id: request.id.0,
             arrived_at: request.arrived_at.as_secs_f64(),
@@ -401,6 +412,7 @@ impl Metrics {
         let operation_cdfs = self.operation_cdfs();
         let replicas = self.replica_reports(&end);
         let time_series = self.time_series();
+        let load = self.load(&end);
         let summary = self.summary(&end, &replicas, latency);
         let histograms = histograms(&self.records);
         let warnings = self.warnings(&end);
@@ -410,6 +422,7 @@ impl Metrics {
             operation_cdfs,
             histograms,
             time_series,
+            load,
             replicas,
             requests: if keep_records { self.records } else { Vec::new() },
             request_errors: self.errors,
@@ -427,6 +440,12 @@ impl Metrics {
         for &id in end.unfinished {
             let r = end.requests.get(id);
             self.num_restarts += u64::from(r.num_restarts);
+            self.unserved.push(RequestSpan {
+                arrived_ns: r.arrived_at.0,
+                started_ns: r.scheduled_at.map(|t| t.0),
+                left_queue_ns: r.scheduled_at.map(|t| t.0),
+                ttft_ns: None,
+            });
             self.errors.push(RequestError {
                 id: id.0,
                 arrived_at: r.arrived_at.as_secs_f64(),
@@ -583,6 +602,18 @@ impl Metrics {
                 .collect(),
             kv_usage_percent_per_replica: kv_per_replica,
         }
+    }
+
+    /// Offered against achieved rates, and the queue and TTFT over the time series' buckets.
+    fn load(&self, end: &RunEnd) -> LoadReport {
+        let completed = self.records.iter().map(|r| RequestSpan {
+            arrived_ns: r.arrived_at_ns,
+            started_ns: Some(r.scheduled_at_ns),
+            left_queue_ns: Some(r.scheduled_at_ns),
+            ttft_ns: Some(r.prefill_completed_at_ns - r.arrived_at_ns),
+        });
+        let spans: Vec<RequestSpan> = completed.chain(self.unserved.iter().copied()).collect();
+        load::load_report(&spans, end.now.0, self.series.len(), self.series.width_ns())
     }
 
     /// The headline numbers.
