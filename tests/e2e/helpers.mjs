@@ -87,12 +87,13 @@ export async function runCount(page) {
   return page.locator('[data-testid=runs] tbody tr').count();
 }
 
-/** Waits until the session has `n` runs; returns ms waited. */
+/** Waits until the session has `n` runs and shows one (or a comparison); returns ms waited. */
 export async function waitForRuns(page, n) {
   const t0 = Date.now();
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=runs] tbody tr').length >= n, n, { timeout: LONG })
     .catch(async (e) => { throw new Error(`run did not finish: ${e.message}; ${await diagnose(page)}`); });
-  await page.waitForSelector('[data-testid=summary]');
+  // A run's view shows its summary; a pair run as A/B shows the comparison instead.
+  await page.waitForSelector('[data-testid=summary], [data-testid=ab-diff]');
   return Date.now() - t0;
 }
 

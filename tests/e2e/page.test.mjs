@@ -13,7 +13,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { serve } from './serve.mjs';
 import {
-  ARTIFACTS, COLOUR_A, COLOUR_B, LONG, ROOT, SHARED, ctx, download, inkedPixels, measure, open,
+  ARTIFACTS, COLOUR_A, COLOUR_B, DIST, LONG, ROOT, SHARED, ctx, download, inkedPixels, measure, open,
   pixelsOfColour, ready, run, runCount, useBrowser, visibleErrors, waitForRuns,
 } from './helpers.mjs';
 

@@ -378,6 +378,16 @@ impl Runs {
     fn store(&self) -> Effect {
         Effect::StoreRuns(storage::encode(&self.records))
     }
+
+    /// After runs are deleted, the address bar holds the link of the run shown, or none: a
+    /// reload opens that link, and a deleted run's link would run it again.
+    fn address_after_delete(&self) -> Effect {
+        let shown = match self.view {
+            View::Run(id) | View::Compare { a: id, .. } => self.record(id).map(|r| r.share_query.clone()),
+            View::Nothing => None,
+        };
+        Effect::ReplaceQuery(shown.unwrap_or_default())
+    }
 }
 
 /// A flag's name without its `…_config_` prefix, for labels.
@@ -429,7 +439,7 @@ impl Page {
             }
             view => view,
         };
-        vec![self.runs.store()]
+        vec![self.runs.store(), self.runs.address_after_delete()]
     }
 
     /// Deletes every finished run, here and in the browser's storage. Numbering starts again.
@@ -442,7 +452,7 @@ impl Page {
         if !runs.status.is_running() {
             runs.next_id = 1;
         }
-        vec![Effect::StoreRuns(String::new())]
+        vec![Effect::StoreRuns(String::new()), runs.address_after_delete()]
     }
 
     /// Puts back the runs kept in the browser's storage (`text`, as [`Effect::StoreRuns`]

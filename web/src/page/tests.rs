@@ -496,9 +496,17 @@ fn runs_survive_a_reload_and_can_be_deleted() {
     assert_eq!(record_ids(&again), [1, 2, 3]);
     // Deleting one, then all.
     let effects = again.delete_run(1);
-    let [Effect::StoreRuns(stored)] = &effects[..] else { panic!("{effects:?}") };
+    let [Effect::StoreRuns(stored), Effect::ReplaceQuery(address)] = &effects[..] else {
+        panic!("{effects:?}")
+    };
     assert_eq!(storage::decode(stored).unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [2, 3]);
-    assert_eq!(again.delete_all_runs(), [Effect::StoreRuns(String::new())]);
+    // The address bar holds the shown run's link, so a reload shows it and runs nothing.
+    assert_eq!(*address, again.runs().record(3).unwrap().share_query);
+    // After all are deleted it holds no link: a reload must not run a deleted run again.
+    assert_eq!(
+        again.delete_all_runs(),
+        [Effect::StoreRuns(String::new()), Effect::ReplaceQuery(String::new())]
+    );
     assert!(again.runs().records().is_empty() && again.runs().view() == View::Nothing);
     // Another schema is dropped with a notice, not misread.
     let mut other = ready_page();
