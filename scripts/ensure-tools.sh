@@ -86,6 +86,28 @@ ensure_npm() {
   fi
 }
 
+# The Python package's build and test tools (maturin, pytest, pandas, matplotlib, Ray) in a
+# virtual environment of the machine's python3, target/py-venv, at the versions of
+# crates/python/requirements-test.txt; installed again when that file changes (Ray's wheel is
+# large: about 1-2 minutes the first time).
+PY_VENV="$ROOT/target/py-venv"
+ensure_python_venv() {
+  local req="$ROOT/crates/python/requirements-test.txt"
+  if ! python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+    step "installing python3 with venv (apt)"
+    apt_install python3 python3-venv python3-pip
+  fi
+  if [ ! -x "$PY_VENV/bin/python" ]; then
+    step "python3 -m venv target/py-venv"
+    python3 -m venv "$PY_VENV"
+  fi
+  if ! cmp -s "$req" "$PY_VENV/requirements-test.txt"; then
+    step "pip install -r crates/python/requirements-test.txt (into target/py-venv)"
+    quietly pip-install.log "$PY_VENV/bin/pip" install --disable-pip-version-check -r "$req"
+    cp "$req" "$PY_VENV/requirements-test.txt"
+  fi
+}
+
 # trunk builds offline (Trunk.toml): every crate must be in cargo's cache first.
 ensure_crates() {
   quietly cargo-fetch.log cargo fetch --locked

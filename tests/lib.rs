@@ -35,11 +35,126 @@ pub fn config(pairs: &[(&str, &str)]) -> Config {
     Config::from_pairs(pairs.iter().copied()).unwrap_or_else(|e| panic!("bad test configuration: {e}"))
 }
 
-/// Builds and runs a configuration with every invariant checked after every event.
+/// Builds and runs a configuration with every invariant checked after every event, and the
+/// report's figures held to what the cluster could deliver ([`check_report_bounds`]).
 pub fn run_checked(config: &Config, inputs: &Inputs) -> Report {
     let sim_config =
         SimConfig::build(config, inputs).unwrap_or_else(|e| panic!("invalid test configuration: {e}"));
-    Simulation::new(&sim_config).with_invariant_checks().run_to_report()
+    let report = Simulation::new(&sim_config).with_invariant_checks().run_to_report();
+    if let Err(e) = check_report_bounds(&report, &sim_config) {
+        panic!("{e}");
+    }
+    report
+}
+
+/// INV-11: a finished report's figures are plausible. Every latency statistic and per-request
+/// time is finite and not negative, percentiles are ordered, shares are within 0–100 %, and
+/// (with the roofline predictor, whose times are never below the device's peaks) the tokens
+/// computed and batches run are no more than the cluster's FLOPs and memory bandwidth could
+/// deliver in the simulated time: every computed token costs at least 2 FLOPs per active
+/// parameter, and every batch reads at least one stage's attention and MLP weights.
+pub fn check_report_bounds(report: &Report, config: &SimConfig) -> Result<(), String> {
+    let s = &report.summary;
+    let stats = [
+        ("ttft_s", &s.ttft_s),
+        ("tbt_s", &s.tbt_s),
+        ("tpot_s", &s.tpot_s),
+        ("e2e_s", &s.e2e_s),
+        ("scheduling_delay_s", &s.scheduling_delay_s),
+    ];
+    for (name, st) in stats {
+        if st.count == 0 {
+            continue;
+        }
+        let values = [st.min, st.p50, st.p90, st.p95, st.p99, st.max, st.mean];
+        if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(format!("INV-11: {name} has a NaN, infinite or negative figure: {st:?}"));
+        }
+        let ordered = st.min <= st.p50 && st.p50 <= st.p90 && st.p90 <= st.p95 && st.p95 <= st.p99;
+        // The mean is summed in floating point: it may stray from min = max by an ulp or two.
+        let mean_within = st.min * (1.0 - 1e-9) <= st.mean && st.mean <= st.max * (1.0 + 1e-9);
+        if !(ordered && st.p99 <= st.max && mean_within) {
+            return Err(format!("INV-11: {name}'s statistics are out of order: {st:?}"));
+        }
+    }
+    let t = &s.throughput;
+    let figures = [
+        ("requests_per_s", t.requests_per_s),
+        ("input_tokens_per_s", t.input_tokens_per_s),
+        ("output_tokens_per_s", t.output_tokens_per_s),
+        ("simulated_time_s", s.simulated_time_s),
+    ];
+    if let Some((name, v)) = figures.iter().find(|(_, v)| !v.is_finite() || *v < 0.0) {
+        return Err(format!("INV-11: {name} = {v}"));
+    }
+    let shares = [
+        ("kv_usage_percent_mean", s.kv_usage_percent_mean),
+        ("kv_usage_percent_max", s.kv_usage_percent_max),
+        ("busy_percent_mean", s.busy_percent_mean),
+        ("mfu_percent_mean", s.mfu_percent_mean),
+        ("prefix_cache_hit_rate %", s.prefix_cache_hit_rate * 100.0),
+    ];
+    if let Some((name, v)) = shares.iter().find(|(_, v)| !(*v >= 0.0 && *v <= 100.0 + 1e-9)) {
+        return Err(format!("INV-11: {name} = {v} is not a share"));
+    }
+    if config.predictor.name != "roofline" || s.simulated_time_s <= 0.0 {
+        return Ok(());
+    }
+    let replica = &config.replica;
+    let m = &replica.model;
+    let gpus = f64::from(config.cluster.num_replicas) * f64::from(replica.parallel.world_size());
+    let device = &replica.device;
+    let peak_flops = device.fp16_tflops.max(device.fp8_tflops.unwrap_or(0.0)) * 1e12;
+    let (e, hd) = (f64::from(m.embedding_dim), f64::from(m.head_dim()));
+    let attention = e * hd * (f64::from(m.num_q_heads) + 2.0 * f64::from(m.num_kv_heads))
+        + f64::from(m.num_q_heads) * hd * e;
+    let projections = if m.use_gated_mlp { 3.0 } else { 2.0 };
+    let (active_mlp, one_mlp) = match &m.moe {
+        None => {
+            let mlp = projections * e * f64::from(m.mlp_hidden_dim);
+            (mlp, mlp)
+        }
+        Some(moe) => {
+            let expert = projections * e * f64::from(moe.expert_hidden_dim);
+            let shared = projections * e * f64::from(moe.shared_expert_hidden_dim);
+            (f64::from(moe.top_k) * expert + shared, expert + shared)
+        }
+    };
+    let active_params = f64::from(m.num_layers) * (attention + active_mlp);
+    // Each completed request computed its prompt less the cached part, and one pass per output
+    // token after the first (which the prompt's last pass produces).
+    let computed: f64 = report
+        .requests
+        .iter()
+        .map(|r| {
+            f64::from(r.num_prefill_tokens - r.num_prefill_tokens_cached) + f64::from(r.num_decode_tokens)
+                - 1.0
+        })
+        .sum();
+    let deliverable = gpus * peak_flops * s.simulated_time_s / (2.0 * active_params);
+    if computed > deliverable * (1.0 + 1e-6) {
+        return Err(format!(
+            "INV-11: {computed} tokens computed in {} s, more than the {deliverable:.0} the cluster's {gpus} GPUs of {:.0} TFLOP/s could compute ({active_params:.3e} active parameters a token)",
+            s.simulated_time_s,
+            peak_flops / 1e12
+        ));
+    }
+    let stage_bytes =
+        f64::from(replica.layers_per_stage()) * (attention + one_mlp) * replica.weight_dtype.bytes() as f64
+            / f64::from(replica.parallel.tensor_parallel_size);
+    let bandwidth = device.memory_bandwidth_gbps * 1e9;
+    let batch_capacity =
+        f64::from(config.cluster.num_replicas) * bandwidth * s.simulated_time_s / stage_bytes;
+    // Batches still running when the run stopped (a time limit) have not paid their reads yet:
+    // at most one per pipeline stage and replica.
+    let in_flight = f64::from(config.cluster.num_replicas) * f64::from(replica.parallel.num_pipeline_stages);
+    if s.num_batches as f64 > batch_capacity * (1.0 + 1e-6) + in_flight {
+        return Err(format!(
+            "INV-11: {} batches in {} s, more than the {batch_capacity:.0} whose weight reads ({stage_bytes:.3e} bytes a stage) the replicas' memory bandwidth allows",
+            s.num_batches, s.simulated_time_s
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a finished report: every request accounted for exactly once (INV-1), causality of

@@ -2,7 +2,9 @@
 //! `../shared`, building and running scenarios with invariant checks) are the `llmsim_tests`
 //! library, `lib.rs`.
 
+mod capacity;
 mod execution_time;
+mod hardening;
 mod horizon;
 mod policies;
 mod properties;

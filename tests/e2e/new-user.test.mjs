@@ -340,7 +340,7 @@ test('12. the runs table compares runs: distinct labels, more columns, sorting, 
   assert.equal(labels.length, 2);
   assert.notEqual(labels[0], labels[1], `runs that differ have different labels: ${JSON.stringify(labels)}`);
   const headers = await page.locator('[data-testid=runs] thead').innerText();
-  for (const h of ['TTFT p90', 'TPOT p50', 'E2E p90', 'GPUs']) assert.match(headers, new RegExp(h), headers);
+  for (const h of ['TTFT p90', 'TPOT p50', 'E2E p90', 'GPUs', 'Load', 'SLO']) assert.match(headers, new RegExp(h), headers);
   // Sorting by a column, both ways.
   await page.click('[data-testid=runs] thead button >> text=Run');
   const order = async () => page.$$eval('[data-testid=runs] tbody tr', (rows) => rows.map((r) => r.querySelector('td').textContent.trim()));
@@ -406,7 +406,7 @@ test('15. polish: thousands separators, device names in any case', async () => {
   await page.close();
 });
 
-test('additions: chart read-outs, the load chart, and the memory per GPU before running', async () => {
+test('additions: chart read-outs, the load chart, SLO lines, and the memory per GPU before running', async () => {
   const page = await open();
   await ready(page);
   // The memory breakdown is there before any run, and follows the form.
@@ -437,6 +437,17 @@ test('additions: chart read-outs, the load chart, and the memory per GPU before 
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(ARTIFACTS, 'default-run-390x844.png') });
   await page.screenshot({ path: path.join(ARTIFACTS, 'default-run-390-full.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // An objective on TTFT is drawn on its CDF, and the runs table says whether it held.
+  const SLO_COLOUR = [148, 103, 189];
+  assert.ok(await pixelsOfColour(page, 'chart-ttft', SLO_COLOUR) < 20, 'no objective, no line');
+  await setField(page, 'slo_config_ttft_max_s', '0.5');
+  await run(page);
+  assert.ok(await pixelsOfColour(page, 'chart-ttft', SLO_COLOUR) > 50, 'the TTFT objective is a line on the CDF');
+  const sloCells = await page.$$eval('[data-testid=runs] tbody tr', (rows) => rows.map((r) => r.innerText));
+  assert.match(sloCells.at(-1), /\b(met|missed)\b/, sloCells.at(-1));
+  assert.match(await page.locator('[data-testid=runs] thead').innerText(), /SLO/);
   assert.deepEqual(page.problems, []);
   await page.close();
 });

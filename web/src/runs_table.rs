@@ -112,7 +112,22 @@ pub const COLUMNS: &[Column] = &[
         wide: true,
         value: |r| Cell::Number(Some(r.gpus as f64), Unit::Count),
     },
+    Column { title: "Load", csv_unit: "", wide: true, value: load_verdict },
+    Column { title: "SLO", csv_unit: "", wide: true, value: slo_verdict },
 ];
+
+/// The engine's overload verdict (`summary.json`'s `overload.overloaded`).
+fn load_verdict(run: &RunRecord) -> Cell {
+    let verdict = run.summary.pointer("/overload/overloaded").and_then(serde_json::Value::as_bool);
+    Cell::Text(verdict.map_or("–", |o| if o { "overloaded" } else { "kept up" }).to_string())
+}
+
+/// Whether the run met its latency objectives (`summary.json`'s `slo.met`); a dash when it
+/// set none.
+fn slo_verdict(run: &RunRecord) -> Cell {
+    let met = run.summary.pointer("/slo/met").and_then(serde_json::Value::as_bool);
+    Cell::Text(met.map_or("–", |m| if m { "met" } else { "missed" }).to_string())
+}
 
 /// How the table is sorted: by column `column` (an index of [`COLUMNS`]), ascending or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,7 +195,9 @@ mod tests {
         let ttft = ttft_p90.map_or("null".to_string(), |x| format!("{{\"p50\": {x}, \"p90\": {x}}}"));
         let result = RunResult {
             summary_json: format!(
-                "{{\"ttft_s\": {ttft}, \"throughput\": {{\"output_tokens_per_s\": 12345.6}}}}"
+                "{{\"ttft_s\": {ttft}, \"throughput\": {{\"output_tokens_per_s\": 12345.6}}, \"overload\": {{\"overloaded\": {}}}, \"slo\": {}}}",
+                id == 2,
+                if id == 1 { "{\"met\": true}" } else { "null" },
             ),
             config_json: String::new(),
             load: LoadFigures { offered_rps: Some(8.0), achieved_rps: Some(7.9), ..LoadFigures::default() },
@@ -220,11 +237,12 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("Run,Scenario,TTFT p50 (s),TTFT p90 (s),TPOT p50 (s)"), "{}", lines[0]);
         assert!(
-            lines[0].ends_with("Offered (req/s),Achieved (req/s),Output tokens (tok/s),GPUs"),
+            lines[0].ends_with("Offered (req/s),Achieved (req/s),Output tokens (tok/s),GPUs,Load,SLO"),
             "{}",
             lines[0]
         );
-        assert_eq!(lines[1], "1,\"quick, start\",0.25,0.25,,,,8,7.9,12345.6,8");
+        assert_eq!(lines[1], "1,\"quick, start\",0.25,0.25,,,,8,7.9,12345.6,8,kept up,met");
+        assert!(lines[2].ends_with(",overloaded,–"), "no objectives: a dash; {}", lines[2]);
         assert_eq!((COLUMNS[column("GPUs")].value)(&runs[0]).shown(), "8", "2 replicas × TP4");
         assert_eq!((COLUMNS[column("Output tokens")].value)(&runs[0]).shown(), "12,346 tok/s");
         assert_eq!((COLUMNS[column("TTFT p90")].value)(&runs[1]).shown(), "–");

@@ -172,18 +172,11 @@ pub fn predictor_shares(summary: &Value) -> (String, Vec<(String, f64)>) {
     (name, shares)
 }
 
-/// Below this share of the offered rate, the page says the load is more than the cluster
-/// serves: a cluster that keeps up completes requests at the rate they arrive (within the noise
-/// of a finite run's window edges, a few percent).
-pub const KEEPS_UP_SHARE: f64 = 0.85;
-
-/// Fewer arrivals than this give rates too noisy to judge by.
-const FEWEST_ARRIVALS: u64 = 10;
-
-/// What the offered and achieved rates say, in words, and whether the cluster falls behind;
-/// `None` when there is too little to say it. The engine's overload verdict
-/// (`summary.json`'s `overload.overloaded`: the queue grew with the arrivals) decides where
-/// the summary has one; else the rates do ([`KEEPS_UP_SHARE`]).
+/// What the engine's overload verdict (`summary.json`'s `overload` section, the rule of
+/// `metrics/overload.rs`: the queue of requests waiting for their first schedule grew with the
+/// arrivals) says, in words, with its evidence, and whether the cluster falls behind; `None`
+/// when the summary has no verdict (a run kept from an older page). The page judges by no other
+/// rule: the offered and achieved rates beside it only show the size of the gap.
 pub fn load_sentence(load: &LoadFigures, summary: &Value) -> Option<(String, bool)> {
     if load.closed_loop {
         return Some((
@@ -191,23 +184,25 @@ pub fn load_sentence(load: &LoadFigures, summary: &Value) -> Option<(String, boo
             false,
         ));
     }
-    let (offered, achieved) = (load.offered_rps?, load.achieved_rps?);
-    if load.arrivals < FEWEST_ARRIVALS || offered <= 0.0 {
-        return None;
+    let verdict = summary.get("overload")?;
+    if !verdict.get("overloaded").and_then(Value::as_bool)? {
+        return Some(("The cluster kept up: its queue did not grow with the arrivals.".to_string(), false));
     }
-    let share = achieved / offered;
-    let overloaded = summary.pointer("/overload/overloaded").and_then(Value::as_bool);
-    Some(if overloaded.unwrap_or(share < KEEPS_UP_SHARE) {
-        (
-            format!(
-                "The cluster took requests on at {:.0} % of the rate they arrived: the offered load is more than the cluster serves, so requests queue for as long as they keep arriving (see the queue chart).",
-                share * 100.0
-            ),
-            true,
-        )
-    } else {
-        ("The cluster kept up: it took requests on at the rate they arrived.".to_string(), false)
-    })
+    let number = |key: &str| verdict.get(key).and_then(Value::as_f64);
+    let rate = |key: &str| number(key).map_or("–".to_string(), |x| format(Unit::RequestsPerSecond, x));
+    let when = number("detected_at_s")
+        .map_or("Requests".to_string(), |t| format!("From {} on requests", format(Unit::Seconds, t)));
+    let growth = number("queue_growth_per_s").map_or(String::new(), |g| {
+        format!(", and the queue grew by {} requests a second", group_thousands(&format!("{g:.1}")))
+    });
+    Some((
+        format!(
+            "Overloaded: the offered load is more than the cluster serves. {when} arrived at {} but were started at {}{growth}, so they queue for as long as they keep arriving (see the queue chart).",
+            rate("offered_per_s"),
+            rate("admitted_per_s"),
+        ),
+        true,
+    ))
 }
 
 /// The A/B rows of the offered and achieved rates.
@@ -300,32 +295,30 @@ mod tests {
     }
 
     #[test]
-    fn the_rates_say_whether_the_cluster_keeps_up() {
+    fn the_engines_overload_verdict_is_said_with_its_evidence() {
         let load = |offered, achieved| LoadFigures {
             arrivals: 400,
             offered_rps: Some(offered),
             achieved_rps: Some(achieved),
             ..LoadFigures::default()
         };
-        let none = Value::Null;
-        let (text, overloaded) = load_sentence(&load(20.0, 8.5), &none).unwrap();
-        assert!(
-            overloaded
-                && text.contains("at 42 % of the rate")
-                && text.contains("more than the cluster serves"),
-            "{text}"
-        );
-        assert_eq!(load_sentence(&load(8.0, 7.9), &none).map(|s| s.1), Some(false));
+        let overloaded = serde_json::json!({"overload": {
+            "overloaded": true, "detected_at_s": 12.5, "offered_per_s": 20.0, "admitted_per_s": 8.5,
+            "queue_growth_per_s": 11.5,
+        }});
+        let (text, said) = load_sentence(&load(20.0, 8.5), &overloaded).unwrap();
+        assert!(said, "{text}");
         assert_eq!(
-            load_sentence(&LoadFigures { arrivals: 3, ..load(8.0, 1.0) }, &none),
-            None,
-            "too few arrivals"
+            text,
+            "Overloaded: the offered load is more than the cluster serves. From 12.5 s on requests arrived at 20.00 req/s but were started at 8.50 req/s, and the queue grew by 11.5 requests a second, so they queue for as long as they keep arriving (see the queue chart)."
         );
+        // The engine's verdict decides, whatever the rates: one definition of overload.
+        let kept_up = serde_json::json!({"overload": {"overloaded": false}});
+        assert_eq!(load_sentence(&load(20.0, 8.5), &kept_up).map(|s| s.1), Some(false));
+        assert_eq!(load_sentence(&load(8.0, 7.9), &overloaded).map(|s| s.1), Some(true));
+        assert_eq!(load_sentence(&load(20.0, 8.5), &Value::Null), None, "no verdict, no words");
         let closed = LoadFigures { closed_loop: true, ..load(8.0, 1.0) };
-        assert!(load_sentence(&closed, &none).unwrap().0.starts_with("A closed loop"));
-        // The engine's verdict, where the summary has one, decides.
-        let verdict = serde_json::json!({"overload": {"overloaded": true}});
-        assert_eq!(load_sentence(&load(8.0, 7.9), &verdict).map(|s| s.1), Some(true));
+        assert!(load_sentence(&closed, &Value::Null).unwrap().0.starts_with("A closed loop"));
         let rows = load_diff(&load(20.0, 8.0), &load(20.0, 16.0));
         assert_eq!((rows[1].change.as_str(), rows[1].b_better), ("+100.0 %", Some(true)));
     }

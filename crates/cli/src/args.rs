@@ -5,12 +5,18 @@ use std::ffi::OsString;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, parser::ValueSource};
 use llmsim_engine::config::UNSUPPORTED_FLAGS;
+use llmsim_engine::limits::{DEFAULT_MEMORY_BUDGET_BYTES, MAX_CONFIG_BYTES};
 use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, all_flags, catalog};
 
 /// What the command line asked for.
 pub enum Parsed {
-    /// Run this configuration.
-    Run(Config),
+    /// Run this configuration, planning to use at most `memory_budget` bytes.
+    Run {
+        /// The configuration.
+        config: Config,
+        /// `--memory-budget-gib`, in bytes.
+        memory_budget: u64,
+    },
     /// An informational flag was handled (help, lists); nothing to run.
     Done,
 }
@@ -22,7 +28,7 @@ fn heading(group: FlagGroup) -> &'static str {
         FlagGroup::Cache => "KV cache",
         FlagGroup::Workload => "Workload",
         FlagGroup::GlobalScheduler => "Global scheduler (routing)",
-        FlagGroup::ReplicaScheduler => "Replica scheduler",
+        FlagGroup::ReplicaScheduler => "Replica scheduler and SLOs",
         FlagGroup::Predictor => "Execution-time predictor",
         FlagGroup::Metrics => "Metrics and outputs",
     }
@@ -56,10 +62,12 @@ fn command() -> Command {
         .args_override_self(true)
         .about("Simulates LLM inference clusters (Vidur's model). Flags use Vidur's names; `python -m vidur.main ...` command lines run with `llmsim` in its place.")
         .version(env!("CARGO_PKG_VERSION"))
+        .after_help("Capacity planning (max QPS under SLOs, fewest replicas, cheapest configuration):\n  llmsim search --config SEARCH.json [--output_dir DIR] [--jobs N]    (see llmsim search -h)")
         .arg(Arg::new("config").long("config").value_name("FILE").help("Flat JSON of flag names to values (as written to config.json and by the web page); flags on the command line override it"))
         .arg(Arg::new("list-models").long("list-models").action(ArgAction::SetTrue).help("List the model catalogue and exit"))
         .arg(Arg::new("list-devices").long("list-devices").action(ArgAction::SetTrue).help("List the device catalogue and exit"))
-        .arg(Arg::new("list-nodes").long("list-nodes").action(ArgAction::SetTrue).help("List the node (network device) catalogue and exit"));
+        .arg(Arg::new("list-nodes").long("list-nodes").action(ArgAction::SetTrue).help("List the node (network device) catalogue and exit"))
+        .arg(Arg::new("memory-budget-gib").long("memory-budget-gib").value_name("GIB").help(format!("Memory a run may plan to use, in GiB: a run whose estimate (requests kept, KV blocks, input files) is larger is refused before it starts, naming what to lower [default:{NBSP}{}]", DEFAULT_MEMORY_BUDGET_BYTES >> 30)));
     for def in all_flags() {
         let arg = Arg::new(def.name).long(def.name).help(help_text(def)).help_heading(heading(def.group));
         let arg = match def.kind {
@@ -117,10 +125,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
     if list(&matches) {
         return Ok(Parsed::Done);
     }
+    let memory_budget = match matches.get_one::<String>("memory-budget-gib") {
+        Some(text) => parse_budget(text)?,
+        None => DEFAULT_MEMORY_BUDGET_BYTES,
+    };
     let mut config = match matches.get_one::<String>("config") {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("llmsim: cannot read --config {path}: {e}"))?;
+            let text = read_config(path).map_err(|e| format!("llmsim: cannot read --config {path}: {e}"))?;
             Config::from_json_str(&text).map_err(|e| format!("llmsim: --config {path}:\n{e}"))?
         }
         None => Config::new(),
@@ -140,10 +151,33 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
         }
     }
     if errors.is_empty() {
-        Ok(Parsed::Run(config))
+        Ok(Parsed::Run { config, memory_budget })
     } else {
         Err(format!("llmsim: invalid arguments:\n{}", errors.join("\n")))
     }
+}
+
+/// `--memory-budget-gib`: a positive number of GiB, in bytes.
+fn parse_budget(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(gib) if gib.is_finite() && gib > 0.0 && gib <= 1e9 => Ok((gib * (1u64 << 30) as f64) as u64),
+        _ => Err(format!("llmsim: --memory-budget-gib {text}: expected a positive number of GiB, such as 8")),
+    }
+}
+
+/// The `--config` file's text: its size is checked before it is read, and a file that is not
+/// UTF-8 is refused naming the byte where it stops being text.
+fn read_config(path: &str) -> Result<String, String> {
+    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if size > MAX_CONFIG_BYTES as u64 {
+        return Err(format!(
+            "it is {size} bytes, more than the {MAX_CONFIG_BYTES} a configuration may take (a config.json is about 10 kB)"
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!("byte {}: the file is not UTF-8 text (save it as UTF-8)", e.utf8_error().valid_up_to() + 1)
+    })
 }
 
 fn apply(matches: &ArgMatches, def: &FlagDef, config: &mut Config) -> Result<(), llmsim_engine::ConfigError> {
@@ -223,7 +257,7 @@ mod tests {
     fn parse_ok(args: &[&str]) -> Config {
         let argv = std::iter::once("llmsim").chain(args.iter().copied()).map(OsString::from);
         match parse(argv) {
-            Ok(Parsed::Run(c)) => c,
+            Ok(Parsed::Run { config, .. }) => config,
             Ok(Parsed::Done) => panic!("nothing to run"),
             Err(e) => panic!("{e}"),
         }

@@ -1,13 +1,16 @@
 //! `llmsim`: runs a simulation from Vidur's command-line flags (or a `--config` JSON file),
-//! writes Vidur's output files, and prints a summary table.
+//! writes Vidur's output files, and prints a summary table; `llmsim search` runs a capacity
+//! search (`search.rs`).
 
 mod args;
-mod output;
+mod search;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use llmsim_cli::output;
+use llmsim_engine::inputs::check_file_size;
 use llmsim_engine::{Inputs, SimConfig, Simulation};
 
 /// [`output::note`] with `format!` arguments: a line on stderr that a closed pipe cannot turn
@@ -17,8 +20,12 @@ macro_rules! note {
 }
 
 fn main() -> ExitCode {
-    let config = match args::parse(std::env::args_os()) {
-        Ok(args::Parsed::Run(config)) => config,
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "search") {
+        return search::main(argv);
+    }
+    let (config, memory_budget) = match args::parse(argv) {
+        Ok(args::Parsed::Run { config, memory_budget }) => (config, memory_budget),
         Ok(args::Parsed::Done) => return ExitCode::SUCCESS,
         Err(message) => {
             note!("{message}");
@@ -28,12 +35,14 @@ fn main() -> ExitCode {
 
     let mut inputs = Inputs::new();
     for (_, path) in SimConfig::required_files(&config) {
-        match std::fs::read_to_string(&path) {
-            Ok(text) => inputs.add_text(path, text),
-            Err(e) => inputs.add_unreadable(path, e.to_string()),
+        // The size is checked before reading: a file past the limit is never loaded.
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        match check_file_size(size).and_then(|()| std::fs::read(&path).map_err(|e| e.to_string())) {
+            Ok(bytes) => inputs.add_bytes(path, bytes),
+            Err(reason) => inputs.add_unreadable(path, reason),
         }
     }
-    let sim_config = match SimConfig::build(&config, &inputs) {
+    let sim_config = match SimConfig::build_with_budget(&config, &inputs, memory_budget) {
         Ok(c) => c,
         Err(errors) => {
             note!("llmsim: invalid configuration:");

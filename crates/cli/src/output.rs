@@ -24,19 +24,34 @@ pub const PLOTS_DIR: &str = "plots";
 
 /// Creates `<output_dir>/<timestamp>/` (or `<output_dir>/` with
 /// `--metrics_config_no_timestamp`) and returns it; the error names the flag and the path.
+///
+/// An empty or `none` output directory is refused: it would put the outputs (and, with
+/// `--metrics_config_no_timestamp`, the removal of an earlier run's files) in whatever
+/// directory llmsim happens to run in.
 pub fn create_dir(config: &SimConfig) -> Result<PathBuf, String> {
-    let mut dir = PathBuf::from(&config.metrics.output_dir);
-    if !config.metrics.no_timestamp {
-        dir.push(timestamp());
+    let output_dir = &config.metrics.output_dir;
+    let flag = format!("--metrics_config_output_dir '{output_dir}'");
+    if output_dir.trim().is_empty() || output_dir.trim().eq_ignore_ascii_case("none") {
+        return Err(format!(
+            "{flag}: an empty or 'none' output directory is ambiguous (it would write into the current directory); name one, such as simulator_output"
+        ));
     }
-    let flag = format!("--metrics_config_output_dir {}", config.metrics.output_dir);
+    let base = PathBuf::from(output_dir);
     // create_dir_all says only "File exists" (or "Not a directory") for a file in the way.
-    if let Some(file) =
-        dir.ancestors().find(|p| !p.as_os_str().is_empty() && std::fs::metadata(p).is_ok_and(|m| !m.is_dir()))
+    if let Some(file) = base
+        .ancestors()
+        .find(|p| !p.as_os_str().is_empty() && std::fs::metadata(p).is_ok_and(|m| !m.is_dir()))
     {
         return Err(format!("{flag}: {} is a file, not a directory", file.display()));
     }
-    std::fs::create_dir_all(&dir)
+    std::fs::create_dir_all(&base)
+        .map_err(|e| format!("{flag}: could not create the directory {}: {e}", base.display()))?;
+    if config.metrics.no_timestamp {
+        return Ok(base);
+    }
+    // The run's own directory is new: made here, never an existing link.
+    let dir = base.join(timestamp());
+    std::fs::create_dir(&dir)
         .map_err(|e| format!("{flag}: could not create the directory {}: {e}", dir.display()))?;
     Ok(dir)
 }
@@ -46,7 +61,8 @@ pub fn create_dir(config: &SimConfig) -> Result<PathBuf, String> {
 /// directory (`--metrics_config_no_timestamp`) holds only this run's files: otherwise a
 /// `batch_metrics.csv` or `chrome_trace.json` of a run with other output flags would sit beside
 /// this run's `summary.json` as if it were this run's. Nothing else is touched: other files, and
-/// a `plots` that is not a plain directory, stay.
+/// a `plots` that is not a plain directory, stay — and since outputs are never written through
+/// a link out of the output directory, a `plots` that is a link (or a file) is refused.
 pub fn remove_stale(dir: &Path) -> Result<(), String> {
     let remove = |path: &Path| {
         std::fs::remove_file(path)
@@ -60,8 +76,10 @@ pub fn remove_stale(dir: &Path) -> Result<(), String> {
         }
     }
     let plots = dir.join(PLOTS_DIR);
-    if !std::fs::symlink_metadata(&plots).is_ok_and(|m| m.is_dir()) {
-        return Ok(());
+    match std::fs::symlink_metadata(&plots) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(not_a_directory(&plots)),
+        Err(_) => return Ok(()),
     }
     let entries = std::fs::read_dir(&plots)
         .map_err(|e| format!("could not read the earlier run's {}: {e}", plots.display()))?;
@@ -97,7 +115,7 @@ impl RowWriter {
     /// Creates the file in `dir` and writes its header.
     pub fn create(dir: &Path) -> Result<RowWriter, String> {
         let path = dir.join("request_metrics.csv");
-        let file = std::fs::File::create(&path).map_err(|e| write_error(&path, &e))?;
+        let file = create_new(&path)?;
         let mut writer =
             RowWriter { file: std::io::BufWriter::new(file), records: Vec::new(), line: String::new(), path };
         writer
@@ -132,17 +150,47 @@ pub fn write(dir: &Path, config: &SimConfig, report: &Report) -> Result<(), Stri
             continue;
         }
         let path = dir.join(&name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("could not create the directory {}: {e}", parent.display()))?;
+        if let Some(parent) = path.parent().filter(|p| *p != dir) {
+            create_plain_dir(parent)?;
         }
         write_file(&path, &contents)?;
     }
     Ok(())
 }
 
+/// Creates the directory `path` inside the output directory, or accepts it if it is already a
+/// plain directory; a link (or a file) there is refused, so that no output leaves the
+/// output directory.
+fn create_plain_dir(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(not_a_directory(path)),
+        Err(_) => std::fs::create_dir(path)
+            .map_err(|e| format!("could not create the directory {}: {e}", path.display())),
+    }
+}
+
+fn not_a_directory(path: &Path) -> String {
+    format!(
+        "{} is a symbolic link or a file, not a directory: llmsim writes its outputs only inside the output directory; remove it or choose another --metrics_config_output_dir",
+        path.display()
+    )
+}
+
+/// Creates `path` as a new file: an existing file or link there (which a link could point
+/// anywhere) is never opened, written through or truncated.
+fn create_new(path: &Path) -> Result<std::fs::File, String> {
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("could not write {}: something appeared there while llmsim ran", path.display())
+        } else {
+            write_error(path, &e)
+        }
+    })
+}
+
 fn write_file(path: &Path, contents: &str) -> Result<(), String> {
-    std::fs::write(path, contents).map_err(|e| write_error(path, &e))
+    create_new(path)?.write_all(contents.as_bytes()).map_err(|e| write_error(path, &e))
 }
 
 fn write_error(path: &Path, e: &std::io::Error) -> String {
@@ -249,6 +297,7 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         s.busy_percent_mean,
         s.mfu_percent_mean
     );
+    out.push_str(&slo_cost_lines(s));
     let shares: Vec<String> = s
         .predictor
         .time_share
@@ -261,6 +310,60 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         "predicted time from: {}",
         if shares.is_empty() { "-".to_string() } else { shares.join(", ") }
     );
+    out
+}
+
+/// The summary's SLO, goodput and cost lines (the overload verdict is among the warnings).
+fn slo_cost_lines(s: &llmsim_engine::Summary) -> String {
+    let mut out = String::new();
+    if let Some(slo) = &s.slo {
+        let targets: Vec<String> = slo
+            .targets
+            .iter()
+            .map(|t| {
+                let observed =
+                    t.observed_s.map_or_else(|| "not reached".to_string(), |v| format!("{v:.4} s"));
+                format!(
+                    "{} p{} ≤ {} s: {observed} {}",
+                    t.metric,
+                    t.quantile * 100.0,
+                    t.max_s,
+                    if t.met { "(met)" } else { "(missed)" }
+                )
+            })
+            .collect();
+        let rule = match slo.required_attainment {
+            Some(required) => format!(" (needs {:.1}%)", required * 100.0),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "SLOs {}: {}; {}; attainment {:.1}%{rule}; goodput {:.3} req/s, {:.1} output tok/s",
+            if slo.met { "met" } else { "NOT met" },
+            targets.join(&format!(" {} ", slo.combine)),
+            slo.combine,
+            slo.attainment * 100.0,
+            slo.goodput.requests_per_s,
+            slo.goodput.output_tokens_per_s
+        );
+    }
+    let c = &s.cost;
+    match (c.usd_per_gpu_hour, c.usd_per_hour) {
+        (Some(per_gpu), Some(per_hour)) => {
+            let per_token = c
+                .usd_per_million_output_tokens
+                .map_or_else(String::new, |x| format!("; ${x:.3} per million output tokens"));
+            let _ = writeln!(
+                out,
+                "cost: {} GPUs × ${per_gpu:.3}/GPU-hour = ${per_hour:.2}/hour{per_token} (price: {})",
+                c.num_gpus,
+                c.price_source.as_deref().unwrap_or("-")
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "cost: {} GPUs (no price: set --cost_config_usd_per_gpu_hour)", c.num_gpus);
+        }
+    }
     out
 }
 

@@ -211,3 +211,93 @@ fn an_output_directory_that_is_a_file_is_named() {
         assert!(stderr.contains(&format!("{} is a file, not a directory", file.display())), "{stderr}");
     }
 }
+
+/// Runs `llmsim` with `args` in `cwd`; its exit code and stderr.
+fn run_in(cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = llmsim().current_dir(cwd).args(SMALL).args(args).output().expect("llmsim runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[cfg(unix)]
+#[test]
+fn outputs_never_follow_a_link_out_of_the_output_directory() {
+    let root = scratch("symlinks");
+    let (out, elsewhere) = (root.join("out"), root.join("elsewhere"));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("time_series.csv"), "someone else's").unwrap();
+    // A plots/ that links elsewhere is refused before the run, and nothing is written there.
+    std::os::unix::fs::symlink(&elsewhere, out.join("plots")).unwrap();
+    let out_arg = out.to_str().unwrap();
+    let (code, stderr) =
+        run_in(&root, &["--metrics_config_no_timestamp", "--metrics_config_output_dir", out_arg]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("plots is a symbolic link or a file, not a directory"), "{stderr}");
+    assert_eq!(names(&elsewhere), ["time_series.csv"]);
+    assert_eq!(std::fs::read_to_string(elsewhere.join("time_series.csv")).unwrap(), "someone else's");
+    // An output file that is a link is removed as a stale output (the link, not its target)
+    // and written anew inside the directory.
+    std::fs::remove_file(out.join("plots")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("time_series.csv"), out.join("summary.json")).unwrap();
+    let (code, stderr) =
+        run_in(&root, &["--metrics_config_no_timestamp", "--metrics_config_output_dir", out_arg]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!std::fs::symlink_metadata(out.join("summary.json")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(elsewhere.join("time_series.csv")).unwrap(), "someone else's");
+}
+
+#[test]
+fn an_empty_or_none_output_directory_is_refused() {
+    let cwd = scratch("empty-output-dir");
+    std::fs::write(cwd.join("summary.json"), "not llmsim's").unwrap();
+    for dir in ["", "none", " None "] {
+        for extra in [&[][..], &["--metrics_config_no_timestamp"]] {
+            let mut args = vec!["--metrics_config_output_dir", dir];
+            args.extend_from_slice(extra);
+            let (code, stderr) = run_in(&cwd, &args);
+            assert_eq!(code, Some(1), "{args:?}: {stderr}");
+            assert!(stderr.contains("an empty or 'none' output directory is ambiguous"), "{stderr}");
+        }
+    }
+    assert_eq!(names(&cwd), ["summary.json"], "nothing written or removed in the current directory");
+    assert_eq!(std::fs::read_to_string(cwd.join("summary.json")).unwrap(), "not llmsim's");
+}
+
+#[test]
+fn a_trace_that_is_not_utf8_is_refused_at_its_row_and_column() {
+    let dir = scratch("not-utf8");
+    std::fs::write(dir.join("t.csv"), b"arrived_at,num_prefill_tokens,num_decode_tokens\n0,1,1\n1,2\xff,1\n")
+        .unwrap();
+    let (code, stderr) = run_in(
+        &dir,
+        &["--request_generator_config_type", "trace", "--trace_request_generator_config_trace_file", "t.csv"],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("t.csv: row 3, column 'num_prefill_tokens', byte 4: the file is not UTF-8 text"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_config_file_may_start_with_a_byte_order_mark() {
+    let dir = scratch("config-bom");
+    std::fs::write(dir.join("c.json"), "\u{feff}{\"seed\": 7, \"metrics_config_write_metrics\": false}")
+        .unwrap();
+    let (code, stderr) = run_in(&dir, &["--config", "c.json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn a_run_beyond_the_memory_budget_is_refused_before_it_starts() {
+    let dir = scratch("memory-budget");
+    let args = ["--synthetic_request_generator_config_num_requests", "4000000", "--memory-budget-gib", "0.5"];
+    let (code, stderr) = run_in(&dir, &args);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--synthetic_request_generator_config_num_requests: the run would need about")
+            && stderr.contains("more than its budget of 512.0 MiB"),
+        "{stderr}"
+    );
+    assert!(names(&dir).is_empty(), "refused before any output: {:?}", names(&dir));
+}

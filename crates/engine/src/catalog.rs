@@ -1,5 +1,5 @@
-//! Catalogues of models, devices and nodes, embedded from `data/*.json` at build time: pure
-//! data and lookups. A user-described device is read by [`crate::custom_device`], a Hugging
+//! Catalogues of models, devices, nodes and GPU prices, embedded from `data/*.json` at build
+//! time: pure data and lookups. A user-described device is read by [`crate::custom_device`], a Hugging
 //! Face `config.json` by [`crate::hf_config`].
 
 use std::sync::OnceLock;
@@ -150,6 +150,42 @@ pub struct NodeSpec {
     pub inter_node_bandwidth_gbps: f64,
     /// Latency of one inter-node transfer, µs.
     pub inter_node_latency_us: f64,
+}
+
+/// A device's on-demand rental price per GPU-hour, with where and when it was read
+/// (`data/prices.json`; provenance in `data/README.md`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct GpuPrice {
+    /// The device id it prices (`h100`).
+    pub device: String,
+    /// US dollars per GPU per hour.
+    pub usd_per_gpu_hour: f64,
+    /// The offer priced, as the vendor lists it.
+    pub offer: String,
+    /// The vendor's public price page.
+    pub source: String,
+    /// When the price was read (ISO date).
+    pub read_on: String,
+}
+
+impl GpuPrice {
+    /// One line naming the price's origin: `CoreWeave ... (https://..., read 2026-09-20)`.
+    pub fn provenance(&self) -> String {
+        format!("{} ({}, read {})", self.offer, self.source, self.read_on)
+    }
+}
+
+/// The embedded price list.
+pub fn prices() -> &'static [GpuPrice] {
+    static PRICES: OnceLock<Vec<GpuPrice>> = OnceLock::new();
+    PRICES.get_or_init(|| {
+        serde_json::from_str(include_str!("../../../data/prices.json")).expect("data/prices.json is valid")
+    })
+}
+
+/// The listed price of a device, by its lower-case id.
+pub fn find_price(device: &str) -> Option<&'static GpuPrice> {
+    prices().iter().find(|p| p.device == device)
 }
 
 /// The embedded model catalogue.
@@ -304,6 +340,24 @@ mod tests {
             if let Some(node) = matching_node(&device.name) {
                 assert_eq!(node.device, device.name);
             }
+        }
+    }
+
+    #[test]
+    fn every_device_has_one_positive_price_with_its_source_and_date() {
+        for device in devices() {
+            let price = find_price(&device.name).unwrap_or_else(|| panic!("{} has no price", device.name));
+            assert!(price.usd_per_gpu_hour > 0.0 && price.usd_per_gpu_hour.is_finite(), "{price:?}");
+            assert!(price.source.starts_with("https://"), "{price:?}");
+            let date = price.read_on.as_bytes();
+            assert!(
+                date.len() == 10 && date[4] == b'-' && date[7] == b'-',
+                "read_on is an ISO date: {price:?}"
+            );
+        }
+        for (i, price) in prices().iter().enumerate() {
+            assert!(find_device(&price.device).is_some(), "{} prices no catalogued device", price.device);
+            assert!(!prices()[..i].iter().any(|p| p.device == price.device), "{} twice", price.device);
         }
     }
 

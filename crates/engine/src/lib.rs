@@ -9,11 +9,12 @@
 //! [`Config`] into a validated [`SimConfig`].
 //!
 //! Modules are layered (ARCHITECTURE.md, "Layering"; checked by `tests/layering.rs`), bottom up:
-//! the vocabulary ([`time`], [`rng`], [`stats`], [`request`], [`catalog`], [`trace`],
-//! [`inputs`], [`config`]); models and policies ([`memory`], [`kv`], [`batch`], [`exec`],
+//! the vocabulary ([`time`], [`limits`], [`rng`], [`stats`], [`request`], [`catalog`],
+//! [`trace`], [`inputs`], [`config`], [`slo`]); models and policies ([`memory`], [`kv`], [`batch`], [`exec`],
 //! [`hf_config`], [`custom_device`], [`scheduler`], [`workload`]); the composition root
 //! ([`flag_table`], [`sim_config`]); the simulation ([`event`], [`sim`], [`metrics`],
-//! [`report`]). A module uses only its own layer and those below.
+//! [`report`]); planning ([`search`]: capacity searches over many simulations). A module uses
+//! only its own layer and those below.
 //!
 //! The engine does no IO, reads no clock and uses no ambient randomness: the caller passes
 //! file contents in [`Inputs`], and every random draw comes from named streams of one seed.
@@ -39,14 +40,17 @@ pub mod flag_table;
 pub mod hf_config;
 pub mod inputs;
 pub mod kv;
+pub mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod report;
 pub mod request;
 pub mod rng;
 pub mod scheduler;
+pub mod search;
 pub mod sim;
 pub mod sim_config;
+pub mod slo;
 pub mod stats;
 pub mod time;
 pub mod trace;

@@ -48,6 +48,85 @@ pub struct MemorySummary {
     pub kv_bytes_per_token_per_gpu: u64,
 }
 
+/// How well the run met its latency objectives (`--slo_config_*`; rule in `slo.rs`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SloReport {
+    /// `and` or `or`: how targets combine per request.
+    pub combine: String,
+    /// Each target, with the quantile observed.
+    pub targets: Vec<SloTargetReport>,
+    /// Share of the requests that arrived which met the targets (all of them for `and`, any
+    /// for `or`); requests that did not complete never do.
+    pub attainment: f64,
+    /// With several targets, the share of requests that must meet them (their largest
+    /// quantile); `None` with one target, which is judged by its quantile.
+    pub required_attainment: Option<f64>,
+    /// Whether the objectives hold.
+    pub met: bool,
+    /// The requests that met the targets, per simulated second.
+    pub goodput: Throughput,
+}
+
+/// One latency objective and what the run achieved.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SloTargetReport {
+    /// The metric (`ttft`, `tbt`, `tpot`, `e2e`, `scheduling_delay`, `e2e_normalized`).
+    pub metric: String,
+    /// The quantile bounded.
+    pub quantile: f64,
+    /// The bound, seconds.
+    pub max_s: f64,
+    /// The run's value at that quantile, seconds; `None` when it falls on requests that did not
+    /// complete (they count as infinitely late) or there were no samples.
+    pub observed_s: Option<f64>,
+    /// Share of the arrived requests within the bound.
+    pub attainment: f64,
+    /// Whether the observed quantile is within the bound.
+    pub met: bool,
+}
+
+/// Whether the arrivals outgrew the cluster, with the evidence (rule in
+/// `metrics/overload.rs`): a warning in every report, and a failed point in a search.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct OverloadReport {
+    /// Whether the cluster fell behind its arrivals: the queue of requests waiting for their
+    /// first schedule grew with the arrivals.
+    pub overloaded: bool,
+    /// Whether the run was stopped there ([`crate::Simulation::stop_when_overloaded`]).
+    pub stopped_early: bool,
+    /// Simulated second of the checkpoint that made the verdict.
+    pub detected_at_s: Option<f64>,
+    /// Arrivals by then.
+    pub detected_at_request: Option<u64>,
+    /// Arrivals per second over the window judged (the verdict's, else the run's last).
+    pub offered_per_s: Option<f64>,
+    /// First schedules per second over that window.
+    pub admitted_per_s: Option<f64>,
+    /// Growth of the waiting queue per second over that window.
+    pub queue_growth_per_s: Option<f64>,
+    /// Requests waiting for their first schedule at the window's end.
+    pub waiting: Option<u64>,
+    /// Mean scheduling delay of the last quarter of completed requests (in arrival order)
+    /// minus that of the first quarter, seconds: rises when the queue grows.
+    pub scheduling_delay_trend_s: Option<f64>,
+}
+
+/// What the cluster costs (prices in `data/prices.json`, or `--cost_config_usd_per_gpu_hour`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CostReport {
+    /// GPUs: replicas × TP × PP.
+    pub num_gpus: u64,
+    /// US dollars per GPU-hour, when known.
+    pub usd_per_gpu_hour: Option<f64>,
+    /// Where the price comes from.
+    pub price_source: Option<String>,
+    /// US dollars per hour for the cluster.
+    pub usd_per_hour: Option<f64>,
+    /// US dollars per million output tokens at the run's throughput (the cluster's cost over
+    /// the simulated time ÷ the output tokens of completed requests).
+    pub usd_per_million_output_tokens: Option<f64>,
+}
+
 /// The headline numbers of a run (`summary.json`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
@@ -99,6 +178,12 @@ pub struct Summary {
     pub predictor: PredictorSummary,
     /// The memory plan.
     pub memory: MemorySummary,
+    /// The latency objectives and goodput; `None` when no `--slo_config_<metric>_max_s` is set.
+    pub slo: Option<SloReport>,
+    /// Whether the arrivals outgrew the cluster.
+    pub overload: OverloadReport,
+    /// GPUs and what they cost.
+    pub cost: CostReport,
 }
 
 /// One completed request's timings and counts (a row of `request_metrics.csv`).
@@ -132,6 +217,8 @@ pub struct RequestRecord {
     pub num_prefill_tokens_cached: u32,
     /// Preemptions.
     pub num_restarts: u32,
+    /// Longest gap between two consecutive output tokens, ns (0 with one output token).
+    pub max_token_gap_ns: u64,
 }
 
 type Column = (&'static str, fn(&RequestRecord) -> f64);

@@ -73,6 +73,9 @@ pub struct Request {
     pub completed_at: Option<SimTime>,
     /// When its latest token was produced (for time between tokens).
     pub last_token_at: SimTime,
+    /// The longest gap between two of its consecutive output tokens so far (a TBT objective
+    /// counts the request as meeting it when this does).
+    pub max_token_gap_ns: Nanos,
     /// End of the latest pipeline stage that processed it.
     pub latest_stage_end: Option<SimTime>,
     /// Σ stage times of the batches it was in.
@@ -109,6 +112,7 @@ impl Request {
             prefill_completed_at: None,
             completed_at: None,
             last_token_at: arrived_at,
+            max_token_gap_ns: 0,
             latest_stage_end: None,
             execution_ns: 0,
             model_execution_ns: 0,

@@ -91,6 +91,10 @@ pub struct Simulation {
     /// The next event lay past [`SimTime::HORIZON`], which ended the run.
     horizon_reached: bool,
     check_invariants: bool,
+    /// Stop once the overload detector's verdict is in.
+    stop_on_overload: bool,
+    /// The run stopped because it was overloaded.
+    stopped_for_overload: bool,
 }
 
 impl Simulation {
@@ -144,6 +148,8 @@ impl Simulation {
             time_limit_reached: false,
             horizon_reached: false,
             check_invariants: false,
+            stop_on_overload: false,
+            stopped_for_overload: false,
             config: config.clone(),
         }
     }
@@ -153,6 +159,20 @@ impl Simulation {
     pub fn with_invariant_checks(mut self) -> Simulation {
         self.check_invariants = true;
         self
+    }
+
+    /// Stops the run at the arrival where the overload detector's verdict comes in
+    /// (`metrics/overload.rs`; the capacity search's failing points): requests in flight are
+    /// reported as unfinished, later arrivals are not simulated, and the report says so. The
+    /// verdict is the one a run to the end reaches, at the same arrival.
+    pub fn stop_when_overloaded(mut self) -> Simulation {
+        self.stop_on_overload = true;
+        self
+    }
+
+    /// Whether the run stopped because it was overloaded.
+    pub fn stopped_for_overload(&self) -> bool {
+        self.stopped_for_overload
     }
 
     /// Streams per-request records: rows of completed requests are handed out by
@@ -256,6 +276,11 @@ impl Simulation {
         if self.check_invariants {
             self.assert_invariants(&event);
         }
+        if self.stop_on_overload && matches!(event, Event::RequestArrival) && self.metrics.is_overloaded() {
+            self.stopped_for_overload = true;
+            self.finished = true;
+            return false;
+        }
         true
     }
 
@@ -286,10 +311,10 @@ impl Simulation {
         request.session_id = new.session_id;
         request.client = new.client;
         if self.config.cache.enable_prefix_caching {
-            request.block_hashes = new
-                .block_hashes
-                .as_ref()
-                .and_then(|h| hashes_for_block_size(h, self.config.cache.block_size));
+            request.block_hashes = new.block_hashes.as_ref().and_then(|h| {
+                let full_blocks = request.total_tokens() / self.config.cache.block_size;
+                hashes_for_block_size(h, self.config.cache.block_size, full_blocks as usize)
+            });
         }
         self.metrics.on_arrival(&request);
         self.requests.push(request);
@@ -455,7 +480,9 @@ impl Simulation {
             let first_token = request.num_tokens_emitted == 0;
             let outcome = request.on_iteration_end(n, now);
             if outcome.produced_token && !first_token {
-                self.metrics.on_token_gap(now.since(previous_token_at));
+                let gap = now.since(previous_token_at);
+                request.max_token_gap_ns = request.max_token_gap_ns.max(gap);
+                self.metrics.on_token_gap(gap);
             }
             if outcome.first_prefill_done {
                 self.queue.push(now, Event::PrefillEnd { request: id });
@@ -534,6 +561,7 @@ impl Simulation {
             predictor: self.predictor.describe(),
             prefix_stats: self.replicas.0.iter().map(|r| r.scheduler.prefix_cache_stats()).collect(),
             final_kv: self.replicas.0.iter().map(|r| r.scheduler.kv_usage()).collect(),
+            stopped_for_overload: self.stopped_for_overload,
         });
         if horizon_reached {
             let reason = format!("still in flight when {HORIZON_TEXT} ended the run");

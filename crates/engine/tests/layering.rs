@@ -20,7 +20,10 @@ use syn::visit::{self, Visit};
 const LAYERS: &[(&str, &[&str])] = &[
     // Vocabulary: time, randomness, requests, statistics, catalogues, trace files, input files
     // and the flag vocabulary. Knows no policy.
-    ("vocabulary", &["time", "rng", "stats", "request", "catalog", "trace", "inputs", "config"]),
+    (
+        "vocabulary",
+        &["time", "limits", "rng", "stats", "request", "catalog", "trace", "inputs", "config", "slo"],
+    ),
     // Models and policies: each family's trait, impls and table, and the models they share.
     (
         "models and policies",
@@ -41,6 +44,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("composition", &["flag_table", "sim_config"]),
     // The simulation: events, the loop, metrics and the report.
     ("simulation", &["event", "sim", "metrics", "report"]),
+    // Planning: searches that compose configurations and run many simulations.
+    ("planning", &["search"]),
 ];
 
 /// A module path inside the crate, e.g. `["scheduler", "global", "sticky"]`.

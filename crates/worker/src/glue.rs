@@ -124,6 +124,8 @@ fn take_cancelled(run_id: u32) -> bool {
 
 /// The bytes of an uploaded file (workers may read files synchronously).
 pub fn read_file(file: &File) -> Result<Vec<u8>, String> {
+    // Refused before reading: a file past the limit is never copied into the worker.
+    llmsim_engine::inputs::check_file_size(file.size() as u64)?;
     let reader = FileReaderSync::new().map_err(|e| format!("cannot read the file: {e:?}"))?;
     let buffer = reader.read_as_array_buffer(file).map_err(|e| format!("cannot read the file: {e:?}"))?;
     Ok(Uint8Array::new(&buffer).to_vec())

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use llmsim_engine::inputs::{check_file_size, decode_text};
+use llmsim_engine::limits::BROWSER_MEMORY_BUDGET_BYTES;
 use llmsim_engine::workload::trace::{ArrivalTimes, TraceFormat, detect_format, read_arrival_times};
 use llmsim_engine::{
     Config, ConfigErrors, FlagValue, Inputs, Report, SimConfig, Simulation, Trace, parse_trace,
@@ -63,6 +65,12 @@ impl Session {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FileInfo, FileError> {
         let size = bytes.len() as u64;
+        check_file_size(size).map_err(|message| FileError {
+            file: path.to_string(),
+            line: None,
+            column: None,
+            message,
+        })?;
         let total = 2 * size;
         let mut hasher = Sha256::new();
         for (i, chunk) in bytes.chunks(HASH_CHUNK).enumerate() {
@@ -70,18 +78,14 @@ impl Session {
             progress(((i * HASH_CHUNK + chunk.len()) as u64).min(size), total);
         }
         let sha256: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let bytes = e.as_bytes();
-            let at = e.utf8_error().valid_up_to();
-            let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64;
-            FileError {
-                file: path.to_string(),
-                line: Some(line),
-                column: None,
-                message: format!(
-                    "is not UTF-8 text (byte {at}): traces and configs are CSV, JSON or JSONL text"
-                ),
-            }
+        let text = decode_text(bytes).map_err(|e| FileError {
+            file: path.to_string(),
+            line: Some(e.row),
+            column: e.column,
+            message: format!(
+                "is not UTF-8 text (byte {} of the row): traces and configs are CSV, JSON or JSONL text",
+                e.byte
+            ),
         })?;
         let (content, trace) =
             if flag == INTERVAL_TRACE_FLAG && detect_format(&text) != Some(TraceFormat::MooncakeJsonl) {
@@ -142,7 +146,9 @@ impl Session {
         let to_fields = |e: ConfigErrors| e.0.iter().map(FieldError::from).collect::<Vec<_>>();
         let mut config = Config::from_json_value(config).map_err(to_fields)?;
         cap_chrome_slices(&mut config);
-        let sim_config = SimConfig::build(&config, &self.inputs(&config)).map_err(to_fields)?;
+        let inputs = self.inputs(&config);
+        let sim_config =
+            SimConfig::build_with_budget(&config, &inputs, BROWSER_MEMORY_BUDGET_BYTES).map_err(to_fields)?;
         Ok(Simulation::new(&sim_config))
     }
 }

@@ -18,12 +18,14 @@ pub use error::{ConfigError, ConfigErrors};
 pub(crate) use flag::closest;
 pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile};
 pub use params::{Params, fill_placeholders};
-pub use spec::{CacheSpec, ClusterSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec, SloSpec};
+pub use spec::{CacheSpec, ClusterSpec, CostSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec, SloSpec};
 pub use table::FlagTable;
 pub use unsupported::{UNSUPPORTED_FLAGS, UnsupportedFlag, unsupported_flag};
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::limits::{MAX_CONFIG_BYTES, MAX_CONFIG_KEYS, describe_bytes};
 
 /// Whether flag `name` applies under `config`'s selector choices (its `shown_when` chain
 /// holds); see [`Config::is_active`].
@@ -113,7 +115,18 @@ impl Config {
 
     /// Sets the flags of a flat JSON object `{"flag_name": value, ...}` (the `--config` file, a
     /// share link's payload, the web form's state). Every error is reported, each naming its key.
+    /// A UTF-8 byte-order mark is skipped, as the trace readers skip it; a text over
+    /// [`MAX_CONFIG_BYTES`] is refused unread.
     pub fn with_json_str(self, text: &str) -> Result<Config, ConfigErrors> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::new(
+                "config",
+                format!("is {}, more than the {} a configuration may take", describe_bytes(text.len() as u64), describe_bytes(MAX_CONFIG_BYTES as u64)),
+            )
+            .with_hint("a configuration is one JSON object of flag names to values, as written by `llmsim` in config.json (about 10 kB)")
+            .into());
+        }
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
             ConfigError::new("config", format!("not valid JSON: {e}"))
                 .with_hint("the file must be one JSON object of flag names to values, as written by `llmsim` in config.json")
@@ -126,6 +139,7 @@ impl Config {
         let Some(object) = value.as_object() else {
             return Err(ConfigError::new("config", "must be a JSON object of flag names to values").into());
         };
+        check_key_count(object.len())?;
         let mut config = self;
         let mut errors = Vec::new();
         for (key, v) in object {
@@ -233,10 +247,15 @@ impl Config {
     ) -> Result<Config, ConfigErrors> {
         let mut config = self;
         let mut errors = Vec::new();
-        for (k, v) in pairs {
+        let mut pairs = pairs.into_iter();
+        for (k, v) in pairs.by_ref().take(MAX_CONFIG_KEYS) {
             if let Err(e) = config.set(k, v) {
                 errors.push(e);
             }
+        }
+        let more = pairs.count();
+        if more > 0 {
+            check_key_count(MAX_CONFIG_KEYS + more)?;
         }
         if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
     }
@@ -250,6 +269,20 @@ impl Config {
             }
         })
     }
+}
+
+/// Refuses a configuration of more than [`MAX_CONFIG_KEYS`] keys before reading them (each
+/// unknown key costs a search for the closest flag).
+fn check_key_count(keys: usize) -> Result<(), ConfigErrors> {
+    if keys > MAX_CONFIG_KEYS {
+        return Err(ConfigError::new(
+            "config",
+            format!("has {keys} keys, more than the {MAX_CONFIG_KEYS} a configuration may have"),
+        )
+        .with_hint("give each flag once; `llmsim -h` lists them")
+        .into());
+    }
+    Ok(())
 }
 
 /// `a`, `a or b`, `a, b or c`.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{Config, ConfigError, FlagValue};
 use crate::catalog;
 use crate::inputs::Inputs;
+use crate::limits::MAX_REQUESTS;
 use crate::trace::Trace;
 
 /// Typed, validating access to a [`Config`]; errors accumulate instead of stopping at the first.
@@ -158,6 +159,22 @@ impl<'a> Params<'a> {
             return None;
         }
         Some(v as u64)
+    }
+
+    /// A count of requests that may be `None`: at least 1, at most [`MAX_REQUESTS`].
+    pub fn opt_request_count(&mut self, name: &str) -> Option<u64> {
+        let v = self.opt_u64_at_least(name, 1)?;
+        if v > MAX_REQUESTS {
+            self.errors.push(
+                ConfigError::new(
+                    name,
+                    format!("{v} requests are more than the {MAX_REQUESTS} a run simulates"),
+                )
+                .with_hint("simulate fewer requests"),
+            );
+            return None;
+        }
+        Some(v)
     }
 
     /// A real-number flag that must be set (whole numbers are accepted).

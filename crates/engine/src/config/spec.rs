@@ -1,5 +1,5 @@
 //! The validated settings a run is described by, each read from a few flags: the replica's
-//! hardware and model, the cluster, the KV cache, the SLO and the outputs.
+//! hardware and model, the cluster, the KV cache, the SLO, the cost and the outputs.
 
 use crate::catalog::{DeviceSpec, ModelArch, NodeSpec};
 
@@ -114,6 +114,24 @@ impl SloSpec {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// What the cluster costs to rent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CostSpec {
+    /// GPUs of the cluster: replicas × TP × PP.
+    pub num_gpus: u64,
+    /// US dollars per GPU-hour, when known.
+    pub usd_per_gpu_hour: Option<f64>,
+    /// Where the price comes from: the flag, or the price list's offer, page and date.
+    pub price_source: Option<String>,
+}
+
+impl CostSpec {
+    /// US dollars per hour for the whole cluster, when the price is known.
+    pub fn usd_per_hour(&self) -> Option<f64> {
+        self.usd_per_gpu_hour.map(|p| p * self.num_gpus as f64)
     }
 }
 

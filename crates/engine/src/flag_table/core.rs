@@ -63,6 +63,11 @@ pub(super) const CLUSTER: &[FlagDef] = &[
         "bf16",
         "KV-cache dtype: sets bytes per cached token, hence KV capacity.",
     ),
+    FlagDef::opt_float(
+        "cost_config_usd_per_gpu_hour",
+        "none",
+        "Price of one GPU-hour in US dollars for the cost figures; none = the device's listed on-demand price (data/prices.json). A custom device has no listed price and takes it from here.",
+    ),
 ];
 
 pub(super) const CACHE: &[FlagDef] = &[
@@ -110,6 +115,57 @@ pub(super) const SLO: &[FlagDef] = &[
         "slo_config_prefill_e2e_time_min",
         "none",
         "Lower bound of the prefill SLO in seconds.",
+    ),
+    // The objectives every report evaluates (`slo.rs`): a bound and a quantile per metric.
+    FlagDef::opt_float(
+        "slo_config_ttft_max_s",
+        "none",
+        "SLO: time to first token at --slo_config_ttft_quantile must be at most this many seconds; none = no TTFT objective.",
+    ),
+    FlagDef::float("slo_config_ttft_quantile", "0.9", "Quantile of the TTFT objective (0.9 = p90)."),
+    FlagDef::opt_float(
+        "slo_config_tbt_max_s",
+        "none",
+        "SLO: time between tokens at --slo_config_tbt_quantile (over every token) must be at most this many seconds; a request meets it when all its gaps do.",
+    ),
+    FlagDef::float("slo_config_tbt_quantile", "0.9", "Quantile of the TBT objective (0.9 = p90)."),
+    FlagDef::opt_float(
+        "slo_config_tpot_max_s",
+        "none",
+        "SLO: time per output token after the first, (e2e − TTFT)/(output tokens − 1), at --slo_config_tpot_quantile must be at most this many seconds.",
+    ),
+    FlagDef::float("slo_config_tpot_quantile", "0.9", "Quantile of the TPOT objective (0.9 = p90)."),
+    FlagDef::opt_float(
+        "slo_config_e2e_max_s",
+        "none",
+        "SLO: end-to-end latency at --slo_config_e2e_quantile must be at most this many seconds.",
+    ),
+    FlagDef::float("slo_config_e2e_quantile", "0.9", "Quantile of the end-to-end objective (0.9 = p90)."),
+    FlagDef::opt_float(
+        "slo_config_scheduling_delay_max_s",
+        "none",
+        "SLO: arrival to first schedule at --slo_config_scheduling_delay_quantile must be at most this many seconds.",
+    ),
+    FlagDef::float(
+        "slo_config_scheduling_delay_quantile",
+        "0.9",
+        "Quantile of the scheduling-delay objective (0.9 = p90).",
+    ),
+    FlagDef::opt_float(
+        "slo_config_e2e_normalized_max_s",
+        "none",
+        "SLO: end-to-end latency per output token at --slo_config_e2e_normalized_quantile must be at most this many seconds.",
+    ),
+    FlagDef::float(
+        "slo_config_e2e_normalized_quantile",
+        "0.9",
+        "Quantile of the per-output-token end-to-end objective (0.9 = p90).",
+    ),
+    FlagDef::choice(
+        "slo_config_combine",
+        &["and", "or"],
+        "and",
+        "With several objectives, a request meets them when it meets all (and) or any (or); they hold when the share of requests meeting them reaches their quantile (the largest). One objective holds when its quantile is within its bound.",
     ),
 ];
 

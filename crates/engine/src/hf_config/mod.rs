@@ -11,6 +11,10 @@ use family::{family_of, family_of_architecture};
 use serde_json::Value;
 
 use crate::catalog::{ModelArch, MoeSpec};
+use crate::limits::{
+    MAX_MODEL_DIM, MAX_MODEL_EXPERTS, MAX_MODEL_HEADS, MAX_MODEL_LAYERS, MAX_MODEL_LEN, MAX_MODEL_PARAMS,
+    MAX_VOCAB_SIZE,
+};
 use family::Family;
 
 /// A model read from a Hugging Face `config.json` ([`model_from_hf_config`]).
@@ -57,6 +61,8 @@ impl std::fmt::Display for HfConfigError {
 /// attention (DeepSeek-V2/V3), which would be grossly mis-sized, is refused. Errors name the
 /// missing or malformed field.
 pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigError> {
+    // A byte-order mark is skipped, as everywhere else llmsim reads text.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root: Value =
         serde_json::from_str(text).map_err(|e| HfConfigError::new(format!("not valid JSON: {e}")))?;
     if !root.is_object() {
@@ -72,11 +78,11 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     let f = Fields::of_language_model(&root, &mut warnings);
     let family = f.family();
 
-    let embedding_dim = f.need(&["hidden_size", "n_embd", "d_model"])?;
-    let num_layers = f.need(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"])?;
-    let num_q_heads = f.need(&["num_attention_heads", "n_head", "n_heads"])?;
+    let embedding_dim = f.need(&["hidden_size", "n_embd", "d_model"], MAX_MODEL_DIM)?;
+    let num_layers = f.need(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"], MAX_MODEL_LAYERS)?;
+    let num_q_heads = f.need(&["num_attention_heads", "n_head", "n_heads"], MAX_MODEL_HEADS)?;
     f.refuse_latent_attention(embedding_dim, num_q_heads)?;
-    let vocab_size = f.need(&["vocab_size", "padded_vocab_size"])?;
+    let vocab_size = f.need(&["vocab_size", "padded_vocab_size"], MAX_VOCAB_SIZE)?;
     let max_model_len = f.max_model_len(&mut warnings);
     let num_kv_heads = f.num_kv_heads(family.name, num_q_heads)?;
     let head_dim = f.head_dim(embedding_dim, num_q_heads)?;
@@ -115,32 +121,99 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
             .and_then(Value::as_f64)
             .or_else(|| f.get(&["rotary_dim"]).map(|r| r as f64 / f64::from(head_dim)))
             .unwrap_or(1.0);
-    Ok(HfModel {
-        arch: ModelArch {
-            name: name.to_string(),
-            aliases: Vec::new(),
-            num_layers,
-            num_q_heads,
-            num_kv_heads,
-            embedding_dim,
-            head_dim,
-            mlp_hidden_dim,
-            use_gated_mlp: gated,
-            vocab_size,
-            max_model_len,
-            use_bias,
-            use_qkv_bias,
-            activation,
-            norm: if layer_norm { "layer_norm".into() } else { "rms_norm".into() },
-            post_attn_norm: !parallel_block,
-            partial_rotary_factor,
-            no_tensor_parallel: false,
-            tie_word_embeddings: flag("tie_word_embeddings").unwrap_or(fam.is_some_and(|f| f.tied)),
-            moe,
-        },
-        name_or_path,
-        warnings,
-    })
+    let arch = ModelArch {
+        name: name.to_string(),
+        aliases: Vec::new(),
+        num_layers,
+        num_q_heads,
+        num_kv_heads,
+        embedding_dim,
+        head_dim,
+        mlp_hidden_dim,
+        use_gated_mlp: gated,
+        vocab_size,
+        max_model_len,
+        use_bias,
+        use_qkv_bias,
+        activation,
+        norm: if layer_norm { "layer_norm".into() } else { "rms_norm".into() },
+        post_attn_norm: !parallel_block,
+        partial_rotary_factor,
+        no_tensor_parallel: false,
+        tie_word_embeddings: flag("tie_word_embeddings").unwrap_or(fam.is_some_and(|f| f.tied)),
+        moe,
+    };
+    check_limits(&arch)?;
+    Ok(HfModel { arch, name_or_path, warnings })
+}
+
+/// Refuses a model beyond llmsim's limits ([`crate::limits`]): a dimension, or a parameter
+/// count (counted in floating point, as it may be anything) past [`MAX_MODEL_PARAMS`]. Within
+/// them the memory planner's integer counts cannot wrap.
+fn check_limits(m: &ModelArch) -> Result<(), HfConfigError> {
+    let mut dims = vec![
+        ("num_hidden_layers", m.num_layers, MAX_MODEL_LAYERS),
+        ("hidden_size", m.embedding_dim, MAX_MODEL_DIM),
+        ("num_attention_heads", m.num_q_heads, MAX_MODEL_HEADS),
+        ("num_key_value_heads", m.num_kv_heads, MAX_MODEL_HEADS),
+        ("head_dim", m.head_dim(), MAX_MODEL_DIM),
+        ("intermediate_size", m.mlp_hidden_dim, MAX_MODEL_DIM),
+        ("vocab_size", m.vocab_size, MAX_VOCAB_SIZE),
+        ("max_position_embeddings", m.max_model_len, MAX_MODEL_LEN),
+    ];
+    if let Some(moe) = &m.moe {
+        dims.extend([
+            ("num_experts", moe.num_experts, MAX_MODEL_EXPERTS),
+            ("num_experts_per_tok", moe.top_k, moe.num_experts),
+            ("moe_intermediate_size", moe.expert_hidden_dim, MAX_MODEL_DIM),
+            ("shared_expert_intermediate_size", moe.shared_expert_hidden_dim, MAX_MODEL_DIM),
+        ]);
+    }
+    if let Some((field, value, max)) = dims.into_iter().find(|(_, value, max)| value > max) {
+        let bound = if field == "num_experts_per_tok" {
+            format!("more than the model's {max} experts")
+        } else {
+            format!("more than the {max} llmsim models")
+        };
+        return Err(HfConfigError::new(format!("field '{field}' = {value} is {bound}")));
+    }
+    if !(m.partial_rotary_factor >= 0.0 && m.partial_rotary_factor <= 1.0) {
+        return Err(HfConfigError::new(format!(
+            "the rotary share of a head (partial_rotary_factor, rotary_pct or rotary_dim / head_dim) = {} must be between 0 and 1",
+            m.partial_rotary_factor
+        )));
+    }
+    let params = approximate_params(m);
+    if params > MAX_MODEL_PARAMS as f64 {
+        return Err(HfConfigError {
+            message: format!(
+                "the model would have about {params:.3e} parameters ({} layers, hidden size {}), more than the {MAX_MODEL_PARAMS} (about 1.1e15) llmsim models",
+                m.num_layers, m.embedding_dim
+            ),
+            hint: Some("check num_hidden_layers, hidden_size and the MLP and expert sizes".to_string()),
+        });
+    }
+    Ok(())
+}
+
+/// A model's parameters, counted as the memory planner counts them (every expert, both
+/// embedding matrices), in floating point.
+fn approximate_params(m: &ModelArch) -> f64 {
+    let (e, hd) = (f64::from(m.embedding_dim), f64::from(m.head_dim()));
+    let (q, kv) = (f64::from(m.num_q_heads), f64::from(m.num_kv_heads));
+    let projections = if m.use_gated_mlp { 3.0 } else { 2.0 };
+    let mlp = match &m.moe {
+        None => projections * e * f64::from(m.mlp_hidden_dim),
+        Some(moe) => {
+            projections
+                * e
+                * (f64::from(moe.num_experts) * f64::from(moe.expert_hidden_dim)
+                    + f64::from(moe.shared_expert_hidden_dim))
+                + e * f64::from(moe.num_experts)
+        }
+    };
+    let layer = e * hd * (q + 2.0 * kv) + q * hd * e + hd * (q + 2.0 * kv) + mlp + 2.0 * e;
+    f64::from(m.num_layers) * layer + 2.0 * f64::from(m.vocab_size) * e
 }
 
 /// A saturating `u64` → `u32` for counts read from the file.
@@ -223,11 +296,18 @@ impl<'a> Fields<'a> {
         is_set(self.v, key)
     }
 
-    /// A positive whole number under one of `keys`, or an error naming the first.
-    fn need(&self, keys: &[&str]) -> Result<u32, HfConfigError> {
+    /// A whole number in `1..=max` under one of `keys`, or an error naming the first: fields
+    /// are bounded as they are read, before anything is derived from them.
+    fn need(&self, keys: &[&str], max: u32) -> Result<u32, HfConfigError> {
         let n = self.get(keys).ok_or_else(|| {
             HfConfigError::new(format!("field '{}' is missing or not a whole number", keys[0]))
         })?;
+        if n > u64::from(max) {
+            return Err(HfConfigError::new(format!(
+                "field '{}' = {n} is more than the {max} llmsim models",
+                keys[0]
+            )));
+        }
         u32::try_from(n)
             .ok()
             .filter(|n| *n > 0)
@@ -259,8 +339,8 @@ impl<'a> Fields<'a> {
             let rope = self.get(&["qk_rope_head_dim"]).unwrap_or(0);
             let heads = self.get(&["num_key_value_heads"]).unwrap_or(u64::from(num_q_heads));
             let head_dim = self.get(&["head_dim"]).unwrap_or(u64::from(embedding_dim / num_q_heads));
-            let ordinary = 2 * heads * head_dim;
-            let latent = kv_lora_rank + rope;
+            let ordinary = heads.saturating_mul(head_dim).saturating_mul(2);
+            let latent = kv_lora_rank.saturating_add(rope);
             return Err(HfConfigError {
                 message: format!(
                     "multi-head latent attention (kv_lora_rank = {kv_lora_rank}, qk_rope_head_dim = {rope}: DeepSeek-V2/V3-style MLA) is not supported yet: it caches {latent} elements per token and layer, not split by TP, where ordinary attention would count 2 × {heads} heads × {head_dim} = {ordinary} ({:.1}× the KV cache)",
@@ -355,8 +435,9 @@ impl<'a> Fields<'a> {
             .get(&["num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"])
             .unwrap_or(0);
         if experts > 1 {
-            let top_k = self.need(&["num_experts_per_tok", "moe_top_k"])?;
-            let expert_hidden_dim = self.need(&["moe_intermediate_size", "intermediate_size"])?;
+            let top_k = self.need(&["num_experts_per_tok", "moe_top_k"], MAX_MODEL_EXPERTS)?;
+            let expert_hidden_dim =
+                self.need(&["moe_intermediate_size", "intermediate_size"], MAX_MODEL_DIM)?;
             let shared = match self.get(&["shared_expert_intermediate_size"]) {
                 Some(n) => small(n),
                 None => small(
@@ -392,7 +473,7 @@ impl<'a> Fields<'a> {
                 let ratio = self.v.get("expansion_ratio").and_then(Value::as_f64).unwrap_or(4.0);
                 (f64::from(embedding_dim) * ratio) as u32
             }
-            (None, None) if family.table.is_some_and(|f| f.mlp_4x) => 4 * embedding_dim,
+            (None, None) if family.table.is_some_and(|f| f.mlp_4x) => embedding_dim.saturating_mul(4),
             (None, None) => {
                 return Err(HfConfigError::new("field 'intermediate_size' is missing or not a whole number"));
             }
@@ -410,14 +491,15 @@ impl<'a> Fields<'a> {
         mlp_hidden_dim: u32,
         warnings: &mut Vec<String>,
     ) {
-        let projections: u64 = if gated { 3 } else { 2 };
-        let e = u64::from(embedding_dim);
-        let moe_layer = (u64::from(m.num_experts) * u64::from(m.expert_hidden_dim)
-            + u64::from(m.shared_expert_hidden_dim))
+        // In floating point: the sizes are not yet checked against the limits.
+        let projections = if gated { 3.0 } else { 2.0 };
+        let e = f64::from(embedding_dim);
+        let moe_layer = (f64::from(m.num_experts) * f64::from(m.expert_hidden_dim)
+            + f64::from(m.shared_expert_hidden_dim))
             * projections
             * e
-            + e * u64::from(m.num_experts);
-        let dense_layer = projections * e * u64::from(mlp_hidden_dim);
+            + e * f64::from(m.num_experts);
+        let dense_layer = projections * e * f64::from(mlp_hidden_dim);
         let dense_layers = self.get(&["first_k_dense_replace"]).unwrap_or(0)
             + self.v.get("mlp_only_layers").and_then(Value::as_array).map_or(0, |a| a.len() as u64);
         let step = self.get(&["decoder_sparse_step", "moe_layer_freq"]).unwrap_or(1);
@@ -425,7 +507,7 @@ impl<'a> Fields<'a> {
             + if step > 1 { u64::from(num_layers) - u64::from(num_layers) / step } else { 0 })
         .min(u64::from(num_layers));
         if dense_layers > 0 {
-            let extra = dense_layers as f64 * (moe_layer as f64 - dense_layer as f64);
+            let extra = dense_layers as f64 * (moe_layer - dense_layer);
             warnings.push(format!(
                 "{dense_layers} of the {num_layers} layers have a dense MLP (first_k_dense_replace, mlp_only_layers or decoder_sparse_step); llmsim gives every layer the MoE MLP, {:+.2} B parameters against the real model",
                 extra / 1e9

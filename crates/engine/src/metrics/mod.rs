@@ -1,10 +1,13 @@
 //! Metric collection during a run, and the report built from it at the end.
 
 mod load;
+mod overload;
 mod series;
 mod sketch;
+mod slo;
 mod stream;
 
+pub use overload::{OverloadDetector, OverloadWindow};
 pub use series::BucketSeries;
 pub use sketch::QuantileSketch;
 // The statistics a report quotes, also reachable here for callers that read reports.
@@ -19,8 +22,9 @@ use crate::config::MetricsSpec;
 use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
-    BatchRecord, ChromeSlice, Histogram, LoadReport, MemorySummary, PredictorSummary, ReplicaReport, Report,
-    RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput, TimeSeries,
+    BatchRecord, ChromeSlice, CostReport, Histogram, LoadReport, MemorySummary, OverloadReport,
+    PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord, RequestStatus, StageUtilization,
+    Summary, Throughput, TimeSeries,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
 use crate::sim_config::SimConfig;
@@ -65,7 +69,7 @@ pub struct Metrics {
     num_replicas: usize,
     num_stages: usize,
     /// Completed requests in completion order: every exact per-request distribution is computed
-    /// from these at the end (88 bytes each; the requests themselves are released).
+    /// from these at the end (96 bytes each; the requests themselves are released).
     records: Vec<RequestRecord>,
     /// Request records handed out as they become final, when streaming.
     stream: Option<RecordStream>,
@@ -93,6 +97,8 @@ pub struct Metrics {
     /// `ProvenanceTotals::add` does, without its search per op).
     provenance_ms: [f64; PROVENANCE_SLOTS],
     num_batches: u64,
+    /// Whether the arrivals outgrow the cluster.
+    overload: OverloadDetector,
     // Inputs of the MFU formula (behaviour.md §7.7).
     params_per_device: f64,
     attention_flops_per_token_pair: f64,
@@ -124,6 +130,8 @@ pub struct RunEnd<'a> {
     pub prefix_stats: Vec<PrefixCacheStats>,
     /// KV usage per replica at the end.
     pub final_kv: Vec<KvUsage>,
+    /// Whether the run was stopped because it was overloaded.
+    pub stopped_for_overload: bool,
 }
 
 impl Metrics {
@@ -176,6 +184,7 @@ impl Metrics {
             batch_records: Vec::new(),
             provenance_ms: [0.0; PROVENANCE_SLOTS],
             num_batches: 0,
+            overload: OverloadDetector::new(config.workload.build.expected_requests),
             params_per_device: config.memory.params_per_device as f64,
             attention_flops_per_token_pair: 4.0
                 * layers
@@ -205,6 +214,7 @@ impl Metrics {
     /// A request arrived.
     pub fn on_arrival(&mut self, request: &Request) {
         self.series.add(request.arrived_at, CH_ARRIVALS, 1.0);
+        self.overload.on_arrival(request.arrived_at);
         if let Some(stream) = &mut self.stream {
             stream.on_arrival(request.id.0);
         }
@@ -212,6 +222,7 @@ impl Metrics {
 
     /// A request was put in a batch for the first time.
     pub fn on_first_schedule(&mut self, request: &Request) {
+        self.overload.on_first_schedule();
         if let (Some(stream), Some(replica), Some(at)) =
             (&mut self.stream, request.replica, request.scheduled_at)
         {
@@ -222,6 +233,7 @@ impl Metrics {
     /// A request was refused.
     pub fn on_refused(&mut self, request: &Request, now: SimTime, reason: String) {
         self.num_restarts += u64::from(request.num_restarts);
+        self.overload.on_refused(request.scheduled_at.is_some());
         if let Some(stream) = &mut self.stream {
             let scheduled = request.replica.zip(request.scheduled_at).map(|(r, t)| (r.0, t.0));
             stream.on_refused(request.id.0, scheduled);
@@ -242,6 +254,11 @@ impl Metrics {
             at: now.as_secs_f64(),
             reason,
         });
+    }
+
+    /// Whether the arrivals outgrow the cluster so far (`overload.rs`).
+    pub fn is_overloaded(&self) -> bool {
+        self.overload.is_overloaded()
     }
 
     /// A batch was formed.
@@ -392,6 +409,7 @@ impl Metrics {
             num_decode_tokens: request.original_decode_tokens,
             num_prefill_tokens_cached: request.num_prefill_tokens_cached,
             num_restarts: request.num_restarts,
+            max_token_gap_ns: request.max_token_gap_ns,
         };
         if let Some(stream) = &mut self.stream {
             stream.on_completed(record.clone());
@@ -454,7 +472,9 @@ impl Metrics {
                 replica: r.replica.map(|x| x.0),
                 status: RequestStatus::Unfinished,
                 at: end.now.as_secs_f64(),
-                reason: if end.time_limit_reached {
+                reason: if end.stopped_for_overload {
+                    "still in flight when the run was stopped for overload".to_string()
+                } else if end.time_limit_reached {
                     "still in flight when the time limit ended the run".to_string()
                 } else {
                     "not finished when the run ended".to_string()
@@ -679,6 +699,34 @@ impl Metrics {
                 weight_gb_per_gpu: config.memory.weight_bytes_per_device as f64 / 1e9,
                 kv_bytes_per_token_per_gpu: config.memory.kv_bytes_per_token,
             },
+            slo: slo::evaluate(
+                &config.service_levels,
+                &slo::SloInputs {
+                    records: &self.records,
+                    not_completed: refused + unfinished,
+                    tbt: &self.tbt,
+                    simulated_s: sim_s,
+                },
+            ),
+            overload: self.overload_report(end),
+            cost: cost_report(config, output_tokens, sim_s),
+        }
+    }
+
+    /// The overload verdict and its evidence.
+    fn overload_report(&self, end: &RunEnd) -> OverloadReport {
+        let window = self.overload.evidence();
+        let overloaded = self.overload.is_overloaded();
+        OverloadReport {
+            overloaded,
+            stopped_early: end.stopped_for_overload,
+            detected_at_s: window.filter(|_| overloaded).map(|w| w.at_s),
+            detected_at_request: window.filter(|_| overloaded).map(|w| w.arrivals),
+            offered_per_s: window.map(|w| w.offered_per_s),
+            admitted_per_s: window.map(|w| w.admitted_per_s),
+            queue_growth_per_s: window.map(|w| w.queue_growth_per_s),
+            waiting: window.map(|w| w.waiting),
+            scheduling_delay_trend_s: scheduling_delay_trend(&self.records),
         }
     }
 
@@ -692,6 +740,9 @@ impl Metrics {
                 self.chrome.len(),
                 self.chrome.len() as u64 + self.chrome_dropped
             ));
+        }
+        if self.overload.is_overloaded() {
+            warnings.push(overload_warning(&self.overload, end.stopped_for_overload));
         }
         if end.arrivals_cut_off {
             warnings.push(format!(
@@ -749,6 +800,52 @@ fn set_inter_arrival_delays(records: &mut [RequestRecord]) {
         previous = Some((r.replica, r.arrived_at_ns));
     }
     records.sort_unstable_by_key(|r| r.id);
+}
+
+/// The mean scheduling delay of the last quarter of completed requests, in arrival (id) order,
+/// minus that of the first quarter; `None` with fewer than 8 completed requests.
+fn scheduling_delay_trend(records: &[RequestRecord]) -> Option<f64> {
+    if records.len() < 8 {
+        return None;
+    }
+    let mut by_arrival: Vec<(u32, f64)> = records.iter().map(|r| (r.id, r.scheduling_delay())).collect();
+    by_arrival.sort_unstable_by_key(|(id, _)| *id);
+    let quarter = by_arrival.len() / 4;
+    let mean = |part: &[(u32, f64)]| part.iter().map(|(_, d)| d).sum::<f64>() / part.len() as f64;
+    Some(mean(&by_arrival[by_arrival.len() - quarter..]) - mean(&by_arrival[..quarter]))
+}
+
+/// The warning an overloaded run carries.
+fn overload_warning(detector: &OverloadDetector, stopped: bool) -> String {
+    let mut text = String::from("overloaded: the arrival rate exceeds what the cluster sustains");
+    if let Some(w) = detector.evidence() {
+        text.push_str(&format!(
+            " (by {:.1} s, after {} arrivals: {:.3} requests/s arrived but {:.3}/s were admitted, and {} waited for their first schedule, a queue growing by {:.3}/s)",
+            w.at_s, w.arrivals, w.offered_per_s, w.admitted_per_s, w.waiting, w.queue_growth_per_s
+        ));
+    }
+    if stopped {
+        text.push_str("; the run was stopped there, so its latencies describe only its start");
+    } else {
+        text.push_str("; latencies grow with the run's length, so its percentiles describe no steady state");
+    }
+    text
+}
+
+/// The cluster's cost, and per million output tokens at the run's throughput.
+fn cost_report(config: &SimConfig, output_tokens: u64, simulated_s: f64) -> CostReport {
+    let cost = &config.cost;
+    let usd_per_hour = cost.usd_per_hour();
+    let usd_per_million_output_tokens = usd_per_hour
+        .filter(|_| output_tokens > 0 && simulated_s > 0.0)
+        .map(|usd| usd * simulated_s / 3600.0 / output_tokens as f64 * 1e6);
+    CostReport {
+        num_gpus: cost.num_gpus,
+        usd_per_gpu_hour: cost.usd_per_gpu_hour,
+        price_source: cost.price_source.clone(),
+        usd_per_hour,
+        usd_per_million_output_tokens,
+    }
 }
 
 /// The run's totals in `ProvenanceTotals`' layout (the untimed `None` slot dropped).

@@ -4,23 +4,29 @@
 //! checking what crosses policies. It is the single validator the CLI and the web page use.
 
 mod replica;
+mod resources;
 #[cfg(test)]
 mod tests;
 
+use crate::catalog;
 use crate::config::{
-    CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, FlagValue, MetricsSpec, Params, ReplicaSpec,
-    SloSpec, fill_placeholders,
+    CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue, MetricsSpec, Params,
+    ReplicaSpec, SloSpec, fill_placeholders,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
+use crate::limits::{
+    DEFAULT_MEMORY_BUDGET_BYTES, MAX_BLOCK_SIZE, MAX_KV_TOKENS_PER_REPLICA, MAX_REPLICAS, MemoryEstimate,
+};
 use crate::memory::{self, MemoryPlan};
 use crate::scheduler::global::{ROUTERS, RouterFactory};
 use crate::scheduler::replica::{QueueKind, REPLICA_SCHEDULERS, ReplicaSchedulerFactory};
+use crate::slo::ServiceLevels;
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
 
-/// Most KV blocks a run may simulate over all replicas (about 2 GB of bookkeeping).
-pub const MAX_SIMULATED_BLOCKS: u64 = 50_000_000;
+/// Most KV blocks a run may simulate over all replicas (see [`crate::limits`]).
+pub use crate::limits::MAX_SIMULATED_BLOCKS;
 
 /// A chosen policy: its registered name and how to build it.
 #[derive(Clone)]
@@ -64,8 +70,12 @@ pub struct SimConfig {
     pub replica_scheduler: Policy<ReplicaSchedulerFactory>,
     /// Waiting-queue order.
     pub request_queue: QueueKind,
-    /// Prefill SLO.
+    /// Prefill SLO (the EDF queue's deadlines).
     pub slo: SloSpec,
+    /// The latency objectives the report evaluates.
+    pub service_levels: ServiceLevels,
+    /// GPUs and their price.
+    pub cost: CostSpec,
     /// The workload.
     pub workload: Policy<WorkloadFactory>,
     /// The execution-time predictor.
@@ -74,19 +84,32 @@ pub struct SimConfig {
     pub metrics: MetricsSpec,
     /// Non-fatal observations about the configuration (shown in the report).
     pub warnings: Vec<String>,
+    /// The memory the run is expected to need, within the budget it was built with.
+    pub memory_estimate: MemoryEstimate,
 }
 
 impl SimConfig {
     /// Validates `config`, reading trace and model files from `inputs`; every problem is
-    /// reported, each naming its flag.
+    /// reported, each naming its flag. The run may plan to use up to
+    /// [`DEFAULT_MEMORY_BUDGET_BYTES`] of memory ([`SimConfig::build_with_budget`]).
     pub fn build(config: &Config, inputs: &Inputs) -> Result<SimConfig, ConfigErrors> {
+        SimConfig::build_with_budget(config, inputs, DEFAULT_MEMORY_BUDGET_BYTES)
+    }
+
+    /// [`SimConfig::build`], refusing a run whose memory estimate exceeds `memory_budget`
+    /// bytes (the web page's worker passes a browser's budget), naming the flag to lower.
+    pub fn build_with_budget(
+        config: &Config,
+        inputs: &Inputs,
+        memory_budget: u64,
+    ) -> Result<SimConfig, ConfigErrors> {
         let mut p = Params::with_inputs(config, inputs);
         // Flags of a policy that is not selected are read by nothing: say so.
         let mut warnings = config.ignored_flag_warnings();
 
         let seed = p.int("seed") as u64;
         let time_limit = read_time_limit(&mut p);
-        let num_replicas = p.int_in("cluster_config_num_replicas", 1, 100_000) as u32;
+        let num_replicas = p.int_in("cluster_config_num_replicas", 1, i64::from(MAX_REPLICAS)) as u32;
         let replica = replica::read(&mut p, &mut warnings);
         let cache = read_cache(&mut p);
 
@@ -103,6 +126,7 @@ impl SimConfig {
         .and_then(|(name, parse)| parse(&mut p).map(|build| Policy { name, build }));
         let request_queue = QueueKind::parse(&p.string("request_queue_config_type"));
         let slo = read_slo(&mut p, request_queue);
+        let service_levels = ServiceLevels::read(&mut p);
         let workload = pick(
             &mut p,
             "request_generator_config_type",
@@ -136,6 +160,16 @@ impl SimConfig {
             Some(r) if !p.has_errors() => plan_memory(&mut p, r, &cache, num_replicas, &mut warnings),
             _ => None,
         };
+        let memory_estimate = match (&workload, &memory) {
+            (Some(workload), Some(memory)) => {
+                let estimate = resources::estimate(inputs, &workload.build, &metrics, memory, num_replicas);
+                let input_flag = resources::largest_input_flag(config, inputs);
+                resources::check_budget(&mut p, &estimate, memory_budget, &workload.build, input_flag);
+                estimate
+            }
+            _ => MemoryEstimate::default(),
+        };
+        let cost = replica.as_ref().map(|r| read_cost(&mut p, r, num_replicas, &mut warnings));
 
         warnings.extend(p.take_warnings());
         let errors = p.into_errors();
@@ -149,7 +183,8 @@ impl SimConfig {
             Some(workload),
             Some(predictor),
             Some(memory),
-        ) = (replica, router, replica_scheduler, workload, predictor, memory)
+            Some(cost),
+        ) = (replica, router, replica_scheduler, workload, predictor, memory, cost)
         else {
             return Err(ConfigError::new("", "invalid configuration").into());
         };
@@ -167,10 +202,13 @@ impl SimConfig {
             replica_scheduler,
             request_queue,
             slo,
+            service_levels,
+            cost,
             workload,
             predictor,
             metrics,
             warnings,
+            memory_estimate,
         })
     }
 
@@ -217,7 +255,7 @@ fn read_time_limit(p: &mut Params) -> Option<SimTime> {
 fn read_cache(p: &mut Params) -> CacheSpec {
     CacheSpec {
         block_size: {
-            let b = p.int_in("cache_config_block_size", 1, 1 << 16);
+            let b = p.int_in("cache_config_block_size", 1, i64::from(MAX_BLOCK_SIZE));
             if !(b as u64).is_power_of_two() {
                 p.error(
                     ConfigError::new("cache_config_block_size", format!("{b} is not a power of two"))
@@ -252,6 +290,36 @@ fn read_slo(p: &mut Params, request_queue: QueueKind) -> SloSpec {
         );
     }
     slo
+}
+
+/// The cluster's GPU count and price: `--cost_config_usd_per_gpu_hour`, else the device's
+/// listed price. A device without one (a custom GPU) leaves the cost figures out, with a warning.
+fn read_cost(
+    p: &mut Params,
+    replica: &ReplicaSpec,
+    num_replicas: u32,
+    warnings: &mut Vec<String>,
+) -> CostSpec {
+    let num_gpus = u64::from(num_replicas) * u64::from(replica.parallel.world_size());
+    let flag = "cost_config_usd_per_gpu_hour";
+    let (usd_per_gpu_hour, price_source) = match p.opt_float(flag) {
+        Some(price) if price >= 0.0 && price.is_finite() => (Some(price), Some(format!("--{flag}"))),
+        Some(price) => {
+            p.error(ConfigError::new(flag, format!("{price} must be a price of zero or more US dollars")));
+            (None, None)
+        }
+        None => match catalog::find_price(&replica.device.name) {
+            Some(listed) => (Some(listed.usd_per_gpu_hour), Some(listed.provenance())),
+            None => {
+                warnings.push(format!(
+                    "no listed price for the {} device: the cost figures are left out (set --{flag})",
+                    replica.device.name
+                ));
+                (None, None)
+            }
+        },
+    };
+    CostSpec { num_gpus, usd_per_gpu_hour, price_source }
 }
 
 /// What to keep and write.
@@ -294,13 +362,37 @@ fn plan_memory(
     num_replicas: u32,
     warnings: &mut Vec<String>,
 ) -> Option<MemoryPlan> {
-    let plan = match memory::plan(replica, cache) {
+    let mut plan = match memory::plan(replica, cache) {
         Ok(plan) => plan,
         Err(e) => {
             p.error(e);
             return None;
         }
     };
+    // A batch's tokens are resident in the cache and summed in u32: bound a replica's cache.
+    let max_blocks = MAX_KV_TOKENS_PER_REPLICA / u64::from(cache.block_size);
+    if plan.num_blocks > max_blocks {
+        if cache.num_blocks_override.is_some() {
+            p.error(
+                ConfigError::new(
+                    "cache_config_num_blocks",
+                    format!(
+                        "{} blocks × {} tokens = {} tokens per replica, more than the {MAX_KV_TOKENS_PER_REPLICA} a replica's KV cache may hold in this simulator",
+                        plan.num_blocks,
+                        cache.block_size,
+                        u128::from(plan.num_blocks) * u128::from(cache.block_size)
+                    ),
+                )
+                .with_hint(format!("use at most {max_blocks} blocks")),
+            );
+            return None;
+        }
+        warnings.push(format!(
+            "a replica's memory would hold {} KV blocks of {} tokens; the simulator keeps at most {MAX_KV_TOKENS_PER_REPLICA} tokens ({max_blocks} blocks) per replica",
+            plan.num_blocks, cache.block_size
+        ));
+        plan.num_blocks = max_blocks;
+    }
     // The simulation keeps every KV block of every replica (about 40 bytes each): refuse a
     // cluster whose bookkeeping alone would exhaust memory (wasm tops out at 4 GB).
     if plan.num_blocks.saturating_mul(u64::from(num_replicas)) > MAX_SIMULATED_BLOCKS {

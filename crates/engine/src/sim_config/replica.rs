@@ -5,14 +5,16 @@ use super::file_name;
 use crate::catalog::{self, DeviceSpec, ModelArch, NodeSpec};
 use crate::config::{ConfigError, Dtype, ParallelSpec, Params, ReplicaSpec, closest};
 use crate::custom_device;
+use crate::limits::MAX_PARALLEL_DEGREE;
 
 /// Reads the replica's flags; `None` after recording an error naming each bad one.
 pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<ReplicaSpec> {
     let model = read_model(p, warnings);
     let device = read_device(p);
     let node = read_node(p);
-    let tp = p.int_in("replica_config_tensor_parallel_size", 1, 1024) as u32;
-    let pp = p.int_in("replica_config_num_pipeline_stages", 1, 1024) as u32;
+    let max_degree = i64::from(MAX_PARALLEL_DEGREE);
+    let tp = p.int_in("replica_config_tensor_parallel_size", 1, max_degree) as u32;
+    let pp = p.int_in("replica_config_num_pipeline_stages", 1, max_degree) as u32;
     let weight_dtype = Dtype::parse(&p.string("replica_config_weight_dtype"));
     let kv_cache_dtype = Dtype::parse(&p.string("replica_config_kv_cache_dtype"));
     let (model, device, node) = (model?, device?, node?);

@@ -180,3 +180,37 @@ fn the_router_seed_is_the_value_of_the_flag_its_entry_names() {
         assert_eq!(c.router_seed, 1234, "{}", router.name);
     }
 }
+
+#[test]
+fn a_custom_device_takes_its_price_from_the_flag_and_a_bad_price_is_refused() {
+    let custom = [
+        ("replica_config_device", "custom"),
+        ("custom_device_config_fp16_tflops", "500"),
+        ("custom_device_config_memory_gb", "96"),
+        ("custom_device_config_memory_bandwidth_gbps", "4000"),
+        ("cluster_config_num_replicas", "3"),
+    ];
+    let unpriced = build(&custom).unwrap();
+    assert_eq!(unpriced.cost.num_gpus, 3);
+    assert_eq!(unpriced.cost.usd_per_hour(), None);
+    assert!(
+        unpriced.warnings.iter().any(|w| w.contains("--cost_config_usd_per_gpu_hour")),
+        "{:?}",
+        unpriced.warnings
+    );
+    let mut priced_pairs = custom.to_vec();
+    priced_pairs.push(("cost_config_usd_per_gpu_hour", "2.5"));
+    let priced = build(&priced_pairs).unwrap();
+    assert_eq!(priced.cost.usd_per_hour(), Some(7.5));
+    assert_eq!(priced.cost.price_source.as_deref(), Some("--cost_config_usd_per_gpu_hour"));
+    let e = build(&[("cost_config_usd_per_gpu_hour", "-1")]).unwrap_err();
+    assert_eq!(e.0[0].flag, "cost_config_usd_per_gpu_hour");
+    let e = build(&[
+        ("slo_config_ttft_max_s", "0"),
+        ("slo_config_tpot_max_s", "1"),
+        ("slo_config_tpot_quantile", "1.5"),
+    ])
+    .unwrap_err();
+    let flags: Vec<&str> = e.0.iter().map(|e| e.flag.as_str()).collect();
+    assert_eq!(flags, ["slo_config_ttft_max_s", "slo_config_tpot_quantile"]);
+}

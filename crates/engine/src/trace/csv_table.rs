@@ -120,7 +120,8 @@ impl CsvRow<'_> {
 /// Finds the line each record starts on.
 ///
 /// The csv crate's own line numbers miss skipped blank lines and count CRLF endings oddly, so
-/// lines are counted here from its byte offsets, which point at or just before a record.
+/// lines are counted here from its byte offsets, which point at or just before a record. A line
+/// ends at LF, CRLF or a lone CR (old Mac files), as the csv crate ends records.
 #[derive(Default)]
 struct LineCounter {
     /// The byte offset counted up to.
@@ -138,7 +139,12 @@ impl LineCounter {
         while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
             start += 1;
         }
-        let newlines = bytes[self.counted_to..start].iter().filter(|&&b| b == b'\n').count();
+        let segment = &bytes[self.counted_to..start];
+        let newlines = segment
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && segment.get(i + 1) != Some(&b'\n')))
+            .count();
         self.newlines += newlines as u64;
         self.counted_to = start;
         self.newlines + 1

@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::limits::MAX_REQUEST_TOKENS;
+
 pub use arrivals::{
     ArrivalClock, ArrivalTimes, TimePoint, epoch_reading, format_instant, parse_time_point,
     read_arrival_times, seconds_to_ns,
@@ -190,9 +192,36 @@ pub fn parse_trace(name: &str, text: &str, progress: &mut dyn FnMut(usize)) -> R
     if rows.is_empty() {
         return Err(TraceError::new(name, None, None, "the file has a header but no requests"));
     }
+    check_request_sizes(&source, format, &rows)?;
     warnings.extend(arrival_and_length_warnings(&rows));
     progress.finish(text.len());
     Ok(Trace { name: name.to_string(), format, rows, warnings })
+}
+
+/// Refuses the first row whose prompt + output is larger than the largest request llmsim
+/// simulates ([`MAX_REQUEST_TOKENS`]; each count alone was checked as it was read).
+fn check_request_sizes(source: &Source, format: TraceFormat, rows: &[TraceRow]) -> Result<(), TraceError> {
+    let max = u64::from(MAX_REQUEST_TOKENS);
+    let Some(row) =
+        rows.iter().find(|r| u64::from(r.num_prefill_tokens) + u64::from(r.num_decode_tokens) > max)
+    else {
+        return Ok(());
+    };
+    let (prompt, output) = match format {
+        TraceFormat::VidurCsv => ("num_prefill_tokens", "num_decode_tokens"),
+        TraceFormat::MooncakeJsonl => ("input_length", "output_length"),
+        TraceFormat::AzureCsv => ("ContextTokens", "GeneratedTokens"),
+    };
+    Err(source.error(
+        row.line,
+        output,
+        format!(
+            "{prompt} {} + {output} {} = {} tokens is more than the largest request llmsim simulates ({max} tokens)",
+            row.num_prefill_tokens,
+            row.num_decode_tokens,
+            u64::from(row.num_prefill_tokens) + u64::from(row.num_decode_tokens)
+        ),
+    ))
 }
 
 /// The file being read, for error messages.
@@ -296,6 +325,29 @@ mod tests {
         assert_eq!(detect_format("arrived_at, num_prefill_tokens\n"), Some(TraceFormat::VidurCsv));
         assert_eq!(detect_format("prompt,output\n"), None);
         assert_eq!(detect_format(" \n"), None);
+    }
+
+    #[test]
+    fn a_request_larger_than_the_limit_is_refused_at_its_row() {
+        // 2^32 - 1 + 1 tokens wrapped to 0 in u32 sums before the limit.
+        let e =
+            parse_trace("t.csv", "num_prefill_tokens,num_decode_tokens\n1,1\n4294967295,1\n", &mut |_| {})
+                .unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("num_prefill_tokens")));
+        assert!(
+            e.message.contains("more than the largest request llmsim simulates (16777216 tokens)"),
+            "{e}"
+        );
+        let e = parse_trace(
+            "t.jsonl",
+            "{\"timestamp\": 0, \"input_length\": 16777000, \"output_length\": 1000}\n",
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.jsonl, row 1, column 'output_length': input_length 16777000 + output_length 1000 = 16778000 tokens is more than the largest request llmsim simulates (16777216 tokens)"
+        );
     }
 
     #[test]

@@ -41,8 +41,8 @@ pub(super) fn parse(
     let mut ids = Vec::new();
     let mut mismatched_blocks: Vec<u64> = Vec::new();
     let mut consumed = 0;
-    for (index, raw_line) in text.split('\n').enumerate() {
-        consumed += raw_line.len() + 1;
+    for (index, (raw_line, ending)) in split_lines(text).enumerate() {
+        consumed += raw_line.len() + ending;
         let json = raw_line.trim();
         if json.is_empty() {
             continue;
@@ -101,6 +101,25 @@ pub(super) fn parse(
     Ok((rows, warnings))
 }
 
+/// The lines of `text` with the length of each one's ending: LF, CRLF or a lone CR.
+fn split_lines(text: &str) -> impl Iterator<Item = (&str, usize)> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\n', '\r']) {
+            Some(end) => {
+                let ending = if current[end..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&current[end + ending..]);
+                Some((&current[..end], ending))
+            }
+            None => {
+                rest = None;
+                Some((current, 1))
+            }
+        }
+    })
+}
+
 /// A required field parsed by `parse`, its absence or bad value placed at `line` and `name`.
 fn field<T>(
     source: &Source,
@@ -138,6 +157,18 @@ mod tests {
 
     const TWO: &str = "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [0, 1]}\n\
                        {\"timestamp\": 1500, \"input_length\": 1000, \"output_length\": 7, \"hash_ids\": [0, 2]}\n";
+
+    #[test]
+    fn lines_end_at_lf_crlf_or_a_lone_cr() {
+        for end in ["\n", "\r\n", "\r"] {
+            let text = TWO.replace('\n', end);
+            assert_eq!(parse_ok(&text).rows.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 2], "{end:?}");
+            let bad =
+                format!("{text}{end}{{\"timestamp\": -1, \"input_length\": 1, \"output_length\": 1}}{end}");
+            let (line, column, _) = parse_err(&bad);
+            assert_eq!((line, column.as_deref()), (Some(4), Some("timestamp")), "{end:?}");
+        }
+    }
 
     #[test]
     fn reads_fields_and_converts_milliseconds() {

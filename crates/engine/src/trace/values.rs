@@ -2,6 +2,8 @@
 //!
 //! Each returns a message without location; the format readers add the file, line and column.
 
+use crate::limits::MAX_REQUEST_TOKENS;
+
 /// Parses a whole number in `0..=max`, written as digits or as an integral float ("374.0").
 pub(super) fn parse_whole(text: &str, max: u64) -> Result<u64, String> {
     let s = text.trim();
@@ -31,9 +33,22 @@ pub(super) fn parse_whole(text: &str, max: u64) -> Result<u64, String> {
     Ok(x as u64)
 }
 
-/// Parses a token count (a whole number that fits in `u32`).
+/// Parses a token count: a whole number no larger than the largest request
+/// ([`MAX_REQUEST_TOKENS`]).
 pub(super) fn parse_count(text: &str) -> Result<u32, String> {
-    parse_whole(text, u64::from(u32::MAX)).map(|x| x as u32)
+    let max = u64::from(MAX_REQUEST_TOKENS);
+    match parse_whole(text, u64::MAX) {
+        Ok(x) if x > max => Err(format!(
+            "'{}' tokens is more than the largest request llmsim simulates ({max} tokens)",
+            text.trim()
+        )),
+        Ok(x) => Ok(x as u32),
+        Err(e) if e.contains("too large") => Err(format!(
+            "'{}' tokens is more than the largest request llmsim simulates ({max} tokens)",
+            text.trim()
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// Parses a non-negative, finite number of seconds (or any other non-negative quantity).
@@ -147,7 +162,7 @@ mod tests {
         assert_eq!(parse_count(" 374.0 "), Ok(374));
         assert_eq!(parse_count("3.74e2"), Ok(374));
         assert_eq!(parse_count("0"), Ok(0));
-        assert_eq!(parse_count("4294967295"), Ok(u32::MAX));
+        assert_eq!(parse_count("16777216"), Ok(MAX_REQUEST_TOKENS));
         assert_eq!(parse_whole("18446744073709551615", u64::MAX), Ok(u64::MAX));
     }
 
@@ -158,12 +173,14 @@ mod tests {
         assert_eq!(parse_count("-3"), Err("'-3' is negative".to_string()));
         assert_eq!(parse_count("abc"), Err("'abc' is not a number".to_string()));
         assert_eq!(parse_count("NaN"), Err("'NaN' is not a number".to_string()));
-        assert_eq!(parse_count("inf"), Err("'inf' is too large (at most 4294967295)".to_string()));
-        assert_eq!(
-            parse_count("4294967296"),
-            Err("'4294967296' is too large (at most 4294967295)".to_string())
-        );
-        assert_eq!(parse_count("5e9"), Err("'5e9' is too large (at most 4294967295)".to_string()));
+        let too_large = |s: &str| {
+            Err(format!("'{s}' tokens is more than the largest request llmsim simulates (16777216 tokens)"))
+        };
+        assert_eq!(parse_count("inf"), too_large("inf"));
+        assert_eq!(parse_count("16777217"), too_large("16777217"));
+        assert_eq!(parse_count("4294967296"), too_large("4294967296"));
+        assert_eq!(parse_count("99999999999999999999999"), too_large("99999999999999999999999"));
+        assert_eq!(parse_count("5e9"), too_large("5e9"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::csv_table::CsvTable;
 use super::values::{parse_count, parse_id_list, parse_non_negative, parse_whole};
 use super::{BlockHashes, Progress, Source, TraceError, TraceRow};
+use crate::limits::MAX_BLOCK_SIZE;
 
 /// Tokens per block hash id when a trace has `block_hash_ids` but no `block_size` (Vidur's default).
 const DEFAULT_BLOCK_SIZE: u32 = 16;
@@ -35,10 +36,19 @@ pub(super) fn parse(
             .filter(|&c| !row.is_blank(c))
             .map(|c| row.parse(c, |s| parse_whole(s, u64::MAX)))
             .transpose()?;
-        let tokens_per_id =
-            block_size.filter(|&c| !row.is_blank(c)).map(|c| row.parse(c, parse_count)).transpose()?;
+        let tokens_per_id = block_size
+            .filter(|&c| !row.is_blank(c))
+            .map(|c| row.parse(c, |s| parse_whole(s, u64::from(u32::MAX)).map(|x| x as u32)))
+            .transpose()?;
         if tokens_per_id == Some(0) {
             return Err(source.error(line, "block_size", "'0' is not a block size (at least 1 token)"));
+        }
+        if let Some(size) = tokens_per_id.filter(|s| *s > MAX_BLOCK_SIZE) {
+            return Err(source.error(
+                line,
+                "block_size",
+                format!("{size} tokens is more than the largest block size llmsim simulates ({MAX_BLOCK_SIZE} tokens)"),
+            ));
         }
         let block_hashes = match hashes.filter(|&c| !row.is_blank(c)) {
             Some(c) => {
@@ -134,8 +144,9 @@ mod tests {
     }
 
     #[test]
-    fn line_numbers_count_blank_lines_with_either_line_ending() {
-        for end in ["\n", "\r\n"] {
+    fn line_numbers_count_blank_lines_with_any_line_ending() {
+        // A lone CR (old Mac files) ends a line too: every error was at row 1 before.
+        for end in ["\n", "\r\n", "\r"] {
             let text =
                 ["", "num_prefill_tokens,num_decode_tokens", "1,1", "", "", "2,2", "3,x", ""].join(end);
             assert_eq!(
@@ -197,6 +208,15 @@ mod tests {
         assert_eq!(
             (line, column.as_deref(), message.as_str()),
             (Some(2), Some("block_size"), "'0' is not a block size (at least 1 token)")
+        );
+        let (line, column, message) = parse_err(&format!("{header}1,1,0,131072,[0]\n"));
+        assert_eq!(
+            (line, column.as_deref(), message.as_str()),
+            (
+                Some(2),
+                Some("block_size"),
+                "131072 tokens is more than the largest block size llmsim simulates (65536 tokens)"
+            )
         );
         let (line, column, message) = parse_err(&format!("{header}1,1,0,16,[0]\n1,1,0,16,\"[0, x]\"\n"));
         assert_eq!((line, column.as_deref()), (Some(3), Some("block_hash_ids")));

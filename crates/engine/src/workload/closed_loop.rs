@@ -9,6 +9,7 @@ use super::length::LengthGenerator;
 use super::synthetic::parse_lengths;
 use super::{NewRequest, RequestSource, WorkloadPlan};
 use crate::config::{ConfigError, FlagDef, Params};
+use crate::limits::MAX_REQUESTS;
 use crate::rng::{SeedTree, StreamRng, splitmix64};
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs, secs_to_nanos};
 
@@ -34,7 +35,8 @@ pub(super) const FLAGS: &[FlagDef] = &[
 pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     let seed = p.int("closed_loop_request_generator_config_seed") as u64;
     let concurrency = p.int_in("closed_loop_request_generator_config_concurrency", 1, 1 << 24) as u32;
-    let num_requests = p.u64_at_least("closed_loop_request_generator_config_num_requests", 1);
+    let num_requests =
+        p.int_in("closed_loop_request_generator_config_num_requests", 1, MAX_REQUESTS as i64) as u64;
     let think_s = p.float_in("closed_loop_request_generator_config_think_time", 0.0, HORIZON_SECS as f64);
     let think_ns = secs_to_nanos(think_s);
     // A client sends its requests at least a think time apart: the last one cannot arrive
@@ -70,6 +72,8 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         has_sessions,
         has_block_hashes,
         expected_requests: Some(num_requests),
+        estimated_requests: num_requests,
+        count_flag: "closed_loop_request_generator_config_num_requests",
     })
 }
 

@@ -6,6 +6,7 @@ use rand_distr::Distribution;
 
 use crate::config::{ConfigError, FlagDef, InputFile, Params, fill_placeholders};
 use crate::rng::{StreamRng, unit_f64};
+use crate::time::{NANOS_PER_SEC, secs_to_nanos};
 use crate::trace::{
     ArrivalClock, ArrivalTimes, TimePoint, TraceFormat, detect_format, format_instant, parse_time_point,
     read_arrival_times, seconds_to_ns,
@@ -32,6 +33,10 @@ pub struct IntervalPlan {
     pub pace_flag: &'static str,
     /// Whether [`IntervalPlan::span_s`] is exact (deterministic gaps).
     pub exact_span: bool,
+    /// The mean gap by which the arrival clock advances, in nanoseconds: deterministic gaps
+    /// as the clock rounds them (0 when they all round to nothing), the mean of random ones.
+    /// Validation bounds the requests a duration holds with it.
+    pub mean_gap_ns: f64,
 }
 
 impl IntervalPlan {
@@ -43,12 +48,15 @@ impl IntervalPlan {
         pace_flag: &'static str,
         exact: bool,
     ) -> IntervalPlan {
+        let mean_gap_ns =
+            if exact { secs_to_nanos(mean_gap_s) as f64 } else { mean_gap_s * NANOS_PER_SEC as f64 };
         IntervalPlan {
             build,
             seed,
             span_s: Arc::new(move |n| n as f64 * mean_gap_s),
             pace_flag,
             exact_span: exact,
+            mean_gap_ns,
         }
     }
 }
@@ -205,10 +213,22 @@ fn parse_gamma(p: &mut Params) -> Option<IntervalPlan> {
     let cv = p.positive_float("gamma_request_interval_generator_config_cv");
     let shape = 1.0 / (cv * cv);
     let scale = 1.0 / (qps * shape);
-    if rand_distr::Gamma::new(shape, scale).is_err() {
+    // Blame the flag whose value takes the distribution out of range: cv sets the shape,
+    // qps (with cv) the scale.
+    if !(shape.is_finite() && shape > 0.0) {
         p.error(ConfigError::new(
             "gamma_request_interval_generator_config_cv",
-            format!("cv = {cv} gives an invalid gamma shape"),
+            format!("cv = {} gives a gamma shape 1/cv² = {shape:e}, out of range", short(cv)),
+        ));
+        return None;
+    }
+    if !(scale.is_finite() && scale > 0.0) || rand_distr::Gamma::new(shape, scale).is_err() {
+        p.error(ConfigError::new(
+            "gamma_request_interval_generator_config_qps",
+            format!(
+                "qps = {} with cv = {cv} gives a gamma scale cv²/qps = {scale:e}, out of range",
+                short(qps)
+            ),
         ));
         return None;
     }
@@ -221,6 +241,12 @@ fn parse_gamma(p: &mut Params) -> Option<IntervalPlan> {
         "gamma_request_interval_generator_config_qps",
         false,
     ))
+}
+
+/// A number for messages: plain when ordinary, in exponent form when huge or tiny (1e308, not
+/// 309 digits).
+fn short(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e9).contains(&x.abs()) { format!("{x}") } else { format!("{x:e}") }
 }
 
 struct Gamma {
@@ -353,6 +379,8 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
         ));
     }
     let cycle_s: f64 = gaps.iter().sum();
+    let cycle_ns: f64 = gaps.iter().map(|g| secs_to_nanos(*g) as f64).sum();
+    let mean_gap_ns = cycle_ns / gaps.len() as f64;
     let span_gaps = gaps.clone();
     let span_s = Arc::new(move |n: u64| {
         let len = span_gaps.len() as u64;
@@ -364,6 +392,7 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
         span_s,
         pace_flag: SCALE_FLAG,
         exact_span: true,
+        mean_gap_ns,
     })
 }
 

@@ -6,6 +6,7 @@ use rand::RngExt;
 use rand_distr::Distribution;
 
 use crate::config::{ConfigError, FlagDef, InputFile, Params};
+use crate::limits::MAX_REQUEST_TOKENS;
 use crate::rng::{StreamRng, splitmix64, unit_f64};
 use crate::trace::{BlockHashes, Trace};
 
@@ -178,9 +179,15 @@ const ZIPF_FLAGS: &[FlagDef] = &[
     ),
 ];
 
-/// Scales a trace length, truncating and clipping to ≥ 1 as Vidur does.
-fn scaled(tokens: u32, factor: f64) -> u32 {
-    ((f64::from(tokens) * factor) as u64).clamp(1, u64::from(u32::MAX)) as u32
+/// Scales a trace length, truncating and clipping to ≥ 1 as Vidur does (validation has
+/// refused lengths beyond [`MAX_REQUEST_TOKENS`]; the clamp keeps the type's bound anyway).
+pub(super) fn scaled(tokens: u32, factor: f64) -> u32 {
+    scaled_u64(tokens, factor).min(u64::from(MAX_REQUEST_TOKENS)) as u32
+}
+
+/// [`scaled`] without the upper bound (a float cast saturates: `1e300 as u64` is `u64::MAX`).
+fn scaled_u64(tokens: u32, factor: f64) -> u64 {
+    ((f64::from(tokens) * factor) as u64).max(1)
 }
 
 fn parse_trace(p: &mut Params) -> Option<LengthPlan> {
@@ -190,16 +197,12 @@ fn parse_trace(p: &mut Params) -> Option<LengthPlan> {
     let decode_scale = p.positive_float("trace_request_length_generator_config_decode_scale_factor");
     let preserve = p.bool("trace_request_length_generator_config_preserve_request_order");
     let trace = p.trace("trace_request_length_generator_config_trace_file")?;
-    if let Some(max) = max_tokens {
-        check_max_tokens(
-            p,
-            "trace_request_length_generator_config_max_tokens",
-            &trace,
-            prefill_scale,
-            decode_scale,
-            max,
-        )?;
-    }
+    let flags = LengthFlags {
+        max_tokens: "trace_request_length_generator_config_max_tokens",
+        prefill_scale: "trace_request_length_generator_config_prefill_scale_factor",
+        decode_scale: "trace_request_length_generator_config_decode_scale_factor",
+    };
+    check_scaled_lengths(p, &flags, &trace, prefill_scale, decode_scale, max_tokens)?;
     let (has_sessions, has_block_hashes) = (trace.has_sessions(), trace.has_block_hashes());
     Some(LengthPlan {
         build: Arc::new(move |rng| {
@@ -219,27 +222,58 @@ fn parse_trace(p: &mut Params) -> Option<LengthPlan> {
     })
 }
 
-pub(super) fn check_max_tokens(
+/// The flags that bound and scale a trace's lengths, named in errors.
+pub(super) struct LengthFlags {
+    /// `..._max_tokens`.
+    pub max_tokens: &'static str,
+    /// `..._prefill_scale_factor`.
+    pub prefill_scale: &'static str,
+    /// `..._decode_scale_factor`.
+    pub decode_scale: &'static str,
+}
+
+/// Refuses the first trace row whose prompt + output after scaling exceeds `max` (the
+/// max_tokens flag, when set) or the largest request llmsim simulates
+/// ([`MAX_REQUEST_TOKENS`]), naming the row and the flag to change.
+pub(super) fn check_scaled_lengths(
     p: &mut Params,
-    flag: &str,
+    flags: &LengthFlags,
     trace: &Trace,
     prefill_scale: f64,
     decode_scale: f64,
-    max: u64,
+    max: Option<u64>,
 ) -> Option<()> {
+    let limit = u64::from(MAX_REQUEST_TOKENS);
     for row in &trace.rows {
-        let total = u64::from(scaled(row.num_prefill_tokens, prefill_scale))
-            + u64::from(scaled(row.num_decode_tokens, decode_scale));
-        if total > max {
+        let prompt = scaled_u64(row.num_prefill_tokens, prefill_scale);
+        let output = scaled_u64(row.num_decode_tokens, decode_scale);
+        let total = prompt.saturating_add(output);
+        if let Some(max) = max.filter(|max| total > *max) {
             p.error(
                 ConfigError::new(
-                    flag,
+                    flags.max_tokens,
                     format!(
                         "{}, row {}: prompt + output = {total} tokens exceeds max_tokens = {max}",
                         trace.name, row.line
                     ),
                 )
                 .with_hint("raise max_tokens, scale the trace down, or leave max_tokens unset"),
+            );
+            return None;
+        }
+        if total > limit {
+            // Each count alone is within the limit in the file: the scaling (or a zero raised
+            // to one token) pushed the sum past it.
+            let flag = if prompt >= output { flags.prefill_scale } else { flags.decode_scale };
+            p.error(
+                ConfigError::new(
+                    flag,
+                    format!(
+                        "{}, row {}: prompt {} × {prefill_scale} + output {} × {decode_scale} = {total} tokens is more than the largest request llmsim simulates ({limit} tokens)",
+                        trace.name, row.line, row.num_prefill_tokens, row.num_decode_tokens
+                    ),
+                )
+                .with_hint("use smaller scale factors"),
             );
             return None;
         }
@@ -270,10 +304,22 @@ impl LengthGenerator for TraceLengths {
 
 fn parse_fixed(p: &mut Params) -> Option<LengthPlan> {
     let seed = p.int("fixed_request_length_generator_config_seed") as u64;
-    let prefill =
-        p.int_in("fixed_request_length_generator_config_prefill_tokens", 1, i64::from(u32::MAX / 2)) as u32;
-    let decode =
-        p.int_in("fixed_request_length_generator_config_decode_tokens", 1, i64::from(u32::MAX / 2)) as u32;
+    let largest = i64::from(MAX_REQUEST_TOKENS);
+    let prefill = p.int_in("fixed_request_length_generator_config_prefill_tokens", 1, largest - 1) as u32;
+    let decode = p.int_in("fixed_request_length_generator_config_decode_tokens", 1, largest - 1) as u32;
+    if i64::from(prefill) + i64::from(decode) > largest {
+        p.error(
+            ConfigError::new(
+                "fixed_request_length_generator_config_prefill_tokens",
+                format!(
+                    "prefill + decode = {} tokens is more than the largest request llmsim simulates ({largest} tokens)",
+                    u64::from(prefill) + u64::from(decode)
+                ),
+            )
+            .with_hint("use fewer prefill or decode tokens"),
+        );
+        return None;
+    }
     if let Some(max) = p.opt_u64_at_least("fixed_request_length_generator_config_max_tokens", 2)
         && u64::from(prefill + decode) > max
     {
@@ -309,7 +355,8 @@ impl LengthGenerator for FixedLengths {
 /// Reads `min_tokens`, `max_tokens` and the ratio of a ranged generator.
 fn ranged(p: &mut Params, prefix: &str) -> Option<(u32, u32, f64)> {
     let max_flag = format!("{prefix}_max_tokens");
-    let min = p.int_in(&format!("{prefix}_min_tokens"), 2, i64::from(u32::MAX / 2)) as u32;
+    let largest = i64::from(MAX_REQUEST_TOKENS);
+    let min = p.int_in(&format!("{prefix}_min_tokens"), 2, largest) as u32;
     let ratio = p.float_in(&format!("{prefix}_prefill_to_decode_ratio"), 1e-6, 1e9);
     let Some(max) = p.opt_int(&max_flag) else {
         p.error(
@@ -318,8 +365,15 @@ fn ranged(p: &mut Params, prefix: &str) -> Option<(u32, u32, f64)> {
         );
         return None;
     };
-    if max < i64::from(min) || max > i64::from(u32::MAX / 2) {
+    if max < i64::from(min) {
         p.error(ConfigError::new(&max_flag, format!("{max} must be at least min_tokens = {min}")));
+        return None;
+    }
+    if max > largest {
+        p.error(ConfigError::new(
+            &max_flag,
+            format!("{max} tokens is more than the largest request llmsim simulates ({largest} tokens)"),
+        ));
         return None;
     }
     Some((min, max as u32, ratio))

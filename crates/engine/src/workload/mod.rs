@@ -65,6 +65,11 @@ pub struct WorkloadPlan {
     pub has_block_hashes: bool,
     /// Requests the workload will produce, when known in advance.
     pub expected_requests: Option<u64>,
+    /// Requests it is expected to produce (the count, or what a duration holds at the mean
+    /// pace), at most [`crate::limits::MAX_REQUESTS`]: the memory estimate's.
+    pub estimated_requests: u64,
+    /// The flag that bounds how many requests it sends, named when they would not fit in memory.
+    pub count_flag: &'static str,
 }
 
 /// A validated workload (see [`WorkloadPlan`]).
@@ -108,11 +113,17 @@ pub static REQUEST_GENERATORS: &[RequestGeneratorEntry] = &[
 ///
 /// Ids finer than the engine's blocks are folded (an engine block is identified by all the ids
 /// it covers); coarser ids are split (engine block j of trace block i gets a derived id).
-/// Returns `None` when the two sizes are not multiples of each other.
-pub fn hashes_for_block_size(hashes: &BlockHashes, block_size: u32) -> Option<Arc<[u64]>> {
+/// Returns `None` when the two sizes are not multiples of each other. At most `max_ids` ids
+/// are made — the request's full blocks: no block past its tokens is ever looked up, and a
+/// trace's coarse ids split into fine blocks would otherwise ask for memory in proportion to
+/// the trace's block size, not the request's.
+pub fn hashes_for_block_size(hashes: &BlockHashes, block_size: u32, max_ids: usize) -> Option<Arc<[u64]>> {
     let g = hashes.tokens_per_id;
     if g == block_size {
-        return Some(hashes.ids.clone());
+        if hashes.ids.len() <= max_ids {
+            return Some(hashes.ids.clone());
+        }
+        return Some(hashes.ids[..max_ids].into());
     }
     if g > block_size && g.is_multiple_of(block_size) {
         let k = u64::from(g / block_size);
@@ -120,6 +131,7 @@ pub fn hashes_for_block_size(hashes: &BlockHashes, block_size: u32) -> Option<Ar
             .ids
             .iter()
             .flat_map(|&id| (0..k).map(move |j| splitmix64(splitmix64(id) ^ (j + 1))))
+            .take(max_ids)
             .collect();
         return Some(ids.into());
     }
@@ -129,6 +141,7 @@ pub fn hashes_for_block_size(hashes: &BlockHashes, block_size: u32) -> Option<Ar
             .ids
             .chunks_exact(k)
             .map(|c| c.iter().fold(0x5eed_u64, |h, id| splitmix64(h ^ *id)))
+            .take(max_ids)
             .collect();
         return Some(ids.into());
     }
@@ -142,22 +155,34 @@ mod tests {
     #[test]
     fn block_hashes_convert_between_granularities() {
         let h = BlockHashes { tokens_per_id: 512, ids: Arc::from(&[7u64, 8][..]) };
-        let fine = hashes_for_block_size(&h, 16).unwrap();
+        let fine = hashes_for_block_size(&h, 16, usize::MAX).unwrap();
         assert_eq!(fine.len(), 64);
         let other = BlockHashes { tokens_per_id: 512, ids: Arc::from(&[7u64, 9][..]) };
-        let fine2 = hashes_for_block_size(&other, 16).unwrap();
+        let fine2 = hashes_for_block_size(&other, 16, usize::MAX).unwrap();
         assert_eq!(fine[..32], fine2[..32], "shared first block keeps shared ids");
         assert_ne!(fine[32], fine2[32]);
         let h16 = BlockHashes { tokens_per_id: 16, ids: Arc::from(&[1u64, 2, 3, 4, 5][..]) };
         assert_eq!(
-            hashes_for_block_size(&h16, 32).unwrap().len(),
+            hashes_for_block_size(&h16, 32, usize::MAX).unwrap().len(),
             2,
             "a trailing half block is not a full block"
         );
-        assert_eq!(hashes_for_block_size(&h16, 16).unwrap(), h16.ids);
+        assert_eq!(hashes_for_block_size(&h16, 16, usize::MAX).unwrap(), h16.ids);
         assert!(
-            hashes_for_block_size(&BlockHashes { tokens_per_id: 24, ids: Arc::from(&[1u64][..]) }, 16)
+            hashes_for_block_size(&BlockHashes { tokens_per_id: 24, ids: Arc::from(&[1u64][..]) }, 16, 9)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn block_hashes_stop_at_the_request_s_blocks() {
+        // One id of 2^30 tokens split into 1-token blocks would be 2^30 ids (8 GiB).
+        let huge = BlockHashes { tokens_per_id: 1 << 30, ids: Arc::from(&[7u64][..]) };
+        let ids = hashes_for_block_size(&huge, 1, 110).unwrap();
+        assert_eq!(ids[..], hashes_for_block_size(&huge, 1, 200).unwrap()[..110], "the same ids, cut short");
+        assert_eq!(ids.len(), 110);
+        let h16 = BlockHashes { tokens_per_id: 16, ids: Arc::from(&[1u64, 2, 3, 4, 5][..]) };
+        assert_eq!(hashes_for_block_size(&h16, 16, 3).unwrap()[..], [1, 2, 3]);
+        assert_eq!(hashes_for_block_size(&h16, 32, 1).unwrap().len(), 1);
     }
 }

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use super::length::check_max_tokens;
+use super::length::{LengthFlags, check_scaled_lengths, scaled};
 use super::{NewRequest, RequestSource, WorkloadPlan};
 use crate::config::{ConfigError, FlagDef, InputFile, Params};
+use crate::limits::MAX_REQUESTS;
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs};
 use crate::trace::{Trace, TraceError, TraceFormat, TraceRow, epoch_reading};
 
@@ -61,17 +62,27 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         );
         return None;
     }
-    if let Some(max) = max_tokens {
-        check_max_tokens(
-            p,
-            "trace_request_generator_config_max_tokens",
-            &trace,
-            prefill_scale,
-            decode_scale,
-            max,
-        )?;
-    }
+    let flags = LengthFlags {
+        max_tokens: "trace_request_generator_config_max_tokens",
+        prefill_scale: "trace_request_generator_config_prefill_scale_factor",
+        decode_scale: "trace_request_generator_config_decode_scale_factor",
+    };
+    check_scaled_lengths(p, &flags, &trace, prefill_scale, decode_scale, max_tokens)?;
     let count = num_requests.map_or(trace.rows.len(), |n| (n as usize).min(trace.rows.len()));
+    if count as u64 > MAX_REQUESTS {
+        p.error(
+            ConfigError::new(
+                "trace_request_generator_config_num_requests",
+                format!(
+                    "{} has {} rows to replay, more than the {MAX_REQUESTS} requests a run simulates",
+                    trace.name,
+                    trace.rows.len()
+                ),
+            )
+            .with_hint(format!("replay at most {MAX_REQUESTS} of them")),
+        );
+        return None;
+    }
     check_horizon(p, &trace, &trace.rows[..count], time_scale)?;
     // Replay in arrival order; a stable sort keeps file order among equal times.
     let mut order: Vec<u32> = (0..count as u32).collect();
@@ -92,6 +103,8 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         has_sessions,
         has_block_hashes,
         expected_requests: Some(count as u64),
+        estimated_requests: count as u64,
+        count_flag: "trace_request_generator_config_num_requests",
     })
 }
 
@@ -145,10 +158,6 @@ struct Replay {
     prefill_scale: f64,
     decode_scale: f64,
     time_scale: f64,
-}
-
-fn scaled(tokens: u32, factor: f64) -> u32 {
-    ((f64::from(tokens) * factor) as u64).clamp(1, u64::from(u32::MAX)) as u32
 }
 
 impl RequestSource for Replay {

@@ -7,8 +7,9 @@ use super::interval::{INTERVAL_GENERATORS, IntervalGenerator, IntervalPlan};
 use super::length::{LENGTH_GENERATORS, LengthGenerator, LengthPlan};
 use super::{NewRequest, RequestSource, WorkloadPlan};
 use crate::config::{ConfigError, FlagDef, Params};
+use crate::limits::MAX_REQUESTS;
 use crate::rng::{SeedTree, StreamRng, splitmix64};
-use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime, describe_secs, secs_to_nanos};
+use crate::time::{HORIZON_SECS, HORIZON_TEXT, NANOS_PER_SEC, SimTime, describe_secs, secs_to_nanos};
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::seed(
@@ -43,7 +44,7 @@ fn parse_intervals(p: &mut Params) -> Option<IntervalPlan> {
 
 pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     let seed = p.int("synthetic_request_generator_config_seed") as u64;
-    let num_requests = p.opt_u64_at_least("synthetic_request_generator_config_num_requests", 1);
+    let num_requests = p.opt_request_count("synthetic_request_generator_config_num_requests");
     let duration = p.opt_float("synthetic_request_generator_config_duration");
     if let Some(d) = duration
         && !(d.is_finite() && d > 0.0)
@@ -74,6 +75,7 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         return None;
     }
     check_horizon(p, num_requests, duration, &intervals)?;
+    let estimated_requests = check_request_count(p, num_requests, duration, &intervals)?;
     let (has_sessions, has_block_hashes) = (lengths.has_sessions, lengths.has_block_hashes);
     let duration_ns = duration.map(secs_to_nanos);
     Some(WorkloadPlan {
@@ -85,7 +87,9 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
                 lengths: generator,
                 interval_rng: seeds.stream("workload/intervals", splitmix64(seed) ^ intervals.seed),
                 length_rng,
-                remaining: num_requests,
+                // A duration alone ends the arrivals; the count bounds them all the same, so
+                // that no workload generates without end.
+                remaining: Some(num_requests.unwrap_or(MAX_REQUESTS)),
                 duration_ns,
                 clock: SimTime::ZERO,
                 next: None,
@@ -96,6 +100,8 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         has_sessions,
         has_block_hashes,
         expected_requests: if duration.is_none() { num_requests } else { None },
+        estimated_requests,
+        count_flag: "synthetic_request_generator_config_num_requests",
     })
 }
 
@@ -137,6 +143,53 @@ fn check_horizon(
             None
         }
         (None, None) => Some(()),
+    }
+}
+
+/// Refuses a duration-bounded workload whose arrivals would never pass the duration (gaps
+/// that the nanosecond clock rounds to nothing) or that would hold more requests than a run
+/// simulates ([`MAX_REQUESTS`]); returns the requests expected (the count, or what the duration
+/// holds at the mean pace, whichever ends the arrivals first).
+fn check_request_count(
+    p: &mut Params,
+    num_requests: Option<u64>,
+    duration: Option<f64>,
+    intervals: &IntervalPlan,
+) -> Option<u64> {
+    let Some(duration) = duration else { return Some(num_requests.unwrap_or(0)) };
+    let within = if intervals.mean_gap_ns > 0.0 {
+        duration * NANOS_PER_SEC as f64 / intervals.mean_gap_ns
+    } else {
+        f64::INFINITY
+    };
+    match num_requests {
+        Some(n) => Some(if (n as f64) <= within { n } else { within as u64 }),
+        None if within <= MAX_REQUESTS as f64 => Some(libm::ceil(within) as u64),
+        None if within.is_infinite() => {
+            p.error(
+                ConfigError::new(
+                    intervals.pace_flag,
+                    format!("the gaps between arrivals round to 0 ns: arrivals would never pass the duration of {duration} s"),
+                )
+                .with_hint(format!("slow arrivals down with --{}, or set --synthetic_request_generator_config_num_requests", intervals.pace_flag)),
+            );
+            None
+        }
+        None => {
+            p.error(
+                ConfigError::new(
+                    intervals.pace_flag,
+                    format!(
+                        "a duration of {duration} s holds about {within:.3e} requests at this pace, more than the {MAX_REQUESTS} a run simulates"
+                    ),
+                )
+                .with_hint(format!(
+                    "slow arrivals down with --{}, shorten --synthetic_request_generator_config_duration, or set --synthetic_request_generator_config_num_requests",
+                    intervals.pace_flag
+                )),
+            );
+            None
+        }
     }
 }
 

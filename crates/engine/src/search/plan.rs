@@ -1,0 +1,589 @@
+//! The search as a state machine: which simulations next, given the results so far.
+//!
+//! Each configuration runs its own search one point at a time, each point chosen from the
+//! results of the earlier ones alone ([`next_step`]); configurations are independent, so an
+//! executor with several workers keeps one point of each configuration in flight. The jobs
+//! issued (their ids, rates and flags) and every result are therefore the same whatever the
+//! number of workers and the order results come back in.
+//!
+//! - **QPS** (`max_qps`): start at the spec's `qps`; double while points pass, halve while they
+//!   fail (down to `min_qps`); then bisect between the highest pass and the lowest failure above
+//!   it until the bracket is at most `qps_granularity` × its upper end. The answer is the highest
+//!   passing rate: every rate up to it passed, the bracket's upper end failed.
+//! - **Replicas** (`min_replicas`, `min_cost` unless the space lists replica counts): at `qps`,
+//!   start at 1 replica and double while points fail (up to `max_replicas`); then bisect
+//!   between the highest failure and the lowest pass to one replica. The answer is the lowest
+//!   passing count.
+//! - **One point** (`min_cost` with replica counts in the space): the configuration as listed,
+//!   at `qps`.
+//!
+//! A configuration stops after `max_runs` points with the best answer so far, and is skipped
+//! (with the reason) when a point says it is invalid.
+
+use std::fmt;
+
+use super::job::{Job, JobId, JobOutcome, RunOutcome};
+use super::spec::{SearchGoal, SearchSpec};
+
+/// One point tried: its rate or replica count and what it gave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// The job.
+    pub id: JobId,
+    /// Its arrival rate.
+    pub qps: f64,
+    /// Its replica count when searched.
+    pub num_replicas: Option<u32>,
+    /// The outcome.
+    pub outcome: RunOutcome,
+}
+
+/// How a configuration's search ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// It meets the objectives (at `max_qps`, or with `num_replicas`).
+    Feasible,
+    /// No point tried met them; the reason says what was tried.
+    Infeasible(String),
+    /// The configuration is invalid.
+    Skipped(String),
+}
+
+/// One configuration's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigurationResult {
+    /// Its index.
+    pub configuration: u32,
+    /// How its search ended.
+    pub verdict: Verdict,
+    /// The chosen point: the highest passing rate, or the fewest passing replicas.
+    pub chosen: Option<Point>,
+    /// Every point tried, in order.
+    pub points: Vec<Point>,
+    /// A remark on the answer (a bound reached, the run budget spent).
+    pub note: Option<String>,
+}
+
+impl ConfigurationResult {
+    /// Whether the configuration met the objectives.
+    pub fn feasible(&self) -> bool {
+        self.verdict == Verdict::Feasible
+    }
+}
+
+/// A result the plan cannot take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// No job with this id is in flight.
+    UnknownJob(JobId),
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::UnknownJob(id) => write!(f, "no job {id} is in flight"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// What a configuration does next.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Run { qps: f64, num_replicas: Option<u32> },
+    Done { verdict: Verdict, chosen: Option<usize>, note: Option<String> },
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    /// Its next point is decided and not yet issued.
+    Ready(f64, Option<u32>),
+    /// A point is in flight.
+    InFlight(Job),
+    /// Finished.
+    Done,
+}
+
+#[derive(Clone, Debug)]
+struct Search {
+    points: Vec<Point>,
+    state: State,
+    result: Option<ConfigurationResult>,
+}
+
+/// The search's state machine. Executors ask for [`SearchPlan::next_jobs`], run them, and hand
+/// each outcome to [`SearchPlan::on_result`] in any order, until [`SearchPlan::is_done`].
+#[derive(Clone, Debug)]
+pub struct SearchPlan {
+    spec: SearchSpec,
+    searches: Vec<Search>,
+    done: usize,
+}
+
+impl SearchPlan {
+    /// A plan with no point tried.
+    pub fn new(spec: SearchSpec) -> SearchPlan {
+        let n = spec.num_configurations();
+        let mut plan = SearchPlan { spec, searches: Vec::with_capacity(n), done: 0 };
+        for c in 0..n {
+            let mut search = Search { points: Vec::new(), state: State::Done, result: None };
+            plan.advance(c, &mut search);
+            plan.searches.push(search);
+        }
+        plan
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &SearchSpec {
+        &self.spec
+    }
+
+    /// Up to `max` jobs to run now, in configuration order: the next point of each
+    /// configuration whose previous point is done. Each is issued once.
+    pub fn next_jobs(&mut self, max: usize) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for (c, search) in self.searches.iter_mut().enumerate() {
+            if jobs.len() >= max {
+                break;
+            }
+            if let State::Ready(qps, num_replicas) = search.state {
+                let id = JobId { configuration: c as u32, step: search.points.len() as u32 };
+                let job = Job { id, qps, num_replicas, flags: self.spec.point_flags(c, qps, num_replicas) };
+                search.state = State::InFlight(job.clone());
+                jobs.push(job);
+            }
+        }
+        jobs
+    }
+
+    /// Takes the outcome of an issued job.
+    pub fn on_result(&mut self, id: JobId, outcome: JobOutcome) -> Result<(), PlanError> {
+        let c = id.configuration as usize;
+        let Some(search) = self.searches.get_mut(c) else { return Err(PlanError::UnknownJob(id)) };
+        let job = match &search.state {
+            State::InFlight(job) if job.id == id => job.clone(),
+            _ => return Err(PlanError::UnknownJob(id)),
+        };
+        let mut search = std::mem::replace(
+            &mut self.searches[c],
+            Search { points: Vec::new(), state: State::Done, result: None },
+        );
+        match outcome {
+            JobOutcome::Invalid(reason) => {
+                search.state = State::Done;
+                search.result = Some(ConfigurationResult {
+                    configuration: c as u32,
+                    verdict: Verdict::Skipped(reason),
+                    chosen: None,
+                    points: std::mem::take(&mut search.points),
+                    note: None,
+                });
+                self.done += 1;
+            }
+            JobOutcome::Ran(outcome) => {
+                search.points.push(Point { id, qps: job.qps, num_replicas: job.num_replicas, outcome });
+                self.advance(c, &mut search);
+            }
+        }
+        self.searches[c] = search;
+        Ok(())
+    }
+
+    /// Decides configuration `c`'s next step from its points.
+    fn advance(&mut self, c: usize, search: &mut Search) {
+        match next_step(&self.spec, &search.points) {
+            Step::Run { qps, num_replicas } => search.state = State::Ready(qps, num_replicas),
+            Step::Done { verdict, chosen, note } => {
+                search.state = State::Done;
+                search.result = Some(ConfigurationResult {
+                    configuration: c as u32,
+                    verdict,
+                    chosen: chosen.map(|i| search.points[i].clone()),
+                    points: search.points.clone(),
+                    note,
+                });
+                self.done += 1;
+            }
+        }
+    }
+
+    /// Whether every configuration is finished.
+    pub fn is_done(&self) -> bool {
+        self.done == self.searches.len()
+    }
+
+    /// Configurations finished and in all.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.done, self.searches.len())
+    }
+
+    /// Jobs in flight.
+    pub fn in_flight(&self) -> usize {
+        self.searches.iter().filter(|s| matches!(s.state, State::InFlight(_))).count()
+    }
+
+    /// The finished configurations' results, in configuration order.
+    pub fn results(&self) -> Vec<&ConfigurationResult> {
+        self.searches.iter().filter_map(|s| s.result.as_ref()).collect()
+    }
+
+    /// The best finished configuration: the highest QPS per dollar (`max_qps`; the highest QPS
+    /// when prices are unknown) or the lowest cost per hour (`min_replicas`, `min_cost`; the
+    /// fewest GPUs when prices are unknown), ties to the lower index.
+    pub fn best(&self) -> Option<&ConfigurationResult> {
+        let key = |r: &ConfigurationResult| -> Option<f64> {
+            let chosen = r.chosen.as_ref().filter(|_| r.feasible())?;
+            let usd = chosen.outcome.usd_per_hour;
+            Some(match self.spec.goal {
+                SearchGoal::MaxQps => -usd.map_or(chosen.qps, |usd| chosen.qps / usd.max(1e-12)),
+                _ => usd.unwrap_or(chosen.outcome.num_gpus as f64),
+            })
+        };
+        let mut best: Option<(&ConfigurationResult, f64)> = None;
+        for r in self.results() {
+            if let Some(k) = key(r)
+                && best.is_none_or(|(_, b)| k < b)
+            {
+                best = Some((r, k));
+            }
+        }
+        best.map(|(r, _)| r)
+    }
+}
+
+/// The next step of one configuration's search, from its points alone.
+fn next_step(spec: &SearchSpec, points: &[Point]) -> Step {
+    if spec.searches_replicas {
+        replica_step(spec, points)
+    } else if spec.goal == SearchGoal::MaxQps {
+        qps_step(spec, points)
+    } else {
+        match points.first() {
+            None => Step::Run { qps: spec.qps, num_replicas: None },
+            Some(p) if p.outcome.passed => {
+                Step::Done { verdict: Verdict::Feasible, chosen: Some(0), note: None }
+            }
+            Some(p) => Step::Done {
+                verdict: Verdict::Infeasible(failure(&p.outcome, spec.qps)),
+                chosen: None,
+                note: None,
+            },
+        }
+    }
+}
+
+fn failure(o: &RunOutcome, qps: f64) -> String {
+    if o.overloaded {
+        format!("overloaded at {qps} requests/s")
+    } else {
+        format!("objectives not met at {qps} requests/s")
+    }
+}
+
+/// The highest passing point and the lowest failing point above it.
+fn bracket<T: PartialOrd + Copy>(
+    points: &[Point],
+    at: impl Fn(&Point) -> T,
+) -> (Option<usize>, Option<usize>) {
+    let mut pass: Option<usize> = None;
+    for (i, p) in points.iter().enumerate() {
+        if p.outcome.passed && pass.is_none_or(|j| at(p) > at(&points[j])) {
+            pass = Some(i);
+        }
+    }
+    let mut fail: Option<usize> = None;
+    for (i, p) in points.iter().enumerate() {
+        let above = pass.is_none_or(|j| at(p) > at(&points[j]));
+        if !p.outcome.passed && above && fail.is_none_or(|j| at(p) < at(&points[j])) {
+            fail = Some(i);
+        }
+    }
+    (pass, fail)
+}
+
+fn qps_step(spec: &SearchSpec, points: &[Point]) -> Step {
+    let run = |qps: f64| Step::Run { qps, num_replicas: None };
+    if points.is_empty() {
+        return run(spec.qps.clamp(spec.min_qps, spec.max_qps));
+    }
+    let (pass, fail) = bracket(points, |p| p.qps);
+    let budget = points.len() as u32 >= spec.max_runs;
+    let budget_note = || Some(format!("stopped after max_runs = {} points", spec.max_runs));
+    match (pass, fail) {
+        (Some(p), None) => {
+            let next = points[p].qps * 2.0;
+            if points[p].qps >= spec.max_qps {
+                Step::Done {
+                    verdict: Verdict::Feasible,
+                    chosen: Some(p),
+                    note: Some(format!("passes at max_qps = {}", spec.max_qps)),
+                }
+            } else if budget {
+                Step::Done { verdict: Verdict::Feasible, chosen: Some(p), note: budget_note() }
+            } else {
+                run(next.min(spec.max_qps))
+            }
+        }
+        (None, Some(f)) => {
+            let lowest = points[f].qps;
+            if let Some(why) = lower_rates_do_not_help(points) {
+                return Step::Done { verdict: Verdict::Infeasible(why), chosen: None, note: None };
+            }
+            if lowest <= spec.min_qps || budget {
+                let o = &points[f].outcome;
+                let why = if o.overloaded { "overloaded" } else { "objectives not met" };
+                Step::Done {
+                    verdict: Verdict::Infeasible(format!("{why} down to {lowest} requests/s")),
+                    chosen: None,
+                    note: budget.then(budget_note).flatten(),
+                }
+            } else {
+                run((lowest / 2.0).max(spec.min_qps))
+            }
+        }
+        (Some(p), Some(f)) => {
+            let (lo, hi) = (points[p].qps, points[f].qps);
+            if hi - lo <= spec.qps_granularity * hi {
+                Step::Done { verdict: Verdict::Feasible, chosen: Some(p), note: None }
+            } else if budget {
+                Step::Done { verdict: Verdict::Feasible, chosen: Some(p), note: budget_note() }
+            } else {
+                run((lo + hi) / 2.0)
+            }
+        }
+        (None, None) => unreachable!("a point either passed or failed"),
+    }
+}
+
+/// While a QPS search halves its rate, whether going lower is pointless: the last two points
+/// (the lowest rates so far) both failed without being overloaded, and halving the rate raised
+/// the share of requests meeting the objectives by less than one point in a hundred — the
+/// objectives fail for want of speed, not of capacity (say, a TBT bound a prefill stall breaks
+/// at any load), and every further halving would cost a full run at a lower rate.
+fn lower_rates_do_not_help(points: &[Point]) -> Option<String> {
+    let [.., before, last] = points else { return None };
+    let both_fail_unloaded = !before.outcome.passed
+        && !last.outcome.passed
+        && !before.outcome.overloaded
+        && !last.outcome.overloaded;
+    let (a, b) = (before.outcome.attainment?, last.outcome.attainment?);
+    (both_fail_unloaded && last.qps < before.qps && b < a + 0.01).then(|| {
+        format!(
+            "objectives not met at low load: {:.1}% of requests meet them at {} requests/s and {:.1}% at {}",
+            a * 100.0,
+            before.qps,
+            b * 100.0,
+            last.qps
+        )
+    })
+}
+
+fn replica_step(spec: &SearchSpec, points: &[Point]) -> Step {
+    let run = |n: u32| Step::Run { qps: spec.qps, num_replicas: Some(n) };
+    if points.is_empty() {
+        return run(1);
+    }
+    let replicas = |p: &Point| p.num_replicas.unwrap_or(1);
+    // Passing counts are the lowest of interest here: bracket by the negated count.
+    let lowest_pass = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.outcome.passed)
+        .min_by_key(|(i, p)| (replicas(p), *i))
+        .map(|(i, _)| i);
+    let highest_fail_below = points
+        .iter()
+        .filter(|p| !p.outcome.passed && lowest_pass.is_none_or(|j| replicas(p) < replicas(&points[j])))
+        .map(replicas)
+        .max();
+    let budget = points.len() as u32 >= spec.max_runs;
+    match (lowest_pass, highest_fail_below) {
+        (Some(p), None) => Step::Done { verdict: Verdict::Feasible, chosen: Some(p), note: None },
+        (Some(p), Some(lo)) => {
+            let hi = replicas(&points[p]);
+            if hi - lo <= 1 || budget {
+                let note =
+                    (hi - lo > 1).then(|| format!("stopped after max_runs = {} points", spec.max_runs));
+                Step::Done { verdict: Verdict::Feasible, chosen: Some(p), note }
+            } else {
+                run(lo + (hi - lo) / 2)
+            }
+        }
+        (None, Some(lo)) => {
+            if lo >= spec.max_replicas || budget {
+                let last = points.last().expect("points exist");
+                Step::Done {
+                    verdict: Verdict::Infeasible(format!(
+                        "{} with up to {lo} replicas",
+                        if last.outcome.overloaded { "overloaded" } else { "objectives not met" }
+                    )),
+                    chosen: None,
+                    note: None,
+                }
+            } else {
+                run((lo * 2).min(spec.max_replicas))
+            }
+        }
+        (None, None) => unreachable!("a point either passed or failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::JobOutcome;
+
+    /// A toy execution model: configuration `c` sustains `capacity[c]` requests/s per replica;
+    /// a point passes at or below its capacity; configuration 3 (if any) is invalid.
+    fn toy(capacity: &[f64], job: &Job) -> JobOutcome {
+        let c = job.id.configuration as usize;
+        if c == 3 {
+            return JobOutcome::Invalid("does not fit".into());
+        }
+        let total = capacity[c] * f64::from(job.num_replicas.unwrap_or(1));
+        let passed = job.qps <= total;
+        JobOutcome::Ran(RunOutcome {
+            passed,
+            overloaded: job.qps > 1.5 * total,
+            num_gpus: u64::from(job.num_replicas.unwrap_or(1)) * (c as u64 + 1),
+            usd_per_hour: Some(f64::from(job.num_replicas.unwrap_or(1)) * (c as u64 + 1) as f64),
+            ..RunOutcome::default()
+        })
+    }
+
+    fn spec(goal: &str, qps: f64) -> SearchSpec {
+        SearchSpec::from_json_str(&format!(
+            r#"{{"space": {{"replica_config_tensor_parallel_size": [1, 2, 4, 8, 16]}}, "goal": "{goal}", "qps": {qps}, "qps_granularity": 0.02}}"#
+        ))
+        .unwrap()
+    }
+
+    /// Drives `plan` with `workers` in flight, completing jobs in an order drawn from `seed`;
+    /// returns every job issued.
+    fn drive(plan: &mut SearchPlan, capacity: &[f64], workers: usize, seed: u64) -> Vec<Job> {
+        let mut issued = Vec::new();
+        let mut in_flight: Vec<Job> = Vec::new();
+        let mut state = seed;
+        loop {
+            let jobs = plan.next_jobs(workers - in_flight.len());
+            issued.extend(jobs.iter().cloned());
+            in_flight.extend(jobs);
+            if in_flight.is_empty() {
+                break;
+            }
+            state = crate::rng::splitmix64(state);
+            let job = in_flight.swap_remove(state as usize % in_flight.len());
+            plan.on_result(job.id, toy(capacity, &job)).unwrap();
+        }
+        assert!(plan.is_done());
+        issued.sort_by_key(|j| j.id);
+        issued
+    }
+
+    const CAPACITY: [f64; 5] = [3.7, 12.5, 0.004, 1.0, 900.0];
+
+    #[test]
+    fn max_qps_is_found_within_the_granularity_and_every_chosen_point_passes() {
+        let mut plan = SearchPlan::new(spec("max_qps", 1.0));
+        drive(&mut plan, &CAPACITY, 1, 1);
+        for r in plan.results() {
+            let c = r.configuration as usize;
+            match c {
+                2 => assert!(matches!(r.verdict, Verdict::Infeasible(_)), "capacity below min_qps: {r:?}"),
+                3 => assert_eq!(r.verdict, Verdict::Skipped("does not fit".into())),
+                _ => {
+                    let chosen = r.chosen.as_ref().unwrap();
+                    assert!(chosen.outcome.passed && chosen.qps <= CAPACITY[c], "{r:?}");
+                    // The lowest failing point above it is within the granularity.
+                    let next = r
+                        .points
+                        .iter()
+                        .filter(|p| !p.outcome.passed && p.qps > chosen.qps)
+                        .map(|p| p.qps)
+                        .fold(f64::INFINITY, f64::min);
+                    assert!(next > CAPACITY[c], "{r:?}");
+                    assert!(next - chosen.qps <= 0.02 * next, "{} vs {next}", chosen.qps);
+                    assert!(r.points.len() <= 24);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_jobs_and_results_with_any_number_of_workers_and_completion_order() {
+        let run = |workers: usize, seed: u64| {
+            let mut plan = SearchPlan::new(spec("max_qps", 2.0));
+            let jobs = drive(&mut plan, &CAPACITY, workers, seed);
+            let results: Vec<ConfigurationResult> = plan.results().into_iter().cloned().collect();
+            (jobs, results)
+        };
+        let one = run(1, 0);
+        for (workers, seed) in [(2, 1), (7, 2), (7, 3), (64, 4)] {
+            assert_eq!(run(workers, seed), one, "{workers} workers, seed {seed}");
+        }
+    }
+
+    #[test]
+    fn min_replicas_finds_the_fewest_passing_and_min_cost_the_cheapest() {
+        let mut plan = SearchPlan::new(spec("min_replicas", 20.0));
+        drive(&mut plan, &CAPACITY, 3, 9);
+        let replicas = |plan: &SearchPlan, c: u32| {
+            plan.results()
+                .iter()
+                .find(|r| r.configuration == c)
+                .unwrap()
+                .chosen
+                .as_ref()
+                .and_then(|p| p.num_replicas)
+        };
+        assert_eq!(replicas(&plan, 0), Some(6), "3.7 × 6 ≥ 20 > 3.7 × 5");
+        assert_eq!(replicas(&plan, 1), Some(2));
+        assert_eq!(replicas(&plan, 4), Some(1));
+        assert_eq!(replicas(&plan, 2), None, "needs more than max_replicas");
+        let mut plan = SearchPlan::new(spec("min_cost", 20.0));
+        drive(&mut plan, &CAPACITY, 2, 5);
+        // Costs: config 0: 6 × 1 = 6, config 1: 2 × 2 = 4, config 4: 1 × 5 = 5.
+        assert_eq!(plan.best().unwrap().configuration, 1);
+    }
+
+    #[test]
+    fn halving_stops_when_a_lower_rate_does_not_raise_attainment() {
+        let mut plan = SearchPlan::new(spec("max_qps", 8.0));
+        let mut runs = 0;
+        while !plan.is_done() {
+            for job in plan.next_jobs(8) {
+                runs += 1;
+                // Configuration 0 meets its objectives nowhere, for want of speed: 80% of
+                // requests at any rate, never overloaded. The others gain 5 points per halving.
+                let c = job.id.configuration;
+                let attainment = if c == 0 { 0.8 } else { 0.5 + 0.05 * libm::log2(8.0 / job.qps) };
+                let outcome =
+                    RunOutcome { passed: false, attainment: Some(attainment), ..RunOutcome::default() };
+                plan.on_result(job.id, JobOutcome::Ran(outcome)).unwrap();
+            }
+        }
+        let first = plan.results()[0];
+        assert_eq!(first.points.len(), 2, "{first:?}");
+        assert!(matches!(&first.verdict, Verdict::Infeasible(why) if why.contains("low load")), "{first:?}");
+        let second = plan.results()[1];
+        assert!(second.points.len() > 5, "an improving configuration halves on: {second:?}");
+        assert!(runs > 10);
+    }
+
+    #[test]
+    fn results_for_unknown_or_repeated_jobs_are_refused() {
+        let mut plan = SearchPlan::new(spec("max_qps", 1.0));
+        let jobs = plan.next_jobs(2);
+        assert_eq!(jobs.len(), 2);
+        assert!(
+            plan.next_jobs(10).iter().all(|j| j.id.configuration >= 2),
+            "one job per configuration in flight"
+        );
+        let outcome = toy(&CAPACITY, &jobs[0]);
+        plan.on_result(jobs[0].id, outcome.clone()).unwrap();
+        assert_eq!(plan.on_result(jobs[0].id, outcome), Err(PlanError::UnknownJob(jobs[0].id)));
+        let stranger = JobId { configuration: 99, step: 0 };
+        assert!(plan.on_result(stranger, JobOutcome::Invalid(String::new())).is_err());
+    }
+}
