@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  ARTIFACTS, LONG, ctx, diagnose, download, inkedPixels, open, ready, run, runCount, setField,
+  ARTIFACTS, LONG, ctx, diagnose, download, inkedPixels, open, pixelsOfColour, ready, run, runCount, setField,
   sharedTrace, useBrowser, waitForRuns, writeTrace,
 } from './helpers.mjs';
 

@@ -294,7 +294,7 @@ test('the scheduler A/B preset runs vllm_v1, then sarathi, and shows them as A a
 
   // Cancel during run A stops the pair: B never starts.
   await page.selectOption('[name=request_generator_config_type]', 'closed_loop');
-  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '5000000');
+  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '2000000'); // within the page's memory budget (1.5 GiB)
   await page.press('[name=closed_loop_request_generator_config_num_requests]', 'Tab');
   assert.ok(await page.isChecked('[data-testid=run-variant]'), 'edits keep the B run armed');
   await page.click('[data-testid=run]');
@@ -389,7 +389,7 @@ test('bad field values show the engine\'s message at the field; Cancel stops a l
   assert.ok(await page.isVisible('#field-custom_device_config_fp16_tflops'), 'shown for the custom device');
 
   await page.selectOption('[data-testid=preset]', 'closed-loop-benchmark');
-  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '5000000');
+  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '2000000'); // within the page's memory budget (1.5 GiB)
   await page.press('[name=closed_loop_request_generator_config_num_requests]', 'Tab');
   await page.click('[data-testid=run]');
   await page.waitForFunction(() => document.querySelector('[data-testid=progress]')?.textContent.includes('requests done'), null, { timeout: LONG });
