@@ -5,133 +5,21 @@
 //
 // Run: scripts/test.sh (builds dist/ first), or `node --test tests/e2e/` after `trunk build --release`.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
+import {
+  ARTIFACTS, COLOUR_A, COLOUR_B, DIST, LONG, ROOT, SHARED, ctx, download, inkedPixels, measure, open,
+  pixelsOfColour, ready, run, runCount, useBrowser, visibleErrors, waitForRuns,
+} from './helpers.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const DIST = path.join(ROOT, 'dist');
-const ARTIFACTS = process.env.E2E_ARTIFACTS ?? path.join(ROOT, 'target/e2e-artifacts');
-const SHARED = process.env.LLMSIM_SHARED_DIR ?? path.join(ROOT, '../shared');
 const MOONCAKE = path.join(SHARED, 'traces/mooncake_conversation_trace.csv');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const LONG = 600_000; // generous ceilings on 2 shared cores; the MEASURE lines say what it took
 
-let browser;
-let site;
-
-function measure(name, value, unit) {
-  console.log(`MEASURE ${name} = ${value} ${unit}`);
-}
-
-before(async () => {
-  assert.ok(fs.existsSync(path.join(DIST, 'index.html')), `${DIST} is missing: run \`trunk build --release\` first`);
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  site = await serve(DIST);
-  browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-e2e-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    acceptDownloads: true,
-    viewport: { width: 1280, height: 800 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  site?.server.close();
-});
-
-/** A fresh page that records console errors and page errors; `deviceScaleFactor` emulates a
- *  high-DPI screen (devicePixelRatio) from the start. */
-async function open(url = site.url, { deviceScaleFactor } = {}) {
-  const page = await browser.newPage();
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
-  if (deviceScaleFactor) {
-    const cdp = await browser.newCDPSession(page);
-    await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1280, height: 800, deviceScaleFactor, mobile: false });
-  }
-  await page.goto(url);
-  return page;
-}
-
-/** Why the page is stuck, for failure messages. */
-async function diagnose(page) {
-  const progress = await page.locator('[data-testid=progress]').innerText().catch(() => '?');
-  const errors = await page.locator('[data-testid=error]').allInnerTexts().catch(() => []);
-  return `progress: ${progress}; errors: ${JSON.stringify(errors)}; problems: ${JSON.stringify(page.problems)}`;
-}
-
-async function ready(page) {
-  await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: LONG })
-    .catch(async (e) => { throw new Error(`worker never got ready: ${e.message}; ${await diagnose(page)}`); });
-}
-
-async function runCount(page) {
-  return page.locator('[data-testid=runs] tbody tr').count();
-}
-
-/** Waits until the session has `n` runs; returns ms waited. */
-async function waitForRuns(page, n) {
-  const t0 = Date.now();
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=runs] tbody tr').length >= n, n, { timeout: LONG })
-    .catch(async (e) => { throw new Error(`run did not finish: ${e.message}; ${await diagnose(page)}`); });
-  await page.waitForSelector('[data-testid=summary]');
-  return Date.now() - t0;
-}
-
-/** Presses Run and waits for the summary; returns ms from the click to the summary. */
-async function run(page) {
-  const before = await runCount(page);
-  const t0 = Date.now();
-  await page.click('[data-testid=run]');
-  await waitForRuns(page, before + 1);
-  return Date.now() - t0;
-}
-
-/** Non-white pixels of a canvas. */
-async function inkedPixels(page, testid) {
-  return page.$eval(`[data-testid=${testid}]`, (c) => {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) n++;
-    return n;
-  });
-}
-
-/** Pixels of a canvas within a small distance of the colour `[r, g, b]`. */
-async function pixelsOfColour(page, testid, [r, g, b]) {
-  return page.$eval(`[data-testid=${testid}]`, (c, [r, g, b]) => {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 60) n++;
-    return n;
-  }, [r, g, b]);
-}
-
-// The charts' first two colours (web/src/charts/mod.rs PALETTE): run A's line and run B's.
-const COLOUR_A = [31, 119, 180];
-const COLOUR_B = [255, 127, 14];
-
-async function download(page, name) {
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid="download-${name}"]`)]);
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llmsim-dl-')), name);
-  await dl.saveAs(file);
-  return fs.readFileSync(file, 'utf8');
-}
-
-async function visibleErrors(page) {
-  return page.locator('[data-testid=error]:visible').allInnerTexts();
-}
+useBrowser();
 
 /** Runs the native CLI on a config.json downloaded from the page; returns its summary.json. */
 function nativeSummary(configJson, cwd) {
@@ -148,12 +36,12 @@ function nativeSummary(configJson, cwd) {
 }
 
 test('default preset: runs, shows the summary and charts, and matches the native CLI byte for byte', async () => {
-  const before = site.transferred.bytes;
+  const before = ctx.site.transferred.bytes;
   const page = await open();
   await ready(page);
-  const first = Object.entries(site.transferred.files).filter(([f]) => /\.(wasm|js)$/.test(f));
+  const first = Object.entries(ctx.site.transferred.files).filter(([f]) => /\.(wasm|js)$/.test(f));
   measure('first_load_wasm_js_gzip', first.reduce((s, [, b]) => s + b, 0), 'bytes');
-  measure('first_load_all_gzip', site.transferred.bytes - before, 'bytes');
+  measure('first_load_all_gzip', ctx.site.transferred.bytes - before, 'bytes');
   for (const [f, b] of first) measure(`first_load_file ${f}`, b, 'bytes (gzip)');
 
   assert.equal(await page.$eval('[data-testid=preset]', (s) => s.value), 'quick-start');
@@ -165,19 +53,23 @@ test('default preset: runs, shows the summary and charts, and matches the native
   const table = await page.locator('[data-testid=summary]').innerText();
   assert.match(table, /TTFT/);
   assert.match(table, /E2E latency/);
-  for (const chart of ['chart-ttft', 'chart-tbt', 'chart-throughput', 'chart-e2e', 'chart-batch', 'chart-kv', 'chart-replicas']) {
+  for (const chart of ['chart-ttft', 'chart-tbt', 'chart-throughput', 'chart-e2e', 'chart-load', 'chart-batch', 'chart-kv', 'chart-replicas']) {
     const inked = await inkedPixels(page, chart);
     assert.ok(inked > 500, `${chart} has ${inked} drawn pixels`);
   }
   assert.deepEqual(await visibleErrors(page), []);
   assert.match(await page.locator('[data-testid=predictor-share]').innerText(), /%/);
-  const scalars = await page.locator('table.scalars').innerText();
+  const scalars = await page.locator('[data-testid=scalars]').innerText();
   for (const label of ['Throughput', 'Preemptions', 'KV-cache usage', 'Prefix-cache hit rate']) assert.match(scalars, new RegExp(label));
-  // Two runs of the same configuration: A/B compares them, with no differences.
-  assert.match(await page.locator('[data-testid=ab-diff]').innerText(), /TTFT p50/);
-
   await page.screenshot({ path: path.join(ARTIFACTS, 'seed-1280x800.png') });
   await page.screenshot({ path: path.join(ARTIFACTS, 'seed-1280-full.png'), fullPage: true });
+  // Two runs of the same configuration, compared when asked: no differences.
+  await page.check('[aria-label="A: run 1"]');
+  await page.check('[aria-label="B: run 2"]');
+  await page.click('[data-testid=compare]');
+  const ab = await page.locator('[data-testid=ab-diff]').innerText();
+  assert.match(ab, /TTFT p50/);
+  assert.match(ab, /Settings\s+identical/);
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(300); // charts redraw on resize
   for (const table of ['runs', 'ab-diff']) {
@@ -187,6 +79,7 @@ test('default preset: runs, shows the summary and charts, and matches the native
   await page.screenshot({ path: path.join(ARTIFACTS, 'seed-390x844.png') });
   await page.screenshot({ path: path.join(ARTIFACTS, 'seed-390-full.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
+  await page.click('[data-testid=runs] button.linkish >> text="#2"');
 
   const summary = await download(page, 'summary.json');
   const config = await download(page, 'config.json');
@@ -245,7 +138,7 @@ test('the 80 MB Mooncake trace uploads, parses in the worker and runs; its share
   console.log(traceSummary);
   const parsed = /Parsed in\s+([\d.]+) s/.exec(traceSummary);
   measure('mooncake_80MB_worker_read_hash_parse', parsed ? Number(parsed[1]) * 1000 : NaN, 'ms');
-  assert.match(traceSummary, /Requests\s+12031/);
+  assert.match(traceSummary, /Requests\s+12,031/);
   assert.match(traceSummary, /vidur_csv/);
   assert.equal(await page.inputValue('[name=trace_request_length_generator_config_trace_file]'), 'mooncake_conversation_trace.csv');
   await page.screenshot({ path: path.join(ARTIFACTS, 'mooncake-uploaded-1280x800.png') });
@@ -307,7 +200,7 @@ test('Mooncake JSONL and Azure CSV traces are detected from content and replayed
     await page.waitForSelector('[data-testid=trace-summary]', { timeout: LONG });
     const summary = await page.locator('[data-testid=trace-summary]').innerText();
     assert.match(summary, new RegExp(format));
-    assert.match(summary, new RegExp(`Requests\\s+${requests}\\b`));
+    assert.match(summary, new RegExp(`Requests\\s+${requests.toLocaleString('en-US')}\\b`));
     assert.equal(await page.inputValue('[name=request_generator_config_type]'), 'trace');
     if (requests < 1000) {
       await run(page);
@@ -369,8 +262,8 @@ test('the scheduler A/B preset runs vllm_v1, then sarathi, and shows them as A a
   assert.match(ab, /sarathi_scheduler_config_chunk_size\s+–\s+512/);
   assert.match(ab, /TTFT p50/);
   assert.doesNotMatch(ab, /cluster_config_num_replicas/, 'only the scheduler differs');
-  // B (shown) says it ignored prefix caching; its hit rate is zero while A's is not.
-  assert.match((await page.locator('.run-view .warning').allInnerTexts()).join('\n'), /ignored by the sarathi scheduler/);
+  // The pair is shown compared; B says it ignored prefix caching: its hit rate is zero while A's is not.
+  assert.match((await page.locator('.compare-view .warning').allInnerTexts()).join('\n'), /^B \(#2\):.*ignored by the sarathi scheduler/m);
   assert.match(ab, /Prefix-cache hit rate\s+[1-9][\d.]* %\s+0\.0 %/);
 
   for (const chart of ['chart-ttft', 'chart-tbt', 'chart-e2e']) {
@@ -401,7 +294,7 @@ test('the scheduler A/B preset runs vllm_v1, then sarathi, and shows them as A a
 
   // Cancel during run A stops the pair: B never starts.
   await page.selectOption('[name=request_generator_config_type]', 'closed_loop');
-  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '5000000');
+  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '2000000'); // within the page's memory budget (1.5 GiB)
   await page.press('[name=closed_loop_request_generator_config_num_requests]', 'Tab');
   assert.ok(await page.isChecked('[data-testid=run-variant]'), 'edits keep the B run armed');
   await page.click('[data-testid=run]');
@@ -427,7 +320,7 @@ test('an uploaded trace says what the run takes from it, and choosing replay aft
   await page.setInputFiles('[data-testid=trace-upload]', file);
   await page.waitForSelector('[data-testid=trace-summary]', { timeout: LONG });
   assert.match(await page.locator('[data-testid=trace-use]').innerText(), /Only its request lengths are used: the synthetic workload sends 128 requests/);
-  assert.equal(await page.locator('[data-testid=replay-trace]').count(), 1, 'a trace with arrival times offers to be replayed');
+  assert.ok(await page.isEnabled('[data-testid=trace-mode] input[value=replay]'), 'a trace with arrival times can be replayed');
   // Choosing replay after the upload replays the uploaded file, not the field's default path.
   await page.selectOption('[name=request_generator_config_type]', 'trace');
   assert.equal(await page.inputValue('[name=trace_request_generator_config_trace_file]'), 'my_replay.csv');
@@ -496,7 +389,7 @@ test('bad field values show the engine\'s message at the field; Cancel stops a l
   assert.ok(await page.isVisible('#field-custom_device_config_fp16_tflops'), 'shown for the custom device');
 
   await page.selectOption('[data-testid=preset]', 'closed-loop-benchmark');
-  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '5000000');
+  await page.fill('[name=closed_loop_request_generator_config_num_requests]', '2000000'); // within the page's memory budget (1.5 GiB)
   await page.press('[name=closed_loop_request_generator_config_num_requests]', 'Tab');
   await page.click('[data-testid=run]');
   await page.waitForFunction(() => document.querySelector('[data-testid=progress]')?.textContent.includes('requests done'), null, { timeout: LONG });
@@ -517,7 +410,7 @@ test('bad field values show the engine\'s message at the field; Cancel stops a l
 });
 
 test('charts are sharp at devicePixelRatio 2; Enter in a field runs; a run without batches explains its empty charts', async () => {
-  const page = await open(site.url, { deviceScaleFactor: 2 });
+  const page = await open(ctx.site.url, { deviceScaleFactor: 2 });
   await ready(page);
   assert.equal(await page.evaluate(() => window.devicePixelRatio), 2);
   // Enter in a text field runs the form with the value just typed, as Run does.
@@ -525,7 +418,7 @@ test('charts are sharp at devicePixelRatio 2; Enter in a field runs; a run witho
   await page.press('[name=seed]', 'Enter');
   await waitForRuns(page, 1);
   assert.match(await page.getAttribute('[data-testid=share-link]', 'href'), /seed=11/);
-  const charts = ['chart-ttft', 'chart-tbt', 'chart-e2e', 'chart-throughput', 'chart-batch', 'chart-kv', 'chart-replicas'];
+  const charts = ['chart-ttft', 'chart-tbt', 'chart-e2e', 'chart-load', 'chart-throughput', 'chart-batch', 'chart-kv', 'chart-replicas'];
   for (const chart of charts) {
     const size = await page.$eval(`[data-testid=${chart}]`, (c) => ({ w: c.width, h: c.height, cssW: c.clientWidth, cssH: c.clientHeight }));
     assert.equal(size.w, size.cssW * 2, `${chart}: ${JSON.stringify(size)}`);
@@ -544,9 +437,7 @@ test('charts are sharp at devicePixelRatio 2; Enter in a field runs; a run witho
   await waitForRuns(page, 2);
   await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: LONG });
   await page.waitForSelector('[data-testid=chart-replicas][data-note]'); // charts redraw just after
-  // The CDFs overlay runs 1 and 2 (A and B) until run 2 is compared with itself.
-  assert.equal(await page.getAttribute('[data-testid=chart-ttft]', 'data-note'), null);
-  await page.check('[aria-label="A: run 2"]');
+  // Run 2 is shown alone: every chart is its own.
   await page.waitForSelector('[data-testid=chart-ttft][data-note]');
   for (const chart of charts) {
     assert.match(await page.getAttribute(`[data-testid=${chart}]`, 'data-note') ?? '', /^No data: no (request|batch)/, chart);

@@ -1,5 +1,5 @@
 //! Small browser services the components use: downloads, the page URL, the clock, files
-//! from text.
+//! from text, the browser's storage, moving the focus, and confirmation dialogs.
 
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement};
@@ -58,4 +58,59 @@ pub fn now_ms() -> f64 {
 pub fn text_file(name: &str, text: &str) -> Option<File> {
     let parts = js_sys::Array::of1(&text.into());
     File::new_with_str_sequence(&parts, name).ok()
+}
+
+/// The browser's local storage, if the page may use it (private modes may refuse).
+fn local_storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// Keeps `text` under `key` in the browser's storage; an empty text removes the key. A full
+/// or refused storage is logged: the runs then last as long as the page.
+pub fn store(key: &str, text: &str) {
+    let Some(storage) = local_storage() else { return };
+    let result = if text.is_empty() { storage.remove_item(key) } else { storage.set_item(key, text) };
+    if let Err(e) = result {
+        web_sys::console::warn_2(&"llmsim page: the runs could not be kept in the browser".into(), &e);
+    }
+}
+
+/// The text kept under `key` in the browser's storage, if any.
+pub fn stored(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok().flatten()
+}
+
+/// Once the page has redrawn, moves the focus to the element with `id` if the focus is on no
+/// element (it was on a control that got disabled or removed).
+pub fn focus_if_lost(id: &'static str) {
+    let later = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let Some(document) = window().document() else { return };
+        let lost = match (document.active_element(), document.body()) {
+            (None, _) => true,
+            (Some(active), Some(body)) => active == *body.unchecked_ref::<web_sys::Element>(),
+            (Some(_), None) => false,
+        };
+        if lost && let Some(target) = document.get_element_by_id(id) {
+            let _ = target.unchecked_into::<web_sys::HtmlElement>().focus();
+        }
+    });
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
+}
+
+/// Moves the focus to the element with `id`, once the page has redrawn (it may be about to
+/// appear), opening the form section around it.
+pub fn focus_later(id: String) {
+    let later = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let Some(target) = window().document().and_then(|d| d.get_element_by_id(&id)) else { return };
+        if let Ok(Some(section)) = target.closest("details") {
+            let _ = section.set_attribute("open", "");
+        }
+        let _ = target.unchecked_into::<web_sys::HtmlElement>().focus();
+    });
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
+}
+
+/// Asks the user to confirm `question` (a native dialog); `false` if the browser refuses.
+pub fn confirm(question: &str) -> bool {
+    window().confirm_with_message(question).unwrap_or(false)
 }

@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use llmsim_engine::config::is_active;
 use llmsim_engine::workload::trace::{BlockHashes, TraceFormat, TraceRow};
-use llmsim_engine::{Config, FlagDef, FlagGroup, FlagValue, Inputs, SimConfig, Trace, all_flags};
+use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, FlagValue, Inputs, SimConfig, Trace, all_flags};
 use llmsim_protocol::{FieldError, is_trace_flag};
+
+use crate::memory::MemoryBreakdown;
 
 /// A section of the form: a heading over one or more flag groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,10 +119,11 @@ impl FormState {
         self.texts.contains_key(name)
     }
 
-    /// Sets a field from its text; a value equal to the default clears it.
+    /// Sets a field from its text; a value equal to the default clears it. An empty field means
+    /// what its [`placeholder`] says: `none` for a flag that takes none, else the default.
     pub fn set(&mut self, name: &str, text: &str) {
         let Some(def) = llmsim_engine::find_flag(name) else { return };
-        match def.parse_text(text) {
+        match def.parse_text(&meaning(def, text)) {
             Ok(v) if v == def.default_value() => {
                 self.texts.remove(def.name);
             }
@@ -130,13 +133,30 @@ impl FormState {
         }
     }
 
+    /// The fields whose text differs from `before`'s: `(flag, text before, text now)`.
+    pub fn changes_since(&self, before: &FormState) -> Vec<(&'static str, String, String)> {
+        let flags: BTreeSet<&'static str> = self.texts.keys().chain(before.texts.keys()).copied().collect();
+        flags
+            .into_iter()
+            .filter_map(|flag| {
+                let def = llmsim_engine::find_flag(flag)?;
+                let (was, now) = (before.text(def), self.text(def));
+                (was != now).then_some((def.name, was, now))
+            })
+            .collect()
+    }
+
     /// The engine configuration of the valid fields, and an error for each field whose text
     /// does not parse (unknown choice, not a number, ...).
     pub fn parse(&self) -> (Config, Vec<FieldError>) {
         let mut config = Config::new();
         let mut errors = Vec::new();
         for (name, text) in &self.texts {
-            if let Err(e) = config.set(name, text) {
+            let result = match llmsim_engine::find_flag(name) {
+                Some(def) => config.set(name, &meaning(def, text)),
+                None => config.set(name, text),
+            };
+            if let Err(e) = result {
                 errors.push(FieldError::from(&e));
             }
         }
@@ -182,9 +202,16 @@ impl FormState {
     /// answers true (uploaded, or shipped with the page) count as present: traces are stood in
     /// for by a one-request trace, other files' checks wait for the run.
     pub fn validate(&self, available: &dyn Fn(&str) -> bool) -> Vec<FieldError> {
+        self.check(available, None).errors
+    }
+
+    /// What the engine's validator says of the form before any run: its errors (as
+    /// [`FormState::validate`]) and, when it is valid, its warnings and one GPU's memory
+    /// ([`MemoryBreakdown`], with `typical_tokens` the workload's mean request length if known).
+    pub fn check(&self, available: &dyn Fn(&str) -> bool, typical_tokens: Option<f64>) -> Checked {
         let (config, mut errors) = self.parse();
         if !errors.is_empty() {
-            return errors;
+            return Checked { errors, ..Checked::default() };
         }
         let mut inputs = Inputs::new();
         let mut deferred = BTreeSet::new();
@@ -198,11 +225,30 @@ impl FormState {
                 deferred.insert(flag);
             }
         }
-        if let Err(e) = SimConfig::build(&config, &inputs) {
-            errors.extend(e.0.iter().filter(|e| !deferred.contains(e.flag.as_str())).map(FieldError::from));
+        match SimConfig::build(&config, &inputs) {
+            Ok(sim) => Checked {
+                errors,
+                warnings: sim.warnings.clone(),
+                memory: Some(MemoryBreakdown::of(&sim, typical_tokens)),
+            },
+            Err(e) => {
+                errors
+                    .extend(e.0.iter().filter(|e| !deferred.contains(e.flag.as_str())).map(FieldError::from));
+                Checked { errors, ..Checked::default() }
+            }
         }
-        errors
     }
+}
+
+/// What live validation finds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checked {
+    /// The engine's errors, each at its flag.
+    pub errors: Vec<FieldError>,
+    /// The engine's warnings about the configuration (a valid one).
+    pub warnings: Vec<String>,
+    /// One GPU's memory (a valid configuration).
+    pub memory: Option<MemoryBreakdown>,
 }
 
 /// A flag's default as the text its field shows (`none` as an empty field).
@@ -211,6 +257,30 @@ pub fn default_text(def: &FlagDef) -> String {
         FlagValue::None => String::new(),
         v => v.to_text(),
     }
+}
+
+/// Whether an empty field of this flag means `none` (an optional number, or a text or path
+/// that is none by default), rather than its default.
+fn empty_means_none(def: &FlagDef) -> bool {
+    match def.kind {
+        FlagKind::OptInt | FlagKind::OptFloat => true,
+        FlagKind::Str | FlagKind::Path => def.default_value() == FlagValue::None,
+        _ => false,
+    }
+}
+
+/// What an empty field shows in grey, and means: `none` where the flag takes none (an
+/// optional number, a text, a path), else the flag's default.
+pub fn placeholder(def: &FlagDef) -> String {
+    if empty_means_none(def) { "none".to_string() } else { default_text(def) }
+}
+
+/// The text a field's `text` stands for: its [`placeholder`] when it is empty.
+fn meaning<'a>(def: &FlagDef, text: &'a str) -> std::borrow::Cow<'a, str> {
+    if !text.trim().is_empty() {
+        return text.into();
+    }
+    if empty_means_none(def) { "none".into() } else { def.default.into() }
 }
 
 /// A short human label for a flag: the part after `_config_`, in words

@@ -1,6 +1,8 @@
 //! What the summary table and the A/B comparison show, read from `summary.json` by key, so
-//! numbers the engine adds later (e.g. new predictor provenances) need no change here.
+//! numbers the engine adds later (e.g. new predictor provenances) need no change here; and
+//! what the offered and achieved rates say.
 
+use llmsim_protocol::LoadFigures;
 use serde_json::Value;
 
 /// How a number is shown.
@@ -103,21 +105,43 @@ pub fn value(summary: &Value, path: &[&str]) -> Option<f64> {
     path.iter().try_fold(summary, |v, k| v.get(*k))?.as_f64()
 }
 
-/// A number in its unit, e.g. `183 ms`, `1.52 s`, `8.00 req/s`, `12.5 %`.
+/// A number in its unit, e.g. `183 ms`, `1.52 s`, `8.00 req/s`, `36,642 tok/s`, `12.5 %`.
 pub fn format(unit: Unit, x: f64) -> String {
     match unit {
         Unit::Seconds if x.abs() < 1.0 => format!("{} ms", sig3(x * 1e3)),
+        Unit::Seconds if x.abs() >= 1000.0 => format!("{} s", group_thousands(&format!("{x:.0}"))),
         Unit::Seconds => format!("{} s", sig3(x)),
-        Unit::RequestsPerSecond => format!("{x:.2} req/s"),
-        Unit::TokensPerSecond => format!("{x:.0} tok/s"),
+        Unit::RequestsPerSecond => format!("{} req/s", group_thousands(&format!("{x:.2}"))),
+        Unit::TokensPerSecond => format!("{} tok/s", group_thousands(&format!("{x:.0}"))),
         Unit::Percent => format!("{x:.1} %"),
         Unit::Fraction => format!("{:.1} %", x * 100.0),
-        Unit::Count => format!("{x:.0}"),
+        Unit::Count => group_thousands(&format!("{x:.0}")),
+    }
+}
+
+/// A formatted number with its whole part in groups of three digits: `36642.5` →
+/// `36,642.5`.
+pub fn group_thousands(number: &str) -> String {
+    let (sign, rest) = number.strip_prefix('-').map_or(("", number), |r| ("-", r));
+    let (whole, fraction) = rest.split_once('.').map_or((rest, None), |(w, f)| (w, Some(f)));
+    if !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return number.to_string();
+    }
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
     }
 }
 
 /// Three significant digits without exponent notation.
-fn sig3(x: f64) -> String {
+pub fn sig3(x: f64) -> String {
     let a = x.abs();
     if a >= 100.0 || a == 0.0 {
         format!("{x:.0}")
@@ -148,6 +172,69 @@ pub fn predictor_shares(summary: &Value) -> (String, Vec<(String, f64)>) {
     (name, shares)
 }
 
+/// What the engine's overload verdict (`summary.json`'s `overload` section, the rule of
+/// `metrics/overload.rs`: the queue of requests waiting for their first schedule grew with the
+/// arrivals) says, in words, with its evidence, and whether the cluster falls behind; `None`
+/// when the summary has no verdict (a run kept from an older page). The page judges by no other
+/// rule: the offered and achieved rates beside it only show the size of the gap.
+pub fn load_sentence(load: &LoadFigures, summary: &Value) -> Option<(String, bool)> {
+    if load.closed_loop {
+        return Some((
+            "A closed loop: each client sends its next request when the previous one completes, so requests arrive as fast as the cluster serves them.".to_string(),
+            false,
+        ));
+    }
+    let verdict = summary.get("overload")?;
+    if !verdict.get("overloaded").and_then(Value::as_bool)? {
+        return Some(("The cluster kept up: its queue did not grow with the arrivals.".to_string(), false));
+    }
+    let number = |key: &str| verdict.get(key).and_then(Value::as_f64);
+    let rate = |key: &str| number(key).map_or("–".to_string(), |x| format(Unit::RequestsPerSecond, x));
+    let when = number("detected_at_s")
+        .map_or("Requests".to_string(), |t| format!("From {} on requests", format(Unit::Seconds, t)));
+    let growth = number("queue_growth_per_s").map_or(String::new(), |g| {
+        format!(", and the queue grew by {} requests a second", group_thousands(&format!("{g:.1}")))
+    });
+    Some((
+        format!(
+            "Overloaded: the offered load is more than the cluster serves. {when} arrived at {} but were started at {}{growth}, so they queue for as long as they keep arriving (see the queue chart).",
+            rate("offered_per_s"),
+            rate("admitted_per_s"),
+        ),
+        true,
+    ))
+}
+
+/// The A/B rows of the offered and achieved rates.
+pub fn load_diff(a: &LoadFigures, b: &LoadFigures) -> Vec<DiffRow> {
+    let row = |label: &'static str, x: Option<f64>, y: Option<f64>, better: Better| {
+        let cell = |v: Option<f64>| v.map_or("–".to_string(), |v| format(Unit::RequestsPerSecond, v));
+        let (change, b_better) = change(x, y, better);
+        DiffRow { label, a: cell(x), b: cell(y), change, b_better }
+    };
+    vec![
+        row("Offered rate", a.offered_rps, b.offered_rps, Better::Neither),
+        row("Achieved rate", a.achieved_rps, b.achieved_rps, Better::Higher),
+    ]
+}
+
+/// B relative to A, and whether B is better.
+fn change(a: Option<f64>, b: Option<f64>, better: Better) -> (String, Option<bool>) {
+    match (a, b) {
+        (Some(x), Some(y)) if x == y => ("0 %".to_string(), None),
+        (Some(x), Some(y)) if x != 0.0 => {
+            let pct = (y - x) / x.abs() * 100.0;
+            let b_better = match better {
+                Better::Lower => Some(y < x),
+                Better::Higher => Some(y > x),
+                Better::Neither => None,
+            };
+            (format!("{pct:+.1} %"), b_better)
+        }
+        _ => ("–".to_string(), None),
+    }
+}
+
 /// One row of the A/B comparison.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DiffRow {
@@ -168,20 +255,7 @@ pub fn diff(a: &Value, b: &Value) -> Vec<DiffRow> {
     compared_metrics()
         .iter()
         .map(|metric| {
-            let (va, vb) = (value(a, metric.path), value(b, metric.path));
-            let (change, b_better) = match (va, vb) {
-                (Some(x), Some(y)) if x == y => ("0 %".to_string(), None),
-                (Some(x), Some(y)) if x != 0.0 => {
-                    let pct = (y - x) / x.abs() * 100.0;
-                    let better = match metric.better {
-                        Better::Lower => Some(y < x),
-                        Better::Higher => Some(y > x),
-                        Better::Neither => None,
-                    };
-                    (format!("{pct:+.1} %"), better)
-                }
-                _ => ("–".to_string(), None),
-            };
+            let (change, b_better) = change(value(a, metric.path), value(b, metric.path), metric.better);
             DiffRow { label: metric.label, a: cell(a, metric), b: cell(b, metric), change, b_better }
         })
         .collect()
@@ -208,10 +282,45 @@ mod tests {
         assert_eq!(format(Unit::Seconds, 1.523), "1.52 s");
         assert_eq!(format(Unit::Fraction, 0.25), "25.0 %");
         assert_eq!(format(Unit::RequestsPerSecond, 8.0), "8.00 req/s");
+        assert_eq!(format(Unit::TokensPerSecond, 36_642.4), "36,642 tok/s");
+        assert_eq!(format(Unit::Count, 1_234_567.0), "1,234,567");
+        assert_eq!(format(Unit::Seconds, 12_345.0), "12,345 s");
+        assert_eq!(group_thousands("-1234.50"), "-1,234.50");
+        assert_eq!(group_thousands("999"), "999");
+        assert_eq!(group_thousands("NaN"), "NaN");
         let s = summary(0.2, 8.0);
         assert_eq!(cell(&s, &SCALARS[0]), "8.00 req/s");
         assert_eq!(cell(&s, &SCALARS[6]), "–", "absent keys show a dash");
         assert_eq!(predictor_shares(&s), ("roofline".to_string(), vec![("roofline".to_string(), 1.0)]));
+    }
+
+    #[test]
+    fn the_engines_overload_verdict_is_said_with_its_evidence() {
+        let load = |offered, achieved| LoadFigures {
+            arrivals: 400,
+            offered_rps: Some(offered),
+            achieved_rps: Some(achieved),
+            ..LoadFigures::default()
+        };
+        let overloaded = serde_json::json!({"overload": {
+            "overloaded": true, "detected_at_s": 12.5, "offered_per_s": 20.0, "admitted_per_s": 8.5,
+            "queue_growth_per_s": 11.5,
+        }});
+        let (text, said) = load_sentence(&load(20.0, 8.5), &overloaded).unwrap();
+        assert!(said, "{text}");
+        assert_eq!(
+            text,
+            "Overloaded: the offered load is more than the cluster serves. From 12.5 s on requests arrived at 20.00 req/s but were started at 8.50 req/s, and the queue grew by 11.5 requests a second, so they queue for as long as they keep arriving (see the queue chart)."
+        );
+        // The engine's verdict decides, whatever the rates: one definition of overload.
+        let kept_up = serde_json::json!({"overload": {"overloaded": false}});
+        assert_eq!(load_sentence(&load(20.0, 8.5), &kept_up).map(|s| s.1), Some(false));
+        assert_eq!(load_sentence(&load(8.0, 7.9), &overloaded).map(|s| s.1), Some(true));
+        assert_eq!(load_sentence(&load(20.0, 8.5), &Value::Null), None, "no verdict, no words");
+        let closed = LoadFigures { closed_loop: true, ..load(8.0, 1.0) };
+        assert!(load_sentence(&closed, &Value::Null).unwrap().0.starts_with("A closed loop"));
+        let rows = load_diff(&load(20.0, 8.0), &load(20.0, 16.0));
+        assert_eq!((rows[1].change.as_str(), rows[1].b_better), ("+100.0 %", Some(true)));
     }
 
     #[test]

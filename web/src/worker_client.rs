@@ -1,8 +1,9 @@
 //! The only module that talks to the Web Worker: spawns it, queues messages until it is ready,
-//! remembers uploads so a respawned worker (after Cancel or a crash) gets them again, and hands
-//! every reply to one handler.
+//! remembers uploads so a respawned worker (after a crash) gets them again, and hands every
+//! reply to one handler.
 //!
-//! Cancel terminates the worker: a worker busy in a synchronous run cannot read messages.
+//! Cancel is a message: a running simulation yields to the worker's message queue now and
+//! then, reads it and stops, and the worker keeps the files it read.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -192,14 +193,15 @@ pub fn load_file(upload_id: u32, flag: &str, path: &str, file: File) {
     send(load_envelope(upload_id, flag, path, &file));
     CLIENT.with(|c| {
         if let Some(client) = c.borrow_mut().as_mut() {
-            // A newer upload under the same name replaces the older one on respawn too.
-            client.uploads.retain(|_, u| u.path != path);
+            // An older upload under the same name stays until the page forgets it (once this
+            // one is read): a respawned worker reads them in order, the newer last.
             client.uploads.insert(upload_id, Upload { flag: flag.to_string(), path: path.to_string(), file });
         }
     });
 }
 
-/// Forgets a failed upload, so a respawned worker does not read it again.
+/// Forgets an upload that was rejected or replaced, so a respawned worker does not read it
+/// again.
 pub fn forget_upload(upload_id: u32) {
     CLIENT.with(|c| {
         if let Some(client) = c.borrow_mut().as_mut() {
@@ -220,18 +222,9 @@ pub fn prefetch(config: serde_json::Value) {
     send(envelope(&ToWorker::Prefetch { config }).into());
 }
 
-/// Stops whatever the worker is doing by terminating it, and starts a fresh one that gets the
-/// uploads again (their `FileLoaded` replies arrive again).
-pub fn cancel() {
-    let taken = CLIENT.with(|c| {
-        c.borrow_mut().take().map(|client| {
-            client.worker.terminate();
-            (client.handler, client.uploads)
-        })
-    });
-    if let Some((handler, uploads)) = taken {
-        spawn(handler, uploads);
-    }
+/// Stops run `run_id` in the worker; the worker keeps its files.
+pub fn cancel_run(run_id: u32) {
+    send(envelope(&ToWorker::Cancel { run_id }).into());
 }
 
 /// Whether the worker has said it is ready.

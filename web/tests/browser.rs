@@ -1,10 +1,12 @@
 //! Browser tests of the page (wasm-bindgen-test in headless Chromium): charts draw on a real
-//! canvas (at the screen's pixel density), an empty chart shows its note, and the app mounts a
-//! field for every flag the engine defines.
+//! canvas (at the screen's pixel density, on linear and log axes) and say where their data
+//! landed in the canvas's CSS pixels (for read-outs under the pointer), an empty chart shows
+//! its note, and the app mounts a field for every flag the engine defines.
 #![cfg(target_arch = "wasm32")]
 
+use llmsim_web::charts::readout::readout;
 use llmsim_web::charts::run_charts::cdf_points;
-use llmsim_web::charts::{Axes, BarGroup, Chart, Line, PALETTE, Plot, canvas::draw_on, has_points};
+use llmsim_web::charts::{Axes, BarGroup, Chart, Line, PALETTE, Plot, Units, canvas::draw_on, has_points};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
@@ -39,10 +41,21 @@ fn cdf_and_bar_charts_draw_on_a_canvas() {
     let line = Line { label: "A #1".into(), color: PALETTE[0], points: cdf_points(&quantiles, 1e3) };
     let c = canvas();
     let lines = vec![line];
-    let plot =
-        Plot::Lines { axes: axes("TTFT (ms)", "fraction of requests"), lines, y_range: Some((0.0, 1.0)) };
-    let chart = Chart { title: "TTFT: CDF".into(), plot };
-    draw_on(&c, &chart).unwrap();
+    let plot = Plot::Lines {
+        axes: axes("TTFT (ms)", "fraction of requests"),
+        lines,
+        y_range: Some((0.0, 1.0)),
+        x_log: false,
+        marks: Vec::new(),
+    };
+    let chart =
+        Chart { title: "TTFT: CDF".into(), plot, units: Units { x: "ms", cdf: true, ..Units::default() } };
+    let frame = draw_on(&c, &chart).unwrap().expect("a plot has a frame");
+    // The plot area lies inside the canvas's 480 CSS pixels, and reads back under the pointer.
+    assert!(0 < frame.x_px.0 && frame.x_px.0 < frame.x_px.1 && frame.x_px.1 <= 480, "{frame:?}");
+    let middle = f64::from(frame.x_px.0 + frame.x_px.1) / 2.0;
+    let text = readout(&chart, &frame, middle).expect("a read-out");
+    assert!(text.starts_with("A #1: p") && text.ends_with(" ms"), "{text}");
     let ratio = web_sys::window().unwrap().device_pixel_ratio().clamp(1.0, 4.0);
     assert_eq!(
         c.width(),
@@ -59,15 +72,35 @@ fn cdf_and_bar_charts_draw_on_a_canvas() {
     ];
     let series = vec![("busy %".to_string(), PALETTE[0]), ("MFU %".to_string(), PALETTE[1])];
     let plot = Plot::Bars { axes: axes("replica", "%"), series, groups, y_max: 100.0 };
-    draw_on(&c, &Chart { title: "Utilisation".into(), plot }).unwrap();
+    draw_on(&c, &Chart { title: "Utilisation".into(), plot, units: Units::default() }).unwrap();
+    assert!(inked(&c) > 1000);
+
+    // Latencies spanning decades, on a log axis.
+    let c = canvas();
+    let tail: Vec<f64> = (0..=100).map(|i| 0.01 * 10f64.powf(f64::from(i) / 25.0)).collect();
+    let lines = vec![Line { label: String::new(), color: PALETTE[0], points: cdf_points(&tail, 1.0) }];
+    let plot = Plot::Lines {
+        axes: axes("E2E (s, log scale)", "fraction"),
+        lines,
+        y_range: Some((0.0, 1.0)),
+        x_log: true,
+    };
+    let frame = draw_on(&c, &Chart { title: "log".into(), plot, units: Units::default() }).unwrap().unwrap();
+    assert!(frame.x_log && frame.x.0 > 0.0);
     assert!(inked(&c) > 1000);
 }
 
 #[wasm_bindgen_test]
 fn empty_series_still_draw_axes() {
     let c = canvas();
-    let plot = Plot::Lines { axes: axes("x", "y"), lines: Vec::new(), y_range: None };
-    draw_on(&c, &Chart { title: "empty".into(), plot }).unwrap();
+    let plot = Plot::Lines {
+        axes: axes("x", "y"),
+        lines: Vec::new(),
+        y_range: None,
+        x_log: false,
+        marks: Vec::new(),
+    };
+    draw_on(&c, &Chart { title: "empty".into(), plot, units: Units::default() }).unwrap();
     assert!(inked(&c) > 100, "axes and labels are drawn");
     assert!(!has_points(&[Line { label: String::new(), color: PALETTE[0], points: vec![] }]));
 }
@@ -76,7 +109,12 @@ fn empty_series_still_draw_axes() {
 fn a_chart_without_data_shows_its_note() {
     let c = canvas();
     let note = "No data: no request completed in this run.".to_string();
-    draw_on(&c, &Chart { title: "Time to first token: CDF".into(), plot: Plot::Empty { note } }).unwrap();
+    let chart = Chart {
+        title: "Time to first token: CDF".into(),
+        plot: Plot::Empty { note },
+        units: Units::default(),
+    };
+    assert_eq!(draw_on(&c, &chart).unwrap(), None, "nothing plotted, nothing to read out");
     let n = inked(&c);
     assert!(n > 100, "the title and the note are drawn: {n} inked pixels");
 }
@@ -98,7 +136,7 @@ async fn the_app_mounts_every_flag_and_says_when_the_worker_is_missing() {
     assert_eq!(preset.value(), "quick-start");
     let model: web_sys::HtmlInputElement =
         document().query_selector("[name=replica_config_model_name]").unwrap().unwrap().unchecked_into();
-    assert_eq!(model.value(), "meta-llama/Meta-Llama-3-8B");
+    assert_eq!(model.value(), "meta-llama/Llama-3.1-8B");
     let error =
         document().query_selector("[data-testid=error]").unwrap().expect("a missing worker is reported");
     assert!(error.text_content().unwrap().contains("could not start"), "{:?}", error.text_content());

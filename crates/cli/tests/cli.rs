@@ -123,6 +123,23 @@ fn flags_of_an_unselected_type_are_warned_about() {
 }
 
 #[test]
+fn a_node_of_another_device_is_warned_about_naming_the_devices_node() {
+    let dir = scratch("node");
+    // Device names are read in any case, as model names are.
+    let out =
+        run_into(&dir, &["--replica_config_device", "H200", "--replica_config_network_device", "h100_dgx"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = "network device h100_dgx is a node of h100 GPUs, but the replica device is h200: interconnect figures come from h100_dgx; --replica_config_network_device h200_dgx is the node of h200 GPUs";
+    assert!(stderr.contains(&format!("warning: {warning}")), "{stderr}");
+    let out =
+        run_into(&dir, &["--replica_config_device", "h200", "--replica_config_network_device", "H200_DGX"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("network device"),
+        "the matching node: no warning"
+    );
+}
+
+#[test]
 fn output_flags_gate_what_they_name() {
     let dir = scratch("utilization");
     run_into(&dir, &["--no-metrics_config_store_utilization_metrics"]);

@@ -281,14 +281,29 @@ pub fn suggest_model(name: &str) -> Option<&'static str> {
         .map(|(_, n)| n)
 }
 
-/// Finds a device by its lower-case id.
+/// Finds a device by its id, in any letter case (`h100`, `H100`), as models are found.
 pub fn find_device(name: &str) -> Option<&'static DeviceSpec> {
-    devices().iter().find(|d| d.name == name)
+    let name = name.trim();
+    devices().iter().find(|d| d.name.eq_ignore_ascii_case(name))
 }
 
-/// Finds a node by its id.
+/// Finds a node by its id, in any letter case.
 pub fn find_node(name: &str) -> Option<&'static NodeSpec> {
-    nodes().iter().find(|n| n.name == name)
+    let name = name.trim();
+    nodes().iter().find(|n| n.name.eq_ignore_ascii_case(name))
+}
+
+/// The node a replica of `device` GPUs is assumed to sit in when none was chosen for it: the
+/// catalogued node of that device with the most GPUs (a DGX/HGX board before a pairwise
+/// NVLink one), the first listed on a tie; `None` for a device no node holds.
+pub fn matching_node(device: &str) -> Option<&'static NodeSpec> {
+    let device = find_device(device)?;
+    nodes().iter().filter(|n| n.device == device.name).fold(None, |best: Option<&'static NodeSpec>, n| {
+        match best {
+            Some(b) if b.devices_per_node >= n.devices_per_node => Some(b),
+            _ => Some(n),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -306,6 +321,25 @@ mod tests {
         assert!(find_device("h100").is_some() && find_node("h100_dgx").is_some());
         for node in nodes() {
             assert!(find_device(&node.device).is_some(), "node {} names a known device", node.name);
+        }
+    }
+
+    #[test]
+    fn devices_and_nodes_resolve_in_any_case_and_devices_match_a_node() {
+        assert_eq!(find_device("H200").map(|d| d.name.as_str()), Some("h200"));
+        assert_eq!(find_node(" H100_DGX").map(|n| n.name.as_str()), Some("h100_dgx"));
+        let matching = |d: &str| matching_node(d).map(|n| n.name.as_str());
+        assert_eq!(matching("h100"), Some("h100_dgx"), "the 8-GPU board before the pairwise node");
+        assert_eq!(matching("H200"), Some("h200_dgx"));
+        assert_eq!(matching("a100"), Some("a100_dgx"));
+        assert_eq!(matching("a100_40gb"), Some("p4d_a100_40g_nvlink"));
+        assert_eq!(matching("a40"), Some("a40_pairwise_nvlink"));
+        assert_eq!(matching("mi300x"), None, "no catalogued node holds it");
+        assert_eq!(matching("custom"), None);
+        for device in devices() {
+            if let Some(node) = matching_node(&device.name) {
+                assert_eq!(node.device, device.name);
+            }
         }
     }
 

@@ -562,6 +562,27 @@ pub struct TimeSeries {
     pub kv_usage_percent_per_replica: Vec<Vec<f64>>,
 }
 
+/// The load a run was offered against what it achieved (`metrics::load` defines the rates),
+/// and the queue and first-token latency over simulated time, per bucket of
+/// [`Report::time_series`]. Not part of `summary.json`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadReport {
+    /// Requests that arrived.
+    pub arrivals: u64,
+    /// First to last arrival (or to the end of a run cut short), s.
+    pub arrival_window_s: f64,
+    /// Arrivals in the window, less one, over it, req/s; `None` with fewer than two.
+    pub offered_rps: Option<f64>,
+    /// Requests first scheduled in the window, less one, over it, req/s: the rate at which
+    /// the cluster took requests on; `None` with fewer than two.
+    pub achieved_rps: Option<f64>,
+    /// Requests waiting for their first schedule at each bucket's end.
+    pub waiting: Vec<f64>,
+    /// Mean time to first token of the requests that arrived in each bucket and completed,
+    /// s; `None` where none did.
+    pub ttft_by_arrival_s: Vec<Option<f64>>,
+}
+
 /// Everything a run produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
@@ -577,6 +598,8 @@ pub struct Report {
     pub histograms: BTreeMap<String, Histogram>,
     /// Time series.
     pub time_series: TimeSeries,
+    /// Offered against achieved load, the queue and TTFT over time.
+    pub load: LoadReport,
     /// Per-replica figures.
     pub replicas: Vec<ReplicaReport>,
     /// Completed requests by id, when `request_metrics.csv` is kept

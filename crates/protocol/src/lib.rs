@@ -40,10 +40,16 @@ pub enum ToWorker {
     /// Validate the flat configuration and run it; files the page ships (`data/...`) are
     /// fetched by the worker, uploaded ones must have been loaded before.
     Run {
-        /// Echoed in the replies.
+        /// The page's id of this request, never reused; echoed in the replies.
         run_id: u32,
         /// The configuration as a flat JSON object of Vidur flag names (what `llmsim --config` reads).
         config: serde_json::Value,
+    },
+    /// Stop run `run_id` if it is still running; it then sends nothing more. The loaded files
+    /// stay.
+    Cancel {
+        /// The run's request id.
+        run_id: u32,
     },
 }
 
@@ -265,18 +271,58 @@ impl From<llmsim_engine::Progress> for RunProgress {
     }
 }
 
-/// What the page shows of a finished run: the summary (exactly `summary.json`) and the data
-/// of its charts.
+/// What the page shows of a finished run: the summary (exactly `summary.json`), its
+/// `config.json`, the load it was offered against what it achieved, and the data of its charts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// `summary.json`, byte for byte as the CLI writes it.
     pub summary_json: String,
+    /// `config.json`, as the CLI writes it (accepted by `llmsim --config`).
+    #[serde(default)]
+    pub config_json: String,
+    /// Offered against achieved request rate.
+    #[serde(default)]
+    pub load: LoadFigures,
     /// Chart data.
     pub charts: ChartData,
     /// The engine's non-fatal observations.
     pub warnings: Vec<String>,
     /// Milliseconds from receiving the run to the report (wall clock, for the status line).
     pub elapsed_ms: f64,
+}
+
+/// The load a run was offered against what it achieved (the engine's `LoadReport` defines
+/// the rates: both are taken over the arrival window, so the drain does not dilute them).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadFigures {
+    /// Requests that arrived.
+    pub arrivals: u64,
+    /// First to last arrival (or to the end of a run cut short), s.
+    pub arrival_window_s: f64,
+    /// Arrival rate over the arrival window, req/s.
+    pub offered_rps: Option<f64>,
+    /// Rate at which requests were first scheduled over the arrival window, req/s.
+    pub achieved_rps: Option<f64>,
+    /// Whether arrivals follow completions (a closed loop): the offered rate is then what
+    /// the clients achieve, not a load set beforehand.
+    pub closed_loop: bool,
+}
+
+impl LoadFigures {
+    /// The page's figures of a report.
+    pub fn from_report(report: &llmsim_engine::Report) -> LoadFigures {
+        let l = &report.load;
+        let closed_loop =
+            report.config.get("request_generator_config_type").and_then(serde_json::Value::as_str)
+                == Some("closed_loop");
+        LoadFigures {
+            arrivals: l.arrivals,
+            arrival_window_s: l.arrival_window_s,
+            offered_rps: l.offered_rps,
+            achieved_rps: l.achieved_rps,
+            closed_loop,
+        }
+    }
 }
 
 /// The series the page draws.
@@ -300,6 +346,13 @@ pub struct ChartData {
     pub kv_usage_percent: Vec<f64>,
     /// Per replica: busy % and MFU % of each pipeline stage.
     pub replicas: Vec<ReplicaBars>,
+    /// Requests waiting for their first schedule at each bucket's end.
+    #[serde(default)]
+    pub waiting: Vec<f64>,
+    /// Mean time to first token of the requests that arrived in each bucket, s (`None`: no
+    /// completed request arrived in it).
+    #[serde(default)]
+    pub ttft_by_arrival_s: Vec<Option<f64>>,
 }
 
 /// One replica's utilisation, per pipeline stage.
@@ -342,6 +395,8 @@ impl ChartData {
                     mfu_percent: r.stages.iter().map(|s| s.mfu_percent).collect(),
                 })
                 .collect(),
+            waiting: report.load.waiting.clone(),
+            ttft_by_arrival_s: report.load.ttft_by_arrival_s.clone(),
         }
     }
 }

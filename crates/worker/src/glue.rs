@@ -21,6 +21,8 @@ use llmsim_protocol::{FileError, FromWorker, RunProgress, ToWorker};
 const CHUNK_EVENTS: u64 = 20_000;
 /// Least wall-clock time between two progress messages, ms.
 const PROGRESS_EVERY_MS: f64 = 100.0;
+/// Longest a run computes before it lets the worker read its messages (a Cancel), ms.
+const SLICE_MS: f64 = 50.0;
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -101,10 +103,23 @@ pub fn handle(session: &Rc<RefCell<Session>>, data: &JsValue) {
             let session = session.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 fetch_shipped(&session, &config).await;
-                run_simulation(&session.borrow(), run_id, &config);
+                run_simulation(&session, run_id, &config).await;
             });
         }
+        ToWorker::Cancel { run_id } => {
+            CANCELLED.with(|c| c.borrow_mut().insert(run_id));
+        }
     }
+}
+
+thread_local! {
+    /// Runs the page cancelled: a run looks here each time it yields, and stops.
+    static CANCELLED: RefCell<std::collections::BTreeSet<u32>> = const { RefCell::new(std::collections::BTreeSet::new()) };
+}
+
+/// Whether run `run_id` was cancelled (forgetting it: ids are never reused).
+fn take_cancelled(run_id: u32) -> bool {
+    CANCELLED.with(|c| c.borrow_mut().remove(&run_id))
 }
 
 /// The bytes of an uploaded file (workers may read files synchronously).
@@ -163,6 +178,19 @@ async fn fetch_shipped(session: &Rc<RefCell<Session>>, config: &serde_json::Valu
     }
 }
 
+/// Lets the worker handle the messages that arrived meanwhile, then resumes: a message posted
+/// to a channel of its own is a task queued behind them, without the 4 ms floor of nested
+/// timers.
+async fn yield_to_messages() {
+    let Ok(channel) = web_sys::MessageChannel::new() else { return sleep_ms(0).await };
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        channel.port1().set_onmessage(Some(&resolve));
+    });
+    let _ = channel.port2().post_message(&JsValue::NULL);
+    let _ = JsFuture::from(promise).await;
+    channel.port1().set_onmessage(None);
+}
+
 async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
@@ -184,18 +212,24 @@ pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// Validates and runs to the end, posting progress at most every [`PROGRESS_EVERY_MS`]. The
-/// page cancels by terminating the worker, so the loop never yields.
-pub fn run_simulation(session: &Session, run_id: u32, config: &serde_json::Value) {
+/// Validates and runs to the end, posting progress at most every [`PROGRESS_EVERY_MS`] and
+/// yielding to the worker's message queue every [`SLICE_MS`], so that a Cancel is read: the run
+/// then stops and posts nothing more, and the loaded files stay.
+pub async fn run_simulation(session: &Rc<RefCell<Session>>, run_id: u32, config: &serde_json::Value) {
     let started = now_ms();
-    let mut sim = match session.prepare(config) {
+    if take_cancelled(run_id) {
+        return;
+    }
+    // The simulation owns what it reads: the session is free for uploads while it runs.
+    let prepared = session.borrow().prepare(config);
+    let mut sim = match prepared {
         Ok(sim) => sim,
         Err(errors) => {
             post(&FromWorker::RunFailed { run_id, errors }, &[]);
             return;
         }
     };
-    let mut last_post = started;
+    let (mut last_post, mut slice_start) = (started, started);
     loop {
         let progress = sim.run_for_events(CHUNK_EVENTS);
         if progress.finished {
@@ -205,6 +239,13 @@ pub fn run_simulation(session: &Session, run_id: u32, config: &serde_json::Value
         if t - last_post >= PROGRESS_EVERY_MS {
             last_post = t;
             post(&FromWorker::RunProgress { run_id, progress: RunProgress::from(progress) }, &[]);
+        }
+        if t - slice_start >= SLICE_MS {
+            yield_to_messages().await;
+            if take_cancelled(run_id) {
+                return;
+            }
+            slice_start = now_ms();
         }
     }
     let report = sim.finish();

@@ -14,8 +14,8 @@ use llmsim_engine::{
 use sha2::{Digest, Sha256};
 
 use llmsim_protocol::{
-    ChartData, FieldError, FileError, FileInfo, Percentiles, RunResult, SkippedFile, TraceSummary,
-    is_trace_flag,
+    ChartData, FieldError, FileError, FileInfo, LoadFigures, Percentiles, RunResult, SkippedFile,
+    TraceSummary, is_trace_flag,
 };
 
 /// The flag whose file is read for its arrival times only (Vidur's interval trace): a CSV
@@ -182,16 +182,29 @@ pub fn cap_chrome_slices(config: &mut Config) {
 pub fn run_result(report: &Report, elapsed_ms: f64) -> RunResult {
     let mut warnings = report.warnings.clone();
     if report.chrome_trace.len() as u64 >= MAX_CHROME_SLICES {
-        warnings.push(format!(
-            "In the browser chrome_trace.json keeps at most {MAX_CHROME_SLICES} batch-stage slices (memory); the CLI keeps up to --{CHROME_SLICES_FLAG}."
-        ));
+        // One warning about the Chrome trace: the engine's (how many slices it kept), saying
+        // why the browser keeps fewer than the CLI.
+        let why = format!(
+            "in the browser it keeps at most {MAX_CHROME_SLICES} (memory); the CLI keeps up to --{CHROME_SLICES_FLAG}"
+        );
+        match warnings.iter_mut().find(|w| w.starts_with("chrome_trace.json holds the first")) {
+            Some(w) => *w = format!("{w}; {why}"),
+            None => warnings.push(format!("chrome_trace.json: {why}.")),
+        }
     }
     RunResult {
         summary_json: report.summary_json(),
+        config_json: config_json(report),
+        load: LoadFigures::from_report(report),
         charts: ChartData::from_report(report),
         warnings,
         elapsed_ms,
     }
+}
+
+/// `config.json` of a run, as the CLI writes it.
+fn config_json(report: &Report) -> String {
+    serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n"
 }
 
 /// A finished run's downloads as `(file name, text)`, in [`llmsim_protocol::DOWNLOADS`] order,
@@ -221,10 +234,7 @@ pub fn downloads(report: &Report) -> (Vec<(&'static str, String)>, Vec<SkippedFi
     } else {
         files.push(("chrome_trace.json", report.chrome_trace_json()));
     }
-    files.push((
-        "config.json",
-        serde_json::to_string_pretty(&report.config).expect("config serialises") + "\n",
-    ));
+    files.push(("config.json", config_json(report)));
     (files, skipped)
 }
 
@@ -424,6 +434,47 @@ mod tests {
         );
         let (files, skipped) = downloads(&report);
         assert!(files.iter().any(|f| f.0 == "chrome_trace.json") && skipped.is_empty(), "{skipped:?}");
+    }
+
+    #[test]
+    fn a_trace_cut_by_the_browsers_cap_is_one_warning() {
+        // One request whose 100,010 output tokens make more batches than the browser keeps.
+        let config = serde_json::json!({
+            "replica_config_model_name": "meta-llama/Llama-3.1-8B",
+            "request_generator_config_type": "closed_loop",
+            "closed_loop_request_generator_config_concurrency": 1,
+            "closed_loop_request_generator_config_num_requests": 1,
+            "length_generator_config_type": "fixed",
+            "fixed_request_length_generator_config_prefill_tokens": 16,
+            "fixed_request_length_generator_config_decode_tokens": 100_010,
+        });
+        let report = Session::new().prepare(&config).expect("valid").run_to_report();
+        assert_eq!(report.chrome_trace.len() as u64, MAX_CHROME_SLICES);
+        let result = run_result(&report, 1.0);
+        let about_trace: Vec<&String> =
+            result.warnings.iter().filter(|w| w.contains("chrome_trace.json")).collect();
+        assert_eq!(about_trace.len(), 1, "{:?}", result.warnings);
+        assert!(
+            about_trace[0].contains("of 100010 batch-stage slices")
+                && about_trace[0].contains("in the browser it keeps at most 100000"),
+            "{}",
+            about_trace[0]
+        );
+    }
+
+    #[test]
+    fn a_result_carries_its_config_and_offered_against_achieved_load() {
+        let config = serde_json::json!({"synthetic_request_generator_config_num_requests": 40, "seed": 3});
+        let report = Session::new().prepare(&config).expect("valid").run_to_report();
+        let result = run_result(&report, 1.0);
+        let (files, _) = downloads(&report);
+        assert_eq!(result.config_json, files.iter().find(|f| f.0 == "config.json").unwrap().1);
+        let load = &result.load;
+        assert_eq!((load.arrivals, load.closed_loop), (40, false));
+        let (offered, achieved) = (load.offered_rps.unwrap(), load.achieved_rps.unwrap());
+        assert!(offered > 0.0 && achieved > 0.0, "{load:?}");
+        assert_eq!(result.charts.waiting.len(), result.charts.time_s.len());
+        assert_eq!(result.charts.ttft_by_arrival_s.len(), result.charts.time_s.len());
     }
 
     #[test]

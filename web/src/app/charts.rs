@@ -1,19 +1,22 @@
-//! The charts of the shown run, one component per chart: each redraws when its own chart
-//! changes (the CDFs overlay the A/B runs when two are picked) or the window is resized.
+//! The charts of what the results show (one run, or two compared), one component per chart:
+//! each redraws when its own chart changes or the window is resized, and reads its values out
+//! under the pointer.
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use web_sys::HtmlCanvasElement;
 
 use super::state::AppState;
-use crate::charts::run_charts::ChartKind;
-use crate::charts::{Chart, canvas};
+use crate::charts::readout::readout;
+use crate::charts::run_charts::{ChartKind, Subject};
+use crate::charts::{Chart, Frame, canvas};
+use crate::page::View;
 
-/// The seven charts, hidden until a run is shown.
+/// The charts, hidden until a run is shown.
 #[component]
 pub fn Charts() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let has_run = move || state.shown.get().is_some();
+    let has_run = move || state.view.get() != View::Nothing;
     view! {
         <div class="charts" style:display=move || { if has_run() { "" } else { "none" } }>
             {ChartKind::ALL.map(|kind| view! { <ChartCanvas kind=kind/> }).collect_view()}
@@ -21,7 +24,7 @@ pub fn Charts() -> impl IntoView {
     }
 }
 
-/// One chart's canvas.
+/// One chart's canvas, and the read-out of the values under the pointer.
 #[component]
 fn ChartCanvas(
     /// Which chart.
@@ -29,25 +32,56 @@ fn ChartCanvas(
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let canvas = NodeRef::<Canvas>::new();
-    let chart = Memo::new(move |_| {
-        let shown = state.shown.get().and_then(|id| state.record(id))?;
-        let compared = if kind.overlays_ab() { state.compared() } else { None };
-        Some(kind.chart(&shown, compared.as_ref().map(|(a, b)| (&**a, &**b))))
+    let chart = Memo::new(move |_| match state.view.get() {
+        View::Nothing => None,
+        View::Run(id) => state.record(id).map(|r| kind.chart(Subject::One(&r))),
+        View::Compare { a, b } => match (state.record(a), state.record(b)) {
+            (Some(a), Some(b)) => Some(kind.chart(Subject::Pair(&a, &b))),
+            _ => None,
+        },
     });
+    let frame = StoredValue::new(None::<Frame>);
+    let hover = RwSignal::new(None::<(String, f64)>);
     Effect::new(move |_| {
         let _ = state.width.get();
         if let (Some(chart), Some(canvas)) = (chart.get(), canvas.get()) {
-            draw_or_note(&canvas, &chart);
+            frame.set_value(draw_or_note(&canvas, &chart));
+            hover.set(None);
         }
     });
+    let on_move = move |ev: leptos::ev::PointerEvent| {
+        let (x, y) = (f64::from(ev.offset_x()), f64::from(ev.offset_y()));
+        let text = frame
+            .get_value()
+            .filter(|f| f.contains(x, y))
+            .and_then(|f| chart.with_untracked(|c| c.as_ref().and_then(|c| readout(c, &f, x))));
+        hover.set(text.map(|t| (t, x)));
+    };
     view! {
-        <canvas node_ref=canvas data-testid=kind.test_id() role="img" aria-label=kind.description()></canvas>
+        <div class="chart">
+            <canvas
+                node_ref=canvas
+                data-testid=kind.test_id()
+                role="img"
+                aria-label=kind.description()
+                on:pointermove=on_move
+                on:pointerleave=move |_| hover.set(None)
+            ></canvas>
+            {move || hover.get().map(|(text, x)| {
+                let width = canvas.get().map_or(300.0, |c| f64::from(c.client_width()));
+                // Right of the pointer in the chart's left half, left of it in the right half.
+                let (side, offset) = if x < width / 2.0 { ("left", x + 12.0) } else { ("right", width - x + 12.0) };
+                view! {
+                    <div class="readout" data-testid="chart-readout" role="status" style=format!("{side}: {offset:.0}px")>{text}</div>
+                }
+            })}
+        </div>
     }
 }
 
 /// Draws a chart; the canvas's accessible name is its title, and, when there is nothing to plot,
-/// the note that says why (also in the canvas's `data-note`).
-fn draw_or_note(element: &HtmlCanvasElement, chart: &Chart) {
+/// the note that says why (also in the canvas's `data-note`). Returns where the data landed.
+fn draw_or_note(element: &HtmlCanvasElement, chart: &Chart) -> Option<Frame> {
     match chart.note() {
         Some(note) => {
             let _ = element.set_attribute("data-note", note);
@@ -58,7 +92,11 @@ fn draw_or_note(element: &HtmlCanvasElement, chart: &Chart) {
             let _ = element.set_attribute("aria-label", &chart.title);
         }
     }
-    if let Err(e) = canvas::draw_on(element, chart) {
-        web_sys::console::warn_1(&format!("llmsim chart: {e}").into());
+    match canvas::draw_on(element, chart) {
+        Ok(frame) => frame,
+        Err(e) => {
+            web_sys::console::warn_1(&format!("llmsim chart: {e}").into());
+            None
+        }
     }
 }

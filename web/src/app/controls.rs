@@ -1,10 +1,12 @@
-//! The run bar: preset menu, the A/B variant's checkbox, Run and Cancel, the progress bar, and
-//! page-level messages.
+//! The run bar: preset menu (with undo), the A/B variant's checkbox, Run and Cancel, the
+//! progress bar and status line, and page-level messages.
 
 use leptos::prelude::*;
 
 use super::state::AppState;
-use crate::page::{PairPart, RunStatus};
+use crate::browser;
+use crate::form;
+use crate::page::{Outcome, PairPart, RunStatus};
 use crate::presets::{self, PRESETS};
 
 /// Preset menu, the A/B variant's checkbox (when the preset has one), Run / Cancel, progress and
@@ -28,6 +30,14 @@ pub fn RunBar() -> impl IntoView {
                     <option value="custom" disabled=true>"Custom (edited)"</option>
                 </select>
             </label>
+            {move || state.undoable_preset.get().and_then(presets::find).map(|p| view! {
+                <p class="notice undo" role="status">
+                    {format!("“{}” replaced your settings. ", p.name.split(':').next().unwrap_or(p.name))}
+                    <button type="button" class="linkish" data-testid="undo-preset" on:click=move |_| state.undo_preset()>
+                        "Undo"
+                    </button>
+                </p>
+            })}
             <p class="help">{description}</p>
             {move || state.variant.get().map(|variant| view! {
                 <label class="variant">
@@ -63,7 +73,8 @@ pub fn RunBar() -> impl IntoView {
     }
 }
 
-/// The progress bar: simulated time and requests done while running, the last outcome after.
+/// The progress bar: simulated time and requests done while running, then how the last Run
+/// ended (finished, refused, cancelled).
 #[component]
 fn Progress() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -72,31 +83,40 @@ fn Progress() -> impl IntoView {
             p.requests_expected.filter(|n| *n > 0).map(|n| p.requests_done as f64 / n as f64)
         }
         RunStatus::Running { progress: None, .. } => None,
-        RunStatus::Idle => state.runs.with(|r| !r.is_empty()).then_some(1.0),
+        RunStatus::Idle => matches!(state.outcome.get(), Some(Outcome::Finished { .. })).then_some(1.0),
     };
     let text = move || match state.run.get() {
-        RunStatus::Running { progress: None, pair, .. } => {
-            format!("{}Starting the run…", pair_prefix(pair.as_ref()))
+        RunStatus::Running { progress: None, pair, run_id, .. } => {
+            format!("{}: starting…", run_name(run_id, pair.as_ref()))
         }
-        RunStatus::Running { progress: Some(p), pair, .. } => {
+        RunStatus::Running { progress: Some(p), pair, run_id, .. } => {
             let of = p.requests_expected.map(|n| format!(" of {n}")).unwrap_or_default();
-            let prefix = pair_prefix(pair.as_ref());
             format!(
-                "{prefix}Simulated {:.1} s · {} requests done{of} · {} events",
-                p.sim_time_s, p.requests_done, p.events
+                "{}: simulated {:.1} s · {} requests done{of} · {} events",
+                run_name(run_id, pair.as_ref()),
+                p.sim_time_s,
+                p.requests_done,
+                p.events
             )
         }
-        RunStatus::Idle => {
-            match state.runs.with(|r| r.last().map(|r| (r.id, r.wall_ms, r.result.elapsed_ms))) {
-                Some((id, wall, engine)) => format!(
-                    "Run #{id} finished in {:.2} s ({:.2} s in the simulator).",
-                    wall / 1e3,
-                    engine / 1e3
+        RunStatus::Idle => match state.outcome.get() {
+            Some(Outcome::Finished { run_id }) => match state.record(run_id) {
+                Some(r) => format!(
+                    "Run #{run_id} finished in {:.2} s ({:.2} s in the simulator).",
+                    r.wall_ms / 1e3,
+                    r.result.elapsed_ms / 1e3
                 ),
-                None if state.worker_ready.get() => "Ready.".to_string(),
-                None => "Loading the simulator…".to_string(),
-            }
-        }
+                None => format!("Run #{run_id} finished."),
+            },
+            Some(Outcome::Refused { errors }) => format!(
+                "Run refused: the configuration has {errors} error{} (listed below); nothing was run.",
+                if errors == 1 { "" } else { "s" }
+            ),
+            Some(Outcome::Cancelled) => "Run cancelled.".to_string(),
+            Some(Outcome::Crashed) => "The simulator stopped (see below).".to_string(),
+            None if state.worker_ready.get() => "Ready.".to_string(),
+            None => "Loading the simulator…".to_string(),
+        },
     };
     view! {
         <div class="progress" data-testid="progress" aria-live="polite" class:active=move || matches!(state.run.get(), RunStatus::Running { .. })>
@@ -106,46 +126,77 @@ fn Progress() -> impl IntoView {
     }
 }
 
-/// Which run of an A/B pair is running, as the start of the progress text.
-fn pair_prefix(pair: Option<&PairPart>) -> &'static str {
+/// The running run as the progress text names it: `Run #3`, or `Run A (1 of 2), #3`.
+fn run_name(run_id: u32, pair: Option<&PairPart>) -> String {
     match pair {
-        None => "",
-        Some(PairPart::A { .. }) => "Run A (1 of 2) · ",
-        Some(PairPart::B { .. }) => "Run B (2 of 2) · ",
+        None => format!("Run #{run_id}"),
+        Some(PairPart::A { .. }) => format!("Run A (1 of 2), #{run_id}"),
+        Some(PairPart::B { .. }) => format!("Run B (2 of 2), #{run_id}"),
     }
 }
 
-/// Messages about the whole page, and validation errors of fields that are not shown.
+/// Messages about the whole page: a refused run's errors, each a link to its field (or in
+/// full, for a field that is not shown), and notices.
 #[component]
 fn PageMessages() -> impl IntoView {
     let state = expect_context::<AppState>();
     let config = Memo::new(move |_| state.form.with(|f| f.parse().0));
-    let homeless_errors = move || {
-        let config = config.get();
+    let has_field = move |flag: &str| {
+        !flag.is_empty()
+            && llmsim_engine::find_flag(flag).is_some()
+            && config.with(|c| llmsim_engine::config::is_active(c, flag))
+    };
+    // Errors of shown fields: a link each, to the field (which shows the message).
+    let linked = move || {
+        state.run_errors.with(|errors| {
+            let mut flags: Vec<String> = Vec::new();
+            for e in errors.iter().filter(|e| has_field(&e.flag)) {
+                if !flags.contains(&e.flag) {
+                    flags.push(e.flag.clone());
+                }
+            }
+            flags
+        })
+    };
+    let homeless = move || {
         state
             .run_errors
             .get()
             .into_iter()
-            .filter(|e| {
-                e.flag.is_empty()
-                    || !llmsim_engine::config::is_active(&config, &e.flag)
-                    || llmsim_engine::find_flag(&e.flag).is_none()
-            })
+            .filter(|e| !has_field(&e.flag))
             .map(|e| if e.flag.is_empty() { e.to_string() } else { format!("--{}: {e}", e.flag) })
             .collect::<Vec<_>>()
     };
-    let field_errors = move || state.run_errors.with(|e| e.iter().filter(|e| !e.flag.is_empty()).count());
     view! {
         {move || state.notice.get().map(|n| view! { <p class="notice" data-testid="error" role="alert">{n}</p> })}
         {move || {
-            let n = field_errors();
-            (n > 0).then(|| view! {
-                <p class="notice error" data-testid="error" role="alert">
-                    {format!("The simulator refused this configuration: {n} field(s) need attention (marked below).")}
-                </p>
+            let flags = linked();
+            (!flags.is_empty()).then(|| view! {
+                <div class="notice error" data-testid="error" role="alert">
+                    "The simulator refused this configuration. Fix: "
+                    {flags.into_iter().enumerate().map(|(i, flag)| {
+                        let def = llmsim_engine::find_flag(&flag);
+                        let label = def.map_or(flag.clone(), form::label);
+                        let target = format!("in-{flag}");
+                        let href = format!("#{target}");
+                        view! {
+                            {(i > 0).then_some(", ")}
+                            <a
+                                href=href
+                                data-testid="error-link"
+                                on:click=move |ev| {
+                                    ev.prevent_default();
+                                    browser::focus_later(target.clone());
+                                }
+                            >
+                                {label}
+                            </a>
+                        }
+                    }).collect_view()}
+                </div>
             })
         }}
-        <For each=homeless_errors key=|e| e.clone() let:error>
+        <For each=homeless key=|e| e.clone() let:error>
             <p class="notice error" data-testid="error" role="alert">{error}</p>
         </For>
     }

@@ -18,7 +18,7 @@ pub fn ConfigForm() -> impl IntoView {
     let state = expect_context::<AppState>();
     // Parsed once per change and shared by every field: visibility and validation.
     let config = Memo::new(move |_| state.form.with(|f| f.parse().0));
-    let live_errors = Memo::new(move |_| state.form.with(|f| f.validate(&|path| state.is_provided(path))));
+    let live_errors = Memo::new(move |_| state.check.with(|c| c.errors.clone()));
     provide_context(FormContext { config, live_errors });
     view! {
         <form class="config-form" on:submit=|ev| ev.prevent_default() on:keydown=move |ev| run_on_enter(state, &ev)>
@@ -70,10 +70,13 @@ fn SectionView(
     section: Section,
 ) -> impl IntoView {
     let flags = form::section_flags(&section);
+    // One GPU's memory belongs with the model, device and parallelism it follows from.
+    let memory = (section.id == "cluster").then(|| view! { <super::memory::MemoryPanel/> });
     view! {
         <details class="section" id=section.id open=section.open>
             <summary>{section.title}</summary>
             <div class="fields">{flags.into_iter().map(|def| view! { <Field def=def/> }).collect_view()}</div>
+            {memory}
         </details>
     }
 }
@@ -88,16 +91,20 @@ fn Field(
     let state = expect_context::<AppState>();
     let ctx = expect_context::<FormContext>();
     let visible = move || ctx.config.with(|c| llmsim_engine::config::is_active(c, def.name));
+    // The live check's errors; a refused run's only where the live check sees none (the two
+    // say the same thing in other words, e.g. a file nobody gave).
     let errors = Memo::new(move |_| {
-        let mut out: Vec<String> = Vec::new();
-        let mut add = |e: &FieldError| {
+        let add = |out: &mut Vec<String>, e: &FieldError| {
             let text = e.to_string();
             if e.flag == def.name && !out.contains(&text) {
                 out.push(text);
             }
         };
-        ctx.live_errors.with(|errors| errors.iter().for_each(&mut add));
-        state.run_errors.with(|errors| errors.iter().for_each(&mut add));
+        let mut out: Vec<String> = Vec::new();
+        ctx.live_errors.with(|errors| errors.iter().for_each(|e| add(&mut out, e)));
+        if out.is_empty() {
+            state.run_errors.with(|errors| errors.iter().for_each(|e| add(&mut out, e)));
+        }
         out
     });
     let invalid = Signal::derive(move || errors.with(|e| !e.is_empty()));
@@ -194,10 +201,7 @@ fn text_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoVi
     let suggestions = form::suggestions(def.name);
     let list_id = format!("list-{}", def.name);
     let numeric = matches!(def.kind, FlagKind::Int | FlagKind::OptInt | FlagKind::Float | FlagKind::OptFloat);
-    let placeholder = match def.kind {
-        FlagKind::OptInt | FlagKind::OptFloat | FlagKind::Str => "none",
-        _ => "",
-    };
+    let placeholder = form::placeholder(def);
     view! {
         <input
             type="text"
@@ -233,10 +237,8 @@ fn file_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoVi
         // Picking the same file again must fire `change` again.
         input.set_value("");
     };
-    let upload_failed = move || {
-        let path = text();
-        state.uploads.with(|u| u.get(&path).is_some_and(|u| matches!(u.status, UploadStatus::Failed(_))))
-    };
+    let rejected = move || state.uploads.with(|u| u.rejected(def.name).cloned());
+    let upload_failed = move || rejected().is_some();
     let status = move || {
         let path = text();
         state.uploads.with(|u| u.get(&path).map(|u| u.status.clone())).map(|status| match status {
@@ -248,8 +250,19 @@ fn file_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoVi
                 <p class="upload-status ok">{format!("Uploaded: {} · sha256 {}…", format_bytes(info.size), &info.sha256[..12])}</p>
             }
             .into_any(),
-            UploadStatus::Failed(e) => {
-                view! { <p class="field-error" data-testid="error" role="alert" id=format!("upload-error-{}", def.name)>{e.to_string()}</p> }.into_any()
+            UploadStatus::Mismatch { .. } => view! {
+                <p class="upload-status">"Read, but not the share link's file: see the trace box above."</p>
+            }
+            .into_any(),
+        })
+    };
+    let rejection = move || {
+        rejected().map(|r| {
+            let kept = r.kept.map_or(String::new(), |k| format!(" The field reads {k} again."));
+            view! {
+                <p class="field-error" data-testid="error" role="alert" id=format!("upload-error-{}", def.name)>
+                    {format!("Rejected: {}.{kept}", r.error)}
+                </p>
             }
         })
     };
@@ -289,6 +302,7 @@ fn file_input(state: AppState, def: &'static FlagDef, aria: Aria) -> impl IntoVi
             </label>
         </div>
         {status}
+        {rejection}
         {paste}
     }
 }

@@ -1,11 +1,13 @@
 //! The page's components: the run bar (presets, Run, Cancel, progress), the trace drop zone,
-//! the generated configuration form, and the results (summary, downloads, share link, charts,
-//! the session's runs and the A/B comparison). They show the [`crate::page::Page`] through the
-//! signals of [`AppState`] and change it only through its methods.
+//! the generated configuration form with one GPU's memory, and the results (one run's summary,
+//! downloads and share link, or two runs compared; the charts; the runs kept in this browser).
+//! They show the [`crate::page::Page`] through the signals of [`AppState`] and change it only
+//! through its methods.
 
 mod charts;
 mod controls;
 mod fields;
+mod memory;
 mod results;
 mod runs_list;
 mod state;
@@ -20,13 +22,16 @@ pub use state::AppState;
 use crate::browser;
 use crate::worker_client;
 
-/// The whole page. Starts the worker, restores a share link from the URL (and runs it once
-/// its files are in), otherwise shows the default preset.
+/// The whole page. Starts the worker, puts back the runs kept in this browser, restores a share
+/// link from the URL (and runs it once its files are in), otherwise shows the default preset.
 #[component]
 pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     worker_client::start(move |reply| state.on_reply(reply));
+    if let Some(kept) = browser::stored(crate::page::storage::KEY) {
+        state.restore_runs(&kept);
+    }
     state.open_link(&browser::query());
     track_window_width(state);
     prefetch_shipped_files(state);

@@ -1,39 +1,65 @@
-//! The session's runs: a table to show one and pick A and B, and the A/B differences (the
-//! runs' labels, the settings they differ in, then the metrics).
+//! The runs kept in this browser: a table (sortable by any column, exportable as CSV) to show
+//! one run, pick two as A and B and compare them, or delete runs.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
 
 use super::state::AppState;
-use crate::compare;
-use crate::page::RunRecord;
-use crate::share::SharedRun;
-use crate::summary;
+use crate::browser;
+use crate::page::{RunRecord, View};
+use crate::runs_table::{self, COLUMNS, Sort};
 
-/// The session's runs: show one, pick A and B, and the A/B differences (the runs' labels and
-/// the settings they differ in, then the metrics).
+/// The runs table (`data-testid=runs`), the Compare button, export and delete-all.
 #[component]
 pub fn RunsList() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let rows = move || state.runs.get();
-    let diff = move || {
-        state.compared().map(|(a, b)| {
-            let settings = compare::settings_diff(
-                &SharedRun::from_query(&a.share_query).pairs,
-                &SharedRun::from_query(&b.share_query).pairs,
-            );
-            let metrics = summary::diff(&a.summary, &b.summary);
-            (a, b, settings, metrics)
-        })
+    let sort = RwSignal::new(Sort::default());
+    let rows = move || state.runs.with(|r| runs_table::sorted(r, sort.get()));
+    let pair = move || match state.picks.get() {
+        (Some(a), Some(b)) if a != b => Some((a, b)),
+        _ => None,
+    };
+    let comparing = move || matches!(state.view.get(), View::Compare { .. });
+    let export = move |_| {
+        let csv = state.runs.with(|r| runs_table::to_csv(&runs_table::sorted(r, sort.get_untracked())));
+        browser::download("llmsim_runs.csv", &csv);
+    };
+    let delete_all = move |_| {
+        let n = state.runs.with_untracked(Vec::len);
+        if browser::confirm(&format!("Delete all {n} runs from this browser?")) {
+            state.delete_all_runs();
+        }
     };
     view! {
         <div class="runs" style:display=move || { if state.runs.with(|r| r.len()) > 0 { "" } else { "none" } }>
-            <h2>"Runs of this session"</h2>
+            <h2>"Runs kept in this browser"</h2>
             <div class="table-scroll">
                 <table class="runs-table" data-testid="runs">
                     <thead>
-                        <tr><th>"Run"</th><th>"Scenario"</th><th>"TTFT p50"</th><th>"E2E p50"</th><th>"Throughput"</th><th>"A"</th><th>"B"</th></tr>
+                        <tr>
+                            {COLUMNS.iter().enumerate().map(|(i, c)| {
+                                let mark = move || {
+                                    let s = sort.get();
+                                    if s.column != i { "" } else if s.ascending { " ▲" } else { " ▼" }
+                                };
+                                let aria_sort = move || {
+                                    let s = sort.get();
+                                    if s.column != i { "none" } else if s.ascending { "ascending" } else { "descending" }
+                                };
+                                view! {
+                                    <th class:wide=c.wide aria-sort=aria_sort>
+                                        <button type="button" class="sort" on:click=move |_| sort.update(|s| *s = s.clicked(i))>
+                                            {c.title}
+                                        </button>
+                                        <span aria-hidden="true">{mark}</span>
+                                    </th>
+                                }
+                            }).collect_view()}
+                            <th>"A"</th>
+                            <th>"B"</th>
+                            <th><span class="visually-hidden">"Delete"</span></th>
+                        </tr>
                     </thead>
                     <tbody>
                         <For each=rows key=|r| r.id let:record>
@@ -42,37 +68,30 @@ pub fn RunsList() -> impl IntoView {
                     </tbody>
                 </table>
             </div>
-            {move || diff().map(|(a, b, settings, rows)| view! {
-                <h3>{format!("A/B: run #{} → run #{}", a.id, b.id)}</h3>
-                <div class="table-scroll">
-                    <table class="diff" data-testid="ab-diff">
-                        <thead><tr><th>"Metric"</th><th>{format!("A (#{})", a.id)}</th><th>{format!("B (#{})", b.id)}</th><th>"B vs A"</th></tr></thead>
-                        <tbody>
-                            <tr class="setting"><th>"Run"</th><td>{a.label.clone()}</td><td>{b.label.clone()}</td><td></td></tr>
-                            {if settings.is_empty() {
-                                view! { <tr class="setting"><th>"Settings"</th><td colspan="3">"identical"</td></tr> }.into_any()
-                            } else {
-                                settings.into_iter().map(|d| view! {
-                                    <tr class="setting"><th><code>{breakable(d.flag)}</code></th><td>{d.a}</td><td>{d.b}</td><td></td></tr>
-                                }).collect_view().into_any()
-                            }}
-                            {rows.into_iter().map(|r| {
-                                let class = match r.b_better { Some(true) => "better", Some(false) => "worse", None => "" };
-                                view! { <tr><th>{r.label}</th><td>{r.a}</td><td>{r.b}</td><td class=class>{r.change}</td></tr> }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-                <p class="help">"The CDF charts above overlay A and B."</p>
-            })}
+            <div class="runs-actions">
+                <button
+                    type="button"
+                    data-testid="compare"
+                    disabled=move || pair().is_none()
+                    on:click=move |_| state.compare_picked()
+                >
+                    {move || match pair() {
+                        Some((a, b)) => format!("Compare A (#{a}) with B (#{b})"),
+                        None => "Compare A with B (pick two runs)".to_string(),
+                    }}
+                </button>
+                <button type="button" data-testid="export-runs" on:click=export>"Export CSV"</button>
+                <button type="button" data-testid="delete-all-runs" on:click=delete_all>"Delete all runs"</button>
+            </div>
+            <p class="help">
+                {move || if comparing() {
+                    "Comparing the picked runs; click a run's # to show it alone."
+                } else {
+                    "Click a run's # to show it; pick A and B, then Compare. Runs stay in this browser until deleted."
+                }}
+            </p>
         </div>
     }
-}
-
-/// A flag name that may wrap after each underscore (a phone's narrow table has no room for
-/// `vllm_v1_scheduler_config_batch_size_cap` on one line).
-fn breakable(flag: &str) -> impl IntoView + use<> {
-    flag.split_inclusive('_').map(|part| view! { {part.to_string()}<wbr/> }).collect_view()
 }
 
 /// One row of the runs table.
@@ -83,28 +102,46 @@ fn RunRow(
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let id = record.id;
-    let cell = |path: &[&str], unit| {
-        summary::value(&record.summary, path).map_or("–".into(), |x| summary::format(unit, x))
+    let shown = move || match state.view.get() {
+        View::Run(v) => v == id,
+        View::Compare { a, b } => a == id || b == id,
+        View::Nothing => false,
     };
-    let ttft = cell(&["ttft_s", "p50"], summary::Unit::Seconds);
-    let e2e = cell(&["e2e_s", "p50"], summary::Unit::Seconds);
-    let tput = cell(&["throughput", "requests_per_s"], summary::Unit::RequestsPerSecond);
+    let cells = COLUMNS
+        .iter()
+        .map(|c| {
+            let text = (c.value)(&record).shown();
+            match c.title {
+                "Run" => view! {
+                    <td>
+                        <button type="button" class="linkish" aria-label=format!("Show run {id}") on:click=move |_| state.show_run(id)>
+                            {format!("#{id}")}
+                        </button>
+                    </td>
+                }
+                .into_any(),
+                "Scenario" => view! { <td class="label">{text}</td> }.into_any(),
+                _ => view! { <td class:wide=c.wide>{text}</td> }.into_any(),
+            }
+        })
+        .collect_view();
     view! {
-        <tr class:shown=move || state.shown.get() == Some(id)>
-            <td><button type="button" class="linkish" on:click=move |_| state.show_run(id)>{format!("#{id}")}</button></td>
-            <td>{record.label.clone()}</td>
-            <td>{ttft}</td>
-            <td>{e2e}</td>
-            <td>{tput}</td>
+        <tr class:shown=shown>
+            {cells}
             <td>
                 <input type="radio" name="compare-a" aria-label=format!("A: run {id}")
-                    prop:checked=move || state.compare.get().0 == Some(id)
+                    prop:checked=move || state.picks.get().0 == Some(id)
                     on:change=move |_| state.pick_a(id)/>
             </td>
             <td>
                 <input type="radio" name="compare-b" aria-label=format!("B: run {id}")
-                    prop:checked=move || state.compare.get().1 == Some(id)
+                    prop:checked=move || state.picks.get().1 == Some(id)
                     on:change=move |_| state.pick_b(id)/>
+            </td>
+            <td>
+                <button type="button" class="delete" aria-label=format!("Delete run {id}") title=format!("Delete run #{id}") on:click=move |_| state.delete_run(id)>
+                    "×"
+                </button>
             </td>
         </tr>
     }

@@ -1,8 +1,8 @@
 //! The page's state as signals. One signal holds the [`Page`] (the state machine, plain Rust);
 //! memos hand each part of it to the components that show it, so a run's progress redraws the
 //! progress bar and not the charts. Every action goes through [`AppState`]'s methods, which
-//! apply it to the page and then perform the [`Effect`]s it returns (talk to the worker, rewrite
-//! the address bar).
+//! apply it to the page and then perform the [`Effect`]s it returns (talk to the worker, store
+//! the runs, rewrite the address bar).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,8 +12,11 @@ use llmsim_protocol::{FieldError, FileError, FromWorker};
 use web_sys::File;
 
 use crate::browser;
-use crate::form::FormState;
-use crate::page::{Content, Effect, Page, RunDownloads, RunRecord, RunStatus, Uploads};
+use crate::form::{Checked, FormState};
+use crate::memory;
+use crate::page::{
+    Content, Effect, Outcome, Page, RunDownloads, RunRecord, RunStatus, TraceMode, Uploads, View,
+};
 use crate::presets::{self, Variant};
 use crate::worker_client::{self, Reply};
 
@@ -24,21 +27,25 @@ pub struct AppState {
     page: RwSignal<Page>,
     /// The form's fields.
     pub form: Memo<FormState>,
+    /// What the engine says of the form before a run: errors, warnings, memory per GPU.
+    pub check: Memo<Checked>,
     /// The uploads and the files a share link asked for.
     pub uploads: Memo<Uploads>,
     /// What the Run button has started.
     pub run: Memo<RunStatus>,
-    /// Finished runs of this session, oldest first.
+    /// How the last Run ended.
+    pub outcome: Memo<Option<Outcome>>,
+    /// Finished runs, oldest first.
     pub runs: Memo<Vec<Arc<RunRecord>>>,
     /// Their downloads by run id, once the worker has rendered them.
     pub downloads: Memo<BTreeMap<u32, Arc<RunDownloads>>>,
-    /// The run whose results are shown.
-    pub shown: Memo<Option<u32>>,
-    /// A/B: the two runs picked for comparison.
-    pub compare: Memo<(Option<u32>, Option<u32>)>,
-    /// The worker's validation errors of the last run (cleared when the form changes).
+    /// What the results show.
+    pub view: Memo<View>,
+    /// The runs picked as A and B.
+    pub picks: Memo<(Option<u32>, Option<u32>)>,
+    /// The validation errors of the last run (cleared when the form changes).
     pub run_errors: Memo<Vec<FieldError>>,
-    /// A page-level message (worker crash, link problems, hash mismatch).
+    /// A page-level message (worker crash, link problems).
     pub notice: Memo<Option<String>>,
     /// The B run the form's preset offers.
     pub variant: Memo<Option<Variant>>,
@@ -46,7 +53,11 @@ pub struct AppState {
     pub run_variant: Memo<bool>,
     /// Whether the worker is ready for messages.
     pub worker_ready: Memo<bool>,
-    /// Window width, so charts redraw on resize (a view concern, outside the page's state).
+    /// The preset whose choice can be undone, if any.
+    pub undoable_preset: Memo<Option<&'static str>>,
+    /// The share link of the form as it is now.
+    pub form_query: Memo<String>,
+    /// Window width, so charts redraw when it changes (a view concern, outside the page's state).
     pub width: RwSignal<i32>,
 }
 
@@ -65,23 +76,34 @@ impl AppState {
     /// Fresh state at the default preset.
     pub fn new() -> AppState {
         let page = RwSignal::new(Page::new());
+        let form = Memo::new(move |_| page.with(|p| p.form().clone()));
+        let uploads = Memo::new(move |_| page.with(|p| p.uploads().clone()));
+        let check = Memo::new(move |_| {
+            form.with(|f| {
+                uploads.with(|u| f.check(&|path| u.is_provided(path), memory::typical_request_tokens(f, u)))
+            })
+        });
         AppState {
             page,
-            form: Memo::new(move |_| page.with(|p| p.form().clone())),
-            uploads: Memo::new(move |_| page.with(|p| p.uploads().clone())),
+            form,
+            check,
+            uploads,
             run: Memo::new(move |_| page.with(|p| p.runs().status().clone())),
+            outcome: Memo::new(move |_| page.with(|p| p.runs().outcome().cloned())),
             runs: Memo::new_with_compare(
                 move |_| page.with(|p| p.runs().records().to_vec()),
                 records_changed,
             ),
             downloads: Memo::new(move |_| page.with(|p| p.runs().downloads().clone())),
-            shown: Memo::new(move |_| page.with(|p| p.runs().shown())),
-            compare: Memo::new(move |_| page.with(|p| p.runs().compare())),
+            view: Memo::new(move |_| page.with(|p| p.runs().view())),
+            picks: Memo::new(move |_| page.with(|p| p.runs().picks())),
             run_errors: Memo::new(move |_| page.with(|p| p.run_errors().to_vec())),
             notice: Memo::new(move |_| page.with(|p| p.notice().map(str::to_string))),
             variant: Memo::new(move |_| page.with(Page::variant)),
             run_variant: Memo::new(move |_| page.with(Page::run_variant)),
             worker_ready: Memo::new(move |_| page.with(Page::worker_ready)),
+            undoable_preset: Memo::new(move |_| page.with(|p| p.preset_undo().map(|u| u.preset))),
+            form_query: Memo::new(move |_| page.with(Page::share_query)),
             width: RwSignal::new(0),
         }
     }
@@ -114,16 +136,23 @@ impl AppState {
                 }
             }
             Effect::ForgetUpload { upload_id } => worker_client::forget_upload(upload_id),
-            Effect::Run { run_id, config } => worker_client::run(run_id, config),
-            Effect::RestartWorker => worker_client::cancel(),
+            Effect::Run { request, config } => worker_client::run(request, config),
+            Effect::CancelRun { request } => worker_client::cancel_run(request),
+            Effect::StoreRuns(text) => browser::store(crate::page::storage::KEY, &text),
             Effect::ReplaceQuery(query) => browser::replace_query(&query),
         }
     }
 
-    /// Applies a reply from the worker.
+    /// Applies a reply from the worker. A run that finished while the focus had nowhere to be
+    /// (the Run button it was on is disabled while running) moves it to the results' heading,
+    /// so a keyboard user goes on from there.
     pub fn on_reply(&self, reply: Reply) {
         let now = browser::now_ms();
+        let finished = matches!(reply.message, FromWorker::RunFinished { .. });
         self.apply(None, |page| page.on_message(reply.message, reply.files, now));
+        if finished {
+            browser::focus_if_lost("view-title");
+        }
     }
 
     /// Edits one field.
@@ -136,6 +165,11 @@ impl AppState {
         self.page.update(|page| page.apply_preset(id));
     }
 
+    /// Puts back what the last preset choice replaced.
+    pub fn undo_preset(&self) {
+        self.page.update(Page::undo_preset);
+    }
+
     /// Ticks or unticks the "then run B" checkbox.
     pub fn set_run_variant(&self, on: bool) {
         self.page.update(|page| page.set_run_variant(on));
@@ -144,6 +178,11 @@ impl AppState {
     /// Restores a share link's configuration; it runs once its files are uploaded.
     pub fn open_link(&self, query: &str) {
         self.apply(None, |page| page.open_link(query));
+    }
+
+    /// Puts back the runs kept in the browser's storage.
+    pub fn restore_runs(&self, text: &str) {
+        self.apply(None, |page| page.restore_runs(text));
     }
 
     /// A file picked with a field's upload button.
@@ -156,6 +195,17 @@ impl AppState {
     pub fn upload_trace(&self, file: File) {
         let (name, size) = (file.name(), file.size() as u64);
         self.apply(Some(&file), |page| page.upload_trace(&name, size));
+    }
+
+    /// Uses the upload under `path` although it differs from the share link's file.
+    pub fn use_mismatched(&self, path: &str) {
+        let now = browser::now_ms();
+        self.apply(None, |page| page.use_mismatched(path, now));
+    }
+
+    /// Makes the workload use the trace at `path` as `mode` says.
+    pub fn set_trace_mode(&self, path: &str, mode: TraceMode) {
+        self.page.update(|page| page.set_trace_mode(path, mode));
     }
 
     /// Uses a pasted Hugging Face config.json for `flag`; the error says why it was refused.
@@ -197,6 +247,21 @@ impl AppState {
         self.page.update(|page| page.pick_b(id));
     }
 
+    /// Shows the picked runs compared.
+    pub fn compare_picked(&self) {
+        self.page.update(Page::compare_picked);
+    }
+
+    /// Deletes run `id`.
+    pub fn delete_run(&self, id: u32) {
+        self.apply(None, |page| page.delete_run(id));
+    }
+
+    /// Deletes every run.
+    pub fn delete_all_runs(&self) {
+        self.apply(None, Page::delete_all_runs);
+    }
+
     /// The id of the preset the form equals, if any.
     pub fn matching_preset(&self) -> Option<&'static str> {
         self.form.with(|form| presets::matching(form).map(|p| p.id))
@@ -212,23 +277,14 @@ impl AppState {
         self.uploads.with(|u| u.is_available(path))
     }
 
-    /// Whether `path` is shipped or was uploaded, whatever became of the upload.
-    pub fn is_provided(&self, path: &str) -> bool {
-        self.uploads.with(|u| u.is_provided(path))
-    }
-
     /// The record of run `id`.
     pub fn record(&self, id: u32) -> Option<Arc<RunRecord>> {
         self.runs.with(|r| r.iter().find(|r| r.id == id).cloned())
     }
 
-    /// The runs compared, when two different ones are picked.
-    pub fn compared(&self) -> Option<(Arc<RunRecord>, Arc<RunRecord>)> {
-        let (a, b) = self.compare.get();
-        match (a.and_then(|id| self.record(id)), b.and_then(|id| self.record(id))) {
-            (Some(a), Some(b)) if a.id != b.id => Some((a, b)),
-            _ => None,
-        }
+    /// Whether the form is still run `id`'s configuration.
+    pub fn form_is_run(&self, id: u32) -> bool {
+        self.record(id).is_some_and(|r| self.form_query.with(|q| *q == r.share_query))
     }
 }
 

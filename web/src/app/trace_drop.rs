@@ -1,6 +1,7 @@
 //! The trace drop zone: file picker and drag-and-drop for request traces (Vidur CSV, Mooncake
-//! JSONL, Azure CSV, detected from content), parse progress, errors with row and column, and
-//! the trace's summary.
+//! JSONL, Azure CSV, detected from content), parse progress, a rejected file with its row and
+//! column (the last good trace stays), a file that differs from a share link's (used only when
+//! confirmed), and each trace's summary with the choice of what the run takes from it.
 
 use leptos::prelude::*;
 use llmsim_engine::find_flag;
@@ -9,9 +10,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement};
 
 use super::state::AppState;
-use crate::page::UploadStatus;
+use crate::page::uploads::mismatch_text;
+use crate::page::{TraceMode, UploadStatus};
 use crate::presets;
 use crate::share::format_bytes;
+use crate::summary::group_thousands;
 
 /// The drop zone and the summaries of the traces the configuration reads.
 #[component]
@@ -33,20 +36,35 @@ pub fn TraceDrop() -> impl IntoView {
         }
     };
     // Traces the active configuration reads, with their uploads (if any).
+    // Each trace once, though the run may read it for its lengths and its arrivals both.
     let traces = move || {
-        state
-            .form
-            .with(|f| f.required_files())
-            .into_iter()
-            .filter(|(flag, _)| is_trace_flag(flag))
-            .map(|(_, path)| path)
-            .collect::<Vec<_>>()
+        let mut paths: Vec<String> = Vec::new();
+        for (flag, path) in state.form.with(|f| f.required_files()) {
+            if is_trace_flag(flag) && !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+        paths
     };
     let wanted = move || {
         state.uploads.with(|u| {
             u.expected().iter().filter(|f| !u.is_available(&f.path)).map(|f| f.describe()).collect::<Vec<_>>()
         })
     };
+    let mismatches = move || {
+        state.uploads.with(|u| {
+            u.mismatches()
+                .into_iter()
+                .filter_map(|upload| match &upload.status {
+                    UploadStatus::Mismatch { info, expected, .. } => {
+                        Some((upload.path.clone(), mismatch_text(info, expected), expected.path.clone()))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let rejected = move || state.uploads.with(|u| u.rejected_trace().cloned());
     view! {
         <div
             class="dropzone"
@@ -74,6 +92,28 @@ pub fn TraceDrop() -> impl IntoView {
                     </p>
                 })
             }}
+            <For each=mismatches key=|m| m.clone() let:mismatch>
+                <div class="notice" data-testid="link-mismatch" role="alert">
+                    {format!("{} It is not used unless you choose so. ", mismatch.1)}
+                    <button type="button" class="linkish" data-testid="use-mismatched" on:click={
+                        let path = mismatch.0.clone();
+                        move |_| state.use_mismatched(&path)
+                    }>
+                        {format!("Use {} instead", mismatch.0)}
+                    </button>
+                    {format!(", or choose {}.", mismatch.2)}
+                </div>
+            </For>
+            {move || rejected().map(|r| {
+                let kept = r.kept.map_or(" Nothing else was uploaded, so the run reads what it read before.".to_string(), |k| format!(" The run still reads {k}."));
+                view! {
+                    <div data-testid="upload-rejected">
+                        <p class="field-error" data-testid="error" role="alert">
+                            {format!("{} was rejected: {}.{kept}", r.name, r.error)}
+                        </p>
+                    </div>
+                }
+            })}
             <For each=traces key=|p| p.clone() let:path>
                 <TraceStatus path=path/>
             </For>
@@ -103,12 +143,14 @@ fn TraceStatus(
             </div>
         }
         .into_any(),
-        Some(UploadStatus::Failed(e)) => view! { <p class="field-error" data-testid="error" role="alert">{e.to_string()}</p> }.into_any(),
+        Some(UploadStatus::Mismatch { .. }) => view! { <p class="trace-note">{format!("{shown_path} is read but waits for your choice (above).")}</p> }.into_any(),
         Some(UploadStatus::Loaded { info, elapsed_ms }) => {
             let has_arrivals = info.trace.as_ref().is_some_and(|t| t.duration_s.is_some());
+            let has_lengths = info.trace.as_ref().is_some_and(|t| t.input_tokens.is_some());
             view! {
                 <TraceSummaryTable info=info elapsed_ms=elapsed_ms/>
-                <TraceUse path=shown_path.clone() has_arrivals=has_arrivals/>
+                <TraceModeChoice path=shown_path.clone() has_arrivals=has_arrivals has_lengths=has_lengths/>
+                <TraceUse path=shown_path.clone()/>
             }
             .into_any()
         }
@@ -131,7 +173,7 @@ fn TraceSummaryTable(
     let rows = vec![
         ("File", format!("{} · {} · {}", info.path, format_bytes(info.size), t.format)),
         ("SHA-256", info.sha256.clone()),
-        ("Requests", t.requests.to_string()),
+        ("Requests", group_thousands(&t.requests.to_string())),
         ("Duration", t.duration_s.map_or("no arrival times".into(), |d| format!("{d:.1} s"))),
         (
             "Prompt tokens p50 / p90 / p99",
@@ -161,72 +203,84 @@ fn TraceSummaryTable(
     .into_any()
 }
 
-/// Flags that read a trace, by what the run takes from it.
-const REPLAY_FLAG: &str = "trace_request_generator_config_trace_file";
-const LENGTHS_FLAG: &str = "trace_request_length_generator_config_trace_file";
-const GAPS_FLAG: &str = "trace_request_interval_generator_config_trace_file";
+/// What the run takes from the trace at `path`, as a choice (replay it, take its lengths at
+/// the interval generator's rate, or take its arrival times): the choice that an upload made
+/// (its lengths on a synthetic workload, else a replay) is shown, not left to guess. Choices
+/// the trace cannot serve (no arrival times, or nothing but them) are disabled.
+#[component]
+fn TraceModeChoice(
+    /// The trace's name in the configuration.
+    path: String,
+    /// Whether it has arrival times.
+    has_arrivals: bool,
+    /// Whether it has request lengths.
+    has_lengths: bool,
+) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let target = StoredValue::new(path.clone());
+    let mode = move || state.form.with(|form| TraceMode::of(form, &target.get_value()));
+    let group = format!("trace-mode-{path}");
+    let options = TraceMode::ALL.map(|m| {
+        let (label, possible) = match m {
+            TraceMode::Replay => {
+                ("Replay it: every request at its own arrival time", has_arrivals && has_lengths)
+            }
+            TraceMode::Lengths => {
+                ("Its request lengths, at the rate I set (interval generator)", has_lengths)
+            }
+            TraceMode::Arrivals => {
+                ("Its arrival times only; lengths from the length generator", has_arrivals)
+            }
+        };
+        let group = group.clone();
+        view! {
+            <label class="mode" class:disabled=!possible>
+                <input
+                    type="radio"
+                    name=group
+                    value=m.id()
+                    disabled=!possible
+                    prop:checked=move || mode() == Some(m)
+                    on:change=move |_| state.set_trace_mode(&target.get_value(), m)
+                />
+                {label}
+            </label>
+        }
+    });
+    view! {
+        <fieldset class="trace-mode" data-testid="trace-mode">
+            <legend>{format!("What the run takes from {path}")}</legend>
+            {options.into_iter().collect_view()}
+        </fieldset>
+    }
+}
 
-/// What the configured run takes from the trace at `path` (replay, lengths only, arrival
-/// gaps), so a summary of 19,366 requests is not mistaken for a run of them; a trace used only
-/// for lengths offers to be replayed instead.
+/// What the configured run takes from the trace at `path`, in words, so a summary of 19,366
+/// requests is not mistaken for a run of them.
 #[component]
 fn TraceUse(
     /// The trace's name in the configuration.
     path: String,
-    /// Whether it has arrival times (can be replayed).
-    has_arrivals: bool,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let target = StoredValue::new(path.clone());
-    let uses = move || {
-        state.form.with(|form| {
-            form.active_trace_fields()
-                .into_iter()
-                .filter(|(_, text)| *text == path)
-                .map(|(flag, _)| flag)
-                .collect::<Vec<_>>()
+    let text = move || {
+        let mode = state.form.with(|form| TraceMode::of(form, &path))?;
+        let field =
+            |flag: &str| state.form.with(|form| find_flag(flag).map(|f| form.text(f)).unwrap_or_default());
+        let requests = field("synthetic_request_generator_config_num_requests");
+        let sends = if requests.is_empty() {
+            "requests until its duration".to_string()
+        } else {
+            format!("{requests} requests")
+        };
+        Some(match mode {
+            TraceMode::Replay => "Replayed: every request of the trace (up to the replay's request limit) at its own arrival time.".to_string(),
+            TraceMode::Lengths => {
+                let rate = if field("interval_generator_config_type") == "trace" { " read from this trace" } else { "" };
+                format!("Only its request lengths are used: the synthetic workload sends {sends} at the interval generator's arrival times{rate}.")
+            }
+            TraceMode::Arrivals => format!("Only its arrival gaps are used: the synthetic workload sends {sends}, with lengths from the length generator."),
         })
     };
-    let replay = move |_| {
-        state.set_field("request_generator_config_type", "trace");
-        state.set_field(REPLAY_FLAG, &target.get_value());
-    };
-    move || {
-        let uses = uses();
-        let text = |what: &str| {
-            view! { <p class="trace-note" data-testid="trace-use">{what.to_string()}</p> }.into_any()
-        };
-        if uses.contains(&REPLAY_FLAG) {
-            text(
-                "Replayed: every request of the trace (up to the replay's request limit) at its own arrival time.",
-            )
-        } else if uses.contains(&LENGTHS_FLAG) {
-            let requests = state.form.with(|form| {
-                find_flag("synthetic_request_generator_config_num_requests")
-                    .map(|f| form.text(f))
-                    .unwrap_or_default()
-            });
-            let note = format!(
-                "Only its request lengths are used: the synthetic workload sends {} requests at the interval generator's arrival times{}",
-                if requests.is_empty() { "its".to_string() } else { requests },
-                if uses.contains(&GAPS_FLAG) { " (read from this trace)." } else { "." }
-            );
-            view! {
-                <p class="trace-note" data-testid="trace-use">
-                    {note}
-                    {has_arrivals.then(|| view! {
-                        " "
-                        <button type="button" class="linkish" data-testid="replay-trace" on:click=replay>"Replay the whole trace instead"</button>
-                    })}
-                </p>
-            }
-            .into_any()
-        } else if uses.contains(&GAPS_FLAG) {
-            text(
-                "Only its arrival gaps are used, by the interval generator; request lengths come from the length generator.",
-            )
-        } else {
-            ().into_any()
-        }
-    }
+    move || text().map(|t| view! { <p class="trace-note" data-testid="trace-use">{t}</p> })
 }

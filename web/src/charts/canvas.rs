@@ -6,11 +6,12 @@ use plotters_canvas::CanvasBackend;
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
-use super::Chart;
 use super::draw::{draw, font_size};
+use super::{Chart, Frame};
 
-/// Draws `chart` on `canvas`, sized to the canvas's displayed width.
-pub fn draw_on(canvas: &HtmlCanvasElement, chart: &Chart) -> Result<(), String> {
+/// Draws `chart` on `canvas`, sized to the canvas's displayed width; returns where the data
+/// landed, in CSS pixels of the canvas (as pointer events' offsets are).
+pub fn draw_on(canvas: &HtmlCanvasElement, chart: &Chart) -> Result<Option<Frame>, String> {
     let (root, font_size) = area(canvas)?;
     draw(&root, font_size, chart)
 }

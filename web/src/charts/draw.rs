@@ -8,7 +8,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{Axes, BarGroup, Chart, Line, Plot};
+use plotters::coord::ranged1d::ValueFormatter;
+
+use super::{Axes, BarGroup, Chart, Frame, Line, Mark, Plot};
 
 /// A drawing error as text (the page logs it; the chart stays as it was).
 fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String {
@@ -21,26 +23,42 @@ pub fn font_size(width: u32) -> u32 {
 }
 
 /// Draws `chart` over all of `root` (white first) with text of `font_size` pixels, and
-/// presents it.
+/// presents it; returns where the data landed (`None` for a chart with nothing plotted).
 pub fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     font_size: u32,
     chart: &Chart,
-) -> Result<(), String> {
+) -> Result<Option<Frame>, String> {
     root.fill(&WHITE).map_err(err)?;
     let fs = font_size;
     let title = chart.title.as_str();
-    match &chart.plot {
-        Plot::Empty { note } => draw_empty(root, fs, title, note)?,
-        Plot::Lines { axes, lines, y_range } => draw_lines(root, fs, title, axes, lines, *y_range)?,
+    let frame = match &chart.plot {
+        Plot::Empty { note } => {
+            draw_empty(root, fs, title, note)?;
+            None
+        }
+        Plot::Lines { axes, lines, y_range, x_log, marks } => {
+            Some(draw_lines(root, fs, title, axes, lines, *y_range, *x_log, marks)?)
+        }
         Plot::DualLines { axes, right_y, left, right } => {
-            draw_lines_dual(root, fs, title, axes, right_y, left, right)?
+            Some(draw_lines_dual(root, fs, title, axes, right_y, left, right)?)
         }
         Plot::Bars { axes, series, groups, y_max } => {
-            draw_bars(root, fs, title, axes, series, groups, *y_max)?
+            Some(draw_bars(root, fs, title, axes, series, groups, *y_max)?)
         }
-    }
-    root.present().map_err(err)
+    };
+    root.present().map_err(err)?;
+    Ok(frame)
+}
+
+/// The frame of a drawn plot: its pixel area and x range.
+fn frame_of<DB: DrawingBackend, X: Ranged, Y: Ranged>(
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    x: (f64, f64),
+    x_log: bool,
+) -> Frame {
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    Frame { x_px: (xs.start, xs.end), y_px: (ys.start, ys.end), x, x_log }
 }
 
 /// The range of `values` with a little headroom; a flat or empty range becomes `[lo, lo + 1]`.
@@ -219,7 +237,10 @@ fn plot_builder<'a, 'b, DB: DrawingBackend>(
     builder
 }
 
-/// Lines, with a legend above the plot when they have labels.
+/// Lines, with a legend above the plot when they have labels, and `marks` as dashed
+/// vertical lines (the x range reaches them); on a log-scale x axis when `x_log` (points at
+/// x ≤ 0 have no place there and are left out).
+#[allow(clippy::too_many_arguments)]
 fn draw_lines<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     fs: u32,
@@ -227,11 +248,28 @@ fn draw_lines<DB: DrawingBackend>(
     axes: &Axes,
     lines: &[Line],
     y_range: Option<(f64, f64)>,
-) -> Result<(), String> {
+    x_log: bool,
+    marks: &[Mark],
+) -> Result<Frame, String> {
     let plot = header(root, title, &line_keys(lines), fs)?;
-    let (x0, x1) = span(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), true);
+    let xs = || lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)).chain(marks.iter().map(|m| m.x));
     let (y0, y1) =
         y_range.unwrap_or_else(|| span(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true));
+    if x_log {
+        let positive = xs().filter(|x| *x > 0.0);
+        let (lo, hi) = positive.fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+        let (x0, x1) = if lo.is_finite() && hi > lo { (lo, hi) } else { (1.0, 10.0) };
+        let builder = plot_builder(&plot, fs, false).build_cartesian_2d((x0..x1).log_scale(), y0..y1);
+        let mut chart = builder.map_err(err)?;
+        draw_xy_mesh(&mut chart, axes, fs)?;
+        for line in lines {
+            let points = line.points.iter().copied().filter(|p| p.0 > 0.0);
+            chart.draw_series(LineSeries::new(points, line.color.stroke_width(2))).map_err(err)?;
+        }
+        draw_marks(&mut chart, marks, (y0, y1), fs)?;
+        return Ok(frame_of(&chart, (x0, x1), true));
+    }
+    let (x0, x1) = span(xs(), true);
     let mut chart = plot_builder(&plot, fs, false).build_cartesian_2d(x0..x1, y0..y1).map_err(err)?;
     draw_xy_mesh(&mut chart, axes, fs)?;
     for line in lines {
@@ -239,14 +277,44 @@ fn draw_lines<DB: DrawingBackend>(
             .draw_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2)))
             .map_err(err)?;
     }
+    draw_marks(&mut chart, marks, (y0, y1), fs)?;
+    Ok(frame_of(&chart, (x0, x1), false))
+}
+
+/// Dashed vertical lines over the whole y range, each labelled just right of its top.
+fn draw_marks<DB: DrawingBackend, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    marks: &[Mark],
+    (y0, y1): (f64, f64),
+    fs: u32,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64>,
+{
+    let style = TextStyle::from(("sans-serif", fs - 2).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+    for mark in marks.iter().filter(|m| m.x.is_finite() && m.x > 0.0) {
+        let line = vec![(mark.x, y0), (mark.x, y1)];
+        chart.draw_series(DashedLineSeries::new(line, 6, 4, mark.color.stroke_width(2))).map_err(err)?;
+        let at = chart.backend_coord(&(mark.x, y1));
+        chart
+            .plotting_area()
+            .strip_coord_spec()
+            .draw(&Text::new(mark.label.clone(), (at.0 + 4, at.1 + 2), style.clone().color(&mark.color)))
+            .map_err(err)?;
+    }
     Ok(())
 }
 
-/// A line chart's plot area, in data coordinates.
-type XyChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// The grid, ticks and axis titles every line chart shares.
-fn draw_xy_mesh<DB: DrawingBackend>(chart: &mut XyChart<'_, DB>, axes: &Axes, fs: u32) -> Result<(), String> {
+/// The grid, ticks and axis titles every line chart shares, over any x coordinate (linear or
+/// log).
+fn draw_xy_mesh<DB: DrawingBackend, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    axes: &Axes,
+    fs: u32,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc(&axes.x)
@@ -273,7 +341,7 @@ fn draw_lines_dual<DB: DrawingBackend>(
     right_y: &str,
     left: &[Line],
     right: &[Line],
-) -> Result<(), String> {
+) -> Result<Frame, String> {
     let keys: Vec<Key> = line_keys(left).into_iter().chain(line_keys(right)).collect();
     let plot = header(root, title, &keys, fs)?;
     let all = || left.iter().chain(right);
@@ -284,7 +352,7 @@ fn draw_lines_dual<DB: DrawingBackend>(
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?
         .set_secondary_coord(x0..x1, z0..z1);
-    draw_xy_mesh(&mut chart, axes, fs)?;
+    draw_xy_mesh::<DB, RangedCoordf64>(&mut chart, axes, fs)?;
     chart
         .configure_secondary_axes()
         .y_desc(right_y)
@@ -304,7 +372,7 @@ fn draw_lines_dual<DB: DrawingBackend>(
             .draw_secondary_series(LineSeries::new(line.points.iter().copied(), line.color.stroke_width(2)))
             .map_err(err)?;
     }
-    Ok(())
+    Ok(frame_of::<DB, RangedCoordf64, RangedCoordf64>(&chart, (x0, x1), false))
 }
 
 /// Grouped bars; `series` names and colours the bars of every group (legend above the plot).
@@ -316,7 +384,7 @@ fn draw_bars<DB: DrawingBackend>(
     series: &[(String, RGBColor)],
     groups: &[BarGroup],
     y_max: f64,
-) -> Result<(), String> {
+) -> Result<Frame, String> {
     let keys: Vec<Key> =
         series.iter().map(|(label, color)| Key { label, color: *color, swatch: Swatch::Bar }).collect();
     let plot = header(root, title, &keys, fs)?;
@@ -358,25 +426,29 @@ fn draw_bars<DB: DrawingBackend>(
         });
         chart.draw_series(bars).map_err(err)?;
     }
-    Ok(())
+    Ok(frame_of(&chart, (0.0, n as f64), false))
 }
 
-/// Tick text: few digits, no exponent for everyday magnitudes.
+/// Tick text: few digits, no exponent for everyday magnitudes, no trailing zeros (`0.2`, not
+/// `0.200`).
 fn short(v: f64) -> String {
     let a = v.abs();
-    if a == 0.0 {
-        "0".to_string()
+    let text = if a == 0.0 {
+        return "0".to_string();
     } else if a >= 10_000.0 {
-        format!("{:.0}k", v / 1000.0)
+        return format!("{:.0}k", v / 1000.0);
     } else if a >= 100.0 {
-        format!("{v:.0}")
+        return format!("{v:.0}");
     } else if a >= 10.0 {
         format!("{v:.1}")
     } else if a >= 1.0 {
         format!("{v:.2}")
-    } else {
+    } else if a >= 0.001 {
         format!("{v:.3}")
-    }
+    } else {
+        format!("{v:.1e}")
+    };
+    if text.contains('e') { text } else { text.trim_end_matches('0').trim_end_matches('.').to_string() }
 }
 
 #[cfg(test)]
@@ -384,7 +456,7 @@ pub(crate) mod tests {
     use plotters_svg::SVGBackend;
 
     use super::*;
-    use crate::charts::PALETTE;
+    use crate::charts::{PALETTE, Units};
 
     /// `chart` drawn as SVG, `width` × `0.6 width` pixels.
     pub(crate) fn svg(chart: &Chart, width: u32) -> String {
@@ -464,7 +536,10 @@ pub(crate) mod tests {
                 axes: axes("latency (ms)", "fraction of requests"),
                 lines: vec![line("A #1", PALETTE[0], 101), line("B #2", PALETTE[1], 50)],
                 y_range: Some((0.0, 1.0)),
+                x_log: false,
+                marks: Vec::new(),
             },
+            units: Units::default(),
         };
         let drawn = svg(&chart, 480);
         let texts = texts(&drawn);
@@ -475,7 +550,14 @@ pub(crate) mod tests {
         // Unlabelled lines have no legend.
         let chart = Chart {
             title: "t".into(),
-            plot: Plot::Lines { axes: axes("x", "y"), lines: vec![line("", PALETTE[2], 3)], y_range: None },
+            plot: Plot::Lines {
+                axes: axes("x", "y"),
+                lines: vec![line("", PALETTE[2], 3)],
+                y_range: None,
+                x_log: false,
+                marks: Vec::new(),
+            },
+            units: Units::default(),
         };
         assert_eq!(line_swatches(&drawn), [hex(PALETTE[0]), hex(PALETTE[1])]);
         let drawn = svg(&chart, 300);
@@ -501,6 +583,7 @@ pub(crate) mod tests {
                     points: vec![(0.0, 100.0), (1.0, 90.0), (2.0, 80.0)],
                 }],
             },
+            units: Units::default(),
         };
         let drawn = svg(&chart, 640);
         let texts = texts(&drawn);
@@ -522,6 +605,7 @@ pub(crate) mod tests {
                     .collect(),
                 y_max: 100.0,
             },
+            units: Units::default(),
         };
         let drawn = svg(&chart, 480);
         // One bar per group, plus the legend's swatch.
@@ -536,7 +620,8 @@ pub(crate) mod tests {
     #[test]
     fn an_empty_chart_shows_its_note_wrapped_and_no_axes() {
         let note = "No data: no request completed in this run, so there is nothing to plot here at all.";
-        let chart = Chart { title: "Empty".into(), plot: Plot::Empty { note: note.into() } };
+        let chart =
+            Chart { title: "Empty".into(), plot: Plot::Empty { note: note.into() }, units: Units::default() };
         let drawn = svg(&chart, 300);
         let texts = texts(&drawn);
         assert_eq!(texts[0], "Empty");
@@ -551,6 +636,8 @@ pub(crate) mod tests {
             [0.0, 12_345.0, 123.4, 12.34, 1.234, 0.1234].map(short),
             ["0", "12k", "123", "12.3", "1.23", "0.123"]
         );
+        // CDF ticks read 0.2, 0.4, ... (not 0.200).
+        assert_eq!([0.2, 0.4, 1.0, 2.5, 10.0].map(short), ["0.2", "0.4", "1", "2.5", "10"]);
         assert_eq!(span(std::iter::empty(), true), (0.0, 1.0));
         assert_eq!(span([2.0, 2.0].into_iter(), false), (2.0, 3.05));
     }

@@ -24,12 +24,15 @@ impl Page {
 
     /// Restores a share link's configuration; it runs once its files are uploaded (and the
     /// worker is ready). A link with settings this version does not know does not run: the
-    /// errors say which.
+    /// errors say which. A link of a run kept in this browser (the address bar of a page that
+    /// is reloaded holds its last run's link) shows that run rather than running it again.
     pub fn open_link(&mut self, query: &str) -> Vec<Effect> {
         let shared = SharedRun::from_query(query);
         if shared.is_empty() {
             return Vec::new();
         }
+        let query = query.trim_start_matches('?');
+        let kept = self.runs.records().iter().rev().find(|r| r.share_query == query).map(|r| r.id);
         let (form, errors) =
             FormState::from_pairs(shared.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         self.form = form;
@@ -43,7 +46,9 @@ impl Page {
         self.variant = presets::matching(&self.form).and_then(|p| p.compare_with);
         self.run_variant = false;
         self.uploads.expect(shared.files);
-        if errors.is_empty() {
+        if let Some(id) = kept {
+            self.show_run(id);
+        } else if errors.is_empty() {
             self.autorun = true;
         } else {
             self.run_errors = errors;

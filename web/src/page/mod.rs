@@ -1,31 +1,36 @@
 //! The page's state and every change to it, in plain Rust (no signals, no browser), so that it
 //! is tested natively. What the user does and what the worker replies go in as method calls on
 //! [`Page`]; what the browser must do in consequence (send a file or a run to the worker, stop
-//! the worker, rewrite the address bar) comes out as a list of [`Effect`]s, which the Leptos
-//! layer (`app::state`) performs. Times are passed in (`now_ms`), never read.
+//! a run, store the runs, rewrite the address bar) comes out as a list of [`Effect`]s, which
+//! the Leptos layer (`app::state`) performs. Times are passed in (`now_ms`), never read.
 //!
 //! The concepts, one module each:
 //! - [`uploads`]: the files the user gave (picked, dropped, pasted, or asked for by a share
-//!   link) and their progress and outcome;
+//!   link), their progress and outcome, and how the workload uses a trace;
 //! - [`runs`]: the Run button's state machine (idle, running, an A/B pair's A then B), run
-//!   numbering, the finished runs, which one is shown and which two are compared;
+//!   numbering, the finished runs and what the results show (one run, or two compared);
+//! - [`storage`]: the finished runs as kept in the browser's storage across reloads;
 //! - [`link`]: share links, made from the form and its uploads, and opened into the form;
-//! - this module: the form, presets and A/B arming, and dispatching the worker's replies.
+//! - this module: the form (with the rules that keep it consistent as fields change),
+//!   presets (with undo) and A/B arming, and dispatching the worker's replies.
 
 pub mod link;
 pub mod runs;
+pub mod storage;
 pub mod uploads;
 
 #[cfg(test)]
 mod tests;
 
+use llmsim_engine::catalog;
 use llmsim_protocol::{FieldError, FromWorker};
 
 use crate::form::FormState;
 use crate::presets::{self, PRESETS, Variant};
+use crate::share::SharedFile;
 
-pub use runs::{PairPart, PendingRun, RunDownloads, RunRecord, RunStatus, Runs};
-pub use uploads::{Content, Upload, UploadStatus, Uploads};
+pub use runs::{Outcome, PairPart, PendingRun, RunDownloads, RunRecord, RunStatus, Runs, View};
+pub use uploads::{Content, Rejection, TraceMode, Upload, UploadStatus, Uploads};
 
 /// Something the browser must do after a change of state, in order.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,23 +47,40 @@ pub enum Effect {
         /// Its bytes: the file given with the action, or a text the page holds.
         content: Content,
     },
-    /// The worker need not keep (or, once restarted, read again) this failed upload.
+    /// The worker need not keep (or, once restarted, read again) this upload: it was rejected,
+    /// or replaced by a newer one.
     ForgetUpload {
         /// The upload's id.
         upload_id: u32,
     },
     /// Send a run to the worker.
     Run {
-        /// The run's number; the worker's replies carry it.
-        run_id: u32,
+        /// The request's id, never reused: the worker's replies carry it.
+        request: u32,
         /// The flat JSON configuration.
         config: serde_json::Value,
     },
-    /// Stop the worker (a worker busy in a run reads no messages) and start a fresh one, which
-    /// is given the uploads again.
-    RestartWorker,
+    /// Stop a run in the worker (which keeps its files).
+    CancelRun {
+        /// The request's id.
+        request: u32,
+    },
+    /// Keep this text (the finished runs, [`storage`]) in the browser's storage; an empty text
+    /// removes what is kept.
+    StoreRuns(String),
     /// Put this share link's query in the address bar (no reload, no history entry).
     ReplaceQuery(String),
+}
+
+/// What choosing a preset replaced, so that it can be undone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PresetUndo {
+    /// The preset chosen.
+    pub preset: &'static str,
+    form: FormState,
+    variant: Option<Variant>,
+    run_variant: bool,
+    expected: Vec<SharedFile>,
 }
 
 /// Everything the page shows and remembers.
@@ -70,13 +92,15 @@ pub struct Page {
     /// The B run the form's preset asked for; run after the form's own while `run_variant`.
     variant: Option<Variant>,
     run_variant: bool,
-    /// The worker's validation errors of the last run (cleared when the form changes).
+    /// The validation errors of the last run (cleared when the form changes).
     run_errors: Vec<FieldError>,
-    /// A page-level message (worker crash, link problems, hash mismatch, cancelled run).
+    /// A page-level message (worker crash, link problems, cancelled run).
     notice: Option<String>,
     worker_ready: bool,
     /// Run as soon as the worker is ready and every file is in (opening a share link).
     autorun: bool,
+    /// The form before the last preset was chosen, while that can be undone.
+    undo: Option<Box<PresetUndo>>,
 }
 
 impl Default for Page {
@@ -84,6 +108,9 @@ impl Default for Page {
         Page::new()
     }
 }
+
+const DEVICE_FLAG: &str = "replica_config_device";
+const NODE_FLAG: &str = "replica_config_network_device";
 
 impl Page {
     /// A fresh page at the default preset, its worker still starting.
@@ -99,6 +126,7 @@ impl Page {
             notice: None,
             worker_ready: false,
             autorun: false,
+            undo: None,
         }
     }
 
@@ -112,7 +140,7 @@ impl Page {
         &self.uploads
     }
 
-    /// The runs: what is running, the finished runs, the shown and compared ones.
+    /// The runs: what is running, the finished runs, what the results show.
     pub fn runs(&self) -> &Runs {
         &self.runs
     }
@@ -132,7 +160,7 @@ impl Page {
         self.variant.filter(|_| self.run_variant)
     }
 
-    /// The worker's validation errors of the last run.
+    /// The validation errors of the last run.
     pub fn run_errors(&self) -> &[FieldError] {
         &self.run_errors
     }
@@ -152,31 +180,63 @@ impl Page {
         self.autorun
     }
 
+    /// What the last preset choice replaced, while it can be undone.
+    pub fn preset_undo(&self) -> Option<&PresetUndo> {
+        self.undo.as_deref()
+    }
+
     /// The id of the preset the form equals, if any.
     pub fn matching_preset(&self) -> Option<&'static str> {
         presets::matching(&self.form).map(|p| p.id)
     }
 
-    /// Edits one field. A trace uploaded earlier feeds the trace fields this edit activates.
-    pub fn set_field(&mut self, flag: &str, text: &str) {
-        self.form.set(flag, text);
-        self.adopt_last_trace(flag);
-        self.run_errors.clear();
+    /// The text of a field (its default when unset).
+    pub fn field_text(&self, flag: &str) -> String {
+        llmsim_engine::find_flag(flag).map(|def| self.form.text(def)).unwrap_or_default()
     }
 
-    /// Points every active trace field (other than `edited`) that names a file nobody provided
-    /// at the trace uploaded last, so switching the workload to a trace after the upload uses it.
-    fn adopt_last_trace(&mut self, edited: &str) {
-        let Some(path) = self.uploads.last_trace() else { return };
-        if !self.uploads.get(path).is_some_and(|u| !matches!(u.status, UploadStatus::Failed(_))) {
-            return;
+    /// Edits one field, keeping the form consistent: a new device brings its node along
+    /// (unless the node was chosen apart from the device), and a trace field this edit
+    /// activates reads the trace uploaded last, or the page's own.
+    pub fn set_field(&mut self, flag: &str, text: &str) {
+        let old_device = (flag == DEVICE_FLAG).then(|| self.field_text(DEVICE_FLAG));
+        self.form.set(flag, text);
+        if let Some(old) = old_device {
+            self.follow_device(&old, text);
         }
-        let path = path.to_string();
+        self.adopt_trace_files(flag);
+        self.run_errors.clear();
+        self.undo = None;
+    }
+
+    /// The device changed from `old` to `new`: the network device follows it when it was the
+    /// old device's node (or none), so an H200 does not run on an H100 board's figures; a node
+    /// of another device was chosen on purpose and stays.
+    fn follow_device(&mut self, old: &str, new: &str) {
+        let node = self.field_text(NODE_FLAG);
+        let old_device = catalog::find_device(old).map(|d| d.name.as_str());
+        let follows = match catalog::find_node(&node) {
+            Some(n) => Some(n.device.as_str()) == old_device,
+            None => true,
+        };
+        if follows && let Some(matching) = catalog::matching_node(new) {
+            self.form.set(NODE_FLAG, &matching.name);
+        }
+    }
+
+    /// Points every active trace field (other than `edited`) left at its default, which names
+    /// a file nobody provided, at the trace uploaded last, else at the trace the page ships:
+    /// choosing a trace workload after an upload uses it, and never a path the page lacks.
+    fn adopt_trace_files(&mut self, edited: &str) {
+        let upload = self.uploads.last_trace().filter(|p| self.uploads.is_available(p)).map(str::to_string);
+        let path = upload.unwrap_or_else(|| presets::SHIPPED_TRACE.to_string());
         let stale: Vec<&'static str> = self
             .form
             .active_trace_fields()
             .into_iter()
-            .filter(|(flag, text)| *flag != edited && !self.uploads.is_provided(text))
+            .filter(|(flag, text)| {
+                *flag != edited && !self.form.is_set(flag) && !self.uploads.is_provided(text)
+            })
             .map(|(flag, _)| flag)
             .collect();
         for flag in stale {
@@ -184,9 +244,22 @@ impl Page {
         }
     }
 
-    /// Replaces the form with a preset (and its A/B variant, armed).
+    /// Replaces the form with a preset (and its A/B variant, armed). What it replaces can be
+    /// undone ([`Page::undo_preset`]) when it was more than an untouched preset.
     pub fn apply_preset(&mut self, id: &str) {
         let Some(preset) = presets::find(id) else { return };
+        let reads_upload = self.form.required_files().iter().any(|(_, p)| self.uploads.get(p).is_some())
+            || !self.uploads.expected().is_empty();
+        let edited = presets::matching(&self.form).is_none();
+        let undo = (edited || reads_upload).then(|| {
+            Box::new(PresetUndo {
+                preset: preset.id,
+                form: self.form.clone(),
+                variant: self.variant,
+                run_variant: self.run_variant,
+                expected: self.uploads.expected().to_vec(),
+            })
+        });
         let (form, _) = FormState::from_pairs(preset.pairs.iter().copied());
         self.form = form;
         self.variant = preset.compare_with;
@@ -194,6 +267,17 @@ impl Page {
         self.uploads.expect(Vec::new());
         self.run_errors.clear();
         self.notice = None;
+        self.undo = undo;
+    }
+
+    /// Puts back the form the last preset choice replaced.
+    pub fn undo_preset(&mut self) {
+        let Some(undo) = self.undo.take() else { return };
+        self.form = undo.form;
+        self.variant = undo.variant;
+        self.run_variant = undo.run_variant;
+        self.uploads.expect(undo.expected);
+        self.run_errors.clear();
     }
 
     /// Ticks or unticks the run bar's "then run B" checkbox.
@@ -215,17 +299,15 @@ impl Page {
                 self.try_autorun(now_ms)
             }
             FromWorker::FileProgress { upload_id, bytes, total } => {
-                self.uploads.set_status(upload_id, UploadStatus::Loading { done: bytes, total });
+                self.uploads.progress(upload_id, bytes, total);
                 Vec::new()
             }
             FromWorker::FileLoaded { upload_id, info, elapsed_ms } => {
-                self.on_file_loaded(upload_id, info, elapsed_ms);
-                self.try_autorun(now_ms)
+                let mut effects = self.on_file_loaded(upload_id, info, elapsed_ms);
+                effects.extend(self.try_autorun(now_ms));
+                effects
             }
-            FromWorker::FileFailed { upload_id, error } => {
-                self.uploads.set_status(upload_id, UploadStatus::Failed(error));
-                vec![Effect::ForgetUpload { upload_id }]
-            }
+            FromWorker::FileFailed { upload_id, error } => self.on_file_failed(upload_id, error),
             FromWorker::RunProgress { run_id, progress } => {
                 self.runs.progress(run_id, progress);
                 Vec::new()
@@ -234,14 +316,14 @@ impl Page {
                 self.on_run_refused(run_id, errors);
                 Vec::new()
             }
-            FromWorker::RunFinished { run_id, result } => self.runs.finish(run_id, result, now_ms),
+            FromWorker::RunFinished { run_id, result } => self.on_run_finished(run_id, result, now_ms),
             FromWorker::RunFiles { run_id, skipped } => {
                 self.runs.add_downloads(run_id, RunDownloads { files, skipped });
                 Vec::new()
             }
             FromWorker::Crashed { message } => {
                 self.worker_ready = false;
-                self.runs.stop();
+                self.runs.stop(Outcome::Crashed);
                 self.notice = Some(format!(
                     "The simulator stopped unexpectedly: {message}. Very long runs can exhaust the browser's memory: turn off the Chrome trace (metrics_config_enable_chrome_trace, under Outputs) or shorten the run."
                 ));

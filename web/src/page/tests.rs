@@ -7,6 +7,7 @@ use crate::share::SharedRun;
 
 const REPLAY: &str = "trace_request_generator_config_trace_file";
 const LENGTHS: &str = "trace_request_length_generator_config_trace_file";
+const ARRIVALS: &str = "trace_request_interval_generator_config_trace_file";
 
 /// A page whose worker is ready.
 fn ready_page() -> Page {
@@ -27,27 +28,41 @@ fn loaded(upload_id: u32, info: FileInfo) -> FromWorker {
     FromWorker::FileLoaded { upload_id, info, elapsed_ms: 3.0 }
 }
 
+fn failed(upload_id: u32, file: &str) -> FromWorker {
+    let error = FileError {
+        file: file.into(),
+        line: Some(3),
+        column: Some("arrived_at".into()),
+        message: "x".into(),
+    };
+    FromWorker::FileFailed { upload_id, error }
+}
+
 fn result(completed: u64) -> RunResult {
     RunResult {
         summary_json: format!("{{\"num_completed\": {completed}}}"),
+        config_json: String::new(),
+        load: Default::default(),
         charts: ChartData::default(),
         warnings: Vec::new(),
         elapsed_ms: 1.0,
     }
 }
 
-fn finished(run_id: u32) -> FromWorker {
-    FromWorker::RunFinished { run_id, result: result(u64::from(run_id)) }
+/// The worker's reply that request `request` finished.
+fn finished(request: u32) -> FromWorker {
+    FromWorker::RunFinished { run_id: request, result: result(u64::from(request)) }
 }
 
-/// The id of the run an effect list sends, if it sends one.
-fn sent_run(effects: &[Effect]) -> Option<u32> {
+/// The request an effect list sends to the worker, if it sends one.
+fn sent(effects: &[Effect]) -> Option<u32> {
     effects.iter().find_map(|e| match e {
-        Effect::Run { run_id, .. } => Some(*run_id),
+        Effect::Run { request, .. } => Some(*request),
         _ => None,
     })
 }
 
+/// The run number of the running run.
 fn running_id(page: &Page) -> Option<u32> {
     match page.runs().status() {
         RunStatus::Running { run_id, .. } => Some(*run_id),
@@ -60,7 +75,13 @@ fn record_ids(page: &Page) -> Vec<u32> {
 }
 
 fn flag_text(page: &Page, flag: &str) -> String {
-    page.form().text(llmsim_engine::find_flag(flag).expect("a flag"))
+    page.field_text(flag)
+}
+
+/// Runs the form to the end; returns the effects of the result.
+fn run_to_end(page: &mut Page, now: f64) -> Vec<Effect> {
+    let request = sent(&page.start_run(now)).expect("a run is sent");
+    reply(page, finished(request), now + 1.0)
 }
 
 #[test]
@@ -89,8 +110,11 @@ fn a_dropped_trace_is_read_then_loaded_and_feeds_the_active_trace_field() {
 
     let file = info(LENGTHS, "t.csv", 100, "ab12");
     assert!(reply(&mut page, loaded(1, file.clone()), 2.0).is_empty(), "no link is waiting to run");
-    assert_eq!(status(&page), Some(UploadStatus::Loaded { info: file, elapsed_ms: 3.0 }));
+    assert_eq!(status(&page), Some(UploadStatus::Loaded { info: file.clone(), elapsed_ms: 3.0 }));
     assert!(page.uploads().is_available("t.csv"));
+    // A restarted worker reading it again does not make it "being read" (nor leave links).
+    reply(&mut page, FromWorker::FileProgress { upload_id: 1, bytes: 10, total: 200 }, 2.5);
+    assert_eq!(status(&page), Some(UploadStatus::Loaded { info: file, elapsed_ms: 3.0 }));
     let link = SharedRun::from_query(&page.share_query());
     assert_eq!(link.files.len(), 1, "{link:?}");
     assert_eq!((link.files[0].path.as_str(), link.files[0].size), ("t.csv", 100));
@@ -105,39 +129,66 @@ fn a_trace_dropped_on_a_synthetic_workload_switches_it_to_replay() {
     assert!(matches!(&effects[..], [Effect::LoadFile { flag, .. }] if flag == REPLAY), "{effects:?}");
     assert_eq!(flag_text(&page, "request_generator_config_type"), "trace");
     assert_eq!(flag_text(&page, REPLAY), "t.csv");
+    assert_eq!(TraceMode::of(page.form(), "t.csv"), Some(TraceMode::Replay));
 }
 
 #[test]
-fn a_trace_field_chosen_after_the_upload_reads_it() {
+fn a_trace_field_chosen_after_the_upload_reads_it_else_the_shipped_trace() {
     let mut page = ready_page();
     page.upload_trace("t.csv", 10);
     reply(&mut page, loaded(1, info(LENGTHS, "t.csv", 10, "ab")), 1.0);
     page.set_field("request_generator_config_type", "trace");
     assert_eq!(flag_text(&page, REPLAY), "t.csv", "replay reads the uploaded trace");
-    // A failed upload is not adopted.
+    // A rejected upload is not adopted; without an upload, the page's own trace is.
     let mut page = ready_page();
+    page.apply_preset("closed-loop-benchmark");
     page.upload_trace("bad.csv", 10);
-    let error = FileError { file: "bad.csv".into(), line: Some(2), column: None, message: "bad".into() };
-    reply(&mut page, FromWorker::FileFailed { upload_id: 1, error }, 1.0);
-    page.set_field("request_generator_config_type", "trace");
-    assert_ne!(flag_text(&page, REPLAY), "bad.csv");
+    reply(&mut page, failed(1, "bad.csv"), 1.0);
+    page.set_field("length_generator_config_type", "trace");
+    assert_eq!(flag_text(&page, LENGTHS), crate::presets::SHIPPED_TRACE, "never Vidur's unshipped default");
+    // A file the user typed stays, even if nobody provided it.
+    page.set_field(LENGTHS, "mine.csv");
+    page.set_field("seed", "3");
+    assert_eq!(flag_text(&page, LENGTHS), "mine.csv");
 }
 
 #[test]
-fn a_refused_upload_is_failed_and_forgotten_by_the_worker() {
+fn a_rejected_upload_keeps_the_last_good_trace_and_says_why() {
     let mut page = ready_page();
-    page.upload_trace("bad.csv", 10);
-    let error = FileError {
-        file: "bad.csv".into(),
-        line: Some(3),
-        column: Some("arrived_at".into()),
-        message: "x".into(),
-    };
-    let effects = reply(&mut page, FromWorker::FileFailed { upload_id: 1, error: error.clone() }, 1.0);
+    page.upload_trace("good.csv", 10);
+    reply(&mut page, loaded(1, info(LENGTHS, "good.csv", 10, "aa")), 1.0);
+    page.upload_trace("bad.csv", 20);
+    assert_eq!(flag_text(&page, LENGTHS), "bad.csv");
+    let effects = reply(&mut page, failed(2, "bad.csv"), 2.0);
+    assert_eq!(effects, [Effect::ForgetUpload { upload_id: 2 }]);
+    assert_eq!(flag_text(&page, LENGTHS), "good.csv", "the field reads the good trace again");
+    assert!(page.uploads().get("bad.csv").is_none() && page.uploads().is_available("good.csv"));
+    let rejection = page.uploads().rejected(LENGTHS).expect("the rejection is kept");
+    assert_eq!((rejection.name.as_str(), rejection.kept.as_deref()), ("bad.csv", Some("good.csv")));
+    assert_eq!(rejection.error.line, Some(3));
+    assert_eq!(page.uploads().last_trace(), Some("good.csv"));
+
+    // A bad file under the good one's name: the good one stays, in the page and the worker.
+    let effects = page.upload_trace("good.csv", 30);
+    assert!(matches!(&effects[..], [Effect::LoadFile { upload_id: 3, .. }]), "{effects:?}");
+    reply(&mut page, failed(3, "good.csv"), 3.0);
+    assert!(page.uploads().is_available("good.csv"), "the earlier good.csv is kept");
+    assert_eq!(page.uploads().get("good.csv").map(|u| u.upload_id), Some(1));
+    // A good one replaces it: the worker forgets the old.
+    page.upload_trace("good.csv", 40);
+    let effects = reply(&mut page, loaded(4, info(LENGTHS, "good.csv", 40, "bb")), 4.0);
     assert_eq!(effects, [Effect::ForgetUpload { upload_id: 1 }]);
-    assert_eq!(page.uploads().get("bad.csv").map(|u| &u.status), Some(&UploadStatus::Failed(error)));
-    assert!(!page.uploads().is_available("bad.csv"));
-    assert!(page.uploads().is_provided("bad.csv"), "its own error shows at the field");
+    assert!(page.uploads().rejected(LENGTHS).is_none(), "a good upload clears the rejection");
+
+    // A first upload rejected on a preset that had to switch to replay for it: the workload
+    // goes back as it was.
+    let mut page = ready_page();
+    page.apply_preset("closed-loop-benchmark");
+    page.upload_trace("bad.csv", 10);
+    assert_eq!(flag_text(&page, "request_generator_config_type"), "trace");
+    reply(&mut page, failed(1, "bad.csv"), 1.0);
+    assert_eq!(page.matching_preset(), Some("closed-loop-benchmark"));
+    assert_eq!(page.uploads().rejected(REPLAY).and_then(|r| r.kept.clone()), None);
 }
 
 #[test]
@@ -145,7 +196,12 @@ fn a_replaced_upload_ignores_the_replies_about_the_old_one() {
     let mut page = ready_page();
     page.upload_trace("t.csv", 10);
     let effects = page.upload_trace("t.csv", 20);
-    assert!(matches!(&effects[..], [Effect::LoadFile { upload_id: 2, .. }]), "{effects:?}");
+    assert_eq!(
+        effects[0],
+        Effect::ForgetUpload { upload_id: 1 },
+        "an upload still being read is dropped at once"
+    );
+    assert!(matches!(&effects[1], Effect::LoadFile { upload_id: 2, .. }), "{effects:?}");
     reply(&mut page, loaded(1, info(LENGTHS, "t.csv", 10, "old")), 1.0);
     assert_eq!(
         page.uploads().get("t.csv").map(|u| &u.status),
@@ -158,10 +214,72 @@ fn a_replaced_upload_ignores_the_replies_about_the_old_one() {
 }
 
 #[test]
-fn a_run_goes_from_requested_through_progress_to_finished() {
+fn the_trace_mode_is_a_choice_shown_with_the_upload() {
+    let mut page = ready_page();
+    page.upload_trace("t.csv", 10);
+    reply(&mut page, loaded(1, info(LENGTHS, "t.csv", 10, "ab")), 1.0);
+    assert_eq!(TraceMode::of(page.form(), "t.csv"), Some(TraceMode::Lengths));
+    page.set_trace_mode("t.csv", TraceMode::Replay);
+    assert_eq!(flag_text(&page, "request_generator_config_type"), "trace");
+    assert_eq!(
+        (TraceMode::of(page.form(), "t.csv"), flag_text(&page, REPLAY)),
+        (Some(TraceMode::Replay), "t.csv".into())
+    );
+    page.set_trace_mode("t.csv", TraceMode::Arrivals);
+    assert_eq!(flag_text(&page, "request_generator_config_type"), "synthetic");
+    assert_eq!(flag_text(&page, ARRIVALS), "t.csv");
+    assert_ne!(flag_text(&page, "length_generator_config_type"), "trace", "lengths come from elsewhere");
+    assert_eq!(TraceMode::of(page.form(), "t.csv"), Some(TraceMode::Arrivals));
+    page.set_trace_mode("t.csv", TraceMode::Lengths);
+    assert_eq!(flag_text(&page, "interval_generator_config_type"), "poisson");
+    assert_eq!(TraceMode::of(page.form(), "t.csv"), Some(TraceMode::Lengths));
+    assert!(page.form().validate(&|p| page.uploads().is_provided(p)).is_empty());
+}
+
+#[test]
+fn a_new_device_brings_its_node_unless_another_was_chosen() {
+    let mut page = ready_page();
+    assert_eq!(flag_text(&page, "replica_config_network_device"), "h100_dgx");
+    page.set_field("replica_config_device", "h200");
+    assert_eq!(flag_text(&page, "replica_config_network_device"), "h200_dgx");
+    page.set_field("replica_config_device", "A100");
+    assert_eq!(flag_text(&page, "replica_config_network_device"), "a100_dgx", "any case");
+    page.set_field("replica_config_device", "mi300x");
+    assert_eq!(flag_text(&page, "replica_config_network_device"), "a100_dgx", "no node holds an MI300X");
+    // A node of another device was chosen on purpose: it stays.
+    page.set_field("replica_config_device", "h100");
+    page.set_field("replica_config_network_device", "a100_pairwise_nvlink");
+    page.set_field("replica_config_device", "b200");
+    assert_eq!(flag_text(&page, "replica_config_network_device"), "a100_pairwise_nvlink");
+}
+
+#[test]
+fn an_empty_optional_field_means_none_and_a_word_in_a_number_is_refused_at_run() {
+    let mut page = ready_page();
+    page.set_field("synthetic_request_generator_config_num_requests", "");
+    page.set_field("synthetic_request_generator_config_duration", "30");
+    let config = page.form().to_json();
+    assert_eq!(
+        config["synthetic_request_generator_config_num_requests"],
+        serde_json::Value::Null,
+        "{config}"
+    );
+    assert!(page.form().validate(&|_| true).is_empty());
+    // An emptied seed is the default seed.
+    page.set_field("seed", "");
+    assert!(!page.form().is_set("seed"));
+    // Text that is not a number: the run is refused at the field, not run with the default.
+    page.set_field("cluster_config_num_replicas", "eight");
+    assert!(page.start_run(0.0).is_empty());
+    assert_eq!(page.run_errors()[0].flag, "cluster_config_num_replicas");
+    assert_eq!(page.runs().outcome(), Some(&Outcome::Refused { errors: 1 }));
+}
+
+#[test]
+fn a_run_goes_from_requested_through_progress_to_finished_and_is_stored() {
     let mut page = ready_page();
     let effects = page.start_run(1000.0);
-    assert_eq!(effects, [Effect::Run { run_id: 1, config: page.form().to_json() }]);
+    assert_eq!(effects, [Effect::Run { request: 1, config: page.form().to_json() }]);
     assert!(page.start_run(1001.0).is_empty(), "Run is ignored while a run is in progress");
     let progress = RunProgress { sim_time_s: 2.0, requests_done: 5, ..RunProgress::default() };
     reply(&mut page, FromWorker::RunProgress { run_id: 7, progress }, 1100.0);
@@ -174,63 +292,94 @@ fn a_run_goes_from_requested_through_progress_to_finished() {
 
     let query = page.share_query();
     let effects = reply(&mut page, finished(1), 1500.0);
-    assert_eq!(effects, [Effect::ReplaceQuery(query.clone())], "the address bar holds the run's link");
+    let [Effect::ReplaceQuery(q), Effect::StoreRuns(stored)] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(q, &query, "the address bar holds the run's link");
+    assert_eq!(storage::decode(stored).unwrap().len(), 1, "the run is kept in the browser");
     assert_eq!(page.runs().status(), &RunStatus::Idle);
     let record = page.runs().record(1).expect("recorded");
     assert_eq!((record.wall_ms, record.summary["num_completed"].as_u64()), (500.0, Some(1)));
-    assert_eq!(record.share_query, query);
+    assert_eq!((record.share_query.as_str(), record.gpus), (query.as_str(), 8));
     assert!(record.label.starts_with("Quick start"), "{}", record.label);
-    assert_eq!(page.runs().shown(), Some(1));
-    assert_eq!(page.runs().compare(), (None, Some(1)));
+    assert_eq!(page.runs().view(), View::Run(1));
+    assert_eq!(page.runs().outcome(), Some(&Outcome::Finished { run_id: 1 }));
+    assert!(page.form_is_run(1));
 
-    let files = vec![("summary.json".to_string(), "{}".to_string())];
+    let files = vec![("request_metrics.csv".to_string(), "a\n".to_string())];
     page.on_message(FromWorker::RunFiles { run_id: 1, skipped: Vec::new() }, files.clone(), 1600.0);
     assert_eq!(page.runs().downloads()[&1].files, files);
 
-    // The next single run is compared with this one.
-    assert_eq!(sent_run(&page.start_run(2000.0)), Some(2));
-    reply(&mut page, finished(2), 2100.0);
-    assert_eq!(page.runs().compare(), (Some(1), Some(2)));
-    let (a, b) = page.runs().compared().expect("two runs");
-    assert_eq!((a.id, b.id), (1, 2));
+    // The next run is shown alone: nothing is compared unless asked.
+    page.set_field("seed", "2");
+    assert!(!page.form_is_run(1), "the results are run #1's, not the form's");
+    run_to_end(&mut page, 2000.0);
+    assert_eq!(page.runs().view(), View::Run(2));
+    assert_eq!(page.runs().picks(), (None, None));
 }
 
 #[test]
-fn a_refused_run_marks_its_fields_and_does_not_use_up_its_number() {
+fn the_comparison_is_a_view_the_user_asks_for() {
     let mut page = ready_page();
-    assert_eq!(sent_run(&page.start_run(0.0)), Some(1));
+    for (i, now) in [0.0, 10.0, 20.0].into_iter().enumerate() {
+        page.set_field("seed", &(i + 1).to_string());
+        run_to_end(&mut page, now);
+    }
+    assert_eq!(page.runs().view(), View::Run(3));
+    page.pick_a(1);
+    page.pick_b(1);
+    page.compare_picked();
+    assert_eq!(page.runs().view(), View::Run(3), "a run is not compared with itself");
+    page.pick_b(2);
+    assert_eq!(page.runs().view(), View::Run(3), "picking A and B does not switch the view");
+    page.compare_picked();
+    assert_eq!(page.runs().view(), View::Compare { a: 1, b: 2 });
+    page.show_run(3);
+    assert_eq!(page.runs().view(), View::Run(3));
+    // Deleting a compared run leaves the comparison.
+    page.compare_picked();
+    page.delete_run(2);
+    assert_eq!((page.runs().view(), page.runs().picks()), (View::Run(3), (Some(1), None)));
+}
+
+#[test]
+fn a_refused_run_marks_its_fields_says_so_and_does_not_use_up_its_number() {
+    let mut page = ready_page();
+    run_to_end(&mut page, 0.0);
+    assert_eq!(sent(&page.start_run(1.0)), Some(2));
     let errors = vec![FieldError { flag: "seed".into(), message: "bad".into(), hint: None }];
-    assert!(reply(&mut page, FromWorker::RunFailed { run_id: 1, errors: errors.clone() }, 1.0).is_empty());
+    assert!(reply(&mut page, FromWorker::RunFailed { run_id: 2, errors: errors.clone() }, 1.0).is_empty());
     assert_eq!(page.runs().status(), &RunStatus::Idle);
     assert_eq!(page.run_errors(), errors);
-    assert!(page.runs().records().is_empty(), "a refused run leaves no record");
+    assert_eq!(page.runs().outcome(), Some(&Outcome::Refused { errors: 1 }), "the status line says refused");
+    assert_eq!(record_ids(&page), [1], "a refused run leaves no record");
     page.set_field("seed", "3");
     assert!(page.run_errors().is_empty(), "editing the form clears the run's errors");
-    assert_eq!(sent_run(&page.start_run(2.0)), Some(1), "the refused run's number is reused");
-    reply(&mut page, finished(1), 3.0);
-    assert_eq!(record_ids(&page), [1]);
+    assert_eq!(sent(&page.start_run(2.0)), Some(3), "a new request");
+    assert_eq!(running_id(&page), Some(2), "the refused run's number is reused");
+    reply(&mut page, finished(3), 3.0);
+    assert_eq!(record_ids(&page), [1, 2]);
 }
 
 #[test]
-fn a_cancelled_run_restarts_the_worker_and_gives_its_number_to_the_next_run() {
+fn a_cancelled_run_stops_in_the_worker_and_gives_its_number_to_the_next_run() {
     let mut page = ready_page();
     reply(&mut page, finished(9), 0.0);
     assert!(page.runs().records().is_empty(), "nothing runs: a stray result is ignored");
     assert!(page.cancel_run().is_empty(), "nothing to cancel");
-    page.start_run(0.0);
-    reply(&mut page, finished(1), 1.0);
-    assert_eq!(sent_run(&page.start_run(2.0)), Some(2));
-    assert_eq!(page.cancel_run(), [Effect::RestartWorker]);
+    run_to_end(&mut page, 0.0);
+    assert_eq!(sent(&page.start_run(2.0)), Some(2));
+    assert_eq!(page.cancel_run(), [Effect::CancelRun { request: 2 }]);
     assert_eq!(page.runs().status(), &RunStatus::Idle);
-    assert!(!page.worker_ready());
+    assert!(page.worker_ready(), "the worker is not restarted: it keeps the uploads");
     assert_eq!(page.notice(), Some("Run cancelled."));
-    // A late reply of the stopped worker changes nothing.
-    reply(&mut page, finished(2), 3.0);
-    assert_eq!(record_ids(&page), [1]);
-    reply(&mut page, FromWorker::Ready, 4.0);
-    assert_eq!(sent_run(&page.start_run(5.0)), Some(2), "no gap in the numbers");
+    assert_eq!(page.runs().outcome(), Some(&Outcome::Cancelled));
+    // The next run is run #2 again, sent as a new request: a late reply about the cancelled
+    // one is not taken for it.
+    assert_eq!(sent(&page.start_run(5.0)), Some(3));
+    assert_eq!(running_id(&page), Some(2), "no gap in the numbers");
     assert_eq!(page.notice(), None, "Run clears the notice");
     reply(&mut page, finished(2), 6.0);
+    assert_eq!(record_ids(&page), [1], "the cancelled request's result is ignored");
+    reply(&mut page, finished(3), 7.0);
     assert_eq!(record_ids(&page), [1, 2]);
 }
 
@@ -241,6 +390,7 @@ fn a_crash_stops_the_run_and_says_so() {
     reply(&mut page, FromWorker::Crashed { message: "out of memory".into() }, 1.0);
     assert_eq!(page.runs().status(), &RunStatus::Idle);
     assert!(!page.worker_ready());
+    assert_eq!(page.runs().outcome(), Some(&Outcome::Crashed));
     assert!(page.notice().is_some_and(|n| n.contains("out of memory")), "{:?}", page.notice());
 }
 
@@ -250,7 +400,7 @@ fn an_ab_preset_runs_a_then_b_and_compares_them() {
     page.apply_preset("scheduler-ab");
     let variant = page.armed_variant().expect("the preset's B is armed");
     let effects = page.start_run(0.0);
-    assert_eq!(sent_run(&effects), Some(1));
+    assert_eq!(sent(&effects), Some(1));
     let a_label = match page.runs().status() {
         RunStatus::Running { pair: Some(PairPart::A { b }), label, .. } => {
             let b_form = crate::compare::variant_form(page.form(), &variant);
@@ -264,7 +414,9 @@ fn an_ab_preset_runs_a_then_b_and_compares_them() {
     // Edits while A runs do not change B.
     page.set_field("seed", "7");
     let effects = reply(&mut page, finished(1), 10.0);
-    let [Effect::ReplaceQuery(query), Effect::Run { run_id: 2, config }] = &effects[..] else {
+    let [Effect::ReplaceQuery(query), Effect::StoreRuns(_), Effect::Run { request: 2, config }] =
+        &effects[..]
+    else {
         panic!("A's link in the address bar, then B: {effects:?}")
     };
     assert_eq!(query, &page.runs().record(1).unwrap().share_query);
@@ -274,10 +426,12 @@ fn an_ab_preset_runs_a_then_b_and_compares_them() {
         page.runs().status(),
         RunStatus::Running { run_id: 2, pair: Some(PairPart::B { a: 1 }), .. }
     ));
-    assert_eq!(page.runs().shown(), Some(1), "A is shown while B runs");
-    assert!(reply(&mut page, finished(2), 20.0).is_empty(), "the address bar keeps A's link");
+    assert_eq!(page.runs().view(), View::Run(1), "A is shown while B runs");
+    let effects = reply(&mut page, finished(2), 20.0);
+    assert!(matches!(&effects[..], [Effect::StoreRuns(_)]), "the address bar keeps A's link: {effects:?}");
     assert_eq!(page.runs().status(), &RunStatus::Idle);
-    assert_eq!((page.runs().shown(), page.runs().compare()), (Some(2), (Some(1), Some(2))));
+    assert_eq!(page.runs().view(), View::Compare { a: 1, b: 2 }, "a pair is shown compared");
+    assert_eq!(page.runs().picks(), (Some(1), Some(2)));
 
     // Unticking the checkbox runs A alone.
     page.set_run_variant(false);
@@ -298,25 +452,67 @@ fn a_refused_b_is_reported_on_the_page_not_at_the_fields() {
     let notice = page.notice().expect("a notice");
     assert!(notice.starts_with("Run B (") && notice.ends_with("was refused: --seed: bad (fix)"), "{notice}");
     assert_eq!(page.runs().status(), &RunStatus::Idle);
-    assert_eq!(sent_run(&page.start_run(3.0)), Some(2), "B's number is reused");
+    page.start_run(3.0);
+    assert_eq!(running_id(&page), Some(2), "B's number is reused");
 }
 
 #[test]
-fn the_compared_pair_is_what_the_user_picks() {
+fn runs_that_differ_only_in_one_setting_have_different_labels() {
     let mut page = ready_page();
-    for (id, now) in [(1, 0.0), (2, 1.0), (3, 2.0)] {
-        page.start_run(now);
-        reply(&mut page, finished(id), now + 0.5);
-    }
-    assert_eq!(page.runs().compare(), (Some(2), Some(3)));
-    page.pick_a(1);
-    page.pick_b(1);
-    assert!(page.runs().compared().is_none(), "a run is not compared with itself");
-    page.pick_b(3);
-    let (a, b) = page.runs().compared().unwrap();
-    assert_eq!((a.id, b.id), (1, 3));
-    page.show_run(2);
-    assert_eq!(page.runs().shown(), Some(2));
+    page.set_field("seed", "5");
+    run_to_end(&mut page, 0.0);
+    page.set_field("replica_config_network_device", "h100_pairwise_nvlink");
+    run_to_end(&mut page, 10.0);
+    run_to_end(&mut page, 20.0);
+    let labels: Vec<&str> = page.runs().records().iter().map(|r| r.label.as_str()).collect();
+    assert!(labels[1].ends_with(" · network_device=h100_pairwise_nvlink"), "{labels:?}");
+    assert!(labels[2].ends_with(" · again"), "{labels:?}");
+    assert_eq!(labels.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "{labels:?}");
+}
+
+#[test]
+fn runs_survive_a_reload_and_can_be_deleted() {
+    let mut page = ready_page();
+    run_to_end(&mut page, 0.0);
+    page.set_field("seed", "9");
+    let effects = run_to_end(&mut page, 10.0);
+    let Some(Effect::StoreRuns(stored)) = effects.iter().find(|e| matches!(e, Effect::StoreRuns(_))) else {
+        panic!("{effects:?}")
+    };
+    // A reload: a fresh page restores them, showing the latest, and numbers on.
+    let mut again = ready_page();
+    assert!(again.restore_runs(stored).is_empty());
+    assert_eq!(record_ids(&again), [1, 2]);
+    assert!(again.runs().records().iter().all(|r| r.restored));
+    assert_eq!(again.runs().view(), View::Run(2));
+    assert_eq!(again.runs().record(2).unwrap().share_query, page.runs().record(2).unwrap().share_query);
+    // The reloaded address bar holds run 2's link: it shows run 2 rather than running again.
+    let link = again.runs().record(2).unwrap().share_query.clone();
+    again.show_run(1);
+    assert!(again.open_link(&format!("?{link}")).is_empty());
+    assert!(!again.autorun());
+    assert_eq!(again.runs().view(), View::Run(2));
+    run_to_end(&mut again, 20.0);
+    assert_eq!(record_ids(&again), [1, 2, 3]);
+    // Deleting one, then all.
+    let effects = again.delete_run(1);
+    let [Effect::StoreRuns(stored), Effect::ReplaceQuery(address)] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(storage::decode(stored).unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [2, 3]);
+    // The address bar holds the shown run's link, so a reload shows it and runs nothing.
+    assert_eq!(*address, again.runs().record(3).unwrap().share_query);
+    // After all are deleted it holds no link: a reload must not run a deleted run again.
+    assert_eq!(
+        again.delete_all_runs(),
+        [Effect::StoreRuns(String::new()), Effect::ReplaceQuery(String::new())]
+    );
+    assert!(again.runs().records().is_empty() && again.runs().view() == View::Nothing);
+    // Another schema is dropped with a notice, not misread.
+    let mut other = ready_page();
+    let effects = other.restore_runs(r#"{"schema": 0, "runs": []}"#);
+    assert_eq!(effects, [Effect::StoreRuns(String::new())]);
+    assert!(other.notice().is_some_and(|n| n.contains("could not be read")));
 }
 
 #[test]
@@ -333,34 +529,68 @@ fn a_share_link_asks_for_its_file_and_runs_once_it_is_in() {
     assert!(page.open_link(&query).is_empty(), "nothing to load: the file is not in links");
     assert_eq!(page.form().active_pairs(), maker.form().active_pairs());
     assert!(page.autorun() && page.variant().is_none());
-    assert_eq!(page.uploads().missing_expected(), ["mine.csv"]);
+    assert_eq!(page.uploads().missing_expected().len(), 1);
     assert!(reply(&mut page, FromWorker::Ready, 2.0).is_empty(), "the file is missing");
-    // Whatever its name here, the file takes the link's.
-    let effects = page.upload_trace("renamed.csv", 64);
+    let effects = page.upload_trace("mine.csv", 64);
     assert!(matches!(&effects[..], [Effect::LoadFile { path, .. }] if path == "mine.csv"), "{effects:?}");
     assert_eq!(flag_text(&page, REPLAY), "mine.csv");
-    // A worker that restarts meanwhile does not run it either: the file is still being read.
-    assert!(reply(&mut page, FromWorker::Ready, 2.5).is_empty());
-    assert_eq!(running_id(&page), None);
+    assert_eq!(running_id(&page), None, "the file is still being read");
     let effects = reply(&mut page, loaded(1, info(REPLAY, "mine.csv", 64, "c0ffee")), 3.0);
-    assert_eq!(sent_run(&effects), Some(1), "it runs once the file is in");
+    assert_eq!(sent(&effects), Some(1), "it runs once the file is in");
     assert!(!page.autorun());
     assert_eq!(page.notice(), None);
 }
 
 #[test]
-fn a_linked_file_that_differs_is_warned_about() {
+fn a_file_that_differs_from_the_links_waits_for_confirmation() {
     let mut maker = ready_page();
-    maker.upload_trace("t.csv", 8);
-    reply(&mut maker, loaded(1, info(LENGTHS, "t.csv", 8, "aaaa")), 1.0);
-    // The worker is still starting, so the run waits and the warning stays.
-    let mut page = Page::new();
+    maker.apply_preset("llama3-70b-tp4");
+    maker.upload_trace("conv.csv", 8);
+    reply(&mut maker, loaded(1, info(REPLAY, "conv.csv", 8, "aaaa")), 1.0);
+    let mut page = ready_page();
     page.open_link(&maker.share_query());
-    page.upload_trace("t.csv", 9);
-    assert!(reply(&mut page, loaded(1, info(LENGTHS, "t.csv", 9, "bbbb")), 2.0).is_empty());
-    let notice = page.notice().expect("a warning");
-    assert!(notice.starts_with("t.csv differs from the file the link was made with (t.csv ("), "{notice}");
-    assert_eq!(sent_run(&reply(&mut page, FromWorker::Ready, 3.0)), Some(1), "it still runs");
+
+    // Another file: read under its own name, checked, and not run.
+    let effects = page.upload_trace("code.csv", 9);
+    assert!(matches!(&effects[..], [Effect::LoadFile { path, .. }] if path == "code.csv"), "{effects:?}");
+    assert_eq!(flag_text(&page, REPLAY), "conv.csv", "the form reads the link's file until checked");
+    let effects = reply(&mut page, loaded(1, info(REPLAY, "code.csv", 9, "bbbb")), 2.0);
+    assert_eq!(sent(&effects), None, "a file that differs does not run by itself");
+    let mismatches = page.uploads().mismatches();
+    let UploadStatus::Mismatch { info: read, expected, .. } = &mismatches[0].status else {
+        panic!("{mismatches:?}")
+    };
+    let said = uploads::mismatch_text(read, expected);
+    assert!(said.contains("its name, size and SHA-256 differ"), "{said}");
+    assert!(said.contains("conv.csv") && said.contains("code.csv"), "{said}");
+
+    // The link's own file, renamed: same size and hash, so it is used under its own name.
+    let mut renamed = Page::new();
+    renamed.open_link(&maker.share_query());
+    renamed.upload_trace("copy.csv", 8);
+    reply(&mut renamed, loaded(1, info(REPLAY, "copy.csv", 8, "aaaa")), 2.0);
+    assert_eq!(flag_text(&renamed, REPLAY), "copy.csv");
+    assert!(renamed.notice().is_some_and(|n| n.contains("size and SHA-256 of the link's conv.csv")));
+    assert_eq!(sent(&reply(&mut renamed, FromWorker::Ready, 3.0)), Some(1), "and it runs");
+
+    // Confirming the other file runs it under its own name; its link says so.
+    let effects = page.use_mismatched("code.csv", 3.0);
+    assert_eq!(sent(&effects), Some(1));
+    assert_eq!(flag_text(&page, REPLAY), "code.csv");
+    assert!(page.uploads().missing_expected().is_empty());
+    let link = SharedRun::from_query(&page.share_query());
+    assert_eq!((link.files[0].path.as_str(), link.files[0].sha256.as_str()), ("code.csv", "bbbb"));
+
+    // Choosing the right file instead drops the one waiting.
+    let mut right = ready_page();
+    right.open_link(&maker.share_query());
+    right.upload_trace("code.csv", 9);
+    reply(&mut right, loaded(1, info(REPLAY, "code.csv", 9, "bbbb")), 2.0);
+    right.upload_trace("conv.csv", 8);
+    let effects = reply(&mut right, loaded(2, info(REPLAY, "conv.csv", 8, "aaaa")), 3.0);
+    assert!(effects.contains(&Effect::ForgetUpload { upload_id: 1 }), "{effects:?}");
+    assert_eq!(sent(&effects), Some(1));
+    assert!(right.uploads().mismatches().is_empty());
 }
 
 #[test]
@@ -421,26 +651,52 @@ fn a_pasted_config_is_checked_named_uploaded_and_carried_by_links() {
 }
 
 #[test]
-fn a_picked_file_names_its_field_and_uploads() {
+fn a_picked_file_names_its_field_and_uploads_and_a_rejected_one_is_undone() {
     let flag = "replica_config_model_config_file";
     let mut page = ready_page();
     let effects = page.pick_file(flag, "config.json", 5);
     assert_eq!(flag_text(&page, flag), "config.json");
     assert!(matches!(&effects[..], [Effect::LoadFile { content: Content::Given, .. }]));
+    reply(&mut page, failed(1, "config.json"), 1.0);
+    assert_eq!(flag_text(&page, flag), "", "the field is back to what it read");
+    assert_eq!(page.uploads().rejected(flag).map(|r| r.name.as_str()), Some("config.json"));
 }
 
 #[test]
-fn a_preset_replaces_the_form_and_forgets_the_links_files() {
+fn a_preset_replaces_the_form_and_can_be_undone() {
     let mut maker = ready_page();
     maker.upload_trace("t.csv", 8);
     reply(&mut maker, loaded(1, info(LENGTHS, "t.csv", 8, "aaaa")), 1.0);
     let mut page = ready_page();
     page.open_link(&maker.share_query());
     assert_eq!(page.uploads().expected().len(), 1);
+    let linked = page.form().clone();
     page.apply_preset("closed-loop-benchmark");
     assert!(page.uploads().expected().is_empty());
     assert_eq!(page.matching_preset(), Some("closed-loop-benchmark"));
+    assert!(page.preset_undo().is_some(), "the link's files were to be read");
+    page.undo_preset();
+    assert_eq!(page.uploads().expected().len(), 1);
+    assert_eq!(page.form(), &linked);
+    assert!(page.preset_undo().is_none());
+
+    // Edits and an uploaded trace come back with undo.
+    let mut page = ready_page();
     page.set_field("seed", "5");
-    assert_eq!(page.matching_preset(), None, "an edited preset is custom");
+    page.upload_trace("mine.csv", 8);
+    reply(&mut page, loaded(1, info(LENGTHS, "mine.csv", 8, "aa")), 1.0);
+    let edited = page.form().clone();
+    page.apply_preset("llama3-70b-tp4");
+    assert_eq!(page.preset_undo().map(|u| u.preset), Some("llama3-70b-tp4"));
+    page.undo_preset();
+    assert_eq!(page.form(), &edited);
+    // Between untouched presets there is nothing to undo; an edit forgets the undo.
+    page.apply_preset("quick-start");
+    page.apply_preset("closed-loop-benchmark");
+    assert!(page.preset_undo().is_none());
+    page.set_field("seed", "5");
+    page.apply_preset("quick-start");
+    page.set_field("seed", "6");
+    assert!(page.preset_undo().is_none());
     assert!(page.run_label().starts_with("custom: "), "{}", page.run_label());
 }

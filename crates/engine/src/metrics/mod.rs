@@ -1,5 +1,6 @@
 //! Metric collection during a run, and the report built from it at the end.
 
+mod load;
 mod overload;
 mod series;
 mod sketch;
@@ -11,6 +12,7 @@ pub use series::BucketSeries;
 pub use sketch::QuantileSketch;
 // The statistics a report quotes, also reachable here for callers that read reports.
 pub use crate::stats::{Stats, exact_stats};
+use load::RequestSpan;
 use stream::RecordStream;
 
 use std::collections::BTreeMap;
@@ -20,9 +22,9 @@ use crate::config::MetricsSpec;
 use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
-    BatchRecord, ChromeSlice, CostReport, Histogram, MemorySummary, OverloadReport, PredictorSummary,
-    ReplicaReport, Report, RequestError, RequestRecord, RequestStatus, StageUtilization, Summary, Throughput,
-    TimeSeries,
+    BatchRecord, ChromeSlice, CostReport, Histogram, LoadReport, MemorySummary, OverloadReport,
+    PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord, RequestStatus, StageUtilization,
+    Summary, Throughput, TimeSeries,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
 use crate::sim_config::SimConfig;
@@ -72,6 +74,8 @@ pub struct Metrics {
     /// Request records handed out as they become final, when streaming.
     stream: Option<RecordStream>,
     errors: Vec<RequestError>,
+    /// The queue spans of refused and unfinished requests (completed ones are in `records`).
+    unserved: Vec<RequestSpan>,
     /// Σ restarts of completed and refused requests.
     num_restarts: u64,
     /// Warm-up requests completed (no record: left out of the statistics).
@@ -157,6 +161,7 @@ impl Metrics {
             ),
             stream: None,
             errors: Vec::new(),
+            unserved: Vec::new(),
             num_restarts: 0,
             num_warmup: 0,
             tbt: QuantileSketch::new(),
@@ -236,6 +241,12 @@ impl Metrics {
             let scheduled = request.replica.zip(request.scheduled_at).map(|(r, t)| (r.0, t.0));
             stream.on_dropped(request.id.0, scheduled);
         }
+        self.unserved.push(RequestSpan {
+            arrived_ns: request.arrived_at.0,
+            started_ns: request.scheduled_at.map(|t| t.0),
+            left_queue_ns: Some(request.scheduled_at.unwrap_or(now).0),
+            ttft_ns: None,
+        });
         self.errors.push(RequestError {
             id: request.id.0,
             arrived_at: request.arrived_at.as_secs_f64(),
@@ -430,6 +441,7 @@ impl Metrics {
         let operation_cdfs = self.operation_cdfs();
         let replicas = self.replica_reports(&end);
         let time_series = self.time_series();
+        let load = self.load(&end);
         let summary = self.summary(&end, &replicas, latency);
         let histograms = histograms(&self.records);
         let warnings = self.warnings(&end);
@@ -439,6 +451,7 @@ impl Metrics {
             operation_cdfs,
             histograms,
             time_series,
+            load,
             replicas,
             requests: if keep_records { self.records } else { Vec::new() },
             request_errors: self.errors,
@@ -456,6 +469,12 @@ impl Metrics {
         for &id in end.unfinished {
             let r = end.requests.get(id);
             self.num_restarts += u64::from(r.num_restarts);
+            self.unserved.push(RequestSpan {
+                arrived_ns: r.arrived_at.0,
+                started_ns: r.scheduled_at.map(|t| t.0),
+                left_queue_ns: r.scheduled_at.map(|t| t.0),
+                ttft_ns: None,
+            });
             self.errors.push(RequestError {
                 id: id.0,
                 arrived_at: r.arrived_at.as_secs_f64(),
@@ -614,6 +633,18 @@ impl Metrics {
                 .collect(),
             kv_usage_percent_per_replica: kv_per_replica,
         }
+    }
+
+    /// Offered against achieved rates, and the queue and TTFT over the time series' buckets.
+    fn load(&self, end: &RunEnd) -> LoadReport {
+        let completed = self.records.iter().map(|r| RequestSpan {
+            arrived_ns: r.arrived_at_ns,
+            started_ns: Some(r.scheduled_at_ns),
+            left_queue_ns: Some(r.scheduled_at_ns),
+            ttft_ns: Some(r.prefill_completed_at_ns - r.arrived_at_ns),
+        });
+        let spans: Vec<RequestSpan> = completed.chain(self.unserved.iter().copied()).collect();
+        load::load_report(&spans, end.now.0, self.series.len(), self.series.width_ns())
     }
 
     /// The headline numbers.

@@ -20,8 +20,14 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
     let (model, device, node) = (model?, device?, node?);
     check_parallelism(p, &model, &node, tp, pp);
     if node.device != device.name {
+        let matching = match catalog::matching_node(&device.name) {
+            Some(m) => {
+                format!("; --replica_config_network_device {} is the node of {} GPUs", m.name, device.name)
+            }
+            None => format!("; no catalogued node holds {} GPUs", device.name),
+        };
         warnings.push(format!(
-            "network device {} is a node of {} GPUs, but the replica device is {}: interconnect figures come from {}",
+            "network device {} is a node of {} GPUs, but the replica device is {}: interconnect figures come from {}{matching}",
             node.name, node.device, device.name, node.name
         ));
     }
