@@ -18,6 +18,7 @@ pub mod charts;
 pub mod compare;
 pub mod form;
 pub mod page;
+pub mod plan;
 pub mod presets;
 pub mod share;
 pub mod summary;
