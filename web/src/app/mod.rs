@@ -6,6 +6,7 @@
 mod charts;
 mod controls;
 mod fields;
+mod plan;
 mod results;
 mod runs_list;
 mod state;
@@ -37,6 +38,7 @@ pub fn App() -> impl IntoView {
                 "Simulates LLM inference clusters (Vidur's model) entirely in your browser: files you upload never leave this machine."
             </p>
         </header>
+        <plan::PlanCapacity/>
         <main class="layout">
             <aside class="config">
                 <controls::RunBar/>

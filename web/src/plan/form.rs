@@ -136,6 +136,9 @@ fn list(text: &str) -> Vec<Value> {
 /// A number as JSON, or the text for the engine to refuse at its field.
 fn number(text: &str) -> Value {
     let t = text.trim();
+    if let Ok(n) = t.parse::<i64>() {
+        return Value::from(n);
+    }
     t.parse::<f64>().ok().filter(|x| x.is_finite()).map_or_else(|| Value::String(t.to_string()), Value::from)
 }
 

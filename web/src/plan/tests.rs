@@ -100,6 +100,9 @@ fn a_share_link_restores_the_spec() {
     let (form_back, base) = PlanForm::from_spec_json(&back).unwrap();
     assert_eq!(form_back.to_spec_json(&base), spec);
     assert_eq!(form_back.nodes, f.nodes);
+    // Numbers read back as typed (a link restores "200", not "200.0").
+    assert_eq!(form_back.num_requests, "200");
+    assert_eq!(form_back.qps, "4");
     assert!(link::from_query("a=1").is_none());
     assert!(link::from_query("_search=%7Bx").unwrap().is_err());
     // The run form's link reader ignores the plan's key.
