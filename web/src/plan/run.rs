@@ -25,6 +25,7 @@ pub struct SearchRun {
     jobs_done: usize,
     started_ms: f64,
     elapsed_ms: f64,
+    busy_ms: f64,
 }
 
 impl SearchRun {
@@ -37,6 +38,7 @@ impl SearchRun {
             jobs_done: 0,
             started_ms: now_ms,
             elapsed_ms: 0.0,
+            busy_ms: 0.0,
         };
         run.check_finished(now_ms);
         run
@@ -75,6 +77,19 @@ impl SearchRun {
         self.plan.on_result(id, outcome)?;
         self.check_finished(now_ms);
         Ok(())
+    }
+
+    /// Adds the time a worker spent on a job it reported (while the search runs): against the
+    /// wall time, how many workers were busy on average.
+    pub fn add_busy_ms(&mut self, ms: f64) {
+        if self.state == RunState::Running && ms.is_finite() && ms > 0.0 {
+            self.busy_ms += ms;
+        }
+    }
+
+    /// Worker time spent on reported jobs, ms.
+    pub fn busy_ms(&self) -> f64 {
+        self.busy_ms
     }
 
     /// A worker died running its job: the job's configuration is given up with `reason` (the

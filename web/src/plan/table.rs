@@ -208,6 +208,6 @@ pub fn run_pairs(
     let spec = plan.spec();
     spec.point_flags(configuration as usize, qps, replicas)
         .into_iter()
-        .filter(|(k, _)| !(k.starts_with("metrics_config_") && !spec.base.is_set(k)))
+        .filter(|(k, _)| !k.starts_with("metrics_config_") || spec.base.is_set(k))
         .collect()
 }

@@ -145,9 +145,12 @@ fn run_pool(workers: usize, lifo: bool) -> (Vec<table::Row>, String) {
         }
         let (w, job) = if lifo { in_flight.pop().unwrap() } else { in_flight.remove(0) };
         t += 1.0;
+        run.add_busy_ms(2.0);
         run.on_done(w, job.id, toy(&job), t).unwrap();
     }
     assert_eq!(run.state(), RunState::Finished);
+    assert_eq!(run.busy_ms(), 2.0 * run.jobs_done() as f64);
+    assert!(run.status_line().contains(&format!("on {workers} workers")), "{}", run.status_line());
     (table::rows(run.plan()), llmsim_engine::search::search_csv(run.plan()))
 }
 
@@ -176,7 +179,9 @@ fn cancel_stops_dispatching_and_ignores_late_results() {
     run.cancel(5.0);
     assert_eq!(run.state(), RunState::Cancelled);
     assert!(run.dispatch().is_empty());
+    run.add_busy_ms(50.0);
     run.on_done(jobs[1].0, jobs[1].1.id, toy(&jobs[1].1), 6.0).unwrap();
+    assert_eq!(run.busy_ms(), 0.0, "a cancelled search's late results count for nothing");
     assert_eq!(run.jobs_done(), 1);
     assert_eq!(run.elapsed_ms(), 5.0);
     assert!(run.status_line().contains("cancelled"), "{}", run.status_line());

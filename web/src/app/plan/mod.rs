@@ -68,7 +68,10 @@ impl PlanState {
         self.search.update(|s| {
             let Some(s) = s else { return };
             let result = match message {
-                FromWorker::JobDone(done) => s.on_done(worker, done.id, done.outcome, now),
+                FromWorker::JobDone(done) => {
+                    s.add_busy_ms(done.elapsed_ms);
+                    s.on_done(worker, done.id, done.outcome, now)
+                }
                 FromWorker::Crashed { message } => s.on_worker_lost(worker, &message, now),
                 _ => Ok(()),
             };
