@@ -155,7 +155,12 @@ impl SearchRun {
         let what = match self.state {
             RunState::Running => format!("running on {} workers", self.workers()),
             RunState::Finished => {
-                format!("finished in {:.1} s on {} workers", self.elapsed_ms / 1e3, self.workers())
+                format!(
+                    "finished in {:.1} s on {} workers ({:.1} s of simulation in the workers)",
+                    self.elapsed_ms / 1e3,
+                    self.workers(),
+                    self.busy_ms / 1e3
+                )
             }
             RunState::Cancelled => "cancelled".to_string(),
         };

@@ -150,7 +150,8 @@ fn run_pool(workers: usize, lifo: bool) -> (Vec<table::Row>, String) {
     }
     assert_eq!(run.state(), RunState::Finished);
     assert_eq!(run.busy_ms(), 2.0 * run.jobs_done() as f64);
-    assert!(run.status_line().contains(&format!("on {workers} workers")), "{}", run.status_line());
+    let busy = format!("on {workers} workers ({:.1} s of simulation in the workers)", run.busy_ms() / 1e3);
+    assert!(run.status_line().contains(&busy), "{}", run.status_line());
     (table::rows(run.plan()), llmsim_engine::search::search_csv(run.plan()))
 }
 
