@@ -20,6 +20,7 @@ pub mod compare;
 pub mod form;
 pub mod memory;
 pub mod page;
+pub mod plan;
 pub mod presets;
 pub mod runs_table;
 pub mod share;

@@ -318,7 +318,8 @@ mod tests {
             "TTFT p50: A {:.3} s, B {:.3} s; preemptions: A {}, B {}",
             sa.ttft_s.p50, sb.ttft_s.p50, sa.num_preemptions, sb.num_preemptions
         );
-        assert!(sb.ttft_s.p50 > 2.0 * sa.ttft_s.p50, "the two schedulers differ visibly");
+        // 1.76× at the execution model of Fidelity II (2.1× before its faster GEMMs).
+        assert!(sb.ttft_s.p50 > 1.5 * sa.ttft_s.p50, "the two schedulers differ visibly");
     }
 
     #[test]

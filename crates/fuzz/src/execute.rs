@@ -284,13 +284,14 @@ fn build_and_run(
     // the end): requests completed at that instant, whose end event is still queued, are
     // neither completed nor unfinished yet. Its other invariants hold.
     let s = &report.summary;
-    let accounted = s.num_completed + s.num_refused + s.num_unfinished;
+    // Completed warm-up requests (closed-loop benchmark clients) are counted apart (INV-1).
+    let accounted = s.num_completed + s.num_refused + s.num_unfinished + s.num_warmup_requests;
     if accounted > s.num_requests || (!cut && accounted != s.num_requests) {
         return Err(Finding::new(
             "invariant",
             format!(
-                "INV-1: {} requests but {} completed + {} refused + {} unfinished",
-                s.num_requests, s.num_completed, s.num_refused, s.num_unfinished
+                "INV-1: {} requests but {} completed + {} refused + {} unfinished + {} warm-up",
+                s.num_requests, s.num_completed, s.num_refused, s.num_unfinished, s.num_warmup_requests
             ),
         ));
     }
@@ -330,6 +331,21 @@ mod tests {
         assert_eq!(execute(&scenario(&[("seed", "x")]), &limits), Verdict::Refused);
         let long = scenario(&[("synthetic_request_generator_config_num_requests", "100000")]);
         assert!(matches!(execute(&long, &limits), Verdict::Accepted { cut: true, .. }));
+    }
+
+    /// The short campaign's first finding after the serving engines landed: completed warm-up
+    /// requests are accounted for apart, and the harness's INV-1 counted them nowhere.
+    #[test]
+    fn a_closed_loop_with_warm_up_requests_is_accepted() {
+        let case = scenario(&[
+            ("request_generator_config_type", "closed_loop"),
+            ("closed_loop_request_generator_config_num_requests", "3"),
+            ("closed_loop_request_generator_config_warmup_requests", "4"),
+            ("fixed_request_length_generator_config_decode_tokens", "6"),
+            ("serving_engine", "vllm"),
+        ]);
+        let verdict = execute(&case, &ExecLimits::default());
+        assert!(matches!(verdict, Verdict::Accepted { cut: false, .. }), "{verdict:?}");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 #![warn(missing_docs)]
 
+pub mod search;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,8 @@ pub enum ToWorker {
         /// The run's request id.
         run_id: u32,
     },
+    /// Run one simulation of a capacity search (the page's plan decides which).
+    RunJob(search::RunJob),
 }
 
 /// A message from the worker to the page.
@@ -118,6 +122,8 @@ pub enum FromWorker {
         /// Files of [`DOWNLOADS`] not rendered, and why.
         skipped: Vec<SkippedFile>,
     },
+    /// A capacity search's simulation finished.
+    JobDone(search::JobDone),
 }
 
 /// The files a finished run offers for download, in the order the page lists them.

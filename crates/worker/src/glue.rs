@@ -109,6 +109,15 @@ pub fn handle(session: &Rc<RefCell<Session>>, data: &JsValue) {
         ToWorker::Cancel { run_id } => {
             CANCELLED.with(|c| c.borrow_mut().insert(run_id));
         }
+        ToWorker::RunJob(request) => {
+            let session = session.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(config) = request.job.config() {
+                    fetch_shipped(&session, &config.to_json(false)).await;
+                }
+                post(&FromWorker::JobDone(crate::search::run(&session.borrow(), &request, &now_ms)), &[]);
+            });
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod search;
 pub mod session;
 
 #[cfg(target_arch = "wasm32")]

@@ -8,6 +8,7 @@ mod charts;
 mod controls;
 mod fields;
 mod memory;
+mod plan;
 mod results;
 mod runs_list;
 mod state;
@@ -42,6 +43,7 @@ pub fn App() -> impl IntoView {
                 "Simulates LLM inference clusters (Vidur's model) entirely in your browser: files you upload never leave this machine."
             </p>
         </header>
+        <plan::PlanCapacity/>
         <main class="layout">
             <aside class="config">
                 <controls::RunBar/>

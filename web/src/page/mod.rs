@@ -321,6 +321,8 @@ impl Page {
                 self.runs.add_downloads(run_id, RunDownloads { files, skipped });
                 Vec::new()
             }
+            // Answers to the plan view's pool of workers (`app::plan`), never to this one.
+            FromWorker::JobDone(_) => Vec::new(),
             FromWorker::Crashed { message } => {
                 self.worker_ready = false;
                 self.runs.stop(Outcome::Crashed);

@@ -1,0 +1,338 @@
+//! The plan form: the space (node/device, TP, PP, replicas, replica scheduler and chunk size),
+//! the objectives, the goal and the request count, over a base configuration taken from the
+//! run form. It builds the JSON that `llmsim search --config` reads, and the engine's
+//! `SearchSpec::from_json_value` validates it; each error is put at the form field it is about.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use llmsim_engine::search::{SearchSpec, SpecError};
+use llmsim_engine::slo::SloMetric;
+
+/// One objective row: metric, quantile and bound, as typed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SloRow {
+    /// `ttft`, `tbt`, `tpot`, `e2e`, `scheduling_delay` or `e2e_normalized`.
+    pub metric: String,
+    /// The quantile, e.g. `0.9`.
+    pub quantile: String,
+    /// The bound in seconds.
+    pub max_s: String,
+}
+
+/// What the plan form holds (all texts as typed; the engine judges them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanForm {
+    /// Chosen nodes (`h100_dgx`, ...); each sets its device too.
+    pub nodes: Vec<String>,
+    /// Tensor-parallel degrees, comma-separated.
+    pub tp: String,
+    /// Pipeline stages, comma-separated.
+    pub pp: String,
+    /// Replica counts, comma-separated (empty: the base's, or searched by the goal).
+    pub replicas: String,
+    /// Replica schedulers (empty: the base's).
+    pub schedulers: Vec<String>,
+    /// Chunk sizes for the schedulers that have one, comma-separated (empty: their default).
+    pub chunk_sizes: String,
+    /// The objectives.
+    pub slos: Vec<SloRow>,
+    /// `and` or `or`.
+    pub slo_combine: String,
+    /// `max_qps`, `min_replicas` or `min_cost`.
+    pub goal: String,
+    /// The rate to serve (or where a QPS search starts).
+    pub qps: String,
+    /// Requests per simulated point.
+    pub num_requests: String,
+    /// QPS granularity.
+    pub qps_granularity: String,
+}
+
+impl Default for PlanForm {
+    fn default() -> PlanForm {
+        PlanForm {
+            nodes: vec!["h100_dgx".into()],
+            tp: "1, 2".into(),
+            pp: "1".into(),
+            replicas: "1".into(),
+            schedulers: Vec::new(),
+            chunk_sizes: String::new(),
+            slos: vec![
+                SloRow { metric: "ttft".into(), quantile: "0.9".into(), max_s: "1".into() },
+                SloRow { metric: "tpot".into(), quantile: "0.9".into(), max_s: "0.05".into() },
+            ],
+            slo_combine: "and".into(),
+            goal: "max_qps".into(),
+            qps: "4".into(),
+            num_requests: "200".into(),
+            qps_granularity: "0.05".into(),
+        }
+    }
+}
+
+/// A form field an error is shown at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Field {
+    /// The base configuration (the run form's settings).
+    Base,
+    /// Nodes / devices.
+    Nodes,
+    /// TP.
+    Tp,
+    /// PP.
+    Pp,
+    /// Replicas.
+    Replicas,
+    /// Schedulers and chunk sizes.
+    Schedulers,
+    /// Objective row `i`.
+    Slo(usize),
+    /// And / or.
+    SloCombine,
+    /// Goal.
+    Goal,
+    /// QPS.
+    Qps,
+    /// Requests per point.
+    NumRequests,
+    /// Granularity.
+    QpsGranularity,
+    /// Anything else.
+    Other,
+}
+
+/// The metric names the objective rows offer.
+pub fn metric_names() -> Vec<&'static str> {
+    SloMetric::ALL.iter().map(|m| m.name()).collect()
+}
+
+/// The nodes the space offers, as `(node, device)`, in the catalogue's order.
+pub fn node_choices() -> Vec<(String, String)> {
+    llmsim_engine::catalog::nodes().iter().map(|n| (n.name.clone(), n.device.clone())).collect()
+}
+
+/// The replica schedulers the space offers.
+pub fn scheduler_choices() -> Vec<&'static str> {
+    llmsim_engine::find_flag("replica_scheduler_config_type").map_or_else(Vec::new, |f| f.choices().to_vec())
+}
+
+/// A scheduler's chunk-size flag, if it has one.
+fn chunk_flag(scheduler: &str) -> Option<&'static str> {
+    let name = format!("{scheduler}_scheduler_config_chunk_size");
+    llmsim_engine::find_flag(&name).map(|f| f.name)
+}
+
+/// Comma-separated items, as JSON numbers where they read as one (else strings, which the
+/// engine names as wrong at their place in the list).
+fn list(text: &str) -> Vec<Value> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::String(t.to_string())))
+        .collect()
+}
+
+/// A number as JSON, or the text for the engine to refuse at its field.
+fn number(text: &str) -> Value {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<i64>() {
+        return Value::from(n);
+    }
+    t.parse::<f64>().ok().filter(|x| x.is_finite()).map_or_else(|| Value::String(t.to_string()), Value::from)
+}
+
+impl PlanForm {
+    /// The search spec as `llmsim search --config` reads it, over `base` (the run form's
+    /// active `(flag, text)` pairs; the flags the plan sets are left out of it).
+    pub fn to_spec_json(&self, base: &[(String, String)]) -> Value {
+        let mut space = Map::new();
+        if !self.nodes.is_empty() {
+            let nodes = node_choices();
+            let cluster: Vec<Value> = self
+                .nodes
+                .iter()
+                .map(|n| {
+                    let device = nodes.iter().find(|(name, _)| name == n).map_or("", |(_, d)| d.as_str());
+                    json!({"replica_config_device": device, "replica_config_network_device": n})
+                })
+                .collect();
+            space.insert("cluster".into(), Value::Array(cluster));
+        }
+        for (flag, text) in [
+            ("replica_config_tensor_parallel_size", &self.tp),
+            ("replica_config_num_pipeline_stages", &self.pp),
+            ("cluster_config_num_replicas", &self.replicas),
+        ] {
+            let values = list(text);
+            if !values.is_empty() {
+                space.insert(flag.into(), Value::Array(values));
+            }
+        }
+        if !self.schedulers.is_empty() {
+            let chunks = list(&self.chunk_sizes);
+            let mut groups = Vec::new();
+            for s in &self.schedulers {
+                match chunk_flag(s).filter(|_| !chunks.is_empty()) {
+                    Some(flag) => {
+                        for c in &chunks {
+                            groups.push(json!({"replica_scheduler_config_type": s, flag: c}));
+                        }
+                    }
+                    None => groups.push(json!({"replica_scheduler_config_type": s})),
+                }
+            }
+            space.insert("scheduler".into(), Value::Array(groups));
+        }
+        let space_sets = |flag: &str| -> bool {
+            match flag {
+                "replica_config_device" | "replica_config_network_device" => !self.nodes.is_empty(),
+                "replica_config_tensor_parallel_size" => !list(&self.tp).is_empty(),
+                "replica_config_num_pipeline_stages" => !list(&self.pp).is_empty(),
+                "cluster_config_num_replicas" => !list(&self.replicas).is_empty() || self.goal != "max_qps",
+                "replica_scheduler_config_type" => !self.schedulers.is_empty(),
+                f => {
+                    !self.schedulers.is_empty()
+                        && !list(&self.chunk_sizes).is_empty()
+                        && f.ends_with("_scheduler_config_chunk_size")
+                }
+            }
+        };
+        let base: Map<String, Value> = base
+            .iter()
+            .filter(|(k, _)| !is_reserved(k) && !space_sets(k))
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let slos: Vec<Value> = self
+            .slos
+            .iter()
+            .map(|r| json!({"metric": r.metric, "quantile": number(&r.quantile), "max_s": number(&r.max_s)}))
+            .collect();
+        let mut spec = json!({
+            "base": base,
+            "space": space,
+            "slos": slos,
+            "slo_combine": self.slo_combine,
+            "goal": self.goal,
+            "qps": number(&self.qps),
+            "num_requests": number(&self.num_requests),
+            "qps_granularity": number(&self.qps_granularity),
+        });
+        if self.slos.is_empty() {
+            spec.as_object_mut().expect("an object").remove("slos");
+        }
+        spec
+    }
+
+    /// The spec, validated by the engine, or its errors by form field.
+    pub fn build(&self, base: &[(String, String)]) -> Result<(SearchSpec, Value), Vec<(Field, String)>> {
+        let json = self.to_spec_json(base);
+        SearchSpec::from_json_value(&json)
+            .map(|spec| (spec, json))
+            .map_err(|e| e.0.iter().map(|e| (field_of(e), format!("{}: {}", e.field, e.message))).collect())
+    }
+
+    /// A form showing a spec (a share link's), as far as the form can show it: the base is
+    /// returned as `(flag, text)` pairs for the run form.
+    pub fn from_spec_json(spec: &Value) -> Option<(PlanForm, Vec<(String, String)>)> {
+        let object = spec.as_object()?;
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let joined = |v: Option<&Value>| {
+            v.and_then(Value::as_array)
+                .map_or_else(String::new, |l| l.iter().map(text).collect::<Vec<_>>().join(", "))
+        };
+        let space = object.get("space").and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut form = PlanForm {
+            nodes: Vec::new(),
+            tp: joined(space.get("replica_config_tensor_parallel_size")),
+            pp: joined(space.get("replica_config_num_pipeline_stages")),
+            replicas: joined(space.get("cluster_config_num_replicas")),
+            schedulers: Vec::new(),
+            chunk_sizes: String::new(),
+            slos: Vec::new(),
+            slo_combine: object.get("slo_combine").map_or("and".into(), text),
+            goal: object.get("goal").map_or("max_qps".into(), text),
+            qps: object.get("qps").map_or(String::new(), text),
+            num_requests: object.get("num_requests").map_or(String::new(), text),
+            qps_granularity: object.get("qps_granularity").map_or(String::new(), text),
+        };
+        for item in space.get("cluster").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(n) = item.get("replica_config_network_device") {
+                form.nodes.push(text(n));
+            }
+        }
+        let mut chunks: Vec<String> = Vec::new();
+        for item in space.get("scheduler").and_then(Value::as_array).into_iter().flatten() {
+            let Some(object) = item.as_object() else { continue };
+            for (k, v) in object {
+                if k == "replica_scheduler_config_type" {
+                    if !form.schedulers.contains(&text(v)) {
+                        form.schedulers.push(text(v));
+                    }
+                } else if k.ends_with("_scheduler_config_chunk_size") && !chunks.contains(&text(v)) {
+                    chunks.push(text(v));
+                }
+            }
+        }
+        form.chunk_sizes = chunks.join(", ");
+        for item in object.get("slos").and_then(Value::as_array).into_iter().flatten() {
+            form.slos.push(SloRow {
+                metric: item.get("metric").map_or(String::new(), text),
+                quantile: item.get("quantile").map_or("0.9".into(), text),
+                max_s: item.get("max_s").map_or(String::new(), text),
+            });
+        }
+        let base = object
+            .get("base")
+            .and_then(Value::as_object)
+            .map(|b| b.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+            .unwrap_or_default();
+        Some((form, base))
+    }
+}
+
+/// Flags of the base the search sets itself (rate, request count, objectives): the run form's
+/// values are dropped, not refused.
+fn is_reserved(flag: &str) -> bool {
+    flag.ends_with("_request_interval_generator_config_qps")
+        || flag == "synthetic_request_generator_config_num_requests"
+        || flag.starts_with("slo_config_") && !flag.starts_with("slo_config_prefill_e2e_time")
+}
+
+/// The form field a spec error is about.
+pub fn field_of(e: &SpecError) -> Field {
+    let f = e.field.as_str();
+    let head = f.split(['[', '.']).next().unwrap_or("");
+    if f == "space.cluster" || f.starts_with("space.cluster[") {
+        return Field::Nodes;
+    }
+    if f.starts_with("space.replica_config_tensor_parallel_size") {
+        return Field::Tp;
+    }
+    if f.starts_with("space.replica_config_num_pipeline_stages") {
+        return Field::Pp;
+    }
+    if f.starts_with("space.cluster_config_num_replicas") || f.starts_with("base.cluster_config_num_replicas")
+    {
+        return Field::Replicas;
+    }
+    if f.starts_with("space.scheduler") {
+        return Field::Schedulers;
+    }
+    if let Some(rest) = f.strip_prefix("slos[") {
+        return rest.split(']').next().and_then(|i| i.parse().ok()).map_or(Field::Other, Field::Slo);
+    }
+    match head {
+        "base" => Field::Base,
+        "slos" => Field::Slo(0),
+        "slo_combine" => Field::SloCombine,
+        "goal" => Field::Goal,
+        "qps" | "min_qps" | "max_qps" => Field::Qps,
+        "num_requests" => Field::NumRequests,
+        "qps_granularity" => Field::QpsGranularity,
+        _ => Field::Other,
+    }
+}

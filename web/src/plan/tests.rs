@@ -1,0 +1,242 @@
+use llmsim_engine::search::{Job, JobOutcome, RunOutcome, SearchPlan, SearchSpec};
+use serde_json::json;
+
+use super::form::{Field, PlanForm};
+use super::run::{RunState, SearchRun};
+use super::{link, pareto, table};
+use crate::presets;
+
+fn quick_start() -> Vec<(String, String)> {
+    presets::find("quick-start").unwrap().pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn form() -> PlanForm {
+    PlanForm { nodes: vec!["h100_dgx".into(), "h200_dgx".into()], tp: "1, 2".into(), ..PlanForm::default() }
+}
+
+#[test]
+fn the_form_builds_a_spec_the_engine_accepts_over_the_run_forms_workload() {
+    let (spec, json) = form().build(&quick_start()).unwrap();
+    assert_eq!(spec.num_configurations(), 2 * 2 * 1 * 1);
+    let base = json["base"].as_object().unwrap();
+    // The flags the search sets (rate, request count) and the space's are left out of the base.
+    for flag in [
+        "poisson_request_interval_generator_config_qps",
+        "synthetic_request_generator_config_num_requests",
+        "replica_config_device",
+        "replica_config_tensor_parallel_size",
+        "cluster_config_num_replicas",
+    ] {
+        assert!(!base.contains_key(flag), "{flag} in {base:?}");
+    }
+    assert_eq!(base["replica_config_model_name"], "meta-llama/Meta-Llama-3-8B");
+    assert_eq!(
+        json["space"]["cluster"][1],
+        json!({"replica_config_device": "h200", "replica_config_network_device": "h200_dgx"})
+    );
+    assert_eq!(spec.num_requests, 200);
+    assert_eq!(spec.slos.len(), 2);
+}
+
+#[test]
+fn schedulers_with_chunk_sizes_become_groups() {
+    let f = PlanForm {
+        schedulers: vec!["vllm_v1".into(), "orca".into()],
+        chunk_sizes: "256, 512".into(),
+        ..form()
+    };
+    let (spec, json) = f.build(&quick_start()).unwrap();
+    let groups = json["space"]["scheduler"].as_array().unwrap();
+    // vllm_v1 has chunks (two groups); orca has none (one).
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    assert_eq!(
+        groups[1],
+        json!({"replica_scheduler_config_type": "vllm_v1", "vllm_v1_scheduler_config_chunk_size": 512})
+    );
+    assert!(!json["base"].as_object().unwrap().contains_key("vllm_v1_scheduler_config_chunk_size"));
+    assert_eq!(spec.num_configurations(), 2 * 2 * 3);
+}
+
+#[test]
+fn engine_errors_land_at_their_fields() {
+    let fields = |f: PlanForm| -> Vec<Field> {
+        f.build(&quick_start()).unwrap_err().into_iter().map(|(field, _)| field).collect()
+    };
+    assert_eq!(fields(PlanForm { tp: "1, two".into(), ..form() }), vec![Field::Tp]);
+    assert_eq!(fields(PlanForm { qps: "fast".into(), ..form() }), vec![Field::Qps]);
+    let mut f = form();
+    f.slos[1].max_s = String::new();
+    assert_eq!(fields(f), vec![Field::Slo(1)]);
+    let mut f = form();
+    f.slos[1].metric = "latency".into();
+    assert_eq!(fields(f), vec![Field::Slo(1)]);
+    // min_replicas chooses the count: a listed count is refused at the replicas field.
+    assert_eq!(fields(PlanForm { goal: "min_replicas".into(), ..form() }), vec![Field::Replicas]);
+    assert!(form().build(&quick_start()).is_ok());
+    // The run form's workload must be synthetic with a rate: a trace replay is refused at base.
+    let trace = presets::find("scheduler-ab")
+        .unwrap()
+        .pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect::<Vec<_>>();
+    let errors = form().build(&trace).unwrap_err();
+    assert!(errors.iter().all(|(f, _)| *f == Field::Base), "{errors:?}");
+}
+
+#[test]
+fn a_share_link_restores_the_spec() {
+    let f = PlanForm {
+        schedulers: vec!["sarathi".into()],
+        chunk_sizes: "512".into(),
+        goal: "min_cost".into(),
+        replicas: String::new(),
+        ..form()
+    };
+    let spec = f.to_spec_json(&quick_start());
+    let query = link::to_query(&spec);
+    let back = link::from_query(&format!("?x=1&{query}")).unwrap().unwrap();
+    assert_eq!(back, spec);
+    let (form_back, base) = PlanForm::from_spec_json(&back).unwrap();
+    assert_eq!(form_back.to_spec_json(&base), spec);
+    assert_eq!(form_back.nodes, f.nodes);
+    // Numbers read back as typed (a link restores "200", not "200.0").
+    assert_eq!(form_back.num_requests, "200");
+    assert_eq!(form_back.qps, "4");
+    assert!(link::from_query("a=1").is_none());
+    assert!(link::from_query("_search=%7Bx").unwrap().is_err());
+    // The run form's link reader ignores the plan's key.
+    assert!(crate::share::SharedRun::from_query(&query).is_empty());
+}
+
+/// A toy model: configuration c sustains `capacity[c]` QPS, with a cost.
+fn toy(job: &Job) -> JobOutcome {
+    let capacity = [3.0, 7.5, 0.0, 12.0];
+    let cap = capacity[job.id.configuration as usize];
+    if cap == 0.0 {
+        return JobOutcome::Invalid("does not fit".into());
+    }
+    JobOutcome::Ran(RunOutcome {
+        passed: job.qps <= cap,
+        overloaded: job.qps > cap,
+        ttft_p90_s: Some(job.qps / cap),
+        num_gpus: 1 + u64::from(job.id.configuration),
+        usd_per_hour: Some(2.0 + f64::from(job.id.configuration)),
+        usd_per_million_output_tokens: Some(10.0 / cap),
+        ..RunOutcome::default()
+    })
+}
+
+fn toy_spec() -> SearchSpec {
+    let f = PlanForm { tp: "1, 2, 4, 8".into(), nodes: vec!["h100_dgx".into()], ..PlanForm::default() };
+    f.build(&quick_start()).unwrap().0
+}
+
+/// Runs a search on `workers` simulated workers; `lifo` completes the newest job first.
+fn run_pool(workers: usize, lifo: bool) -> (Vec<table::Row>, String) {
+    let mut run = SearchRun::new(toy_spec(), workers, 0.0);
+    let mut in_flight: Vec<(usize, Job)> = Vec::new();
+    let mut t = 0.0;
+    loop {
+        in_flight.extend(run.dispatch());
+        assert!(run.jobs_running() <= workers);
+        if in_flight.is_empty() {
+            break;
+        }
+        let (w, job) = if lifo { in_flight.pop().unwrap() } else { in_flight.remove(0) };
+        t += 1.0;
+        run.add_busy_ms(2.0);
+        run.on_done(w, job.id, toy(&job), t).unwrap();
+    }
+    assert_eq!(run.state(), RunState::Finished);
+    assert_eq!(run.busy_ms(), 2.0 * run.jobs_done() as f64);
+    let busy = format!("on {workers} workers ({:.1} s of simulation in the workers)", run.busy_ms() / 1e3);
+    assert!(run.status_line().contains(&busy), "{}", run.status_line());
+    (table::rows(run.plan()), llmsim_engine::search::search_csv(run.plan()))
+}
+
+#[test]
+fn the_pool_gives_the_same_table_whatever_the_workers_and_order() {
+    let (rows, csv) = run_pool(1, false);
+    assert_eq!(rows.len(), 4);
+    for (workers, lifo) in [(2, false), (2, true), (4, true), (7, false)] {
+        let (r, c) = run_pool(workers, lifo);
+        assert_eq!(r, rows, "{workers} workers, lifo {lifo}");
+        assert_eq!(c, csv);
+    }
+    // Max QPS within the granularity of the toy's capacity; the invalid one skipped.
+    let qps = |i: usize| rows[i].chosen.unwrap().0;
+    assert!(qps(0) <= 3.0 && qps(0) >= 3.0 * 0.95, "{}", qps(0));
+    assert!(qps(3) <= 12.0 && qps(3) >= 12.0 * 0.95, "{}", qps(3));
+    assert!(rows[2].chosen.is_none() && rows[2].cells.iter().any(|c| c.text == "skipped"));
+}
+
+#[test]
+fn cancel_stops_dispatching_and_ignores_late_results() {
+    let mut run = SearchRun::new(toy_spec(), 2, 0.0);
+    let jobs = run.dispatch();
+    assert_eq!(jobs.len(), 2);
+    run.on_done(jobs[0].0, jobs[0].1.id, toy(&jobs[0].1), 1.0).unwrap();
+    run.cancel(5.0);
+    assert_eq!(run.state(), RunState::Cancelled);
+    assert!(run.dispatch().is_empty());
+    run.add_busy_ms(50.0);
+    run.on_done(jobs[1].0, jobs[1].1.id, toy(&jobs[1].1), 6.0).unwrap();
+    assert_eq!(run.busy_ms(), 0.0, "a cancelled search's late results count for nothing");
+    assert_eq!(run.jobs_done(), 1);
+    assert_eq!(run.elapsed_ms(), 5.0);
+    assert!(run.status_line().contains("cancelled"), "{}", run.status_line());
+}
+
+#[test]
+fn a_lost_worker_gives_up_its_configuration_and_the_search_goes_on() {
+    let mut run = SearchRun::new(toy_spec(), 1, 0.0);
+    let jobs = run.dispatch();
+    run.on_worker_lost(jobs[0].0, "out of memory", 1.0).unwrap();
+    let rows = table::rows(run.plan());
+    assert!(rows[0].cells.last().unwrap().text.contains("out of memory"));
+    assert_eq!(run.dispatch().len(), 1);
+}
+
+#[test]
+fn rows_sort_numerically_with_missing_last_and_open_as_runs() {
+    let mut run = SearchRun::new(toy_spec(), 3, 0.0);
+    while run.state() == RunState::Running {
+        for (w, job) in run.dispatch() {
+            run.on_done(w, job.id, toy(&job), 0.0).unwrap();
+        }
+    }
+    let plan: &SearchPlan = run.plan();
+    let columns = table::columns(plan);
+    let qps_col = columns.iter().position(|c| *c == table::Column::Qps).unwrap();
+    let mut rows = table::rows(plan);
+    table::sort(&mut rows, qps_col, true);
+    let order: Vec<u32> = rows.iter().map(|r| r.configuration).collect();
+    assert_eq!(order, vec![3, 1, 0, 2]);
+    table::sort(&mut rows, qps_col, false);
+    assert_eq!(rows.iter().map(|r| r.configuration).collect::<Vec<_>>(), vec![0, 1, 3, 2]);
+    let headers: Vec<String> = columns.iter().map(|c| table::header(plan, *c)).collect();
+    assert_eq!(headers[..4], ["replicas (space)", "PP", "TP", "device"], "{headers:?}");
+    // A row opens as a normal run: its TP, its rate, the run form's workload, files and charts on.
+    let (qps, replicas) = rows[1].chosen.unwrap();
+    let pairs = table::run_pairs(plan, 1, qps, replicas);
+    let config =
+        llmsim_engine::Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+    assert_eq!(config.get("replica_config_tensor_parallel_size").to_text(), "2");
+    assert_eq!(config.get("poisson_request_interval_generator_config_qps").to_text(), qps.to_string());
+    assert!(!pairs.iter().any(|(k, _)| k == "metrics_config_enable_chrome_trace"));
+    // Pareto: cost falls with capacity and TTFT p90 is qps/cap ≈ 1 for all: one frontier point
+    // at the cheapest, unless another is both cheaper and faster.
+    let points = pareto::points(plan);
+    assert_eq!(points.len(), 3);
+    let cheapest = points.iter().min_by(|a, b| a.cost.total_cmp(&b.cost)).unwrap();
+    assert!(cheapest.on_frontier);
+    let mut svg = String::new();
+    {
+        use plotters::prelude::*;
+        let root = plotters_svg::SVGBackend::with_string(&mut svg, (600, 360)).into_drawing_area();
+        pareto::draw(&root, 14, &points).unwrap();
+    }
+    assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+    assert!(svg.contains("#3") && svg.contains("TTFT p90"));
+}
