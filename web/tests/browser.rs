@@ -84,6 +84,7 @@ fn cdf_and_bar_charts_draw_on_a_canvas() {
         lines,
         y_range: Some((0.0, 1.0)),
         x_log: true,
+        marks: Vec::new(),
     };
     let frame = draw_on(&c, &Chart { title: "log".into(), plot, units: Units::default() }).unwrap().unwrap();
     assert!(frame.x_log && frame.x.0 > 0.0);

@@ -29,7 +29,8 @@ fn the_form_builds_a_spec_the_engine_accepts_over_the_run_forms_workload() {
     ] {
         assert!(!base.contains_key(flag), "{flag} in {base:?}");
     }
-    assert_eq!(base["replica_config_model_name"], "meta-llama/Meta-Llama-3-8B");
+    let model = quick_start().into_iter().find(|(k, _)| k == "replica_config_model_name").unwrap().1;
+    assert_eq!(base["replica_config_model_name"], model.as_str(), "the run form's model is the base's");
     assert_eq!(
         json["space"]["cluster"][1],
         json!({"replica_config_device": "h200", "replica_config_network_device": "h200_dgx"})
