@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{Config, FlagDef, Params, SloSpec};
-use crate::kv::{KvUsage, PrefixCacheStats};
+use crate::kv::{KvCacheManager, KvUsage, PrefixCacheStats};
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
 use crate::time::SimTime;
 
@@ -288,6 +288,18 @@ fn release_completed(
     if any_completed {
         running.retain(|id| !requests.get(*id).is_completed());
     }
+}
+
+/// The refusal of a waiting request `id` that cannot be scheduled with nothing running (the
+/// block-pool schedulers' `evict_blocked`): with every block free, it can never fit.
+fn refuse_unschedulable(id: RequestId, requests: &RequestArena, kv: &KvCacheManager) -> (RequestId, String) {
+    let tokens = requests.get(id).total_tokens();
+    let why = format!(
+        "could not be scheduled ({tokens} tokens) with {} free of {} KV blocks and nothing running",
+        kv.num_free(),
+        kv.num_blocks()
+    );
+    (id, why)
 }
 
 /// Refuses a request cap below the pipeline depth, naming `flag`: some micro-batches could

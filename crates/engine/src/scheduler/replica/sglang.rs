@@ -444,15 +444,7 @@ impl ReplicaScheduler for SglangScheduler {
         // fit; kept as the engine's last line against a stall.
         self.batch_is_full = false;
         let id = self.waiting.pop()?;
-        let tokens = requests.get(id).total_tokens();
-        Some((
-            id,
-            format!(
-                "could not be scheduled ({tokens} tokens) with {} free of {} KV blocks and nothing running",
-                self.kv.num_free(),
-                self.kv.num_blocks()
-            ),
-        ))
+        Some(super::refuse_unschedulable(id, requests, &self.kv))
     }
 
     fn kv_usage(&self) -> KvUsage {

@@ -250,15 +250,7 @@ impl ReplicaScheduler for VllmV1Scheduler {
         // With nothing running every block is free, and add_request refused what can never
         // fit, so this is unreachable; kept as the engine's last line against a stall.
         let id = self.waiting.pop()?;
-        let tokens = requests.get(id).total_tokens();
-        Some((
-            id,
-            format!(
-                "could not be scheduled ({tokens} tokens) with {} free of {} KV blocks and nothing running",
-                self.kv.num_free(),
-                self.kv.num_blocks()
-            ),
-        ))
+        Some(super::refuse_unschedulable(id, requests, &self.kv))
     }
 
     fn kv_usage(&self) -> KvUsage {
