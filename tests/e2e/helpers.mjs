@@ -48,6 +48,22 @@ export function measure(name, value, unit) {
   console.log(`MEASURE ${name} = ${value} ${unit}`);
 }
 
+/** Collects the page's errors in `page.problems`: page errors, console errors and failed loads.
+ *  A failed load is recorded with its URL (the console's "Failed to load resource" names none). */
+export function recordProblems(page) {
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  // The favicon is left out: Chromium asks for /favicon.ico when it shows worker_loader.js
+  // above (a text document has no <link rel=icon>), and that 404 can reach the console after
+  // this listener is attached; the page itself declares an empty icon and never asks for it.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) page.problems.push(`console: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && new URL(r.url()).pathname !== '/favicon.ico') page.problems.push(`http ${r.status()}: ${r.url()}`);
+  });
+}
+
 /** A fresh page that records console errors and page errors; `deviceScaleFactor` emulates a
  *  high-DPI screen (devicePixelRatio) from the start. The runs an earlier test kept in the
  *  browser's storage are cleared first (`keepRuns` keeps them), so each test starts as a first
@@ -60,9 +76,7 @@ export async function open(url = ctx.site.url, { deviceScaleFactor, keepRuns = f
     await page.goto(`${ctx.site.url}worker_loader.js`);
     await page.evaluate(() => localStorage.clear());
   }
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  recordProblems(page);
   if (deviceScaleFactor) {
     const cdp = await ctx.browser.newCDPSession(page);
     await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1280, height: 800, deviceScaleFactor, mobile: false });
