@@ -43,6 +43,17 @@ test('default preset: runs, shows the summary and charts, and matches the native
   measure('first_load_wasm_js_gzip', first.reduce((s, [, b]) => s + b, 0), 'bytes');
   measure('first_load_all_gzip', ctx.site.transferred.bytes - before, 'bytes');
   for (const [f, b] of first) measure(`first_load_file ${f}`, b, 'bytes (gzip)');
+  // Paint timing of this first load (loopback, nothing cached), from the navigation's start.
+  const paint = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('paint').map((e) => [e.name, e.startTime])));
+  assert.ok('first-contentful-paint' in paint, `the browser reports paint timing: ${JSON.stringify(paint)}`);
+  measure('first_load_first_paint', Math.round(paint['first-paint'] ?? paint['first-contentful-paint']), 'ms');
+  measure('first_load_first_contentful_paint', Math.round(paint['first-contentful-paint']), 'ms');
+  const nav = await page.evaluate(() => performance.getEntriesByType('navigation')[0].toJSON());
+  measure('first_load_dom_content_loaded', Math.round(nav.domContentLoadedEventEnd), 'ms');
+  // index.html's header painted first (above); the app's own replaces it once mounted.
+  assert.equal(await page.locator('.boot').isVisible(), false, "index.html's loading header is hidden after the app mounts");
+  assert.equal(await page.locator('h1:visible').count(), 1, 'one visible page title');
+  measure('first_load_ready', Math.round(await page.evaluate(() => performance.now())), 'ms (the run button enabled: page mounted, worker loaded)');
 
   assert.equal(await page.$eval('[data-testid=preset]', (s) => s.value), 'quick-start');
   const coldMs = await run(page);
