@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::calibration::{
-    AllReduceKernel, Calibration, DeviceCalibration, GemmKernels, class, layer_gemm_class,
+    AllReduceKernel, Calibration, DeviceCalibration, GemmKernels, class, gemm_class, layer_gemm_class,
 };
 use super::cost::{
     self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks,
@@ -229,21 +229,19 @@ impl RooflinePredictor {
         let tp = replica.parallel.tensor_parallel_size;
         let device = &replica.device;
         let node = &replica.node;
-        let fp8_weights = replica.weight_dtype == Dtype::Fp8;
+        let weights = replica.weight_dtype;
         let fp8_kv = replica.kv_cache_dtype == Dtype::Fp8;
         let bandwidth = device.memory_bandwidth_gbps * 1e9;
         let peaks = Peaks { flops_per_s: device.fp16_tflops * 1e12, bytes_per_s: bandwidth };
-        let gemm_flops =
-            if fp8_weights { device.fp8_tflops.unwrap_or(device.fp16_tflops) } else { device.fp16_tflops };
-        let gemm_peaks = Peaks { flops_per_s: gemm_flops * 1e12, bytes_per_s: bandwidth };
+        let gemm_peaks = Peaks { flops_per_s: weights.gemm_tflops(device) * 1e12, bytes_per_s: bandwidth };
 
         let curve = |c: &str| cal.curve(c).unwrap_or(Curve::roofline(0.7, 0.8, 5.0));
-        let gemm = curve(if fp8_weights { class::GEMM_FP8 } else { class::GEMM });
+        let gemm = curve(gemm_class(weights));
         let mut op_curves = [gemm; Op::COUNT];
         for op in Op::ALL {
             let class = match op {
                 Op::AttnPreProj | Op::AttnPostProj | Op::MlpUpProj | Op::MlpDownProj => {
-                    layer_gemm_class(op, settings.gemm_kernels, fp8_weights)
+                    layer_gemm_class(op, settings.gemm_kernels, weights)
                 }
                 Op::MlpAct if !m.use_gated_mlp => class::MLP_ACT_UNGATED.to_string(),
                 _ => op.name().to_string(),
@@ -254,7 +252,9 @@ impl RooflinePredictor {
         }
 
         let within_node = tp <= node.devices_per_node;
-        let node_cal = all.node(&node.name).filter(|_| within_node);
+        // A node without fits of its own (an NVL72 rack) borrows its 8-GPU board's all-reduce,
+        // at the TP degrees measured there.
+        let node_cal = all.node(node.calibration_source()).filter(|_| within_node);
         let kernel = settings.all_reduce_kernel;
         // An engine's own kernel where this node's tables have it; NCCL's fit otherwise (vLLM
         // itself falls back to NCCL without full NVLink connectivity); the link model last.
@@ -273,6 +273,12 @@ impl RooflinePredictor {
                 let link = AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw };
                 (Collective::single(link), "link model".to_string())
             }
+        };
+        let all_reduce_text = match node_cal {
+            Some(n) if n.node != node.name && all_reduce_text != "link model" => {
+                format!("{all_reduce_text} (fitted on {})", n.node)
+            }
+            _ => all_reduce_text,
         };
         let all_reduce = (tp > 1).then_some(all_reduce);
         let node_cal = all.node(&node.name);
@@ -300,10 +306,11 @@ impl RooflinePredictor {
         };
         let network = if tp > 1 { format!("{network}; all-reduce: {all_reduce_text}") } else { network };
         let moe_routing = settings.moe_routing;
-        let gemm_kernels_text = match (settings.gemm_kernels, fp8_weights) {
-            (_, true) => "vLLM fp8",
-            (GemmKernels::Vidur, false) => "Vidur-profiled",
-            (GemmKernels::Vllm, false) => "vLLM",
+        let gemm_kernels_text = match (settings.gemm_kernels, weights) {
+            (_, Dtype::Fp8) => "vLLM fp8",
+            (_, Dtype::Fp4) => "vLLM NVFP4",
+            (GemmKernels::Vidur, _) => "Vidur-profiled",
+            (GemmKernels::Vllm, _) => "vLLM",
         };
         RooflinePredictor {
             settings,
@@ -313,15 +320,20 @@ impl RooflinePredictor {
                 q_heads: shape.q_heads,
                 kv_heads: shape.kv_heads,
                 head_dim: shape.head_dim,
-                kv_bytes: replica.kv_cache_dtype.bytes() as f64,
+                kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             },
-            weight_bytes: replica.weight_dtype.bytes() as f64,
-            kv_bytes: replica.kv_cache_dtype.bytes() as f64,
+            weight_bytes: weights.bytes_per_element(),
+            kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             peaks,
             gemm_peaks,
             op_curves,
             gemm,
-            moe_gemm: if fp8_weights { gemm } else { cal.curve(class::MOE_EXPERTS).unwrap_or(gemm) },
+            // Quantised experts take the generic GEMM of their dtype: the bf16 fused-MoE fit is
+            // of different kernels.
+            moe_gemm: match weights {
+                Dtype::Bf16 | Dtype::Fp16 => cal.curve(class::MOE_EXPERTS).unwrap_or(gemm),
+                Dtype::Fp8 | Dtype::Fp4 => gemm,
+            },
             prefill: curve(if fp8_kv { class::PREFILL_ATTENTION_FP8 } else { class::PREFILL_ATTENTION }),
             decode: curve(if fp8_kv { class::DECODE_ATTENTION_FP8 } else { class::DECODE_ATTENTION }),
             moe: m.moe.as_ref().map(|moe| {
@@ -716,6 +728,60 @@ mod tests {
                 && last.get(Op::LmHead) > 0.0
                 && last.get(Op::Embedding) == 0.0
         );
+    }
+
+    #[test]
+    fn nvfp4_weights_run_the_layer_gemms_at_the_fp4_rate_on_blackwell_only() {
+        let b200 = |dtype: &str| {
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Llama-3.1-70B"),
+                ("replica_config_device", "b200"),
+                ("replica_config_network_device", "b200_dgx"),
+                ("replica_config_weight_dtype", dtype),
+            ]);
+            RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap()
+        };
+        let (fp8, fp4) = (b200("fp8"), b200("fp4"));
+        assert_eq!(fp4.gemm_peaks.flops_per_s, 9000e12);
+        assert_eq!(fp4.weight_bytes, 0.5625);
+        assert!(fp4.describe().contains("vLLM NVFP4"), "{}", fp4.describe());
+        // Decode reads the weights: NVFP4 moves 56 % of fp8's bytes; a long prefill is compute.
+        let decode = decode_batch(8, 1000);
+        let prefill = [BatchItem { num_processed_tokens: 0, num_tokens: 2048, is_prefill: true }];
+        for batch in [&decode[..], &prefill[..]] {
+            let (a, b) = (fp8.predict(batch, ONLY), fp4.predict(batch, ONLY));
+            assert!(b.get(Op::MlpUpProj) < a.get(Op::MlpUpProj), "{batch:?}");
+        }
+        // Hopper has no FP4 tensor cores: weight-only FP4 at the 16-bit rate.
+        let h100 = replica(&[
+            ("replica_config_model_name", "meta-llama/Llama-3.1-70B"),
+            ("replica_config_device", "h100"),
+            ("replica_config_tensor_parallel_size", "2"),
+            ("replica_config_weight_dtype", "fp4"),
+        ]);
+        let h100 = RooflinePredictor::new(&h100, RooflineCoefficients::default()).unwrap();
+        assert_eq!(h100.gemm_peaks.flops_per_s, 989.4e12);
+    }
+
+    #[test]
+    fn an_nvl72_rack_borrows_its_boards_all_reduce_and_calibration() {
+        let predictor = |node: &str, tp: &str| {
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Llama-3.1-70B"),
+                ("replica_config_device", "gb200"),
+                ("replica_config_network_device", node),
+                ("replica_config_tensor_parallel_size", tp),
+                ("replica_config_weight_dtype", "fp4"),
+            ]);
+            RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap()
+        };
+        let rack = predictor("gb200_nvl72", "8");
+        assert!(rack.describe().contains("(fitted on b200_dgx)"), "{}", rack.describe());
+        assert!(rack.describe().contains("borrowed from b200 for gb200"), "{}", rack.describe());
+        // TP 16 stays on NVLink in the rack, beyond the board's measured degrees: the link model.
+        let wide = predictor("gb200_nvl72", "16");
+        assert!(wide.describe().contains("all-reduce: link model"), "{}", wide.describe());
+        assert_eq!(rack.gemm_peaks.flops_per_s, 10000e12);
     }
 
     #[test]
