@@ -11,6 +11,10 @@ const GIB: f64 = (1u64 << 30) as f64;
 pub struct MemoryPlan {
     /// Parameters held by one GPU of the most loaded stage.
     pub params_per_device: u64,
+    /// Of those, the transformer layers' (no embedding or LM head): what every token multiplies
+    /// by, which MFU counts (an embedding is a gather, and the LM head runs once per sequence,
+    /// not per token).
+    pub layer_params_per_device: u64,
     /// Their bytes.
     pub weight_bytes_per_device: u64,
     /// Device memory left for weights and KV after the margin.
@@ -89,7 +93,8 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     // when tied).
     let edge_params =
         if pp == 1 { if m.tie_word_embeddings { embedding } else { 2 * embedding } } else { embedding };
-    let params_per_device = params_per_layer(replica) * layers + edge_params;
+    let layer_params_per_device = params_per_layer(replica) * layers;
+    let params_per_device = layer_params_per_device + edge_params;
     let weight_bytes = replica.weight_dtype.bytes_of(params_per_device);
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
     let activations = match cache.activation_memory {
@@ -148,6 +153,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     }
     Ok(MemoryPlan {
         params_per_device,
+        layer_params_per_device,
         weight_bytes_per_device: weight_bytes,
         available_bytes_per_device: available,
         reserved_bytes_per_device: reserved,
@@ -239,6 +245,31 @@ mod tests {
         );
         assert_eq!(Dtype::Fp4.bytes_of(32), 16 + 2);
         assert_eq!(Dtype::Fp4.bytes_of(33), 17 + 3, "a started block has its scale");
+    }
+
+    #[test]
+    fn mfu_counts_the_layer_parameters_per_token_not_the_embedding_and_lm_head() {
+        // One 512-token prompt with one output token: a single batch, so the run's MFU is that
+        // batch's FLOPs over the simulated time at the BF16 peak.
+        let config = crate::Config::from_pairs([
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("synthetic_request_generator_config_num_requests", "1"),
+            ("length_generator_config_type", "fixed"),
+            ("fixed_request_length_generator_config_prefill_tokens", "512"),
+            ("fixed_request_length_generator_config_decode_tokens", "1"),
+        ])
+        .unwrap();
+        let report = crate::run(&config, &crate::Inputs::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.summary.num_batches, 1);
+        let r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
+        let layer_params = (params_per_layer(&r) * 32) as f64;
+        let attention = 4.0 * 32.0 * 32.0 * 128.0 * 512.0 * 512.0;
+        let flops = 2.0 * 512.0 * layer_params + attention;
+        let expected = flops / (report.summary.simulated_time_s * 989.4e12) * 100.0;
+        let mfu = report.summary.mfu_percent_mean;
+        assert!((mfu / expected - 1.0).abs() < 1e-3, "MFU {mfu} %, expected {expected} %");
     }
 
     #[test]

@@ -197,6 +197,9 @@ const ALL_REDUCE_SLOT: usize = CACHED_OPS.len();
 /// Memo slots of the MoE router and experts.
 const MOE_SLOTS: (usize, usize) = (CACHED_OPS.len() + 1, CACHED_OPS.len() + 2);
 
+/// Tensors per token a pipeline stage sends to the next: the hidden state and the residual.
+pub const PIPELINE_TENSORS: f64 = 2.0;
+
 /// Fallback all-reduce when a node has no fit: NCCL on NVSwitch reaches about 45 % of the
 /// per-direction link bandwidth as algorithm bandwidth, after about two link latencies
 /// (h100_dgx and a100_dgx fits in data/calibration.json).
@@ -402,6 +405,20 @@ impl RooflinePredictor {
         cost::decode_attention_us(&self.decode, self.peaks, &self.attention, work)
     }
 
+    /// Prefill and decode attention of one batch, µs per layer. A batch mixing prefill chunks
+    /// and decodes runs them in one varlen launch (FlashInfer, FlashAttention), so it pays one
+    /// kernel's fixed overhead, the larger of the two, not both: the smaller is taken off the
+    /// prefill part.
+    pub fn mixed_attention_us(&self, prefill: PrefillWork, decode: DecodeWork) -> (f64, f64) {
+        let (prefill_us, decode_us) = (self.prefill_us(prefill), self.decode_us(decode));
+        if prefill_us > 0.0 && decode_us > 0.0 {
+            let shared = self.prefill.overhead_us.min(self.decode.overhead_us).min(prefill_us);
+            (prefill_us - shared, decode_us)
+        } else {
+            (prefill_us, decode_us)
+        }
+    }
+
     /// The attention head layout per GPU.
     pub fn attention_shape(&self) -> &AttentionShape {
         &self.attention
@@ -412,9 +429,10 @@ impl RooflinePredictor {
         self.all_reduce.map_or(0.0, |c| c.time_us(tokens * self.shape.embedding_dim * ACT_BYTES))
     }
 
-    /// Sending `tokens` activations to the next stage, µs.
+    /// Sending `tokens` tokens' activations to the next stage, µs: the hidden state and the
+    /// residual, two tensors of `embedding_dim` each (vLLM's `IntermediateTensors` carry both).
     pub fn send_recv_us(&self, tokens: f64) -> f64 {
-        self.send_recv.time_us(tokens * self.shape.embedding_dim * ACT_BYTES)
+        self.send_recv.time_us(PIPELINE_TENSORS * tokens * self.shape.embedding_dim * ACT_BYTES)
     }
 
     /// LM head over `sequences` rows, µs.
@@ -532,8 +550,9 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
             out.set(op, per_layer_ms * op_us(op), r);
         }
         let (prefill, decode) = self.attention_work(batch);
-        out.set(Op::AttnPrefill, per_layer_ms * self.prefill_us(prefill), r);
-        out.set(Op::AttnDecode, per_layer_ms * self.decode_us(decode), r);
+        let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
+        out.set(Op::AttnPrefill, per_layer_ms * prefill_us, r);
+        out.set(Op::AttnDecode, per_layer_ms * decode_us, r);
         let all_reduce = per_layer_ms * memo[ALL_REDUCE_SLOT];
         out.set(Op::AttnPostProjAllReduce, all_reduce, r);
         out.set(Op::MlpDownProjAllReduce, all_reduce, r);
@@ -728,6 +747,34 @@ mod tests {
                 && last.get(Op::LmHead) > 0.0
                 && last.get(Op::Embedding) == 0.0
         );
+    }
+
+    #[test]
+    fn a_mixed_batch_pays_one_attention_launch_overhead() {
+        let p = llama3_h100(&[]);
+        let chunk = BatchItem { num_processed_tokens: 0, num_tokens: 256, is_prefill: true };
+        let decodes = decode_batch(16, 1000);
+        let mut mixed = decodes.clone();
+        mixed.push(chunk);
+        let attention = |batch: &[BatchItem]| {
+            let t = p.predict(batch, ONLY);
+            (t.get(Op::AttnPrefill) + t.get(Op::AttnDecode)) * 1e3 / p.layers()
+        };
+        let apart = attention(&[chunk]) + attention(&decodes);
+        let together = attention(&mixed);
+        // One varlen launch: the smaller of the two kernels' fixed overheads is paid once.
+        let shared = p.prefill.overhead_us.min(p.decode.overhead_us);
+        assert!(shared > 1.0, "{shared}");
+        assert!((apart - together - shared).abs() < 1e-6, "{apart} {together} {shared}");
+    }
+
+    #[test]
+    fn pipeline_stages_send_the_hidden_state_and_the_residual() {
+        let p = llama3_h100(&[("replica_config_num_pipeline_stages", "2")]);
+        let t = p.predict(&decode_batch(64, 100), StagePosition { stage: 0, num_stages: 2 });
+        // 64 tokens × 2 tensors × 4096 × 2 bytes.
+        let bytes = 64.0 * 2.0 * 4096.0 * 2.0;
+        assert_eq!(t.get(Op::PipelineSendRecv), p.send_recv.time_us(bytes) * 1e-3);
     }
 
     #[test]
