@@ -73,12 +73,18 @@ fn vidur_layer_sums_and_ops_are_within_bounds_in_every_token_band_on_h100_and_a1
 fn vllm_layer_gemms_are_within_bounds_per_band_against_aic_tables() {
     let Some(shared) = shared_dir() else { return };
     let mut rows = Vec::new();
-    for system in ["h100_sxm", "h200_sxm", "a100_sxm", "b200_sxm"] {
+    for system in ["h100_sxm", "h200_sxm", "a100_sxm", "b200_sxm", "b300_sxm"] {
         rows.extend(check::aic_band_rows(&shared, Calibration::embedded(), system).expect("aic tables"));
     }
-    for (device, kernels) in
-        [("h100", "vllm bf16"), ("h100", "vllm fp8"), ("a100", "vllm bf16"), ("b200", "vllm fp8")]
-    {
+    for (device, kernels) in [
+        ("h100", "vllm bf16"),
+        ("h100", "vllm fp8"),
+        ("a100", "vllm bf16"),
+        ("b200", "vllm fp8"),
+        ("b200", "vllm nvfp4"),
+        ("b300", "vllm bf16"),
+        ("b300", "vllm nvfp4"),
+    ] {
         for op in ["attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj"] {
             let bands = rows.iter().filter(|r| r.device == device && r.kernels == kernels && r.what == op);
             assert_eq!(bands.count(), 3, "{device} {kernels} {op}: the three bands of 128–2048 tokens");
@@ -93,7 +99,7 @@ fn vllm_layer_gemms_are_within_bounds_per_band_against_aic_tables() {
 fn all_reduce_kernels_are_within_bounds_at_decode_and_prefill_message_sizes() {
     let Some(shared) = shared_dir() else { return };
     let mut rows = Vec::new();
-    for system in ["h100_sxm", "h200_sxm", "a100_sxm", "b200_sxm"] {
+    for system in ["h100_sxm", "h200_sxm", "a100_sxm", "b200_sxm", "b300_sxm"] {
         rows.extend(check::all_reduce_band_rows(&shared, Calibration::embedded(), system).expect("tables"));
     }
     for kernel in ["nccl", "vllm_custom", "sglang_custom", "trtllm_custom"] {
@@ -114,7 +120,7 @@ fn all_reduce_kernels_are_within_bounds_at_decode_and_prefill_message_sizes() {
 fn moe_routing_effect_is_within_bounds_against_aic_mixtral_tables() {
     let Some(shared) = shared_dir() else { return };
     let mut rows = Vec::new();
-    for system in ["h100_sxm", "h200_sxm", "a100_sxm", "b200_sxm"] {
+    for system in ["h100_sxm", "h200_sxm", "a100_sxm", "b200_sxm", "b300_sxm"] {
         rows.extend(check::moe_routing_rows(&shared, Calibration::embedded(), system).expect("moe tables"));
         rows.extend(check::moe_band_rows(&shared, Calibration::embedded(), system).expect("moe tables"));
     }

@@ -139,9 +139,10 @@ pub fn check_report_bounds(report: &Report, config: &SimConfig) -> Result<(), St
             peak_flops / 1e12
         ));
     }
-    let stage_bytes =
-        f64::from(replica.layers_per_stage()) * (attention + one_mlp) * replica.weight_dtype.bytes() as f64
-            / f64::from(replica.parallel.tensor_parallel_size);
+    let stage_bytes = f64::from(replica.layers_per_stage())
+        * (attention + one_mlp)
+        * replica.weight_dtype.bytes_per_element()
+        / f64::from(replica.parallel.tensor_parallel_size);
     let bandwidth = device.memory_bandwidth_gbps * 1e9;
     let batch_capacity =
         f64::from(config.cluster.num_replicas) * bandwidth * s.simulated_time_s / stage_bytes;

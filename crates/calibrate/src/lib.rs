@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use llmsim_engine::catalog::{DeviceSpec, find_device};
+use llmsim_engine::config::Dtype;
 use llmsim_engine::exec::calibration::{
     Calibration, DeviceCalibration, FittedCurve, NodeCalibration, TpAlphaBeta, class,
 };
@@ -26,15 +27,62 @@ pub fn device(name: &str) -> &'static DeviceSpec {
     find_device(name).unwrap_or_else(|| panic!("device {name} is not in data/devices.json"))
 }
 
-/// Peak rates of `device` at 16-bit (`fp8` = false) or 8-bit precision.
-pub fn peaks(device: &DeviceSpec, fp8: bool) -> Peaks {
-    let tflops = if fp8 { device.fp8_tflops.unwrap_or(device.fp16_tflops) } else { device.fp16_tflops };
-    Peaks { flops_per_s: tflops * 1e12, bytes_per_s: device.memory_bandwidth_gbps * 1e9 }
+/// Peak rates of `device` for GEMMs with `weights` (the 16-bit rate for everything else).
+pub fn peaks(device: &DeviceSpec, weights: Dtype) -> Peaks {
+    Peaks { flops_per_s: weights.gemm_tflops(device) * 1e12, bytes_per_s: device.memory_bandwidth_gbps * 1e9 }
 }
 
 /// AIC system folders and the catalogue device each one calibrates.
-pub const AIC_SYSTEMS: [(&str, &str); 4] =
-    [("h100_sxm", "h100"), ("h200_sxm", "h200"), ("a100_sxm", "a100"), ("b200_sxm", "b200")];
+pub const AIC_SYSTEMS: [(&str, &str); 5] = [
+    ("h100_sxm", "h100"),
+    ("h200_sxm", "h200"),
+    ("a100_sxm", "a100"),
+    ("b200_sxm", "b200"),
+    ("b300_sxm", "b300"),
+];
+
+/// One GEMM dtype of AIC's tables: the file's dtype (`gemm_<file>.csv`), the dtype whose rows
+/// of `gemm_shapes.csv` give the models' grid shapes, llmsim's weight dtype, and the generic and
+/// layer-GEMM classes it calibrates.
+#[derive(Clone, Copy, Debug)]
+pub struct AicGemmDtype {
+    /// `gemm_<file>.csv`.
+    pub file: &'static str,
+    /// The `dtype` of `gemm_shapes.csv` rows listing the models' shapes on this table's grid
+    /// (NVFP4's full grid holds every fp8 grid point; `gemm_shapes.csv` lists bf16 and fp8 only).
+    pub shapes: &'static str,
+    /// llmsim's weight dtype.
+    pub weights: Dtype,
+    /// The generic GEMM class.
+    pub generic: &'static str,
+    /// The four layer-GEMM classes.
+    pub layer: [&'static str; 4],
+}
+
+/// AIC's GEMM dtypes llmsim calibrates.
+pub const AIC_GEMM_DTYPES: [AicGemmDtype; 3] = [
+    AicGemmDtype {
+        file: "bf16",
+        shapes: "bf16",
+        weights: Dtype::Bf16,
+        generic: class::GEMM,
+        layer: class::VLLM_LAYER_GEMMS,
+    },
+    AicGemmDtype {
+        file: "fp8",
+        shapes: "fp8",
+        weights: Dtype::Fp8,
+        generic: class::GEMM_FP8,
+        layer: class::VLLM_LAYER_GEMMS_FP8,
+    },
+    AicGemmDtype {
+        file: "nvfp4",
+        shapes: "fp8",
+        weights: Dtype::Fp4,
+        generic: class::GEMM_FP4,
+        layer: class::VLLM_LAYER_GEMMS_FP4,
+    },
+];
 
 /// Vidur-profiled devices.
 pub const VIDUR_DEVICES: [&str; 3] = ["h100", "a100", "a40"];
@@ -44,7 +92,7 @@ pub const AIC_HEAD_DIM: f64 = 128.0;
 
 /// Predicted µs of a Vidur `mlp.csv` op on `row` with `curve` on `device`.
 pub fn mlp_op_us(curve: &Curve, device: &DeviceSpec, row: &MlpRow, op_index: usize) -> f64 {
-    row.shape.op_us(MLP_COLUMNS[op_index].1, curve, peaks(device, false), row.tokens, 2.0, 2.0)
+    row.shape.op_us(MLP_COLUMNS[op_index].1, curve, peaks(device, Dtype::Bf16), row.tokens, 2.0, 2.0)
 }
 
 /// Predicted µs of an AIC GEMM row.
@@ -239,7 +287,7 @@ pub fn fit_moe(shared: &Path, system: &str, dev: &DeviceSpec, act: Option<Curve>
     for r in &rows {
         *counts.entry(key(r)).or_default() += 1;
     }
-    let p = peaks(dev, false);
+    let p = peaks(dev, Dtype::Bf16);
     let predict = |c: &Curve, r: &data::MoeRow| {
         let shape = cost::MoeShape {
             hidden: r.hidden,
@@ -415,7 +463,7 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
             curves.insert(
                 class::GEMM.into(),
                 fitted(
-                    fit_gemm(peaks(dev, false), &gemms, 2.0),
+                    fit_gemm(peaks(dev, Dtype::Bf16), &gemms, 2.0),
                     "vidur a40 mlp.csv, the four layer GEMMs pooled".into(),
                 ),
             );
@@ -427,22 +475,23 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
         let dev = device(name);
         let source = |what: &str| format!("aic {system} {what}");
         let curves = devices.entry(name).or_default();
-        for (dtype, weight_bytes, generic, layer) in [
-            ("bf16", 2.0, class::GEMM, class::VLLM_LAYER_GEMMS),
-            ("fp8", 1.0, class::GEMM_FP8, class::VLLM_LAYER_GEMMS_FP8),
-        ] {
-            let Ok(rows) = data::aic_gemm(shared, system, dtype) else { continue };
-            let p = peaks(dev, dtype == "fp8");
+        for g in AIC_GEMM_DTYPES {
+            let Ok(rows) = data::aic_gemm(shared, system, g.file) else { continue };
+            let p = peaks(dev, g.weights);
+            let weight_bytes = g.weights.bytes_per_element();
             curves.insert(
-                generic.into(),
-                fitted(fit_gemm(p, &rows, weight_bytes), source(&format!("gemm_{dtype}.csv"))),
+                g.generic.into(),
+                fitted(fit_gemm(p, &rows, weight_bytes), source(&format!("gemm_{}.csv", g.file))),
             );
-            let shapes = data::aic_gemm_shapes(shared, system, dtype)?;
-            for (op, c) in LAYER_GEMM_OPS.iter().zip(layer) {
+            let shapes = data::aic_gemm_shapes(shared, system, g.shapes)?;
+            for (op, c) in LAYER_GEMM_OPS.iter().zip(g.layer) {
                 if let Some(f) = fit_layer_gemm(p, &rows, &shapes, *op, weight_bytes) {
+                    let shapes_of =
+                        if g.shapes == g.file { String::new() } else { format!(" ({})", g.shapes) };
                     let what = format!(
-                        "gemm_{dtype}.csv at the {} shapes of gemm_shapes.csv, token bands weighted alike",
-                        op.name()
+                        "gemm_{}.csv at the {} shapes of gemm_shapes.csv{shapes_of}, token bands weighted alike",
+                        g.file,
+                        op.name(),
                     );
                     curves.insert(c.into(), fitted(f, source(&what)));
                 }
@@ -456,7 +505,7 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
             curves.insert(
                 prefill_class.into(),
                 fitted(
-                    fit_prefill(peaks(dev, false), &ctx, kv_bytes),
+                    fit_prefill(peaks(dev, Dtype::Bf16), &ctx, kv_bytes),
                     source(&format!("ctx_attn_kv{kv}.csv, seq ≥ 16")),
                 ),
             );
@@ -464,7 +513,7 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
             curves.insert(
                 decode_class.into(),
                 fitted(
-                    fit_decode(peaks(dev, false), &gen_rows, kv_bytes),
+                    fit_decode(peaks(dev, Dtype::Bf16), &gen_rows, kv_bytes),
                     source(&format!("gen_attn_kv{kv}.csv, batch ≤ 256, KV 128–32k")),
                 ),
             );
@@ -486,11 +535,13 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
     ];
     let mut h100_vidur: Vec<&str> = MLP_COLUMNS.iter().map(|(_, op)| op.name()).collect();
     h100_vidur.push(class::MLP_ACT_UNGATED);
-    let fills: [(&str, &str, &[&str]); 3] = [
+    let fills: [(&str, &str, &[&str]); 4] = [
         // H200 is the H100 chip with faster memory: Vidur's H100 efficiencies carry over.
         ("h200", "h100", &h100_vidur),
         // B200 has no Vidur profile: element-wise ops from the H100 (its layer GEMMs below).
         ("b200", "h100", &element_wise),
+        // Nor has the B300 (Blackwell Ultra).
+        ("b300", "h100", &element_wise),
         // A40 (Ampere, like the A100) has no attention tables.
         ("a40", "a100", &[class::PREFILL_ATTENTION, class::DECODE_ATTENTION]),
     ];
@@ -538,6 +589,26 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
                 let from = get(vllm).or_else(|| get(vidur)).expect("a layer GEMM fitted");
                 add.push((vllm_fp8, transferred(&from, "bf16 layer GEMM; no FP8 tensor cores")));
             }
+            let vllm_fp4 = class::VLLM_LAYER_GEMMS_FP4[i];
+            if !curves.contains_key(vllm_fp4) {
+                let from = get(vllm).or_else(|| get(vidur)).expect("a layer GEMM fitted");
+                add.push((
+                    vllm_fp4,
+                    transferred(
+                        &from,
+                        "bf16 layer GEMM; no NVFP4 table (weight-only FP4 runs at the FP16 rate)",
+                    ),
+                ));
+            }
+        }
+        if !curves.contains_key(class::GEMM_FP4) {
+            add.push((
+                class::GEMM_FP4,
+                transferred(
+                    &get(class::GEMM).expect("gemm"),
+                    "bf16 GEMM; no NVFP4 table (weight-only FP4 runs at the FP16 rate)",
+                ),
+            ));
         }
         if !curves.contains_key(class::GEMM_FP8) {
             add.push((
@@ -581,8 +652,13 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
 pub const LAYER_GEMM_OPS: [Op; 4] = [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj];
 
 /// AIC systems and the DGX-style node (8 GPUs on NVSwitch) each one's collectives calibrate.
-pub const AIC_NODES: [(&str, &str); 4] =
-    [("h100_sxm", "h100_dgx"), ("h200_sxm", "h200_dgx"), ("a100_sxm", "a100_dgx"), ("b200_sxm", "b200_dgx")];
+pub const AIC_NODES: [(&str, &str); 5] = [
+    ("h100_sxm", "h100_dgx"),
+    ("h200_sxm", "h200_dgx"),
+    ("a100_sxm", "a100_dgx"),
+    ("b200_sxm", "b200_dgx"),
+    ("b300_sxm", "b300_dgx"),
+];
 
 /// The engines' all-reduce tables, by [`NodeCalibration::custom_all_reduce`] key.
 pub const CUSTOM_ALL_REDUCE_FILES: [(&str, &str); 3] = [

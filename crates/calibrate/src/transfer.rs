@@ -1,6 +1,7 @@
 //! Held-out checks: fit on one model or device, test on another, and report the transfer error
 //! (how well the roofline predicts what was never fitted).
 
+use llmsim_engine::config::Dtype;
 use std::path::Path;
 
 use llmsim_engine::exec::{Curve, MLP_COLUMNS};
@@ -95,13 +96,13 @@ pub fn transfer_table(shared: &Path) -> Result<Vec<TransferRow>> {
     // AIC: fit on the H100's tables, test on other GPUs with only the datasheet peaks changed.
     let h100_dev = device("h100");
     let gemm = data::aic_gemm(shared, "h100_sxm", "bf16")?;
-    let g = fit_gemm(peaks(h100_dev, false), &gemm, 2.0);
+    let g = fit_gemm(peaks(h100_dev, Dtype::Bf16), &gemm, 2.0);
     let ctx = data::aic_attention(shared, "h100_sxm", "ctx", "bf16")?;
-    let pf = fit_prefill(peaks(h100_dev, false), &ctx, 2.0);
+    let pf = fit_prefill(peaks(h100_dev, Dtype::Bf16), &ctx, 2.0);
     let gen_rows = data::aic_attention(shared, "h100_sxm", "gen", "bf16")?;
-    let dc = fit_decode(peaks(h100_dev, false), &gen_rows, 2.0);
+    let dc = fit_decode(peaks(h100_dev, Dtype::Bf16), &gen_rows, 2.0);
     for (system, name) in [("h200_sxm", "h200"), ("b200_sxm", "b200"), ("a100_sxm", "a100")] {
-        let p = peaks(device(name), false);
+        let p = peaks(device(name), Dtype::Bf16);
         let rows = data::aic_gemm(shared, system, "bf16")?;
         let t = mape(rows.iter().map(|r| (gemm_row_us(&g.curve, p, r, 2.0), r.us)));
         out.push(TransferRow {

@@ -223,11 +223,17 @@ fn list(matches: &ArgMatches) -> bool {
     }
     if matches.get_flag("list-devices") {
         for d in catalog::devices() {
-            let fp8 = d.fp8_tflops.map_or("-".to_string(), |t| format!("{t}"));
+            let rate = |t: Option<f64>| t.map_or("-".to_string(), |t| format!("{t}"));
             let _ = writeln!(
                 out,
-                "{:10} {:32} bf16 {:7} TFLOP/s, fp8 {:7} TFLOP/s, {:5} GiB, {:6} GB/s",
-                d.name, d.display_name, d.fp16_tflops, fp8, d.memory_gb, d.memory_bandwidth_gbps
+                "{:10} {:32} bf16 {:7} TFLOP/s, fp8 {:7} TFLOP/s, fp4 {:7} TFLOP/s, {:5} GiB, {:6} GB/s",
+                d.name,
+                d.display_name,
+                d.fp16_tflops,
+                rate(d.fp8_tflops),
+                rate(d.fp4_tflops),
+                d.memory_gb,
+                d.memory_bandwidth_gbps
             );
         }
         listed = true;

@@ -116,6 +116,9 @@ pub struct DeviceSpec {
     pub fp16_tflops: f64,
     /// Dense FP8 tensor TFLOP/s, if supported.
     pub fp8_tflops: Option<f64>,
+    /// Dense FP4 (NVFP4) tensor TFLOP/s, if supported (Blackwell).
+    #[serde(default)]
+    pub fp4_tflops: Option<f64>,
     /// Device memory in GiB (2^30 bytes): what Vidur and datasheets call "80 GB" is 80 GiB.
     pub memory_gb: f64,
     /// Memory bandwidth in GB/s (10^9 bytes).
@@ -150,6 +153,18 @@ pub struct NodeSpec {
     pub inter_node_bandwidth_gbps: f64,
     /// Latency of one inter-node transfer, µs.
     pub inter_node_latency_us: f64,
+    /// The node whose fitted collectives this one borrows when it has none of its own (an
+    /// NVL72 rack's NVLink switches and GPUs are its 8-GPU board's), for TP degrees up to that
+    /// node's size.
+    #[serde(default)]
+    pub calibration: Option<String>,
+}
+
+impl NodeSpec {
+    /// The node id whose collective calibration applies.
+    pub fn calibration_source(&self) -> &str {
+        self.calibration.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// A device's on-demand rental price per GPU-hour, with where and when it was read
@@ -335,6 +350,17 @@ mod tests {
         assert_eq!(matching("a100_40gb"), Some("p4d_a100_40g_nvlink"));
         assert_eq!(matching("a40"), Some("a40_pairwise_nvlink"));
         assert_eq!(matching("mi300x"), None, "no catalogued node holds it");
+        assert_eq!(matching("b300"), Some("b300_dgx"));
+        assert_eq!(matching("gb200"), Some("gb200_nvl72"));
+        assert_eq!(matching("gb300"), Some("gb300_nvl72"));
+        // An NVL72 rack is one NVLink domain; it borrows its 8-GPU board's collectives.
+        let rack = find_node("gb200_nvl72").unwrap();
+        assert_eq!((rack.devices_per_node, rack.calibration_source()), (72, "b200_dgx"));
+        assert_eq!(find_node("b200_dgx").unwrap().calibration_source(), "b200_dgx");
+        for (device, fp4) in [("b200", 9000.0), ("b300", 13500.0), ("gb200", 10000.0), ("gb300", 15000.0)] {
+            assert_eq!(find_device(device).unwrap().fp4_tflops, Some(fp4), "{device}");
+        }
+        assert_eq!(find_device("h100").unwrap().fp4_tflops, None);
         assert_eq!(matching("custom"), None);
         for device in devices() {
             if let Some(node) = matching_node(&device.name) {
@@ -343,9 +369,21 @@ mod tests {
         }
     }
 
+    /// Devices without an on-demand list price we could read (data/README.md, prices.json):
+    /// their runs leave the cost figures out with a warning.
+    const UNPRICED: [&str; 3] = ["b300", "gb200", "gb300"];
+
     #[test]
     fn every_device_has_one_positive_price_with_its_source_and_date() {
         for device in devices() {
+            if UNPRICED.contains(&device.name.as_str()) {
+                assert!(
+                    find_price(&device.name).is_none(),
+                    "{} is priced: take it off UNPRICED",
+                    device.name
+                );
+                continue;
+            }
             let price = find_price(&device.name).unwrap_or_else(|| panic!("{} has no price", device.name));
             assert!(price.usd_per_gpu_hour > 0.0 && price.usd_per_gpu_hour.is_finite(), "{price:?}");
             assert!(price.source.starts_with("https://"), "{price:?}");

@@ -19,6 +19,11 @@ pub const FLAGS: &[FlagDef] = &[
         "none",
         "Custom device: dense FP8 tensor TFLOP/s; none = no FP8 tensor cores.",
     ),
+    FlagDef::opt_float(
+        "custom_device_config_fp4_tflops",
+        "none",
+        "Custom device: dense FP4 (NVFP4) tensor TFLOP/s; none = no FP4 tensor cores (fp4 weights then run at the FP16 rate).",
+    ),
     FlagDef::float(
         "custom_device_config_memory_gb",
         "0",
@@ -56,15 +61,20 @@ pub fn parse(p: &mut Params) -> Option<DeviceSpec> {
     let memory = positive(p, "custom_device_config_memory_gb", "memory size in GiB", 1e5);
     let bandwidth =
         positive(p, "custom_device_config_memory_bandwidth_gbps", "memory bandwidth in GB/s", 1e6);
-    let fp8 = p.opt_float("custom_device_config_fp8_tflops");
-    if let Some(v) = fp8
-        && !(v > 0.0 && v <= 1e5)
-    {
-        p.error(ConfigError::new(
-            "custom_device_config_fp8_tflops",
-            format!("{v} is not a valid FP8 TFLOP/s (between 0 and 100000, or none)"),
-        ));
-    }
+    let optional_rate = |p: &mut Params, flag: &str, what: &str| {
+        let rate = p.opt_float(flag);
+        if let Some(v) = rate
+            && !(v > 0.0 && v <= 1e5)
+        {
+            p.error(ConfigError::new(
+                flag,
+                format!("{v} is not a valid {what} TFLOP/s (between 0 and 100000, or none)"),
+            ));
+        }
+        rate
+    };
+    let fp8 = optional_rate(p, "custom_device_config_fp8_tflops", "FP8");
+    let fp4 = optional_rate(p, "custom_device_config_fp4_tflops", "FP4");
     let calibration = p.string("custom_device_config_calibration");
     let calibrated = &crate::exec::calibration::Calibration::embedded().devices;
     if !calibrated.iter().any(|d| d.device == calibration) {
@@ -83,6 +93,7 @@ pub fn parse(p: &mut Params) -> Option<DeviceSpec> {
         display_name: format!("custom GPU ({:.0} TFLOP/s, {:.0} GB/s)", fp16?, bandwidth?),
         fp16_tflops: fp16?,
         fp8_tflops: fp8,
+        fp4_tflops: fp4,
         memory_gb: memory?,
         memory_bandwidth_gbps: bandwidth?,
         calibration: Some(calibration),

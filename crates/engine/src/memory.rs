@@ -11,6 +11,10 @@ const GIB: f64 = (1u64 << 30) as f64;
 pub struct MemoryPlan {
     /// Parameters held by one GPU of the most loaded stage.
     pub params_per_device: u64,
+    /// Of those, the transformer layers' (no embedding or LM head): what every token multiplies
+    /// by, which MFU counts (an embedding is a gather, and the LM head runs once per sequence,
+    /// not per token).
+    pub layer_params_per_device: u64,
     /// Their bytes.
     pub weight_bytes_per_device: u64,
     /// Device memory left for weights and KV after the margin.
@@ -89,8 +93,9 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     // when tied).
     let edge_params =
         if pp == 1 { if m.tie_word_embeddings { embedding } else { 2 * embedding } } else { embedding };
-    let params_per_device = params_per_layer(replica) * layers + edge_params;
-    let weight_bytes = params_per_device * replica.weight_dtype.bytes();
+    let layer_params_per_device = params_per_layer(replica) * layers;
+    let params_per_device = layer_params_per_device + edge_params;
+    let weight_bytes = replica.weight_dtype.bytes_of(params_per_device);
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
     let activations = match cache.activation_memory {
         ActivationMemory::None => 0,
@@ -98,7 +103,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     };
     let reserved = activations + cache.runtime_memory_bytes;
     let kv_heads = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
-    let kv_bytes_per_token = 2 * u64::from(m.head_dim()) * kv_heads * layers * replica.kv_cache_dtype.bytes();
+    let kv_bytes_per_token = replica.kv_cache_dtype.bytes_of(2 * u64::from(m.head_dim()) * kv_heads * layers);
 
     let gib = |b: u64| b as f64 / GIB;
     if weight_bytes >= available {
@@ -148,6 +153,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     }
     Ok(MemoryPlan {
         params_per_device,
+        layer_params_per_device,
         weight_bytes_per_device: weight_bytes,
         available_bytes_per_device: available,
         reserved_bytes_per_device: reserved,
@@ -220,6 +226,50 @@ mod tests {
         let mut r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
         r.kv_cache_dtype = Dtype::Fp8;
         assert_eq!(plan(&r, &cache()).unwrap().kv_bytes_per_token, 65_536);
+    }
+
+    #[test]
+    fn nvfp4_weights_take_half_a_byte_and_a_scale_byte_per_16_parameters() {
+        let mut r = replica("meta-llama/Meta-Llama-3-70B", "b200", 1, 1);
+        let bf16 = plan(&r, &cache()).unwrap();
+        r.weight_dtype = Dtype::Fp4;
+        let fp4 = plan(&r, &cache()).unwrap();
+        // 70.55 B parameters: 141.1 GB at bf16, 0.5625 B each = 39.7 GB at NVFP4; the 101.4 GB
+        // freed become KV cache (320 KiB per token at bf16 KV).
+        let freed = (fp4.max_kv_tokens - bf16.max_kv_tokens) * fp4.kv_bytes_per_token;
+        let params = (params_per_layer(&r) * 80 + 2 * 128_256 * 8192) as f64;
+        let expected = params * (2.0 - 0.5625);
+        assert!(
+            (freed as f64 - expected).abs() < 2.0 * fp4.kv_bytes_per_token as f64,
+            "{freed} vs {expected}"
+        );
+        assert_eq!(Dtype::Fp4.bytes_of(32), 16 + 2);
+        assert_eq!(Dtype::Fp4.bytes_of(33), 17 + 3, "a started block has its scale");
+    }
+
+    #[test]
+    fn mfu_counts_the_layer_parameters_per_token_not_the_embedding_and_lm_head() {
+        // One 512-token prompt with one output token: a single batch, so the run's MFU is that
+        // batch's FLOPs over the simulated time at the BF16 peak.
+        let config = crate::Config::from_pairs([
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("synthetic_request_generator_config_num_requests", "1"),
+            ("length_generator_config_type", "fixed"),
+            ("fixed_request_length_generator_config_prefill_tokens", "512"),
+            ("fixed_request_length_generator_config_decode_tokens", "1"),
+        ])
+        .unwrap();
+        let report = crate::run(&config, &crate::Inputs::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.summary.num_batches, 1);
+        let r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
+        let layer_params = (params_per_layer(&r) * 32) as f64;
+        let attention = 4.0 * 32.0 * 32.0 * 128.0 * 512.0 * 512.0;
+        let flops = 2.0 * 512.0 * layer_params + attention;
+        let expected = flops / (report.summary.simulated_time_s * 989.4e12) * 100.0;
+        let mfu = report.summary.mfu_percent_mean;
+        assert!((mfu / expected - 1.0).abs() < 1e-3, "MFU {mfu} %, expected {expected} %");
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub fn devices_json() -> String {
             "display_name": d.display_name,
             "fp16_tflops": d.fp16_tflops,
             "fp8_tflops": d.fp8_tflops,
+            "fp4_tflops": d.fp4_tflops,
             "memory_gb": d.memory_gb,
             "memory_bandwidth_gbps": d.memory_bandwidth_gbps,
             "calibration": d.calibration_source(),

@@ -107,12 +107,14 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
 }
 
 /// llmsim's weight dtype for a dtype name of the file, `None` for one it has no model of.
-/// Block-scaled fp8 (`fp8_block`) stores and multiplies fp8 like per-tensor fp8.
+/// Block-scaled fp8 (`fp8_block`) stores and multiplies fp8 like per-tensor fp8; `nvfp4` (and
+/// the precision column's `fp4`) is llmsim's fp4. MXFP4, INT4 weight-only and the like are not.
 fn llmsim_dtype(name: &str) -> Option<&'static str> {
     match name {
         "bf16" => Some("bf16"),
         "fp16" => Some("fp16"),
         "fp8" | "fp8_block" => Some("fp8"),
+        "nvfp4" | "fp4" => Some("fp4"),
         _ => None,
     }
 }
@@ -133,13 +135,14 @@ fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
 }
 
 /// The KV cache's dtype as the benchmarks ran it. InferenceX's vLLM and TensorRT-LLM
-/// recipes for FP8 checkpoints quantise the KV cache to fp8 (`kv-cache-dtype: fp8`,
-/// `kv_cache_config: {dtype: fp8}`: `benchmarks/70b_fp8_*.sh`, `dsr1_fp8_*_trt_*.sh` at
-/// InferenceX `ac1998a5`, Oct 2025); its SGLang recipes leave it to the engine's default
-/// (`auto`: the activations' dtype, bf16) on Hopper. Anything else keeps the activations' dtype.
+/// recipes for FP8 and FP4 checkpoints quantise the KV cache to fp8 (`kv-cache-dtype: fp8`,
+/// `kv_cache_config: {dtype: fp8}`: `benchmarks/70b_fp8_*.sh`, `70b_fp4_b200_*.sh`,
+/// `dsr1_fp8_*_trt_*.sh` at InferenceX `ac1998a5`, Oct 2025); its SGLang recipes leave it to
+/// the engine's default (`auto`: the activations' dtype, bf16) on Hopper. Anything else keeps
+/// the activations' dtype.
 fn kv_cache_dtype(backend: &str, weight_dtype: &'static str) -> &'static str {
     match (backend, weight_dtype) {
-        ("vllm" | "trtllm", "fp8") => "fp8",
+        ("vllm" | "trtllm", "fp8" | "fp4") => "fp8",
         (_, "fp16") => "fp16",
         _ => "bf16",
     }
@@ -214,6 +217,9 @@ mod tests {
         assert_eq!(kv("trtllm", "fp8"), "fp8");
         assert_eq!(kv("trtllm", "bf16"), "bf16");
         assert_eq!(kv("vllm", "fp16"), "fp16");
+        assert_eq!(kv("vllm", "fp4"), "fp8");
+        assert_eq!(kv("trtllm", "fp4"), "fp8");
+        assert_eq!(kv("sglang", "fp4"), "bf16");
     }
 
     #[test]
@@ -231,22 +237,44 @@ mod tests {
     }
 
     #[test]
+    fn nvfp4_points_run_fp4_weights_with_the_recipes_fp8_kv_cache() {
+        let p = point(&[
+            ("system", "b200_sxm"),
+            ("precision", "fp4"),
+            ("gemm_quant_mode", "nvfp4"),
+            ("moe_quant_mode", "nvfp4"),
+        ]);
+        let c = point_config(&p, &Overrides::default()).unwrap();
+        assert_eq!(flag(&c, "replica_config_weight_dtype"), "fp4");
+        assert_eq!(flag(&c, "replica_config_kv_cache_dtype"), "fp8");
+        let p = point(&[("precision", "fp4"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]);
+        assert_eq!(
+            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_weight_dtype"),
+            "fp4"
+        );
+    }
+
+    #[test]
     fn what_llmsim_cannot_model_is_skipped_with_the_reason() {
         let skip =
             |overrides: &[(&str, &str)]| point_config(&point(overrides), &Overrides::default()).unwrap_err();
         assert_eq!(skip(&[("mode", "disagg")]), SkipReason::Disaggregated);
         assert_eq!(skip(&[("system", "tpu_v5")]), SkipReason::UnknownSystem("tpu_v5".into()));
         assert_eq!(
-            skip(&[("precision", "fp4"), ("gemm_quant_mode", "nvfp4"), ("moe_quant_mode", "nvfp4")]),
-            SkipReason::Precision { column: "gemm_quant_mode", value: "nvfp4".into() }
+            skip(&[("precision", "fp4"), ("gemm_quant_mode", "mxfp4"), ("moe_quant_mode", "mxfp4")]),
+            SkipReason::Precision { column: "gemm_quant_mode", value: "mxfp4".into() }
         );
         assert_eq!(
             skip(&[("precision", "int4"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]),
             SkipReason::Precision { column: "precision", value: "int4".into() }
         );
         assert_eq!(
+            skip(&[("gemm_quant_mode", "fp8"), ("moe_quant_mode", "w4a16_mxfp4")]),
+            SkipReason::Precision { column: "moe_quant_mode", value: "w4a16_mxfp4".into() }
+        );
+        assert_eq!(
             skip(&[("gemm_quant_mode", "fp8"), ("moe_quant_mode", "nvfp4")]),
-            SkipReason::Precision { column: "moe_quant_mode", value: "nvfp4".into() }
+            SkipReason::MixedPrecision { gemm: "fp8", moe: "fp4" }
         );
         assert_eq!(
             skip(&[("precision", "bf16"), ("gemm_quant_mode", "bf16"), ("moe_quant_mode", "fp8")]),

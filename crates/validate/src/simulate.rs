@@ -130,11 +130,18 @@ mod tests {
         assert_eq!(reason.kind(), "model not in the catalogue or unsupported");
         assert!(reason.to_string().contains("unknown model 'nobody/NoModel-1B'"), "{reason}");
 
+        // Every system of the harness is catalogued now: a mapping to a device the catalogue
+        // lacks is what a newer GPU's would be.
         let p = point(&[("system", "gb300")]);
-        let config = point_config(&p, &Overrides::default()).unwrap();
+        let mut config = point_config(&p, &Overrides::default()).unwrap();
+        for (flag, value) in &mut config.flags {
+            if *flag == "replica_config_device" {
+                *value = "gb400".to_string();
+            }
+        }
         let reason = build(&config, &p.system, &p.model_path).unwrap_err();
         assert_eq!(reason.kind(), "system not in the catalogue");
-        assert!(reason.to_string().contains("unknown device 'gb300'"), "{reason}");
+        assert!(reason.to_string().contains("unknown device 'gb400'"), "{reason}");
     }
 
     #[test]

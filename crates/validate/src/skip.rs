@@ -13,7 +13,7 @@ pub enum SkipReason {
     UnknownSystem(String),
     /// The GPU system maps to a device or node llmsim's catalogue lacks.
     SystemNotInCatalogue { system: String, message: String },
-    /// A weight dtype llmsim has no model of (NVFP4, INT4, ...).
+    /// A weight dtype llmsim has no model of (MXFP4, INT4 weight-only, ...).
     Precision { column: &'static str, value: String },
     /// GEMMs and experts in different dtypes that llmsim cannot express with one weight dtype.
     MixedPrecision { gemm: &'static str, moe: &'static str },
@@ -78,7 +78,7 @@ impl fmt::Display for SkipReason {
                 write!(f, "system {system} is not in llmsim's catalogue: {message}")
             }
             SkipReason::Precision { column, value } => {
-                write!(f, "{column} {value} is not modelled (llmsim has bf16, fp16 and fp8 weights)")
+                write!(f, "{column} {value} is not modelled (llmsim has bf16, fp16, fp8 and NVFP4 weights)")
             }
             SkipReason::MixedPrecision { gemm, moe } => {
                 write!(f, "GEMMs in {gemm} and experts in {moe}: llmsim has one weight dtype")

@@ -11,7 +11,7 @@ const POINTS: &str = "\
 a,vllm,meta-llama/Llama-3.1-70B,h200_sxm,fp8,agg,256,8,fp8,fp8,4,4,1,1,1,120.0,15.0
 b,trtllm,meta-llama/Llama-3.1-70B,h100_sxm,fp8,agg,512,6,fp8,fp8,2,8,1,,1,90.0,12.0
 c,sglang,deepseek-ai/DeepSeek-R1,h200_sxm,fp8,disagg,1024,1024,fp8,fp8,,,,,,300.0,30.0
-d,vllm,meta-llama/Llama-3.1-70B,b200_sxm,fp4,agg,1024,1024,nvfp4,nvfp4,8,4,1,1,1,100.0,10.0
+d,vllm,meta-llama/Llama-3.1-70B,b200_sxm,fp4,agg,1024,1024,mxfp4,mxfp4,8,4,1,1,1,100.0,10.0
 e,sglang,nobody/Unknown-7B,h100_sxm,bf16,agg,1024,128,,,8,1,1,1,1,50.0,9.0
 ";
 
@@ -59,7 +59,7 @@ fn writes_points_summary_and_tables() {
     }
     assert!(lines[1].ends_with(','), "a simulated row has no skip reason: {}", lines[1]);
     assert!(lines[3].contains("disaggregation is not modelled"), "{}", lines[3]);
-    assert!(lines[4].contains("gemm_quant_mode nvfp4 is not modelled"), "{}", lines[4]);
+    assert!(lines[4].contains("gemm_quant_mode mxfp4 is not modelled"), "{}", lines[4]);
     assert!(lines[5].contains("unknown model 'nobody/Unknown-7B'"), "{}", lines[5]);
 
     let summary: serde_json::Value = serde_json::from_str(&read(&dir, "summary.json")).unwrap();

@@ -12,15 +12,46 @@ pub enum Dtype {
     Fp16,
     /// 8-bit float.
     Fp8,
+    /// NVFP4: 4-bit floats (E2M1) in blocks of 16 sharing one FP8 (E4M3) scale, as Blackwell's
+    /// FP4 tensor cores read them. Weights only.
+    Fp4,
 }
 
+/// Elements per NVFP4 scale block (one FP8 scale byte each; the one FP32 scale per tensor is
+/// negligible).
+pub const NVFP4_BLOCK: f64 = 16.0;
+
 impl Dtype {
-    /// Bytes per element.
-    pub fn bytes(self) -> u64 {
+    /// Bytes per element, block scales included: NVFP4 stores half a byte per element plus one
+    /// scale byte per 16 elements, 0.5625.
+    pub fn bytes_per_element(self) -> f64 {
         match self {
-            Dtype::Bf16 | Dtype::Fp16 => 2,
-            Dtype::Fp8 => 1,
+            Dtype::Bf16 | Dtype::Fp16 => 2.0,
+            Dtype::Fp8 => 1.0,
+            Dtype::Fp4 => 0.5 + 1.0 / NVFP4_BLOCK,
         }
+    }
+
+    /// Bytes of `elements` elements of this dtype, rounded up to whole bytes.
+    pub fn bytes_of(self, elements: u64) -> u64 {
+        match self {
+            Dtype::Bf16 | Dtype::Fp16 => 2 * elements,
+            Dtype::Fp8 => elements,
+            // 4 bits each and one scale byte per started block of 16.
+            Dtype::Fp4 => elements.div_ceil(2) + elements.div_ceil(NVFP4_BLOCK as u64),
+        }
+    }
+
+    /// The dense tensor-core rate, TFLOP/s, of GEMMs with weights in this dtype on `device`.
+    /// Without FP8 (FP4) tensor cores the weights are dequantised and multiplied at the 16-bit
+    /// rate (vLLM's Marlin kernels run NVFP4 checkpoints so on Hopper).
+    pub fn gemm_tflops(self, device: &DeviceSpec) -> f64 {
+        let rate = match self {
+            Dtype::Bf16 | Dtype::Fp16 => None,
+            Dtype::Fp8 => device.fp8_tflops,
+            Dtype::Fp4 => device.fp4_tflops,
+        };
+        rate.unwrap_or(device.fp16_tflops)
     }
 
     /// The dtype a `replica_config_*_dtype` choice names.
@@ -28,6 +59,7 @@ impl Dtype {
         match s {
             "fp16" => Dtype::Fp16,
             "fp8" => Dtype::Fp8,
+            "fp4" => Dtype::Fp4,
             _ => Dtype::Bf16,
         }
     }

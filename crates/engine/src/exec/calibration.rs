@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::cost::{AlphaBeta, Collective, Curve};
+use crate::config::Dtype;
 
 /// The op classes a device calibration holds curves for (JSON keys).
 pub mod class {
@@ -39,6 +40,9 @@ pub mod class {
     pub const GEMM: &str = "gemm";
     /// Any fp8 GEMM.
     pub const GEMM_FP8: &str = "gemm_fp8";
+    /// Any NVFP4 GEMM (fp4 weights and activations, block-scaled; the activations'
+    /// quantisation included, as AIC measured the kernel).
+    pub const GEMM_FP4: &str = "gemm_fp4";
     /// The grouped GEMMs of a fused MoE layer's experts at bf16 (vLLM's fused-MoE kernels are
     /// less efficient than a dense GEMM of the same FLOPs).
     pub const MOE_EXPERTS: &str = "moe_experts";
@@ -62,9 +66,16 @@ pub mod class {
         "vllm_mlp_up_proj_fp8",
         "vllm_mlp_down_proj_fp8",
     ];
+    /// The same at NVFP4 weights and activations.
+    pub const VLLM_LAYER_GEMMS_FP4: [&str; 4] = [
+        "vllm_attn_pre_proj_fp4",
+        "vllm_attn_post_proj_fp4",
+        "vllm_mlp_up_proj_fp4",
+        "vllm_mlp_down_proj_fp4",
+    ];
 
     /// Every class every device has, in file order.
-    pub const ALL: [&str; 27] = [
+    pub const ALL: [&str; 32] = [
         EMBEDDING,
         INPUT_LAYERNORM,
         ATTN_PRE_PROJ,
@@ -79,6 +90,7 @@ pub mod class {
         KV_CACHE_SAVE,
         GEMM,
         GEMM_FP8,
+        GEMM_FP4,
         MOE_EXPERTS,
         PREFILL_ATTENTION,
         PREFILL_ATTENTION_FP8,
@@ -92,6 +104,10 @@ pub mod class {
         VLLM_LAYER_GEMMS_FP8[1],
         VLLM_LAYER_GEMMS_FP8[2],
         VLLM_LAYER_GEMMS_FP8[3],
+        VLLM_LAYER_GEMMS_FP4[0],
+        VLLM_LAYER_GEMMS_FP4[1],
+        VLLM_LAYER_GEMMS_FP4[2],
+        VLLM_LAYER_GEMMS_FP4[3],
     ];
 }
 
@@ -121,13 +137,23 @@ impl GemmKernels {
 }
 
 /// The calibration class of layer GEMM `op` (QKV, O, gate+up or down projection) with
-/// `kernels` at 8-bit (`fp8`) or 16-bit weights. Vidur profiled no fp8 GEMM, so fp8 layer GEMMs
-/// are vLLM's whichever kernels are chosen.
-pub fn layer_gemm_class(op: super::Op, kernels: GemmKernels, fp8: bool) -> String {
-    match (kernels, fp8) {
-        (_, true) => format!("vllm_{}_fp8", op.name()),
-        (GemmKernels::Vllm, false) => format!("vllm_{}", op.name()),
-        (GemmKernels::Vidur, false) => op.name().to_string(),
+/// `kernels` at weight dtype `weights`. Vidur profiled no fp8 or fp4 GEMM, so quantised layer
+/// GEMMs are vLLM's whichever kernels are chosen.
+pub fn layer_gemm_class(op: super::Op, kernels: GemmKernels, weights: Dtype) -> String {
+    match (kernels, weights) {
+        (_, Dtype::Fp8) => format!("vllm_{}_fp8", op.name()),
+        (_, Dtype::Fp4) => format!("vllm_{}_fp4", op.name()),
+        (GemmKernels::Vllm, _) => format!("vllm_{}", op.name()),
+        (GemmKernels::Vidur, _) => op.name().to_string(),
+    }
+}
+
+/// The generic GEMM class (LM head, MoE experts and router) at weight dtype `weights`.
+pub fn gemm_class(weights: Dtype) -> &'static str {
+    match weights {
+        Dtype::Fp8 => class::GEMM_FP8,
+        Dtype::Fp4 => class::GEMM_FP4,
+        Dtype::Bf16 | Dtype::Fp16 => class::GEMM,
     }
 }
 

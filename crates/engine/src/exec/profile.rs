@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::interp::{Table1, Table2};
 use super::profile_csv::ProfileCsv;
-use super::roofline::{MLP_OPS, RooflineCoefficients, RooflinePredictor, TOKEN_OPS};
+use super::roofline::{MLP_OPS, PIPELINE_TENSORS, RooflineCoefficients, RooflinePredictor, TOKEN_OPS};
 use super::{
     BatchItem, DecodeWork, ExecutionTime, Op, PrefillWork, Provenance, SharedPredictor, StagePosition,
 };
@@ -667,9 +667,12 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
             };
             out.set(Op::CpuOverhead, ms, provenance);
         } else {
+            // Vidur's table by the bytes sent: the hidden state and the residual.
+            let bytes_per_token = PIPELINE_TENSORS * self.embedding_bytes;
             let (us, provenance) = match &self.send_recv {
-                Some(table) => table
-                    .eval(t8 * self.embedding_bytes, |bytes| r.send_recv_us(bytes / self.embedding_bytes)),
+                Some(table) => {
+                    table.eval(t8 * bytes_per_token, |bytes| r.send_recv_us(bytes / bytes_per_token))
+                }
                 None => (r.send_recv_us(tokens), Provenance::Roofline),
             };
             out.set(Op::PipelineSendRecv, us * 1e-3, provenance);

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::calibration::{
-    AllReduceKernel, Calibration, DeviceCalibration, GemmKernels, class, layer_gemm_class,
+    AllReduceKernel, Calibration, DeviceCalibration, GemmKernels, class, gemm_class, layer_gemm_class,
 };
 use super::cost::{
     self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks,
@@ -197,6 +197,9 @@ const ALL_REDUCE_SLOT: usize = CACHED_OPS.len();
 /// Memo slots of the MoE router and experts.
 const MOE_SLOTS: (usize, usize) = (CACHED_OPS.len() + 1, CACHED_OPS.len() + 2);
 
+/// Tensors per token a pipeline stage sends to the next: the hidden state and the residual.
+pub const PIPELINE_TENSORS: f64 = 2.0;
+
 /// Fallback all-reduce when a node has no fit: NCCL on NVSwitch reaches about 45 % of the
 /// per-direction link bandwidth as algorithm bandwidth, after about two link latencies
 /// (h100_dgx and a100_dgx fits in data/calibration.json).
@@ -229,21 +232,19 @@ impl RooflinePredictor {
         let tp = replica.parallel.tensor_parallel_size;
         let device = &replica.device;
         let node = &replica.node;
-        let fp8_weights = replica.weight_dtype == Dtype::Fp8;
+        let weights = replica.weight_dtype;
         let fp8_kv = replica.kv_cache_dtype == Dtype::Fp8;
         let bandwidth = device.memory_bandwidth_gbps * 1e9;
         let peaks = Peaks { flops_per_s: device.fp16_tflops * 1e12, bytes_per_s: bandwidth };
-        let gemm_flops =
-            if fp8_weights { device.fp8_tflops.unwrap_or(device.fp16_tflops) } else { device.fp16_tflops };
-        let gemm_peaks = Peaks { flops_per_s: gemm_flops * 1e12, bytes_per_s: bandwidth };
+        let gemm_peaks = Peaks { flops_per_s: weights.gemm_tflops(device) * 1e12, bytes_per_s: bandwidth };
 
         let curve = |c: &str| cal.curve(c).unwrap_or(Curve::roofline(0.7, 0.8, 5.0));
-        let gemm = curve(if fp8_weights { class::GEMM_FP8 } else { class::GEMM });
+        let gemm = curve(gemm_class(weights));
         let mut op_curves = [gemm; Op::COUNT];
         for op in Op::ALL {
             let class = match op {
                 Op::AttnPreProj | Op::AttnPostProj | Op::MlpUpProj | Op::MlpDownProj => {
-                    layer_gemm_class(op, settings.gemm_kernels, fp8_weights)
+                    layer_gemm_class(op, settings.gemm_kernels, weights)
                 }
                 Op::MlpAct if !m.use_gated_mlp => class::MLP_ACT_UNGATED.to_string(),
                 _ => op.name().to_string(),
@@ -254,7 +255,9 @@ impl RooflinePredictor {
         }
 
         let within_node = tp <= node.devices_per_node;
-        let node_cal = all.node(&node.name).filter(|_| within_node);
+        // A node without fits of its own (an NVL72 rack) borrows its 8-GPU board's all-reduce,
+        // at the TP degrees measured there.
+        let node_cal = all.node(node.calibration_source()).filter(|_| within_node);
         let kernel = settings.all_reduce_kernel;
         // An engine's own kernel where this node's tables have it; NCCL's fit otherwise (vLLM
         // itself falls back to NCCL without full NVLink connectivity); the link model last.
@@ -273,6 +276,12 @@ impl RooflinePredictor {
                 let link = AlphaBeta { alpha_us: 2.0 * latency, beta_gbps: ALL_REDUCE_LINK_EFFICIENCY * bw };
                 (Collective::single(link), "link model".to_string())
             }
+        };
+        let all_reduce_text = match node_cal {
+            Some(n) if n.node != node.name && all_reduce_text != "link model" => {
+                format!("{all_reduce_text} (fitted on {})", n.node)
+            }
+            _ => all_reduce_text,
         };
         let all_reduce = (tp > 1).then_some(all_reduce);
         let node_cal = all.node(&node.name);
@@ -300,10 +309,11 @@ impl RooflinePredictor {
         };
         let network = if tp > 1 { format!("{network}; all-reduce: {all_reduce_text}") } else { network };
         let moe_routing = settings.moe_routing;
-        let gemm_kernels_text = match (settings.gemm_kernels, fp8_weights) {
-            (_, true) => "vLLM fp8",
-            (GemmKernels::Vidur, false) => "Vidur-profiled",
-            (GemmKernels::Vllm, false) => "vLLM",
+        let gemm_kernels_text = match (settings.gemm_kernels, weights) {
+            (_, Dtype::Fp8) => "vLLM fp8",
+            (_, Dtype::Fp4) => "vLLM NVFP4",
+            (GemmKernels::Vidur, _) => "Vidur-profiled",
+            (GemmKernels::Vllm, _) => "vLLM",
         };
         RooflinePredictor {
             settings,
@@ -313,15 +323,20 @@ impl RooflinePredictor {
                 q_heads: shape.q_heads,
                 kv_heads: shape.kv_heads,
                 head_dim: shape.head_dim,
-                kv_bytes: replica.kv_cache_dtype.bytes() as f64,
+                kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             },
-            weight_bytes: replica.weight_dtype.bytes() as f64,
-            kv_bytes: replica.kv_cache_dtype.bytes() as f64,
+            weight_bytes: weights.bytes_per_element(),
+            kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             peaks,
             gemm_peaks,
             op_curves,
             gemm,
-            moe_gemm: if fp8_weights { gemm } else { cal.curve(class::MOE_EXPERTS).unwrap_or(gemm) },
+            // Quantised experts take the generic GEMM of their dtype: the bf16 fused-MoE fit is
+            // of different kernels.
+            moe_gemm: match weights {
+                Dtype::Bf16 | Dtype::Fp16 => cal.curve(class::MOE_EXPERTS).unwrap_or(gemm),
+                Dtype::Fp8 | Dtype::Fp4 => gemm,
+            },
             prefill: curve(if fp8_kv { class::PREFILL_ATTENTION_FP8 } else { class::PREFILL_ATTENTION }),
             decode: curve(if fp8_kv { class::DECODE_ATTENTION_FP8 } else { class::DECODE_ATTENTION }),
             moe: m.moe.as_ref().map(|moe| {
@@ -390,6 +405,20 @@ impl RooflinePredictor {
         cost::decode_attention_us(&self.decode, self.peaks, &self.attention, work)
     }
 
+    /// Prefill and decode attention of one batch, µs per layer. A batch mixing prefill chunks
+    /// and decodes runs them in one varlen launch (FlashInfer, FlashAttention), so it pays one
+    /// kernel's fixed overhead, the larger of the two, not both: the smaller is taken off the
+    /// prefill part.
+    pub fn mixed_attention_us(&self, prefill: PrefillWork, decode: DecodeWork) -> (f64, f64) {
+        let (prefill_us, decode_us) = (self.prefill_us(prefill), self.decode_us(decode));
+        if prefill_us > 0.0 && decode_us > 0.0 {
+            let shared = self.prefill.overhead_us.min(self.decode.overhead_us).min(prefill_us);
+            (prefill_us - shared, decode_us)
+        } else {
+            (prefill_us, decode_us)
+        }
+    }
+
     /// The attention head layout per GPU.
     pub fn attention_shape(&self) -> &AttentionShape {
         &self.attention
@@ -400,9 +429,10 @@ impl RooflinePredictor {
         self.all_reduce.map_or(0.0, |c| c.time_us(tokens * self.shape.embedding_dim * ACT_BYTES))
     }
 
-    /// Sending `tokens` activations to the next stage, µs.
+    /// Sending `tokens` tokens' activations to the next stage, µs: the hidden state and the
+    /// residual, two tensors of `embedding_dim` each (vLLM's `IntermediateTensors` carry both).
     pub fn send_recv_us(&self, tokens: f64) -> f64 {
-        self.send_recv.time_us(tokens * self.shape.embedding_dim * ACT_BYTES)
+        self.send_recv.time_us(PIPELINE_TENSORS * tokens * self.shape.embedding_dim * ACT_BYTES)
     }
 
     /// LM head over `sequences` rows, µs.
@@ -520,8 +550,9 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
             out.set(op, per_layer_ms * op_us(op), r);
         }
         let (prefill, decode) = self.attention_work(batch);
-        out.set(Op::AttnPrefill, per_layer_ms * self.prefill_us(prefill), r);
-        out.set(Op::AttnDecode, per_layer_ms * self.decode_us(decode), r);
+        let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
+        out.set(Op::AttnPrefill, per_layer_ms * prefill_us, r);
+        out.set(Op::AttnDecode, per_layer_ms * decode_us, r);
         let all_reduce = per_layer_ms * memo[ALL_REDUCE_SLOT];
         out.set(Op::AttnPostProjAllReduce, all_reduce, r);
         out.set(Op::MlpDownProjAllReduce, all_reduce, r);
@@ -716,6 +747,88 @@ mod tests {
                 && last.get(Op::LmHead) > 0.0
                 && last.get(Op::Embedding) == 0.0
         );
+    }
+
+    #[test]
+    fn a_mixed_batch_pays_one_attention_launch_overhead() {
+        let p = llama3_h100(&[]);
+        let chunk = BatchItem { num_processed_tokens: 0, num_tokens: 256, is_prefill: true };
+        let decodes = decode_batch(16, 1000);
+        let mut mixed = decodes.clone();
+        mixed.push(chunk);
+        let attention = |batch: &[BatchItem]| {
+            let t = p.predict(batch, ONLY);
+            (t.get(Op::AttnPrefill) + t.get(Op::AttnDecode)) * 1e3 / p.layers()
+        };
+        let apart = attention(&[chunk]) + attention(&decodes);
+        let together = attention(&mixed);
+        // One varlen launch: the smaller of the two kernels' fixed overheads is paid once.
+        let shared = p.prefill.overhead_us.min(p.decode.overhead_us);
+        assert!(shared > 1.0, "{shared}");
+        assert!((apart - together - shared).abs() < 1e-6, "{apart} {together} {shared}");
+    }
+
+    #[test]
+    fn pipeline_stages_send_the_hidden_state_and_the_residual() {
+        let p = llama3_h100(&[("replica_config_num_pipeline_stages", "2")]);
+        let t = p.predict(&decode_batch(64, 100), StagePosition { stage: 0, num_stages: 2 });
+        // 64 tokens × 2 tensors × 4096 × 2 bytes.
+        let bytes = 64.0 * 2.0 * 4096.0 * 2.0;
+        assert_eq!(t.get(Op::PipelineSendRecv), p.send_recv.time_us(bytes) * 1e-3);
+    }
+
+    #[test]
+    fn nvfp4_weights_run_the_layer_gemms_at_the_fp4_rate_on_blackwell_only() {
+        let b200 = |dtype: &str| {
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Llama-3.1-70B"),
+                ("replica_config_device", "b200"),
+                ("replica_config_network_device", "b200_dgx"),
+                ("replica_config_weight_dtype", dtype),
+            ]);
+            RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap()
+        };
+        let (fp8, fp4) = (b200("fp8"), b200("fp4"));
+        assert_eq!(fp4.gemm_peaks.flops_per_s, 9000e12);
+        assert_eq!(fp4.weight_bytes, 0.5625);
+        assert!(fp4.describe().contains("vLLM NVFP4"), "{}", fp4.describe());
+        // Decode reads the weights: NVFP4 moves 56 % of fp8's bytes; a long prefill is compute.
+        let decode = decode_batch(8, 1000);
+        let prefill = [BatchItem { num_processed_tokens: 0, num_tokens: 2048, is_prefill: true }];
+        for batch in [&decode[..], &prefill[..]] {
+            let (a, b) = (fp8.predict(batch, ONLY), fp4.predict(batch, ONLY));
+            assert!(b.get(Op::MlpUpProj) < a.get(Op::MlpUpProj), "{batch:?}");
+        }
+        // Hopper has no FP4 tensor cores: weight-only FP4 at the 16-bit rate.
+        let h100 = replica(&[
+            ("replica_config_model_name", "meta-llama/Llama-3.1-70B"),
+            ("replica_config_device", "h100"),
+            ("replica_config_tensor_parallel_size", "2"),
+            ("replica_config_weight_dtype", "fp4"),
+        ]);
+        let h100 = RooflinePredictor::new(&h100, RooflineCoefficients::default()).unwrap();
+        assert_eq!(h100.gemm_peaks.flops_per_s, 989.4e12);
+    }
+
+    #[test]
+    fn an_nvl72_rack_borrows_its_boards_all_reduce_and_calibration() {
+        let predictor = |node: &str, tp: &str| {
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Llama-3.1-70B"),
+                ("replica_config_device", "gb200"),
+                ("replica_config_network_device", node),
+                ("replica_config_tensor_parallel_size", tp),
+                ("replica_config_weight_dtype", "fp4"),
+            ]);
+            RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap()
+        };
+        let rack = predictor("gb200_nvl72", "8");
+        assert!(rack.describe().contains("(fitted on b200_dgx)"), "{}", rack.describe());
+        assert!(rack.describe().contains("borrowed from b200 for gb200"), "{}", rack.describe());
+        // TP 16 stays on NVLink in the rack, beyond the board's measured degrees: the link model.
+        let wide = predictor("gb200_nvl72", "16");
+        assert!(wide.describe().contains("all-reduce: link model"), "{}", wide.describe());
+        assert_eq!(rack.gemm_peaks.flops_per_s, 10000e12);
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub(super) const CLUSTER: &[FlagDef] = &[
     FlagDef::string(
         "replica_config_device",
         "a100",
-        "GPU SKU (lower case: a100, a100_40gb, h100, h200, b200, a40, l40s, mi300x), or custom (described by the --custom_device_config_* flags).",
+        "GPU SKU (lower case: a100, a100_40gb, h100, h200, b200, b300, gb200, gb300, a40, l40s, mi300x), or custom (described by the --custom_device_config_* flags).",
     ),
     FlagDef::string(
         "replica_config_network_device",
@@ -53,9 +53,9 @@ pub(super) const CLUSTER: &[FlagDef] = &[
     ),
     FlagDef::choice(
         "replica_config_weight_dtype",
-        &["bf16", "fp16", "fp8"],
+        &["bf16", "fp16", "fp8", "fp4"],
         "bf16",
-        "Weight dtype: sets bytes per parameter and the GEMM FLOP rate.",
+        "Weight dtype: sets bytes per parameter and the GEMM FLOP rate. fp4 is NVFP4 (0.5625 bytes per parameter with its block scales; the FP4 tensor-core rate on Blackwell, the FP16 rate elsewhere).",
     ),
     FlagDef::choice(
         "replica_config_kv_cache_dtype",

@@ -31,10 +31,16 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
             node.name, node.device, device.name, node.name
         ));
     }
-    if weight_dtype == Dtype::Fp8 && device.fp8_tflops.is_none() {
+    let tensor_cores = match weight_dtype {
+        Dtype::Fp8 => Some(("FP8", device.fp8_tflops)),
+        Dtype::Fp4 => Some(("FP4", device.fp4_tflops)),
+        Dtype::Bf16 | Dtype::Fp16 => None,
+    };
+    if let Some((kind, None)) = tensor_cores {
         warnings.push(format!(
-            "{} has no FP8 tensor cores: fp8 weights save memory but GEMMs run at the FP16 rate",
-            device.name
+            "{} has no {kind} tensor cores: {} weights save memory but GEMMs run at the FP16 rate",
+            device.name,
+            kind.to_lowercase()
         ));
     }
     Some(ReplicaSpec {

@@ -260,3 +260,18 @@ fn max_length_reservations_of_a_long_context_model_are_warned_about() {
     assert!(!warned(&build(&small_cap).unwrap()));
     assert!(!warned(&build(&long[..2]).unwrap()));
 }
+
+#[test]
+fn fp4_weights_without_fp4_tensor_cores_are_warned_about() {
+    let warned = |device: &str| {
+        let c = build(&[
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_device", device),
+            ("replica_config_weight_dtype", "fp4"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        c.warnings.iter().any(|w| w.contains("no FP4 tensor cores"))
+    };
+    assert!(warned("h100"));
+    assert!(!warned("b200"));
+}
