@@ -348,7 +348,7 @@ pub struct JobCost {
     pub new_s: f64,
     /// The events.
     pub run_s: f64,
-    /// `Simulation::finish` and the job's outcome from the summary.
+    /// `Simulation::finish_summary` and the job's outcome from the summary.
     pub finish_s: f64,
     /// Events handled.
     pub events: u64,
@@ -380,8 +380,7 @@ pub fn measure_job_cost(
         sim.run_for_events(50_000);
     }
     let t4 = host.now_s();
-    let report = sim.finish();
-    let outcome = llmsim_engine::search::RunOutcome::from_summary(&report.summary);
+    let outcome = llmsim_engine::search::RunOutcome::from_summary(&sim.finish_summary());
     let t5 = host.now_s();
     Ok(JobCost {
         config_s: t1 - t0,
