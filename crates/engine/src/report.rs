@@ -654,7 +654,7 @@ mod chrome_json {
                     )
                 })
                 .collect();
-            let odd = vec![
+            let odd = [
                 // Unsorted ops, names that need escaping, extreme and non-finite times.
                 slice(1, vec![("zz", f64::NAN), ("a\"b\\c", f64::INFINITY), ("tab\there", -0.0)], vec![]),
                 slice(2, vec![], vec![u32::MAX]),
