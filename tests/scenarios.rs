@@ -65,6 +65,32 @@ fn streamed_request_metrics(config: &Config, inputs: &Inputs, chunk: u64) -> Str
     csv
 }
 
+/// The summary a capacity search reads (`Simulation::finish_summary`) is the full report's,
+/// with and without the overload stop the search uses; `Some(what differs)` otherwise.
+fn summary_alone_differs(config: &Config, inputs: &Inputs) -> Option<String> {
+    let sim_config = SimConfig::build(config, inputs).expect("valid");
+    for stop in [false, true] {
+        let start = || {
+            let sim = Simulation::new(&sim_config);
+            if stop { sim.stop_when_overloaded() } else { sim }
+        };
+        let mut full = start();
+        full.run();
+        let mut alone = start();
+        alone.run();
+        let (full, alone) = (full.finish().summary, alone.finish_summary());
+        let json = |s: &llmsim_engine::Summary| serde_json::to_string(s).expect("serialises");
+        if json(&full) != json(&alone) {
+            return Some(format!(
+                "finish_summary (overload stop {stop}) differs from finish's summary:\n  {}\n  {}",
+                json(&full),
+                json(&alone)
+            ));
+        }
+    }
+    None
+}
+
 fn compare_golden(dir: &Path, name: &str, actual: &str, failures: &mut Vec<String>) {
     let path = dir.join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -115,6 +141,15 @@ fn golden_scenarios() {
                     dir.display()
                 ));
             }
+        }
+        if let Some(e) = summary_alone_differs(&config, &inputs) {
+            failures.push(format!("{}: {e}", dir.display()));
+        }
+        let mut streamed_trace = Vec::new();
+        report.write_chrome_trace(&mut streamed_trace).expect("writes to memory");
+        if streamed_trace != report.chrome_trace_json().as_bytes() {
+            failures
+                .push(format!("{}: chrome_trace.json streamed differs from the rendered one", dir.display()));
         }
         let s = &report.summary;
         eprintln!(

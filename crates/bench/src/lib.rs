@@ -312,6 +312,86 @@ pub fn measure(
     Ok(m)
 }
 
+/// The flags of one simulation of a typical capacity search (the page's "Plan capacity"
+/// defaults): Llama-3-8B on 2 × H100, the shipped conversation trace's lengths (`trace`, the
+/// repository's `data/traces/conversation_synth.csv`) with Poisson arrivals at `qps`,
+/// `requests` requests, vllm_v1 with prefix caching, TTFT and TPOT objectives — with what a
+/// search turns off (no output files, no Chrome trace, no per-request rows).
+pub fn search_job_flags(trace: &str, requests: u32, qps: f64) -> Vec<(&'static str, String)> {
+    let mut f = llama8b_h100(&[
+        ("cluster_config_num_replicas", "2"),
+        ("request_generator_config_type", "synthetic"),
+        ("length_generator_config_type", "trace"),
+        ("interval_generator_config_type", "poisson"),
+        ("replica_scheduler_config_type", "vllm_v1"),
+        ("cache_config_enable_prefix_caching", "true"),
+        ("slo_config_ttft_max_s", "1.0"),
+        ("slo_config_tpot_max_s", "0.05"),
+        ("metrics_config_write_metrics", "false"),
+        ("metrics_config_enable_chrome_trace", "false"),
+        ("metrics_config_store_request_metrics", "false"),
+    ]);
+    f.push(("synthetic_request_generator_config_num_requests", requests.to_string()));
+    f.push(("poisson_request_interval_generator_config_qps", qps.to_string()));
+    f.push(("trace_request_length_generator_config_trace_file", trace.to_string()));
+    f
+}
+
+/// Where one search job's time goes, seconds: the phases of `search::run_job`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct JobCost {
+    /// `Config::from_pairs` over the job's flags.
+    pub config_s: f64,
+    /// `SimConfig::build` (catalogue, calibration, memory plan; the trace already parsed).
+    pub build_s: f64,
+    /// `Simulation::new` (replicas, KV pools, metrics).
+    pub new_s: f64,
+    /// The events.
+    pub run_s: f64,
+    /// `Simulation::finish_summary` and the job's outcome from the summary.
+    pub finish_s: f64,
+    /// Events handled.
+    pub events: u64,
+}
+
+impl JobCost {
+    /// Everything but the events: what a search pays per simulation whatever its length.
+    pub fn fixed_s(&self) -> f64 {
+        self.config_s + self.build_s + self.new_s + self.finish_s
+    }
+}
+
+/// Runs one search job as `search::run_job` does (overload stop included), timing each phase.
+/// `inputs` holds the trace already parsed, as every search executor shares it.
+pub fn measure_job_cost(
+    flags: &[(&'static str, String)],
+    inputs: &Inputs,
+    host: &dyn Host,
+) -> Result<JobCost, String> {
+    let t0 = host.now_s();
+    let config =
+        Config::from_pairs(flags.iter().map(|(k, v)| (*k, v.as_str()))).map_err(|e| e.to_string())?;
+    let t1 = host.now_s();
+    let sim_config = SimConfig::build(&config, inputs).map_err(|e| e.to_string())?;
+    let t2 = host.now_s();
+    let mut sim = Simulation::new(&sim_config).stop_when_overloaded();
+    let t3 = host.now_s();
+    while !sim.is_finished() {
+        sim.run_for_events(50_000);
+    }
+    let t4 = host.now_s();
+    let outcome = llmsim_engine::search::RunOutcome::from_summary(&sim.finish_summary());
+    let t5 = host.now_s();
+    Ok(JobCost {
+        config_s: t1 - t0,
+        build_s: t2 - t1,
+        new_s: t3 - t2,
+        run_s: t4 - t3,
+        finish_s: t5 - t4,
+        events: outcome.num_events,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use clap::{Arg, ArgAction};
-use llmsim_bench::{Host, Measurement, SCENARIO_NAMES, Scale, default_shared_dir, measure, scenario};
+use llmsim_bench::{
+    Host, JobCost, Measurement, SCENARIO_NAMES, Scale, default_shared_dir, measure, measure_job_cost, median,
+    scenario, search_job_flags,
+};
 use peak_alloc::PeakAlloc;
 
 #[global_allocator]
@@ -41,6 +44,10 @@ fn command() -> clap::Command {
         .arg(Arg::new("no-native").long("no-native").action(ArgAction::SetTrue).help("Skip the native runs (with --wasm)"))
         .arg(Arg::new("wasm-dir").long("wasm-dir").default_value("target/bench-wasm").help("Where wasm-bindgen wrote llmsim_bench_wasm.js"))
         .arg(Arg::new("shared").long("shared").help("The reference directory with traces/ [default: $LLMSIM_SHARED_DIR or ../shared]"))
+        .arg(Arg::new("job-cost").long("job-cost").action(ArgAction::SetTrue).help("Instead of the scenarios: the fixed cost of one capacity-search simulation (configuration, setup, summary) against its run time, over --jobs simulations of --job-requests requests"))
+        .arg(Arg::new("jobs").long("jobs").value_parser(clap::value_parser!(u32).range(1..)).default_value("20").help("Simulations for --job-cost (the median of each phase is reported)"))
+        .arg(Arg::new("job-requests").long("job-requests").value_parser(clap::value_parser!(u32).range(1..)).default_value("2000").help("Requests per simulation for --job-cost"))
+        .arg(Arg::new("job-qps").long("job-qps").value_parser(clap::value_parser!(f64)).default_value("4").help("Arrival rate for --job-cost"))
         .arg(Arg::new("child").long("child").hide(true).help("Measure one scenario in this process and print it as JSON"))
 }
 
@@ -50,6 +57,11 @@ fn main() {
     let repeat = *matches.get_one::<u32>("repeat").expect("defaulted");
     let shared = matches.get_one::<String>("shared").map(PathBuf::from).unwrap_or_else(default_shared_dir);
     let shared_str = shared.to_string_lossy().to_string();
+
+    if matches.get_flag("job-cost") {
+        job_cost(&matches);
+        return;
+    }
 
     if let Some(name) = matches.get_one::<String>("child") {
         let s = scenario(name, scale, &shared_str).expect("known scenario");
@@ -140,6 +152,56 @@ fn main() {
     if run_wasm {
         println!("{}", comparison(&results));
     }
+}
+
+/// `--job-cost`: parses the shipped conversation trace once (as every search executor does),
+/// then runs `--jobs` search simulations and prints the median of each phase.
+fn job_cost(matches: &clap::ArgMatches) {
+    let jobs = *matches.get_one::<u32>("jobs").expect("defaulted");
+    let requests = *matches.get_one::<u32>("job-requests").expect("defaulted");
+    let qps = *matches.get_one::<f64>("job-qps").expect("defaulted");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/traces/conversation_synth.csv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        eprintln!("llmsim-bench: {}: {e}", path.display());
+        std::process::exit(3);
+    });
+    let host = NativeHost { origin: Instant::now() };
+    let name = "data/traces/conversation_synth.csv";
+    let started = host.now_s();
+    let trace = llmsim_engine::parse_trace(name, &text, &mut |_| {}).expect("the shipped trace parses");
+    let parse_s = host.now_s() - started;
+    let mut inputs = llmsim_engine::Inputs::new();
+    inputs.add_trace(name, std::sync::Arc::new(trace));
+    let flags = search_job_flags(name, requests, qps);
+    let costs: Vec<JobCost> = (0..jobs)
+        .map(|_| {
+            measure_job_cost(&flags, &inputs, &host).unwrap_or_else(|e| {
+                eprintln!("llmsim-bench: {e}");
+                std::process::exit(3);
+            })
+        })
+        .collect();
+    let med = |f: fn(&JobCost) -> f64| median(&costs.iter().map(f).collect::<Vec<_>>()) * 1e3;
+    println!("{}", machine_line());
+    println!(
+        "{jobs} search simulations of {requests} requests at {qps} QPS (Llama-3-8B, 2 × H100, conversation_synth lengths, vllm_v1, prefix caching, SLOs, no outputs); {} events each; trace parsed once in {:.2} ms\n",
+        costs[0].events,
+        parse_s * 1e3
+    );
+    println!("| phase | median ms | first job ms |\n|---|---:|---:|");
+    let first = costs[0];
+    for (phase, f) in [
+        ("Config::from_pairs", (|c: &JobCost| c.config_s) as fn(&JobCost) -> f64),
+        ("SimConfig::build", |c| c.build_s),
+        ("Simulation::new", |c| c.new_s),
+        ("finish + outcome", |c| c.finish_s),
+        ("fixed (the four above)", JobCost::fixed_s),
+        ("run (events)", |c| c.run_s),
+    ] {
+        println!("| {phase} | {:.3} | {:.3} |", med(f), f(&first) * 1e3);
+    }
+    let fixed_share = median(&costs.iter().map(|c| c.fixed_s() / c.run_s.max(1e-12)).collect::<Vec<_>>());
+    println!("\nfixed ÷ run: {:.2} % (median over the simulations)", fixed_share * 100.0);
 }
 
 /// Runs a measuring child process and parses the JSON line it prints.

@@ -145,7 +145,17 @@ impl RowWriter {
 /// Writes the report's files into `dir`, except `config.json` (written when the run starts,
 /// [`write_config`]) and `request_metrics.csv` when it was streamed.
 pub fn write(dir: &Path, config: &SimConfig, report: &Report) -> Result<(), String> {
-    for (name, contents) in report.files(config.metrics.store_plots, config.metrics.enable_chrome_trace) {
+    // The Chrome trace is streamed to its file (hundreds of MB even when capped), the rest
+    // rendered in memory.
+    if config.metrics.enable_chrome_trace {
+        let path = dir.join("chrome_trace.json");
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, create_new(&path)?);
+        report
+            .write_chrome_trace(&mut file)
+            .and_then(|()| file.flush())
+            .map_err(|e| write_error(&path, &e))?;
+    }
+    for (name, contents) in report.files(config.metrics.store_plots, false) {
         if name == "config.json" {
             continue;
         }

@@ -9,9 +9,9 @@ use crate::request::{Request, RequestId};
 
 const NIL: u32 = u32::MAX;
 
+/// A block's place in the LRU free queue and its cached hash (prefix-caching pools only).
 #[derive(Clone, Debug)]
-struct Block {
-    ref_cnt: u32,
+struct Link {
     /// The prefix identity cached in this block, if any (kept after free: lazy eviction).
     hash: Option<u64>,
     prev: u32,
@@ -25,10 +25,15 @@ struct Block {
 /// first block registered for the hash.
 ///
 /// Without prefix caching no block carries a hash, so the order of reuse cannot matter: the pool
-/// then keeps its free blocks on a stack, which is much cheaper than the linked queue.
+/// then keeps its free blocks on a stack, which is much cheaper than the linked queue, and keeps
+/// no links at all. Reference counts sit in their own dense array (4 bytes a block), which a
+/// request's allocation and release touch once per block: with 16 replicas of ~29,000 blocks,
+/// 32-byte blocks were 15 MB of mostly cache misses on long prompts.
 #[derive(Clone, Debug)]
 pub struct BlockPool {
-    blocks: Vec<Block>,
+    ref_cnt: Vec<u32>,
+    /// One per block with the linked queue; empty in stack mode.
+    links: Vec<Link>,
     free_head: u32,
     free_tail: u32,
     num_free: u32,
@@ -41,16 +46,16 @@ pub struct BlockPool {
 impl BlockPool {
     /// `num_blocks` free blocks, queued in id order.
     pub fn new(num_blocks: u32) -> BlockPool {
-        let blocks = (0..num_blocks)
-            .map(|i| Block {
-                ref_cnt: 0,
+        let links = (0..num_blocks)
+            .map(|i| Link {
                 hash: None,
                 prev: if i == 0 { NIL } else { i - 1 },
                 next: if i + 1 == num_blocks { NIL } else { i + 1 },
             })
             .collect();
         BlockPool {
-            blocks,
+            ref_cnt: vec![0; num_blocks as usize],
+            links,
             free_head: if num_blocks == 0 { NIL } else { 0 },
             free_tail: if num_blocks == 0 { NIL } else { num_blocks - 1 },
             num_free: num_blocks,
@@ -62,18 +67,22 @@ impl BlockPool {
 
     /// `num_blocks` free blocks for a cache without prefix hashes (reuse order irrelevant).
     pub fn new_unordered(num_blocks: u32) -> BlockPool {
-        let mut pool = BlockPool::new(0);
-        pool.blocks =
-            (0..num_blocks).map(|_| Block { ref_cnt: 0, hash: None, prev: NIL, next: NIL }).collect();
-        pool.num_free = num_blocks;
-        pool.free_stack = Some((0..num_blocks).rev().collect());
-        pool
+        BlockPool {
+            ref_cnt: vec![0; num_blocks as usize],
+            links: Vec::new(),
+            free_head: NIL,
+            free_tail: NIL,
+            num_free: num_blocks,
+            cached: FxHashMap::default(),
+            duplicates: FxHashMap::default(),
+            free_stack: Some((0..num_blocks).rev().collect()),
+        }
     }
 
     /// Blocks in the pool.
     #[inline]
     pub fn num_blocks(&self) -> u32 {
-        self.blocks.len() as u32
+        self.ref_cnt.len() as u32
     }
 
     /// Blocks on the free queue (cached-but-unreferenced ones included).
@@ -90,16 +99,16 @@ impl BlockPool {
     /// References count of a block.
     #[inline]
     pub fn ref_cnt(&self, block: u32) -> u32 {
-        self.blocks[block as usize].ref_cnt
+        self.ref_cnt[block as usize]
     }
 
     /// Takes a reference to a (cached) block, removing it from the free queue if it was free.
     #[inline]
     pub fn touch(&mut self, block: u32) {
-        if self.blocks[block as usize].ref_cnt == 0 {
+        if self.ref_cnt[block as usize] == 0 {
             self.unlink(block);
         }
-        self.blocks[block as usize].ref_cnt += 1;
+        self.ref_cnt[block as usize] += 1;
     }
 
     /// Pops the least recently freed block, evicting its cached hash. `None` if none is free.
@@ -108,7 +117,7 @@ impl BlockPool {
         if let Some(stack) = &mut self.free_stack {
             let block = stack.pop()?;
             self.num_free -= 1;
-            self.blocks[block as usize].ref_cnt = 1;
+            self.ref_cnt[block as usize] = 1;
             return Some(block);
         }
         let block = self.free_head;
@@ -116,20 +125,41 @@ impl BlockPool {
             return None;
         }
         self.unlink(block);
-        if let Some(hash) = self.blocks[block as usize].hash.take() {
+        if let Some(hash) = self.links[block as usize].hash.take() {
             self.uncache(hash, block);
         }
-        self.blocks[block as usize].ref_cnt = 1;
+        self.ref_cnt[block as usize] = 1;
         Some(block)
+    }
+
+    /// Pops `n` free blocks onto `into`, in [`BlockPool::pop_free`]'s order. Panics if fewer
+    /// than `n` are free (callers count first).
+    #[inline]
+    pub fn pop_free_many(&mut self, n: u32, into: &mut Vec<u32>) {
+        let BlockPool { free_stack, ref_cnt, num_free, .. } = self;
+        if let Some(stack) = free_stack {
+            let start = stack.len().checked_sub(n as usize).expect("counted free blocks");
+            for &block in stack[start..].iter().rev() {
+                ref_cnt[block as usize] = 1;
+                into.push(block);
+            }
+            stack.truncate(start);
+            *num_free -= n;
+            return;
+        }
+        for _ in 0..n {
+            let block = self.pop_free().expect("counted free blocks");
+            into.push(block);
+        }
     }
 
     /// Drops a reference; a block reaching zero joins the free queue's tail.
     #[inline]
     pub fn release(&mut self, block: u32) {
-        let b = &mut self.blocks[block as usize];
-        debug_assert!(b.ref_cnt > 0, "releasing a free block");
-        b.ref_cnt -= 1;
-        if b.ref_cnt == 0 {
+        let count = &mut self.ref_cnt[block as usize];
+        debug_assert!(*count > 0, "releasing a free block");
+        *count -= 1;
+        if *count == 0 {
             self.push_tail(block);
         }
     }
@@ -139,11 +169,11 @@ impl BlockPool {
         if self.free_stack.is_some() {
             return;
         }
-        let b = &mut self.blocks[block as usize];
-        if b.hash.is_some() {
+        let link = &mut self.links[block as usize];
+        if link.hash.is_some() {
             return;
         }
-        b.hash = Some(hash);
+        link.hash = Some(hash);
         match self.cached.entry(hash) {
             Entry::Vacant(slot) => {
                 slot.insert(block);
@@ -190,20 +220,20 @@ impl BlockPool {
             return;
         }
         let (prev, next) = {
-            let b = &self.blocks[block as usize];
+            let b = &self.links[block as usize];
             (b.prev, b.next)
         };
         if prev == NIL {
             self.free_head = next
         } else {
-            self.blocks[prev as usize].next = next
+            self.links[prev as usize].next = next
         }
         if next == NIL {
             self.free_tail = prev
         } else {
-            self.blocks[next as usize].prev = prev
+            self.links[next as usize].prev = prev
         }
-        let b = &mut self.blocks[block as usize];
+        let b = &mut self.links[block as usize];
         b.prev = NIL;
         b.next = NIL;
         self.num_free -= 1;
@@ -217,14 +247,14 @@ impl BlockPool {
         }
         let tail = self.free_tail;
         {
-            let b = &mut self.blocks[block as usize];
+            let b = &mut self.links[block as usize];
             b.prev = tail;
             b.next = NIL;
         }
         if tail == NIL {
             self.free_head = block
         } else {
-            self.blocks[tail as usize].next = block
+            self.links[tail as usize].next = block
         }
         self.free_tail = block;
         self.num_free += 1;
@@ -233,11 +263,11 @@ impl BlockPool {
     /// Checks the pool's internal consistency: the free queue holds exactly the unreferenced
     /// blocks, and the index points at blocks carrying their hash.
     pub fn check(&self) -> Result<(), String> {
+        let unreferenced = self.ref_cnt.iter().filter(|c| **c == 0).count() as u32;
         if let Some(stack) = &self.free_stack {
-            if stack.iter().any(|b| self.blocks[*b as usize].ref_cnt != 0) {
+            if stack.iter().any(|b| self.ref_cnt[*b as usize] != 0) {
                 return Err("a referenced block is on the free stack".into());
             }
-            let unreferenced = self.blocks.iter().filter(|b| b.ref_cnt == 0).count() as u32;
             if stack.len() as u32 != self.num_free || unreferenced != self.num_free {
                 return Err(format!(
                     "free count {} but {} stacked and {} unreferenced",
@@ -252,9 +282,12 @@ impl BlockPool {
         let mut at = self.free_head;
         let mut prev = NIL;
         while at != NIL {
-            let b = &self.blocks[at as usize];
-            if b.ref_cnt != 0 {
-                return Err(format!("block {at} is on the free queue with ref_cnt {}", b.ref_cnt));
+            let b = &self.links[at as usize];
+            if self.ref_cnt[at as usize] != 0 {
+                return Err(format!(
+                    "block {at} is on the free queue with ref_cnt {}",
+                    self.ref_cnt[at as usize]
+                ));
             }
             if b.prev != prev {
                 return Err(format!("free queue back-link broken at block {at}"));
@@ -266,7 +299,6 @@ impl BlockPool {
             prev = at;
             at = b.next;
         }
-        let unreferenced = self.blocks.iter().filter(|b| b.ref_cnt == 0).count() as u32;
         if count != self.num_free || unreferenced != self.num_free {
             return Err(format!(
                 "free count {} but {} queued and {} unreferenced",
@@ -274,7 +306,7 @@ impl BlockPool {
             ));
         }
         for (hash, block) in &self.cached {
-            if self.blocks[*block as usize].hash != Some(*hash) {
+            if self.links[*block as usize].hash != Some(*hash) {
                 return Err(format!("hash index points at block {block} which does not hold it"));
             }
         }
@@ -494,10 +526,7 @@ impl KvCacheManager {
         }
         if needed > 0 {
             let take = (needed + self.prealloc_blocks).min(self.pool.num_free());
-            for _ in 0..take {
-                let block = self.pool.pop_free().expect("counted free blocks");
-                table.blocks.push(block);
-            }
+            self.pool.pop_free_many(take, &mut table.blocks);
         }
         if self.prefix_caching {
             let hashed = request.block_hashes.as_ref().map_or(u32::MAX, |h| h.len() as u32);

@@ -9,7 +9,7 @@
 //! [`Config`] into a validated [`SimConfig`].
 //!
 //! Modules are layered (ARCHITECTURE.md, "Layering"; checked by `tests/layering.rs`), bottom up:
-//! the vocabulary ([`time`], [`limits`], [`rng`], [`stats`], [`request`], [`catalog`],
+//! the vocabulary ([`time`], [`limits`], [`rng`], [`stats`], [`decimal`], [`request`], [`catalog`],
 //! [`trace`], [`inputs`], [`config`], [`slo`]); models and policies ([`memory`], [`kv`], [`batch`], [`exec`],
 //! [`hf_config`], [`custom_device`], [`scheduler`], [`serving_engine`], [`workload`]); the composition root
 //! ([`flag_table`], [`sim_config`]); the simulation ([`event`], [`sim`], [`metrics`],
@@ -34,6 +34,7 @@ pub mod batch;
 pub mod catalog;
 pub mod config;
 pub mod custom_device;
+pub mod decimal;
 pub mod event;
 pub mod exec;
 pub mod flag_table;

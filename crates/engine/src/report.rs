@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::decimal::{push_fixed6, push_u64};
 use crate::stats::Stats;
 use crate::time::nanos_to_secs;
 
@@ -298,24 +299,31 @@ impl RequestRecord {
 
     /// Appends this record's `request_metrics.csv` line (streamed output writes the same rows).
     pub fn write_csv_row(&self, out: &mut String) {
+        // The bytes of `{}` and `{:.6}`, without `core::fmt` (`decimal.rs`: a fifth of a
+        // million-request run went to formatting these rows).
         let r = self;
-        let _ = write!(out, "{}", r.id);
+        let int = |out: &mut String, n: u32| {
+            out.push(',');
+            push_u64(out, u64::from(n));
+        };
+        let fixed = |out: &mut String, x: f64| {
+            out.push(',');
+            push_fixed6(out, x);
+        };
+        push_u64(out, u64::from(r.id));
         for (_, f) in RequestRecord::TIME_COLUMNS {
-            let _ = write!(out, ",{:.6}", f(r));
+            fixed(out, f(r));
         }
-        let _ = writeln!(
-            out,
-            ",{:.6},{},{},{},{},{:.6},{},{:.6},{}",
-            nanos_to_secs(r.inter_arrival_ns),
-            r.num_prefill_tokens + r.num_decode_tokens,
-            r.num_prefill_tokens,
-            r.num_prefill_tokens_cached,
-            r.num_decode_tokens,
-            f64::from(r.num_prefill_tokens) / f64::from(r.num_decode_tokens.max(1)),
-            r.num_restarts,
-            nanos_to_secs(r.arrived_at_ns),
-            r.replica
-        );
+        fixed(out, nanos_to_secs(r.inter_arrival_ns));
+        int(out, r.num_prefill_tokens + r.num_decode_tokens);
+        int(out, r.num_prefill_tokens);
+        int(out, r.num_prefill_tokens_cached);
+        int(out, r.num_decode_tokens);
+        fixed(out, f64::from(r.num_prefill_tokens) / f64::from(r.num_decode_tokens.max(1)));
+        int(out, r.num_restarts);
+        fixed(out, nanos_to_secs(r.arrived_at_ns));
+        int(out, r.replica);
+        out.push('\n');
     }
 }
 
@@ -418,74 +426,245 @@ pub struct ChromeSlice {
     pub op_ms: Vec<(&'static str, f64)>,
 }
 
-/// `chrome_trace.json`'s top level.
-struct ChromeTrace<'a>(&'a [ChromeSlice]);
+/// `chrome_trace.json`'s bytes, written by hand: the bytes `serde_json` gives for the trace
+/// as a map with sorted keys (the reference serialisation in the tests below), at a fraction
+/// of the cost — serde escapes every key and op name byte by byte, which made the capped
+/// trace (200,000 slices, ~175 MB) cost as much as the simulation of a million requests.
+/// Numbers go through `serde_json`'s own formatter, strings that need escaping through its
+/// escaper, so the text cannot drift from what `serde_json` writes.
+mod chrome_json {
+    use super::ChromeSlice;
+    use serde_json::ser::{CompactFormatter, Formatter};
 
-impl Serialize for ChromeTrace<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut top = serializer.serialize_struct("ChromeTrace", 2)?;
-        top.serialize_field("displayTimeUnit", "ms")?;
-        top.serialize_field("traceEvents", &ChromeEvents(self.0))?;
-        top.end()
-    }
-}
+    /// The text before the first event.
+    const HEAD: &[u8] = b"{\"displayTimeUnit\":\"ms\",\"traceEvents\":[";
+    /// The text after the last event.
+    const TAIL: &[u8] = b"]}";
 
-struct ChromeEvents<'a>(&'a [ChromeSlice]);
-
-impl Serialize for ChromeEvents<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(ChromeEvent))
-    }
-}
-
-/// One complete ("X") event; fields in sorted key order.
-struct ChromeEvent<'a>(&'a ChromeSlice);
-
-impl Serialize for ChromeEvent<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let s = self.0;
-        let mut event = serializer.serialize_struct("ChromeEvent", 7)?;
-        event.serialize_field("args", &ChromeArgs(s))?;
-        event.serialize_field("dur", &(s.duration_ns as f64 / 1e3))?;
-        event.serialize_field("name", &format_args!("batch {} ({} req)", s.batch, s.request_ids.len()))?;
-        event.serialize_field("ph", "X")?;
-        event.serialize_field("pid", &format_args!("replica {}", s.replica))?;
-        event.serialize_field("tid", &format_args!("stage {}", s.stage))?;
-        event.serialize_field("ts", &(s.start_ns as f64 / 1e3))?;
-        event.end()
-    }
-}
-
-struct ChromeArgs<'a>(&'a ChromeSlice);
-
-impl Serialize for ChromeArgs<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let s = self.0;
-        let mut args = serializer.serialize_struct("ChromeArgs", 6)?;
-        args.serialize_field("batch_id", &s.batch)?;
-        args.serialize_field("batch_size", &s.request_ids.len())?;
-        args.serialize_field("num_decode_tokens", &s.num_decode_tokens)?;
-        args.serialize_field("num_prefill_tokens", &s.num_prefill_tokens)?;
-        args.serialize_field("op_ms", &SortedOps(&s.op_ms))?;
-        args.serialize_field("request_ids", &s.request_ids)?;
-        args.end()
-    }
-}
-
-/// Per-op times as a map with keys in sorted order (the engine records them so already).
-struct SortedOps<'a>(&'a [(&'static str, f64)]);
-
-impl Serialize for SortedOps<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.0.is_sorted_by_key(|(name, _)| *name) {
-            return serializer.collect_map(self.0.iter().copied());
+    /// Appends `text` as a JSON string.
+    fn string(out: &mut Vec<u8>, text: &str) {
+        if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        } else {
+            serde_json::to_writer(&mut *out, text).expect("writes to memory");
         }
-        let mut ops = self.0.to_vec();
-        ops.sort_unstable_by_key(|(name, _)| *name);
-        serializer.collect_map(ops)
+    }
+
+    /// The op names (static strings, a dozen or so) already found to need no escaping, by
+    /// address and length: checking each name's bytes again in every slice was a tenth of
+    /// the trace's cost.
+    #[derive(Default)]
+    struct PlainNames(Vec<(usize, usize)>);
+
+    impl PlainNames {
+        fn write(&mut self, out: &mut Vec<u8>, name: &'static str) {
+            let key = (name.as_ptr() as usize, name.len());
+            if self.0.contains(&key) {
+                out.push(b'"');
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'"');
+                return;
+            }
+            let before = out.len();
+            string(out, name);
+            // Plain when written as is: quotes and the name's own bytes.
+            if out.len() - before == name.len() + 2 {
+                self.0.push(key);
+            }
+        }
+    }
+
+    fn float(out: &mut Vec<u8>, x: f64) {
+        if x.is_finite() {
+            CompactFormatter.write_f64(out, x).expect("writes to memory");
+        } else {
+            out.extend_from_slice(b"null");
+        }
+    }
+
+    fn int(out: &mut Vec<u8>, n: u64) {
+        CompactFormatter.write_u64(out, n).expect("writes to memory");
+    }
+
+    /// Appends one complete ("X") event, keys in sorted order.
+    fn event(out: &mut Vec<u8>, s: &ChromeSlice, names: &mut PlainNames) {
+        out.extend_from_slice(b"{\"args\":{\"batch_id\":");
+        int(out, s.batch);
+        out.extend_from_slice(b",\"batch_size\":");
+        int(out, s.request_ids.len() as u64);
+        out.extend_from_slice(b",\"num_decode_tokens\":");
+        int(out, u64::from(s.num_decode_tokens));
+        out.extend_from_slice(b",\"num_prefill_tokens\":");
+        int(out, u64::from(s.num_prefill_tokens));
+        out.extend_from_slice(b",\"op_ms\":{");
+        let mut sorted = Vec::new();
+        let ops: &[(&'static str, f64)] = if s.op_ms.is_sorted_by_key(|(name, _)| *name) {
+            &s.op_ms
+        } else {
+            sorted.extend_from_slice(&s.op_ms);
+            sorted.sort_unstable_by_key(|(name, _)| *name);
+            &sorted
+        };
+        for (i, (name, ms)) in ops.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            names.write(out, name);
+            out.push(b':');
+            float(out, *ms);
+        }
+        out.extend_from_slice(b"},\"request_ids\":[");
+        for (i, id) in s.request_ids.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            int(out, u64::from(*id));
+        }
+        out.extend_from_slice(b"]},\"dur\":");
+        float(out, s.duration_ns as f64 / 1e3);
+        out.extend_from_slice(b",\"name\":\"batch ");
+        int(out, s.batch);
+        out.extend_from_slice(b" (");
+        int(out, s.request_ids.len() as u64);
+        out.extend_from_slice(b" req)\"");
+        out.extend_from_slice(b",\"ph\":\"X\",\"pid\":\"replica ");
+        int(out, u64::from(s.replica));
+        out.extend_from_slice(b"\",\"tid\":\"stage ");
+        int(out, u64::from(s.stage));
+        out.extend_from_slice(b"\",\"ts\":");
+        float(out, s.start_ns as f64 / 1e3);
+        out.push(b'}');
+    }
+
+    /// The whole trace through `sink`, in pieces of about 64 KiB.
+    pub fn write(
+        slices: &[ChromeSlice],
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(1 << 17);
+        let mut names = PlainNames::default();
+        buf.extend_from_slice(HEAD);
+        for (i, s) in slices.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            event(&mut buf, s, &mut names);
+            if buf.len() >= 1 << 16 {
+                sink(&buf)?;
+                buf.clear();
+            }
+        }
+        buf.extend_from_slice(TAIL);
+        sink(&buf)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::ChromeSlice;
+        use serde::Serialize;
+        use serde::ser::{SerializeMap, SerializeStruct};
+
+        /// The reference: `serde_json`'s serialisation of the trace with sorted keys.
+        struct Reference<'a>(&'a [ChromeSlice]);
+        struct Event<'a>(&'a ChromeSlice);
+        struct Args<'a>(&'a ChromeSlice);
+        struct Ops<'a>(&'a [(&'static str, f64)]);
+
+        impl Serialize for Reference<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut top = serializer.serialize_struct("ChromeTrace", 2)?;
+                top.serialize_field("displayTimeUnit", "ms")?;
+                top.serialize_field("traceEvents", &self.0.iter().map(Event).collect::<Vec<_>>())?;
+                top.end()
+            }
+        }
+        impl Serialize for Event<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let s = self.0;
+                let mut event = serializer.serialize_struct("ChromeEvent", 7)?;
+                event.serialize_field("args", &Args(s))?;
+                event.serialize_field("dur", &(s.duration_ns as f64 / 1e3))?;
+                event.serialize_field("name", &format!("batch {} ({} req)", s.batch, s.request_ids.len()))?;
+                event.serialize_field("ph", "X")?;
+                event.serialize_field("pid", &format!("replica {}", s.replica))?;
+                event.serialize_field("tid", &format!("stage {}", s.stage))?;
+                event.serialize_field("ts", &(s.start_ns as f64 / 1e3))?;
+                event.end()
+            }
+        }
+        impl Serialize for Args<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let s = self.0;
+                let mut args = serializer.serialize_struct("ChromeArgs", 6)?;
+                args.serialize_field("batch_id", &s.batch)?;
+                args.serialize_field("batch_size", &s.request_ids.len())?;
+                args.serialize_field("num_decode_tokens", &s.num_decode_tokens)?;
+                args.serialize_field("num_prefill_tokens", &s.num_prefill_tokens)?;
+                args.serialize_field("op_ms", &Ops(&s.op_ms))?;
+                args.serialize_field("request_ids", &s.request_ids)?;
+                args.end()
+            }
+        }
+        impl Serialize for Ops<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut ops = self.0.to_vec();
+                ops.sort_by_key(|(name, _)| *name);
+                let mut map = serializer.serialize_map(Some(ops.len()))?;
+                for (name, ms) in ops {
+                    map.serialize_entry(name, &ms)?;
+                }
+                map.end()
+            }
+        }
+
+        fn slice(batch: u64, ops: Vec<(&'static str, f64)>, ids: Vec<u32>) -> ChromeSlice {
+            ChromeSlice {
+                replica: 3,
+                stage: 1,
+                start_ns: 123_456_789_012 + batch * 7,
+                duration_ns: 9_876_543 * batch + 1,
+                batch,
+                num_prefill_tokens: 512,
+                num_decode_tokens: 17,
+                request_ids: ids,
+                op_ms: ops,
+            }
+        }
+
+        fn written(slices: &[ChromeSlice]) -> String {
+            let mut out = Vec::new();
+            super::write(slices, &mut |piece| {
+                out.extend_from_slice(piece);
+                Ok(())
+            })
+            .unwrap();
+            String::from_utf8(out).unwrap()
+        }
+
+        #[test]
+        fn hand_written_trace_is_serde_json_s_bytes() {
+            let many: Vec<ChromeSlice> = (0..3000)
+                .map(|b| {
+                    slice(
+                        b,
+                        vec![("add", 0.1 * b as f64), ("mlp_up_proj", 1e-9), ("zeta", 12345.678)],
+                        (0..(b as u32 % 40)).collect(),
+                    )
+                })
+                .collect();
+            let odd = [
+                // Unsorted ops, names that need escaping, extreme and non-finite times.
+                slice(1, vec![("zz", f64::NAN), ("a\"b\\c", f64::INFINITY), ("tab\there", -0.0)], vec![]),
+                slice(2, vec![], vec![u32::MAX]),
+                slice(3, vec![("x", 1e300), ("y", 5e-324), ("\u{1}ctl", 2.5)], vec![0, 1]),
+            ];
+            for slices in [&many[..], &odd[..], &[][..]] {
+                let expected = serde_json::to_string(&Reference(slices)).unwrap();
+                assert_eq!(written(slices), expected);
+            }
+        }
     }
 }
 
@@ -677,7 +856,20 @@ impl Report {
     /// process is the replica, the thread the stage. Serialised straight from the slices, with
     /// keys in sorted order (as a `serde_json::Value` would write them).
     pub fn chrome_trace_json(&self) -> String {
-        serde_json::to_string(&ChromeTrace(&self.chrome_trace)).expect("trace serialises")
+        let mut out = Vec::new();
+        chrome_json::write(&self.chrome_trace, &mut |piece| {
+            out.extend_from_slice(piece);
+            Ok(())
+        })
+        .expect("writes to memory");
+        String::from_utf8(out).expect("JSON text is UTF-8")
+    }
+
+    /// [`Report::chrome_trace_json`]'s bytes, written to `out` in pieces as they are made: a
+    /// capped trace is still ~175 MB (200,000 slices with their per-op times), which the CLI
+    /// streams to its file instead of building in memory.
+    pub fn write_chrome_trace(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        chrome_json::write(&self.chrome_trace, &mut |piece| out.write_all(piece))
     }
 
     /// `batch_metrics.csv`.

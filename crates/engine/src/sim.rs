@@ -544,15 +544,50 @@ impl Simulation {
     /// unfinished; every arrived request is accounted for. A run stopped by the horizon says
     /// so in a warning and in each unfinished request's reason.
     pub fn finish(self) -> Report {
+        let horizon_reached = self.horizon_reached;
+        let arrivals_cut_off = self.next_arrival.is_some();
+        let (mut report, unfinished) = self.end_metrics(|metrics, end| {
+            let unfinished = end.unfinished.len();
+            (metrics.finish(end), unfinished)
+        });
+        if horizon_reached {
+            let reason = format!("still in flight when {HORIZON_TEXT} ended the run");
+            for e in report.request_errors.iter_mut().filter(|e| e.status == RequestStatus::Unfinished) {
+                e.reason.clone_from(&reason);
+            }
+            let mut warning = format!(
+                "the run stopped at {HORIZON_TEXT}: its next event lay beyond it and was not simulated"
+            );
+            if unfinished > 0 {
+                warning
+                    .push_str(&format!("; {unfinished} requests still in flight are reported as unfinished"));
+            }
+            if arrivals_cut_off {
+                warning.push_str(
+                    "; the workload's later requests never arrived and are not counted (is the trace in epoch time or milliseconds, or the arrival rate or time scale extreme?)",
+                );
+            }
+            report.warnings.push(warning);
+        }
+        report
+    }
+
+    /// Ends the run and returns its summary alone, equal to [`Simulation::finish`]'s, without
+    /// building the rest of the report (a capacity search reads only the summary).
+    pub fn finish_summary(self) -> crate::report::Summary {
+        self.end_metrics(|metrics, end| metrics.finish_summary(end))
+    }
+
+    /// Hands the metrics and the run's end state (requests still in flight listed as
+    /// unfinished) to `f`.
+    fn end_metrics<T>(self, f: impl FnOnce(Metrics, crate::metrics::RunEnd<'_>) -> T) -> T {
         let mut unfinished = Vec::new();
         for request in self.requests.iter() {
             if !matches!(request.state, RequestState::Completed | RequestState::Refused) {
                 unfinished.push(request.id);
             }
         }
-        let horizon_reached = self.horizon_reached;
-        let arrivals_cut_off = self.next_arrival.is_some();
-        let mut report = self.metrics.finish(crate::metrics::RunEnd {
+        let end = crate::metrics::RunEnd {
             config: &self.config,
             now: self.now,
             requests: &self.requests,
@@ -564,28 +599,7 @@ impl Simulation {
             prefix_stats: self.replicas.0.iter().map(|r| r.scheduler.prefix_cache_stats()).collect(),
             final_kv: self.replicas.0.iter().map(|r| r.scheduler.kv_usage()).collect(),
             stopped_for_overload: self.stopped_for_overload,
-        });
-        if horizon_reached {
-            let reason = format!("still in flight when {HORIZON_TEXT} ended the run");
-            for e in report.request_errors.iter_mut().filter(|e| e.status == RequestStatus::Unfinished) {
-                e.reason.clone_from(&reason);
-            }
-            let mut warning = format!(
-                "the run stopped at {HORIZON_TEXT}: its next event lay beyond it and was not simulated"
-            );
-            if !unfinished.is_empty() {
-                warning.push_str(&format!(
-                    "; {} requests still in flight are reported as unfinished",
-                    unfinished.len()
-                ));
-            }
-            if arrivals_cut_off {
-                warning.push_str(
-                    "; the workload's later requests never arrived and are not counted (is the trace in epoch time or milliseconds, or the arrival rate or time scale extreme?)",
-                );
-            }
-            report.warnings.push(warning);
-        }
-        report
+        };
+        f(self.metrics, end)
     }
 }

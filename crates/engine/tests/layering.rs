@@ -22,7 +22,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     // and the flag vocabulary. Knows no policy.
     (
         "vocabulary",
-        &["time", "limits", "rng", "stats", "request", "catalog", "trace", "inputs", "config", "slo"],
+        &[
+            "time", "limits", "rng", "stats", "decimal", "request", "catalog", "trace", "inputs", "config",
+            "slo",
+        ],
     ),
     // Models and policies: each family's trait, impls and table, and the models they share.
     (

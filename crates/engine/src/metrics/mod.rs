@@ -465,6 +465,37 @@ impl Metrics {
         }
     }
 
+    /// The summary alone, equal to [`Metrics::finish`]'s: what a capacity search reads of a
+    /// run, without the CDFs, histograms, time series and load report it never reads.
+    pub fn finish_summary(mut self, end: RunEnd) -> Summary {
+        self.close_unfinished(&end);
+        // The same record order as `finish` leaves (some of the summary's sums are over them).
+        if self.spec.store_request_metrics && self.stream.is_none() {
+            set_inter_arrival_delays(&mut self.records);
+        }
+        let latency = self.latency();
+        let replicas = self.replica_reports(&end);
+        self.summary(&end, &replicas, latency)
+    }
+
+    /// The summary's latency statistics alone ([`Metrics::distributions`] computes the same
+    /// from the same sorted columns, with every CDF).
+    fn latency(&self) -> Latency {
+        let mut values = Vec::with_capacity(self.records.len());
+        let mut stats = |f: &dyn Fn(&RequestRecord) -> Option<f64>| -> Stats {
+            values.clear();
+            values.extend(self.records.iter().filter_map(f));
+            radsort::sort(&mut values);
+            sorted_stats(&values)
+        };
+        Latency {
+            e2e: stats(&|r| Some(r.e2e())),
+            ttft: stats(&|r| Some(r.ttft())),
+            scheduling_delay: stats(&|r| Some(r.scheduling_delay())),
+            tpot: stats(&|r| r.tpot()),
+        }
+    }
+
     /// Lists the requests still in flight at the end as unfinished, and orders the errors by id.
     fn close_unfinished(&mut self, end: &RunEnd) {
         for &id in end.unfinished {

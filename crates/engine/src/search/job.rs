@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::inputs::Inputs;
-use crate::report::{Report, Summary};
+use crate::report::Summary;
 use crate::sim::{Progress, Simulation};
 use crate::sim_config::SimConfig;
 
@@ -176,6 +176,6 @@ pub fn run_job(
             return None;
         }
     }
-    let report: Report = sim.finish();
-    Some(JobOutcome::Ran(RunOutcome::from_summary(&report.summary)))
+    // Only the summary is read: the rest of the report is not built.
+    Some(JobOutcome::Ran(RunOutcome::from_summary(&sim.finish_summary())))
 }
