@@ -1,9 +1,9 @@
 use llmsim_engine::search::{Job, JobOutcome, RunOutcome, SearchPlan, SearchSpec};
 use serde_json::json;
 
-use super::form::{Field, PlanForm};
+use super::form::{Field, PlanForm, SloRow};
 use super::run::{RunState, SearchRun};
-use super::{link, pareto, table};
+use super::{curves, link, pareto, table};
 use crate::presets;
 
 fn quick_start() -> Vec<(String, String)> {
@@ -117,10 +117,15 @@ fn toy(job: &Job) -> JobOutcome {
     if cap == 0.0 {
         return JobOutcome::Invalid("does not fit".into());
     }
+    // Far past capacity the run stops at its overload verdict: its quantiles fall on unfinished
+    // requests and are unknown.
+    let measured = |x: f64| (job.qps <= 1.5 * cap).then_some(x);
     JobOutcome::Ran(RunOutcome {
         passed: job.qps <= cap,
         overloaded: job.qps > cap,
+        slo_observed_s: vec![measured(job.qps / cap), measured(0.04 * job.qps / cap)],
         ttft_p90_s: Some(job.qps / cap),
+        tbt_p90_s: Some(0.01 * (job.qps / cap)),
         num_gpus: 1 + u64::from(job.id.configuration),
         usd_per_hour: Some(2.0 + f64::from(job.id.configuration)),
         usd_per_million_output_tokens: Some(10.0 / cap),
@@ -240,4 +245,98 @@ fn rows_sort_numerically_with_missing_last_and_open_as_runs() {
     }
     assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
     assert!(svg.contains("#3") && svg.contains("TTFT p90"));
+}
+
+fn finished_toy_run(spec: SearchSpec) -> SearchRun {
+    let mut run = SearchRun::new(spec, 3, 0.0);
+    while run.state() == RunState::Running {
+        for (w, job) in run.dispatch() {
+            run.on_done(w, job.id, toy(&job), 0.0).unwrap();
+        }
+    }
+    run
+}
+
+#[test]
+fn the_table_shows_every_p90_and_the_objectives_bounds() {
+    let run = finished_toy_run(toy_spec());
+    let plan = run.plan();
+    let headers: Vec<String> = table::columns(plan).into_iter().map(|c| table::header(plan, c)).collect();
+    for h in [
+        "TTFT p90 (s) ≤ 1",
+        "TBT p90 (s)",
+        "TBT p99 (s)",
+        "TPOT p90 (s) ≤ 0.05",
+        "E2E p90 (s)",
+        "SLO attainment",
+    ] {
+        assert!(headers.iter().any(|x| x == h), "{h} in {headers:?}");
+    }
+    // The objectives are shown by the fixed columns: no column of their own.
+    assert_eq!(headers.len(), plan.spec().columns().len() + table::FIXED.len() + 1, "{headers:?}");
+    let rows = table::rows(plan);
+    assert!(rows.iter().all(|r| r.cells.len() == headers.len()));
+    let tbt = headers.iter().position(|h| h == "TBT p90 (s)").unwrap();
+    let feasible = rows.iter().find(|r| r.feasible).unwrap();
+    let ttft = feasible.cells[headers.iter().position(|h| h.starts_with("TTFT p90")).unwrap()].key.unwrap();
+    assert_eq!(feasible.cells[tbt].key, Some(0.01 * ttft), "{:?}", feasible.cells);
+    // An objective no fixed column shows gets one, with its bound.
+    let mut form = PlanForm { tp: "1, 2, 4, 8".into(), ..PlanForm::default() };
+    form.slos.push(SloRow {
+        metric: "scheduling_delay".into(),
+        quantile: "0.99".into(),
+        max_s: "0.5".into(),
+    });
+    let run = finished_toy_run(form.build(&quick_start()).unwrap().0);
+    let plan = run.plan();
+    let headers: Vec<String> = table::columns(plan).into_iter().map(|c| table::header(plan, c)).collect();
+    assert!(headers.iter().any(|h| h == "scheduling delay p99 (s) ≤ 0.5"), "{headers:?}");
+    assert_eq!(table::percentile_label(0.995), "p99.5");
+}
+
+#[test]
+fn latency_curves_hold_every_point_with_the_bound_drawn() {
+    let mut run = SearchRun::new(toy_spec(), 2, 0.0);
+    // Live: after the first results the curves already hold the configurations under way.
+    for (w, job) in run.dispatch() {
+        run.on_done(w, job.id, toy(&job), 0.0).unwrap();
+    }
+    let metrics = curves::metrics(run.plan());
+    assert_eq!(metrics.iter().map(|m| m.label.as_str()).collect::<Vec<_>>(), ["TTFT p90", "TPOT p90"]);
+    assert_eq!(metrics[0].bound_s, Some(1.0));
+    let live = curves::curves(run.plan(), metrics[0].source);
+    assert!(run.plan().results().is_empty() && live.len() == 2, "{live:?}");
+    let run = finished_toy_run(toy_spec());
+    let plan = run.plan();
+    let all = curves::curves(plan, metrics[0].source);
+    // The skipped configuration ran no point.
+    assert_eq!(all.iter().map(|c| c.configuration).collect::<Vec<_>>(), [0, 1, 3]);
+    for (curve, result) in all.iter().zip(plan.results().into_iter().filter(|r| r.configuration != 2)) {
+        assert_eq!(curve.points.len(), result.points.len());
+        assert!(curve.points.windows(2).all(|w| w[0].x <= w[1].x), "by rate: {curve:?}");
+        let cap = [3.0, 7.5, 0.0, 12.0][curve.configuration as usize];
+        for p in &curve.points {
+            assert_eq!(p.passed, p.x <= cap, "{p:?}");
+            assert_eq!(p.latency_s.is_none(), p.x > 1.5 * cap, "{p:?}");
+        }
+    }
+    let draw = |curves: &[curves::Curve]| {
+        let mut svg = String::new();
+        {
+            use plotters::prelude::*;
+            let root = plotters_svg::SVGBackend::with_string(&mut svg, (640, 360)).into_drawing_area();
+            curves::draw(&root, 13, &metrics[0], curves::x_label(plan), curves).unwrap();
+        }
+        svg
+    };
+    let svg = draw(&all);
+    let passed = all.iter().flat_map(|c| &c.points).filter(|p| p.passed).count();
+    assert_eq!(svg.matches("<circle").count(), passed, "one dot per passing point");
+    assert!(svg.contains("SLO: TTFT p90 ≤ 1 s") && svg.contains("#C80000"), "the bound, dashed red");
+    assert!(svg.contains("#0") && svg.contains("#3") && svg.contains("arrival rate (QPS)"));
+    assert!(draw(&[]).contains("no simulated point yet"));
+    // Replica goals plot against replicas.
+    let f = PlanForm { goal: "min_replicas".into(), replicas: String::new(), ..form() };
+    let run = finished_toy_run(f.build(&quick_start()).unwrap().0);
+    assert_eq!(curves::x_label(run.plan()), "replicas");
 }
