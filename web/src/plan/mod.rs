@@ -6,6 +6,7 @@
 //! components and the Web Workers are `app::plan` (wasm only).
 
 pub mod curves;
+pub mod files;
 pub mod form;
 pub mod link;
 pub mod pareto;

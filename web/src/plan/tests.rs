@@ -3,7 +3,7 @@ use serde_json::json;
 
 use super::form::{Field, PlanForm, SloRow};
 use super::run::{RunState, SearchRun};
-use super::{curves, link, pareto, table};
+use super::{curves, files, link, pareto, table};
 use crate::presets;
 
 fn quick_start() -> Vec<(String, String)> {
@@ -56,6 +56,40 @@ fn schedulers_with_chunk_sizes_become_groups() {
     );
     assert!(!json["base"].as_object().unwrap().contains_key("vllm_v1_scheduler_config_chunk_size"));
     assert_eq!(spec.num_configurations(), 2 * 2 * 3);
+}
+
+#[test]
+fn batch_caps_multiply_the_scheduler_groups_as_in_vidur_searchs_space() {
+    // Vidur-Search's example: vllm × caps {32, 64, 128} and sarathi × chunks {512, 1024} × the
+    // same caps: 9 scheduler groups.
+    let f = PlanForm {
+        schedulers: vec!["vllm".into(), "sarathi".into()],
+        chunk_sizes: "512, 1024".into(),
+        batch_caps: "32, 64, 128".into(),
+        ..form()
+    };
+    let mut base = quick_start();
+    base.push(("vllm_scheduler_config_batch_size_cap".into(), "16".into()));
+    let (spec, json) = f.build(&base).unwrap();
+    let groups = json["space"]["scheduler"].as_array().unwrap();
+    assert_eq!(groups.len(), 3 + 2 * 3, "{groups:?}");
+    assert_eq!(
+        groups[0],
+        json!({"replica_scheduler_config_type": "vllm", "vllm_scheduler_config_batch_size_cap": 32})
+    );
+    assert_eq!(
+        groups[4],
+        json!({"replica_scheduler_config_type": "sarathi", "sarathi_scheduler_config_chunk_size": 512,
+               "sarathi_scheduler_config_batch_size_cap": 64})
+    );
+    assert!(
+        !json["base"].as_object().unwrap().contains_key("vllm_scheduler_config_batch_size_cap"),
+        "the space's cap replaces the run form's"
+    );
+    assert_eq!(spec.num_configurations(), 2 * 2 * 9);
+    let (back, base) = PlanForm::from_spec_json(&json).unwrap();
+    assert_eq!(back.batch_caps, "32, 64, 128");
+    assert_eq!(back.to_spec_json(&base), json, "a share link keeps the caps");
 }
 
 #[test]
@@ -339,4 +373,35 @@ fn latency_curves_hold_every_point_with_the_bound_drawn() {
     let f = PlanForm { goal: "min_replicas".into(), replicas: String::new(), ..form() };
     let run = finished_toy_run(f.build(&quick_start()).unwrap().0);
     assert_eq!(curves::x_label(run.plan()), "replicas");
+}
+
+#[test]
+fn an_uploaded_trace_is_read_by_the_search_and_missing_one_is_an_error_at_the_workload() {
+    const LENGTHS: &str = "trace_request_length_generator_config_trace_file";
+    let mut base = quick_start();
+    let shipped = base.iter().find(|(k, _)| k == LENGTHS).map(|(_, v)| v.clone());
+    assert_eq!(
+        shipped.as_deref(),
+        Some(presets::SHIPPED_TRACE),
+        "the quick start takes the shipped trace's lengths"
+    );
+    let (spec, _) = form().build(&base).unwrap();
+    assert!(files::uploaded_files(&spec).is_empty(), "the shipped trace is fetched, not uploaded");
+    for (k, v) in &mut base {
+        if k == LENGTHS {
+            *v = "my_chats.csv".into();
+        }
+    }
+    let (spec, json) = form().build(&base).unwrap();
+    assert_eq!(json["base"][LENGTHS], "my_chats.csv");
+    assert_eq!(
+        files::uploaded_files(&spec),
+        vec![(LENGTHS, "my_chats.csv".to_string())],
+        "once for 4 configurations"
+    );
+    assert!(files::missing_uploads(&spec, &|p| p == "my_chats.csv").is_empty());
+    let errors = files::missing_uploads(&spec, &|_| false);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, Field::Base);
+    assert!(errors[0].1.contains("my_chats.csv") && errors[0].1.contains(LENGTHS), "{errors:?}");
 }

@@ -17,8 +17,9 @@ use super::state::AppState;
 use crate::browser;
 use crate::plan::form::{Field, metric_names, node_choices, scheduler_choices};
 use crate::plan::run::RunState;
-use crate::plan::{PlanForm, SearchRun, SloRow, curves, link, pareto, table};
+use crate::plan::{PlanForm, SearchRun, SloRow, curves, files, link, pareto, table};
 use crate::share::SharedRun;
+use crate::worker_client;
 
 /// Most workers a search uses.
 const MAX_WORKERS: usize = 4;
@@ -68,6 +69,7 @@ impl PlanState {
     fn on_reply(&self, worker: usize, message: FromWorker) {
         let now = browser::now_ms();
         let mut error = None;
+        let mut notice = None;
         self.search.update(|s| {
             let Some(s) = s else { return };
             let result = match message {
@@ -76,6 +78,12 @@ impl PlanState {
                     s.on_done(worker, done.id, done.outcome, now)
                 }
                 FromWorker::Crashed { message } => s.on_worker_lost(worker, &message, now),
+                FromWorker::FileFailed { error, .. } => {
+                    // The single run's worker read it; a search worker's failure is said, and
+                    // the jobs that needed it are skipped with the engine's reason.
+                    notice = Some(format!("a search worker could not read {error}"));
+                    Ok(())
+                }
                 _ => Ok(()),
             };
             error = result.err();
@@ -83,18 +91,32 @@ impl PlanState {
         if let Some(e) = error {
             web_sys::console::error_1(&format!("llmsim plan: {e}").into());
         }
+        if notice.is_some() {
+            self.notice.set(notice);
+        }
         self.pump();
     }
 
     fn start(&self, app: AppState) {
         let base = self.base(app);
         let Ok((spec, json)) = self.form.with_untracked(|f| f.build(&base)) else { return };
+        let mut uploads = Vec::new();
+        for (flag, path) in files::uploaded_files(&spec) {
+            match worker_client::uploaded_file(&path) {
+                Some(file) => uploads.push((flag.to_string(), path, file)),
+                None => {
+                    self.notice
+                        .set(Some(format!("{path} is not uploaded: choose it in the Single run form")));
+                    return;
+                }
+            }
+        }
         let size = workers_from_query().unwrap_or_else(|| workers::default_size(MAX_WORKERS));
         self.search.set(Some(SearchRun::new(spec, size, browser::now_ms())));
         self.sort.set(None);
         self.curve_metric.set(0);
         let this = *self;
-        if let Err(e) = workers::start(size, move |w, m| this.on_reply(w, m)) {
+        if let Err(e) = workers::start(size, uploads, move |w, m| this.on_reply(w, m)) {
             self.notice.set(Some(e));
             self.search.set(None);
             return;
@@ -214,7 +236,12 @@ fn PlanForm() -> impl IntoView {
     let plan = expect_context::<PlanState>();
     let errors = Memo::new(move |_| {
         let base = plan.base(app);
-        plan.form.with(|f| f.build(&base)).err().unwrap_or_default()
+        match plan.form.with(|f| f.build(&base)) {
+            Err(errors) => errors,
+            Ok((spec, _)) => {
+                app.uploads.with(|u| files::missing_uploads(&spec, &|path| u.is_available(path)))
+            }
+        }
     });
     let running = move || plan.search.with(|s| s.as_ref().is_some_and(|s| s.state() == RunState::Running));
     let count = Memo::new(move |_| {
@@ -234,7 +261,7 @@ fn PlanForm() -> impl IntoView {
         <div class="plan-form">
             <h2>"Plan capacity"</h2>
             <p class="help">
-                "Finds, for every configuration of the space, the highest arrival rate that meets the objectives (or the fewest replicas, or the cheapest configuration, for a given rate), with Vidur-Search's doubling and bisection. The workload and every other setting are the Single run form's (synthetic requests with Poisson, gamma or uniform arrivals; shipped traces only); the search sets the rate and the request count."
+                "Finds, for every configuration of the space, the highest arrival rate that meets the objectives (or the fewest replicas, or the cheapest configuration, for a given rate), with Vidur-Search's doubling and bisection. The workload and every other setting are the Single run form's (synthetic requests with Poisson, gamma or uniform arrivals; lengths from a shipped trace or one uploaded there, whose lengths it then uses); the search sets the rate and the request count."
             </p>
             {move || plan.link_base.get().map(|base| view! {
                 <p class="notice" data-testid="plan-link-base">
@@ -284,6 +311,8 @@ fn PlanForm() -> impl IntoView {
                 </div>
                 <label>"Chunk sizes (schedulers with chunks)"
                     {text_input(plan, "plan-chunks", |f| f.chunk_sizes.clone(), |f, v| f.chunk_sizes = v)}</label>
+                <label>"Batch size caps (each chosen scheduler × each chunk size × each cap)"
+                    {text_input(plan, "plan-batch-caps", |f| f.batch_caps.clone(), |f, v| f.batch_caps = v)}</label>
                 {field_errors(errors, Field::Schedulers, "plan-error-schedulers".into())}
             </fieldset>
             <fieldset>
