@@ -133,6 +133,15 @@ fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String
     e.to_string()
 }
 
+/// A latency label with two significant digits (`12`, `1.5`, `0.035`).
+pub fn two_significant_digits(y: f64) -> String {
+    if !(y.is_finite() && y > 0.0) {
+        return format!("{y}");
+    }
+    let digits = (1.0 - y.log10().floor()).max(0.0) as usize;
+    format!("{y:.digits$}")
+}
+
 /// The chart's title for `metric`.
 pub fn title(metric: &Metric, x_label: &str) -> String {
     let what = if x_label == "replicas" { "replicas" } else { "load" };
@@ -178,7 +187,9 @@ pub fn draw<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(format!("{} (s, log scale)", metric.label))
-        .y_label_formatter(&|y| format!("{y:.3}"))
+        .y_labels(8)
+        .y_label_formatter(&|y| two_significant_digits(*y))
+        .light_line_style(WHITE)
         .label_style(("sans-serif", fs - 1))
         .axis_desc_style(("sans-serif", fs))
         .draw()

@@ -369,6 +369,9 @@ fn latency_curves_hold_every_point_with_the_bound_drawn() {
     assert!(svg.contains("SLO: TTFT p90 ≤ 1 s") && svg.contains("#C80000"), "the bound, dashed red");
     assert!(svg.contains("#0") && svg.contains("#3") && svg.contains("arrival rate (QPS)"));
     assert!(draw(&[]).contains("no simulated point yet"));
+    let labels: Vec<String> =
+        [12.3, 1.53, 0.0351, 0.5].into_iter().map(curves::two_significant_digits).collect();
+    assert_eq!(labels, ["12", "1.5", "0.035", "0.50"]);
     // Replica goals plot against replicas.
     let f = PlanForm { goal: "min_replicas".into(), replicas: String::new(), ..form() };
     let run = finished_toy_run(f.build(&quick_start()).unwrap().0);
