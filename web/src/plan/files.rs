@@ -1,7 +1,7 @@
 //! The files a search reads that the page does not ship: traces and configs uploaded in the
 //! Single run form (a trace's lengths feeding the synthetic workload, a pasted config.json).
 //! The search's workers each read them before their first job, from the same browser `File`s
-//! the single run's worker read ([`crate::worker_client::uploaded_file`]); a file that is not
+//! the single run's worker read (`worker_client::uploaded_file`, wasm only); a file that is not
 //! uploaded is an error at the form's workload.
 
 use llmsim_engine::SimConfig;
