@@ -200,6 +200,15 @@ pub fn load_file(upload_id: u32, flag: &str, path: &str, file: File) {
     });
 }
 
+/// The newest upload under `path`, for the search's workers to read too.
+pub fn uploaded_file(path: &str) -> Option<File> {
+    CLIENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .and_then(|client| client.uploads.values().rev().find(|u| u.path == path).map(|u| u.file.clone()))
+    })
+}
+
 /// Forgets an upload that was rejected or replaced, so a respawned worker does not read it
 /// again.
 pub fn forget_upload(upload_id: u32) {

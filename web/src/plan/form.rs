@@ -1,4 +1,5 @@
-//! The plan form: the space (node/device, TP, PP, replicas, replica scheduler and chunk size),
+//! The plan form: the space (node/device, TP, PP, replicas, replica scheduler with its chunk
+//! sizes and batch caps),
 //! the objectives, the goal and the request count, over a base configuration taken from the
 //! run form. It builds the JSON that `llmsim search --config` reads, and the engine's
 //! `SearchSpec::from_json_value` validates it; each error is put at the form field it is about.
@@ -35,6 +36,9 @@ pub struct PlanForm {
     pub schedulers: Vec<String>,
     /// Chunk sizes for the schedulers that have one, comma-separated (empty: their default).
     pub chunk_sizes: String,
+    /// Batch size caps for the chosen schedulers, comma-separated (empty: their default).
+    #[serde(default)]
+    pub batch_caps: String,
     /// The objectives.
     pub slos: Vec<SloRow>,
     /// `and` or `or`.
@@ -58,6 +62,7 @@ impl Default for PlanForm {
             replicas: "1".into(),
             schedulers: Vec::new(),
             chunk_sizes: String::new(),
+            batch_caps: String::new(),
             slos: vec![
                 SloRow { metric: "ttft".into(), quantile: "0.9".into(), max_s: "1".into() },
                 SloRow { metric: "tpot".into(), quantile: "0.9".into(), max_s: "0.05".into() },
@@ -84,7 +89,7 @@ pub enum Field {
     Pp,
     /// Replicas.
     Replicas,
-    /// Schedulers and chunk sizes.
+    /// Schedulers, chunk sizes and batch caps.
     Schedulers,
     /// Objective row `i`.
     Slo(usize),
@@ -120,6 +125,12 @@ pub fn scheduler_choices() -> Vec<&'static str> {
 /// A scheduler's chunk-size flag, if it has one.
 fn chunk_flag(scheduler: &str) -> Option<&'static str> {
     let name = format!("{scheduler}_scheduler_config_chunk_size");
+    llmsim_engine::find_flag(&name).map(|f| f.name)
+}
+
+/// A scheduler's batch-cap flag, if it has one.
+fn batch_cap_flag(scheduler: &str) -> Option<&'static str> {
+    let name = format!("{scheduler}_scheduler_config_batch_size_cap");
     llmsim_engine::find_flag(&name).map(|f| f.name)
 }
 
@@ -170,17 +181,25 @@ impl PlanForm {
             }
         }
         if !self.schedulers.is_empty() {
-            let chunks = list(&self.chunk_sizes);
+            // Each scheduler × its chunk sizes (if it has them) × its batch caps (likewise).
+            let (chunks, caps) = (list(&self.chunk_sizes), list(&self.batch_caps));
             let mut groups = Vec::new();
             for s in &self.schedulers {
-                match chunk_flag(s).filter(|_| !chunks.is_empty()) {
-                    Some(flag) => {
-                        for c in &chunks {
-                            groups.push(json!({"replica_scheduler_config_type": s, flag: c}));
-                        }
-                    }
-                    None => groups.push(json!({"replica_scheduler_config_type": s})),
+                let mut variants = vec![json!({"replica_scheduler_config_type": s})];
+                for (flag, values) in [(chunk_flag(s), &chunks), (batch_cap_flag(s), &caps)] {
+                    let Some(flag) = flag.filter(|_| !values.is_empty()) else { continue };
+                    variants = variants
+                        .iter()
+                        .flat_map(|v| {
+                            values.iter().map(move |x| {
+                                let mut v = v.clone();
+                                v[flag] = x.clone();
+                                v
+                            })
+                        })
+                        .collect();
                 }
+                groups.extend(variants);
             }
             space.insert("scheduler".into(), Value::Array(groups));
         }
@@ -193,8 +212,10 @@ impl PlanForm {
                 "replica_scheduler_config_type" => !self.schedulers.is_empty(),
                 f => {
                     !self.schedulers.is_empty()
-                        && !list(&self.chunk_sizes).is_empty()
-                        && f.ends_with("_scheduler_config_chunk_size")
+                        && (!list(&self.chunk_sizes).is_empty()
+                            && f.ends_with("_scheduler_config_chunk_size")
+                            || !list(&self.batch_caps).is_empty()
+                                && f.ends_with("_scheduler_config_batch_size_cap"))
                 }
             }
         };
@@ -252,6 +273,7 @@ impl PlanForm {
             replicas: joined(space.get("cluster_config_num_replicas")),
             schedulers: Vec::new(),
             chunk_sizes: String::new(),
+            batch_caps: String::new(),
             slos: Vec::new(),
             slo_combine: object.get("slo_combine").map_or("and".into(), text),
             goal: object.get("goal").map_or("max_qps".into(), text),
@@ -264,7 +286,7 @@ impl PlanForm {
                 form.nodes.push(text(n));
             }
         }
-        let mut chunks: Vec<String> = Vec::new();
+        let (mut chunks, mut caps): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         for item in space.get("scheduler").and_then(Value::as_array).into_iter().flatten() {
             let Some(object) = item.as_object() else { continue };
             for (k, v) in object {
@@ -274,10 +296,13 @@ impl PlanForm {
                     }
                 } else if k.ends_with("_scheduler_config_chunk_size") && !chunks.contains(&text(v)) {
                     chunks.push(text(v));
+                } else if k.ends_with("_scheduler_config_batch_size_cap") && !caps.contains(&text(v)) {
+                    caps.push(text(v));
                 }
             }
         }
         form.chunk_sizes = chunks.join(", ");
+        form.batch_caps = caps.join(", ");
         for item in object.get("slos").and_then(Value::as_array).into_iter().flatten() {
             form.slos.push(SloRow {
                 metric: item.get("metric").map_or(String::new(), text),

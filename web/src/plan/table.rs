@@ -1,6 +1,7 @@
 //! The results table: one row per finished configuration, its cells as text and as sort keys.
 
 use llmsim_engine::search::{ConfigurationResult, SearchGoal, SearchPlan, Verdict};
+use llmsim_engine::slo::SloMetric;
 
 /// A column of the table after the configuration's own values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,16 +24,26 @@ pub enum Column {
     TtftP90,
     /// TPOT p90, s.
     TpotP90,
+    /// TBT p90, s.
+    TbtP90,
     /// TBT p99, s.
     TbtP99,
+    /// E2E p90, s.
+    E2eP90,
+    /// An objective's observed quantile (index into the spec's objectives), when no column
+    /// above shows it already.
+    Objective(usize),
+    /// Share of requests meeting the objectives.
+    Attainment,
     /// Simulations run.
     Runs,
     /// Why infeasible or skipped; notes.
     Reason,
 }
 
-/// The fixed columns, after the space's.
-pub const FIXED: [Column; 11] = [
+/// The fixed columns after the space's; the objectives' own columns ([`Column::Objective`])
+/// and the attainment go before [`Column::Runs`].
+pub const FIXED: [Column; 13] = [
     Column::Feasible,
     Column::Qps,
     Column::Replicas,
@@ -40,11 +51,32 @@ pub const FIXED: [Column; 11] = [
     Column::UsdPerHour,
     Column::UsdPerMillion,
     Column::TtftP90,
-    Column::TpotP90,
+    Column::TbtP90,
     Column::TbtP99,
+    Column::TpotP90,
+    Column::E2eP90,
     Column::Runs,
     Column::Reason,
 ];
+
+/// The fixed column showing `metric`'s quantile `q`, if one does.
+fn fixed_column_of(metric: SloMetric, q: f64) -> Option<Column> {
+    let close = |x: f64| (q - x).abs() < 1e-9;
+    match metric {
+        SloMetric::Ttft if close(0.9) => Some(Column::TtftP90),
+        SloMetric::Tbt if close(0.9) => Some(Column::TbtP90),
+        SloMetric::Tbt if close(0.99) => Some(Column::TbtP99),
+        SloMetric::Tpot if close(0.9) => Some(Column::TpotP90),
+        SloMetric::E2e if close(0.9) => Some(Column::E2eP90),
+        _ => None,
+    }
+}
+
+/// A quantile as a percentile label: `0.9` → `p90`, `0.995` → `p99.5`.
+pub fn percentile_label(q: f64) -> String {
+    let p = (q * 1000.0).round() / 10.0;
+    if p.fract() == 0.0 { format!("p{p:.0}") } else { format!("p{p}") }
+}
 
 /// One cell: its text and sort key (numbers sort numerically, missing ones last).
 #[derive(Clone, Debug, PartialEq)]
@@ -70,9 +102,36 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
-/// The table's columns for a plan: the space's values, then [`FIXED`].
+/// The table's columns for a plan: the space's values, then [`FIXED`] with a column for each
+/// objective whose quantile no fixed column shows, and the attainment when there are objectives.
 pub fn columns(plan: &SearchPlan) -> Vec<Column> {
-    (0..plan.spec().columns().len()).map(Column::Value).chain(FIXED).collect()
+    let spec = plan.spec();
+    let mut columns: Vec<Column> = (0..spec.columns().len()).map(Column::Value).collect();
+    for column in FIXED {
+        if column == Column::Runs {
+            columns.extend(
+                spec.slos
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| fixed_column_of(t.metric, t.quantile).is_none())
+                    .map(|(i, _)| Column::Objective(i)),
+            );
+            if !spec.slos.is_empty() {
+                columns.push(Column::Attainment);
+            }
+        }
+        columns.push(column);
+    }
+    columns
+}
+
+/// The bound of the objective a column shows the observed quantile of, if any.
+fn bound_of(plan: &SearchPlan, column: Column) -> Option<f64> {
+    plan.spec().slos.iter().enumerate().find_map(|(i, t)| {
+        let shows =
+            fixed_column_of(t.metric, t.quantile).map_or(column == Column::Objective(i), |c| c == column);
+        shows.then_some(t.max_s)
+    })
 }
 
 /// A column's header.
@@ -88,11 +147,30 @@ pub fn header(plan: &SearchPlan, column: Column) -> String {
         Column::Gpus => "GPUs".into(),
         Column::UsdPerHour => "$/hour".into(),
         Column::UsdPerMillion => "$/M output tokens".into(),
-        Column::TtftP90 => "TTFT p90 (s)".into(),
-        Column::TpotP90 => "TPOT p90 (s)".into(),
-        Column::TbtP99 => "TBT p99 (s)".into(),
+        Column::TtftP90 => with_bound(plan, column, "TTFT p90 (s)"),
+        Column::TbtP90 => with_bound(plan, column, "TBT p90 (s)"),
+        Column::TbtP99 => with_bound(plan, column, "TBT p99 (s)"),
+        Column::TpotP90 => with_bound(plan, column, "TPOT p90 (s)"),
+        Column::E2eP90 => with_bound(plan, column, "E2E p90 (s)"),
+        Column::Objective(i) => match plan.spec().slos.get(i) {
+            Some(t) => with_bound(
+                plan,
+                column,
+                &format!("{} {} (s)", t.metric.label(), percentile_label(t.quantile)),
+            ),
+            None => String::new(),
+        },
+        Column::Attainment => "SLO attainment".into(),
         Column::Runs => "runs".into(),
         Column::Reason => "reason / note".into(),
+    }
+}
+
+/// A latency header with the objective's bound on it, when one bounds it: `TTFT p90 (s) ≤ 1`.
+fn with_bound(plan: &SearchPlan, column: Column, name: &str) -> String {
+    match bound_of(plan, column) {
+        Some(max_s) => format!("{name} ≤ {max_s}"),
+        None => name.to_string(),
     }
 }
 
@@ -121,10 +199,11 @@ fn text(t: impl Into<String>) -> Cell {
 /// The rows of the finished configurations, in configuration order.
 pub fn rows(plan: &SearchPlan) -> Vec<Row> {
     let best = plan.best().map(|r| r.configuration);
-    plan.results().into_iter().map(|r| row(plan, r, best == Some(r.configuration))).collect()
+    let columns = columns(plan);
+    plan.results().into_iter().map(|r| row(plan, &columns, r, best == Some(r.configuration))).collect()
 }
 
-fn row(plan: &SearchPlan, r: &ConfigurationResult, best: bool) -> Row {
+fn row(plan: &SearchPlan, columns: &[Column], r: &ConfigurationResult, best: bool) -> Row {
     let spec = plan.spec();
     let c = r.configuration as usize;
     let chosen = r.chosen.as_ref().filter(|_| r.feasible());
@@ -155,17 +234,27 @@ fn row(plan: &SearchPlan, r: &ConfigurationResult, best: bool) -> Row {
         Verdict::Infeasible(why) => ("no", why.clone()),
         Verdict::Skipped(why) => ("skipped", why.clone()),
     };
-    cells.push(Cell { text: feasible.into(), key: Some(if r.feasible() { 1.0 } else { 0.0 }) });
-    cells.push(number(qps, 2));
-    cells.push(number(replicas.filter(|_| chosen.is_some()).map(|n| n as f64), 0));
-    cells.push(number(o.map(|o| o.num_gpus as f64), 0));
-    cells.push(number(o.and_then(|o| o.usd_per_hour), 2));
-    cells.push(number(o.and_then(|o| o.usd_per_million_output_tokens), 3));
-    cells.push(number(o.and_then(|o| o.ttft_p90_s), 3));
-    cells.push(number(o.and_then(|o| o.tpot_p90_s), 4));
-    cells.push(number(o.and_then(|o| o.tbt_p99_s), 4));
-    cells.push(number(Some(r.points.len() as f64), 0));
-    cells.push(text(reason));
+    let feasible_key = Some(if r.feasible() { 1.0 } else { 0.0 });
+    for column in &columns[spec.columns().len()..] {
+        cells.push(match *column {
+            Column::Value(_) => text(""),
+            Column::Feasible => Cell { text: feasible.into(), key: feasible_key },
+            Column::Qps => number(qps, 2),
+            Column::Replicas => number(replicas.filter(|_| chosen.is_some()).map(|n| n as f64), 0),
+            Column::Gpus => number(o.map(|o| o.num_gpus as f64), 0),
+            Column::UsdPerHour => number(o.and_then(|o| o.usd_per_hour), 2),
+            Column::UsdPerMillion => number(o.and_then(|o| o.usd_per_million_output_tokens), 3),
+            Column::TtftP90 => number(o.and_then(|o| o.ttft_p90_s), 3),
+            Column::TbtP90 => number(o.and_then(|o| o.tbt_p90_s), 4),
+            Column::TbtP99 => number(o.and_then(|o| o.tbt_p99_s), 4),
+            Column::TpotP90 => number(o.and_then(|o| o.tpot_p90_s), 4),
+            Column::E2eP90 => number(o.and_then(|o| o.e2e_p90_s), 3),
+            Column::Objective(i) => number(o.and_then(|o| o.slo_observed_s.get(i).copied().flatten()), 4),
+            Column::Attainment => number(o.and_then(|o| o.attainment), 3),
+            Column::Runs => number(Some(r.points.len() as f64), 0),
+            Column::Reason => text(reason.clone()),
+        });
+    }
     Row {
         configuration: r.configuration,
         feasible: r.feasible(),

@@ -1,9 +1,9 @@
 use llmsim_engine::search::{Job, JobOutcome, RunOutcome, SearchPlan, SearchSpec};
 use serde_json::json;
 
-use super::form::{Field, PlanForm};
+use super::form::{Field, PlanForm, SloRow};
 use super::run::{RunState, SearchRun};
-use super::{link, pareto, table};
+use super::{curves, files, link, pareto, table};
 use crate::presets;
 
 fn quick_start() -> Vec<(String, String)> {
@@ -56,6 +56,40 @@ fn schedulers_with_chunk_sizes_become_groups() {
     );
     assert!(!json["base"].as_object().unwrap().contains_key("vllm_v1_scheduler_config_chunk_size"));
     assert_eq!(spec.num_configurations(), 2 * 2 * 3);
+}
+
+#[test]
+fn batch_caps_multiply_the_scheduler_groups_as_in_vidur_searchs_space() {
+    // Vidur-Search's example: vllm × caps {32, 64, 128} and sarathi × chunks {512, 1024} × the
+    // same caps: 9 scheduler groups.
+    let f = PlanForm {
+        schedulers: vec!["vllm".into(), "sarathi".into()],
+        chunk_sizes: "512, 1024".into(),
+        batch_caps: "32, 64, 128".into(),
+        ..form()
+    };
+    let mut base = quick_start();
+    base.push(("vllm_scheduler_config_batch_size_cap".into(), "16".into()));
+    let (spec, json) = f.build(&base).unwrap();
+    let groups = json["space"]["scheduler"].as_array().unwrap();
+    assert_eq!(groups.len(), 3 + 2 * 3, "{groups:?}");
+    assert_eq!(
+        groups[0],
+        json!({"replica_scheduler_config_type": "vllm", "vllm_scheduler_config_batch_size_cap": 32})
+    );
+    assert_eq!(
+        groups[4],
+        json!({"replica_scheduler_config_type": "sarathi", "sarathi_scheduler_config_chunk_size": 512,
+               "sarathi_scheduler_config_batch_size_cap": 64})
+    );
+    assert!(
+        !json["base"].as_object().unwrap().contains_key("vllm_scheduler_config_batch_size_cap"),
+        "the space's cap replaces the run form's"
+    );
+    assert_eq!(spec.num_configurations(), 2 * 2 * 9);
+    let (back, base) = PlanForm::from_spec_json(&json).unwrap();
+    assert_eq!(back.batch_caps, "32, 64, 128");
+    assert_eq!(back.to_spec_json(&base), json, "a share link keeps the caps");
 }
 
 #[test]
@@ -117,10 +151,15 @@ fn toy(job: &Job) -> JobOutcome {
     if cap == 0.0 {
         return JobOutcome::Invalid("does not fit".into());
     }
+    // Far past capacity the run stops at its overload verdict: its quantiles fall on unfinished
+    // requests and are unknown.
+    let measured = |x: f64| (job.qps <= 1.5 * cap).then_some(x);
     JobOutcome::Ran(RunOutcome {
         passed: job.qps <= cap,
         overloaded: job.qps > cap,
+        slo_observed_s: vec![measured(job.qps / cap), measured(0.04 * job.qps / cap)],
         ttft_p90_s: Some(job.qps / cap),
+        tbt_p90_s: Some(0.01 * (job.qps / cap)),
         num_gpus: 1 + u64::from(job.id.configuration),
         usd_per_hour: Some(2.0 + f64::from(job.id.configuration)),
         usd_per_million_output_tokens: Some(10.0 / cap),
@@ -240,4 +279,132 @@ fn rows_sort_numerically_with_missing_last_and_open_as_runs() {
     }
     assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
     assert!(svg.contains("#3") && svg.contains("TTFT p90"));
+}
+
+fn finished_toy_run(spec: SearchSpec) -> SearchRun {
+    let mut run = SearchRun::new(spec, 3, 0.0);
+    while run.state() == RunState::Running {
+        for (w, job) in run.dispatch() {
+            run.on_done(w, job.id, toy(&job), 0.0).unwrap();
+        }
+    }
+    run
+}
+
+#[test]
+fn the_table_shows_every_p90_and_the_objectives_bounds() {
+    let run = finished_toy_run(toy_spec());
+    let plan = run.plan();
+    let headers: Vec<String> = table::columns(plan).into_iter().map(|c| table::header(plan, c)).collect();
+    for h in [
+        "TTFT p90 (s) ≤ 1",
+        "TBT p90 (s)",
+        "TBT p99 (s)",
+        "TPOT p90 (s) ≤ 0.05",
+        "E2E p90 (s)",
+        "SLO attainment",
+    ] {
+        assert!(headers.iter().any(|x| x == h), "{h} in {headers:?}");
+    }
+    // The objectives are shown by the fixed columns: no column of their own.
+    assert_eq!(headers.len(), plan.spec().columns().len() + table::FIXED.len() + 1, "{headers:?}");
+    let rows = table::rows(plan);
+    assert!(rows.iter().all(|r| r.cells.len() == headers.len()));
+    let tbt = headers.iter().position(|h| h == "TBT p90 (s)").unwrap();
+    let feasible = rows.iter().find(|r| r.feasible).unwrap();
+    let ttft = feasible.cells[headers.iter().position(|h| h.starts_with("TTFT p90")).unwrap()].key.unwrap();
+    assert_eq!(feasible.cells[tbt].key, Some(0.01 * ttft), "{:?}", feasible.cells);
+    // An objective no fixed column shows gets one, with its bound.
+    let mut form = PlanForm { tp: "1, 2, 4, 8".into(), ..PlanForm::default() };
+    form.slos.push(SloRow {
+        metric: "scheduling_delay".into(),
+        quantile: "0.99".into(),
+        max_s: "0.5".into(),
+    });
+    let run = finished_toy_run(form.build(&quick_start()).unwrap().0);
+    let plan = run.plan();
+    let headers: Vec<String> = table::columns(plan).into_iter().map(|c| table::header(plan, c)).collect();
+    assert!(headers.iter().any(|h| h == "scheduling delay p99 (s) ≤ 0.5"), "{headers:?}");
+    assert_eq!(table::percentile_label(0.995), "p99.5");
+}
+
+#[test]
+fn latency_curves_hold_every_point_with_the_bound_drawn() {
+    let mut run = SearchRun::new(toy_spec(), 2, 0.0);
+    // Live: after the first results the curves already hold the configurations under way.
+    for (w, job) in run.dispatch() {
+        run.on_done(w, job.id, toy(&job), 0.0).unwrap();
+    }
+    let metrics = curves::metrics(run.plan());
+    assert_eq!(metrics.iter().map(|m| m.label.as_str()).collect::<Vec<_>>(), ["TTFT p90", "TPOT p90"]);
+    assert_eq!(metrics[0].bound_s, Some(1.0));
+    let live = curves::curves(run.plan(), metrics[0].source);
+    assert!(run.plan().results().is_empty() && live.len() == 2, "{live:?}");
+    let run = finished_toy_run(toy_spec());
+    let plan = run.plan();
+    let all = curves::curves(plan, metrics[0].source);
+    // The skipped configuration ran no point.
+    assert_eq!(all.iter().map(|c| c.configuration).collect::<Vec<_>>(), [0, 1, 3]);
+    for (curve, result) in all.iter().zip(plan.results().into_iter().filter(|r| r.configuration != 2)) {
+        assert_eq!(curve.points.len(), result.points.len());
+        assert!(curve.points.windows(2).all(|w| w[0].x <= w[1].x), "by rate: {curve:?}");
+        let cap = [3.0, 7.5, 0.0, 12.0][curve.configuration as usize];
+        for p in &curve.points {
+            assert_eq!(p.passed, p.x <= cap, "{p:?}");
+            assert_eq!(p.latency_s.is_none(), p.x > 1.5 * cap, "{p:?}");
+        }
+    }
+    let draw = |curves: &[curves::Curve]| {
+        let mut svg = String::new();
+        {
+            use plotters::prelude::*;
+            let root = plotters_svg::SVGBackend::with_string(&mut svg, (640, 360)).into_drawing_area();
+            curves::draw(&root, 13, &metrics[0], curves::x_label(plan), curves).unwrap();
+        }
+        svg
+    };
+    let svg = draw(&all);
+    let passed = all.iter().flat_map(|c| &c.points).filter(|p| p.passed).count();
+    assert_eq!(svg.matches("<circle").count(), passed, "one dot per passing point");
+    assert!(svg.contains("SLO: TTFT p90 ≤ 1 s") && svg.contains("#C80000"), "the bound, dashed red");
+    assert!(svg.contains("#0") && svg.contains("#3") && svg.contains("arrival rate (QPS)"));
+    assert!(draw(&[]).contains("no simulated point yet"));
+    let labels: Vec<String> =
+        [12.3, 1.53, 0.0351, 0.5].into_iter().map(curves::two_significant_digits).collect();
+    assert_eq!(labels, ["12", "1.5", "0.035", "0.50"]);
+    // Replica goals plot against replicas.
+    let f = PlanForm { goal: "min_replicas".into(), replicas: String::new(), ..form() };
+    let run = finished_toy_run(f.build(&quick_start()).unwrap().0);
+    assert_eq!(curves::x_label(run.plan()), "replicas");
+}
+
+#[test]
+fn an_uploaded_trace_is_read_by_the_search_and_missing_one_is_an_error_at_the_workload() {
+    const LENGTHS: &str = "trace_request_length_generator_config_trace_file";
+    let mut base = quick_start();
+    let shipped = base.iter().find(|(k, _)| k == LENGTHS).map(|(_, v)| v.clone());
+    assert_eq!(
+        shipped.as_deref(),
+        Some(presets::SHIPPED_TRACE),
+        "the quick start takes the shipped trace's lengths"
+    );
+    let (spec, _) = form().build(&base).unwrap();
+    assert!(files::uploaded_files(&spec).is_empty(), "the shipped trace is fetched, not uploaded");
+    for (k, v) in &mut base {
+        if k == LENGTHS {
+            *v = "my_chats.csv".into();
+        }
+    }
+    let (spec, json) = form().build(&base).unwrap();
+    assert_eq!(json["base"][LENGTHS], "my_chats.csv");
+    assert_eq!(
+        files::uploaded_files(&spec),
+        vec![(LENGTHS, "my_chats.csv".to_string())],
+        "once for 4 configurations"
+    );
+    assert!(files::missing_uploads(&spec, &|p| p == "my_chats.csv").is_empty());
+    let errors = files::missing_uploads(&spec, &|_| false);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, Field::Base);
+    assert!(errors[0].1.contains("my_chats.csv") && errors[0].1.contains(LENGTHS), "{errors:?}");
 }

@@ -71,6 +71,8 @@ pub struct RunOutcome {
     pub ttft_p99_s: Option<f64>,
     /// Time per output token p90, s.
     pub tpot_p90_s: Option<f64>,
+    /// Time between tokens p90, s (over every token's gap, as the report's distribution).
+    pub tbt_p90_s: Option<f64>,
     /// Time between tokens p99, s.
     pub tbt_p99_s: Option<f64>,
     /// End-to-end latency p90, s.
@@ -118,6 +120,7 @@ impl RunOutcome {
             ttft_p90_s: figure(s.ttft_s.count, s.ttft_s.p90),
             ttft_p99_s: figure(s.ttft_s.count, s.ttft_s.p99),
             tpot_p90_s: figure(s.tpot_s.count, s.tpot_s.p90),
+            tbt_p90_s: figure(s.tbt_s.count, s.tbt_s.p90),
             tbt_p99_s: figure(s.tbt_s.count, s.tbt_s.p99),
             e2e_p90_s: figure(s.e2e_s.count, s.e2e_s.p90),
             scheduling_delay_p99_s: figure(s.scheduling_delay_s.count, s.scheduling_delay_s.p99),

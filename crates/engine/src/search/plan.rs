@@ -223,6 +223,12 @@ impl SearchPlan {
         self.searches.iter().filter(|s| matches!(s.state, State::InFlight(_))).count()
     }
 
+    /// Every point configuration `c` has run so far (finished or still searching), in order;
+    /// empty for an index out of range. For live charts of a search under way.
+    pub fn points(&self, c: usize) -> &[Point] {
+        self.searches.get(c).map_or(&[], |s| s.result.as_ref().map_or(&s.points, |r| &r.points))
+    }
+
     /// The finished configurations' results, in configuration order.
     pub fn results(&self) -> Vec<&ConfigurationResult> {
         self.searches.iter().filter_map(|s| s.result.as_ref()).collect()
@@ -585,5 +591,20 @@ mod tests {
         assert_eq!(plan.on_result(jobs[0].id, outcome), Err(PlanError::UnknownJob(jobs[0].id)));
         let stranger = JobId { configuration: 99, step: 0 };
         assert!(plan.on_result(stranger, JobOutcome::Invalid(String::new())).is_err());
+    }
+
+    #[test]
+    fn points_are_seen_while_a_configuration_searches_and_after() {
+        let mut plan = SearchPlan::new(spec("max_qps", 1.0));
+        assert!(plan.points(0).is_empty() && plan.points(99).is_empty());
+        let job = plan.next_jobs(1).remove(0);
+        plan.on_result(job.id, toy(&CAPACITY, &job)).unwrap();
+        assert!(plan.results().is_empty(), "configuration 0 is still searching");
+        assert_eq!(plan.points(0).len(), 1);
+        assert_eq!(plan.points(0)[0].qps, job.qps);
+        drive(&mut plan, &CAPACITY, 2, 3);
+        for r in plan.results() {
+            assert_eq!(plan.points(r.configuration as usize), &r.points[..]);
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The "Plan capacity" view: a tab beside the single run. Its form builds a search spec over
 //! the run form's workload (validated by the engine as you type), a pool of Web Workers
-//! ([`workers`]) runs the plan's jobs, and the results grow into a sortable table and a Pareto
-//! chart; a row opens as a normal run. The state is [`crate::plan`]'s (plain Rust, tested
+//! ([`workers`]) runs the plan's jobs, and the results grow into a sortable table, a Pareto
+//! chart and latency-vs-load curves (every simulated point, the objective's bound drawn); a row
+//! opens as a normal run. The state is [`crate::plan`]'s (plain Rust, tested
 //! natively); this module only binds it to signals and the browser.
 
 mod workers;
@@ -16,8 +17,9 @@ use super::state::AppState;
 use crate::browser;
 use crate::plan::form::{Field, metric_names, node_choices, scheduler_choices};
 use crate::plan::run::RunState;
-use crate::plan::{PlanForm, SearchRun, SloRow, link, pareto, table};
+use crate::plan::{PlanForm, SearchRun, SloRow, curves, files, link, pareto, table};
 use crate::share::SharedRun;
+use crate::worker_client;
 
 /// Most workers a search uses.
 const MAX_WORKERS: usize = 4;
@@ -35,6 +37,8 @@ struct PlanState {
     notice: RwSignal<Option<String>>,
     /// Sort column and direction.
     sort: RwSignal<Option<(usize, bool)>>,
+    /// The latency the curves chart shows (index into [`curves::metrics`]).
+    curve_metric: RwSignal<usize>,
 }
 
 impl PlanState {
@@ -65,6 +69,7 @@ impl PlanState {
     fn on_reply(&self, worker: usize, message: FromWorker) {
         let now = browser::now_ms();
         let mut error = None;
+        let mut notice = None;
         self.search.update(|s| {
             let Some(s) = s else { return };
             let result = match message {
@@ -73,6 +78,12 @@ impl PlanState {
                     s.on_done(worker, done.id, done.outcome, now)
                 }
                 FromWorker::Crashed { message } => s.on_worker_lost(worker, &message, now),
+                FromWorker::FileFailed { error, .. } => {
+                    // The single run's worker read it; a search worker's failure is said, and
+                    // the jobs that needed it are skipped with the engine's reason.
+                    notice = Some(format!("a search worker could not read {error}"));
+                    Ok(())
+                }
                 _ => Ok(()),
             };
             error = result.err();
@@ -80,17 +91,32 @@ impl PlanState {
         if let Some(e) = error {
             web_sys::console::error_1(&format!("llmsim plan: {e}").into());
         }
+        if notice.is_some() {
+            self.notice.set(notice);
+        }
         self.pump();
     }
 
     fn start(&self, app: AppState) {
         let base = self.base(app);
         let Ok((spec, json)) = self.form.with_untracked(|f| f.build(&base)) else { return };
+        let mut uploads = Vec::new();
+        for (flag, path) in files::uploaded_files(&spec) {
+            match worker_client::uploaded_file(&path) {
+                Some(file) => uploads.push((flag.to_string(), path, file)),
+                None => {
+                    self.notice
+                        .set(Some(format!("{path} is not uploaded: choose it in the Single run form")));
+                    return;
+                }
+            }
+        }
         let size = workers_from_query().unwrap_or_else(|| workers::default_size(MAX_WORKERS));
         self.search.set(Some(SearchRun::new(spec, size, browser::now_ms())));
         self.sort.set(None);
+        self.curve_metric.set(0);
         let this = *self;
-        if let Err(e) = workers::start(size, move |w, m| this.on_reply(w, m)) {
+        if let Err(e) = workers::start(size, uploads, move |w, m| this.on_reply(w, m)) {
             self.notice.set(Some(e));
             self.search.set(None);
             return;
@@ -153,6 +179,7 @@ pub fn PlanCapacity() -> impl IntoView {
         search: RwSignal::new(None),
         notice: RwSignal::new(None),
         sort: RwSignal::new(None),
+        curve_metric: RwSignal::new(0),
     };
     provide_context(plan);
     plan.open_link(app, &browser::query());
@@ -209,7 +236,12 @@ fn PlanForm() -> impl IntoView {
     let plan = expect_context::<PlanState>();
     let errors = Memo::new(move |_| {
         let base = plan.base(app);
-        plan.form.with(|f| f.build(&base)).err().unwrap_or_default()
+        match plan.form.with(|f| f.build(&base)) {
+            Err(errors) => errors,
+            Ok((spec, _)) => {
+                app.uploads.with(|u| files::missing_uploads(&spec, &|path| u.is_available(path)))
+            }
+        }
     });
     let running = move || plan.search.with(|s| s.as_ref().is_some_and(|s| s.state() == RunState::Running));
     let count = Memo::new(move |_| {
@@ -229,7 +261,7 @@ fn PlanForm() -> impl IntoView {
         <div class="plan-form">
             <h2>"Plan capacity"</h2>
             <p class="help">
-                "Finds, for every configuration of the space, the highest arrival rate that meets the objectives (or the fewest replicas, or the cheapest configuration, for a given rate), with Vidur-Search's doubling and bisection. The workload and every other setting are the Single run form's (synthetic requests with Poisson, gamma or uniform arrivals; shipped traces only); the search sets the rate and the request count."
+                "Finds, for every configuration of the space, the highest arrival rate that meets the objectives (or the fewest replicas, or the cheapest configuration, for a given rate), with Vidur-Search's doubling and bisection. The workload and every other setting are the Single run form's (synthetic requests with Poisson, gamma or uniform arrivals; lengths from a shipped trace or one uploaded there, whose lengths it then uses); the search sets the rate and the request count."
             </p>
             {move || plan.link_base.get().map(|base| view! {
                 <p class="notice" data-testid="plan-link-base">
@@ -279,6 +311,8 @@ fn PlanForm() -> impl IntoView {
                 </div>
                 <label>"Chunk sizes (schedulers with chunks)"
                     {text_input(plan, "plan-chunks", |f| f.chunk_sizes.clone(), |f, v| f.chunk_sizes = v)}</label>
+                <label>"Batch size caps (each chosen scheduler × each chunk size × each cap)"
+                    {text_input(plan, "plan-batch-caps", |f| f.batch_caps.clone(), |f, v| f.batch_caps = v)}</label>
                 {field_errors(errors, Field::Schedulers, "plan-error-schedulers".into())}
             </fieldset>
             <fieldset>
@@ -409,6 +443,27 @@ fn PlanResults() -> impl IntoView {
             draw_pareto(&canvas, &points);
         }
     });
+    let curves_canvas = NodeRef::<Canvas>::new();
+    let metrics = Memo::new(move |_| {
+        plan.search.with(|s| s.as_ref().map_or_else(Vec::new, |s| curves::metrics(s.plan())))
+    });
+    let metric = Memo::new(move |_| {
+        let i = plan.curve_metric.get();
+        metrics.with(|m| m.get(i).or(m.first()).cloned())
+    });
+    let curve_data = Memo::new(move |_| {
+        let source = metric.with(|m| m.as_ref().map(|m| m.source));
+        plan.search.with(|s| match (s, source) {
+            (Some(s), Some(source)) => (curves::curves(s.plan(), source), curves::x_label(s.plan())),
+            _ => (Vec::new(), "arrival rate (QPS)"),
+        })
+    });
+    Effect::new(move |_| {
+        let (data, x_label) = curve_data.get();
+        if let (Some(canvas), Some(metric)) = (curves_canvas.get(), metric.get()) {
+            draw_curves(&canvas, &metric, x_label, &data);
+        }
+    });
     view! {
         <div class="plan-results" style:display=move || if state().is_some() { "" } else { "none" }>
             <p class="status" data-testid="plan-status" data-state=move || format!("{:?}", state()).to_lowercase()>{status}</p>
@@ -443,10 +498,50 @@ fn PlanResults() -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-            <canvas node_ref=canvas data-testid="plan-pareto" role="img"
-                data-points=move || points.with(Vec::len).to_string()
-                aria-label="Cost per million output tokens against TTFT p90 of the feasible configurations"></canvas>
+            <div class="plan-charts">
+                <canvas node_ref=canvas data-testid="plan-pareto" role="img"
+                    data-points=move || points.with(Vec::len).to_string()
+                    aria-label="Cost per million output tokens against TTFT p90 of the feasible configurations"></canvas>
+                <div class="plan-curves">
+                    <label>"Latency vs load: "
+                        <select data-testid="plan-curve-metric"
+                            prop:value=move || plan.curve_metric.get().to_string()
+                            on:change=move |ev| plan.curve_metric.set(event_target_value(&ev).parse().unwrap_or(0))>
+                            {move || metrics.get().into_iter().enumerate().map(|(i, m)| {
+                                let text = match m.bound_s {
+                                    Some(b) => format!("{} (SLO ≤ {b} s)", m.label),
+                                    None => m.label.clone(),
+                                };
+                                view! { <option value=i.to_string()>{text}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <canvas node_ref=curves_canvas data-testid="plan-curves" role="img"
+                        data-curves=move || curve_data.with(|(c, _)| c.len()).to_string()
+                        data-points=move || curve_data.with(|(c, _)| c.iter().map(|c| c.points.len()).sum::<usize>()).to_string()
+                        data-bound=move || metric.with(|m| m.as_ref().and_then(|m| m.bound_s).map(|b| b.to_string()).unwrap_or_default())
+                        aria-label=move || metric.with(|m| m.as_ref().map(|m| format!("{} of every simulated point of each configuration against its load, with the objective's bound", m.label)).unwrap_or_default())></canvas>
+                </div>
+            </div>
         </div>
+    }
+}
+
+fn draw_curves(
+    canvas: &web_sys::HtmlCanvasElement,
+    metric: &curves::Metric,
+    x_label: &str,
+    data: &[curves::Curve],
+) {
+    use plotters::prelude::IntoDrawingArea;
+    canvas.set_width(640);
+    canvas.set_height(360);
+    let Some(backend) = plotters_canvas::CanvasBackend::with_canvas_object(canvas.clone().unchecked_into())
+    else {
+        return;
+    };
+    if let Err(e) = curves::draw(&backend.into_drawing_area(), 13, metric, x_label, data) {
+        web_sys::console::warn_1(&format!("llmsim plan chart: {e}").into());
     }
 }
 

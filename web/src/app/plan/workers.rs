@@ -1,6 +1,7 @@
 //! The plan view's pool of Web Workers (the same worker script as the single run's, a separate
-//! pool of instances). Each worker only runs the jobs it is sent; the page's plan decides them.
-//! Stopping the search terminates the pool.
+//! pool of instances). Each worker first reads the uploaded files the search needs (the same
+//! browser `File`s the single run's worker read), then only runs the jobs it is sent; the
+//! page's plan decides them. Stopping the search terminates the pool.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,7 +12,7 @@ use llmsim_protocol::search::RunJob;
 use llmsim_protocol::{FromWorker, ToWorker};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{ErrorEvent, MessageEvent, Worker};
+use web_sys::{ErrorEvent, File, MessageEvent, Worker};
 
 /// The worker script Trunk writes for the `data-type="worker"` crate.
 const WORKER_URL: &str = "./worker_loader.js";
@@ -27,8 +28,12 @@ struct PoolWorker {
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
+/// An uploaded file every worker reads before its first job: `(flag, path, file)`.
+pub type PoolFile = (String, String, File);
+
 struct Pool {
     workers: Vec<PoolWorker>,
+    files: Rc<Vec<PoolFile>>,
     handler: Handler,
     /// Bumped by every start and stop, so a terminated pool's late events are dropped.
     generation: u32,
@@ -49,7 +54,17 @@ pub fn default_size(cap: usize) -> usize {
     (cores as usize).clamp(1, cap.max(1))
 }
 
-fn spawn(index: usize, generation: u32) -> Result<PoolWorker, String> {
+/// The message asking a worker to read `file` (queued before any job, so it is read first).
+fn load_envelope(upload_id: u32, (flag, path, file): &PoolFile) -> JsValue {
+    let envelope = Object::new();
+    let message = ToWorker::LoadFile { upload_id, flag: flag.clone(), path: path.clone() };
+    let json = serde_json::to_string(&message).expect("messages serialise");
+    let _ = Reflect::set(&envelope, &"json".into(), &json.into());
+    let _ = Reflect::set(&envelope, &"file".into(), file);
+    envelope.into()
+}
+
+fn spawn(index: usize, generation: u32, files: &[PoolFile]) -> Result<PoolWorker, String> {
     let worker = Worker::new(WORKER_URL).map_err(|e| format!("cannot start a worker: {e:?}"))?;
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let json =
@@ -67,7 +82,8 @@ fn spawn(index: usize, generation: u32) -> Result<PoolWorker, String> {
         deliver(index, generation, FromWorker::Crashed { message: event.message() });
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    Ok(PoolWorker { worker, ready: false, waiting: Vec::new(), _on_message: on_message, _on_error: on_error })
+    let waiting = files.iter().enumerate().map(|(i, f)| load_envelope(i as u32, f)).collect();
+    Ok(PoolWorker { worker, ready: false, waiting, _on_message: on_message, _on_error: on_error })
 }
 
 fn deliver(index: usize, generation: u32, message: FromWorker) {
@@ -83,7 +99,8 @@ fn deliver(index: usize, generation: u32, message: FromWorker) {
         }
         if matches!(message, FromWorker::Crashed { .. }) {
             // The worker aborts after a panic: replace it so the search goes on.
-            if let Ok(fresh) = spawn(index, generation) {
+            let files = pool.files.clone();
+            if let Ok(fresh) = spawn(index, generation, &files) {
                 let old = std::mem::replace(&mut pool.workers[index], fresh);
                 old.worker.terminate();
             }
@@ -95,15 +112,21 @@ fn deliver(index: usize, generation: u32, message: FromWorker) {
     }
 }
 
-/// Starts a pool of `size` workers (stopping any earlier one); `handler` receives their replies.
-pub fn start(size: usize, handler: impl Fn(usize, FromWorker) + 'static) -> Result<(), String> {
+/// Starts a pool of `size` workers (stopping any earlier one), each reading `files` first;
+/// `handler` receives their replies.
+pub fn start(
+    size: usize,
+    files: Vec<PoolFile>,
+    handler: impl Fn(usize, FromWorker) + 'static,
+) -> Result<(), String> {
     stop();
     let generation = GENERATION.with(|g| {
         *g.borrow_mut() += 1;
         *g.borrow()
     });
-    let workers = (0..size).map(|i| spawn(i, generation)).collect::<Result<Vec<_>, _>>()?;
-    POOL.with(|p| *p.borrow_mut() = Some(Pool { workers, handler: Rc::new(handler), generation }));
+    let workers = (0..size).map(|i| spawn(i, generation, &files)).collect::<Result<Vec<_>, _>>()?;
+    let files = Rc::new(files);
+    POOL.with(|p| *p.borrow_mut() = Some(Pool { workers, files, handler: Rc::new(handler), generation }));
     Ok(())
 }
 
