@@ -228,7 +228,7 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
     let mut reserved_mib = 512.0
         + 1.5 * f64::from(chunk.max(2048))
         + 2.0 * f64::from(graph_bs)
-        + 1024.0 * f64::from(t.tensor_parallel_size * t.pipeline_stages) / 8.0;
+        + 1024.0 * f64::from(t.tensor_parallel_size) * f64::from(t.pipeline_stages) / 8.0;
     if t.device_memory_gib > 60.0 {
         reserved_mib = reserved_mib.max(10.0 * 1024.0);
     }

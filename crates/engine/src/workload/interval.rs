@@ -306,7 +306,8 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
     let to_ns = |bound: TimePoint| match (bound, arrivals.clock) {
         (TimePoint::DateTime(ns), _) => ns,
         (TimePoint::Seconds(secs), ArrivalClock::Seconds) => seconds_to_ns(secs),
-        (TimePoint::Seconds(secs), ArrivalClock::DateTimes) => earliest + seconds_to_ns(secs),
+        // Saturating: a bound of ~1e300 s saturates to i128::MAX and means "no bound".
+        (TimePoint::Seconds(secs), ArrivalClock::DateTimes) => earliest.saturating_add(seconds_to_ns(secs)),
     };
     let (after, before) = (start.map(to_ns), end.map(to_ns));
     // Vidur keeps start_time < t < end_time.

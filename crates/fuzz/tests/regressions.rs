@@ -1,0 +1,28 @@
+//! Inputs the long campaign found (minimised `case.json` files in `crates/fuzz/regressions/`),
+//! replayed in process: each must now be refused or run, never a finding. Test builds check
+//! overflow, as the fuzz profile does, so an arithmetic overflow fails here as a panic.
+
+use llmsim_fuzz::{Case, ExecLimits, Verdict, execute};
+
+fn replay(name: &str) -> Verdict {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let case = Case::from_json(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    execute(&case, &ExecLimits::default())
+}
+
+/// A `--..._end_time` of ~1e300 s on a trace of date-times: the bound saturates to "none"
+/// instead of overflowing `earliest + seconds` (workload/interval.rs).
+#[test]
+fn an_arrival_window_bound_of_huge_seconds_on_date_times_does_not_overflow() {
+    let verdict = replay("arrivals_window_seconds_overflow.json");
+    assert!(!matches!(verdict, Verdict::Finding(_)), "{verdict:?}");
+}
+
+/// SGLang's memory reserve multiplies TP × PP as floats, not as u32 (serving_engine.rs).
+#[test]
+fn sglang_reserve_with_huge_tp_times_pp_does_not_overflow() {
+    let verdict = replay("sglang_reserve_tp_pp_overflow.json");
+    assert!(!matches!(verdict, Verdict::Finding(_)), "{verdict:?}");
+}
