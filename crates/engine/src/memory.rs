@@ -1,5 +1,6 @@
 //! The KV memory planner: how many KV blocks fit on a replica's GPUs next to the weights.
 
+use crate::catalog::MoeSpec;
 use crate::config::{ActivationMemory, CacheSpec, ConfigError, ReplicaSpec};
 
 /// Bytes in a GiB (2^30). Device capacities are in GiB, as Vidur counts them (its "GB"), and
@@ -11,10 +12,12 @@ const GIB: f64 = (1u64 << 30) as f64;
 pub struct MemoryPlan {
     /// Parameters held by one GPU of the most loaded stage.
     pub params_per_device: u64,
-    /// Of those, the transformer layers' (no embedding or LM head): what every token multiplies
-    /// by, which MFU counts (an embedding is a gather, and the LM head runs once per sequence,
-    /// not per token).
-    pub layer_params_per_device: u64,
+    /// The transformer layers' parameters one token multiplies by on one GPU, which MFU counts:
+    /// no embedding or LM head (an embedding is a gather, and the LM head runs once per
+    /// sequence, not per token), and of an MoE layer's routed experts only the `top_k` a token
+    /// is sent to (the execution-time model charges only those, so counting every expert
+    /// reported an MFU above 100 %).
+    pub active_layer_params_per_device: u64,
     /// Their bytes.
     pub weight_bytes_per_device: u64,
     /// Device memory left for weights and KV after the margin.
@@ -33,6 +36,18 @@ pub struct MemoryPlan {
 
 /// Parameters of one transformer layer on one GPU under TP.
 pub fn params_per_layer(replica: &ReplicaSpec) -> u64 {
+    layer_params(replica, |moe| moe.num_experts)
+}
+
+/// Of [`params_per_layer`], those one token multiplies by: an MoE layer's `top_k` routed
+/// experts instead of all of them.
+pub fn active_params_per_layer(replica: &ReplicaSpec) -> u64 {
+    layer_params(replica, |moe| moe.top_k.min(moe.num_experts))
+}
+
+/// Parameters of one transformer layer on one GPU under TP, counting `routed(moe)` of an MoE
+/// layer's routed experts.
+fn layer_params(replica: &ReplicaSpec, routed: impl Fn(&MoeSpec) -> u32) -> u64 {
     let m = &replica.model;
     let tp = u64::from(replica.parallel.tensor_parallel_size);
     let e = u64::from(m.embedding_dim);
@@ -47,7 +62,7 @@ pub fn params_per_layer(replica: &ReplicaSpec) -> u64 {
     match &m.moe {
         None => n += projections * e * u64::from(m.mlp_hidden_dim) / tp,
         Some(moe) => {
-            n += u64::from(moe.num_experts) * projections * e * u64::from(moe.expert_hidden_dim) / tp;
+            n += u64::from(routed(moe)) * projections * e * u64::from(moe.expert_hidden_dim) / tp;
             n += u64::from(moe.shared_expert_hidden_dim) * projections * e / tp;
             n += e * u64::from(moe.num_experts);
         }
@@ -93,8 +108,8 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     // when tied).
     let edge_params =
         if pp == 1 { if m.tie_word_embeddings { embedding } else { 2 * embedding } } else { embedding };
-    let layer_params_per_device = params_per_layer(replica) * layers;
-    let params_per_device = layer_params_per_device + edge_params;
+    let params_per_device = params_per_layer(replica) * layers + edge_params;
+    let active_layer_params_per_device = active_params_per_layer(replica) * layers;
     let weight_bytes = replica.weight_dtype.bytes_of(params_per_device);
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
     let activations = match cache.activation_memory {
@@ -153,7 +168,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     }
     Ok(MemoryPlan {
         params_per_device,
-        layer_params_per_device,
+        active_layer_params_per_device,
         weight_bytes_per_device: weight_bytes,
         available_bytes_per_device: available,
         reserved_bytes_per_device: reserved,
@@ -303,6 +318,19 @@ mod tests {
         let per_token =
             (2 * 4096 + u64::from(moe.top_k) * (3 * u64::from(moe.expert_hidden_dim) / 4 + 4096)) * 2;
         assert_eq!(activation_bytes(&r, 100, 0), 100 * per_token);
+    }
+
+    #[test]
+    fn a_token_multiplies_by_its_top_k_experts_only() {
+        // Mixtral-8x7B at TP4: 8 experts of 3 × 4096 × 14336 / 4 parameters, top 2.
+        let r = replica("mistralai/Mixtral-8x7B-v0.1", "h100", 4, 1);
+        let expert = 3 * 4096 * 14_336 / 4;
+        assert_eq!(params_per_layer(&r) - active_params_per_layer(&r), 6 * expert);
+        let p = plan(&r, &cache()).unwrap();
+        assert_eq!(p.active_layer_params_per_device, active_params_per_layer(&r) * 32);
+        // A dense model's every parameter is active.
+        let dense = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
+        assert_eq!(params_per_layer(&dense), active_params_per_layer(&dense));
     }
 
     #[test]

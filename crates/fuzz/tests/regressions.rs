@@ -26,3 +26,13 @@ fn sglang_reserve_with_huge_tp_times_pp_does_not_overflow() {
     let verdict = replay("sglang_reserve_tp_pp_overflow.json");
     assert!(!matches!(verdict, Verdict::Finding(_)), "{verdict:?}");
 }
+
+/// A compute-bound MoE model (8 experts, top 2) on a device of 1e-9 TFLOP/s reported an MFU of
+/// 250 %: the MFU numerator counted every routed expert's weights per token while the
+/// execution-time model charges only the `top_k` a token is sent to (memory.rs,
+/// `active_params_per_layer`).
+#[test]
+fn moe_mfu_counts_only_the_experts_a_token_is_routed_to() {
+    let verdict = replay("moe_mfu_counts_every_expert.json");
+    assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
+}

@@ -188,8 +188,8 @@ impl Metrics {
             provenance_ms: [0.0; PROVENANCE_SLOTS],
             num_batches: 0,
             overload: OverloadDetector::new(config.workload.build.expected_requests),
-            // Layer weights only: the embedding is a gather and the LM head runs per sequence.
-            params_per_device: config.memory.layer_params_per_device as f64,
+            // Layer weights a token multiplies by (see `MemoryPlan::active_layer_params_per_device`).
+            params_per_device: config.memory.active_layer_params_per_device as f64,
             attention_flops_per_token_pair: 4.0
                 * layers
                 * (f64::from(m.num_q_heads) / tp)
