@@ -47,13 +47,14 @@ const DISAGG_BACKENDS: &[&str] = &["vllm"];
 /// prefill worker's output token is not streamed), so TTFT includes the transfer.
 fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
     let (prefill, decode) = (pools.prefill, pools.decode);
+    let count = |n: Option<u32>| n.unwrap_or(1).to_string();
     vec![
-        ("cluster_config_num_replicas", prefill.num_workers.to_string()),
+        ("cluster_config_num_replicas", count(prefill.num_workers)),
         ("disaggregation_config_type", "prefill_decode".to_string()),
-        ("disaggregation_config_decode_num_replicas", decode.num_workers.to_string()),
+        ("disaggregation_config_decode_num_replicas", count(decode.num_workers)),
         ("disaggregation_config_decode_tensor_parallel_size", decode.tp_size.to_string()),
         ("disaggregation_config_decode_num_pipeline_stages", decode.pp_size.to_string()),
-        ("disaggregation_config_decode_batch_size_cap", decode.batch_size.to_string()),
+        ("disaggregation_config_decode_batch_size_cap", count(decode.batch_size)),
         ("disaggregation_config_first_token_after_transfer", "true".to_string()),
     ]
 }
@@ -70,7 +71,7 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         (Mode::Disaggregated, None) => return Err(SkipReason::Disaggregated),
         (Mode::Disaggregated, Some(pools)) => (
             Instance {
-                concurrency: pools.decode.batch_size * pools.decode.num_workers,
+                concurrency: pools.decode.batch_size.unwrap_or(1) * pools.decode.num_workers.unwrap_or(1),
                 tp_size: pools.prefill.tp_size,
                 pp_size: pools.prefill.pp_size,
             },
@@ -95,6 +96,12 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     }
     if pools.is_some() && !DISAGG_BACKENDS.contains(&point.backend.as_str()) {
         return Err(SkipReason::DisaggregatedEngine(point.backend.clone()));
+    }
+    // Without worker counts and batch sizes the pools' sizes are unknown.
+    if pools.is_some_and(|p| {
+        [p.prefill, p.decode].iter().any(|p| p.num_workers.is_none() || p.batch_size.is_none())
+    }) {
+        return Err(SkipReason::Disaggregated);
     }
     let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype);
     let Instance { concurrency: batch_size, tp_size: tp, pp_size: pp } = instance;
@@ -328,8 +335,11 @@ mod tests {
             skip("vllm", "1,1,1,1,4,0,24,3,4,1,1,0").unwrap_err(),
             SkipReason::AttentionDataParallel(4)
         );
-        // Blank pools: the row does not say how it was served.
+        // Blank pools, or pools without their sizes: the row does not say how it was served.
         assert_eq!(skip("vllm", ",,,,,,,,,,,").unwrap_err(), SkipReason::Disaggregated);
+        assert_eq!(skip("vllm", ",,4,1,0,0,,,8,1,1,0").unwrap_err(), SkipReason::Disaggregated);
+        // Their parallelism still decides first.
+        assert_eq!(skip("vllm", ",,4,1,0,8,,,8,1,1,8").unwrap_err(), SkipReason::ExpertParallel(8));
     }
 
     #[test]

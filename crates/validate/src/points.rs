@@ -129,10 +129,11 @@ impl ServingPoint {
 /// One pool of a disaggregated point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool {
-    /// Requests per worker (the decode pool's is derived per worker and attention-DP rank).
-    pub batch_size: u32,
-    /// Engine instances (workers).
-    pub num_workers: u32,
+    /// Requests per worker (the decode pool's is derived per worker and attention-DP rank);
+    /// `None` when blank.
+    pub batch_size: Option<u32>,
+    /// Engine instances (workers); `None` when blank.
+    pub num_workers: Option<u32>,
     /// Tensor-parallel degree.
     pub tp_size: u32,
     /// Pipeline stages.
@@ -316,14 +317,10 @@ impl Row<'_> {
         let [Some(prefill), Some(decode)] = c.pools else { return Ok(None) };
         let pool = |cols: [usize; 6]| -> Result<Option<Pool>, InputError> {
             let [batch, workers, tp, pp, dp, ep] = cols;
-            let (Some(batch_size), Some(num_workers), Some(tp_size)) =
-                (self.count(batch)?, self.count(workers)?, self.count(tp)?)
-            else {
-                return Ok(None);
-            };
+            let Some(tp_size) = self.count(tp)? else { return Ok(None) };
             Ok(Some(Pool {
-                batch_size,
-                num_workers,
+                batch_size: self.count(batch)?,
+                num_workers: self.count(workers)?,
                 tp_size,
                 pp_size: self.count(pp)?.unwrap_or(1),
                 attention_dp_size: self.count_or_zero(dp)?.max(1),

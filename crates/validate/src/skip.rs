@@ -7,8 +7,8 @@ use llmsim_engine::ConfigErrors;
 /// A point llmsim cannot model (yet), with the detail that says what is missing.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SkipReason {
-    /// Prefill/decode disaggregation whose row does not describe its pools (no `prefill_*` /
-    /// `decode_*` columns, or blank ones).
+    /// Prefill/decode disaggregation whose row does not size its pools (no `prefill_*` /
+    /// `decode_*` columns, or blank worker counts or batch sizes).
     Disaggregated,
     /// Prefill/decode disaggregation with a serving engine whose scheduler llmsim does not run
     /// disaggregated (only vLLM's does).
@@ -76,7 +76,7 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SkipReason::Disaggregated => {
-                f.write_str("prefill/decode disaggregation without its pools (prefill_* / decode_* columns)")
+                f.write_str("prefill/decode disaggregation without its pools' sizes (prefill_* / decode_* workers and batch)")
             }
             SkipReason::DisaggregatedEngine(backend) => write!(
                 f,
