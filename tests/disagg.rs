@@ -195,3 +195,32 @@ fn disaggregation_errors_name_the_decode_flag() {
         sim.warnings
     );
 }
+
+#[test]
+fn a_capacity_search_varies_the_pool_sizes() {
+    use llmsim_engine::search::{JobOutcome, SearchPlan, SearchSpec, run_job};
+    // Long outputs under a TPOT objective: decode-bound, so a third of the GPUs on decode
+    // sustains less than three quarters.
+    let spec = SearchSpec::from_json_str(
+        r#"{"base": {"replica_config_model_name": "meta-llama/Llama-3.1-8B", "replica_config_device": "h100",
+            "replica_config_network_device": "h100_dgx", "length_generator_config_type": "fixed",
+            "fixed_request_length_generator_config_prefill_tokens": 512, "fixed_request_length_generator_config_decode_tokens": 256,
+            "disaggregation_config_type": "prefill_decode", "disaggregation_config_decode_batch_size_cap": 32},
+        "space": {"pools": [{"cluster_config_num_replicas": 2, "disaggregation_config_decode_num_replicas": 1},
+                            {"cluster_config_num_replicas": 1, "disaggregation_config_decode_num_replicas": 3}]},
+        "slos": [{"metric": "tpot", "quantile": 0.9, "max_s": 0.02}],
+        "goal": "max_qps", "qps": 8, "qps_granularity": 0.1, "num_requests": 200}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut plan = SearchPlan::new(spec);
+    let inputs = Inputs::new();
+    loop {
+        let jobs = plan.next_jobs(1);
+        let Some(job) = jobs.into_iter().next() else { break };
+        let outcome = run_job(&job, &inputs, &mut |_| false).unwrap();
+        assert!(matches!(outcome, JobOutcome::Ran(_)), "{outcome:?}");
+        plan.on_result(job.id, outcome).unwrap();
+    }
+    let max_qps: Vec<f64> = plan.results().iter().map(|r| r.chosen.as_ref().map_or(0.0, |p| p.qps)).collect();
+    assert!(max_qps[1] > max_qps[0] * 1.5, "max QPS 2P:1D vs 1P:3D: {max_qps:?}");
+}
