@@ -110,8 +110,7 @@ fn a_decode_pool_without_kv_room_queues_transfers_and_the_prefill_pool_holds_the
     };
     let roomy = run("2000");
     let tight = run("100");
-    let wait =
-        |r: &llmsim_engine::Report| r.summary.disaggregation.as_ref().unwrap().kv_transfer_wait_s.clone();
+    let wait = |r: &llmsim_engine::Report| r.summary.disaggregation.as_ref().unwrap().kv_transfer_wait_s;
     // With room, the second transfer waits only for the link (the first one's transfer).
     let transfer = roomy.summary.disaggregation.as_ref().unwrap().kv_transfer_s.max;
     assert!(wait(&roomy).max <= transfer + 1e-9);

@@ -597,7 +597,7 @@ impl Simulation {
             disagg.targets.push(DecodeTarget {
                 pending: decode.scheduler.num_pending() as u64,
                 queued: disagg.waiting[d].len() as u64,
-                free_blocks: u64::from(decode.scheduler.kv_usage().free_blocks),
+                free_blocks: decode.scheduler.kv_usage().free_blocks,
                 queued_blocks: disagg.waiting_blocks[d],
             });
         }

@@ -839,7 +839,7 @@ impl Metrics {
         };
         let (prefill, decode) = replicas.split_at(self.decode_from.min(replicas.len()));
         DisaggSummary {
-            prefill: pool(config, prefill, latency.scheduling_delay.clone()),
+            prefill: pool(config, prefill, latency.scheduling_delay),
             decode: pool(&disagg.decode, decode, secs(&self.kv_transfer_wait_ns)),
             num_kv_transfers: self.kv_transfer_ns.len() as u64,
             num_kv_transfers_nvlink: self.num_kv_transfers_nvlink,
