@@ -100,11 +100,10 @@ pub fn check_report_bounds(report: &Report, config: &SimConfig) -> Result<(), St
     if config.predictor.name != "roofline" || s.simulated_time_s <= 0.0 {
         return Ok(());
     }
-    let replica = &config.replica;
-    let m = &replica.model;
-    let gpus = f64::from(config.cluster.num_replicas) * f64::from(replica.parallel.world_size());
-    let device = &replica.device;
-    let peak_flops = device.fp16_tflops.max(device.fp8_tflops.unwrap_or(0.0)) * 1e12;
+    // A disaggregated cluster's pools each bring their GPUs, replicas and stages.
+    let pools: Vec<&SimConfig> =
+        std::iter::once(config).chain(config.disagg.as_ref().map(|d| &*d.decode)).collect();
+    let m = &config.replica.model;
     let (e, hd) = (f64::from(m.embedding_dim), f64::from(m.head_dim()));
     let attention = e * hd * (f64::from(m.num_q_heads) + 2.0 * f64::from(m.num_kv_heads))
         + f64::from(m.num_q_heads) * hd * e;
@@ -131,27 +130,37 @@ pub fn check_report_bounds(report: &Report, config: &SimConfig) -> Result<(), St
                 - 1.0
         })
         .sum();
-    let deliverable = gpus * peak_flops * s.simulated_time_s / (2.0 * active_params);
+    let (mut gpus, mut cluster_flops, mut batch_capacity, mut in_flight, mut stage_bytes) =
+        (0.0, 0.0, 0.0, 0.0, 0.0);
+    for pool in &pools {
+        let replica = &pool.replica;
+        let device = &replica.device;
+        let pool_gpus = f64::from(pool.cluster.num_replicas) * f64::from(replica.parallel.world_size());
+        gpus += pool_gpus;
+        cluster_flops += pool_gpus * device.fp16_tflops.max(device.fp8_tflops.unwrap_or(0.0)) * 1e12;
+        let bytes = f64::from(replica.layers_per_stage())
+            * (attention + one_mlp)
+            * replica.weight_dtype.bytes_per_element()
+            / f64::from(replica.parallel.tensor_parallel_size);
+        stage_bytes = f64::max(stage_bytes, bytes);
+        batch_capacity +=
+            f64::from(pool.cluster.num_replicas) * device.memory_bandwidth_gbps * 1e9 * s.simulated_time_s
+                / bytes;
+        // Batches still running when the run stopped (a time limit) have not paid their reads
+        // yet: at most one per pipeline stage and replica.
+        in_flight += f64::from(pool.cluster.num_replicas) * f64::from(replica.parallel.num_pipeline_stages);
+    }
+    let deliverable = cluster_flops * s.simulated_time_s / (2.0 * active_params);
     if computed > deliverable * (1.0 + 1e-6) {
         return Err(format!(
-            "INV-11: {computed} tokens computed in {} s, more than the {deliverable:.0} the cluster's {gpus} GPUs of {:.0} TFLOP/s could compute ({active_params:.3e} active parameters a token)",
+            "INV-11: {computed} tokens computed in {} s, more than the {deliverable:.0} the cluster's {gpus} GPUs of {:.0} TFLOP/s in all could compute ({active_params:.3e} active parameters a token)",
             s.simulated_time_s,
-            peak_flops / 1e12
+            cluster_flops / 1e12
         ));
     }
-    let stage_bytes = f64::from(replica.layers_per_stage())
-        * (attention + one_mlp)
-        * replica.weight_dtype.bytes_per_element()
-        / f64::from(replica.parallel.tensor_parallel_size);
-    let bandwidth = device.memory_bandwidth_gbps * 1e9;
-    let batch_capacity =
-        f64::from(config.cluster.num_replicas) * bandwidth * s.simulated_time_s / stage_bytes;
-    // Batches still running when the run stopped (a time limit) have not paid their reads yet:
-    // at most one per pipeline stage and replica.
-    let in_flight = f64::from(config.cluster.num_replicas) * f64::from(replica.parallel.num_pipeline_stages);
     if s.num_batches as f64 > batch_capacity * (1.0 + 1e-6) + in_flight {
         return Err(format!(
-            "INV-11: {} batches in {} s, more than the {batch_capacity:.0} whose weight reads ({stage_bytes:.3e} bytes a stage) the replicas' memory bandwidth allows",
+            "INV-11: {} batches in {} s, more than the {batch_capacity:.0} whose weight reads (up to {stage_bytes:.3e} bytes a stage) the replicas' memory bandwidth allows",
             s.num_batches, s.simulated_time_s
         ));
     }

@@ -3,6 +3,7 @@
 //! library, `lib.rs`.
 
 mod capacity;
+mod disagg;
 mod execution_time;
 mod hardening;
 mod horizon;

@@ -3,7 +3,7 @@
 //! Events are ordered by [`EventKey`] = (time, class, seq). At equal times the class decides,
 //! in this order (Vidur's declared priorities, which its heap never applied, behaviour.md §3):
 //! every state update at an instant (stage arrivals, request arrivals, stage ends, batch ends,
-//! prefill ends, request ends) happens before any scheduling decision at that instant (global
+//! KV-transfer ends, prefill ends, request ends) happens before any scheduling decision at that instant (global
 //! routing, then replica scheduling, then stage scheduling). Within a class, events run in the
 //! order they were created (`seq`).
 
@@ -26,16 +26,19 @@ pub enum EventClass {
     BatchStageEnd = 3,
     /// A batch finishes its last stage; tokens advance.
     BatchEnd = 4,
+    /// Disaggregated serving: a request's KV cache reached its decode replica (after the batch
+    /// ends of the same instant, so blocks they free are free before the next admission).
+    KvTransferEnd = 5,
     /// A request's first prefill completed.
-    PrefillEnd = 5,
+    PrefillEnd = 6,
     /// A request completed.
-    RequestEnd = 6,
+    RequestEnd = 7,
     /// The router assigns queued requests to replicas.
-    GlobalSchedule = 7,
+    GlobalSchedule = 8,
     /// A replica forms batches.
-    ReplicaSchedule = 8,
+    ReplicaSchedule = 9,
     /// A pipeline stage starts its next queued batch.
-    ReplicaStageSchedule = 9,
+    ReplicaStageSchedule = 10,
 }
 
 /// The total order of events.
@@ -79,6 +82,11 @@ pub enum Event {
         /// The batch.
         batch: BatchSlot,
     },
+    /// A request's KV cache finished its transfer from its prefill to its decode replica.
+    KvTransferEnd {
+        /// The request.
+        request: RequestId,
+    },
     /// A request's first token was produced.
     PrefillEnd {
         /// The request.
@@ -113,6 +121,7 @@ impl Event {
             Event::RequestArrival => EventClass::RequestArrival,
             Event::BatchStageEnd { .. } => EventClass::BatchStageEnd,
             Event::BatchEnd { .. } => EventClass::BatchEnd,
+            Event::KvTransferEnd { .. } => EventClass::KvTransferEnd,
             Event::PrefillEnd { .. } => EventClass::PrefillEnd,
             Event::RequestEnd { .. } => EventClass::RequestEnd,
             Event::GlobalSchedule => EventClass::GlobalSchedule,

@@ -35,6 +35,7 @@ pub mod catalog;
 pub mod config;
 pub mod custom_device;
 pub mod decimal;
+pub mod disagg;
 pub mod event;
 pub mod exec;
 pub mod flag_table;

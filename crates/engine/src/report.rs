@@ -189,6 +189,49 @@ pub struct Summary {
     pub overload: OverloadReport,
     /// GPUs and what they cost.
     pub cost: CostReport,
+    /// A disaggregated cluster's pools and KV transfers; absent when aggregated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disaggregation: Option<DisaggSummary>,
+}
+
+/// A disaggregated cluster's figures (`summary.json`'s `disaggregation`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DisaggSummary {
+    /// The prefill pool (replicas `0..num_replicas`).
+    pub prefill: PoolSummary,
+    /// The decode pool (the replicas after the prefill pool's).
+    pub decode: PoolSummary,
+    /// KV transfers started.
+    pub num_kv_transfers: u64,
+    /// Of which over NVLink (the rest over RDMA).
+    pub num_kv_transfers_nvlink: u64,
+    /// Transfer time on the link (latency, overhead and bytes), seconds.
+    pub kv_transfer_s: Stats,
+    /// Prefill end to transfer start (waiting for KV room on the decode replica, then for the
+    /// links), seconds.
+    pub kv_transfer_wait_s: Stats,
+}
+
+/// One pool's utilisation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolSummary {
+    /// Replicas.
+    pub num_replicas: u64,
+    /// GPUs (replicas × TP × PP).
+    pub num_gpus: u64,
+    /// KV blocks per replica.
+    pub num_blocks_per_replica: u64,
+    /// Mean busy share over the pool's stages, %.
+    pub busy_percent_mean: f64,
+    /// Mean MFU over the pool's stages, %.
+    pub mfu_percent_mean: f64,
+    /// Time-weighted mean KV usage over the pool's replicas, %.
+    pub kv_usage_percent_mean: f64,
+    /// Highest KV usage of any of its replicas, %.
+    pub kv_usage_percent_max: f64,
+    /// Queueing before the pool serves a request, seconds: arrival to first prefill schedule
+    /// (prefill), prefill end to transfer start (decode).
+    pub queueing_s: Stats,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -89,8 +89,15 @@ pub struct Request {
     pub model_execution_ns: Nanos,
     /// Σ gaps between one of its stages ending and the next starting.
     pub preempted_ns: Nanos,
-    /// In a batch that is executing now.
+    /// In a batch that is executing now (or, disaggregated, its KV cache is in transfer to
+    /// the decode replica that reserved room for it: not schedulable there yet).
     pub in_flight: bool,
+    /// Disaggregated serving: the decode replica its KV cache went to (`replica` stays its
+    /// prefill replica).
+    pub decode_replica: Option<ReplicaId>,
+    /// Disaggregated serving with the first token streamed only after the KV transfer: when
+    /// that token reached the client (its TTFT ends here instead of at the prefill's end).
+    pub first_token_streamed_at: Option<SimTime>,
 }
 
 impl Request {
@@ -125,6 +132,8 @@ impl Request {
             model_execution_ns: 0,
             preempted_ns: 0,
             in_flight: false,
+            decode_replica: None,
+            first_token_streamed_at: None,
         }
     }
 

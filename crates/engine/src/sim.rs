@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use std::collections::VecDeque;
+
 use crate::batch::{Batch, BatchPlan, BatchSlot};
+use crate::disagg::{DecodeRouterKind, DecodeTarget, KvTransferModel, Links, pick_decode_replica};
 use crate::event::{Event, EventClass, EventQueue};
 use crate::exec::{SharedPredictor, StagePosition};
 use crate::metrics::Metrics;
@@ -25,18 +28,21 @@ struct Stage {
     queue: std::collections::VecDeque<BatchSlot>,
 }
 
-/// One replica: its scheduler and its pipeline stages.
+/// One replica: its scheduler, its pipeline stages and its pool's execution-time predictor.
 struct Replica {
     scheduler: Box<dyn ReplicaScheduler>,
     stages: Vec<Stage>,
     batches_in_flight: u32,
+    predictor: SharedPredictor,
 }
 
-struct Replicas(Vec<Replica>);
+/// Every replica; the router sees the first `routed` (all of them, or a disaggregated
+/// cluster's prefill pool, which comes first).
+struct Replicas(Vec<Replica>, u32);
 
 impl ClusterProbe for Replicas {
     fn num_replicas(&self) -> u32 {
-        self.0.len() as u32
+        self.1
     }
     fn cached_prefix_tokens(&self, replica: ReplicaId, request: &Request) -> u32 {
         self.0[replica.0 as usize].scheduler.cached_prefix_tokens(request)
@@ -95,6 +101,37 @@ pub struct Simulation {
     stop_on_overload: bool,
     /// The run stopped because it was overloaded.
     stopped_for_overload: bool,
+    /// A disaggregated cluster's decode side.
+    disagg: Option<DisaggRuntime>,
+    /// Requests whose prefill a batch just finished on a prefill replica (reused buffer).
+    handoffs: Vec<RequestId>,
+}
+
+/// A disaggregated cluster's state (`crate::disagg`): replicas `0..num_prefill` are the
+/// prefill pool, the rest the decode pool.
+///
+/// A request whose prefill ends on a prefill replica (and has tokens left) leaves it at that
+/// batch's end (`ReplicaScheduler::hand_off`, its KV blocks still held) and is routed to a
+/// decode replica, where it queues (FIFO) until that replica's scheduler reserves KV blocks
+/// for it (`admit_transferred`); then its transfer is booked on the two replicas' links and a
+/// `KvTransferEnd` event lands it: the prefill replica frees its blocks and the request becomes
+/// schedulable on the decode replica. Queued transfers are retried whenever the decode replica
+/// frees blocks (its batch ends). Same-instant order: batch ends (hand-offs, admissions), then
+/// transfer ends, then prefill and request ends, then scheduling (`event.rs`).
+struct DisaggRuntime {
+    num_prefill: u32,
+    router: DecodeRouterKind,
+    /// Requests routed to the decode pool so far (round robin's turn).
+    turn: u64,
+    transfer: KvTransferModel,
+    first_token_after_transfer: bool,
+    decode_block_size: u32,
+    /// Per decode replica (index within the pool): requests waiting for KV room, in order.
+    waiting: Vec<VecDeque<RequestId>>,
+    /// The KV blocks those need.
+    waiting_blocks: Vec<u64>,
+    links: Links,
+    targets: Vec<DecodeTarget>,
 }
 
 impl Simulation {
@@ -102,28 +139,47 @@ impl Simulation {
     pub fn new(config: &SimConfig) -> Simulation {
         let seeds = SeedTree::new(config.seed);
         let n = config.cluster.num_replicas;
-        let pp = config.replica.parallel.num_pipeline_stages;
-        let replicas = (0..n)
-            .map(|r| {
+        fn pool(pool: &SimConfig, first: u32) -> impl Iterator<Item = Replica> + '_ {
+            let pp = pool.replica.parallel.num_pipeline_stages;
+            (0..pool.cluster.num_replicas).map(move |r| {
                 let ctx = ReplicaContext {
-                    replica: ReplicaId(r),
-                    num_blocks: config.memory.num_blocks,
-                    block_size: config.cache.block_size,
+                    replica: ReplicaId(first + r),
+                    num_blocks: pool.memory.num_blocks,
+                    block_size: pool.cache.block_size,
                     num_pipeline_stages: pp,
-                    enable_prefix_caching: config.cache.enable_prefix_caching,
-                    num_preallocate_tokens: config.cache.num_preallocate_tokens,
-                    watermark_blocks_fraction: config.cache.watermark_blocks_fraction,
-                    queue: config.request_queue,
-                    slo: config.slo,
-                    max_model_len: config.replica.model.max_model_len,
+                    enable_prefix_caching: pool.cache.enable_prefix_caching,
+                    num_preallocate_tokens: pool.cache.num_preallocate_tokens,
+                    watermark_blocks_fraction: pool.cache.watermark_blocks_fraction,
+                    queue: pool.request_queue,
+                    slo: pool.slo,
+                    max_model_len: pool.replica.model.max_model_len,
                 };
                 Replica {
-                    scheduler: (config.replica_scheduler.build)(&ctx),
+                    scheduler: (pool.replica_scheduler.build)(&ctx),
                     stages: (0..pp).map(|_| Stage::default()).collect(),
                     batches_in_flight: 0,
+                    predictor: Arc::clone(&pool.predictor.build),
                 }
             })
-            .collect();
+        }
+        let mut replicas: Vec<Replica> = pool(config, 0).collect();
+        let disagg = config.disagg.as_ref().map(|d| {
+            replicas.extend(pool(&d.decode, n));
+            let num_decode = d.decode.cluster.num_replicas;
+            DisaggRuntime {
+                num_prefill: n,
+                router: d.router,
+                turn: 0,
+                transfer: d.transfer.clone(),
+                first_token_after_transfer: d.first_token_after_transfer,
+                decode_block_size: d.decode.cache.block_size,
+                waiting: vec![VecDeque::new(); num_decode as usize],
+                waiting_blocks: vec![0; num_decode as usize],
+                links: Links::new(n, num_decode),
+                targets: Vec::with_capacity(num_decode as usize),
+            }
+        });
+        let num_all = replicas.len();
         let source = (config.workload.build.build)(&seeds);
         Simulation {
             now: SimTime::ZERO,
@@ -134,14 +190,14 @@ impl Simulation {
             global_queue: Vec::new(),
             router: (config.router.build)(n),
             routing_rng: seeds.stream("routing", config.router_seed),
-            replicas: Replicas(replicas),
+            replicas: Replicas(replicas, n),
             batches: Vec::new(),
             free_batch_slots: Vec::new(),
             batch_seq: 0,
             predictor: Arc::clone(&config.predictor.build),
             metrics: Metrics::new(config),
             plan: BatchPlan::default(),
-            touched: vec![false; n as usize],
+            touched: vec![false; num_all],
             events: 0,
             requests_done: 0,
             finished: false,
@@ -150,6 +206,8 @@ impl Simulation {
             check_invariants: false,
             stop_on_overload: false,
             stopped_for_overload: false,
+            disagg,
+            handoffs: Vec::new(),
             config: config.clone(),
         }
     }
@@ -296,6 +354,7 @@ impl Simulation {
             Event::ReplicaStageSchedule { replica, stage } => self.on_stage_schedule(replica, stage),
             Event::BatchStageEnd { replica, stage, batch } => self.on_stage_end(replica, stage, batch),
             Event::BatchEnd { replica, batch } => self.on_batch_end(replica, batch),
+            Event::KvTransferEnd { request } => self.on_kv_transfer_end(request),
             Event::PrefillEnd { request } => self.router.on_prefill_end(self.requests.get(request)),
             Event::RequestEnd { request } => self.on_request_end(request),
         }
@@ -354,7 +413,10 @@ impl Simulation {
         if request.prefill_completed_at.is_none() {
             self.router.on_prefill_end(request);
         }
-        self.router.on_request_end(request);
+        // A request that left the prefill pool ended there for the router already.
+        if request.decode_replica.is_none() {
+            self.router.on_request_end(request);
+        }
         self.metrics.on_refused(request, self.now, reason);
         self.requests_done += 1;
         self.source.on_request_done(request.client, self.now);
@@ -372,7 +434,7 @@ impl Simulation {
 
     fn on_replica_schedule(&mut self, replica: ReplicaId) {
         let r = replica.0 as usize;
-        let pp = self.config.replica.parallel.num_pipeline_stages;
+        let pp = self.replicas.0[r].stages.len() as u32;
         while self.replicas.0[r].batches_in_flight < pp {
             self.replicas.0[r].scheduler.next_batch(self.now, &mut self.requests, &mut self.plan);
             if self.plan.is_empty() {
@@ -424,14 +486,16 @@ impl Simulation {
     }
 
     fn on_stage_schedule(&mut self, replica: ReplicaId, stage: u32) {
-        let state = &mut self.replicas.0[replica.0 as usize].stages[stage as usize];
+        let replica_state = &mut self.replicas.0[replica.0 as usize];
+        let num_stages = replica_state.stages.len() as u32;
+        let state = &mut replica_state.stages[stage as usize];
         if state.running.is_some() {
             return;
         }
         let Some(slot) = state.queue.pop_front() else { return };
-        let position = StagePosition { stage, num_stages: self.config.replica.parallel.num_pipeline_stages };
+        let position = StagePosition { stage, num_stages };
         let batch = &self.batches[slot.0 as usize];
-        let time = self.predictor.predict(&batch.items, position);
+        let time = replica_state.predictor.predict(&batch.items, position);
         let duration = time.total_ns();
         state.running = Some((self.now, duration, time.model_ns().min(duration)));
         for &id in &batch.plan.requests {
@@ -461,7 +525,7 @@ impl Simulation {
             request.latest_stage_end = Some(self.now);
         }
         self.queue.push(self.now, Event::ReplicaStageSchedule { replica, stage });
-        if stage + 1 == self.config.replica.parallel.num_pipeline_stages {
+        if stage + 1 == self.replicas.0[replica.0 as usize].stages.len() as u32 {
             self.queue.push(self.now, Event::BatchEnd { replica, batch: slot });
         } else {
             self.queue.push(self.now, Event::BatchStageArrival { replica, stage: stage + 1, batch: slot });
@@ -473,6 +537,7 @@ impl Simulation {
         let batch = std::mem::take(&mut self.batches[slot.0 as usize]);
         let now = self.now;
         let r = replica.0 as usize;
+        let prefill_pool = self.disagg.as_ref().is_some_and(|d| replica.0 < d.num_prefill);
         // Events of one class run in push order and classes in class order, so pushing the
         // prefill and request ends here, before the replica's next schedule, keeps the order.
         self.queue.push(now, Event::ReplicaSchedule { replica });
@@ -488,18 +553,129 @@ impl Simulation {
             }
             if outcome.first_prefill_done {
                 self.queue.push(now, Event::PrefillEnd { request: id });
+                if prefill_pool && !outcome.completed {
+                    self.handoffs.push(id);
+                }
             }
             if outcome.completed {
                 self.queue.push(now, Event::RequestEnd { request: id });
             }
         }
-        self.router.on_batch_end(replica, &batch, &self.requests);
+        if replica.0 < self.replicas.1 {
+            self.router.on_batch_end(replica, &batch, &self.requests);
+        }
         self.replicas.0[r].scheduler.on_batch_end(&batch, &mut self.requests);
         self.replicas.0[r].batches_in_flight -= 1;
         self.metrics.on_batch_end(&batch, now);
         self.metrics.sample_kv(replica, now, self.replicas.0[r].scheduler.kv_usage());
         self.batches[slot.0 as usize] = batch;
         self.free_batch_slots.push(slot);
+        if self.disagg.is_some() {
+            if prefill_pool {
+                let handoffs = std::mem::take(&mut self.handoffs);
+                for &id in &handoffs {
+                    self.hand_off(replica, id);
+                }
+                self.handoffs = handoffs;
+                self.handoffs.clear();
+            } else {
+                // Blocks freed here may admit queued transfers.
+                self.admit_transfers(replica);
+            }
+        }
+    }
+
+    /// Disaggregated: `id` leaves prefill replica `replica` (its KV blocks stay held) for a
+    /// decode replica picked by the decode router, where it queues for KV room.
+    fn hand_off(&mut self, replica: ReplicaId, id: RequestId) {
+        self.replicas.0[replica.0 as usize].scheduler.hand_off(id, &mut self.requests);
+        self.router.on_request_end(self.requests.get(id));
+        let disagg = self.disagg.as_mut().expect("disaggregated");
+        let first = disagg.num_prefill as usize;
+        disagg.targets.clear();
+        for (d, decode) in self.replicas.0[first..].iter().enumerate() {
+            disagg.targets.push(DecodeTarget {
+                pending: decode.scheduler.num_pending() as u64,
+                queued: disagg.waiting[d].len() as u64,
+                free_blocks: decode.scheduler.kv_usage().free_blocks,
+                queued_blocks: disagg.waiting_blocks[d],
+            });
+        }
+        let d = pick_decode_replica(disagg.router, &disagg.targets, disagg.turn);
+        disagg.turn += 1;
+        let request = self.requests.get_mut(id);
+        if self.check_invariants {
+            assert!(
+                request.decode_replica.is_none(),
+                "INV-13 (disaggregated conservation): request {} left the prefill pool twice",
+                id.0
+            );
+        }
+        request.decode_replica = Some(ReplicaId(disagg.num_prefill + d as u32));
+        disagg.waiting[d].push_back(id);
+        disagg.waiting_blocks[d] +=
+            u64::from(request.num_processed_tokens.div_ceil(disagg.decode_block_size));
+        let decode = ReplicaId(disagg.num_prefill + d as u32);
+        self.admit_transfers(decode);
+    }
+
+    /// Disaggregated: starts the transfers queued for decode replica `replica` while its
+    /// scheduler has room for them, in order.
+    fn admit_transfers(&mut self, replica: ReplicaId) {
+        let disagg = self.disagg.as_mut().expect("disaggregated");
+        let d = (replica.0 - disagg.num_prefill) as usize;
+        while let Some(&id) = disagg.waiting[d].front() {
+            let admitted =
+                self.replicas.0[replica.0 as usize].scheduler.admit_transferred(id, &mut self.requests);
+            if admitted == Ok(false) {
+                break;
+            }
+            disagg.waiting[d].pop_front();
+            let request = self.requests.get(id);
+            disagg.waiting_blocks[d] -=
+                u64::from(request.num_processed_tokens.div_ceil(disagg.decode_block_size));
+            let prefill = request.replica.expect("routed");
+            if let Err(reason) = admitted {
+                self.replicas.0[prefill.0 as usize].scheduler.release_handed_off(id);
+                self.queue.push(self.now, Event::ReplicaSchedule { replica: prefill });
+                self.refuse(id, reason);
+                return self.admit_transfers(replica);
+            }
+            let prefill_end = request.prefill_completed_at.expect("prefilled");
+            // Layer-wise sending overlaps the prefill only if room was there at its end.
+            let overlapped = if prefill_end == self.now {
+                prefill_end.since(request.scheduled_at.unwrap_or(prefill_end))
+            } else {
+                0
+            };
+            let link = disagg.transfer.link(prefill.0, d as u32);
+            let duration = disagg.transfer.duration_ns(request.num_prefill_tokens, link, overlapped);
+            let (start, end) = disagg.links.book(prefill, ReplicaId(d as u32), self.now, duration);
+            self.metrics.on_kv_transfer(start.since(prefill_end), end.since(start), link);
+            self.queue.push(end, Event::KvTransferEnd { request: id });
+        }
+        let r = replica.0 as usize;
+        self.metrics.sample_kv(replica, self.now, self.replicas.0[r].scheduler.kv_usage());
+    }
+
+    /// Disaggregated: `id`'s KV cache reached its decode replica; its prefill replica frees
+    /// the blocks, and both replicas schedule.
+    fn on_kv_transfer_end(&mut self, id: RequestId) {
+        let first_token_after_transfer = self.disagg.as_ref().is_some_and(|d| d.first_token_after_transfer);
+        let now = self.now;
+        let request = self.requests.get_mut(id);
+        request.in_flight = false;
+        if first_token_after_transfer && !request.warmup {
+            request.first_token_streamed_at = Some(now);
+            request.last_token_at = now;
+        }
+        let (prefill, decode) =
+            (request.replica.expect("routed"), request.decode_replica.expect("handed off"));
+        let p = prefill.0 as usize;
+        self.replicas.0[p].scheduler.release_handed_off(id);
+        self.metrics.sample_kv(prefill, now, self.replicas.0[p].scheduler.kv_usage());
+        self.queue.push(now, Event::ReplicaSchedule { replica: prefill });
+        self.queue.push(now, Event::ReplicaSchedule { replica: decode });
     }
 
     fn on_request_end(&mut self, id: RequestId) {
@@ -510,8 +686,23 @@ impl Simulation {
                 "INV-2 (token conservation) for request {}",
                 id.0
             );
+            if let Some(disagg) = &self.disagg {
+                // INV-13: a request with tokens left after its prefill ends on a decode replica,
+                // after its transfer landed; one without ends where it was prefilled.
+                let ended_on = request.decode_replica.unwrap_or(request.replica.expect("routed"));
+                assert_eq!(
+                    ended_on.0 >= disagg.num_prefill,
+                    request.original_decode_tokens > 1,
+                    "INV-13 (disaggregated conservation): request {} ended on replica {}",
+                    id.0,
+                    ended_on.0
+                );
+                assert!(!request.in_flight, "INV-13: request {} ended with its KV in transfer", id.0);
+            }
         }
-        self.router.on_request_end(request);
+        if request.decode_replica.is_none() {
+            self.router.on_request_end(request);
+        }
         self.metrics.on_request_end(request);
         self.requests_done += 1;
         self.source.on_request_done(request.client, self.now);

@@ -37,6 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "exec",
             "hf_config",
             "custom_device",
+            "disagg",
             "scheduler",
             "scheduler::global",
             "scheduler::replica",

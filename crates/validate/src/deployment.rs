@@ -78,7 +78,7 @@ const MODEL_RECIPES: &[ModelRecipe] = &[ModelRecipe {
         let mut flags = vec![("trtllm_scheduler_config_max_num_tokens", "16384".to_string())];
         let tp = match p.mode {
             crate::points::Mode::Aggregated(i) => i.tp_size,
-            crate::points::Mode::Disaggregated => 0,
+            crate::points::Mode::Disaggregated => p.pools.map_or(0, |pools| pools.prefill.tp_size),
         };
         if p.isl == 1024 && p.osl == 1024 && tp < 8 {
             flags.push(("trtllm_scheduler_config_batch_wait_max_tokens_ratio", "0.9".to_string()));

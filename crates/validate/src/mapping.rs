@@ -4,7 +4,7 @@
 
 use crate::client::{Overrides, client_for};
 use crate::deployment::{engine_version, model_recipe_flags, recipe_flags};
-use crate::points::{Instance, Mode, ServingPoint};
+use crate::points::{Instance, Mode, Pools, ServingPoint};
 use crate::skip::SkipReason;
 
 /// A point as an llmsim run.
@@ -38,13 +38,45 @@ const SYSTEMS: &[(&str, &str, &str)] = &[
 /// Serving engines the harness knows.
 const BACKENDS: &[&str] = &["vllm", "sglang", "trtllm"];
 
+/// Serving engines whose scheduler llmsim runs disaggregated (vllm_v1's hand-off and decode
+/// admission; SGLang's and TensorRT-LLM's schedulers have none yet).
+const DISAGG_BACKENDS: &[&str] = &["vllm"];
+
+/// The decode pool of a disaggregated point: its workers, parallelism and per-worker batch.
+/// The first token reaches the client from the decode worker (Dynamo's vLLM workers: the
+/// prefill worker's output token is not streamed), so TTFT includes the transfer.
+fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
+    let (prefill, decode) = (pools.prefill, pools.decode);
+    let count = |n: Option<u32>| n.unwrap_or(1).to_string();
+    vec![
+        ("cluster_config_num_replicas", count(prefill.num_workers)),
+        ("disaggregation_config_type", "prefill_decode".to_string()),
+        ("disaggregation_config_decode_num_replicas", count(decode.num_workers)),
+        ("disaggregation_config_decode_tensor_parallel_size", decode.tp_size.to_string()),
+        ("disaggregation_config_decode_num_pipeline_stages", decode.pp_size.to_string()),
+        ("disaggregation_config_decode_batch_size_cap", count(decode.batch_size)),
+        ("disaggregation_config_first_token_after_transfer", "true".to_string()),
+    ]
+}
+
 /// The llmsim configuration of `point`, or why it cannot be modelled. Checks run in a fixed
 /// order and the first that fails is the reason: serving mode, system, dtypes, attention DP,
 /// expert parallelism, serving engine. The engine's own refusals (unknown model, does not
 /// fit) come when the configuration is built ([`crate::simulate::build`]).
 pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<PointConfig, SkipReason> {
-    let Mode::Aggregated(instance) = point.mode else {
-        return Err(SkipReason::Disaggregated);
+    // A disaggregated point runs its prefill pool's instance shape behind the router and adds
+    // the decode pool (`disagg_flags`); its clients fill the decode pool's batches.
+    let (instance, pools) = match (point.mode, point.pools) {
+        (Mode::Aggregated(instance), _) => (instance, None),
+        (Mode::Disaggregated, None) => return Err(SkipReason::Disaggregated),
+        (Mode::Disaggregated, Some(pools)) => (
+            Instance {
+                concurrency: pools.decode.batch_size.unwrap_or(1) * pools.decode.num_workers.unwrap_or(1),
+                tp_size: pools.prefill.tp_size,
+                pp_size: pools.prefill.pp_size,
+            },
+            Some(pools),
+        ),
     };
     let (device, node) = SYSTEMS
         .iter()
@@ -52,14 +84,24 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         .map(|&(_, device, node)| (device, node))
         .ok_or_else(|| SkipReason::UnknownSystem(point.system.clone()))?;
     let weight_dtype = weight_dtype(point)?;
-    if let Some(n) = point.attention_dp_size.filter(|&n| n > 1) {
+    let pool_sizes = |f: fn(&crate::points::Pool) -> u32| pools.map(|p| f(&p.prefill).max(f(&p.decode)));
+    if let Some(n) = point.attention_dp_size.or(pool_sizes(|p| p.attention_dp_size)).filter(|&n| n > 1) {
         return Err(SkipReason::AttentionDataParallel(n));
     }
-    if let Some(n) = point.moe_ep_size.filter(|&n| n > 1) {
+    if let Some(n) = point.moe_ep_size.or(pool_sizes(|p| p.moe_ep_size)).filter(|&n| n > 1) {
         return Err(SkipReason::ExpertParallel(n));
     }
     if !BACKENDS.contains(&point.backend.as_str()) {
         return Err(SkipReason::UnknownBackend(point.backend.clone()));
+    }
+    if pools.is_some() && !DISAGG_BACKENDS.contains(&point.backend.as_str()) {
+        return Err(SkipReason::DisaggregatedEngine(point.backend.clone()));
+    }
+    // Without worker counts and batch sizes the pools' sizes are unknown.
+    if pools.is_some_and(|p| {
+        [p.prefill, p.decode].iter().any(|p| p.num_workers.is_none() || p.batch_size.is_none())
+    }) {
+        return Err(SkipReason::Disaggregated);
     }
     let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype);
     let Instance { concurrency: batch_size, tp_size: tp, pp_size: pp } = instance;
@@ -93,6 +135,9 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         ("fixed_request_length_generator_config_decode_tokens", point.osl.to_string()),
     ];
     flags.extend(recipe_flags(point, concurrency));
+    if let Some(pools) = pools {
+        flags.extend(disagg_flags(&pools));
+    }
     if overrides.model_recipes {
         flags.extend(model_recipe_flags(point));
     }
@@ -252,6 +297,49 @@ mod tests {
             flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_weight_dtype"),
             "fp4"
         );
+    }
+
+    #[test]
+    fn disaggregated_points_map_their_pools_or_say_why_not() {
+        let pools = "prefill_batch_size,prefill_num_workers,prefill_tp_size,prefill_pp_size,prefill_attention_dp_size,prefill_moe_ep_size,decode_batch_size,decode_num_workers,decode_tp_size,decode_pp_size,decode_attention_dp_size,decode_moe_ep_size";
+        let parse = |backend: &str, values: &str| {
+            let row = crate::points::tests::row(&[
+                ("mode", "disagg"),
+                ("backend", backend),
+                ("batch_size", ""),
+                ("tp_size", ""),
+                ("pp_size", ""),
+                ("attention_dp_size", ""),
+                ("moe_ep_size", ""),
+                ("precision", "fp8"),
+            ]);
+            let text = format!("{},{pools}\n{row},{values}\n", crate::points::tests::HEADER);
+            crate::points::parse_points(&text, "t.csv").unwrap().points.remove(0)
+        };
+        let c = point_config(&parse("vllm", "1,2,4,1,0,0,32,3,8,1,1,0"), &Overrides::default()).unwrap();
+        assert_eq!(flag(&c, "cluster_config_num_replicas"), "2");
+        assert_eq!(flag(&c, "replica_config_tensor_parallel_size"), "4");
+        assert_eq!(flag(&c, "disaggregation_config_type"), "prefill_decode");
+        assert_eq!(flag(&c, "disaggregation_config_decode_num_replicas"), "3");
+        assert_eq!(flag(&c, "disaggregation_config_decode_tensor_parallel_size"), "8");
+        assert_eq!(flag(&c, "disaggregation_config_decode_batch_size_cap"), "32");
+        // The clients fill every decode worker's batch.
+        assert_eq!(c.concurrency, 96);
+        let skip = |backend: &str, values: &str| point_config(&parse(backend, values), &Overrides::default());
+        assert_eq!(
+            skip("trtllm", "1,2,4,1,0,0,32,3,8,1,1,0").unwrap_err(),
+            SkipReason::DisaggregatedEngine("trtllm".into())
+        );
+        assert_eq!(skip("vllm", "1,1,4,1,1,4,32,1,8,1,1,16").unwrap_err(), SkipReason::ExpertParallel(16));
+        assert_eq!(
+            skip("vllm", "1,1,1,1,4,0,24,3,4,1,1,0").unwrap_err(),
+            SkipReason::AttentionDataParallel(4)
+        );
+        // Blank pools, or pools without their sizes: the row does not say how it was served.
+        assert_eq!(skip("vllm", ",,,,,,,,,,,").unwrap_err(), SkipReason::Disaggregated);
+        assert_eq!(skip("vllm", ",,4,1,0,0,,,8,1,1,0").unwrap_err(), SkipReason::Disaggregated);
+        // Their parallelism still decides first.
+        assert_eq!(skip("vllm", ",,4,1,0,8,,,8,1,1,8").unwrap_err(), SkipReason::ExpertParallel(8));
     }
 
     #[test]

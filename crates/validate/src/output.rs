@@ -160,7 +160,7 @@ mod tests {
         );
         assert!(
             lines[2].ends_with(
-                ",,,,,,,\"prefill/decode disaggregation is not modelled (separate pools, KV transfer)\""
+                ",,,,,,,prefill/decode disaggregation without its pools' sizes (prefill_* / decode_* workers and batch)"
             ),
             "{}",
             lines[2]

@@ -62,7 +62,7 @@ pub enum Mode {
     /// Aggregated serving (`agg`): one engine instance.
     Aggregated(Instance),
     /// Prefill/decode disaggregation (`disagg`): pools described by the `prefill_*` and
-    /// `decode_*` columns, which nothing reads yet.
+    /// `decode_*` columns ([`ServingPoint::pools`], when the file has them).
     Disaggregated,
 }
 
@@ -110,6 +110,9 @@ pub struct ServingPoint {
     pub attention_dp_size: Option<u32>,
     /// Expert-parallel ranks (blank = 1).
     pub moe_ep_size: Option<u32>,
+    /// A disaggregated row's pools (`prefill_*` and `decode_*` columns), when the file has
+    /// those columns and the row fills them.
+    pub pools: Option<Pools>,
     /// Measured mean time to first token, ms.
     pub silicon_ttft_ms: f64,
     /// Measured mean time per output token, ms.
@@ -121,6 +124,33 @@ impl ServingPoint {
     pub fn field<'a>(&'a self, headers: &[String], column: &str) -> Option<&'a str> {
         headers.iter().position(|h| h == column).map(|i| self.fields[i].as_str())
     }
+}
+
+/// One pool of a disaggregated point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool {
+    /// Requests per worker (the decode pool's is derived per worker and attention-DP rank);
+    /// `None` when blank.
+    pub batch_size: Option<u32>,
+    /// Engine instances (workers); `None` when blank.
+    pub num_workers: Option<u32>,
+    /// Tensor-parallel degree.
+    pub tp_size: u32,
+    /// Pipeline stages.
+    pub pp_size: u32,
+    /// Attention data-parallel ranks (blank or 0 = 1).
+    pub attention_dp_size: u32,
+    /// Expert-parallel ranks (blank or 0 = 1).
+    pub moe_ep_size: u32,
+}
+
+/// A disaggregated point's prefill and decode pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pools {
+    /// The prefill pool.
+    pub prefill: Pool,
+    /// The decode pool.
+    pub decode: Pool,
 }
 
 /// A whole points file: its header and its rows, in file order.
@@ -164,6 +194,17 @@ pub fn parse_points(text: &str, file: &str) -> Result<PointsFile, InputError> {
         silicon_tpot_ms: index("silicon_tpot_ms")?,
         backend_version: headers.iter().position(|h| h == "backend_version"),
         measured: headers.iter().position(|h| h == "measured"),
+        pools: ["prefill", "decode"].map(|pool| {
+            let at = |name: &str| headers.iter().position(|h| *h == format!("{pool}_{name}"));
+            Some([
+                at("batch_size")?,
+                at("num_workers")?,
+                at("tp_size")?,
+                at("pp_size")?,
+                at("attention_dp_size")?,
+                at("moe_ep_size")?,
+            ])
+        }),
     };
     let mut points = Vec::new();
     for record in reader.records() {
@@ -197,6 +238,9 @@ struct Columns {
     silicon_tpot_ms: usize,
     backend_version: Option<usize>,
     measured: Option<usize>,
+    /// The `prefill_*` and `decode_*` pool columns (batch size, workers, TP, PP, attention DP,
+    /// EP), when the file has all of them.
+    pools: [Option<[usize; 6]>; 2],
 }
 
 /// One record being typed, with what its errors need to name.
@@ -260,6 +304,35 @@ impl Row<'_> {
         }
     }
 
+    /// A whole number ≥ 0, blank read as 0 (the pools' DP and EP columns write 0 for none).
+    fn count_or_zero(&self, column: usize) -> Result<u32, InputError> {
+        match self.text(column) {
+            "" | "0" | "0.0" => Ok(0),
+            _ => Ok(self.count(column)?.unwrap_or(0)),
+        }
+    }
+
+    /// A disaggregated row's pools, when the file has their columns and the row fills them.
+    fn pools(&self, c: &Columns) -> Result<Option<Pools>, InputError> {
+        let [Some(prefill), Some(decode)] = c.pools else { return Ok(None) };
+        let pool = |cols: [usize; 6]| -> Result<Option<Pool>, InputError> {
+            let [batch, workers, tp, pp, dp, ep] = cols;
+            let Some(tp_size) = self.count(tp)? else { return Ok(None) };
+            Ok(Some(Pool {
+                batch_size: self.count(batch)?,
+                num_workers: self.count(workers)?,
+                tp_size,
+                pp_size: self.count(pp)?.unwrap_or(1),
+                attention_dp_size: self.count_or_zero(dp)?.max(1),
+                moe_ep_size: self.count_or_zero(ep)?.max(1),
+            }))
+        };
+        Ok(match (pool(prefill)?, pool(decode)?) {
+            (Some(prefill), Some(decode)) => Some(Pools { prefill, decode }),
+            _ => None,
+        })
+    }
+
     fn point(&self, c: &Columns) -> Result<ServingPoint, InputError> {
         // An aggregated row describes one engine instance and its concurrency; a
         // disaggregated row may leave these blank and describes its pools instead.
@@ -294,6 +367,7 @@ impl Row<'_> {
             moe_quant_mode: self.text(c.moe_quant_mode).to_string(),
             attention_dp_size: self.count(c.attention_dp_size)?,
             moe_ep_size: self.count(c.moe_ep_size)?,
+            pools: if matches!(mode, Mode::Disaggregated) { self.pools(c)? } else { None },
             silicon_ttft_ms: self.positive_ms(c.silicon_ttft_ms)?,
             silicon_tpot_ms: self.positive_ms(c.silicon_tpot_ms)?,
         })

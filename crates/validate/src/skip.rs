@@ -7,8 +7,12 @@ use llmsim_engine::ConfigErrors;
 /// A point llmsim cannot model (yet), with the detail that says what is missing.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SkipReason {
-    /// Prefill/decode disaggregation: separate pools and a KV transfer are not modelled.
+    /// Prefill/decode disaggregation whose row does not size its pools (no `prefill_*` /
+    /// `decode_*` columns, or blank worker counts or batch sizes).
     Disaggregated,
+    /// Prefill/decode disaggregation with a serving engine whose scheduler llmsim does not run
+    /// disaggregated (only vLLM's does).
+    DisaggregatedEngine(String),
     /// The `system` column names no GPU system the harness knows.
     UnknownSystem(String),
     /// The GPU system maps to a device or node llmsim's catalogue lacks.
@@ -36,6 +40,7 @@ impl SkipReason {
     pub fn kind(&self) -> &'static str {
         match self {
             SkipReason::Disaggregated => "disaggregated serving",
+            SkipReason::DisaggregatedEngine(_) => "disaggregated serving with this engine",
             SkipReason::UnknownSystem(_) => "unknown system",
             SkipReason::SystemNotInCatalogue { .. } => "system not in the catalogue",
             SkipReason::Precision { .. } => "weight dtype not modelled",
@@ -71,8 +76,12 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SkipReason::Disaggregated => {
-                f.write_str("prefill/decode disaggregation is not modelled (separate pools, KV transfer)")
+                f.write_str("prefill/decode disaggregation without its pools' sizes (prefill_* / decode_* workers and batch)")
             }
+            SkipReason::DisaggregatedEngine(backend) => write!(
+                f,
+                "prefill/decode disaggregation is modelled with vLLM's scheduler only, not {backend}'s"
+            ),
             SkipReason::UnknownSystem(system) => write!(f, "unknown system '{system}'"),
             SkipReason::SystemNotInCatalogue { system, message } => {
                 write!(f, "system {system} is not in llmsim's catalogue: {message}")

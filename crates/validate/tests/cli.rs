@@ -58,7 +58,7 @@ fn writes_points_summary_and_tables() {
         assert!(line.starts_with(&format!("{id},")), "rows keep the file's order: {line}");
     }
     assert!(lines[1].ends_with(','), "a simulated row has no skip reason: {}", lines[1]);
-    assert!(lines[3].contains("disaggregation is not modelled"), "{}", lines[3]);
+    assert!(lines[3].contains("disaggregation without its pools"), "{}", lines[3]);
     assert!(lines[4].contains("gemm_quant_mode mxfp4 is not modelled"), "{}", lines[4]);
     assert!(lines[5].contains("unknown model 'nobody/Unknown-7B'"), "{}", lines[5]);
 

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use crate::config::{Config, ConfigErrors, FlagDef, FlagGroup, FlagKind, FlagTable};
-use crate::{custom_device, exec, scheduler, serving_engine, workload};
+use crate::{custom_device, disagg, exec, scheduler, serving_engine, workload};
 
 /// The engine's flag table, assembled on first use.
 pub fn flag_table() -> &'static FlagTable {
@@ -78,6 +78,19 @@ fn assemble() -> Vec<FlagDef> {
     flags.extend(custom_device_flags.map(|f| {
         f.in_group(FlagGroup::Cluster).shown_when("replica_config_device", vec![custom_device::NAME])
     }));
+    // Disaggregated prefill and decode: the decode pool's flags apply only with it.
+    flags.push(selector(
+        disagg::TYPE_FLAG,
+        vec![disagg::AGGREGATED, disagg::PREFILL_DECODE],
+        disagg::AGGREGATED,
+        "none = aggregated serving (every replica prefills and decodes); prefill_decode = the --cluster_config_num_replicas replicas prefill only, and a decode pool (--disaggregation_config_decode_*) decodes after each request's KV cache is transferred to it.",
+        FlagGroup::Cluster,
+    ));
+    flags.extend(
+        disagg::FLAGS.iter().cloned().map(|f| {
+            f.in_group(FlagGroup::Cluster).shown_when(disagg::TYPE_FLAG, vec![disagg::PREFILL_DECODE])
+        }),
+    );
     push(&mut flags, core::CACHE, FlagGroup::Cache);
 
     fn selector(

@@ -22,9 +22,9 @@ use crate::config::MetricsSpec;
 use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
-    BatchRecord, ChromeSlice, CostReport, Histogram, LoadReport, MemorySummary, OverloadReport,
-    PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord, RequestStatus, StageUtilization,
-    Summary, Throughput, TimeSeries,
+    BatchRecord, ChromeSlice, CostReport, DisaggSummary, Histogram, LoadReport, MemorySummary,
+    OverloadReport, PoolSummary, PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord,
+    RequestStatus, StageUtilization, Summary, Throughput, TimeSeries,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
 use crate::sim_config::SimConfig;
@@ -67,7 +67,6 @@ struct ReplicaAcc {
 pub struct Metrics {
     spec: MetricsSpec,
     num_replicas: usize,
-    num_stages: usize,
     /// Completed requests in completion order: every exact per-request distribution is computed
     /// from these at the end (96 bytes each; the requests themselves are released).
     records: Vec<RequestRecord>,
@@ -101,10 +100,39 @@ pub struct Metrics {
     num_batches: u64,
     /// Whether the arrivals outgrow the cluster.
     overload: OverloadDetector,
-    // Inputs of the MFU formula (behaviour.md §7.7).
+    /// Inputs of the MFU formula per pool (the decode pool's second, when disaggregated).
+    mfu: Vec<MfuInputs>,
+    /// The first decode replica of a disaggregated cluster (else the replica count).
+    decode_from: usize,
+    /// KV transfers (disaggregated): link time and prefill-end-to-start wait, ns.
+    kv_transfer_ns: Vec<Nanos>,
+    kv_transfer_wait_ns: Vec<Nanos>,
+    num_kv_transfers_nvlink: u64,
+}
+
+/// Inputs of the MFU formula (behaviour.md §7.7) for one pool's replicas.
+#[derive(Clone, Copy, Debug)]
+struct MfuInputs {
     params_per_device: f64,
     attention_flops_per_token_pair: f64,
     peak_flops: f64,
+}
+
+impl MfuInputs {
+    fn of(config: &SimConfig) -> MfuInputs {
+        let m = &config.replica.model;
+        let tp = f64::from(config.replica.parallel.tensor_parallel_size);
+        let layers = f64::from(config.replica.layers_per_stage());
+        MfuInputs {
+            // Layer weights a token multiplies by (see `MemoryPlan::active_layer_params_per_device`).
+            params_per_device: config.memory.active_layer_params_per_device as f64,
+            attention_flops_per_token_pair: 4.0
+                * layers
+                * (f64::from(m.num_q_heads) / tp)
+                * f64::from(m.head_dim()),
+            peak_flops: config.replica.device.fp16_tflops * 1e12,
+        }
+    }
 }
 
 /// Room for every `Provenance` discriminant.
@@ -139,22 +167,25 @@ pub struct RunEnd<'a> {
 impl Metrics {
     /// An empty collector for `config`.
     pub fn new(config: &SimConfig) -> Metrics {
-        let n = config.cluster.num_replicas as usize;
-        let pp = config.replica.parallel.num_pipeline_stages as usize;
-        let m = &config.replica.model;
-        let tp = f64::from(config.replica.parallel.tensor_parallel_size);
-        let layers = f64::from(config.replica.layers_per_stage());
-        let replica = ReplicaAcc {
-            busy_ns: vec![0; pp],
-            mfu_weighted: vec![0.0; pp],
-            mfu_current: vec![0.0; pp],
-            kv_min: f64::INFINITY,
-            ..ReplicaAcc::default()
-        };
+        let pools: Vec<&SimConfig> =
+            std::iter::once(config).chain(config.disagg.as_ref().map(|d| &*d.decode)).collect();
+        let decode_from = config.cluster.num_replicas as usize;
+        let n: usize = pools.iter().map(|c| c.cluster.num_replicas as usize).sum();
+        let mut replicas = Vec::with_capacity(n);
+        for pool in &pools {
+            let stages = pool.replica.parallel.num_pipeline_stages as usize;
+            let replica = ReplicaAcc {
+                busy_ns: vec![0; stages],
+                mfu_weighted: vec![0.0; stages],
+                mfu_current: vec![0.0; stages],
+                kv_min: f64::INFINITY,
+                ..ReplicaAcc::default()
+            };
+            replicas.extend(std::iter::repeat_n(replica, pool.cluster.num_replicas as usize));
+        }
         Metrics {
             spec: config.metrics.clone(),
             num_replicas: n,
-            num_stages: pp,
             // One allocation of the right size when the workload's size is known.
             records: Vec::with_capacity(
                 config.workload.build.expected_requests.unwrap_or(0).min(1 << 20) as usize
@@ -176,7 +207,7 @@ impl Metrics {
                 Vec::new()
             },
             series: BucketSeries::new(CH_KV_FIRST + 2 * n),
-            replicas: vec![replica; n],
+            replicas,
             chrome: Vec::new(),
             chrome_dropped: 0,
             ops_by_name: {
@@ -188,13 +219,11 @@ impl Metrics {
             provenance_ms: [0.0; PROVENANCE_SLOTS],
             num_batches: 0,
             overload: OverloadDetector::new(config.workload.build.expected_requests),
-            // Layer weights a token multiplies by (see `MemoryPlan::active_layer_params_per_device`).
-            params_per_device: config.memory.active_layer_params_per_device as f64,
-            attention_flops_per_token_pair: 4.0
-                * layers
-                * (f64::from(m.num_q_heads) / tp)
-                * f64::from(m.head_dim()),
-            peak_flops: config.replica.device.fp16_tflops * 1e12,
+            mfu: pools.iter().map(|c| MfuInputs::of(c)).collect(),
+            decode_from,
+            kv_transfer_ns: Vec::new(),
+            kv_transfer_wait_ns: Vec::new(),
+            num_kv_transfers_nvlink: 0,
         }
     }
 
@@ -291,17 +320,18 @@ impl Metrics {
         for (ms, provenance) in time.op_ms.iter().zip(&time.provenance) {
             self.provenance_ms[*provenance as usize] += ms;
         }
-        let flops: f64 = 2.0 * f64::from(batch.total_tokens()) * self.params_per_device
+        let inputs = self.mfu[usize::from(batch.replica.0 as usize >= self.decode_from)];
+        let flops: f64 = 2.0 * f64::from(batch.total_tokens()) * inputs.params_per_device
             + batch
                 .items
                 .iter()
                 .map(|i| {
-                    self.attention_flops_per_token_pair
+                    inputs.attention_flops_per_token_pair
                         * f64::from(i.num_tokens)
                         * f64::from(i.num_tokens + i.num_processed_tokens)
                 })
                 .sum::<f64>();
-        let mfu = flops / (nanos_to_secs(total_ns) * self.peak_flops) * 100.0;
+        let mfu = flops / (nanos_to_secs(total_ns) * inputs.peak_flops) * 100.0;
         let acc = &mut self.replicas[batch.replica.0 as usize];
         acc.mfu_current[stage as usize] = mfu;
         for (sketch, ms) in self.op_ms.iter_mut().zip(&time.op_ms) {
@@ -339,6 +369,14 @@ impl Metrics {
         let ns = now.since(started);
         acc.busy_ns[stage as usize] += ns;
         acc.mfu_weighted[stage as usize] += acc.mfu_current[stage as usize] * ns as f64;
+    }
+
+    /// A KV transfer (disaggregated) started `wait_ns` after its prefill ended and holds its
+    /// link for `transfer_ns`.
+    pub fn on_kv_transfer(&mut self, wait_ns: Nanos, transfer_ns: Nanos, link: crate::disagg::LinkKind) {
+        self.kv_transfer_wait_ns.push(wait_ns);
+        self.kv_transfer_ns.push(transfer_ns);
+        self.num_kv_transfers_nvlink += u64::from(link == crate::disagg::LinkKind::NvLink);
     }
 
     /// A token came `gap` after the request's previous one.
@@ -411,7 +449,13 @@ impl Metrics {
             replica,
             arrived_at_ns: request.arrived_at.0,
             scheduled_at_ns: request.scheduled_at.unwrap_or(completed_at).0,
-            prefill_completed_at_ns: request.prefill_completed_at.unwrap_or(completed_at).0,
+            // The first token reaches the client at the prefill's end, or (disaggregated, first
+            // token after the transfer) when the KV cache reached the decode replica.
+            prefill_completed_at_ns: request
+                .first_token_streamed_at
+                .or(request.prefill_completed_at)
+                .unwrap_or(completed_at)
+                .0,
             completed_at_ns: completed_at.0,
             execution_ns: request.execution_ns,
             model_execution_ns: request.model_execution_ns,
@@ -597,7 +641,10 @@ impl Metrics {
                 let stats = end.prefix_stats.get(r).copied().unwrap_or_default();
                 ReplicaReport {
                     replica: r as u32,
-                    num_blocks: end.config.memory.num_blocks,
+                    num_blocks: match &end.config.disagg {
+                        Some(d) if r >= self.decode_from => d.decode.memory.num_blocks,
+                        _ => end.config.memory.num_blocks,
+                    },
                     num_batches: acc.num_batches,
                     num_completed: acc.num_completed,
                     kv_usage_percent_min: if acc.kv_sampled { acc.kv_min } else { 0.0 },
@@ -609,7 +656,7 @@ impl Metrics {
                         0.0
                     },
                     kv_blocks_allocated_at_end: end.final_kv.get(r).map_or(0, |k| k.allocated_blocks),
-                    stages: (0..self.num_stages)
+                    stages: (0..acc.busy_ns.len())
                         .map(|s| StageUtilization {
                             stage: s as u32,
                             busy_percent: acc.busy_ns[s] as f64 * 100.0 / sim_ns as f64,
@@ -690,7 +737,7 @@ impl Metrics {
         let prompt: u64 = self.replicas.iter().map(|r| r.prompt_tokens_completed).sum();
         let refused = self.errors.iter().filter(|e| e.status == RequestStatus::Refused).count() as u64;
         let unfinished = self.errors.iter().filter(|e| e.status == RequestStatus::Unfinished).count() as u64;
-        let stage_count = (replicas.len() * self.num_stages).max(1) as f64;
+        let stage_count = replicas.iter().map(|r| r.stages.len()).sum::<usize>().max(1) as f64;
         let busy_mean =
             replicas.iter().flat_map(|r| r.stages.iter().map(|s| s.busy_percent)).sum::<f64>() / stage_count;
         let mfu_mean =
@@ -754,6 +801,50 @@ impl Metrics {
             ),
             overload: self.overload_report(end),
             cost: cost_report(config, output_tokens, sim_s),
+            disaggregation: config
+                .disagg
+                .as_ref()
+                .map(|d| self.disagg_summary(config, d, replicas, &latency)),
+        }
+    }
+
+    /// Each pool's utilisation and queueing, and the KV transfers.
+    fn disagg_summary(
+        &self,
+        config: &SimConfig,
+        disagg: &crate::sim_config::DisaggSpec,
+        replicas: &[ReplicaReport],
+        latency: &Latency,
+    ) -> DisaggSummary {
+        let secs = |ns: &[Nanos]| {
+            let mut v: Vec<f64> = ns.iter().map(|n| nanos_to_secs(*n)).collect();
+            exact_stats(&mut v)
+        };
+        let pool = |pool: &SimConfig, replicas: &[ReplicaReport], queueing_s: Stats| {
+            let stages = replicas.iter().map(|r| r.stages.len()).sum::<usize>().max(1) as f64;
+            let stage_mean = |f: fn(&StageUtilization) -> f64| {
+                replicas.iter().flat_map(|r| r.stages.iter().map(f)).sum::<f64>() / stages
+            };
+            PoolSummary {
+                num_replicas: replicas.len() as u64,
+                num_gpus: replicas.len() as u64 * u64::from(pool.replica.parallel.world_size()),
+                num_blocks_per_replica: pool.memory.num_blocks,
+                busy_percent_mean: stage_mean(|s| s.busy_percent),
+                mfu_percent_mean: stage_mean(|s| s.mfu_percent),
+                kv_usage_percent_mean: replicas.iter().map(|r| r.kv_usage_percent_mean).sum::<f64>()
+                    / replicas.len().max(1) as f64,
+                kv_usage_percent_max: replicas.iter().map(|r| r.kv_usage_percent_max).fold(0.0, f64::max),
+                queueing_s,
+            }
+        };
+        let (prefill, decode) = replicas.split_at(self.decode_from.min(replicas.len()));
+        DisaggSummary {
+            prefill: pool(config, prefill, latency.scheduling_delay),
+            decode: pool(&disagg.decode, decode, secs(&self.kv_transfer_wait_ns)),
+            num_kv_transfers: self.kv_transfer_ns.len() as u64,
+            num_kv_transfers_nvlink: self.num_kv_transfers_nvlink,
+            kv_transfer_s: secs(&self.kv_transfer_ns),
+            kv_transfer_wait_s: secs(&self.kv_transfer_wait_ns),
         }
     }
 

@@ -3,6 +3,7 @@
 //! the predictor from their tables, reading the replica (`replica.rs`), planning memory and
 //! checking what crosses policies. It is the single validator the CLI and the web page use.
 
+mod disagg;
 mod replica;
 mod resources;
 #[cfg(test)]
@@ -25,6 +26,7 @@ use crate::serving_engine::{self, Setting};
 use crate::slo::ServiceLevels;
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
+pub use disagg::DisaggSpec;
 
 /// Most KV blocks a run may simulate over all replicas (see [`crate::limits`]).
 pub use crate::limits::MAX_SIMULATED_BLOCKS;
@@ -90,6 +92,9 @@ pub struct SimConfig {
     pub warnings: Vec<String>,
     /// The memory the run is expected to need, within the budget it was built with.
     pub memory_estimate: MemoryEstimate,
+    /// A disaggregated cluster's decode pool (`--disaggregation_config_type prefill_decode`):
+    /// then the fields above describe the prefill pool, except `cost`, which counts both.
+    pub disagg: Option<DisaggSpec>,
 }
 
 impl SimConfig {
@@ -216,7 +221,7 @@ impl SimConfig {
             return Err(ConfigError::new("", "invalid configuration").into());
         };
         let raw = raw_with_model_name(config, &replica.model.name)?;
-        Ok(SimConfig {
+        let mut built = SimConfig {
             raw,
             engine_settings,
             seed,
@@ -237,7 +242,14 @@ impl SimConfig {
             metrics,
             warnings,
             memory_estimate,
-        })
+            disagg: None,
+        };
+        built.disagg = disagg::read(user, inputs, memory_budget, &built)?;
+        if let Some(decode) = built.disagg.as_ref().map(|d| &d.decode) {
+            built.cost = combined_cost(&built.cost, &decode.cost);
+            built.warnings.extend(decode.warnings.iter().map(|w| format!("decode pool: {w}")));
+        }
+        Ok(built)
     }
 
     /// The input files this configuration reads: `(flag, path)` for every active path flag
@@ -350,6 +362,21 @@ fn read_cost(
                 (None, None)
             }
         },
+    };
+    CostSpec { num_gpus, usd_per_gpu_hour, price_source }
+}
+
+/// Both pools' GPUs, at their GPU-count-weighted mean price (known only when both are).
+fn combined_cost(prefill: &CostSpec, decode: &CostSpec) -> CostSpec {
+    let num_gpus = prefill.num_gpus + decode.num_gpus;
+    let usd_per_gpu_hour = match (prefill.usd_per_hour(), decode.usd_per_hour()) {
+        (Some(a), Some(b)) => Some((a + b) / num_gpus.max(1) as f64),
+        _ => None,
+    };
+    let price_source = match (&prefill.price_source, &decode.price_source) {
+        (Some(a), Some(b)) if a == b => Some(a.clone()),
+        (Some(a), Some(b)) => Some(format!("prefill: {a}; decode: {b}")),
+        _ => None,
     };
     CostSpec { num_gpus, usd_per_gpu_hour, price_source }
 }

@@ -105,6 +105,29 @@ pub trait ReplicaScheduler {
     fn reads_ended_requests(&self) -> bool {
         false
     }
+
+    // Disaggregated serving (`crate::disagg`). A scheduler that supports it says so in its
+    // table entry (`ReplicaSchedulerEntry::disaggregation`); the engine calls these only then.
+
+    /// Prefill side: `id`'s prefill is done; it leaves this replica's running set and is never
+    /// scheduled here again, but its KV blocks stay allocated until
+    /// [`ReplicaScheduler::release_handed_off`] (the transfer to its decode replica is over).
+    fn hand_off(&mut self, _id: RequestId, _requests: &mut RequestArena) {
+        unreachable!("hand_off on a scheduler without disaggregation support")
+    }
+
+    /// Prefill side: frees the KV blocks a handed-off request held.
+    fn release_handed_off(&mut self, _id: RequestId) {
+        unreachable!("release_handed_off on a scheduler without disaggregation support")
+    }
+
+    /// Decode side: reserves KV blocks for the tokens `id` has processed (its prompt and first
+    /// token) and admits it as running but `in_flight` (not schedulable) until its transfer
+    /// lands. `Ok(false)` when the blocks or the batch-size cap have no room now (the transfer
+    /// waits); `Err` with the reason when it can never fit here.
+    fn admit_transferred(&mut self, _id: RequestId, _requests: &mut RequestArena) -> Result<bool, String> {
+        unreachable!("admit_transferred on a scheduler without disaggregation support")
+    }
 }
 
 /// Builds a scheduler for one replica.
@@ -121,6 +144,9 @@ pub struct ReplicaSchedulerEntry {
     /// Whether it reuses cached prompt prefixes when `--cache_config_enable_prefix_caching` is
     /// on (the legacy schedulers keep Vidur's block ledger, which has no prefix cache).
     pub prefix_caching: bool,
+    /// Whether it serves disaggregated pools (the [`ReplicaScheduler::hand_off`] family), and
+    /// the flag that caps its running requests (a decode pool's batch-size cap sets it).
+    pub disaggregation: Option<&'static str>,
     /// Reads its flags; `None` after recording an error.
     pub parse: fn(&mut Params) -> Option<ReplicaSchedulerFactory>,
     /// The largest forward pass it can form, from its (already validated) flags and the model's
@@ -157,6 +183,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "vLLM V1: one token budget shared by decodes and prefill chunks, running requests first, preemption of the newest by recompute, prefix caching.",
         flags: vllm_v1::FLAGS,
         prefix_caching: true,
+        disaggregation: Some("vllm_v1_scheduler_config_batch_size_cap"),
         parse: vllm_v1::parse,
         peak_batch: |c, _| {
             budget_and_cap(
@@ -171,6 +198,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "SGLang: a new prefill batch, if one can be admitted (FCFS, chunked, KV budget with a decaying new-token ratio), runs alone before the decodes; out of KV in decode, the request with the fewest outputs is retracted by recompute; overlap scheduling.",
         flags: sglang::FLAGS,
         prefix_caching: true,
+        disaggregation: None,
         parse: sglang::parse,
         // A prefill batch runs alone, up to its chunk; without an explicit cap SGLang's default
         // running-request limit is clamped to 2048-4096 from the KV size, 2048 taken here.
@@ -187,6 +215,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "TensorRT-LLM in-flight batching: a capacity scheduler (guaranteed_no_evict reserves prompt + output KV; max_utilization pauses the newest) and a micro-batch scheduler under max_num_tokens / max_batch_size, whole or chunked contexts, optional batch waiting; overlap scheduling.",
         flags: trtllm::FLAGS,
         prefix_caching: true,
+        disaggregation: None,
         parse: trtllm::parse,
         peak_batch: |c, _| {
             budget_and_cap(
@@ -201,6 +230,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "Sarathi-Serve: decodes first, then continuing and new prefill chunks within a token budget; watermark admission; preemption of the newest by recompute.",
         flags: sarathi::FLAGS,
         prefix_caching: false,
+        disaggregation: None,
         parse: sarathi::parse,
         peak_batch: |c, _| {
             budget_and_cap(
@@ -215,6 +245,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "vLLM v0: prefill-only batches of whole prompts whenever requests can be admitted (padded-token limit, watermark), otherwise decode batches; preemption of the newest by recompute.",
         flags: vllm_v0::FLAGS,
         prefix_caching: false,
+        disaggregation: None,
         parse: vllm_v0::parse,
         peak_batch: |c, _| {
             budget_and_cap(
@@ -229,6 +260,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "Orca: every iteration decodes all admitted requests and admits new whole prompts while a maximum-length KV reservation fits; no preemption.",
         flags: orca::FLAGS,
         prefix_caching: false,
+        disaggregation: None,
         parse: orca::parse,
         peak_batch: |c, max_model_len| {
             // Whole prompts, at most one context's worth per pass in the profile.
@@ -243,6 +275,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "FasterTransformer: static batches of requests with maximum-length reservations, re-run until every request of the batch is done.",
         flags: faster_transformer::FLAGS,
         prefix_caching: false,
+        disaggregation: None,
         parse: faster_transformer::parse,
         peak_batch: |c, max_model_len| PeakBatch {
             tokens: u64::from(max_model_len),
@@ -254,6 +287,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "LightLLM: decode batches, with a prefill batch when idle or every max_waiting_iters iterations, admitting a request only if the estimated peak KV of all requests fits.",
         flags: lightllm::FLAGS,
         prefix_caching: false,
+        disaggregation: None,
         parse: lightllm::parse,
         peak_batch: |c, _| {
             budget_and_cap(

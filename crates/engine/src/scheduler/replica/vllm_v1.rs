@@ -265,6 +265,31 @@ impl ReplicaScheduler for VllmV1Scheduler {
         self.kv.probe_cached_tokens(request)
     }
 
+    fn hand_off(&mut self, id: RequestId, requests: &mut RequestArena) {
+        self.running.retain(|r| *r != id);
+        // Out of this replica's lists: no longer Running here (its decode replica admits it).
+        requests.get_mut(id).state = RequestState::Waiting;
+    }
+
+    fn release_handed_off(&mut self, id: RequestId) {
+        self.kv.free(id);
+    }
+
+    fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
+        let r = requests.get(id);
+        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
+            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
+        }
+        if self.running.len() >= self.batch_size_cap || !self.kv.allocate_slots(r, 0, &[]) {
+            return Ok(false);
+        }
+        self.running.push(id);
+        let r = requests.get_mut(id);
+        r.state = RequestState::Running;
+        r.in_flight = true;
+        Ok(true)
+    }
+
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
         self.kv.check()?;
         for id in &self.running {

@@ -1,0 +1,84 @@
+//! Disaggregated prefill and decode (Splitwise, DistServe, Dynamo, llm-d): the cluster's
+//! replicas form a prefill pool (`--cluster_config_num_replicas` replicas described by the
+//! `--replica_config_*` flags, routed to by the global scheduler) and a decode pool (the
+//! `--disaggregation_config_decode_*` flags). A request is prefilled on a prefill replica, its
+//! KV cache moves to a decode replica picked by a decode router ([`DecodeRouterKind`]) once that
+//! replica has KV room for it, and it is decoded there. The transfer's time comes from its
+//! bytes and the link between the two replicas ([`KvTransferModel`]), transfers queue for
+//! links ([`Links`]); the engine's side is in `sim.rs`, the decode pool's configuration in
+//! `sim_config/disagg.rs`.
+
+mod router;
+mod transfer;
+
+pub use router::{DecodeRouterKind, DecodeTarget, pick_decode_replica};
+pub use transfer::{KvTransferModel, LinkKind, Links, PoolPlacement};
+
+use crate::config::FlagDef;
+
+/// The flag that turns disaggregation on.
+pub const TYPE_FLAG: &str = "disaggregation_config_type";
+/// Its value for aggregated serving (the default).
+pub const AGGREGATED: &str = "none";
+/// Its value for separate prefill and decode pools.
+pub const PREFILL_DECODE: &str = "prefill_decode";
+
+/// The decode pool's flags (shown when [`TYPE_FLAG`] is `prefill_decode`).
+pub const FLAGS: &[FlagDef] = &[
+    FlagDef::int(
+        "disaggregation_config_decode_num_replicas",
+        "1",
+        "Decode replicas (instances) of a disaggregated cluster; --cluster_config_num_replicas counts the prefill replicas.",
+    ),
+    FlagDef::string(
+        "disaggregation_config_decode_device",
+        "same",
+        "GPU SKU of the decode replicas; same = --replica_config_device.",
+    ),
+    FlagDef::string(
+        "disaggregation_config_decode_network_device",
+        "same",
+        "Node / interconnect of the decode replicas; same = --replica_config_network_device.",
+    ),
+    FlagDef::opt_int(
+        "disaggregation_config_decode_tensor_parallel_size",
+        "none",
+        "Tensor-parallel degree of each decode replica; none = --replica_config_tensor_parallel_size.",
+    ),
+    FlagDef::opt_int(
+        "disaggregation_config_decode_num_pipeline_stages",
+        "none",
+        "Pipeline stages of each decode replica; none = --replica_config_num_pipeline_stages.",
+    ),
+    FlagDef::opt_int(
+        "disaggregation_config_decode_num_blocks",
+        "none",
+        "KV blocks per decode replica, overriding the memory plan; none = --cache_config_num_blocks (itself none = from memory).",
+    ),
+    FlagDef::opt_int(
+        "disaggregation_config_decode_batch_size_cap",
+        "none",
+        "Most requests running at once on a decode replica (its replica scheduler's batch-size cap); none = the prefill replicas' cap.",
+    ),
+    FlagDef::choice(
+        "disaggregation_config_decode_router",
+        &["least_loaded", "most_kv_free", "round_robin"],
+        "least_loaded",
+        "How a prefilled request's decode replica is picked: least_loaded (fewest requests running, waiting or arriving), most_kv_free (most free KV blocks after the transfers already headed there) or round_robin. Ties go to the lowest replica.",
+    ),
+    FlagDef::bool(
+        "disaggregation_config_first_token_after_transfer",
+        "false",
+        "The client receives the first token only once the KV cache reached the decode replica (TTFT includes the transfer), as engines that stream every token from the decode side do; off = the prefill replica streams it at the prefill's end.",
+    ),
+    FlagDef::bool(
+        "disaggregation_config_layerwise_transfer",
+        "false",
+        "Send the KV cache layer by layer while the prefill runs (Mooncake, SGLang's layer-wise transfer): when the decode replica had room at the prefill's end, only the part the prefill's span could not hide remains, at least one layer's share.",
+    ),
+    FlagDef::float(
+        "disaggregation_config_transfer_overhead_ms",
+        "0",
+        "Fixed cost of one KV transfer in ms (connector handshake, block-descriptor exchange, completion notice), added to the link's latency.",
+    ),
+];

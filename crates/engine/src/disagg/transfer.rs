@@ -1,0 +1,223 @@
+//! The KV transfer's time and the links it queues for.
+//!
+//! Bytes: each GPU of a pool holds `kv_bytes_per_token_per_gpu` per token (layers ÷ PP × KV
+//! heads ÷ TP, replicated when TP exceeds the KV heads, × head dim × 2 for K and V × the KV
+//! dtype's bytes: the memory plan's figure), so a transfer of `t` tokens moves `t ×` that from
+//! every prefill GPU to the decode GPUs. All GPU pairs send at once, each over its own link, so
+//! the busier side sets the time: `max(t × kv_p, t × kv_d) ÷ per-GPU bandwidth`, plus the link's
+//! latency and the per-transfer overhead.
+//!
+//! Path: replicas are placed in order on the cluster's GPUs, the prefill pool first, packed
+//! into nodes of the node catalogue's size (`devices_per_node`: 8 for a DGX board, 72 for an
+//! NVL72 rack). Two replicas whose GPUs all lie in one node (one NVLink domain) of the same
+//! node type transfer over NVLink (`intra_node_*` figures), any others over RDMA between
+//! nodes (`inter_node_*`, per GPU: one NIC per GPU); sources in `data/README.md`.
+
+use crate::request::ReplicaId;
+use crate::time::SimTime;
+
+/// One pool's replicas as the transfer model sees them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolPlacement {
+    /// Replicas in the pool.
+    pub num_replicas: u32,
+    /// GPUs per replica (TP × PP).
+    pub gpus_per_replica: u32,
+    /// The node type's name (NVLink joins only replicas in one node of the same type).
+    pub node: String,
+    /// GPUs per node (one NVLink domain).
+    pub devices_per_node: u32,
+    /// Per-GPU NVLink bandwidth, GB/s, and latency, µs.
+    pub nvlink_gbps: f64,
+    /// NVLink latency, µs.
+    pub nvlink_latency_us: f64,
+    /// Per-GPU RDMA bandwidth between nodes, GB/s.
+    pub rdma_gbps: f64,
+    /// RDMA latency, µs.
+    pub rdma_latency_us: f64,
+    /// KV bytes per token on each GPU.
+    pub kv_bytes_per_token_per_gpu: u64,
+}
+
+/// The link a transfer takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// Within one node's NVLink domain.
+    NvLink,
+    /// Between nodes.
+    Rdma,
+}
+
+/// Transfer times between a prefill and a decode pool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KvTransferModel {
+    /// The prefill pool.
+    pub prefill: PoolPlacement,
+    /// The decode pool.
+    pub decode: PoolPlacement,
+    /// Fixed cost of one transfer, ns.
+    pub overhead_ns: u64,
+    /// Layers each prefill GPU sends (layer-wise transfer sends them one at a time).
+    pub layers_per_stage: u32,
+    /// Layer-wise transfer during the prefill.
+    pub layerwise: bool,
+}
+
+impl KvTransferModel {
+    /// The link between prefill replica `p` and decode replica `d` (indices within their pools).
+    pub fn link(&self, p: u32, d: u32) -> LinkKind {
+        if self.prefill.node != self.decode.node || self.prefill.devices_per_node == 0 {
+            return LinkKind::Rdma;
+        }
+        let size = u64::from(self.prefill.devices_per_node);
+        let gp = u64::from(self.prefill.gpus_per_replica);
+        let gd = u64::from(self.decode.gpus_per_replica);
+        let p_first = u64::from(p) * gp;
+        let d_first = u64::from(self.prefill.num_replicas) * gp + u64::from(d) * gd;
+        let nodes = [p_first / size, (p_first + gp - 1) / size, d_first / size, (d_first + gd - 1) / size];
+        if nodes.iter().all(|n| *n == nodes[0]) { LinkKind::NvLink } else { LinkKind::Rdma }
+    }
+
+    /// Nanoseconds the bytes of `tokens` tokens take on `link` (bandwidth only).
+    pub fn byte_time_ns(&self, tokens: u32, link: LinkKind) -> u64 {
+        let bytes = u64::from(tokens)
+            * self.prefill.kv_bytes_per_token_per_gpu.max(self.decode.kv_bytes_per_token_per_gpu);
+        let gbps = match link {
+            LinkKind::NvLink => self.prefill.nvlink_gbps.min(self.decode.nvlink_gbps),
+            LinkKind::Rdma => self.prefill.rdma_gbps.min(self.decode.rdma_gbps),
+        };
+        // GB/s is bytes per ns.
+        (bytes as f64 / gbps).ceil() as u64
+    }
+
+    /// The link's latency plus the per-transfer overhead, ns.
+    pub fn fixed_ns(&self, link: LinkKind) -> u64 {
+        let us = match link {
+            LinkKind::NvLink => self.prefill.nvlink_latency_us.max(self.decode.nvlink_latency_us),
+            LinkKind::Rdma => self.prefill.rdma_latency_us.max(self.decode.rdma_latency_us),
+        };
+        (us * 1000.0).round() as u64 + self.overhead_ns
+    }
+
+    /// How long the transfer of `tokens` tokens holds the link. With layer-wise transfer and
+    /// room reserved on the decode side by the prefill's end (`overlapped_ns` = the prefill's
+    /// span, else 0), the layers sent during the prefill are hidden: what remains is the rest,
+    /// at least the last layer's share.
+    pub fn duration_ns(&self, tokens: u32, link: LinkKind, overlapped_ns: u64) -> u64 {
+        let bytes_ns = self.byte_time_ns(tokens, link);
+        let exposed = if self.layerwise {
+            let last_layer = bytes_ns.div_ceil(u64::from(self.layers_per_stage.max(1)));
+            bytes_ns.saturating_sub(overlapped_ns).max(last_layer)
+        } else {
+            bytes_ns
+        };
+        exposed + self.fixed_ns(link)
+    }
+}
+
+/// When each replica's link is free: a prefill replica sends, a decode replica receives, one
+/// transfer at a time each (first come, first served), so concurrent transfers from or to one
+/// replica queue.
+#[derive(Clone, Debug, Default)]
+pub struct Links {
+    send_free_at: Vec<SimTime>,
+    receive_free_at: Vec<SimTime>,
+}
+
+impl Links {
+    /// Idle links for the two pools.
+    pub fn new(num_prefill: u32, num_decode: u32) -> Links {
+        Links {
+            send_free_at: vec![SimTime::ZERO; num_prefill as usize],
+            receive_free_at: vec![SimTime::ZERO; num_decode as usize],
+        }
+    }
+
+    /// Books a transfer ready at `ready` from prefill replica `p` to decode replica `d`
+    /// (indices within their pools) taking `duration_ns`; returns (start, end).
+    pub fn book(
+        &mut self,
+        p: ReplicaId,
+        d: ReplicaId,
+        ready: SimTime,
+        duration_ns: u64,
+    ) -> (SimTime, SimTime) {
+        let send = &mut self.send_free_at[p.0 as usize];
+        let receive = &mut self.receive_free_at[d.0 as usize];
+        let start = ready.max(*send).max(*receive);
+        let end = start + duration_ns;
+        *send = end;
+        *receive = end;
+        (start, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Llama-2-7B (32 layers, 32 KV heads × 128, bf16: 512 KiB per token) on H100 DGX nodes.
+    fn pool(num_replicas: u32, tp: u32) -> PoolPlacement {
+        PoolPlacement {
+            num_replicas,
+            gpus_per_replica: tp,
+            node: "h100_dgx".into(),
+            devices_per_node: 8,
+            nvlink_gbps: 450.0,
+            nvlink_latency_us: 10.0,
+            rdma_gbps: 50.0,
+            rdma_latency_us: 20.0,
+            kv_bytes_per_token_per_gpu: 32 * 2 * 32 * 128 * 2 / u64::from(tp),
+        }
+    }
+
+    fn model(prefill: PoolPlacement, decode: PoolPlacement) -> KvTransferModel {
+        KvTransferModel { prefill, decode, overhead_ns: 0, layers_per_stage: 32, layerwise: false }
+    }
+
+    #[test]
+    fn replicas_in_one_node_use_nvlink_and_others_rdma() {
+        // Prefill TP2 × 2 on GPUs 0-3, decode TP2 × 3 on GPUs 4-9: node 0 holds 4-7, node 1 8-9.
+        let m = model(pool(2, 2), pool(3, 2));
+        assert_eq!(m.link(0, 0), LinkKind::NvLink);
+        assert_eq!(m.link(1, 1), LinkKind::NvLink);
+        assert_eq!(m.link(0, 2), LinkKind::Rdma);
+        let mut other = pool(3, 2);
+        other.node = "h200_dgx".into();
+        assert_eq!(model(pool(2, 2), other).link(0, 0), LinkKind::Rdma, "different node types");
+    }
+
+    #[test]
+    fn time_scales_with_tokens_and_link_and_the_busier_side_sets_it() {
+        let m = model(pool(1, 1), pool(1, 1));
+        // 1000 tokens × 512 KiB = 524,288,000 bytes: over 50 GB/s 10,485,760 ns, 450 GB/s 1,165,085.
+        assert_eq!(m.byte_time_ns(1000, LinkKind::Rdma), 10_485_760);
+        assert_eq!(m.byte_time_ns(2000, LinkKind::Rdma), 20_971_520);
+        assert_eq!(m.byte_time_ns(1000, LinkKind::NvLink), 1_165_085);
+        assert_eq!(m.duration_ns(1000, LinkKind::Rdma, 0), 10_485_760 + 20_000);
+        // TP1 → TP4: the single prefill GPU sends all of it; TP4 → TP4 a quarter each.
+        assert_eq!(model(pool(1, 1), pool(1, 4)).byte_time_ns(1000, LinkKind::Rdma), 10_485_760);
+        assert_eq!(model(pool(1, 4), pool(1, 4)).byte_time_ns(1000, LinkKind::Rdma), 2_621_440);
+    }
+
+    #[test]
+    fn layerwise_transfer_hides_what_the_prefill_span_covers() {
+        let mut m = model(pool(1, 1), pool(1, 1));
+        m.layerwise = true;
+        assert_eq!(m.duration_ns(1000, LinkKind::Rdma, 4_000_000), 6_485_760 + 20_000);
+        // A long prefill hides all but the last of 32 layers.
+        assert_eq!(m.duration_ns(1000, LinkKind::Rdma, 1 << 40), 327_680 + 20_000);
+    }
+
+    #[test]
+    fn transfers_from_or_to_one_replica_queue() {
+        let mut links = Links::new(2, 2);
+        let (a, b, c) = (ReplicaId(0), ReplicaId(1), ReplicaId(0));
+        assert_eq!(links.book(a, c, SimTime(100), 50), (SimTime(100), SimTime(150)));
+        // Same sender: waits for it.
+        assert_eq!(links.book(a, b, SimTime(120), 10), (SimTime(150), SimTime(160)));
+        // Same receiver as the first: waits for it; an idle pair starts at once.
+        assert_eq!(links.book(b, c, SimTime(110), 10), (SimTime(150), SimTime(160)));
+        assert_eq!(links.book(ReplicaId(1), ReplicaId(0), SimTime(500), 10), (SimTime(500), SimTime(510)));
+    }
+}

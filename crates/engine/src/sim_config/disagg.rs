@@ -1,0 +1,149 @@
+//! A disaggregated cluster's decode pool: the `--disaggregation_config_decode_*` flags read
+//! into a whole [`SimConfig`] of their own (the user's flags with the decode pool's device,
+//! node, parallelism, replica count and cap in place of the replica flags), so that the decode
+//! replicas get their own memory plan, execution-time predictor, serving-engine defaults and
+//! scheduler, validated by the same code as any replica. Its errors name the decode flag.
+
+use super::SimConfig;
+use crate::config::{Config, ConfigError, ConfigErrors, Params};
+use crate::disagg::{self, DecodeRouterKind, KvTransferModel, PoolPlacement};
+use crate::inputs::Inputs;
+use crate::limits::MAX_REPLICAS;
+use crate::scheduler::replica::REPLICA_SCHEDULERS;
+
+/// A disaggregated cluster's decode side.
+#[derive(Clone, Debug)]
+pub struct DisaggSpec {
+    /// The decode pool: its replicas, memory, predictor, scheduler and cost.
+    pub decode: Box<SimConfig>,
+    /// How a prefilled request's decode replica is picked.
+    pub router: DecodeRouterKind,
+    /// Transfer times.
+    pub transfer: KvTransferModel,
+    /// TTFT ends when the KV cache reached the decode replica.
+    pub first_token_after_transfer: bool,
+}
+
+/// Each decode flag and the replica flag it stands for in the decode pool's configuration.
+const OVERRIDES: &[(&str, &str)] = &[
+    ("disaggregation_config_decode_num_replicas", "cluster_config_num_replicas"),
+    ("disaggregation_config_decode_device", "replica_config_device"),
+    ("disaggregation_config_decode_network_device", "replica_config_network_device"),
+    ("disaggregation_config_decode_tensor_parallel_size", "replica_config_tensor_parallel_size"),
+    ("disaggregation_config_decode_num_pipeline_stages", "replica_config_num_pipeline_stages"),
+    ("disaggregation_config_decode_num_blocks", "cache_config_num_blocks"),
+];
+
+/// Reads the decode pool of `user` (whose prefill pool is `prefill`, already built); `None`
+/// when the cluster is aggregated.
+pub(super) fn read(
+    user: &Config,
+    inputs: &Inputs,
+    memory_budget: u64,
+    prefill: &SimConfig,
+) -> Result<Option<DisaggSpec>, ConfigErrors> {
+    if user.get(disagg::TYPE_FLAG).to_text() != disagg::PREFILL_DECODE {
+        return Ok(None);
+    }
+    let mut p = Params::new(user);
+    let num_decode = p.int_in("disaggregation_config_decode_num_replicas", 1, i64::from(MAX_REPLICAS));
+    let router = DecodeRouterKind::parse(&p.string("disaggregation_config_decode_router"));
+    let first_token_after_transfer = p.bool("disaggregation_config_first_token_after_transfer");
+    let layerwise = p.bool("disaggregation_config_layerwise_transfer");
+    let overhead_ms = p.float_in("disaggregation_config_transfer_overhead_ms", 0.0, 1e6);
+    let cap = p.opt_int("disaggregation_config_decode_batch_size_cap");
+    let cap_flag = REPLICA_SCHEDULERS
+        .iter()
+        .find(|e| e.name == prefill.replica_scheduler.name)
+        .and_then(|e| e.disaggregation);
+    if cap_flag.is_none() {
+        p.error(
+            ConfigError::new(
+                "replica_scheduler_config_type",
+                format!(
+                    "the {} scheduler does not serve disaggregated pools",
+                    prefill.replica_scheduler.name
+                ),
+            )
+            .with_hint(format!(
+                "use vllm_v1 (or --serving_engine vllm) with --{} {}",
+                disagg::TYPE_FLAG,
+                disagg::PREFILL_DECODE
+            )),
+        );
+    }
+    let errors = p.into_errors();
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+
+    let mut decode_flags = user.clone();
+    let set = |config: &mut Config, flag: &str, value: &str, from: &str| {
+        config.set(flag, value).map_err(|e| ConfigError::new(from, e.message))
+    };
+    let mut errors = Vec::new();
+    errors.extend(set(&mut decode_flags, disagg::TYPE_FLAG, disagg::AGGREGATED, disagg::TYPE_FLAG).err());
+    for (from, to) in OVERRIDES {
+        let value = user.get(from).to_text();
+        if user.is_set(from) && value != "same" && value != "none" || *from == OVERRIDES[0].0 {
+            errors.extend(set(&mut decode_flags, to, &value, from).err());
+        }
+    }
+    if let (Some(cap), Some(flag)) = (cap, cap_flag) {
+        errors.extend(
+            set(&mut decode_flags, flag, &cap.to_string(), "disaggregation_config_decode_batch_size_cap")
+                .err(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let decode = SimConfig::build_with_budget(&decode_flags, inputs, memory_budget).map_err(
+        |ConfigErrors(errors)| {
+            ConfigErrors(
+                errors
+                    .into_iter()
+                    .map(|mut e| {
+                        let renamed = match e.flag.as_str() {
+                            "replica_scheduler_config_type" => None,
+                            flag => OVERRIDES
+                                .iter()
+                                .find(|(from, to)| *to == flag && user.is_set(from))
+                                .map(|(from, _)| *from),
+                        };
+                        match renamed {
+                            Some(from) => e.flag = from.to_string(),
+                            None => e.message = format!("decode pool: {}", e.message),
+                        }
+                        e
+                    })
+                    .collect(),
+            )
+        },
+    )?;
+    debug_assert_eq!(decode.cluster.num_replicas as i64, num_decode);
+    let placement = |c: &SimConfig| PoolPlacement {
+        num_replicas: c.cluster.num_replicas,
+        gpus_per_replica: c.replica.parallel.world_size(),
+        node: c.replica.node.name.clone(),
+        devices_per_node: c.replica.node.devices_per_node,
+        nvlink_gbps: c.replica.node.intra_node_bandwidth_gbps,
+        nvlink_latency_us: c.replica.node.intra_node_latency_us,
+        rdma_gbps: c.replica.node.inter_node_bandwidth_gbps,
+        rdma_latency_us: c.replica.node.inter_node_latency_us,
+        kv_bytes_per_token_per_gpu: c.memory.kv_bytes_per_token,
+    };
+    let transfer = KvTransferModel {
+        prefill: placement(prefill),
+        decode: placement(&decode),
+        overhead_ns: (overhead_ms * 1e6).round() as u64,
+        layers_per_stage: prefill.replica.layers_per_stage(),
+        layerwise,
+    };
+    Ok(Some(DisaggSpec {
+        decode: Box::new(decode),
+        router: router.unwrap_or(DecodeRouterKind::LeastLoaded),
+        transfer,
+        first_token_after_transfer,
+    }))
+}

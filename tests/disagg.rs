@@ -1,0 +1,225 @@
+//! Disaggregated prefill and decode, hand-computed: one request's TTFT and E2E through
+//! prefill, KV transfer and decode on the predictor's own stage times; transfer time against
+//! context length and link; transfers queued by a decode pool without KV room; determinism.
+
+use llmsim_engine::exec::{BatchItem, StagePosition};
+use llmsim_engine::{Config, Inputs, SimConfig, Simulation};
+use llmsim_tests::{check_report_invariants, config, run_checked};
+
+/// Llama-3-8B (32 layers, 8 KV heads × 128, bf16): 131,072 KV bytes per token on one GPU.
+const KV_BYTES_PER_TOKEN: u64 = 32 * 8 * 128 * 2 * 2;
+
+fn trace(rows: &[(f64, u32, u32)]) -> Inputs {
+    let mut text = String::from("arrived_at,num_prefill_tokens,num_decode_tokens\n");
+    for (at, p, d) in rows {
+        text.push_str(&format!("{at},{p},{d}\n"));
+    }
+    let mut inputs = Inputs::new();
+    inputs.add_text("t.csv", text.as_str());
+    inputs
+}
+
+/// One prefill and one decode replica of Llama-3-8B on H100s, plus `extra` flags.
+fn disagg_config(extra: &[(&str, &str)]) -> Config {
+    let mut pairs = vec![
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "h100"),
+        ("replica_config_network_device", "h100_dgx"),
+        ("cache_config_num_blocks", "2000"),
+        ("vllm_v1_scheduler_config_chunk_size", "4096"),
+        ("request_generator_config_type", "trace"),
+        ("trace_request_generator_config_trace_file", "t.csv"),
+        ("disaggregation_config_type", "prefill_decode"),
+    ];
+    pairs.extend_from_slice(extra);
+    config(&pairs)
+}
+
+fn stage_ns(sim: &SimConfig, processed: u32, tokens: u32, is_prefill: bool) -> u64 {
+    let item = BatchItem { num_processed_tokens: processed, num_tokens: tokens, is_prefill };
+    sim.predictor.build.predict(&[item], StagePosition { stage: 0, num_stages: 1 }).total_ns()
+}
+
+#[test]
+fn one_request_ttft_and_e2e_add_up_through_prefill_transfer_and_decode() {
+    let (p, d) = (1000u32, 4u32);
+    let inputs = trace(&[(0.0, p, d)]);
+    for first_token_after_transfer in [false, true] {
+        let c = disagg_config(&[(
+            "disaggregation_config_first_token_after_transfer",
+            if first_token_after_transfer { "true" } else { "false" },
+        )]);
+        let sim = SimConfig::build(&c, &inputs).unwrap();
+        let report = run_checked(&c, &inputs);
+        check_report_invariants(&report).unwrap();
+        // Prefill: one 1000-token iteration; it yields the first token.
+        let prefill = stage_ns(&sim, 0, p, true);
+        // Both replicas sit in one 8-GPU DGX node: NVLink at 450 GB/s and 10 µs.
+        let transfer = (u64::from(p) * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+        // Decode: D − 1 steps over the prompt and the tokens so far.
+        let decode: u64 = (0..d - 1).map(|i| stage_ns(&sim, p + 1 + i, 1, false)).sum();
+        let r = &report.requests[0];
+        let ttft = if first_token_after_transfer { prefill + transfer } else { prefill };
+        assert_eq!(r.prefill_completed_at_ns, ttft, "TTFT");
+        assert_eq!(r.completed_at_ns, prefill + transfer + decode, "E2E");
+        let s = report.summary.disaggregation.as_ref().expect("disaggregated summary");
+        assert_eq!((s.num_kv_transfers, s.num_kv_transfers_nvlink), (1, 1));
+        assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
+        assert_eq!(s.kv_transfer_wait_s.max, 0.0);
+        // Both pools' GPUs are counted and priced.
+        assert_eq!(report.summary.cost.num_gpus, 2);
+        assert_eq!((s.prefill.num_gpus, s.decode.num_gpus), (1, 1));
+        // The prefill replica ran one batch, the decode replica three.
+        assert_eq!(report.replicas.iter().map(|r| r.num_batches).collect::<Vec<_>>(), [1, 3]);
+    }
+}
+
+#[test]
+fn transfer_time_scales_with_context_length_and_link() {
+    let transfer_s = |p: u32, extra: &[(&str, &str)]| {
+        let report = run_checked(&disagg_config(extra), &trace(&[(0.0, p, 3)]));
+        check_report_invariants(&report).unwrap();
+        report.summary.disaggregation.unwrap().kv_transfer_s.max
+    };
+    let nvlink = |p: u64| (p * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+    assert_eq!(transfer_s(1000, &[]), nvlink(1000) as f64 / 1e9);
+    assert_eq!(transfer_s(4000, &[]), nvlink(4000) as f64 / 1e9);
+    // A decode pool in other nodes (another node type): RDMA, the slower side's 25 GB/s per GPU
+    // and 20 µs.
+    let rdma = [("disaggregation_config_decode_network_device", "h100_pairwise_nvlink")];
+    assert_eq!(transfer_s(1000, &rdma), ((1000 * KV_BYTES_PER_TOKEN).div_ceil(25) + 20_000) as f64 / 1e9);
+    // TP2 on both sides halves each GPU's bytes; a per-transfer overhead adds to every transfer.
+    let tp2 =
+        [("replica_config_tensor_parallel_size", "2"), ("disaggregation_config_transfer_overhead_ms", "0.5")];
+    assert_eq!(
+        transfer_s(1000, &tp2),
+        ((500 * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000 + 500_000) as f64 / 1e9
+    );
+}
+
+#[test]
+fn a_decode_pool_without_kv_room_queues_transfers_and_the_prefill_pool_holds_the_kv() {
+    // Each request needs ⌈(1000 + 200) / 16⌉ = 75 blocks by its end; 100 decode blocks hold one.
+    let inputs = trace(&[(0.0, 1000, 200), (0.0, 1000, 200)]);
+    let run = |blocks: &str| {
+        let c = disagg_config(&[("disaggregation_config_decode_num_blocks", blocks)]);
+        let report = run_checked(&c, &inputs);
+        check_report_invariants(&report).unwrap();
+        assert_eq!(report.summary.num_completed, 2);
+        report
+    };
+    let roomy = run("2000");
+    let tight = run("100");
+    let wait = |r: &llmsim_engine::Report| r.summary.disaggregation.as_ref().unwrap().kv_transfer_wait_s;
+    // With room, the second transfer waits only for the link (the first one's transfer).
+    let transfer = roomy.summary.disaggregation.as_ref().unwrap().kv_transfer_s.max;
+    assert!(wait(&roomy).max <= transfer + 1e-9);
+    // Without, it waits until the first request finished decoding and freed its blocks.
+    let first = tight.requests.iter().map(|r| r.completed_at_ns).min().unwrap();
+    let prefill_end = tight.requests.iter().map(|r| r.prefill_completed_at_ns).max().unwrap();
+    assert_eq!(wait(&tight).max, (first - prefill_end) as f64 / 1e9);
+    // The prefill replica held the second request's blocks all that time.
+    let prefill_replica = &tight.replicas[0];
+    assert!(prefill_replica.kv_usage_percent_max >= 2.0 * 1000.0 / 16.0 / 2000.0 * 100.0 - 1e-9);
+    assert!(tight.summary.e2e_s.max > roomy.summary.e2e_s.max);
+}
+
+#[test]
+fn many_requests_over_several_replicas_conserve_requests_and_are_deterministic() {
+    let rows: Vec<(f64, u32, u32)> =
+        (0..60).map(|i| (f64::from(i) * 0.01, 200 + (i * 37) % 900, 1 + (i * 13) % 40)).collect();
+    let inputs = trace(&rows);
+    for router in ["least_loaded", "most_kv_free", "round_robin"] {
+        let c = disagg_config(&[
+            ("cluster_config_num_replicas", "2"),
+            ("disaggregation_config_decode_num_replicas", "3"),
+            ("disaggregation_config_decode_tensor_parallel_size", "2"),
+            ("disaggregation_config_decode_router", router),
+            ("disaggregation_config_layerwise_transfer", "true"),
+            ("cache_config_num_blocks", "300"),
+        ]);
+        let report = run_checked(&c, &inputs);
+        check_report_invariants(&report).unwrap();
+        let s = &report.summary;
+        assert_eq!(s.num_completed, 60, "{router}");
+        let d = s.disaggregation.as_ref().unwrap();
+        // Every request with tokens left after its prefill left the prefill pool exactly once.
+        assert_eq!(d.num_kv_transfers, rows.iter().filter(|r| r.2 > 1).count() as u64, "{router}");
+        assert_eq!((d.prefill.num_gpus, d.decode.num_gpus, s.cost.num_gpus), (2, 6, 8));
+        assert_eq!(report.replicas.len(), 5);
+        // Chunks of events give the same report.
+        let sim = SimConfig::build(&c, &inputs).unwrap();
+        let mut chunked = Simulation::new(&sim);
+        while !chunked.is_finished() {
+            chunked.run_for_events(7);
+        }
+        let chunked = chunked.finish();
+        assert_eq!(
+            serde_json::to_string(&chunked.summary).unwrap(),
+            serde_json::to_string(&report.summary).unwrap(),
+            "{router}"
+        );
+    }
+}
+
+#[test]
+fn disaggregation_errors_name_the_decode_flag() {
+    let inputs = trace(&[(0.0, 100, 10)]);
+    let errors = |extra: &[(&str, &str)]| -> Vec<String> {
+        match SimConfig::build(&disagg_config(extra), &inputs) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.into_iter().map(|e| e.flag).collect(),
+        }
+    };
+    assert_eq!(
+        errors(&[("disaggregation_config_decode_device", "h9000")]),
+        ["disaggregation_config_decode_device"]
+    );
+    assert_eq!(
+        errors(&[("disaggregation_config_decode_num_replicas", "0")]),
+        ["disaggregation_config_decode_num_replicas"]
+    );
+    assert_eq!(errors(&[("replica_scheduler_config_type", "sarathi")]), ["replica_scheduler_config_type"]);
+    // Aggregated: the decode flags are ignored (with the usual warning), nothing changes.
+    let c = config(&[
+        ("disaggregation_config_decode_num_replicas", "4"),
+        ("request_generator_config_type", "trace"),
+        ("trace_request_generator_config_trace_file", "t.csv"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    assert!(sim.disagg.is_none());
+    assert!(
+        sim.warnings.iter().any(|w| w.contains("disaggregation_config_decode_num_replicas")),
+        "{:?}",
+        sim.warnings
+    );
+}
+
+#[test]
+fn a_capacity_search_varies_the_pool_sizes() {
+    use llmsim_engine::search::{JobOutcome, SearchPlan, SearchSpec, run_job};
+    // Long outputs under a TPOT objective: decode-bound, so a third of the GPUs on decode
+    // sustains less than three quarters.
+    let spec = SearchSpec::from_json_str(
+        r#"{"base": {"replica_config_model_name": "meta-llama/Llama-3.1-8B", "replica_config_device": "h100",
+            "replica_config_network_device": "h100_dgx", "length_generator_config_type": "fixed",
+            "fixed_request_length_generator_config_prefill_tokens": 512, "fixed_request_length_generator_config_decode_tokens": 256,
+            "disaggregation_config_type": "prefill_decode", "disaggregation_config_decode_batch_size_cap": 32},
+        "space": {"pools": [{"cluster_config_num_replicas": 2, "disaggregation_config_decode_num_replicas": 1},
+                            {"cluster_config_num_replicas": 1, "disaggregation_config_decode_num_replicas": 3}]},
+        "slos": [{"metric": "tpot", "quantile": 0.9, "max_s": 0.02}],
+        "goal": "max_qps", "qps": 8, "qps_granularity": 0.1, "num_requests": 200}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut plan = SearchPlan::new(spec);
+    let inputs = Inputs::new();
+    loop {
+        let jobs = plan.next_jobs(1);
+        let Some(job) = jobs.into_iter().next() else { break };
+        let outcome = run_job(&job, &inputs, &mut |_| false).unwrap();
+        assert!(matches!(outcome, JobOutcome::Ran(_)), "{outcome:?}");
+        plan.on_result(job.id, outcome).unwrap();
+    }
+    let max_qps: Vec<f64> = plan.results().iter().map(|r| r.chosen.as_ref().map_or(0.0, |p| p.qps)).collect();
+    assert!(max_qps[1] > max_qps[0] * 1.5, "max QPS 2P:1D vs 1P:3D: {max_qps:?}");
+}
