@@ -265,6 +265,9 @@ impl SearchPlan {
     /// Starts the configurations that waited for guide `c`, from its bracket.
     fn release_followers(&mut self, c: usize, hint: Option<Hint>) {
         let len = self.spec.space.last().map_or(0, |a| a.values.len());
+        if len < 2 || guide(&self.spec, c).is_some() {
+            return;
+        }
         for f in c - c % len..(c - c % len + len).min(self.searches.len()) {
             if guide(&self.spec, f) != Some(c) {
                 continue;
@@ -703,6 +706,11 @@ mod tests {
             r#""replica_config_tensor_parallel_size": [1, 2], "vllm_v1_scheduler_config_batch_size_cap": [64, 128, 256, 512]"#,
         );
         assert_eq!(SearchPlan::new(few).next_jobs(8).len(), 8);
+        // Nor without a space (one configuration).
+        let mut plan =
+            SearchPlan::new(SearchSpec::from_json_str(r#"{"goal": "max_qps", "qps": 1}"#).unwrap());
+        drive(&mut plan, &[3.0], 1, 0);
+        assert!(plan.results()[0].feasible());
     }
 
     #[test]
