@@ -177,7 +177,7 @@ fn run(spec: SearchSpec, inputs: &Inputs, dir: &Path, jobs: usize, hash: &str) -
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("--output_dir: could not create {}: {e}", dir.display()))?;
     let mut cache = std::fs::read_to_string(dir.join("points.csv"))
-        .map_or_else(|_| BTreeMap::new(), |t| parse_points_csv(&t, hash));
+        .map_or_else(|_| BTreeMap::new(), |t| parse_points_csv(&t, &spec, hash));
     for stale in ["search.csv", "pareto.csv"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }

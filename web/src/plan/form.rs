@@ -202,6 +202,18 @@ impl PlanForm {
                 groups.extend(variants);
             }
             space.insert("scheduler".into(), Value::Array(groups));
+        } else {
+            // No scheduler ticked: the chunk sizes and caps are flat axes of the run form's
+            // scheduler (as a hand-written spec lists them).
+            let scheduler = base_scheduler(base.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            for (flag, text) in
+                [(chunk_flag(&scheduler), &self.chunk_sizes), (batch_cap_flag(&scheduler), &self.batch_caps)]
+            {
+                let values = list(text);
+                if let Some(flag) = flag.filter(|_| !values.is_empty()) {
+                    space.insert(flag.into(), Value::Array(values));
+                }
+            }
         }
         let space_sets = |flag: &str| -> bool {
             match flag {
@@ -211,11 +223,9 @@ impl PlanForm {
                 "cluster_config_num_replicas" => !list(&self.replicas).is_empty() || self.goal != "max_qps",
                 "replica_scheduler_config_type" => !self.schedulers.is_empty(),
                 f => {
-                    !self.schedulers.is_empty()
-                        && (!list(&self.chunk_sizes).is_empty()
-                            && f.ends_with("_scheduler_config_chunk_size")
-                            || !list(&self.batch_caps).is_empty()
-                                && f.ends_with("_scheduler_config_batch_size_cap"))
+                    !list(&self.chunk_sizes).is_empty() && f.ends_with("_scheduler_config_chunk_size")
+                        || !list(&self.batch_caps).is_empty()
+                            && f.ends_with("_scheduler_config_batch_size_cap")
                 }
             }
         };
@@ -301,6 +311,22 @@ impl PlanForm {
                 }
             }
         }
+        // Flat axes (a hand-written spec's, or the form's without a ticked scheduler).
+        for (k, values) in &space {
+            let Some(values) = values.as_array() else { continue };
+            let into = if k.ends_with("_scheduler_config_chunk_size") {
+                &mut chunks
+            } else if k.ends_with("_scheduler_config_batch_size_cap") {
+                &mut caps
+            } else {
+                continue;
+            };
+            for v in values {
+                if !into.contains(&text(v)) {
+                    into.push(text(v));
+                }
+            }
+        }
         form.chunk_sizes = chunks.join(", ");
         form.batch_caps = caps.join(", ");
         for item in object.get("slos").and_then(Value::as_array).into_iter().flatten() {
@@ -317,6 +343,15 @@ impl PlanForm {
             .unwrap_or_default();
         Some((form, base))
     }
+}
+
+/// The replica scheduler of a base's `(flag, text)` pairs: its own, else the flag's default.
+fn base_scheduler<'a>(mut base: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    const FLAG: &str = "replica_scheduler_config_type";
+    base.find(|(k, _)| *k == FLAG)
+        .map(|(_, v)| v.to_string())
+        .or_else(|| llmsim_engine::find_flag(FLAG).map(|f| f.default.to_string()))
+        .unwrap_or_default()
 }
 
 /// Flags of the base the search sets itself (rate, request count, objectives): the run form's

@@ -408,3 +408,30 @@ fn an_uploaded_trace_is_read_by_the_search_and_missing_one_is_an_error_at_the_wo
     assert_eq!(errors[0].0, Field::Base);
     assert!(errors[0].1.contains("my_chats.csv") && errors[0].1.contains(LENGTHS), "{errors:?}");
 }
+
+#[test]
+fn a_flat_batch_cap_axis_survives_the_share_link() {
+    // The repository's 100-configuration spec lists its caps as a flat axis of the base's
+    // scheduler, not in scheduler groups; its share link dropped them (20 configurations).
+    let mut json: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../docs/search-examples/llama31_70b_100_configurations.json"
+    ))
+    .unwrap();
+    // The form's fields the file leaves to the engine's defaults.
+    json["slo_combine"] = json!("and");
+    json["qps_granularity"] = json!(0.02);
+    let linked = link::from_query(&link::to_query(&json)).unwrap().unwrap();
+    let (form, base) = PlanForm::from_spec_json(&linked).unwrap();
+    assert_eq!(form.batch_caps, "64, 128, 256, 512, 1024");
+    assert!(form.schedulers.is_empty(), "the caps are the base's scheduler's: {form:?}");
+    let back = form.to_spec_json(&base);
+    assert_eq!(back["space"], json["space"]);
+    let (spec, _) = form.build(&base).unwrap();
+    let original = SearchSpec::from_json_value(&json).unwrap();
+    assert_eq!(spec.num_configurations(), 100);
+    assert_eq!(spec.canonical_json(), original.canonical_json(), "the same search");
+    // A cap in the run form's settings gives way to the axis, as with scheduler groups.
+    let mut base = base;
+    base.push(("vllm_v1_scheduler_config_batch_size_cap".into(), "16".into()));
+    assert_eq!(form.to_spec_json(&base)["base"].get("vllm_v1_scheduler_config_batch_size_cap"), None);
+}

@@ -10,6 +10,15 @@
 //!   fail (down to `min_qps`); then bisect between the highest pass and the lowest failure above
 //!   it until the bracket is at most `qps_granularity` × its upper end. The answer is the highest
 //!   passing rate: every rate up to it passed, the bracket's upper end failed.
+//!
+//!   Neighbours start from each other's answer. Configurations that differ only in the space's
+//!   last axis (say a batch cap) often sustain the same rate: the one at the axis's middle value
+//!   (its *guide*) searches first, and each other one tries the guide's final bracket first (its
+//!   answer, then the failing rate above it); when both agree, two points settle it instead of
+//!   the ~8 of a search from `qps`; otherwise the search goes on as above from what they gave.
+//!   The guide's result is itself deterministic, so the jobs issued still do not depend on the
+//!   workers or the order results come back in; guides are issued first, so their followers are
+//!   not left to the end of the search.
 //! - **Replicas** (`min_replicas`, `min_cost` unless the space lists replica counts): at `qps`,
 //!   start at 1 replica and double while points fail (up to `max_replicas`); then bisect
 //!   between the highest failure and the lowest pass to one replica. The answer is the lowest
@@ -97,6 +106,8 @@ enum Step {
 
 #[derive(Clone, Debug)]
 enum State {
+    /// Waiting for its guide's result.
+    Waiting,
     /// Its next point is decided and not yet issued.
     Ready(f64, Option<u32>),
     /// A point is in flight.
@@ -110,6 +121,55 @@ struct Search {
     points: Vec<Point>,
     state: State,
     result: Option<ConfigurationResult>,
+    /// The guide's final bracket, once known: its answer and the failing rate above it.
+    hint: Option<Hint>,
+}
+
+impl Search {
+    fn new() -> Search {
+        Search { points: Vec::new(), state: State::Done, result: None, hint: None }
+    }
+}
+
+/// A guide's final bracket: its highest passing rate and its lowest failing rate above that.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Hint {
+    pass: f64,
+    fail: Option<f64>,
+}
+
+/// Guides a space needs at least for its configurations to follow them: while the guides
+/// search, only they run, and this many keep a pool of workers busy (the page's has at most 4;
+/// a fixed count, so the plan does not depend on the pool).
+const MIN_GUIDES: usize = 8;
+
+/// The configuration whose result configuration `c`'s QPS search starts from: the one with the
+/// middle value of the space's last axis and the same values elsewhere (`None` for that one
+/// itself, for other goals, without a last axis of two values or more, and with fewer than
+/// [`MIN_GUIDES`] guides).
+fn guide(spec: &SearchSpec, c: usize) -> Option<usize> {
+    if spec.goal != SearchGoal::MaxQps || spec.searches_replicas {
+        return None;
+    }
+    // The last axis varies fastest: its values are consecutive configurations.
+    let len = spec.space.last().map_or(0, |a| a.values.len());
+    if len < 2 || spec.num_configurations() / len < MIN_GUIDES {
+        return None;
+    }
+    let guide = c - c % len + len / 2;
+    (guide != c).then_some(guide)
+}
+
+/// What a finished guide tells its followers: nothing unless it found an answer.
+fn hint_of(result: &ConfigurationResult) -> Option<Hint> {
+    let chosen = result.chosen.as_ref().filter(|_| result.feasible())?;
+    let fail = result
+        .points
+        .iter()
+        .filter(|p| !p.outcome.passed && p.qps > chosen.qps)
+        .map(|p| p.qps)
+        .reduce(f64::min);
+    Some(Hint { pass: chosen.qps, fail })
 }
 
 /// The search's state machine. Executors ask for [`SearchPlan::next_jobs`], run them, and hand
@@ -127,8 +187,12 @@ impl SearchPlan {
         let n = spec.num_configurations();
         let mut plan = SearchPlan { spec, searches: Vec::with_capacity(n), done: 0 };
         for c in 0..n {
-            let mut search = Search { points: Vec::new(), state: State::Done, result: None };
-            plan.advance(c, &mut search);
+            let mut search = Search::new();
+            if guide(&plan.spec, c).is_some() {
+                search.state = State::Waiting;
+            } else {
+                plan.advance(c, &mut search);
+            }
             plan.searches.push(search);
         }
         plan
@@ -139,14 +203,20 @@ impl SearchPlan {
         &self.spec
     }
 
-    /// Up to `max` jobs to run now, in configuration order: the next point of each
-    /// configuration whose previous point is done. Each is issued once.
+    /// Up to `max` jobs to run now: the next point of each configuration whose previous point
+    /// is done, guides first (others wait for them), then in configuration order. Each is
+    /// issued once.
     pub fn next_jobs(&mut self, max: usize) -> Vec<Job> {
         let mut jobs = Vec::new();
-        for (c, search) in self.searches.iter_mut().enumerate() {
+        let spec = &self.spec;
+        let guides_first = (0..self.searches.len())
+            .filter(|c| guide(spec, *c).is_none())
+            .chain((0..self.searches.len()).filter(|c| guide(spec, *c).is_some()));
+        for c in guides_first {
             if jobs.len() >= max {
                 break;
             }
+            let search = &mut self.searches[c];
             if let State::Ready(qps, num_replicas) = search.state {
                 let id = JobId { configuration: c as u32, step: search.points.len() as u32 };
                 let job = Job { id, qps, num_replicas, flags: self.spec.point_flags(c, qps, num_replicas) };
@@ -165,10 +235,7 @@ impl SearchPlan {
             State::InFlight(job) if job.id == id => job.clone(),
             _ => return Err(PlanError::UnknownJob(id)),
         };
-        let mut search = std::mem::replace(
-            &mut self.searches[c],
-            Search { points: Vec::new(), state: State::Done, result: None },
-        );
+        let mut search = std::mem::replace(&mut self.searches[c], Search::new());
         match outcome {
             JobOutcome::Invalid(reason) => {
                 search.state = State::Done;
@@ -186,13 +253,35 @@ impl SearchPlan {
                 self.advance(c, &mut search);
             }
         }
+        let hint = search.result.as_ref().and_then(hint_of);
+        let finished = search.result.is_some();
         self.searches[c] = search;
+        if finished {
+            self.release_followers(c, hint);
+        }
         Ok(())
+    }
+
+    /// Starts the configurations that waited for guide `c`, from its bracket.
+    fn release_followers(&mut self, c: usize, hint: Option<Hint>) {
+        let len = self.spec.space.last().map_or(0, |a| a.values.len());
+        if len < 2 || guide(&self.spec, c).is_some() {
+            return;
+        }
+        for f in c - c % len..(c - c % len + len).min(self.searches.len()) {
+            if guide(&self.spec, f) != Some(c) {
+                continue;
+            }
+            let mut search = std::mem::replace(&mut self.searches[f], Search::new());
+            search.hint = hint;
+            self.advance(f, &mut search);
+            self.searches[f] = search;
+        }
     }
 
     /// Decides configuration `c`'s next step from its points.
     fn advance(&mut self, c: usize, search: &mut Search) {
-        match next_step(&self.spec, &search.points) {
+        match next_step(&self.spec, &search.points, search.hint) {
             Step::Run { qps, num_replicas } => search.state = State::Ready(qps, num_replicas),
             Step::Done { verdict, chosen, note } => {
                 search.state = State::Done;
@@ -258,12 +347,12 @@ impl SearchPlan {
     }
 }
 
-/// The next step of one configuration's search, from its points alone.
-fn next_step(spec: &SearchSpec, points: &[Point]) -> Step {
+/// The next step of one configuration's search, from its points and its guide's bracket alone.
+fn next_step(spec: &SearchSpec, points: &[Point], hint: Option<Hint>) -> Step {
     if spec.searches_replicas {
         replica_step(spec, points)
     } else if spec.goal == SearchGoal::MaxQps {
-        qps_step(spec, points)
+        qps_step(spec, points, hint)
     } else {
         match points.first() {
             None => Step::Run { qps: spec.qps, num_replicas: None },
@@ -308,8 +397,16 @@ fn bracket<T: PartialOrd + Copy>(
     (pass, fail)
 }
 
-fn qps_step(spec: &SearchSpec, points: &[Point]) -> Step {
+fn qps_step(spec: &SearchSpec, points: &[Point], hint: Option<Hint>) -> Step {
     let run = |qps: f64| Step::Run { qps, num_replicas: None };
+    // The guide's bracket first: its answer, then (if that passes) its failing rate.
+    match (points, hint) {
+        ([], Some(h)) => return run(h.pass),
+        ([first], Some(Hint { fail: Some(fail), .. })) if first.outcome.passed && fail > first.qps => {
+            return run(fail);
+        }
+        _ => {}
+    }
     if points.is_empty() {
         return run(spec.qps.clamp(spec.min_qps, spec.max_qps));
     }
@@ -528,6 +625,92 @@ mod tests {
         for (workers, seed) in [(2, 1), (7, 2), (7, 3), (64, 4)] {
             assert_eq!(run(workers, seed), one, "{workers} workers, seed {seed}");
         }
+    }
+
+    /// Checks configuration `c`'s answer against its capacity: the chosen rate passes and is
+    /// within the granularity of the lowest failing rate above it, which is above the capacity.
+    fn assert_found(r: &ConfigurationResult, capacity: f64) {
+        let chosen = r.chosen.as_ref().unwrap();
+        assert!(chosen.outcome.passed && chosen.qps <= capacity, "{r:?}");
+        let next = r
+            .points
+            .iter()
+            .filter(|p| !p.outcome.passed && p.qps > chosen.qps)
+            .map(|p| p.qps)
+            .fold(f64::INFINITY, f64::min);
+        assert!(next > capacity && next - chosen.qps <= 0.02 * next, "{r:?}");
+    }
+
+    #[test]
+    fn neighbours_start_from_their_guides_bracket_and_settle_in_two_points_when_it_holds() {
+        // TP × PP × 4 batch caps: in each block of caps the middle value (256, c % 4 = 2)
+        // guides the others. Configuration 3 is invalid; in each block the cap 128 sustains
+        // its guide's rate, 64 and 512 other rates.
+        let spec = |space: &str| {
+            SearchSpec::from_json_str(&format!(
+                r#"{{"space": {{{space}}}, "goal": "max_qps", "qps": 1, "qps_granularity": 0.02}}"#
+            ))
+            .unwrap()
+        };
+        let space = r#""replica_config_tensor_parallel_size": [1, 2, 4, 8, 16],
+            "replica_config_num_pipeline_stages": [1, 2],
+            "vllm_v1_scheduler_config_batch_size_cap": [64, 128, 256, 512]"#;
+        let capacity: Vec<f64> = (0..40)
+            .map(|c| {
+                let block = (c / 4 + 1) as f64;
+                match c % 4 {
+                    0 => 0.3 + 0.7 * block,
+                    1 | 2 => 1.1 + 2.3 * block,
+                    _ => 9.0 + 5.0 * block,
+                }
+            })
+            .collect();
+        let run = |workers: usize, seed: u64| {
+            let mut plan = SearchPlan::new(spec(space));
+            let jobs = drive(&mut plan, &capacity, workers, seed);
+            (jobs, plan.results().into_iter().cloned().collect::<Vec<_>>())
+        };
+        let (jobs, results) = run(1, 0);
+        for r in &results {
+            let c = r.configuration as usize;
+            if c == 3 {
+                assert!(matches!(r.verdict, Verdict::Skipped(_)));
+                continue;
+            }
+            assert_found(r, capacity[c]);
+            if c % 4 == 1 {
+                let guide = &results[c + 1];
+                assert_eq!(r.points.len(), 2, "{r:?}");
+                assert_eq!(r.chosen.as_ref().unwrap().qps, guide.chosen.as_ref().unwrap().qps);
+            }
+        }
+        // The others wait for their guides.
+        let first: Vec<u32> =
+            SearchPlan::new(spec(space)).next_jobs(40).iter().map(|j| j.id.configuration).collect();
+        assert_eq!(first, (0..10).map(|b| 4 * b + 2).collect::<Vec<u32>>());
+        // The same jobs and results whatever the workers and the completion order.
+        for (workers, seed) in [(2, 1), (7, 2), (7, 3), (3, 9)] {
+            assert_eq!(run(workers, seed), (jobs.clone(), results.clone()), "{workers} workers, seed {seed}");
+        }
+        // Fewer simulations than each configuration searched from `qps` on its own.
+        let alone: usize = (0..40)
+            .filter(|c| *c != 3)
+            .map(|c| {
+                let mut plan = SearchPlan::new(spec(r#""replica_config_tensor_parallel_size": [1]"#));
+                drive(&mut plan, &[capacity[c]], 1, 0).len()
+            })
+            .sum();
+        assert!(jobs.len() + 3 * 9 <= alone, "{} jobs against {alone}", jobs.len());
+        // With fewer than 8 blocks, nobody waits: the guides would leave workers idle.
+        let few = spec(
+            r#""replica_config_tensor_parallel_size": [1, 2], "vllm_v1_scheduler_config_batch_size_cap": [64, 128, 256, 512]"#,
+        );
+        assert_eq!(SearchPlan::new(few).next_jobs(8).len(), 8);
+        // Nor without a space (one configuration).
+        let mut plan =
+            SearchPlan::new(SearchSpec::from_json_str(r#"{"goal": "max_qps", "qps": 1}"#).unwrap());
+        drive(&mut plan, &[3.0], 1, 0);
+        assert!(plan.results()[0].feasible());
     }
 
     #[test]

@@ -295,27 +295,54 @@ pub fn points_csv_row(spec: &SearchSpec, job: &Job, outcome: &JobOutcome, spec_h
 /// The outcomes of an earlier `points.csv` whose rows carry `spec_hash`, by job (with the
 /// rate and replica count the row was run at). Rows of another search, and rows that do not
 /// read, are left out: they are simply run again.
-pub fn parse_points_csv(text: &str, spec_hash: &str) -> BTreeMap<JobId, (f64, Option<u32>, JobOutcome)> {
+///
+/// A file written before a figure's column existed (say `tbt_p90_s`) is still reused: a
+/// missing figure column reads as that figure unknown. Only the columns a point
+/// cannot do without (its verdict, its counts, each of the spec's objectives) make a row run
+/// again when missing.
+pub fn parse_points_csv(
+    text: &str,
+    spec: &SearchSpec,
+    spec_hash: &str,
+) -> BTreeMap<JobId, (f64, Option<u32>, JobOutcome)> {
     let mut found = BTreeMap::new();
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let Ok(headers) = reader.headers().cloned() else { return found };
-    let slo_columns: Vec<usize> = headers
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| h.starts_with("slo_") && h.ends_with("_s"))
-        .map(|(i, _)| i)
-        .collect();
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let objectives: Vec<Option<usize>> = slo_columns(spec).iter().map(|name| column(name)).collect();
+    if objectives.iter().any(Option::is_none) {
+        // An objective's figure decides the point's rows in `search.csv`: run them again.
+        return found;
+    }
     for row in reader.records().flatten() {
-        let get = |name: &str| headers.iter().position(|h| h == name).and_then(|i| row.get(i));
+        let get = |name: &str| {
+            match column(name) {
+                Some(i) => row.get(i),
+                // Missing from an older file: unknown.
+                None => OPTIONAL_FIGURES.contains(&name).then_some(""),
+            }
+        };
         if get("spec_hash") != Some(spec_hash) {
             continue;
         }
-        if let Some(point) = read_point(&get, &slo_columns.iter().map(|i| row.get(*i)).collect::<Vec<_>>()) {
+        let slo: Vec<Option<&str>> = objectives.iter().map(|i| i.and_then(|i| row.get(i))).collect();
+        if let Some(point) = read_point(&get, &slo) {
             found.insert(point.0, (point.1, point.2, point.3));
         }
     }
     found
 }
+
+/// The outcome's figures a point can be reused without (unknown when their column is absent).
+const OPTIONAL_FIGURES: &[&str] = &[
+    "ttft_p90_s",
+    "ttft_p99_s",
+    "tpot_p90_s",
+    "tbt_p90_s",
+    "tbt_p99_s",
+    "e2e_p90_s",
+    "scheduling_delay_p99_s",
+];
 
 fn read_point<'a>(
     get: &dyn Fn(&str) -> Option<&'a str>,
@@ -405,9 +432,67 @@ mod tests {
         text.push_str(&points_csv_row(&spec, &job(0, 0.1 + 0.7), &ran, "abc"));
         text.push_str(&points_csv_row(&spec, &job(1, 2.0), &invalid, "abc"));
         text.push_str(&points_csv_row(&spec, &job(1, 2.0), &ran, "other search"));
-        let back = parse_points_csv(&text, "abc");
+        let back = parse_points_csv(&text, &spec, "abc");
         assert_eq!(back.len(), 2, "{text}");
         assert_eq!(back[&JobId { configuration: 0, step: 3 }], (0.1 + 0.7, Some(2), ran));
         assert_eq!(back[&JobId { configuration: 1, step: 3 }], (2.0, Some(2), invalid));
+    }
+
+    /// Drops the named columns of a CSV text.
+    fn without_columns(text: &str, names: &[&str]) -> String {
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        let keep: Vec<usize> = (0..headers.len()).filter(|i| !names.contains(&&headers[*i])).collect();
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(keep.iter().map(|i| &headers[*i])).unwrap();
+        for row in reader.records() {
+            let row = row.unwrap();
+            writer.write_record(keep.iter().map(|i| &row[*i])).unwrap();
+        }
+        String::from_utf8(writer.into_inner().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn points_written_before_a_figure_column_existed_are_reused_with_that_figure_unknown() {
+        let spec = |slos: &str| {
+            SearchSpec::from_json_str(&format!(
+                r#"{{"space": {{"replica_config_device": ["h100", "a100"]}}, "slos": [{slos}]}}"#
+            ))
+            .unwrap()
+        };
+        let outcome = RunOutcome {
+            passed: true,
+            slo_met: Some(true),
+            attainment: Some(0.95),
+            slo_observed_s: vec![Some(0.25)],
+            ttft_p90_s: Some(0.5),
+            tbt_p90_s: Some(0.25),
+            tbt_p99_s: Some(0.75),
+            num_requests: 10,
+            num_completed: 10,
+            ..RunOutcome::default()
+        };
+        let job =
+            Job { id: JobId { configuration: 1, step: 2 }, qps: 3.5, num_replicas: None, flags: Vec::new() };
+        let file = |spec: &SearchSpec| {
+            let mut text = points_csv_header(spec);
+            text.push_str(&points_csv_row(spec, &job, &JobOutcome::Ran(outcome.clone()), "h"));
+            // As written before `tbt_p90_s` was a column.
+            without_columns(&text, &["tbt_p90_s"])
+        };
+        // Objectives on TTFT: the point is reused, its TBT p90 unknown.
+        let ttft = spec(r#"{"metric": "ttft", "quantile": 0.9, "max_s": 1}"#);
+        let back = parse_points_csv(&file(&ttft), &ttft, "h");
+        let expected = RunOutcome { tbt_p90_s: None, ..outcome.clone() };
+        assert_eq!(back.get(&job.id), Some(&(3.5, None, JobOutcome::Ran(expected.clone()))));
+        // An objective on TBT p90 has its own column, and the point its verdict.
+        let tbt = spec(r#"{"metric": "tbt", "quantile": 0.9, "max_s": 1}"#);
+        let back = parse_points_csv(&file(&tbt), &tbt, "h");
+        assert_eq!(back.get(&job.id), Some(&(3.5, None, JobOutcome::Ran(expected))));
+        // Without an objective's column the points are run again, as without the verdict.
+        let text = without_columns(&file(&tbt), &["slo_tbt_p90_s"]);
+        assert!(parse_points_csv(&text, &tbt, "h").is_empty());
+        let text = without_columns(&file(&ttft), &["passed"]);
+        assert!(parse_points_csv(&text, &ttft, "h").is_empty());
     }
 }
