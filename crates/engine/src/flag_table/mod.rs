@@ -203,7 +203,7 @@ fn assemble() -> Vec<FlagDef> {
         serving_engine::VERSION_FLAG
             .clone()
             .in_group(FlagGroup::ReplicaScheduler)
-            .shown_when("serving_engine", engines.iter().copied().collect()),
+            .shown_when("serving_engine", engines.to_vec()),
     );
     let routers = names_and_flags!(scheduler::global::ROUTERS);
     flags.push(selector(
