@@ -66,6 +66,41 @@ impl Default for Config {
     }
 }
 
+/// The `(name, flags)` pairs of a policy registry, read at compile time. The table is assembled
+/// from these copies, never from the registry at run time, so a binary that only reads flags
+/// (the web page, which validates fields and runs no simulation) does not link the policies'
+/// constructors the registry's entries point to, nor the policies behind them.
+macro_rules! names_and_flags {
+    ($registry:path) => {{
+        const PAIRS: &[(&str, &[FlagDef])] = &{
+            let mut pairs: [(&str, &[FlagDef]); $registry.len()] = [("", &[]); $registry.len()];
+            let mut i = 0;
+            while i < pairs.len() {
+                pairs[i] = ($registry[i].name, $registry[i].flags);
+                i += 1;
+            }
+            pairs
+        };
+        PAIRS
+    }};
+}
+
+/// The names of a registry's entries, read at compile time (see [`names_and_flags`]).
+macro_rules! names {
+    ($registry:path) => {{
+        const NAMES: &[&str] = &{
+            let mut names: [&str; $registry.len()] = [""; $registry.len()];
+            let mut i = 0;
+            while i < names.len() {
+                names[i] = $registry[i].name;
+                i += 1;
+            }
+            names
+        };
+        NAMES
+    }};
+}
+
 fn assemble() -> Vec<FlagDef> {
     let mut flags = Vec::new();
     fn push(flags: &mut Vec<FlagDef>, defs: &[FlagDef], group: FlagGroup) {
@@ -123,10 +158,10 @@ fn assemble() -> Vec<FlagDef> {
     }
 
     // Workload.
-    let generators = workload::REQUEST_GENERATORS;
+    let generators = names_and_flags!(workload::REQUEST_GENERATORS);
     flags.push(selector(
         "request_generator_config_type",
-        generators.iter().map(|e| e.name).collect(),
+        generators.iter().map(|(name, _)| *name).collect(),
         "synthetic",
         "How requests are produced: synthetic (lengths × arrival intervals), trace (replay a trace file's arrivals and lengths) or closed_loop (N clients, each sending its next request when the previous finishes).",
         FlagGroup::Workload,
@@ -135,30 +170,25 @@ fn assemble() -> Vec<FlagDef> {
         &mut flags,
         "request_generator_config_type",
         FlagGroup::Workload,
-        generators.iter().map(|e| (e.name, e.flags)),
+        generators.iter().copied(),
     );
-    let lengths = workload::LENGTH_GENERATORS;
+    let lengths = names_and_flags!(workload::LENGTH_GENERATORS);
     flags.push(
         selector(
             "length_generator_config_type",
-            lengths.iter().map(|e| e.name).collect(),
+            lengths.iter().map(|(name, _)| *name).collect(),
             "fixed",
             "Request lengths for synthetic and closed-loop workloads: trace (from a trace file), fixed, uniform or zipf.",
             FlagGroup::Workload,
         )
         .shown_when("request_generator_config_type", vec!["synthetic", "closed_loop"]),
     );
-    policy_flags(
-        &mut flags,
-        "length_generator_config_type",
-        FlagGroup::Workload,
-        lengths.iter().map(|e| (e.name, e.flags)),
-    );
-    let intervals = workload::INTERVAL_GENERATORS;
+    policy_flags(&mut flags, "length_generator_config_type", FlagGroup::Workload, lengths.iter().copied());
+    let intervals = names_and_flags!(workload::INTERVAL_GENERATORS);
     flags.push(
         selector(
             "interval_generator_config_type",
-            intervals.iter().map(|e| e.name).collect(),
+            intervals.iter().map(|(name, _)| *name).collect(),
             "poisson",
             "Gaps between synthetic arrivals: poisson, gamma, static (all at t=0), uniform (constant 1/qps) or trace.",
             FlagGroup::Workload,
@@ -169,15 +199,15 @@ fn assemble() -> Vec<FlagDef> {
         &mut flags,
         "interval_generator_config_type",
         FlagGroup::Workload,
-        intervals.iter().map(|e| (e.name, e.flags)),
+        intervals.iter().copied(),
     );
 
     // Schedulers.
     // The serving engine first: it chooses the replica scheduler and its settings.
-    let engines = serving_engine::SERVING_ENGINES;
+    let engines = names!(serving_engine::SERVING_ENGINES);
     flags.push(selector(
         "serving_engine",
-        std::iter::once(serving_engine::NO_ENGINE).chain(engines.iter().map(|e| e.name)).collect(),
+        std::iter::once(serving_engine::NO_ENGINE).chain(engines.iter().copied()).collect(),
         serving_engine::NO_ENGINE,
         "Serving engine whose own scheduler and defaults to model: vllm, sglang or trtllm (its replica scheduler, token budgets, request caps, KV blocks, prefix caching and memory kept back; flags set explicitly override them); none = Vidur's schedulers and defaults.",
         FlagGroup::ReplicaScheduler,
@@ -186,12 +216,12 @@ fn assemble() -> Vec<FlagDef> {
         serving_engine::VERSION_FLAG
             .clone()
             .in_group(FlagGroup::ReplicaScheduler)
-            .shown_when("serving_engine", engines.iter().map(|e| e.name).collect()),
+            .shown_when("serving_engine", engines.to_vec()),
     );
-    let routers = scheduler::global::ROUTERS;
+    let routers = names_and_flags!(scheduler::global::ROUTERS);
     flags.push(selector(
         "global_scheduler_config_type",
-        routers.iter().map(|e| e.name).collect(),
+        routers.iter().map(|(name, _)| *name).collect(),
         "round_robin",
         "Global scheduler: how each arriving request is routed to a replica.",
         FlagGroup::GlobalScheduler,
@@ -200,12 +230,12 @@ fn assemble() -> Vec<FlagDef> {
         &mut flags,
         "global_scheduler_config_type",
         FlagGroup::GlobalScheduler,
-        routers.iter().map(|e| (e.name, e.flags)),
+        routers.iter().copied(),
     );
-    let replica_schedulers = scheduler::replica::REPLICA_SCHEDULERS;
+    let replica_schedulers = names_and_flags!(scheduler::replica::REPLICA_SCHEDULERS);
     flags.push(selector(
         "replica_scheduler_config_type",
-        replica_schedulers.iter().map(|e| e.name).collect(),
+        replica_schedulers.iter().map(|(name, _)| *name).collect(),
         "vllm_v1",
         "Replica scheduler: how each replica forms batches from its queue.",
         FlagGroup::ReplicaScheduler,
@@ -214,7 +244,7 @@ fn assemble() -> Vec<FlagDef> {
         &mut flags,
         "replica_scheduler_config_type",
         FlagGroup::ReplicaScheduler,
-        replica_schedulers.iter().map(|e| (e.name, e.flags)),
+        replica_schedulers.iter().copied(),
     );
     flags.push(selector(
         "request_queue_config_type",
@@ -226,10 +256,10 @@ fn assemble() -> Vec<FlagDef> {
     push(&mut flags, core::SLO, FlagGroup::ReplicaScheduler);
 
     // Execution time.
-    let predictors = exec::PREDICTORS;
+    let predictors = names_and_flags!(exec::PREDICTORS);
     flags.push(selector(
         "execution_time_predictor_config_type",
-        predictors.iter().map(|e| e.name).collect(),
+        predictors.iter().map(|(name, _)| *name).collect(),
         "roofline",
         "How batch times are predicted: roofline (calibrated, no profiling needed) or profile tables (Vidur CSVs; random_forest and linear_regression are Vidur's names for the same files).",
         FlagGroup::Predictor,
@@ -239,7 +269,7 @@ fn assemble() -> Vec<FlagDef> {
         &mut flags,
         "execution_time_predictor_config_type",
         FlagGroup::Predictor,
-        predictors.iter().map(|e| (e.name, e.flags)),
+        predictors.iter().copied(),
     );
 
     push(&mut flags, core::METRICS, FlagGroup::Metrics);
