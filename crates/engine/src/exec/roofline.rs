@@ -341,7 +341,8 @@ impl RooflinePredictor {
 
         let shape = LayerShape::of(m, tp);
         let trtllm_fusion = settings.kernel_fusion == KernelFusion::Trtllm;
-        let norms_in_all_reduce = trtllm_fusion && tp > 1 && shape.embedding_dim > TRTLLM_NORM_FUSION_MIN_HIDDEN;
+        let norms_in_all_reduce =
+            trtllm_fusion && tp > 1 && shape.embedding_dim > TRTLLM_NORM_FUSION_MIN_HIDDEN;
         let rope_in_kv_write = trtllm_fusion;
         let borrowed = if cal.device == device.name {
             String::new()
