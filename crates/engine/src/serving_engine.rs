@@ -263,6 +263,9 @@ fn trtllm(_t: &EngineTarget) -> Vec<Setting> {
         // Its custom all-reduce kernels (NCCL above their size limit); cuBLAS GEMMs as vLLM's.
         Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "trtllm_custom"),
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
+        // Its decoder layers fuse the residual add and RMSNorm into the all-reduce (TP > 1,
+        // hidden size > 4096) and RoPE into the KV-cache write.
+        Setting::new("roofline_execution_time_predictor_config_kernel_fusion", "trtllm"),
     ]
 }
 
@@ -366,7 +369,8 @@ mod tests {
         assert_eq!(value(&c, "trtllm_scheduler_config_max_num_tokens"), "8192");
         assert_eq!(value(&c, "cache_config_block_size"), "32");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_all_reduce_kernel"), "trtllm_custom");
-        assert_eq!(settings.len(), 11);
+        assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
+        assert_eq!(settings.len(), 12);
     }
 
     #[test]

@@ -39,7 +39,41 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "nccl",
         "TP all-reduce implementation: nccl (Vidur parity), or a serving engine's own kernel (vllm_custom, sglang_custom, trtllm_custom; 2-3x faster than NCCL for decode-sized messages), fitted to AIConfigurator's tables; nodes without such a table use NCCL's fit.",
     ),
+    FlagDef::choice(
+        "roofline_execution_time_predictor_config_kernel_fusion",
+        &KernelFusion::NAMES,
+        "none",
+        "Which small kernels an engine fuses into others: none = each op its own kernel (Vidur parity); trtllm = TensorRT-LLM's decoder layers: with TP > 1 and a hidden size over 4096 the residual add and both RMSNorms run inside the two all-reduces, and RoPE is applied in the kernel that writes the new K/V to the cache; a fused op still moves its data but pays no launch latency of its own.",
+    ),
 ];
+
+/// Which element-wise kernels run fused into a neighbour (no launch, no extra pass over memory).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KernelFusion {
+    /// Every op its own kernel (Vidur's op list).
+    #[default]
+    None,
+    /// TensorRT-LLM's PyTorch decoder layers (`LlamaDecoderLayer`: `AllReduceFusionOp.RESIDUAL_RMS_NORM*`
+    /// when TP > 1 and the hidden size exceeds 4096; its attention op's QKV preprocessing applies
+    /// RoPE while writing the KV cache).
+    Trtllm,
+}
+
+impl KernelFusion {
+    /// The flag's values.
+    pub const NAMES: [&'static str; 2] = ["none", "trtllm"];
+
+    fn parse(name: &str) -> KernelFusion {
+        match name {
+            "trtllm" => KernelFusion::Trtllm,
+            _ => KernelFusion::None,
+        }
+    }
+}
+
+/// TensorRT-LLM fuses the all-reduce with the residual add and RMSNorm only above this hidden
+/// size (smaller models lose accuracy; `LlamaDecoderLayer.enable_fusion`).
+const TRTLLM_NORM_FUSION_MIN_HIDDEN: f64 = 4096.0;
 
 pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {
     let (cpu_ms, cpu_per_req_ms) = cpu_overhead_flags(params);
@@ -58,12 +92,15 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         )),
         _ => MoeRoutingKind::Uniform,
     };
+    let kernel_fusion =
+        KernelFusion::parse(&params.string("roofline_execution_time_predictor_config_kernel_fusion"));
     let coefficients = RooflineCoefficients {
         cpu_overhead_ms: cpu_ms,
         cpu_overhead_per_request_ms: cpu_per_req_ms,
         gemm_kernels,
         all_reduce_kernel,
         moe_routing,
+        kernel_fusion,
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -98,6 +135,8 @@ pub struct RooflineCoefficients {
     pub all_reduce_kernel: AllReduceKernel,
     /// How MoE tokens spread over experts.
     pub moe_routing: MoeRoutingKind,
+    /// Which small kernels run fused into their neighbours.
+    pub kernel_fusion: KernelFusion,
 }
 
 /// How MoE tokens spread over experts (see [`MoeRouting`]).
@@ -130,6 +169,7 @@ impl Default for RooflineCoefficients {
             gemm_kernels: GemmKernels::Vidur,
             all_reduce_kernel: AllReduceKernel::Nccl,
             moe_routing: MoeRoutingKind::Uniform,
+            kernel_fusion: KernelFusion::None,
         }
     }
 }
@@ -159,6 +199,10 @@ pub struct RooflinePredictor {
     all_reduce: Option<Collective>,
     send_recv: AlphaBeta,
     post_attn_norm: bool,
+    /// The residual add and the norms run inside the all-reduces (no launches of their own).
+    norms_in_all_reduce: bool,
+    /// RoPE runs in the KV-cache write kernel (one launch for both).
+    rope_in_kv_write: bool,
     description: String,
     /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce, the MoE router and experts) by token
     /// count − 1, filled on first use: these depend on the token count alone, and their soft
@@ -296,6 +340,10 @@ impl RooflinePredictor {
         let send_recv = fitted_p2p.unwrap_or(link);
 
         let shape = LayerShape::of(m, tp);
+        let trtllm_fusion = settings.kernel_fusion == KernelFusion::Trtllm;
+        let norms_in_all_reduce =
+            trtllm_fusion && tp > 1 && shape.embedding_dim > TRTLLM_NORM_FUSION_MIN_HIDDEN;
+        let rope_in_kv_write = trtllm_fusion;
         let borrowed = if cal.device == device.name {
             String::new()
         } else {
@@ -353,6 +401,8 @@ impl RooflinePredictor {
             all_reduce,
             send_recv,
             post_attn_norm: m.post_attn_norm,
+            norms_in_all_reduce,
+            rope_in_kv_write,
             token_cache: (0..TOKEN_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             lm_head_cache: (0..LM_HEAD_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             description: format!(
@@ -498,6 +548,33 @@ impl RooflinePredictor {
         self.post_attn_norm
     }
 
+    /// The µs of `op`, whose own kernel takes `unfused_us`, under the engine's kernel fusion.
+    /// A fused op still moves its data inside its host kernel but pays no launch of its own:
+    /// its fixed floor (the latency of a near-empty launch) is taken off. The residual add and
+    /// the norms ride in the all-reduce; the KV-cache write and RoPE share one launch.
+    pub fn fused_us(&self, op: Op, unfused_us: f64) -> f64 {
+        let saved = match op {
+            Op::InputLayernorm | Op::PostAttentionLayernorm | Op::Add if self.norms_in_all_reduce => {
+                self.launch_floor_us(op)
+            }
+            Op::AttnKvCacheSave if self.rope_in_kv_write => {
+                self.launch_floor_us(op).min(self.launch_floor_us(Op::AttnRope))
+            }
+            _ => 0.0,
+        };
+        (unfused_us - saved).max(0.0)
+    }
+
+    /// The time an element-wise op's launch takes however little it moves, µs.
+    fn launch_floor_us(&self, op: Op) -> f64 {
+        let curve = &self.op_curves[op as usize];
+        if curve.overlapped_overhead {
+            curve.overhead_us + curve.per_item_us * self.shape.row_elements(op)
+        } else {
+            curve.overhead_us
+        }
+    }
+
     /// Whether the model is a mixture of experts.
     pub fn is_moe(&self) -> bool {
         self.moe.is_some()
@@ -547,7 +624,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
             if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
                 continue;
             }
-            out.set(op, per_layer_ms * op_us(op), r);
+            out.set(op, per_layer_ms * self.fused_us(op, op_us(op)), r);
         }
         let (prefill, decode) = self.attention_work(batch);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
@@ -682,6 +759,49 @@ mod tests {
             "{}",
             pairwise.describe()
         );
+    }
+
+    #[test]
+    fn trtllm_fusion_folds_norms_into_the_all_reduce_above_tp1_and_rope_into_the_kv_write() {
+        let build = |model: &str, tp: &str, fusion: KernelFusion| {
+            let r = replica(&[
+                ("replica_config_model_name", model),
+                ("replica_config_device", "h100"),
+                ("replica_config_tensor_parallel_size", tp),
+            ]);
+            let settings = RooflineCoefficients { kernel_fusion: fusion, ..Default::default() };
+            RooflinePredictor::new(&r, settings).unwrap()
+        };
+        let batch = decode_batch(8, 1024);
+        let norm_ops = [Op::InputLayernorm, Op::PostAttentionLayernorm, Op::Add];
+        let plain = build("meta-llama/Meta-Llama-3-70B", "4", KernelFusion::None).predict(&batch, ONLY);
+        let fused = build("meta-llama/Meta-Llama-3-70B", "4", KernelFusion::Trtllm).predict(&batch, ONLY);
+        for op in norm_ops {
+            // A decode step's norms are all launch latency: nothing is left of them.
+            assert!(plain.get(op) > 0.0, "{op:?}");
+            assert!(fused.get(op) < 0.05 * plain.get(op), "{op:?}: {} vs {}", fused.get(op), plain.get(op));
+        }
+        // A long prefill's norms are traffic, which the fused kernel still moves.
+        let chunk = [BatchItem { num_processed_tokens: 0, num_tokens: 8192, is_prefill: true }];
+        let p = build("meta-llama/Meta-Llama-3-70B", "4", KernelFusion::None).predict(&chunk, ONLY);
+        let f = build("meta-llama/Meta-Llama-3-70B", "4", KernelFusion::Trtllm).predict(&chunk, ONLY);
+        let kept = f.get(Op::InputLayernorm) / p.get(Op::InputLayernorm);
+        assert!((0.9..1.0).contains(&kept), "{kept}");
+        // RoPE keeps its traffic; the KV write loses one launch.
+        assert_eq!(fused.get(Op::AttnRope), plain.get(Op::AttnRope));
+        assert!(fused.get(Op::AttnKvCacheSave) < plain.get(Op::AttnKvCacheSave));
+        assert_eq!(fused.get(Op::AttnPostProjAllReduce), plain.get(Op::AttnPostProjAllReduce));
+        // 80 layers × ~13 µs of norms and adds: about a millisecond of a TP4 decode step.
+        let saved = plain.total_ms() - fused.total_ms();
+        assert!((0.6..1.6).contains(&saved), "{saved}");
+        // Hidden sizes of 4096 or less are not fused, with or without an all-reduce.
+        for (model, tp) in [("meta-llama/Meta-Llama-3-8B", "1"), ("meta-llama/Meta-Llama-3-8B", "2")] {
+            let fused = build(model, tp, KernelFusion::Trtllm).predict(&batch, ONLY);
+            let plain = build(model, tp, KernelFusion::None).predict(&batch, ONLY);
+            for op in norm_ops {
+                assert_eq!(fused.get(op), plain.get(op), "{model} TP {tp}: {op:?}");
+            }
+        }
     }
 
     #[test]
