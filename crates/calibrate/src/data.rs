@@ -184,6 +184,25 @@ pub fn aic_attention(shared: &Path, system: &str, kind: &str, kv_dtype: &str) ->
         .collect()
 }
 
+/// `profiles/aic/<system>/{ctx,gen}_mla_kv<dtype>.csv` (`kind` = `ctx` or `gen`): SGLang's
+/// MLA kernels at DeepSeek-V3's latent sizes; `heads` query heads per GPU share one latent.
+pub fn aic_mla(shared: &Path, system: &str, kind: &str, kv_dtype: &str) -> Result<Vec<AttentionRow>> {
+    let t = read_table(&shared.join(format!("profiles/aic/{system}/{kind}_mla_kv{kv_dtype}.csv")))?;
+    let len_name = if kind == "ctx" { "seq" } else { "kv_len" };
+    let (b, len, q, lat) = (t.column("bs")?, t.column(len_name)?, t.column("heads")?, t.column("lat_ms")?);
+    (0..t.len())
+        .map(|i| {
+            Ok(AttentionRow {
+                batch: t.need(i, b, "bs")?,
+                len: t.need(i, len, len_name)?,
+                q_heads: t.need(i, q, "heads")?,
+                kv_heads: 1.0,
+                us: t.need(i, lat, "lat_ms")? * 1e3,
+            })
+        })
+        .collect()
+}
+
 /// One collective measurement.
 #[derive(Clone, Copy, Debug)]
 pub struct CollectiveRow {

@@ -16,7 +16,8 @@ use llmsim_engine::exec::calibration::{
     Calibration, DeviceCalibration, FittedCurve, NodeCalibration, TpAlphaBeta, class,
 };
 use llmsim_engine::exec::{
-    AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MLP_COLUMNS, Op, Peaks, PrefillWork, cost,
+    AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, LatentShape, MLP_COLUMNS, Op, Peaks,
+    PrefillWork, cost,
 };
 
 use data::{AttentionRow, CollectiveRow, GemmRow, GemmShape, MlpRow, Result};
@@ -101,12 +102,56 @@ pub fn gemm_row_us(curve: &Curve, p: Peaks, row: &GemmRow, weight_bytes: f64) ->
 }
 
 fn attention_shape(row: &AttentionRow, kv_bytes: f64) -> AttentionShape {
-    AttentionShape { q_heads: row.q_heads, kv_heads: row.kv_heads, head_dim: AIC_HEAD_DIM, kv_bytes }
+    AttentionShape {
+        q_heads: row.q_heads,
+        kv_heads: row.kv_heads,
+        head_dim: AIC_HEAD_DIM,
+        kv_bytes,
+        latent: None,
+    }
+}
+
+/// The latent sizes AIC's MLA tables are measured at: DeepSeek-V3's.
+pub const AIC_MLA: LatentShape =
+    LatentShape { q_lora: 1536.0, kv_lora: 512.0, nope: 128.0, rope: 64.0, v: 128.0 };
+
+fn mla_shape(row: &AttentionRow, kv_bytes: f64) -> AttentionShape {
+    AttentionShape {
+        latent: Some(AIC_MLA),
+        kv_heads: 1.0,
+        head_dim: AIC_MLA.qk(),
+        ..attention_shape(row, kv_bytes)
+    }
+}
+
+/// Predicted µs of an AIC context-MLA row (`batch` prompts of `len` tokens, no prefix).
+pub fn mla_prefill_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64) -> f64 {
+    prefill_us_of(curve, p, row, mla_shape(row, kv_bytes))
+}
+
+/// Predicted µs of an AIC generation-MLA row.
+pub fn mla_decode_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64) -> f64 {
+    decode_us_of(curve, p, row, mla_shape(row, kv_bytes))
+}
+
+/// Fits MLA prefill over the in-scope `rows`.
+pub fn fit_mla_prefill(p: Peaks, rows: &[AttentionRow], kv_bytes: f64) -> Fitted {
+    let rows: Vec<AttentionRow> = rows.iter().copied().filter(prefill_rows_in_scope).collect();
+    fit(Form::Roofline, PREFILL_START, &rows, |c, r| mla_prefill_row_us(c, p, r, kv_bytes), |r| r.us)
+}
+
+/// Fits MLA decode over the in-scope `rows`.
+pub fn fit_mla_decode(p: Peaks, rows: &[AttentionRow], kv_bytes: f64) -> Fitted {
+    let rows: Vec<AttentionRow> = rows.iter().copied().filter(decode_rows_in_scope).collect();
+    fit(Form::Decode, DECODE_START, &rows, |c, r| mla_decode_row_us(c, p, r, kv_bytes), |r| r.us)
 }
 
 /// Predicted µs of an AIC context-attention row (`batch` prompts of `len` tokens, no prefix).
 pub fn prefill_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64) -> f64 {
-    let shape = attention_shape(row, kv_bytes);
+    prefill_us_of(curve, p, row, attention_shape(row, kv_bytes))
+}
+
+fn prefill_us_of(curve: &Curve, p: Peaks, row: &AttentionRow, shape: AttentionShape) -> f64 {
     let mut one = PrefillWork::default();
     one.add(&shape, row.len, 0.0);
     let work = PrefillWork { flops: one.flops * row.batch, bytes: one.bytes * row.batch };
@@ -115,7 +160,10 @@ pub fn prefill_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64
 
 /// Predicted µs of an AIC generation-attention row (`batch` sequences over `len` cached tokens).
 pub fn decode_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64) -> f64 {
-    let shape = attention_shape(row, kv_bytes);
+    decode_us_of(curve, p, row, attention_shape(row, kv_bytes))
+}
+
+fn decode_us_of(curve: &Curve, p: Peaks, row: &AttentionRow, shape: AttentionShape) -> f64 {
     let mut one = DecodeWork::default();
     one.add(&shape, row.len);
     let work =
@@ -515,6 +563,28 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
                 fitted(
                     fit_decode(peaks(dev, Dtype::Bf16), &gen_rows, kv_bytes),
                     source(&format!("gen_attn_kv{kv}.csv, batch ≤ 256, KV 128–32k")),
+                ),
+            );
+        }
+        for (kv, kv_bytes, prefill_class, decode_class) in [
+            ("bf16", 2.0, class::MLA_PREFILL_ATTENTION, class::MLA_DECODE_ATTENTION),
+            ("fp8", 1.0, class::MLA_PREFILL_ATTENTION_FP8, class::MLA_DECODE_ATTENTION_FP8),
+        ] {
+            let (Ok(ctx), Ok(gen_rows)) =
+                (data::aic_mla(shared, system, "ctx", kv), data::aic_mla(shared, system, "gen", kv))
+            else {
+                continue;
+            };
+            let p = peaks(dev, Dtype::Bf16);
+            curves.insert(
+                prefill_class.into(),
+                fitted(fit_mla_prefill(p, &ctx, kv_bytes), source(&format!("ctx_mla_kv{kv}.csv, seq ≥ 16"))),
+            );
+            curves.insert(
+                decode_class.into(),
+                fitted(
+                    fit_mla_decode(p, &gen_rows, kv_bytes),
+                    source(&format!("gen_mla_kv{kv}.csv, batch ≤ 256, KV 128–32k")),
                 ),
             );
         }

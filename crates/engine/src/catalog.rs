@@ -25,6 +25,40 @@ pub struct MoeSpec {
     /// Hidden size of an always-active shared expert (0 = none).
     #[serde(default)]
     pub shared_expert_hidden_dim: u32,
+    /// The first layers keep a dense MLP of `mlp_hidden_dim` (DeepSeek's
+    /// `first_k_dense_replace`); the rest are MoE layers.
+    #[serde(default)]
+    pub first_k_dense_layers: u32,
+}
+
+/// Multi-head latent attention (DeepSeek-V2/V3 style): keys and values are compressed into one
+/// latent of `kv_lora_rank` elements per token, shared by every head, plus one rotary key of
+/// `qk_rope_head_dim`; that latent is what the KV cache holds.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct MlaSpec {
+    /// Rank of the query compression (0 = queries projected directly from the hidden state).
+    #[serde(default)]
+    pub q_lora_rank: u32,
+    /// Rank of the key/value latent.
+    pub kv_lora_rank: u32,
+    /// Per-head query/key size without rotary embedding.
+    pub qk_nope_head_dim: u32,
+    /// Per-head (and shared key) rotary size.
+    pub qk_rope_head_dim: u32,
+    /// Per-head value size.
+    pub v_head_dim: u32,
+}
+
+impl MlaSpec {
+    /// KV-cache elements per token and layer: the latent and the rotary key, not split by TP.
+    pub fn cached_elements(&self) -> u32 {
+        self.kv_lora_rank + self.qk_rope_head_dim
+    }
+
+    /// Per-head query/key size (nope + rope).
+    pub fn qk_head_dim(&self) -> u32 {
+        self.qk_nope_head_dim + self.qk_rope_head_dim
+    }
 }
 
 /// A decoder-only transformer's shape: everything the memory planner and predictors need.
@@ -82,6 +116,9 @@ pub struct ModelArch {
     /// Mixture-of-experts layout, if any.
     #[serde(default)]
     pub moe: Option<MoeSpec>,
+    /// Multi-head latent attention, if the model uses it instead of per-head K and V.
+    #[serde(default)]
+    pub mla: Option<MlaSpec>,
 }
 
 fn default_activation() -> String {

@@ -1,6 +1,5 @@
 //! The KV memory planner: how many KV blocks fit on a replica's GPUs next to the weights.
 
-use crate::catalog::MoeSpec;
 use crate::config::{ActivationMemory, CacheSpec, ConfigError, ReplicaSpec};
 
 /// Bytes in a GiB (2^30). Device capacities are in GiB, as Vidur counts them (its "GB"), and
@@ -34,23 +33,27 @@ pub struct MemoryPlan {
     pub block_size: u32,
 }
 
-/// Parameters of one transformer layer on one GPU under TP.
-pub fn params_per_layer(replica: &ReplicaSpec) -> u64 {
-    layer_params(replica, |moe| moe.num_experts)
-}
-
-/// Of [`params_per_layer`], those one token multiplies by: an MoE layer's `top_k` routed
-/// experts instead of all of them.
-pub fn active_params_per_layer(replica: &ReplicaSpec) -> u64 {
-    layer_params(replica, |moe| moe.top_k.min(moe.num_experts))
-}
-
-/// Parameters of one transformer layer on one GPU under TP, counting `routed(moe)` of an MoE
-/// layer's routed experts.
-fn layer_params(replica: &ReplicaSpec, routed: impl Fn(&MoeSpec) -> u32) -> u64 {
+/// Parameters of one transformer layer's attention on one GPU under TP (norms excluded).
+/// Multi-head latent attention keeps its down-projections (the fused q/kv "a" projections
+/// into the latents) whole on every GPU, as vLLM and SGLang replicate them, and splits the
+/// per-head up-projections and the output projection by heads.
+pub fn attention_params(replica: &ReplicaSpec) -> u64 {
     let m = &replica.model;
     let tp = u64::from(replica.parallel.tensor_parallel_size);
     let e = u64::from(m.embedding_dim);
+    if let Some(mla) = &m.mla {
+        let heads = u64::from(m.num_q_heads) / tp;
+        let (q_lora, kv_lora) = (u64::from(mla.q_lora_rank), u64::from(mla.kv_lora_rank));
+        let (qk, v) = (u64::from(mla.qk_head_dim()), u64::from(mla.v_head_dim));
+        let down = e * (q_lora + kv_lora + u64::from(mla.qk_rope_head_dim));
+        let queries = if q_lora > 0 { q_lora * heads * qk } else { e * heads * qk };
+        let latent_norms = q_lora + kv_lora;
+        return down
+            + queries
+            + kv_lora * heads * (u64::from(mla.qk_nope_head_dim) + v)
+            + heads * v * e
+            + latent_norms;
+    }
     let hd = u64::from(m.head_dim());
     let q = u64::from(m.num_q_heads) / tp;
     let kv = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
@@ -58,16 +61,92 @@ fn layer_params(replica: &ReplicaSpec, routed: impl Fn(&MoeSpec) -> u32) -> u64 
     if m.use_qkv_bias || m.use_bias {
         n += hd * (q + 2 * kv);
     }
+    n
+}
+
+/// Which of an MoE layer's routed experts a parameter count includes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Experts {
+    /// Every expert: what the GPUs hold.
+    All,
+    /// The `top_k` one token is routed to: what a token multiplies by.
+    Active,
+}
+
+/// Parameters of one layer's MLP on one GPU under TP: the MoE block (every expert, split by
+/// TP, the shared expert and the router) for an MoE layer, else the dense MLP.
+pub fn mlp_params(replica: &ReplicaSpec, moe_layer: bool) -> u64 {
+    mlp_params_of(replica, moe_layer, Experts::All)
+}
+
+/// [`mlp_params`], counting `experts` of an MoE layer's routed experts.
+fn mlp_params_of(replica: &ReplicaSpec, moe_layer: bool, experts: Experts) -> u64 {
+    let m = &replica.model;
+    let tp = u64::from(replica.parallel.tensor_parallel_size);
+    let e = u64::from(m.embedding_dim);
     let projections = if m.use_gated_mlp { 3 } else { 2 };
     match &m.moe {
-        None => n += projections * e * u64::from(m.mlp_hidden_dim) / tp,
-        Some(moe) => {
-            n += u64::from(routed(moe)) * projections * e * u64::from(moe.expert_hidden_dim) / tp;
-            n += u64::from(moe.shared_expert_hidden_dim) * projections * e / tp;
-            n += e * u64::from(moe.num_experts);
+        Some(moe) if moe_layer => {
+            let routed = match experts {
+                Experts::All => moe.num_experts,
+                Experts::Active => moe.top_k.min(moe.num_experts),
+            };
+            u64::from(routed) * projections * e * u64::from(moe.expert_hidden_dim) / tp
+                + u64::from(moe.shared_expert_hidden_dim) * projections * e / tp
+                + e * u64::from(moe.num_experts)
         }
+        _ => projections * e * u64::from(m.mlp_hidden_dim) / tp,
     }
-    n + 2 * e // norms
+}
+
+/// Parameters of one transformer layer on one GPU under TP: an MoE layer's for an MoE model
+/// (its dense first layers are counted by [`stage_layer_params`]).
+pub fn params_per_layer(replica: &ReplicaSpec) -> u64 {
+    layer_params(replica, Experts::All)
+}
+
+/// Of [`params_per_layer`], those one token multiplies by: an MoE layer's `top_k` routed
+/// experts instead of all of them.
+pub fn active_params_per_layer(replica: &ReplicaSpec) -> u64 {
+    layer_params(replica, Experts::Active)
+}
+
+fn layer_params(replica: &ReplicaSpec, experts: Experts) -> u64 {
+    attention_params(replica)
+        + mlp_params_of(replica, replica.model.moe.is_some(), experts)
+        + 2 * u64::from(replica.model.embedding_dim)
+}
+
+/// The dense-MLP layers among pipeline stage `stage`'s layers: an MoE model's first
+/// `first_k_dense_layers` layers sit on the first stages.
+pub fn dense_layers_on_stage(replica: &ReplicaSpec, stage: u32) -> u32 {
+    let per_stage = replica.layers_per_stage();
+    match &replica.model.moe {
+        None => per_stage,
+        Some(moe) => moe.first_k_dense_layers.saturating_sub(stage * per_stage).min(per_stage),
+    }
+}
+
+/// Layer parameters on one GPU of the most loaded pipeline stage: the last, which holds the
+/// fewest of an MoE model's dense first layers.
+pub fn stage_layer_params(replica: &ReplicaSpec) -> u64 {
+    stage_layer_params_of(replica, Experts::All)
+}
+
+/// Of [`stage_layer_params`], those one token multiplies by ([`Experts::Active`]).
+pub fn active_stage_layer_params(replica: &ReplicaSpec) -> u64 {
+    stage_layer_params_of(replica, Experts::Active)
+}
+
+fn stage_layer_params_of(replica: &ReplicaSpec, experts: Experts) -> u64 {
+    let layers = u64::from(replica.layers_per_stage());
+    let last = replica.parallel.num_pipeline_stages.max(1) - 1;
+    let dense = u64::from(dense_layers_on_stage(replica, last));
+    let common = attention_params(replica) + 2 * u64::from(replica.model.embedding_dim);
+    let moe = replica.model.moe.is_some();
+    layers * common
+        + dense * mlp_params_of(replica, false, experts)
+        + (layers - dense) * mlp_params_of(replica, moe, experts)
 }
 
 /// Peak activation bytes per GPU of one forward pass over `tokens` tokens that samples
@@ -80,20 +159,45 @@ pub fn activation_bytes(replica: &ReplicaSpec, tokens: u64, sequences: u64) -> u
     let m = &replica.model;
     let tp = u64::from(replica.parallel.tensor_parallel_size);
     let e = u64::from(m.embedding_dim);
-    let hd = u64::from(m.head_dim());
-    let kv = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
-    let qkv = (u64::from(m.num_q_heads) / tp + 2 * kv) * hd;
+    let qkv = match &m.mla {
+        // Non-absorbed prefill decompresses every head's keys and values.
+        Some(mla) => {
+            u64::from(m.num_q_heads) / tp * (2 * u64::from(mla.qk_head_dim()) + u64::from(mla.v_head_dim))
+        }
+        None => {
+            let hd = u64::from(m.head_dim());
+            let kv = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
+            (u64::from(m.num_q_heads) / tp + 2 * kv) * hd
+        }
+    };
     let projections = if m.use_gated_mlp { 3 } else { 2 };
+    let dense_mlp = projections * u64::from(m.mlp_hidden_dim) / tp;
     let mlp = match &m.moe {
-        None => projections * u64::from(m.mlp_hidden_dim) / tp,
+        None => dense_mlp,
         Some(moe) => {
-            u64::from(moe.top_k) * (projections * u64::from(moe.expert_hidden_dim) / tp + e)
-                + projections * u64::from(moe.shared_expert_hidden_dim) / tp
+            let moe_mlp = u64::from(moe.top_k) * (projections * u64::from(moe.expert_hidden_dim) / tp + e)
+                + projections * u64::from(moe.shared_expert_hidden_dim) / tp;
+            // The dense first layers (DeepSeek's first_k_dense_replace) may be wider.
+            if moe.first_k_dense_layers > 0 { moe_mlp.max(dense_mlp) } else { moe_mlp }
         }
     };
     const ACT_BYTES: u64 = 2;
     const LOGIT_BYTES: u64 = 4;
     tokens * (2 * e + qkv.max(mlp)) * ACT_BYTES + sequences * u64::from(m.vocab_size) * LOGIT_BYTES
+}
+
+/// KV-cache elements one token takes per layer on one GPU: K and V of the GPU's KV heads
+/// (replicated when TP exceeds them), or the latent and rotary key of multi-head latent
+/// attention, which every TP rank holds whole (vLLM, SGLang and TensorRT-LLM replicate it).
+pub fn kv_elements_per_token_layer(replica: &ReplicaSpec) -> u64 {
+    let m = &replica.model;
+    match &m.mla {
+        Some(mla) => u64::from(mla.cached_elements()),
+        None => {
+            let kv_heads = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
+            2 * u64::from(m.head_dim()) * kv_heads
+        }
+    }
 }
 
 /// Plans a replica's KV capacity; refuses a configuration whose weights do not fit, with the
@@ -108,8 +212,8 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     // when tied).
     let edge_params =
         if pp == 1 { if m.tie_word_embeddings { embedding } else { 2 * embedding } } else { embedding };
-    let params_per_device = params_per_layer(replica) * layers + edge_params;
-    let active_layer_params_per_device = active_params_per_layer(replica) * layers;
+    let params_per_device = stage_layer_params(replica) + edge_params;
+    let active_layer_params_per_device = active_stage_layer_params(replica);
     let weight_bytes = replica.weight_dtype.bytes_of(params_per_device);
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
     let activations = match cache.activation_memory {
@@ -117,8 +221,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
         ActivationMemory::Profile { tokens, sequences } => activation_bytes(replica, tokens, sequences),
     };
     let reserved = activations + cache.runtime_memory_bytes;
-    let kv_heads = u64::from(m.num_kv_heads.div_ceil(replica.parallel.tensor_parallel_size));
-    let kv_bytes_per_token = replica.kv_cache_dtype.bytes_of(2 * u64::from(m.head_dim()) * kv_heads * layers);
+    let kv_bytes_per_token = replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * layers);
 
     let gib = |b: u64| b as f64 / GIB;
     if weight_bytes >= available {
@@ -328,6 +431,7 @@ mod tests {
         assert_eq!(params_per_layer(&r) - active_params_per_layer(&r), 6 * expert);
         let p = plan(&r, &cache()).unwrap();
         assert_eq!(p.active_layer_params_per_device, active_params_per_layer(&r) * 32);
+        assert_eq!(stage_layer_params(&r) - active_stage_layer_params(&r), 6 * expert * 32);
         // A dense model's every parameter is active.
         let dense = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
         assert_eq!(params_per_layer(&dense), active_params_per_layer(&dense));

@@ -54,6 +54,16 @@ pub mod class {
     pub const DECODE_ATTENTION: &str = "decode_attention";
     /// Decode attention, fp8 KV cache.
     pub const DECODE_ATTENTION_FP8: &str = "decode_attention_kv_fp8";
+    /// Multi-head latent attention's prefill (non-absorbed), bf16 and fp8 KV cache, and its
+    /// absorbed decode: fitted where AIConfigurator measured SGLang's MLA kernels (H100, H200,
+    /// B200, B300; not in [`ALL`]: other devices fall back to the ordinary attention curves).
+    pub const MLA_PREFILL_ATTENTION: &str = "mla_prefill_attention";
+    /// See [`MLA_PREFILL_ATTENTION`].
+    pub const MLA_PREFILL_ATTENTION_FP8: &str = "mla_prefill_attention_kv_fp8";
+    /// See [`MLA_PREFILL_ATTENTION`].
+    pub const MLA_DECODE_ATTENTION: &str = "mla_decode_attention";
+    /// See [`MLA_PREFILL_ATTENTION`].
+    pub const MLA_DECODE_ATTENTION_FP8: &str = "mla_decode_attention_kv_fp8";
 
     /// The four layer GEMMs of vLLM 0.24's kernels at bf16, fitted to AIConfigurator's tables
     /// at the models' shapes (see [`super::layer_gemm_class`]).

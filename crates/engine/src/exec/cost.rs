@@ -183,12 +183,41 @@ pub fn elementwise_us(curve: &Curve, peaks: Peaks, bytes: f64, row_elements: f64
 pub struct AttentionShape {
     /// Query heads per GPU.
     pub q_heads: f64,
-    /// Key/value heads per GPU.
+    /// Key/value heads per GPU (for latent attention, the one latent every head shares).
     pub kv_heads: f64,
     /// Per-head size.
     pub head_dim: f64,
     /// Bytes per KV-cache element.
     pub kv_bytes: f64,
+    /// Multi-head latent attention's sizes, if the model uses it.
+    pub latent: Option<LatentShape>,
+}
+
+/// Multi-head latent attention's sizes (DeepSeek-V2/V3): the latent ranks and per-head sizes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatentShape {
+    /// Query compression rank (0 = none).
+    pub q_lora: f64,
+    /// Key/value latent rank: what the cache holds per token, with the rotary key.
+    pub kv_lora: f64,
+    /// Per-head query/key size without rotary embedding.
+    pub nope: f64,
+    /// Rotary size (per head for queries, shared for the key).
+    pub rope: f64,
+    /// Per-head value size.
+    pub v: f64,
+}
+
+impl LatentShape {
+    /// Per-head query/key size.
+    pub fn qk(&self) -> f64 {
+        self.nope + self.rope
+    }
+
+    /// Cached elements per token: the latent and the rotary key.
+    pub fn cached(&self) -> f64 {
+        self.kv_lora + self.rope
+    }
 }
 
 /// Work of prefill (context) attention, accumulated over the batch's prefill chunks.
@@ -203,6 +232,19 @@ pub struct PrefillWork {
 impl PrefillWork {
     /// Adds a chunk of `chunk` new tokens after `cached` tokens already in the KV cache.
     pub fn add(&mut self, shape: &AttentionShape, chunk: f64, cached: f64) {
+        let pairs = chunk * (cached + (chunk + 1.0) / 2.0);
+        if let Some(l) = shape.latent {
+            // Engines run MLA's prefill without absorbing the up-projections: the cached
+            // prefix's latents are decompressed to per-head keys and values (the new tokens'
+            // are, in the pre-projection), then ordinary attention with keys of nope + rope
+            // and values of v per head runs over them in 16-bit.
+            let h = shape.q_heads;
+            self.flops += 2.0 * h * (l.qk() + l.v) * pairs + 2.0 * cached * l.kv_lora * h * (l.nope + l.v);
+            self.bytes += cached * l.cached() * shape.kv_bytes
+                + (cached + chunk) * h * (l.qk() + l.v) * ACT_BYTES
+                + chunk * h * (l.qk() + l.v) * ACT_BYTES;
+            return;
+        }
         // QKᵀ and PV over the causal triangle of the chunk plus the full cached prefix.
         self.flops += 4.0 * shape.q_heads * shape.head_dim * chunk * (cached + (chunk + 1.0) / 2.0);
         self.bytes += (cached + chunk) * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
@@ -233,6 +275,15 @@ impl DecodeWork {
     /// Adds one sequence attending over `context` tokens (the new one included).
     pub fn add(&mut self, shape: &AttentionShape, context: f64) {
         self.sequences += 1.0;
+        if let Some(l) = shape.latent {
+            // Absorbed MLA decode (FlashMLA, TRT-LLM, FlashInfer): each head's query is
+            // projected into the latent space, scores are taken against the latent and the
+            // rotary key, values are the latent itself; the latent is read once for all heads.
+            let h = shape.q_heads;
+            self.flops += 2.0 * h * (2.0 * l.kv_lora + l.rope) * context;
+            self.bytes += context * l.cached() * shape.kv_bytes + h * (l.cached() + l.kv_lora) * ACT_BYTES;
+            return;
+        }
         self.flops += 4.0 * shape.q_heads * shape.head_dim * context;
         self.bytes += context * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
             + 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES;
@@ -482,7 +533,8 @@ mod tests {
 
     #[test]
     fn decode_attention_grows_with_context_and_ramps_with_sequences() {
-        let shape = AttentionShape { q_heads: 32.0, kv_heads: 8.0, head_dim: 128.0, kv_bytes: 2.0 };
+        let shape =
+            AttentionShape { q_heads: 32.0, kv_heads: 8.0, head_dim: 128.0, kv_bytes: 2.0, latent: None };
         let c = Curve { per_item_us: 0.06, ramp_units: 2.0, ..Curve::roofline(0.5, 0.9, 11.0) };
         let time = |n: usize, ctx: f64| {
             let mut w = DecodeWork::default();

@@ -12,7 +12,8 @@ mod roofline;
 mod shape;
 
 pub use cost::{
-    AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks, PrefillWork,
+    AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, LatentShape, MoeRouting, MoeShape, Peaks,
+    PrefillWork,
 };
 pub use interp::{Table1, Table2};
 pub use profile::{MLP_COLUMNS, ProfilePredictor};

@@ -1,7 +1,7 @@
 //! The per-GPU shape of one transformer layer: GEMM dimensions and bytes moved by each op.
 
 use super::Op;
-use super::cost::{ACT_BYTES, Curve, Peaks, elementwise_us, gemm_us};
+use super::cost::{ACT_BYTES, Curve, LatentShape, Peaks, elementwise_us, gemm_us};
 use crate::catalog::ModelArch;
 
 /// One layer's dimensions on one GPU of a tensor-parallel group.
@@ -21,12 +21,15 @@ pub struct LayerShape {
     pub gated: bool,
     /// Vocabulary rows per GPU.
     pub vocab: f64,
+    /// Multi-head latent attention's sizes, if the model uses it (`q_heads` are then its
+    /// heads per GPU; the latent is not split).
+    pub latent: Option<LatentShape>,
 }
 
 impl LayerShape {
     /// The shape of `model` split over `tp` GPUs.
     pub fn of(model: &ModelArch, tp: u32) -> LayerShape {
-        LayerShape::from_dims(
+        let shape = LayerShape::from_dims(
             model.embedding_dim,
             model.num_q_heads,
             model.num_kv_heads,
@@ -35,7 +38,17 @@ impl LayerShape {
             model.use_gated_mlp,
             model.vocab_size,
             tp,
-        )
+        );
+        LayerShape {
+            latent: model.mla.as_ref().map(|m| LatentShape {
+                q_lora: f64::from(m.q_lora_rank),
+                kv_lora: f64::from(m.kv_lora_rank),
+                nope: f64::from(m.qk_nope_head_dim),
+                rope: f64::from(m.qk_rope_head_dim),
+                v: f64::from(m.v_head_dim),
+            }),
+            ..shape
+        }
     }
 
     /// The shape from raw dimensions (as keyed in Vidur's `mlp.csv`).
@@ -59,14 +72,23 @@ impl LayerShape {
             mlp_dim: mlp as f64 / tp as f64,
             gated,
             vocab: vocab as f64 / tp as f64,
+            latent: None,
         }
     }
 
     /// `(n, k)` of the op's GEMM (`m` is the token count), for the four layer GEMMs and the LM
-    /// head.
+    /// head. Latent attention's pre-projection is several GEMMs ([`LayerShape::latent_gemms`]):
+    /// this is the first, the fused down-projection.
     pub fn gemm_nk(&self, op: Op) -> Option<(f64, f64)> {
         let e = self.embedding_dim;
         let d = self.head_dim;
+        if let Some(l) = self.latent {
+            match op {
+                Op::AttnPreProj => return self.latent_gemms(&l).first().copied(),
+                Op::AttnPostProj => return Some((e, self.q_heads * l.v)),
+                _ => {}
+            }
+        }
         match op {
             Op::AttnPreProj => Some(((self.q_heads + 2.0 * self.kv_heads) * d, e)),
             Op::AttnPostProj => Some((e, self.q_heads * d)),
@@ -77,9 +99,39 @@ impl LayerShape {
         }
     }
 
+    /// Latent attention's pre-projection GEMMs, `(n, k)` each, in order: the fused
+    /// down-projection of the hidden state into the query latent, the key/value latent and
+    /// the rotary key (whole on every GPU: vLLM and SGLang replicate it); the query
+    /// up-projection of this GPU's heads (or, without a query latent, the direct query
+    /// projection); and the key/value up-projection of this GPU's heads, which decompresses
+    /// new tokens' keys and values in prefill and is, with the same weights and FLOPs per
+    /// token, the absorbed query and output projections of decode.
+    pub fn latent_gemms(&self, l: &LatentShape) -> Vec<(f64, f64)> {
+        let (e, h) = (self.embedding_dim, self.q_heads);
+        let mut gemms = Vec::with_capacity(3);
+        if l.q_lora > 0.0 {
+            gemms.push((l.q_lora + l.kv_lora + l.rope, e));
+            gemms.push((h * l.qk(), l.q_lora));
+        } else {
+            gemms.push((l.kv_lora + l.rope, e));
+            gemms.push((h * l.qk(), e));
+        }
+        gemms.push((h * (l.nope + l.v), l.kv_lora));
+        gemms
+    }
+
     /// Bytes an element-wise op moves for `tokens` tokens; `kv_bytes` per KV-cache element.
     pub fn elementwise_bytes(&self, op: Op, tokens: f64, kv_bytes: f64) -> f64 {
         let e = self.embedding_dim;
+        if let Some(l) = self.latent {
+            match op {
+                // Every head's rotary part of the query and the one shared rotary key.
+                Op::AttnRope => return 2.0 * tokens * (self.q_heads + 1.0) * l.rope * ACT_BYTES,
+                // The latent and the rotary key in, written to the cache.
+                Op::AttnKvCacheSave => return tokens * l.cached() * (ACT_BYTES + kv_bytes),
+                _ => {}
+            }
+        }
         match op {
             // Gather T rows of the table, write them.
             Op::Embedding => 2.0 * tokens * e * ACT_BYTES,
@@ -100,6 +152,13 @@ impl LayerShape {
     /// Elements of one token's row that an element-wise op's thread block walks through.
     pub fn row_elements(&self, op: Op) -> f64 {
         let e = self.embedding_dim;
+        if let Some(l) = self.latent {
+            match op {
+                Op::AttnRope => return (self.q_heads + 1.0) * l.rope,
+                Op::AttnKvCacheSave => return l.cached(),
+                _ => {}
+            }
+        }
         match op {
             Op::AttnRope => (self.q_heads + self.kv_heads) * self.head_dim,
             Op::MlpAct => self.mlp_dim,
@@ -119,6 +178,13 @@ impl LayerShape {
         weight_bytes: f64,
         kv_bytes: f64,
     ) -> f64 {
+        if let (Some(l), Op::AttnPreProj) = (self.latent, op) {
+            return self
+                .latent_gemms(&l)
+                .iter()
+                .map(|&(n, k)| gemm_us(curve, peaks, tokens, n, k, ACT_BYTES, weight_bytes))
+                .sum();
+        }
         match self.gemm_nk(op) {
             Some((n, k)) => gemm_us(curve, peaks, tokens, n, k, ACT_BYTES, weight_bytes),
             None => elementwise_us(

@@ -10,7 +10,7 @@ use family::{family_of, family_of_architecture};
 
 use serde_json::Value;
 
-use crate::catalog::{ModelArch, MoeSpec};
+use crate::catalog::{MlaSpec, ModelArch, MoeSpec};
 use crate::limits::{
     MAX_MODEL_DIM, MAX_MODEL_EXPERTS, MAX_MODEL_HEADS, MAX_MODEL_LAYERS, MAX_MODEL_LEN, MAX_MODEL_PARAMS,
     MAX_VOCAB_SIZE,
@@ -57,9 +57,9 @@ impl std::fmt::Display for HfConfigError {
 /// `name`. The MLP's form (gated or not) and the defaults of absent fields come from the
 /// file's `model_type` (or `architectures`); an unknown type falls back to the activation,
 /// with a warning. Fields that change the architecture but are not modelled (sliding windows,
-/// quantisation, dense layers among MoE ones, ...) are warned about; multi-head latent
-/// attention (DeepSeek-V2/V3), which would be grossly mis-sized, is refused. Errors name the
-/// missing or malformed field.
+/// quantisation, dense layers among MoE ones other than the first k, ...) are warned about;
+/// multi-head latent attention (DeepSeek-V2/V3, Kimi-K2) is read from its ranks and head sizes.
+/// Errors name the missing or malformed field.
 pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigError> {
     // A byte-order mark is skipped, as everywhere else llmsim reads text.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -81,11 +81,15 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     let embedding_dim = f.need(&["hidden_size", "n_embd", "d_model"], MAX_MODEL_DIM)?;
     let num_layers = f.need(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"], MAX_MODEL_LAYERS)?;
     let num_q_heads = f.need(&["num_attention_heads", "n_head", "n_heads"], MAX_MODEL_HEADS)?;
-    f.refuse_latent_attention(embedding_dim, num_q_heads)?;
+    let mla = f.mla()?;
     let vocab_size = f.need(&["vocab_size", "padded_vocab_size"], MAX_VOCAB_SIZE)?;
     let max_model_len = f.max_model_len(&mut warnings);
     let num_kv_heads = f.num_kv_heads(family.name, num_q_heads)?;
-    let head_dim = f.head_dim(embedding_dim, num_q_heads)?;
+    // Latent attention's query/key heads are nope + rope wide, whatever hidden_size / heads is.
+    let head_dim = match &mla {
+        Some(m) => m.qk_head_dim(),
+        None => f.head_dim(embedding_dim, num_q_heads)?,
+    };
     let activation = f
         .text_of(&["hidden_activation", "hidden_act", "activation_function", "activation"])
         .unwrap_or_else(|| "silu".to_string());
@@ -142,6 +146,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         no_tensor_parallel: false,
         tie_word_embeddings: flag("tie_word_embeddings").unwrap_or(fam.is_some_and(|f| f.tied)),
         moe,
+        mla,
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
@@ -161,17 +166,29 @@ fn check_limits(m: &ModelArch) -> Result<(), HfConfigError> {
         ("vocab_size", m.vocab_size, MAX_VOCAB_SIZE),
         ("max_position_embeddings", m.max_model_len, MAX_MODEL_LEN),
     ];
+    if let Some(mla) = &m.mla {
+        dims.extend([
+            ("q_lora_rank", mla.q_lora_rank, MAX_MODEL_DIM),
+            ("kv_lora_rank", mla.kv_lora_rank, MAX_MODEL_DIM),
+            ("qk_nope_head_dim", mla.qk_nope_head_dim, MAX_MODEL_DIM),
+            ("qk_rope_head_dim", mla.qk_rope_head_dim, MAX_MODEL_DIM),
+            ("v_head_dim", mla.v_head_dim, MAX_MODEL_DIM),
+        ]);
+    }
     if let Some(moe) = &m.moe {
         dims.extend([
             ("num_experts", moe.num_experts, MAX_MODEL_EXPERTS),
             ("num_experts_per_tok", moe.top_k, moe.num_experts),
             ("moe_intermediate_size", moe.expert_hidden_dim, MAX_MODEL_DIM),
             ("shared_expert_intermediate_size", moe.shared_expert_hidden_dim, MAX_MODEL_DIM),
+            ("first_k_dense_replace", moe.first_k_dense_layers, m.num_layers),
         ]);
     }
     if let Some((field, value, max)) = dims.into_iter().find(|(_, value, max)| value > max) {
         let bound = if field == "num_experts_per_tok" {
             format!("more than the model's {max} experts")
+        } else if field == "first_k_dense_replace" {
+            format!("more than the model's {max} layers")
         } else {
             format!("more than the {max} llmsim models")
         };
@@ -196,24 +213,41 @@ fn check_limits(m: &ModelArch) -> Result<(), HfConfigError> {
     Ok(())
 }
 
-/// A model's parameters, counted as the memory planner counts them (every expert, both
-/// embedding matrices), in floating point.
+/// A model's parameters, counted as the memory planner counts them (every expert of every
+/// MoE layer, both embedding matrices), in floating point.
 fn approximate_params(m: &ModelArch) -> f64 {
     let (e, hd) = (f64::from(m.embedding_dim), f64::from(m.head_dim()));
     let (q, kv) = (f64::from(m.num_q_heads), f64::from(m.num_kv_heads));
     let projections = if m.use_gated_mlp { 3.0 } else { 2.0 };
-    let mlp = match &m.moe {
-        None => projections * e * f64::from(m.mlp_hidden_dim),
-        Some(moe) => {
+    let dense_mlp = projections * e * f64::from(m.mlp_hidden_dim);
+    let (moe_mlp, dense_layers) = match &m.moe {
+        None => (dense_mlp, 0.0),
+        Some(moe) => (
             projections
                 * e
                 * (f64::from(moe.num_experts) * f64::from(moe.expert_hidden_dim)
                     + f64::from(moe.shared_expert_hidden_dim))
-                + e * f64::from(moe.num_experts)
-        }
+                + e * f64::from(moe.num_experts),
+            f64::from(moe.first_k_dense_layers.min(m.num_layers)),
+        ),
     };
-    let layer = e * hd * (q + 2.0 * kv) + q * hd * e + hd * (q + 2.0 * kv) + mlp + 2.0 * e;
-    f64::from(m.num_layers) * layer + 2.0 * f64::from(m.vocab_size) * e
+    let attention = match &m.mla {
+        Some(mla) => {
+            let (q_lora, kv_lora) = (f64::from(mla.q_lora_rank), f64::from(mla.kv_lora_rank));
+            let (qk, v) = (f64::from(mla.qk_head_dim()), f64::from(mla.v_head_dim));
+            let queries = if q_lora > 0.0 { q_lora * q * qk } else { e * q * qk };
+            e * (q_lora + kv_lora + f64::from(mla.qk_rope_head_dim))
+                + queries
+                + kv_lora * q * (f64::from(mla.qk_nope_head_dim) + v)
+                + q * v * e
+        }
+        None => e * hd * (q + 2.0 * kv) + q * hd * e + hd * (q + 2.0 * kv),
+    };
+    let layers = f64::from(m.num_layers);
+    layers * (attention + 2.0 * e)
+        + dense_layers * dense_mlp
+        + (layers - dense_layers) * moe_mlp
+        + 2.0 * f64::from(m.vocab_size) * e
 }
 
 /// A saturating `u64` → `u32` for counts read from the file.
@@ -331,28 +365,25 @@ impl<'a> Fields<'a> {
         FamilyOf { name: family.map(|f| f.0), table: family.map(|f| f.1), model_type, architectures }
     }
 
-    /// Refuses multi-head latent attention, which caches one compressed latent per token and
-    /// layer, shared by every head, instead of per-head K and V: ordinary attention would
-    /// overstate its KV cache several-fold.
-    fn refuse_latent_attention(&self, embedding_dim: u32, num_q_heads: u32) -> Result<(), HfConfigError> {
-        if let Some(kv_lora_rank) = self.get(&["kv_lora_rank"]).filter(|r| *r > 0) {
-            let rope = self.get(&["qk_rope_head_dim"]).unwrap_or(0);
-            let heads = self.get(&["num_key_value_heads"]).unwrap_or(u64::from(num_q_heads));
-            let head_dim = self.get(&["head_dim"]).unwrap_or(u64::from(embedding_dim / num_q_heads));
-            let ordinary = heads.saturating_mul(head_dim).saturating_mul(2);
-            let latent = kv_lora_rank.saturating_add(rope);
-            return Err(HfConfigError {
-                message: format!(
-                    "multi-head latent attention (kv_lora_rank = {kv_lora_rank}, qk_rope_head_dim = {rope}: DeepSeek-V2/V3-style MLA) is not supported yet: it caches {latent} elements per token and layer, not split by TP, where ordinary attention would count 2 × {heads} heads × {head_dim} = {ordinary} ({:.1}× the KV cache)",
-                    ordinary as f64 / latent.max(1) as f64
-                ),
-                hint: Some(
-                    "simulate a catalogued GQA model of similar size instead (`llmsim --list-models`)"
-                        .to_string(),
-                ),
-            });
+    /// Multi-head latent attention, when the file gives a `kv_lora_rank`: its ranks and head
+    /// sizes, each required (a null `q_lora_rank` means queries are not compressed, as in
+    /// DeepSeek-V2-Lite).
+    fn mla(&self) -> Result<Option<MlaSpec>, HfConfigError> {
+        if self.get(&["kv_lora_rank"]).is_none_or(|r| r == 0) {
+            return Ok(None);
         }
-        Ok(())
+        let kv_lora_rank = self.need(&["kv_lora_rank"], MAX_MODEL_DIM)?;
+        let q_lora_rank = match self.get(&["q_lora_rank"]) {
+            Some(_) => self.need(&["q_lora_rank"], MAX_MODEL_DIM)?,
+            None => 0,
+        };
+        Ok(Some(MlaSpec {
+            q_lora_rank,
+            kv_lora_rank,
+            qk_nope_head_dim: self.need(&["qk_nope_head_dim"], MAX_MODEL_DIM)?,
+            qk_rope_head_dim: self.need(&["qk_rope_head_dim"], MAX_MODEL_DIM)?,
+            v_head_dim: self.need(&["v_head_dim"], MAX_MODEL_DIM)?,
+        }))
     }
 
     /// The longest context; 4096 with a warning when the file gives none.
@@ -450,6 +481,7 @@ impl<'a> Fields<'a> {
                 top_k,
                 expert_hidden_dim,
                 shared_expert_hidden_dim: shared,
+                first_k_dense_layers: small(self.get(&["first_k_dense_replace"]).unwrap_or(0)),
             }))
         } else {
             Ok(None)
@@ -481,7 +513,8 @@ impl<'a> Fields<'a> {
         Ok(hidden)
     }
 
-    /// Warns that dense layers among MoE ones are not modelled: every layer gets the MoE MLP.
+    /// Warns that dense layers among MoE ones, other than the first k (modelled), are not:
+    /// those layers get the MoE MLP.
     fn warn_dense_layers(
         &self,
         m: &MoeSpec,
@@ -500,16 +533,16 @@ impl<'a> Fields<'a> {
             * e
             + e * f64::from(m.num_experts);
         let dense_layer = projections * e * f64::from(mlp_hidden_dim);
-        let dense_layers = self.get(&["first_k_dense_replace"]).unwrap_or(0)
-            + self.v.get("mlp_only_layers").and_then(Value::as_array).map_or(0, |a| a.len() as u64);
+        let dense_layers =
+            self.v.get("mlp_only_layers").and_then(Value::as_array).map_or(0, |a| a.len() as u64);
         let step = self.get(&["decoder_sparse_step", "moe_layer_freq"]).unwrap_or(1);
         let dense_layers = (dense_layers
             + if step > 1 { u64::from(num_layers) - u64::from(num_layers) / step } else { 0 })
-        .min(u64::from(num_layers));
+        .min(u64::from(num_layers).saturating_sub(u64::from(m.first_k_dense_layers)));
         if dense_layers > 0 {
             let extra = dense_layers as f64 * (moe_layer - dense_layer);
             warnings.push(format!(
-                "{dense_layers} of the {num_layers} layers have a dense MLP (first_k_dense_replace, mlp_only_layers or decoder_sparse_step); llmsim gives every layer the MoE MLP, {:+.2} B parameters against the real model",
+                "{dense_layers} of the {num_layers} layers have a dense MLP (mlp_only_layers or decoder_sparse_step); llmsim gives them the MoE MLP, {:+.2} B parameters against the real model",
                 extra / 1e9
             ));
         }

@@ -18,7 +18,7 @@ fn params(m: &ModelArch) -> u64 {
     };
     let embeddings =
         if m.tie_word_embeddings { 1 } else { 2 } * u64::from(m.vocab_size) * u64::from(m.embedding_dim);
-    crate::memory::params_per_layer(&replica) * u64::from(m.num_layers) + embeddings
+    crate::memory::stage_layer_params(&replica) + embeddings
 }
 
 /// google/gemma-2-9b's published config.json.
@@ -142,19 +142,86 @@ fn gating_comes_from_the_model_type_or_architecture() {
 }
 
 #[test]
-fn deepseek_v2_multi_head_latent_attention_is_refused_with_the_numbers() {
-    let e = model_from_hf_config("x", DEEPSEEK_V2_LITE).unwrap_err();
-    assert!(
-        e.message.contains("multi-head latent attention") && e.message.contains("not supported yet"),
-        "{e}"
+fn deepseek_v2_lite_reads_latent_attention_without_a_query_latent() {
+    let hf = read(DEEPSEEK_V2_LITE);
+    let mla = hf.arch.mla.clone().unwrap();
+    // "q_lora_rank": null: queries are projected directly.
+    assert_eq!(
+        (mla.q_lora_rank, mla.kv_lora_rank, mla.qk_nope_head_dim, mla.qk_rope_head_dim, mla.v_head_dim),
+        (0, 512, 128, 64, 128)
     );
-    // 512 + 64 = 576 elements per token and layer, against 2 × 16 × 128 = 4096: 7.1×.
-    assert!(e.message.contains("576") && e.message.contains("4096") && e.message.contains("7.1×"), "{e}");
-    assert!(e.hint.is_some());
+    assert_eq!(hf.arch.moe.as_ref().unwrap().first_k_dense_layers, 1);
+    // 15.7 B parameters published (DeepSeek-V2-Lite's model card).
+    let p = params(&hf.arch) as f64;
+    assert!((15.5e9..16.0e9).contains(&p), "{p}");
+}
+
+/// deepseek-ai/DeepSeek-V3's published config.json (auto_map, quantization_config and
+/// rope_scaling left out).
+const DEEPSEEK_V3: &str = r#"{
+    "architectures": ["DeepseekV3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "bos_token_id": 0, "eos_token_id": 1, "ep_size": 1, "first_k_dense_replace": 3,
+    "hidden_act": "silu", "hidden_size": 7168, "initializer_range": 0.02,
+    "intermediate_size": 18432, "kv_lora_rank": 512, "max_position_embeddings": 163840,
+    "model_type": "deepseek_v3", "moe_intermediate_size": 2048, "moe_layer_freq": 1,
+    "n_group": 8, "n_routed_experts": 256, "n_shared_experts": 1, "norm_topk_prob": true,
+    "num_attention_heads": 128, "num_experts_per_tok": 8, "num_hidden_layers": 61,
+    "num_key_value_heads": 128, "num_nextn_predict_layers": 1, "q_lora_rank": 1536,
+    "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "rms_norm_eps": 1e-06,
+    "rope_theta": 10000, "routed_scaling_factor": 2.5, "scoring_func": "sigmoid",
+    "tie_word_embeddings": false, "topk_group": 4, "topk_method": "noaux_tc",
+    "torch_dtype": "bfloat16", "transformers_version": "4.33.1", "use_cache": true,
+    "v_head_dim": 128, "vocab_size": 129280}"#;
+
+#[test]
+fn deepseek_v3_caches_one_latent_per_token_and_layer_whatever_the_tp() {
+    use crate::config::{Dtype, ParallelSpec, ReplicaSpec};
+    let hf = read(DEEPSEEK_V3);
+    let m = &hf.arch;
+    let replica = |tp: u32, kv: Dtype| ReplicaSpec {
+        model: m.clone(),
+        device: find_device("h200").unwrap().clone(),
+        node: find_node("h200_dgx").unwrap().clone(),
+        parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: 1 },
+        weight_dtype: Dtype::Fp8,
+        kv_cache_dtype: kv,
+    };
+    // (kv_lora_rank 512 + qk_rope_head_dim 64) × 61 layers × 2 bytes = 70,272 bytes per token
+    // at bf16, on every GPU of a TP group (the latent is replicated, not split); caching every
+    // head's keys (192) and values (128) would take 128 × 320 = 40,960 elements a layer, 71×.
+    let bytes = |tp, kv| crate::memory::kv_elements_per_token_layer(&replica(tp, kv)) * 61 * kv_bytes(kv);
+    assert_eq!(bytes(1, Dtype::Bf16), 70_272);
+    assert_eq!(bytes(8, Dtype::Bf16), 70_272);
+    assert_eq!(bytes(8, Dtype::Fp8), 35_136);
+    let cache = crate::config::CacheSpec {
+        block_size: 64,
+        num_blocks_override: None,
+        watermark_blocks_fraction: 0.01,
+        memory_margin_fraction: 0.1,
+        activation_memory: crate::config::ActivationMemory::None,
+        runtime_memory_bytes: 0,
+        enable_prefix_caching: false,
+        num_preallocate_tokens: 64,
+    };
+    let plan = crate::memory::plan(&replica(8, Dtype::Bf16), &cache).unwrap();
+    assert_eq!(plan.kv_bytes_per_token, 70_272);
+    // 671 B parameters published (the main model; its 14 B multi-token-prediction module is
+    // not counted): 3 dense layers, 58 MoE layers of 256 routed and 1 shared expert.
+    let p = params(m) as f64;
+    assert!((670e9..673e9).contains(&p), "{p}");
+    assert!(hf.warnings.iter().all(|w| !w.contains("dense MLP")), "{:?}", hf.warnings);
+    // The catalogue's entry is the same architecture.
+    let catalogued = find_model("deepseek-ai/DeepSeek-V3").unwrap();
+    assert_eq!((&catalogued.mla, &catalogued.moe), (&m.mla, &m.moe));
+    assert_eq!((catalogued.head_dim(), catalogued.num_layers), (m.head_dim(), m.num_layers));
+}
+
+fn kv_bytes(dtype: crate::config::Dtype) -> u64 {
+    dtype.bytes_of(1)
 }
 
 #[test]
-fn deepseek_moe_shared_experts_count_and_dense_first_layers_are_warned_about() {
+fn deepseek_moe_shared_experts_count_and_dense_first_layers_are_modelled() {
     // deepseek-ai/deepseek-moe-16b-base: ordinary attention, 2 shared + 64 routed experts,
     // the first layer dense.
     let text = r#"{"architectures": ["DeepseekForCausalLM"], "model_type": "deepseek", "hidden_size": 2048,
@@ -168,14 +235,11 @@ fn deepseek_moe_shared_experts_count_and_dense_first_layers_are_warned_about() {
         (moe.num_experts, moe.top_k, moe.expert_hidden_dim, moe.shared_expert_hidden_dim),
         (64, 6, 1408, 2816)
     );
-    assert!(
-        hf.warnings.iter().any(|w| w.starts_with("1 of the 28 layers have a dense MLP")),
-        "{:?}",
-        hf.warnings
-    );
-    // 16.4 B parameters published; one MoE layer in place of the dense one adds ~0.5 B.
+    assert_eq!(moe.first_k_dense_layers, 1);
+    assert!(hf.warnings.iter().all(|w| !w.contains("dense MLP")), "{:?}", hf.warnings);
+    // 16.4 B parameters published.
     let p = params(&hf.arch) as f64;
-    assert!((16.3e9..17.2e9).contains(&p), "{p}");
+    assert!((16.2e9..16.6e9).contains(&p), "{p}");
 }
 
 #[test]

@@ -126,10 +126,14 @@ impl MfuInputs {
         MfuInputs {
             // Layer weights a token multiplies by (see `MemoryPlan::active_layer_params_per_device`).
             params_per_device: config.memory.active_layer_params_per_device as f64,
-            attention_flops_per_token_pair: 4.0
+            // QKᵀ and PV: 2 FLOPs per query/key element and per value element of each head
+            // (latent attention's keys are nope + rope wide, its values v).
+            attention_flops_per_token_pair: 2.0
                 * layers
                 * (f64::from(m.num_q_heads) / tp)
-                * f64::from(m.head_dim()),
+                * m.mla.as_ref().map_or(2.0 * f64::from(m.head_dim()), |l| {
+                    f64::from(l.qk_head_dim()) + f64::from(l.v_head_dim)
+                }),
             peak_flops: config.replica.device.fp16_tflops * 1e12,
         }
     }
