@@ -223,3 +223,49 @@ fn a_capacity_search_varies_the_pool_sizes() {
     let max_qps: Vec<f64> = plan.results().iter().map(|r| r.chosen.as_ref().map_or(0.0, |p| p.qps)).collect();
     assert!(max_qps[1] > max_qps[0] * 1.5, "max QPS 2P:1D vs 1P:3D: {max_qps:?}");
 }
+
+#[test]
+fn a_request_that_can_never_fit_a_decode_replica_is_refused_up_front_naming_the_decode_flag() {
+    // ⌈(1000 + 200) / 16⌉ = 75 blocks by its end; a decode replica has 50. It used to be
+    // prefilled, refused at its hand-off and then read after release by its PrefillEnd (panic).
+    let c = disagg_config(&[("disaggregation_config_decode_num_blocks", "50")]);
+    let report = run_checked(&c, &trace(&[(0.0, 1000, 200), (0.0, 100, 10)]));
+    check_report_invariants(&report).unwrap();
+    assert_eq!((report.summary.num_completed, report.summary.num_refused), (1, 1));
+    let refused = &report.request_errors[0];
+    assert_eq!(refused.id, 0);
+    assert!(refused.reason.contains("disaggregation_config_decode_num_blocks"), "{}", refused.reason);
+    // Refused before any prefill: the prefill replica ran only the other request's batch.
+    assert_eq!(report.replicas[0].num_batches, 1);
+}
+
+#[test]
+fn a_prefill_replica_full_of_handed_off_kv_waits_for_the_transfers_instead_of_refusing() {
+    // 200 prefill blocks hold two 63-block prompts (+ first token); 100 decode blocks hold one
+    // 75-block request. The prefill replica runs nothing while its KV is held by handed-off
+    // requests and others wait: that is not a stall, the transfers free it.
+    let c = disagg_config(&[
+        ("cache_config_num_blocks", "200"),
+        ("disaggregation_config_decode_num_blocks", "100"),
+    ]);
+    let report = run_checked(&c, &trace(&[(0.0, 1000, 200); 5]));
+    check_report_invariants(&report).unwrap();
+    assert_eq!(
+        (report.summary.num_completed, report.summary.num_refused),
+        (5, 0),
+        "{:?}",
+        report.request_errors
+    );
+}
+
+#[test]
+fn per_replica_completions_count_where_requests_ended_and_prompts_where_they_were_prefilled() {
+    // Request 0 has tokens left after its prefill and ends on the decode replica; request 1
+    // (one output token) ends where it was prefilled.
+    let report = run_checked(&disagg_config(&[]), &trace(&[(0.0, 500, 20), (0.0, 300, 1)]));
+    check_report_invariants(&report).unwrap();
+    let completed: Vec<u64> = report.replicas.iter().map(|r| r.num_completed).collect();
+    assert_eq!(completed, [1, 1]);
+    let prompts: Vec<u64> = report.replicas.iter().map(|r| r.prompt_tokens).collect();
+    assert_eq!(prompts, [800, 0]);
+}
