@@ -180,6 +180,23 @@ fn disaggregation_errors_name_the_decode_flag() {
         ["disaggregation_config_decode_num_replicas"]
     );
     assert_eq!(errors(&[("replica_scheduler_config_type", "sarathi")]), ["replica_scheduler_config_type"]);
+    // The decode cap is range-checked under its own name (it used to be reported under
+    // vllm_v1_scheduler_config_batch_size_cap), as is the scheduler's upper bound and
+    // pipeline-depth check it stands in for.
+    for cap in ["0", "-3", "99999999"] {
+        assert_eq!(
+            errors(&[("disaggregation_config_decode_batch_size_cap", cap)]),
+            ["disaggregation_config_decode_batch_size_cap"],
+            "{cap}"
+        );
+    }
+    assert_eq!(
+        errors(&[
+            ("disaggregation_config_decode_batch_size_cap", "1"),
+            ("disaggregation_config_decode_num_pipeline_stages", "2")
+        ]),
+        ["disaggregation_config_decode_batch_size_cap"]
+    );
     // Aggregated: the decode flags are ignored (with the usual warning), nothing changes.
     let c = config(&[
         ("disaggregation_config_decode_num_replicas", "4"),

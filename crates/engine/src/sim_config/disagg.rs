@@ -24,6 +24,9 @@ pub struct DisaggSpec {
     pub first_token_after_transfer: bool,
 }
 
+/// The decode pool's batch-size cap, in place of its scheduler's own cap flag.
+const DECODE_CAP_FLAG: &str = "disaggregation_config_decode_batch_size_cap";
+
 /// Each decode flag and the replica flag it stands for in the decode pool's configuration.
 const OVERRIDES: &[(&str, &str)] = &[
     ("disaggregation_config_decode_num_replicas", "cluster_config_num_replicas"),
@@ -51,7 +54,7 @@ pub(super) fn read(
     let first_token_after_transfer = p.bool("disaggregation_config_first_token_after_transfer");
     let layerwise = p.bool("disaggregation_config_layerwise_transfer");
     let overhead_ms = p.float_in("disaggregation_config_transfer_overhead_ms", 0.0, 1e6);
-    let cap = p.opt_int("disaggregation_config_decode_batch_size_cap");
+    let cap = p.opt_u64_at_least(DECODE_CAP_FLAG, 1);
     let cap_flag = REPLICA_SCHEDULERS
         .iter()
         .find(|e| e.name == prefill.replica_scheduler.name)
@@ -90,10 +93,7 @@ pub(super) fn read(
         }
     }
     if let (Some(cap), Some(flag)) = (cap, cap_flag) {
-        errors.extend(
-            set(&mut decode_flags, flag, &cap.to_string(), "disaggregation_config_decode_batch_size_cap")
-                .err(),
-        );
+        errors.extend(set(&mut decode_flags, flag, &cap.to_string(), DECODE_CAP_FLAG).err());
     }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
@@ -106,6 +106,9 @@ pub(super) fn read(
                     .map(|mut e| {
                         let renamed = match e.flag.as_str() {
                             "replica_scheduler_config_type" => None,
+                            // The decode cap stands in for the scheduler's cap (its range, its
+                            // pipeline-depth check).
+                            flag if cap.is_some() && Some(flag) == cap_flag => Some(DECODE_CAP_FLAG),
                             flag => OVERRIDES
                                 .iter()
                                 .find(|(from, to)| *to == flag && user.is_set(from))
