@@ -286,3 +286,23 @@ fn per_replica_completions_count_where_requests_ended_and_prompts_where_they_wer
     let prompts: Vec<u64> = report.replicas.iter().map(|r| r.prompt_tokens).collect();
     assert_eq!(prompts, [800, 0]);
 }
+
+#[test]
+fn layerwise_transfer_hides_only_what_the_link_was_free_for() {
+    // Two prefill replicas prefill one request each in the same span and send to the one decode
+    // replica. The first transfer's layers went out during its prefill (only the last layer's
+    // share is left); the second's link was busy with the first until after its prefill ended,
+    // so nothing of it was hidden: its whole byte time shows.
+    let c = disagg_config(&[
+        ("cluster_config_num_replicas", "2"),
+        ("global_scheduler_config_type", "round_robin"),
+        ("disaggregation_config_layerwise_transfer", "true"),
+    ]);
+    let report = run_checked(&c, &trace(&[(0.0, 1000, 4), (0.0, 1000, 4)]));
+    check_report_invariants(&report).unwrap();
+    let d = report.summary.disaggregation.as_ref().unwrap();
+    assert_eq!(d.num_kv_transfers, 2);
+    let bytes_ns = (1000 * KV_BYTES_PER_TOKEN).div_ceil(450);
+    assert_eq!(d.kv_transfer_s.min, (bytes_ns.div_ceil(32) + 10_000) as f64 / 1e9);
+    assert_eq!(d.kv_transfer_s.max, (bytes_ns + 10_000) as f64 / 1e9);
+}

@@ -689,9 +689,13 @@ impl Simulation {
                 return self.admit_transfers(replica);
             }
             let prefill_end = request.prefill_completed_at.expect("prefilled");
-            // Layer-wise sending overlaps the prefill only if room was there at its end.
+            // Layer-wise sending overlaps the prefill only if room was there at its end, and
+            // only while the link was free during it.
             let overlapped = if prefill_end == self.now {
-                prefill_end.since(request.scheduled_at.unwrap_or(prefill_end))
+                let link_free = disagg.links.free_at(prefill, ReplicaId(d as u32));
+                let sending_from =
+                    request.scheduled_at.unwrap_or(prefill_end).max(link_free).min(prefill_end);
+                prefill_end.since(sending_from)
             } else {
                 0
             };
