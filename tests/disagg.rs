@@ -197,6 +197,31 @@ fn disaggregation_errors_name_the_decode_flag() {
         ]),
         ["disaggregation_config_decode_batch_size_cap"]
     );
+    // The run limits hold for both pools together, each of which is within them alone.
+    assert_eq!(
+        errors(&[
+            ("cache_config_num_blocks", "100"),
+            ("cluster_config_num_replicas", "60000"),
+            ("disaggregation_config_decode_num_replicas", "60000")
+        ]),
+        ["disaggregation_config_decode_num_replicas"]
+    );
+    assert_eq!(
+        errors(&[
+            ("cluster_config_num_replicas", "15000"),
+            ("disaggregation_config_decode_num_replicas", "15000")
+        ]),
+        ["disaggregation_config_decode_num_replicas"]
+    );
+    // The two pools are alike (one replica of 2000 blocks each): a budget that holds either
+    // pool's estimate alone but not both pools' KV blocks.
+    let one_pool =
+        SimConfig::build(&disagg_config(&[]), &inputs).unwrap().disagg.unwrap().decode.memory_estimate;
+    assert!(one_pool.kv_blocks > 0);
+    let budget = one_pool.total() + one_pool.kv_blocks / 2;
+    let over =
+        SimConfig::build_with_budget(&disagg_config(&[]), &inputs, budget).err().map(|e| e.to_string());
+    assert!(over.as_deref().is_some_and(|e| e.contains("budget")), "{over:?}");
     // Aggregated: the decode flags are ignored (with the usual warning), nothing changes.
     let c = config(&[
         ("disaggregation_config_decode_num_replicas", "4"),

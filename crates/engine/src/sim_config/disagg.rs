@@ -8,7 +8,7 @@ use super::SimConfig;
 use crate::config::{Config, ConfigError, ConfigErrors, Params};
 use crate::disagg::{self, DecodeRouterKind, KvTransferModel, PoolPlacement};
 use crate::inputs::Inputs;
-use crate::limits::MAX_REPLICAS;
+use crate::limits::{MAX_REPLICAS, MAX_SIMULATED_BLOCKS, MemoryEstimate};
 use crate::scheduler::replica::REPLICA_SCHEDULERS;
 
 /// A disaggregated cluster's decode side.
@@ -125,6 +125,7 @@ pub(super) fn read(
         },
     )?;
     debug_assert_eq!(decode.cluster.num_replicas as i64, num_decode);
+    check_both_pools(user, inputs, memory_budget, prefill, &decode)?;
     let placement = |c: &SimConfig| PoolPlacement {
         num_replicas: c.cluster.num_replicas,
         gpus_per_replica: c.replica.parallel.world_size(),
@@ -149,4 +150,56 @@ pub(super) fn read(
         transfer,
         first_token_after_transfer,
     }))
+}
+
+/// The run limits hold for the whole cluster, not each pool alone (each pool was checked
+/// alone when it was built): replicas, simulated KV blocks and the memory estimate (whose
+/// requests and inputs both pools' estimates count once each, the KV blocks of both).
+fn check_both_pools(
+    user: &Config,
+    inputs: &Inputs,
+    memory_budget: u64,
+    prefill: &SimConfig,
+    decode: &SimConfig,
+) -> Result<(), ConfigErrors> {
+    let flag = OVERRIDES[0].0;
+    let (np, nd) = (prefill.cluster.num_replicas, decode.cluster.num_replicas);
+    let mut p = Params::new(user);
+    if u64::from(np) + u64::from(nd) > u64::from(MAX_REPLICAS) {
+        p.error(
+            ConfigError::new(
+                flag,
+                format!(
+                    "{np} prefill + {nd} decode replicas = {} replicas, more than the {MAX_REPLICAS} a cluster may have",
+                    u64::from(np) + u64::from(nd)
+                ),
+            )
+            .with_hint(format!("use at most {MAX_REPLICAS} replicas over both pools")),
+        );
+    }
+    let prefill_blocks = prefill.memory.num_blocks.saturating_mul(u64::from(np));
+    let decode_blocks = decode.memory.num_blocks.saturating_mul(u64::from(nd));
+    if prefill_blocks.saturating_add(decode_blocks) > MAX_SIMULATED_BLOCKS {
+        p.error(
+            ConfigError::new(
+                flag,
+                format!(
+                    "{prefill_blocks} prefill + {decode_blocks} decode KV blocks to simulate, more than the {MAX_SIMULATED_BLOCKS} this simulator keeps in memory"
+                ),
+            )
+            .with_hint(
+                "use fewer replicas in either pool, a larger --cache_config_block_size, or fewer --disaggregation_config_decode_num_blocks",
+            ),
+        );
+    }
+    let estimate = combined_estimate(&prefill.memory_estimate, &decode.memory_estimate);
+    let input_flag = super::resources::largest_input_flag(user, inputs);
+    super::resources::check_budget(&mut p, &estimate, memory_budget, &prefill.workload.build, input_flag);
+    let errors = p.into_errors();
+    if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
+}
+
+/// The memory a disaggregated run needs: its requests and inputs once, both pools' KV blocks.
+pub(super) fn combined_estimate(prefill: &MemoryEstimate, decode: &MemoryEstimate) -> MemoryEstimate {
+    MemoryEstimate { kv_blocks: prefill.kv_blocks.saturating_add(decode.kv_blocks), ..*prefill }
 }
