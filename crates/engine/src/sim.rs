@@ -702,6 +702,15 @@ impl Simulation {
             let link = disagg.transfer.link(prefill.0, d as u32);
             let duration = disagg.transfer.duration_ns(request.num_prefill_tokens, link, overlapped);
             let (start, end) = disagg.links.book(prefill, ReplicaId(d as u32), self.now, duration);
+            if self.check_invariants {
+                // The reservation was made now, after the prefill's end.
+                assert!(
+                    start >= prefill_end && start >= self.now,
+                    "INV-13 (disaggregated causality): request {}'s transfer starts at {start} before its prefill's end {prefill_end} or its KV reservation {}",
+                    id.0,
+                    self.now
+                );
+            }
             self.metrics.on_kv_transfer(start.since(prefill_end), end.since(start), link);
             disagg.awaiting_transfers[replica.0 as usize] += 1;
             self.queue.push(end, Event::KvTransferEnd { request: id });
