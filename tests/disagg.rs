@@ -180,6 +180,48 @@ fn disaggregation_errors_name_the_decode_flag() {
         ["disaggregation_config_decode_num_replicas"]
     );
     assert_eq!(errors(&[("replica_scheduler_config_type", "sarathi")]), ["replica_scheduler_config_type"]);
+    // The decode cap is range-checked under its own name (it used to be reported under
+    // vllm_v1_scheduler_config_batch_size_cap), as is the scheduler's upper bound and
+    // pipeline-depth check it stands in for.
+    for cap in ["0", "-3", "99999999"] {
+        assert_eq!(
+            errors(&[("disaggregation_config_decode_batch_size_cap", cap)]),
+            ["disaggregation_config_decode_batch_size_cap"],
+            "{cap}"
+        );
+    }
+    assert_eq!(
+        errors(&[
+            ("disaggregation_config_decode_batch_size_cap", "1"),
+            ("disaggregation_config_decode_num_pipeline_stages", "2")
+        ]),
+        ["disaggregation_config_decode_batch_size_cap"]
+    );
+    // The run limits hold for both pools together, each of which is within them alone.
+    assert_eq!(
+        errors(&[
+            ("cache_config_num_blocks", "100"),
+            ("cluster_config_num_replicas", "60000"),
+            ("disaggregation_config_decode_num_replicas", "60000")
+        ]),
+        ["disaggregation_config_decode_num_replicas"]
+    );
+    assert_eq!(
+        errors(&[
+            ("cluster_config_num_replicas", "15000"),
+            ("disaggregation_config_decode_num_replicas", "15000")
+        ]),
+        ["disaggregation_config_decode_num_replicas"]
+    );
+    // The two pools are alike (one replica of 2000 blocks each): a budget that holds either
+    // pool's estimate alone but not both pools' KV blocks.
+    let one_pool =
+        SimConfig::build(&disagg_config(&[]), &inputs).unwrap().disagg.unwrap().decode.memory_estimate;
+    assert!(one_pool.kv_blocks > 0);
+    let budget = one_pool.total() + one_pool.kv_blocks / 2;
+    let over =
+        SimConfig::build_with_budget(&disagg_config(&[]), &inputs, budget).err().map(|e| e.to_string());
+    assert!(over.as_deref().is_some_and(|e| e.contains("budget")), "{over:?}");
     // Aggregated: the decode flags are ignored (with the usual warning), nothing changes.
     let c = config(&[
         ("disaggregation_config_decode_num_replicas", "4"),
@@ -222,4 +264,70 @@ fn a_capacity_search_varies_the_pool_sizes() {
     }
     let max_qps: Vec<f64> = plan.results().iter().map(|r| r.chosen.as_ref().map_or(0.0, |p| p.qps)).collect();
     assert!(max_qps[1] > max_qps[0] * 1.5, "max QPS 2P:1D vs 1P:3D: {max_qps:?}");
+}
+
+#[test]
+fn a_request_that_can_never_fit_a_decode_replica_is_refused_up_front_naming_the_decode_flag() {
+    // ⌈(1000 + 200) / 16⌉ = 75 blocks by its end; a decode replica has 50. It used to be
+    // prefilled, refused at its hand-off and then read after release by its PrefillEnd (panic).
+    let c = disagg_config(&[("disaggregation_config_decode_num_blocks", "50")]);
+    let report = run_checked(&c, &trace(&[(0.0, 1000, 200), (0.0, 100, 10)]));
+    check_report_invariants(&report).unwrap();
+    assert_eq!((report.summary.num_completed, report.summary.num_refused), (1, 1));
+    let refused = &report.request_errors[0];
+    assert_eq!(refused.id, 0);
+    assert!(refused.reason.contains("disaggregation_config_decode_num_blocks"), "{}", refused.reason);
+    // Refused before any prefill: the prefill replica ran only the other request's batch.
+    assert_eq!(report.replicas[0].num_batches, 1);
+}
+
+#[test]
+fn a_prefill_replica_full_of_handed_off_kv_waits_for_the_transfers_instead_of_refusing() {
+    // 200 prefill blocks hold two 63-block prompts (+ first token); 100 decode blocks hold one
+    // 75-block request. The prefill replica runs nothing while its KV is held by handed-off
+    // requests and others wait: that is not a stall, the transfers free it.
+    let c = disagg_config(&[
+        ("cache_config_num_blocks", "200"),
+        ("disaggregation_config_decode_num_blocks", "100"),
+    ]);
+    let report = run_checked(&c, &trace(&[(0.0, 1000, 200); 5]));
+    check_report_invariants(&report).unwrap();
+    assert_eq!(
+        (report.summary.num_completed, report.summary.num_refused),
+        (5, 0),
+        "{:?}",
+        report.request_errors
+    );
+}
+
+#[test]
+fn per_replica_completions_count_where_requests_ended_and_prompts_where_they_were_prefilled() {
+    // Request 0 has tokens left after its prefill and ends on the decode replica; request 1
+    // (one output token) ends where it was prefilled.
+    let report = run_checked(&disagg_config(&[]), &trace(&[(0.0, 500, 20), (0.0, 300, 1)]));
+    check_report_invariants(&report).unwrap();
+    let completed: Vec<u64> = report.replicas.iter().map(|r| r.num_completed).collect();
+    assert_eq!(completed, [1, 1]);
+    let prompts: Vec<u64> = report.replicas.iter().map(|r| r.prompt_tokens).collect();
+    assert_eq!(prompts, [800, 0]);
+}
+
+#[test]
+fn layerwise_transfer_hides_only_what_the_link_was_free_for() {
+    // Two prefill replicas prefill one request each in the same span and send to the one decode
+    // replica. The first transfer's layers went out during its prefill (only the last layer's
+    // share is left); the second's link was busy with the first until after its prefill ended,
+    // so nothing of it was hidden: its whole byte time shows.
+    let c = disagg_config(&[
+        ("cluster_config_num_replicas", "2"),
+        ("global_scheduler_config_type", "round_robin"),
+        ("disaggregation_config_layerwise_transfer", "true"),
+    ]);
+    let report = run_checked(&c, &trace(&[(0.0, 1000, 4), (0.0, 1000, 4)]));
+    check_report_invariants(&report).unwrap();
+    let d = report.summary.disaggregation.as_ref().unwrap();
+    assert_eq!(d.num_kv_transfers, 2);
+    let bytes_ns = (1000 * KV_BYTES_PER_TOKEN).div_ceil(450);
+    assert_eq!(d.kv_transfer_s.min, (bytes_ns.div_ceil(32) + 10_000) as f64 / 1e9);
+    assert_eq!(d.kv_transfer_s.max, (bytes_ns + 10_000) as f64 / 1e9);
 }

@@ -126,12 +126,38 @@ struct DisaggRuntime {
     transfer: KvTransferModel,
     first_token_after_transfer: bool,
     decode_block_size: u32,
+    /// KV blocks of each decode replica.
+    decode_num_blocks: u64,
     /// Per decode replica (index within the pool): requests waiting for KV room, in order.
     waiting: Vec<VecDeque<RequestId>>,
     /// The KV blocks those need.
     waiting_blocks: Vec<u64>,
     links: Links,
     targets: Vec<DecodeTarget>,
+    /// Per replica (all of them): requests whose KV blocks it holds for a transfer not landed
+    /// yet — handed off and not released (prefill side), or admitted and in transfer (decode
+    /// side). Such a replica may run nothing and have nothing schedulable while requests wait,
+    /// yet it is not stalled: the transfers' ends free its blocks or make its requests
+    /// schedulable, and schedule it again.
+    awaiting_transfers: Vec<u32>,
+}
+
+impl DisaggRuntime {
+    /// The refusal of a request that has tokens left after its prefill (so it goes to the
+    /// decode pool) but needs more KV blocks than a decode replica has.
+    fn never_fits(&self, request: &Request) -> Option<String> {
+        let needed = crate::scheduler::replica::blocks_needed(request, self.decode_block_size);
+        (request.original_decode_tokens > 1 && needed > self.decode_num_blocks).then(|| {
+            format!(
+                "decode pool: {} (--disaggregation_config_decode_num_blocks)",
+                crate::scheduler::replica::never_fits(
+                    request,
+                    self.decode_block_size,
+                    self.decode_num_blocks
+                )
+            )
+        })
+    }
 }
 
 impl Simulation {
@@ -173,10 +199,12 @@ impl Simulation {
                 transfer: d.transfer.clone(),
                 first_token_after_transfer: d.first_token_after_transfer,
                 decode_block_size: d.decode.cache.block_size,
+                decode_num_blocks: d.decode.memory.num_blocks,
                 waiting: vec![VecDeque::new(); num_decode as usize],
                 waiting_blocks: vec![0; num_decode as usize],
                 links: Links::new(n, num_decode),
                 targets: Vec::with_capacity(num_decode as usize),
+                awaiting_transfers: vec![0; (n + num_decode) as usize],
             }
         });
         let num_all = replicas.len();
@@ -355,7 +383,13 @@ impl Simulation {
             Event::BatchStageEnd { replica, stage, batch } => self.on_stage_end(replica, stage, batch),
             Event::BatchEnd { replica, batch } => self.on_batch_end(replica, batch),
             Event::KvTransferEnd { request } => self.on_kv_transfer_end(request),
-            Event::PrefillEnd { request } => self.router.on_prefill_end(self.requests.get(request)),
+            // A request refused in the instant its prefill ended (its KV could not be admitted
+            // on its decode replica) may be released already.
+            Event::PrefillEnd { request } => {
+                if self.requests.contains(request) {
+                    self.router.on_prefill_end(self.requests.get(request));
+                }
+            }
             Event::RequestEnd { request } => self.on_request_end(request),
         }
     }
@@ -391,6 +425,12 @@ impl Simulation {
         for &id in &queued {
             let replica = self.router.route(self.requests.get(id), &self.replicas, &mut self.routing_rng);
             self.requests.get_mut(id).replica = Some(replica);
+            // Disaggregated: what its decode replica could never hold is refused before it is
+            // prefilled (not at its hand-off, after holding prefill blocks for nothing).
+            if let Some(reason) = self.disagg.as_ref().and_then(|d| d.never_fits(self.requests.get(id))) {
+                self.refuse(id, reason);
+                continue;
+            }
             match self.replicas.0[replica.0 as usize].scheduler.add_request(id, &mut self.requests) {
                 Ok(()) => self.touched[replica.0 as usize] = true,
                 Err(reason) => self.refuse(id, reason),
@@ -440,8 +480,13 @@ impl Simulation {
             if self.plan.is_empty() {
                 // Nothing in flight and nothing schedulable while requests wait would stall the
                 // replica forever (Vidur §12.4): refuse what blocks the queue, then retry.
+                // Disaggregated: a replica whose blocks wait on transfers is not stalled.
+                let awaiting_transfers = self.disagg.as_ref().map_or(0, |d| d.awaiting_transfers[r]);
                 let replica_state = &mut self.replicas.0[r];
-                if replica_state.batches_in_flight == 0 && replica_state.scheduler.num_pending() > 0 {
+                if replica_state.batches_in_flight == 0
+                    && awaiting_transfers == 0
+                    && replica_state.scheduler.num_pending() > 0
+                {
                     match replica_state.scheduler.evict_blocked(&mut self.requests) {
                         Some((id, reason)) => {
                             self.refuse(id, reason);
@@ -612,6 +657,7 @@ impl Simulation {
             );
         }
         request.decode_replica = Some(ReplicaId(disagg.num_prefill + d as u32));
+        disagg.awaiting_transfers[replica.0 as usize] += 1;
         disagg.waiting[d].push_back(id);
         disagg.waiting_blocks[d] +=
             u64::from(request.num_processed_tokens.div_ceil(disagg.decode_block_size));
@@ -636,22 +682,37 @@ impl Simulation {
                 u64::from(request.num_processed_tokens.div_ceil(disagg.decode_block_size));
             let prefill = request.replica.expect("routed");
             if let Err(reason) = admitted {
+                disagg.awaiting_transfers[prefill.0 as usize] -= 1;
                 self.replicas.0[prefill.0 as usize].scheduler.release_handed_off(id);
                 self.queue.push(self.now, Event::ReplicaSchedule { replica: prefill });
                 self.refuse(id, reason);
                 return self.admit_transfers(replica);
             }
             let prefill_end = request.prefill_completed_at.expect("prefilled");
-            // Layer-wise sending overlaps the prefill only if room was there at its end.
+            // Layer-wise sending overlaps the prefill only if room was there at its end, and
+            // only while the link was free during it.
             let overlapped = if prefill_end == self.now {
-                prefill_end.since(request.scheduled_at.unwrap_or(prefill_end))
+                let link_free = disagg.links.free_at(prefill, ReplicaId(d as u32));
+                let sending_from =
+                    request.scheduled_at.unwrap_or(prefill_end).max(link_free).min(prefill_end);
+                prefill_end.since(sending_from)
             } else {
                 0
             };
             let link = disagg.transfer.link(prefill.0, d as u32);
             let duration = disagg.transfer.duration_ns(request.num_prefill_tokens, link, overlapped);
             let (start, end) = disagg.links.book(prefill, ReplicaId(d as u32), self.now, duration);
+            if self.check_invariants {
+                // The reservation was made now, after the prefill's end.
+                assert!(
+                    start >= prefill_end && start >= self.now,
+                    "INV-13 (disaggregated causality): request {}'s transfer starts at {start} before its prefill's end {prefill_end} or its KV reservation {}",
+                    id.0,
+                    self.now
+                );
+            }
             self.metrics.on_kv_transfer(start.since(prefill_end), end.since(start), link);
+            disagg.awaiting_transfers[replica.0 as usize] += 1;
             self.queue.push(end, Event::KvTransferEnd { request: id });
         }
         let r = replica.0 as usize;
@@ -661,7 +722,8 @@ impl Simulation {
     /// Disaggregated: `id`'s KV cache reached its decode replica; its prefill replica frees
     /// the blocks, and both replicas schedule.
     fn on_kv_transfer_end(&mut self, id: RequestId) {
-        let first_token_after_transfer = self.disagg.as_ref().is_some_and(|d| d.first_token_after_transfer);
+        let disagg = self.disagg.as_mut().expect("disaggregated");
+        let first_token_after_transfer = disagg.first_token_after_transfer;
         let now = self.now;
         let request = self.requests.get_mut(id);
         request.in_flight = false;
@@ -671,6 +733,8 @@ impl Simulation {
         }
         let (prefill, decode) =
             (request.replica.expect("routed"), request.decode_replica.expect("handed off"));
+        disagg.awaiting_transfers[prefill.0 as usize] -= 1;
+        disagg.awaiting_transfers[decode.0 as usize] -= 1;
         let p = prefill.0 as usize;
         self.replicas.0[p].scheduler.release_handed_off(id);
         self.metrics.sample_kv(prefill, now, self.replicas.0[p].scheduler.kv_usage());

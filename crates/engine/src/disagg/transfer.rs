@@ -100,8 +100,8 @@ impl KvTransferModel {
     }
 
     /// How long the transfer of `tokens` tokens holds the link. With layer-wise transfer and
-    /// room reserved on the decode side by the prefill's end (`overlapped_ns` = the prefill's
-    /// span, else 0), the layers sent during the prefill are hidden: what remains is the rest,
+    /// room reserved on the decode side by the prefill's end (`overlapped_ns` = the part of the
+    /// prefill's span the link was free for, else 0), the layers sent during it are hidden: what remains is the rest,
     /// at least the last layer's share.
     pub fn duration_ns(&self, tokens: u32, link: LinkKind, overlapped_ns: u64) -> u64 {
         let bytes_ns = self.byte_time_ns(tokens, link);
@@ -131,6 +131,12 @@ impl Links {
             send_free_at: vec![SimTime::ZERO; num_prefill as usize],
             receive_free_at: vec![SimTime::ZERO; num_decode as usize],
         }
+    }
+
+    /// When both ends of a transfer from prefill replica `p` to decode replica `d` (indices
+    /// within their pools) are free.
+    pub fn free_at(&self, p: ReplicaId, d: ReplicaId) -> SimTime {
+        self.send_free_at[p.0 as usize].max(self.receive_free_at[d.0 as usize])
     }
 
     /// Books a transfer ready at `ready` from prefill replica `p` to decode replica `d`

@@ -442,8 +442,10 @@ impl Metrics {
             }
             return;
         }
+        // Disaggregated: it completed on its decode replica (if it went there); its prompt and
+        // cached tokens stay with the replica that prefilled it (and holds its prefix cache).
+        self.replicas[request.decode_replica.map_or(replica, |r| r.0) as usize].num_completed += 1;
         let acc = &mut self.replicas[replica as usize];
-        acc.num_completed += 1;
         acc.prompt_tokens_completed += u64::from(request.original_prefill_tokens);
         acc.cached_tokens_completed += u64::from(request.num_prefill_tokens_cached);
         let completed_at = request.completed_at.unwrap_or_default();

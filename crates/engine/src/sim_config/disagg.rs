@@ -8,7 +8,7 @@ use super::SimConfig;
 use crate::config::{Config, ConfigError, ConfigErrors, Params};
 use crate::disagg::{self, DecodeRouterKind, KvTransferModel, PoolPlacement};
 use crate::inputs::Inputs;
-use crate::limits::MAX_REPLICAS;
+use crate::limits::{MAX_REPLICAS, MAX_SIMULATED_BLOCKS, MemoryEstimate};
 use crate::scheduler::replica::REPLICA_SCHEDULERS;
 
 /// A disaggregated cluster's decode side.
@@ -23,6 +23,9 @@ pub struct DisaggSpec {
     /// TTFT ends when the KV cache reached the decode replica.
     pub first_token_after_transfer: bool,
 }
+
+/// The decode pool's batch-size cap, in place of its scheduler's own cap flag.
+const DECODE_CAP_FLAG: &str = "disaggregation_config_decode_batch_size_cap";
 
 /// Each decode flag and the replica flag it stands for in the decode pool's configuration.
 const OVERRIDES: &[(&str, &str)] = &[
@@ -51,7 +54,7 @@ pub(super) fn read(
     let first_token_after_transfer = p.bool("disaggregation_config_first_token_after_transfer");
     let layerwise = p.bool("disaggregation_config_layerwise_transfer");
     let overhead_ms = p.float_in("disaggregation_config_transfer_overhead_ms", 0.0, 1e6);
-    let cap = p.opt_int("disaggregation_config_decode_batch_size_cap");
+    let cap = p.opt_u64_at_least(DECODE_CAP_FLAG, 1);
     let cap_flag = REPLICA_SCHEDULERS
         .iter()
         .find(|e| e.name == prefill.replica_scheduler.name)
@@ -90,10 +93,7 @@ pub(super) fn read(
         }
     }
     if let (Some(cap), Some(flag)) = (cap, cap_flag) {
-        errors.extend(
-            set(&mut decode_flags, flag, &cap.to_string(), "disaggregation_config_decode_batch_size_cap")
-                .err(),
-        );
+        errors.extend(set(&mut decode_flags, flag, &cap.to_string(), DECODE_CAP_FLAG).err());
     }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
@@ -106,6 +106,9 @@ pub(super) fn read(
                     .map(|mut e| {
                         let renamed = match e.flag.as_str() {
                             "replica_scheduler_config_type" => None,
+                            // The decode cap stands in for the scheduler's cap (its range, its
+                            // pipeline-depth check).
+                            flag if cap.is_some() && Some(flag) == cap_flag => Some(DECODE_CAP_FLAG),
                             flag => OVERRIDES
                                 .iter()
                                 .find(|(from, to)| *to == flag && user.is_set(from))
@@ -122,6 +125,7 @@ pub(super) fn read(
         },
     )?;
     debug_assert_eq!(decode.cluster.num_replicas as i64, num_decode);
+    check_both_pools(user, inputs, memory_budget, prefill, &decode)?;
     let placement = |c: &SimConfig| PoolPlacement {
         num_replicas: c.cluster.num_replicas,
         gpus_per_replica: c.replica.parallel.world_size(),
@@ -146,4 +150,56 @@ pub(super) fn read(
         transfer,
         first_token_after_transfer,
     }))
+}
+
+/// The run limits hold for the whole cluster, not each pool alone (each pool was checked
+/// alone when it was built): replicas, simulated KV blocks and the memory estimate (whose
+/// requests and inputs both pools' estimates count once each, the KV blocks of both).
+fn check_both_pools(
+    user: &Config,
+    inputs: &Inputs,
+    memory_budget: u64,
+    prefill: &SimConfig,
+    decode: &SimConfig,
+) -> Result<(), ConfigErrors> {
+    let flag = OVERRIDES[0].0;
+    let (np, nd) = (prefill.cluster.num_replicas, decode.cluster.num_replicas);
+    let mut p = Params::new(user);
+    if u64::from(np) + u64::from(nd) > u64::from(MAX_REPLICAS) {
+        p.error(
+            ConfigError::new(
+                flag,
+                format!(
+                    "{np} prefill + {nd} decode replicas = {} replicas, more than the {MAX_REPLICAS} a cluster may have",
+                    u64::from(np) + u64::from(nd)
+                ),
+            )
+            .with_hint(format!("use at most {MAX_REPLICAS} replicas over both pools")),
+        );
+    }
+    let prefill_blocks = prefill.memory.num_blocks.saturating_mul(u64::from(np));
+    let decode_blocks = decode.memory.num_blocks.saturating_mul(u64::from(nd));
+    if prefill_blocks.saturating_add(decode_blocks) > MAX_SIMULATED_BLOCKS {
+        p.error(
+            ConfigError::new(
+                flag,
+                format!(
+                    "{prefill_blocks} prefill + {decode_blocks} decode KV blocks to simulate, more than the {MAX_SIMULATED_BLOCKS} this simulator keeps in memory"
+                ),
+            )
+            .with_hint(
+                "use fewer replicas in either pool, a larger --cache_config_block_size, or fewer --disaggregation_config_decode_num_blocks",
+            ),
+        );
+    }
+    let estimate = combined_estimate(&prefill.memory_estimate, &decode.memory_estimate);
+    let input_flag = super::resources::largest_input_flag(user, inputs);
+    super::resources::check_budget(&mut p, &estimate, memory_budget, &prefill.workload.build, input_flag);
+    let errors = p.into_errors();
+    if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
+}
+
+/// The memory a disaggregated run needs: its requests and inputs once, both pools' KV blocks.
+pub(super) fn combined_estimate(prefill: &MemoryEstimate, decode: &MemoryEstimate) -> MemoryEstimate {
+    MemoryEstimate { kv_blocks: prefill.kv_blocks.saturating_add(decode.kv_blocks), ..*prefill }
 }

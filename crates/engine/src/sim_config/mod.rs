@@ -247,6 +247,8 @@ impl SimConfig {
         built.disagg = disagg::read(user, inputs, memory_budget, &built)?;
         if let Some(decode) = built.disagg.as_ref().map(|d| &d.decode) {
             built.cost = combined_cost(&built.cost, &decode.cost);
+            built.memory_estimate =
+                disagg::combined_estimate(&built.memory_estimate, &decode.memory_estimate);
             built.warnings.extend(decode.warnings.iter().map(|w| format!("decode pool: {w}")));
         }
         Ok(built)
