@@ -596,17 +596,7 @@ mod tests {
                 2 => assert!(matches!(r.verdict, Verdict::Infeasible(_)), "capacity below min_qps: {r:?}"),
                 3 => assert_eq!(r.verdict, Verdict::Skipped("does not fit".into())),
                 _ => {
-                    let chosen = r.chosen.as_ref().unwrap();
-                    assert!(chosen.outcome.passed && chosen.qps <= CAPACITY[c], "{r:?}");
-                    // The lowest failing point above it is within the granularity.
-                    let next = r
-                        .points
-                        .iter()
-                        .filter(|p| !p.outcome.passed && p.qps > chosen.qps)
-                        .map(|p| p.qps)
-                        .fold(f64::INFINITY, f64::min);
-                    assert!(next > CAPACITY[c], "{r:?}");
-                    assert!(next - chosen.qps <= 0.02 * next, "{} vs {next}", chosen.qps);
+                    assert_found(r, CAPACITY[c]);
                     assert!(r.points.len() <= 24);
                 }
             }
