@@ -4,8 +4,11 @@
 //! Each child (`llmsim-fuzz --child`) runs executions `start, start + stride, ...`, writing
 //! `S i` before execution `i` and `F i kind<TAB>message` after one with a finding. The
 //! supervisor reads those lines: a child that dies names the execution it had started (an
-//! abort); a child silent for longer than the watchdog's limit is killed (a hang); either way a
-//! new child takes over after that execution. Unique findings (by [`Finding::signature`]) are
+//! abort); a child that spends more than the watchdog's limit of its own CPU time without a word
+//! is killed (a hang); either way a new child takes over after that execution. The limit counts
+//! the child's CPU time, not wall time, so that a campaign run at low priority beside other work
+//! (where a child may wait minutes for a core) reports no false hangs; a child silent for ten
+//! times the limit in wall time is killed too, in case it hangs without using the CPU. Unique findings (by [`Finding::signature`]) are
 //! regenerated from the seed, minimised in process when they can be (panics and invariant
 //! violations), and written to the findings directory as `case.json` with their files.
 
@@ -49,7 +52,8 @@ pub struct Options {
     pub executions: u64,
     /// Child processes running at once.
     pub workers: u64,
-    /// Seconds without a word from a child before it is killed as hung.
+    /// CPU seconds a child may spend without a word before it is killed as hung (ten times as
+    /// many seconds of wall time, where its CPU time cannot be read).
     pub hang_secs: u64,
     /// Where findings are written.
     pub findings_dir: PathBuf,
@@ -127,9 +131,10 @@ enum Line {
 
 struct Worker {
     child: Child,
-    /// The execution it started last, and when it last spoke.
+    /// The execution it started last, and when it last spoke (wall time, and its CPU time then).
     current: Option<u64>,
     last_heard: Instant,
+    cpu_when_heard: Option<Duration>,
     stride: u64,
     generation: u64,
     done: bool,
@@ -167,7 +172,16 @@ pub fn run(options: &Options, exe: &Path, progress: &mut dyn FnMut(&Totals, Dura
             }
             let _ = tx.send(Line::Closed(id, generation));
         });
-        Worker { child, current: None, last_heard: Instant::now(), stride: workers, generation, done: false }
+        let cpu_when_heard = cpu_time(child.id());
+        Worker {
+            child,
+            current: None,
+            last_heard: Instant::now(),
+            cpu_when_heard,
+            stride: workers,
+            generation,
+            done: false,
+        }
     };
     for k in 0..workers {
         pool.push(spawn(k as usize, k, tx.clone()));
@@ -182,6 +196,7 @@ pub fn run(options: &Options, exe: &Path, progress: &mut dyn FnMut(&Totals, Dura
             Ok(Line::Text(id, _, line)) => {
                 let w = &mut pool[id];
                 w.last_heard = Instant::now();
+                w.cpu_when_heard = cpu_time(w.child.id());
                 let mut parts = line.splitn(3, ' ');
                 match (parts.next(), parts.next(), parts.next()) {
                     (Some("S"), Some(i), target) => {
@@ -232,15 +247,25 @@ pub fn run(options: &Options, exe: &Path, progress: &mut dyn FnMut(&Totals, Dura
         }
         for id in 0..pool.len() {
             let w = &mut pool[id];
-            if !w.done && w.current.is_some() && w.last_heard.elapsed() > hang {
+            if w.done || w.current.is_none() {
+                continue;
+            }
+            let silent = w.last_heard.elapsed();
+            let cpu_spent = match (w.cpu_when_heard, cpu_time(w.child.id())) {
+                (Some(then), Some(now)) => Some(now.saturating_sub(then)),
+                _ => None,
+            };
+            let message = match cpu_spent {
+                Some(cpu) if cpu > hang => format!("no progress for {} s of CPU time", hang.as_secs()),
+                _ if silent > hang * 10 => format!("no progress for {} s", silent.as_secs()),
+                None if silent > hang => format!("no progress for {} s", hang.as_secs()),
+                _ => continue,
+            };
+            {
                 let i = w.current.take().unwrap_or(0);
                 let _ = w.child.kill();
                 let _ = w.child.wait();
-                record(
-                    &mut totals,
-                    i,
-                    Finding { kind: "hang".into(), message: format!("no progress for {} s", hang.as_secs()) },
-                );
+                record(&mut totals, i, Finding { kind: "hang".into(), message });
                 // The old child's lines (its reader reports it closed) carry an old
                 // generation and are ignored; the new child takes the slot.
                 let stride = w.stride;
@@ -253,6 +278,25 @@ pub fn run(options: &Options, exe: &Path, progress: &mut dyn FnMut(&Totals, Dura
         }
     }
     totals
+}
+
+/// CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`; `None`
+/// where that cannot be read (not Linux, or the process is gone).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_cpu_time(&stat)
+}
+
+/// The `utime` and `stime` fields (14 and 15) of a `/proc/<pid>/stat` line, in clock ticks of
+/// 1/100 s: Linux reports them in `USER_HZ`, which is 100 on every architecture it exposes to
+/// user space. The command name (field 2) is in parentheses and may hold spaces, so fields are
+/// counted after its closing parenthesis.
+fn parse_cpu_time(stat: &str) -> Option<Duration> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_ascii_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis(user.checked_add(system)?.checked_mul(10)?))
 }
 
 fn record(totals: &mut Totals, index: u64, finding: Finding) {
@@ -398,5 +442,27 @@ mod tests {
             files: vec![("t.csv".into(), b"num_prefill_tokens,num_decode_tokens\n1,2\nx,y\n".to_vec())],
         };
         assert_eq!(execute(&case, &ExecLimits::default()), Verdict::Refused);
+    }
+
+    #[test]
+    fn cpu_time_reads_user_and_system_ticks_after_the_command_name() {
+        // A command name with spaces and a parenthesis; utime 250 and stime 31 ticks.
+        let stat = "4242 (llm sim (x)) R 1 2 3 4 5 6 7 8 9 10 250 31 0 0 20 0 1 0 100 200 300";
+        assert_eq!(parse_cpu_time(stat), Some(Duration::from_millis(2_810)));
+        assert_eq!(parse_cpu_time("4242 (short) R 1 2"), None);
+        assert_eq!(parse_cpu_time("no parenthesis"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn cpu_time_of_a_live_process_grows_with_work() {
+        let before = cpu_time(std::process::id()).expect("readable on Linux");
+        let mut x = 0u64;
+        // Spin until the tick counter moves (at least one tick, 10 ms), however slow the host.
+        while cpu_time(std::process::id()).expect("readable") == before {
+            x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        }
+        assert!(cpu_time(std::process::id()).expect("readable") > before);
+        assert!(cpu_time(u32::MAX).is_none(), "no such process");
     }
 }
