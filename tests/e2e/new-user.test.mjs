@@ -411,11 +411,14 @@ test('additions: chart read-outs, the load chart, SLO lines, and the memory per 
   await ready(page);
   // The memory breakdown is there before any run, and follows the form.
   const memory = page.locator('[data-testid=memory]');
+  // The worker's first check answers once it is ready.
+  await page.waitForFunction(() => /Weights/.test(document.querySelector('[data-testid=memory]').innerText));
   const before = await memory.innerText();
   console.log(before);
   for (const part of ['Weights', 'KV cache', 'Reserve', 'tokens', 'requests']) assert.match(before, new RegExp(part), before);
   await setField(page, 'replica_config_tensor_parallel_size', '2');
-  assert.notEqual(await memory.innerText(), before, 'TP2 halves the weights per GPU');
+  // The worker answers the check: TP2 halves the weights per GPU.
+  await page.waitForFunction((b) => document.querySelector('[data-testid=memory]').innerText !== b, before);
   await memory.scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(ARTIFACTS, 'memory-1280x800.png') });
   await page.setViewportSize({ width: 390, height: 844 });

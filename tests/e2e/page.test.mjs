@@ -420,6 +420,60 @@ test('bad field values show the engine\'s message at the field; Cancel stops a l
   await page.close();
 });
 
+/** Records what the page sends its first worker, and lets a test hand the page a message as if
+ *  that worker had sent it (installed before the page's scripts run). */
+function spyOnWorker() {
+  const Original = window.Worker;
+  window.__sent = [];
+  window.Worker = class extends Original {
+    constructor(...args) {
+      super(...args);
+      window.__worker ??= this;
+      const post = this.postMessage.bind(this);
+      this.postMessage = (message, ...rest) => {
+        if (this === window.__worker && typeof message?.json === 'string') window.__sent.push(JSON.parse(message.json));
+        return post(message, ...rest);
+      };
+    }
+  };
+}
+
+test('a cross-field error typed in the form shows at its field live, from the worker; a stale answer never overwrites a newer one', async () => {
+  const page = await open();
+  await page.addInitScript(spyOnWorker);
+  await page.reload();
+  await ready(page);
+  // Each field parses; together they are refused by the engine's validator, which only the
+  // worker links: 3 pipeline stages do not divide the model's 32 layers.
+  await page.fill('[name=replica_config_num_pipeline_stages]', '3');
+  await page.press('[name=replica_config_num_pipeline_stages]', 'Tab');
+  const fieldError = page.locator('#field-replica_config_num_pipeline_stages [data-testid=error]');
+  await fieldError.waitFor();
+  assert.match(await fieldError.innerText(), /PP=3 does not divide .*32 layers/);
+  assert.equal(await page.getAttribute('[name=replica_config_num_pipeline_stages]', 'aria-invalid'), 'true');
+  const checks = await page.evaluate(() => window.__sent.filter((m) => m.kind === 'check'));
+  assert.ok(checks.length >= 2, `the page asked the worker: ${JSON.stringify(checks)}`);
+  assert.deepEqual(checks.at(-1).pairs.find(([flag]) => flag === 'replica_config_num_pipeline_stages'), ['replica_config_num_pipeline_stages', '3']);
+  // An answer to an older form arriving now (as a slow worker's would) is dropped: it would
+  // clear the error and put one at the seed. Handed to the page's handler synchronously; the
+  // page redraws before the timer fires.
+  const stale = { kind: 'checked', id: checks[0].id, errors: [{ flag: 'seed', message: 'stale answer', hint: null }], warnings: [], memory: null };
+  assert.ok(stale.id < checks.at(-1).id);
+  await page.evaluate((json) => {
+    window.__worker.onmessage(new MessageEvent('message', { data: { json } }));
+    return new Promise((resolve) => setTimeout(resolve, 100));
+  }, JSON.stringify(stale));
+  assert.match(await fieldError.innerText(), /PP=3 does not divide/);
+  assert.equal(await page.locator('#field-seed [data-testid=error]').count(), 0);
+  // Fixed: the error goes and the memory per GPU follows the new form.
+  await page.fill('[name=replica_config_num_pipeline_stages]', '2');
+  await page.press('[name=replica_config_num_pipeline_stages]', 'Tab');
+  await page.waitForFunction(() => !document.querySelector('#field-replica_config_num_pipeline_stages [data-testid=error]')
+    && /Weights/.test(document.querySelector('[data-testid=memory]')?.textContent ?? ''));
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test('charts are sharp at devicePixelRatio 2; Enter in a field runs; a run without batches explains its empty charts', async () => {
   const page = await open(ctx.site.url, { deviceScaleFactor: 2 });
   await ready(page);

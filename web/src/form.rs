@@ -1,18 +1,15 @@
 //! The form's model: the text of each field the user set, keyed by Vidur flag name, turned into
-//! the engine's `Config` and validated by the engine's own validator (the CLI's messages).
+//! the engine's `Config` field by field (each field's parse errors are the CLI's messages); the
+//! engine's validator runs in the worker (`live_check`).
 //!
 //! Fields are generated from `all_flags()`, so every option the engine registers appears, in its
 //! section, shown only while its selector chain holds (`config::is_active`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use llmsim_engine::config::is_active;
-use llmsim_engine::workload::trace::{BlockHashes, TraceFormat, TraceRow};
-use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, FlagValue, Inputs, SimConfig, Trace, all_flags};
+use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, FlagValue, SimConfig, all_flags};
 use llmsim_protocol::{FieldError, is_trace_flag};
-
-use crate::memory::MemoryBreakdown;
 
 /// A section of the form: a heading over one or more flag groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,57 +195,23 @@ impl FormState {
         SimConfig::required_files(&self.parse().0)
     }
 
-    /// Every error of the form, from the engine's validator. Files for which `available`
-    /// answers true (uploaded, or shipped with the page) count as present: traces are stood in
-    /// for by a one-request trace, other files' checks wait for the run.
+    /// Every error of the form, as live validation finds it (the page's parse errors, then the
+    /// worker's check). Files for which `available` answers true count as present.
+    #[cfg(test)]
     pub fn validate(&self, available: &dyn Fn(&str) -> bool) -> Vec<FieldError> {
-        self.check(available, None).errors
-    }
-
-    /// What the engine's validator says of the form before any run: its errors (as
-    /// [`FormState::validate`]) and, when it is valid, its warnings and one GPU's memory
-    /// ([`MemoryBreakdown`], with `typical_tokens` the workload's mean request length if known).
-    pub fn check(&self, available: &dyn Fn(&str) -> bool, typical_tokens: Option<f64>) -> Checked {
-        let (config, mut errors) = self.parse();
+        let (config, errors) = self.parse();
         if !errors.is_empty() {
-            return Checked { errors, ..Checked::default() };
+            return errors;
         }
-        let mut inputs = Inputs::new();
-        let mut deferred = BTreeSet::new();
-        for (flag, path) in SimConfig::required_files(&config) {
-            if !available(&path) {
-                continue;
-            }
-            if is_trace_flag(flag) {
-                inputs.add_trace(path, Arc::new(stand_in_trace()));
-            } else {
-                deferred.insert(flag);
-            }
-        }
-        match SimConfig::build(&config, &inputs) {
-            Ok(sim) => Checked {
-                errors,
-                warnings: sim.warnings.clone(),
-                memory: Some(MemoryBreakdown::of(&sim, typical_tokens)),
-            },
-            Err(e) => {
-                errors
-                    .extend(e.0.iter().filter(|e| !deferred.contains(e.flag.as_str())).map(FieldError::from));
-                Checked { errors, ..Checked::default() }
-            }
-        }
+        let available = self.required_files().into_iter().map(|(_, p)| p).filter(|p| available(p)).collect();
+        let request = llmsim_protocol::check::CheckRequest {
+            id: 0,
+            pairs: config.to_pairs(),
+            available,
+            typical_tokens: None,
+        };
+        llmsim_worker::check::check(&request).errors
     }
-}
-
-/// What live validation finds.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Checked {
-    /// The engine's errors, each at its flag.
-    pub errors: Vec<FieldError>,
-    /// The engine's warnings about the configuration (a valid one).
-    pub warnings: Vec<String>,
-    /// One GPU's memory (a valid configuration).
-    pub memory: Option<MemoryBreakdown>,
 }
 
 /// A flag's default as the text its field shows (`none` as an empty field).
@@ -313,27 +276,6 @@ pub fn is_file_flag(def: &FlagDef) -> bool {
     def.is_input_file()
 }
 
-/// A two-request trace with arrivals, a session and block hashes, standing in for an uploaded
-/// trace during live validation (the worker validates the real one when the run starts).
-fn stand_in_trace() -> Trace {
-    Trace {
-        name: "stand-in".to_string(),
-        format: TraceFormat::VidurCsv,
-        // Two rows: an interval trace needs at least one gap.
-        rows: (0u32..2)
-            .map(|i| TraceRow {
-                arrived_at: Some(f64::from(i)),
-                num_prefill_tokens: 16,
-                num_decode_tokens: 1,
-                session_id: Some(0),
-                block_hashes: Some(BlockHashes { tokens_per_id: 16, ids: Arc::from(&[0u64, 1][..]) }),
-                line: 2 + u64::from(i),
-            })
-            .collect(),
-        warnings: Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,7 +330,7 @@ mod tests {
             ("synthetic_request_generator_config_num_requests", "4"),
         ]);
         let config = Config::from_json_value(&form.to_json()).unwrap();
-        let sim = SimConfig::build(&config, &Inputs::new()).unwrap();
+        let sim = SimConfig::build(&config, &llmsim_engine::Inputs::new()).unwrap();
         assert!(
             sim.warnings.iter().all(|w| !w.contains("is ignored: it applies with")),
             "{:?}",

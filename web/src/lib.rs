@@ -18,6 +18,7 @@
 pub mod charts;
 pub mod compare;
 pub mod form;
+pub mod live_check;
 pub mod memory;
 pub mod page;
 pub mod plan;

@@ -231,6 +231,11 @@ pub fn prefetch(config: serde_json::Value) {
     send(envelope(&ToWorker::Prefetch { config }).into());
 }
 
+/// Asks the worker to validate a form; it answers `Checked` with the request's id.
+pub fn check(request: llmsim_protocol::check::CheckRequest) {
+    send(envelope(&ToWorker::Check(request)).into());
+}
+
 /// Stops run `run_id` in the worker; the worker keeps its files.
 pub fn cancel_run(run_id: u32) {
     send(envelope(&ToWorker::Cancel { run_id }).into());

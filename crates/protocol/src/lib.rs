@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod search;
 
 use std::collections::BTreeMap;
@@ -55,6 +56,9 @@ pub enum ToWorker {
     },
     /// Run one simulation of a capacity search (the page's plan decides which).
     RunJob(search::RunJob),
+    /// Validate a form (cross-field rules, the memory plan) without running it; answered at
+    /// once by [`FromWorker::Checked`] with the same id, between a run's chunks too.
+    Check(check::CheckRequest),
 }
 
 /// A message from the worker to the page.
@@ -124,6 +128,8 @@ pub enum FromWorker {
     },
     /// A capacity search's simulation finished.
     JobDone(search::JobDone),
+    /// The answer to a [`ToWorker::Check`].
+    Checked(check::CheckAnswer),
 }
 
 /// The files a finished run offers for download, in the order the page lists them.

@@ -109,6 +109,7 @@ pub fn handle(session: &Rc<RefCell<Session>>, data: &JsValue) {
         ToWorker::Cancel { run_id } => {
             CANCELLED.with(|c| c.borrow_mut().insert(run_id));
         }
+        ToWorker::Check(request) => post(&FromWorker::Checked(crate::check::check(&request)), &[]),
         ToWorker::RunJob(request) => {
             let session = session.clone();
             wasm_bindgen_futures::spawn_local(async move {

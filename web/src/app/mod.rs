@@ -30,6 +30,7 @@ pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     worker_client::start(move |reply| state.on_reply(reply));
+    state.start_live_check();
     if let Some(kept) = browser::stored(crate::page::storage::KEY) {
         state.restore_runs(&kept);
     }

@@ -12,8 +12,8 @@ use llmsim_protocol::{FieldError, FileError, FromWorker};
 use web_sys::File;
 
 use crate::browser;
-use crate::form::{Checked, FormState};
-use crate::memory;
+use crate::form::FormState;
+use crate::live_check::{self, Checked, LiveCheck};
 use crate::page::{
     Content, Effect, Outcome, Page, RunDownloads, RunRecord, RunStatus, TraceMode, Uploads, View,
 };
@@ -27,7 +27,9 @@ pub struct AppState {
     page: RwSignal<Page>,
     /// The form's fields.
     pub form: Memo<FormState>,
-    /// What the engine says of the form before a run: errors, warnings, memory per GPU.
+    /// Live validation: what is asked of the worker, and what it said of the newest form.
+    live: RwSignal<LiveCheck>,
+    /// What live validation says of the form before a run: errors, warnings, memory per GPU.
     pub check: Memo<Checked>,
     /// The uploads and the files a share link asked for.
     pub uploads: Memo<Uploads>,
@@ -78,14 +80,12 @@ impl AppState {
         let page = RwSignal::new(Page::new());
         let form = Memo::new(move |_| page.with(|p| p.form().clone()));
         let uploads = Memo::new(move |_| page.with(|p| p.uploads().clone()));
-        let check = Memo::new(move |_| {
-            form.with(|f| {
-                uploads.with(|u| f.check(&|path| u.is_provided(path), memory::typical_request_tokens(f, u)))
-            })
-        });
+        let live = RwSignal::new(LiveCheck::new());
+        let check = Memo::new(move |_| live.with(|l| l.shown().clone()));
         AppState {
             page,
             form,
+            live,
             check,
             uploads,
             run: Memo::new(move |_| page.with(|p| p.runs().status().clone())),
@@ -143,10 +143,36 @@ impl AppState {
         }
     }
 
+    /// Starts live validation (once the worker client is started): every change of the form,
+    /// or of the files it can read, shows its parse errors at once or asks the worker.
+    pub fn start_live_check(&self) {
+        let (form, uploads, live) = (self.form, self.uploads, self.live);
+        leptos::prelude::Effect::new(move |_| {
+            let draft = form.with(|f| uploads.with(|u| live_check::draft(f, u)));
+            let mut send = None;
+            live.update(|l| send = l.form_changed(draft));
+            if let Some(request) = send {
+                worker_client::check(request);
+            }
+        });
+    }
+
     /// Applies a reply from the worker. A run that finished while the focus had nowhere to be
     /// (the Run button it was on is disabled while running) moves it to the results' heading,
     /// so a keyboard user goes on from there.
     pub fn on_reply(&self, reply: Reply) {
+        let mut send = None;
+        match &reply.message {
+            FromWorker::Checked(answer) => {
+                let answer = answer.clone();
+                self.live.update(|l| send = l.on_answer(answer));
+            }
+            FromWorker::Crashed { .. } => self.live.update(|l| send = l.worker_restarted()),
+            _ => {}
+        }
+        if let Some(request) = send {
+            worker_client::check(request);
+        }
         let now = browser::now_ms();
         let finished = matches!(reply.message, FromWorker::RunFinished { .. });
         self.apply(None, |page| page.on_message(reply.message, reply.files, now));

@@ -323,6 +323,8 @@ impl Page {
             }
             // Answers to the plan view's pool of workers (`app::plan`), never to this one.
             FromWorker::JobDone(_) => Vec::new(),
+            // Live validation's answers go to `app::state`'s `LiveCheck`, not to the page.
+            FromWorker::Checked(_) => Vec::new(),
             FromWorker::Crashed { message } => {
                 self.worker_ready = false;
                 self.runs.stop(Outcome::Crashed);
