@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use llmsim_engine::config::is_active;
+use llmsim_engine::serving_engine;
 use llmsim_engine::{Config, FlagDef, FlagGroup, FlagKind, FlagValue, SimConfig, all_flags};
 use llmsim_protocol::{FieldError, is_trace_flag};
 
@@ -94,7 +95,9 @@ impl FormState {
         let mut errors = Vec::new();
         for (name, text) in pairs {
             match llmsim_engine::find_flag(name) {
-                Some(def) => form.set(def.name, text),
+                Some(def) => {
+                    form.texts.insert(def.name, text.to_string());
+                }
                 None => {
                     let mut config = Config::new();
                     if let Err(e) = config.set(name, text) {
@@ -103,12 +106,27 @@ impl FormState {
                 }
             }
         }
+        form.drop_unset_values();
         (form, errors)
     }
 
     /// The text a field shows.
     pub fn text(&self, def: &FlagDef) -> String {
-        self.texts.get(def.name).cloned().unwrap_or_else(|| default_text(def))
+        self.texts.get(def.name).cloned().unwrap_or_else(|| value_text(&self.unset_value(def)))
+    }
+
+    /// What field `def` stands for while the user leaves it unset: the value the chosen serving
+    /// engine gives it on the chosen device and parallelism (`--serving_engine`'s bundle), else
+    /// the flag's default. A field set to this value is the same run as one left unset.
+    pub fn unset_value(&self, def: &FlagDef) -> FlagValue {
+        let mut others = self.clone();
+        others.texts.remove(def.name);
+        let (config, _) = others.parse();
+        serving_engine::apply(&config)
+            .ok()
+            .and_then(|(_, applied)| applied.into_iter().find(|s| s.flag == def.name))
+            .and_then(|setting| def.parse_text(&setting.value).ok())
+            .unwrap_or_else(|| def.default_value())
     }
 
     /// Whether the user set this field (it differs from the default).
@@ -116,16 +134,35 @@ impl FormState {
         self.texts.contains_key(name)
     }
 
-    /// Sets a field from its text; a value equal to the default clears it. An empty field means
-    /// what its [`placeholder`] says: `none` for a flag that takes none, else the default.
+    /// Sets a field from its text; a value equal to what the field stands for unset
+    /// ([`FormState::unset_value`]: the serving engine's value where it sets one, else the
+    /// flag's default) clears it. An empty field means `none` for a flag that takes none, else
+    /// it is unset.
     pub fn set(&mut self, name: &str, text: &str) {
         let Some(def) = llmsim_engine::find_flag(name) else { return };
+        if text.trim().is_empty() && !empty_means_none(def) {
+            self.texts.remove(def.name);
+            return;
+        }
         match def.parse_text(&meaning(def, text)) {
-            Ok(v) if v == def.default_value() => {
+            Ok(v) if v == self.unset_value(def) => {
                 self.texts.remove(def.name);
             }
             _ => {
                 self.texts.insert(def.name, text.to_string());
+            }
+        }
+    }
+
+    /// Clears every set field that stands for what it would unset, once all fields are known
+    /// (a link may name a field before the serving engine whose value it overrides).
+    fn drop_unset_values(&mut self) {
+        let names: Vec<&'static str> = self.texts.keys().copied().collect();
+        for name in names {
+            let Some(def) = llmsim_engine::find_flag(name) else { continue };
+            let text = self.texts[name].clone();
+            if matches!(def.parse_text(&meaning(def, &text)), Ok(v) if v == self.unset_value(def)) {
+                self.texts.remove(name);
             }
         }
     }
@@ -216,7 +253,12 @@ impl FormState {
 
 /// A flag's default as the text its field shows (`none` as an empty field).
 pub fn default_text(def: &FlagDef) -> String {
-    match def.default_value() {
+    value_text(&def.default_value())
+}
+
+/// A value as the text its field shows (`none` as an empty field).
+fn value_text(value: &FlagValue) -> String {
+    match value {
         FlagValue::None => String::new(),
         v => v.to_text(),
     }
@@ -304,6 +346,44 @@ mod tests {
             form.active_pairs(),
             vec![("poisson_request_interval_generator_config_qps".to_string(), "8.0".to_string())]
         );
+    }
+
+    #[test]
+    fn a_serving_engine_s_values_are_shown_and_a_typed_vidur_default_is_kept() {
+        // SGLang uses 1-token pages where Vidur's default block is 16 tokens.
+        let block = llmsim_engine::find_flag("cache_config_block_size").unwrap();
+        let mut form = FormState::new();
+        form.set("serving_engine", "sglang");
+        assert_eq!(form.text(block), "1", "the field shows what the engine will use");
+        // Typing Vidur's default is a choice under SGLang: it is kept and reaches the run (it
+        // was dropped as "the default" before, and the run used SGLang's 1).
+        form.set(block.name, "16");
+        assert!(form.is_set(block.name));
+        assert!(form.active_pairs().contains(&("cache_config_block_size".to_string(), "16".to_string())));
+        // Typing the engine's own value, or emptying the field, leaves it to the engine.
+        form.set(block.name, "1");
+        assert!(!form.is_set(block.name));
+        form.set(block.name, "16");
+        form.set(block.name, "");
+        assert!(!form.is_set(block.name));
+        assert_eq!(form.text(block), "1");
+        // A link may name the field before the engine: the order does not matter.
+        for pairs in [
+            [("cache_config_block_size", "16"), ("serving_engine", "sglang")],
+            [("serving_engine", "sglang"), ("cache_config_block_size", "16")],
+        ] {
+            let (linked, errors) = FormState::from_pairs(pairs);
+            assert!(errors.is_empty());
+            assert_eq!(linked.text(block), "16");
+            assert!(linked.is_set(block.name));
+        }
+        let (linked, _) =
+            FormState::from_pairs([("cache_config_block_size", "1"), ("serving_engine", "sglang")]);
+        assert!(!linked.is_set(block.name), "the engine's own value is no choice");
+        // Without an engine, Vidur's default is the default again.
+        let (plain, _) = FormState::from_pairs([("cache_config_block_size", "16")]);
+        assert!(!plain.is_set(block.name));
+        assert_eq!(plain.text(block), "16");
     }
 
     #[test]
