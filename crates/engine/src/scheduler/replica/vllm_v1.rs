@@ -132,8 +132,8 @@ impl VllmV1Scheduler {
             return None;
         }
         let victim = self.running.remove(pos);
-        self.kv.free(victim);
         let r = requests.get_mut(victim);
+        self.kv.free(r);
         r.restart();
         self.waiting.push(r);
         Some(victim)
@@ -239,7 +239,7 @@ impl ReplicaScheduler for VllmV1Scheduler {
     }
 
     fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        release_completed(batch, requests, &mut self.running, |id| self.kv.free(id));
+        release_completed(batch, requests, &mut self.running, |r| self.kv.free(r));
     }
 
     fn num_pending(&self) -> usize {
@@ -271,8 +271,8 @@ impl ReplicaScheduler for VllmV1Scheduler {
         requests.get_mut(id).state = RequestState::Waiting;
     }
 
-    fn release_handed_off(&mut self, id: RequestId) {
-        self.kv.free(id);
+    fn release_handed_off(&mut self, id: RequestId, requests: &RequestArena) {
+        self.kv.free(requests.get(id));
     }
 
     fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
