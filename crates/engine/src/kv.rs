@@ -528,7 +528,24 @@ impl KvCacheManager {
 
     /// Makes room for `n` more tokens of `request` (after `new_computed` cache-hit blocks at
     /// admission). Returns false, changing nothing, if the free blocks do not suffice.
+    #[inline]
     pub fn allocate_slots(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
+        // Most calls are a running request's next tokens within the blocks it holds: nothing
+        // to take, touch or register (without prefix caching), so nothing to do.
+        if new_computed.is_empty()
+            && !self.prefix_caching
+            && let Some(table) = self.tables.get(request.arena_slot as usize)
+            && table.owner == request.id.0
+            && table.blocks.len() as u64 * u64::from(self.block_size)
+                >= u64::from(request.num_processed_tokens) + u64::from(n)
+        {
+            return true;
+        }
+        self.allocate_more(request, n, new_computed)
+    }
+
+    /// [`KvCacheManager::allocate_slots`] beyond its common case.
+    fn allocate_more(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
         let bs = self.block_size;
         let computed = request.num_processed_tokens + bs * new_computed.len() as u32;
         let required = (computed + n).div_ceil(bs);
@@ -670,6 +687,42 @@ mod tests {
         kv.free(&second);
         assert_eq!(kv.usage().allocated_blocks, 0);
         kv.check().unwrap();
+    }
+
+    #[test]
+    fn tables_follow_arena_slots_and_a_reused_slot_starts_empty() {
+        let mut kv = KvCacheManager::new(8, 16, false, 0);
+        let first = request(0, 40, &[]);
+        assert!(kv.allocate_slots(&first, 40, &[]));
+        assert_eq!(kv.blocks_of(&first), 3);
+        // Decode tokens within the held blocks take nothing; the one past them takes a block.
+        let mut grown = first.clone();
+        grown.num_processed_tokens = 47;
+        assert!(kv.allocate_slots(&grown, 1, &[]));
+        assert_eq!((kv.blocks_of(&first), kv.num_free()), (3, 5));
+        grown.num_processed_tokens = 48;
+        assert!(kv.allocate_slots(&grown, 1, &[]));
+        assert_eq!((kv.blocks_of(&first), kv.num_free()), (4, 4));
+        kv.free(&first);
+        // A later request in the same slot: the freed table is not its own.
+        let mut later = request(5, 16, &[]);
+        later.arena_slot = first.arena_slot;
+        assert_eq!((kv.blocks_of(&later), kv.blocks_of(&first)), (0, 0));
+        assert!(kv.allocate_slots(&later, 16, &[]));
+        assert_eq!((kv.blocks_of(&later), kv.blocks_of(&first)), (1, 0));
+        kv.free(&first);
+        assert_eq!(kv.blocks_of(&later), 1, "freeing the slot's former owner frees nothing");
+        kv.check().unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "still holds KV blocks")]
+    fn a_slot_reused_while_its_request_holds_blocks_is_an_error() {
+        let mut kv = KvCacheManager::new(8, 16, false, 0);
+        assert!(kv.allocate_slots(&request(0, 16, &[]), 16, &[]));
+        let mut later = request(5, 16, &[]);
+        later.arena_slot = 0;
+        kv.allocate_slots(&later, 16, &[]);
     }
 
     #[test]

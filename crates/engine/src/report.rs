@@ -595,19 +595,38 @@ mod chrome_json {
         }
     }
 
-    /// Appends `n` in decimal (`serde_json` writes integers with `itoa`: the same digits).
+    /// Appends `n` in decimal (`serde_json` writes integers with `itoa`: the same digits),
+    /// two digits at a time.
     #[inline]
     fn int(out: &mut Vec<u8>, mut n: u64) {
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+            2021222324252627282930313233343536373839\
+            4041424344454647484950515253545556575859\
+            6061626364656667686970717273747576777879\
+            8081828384858687888990919293949596979899";
+        const POWERS: [u64; 20] = {
+            let mut powers = [1u64; 20];
+            let mut i = 1;
+            while i < 20 {
+                powers[i] = powers[i - 1] * 10;
+                i += 1;
+            }
+            powers
+        };
         let mut digits = 1;
-        let mut rest = n / 10;
-        while rest > 0 {
+        while digits < 20 && n >= POWERS[digits] {
             digits += 1;
-            rest /= 10;
         }
         let mut text = [0u8; 20];
-        for d in text[..digits].iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
+        let mut end = digits;
+        while end >= 2 {
+            let pair = (n % 100) as usize * 2;
+            n /= 100;
+            text[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+            end -= 2;
+        }
+        if end == 1 {
+            text[0] = b'0' + n as u8;
         }
         push_prefix(out, &text, digits);
     }
@@ -799,6 +818,33 @@ mod chrome_json {
             })
             .unwrap();
             String::from_utf8(out).unwrap()
+        }
+
+        #[test]
+        fn integers_are_itoa_s() {
+            for n in [
+                0,
+                1,
+                9,
+                10,
+                11,
+                99,
+                100,
+                101,
+                12_345,
+                999_999,
+                1_000_000,
+                u64::from(u32::MAX),
+                u64::MAX - 1,
+                u64::MAX,
+            ]
+            .into_iter()
+            .chain((0..2000).map(|i| i * 7919))
+            {
+                let mut out = b"x".to_vec();
+                super::int(&mut out, n);
+                assert_eq!(out, format!("x{n}").into_bytes());
+            }
         }
 
         #[test]

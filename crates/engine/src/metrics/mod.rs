@@ -729,8 +729,8 @@ impl Metrics {
             left_queue_ns: Some(r.scheduled_at_ns),
             ttft_ns: Some(r.prefill_completed_at_ns - r.arrived_at_ns),
         });
-        let spans: Vec<RequestSpan> = completed.chain(self.unserved.iter().copied()).collect();
-        load::load_report(&spans, end.now.0, self.series.len(), self.series.width_ns())
+        let spans = completed.chain(self.unserved.iter().copied());
+        load::load_report(spans, end.now.0, self.series.len(), self.series.width_ns())
     }
 
     /// The headline numbers.

@@ -151,20 +151,23 @@ impl VllmV1Scheduler {
         let mut i = 0;
         'running: while i < self.running.len() && budget > 0 && plan.len() < self.max_micro_batch_size {
             let id = self.running[i];
-            let request = requests.get(id);
+            let request = requests.get_mut(id);
             if request.in_flight {
                 i += 1;
                 continue;
             }
             let n = request.next_num_tokens().min(budget);
+            // The common case, room for its tokens, with one look-up of the request.
+            if self.kv.allocate_slots(request, n, &[]) {
+                plan.push(id, n);
+                request.in_flight = true;
+                budget -= n;
+                i += 1;
+                continue;
+            }
+            // Out of blocks: preempt until it fits (or it is the victim itself).
+            starved = true;
             loop {
-                if self.kv.allocate_slots(requests.get(id), n, &[]) {
-                    plan.push(id, n);
-                    requests.get_mut(id).in_flight = true;
-                    budget -= n;
-                    break;
-                }
-                starved = true;
                 match self.preempt_newest(id, plan, requests) {
                     Some(victim) => {
                         preempted = true;
@@ -173,6 +176,12 @@ impl VllmV1Scheduler {
                         }
                     }
                     None => break 'running,
+                }
+                if self.kv.allocate_slots(requests.get(id), n, &[]) {
+                    plan.push(id, n);
+                    requests.get_mut(id).in_flight = true;
+                    budget -= n;
+                    break;
                 }
             }
             i += 1;
