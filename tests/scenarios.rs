@@ -50,7 +50,7 @@ fn streamed_request_metrics(config: &Config, inputs: &Inputs, chunk: u64) -> Str
     let sim_config = SimConfig::build(config, inputs).expect("valid");
     let mut sim = Simulation::new(&sim_config).stream_request_records();
     let mut records = Vec::new();
-    let mut csv = RequestRecord::csv_header();
+    let mut csv = RequestRecord::csv_header().into_bytes();
     loop {
         let finished = sim.run_for_events(chunk).finished;
         sim.drain_request_records(&mut records);
@@ -62,7 +62,7 @@ fn streamed_request_metrics(config: &Config, inputs: &Inputs, chunk: u64) -> Str
         }
     }
     assert!(sim.finish().requests.is_empty(), "streamed records are not kept");
-    csv
+    String::from_utf8(csv).expect("ASCII rows")
 }
 
 /// The summary a capacity search reads (`Simulation::finish_summary`) is the full report's,

@@ -108,7 +108,7 @@ pub struct RowWriter {
     path: PathBuf,
     file: std::io::BufWriter<std::fs::File>,
     records: Vec<RequestRecord>,
-    line: String,
+    line: Vec<u8>,
 }
 
 impl RowWriter {
@@ -117,7 +117,7 @@ impl RowWriter {
         let path = dir.join("request_metrics.csv");
         let file = create_new(&path)?;
         let mut writer =
-            RowWriter { file: std::io::BufWriter::new(file), records: Vec::new(), line: String::new(), path };
+            RowWriter { file: std::io::BufWriter::new(file), records: Vec::new(), line: Vec::new(), path };
         writer
             .file
             .write_all(RequestRecord::csv_header().as_bytes())
@@ -131,7 +131,7 @@ impl RowWriter {
         for record in self.records.drain(..) {
             self.line.clear();
             record.write_csv_row(&mut self.line);
-            self.file.write_all(self.line.as_bytes()).map_err(|e| write_error(&self.path, &e))?;
+            self.file.write_all(&self.line).map_err(|e| write_error(&self.path, &e))?;
         }
         Ok(())
     }
@@ -149,11 +149,9 @@ pub fn write(dir: &Path, config: &SimConfig, report: &Report) -> Result<(), Stri
     // rendered in memory.
     if config.metrics.enable_chrome_trace {
         let path = dir.join("chrome_trace.json");
-        let mut file = std::io::BufWriter::with_capacity(1 << 20, create_new(&path)?);
-        report
-            .write_chrome_trace(&mut file)
-            .and_then(|()| file.flush())
-            .map_err(|e| write_error(&path, &e))?;
+        // Unbuffered: the trace comes in pieces of 64 KiB already (a buffer would only copy them).
+        let mut file = create_new(&path)?;
+        report.write_chrome_trace(&mut file).map_err(|e| write_error(&path, &e))?;
     }
     for (name, contents) in report.files(config.metrics.store_plots, false) {
         if name == "config.json" {

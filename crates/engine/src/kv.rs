@@ -5,7 +5,7 @@ use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
-use crate::request::{Request, RequestId};
+use crate::request::Request;
 
 const NIL: u32 = u32::MAX;
 
@@ -357,11 +357,34 @@ impl KvUsage {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+/// The block table of the request in one arena slot.
+#[derive(Clone, Debug)]
 struct RequestBlocks {
+    /// The id of the request whose table this is, or [`NO_OWNER`].
+    owner: u32,
     blocks: Vec<u32>,
     /// Leading blocks already registered in the hash index.
     num_cached: u32,
+}
+
+/// The owner of a slot without a table.
+const NO_OWNER: u32 = u32::MAX;
+
+impl Default for RequestBlocks {
+    fn default() -> RequestBlocks {
+        RequestBlocks { owner: NO_OWNER, blocks: Vec::new(), num_cached: 0 }
+    }
+}
+
+/// A table found in a slot owned by another request: that request was released (its slot
+/// reused) while it still held blocks, which leaks them.
+#[cold]
+#[inline(never)]
+fn slot_taken(request: &Request, owner: u32) -> ! {
+    panic!(
+        "INV-4: request {} took arena slot {} whose previous request {owner} still holds KV blocks",
+        request.id.0, request.arena_slot
+    )
 }
 
 /// Prefix-cache lookup statistics.
@@ -380,7 +403,9 @@ pub struct KvCacheManager {
     block_size: u32,
     prefix_caching: bool,
     prealloc_blocks: u32,
-    tables: FxHashMap<RequestId, RequestBlocks>,
+    /// Block tables by the requests' arena slots ([`Request::arena_slot`]): one vector index
+    /// per allocation instead of a hash lookup by id, for every request of every batch.
+    tables: Vec<RequestBlocks>,
     /// Block lists of freed tables, emptied, for the next requests (no allocation per request
     /// in steady state).
     spare_lists: Vec<Vec<u32>>,
@@ -404,7 +429,7 @@ impl KvCacheManager {
             block_size,
             prefix_caching,
             prealloc_blocks: num_preallocate_tokens.div_ceil(block_size),
-            tables: FxHashMap::default(),
+            tables: Vec::new(),
             spare_lists: Vec::new(),
             stats: PrefixCacheStats::default(),
         }
@@ -439,9 +464,15 @@ impl KvCacheManager {
         self.stats
     }
 
+    /// The table of `request`, if it has one.
+    #[inline]
+    fn table(&self, request: &Request) -> Option<&RequestBlocks> {
+        self.tables.get(request.arena_slot as usize).filter(|t| t.owner == request.id.0)
+    }
+
     /// Blocks `request` holds now.
-    pub fn blocks_of(&self, request: RequestId) -> usize {
-        self.tables.get(&request).map_or(0, |t| t.blocks.len())
+    pub fn blocks_of(&self, request: &Request) -> usize {
+        self.table(request).map_or(0, |t| t.blocks.len())
     }
 
     /// The longest cached prefix of `request`'s prompt, as blocks and tokens. At least one
@@ -489,7 +520,7 @@ impl KvCacheManager {
         let bs = self.block_size;
         let computed = request.num_processed_tokens + bs * new_computed.len() as u32;
         let required = (computed + n).div_ceil(bs);
-        let held = self.tables.get(&request.id).map_or(0, |t| t.blocks.len() as u32);
+        let held = self.table(request).map_or(0, |t| t.blocks.len() as u32);
         let needed = required.saturating_sub(held + new_computed.len() as u32);
         let evictable_hits = new_computed.iter().filter(|b| self.pool.ref_cnt(**b) == 0).count() as u32;
         needed <= self.pool.num_free().saturating_sub(evictable_hits)
@@ -497,42 +528,64 @@ impl KvCacheManager {
 
     /// Makes room for `n` more tokens of `request` (after `new_computed` cache-hit blocks at
     /// admission). Returns false, changing nothing, if the free blocks do not suffice.
+    #[inline]
     pub fn allocate_slots(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
+        // Most calls are a running request's next tokens within the blocks it holds: nothing
+        // to take, touch or register (without prefix caching), so nothing to do.
+        if new_computed.is_empty()
+            && !self.prefix_caching
+            && let Some(table) = self.tables.get(request.arena_slot as usize)
+            && table.owner == request.id.0
+            && table.blocks.len() as u64 * u64::from(self.block_size)
+                >= u64::from(request.num_processed_tokens) + u64::from(n)
+        {
+            return true;
+        }
+        self.allocate_more(request, n, new_computed)
+    }
+
+    /// [`KvCacheManager::allocate_slots`] beyond its common case.
+    fn allocate_more(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
         let bs = self.block_size;
         let computed = request.num_processed_tokens + bs * new_computed.len() as u32;
         let required = (computed + n).div_ceil(bs);
-        // One hash lookup: a vacant entry left unfilled changes nothing.
-        let entry = self.tables.entry(request.id);
-        let table_len = match &entry {
-            Entry::Occupied(table) => table.get().blocks.len() as u32,
-            Entry::Vacant(_) => 0,
-        };
+        let slot = request.arena_slot as usize;
+        if slot >= self.tables.len() {
+            self.tables.resize_with(slot + 1, RequestBlocks::default);
+        }
+        let KvCacheManager { pool, tables, spare_lists, prealloc_blocks, .. } = self;
+        let table = &mut tables[slot];
+        let owned = table.owner == request.id.0;
+        if !owned && table.owner != NO_OWNER {
+            slot_taken(request, table.owner);
+        }
+        let table_len = if owned { table.blocks.len() as u32 } else { 0 };
         let needed = required.saturating_sub(table_len + new_computed.len() as u32);
         if needed > 0 || !new_computed.is_empty() {
-            let evictable_hits = new_computed.iter().filter(|b| self.pool.ref_cnt(**b) == 0).count() as u32;
-            if needed > self.pool.num_free().saturating_sub(evictable_hits) {
+            let evictable_hits = new_computed.iter().filter(|b| pool.ref_cnt(**b) == 0).count() as u32;
+            if needed > pool.num_free().saturating_sub(evictable_hits) {
                 return false;
             }
         }
-        let table = entry.or_insert_with(|| {
-            let mut blocks = self.spare_lists.pop().unwrap_or_default();
+        if !owned {
+            let mut blocks = spare_lists.pop().unwrap_or_default();
             // Room for the whole request at once (blocks at its end, plus preallocation).
-            blocks.reserve((request.total_tokens().div_ceil(bs) + self.prealloc_blocks) as usize);
-            RequestBlocks { blocks, num_cached: new_computed.len() as u32 }
-        });
+            blocks.reserve((request.total_tokens().div_ceil(bs) + *prealloc_blocks) as usize);
+            *table = RequestBlocks { owner: request.id.0, blocks, num_cached: new_computed.len() as u32 };
+        }
         for &block in new_computed {
-            self.pool.touch(block);
+            pool.touch(block);
             table.blocks.push(block);
         }
         if needed > 0 {
-            let take = (needed + self.prealloc_blocks).min(self.pool.num_free());
-            self.pool.pop_free_many(take, &mut table.blocks);
+            let take = (needed + *prealloc_blocks).min(pool.num_free());
+            pool.pop_free_many(take, &mut table.blocks);
         }
         if self.prefix_caching {
             let hashed = request.block_hashes.as_ref().map_or(u32::MAX, |h| h.len() as u32);
             let full = ((computed + n) / bs).min(hashed);
             for i in table.num_cached..full {
-                self.pool.cache(table.blocks[i as usize], block_hash(request, i as usize));
+                pool.cache(table.blocks[i as usize], block_hash(request, i as usize));
             }
             table.num_cached = table.num_cached.max(full);
         }
@@ -540,14 +593,18 @@ impl KvCacheManager {
     }
 
     /// Releases all of `request`'s blocks, tail first, so its prefix blocks are evicted last.
-    pub fn free(&mut self, request: RequestId) {
-        if let Some(mut table) = self.tables.remove(&request) {
-            for &block in table.blocks.iter().rev() {
-                self.pool.release(block);
-            }
-            table.blocks.clear();
-            self.spare_lists.push(table.blocks);
+    pub fn free(&mut self, request: &Request) {
+        let Some(table) = self.tables.get_mut(request.arena_slot as usize) else { return };
+        if table.owner != request.id.0 {
+            return;
         }
+        table.owner = NO_OWNER;
+        let mut blocks = std::mem::take(&mut table.blocks);
+        for &block in blocks.iter().rev() {
+            self.pool.release(block);
+        }
+        blocks.clear();
+        self.spare_lists.push(blocks);
     }
 
     /// Checks INV-4: allocated + free = total, and every table's references are accounted.
@@ -558,7 +615,7 @@ impl KvCacheManager {
             return Err("allocated + free != total".into());
         }
         let mut refs = vec![0u32; self.pool.num_blocks() as usize];
-        for table in self.tables.values() {
+        for table in self.tables.iter().filter(|t| t.owner != NO_OWNER) {
             for &b in &table.blocks {
                 refs[b as usize] += 1;
             }
@@ -578,6 +635,7 @@ impl KvCacheManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::RequestId;
     use crate::time::SimTime;
     use std::sync::Arc;
 
@@ -614,7 +672,7 @@ mod tests {
         let mut kv = KvCacheManager::new(16, 16, true, 0);
         let first = request(0, 48, &[1, 2, 3, 4]);
         assert!(kv.allocate_slots(&first, 48, &[]));
-        assert_eq!(kv.blocks_of(first.id), 3);
+        assert_eq!(kv.blocks_of(&first), 3);
         // Same prompt: blocks 1 and 2 hit; block 3 would cover the whole prompt, so it is
         // recomputed (hit capped at P − 1 tokens).
         let mut second = request(1, 48, &[1, 2, 3, 4]);
@@ -625,10 +683,46 @@ mod tests {
         second.on_cache_hit(cached);
         assert_eq!(kv.usage().allocated_blocks, 4, "two shared blocks + one each");
         kv.check().unwrap();
-        kv.free(first.id);
-        kv.free(second.id);
+        kv.free(&first);
+        kv.free(&second);
         assert_eq!(kv.usage().allocated_blocks, 0);
         kv.check().unwrap();
+    }
+
+    #[test]
+    fn tables_follow_arena_slots_and_a_reused_slot_starts_empty() {
+        let mut kv = KvCacheManager::new(8, 16, false, 0);
+        let first = request(0, 40, &[]);
+        assert!(kv.allocate_slots(&first, 40, &[]));
+        assert_eq!(kv.blocks_of(&first), 3);
+        // Decode tokens within the held blocks take nothing; the one past them takes a block.
+        let mut grown = first.clone();
+        grown.num_processed_tokens = 47;
+        assert!(kv.allocate_slots(&grown, 1, &[]));
+        assert_eq!((kv.blocks_of(&first), kv.num_free()), (3, 5));
+        grown.num_processed_tokens = 48;
+        assert!(kv.allocate_slots(&grown, 1, &[]));
+        assert_eq!((kv.blocks_of(&first), kv.num_free()), (4, 4));
+        kv.free(&first);
+        // A later request in the same slot: the freed table is not its own.
+        let mut later = request(5, 16, &[]);
+        later.arena_slot = first.arena_slot;
+        assert_eq!((kv.blocks_of(&later), kv.blocks_of(&first)), (0, 0));
+        assert!(kv.allocate_slots(&later, 16, &[]));
+        assert_eq!((kv.blocks_of(&later), kv.blocks_of(&first)), (1, 0));
+        kv.free(&first);
+        assert_eq!(kv.blocks_of(&later), 1, "freeing the slot's former owner frees nothing");
+        kv.check().unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "still holds KV blocks")]
+    fn a_slot_reused_while_its_request_holds_blocks_is_an_error() {
+        let mut kv = KvCacheManager::new(8, 16, false, 0);
+        assert!(kv.allocate_slots(&request(0, 16, &[]), 16, &[]));
+        let mut later = request(5, 16, &[]);
+        later.arena_slot = 0;
+        kv.allocate_slots(&later, 16, &[]);
     }
 
     #[test]
@@ -650,10 +744,10 @@ mod tests {
         let mut kv = KvCacheManager::new(4, 16, false, 32);
         let r = request(0, 40, &[]);
         assert!(kv.allocate_slots(&r, 40, &[]));
-        assert_eq!(kv.blocks_of(r.id), 4, "3 needed + 1 of the 2 preallocated (capped by free)");
+        assert_eq!(kv.blocks_of(&r), 4, "3 needed + 1 of the 2 preallocated (capped by free)");
         let other = request(1, 16, &[]);
         assert!(!kv.allocate_slots(&other, 16, &[]));
-        assert_eq!(kv.blocks_of(other.id), 0);
+        assert_eq!(kv.blocks_of(&other), 0);
         kv.check().unwrap();
     }
 }

@@ -32,6 +32,11 @@ pub enum RequestState {
 pub struct Request {
     /// Its id.
     pub id: RequestId,
+    /// Its slot in the [`RequestArena`] (set by [`RequestArena::push`]; the id itself until
+    /// then). Slots are dense among the requests not released, so per-request state of a
+    /// component (a replica's KV block tables) can sit in a vector indexed by it instead of a
+    /// map by id; a released request's slot goes to a later request.
+    pub arena_slot: u32,
     /// Arrival instant (a closed-loop client's send: it may reach the scheduler later).
     pub arrived_at: SimTime,
     /// When it reached the router: its arrival, plus a closed-loop client's overhead. Waiting
@@ -105,6 +110,7 @@ impl Request {
     pub fn new(id: RequestId, arrived_at: SimTime, prefill: u32, decode: u32) -> Request {
         Request {
             id,
+            arena_slot: id.0,
             arrived_at,
             received_at: arrived_at,
             original_prefill_tokens: prefill,
@@ -264,9 +270,10 @@ impl RequestArena {
     }
 
     /// Adds a request; its id is the number of requests added before it.
-    pub fn push(&mut self, request: Request) -> RequestId {
+    pub fn push(&mut self, mut request: Request) -> RequestId {
         let id = self.next_id();
         debug_assert_eq!(request.id, id);
+        request.arena_slot = self.free.last().copied().unwrap_or(self.slots.len() as u32);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = request;
@@ -287,26 +294,24 @@ impl RequestArena {
         RequestId(self.slot_of.len() as u32)
     }
 
-    #[inline]
-    fn slot(&self, id: RequestId) -> usize {
-        let slot = self.slot_of[id.0 as usize];
-        if slot == RELEASED {
-            released(id);
-        }
-        slot as usize
-    }
-
     /// A request (panics if it was released: see [`RequestArena::release`]).
     #[inline]
     pub fn get(&self, id: RequestId) -> &Request {
-        &self.slots[self.slot(id)]
+        // A released id's slot, `RELEASED`, is past the end of `slots` (which never holds
+        // 2^32 − 1 requests): one bounds check finds both a bad id and a released one.
+        match self.slots.get(self.slot_of[id.0 as usize] as usize) {
+            Some(request) => request,
+            None => released(id),
+        }
     }
 
     /// A request, mutably (panics if it was released).
     #[inline]
     pub fn get_mut(&mut self, id: RequestId) -> &mut Request {
-        let slot = self.slot(id);
-        &mut self.slots[slot]
+        match self.slots.get_mut(self.slot_of[id.0 as usize] as usize) {
+            Some(request) => request,
+            None => released(id),
+        }
     }
 
     /// Whether `id` was added and not released.
@@ -370,6 +375,8 @@ mod tests {
         let id = arena.push(Request::new(RequestId(3), SimTime(3), 20, 5));
         assert_eq!(id, RequestId(3));
         assert_eq!(arena.slots.len(), 3, "request 3 took request 1's slot");
+        assert_eq!(arena.get(RequestId(3)).arena_slot, 1, "and knows it");
+        assert_eq!(arena.get(RequestId(2)).arena_slot, 2);
         assert_eq!(arena.get(RequestId(3)).original_prefill_tokens, 20);
         assert_eq!(arena.get(RequestId(2)).arrived_at, SimTime(2));
         assert_eq!(arena.len(), 4);

@@ -683,7 +683,7 @@ impl Simulation {
             let prefill = request.replica.expect("routed");
             if let Err(reason) = admitted {
                 disagg.awaiting_transfers[prefill.0 as usize] -= 1;
-                self.replicas.0[prefill.0 as usize].scheduler.release_handed_off(id);
+                self.replicas.0[prefill.0 as usize].scheduler.release_handed_off(id, &self.requests);
                 self.queue.push(self.now, Event::ReplicaSchedule { replica: prefill });
                 self.refuse(id, reason);
                 return self.admit_transfers(replica);
@@ -736,7 +736,7 @@ impl Simulation {
         disagg.awaiting_transfers[prefill.0 as usize] -= 1;
         disagg.awaiting_transfers[decode.0 as usize] -= 1;
         let p = prefill.0 as usize;
-        self.replicas.0[p].scheduler.release_handed_off(id);
+        self.replicas.0[p].scheduler.release_handed_off(id, &self.requests);
         self.metrics.sample_kv(prefill, now, self.replicas.0[p].scheduler.kv_usage());
         self.queue.push(now, Event::ReplicaSchedule { replica: prefill });
         self.queue.push(now, Event::ReplicaSchedule { replica: decode });

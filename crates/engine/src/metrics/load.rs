@@ -32,14 +32,21 @@ pub(super) struct RequestSpan {
 }
 
 /// The load report of a run that ended at `end_ns`, with time-series buckets `width_ns` wide
-/// (`buckets` of them).
-pub(super) fn load_report(spans: &[RequestSpan], end_ns: u64, buckets: usize, width_ns: u64) -> LoadReport {
-    let mut arrivals: Vec<u64> = spans.iter().map(|s| s.arrived_ns).collect();
-    let mut starts: Vec<u64> = spans.iter().filter_map(|s| s.started_ns).collect();
-    let mut left: Vec<u64> = spans.iter().filter_map(|s| s.left_queue_ns).collect();
-    radsort::sort(&mut arrivals);
-    radsort::sort(&mut starts);
-    radsort::sort(&mut left);
+/// (`buckets` of them), from its requests' spans. The spans are read several times and never
+/// held: for a million requests they were 56 MB beside the metrics' own records, the run's
+/// peak of memory; one sorted column of times at a time is 8 MB.
+pub(super) fn load_report(
+    spans: impl Iterator<Item = RequestSpan> + Clone,
+    end_ns: u64,
+    buckets: usize,
+    width_ns: u64,
+) -> LoadReport {
+    let sorted = |times: Vec<u64>| {
+        let mut times = times;
+        radsort::sort(&mut times);
+        times
+    };
+    let arrivals = sorted(spans.clone().map(|s| s.arrived_ns).collect());
 
     let secs = |ns: u64| ns as f64 / 1e9;
     // Events at or after `from` and at or before `until`, among sorted `times`.
@@ -50,6 +57,11 @@ pub(super) fn load_report(spans: &[RequestSpan], end_ns: u64, buckets: usize, wi
     let until = last.min(end_ns.max(first));
     let window_ns = until - first;
     let rate = |n: usize| (n >= 2 && window_ns > 0).then(|| (n - 1) as f64 / secs(window_ns));
+    let achieved_rps = {
+        let starts = sorted(spans.clone().filter_map(|s| s.started_ns).collect());
+        rate(within(&starts, first, until))
+    };
+    let left = sorted(spans.clone().filter_map(|s| s.left_queue_ns).collect());
 
     let buckets = buckets.max(1);
     let width_ns = width_ns.max(1);
@@ -75,7 +87,7 @@ pub(super) fn load_report(spans: &[RequestSpan], end_ns: u64, buckets: usize, wi
         arrivals: arrivals.len() as u64,
         arrival_window_s: secs(window_ns),
         offered_rps: rate(within(&arrivals, first, until)),
-        achieved_rps: rate(within(&starts, first, until)),
+        achieved_rps,
         waiting,
         ttft_by_arrival_s,
     }
@@ -106,7 +118,7 @@ mod tests {
         // 101 requests, one every 0.1 s (10 req/s), each waiting 20 ms: however long they then
         // run (and the drain after the last arrival), they were taken on as they came.
         let spans: Vec<RequestSpan> = (0..101).map(|i| span(f64::from(i) * 0.1, 0.02)).collect();
-        let load = load_report(&spans, 30 * S, 300, S / 10);
+        let load = load_report(spans.iter().copied(), 30 * S, 300, S / 10);
         assert_eq!(load.arrivals, 101);
         assert!((load.arrival_window_s - 10.0).abs() < 1e-9);
         let (offered, achieved) = (load.offered_rps.unwrap(), load.achieved_rps.unwrap());
@@ -120,7 +132,7 @@ mod tests {
         // 10 req/s offered for 10 s; the cluster starts one request every 0.25 s (4 req/s).
         let spans: Vec<RequestSpan> =
             (0..101).map(|i| span(f64::from(i) * 0.1, 0.25 * f64::from(i) - 0.1 * f64::from(i))).collect();
-        let load = load_report(&spans, 26 * S, 26, S);
+        let load = load_report(spans.iter().copied(), 26 * S, 26, S);
         assert!((load.offered_rps.unwrap() - 10.0).abs() < 1e-6);
         let achieved = load.achieved_rps.unwrap();
         assert!((achieved - 4.0).abs() < 1e-6, "{achieved}");
@@ -132,20 +144,20 @@ mod tests {
 
     #[test]
     fn too_few_requests_have_no_rates_and_a_time_limit_shortens_the_window() {
-        let load = load_report(&[span(0.0, 0.0)], S, 1, S);
+        let load = load_report([span(0.0, 0.0)].into_iter(), S, 1, S);
         assert_eq!((load.offered_rps, load.achieved_rps), (None, None));
-        let load = load_report(&[], 0, 1, S);
+        let load = load_report(std::iter::empty(), 0, 1, S);
         assert_eq!((load.arrivals, load.waiting.clone()), (0, vec![0.0]));
         // The run ends at 2 s, inside the 10 s of arrivals: 21 arrivals and starts over 2 s.
         let spans: Vec<RequestSpan> = (0..101).map(|i| span(f64::from(i) * 0.1, 0.0)).collect();
-        let load = load_report(&spans, 2 * S, 30, S / 10);
+        let load = load_report(spans.iter().copied(), 2 * S, 30, S / 10);
         assert!((load.arrival_window_s - 2.0).abs() < 1e-9);
         assert!((load.achieved_rps.unwrap() - 10.0).abs() < 1e-6);
         // A request still waiting at the end counts as waiting; a refused one never started.
         let waiting = RequestSpan { arrived_ns: 0, started_ns: None, left_queue_ns: None, ttft_ns: None };
-        assert_eq!(load_report(&[waiting], S, 2, S).waiting, vec![1.0, 1.0]);
+        assert_eq!(load_report([waiting].into_iter(), S, 2, S).waiting, vec![1.0, 1.0]);
         let refused = RequestSpan { left_queue_ns: Some(ns(0.5)), ..waiting };
         let spans = [refused, RequestSpan { arrived_ns: S, left_queue_ns: Some(ns(1.5)), ..waiting }];
-        assert_eq!(load_report(&spans, 2 * S, 2, S).achieved_rps, None, "nothing started");
+        assert_eq!(load_report(spans.iter().copied(), 2 * S, 2, S).achieved_rps, None, "nothing started");
     }
 }

@@ -383,8 +383,8 @@ impl LegacyCore {
 
     /// Marks the batch's requests idle and releases the blocks of those that completed.
     pub(super) fn finish_batch(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        release_completed(batch, requests, &mut self.running, |id| {
-            self.ledger.free(id);
+        release_completed(batch, requests, &mut self.running, |r| {
+            self.ledger.free(r.id);
         });
     }
 

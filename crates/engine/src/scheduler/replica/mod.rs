@@ -117,7 +117,7 @@ pub trait ReplicaScheduler {
     }
 
     /// Prefill side: frees the KV blocks a handed-off request held.
-    fn release_handed_off(&mut self, _id: RequestId) {
+    fn release_handed_off(&mut self, _id: RequestId, _requests: &RequestArena) {
         unreachable!("release_handed_off on a scheduler without disaggregation support")
     }
 
@@ -308,14 +308,14 @@ fn release_completed(
     batch: &Batch,
     requests: &mut RequestArena,
     running: &mut Vec<RequestId>,
-    mut free: impl FnMut(RequestId),
+    mut free: impl FnMut(&Request),
 ) {
     let mut any_completed = false;
     for &id in &batch.plan.requests {
         let r = requests.get_mut(id);
         r.in_flight = false;
         if r.is_completed() {
-            free(id);
+            free(r);
             any_completed = true;
         }
     }

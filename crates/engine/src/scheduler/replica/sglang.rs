@@ -311,8 +311,8 @@ impl SglangScheduler {
             if !self.fits_next_tokens(requests)
                 && let Some(id) = self.chunked.take_if(|id| !requests.get(*id).in_flight)
             {
-                self.kv.free(id);
                 let r = requests.get_mut(id);
+                self.kv.free(r);
                 r.restart();
                 self.waiting.push(r);
             }
@@ -342,7 +342,7 @@ impl SglangScheduler {
             .map(|id| {
                 let r = requests.get(*id);
                 let tokens = u64::from(r.num_processed_tokens) + 1;
-                tokens.div_ceil(bs).saturating_sub(self.kv.blocks_of(*id) as u64)
+                tokens.div_ceil(bs).saturating_sub(self.kv.blocks_of(r) as u64)
             })
             .sum();
         needed <= u64::from(self.kv.num_free())
@@ -362,8 +362,8 @@ impl SglangScheduler {
                 })
                 .expect("running is not empty");
             let victim = self.running.remove(victim_pos);
-            self.kv.free(victim);
             let r = requests.get_mut(victim);
+            self.kv.free(r);
             r.restart();
             self.waiting.push(r);
             self.batch_is_full = false;
@@ -417,7 +417,7 @@ impl ReplicaScheduler for SglangScheduler {
 
     fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
         let before = self.running.len();
-        release_completed(batch, requests, &mut self.running, |id| self.kv.free(id));
+        release_completed(batch, requests, &mut self.running, |r| self.kv.free(r));
         if self.running.len() < before {
             self.batch_is_full = false;
         }
@@ -427,7 +427,7 @@ impl ReplicaScheduler for SglangScheduler {
             self.prefilling.swap_remove(pos);
             let r = requests.get(id);
             if r.is_completed() {
-                self.kv.free(id);
+                self.kv.free(r);
                 self.batch_is_full = false;
             } else if r.is_prefill_complete {
                 self.running.push(id);

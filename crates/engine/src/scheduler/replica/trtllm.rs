@@ -162,7 +162,7 @@ impl TrtllmScheduler {
 
     /// Blocks `request` still needs to finish, beyond those it holds.
     fn remaining_blocks(&self, request: &Request) -> u64 {
-        blocks_needed(request, self.kv.block_size()).saturating_sub(self.kv.blocks_of(request.id) as u64)
+        blocks_needed(request, self.kv.block_size()).saturating_sub(self.kv.blocks_of(request) as u64)
     }
 
     /// The capacity scheduler: takes the waiting requests (received by `cutoff`) that may start
@@ -201,8 +201,8 @@ impl TrtllmScheduler {
     fn pause_newest(&mut self, requests: &mut RequestArena) -> Option<RequestId> {
         let pos = self.active.iter().rposition(|id| !requests.get(*id).in_flight)?;
         let victim = self.active.remove(pos);
-        self.kv.free(victim);
         let r = requests.get_mut(victim);
+        self.kv.free(r);
         r.restart();
         self.waiting.push(r);
         Some(victim)
@@ -401,7 +401,7 @@ impl ReplicaScheduler for TrtllmScheduler {
     }
 
     fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        release_completed(batch, requests, &mut self.active, |id| self.kv.free(id));
+        release_completed(batch, requests, &mut self.active, |r| self.kv.free(r));
     }
 
     fn num_pending(&self) -> usize {

@@ -132,8 +132,8 @@ impl VllmV1Scheduler {
             return None;
         }
         let victim = self.running.remove(pos);
-        self.kv.free(victim);
         let r = requests.get_mut(victim);
+        self.kv.free(r);
         r.restart();
         self.waiting.push(r);
         Some(victim)
@@ -151,20 +151,23 @@ impl VllmV1Scheduler {
         let mut i = 0;
         'running: while i < self.running.len() && budget > 0 && plan.len() < self.max_micro_batch_size {
             let id = self.running[i];
-            let request = requests.get(id);
+            let request = requests.get_mut(id);
             if request.in_flight {
                 i += 1;
                 continue;
             }
             let n = request.next_num_tokens().min(budget);
+            // The common case, room for its tokens, with one look-up of the request.
+            if self.kv.allocate_slots(request, n, &[]) {
+                plan.push(id, n);
+                request.in_flight = true;
+                budget -= n;
+                i += 1;
+                continue;
+            }
+            // Out of blocks: preempt until it fits (or it is the victim itself).
+            starved = true;
             loop {
-                if self.kv.allocate_slots(requests.get(id), n, &[]) {
-                    plan.push(id, n);
-                    requests.get_mut(id).in_flight = true;
-                    budget -= n;
-                    break;
-                }
-                starved = true;
                 match self.preempt_newest(id, plan, requests) {
                     Some(victim) => {
                         preempted = true;
@@ -173,6 +176,12 @@ impl VllmV1Scheduler {
                         }
                     }
                     None => break 'running,
+                }
+                if self.kv.allocate_slots(requests.get(id), n, &[]) {
+                    plan.push(id, n);
+                    requests.get_mut(id).in_flight = true;
+                    budget -= n;
+                    break;
                 }
             }
             i += 1;
@@ -239,7 +248,7 @@ impl ReplicaScheduler for VllmV1Scheduler {
     }
 
     fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        release_completed(batch, requests, &mut self.running, |id| self.kv.free(id));
+        release_completed(batch, requests, &mut self.running, |r| self.kv.free(r));
     }
 
     fn num_pending(&self) -> usize {
@@ -271,8 +280,8 @@ impl ReplicaScheduler for VllmV1Scheduler {
         requests.get_mut(id).state = RequestState::Waiting;
     }
 
-    fn release_handed_off(&mut self, id: RequestId) {
-        self.kv.free(id);
+    fn release_handed_off(&mut self, id: RequestId, requests: &RequestArena) {
+        self.kv.free(requests.get(id));
     }
 
     fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
