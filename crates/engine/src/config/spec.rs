@@ -92,7 +92,12 @@ pub struct ParallelSpec {
 impl ParallelSpec {
     /// TP and PP only (no expert or attention data parallelism).
     pub fn tp_pp(tensor_parallel_size: u32, num_pipeline_stages: u32) -> ParallelSpec {
-        ParallelSpec { tensor_parallel_size, num_pipeline_stages, expert_parallel_size: 1, attention_dp_size: 1 }
+        ParallelSpec {
+            tensor_parallel_size,
+            num_pipeline_stages,
+            expert_parallel_size: 1,
+            attention_dp_size: 1,
+        }
     }
 
     /// GPUs per pipeline stage.

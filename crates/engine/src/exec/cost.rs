@@ -412,7 +412,13 @@ pub fn moe_experts_us(
 
 /// An MoE layer's shared expert (0 without one) over `tokens` tokens, µs: two GEMMs, every
 /// token through it.
-pub fn shared_expert_us(gemm: &Curve, gemm_peaks: Peaks, shape: &MoeShape, tokens: f64, weight_bytes: f64) -> f64 {
+pub fn shared_expert_us(
+    gemm: &Curve,
+    gemm_peaks: Peaks,
+    shape: &MoeShape,
+    tokens: f64,
+    weight_bytes: f64,
+) -> f64 {
     if shape.shared_dim <= 0.0 || tokens <= 0.0 {
         return 0.0;
     }

@@ -51,8 +51,14 @@ impl MoeExchange {
             top_k,
             hidden,
             nvlink_share: if peers == 0 { 1.0 } else { f64::from(peers_in_domain) / f64::from(peers) },
-            nvlink: AlphaBeta { alpha_us: node.intra_node_latency_us, beta_gbps: node.intra_node_bandwidth_gbps },
-            rdma: AlphaBeta { alpha_us: node.inter_node_latency_us, beta_gbps: node.inter_node_bandwidth_gbps },
+            nvlink: AlphaBeta {
+                alpha_us: node.intra_node_latency_us,
+                beta_gbps: node.intra_node_bandwidth_gbps,
+            },
+            rdma: AlphaBeta {
+                alpha_us: node.inter_node_latency_us,
+                beta_gbps: node.inter_node_bandwidth_gbps,
+            },
         }
     }
 
@@ -177,11 +183,8 @@ pub fn spread_over_ranks(batch: &[BatchItem], ranks: usize, out: &mut Vec<RankBa
         rank.tokens = 0;
     }
     for item in batch {
-        let (index, _) = out
-            .iter()
-            .enumerate()
-            .min_by_key(|(i, r)| (r.tokens, *i))
-            .expect("at least one rank");
+        let (index, _) =
+            out.iter().enumerate().min_by_key(|(i, r)| (r.tokens, *i)).expect("at least one rank");
         out[index].items.push(*item);
         out[index].tokens += u64::from(item.num_tokens);
     }
@@ -193,7 +196,12 @@ mod tests {
     use crate::catalog;
 
     fn parallel(tp: u32, dp: u32, ep: u32) -> ParallelSpec {
-        ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: 1, expert_parallel_size: ep, attention_dp_size: dp }
+        ParallelSpec {
+            tensor_parallel_size: tp,
+            num_pipeline_stages: 1,
+            expert_parallel_size: ep,
+            attention_dp_size: dp,
+        }
     }
 
     #[test]
@@ -257,7 +265,8 @@ mod tests {
 
     #[test]
     fn a_batch_spreads_over_ranks_by_tokens() {
-        let item = |t: u32, prefill: bool| BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: prefill };
+        let item =
+            |t: u32, prefill: bool| BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: prefill };
         let batch = [item(1000, true), item(1, false), item(1, false), item(1, false), item(500, true)];
         let mut ranks = Vec::new();
         spread_over_ranks(&batch, 2, &mut ranks);

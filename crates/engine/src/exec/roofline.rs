@@ -471,7 +471,8 @@ impl RooflinePredictor {
                     hidden: m.embedding_dim as f64,
                     experts: f64::from(moe.num_experts / ep),
                     top_k: 1.0,
-                    expert_dim: moe.expert_hidden_dim as f64 / f64::from(parallel.expert_tensor_parallel_size()),
+                    expert_dim: moe.expert_hidden_dim as f64
+                        / f64::from(parallel.expert_tensor_parallel_size()),
                     shared_dim: 0.0,
                     gated: m.use_gated_mlp,
                 };
@@ -702,7 +703,12 @@ impl RooflinePredictor {
     /// A step of an MoE model under expert or attention data parallelism: the batch spread over
     /// the attention-DP ranks, the slowest rank's own ops (they wait for each other at every
     /// MoE layer) plus the busiest EP rank's routed experts over every rank's tokens.
-    fn predict_deployed(&self, d: &DeployedMoe, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
+    fn predict_deployed(
+        &self,
+        d: &DeployedMoe,
+        batch: &[BatchItem],
+        position: StagePosition,
+    ) -> ExecutionTime {
         let mut ranks: Vec<RankBatch> = Vec::with_capacity(d.ranks);
         spread_over_ranks(batch, d.ranks, &mut ranks);
         let total_tokens: u64 = ranks.iter().map(|r| r.tokens).sum();
@@ -773,7 +779,8 @@ impl RooflinePredictor {
         if moe_layers > 0.0 {
             let moe_ms = moe_layers * 1e-3;
             out.set(Op::MoeRouter, moe_ms * memo[MOE_SLOTS.0], r);
-            let shared = cost::shared_expert_us(&self.gemm, self.gemm_peaks, &d.shared, tokens, self.weight_bytes);
+            let shared =
+                cost::shared_expert_us(&self.gemm, self.gemm_peaks, &d.shared, tokens, self.weight_bytes);
             out.set(Op::MoeExperts, moe_ms * shared, r);
             out.set(Op::MoeAllToAll, moe_ms * d.exchange.time_us(tokens, total_tokens), r);
         }

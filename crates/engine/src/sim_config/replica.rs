@@ -20,8 +20,12 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
     let weight_dtype = Dtype::parse(&p.string("replica_config_weight_dtype"));
     let kv_cache_dtype = Dtype::parse(&p.string("replica_config_kv_cache_dtype"));
     let (model, device, node) = (model?, device?, node?);
-    let parallel =
-        ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp, expert_parallel_size: ep, attention_dp_size: dp };
+    let parallel = ParallelSpec {
+        tensor_parallel_size: tp,
+        num_pipeline_stages: pp,
+        expert_parallel_size: ep,
+        attention_dp_size: dp,
+    };
     check_parallelism(p, &model, &node, parallel);
     if node.device != device.name {
         let matching = match catalog::matching_node(&device.name) {
@@ -47,14 +51,7 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
             kind.to_lowercase()
         ));
     }
-    Some(ReplicaSpec {
-        model,
-        device,
-        node,
-        parallel,
-        weight_dtype,
-        kv_cache_dtype,
-    })
+    Some(ReplicaSpec { model, device, node, parallel, weight_dtype, kv_cache_dtype })
 }
 
 /// The model: a Hugging Face config.json if one is given, else the catalogue entry.
@@ -213,7 +210,8 @@ fn check_moe_parallelism(p: &mut Params, model: &ModelArch, parallel: ParallelSp
     if ep == 1 && dp == 1 {
         return;
     }
-    let flag = if ep > 1 { "replica_config_expert_parallel_size" } else { "replica_config_attention_dp_size" };
+    let flag =
+        if ep > 1 { "replica_config_expert_parallel_size" } else { "replica_config_attention_dp_size" };
     let Some(moe) = &model.moe else {
         p.error(
             ConfigError::new(flag, format!("{} is not a mixture of experts: expert parallelism and attention data parallelism apply only to MoE models", model.name))
