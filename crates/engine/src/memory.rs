@@ -482,4 +482,41 @@ mod tests {
         assert!(!e.message.contains(" GB"), "every figure is labelled GiB: {e}");
         assert!(e.hint.unwrap().contains("TP×PP ≥ 2"));
     }
+
+    #[test]
+    fn expert_and_attention_data_parallelism_plan_each_rank_by_hand() {
+        // Mixtral-8x7B at TP 2 × attention DP 2 = 4 GPUs, EP 4 (expert TP 1) on h100, bf16.
+        let mut r = replica("mistralai/Mixtral-8x7B-v0.1", "h100", 2, 1);
+        r.parallel = ParallelSpec {
+            tensor_parallel_size: 2,
+            num_pipeline_stages: 1,
+            expert_parallel_size: 4,
+            attention_dp_size: 2,
+        };
+        // Attention split by TP 2 (16 query, 4 KV heads of 128): 4096·128·24 + 16·128·4096
+        // = 20,971,520; norms 8,192; router 4096·8 = 32,768; routed experts: 8 of
+        // 3·4096·14336 = 176,160,768 over 4 GPUs (2 whole experts each) = 352,321,536.
+        assert_eq!(params_per_layer(&r), 20_971_520 + 8_192 + 32_768 + 352_321_536);
+        let plan = plan(&r, &cache()).unwrap();
+        // 32 layers, + the embedding and the LM head split by TP 2: 2 · 32000·4096/2.
+        assert_eq!(plan.params_per_device, 32 * 373_334_016 + 131_072_000);
+        assert_eq!(plan.weight_bytes_per_device, 2 * 12_077_760_512);
+        // KV: 4 KV heads · 2 · 128 · 32 layers · 2 B = 65,536 B per token on each GPU of a rank.
+        assert_eq!(plan.kv_bytes_per_token, 65_536);
+        // One rank: (80 GiB · 0.9 − 24,155,521,024 B) / 65,536 = 811,064 tokens, 50,691
+        // blocks of 16; the replica holds both ranks'.
+        assert_eq!(plan.attention_dp_size, 2);
+        assert_eq!(plan.max_kv_tokens, 2 * 811_064);
+        assert_eq!(plan.num_blocks, 2 * 50_691);
+        // MFU's per-GPU share of a token: attention, norms and router on one rank of 2
+        // ((20,971,520 + 8,192 + 32,768) · 32 / 2), its 2 experts over the 4 GPUs
+        // (2 · 176,160,768 / 4 · 32).
+        assert_eq!(plan.active_layer_params_per_device, 21_012_480 * 32 / 2 + 88_080_384 * 32);
+        // The routed experts per GPU are the same whether sharded by EP or split by TP 4.
+        let tp4 = replica("mistralai/Mixtral-8x7B-v0.1", "h100", 4, 1);
+        assert_eq!(
+            routed_expert_params(&tp4, true, Experts::All),
+            routed_expert_params(&r, true, Experts::All)
+        );
+    }
 }

@@ -155,8 +155,8 @@ impl SimConfig {
             .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
             None => None,
         };
-        if let (Some(r), Some(predictor)) = (&replica, &predictor) {
-            replica::check_moe_deployment(&mut p, r, predictor.name);
+        if let Some(r) = &replica {
+            replica::check_moe_deployment(&mut p, r);
         }
         let metrics = read_metrics(&mut p);
 

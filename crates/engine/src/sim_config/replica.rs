@@ -250,7 +250,7 @@ fn check_moe_parallelism(p: &mut Params, model: &ModelArch, parallel: ParallelSp
 /// predictor other than the roofline (the profile tables have no all-to-all or per-rank
 /// experts), or with disaggregated prefill and decode pools (the KV transfer model shards KV
 /// by TP only).
-pub(super) fn check_moe_deployment(p: &mut Params, replica: &ReplicaSpec, predictor: &str) {
+pub(super) fn check_moe_deployment(p: &mut Params, replica: &ReplicaSpec) {
     let parallel = replica.parallel;
     if parallel.expert_parallel_size == 1 && parallel.attention_dp_size == 1 {
         return;
@@ -260,6 +260,7 @@ pub(super) fn check_moe_deployment(p: &mut Params, replica: &ReplicaSpec, predic
     } else {
         "replica_config_attention_dp_size"
     };
+    let predictor = p.string("execution_time_predictor_config_type");
     if predictor != "roofline" {
         p.error(
             ConfigError::new(flag, format!("expert parallelism and attention data parallelism are modelled only by the roofline predictor, not {predictor}"))
