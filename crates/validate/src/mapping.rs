@@ -382,14 +382,21 @@ mod tests {
 
     #[test]
     fn aggregated_points_run_their_attention_dp_and_expert_parallelism() {
-        let p = point(&[("tp_size", "1"), ("attention_dp_size", "8"), ("moe_ep_size", "8"), ("batch_size", "16")]);
+        let p = point(&[
+            ("tp_size", "1"),
+            ("attention_dp_size", "8"),
+            ("moe_ep_size", "8"),
+            ("batch_size", "16"),
+        ]);
         let c = point_config(&p, &Overrides::default()).unwrap();
         assert_eq!(flag(&c, "replica_config_tensor_parallel_size"), "1");
         assert_eq!(flag(&c, "replica_config_attention_dp_size"), "8");
         assert_eq!(flag(&c, "replica_config_expert_parallel_size"), "8");
         // The batch size is per attention-DP rank.
         assert_eq!(c.concurrency, 128);
-        let c = point_config(&point(&[("attention_dp_size", ""), ("moe_ep_size", "")]), &Overrides::default()).unwrap();
+        let c =
+            point_config(&point(&[("attention_dp_size", ""), ("moe_ep_size", "")]), &Overrides::default())
+                .unwrap();
         assert_eq!(
             (flag(&c, "replica_config_attention_dp_size"), flag(&c, "replica_config_expert_parallel_size")),
             ("1", "1")
