@@ -252,7 +252,7 @@ mod tests {
         let uniform = RankLoad::new(256.0, 8.0, 8, Some(0.0));
         assert!((uniform.busiest_share() - 0.125).abs() < 1e-12);
         // 512 picks, 64 expected per rank, + √64 · √(2 ln 8) = 8 · 2.0393 = 16.31.
-        let expected = 64.0 + 8.0 * (2.0 * 8f64.ln()).sqrt();
+        let expected = 64.0 + 8.0 * libm::sqrt(2.0 * libm::log(8.0));
         assert!((uniform.busiest_picks(64.0) - expected).abs() < 1e-9);
         // A skewed router loads the rank of the most popular experts more.
         let skewed = RankLoad::new(256.0, 8.0, 8, Some(1.2));
