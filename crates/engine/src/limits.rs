@@ -21,7 +21,8 @@ pub const MAX_BLOCK_SIZE: u32 = 1 << 16;
 /// Replicas in a cluster.
 pub const MAX_REPLICAS: u32 = 100_000;
 
-/// Tensor-parallel and pipeline-parallel degree, each.
+/// Tensor-parallel, pipeline-parallel, expert-parallel and attention data-parallel degree, each
+/// (their product stays within `u32`).
 pub const MAX_PARALLEL_DEGREE: u32 = 1024;
 
 /// KV blocks simulated over all replicas (about 40 bytes of bookkeeping each: 2 GB).

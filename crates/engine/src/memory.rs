@@ -25,10 +25,14 @@ pub struct MemoryPlan {
     pub reserved_bytes_per_device: u64,
     /// KV bytes one token takes on one GPU.
     pub kv_bytes_per_token: u64,
-    /// Tokens of KV the replica can hold.
+    /// Tokens of KV the replica can hold: each attention-DP rank's, times the ranks.
     pub max_kv_tokens: u64,
-    /// KV blocks per replica (the planner's, or `--cache_config_num_blocks`).
+    /// KV blocks per replica (the planner's, or `--cache_config_num_blocks`): with attention
+    /// data parallelism, every rank's blocks together.
     pub num_blocks: u64,
+    /// Attention-DP ranks, each holding `num_blocks / attention_dp_size` of the blocks for its
+    /// own requests (1 without DP attention).
+    pub attention_dp_size: u32,
     /// Tokens per block.
     pub block_size: u32,
 }
@@ -73,16 +77,38 @@ pub enum Experts {
     Active,
 }
 
-/// Parameters of one layer's MLP on one GPU under TP: the MoE block (every expert, split by
-/// TP, the shared expert and the router) for an MoE layer, else the dense MLP.
+/// Parameters of one layer's MLP on one GPU: the MoE block (its share of the routed experts,
+/// the shared expert split by TP, and the router) for an MoE layer, else the dense MLP.
 pub fn mlp_params(replica: &ReplicaSpec, moe_layer: bool) -> u64 {
     mlp_params_of(replica, moe_layer, Experts::All)
 }
 
 /// [`mlp_params`], counting `experts` of an MoE layer's routed experts.
 fn mlp_params_of(replica: &ReplicaSpec, moe_layer: bool, experts: Experts) -> u64 {
+    local_mlp_params(replica, moe_layer) + routed_expert_params(replica, moe_layer, experts)
+}
+
+/// Of one layer's MLP on one GPU, what the GPU applies to its own attention-DP rank's tokens
+/// only: the dense MLP split by TP, or an MoE layer's shared expert split by TP and its router
+/// (whole on every GPU).
+fn local_mlp_params(replica: &ReplicaSpec, moe_layer: bool) -> u64 {
     let m = &replica.model;
     let tp = u64::from(replica.parallel.tensor_parallel_size);
+    let e = u64::from(m.embedding_dim);
+    let projections = if m.use_gated_mlp { 3 } else { 2 };
+    match &m.moe {
+        Some(moe) if moe_layer => {
+            u64::from(moe.shared_expert_hidden_dim) * projections * e / tp + e * u64::from(moe.num_experts)
+        }
+        _ => projections * e * u64::from(m.mlp_hidden_dim) / tp,
+    }
+}
+
+/// An MoE layer's routed experts on one GPU: `experts` of them (all, or a token's `top_k`)
+/// spread over the stage's TP × attention-DP GPUs, whether by expert parallelism (E / EP
+/// experts per rank, each split over TP × DP / EP GPUs) or by TP alone; 0 for a dense layer.
+fn routed_expert_params(replica: &ReplicaSpec, moe_layer: bool, experts: Experts) -> u64 {
+    let m = &replica.model;
     let e = u64::from(m.embedding_dim);
     let projections = if m.use_gated_mlp { 3 } else { 2 };
     match &m.moe {
@@ -91,11 +117,10 @@ fn mlp_params_of(replica: &ReplicaSpec, moe_layer: bool, experts: Experts) -> u6
                 Experts::All => moe.num_experts,
                 Experts::Active => moe.top_k.min(moe.num_experts),
             };
-            u64::from(routed) * projections * e * u64::from(moe.expert_hidden_dim) / tp
-                + u64::from(moe.shared_expert_hidden_dim) * projections * e / tp
-                + e * u64::from(moe.num_experts)
+            u64::from(routed) * projections * e * u64::from(moe.expert_hidden_dim)
+                / u64::from(replica.parallel.stage_size())
         }
-        _ => projections * e * u64::from(m.mlp_hidden_dim) / tp,
+        _ => 0,
     }
 }
 
@@ -144,9 +169,16 @@ fn stage_layer_params_of(replica: &ReplicaSpec, experts: Experts) -> u64 {
     let dense = u64::from(dense_layers_on_stage(replica, last));
     let common = attention_params(replica) + 2 * u64::from(replica.model.embedding_dim);
     let moe = replica.model.moe.is_some();
-    layers * common
-        + dense * mlp_params_of(replica, false, experts)
-        + (layers - dense) * mlp_params_of(replica, moe, experts)
+    let local = layers * common
+        + dense * local_mlp_params(replica, false)
+        + (layers - dense) * local_mlp_params(replica, moe);
+    let routed = (layers - dense) * routed_expert_params(replica, moe, experts);
+    match experts {
+        Experts::All => local + routed,
+        // A token runs through the attention, dense MLP and shared expert of one attention-DP
+        // rank only: per GPU of the stage, 1 / DP of them on average.
+        Experts::Active => local / u64::from(replica.parallel.attention_dp_size.max(1)) + routed,
+    }
 }
 
 /// Peak activation bytes per GPU of one forward pass over `tokens` tokens that samples
@@ -251,8 +283,12 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
         .with_hint(hint));
     }
     let free = (available - weight_bytes).saturating_sub(reserved);
-    let max_kv_tokens = free / kv_bytes_per_token.max(1);
-    let planned_blocks = max_kv_tokens / u64::from(cache.block_size);
+    // Every GPU of an attention-DP rank holds its share of that rank's KV (TP splits the heads),
+    // so one GPU's free memory is one rank's capacity; the ranks' capacities add up.
+    let dp = u64::from(replica.parallel.attention_dp_size.max(1));
+    let rank_kv_tokens = free / kv_bytes_per_token.max(1);
+    let rank_blocks = rank_kv_tokens / u64::from(cache.block_size);
+    let (max_kv_tokens, planned_blocks) = (rank_kv_tokens * dp, rank_blocks * dp);
     if planned_blocks == 0 && cache.num_blocks_override.is_none() {
         let reservation = if reserved > 0 {
             format!(" and {:.2} GiB reserved for activations and the runtime", gib(reserved))
@@ -278,6 +314,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
         kv_bytes_per_token,
         max_kv_tokens,
         num_blocks: cache.num_blocks_override.unwrap_or(planned_blocks),
+        attention_dp_size: replica.parallel.attention_dp_size.max(1),
         block_size: cache.block_size,
     })
 }
@@ -293,7 +330,7 @@ mod tests {
             model: catalog::find_model(model).unwrap().clone(),
             device: catalog::find_device(device).unwrap().clone(),
             node: catalog::find_node("h100_dgx").unwrap().clone(),
-            parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp },
+            parallel: ParallelSpec::tp_pp(tp, pp),
             weight_dtype: Dtype::Bf16,
             kv_cache_dtype: Dtype::Bf16,
         }
@@ -444,5 +481,42 @@ mod tests {
         assert!(e.message.contains("one h100 GPU offers 72.0 GiB of its 80 GiB"), "{e}");
         assert!(!e.message.contains(" GB"), "every figure is labelled GiB: {e}");
         assert!(e.hint.unwrap().contains("TP×PP ≥ 2"));
+    }
+
+    #[test]
+    fn expert_and_attention_data_parallelism_plan_each_rank_by_hand() {
+        // Mixtral-8x7B at TP 2 × attention DP 2 = 4 GPUs, EP 4 (expert TP 1) on h100, bf16.
+        let mut r = replica("mistralai/Mixtral-8x7B-v0.1", "h100", 2, 1);
+        r.parallel = ParallelSpec {
+            tensor_parallel_size: 2,
+            num_pipeline_stages: 1,
+            expert_parallel_size: 4,
+            attention_dp_size: 2,
+        };
+        // Attention split by TP 2 (16 query, 4 KV heads of 128): 4096·128·24 + 16·128·4096
+        // = 20,971,520; norms 8,192; router 4096·8 = 32,768; routed experts: 8 of
+        // 3·4096·14336 = 176,160,768 over 4 GPUs (2 whole experts each) = 352,321,536.
+        assert_eq!(params_per_layer(&r), 20_971_520 + 8_192 + 32_768 + 352_321_536);
+        let plan = plan(&r, &cache()).unwrap();
+        // 32 layers, + the embedding and the LM head split by TP 2: 2 · 32000·4096/2.
+        assert_eq!(plan.params_per_device, 32 * 373_334_016 + 131_072_000);
+        assert_eq!(plan.weight_bytes_per_device, 2 * 12_077_760_512);
+        // KV: 4 KV heads · 2 · 128 · 32 layers · 2 B = 65,536 B per token on each GPU of a rank.
+        assert_eq!(plan.kv_bytes_per_token, 65_536);
+        // One rank: (80 GiB · 0.9 − 24,155,521,024 B) / 65,536 = 811,064 tokens, 50,691
+        // blocks of 16; the replica holds both ranks'.
+        assert_eq!(plan.attention_dp_size, 2);
+        assert_eq!(plan.max_kv_tokens, 2 * 811_064);
+        assert_eq!(plan.num_blocks, 2 * 50_691);
+        // MFU's per-GPU share of a token: attention, norms and router on one rank of 2
+        // ((20,971,520 + 8,192 + 32,768) · 32 / 2), its 2 experts over the 4 GPUs
+        // (2 · 176,160,768 / 4 · 32).
+        assert_eq!(plan.active_layer_params_per_device, 21_012_480 * 32 / 2 + 88_080_384 * 32);
+        // The routed experts per GPU are the same whether sharded by EP or split by TP 4.
+        let tp4 = replica("mistralai/Mixtral-8x7B-v0.1", "h100", 4, 1);
+        assert_eq!(
+            routed_expert_params(&tp4, true, Experts::All),
+            routed_expert_params(&r, true, Experts::All)
+        );
     }
 }

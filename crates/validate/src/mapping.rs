@@ -61,7 +61,7 @@ fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
 
 /// The llmsim configuration of `point`, or why it cannot be modelled. Checks run in a fixed
 /// order and the first that fails is the reason: serving mode, system, dtypes, attention DP,
-/// expert parallelism, serving engine. The engine's own refusals (unknown model, does not
+/// expert parallelism of disaggregated pools, serving engine. The engine's own refusals (unknown model, does not
 /// fit) come when the configuration is built ([`crate::simulate::build`]).
 pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<PointConfig, SkipReason> {
     // A disaggregated point runs its prefill pool's instance shape behind the router and adds
@@ -84,11 +84,13 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         .map(|&(_, device, node)| (device, node))
         .ok_or_else(|| SkipReason::UnknownSystem(point.system.clone()))?;
     let weight_dtype = weight_dtype(point)?;
+    // An aggregated point's attention DP and EP are the replica's (the engine refuses them
+    // with disaggregated pools, which the harness skips here).
     let pool_sizes = |f: fn(&crate::points::Pool) -> u32| pools.map(|p| f(&p.prefill).max(f(&p.decode)));
-    if let Some(n) = point.attention_dp_size.or(pool_sizes(|p| p.attention_dp_size)).filter(|&n| n > 1) {
+    if let Some(n) = pool_sizes(|p| p.attention_dp_size).filter(|&n| n > 1) {
         return Err(SkipReason::AttentionDataParallel(n));
     }
-    if let Some(n) = point.moe_ep_size.or(pool_sizes(|p| p.moe_ep_size)).filter(|&n| n > 1) {
+    if let Some(n) = pool_sizes(|p| p.moe_ep_size).filter(|&n| n > 1) {
         return Err(SkipReason::ExpertParallel(n));
     }
     if !BACKENDS.contains(&point.backend.as_str()) {
@@ -116,6 +118,8 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         ("replica_config_network_device", node.to_string()),
         ("replica_config_tensor_parallel_size", tp.to_string()),
         ("replica_config_num_pipeline_stages", pp.to_string()),
+        ("replica_config_attention_dp_size", point.attention_dp_size.unwrap_or(1).max(1).to_string()),
+        ("replica_config_expert_parallel_size", point.moe_ep_size.unwrap_or(1).max(1).to_string()),
         ("replica_config_weight_dtype", weight_dtype.to_string()),
         ("replica_config_kv_cache_dtype", kv_dtype.to_string()),
         ("serving_engine", point.backend.clone()),
@@ -368,13 +372,34 @@ mod tests {
             skip(&[("precision", "bf16"), ("gemm_quant_mode", "bf16"), ("moe_quant_mode", "fp8")]),
             SkipReason::MixedPrecision { gemm: "bf16", moe: "fp8" }
         );
-        assert_eq!(skip(&[("attention_dp_size", "8")]), SkipReason::AttentionDataParallel(8));
-        assert_eq!(skip(&[("moe_ep_size", "4")]), SkipReason::ExpertParallel(4));
         assert_eq!(skip(&[("backend", "tgi")]), SkipReason::UnknownBackend("tgi".into()));
         // The first check that fails decides: disaggregation before precision.
         assert_eq!(
             skip(&[("mode", "disagg"), ("precision", "fp4"), ("gemm_quant_mode", "nvfp4")]),
             SkipReason::Disaggregated
+        );
+    }
+
+    #[test]
+    fn aggregated_points_run_their_attention_dp_and_expert_parallelism() {
+        let p = point(&[
+            ("tp_size", "1"),
+            ("attention_dp_size", "8"),
+            ("moe_ep_size", "8"),
+            ("batch_size", "16"),
+        ]);
+        let c = point_config(&p, &Overrides::default()).unwrap();
+        assert_eq!(flag(&c, "replica_config_tensor_parallel_size"), "1");
+        assert_eq!(flag(&c, "replica_config_attention_dp_size"), "8");
+        assert_eq!(flag(&c, "replica_config_expert_parallel_size"), "8");
+        // The batch size is per attention-DP rank.
+        assert_eq!(c.concurrency, 128);
+        let c =
+            point_config(&point(&[("attention_dp_size", ""), ("moe_ep_size", "")]), &Overrides::default())
+                .unwrap();
+        assert_eq!(
+            (flag(&c, "replica_config_attention_dp_size"), flag(&c, "replica_config_expert_parallel_size")),
+            ("1", "1")
         );
     }
 

@@ -21,9 +21,9 @@ pub enum SkipReason {
     Precision { column: &'static str, value: String },
     /// GEMMs and experts in different dtypes that llmsim cannot express with one weight dtype.
     MixedPrecision { gemm: &'static str, moe: &'static str },
-    /// Attention data parallelism (several attention ranks per engine instance).
+    /// Attention data parallelism in a disaggregated pool.
     AttentionDataParallel(u32),
-    /// Expert parallelism.
+    /// Expert parallelism in a disaggregated pool.
     ExpertParallel(u32),
     /// A serving engine the harness has no defaults for.
     UnknownBackend(String),
@@ -93,9 +93,11 @@ impl fmt::Display for SkipReason {
                 write!(f, "GEMMs in {gemm} and experts in {moe}: llmsim has one weight dtype")
             }
             SkipReason::AttentionDataParallel(n) => {
-                write!(f, "attention data parallelism ({n} ranks) is not modelled")
+                write!(f, "attention data parallelism ({n} ranks) is not modelled with disaggregated pools")
             }
-            SkipReason::ExpertParallel(n) => write!(f, "expert parallelism ({n} ranks) is not modelled"),
+            SkipReason::ExpertParallel(n) => {
+                write!(f, "expert parallelism ({n} ranks) is not modelled with disaggregated pools")
+            }
             SkipReason::UnknownBackend(b) => {
                 write!(f, "unknown serving engine '{b}' (the harness knows vllm, sglang and trtllm)")
             }

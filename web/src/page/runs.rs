@@ -149,7 +149,7 @@ impl RunRecord {
     }
 }
 
-/// GPUs of the cluster a share link describes: replicas × TP × PP.
+/// GPUs of the cluster a share link describes: replicas × TP × attention DP × PP.
 fn gpus_of(share_query: &str) -> u64 {
     let pairs = SharedRun::from_query(share_query).pairs;
     let config = llmsim_engine::Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -160,6 +160,7 @@ fn gpus_of(share_query: &str) -> u64 {
     };
     int("cluster_config_num_replicas")
         * int("replica_config_tensor_parallel_size")
+        * int("replica_config_attention_dp_size")
         * int("replica_config_num_pipeline_stages")
 }
 

@@ -65,19 +65,54 @@ impl Dtype {
     }
 }
 
-/// Tensor and pipeline parallelism of one replica.
+/// Parallelism of one replica: tensor and pipeline parallelism, and for a mixture-of-experts
+/// model attention data parallelism and expert parallelism (`docs/policies.md`, "MoE as
+/// deployed").
+///
+/// A pipeline stage has `tensor_parallel_size × attention_dp_size` GPUs. Attention, the dense
+/// MLP layers, the embedding and the LM head are split over the `tensor_parallel_size` GPUs of
+/// one attention-DP rank and replicated on every rank; an MoE layer's routed experts are
+/// sharded over `expert_parallel_size` ranks of the stage and each expert split over the
+/// remaining [`ParallelSpec::expert_tensor_parallel_size`] GPUs (SGLang's and AIConfigurator's
+/// `moe_tp × moe_ep = tp × dp`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParallelSpec {
-    /// TP degree.
+    /// TP degree of attention (of one attention-DP rank).
     pub tensor_parallel_size: u32,
     /// PP degree (pipeline stages).
     pub num_pipeline_stages: u32,
+    /// Expert-parallel degree: routed experts sharded over this many ranks (1 = every GPU of
+    /// the stage holds every expert, split by TP).
+    pub expert_parallel_size: u32,
+    /// Attention data-parallel degree: this many ranks each hold their own requests' KV and
+    /// run their own attention; the MoE layers are shared.
+    pub attention_dp_size: u32,
 }
 
 impl ParallelSpec {
+    /// TP and PP only (no expert or attention data parallelism).
+    pub fn tp_pp(tensor_parallel_size: u32, num_pipeline_stages: u32) -> ParallelSpec {
+        ParallelSpec {
+            tensor_parallel_size,
+            num_pipeline_stages,
+            expert_parallel_size: 1,
+            attention_dp_size: 1,
+        }
+    }
+
+    /// GPUs per pipeline stage.
+    pub fn stage_size(self) -> u32 {
+        self.tensor_parallel_size * self.attention_dp_size
+    }
+
     /// GPUs per replica.
     pub fn world_size(self) -> u32 {
-        self.tensor_parallel_size * self.num_pipeline_stages
+        self.stage_size() * self.num_pipeline_stages
+    }
+
+    /// The TP degree of each expert: the stage's GPUs over the expert-parallel ranks.
+    pub fn expert_tensor_parallel_size(self) -> u32 {
+        (self.stage_size() / self.expert_parallel_size.max(1)).max(1)
     }
 }
 

@@ -405,10 +405,26 @@ pub fn moe_experts_us(
         + grouped(e, shape.expert_dim)
         + elementwise_us(act, peaks, act_bytes, shape.expert_dim);
     if shape.shared_dim > 0.0 {
-        us += gemm_us(gemm, gemm_peaks, tokens, projections * shape.shared_dim, e, ACT_BYTES, weight_bytes)
-            + gemm_us(gemm, gemm_peaks, tokens, e, shape.shared_dim, ACT_BYTES, weight_bytes);
+        us += shared_expert_us(gemm, gemm_peaks, shape, tokens, weight_bytes);
     }
     us
+}
+
+/// An MoE layer's shared expert (0 without one) over `tokens` tokens, µs: two GEMMs, every
+/// token through it.
+pub fn shared_expert_us(
+    gemm: &Curve,
+    gemm_peaks: Peaks,
+    shape: &MoeShape,
+    tokens: f64,
+    weight_bytes: f64,
+) -> f64 {
+    if shape.shared_dim <= 0.0 || tokens <= 0.0 {
+        return 0.0;
+    }
+    let (e, projections) = (shape.hidden, if shape.gated { 2.0 } else { 1.0 });
+    gemm_us(gemm, gemm_peaks, tokens, projections * shape.shared_dim, e, ACT_BYTES, weight_bytes)
+        + gemm_us(gemm, gemm_peaks, tokens, e, shape.shared_dim, ACT_BYTES, weight_bytes)
 }
 
 /// Latency/bandwidth (α-β) model of a collective: `α + bytes / β`.

@@ -6,6 +6,7 @@
 pub mod calibration;
 pub mod cost;
 mod interp;
+pub mod moe_parallel;
 mod profile;
 mod profile_csv;
 mod roofline;
@@ -77,6 +78,9 @@ pub enum Op {
     MlpDownProjAllReduce,
     MoeRouter,
     MoeExperts,
+    /// Expert parallelism's all-to-all dispatch and combine (or, with attention data
+    /// parallelism and no EP, the gather and scatter of the ranks' tokens around the experts).
+    MoeAllToAll,
     Add,
     LmHead,
     PipelineSendRecv,
@@ -85,7 +89,7 @@ pub enum Op {
 
 impl Op {
     /// Number of operations.
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 21;
     /// Every operation, in execution order.
     pub const ALL: [Op; Op::COUNT] = [
         Op::Embedding,
@@ -104,6 +108,7 @@ impl Op {
         Op::MlpDownProjAllReduce,
         Op::MoeRouter,
         Op::MoeExperts,
+        Op::MoeAllToAll,
         Op::Add,
         Op::LmHead,
         Op::PipelineSendRecv,
@@ -129,6 +134,7 @@ impl Op {
             Op::MlpDownProjAllReduce => "mlp_down_proj_all_reduce",
             Op::MoeRouter => "moe_router",
             Op::MoeExperts => "moe_experts",
+            Op::MoeAllToAll => "moe_all_to_all",
             Op::Add => "add",
             Op::LmHead => "lm_head",
             Op::PipelineSendRecv => "pipeline_send_recv",

@@ -11,6 +11,7 @@ use super::cost::{
     self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks,
     PrefillWork,
 };
+use super::moe_parallel::{MoeExchange, RankBatch, RankLoad, spread_over_ranks};
 use super::shape::LayerShape;
 use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
 use crate::config::{ConfigError, Dtype, FlagDef, Params, ReplicaSpec};
@@ -199,6 +200,9 @@ pub struct RooflinePredictor {
     prefill: Curve,
     decode: Curve,
     moe: Option<(MoeShape, MoeRouting)>,
+    /// An MoE model under expert or attention data parallelism (`None`: experts split by TP
+    /// on every GPU, the `moe` path).
+    deployed: Option<DeployedMoe>,
     all_reduce: Option<Collective>,
     send_recv: AlphaBeta,
     post_attn_norm: bool,
@@ -213,6 +217,24 @@ pub struct RooflinePredictor {
     token_cache: Arc<[OnceLock<[f64; CACHED_SLOTS]>]>,
     /// LM-head µs by sequence count − 1, filled on first use.
     lm_head_cache: Arc<[OnceLock<f64>]>,
+}
+
+/// An MoE model deployed with expert parallelism or attention data parallelism
+/// (`moe_parallel`): each attention-DP rank runs attention, the dense layers, the router and
+/// the shared expert on its own tokens; the routed experts of every rank's tokens meet on the
+/// expert-parallel ranks, the busiest of which sets the layer's time; the exchange carries the
+/// tokens there and back.
+#[derive(Clone, Debug)]
+struct DeployedMoe {
+    /// Attention-DP ranks.
+    ranks: usize,
+    /// One EP rank's routed experts: E / EP of them, each split over the expert TP GPUs
+    /// (`top_k` 1: its load is counted in picks; no shared expert).
+    routed: MoeShape,
+    /// The shared expert, split over one attention-DP rank's TP GPUs.
+    shared: MoeShape,
+    load: RankLoad,
+    exchange: MoeExchange,
 }
 
 /// Batch sizes up to this have their LM-head time memoised.
@@ -385,6 +407,18 @@ impl RooflinePredictor {
         };
         let network = if tp > 1 { format!("{network}; all-reduce: {all_reduce_text}") } else { network };
         let moe_routing = settings.moe_routing;
+        let deployed = replica.parallel.expert_parallel_size > 1 || replica.parallel.attention_dp_size > 1;
+        let network = if deployed && m.moe.is_some() {
+            format!(
+                "{network}; MoE: EP {} × expert TP {}, attention DP {} (exchange on the {} links)",
+                replica.parallel.expert_parallel_size,
+                replica.parallel.expert_tensor_parallel_size(),
+                replica.parallel.attention_dp_size,
+                node.name
+            )
+        } else {
+            network
+        };
         let gemm_kernels_text = match (settings.gemm_kernels, weights) {
             (_, Dtype::Fp8) => "vLLM fp8",
             (_, Dtype::Fp4) => "vLLM NVFP4",
@@ -429,6 +463,31 @@ impl RooflinePredictor {
                     gated: m.use_gated_mlp,
                 };
                 (shape, moe_routing.routing(shape.experts, shape.top_k))
+            }),
+            deployed: m.moe.as_ref().filter(|_| deployed).map(|moe| {
+                let parallel = replica.parallel;
+                let ep = parallel.expert_parallel_size.max(1);
+                let shape = MoeShape {
+                    hidden: m.embedding_dim as f64,
+                    experts: f64::from(moe.num_experts / ep),
+                    top_k: 1.0,
+                    expert_dim: moe.expert_hidden_dim as f64
+                        / f64::from(parallel.expert_tensor_parallel_size()),
+                    shared_dim: 0.0,
+                    gated: m.use_gated_mlp,
+                };
+                let alpha = match moe_routing {
+                    MoeRoutingKind::Uniform => Some(0.0),
+                    MoeRoutingKind::PowerLaw(alpha) => Some(alpha),
+                    MoeRoutingKind::Balanced => None,
+                };
+                DeployedMoe {
+                    ranks: parallel.attention_dp_size.max(1) as usize,
+                    routed: shape,
+                    shared: MoeShape { shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64, ..shape },
+                    load: RankLoad::new(moe.num_experts as f64, moe.top_k as f64, ep, alpha),
+                    exchange: MoeExchange::new(parallel, node, m.embedding_dim as f64, moe.top_k as f64),
+                }
             }),
             all_reduce,
             send_recv,
@@ -640,6 +699,104 @@ impl RooflinePredictor {
     }
 }
 
+impl RooflinePredictor {
+    /// A step of an MoE model under expert or attention data parallelism: the batch spread over
+    /// the attention-DP ranks, the slowest rank's own ops (they wait for each other at every
+    /// MoE layer) plus the busiest EP rank's routed experts over every rank's tokens.
+    fn predict_deployed(
+        &self,
+        d: &DeployedMoe,
+        batch: &[BatchItem],
+        position: StagePosition,
+    ) -> ExecutionTime {
+        let mut ranks: Vec<RankBatch> = Vec::with_capacity(d.ranks);
+        spread_over_ranks(batch, d.ranks, &mut ranks);
+        let total_tokens: u64 = ranks.iter().map(|r| r.tokens).sum();
+        let dense_layers = self.dense_layers_on_stage(position.stage);
+        let moe_layers = self.layers - dense_layers;
+        let mut slowest: Option<ExecutionTime> = None;
+        for rank in ranks.iter().filter(|r| !r.items.is_empty()) {
+            let t = self.rank_time(d, rank, total_tokens as f64, position, dense_layers, moe_layers);
+            if slowest.as_ref().is_none_or(|s| t.total_ms() > s.total_ms()) {
+                slowest = Some(t);
+            }
+        }
+        let mut out = slowest.unwrap_or_default();
+        if moe_layers > 0.0 && total_tokens > 0 {
+            let picks = d.load.busiest_picks(total_tokens as f64);
+            let routed = cost::moe_experts_us(
+                &self.moe_gemm,
+                &self.op_curves[Op::MlpAct as usize],
+                self.gemm_peaks,
+                self.peaks,
+                &d.routed,
+                picks,
+                d.load.experts_reached(picks),
+                self.weight_bytes,
+            );
+            let shared = out.get(Op::MoeExperts);
+            out.set(Op::MoeExperts, shared + moe_layers * 1e-3 * routed, Provenance::Roofline);
+        }
+        out
+    }
+
+    /// One attention-DP rank's own part of a step: attention, the dense layers, the router,
+    /// the shared expert and its exchange, the LM head over its sequences and its CPU work.
+    fn rank_time(
+        &self,
+        d: &DeployedMoe,
+        rank: &RankBatch,
+        total_tokens: f64,
+        position: StagePosition,
+        dense_layers: f64,
+        moe_layers: f64,
+    ) -> ExecutionTime {
+        let mut out = ExecutionTime::default();
+        let r = Provenance::Roofline;
+        let per_layer_ms = self.layers * 1e-3;
+        let tokens = rank.tokens as f64;
+        let memo = self.token_ops_us(rank.tokens);
+        let op_us = |op: Op| CACHED_OPS.iter().position(|o| *o == op).map_or(0.0, |i| memo[i]);
+        for op in TOKEN_OPS {
+            if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
+                continue;
+            }
+            out.set(op, per_layer_ms * self.fused_us(op, op_us(op)), r);
+        }
+        let (prefill, decode) = self.attention_work(&rank.items);
+        let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
+        out.set(Op::AttnPrefill, per_layer_ms * prefill_us, r);
+        out.set(Op::AttnDecode, per_layer_ms * decode_us, r);
+        let all_reduce = memo[ALL_REDUCE_SLOT];
+        out.set(Op::AttnPostProjAllReduce, per_layer_ms * all_reduce, r);
+        // An MoE layer's combine returns each token's sum to its rank: no all-reduce after it.
+        out.set(Op::MlpDownProjAllReduce, dense_layers * 1e-3 * all_reduce, r);
+        if dense_layers > 0.0 {
+            for op in MLP_OPS {
+                out.set(op, dense_layers * 1e-3 * op_us(op), r);
+            }
+        }
+        if moe_layers > 0.0 {
+            let moe_ms = moe_layers * 1e-3;
+            out.set(Op::MoeRouter, moe_ms * memo[MOE_SLOTS.0], r);
+            let shared =
+                cost::shared_expert_us(&self.gemm, self.gemm_peaks, &d.shared, tokens, self.weight_bytes);
+            out.set(Op::MoeExperts, moe_ms * shared, r);
+            out.set(Op::MoeAllToAll, moe_ms * d.exchange.time_us(tokens, total_tokens), r);
+        }
+        if position.is_first() {
+            out.set(Op::Embedding, op_us(Op::Embedding) * 1e-3, r);
+        }
+        if position.is_last() {
+            out.set(Op::LmHead, self.lm_head_us(rank.items.len() as f64) * 1e-3, r);
+            out.set(Op::CpuOverhead, self.cpu_overhead_ms(rank.items.len() as f64), r);
+        } else {
+            out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
+        }
+        out
+    }
+}
+
 /// Token-count-driven ops of every layer, in execution order.
 pub(super) const TOKEN_OPS: [Op; 7] = [
     Op::InputLayernorm,
@@ -656,6 +813,9 @@ pub(super) const MLP_OPS: [Op; 3] = [Op::MlpUpProj, Op::MlpAct, Op::MlpDownProj]
 
 impl super::ExecutionTimePredictor for RooflinePredictor {
     fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
+        if let Some(deployed) = &self.deployed {
+            return self.predict_deployed(deployed, batch, position);
+        }
         let mut out = ExecutionTime::default();
         let token_count: u64 = batch.iter().map(|b| u64::from(b.num_tokens)).sum();
         let tokens = token_count as f64;
@@ -1173,5 +1333,114 @@ mod latent_tests {
         assert_eq!(t.get(Op::MlpUpProj), 3.0 * 1e-3 * p.token_op_us(Op::MlpUpProj, 512.0));
         let (router, experts) = p.predict_moe_ms(512.0, 58.0 * 1e-3);
         assert_eq!((t.get(Op::MoeRouter), t.get(Op::MoeExperts)), (router, experts));
+    }
+}
+
+#[cfg(test)]
+mod deployed_tests {
+    use super::super::ExecutionTimePredictor;
+    use super::*;
+    use crate::catalog;
+    use crate::config::Config;
+    use crate::inputs::Inputs;
+    use crate::sim_config::SimConfig;
+
+    const ONLY: StagePosition = StagePosition { stage: 0, num_stages: 1 };
+
+    fn replica(pairs: &[(&str, &str)]) -> ReplicaSpec {
+        let config = Config::from_pairs(pairs.iter().copied()).unwrap();
+        SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica
+    }
+
+    fn decode_batch(n: u32, context: u32) -> Vec<BatchItem> {
+        (0..n)
+            .map(|_| BatchItem { num_processed_tokens: context, num_tokens: 1, is_prefill: false })
+            .collect()
+    }
+
+    fn deepseek_tp8() -> RooflinePredictor {
+        RooflinePredictor::new(&deployed_deepseek(1, 1), RooflineCoefficients::default()).unwrap()
+    }
+
+    /// DeepSeek-V3 in fp8 on one h200 node at TP × DP = 8 with `ep` expert-parallel ranks.
+    fn deployed_deepseek(dp: u32, ep: u32) -> ReplicaSpec {
+        let (tp, dp_text, ep_text) = ((8 / dp).to_string(), dp.to_string(), ep.to_string());
+        replica(&[
+            ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+            ("replica_config_device", "h200"),
+            ("replica_config_network_device", "h200_dgx"),
+            ("replica_config_weight_dtype", "fp8"),
+            ("replica_config_tensor_parallel_size", &tp),
+            ("replica_config_attention_dp_size", &dp_text),
+            ("replica_config_expert_parallel_size", &ep_text),
+        ])
+    }
+
+    fn with_routing(replica: &ReplicaSpec, moe_routing: MoeRoutingKind) -> RooflinePredictor {
+        RooflinePredictor::new(
+            replica,
+            RooflineCoefficients { moe_routing, ..RooflineCoefficients::default() },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn expert_parallel_steps_pay_the_exchange_and_the_busiest_rank() {
+        let batch = decode_batch(64, 2048);
+        let ep = with_routing(&deployed_deepseek(8, 8), MoeRoutingKind::Uniform).predict(&batch, ONLY);
+        // 64 decodes over 8 attention-DP ranks: 8 tokens each; 58 MoE layers of dispatch and
+        // combine (hand-checked in moe_parallel's tests).
+        let node = catalog::find_node("h200_dgx").unwrap();
+        let exchange = MoeExchange::new(deployed_deepseek(8, 8).parallel, node, 7168.0, 8.0);
+        assert_eq!(ep.get(Op::MoeAllToAll), 58.0 * 1e-3 * exchange.time_us(8.0, 64.0));
+        // Only dense layers all-reduce after the MLP, and at attention TP 1 not even those.
+        assert_eq!(ep.get(Op::MlpDownProjAllReduce), 0.0);
+        // The TP-only replica has no exchange; balanced routing is cheaper than uniform.
+        let tp = deepseek_tp8().predict(&batch, ONLY);
+        assert_eq!(tp.get(Op::MoeAllToAll), 0.0);
+        let balanced = with_routing(&deployed_deepseek(8, 8), MoeRoutingKind::Balanced).predict(&batch, ONLY);
+        assert!(balanced.get(Op::MoeExperts) < ep.get(Op::MoeExperts));
+    }
+
+    #[test]
+    fn attention_data_parallel_ranks_wait_for_the_slowest() {
+        // A long prefill lands on one of two ranks; the step takes that rank's attention.
+        let replica = deployed_deepseek(2, 8);
+        let p = with_routing(&replica, MoeRoutingKind::Uniform);
+        let mut batch = vec![BatchItem { num_processed_tokens: 0, num_tokens: 4096, is_prefill: true }];
+        batch.extend(decode_batch(16, 1024));
+        let t = p.predict(&batch, ONLY);
+        let prefill_only = p.predict(&batch[..1], ONLY);
+        assert_eq!(t.get(Op::AttnPrefill), prefill_only.get(Op::AttnPrefill));
+        assert_eq!(t.get(Op::AttnDecode), 0.0, "the decodes ran on the other rank, in its shadow");
+        assert!(
+            t.get(Op::MoeExperts) > prefill_only.get(Op::MoeExperts),
+            "the experts see every rank's tokens"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+        #[test]
+        fn routing_imbalance_raises_step_time_monotonically(
+            a in 0.0f64..2.5,
+            b in 0.0f64..2.5,
+            ep_log in 1u32..4,
+            dp_log in 0u32..4,
+            decodes in 1u32..300,
+            prefill in 0u32..4096,
+        ) {
+            let (low, high) = (a.min(b), a.max(b));
+            let replica = deployed_deepseek(1 << dp_log, 1 << ep_log);
+            let mut batch = decode_batch(decodes, 2048);
+            if prefill > 0 {
+                batch.push(BatchItem { num_processed_tokens: 0, num_tokens: prefill, is_prefill: true });
+            }
+            let time = |kind| with_routing(&replica, kind).predict(&batch, ONLY).total_ms();
+            let (t_low, t_high) = (time(MoeRoutingKind::PowerLaw(low)), time(MoeRoutingKind::PowerLaw(high)));
+            proptest::prop_assert!(t_high >= t_low, "α {low} → {t_low} ms, α {high} → {t_high} ms");
+            proptest::prop_assert!(time(MoeRoutingKind::Balanced) <= time(MoeRoutingKind::Uniform));
+            proptest::prop_assert!(time(MoeRoutingKind::Uniform) <= t_low);
+        }
     }
 }

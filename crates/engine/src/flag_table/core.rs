@@ -41,6 +41,16 @@ pub(super) const CLUSTER: &[FlagDef] = &[
         "1",
         "Tensor-parallel degree (TP): each layer's heads and MLP are split over this many GPUs.",
     ),
+    FlagDef::int(
+        "replica_config_expert_parallel_size",
+        "1",
+        "Expert-parallel degree (EP) of an MoE model: its routed experts are sharded over this many of a stage's TP × attention-DP GPUs, each expert split over the rest (expert TP = TP × DP / EP); tokens reach their experts by an all-to-all dispatch and combine per MoE layer (NVLink inside a node or NVL72 domain, RDMA across). 1 = experts split by TP on every GPU.",
+    ),
+    FlagDef::int(
+        "replica_config_attention_dp_size",
+        "1",
+        "Attention data-parallel degree of an MoE model (DP attention): the replica has this many attention ranks of TP GPUs each, every rank holding its own requests' KV cache and running its own attention; the MoE layers are shared by all of them.",
+    ),
     FlagDef::string(
         "replica_config_device",
         "a100",

@@ -12,7 +12,7 @@ fn params(m: &ModelArch) -> u64 {
         model: m.clone(),
         device: find_device("h100").unwrap().clone(),
         node: find_node("h100_dgx").unwrap().clone(),
-        parallel: ParallelSpec { tensor_parallel_size: 1, num_pipeline_stages: 1 },
+        parallel: ParallelSpec::tp_pp(1, 1),
         weight_dtype: Dtype::Bf16,
         kv_cache_dtype: Dtype::Bf16,
     };
@@ -182,7 +182,7 @@ fn deepseek_v3_caches_one_latent_per_token_and_layer_whatever_the_tp() {
         model: m.clone(),
         device: find_device("h200").unwrap().clone(),
         node: find_node("h200_dgx").unwrap().clone(),
-        parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: 1 },
+        parallel: ParallelSpec::tp_pp(tp, 1),
         weight_dtype: Dtype::Fp8,
         kv_cache_dtype: kv,
     };

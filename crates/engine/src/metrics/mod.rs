@@ -121,7 +121,11 @@ struct MfuInputs {
 impl MfuInputs {
     fn of(config: &SimConfig) -> MfuInputs {
         let m = &config.replica.model;
-        let tp = f64::from(config.replica.parallel.tensor_parallel_size);
+        // A token's attention runs on one attention-DP rank's TP GPUs: per GPU of the stage,
+        // 1 / DP of it on average.
+        let tp = f64::from(
+            config.replica.parallel.tensor_parallel_size * config.replica.parallel.attention_dp_size,
+        );
         let layers = f64::from(config.replica.layers_per_stage());
         MfuInputs {
             // Layer weights a token multiplies by (see `MemoryPlan::active_layer_params_per_device`).

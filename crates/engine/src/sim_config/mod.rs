@@ -155,6 +155,9 @@ impl SimConfig {
             .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
             None => None,
         };
+        if let Some(r) = &replica {
+            replica::check_moe_deployment(&mut p, r);
+        }
         let metrics = read_metrics(&mut p);
 
         if let (Some(router), Some(workload)) = (&router, &workload) {

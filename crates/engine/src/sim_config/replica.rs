@@ -15,10 +15,18 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
     let max_degree = i64::from(MAX_PARALLEL_DEGREE);
     let tp = p.int_in("replica_config_tensor_parallel_size", 1, max_degree) as u32;
     let pp = p.int_in("replica_config_num_pipeline_stages", 1, max_degree) as u32;
+    let ep = p.int_in("replica_config_expert_parallel_size", 1, max_degree) as u32;
+    let dp = p.int_in("replica_config_attention_dp_size", 1, max_degree) as u32;
     let weight_dtype = Dtype::parse(&p.string("replica_config_weight_dtype"));
     let kv_cache_dtype = Dtype::parse(&p.string("replica_config_kv_cache_dtype"));
     let (model, device, node) = (model?, device?, node?);
-    check_parallelism(p, &model, &node, tp, pp);
+    let parallel = ParallelSpec {
+        tensor_parallel_size: tp,
+        num_pipeline_stages: pp,
+        expert_parallel_size: ep,
+        attention_dp_size: dp,
+    };
+    check_parallelism(p, &model, &node, parallel);
     if node.device != device.name {
         let matching = match catalog::matching_node(&device.name) {
             Some(m) => {
@@ -43,14 +51,7 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
             kind.to_lowercase()
         ));
     }
-    Some(ReplicaSpec {
-        model,
-        device,
-        node,
-        parallel: ParallelSpec { tensor_parallel_size: tp, num_pipeline_stages: pp },
-        weight_dtype,
-        kv_cache_dtype,
-    })
+    Some(ReplicaSpec { model, device, node, parallel, weight_dtype, kv_cache_dtype })
 }
 
 /// The model: a Hugging Face config.json if one is given, else the catalogue entry.
@@ -142,9 +143,12 @@ fn read_node(p: &mut Params) -> Option<NodeSpec> {
     node
 }
 
-/// Refuses a TP or PP degree that does not divide the model, or a TP×PP that neither fits in
-/// one node nor fills whole nodes.
-fn check_parallelism(p: &mut Params, model: &ModelArch, node: &NodeSpec, tp: u32, pp: u32) {
+/// Refuses a TP or PP degree that does not divide the model, or a TP×DP×PP that neither fits in
+/// one node nor fills whole nodes, and expert or attention data parallelism where it is not
+/// modelled.
+fn check_parallelism(p: &mut Params, model: &ModelArch, node: &NodeSpec, parallel: ParallelSpec) {
+    let (tp, pp) = (parallel.tensor_parallel_size, parallel.num_pipeline_stages);
+    check_moe_parallelism(p, model, parallel);
     let divisors = |n: u32| -> String {
         (1..=n.min(64)).filter(|d| n.is_multiple_of(*d)).map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
     };
@@ -183,17 +187,90 @@ fn check_parallelism(p: &mut Params, model: &ModelArch, node: &NodeSpec, tp: u32
             .with_hint("use TP=1"),
         );
     }
-    let world = tp * pp;
+    let world = parallel.world_size();
     if world > node.devices_per_node && !world.is_multiple_of(node.devices_per_node) {
+        let product = if parallel.attention_dp_size > 1 { "TP×DP×PP" } else { "TP×PP" };
         p.error(
             ConfigError::new(
                 "replica_config_tensor_parallel_size",
                 format!(
-                    "TP×PP = {world} GPUs neither fits in one {} node ({} GPUs) nor fills whole nodes",
+                    "{product} = {world} GPUs neither fits in one {} node ({} GPUs) nor fills whole nodes",
                     node.name, node.devices_per_node
                 ),
             )
-            .with_hint(format!("make TP×PP at most {} or a multiple of it", node.devices_per_node)),
+            .with_hint(format!("make {product} at most {} or a multiple of it", node.devices_per_node)),
+        );
+    }
+}
+
+/// Expert parallelism and attention data parallelism: only for an MoE model, without pipeline
+/// parallelism (not modelled together), EP dividing the stage's TP × DP GPUs and the experts.
+fn check_moe_parallelism(p: &mut Params, model: &ModelArch, parallel: ParallelSpec) {
+    let (ep, dp) = (parallel.expert_parallel_size, parallel.attention_dp_size);
+    if ep == 1 && dp == 1 {
+        return;
+    }
+    let flag =
+        if ep > 1 { "replica_config_expert_parallel_size" } else { "replica_config_attention_dp_size" };
+    let Some(moe) = &model.moe else {
+        p.error(
+            ConfigError::new(flag, format!("{} is not a mixture of experts: expert parallelism and attention data parallelism apply only to MoE models", model.name))
+                .with_hint("a dense model's data parallelism is more replicas: --cluster_config_num_replicas"),
+        );
+        return;
+    };
+    if parallel.num_pipeline_stages > 1 {
+        p.error(
+            ConfigError::new(flag, "expert parallelism and attention data parallelism are not modelled with pipeline parallelism")
+                .with_hint("use --replica_config_num_pipeline_stages 1"),
+        );
+    }
+    let stage = parallel.stage_size();
+    if !stage.is_multiple_of(ep) {
+        p.error(
+            ConfigError::new(
+                "replica_config_expert_parallel_size",
+                format!("EP={ep} does not divide the stage's TP×DP = {stage} GPUs"),
+            )
+            .with_hint("experts are split over TP×DP/EP GPUs each: choose EP dividing TP×DP"),
+        );
+    }
+    if !moe.num_experts.is_multiple_of(ep) {
+        p.error(
+            ConfigError::new(
+                "replica_config_expert_parallel_size",
+                format!("EP={ep} does not divide {}'s {} routed experts", model.name, moe.num_experts),
+            )
+            .with_hint("every EP rank holds the same number of experts"),
+        );
+    }
+}
+
+/// Refuses expert or attention data parallelism where llmsim does not model it: under a
+/// predictor other than the roofline (the profile tables have no all-to-all or per-rank
+/// experts), or with disaggregated prefill and decode pools (the KV transfer model shards KV
+/// by TP only).
+pub(super) fn check_moe_deployment(p: &mut Params, replica: &ReplicaSpec) {
+    let parallel = replica.parallel;
+    if parallel.expert_parallel_size == 1 && parallel.attention_dp_size == 1 {
+        return;
+    }
+    let flag = if parallel.expert_parallel_size > 1 {
+        "replica_config_expert_parallel_size"
+    } else {
+        "replica_config_attention_dp_size"
+    };
+    let predictor = p.string("execution_time_predictor_config_type");
+    if predictor != "roofline" {
+        p.error(
+            ConfigError::new(flag, format!("expert parallelism and attention data parallelism are modelled only by the roofline predictor, not {predictor}"))
+                .with_hint("use --execution_time_predictor_config_type roofline"),
+        );
+    }
+    if p.string(crate::disagg::TYPE_FLAG) != crate::disagg::AGGREGATED {
+        p.error(
+            ConfigError::new(flag, "expert parallelism and attention data parallelism are not modelled with disaggregated prefill and decode pools")
+                .with_hint(format!("use --{} {}", crate::disagg::TYPE_FLAG, crate::disagg::AGGREGATED)),
         );
     }
 }

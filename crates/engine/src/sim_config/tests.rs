@@ -275,3 +275,92 @@ fn fp4_weights_without_fp4_tensor_cores_are_warned_about() {
     assert!(warned("h100"));
     assert!(!warned("b200"));
 }
+
+/// The errors of `pairs` on the given flag, as text.
+fn errors_on(pairs: &[(&str, &str)], flag: &str) -> String {
+    let e = build(pairs).unwrap_err();
+    let texts: Vec<String> = e.0.iter().filter(|e| e.flag == flag).map(|e| e.to_string()).collect();
+    assert!(!texts.is_empty(), "no error on {flag}: {e}");
+    texts.join("\n")
+}
+
+const MIXTRAL_H100: [(&str, &str); 3] = [
+    ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+    ("replica_config_device", "h100"),
+    ("replica_config_network_device", "h100_dgx"),
+];
+
+#[test]
+fn expert_and_attention_data_parallelism_are_refused_where_not_modelled() {
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut pairs = MIXTRAL_H100.to_vec();
+        pairs.extend_from_slice(extra);
+        pairs
+    };
+    // A dense model has no experts to shard.
+    let dense =
+        errors_on(&[("replica_config_expert_parallel_size", "2")], "replica_config_expert_parallel_size");
+    assert!(dense.contains("not a mixture of experts"), "{dense}");
+    let dense = errors_on(&[("replica_config_attention_dp_size", "2")], "replica_config_attention_dp_size");
+    assert!(dense.contains("cluster_config_num_replicas"), "{dense}");
+    // EP must divide TP × DP and the experts.
+    let text = errors_on(
+        &with(&[("replica_config_tensor_parallel_size", "2"), ("replica_config_expert_parallel_size", "4")]),
+        "replica_config_expert_parallel_size",
+    );
+    assert!(text.contains("does not divide the stage's TP×DP = 2 GPUs"), "{text}");
+    let text = errors_on(
+        &with(&[
+            ("replica_config_tensor_parallel_size", "1"),
+            ("replica_config_attention_dp_size", "6"),
+            ("replica_config_expert_parallel_size", "3"),
+        ]),
+        "replica_config_expert_parallel_size",
+    );
+    assert!(text.contains("8 routed experts"), "{text}");
+    // Not with pipeline parallelism, another predictor or disaggregation.
+    let text = errors_on(
+        &with(&[("replica_config_num_pipeline_stages", "2"), ("replica_config_attention_dp_size", "2")]),
+        "replica_config_attention_dp_size",
+    );
+    assert!(text.contains("pipeline parallelism"), "{text}");
+    let text = errors_on(
+        &with(&[
+            ("replica_config_tensor_parallel_size", "2"),
+            ("replica_config_expert_parallel_size", "2"),
+            ("execution_time_predictor_config_type", "linear_regression"),
+        ]),
+        "replica_config_expert_parallel_size",
+    );
+    assert!(text.contains("roofline"), "{text}");
+    let text = errors_on(
+        &with(&[
+            ("replica_config_tensor_parallel_size", "2"),
+            ("replica_config_expert_parallel_size", "2"),
+            ("disaggregation_config_type", "prefill_decode"),
+        ]),
+        "replica_config_expert_parallel_size",
+    );
+    assert!(text.contains("disaggregated"), "{text}");
+    // TP × DP counts against the node like TP.
+    let text = errors_on(
+        &with(&[("replica_config_tensor_parallel_size", "4"), ("replica_config_attention_dp_size", "3")]),
+        "replica_config_tensor_parallel_size",
+    );
+    assert!(text.contains("TP×DP×PP = 12 GPUs"), "{text}");
+}
+
+#[test]
+fn a_deployed_moe_replica_builds_with_its_ranks() {
+    let mut pairs = MIXTRAL_H100.to_vec();
+    pairs.extend([
+        ("replica_config_tensor_parallel_size", "2"),
+        ("replica_config_attention_dp_size", "2"),
+        ("replica_config_expert_parallel_size", "4"),
+    ]);
+    let c = build(&pairs).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.replica.parallel.world_size(), 4);
+    assert_eq!(c.replica.parallel.expert_tensor_parallel_size(), 1);
+    assert_eq!(c.memory.attention_dp_size, 2);
+    assert!(c.predictor.build.describe().contains("EP 4 × expert TP 1, attention DP 2"));
+}

@@ -1,0 +1,277 @@
+//! An MoE layer deployed over many GPUs (`docs/policies.md`, "MoE as deployed"): the exchange
+//! that carries tokens to the GPUs holding their experts and back (expert parallelism's
+//! all-to-all, or attention data parallelism's gather and scatter), the busiest expert-parallel
+//! rank's load under a routing distribution (the slowest rank sets the step), and how one
+//! replica's batch spreads over its attention-DP ranks.
+
+use super::BatchItem;
+use super::cost::{ACT_BYTES, AlphaBeta};
+use crate::catalog::NodeSpec;
+use crate::config::ParallelSpec;
+
+/// What moves between GPUs around one MoE layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MoeExchange {
+    /// Expert-parallel ranks.
+    ep: f64,
+    /// GPUs of one attention-DP rank (its tokens are split over them before the dispatch).
+    attention_tp: f64,
+    /// GPUs of the pipeline stage.
+    stage_gpus: f64,
+    /// Experts per token.
+    top_k: f64,
+    /// Hidden size.
+    hidden: f64,
+    /// Of a GPU's remote peers (other EP ranks, or other GPUs for the gather), the share inside
+    /// its NVLink domain (a node, or an NVL72 rack); the rest cross the RDMA network.
+    nvlink_share: f64,
+    nvlink: AlphaBeta,
+    rdma: AlphaBeta,
+}
+
+impl MoeExchange {
+    /// The exchange of `parallel` on `node` for a model of `hidden` size and `top_k` experts
+    /// per token. The stage's GPUs are numbered consecutively, an EP rank being `expert TP`
+    /// consecutive GPUs, and fill NVLink domains of `devices_per_node` GPUs in order.
+    pub fn new(parallel: ParallelSpec, node: &NodeSpec, hidden: f64, top_k: f64) -> MoeExchange {
+        let stage = parallel.stage_size().max(1);
+        let ep = parallel.expert_parallel_size.max(1);
+        let domain = stage.min(node.devices_per_node.max(1));
+        // Peers of one GPU: the other EP ranks, or (no EP) the stage's other GPUs.
+        let (peers, peers_in_domain) = if ep > 1 {
+            let ranks_in_domain = (domain / parallel.expert_tensor_parallel_size()).max(1);
+            (ep - 1, ranks_in_domain - 1)
+        } else {
+            (stage - 1, domain - 1)
+        };
+        MoeExchange {
+            ep: f64::from(ep),
+            attention_tp: f64::from(parallel.tensor_parallel_size.max(1)),
+            stage_gpus: f64::from(stage),
+            top_k,
+            hidden,
+            nvlink_share: if peers == 0 { 1.0 } else { f64::from(peers_in_domain) / f64::from(peers) },
+            nvlink: AlphaBeta {
+                alpha_us: node.intra_node_latency_us,
+                beta_gbps: node.intra_node_bandwidth_gbps,
+            },
+            rdma: AlphaBeta {
+                alpha_us: node.inter_node_latency_us,
+                beta_gbps: node.inter_node_bandwidth_gbps,
+            },
+        }
+    }
+
+    /// Other EP ranks one token's `top_k` picks reach, in expectation under uniform routing:
+    /// a token goes once to each rank holding one of its experts (DeepEP, TensorRT-LLM and
+    /// vLLM's all-to-all kernels send one copy per destination rank), and it reaches
+    /// `ep·(1 − (1 − 1/ep)^k)` ranks, its own with probability `1 − (1 − 1/ep)^k`.
+    pub fn remote_ranks_per_token(&self) -> f64 {
+        (self.ep - 1.0) * (1.0 - libm::pow(1.0 - 1.0 / self.ep, self.top_k))
+    }
+
+    /// Bytes one GPU sends in one direction (the dispatch; the combine returns as many) when
+    /// its attention-DP rank holds `rank_tokens` tokens of a step that holds `total_tokens`.
+    /// With EP, a rank's tokens are split over its attention-TP GPUs and each sends its share
+    /// to the other ranks its tokens' experts sit on. Without EP (attention DP only), every GPU
+    /// needs every token: an all-gather of all ranks' tokens, and the reduce-scatter back.
+    pub fn bytes_per_gpu(&self, rank_tokens: f64, total_tokens: f64) -> f64 {
+        if self.ep > 1.0 {
+            rank_tokens / self.attention_tp * self.remote_ranks_per_token() * self.hidden * ACT_BYTES
+        } else {
+            total_tokens * (self.stage_gpus - 1.0) / self.stage_gpus * self.hidden * ACT_BYTES
+        }
+    }
+
+    /// µs of one MoE layer's exchange, both directions, for the busiest GPU: NVLink and RDMA
+    /// carry their shares of the bytes at once, so each direction takes the slower of the two.
+    pub fn time_us(&self, rank_tokens: f64, total_tokens: f64) -> f64 {
+        let bytes = self.bytes_per_gpu(rank_tokens, total_tokens);
+        let one_way = self
+            .nvlink
+            .time_us(bytes * self.nvlink_share)
+            .max(self.rdma.time_us(bytes * (1.0 - self.nvlink_share)));
+        2.0 * one_way
+    }
+}
+
+/// The busiest expert-parallel rank's share of a step's expert work.
+///
+/// Experts are ranked by popularity, expert `i` drawing a share ∝ (i + 1)^−α of the picks
+/// (α = 0: uniform), and placed on ranks round-robin by popularity (rank r holds popularity
+/// ranks r, r + EP, ...), as an expert-placement balancer would: rank 0 is the busiest, with a
+/// share `s` of the picks. Of a step's `P = tokens · top_k` picks, each rank's count is
+/// random; the expected maximum over `EP` ranks is taken as `P·s + √(P·s)·√(2 ln EP)` (the
+/// Poisson spread of the busiest rank's count and the Gaussian bound on a maximum of EP
+/// draws), at most `P`. Balanced routing gives every rank exactly `P / EP`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RankLoad {
+    top_k: f64,
+    /// Routed experts on one rank.
+    experts_per_rank: f64,
+    /// The busiest rank's expected share of the picks.
+    busiest_share: f64,
+    /// `√(2 ln EP)` for random routing, 0 for balanced.
+    spread: f64,
+}
+
+impl RankLoad {
+    /// The load of `experts` experts with `top_k` per token over `ep` ranks: `power_law_alpha`
+    /// of random routing (`Some(0.0)` = uniform), or `None` for perfectly balanced picks.
+    pub fn new(experts: f64, top_k: f64, ep: u32, power_law_alpha: Option<f64>) -> RankLoad {
+        let ep = ep.max(1) as usize;
+        let n = (experts.max(1.0) as usize).max(ep);
+        let (busiest_share, spread) = match power_law_alpha {
+            None => (1.0 / ep as f64, 0.0),
+            Some(alpha) => {
+                let weights: Vec<f64> = (0..n).map(|i| libm::pow(i as f64 + 1.0, -alpha)).collect();
+                let total: f64 = weights.iter().sum();
+                let busiest: f64 = weights.iter().step_by(ep).sum();
+                (busiest / total, libm::sqrt(2.0 * libm::log(ep as f64)))
+            }
+        };
+        RankLoad { top_k, experts_per_rank: n as f64 / ep as f64, busiest_share, spread }
+    }
+
+    /// The busiest rank's expected share of the picks.
+    pub fn busiest_share(&self) -> f64 {
+        self.busiest_share
+    }
+
+    /// Expected picks (token-expert pairs) on the busiest rank when the step routes `tokens`
+    /// tokens.
+    pub fn busiest_picks(&self, tokens: f64) -> f64 {
+        if tokens <= 0.0 {
+            return 0.0;
+        }
+        let picks = tokens * self.top_k;
+        let mean = picks * self.busiest_share;
+        (mean + libm::sqrt(mean) * self.spread).min(picks)
+    }
+
+    /// Distinct experts `picks` picks reach among one rank's experts, spread uniformly over
+    /// them: `m·(1 − (1 − 1/m)^picks)`; only these load their weights.
+    pub fn experts_reached(&self, picks: f64) -> f64 {
+        if picks <= 0.0 {
+            return 0.0;
+        }
+        let m = self.experts_per_rank;
+        if m <= 1.0 {
+            return 1.0;
+        }
+        (m * (1.0 - libm::pow(1.0 - 1.0 / m, picks))).max(1.0)
+    }
+}
+
+/// One attention-DP rank's part of a step: its requests' tokens, sequences and attention work.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RankBatch {
+    /// The rank's items.
+    pub items: Vec<BatchItem>,
+    /// Their tokens.
+    pub tokens: u64,
+}
+
+/// Spreads a replica's batch over `ranks` attention-DP ranks, each item to the rank with the
+/// fewest tokens so far (the first of equals), in batch order: the replica's scheduler forms
+/// one batch and its requests are served by the ranks as evenly as their tokens allow (the
+/// balance SGLang's and TensorRT-LLM's attention-DP schedulers aim at). Reuses `out`.
+pub fn spread_over_ranks(batch: &[BatchItem], ranks: usize, out: &mut Vec<RankBatch>) {
+    out.resize_with(ranks.max(1), RankBatch::default);
+    for rank in out.iter_mut() {
+        rank.items.clear();
+        rank.tokens = 0;
+    }
+    for item in batch {
+        let (index, _) =
+            out.iter().enumerate().min_by_key(|(i, r)| (r.tokens, *i)).expect("at least one rank");
+        out[index].items.push(*item);
+        out[index].tokens += u64::from(item.num_tokens);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    fn parallel(tp: u32, dp: u32, ep: u32) -> ParallelSpec {
+        ParallelSpec {
+            tensor_parallel_size: tp,
+            num_pipeline_stages: 1,
+            expert_parallel_size: ep,
+            attention_dp_size: dp,
+        }
+    }
+
+    #[test]
+    fn deepseek_dispatch_over_eight_gpus_of_an_h100_node_takes_its_hand_computed_time() {
+        // DeepSeek-V3: hidden 7168, top-8. EP 8 × DP 8 on one h100_dgx (450 GB/s, 10 µs).
+        let node = catalog::find_node("h100_dgx").unwrap();
+        let x = MoeExchange::new(parallel(1, 8, 8), node, 7168.0, 8.0);
+        // Remote ranks per token: 7 · (1 − (7/8)^8) = 7 · 0.656391 = 4.594738.
+        let remote = 7.0 * (1.0 - 0.875f64.powi(8));
+        assert!((x.remote_ranks_per_token() - remote).abs() < 1e-12);
+        // 64 tokens on the rank: 64 · 4.594738 · 7168 · 2 B = 4,215,690 B per direction, all
+        // over NVLink: 10 µs + 4,215,690 B / 450 GB/s = 19.368 µs; dispatch + combine 38.736 µs.
+        let bytes = 64.0 * remote * 7168.0 * 2.0;
+        assert!((x.bytes_per_gpu(64.0, 512.0) - bytes).abs() < 1e-6);
+        assert!((bytes - 4_215_690.0).abs() < 1.0, "{bytes}");
+        let expected = 2.0 * (10.0 + bytes / 450e3);
+        assert!((x.time_us(64.0, 512.0) - expected).abs() < 1e-9);
+        assert!((expected - 38.736).abs() < 1e-3, "{expected}");
+    }
+
+    #[test]
+    fn an_exchange_across_nodes_waits_for_the_rdma_share() {
+        // EP 16 over two h100 nodes: of a GPU's 15 peers 7 share its node, 8 are across RDMA
+        // (50 GB/s, 20 µs), which is the slower side.
+        let node = catalog::find_node("h100_dgx").unwrap();
+        let x = MoeExchange::new(parallel(1, 16, 16), node, 7168.0, 8.0);
+        let bytes = x.bytes_per_gpu(32.0, 512.0);
+        let rdma = 20.0 + bytes * 8.0 / 15.0 / 50e3;
+        assert!((x.time_us(32.0, 512.0) - 2.0 * rdma).abs() < 1e-9);
+        // The same EP inside one NVL72 rack stays on NVLink.
+        let rack = catalog::find_node("gb200_nvl72").unwrap();
+        let inside = MoeExchange::new(parallel(1, 16, 16), rack, 7168.0, 8.0);
+        assert!((inside.time_us(32.0, 512.0) - 2.0 * (8.0 + bytes / 900e3)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn attention_dp_without_ep_gathers_every_rank_tokens() {
+        let node = catalog::find_node("h100_dgx").unwrap();
+        let x = MoeExchange::new(parallel(1, 4, 1), node, 2880.0, 4.0);
+        // 4 GPUs, 100 tokens in the step: each GPU receives 3/4 of them, 2880 × 2 B each.
+        assert!((x.bytes_per_gpu(25.0, 100.0) - 75.0 * 2880.0 * 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_busiest_rank_carries_its_share_plus_the_spread_of_random_picks() {
+        let balanced = RankLoad::new(256.0, 8.0, 8, None);
+        assert_eq!(balanced.busiest_picks(64.0), 64.0);
+        let uniform = RankLoad::new(256.0, 8.0, 8, Some(0.0));
+        assert!((uniform.busiest_share() - 0.125).abs() < 1e-12);
+        // 512 picks, 64 expected per rank, + √64 · √(2 ln 8) = 8 · 2.0393 = 16.31.
+        let expected = 64.0 + 8.0 * libm::sqrt(2.0 * libm::log(8.0));
+        assert!((uniform.busiest_picks(64.0) - expected).abs() < 1e-9);
+        // A skewed router loads the rank of the most popular experts more.
+        let skewed = RankLoad::new(256.0, 8.0, 8, Some(1.2));
+        assert!(skewed.busiest_share() > 0.125 && skewed.busiest_picks(64.0) > expected);
+        // Never more than every pick; one rank holds them all.
+        assert_eq!(RankLoad::new(8.0, 2.0, 1, Some(0.0)).busiest_picks(10.0), 20.0);
+        // 32 experts per rank reached by 8 picks: 32 · (1 − (31/32)^8) = 7.18.
+        assert!((uniform.experts_reached(8.0) - 32.0 * (1.0 - (31.0f64 / 32.0).powi(8))).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_batch_spreads_over_ranks_by_tokens() {
+        let item =
+            |t: u32, prefill: bool| BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: prefill };
+        let batch = [item(1000, true), item(1, false), item(1, false), item(1, false), item(500, true)];
+        let mut ranks = Vec::new();
+        spread_over_ranks(&batch, 2, &mut ranks);
+        assert_eq!(ranks[0].items, vec![item(1000, true)]);
+        assert_eq!(ranks[1].items, vec![item(1, false), item(1, false), item(1, false), item(500, true)]);
+        assert_eq!((ranks[0].tokens, ranks[1].tokens), (1000, 503));
+    }
+}
