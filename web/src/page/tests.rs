@@ -624,6 +624,8 @@ fn a_disaggregated_form_survives_its_share_link() {
     ] {
         maker.set_field(flag, text);
     }
+    let errors = maker.form().validate(&|p| maker.uploads().is_provided(p));
+    assert!(errors.is_empty(), "the quick start, disaggregated, is valid: {errors:?}");
     let query = maker.share_query();
     assert!(query.contains("disaggregation_config_decode_num_replicas=3"), "{query}");
     let mut opened = ready_page();
