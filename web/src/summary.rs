@@ -97,7 +97,10 @@ pub fn pool_table(summary: &Value) -> Vec<(&'static str, String, String)> {
         let value = path.iter().try_fold(&pools[pool], |v, k| v.get(*k)).and_then(Value::as_f64);
         value.map_or_else(|| "–".to_string(), |x| format(unit, x))
     };
-    POOL_ROWS.iter().map(|(label, path, unit)| (*label, cell("prefill", path, *unit), cell("decode", path, *unit))).collect()
+    POOL_ROWS
+        .iter()
+        .map(|(label, path, unit)| (*label, cell("prefill", path, *unit), cell("decode", path, *unit)))
+        .collect()
 }
 
 /// A disaggregated run's KV transfers: `(label, text)` rows — how many, over which links, the

@@ -570,7 +570,8 @@ mod tests {
         let (mut a, mut b) = (run(1, 0.5, 20), run(2, 0.8, 30));
         // Disaggregated, so that every chart applies.
         for r in [&mut a, &mut b] {
-            r.summary = serde_json::json!({"num_batches": 10, "disaggregation": {"prefill": {"num_replicas": 1}}});
+            r.summary =
+                serde_json::json!({"num_batches": 10, "disaggregation": {"prefill": {"num_replicas": 1}}});
             let ttft = r.result.charts.cdfs["ttft"].clone();
             r.result.charts.cdfs.insert("kv_transfer".to_string(), ttft);
         }
@@ -691,14 +692,18 @@ mod tests {
     #[test]
     fn a_disaggregated_run_shows_its_pools_and_its_transfer_times() {
         let mut shown = run(1, 1.0, 10);
-        shown.summary = serde_json::json!({"num_batches": 10, "disaggregation": {"prefill": {"num_replicas": 1}}});
+        shown.summary =
+            serde_json::json!({"num_batches": 10, "disaggregation": {"prefill": {"num_replicas": 1}}});
         let transfers: Vec<f64> = (0..=100).map(|i| 0.001 + f64::from(i) * 1e-5).collect();
         shown.result.charts.cdfs.insert("kv_transfer".to_string(), transfers);
         let replicas = ChartKind::Replicas.chart(Subject::One(&shown));
         let Plot::Bars { groups, series, .. } = &replicas.plot else { panic!("{replicas:?}") };
         let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
         assert_eq!(labels, ["P0", "D0"], "the prefill pool first");
-        assert_eq!(series.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["busy %", "MFU %", "KV usage %"]);
+        assert_eq!(
+            series.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+            ["busy %", "MFU %", "KV usage %"]
+        );
         assert!(ChartKind::KvTransfer.applies(Subject::One(&shown)));
         let chart = ChartKind::KvTransfer.chart(Subject::One(&shown));
         assert_eq!(chart.title, "Run #1 · KV transfer time: CDF");

@@ -628,8 +628,7 @@ impl SearchSpec {
         let count = |flag: &str| {
             pairs.iter().find(|(f, _)| f == flag).and_then(|(_, v)| v.parse::<u32>().ok()).unwrap_or(1)
         };
-        let disaggregated =
-            pairs.iter().any(|(f, v)| f == disagg::TYPE_FLAG && v == disagg::PREFILL_DECODE);
+        let disaggregated = pairs.iter().any(|(f, v)| f == disagg::TYPE_FLAG && v == disagg::PREFILL_DECODE);
         (count(REPLICAS_FLAG), disaggregated.then(|| count(DECODE_REPLICAS_FLAG)))
     }
 
