@@ -70,6 +70,7 @@ test('a disaggregated cluster runs from the form, shows both pools and its trans
   assert.equal(await other.inputValue('[name=disaggregation_config_decode_network_device]'), 'h200_dgx');
 
   // Back to aggregated serving: no pools, no transfer chart.
+  await other.click('#disaggregation > summary');
   await other.selectOption('[name=disaggregation_config_type]', 'none');
   await run(other);
   assert.equal(await other.locator('[data-testid=pools]').count(), 0);

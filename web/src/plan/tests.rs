@@ -143,6 +143,17 @@ fn a_disaggregated_base_offers_the_decode_pools_axes_and_min_cost_scales_both_po
         .find(|&c| spec.column_values(c).contains(&"3") && spec.column_values(c).contains(&"2"))
         .unwrap();
     assert_eq!(spec.pool_sizes(ratio_1_3, Some(4)), (4, Some(12)));
+    // Every point passes at one unit: the table's replicas read prefill+decode.
+    let mut plan = SearchPlan::new(spec.clone());
+    while !plan.is_done() {
+        for job in plan.next_jobs(4) {
+            let outcome =
+                RunOutcome { passed: true, num_gpus: 1, usd_per_hour: Some(1.0), ..RunOutcome::default() };
+            plan.on_result(job.id, JobOutcome::Ran(outcome)).unwrap();
+        }
+    }
+    let row = table::rows(&plan).into_iter().find(|r| r.configuration as usize == ratio_1_3).unwrap();
+    assert!(row.cells.iter().any(|c| c.text == "1+3" && c.key == Some(4.0)), "{:?}", row.cells);
     // The link brings the decode axes back.
     let (again, _) = PlanForm::from_spec_json(&json).unwrap();
     assert_eq!((again.decode_replicas.as_str(), again.decode_tp.as_str()), ("1, 2, 3", "1, 2"));
