@@ -147,6 +147,14 @@ fn many_requests_over_several_replicas_conserve_requests_and_are_deterministic()
         assert_eq!(d.num_kv_transfers, rows.iter().filter(|r| r.2 > 1).count() as u64, "{router}");
         assert_eq!((d.prefill.num_gpus, d.decode.num_gpus, s.cost.num_gpus), (2, 6, 8));
         assert_eq!(report.replicas.len(), 5);
+        // The transfer times' CDF (the page's chart) spans the summary's distribution.
+        let cdf = &report.cdfs[llmsim_engine::metrics::KV_TRANSFER_CDF];
+        assert_eq!(
+            (cdf.len(), cdf[0], cdf[100]),
+            (101, d.kv_transfer_s.min, d.kv_transfer_s.max),
+            "{router}"
+        );
+        assert_eq!(cdf[50], d.kv_transfer_s.p50, "{router}");
         // Chunks of events give the same report.
         let sim = SimConfig::build(&c, &inputs).unwrap();
         let mut chunked = Simulation::new(&sim);

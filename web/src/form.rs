@@ -33,6 +33,13 @@ pub const SECTIONS: &[Section] = &[
         groups: &[FlagGroup::Cluster, FlagGroup::Cache],
         open: true,
     },
+    // Its fields show only with --disaggregation_config_type prefill_decode; closed until opened.
+    Section {
+        id: "disaggregation",
+        title: "Disaggregated prefill and decode: decode pool, KV transfer",
+        groups: &[FlagGroup::Disaggregation],
+        open: false,
+    },
     Section { id: "workload", title: "Workload", groups: &[FlagGroup::Workload], open: true },
     Section {
         id: "scheduler",
@@ -62,11 +69,11 @@ pub fn suggestions(flag: &str) -> Vec<(String, String)> {
         "replica_config_model_name" => {
             catalog::models().iter().map(|m| (m.name.clone(), m.name.clone())).collect()
         }
-        "replica_config_device" => catalog::devices()
+        "replica_config_device" | "disaggregation_config_decode_device" => catalog::devices()
             .iter()
             .map(|d| (d.name.clone(), format!("{} ({} GiB)", d.display_name, d.memory_gb)))
             .collect(),
-        "replica_config_network_device" => catalog::nodes()
+        "replica_config_network_device" | "disaggregation_config_decode_network_device" => catalog::nodes()
             .iter()
             .map(|n| (n.name.clone(), format!("{} × {}", n.devices_per_node, n.device)))
             .collect(),

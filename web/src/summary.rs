@@ -74,6 +74,65 @@ pub const SCALARS: &[Metric] = &[
     m("Simulated time", &["simulated_time_s"], Unit::Seconds, Better::Neither),
 ];
 
+/// A disaggregated run's per-pool rows (`summary.json`'s `disaggregation.prefill` and
+/// `.decode`): `(label, key path under the pool, unit)`.
+pub const POOL_ROWS: &[(&str, &[&str], Unit)] = &[
+    ("Replicas", &["num_replicas"], Unit::Count),
+    ("GPUs", &["num_gpus"], Unit::Count),
+    ("KV blocks per replica", &["num_blocks_per_replica"], Unit::Count),
+    ("GPU busy, mean", &["busy_percent_mean"], Unit::Percent),
+    ("MFU, mean", &["mfu_percent_mean"], Unit::Percent),
+    ("KV-cache usage, mean", &["kv_usage_percent_mean"], Unit::Percent),
+    ("KV-cache usage, max", &["kv_usage_percent_max"], Unit::Percent),
+    ("Queueing p50", &["queueing_s", "p50"], Unit::Seconds),
+    ("Queueing p90", &["queueing_s", "p90"], Unit::Seconds),
+    ("Queueing p99", &["queueing_s", "p99"], Unit::Seconds),
+];
+
+/// The two pools of a disaggregated run side by side: `(label, prefill cell, decode cell)`;
+/// empty for an aggregated run.
+pub fn pool_table(summary: &Value) -> Vec<(&'static str, String, String)> {
+    let Some(pools) = summary.get("disaggregation").filter(|d| d.is_object()) else { return Vec::new() };
+    let cell = |pool: &str, path: &[&str], unit: Unit| {
+        let value = path.iter().try_fold(&pools[pool], |v, k| v.get(*k)).and_then(Value::as_f64);
+        value.map_or_else(|| "–".to_string(), |x| format(unit, x))
+    };
+    POOL_ROWS
+        .iter()
+        .map(|(label, path, unit)| (*label, cell("prefill", path, *unit), cell("decode", path, *unit)))
+        .collect()
+}
+
+/// A disaggregated run's KV transfers: `(label, text)` rows — how many, over which links, the
+/// time on the link and the wait before it (p50 / p90 / p99 / max); empty for an aggregated run.
+pub fn transfer_rows(summary: &Value) -> Vec<(&'static str, String)> {
+    let Some(d) = summary.get("disaggregation").filter(|d| d.is_object()) else { return Vec::new() };
+    let count = |key: &str| d.get(key).and_then(Value::as_f64);
+    let transfers = count("num_kv_transfers").unwrap_or(0.0);
+    let nvlink = count("num_kv_transfers_nvlink").unwrap_or(0.0);
+    let spread = |key: &str| {
+        let at = |p: &str| d.get(key).and_then(|s| s.get(p)).and_then(Value::as_f64);
+        ["p50", "p90", "p99", "max"]
+            .iter()
+            .map(|p| at(p).map_or_else(|| format!("{p} –"), |x| format!("{p} {}", format(Unit::Seconds, x))))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    vec![
+        (
+            "KV transfers",
+            format!(
+                "{} ({} over NVLink, {} over RDMA)",
+                format(Unit::Count, transfers),
+                format(Unit::Count, nvlink),
+                format(Unit::Count, (transfers - nvlink).max(0.0))
+            ),
+        ),
+        ("Transfer time on the link", spread("kv_transfer_s")),
+        ("Wait before the transfer", spread("kv_transfer_wait_s")),
+    ]
+}
+
 /// Every metric compared in A/B: the latency percentiles, then the scalars.
 pub fn compared_metrics() -> Vec<Metric> {
     const PATHS: [[&str; 2]; 12] = [
@@ -264,6 +323,7 @@ pub fn diff(a: &Value, b: &Value) -> Vec<DiffRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn summary(ttft_p50: f64, rps: f64) -> Value {
         serde_json::json!({
@@ -273,6 +333,34 @@ mod tests {
             "prefix_cache_hit_rate": 0.25,
             "predictor": {"name": "roofline", "time_share": {"roofline": 1.0}},
         })
+    }
+
+    #[test]
+    fn a_disaggregated_summary_shows_both_pools_and_the_transfers() {
+        let pool = |replicas: u64, busy: f64, queue_p50: f64| {
+            json!({
+                "num_replicas": replicas, "num_gpus": replicas * 2, "num_blocks_per_replica": 1000,
+                "busy_percent_mean": busy, "mfu_percent_mean": 12.5, "kv_usage_percent_mean": 40.0,
+                "kv_usage_percent_max": 90.0,
+                "queueing_s": {"count": 3, "mean": 0.1, "p50": queue_p50, "p90": 0.2, "p95": 0.2, "p99": 0.3, "max": 0.3, "min": 0.0}
+            })
+        };
+        let stats = json!({"count": 4, "mean": 0.002, "p50": 0.0015, "p90": 0.003, "p95": 0.003, "p99": 0.004, "max": 0.0045, "min": 0.001});
+        let summary = json!({"disaggregation": {
+            "prefill": pool(1, 80.0, 0.05), "decode": pool(3, 30.0, 0.0),
+            "num_kv_transfers": 4, "num_kv_transfers_nvlink": 3, "kv_transfer_s": stats, "kv_transfer_wait_s": stats
+        }});
+        let table = pool_table(&summary);
+        assert_eq!(table[0], ("Replicas", "1".to_string(), "3".to_string()));
+        assert_eq!(table[1], ("GPUs", "2".to_string(), "6".to_string()));
+        assert_eq!(table[3], ("GPU busy, mean", "80.0 %".to_string(), "30.0 %".to_string()));
+        assert_eq!(table[7], ("Queueing p50", "50.0 ms".to_string(), "0 ms".to_string()));
+        let transfers = transfer_rows(&summary);
+        assert_eq!(transfers[0].1, "4 (3 over NVLink, 1 over RDMA)");
+        assert_eq!(transfers[1].1, "p50 1.50 ms · p90 3.00 ms · p99 4.00 ms · max 4.50 ms");
+        // An aggregated run has neither.
+        assert!(pool_table(&json!({"ttft_s": {}})).is_empty());
+        assert!(transfer_rows(&json!({"ttft_s": {}})).is_empty());
     }
 
     #[test]

@@ -26,6 +26,7 @@ fn heading(group: FlagGroup) -> &'static str {
         FlagGroup::General => "General",
         FlagGroup::Cluster => "Cluster and replica",
         FlagGroup::Cache => "KV cache",
+        FlagGroup::Disaggregation => "Disaggregated prefill and decode",
         FlagGroup::Workload => "Workload",
         FlagGroup::GlobalScheduler => "Global scheduler (routing)",
         FlagGroup::ReplicaScheduler => "Replica scheduler and SLOs",

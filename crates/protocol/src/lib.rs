@@ -376,10 +376,14 @@ pub struct ReplicaBars {
     pub busy_percent: Vec<f64>,
     /// Model FLOPs utilisation per stage, %.
     pub mfu_percent: Vec<f64>,
+    /// Time-weighted mean KV-cache usage, % (absent in runs kept before it was recorded).
+    #[serde(default)]
+    pub kv_usage_percent: f64,
 }
 
-/// The CDFs the page keeps per run (the others stay in the downloads).
-pub const CHART_CDFS: [&str; 4] = ["ttft", "tbt", "tpot", "e2e"];
+/// The CDFs the page keeps per run (the others stay in the downloads); a disaggregated run
+/// also has the KV-transfer times' (`kv_transfer`).
+pub const CHART_CDFS: [&str; 5] = ["ttft", "tbt", "tpot", "e2e", llmsim_engine::metrics::KV_TRANSFER_CDF];
 
 impl ChartData {
     /// The page's chart data of a report.
@@ -405,6 +409,7 @@ impl ChartData {
                     replica: r.replica,
                     busy_percent: r.stages.iter().map(|s| s.busy_percent).collect(),
                     mfu_percent: r.stages.iter().map(|s| s.mfu_percent).collect(),
+                    kv_usage_percent: r.kv_usage_percent_mean,
                 })
                 .collect(),
             waiting: report.load.waiting.clone(),

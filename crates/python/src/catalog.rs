@@ -62,6 +62,7 @@ fn group(group: FlagGroup) -> &'static str {
         FlagGroup::General => "general",
         FlagGroup::Cluster => "cluster",
         FlagGroup::Cache => "cache",
+        FlagGroup::Disaggregation => "disaggregation",
         FlagGroup::Workload => "workload",
         FlagGroup::GlobalScheduler => "global_scheduler",
         FlagGroup::ReplicaScheduler => "replica_scheduler",

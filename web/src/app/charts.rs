@@ -32,11 +32,14 @@ fn ChartCanvas(
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let canvas = NodeRef::<Canvas>::new();
+    // A chart that does not apply to the runs shown (the KV transfers of aggregated runs) is
+    // neither drawn nor shown.
+    let chart_of = move |subject: Subject| kind.applies(subject).then(|| kind.chart(subject));
     let chart = Memo::new(move |_| match state.view.get() {
         View::Nothing => None,
-        View::Run(id) => state.record(id).map(|r| kind.chart(Subject::One(&r))),
+        View::Run(id) => state.record(id).and_then(|r| chart_of(Subject::One(&r))),
         View::Compare { a, b } => match (state.record(a), state.record(b)) {
-            (Some(a), Some(b)) => Some(kind.chart(Subject::Pair(&a, &b))),
+            (Some(a), Some(b)) => chart_of(Subject::Pair(&a, &b)),
             _ => None,
         },
     });
@@ -58,7 +61,7 @@ fn ChartCanvas(
         hover.set(text.map(|t| (t, x)));
     };
     view! {
-        <div class="chart">
+        <div class="chart" style:display=move || if chart.with(Option::is_some) { "" } else { "none" }>
             <canvas
                 node_ref=canvas
                 data-testid=kind.test_id()

@@ -122,6 +122,7 @@ fn RunView(
                     </tr>
                 </tbody>
             </table>
+            <PoolTables summary=summary.clone()/>
             <Downloads record=record.clone()/>
             <p class="share">
                 "Share this run: "
@@ -129,6 +130,38 @@ fn RunView(
             </p>
         </div>
     }
+}
+
+/// A disaggregated run's two pools side by side (`data-testid=pools`) and its KV transfers
+/// (`data-testid=transfers`); nothing for an aggregated run.
+#[component]
+fn PoolTables(
+    /// The run's `summary.json`.
+    summary: serde_json::Value,
+) -> impl IntoView {
+    let pools = summary::pool_table(&summary);
+    let transfers = summary::transfer_rows(&summary);
+    (!pools.is_empty()).then(|| {
+        view! {
+            <div class="table-scroll">
+                <table class="summary" data-testid="pools">
+                    <thead>
+                        <tr><th>"Pool"</th><th>"prefill"</th><th>"decode"</th></tr>
+                    </thead>
+                    <tbody>
+                        {pools.into_iter().map(|(label, prefill, decode)| view! {
+                            <tr><th>{label}</th><td>{prefill}</td><td>{decode}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <table class="summary scalars" data-testid="transfers">
+                <tbody>
+                    {transfers.into_iter().map(|(label, text)| view! { <tr><th>{label}</th><td>{text}</td></tr> }).collect_view()}
+                </tbody>
+            </table>
+        }
+    })
 }
 
 /// Offered against achieved request rate, with what they mean (`data-testid=load`).

@@ -24,8 +24,10 @@ pub enum ChartKind {
     BatchSize,
     /// KV-cache usage over time.
     KvUsage,
-    /// Busy share and MFU per replica.
+    /// Busy share, MFU and KV usage per replica, by pool when disaggregated.
     Replicas,
+    /// CDF of the KV transfers' time on their link (disaggregated runs only).
+    KvTransfer,
 }
 
 /// The runs a chart shows.
@@ -80,7 +82,7 @@ const LOG_TAIL_RATIO: f64 = 10.0;
 
 impl ChartKind {
     /// The charts in page order.
-    pub const ALL: [ChartKind; 8] = [
+    pub const ALL: [ChartKind; 9] = [
         ChartKind::Ttft,
         ChartKind::Tbt,
         ChartKind::E2e,
@@ -89,7 +91,17 @@ impl ChartKind {
         ChartKind::BatchSize,
         ChartKind::KvUsage,
         ChartKind::Replicas,
+        ChartKind::KvTransfer,
     ];
+
+    /// Whether the page shows this chart for `subject`: the KV-transfer chart only when a run
+    /// shown is disaggregated.
+    pub fn applies(self, subject: Subject) -> bool {
+        match self {
+            ChartKind::KvTransfer => subject.runs().iter().any(|r| prefill_replicas(r).is_some()),
+            _ => true,
+        }
+    }
 
     /// The canvas's `data-testid`.
     pub fn test_id(self) -> &'static str {
@@ -102,6 +114,7 @@ impl ChartKind {
             ChartKind::BatchSize => "chart-batch",
             ChartKind::KvUsage => "chart-kv",
             ChartKind::Replicas => "chart-replicas",
+            ChartKind::KvTransfer => "chart-kv-transfer",
         }
     }
 
@@ -115,7 +128,8 @@ impl ChartKind {
             ChartKind::Throughput => "Throughput over time",
             ChartKind::BatchSize => "Batch size over time",
             ChartKind::KvUsage => "KV-cache usage over time",
-            ChartKind::Replicas => "Per-replica busy and MFU",
+            ChartKind::Replicas => "Per-replica busy, MFU and KV usage",
+            ChartKind::KvTransfer => "CDF of KV transfer time",
         }
     }
 
@@ -155,6 +169,13 @@ impl ChartKind {
                 "%",
             ),
             ChartKind::Replicas => replicas(subject),
+            ChartKind::KvTransfer => cdf(
+                subject,
+                llmsim_protocol::CHART_CDFS[4],
+                "KV transfer time",
+                "fraction of transfers",
+                "No data: no KV cache was transferred (aggregated serving, or no prefill ended).",
+            ),
         }
     }
 }
@@ -399,8 +420,24 @@ fn load(subject: Subject) -> Chart {
     }
 }
 
-/// Busy share of simulated time and MFU of each replica, averaged over its pipeline stages;
-/// two runs compare their busy shares.
+/// The prefill pool's replica count of a disaggregated run (its replicas come first); `None`
+/// for an aggregated run.
+fn prefill_replicas(run: &RunRecord) -> Option<u32> {
+    summary::value(&run.summary, &["disaggregation", "prefill", "num_replicas"]).map(|n| n as u32)
+}
+
+/// A replica's bar label: `r3`, or by pool when disaggregated: `P0`, `P1`, `D0`, ...
+fn replica_label(prefill: Option<u32>, replica: u32) -> String {
+    match prefill {
+        None => format!("r{replica}"),
+        Some(p) if replica < p => format!("P{replica}"),
+        Some(p) => format!("D{}", replica - p),
+    }
+}
+
+/// Busy share of simulated time and MFU of each replica, averaged over its pipeline stages,
+/// and its mean KV usage; a disaggregated run's prefill replicas (`P0`…) come before its decode
+/// replicas (`D0`…). Two runs compare their busy shares.
 fn replicas(subject: Subject) -> Chart {
     let runs = subject.runs();
     let title = subject.title("Per-replica utilisation");
@@ -418,11 +455,16 @@ fn replicas(subject: Subject) -> Chart {
                 .replicas
                 .iter()
                 .map(|r| BarGroup {
-                    label: format!("r{}", r.replica),
-                    values: vec![mean(&r.busy_percent), mean(&r.mfu_percent)],
+                    label: replica_label(prefill_replicas(run), r.replica),
+                    values: vec![mean(&r.busy_percent), mean(&r.mfu_percent), r.kv_usage_percent],
                 })
                 .collect();
-            (vec![("busy %".to_string(), PALETTE[0]), ("MFU %".to_string(), PALETTE[1])], groups)
+            let series = vec![
+                ("busy %".to_string(), PALETTE[0]),
+                ("MFU %".to_string(), PALETTE[1]),
+                ("KV usage %".to_string(), PALETTE[2]),
+            ];
+            (series, groups)
         }
         Subject::Pair(a, b) => {
             let n = a.result.charts.replicas.len().max(b.result.charts.replicas.len());
@@ -430,7 +472,14 @@ fn replicas(subject: Subject) -> Chart {
                 r.result.charts.replicas.get(i).map_or(0.0, |x| mean(&x.busy_percent))
             };
             let groups = (0..n)
-                .map(|i| BarGroup { label: format!("r{i}"), values: vec![busy(a, i), busy(b, i)] })
+                .map(|i| {
+                    // Labelled by A's pools, or B's where A has no replica i.
+                    let run = if i < a.result.charts.replicas.len() { a } else { b };
+                    BarGroup {
+                        label: replica_label(prefill_replicas(run), i as u32),
+                        values: vec![busy(a, i), busy(b, i)],
+                    }
+                })
                 .collect();
             let series = (0..2).map(|i| (format!("{} busy %", subject.name(i)), PALETTE[i])).collect();
             (series, groups)
@@ -461,7 +510,12 @@ mod tests {
             mean_batch_size: ramp.clone(),
             kv_usage_percent: ramp.clone(),
             replicas: (0..2)
-                .map(|r| ReplicaBars { replica: r, busy_percent: vec![40.0, 60.0], mfu_percent: vec![5.0] })
+                .map(|r| ReplicaBars {
+                    replica: r,
+                    busy_percent: vec![40.0, 60.0],
+                    mfu_percent: vec![5.0],
+                    kv_usage_percent: 25.0,
+                })
                 .collect(),
             waiting: ramp.clone(),
             ttft_by_arrival_s: ramp.iter().map(|t| (*t > 0.0).then_some(t / 10.0)).collect(),
@@ -513,8 +567,16 @@ mod tests {
 
     #[test]
     fn every_chart_names_its_runs_and_compared_charts_show_both() {
-        let (a, b) = (run(1, 0.5, 20), run(2, 0.8, 30));
+        let (mut a, mut b) = (run(1, 0.5, 20), run(2, 0.8, 30));
+        // Disaggregated, so that every chart applies.
+        for r in [&mut a, &mut b] {
+            r.summary =
+                serde_json::json!({"num_batches": 10, "disaggregation": {"prefill": {"num_replicas": 1}}});
+            let ttft = r.result.charts.cdfs["ttft"].clone();
+            r.result.charts.cdfs.insert("kv_transfer".to_string(), ttft);
+        }
         for kind in ChartKind::ALL {
+            assert!(kind.applies(Subject::Pair(&a, &b)), "{kind:?}");
             let one = kind.chart(Subject::One(&b));
             assert!(one.title.starts_with("Run #2 · "), "{kind:?}: {}", one.title);
             let pair = kind.chart(Subject::Pair(&a, &b));
@@ -623,7 +685,37 @@ mod tests {
         }
         let replicas = ChartKind::Replicas.chart(Subject::One(&shown));
         let Plot::Bars { groups, .. } = &replicas.plot else { panic!("{replicas:?}") };
-        assert_eq!(groups[1], BarGroup { label: "r1".into(), values: vec![50.0, 5.0] }, "stage means");
+        assert_eq!(groups[1], BarGroup { label: "r1".into(), values: vec![50.0, 5.0, 25.0] }, "stage means");
+        assert!(!ChartKind::KvTransfer.applies(Subject::One(&shown)), "aggregated: no transfer chart");
+    }
+
+    #[test]
+    fn a_disaggregated_run_shows_its_pools_and_its_transfer_times() {
+        let mut shown = run(1, 1.0, 10);
+        shown.summary =
+            serde_json::json!({"num_batches": 10, "disaggregation": {"prefill": {"num_replicas": 1}}});
+        let transfers: Vec<f64> = (0..=100).map(|i| 0.001 + f64::from(i) * 1e-5).collect();
+        shown.result.charts.cdfs.insert("kv_transfer".to_string(), transfers);
+        let replicas = ChartKind::Replicas.chart(Subject::One(&shown));
+        let Plot::Bars { groups, series, .. } = &replicas.plot else { panic!("{replicas:?}") };
+        let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+        assert_eq!(labels, ["P0", "D0"], "the prefill pool first");
+        assert_eq!(
+            series.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+            ["busy %", "MFU %", "KV usage %"]
+        );
+        assert!(ChartKind::KvTransfer.applies(Subject::One(&shown)));
+        let chart = ChartKind::KvTransfer.chart(Subject::One(&shown));
+        assert_eq!(chart.title, "Run #1 · KV transfer time: CDF");
+        let Plot::Lines { axes, lines, .. } = &chart.plot else { panic!("{chart:?}") };
+        assert_eq!(axes.y, "fraction of transfers");
+        assert_eq!(lines[0].points.first(), Some(&(1.0, 0.0)), "in ms: 1 ms at q = 0");
+        // Compared with an aggregated run, the chart stays and says B has no data.
+        let aggregated = run(2, 1.0, 10);
+        assert!(ChartKind::KvTransfer.applies(Subject::Pair(&shown, &aggregated)));
+        let pair = ChartKind::KvTransfer.chart(Subject::Pair(&shown, &aggregated));
+        let Plot::Lines { lines, .. } = &pair.plot else { panic!("{pair:?}") };
+        assert_eq!(lines[1].label, "B (#2): no data");
     }
 
     #[test]

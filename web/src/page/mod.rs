@@ -109,8 +109,14 @@ impl Default for Page {
     }
 }
 
-const DEVICE_FLAG: &str = "replica_config_device";
-const NODE_FLAG: &str = "replica_config_network_device";
+/// Each device flag with the node flag that follows it: the (prefill) replicas', and a
+/// disaggregated cluster's decode pool's, whose `same` means the replicas' own.
+const DEVICE_NODE_FLAGS: [(&str, &str); 2] = [
+    ("replica_config_device", "replica_config_network_device"),
+    ("disaggregation_config_decode_device", "disaggregation_config_decode_network_device"),
+];
+/// The decode pool's device and node text that means "the prefill replicas' own".
+const SAME: &str = "same";
 
 impl Page {
     /// A fresh page at the default preset, its worker still starting.
@@ -199,28 +205,35 @@ impl Page {
     /// (unless the node was chosen apart from the device), and a trace field this edit
     /// activates reads the trace uploaded last, or the page's own.
     pub fn set_field(&mut self, flag: &str, text: &str) {
-        let old_device = (flag == DEVICE_FLAG).then(|| self.field_text(DEVICE_FLAG));
+        let pair = DEVICE_NODE_FLAGS.into_iter().find(|(device, _)| *device == flag);
+        let old_device = pair.map(|(device, _)| self.field_text(device));
         self.form.set(flag, text);
-        if let Some(old) = old_device {
-            self.follow_device(&old, text);
+        if let (Some((_, node_flag)), Some(old)) = (pair, old_device) {
+            self.follow_device(node_flag, &old, text);
         }
         self.adopt_trace_files(flag);
         self.run_errors.clear();
         self.undo = None;
     }
 
-    /// The device changed from `old` to `new`: the network device follows it when it was the
-    /// old device's node (or none), so an H200 does not run on an H100 board's figures; a node
-    /// of another device was chosen on purpose and stays.
-    fn follow_device(&mut self, old: &str, new: &str) {
-        let node = self.field_text(NODE_FLAG);
+    /// The device changed from `old` to `new`: its network device (`node_flag`) follows it
+    /// when it was the old device's node (or none), so an H200 does not run on an H100 board's
+    /// figures; a node of another device was chosen on purpose and stays. A decode pool's
+    /// device set back to `same` takes its node back to `same` too.
+    fn follow_device(&mut self, node_flag: &str, old: &str, new: &str) {
+        let node = self.field_text(node_flag);
         let old_device = catalog::find_device(old).map(|d| d.name.as_str());
         let follows = match catalog::find_node(&node) {
             Some(n) => Some(n.device.as_str()) == old_device,
             None => true,
         };
-        if follows && let Some(matching) = catalog::matching_node(new) {
-            self.form.set(NODE_FLAG, &matching.name);
+        if !follows {
+            return;
+        }
+        if new.eq_ignore_ascii_case(SAME) && node != SAME {
+            self.form.set(node_flag, SAME);
+        } else if let Some(matching) = catalog::matching_node(new) {
+            self.form.set(node_flag, &matching.name);
         }
     }
 

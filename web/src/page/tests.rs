@@ -254,6 +254,23 @@ fn a_new_device_brings_its_node_unless_another_was_chosen() {
 }
 
 #[test]
+fn a_decode_pools_device_brings_its_node_and_same_brings_same() {
+    let mut page = ready_page();
+    page.set_field("disaggregation_config_type", "prefill_decode");
+    assert_eq!(flag_text(&page, "disaggregation_config_decode_network_device"), "same");
+    page.set_field("disaggregation_config_decode_device", "h200");
+    assert_eq!(flag_text(&page, "disaggregation_config_decode_network_device"), "h200_dgx");
+    assert_eq!(flag_text(&page, "replica_config_network_device"), "h100_dgx", "the prefill pool's stays");
+    page.set_field("disaggregation_config_decode_device", "same");
+    assert_eq!(flag_text(&page, "disaggregation_config_decode_network_device"), "same");
+    // A node chosen apart from the decode device stays.
+    page.set_field("disaggregation_config_decode_device", "h100");
+    page.set_field("disaggregation_config_decode_network_device", "a100_pairwise_nvlink");
+    page.set_field("disaggregation_config_decode_device", "b200");
+    assert_eq!(flag_text(&page, "disaggregation_config_decode_network_device"), "a100_pairwise_nvlink");
+}
+
+#[test]
 fn an_empty_optional_field_means_none_and_a_word_in_a_number_is_refused_at_run() {
     let mut page = ready_page();
     page.set_field("synthetic_request_generator_config_num_requests", "");
@@ -591,6 +608,32 @@ fn a_file_that_differs_from_the_links_waits_for_confirmation() {
     assert!(effects.contains(&Effect::ForgetUpload { upload_id: 1 }), "{effects:?}");
     assert_eq!(sent(&effects), Some(1));
     assert!(right.uploads().mismatches().is_empty());
+}
+
+#[test]
+fn a_disaggregated_form_survives_its_share_link() {
+    let mut maker = ready_page();
+    for (flag, text) in [
+        ("disaggregation_config_type", "prefill_decode"),
+        ("disaggregation_config_decode_num_replicas", "3"),
+        ("disaggregation_config_decode_device", "h200"),
+        ("disaggregation_config_decode_tensor_parallel_size", "2"),
+        ("disaggregation_config_decode_router", "most_kv_free"),
+        ("disaggregation_config_layerwise_transfer", "true"),
+        ("disaggregation_config_transfer_overhead_ms", "0.5"),
+    ] {
+        maker.set_field(flag, text);
+    }
+    let errors = maker.form().validate(&|p| maker.uploads().is_provided(p));
+    assert!(errors.is_empty(), "the quick start, disaggregated, is valid: {errors:?}");
+    let query = maker.share_query();
+    assert!(query.contains("disaggregation_config_decode_num_replicas=3"), "{query}");
+    let mut opened = ready_page();
+    opened.open_link(&format!("?{query}"));
+    assert!(opened.run_errors().is_empty(), "{:?}", opened.run_errors());
+    assert_eq!(opened.form().to_json(), maker.form().to_json());
+    assert_eq!(flag_text(&opened, "disaggregation_config_decode_network_device"), "h200_dgx");
+    assert_eq!(flag_text(&opened, "disaggregation_config_decode_router"), "most_kv_free");
 }
 
 #[test]

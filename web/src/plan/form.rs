@@ -39,6 +39,17 @@ pub struct PlanForm {
     /// Batch size caps for the chosen schedulers, comma-separated (empty: their default).
     #[serde(default)]
     pub batch_caps: String,
+    /// Decode replicas of a disaggregated base, comma-separated (empty: the base's); with the
+    /// replica counts they are the prefill:decode ratios compared, which `min_replicas` and
+    /// `min_cost` scale together.
+    #[serde(default)]
+    pub decode_replicas: String,
+    /// Decode replicas' tensor-parallel degrees, comma-separated (empty: the base's).
+    #[serde(default)]
+    pub decode_tp: String,
+    /// Decode replicas' pipeline stages, comma-separated (empty: the base's).
+    #[serde(default)]
+    pub decode_pp: String,
     /// The objectives.
     pub slos: Vec<SloRow>,
     /// `and` or `or`.
@@ -63,6 +74,9 @@ impl Default for PlanForm {
             schedulers: Vec::new(),
             chunk_sizes: String::new(),
             batch_caps: String::new(),
+            decode_replicas: String::new(),
+            decode_tp: String::new(),
+            decode_pp: String::new(),
             slos: vec![
                 SloRow { metric: "ttft".into(), quantile: "0.9".into(), max_s: "1".into() },
                 SloRow { metric: "tpot".into(), quantile: "0.9".into(), max_s: "0.05".into() },
@@ -91,6 +105,8 @@ pub enum Field {
     Replicas,
     /// Schedulers, chunk sizes and batch caps.
     Schedulers,
+    /// The decode pool's replicas, TP and PP (disaggregated).
+    DecodePool,
     /// Objective row `i`.
     Slo(usize),
     /// And / or.
@@ -106,6 +122,11 @@ pub enum Field {
     /// Anything else.
     Other,
 }
+
+const DISAGG_TYPE: &str = "disaggregation_config_type";
+const DECODE_REPLICAS: &str = "disaggregation_config_decode_num_replicas";
+const DECODE_TP: &str = "disaggregation_config_decode_tensor_parallel_size";
+const DECODE_PP: &str = "disaggregation_config_decode_num_pipeline_stages";
 
 /// The metric names the objective rows offer.
 pub fn metric_names() -> Vec<&'static str> {
@@ -174,6 +195,9 @@ impl PlanForm {
             ("replica_config_tensor_parallel_size", &self.tp),
             ("replica_config_num_pipeline_stages", &self.pp),
             ("cluster_config_num_replicas", &self.replicas),
+            (DECODE_REPLICAS, &self.decode_replicas),
+            (DECODE_TP, &self.decode_tp),
+            (DECODE_PP, &self.decode_pp),
         ] {
             let values = list(text);
             if !values.is_empty() {
@@ -215,12 +239,20 @@ impl PlanForm {
                 }
             }
         }
+        // A disaggregated base keeps its replica count when the goal searches replicas: it is
+        // the prefill part of the unit the search scales.
+        let disaggregated = base.iter().any(|(k, v)| k == DISAGG_TYPE && v == "prefill_decode");
         let space_sets = |flag: &str| -> bool {
             match flag {
                 "replica_config_device" | "replica_config_network_device" => !self.nodes.is_empty(),
                 "replica_config_tensor_parallel_size" => !list(&self.tp).is_empty(),
                 "replica_config_num_pipeline_stages" => !list(&self.pp).is_empty(),
-                "cluster_config_num_replicas" => !list(&self.replicas).is_empty() || self.goal != "max_qps",
+                "cluster_config_num_replicas" => {
+                    !list(&self.replicas).is_empty() || (self.goal != "max_qps" && !disaggregated)
+                }
+                DECODE_REPLICAS => !list(&self.decode_replicas).is_empty(),
+                DECODE_TP => !list(&self.decode_tp).is_empty(),
+                DECODE_PP => !list(&self.decode_pp).is_empty(),
                 "replica_scheduler_config_type" => !self.schedulers.is_empty(),
                 f => {
                     !list(&self.chunk_sizes).is_empty() && f.ends_with("_scheduler_config_chunk_size")
@@ -284,6 +316,9 @@ impl PlanForm {
             schedulers: Vec::new(),
             chunk_sizes: String::new(),
             batch_caps: String::new(),
+            decode_replicas: joined(space.get(DECODE_REPLICAS)),
+            decode_tp: joined(space.get(DECODE_TP)),
+            decode_pp: joined(space.get(DECODE_PP)),
             slos: Vec::new(),
             slo_combine: object.get("slo_combine").map_or("and".into(), text),
             goal: object.get("goal").map_or("max_qps".into(), text),
@@ -381,6 +416,9 @@ pub fn field_of(e: &SpecError) -> Field {
     }
     if f.starts_with("space.scheduler") {
         return Field::Schedulers;
+    }
+    if [DECODE_REPLICAS, DECODE_TP, DECODE_PP].iter().any(|d| f.starts_with(&format!("space.{d}"))) {
+        return Field::DecodePool;
     }
     if let Some(rest) = f.strip_prefix("slos[") {
         return rest.split(']').next().and_then(|i| i.parse().ok()).map_or(Field::Other, Field::Slo);

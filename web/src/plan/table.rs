@@ -208,14 +208,13 @@ fn row(plan: &SearchPlan, columns: &[Column], r: &ConfigurationResult, best: boo
     let c = r.configuration as usize;
     let chosen = r.chosen.as_ref().filter(|_| r.feasible());
     let o = chosen.map(|p| &p.outcome);
-    let replicas = chosen.and_then(|p| p.num_replicas).map(u64::from).or_else(|| {
-        let set = spec.configuration(c);
-        let text = set
-            .iter()
-            .find(|(f, _)| *f == "cluster_config_num_replicas")
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_else(|| spec.base.get("cluster_config_num_replicas").to_text());
-        text.parse().ok()
+    // A disaggregated configuration's replicas are its pools': `prefill+decode`, sorted by
+    // their total.
+    let replicas = chosen.map(|p| match spec.pool_sizes(c, p.num_replicas) {
+        (prefill, Some(decode)) => {
+            Cell { text: format!("{prefill}+{decode}"), key: Some(f64::from(prefill) + f64::from(decode)) }
+        }
+        (n, None) => number(Some(f64::from(n)), 0),
     });
     let qps = match spec.goal {
         SearchGoal::MaxQps => chosen.map(|p| p.qps),
@@ -240,7 +239,7 @@ fn row(plan: &SearchPlan, columns: &[Column], r: &ConfigurationResult, best: boo
             Column::Value(_) => text(""),
             Column::Feasible => Cell { text: feasible.into(), key: feasible_key },
             Column::Qps => number(qps, 2),
-            Column::Replicas => number(replicas.filter(|_| chosen.is_some()).map(|n| n as f64), 0),
+            Column::Replicas => replicas.clone().unwrap_or_else(|| number(None, 0)),
             Column::Gpus => number(o.map(|o| o.num_gpus as f64), 0),
             Column::UsdPerHour => number(o.and_then(|o| o.usd_per_hour), 2),
             Column::UsdPerMillion => number(o.and_then(|o| o.usd_per_million_output_tokens), 3),

@@ -120,6 +120,49 @@ fn engine_errors_land_at_their_fields() {
 }
 
 #[test]
+fn a_disaggregated_base_offers_the_decode_pools_axes_and_min_cost_scales_both_pools() {
+    let mut base = quick_start();
+    base.retain(|(k, _)| k != "cluster_config_num_replicas");
+    base.push(("disaggregation_config_type".into(), "prefill_decode".into()));
+    base.push(("cluster_config_num_replicas".into(), "1".into()));
+    let f = PlanForm {
+        nodes: vec!["h100_dgx".into()],
+        tp: "1".into(),
+        replicas: String::new(),
+        decode_replicas: "1, 2, 3".into(),
+        decode_tp: "1, 2".into(),
+        goal: "min_cost".into(),
+        ..PlanForm::default()
+    };
+    let (spec, json) = f.build(&base).unwrap();
+    assert_eq!(spec.num_configurations(), 3 * 2, "ratios × decode TP");
+    assert_eq!(json["space"]["disaggregation_config_decode_num_replicas"], json!([1, 2, 3]));
+    // The base's prefill count stays: it is the prefill part of the unit min_cost scales.
+    assert_eq!(json["base"]["cluster_config_num_replicas"], "1");
+    let ratio_1_3 = (0..spec.num_configurations())
+        .find(|&c| spec.column_values(c).contains(&"3") && spec.column_values(c).contains(&"2"))
+        .unwrap();
+    assert_eq!(spec.pool_sizes(ratio_1_3, Some(4)), (4, Some(12)));
+    // Every point passes at one unit: the table's replicas read prefill+decode.
+    let mut plan = SearchPlan::new(spec.clone());
+    while !plan.is_done() {
+        for job in plan.next_jobs(4) {
+            let outcome =
+                RunOutcome { passed: true, num_gpus: 1, usd_per_hour: Some(1.0), ..RunOutcome::default() };
+            plan.on_result(job.id, JobOutcome::Ran(outcome)).unwrap();
+        }
+    }
+    let row = table::rows(&plan).into_iter().find(|r| r.configuration as usize == ratio_1_3).unwrap();
+    assert!(row.cells.iter().any(|c| c.text == "1+3" && c.key == Some(4.0)), "{:?}", row.cells);
+    // The link brings the decode axes back.
+    let (again, _) = PlanForm::from_spec_json(&json).unwrap();
+    assert_eq!((again.decode_replicas.as_str(), again.decode_tp.as_str()), ("1, 2, 3", "1, 2"));
+    // A wrong decode count is refused at the decode pool's fields.
+    let errors = PlanForm { decode_replicas: "one".into(), ..f }.build(&base).unwrap_err();
+    assert!(errors.iter().any(|(field, _)| *field == Field::DecodePool), "{errors:?}");
+}
+
+#[test]
 fn a_share_link_restores_the_spec() {
     let f = PlanForm {
         schedulers: vec!["sarathi".into()],

@@ -41,6 +41,8 @@ pub enum FlagGroup {
     Cluster,
     /// KV cache: block size, memory margin, prefix caching.
     Cache,
+    /// Disaggregated prefill and decode: the decode pool and the KV transfer.
+    Disaggregation,
     /// Request generators, lengths, intervals, traces.
     Workload,
     /// Global scheduler (router).

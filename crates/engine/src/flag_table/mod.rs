@@ -119,13 +119,11 @@ fn assemble() -> Vec<FlagDef> {
         vec![disagg::AGGREGATED, disagg::PREFILL_DECODE],
         disagg::AGGREGATED,
         "none = aggregated serving (every replica prefills and decodes); prefill_decode = the --cluster_config_num_replicas replicas prefill only, and a decode pool (--disaggregation_config_decode_*) decodes after each request's KV cache is transferred to it.",
-        FlagGroup::Cluster,
+        FlagGroup::Disaggregation,
     ));
-    flags.extend(
-        disagg::FLAGS.iter().cloned().map(|f| {
-            f.in_group(FlagGroup::Cluster).shown_when(disagg::TYPE_FLAG, vec![disagg::PREFILL_DECODE])
-        }),
-    );
+    flags.extend(disagg::FLAGS.iter().cloned().map(|f| {
+        f.in_group(FlagGroup::Disaggregation).shown_when(disagg::TYPE_FLAG, vec![disagg::PREFILL_DECODE])
+    }));
     push(&mut flags, core::CACHE, FlagGroup::Cache);
 
     fn selector(

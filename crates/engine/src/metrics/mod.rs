@@ -31,6 +31,10 @@ use crate::sim_config::SimConfig;
 use crate::stats::{sorted_cdf, sorted_stats};
 use crate::time::{Nanos, SimTime, nanos_to_secs};
 
+/// The name of the KV-transfer time CDF in [`crate::report::Report::cdfs`] (disaggregated runs
+/// only).
+pub const KV_TRANSFER_CDF: &str = "kv_transfer";
+
 /// Series channels.
 const CH_ARRIVALS: usize = 0;
 const CH_COMPLETIONS: usize = 1;
@@ -618,6 +622,12 @@ impl Metrics {
         latency.tpot = column(&["tpot"], &|r| r.tpot());
         drop(column_values);
         cdfs.insert("tbt".to_string(), self.tbt.cdf());
+        // A disaggregated run's KV transfers: the time each held its link, seconds.
+        if !self.kv_transfer_ns.is_empty() {
+            let mut transfer_s: Vec<f64> = self.kv_transfer_ns.iter().map(|n| nanos_to_secs(*n)).collect();
+            radsort::sort(&mut transfer_s);
+            cdfs.insert(KV_TRANSFER_CDF.to_string(), sorted_cdf(&transfer_s));
+        }
         if self.spec.store_batch_metrics {
             cdfs.insert("batch_size".to_string(), self.batch_size.cdf());
             cdfs.insert("batch_num_tokens".to_string(), self.batch_tokens.cdf());

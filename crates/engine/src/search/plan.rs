@@ -726,6 +726,60 @@ mod tests {
         assert_eq!(plan.best().unwrap().configuration, 1);
     }
 
+    /// A toy disaggregated cluster: each prefill replica sustains 10 requests/s and each
+    /// decode replica 4; a point passes when both pools keep up, and costs one per GPU.
+    fn toy_pools(job: &Job) -> JobOutcome {
+        let count = |flag: &str| {
+            job.flags.iter().find(|(f, _)| f == flag).map_or(1.0, |(_, v)| v.parse::<f64>().unwrap())
+        };
+        let (prefill, decode) =
+            (count("cluster_config_num_replicas"), count("disaggregation_config_decode_num_replicas"));
+        let capacity = (10.0 * prefill).min(4.0 * decode);
+        JobOutcome::Ran(RunOutcome {
+            passed: job.qps <= capacity,
+            overloaded: job.qps > 1.5 * capacity,
+            num_gpus: (prefill + decode) as u64,
+            usd_per_hour: Some(prefill + decode),
+            ..RunOutcome::default()
+        })
+    }
+
+    #[test]
+    fn min_cost_over_prefill_decode_ratios_scales_both_pools_and_finds_the_cheapest_ratio() {
+        // 20 requests/s over 1 prefill : d decode replicas, d = 1..4. A unit sustains
+        // min(10, 4 d) requests/s: 4, 8, 10, 10. Units needed: 5, 3, 2, 2, so GPUs
+        // 5 × 2 = 10, 3 × 3 = 9, 2 × 4 = 8, 2 × 5 = 10: one prefill to three decode is cheapest.
+        let spec = SearchSpec::from_json_str(
+            r#"{"base": {"disaggregation_config_type": "prefill_decode"},
+                "space": {"disaggregation_config_decode_num_replicas": [1, 2, 3, 4]},
+                "goal": "min_cost", "qps": 20}"#,
+        )
+        .unwrap();
+        let mut plan = SearchPlan::new(spec.clone());
+        let mut issued = Vec::new();
+        while !plan.is_done() {
+            for job in plan.next_jobs(3) {
+                plan.on_result(job.id, toy_pools(&job)).unwrap();
+                issued.push(job);
+            }
+        }
+        let units: Vec<Option<u32>> =
+            plan.results().iter().map(|r| r.chosen.as_ref().and_then(|p| p.num_replicas)).collect();
+        assert_eq!(units, [Some(5), Some(3), Some(2), Some(2)]);
+        let best = plan.best().unwrap();
+        assert_eq!(best.configuration, 2, "1 : 3");
+        assert_eq!(best.chosen.as_ref().unwrap().outcome.num_gpus, 8);
+        assert_eq!(spec.pool_sizes(2, Some(2)), (2, Some(6)), "both pools scaled");
+        // Every point's flags scale both pools by its unit count.
+        for job in &issued {
+            let (p, d) = spec.pool_sizes(job.id.configuration as usize, job.num_replicas);
+            let d_per_unit = job.id.configuration + 1;
+            assert_eq!((p, d), (job.num_replicas.unwrap(), Some(job.num_replicas.unwrap() * d_per_unit)));
+        }
+        let csv = crate::search::search_csv(&plan);
+        assert!(csv.lines().any(|l| l.starts_with("2,3,true,20,2+6,8,")), "{csv}");
+    }
+
     #[test]
     fn halving_stops_when_a_lower_rate_does_not_raise_attainment() {
         let mut plan = SearchPlan::new(spec("max_qps", 8.0));

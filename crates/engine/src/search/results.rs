@@ -70,13 +70,11 @@ pub fn search_csv(plan: &SearchPlan) -> String {
         }
         let chosen = r.chosen.as_ref();
         let o = chosen.map(|p| &p.outcome);
-        let replicas = chosen.and_then(|p| p.num_replicas).map(|n| n.to_string()).unwrap_or_else(|| {
-            spec.configuration(c)
-                .iter()
-                .find(|(f, _)| *f == "cluster_config_num_replicas")
-                .map(|(_, v)| v.to_string())
-                .unwrap_or_else(|| spec.base.get("cluster_config_num_replicas").to_text())
-        });
+        // A disaggregated configuration's replicas are its pools', `prefill+decode`.
+        let replicas = match spec.pool_sizes(c, chosen.and_then(|p| p.num_replicas)) {
+            (prefill, Some(decode)) => format!("{prefill}+{decode}"),
+            (replicas, None) => replicas.to_string(),
+        };
         let qps = match spec.goal {
             SearchGoal::MaxQps => chosen.map(|p| p.qps),
             _ => Some(spec.qps),

@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::config::{Config, ConfigErrors};
+use crate::disagg;
 use crate::flag_table::all_flags;
 use crate::slo::{SloCombine, SloMetric, SloTarget};
 
@@ -93,6 +94,8 @@ pub const DEFAULT_NUM_REQUESTS: u64 = 2000;
 pub const DEFAULT_QPS_GRANULARITY: f64 = 0.02;
 
 const REPLICAS_FLAG: &str = "cluster_config_num_replicas";
+/// A disaggregated cluster's decode replicas (its prefill replicas are [`REPLICAS_FLAG`]'s).
+const DECODE_REPLICAS_FLAG: &str = "disaggregation_config_decode_num_replicas";
 const NUM_REQUESTS_FLAG: &str = "synthetic_request_generator_config_num_requests";
 /// Interval generators with a rate the search can set.
 const RATED_INTERVALS: &[&str] = &["poisson", "gamma", "uniform"];
@@ -461,10 +464,13 @@ impl SearchSpec {
         }
 
         let replicas_in_space = space.iter().any(|a| a.sets(REPLICAS_FLAG));
+        // With disaggregated serving in base, the replica counts in base and space are the
+        // prefill part of a prefill:decode unit that a searched count scales (`point_flags`).
+        let disaggregated = is_disaggregated(&base);
         let searches_replicas = match goal {
             SearchGoal::MaxQps => false,
             SearchGoal::MinReplicas => {
-                if replicas_in_space {
+                if replicas_in_space && !disaggregated {
                     r.error(
                         format!("space.{REPLICAS_FLAG}"),
                         "min_replicas chooses the replica count: leave it out of the space",
@@ -472,9 +478,9 @@ impl SearchSpec {
                 }
                 true
             }
-            SearchGoal::MinCost => !replicas_in_space,
+            SearchGoal::MinCost => !replicas_in_space || disaggregated,
         };
-        if searches_replicas && base.is_set(REPLICAS_FLAG) {
+        if searches_replicas && base.is_set(REPLICAS_FLAG) && !disaggregated {
             r.error(
                 format!("base.{REPLICAS_FLAG}"),
                 format!("{} chooses the replica count: leave it out of base (or list counts under space to compare them as they are)", goal.name()),
@@ -597,12 +603,33 @@ impl SearchSpec {
         let _ = config.set(self.qps_flag, &qps.to_string());
         let _ = config.set(NUM_REQUESTS_FLAG, &self.num_requests.to_string());
         if let Some(n) = num_replicas {
-            let _ = config.set(REPLICAS_FLAG, &n.to_string());
+            match pool_units(&config) {
+                // Disaggregated: `n` units of the configuration's prefill:decode ratio.
+                Some((prefill, decode)) => {
+                    let _ = config.set(REPLICAS_FLAG, &n.saturating_mul(prefill).to_string());
+                    let _ = config.set(DECODE_REPLICAS_FLAG, &n.saturating_mul(decode).to_string());
+                }
+                None => {
+                    let _ = config.set(REPLICAS_FLAG, &n.to_string());
+                }
+            }
         }
         for (flag, value) in QUIET_FLAGS {
             let _ = config.set(flag, value);
         }
         config.to_pairs()
+    }
+
+    /// The replica counts of configuration `configuration` at a searched count `n` (or, with
+    /// `None`, as configured): `(prefill, Some(decode))` when it is disaggregated, else
+    /// `(replicas, None)`.
+    pub fn pool_sizes(&self, configuration: usize, n: Option<u32>) -> (u32, Option<u32>) {
+        let pairs = self.point_flags(configuration, self.qps, n);
+        let count = |flag: &str| {
+            pairs.iter().find(|(f, _)| f == flag).and_then(|(_, v)| v.parse::<u32>().ok()).unwrap_or(1)
+        };
+        let disaggregated = pairs.iter().any(|(f, v)| f == disagg::TYPE_FLAG && v == disagg::PREFILL_DECODE);
+        (count(REPLICAS_FLAG), disaggregated.then(|| count(DECODE_REPLICAS_FLAG)))
     }
 
     /// The configuration of one point as a [`Config`] (for listing its input files).
@@ -647,6 +674,18 @@ impl SearchSpec {
         });
         value.to_string()
     }
+}
+
+/// Whether `config` serves disaggregated (separate prefill and decode pools).
+fn is_disaggregated(config: &Config) -> bool {
+    config.get(disagg::TYPE_FLAG).to_text() == disagg::PREFILL_DECODE
+}
+
+/// A disaggregated configuration's prefill:decode unit, `(prefill replicas, decode replicas)`,
+/// that a searched replica count multiplies; `None` when it is aggregated.
+fn pool_units(config: &Config) -> Option<(u32, u32)> {
+    let count = |flag: &str| config.get(flag).to_text().parse::<u32>().unwrap_or(1).max(1);
+    is_disaggregated(config).then(|| (count(REPLICAS_FLAG), count(DECODE_REPLICAS_FLAG)))
 }
 
 #[cfg(test)]
@@ -778,6 +817,46 @@ mod tests {
         )
         .unwrap();
         assert!(!listed.searches_replicas);
+    }
+
+    #[test]
+    fn a_disaggregated_base_scales_both_pools_by_the_searched_count() {
+        // Its replica counts are the prefill:decode unit: allowed in base and space.
+        let spec = SearchSpec::from_json_str(
+            r#"{"goal": "min_replicas", "qps": 3,
+                "base": {"disaggregation_config_type": "prefill_decode"},
+                "space": {"pools": [{"cluster_config_num_replicas": 2, "disaggregation_config_decode_num_replicas": 3},
+                                    {"cluster_config_num_replicas": 1, "disaggregation_config_decode_num_replicas": 1}]}}"#,
+        )
+        .unwrap();
+        assert!(spec.searches_replicas);
+        let flag = |pairs: &[(String, String)], name: &str| {
+            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap()
+        };
+        let point = spec.point_flags(0, 3.0, Some(4));
+        assert_eq!(flag(&point, "cluster_config_num_replicas"), "8", "4 units of 2 prefill");
+        assert_eq!(flag(&point, "disaggregation_config_decode_num_replicas"), "12", "and of 3 decode");
+        assert_eq!(spec.pool_sizes(1, Some(4)), (4, Some(4)));
+        assert_eq!(spec.pool_sizes(0, None), (2, Some(3)), "as configured");
+        // min_cost searches units even with counts listed; an aggregated base still refuses
+        // a count in base under min_replicas.
+        let listed = SearchSpec::from_json_str(
+            r#"{"goal": "min_cost", "qps": 3, "base": {"disaggregation_config_type": "prefill_decode"},
+                "space": {"cluster_config_num_replicas": [1, 2]}}"#,
+        )
+        .unwrap();
+        assert!(listed.searches_replicas);
+        // A prefill count in base is the unit's too.
+        let in_base = SearchSpec::from_json_str(
+            r#"{"goal": "min_replicas", "qps": 3,
+                "base": {"disaggregation_config_type": "prefill_decode", "cluster_config_num_replicas": 2}}"#,
+        )
+        .unwrap();
+        assert_eq!(in_base.pool_sizes(0, Some(3)), (6, Some(3)));
+        let aggregated = SearchSpec::from_json_str(
+            r#"{"goal": "min_replicas", "qps": 3, "base": {"cluster_config_num_replicas": 2}}"#,
+        );
+        assert!(aggregated.is_err());
     }
 }
 

@@ -248,6 +248,9 @@ fn PlanForm() -> impl IntoView {
         let base = plan.base(app);
         plan.form.with(|f| f.build(&base)).ok().map(|(s, _)| s.num_configurations())
     });
+    let disaggregated = move || {
+        plan.base(app).iter().any(|(k, v)| k == "disaggregation_config_type" && v == "prefill_decode")
+    };
     let toggle = move |list: fn(&mut PlanForm) -> &mut Vec<String>, item: String, on: bool| {
         plan.form.update(|f| {
             let l = list(f);
@@ -314,6 +317,18 @@ fn PlanForm() -> impl IntoView {
                 <label>"Batch size caps (each chosen scheduler × each chunk size × each cap)"
                     {text_input(plan, "plan-batch-caps", |f| f.batch_caps.clone(), |f, v| f.batch_caps = v)}</label>
                 {field_errors(errors, Field::Schedulers, "plan-error-schedulers".into())}
+            </fieldset>
+            // A disaggregated run form: the decode pool's axes. With the replica counts above they
+            // give the prefill:decode ratios; min_replicas and min_cost scale both pools together.
+            <fieldset data-testid="plan-decode-pool" style:display=move || if disaggregated() { "" } else { "none" }>
+                <legend>"Decode pool (disaggregated)"</legend>
+                <label>"Decode replicas (with the replicas above: the prefill:decode ratios)"
+                    {text_input(plan, "plan-decode-replicas", |f| f.decode_replicas.clone(), |f, v| f.decode_replicas = v)}</label>
+                <label>"Decode TP"
+                    {text_input(plan, "plan-decode-tp", |f| f.decode_tp.clone(), |f, v| f.decode_tp = v)}</label>
+                <label>"Decode PP stages"
+                    {text_input(plan, "plan-decode-pp", |f| f.decode_pp.clone(), |f, v| f.decode_pp = v)}</label>
+                {field_errors(errors, Field::DecodePool, "plan-error-decode-pool".into())}
             </fieldset>
             <fieldset>
                 <legend>"Objectives (SLOs)"</legend>
