@@ -102,6 +102,8 @@ impl FormState {
         let mut errors = Vec::new();
         for (name, text) in pairs {
             match llmsim_engine::find_flag(name) {
+                // An empty text is the unset field (a flag that takes none reads it as none).
+                Some(def) if text.trim().is_empty() && !empty_means_none(def) => {}
                 Some(def) => {
                     form.texts.insert(def.name, text.to_string());
                 }
@@ -126,6 +128,10 @@ impl FormState {
     /// engine gives it on the chosen device and parallelism (`--serving_engine`'s bundle), else
     /// the flag's default. A field set to this value is the same run as one left unset.
     pub fn unset_value(&self, def: &FlagDef) -> FlagValue {
+        if !self.texts.contains_key("serving_engine") {
+            // No engine chosen (its own default is none): the flag's default.
+            return def.default_value();
+        }
         let mut others = self.clone();
         others.texts.remove(def.name);
         let (config, _) = others.parse();
@@ -159,6 +165,9 @@ impl FormState {
                 self.texts.insert(def.name, text.to_string());
             }
         }
+        // Another field may now stand for what it would unset (a new engine uses its value), so
+        // the form keeps what a link of it would: the link and the form never disagree.
+        self.drop_unset_values();
     }
 
     /// Clears every set field that stands for what it would unset, once all fields are known
@@ -391,6 +400,23 @@ mod tests {
         let (plain, _) = FormState::from_pairs([("cache_config_block_size", "16")]);
         assert!(!plain.is_set(block.name));
         assert_eq!(plain.text(block), "16");
+        // An empty text in a link is the unset field, as typed.
+        let (linked, _) =
+            FormState::from_pairs([("serving_engine", "sglang"), ("cache_config_block_size", "")]);
+        assert!(!linked.is_set(block.name));
+        assert_eq!(linked.text(block), "1");
+        // The form keeps what its link keeps: 16 typed under SGLang, then vLLM (16-token blocks)
+        // chosen, leaves the field to the engine in both, and back under SGLang both show 1.
+        let mut form = FormState::new();
+        form.set("serving_engine", "sglang");
+        form.set(block.name, "16");
+        form.set("serving_engine", "vllm");
+        assert_eq!(form.text(block), "16");
+        let (linked, _) =
+            FormState::from_pairs(form.active_pairs().iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        assert_eq!(linked, form);
+        form.set("serving_engine", "sglang");
+        assert_eq!(form.text(block), "1");
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct LiveCheck {
     newest: Option<(CheckRequest, bool)>,
     /// The check the worker is answering.
     in_flight: Option<u32>,
+    /// The check sent again after a worker crash that lost it: lost again, it is not resent.
+    resent_after_crash: Option<u32>,
     /// What the fields and the memory panel show.
     shown: Checked,
 }
@@ -109,10 +111,18 @@ impl LiveCheck {
     }
 
     /// The worker died (and is restarted): the answer in flight will never come, so the newest
-    /// form's check, if unanswered, is sent again.
+    /// form's check, if unanswered, is sent again — once: a check lost to two crashes in a row
+    /// may be what kills the worker, and sending it again would crash the worker in a loop
+    /// (and each crash ends a run in progress). The next edit is checked as usual.
     pub fn worker_restarted(&mut self) -> Option<CheckRequest> {
-        self.in_flight = None;
-        if let Some((_, sent)) = &mut self.newest {
+        let lost = self.in_flight.take();
+        if let Some((request, sent)) = &mut self.newest {
+            if lost == Some(request.id) {
+                if self.resent_after_crash == Some(request.id) {
+                    return None;
+                }
+                self.resent_after_crash = Some(request.id);
+            }
             *sent = false;
         }
         self.next_to_send()
@@ -209,6 +219,21 @@ mod tests {
         let errors = live.shown().clone();
         live.on_answer(answer(&newest));
         assert_eq!(live.shown(), &errors);
+    }
+
+    #[test]
+    fn a_check_lost_to_two_crashes_in_a_row_is_not_sent_again() {
+        let mut live = LiveCheck::new();
+        let sent = live.form_changed(pp("2")).unwrap();
+        let again = live.worker_restarted().expect("lost once: sent again");
+        assert_eq!(again.id, sent.id);
+        assert_eq!(live.worker_restarted(), None, "lost twice: it may be what kills the worker");
+        assert_eq!(live.worker_restarted(), None);
+        // The next edit is checked, and its own crash earns it one more try.
+        let next = live.form_changed(pp("4")).expect("a new form is sent");
+        assert_eq!(live.worker_restarted().map(|r| r.id), Some(next.id));
+        live.on_answer(answer(&next));
+        assert!(live.shown().errors.is_empty() && live.shown().memory.is_some());
     }
 
     #[test]

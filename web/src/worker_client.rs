@@ -138,9 +138,11 @@ fn crashed(message: String) {
         return;
     };
     if was_ready {
+        // The new worker first, so that what the handler sends in answer (the live check sent
+        // again) is queued for it until it is ready, not dropped for want of a worker.
+        spawn(handler.clone(), uploads);
         let message = format!("{message}; it was restarted with your files");
         handler(Reply { message: FromWorker::Crashed { message }, files: Vec::new() });
-        spawn(handler, uploads);
     } else {
         let message = format!("the simulator could not start ({message}); reload the page to try again");
         handler(Reply { message: FromWorker::Crashed { message }, files: Vec::new() });

@@ -256,12 +256,16 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "llmsim: {} × {} on {} (TP{} PP{}), {} / {}, predictor {}",
+        "llmsim: {} × {} on {} (TP{} PP{}{}), {} / {}, predictor {}",
         config.cluster.num_replicas,
         r.model.name,
         r.device.name,
         r.parallel.tensor_parallel_size,
         r.parallel.num_pipeline_stages,
+        match (r.parallel.attention_dp_size, r.parallel.expert_parallel_size) {
+            (1, 1) => String::new(),
+            (dp, ep) => format!(" DP{dp} EP{ep}"),
+        },
         config.replica_scheduler.name,
         config.router.name,
         s.predictor.name

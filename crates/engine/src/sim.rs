@@ -795,6 +795,11 @@ impl Simulation {
         self.horizon_reached
     }
 
+    /// Whether the run stopped at its time limit (`--time_limit`-style flags) with events left.
+    pub fn time_limit_reached(&self) -> bool {
+        self.time_limit_reached
+    }
+
     /// Ends the run and builds its report. Requests still in flight are reported as
     /// unfinished; every arrived request is accounted for. A run stopped by the horizon says
     /// so in a warning and in each unfinished request's reason.

@@ -279,6 +279,9 @@ fn build_and_run(
         }
     }
     let events = sim.progress().events;
+    // A run that ends because nothing is left to do (no horizon, time limit or event budget
+    // stopped it) must have ended every request: one left over is a deadlock.
+    let ran_dry = !cut && !sim.horizon_reached() && !sim.time_limit_reached();
     let report = sim.finish();
     // A run cut at the event budget is reported within an instant (every front end runs to
     // the end): requests completed at that instant, whose end event is still queued, are
@@ -293,6 +296,12 @@ fn build_and_run(
                 "INV-1: {} requests but {} completed + {} refused + {} unfinished + {} warm-up",
                 s.num_requests, s.num_completed, s.num_refused, s.num_unfinished, s.num_warmup_requests
             ),
+        ));
+    }
+    if ran_dry && s.num_unfinished > 0 {
+        return Err(Finding::new(
+            "stall",
+            format!("the run ran out of events with {} requests unfinished", s.num_unfinished),
         ));
     }
     if sim_config.metrics.store_request_metrics

@@ -36,3 +36,14 @@ fn moe_mfu_counts_only_the_experts_a_token_is_routed_to() {
     let verdict = replay("moe_mfu_counts_every_expert.json");
     assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
 }
+
+/// SGLang with 16-token pages: a 338-token prompt in 21-token chunks on exactly 22 pages held
+/// every page after 337 tokens, and its last token never ran (room counted only free pages,
+/// not what was left of the prompt's last one): the run ran out of events with the request
+/// unfinished. Found by the property test; the fuzzer did not flag a run ending with requests
+/// left over until this case.
+#[test]
+fn sglang_s_last_chunk_fits_in_the_page_the_prompt_holds() {
+    let verdict = replay("sglang_last_chunk_in_held_page.json");
+    assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
+}

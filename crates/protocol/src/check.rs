@@ -91,13 +91,17 @@ impl MemoryBreakdown {
         let margin = sim.cache.memory_margin_fraction;
         let weights_gib = plan.weight_bytes_per_device as f64 / GIB;
         let kv_tokens = plan.num_blocks * u64::from(plan.block_size);
-        let kv_gib = (kv_tokens * plan.kv_bytes_per_token) as f64 / GIB;
+        // Under attention data parallelism each rank's GPUs hold only that rank's share of the
+        // replica's blocks, and a request lives on one rank.
+        let dp = u64::from(plan.attention_dp_size.max(1));
+        let rank_blocks = plan.num_blocks / dp;
+        let kv_gib = (rank_blocks * u64::from(plan.block_size) * plan.kv_bytes_per_token) as f64 / GIB;
         let reserve_gib = total_gib * margin;
-        let fitting = |tokens: u64| plan.num_blocks / tokens.div_ceil(u64::from(plan.block_size)).max(1);
+        let fitting = |tokens: u64| dp * (rank_blocks / tokens.div_ceil(u64::from(plan.block_size)).max(1));
         let max_model_len = replica.model.max_model_len;
         MemoryBreakdown {
             device: format!("{}, {} GiB", replica.device.display_name, replica.device.memory_gb),
-            gpus_per_replica: replica.parallel.tensor_parallel_size * replica.parallel.num_pipeline_stages,
+            gpus_per_replica: replica.parallel.world_size(),
             total_gib,
             weights_gib,
             kv_gib,
@@ -166,6 +170,26 @@ mod tests {
         assert!((m.weights_gib - 14.96 / 2.0).abs() < 0.01, "{}", m.weights_gib);
         assert_eq!((m.gpus_per_replica, m.kv_tokens), (2, 16_000));
         assert!(m.unused_gib > 50.0 && m.parts().last().unwrap().0 == "Unused", "{m:?}");
+    }
+
+    #[test]
+    fn attention_data_parallel_ranks_each_hold_their_share_of_the_kv_cache() {
+        // Mixtral on 4 H100s: TP 2 within each of 2 attention-DP ranks, experts over EP 4. It
+        // showed the whole replica's KV on one GPU (99 GiB of 80, -49.5 GiB unused) and 2 GPUs.
+        let s = sim(&[
+            ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("replica_config_tensor_parallel_size", "2"),
+            ("replica_config_attention_dp_size", "2"),
+            ("replica_config_expert_parallel_size", "4"),
+        ]);
+        let m = MemoryBreakdown::of(&s, None);
+        assert_eq!(m.gpus_per_replica, 4);
+        assert!(m.unused_gib.abs() < 0.01 && m.kv_gib > 1.0, "the planner fills each GPU with KV: {m:?}");
+        assert!(m.weights_gib + m.kv_gib + m.reserve_gib <= m.total_gib + 0.01, "{m:?}");
+        let per_request = u64::from(m.max_model_len).div_ceil(u64::from(m.block_size));
+        assert_eq!(m.requests_at_max_len, 2 * (m.num_blocks / 2 / per_request));
     }
 
     #[test]

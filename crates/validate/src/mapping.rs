@@ -108,7 +108,11 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype);
     let Instance { concurrency: batch_size, tp_size: tp, pp_size: pp } = instance;
     // `batch_size` is per attention-DP rank; the clients drive the whole instance.
-    let concurrency = batch_size * point.attention_dp_size.unwrap_or(1);
+    let concurrency =
+        batch_size.checked_mul(point.attention_dp_size.unwrap_or(1)).ok_or_else(|| SkipReason::Refused {
+            flag: "batch_size".into(),
+            message: "batch_size × attention_dp_size is beyond 2^32 clients".into(),
+        })?;
     let client = client_for(point, overrides);
     let warmup_requests = client.warmup.requests(concurrency);
     let measured_requests = u64::from(client.requests_per_client) * u64::from(concurrency);
@@ -233,6 +237,16 @@ mod tests {
         assert_eq!(flag(&c, "closed_loop_request_generator_config_warmup_requests"), "1");
         assert_eq!(flag(&c, "closed_loop_request_generator_config_length_range_ratio"), "0.8");
         assert_eq!(c.backend, "vllm");
+    }
+
+    #[test]
+    fn clients_beyond_2_pow_32_are_refused_not_wrapped() {
+        // 65,536 per rank × 65,536 ranks wrapped to 0 clients (a debug-build panic).
+        let p = point(&[("batch_size", "65536"), ("attention_dp_size", "65536")]);
+        match point_config(&p, &Overrides::default()) {
+            Err(SkipReason::Refused { flag, .. }) => assert_eq!(flag, "batch_size"),
+            other => panic!("{:?}", other.map(|c| c.flags)),
+        }
     }
 
     #[test]

@@ -214,7 +214,13 @@ impl SglangScheduler {
         if let Some(id) = self.chunked.filter(|id| !requests.get(*id).in_flight) {
             let request = requests.get(id);
             let remaining = i64::from(request.num_prefill_tokens - request.num_processed_tokens);
-            let room = rem_chunk.min(rem_total as i64);
+            // Room counts the free pages and what is left of the pages the prompt already
+            // holds: with pages of several tokens, its last chunk may fit in its last page
+            // while no page is free (without that slack it waited forever).
+            let held_slack = (self.kv.blocks_of(request) as i64 * i64::from(self.kv.block_size()))
+                .saturating_sub(i64::from(request.num_processed_tokens))
+                .max(0);
+            let room = rem_chunk.min(rem_total as i64 + held_slack);
             let n = remaining.min(room);
             if n > 0 && self.kv.allocate_slots(request, n as u32, &[]) {
                 let finishes = n == remaining;
