@@ -116,15 +116,16 @@ impl LiveCheck {
     /// (and each crash ends a run in progress). The next edit is checked as usual.
     pub fn worker_restarted(&mut self) -> Option<CheckRequest> {
         let lost = self.in_flight.take();
-        if let Some((request, sent)) = &mut self.newest {
-            if lost == Some(request.id) {
-                if self.resent_after_crash == Some(request.id) {
-                    return None;
-                }
-                self.resent_after_crash = Some(request.id);
+        if let Some((request, sent)) = &mut self.newest
+            && lost == Some(request.id)
+        {
+            if self.resent_after_crash == Some(request.id) {
+                return None;
             }
+            self.resent_after_crash = Some(request.id);
             *sent = false;
         }
+        // An older check lost leaves the newest form unsent: it goes now.
         self.next_to_send()
     }
 
