@@ -13,7 +13,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { serve } from './serve.mjs';
 import {
-  ARTIFACTS, COLOUR_A, COLOUR_B, DIST, LONG, ROOT, SHARED, ctx, download, inkedPixels, measure, open,
+  ARTIFACTS, COLOUR_A, COLOUR_B, DIST, LONG, ROOT, SHARED, ctx, diagnose, download, inkedPixels, measure, open,
   pixelsOfColour, ready, run, runCount, useBrowser, visibleErrors, waitForRuns,
 } from './helpers.mjs';
 
@@ -57,7 +57,7 @@ test('default preset: runs, shows the summary and charts, and matches the native
 
   assert.equal(await page.$eval('[data-testid=preset]', (s) => s.value), 'quick-start');
   const coldMs = await run(page);
-  measure('seed_preset_run_to_summary_first', coldMs, 'ms (first run of the page; the worker prefetched the shipped trace while idle)');
+  measure('seed_preset_run_to_summary_first', coldMs, 'ms (first run of the page; the worker fetches the shipped trace first)');
   const warmMs = await run(page);
   measure('seed_preset_run_to_summary_again', warmMs, 'ms');
 
@@ -512,4 +512,41 @@ test('charts are sharp at devicePixelRatio 2; Enter in a field runs; a run witho
   await page.locator('.charts').screenshot({ path: path.join(ARTIFACTS, 'charts-no-batch.png') });
   assert.deepEqual(page.problems, []);
   await page.close();
+});
+
+test('a first visit downloads no trace: the default preset\'s first Run fetches it, says so, and completes', async () => {
+  const TRACE = '/data/traces/conversation_synth.csv';
+  // A server of its own, whose requests this test alone makes; the trace's response waits
+  // until the test has seen the page say it is fetching it.
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  const site = await serve(DIST, 0, '127.0.0.1', { hold: (p) => (p === TRACE ? released : null) });
+  try {
+    const page = await open(site.url);
+    await ready(page);
+    // Time for anything the page or its worker would fetch by itself once ready.
+    for (let last = -1; last !== site.transferred.bytes;) {
+      last = site.transferred.bytes;
+      await page.waitForTimeout(1000);
+    }
+    measure('first_visit_all_gzip', site.transferred.bytes, 'bytes (no Run: everything a first visit downloads)');
+    assert.deepEqual(site.transferred.requests.filter((p) => p.startsWith('/data/')), [], 'nothing under data/ before a Run');
+    assert.equal(await page.$eval('[data-testid=preset]', (s) => s.value), 'quick-start');
+
+    await page.click('[data-testid=run]');
+    await page.waitForFunction((t) => document.querySelector('[data-testid=progress]')?.innerText.includes(`fetching ${t}`),
+      TRACE.slice(1), { timeout: LONG })
+      .catch(async (e) => { throw new Error(`the fetch was not shown: ${e.message}; ${await diagnose(page)}`); });
+    assert.deepEqual(site.transferred.requests.filter((p) => p.startsWith('/data/')), [TRACE], 'the Run asked for the trace');
+    release();
+    await waitForRuns(page, 1);
+    assert.match(await page.locator('[data-testid=summary]').innerText(), /TTFT/);
+    assert.deepEqual(await visibleErrors(page), []);
+    assert.deepEqual(page.problems, []);
+    assert.deepEqual(site.transferred.requests.filter((p) => p === TRACE), [TRACE], 'fetched once');
+    await page.close();
+  } finally {
+    release();
+    site.server.close();
+  }
 });

@@ -14,11 +14,15 @@ const TYPES = {
 
 /** Serves `root` on host:port (port 0 = any free one; a taken port falls back to a free one);
  *  resolves to { server, url, transferred }. `transferred.bytes` counts body bytes sent
- *  (gzipped when the client accepts gzip), `transferred.files` per path. */
-export function serve(root, port = 0, host = '127.0.0.1') {
-  const transferred = { bytes: 0, files: {} };
-  const server = http.createServer((req, res) => {
+ *  (gzipped when the client accepts gzip), `transferred.files` per path, `transferred.requests`
+ *  the paths asked for, in order. `hold(pathname)`, when given, may return a promise: the
+ *  response waits for it (a test's slow network for one file). */
+export function serve(root, port = 0, host = '127.0.0.1', { hold } = {}) {
+  const transferred = { bytes: 0, files: {}, requests: [] };
+  const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
+    transferred.requests.push(url.pathname);
+    await hold?.(url.pathname);
     let file = path.join(root, decodeURIComponent(url.pathname));
     if (!file.startsWith(path.resolve(root))) { res.writeHead(403).end(); return; }
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');

@@ -227,12 +227,6 @@ pub fn run(run_id: u32, config: serde_json::Value) {
     send(envelope(&ToWorker::Run { run_id, config }).into());
 }
 
-/// Asks the worker to fetch the shipped files a configuration reads and warm up on it, so its
-/// Run starts at once.
-pub fn prefetch(config: serde_json::Value) {
-    send(envelope(&ToWorker::Prefetch { config }).into());
-}
-
 /// Asks the worker to validate a form; it answers `Checked` with the request's id.
 pub fn check(request: llmsim_protocol::check::CheckRequest) {
     send(envelope(&ToWorker::Check(request)).into());

@@ -34,14 +34,11 @@ pub enum ToWorker {
         /// The name the configuration refers to it by (the file's name).
         path: String,
     },
-    /// Fetch the shipped files (`data/...`) this configuration reads and validate it, so the
-    /// next Run of it starts warm; replies nothing (errors are reported by Run).
-    Prefetch {
-        /// The configuration the form holds.
-        config: serde_json::Value,
-    },
     /// Validate the flat configuration and run it; files the page ships (`data/...`) are
-    /// fetched by the worker, uploaded ones must have been loaded before.
+    /// fetched by the worker first if not loaded yet (each between
+    /// [`FromWorker::FetchStarted`] and [`FromWorker::FetchEnded`]), uploaded ones must have
+    /// been loaded before. Nothing is fetched before a run or a search asks for it: a first
+    /// visit downloads no trace (issue 19, page weight).
     Run {
         /// The page's id of this request, never reused; echoed in the replies.
         run_id: u32,
@@ -125,6 +122,18 @@ pub enum FromWorker {
         run_id: u32,
         /// Files of [`DOWNLOADS`] not rendered, and why.
         skipped: Vec<SkippedFile>,
+    },
+    /// The worker started fetching a file the site ships (a preset's trace), which a run or a
+    /// search's simulation needs and which it had not loaded yet: the page says so meanwhile.
+    FetchStarted {
+        /// The file, as the configuration names it (`data/traces/...`).
+        path: String,
+    },
+    /// The fetch of [`FromWorker::FetchStarted`] ended (loaded, or failed: the run's
+    /// validation then names the file's flag).
+    FetchEnded {
+        /// The file.
+        path: String,
     },
     /// A capacity search's simulation finished.
     JobDone(search::JobDone),

@@ -91,14 +91,6 @@ pub fn handle(session: &Rc<RefCell<Session>>, data: &JsValue) {
             };
             post(&reply, &[]);
         }
-        ToWorker::Prefetch { config } => {
-            let session = session.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                fetch_shipped(&session, &config).await;
-                // Validation also loads the catalogues and calibration once: the Run starts warm.
-                let _ = session.borrow().prepare(&config);
-            });
-        }
         ToWorker::Run { run_id, config } => {
             let session = session.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -158,12 +150,13 @@ fn load(session: &mut Session, upload_id: u32, flag: &str, path: &str, bytes: Ve
 }
 
 thread_local! {
-    /// Shipped files being fetched now (a prefetch and a run may want the same file).
+    /// Shipped files being fetched now (a run and a search job may want the same file).
     static FETCHING: RefCell<std::collections::BTreeSet<String>> = const { RefCell::new(std::collections::BTreeSet::new()) };
 }
 
 /// Fetches the files the configuration names that the site ships (`data/...`) and are not
-/// loaded yet; waits for those another task is fetching. A failed fetch leaves the file
+/// loaded yet, telling the page which one it is fetching; waits for those another task is
+/// fetching. A failed fetch leaves the file
 /// missing; validation then names its flag.
 async fn fetch_shipped(session: &Rc<RefCell<Session>>, config: &serde_json::Value) {
     let Ok(parsed) = llmsim_engine::Config::from_json_value(config) else { return };
@@ -176,6 +169,7 @@ async fn fetch_shipped(session: &Rc<RefCell<Session>>, config: &serde_json::Valu
             continue;
         }
         FETCHING.with(|f| f.borrow_mut().insert(path.clone()));
+        post(&FromWorker::FetchStarted { path: path.clone() }, &[]);
         match fetch_bytes(&path).await {
             Ok(bytes) => {
                 if let Err(e) = session.borrow_mut().load(flag, &path, bytes, &mut |_, _| {}) {
@@ -185,6 +179,7 @@ async fn fetch_shipped(session: &Rc<RefCell<Session>>, config: &serde_json::Valu
             Err(e) => web_sys::console::warn_1(&format!("llmsim worker: cannot fetch {path}: {e}").into()),
         }
         FETCHING.with(|f| f.borrow_mut().remove(&path));
+        post(&FromWorker::FetchEnded { path }, &[]);
     }
 }
 

@@ -86,9 +86,10 @@ fn Progress() -> impl IntoView {
         RunStatus::Idle => matches!(state.outcome.get(), Some(Outcome::Finished { .. })).then_some(1.0),
     };
     let text = move || match state.run.get() {
-        RunStatus::Running { progress: None, pair, run_id, .. } => {
-            format!("{}: starting…", run_name(run_id, pair.as_ref()))
-        }
+        RunStatus::Running { progress: None, pair, run_id, .. } => match state.fetching.get() {
+            Some(path) => format!("{}: fetching {path} (first use)…", run_name(run_id, pair.as_ref())),
+            None => format!("{}: starting…", run_name(run_id, pair.as_ref())),
+        },
         RunStatus::Running { progress: Some(p), pair, run_id, .. } => {
             let of = p.requests_expected.map(|n| format!(" of {n}")).unwrap_or_default();
             format!(

@@ -25,6 +25,9 @@ use crate::worker_client;
 
 /// The whole page. Starts the worker, puts back the runs kept in this browser, restores a share
 /// link from the URL (and runs it once its files are in), otherwise shows the default preset.
+/// The shipped trace the default preset reads is not fetched here: the worker fetches it when
+/// a run or a search first needs it (the run's progress line says so), so a first visit
+/// downloads only the page (issue 19, page weight; BENCHMARKS.md).
 #[component]
 pub fn App() -> impl IntoView {
     let state = AppState::new();
@@ -36,7 +39,6 @@ pub fn App() -> impl IntoView {
     }
     state.open_link(&browser::query());
     track_window_width(state);
-    prefetch_shipped_files(state);
     view! {
         <header class="top">
             <h1>"llmsim"</h1>
@@ -58,24 +60,6 @@ pub fn App() -> impl IntoView {
             </section>
         </main>
     }
-}
-
-/// Whenever the worker (re)starts or the form starts reading other shipped files, lets the
-/// worker fetch them ahead of the Run.
-fn prefetch_shipped_files(state: AppState) {
-    let shipped = Memo::new(move |_| {
-        state
-            .form
-            .with(|f| f.required_files())
-            .into_iter()
-            .filter(|(_, p)| crate::presets::is_shipped(p))
-            .collect::<Vec<_>>()
-    });
-    Effect::new(move |_| {
-        if state.worker_ready.get() && !shipped.get().is_empty() {
-            worker_client::prefetch(state.form.with_untracked(crate::form::FormState::to_json));
-        }
-    });
 }
 
 /// Keeps `state.width` equal to the window's width, so charts redraw when it changes.

@@ -55,6 +55,8 @@ pub struct AppState {
     pub run_variant: Memo<bool>,
     /// Whether the worker is ready for messages.
     pub worker_ready: Memo<bool>,
+    /// The shipped file the worker is fetching for a run, if any.
+    pub fetching: Memo<Option<String>>,
     /// The preset whose choice can be undone, if any.
     pub undoable_preset: Memo<Option<&'static str>>,
     /// The share link of the form as it is now.
@@ -102,6 +104,7 @@ impl AppState {
             variant: Memo::new(move |_| page.with(Page::variant)),
             run_variant: Memo::new(move |_| page.with(Page::run_variant)),
             worker_ready: Memo::new(move |_| page.with(Page::worker_ready)),
+            fetching: Memo::new(move |_| page.with(|p| p.fetching().map(str::to_string))),
             undoable_preset: Memo::new(move |_| page.with(|p| p.preset_undo().map(|u| u.preset))),
             form_query: Memo::new(move |_| page.with(Page::share_query)),
             width: RwSignal::new(0),

@@ -101,6 +101,8 @@ pub struct Page {
     autorun: bool,
     /// The form before the last preset was chosen, while that can be undone.
     undo: Option<Box<PresetUndo>>,
+    /// The shipped file the worker is fetching now (for a run that needs it).
+    fetching: Option<String>,
 }
 
 impl Default for Page {
@@ -133,6 +135,7 @@ impl Page {
             worker_ready: false,
             autorun: false,
             undo: None,
+            fetching: None,
         }
     }
 
@@ -179,6 +182,11 @@ impl Page {
     /// Whether the worker is ready for messages.
     pub fn worker_ready(&self) -> bool {
         self.worker_ready
+    }
+
+    /// The shipped file the worker is fetching now, if any (a run waits for it).
+    pub fn fetching(&self) -> Option<&str> {
+        self.fetching.as_deref()
     }
 
     /// Whether the page runs by itself once the worker and the files are ready (a share link).
@@ -336,10 +344,21 @@ impl Page {
             }
             // Answers to the plan view's pool of workers (`app::plan`), never to this one.
             FromWorker::JobDone(_) => Vec::new(),
+            FromWorker::FetchStarted { path } => {
+                self.fetching = Some(path);
+                Vec::new()
+            }
+            FromWorker::FetchEnded { path } => {
+                if self.fetching.as_ref() == Some(&path) {
+                    self.fetching = None;
+                }
+                Vec::new()
+            }
             // Live validation's answers go to `app::state`'s `LiveCheck`, not to the page.
             FromWorker::Checked(_) => Vec::new(),
             FromWorker::Crashed { message } => {
                 self.worker_ready = false;
+                self.fetching = None;
                 self.runs.stop(Outcome::Crashed);
                 self.notice = Some(format!(
                     "The simulator stopped unexpectedly: {message}. Very long runs can exhaust the browser's memory: turn off the Chrome trace (metrics_config_enable_chrome_trace, under Outputs) or shorten the run."

@@ -743,3 +743,26 @@ fn a_preset_replaces_the_form_and_can_be_undone() {
     assert!(page.preset_undo().is_none());
     assert!(page.run_label().starts_with("custom: "), "{}", page.run_label());
 }
+
+#[test]
+fn the_default_preset_runs_at_once_and_the_page_says_which_shipped_file_the_worker_fetches() {
+    // Nothing is fetched ahead of the Run: the first visit downloads no trace, and the Run
+    // itself is sent at once (the worker fetches the shipped trace before running it).
+    let mut page = ready_page();
+    assert!(
+        crate::presets::is_shipped(&flag_text(&page, LENGTHS)),
+        "the default preset reads a shipped trace"
+    );
+    assert_eq!(sent(&page.start_run(1.0)), Some(1), "the first Run is sent without waiting for the trace");
+    assert_eq!(page.fetching(), None);
+    let path = crate::presets::SHIPPED_TRACE.to_string();
+    reply(&mut page, FromWorker::FetchStarted { path: path.clone() }, 2.0);
+    assert_eq!(page.fetching(), Some(path.as_str()), "shown while the worker fetches it");
+    reply(&mut page, FromWorker::FetchEnded { path: "data/traces/other.csv".into() }, 3.0);
+    assert_eq!(page.fetching(), Some(path.as_str()), "another file's end leaves it");
+    reply(&mut page, FromWorker::FetchEnded { path: path.clone() }, 4.0);
+    assert_eq!(page.fetching(), None);
+    reply(&mut page, FromWorker::FetchStarted { path }, 5.0);
+    reply(&mut page, FromWorker::Crashed { message: "gone".into() }, 6.0);
+    assert_eq!(page.fetching(), None, "a restarted worker fetches nothing yet");
+}
