@@ -281,7 +281,7 @@ fn build_and_run(
     let events = sim.progress().events;
     // A run that ends because nothing is left to do (no horizon, time limit or event budget
     // stopped it) must have ended every request: one left over is a deadlock.
-    let ran_dry = !cut && !sim.horizon_reached() && !sim.time_limit_reached();
+    let ran_dry = !cut && !sim.horizon_reached() && !sim.time_limit_reached() && !sim.stopped_for_overload();
     let report = sim.finish();
     // A run cut at the event budget is reported within an instant (every front end runs to
     // the end): requests completed at that instant, whose end event is still queued, are

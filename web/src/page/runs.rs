@@ -144,12 +144,16 @@ impl RunRecord {
     /// A record of a run the worker finished.
     pub fn new(id: u32, label: String, result: RunResult, share_query: String, wall_ms: f64) -> RunRecord {
         let summary = serde_json::from_str(&result.summary_json).unwrap_or_default();
-        let gpus = gpus_of(&share_query);
+        // The report counts both pools of a disaggregated cluster; the link only the first.
+        let gpus = crate::summary::value(&summary, &["cost", "num_gpus"])
+            .filter(|n| *n >= 1.0)
+            .map_or_else(|| gpus_of(&share_query), |n| n as u64);
         RunRecord { id, label, result, summary, share_query, wall_ms, gpus, restored: false }
     }
 }
 
-/// GPUs of the cluster a share link describes: replicas × TP × attention DP × PP.
+/// GPUs of the cluster a share link describes: replicas × TP × attention DP × PP (a fallback
+/// for a summary without a cost: a disaggregated link's decode pool is not counted).
 fn gpus_of(share_query: &str) -> u64 {
     let pairs = SharedRun::from_query(share_query).pairs;
     let config = llmsim_engine::Config::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -766,3 +766,17 @@ fn the_default_preset_runs_at_once_and_the_page_says_which_shipped_file_the_work
     reply(&mut page, FromWorker::Crashed { message: "gone".into() }, 6.0);
     assert_eq!(page.fetching(), None, "a restarted worker fetches nothing yet");
 }
+
+#[test]
+fn a_run_s_gpus_are_the_report_s_both_pools_not_the_link_s_first() {
+    // A disaggregated cluster of 1 prefill and 3 decode replicas: the link's replica count
+    // says 1 GPU (what the runs table showed), the report's cost counts 4.
+    let query =
+        SharedRun { pairs: vec![("cluster_config_num_replicas".into(), "1".into())], ..SharedRun::default() }
+            .to_query();
+    let mut four = result(1);
+    four.summary_json = r#"{"num_completed": 1, "cost": {"num_gpus": 4}}"#.into();
+    assert_eq!(RunRecord::new(1, "a".into(), four, query.clone(), 1.0).gpus, 4);
+    // A summary without a cost falls back to the link.
+    assert_eq!(RunRecord::new(2, "b".into(), result(1), query, 1.0).gpus, 1);
+}

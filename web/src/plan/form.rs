@@ -191,6 +191,9 @@ impl PlanForm {
                 .collect();
             space.insert("cluster".into(), Value::Array(cluster));
         }
+        // The decode pool's axes apply only to a disaggregated base (their fieldset is hidden
+        // otherwise, and values left in it would multiply identical configurations).
+        let disaggregated_base = base.iter().any(|(k, v)| k == DISAGG_TYPE && v == "prefill_decode");
         for (flag, text) in [
             ("replica_config_tensor_parallel_size", &self.tp),
             ("replica_config_num_pipeline_stages", &self.pp),
@@ -199,6 +202,9 @@ impl PlanForm {
             (DECODE_TP, &self.decode_tp),
             (DECODE_PP, &self.decode_pp),
         ] {
+            if flag.starts_with("disaggregation_config_decode_") && !disaggregated_base {
+                continue;
+            }
             let values = list(text);
             if !values.is_empty() {
                 space.insert(flag.into(), Value::Array(values));

@@ -157,6 +157,11 @@ fn a_disaggregated_base_offers_the_decode_pools_axes_and_min_cost_scales_both_po
     // The link brings the decode axes back.
     let (again, _) = PlanForm::from_spec_json(&json).unwrap();
     assert_eq!((again.decode_replicas.as_str(), again.decode_tp.as_str()), ("1, 2, 3", "1, 2"));
+    // Back to an aggregated run form, the hidden decode axes are left out of the plan (they
+    // multiplied identical configurations, 6 here).
+    let (spec, json) = f.clone().build(&quick_start()).unwrap();
+    assert_eq!(spec.num_configurations(), 1);
+    assert!(json["space"].get("disaggregation_config_decode_num_replicas").is_none(), "{json}");
     // A wrong decode count is refused at the decode pool's fields.
     let errors = PlanForm { decode_replicas: "one".into(), ..f }.build(&base).unwrap_err();
     assert!(errors.iter().any(|(field, _)| *field == Field::DecodePool), "{errors:?}");
