@@ -10,9 +10,11 @@
 //! checks, on every accepted input, request conservation and causality (INV-1, INV-5), that
 //! the report has no NaN, infinite or negative figure and no throughput beyond the cluster
 //! (INV-11), that the workload produced no more requests than it said, that simulated time
-//! advances, and, on every refused input, that the error says where (file, row) it is. A
+//! advances, that a run which ends for want of events has ended every request (a deadlock
+//! otherwise), and, on every refused input, that the error says where (file, row) it is. A
 //! campaign ([`campaign`]) runs executions in child processes, so that a panic, an abort (an
-//! allocation failure) or a hang (a watchdog) is attributed to the execution that caused it;
+//! allocation failure) or a hang (a watchdog on the child's CPU time) is attributed to the
+//! execution that caused it;
 //! each unique finding's input is minimised where it can be and written to a directory.
 
 pub mod campaign;
