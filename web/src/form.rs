@@ -157,16 +157,9 @@ impl FormState {
             self.texts.remove(def.name);
             return;
         }
-        match def.parse_text(&meaning(def, text)) {
-            Ok(v) if v == self.unset_value(def) => {
-                self.texts.remove(def.name);
-            }
-            _ => {
-                self.texts.insert(def.name, text.to_string());
-            }
-        }
-        // Another field may now stand for what it would unset (a new engine uses its value), so
-        // the form keeps what a link of it would: the link and the form never disagree.
+        self.texts.insert(def.name, text.to_string());
+        // This field, or another (a new engine uses its value), may now stand for what it would
+        // unset: the form keeps what a link of it would, so the two never disagree.
         self.drop_unset_values();
     }
 
