@@ -339,3 +339,23 @@ fn layerwise_transfer_hides_only_what_the_link_was_free_for() {
     assert_eq!(d.kv_transfer_s.min, (bytes_ns.div_ceil(32) + 10_000) as f64 / 1e9);
     assert_eq!(d.kv_transfer_s.max, (bytes_ns + 10_000) as f64 / 1e9);
 }
+
+#[test]
+fn a_pool_distribution_without_samples_is_null_in_the_summary_not_zero() {
+    // One-token outputs end where they are prefilled: no request reaches the decode pool, so
+    // its queueing and the transfer times have no samples. summary.json gives null (the
+    // page's pool table shows "–" for it, as the CLI's latency table does for an aggregated
+    // distribution without samples), never a 0 that reads as measured.
+    let report = run_checked(&disagg_config(&[]), &trace(&[(0.0, 500, 1), (0.1, 300, 1)]));
+    check_report_invariants(&report).unwrap();
+    let summary = serde_json::to_value(&report.summary).unwrap();
+    let d = &summary["disaggregation"];
+    assert_eq!(d["num_kv_transfers"], 0, "{d}");
+    for stats in [&d["decode"]["queueing_s"], &d["kv_transfer_s"], &d["kv_transfer_wait_s"]] {
+        assert_eq!(stats["count"], 0, "{stats}");
+        for key in ["mean", "p50", "p90", "p99", "max"] {
+            assert!(stats[key].is_null(), "{key}: {stats}");
+        }
+    }
+    assert_eq!(d["prefill"]["queueing_s"]["count"], 2, "{d}");
+}

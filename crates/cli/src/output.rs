@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use llmsim_engine::report::RequestRecord;
+use llmsim_engine::report::{DisaggSummary, PoolSummary, RequestRecord};
 use llmsim_engine::stats::Stats;
 use llmsim_engine::{Report, SimConfig, Simulation};
 
@@ -309,6 +309,9 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         s.busy_percent_mean,
         s.mfu_percent_mean
     );
+    if let Some(d) = &s.disaggregation {
+        out.push_str(&pool_lines(d));
+    }
     out.push_str(&slo_cost_lines(s));
     let shares: Vec<String> = s
         .predictor
@@ -323,6 +326,51 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         if shares.is_empty() { "-".to_string() } else { shares.join(", ") }
     );
     out
+}
+
+/// A disaggregated run's pools side by side and its KV transfers (`summary.json`'s
+/// `disaggregation`); a distribution without samples (a pool no request reached) shows a dash,
+/// as `summary.json` gives null.
+fn pool_lines(d: &DisaggSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "  {:<22}{:>10}{:>10}", "pools", "prefill", "decode");
+    let (p, q) = (&d.prefill, &d.decode);
+    let mut line = |name: &str, f: &dyn Fn(&PoolSummary) -> String| {
+        let _ = writeln!(out, "  {name:<22}{:>10}{:>10}", f(p), f(q));
+    };
+    line("replicas", &|p| p.num_replicas.to_string());
+    line("GPUs", &|p| p.num_gpus.to_string());
+    line("busy, mean %", &|p| format!("{:.1}", p.busy_percent_mean));
+    line("MFU, mean %", &|p| format!("{:.1}", p.mfu_percent_mean));
+    line("KV usage, mean %", &|p| format!("{:.1}", p.kv_usage_percent_mean));
+    line("KV usage, max %", &|p| format!("{:.1}", p.kv_usage_percent_max));
+    line("queueing p50 (s)", &|p| figure(&p.queueing_s, p.queueing_s.p50));
+    line("queueing p90 (s)", &|p| figure(&p.queueing_s, p.queueing_s.p90));
+    line("queueing p99 (s)", &|p| figure(&p.queueing_s, p.queueing_s.p99));
+    let spread = |s: &Stats| {
+        format!(
+            "p50 {} p90 {} p99 {} max {}",
+            figure(s, s.p50),
+            figure(s, s.p90),
+            figure(s, s.p99),
+            figure(s, s.max)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "KV transfers: {} ({} over NVLink, {} over RDMA); on the link (s): {}; waiting before (s): {}",
+        d.num_kv_transfers,
+        d.num_kv_transfers_nvlink,
+        d.num_kv_transfers - d.num_kv_transfers_nvlink,
+        spread(&d.kv_transfer_s),
+        spread(&d.kv_transfer_wait_s)
+    );
+    out
+}
+
+/// One figure of a distribution, seconds, or a dash without samples.
+fn figure(s: &Stats, x: f64) -> String {
+    if s.count == 0 { "–".to_string() } else { format!("{x:.4}") }
 }
 
 /// The summary's SLO, goodput and cost lines (the overload verdict is among the warnings).
@@ -408,5 +456,39 @@ mod tests {
         for own in OWN_FILES {
             assert!(files.iter().any(|(name, _)| name == own), "{own} is in OWN_FILES but never written");
         }
+    }
+
+    #[test]
+    fn a_disaggregated_summary_shows_both_pools_with_dashes_for_distributions_without_samples() {
+        // One-token outputs end where they are prefilled: the decode pool queues nothing and
+        // no KV is transferred. Its figures are dashes (null in summary.json), not zeros.
+        let config = Config::from_pairs([
+            ("synthetic_request_generator_config_num_requests", "4"),
+            ("length_generator_config_type", "fixed"),
+            ("fixed_request_length_generator_config_decode_tokens", "1"),
+            ("disaggregation_config_type", "prefill_decode"),
+            ("disaggregation_config_decode_num_replicas", "3"),
+        ])
+        .unwrap();
+        let sim_config = SimConfig::build(&config, &Inputs::new()).unwrap();
+        let report = Simulation::new(&sim_config).run_to_report();
+        let table = summary_table(&sim_config, &report);
+        let row = |name: &str| -> Vec<String> {
+            let line =
+                table.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("{table}"));
+            line[2 + 22..].split_whitespace().map(str::to_string).collect()
+        };
+        assert_eq!(row("replicas"), ["1", "3"], "{table}");
+        let queueing = row("queueing p90 (s)");
+        assert!(queueing[0].parse::<f64>().is_ok(), "the prefill pool queued its requests: {table}");
+        assert_eq!(queueing[1], "–", "{table}");
+        assert!(
+            table.contains(
+                "KV transfers: 0 (0 over NVLink, 0 over RDMA); on the link (s): p50 – p90 – p99 – max –"
+            ),
+            "{table}"
+        );
+        let json = serde_json::to_value(&report.summary).unwrap();
+        assert!(json["disaggregation"]["decode"]["queueing_s"]["p90"].is_null(), "as summary.json");
     }
 }

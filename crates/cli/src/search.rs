@@ -339,16 +339,11 @@ fn summary(plan: &SearchPlan) -> String {
             .map(|(flag, v)| format!("{}={v}", short(flag)))
             .collect();
         let qps = if spec.goal == SearchGoal::MaxQps { p.qps } else { spec.qps };
-        let replicas = p.num_replicas.map_or_else(
-            || {
-                let listed = spec.configuration(r.configuration as usize);
-                listed.iter().find(|(f, _)| *f == "cluster_config_num_replicas").map_or_else(
-                    || spec.base.get("cluster_config_num_replicas").to_text(),
-                    |(_, v)| v.to_string(),
-                )
-            },
-            |n| n.to_string(),
-        );
+        // As search.csv: a disaggregated configuration's pools, `prefill+decode`.
+        let replicas = match spec.pool_sizes(r.configuration as usize, p.num_replicas) {
+            (prefill, Some(decode)) => format!("{prefill}+{decode}"),
+            (replicas, None) => replicas.to_string(),
+        };
         let usd = p.outcome.usd_per_hour;
         let _ = writeln!(
             out,

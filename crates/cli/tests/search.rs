@@ -162,3 +162,42 @@ fn spec_errors_name_the_field_and_exit_2() {
     let help = llmsim().arg("-h").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("llmsim search --config"));
 }
+
+/// A disaggregated replica search on an 8B model: 1 prefill : 2 decode units.
+fn pools_spec(extra: &str) -> String {
+    format!(
+        r#"{{"base": {{"replica_config_model_name": "meta-llama/Llama-3.1-8B", "replica_config_device": "h100",
+              "replica_config_network_device": "h100_dgx", "length_generator_config_type": "fixed",
+              "fixed_request_length_generator_config_prefill_tokens": 256, "fixed_request_length_generator_config_decode_tokens": 16,
+              "disaggregation_config_type": "prefill_decode", "disaggregation_config_decode_num_replicas": 2}},
+           "goal": "min_replicas", "qps": 1, "num_requests": 30{extra}}}"#
+    )
+}
+
+#[test]
+fn a_disaggregated_search_counts_both_pools_and_refuses_a_count_that_is_no_unit() {
+    // The table's replicas are both pools', as search.csv's (it printed the unit count).
+    let dir = scratch("pools");
+    let out = search(&dir, &pools_spec(""), "1");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = table.lines().find(|l| l.contains("(base)")).unwrap_or_else(|| panic!("{table}"));
+    assert_eq!(row.split_whitespace().nth(2), Some("1+2"), "{table}");
+    assert!(read(&dir, "search.csv").lines().nth(1).unwrap().contains(",true,1,1+2,3,"));
+    // Infeasible: worded in units of both pools.
+    let dir = scratch("pools-infeasible");
+    let spec = pools_spec(r#", "max_replicas": 2, "slos": [{"metric": "ttft", "max_s": 0.000001}]"#);
+    let out = search(&dir, &spec, "1");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = read(&dir, "search.csv");
+    assert!(csv.contains("objectives not met with up to 2 units (2 prefill + 4 decode replicas)"), "{csv}");
+    // A count that is no replica count: refused, naming the field and the value.
+    let dir = scratch("pools-bad-count");
+    let out = search(&dir, &pools_spec("").replace(r#"num_replicas": 2"#, r#"num_replicas": 0"#), "1");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("  base.disaggregation_config_decode_num_replicas: 0 is not a replica count"),
+        "{stderr}"
+    );
+}

@@ -20,9 +20,13 @@
 //!   workers or the order results come back in; guides are issued first, so their followers are
 //!   not left to the end of the search.
 //! - **Replicas** (`min_replicas`, `min_cost` unless the space lists replica counts): at `qps`,
-//!   start at 1 replica and double while points fail (up to `max_replicas`); then bisect
-//!   between the highest failure and the lowest pass to one replica. The answer is the lowest
-//!   passing count.
+//!   start at 1 replica (or prefill:decode unit) and double while points fail, up to
+//!   `max_replicas` and the cluster limit ([`SearchSpec::max_units`]); then bisect between the
+//!   highest failure and the lowest pass to one replica. The answer is the lowest passing
+//!   count. A count the run's validation refuses after smaller ones ran (a memory budget, the
+//!   simulated-block limit) is past a limit, not an invalid configuration: it bounds the search
+//!   like `max_replicas`, bisecting down to the highest count that runs, and a configuration
+//!   that fails up to there is infeasible with the refusal's reason.
 //! - **One point** (`min_cost` with replica counts in the space): the configuration as listed,
 //!   at `qps`.
 //!
@@ -119,16 +123,27 @@ enum State {
 #[derive(Clone, Debug)]
 struct Search {
     points: Vec<Point>,
+    /// Jobs issued (the next job's step): its points and its refused counts.
+    steps: u32,
     state: State,
     result: Option<ConfigurationResult>,
     /// The guide's final bracket, once known: its answer and the failing rate above it.
     hint: Option<Hint>,
+    /// A replica search's lowest count whose run was refused, after smaller ones ran.
+    refused: Option<Refusal>,
 }
 
 impl Search {
     fn new() -> Search {
-        Search { points: Vec::new(), state: State::Done, result: None, hint: None }
+        Search { points: Vec::new(), steps: 0, state: State::Done, result: None, hint: None, refused: None }
     }
+}
+
+/// A replica count past a limit: the run's validation refused it.
+#[derive(Clone, Debug, PartialEq)]
+struct Refusal {
+    num_replicas: u32,
+    reason: String,
 }
 
 /// A guide's final bracket: its highest passing rate and its lowest failing rate above that.
@@ -218,8 +233,9 @@ impl SearchPlan {
             }
             let search = &mut self.searches[c];
             if let State::Ready(qps, num_replicas) = search.state {
-                let id = JobId { configuration: c as u32, step: search.points.len() as u32 };
+                let id = JobId { configuration: c as u32, step: search.steps };
                 let job = Job { id, qps, num_replicas, flags: self.spec.point_flags(c, qps, num_replicas) };
+                search.steps += 1;
                 search.state = State::InFlight(job.clone());
                 jobs.push(job);
             }
@@ -237,6 +253,19 @@ impl SearchPlan {
         };
         let mut search = std::mem::replace(&mut self.searches[c], Search::new());
         match outcome {
+            // A searched count refused above counts that ran: a limit, not an invalid
+            // configuration (the counts are all that differ between its points).
+            JobOutcome::Invalid(reason)
+                if self.spec.searches_replicas
+                    && let Some(n) = job.num_replicas
+                    && let Some(ran) = search.points.iter().filter_map(|p| p.num_replicas).max()
+                    && n > ran =>
+            {
+                if search.refused.as_ref().is_none_or(|r| n < r.num_replicas) {
+                    search.refused = Some(Refusal { num_replicas: n, reason });
+                }
+                self.advance(c, &mut search);
+            }
             JobOutcome::Invalid(reason) => {
                 search.state = State::Done;
                 search.result = Some(ConfigurationResult {
@@ -281,7 +310,7 @@ impl SearchPlan {
 
     /// Decides configuration `c`'s next step from its points.
     fn advance(&mut self, c: usize, search: &mut Search) {
-        match next_step(&self.spec, &search.points, search.hint) {
+        match next_step(&self.spec, c, search) {
             Step::Run { qps, num_replicas } => search.state = State::Ready(qps, num_replicas),
             Step::Done { verdict, chosen, note } => {
                 search.state = State::Done;
@@ -347,12 +376,14 @@ impl SearchPlan {
     }
 }
 
-/// The next step of one configuration's search, from its points and its guide's bracket alone.
-fn next_step(spec: &SearchSpec, points: &[Point], hint: Option<Hint>) -> Step {
+/// The next step of configuration `c`'s search, from its points, its guide's bracket and its
+/// refused count alone.
+fn next_step(spec: &SearchSpec, c: usize, search: &Search) -> Step {
+    let points = &search.points[..];
     if spec.searches_replicas {
-        replica_step(spec, points)
+        replica_step(spec, c, points, search.refused.as_ref())
     } else if spec.goal == SearchGoal::MaxQps {
-        qps_step(spec, points, hint)
+        qps_step(spec, points, search.hint)
     } else {
         match points.first() {
             None => Step::Run { qps: spec.qps, num_replicas: None },
@@ -482,7 +513,7 @@ fn lower_rates_do_not_help(points: &[Point]) -> Option<String> {
     })
 }
 
-fn replica_step(spec: &SearchSpec, points: &[Point]) -> Step {
+fn replica_step(spec: &SearchSpec, c: usize, points: &[Point], refused: Option<&Refusal>) -> Step {
     let run = |n: u32| Step::Run { qps: spec.qps, num_replicas: Some(n) };
     if points.is_empty() {
         return run(1);
@@ -514,18 +545,36 @@ fn replica_step(spec: &SearchSpec, points: &[Point]) -> Step {
             }
         }
         (None, Some(lo)) => {
-            if lo >= spec.max_replicas || budget {
+            // The most it may try: `max_replicas`, the cluster limit, below a refused count.
+            let max_units = spec.max_units(c);
+            let limit = refused.map_or(max_units, |r| max_units.min(r.num_replicas.saturating_sub(1)));
+            if lo >= limit || budget {
                 let last = points.last().expect("points exist");
+                let why = if last.outcome.overloaded { "overloaded" } else { "objectives not met" };
+                let bound = match refused {
+                    Some(r) if lo >= limit && r.num_replicas <= max_units => {
+                        format!("; {} are refused: {}", spec.units_text(c, r.num_replicas), r.reason)
+                    }
+                    _ if lo >= limit && max_units < spec.max_replicas => format!(
+                        "; more would exceed the {} replicas a cluster may have over both pools",
+                        crate::limits::MAX_REPLICAS
+                    ),
+                    _ => String::new(),
+                };
                 Step::Done {
                     verdict: Verdict::Infeasible(format!(
-                        "{} with up to {lo} replicas",
-                        if last.outcome.overloaded { "overloaded" } else { "objectives not met" }
+                        "{why} with up to {}{bound}",
+                        spec.units_text(c, lo)
                     )),
                     chosen: None,
-                    note: None,
+                    note: budget.then(|| format!("stopped after max_runs = {} points", spec.max_runs)),
                 }
             } else {
-                run((lo * 2).min(spec.max_replicas))
+                match refused {
+                    // Bisect below the refused count.
+                    Some(r) if lo * 2 >= r.num_replicas => run(lo + (r.num_replicas - lo) / 2),
+                    _ => run((lo * 2).min(limit)),
+                }
             }
         }
         (None, None) => unreachable!("a point either passed or failed"),
@@ -778,6 +827,112 @@ mod tests {
         }
         let csv = crate::search::search_csv(&plan);
         assert!(csv.lines().any(|l| l.starts_with("2,3,true,20,2+6,8,")), "{csv}");
+    }
+
+    /// Drives `plan` one job at a time with `run`; returns every job issued.
+    fn drive_with(plan: &mut SearchPlan, run: impl Fn(&Job) -> JobOutcome) -> Vec<Job> {
+        let mut issued = Vec::new();
+        while !plan.is_done() {
+            for job in plan.next_jobs(1) {
+                plan.on_result(job.id, run(&job)).unwrap();
+                issued.push(job);
+            }
+        }
+        issued
+    }
+
+    fn pools(job: &Job) -> (u32, u32) {
+        let count = |flag: &str| {
+            job.flags.iter().find(|(f, _)| f == flag).map_or(1, |(_, v)| v.parse::<u32>().unwrap())
+        };
+        (count("cluster_config_num_replicas"), count("disaggregation_config_decode_num_replicas"))
+    }
+
+    #[test]
+    fn a_unit_search_stops_at_the_cluster_limit_infeasible_in_units_of_both_pools() {
+        // 1 prefill : 4 decode never meets 10^6 requests/s; 20,000 units are the 100,000
+        // replicas a cluster may have. The search used to double on to 65,536 and 100,000 units
+        // (400,000 decode replicas), which the run refuses: "Skipped".
+        let spec = SearchSpec::from_json_str(
+            r#"{"base": {"disaggregation_config_type": "prefill_decode", "disaggregation_config_decode_num_replicas": 4},
+                "goal": "min_replicas", "qps": 1000000, "max_replicas": 100000}"#,
+        )
+        .unwrap();
+        let mut plan = SearchPlan::new(spec);
+        let issued = drive_with(&mut plan, |job| {
+            let (p, d) = pools(job);
+            if p + d > crate::limits::MAX_REPLICAS {
+                JobOutcome::Invalid(format!("{p} prefill + {d} decode replicas, more than 100000"))
+            } else {
+                toy_pools(job)
+            }
+        });
+        assert!(issued.iter().all(|j| pools(j).0 + pools(j).1 <= 100_000), "{:?}", issued.last());
+        let r = plan.results()[0];
+        assert_eq!(
+            r.verdict,
+            Verdict::Infeasible(
+                "overloaded with up to 20000 units (20000 prefill + 80000 decode replicas); more would exceed the 100000 replicas a cluster may have over both pools".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_count_the_run_refuses_above_counts_that_ran_bounds_the_search_instead_of_skipping() {
+        // A limit the run's validation knows (a memory budget): more than 40 replicas over
+        // both pools are refused. 1 prefill : 3 decode units: up to 10.
+        let refuse_above_40 = |job: &Job| {
+            let (p, d) = pools(job);
+            if p + d > 40 {
+                JobOutcome::Invalid(format!("{p} + {d} replicas need more memory"))
+            } else {
+                toy_pools(job)
+            }
+        };
+        let spec = |qps: f64| {
+            SearchSpec::from_json_str(&format!(
+                r#"{{"base": {{"disaggregation_config_type": "prefill_decode", "disaggregation_config_decode_num_replicas": 3}},
+                    "goal": "min_replicas", "qps": {qps}}}"#
+            ))
+            .unwrap()
+        };
+        // 10 units serve 100 requests/s (10 per prefill replica); 10 units are the most that run.
+        let mut plan = SearchPlan::new(spec(95.0));
+        let issued = drive_with(&mut plan, refuse_above_40);
+        let r = plan.results()[0];
+        assert!(r.feasible(), "{r:?}");
+        assert_eq!(r.chosen.as_ref().unwrap().num_replicas, Some(10));
+        let tried: Vec<u32> = issued.iter().map(|j| j.num_replicas.unwrap()).collect();
+        assert_eq!(tried, [1, 2, 4, 8, 16, 12, 10, 9], "bisects below the refused count");
+        let steps: Vec<u32> = issued.iter().map(|j| j.id.step).collect();
+        assert_eq!(steps, (0..8).collect::<Vec<u32>>(), "each job its own id");
+        // 160 requests/s need 16 units: infeasible up to 10, with the refusal's reason.
+        let mut plan = SearchPlan::new(spec(160.0));
+        drive_with(&mut plan, refuse_above_40);
+        assert_eq!(
+            plan.results()[0].verdict,
+            Verdict::Infeasible(
+                "overloaded with up to 10 units (10 prefill + 30 decode replicas); 11 units (11 prefill + 33 decode replicas) are refused: 11 + 33 replicas need more memory".into()
+            )
+        );
+        // Aggregated alike (3.7 requests/s per replica, more than 20 replicas refused); a
+        // refusal of the first count is an invalid configuration.
+        let mut plan =
+            SearchPlan::new(SearchSpec::from_json_str(r#"{"goal": "min_replicas", "qps": 150}"#).unwrap());
+        drive_with(&mut plan, |job| match job.num_replicas {
+            Some(n) if n > 20 => JobOutcome::Invalid(format!("{n} replicas need more memory")),
+            _ => toy(&CAPACITY, job),
+        });
+        assert_eq!(
+            plan.results()[0].verdict,
+            Verdict::Infeasible(
+                "overloaded with up to 20 replicas; 21 replicas are refused: 21 replicas need more memory"
+                    .into()
+            )
+        );
+        let mut plan = SearchPlan::new(spec(95.0));
+        drive_with(&mut plan, |_| JobOutcome::Invalid("does not fit".into()));
+        assert_eq!(plan.results()[0].verdict, Verdict::Skipped("does not fit".into()));
     }
 
     #[test]

@@ -80,12 +80,14 @@ pub fn search_csv(plan: &SearchPlan) -> String {
             _ => Some(spec.qps),
         };
         let skipped = matches!(r.verdict, Verdict::Skipped(_));
+        // A replica search that found no count has none to show (not its first unit's).
+        let no_count = skipped || (spec.searches_replicas && !r.feasible());
         let _ = write!(
             out,
             ",{},{},{}",
             if skipped { String::new() } else { r.feasible().to_string() },
             opt(qps.filter(|_| r.feasible())),
-            if skipped { String::new() } else { replicas }
+            if no_count { String::new() } else { replicas }
         );
         let _ = write!(
             out,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::config::{Config, ConfigErrors};
 use crate::disagg;
 use crate::flag_table::all_flags;
+use crate::limits::MAX_REPLICAS;
 use crate::slo::{SloCombine, SloMetric, SloTarget};
 
 /// What the search looks for, per configuration.
@@ -486,6 +487,13 @@ impl SearchSpec {
                 format!("{} chooses the replica count: leave it out of base (or list counts under space to compare them as they are)", goal.name()),
             );
         }
+        // A disaggregated configuration's counts are the unit a searched count multiplies:
+        // a count that is not one is refused here, where the field can be named, rather than
+        // read as some other unit.
+        let some_disaggregated = disaggregated || space.iter().any(|a| a.sets(disagg::TYPE_FLAG));
+        if searches_replicas && some_disaggregated {
+            check_unit_counts(&mut r, &base, &space, goal);
+        }
 
         let qps = match (goal, object.get("qps")) {
             (SearchGoal::MaxQps, None) => 1.0,
@@ -596,6 +604,11 @@ impl SearchSpec {
         qps: f64,
         num_replicas: Option<u32>,
     ) -> Vec<(String, String)> {
+        self.point(configuration, qps, num_replicas).to_pairs()
+    }
+
+    /// [`SearchSpec::point_flags`] as a configuration.
+    fn point(&self, configuration: usize, qps: f64, num_replicas: Option<u32>) -> Config {
         let mut config = self.base.clone();
         for (flag, value) in self.configuration(configuration) {
             let _ = config.set(flag, value);
@@ -604,11 +617,16 @@ impl SearchSpec {
         let _ = config.set(NUM_REQUESTS_FLAG, &self.num_requests.to_string());
         if let Some(n) = num_replicas {
             match pool_units(&config) {
-                // Disaggregated: `n` units of the configuration's prefill:decode ratio.
-                Some((prefill, decode)) => {
-                    let _ = config.set(REPLICAS_FLAG, &n.saturating_mul(prefill).to_string());
-                    let _ = config.set(DECODE_REPLICAS_FLAG, &n.saturating_mul(decode).to_string());
+                // Disaggregated: `n` units of the configuration's prefill:decode ratio (the
+                // plan keeps `n` within `max_units`, so the products fit the cluster limit).
+                Some(Ok((prefill, decode))) => {
+                    let scaled = |unit: u32| (u64::from(n) * u64::from(unit)).to_string();
+                    let _ = config.set(REPLICAS_FLAG, &scaled(prefill));
+                    let _ = config.set(DECODE_REPLICAS_FLAG, &scaled(decode));
                 }
+                // A unit that is no replica count (refused when the spec is read, so not
+                // reached): the counts stay as given, and the run's validation names the flag.
+                Some(Err(_)) => {}
                 None => {
                     let _ = config.set(REPLICAS_FLAG, &n.to_string());
                 }
@@ -617,19 +635,40 @@ impl SearchSpec {
         for (flag, value) in QUIET_FLAGS {
             let _ = config.set(flag, value);
         }
-        config.to_pairs()
+        config
     }
 
     /// The replica counts of configuration `configuration` at a searched count `n` (or, with
     /// `None`, as configured): `(prefill, Some(decode))` when it is disaggregated, else
-    /// `(replicas, None)`.
+    /// `(replicas, None)`. A count that is no replica count reads as 0, not as a plausible
+    /// count: only a configuration whose runs are refused has one, and its rows show none.
     pub fn pool_sizes(&self, configuration: usize, n: Option<u32>) -> (u32, Option<u32>) {
-        let pairs = self.point_flags(configuration, self.qps, n);
-        let count = |flag: &str| {
-            pairs.iter().find(|(f, _)| f == flag).and_then(|(_, v)| v.parse::<u32>().ok()).unwrap_or(1)
-        };
-        let disaggregated = pairs.iter().any(|(f, v)| f == disagg::TYPE_FLAG && v == disagg::PREFILL_DECODE);
-        (count(REPLICAS_FLAG), disaggregated.then(|| count(DECODE_REPLICAS_FLAG)))
+        let config = self.point(configuration, self.qps, n);
+        let count = |flag: &str| config.get(flag).to_text().parse::<u32>().unwrap_or(0);
+        (count(REPLICAS_FLAG), is_disaggregated(&config).then(|| count(DECODE_REPLICAS_FLAG)))
+    }
+
+    /// The most units (replicas, or prefill:decode units) a replica search tries for
+    /// configuration `configuration`: `max_replicas`, and for a disaggregated configuration no
+    /// more than fit the cluster limit of [`MAX_REPLICAS`] replicas over both pools (at least
+    /// 1: a unit beyond the limit is refused by its first point's validation).
+    pub fn max_units(&self, configuration: usize) -> u32 {
+        match pool_units(&self.point(configuration, self.qps, None)) {
+            Some(Ok((prefill, decode))) => self.max_replicas.min((MAX_REPLICAS / (prefill + decode)).max(1)),
+            _ => self.max_replicas.min(MAX_REPLICAS),
+        }
+    }
+
+    /// `n` searched units of configuration `configuration` in words: `3 replicas`, or
+    /// `3 units (3 prefill + 6 decode replicas)` for a disaggregated one.
+    pub fn units_text(&self, configuration: usize, n: u32) -> String {
+        let plural = |n: u32, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
+        match self.pool_sizes(configuration, Some(n)) {
+            (prefill, Some(decode)) => {
+                format!("{} ({prefill} prefill + {decode} decode replicas)", plural(n, "unit"))
+            }
+            (replicas, None) => plural(replicas, "replica"),
+        }
     }
 
     /// The configuration of one point as a [`Config`] (for listing its input files).
@@ -682,10 +721,53 @@ fn is_disaggregated(config: &Config) -> bool {
 }
 
 /// A disaggregated configuration's prefill:decode unit, `(prefill replicas, decode replicas)`,
-/// that a searched replica count multiplies; `None` when it is aggregated.
-fn pool_units(config: &Config) -> Option<(u32, u32)> {
-    let count = |flag: &str| config.get(flag).to_text().parse::<u32>().unwrap_or(1).max(1);
-    is_disaggregated(config).then(|| (count(REPLICAS_FLAG), count(DECODE_REPLICAS_FLAG)))
+/// that a searched replica count multiplies; `None` when it is aggregated, `Some(Err(text))`
+/// with the first count that is not a replica count (see [`unit_count`]).
+fn pool_units(config: &Config) -> Option<Result<(u32, u32), String>> {
+    is_disaggregated(config).then(|| {
+        Ok((
+            unit_count(&config.get(REPLICAS_FLAG).to_text())?,
+            unit_count(&config.get(DECODE_REPLICAS_FLAG).to_text())?,
+        ))
+    })
+}
+
+/// One pool's count in a prefill:decode unit: a whole number from 1 to [`MAX_REPLICAS`];
+/// otherwise the text as given.
+fn unit_count(text: &str) -> Result<u32, String> {
+    text.parse::<u32>().ok().filter(|n| (1..=MAX_REPLICAS).contains(n)).ok_or_else(|| text.to_string())
+}
+
+/// Refuses, naming the field and the value, every replica count in `base` and `space` that is
+/// not a unit count ([`unit_count`]): with disaggregated pools a replica search multiplies them.
+fn check_unit_counts(r: &mut Reader, base: &Config, space: &[Axis], goal: SearchGoal) {
+    let why = |text: &str| {
+        format!(
+            "{text} is not a replica count: {} multiplies each pool's count by the units it tries, so it must be a whole number from 1 to {MAX_REPLICAS}",
+            goal.name()
+        )
+    };
+    for flag in [REPLICAS_FLAG, DECODE_REPLICAS_FLAG] {
+        if base.is_set(flag)
+            && let Err(text) = unit_count(&base.get(flag).to_text())
+        {
+            r.error(format!("base.{flag}"), why(&text));
+        }
+        for axis in space.iter().filter(|a| a.sets(flag)) {
+            for (i, value) in axis.values.iter().enumerate() {
+                let Some((_, text)) = value.iter().find(|(f, _)| *f == flag) else { continue };
+                if let Err(text) = unit_count(text) {
+                    // A flag's own axis is named by the flag; a group's value by its key.
+                    let field = if axis.name == flag {
+                        format!("space.{flag}[{i}]")
+                    } else {
+                        format!("space.{}[{i}].{flag}", axis.name)
+                    };
+                    r.error(field, why(&text));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -857,6 +939,104 @@ mod tests {
             r#"{"goal": "min_replicas", "qps": 3, "base": {"cluster_config_num_replicas": 2}}"#,
         );
         assert!(aggregated.is_err());
+    }
+}
+
+#[cfg(test)]
+mod units {
+    use super::*;
+
+    fn errors(json: &str) -> Vec<SpecError> {
+        SearchSpec::from_json_str(json).unwrap_err().0
+    }
+
+    const DISAGG: &str = r#""disaggregation_config_type": "prefill_decode""#;
+
+    #[test]
+    fn a_pool_count_that_is_no_replica_count_is_refused_naming_the_field_and_value() {
+        // They used to read as a unit of 1 replica (0, negative, beyond u32) or saturate.
+        for (base, field, value) in [
+            (
+                r#""disaggregation_config_decode_num_replicas": 0"#,
+                "base.disaggregation_config_decode_num_replicas",
+                "0",
+            ),
+            (r#""cluster_config_num_replicas": -2"#, "base.cluster_config_num_replicas", "-2"),
+            (
+                r#""disaggregation_config_decode_num_replicas": 5000000000"#,
+                "base.disaggregation_config_decode_num_replicas",
+                "5000000000",
+            ),
+            (
+                r#""disaggregation_config_decode_num_replicas": 100001"#,
+                "base.disaggregation_config_decode_num_replicas",
+                "100001",
+            ),
+        ] {
+            for goal in ["min_replicas", "min_cost"] {
+                let e = errors(&format!(r#"{{"goal": "{goal}", "qps": 2, "base": {{{DISAGG}, {base}}}}}"#));
+                assert_eq!(e.len(), 1, "{e:?}");
+                assert_eq!(e[0].field, field);
+                assert!(e[0].message.starts_with(&format!("{value} is not a replica count")), "{}", e[0]);
+                assert!(e[0].message.contains("from 1 to 100000"), "{}", e[0]);
+            }
+        }
+        // In the space: a flag's axis names its index, a group's value its key too.
+        let e = errors(&format!(
+            r#"{{"goal": "min_cost", "qps": 2, "base": {{{DISAGG}}},
+                "space": {{"disaggregation_config_decode_num_replicas": [2, 0],
+                          "pools": [{{"cluster_config_num_replicas": 1}}, {{"cluster_config_num_replicas": 0}}]}}}}"#
+        ));
+        let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "space.pools[1].cluster_config_num_replicas",
+                "space.disaggregation_config_decode_num_replicas[1]"
+            ]
+        );
+        // Disaggregation chosen in the space: its counts are units too.
+        let e = errors(
+            r#"{"goal": "min_replicas", "qps": 2, "base": {"disaggregation_config_decode_num_replicas": 0},
+                "space": {"disaggregation_config_type": ["none", "prefill_decode"]}}"#,
+        );
+        assert_eq!(e[0].field, "base.disaggregation_config_decode_num_replicas");
+        // A count that is not a whole number is refused when the flag is read.
+        let e = errors(&format!(
+            r#"{{"goal": "min_replicas", "qps": 2, "base": {{{DISAGG}, "disaggregation_config_decode_num_replicas": 1.5}}}}"#
+        ));
+        assert_eq!(e[0].field, "base.disaggregation_config_decode_num_replicas");
+        // Counts the search does not multiply are run as given (the run's validation names the
+        // flag and the configuration is skipped, as an aggregated one).
+        assert!(
+            SearchSpec::from_json_str(&format!(
+                r#"{{"base": {{{DISAGG}, "disaggregation_config_decode_num_replicas": 0}}}}"#
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn units_stay_within_the_cluster_limit_and_are_worded_per_pool() {
+        let spec = SearchSpec::from_json_str(&format!(
+            r#"{{"goal": "min_replicas", "qps": 2, "max_replicas": 100000, "base": {{{DISAGG}}},
+                "space": {{"pools": [{{"cluster_config_num_replicas": 1, "disaggregation_config_decode_num_replicas": 4}},
+                                    {{"cluster_config_num_replicas": 3, "disaggregation_config_decode_num_replicas": 99997}},
+                                    {{"cluster_config_num_replicas": 50000, "disaggregation_config_decode_num_replicas": 60000}}]}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(spec.max_units(0), 20_000, "20000 × (1 + 4) = 100000 replicas");
+        assert_eq!(spec.max_units(1), 1);
+        assert_eq!(spec.max_units(2), 1, "beyond the limit at one unit: its first run says why");
+        let flags = spec.point_flags(0, 2.0, Some(20_000));
+        let get = |k: &str| flags.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("disaggregation_config_decode_num_replicas"), Some("80000"));
+        assert_eq!(spec.units_text(0, 3), "3 units (3 prefill + 12 decode replicas)");
+        assert_eq!(spec.units_text(0, 1), "1 unit (1 prefill + 4 decode replicas)");
+        let aggregated = SearchSpec::from_json_str(r#"{"goal": "min_replicas", "qps": 2}"#).unwrap();
+        assert_eq!(aggregated.max_units(0), 64);
+        assert_eq!(aggregated.units_text(0, 5), "5 replicas");
+        assert_eq!(aggregated.pool_sizes(0, None), (1, None), "the default count");
     }
 }
 
