@@ -69,12 +69,24 @@ impl SearchRun {
         outcome: JobOutcome,
         now_ms: f64,
     ) -> Result<(), PlanError> {
+        self.settle(worker, id, now_ms, |plan| plan.on_result(id, outcome))
+    }
+
+    /// Frees `worker` of job `id` and hands the plan its end (`take`), if the job is still
+    /// the worker's while the search runs; a late answer counts for nothing.
+    fn settle(
+        &mut self,
+        worker: usize,
+        id: JobId,
+        now_ms: f64,
+        take: impl FnOnce(&mut SearchPlan) -> Result<(), PlanError>,
+    ) -> Result<(), PlanError> {
         if self.state != RunState::Running || self.busy.get(worker) != Some(&Some(id)) {
             return Ok(());
         }
         self.busy[worker] = None;
         self.jobs_done += 1;
-        self.plan.on_result(id, outcome)?;
+        take(&mut self.plan)?;
         self.check_finished(now_ms);
         Ok(())
     }
@@ -92,13 +104,13 @@ impl SearchRun {
         self.busy_ms
     }
 
-    /// A worker died running its job: the job's configuration is given up with `reason` (the
-    /// plan cannot tell a crash from a result, and a crash would recur).
+    /// A worker died running its job: the job's configuration is given up with `reason`
+    /// (`SearchPlan::give_up`: a crash says nothing about capacity, so it is no replica limit,
+    /// and it would likely recur).
     pub fn on_worker_lost(&mut self, worker: usize, reason: &str, now_ms: f64) -> Result<(), PlanError> {
         match self.busy.get(worker).copied().flatten() {
-            Some(id) => {
-                self.on_done(worker, id, JobOutcome::Invalid(format!("the worker stopped: {reason}")), now_ms)
-            }
+            Some(id) => self
+                .settle(worker, id, now_ms, |plan| plan.give_up(id, format!("the worker stopped: {reason}"))),
             None => Ok(()),
         }
     }

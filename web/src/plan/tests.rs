@@ -287,6 +287,34 @@ fn a_lost_worker_gives_up_its_configuration_and_the_search_goes_on() {
 }
 
 #[test]
+fn a_worker_lost_above_replica_counts_that_ran_skips_the_configuration_not_bounds_it() {
+    // A min_replicas search: 3 requests/s per replica at 20 requests/s. The worker dies at the
+    // third count (4 replicas): a crash, not a capacity limit, so the configuration is skipped
+    // with the reason instead of bisecting below 4 and reading "infeasible".
+    let spec = SearchSpec::from_json_str(r#"{"goal": "min_replicas", "qps": 20}"#).unwrap();
+    let mut run = SearchRun::new(spec, 1, 0.0);
+    let mut tried = Vec::new();
+    while run.state() == RunState::Running {
+        for (w, job) in run.dispatch() {
+            let n = job.num_replicas.unwrap();
+            tried.push(n);
+            if n == 4 {
+                run.on_worker_lost(w, "RuntimeError: unreachable", 1.0).unwrap();
+            } else {
+                let passed = 3.0 * f64::from(n) >= job.qps;
+                let outcome = RunOutcome { passed, overloaded: !passed, ..RunOutcome::default() };
+                run.on_done(w, job.id, JobOutcome::Ran(outcome), 1.0).unwrap();
+            }
+        }
+    }
+    assert_eq!(tried, [1, 2, 4]);
+    let rows = table::rows(run.plan());
+    let verdict = &rows[0].cells.last().unwrap().text;
+    assert!(verdict.contains("the worker stopped: RuntimeError: unreachable"), "{verdict}");
+    assert!(!verdict.contains("refused"), "{verdict}");
+}
+
+#[test]
 fn rows_sort_numerically_with_missing_last_and_open_as_runs() {
     let mut run = SearchRun::new(toy_spec(), 3, 0.0);
     while run.state() == RunState::Running {

@@ -31,7 +31,9 @@
 //!   at `qps`.
 //!
 //! A configuration stops after `max_runs` points with the best answer so far, and is skipped
-//! (with the reason) when a point says it is invalid.
+//! (with the reason) when a point says it is invalid, except a replica count refused above
+//! counts that ran (a limit, above), or when its executor gives the job up (`give_up`: a
+//! crashed worker, at any count).
 
 use std::fmt;
 
@@ -245,6 +247,19 @@ impl SearchPlan {
 
     /// Takes the outcome of an issued job.
     pub fn on_result(&mut self, id: JobId, outcome: JobOutcome) -> Result<(), PlanError> {
+        self.settle(id, outcome, true)
+    }
+
+    /// Gives up an issued job's configuration (Skipped, with `reason`) whatever its count: for
+    /// an executor that lost the job (a crashed worker). Unlike a refusal by the run's
+    /// validation, a lost job says nothing about capacity, so it never bounds a replica search
+    /// as a limit; and a crash would likely recur at lower counts.
+    pub fn give_up(&mut self, id: JobId, reason: String) -> Result<(), PlanError> {
+        self.settle(id, JobOutcome::Invalid(reason), false)
+    }
+
+    /// `on_result`'s work; a refusal may bound a replica search only if `refusal_is_a_limit`.
+    fn settle(&mut self, id: JobId, outcome: JobOutcome, refusal_is_a_limit: bool) -> Result<(), PlanError> {
         let c = id.configuration as usize;
         let Some(search) = self.searches.get_mut(c) else { return Err(PlanError::UnknownJob(id)) };
         let job = match &search.state {
@@ -256,7 +271,8 @@ impl SearchPlan {
             // A searched count refused above counts that ran: a limit, not an invalid
             // configuration (the counts are all that differ between its points).
             JobOutcome::Invalid(reason)
-                if self.spec.searches_replicas
+                if refusal_is_a_limit
+                    && self.spec.searches_replicas
                     && let Some(n) = job.num_replicas
                     && let Some(ran) = search.points.iter().filter_map(|p| p.num_replicas).max()
                     && n > ran =>
@@ -933,6 +949,29 @@ mod tests {
         let mut plan = SearchPlan::new(spec(95.0));
         drive_with(&mut plan, |_| JobOutcome::Invalid("does not fit".into()));
         assert_eq!(plan.results()[0].verdict, Verdict::Skipped("does not fit".into()));
+    }
+
+    #[test]
+    fn a_job_given_up_above_counts_that_ran_skips_its_configuration_instead_of_bounding_it() {
+        // A lost job (a crashed worker) at the third count of a replica search: Skipped with
+        // the reason, keeping the points that ran; no bisect below it as if it were a limit.
+        let mut plan =
+            SearchPlan::new(SearchSpec::from_json_str(r#"{"goal": "min_replicas", "qps": 150}"#).unwrap());
+        let mut tried = Vec::new();
+        while !plan.is_done() {
+            for job in plan.next_jobs(1) {
+                tried.push(job.num_replicas.unwrap());
+                if job.num_replicas == Some(4) {
+                    plan.give_up(job.id, "the worker stopped: out of memory".into()).unwrap();
+                } else {
+                    plan.on_result(job.id, toy(&CAPACITY, &job)).unwrap();
+                }
+            }
+        }
+        assert_eq!(tried, [1, 2, 4]);
+        let r = plan.results()[0];
+        assert_eq!(r.verdict, Verdict::Skipped("the worker stopped: out of memory".into()));
+        assert_eq!(r.points.len(), 2);
     }
 
     #[test]
