@@ -420,7 +420,8 @@ mod tests {
         assert_eq!(report.summary.num_batches, 1);
         let r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
         let layer_params = (params_per_layer(&r) * 32) as f64;
-        let attention = 4.0 * 32.0 * 32.0 * 128.0 * 512.0 * 512.0;
+        // QKᵀ and PV over the causal triangle: 512 × 513 / 2 query/key pairs.
+        let attention = 4.0 * 32.0 * 32.0 * 128.0 * 512.0 * (513.0 / 2.0);
         let flops = 2.0 * 512.0 * layer_params + attention;
         let expected = flops / (report.summary.simulated_time_s * 989.4e12) * 100.0;
         let mfu = report.summary.mfu_percent_mean;

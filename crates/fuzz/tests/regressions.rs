@@ -47,3 +47,20 @@ fn sglang_s_last_chunk_fits_in_the_page_the_prompt_holds() {
     let verdict = replay("sglang_last_chunk_in_held_page.json");
     assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
 }
+
+/// Llama-3.1-8B prompts of up to 1.2 M tokens (lightllm, uniform lengths), cut at 2,000 events
+/// as the campaign runs: a mean MFU of 118 %. The MFU numerator counted a prefill chunk's
+/// attention over the full n × (n + processed) square (Vidur's formula) while the execution
+/// model times the causal triangle n × (processed + (n + 1) / 2); at these lengths attention
+/// is most of the FLOPs (metrics/mod.rs, `on_stage_start`). Found by the 10 M campaign of
+/// stop 25, seed 310.
+#[test]
+fn a_long_prompt_s_mfu_counts_causal_attention_pairs() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions/prefill_mfu_counts_causal_pairs.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let case = Case::from_json(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let verdict = execute(&case, &ExecLimits { max_events: 2_000, ..ExecLimits::default() });
+    assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
+}

@@ -338,9 +338,12 @@ impl Metrics {
                 .items
                 .iter()
                 .map(|i| {
-                    inputs.attention_flops_per_token_pair
-                        * f64::from(i.num_tokens)
-                        * f64::from(i.num_tokens + i.num_processed_tokens)
+                    // Causal pairs, as the kernels compute them and the execution model times
+                    // them (`PrefillWork::add`): each new token attends to the processed
+                    // prefix and to the new tokens up to itself. Vidur counts n·(n + processed),
+                    // a full square for the chunk, which put a long prompt's MFU above 100 %.
+                    let (n, processed) = (f64::from(i.num_tokens), f64::from(i.num_processed_tokens));
+                    inputs.attention_flops_per_token_pair * n * (processed + (n + 1.0) / 2.0)
                 })
                 .sum::<f64>();
         let mfu = flops / (nanos_to_secs(total_ns) * inputs.peak_flops) * 100.0;
