@@ -5,11 +5,16 @@
 use llmsim_fuzz::{Case, ExecLimits, Verdict, execute};
 
 fn replay(name: &str) -> Verdict {
+    replay_with(name, &ExecLimits::default())
+}
+
+/// `replay` under the given limits (e.g. the campaign's event budget, where a finding showed).
+fn replay_with(name: &str, limits: &ExecLimits) -> Verdict {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let case = Case::from_json(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    execute(&case, &ExecLimits::default())
+    execute(&case, limits)
 }
 
 /// A `--..._end_time` of ~1e300 s on a trace of date-times: the bound saturates to "none"
@@ -56,11 +61,9 @@ fn sglang_s_last_chunk_fits_in_the_page_the_prompt_holds() {
 /// stop 25, seed 310.
 #[test]
 fn a_long_prompt_s_mfu_counts_causal_attention_pairs() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("regressions/prefill_mfu_counts_causal_pairs.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let case = Case::from_json(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let verdict = execute(&case, &ExecLimits { max_events: 2_000, ..ExecLimits::default() });
+    let verdict = replay_with(
+        "prefill_mfu_counts_causal_pairs.json",
+        &ExecLimits { max_events: 2_000, ..ExecLimits::default() },
+    );
     assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
 }

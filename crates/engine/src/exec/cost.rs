@@ -220,6 +220,12 @@ impl LatentShape {
     }
 }
 
+/// Query/key pairs of a causal chunk of `chunk` new tokens after `cached` ones: each new token
+/// attends to the cached prefix and to the new tokens up to itself.
+pub fn causal_pairs(chunk: f64, cached: f64) -> f64 {
+    chunk * (cached + (chunk + 1.0) / 2.0)
+}
+
 /// Work of prefill (context) attention, accumulated over the batch's prefill chunks.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct PrefillWork {
@@ -232,7 +238,7 @@ pub struct PrefillWork {
 impl PrefillWork {
     /// Adds a chunk of `chunk` new tokens after `cached` tokens already in the KV cache.
     pub fn add(&mut self, shape: &AttentionShape, chunk: f64, cached: f64) {
-        let pairs = chunk * (cached + (chunk + 1.0) / 2.0);
+        let pairs = causal_pairs(chunk, cached);
         if let Some(l) = shape.latent {
             // Engines run MLA's prefill without absorbing the up-projections: the cached
             // prefix's latents are decompressed to per-head keys and values (the new tokens'

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::batch::Batch;
 use crate::config::MetricsSpec;
+use crate::exec::cost::causal_pairs;
 use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
@@ -339,11 +340,10 @@ impl Metrics {
                 .iter()
                 .map(|i| {
                     // Causal pairs, as the kernels compute them and the execution model times
-                    // them (`PrefillWork::add`): each new token attends to the processed
-                    // prefix and to the new tokens up to itself. Vidur counts n·(n + processed),
-                    // a full square for the chunk, which put a long prompt's MFU above 100 %.
-                    let (n, processed) = (f64::from(i.num_tokens), f64::from(i.num_processed_tokens));
-                    inputs.attention_flops_per_token_pair * n * (processed + (n + 1.0) / 2.0)
+                    // them (`PrefillWork::add`). Vidur counts n·(n + processed), a full square
+                    // for the chunk, which put a long prompt's MFU above 100 %.
+                    inputs.attention_flops_per_token_pair
+                        * causal_pairs(f64::from(i.num_tokens), f64::from(i.num_processed_tokens))
                 })
                 .sum::<f64>();
         let mfu = flops / (nanos_to_secs(total_ns) * inputs.peak_flops) * 100.0;
