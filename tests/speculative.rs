@@ -288,3 +288,37 @@ fn speculation_off_is_the_default_and_changes_nothing() {
         ignored.warnings
     );
 }
+
+#[test]
+fn speculation_with_prefix_caching_pipeline_stages_and_async_scheduling_keeps_every_invariant() {
+    // The conversation trace's shared prefixes, a small cache (preemptions), two pipeline
+    // stages (the draft on the last) and vLLM's async scheduling, every invariant after every
+    // event; then an EAGLE head on two replicas.
+    let trace = std::fs::read_to_string(llmsim_tests::repo_root().join("tests/scenarios/conversation.csv"))
+        .expect("the conversation trace");
+    let mut inputs = Inputs::new();
+    inputs.add_text("conversation.csv", trace);
+    for (method, extra) in [
+        ("mtp", ("replica_config_num_pipeline_stages", "2")),
+        ("eagle", ("cluster_config_num_replicas", "2")),
+    ] {
+        let pairs = [
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_scheduler_config_type", "vllm_v1"),
+            ("vllm_v1_scheduler_config_async_scheduling", "true"),
+            ("cache_config_num_blocks", "300"),
+            ("cache_config_enable_prefix_caching", "true"),
+            ("request_generator_config_type", "trace"),
+            ("trace_request_generator_config_trace_file", "conversation.csv"),
+            ("global_scheduler_config_type", "lop"),
+            ("replica_config_speculative_method", method),
+            ("replica_config_num_speculative_tokens", "3"),
+            ("replica_config_speculative_acceptance_rates", "0.9,0.6,0.3"),
+            extra,
+        ];
+        let report = run_checked(&config(&pairs), &inputs);
+        check_report_invariants(&report).unwrap();
+        assert!(report.summary.num_completed > 0, "{method}");
+        assert_eq!(report.summary.num_refused + report.summary.num_unfinished, 0, "{method}");
+    }
+}
