@@ -12,6 +12,7 @@ mod properties;
 mod routers;
 mod scenarios;
 mod seed;
+mod speculative;
 mod traces;
 mod validation;
 mod vidur_reference;

@@ -301,3 +301,43 @@ fn a_run_beyond_the_memory_budget_is_refused_before_it_starts() {
     );
     assert!(names(&dir).is_empty(), "refused before any output: {:?}", names(&dir));
 }
+
+#[test]
+fn bad_speculative_decoding_flags_are_refused_naming_the_flag() {
+    let dir = scratch("speculative");
+    // A method that is not a choice is refused when the arguments are parsed ...
+    let (code, stderr) = run_in(&dir, &["--replica_config_speculative_method", "medusa"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--replica_config_speculative_method: 'medusa' is not one of: none, mtp, eagle, draft_model"
+        ),
+        "{stderr}"
+    );
+    // ... a rate list that is not k rates in [0, 1] when the configuration is checked.
+    let args = [
+        "--replica_config_speculative_method",
+        "mtp",
+        "--replica_config_num_speculative_tokens",
+        "3",
+        "--replica_config_speculative_acceptance_rates",
+        "0.8,x",
+    ];
+    let (code, stderr) = run_in(&dir, &args);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--replica_config_speculative_acceptance_rates: rate 2 of '0.8,x', 'x', is not a number between 0 and 1"),
+        "{stderr}"
+    );
+    assert!(names(&dir).is_empty(), "refused before any output: {:?}", names(&dir));
+    // A valid one runs.
+    run_into(
+        &dir,
+        &[
+            "--replica_config_speculative_method",
+            "eagle",
+            "--replica_config_speculative_acceptance_rate",
+            "0.6",
+        ],
+    );
+}

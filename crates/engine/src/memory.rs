@@ -235,6 +235,26 @@ pub fn kv_elements_per_token_layer(replica: &ReplicaSpec) -> u64 {
 /// Plans a replica's KV capacity; refuses a configuration whose weights do not fit, with the
 /// numbers and a hint.
 pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, ConfigError> {
+    plan_with_draft(replica, cache, DraftMemory::default())
+}
+
+/// What a speculative-decoding draft adds to each GPU of the stage that runs it (the last;
+/// the plan is the busiest GPU's): its weights, and its KV bytes per token, which grows with
+/// the target's KV token for token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DraftMemory {
+    /// Draft parameters per GPU.
+    pub params_per_device: u64,
+    /// Draft KV bytes per token per GPU.
+    pub kv_bytes_per_token: u64,
+}
+
+/// [`plan`] with a speculative-decoding draft's weights and KV on every GPU.
+pub fn plan_with_draft(
+    replica: &ReplicaSpec,
+    cache: &CacheSpec,
+    draft: DraftMemory,
+) -> Result<MemoryPlan, ConfigError> {
     let m = &replica.model;
     let tp = u64::from(replica.parallel.tensor_parallel_size);
     let pp = replica.parallel.num_pipeline_stages;
@@ -244,7 +264,7 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
     // when tied).
     let edge_params =
         if pp == 1 { if m.tie_word_embeddings { embedding } else { 2 * embedding } } else { embedding };
-    let params_per_device = stage_layer_params(replica) + edge_params;
+    let params_per_device = stage_layer_params(replica) + edge_params + draft.params_per_device;
     let active_layer_params_per_device = active_stage_layer_params(replica);
     let weight_bytes = replica.weight_dtype.bytes_of(params_per_device);
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
@@ -253,7 +273,8 @@ pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, Conf
         ActivationMemory::Profile { tokens, sequences } => activation_bytes(replica, tokens, sequences),
     };
     let reserved = activations + cache.runtime_memory_bytes;
-    let kv_bytes_per_token = replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * layers);
+    let kv_bytes_per_token = replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * layers)
+        + draft.kv_bytes_per_token;
 
     let gib = |b: u64| b as f64 / GIB;
     if weight_bytes >= available {

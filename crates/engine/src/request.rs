@@ -103,6 +103,12 @@ pub struct Request {
     /// Disaggregated serving with the first token streamed only after the KV transfer: when
     /// that token reached the client (its TTFT ends here instead of at the prefill's end).
     pub first_token_streamed_at: Option<SimTime>,
+    /// Speculative decoding: draft tokens per decode step (k; 0 when off). A decode step then
+    /// verifies up to k + 1 tokens ([`Request::next_num_tokens`]).
+    pub num_speculative_tokens: u32,
+    /// Speculative decoding's expected-value carry: the fraction of a token the request's steps
+    /// have been owed so far (`SpeculativeSpec::emitted`).
+    pub speculative_credit: u64,
 }
 
 impl Request {
@@ -140,6 +146,8 @@ impl Request {
             in_flight: false,
             decode_replica: None,
             first_token_streamed_at: None,
+            num_speculative_tokens: 0,
+            speculative_credit: 0,
         }
     }
 
@@ -150,11 +158,18 @@ impl Request {
     }
 
     /// Tokens the next iteration would process for it if unconstrained: the rest of the prompt,
-    /// or one decode token.
+    /// or one decode token (with speculative decoding, the k + 1 tokens a step verifies, never
+    /// more than the tokens it has left to produce).
     #[inline]
     pub fn next_num_tokens(&self) -> u32 {
         if self.is_prefill_complete {
-            1
+            if self.num_speculative_tokens == 0 {
+                1
+            } else {
+                (self.num_speculative_tokens + 1)
+                    .min(self.total_tokens().saturating_sub(self.num_processed_tokens))
+                    .max(1)
+            }
         } else {
             self.num_prefill_tokens.saturating_sub(self.num_processed_tokens)
         }
@@ -203,30 +218,43 @@ pub struct IterationOutcome {
     pub first_prefill_done: bool,
     /// The request produced its last token.
     pub completed: bool,
+    /// Output tokens produced: 1 for a decode step or a prefill's end, up to k + 1 for a
+    /// speculative decode step, 0 for a prefill chunk that is not the last.
+    pub num_produced: u32,
 }
 
 impl Request {
     /// Advances the request by `n` processed tokens at the end of an iteration at `now`.
     ///
     /// The end of a prefill yields the first output token for free (`processed += 1`), so a
-    /// request needs ⌈P / chunk⌉ prefill iterations and D − 1 decode iterations.
+    /// request needs ⌈P / chunk⌉ prefill iterations and D − 1 decode iterations. A decode step
+    /// produces `n` tokens: 1, or with speculative decoding the accepted drafts plus the
+    /// target's own token (the KV of those tokens is kept; a rejected draft's is not).
     #[inline]
     pub fn on_iteration_end(&mut self, n: u32, now: SimTime) -> IterationOutcome {
         let mut outcome = IterationOutcome::default();
-        self.num_processed_tokens += n;
         if self.is_prefill_complete {
+            // Never past the request's output: a step verifies at most the tokens left.
+            debug_assert!(n >= 1 && self.num_processed_tokens + n <= self.total_tokens());
+            let n = n.min(self.total_tokens() - self.num_processed_tokens).max(1);
+            self.num_processed_tokens += n;
             outcome.produced_token = true;
-        } else if self.num_processed_tokens >= self.num_prefill_tokens {
-            self.num_processed_tokens += 1;
-            self.is_prefill_complete = true;
-            outcome.produced_token = true;
-            if self.prefill_completed_at.is_none() {
-                self.prefill_completed_at = Some(now);
-                outcome.first_prefill_done = true;
+            outcome.num_produced = n;
+        } else {
+            self.num_processed_tokens += n;
+            if self.num_processed_tokens >= self.num_prefill_tokens {
+                self.num_processed_tokens += 1;
+                self.is_prefill_complete = true;
+                outcome.produced_token = true;
+                outcome.num_produced = 1;
+                if self.prefill_completed_at.is_none() {
+                    self.prefill_completed_at = Some(now);
+                    outcome.first_prefill_done = true;
+                }
             }
         }
         if outcome.produced_token {
-            self.num_tokens_emitted += 1;
+            self.num_tokens_emitted += outcome.num_produced;
             self.last_token_at = now;
         }
         if self.num_processed_tokens >= self.total_tokens() {
@@ -346,6 +374,23 @@ impl RequestArena {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_speculating_request_verifies_k_plus_one_tokens_and_never_passes_its_output() {
+        let mut r = Request::new(RequestId(0), SimTime::ZERO, 100, 6);
+        r.num_speculative_tokens = 3;
+        assert_eq!(r.next_num_tokens(), 100, "a prefill is not speculative");
+        let o = r.on_iteration_end(100, SimTime(1));
+        assert_eq!((o.num_produced, r.num_processed_tokens), (1, 101));
+        assert_eq!(r.next_num_tokens(), 4);
+        let o = r.on_iteration_end(3, SimTime(2));
+        assert_eq!((o.num_produced, r.num_tokens_emitted, r.num_processed_tokens), (3, 4, 104));
+        // Two tokens left: the step verifies 2 (one draft), whatever k.
+        assert_eq!(r.next_num_tokens(), 2);
+        let o = r.on_iteration_end(2, SimTime(3));
+        assert!(o.completed);
+        assert_eq!((r.num_tokens_emitted, r.num_processed_tokens), (6, 106));
+    }
 
     #[test]
     fn restart_after_decoding_moves_generated_tokens_into_the_prompt() {

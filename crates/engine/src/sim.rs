@@ -405,6 +405,7 @@ impl Simulation {
         request.client = new.client;
         request.warmup = new.warmup;
         request.received_at = self.now;
+        request.num_speculative_tokens = self.config.speculative.as_ref().map_or(0, |s| s.num_tokens);
         if self.config.cache.enable_prefix_caching {
             request.block_hashes = new.block_hashes.as_ref().and_then(|h| {
                 let full_blocks = request.total_tokens() / self.config.cache.block_size;
@@ -590,11 +591,24 @@ impl Simulation {
             let request = self.requests.get_mut(id);
             let previous_token_at = request.last_token_at;
             let first_token = request.num_tokens_emitted == 0;
+            // A speculative decode step verified n − 1 drafts: it keeps the accepted ones and
+            // the target's own next token.
+            let n = match &self.config.speculative {
+                Some(spec) if request.is_prefill_complete => {
+                    spec.emitted(n.saturating_sub(1), &mut request.speculative_credit)
+                }
+                _ => n,
+            };
             let outcome = request.on_iteration_end(n, now);
             if outcome.produced_token && !first_token && !request.warmup {
-                let gap = now.since(previous_token_at);
+                // The step's tokens arrive together: each is charged an equal share of the gap
+                // (time per output token, as benchmark clients average it).
+                let m = outcome.num_produced.max(1);
+                let gap = now.since(previous_token_at) / u64::from(m);
                 request.max_token_gap_ns = request.max_token_gap_ns.max(gap);
-                self.metrics.on_token_gap(gap);
+                for _ in 0..m {
+                    self.metrics.on_token_gap(gap);
+                }
             }
             if outcome.first_prefill_done {
                 self.queue.push(now, Event::PrefillEnd { request: id });

@@ -20,7 +20,7 @@ pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile};
 pub use params::{Params, fill_placeholders};
 pub use spec::{
     ActivationMemory, CacheSpec, ClusterSpec, CostSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec,
-    SloSpec,
+    SPECULATIVE_TOKEN_UNIT, SloSpec, SpeculativeMethod, SpeculativeSpec,
 };
 pub use table::FlagTable;
 pub use unsupported::{UNSUPPORTED_FLAGS, UnsupportedFlag, unsupported_flag};

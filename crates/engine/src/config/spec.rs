@@ -246,3 +246,118 @@ pub struct MetricsSpec {
     /// Write straight into `output_dir`.
     pub no_timestamp: bool,
 }
+
+/// How a speculating engine drafts tokens (`--replica_config_speculative_method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpeculativeMethod {
+    /// DeepSeek-style multi-token prediction: one extra decoder layer of the target's shape
+    /// (the MTP module), sharing the target's embedding and LM head, run once per draft token.
+    Mtp,
+    /// An EAGLE-style draft head: one dense decoder layer at the target's hidden size, sharing
+    /// its embedding and LM head, run once per draft token.
+    Eagle,
+    /// A separate (smaller) catalogue model, run once per draft token.
+    DraftModel,
+}
+
+impl SpeculativeMethod {
+    /// The flag's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpeculativeMethod::Mtp => "mtp",
+            SpeculativeMethod::Eagle => "eagle",
+            SpeculativeMethod::DraftModel => "draft_model",
+        }
+    }
+}
+
+/// Fixed-point unit of [`SpeculativeSpec::expected_tokens_fp`]: one token.
+pub const SPECULATIVE_TOKEN_UNIT: u64 = 1 << 32;
+
+/// Speculative decoding: k draft tokens per decode step, verified by the target in one pass of
+/// k + 1 tokens; the accepted prefix plus the target's own next token are emitted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpeculativeSpec {
+    /// How the drafts are made.
+    pub method: SpeculativeMethod,
+    /// Draft tokens per step (k).
+    pub num_tokens: u32,
+    /// Conditional acceptance rate of each draft position: position i is accepted with
+    /// probability `rates[i]` given that positions before it were (length k).
+    pub rates: Vec<f64>,
+    /// The draft's architecture: the MTP layer or EAGLE head as a one-layer model, or the
+    /// draft model.
+    pub draft: ModelArch,
+    /// `expected_tokens_fp[j]`: the expected tokens a step emits when it verifies j drafts,
+    /// 1 + Σ_{i ≤ j} Π_{l ≤ i} rates[l], in units of [`SPECULATIVE_TOKEN_UNIT`] (j = 0..=k).
+    pub expected_tokens_fp: Vec<u64>,
+}
+
+impl SpeculativeSpec {
+    /// The per-step expected token counts of `rates`, in fixed point.
+    pub fn expected_tokens(rates: &[f64]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(rates.len() + 1);
+        let (mut expected, mut reach) = (1.0f64, 1.0f64);
+        out.push(SPECULATIVE_TOKEN_UNIT);
+        for &r in rates {
+            reach *= r;
+            expected += reach;
+            out.push((expected * SPECULATIVE_TOKEN_UNIT as f64).round() as u64);
+        }
+        out
+    }
+
+    /// Tokens a step that verified `drafts` draft tokens emits, by expected-value accounting
+    /// with a per-request carry (`credit`, fixed point, always below one token): the step adds
+    /// its expected count to the carry and emits the whole tokens in it. Deterministic,
+    /// between 1 and `drafts + 1`, and the mean over a request's steps is the expectation.
+    pub fn emitted(&self, drafts: u32, credit: &mut u64) -> u32 {
+        let j = (drafts as usize).min(self.expected_tokens_fp.len() - 1);
+        let total = *credit + self.expected_tokens_fp[j];
+        let whole = total / SPECULATIVE_TOKEN_UNIT;
+        *credit = total - whole * SPECULATIVE_TOKEN_UNIT;
+        (whole as u32).clamp(1, drafts + 1)
+    }
+
+    /// The mean tokens a full step (k drafts) emits.
+    pub fn mean_tokens_per_step(&self) -> f64 {
+        self.expected_tokens_fp[self.num_tokens as usize] as f64 / SPECULATIVE_TOKEN_UNIT as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(rates: &[f64]) -> SpeculativeSpec {
+        SpeculativeSpec {
+            method: SpeculativeMethod::Mtp,
+            num_tokens: rates.len() as u32,
+            rates: rates.to_vec(),
+            draft: crate::catalog::find_model("meta-llama/Llama-2-7b-hf").unwrap().clone(),
+            expected_tokens_fp: SpeculativeSpec::expected_tokens(rates),
+        }
+    }
+
+    #[test]
+    fn a_step_emits_the_expected_tokens_by_carry_within_one_and_k_plus_one() {
+        // r = 0.7, k = 3: 1 + 0.7 + 0.49 + 0.343 = 2.533 tokens a full step.
+        let s = spec(&[0.7; 3]);
+        assert!((s.mean_tokens_per_step() - 2.533).abs() < 1e-9);
+        let mut credit = 0;
+        let steps: Vec<u32> = (0..1000).map(|_| s.emitted(3, &mut credit)).collect();
+        assert!(steps.iter().all(|n| (1..=4).contains(n)));
+        // Within a token of the expectation (the fixed point rounds each step's share).
+        assert!((2532..=2533).contains(&steps.iter().sum::<u32>()));
+        // Fewer drafts verified (the request's end): their own expectation, 1 + 0.7.
+        let mut credit = 0;
+        assert!((16..=17).contains(&(0..10).map(|_| s.emitted(1, &mut credit)).sum::<u32>()));
+        assert_eq!(s.emitted(0, &mut credit), 1);
+        // Acceptance 1 and 0 are exact.
+        let mut credit = 0;
+        assert!((0..50).all(|_| spec(&[1.0; 2]).emitted(2, &mut credit) == 3));
+        assert!((0..50).all(|_| spec(&[0.0; 2]).emitted(2, &mut credit) == 1));
+        // Per-position rates: 0.8 then 0.5: 1 + 0.8 + 0.4.
+        assert!((spec(&[0.8, 0.5]).mean_tokens_per_step() - 2.2).abs() < 1e-9);
+    }
+}

@@ -280,19 +280,28 @@ pub struct DecodeWork {
 impl DecodeWork {
     /// Adds one sequence attending over `context` tokens (the new one included).
     pub fn add(&mut self, shape: &AttentionShape, context: f64) {
+        self.add_queries(shape, context, 1.0);
+    }
+
+    /// Adds one sequence whose `queries` newest tokens attend causally over `context` tokens
+    /// (them included): a speculative verification step of k + 1 queries. The kernel reads the
+    /// KV once for all the queries; query i of q sees `context − q + i` tokens.
+    pub fn add_queries(&mut self, shape: &AttentionShape, context: f64, queries: f64) {
         self.sequences += 1.0;
+        let pairs = if queries == 1.0 { context } else { queries * (context - (queries - 1.0) / 2.0) };
         if let Some(l) = shape.latent {
             // Absorbed MLA decode (FlashMLA, TRT-LLM, FlashInfer): each head's query is
             // projected into the latent space, scores are taken against the latent and the
             // rotary key, values are the latent itself; the latent is read once for all heads.
             let h = shape.q_heads;
-            self.flops += 2.0 * h * (2.0 * l.kv_lora + l.rope) * context;
-            self.bytes += context * l.cached() * shape.kv_bytes + h * (l.cached() + l.kv_lora) * ACT_BYTES;
+            self.flops += 2.0 * h * (2.0 * l.kv_lora + l.rope) * pairs;
+            self.bytes +=
+                context * l.cached() * shape.kv_bytes + h * (l.cached() + l.kv_lora) * ACT_BYTES * queries;
             return;
         }
-        self.flops += 4.0 * shape.q_heads * shape.head_dim * context;
+        self.flops += 4.0 * shape.q_heads * shape.head_dim * pairs;
         self.bytes += context * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
-            + 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES;
+            + 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES * queries;
     }
 }
 
@@ -486,6 +495,23 @@ mod tests {
     use super::*;
 
     const H100: Peaks = Peaks { flops_per_s: 989.4e12, bytes_per_s: 3.35e12 };
+
+    #[test]
+    fn a_verification_step_reads_the_kv_once_for_its_causal_queries() {
+        let shape =
+            AttentionShape { q_heads: 32.0, kv_heads: 8.0, head_dim: 128.0, kv_bytes: 2.0, latent: None };
+        let (mut one, mut four) = (DecodeWork::default(), DecodeWork::default());
+        one.add(&shape, 1000.0);
+        four.add_queries(&shape, 1000.0, 4.0);
+        // Queries over 997, 998, 999 and 1000 tokens: 3994 pairs.
+        assert_eq!(four.flops, one.flops / 1000.0 * 3994.0);
+        let qo = 2.0 * 32.0 * 128.0 * ACT_BYTES;
+        assert_eq!(four.bytes - one.bytes, 3.0 * qo, "the KV is read once; Q and O per query");
+        assert_eq!(four.sequences, 1.0);
+        let mut same = DecodeWork::default();
+        same.add_queries(&shape, 1000.0, 1.0);
+        assert_eq!(same, one, "one query is a decode step");
+    }
 
     #[test]
     fn soft_max_lies_between_max_and_sum() {

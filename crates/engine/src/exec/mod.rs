@@ -11,6 +11,7 @@ mod profile;
 mod profile_csv;
 mod roofline;
 mod shape;
+mod speculative;
 
 pub use cost::{
     AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, LatentShape, MoeRouting, MoeShape, Peaks,
@@ -21,6 +22,7 @@ pub use profile::{MLP_COLUMNS, ProfilePredictor};
 pub use profile_csv::ProfileCsv;
 pub use roofline::{MoeRoutingKind, RooflineCoefficients, RooflinePredictor};
 pub use shape::LayerShape;
+pub use speculative::SpeculativePredictor;
 
 use std::sync::Arc;
 
@@ -85,11 +87,14 @@ pub enum Op {
     LmHead,
     PipelineSendRecv,
     CpuOverhead,
+    /// Speculative decoding's draft: the MTP module, EAGLE head or draft model run k times on
+    /// the last stage (`--replica_config_speculative_method`).
+    SpeculativeDraft,
 }
 
 impl Op {
     /// Number of operations.
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = 22;
     /// Every operation, in execution order.
     pub const ALL: [Op; Op::COUNT] = [
         Op::Embedding,
@@ -113,6 +118,7 @@ impl Op {
         Op::LmHead,
         Op::PipelineSendRecv,
         Op::CpuOverhead,
+        Op::SpeculativeDraft,
     ];
 
     /// Vidur-style snake_case name.
@@ -139,12 +145,16 @@ impl Op {
             Op::LmHead => "lm_head",
             Op::PipelineSendRecv => "pipeline_send_recv",
             Op::CpuOverhead => "cpu_overhead",
+            Op::SpeculativeDraft => "speculative_draft",
         }
     }
 
     /// Whether the op runs in every layer (its time is per layer × layers on the stage).
     pub fn is_per_layer(self) -> bool {
-        !matches!(self, Op::Embedding | Op::LmHead | Op::PipelineSendRecv | Op::CpuOverhead)
+        !matches!(
+            self,
+            Op::Embedding | Op::LmHead | Op::PipelineSendRecv | Op::CpuOverhead | Op::SpeculativeDraft
+        )
     }
 }
 

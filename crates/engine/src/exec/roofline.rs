@@ -692,7 +692,12 @@ impl RooflinePredictor {
             if item.is_prefill {
                 prefill.add(&self.attention, item.num_tokens as f64, item.num_processed_tokens as f64);
             } else {
-                decode.add(&self.attention, item.num_processed_tokens as f64 + item.num_tokens as f64);
+                // A speculative verification step checks k + 1 tokens: k + 1 queries.
+                decode.add_queries(
+                    &self.attention,
+                    item.num_processed_tokens as f64 + item.num_tokens as f64,
+                    item.num_tokens as f64,
+                );
             }
         }
         (prefill, decode)

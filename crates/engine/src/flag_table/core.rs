@@ -296,3 +296,33 @@ pub(super) const METRICS: &[FlagDef] = &[
         "Write the output files directly into the output directory (for scripts). Files a previous run left there under llmsim's own names, and its plots/ CSV/JSON files, are removed first.",
     ),
 ];
+
+/// Speculative decoding: the method (in the cluster group, always shown) ...
+pub(super) const SPECULATIVE_METHOD: &[FlagDef] = &[FlagDef::choice(
+    "replica_config_speculative_method",
+    &["none", "mtp", "eagle", "draft_model"],
+    "none",
+    "Speculative decoding (vllm_v1 scheduler): mtp (one extra layer of the model's shape), eagle (one dense draft layer) or draft_model; each decode step drafts k tokens and verifies k + 1.",
+)];
+
+/// ... its settings, which apply with a method ...
+pub(super) const SPECULATIVE: &[FlagDef] = &[
+    FlagDef::int("replica_config_num_speculative_tokens", "1", "Draft tokens per decode step (k, 1-16)."),
+    FlagDef::float(
+        "replica_config_speculative_acceptance_rate",
+        "0.7",
+        "Acceptance rate of each draft position given the ones before it were accepted, 0-1: a step emits 1 + r + ... + r^k tokens on average.",
+    ),
+    FlagDef::string(
+        "replica_config_speculative_acceptance_rates",
+        "none",
+        "Per-position acceptance rates instead, k comma-separated numbers in 0-1 (e.g. 0.8,0.6,0.4).",
+    ),
+];
+
+/// ... and the draft model of `draft_model`.
+pub(super) const SPECULATIVE_DRAFT_MODEL: &[FlagDef] = &[FlagDef::string(
+    "replica_config_speculative_draft_model_name",
+    "none",
+    "The draft model: a catalogue model with the target's vocabulary, run at the target's TP.",
+)];

@@ -108,6 +108,15 @@ fn assemble() -> Vec<FlagDef> {
     }
     push(&mut flags, core::GENERAL, FlagGroup::General);
     push(&mut flags, core::CLUSTER, FlagGroup::Cluster);
+    // Speculative decoding's settings apply only with a method.
+    push(&mut flags, core::SPECULATIVE_METHOD, FlagGroup::Cluster);
+    flags.extend(core::SPECULATIVE.iter().cloned().map(|f| {
+        f.in_group(FlagGroup::Cluster)
+            .shown_when("replica_config_speculative_method", vec!["mtp", "eagle", "draft_model"])
+    }));
+    flags.extend(core::SPECULATIVE_DRAFT_MODEL.iter().cloned().map(|f| {
+        f.in_group(FlagGroup::Cluster).shown_when("replica_config_speculative_method", vec!["draft_model"])
+    }));
     // The custom device's figures apply only to --replica_config_device custom.
     let custom_device_flags = custom_device::FLAGS.iter().cloned();
     flags.extend(custom_device_flags.map(|f| {

@@ -6,13 +6,14 @@
 mod disagg;
 mod replica;
 mod resources;
+mod speculative;
 #[cfg(test)]
 mod tests;
 
 use crate::catalog;
 use crate::config::{
     ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue,
-    MetricsSpec, Params, ReplicaSpec, SloSpec, fill_placeholders,
+    MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec, fill_placeholders,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
@@ -27,6 +28,7 @@ use crate::slo::ServiceLevels;
 use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
 pub use disagg::DisaggSpec;
+pub use speculative::MAX_SPECULATIVE_TOKENS;
 
 /// Most KV blocks a run may simulate over all replicas (see [`crate::limits`]).
 pub use crate::limits::MAX_SIMULATED_BLOCKS;
@@ -95,6 +97,8 @@ pub struct SimConfig {
     /// A disaggregated cluster's decode pool (`--disaggregation_config_type prefill_decode`):
     /// then the fields above describe the prefill pool, except `cost`, which counts both.
     pub disagg: Option<DisaggSpec>,
+    /// Speculative decoding (`--replica_config_speculative_method`), when on.
+    pub speculative: Option<SpeculativeSpec>,
 }
 
 impl SimConfig {
@@ -124,6 +128,7 @@ impl SimConfig {
         let time_limit = read_time_limit(&mut p);
         let num_replicas = p.int_in("cluster_config_num_replicas", 1, i64::from(MAX_REPLICAS)) as u32;
         let replica = replica::read(&mut p, &mut warnings);
+        let speculative = speculative::read(&mut p, replica.as_ref());
         let mut cache = read_cache(&mut p);
 
         let router_entry = pick(&mut p, "global_scheduler_config_type", ROUTERS.iter().map(|e| (e.name, e)));
@@ -152,7 +157,12 @@ impl SimConfig {
                 "execution_time_predictor_config_type",
                 PREDICTORS.iter().map(|e| (e.name, e.parse)),
             )
-            .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build })),
+            .and_then(|(name, parse)| parse(&mut p, r).map(|build| Policy { name, build }))
+            .and_then(|policy| match &speculative {
+                Some(spec) => speculative::wrap_predictor(&mut p, spec, r, policy.build)
+                    .map(|build| Policy { name: policy.name, build }),
+                None => Some(policy),
+            }),
             None => None,
         };
         if let Some(r) = &replica {
@@ -181,8 +191,44 @@ impl SimConfig {
             cache.activation_memory =
                 ActivationMemory::Profile { tokens: peak.tokens, sequences: peak.sequences };
         }
+        if let (Some(scheduler), Some(spec)) = (&replica_scheduler, &speculative) {
+            let entry = REPLICA_SCHEDULERS.iter().find(|e| e.name == scheduler.name).expect("registered");
+            if !entry.speculative_decoding {
+                let able: Vec<&str> =
+                    REPLICA_SCHEDULERS.iter().filter(|e| e.speculative_decoding).map(|e| e.name).collect();
+                p.error(
+                    ConfigError::new(
+                        "replica_config_speculative_method",
+                        format!(
+                            "{} needs a replica scheduler that speculates; the {} scheduler does not",
+                            spec.method.name(),
+                            scheduler.name
+                        ),
+                    )
+                    .with_hint(format!("use --replica_scheduler_config_type {}", able.join(" or "))),
+                );
+            }
+        }
+        if speculative.is_some() && p.string(crate::disagg::TYPE_FLAG) == crate::disagg::PREFILL_DECODE {
+            p.error(
+                ConfigError::new(
+                    "replica_config_speculative_method",
+                    "speculative decoding is not modelled with disaggregated prefill and decode",
+                )
+                .with_hint(format!(
+                    "set --{} none, or --replica_config_speculative_method none",
+                    crate::disagg::TYPE_FLAG
+                )),
+            );
+        }
+        let draft_memory = match (&speculative, &replica) {
+            (Some(spec), Some(r)) => speculative::draft_memory(spec, r),
+            _ => memory::DraftMemory::default(),
+        };
         let memory = match &replica {
-            Some(r) if !p.has_errors() => plan_memory(&mut p, r, &cache, num_replicas, &mut warnings),
+            Some(r) if !p.has_errors() => {
+                plan_memory(&mut p, r, &cache, draft_memory, num_replicas, &mut warnings)
+            }
             _ => None,
         };
         if let (Some(scheduler), Some(memory), Some(r)) = (&replica_scheduler, &memory, &replica)
@@ -246,6 +292,7 @@ impl SimConfig {
             warnings,
             memory_estimate,
             disagg: None,
+            speculative,
         };
         built.disagg = disagg::read(user, inputs, memory_budget, &built)?;
         if let Some(decode) = built.disagg.as_ref().map(|d| &d.decode) {
@@ -423,10 +470,11 @@ fn plan_memory(
     p: &mut Params,
     replica: &ReplicaSpec,
     cache: &CacheSpec,
+    draft: memory::DraftMemory,
     num_replicas: u32,
     warnings: &mut Vec<String>,
 ) -> Option<MemoryPlan> {
-    let mut plan = match memory::plan(replica, cache) {
+    let mut plan = match memory::plan_with_draft(replica, cache, draft) {
         Ok(plan) => plan,
         Err(e) => {
             p.error(e);

@@ -147,6 +147,10 @@ pub struct ReplicaSchedulerEntry {
     /// Whether it serves disaggregated pools (the [`ReplicaScheduler::hand_off`] family), and
     /// the flag that caps its running requests (a decode pool's batch-size cap sets it).
     pub disaggregation: Option<&'static str>,
+    /// Whether it runs speculative decoding (`--replica_config_speculative_method`): it plans
+    /// a decoding request's [`crate::request::Request::next_num_tokens`] (k + 1 tokens to
+    /// verify, within its token budget) and reserves their KV slots before the step.
+    pub speculative_decoding: bool,
     /// Reads its flags; `None` after recording an error.
     pub parse: fn(&mut Params) -> Option<ReplicaSchedulerFactory>,
     /// The largest forward pass it can form, from its (already validated) flags and the model's
@@ -184,6 +188,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: vllm_v1::FLAGS,
         prefix_caching: true,
         disaggregation: Some("vllm_v1_scheduler_config_batch_size_cap"),
+        speculative_decoding: true,
         parse: vllm_v1::parse,
         peak_batch: |c, _| {
             budget_and_cap(
@@ -199,6 +204,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: sglang::FLAGS,
         prefix_caching: true,
         disaggregation: None,
+        speculative_decoding: false,
         parse: sglang::parse,
         // A prefill batch runs alone, up to its chunk; without an explicit cap SGLang's default
         // running-request limit is clamped to 2048-4096 from the KV size, 2048 taken here.
@@ -216,6 +222,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: trtllm::FLAGS,
         prefix_caching: true,
         disaggregation: None,
+        speculative_decoding: false,
         parse: trtllm::parse,
         peak_batch: |c, _| {
             budget_and_cap(
@@ -231,6 +238,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: sarathi::FLAGS,
         prefix_caching: false,
         disaggregation: None,
+        speculative_decoding: false,
         parse: sarathi::parse,
         peak_batch: |c, _| {
             budget_and_cap(
@@ -246,6 +254,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: vllm_v0::FLAGS,
         prefix_caching: false,
         disaggregation: None,
+        speculative_decoding: false,
         parse: vllm_v0::parse,
         peak_batch: |c, _| {
             budget_and_cap(
@@ -261,6 +270,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: orca::FLAGS,
         prefix_caching: false,
         disaggregation: None,
+        speculative_decoding: false,
         parse: orca::parse,
         peak_batch: |c, max_model_len| {
             // Whole prompts, at most one context's worth per pass in the profile.
@@ -276,6 +286,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: faster_transformer::FLAGS,
         prefix_caching: false,
         disaggregation: None,
+        speculative_decoding: false,
         parse: faster_transformer::parse,
         peak_batch: |c, max_model_len| PeakBatch {
             tokens: u64::from(max_model_len),
@@ -288,6 +299,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: lightllm::FLAGS,
         prefix_caching: false,
         disaggregation: None,
+        speculative_decoding: false,
         parse: lightllm::parse,
         peak_batch: |c, _| {
             budget_and_cap(

@@ -1,0 +1,123 @@
+//! Speculative decoding's draft cost: the target's predictor, plus the draft (an MTP layer, an
+//! EAGLE head or a draft model, each priced as a model of its own) run k times on the last
+//! stage, shown as [`Op::SpeculativeDraft`].
+//!
+//! The target's own predictor prices the verification: a speculating request's decode item
+//! carries k + 1 tokens (the linear layers see k + 1 tokens, attention k + 1 queries over
+//! its context). The draft then runs once over every token of the batch (prefill chunks
+//! included: the MTP layer or EAGLE head reads the target's hidden states of every position,
+//! and a draft model keeps its own KV cache of them), and k − 1 more times over one token per
+//! decoding request (each draft token feeds the next).
+
+use super::{
+    BatchItem, ExecutionTime, ExecutionTimePredictor, Op, Provenance, SharedPredictor, StagePosition,
+};
+
+/// The target's predictor with the draft's time added on the last stage.
+pub struct SpeculativePredictor {
+    target: SharedPredictor,
+    draft: SharedPredictor,
+    num_tokens: u32,
+    what: &'static str,
+}
+
+impl SpeculativePredictor {
+    /// `target` priced as usual, plus `draft` (a one-stage predictor of the draft) run
+    /// `num_tokens` (k) times per step; `what` names the method in descriptions.
+    pub fn new(
+        target: SharedPredictor,
+        draft: SharedPredictor,
+        num_tokens: u32,
+        what: &'static str,
+    ) -> SpeculativePredictor {
+        SpeculativePredictor { target, draft, num_tokens, what }
+    }
+
+    /// The draft's GPU time for `batch`, ms, and the provenance of its largest op.
+    pub fn draft_ms(&self, batch: &[BatchItem]) -> (f64, Provenance) {
+        const ONE: StagePosition = StagePosition { stage: 0, num_stages: 1 };
+        if batch.is_empty() {
+            return (0.0, Provenance::None);
+        }
+        let first = self.draft.predict(batch, ONE);
+        let mut ms = first.model_ms();
+        let decoding: Vec<BatchItem> = batch
+            .iter()
+            .filter(|i| !i.is_prefill)
+            .map(|i| BatchItem {
+                num_processed_tokens: i.num_processed_tokens + i.num_tokens,
+                num_tokens: 1,
+                is_prefill: false,
+            })
+            .collect();
+        if self.num_tokens > 1 && !decoding.is_empty() {
+            let next = self.draft.predict(&decoding, ONE);
+            ms += f64::from(self.num_tokens - 1) * next.model_ms();
+        }
+        let provenance = Op::ALL
+            .iter()
+            .filter(|op| **op != Op::CpuOverhead)
+            .max_by(|a, b| first.get(**a).total_cmp(&first.get(**b)))
+            .map_or(Provenance::None, |op| first.provenance[*op as usize]);
+        (ms, provenance)
+    }
+}
+
+impl ExecutionTimePredictor for SpeculativePredictor {
+    fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
+        let mut time = self.target.predict(batch, position);
+        if position.is_last() {
+            let (ms, provenance) = self.draft_ms(batch);
+            time.set(Op::SpeculativeDraft, ms, provenance);
+        }
+        time
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}; speculative decoding ({}, k = {}): draft {}",
+            self.target.describe(),
+            self.what,
+            self.num_tokens,
+            self.draft.describe()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// 1 ms per token, on the GPU.
+    struct PerToken;
+    impl ExecutionTimePredictor for PerToken {
+        fn predict(&self, batch: &[BatchItem], _: StagePosition) -> ExecutionTime {
+            let mut t = ExecutionTime::default();
+            t.set(Op::MlpUpProj, batch.iter().map(|i| f64::from(i.num_tokens)).sum(), Provenance::Roofline);
+            t.set(Op::CpuOverhead, 5.0, Provenance::Roofline);
+            t
+        }
+        fn describe(&self) -> String {
+            "per token".into()
+        }
+    }
+
+    #[test]
+    fn the_draft_runs_once_over_the_batch_then_k_minus_one_times_per_decode_on_the_last_stage() {
+        let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerToken), 3, "mtp");
+        let batch = [
+            BatchItem { num_processed_tokens: 0, num_tokens: 100, is_prefill: true },
+            BatchItem { num_processed_tokens: 50, num_tokens: 4, is_prefill: false },
+            BatchItem { num_processed_tokens: 70, num_tokens: 4, is_prefill: false },
+        ];
+        let last = p.predict(&batch, StagePosition { stage: 1, num_stages: 2 });
+        // First pass: 108 tokens; then 2 more passes over the 2 decoding requests' 1 token.
+        assert_eq!(last.get(Op::SpeculativeDraft), 108.0 + 2.0 * 2.0);
+        assert_eq!(last.provenance[Op::SpeculativeDraft as usize], Provenance::Roofline);
+        assert_eq!(last.get(Op::MlpUpProj), 108.0, "the target's time is unchanged");
+        let first = p.predict(&batch, StagePosition { stage: 0, num_stages: 2 });
+        assert_eq!(first.get(Op::SpeculativeDraft), 0.0, "only the last stage drafts");
+        assert!(p.describe().contains("k = 3"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Speculative decoding (`--replica_config_speculative_*`): the flags read into a
+//! [`SpeculativeSpec`], the draft as a replica of its own (for its weights, its KV and, through
+//! the calibrated roofline, its time), and the predictor wrapped to add the draft's time.
+
+use std::sync::Arc;
+
+use crate::catalog::{self, ModelArch};
+use crate::config::{ConfigError, ParallelSpec, Params, ReplicaSpec, SpeculativeMethod, SpeculativeSpec};
+use crate::exec::{PREDICTORS, SharedPredictor, SpeculativePredictor};
+use crate::memory::{self, DraftMemory};
+
+/// Most draft tokens per step (engines use 1-7; EAGLE trees go further, not modelled).
+pub const MAX_SPECULATIVE_TOKENS: u32 = 16;
+
+const METHOD: &str = "replica_config_speculative_method";
+const NUM_TOKENS: &str = "replica_config_num_speculative_tokens";
+const RATE: &str = "replica_config_speculative_acceptance_rate";
+const RATES: &str = "replica_config_speculative_acceptance_rates";
+const DRAFT_MODEL: &str = "replica_config_speculative_draft_model_name";
+
+/// A text flag's value, `None` when unset, empty or `none`.
+fn opt_text(p: &mut Params, name: &str) -> Option<String> {
+    p.opt_string(name).filter(|s| !s.trim().is_empty() && !s.trim().eq_ignore_ascii_case("none"))
+}
+
+/// The speculative-decoding settings; `None` when off, or after recording errors that name
+/// their flags.
+pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<SpeculativeSpec> {
+    let method = match p.string(METHOD).as_str() {
+        "mtp" => SpeculativeMethod::Mtp,
+        "eagle" => SpeculativeMethod::Eagle,
+        "draft_model" => SpeculativeMethod::DraftModel,
+        // Its settings are inactive then (the flag table's ignored-flag warnings name them).
+        _ => return None,
+    };
+    let k = p.int_in(NUM_TOKENS, 1, i64::from(MAX_SPECULATIVE_TOKENS)) as u32;
+    let rates = match opt_text(p, RATES) {
+        Some(list) => parse_rates(p, &list, k)?,
+        None => {
+            let r = p.float_in(RATE, 0.0, 1.0);
+            vec![r; k as usize]
+        }
+    };
+    let draft_name = if method == SpeculativeMethod::DraftModel { opt_text(p, DRAFT_MODEL) } else { None };
+    let replica = replica?;
+    let target = &replica.model;
+    let draft = match method {
+        SpeculativeMethod::Mtp => {
+            // DeepSeek-V3's MTP module: one decoder layer of the model's own shape (an MoE layer
+            // for an MoE model), its embedding and LM head shared with the model.
+            let mut layer = target.clone();
+            layer.name = format!("{} MTP layer", target.name);
+            layer.num_layers = 1;
+            if let Some(moe) = layer.moe.as_mut() {
+                moe.first_k_dense_layers = 0;
+            }
+            layer
+        }
+        SpeculativeMethod::Eagle => {
+            // An EAGLE head: one dense decoder layer at the model's hidden size.
+            let mut layer = target.clone();
+            layer.name = format!("{} EAGLE head", target.name);
+            layer.num_layers = 1;
+            layer.moe = None;
+            layer
+        }
+        SpeculativeMethod::DraftModel => {
+            let Some(name) = draft_name.clone() else {
+                p.error(
+                    ConfigError::new(DRAFT_MODEL, "must name a catalogue model with --replica_config_speculative_method draft_model")
+                        .with_hint("e.g. meta-llama/Llama-3.2-1B-Instruct for a Llama-3 target; `llmsim --list-models` lists the catalogue"),
+                );
+                return None;
+            };
+            let Some(model) = catalog::find_model(&name) else {
+                let mut e = ConfigError::new(DRAFT_MODEL, format!("unknown model '{name}'"));
+                if let Some(best) = catalog::suggest_model(&name) {
+                    e = e.with_hint(format!("did you mean '{best}'?"));
+                }
+                p.error(e);
+                return None;
+            };
+            check_draft_model(p, model, replica)?;
+            model.clone()
+        }
+    };
+    let expected_tokens_fp = SpeculativeSpec::expected_tokens(&rates);
+    Some(SpeculativeSpec { method, num_tokens: k, rates, draft, expected_tokens_fp })
+}
+
+/// `0.8,0.6,0.4`: k rates in [0, 1].
+fn parse_rates(p: &mut Params, list: &str, k: u32) -> Option<Vec<f64>> {
+    let mut rates = Vec::new();
+    for (i, field) in list.split(',').enumerate() {
+        match field.trim().parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => rates.push(r),
+            _ => {
+                p.error(
+                    ConfigError::new(
+                        RATES,
+                        format!(
+                            "rate {} of '{list}', '{}', is not a number between 0 and 1",
+                            i + 1,
+                            field.trim()
+                        ),
+                    )
+                    .with_hint("give k comma-separated rates, e.g. 0.8,0.6,0.4"),
+                );
+                return None;
+            }
+        }
+    }
+    if rates.len() != k as usize {
+        p.error(
+            ConfigError::new(
+                RATES,
+                format!(
+                    "'{list}' has {} rates, but --{NUM_TOKENS} is {k}: give one per draft position",
+                    rates.len()
+                ),
+            )
+            .with_hint(format!("give {k} rates, or set --{NUM_TOKENS} {}", rates.len())),
+        );
+        return None;
+    }
+    Some(rates)
+}
+
+/// A draft model must split like the target and read the same tokens.
+fn check_draft_model(p: &mut Params, draft: &ModelArch, replica: &ReplicaSpec) -> Option<()> {
+    let tp = replica.parallel.tensor_parallel_size;
+    if !draft.num_q_heads.is_multiple_of(tp)
+        || !draft.embedding_dim.is_multiple_of(tp)
+        || draft.no_tensor_parallel && tp > 1
+    {
+        p.error(ConfigError::new(
+            DRAFT_MODEL,
+            format!(
+                "the draft model {} runs at the target's TP={tp}, which does not divide its {} attention heads and hidden size {}",
+                draft.name, draft.num_q_heads, draft.embedding_dim
+            ),
+        ));
+        return None;
+    }
+    if draft.vocab_size != replica.model.vocab_size {
+        p.warn(format!(
+            "the draft model {} has a vocabulary of {} tokens, the target {} one of {}: engines need the same tokenizer",
+            draft.name, draft.vocab_size, replica.model.name, replica.model.vocab_size
+        ));
+    }
+    Some(())
+}
+
+/// The draft as a one-stage replica at the target's TP (an MTP layer keeps the target's
+/// expert and attention data parallelism too), on the target's GPUs and dtypes.
+pub(super) fn draft_replica(spec: &SpeculativeSpec, replica: &ReplicaSpec) -> ReplicaSpec {
+    let parallel = match spec.method {
+        SpeculativeMethod::Mtp => ParallelSpec { num_pipeline_stages: 1, ..replica.parallel },
+        _ => ParallelSpec::tp_pp(replica.parallel.tensor_parallel_size, 1),
+    };
+    ReplicaSpec { model: spec.draft.clone(), parallel, ..replica.clone() }
+}
+
+/// What the draft adds to each GPU of the last stage: an MTP layer or EAGLE head is one layer
+/// plus its input projection from the concatenated embedding and hidden state (2E × E); a
+/// draft model is its whole weight set. The draft's KV grows with every token of the target's.
+pub(super) fn draft_memory(spec: &SpeculativeSpec, replica: &ReplicaSpec) -> DraftMemory {
+    let draft = draft_replica(spec, replica);
+    let tp = u64::from(replica.parallel.tensor_parallel_size.max(1));
+    let e = u64::from(spec.draft.embedding_dim);
+    let params_per_device = match spec.method {
+        SpeculativeMethod::Mtp | SpeculativeMethod::Eagle => {
+            memory::params_per_layer(&draft) + 2 * e * e / tp
+        }
+        SpeculativeMethod::DraftModel => {
+            let embedding = u64::from(spec.draft.vocab_size) * e / tp;
+            memory::stage_layer_params(&draft)
+                + if spec.draft.tie_word_embeddings { embedding } else { 2 * embedding }
+        }
+    };
+    let kv_bytes_per_token = replica
+        .kv_cache_dtype
+        .bytes_of(memory::kv_elements_per_token_layer(&draft) * u64::from(spec.draft.num_layers));
+    DraftMemory { params_per_device, kv_bytes_per_token }
+}
+
+/// The target's predictor with the draft's time added; the draft is priced by the calibrated
+/// roofline whichever predictor the target uses (profile tables describe the target only).
+pub(super) fn wrap_predictor(
+    p: &mut Params,
+    spec: &SpeculativeSpec,
+    replica: &ReplicaSpec,
+    target: SharedPredictor,
+) -> Option<SharedPredictor> {
+    let roofline = PREDICTORS.iter().find(|e| e.name == "roofline").expect("registered");
+    let draft = (roofline.parse)(p, &draft_replica(spec, replica))?;
+    Some(Arc::new(SpeculativePredictor::new(target, draft, spec.num_tokens, spec.method.name())))
+}
