@@ -159,6 +159,39 @@ fn output_flags_gate_what_they_name() {
     assert!(config.contains("\"metrics_config_write_metrics\": false"), "{config}");
 }
 
+#[test]
+fn the_moe_models_people_serve_run_from_the_catalogue() {
+    // Qwen3-235B-A22B by the validation file's -FP8 name, gpt-oss-120b (sliding-window layers)
+    // in fp4 on one H100 as vLLM serves it, MiniMax-M2.5 in fp8 over two B200s.
+    for (name, model, device, node, tp, dtype) in [
+        ("qwen3", "Qwen/Qwen3-235B-A22B-FP8", "h200", "h200_dgx", "4", "fp8"),
+        ("gpt-oss", "openai/gpt-oss-120b", "h100", "h100_dgx", "1", "fp4"),
+        ("minimax", "MiniMaxAI/MiniMax-M2.5", "b200", "b200_dgx", "2", "fp8"),
+    ] {
+        let dir = scratch(name);
+        run_into(
+            &dir,
+            &[
+                "--replica_config_model_name",
+                model,
+                "--replica_config_device",
+                device,
+                "--replica_config_network_device",
+                node,
+                "--replica_config_tensor_parallel_size",
+                tp,
+                "--replica_config_weight_dtype",
+                dtype,
+                "--replica_config_kv_cache_dtype",
+                "fp8",
+            ],
+        );
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["num_completed"], 4, "{model}: {summary}");
+    }
+}
+
 /// Runs `llmsim` with `args`, closing the read end of stdout and/or stderr at once, and returns
 /// its exit code (the process must never panic, 101).
 fn exit_code_with_closed(args: &[&str], close_stdout: bool, close_stderr: bool) -> Option<i32> {

@@ -61,6 +61,19 @@ impl MlaSpec {
     }
 }
 
+/// Sliding-window attention on some layers (gpt-oss alternates sliding and full layers): a
+/// sliding layer's token attends to the last `window` tokens only (itself included), so its
+/// attention work and the KV an engine must keep for it are bounded by the window.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct SlidingWindowSpec {
+    /// Tokens a sliding layer attends to (Hugging Face's `sliding_window`).
+    pub window: u32,
+    /// How many of the layers slide (`sliding_attention` in `layer_types`); the rest attend to
+    /// the whole context. They are taken as spread evenly over the layers (gpt-oss alternates),
+    /// so every pipeline stage holds its share.
+    pub layers: u32,
+}
+
 /// A decoder-only transformer's shape: everything the memory planner and predictors need.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct ModelArch {
@@ -119,6 +132,9 @@ pub struct ModelArch {
     /// Multi-head latent attention, if the model uses it instead of per-head K and V.
     #[serde(default)]
     pub mla: Option<MlaSpec>,
+    /// Sliding-window attention layers, if any.
+    #[serde(default)]
+    pub sliding_window: Option<SlidingWindowSpec>,
 }
 
 fn default_activation() -> String {
@@ -132,6 +148,18 @@ impl ModelArch {
     /// Per-head size.
     pub fn head_dim(&self) -> u32 {
         if self.head_dim > 0 { self.head_dim } else { self.embedding_dim / self.num_q_heads.max(1) }
+    }
+
+    /// Of `layers` consecutive layers (a pipeline stage's), how many slide: their even share of
+    /// the model's sliding layers, rounded down (0 without sliding-window attention).
+    pub fn sliding_layers_of(&self, layers: u32) -> u32 {
+        match &self.sliding_window {
+            Some(w) if self.num_layers > 0 => {
+                (u64::from(layers) * u64::from(w.layers.min(self.num_layers)) / u64::from(self.num_layers))
+                    as u32
+            }
+            _ => 0,
+        }
     }
 
     fn normalise(mut self) -> ModelArch {

@@ -23,8 +23,13 @@ pub struct MemoryPlan {
     pub available_bytes_per_device: u64,
     /// Of that, kept out of the KV cache for activations and the runtime.
     pub reserved_bytes_per_device: u64,
-    /// KV bytes one token takes on one GPU.
+    /// KV bytes one token takes on one GPU: of a model with sliding-window layers, its
+    /// full-attention layers' only (the block pool's charge per token).
     pub kv_bytes_per_token: u64,
+    /// Kept out of the block pool for the sliding-window layers' KV: every sequence the
+    /// scheduler may run holds at most the window plus one block of it per sliding layer (0
+    /// without sliding-window attention).
+    pub sliding_window_bytes_per_device: u64,
     /// Tokens of KV the replica can hold: each attention-DP rank's, times the ranks.
     pub max_kv_tokens: u64,
     /// KV blocks per replica (the planner's, or `--cache_config_num_blocks`): with attention
@@ -232,6 +237,26 @@ pub fn kv_elements_per_token_layer(replica: &ReplicaSpec) -> u64 {
     }
 }
 
+/// Of the layers on one GPU (a pipeline stage's), how many keep KV for the whole context and
+/// how many slide (a sliding-window model's share of its sliding layers; 0 otherwise).
+pub fn full_and_sliding_layers(replica: &ReplicaSpec) -> (u64, u64) {
+    let layers = replica.layers_per_stage();
+    let sliding = replica.model.sliding_layers_of(layers);
+    (u64::from(layers - sliding), u64::from(sliding))
+}
+
+/// Bytes per GPU that the sliding-window layers' KV of `sequences` running sequences takes:
+/// each keeps the last `window` tokens of every sliding layer, plus up to one partly filled
+/// block (vLLM's sliding-window manager frees the blocks that fall out of the window; they are
+/// never charged to the block pool's per-token accounting).
+pub fn sliding_window_bytes(replica: &ReplicaSpec, block_size: u32, sequences: u64) -> u64 {
+    let (_, sliding) = full_and_sliding_layers(replica);
+    let Some(w) = &replica.model.sliding_window else { return 0 };
+    let per_sequence_tokens = u64::from(w.window) + u64::from(block_size);
+    let per_token = replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * sliding);
+    sequences.saturating_mul(per_sequence_tokens).saturating_mul(per_token)
+}
+
 /// Plans a replica's KV capacity; refuses a configuration whose weights do not fit, with the
 /// numbers and a hint.
 pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, ConfigError> {
@@ -258,7 +283,6 @@ pub fn plan_with_draft(
     let m = &replica.model;
     let tp = u64::from(replica.parallel.tensor_parallel_size);
     let pp = replica.parallel.num_pipeline_stages;
-    let layers = u64::from(replica.layers_per_stage());
     let embedding = u64::from(m.vocab_size) * u64::from(m.embedding_dim) / tp;
     // The first stage holds the embedding, the last the LM head; one stage holds both (once
     // when tied).
@@ -273,8 +297,13 @@ pub fn plan_with_draft(
         ActivationMemory::Profile { tokens, sequences } => activation_bytes(replica, tokens, sequences),
     };
     let reserved = activations + cache.runtime_memory_bytes;
-    let kv_bytes_per_token = replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * layers)
-        + draft.kv_bytes_per_token;
+    let (full_layers, _) = full_and_sliding_layers(replica);
+    let kv_bytes_per_token =
+        replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * full_layers)
+            + draft.kv_bytes_per_token;
+    // Each attention-DP rank runs its share of the scheduler's sequences.
+    let rank_sequences = cache.max_sequences.div_ceil(u64::from(replica.parallel.attention_dp_size.max(1)));
+    let sliding_window_bytes = sliding_window_bytes(replica, cache.block_size, rank_sequences);
 
     let gib = |b: u64| b as f64 / GIB;
     if weight_bytes >= available {
@@ -303,7 +332,7 @@ pub fn plan_with_draft(
         )
         .with_hint(hint));
     }
-    let free = (available - weight_bytes).saturating_sub(reserved);
+    let free = (available - weight_bytes).saturating_sub(reserved).saturating_sub(sliding_window_bytes);
     // Every GPU of an attention-DP rank holds its share of that rank's KV (TP splits the heads),
     // so one GPU's free memory is one rank's capacity; the ranks' capacities add up.
     let dp = u64::from(replica.parallel.attention_dp_size.max(1));
@@ -333,6 +362,7 @@ pub fn plan_with_draft(
         available_bytes_per_device: available,
         reserved_bytes_per_device: reserved,
         kv_bytes_per_token,
+        sliding_window_bytes_per_device: sliding_window_bytes,
         max_kv_tokens,
         num_blocks: cache.num_blocks_override.unwrap_or(planned_blocks),
         attention_dp_size: replica.parallel.attention_dp_size.max(1),
@@ -367,6 +397,7 @@ mod tests {
             runtime_memory_bytes: 0,
             enable_prefix_caching: false,
             num_preallocate_tokens: 64,
+            max_sequences: 0,
         }
     }
 
@@ -470,6 +501,98 @@ mod tests {
         let runtime = CacheSpec { runtime_memory_bytes: 1 << 30, ..profile };
         let both = plan(&r, &runtime).unwrap();
         assert_eq!(with.max_kv_tokens - both.max_kv_tokens, (1u64 << 30) / 131_072);
+    }
+
+    #[test]
+    fn qwen3_235b_kv_bytes_per_token_from_its_config() {
+        // config.json: 94 layers, 4 KV heads of head_dim 128, no sliding window. Per token:
+        // K and V × 128 × 4 heads × 94 layers × 2 B = 192,512 B at TP 1; at TP 4 and TP 8 each GPU
+        // holds one KV head (replicated above TP 4): 2 × 128 × 1 × 94 × 2 = 48,128 B; fp8 halves it.
+        let kv = |tp, dtype| {
+            let mut r = replica("Qwen/Qwen3-235B-A22B-FP8", "h200", tp, 1);
+            r.kv_cache_dtype = dtype;
+            r.weight_dtype = Dtype::Fp8;
+            plan(&r, &cache()).unwrap().kv_bytes_per_token
+        };
+        assert_eq!(kv(4, Dtype::Bf16), 48_128);
+        assert_eq!(kv(8, Dtype::Bf16), 48_128);
+        assert_eq!(kv(8, Dtype::Fp8), 24_064);
+        let r = replica("Qwen/Qwen3-235B-A22B", "h200", 1, 1);
+        assert_eq!(kv_elements_per_token_layer(&r) * 94 * 2, 192_512);
+        assert_eq!(full_and_sliding_layers(&r), (94, 0));
+    }
+
+    #[test]
+    fn moe_models_weights_match_their_published_totals() {
+        // Per layer at TP 1: attention E·hd·(q + 2kv) + q·hd·E (+ q/k/v biases), the router E ×
+        // experts, every routed expert's 3 projections, two norms; plus embedding and LM head.
+        // gpt-oss-120b: 2880·64·80 + 64·64·2880 + 64·80 = 26,547,200; router 368,640; experts
+        // 128·3·2880·2880 = 3,185,049,600; norms 5,760: 3,211,971,200 × 36 = 115,630,963,200,
+        // + 2 × 201,088 × 2880 = 1,158,266,880: 116.79 B ("117 B" as OpenAI states it).
+        // Qwen3-235B-A22B: 4096·128·72 + 64·128·4096 = 71,303,168; router 524,288; experts
+        // 128·3·4096·1536 = 2,415,919,104; norms 8,192: 2,487,754,752 × 94 + 2 × 151,936 × 4096
+        // = 235,093,606,400 ("235 B").
+        // MiniMax-M2.5: 3072·128·64 + 48·128·3072 = 44,040,192; router 786,432; experts
+        // 256·3·3072·1536 = 3,623,878,656; norms 6,144: 3,668,711,424 × 62 + 2 × 200,064 × 3072
+        // = 228,689,301,504 ("229 B").
+        let params = |model| {
+            plan(&replica(model, "b200", 1, 1), &CacheSpec { memory_margin_fraction: 0.0, ..cache() })
+        };
+        let total = |model| {
+            let r = replica(model, "b200", 1, 1);
+            let m = &r.model;
+            params_per_layer(&r) * u64::from(m.num_layers)
+                + 2 * u64::from(m.vocab_size) * u64::from(m.embedding_dim)
+        };
+        assert_eq!(total("openai/gpt-oss-120b"), 116_789_230_080);
+        assert_eq!(total("Qwen/Qwen3-235B-A22B"), 235_093_606_400);
+        assert_eq!(total("MiniMaxAI/MiniMax-M2.5"), 228_689_301_504);
+        // At NVFP4-sized weights (0.5625 B a parameter) gpt-oss-120b takes 65.7 GB: the real
+        // checkpoint's MXFP4 experts (0.53125 B) and bf16 rest take 65.1 GB, within 1 %.
+        let mut r = replica("openai/gpt-oss-120b", "b200", 1, 1);
+        r.weight_dtype = Dtype::Fp4;
+        let fp4 = plan(&r, &cache()).unwrap();
+        assert_eq!(fp4.params_per_device, 116_789_230_080);
+        let checkpoint =
+            36.0 * 3_185_049_600.0 * 0.53125 + (116_789_230_080.0 - 36.0 * 3_185_049_600.0) * 2.0;
+        assert!((fp4.weight_bytes_per_device as f64 / checkpoint - 1.0).abs() < 0.01);
+        // Qwen3-235B over TP 8 (the experts split 8 ways, one KV head per GPU): 94 × (4096·128·10
+        // + 8·128·4096 + 524,288 + 2,415,919,104 / 8 + 8,192) + 2 × 151,936 × 4096 / 8.
+        let r = replica("Qwen/Qwen3-235B-A22B", "h200", 8, 1);
+        let per_gpu = 94 * (4096 * 128 * 10 + 8 * 128 * 4096 + 524_288 + 2_415_919_104 / 8 + 8_192)
+            + 2 * 151_936 * 4096 / 8;
+        assert_eq!(plan(&r, &cache()).unwrap().params_per_device, per_gpu);
+        assert!(params("MiniMaxAI/MiniMax-M2.5").is_err(), "229 B bf16 parameters do not fit one B200");
+    }
+
+    #[test]
+    fn gpt_oss_kv_per_token_counts_its_full_layers_and_the_window_is_reserved_per_sequence() {
+        // config.json: 36 layers, layer_types alternating sliding_attention (window 128) and
+        // full_attention, 8 KV heads of head_dim 64. The block pool charges the 18 full layers:
+        // 2 × 64 × 8 × 18 × 2 B = 36,864 B a token at TP 1, bf16; at TP 8, one KV head: 4,608 B.
+        let mut r = replica("openai/gpt-oss-120b", "h200", 1, 1);
+        r.weight_dtype = Dtype::Fp4;
+        assert_eq!(full_and_sliding_layers(&r), (18, 18));
+        let none = plan(&r, &cache()).unwrap();
+        assert_eq!(none.kv_bytes_per_token, 36_864);
+        assert_eq!(none.sliding_window_bytes_per_device, 0, "no sequence cap: nothing reserved");
+        // 256 sequences each keep the window and one 16-token block of the 18 sliding layers:
+        // 256 × (128 + 16) × 36,864 B = 1,358,954,496 B, which the pool loses.
+        let capped = plan(&r, &CacheSpec { max_sequences: 256, ..cache() }).unwrap();
+        assert_eq!(capped.sliding_window_bytes_per_device, 1_358_954_496);
+        assert_eq!(none.max_kv_tokens - capped.max_kv_tokens, 1_358_954_496 / 36_864);
+        // Attention-DP ranks each run their share of the sequences.
+        let mut dp = r.clone();
+        dp.parallel.attention_dp_size = 2;
+        dp.parallel.tensor_parallel_size = 1;
+        let dp_plan = plan(&dp, &CacheSpec { max_sequences: 256, ..cache() }).unwrap();
+        assert_eq!(dp_plan.sliding_window_bytes_per_device, 1_358_954_496 / 2);
+        let mut tp8 = replica("openai/gpt-oss-120b", "h200", 8, 1);
+        tp8.kv_cache_dtype = Dtype::Bf16;
+        assert_eq!(plan(&tp8, &cache()).unwrap().kv_bytes_per_token, 4_608);
+        // Two pipeline stages hold 9 sliding and 9 full layers each.
+        let pp2 = replica("openai/gpt-oss-120b", "h200", 1, 2);
+        assert_eq!(full_and_sliding_layers(&pp2), (9, 9));
     }
 
     #[test]

@@ -166,6 +166,9 @@ pub struct CacheSpec {
     pub enable_prefix_caching: bool,
     /// Tokens of blocks allocated ahead (vllm_v1).
     pub num_preallocate_tokens: u32,
+    /// Sequences one replica runs at most (the replica scheduler's batch-size cap): the planner
+    /// keeps each one's sliding-window KV out of the block pool (0: none reserved).
+    pub max_sequences: u64,
 }
 
 /// What the memory planner keeps out of the KV cache for activations.

@@ -184,6 +184,9 @@ pub struct RooflinePredictor {
     /// An MoE model's dense first layers (`first_k_dense_replace`); layers per stage.
     first_k_dense: u32,
     layers_per_stage: u32,
+    /// Sliding-window attention: the share of the stage's layers that slide and their window
+    /// in tokens (`None`: every layer attends to the whole context).
+    sliding: Option<(f64, f64)>,
     shape: LayerShape,
     attention: AttentionShape,
     weight_bytes: f64,
@@ -430,6 +433,12 @@ impl RooflinePredictor {
             layers: replica.layers_per_stage() as f64,
             first_k_dense: m.moe.as_ref().map_or(0, |moe| moe.first_k_dense_layers),
             layers_per_stage: replica.layers_per_stage(),
+            sliding: m.sliding_window.as_ref().and_then(|w| {
+                let layers = replica.layers_per_stage();
+                let sliding = m.sliding_layers_of(layers);
+                (sliding > 0 && layers > 0)
+                    .then(|| (f64::from(sliding) / f64::from(layers), f64::from(w.window)))
+            }),
             shape,
             attention: AttentionShape {
                 q_heads: shape.q_heads,
@@ -684,7 +693,8 @@ impl RooflinePredictor {
         )
     }
 
-    /// Prefill and decode work of `batch`.
+    /// Prefill and decode work of `batch`, per layer: of a model with sliding-window layers,
+    /// the mean of its full layers' work and its sliding layers' (over at most the window).
     pub fn attention_work(&self, batch: &[BatchItem]) -> (PrefillWork, DecodeWork) {
         let mut prefill = PrefillWork::default();
         let mut decode = DecodeWork::default();
@@ -700,8 +710,71 @@ impl RooflinePredictor {
                 );
             }
         }
-        (prefill, decode)
+        let Some((share, window)) = self.sliding else { return (prefill, decode) };
+        let mut sliding_prefill = PrefillWork::default();
+        let mut sliding_decode = DecodeWork::default();
+        for item in batch {
+            if item.is_prefill {
+                add_windowed_prefill(
+                    &mut sliding_prefill,
+                    &self.attention,
+                    item.num_tokens as f64,
+                    item.num_processed_tokens as f64,
+                    window,
+                );
+            } else {
+                let context = item.num_processed_tokens as f64 + item.num_tokens as f64;
+                sliding_decode.add(&self.attention, context.min(window));
+            }
+        }
+        let mix = |full: f64, sliding: f64| (1.0 - share) * full + share * sliding;
+        (
+            PrefillWork {
+                flops: mix(prefill.flops, sliding_prefill.flops),
+                bytes: mix(prefill.bytes, sliding_prefill.bytes),
+            },
+            DecodeWork {
+                sequences: decode.sequences,
+                flops: mix(decode.flops, sliding_decode.flops),
+                bytes: mix(decode.bytes, sliding_decode.bytes),
+            },
+        )
     }
+}
+
+/// Query/key pairs of a prefill chunk of `chunk` tokens after `cached` ones in a sliding-window
+/// layer: the token at position p (from 0) attends to min(p + 1, `window`) keys, itself included.
+pub fn windowed_pairs(chunk: f64, cached: f64, window: f64) -> f64 {
+    // Σ min(x, window) for x from cached + 1 to cached + chunk.
+    let (first, last) = (cached + 1.0, cached + chunk);
+    if chunk <= 0.0 {
+        0.0
+    } else if last <= window {
+        (first + last) * chunk / 2.0
+    } else if first >= window {
+        window * chunk
+    } else {
+        (first + window) * (window - first + 1.0) / 2.0 + window * (last - window)
+    }
+}
+
+/// [`PrefillWork::add`] for a sliding-window layer: QKᵀ and PV over [`windowed_pairs`], keys and
+/// values read of at most the window's cached tokens and the chunk's own.
+fn add_windowed_prefill(
+    work: &mut PrefillWork,
+    shape: &AttentionShape,
+    chunk: f64,
+    cached: f64,
+    window: f64,
+) {
+    if shape.latent.is_some() {
+        // No latent-attention model slides; keep the full-attention work.
+        work.add(shape, chunk, cached);
+        return;
+    }
+    work.flops += 4.0 * shape.q_heads * shape.head_dim * windowed_pairs(chunk, cached, window);
+    work.bytes += (cached.min(window) + chunk) * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
+        + 2.0 * chunk * shape.q_heads * shape.head_dim * ACT_BYTES;
 }
 
 impl RooflinePredictor {
@@ -916,6 +989,44 @@ mod tests {
         assert!((60.0..140.0).contains(&t.model_ms()), "{}", t.model_ms());
         assert!(t.provenance.iter().all(|p| matches!(p, Provenance::Roofline | Provenance::None)));
         assert_eq!(t.get(Op::AttnDecode), 0.0);
+    }
+
+    #[test]
+    fn sliding_window_layers_attend_to_at_most_the_window() {
+        // Σ min(x, 128) for x = 1..=200: 128 · 129 / 2 + 128 · 72 = 8,256 + 9,216 = 17,472.
+        assert_eq!(windowed_pairs(200.0, 0.0, 128.0), 17_472.0);
+        assert_eq!(windowed_pairs(10.0, 0.0, 128.0), cost::causal_pairs(10.0, 0.0), "inside the window");
+        assert_eq!(windowed_pairs(4.0, 1000.0, 128.0), 512.0, "far past it");
+        // x = 121..=140: 121..128 sums to 996, then 12 × 128 = 1,536.
+        assert_eq!(windowed_pairs(20.0, 120.0, 128.0), 996.0 + 1_536.0);
+        let r = replica(&[
+            ("replica_config_model_name", "openai/gpt-oss-120b"),
+            ("replica_config_device", "h200"),
+            ("replica_config_weight_dtype", "fp4"),
+        ]);
+        let mut unwindowed = r.clone();
+        unwindowed.model.sliding_window = None;
+        let windowed = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
+        let full = RooflinePredictor::new(&unwindowed, RooflineCoefficients::default()).unwrap();
+        // Decode at 8,193 tokens of context: half the layers read 128 tokens' KV.
+        let (_, w) = windowed.attention_work(&decode_batch(8, 8192));
+        let (_, f) = full.attention_work(&decode_batch(8, 8192));
+        let expected = 0.5 + 0.5 * 128.0 / 8193.0;
+        assert!((w.bytes / f.bytes - expected).abs() < 0.005, "{} vs {expected}", w.bytes / f.bytes);
+        assert_eq!(w.sequences, 8.0);
+        assert!(windowed.decode_us(w) < full.decode_us(f));
+        // A prompt of 8,192 tokens: the sliding half does 8,192 × 128 pairs (less the first
+        // window's triangle) instead of 8,192 × 8,193 / 2.
+        let prompt = [BatchItem { num_processed_tokens: 0, num_tokens: 8192, is_prefill: true }];
+        let (pw, _) = windowed.attention_work(&prompt);
+        let (pf, _) = full.attention_work(&prompt);
+        let ratio = 0.5 + 0.5 * windowed_pairs(8192.0, 0.0, 128.0) / cost::causal_pairs(8192.0, 0.0);
+        assert!((pw.flops / pf.flops - ratio).abs() < 1e-9);
+        // Within the window nothing changes.
+        assert_eq!(
+            windowed.attention_work(&decode_batch(4, 100)),
+            full.attention_work(&decode_batch(4, 100))
+        );
     }
 
     #[test]

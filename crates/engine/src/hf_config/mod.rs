@@ -10,7 +10,7 @@ use family::{family_of, family_of_architecture};
 
 use serde_json::Value;
 
-use crate::catalog::{MlaSpec, ModelArch, MoeSpec};
+use crate::catalog::{MlaSpec, ModelArch, MoeSpec, SlidingWindowSpec};
 use crate::limits::{
     MAX_MODEL_DIM, MAX_MODEL_EXPERTS, MAX_MODEL_HEADS, MAX_MODEL_LAYERS, MAX_MODEL_LEN, MAX_MODEL_PARAMS,
     MAX_VOCAB_SIZE,
@@ -56,8 +56,8 @@ impl std::fmt::Display for HfConfigError {
 /// Reads a Hugging Face `config.json` of a dense or MoE decoder into a [`ModelArch`] named
 /// `name`. The MLP's form (gated or not) and the defaults of absent fields come from the
 /// file's `model_type` (or `architectures`); an unknown type falls back to the activation,
-/// with a warning. Fields that change the architecture but are not modelled (sliding windows,
-/// quantisation, dense layers among MoE ones other than the first k, ...) are warned about;
+/// with a warning. Sliding-window layers named by `layer_types` are read; fields that change the
+/// architecture but are not modelled (a sliding window without `layer_types`, quantisation, dense layers among MoE ones other than the first k, ...) are warned about;
 /// multi-head latent attention (DeepSeek-V2/V3, Kimi-K2) is read from its ranks and head sizes.
 /// Errors name the missing or malformed field.
 pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigError> {
@@ -99,7 +99,8 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     if let Some(m) = &moe {
         f.warn_dense_layers(m, gated, embedding_dim, num_layers, mlp_hidden_dim, &mut warnings);
     }
-    f.warn_unmodelled(max_model_len, &mut warnings);
+    let sliding_window = f.sliding_window(max_model_len, num_layers);
+    f.warn_unmodelled(max_model_len, sliding_window.is_some(), &mut warnings);
 
     let fam = family.table;
     let flag = |k: &str| f.flag(k);
@@ -147,6 +148,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         tie_word_embeddings: flag("tie_word_embeddings").unwrap_or(fam.is_some_and(|f| f.tied)),
         moe,
         mla,
+        sliding_window,
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
@@ -548,11 +550,30 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Warns about the architecture fields that change memory or time but are not modelled.
-    fn warn_unmodelled(&self, max_model_len: u32, warnings: &mut Vec<String>) {
-        let sliding = self.get(&["sliding_window"]).filter(|w| {
+    /// The window of a sliding-window model (`sliding_window`, when shorter than the context
+    /// and not turned off by `use_sliding_window`).
+    fn window(&self, max_model_len: u32) -> Option<u64> {
+        self.get(&["sliding_window"]).filter(|w| {
             *w > 0 && *w < u64::from(max_model_len) && self.flag("use_sliding_window") != Some(false)
-        });
+        })
+    }
+
+    /// Sliding-window layers as `layer_types` lists them (gpt-oss, Gemma 3: `sliding_attention`
+    /// against `full_attention`), with the window; `None` without a window, without
+    /// `layer_types` (which layers slide is then not said: see [`Self::warn_unmodelled`]) or
+    /// when no layer slides.
+    fn sliding_window(&self, max_model_len: u32, num_layers: u32) -> Option<SlidingWindowSpec> {
+        let window = self.window(max_model_len)?;
+        let types = self.v.get("layer_types")?.as_array()?;
+        let sliding = types.iter().filter(|t| t.as_str() == Some("sliding_attention")).count();
+        let layers = u32::try_from(sliding).ok()?.min(num_layers);
+        let window = u32::try_from(window).ok()?;
+        (layers > 0).then_some(SlidingWindowSpec { window, layers })
+    }
+
+    /// Warns about the architecture fields that change memory or time but are not modelled.
+    fn warn_unmodelled(&self, max_model_len: u32, sliding_modelled: bool, warnings: &mut Vec<String>) {
+        let sliding = self.window(max_model_len).filter(|_| !sliding_modelled);
         if let Some(w) = sliding {
             warnings.push(format!(
                 "sliding_window = {w} is ignored: every layer is modelled with full attention, keeping KV for the whole context (more KV memory and attention time than sliding-window layers need)"

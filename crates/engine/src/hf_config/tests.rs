@@ -202,6 +202,7 @@ fn deepseek_v3_caches_one_latent_per_token_and_layer_whatever_the_tp() {
         runtime_memory_bytes: 0,
         enable_prefix_caching: false,
         num_preallocate_tokens: 64,
+        max_sequences: 0,
     };
     let plan = crate::memory::plan(&replica(8, Dtype::Bf16), &cache).unwrap();
     assert_eq!(plan.kv_bytes_per_token, 70_272);
@@ -327,6 +328,29 @@ fn ignored_architecture_fields_are_named() {
         "num_key_value_heads": 4, "intermediate_size": 18944, "vocab_size": 152064,
         "max_position_embeddings": 131072, "sliding_window": 131072, "use_sliding_window": false}"#;
     assert!(read(qwen2).warnings.is_empty());
+}
+
+#[test]
+fn gpt_oss_layer_types_give_its_sliding_window_layers() {
+    // openai/gpt-oss-120b's config.json (architecture fields; layer_types alternates 18 times).
+    let text = r#"{"architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss", "attention_bias": true,
+        "experts_per_token": 4, "head_dim": 64, "hidden_act": "silu", "hidden_size": 2880,
+        "intermediate_size": 2880, "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+        "max_position_embeddings": 131072, "num_attention_heads": 64, "num_experts_per_tok": 4,
+        "num_hidden_layers": 36, "num_key_value_heads": 8, "num_local_experts": 128,
+        "rms_norm_eps": 1e-05, "sliding_window": 128, "tie_word_embeddings": false, "vocab_size": 201088}"#;
+    let hf = read(text);
+    let window = hf.arch.sliding_window.as_ref().expect("layer_types name the sliding layers");
+    assert_eq!((window.window, window.layers), (128, 18));
+    assert!(!hf.warnings.iter().any(|w| w.contains("sliding_window")), "{:?}", hf.warnings);
+    let c = find_model("openai/gpt-oss-120b").unwrap();
+    assert_eq!(hf.arch.sliding_window, c.sliding_window);
+    assert_eq!(params(&hf.arch), params(c));
+    // Without layer_types, which layers slide is not said: warned, not modelled.
+    let text = text.replace(r#""layer_types": ["#, r#""unused": ["#);
+    let hf = read(&text);
+    assert_eq!(hf.arch.sliding_window, None);
+    assert!(hf.warnings.iter().any(|w| w.contains("sliding_window = 128 is ignored")), "{:?}", hf.warnings);
 }
 
 #[test]

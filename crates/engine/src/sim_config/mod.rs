@@ -182,14 +182,15 @@ impl SimConfig {
                 scheduler.name
             ));
         }
-        if let Some(scheduler) = &replica_scheduler
-            && p.string("cache_config_activation_memory") == "profile"
-        {
+        if let Some(scheduler) = &replica_scheduler {
             let entry = REPLICA_SCHEDULERS.iter().find(|e| e.name == scheduler.name).expect("registered");
             let max_model_len = replica.as_ref().map_or(0, |r| r.model.max_model_len);
             let peak = (entry.peak_batch)(p.config(), max_model_len);
-            cache.activation_memory =
-                ActivationMemory::Profile { tokens: peak.tokens, sequences: peak.sequences };
+            cache.max_sequences = peak.sequences;
+            if p.string("cache_config_activation_memory") == "profile" {
+                cache.activation_memory =
+                    ActivationMemory::Profile { tokens: peak.tokens, sequences: peak.sequences };
+            }
         }
         if let (Some(scheduler), Some(spec)) = (&replica_scheduler, &speculative) {
             let entry = REPLICA_SCHEDULERS.iter().find(|e| e.name == scheduler.name).expect("registered");
@@ -365,6 +366,8 @@ fn read_cache(p: &mut Params) -> CacheSpec {
             as u64,
         enable_prefix_caching: p.bool("cache_config_enable_prefix_caching"),
         num_preallocate_tokens: p.int_in("cache_config_num_preallocate_tokens", 0, 1 << 20) as u32,
+        // Set from the replica scheduler's batch-size cap once that is chosen.
+        max_sequences: 0,
     }
 }
 
