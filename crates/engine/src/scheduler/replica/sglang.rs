@@ -256,7 +256,9 @@ impl SglangScheduler {
             return false;
         }
         let running = self.running.len();
-        if running >= self.max_running {
+        // Transfers a decode replica admitted hold request slots too.
+        let holding = running + self.transferring.len();
+        if holding >= self.max_running {
             self.batch_is_full = true;
             return false;
         }
@@ -305,7 +307,7 @@ impl SglangScheduler {
                 if requests.get(id).received_at > cutoff {
                     break;
                 }
-                if running + self.prefilling.len() >= self.max_running {
+                if holding + self.prefilling.len() >= self.max_running {
                     self.batch_is_full = true;
                     break;
                 }
@@ -616,6 +618,53 @@ mod tests {
     /// Blocks of one token (SGLang's page size 1).
     fn harness(num_tokens: u64, options: SglangOptions) -> Harness {
         Harness::new(Box::new(SglangScheduler::new(&ctx(num_tokens, 1, 1), options)))
+    }
+
+    /// A prefilled request (prompt processed, first token out) arriving by KV transfer.
+    fn transferred(h: &mut Harness, prefill: u32, decode: u32) -> RequestId {
+        let id = h.requests.next_id();
+        let mut r = Request::new(id, SimTime::ZERO, prefill, decode);
+        r.replica = Some(crate::request::ReplicaId(0));
+        r.on_iteration_end(prefill, SimTime::ZERO);
+        h.requests.push(r);
+        id
+    }
+
+    #[test]
+    fn a_decode_replica_counts_transfers_against_its_cap_and_decodes_them_once_landed() {
+        let mut context = ctx(100_000, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut o = options();
+        o.max_running_requests = Some(2);
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, o)));
+        let (a, b, c) = (transferred(&mut h, 10, 5), transferred(&mut h, 10, 5), transferred(&mut h, 10, 5));
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.admit_transferred(b, &mut h.requests), Ok(true));
+        // Two in transfer hold both request slots.
+        assert_eq!(h.scheduler.admit_transferred(c, &mut h.requests), Ok(false));
+        assert_eq!(h.scheduler.num_pending(), 2);
+        // Nothing to run while the KV is on its way; a landed request decodes.
+        assert!(h.step().is_empty());
+        h.requests.get_mut(a).in_flight = false;
+        assert_eq!(h.step(), [(a.0, 1)]);
+        h.requests.get_mut(b).in_flight = false;
+        assert_eq!(h.step(), [(a.0, 1), (b.0, 1)]);
+    }
+
+    #[test]
+    fn sglang_pre_allocation_keeps_512_tokens_per_active_request() {
+        // 2,000 one-token pages. A lands on an idle replica (1,000-token prompt); B's prompt
+        // (500) + 512 needs 1,012 of the 1,000 free less 512 reserved for A: it waits.
+        let mut context = ctx(2_000, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, options())));
+        let (a, b) = (transferred(&mut h, 1_000, 5), transferred(&mut h, 500, 5));
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.admit_transferred(b, &mut h.requests), Ok(false));
+        // Even a 10-token prompt needs 10 + 512 = 522 > 1,000 − 512 = 488 free tokens: while A
+        // is active nothing else is pre-allocated here.
+        let d = transferred(&mut h, 10, 5);
+        assert_eq!(h.scheduler.admit_transferred(d, &mut h.requests), Ok(false));
     }
 
     #[test]
