@@ -129,8 +129,14 @@ fn many_requests_over_several_replicas_conserve_requests_and_are_deterministic()
     let rows: Vec<(f64, u32, u32)> =
         (0..60).map(|i| (f64::from(i) * 0.01, 200 + (i * 37) % 900, 1 + (i * 13) % 40)).collect();
     let inputs = trace(&rows);
-    for router in ["least_loaded", "most_kv_free", "round_robin"] {
-        let c = disagg_config(&[
+    // Every engine's scheduler (vLLM's, SGLang's, TensorRT-LLM's hooks) under KV pressure on
+    // both pools (overlap scheduling as each defaults), with every decode router.
+    for (engine, router) in ["vllm_v1", "sglang", "trtllm"]
+        .into_iter()
+        .flat_map(|e| ["least_loaded", "most_kv_free", "round_robin"].map(move |r| (e, r)))
+    {
+        let mut flags = vec![("replica_scheduler_config_type", engine)];
+        flags.extend([
             ("cluster_config_num_replicas", "2"),
             ("disaggregation_config_decode_num_replicas", "3"),
             ("disaggregation_config_decode_tensor_parallel_size", "2"),
@@ -138,6 +144,8 @@ fn many_requests_over_several_replicas_conserve_requests_and_are_deterministic()
             ("disaggregation_config_layerwise_transfer", "true"),
             ("cache_config_num_blocks", "300"),
         ]);
+        let c = disagg_config(&flags);
+        let router = format!("{engine} {router}");
         let report = run_checked(&c, &inputs);
         check_report_invariants(&report).unwrap();
         let s = &report.summary;
@@ -358,4 +366,133 @@ fn a_pool_distribution_without_samples_is_null_in_the_summary_not_zero() {
         }
     }
     assert_eq!(d["prefill"]["queueing_s"]["count"], 2, "{d}");
+}
+
+/// The flags that run both pools on `engine`'s scheduler without overlap scheduling (so each
+/// batch starts when the previous one ends, as the hand computation assumes).
+fn engine_flags(engine: &str) -> Vec<(&'static str, &'static str)> {
+    match engine {
+        "sglang" => vec![
+            ("replica_scheduler_config_type", "sglang"),
+            ("sglang_scheduler_config_overlap_schedule", "false"),
+        ],
+        "trtllm" => vec![
+            ("replica_scheduler_config_type", "trtllm"),
+            ("trtllm_scheduler_config_overlap_scheduler", "false"),
+        ],
+        _ => vec![],
+    }
+}
+
+#[test]
+fn sglang_and_trtllm_pools_take_one_request_through_prefill_transfer_and_decode() {
+    let (p, d) = (1000u32, 4u32);
+    let inputs = trace(&[(0.0, p, d)]);
+    for engine in ["sglang", "trtllm"] {
+        for first_token_after_transfer in [false, true] {
+            let mut extra = engine_flags(engine);
+            extra.push((
+                "disaggregation_config_first_token_after_transfer",
+                if first_token_after_transfer { "true" } else { "false" },
+            ));
+            let c = disagg_config(&extra);
+            let sim = SimConfig::build(&c, &inputs).unwrap_or_else(|e| panic!("{engine}: {e}"));
+            assert_eq!(sim.replica_scheduler.name, engine);
+            assert_eq!(sim.disagg.as_ref().unwrap().decode.replica_scheduler.name, engine);
+            let report = run_checked(&c, &inputs);
+            check_report_invariants(&report).unwrap();
+            // Prefill: the whole 1000-token prompt in one iteration (SGLang's chunk 8192,
+            // TensorRT-LLM's max_num_tokens 8192); it yields the first token.
+            let prefill = stage_ns(&sim, 0, p, true);
+            // One DGX node: NVLink at 450 GB/s and 10 µs.
+            let transfer = (u64::from(p) * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+            // Decode: D − 1 one-token steps over the prompt and the tokens so far.
+            let decode: u64 = (0..d - 1).map(|i| stage_ns(&sim, p + 1 + i, 1, false)).sum();
+            let r = &report.requests[0];
+            let ttft = if first_token_after_transfer { prefill + transfer } else { prefill };
+            assert_eq!(r.prefill_completed_at_ns, ttft, "{engine} TTFT");
+            assert_eq!(r.completed_at_ns, prefill + transfer + decode, "{engine} E2E");
+            let s = report.summary.disaggregation.as_ref().expect("disaggregated summary");
+            assert_eq!((s.num_kv_transfers, s.num_kv_transfers_nvlink), (1, 1), "{engine}");
+            assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9, "{engine}");
+            assert_eq!(report.replicas.iter().map(|r| r.num_batches).collect::<Vec<_>>(), [1, 3], "{engine}");
+        }
+    }
+}
+
+#[test]
+fn decode_admission_follows_each_engines_rule() {
+    // Two 1000-token prompts prefilled together, 200 outputs each (⌈1200 / 16⌉ = 75 blocks by
+    // the end, 63 for the prompt); 140 decode blocks. vLLM reserves the prompt's 63 blocks, so
+    // both transfers start at once. TensorRT-LLM's generation server reserves prompt and
+    // output under guaranteed_no_evict: 140 − 75 = 65 < 75, the second waits for the first to
+    // end. SGLang's pre-allocation keeps 512 tokens per active request free: (140 − 63) × 16
+    // − 512 = 720 tokens < 1000 + 512, so the second waits too.
+    let inputs = trace(&[(0.0, 1000, 200), (0.0, 1000, 200)]);
+    for (engine, waits) in [("vllm_v1", false), ("sglang", true), ("trtllm", true)] {
+        let mut extra = engine_flags(engine);
+        extra.push(("disaggregation_config_decode_num_blocks", "140"));
+        let c = disagg_config(&extra);
+        let report = run_checked(&c, &inputs);
+        check_report_invariants(&report).unwrap();
+        assert_eq!(report.summary.num_completed, 2, "{engine}");
+        let s = report.summary.disaggregation.as_ref().unwrap();
+        assert_eq!(s.num_kv_transfers, 2, "{engine}");
+        assert_eq!(
+            s.kv_transfer_wait_s.max > s.kv_transfer_s.max,
+            waits,
+            "{engine}: {:?}",
+            s.kv_transfer_wait_s
+        );
+        if waits {
+            // The second transfer waited until the first request ended on the decode replica.
+            let first_end = report.requests.iter().map(|r| r.completed_at_ns).min().unwrap();
+            let second = report.requests.iter().max_by_key(|r| r.completed_at_ns).unwrap();
+            assert!(second.completed_at_ns > first_end, "{engine}");
+        }
+    }
+}
+
+#[test]
+fn pools_with_expert_and_attention_data_parallelism_run_and_transfer_rank_to_rank() {
+    // Mixtral-8x7B (MoE: 8 experts, 32 layers, 8 KV heads × 128, bf16: 131,072 KV bytes per
+    // token on one GPU), prefill TP 1 × attention DP 2 with EP 2, decode TP 2 × EP 2 (no DP),
+    // then decode TP 1 × DP 2 × EP 2, on each engine's scheduler: both pools run and every
+    // request leaves the prefill pool once and ends once (run_checked's INV-13).
+    let inputs = trace(&[(0.0, 1000, 20), (0.0, 1000, 20)]);
+    for engine in ["vllm_v1", "sglang", "trtllm"] {
+        for (decode_tp, decode_dp) in [("2", "1"), ("1", "2")] {
+            let mut extra = engine_flags(engine);
+            extra.extend([
+                ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+                ("replica_config_tensor_parallel_size", "1"),
+                ("replica_config_attention_dp_size", "2"),
+                ("replica_config_expert_parallel_size", "2"),
+                ("disaggregation_config_decode_tensor_parallel_size", decode_tp),
+                ("disaggregation_config_decode_attention_dp_size", decode_dp),
+                ("disaggregation_config_decode_expert_parallel_size", "2"),
+            ]);
+            let c = disagg_config(&extra);
+            let sim = SimConfig::build(&c, &inputs).unwrap_or_else(|e| panic!("{engine}: {e}"));
+            let report = run_checked(&c, &inputs);
+            check_report_invariants(&report).unwrap();
+            let case = format!("{engine} decode TP {decode_tp} DP {decode_dp}");
+            assert_eq!(report.summary.num_completed, 2, "{case}");
+            let s = report.summary.disaggregation.as_ref().unwrap();
+            assert_eq!(s.num_kv_transfers, 2, "{case}");
+            assert_eq!((s.prefill.num_gpus, s.decode.num_gpus), (2, 2), "{case}");
+            let decode = &sim.disagg.as_ref().unwrap().decode;
+            // A prefill rank is one GPU holding its requests' whole KV: 1000 × 131,072 B over
+            // NVLink; the decode side's GPUs hold that (DP 2) or half (TP 2).
+            assert_eq!(sim.memory.kv_bytes_per_token, KV_BYTES_PER_TOKEN, "{case}");
+            let per_gpu = if decode_dp == "2" { KV_BYTES_PER_TOKEN } else { KV_BYTES_PER_TOKEN / 2 };
+            assert_eq!(decode.memory.kv_bytes_per_token, per_gpu, "{case}");
+            let transfer = (1000 * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+            assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9, "{case}");
+            // Rank to rank: with two ranks on both sides both transfers run at once; a
+            // decode replica of one rank (TP 2) receives one at a time.
+            let wait = if decode_dp == "2" { 0.0 } else { transfer as f64 / 1e9 };
+            assert_eq!(s.kv_transfer_wait_s.max, wait, "{case}");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use crate::report::RequestStatus;
 use crate::request::{ReplicaId, Request, RequestArena, RequestId, RequestState};
 use crate::rng::{SeedTree, StreamRng};
 use crate::scheduler::global::{ClusterProbe, Router};
-use crate::scheduler::replica::{ReplicaContext, ReplicaScheduler};
+use crate::scheduler::replica::{PoolRole, ReplicaContext, ReplicaScheduler};
 use crate::sim_config::SimConfig;
 use crate::time::{HORIZON_TEXT, SimTime};
 use crate::workload::{RequestSource, hashes_for_block_size};
@@ -165,7 +165,7 @@ impl Simulation {
     pub fn new(config: &SimConfig) -> Simulation {
         let seeds = SeedTree::new(config.seed);
         let n = config.cluster.num_replicas;
-        fn pool(pool: &SimConfig, first: u32) -> impl Iterator<Item = Replica> + '_ {
+        fn pool(pool: &SimConfig, first: u32, role: PoolRole) -> impl Iterator<Item = Replica> + '_ {
             let pp = pool.replica.parallel.num_pipeline_stages;
             (0..pool.cluster.num_replicas).map(move |r| {
                 let ctx = ReplicaContext {
@@ -179,6 +179,7 @@ impl Simulation {
                     queue: pool.request_queue,
                     slo: pool.slo,
                     max_model_len: pool.replica.model.max_model_len,
+                    pool: role,
                 };
                 Replica {
                     scheduler: (pool.replica_scheduler.build)(&ctx),
@@ -188,9 +189,10 @@ impl Simulation {
                 }
             })
         }
-        let mut replicas: Vec<Replica> = pool(config, 0).collect();
+        let role = if config.disagg.is_some() { PoolRole::Prefill } else { PoolRole::Aggregated };
+        let mut replicas: Vec<Replica> = pool(config, 0, role).collect();
         let disagg = config.disagg.as_ref().map(|d| {
-            replicas.extend(pool(&d.decode, n));
+            replicas.extend(pool(&d.decode, n, PoolRole::Decode));
             let num_decode = d.decode.cluster.num_replicas;
             DisaggRuntime {
                 num_prefill: n,
@@ -202,7 +204,12 @@ impl Simulation {
                 decode_num_blocks: d.decode.memory.num_blocks,
                 waiting: vec![VecDeque::new(); num_decode as usize],
                 waiting_blocks: vec![0; num_decode as usize],
-                links: Links::new(n, num_decode),
+                links: Links::new(
+                    n,
+                    d.transfer.prefill.attention_dp_size,
+                    num_decode,
+                    d.transfer.decode.attention_dp_size,
+                ),
                 targets: Vec::with_capacity(num_decode as usize),
                 awaiting_transfers: vec![0; (n + num_decode) as usize],
             }

@@ -38,13 +38,14 @@ const SYSTEMS: &[(&str, &str, &str)] = &[
 /// Serving engines the harness knows.
 const BACKENDS: &[&str] = &["vllm", "sglang", "trtllm"];
 
-/// Serving engines whose scheduler llmsim runs disaggregated (vllm_v1's hand-off and decode
-/// admission; SGLang's and TensorRT-LLM's schedulers have none yet).
-const DISAGG_BACKENDS: &[&str] = &["vllm"];
+/// KV page size of SGLang's disaggregated pools in the harness (SGLang's own is 1 token).
+const SGLANG_DISAGG_BLOCK_SIZE: u32 = 16;
 
-/// The decode pool of a disaggregated point: its workers, parallelism and per-worker batch.
-/// The first token reaches the client from the decode worker (Dynamo's vLLM workers: the
-/// prefill worker's output token is not streamed), so TTFT includes the transfer.
+/// The decode pool of a disaggregated point: its workers, parallelism (TP, PP, attention DP,
+/// EP) and per-worker batch; the prefill pool's shape is the replica flags'. The first token
+/// reaches the client from the decode worker (Dynamo's workers: the prefill worker's output
+/// token is not streamed), so TTFT includes the transfer. Every engine's scheduler serves
+/// disaggregated pools (vLLM's, SGLang's and TensorRT-LLM's hand-off and decode admission).
 fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
     let (prefill, decode) = (pools.prefill, pools.decode);
     let count = |n: Option<u32>| n.unwrap_or(1).to_string();
@@ -54,6 +55,8 @@ fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
         ("disaggregation_config_decode_num_replicas", count(decode.num_workers)),
         ("disaggregation_config_decode_tensor_parallel_size", decode.tp_size.to_string()),
         ("disaggregation_config_decode_num_pipeline_stages", decode.pp_size.to_string()),
+        ("disaggregation_config_decode_attention_dp_size", decode.attention_dp_size.max(1).to_string()),
+        ("disaggregation_config_decode_expert_parallel_size", decode.moe_ep_size.max(1).to_string()),
         ("disaggregation_config_decode_batch_size_cap", count(decode.batch_size)),
         ("disaggregation_config_first_token_after_transfer", "true".to_string()),
     ]
@@ -84,20 +87,10 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         .map(|&(_, device, node)| (device, node))
         .ok_or_else(|| SkipReason::UnknownSystem(point.system.clone()))?;
     let weight_dtype = weight_dtype(point)?;
-    // An aggregated point's attention DP and EP are the replica's (the engine refuses them
-    // with disaggregated pools, which the harness skips here).
-    let pool_sizes = |f: fn(&crate::points::Pool) -> u32| pools.map(|p| f(&p.prefill).max(f(&p.decode)));
-    if let Some(n) = pool_sizes(|p| p.attention_dp_size).filter(|&n| n > 1) {
-        return Err(SkipReason::AttentionDataParallel(n));
-    }
-    if let Some(n) = pool_sizes(|p| p.moe_ep_size).filter(|&n| n > 1) {
-        return Err(SkipReason::ExpertParallel(n));
-    }
+    // An aggregated point's attention DP and EP are the replica's; a disaggregated point's are
+    // each pool's (the prefill pool's as the replica's, the decode pool's in `disagg_flags`).
     if !BACKENDS.contains(&point.backend.as_str()) {
         return Err(SkipReason::UnknownBackend(point.backend.clone()));
-    }
-    if pools.is_some() && !DISAGG_BACKENDS.contains(&point.backend.as_str()) {
-        return Err(SkipReason::DisaggregatedEngine(point.backend.clone()));
     }
     // Without worker counts and batch sizes the pools' sizes are unknown.
     if pools.is_some_and(|p| {
@@ -113,6 +106,10 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
             flag: "batch_size".into(),
             message: "batch_size × attention_dp_size is beyond 2^32 clients".into(),
         })?;
+    let (replica_dp, replica_ep) = match pools {
+        Some(p) => (p.prefill.attention_dp_size.max(1), p.prefill.moe_ep_size.max(1)),
+        None => (point.attention_dp_size.unwrap_or(1).max(1), point.moe_ep_size.unwrap_or(1).max(1)),
+    };
     let client = client_for(point, overrides);
     let warmup_requests = client.warmup.requests(concurrency);
     let measured_requests = u64::from(client.requests_per_client) * u64::from(concurrency);
@@ -122,8 +119,8 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         ("replica_config_network_device", node.to_string()),
         ("replica_config_tensor_parallel_size", tp.to_string()),
         ("replica_config_num_pipeline_stages", pp.to_string()),
-        ("replica_config_attention_dp_size", point.attention_dp_size.unwrap_or(1).max(1).to_string()),
-        ("replica_config_expert_parallel_size", point.moe_ep_size.unwrap_or(1).max(1).to_string()),
+        ("replica_config_attention_dp_size", replica_dp.to_string()),
+        ("replica_config_expert_parallel_size", replica_ep.to_string()),
         ("replica_config_weight_dtype", weight_dtype.to_string()),
         ("replica_config_kv_cache_dtype", kv_dtype.to_string()),
         ("serving_engine", point.backend.clone()),
@@ -145,6 +142,12 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     flags.extend(recipe_flags(point, concurrency));
     if let Some(pools) = pools {
         flags.extend(disagg_flags(&pools));
+        if point.backend == "sglang" {
+            // SGLang's 1-token pages would make a DP-8-32 pool's KV (up to 113 M tokens per
+            // replica) more blocks than the simulator keeps; 16-token pages change only the
+            // last page of each request (random prompts share no prefix).
+            flags.push(("cache_config_block_size", SGLANG_DISAGG_BLOCK_SIZE.to_string()));
+        }
     }
     if overrides.model_recipes {
         flags.extend(model_recipe_flags(point));
@@ -343,21 +346,25 @@ mod tests {
         assert_eq!(flag(&c, "disaggregation_config_decode_batch_size_cap"), "32");
         // The clients fill every decode worker's batch.
         assert_eq!(c.concurrency, 96);
+        assert_eq!(flag(&c, "replica_config_attention_dp_size"), "1");
+        assert_eq!(flag(&c, "disaggregation_config_decode_expert_parallel_size"), "1");
+        // Every engine runs disaggregated; each pool has its own EP and attention DP.
+        let c = point_config(&parse("trtllm", "1,2,4,1,2,8,32,3,8,1,4,32"), &Overrides::default()).unwrap();
+        assert_eq!(flag(&c, "serving_engine"), "trtllm");
+        assert_eq!(flag(&c, "replica_config_attention_dp_size"), "2");
+        assert_eq!(flag(&c, "replica_config_expert_parallel_size"), "8");
+        assert_eq!(flag(&c, "disaggregation_config_decode_attention_dp_size"), "4");
+        assert_eq!(flag(&c, "disaggregation_config_decode_expert_parallel_size"), "32");
+        assert_eq!(c.concurrency, 96);
+        let c = point_config(&parse("sglang", "1,1,1,1,4,0,24,3,4,1,1,0"), &Overrides::default()).unwrap();
+        assert_eq!(flag(&c, "replica_config_attention_dp_size"), "4");
+        assert_eq!(flag(&c, "disaggregation_config_decode_attention_dp_size"), "1");
+        assert_eq!(flag(&c, "cache_config_block_size"), "16");
         let skip = |backend: &str, values: &str| point_config(&parse(backend, values), &Overrides::default());
-        assert_eq!(
-            skip("trtllm", "1,2,4,1,0,0,32,3,8,1,1,0").unwrap_err(),
-            SkipReason::DisaggregatedEngine("trtllm".into())
-        );
-        assert_eq!(skip("vllm", "1,1,4,1,1,4,32,1,8,1,1,16").unwrap_err(), SkipReason::ExpertParallel(16));
-        assert_eq!(
-            skip("vllm", "1,1,1,1,4,0,24,3,4,1,1,0").unwrap_err(),
-            SkipReason::AttentionDataParallel(4)
-        );
         // Blank pools, or pools without their sizes: the row does not say how it was served.
         assert_eq!(skip("vllm", ",,,,,,,,,,,").unwrap_err(), SkipReason::Disaggregated);
         assert_eq!(skip("vllm", ",,4,1,0,0,,,8,1,1,0").unwrap_err(), SkipReason::Disaggregated);
-        // Their parallelism still decides first.
-        assert_eq!(skip("vllm", ",,4,1,0,8,,,8,1,1,8").unwrap_err(), SkipReason::ExpertParallel(8));
+        assert_eq!(skip("sglang", ",,4,1,0,8,,,8,1,1,8").unwrap_err(), SkipReason::Disaggregated);
     }
 
     #[test]

@@ -10,9 +10,6 @@ pub enum SkipReason {
     /// Prefill/decode disaggregation whose row does not size its pools (no `prefill_*` /
     /// `decode_*` columns, or blank worker counts or batch sizes).
     Disaggregated,
-    /// Prefill/decode disaggregation with a serving engine whose scheduler llmsim does not run
-    /// disaggregated (only vLLM's does).
-    DisaggregatedEngine(String),
     /// The `system` column names no GPU system the harness knows.
     UnknownSystem(String),
     /// The GPU system maps to a device or node llmsim's catalogue lacks.
@@ -40,7 +37,6 @@ impl SkipReason {
     pub fn kind(&self) -> &'static str {
         match self {
             SkipReason::Disaggregated => "disaggregated serving",
-            SkipReason::DisaggregatedEngine(_) => "disaggregated serving with this engine",
             SkipReason::UnknownSystem(_) => "unknown system",
             SkipReason::SystemNotInCatalogue { .. } => "system not in the catalogue",
             SkipReason::Precision { .. } => "weight dtype not modelled",
@@ -78,10 +74,6 @@ impl fmt::Display for SkipReason {
             SkipReason::Disaggregated => {
                 f.write_str("prefill/decode disaggregation without its pools' sizes (prefill_* / decode_* workers and batch)")
             }
-            SkipReason::DisaggregatedEngine(backend) => write!(
-                f,
-                "prefill/decode disaggregation is modelled with vLLM's scheduler only, not {backend}'s"
-            ),
             SkipReason::UnknownSystem(system) => write!(f, "unknown system '{system}'"),
             SkipReason::SystemNotInCatalogue { system, message } => {
                 write!(f, "system {system} is not in llmsim's catalogue: {message}")

@@ -51,6 +51,16 @@ pub const FLAGS: &[FlagDef] = &[
         "Pipeline stages of each decode replica; none = --replica_config_num_pipeline_stages.",
     ),
     FlagDef::opt_int(
+        "disaggregation_config_decode_expert_parallel_size",
+        "none",
+        "Expert-parallel degree of each decode replica (an MoE model's routed experts over EP ranks); none = --replica_config_expert_parallel_size.",
+    ),
+    FlagDef::opt_int(
+        "disaggregation_config_decode_attention_dp_size",
+        "none",
+        "Attention data-parallel ranks of each decode replica (TP × DP GPUs, each rank holding its own requests' KV); none = --replica_config_attention_dp_size.",
+    ),
+    FlagDef::opt_int(
         "disaggregation_config_decode_num_blocks",
         "none",
         "KV blocks per decode replica, overriding the memory plan; none = --cache_config_num_blocks (itself none = from memory).",

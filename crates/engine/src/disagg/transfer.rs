@@ -7,6 +7,10 @@
 //! the busier side sets the time: `max(t × kv_p, t × kv_d) ÷ per-GPU bandwidth`, plus the link's
 //! latency and the per-transfer overhead.
 //!
+//! Attention data parallelism: a replica of DP ranks holds each request's KV on one rank
+//! (its TP GPUs), so a transfer goes from one prefill rank to one decode rank, and a replica's
+//! ranks send or receive different transfers at once (each rank its own link, [`Links`]).
+//!
 //! Path: replicas are placed in order on the cluster's GPUs, the prefill pool first, packed
 //! into nodes of the node catalogue's size (`devices_per_node`: 8 for a DGX board, 72 for an
 //! NVL72 rack). Two replicas whose GPUs all lie in one node (one NVLink domain) of the same
@@ -21,8 +25,11 @@ use crate::time::SimTime;
 pub struct PoolPlacement {
     /// Replicas in the pool.
     pub num_replicas: u32,
-    /// GPUs per replica (TP × PP).
+    /// GPUs per replica (TP × DP × PP).
     pub gpus_per_replica: u32,
+    /// Attention-DP ranks per replica (1 without attention DP): each sends or receives its own
+    /// requests' KV over its own GPUs' links.
+    pub attention_dp_size: u32,
     /// The node type's name (NVLink joins only replicas in one node of the same type).
     pub node: String,
     /// GPUs per node (one NVLink domain).
@@ -116,31 +123,40 @@ impl KvTransferModel {
 }
 
 /// When each replica's link is free: a prefill replica sends, a decode replica receives, one
-/// transfer at a time each (first come, first served), so concurrent transfers from or to one
-/// replica queue.
+/// transfer at a time on each attention-DP rank (first come, first served), so concurrent
+/// transfers from or to one rank queue. A transfer takes, on each side, the rank whose link
+/// is free first (ties: the lowest), as the engines' DP routers spread requests over ranks.
 #[derive(Clone, Debug, Default)]
 pub struct Links {
-    send_free_at: Vec<SimTime>,
-    receive_free_at: Vec<SimTime>,
+    /// Per prefill replica, per rank.
+    send_free_at: Vec<Vec<SimTime>>,
+    /// Per decode replica, per rank.
+    receive_free_at: Vec<Vec<SimTime>>,
+}
+
+/// The rank of `ranks` free first (ties: the lowest) and when.
+fn first_free(ranks: &[SimTime]) -> (usize, SimTime) {
+    ranks.iter().copied().enumerate().min_by_key(|&(i, t)| (t, i)).expect("a replica has at least one rank")
 }
 
 impl Links {
-    /// Idle links for the two pools.
-    pub fn new(num_prefill: u32, num_decode: u32) -> Links {
+    /// Idle links for the two pools, each replica with its attention-DP ranks.
+    pub fn new(num_prefill: u32, prefill_ranks: u32, num_decode: u32, decode_ranks: u32) -> Links {
         Links {
-            send_free_at: vec![SimTime::ZERO; num_prefill as usize],
-            receive_free_at: vec![SimTime::ZERO; num_decode as usize],
+            send_free_at: vec![vec![SimTime::ZERO; prefill_ranks.max(1) as usize]; num_prefill as usize],
+            receive_free_at: vec![vec![SimTime::ZERO; decode_ranks.max(1) as usize]; num_decode as usize],
         }
     }
 
     /// When both ends of a transfer from prefill replica `p` to decode replica `d` (indices
-    /// within their pools) are free.
+    /// within their pools) can be free: each side's first free rank.
     pub fn free_at(&self, p: ReplicaId, d: ReplicaId) -> SimTime {
-        self.send_free_at[p.0 as usize].max(self.receive_free_at[d.0 as usize])
+        first_free(&self.send_free_at[p.0 as usize]).1.max(first_free(&self.receive_free_at[d.0 as usize]).1)
     }
 
     /// Books a transfer ready at `ready` from prefill replica `p` to decode replica `d`
-    /// (indices within their pools) taking `duration_ns`; returns (start, end).
+    /// (indices within their pools) taking `duration_ns`, on each side's first free rank;
+    /// returns (start, end).
     pub fn book(
         &mut self,
         p: ReplicaId,
@@ -148,12 +164,12 @@ impl Links {
         ready: SimTime,
         duration_ns: u64,
     ) -> (SimTime, SimTime) {
-        let send = &mut self.send_free_at[p.0 as usize];
-        let receive = &mut self.receive_free_at[d.0 as usize];
-        let start = ready.max(*send).max(*receive);
+        let (sr, send) = first_free(&self.send_free_at[p.0 as usize]);
+        let (rr, receive) = first_free(&self.receive_free_at[d.0 as usize]);
+        let start = ready.max(send).max(receive);
         let end = start + duration_ns;
-        *send = end;
-        *receive = end;
+        self.send_free_at[p.0 as usize][sr] = end;
+        self.receive_free_at[d.0 as usize][rr] = end;
         (start, end)
     }
 }
@@ -167,6 +183,7 @@ mod tests {
         PoolPlacement {
             num_replicas,
             gpus_per_replica: tp,
+            attention_dp_size: 1,
             node: "h100_dgx".into(),
             devices_per_node: 8,
             nvlink_gbps: 450.0,
@@ -217,7 +234,7 @@ mod tests {
 
     #[test]
     fn transfers_from_or_to_one_replica_queue() {
-        let mut links = Links::new(2, 2);
+        let mut links = Links::new(2, 1, 2, 1);
         let (a, b, c) = (ReplicaId(0), ReplicaId(1), ReplicaId(0));
         assert_eq!(links.book(a, c, SimTime(100), 50), (SimTime(100), SimTime(150)));
         // Same sender: waits for it.
@@ -225,5 +242,36 @@ mod tests {
         // Same receiver as the first: waits for it; an idle pair starts at once.
         assert_eq!(links.book(b, c, SimTime(110), 10), (SimTime(150), SimTime(160)));
         assert_eq!(links.book(ReplicaId(1), ReplicaId(0), SimTime(500), 10), (SimTime(500), SimTime(510)));
+    }
+
+    #[test]
+    fn attention_dp_ranks_transfer_rank_to_rank_at_once() {
+        // Prefill replica of 2 ranks, decode replica of 2 ranks: two transfers run at once
+        // (rank 0 → rank 0, rank 1 → rank 1); a third waits for the first rank to free.
+        let mut links = Links::new(1, 2, 1, 2);
+        let (p, d) = (ReplicaId(0), ReplicaId(0));
+        assert_eq!(links.book(p, d, SimTime(100), 50), (SimTime(100), SimTime(150)));
+        assert_eq!(links.free_at(p, d), SimTime(0));
+        assert_eq!(links.book(p, d, SimTime(110), 30), (SimTime(110), SimTime(140)));
+        assert_eq!(links.free_at(p, d), SimTime(140));
+        assert_eq!(links.book(p, d, SimTime(120), 10), (SimTime(140), SimTime(150)));
+        // A one-rank decode replica still takes one transfer at a time from a two-rank sender.
+        let mut links = Links::new(1, 2, 1, 1);
+        assert_eq!(links.book(p, d, SimTime(0), 10), (SimTime(0), SimTime(10)));
+        assert_eq!(links.book(p, d, SimTime(0), 10), (SimTime(10), SimTime(20)));
+    }
+
+    #[test]
+    fn a_rank_sends_its_tp_gpus_share_so_dp_does_not_change_the_bytes_per_gpu() {
+        // MLA-like: the latent is whole on every GPU of a rank (kv per GPU independent of TP).
+        // Prefill TP 8 × DP 1 and decode TP 1 × DP 8 with the same per-GPU KV take the same time.
+        let mut p = pool(1, 8);
+        p.kv_bytes_per_token_per_gpu = 70_272;
+        let mut d = pool(1, 8);
+        d.attention_dp_size = 8;
+        d.kv_bytes_per_token_per_gpu = 70_272;
+        let m = model(p, d);
+        // 1000 tokens × 70,272 B over 50 GB/s = 1,405,440 ns.
+        assert_eq!(m.byte_time_ns(1000, LinkKind::Rdma), 1_405_440);
     }
 }

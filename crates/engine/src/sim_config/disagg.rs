@@ -34,6 +34,8 @@ const OVERRIDES: &[(&str, &str)] = &[
     ("disaggregation_config_decode_network_device", "replica_config_network_device"),
     ("disaggregation_config_decode_tensor_parallel_size", "replica_config_tensor_parallel_size"),
     ("disaggregation_config_decode_num_pipeline_stages", "replica_config_num_pipeline_stages"),
+    ("disaggregation_config_decode_expert_parallel_size", "replica_config_expert_parallel_size"),
+    ("disaggregation_config_decode_attention_dp_size", "replica_config_attention_dp_size"),
     ("disaggregation_config_decode_num_blocks", "cache_config_num_blocks"),
 ];
 
@@ -129,6 +131,7 @@ pub(super) fn read(
     let placement = |c: &SimConfig| PoolPlacement {
         num_replicas: c.cluster.num_replicas,
         gpus_per_replica: c.replica.parallel.world_size(),
+        attention_dp_size: c.memory.attention_dp_size.max(1),
         node: c.replica.node.name.clone(),
         devices_per_node: c.replica.node.devices_per_node,
         nvlink_gbps: c.replica.node.intra_node_bandwidth_gbps,

@@ -248,8 +248,8 @@ fn check_moe_parallelism(p: &mut Params, model: &ModelArch, parallel: ParallelSp
 
 /// Refuses expert or attention data parallelism where llmsim does not model it: under a
 /// predictor other than the roofline (the profile tables have no all-to-all or per-rank
-/// experts), or with disaggregated prefill and decode pools (the KV transfer model shards KV
-/// by TP only).
+/// experts). Disaggregated pools take them per pool (the decode pool through
+/// `--disaggregation_config_decode_*`, `sim_config/disagg.rs`).
 pub(super) fn check_moe_deployment(p: &mut Params, replica: &ReplicaSpec) {
     let parallel = replica.parallel;
     if parallel.expert_parallel_size == 1 && parallel.attention_dp_size == 1 {
@@ -265,12 +265,6 @@ pub(super) fn check_moe_deployment(p: &mut Params, replica: &ReplicaSpec) {
         p.error(
             ConfigError::new(flag, format!("expert parallelism and attention data parallelism are modelled only by the roofline predictor, not {predictor}"))
                 .with_hint("use --execution_time_predictor_config_type roofline"),
-        );
-    }
-    if p.string(crate::disagg::TYPE_FLAG) != crate::disagg::AGGREGATED {
-        p.error(
-            ConfigError::new(flag, "expert parallelism and attention data parallelism are not modelled with disaggregated prefill and decode pools")
-                .with_hint(format!("use --{} {}", crate::disagg::TYPE_FLAG, crate::disagg::AGGREGATED)),
         );
     }
 }

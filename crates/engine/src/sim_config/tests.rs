@@ -318,7 +318,7 @@ fn expert_and_attention_data_parallelism_are_refused_where_not_modelled() {
         "replica_config_expert_parallel_size",
     );
     assert!(text.contains("8 routed experts"), "{text}");
-    // Not with pipeline parallelism, another predictor or disaggregation.
+    // Not with pipeline parallelism or another predictor.
     let text = errors_on(
         &with(&[("replica_config_num_pipeline_stages", "2"), ("replica_config_attention_dp_size", "2")]),
         "replica_config_attention_dp_size",
@@ -333,15 +333,26 @@ fn expert_and_attention_data_parallelism_are_refused_where_not_modelled() {
         "replica_config_expert_parallel_size",
     );
     assert!(text.contains("roofline"), "{text}");
+    // A decode pool's EP/DP are checked as a replica's, the error naming the decode flag.
     let text = errors_on(
         &with(&[
             ("replica_config_tensor_parallel_size", "2"),
-            ("replica_config_expert_parallel_size", "2"),
             ("disaggregation_config_type", "prefill_decode"),
+            ("disaggregation_config_decode_expert_parallel_size", "4"),
         ]),
-        "replica_config_expert_parallel_size",
+        "disaggregation_config_decode_expert_parallel_size",
     );
-    assert!(text.contains("disaggregated"), "{text}");
+    assert!(text.contains("does not divide the stage's TP×DP = 2 GPUs"), "{text}");
+    let text = errors_on(
+        &with(&[
+            ("replica_config_tensor_parallel_size", "2"),
+            ("disaggregation_config_type", "prefill_decode"),
+            ("disaggregation_config_decode_attention_dp_size", "2"),
+            ("disaggregation_config_decode_num_pipeline_stages", "2"),
+        ]),
+        "disaggregation_config_decode_attention_dp_size",
+    );
+    assert!(text.contains("pipeline parallelism"), "{text}");
     // TP × DP counts against the node like TP.
     let text = errors_on(
         &with(&[("replica_config_tensor_parallel_size", "4"), ("replica_config_attention_dp_size", "3")]),
@@ -363,4 +374,38 @@ fn a_deployed_moe_replica_builds_with_its_ranks() {
     assert_eq!(c.replica.parallel.expert_tensor_parallel_size(), 1);
     assert_eq!(c.memory.attention_dp_size, 2);
     assert!(c.predictor.build.describe().contains("EP 4 × expert TP 1, attention DP 2"));
+}
+
+#[test]
+fn each_disaggregated_pool_plans_memory_for_its_own_ranks() {
+    // Prefill TP 2 (no EP/DP), decode TP 1 × attention DP 2 with EP 2 on Mixtral (8 experts,
+    // 32 layers, 8 KV heads × 128, bf16). Each pool's plan is an aggregated replica's plan of
+    // the same parallelism, so the decode pool's KV per token per GPU is a whole rank's
+    // (8 heads: 32 × 8 × 128 × 2 × 2 = 131,072 B), the prefill pool's half that (TP 2).
+    let mut pairs = MIXTRAL_H100.to_vec();
+    pairs.extend([
+        ("replica_config_tensor_parallel_size", "2"),
+        ("disaggregation_config_type", "prefill_decode"),
+        ("disaggregation_config_decode_tensor_parallel_size", "1"),
+        ("disaggregation_config_decode_attention_dp_size", "2"),
+        ("disaggregation_config_decode_expert_parallel_size", "2"),
+    ]);
+    let c = build(&pairs).unwrap_or_else(|e| panic!("{e}"));
+    let d = c.disagg.as_ref().expect("disaggregated");
+    assert_eq!(c.memory.kv_bytes_per_token, 65_536);
+    assert_eq!(d.decode.memory.kv_bytes_per_token, 131_072);
+    assert_eq!(d.decode.memory.attention_dp_size, 2);
+    assert_eq!(d.decode.replica.parallel.world_size(), 2);
+    assert_eq!(d.transfer.decode.attention_dp_size, 2);
+    assert_eq!(d.transfer.prefill.attention_dp_size, 1);
+    // The same decode replica built aggregated plans the same memory.
+    let mut agg = MIXTRAL_H100.to_vec();
+    agg.extend([
+        ("replica_config_tensor_parallel_size", "1"),
+        ("replica_config_attention_dp_size", "2"),
+        ("replica_config_expert_parallel_size", "2"),
+    ]);
+    let a = build(&agg).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.memory.num_blocks, d.decode.memory.num_blocks);
+    assert_eq!(a.memory.kv_bytes_per_token, d.decode.memory.kv_bytes_per_token);
 }

@@ -57,6 +57,22 @@ pub struct ReplicaContext {
     pub slo: SloSpec,
     /// The model's context length: the worst-case sequence orca and faster_transformer reserve.
     pub max_model_len: u32,
+    /// Which pool of a disaggregated cluster the replica serves (aggregated: both phases).
+    pub pool: PoolRole,
+}
+
+/// The phase a replica serves: both (aggregated serving) or one pool of a disaggregated
+/// cluster. Schedulers whose engines estimate a request's KV differently per role read it
+/// (SGLang's and TensorRT-LLM's prefill servers count one output token).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PoolRole {
+    /// Prefill and decode on one replica.
+    #[default]
+    Aggregated,
+    /// A prefill replica: hands requests off after their prefill.
+    Prefill,
+    /// A decode replica: admits transferred requests.
+    Decode,
 }
 
 /// Forms batches for one replica.
@@ -203,7 +219,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "SGLang: a new prefill batch, if one can be admitted (FCFS, chunked, KV budget with a decaying new-token ratio), runs alone before the decodes; out of KV in decode, the request with the fewest outputs is retracted by recompute; overlap scheduling.",
         flags: sglang::FLAGS,
         prefix_caching: true,
-        disaggregation: None,
+        disaggregation: Some("sglang_scheduler_config_batch_size_cap"),
         speculative_decoding: false,
         parse: sglang::parse,
         // A prefill batch runs alone, up to its chunk; without an explicit cap SGLang's default
@@ -221,7 +237,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         summary: "TensorRT-LLM in-flight batching: a capacity scheduler (guaranteed_no_evict reserves prompt + output KV; max_utilization pauses the newest) and a micro-batch scheduler under max_num_tokens / max_batch_size, whole or chunked contexts, optional batch waiting; overlap scheduling.",
         flags: trtllm::FLAGS,
         prefix_caching: true,
-        disaggregation: None,
+        disaggregation: Some("trtllm_scheduler_config_batch_size_cap"),
         speculative_decoding: false,
         parse: trtllm::parse,
         peak_batch: |c, _| {

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use super::check_cap_covers_stages;
 use super::overlap::OneStepAhead;
 use super::{
-    ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits,
-    release_completed,
+    PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed,
+    never_fits, release_completed,
 };
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{ConfigError, FlagDef, Params};
@@ -41,6 +41,9 @@ const MIN_NEW_TOKEN_RATIO_FACTOR: f64 = 0.14;
 const NEW_TOKEN_RATIO_DECAY_STEPS: f64 = 600.0;
 /// Decode steps a retraction's ratio estimate adds per surviving request (`retract_decode_steps`).
 const RETRACT_DECODE_STEPS: u32 = 20;
+/// Tokens a decode server keeps free per active request when it pre-allocates a transferred
+/// request's KV (`SGLANG_NUM_RESERVED_DECODE_TOKENS`, `DecodePreallocQueue`).
+const NUM_RESERVED_DECODE_TOKENS: u64 = 512;
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
@@ -145,6 +148,11 @@ pub struct SglangScheduler {
     /// Waiting requests taken out of the queue while a prefill batch is formed.
     taken: Vec<RequestId>,
     hit_blocks: Vec<u32>,
+    /// The pool this replica serves.
+    role: PoolRole,
+    /// Decode side: transferred requests whose KV is pre-allocated and still arriving
+    /// (SGLang's transfer queue); they join `running` once landed.
+    transferring: Vec<RequestId>,
 }
 
 impl SglangScheduler {
@@ -174,6 +182,8 @@ impl SglangScheduler {
             ahead: OneStepAhead::new(options.overlap && ctx.num_pipeline_stages <= 1),
             taken: Vec::new(),
             hit_blocks: Vec::new(),
+            role: ctx.pool,
+            transferring: Vec::new(),
         }
     }
 
@@ -187,6 +197,57 @@ impl SglangScheduler {
         f64::from((request.original_decode_tokens - request.num_tokens_emitted).min(CLIP_MAX_NEW_TOKENS))
     }
 
+    /// The output tokens admission reserves for `request`: a prefill server sets every
+    /// request's `max_new_tokens` to 1 (`PrefillBootstrapQueue._process_req`), so its budget
+    /// counts the prompt alone.
+    fn admission_output(&self, request: &Request) -> f64 {
+        if self.role == PoolRole::Prefill { 1.0 } else { Self::clipped_remaining(request) }
+    }
+
+    /// Decode side: landed transfers join the running batch (SGLang's transfer queue polled,
+    /// then its prebuilt batch merged), in admission order.
+    fn merge_landed(&mut self, requests: &RequestArena) {
+        if self.transferring.is_empty() {
+            return;
+        }
+        let running = &mut self.running;
+        self.transferring.retain(|id| {
+            let landed = !requests.get(*id).in_flight;
+            if landed {
+                running.push(*id);
+            }
+            !landed
+        });
+    }
+
+    /// Decode side: whether SGLang's pre-allocation admits `request` now
+    /// (`DecodePreallocQueue.pop_preallocated`). The free KV less, for every active request
+    /// (running or in transfer), 512 reserved tokens — or, if larger, what the largest running
+    /// request may still need beyond what the running requests hold — must cover both its
+    /// prompt plus 512 tokens and its prompt plus clipped output less what retraction could free.
+    fn preallocation_fits(&self, request: &Request, requests: &RequestArena) -> bool {
+        let bs = u64::from(self.kv.block_size());
+        let available = u64::from(self.kv.num_free()) * bs;
+        let retractable: u64 =
+            self.running.iter().map(|id| u64::from(requests.get(*id).num_processed_tokens)).sum();
+        let single = self
+            .running
+            .iter()
+            .map(|id| {
+                let r = requests.get(*id);
+                u64::from(r.original_prefill_tokens) + Self::clipped_remaining(r) as u64
+            })
+            .max()
+            .map_or(0, |need| need.saturating_sub(retractable));
+        let active = (self.running.len() + self.transferring.len()) as u64;
+        let reserved = (NUM_RESERVED_DECODE_TOKENS * active).max(single);
+        let Some(allocatable) = available.checked_sub(reserved) else { return false };
+        let prompt = u64::from(request.num_processed_tokens);
+        let required = prompt + NUM_RESERVED_DECODE_TOKENS;
+        let whole = (prompt + Self::clipped_remaining(request) as u64).saturating_sub(retractable);
+        required.max(whole) <= allocatable
+    }
+
     /// A new prefill batch with arrivals up to `cutoff` (`get_new_batch_prefill`); false when
     /// none can be formed.
     fn prefill_batch(&mut self, cutoff: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) -> bool {
@@ -195,7 +256,9 @@ impl SglangScheduler {
             return false;
         }
         let running = self.running.len();
-        if running >= self.max_running {
+        // Transfers a decode replica admitted hold request slots too.
+        let holding = running + self.transferring.len();
+        if holding >= self.max_running {
             self.batch_is_full = true;
             return false;
         }
@@ -227,7 +290,7 @@ impl SglangScheduler {
                 plan.push(id, n as u32);
                 requests.get_mut(id).in_flight = true;
                 self.prefilling.push(id);
-                let output = if finishes { Self::clipped_remaining(requests.get(id)) } else { 0.0 };
+                let output = if finishes { self.admission_output(requests.get(id)) } else { 0.0 };
                 rem_total -= n as f64 + output;
                 rem_chunk -= n;
                 rem_input -= n;
@@ -244,14 +307,14 @@ impl SglangScheduler {
                 if requests.get(id).received_at > cutoff {
                     break;
                 }
-                if running + self.prefilling.len() >= self.max_running {
+                if holding + self.prefilling.len() >= self.max_running {
                     self.batch_is_full = true;
                     break;
                 }
                 let cached = self.kv.computed_blocks(requests.get(id), &mut self.hit_blocks);
                 let request = requests.get(id);
                 let extend = i64::from(request.num_prefill_tokens - cached);
-                let output = Self::clipped_remaining(request);
+                let output = self.admission_output(request);
                 if extend as f64 + output >= rem_total {
                     self.batch_is_full = true;
                     break;
@@ -408,13 +471,24 @@ impl ReplicaScheduler for SglangScheduler {
 
     fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
         plan.clear();
+        match self.role {
+            // A prefill server never runs `update_running_batch`, which clears the flag; it
+            // clears it every iteration (`get_next_disagg_prefill_batch_to_run`).
+            PoolRole::Prefill => self.batch_is_full = false,
+            PoolRole::Decode => self.merge_landed(requests),
+            PoolRole::Aggregated => {}
+        }
         let cutoff = self.ahead.cutoff(now);
         self.form(cutoff, requests, plan);
         if plan.is_empty() && cutoff < now {
             // Nothing was formed ahead: the engine is idle now and sees every arrival.
             self.form(now, requests, plan);
         }
-        if plan.is_empty() && self.running.is_empty() && self.chunked.is_none() {
+        if plan.is_empty()
+            && self.running.is_empty()
+            && self.chunked.is_none()
+            && self.transferring.is_empty()
+        {
             // An idle server starts over with the initial ratio (`Scheduler.on_idle`).
             self.new_token_ratio = self.init_ratio;
         }
@@ -442,7 +516,10 @@ impl ReplicaScheduler for SglangScheduler {
     }
 
     fn num_pending(&self) -> usize {
-        self.waiting.len() + self.running.len() + usize::from(self.chunked.is_some())
+        self.waiting.len()
+            + self.running.len()
+            + self.transferring.len()
+            + usize::from(self.chunked.is_some())
     }
 
     fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
@@ -465,9 +542,52 @@ impl ReplicaScheduler for SglangScheduler {
         self.kv.probe_cached_tokens(request)
     }
 
+    fn hand_off(&mut self, id: RequestId, requests: &mut RequestArena) {
+        // The prefill batch's end moved it to `running`; it leaves for the inflight queue,
+        // its KV held until the transfer is done.
+        self.running.retain(|r| *r != id);
+        requests.get_mut(id).state = RequestState::Waiting;
+    }
+
+    fn release_handed_off(&mut self, id: RequestId, requests: &RequestArena) {
+        self.kv.free(requests.get(id));
+        self.batch_is_full = false;
+    }
+
+    fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
+        let r = requests.get(id);
+        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
+            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
+        }
+        if self.running.len() + self.transferring.len() >= self.max_running {
+            return Ok(false);
+        }
+        // An idle replica takes any request whose blocks fit, as it must to make progress.
+        let idle = self.running.is_empty() && self.transferring.is_empty();
+        if !idle && !self.preallocation_fits(r, requests) {
+            return Ok(false);
+        }
+        if !self.kv.allocate_slots(r, 0, &[]) {
+            return Ok(false);
+        }
+        self.transferring.push(id);
+        let r = requests.get_mut(id);
+        r.state = RequestState::Running;
+        r.in_flight = true;
+        Ok(true)
+    }
+
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
         self.kv.check()?;
-        for id in self.running.iter().chain(&self.chunked) {
+        if self.running.len() + self.transferring.len() > self.max_running {
+            return Err(format!(
+                "{} running and {} transferring requests exceed {}",
+                self.running.len(),
+                self.transferring.len(),
+                self.max_running
+            ));
+        }
+        for id in self.running.iter().chain(&self.chunked).chain(&self.transferring) {
             if requests.get(*id).state != RequestState::Running {
                 return Err(format!("request {} is running but {:?}", id.0, requests.get(*id).state));
             }
@@ -498,6 +618,53 @@ mod tests {
     /// Blocks of one token (SGLang's page size 1).
     fn harness(num_tokens: u64, options: SglangOptions) -> Harness {
         Harness::new(Box::new(SglangScheduler::new(&ctx(num_tokens, 1, 1), options)))
+    }
+
+    /// A prefilled request (prompt processed, first token out) arriving by KV transfer.
+    fn transferred(h: &mut Harness, prefill: u32, decode: u32) -> RequestId {
+        let id = h.requests.next_id();
+        let mut r = Request::new(id, SimTime::ZERO, prefill, decode);
+        r.replica = Some(crate::request::ReplicaId(0));
+        r.on_iteration_end(prefill, SimTime::ZERO);
+        h.requests.push(r);
+        id
+    }
+
+    #[test]
+    fn a_decode_replica_counts_transfers_against_its_cap_and_decodes_them_once_landed() {
+        let mut context = ctx(100_000, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut o = options();
+        o.max_running_requests = Some(2);
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, o)));
+        let (a, b, c) = (transferred(&mut h, 10, 5), transferred(&mut h, 10, 5), transferred(&mut h, 10, 5));
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.admit_transferred(b, &mut h.requests), Ok(true));
+        // Two in transfer hold both request slots.
+        assert_eq!(h.scheduler.admit_transferred(c, &mut h.requests), Ok(false));
+        assert_eq!(h.scheduler.num_pending(), 2);
+        // Nothing to run while the KV is on its way; a landed request decodes.
+        assert!(h.step().is_empty());
+        h.requests.get_mut(a).in_flight = false;
+        assert_eq!(h.step(), [(a.0, 1)]);
+        h.requests.get_mut(b).in_flight = false;
+        assert_eq!(h.step(), [(a.0, 1), (b.0, 1)]);
+    }
+
+    #[test]
+    fn sglang_pre_allocation_keeps_512_tokens_per_active_request() {
+        // 2,000 one-token pages. A lands on an idle replica (1,000-token prompt); B's prompt
+        // (500) + 512 needs 1,012 of the 1,000 free less 512 reserved for A: it waits.
+        let mut context = ctx(2_000, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, options())));
+        let (a, b) = (transferred(&mut h, 1_000, 5), transferred(&mut h, 500, 5));
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.admit_transferred(b, &mut h.requests), Ok(false));
+        // Even a 10-token prompt needs 10 + 512 = 522 > 1,000 − 512 = 488 free tokens: while A
+        // is active nothing else is pre-allocated here.
+        let d = transferred(&mut h, 10, 5);
+        assert_eq!(h.scheduler.admit_transferred(d, &mut h.requests), Ok(false));
     }
 
     #[test]

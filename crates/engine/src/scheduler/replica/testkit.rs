@@ -22,6 +22,7 @@ pub(crate) fn ctx(num_blocks: u64, block_size: u32, pp: u32) -> ReplicaContext {
         queue: QueueKind::Fcfs,
         slo: SloSpec::default(),
         max_model_len: 64,
+        pool: super::PoolRole::Aggregated,
     }
 }
 

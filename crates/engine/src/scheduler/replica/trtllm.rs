@@ -21,8 +21,8 @@ use std::sync::Arc;
 use super::check_cap_covers_stages;
 use super::overlap::OneStepAhead;
 use super::{
-    ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits,
-    release_completed,
+    PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed,
+    never_fits, release_completed,
 };
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{FlagDef, Params};
@@ -139,6 +139,8 @@ pub struct TrtllmScheduler {
     /// Context requests of the batch being formed that the micro-batch scheduler chunks.
     contexts: Vec<RequestId>,
     hit_blocks: Vec<u32>,
+    /// The pool this replica serves.
+    role: PoolRole,
 }
 
 impl TrtllmScheduler {
@@ -157,12 +159,24 @@ impl TrtllmScheduler {
             candidates: Vec::new(),
             contexts: Vec::new(),
             hit_blocks: Vec::new(),
+            role: ctx.pool,
+        }
+    }
+
+    /// Blocks the capacity scheduler reserves for a new request under guaranteed_no_evict:
+    /// its prompt and output, or on a context server its prompt and the one token a
+    /// context-only request produces (the disaggregated server sends it with `max_tokens` 1).
+    fn reservation(&self, request: &Request) -> u64 {
+        if self.role == PoolRole::Prefill {
+            (u64::from(request.num_prefill_tokens) + 1).div_ceil(u64::from(self.kv.block_size()))
+        } else {
+            blocks_needed(request, self.kv.block_size())
         }
     }
 
     /// Blocks `request` still needs to finish, beyond those it holds.
     fn remaining_blocks(&self, request: &Request) -> u64 {
-        blocks_needed(request, self.kv.block_size()).saturating_sub(self.kv.blocks_of(request) as u64)
+        self.reservation(request).saturating_sub(self.kv.blocks_of(request) as u64)
     }
 
     /// The capacity scheduler: takes the waiting requests (received by `cutoff`) that may start
@@ -183,7 +197,7 @@ impl TrtllmScheduler {
                 break;
             }
             let need = match self.options.policy {
-                CapacityPolicy::GuaranteedNoEvict => blocks_needed(request, self.kv.block_size()),
+                CapacityPolicy::GuaranteedNoEvict => self.reservation(request),
                 // The blocks of its first step; the allocation below is the real check.
                 CapacityPolicy::MaxUtilization => 0,
             };
@@ -425,6 +439,46 @@ impl ReplicaScheduler for TrtllmScheduler {
 
     fn cached_prefix_tokens(&self, request: &Request) -> u32 {
         self.kv.probe_cached_tokens(request)
+    }
+
+    fn hand_off(&mut self, id: RequestId, requests: &mut RequestArena) {
+        // The context phase is done: the request leaves the active set for the transmission
+        // list (`DISAGG_CONTEXT_TRANS_IN_PROGRESS`), its blocks held until the KV is sent.
+        self.active.retain(|r| *r != id);
+        requests.get_mut(id).state = RequestState::Waiting;
+    }
+
+    fn release_handed_off(&mut self, id: RequestId, requests: &RequestArena) {
+        self.kv.free(requests.get(id));
+    }
+
+    fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
+        // A generation server's capacity scheduler takes a `DISAGG_GENERATION_INIT` request
+        // like a new one (its whole prompt and output under guaranteed_no_evict), allocates
+        // its context blocks, and receives the KV into them
+        // (`DISAGG_GENERATION_TRANS_IN_PROGRESS`) before it joins generation.
+        let r = requests.get(id);
+        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
+            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
+        }
+        if self.active.len() >= self.options.max_batch_size as usize {
+            return Ok(false);
+        }
+        if self.options.policy == CapacityPolicy::GuaranteedNoEvict {
+            let reserved: u64 = self.active.iter().map(|id| self.remaining_blocks(requests.get(*id))).sum();
+            let available = u64::from(self.kv.num_free()).saturating_sub(reserved);
+            if blocks_needed(r, self.kv.block_size()) > available {
+                return Ok(false);
+            }
+        }
+        if !self.kv.allocate_slots(r, 0, &[]) {
+            return Ok(false);
+        }
+        self.active.push(id);
+        let r = requests.get_mut(id);
+        r.state = RequestState::Running;
+        r.in_flight = true;
+        Ok(true)
     }
 
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {

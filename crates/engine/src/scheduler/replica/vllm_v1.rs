@@ -341,6 +341,7 @@ mod tests {
             queue: QueueKind::Fcfs,
             slo: SloSpec::default(),
             max_model_len: 4096,
+            pool: crate::scheduler::replica::PoolRole::Aggregated,
         }
     }
 
