@@ -74,8 +74,9 @@ fn help_is_readable_at_100_to_120_columns() {
         assert!(out.status.success());
         let help = String::from_utf8(out.stdout).unwrap();
         let lines: Vec<&str> = help.lines().collect();
-        // The predictor's long flag names once printed every description one word per line.
-        assert!(lines.len() < 900, "{} lines at {columns} columns", lines.len());
+        // The predictor's long flag names once printed every description one word per line (several
+        // thousand lines); ~2.5 lines per flag is the normal size, and each feature adds flags.
+        assert!(lines.len() < 1000, "{} lines at {columns} columns", lines.len());
         for line in &lines {
             assert!(line.chars().count() <= 120, "wider than 120 columns at {columns}: {line}");
         }
