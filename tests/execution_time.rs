@@ -148,6 +148,9 @@ fn aic_gemm_attention_and_all_reduce_are_within_bounds_on_h100_and_h200() {
         "gemm",
         "prefill_attention",
         "decode_attention",
+        "mla_prefill_attention",
+        "mla_decode_attention",
+        "mla_prefill_attention_kv_fp8",
         "all_reduce nccl (h100_dgx)",
         "all_reduce vllm_custom (h200_dgx)",
     ] {

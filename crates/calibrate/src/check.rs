@@ -10,9 +10,9 @@ use llmsim_engine::exec::{Collective, MLP_COLUMNS, MoeRouting, MoeShape, Op, cos
 use crate::data::{self, CollectiveRow, Result};
 use crate::fit::mape;
 use crate::{
-    AIC_GEMM_DTYPES, AIC_NODES, AIC_SYSTEMS, CUSTOM_ALL_REDUCE_FILES, LAYER_GEMM_OPS, band_label,
-    decode_row_us, decode_rows_in_scope, device, gemm_row_us, mlp_class, mlp_op_us, peaks, prefill_row_us,
-    prefill_rows_in_scope, token_band,
+    AIC_GEMM_DTYPES, AIC_NODES, AIC_SYSTEMS, CUSTOM_ALL_REDUCE_FILES, Family, LAYER_GEMM_OPS, band_label,
+    decode_row_us, decode_rows_in_scope, device, gemm_row_us, mla_decode_row_us, mla_prefill_row_us,
+    mlp_class, mlp_op_us, peaks, prefill_row_us, prefill_rows_in_scope, token_band,
 };
 
 /// One line of the error table.
@@ -178,6 +178,7 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
             ));
         }
     }
+    out.extend(mla_rows(shared, calibration, system)?);
     let node = format!("{}_dgx", name);
     if let Some(node_cal) = calibration.node(&node) {
         for kernel in AllReduceKernel::ALL {
@@ -198,6 +199,72 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
                 &pairs,
                 bounded.then_some(15.0),
             ));
+        }
+    }
+    Ok(out)
+}
+
+/// Shipped MLA curves against AIC's MLA tables of `system` (SGLang's kernels): prefill and
+/// decode per KV dtype, where both the table and the curve exist.
+pub fn mla_rows(shared: &Path, calibration: &Calibration, system: &str) -> Result<Vec<ErrorRow>> {
+    let name = AIC_SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, d)| *d).expect("known system");
+    let Some(cal) = calibration.device(name) else { return Ok(Vec::new()) };
+    let p = peaks(device(name), Dtype::Bf16);
+    // Bounded where the dense attention fits are (H100, H200); Blackwell's MLA kernels run
+    // relatively faster at long prompts than one roofline follows (reported).
+    let bound = matches!(name, "h100" | "h200").then_some(15.0);
+    let mut out = Vec::new();
+    for (kv, kv_bytes, prefill_class, decode_class) in [
+        ("bf16", 2.0, class::MLA_PREFILL_ATTENTION, class::MLA_DECODE_ATTENTION),
+        ("fp8", 1.0, class::MLA_PREFILL_ATTENTION_FP8, class::MLA_DECODE_ATTENTION_FP8),
+    ] {
+        if let (Ok(rows), Some(curve)) = (data::aic_mla(shared, system, "ctx", kv), cal.curve(prefill_class))
+        {
+            let pairs: Vec<_> = rows
+                .iter()
+                .filter(|r| prefill_rows_in_scope(r))
+                .map(|r| (mla_prefill_row_us(&curve, p, r, kv_bytes), r.us))
+                .collect();
+            out.push(ErrorRow::new(
+                name,
+                prefill_class,
+                &format!("kv {kv}"),
+                &format!("aic {system}/ctx_mla_kv{kv}.csv seq≥16"),
+                &pairs,
+                bound,
+            ));
+        }
+        if let (Ok(rows), Some(fitted)) =
+            (data::aic_mla(shared, system, "gen", kv), cal.curves.get(decode_class))
+        {
+            let curve = fitted.curve;
+            // A curve transferred from the bf16-KV fit (the table is a fallback path) is
+            // reported against it, not bounded.
+            let bound = if fitted.rows == 0 { None } else { bound };
+            let pairs: Vec<_> = rows
+                .iter()
+                .filter(|r| decode_rows_in_scope(r))
+                .map(|r| (mla_decode_row_us(&curve, p, r, kv_bytes), r.us))
+                .collect();
+            out.push(ErrorRow::new(
+                name,
+                decode_class,
+                &format!("kv {kv}"),
+                &format!("aic {system}/gen_mla_kv{kv}.csv b≤256 KV 128–32k"),
+                &pairs,
+                bound,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The error rows of one curve family on every AIC system (what `fit --only` prints).
+pub fn family_rows(shared: &Path, calibration: &Calibration, family: Family) -> Result<Vec<ErrorRow>> {
+    let mut out = Vec::new();
+    for (system, _) in AIC_SYSTEMS {
+        match family {
+            Family::Mla => out.extend(mla_rows(shared, calibration, system)?),
         }
     }
     Ok(out)

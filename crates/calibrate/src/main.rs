@@ -1,16 +1,20 @@
 //! `llmsim-calibrate`: regenerates `data/calibration.json` from ../shared/profiles and prints the
 //! error table of the shipped coefficients.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use llmsim_calibrate::{calibrate, check, to_json, transfer};
+use llmsim_calibrate::data::DataError;
+use llmsim_calibrate::{Family, calibrate, calibrate_only, check, parse_families, to_json, transfer};
 use llmsim_engine::exec::calibration::Calibration;
 
-const USAGE: &str = "usage: llmsim-calibrate <fit|check|transfer> [--shared DIR] [--out FILE]
+const USAGE: &str =
+    "usage: llmsim-calibrate <fit|check|transfer> [--shared DIR] [--out FILE] [--only FAMILIES]
 
   fit       fit every curve to the tables under DIR/profiles and write FILE
-            (default: data/calibration.json)
+            (default: data/calibration.json). With --only mla (comma-separated families),
+            refit only those curves and keep every other curve of the existing FILE as it is
+            (byte-identical); prints the refitted curves' error rows
   check     print the error table of the shipped data/calibration.json against every
             measured row (per device, op, dtype), then per token band (layer sums per model
             and TP, ops, chunk sizes, vLLM's layer GEMMs against AIC's tables), with the
@@ -24,6 +28,7 @@ fn main() -> ExitCode {
     let mut shared = PathBuf::from("../shared");
     let mut out = PathBuf::from("data/calibration.json");
     let mut command = None;
+    let mut only: Option<Vec<Family>> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -33,6 +38,16 @@ fn main() -> ExitCode {
                     shared = value
                 } else {
                     out = value
+                }
+                i += 2;
+            }
+            "--only" if i + 1 < args.len() => {
+                match parse_families(&args[i + 1]) {
+                    Ok(f) => only = Some(f),
+                    Err(e) => {
+                        eprintln!("llmsim-calibrate: {e}");
+                        return ExitCode::from(2);
+                    }
                 }
                 i += 2;
             }
@@ -54,16 +69,20 @@ fn main() -> ExitCode {
         eprintln!("llmsim-calibrate: {} has no profiles/ folder (pass --shared DIR)", shared.display());
         return ExitCode::from(2);
     }
-    let result = match command.as_deref() {
-        Some("fit") => calibrate(&shared).and_then(|c| {
-            std::fs::write(&out, to_json(&c))
-                .map_err(|e| llmsim_calibrate::data::DataError(format!("{}: {e}", out.display())))?;
+    if only.is_some() && command.as_deref() != Some("fit") {
+        eprintln!("llmsim-calibrate: --only applies to fit\n\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let result = match (command.as_deref(), only) {
+        (Some("fit"), Some(families)) => fit_only(&shared, &out, &families),
+        (Some("fit"), None) => calibrate(&shared).and_then(|c| {
+            std::fs::write(&out, to_json(&c)).map_err(|e| DataError(format!("{}: {e}", out.display())))?;
             println!("wrote {}", out.display());
             print!("{}", check::format_table(&check::error_table(&shared, &c)?));
             print!("\n{}", check::format_band_table(&check::band_table(&shared, &c)?));
             Ok(true)
         }),
-        Some("check") => check::error_table(&shared, Calibration::embedded()).and_then(|rows| {
+        (Some("check"), _) => check::error_table(&shared, Calibration::embedded()).and_then(|rows| {
             print!("{}", check::format_table(&rows));
             let bands = check::band_table(&shared, Calibration::embedded())?;
             print!("\n{}", check::format_band_table(&bands));
@@ -77,7 +96,7 @@ fn main() -> ExitCode {
             }
             Ok(rows.iter().all(check::ErrorRow::passes) && failed.is_empty())
         }),
-        Some("transfer") => transfer::transfer_table(&shared).map(|rows| {
+        (Some("transfer"), _) => transfer::transfer_table(&shared).map(|rows| {
             print!("{}", transfer::format_transfer(&rows));
             true
         }),
@@ -94,4 +113,23 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `fit --only`: refits `families` into the calibration already at `out`.
+fn fit_only(shared: &Path, out: &Path, families: &[Family]) -> Result<bool, DataError> {
+    let text = std::fs::read_to_string(out).map_err(|e| {
+        DataError(format!("{}: {e} (--only refits into an existing calibration)", out.display()))
+    })?;
+    let base: Calibration = serde_json::from_str(&text)
+        .map_err(|e| DataError(format!("{}: not a calibration: {e}", out.display())))?;
+    let refitted = calibrate_only(shared, &base, families)?;
+    std::fs::write(out, to_json(&refitted)).map_err(|e| DataError(format!("{}: {e}", out.display())))?;
+    let names: Vec<&str> = families.iter().map(|f| f.name()).collect();
+    println!("wrote {} (refitted: {})", out.display(), names.join(", "));
+    let mut rows = Vec::new();
+    for &family in families {
+        rows.extend(check::family_rows(shared, &refitted, family)?);
+    }
+    print!("{}", check::format_table(&rows));
+    Ok(true)
 }
