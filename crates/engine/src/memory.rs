@@ -297,7 +297,18 @@ pub fn plan_with_draft(
         ActivationMemory::Profile { tokens, sequences } => activation_bytes(replica, tokens, sequences),
     };
     let reserved = activations + cache.runtime_memory_bytes;
-    let (full_layers, _) = full_and_sliding_layers(replica);
+    let (full_layers, sliding_layers) = full_and_sliding_layers(replica);
+    if full_layers == 0 && sliding_layers > 0 {
+        // The block pool is sized by the full layers' KV; with none, it would be unbounded.
+        return Err(ConfigError::new(
+            "replica_config_model_name",
+            format!(
+                "{}: every layer is a sliding-window layer (its `layer_types` has no full_attention entry); a model without full-attention layers is not modelled",
+                m.name
+            ),
+        )
+        .with_hint("use a model with full-attention layers (gpt-oss alternates them with sliding ones)"));
+    }
     let kv_bytes_per_token =
         replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * full_layers)
             + draft.kv_bytes_per_token;
@@ -340,10 +351,28 @@ pub fn plan_with_draft(
     let rank_blocks = rank_kv_tokens / u64::from(cache.block_size);
     let (max_kv_tokens, planned_blocks) = (rank_kv_tokens * dp, rank_blocks * dp);
     if planned_blocks == 0 && cache.num_blocks_override.is_none() {
-        let reservation = if reserved > 0 {
-            format!(" and {:.2} GiB reserved for activations and the runtime", gib(reserved))
+        let mut reservation = String::new();
+        if reserved > 0 {
+            reservation += &format!(", {:.2} GiB reserved for activations and the runtime", gib(reserved));
+        }
+        if sliding_window_bytes > 0 {
+            reservation += &format!(
+                ", {:.2} GiB for the sliding-window layers' KV of {rank_sequences} sequences",
+                gib(sliding_window_bytes)
+            );
+        }
+        // Without the sliding-window reservation, would a block fit? Then the batch-size cap
+        // that sizes it is what to lower.
+        let without_window = (available - weight_bytes).saturating_sub(reserved);
+        let window_exhausts = sliding_window_bytes > 0
+            && without_window / kv_bytes_per_token.max(1) >= u64::from(cache.block_size);
+        let hint = if window_exhausts && !cache.max_sequences_flag.is_empty() {
+            format!(
+                "lower --{} (each running sequence keeps its sliding-window KV), or use more GPUs per replica",
+                cache.max_sequences_flag
+            )
         } else {
-            String::new()
+            "use more GPUs per replica, a smaller model, a smaller block size or token budget".to_string()
         };
         return Err(ConfigError::new(
             "cache_config_block_size",
@@ -353,7 +382,7 @@ pub fn plan_with_draft(
                 gib(free)
             ),
         )
-        .with_hint("use more GPUs per replica, a smaller model, a smaller block size or token budget"));
+        .with_hint(hint));
     }
     Ok(MemoryPlan {
         params_per_device,
@@ -398,6 +427,7 @@ mod tests {
             enable_prefix_caching: false,
             num_preallocate_tokens: 64,
             max_sequences: 0,
+            max_sequences_flag: String::new(),
         }
     }
 
@@ -593,6 +623,36 @@ mod tests {
         // Two pipeline stages hold 9 sliding and 9 full layers each.
         let pp2 = replica("openai/gpt-oss-120b", "h200", 1, 2);
         assert_eq!(full_and_sliding_layers(&pp2), (9, 9));
+    }
+
+    #[test]
+    fn a_model_whose_every_layer_slides_is_refused_by_name() {
+        let mut r = replica("openai/gpt-oss-120b", "h200", 1, 1);
+        r.weight_dtype = Dtype::Fp4;
+        r.model.sliding_window.as_mut().unwrap().layers = r.model.num_layers;
+        let e = plan(&r, &cache()).unwrap_err();
+        assert_eq!(e.flag, "replica_config_model_name");
+        assert!(e.message.contains("openai/gpt-oss-120b") && e.message.contains("layer_types"), "{e}");
+    }
+
+    #[test]
+    fn running_out_of_memory_for_the_window_reservation_names_it_and_the_batch_size_cap() {
+        let mut r = replica("openai/gpt-oss-120b", "h200", 1, 1);
+        r.weight_dtype = Dtype::Fp4;
+        // ~65 GiB of fp4 weights leave ~60 GiB of an H200: 40,000 sequences' windows
+        // (40,000 × 144 × 36,864 B ≈ 198 GiB) take it all.
+        let cache = CacheSpec {
+            max_sequences: 40_000,
+            max_sequences_flag: "vllm_v1_scheduler_config_batch_size_cap".into(),
+            ..cache()
+        };
+        let e = plan(&r, &cache).unwrap_err();
+        assert!(e.message.contains("sliding-window layers' KV of 40000 sequences"), "{e}");
+        let hint = e.hint.as_deref().unwrap();
+        assert!(hint.contains("--vllm_v1_scheduler_config_batch_size_cap"), "{hint}");
+        // Without a flag to name, the general hint.
+        let e = plan(&r, &CacheSpec { max_sequences_flag: String::new(), ..cache }).unwrap_err();
+        assert!(e.hint.as_deref().unwrap().contains("more GPUs"), "{e}");
     }
 
     #[test]

@@ -169,6 +169,9 @@ pub struct CacheSpec {
     /// Sequences one replica runs at most (the replica scheduler's batch-size cap): the planner
     /// keeps each one's sliding-window KV out of the block pool (0: none reserved).
     pub max_sequences: u64,
+    /// The flag that sets [`CacheSpec::max_sequences`], named when that reservation leaves no
+    /// room for the KV cache (empty: none).
+    pub max_sequences_flag: String,
 }
 
 /// What the memory planner keeps out of the KV cache for activations.

@@ -723,8 +723,14 @@ impl RooflinePredictor {
                     window,
                 );
             } else {
-                let context = item.num_processed_tokens as f64 + item.num_tokens as f64;
-                sliding_decode.add(&self.attention, context.min(window));
+                // A verification step's k + 1 queries each attend to at most the window.
+                add_windowed_decode(
+                    &mut sliding_decode,
+                    &self.attention,
+                    item.num_processed_tokens as f64 + item.num_tokens as f64,
+                    item.num_tokens as f64,
+                    window,
+                );
             }
         }
         let mix = |full: f64, sliding: f64| (1.0 - share) * full + share * sliding;
@@ -775,6 +781,31 @@ fn add_windowed_prefill(
     work.flops += 4.0 * shape.q_heads * shape.head_dim * windowed_pairs(chunk, cached, window);
     work.bytes += (cached.min(window) + chunk) * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
         + 2.0 * chunk * shape.q_heads * shape.head_dim * ACT_BYTES;
+}
+
+/// [`DecodeWork::add_queries`] for a sliding-window layer: the `queries` newest of `context`
+/// tokens attend over [`windowed_pairs`] (a one-token decode reads min(context, window) keys),
+/// and the kernel reads the KV of the window behind the oldest query to the newest,
+/// min(context, window + queries − 1) tokens, once for all of them.
+fn add_windowed_decode(
+    work: &mut DecodeWork,
+    shape: &AttentionShape,
+    context: f64,
+    queries: f64,
+    window: f64,
+) {
+    if shape.latent.is_some() {
+        // No latent-attention model slides; keep the full-attention work.
+        work.add_queries(shape, context, queries);
+        return;
+    }
+    let queries = queries.max(1.0);
+    work.sequences += 1.0;
+    let pairs = windowed_pairs(queries, (context - queries).max(0.0), window);
+    work.flops += 4.0 * shape.q_heads * shape.head_dim * pairs;
+    work.bytes +=
+        context.min(window + queries - 1.0) * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
+            + 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES * queries;
 }
 
 impl RooflinePredictor {
@@ -1027,6 +1058,40 @@ mod tests {
             windowed.attention_work(&decode_batch(4, 100)),
             full.attention_work(&decode_batch(4, 100))
         );
+    }
+
+    #[test]
+    fn a_verification_step_counts_every_query_on_sliding_layers() {
+        let r = replica(&[
+            ("replica_config_model_name", "openai/gpt-oss-120b"),
+            ("replica_config_device", "h200"),
+            ("replica_config_weight_dtype", "fp4"),
+        ]);
+        let mut full_only = r.clone();
+        full_only.model.sliding_window = None;
+        let windowed = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
+        let full = RooflinePredictor::new(&full_only, RooflineCoefficients::default()).unwrap();
+        let (share, window) = windowed.sliding.unwrap();
+        let a = windowed.attention;
+        let step = |q: u32| [BatchItem { num_processed_tokens: 8192, num_tokens: q, is_prefill: false }];
+        let (_, one) = windowed.attention_work(&step(1));
+        let (_, three) = windowed.attention_work(&step(3));
+        let (_, full_one) = full.attention_work(&step(1));
+        let (_, full_three) = full.attention_work(&step(3));
+        // The sliding layers' part of the mixed work: what is left after the full layers'.
+        let sliding = |w: f64, f: f64| (w - (1.0 - share) * f) / share;
+        let s1 = sliding(one.flops, full_one.flops);
+        let s3 = sliding(three.flops, full_three.flops);
+        // Each of the three queries attends to exactly the window's keys.
+        assert!((s1 - 4.0 * a.q_heads * a.head_dim * window).abs() < 1.0, "{s1}");
+        assert!((s3 / s1 - 3.0).abs() < 1e-9, "three queries: {s3} vs one: {s1}");
+        // The KV of window + 2 tokens is read once for the three queries.
+        let kv = (window + 2.0) * 2.0 * a.kv_heads * a.head_dim * a.kv_bytes;
+        let q_bytes = 2.0 * a.q_heads * a.head_dim * ACT_BYTES * 3.0;
+        let sb = sliding(three.bytes, full_three.bytes);
+        assert!((sb - kv - q_bytes).abs() < 1.0, "{sb} vs {}", kv + q_bytes);
+        assert_eq!(three.sequences, 1.0);
+        assert!(windowed.decode_us(three) > windowed.decode_us(one));
     }
 
     #[test]

@@ -58,6 +58,8 @@ const FAMILIES: &[Family] = &[
             "deepseek",
             "deepseek_v2",
             "deepseek_v3",
+            "gpt_oss",
+            "minimax_m2",
             "baichuan",
             "yi",
             "exaone",

@@ -99,8 +99,8 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
     if let Some(m) = &moe {
         f.warn_dense_layers(m, gated, embedding_dim, num_layers, mlp_hidden_dim, &mut warnings);
     }
-    let sliding_window = f.sliding_window(max_model_len, num_layers);
-    f.warn_unmodelled(max_model_len, sliding_window.is_some(), &mut warnings);
+    let (sliding_window, layers_typed) = f.sliding_window(max_model_len, num_layers)?;
+    f.warn_unmodelled(max_model_len, layers_typed, &mut warnings);
 
     let fam = family.table;
     let flag = |k: &str| f.flag(k);
@@ -559,21 +559,48 @@ impl<'a> Fields<'a> {
     }
 
     /// Sliding-window layers as `layer_types` lists them (gpt-oss, Gemma 3: `sliding_attention`
-    /// against `full_attention`), with the window; `None` without a window, without
-    /// `layer_types` (which layers slide is then not said: see [`Self::warn_unmodelled`]) or
-    /// when no layer slides.
-    fn sliding_window(&self, max_model_len: u32, num_layers: u32) -> Option<SlidingWindowSpec> {
-        let window = self.window(max_model_len)?;
-        let types = self.v.get("layer_types")?.as_array()?;
-        let sliding = types.iter().filter(|t| t.as_str() == Some("sliding_attention")).count();
-        let layers = u32::try_from(sliding).ok()?.min(num_layers);
-        let window = u32::try_from(window).ok()?;
-        (layers > 0).then_some(SlidingWindowSpec { window, layers })
+    /// against `full_attention`), with the window (`None` without a window or when no layer
+    /// slides), and whether `layer_types` said which layers slide (without it, see
+    /// [`Self::warn_unmodelled`]). A `layer_types` that is not an array of `num_hidden_layers`
+    /// entries, each `sliding_attention` or `full_attention`, is refused.
+    fn sliding_window(
+        &self,
+        max_model_len: u32,
+        num_layers: u32,
+    ) -> Result<(Option<SlidingWindowSpec>, bool), HfConfigError> {
+        let Some(types) = self.v.get("layer_types").filter(|t| !t.is_null()) else {
+            return Ok((None, false));
+        };
+        let Some(types) = types.as_array() else {
+            return Err(HfConfigError::new("field 'layer_types' must be an array of layer kinds"));
+        };
+        if types.len() != num_layers as usize {
+            return Err(HfConfigError::new(format!(
+                "field 'layer_types' lists {} layers, but num_hidden_layers = {num_layers}",
+                types.len()
+            )));
+        }
+        let mut sliding = 0u32;
+        for (i, t) in types.iter().enumerate() {
+            match t.as_str() {
+                Some("sliding_attention") => sliding += 1,
+                Some("full_attention") => {}
+                _ => {
+                    return Err(HfConfigError::new(format!(
+                        "field 'layer_types' entry {i} = {t} is not modelled (only sliding_attention and full_attention are)"
+                    )));
+                }
+            }
+        }
+        let window = self.window(max_model_len).and_then(|w| u32::try_from(w).ok());
+        let spec = window.filter(|_| sliding > 0).map(|window| SlidingWindowSpec { window, layers: sliding });
+        Ok((spec, true))
     }
 
     /// Warns about the architecture fields that change memory or time but are not modelled.
-    fn warn_unmodelled(&self, max_model_len: u32, sliding_modelled: bool, warnings: &mut Vec<String>) {
-        let sliding = self.window(max_model_len).filter(|_| !sliding_modelled);
+    /// `layers_typed`: `layer_types` said which layers slide, so the window is modelled on them.
+    fn warn_unmodelled(&self, max_model_len: u32, layers_typed: bool, warnings: &mut Vec<String>) {
+        let sliding = self.window(max_model_len).filter(|_| !layers_typed);
         if let Some(w) = sliding {
             warnings.push(format!(
                 "sliding_window = {w} is ignored: every layer is modelled with full attention, keeping KV for the whole context (more KV memory and attention time than sliding-window layers need)"

@@ -203,6 +203,7 @@ fn deepseek_v3_caches_one_latent_per_token_and_layer_whatever_the_tp() {
         enable_prefix_caching: false,
         num_preallocate_tokens: 64,
         max_sequences: 0,
+        max_sequences_flag: String::new(),
     };
     let plan = crate::memory::plan(&replica(8, Dtype::Bf16), &cache).unwrap();
     assert_eq!(plan.kv_bytes_per_token, 70_272);
@@ -351,6 +352,33 @@ fn gpt_oss_layer_types_give_its_sliding_window_layers() {
     let hf = read(&text);
     assert_eq!(hf.arch.sliding_window, None);
     assert!(hf.warnings.iter().any(|w| w.contains("sliding_window = 128 is ignored")), "{:?}", hf.warnings);
+}
+
+#[test]
+fn layer_types_of_the_wrong_length_or_kind_are_refused() {
+    let config = |types: &str, layers: u32| {
+        format!(
+            r#"{{"model_type": "gpt_oss", "hidden_size": 2880, "intermediate_size": 2880, "head_dim": 64,
+            "num_attention_heads": 64, "num_key_value_heads": 8, "num_hidden_layers": {layers},
+            "vocab_size": 201088, "max_position_embeddings": 131072, "sliding_window": 128,
+            "layer_types": {types}}}"#
+        )
+    };
+    let e = model_from_hf_config("x", &config(r#"["sliding_attention", "full_attention"]"#, 4)).unwrap_err();
+    assert!(e.message.contains("layer_types") && e.message.contains("2 layers"), "{e}");
+    let e =
+        model_from_hf_config("x", &config(r#"["sliding_attention", "linear_attention"]"#, 2)).unwrap_err();
+    assert!(e.message.contains("layer_types") && e.message.contains("linear_attention"), "{e}");
+    let e = model_from_hf_config("x", &config(r#""sliding_attention""#, 2)).unwrap_err();
+    assert!(e.message.contains("layer_types"), "{e}");
+    // Every layer full: no window modelled, and none ignored either.
+    let hf = read(&config(r#"["full_attention", "full_attention"]"#, 2));
+    assert_eq!(hf.arch.sliding_window, None);
+    assert!(!hf.warnings.iter().any(|w| w.contains("sliding_window")), "{:?}", hf.warnings);
+    // gpt_oss and minimax_m2 are known families: no unknown-model_type warning.
+    assert!(!hf.warnings.iter().any(|w| w.contains("not one llmsim knows")), "{:?}", hf.warnings);
+    let minimax = config(r#"["full_attention", "full_attention"]"#, 2).replace("gpt_oss", "minimax_m2");
+    assert!(!read(&minimax).warnings.iter().any(|w| w.contains("not one llmsim knows")));
 }
 
 #[test]

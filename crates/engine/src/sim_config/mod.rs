@@ -187,6 +187,7 @@ impl SimConfig {
             let max_model_len = replica.as_ref().map_or(0, |r| r.model.max_model_len);
             let peak = (entry.peak_batch)(p.config(), max_model_len);
             cache.max_sequences = peak.sequences;
+            cache.max_sequences_flag = format!("{}_scheduler_config_batch_size_cap", entry.name);
             if p.string("cache_config_activation_memory") == "profile" {
                 cache.activation_memory =
                     ActivationMemory::Profile { tokens: peak.tokens, sequences: peak.sequences };
@@ -368,6 +369,7 @@ fn read_cache(p: &mut Params) -> CacheSpec {
         num_preallocate_tokens: p.int_in("cache_config_num_preallocate_tokens", 0, 1 << 20) as u32,
         // Set from the replica scheduler's batch-size cap once that is chosen.
         max_sequences: 0,
+        max_sequences_flag: String::new(),
     }
 }
 

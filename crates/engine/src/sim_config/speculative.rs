@@ -54,6 +54,9 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
             if let Some(moe) = layer.moe.as_mut() {
                 moe.first_k_dense_layers = 0;
             }
+            // Full attention over the whole context, whatever the target's layers do: timed as
+            // [`draft_memory`] charges its KV.
+            layer.sliding_window = None;
             layer
         }
         SpeculativeMethod::Eagle => {
@@ -62,6 +65,9 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
             layer.name = format!("{} EAGLE head", target.name);
             layer.num_layers = 1;
             layer.moe = None;
+            // EAGLE-3 heads attend to the whole context (no sliding window), as `draft_memory`
+            // charges their KV.
+            layer.sliding_window = None;
             layer
         }
         SpeculativeMethod::DraftModel => {

@@ -409,3 +409,21 @@ fn each_disaggregated_pool_plans_memory_for_its_own_ranks() {
     assert_eq!(a.memory.num_blocks, d.decode.memory.num_blocks);
     assert_eq!(a.memory.kv_bytes_per_token, d.decode.memory.kv_bytes_per_token);
 }
+
+#[test]
+fn an_mtp_layer_or_eagle_head_of_a_sliding_window_model_attends_to_the_whole_context() {
+    for method in ["mtp", "eagle"] {
+        let c = build(&[
+            ("replica_config_model_name", "openai/gpt-oss-120b"),
+            ("replica_config_device", "h200"),
+            ("replica_config_weight_dtype", "fp4"),
+            ("replica_config_speculative_method", method),
+        ])
+        .unwrap_or_else(|e| panic!("{method}: {e}"));
+        assert!(c.replica.model.sliding_window.is_some(), "the target still slides");
+        let draft = &c.speculative.as_ref().unwrap().draft;
+        assert_eq!(draft.num_layers, 1);
+        assert_eq!(draft.sliding_window, None, "{method}");
+        assert_eq!(draft.sliding_layers_of(1), 0, "{method}: its one layer is a full one");
+    }
+}
