@@ -61,6 +61,22 @@ fn at_acceptance_one_decode_steps_fall_by_k_plus_one() {
 }
 
 #[test]
+fn a_step_emitting_several_tokens_is_one_tbt_sample_of_its_whole_gap() {
+    // 64 → 13 at k = 3, acceptance 1: three decode steps of 4 tokens each. A streaming client
+    // sees three chunks, each after a whole step: three TBT samples of a step's time, and the
+    // request's largest gap is a step, not a quarter of one. TPOT still averages per token.
+    let spec = mtp("3", "1");
+    let on = run(&one_request("64", "13", &with(&spec)));
+    assert_eq!(on.summary.tbt_s.count, 3);
+    let r = &on.requests[0];
+    let step = (r.e2e() - r.ttft()) / 3.0;
+    let max_gap = r.max_token_gap_ns as f64 * 1e-9;
+    assert!(max_gap >= step * 0.999 && max_gap < step * 1.1, "{max_gap} vs a step of {step}");
+    assert!((on.summary.tbt_s.mean - step).abs() < 1e-6 * step, "{} vs {step}", on.summary.tbt_s.mean);
+    assert!((r.tpot().unwrap() - step / 4.0).abs() < 1e-9);
+}
+
+#[test]
 fn a_request_never_overshoots_its_output_length() {
     // 14 outputs: 13 after the prefill; k = 3 at acceptance 1 emits 4, 4, 4 and then only the
     // 1 left (the last step verifies 1 token, no draft).
@@ -321,4 +337,56 @@ fn speculation_with_prefix_caching_pipeline_stages_and_async_scheduling_keeps_ev
         assert!(report.summary.num_completed > 0, "{method}");
         assert_eq!(report.summary.num_refused + report.summary.num_unfinished, 0, "{method}");
     }
+}
+
+#[test]
+fn a_token_budget_short_of_a_full_batch_of_verification_steps_is_a_warning() {
+    const V1: (&str, &str) = ("replica_scheduler_config_type", "vllm_v1");
+    let budget_warning = |k: &str| {
+        let spec = mtp(k, "0.7");
+        let mut pairs = with(&spec);
+        pairs.push(V1);
+        built(&pairs).warnings.into_iter().find(|w| w.contains("--vllm_v1_scheduler_config_chunk_size"))
+    };
+    // Defaults: chunk 512, cap 128. k = 3 verifies 4 × 128 = 512 tokens: enough; k = 4 not.
+    assert_eq!(budget_warning("3"), None);
+    let w = budget_warning("4").expect("k = 4 starves the running queue");
+    assert!(w.contains("holds only 102 verification steps") && w.contains("640"), "{w}");
+}
+
+#[test]
+fn rate_lists_take_the_list_forms_and_a_single_rate_beside_them_is_a_warning() {
+    let steps = |list: &str| {
+        let rates = [
+            ("replica_config_speculative_method", "eagle".to_string()),
+            ("replica_config_num_speculative_tokens", "2".to_string()),
+            ("replica_config_speculative_acceptance_rates", list.to_string()),
+        ];
+        run(&one_request("64", "13", &with(&rates))).summary.num_batches
+    };
+    assert_eq!(steps("1,0"), 1 + 6);
+    assert_eq!(steps("[1, 0]"), 1 + 6);
+    assert_eq!(steps("1 0"), 1 + 6);
+    let both = built(&[
+        ("replica_config_speculative_method", "mtp"),
+        ("replica_config_num_speculative_tokens", "2"),
+        ("replica_config_speculative_acceptance_rate", "0.5"),
+        ("replica_config_speculative_acceptance_rates", "0.9,0.8"),
+    ]);
+    assert_eq!(both.speculative.as_ref().unwrap().rates, vec![0.9, 0.8]);
+    assert!(
+        both.warnings
+            .iter()
+            .any(|w| w.starts_with("--replica_config_speculative_acceptance_rate is ignored")),
+        "{:?}",
+        both.warnings
+    );
+    // An out-of-range k is one error, not also one about the list's length.
+    let errors = errors(&[
+        ("replica_config_speculative_method", "mtp"),
+        ("replica_config_num_speculative_tokens", "17"),
+        ("replica_config_speculative_acceptance_rates", "0.8,0.6"),
+    ]);
+    assert!(errors.iter().any(|(f, _)| f == "replica_config_num_speculative_tokens"), "{errors:?}");
+    assert!(!errors.iter().any(|(f, _)| f == "replica_config_speculative_acceptance_rates"), "{errors:?}");
 }

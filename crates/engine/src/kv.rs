@@ -583,7 +583,15 @@ impl KvCacheManager {
         }
         if self.prefix_caching {
             let hashed = request.block_hashes.as_ref().map_or(u32::MAX, |h| h.len() as u32);
-            let full = ((computed + n) / bs).min(hashed);
+            // A speculative decode step's n = k + 1 tokens are the last sampled token and k
+            // drafts: only the first is sure to be kept (the request advances by the accepted
+            // count, known only at the step's end), so blocks are registered up to it, as
+            // vLLM caches num_computed_tokens + num_new_tokens − len(spec_token_ids). A block
+            // holding unverified drafts never enters the index; the next step registers it
+            // once its positions are computed.
+            let kept =
+                if request.is_prefill_complete && request.num_speculative_tokens > 0 { n.min(1) } else { n };
+            let full = ((computed + kept) / bs).min(hashed);
             for i in table.num_cached..full {
                 pool.cache(table.blocks[i as usize], block_hash(request, i as usize));
             }
@@ -665,6 +673,38 @@ mod tests {
         assert_eq!(pool.lookup(101), None, "evicted lazily on reuse");
         assert_eq!(pool.lookup(100), Some(0), "still hittable");
         pool.check().unwrap();
+    }
+
+    #[test]
+    fn a_speculative_step_registers_no_block_holding_unverified_drafts() {
+        let mut kv = KvCacheManager::new(16, 16, true, 0);
+        // Prompt 12, first token done (13 processed), k = 3: the step verifies positions
+        // 13..17, so block 0 (positions 0..16) is full only if the drafts are kept.
+        let mut r = Request::new(RequestId(0), SimTime::ZERO, 12, 40);
+        assert!(kv.allocate_slots(&r, 12, &[]));
+        r.on_iteration_end(12, SimTime::ZERO);
+        assert_eq!(r.num_processed_tokens, 13);
+        r.num_speculative_tokens = 3;
+        assert!(kv.allocate_slots(&r, r.next_num_tokens(), &[]));
+        assert_eq!(kv.pool.lookup(block_hash(&r, 0)), None, "block 0 holds unverified drafts");
+        // All drafts rejected: one token emitted, 14 processed. Preempted, then readmitted
+        // with a longer prompt (as after more decoding): no hit on KV never computed.
+        r.on_iteration_end(1, SimTime::ZERO);
+        kv.free(&r);
+        let mut longer = r.clone();
+        longer.num_prefill_tokens = 20;
+        longer.is_prefill_complete = false;
+        longer.num_processed_tokens = 0;
+        let mut hits = Vec::new();
+        assert_eq!(kv.computed_blocks(&longer, &mut hits), 0);
+        // Steps whose kept token completes the block register it.
+        let mut r = Request::new(RequestId(1), SimTime::ZERO, 14, 40);
+        assert!(kv.allocate_slots(&r, 14, &[]));
+        r.on_iteration_end(14, SimTime::ZERO);
+        r.num_speculative_tokens = 3;
+        assert!(kv.allocate_slots(&r, r.next_num_tokens(), &[]));
+        assert!(kv.pool.lookup(block_hash(&r, 0)).is_some(), "positions 0..16 computed");
+        kv.check().unwrap();
     }
 
     #[test]

@@ -608,14 +608,13 @@ impl Simulation {
             };
             let outcome = request.on_iteration_end(n, now);
             if outcome.produced_token && !first_token && !request.warmup {
-                // The step's tokens arrive together: each is charged an equal share of the gap
-                // (time per output token, as benchmark clients average it).
-                let m = outcome.num_produced.max(1);
-                let gap = now.since(previous_token_at) / u64::from(m);
+                // The step's tokens arrive together, in one streamed chunk: one gap sample of
+                // the whole wait (vLLM's benchmark records one inter-token latency per chunk),
+                // so a stall is not hidden by the tokens that came with it. TPOT still
+                // averages: (E2E − TTFT) / (D − 1).
+                let gap = now.since(previous_token_at);
                 request.max_token_gap_ns = request.max_token_gap_ns.max(gap);
-                for _ in 0..m {
-                    self.metrics.on_token_gap(gap);
-                }
+                self.metrics.on_token_gap(gap);
             }
             if outcome.first_prefill_done {
                 self.queue.push(now, Event::PrefillEnd { request: id });

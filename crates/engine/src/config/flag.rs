@@ -323,7 +323,7 @@ impl FlagDef {
 
 /// The items of a list given as `1 2 3`, `1,2,3` or `[1, 2, 3]` (Python's repr, as pandas and
 /// Vidur's config.json write it).
-fn list_items(t: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn list_items(t: &str) -> impl Iterator<Item = &str> {
     t.split(|c: char| c == ',' || c.is_whitespace() || c == '[' || c == ']').filter(|s| !s.is_empty())
 }
 

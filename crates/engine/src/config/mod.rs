@@ -15,8 +15,8 @@ mod table;
 mod unsupported;
 
 pub use error::{ConfigError, ConfigErrors};
-pub(crate) use flag::closest;
 pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile};
+pub(crate) use flag::{closest, list_items};
 pub use params::{Params, fill_placeholders};
 pub use spec::{
     ActivationMemory, CacheSpec, ClusterSpec, CostSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec,

@@ -658,7 +658,8 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
             out.set(Op::Embedding, us * 1e-3, provenance);
         }
         if position.is_last() {
-            out.set(Op::LmHead, r.lm_head_us(batch.len() as f64) * 1e-3, Provenance::Roofline);
+            let rows = super::roofline::logit_rows(batch) as f64;
+            out.set(Op::LmHead, r.lm_head_us(rows) * 1e-3, Provenance::Roofline);
             // CPU work happens once per iteration: Vidur's table where read, else the flags.
             let n = batch.len() as f64;
             let (ms, provenance) = match &self.cpu {

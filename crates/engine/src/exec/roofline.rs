@@ -585,7 +585,7 @@ impl RooflinePredictor {
         self.send_recv.time_us(PIPELINE_TENSORS * tokens * self.shape.embedding_dim * ACT_BYTES)
     }
 
-    /// LM head over `sequences` rows, µs.
+    /// LM head over `sequences` rows, µs (rows: [`logit_rows`]).
     pub fn lm_head_us(&self, sequences: f64) -> f64 {
         let (n, k) = self.shape.gemm_nk(Op::LmHead).unwrap_or((0.0, 0.0));
         cost::gemm_us(&self.gemm, self.gemm_peaks, sequences, n, k, ACT_BYTES, self.weight_bytes)
@@ -897,13 +897,21 @@ impl RooflinePredictor {
             out.set(Op::Embedding, op_us(Op::Embedding) * 1e-3, r);
         }
         if position.is_last() {
-            out.set(Op::LmHead, self.lm_head_us(rank.items.len() as f64) * 1e-3, r);
+            out.set(Op::LmHead, self.lm_head_us(logit_rows(&rank.items) as f64) * 1e-3, r);
             out.set(Op::CpuOverhead, self.cpu_overhead_ms(rank.items.len() as f64), r);
         } else {
             out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
         }
         out
     }
+}
+
+/// Rows the LM head computes logits for: one per prefill item (its last position) and one per
+/// token of a decode item — 1, or k + 1 for a speculative verification step, which needs the
+/// target's logits at every drafted position (vLLM's `logits_indices`). Without speculation
+/// this is the batch's length.
+pub(crate) fn logit_rows(batch: &[BatchItem]) -> usize {
+    batch.iter().map(|i| if i.is_prefill { 1 } else { i.num_tokens.max(1) as usize }).sum()
 }
 
 /// Token-count-driven ops of every layer, in execution order.
@@ -962,9 +970,10 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
             out.set(Op::Embedding, op_us(Op::Embedding) * 1e-3, r);
         }
         if position.is_last() {
-            let lm_head = match batch.len().checked_sub(1).and_then(|i| self.lm_head_cache.get(i)) {
-                Some(memo) => *memo.get_or_init(|| self.lm_head_us(batch.len() as f64)),
-                None => self.lm_head_us(batch.len() as f64),
+            let rows = logit_rows(batch);
+            let lm_head = match rows.checked_sub(1).and_then(|i| self.lm_head_cache.get(i)) {
+                Some(memo) => *memo.get_or_init(|| self.lm_head_us(rows as f64)),
+                None => self.lm_head_us(rows as f64),
             };
             out.set(Op::LmHead, lm_head * 1e-3, r);
             // Scheduling, input preparation, sampling and output processing happen once per
@@ -1188,6 +1197,23 @@ mod tests {
                 assert_eq!(fused.get(op), plain.get(op), "{model} TP {tp}: {op:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_lm_head_computes_logits_for_every_verified_token() {
+        // A speculative verification step of k + 1 = 4 tokens needs 4 rows of logits; a
+        // prefill chunk one (its last position); a plain decode one.
+        let p = llama3_h100(&[]);
+        let prefill = BatchItem { num_processed_tokens: 0, num_tokens: 300, is_prefill: true };
+        let verify = BatchItem { num_processed_tokens: 500, num_tokens: 4, is_prefill: false };
+        let decode = BatchItem { num_processed_tokens: 500, num_tokens: 1, is_prefill: false };
+        assert_eq!(logit_rows(&[prefill, verify, verify, decode]), 1 + 4 + 4 + 1);
+        assert_eq!(logit_rows(&[prefill, decode, decode]), 3, "without speculation: the batch");
+        let out = p.predict(&[prefill, verify, verify], ONLY);
+        assert_eq!(out.get(Op::LmHead), 1e-3 * p.lm_head_us(9.0));
+        assert!(p.lm_head_us(9.0) > p.lm_head_us(3.0));
+        let out = p.predict(&[prefill, decode, decode], ONLY);
+        assert_eq!(out.get(Op::LmHead), 1e-3 * p.lm_head_us(3.0));
     }
 
     #[test]

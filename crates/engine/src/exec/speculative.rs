@@ -9,6 +9,7 @@
 //! and a draft model keeps its own KV cache of them), and k − 1 more times over one token per
 //! decoding request (each draft token feeds the next).
 
+use super::moe_parallel::spread_over_ranks;
 use super::{
     BatchItem, ExecutionTime, ExecutionTimePredictor, Op, Provenance, SharedPredictor, StagePosition,
 };
@@ -19,6 +20,9 @@ pub struct SpeculativePredictor {
     draft: SharedPredictor,
     num_tokens: u32,
     what: &'static str,
+    /// Attention-DP ranks the draft's batch is spread over here (1: not spread, or spread by
+    /// the draft's own predictor).
+    ranks: usize,
 }
 
 impl SpeculativePredictor {
@@ -30,11 +34,34 @@ impl SpeculativePredictor {
         num_tokens: u32,
         what: &'static str,
     ) -> SpeculativePredictor {
-        SpeculativePredictor { target, draft, num_tokens, what }
+        SpeculativePredictor { target, draft, num_tokens, what, ranks: 1 }
+    }
+
+    /// Drafting on `ranks` attention-DP ranks, each for its own requests (the batch spread as
+    /// [`spread_over_ranks`] spreads it), for a draft predictor that does not spread a batch
+    /// itself (a dense draft under attention DP); the slowest rank's time is the step's.
+    pub fn with_ranks(mut self, ranks: u32) -> SpeculativePredictor {
+        self.ranks = ranks.max(1) as usize;
+        self
     }
 
     /// The draft's GPU time for `batch`, ms, and the provenance of its largest op.
     pub fn draft_ms(&self, batch: &[BatchItem]) -> (f64, Provenance) {
+        if self.ranks <= 1 {
+            return self.rank_draft_ms(batch);
+        }
+        let mut ranks = Vec::with_capacity(self.ranks);
+        spread_over_ranks(batch, self.ranks, &mut ranks);
+        ranks
+            .iter()
+            .filter(|r| !r.items.is_empty())
+            .map(|r| self.rank_draft_ms(&r.items))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .unwrap_or((0.0, Provenance::None))
+    }
+
+    /// The draft's time over `batch` on one rank, ms, and its provenance.
+    fn rank_draft_ms(&self, batch: &[BatchItem]) -> (f64, Provenance) {
         const ONE: StagePosition = StagePosition { stage: 0, num_stages: 1 };
         if batch.is_empty() {
             return (0.0, Provenance::None);
@@ -119,5 +146,21 @@ mod tests {
         let first = p.predict(&batch, StagePosition { stage: 0, num_stages: 2 });
         assert_eq!(first.get(Op::SpeculativeDraft), 0.0, "only the last stage drafts");
         assert!(p.describe().contains("k = 3"));
+    }
+
+    #[test]
+    fn a_dense_draft_under_attention_dp_drafts_each_ranks_requests_on_that_rank() {
+        // Two ranks: the prefill on one, the two decodes on the other; the slowest rank's
+        // draft is the step's, not the whole batch's on one GPU.
+        let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerToken), 3, "eagle").with_ranks(2);
+        let batch = [
+            BatchItem { num_processed_tokens: 0, num_tokens: 100, is_prefill: true },
+            BatchItem { num_processed_tokens: 50, num_tokens: 4, is_prefill: false },
+            BatchItem { num_processed_tokens: 70, num_tokens: 4, is_prefill: false },
+        ];
+        let last = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
+        assert_eq!(last.get(Op::SpeculativeDraft), 100.0);
+        let decodes = p.predict(&batch[1..], StagePosition { stage: 0, num_stages: 1 });
+        assert_eq!(decodes.get(Op::SpeculativeDraft), 4.0 + 2.0 * 1.0, "one decode a rank");
     }
 }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use crate::catalog::{self, ModelArch};
-use crate::config::{ConfigError, ParallelSpec, Params, ReplicaSpec, SpeculativeMethod, SpeculativeSpec};
+use crate::config::{
+    ConfigError, FlagValue, ParallelSpec, Params, ReplicaSpec, SpeculativeMethod, SpeculativeSpec, list_items,
+};
 use crate::exec::{PREDICTORS, SharedPredictor, SpeculativePredictor};
 use crate::memory::{self, DraftMemory};
 
@@ -33,9 +35,17 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
         // Its settings are inactive then (the flag table's ignored-flag warnings name them).
         _ => return None,
     };
-    let k = p.int_in(NUM_TOKENS, 1, i64::from(MAX_SPECULATIVE_TOKENS)) as u32;
+    let max_k = i64::from(MAX_SPECULATIVE_TOKENS);
+    // An out-of-range k is its own error; the rate list is then not also held to its length.
+    let k_in_range = matches!(p.config().get(NUM_TOKENS), FlagValue::Int(v) if (1..=max_k).contains(&v));
+    let k = p.int_in(NUM_TOKENS, 1, max_k) as u32;
     let rates = match opt_text(p, RATES) {
-        Some(list) => parse_rates(p, &list, k)?,
+        Some(list) => {
+            if p.config().is_set(RATE) {
+                p.warn(format!("--{RATE} is ignored: --{RATES} gives the rate of each draft position"));
+            }
+            parse_rates(p, &list, k_in_range.then_some(k))?
+        }
         None => {
             let r = p.float_in(RATE, 0.0, 1.0);
             vec![r; k as usize]
@@ -94,10 +104,11 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
     Some(SpeculativeSpec { method, num_tokens: k, rates, draft, expected_tokens_fp })
 }
 
-/// `0.8,0.6,0.4`: k rates in [0, 1].
-fn parse_rates(p: &mut Params, list: &str, k: u32) -> Option<Vec<f64>> {
+/// `0.8,0.6,0.4` (or `0.8 0.6 0.4`, `[0.8, 0.6, 0.4]`, as the other list flags): rates in
+/// [0, 1], k of them when `k` is known (`None`: k is itself in error).
+fn parse_rates(p: &mut Params, list: &str, k: Option<u32>) -> Option<Vec<f64>> {
     let mut rates = Vec::new();
-    for (i, field) in list.split(',').enumerate() {
+    for (i, field) in list_items(list).enumerate() {
         match field.trim().parse::<f64>() {
             Ok(r) if (0.0..=1.0).contains(&r) => rates.push(r),
             _ => {
@@ -116,6 +127,7 @@ fn parse_rates(p: &mut Params, list: &str, k: u32) -> Option<Vec<f64>> {
             }
         }
     }
+    let k = k?;
     if rates.len() != k as usize {
         p.error(
             ConfigError::new(
@@ -130,6 +142,25 @@ fn parse_rates(p: &mut Params, list: &str, k: u32) -> Option<Vec<f64>> {
         return None;
     }
     Some(rates)
+}
+
+/// Warns when vllm_v1's token budget cannot hold a full batch of verification steps: each
+/// running request asks for k + 1 tokens, so with chunk < cap × (k + 1) the requests late in
+/// the running queue wait a step (vLLM sizes `max_num_batched_tokens` for its spec tokens).
+pub(super) fn warn_budget(p: &mut Params, spec: &SpeculativeSpec) {
+    const CHUNK: &str = "vllm_v1_scheduler_config_chunk_size";
+    const CAP: &str = "vllm_v1_scheduler_config_batch_size_cap";
+    let (FlagValue::Int(chunk), FlagValue::Int(cap)) = (p.config().get(CHUNK), p.config().get(CAP)) else {
+        return;
+    };
+    let per_step = i64::from(spec.num_tokens) + 1;
+    let needed = cap.saturating_mul(per_step);
+    if chunk < needed {
+        p.warn(format!(
+            "--{CHUNK} {chunk} holds only {} verification steps of k + 1 = {per_step} tokens, fewer than --{CAP} {cap}: running requests beyond them wait a step (set --{CHUNK} {needed} to verify a full batch)",
+            chunk / per_step
+        ));
+    }
 }
 
 /// A draft model must split like the target and read the same tokens.
@@ -157,12 +188,13 @@ fn check_draft_model(p: &mut Params, draft: &ModelArch, replica: &ReplicaSpec) -
     Some(())
 }
 
-/// The draft as a one-stage replica at the target's TP (an MTP layer keeps the target's
-/// expert and attention data parallelism too), on the target's GPUs and dtypes.
+/// The draft as a one-stage replica at the target's TP and attention DP (each attention-DP
+/// rank drafts for its own requests; an MTP layer keeps the target's expert parallelism too,
+/// an EAGLE head or draft model has none), on the target's GPUs and dtypes.
 pub(super) fn draft_replica(spec: &SpeculativeSpec, replica: &ReplicaSpec) -> ReplicaSpec {
     let parallel = match spec.method {
         SpeculativeMethod::Mtp => ParallelSpec { num_pipeline_stages: 1, ..replica.parallel },
-        _ => ParallelSpec::tp_pp(replica.parallel.tensor_parallel_size, 1),
+        _ => ParallelSpec { num_pipeline_stages: 1, expert_parallel_size: 1, ..replica.parallel },
     };
     ReplicaSpec { model: spec.draft.clone(), parallel, ..replica.clone() }
 }
@@ -199,6 +231,15 @@ pub(super) fn wrap_predictor(
     target: SharedPredictor,
 ) -> Option<SharedPredictor> {
     let roofline = PREDICTORS.iter().find(|e| e.name == "roofline").expect("registered");
-    let draft = (roofline.parse)(p, &draft_replica(spec, replica))?;
-    Some(Arc::new(SpeculativePredictor::new(target, draft, spec.num_tokens, spec.method.name())))
+    let draft_replica = draft_replica(spec, replica);
+    let draft = (roofline.parse)(p, &draft_replica)?;
+    // The roofline spreads an MoE model's batch over its attention-DP ranks itself; a dense
+    // draft's batch is spread here, and the slowest rank's draft is the step's.
+    let ranks = match spec.draft.moe {
+        Some(_) => 1,
+        None => draft_replica.parallel.attention_dp_size.max(1),
+    };
+    Some(Arc::new(
+        SpeculativePredictor::new(target, draft, spec.num_tokens, spec.method.name()).with_ranks(ranks),
+    ))
 }

@@ -427,3 +427,27 @@ fn an_mtp_layer_or_eagle_head_of_a_sliding_window_model_attends_to_the_whole_con
         assert_eq!(draft.sliding_layers_of(1), 0, "{method}: its one layer is a full one");
     }
 }
+
+#[test]
+fn a_dense_draft_under_attention_dp_keeps_the_ranks_and_drafts_per_rank() {
+    use crate::exec::{BatchItem, Op, StagePosition};
+    let mut pairs = MIXTRAL_H100.to_vec();
+    pairs.extend([
+        ("replica_scheduler_config_type", "vllm_v1"),
+        ("replica_config_tensor_parallel_size", "2"),
+        ("replica_config_attention_dp_size", "2"),
+        ("replica_config_speculative_method", "eagle"),
+        ("replica_config_num_speculative_tokens", "2"),
+    ]);
+    let c = build(&pairs).unwrap_or_else(|e| panic!("{e}"));
+    let spec = c.speculative.as_ref().expect("speculating");
+    let draft = speculative::draft_replica(spec, &c.replica);
+    assert_eq!((draft.parallel.attention_dp_size, draft.parallel.expert_parallel_size), (2, 1));
+    // Two like decodes land one on each rank: the draft takes one decode's time, not two's.
+    let decode = BatchItem { num_processed_tokens: 2000, num_tokens: 3, is_prefill: false };
+    let last = StagePosition { stage: 0, num_stages: 1 };
+    let one = c.predictor.build.predict(&[decode], last).get(Op::SpeculativeDraft);
+    let two = c.predictor.build.predict(&[decode, decode], last).get(Op::SpeculativeDraft);
+    assert!(one > 0.0);
+    assert_eq!(one, two);
+}
