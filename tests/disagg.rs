@@ -490,9 +490,30 @@ fn pools_with_expert_and_attention_data_parallelism_run_and_transfer_rank_to_ran
             let transfer = (1000 * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
             assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9, "{case}");
             // Rank to rank: with two ranks on both sides both transfers run at once; a
-            // decode replica of one rank (TP 2) receives one at a time.
-            let wait = if decode_dp == "2" { 0.0 } else { transfer as f64 / 1e9 };
-            assert_eq!(s.kv_transfer_wait_s.max, wait, "{case}");
+            // decode replica of one rank (TP 2) receives both at once too, each of its GPUs
+            // taking half a prefill GPU's bytes (two slots on its rank).
+            assert_eq!(s.kv_transfer_wait_s.max, 0.0, "{case}");
+            let slots = if decode_dp == "2" { (1, 1) } else { (1, 2) };
+            assert_eq!(sim.disagg.as_ref().unwrap().transfer.slots_per_rank(), slots, "{case}");
         }
+    }
+}
+
+#[test]
+fn a_prefill_replica_holds_only_the_prompt_and_first_token_of_a_request() {
+    // 100 prefill blocks (1,600 tokens) cannot hold 1,000 + 1,000 tokens (125 blocks) but hold
+    // the prompt and first token (63 blocks); the 2,000 decode blocks hold the whole request.
+    for engine in ["sglang", "trtllm"] {
+        let mut extra = engine_flags(engine);
+        extra.push(("cache_config_num_blocks", "100"));
+        extra.push(("disaggregation_config_decode_num_blocks", "2000"));
+        let report = run_checked(&disagg_config(&extra), &trace(&[(0.0, 1000, 1000)]));
+        check_report_invariants(&report).unwrap();
+        assert_eq!(
+            (report.summary.num_completed, report.summary.num_refused),
+            (1, 0),
+            "{engine}: {:?}",
+            report.request_errors
+        );
     }
 }

@@ -204,12 +204,7 @@ impl Simulation {
                 decode_num_blocks: d.decode.memory.num_blocks,
                 waiting: vec![VecDeque::new(); num_decode as usize],
                 waiting_blocks: vec![0; num_decode as usize],
-                links: Links::new(
-                    n,
-                    d.transfer.prefill.attention_dp_size,
-                    num_decode,
-                    d.transfer.decode.attention_dp_size,
-                ),
+                links: d.transfer.links(n, num_decode),
                 targets: Vec::with_capacity(num_decode as usize),
                 awaiting_transfers: vec![0; (n + num_decode) as usize],
             }

@@ -63,9 +63,9 @@ fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
 }
 
 /// The llmsim configuration of `point`, or why it cannot be modelled. Checks run in a fixed
-/// order and the first that fails is the reason: serving mode, system, dtypes, attention DP,
-/// expert parallelism of disaggregated pools, serving engine. The engine's own refusals (unknown model, does not
-/// fit) come when the configuration is built ([`crate::simulate::build`]).
+/// order and the first that fails is the reason: serving mode (a disaggregated row must size
+/// its pools), system, dtypes, serving engine. The engine's own refusals (unknown model, does
+/// not fit) come when the configuration is built ([`crate::simulate::build`]).
 pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<PointConfig, SkipReason> {
     // A disaggregated point runs its prefill pool's instance shape behind the router and adds
     // the decode pool (`disagg_flags`); its clients fill the decode pool's batches.

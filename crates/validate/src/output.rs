@@ -176,7 +176,7 @@ mod tests {
         let plan = Plan {
             rows: vec![
                 PlannedRow { index: 0, config: Err(SkipReason::Disaggregated) },
-                PlannedRow { index: 1, config: Err(SkipReason::ExpertParallel(8)) },
+                PlannedRow { index: 1, config: Err(SkipReason::UnknownBackend("x".into())) },
             ],
             thinned_out: 0,
         };
@@ -189,11 +189,11 @@ mod tests {
                 ttft_err: 0.5,
                 tpot_err: Some(-0.05),
             }),
-            Outcome::Skipped(SkipReason::ExpertParallel(8)),
+            Outcome::Skipped(SkipReason::UnknownBackend("x".into())),
         ];
         let summary = Summary::of("f", &file, &plan, &outcomes, vec![], None, &Overrides::default());
         let md = tables_md(&summary);
-        assert!(md.contains("| expert parallelism | 1 |"), "{md}");
+        assert!(md.contains("| unknown serving engine | 1 |"), "{md}");
         assert!(md.contains("| vllm | 1 | 1 | 50.0 % | 50.0 % | +50.0 % | 5.0 % | 5.0 % | -5.0 % |"), "{md}");
         assert!(md.contains("| vllm | meta-llama/Llama-3.1-70B | h200_sxm | agg | 1 | 1 |"), "{md}");
     }

@@ -18,10 +18,6 @@ pub enum SkipReason {
     Precision { column: &'static str, value: String },
     /// GEMMs and experts in different dtypes that llmsim cannot express with one weight dtype.
     MixedPrecision { gemm: &'static str, moe: &'static str },
-    /// Attention data parallelism in a disaggregated pool.
-    AttentionDataParallel(u32),
-    /// Expert parallelism in a disaggregated pool.
-    ExpertParallel(u32),
     /// A serving engine the harness has no defaults for.
     UnknownBackend(String),
     /// The model is not in the catalogue, or has an architecture the engine refuses.
@@ -41,8 +37,6 @@ impl SkipReason {
             SkipReason::SystemNotInCatalogue { .. } => "system not in the catalogue",
             SkipReason::Precision { .. } => "weight dtype not modelled",
             SkipReason::MixedPrecision { .. } => "mixed GEMM/expert dtypes",
-            SkipReason::AttentionDataParallel(_) => "attention data parallelism",
-            SkipReason::ExpertParallel(_) => "expert parallelism",
             SkipReason::UnknownBackend(_) => "unknown serving engine",
             SkipReason::Model { .. } => "model not in the catalogue or unsupported",
             SkipReason::Refused { .. } => "refused by the engine",
@@ -83,12 +77,6 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::MixedPrecision { gemm, moe } => {
                 write!(f, "GEMMs in {gemm} and experts in {moe}: llmsim has one weight dtype")
-            }
-            SkipReason::AttentionDataParallel(n) => {
-                write!(f, "attention data parallelism ({n} ranks) is not modelled with disaggregated pools")
-            }
-            SkipReason::ExpertParallel(n) => {
-                write!(f, "expert parallelism ({n} ranks) is not modelled with disaggregated pools")
             }
             SkipReason::UnknownBackend(b) => {
                 write!(f, "unknown serving engine '{b}' (the harness knows vllm, sglang and trtllm)")

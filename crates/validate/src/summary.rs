@@ -208,7 +208,7 @@ mod tests {
             simulated(0.5, -0.1),
             simulated(-0.25, 0.3),
             simulated(1.0, 0.0),
-            Outcome::Skipped(SkipReason::ExpertParallel(2)),
+            Outcome::Skipped(SkipReason::UnknownBackend("x".into())),
             Outcome::Skipped(SkipReason::Disaggregated),
         ];
         let s = Summary::of("f", &file, &plan, &outcomes, vec![], None, &Overrides::default());
@@ -248,7 +248,7 @@ mod tests {
             s.skipped_by_reason,
             vec![
                 ReasonCount { reason: "disaggregated serving".into(), n: 1 },
-                ReasonCount { reason: "expert parallelism".into(), n: 1 },
+                ReasonCount { reason: "unknown serving engine".into(), n: 1 },
             ]
         );
         let json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();

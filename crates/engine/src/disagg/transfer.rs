@@ -97,6 +97,26 @@ impl KvTransferModel {
         (bytes as f64 / gbps).ceil() as u64
     }
 
+    /// Transfers one attention-DP rank of each pool may run at once: a transfer's time is set by
+    /// the side whose GPUs move more bytes per token, so a GPU of the other side uses only its
+    /// share of its link — prefill TP 8 to decode TP 1 uses an eighth of each prefill GPU's
+    /// link, and eight transfers from that rank run at once. (prefill, decode), each ≥ 1.
+    pub fn slots_per_rank(&self) -> (u32, u32) {
+        let (p, d) = (self.prefill.kv_bytes_per_token_per_gpu, self.decode.kv_bytes_per_token_per_gpu);
+        let busier = p.max(d);
+        let slots = |own: u64| u32::try_from(busier / own.max(1)).unwrap_or(u32::MAX).max(1);
+        (slots(p), slots(d))
+    }
+
+    /// Idle links for `num_prefill` and `num_decode` replicas of these pools.
+    pub fn links(&self, num_prefill: u32, num_decode: u32) -> Links {
+        let (ps, ds) = self.slots_per_rank();
+        Links::with_slots(
+            (num_prefill, self.prefill.attention_dp_size, ps),
+            (num_decode, self.decode.attention_dp_size, ds),
+        )
+    }
+
     /// The link's latency plus the per-transfer overhead, ns.
     pub fn fixed_ns(&self, link: LinkKind) -> u64 {
         let us = match link {
@@ -122,40 +142,49 @@ impl KvTransferModel {
     }
 }
 
-/// When each replica's link is free: a prefill replica sends, a decode replica receives, one
-/// transfer at a time on each attention-DP rank (first come, first served), so concurrent
-/// transfers from or to one rank queue. A transfer takes, on each side, the rank whose link
-/// is free first (ties: the lowest), as the engines' DP routers spread requests over ranks.
+/// When each replica's links are free: a prefill replica sends, a decode replica receives, on
+/// each attention-DP rank as many transfers at once as it has slots
+/// ([`KvTransferModel::slots_per_rank`], one with equal bytes per GPU on both sides), first
+/// come, first served, so further transfers from or to one rank queue. A transfer takes, on
+/// each side, the slot free first (ties: the lowest index), as the engines' DP routers spread
+/// requests over ranks.
 #[derive(Clone, Debug, Default)]
 pub struct Links {
-    /// Per prefill replica, per rank.
+    /// Per prefill replica, per rank × slot.
     send_free_at: Vec<Vec<SimTime>>,
-    /// Per decode replica, per rank.
+    /// Per decode replica, per rank × slot.
     receive_free_at: Vec<Vec<SimTime>>,
 }
 
-/// The rank of `ranks` free first (ties: the lowest) and when.
-fn first_free(ranks: &[SimTime]) -> (usize, SimTime) {
-    ranks.iter().copied().enumerate().min_by_key(|&(i, t)| (t, i)).expect("a replica has at least one rank")
+/// The slot of `slots` free first (ties: the lowest) and when.
+fn first_free(slots: &[SimTime]) -> (usize, SimTime) {
+    slots.iter().copied().enumerate().min_by_key(|&(i, t)| (t, i)).expect("a replica has at least one slot")
 }
 
 impl Links {
-    /// Idle links for the two pools, each replica with its attention-DP ranks.
+    /// Idle links for the two pools, each replica with its attention-DP ranks, one transfer at
+    /// a time on each.
     pub fn new(num_prefill: u32, prefill_ranks: u32, num_decode: u32, decode_ranks: u32) -> Links {
-        Links {
-            send_free_at: vec![vec![SimTime::ZERO; prefill_ranks.max(1) as usize]; num_prefill as usize],
-            receive_free_at: vec![vec![SimTime::ZERO; decode_ranks.max(1) as usize]; num_decode as usize],
-        }
+        Links::with_slots((num_prefill, prefill_ranks, 1), (num_decode, decode_ranks, 1))
+    }
+
+    /// Idle links for the two pools, each `(replicas, ranks per replica, slots per rank)`.
+    pub fn with_slots(prefill: (u32, u32, u32), decode: (u32, u32, u32)) -> Links {
+        let side = |(replicas, ranks, slots): (u32, u32, u32)| {
+            let per_replica = ranks.max(1) as usize * slots.max(1) as usize;
+            vec![vec![SimTime::ZERO; per_replica]; replicas as usize]
+        };
+        Links { send_free_at: side(prefill), receive_free_at: side(decode) }
     }
 
     /// When both ends of a transfer from prefill replica `p` to decode replica `d` (indices
-    /// within their pools) can be free: each side's first free rank.
+    /// within their pools) can be free: each side's first free slot.
     pub fn free_at(&self, p: ReplicaId, d: ReplicaId) -> SimTime {
         first_free(&self.send_free_at[p.0 as usize]).1.max(first_free(&self.receive_free_at[d.0 as usize]).1)
     }
 
     /// Books a transfer ready at `ready` from prefill replica `p` to decode replica `d`
-    /// (indices within their pools) taking `duration_ns`, on each side's first free rank;
+    /// (indices within their pools) taking `duration_ns`, on each side's first free slot;
     /// returns (start, end).
     pub fn book(
         &mut self,
@@ -262,7 +291,33 @@ mod tests {
     }
 
     #[test]
-    fn a_rank_sends_its_tp_gpus_share_so_dp_does_not_change_the_bytes_per_gpu() {
+    fn a_tp_8_prefill_rank_sends_to_eight_tp_1_decode_ranks_at_once() {
+        // Prefill TP 8 × DP 1 sends an eighth of each token's KV per GPU; decode TP 1 × DP 8
+        // receives all of it on one GPU: the decode GPU's link sets the time, a prefill GPU's
+        // is an eighth used, so eight transfers leave the prefill rank at once, a ninth waits.
+        let p = pool(1, 8);
+        let mut d = pool(1, 8);
+        d.attention_dp_size = 8;
+        d.kv_bytes_per_token_per_gpu = pool(1, 1).kv_bytes_per_token_per_gpu;
+        let m = model(p, d);
+        assert_eq!(m.slots_per_rank(), (8, 1));
+        let mut links = m.links(1, 1);
+        let (p, d) = (ReplicaId(0), ReplicaId(0));
+        for i in 0..8 {
+            assert_eq!(links.book(p, d, SimTime(i), 100), (SimTime(i), SimTime(i + 100)), "transfer {i}");
+        }
+        assert_eq!(links.book(p, d, SimTime(10), 100), (SimTime(100), SimTime(200)));
+        // The other way round, the decode rank takes eight at once from eight prefill ranks.
+        let mut p1 = pool(1, 8);
+        p1.attention_dp_size = 8;
+        p1.kv_bytes_per_token_per_gpu = pool(1, 1).kv_bytes_per_token_per_gpu;
+        assert_eq!(model(p1, pool(1, 8)).slots_per_rank(), (1, 8));
+        // Equal bytes per GPU: one at a time per rank.
+        assert_eq!(model(pool(1, 4), pool(2, 4)).slots_per_rank(), (1, 1));
+    }
+
+    #[test]
+    fn equal_bytes_per_gpu_take_the_same_time_whatever_the_tp_and_dp_layout() {
         // MLA-like: the latent is whole on every GPU of a rank (kv per GPU independent of TP).
         // Prefill TP 8 × DP 1 and decode TP 1 × DP 8 with the same per-GPU KV take the same time.
         let mut p = pool(1, 8);
@@ -273,5 +328,11 @@ mod tests {
         let m = model(p, d);
         // 1000 tokens × 70,272 B over 50 GB/s = 1,405,440 ns.
         assert_eq!(m.byte_time_ns(1000, LinkKind::Rdma), 1_405_440);
+        // Every prefill GPU's link is busy with each transfer: one at a time leaves the prefill
+        // rank, though the decode replica has eight ranks to receive on.
+        assert_eq!(m.slots_per_rank(), (1, 1));
+        let mut links = m.links(1, 1);
+        assert_eq!(links.book(ReplicaId(0), ReplicaId(0), SimTime(0), 10), (SimTime(0), SimTime(10)));
+        assert_eq!(links.book(ReplicaId(0), ReplicaId(0), SimTime(0), 10), (SimTime(10), SimTime(20)));
     }
 }

@@ -118,7 +118,18 @@ pub(super) fn read(
                         };
                         match renamed {
                             Some(from) => e.flag = from.to_string(),
-                            None => e.message = format!("decode pool: {}", e.message),
+                            None => {
+                                e.message = format!("decode pool: {}", e.message);
+                                // A value the decode pool inherited from the prefill pool's
+                                // flag: its own flag sets it apart.
+                                if let Some((from, _)) = OVERRIDES.iter().find(|(_, to)| *to == e.flag) {
+                                    let hint = format!("set the decode pool's own with --{from}");
+                                    e.hint = Some(match e.hint.take() {
+                                        Some(h) => format!("{h}; or {hint}"),
+                                        None => hint,
+                                    });
+                                }
+                            }
                         }
                         e
                     })

@@ -353,6 +353,19 @@ fn expert_and_attention_data_parallelism_are_refused_where_not_modelled() {
         "disaggregation_config_decode_attention_dp_size",
     );
     assert!(text.contains("pipeline parallelism"), "{text}");
+    // EP inherited from the prefill pool that the decode pool's TP cannot take: the error
+    // names the decode pool and hints at its own flag.
+    let text = errors_on(
+        &with(&[
+            ("replica_config_tensor_parallel_size", "4"),
+            ("replica_config_expert_parallel_size", "4"),
+            ("disaggregation_config_type", "prefill_decode"),
+            ("disaggregation_config_decode_tensor_parallel_size", "2"),
+        ]),
+        "replica_config_expert_parallel_size",
+    );
+    assert!(text.contains("decode pool"), "{text}");
+    assert!(text.contains("--disaggregation_config_decode_expert_parallel_size"), "{text}");
     // TP × DP counts against the node like TP.
     let text = errors_on(
         &with(&[("replica_config_tensor_parallel_size", "4"), ("replica_config_attention_dp_size", "3")]),

@@ -387,6 +387,35 @@ pub fn blocks_needed(request: &Request, block_size: u32) -> u64 {
     u64::from(request.total_tokens()).div_ceil(u64::from(block_size))
 }
 
+/// Blocks `request` holds at most on a replica of `role`: a prefill server holds its prompt and
+/// the one token it produces (the whole request is checked against the decode pool); any other
+/// replica its prompt and output.
+pub fn blocks_held(request: &Request, block_size: u32, role: PoolRole) -> u64 {
+    if role == PoolRole::Prefill {
+        (u64::from(request.num_prefill_tokens) + 1).div_ceil(u64::from(block_size))
+    } else {
+        blocks_needed(request, block_size)
+    }
+}
+
+/// `Err` with the refusal message when `request` can never fit in the KV cache of a replica of
+/// `role` with `num_blocks` blocks.
+pub fn check_fits(request: &Request, block_size: u32, num_blocks: u64, role: PoolRole) -> Result<(), String> {
+    if blocks_held(request, block_size, role) <= num_blocks {
+        return Ok(());
+    }
+    if role == PoolRole::Prefill {
+        return Err(format!(
+            "needs {} KV blocks ({} prompt tokens + the first output token at {} tokens per block) but the prefill replica has only {}",
+            blocks_held(request, block_size, role),
+            request.num_prefill_tokens,
+            block_size,
+            num_blocks
+        ));
+    }
+    Err(never_fits(request, block_size, num_blocks))
+}
+
 /// The refusal message for a request that can never fit in a replica's KV cache.
 pub fn never_fits(request: &Request, block_size: u32, num_blocks: u64) -> String {
     format!(

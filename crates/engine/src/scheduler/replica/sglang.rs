@@ -239,13 +239,22 @@ impl SglangScheduler {
             })
             .max()
             .map_or(0, |need| need.saturating_sub(retractable));
-        let active = (self.running.len() + self.transferring.len()) as u64;
+        // Active: running, in transfer, in a (re-)prefill batch or chunked, and waiting for a
+        // re-prefill (SGLang's `_allocatable_tokens` counts its waiting queue).
+        let active = (self.slots_held() + self.waiting.len()) as u64;
         let reserved = (NUM_RESERVED_DECODE_TOKENS * active).max(single);
         let Some(allocatable) = available.checked_sub(reserved) else { return false };
         let prompt = u64::from(request.num_processed_tokens);
         let required = prompt + NUM_RESERVED_DECODE_TOKENS;
         let whole = (prompt + Self::clipped_remaining(request) as u64).saturating_sub(retractable);
         required.max(whole) <= allocatable
+    }
+
+    /// Request slots a decode replica's admitted transfers compete for: the running requests,
+    /// those in transfer, a (re-)prefill batch in flight and a request between chunks.
+    fn slots_held(&self) -> usize {
+        let chunked_apart = self.chunked.is_some_and(|id| !self.prefilling.contains(&id));
+        self.running.len() + self.transferring.len() + self.prefilling.len() + usize::from(chunked_apart)
     }
 
     /// A new prefill batch with arrivals up to `cutoff` (`get_new_batch_prefill`); false when
@@ -461,9 +470,8 @@ impl SglangScheduler {
 impl ReplicaScheduler for SglangScheduler {
     fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
         let r = requests.get_mut(id);
-        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
-            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
-        }
+        // A prefill server holds the prompt and one token; the decode pool the whole request.
+        super::check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
         r.state = RequestState::Waiting;
         self.waiting.push(r);
         Ok(())
@@ -559,11 +567,13 @@ impl ReplicaScheduler for SglangScheduler {
         if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
             return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
         }
-        if self.running.len() + self.transferring.len() >= self.max_running {
+        // A re-prefill batch of retracted requests joins `running` when it ends: it holds
+        // its slots as the transfers do.
+        if self.slots_held() >= self.max_running {
             return Ok(false);
         }
         // An idle replica takes any request whose blocks fit, as it must to make progress.
-        let idle = self.running.is_empty() && self.transferring.is_empty();
+        let idle = self.slots_held() == 0;
         if !idle && !self.preallocation_fits(r, requests) {
             return Ok(false);
         }
@@ -602,7 +612,7 @@ impl ReplicaScheduler for SglangScheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::replica::testkit::{Harness, ctx};
+    use crate::scheduler::replica::testkit::{Harness, ctx, pairs};
 
     fn options() -> SglangOptions {
         SglangOptions {
@@ -649,6 +659,55 @@ mod tests {
         assert_eq!(h.step(), [(a.0, 1)]);
         h.requests.get_mut(b).in_flight = false;
         assert_eq!(h.step(), [(a.0, 1), (b.0, 1)]);
+    }
+
+    #[test]
+    fn a_re_prefill_in_flight_holds_its_request_slot_against_hand_offs() {
+        // Cap 2. R0 waits on the decode replica as a retracted request does and its re-prefill
+        // batch is formed; while it runs one hand-off may take the one slot left, not two:
+        // once the re-prefill ends, R0 runs beside A within the cap.
+        let mut context = ctx(100_000, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut o = options();
+        o.max_running_requests = Some(2);
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, o)));
+        let r0 = h.add(10, 5);
+        let prefill = h.form();
+        assert_eq!(pairs(&prefill), [(r0.0, 10)]);
+        let (a, b) = (transferred(&mut h, 10, 5), transferred(&mut h, 10, 5));
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.admit_transferred(b, &mut h.requests), Ok(false));
+        h.end(&prefill);
+        assert_eq!(h.scheduler.check_invariants(&h.requests), Ok(()));
+    }
+
+    #[test]
+    fn a_request_waiting_for_its_re_prefill_reserves_512_tokens_against_hand_offs() {
+        // 1,300 one-token pages; A (100-token prompt) lands on the idle replica: 1,200 free.
+        // With R0 waiting (as a retracted request does), 2 × 512 are reserved: B's 100 + 512
+        // exceeds the 176 left. Without R0, 688 would be left and B admitted.
+        let mut context = ctx(1_300, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, options())));
+        let (a, b) = (transferred(&mut h, 100, 5), transferred(&mut h, 100, 5));
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        h.add(10, 5);
+        assert_eq!(h.scheduler.admit_transferred(b, &mut h.requests), Ok(false));
+    }
+
+    #[test]
+    fn an_idle_decode_replica_admits_a_transfer_inside_the_512_token_reserve() {
+        // 2,000 one-token pages: an 1,800-token prompt + 512 reserved exceeds them, but an idle
+        // replica takes any request whose pages fit, or it would wait forever; it finishes.
+        let mut context = ctx(2_000, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, options())));
+        let a = transferred(&mut h, 1_800, 5);
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        h.requests.get_mut(a).in_flight = false;
+        h.drain(20);
+        assert!(h.requests.get(a).is_completed());
+        assert_eq!(h.requests.get(a).num_tokens_emitted, 5);
     }
 
     #[test]

@@ -167,11 +167,7 @@ impl TrtllmScheduler {
     /// its prompt and output, or on a context server its prompt and the one token a
     /// context-only request produces (the disaggregated server sends it with `max_tokens` 1).
     fn reservation(&self, request: &Request) -> u64 {
-        if self.role == PoolRole::Prefill {
-            (u64::from(request.num_prefill_tokens) + 1).div_ceil(u64::from(self.kv.block_size()))
-        } else {
-            blocks_needed(request, self.kv.block_size())
-        }
+        super::blocks_held(request, self.kv.block_size(), self.role)
     }
 
     /// Blocks `request` still needs to finish, beyond those it holds.
@@ -388,9 +384,7 @@ fn remove_at(plan: &mut BatchPlan, i: usize) {
 impl ReplicaScheduler for TrtllmScheduler {
     fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
         let r = requests.get_mut(id);
-        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
-            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
-        }
+        super::check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
         if !self.options.chunked_context && r.num_prefill_tokens > self.options.max_num_tokens {
             return Err(format!(
                 "its {}-token prompt exceeds max_num_tokens ({}) and chunked context is off",
