@@ -503,7 +503,7 @@ fn pools_with_expert_and_attention_data_parallelism_run_and_transfer_rank_to_ran
 fn a_prefill_replica_holds_only_the_prompt_and_first_token_of_a_request() {
     // 100 prefill blocks (1,600 tokens) cannot hold 1,000 + 1,000 tokens (125 blocks) but hold
     // the prompt and first token (63 blocks); the 2,000 decode blocks hold the whole request.
-    for engine in ["sglang", "trtllm"] {
+    for engine in ["vllm_v1", "sglang", "trtllm"] {
         let mut extra = engine_flags(engine);
         extra.push(("cache_config_num_blocks", "100"));
         extra.push(("disaggregation_config_decode_num_blocks", "2000"));

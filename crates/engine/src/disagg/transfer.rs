@@ -104,7 +104,10 @@ impl KvTransferModel {
     pub fn slots_per_rank(&self) -> (u32, u32) {
         let (p, d) = (self.prefill.kv_bytes_per_token_per_gpu, self.decode.kv_bytes_per_token_per_gpu);
         let busier = p.max(d);
-        let slots = |own: u64| u32::try_from(busier / own.max(1)).unwrap_or(u32::MAX).max(1);
+        // Bounded: the ratio is at most a TP ratio (≤ 72 GPUs in an NVL72 domain) for real models,
+        // and a side with no KV bytes per token must not get a slot table of millions.
+        const MAX_SLOTS_PER_RANK: u64 = 128;
+        let slots = |own: u64| (busier / own.max(1)).clamp(1, MAX_SLOTS_PER_RANK) as u32;
         (slots(p), slots(d))
     }
 

@@ -68,6 +68,15 @@ impl SpeculativePredictor {
         }
         let first = self.draft.predict(batch, ONE);
         let mut ms = first.model_ms();
+        // The draft's logits are computed at each request's last position only (one row per
+        // request), whereas `first` priced the LM head for every token of a verification item.
+        if batch.iter().any(|i| !i.is_prefill && i.num_tokens > 1) {
+            let one_row: Vec<BatchItem> = batch
+                .iter()
+                .map(|i| if i.is_prefill { *i } else { BatchItem { num_tokens: 1, ..*i } })
+                .collect();
+            ms += self.draft.predict(&one_row, ONE).get(Op::LmHead) - first.get(Op::LmHead);
+        }
         let decoding: Vec<BatchItem> = batch
             .iter()
             .filter(|i| !i.is_prefill)
@@ -128,6 +137,36 @@ mod tests {
         fn describe(&self) -> String {
             "per token".into()
         }
+    }
+
+    /// 1 ms per token, plus 1 ms of LM head per logit row (every token of a decode item, one
+    /// per prefill item, as the roofline's `logit_rows` counts them).
+    struct PerTokenWithHead;
+    impl ExecutionTimePredictor for PerTokenWithHead {
+        fn predict(&self, batch: &[BatchItem], _: StagePosition) -> ExecutionTime {
+            let mut t = ExecutionTime::default();
+            t.set(Op::MlpUpProj, batch.iter().map(|i| f64::from(i.num_tokens)).sum(), Provenance::Roofline);
+            let rows = batch.iter().map(|i| if i.is_prefill { 1.0 } else { f64::from(i.num_tokens) }).sum();
+            t.set(Op::LmHead, rows, Provenance::Roofline);
+            t
+        }
+        fn describe(&self) -> String {
+            "per token with head".into()
+        }
+    }
+
+    #[test]
+    fn the_draft_computes_one_logit_row_per_request_not_one_per_verified_token() {
+        let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerTokenWithHead), 3, "eagle");
+        let batch = [
+            BatchItem { num_processed_tokens: 0, num_tokens: 100, is_prefill: true },
+            BatchItem { num_processed_tokens: 50, num_tokens: 4, is_prefill: false },
+            BatchItem { num_processed_tokens: 70, num_tokens: 4, is_prefill: false },
+        ];
+        let last = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
+        // First pass: 108 tokens and 3 logit rows (not 1 + 4 + 4); then 2 passes over the 2
+        // decoding requests, each 2 tokens and 2 rows.
+        assert_eq!(last.get(Op::SpeculativeDraft), (108.0 + 3.0) + 2.0 * (2.0 + 2.0));
     }
 
     #[test]

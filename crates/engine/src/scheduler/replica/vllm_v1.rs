@@ -10,8 +10,8 @@ use std::sync::Arc;
 use super::check_cap_covers_stages;
 use super::overlap::OneStepAhead;
 use super::{
-    ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed, never_fits,
-    release_completed,
+    PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed,
+    check_fits, never_fits, release_completed,
 };
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{FlagDef, Params};
@@ -82,6 +82,9 @@ pub struct VllmV1Scheduler {
     hit_blocks: Vec<u32>,
     admit_full_prompt: bool,
     ahead: OneStepAhead,
+    /// A disaggregated prefill replica holds only a prompt and its first token (vLLM's P/D
+    /// proxy sends the prefill side `max_tokens = 1`).
+    role: PoolRole,
 }
 
 impl VllmV1Scheduler {
@@ -103,6 +106,7 @@ impl VllmV1Scheduler {
             hit_blocks: Vec::new(),
             admit_full_prompt: false,
             ahead: OneStepAhead::new(false),
+            role: ctx.pool,
         }
     }
 
@@ -225,9 +229,7 @@ impl VllmV1Scheduler {
 impl ReplicaScheduler for VllmV1Scheduler {
     fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
         let r = requests.get_mut(id);
-        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
-            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
-        }
+        check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
         r.state = RequestState::Waiting;
         self.waiting.push(r);
         Ok(())
