@@ -22,8 +22,8 @@ use std::sync::Arc;
 use super::check_cap_covers_stages;
 use super::overlap::OneStepAhead;
 use super::{
-    PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed,
-    never_fits, release_completed,
+    PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, check_fits,
+    release_completed,
 };
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{ConfigError, FlagDef, Params};
@@ -471,7 +471,7 @@ impl ReplicaScheduler for SglangScheduler {
     fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
         let r = requests.get_mut(id);
         // A prefill server holds the prompt and one token; the decode pool the whole request.
-        super::check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
+        check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
         r.state = RequestState::Waiting;
         self.waiting.push(r);
         Ok(())
@@ -564,9 +564,7 @@ impl ReplicaScheduler for SglangScheduler {
 
     fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
         let r = requests.get(id);
-        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
-            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
-        }
+        check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
         // A re-prefill batch of retracted requests joins `running` when it ends: it holds
         // its slots as the transfers do.
         if self.slots_held() >= self.max_running {

@@ -22,7 +22,7 @@ use super::check_cap_covers_stages;
 use super::overlap::OneStepAhead;
 use super::{
     PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed,
-    never_fits, release_completed,
+    check_fits, release_completed,
 };
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{FlagDef, Params};
@@ -384,7 +384,7 @@ fn remove_at(plan: &mut BatchPlan, i: usize) {
 impl ReplicaScheduler for TrtllmScheduler {
     fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
         let r = requests.get_mut(id);
-        super::check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
+        check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
         if !self.options.chunked_context && r.num_prefill_tokens > self.options.max_num_tokens {
             return Err(format!(
                 "its {}-token prompt exceeds max_num_tokens ({}) and chunked context is off",
@@ -452,9 +452,7 @@ impl ReplicaScheduler for TrtllmScheduler {
         // its context blocks, and receives the KV into them
         // (`DISAGG_GENERATION_TRANS_IN_PROGRESS`) before it joins generation.
         let r = requests.get(id);
-        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
-            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
-        }
+        check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
         if self.active.len() >= self.options.max_batch_size as usize {
             return Ok(false);
         }

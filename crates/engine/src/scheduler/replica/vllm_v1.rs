@@ -10,8 +10,8 @@ use std::sync::Arc;
 use super::check_cap_covers_stages;
 use super::overlap::OneStepAhead;
 use super::{
-    PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed,
-    check_fits, never_fits, release_completed,
+    PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, check_fits,
+    release_completed,
 };
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{FlagDef, Params};
@@ -288,9 +288,7 @@ impl ReplicaScheduler for VllmV1Scheduler {
 
     fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
         let r = requests.get(id);
-        if blocks_needed(r, self.kv.block_size()) > u64::from(self.kv.num_blocks()) {
-            return Err(never_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks())));
-        }
+        check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
         if self.running.len() >= self.batch_size_cap || !self.kv.allocate_slots(r, 0, &[]) {
             return Ok(false);
         }
