@@ -179,6 +179,7 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
         }
     }
     out.extend(mla_rows(shared, calibration, system)?);
+    out.extend(moe_quantised_rows(shared, calibration, system));
     let node = format!("{}_dgx", name);
     if let Some(node_cal) = calibration.node(&node) {
         for kernel in AllReduceKernel::ALL {
