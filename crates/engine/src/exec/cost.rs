@@ -431,9 +431,9 @@ pub fn moe_experts_us(
 pub const MOE_PREFILL_FROM: f64 = 8.0;
 /// Mean routed tokens per expert from which the fused-MoE (grouped GEMM) fit counts in full.
 /// Between the two the weight rises linearly in log(tokens per expert). AIConfigurator's
-/// fp8-block and NVFP4 fused-MoE tables run 1.2-2.1× the generic curve from ~16 tokens per
-/// expert up (skinny per-expert GEMMs padded to the kernel's row tile, one launch per expert
-/// group, far from peak); below ~8 the generic curve already matches decode.
+/// fused-MoE tables run 1.2-2.1× the generic curve from ~16 tokens per expert up (fp8 block;
+/// NVFP4 1.1-1.3×, weight-only MXFP4 on Hopper 2.4-4×: skinny per-expert GEMMs far from
+/// peak); below ~8 the generic curve is what measured decode (TPOT) needs.
 pub const MOE_PREFILL_FULL: f64 = 32.0;
 
 /// The weight in [0, 1] of the fused-MoE fit at `tokens_per_expert` mean routed tokens per

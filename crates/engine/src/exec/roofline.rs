@@ -1545,8 +1545,8 @@ mod latent_tests {
     fn fp8_experts_match_aic_fused_moe_at_prefill_sizes_and_keep_their_decode_cost() {
         // AIConfigurator, h200_sxm moe_fp8_block.csv, DeepSeek-V3's experts (7168 / 2048, 256
         // experts, top-8) at MoE TP 8, balanced, EP 1: (tokens, ms). The generic fp8 GEMM curve
-        // times them at 0.83, 0.59 and 0.53× (the fit: 1.09, 0.81, 0.75×; one curve for 14
-        // shapes); the fused-MoE fit must be within 30 % and nearer than the generic curve.
+        // times them at 0.83, 0.59 and 0.53× (the fit: 1.09, 0.81, 0.75×; one curve for every
+        // shape of the table); the fused-MoE fit must be within 30 % and nearer than the generic curve.
         let p = deepseek("8");
         let (shape, routing) = p.moe.clone().expect("MoE");
         let routed = MoeShape { shared_dim: 0.0, ..shape };
