@@ -180,6 +180,7 @@ impl Simulation {
                     slo: pool.slo,
                     max_model_len: pool.replica.model.max_model_len,
                     pool: role,
+                    attention_dp_size: pool.replica.parallel.attention_dp_size.max(1),
                 };
                 Replica {
                     scheduler: (pool.replica_scheduler.build)(&ctx),
