@@ -274,6 +274,15 @@ fn fp4_weights_without_fp4_tensor_cores_are_warned_about() {
     };
     assert!(warned("h100"));
     assert!(!warned("b200"));
+    // The whole text, the dtype lower-cased in the second half.
+    let c = build(&[
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "a100"),
+        ("replica_config_weight_dtype", "fp8"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let expected = "has no FP8 tensor cores: fp8 weights save memory but GEMMs run at the FP16 rate";
+    assert!(c.warnings.iter().any(|w| w.ends_with(expected)), "{:?}", c.warnings);
 }
 
 /// The errors of `pairs` on the given flag, as text.
