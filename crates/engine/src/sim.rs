@@ -180,6 +180,7 @@ impl Simulation {
                     slo: pool.slo,
                     max_model_len: pool.replica.model.max_model_len,
                     pool: role,
+                    max_running_sequences: pool.memory.max_running_sequences,
                 };
                 Replica {
                     scheduler: (pool.replica_scheduler.build)(&ctx),

@@ -23,6 +23,7 @@ pub(crate) fn ctx(num_blocks: u64, block_size: u32, pp: u32) -> ReplicaContext {
         slo: SloSpec::default(),
         max_model_len: 64,
         pool: super::PoolRole::Aggregated,
+        max_running_sequences: None,
     }
 }
 

@@ -342,6 +342,7 @@ mod tests {
             slo: SloSpec::default(),
             max_model_len: 4096,
             pool: crate::scheduler::replica::PoolRole::Aggregated,
+            max_running_sequences: None,
         }
     }
 
