@@ -128,6 +128,28 @@ impl LinearAttentionSpec {
     }
 }
 
+/// DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): on top of multi-head latent attention, a
+/// lightweight indexer scores every earlier token of each query with `index_heads` heads of
+/// `index_head_dim` and the attention itself runs over the `index_topk` best only. The indexer
+/// keeps its own key per token and layer in the cache (fp8 with a scale per 128 elements).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct SparseAttentionSpec {
+    /// Keys each query attends to (`index_topk`).
+    pub index_topk: u32,
+    /// Indexer heads (`index_n_heads`).
+    pub index_heads: u32,
+    /// Indexer head size (`index_head_dim`).
+    pub index_head_dim: u32,
+}
+
+impl SparseAttentionSpec {
+    /// Cache bytes of one token's indexer key in one layer: fp8 elements and an fp32 scale per
+    /// 128 of them (SGLang's `NSATokenToKVPool`: `index_head_dim + index_head_dim / 128 × 4`).
+    pub fn index_bytes_per_token_layer(&self) -> u64 {
+        u64::from(self.index_head_dim) + u64::from(self.index_head_dim) / 128 * 4
+    }
+}
+
 /// A decoder-only transformer's shape: everything the memory planner and predictors need.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct ModelArch {
@@ -193,6 +215,9 @@ pub struct ModelArch {
     /// attention `num_q_heads` / `num_kv_heads` / `head_dim` describe.
     #[serde(default)]
     pub linear_attention: Option<LinearAttentionSpec>,
+    /// DeepSeek Sparse Attention over the latent attention, if any.
+    #[serde(default)]
+    pub sparse_attention: Option<SparseAttentionSpec>,
 }
 
 fn default_activation() -> String {

@@ -65,7 +65,16 @@ pub fn attention_params(replica: &ReplicaSpec) -> u64 {
         let down = e * (q_lora + kv_lora + u64::from(mla.qk_rope_head_dim));
         let queries = if q_lora > 0 { q_lora * heads * qk } else { e * heads * qk };
         let latent_norms = q_lora + kv_lora;
-        return down
+        // DeepSeek Sparse Attention's indexer, whole on every GPU (replicated linears): its
+        // query from the query latent, its key and per-head weights from the hidden state, and
+        // the key's layer norm.
+        let indexer = m.sparse_attention.as_ref().map_or(0, |s| {
+            let (heads, dim) = (u64::from(s.index_heads), u64::from(s.index_head_dim));
+            let q_in = if q_lora > 0 { q_lora } else { e };
+            q_in * heads * dim + e * dim + e * heads + 2 * dim
+        });
+        return indexer
+            + down
             + queries
             + kv_lora * heads * (u64::from(mla.qk_nope_head_dim) + v)
             + heads * v * e
@@ -358,8 +367,13 @@ pub fn plan_with_draft(
         )
         .with_hint("use a model with full-attention layers (gpt-oss alternates them with sliding ones), or fewer pipeline stages"));
     }
+    // A sparse-attention model's indexer keys are cached beside the latent, in fp8 whatever the
+    // KV dtype.
+    let index_bytes =
+        m.sparse_attention.as_ref().map_or(0, |s| s.index_bytes_per_token_layer() * full_layers);
     let kv_bytes_per_token =
         replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * full_layers)
+            + index_bytes
             + draft.kv_bytes_per_token;
     // Each attention-DP rank runs its share of the scheduler's sequences.
     let rank_sequences = cache.max_sequences.div_ceil(u64::from(replica.parallel.attention_dp_size.max(1)));
@@ -794,6 +808,33 @@ mod tests {
             plan(&q3, &sglang).unwrap(),
             plan(&q3, &CacheSpec { max_sequences: 2048, ..cache() }).unwrap()
         );
+    }
+
+    #[test]
+    fn glm5_caches_the_latent_and_the_indexer_key_and_weighs_its_published_744_b() {
+        // config.json: 78 layers, hidden 6144, 64 heads, q_lora_rank 2048, kv_lora_rank 512,
+        // qk_nope 192, qk_rope 64, v_head_dim 256; index_n_heads 32, index_head_dim 128.
+        let r = replica("zhipuai/GLM-5", "h200", 8, 1);
+        // A token's cache per layer: the 576-element latent (bf16 here) and the indexer's fp8
+        // key of 128 with one fp32 scale, 132 B: (1,152 + 132) × 78.
+        let mut fp8 = r.clone();
+        fp8.weight_dtype = Dtype::Fp8;
+        assert_eq!(plan(&fp8, &cache()).unwrap().kv_bytes_per_token, (1_152 + 132) * 78);
+        // TP 1, every GPU's share whole: MLA 6144·2624 + 2048·64·256 + 512·64·448 + 64·256·6144
+        // + 2,560 = 165,022,208; the indexer 2048·32·128 + 6144·128 + 6144·32 + 256 = 9,371,904;
+        // norms 12,288; 3 dense MLPs of 3·6144·12288; 75 MoE layers of 256 experts
+        // (3·6144·2048 each), the shared expert and the router; embedding and LM head.
+        let one = replica("zhipuai/GLM-5", "h200", 1, 1);
+        assert_eq!(attention_params(&one), 165_022_208 + 9_371_904);
+        let total = stage_layer_params(&one) + 2 * 154_880 * 6144;
+        assert_eq!(
+            total,
+            78 * (174_394_112 + 12_288)
+                + 3 * 226_492_416
+                + 75 * (37_748_736 + 1_572_864 + 9_663_676_416)
+                + 2 * 154_880 * 6144
+        );
+        assert_eq!(total, 743_911_193_088, "744 B published");
     }
 
     #[test]

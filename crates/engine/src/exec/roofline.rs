@@ -190,6 +190,8 @@ pub struct RooflinePredictor {
     /// Linear-attention (Gated DeltaNet) layers: their shape per GPU and share of the stage's
     /// layers (`None`: none).
     linear: Option<LinearShape>,
+    /// DeepSeek Sparse Attention over the latent attention (`None`: dense).
+    sparse: Option<SparseShape>,
     shape: LayerShape,
     attention: AttentionShape,
     weight_bytes: f64,
@@ -447,6 +449,12 @@ impl RooflinePredictor {
                 let linear = m.linear_layers_of(layers);
                 (linear > 0 && layers > 0)
                     .then(|| LinearShape::of(l, f64::from(linear) / f64::from(layers), tp))
+            }),
+            sparse: m.sparse_attention.as_ref().filter(|_| m.mla.is_some()).map(|s| SparseShape {
+                topk: f64::from(s.index_topk),
+                index_heads: f64::from(s.index_heads),
+                index_dim: f64::from(s.index_head_dim),
+                index_bytes: s.index_bytes_per_token_layer() as f64,
             }),
             shape,
             attention: AttentionShape {
@@ -725,6 +733,9 @@ impl RooflinePredictor {
     /// Prefill and decode work of `batch`, per layer: of a model with sliding-window layers,
     /// the mean of its full layers' work and its sliding layers' (over at most the window).
     pub fn attention_work(&self, batch: &[BatchItem]) -> (PrefillWork, DecodeWork) {
+        if let Some(sparse) = &self.sparse {
+            return sparse.attention_work(&self.attention, batch);
+        }
         let mut prefill = PrefillWork::default();
         let mut decode = DecodeWork::default();
         for item in batch {
@@ -800,6 +811,55 @@ impl RooflinePredictor {
                 bytes: mix(decode.bytes, sliding_decode.bytes),
             },
         )
+    }
+}
+
+/// DeepSeek Sparse Attention on one GPU: the indexer (whole on every GPU) and the top-k.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SparseShape {
+    /// Keys each query attends to.
+    pub topk: f64,
+    /// Indexer heads.
+    pub index_heads: f64,
+    /// Indexer head size.
+    pub index_dim: f64,
+    /// Cache bytes of one token's indexer key.
+    pub index_bytes: f64,
+}
+
+impl SparseShape {
+    /// Prefill and decode work of `batch` per layer: the latent attention over at most the top
+    /// k keys of each query ([`windowed_pairs`] counts the pairs: a query at position p sees
+    /// min(p + 1, k), the same count as a window of k, though the keys are chosen by score),
+    /// plus the indexer scoring every earlier token of every query (2 · heads · head size
+    /// FLOPs a pair) over its cached keys.
+    pub fn attention_work(&self, shape: &AttentionShape, batch: &[BatchItem]) -> (PrefillWork, DecodeWork) {
+        let mut prefill = PrefillWork::default();
+        let mut decode = DecodeWork::default();
+        let index_flops = 2.0 * self.index_heads * self.index_dim;
+        for item in batch {
+            let (tokens, processed) = (item.num_tokens as f64, item.num_processed_tokens as f64);
+            if item.is_prefill {
+                let mut w = PrefillWork::default();
+                w.add(shape, tokens, processed);
+                let dense = cost::causal_pairs(tokens, processed);
+                if let Some(l) = shape.latent {
+                    // The pairs past the top k are not attended: their QKᵀ and PV FLOPs go.
+                    let skipped = dense - windowed_pairs(tokens, processed, self.topk);
+                    w.flops -= 2.0 * shape.q_heads * (l.qk() + l.v) * skipped;
+                }
+                prefill.flops += w.flops + index_flops * dense;
+                prefill.bytes += w.bytes + (processed + tokens) * self.index_bytes;
+            } else {
+                let context = processed + tokens;
+                let queries = tokens.max(1.0);
+                // Each query reads and attends to at most the top k latents.
+                decode.add_queries(shape, context.min(self.topk + queries - 1.0), queries);
+                decode.flops += index_flops * queries * context;
+                decode.bytes += context * self.index_bytes;
+            }
+        }
+        (prefill, decode)
     }
 }
 
@@ -1240,6 +1300,39 @@ mod tests {
             hybrid.token_op_us(Op::AttnKvCacheSave, 4096.0),
             0.25 * full.token_op_us(Op::AttnKvCacheSave, 4096.0)
         );
+    }
+
+    #[test]
+    fn sparse_attention_attends_to_the_top_k_and_its_indexer_scores_the_whole_context() {
+        let r = replica(&[
+            ("replica_config_model_name", "zhipuai/GLM-5"),
+            ("replica_config_device", "h200"),
+            ("replica_config_tensor_parallel_size", "8"),
+            ("replica_config_weight_dtype", "fp8"),
+        ]);
+        let mut dense_r = r.clone();
+        dense_r.model.sparse_attention = None;
+        let sparse = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
+        let dense = RooflinePredictor::new(&dense_r, RooflineCoefficients::default()).unwrap();
+        let s = sparse.sparse.unwrap();
+        assert_eq!((s.topk, s.index_heads, s.index_dim, s.index_bytes), (2048.0, 32.0, 128.0, 132.0));
+        let decode = |p: &RooflinePredictor, context| p.attention_work(&decode_batch(1, context)).1;
+        // Within the top k, the latent attention is the dense one; the indexer adds its scores.
+        let index = |context: f64| 2.0 * 32.0 * 128.0 * context;
+        let short = (decode(&sparse, 1_000), decode(&dense, 1_000));
+        assert!((short.0.flops - short.1.flops - index(1_001.0)).abs() < 1e-3);
+        // Past it, the attention is the top k's: 8 heads a GPU, 2 · 8 · (2 · 512 + 64) a pair.
+        let long = decode(&sparse, 64_000);
+        let latent = 2.0 * 8.0 * (2.0 * 512.0 + 64.0);
+        assert!((long.flops - latent * 2048.0 - index(64_001.0)).abs() < 1e-3);
+        assert!(long.bytes < decode(&dense, 64_000).bytes / 3.0, "reads 2,048 latents, not 64,001");
+        // A prefill chunk after a long prefix: QKᵀ and PV over the top k of each query.
+        let chunk = [BatchItem { num_processed_tokens: 30_000, num_tokens: 2_000, is_prefill: true }];
+        let (p, d) = (sparse.attention_work(&chunk).0, dense.attention_work(&chunk).0);
+        let pairs = cost::causal_pairs(2_000.0, 30_000.0);
+        let per_pair = 2.0 * 8.0 * (256.0 + 256.0);
+        let expected = d.flops - per_pair * (pairs - 2_000.0 * 2_048.0) + 2.0 * 32.0 * 128.0 * pairs;
+        assert!((p.flops - expected).abs() / expected < 1e-12);
     }
 
     #[test]

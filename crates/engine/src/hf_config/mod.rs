@@ -150,6 +150,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         mla,
         sliding_window,
         linear_attention: None,
+        sparse_attention: None,
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
