@@ -115,7 +115,13 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     }) {
         return Err(SkipReason::Disaggregated);
     }
-    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype);
+    // SGLang's `auto` KV dtype is fp8 for a DeepSeek-Sparse-Attention model on Blackwell (its
+    // `_set_default_nsa_kv_cache_dtype`: fp8_e4m3 from compute capability 10), an architecture
+    // fact of the catalogued model and a property of the GPU (its FP4 rate marks Blackwell).
+    let sparse_on_blackwell = llmsim_engine::catalog::find_model(&point.model_path)
+        .is_some_and(|m| m.sparse_attention.is_some())
+        && llmsim_engine::catalog::find_device(device).is_some_and(|d| d.fp4_tflops.is_some());
+    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype, sparse_on_blackwell);
     let Instance { concurrency: batch_size, tp_size: recorded_tp, pp_size: pp } = instance;
     // `batch_size` is per attention-DP rank; the clients drive the whole instance.
     let concurrency =
@@ -212,10 +218,12 @@ fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
 /// `kv_cache_config: {dtype: fp8}`: `benchmarks/70b_fp8_*.sh`, `70b_fp4_b200_*.sh`,
 /// `dsr1_fp8_*_trt_*.sh` at InferenceX `ac1998a5`, Oct 2025); its SGLang recipes leave it to
 /// the engine's default (`auto`: the activations' dtype, bf16) on Hopper. Anything else keeps
-/// the activations' dtype.
-fn kv_cache_dtype(backend: &str, weight_dtype: &'static str) -> &'static str {
+/// the activations' dtype — except SGLang's for a sparse-attention (DSA) model on Blackwell,
+/// whose `auto` is fp8 (`sparse_on_blackwell`).
+fn kv_cache_dtype(backend: &str, weight_dtype: &'static str, sparse_on_blackwell: bool) -> &'static str {
     match (backend, weight_dtype) {
         ("vllm" | "trtllm", "fp8" | "fp4") => "fp8",
+        ("sglang", _) if sparse_on_blackwell => "fp8",
         (_, "fp16") => "fp16",
         _ => "bf16",
     }
@@ -303,6 +311,21 @@ mod tests {
         assert_eq!(kv("vllm", "fp4"), "fp8");
         assert_eq!(kv("trtllm", "fp4"), "fp8");
         assert_eq!(kv("sglang", "fp4"), "bf16");
+        // SGLang's auto is fp8 for a DeepSeek-Sparse-Attention model on Blackwell only.
+        let sparse = |system| {
+            let p = point(&[
+                ("backend", "sglang"),
+                ("model_path", "zhipuai/GLM-5"),
+                ("system", system),
+                ("precision", "fp8"),
+                ("gemm_quant_mode", "fp8"),
+                ("moe_quant_mode", "fp8_block"),
+            ]);
+            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_kv_cache_dtype")
+                .to_string()
+        };
+        assert_eq!(sparse("b200_sxm"), "fp8");
+        assert_eq!(sparse("h200_sxm"), "bf16");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub(crate) fn ctx(num_blocks: u64, block_size: u32, pp: u32) -> ReplicaContext {
         max_model_len: 64,
         pool: super::PoolRole::Aggregated,
         attention_dp_size: 1,
+        max_running_sequences: None,
     }
 }
 
