@@ -451,14 +451,14 @@ test('a cross-field error typed in the form shows at its field live, from the wo
   await fieldError.waitFor();
   assert.match(await fieldError.innerText(), /PP=3 does not divide .*32 layers/);
   assert.equal(await page.getAttribute('[name=replica_config_num_pipeline_stages]', 'aria-invalid'), 'true');
-  const checks = await page.evaluate(() => window.__sent.filter((m) => m.kind === 'check'));
+  const checks = await page.evaluate(() => window.__sent.filter((m) => m.check).map((m) => m.check));
   assert.ok(checks.length >= 2, `the page asked the worker: ${JSON.stringify(checks)}`);
   assert.deepEqual(checks.at(-1).pairs.find(([flag]) => flag === 'replica_config_num_pipeline_stages'), ['replica_config_num_pipeline_stages', '3']);
   // An answer to an older form arriving now (as a slow worker's would) is dropped: it would
   // clear the error and put one at the seed. Handed to the page's handler synchronously; the
   // page redraws before the timer fires.
-  const stale = { kind: 'checked', id: checks[0].id, errors: [{ flag: 'seed', message: 'stale answer', hint: null }], warnings: [], memory: null };
-  assert.ok(stale.id < checks.at(-1).id);
+  const stale = { checked: { id: checks[0].id, errors: [{ flag: 'seed', message: 'stale answer', hint: null }], warnings: [], memory: null } };
+  assert.ok(stale.checked.id < checks.at(-1).id);
   await page.evaluate((json) => {
     window.__worker.onmessage(new MessageEvent('message', { data: { json } }));
     return new Promise((resolve) => setTimeout(resolve, 100));

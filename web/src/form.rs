@@ -309,7 +309,7 @@ pub fn label(def: &FlagDef) -> String {
         .split('_')
         .map(|w| match w {
             "kv" | "qps" | "cv" | "tflops" | "gb" | "slo" | "cpu" | "mfu" | "fp8" | "fp16" | "bf16"
-            | "id" => w.to_uppercase(),
+            | "id" => w.to_ascii_uppercase(),
             "gbps" => "GB/s".to_string(),
             _ => w.to_string(),
         })
@@ -317,7 +317,7 @@ pub fn label(def: &FlagDef) -> String {
     let words = words.join(" ");
     let mut chars = words.chars();
     match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
+        Some(c) => std::iter::once(c.to_ascii_uppercase()).chain(chars).collect(),
         None => String::new(),
     }
 }

@@ -25,6 +25,7 @@ pub mod plan;
 pub mod presets;
 pub mod runs_table;
 pub mod share;
+pub mod sort;
 pub mod summary;
 
 #[cfg(target_arch = "wasm32")]

@@ -161,7 +161,7 @@ impl Sort {
 pub fn sorted(records: &[Arc<RunRecord>], sort: Sort) -> Vec<Arc<RunRecord>> {
     let value = COLUMNS.get(sort.column).map_or(COLUMNS[0].value, |c| c.value);
     let mut rows: Vec<(Cell, Arc<RunRecord>)> = records.iter().map(|r| (value(r), r.clone())).collect();
-    rows.sort_by(|(a, ra), (b, rb)| {
+    crate::sort::sort_by(&mut rows, |(a, ra), (b, rb)| {
         let order = a.order(b).then(ra.id.cmp(&rb.id));
         if sort.ascending { order } else { order.reverse() }
     });

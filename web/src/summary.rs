@@ -227,7 +227,7 @@ pub fn predictor_shares(summary: &Value) -> (String, Vec<(String, f64)>) {
         .as_object()
         .map(|o| o.iter().filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x))).collect())
         .unwrap_or_default();
-    shares.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    crate::sort::sort_by(&mut shares, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     (name, shares)
 }
 

@@ -179,6 +179,7 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
         }
     }
     out.extend(mla_rows(shared, calibration, system)?);
+    out.extend(moe_quantised_rows(shared, calibration, system));
     let node = format!("{}_dgx", name);
     if let Some(node_cal) = calibration.node(&node) {
         for kernel in AllReduceKernel::ALL {
@@ -202,6 +203,43 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
         }
     }
     Ok(out)
+}
+
+/// Shipped quantised fused-MoE curves against the rows they were fitted to (AIC's fp8-block
+/// and fp4 fused-MoE tables of `system`, ≥ `MOE_FIT_FROM` routed tokens per expert), and the
+/// generic GEMM curve of the dtype on the same rows (what the experts cost without the fit).
+/// Reported, not bounded: one curve per device and dtype spans 12-18 shapes and 2-3 kernels.
+pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str) -> Vec<ErrorRow> {
+    let name = AIC_SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, d)| *d).expect("known system");
+    let Some(cal) = calibration.device(name) else { return Vec::new() };
+    let Some(act) = cal.curve(class::MLP_ACT) else { return Vec::new() };
+    let dev = device(name);
+    let mut out = Vec::new();
+    for (weights, fused, generic) in [
+        (Dtype::Fp8, class::MOE_EXPERTS_FP8, class::GEMM_FP8),
+        (Dtype::Fp4, class::MOE_EXPERTS_FP4, class::GEMM_FP4),
+    ] {
+        let rows = crate::moe_prefill_rows(shared, system, dev, weights);
+        let table = crate::moe_table(dev, weights);
+        for class in [fused, generic] {
+            let Some(curve) = cal.curve(class) else { continue };
+            let pairs: Vec<_> = rows
+                .iter()
+                .map(|r| (crate::moe_quantised_row_us(&curve, &act, dev, weights, r), r.us))
+                .collect();
+            if !pairs.is_empty() {
+                out.push(ErrorRow::new(
+                    name,
+                    &format!("moe experts on {class}"),
+                    &format!("{weights:?}").to_lowercase(),
+                    &format!("aic {system}/{table}.csv tpe≥16"),
+                    &pairs,
+                    None,
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Shipped MLA curves against AIC's MLA tables of `system` (SGLang's kernels): prefill and
@@ -265,6 +303,7 @@ pub fn family_rows(shared: &Path, calibration: &Calibration, family: Family) -> 
     for (system, _) in AIC_SYSTEMS {
         match family {
             Family::Mla => out.extend(mla_rows(shared, calibration, system)?),
+            Family::Moe => out.extend(moe_quantised_rows(shared, calibration, system)),
         }
     }
     Ok(out)

@@ -488,13 +488,16 @@ pub enum Family {
     /// Multi-head latent attention: prefill and decode, bf16 and fp8 KV cache
     /// (`ctx_mla_kv*.csv`, `gen_mla_kv*.csv`).
     Mla,
+    /// Quantised (fp8, fp4) MoE experts' grouped GEMMs at prefill sizes
+    /// (`moe_fp8_block.csv`, `moe_nvfp4.csv` / `moe_w4a16_mxfp4.csv`).
+    Moe,
 }
 
 impl Family {
     /// Flag values, in enum order.
-    pub const NAMES: [&'static str; 1] = ["mla"];
+    pub const NAMES: [&'static str; 2] = ["mla", "moe"];
     /// Every family, in enum order.
-    pub const ALL: [Family; 1] = [Family::Mla];
+    pub const ALL: [Family; 2] = [Family::Mla, Family::Moe];
 
     /// The family a flag value names.
     pub fn parse(name: &str) -> Option<Family> {
@@ -515,6 +518,7 @@ impl Family {
                 class::MLA_PREFILL_ATTENTION_FP8,
                 class::MLA_DECODE_ATTENTION_FP8,
             ],
+            Family::Moe => &[class::MOE_EXPERTS_FP8, class::MOE_EXPERTS_FP4],
         }
     }
 }
@@ -535,13 +539,15 @@ pub fn parse_families(list: &str) -> std::result::Result<Vec<Family>, String> {
     Ok(out)
 }
 
-/// The curves of `family` fitted to the tables of AIC `system` (calibrating `dev`); empty
-/// where the system has no such tables.
+/// The curves of `family` fitted to the tables of AIC `system` (calibrating `dev`, whose
+/// activation curve is `act`: the fused-MoE kernels' SiLU·mul); empty where the system has no
+/// such tables.
 pub fn fit_family(
     shared: &Path,
     family: Family,
     system: &str,
     dev: &DeviceSpec,
+    act: Option<Curve>,
 ) -> Result<Vec<(String, FittedCurve)>> {
     let source = |what: &str| format!("aic {system} {what}");
     let mut out = Vec::new();
@@ -592,8 +598,106 @@ pub fn fit_family(
                 out.push((decode_class.to_string(), curve));
             }
         }
+        Family::Moe => {
+            for (weights, class) in
+                [(Dtype::Fp8, class::MOE_EXPERTS_FP8), (Dtype::Fp4, class::MOE_EXPERTS_FP4)]
+            {
+                let file = moe_table(dev, weights);
+                if let Some(f) = fit_moe_quantised(shared, system, dev, act, weights)? {
+                    let what = format!(
+                        "{file}.csv, balanced routing, no EP, ≥ {MOE_FIT_FROM} routed tokens per expert, (shape, TP, band) weighted alike"
+                    );
+                    out.push((class.to_string(), fitted(f, source(&what))));
+                }
+            }
+        }
     }
     Ok(out)
+}
+
+/// Mean routed tokens per expert from which [`fit_moe_quantised`] fits the fused-MoE rows:
+/// the sizes where the predictor gives the fit most weight ([`cost::MOE_PREFILL_FULL`] is 32).
+pub const MOE_FIT_FROM: f64 = 16.0;
+
+/// The AIC fused-MoE table whose kernels run `weights` experts on `dev` as llmsim times them:
+/// fp8 block-scaled (DeepSeek's, Qwen3's and MiniMax's checkpoints); fp4 as NVFP4 where the
+/// device has an fp4 rate, else weight-only MXFP4 with 16-bit activations.
+pub fn moe_table(dev: &DeviceSpec, weights: Dtype) -> &'static str {
+    match weights {
+        Dtype::Fp4 if dev.fp4_tflops.is_some() => "moe_nvfp4",
+        Dtype::Fp4 => "moe_w4a16_mxfp4",
+        _ => "moe_fp8_block",
+    }
+}
+
+/// The in-scope rows of a quantised fused-MoE table: balanced routing, no EP, at least
+/// [`MOE_FIT_FROM`] routed tokens per expert.
+pub fn moe_prefill_rows(shared: &Path, system: &str, dev: &DeviceSpec, weights: Dtype) -> Vec<data::MoeRow> {
+    let Ok(rows) = data::aic_moe(shared, system, moe_table(dev, weights)) else { return Vec::new() };
+    rows.into_iter()
+        .filter(|r| r.ep == 1 && r.dist == "balanced" && r.tokens * r.top_k / r.experts >= MOE_FIT_FROM)
+        .collect()
+}
+
+/// Predicted µs of a balanced, EP-1 fused-MoE row with the experts' grouped-GEMM curve `c` at
+/// `weights` (the predictor's [`cost::moe_experts_us`] form).
+pub fn moe_quantised_row_us(
+    c: &Curve,
+    act: &Curve,
+    dev: &DeviceSpec,
+    weights: Dtype,
+    r: &data::MoeRow,
+) -> f64 {
+    let shape = cost::MoeShape {
+        hidden: r.hidden,
+        experts: r.experts,
+        top_k: r.top_k,
+        expert_dim: r.inter / f64::from(r.tp),
+        shared_dim: 0.0,
+        gated: true,
+    };
+    let active = r.experts.min(r.tokens * r.top_k);
+    cost::moe_experts_us(
+        c,
+        act,
+        peaks(dev, weights),
+        peaks(dev, Dtype::Bf16),
+        &shape,
+        r.tokens,
+        active,
+        weights.bytes_per_element(),
+    )
+}
+
+/// Fits the grouped GEMMs of `weights` (fp8 or fp4) experts to `system`'s fused-MoE table at
+/// prefill sizes ([`moe_prefill_rows`]), every (shape, TP, band) weighted alike; `None`
+/// without the table or an activation curve.
+pub fn fit_moe_quantised(
+    shared: &Path,
+    system: &str,
+    dev: &DeviceSpec,
+    act: Option<Curve>,
+    weights: Dtype,
+) -> Result<Option<Fitted>> {
+    let Some(act) = act else { return Ok(None) };
+    let rows = moe_prefill_rows(shared, system, dev, weights);
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let key =
+        |r: &data::MoeRow| (r.hidden as u64, r.inter as u64, r.experts as u64, r.tp, token_band(r.tokens));
+    let mut counts: BTreeMap<(u64, u64, u64, u32, usize), usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(key(r)).or_default() += 1;
+    }
+    Ok(Some(fit::fit_weighted(
+        Form::Gemm,
+        GEMM_START,
+        &rows,
+        |c, r| moe_quantised_row_us(c, &act, dev, weights, r),
+        |r| r.us,
+        |r| 1.0 / counts[&key(r)] as f64,
+    )))
 }
 
 /// `base` with the curves of `family` replaced by `fitted` (device id → curves): every curve
@@ -622,7 +726,8 @@ pub fn calibrate_only(shared: &Path, base: &Calibration, families: &[Family]) ->
     for &family in families {
         let mut fitted = BTreeMap::new();
         for (system, name) in AIC_SYSTEMS {
-            let curves = fit_family(shared, family, system, device(name))?;
+            let act = base.device(name).and_then(|d| d.curve(class::MLP_ACT));
+            let curves = fit_family(shared, family, system, device(name), act)?;
             if !curves.is_empty() {
                 fitted.insert(name.to_string(), curves);
             }
@@ -732,7 +837,7 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
                 ),
             );
         }
-        curves.extend(fit_family(shared, Family::Mla, system, dev)?);
+        curves.extend(fit_family(shared, Family::Mla, system, dev, None)?);
     }
 
     // Fill what a device lacks from its nearest measured relative.
@@ -777,6 +882,8 @@ pub fn calibrate(shared: &Path) -> Result<Calibration> {
             let what = "moe_mixtral8x7b_bf16.csv and moe_bf16.csv, balanced routing, no EP, ≤ 4096 tokens, (shape, TP, band) weighted alike";
             curves.insert(class::MOE_EXPERTS.into(), fitted(f, format!("aic {system} {what}")));
         }
+        let act = curves.get(class::MLP_ACT).map(|c| c.curve);
+        curves.extend(fit_family(shared, Family::Moe, system, device(name), act)?);
     }
     for curves in devices.values_mut() {
         let get = |c: &str| curves.get(c).cloned();
@@ -947,8 +1054,47 @@ mod tests {
     fn only_accepts_known_families_and_names_a_bad_one() {
         assert_eq!(parse_families("mla"), Ok(vec![Family::Mla]));
         assert_eq!(parse_families(" mla , mla"), Ok(vec![Family::Mla]));
+        assert_eq!(parse_families("moe,mla"), Ok(vec![Family::Mla, Family::Moe]));
         let e = parse_families("mla,gemm").unwrap_err();
-        assert!(e.contains("'gemm'") && e.contains("expected one of: mla"), "{e}");
+        assert!(e.contains("'gemm'") && e.contains("expected one of: mla, moe"), "{e}");
+    }
+
+    #[test]
+    fn quantised_experts_take_the_table_of_the_kernels_llmsim_times() {
+        // fp4 is NVFP4 where the device has an fp4 rate, weight-only (16-bit activations) where
+        // it has not; fp8 is block-scaled (the MoE checkpoints' format).
+        assert_eq!(moe_table(device("b200"), Dtype::Fp4), "moe_nvfp4");
+        assert_eq!(moe_table(device("h200"), Dtype::Fp4), "moe_w4a16_mxfp4");
+        assert_eq!(moe_table(device("h100"), Dtype::Fp8), "moe_fp8_block");
+        assert_eq!(Family::Moe.classes(), &[class::MOE_EXPERTS_FP8, class::MOE_EXPERTS_FP4]);
+    }
+
+    #[test]
+    fn the_shipped_fused_moe_fits_beat_the_generic_curve_on_their_rows() {
+        // Where ../shared is present: every shipped fused-MoE curve is nearer AIC's table at
+        // prefill sizes than the dtype's generic GEMM curve (the reason it exists), and within
+        // 25 % MAPE.
+        let shared = std::env::var_os("LLMSIM_SHARED_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        if !shared.join("profiles/aic").is_dir() {
+            assert!(std::env::var_os("LLMSIM_REQUIRE_SHARED").is_none(), "{} is missing", shared.display());
+            eprintln!("skipped: no {}", shared.display());
+            return;
+        }
+        let rows = check::moe_quantised_rows(&shared, Calibration::embedded(), "h200_sxm");
+        let mape = |what: &str| rows.iter().find(|r| r.op == what).map(|r| r.mape_pct).expect(what);
+        for (fused, generic) in [
+            ("moe experts on moe_experts_fp8", "moe experts on gemm_fp8"),
+            ("moe experts on moe_experts_fp4", "moe experts on gemm_fp4"),
+        ] {
+            assert!(
+                mape(fused) < 25.0 && mape(fused) < mape(generic),
+                "{fused}: {} vs {}",
+                mape(fused),
+                mape(generic)
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ const USAGE: &str =
     "usage: llmsim-calibrate <fit|check|transfer> [--shared DIR] [--out FILE] [--only FAMILIES]
 
   fit       fit every curve to the tables under DIR/profiles and write FILE
-            (default: data/calibration.json). With --only mla (comma-separated families),
+            (default: data/calibration.json). With --only mla,moe (comma-separated families),
             refit only those curves and keep every other curve of the existing FILE as it is
             (byte-identical); prints the refitted curves' error rows
   check     print the error table of the shipped data/calibration.json against every

@@ -74,6 +74,82 @@ pub struct SlidingWindowSpec {
     pub layers: u32,
 }
 
+/// Linear-attention layers (Gated DeltaNet, as Qwen3-Next and Qwen3.5 interleave them with
+/// full-attention layers): each keeps a fixed-size recurrent state per sequence — a short
+/// causal convolution's last `conv_kernel − 1` inputs and one `key_head_dim × value_head_dim`
+/// matrix per value head — instead of a KV cache that grows with the context.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct LinearAttentionSpec {
+    /// How many of the layers are linear-attention layers (`linear_attention` in
+    /// `layer_types`); the rest are full-attention layers. Taken as spread evenly (Qwen3.5: one
+    /// full layer in every `full_attention_interval` of 4), so every pipeline stage holds its
+    /// share.
+    pub layers: u32,
+    /// Query/key heads (`linear_num_key_heads`).
+    pub num_key_heads: u32,
+    /// Value heads (`linear_num_value_heads`): one recurrent state matrix each.
+    pub num_value_heads: u32,
+    /// Per-head query/key size (`linear_key_head_dim`).
+    pub key_head_dim: u32,
+    /// Per-head value size (`linear_value_head_dim`).
+    pub value_head_dim: u32,
+    /// Causal depthwise convolution width over q, k and v (`linear_conv_kernel_dim`).
+    pub conv_kernel: u32,
+    /// Bytes per element of the recurrent state (`mamba_ssm_dtype`: 4 for float32, the
+    /// engines' default for these models).
+    #[serde(default = "default_state_bytes")]
+    pub state_bytes: u32,
+}
+
+fn default_state_bytes() -> u32 {
+    4
+}
+
+impl LinearAttentionSpec {
+    /// Channels the convolution runs over: q and k (`num_key_heads × key_head_dim` each) and v.
+    pub fn conv_dim(&self) -> u64 {
+        2 * u64::from(self.num_key_heads) * u64::from(self.key_head_dim)
+            + u64::from(self.num_value_heads) * u64::from(self.value_head_dim)
+    }
+
+    /// Bytes of one layer's state of one sequence on one GPU of `tp`: the convolution state
+    /// (`conv_dim / tp × (conv_kernel − 1)` elements of `act_bytes`, the activations' dtype)
+    /// and the recurrent state (`num_value_heads / tp × key_head_dim × value_head_dim` of
+    /// [`Self::state_bytes`]), as SGLang's `Mamba2StateShape` sizes them for Gated DeltaNet.
+    pub fn state_bytes_per_layer(&self, tp: u32, act_bytes: u64) -> u64 {
+        let tp = u64::from(tp.max(1));
+        let conv = self.conv_dim() / tp * u64::from(self.conv_kernel.saturating_sub(1)) * act_bytes;
+        let heads = u64::from(self.num_value_heads).div_ceil(tp);
+        let ssm = heads
+            * u64::from(self.key_head_dim)
+            * u64::from(self.value_head_dim)
+            * u64::from(self.state_bytes);
+        conv + ssm
+    }
+}
+
+/// DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): on top of multi-head latent attention, a
+/// lightweight indexer scores every earlier token of each query with `index_heads` heads of
+/// `index_head_dim` and the attention itself runs over the `index_topk` best only. The indexer
+/// keeps its own key per token and layer in the cache (fp8 with a scale per 128 elements).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct SparseAttentionSpec {
+    /// Keys each query attends to (`index_topk`).
+    pub index_topk: u32,
+    /// Indexer heads (`index_n_heads`).
+    pub index_heads: u32,
+    /// Indexer head size (`index_head_dim`).
+    pub index_head_dim: u32,
+}
+
+impl SparseAttentionSpec {
+    /// Cache bytes of one token's indexer key in one layer: fp8 elements and an fp32 scale per
+    /// 128 of them (SGLang's `NSATokenToKVPool`: `index_head_dim + index_head_dim / 128 × 4`).
+    pub fn index_bytes_per_token_layer(&self) -> u64 {
+        u64::from(self.index_head_dim) + u64::from(self.index_head_dim) / 128 * 4
+    }
+}
+
 /// A decoder-only transformer's shape: everything the memory planner and predictors need.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct ModelArch {
@@ -135,6 +211,13 @@ pub struct ModelArch {
     /// Sliding-window attention layers, if any.
     #[serde(default)]
     pub sliding_window: Option<SlidingWindowSpec>,
+    /// Linear-attention (Gated DeltaNet) layers, if any; the other layers are the full
+    /// attention `num_q_heads` / `num_kv_heads` / `head_dim` describe.
+    #[serde(default)]
+    pub linear_attention: Option<LinearAttentionSpec>,
+    /// DeepSeek Sparse Attention over the latent attention, if any.
+    #[serde(default)]
+    pub sparse_attention: Option<SparseAttentionSpec>,
 }
 
 fn default_activation() -> String {
@@ -156,6 +239,18 @@ impl ModelArch {
         match &self.sliding_window {
             Some(w) if self.num_layers > 0 => {
                 (u64::from(layers) * u64::from(w.layers.min(self.num_layers)) / u64::from(self.num_layers))
+                    as u32
+            }
+            _ => 0,
+        }
+    }
+
+    /// Of `layers` consecutive layers (a pipeline stage's), how many are linear-attention
+    /// layers: their even share, rounded down (0 without linear attention).
+    pub fn linear_layers_of(&self, layers: u32) -> u32 {
+        match &self.linear_attention {
+            Some(l) if self.num_layers > 0 => {
+                (u64::from(layers) * u64::from(l.layers.min(self.num_layers)) / u64::from(self.num_layers))
                     as u32
             }
             _ => 0,

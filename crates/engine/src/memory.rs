@@ -1,6 +1,6 @@
 //! The KV memory planner: how many KV blocks fit on a replica's GPUs next to the weights.
 
-use crate::config::{ActivationMemory, CacheSpec, ConfigError, ReplicaSpec};
+use crate::config::{ActivationMemory, CacheSpec, ConfigError, LinearStatePool, ReplicaSpec};
 
 /// Bytes in a GiB (2^30). Device capacities are in GiB, as Vidur counts them (its "GB"), and
 /// every message labels memory as GiB.
@@ -30,6 +30,14 @@ pub struct MemoryPlan {
     /// scheduler may run holds at most the window plus one block of it per sliding layer (0
     /// without sliding-window attention).
     pub sliding_window_bytes_per_device: u64,
+    /// Kept out of the block pool for the linear-attention layers' recurrent state: one
+    /// fixed-size state per layer for every sequence the scheduler may run (0 without
+    /// linear attention).
+    pub linear_state_bytes_per_device: u64,
+    /// Sequences the replica may run at once because of its linear-attention state pool, when
+    /// that pool is sized by memory rather than by the batch-size cap
+    /// ([`LinearStatePool::Ratio`]): every attention-DP rank's together. `None`: no such limit.
+    pub max_running_sequences: Option<u64>,
     /// Tokens of KV the replica can hold: each attention-DP rank's, times the ranks.
     pub max_kv_tokens: u64,
     /// KV blocks per replica (the planner's, or `--cache_config_num_blocks`): with attention
@@ -57,7 +65,16 @@ pub fn attention_params(replica: &ReplicaSpec) -> u64 {
         let down = e * (q_lora + kv_lora + u64::from(mla.qk_rope_head_dim));
         let queries = if q_lora > 0 { q_lora * heads * qk } else { e * heads * qk };
         let latent_norms = q_lora + kv_lora;
-        return down
+        // DeepSeek Sparse Attention's indexer, whole on every GPU (replicated linears): its
+        // query from the query latent, its key and per-head weights from the hidden state, and
+        // the key's layer norm.
+        let indexer = m.sparse_attention.as_ref().map_or(0, |s| {
+            let (heads, dim) = (u64::from(s.index_heads), u64::from(s.index_head_dim));
+            let q_in = if q_lora > 0 { q_lora } else { e };
+            q_in * heads * dim + e * dim + e * heads + 2 * dim
+        });
+        return indexer
+            + down
             + queries
             + kv_lora * heads * (u64::from(mla.qk_nope_head_dim) + v)
             + heads * v * e
@@ -71,6 +88,44 @@ pub fn attention_params(replica: &ReplicaSpec) -> u64 {
         n += hd * (q + 2 * kv);
     }
     n
+}
+
+/// Parameters of one linear-attention (Gated DeltaNet) layer's token mixer on one GPU under TP
+/// (norms excluded): the fused q/k/v/z input projection, the β/decay projection, the
+/// depthwise convolution, the per-head decay parameters and the output projection, all split
+/// by heads. 0 without linear attention.
+pub fn linear_attention_params(replica: &ReplicaSpec) -> u64 {
+    let m = &replica.model;
+    let Some(l) = &m.linear_attention else { return 0 };
+    let tp = u64::from(replica.parallel.tensor_parallel_size.max(1));
+    let e = u64::from(m.embedding_dim);
+    let value_dim = u64::from(l.num_value_heads) * u64::from(l.value_head_dim);
+    let v_heads = u64::from(l.num_value_heads);
+    // in_proj_qkvz (q, k, v and the output gate z) and in_proj_ba (β and the decay per head).
+    let input = e * (l.conv_dim() + value_dim + 2 * v_heads) / tp;
+    let conv = l.conv_dim() * u64::from(l.conv_kernel) / tp;
+    let decay = 2 * v_heads / tp;
+    input + conv + decay + value_dim / tp * e
+}
+
+/// Of the layers on one GPU (a pipeline stage's): those with full attention (a KV cache
+/// growing with the context), those with a sliding window and those with linear attention.
+pub fn layer_kinds(replica: &ReplicaSpec) -> (u64, u64, u64) {
+    let layers = replica.layers_per_stage();
+    let sliding = replica.model.sliding_layers_of(layers);
+    let linear = replica.model.linear_layers_of(layers).min(layers - sliding);
+    (u64::from(layers - sliding - linear), u64::from(sliding), u64::from(linear))
+}
+
+/// Bytes per GPU that the linear-attention layers' recurrent state of `sequences` running
+/// sequences takes ([`crate::catalog::LinearAttentionSpec::state_bytes_per_layer`] for each
+/// of the stage's linear layers), kept out of the block pool: the state does not grow with
+/// the context, so the block pool's per-token charge cannot hold it.
+pub fn linear_state_bytes(replica: &ReplicaSpec, sequences: u64) -> u64 {
+    let Some(l) = &replica.model.linear_attention else { return 0 };
+    let (_, _, linear) = layer_kinds(replica);
+    let per_sequence = linear * l.state_bytes_per_layer(replica.parallel.tensor_parallel_size, 2);
+    sequences.saturating_mul(per_sequence)
 }
 
 /// Which of an MoE layer's routed experts a parameter count includes.
@@ -172,9 +227,12 @@ fn stage_layer_params_of(replica: &ReplicaSpec, experts: Experts) -> u64 {
     let layers = u64::from(replica.layers_per_stage());
     let last = replica.parallel.num_pipeline_stages.max(1) - 1;
     let dense = u64::from(dense_layers_on_stage(replica, last));
-    let common = attention_params(replica) + 2 * u64::from(replica.model.embedding_dim);
+    let (_, _, linear) = layer_kinds(replica);
+    // A linear-attention layer's token mixer replaces the full attention's.
+    let mixers = (layers - linear) * attention_params(replica) + linear * linear_attention_params(replica);
     let moe = replica.model.moe.is_some();
-    let local = layers * common
+    let local = mixers
+        + layers * 2 * u64::from(replica.model.embedding_dim)
         + dense * local_mlp_params(replica, false)
         + (layers - dense) * local_mlp_params(replica, moe);
     let routed = (layers - dense) * routed_expert_params(replica, moe, experts);
@@ -239,10 +297,10 @@ pub fn kv_elements_per_token_layer(replica: &ReplicaSpec) -> u64 {
 
 /// Of the layers on one GPU (a pipeline stage's), how many keep KV for the whole context and
 /// how many slide (a sliding-window model's share of its sliding layers; 0 otherwise).
+/// Linear-attention layers keep no KV and are in neither count ([`layer_kinds`]).
 pub fn full_and_sliding_layers(replica: &ReplicaSpec) -> (u64, u64) {
-    let layers = replica.layers_per_stage();
-    let sliding = replica.model.sliding_layers_of(layers);
-    (u64::from(layers - sliding), u64::from(sliding))
+    let (full, sliding, _) = layer_kinds(replica);
+    (full, sliding)
 }
 
 /// Bytes per GPU that the sliding-window layers' KV of `sequences` running sequences takes:
@@ -298,19 +356,24 @@ pub fn plan_with_draft(
     };
     let reserved = activations + cache.runtime_memory_bytes;
     let (full_layers, sliding_layers) = full_and_sliding_layers(replica);
-    if full_layers == 0 && sliding_layers > 0 {
+    if full_layers == 0 && (sliding_layers > 0 || m.linear_attention.is_some()) {
         // The block pool is sized by the full layers' KV; with none, it would be unbounded.
         return Err(ConfigError::new(
             "replica_config_model_name",
             format!(
-                "{}: every layer is a sliding-window layer (its `layer_types` has no full_attention entry); a model without full-attention layers is not modelled",
+                "{}: no layer on a GPU is a full-attention layer (its `layer_types` has no full_attention entry there); a model without full-attention layers is not modelled",
                 m.name
             ),
         )
-        .with_hint("use a model with full-attention layers (gpt-oss alternates them with sliding ones)"));
+        .with_hint("use a model with full-attention layers (gpt-oss alternates them with sliding ones), or fewer pipeline stages"));
     }
+    // A sparse-attention model's indexer keys are cached beside the latent, in fp8 whatever the
+    // KV dtype.
+    let index_bytes =
+        m.sparse_attention.as_ref().map_or(0, |s| s.index_bytes_per_token_layer() * full_layers);
     let kv_bytes_per_token =
         replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * full_layers)
+            + index_bytes
             + draft.kv_bytes_per_token;
     // Each attention-DP rank runs its share of the scheduler's sequences.
     let rank_sequences = cache.max_sequences.div_ceil(u64::from(replica.parallel.attention_dp_size.max(1)));
@@ -343,7 +406,32 @@ pub fn plan_with_draft(
         )
         .with_hint(hint));
     }
-    let free = (available - weight_bytes).saturating_sub(reserved).saturating_sub(sliding_window_bytes);
+    let rest = (available - weight_bytes).saturating_sub(reserved).saturating_sub(sliding_window_bytes);
+    let state_per_sequence = linear_state_bytes(replica, 1);
+    let (linear_state_bytes, rank_running) = match cache.linear_state_pool {
+        _ if state_per_sequence == 0 => (0, None),
+        LinearStatePool::PerSequence => (rank_sequences.saturating_mul(state_per_sequence), None),
+        LinearStatePool::Ratio { ratio, slots_per_request } => {
+            let slots = (rest as f64 * ratio / (1.0 + ratio) / state_per_sequence as f64) as u64;
+            (slots * state_per_sequence, Some(slots / slots_per_request.max(1)))
+        }
+    };
+    if rank_running == Some(0) {
+        return Err(ConfigError::new(
+            "replica_config_tensor_parallel_size",
+            format!(
+                "{}: the linear-attention state pool ({:.2} GiB of the {:.2} GiB left after the weights) holds no running request's state ({:.1} MiB a sequence)",
+                m.name,
+                gib(linear_state_bytes),
+                gib(rest),
+                state_per_sequence as f64 / (1u64 << 20) as f64
+            ),
+        )
+        .with_hint("use more GPUs per replica or smaller weights"));
+    }
+    // Both are kept per sequence the scheduler may run.
+    let per_sequence_bytes = sliding_window_bytes.saturating_add(linear_state_bytes);
+    let free = (available - weight_bytes).saturating_sub(reserved).saturating_sub(per_sequence_bytes);
     // Every GPU of an attention-DP rank holds its share of that rank's KV (TP splits the heads),
     // so one GPU's free memory is one rank's capacity; the ranks' capacities add up.
     let dp = u64::from(replica.parallel.attention_dp_size.max(1));
@@ -361,14 +449,20 @@ pub fn plan_with_draft(
                 gib(sliding_window_bytes)
             );
         }
-        // Without the sliding-window reservation, would a block fit? Then the batch-size cap
-        // that sizes it is what to lower.
+        if linear_state_bytes > 0 {
+            reservation += &format!(
+                ", {:.2} GiB for the linear-attention layers' state of {rank_sequences} sequences",
+                gib(linear_state_bytes)
+            );
+        }
+        // Without the per-sequence reservations, would a block fit? Then the batch-size cap
+        // that sizes them is what to lower.
         let without_window = (available - weight_bytes).saturating_sub(reserved);
-        let window_exhausts = sliding_window_bytes > 0
+        let window_exhausts = per_sequence_bytes > 0
             && without_window / kv_bytes_per_token.max(1) >= u64::from(cache.block_size);
         let hint = if window_exhausts && !cache.max_sequences_flag.is_empty() {
             format!(
-                "lower --{} (each running sequence keeps its sliding-window KV), or use more GPUs per replica",
+                "lower --{} (each running sequence keeps its sliding-window KV or linear-attention state), or use more GPUs per replica",
                 cache.max_sequences_flag
             )
         } else {
@@ -392,9 +486,11 @@ pub fn plan_with_draft(
         reserved_bytes_per_device: reserved,
         kv_bytes_per_token,
         sliding_window_bytes_per_device: sliding_window_bytes,
+        linear_state_bytes_per_device: linear_state_bytes,
         max_kv_tokens,
         num_blocks: cache.num_blocks_override.unwrap_or(planned_blocks),
         attention_dp_size: replica.parallel.attention_dp_size.max(1),
+        max_running_sequences: rank_running.map(|n| n * dp),
         block_size: cache.block_size,
     })
 }
@@ -428,6 +524,7 @@ mod tests {
             num_preallocate_tokens: 64,
             max_sequences: 0,
             max_sequences_flag: String::new(),
+            linear_state_pool: Default::default(),
         }
     }
 
@@ -623,6 +720,136 @@ mod tests {
         // Two pipeline stages hold 9 sliding and 9 full layers each.
         let pp2 = replica("openai/gpt-oss-120b", "h200", 1, 2);
         assert_eq!(full_and_sliding_layers(&pp2), (9, 9));
+    }
+
+    #[test]
+    fn qwen3_5_keeps_kv_for_its_full_layers_and_a_fixed_state_per_sequence_for_the_linear_ones() {
+        // config.json (text_config): 60 layers, layer_types 3 × linear_attention then
+        // full_attention (full_attention_interval 4): 45 linear, 15 full; full attention 32 heads,
+        // 2 KV heads of head_dim 256; linear attention 16 key heads and 64 value heads of 128,
+        // conv kernel 4, mamba_ssm_dtype float32.
+        let mut r = replica("Qwen/Qwen3.5-397B-A17B", "b300", 1, 1);
+        r.weight_dtype = Dtype::Fp4;
+        assert_eq!(layer_kinds(&r), (15, 0, 45));
+        assert_eq!(full_and_sliding_layers(&r), (15, 0));
+        // KV: the 15 full layers only, K and V of 2 heads × 256, bf16: 15 × 2 × 2 × 256 × 2 B.
+        let none = plan(&r, &cache()).unwrap();
+        assert_eq!(none.kv_bytes_per_token, 30_720);
+        assert_eq!(none.linear_state_bytes_per_device, 0, "no sequence cap: nothing reserved");
+        // State per sequence and linear layer at TP 1: the convolution's last 3 inputs of
+        // q, k, v (2 × 16 × 128 + 64 × 128 = 12,288 channels) in bf16, 73,728 B, and 64 fp32
+        // matrices of 128 × 128, 4,194,304 B; × 45 layers = 192,061,440 B.
+        assert_eq!(linear_state_bytes(&r, 1), 45 * (12_288 * 3 * 2 + 64 * 128 * 128 * 4));
+        assert_eq!(linear_state_bytes(&r, 1), 192_061_440);
+        let capped = plan(&r, &CacheSpec { max_sequences: 128, ..cache() }).unwrap();
+        assert_eq!(capped.linear_state_bytes_per_device, 128 * 192_061_440);
+        assert_eq!(none.max_kv_tokens - capped.max_kv_tokens, 128 * 192_061_440 / 30_720);
+        // TP 8 splits the heads: 1,536 conv channels and 8 matrices a GPU, one KV head
+        // (replicated) of the 2.
+        let mut tp8 = replica("Qwen/Qwen3.5-397B-A17B", "h200", 8, 1);
+        tp8.weight_dtype = Dtype::Fp4;
+        assert_eq!(linear_state_bytes(&tp8, 1), 45 * (1_536 * 3 * 2 + 8 * 128 * 128 * 4));
+        assert_eq!(plan(&tp8, &cache()).unwrap().kv_bytes_per_token, 15_360);
+        // Two pipeline stages of 30 layers hold 22 linear layers each (22.5, rounded down) and
+        // 8 full ones: the planner charges KV for a layer more, not less.
+        let pp2 = replica("Qwen/Qwen3.5-397B-A17B", "h200", 8, 2);
+        assert_eq!(layer_kinds(&pp2), (8, 0, 22));
+    }
+
+    #[test]
+    fn the_linear_attention_state_pool_caps_the_batch() {
+        // ~208 GiB of fp4 weights on one B300 leave ~33 GiB: 128 sequences' states (22.9 GiB)
+        // fit, 256 (45.8 GiB) do not, and the refusal names the state and the batch-size cap.
+        let mut r = replica("Qwen/Qwen3.5-397B-A17B", "b300", 1, 1);
+        r.weight_dtype = Dtype::Fp4;
+        let cache = |n| CacheSpec {
+            max_sequences: n,
+            max_sequences_flag: "sglang_scheduler_config_batch_size_cap".into(),
+            ..cache()
+        };
+        assert!(plan(&r, &cache(128)).is_ok());
+        let e = plan(&r, &cache(256)).unwrap_err();
+        assert!(e.message.contains("linear-attention layers' state of 256 sequences"), "{e}");
+        assert!(e.hint.as_deref().unwrap().contains("--sglang_scheduler_config_batch_size_cap"), "{e}");
+    }
+
+    #[test]
+    fn sglang_gives_the_state_pool_its_share_of_memory_and_caps_running_requests_by_its_slots() {
+        // SGLang's handle_max_mamba_cache: the pool takes 0.9 / 1.9 of what the weights leave,
+        // in whole 192,061,440 B states; init_memory runs at most slots / 3 requests.
+        let mut r = replica("Qwen/Qwen3.5-397B-A17B", "b300", 1, 1);
+        r.weight_dtype = Dtype::Fp4;
+        let per_sequence = 192_061_440u64;
+        let sglang = CacheSpec {
+            max_sequences: 2048,
+            linear_state_pool: LinearStatePool::Ratio { ratio: 0.9, slots_per_request: 3 },
+            ..cache()
+        };
+        let p = plan(&r, &sglang).unwrap();
+        let rest = p.available_bytes_per_device - p.weight_bytes_per_device;
+        let slots = (rest as f64 * 0.9 / 1.9 / per_sequence as f64) as u64;
+        assert!(slots > 3, "{slots}");
+        assert_eq!(p.linear_state_bytes_per_device, slots * per_sequence);
+        assert_eq!(p.max_running_sequences, Some(slots / 3));
+        assert_eq!(p.max_kv_tokens, (rest - slots * per_sequence) / 30_720);
+        // Without the radix cache, one slot a request; the per-sequence rule sets no limit.
+        let no_radix = CacheSpec {
+            linear_state_pool: LinearStatePool::Ratio { ratio: 0.9, slots_per_request: 1 },
+            ..sglang.clone()
+        };
+        assert_eq!(plan(&r, &no_radix).unwrap().max_running_sequences, Some(slots));
+        assert_eq!(
+            plan(&r, &CacheSpec { max_sequences: 64, ..cache() }).unwrap().max_running_sequences,
+            None
+        );
+        // A model without linear attention is untouched by the policy.
+        let q3 = replica("Qwen/Qwen3-235B-A22B", "b300", 4, 1);
+        assert_eq!(
+            plan(&q3, &sglang).unwrap(),
+            plan(&q3, &CacheSpec { max_sequences: 2048, ..cache() }).unwrap()
+        );
+    }
+
+    #[test]
+    fn glm5_caches_the_latent_and_the_indexer_key_and_weighs_its_published_744_b() {
+        // config.json: 78 layers, hidden 6144, 64 heads, q_lora_rank 2048, kv_lora_rank 512,
+        // qk_nope 192, qk_rope 64, v_head_dim 256; index_n_heads 32, index_head_dim 128.
+        let r = replica("zhipuai/GLM-5", "h200", 8, 1);
+        // A token's cache per layer: the 576-element latent (bf16 here) and the indexer's fp8
+        // key of 128 with one fp32 scale, 132 B: (1,152 + 132) × 78.
+        let mut fp8 = r.clone();
+        fp8.weight_dtype = Dtype::Fp8;
+        assert_eq!(plan(&fp8, &cache()).unwrap().kv_bytes_per_token, (1_152 + 132) * 78);
+        // TP 1, every GPU's share whole: MLA 6144·2624 + 2048·64·256 + 512·64·448 + 64·256·6144
+        // + 2,560 = 165,022,208; the indexer 2048·32·128 + 6144·128 + 6144·32 + 256 = 9,371,904;
+        // norms 12,288; 3 dense MLPs of 3·6144·12288; 75 MoE layers of 256 experts
+        // (3·6144·2048 each), the shared expert and the router; embedding and LM head.
+        let one = replica("zhipuai/GLM-5", "h200", 1, 1);
+        assert_eq!(attention_params(&one), 165_022_208 + 9_371_904);
+        let total = stage_layer_params(&one) + 2 * 154_880 * 6144;
+        assert_eq!(
+            total,
+            78 * (174_394_112 + 12_288)
+                + 3 * 226_492_416
+                + 75 * (37_748_736 + 1_572_864 + 9_663_676_416)
+                + 2 * 154_880 * 6144
+        );
+        assert_eq!(total, 743_911_193_088, "744 B published");
+    }
+
+    #[test]
+    fn qwen3_5_weights_match_its_published_total() {
+        // TP 1: full attention 4096·256·36 + 32·256·4096 = 71,303,168 (its output gate, 0.5 B in
+        // all, not counted); linear attention 4096·(12,288 + 8,192 + 128) + 12,288·4 + 128 +
+        // 8,192·4096 = 118,014,080; MoE 512·3·4096·1024 + shared 3·4096·1024 + router 4096·512
+        // + norms 8,192 = 6,457,139,200. 15 + 45 + 60 of them and 2 × 248,320 × 4096:
+        // 395.8 B ("397 B" with the vision encoder and the MTP layer).
+        let r = replica("Qwen/Qwen3.5-397B-A17B", "b300", 1, 1);
+        assert_eq!(attention_params(&r), 71_303_168);
+        assert_eq!(linear_attention_params(&r), 118_014_080);
+        let total = stage_layer_params(&r) + 2 * 248_320 * 4096;
+        assert_eq!(total, 15 * 71_303_168 + 45 * 118_014_080 + 60 * 6_457_139_200 + 2 * 248_320 * 4096);
+        assert_eq!(total, 395_842_770_560);
     }
 
     #[test]

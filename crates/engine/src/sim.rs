@@ -180,6 +180,8 @@ impl Simulation {
                     slo: pool.slo,
                     max_model_len: pool.replica.model.max_model_len,
                     pool: role,
+                    attention_dp_size: pool.replica.parallel.attention_dp_size.max(1),
+                    max_running_sequences: pool.memory.max_running_sequences,
                 };
                 Replica {
                     scheduler: (pool.replica_scheduler.build)(&ctx),

@@ -95,9 +95,11 @@ impl MemoryBreakdown {
         // replica's blocks, and a request lives on one rank.
         let dp = u64::from(plan.attention_dp_size.max(1));
         let rank_blocks = plan.num_blocks / dp;
-        // A sliding-window model's window KV, kept out of the block pool per sequence, is KV too.
+        // A sliding-window model's window KV and a linear-attention model's recurrent state,
+        // kept out of the block pool per sequence, are cache too.
         let kv_gib = (rank_blocks * u64::from(plan.block_size) * plan.kv_bytes_per_token
-            + plan.sliding_window_bytes_per_device) as f64
+            + plan.sliding_window_bytes_per_device
+            + plan.linear_state_bytes_per_device) as f64
             / GIB;
         let reserve_gib = total_gib * margin;
         let fitting = |tokens: u64| dp * (rank_blocks / tokens.div_ceil(u64::from(plan.block_size)).max(1));

@@ -21,8 +21,13 @@ pub fn is_trace_flag(flag: &str) -> bool {
 }
 
 /// A message from the page to the worker.
+///
+/// Both message enums are externally tagged (`{"run": {...}}`, `"ready"`): an internally tagged
+/// enum (`{"kind": "run", ...}`) is deserialised through serde's buffered `Content`, which
+/// instantiates every payload's `Deserialize` a second time: 33 KB of the page's wasm for
+/// [`FromWorker`] alone (BENCHMARKS.md, "Page weight under 10^6 B").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ToWorker {
     /// Read (and, for trace flags, parse) an uploaded file. The browser `File` travels beside
     /// the JSON; the worker stores the content under `path`, the name the form's flag holds.
@@ -58,9 +63,9 @@ pub enum ToWorker {
     Check(check::CheckRequest),
 }
 
-/// A message from the worker to the page.
+/// A message from the worker to the page (externally tagged, like [`ToWorker`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum FromWorker {
     /// The worker's message handler is installed: messages sent from now on are handled.
     Ready,
@@ -455,7 +460,7 @@ mod tests {
         }
         let run = ToWorker::Run { run_id: 9, config: serde_json::json!({"seed": 1}) };
         let text = serde_json::to_string(&run).unwrap();
-        assert!(text.contains("\"kind\":\"run\""), "{text}");
+        assert!(text.starts_with("{\"run\":{"), "{text}");
         assert_eq!(serde_json::from_str::<ToWorker>(&text).unwrap(), run);
     }
 

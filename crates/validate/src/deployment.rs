@@ -44,12 +44,22 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   every client. Every TensorRT-LLM recipe raises `max_num_tokens` past the 8192 default
 ///   for this; the DeepSeek-R1 ones by the formula used here, max(8192, ⌈(C + ISL + 64) /
 ///   64⌉ · 64) (`benchmarks/dsr1_fp8_*_trt_slurm.sh`), others to a fixed 16384 or 20000.
+///   With attention DP, every single-node recipe turns attention-DP balancing on
+///   (`attention_dp_config: enable_balance: true`: the DeepSeek-R1 ones with
+///   `timeout_iters: 60, batching_wait_iters: 0`, gpt-oss and MiniMax with the engine's
+///   defaults, 50 and 10, kept here); aggregated points only, as the disaggregated recipes'
+///   servers are configured apart.
 pub fn recipe_flags(point: &ServingPoint, concurrency: u32) -> Vec<(&'static str, String)> {
     match point.backend.as_str() {
         "vllm" => vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())],
         "trtllm" => {
             let tokens = (u64::from(concurrency) + u64::from(point.isl) + 64).div_ceil(64) * 64;
-            vec![("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string())]
+            let mut flags = vec![("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string())];
+            let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
+            if aggregated && point.attention_dp_size.unwrap_or(1) > 1 {
+                flags.push(("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()));
+            }
+            flags
         }
         _ => Vec::new(),
     }
@@ -133,6 +143,13 @@ mod tests {
         assert_eq!(budget("8192", 128), [("trtllm_scheduler_config_max_num_tokens", "8384".to_string())]);
         assert_eq!(budget("1024", 64), [("trtllm_scheduler_config_max_num_tokens", "8192".to_string())]);
         assert!(recipe_flags(&point(&[("backend", "sglang")]), 8).is_empty());
+        // Attention DP: balancing on, for TensorRT-LLM only.
+        let dp = |backend| recipe_flags(&point(&[("backend", backend), ("attention_dp_size", "8")]), 64);
+        assert!(
+            dp("trtllm")
+                .contains(&("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()))
+        );
+        assert_eq!(dp("vllm").len(), 1);
     }
 
     #[test]

@@ -62,6 +62,23 @@ fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Attention TP, attention DP and EP of an aggregated instance whose recorded attention TP is
+/// `tp`. Some rows spell an instance of k GPUs that serves the experts with EP k as expert TP
+/// k × EP k (`moe_tp_size = moe_ep_size = k`) with the attention side multiplied by k (TP k²
+/// and DP 1, or TP 1 and DP k²): the same measurements appear under both spellings in the
+/// shared file (identical TTFT and TPOT; e.g. TP 64 with expert TP 8 × EP 8 against TP 8 with
+/// EP 8, DP 64 against DP 8). Such rows are read as the k-GPU instance. Their clients stay
+/// `batch_size` × the recorded DP, the product on which both spellings agree.
+fn aggregated_shape(point: &ServingPoint, tp: u32) -> (u32, u32, u32) {
+    let dp = point.attention_dp_size.unwrap_or(1).max(1);
+    let ep = point.moe_ep_size.unwrap_or(1).max(1);
+    match point.moe_tp_size {
+        Some(k) if k == ep && k > 1 && tp == k * k && dp == 1 => (k, 1, k),
+        Some(k) if k == ep && k > 1 && dp == k * k && tp == 1 => (1, k, k),
+        _ => (tp, dp, ep),
+    }
+}
+
 /// The llmsim configuration of `point`, or why it cannot be modelled. Checks run in a fixed
 /// order and the first that fails is the reason: serving mode (a disaggregated row must size
 /// its pools), system, dtypes, serving engine. The engine's own refusals (unknown model, does
@@ -98,17 +115,23 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     }) {
         return Err(SkipReason::Disaggregated);
     }
-    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype);
-    let Instance { concurrency: batch_size, tp_size: tp, pp_size: pp } = instance;
+    // SGLang's `auto` KV dtype is fp8 for a DeepSeek-Sparse-Attention model on Blackwell (its
+    // `_set_default_nsa_kv_cache_dtype`: fp8_e4m3 from compute capability 10), an architecture
+    // fact of the catalogued model and a property of the GPU (its FP4 rate marks Blackwell).
+    let sparse_on_blackwell = llmsim_engine::catalog::find_model(&point.model_path)
+        .is_some_and(|m| m.sparse_attention.is_some())
+        && llmsim_engine::catalog::find_device(device).is_some_and(|d| d.fp4_tflops.is_some());
+    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype, sparse_on_blackwell);
+    let Instance { concurrency: batch_size, tp_size: recorded_tp, pp_size: pp } = instance;
     // `batch_size` is per attention-DP rank; the clients drive the whole instance.
     let concurrency =
         batch_size.checked_mul(point.attention_dp_size.unwrap_or(1)).ok_or_else(|| SkipReason::Refused {
             flag: "batch_size".into(),
             message: "batch_size × attention_dp_size is beyond 2^32 clients".into(),
         })?;
-    let (replica_dp, replica_ep) = match pools {
-        Some(p) => (p.prefill.attention_dp_size.max(1), p.prefill.moe_ep_size.max(1)),
-        None => (point.attention_dp_size.unwrap_or(1).max(1), point.moe_ep_size.unwrap_or(1).max(1)),
+    let (tp, replica_dp, replica_ep) = match pools {
+        Some(p) => (recorded_tp, p.prefill.attention_dp_size.max(1), p.prefill.moe_ep_size.max(1)),
+        None => aggregated_shape(point, recorded_tp),
     };
     let client = client_for(point, overrides);
     let warmup_requests = client.warmup.requests(concurrency);
@@ -195,10 +218,12 @@ fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
 /// `kv_cache_config: {dtype: fp8}`: `benchmarks/70b_fp8_*.sh`, `70b_fp4_b200_*.sh`,
 /// `dsr1_fp8_*_trt_*.sh` at InferenceX `ac1998a5`, Oct 2025); its SGLang recipes leave it to
 /// the engine's default (`auto`: the activations' dtype, bf16) on Hopper. Anything else keeps
-/// the activations' dtype.
-fn kv_cache_dtype(backend: &str, weight_dtype: &'static str) -> &'static str {
+/// the activations' dtype — except SGLang's for a sparse-attention (DSA) model on Blackwell,
+/// whose `auto` is fp8 (`sparse_on_blackwell`).
+fn kv_cache_dtype(backend: &str, weight_dtype: &'static str, sparse_on_blackwell: bool) -> &'static str {
     match (backend, weight_dtype) {
         ("vllm" | "trtllm", "fp8" | "fp4") => "fp8",
+        ("sglang", _) if sparse_on_blackwell => "fp8",
         (_, "fp16") => "fp16",
         _ => "bf16",
     }
@@ -286,6 +311,21 @@ mod tests {
         assert_eq!(kv("vllm", "fp4"), "fp8");
         assert_eq!(kv("trtllm", "fp4"), "fp8");
         assert_eq!(kv("sglang", "fp4"), "bf16");
+        // SGLang's auto is fp8 for a DeepSeek-Sparse-Attention model on Blackwell only.
+        let sparse = |system| {
+            let p = point(&[
+                ("backend", "sglang"),
+                ("model_path", "zhipuai/GLM-5"),
+                ("system", system),
+                ("precision", "fp8"),
+                ("gemm_quant_mode", "fp8"),
+                ("moe_quant_mode", "fp8_block"),
+            ]);
+            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_kv_cache_dtype")
+                .to_string()
+        };
+        assert_eq!(sparse("b200_sxm"), "fp8");
+        assert_eq!(sparse("h200_sxm"), "bf16");
     }
 
     #[test]
@@ -422,6 +462,38 @@ mod tests {
             (flag(&c, "replica_config_attention_dp_size"), flag(&c, "replica_config_expert_parallel_size")),
             ("1", "1")
         );
+    }
+
+    #[test]
+    fn expert_tp_times_ep_spellings_are_read_as_the_k_gpu_instance() {
+        let shape = |c: &PointConfig| {
+            ["tensor_parallel_size", "attention_dp_size", "expert_parallel_size"]
+                .map(|f| flag(c, &format!("replica_config_{f}")).to_string())
+        };
+        let run = |cols: &[(&str, &str)]| point_config(&point(cols), &Overrides::default()).unwrap();
+        // TP 64 with expert TP 8 × EP 8: the TP 8, EP 8 instance.
+        let c = run(&[("tp_size", "64"), ("moe_tp_size", "8"), ("moe_ep_size", "8"), ("batch_size", "4")]);
+        assert_eq!(shape(&c), ["8", "1", "8"]);
+        assert_eq!(c.concurrency, 4);
+        // DP 64 with expert TP 8 × EP 8: DP 8, EP 8; the clients stay batch × the recorded DP,
+        // as for the same measurement spelled DP 8 with batch 32.
+        let c = run(&[
+            ("tp_size", "1"),
+            ("attention_dp_size", "64"),
+            ("moe_tp_size", "8"),
+            ("moe_ep_size", "8"),
+            ("batch_size", "4"),
+        ]);
+        assert_eq!(shape(&c), ["1", "8", "8"]);
+        assert_eq!(c.concurrency, 256);
+        // Other spellings keep what they say: expert TP without EP, TP × DP, no expert TP column.
+        let c =
+            run(&[("tp_size", "4"), ("attention_dp_size", "4"), ("moe_tp_size", "4"), ("moe_ep_size", "4")]);
+        assert_eq!(shape(&c), ["4", "4", "4"]);
+        let c = run(&[("tp_size", "16"), ("moe_tp_size", "16"), ("moe_ep_size", "1")]);
+        assert_eq!(shape(&c), ["16", "1", "1"]);
+        let c = run(&[("tp_size", "16"), ("moe_tp_size", ""), ("moe_ep_size", "4")]);
+        assert_eq!(shape(&c), ["16", "1", "4"]);
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub const REQUIRED_COLUMNS: &[&str] = &[
 
 /// Columns read when the file has them (blank otherwise): the engine's version and the
 /// measurement date (`YYYY-MM-DD`), which decide the serving-engine model and the client.
-pub const OPTIONAL_COLUMNS: &[&str] = &["backend_version", "measured"];
+/// `moe_tp_size` (expert tensor parallelism) is read only to undo a recording convention
+/// (`crate::mapping::aggregated_shape`).
+pub const OPTIONAL_COLUMNS: &[&str] = &["backend_version", "measured", "moe_tp_size"];
 
 /// A problem with the points file; fatal for the whole run.
 #[derive(Debug, Error, PartialEq)]
@@ -110,6 +112,8 @@ pub struct ServingPoint {
     pub attention_dp_size: Option<u32>,
     /// Expert-parallel ranks (blank = 1).
     pub moe_ep_size: Option<u32>,
+    /// Expert tensor-parallel ranks (blank, or a file without the column = not recorded).
+    pub moe_tp_size: Option<u32>,
     /// A disaggregated row's pools (`prefill_*` and `decode_*` columns), when the file has
     /// those columns and the row fills them.
     pub pools: Option<Pools>,
@@ -194,6 +198,7 @@ pub fn parse_points(text: &str, file: &str) -> Result<PointsFile, InputError> {
         silicon_tpot_ms: index("silicon_tpot_ms")?,
         backend_version: headers.iter().position(|h| h == "backend_version"),
         measured: headers.iter().position(|h| h == "measured"),
+        moe_tp_size: headers.iter().position(|h| h == "moe_tp_size"),
         pools: ["prefill", "decode"].map(|pool| {
             let at = |name: &str| headers.iter().position(|h| *h == format!("{pool}_{name}"));
             Some([
@@ -238,6 +243,7 @@ struct Columns {
     silicon_tpot_ms: usize,
     backend_version: Option<usize>,
     measured: Option<usize>,
+    moe_tp_size: Option<usize>,
     /// The `prefill_*` and `decode_*` pool columns (batch size, workers, TP, PP, attention DP,
     /// EP), when the file has all of them.
     pools: [Option<[usize; 6]>; 2],
@@ -367,6 +373,11 @@ impl Row<'_> {
             moe_quant_mode: self.text(c.moe_quant_mode).to_string(),
             attention_dp_size: self.count(c.attention_dp_size)?,
             moe_ep_size: self.count(c.moe_ep_size)?,
+            moe_tp_size: c
+                .moe_tp_size
+                .map(|column| self.count_or_zero(column))
+                .transpose()?
+                .filter(|&n| n > 0),
             pools: if matches!(mode, Mode::Disaggregated) { self.pools(c)? } else { None },
             silicon_ttft_ms: self.positive_ms(c.silicon_ttft_ms)?,
             silicon_tpot_ms: self.positive_ms(c.silicon_tpot_ms)?,

@@ -106,11 +106,11 @@ fn header<DB: DrawingBackend>(
 ) -> Result<DrawingArea<DB, Shift>, String> {
     let w = root.dim_in_pixel().0 as i32;
     let title_style =
-        TextStyle::from(("sans-serif", fs + 2).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        TextStyle::from((FontFamily::SansSerif, fs + 2).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     root.draw(&Text::new(title.to_string(), (w / 2, 6), title_style)).map_err(err)?;
     let mut height = 6 + fs as i32 + 2 + 6;
     let label_style =
-        TextStyle::from(("sans-serif", fs - 1).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        TextStyle::from((FontFamily::SansSerif, fs - 1).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     let sample = |k: &Key| match k.swatch {
         Swatch::Line => 18,
         Swatch::Bar => 12,
@@ -198,7 +198,7 @@ fn draw_empty<DB: DrawingBackend>(
     let (w, h) = plot.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
     plot.draw(&Rectangle::new([(12, 4), (w - 12, h - 12)], BOLD_GRID.stroke_width(1))).map_err(err)?;
-    let style = TextStyle::from(("sans-serif", fs).into_font())
+    let style = TextStyle::from((FontFamily::SansSerif, fs).into_font())
         .color(&MUTED)
         .pos(Pos::new(HPos::Center, VPos::Center));
     let lines = wrap(&plot, note, &style, w - 48);
@@ -291,7 +291,8 @@ fn draw_marks<DB: DrawingBackend, X>(
 where
     X: Ranged<ValueType = f64>,
 {
-    let style = TextStyle::from(("sans-serif", fs - 2).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+    let style =
+        TextStyle::from((FontFamily::SansSerif, fs - 2).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
     for mark in marks.iter().filter(|m| m.x.is_finite() && m.x > 0.0) {
         let line = vec![(mark.x, y0), (mark.x, y1)];
         chart.draw_series(DashedLineSeries::new(line, 6, 4, mark.color.stroke_width(2))).map_err(err)?;
@@ -321,8 +322,8 @@ where
         .y_desc(&axes.y)
         .x_labels(6)
         .y_labels(6)
-        .label_style(("sans-serif", fs - 1))
-        .axis_desc_style(("sans-serif", fs))
+        .label_style((FontFamily::SansSerif, fs - 1))
+        .axis_desc_style((FontFamily::SansSerif, fs))
         .light_line_style(LIGHT_GRID)
         .bold_line_style(BOLD_GRID)
         .x_label_formatter(&|v| short(*v))
@@ -357,8 +358,8 @@ fn draw_lines_dual<DB: DrawingBackend>(
         .configure_secondary_axes()
         .y_desc(right_y)
         .y_labels(6)
-        .label_style(("sans-serif", fs - 1))
-        .axis_desc_style(("sans-serif", fs))
+        .label_style((FontFamily::SansSerif, fs - 1))
+        .axis_desc_style((FontFamily::SansSerif, fs))
         .y_label_formatter(&|v| short(*v))
         .draw()
         .map_err(err)?;
@@ -398,8 +399,8 @@ fn draw_bars<DB: DrawingBackend>(
         .x_desc(&axes.x)
         .y_desc(&axes.y)
         .x_labels(n.min(16) * 2 + 1)
-        .label_style(("sans-serif", fs - 1))
-        .axis_desc_style(("sans-serif", fs))
+        .label_style((FontFamily::SansSerif, fs - 1))
+        .axis_desc_style((FontFamily::SansSerif, fs))
         .light_line_style(LIGHT_GRID)
         .bold_line_style(BOLD_GRID)
         .x_label_formatter(&|v| {

@@ -70,7 +70,11 @@ pub fn decode(text: &str) -> Result<Vec<RunRecord>, String> {
     if schema != Some(u64::from(SCHEMA)) {
         return Err(format!("format {schema:?}, this page reads format {SCHEMA}"));
     }
-    let stored: Stored = serde_json::from_value(version).map_err(|e| e.to_string())?;
+    // Read again from the text, not `from_value(version)`: the page then holds one copy of the
+    // runs' deserialising code, not a second one for `Value` (BENCHMARKS.md, "Page weight
+    // under 10^6 B").
+    drop(version);
+    let stored: Stored = serde_json::from_str(text).map_err(|e| e.to_string())?;
     Ok(stored
         .runs
         .into_iter()

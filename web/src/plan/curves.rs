@@ -109,7 +109,7 @@ pub fn curves(plan: &SearchPlan, metric: Source) -> Vec<Curve> {
                     passed: p.outcome.passed,
                 })
                 .collect();
-            points.sort_by(|a, b| a.x.total_cmp(&b.x));
+            crate::sort::sort_by(&mut points, |a, b| a.x.total_cmp(&b.x));
             (!points.is_empty()).then_some(Curve { configuration: c as u32, points })
         })
         .collect()
@@ -164,9 +164,9 @@ pub fn draw<DB: DrawingBackend>(
     let title = title(metric, x_label);
     let latencies = || curves.iter().flat_map(|c| c.points.iter().filter_map(|p| p.latency_s));
     if curves.is_empty() {
-        root.titled(&title, ("sans-serif", fs + 2))
+        root.titled(&title, (FontFamily::SansSerif, fs + 2))
             .map_err(err)?
-            .draw_text("no simulated point yet", &("sans-serif", fs).into_text_style(root), (20, 40))
+            .draw_text("no simulated point yet", &(FontFamily::SansSerif, fs).into_text_style(root), (20, 40))
             .map_err(err)?;
         return root.present().map_err(err);
     }
@@ -177,7 +177,7 @@ pub fn draw<DB: DrawingBackend>(
     let high = high.max(low * 10.0);
     let x1 = curves.iter().flat_map(|c| c.points.iter().map(|p| p.x)).fold(0.0_f64, f64::max) * 1.08 + 1e-9;
     let mut chart = ChartBuilder::on(root)
-        .caption(&title, ("sans-serif", fs + 1))
+        .caption(&title, (FontFamily::SansSerif, fs + 1))
         .margin(10)
         .x_label_area_size(fs * 3)
         .y_label_area_size(fs * 4 + 8)
@@ -190,8 +190,8 @@ pub fn draw<DB: DrawingBackend>(
         .y_labels(8)
         .y_label_formatter(&|y| two_significant_digits(*y))
         .light_line_style(WHITE)
-        .label_style(("sans-serif", fs - 1))
-        .axis_desc_style(("sans-serif", fs))
+        .label_style((FontFamily::SansSerif, fs - 1))
+        .axis_desc_style((FontFamily::SansSerif, fs))
         .draw()
         .map_err(err)?;
     let red = RGBColor(200, 0, 0);
@@ -203,7 +203,7 @@ pub fn draw<DB: DrawingBackend>(
             .draw_series(std::iter::once(Text::new(
                 format!("SLO: {} ≤ {bound} s", metric.label),
                 (x1 * 0.01, bound),
-                ("sans-serif", fs - 1).into_font().color(&red),
+                (FontFamily::SansSerif, fs - 1).into_font().color(&red),
             )))
             .map_err(err)?;
     }
@@ -231,7 +231,11 @@ pub fn draw<DB: DrawingBackend>(
             chart
                 .draw_series(std::iter::once(
                     EmptyElement::at(*last)
-                        + Text::new(format!("#{}", curve.configuration), (5, -5), ("sans-serif", fs - 2)),
+                        + Text::new(
+                            format!("#{}", curve.configuration),
+                            (5, -5),
+                            (FontFamily::SansSerif, fs - 2),
+                        ),
                 ))
                 .map_err(err)?;
         }

@@ -33,9 +33,8 @@ pub fn points(plan: &SearchPlan) -> Vec<ParetoPoint> {
             Some(ParetoPoint { configuration: r.configuration, cost, ttft_p90_s: ttft, on_frontier: false })
         })
         .collect();
-    let mut order: Vec<usize> = (0..points.len()).collect();
-    order.sort_by(|a, b| {
-        let (p, q) = (&points[*a], &points[*b]);
+    let order = crate::sort::stable_order(points.len(), &mut |a, b| {
+        let (p, q) = (&points[a], &points[b]);
         p.cost
             .total_cmp(&q.cost)
             .then(p.ttft_p90_s.total_cmp(&q.ttft_p90_s))
@@ -65,11 +64,11 @@ pub fn draw<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(err)?;
     let title = "Cost vs TTFT p90 (feasible configurations; line: Pareto frontier)";
     if points.is_empty() {
-        root.titled(title, ("sans-serif", fs + 2))
+        root.titled(title, (FontFamily::SansSerif, fs + 2))
             .map_err(err)?
             .draw_text(
                 "no feasible configuration with a price yet",
-                &("sans-serif", fs).into_text_style(root),
+                &(FontFamily::SansSerif, fs).into_text_style(root),
                 (20, 40),
             )
             .map_err(err)?;
@@ -78,7 +77,7 @@ pub fn draw<DB: DrawingBackend>(
     let max = |f: fn(&ParetoPoint) -> f64| points.iter().map(f).fold(0.0_f64, f64::max) * 1.1 + 1e-9;
     let (x1, y1) = (max(|p| p.cost), max(|p| p.ttft_p90_s));
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", fs + 1))
+        .caption(title, (FontFamily::SansSerif, fs + 1))
         .margin(10)
         .x_label_area_size(fs * 3)
         .y_label_area_size(fs * 4 + 8)
@@ -88,22 +87,22 @@ pub fn draw<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("$ per million output tokens")
         .y_desc("TTFT p90 (s)")
-        .label_style(("sans-serif", fs - 1))
-        .axis_desc_style(("sans-serif", fs))
+        .label_style((FontFamily::SansSerif, fs - 1))
+        .axis_desc_style((FontFamily::SansSerif, fs))
         .draw()
         .map_err(err)?;
     let blue = RGBColor(31, 119, 180);
     let orange = RGBColor(255, 127, 14);
     let mut frontier: Vec<(f64, f64)> =
         points.iter().filter(|p| p.on_frontier).map(|p| (p.cost, p.ttft_p90_s)).collect();
-    frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
+    crate::sort::sort_by(&mut frontier, |a, b| a.0.total_cmp(&b.0));
     chart.draw_series(LineSeries::new(frontier, orange.stroke_width(2))).map_err(err)?;
     chart
         .draw_series(points.iter().map(|p| {
             let color = if p.on_frontier { orange } else { blue };
             EmptyElement::at((p.cost, p.ttft_p90_s))
                 + Circle::new((0, 0), 4, color.filled())
-                + Text::new(format!("#{}", p.configuration), (6, -6), ("sans-serif", fs - 2))
+                + Text::new(format!("#{}", p.configuration), (6, -6), (FontFamily::SansSerif, fs - 2))
         }))
         .map_err(err)?;
     root.present().map_err(err)

@@ -267,7 +267,7 @@ fn row(plan: &SearchPlan, columns: &[Column], r: &ConfigurationResult, best: boo
 /// Sorts rows by column `index` (numbers numerically, missing last; text otherwise); ties keep
 /// configuration order, so the order is the same however results arrived.
 pub fn sort(rows: &mut [Row], index: usize, descending: bool) {
-    rows.sort_by(|a, b| {
+    crate::sort::sort_by(rows, |a, b| {
         let (x, y) = (a.cells.get(index), b.cells.get(index));
         let order = match (x.and_then(|c| c.key), y.and_then(|c| c.key)) {
             (Some(x), Some(y)) => {

@@ -19,8 +19,8 @@ pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile};
 pub(crate) use flag::{closest, list_items};
 pub use params::{Params, fill_placeholders};
 pub use spec::{
-    ActivationMemory, CacheSpec, ClusterSpec, CostSpec, Dtype, MetricsSpec, ParallelSpec, ReplicaSpec,
-    SPECULATIVE_TOKEN_UNIT, SloSpec, SpeculativeMethod, SpeculativeSpec,
+    ActivationMemory, CacheSpec, ClusterSpec, CostSpec, Dtype, LinearStatePool, MetricsSpec, ParallelSpec,
+    ReplicaSpec, SPECULATIVE_TOKEN_UNIT, SloSpec, SpeculativeMethod, SpeculativeSpec,
 };
 pub use table::FlagTable;
 pub use unsupported::{UNSUPPORTED_FLAGS, UnsupportedFlag, unsupported_flag};

@@ -172,6 +172,28 @@ pub struct CacheSpec {
     /// The flag that sets [`CacheSpec::max_sequences`], named when that reservation leaves no
     /// room for the KV cache (empty: none).
     pub max_sequences_flag: String,
+    /// How the linear-attention layers' per-sequence state is pooled (models without them
+    /// ignore it).
+    pub linear_state_pool: LinearStatePool,
+}
+
+/// How a replica's memory holds the recurrent state of linear-attention layers
+/// (docs/policies.md, "Linear attention").
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum LinearStatePool {
+    /// One state per sequence of the scheduler's batch-size cap
+    /// ([`CacheSpec::max_sequences`]), kept out of the KV pool (vLLM, TensorRT-LLM).
+    #[default]
+    PerSequence,
+    /// SGLang's: the state pool takes `ratio / (1 + ratio)` of the memory left after the
+    /// weights (`--mamba-full-memory-ratio`), and at most its slots ÷ `slots_per_request`
+    /// requests run at once (its radix cache keeps extra states).
+    Ratio {
+        /// State memory per KV memory.
+        ratio: f64,
+        /// State slots a running request is budgeted.
+        slots_per_request: u64,
+    },
 }
 
 /// What the memory planner keeps out of the KV cache for activations.

@@ -46,6 +46,15 @@ pub mod class {
     /// The grouped GEMMs of a fused MoE layer's experts at bf16 (vLLM's fused-MoE kernels are
     /// less efficient than a dense GEMM of the same FLOPs).
     pub const MOE_EXPERTS: &str = "moe_experts";
+    /// The grouped GEMMs of fp8 (block-scaled) experts at prefill sizes: fitted where
+    /// AIConfigurator measured fused-MoE kernels (`moe_fp8_block.csv`; H100, H200, B200, B300;
+    /// not in [`ALL`]). Blended in from [`super::cost::MOE_PREFILL_FROM`] routed tokens per
+    /// expert; below, and on other devices, fp8 experts take [`GEMM_FP8`].
+    pub const MOE_EXPERTS_FP8: &str = "moe_experts_fp8";
+    /// The same for fp4 experts: NVFP4 (`moe_nvfp4.csv`) where the device has an fp4 rate
+    /// (Blackwell), weight-only MXFP4 with 16-bit activations (`moe_w4a16_mxfp4.csv`) where it
+    /// has not (Hopper), as llmsim times fp4 weights there.
+    pub const MOE_EXPERTS_FP4: &str = "moe_experts_fp4";
     /// Prefill attention, bf16 KV cache.
     pub const PREFILL_ATTENTION: &str = "prefill_attention";
     /// Prefill attention, fp8 KV cache.

@@ -425,6 +425,58 @@ pub fn moe_experts_us(
     us
 }
 
+/// Mean routed tokens per expert below which a quantised MoE layer's experts are timed on the
+/// generic GEMM curve of their dtype alone (decode-sized batches: weight streaming, which that
+/// curve gets right against measured TPOT).
+pub const MOE_PREFILL_FROM: f64 = 8.0;
+/// Mean routed tokens per expert from which the fused-MoE (grouped GEMM) fit counts in full.
+/// Between the two the weight rises linearly in log(tokens per expert). AIConfigurator's
+/// fused-MoE tables run 1.2-2.1× the generic curve from ~16 tokens per expert up (fp8 block;
+/// NVFP4 1.1-1.3×, weight-only MXFP4 on Hopper 2.4-4×: skinny per-expert GEMMs far from
+/// peak); below ~8 the generic curve is what measured decode (TPOT) needs.
+pub const MOE_PREFILL_FULL: f64 = 32.0;
+
+/// The weight in [0, 1] of the fused-MoE fit at `tokens_per_expert` mean routed tokens per
+/// expert: 0 up to [`MOE_PREFILL_FROM`], 1 from [`MOE_PREFILL_FULL`], log-linear between
+/// (non-decreasing and continuous).
+pub fn moe_prefill_weight(tokens_per_expert: f64) -> f64 {
+    if tokens_per_expert.is_nan() || tokens_per_expert <= MOE_PREFILL_FROM {
+        return 0.0;
+    }
+    let w = libm::log(tokens_per_expert / MOE_PREFILL_FROM) / libm::log(MOE_PREFILL_FULL / MOE_PREFILL_FROM);
+    w.min(1.0)
+}
+
+/// [`moe_experts_us`] with a quantised layer's fused-MoE fit `prefill` for the routed experts
+/// at prefill sizes: `max(generic, w · fused)` with `w` = [`moe_prefill_weight`] of the mean
+/// routed tokens per expert (`tokens · top_k / experts`). Both terms are non-decreasing in
+/// `tokens` (as `active` is) and `w` is, so the cost is too, and continuous; where `w` = 0
+/// (decode) it is exactly [`moe_experts_us`]. The shared expert stays on `gemm`.
+#[allow(clippy::too_many_arguments)] // moe_experts_us's arguments and the prefill curve.
+pub fn moe_experts_blended_us(
+    gemm: &Curve,
+    prefill: Option<&Curve>,
+    act: &Curve,
+    gemm_peaks: Peaks,
+    peaks: Peaks,
+    shape: &MoeShape,
+    tokens: f64,
+    active: f64,
+    weight_bytes: f64,
+) -> f64 {
+    let w = match prefill {
+        Some(_) if shape.experts > 0.0 => moe_prefill_weight(tokens * shape.top_k / shape.experts),
+        _ => 0.0,
+    };
+    let Some(fused) = prefill.filter(|_| w > 0.0) else {
+        return moe_experts_us(gemm, act, gemm_peaks, peaks, shape, tokens, active, weight_bytes);
+    };
+    let routed_shape = MoeShape { shared_dim: 0.0, ..*shape };
+    let generic = moe_experts_us(gemm, act, gemm_peaks, peaks, &routed_shape, tokens, active, weight_bytes);
+    let fused = moe_experts_us(fused, act, gemm_peaks, peaks, &routed_shape, tokens, active, weight_bytes);
+    generic.max(w * fused) + shared_expert_us(gemm, gemm_peaks, shape, tokens, weight_bytes)
+}
+
 /// An MoE layer's shared expert (0 without one) over `tokens` tokens, µs: two GEMMs, every
 /// token through it.
 pub fn shared_expert_us(
@@ -511,6 +563,65 @@ mod tests {
         let mut same = DecodeWork::default();
         same.add_queries(&shape, 1000.0, 1.0);
         assert_eq!(same, one, "one query is a decode step");
+    }
+
+    #[test]
+    fn the_fused_moe_weight_rises_from_8_to_32_tokens_per_expert() {
+        assert_eq!(moe_prefill_weight(0.5), 0.0);
+        assert_eq!(moe_prefill_weight(MOE_PREFILL_FROM), 0.0);
+        assert!((moe_prefill_weight(16.0) - 0.5).abs() < 1e-12, "log-linear: half way at 16");
+        assert_eq!(moe_prefill_weight(MOE_PREFILL_FULL), 1.0);
+        assert_eq!(moe_prefill_weight(1e6), 1.0);
+        assert_eq!(moe_prefill_weight(f64::NAN), 0.0);
+        let mut last = 0.0;
+        for i in 0..4000 {
+            let w = moe_prefill_weight(f64::from(i) * 0.01);
+            assert!(w >= last && (0.0..=1.0).contains(&w), "{i}");
+            last = w;
+        }
+    }
+
+    #[test]
+    fn blended_experts_are_the_generic_cost_below_the_blend_and_monotone_through_it() {
+        let shape = MoeShape {
+            hidden: 7168.0,
+            experts: 256.0,
+            top_k: 8.0,
+            expert_dim: 256.0,
+            shared_dim: 256.0,
+            gated: true,
+        };
+        let gemm = Curve { per_item_us: 5e-4, ..Curve::roofline(0.58, 1.0, 5.7) };
+        // A fused kernel three times slower in compute, with a larger launch cost.
+        let fused = Curve { per_item_us: 1e-12, ..Curve::roofline(0.2, 0.9, 30.0) };
+        let act = Curve::memory(0.8, 3.0);
+        let routing = MoeRouting::uniform(256.0, 8.0);
+        let us = |prefill: Option<&Curve>, tokens: f64| {
+            moe_experts_blended_us(
+                &gemm,
+                prefill,
+                &act,
+                H100,
+                H100,
+                &shape,
+                tokens,
+                routing.active_experts(tokens),
+                1.0,
+            )
+        };
+        for tokens in [1.0, 16.0, 200.0, 256.0] {
+            let plain =
+                moe_experts_us(&gemm, &act, H100, H100, &shape, tokens, routing.active_experts(tokens), 1.0);
+            assert_eq!(us(Some(&fused), tokens), plain, "{tokens} tokens: ≤ 8 per expert");
+            assert_eq!(us(None, tokens), plain);
+        }
+        assert!(us(Some(&fused), 8192.0) > 1.5 * us(None, 8192.0), "the fused fit counts at prefill sizes");
+        let mut last = 0.0;
+        for t in 1..=20_000 {
+            let v = us(Some(&fused), f64::from(t));
+            assert!(v >= last, "{t}: {v} < {last}");
+            last = v;
+        }
     }
 
     #[test]

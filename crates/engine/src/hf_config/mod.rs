@@ -149,6 +149,8 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         moe,
         mla,
         sliding_window,
+        linear_attention: None,
+        sparse_attention: None,
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })

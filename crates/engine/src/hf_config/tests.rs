@@ -204,6 +204,7 @@ fn deepseek_v3_caches_one_latent_per_token_and_layer_whatever_the_tp() {
         num_preallocate_tokens: 64,
         max_sequences: 0,
         max_sequences_flag: String::new(),
+        linear_state_pool: Default::default(),
     };
     let plan = crate::memory::plan(&replica(8, Dtype::Bf16), &cache).unwrap();
     assert_eq!(plan.kv_bytes_per_token, 70_272);

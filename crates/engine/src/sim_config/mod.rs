@@ -13,7 +13,7 @@ mod tests;
 use crate::catalog;
 use crate::config::{
     ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue,
-    MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec, fill_placeholders,
+    LinearStatePool, MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec, fill_placeholders,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
@@ -29,6 +29,13 @@ use crate::time::{HORIZON_SECS, HORIZON_TEXT, SimTime};
 use crate::workload::{REQUEST_GENERATORS, WorkloadFactory};
 pub use disagg::DisaggSpec;
 pub use speculative::MAX_SPECULATIVE_TOKENS;
+
+/// SGLang's `--mamba-full-memory-ratio` default: its linear-attention state pool gets 0.9 / 1.9
+/// of the memory left after the weights (`handle_max_mamba_cache`).
+const SGLANG_MAMBA_FULL_MEMORY_RATIO: f64 = 0.9;
+/// State slots SGLang budgets a running request with its radix cache on
+/// (`MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO`).
+const SGLANG_MAMBA_SLOTS_PER_REQUEST: u64 = 3;
 
 /// Most KV blocks a run may simulate over all replicas (see [`crate::limits`]).
 pub use crate::limits::MAX_SIMULATED_BLOCKS;
@@ -173,6 +180,20 @@ impl SimConfig {
         if let (Some(router), Some(workload)) = (&router, &workload) {
             check_sessions(&mut p, router, workload);
         }
+        // SGLang budgets a running request 3 state slots with its radix cache on, 1 without.
+        let radix_cache = cache.enable_prefix_caching;
+        if let Some(r) = &replica
+            && r.model.linear_attention.is_some()
+            && cache.enable_prefix_caching
+        {
+            // A linear-attention layer's state summarises the whole prefix; engines keep it only
+            // at chosen positions (SGLang's MambaRadixCache), not per block of tokens.
+            cache.enable_prefix_caching = false;
+            warnings.push(format!(
+                "--cache_config_enable_prefix_caching is turned off for {}: its linear-attention layers keep one recurrent state per sequence, not per-token KV blocks, so a block-granular prefix cache cannot reuse them",
+                r.model.name
+            ));
+        }
         if let Some(scheduler) = &replica_scheduler
             && cache.enable_prefix_caching
             && REPLICA_SCHEDULERS.iter().any(|e| e.name == scheduler.name && !e.prefix_caching)
@@ -188,6 +209,12 @@ impl SimConfig {
             let peak = (entry.peak_batch)(p.config(), max_model_len);
             cache.max_sequences = peak.sequences;
             cache.max_sequences_flag = format!("{}_scheduler_config_batch_size_cap", entry.name);
+            if entry.name == "sglang" {
+                cache.linear_state_pool = LinearStatePool::Ratio {
+                    ratio: SGLANG_MAMBA_FULL_MEMORY_RATIO,
+                    slots_per_request: if radix_cache { SGLANG_MAMBA_SLOTS_PER_REQUEST } else { 1 },
+                };
+            }
             if p.string("cache_config_activation_memory") == "profile" {
                 cache.activation_memory =
                     ActivationMemory::Profile { tokens: peak.tokens, sequences: peak.sequences };
@@ -373,6 +400,7 @@ fn read_cache(p: &mut Params) -> CacheSpec {
         // Set from the replica scheduler's batch-size cap once that is chosen.
         max_sequences: 0,
         max_sequences_flag: String::new(),
+        linear_state_pool: Default::default(),
     }
 }
 

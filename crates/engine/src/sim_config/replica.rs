@@ -48,7 +48,7 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
         warnings.push(format!(
             "{} has no {kind} tensor cores: {} weights save memory but GEMMs run at the FP16 rate",
             device.name,
-            kind.to_lowercase()
+            kind.to_ascii_lowercase()
         ));
     }
     Some(ReplicaSpec { model, device, node, parallel, weight_dtype, kv_cache_dtype })

@@ -67,6 +67,8 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
             // Full attention over the whole context, whatever the target's layers do: timed as
             // [`draft_memory`] charges its KV.
             layer.sliding_window = None;
+            // Qwen3.5's MTP layer is a full-attention layer.
+            layer.linear_attention = None;
             layer
         }
         SpeculativeMethod::Eagle => {
@@ -78,6 +80,7 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
             // EAGLE-3 heads attend to the whole context (no sliding window), as `draft_memory`
             // charges their KV.
             layer.sliding_window = None;
+            layer.linear_attention = None;
             layer
         }
         SpeculativeMethod::DraftModel => {

@@ -274,6 +274,15 @@ fn fp4_weights_without_fp4_tensor_cores_are_warned_about() {
     };
     assert!(warned("h100"));
     assert!(!warned("b200"));
+    // The whole text, the dtype lower-cased in the second half.
+    let c = build(&[
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "a100"),
+        ("replica_config_weight_dtype", "fp8"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let expected = "has no FP8 tensor cores: fp8 weights save memory but GEMMs run at the FP16 rate";
+    assert!(c.warnings.iter().any(|w| w.ends_with(expected)), "{:?}", c.warnings);
 }
 
 /// The errors of `pairs` on the given flag, as text.
@@ -463,4 +472,34 @@ fn a_dense_draft_under_attention_dp_keeps_the_ranks_and_drafts_per_rank() {
     let two = c.predictor.build.predict(&[decode, decode], last).get(Op::SpeculativeDraft);
     assert!(one > 0.0);
     assert_eq!(one, two);
+}
+
+#[test]
+fn a_linear_attention_model_runs_without_the_block_prefix_cache_and_says_so() {
+    let pairs = [
+        ("replica_config_model_name", "Qwen/Qwen3.5-397B-A17B"),
+        ("replica_config_device", "h200"),
+        ("replica_config_network_device", "h200_dgx"),
+        ("replica_config_tensor_parallel_size", "8"),
+        ("replica_config_weight_dtype", "fp8"),
+    ];
+    let plain = build(&pairs).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!plain.cache.enable_prefix_caching);
+    let mut with_cache = pairs.to_vec();
+    with_cache.push(("cache_config_enable_prefix_caching", "true"));
+    let c = build(&with_cache).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.cache.enable_prefix_caching, "turned off");
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w
+                .contains("--cache_config_enable_prefix_caching is turned off for Qwen/Qwen3.5-397B-A17B")),
+        "{:?}",
+        c.warnings
+    );
+    assert!(c.memory.linear_state_bytes_per_device > 0, "the batch cap's states are reserved");
+    // A model without linear attention keeps it.
+    let mut dense = with_cache.clone();
+    dense[0] = ("replica_config_model_name", "Qwen/Qwen3-235B-A22B");
+    assert!(build(&dense).unwrap_or_else(|e| panic!("{e}")).cache.enable_prefix_caching);
 }

@@ -481,7 +481,7 @@ fn PlanResults() -> impl IntoView {
     });
     view! {
         <div class="plan-results" style:display=move || if state().is_some() { "" } else { "none" }>
-            <p class="status" data-testid="plan-status" data-state=move || format!("{:?}", state()).to_lowercase()>{status}</p>
+            <p class="status" data-testid="plan-status" data-state=move || format!("{:?}", state()).to_ascii_lowercase()>{status}</p>
             <progress data-testid="plan-progress"
                 max=move || plan.search.with(|s| s.as_ref().map_or(1, |s| s.plan().progress().1.max(1)))
                 value=move || plan.search.with(|s| s.as_ref().map_or(0, |s| s.plan().progress().0))></progress>

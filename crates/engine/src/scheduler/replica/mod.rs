@@ -59,6 +59,12 @@ pub struct ReplicaContext {
     pub max_model_len: u32,
     /// Which pool of a disaggregated cluster the replica serves (aggregated: both phases).
     pub pool: PoolRole,
+    /// Attention data-parallel ranks of the replica (1 without attention DP); schedulers that
+    /// coordinate their ranks read it (TensorRT-LLM's attention-DP balancing).
+    pub attention_dp_size: u32,
+    /// Most sequences the replica's linear-attention state pool lets run at once
+    /// ([`crate::memory::MemoryPlan::max_running_sequences`]; `None`: no such limit).
+    pub max_running_sequences: Option<u64>,
 }
 
 /// The phase a replica serves: both (aggregated serving) or one pool of a disaggregated

@@ -162,7 +162,12 @@ impl SglangScheduler {
         // SGLang's req_to_token pool size and its max_running_requests default.
         let pool = (kv_tokens * 512 / u64::from(ctx.max_model_len.max(1))).clamp(2048, 4096);
         let derived = (kv_tokens / 2).min(pool).max(1);
-        let max_running = options.max_running_requests.map_or(derived, u64::from) as usize;
+        // A linear-attention model's state pool caps it further (SGLang's `init_memory`).
+        let max_running = options
+            .max_running_requests
+            .map_or(derived, u64::from)
+            .min(ctx.max_running_sequences.unwrap_or(u64::MAX))
+            .max(1) as usize;
         let init_ratio = (INIT_NEW_TOKEN_RATIO * options.schedule_conservativeness).min(1.0);
         let min_ratio = (init_ratio * MIN_NEW_TOKEN_RATIO_FACTOR).min(1.0);
         SglangScheduler {
@@ -787,6 +792,19 @@ mod tests {
         h.drain(500);
         assert_eq!((h.restarts(RequestId(0)), h.restarts(RequestId(1))), (0, 1));
         assert_eq!(h.requests.get(RequestId(1)).num_tokens_emitted, 15, "every output token once");
+    }
+
+    #[test]
+    fn a_linear_attention_state_pool_caps_the_running_requests() {
+        let pooled = ReplicaContext { max_running_sequences: Some(3), ..ctx(1_000_000, 1, 1) };
+        assert_eq!(SglangScheduler::new(&pooled, options()).max_running_requests(), 3);
+        let set = SglangOptions { max_running_requests: Some(2), ..options() };
+        assert_eq!(SglangScheduler::new(&pooled, set).max_running_requests(), 2, "the smaller of the two");
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&pooled, options())));
+        for _ in 0..4 {
+            h.add(10, 2);
+        }
+        assert_eq!(h.step(), [(0, 10), (1, 10), (2, 10)], "the fourth waits for a state slot");
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub(crate) fn ctx(num_blocks: u64, block_size: u32, pp: u32) -> ReplicaContext {
         slo: SloSpec::default(),
         max_model_len: 64,
         pool: super::PoolRole::Aggregated,
+        attention_dp_size: 1,
+        max_running_sequences: None,
     }
 }
 

@@ -13,9 +13,14 @@
 //! first that does not fit in `max_num_tokens`; with chunked context the contexts share what
 //! the generation tokens leave, first come first served, in whole KV blocks. Optional batch
 //! waiting holds new contexts back (the batch runs generation only) until enough context
-//! tokens wait or a number of iterations passed. With the overlap scheduler (on by default)
-//! each batch is formed while the previous one runs (`overlap.rs`).
+//! tokens wait or a number of iterations passed (not under attention DP, as in the engine).
+//! Under attention DP with balancing on (`attention_dp_config.enable_balance`), each new
+//! request goes to the rank with the fewest active requests, and new contexts are held back
+//! until every rank has one to run, for up to `timeout_iters` iterations (`AdpBalance`). With
+//! the overlap scheduler (on by default) each batch is formed while the previous one runs
+//! (`overlap.rs`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::check_cap_covers_stages;
@@ -67,6 +72,21 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "0",
         "Batch waiting: stop holding contexts back once the iteration's tokens reach this fraction of max_num_tokens (batch_wait_max_tokens_ratio).",
     ),
+    FlagDef::bool(
+        "trtllm_scheduler_config_attention_dp_enable_balance",
+        "false",
+        "Attention-DP balancing (attention_dp_config.enable_balance): with attention DP, hold new contexts back until every rank has one, for up to the timeout.",
+    ),
+    FlagDef::int(
+        "trtllm_scheduler_config_attention_dp_timeout_iters",
+        "50",
+        "Attention-DP balancing: iterations after which waiting contexts run anyway (attention_dp_config.timeout_iters).",
+    ),
+    FlagDef::int(
+        "trtllm_scheduler_config_attention_dp_batching_wait_iters",
+        "10",
+        "Attention-DP balancing: iterations to hold contexts back for more company once every rank has one (attention_dp_config.batching_wait_iters).",
+    ),
 ];
 
 /// The capacity scheduler's policy.
@@ -95,6 +115,12 @@ pub struct TrtllmOptions {
     pub batch_wait_timeout_iters: u32,
     /// Batch waiting: the share of `max_num_tokens` that ends the wait.
     pub batch_wait_max_tokens_ratio: f64,
+    /// Attention-DP balancing on.
+    pub attention_dp_enable_balance: bool,
+    /// Attention-DP balancing: iterations after which held contexts run.
+    pub attention_dp_timeout_iters: u32,
+    /// Attention-DP balancing: iterations contexts wait for company once every rank has one.
+    pub attention_dp_batching_wait_iters: u32,
 }
 
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
@@ -114,6 +140,14 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
             0.0,
             1.0,
         ),
+        attention_dp_enable_balance: p.bool("trtllm_scheduler_config_attention_dp_enable_balance"),
+        attention_dp_timeout_iters: p.int_in("trtllm_scheduler_config_attention_dp_timeout_iters", 0, 1 << 20)
+            as u32,
+        attention_dp_batching_wait_iters: p.int_in(
+            "trtllm_scheduler_config_attention_dp_batching_wait_iters",
+            0,
+            1 << 20,
+        ) as u32,
     };
     check_cap_covers_stages(p, "trtllm_scheduler_config_batch_size_cap", options.max_batch_size);
     Some(Arc::new(move |ctx: &ReplicaContext| {
@@ -141,6 +175,129 @@ pub struct TrtllmScheduler {
     hit_blocks: Vec<u32>,
     /// The pool this replica serves.
     role: PoolRole,
+    /// The attention-DP ranks, with more than one: each schedules its own requests within
+    /// its own `max_num_tokens` and `max_batch_size`, and the engine skips batch waiting.
+    ranks: Option<DpRanks>,
+    /// Attention-DP balancing, with attention DP and `enable_balance`.
+    balance: Option<AdpBalance>,
+    /// Per rank, the batch being formed: tokens, requests, and whether its walk stopped.
+    rank_tokens: Vec<u32>,
+    rank_scheduled: Vec<usize>,
+    rank_stopped: Vec<bool>,
+}
+
+/// The requests of each attention-DP rank. Under attention DP every rank of TensorRT-LLM runs
+/// its own scheduler, and the request queue gives each new request to a rank with fewer
+/// active requests than the even share, preferring fewer tokens
+/// (`_balance_requests_across_ranks`); here, the rank with the fewest active requests (the
+/// lowest index among equals). A request keeps its rank until it finishes or is handed off.
+#[derive(Clone, Debug)]
+struct DpRanks {
+    /// Active (assigned, unfinished) requests per rank.
+    loads: Vec<u32>,
+    /// Each assigned request's rank.
+    rank_of: BTreeMap<RequestId, usize>,
+}
+
+impl DpRanks {
+    fn new(ranks: u32) -> DpRanks {
+        DpRanks { loads: vec![0; ranks.max(1) as usize], rank_of: BTreeMap::new() }
+    }
+
+    /// `id`'s rank, assigning the least-loaded one the first time.
+    fn assign(&mut self, id: RequestId) -> usize {
+        if let Some(&rank) = self.rank_of.get(&id) {
+            return rank;
+        }
+        let rank = (0..self.loads.len()).min_by_key(|&r| (self.loads[r], r)).unwrap_or(0);
+        self.loads[rank] += 1;
+        self.rank_of.insert(id, rank);
+        rank
+    }
+
+    /// `id`'s rank (0 if it has none yet).
+    fn of(&self, id: RequestId) -> usize {
+        self.rank_of.get(&id).copied().unwrap_or(0)
+    }
+
+    /// `id` left the replica (finished, refused or handed off).
+    fn release(&mut self, id: RequestId) {
+        if let Some(rank) = self.rank_of.remove(&id) {
+            self.loads[rank] -= 1;
+        }
+    }
+}
+
+/// TensorRT-LLM's attention-DP balancing (`PyExecutor._balance_adp_requests`): each
+/// iteration the ranks compare what they scheduled. Unless every rank has a context to run (and a free slot), the
+/// contexts of all ranks are held back, the wait counter grows, and they run when it reaches
+/// `timeout_iters` (the counter then restarts) or when some rank has no generation request.
+/// The counter also grows in iterations with no context at all, so a lone new context waits
+/// for the rest of the current cycle. Once every rank has a context, they may wait
+/// `batching_wait_iters` more iterations for company while every rank generates.
+#[derive(Clone, Debug)]
+struct AdpBalance {
+    timeout_iters: u32,
+    batching_wait_iters: u32,
+    waiting_iters: u32,
+    batching_iters: u32,
+    /// Per rank, this iteration: a context scheduled, generation requests scheduled.
+    has_context: Vec<bool>,
+    generation: Vec<u32>,
+}
+
+impl AdpBalance {
+    fn new(ranks: u32, options: &TrtllmOptions) -> AdpBalance {
+        let ranks = ranks.max(1) as usize;
+        AdpBalance {
+            timeout_iters: options.attention_dp_timeout_iters,
+            batching_wait_iters: options.attention_dp_batching_wait_iters,
+            waiting_iters: 0,
+            batching_iters: 0,
+            has_context: vec![false; ranks],
+            generation: vec![0; ranks],
+        }
+    }
+
+    /// Whether this iteration's contexts are held back, given the batch planned so far and
+    /// each rank's request cap; advances the counters as the engine does.
+    fn hold_contexts(
+        &mut self,
+        plan: &BatchPlan,
+        requests: &RequestArena,
+        ranks: &DpRanks,
+        max_batch_size: u32,
+    ) -> bool {
+        self.has_context.fill(false);
+        self.generation.fill(0);
+        for &id in &plan.requests {
+            let rank = ranks.of(id);
+            if requests.get(id).is_prefill_complete {
+                self.generation[rank] += 1;
+            } else {
+                self.has_context[rank] = true;
+            }
+        }
+        let every_rank_has_context = self.has_context.iter().all(|&c| c);
+        let every_rank_generates = self.generation.iter().all(|&g| g > 0);
+        let every_rank_has_room = self.generation.iter().all(|&g| g < max_batch_size);
+        if every_rank_has_room && every_rank_has_context {
+            self.waiting_iters = 0;
+            if every_rank_generates && self.batching_iters < self.batching_wait_iters {
+                self.batching_iters += 1;
+                return true;
+            }
+            self.batching_iters = 0;
+            false
+        } else {
+            self.waiting_iters += 1;
+            if self.waiting_iters >= self.timeout_iters || !every_rank_generates {
+                self.waiting_iters = 0;
+                return false;
+            }
+            true
+        }
+    }
 }
 
 impl TrtllmScheduler {
@@ -160,6 +317,12 @@ impl TrtllmScheduler {
             contexts: Vec::new(),
             hit_blocks: Vec::new(),
             role: ctx.pool,
+            ranks: (ctx.attention_dp_size > 1).then(|| DpRanks::new(ctx.attention_dp_size)),
+            balance: (options.attention_dp_enable_balance && ctx.attention_dp_size > 1)
+                .then(|| AdpBalance::new(ctx.attention_dp_size, &options)),
+            rank_tokens: Vec::new(),
+            rank_scheduled: Vec::new(),
+            rank_stopped: Vec::new(),
         }
     }
 
@@ -202,6 +365,9 @@ impl TrtllmScheduler {
             }
             available -= need;
             self.waiting.pop();
+            if let Some(ranks) = self.ranks.as_mut() {
+                ranks.assign(id);
+            }
             self.candidates.push(id);
         }
     }
@@ -223,45 +389,59 @@ impl TrtllmScheduler {
         self.admit(cutoff, requests);
         let max_tokens = self.options.max_num_tokens;
         let max_batch = self.max_micro_batch_size;
-        let mut tokens = 0u32;
+        let num_ranks = self.ranks.as_ref().map_or(1, |r| r.loads.len());
+        // Each attention-DP rank walks its own requests within its own budgets (one rank
+        // without attention DP); a rank's walk stops at its first request that does not fit.
+        self.rank_tokens.clear();
+        self.rank_tokens.resize(num_ranks, 0);
+        self.rank_scheduled.clear();
+        self.rank_scheduled.resize(num_ranks, 0);
+        self.rank_stopped.clear();
+        self.rank_stopped.resize(num_ranks, false);
+        let rank_of = |id: RequestId| self.ranks.as_ref().map_or(0, |r| r.of(id));
         let mut num_generation = 0usize;
         self.contexts.clear();
         // 1. Generation requests, and (without chunking) whole contexts, in order.
         let order: Vec<RequestId> = self.active.iter().chain(&self.candidates).copied().collect();
-        let mut scheduled = 0usize;
         for id in order {
             let request = requests.get(id);
-            if request.in_flight {
+            let rank = rank_of(id);
+            if request.in_flight || self.rank_stopped[rank] {
                 continue;
             }
+            let tokens = &mut self.rank_tokens[rank];
             if request.is_prefill_complete {
-                if tokens + 1 > max_tokens {
-                    break;
+                if *tokens + 1 > max_tokens {
+                    self.rank_stopped[rank] = true;
+                    continue;
                 }
                 plan.push(id, 1);
-                tokens += 1;
+                *tokens += 1;
                 num_generation += 1;
             } else if self.options.chunked_context {
                 self.contexts.push(id);
             } else {
                 let prompt = request.num_prefill_tokens - request.num_processed_tokens;
-                if tokens + prompt > max_tokens {
-                    break;
+                if *tokens + prompt > max_tokens {
+                    self.rank_stopped[rank] = true;
+                    continue;
                 }
                 plan.push(id, prompt);
-                tokens += prompt;
+                *tokens += prompt;
             }
-            scheduled += 1;
-            if scheduled >= max_batch {
-                break;
+            self.rank_scheduled[rank] += 1;
+            if self.rank_scheduled[rank] >= max_batch {
+                self.rank_stopped[rank] = true;
             }
         }
-        // 2. With chunking, the contexts share what is left, first come first served; a
-        // truncated chunk is a whole number of KV blocks when the budget allows one.
+        // 2. With chunking, each rank's contexts share what its generation left, first come
+        // first served; a truncated chunk is a whole number of KV blocks when the budget
+        // allows one.
         if self.options.chunked_context {
             let unit = self.kv.block_size();
-            let mut capacity = max_tokens - tokens;
             for &id in &self.contexts {
+                let rank = rank_of(id);
+                let capacity = max_tokens - self.rank_tokens[rank];
                 let request = requests.get(id);
                 let remaining = request.num_prefill_tokens - request.num_processed_tokens;
                 // A budget smaller than a block still makes progress (TensorRT-LLM would not
@@ -276,13 +456,19 @@ impl TrtllmScheduler {
                 };
                 if chunk > 0 {
                     plan.push(id, chunk);
-                    capacity -= chunk;
+                    self.rank_tokens[rank] += chunk;
                 }
             }
         }
-        // 3. Batch waiting: while generation runs, new contexts wait for company.
+        // 3. Attention-DP balancing: contexts wait until every rank has one.
+        if let (Some(balance), Some(ranks)) = (self.balance.as_mut(), self.ranks.as_ref()) {
+            if balance.hold_contexts(plan, requests, ranks, self.options.max_batch_size) {
+                retain_generation(plan, requests);
+            }
+        }
+        // 4. Batch waiting (without attention DP, `PyExecutor._schedule`): while generation runs, new contexts wait for company.
         let num_contexts = plan.len() - num_generation;
-        if self.batch_waiting() && num_contexts > 0 && num_generation > 0 {
+        if self.ranks.is_none() && self.batch_waiting() && num_contexts > 0 && num_generation > 0 {
             let context_tokens: u32 = plan
                 .requests
                 .iter()
@@ -405,11 +591,18 @@ impl ReplicaScheduler for TrtllmScheduler {
             self.form(now, requests, plan);
         }
         self.ahead.formed(now, !plan.is_empty());
-        debug_assert!(plan.total_tokens() <= self.options.max_num_tokens);
+        let num_ranks = self.ranks.as_ref().map_or(1, |r| r.loads.len()) as u64;
+        debug_assert!(u64::from(plan.total_tokens()) <= u64::from(self.options.max_num_tokens) * num_ranks);
     }
 
     fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        release_completed(batch, requests, &mut self.active, |r| self.kv.free(r));
+        let ranks = &mut self.ranks;
+        release_completed(batch, requests, &mut self.active, |r| {
+            self.kv.free(r);
+            if let Some(ranks) = ranks.as_mut() {
+                ranks.release(r.id);
+            }
+        });
     }
 
     fn num_pending(&self) -> usize {
@@ -420,6 +613,9 @@ impl ReplicaScheduler for TrtllmScheduler {
         // With nothing running every block is free and add_request refused what can never
         // fit; kept as the engine's last line against a stall.
         let id = self.waiting.pop()?;
+        if let Some(ranks) = self.ranks.as_mut() {
+            ranks.release(id);
+        }
         Some(super::refuse_unschedulable(id, requests, &self.kv))
     }
 
@@ -439,6 +635,9 @@ impl ReplicaScheduler for TrtllmScheduler {
         // The context phase is done: the request leaves the active set for the transmission
         // list (`DISAGG_CONTEXT_TRANS_IN_PROGRESS`), its blocks held until the KV is sent.
         self.active.retain(|r| *r != id);
+        if let Some(ranks) = self.ranks.as_mut() {
+            ranks.release(id);
+        }
         requests.get_mut(id).state = RequestState::Waiting;
     }
 
@@ -465,6 +664,9 @@ impl ReplicaScheduler for TrtllmScheduler {
         }
         if !self.kv.allocate_slots(r, 0, &[]) {
             return Ok(false);
+        }
+        if let Some(ranks) = self.ranks.as_mut() {
+            ranks.assign(id);
         }
         self.active.push(id);
         let r = requests.get_mut(id);
@@ -514,7 +716,22 @@ mod tests {
             overlap: false,
             batch_wait_timeout_iters: 0,
             batch_wait_max_tokens_ratio: 0.0,
+            attention_dp_enable_balance: false,
+            attention_dp_timeout_iters: 50,
+            attention_dp_batching_wait_iters: 10,
         }
+    }
+
+    /// A replica of `ranks` attention-DP ranks with balancing on.
+    fn balanced(ranks: u32, timeout_iters: u32, batching_wait_iters: u32) -> Harness {
+        let options = TrtllmOptions {
+            attention_dp_enable_balance: true,
+            attention_dp_timeout_iters: timeout_iters,
+            attention_dp_batching_wait_iters: batching_wait_iters,
+            ..options()
+        };
+        let context = ReplicaContext { attention_dp_size: ranks, ..ctx(100, 16, 1) };
+        Harness::new(Box::new(TrtllmScheduler::new(&context, options)))
     }
 
     fn harness(num_blocks: u64, options: TrtllmOptions) -> Harness {
@@ -621,5 +838,91 @@ mod tests {
         h.add_at(5, 16, 8).1.unwrap();
         assert_eq!(run(&mut h, 10), [(0, 1)], "formed when the batch of t = 0 started");
         assert_eq!(run(&mut h, 20), [(0, 1), (1, 16)]);
+    }
+
+    #[test]
+    fn attention_dp_balancing_holds_a_lone_context_until_the_wait_cycle_ends() {
+        // Two ranks, timeout 3 iterations, no batching wait.
+        let mut h = balanced(2, 3, 0);
+        h.add(8, 20);
+        h.add(8, 20);
+        // R0 goes to rank 0, R1 to rank 1: every rank has a context, both run.
+        assert_eq!(h.step(), [(0, 8), (1, 8)]);
+        // No context: the wait counter still counts (1).
+        assert_eq!(h.step(), [(0, 1), (1, 1)]);
+        // R2 goes to rank 0 (one request each, the lower index); rank 1 has no context: held (2).
+        h.add(8, 4);
+        assert_eq!(h.step(), [(0, 1), (1, 1)]);
+        // The counter reaches 3: every held context runs, and the counter restarts.
+        assert_eq!(h.step(), [(0, 1), (1, 1), (2, 8)]);
+        // R3 goes to rank 1 (rank 0 has two), R4 to rank 0: both ranks have one, no wait.
+        h.add(8, 4);
+        h.add(8, 4);
+        assert_eq!(h.step(), [(0, 1), (1, 1), (2, 1), (3, 8), (4, 8)]);
+    }
+
+    #[test]
+    fn attention_dp_balancing_waits_for_company_then_runs_when_a_rank_is_idle() {
+        // Batching wait of 1 iteration once every rank has a context and generates.
+        let mut h = balanced(2, 50, 1);
+        h.add(8, 20);
+        h.add(8, 20);
+        assert_eq!(h.step(), [(0, 8), (1, 8)], "no rank generates yet: no wait");
+        h.add(8, 4);
+        h.add(8, 4);
+        assert_eq!(h.step(), [(0, 1), (1, 1)], "one iteration of batching wait");
+        assert_eq!(h.step(), [(0, 1), (1, 1), (2, 8), (3, 8)]);
+        // A rank with no generation request never holds contexts back.
+        let mut h = balanced(2, 50, 0);
+        h.add(8, 2);
+        assert_eq!(h.step(), [(0, 8)]);
+        h.add(8, 2);
+        assert_eq!(h.step(), [(0, 1), (1, 8)], "R1 is rank 1's only request: it runs at once");
+    }
+
+    #[test]
+    fn balancing_needs_attention_dp_and_replaces_batch_waiting() {
+        // One rank: balancing is off and batch waiting applies as without it.
+        let options = TrtllmOptions {
+            attention_dp_enable_balance: true,
+            batch_wait_timeout_iters: 2,
+            batch_wait_max_tokens_ratio: 0.5,
+            ..options()
+        };
+        let mut h = Harness::new(Box::new(TrtllmScheduler::new(&ctx(100, 16, 1), options)));
+        h.add(8, 10);
+        assert_eq!(h.step(), [(0, 8)]);
+        h.add(8, 4);
+        assert_eq!(h.step(), [(0, 1)], "batch waiting holds R1");
+        // Two ranks with batch waiting set: the engine skips batch waiting under attention DP.
+        let context = ReplicaContext { attention_dp_size: 2, ..ctx(100, 16, 1) };
+        let options = TrtllmOptions { attention_dp_enable_balance: false, ..options };
+        let mut h = Harness::new(Box::new(TrtllmScheduler::new(&context, options)));
+        h.add(8, 10);
+        assert_eq!(h.step(), [(0, 8)]);
+        h.add(8, 4);
+        assert_eq!(h.step(), [(0, 1), (1, 8)], "no batch waiting under attention DP");
+    }
+
+    #[test]
+    fn each_attention_dp_rank_has_its_own_token_budget_and_walk() {
+        // Budget 64 tokens per rank. One rank: two 40-token prompts run one after the other.
+        let mut h = harness(100, options());
+        h.add(40, 4);
+        h.add(40, 4);
+        assert_eq!(h.step(), [(0, 40)]);
+        // Two ranks (no balancing): R0 on rank 0, R1 on rank 1, both at once (80 tokens).
+        let context = ReplicaContext { attention_dp_size: 2, ..ctx(100, 16, 1) };
+        let mut h = Harness::new(Box::new(TrtllmScheduler::new(&context, options())));
+        h.add(40, 4);
+        h.add(40, 4);
+        assert_eq!(h.step(), [(0, 40), (1, 40)]);
+        // R2 and R4 go to rank 0, R3 to rank 1 (the least-loaded rank, the lower index among
+        // equals). R2's 64 tokens do not fit beside rank 0's generation token and stop rank
+        // 0's walk, so R4 waits behind it while rank 1 starts R3.
+        h.add(64, 4);
+        h.add(8, 4);
+        h.add(8, 4);
+        assert_eq!(h.step(), [(0, 1), (1, 1), (3, 8)]);
     }
 }

@@ -342,6 +342,8 @@ mod tests {
             slo: SloSpec::default(),
             max_model_len: 4096,
             pool: crate::scheduler::replica::PoolRole::Aggregated,
+            attention_dp_size: 1,
+            max_running_sequences: None,
         }
     }
 
