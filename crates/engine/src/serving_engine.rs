@@ -204,8 +204,44 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // Its custom all-reduce for the message sizes it covers (NCCL above), and its GEMMs.
         Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "vllm_custom"),
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
+        // torch.compile's piecewise CUDA graphs for every step of up to
+        // min(2 × max_num_seqs, 512, max_num_batched_tokens) tokens, prefill included; larger
+        // steps run the compiled model eagerly.
+        Setting::new("roofline_execution_time_predictor_config_eager_launch_us", VLLM_EAGER_LAUNCH_US),
+        Setting::new("roofline_execution_time_predictor_config_eager_moe_layer_us", VLLM_EAGER_MOE_LAYER_US),
+        Setting::new(
+            "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
+            (2 * seqs).min(512).min(tokens),
+        ),
+        Setting::new("roofline_execution_time_predictor_config_cuda_graph_prefill", true),
     ]
 }
+
+/// Host µs per eagerly launched kernel, fitted per engine to the fixed part of the measured MoE
+/// TTFTs (VALIDATION.md, "The fixed part of TTFT").
+const VLLM_EAGER_LAUNCH_US: f64 = 20.0;
+/// See [`VLLM_EAGER_LAUNCH_US`].
+const SGLANG_EAGER_LAUNCH_US: f64 = 40.0;
+/// TensorRT-LLM's: 0 (off). Fitted like the others (40 µs per launch, 1.5 ms per MoE layer),
+/// they bring TensorRT-LLM's MoE TTFT from 57 to 26 % median |error| but its TPOT from 17 to
+/// 27 % (Qwen3-235B from 8 to 103 %): TensorRT-LLM's fixed part of TTFT is not a step that
+/// stalls the running requests (its measured TPOT hardly moves with the output length), so the
+/// bundle leaves it out until that delay is found (VALIDATION.md, "The fixed part of TTFT").
+/// Its graph settings stay, and the flags set the constants for a run.
+const TRTLLM_EAGER_LAUNCH_US: f64 = 0.0;
+/// Host µs per MoE layer of an eager step beyond its launches, fitted likewise.
+const VLLM_EAGER_MOE_LAYER_US: f64 = 1000.0;
+/// See [`VLLM_EAGER_MOE_LAYER_US`].
+const SGLANG_EAGER_MOE_LAYER_US: f64 = 2500.0;
+/// See [`TRTLLM_EAGER_LAUNCH_US`].
+const TRTLLM_EAGER_MOE_LAYER_US: f64 = 0.0;
+
+/// TensorRT-LLM's CUDA graphs: decode-only batches of up to `CudaGraphConfig.max_batch_size`.
+/// Its default is 128, but the benchmarks' launch recipes capture up to their concurrency
+/// (`cuda_graph_config: {enable_padding: true, max_batch_size: CONC}`), and their TPOT at 256
+/// clients shows no eager decode steps: the bundle takes the engine's batch cap, 2048, so decode
+/// steps stay graph-replayed and only context and mixed steps run eagerly.
+const TRTLLM_CUDA_GRAPH_MAX_BATCH: u32 = 2048;
 
 /// SGLang's `chunked_prefill_size` and `cuda_graph_max_bs` by GPU memory
 /// (`ServerArgs._handle_gpu_memory_settings`).
@@ -242,6 +278,15 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         // Its custom all-reduce (NCCL above its size limit); cuBLAS GEMMs as vLLM's.
         Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "sglang_custom"),
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
+        // CUDA graphs for decode batches of up to cuda_graph_max_bs; prefill and mixed steps
+        // run eagerly (piecewise CUDA graphs off).
+        Setting::new("roofline_execution_time_predictor_config_eager_launch_us", SGLANG_EAGER_LAUNCH_US),
+        Setting::new(
+            "roofline_execution_time_predictor_config_eager_moe_layer_us",
+            SGLANG_EAGER_MOE_LAYER_US,
+        ),
+        Setting::new("roofline_execution_time_predictor_config_cuda_graph_max_tokens", graph_bs),
+        Setting::new("roofline_execution_time_predictor_config_cuda_graph_prefill", false),
     ]
 }
 
@@ -266,6 +311,18 @@ fn trtllm(_t: &EngineTarget) -> Vec<Setting> {
         // Its decoder layers fuse the residual add and RMSNorm into the all-reduce (TP > 1,
         // hidden size > 4096) and RoPE into the KV-cache write.
         Setting::new("roofline_execution_time_predictor_config_kernel_fusion", "trtllm"),
+        // CUDA graphs for decode-only batches (up to the recipes' concurrency); context and
+        // mixed steps run eagerly (torch_compile_config, hence piecewise graphs, off).
+        Setting::new("roofline_execution_time_predictor_config_eager_launch_us", TRTLLM_EAGER_LAUNCH_US),
+        Setting::new(
+            "roofline_execution_time_predictor_config_eager_moe_layer_us",
+            TRTLLM_EAGER_MOE_LAYER_US,
+        ),
+        Setting::new(
+            "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
+            TRTLLM_CUDA_GRAPH_MAX_BATCH,
+        ),
+        Setting::new("roofline_execution_time_predictor_config_cuda_graph_prefill", false),
     ]
 }
 
@@ -370,7 +427,37 @@ mod tests {
         assert_eq!(value(&c, "cache_config_block_size"), "32");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_all_reduce_kernel"), "trtllm_custom");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
-        assert_eq!(settings.len(), 12);
+        assert_eq!(settings.len(), 16);
+    }
+
+    #[test]
+    fn each_engine_sets_which_steps_replay_cuda_graphs_and_what_an_eager_one_costs() {
+        let flag =
+            |c: &Config, knob: &str| value(c, &format!("roofline_execution_time_predictor_config_{knob}"));
+        let num = |c: &Config, knob: &str| flag(c, knob).parse::<f64>().unwrap();
+        let (vllm, _) = applied(&[("serving_engine", "vllm"), ("replica_config_device", "h100")]);
+        // min(2 × 1024 requests, 512, 8192 tokens); prefill steps replay piecewise graphs.
+        assert_eq!(flag(&vllm, "cuda_graph_max_tokens"), "512");
+        assert_eq!(flag(&vllm, "cuda_graph_prefill"), "true");
+        assert_eq!(num(&vllm, "eager_launch_us"), VLLM_EAGER_LAUNCH_US);
+        let (sglang, _) = applied(&[("serving_engine", "sglang"), ("replica_config_device", "h100")]);
+        assert_eq!(flag(&sglang, "cuda_graph_max_tokens"), "256");
+        assert_eq!(flag(&sglang, "cuda_graph_prefill"), "false");
+        assert_eq!(num(&sglang, "eager_moe_layer_us"), SGLANG_EAGER_MOE_LAYER_US);
+        let (trtllm, _) = applied(&[("serving_engine", "trtllm"), ("replica_config_device", "h200")]);
+        assert_eq!(flag(&trtllm, "cuda_graph_max_tokens"), "2048");
+        assert_eq!(flag(&trtllm, "cuda_graph_prefill"), "false");
+        assert_eq!(num(&trtllm, "eager_launch_us"), TRTLLM_EAGER_LAUNCH_US);
+        // Without an engine no step pays a host cost (Vidur parity).
+        let plain = Config::from_pairs([("replica_config_device", "h100")]).unwrap();
+        assert_eq!(num(&plain, "eager_launch_us"), 0.0);
+        assert_eq!(num(&plain, "eager_moe_layer_us"), 0.0);
+        // An explicit flag wins.
+        let (off, _) = applied(&[
+            ("serving_engine", "trtllm"),
+            ("roofline_execution_time_predictor_config_eager_launch_us", "0"),
+        ]);
+        assert_eq!(num(&off, "eager_launch_us"), 0.0);
     }
 
     #[test]

@@ -73,8 +73,8 @@ fn aggregated_shape(point: &ServingPoint, tp: u32) -> (u32, u32, u32) {
     let dp = point.attention_dp_size.unwrap_or(1).max(1);
     let ep = point.moe_ep_size.unwrap_or(1).max(1);
     match point.moe_tp_size {
-        Some(k) if k == ep && k > 1 && tp == k * k && dp == 1 => (k, 1, k),
-        Some(k) if k == ep && k > 1 && dp == k * k && tp == 1 => (1, k, k),
+        Some(k) if k == ep && k > 1 && k.checked_mul(k) == Some(tp) && dp == 1 => (k, 1, k),
+        Some(k) if k == ep && k > 1 && k.checked_mul(k) == Some(dp) && tp == 1 => (1, k, k),
         _ => (tp, dp, ep),
     }
 }

@@ -46,6 +46,26 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "none",
         "Which small kernels an engine fuses into others: none = each op its own kernel (Vidur parity); trtllm = TensorRT-LLM's decoder layers: with TP > 1 and a hidden size over 4096 the residual add and both RMSNorms run inside the two all-reduces, and RoPE is applied in the kernel that writes the new K/V to the cache; a fused op still moves its data but pays no launch latency of its own.",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_eager_launch_us",
+        "0",
+        "Host time per kernel of a step that is not replayed from a CUDA graph (Python dispatch and launch), µs; 0 = none (Vidur parity). Such a step launches the kernels of its layers (a fixed count per layer kind: attention, latent attention, dense MLP, MoE MLP, shared expert, expert-parallel exchange) and takes max(GPU time, host time): the host runs ahead of the GPU while the GPU is the slower.",
+    ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_eager_moe_layer_us",
+        "0",
+        "Host time per MoE layer of an eager step beyond its kernels' launches (the engine's Python MoE module: routing and workspace set-up), µs; 0 = none.",
+    ),
+    FlagDef::int(
+        "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
+        "0",
+        "Largest step, in tokens, replayed from a captured CUDA graph (pays no eager launch cost); larger steps run eagerly.",
+    ),
+    FlagDef::bool(
+        "roofline_execution_time_predictor_config_cuda_graph_prefill",
+        "false",
+        "Whether steps holding prefill tokens are replayed from CUDA graphs too (vLLM's piecewise graphs, up to the capture size); false = only decode-only steps are (SGLang's and TensorRT-LLM's defaults).",
+    ),
 ];
 
 /// Which element-wise kernels run fused into a neighbour (no launch, no extra pass over memory).
@@ -95,6 +115,20 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
     };
     let kernel_fusion =
         KernelFusion::parse(&params.string("roofline_execution_time_predictor_config_kernel_fusion"));
+    let eager = EagerLaunch {
+        launch_us: params.float_in("roofline_execution_time_predictor_config_eager_launch_us", 0.0, 1e4),
+        moe_layer_us: params.float_in(
+            "roofline_execution_time_predictor_config_eager_moe_layer_us",
+            0.0,
+            1e6,
+        ),
+        graph_max_tokens: params.int_in(
+            "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
+            0,
+            1 << 30,
+        ) as u64,
+        graph_prefill: params.bool("roofline_execution_time_predictor_config_cuda_graph_prefill"),
+    };
     let coefficients = RooflineCoefficients {
         cpu_overhead_ms: cpu_ms,
         cpu_overhead_per_request_ms: cpu_per_req_ms,
@@ -102,6 +136,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         all_reduce_kernel,
         moe_routing,
         kernel_fusion,
+        eager,
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -138,6 +173,57 @@ pub struct RooflineCoefficients {
     pub moe_routing: MoeRoutingKind,
     /// Which small kernels run fused into their neighbours.
     pub kernel_fusion: KernelFusion,
+    /// The host cost of steps not replayed from CUDA graphs.
+    pub eager: EagerLaunch,
+}
+
+/// The host-side cost of a step the engine runs eagerly (not replayed from a captured CUDA
+/// graph): every kernel of its layers is dispatched from Python and launched by the CPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EagerLaunch {
+    /// Host µs per kernel launched eagerly (0: no cost, Vidur parity).
+    pub launch_us: f64,
+    /// Host µs per MoE layer of an eager step beyond its launches.
+    pub moe_layer_us: f64,
+    /// Steps of at most this many tokens are replayed from a graph.
+    pub graph_max_tokens: u64,
+    /// Whether steps holding prefill tokens are replayed from graphs (else only decode-only
+    /// steps are).
+    pub graph_prefill: bool,
+}
+
+impl EagerLaunch {
+    /// Whether a step of `tokens` tokens, holding prefill tokens or not, runs eagerly.
+    pub fn is_eager(&self, tokens: u64, has_prefill: bool) -> bool {
+        (self.launch_us > 0.0 || self.moe_layer_us > 0.0)
+            && ((has_prefill && !self.graph_prefill) || tokens > self.graph_max_tokens)
+    }
+}
+
+/// Kernels one layer launches, by layer kind, as the engines' eager forward passes issue them
+/// (vLLM `LlamaDecoderLayer` / `DeepseekV2DecoderLayer` / `FusedMoE`, SGLang's and TensorRT-LLM's
+/// counterparts), not counting the all-reduces (one more per block under TP).
+pub mod layer_kernels {
+    /// GQA attention block: fused residual add + RMSNorm, QKV GEMM, RoPE, KV-cache write,
+    /// attention, output GEMM.
+    pub const ATTENTION: f64 = 6.0;
+    /// Latent (MLA) attention block: fused add + norm, the fused q_a / kv_a GEMM, the q_a and
+    /// kv_a norms, q_b GEMM, kv_b GEMM (prefill's decompression) or the absorbed BMMs, RoPE, two
+    /// split / concatenation copies, KV-cache write, attention, output GEMM.
+    pub const LATENT_ATTENTION: f64 = 12.0;
+    /// Dense MLP: fused add + norm, gate/up GEMM, activation, down GEMM.
+    pub const DENSE_MLP: f64 = 4.0;
+    /// MoE MLP (routed experts): fused add + norm, router GEMM, top-k, the routing weights'
+    /// softmax / renormalisation, two kernels sorting and aligning the token-expert pairs
+    /// (`moe_align_block_size`, TensorRT-LLM's expert maps), the permutation (input row
+    /// expansion), activation quantisation, the first grouped GEMM, activation (with the second
+    /// GEMM's input quantisation), the second grouped GEMM, the unpermutation and weighted
+    /// reduction (finalize), the output's copy / scale.
+    pub const MOE_MLP: f64 = 14.0;
+    /// A shared expert beside the routed ones: gate/up GEMM, activation, down GEMM, the add.
+    pub const SHARED_EXPERT: f64 = 4.0;
+    /// Expert parallelism's exchange: layout, dispatch, combine.
+    pub const EP_EXCHANGE: f64 = 3.0;
 }
 
 /// How MoE tokens spread over experts (see [`MoeRouting`]).
@@ -171,6 +257,7 @@ impl Default for RooflineCoefficients {
             all_reduce_kernel: AllReduceKernel::Nccl,
             moe_routing: MoeRoutingKind::Uniform,
             kernel_fusion: KernelFusion::None,
+            eager: EagerLaunch::default(),
         }
     }
 }
@@ -222,6 +309,9 @@ pub struct RooflinePredictor {
     norms_in_all_reduce: bool,
     /// RoPE runs in the KV-cache write kernel (one launch for both).
     rope_in_kv_write: bool,
+    /// Kernels an eager step launches per layer: the attention block, a dense MLP, an MoE MLP
+    /// (all-reduces, shared expert and expert-parallel exchange included).
+    layer_kernels: (f64, f64, f64),
     description: String,
     /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce, the MoE router and experts) by token
     /// count − 1, filled on first use: these depend on the token count alone, and their soft
@@ -437,6 +527,19 @@ impl RooflinePredictor {
             (GemmKernels::Vidur, _) => "Vidur-profiled",
             (GemmKernels::Vllm, _) => "vLLM",
         };
+        let all_reduce_kernel = if tp > 1 { 1.0 } else { 0.0 };
+        let layer_kernels = {
+            use layer_kernels::*;
+            let attention = if shape.latent.is_some() { LATENT_ATTENTION } else { ATTENTION };
+            let moe = m.moe.as_ref().map_or(0.0, |moe| {
+                let shared = if moe.shared_expert_hidden_dim > 0 { SHARED_EXPERT } else { 0.0 };
+                // Expert parallelism's combine returns each token's sum: no all-reduce after it.
+                let exchange =
+                    if replica.parallel.expert_parallel_size > 1 { EP_EXCHANGE } else { all_reduce_kernel };
+                MOE_MLP + shared + exchange
+            });
+            (attention + all_reduce_kernel, DENSE_MLP + all_reduce_kernel, moe)
+        };
         let moe_prefill = match weights {
             Dtype::Fp8 => cal.curve(class::MOE_EXPERTS_FP8),
             Dtype::Fp4 => cal.curve(class::MOE_EXPERTS_FP4),
@@ -538,6 +641,7 @@ impl RooflinePredictor {
             post_attn_norm: m.post_attn_norm,
             norms_in_all_reduce,
             rope_in_kv_write,
+            layer_kernels,
             token_cache: (0..TOKEN_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             lm_head_cache: (0..LM_HEAD_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             description: format!(
@@ -728,6 +832,44 @@ impl RooflinePredictor {
             curve.overhead_us + curve.per_item_us * self.shape.row_elements(op)
         } else {
             curve.overhead_us
+        }
+    }
+
+    /// Kernels stage `stage` launches when a step runs eagerly: each layer's attention block,
+    /// and its dense or MoE MLP.
+    pub fn eager_kernels(&self, stage: u32) -> f64 {
+        let (attention, dense_mlp, moe_mlp) = self.layer_kernels;
+        let dense = self.dense_layers_on_stage(stage);
+        self.layers * attention + dense * dense_mlp + (self.layers - dense) * moe_mlp
+    }
+
+    /// Host time of a step of `tokens` tokens on stage `stage`, ms: 0 where the engine replays
+    /// it from a CUDA graph, else its kernels times the host cost of one eager launch, plus the
+    /// MoE layers' own host time.
+    pub fn eager_host_ms(&self, tokens: u64, has_prefill: bool, stage: u32) -> f64 {
+        let eager = &self.settings.eager;
+        if eager.is_eager(tokens, has_prefill) {
+            let moe_layers =
+                if self.moe.is_some() { self.layers - self.dense_layers_on_stage(stage) } else { 0.0 };
+            (self.eager_kernels(stage) * eager.launch_us + moe_layers * eager.moe_layer_us) * 1e-3
+        } else {
+            0.0
+        }
+    }
+
+    /// Adds to `out` the part of an eager step's host time the GPU does not hide: the host
+    /// launches ahead of the GPU, so the step takes max(GPU time, host time).
+    /// Under attention data parallelism each rank replays graphs of its own share of the batch
+    /// (about tokens / ranks); a rank running a prefill eagerly holds the others back at every
+    /// MoE layer.
+    fn add_eager_host(&self, out: &mut ExecutionTime, batch: &[BatchItem], position: StagePosition) {
+        let ranks = self.deployed.as_ref().map_or(1, |d| d.ranks.max(1)) as u64;
+        let tokens = batch.iter().map(|b| u64::from(b.num_tokens)).sum::<u64>().div_ceil(ranks);
+        let has_prefill = batch.iter().any(|b| b.is_prefill);
+        let host = self.eager_host_ms(tokens, has_prefill, position.stage);
+        let exposed = host - out.total_ms();
+        if exposed > 0.0 {
+            out.set(Op::CpuOverhead, out.get(Op::CpuOverhead) + exposed, Provenance::Roofline);
         }
     }
 
@@ -1150,7 +1292,9 @@ pub(super) const MLP_OPS: [Op; 3] = [Op::MlpUpProj, Op::MlpAct, Op::MlpDownProj]
 impl super::ExecutionTimePredictor for RooflinePredictor {
     fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
         if let Some(deployed) = &self.deployed {
-            return self.predict_deployed(deployed, batch, position);
+            let mut out = self.predict_deployed(deployed, batch, position);
+            self.add_eager_host(&mut out, batch, position);
+            return out;
         }
         let mut out = ExecutionTime::default();
         let token_count: u64 = batch.iter().map(|b| u64::from(b.num_tokens)).sum();
@@ -1201,6 +1345,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         } else {
             out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
         }
+        self.add_eager_host(&mut out, batch, position);
         out
     }
 
@@ -1478,6 +1623,69 @@ mod tests {
             "{}",
             pairwise.describe()
         );
+    }
+
+    fn eager(model: &str, tp: &str, eager: EagerLaunch) -> RooflinePredictor {
+        let r = replica(&[
+            ("replica_config_model_name", model),
+            ("replica_config_device", "h200"),
+            ("replica_config_weight_dtype", "fp8"),
+            ("replica_config_tensor_parallel_size", tp),
+        ]);
+        RooflinePredictor::new(&r, RooflineCoefficients { eager, ..Default::default() }).unwrap()
+    }
+
+    fn prompt(tokens: u32) -> [BatchItem; 1] {
+        [BatchItem { num_processed_tokens: 0, num_tokens: tokens, is_prefill: true }]
+    }
+
+    const TRTLLM_LIKE: EagerLaunch =
+        EagerLaunch { launch_us: 50.0, moe_layer_us: 100.0, graph_max_tokens: 128, graph_prefill: false };
+
+    #[test]
+    fn an_eager_prefill_step_pays_its_layers_kernel_launches_by_layer_kind() {
+        // DeepSeek-V3 at TP 8: 61 layers of latent attention (12 kernels + the all-reduce),
+        // 3 dense MLPs (4 + 1), 58 MoE MLPs (14 routed + 4 shared expert + 1 all-reduce).
+        let p = eager("deepseek-ai/DeepSeek-V3", "8", TRTLLM_LIKE);
+        assert_eq!(p.eager_kernels(0), 61.0 * 13.0 + 3.0 * 5.0 + 58.0 * 19.0);
+        assert_eq!(p.eager_kernels(0), 1910.0);
+        // 1,910 × 50 µs + 58 MoE layers × 100 µs = 95.5 + 5.8 ms.
+        assert!((p.eager_host_ms(16, true, 0) - 101.3).abs() < 1e-9, "{}", p.eager_host_ms(16, true, 0));
+        // A 16-token prompt's GPU time (reading the fp8 weights once, ~20 ms) hides less than
+        // the host's 101.3 ms: the step takes the host's time.
+        let plain = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch::default());
+        let gpu = plain.predict(&prompt(16), ONLY).total_ms();
+        let t = p.predict(&prompt(16), ONLY);
+        assert!(gpu < 101.3, "{gpu}");
+        assert!((t.total_ms() - 101.3).abs() < 1e-9, "{}", t.total_ms());
+        assert!((t.get(Op::CpuOverhead) - (101.3 - gpu)).abs() < 1e-9);
+        // Llama-3-70B at TP 1: 80 × (6 attention + 4 MLP) kernels, no all-reduce, no MoE.
+        let dense = eager("meta-llama/Meta-Llama-3-70B", "1", TRTLLM_LIKE);
+        assert_eq!(dense.eager_kernels(0), 800.0);
+        assert!((dense.eager_host_ms(512, true, 0) - 40.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn decode_steps_replayed_from_graphs_and_long_prefills_are_unchanged() {
+        let p = eager("deepseek-ai/DeepSeek-V3", "8", TRTLLM_LIKE);
+        let plain = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch::default());
+        // A decode batch within the captured sizes: no host cost at all.
+        let batch = decode_batch(64, 2048);
+        assert_eq!(p.eager_host_ms(64, false, 0), 0.0);
+        assert_eq!(p.predict(&batch, ONLY), plain.predict(&batch, ONLY));
+        // Above the largest captured batch it runs eagerly.
+        assert!(p.eager_host_ms(200, false, 0) > 0.0);
+        // vLLM-like piecewise graphs: prefill steps up to the capture size replay too.
+        let piecewise = EagerLaunch { graph_prefill: true, graph_max_tokens: 512, ..TRTLLM_LIKE };
+        let v = eager("deepseek-ai/DeepSeek-V3", "8", piecewise);
+        assert_eq!(v.eager_host_ms(512, true, 0), 0.0);
+        assert!(v.eager_host_ms(513, true, 0) > 0.0);
+        // A dense model's long prefill keeps the GPU busier than the host: unchanged.
+        let dense = eager("meta-llama/Meta-Llama-3-70B", "1", TRTLLM_LIKE);
+        let dense_plain = eager("meta-llama/Meta-Llama-3-70B", "1", EagerLaunch::default());
+        assert_eq!(dense.predict(&prompt(8192), ONLY), dense_plain.predict(&prompt(8192), ONLY));
+        // Without the flags (Vidur parity) nothing is eager.
+        assert!(!EagerLaunch::default().is_eager(1 << 20, true));
     }
 
     #[test]

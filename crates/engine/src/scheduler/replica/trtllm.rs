@@ -283,11 +283,14 @@ impl AdpBalance {
         let every_rank_has_room = self.generation.iter().all(|&g| g < max_batch_size);
         if every_rank_has_room && every_rank_has_context {
             self.waiting_iters = 0;
-            if every_rank_generates && self.batching_iters < self.batching_wait_iters {
-                self.batching_iters += 1;
-                return true;
+            // The batching-wait count moves only while every rank generates.
+            if every_rank_generates {
+                if self.batching_iters < self.batching_wait_iters {
+                    self.batching_iters += 1;
+                    return true;
+                }
+                self.batching_iters = 0;
             }
-            self.batching_iters = 0;
             false
         } else {
             self.waiting_iters += 1;
@@ -342,7 +345,7 @@ impl TrtllmScheduler {
     /// this iteration out of the queue, into `candidates`, in order.
     fn admit(&mut self, cutoff: SimTime, requests: &RequestArena) {
         self.candidates.clear();
-        let max = self.options.max_batch_size as usize;
+        let max = self.max_active();
         // Free blocks beyond what the started requests still need (guaranteed_no_evict).
         let mut available: u64 = u64::from(self.kv.num_free());
         if self.options.policy == CapacityPolicy::GuaranteedNoEvict {
@@ -545,6 +548,12 @@ impl TrtllmScheduler {
         }
     }
 
+    /// Most started requests of the replica: `max_batch_size` per attention-DP rank.
+    fn max_active(&self) -> usize {
+        let ranks = self.ranks.as_ref().map_or(1, |r| r.loads.len());
+        (self.options.max_batch_size as usize).saturating_mul(ranks)
+    }
+
     fn batch_waiting(&self) -> bool {
         self.options.batch_wait_timeout_iters > 0 || self.options.batch_wait_max_tokens_ratio > 0.0
     }
@@ -652,7 +661,7 @@ impl ReplicaScheduler for TrtllmScheduler {
         // (`DISAGG_GENERATION_TRANS_IN_PROGRESS`) before it joins generation.
         let r = requests.get(id);
         check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
-        if self.active.len() >= self.options.max_batch_size as usize {
+        if self.active.len() >= self.max_active() {
             return Ok(false);
         }
         if self.options.policy == CapacityPolicy::GuaranteedNoEvict {
@@ -682,9 +691,9 @@ impl ReplicaScheduler for TrtllmScheduler {
                 return Err(format!("request {} is active but {:?}", id.0, requests.get(*id).state));
             }
         }
-        if self.active.len() > self.options.max_batch_size as usize {
+        if self.active.len() > self.max_active() {
             return Err(format!(
-                "{} active requests exceed max_batch_size {}",
+                "{} active requests exceed max_batch_size {} per rank",
                 self.active.len(),
                 self.options.max_batch_size
             ));
