@@ -67,14 +67,19 @@ fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
 /// k × EP k (`moe_tp_size = moe_ep_size = k`) with the attention side multiplied by k (TP k²
 /// and DP 1, or TP 1 and DP k²): the same measurements appear under both spellings in the
 /// shared file (identical TTFT and TPOT; e.g. TP 64 with expert TP 8 × EP 8 against TP 8 with
-/// EP 8, DP 64 against DP 8). Such rows are read as the k-GPU instance. Their clients stay
-/// `batch_size` × the recorded DP, the product on which both spellings agree.
-fn aggregated_shape(point: &ServingPoint, tp: u32) -> (u32, u32, u32) {
+/// EP 8, DP 64 against DP 8). Such rows are read as the k-GPU instance when k² GPUs would
+/// spill out of one node of `node_gpus` and k would not: a real k²-GPU instance with expert
+/// TP k × EP k inside one node (TP 4 with 2 × 2 on an 8-GPU node) keeps what it says. Their
+/// clients stay `batch_size` × the recorded DP, the product on which both spellings agree.
+fn aggregated_shape(point: &ServingPoint, tp: u32, node_gpus: Option<u32>) -> (u32, u32, u32) {
     let dp = point.attention_dp_size.unwrap_or(1).max(1);
     let ep = point.moe_ep_size.unwrap_or(1).max(1);
+    let spelled = |k: u32, n: u32| {
+        k == ep && k > 1 && k.checked_mul(k) == Some(n) && node_gpus.is_some_and(|g| n > g && k <= g)
+    };
     match point.moe_tp_size {
-        Some(k) if k == ep && k > 1 && k.checked_mul(k) == Some(tp) && dp == 1 => (k, 1, k),
-        Some(k) if k == ep && k > 1 && k.checked_mul(k) == Some(dp) && tp == 1 => (1, k, k),
+        Some(k) if dp == 1 && spelled(k, tp) => (k, 1, k),
+        Some(k) if tp == 1 && spelled(k, dp) => (1, k, k),
         _ => (tp, dp, ep),
     }
 }
@@ -131,7 +136,11 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         })?;
     let (tp, replica_dp, replica_ep) = match pools {
         Some(p) => (recorded_tp, p.prefill.attention_dp_size.max(1), p.prefill.moe_ep_size.max(1)),
-        None => aggregated_shape(point, recorded_tp),
+        None => aggregated_shape(
+            point,
+            recorded_tp,
+            llmsim_engine::catalog::find_node(node).map(|n| n.devices_per_node),
+        ),
     };
     let client = client_for(point, overrides);
     let warmup_requests = client.warmup.requests(concurrency);
@@ -494,6 +503,17 @@ mod tests {
         assert_eq!(shape(&c), ["16", "1", "1"]);
         let c = run(&[("tp_size", "16"), ("moe_tp_size", ""), ("moe_ep_size", "4")]);
         assert_eq!(shape(&c), ["16", "1", "4"]);
+        // TP 4 with expert TP 2 × EP 2 fits one 8-GPU node: a real 4-GPU instance.
+        let c = run(&[("tp_size", "4"), ("moe_tp_size", "2"), ("moe_ep_size", "2")]);
+        assert_eq!(shape(&c), ["4", "1", "2"]);
+        // A huge k is no overflow, and spills out of any node either way.
+        let c = run(&[
+            ("tp_size", "1"),
+            ("attention_dp_size", "1"),
+            ("moe_tp_size", "65536"),
+            ("moe_ep_size", "65536"),
+        ]);
+        assert_eq!(shape(&c), ["1", "1", "65536"]);
     }
 
     #[test]
