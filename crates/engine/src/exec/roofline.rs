@@ -59,7 +59,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
         "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
         "0",
-        "Largest step, in tokens, replayed from a captured CUDA graph (pays no eager launch cost); larger steps run eagerly.",
+        "Largest step replayed from a captured CUDA graph (pays no eager launch cost); larger steps run eagerly. In tokens when prefill steps are replayed too (vLLM's piecewise graphs); otherwise in requests of a decode-only step, as SGLang's cuda_graph_max_bs and TensorRT-LLM's max_batch_size count them (a speculative step's k + 1 tokens per request replay one graph).",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
@@ -185,7 +185,8 @@ pub struct EagerLaunch {
     pub launch_us: f64,
     /// Host µs per MoE layer of an eager step beyond its launches.
     pub moe_layer_us: f64,
-    /// Steps of at most this many tokens are replayed from a graph.
+    /// Steps of at most this size are replayed from a graph: tokens with `graph_prefill`,
+    /// else decode requests.
     pub graph_max_tokens: u64,
     /// Whether steps holding prefill tokens are replayed from graphs (else only decode-only
     /// steps are).
@@ -193,10 +194,11 @@ pub struct EagerLaunch {
 }
 
 impl EagerLaunch {
-    /// Whether a step of `tokens` tokens, holding prefill tokens or not, runs eagerly.
-    pub fn is_eager(&self, tokens: u64, has_prefill: bool) -> bool {
+    /// Whether a step of `size` (tokens with `graph_prefill`, else requests), holding prefill
+    /// tokens or not, runs eagerly.
+    pub fn is_eager(&self, size: u64, has_prefill: bool) -> bool {
         (self.launch_us > 0.0 || self.moe_layer_us > 0.0)
-            && ((has_prefill && !self.graph_prefill) || tokens > self.graph_max_tokens)
+            && ((has_prefill && !self.graph_prefill) || size > self.graph_max_tokens)
     }
 }
 
@@ -864,10 +866,18 @@ impl RooflinePredictor {
     /// MoE layer.
     fn add_eager_host(&self, out: &mut ExecutionTime, batch: &[BatchItem], position: StagePosition) {
         let ranks = self.deployed.as_ref().map_or(1, |d| d.ranks.max(1)) as u64;
-        let tokens = batch.iter().map(|b| u64::from(b.num_tokens)).sum::<u64>().div_ceil(ranks);
+        // vLLM's piecewise graphs are captured per token count; SGLang's and TensorRT-LLM's
+        // decode graphs per batch of requests (a speculative verification's k + 1 tokens per
+        // request replay the same graph).
+        let size = if self.settings.eager.graph_prefill {
+            batch.iter().map(|b| u64::from(b.num_tokens)).sum::<u64>()
+        } else {
+            batch.len() as u64
+        };
         let has_prefill = batch.iter().any(|b| b.is_prefill);
-        let host = self.eager_host_ms(tokens, has_prefill, position.stage);
-        let exposed = host - out.total_ms();
+        let host = self.eager_host_ms(size.div_ceil(ranks), has_prefill, position.stage);
+        // The scheduler's own CPU time (`cpu_overhead_ms`) runs before the launches, in series.
+        let exposed = host - out.model_ms();
         if exposed > 0.0 {
             out.set(Op::CpuOverhead, out.get(Op::CpuOverhead) + exposed, Provenance::Roofline);
         }
@@ -1686,6 +1696,12 @@ mod tests {
         assert_eq!(dense.predict(&prompt(8192), ONLY), dense_plain.predict(&prompt(8192), ONLY));
         // Without the flags (Vidur parity) nothing is eager.
         assert!(!EagerLaunch::default().is_eager(1 << 20, true));
+        // Graphs captured per decode request (SGLang, TensorRT-LLM): 100 speculative
+        // verifications of 4 tokens each (400 tokens) replay the 128-request graph.
+        let verify = vec![BatchItem { num_processed_tokens: 2048, num_tokens: 4, is_prefill: false }; 100];
+        assert_eq!(p.predict(&verify, ONLY), plain.predict(&verify, ONLY));
+        let too_many = vec![BatchItem { num_processed_tokens: 2048, num_tokens: 1, is_prefill: false }; 129];
+        assert!(p.predict(&too_many, ONLY).get(Op::CpuOverhead) > 0.0);
     }
 
     #[test]
