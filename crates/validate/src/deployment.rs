@@ -46,8 +46,8 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   64⌉ · 64) (`benchmarks/dsr1_fp8_*_trt_slurm.sh`), others to a fixed 16384 or 20000.
 ///   With attention DP, every single-node recipe turns attention-DP balancing on
 ///   (`attention_dp_config: enable_balance: true`: the DeepSeek-R1 ones with
-///   `timeout_iters: 60, batching_wait_iters: 0`, gpt-oss and MiniMax with the engine's
-///   defaults, 50 and 10, kept here); aggregated points only, as the disaggregated recipes'
+///   `timeout_iters: 60, batching_wait_iters: 0`, a model recipe below, gpt-oss and MiniMax
+///   with the engine's defaults, 50 and 10, kept here); aggregated points only, as the disaggregated recipes'
 ///   servers are configured apart.
 pub fn recipe_flags(point: &ServingPoint, concurrency: u32) -> Vec<(&'static str, String)> {
     match point.backend.as_str() {
@@ -78,25 +78,45 @@ struct ModelRecipe {
 
 /// InferenceX's model recipes for the points of the shared file (its `benchmarks/` at
 /// `ac1998a5`, 2025-10-19).
-const MODEL_RECIPES: &[ModelRecipe] = &[ModelRecipe {
-    backend: "trtllm",
-    model: "meta-llama/Llama-3.1-70B",
-    until: "2025-12-08",
-    // 70b_fp8_{h200,b200}_trt_slurm.sh: `--max_num_tokens 16384`, and for 1k/1k below TP 8
-    // `batch_wait_max_tokens_ratio: 0.9, batch_wait_timeout_iters: 20`.
-    flags: |p| {
-        let mut flags = vec![("trtllm_scheduler_config_max_num_tokens", "16384".to_string())];
-        let tp = match p.mode {
-            crate::points::Mode::Aggregated(i) => i.tp_size,
-            crate::points::Mode::Disaggregated => p.pools.map_or(0, |pools| pools.prefill.tp_size),
-        };
-        if p.isl == 1024 && p.osl == 1024 && tp < 8 {
-            flags.push(("trtllm_scheduler_config_batch_wait_max_tokens_ratio", "0.9".to_string()));
-            flags.push(("trtllm_scheduler_config_batch_wait_timeout_iters", "20".to_string()));
-        }
-        flags
+const MODEL_RECIPES: &[ModelRecipe] = &[
+    ModelRecipe {
+        backend: "trtllm",
+        model: "meta-llama/Llama-3.1-70B",
+        until: "2025-12-08",
+        // 70b_fp8_{h200,b200}_trt_slurm.sh: `--max_num_tokens 16384`, and for 1k/1k below TP 8
+        // `batch_wait_max_tokens_ratio: 0.9, batch_wait_timeout_iters: 20`.
+        flags: |p| {
+            let mut flags = vec![("trtllm_scheduler_config_max_num_tokens", "16384".to_string())];
+            let tp = match p.mode {
+                crate::points::Mode::Aggregated(i) => i.tp_size,
+                crate::points::Mode::Disaggregated => p.pools.map_or(0, |pools| pools.prefill.tp_size),
+            };
+            if p.isl == 1024 && p.osl == 1024 && tp < 8 {
+                flags.push(("trtllm_scheduler_config_batch_wait_max_tokens_ratio", "0.9".to_string()));
+                flags.push(("trtllm_scheduler_config_batch_wait_timeout_iters", "20".to_string()));
+            }
+            flags
+        },
     },
-}];
+    ModelRecipe {
+        backend: "trtllm",
+        model: "deepseek-ai/DeepSeek-R1",
+        until: "9999-12-31",
+        // dsr1_fp{4,8}_{b200,h200}_trt*.sh (since 2025-09-18, `ec90f3fe7`): with DP attention,
+        // `attention_dp_config: {batching_wait_iters: 0, enable_balance: true, timeout_iters: 60}`.
+        flags: |p| {
+            let aggregated = matches!(p.mode, crate::points::Mode::Aggregated(_));
+            if aggregated && p.attention_dp_size.unwrap_or(1) > 1 {
+                vec![
+                    ("trtllm_scheduler_config_attention_dp_timeout_iters", "60".to_string()),
+                    ("trtllm_scheduler_config_attention_dp_batching_wait_iters", "0".to_string()),
+                ]
+            } else {
+                Vec::new()
+            }
+        },
+    },
+];
 
 /// The flags of `point`'s model recipe, if InferenceX has one for it ([`MODEL_RECIPES`]).
 pub fn model_recipe_flags(point: &ServingPoint) -> Vec<(&'static str, String)> {
@@ -164,5 +184,13 @@ mod tests {
         assert!(p(&[("backend", "vllm")]).is_empty());
         assert!(p(&[("measured", "2026-02-01")]).is_empty());
         assert!(p(&[("model_path", "Qwen/Qwen3-32B")]).is_empty());
+        // DeepSeek-R1's recipes: balancing after 60 iterations, no batching wait, with DP only.
+        let r1 = [("model_path", "deepseek-ai/DeepSeek-R1"), ("tp_size", "1")];
+        let flags = p(&[r1[0], r1[1], ("attention_dp_size", "8"), ("moe_ep_size", "8")]);
+        assert!(flags.contains(&("trtllm_scheduler_config_attention_dp_timeout_iters", "60".to_string())));
+        assert!(
+            flags.contains(&("trtllm_scheduler_config_attention_dp_batching_wait_iters", "0".to_string()))
+        );
+        assert!(p(&r1).is_empty());
     }
 }

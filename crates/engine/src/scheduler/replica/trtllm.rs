@@ -215,6 +215,13 @@ impl DpRanks {
         rank
     }
 
+    /// Whether `id` may join a rank: it has one already (its load counts it), or some rank
+    /// holds fewer than `cap` requests (TensorRT-LLM's per-rank `max_batch_size`; a paused
+    /// request keeps its rank's place).
+    fn has_room_for(&self, id: RequestId, cap: u32) -> bool {
+        self.rank_of.contains_key(&id) || self.loads.iter().any(|&load| load < cap)
+    }
+
     /// `id`'s rank (0 if it has none yet).
     fn of(&self, id: RequestId) -> usize {
         self.rank_of.get(&id).copied().unwrap_or(0)
@@ -356,6 +363,9 @@ impl TrtllmScheduler {
             let Some(id) = self.waiting.peek() else { break };
             let request = requests.get(id);
             if request.received_at > cutoff {
+                break;
+            }
+            if self.ranks.as_ref().is_some_and(|r| !r.has_room_for(id, self.options.max_batch_size)) {
                 break;
             }
             let need = match self.options.policy {
@@ -661,7 +671,9 @@ impl ReplicaScheduler for TrtllmScheduler {
         // (`DISAGG_GENERATION_TRANS_IN_PROGRESS`) before it joins generation.
         let r = requests.get(id);
         check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
-        if self.active.len() >= self.max_active() {
+        if self.active.len() >= self.max_active()
+            || self.ranks.as_ref().is_some_and(|r| !r.has_room_for(id, self.options.max_batch_size))
+        {
             return Ok(false);
         }
         if self.options.policy == CapacityPolicy::GuaranteedNoEvict {
@@ -933,5 +945,19 @@ mod tests {
         h.add(8, 4);
         h.add(8, 4);
         assert_eq!(h.step(), [(0, 1), (1, 1), (3, 8)]);
+    }
+
+    #[test]
+    fn each_attention_dp_rank_admits_at_most_max_batch_size_requests() {
+        // Cap 1 request per rank, two ranks: R0 and R1 start together, R2 waits for a slot.
+        let context = ReplicaContext { attention_dp_size: 2, ..ctx(100, 16, 1) };
+        let options = TrtllmOptions { max_batch_size: 1, ..options() };
+        let mut h = Harness::new(Box::new(TrtllmScheduler::new(&context, options)));
+        h.add(8, 2);
+        h.add(8, 2);
+        h.add(8, 2);
+        assert_eq!(h.step(), [(0, 8), (1, 8)]);
+        assert_eq!(h.step(), [(0, 1), (1, 1)]);
+        assert_eq!(h.step(), [(2, 8)], "R0 and R1 finished: R2 takes a free rank");
     }
 }
