@@ -223,10 +223,8 @@ pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str
         let table = crate::moe_table(dev, weights);
         for class in [fused, generic] {
             let Some(curve) = cal.curve(class) else { continue };
-            let pairs: Vec<_> = rows
-                .iter()
-                .map(|r| (crate::moe_quantised_row_us(&curve, &act, dev, weights, r), r.us))
-                .collect();
+            let pairs: Vec<_> =
+                rows.iter().map(|r| (crate::moe_row_us(&curve, &act, dev, weights, r), r.us)).collect();
             if !pairs.is_empty() {
                 out.push(ErrorRow::new(
                     name,

@@ -344,33 +344,19 @@ pub fn fit_moe(shared: &Path, system: &str, dev: &DeviceSpec, act: Option<Curve>
     if rows.is_empty() {
         return Ok(None);
     }
+    Ok(Some(fit_moe_rows(&rows, |c, r| moe_row_us(c, &act, dev, Dtype::Bf16, r))))
+}
+
+/// Fits the experts' grouped-GEMM curve to fused-MoE `rows` predicted by `predict`, every
+/// (shape, TP, token band) weighted alike.
+fn fit_moe_rows(rows: &[data::MoeRow], predict: impl Fn(&Curve, &data::MoeRow) -> f64) -> Fitted {
     let key =
         |r: &data::MoeRow| (r.hidden as u64, r.inter as u64, r.experts as u64, r.tp, token_band(r.tokens));
     let mut counts: BTreeMap<(u64, u64, u64, u32, usize), usize> = BTreeMap::new();
-    for r in &rows {
+    for r in rows {
         *counts.entry(key(r)).or_default() += 1;
     }
-    let p = peaks(dev, Dtype::Bf16);
-    let predict = |c: &Curve, r: &data::MoeRow| {
-        let shape = cost::MoeShape {
-            hidden: r.hidden,
-            experts: r.experts,
-            top_k: r.top_k,
-            expert_dim: r.inter / f64::from(r.tp),
-            shared_dim: 0.0,
-            gated: true,
-        };
-        let active = r.experts.min(r.tokens * r.top_k);
-        cost::moe_experts_us(c, &act, p, p, &shape, r.tokens, active, 2.0)
-    };
-    Ok(Some(fit::fit_weighted(
-        Form::Gemm,
-        GEMM_START,
-        &rows,
-        predict,
-        |r| r.us,
-        |r| 1.0 / counts[&key(r)] as f64,
-    )))
+    fit::fit_weighted(Form::Gemm, GEMM_START, rows, predict, |r| r.us, |r| 1.0 / counts[&key(r)] as f64)
 }
 
 /// Fits prefill attention over the in-scope `rows`.
@@ -640,14 +626,8 @@ pub fn moe_prefill_rows(shared: &Path, system: &str, dev: &DeviceSpec, weights: 
 }
 
 /// Predicted µs of a balanced, EP-1 fused-MoE row with the experts' grouped-GEMM curve `c` at
-/// `weights` (the predictor's [`cost::moe_experts_us`] form).
-pub fn moe_quantised_row_us(
-    c: &Curve,
-    act: &Curve,
-    dev: &DeviceSpec,
-    weights: Dtype,
-    r: &data::MoeRow,
-) -> f64 {
+/// `weights` (the predictor's [`cost::moe_experts_us`] form; bf16 for the bf16 fit).
+pub fn moe_row_us(c: &Curve, act: &Curve, dev: &DeviceSpec, weights: Dtype, r: &data::MoeRow) -> f64 {
     let shape = cost::MoeShape {
         hidden: r.hidden,
         experts: r.experts,
@@ -684,20 +664,7 @@ pub fn fit_moe_quantised(
     if rows.is_empty() {
         return Ok(None);
     }
-    let key =
-        |r: &data::MoeRow| (r.hidden as u64, r.inter as u64, r.experts as u64, r.tp, token_band(r.tokens));
-    let mut counts: BTreeMap<(u64, u64, u64, u32, usize), usize> = BTreeMap::new();
-    for r in &rows {
-        *counts.entry(key(r)).or_default() += 1;
-    }
-    Ok(Some(fit::fit_weighted(
-        Form::Gemm,
-        GEMM_START,
-        &rows,
-        |c, r| moe_quantised_row_us(c, &act, dev, weights, r),
-        |r| r.us,
-        |r| 1.0 / counts[&key(r)] as f64,
-    )))
+    Ok(Some(fit_moe_rows(&rows, |c, r| moe_row_us(c, &act, dev, weights, r))))
 }
 
 /// `base` with the curves of `family` replaced by `fitted` (device id → curves): every curve

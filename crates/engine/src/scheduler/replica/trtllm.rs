@@ -402,7 +402,7 @@ impl TrtllmScheduler {
         self.admit(cutoff, requests);
         let max_tokens = self.options.max_num_tokens;
         let max_batch = self.max_micro_batch_size;
-        let num_ranks = self.ranks.as_ref().map_or(1, |r| r.loads.len());
+        let num_ranks = self.num_ranks();
         // Each attention-DP rank walks its own requests within its own budgets (one rank
         // without attention DP); a rank's walk stops at its first request that does not fit.
         self.rank_tokens.clear();
@@ -474,10 +474,10 @@ impl TrtllmScheduler {
             }
         }
         // 3. Attention-DP balancing: contexts wait until every rank has one.
-        if let (Some(balance), Some(ranks)) = (self.balance.as_mut(), self.ranks.as_ref()) {
-            if balance.hold_contexts(plan, requests, ranks, self.options.max_batch_size) {
-                retain_generation(plan, requests);
-            }
+        if let (Some(balance), Some(ranks)) = (self.balance.as_mut(), self.ranks.as_ref())
+            && balance.hold_contexts(plan, requests, ranks, self.options.max_batch_size)
+        {
+            retain_generation(plan, requests);
         }
         // 4. Batch waiting (without attention DP, `PyExecutor._schedule`): while generation runs, new contexts wait for company.
         let num_contexts = plan.len() - num_generation;
@@ -558,10 +558,14 @@ impl TrtllmScheduler {
         }
     }
 
+    /// Attention-DP ranks (1 without attention DP).
+    fn num_ranks(&self) -> usize {
+        self.ranks.as_ref().map_or(1, |r| r.loads.len())
+    }
+
     /// Most started requests of the replica: `max_batch_size` per attention-DP rank.
     fn max_active(&self) -> usize {
-        let ranks = self.ranks.as_ref().map_or(1, |r| r.loads.len());
-        (self.options.max_batch_size as usize).saturating_mul(ranks)
+        (self.options.max_batch_size as usize).saturating_mul(self.num_ranks())
     }
 
     fn batch_waiting(&self) -> bool {
@@ -610,7 +614,7 @@ impl ReplicaScheduler for TrtllmScheduler {
             self.form(now, requests, plan);
         }
         self.ahead.formed(now, !plan.is_empty());
-        let num_ranks = self.ranks.as_ref().map_or(1, |r| r.loads.len()) as u64;
+        let num_ranks = self.num_ranks() as u64;
         debug_assert!(u64::from(plan.total_tokens()) <= u64::from(self.options.max_num_tokens) * num_ranks);
     }
 
