@@ -152,7 +152,9 @@ fn a_million_qps_for_a_minute_is_refused_by_its_memory_estimate() {
     );
     // A larger budget takes it.
     let sim = SimConfig::build_with_budget(&config(&pairs), &Inputs::new(), 32 << 30).unwrap();
-    assert_eq!(sim.memory_estimate.requests, 60_000_000 * 400);
+    // 60 M arrivals on average, planned with six standard deviations (6·√(60 M) ≈ 46,476) and
+    // the constant terms of the count's upper bound (20·cv² + 1 = 21) for the chance of more.
+    assert_eq!(sim.memory_estimate.requests, 60_046_497 * 400);
 }
 
 #[test]
@@ -225,6 +227,44 @@ fn a_qps_of_1e18_with_a_duration_is_refused() {
         assert!(
             message.contains("more than the 100000000 a run simulates") || message.contains("round to 0 ns"),
             "{interval}: {message}"
+        );
+    }
+}
+
+/// Found by the fuzz campaign (seed 502): gamma arrivals with cv = 65535 over a 5 s duration
+/// were planned at the mean count (1 request) while the ~cv² near-zero gaps before each long
+/// one brought thousands, past the workload's bound and its memory estimate. Now the count a
+/// duration may hold is bounded with the gaps' spread, and arrivals that bursty are refused.
+#[test]
+fn bursty_gamma_arrivals_over_a_duration_are_bounded_by_their_spread() {
+    let pairs = [
+        ("synthetic_request_generator_config_num_requests", "none"),
+        ("synthetic_request_generator_config_duration", "5"),
+        ("interval_generator_config_type", "gamma"),
+        ("gamma_request_interval_generator_config_cv", "65535"),
+    ];
+    let (flag, message) = one_error(&pairs, &[]);
+    assert_eq!(flag, "gamma_request_interval_generator_config_cv");
+    assert!(
+        message.starts_with(
+            "arrivals this bursty (cv = 65535) could bring up to 8.590e10 requests within a duration of 5 s"
+        ),
+        "{message}"
+    );
+    // Bounded by a count as well, the same arrivals run, and every one is accounted for.
+    let counted = [("synthetic_request_generator_config_num_requests", "3000"), pairs[1], pairs[2], pairs[3]];
+    let report = run_checked(&config(&counted), &Inputs::new());
+    assert!(report.summary.num_completed <= 3000);
+    // A bursty but plausible cv runs on the duration alone, within the bound it was planned with.
+    for cv in ["3", "30"] {
+        let bursty = [pairs[0], pairs[1], pairs[2], ("gamma_request_interval_generator_config_cv", cv)];
+        let built = SimConfig::build(&config(&bursty), &Inputs::new()).expect("builds");
+        let planned = built.workload.build.estimated_requests;
+        let report = run_checked(&config(&bursty), &Inputs::new());
+        assert!(
+            report.summary.num_completed as u64 <= planned,
+            "cv {cv}: {} > {planned}",
+            report.summary.num_completed
         );
     }
 }

@@ -67,3 +67,13 @@ fn a_long_prompt_s_mfu_counts_causal_attention_pairs() {
     );
     assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
 }
+
+/// Gamma arrivals with cv = 65535 over a 5 s duration (the 1 M campaign, seed 502): planned at
+/// the mean count (one request), they brought 2,000 at once — about cv² gaps round to nothing
+/// before each long one — past the workload's bound and its memory estimate
+/// (workload/synthetic.rs, `check_request_count`). Now refused, naming the cv flag.
+#[test]
+fn bursty_gamma_arrivals_are_planned_with_their_spread() {
+    let verdict = replay("gamma_burst_count_bound.json");
+    assert!(matches!(verdict, Verdict::Refused), "{verdict:?}");
+}

@@ -37,6 +37,16 @@ pub struct IntervalPlan {
     /// as the clock rounds them (0 when they all round to nothing), the mean of random ones.
     /// Validation bounds the requests a duration holds with it.
     pub mean_gap_ns: f64,
+    /// The coefficient of variation of random gaps (0 for deterministic ones): how far the
+    /// count a duration holds may run above its mean (variance ≈ mean·cv², and runs of about
+    /// cv² near-zero gaps when cv is large).
+    pub gap_cv: f64,
+    /// The flag that sets [`IntervalPlan::gap_cv`], named when bursts could bring more requests
+    /// than a run simulates; `None` when the generator has no such flag.
+    pub cv_flag: Option<&'static str>,
+    /// Deterministic gaps repeat every this many arrivals (a trace's gaps cycle; constant gaps
+    /// every 1): a duration holds at most this many more than its mean count.
+    pub cycle_len: u64,
 }
 
 impl IntervalPlan {
@@ -57,7 +67,20 @@ impl IntervalPlan {
             pace_flag,
             exact_span: exact,
             mean_gap_ns,
+            gap_cv: if exact { 0.0 } else { 1.0 },
+            cv_flag: None,
+            cycle_len: 1,
         }
+    }
+
+    /// The most requests a duration holding `mean_count` arrivals on average will see, but
+    /// for a chance below about one in a billion: the mean plus six standard deviations of a
+    /// renewal count (√(mean)·cv), plus 20·cv² for the runs of near-zero gaps very bursty
+    /// gamma arrivals produce (about cv² of them before each long gap, geometrically
+    /// distributed), plus one cycle of deterministic gaps.
+    pub fn count_upper_bound(&self, mean_count: f64) -> f64 {
+        let cv = self.gap_cv;
+        mean_count + 6.0 * cv * mean_count.sqrt() + 20.0 * cv * cv + self.cycle_len as f64
     }
 }
 
@@ -234,13 +257,14 @@ fn parse_gamma(p: &mut Params) -> Option<IntervalPlan> {
     }
     let build: Arc<dyn Fn() -> Box<dyn IntervalGenerator> + Send + Sync> =
         Arc::new(move || Box::new(Gamma { dist: rand_distr::Gamma::new(shape, scale).expect("validated") }));
-    Some(IntervalPlan::with_mean_gap(
+    let plan = IntervalPlan::with_mean_gap(
         build,
         seed,
         1.0 / qps,
         "gamma_request_interval_generator_config_qps",
         false,
-    ))
+    );
+    Some(IntervalPlan { gap_cv: cv, cv_flag: Some("gamma_request_interval_generator_config_cv"), ..plan })
 }
 
 /// A number for messages: plain when ordinary, in exponent form when huge or tiny (1e308, not
@@ -383,6 +407,7 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
     let cycle_ns: f64 = gaps.iter().map(|g| secs_to_nanos(*g) as f64).sum();
     let mean_gap_ns = cycle_ns / gaps.len() as f64;
     let span_gaps = gaps.clone();
+    let span_gaps_len = gaps.len() as u64;
     let span_s = Arc::new(move |n: u64| {
         let len = span_gaps.len() as u64;
         (n / len) as f64 * cycle_s + span_gaps[..(n % len) as usize].iter().sum::<f64>()
@@ -394,6 +419,9 @@ fn parse_trace(p: &mut Params) -> Option<IntervalPlan> {
         pace_flag: SCALE_FLAG,
         exact_span: true,
         mean_gap_ns,
+        gap_cv: 0.0,
+        cv_flag: None,
+        cycle_len: span_gaps_len,
     })
 }
 

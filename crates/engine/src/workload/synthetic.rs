@@ -147,9 +147,11 @@ fn check_horizon(
 }
 
 /// Refuses a duration-bounded workload whose arrivals would never pass the duration (gaps
-/// that the nanosecond clock rounds to nothing) or that would hold more requests than a run
-/// simulates ([`MAX_REQUESTS`]); returns the requests expected (the count, or what the duration
-/// holds at the mean pace, whichever ends the arrivals first).
+/// that the nanosecond clock rounds to nothing) or that could hold more requests than a run
+/// simulates ([`MAX_REQUESTS`]); returns the most requests expected (the count, or what the
+/// duration holds at the mean pace plus the room random gaps need,
+/// [`IntervalPlan::count_upper_bound`], whichever ends the arrivals first): the memory
+/// estimate's figure, so that bursty arrivals cannot outgrow the budget they were accepted on.
 fn check_request_count(
     p: &mut Params,
     num_requests: Option<u64>,
@@ -162,9 +164,10 @@ fn check_request_count(
     } else {
         f64::INFINITY
     };
+    let upper = intervals.count_upper_bound(within);
     match num_requests {
-        Some(n) => Some(if (n as f64) <= within { n } else { within as u64 }),
-        None if within <= MAX_REQUESTS as f64 => Some(libm::ceil(within) as u64),
+        Some(n) => Some(if (n as f64) <= upper { n } else { libm::ceil(upper) as u64 }),
+        None if upper <= MAX_REQUESTS as f64 => Some(libm::ceil(upper) as u64),
         None if within.is_infinite() => {
             p.error(
                 ConfigError::new(
@@ -175,12 +178,28 @@ fn check_request_count(
             );
             None
         }
+        None if within <= MAX_REQUESTS as f64 && intervals.cv_flag.is_some() => {
+            let cv_flag = intervals.cv_flag.unwrap_or(intervals.pace_flag);
+            p.error(
+                ConfigError::new(
+                    cv_flag,
+                    format!(
+                        "arrivals this bursty (cv = {}) could bring up to {upper:.3e} requests within a duration of {duration} s (about {within:.3e} on average), more than the {MAX_REQUESTS} a run simulates",
+                        intervals.gap_cv
+                    ),
+                )
+                .with_hint(format!(
+                    "lower --{cv_flag}, or bound the arrivals with --synthetic_request_generator_config_num_requests"
+                )),
+            );
+            None
+        }
         None => {
             p.error(
                 ConfigError::new(
                     intervals.pace_flag,
                     format!(
-                        "a duration of {duration} s holds about {within:.3e} requests at this pace, more than the {MAX_REQUESTS} a run simulates"
+                        "a duration of {duration} s holds about {within:.3e} requests at this pace (up to {upper:.3e} by chance), more than the {MAX_REQUESTS} a run simulates"
                     ),
                 )
                 .with_hint(format!(
