@@ -77,3 +77,13 @@ fn bursty_gamma_arrivals_are_planned_with_their_spread() {
     let verdict = replay("gamma_burst_count_bound.json");
     assert!(matches!(verdict, Verdict::Refused), "{verdict:?}");
 }
+
+/// Static arrivals (every gap 0) with a count and a duration (the 1 M campaign, seed 503): the
+/// count bound's spread term computed 0 · ∞ = NaN for a mean count of ∞ (gaps that round to
+/// nothing), and the plan fell to 0 requests while 65,535 arrived (workload/interval.rs,
+/// `count_upper_bound`). The count bounds them: accepted, and they all run.
+#[test]
+fn static_arrivals_with_a_count_and_a_duration_are_planned_at_the_count() {
+    let verdict = replay("static_count_with_duration.json");
+    assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
+}

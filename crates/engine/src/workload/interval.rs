@@ -79,6 +79,11 @@ impl IntervalPlan {
     /// gamma arrivals produce (about cv² of them before each long gap, geometrically
     /// distributed), plus one cycle of deterministic gaps.
     pub fn count_upper_bound(&self, mean_count: f64) -> f64 {
+        // Gaps that round to nothing (an infinite mean count) bound nothing; spelled out so
+        // that deterministic gaps (cv = 0) never compute 0 · ∞ = NaN.
+        if !mean_count.is_finite() {
+            return f64::INFINITY;
+        }
         let cv = self.gap_cv;
         mean_count + 6.0 * cv * mean_count.sqrt() + 20.0 * cv * cv + self.cycle_len as f64
     }
