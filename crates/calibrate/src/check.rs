@@ -206,7 +206,7 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
 }
 
 /// Shipped quantised fused-MoE curves against the rows they were fitted to (AIC's fp8-block
-/// and fp4 fused-MoE tables of `system`, ≥ `MOE_FIT_FROM` routed tokens per expert), and the
+/// fp4 and int4 weight-only fused-MoE tables of `system`, ≥ `MOE_FIT_FROM` routed tokens per expert), and the
 /// generic GEMM curve of the dtype on the same rows (what the experts cost without the fit).
 /// Reported, not bounded: one curve per device and dtype spans 12-18 shapes and 2-3 kernels.
 pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str) -> Vec<ErrorRow> {
@@ -218,6 +218,8 @@ pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str
     for (weights, fused, generic) in [
         (Dtype::Fp8, class::MOE_EXPERTS_FP8, class::GEMM_FP8),
         (Dtype::Fp4, class::MOE_EXPERTS_FP4, class::GEMM_FP4),
+        // INT4 weight-only experts multiply at 16 bits: the bf16 generic GEMM.
+        (Dtype::Int4, class::MOE_EXPERTS_INT4, class::GEMM),
     ] {
         let rows = crate::moe_prefill_rows(shared, system, dev, weights);
         let table = crate::moe_table(dev, weights);
@@ -230,7 +232,10 @@ pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str
                     name,
                     &format!("moe experts on {class}"),
                     &format!("{weights:?}").to_lowercase(),
-                    &format!("aic {system}/{table}.csv tpe≥16"),
+                    &format!(
+                        "aic {system}/{table}.csv {}",
+                        if crate::moe_fit_is_whole_range(weights) { "tokens≤4096" } else { "tpe≥16" }
+                    ),
                     &pairs,
                     None,
                 ));

@@ -474,8 +474,8 @@ pub enum Family {
     /// Multi-head latent attention: prefill and decode, bf16 and fp8 KV cache
     /// (`ctx_mla_kv*.csv`, `gen_mla_kv*.csv`).
     Mla,
-    /// Quantised (fp8, fp4) MoE experts' grouped GEMMs at prefill sizes
-    /// (`moe_fp8_block.csv`, `moe_nvfp4.csv` / `moe_w4a16_mxfp4.csv`).
+    /// Quantised (fp8, fp4, int4) MoE experts' grouped GEMMs at prefill sizes
+    /// (`moe_fp8_block.csv`, `moe_nvfp4.csv` / `moe_w4a16_mxfp4.csv`, `moe_int4_wo.csv`).
     Moe,
 }
 
@@ -504,7 +504,7 @@ impl Family {
                 class::MLA_PREFILL_ATTENTION_FP8,
                 class::MLA_DECODE_ATTENTION_FP8,
             ],
-            Family::Moe => &[class::MOE_EXPERTS_FP8, class::MOE_EXPERTS_FP4],
+            Family::Moe => &[class::MOE_EXPERTS_FP8, class::MOE_EXPERTS_FP4, class::MOE_EXPERTS_INT4],
         }
     }
 }
@@ -585,13 +585,20 @@ pub fn fit_family(
             }
         }
         Family::Moe => {
-            for (weights, class) in
-                [(Dtype::Fp8, class::MOE_EXPERTS_FP8), (Dtype::Fp4, class::MOE_EXPERTS_FP4)]
-            {
+            for (weights, class) in [
+                (Dtype::Fp8, class::MOE_EXPERTS_FP8),
+                (Dtype::Fp4, class::MOE_EXPERTS_FP4),
+                (Dtype::Int4, class::MOE_EXPERTS_INT4),
+            ] {
                 let file = moe_table(dev, weights);
                 if let Some(f) = fit_moe_quantised(shared, system, dev, act, weights)? {
+                    let sizes = if moe_fit_is_whole_range(weights) {
+                        "≤ 4096 tokens".to_string()
+                    } else {
+                        format!("≥ {MOE_FIT_FROM} routed tokens per expert")
+                    };
                     let what = format!(
-                        "{file}.csv, balanced routing, no EP, ≥ {MOE_FIT_FROM} routed tokens per expert, (shape, TP, band) weighted alike"
+                        "{file}.csv, balanced routing, no EP, {sizes}, (shape, TP, band) weighted alike"
                     );
                     out.push((class.to_string(), fitted(f, source(&what))));
                 }
@@ -607,22 +614,36 @@ pub const MOE_FIT_FROM: f64 = 16.0;
 
 /// The AIC fused-MoE table whose kernels run `weights` experts on `dev` as llmsim times them:
 /// fp8 block-scaled (DeepSeek's, Qwen3's and MiniMax's checkpoints); fp4 as NVFP4 where the
-/// device has an fp4 rate, else weight-only MXFP4 with 16-bit activations.
+/// device has an fp4 rate, else weight-only MXFP4 with 16-bit activations; int4 as INT4
+/// weight-only (vLLM's compressed-tensors WNA16 Marlin MoE, group 32, on every device).
 pub fn moe_table(dev: &DeviceSpec, weights: Dtype) -> &'static str {
     match weights {
         Dtype::Fp4 if dev.fp4_tflops.is_some() => "moe_nvfp4",
         Dtype::Fp4 => "moe_w4a16_mxfp4",
+        Dtype::Int4 => "moe_int4_wo",
         _ => "moe_fp8_block",
     }
 }
 
 /// The in-scope rows of a quantised fused-MoE table: balanced routing, no EP, at least
-/// [`MOE_FIT_FROM`] routed tokens per expert.
+/// [`MOE_FIT_FROM`] routed tokens per expert. INT4 weight-only experts take every size up to
+/// 4096 tokens instead, as the bf16 fit does ([`moe_fit_is_whole_range`]).
 pub fn moe_prefill_rows(shared: &Path, system: &str, dev: &DeviceSpec, weights: Dtype) -> Vec<data::MoeRow> {
     let Ok(rows) = data::aic_moe(shared, system, moe_table(dev, weights)) else { return Vec::new() };
+    let whole = moe_fit_is_whole_range(weights);
     rows.into_iter()
-        .filter(|r| r.ep == 1 && r.dist == "balanced" && r.tokens * r.top_k / r.experts >= MOE_FIT_FROM)
+        .filter(|r| r.ep == 1 && r.dist == "balanced")
+        .filter(|r| if whole { r.tokens <= 4096.0 } else { r.tokens * r.top_k / r.experts >= MOE_FIT_FROM })
         .collect()
+}
+
+/// Whether the fused-MoE fit of `weights` experts covers decode sizes too (the predictor then
+/// times them on it at every size, as bf16 experts): INT4 weight-only, whose Marlin MoE kernel
+/// runs 1.6-3.8× the generic 16-bit GEMM curve from 1 token up (AIC `moe_int4_wo.csv`, TP 8,
+/// H200 and B200), so the generic curve cannot stand in at decode sizes as it does for fp8 and
+/// NVFP4 experts.
+pub fn moe_fit_is_whole_range(weights: Dtype) -> bool {
+    weights == Dtype::Int4
 }
 
 /// Predicted µs of a balanced, EP-1 fused-MoE row with the experts' grouped-GEMM curve `c` at
@@ -1033,7 +1054,14 @@ mod tests {
         assert_eq!(moe_table(device("b200"), Dtype::Fp4), "moe_nvfp4");
         assert_eq!(moe_table(device("h200"), Dtype::Fp4), "moe_w4a16_mxfp4");
         assert_eq!(moe_table(device("h100"), Dtype::Fp8), "moe_fp8_block");
-        assert_eq!(Family::Moe.classes(), &[class::MOE_EXPERTS_FP8, class::MOE_EXPERTS_FP4]);
+        assert_eq!(moe_table(device("b200"), Dtype::Int4), "moe_int4_wo");
+        assert_eq!(moe_table(device("h200"), Dtype::Int4), "moe_int4_wo");
+        assert_eq!(
+            Family::Moe.classes(),
+            &[class::MOE_EXPERTS_FP8, class::MOE_EXPERTS_FP4, class::MOE_EXPERTS_INT4]
+        );
+        // INT4 weight-only experts are fitted from one token up; the others at prefill sizes.
+        assert!(moe_fit_is_whole_range(Dtype::Int4) && !moe_fit_is_whole_range(Dtype::Fp8));
     }
 
     #[test]
@@ -1054,6 +1082,7 @@ mod tests {
         for (fused, generic) in [
             ("moe experts on moe_experts_fp8", "moe experts on gemm_fp8"),
             ("moe experts on moe_experts_fp4", "moe experts on gemm_fp4"),
+            ("moe experts on moe_experts_int4", "moe experts on gemm"),
         ] {
             assert!(
                 mape(fused) < 25.0 && mape(fused) < mape(generic),

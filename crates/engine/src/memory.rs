@@ -212,6 +212,27 @@ pub fn dense_layers_on_stage(replica: &ReplicaSpec, stage: u32) -> u32 {
     }
 }
 
+/// Bytes per GPU of `params` parameters that hold the busiest stage's routed experts
+/// ([`stage_routed_expert_params`]) and other weights: each part in its dtype
+/// ([`ReplicaSpec::expert_weight_dtype`], [`ReplicaSpec::dense_weight_dtype`]).
+pub fn weight_bytes(replica: &ReplicaSpec, params: u64) -> u64 {
+    let (experts, dense) = (replica.expert_weight_dtype(), replica.dense_weight_dtype());
+    if experts == dense {
+        return dense.bytes_of(params);
+    }
+    let routed = stage_routed_expert_params(replica).min(params);
+    experts.bytes_of(routed) + dense.bytes_of(params - routed)
+}
+
+/// The routed experts' parameters on one GPU of the most loaded pipeline stage (0 for a dense
+/// model): every expert of its MoE layers, spread as [`stage_layer_params`] counts them.
+pub fn stage_routed_expert_params(replica: &ReplicaSpec) -> u64 {
+    let layers = u64::from(replica.layers_per_stage());
+    let last = replica.parallel.num_pipeline_stages.max(1) - 1;
+    let dense = u64::from(dense_layers_on_stage(replica, last));
+    (layers - dense) * routed_expert_params(replica, replica.model.moe.is_some(), Experts::All)
+}
+
 /// Layer parameters on one GPU of the most loaded pipeline stage: the last, which holds the
 /// fewest of an MoE model's dense first layers.
 pub fn stage_layer_params(replica: &ReplicaSpec) -> u64 {
@@ -348,7 +369,7 @@ pub fn plan_with_draft(
         if pp == 1 { if m.tie_word_embeddings { embedding } else { 2 * embedding } } else { embedding };
     let params_per_device = stage_layer_params(replica) + edge_params + draft.params_per_device;
     let active_layer_params_per_device = active_stage_layer_params(replica);
-    let weight_bytes = replica.weight_dtype.bytes_of(params_per_device);
+    let weight_bytes = weight_bytes(replica, params_per_device);
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
     let activations = match cache.activation_memory {
         ActivationMemory::None => 0,
@@ -579,6 +600,33 @@ mod tests {
         );
         assert_eq!(Dtype::Fp4.bytes_of(32), 16 + 2);
         assert_eq!(Dtype::Fp4.bytes_of(33), 17 + 3, "a started block has its scale");
+    }
+
+    #[test]
+    fn int4_weight_only_quantises_an_moe_models_routed_experts_and_a_dense_models_every_weight() {
+        assert_eq!(Dtype::Int4.bytes_of(32), 16 + 2, "a bf16 scale per group of 32");
+        assert_eq!(Dtype::Int4.bytes_of(33), 17 + 4, "a started group has its scale");
+        assert_eq!(Dtype::Int4.bytes_per_element(), 0.5625);
+        // Mixtral-8x7B at TP 2, by hand. Routed experts per GPU: 32 layers × 8 experts ×
+        // 3·4096·14336 / 2 = 22,548,578,304 parameters, at INT4 half a byte each plus 2 bytes
+        // per 32: 11,274,289,152 + 1,409,286,144 = 12,683,575,296 B. The rest in bf16: per layer
+        // attention (2·4096·4096 + 2·4096·1024) / 2 = 20,971,520, router 4096·8 = 32,768, two
+        // norms 8,192, × 32 = 672,399,360; embedding and LM head 2 · 32000·4096 / 2 =
+        // 131,072,000; 803,471,360 parameters, 1,606,942,720 B.
+        let mut r = replica("mistralai/Mixtral-8x7B-v0.1", "h100", 2, 1);
+        r.weight_dtype = Dtype::Int4;
+        let p = plan(&r, &cache()).unwrap();
+        assert_eq!(stage_routed_expert_params(&r), 22_548_578_304);
+        assert_eq!(p.params_per_device, 22_548_578_304 + 803_471_360);
+        assert_eq!(p.weight_bytes_per_device, 12_683_575_296 + 1_606_942_720);
+        // A dense model's weights are all INT4: Llama-3-8B's 8,030,257,152 parameters (the
+        // final norm's 4096 not counted) take 4,015,128,576 + 2 · 250,945,536 = 4,517,019,648 B.
+        let mut r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
+        r.weight_dtype = Dtype::Int4;
+        let p = plan(&r, &cache()).unwrap();
+        assert_eq!(p.params_per_device, 8_030_257_152);
+        assert_eq!(p.weight_bytes_per_device, 4_517_019_648);
+        assert_eq!(stage_routed_expert_params(&r), 0);
     }
 
     #[test]

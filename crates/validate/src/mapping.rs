@@ -196,13 +196,16 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
 
 /// llmsim's weight dtype for a dtype name of the file, `None` for one it has no model of.
 /// Block-scaled fp8 (`fp8_block`) stores and multiplies fp8 like per-tensor fp8; `nvfp4` (and
-/// the precision column's `fp4`) is llmsim's fp4. MXFP4, INT4 weight-only and the like are not.
+/// the precision column's `fp4`) is llmsim's fp4; INT4 weight-only (`int4_wo`, the precision
+/// column's `int4`) its int4 (W4A16, group 32: on an MoE model the routed experts, the other
+/// weights bf16, as the compressed-tensors checkpoint ships them). MXFP4 and the like are not.
 fn llmsim_dtype(name: &str) -> Option<&'static str> {
     match name {
         "bf16" => Some("bf16"),
         "fp16" => Some("fp16"),
         "fp8" | "fp8_block" => Some("fp8"),
         "nvfp4" | "fp4" => Some("fp4"),
+        "int4_wo" | "int4" => Some("int4"),
         _ => None,
     }
 }
@@ -226,7 +229,8 @@ fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
 /// recipes for FP8 and FP4 checkpoints quantise the KV cache to fp8 (`kv-cache-dtype: fp8`,
 /// `kv_cache_config: {dtype: fp8}`: `benchmarks/70b_fp8_*.sh`, `70b_fp4_b200_*.sh`,
 /// `dsr1_fp8_*_trt_*.sh` at InferenceX `ac1998a5`, Oct 2025); its SGLang recipes leave it to
-/// the engine's default (`auto`: the activations' dtype, bf16) on Hopper. Anything else keeps
+/// the engine's default (`auto`: the activations' dtype, bf16) on Hopper. INT4 weight-only
+/// checkpoints (Kimi-K2.5's) are taken to keep vLLM's `auto` (bf16). Anything else keeps
 /// the activations' dtype — except SGLang's for a sparse-attention (DSA) model on Blackwell,
 /// whose `auto` is fp8 (`sparse_on_blackwell`).
 fn kv_cache_dtype(backend: &str, weight_dtype: &'static str, sparse_on_blackwell: bool) -> &'static str {
@@ -352,6 +356,28 @@ mod tests {
     }
 
     #[test]
+    fn int4_weight_only_points_run_int4_weights_with_a_bf16_kv_cache() {
+        let p = point(&[
+            ("model_path", "moonshotai/Kimi-K2.5"),
+            ("system", "b200_sxm"),
+            ("precision", "int4"),
+            ("gemm_quant_mode", "int4_wo"),
+            ("moe_quant_mode", "int4_wo"),
+            ("tp_size", "8"),
+            ("moe_tp_size", "8"),
+        ]);
+        let c = point_config(&p, &Overrides::default()).unwrap();
+        assert_eq!(flag(&c, "replica_config_weight_dtype"), "int4");
+        assert_eq!(flag(&c, "replica_config_kv_cache_dtype"), "bf16");
+        // A blank quant mode takes the precision column's int4.
+        let p = point(&[("precision", "int4"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]);
+        assert_eq!(
+            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_weight_dtype"),
+            "int4"
+        );
+    }
+
+    #[test]
     fn nvfp4_points_run_fp4_weights_with_the_recipes_fp8_kv_cache() {
         let p = point(&[
             ("system", "b200_sxm"),
@@ -427,8 +453,12 @@ mod tests {
             SkipReason::Precision { column: "gemm_quant_mode", value: "mxfp4".into() }
         );
         assert_eq!(
-            skip(&[("precision", "int4"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]),
-            SkipReason::Precision { column: "precision", value: "int4".into() }
+            skip(&[("precision", "int8"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]),
+            SkipReason::Precision { column: "precision", value: "int8".into() }
+        );
+        assert_eq!(
+            skip(&[("gemm_quant_mode", "int4_wo"), ("moe_quant_mode", "fp8")]),
+            SkipReason::MixedPrecision { gemm: "int4", moe: "fp8" }
         );
         assert_eq!(
             skip(&[("gemm_quant_mode", "fp8"), ("moe_quant_mode", "w4a16_mxfp4")]),

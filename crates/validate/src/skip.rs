@@ -14,7 +14,7 @@ pub enum SkipReason {
     UnknownSystem(String),
     /// The GPU system maps to a device or node llmsim's catalogue lacks.
     SystemNotInCatalogue { system: String, message: String },
-    /// A weight dtype llmsim has no model of (MXFP4, INT4 weight-only, ...).
+    /// A weight dtype llmsim has no model of (MXFP4, INT8, ...).
     Precision { column: &'static str, value: String },
     /// GEMMs and experts in different dtypes that llmsim cannot express with one weight dtype.
     MixedPrecision { gemm: &'static str, moe: &'static str },
@@ -73,7 +73,7 @@ impl fmt::Display for SkipReason {
                 write!(f, "system {system} is not in llmsim's catalogue: {message}")
             }
             SkipReason::Precision { column, value } => {
-                write!(f, "{column} {value} is not modelled (llmsim has bf16, fp16, fp8 and NVFP4 weights)")
+                write!(f, "{column} {value} is not modelled (llmsim has bf16, fp16, fp8, NVFP4 and INT4 weight-only weights)")
             }
             SkipReason::MixedPrecision { gemm, moe } => {
                 write!(f, "GEMMs in {gemm} and experts in {moe}: llmsim has one weight dtype")

@@ -15,20 +15,33 @@ pub enum Dtype {
     /// NVFP4: 4-bit floats (E2M1) in blocks of 16 sharing one FP8 (E4M3) scale, as Blackwell's
     /// FP4 tensor cores read them. Weights only.
     Fp4,
+    /// INT4 weight-only (W4A16): 4-bit integers in groups of 32 sharing one bf16 scale, as
+    /// compressed-tensors' `pack-quantized` symmetric group-32 checkpoints store them
+    /// (Kimi-K2-Thinking's and Kimi-K2.5's routed experts). Dequantised inside the GEMM (vLLM's
+    /// Marlin kernels) and multiplied at the 16-bit rate, activations staying 16-bit. On an MoE
+    /// model only the routed experts are INT4 and every other weight is bf16, as those
+    /// checkpoints ship them ([`Dtype::dense_part`]). Weights only.
+    Int4,
 }
 
 /// Elements per NVFP4 scale block (one FP8 scale byte each; the one FP32 scale per tensor is
 /// negligible).
 pub const NVFP4_BLOCK: f64 = 16.0;
 
+/// Elements per INT4 weight-only scale group (one bf16 scale, 2 bytes, each; symmetric, so no
+/// zero point): compressed-tensors' `group_size` 32 of Kimi-K2.5's `quantization_config`.
+pub const INT4_GROUP: f64 = 32.0;
+
 impl Dtype {
     /// Bytes per element, block scales included: NVFP4 stores half a byte per element plus one
-    /// scale byte per 16 elements, 0.5625.
+    /// scale byte per 16 elements, 0.5625; INT4 weight-only half a byte plus a 2-byte scale per
+    /// 32 elements, also 0.5625.
     pub fn bytes_per_element(self) -> f64 {
         match self {
             Dtype::Bf16 | Dtype::Fp16 => 2.0,
             Dtype::Fp8 => 1.0,
             Dtype::Fp4 => 0.5 + 1.0 / NVFP4_BLOCK,
+            Dtype::Int4 => 0.5 + 2.0 / INT4_GROUP,
         }
     }
 
@@ -39,15 +52,30 @@ impl Dtype {
             Dtype::Fp8 => elements,
             // 4 bits each and one scale byte per started block of 16.
             Dtype::Fp4 => elements.div_ceil(2) + elements.div_ceil(NVFP4_BLOCK as u64),
+            // 4 bits each and a 2-byte scale per started group of 32.
+            Dtype::Int4 => elements.div_ceil(2) + 2 * elements.div_ceil(INT4_GROUP as u64),
+        }
+    }
+
+    /// The dtype of an MoE model's weights other than its routed experts (attention, dense and
+    /// shared MLPs, router, embedding, LM head) when its weights are `self`: bf16 for INT4
+    /// weight-only, whose MoE checkpoints quantise the routed experts only (Kimi-K2.5's
+    /// `quantization_config` ignores `self_attn`, `shared_experts`, the dense MLPs and
+    /// `lm_head`); `self` otherwise. A dense model's weights are all `self`.
+    pub fn dense_part(self) -> Dtype {
+        match self {
+            Dtype::Int4 => Dtype::Bf16,
+            other => other,
         }
     }
 
     /// The dense tensor-core rate, TFLOP/s, of GEMMs with weights in this dtype on `device`.
     /// Without FP8 (FP4) tensor cores the weights are dequantised and multiplied at the 16-bit
-    /// rate (vLLM's Marlin kernels run NVFP4 checkpoints so on Hopper).
+    /// rate (vLLM's Marlin kernels run NVFP4 checkpoints so on Hopper); INT4 weight-only is
+    /// always dequantised so.
     pub fn gemm_tflops(self, device: &DeviceSpec) -> f64 {
         let rate = match self {
-            Dtype::Bf16 | Dtype::Fp16 => None,
+            Dtype::Bf16 | Dtype::Fp16 | Dtype::Int4 => None,
             Dtype::Fp8 => device.fp8_tflops,
             Dtype::Fp4 => device.fp4_tflops,
         };
@@ -60,6 +88,7 @@ impl Dtype {
             "fp16" => Dtype::Fp16,
             "fp8" => Dtype::Fp8,
             "fp4" => Dtype::Fp4,
+            "int4" => Dtype::Int4,
             _ => Dtype::Bf16,
         }
     }
@@ -137,6 +166,17 @@ impl ReplicaSpec {
     /// Transformer layers on each pipeline stage.
     pub fn layers_per_stage(&self) -> u32 {
         self.model.num_layers / self.parallel.num_pipeline_stages.max(1)
+    }
+
+    /// The dtype of the routed experts' weights: the weight dtype.
+    pub fn expert_weight_dtype(&self) -> Dtype {
+        self.weight_dtype
+    }
+
+    /// The dtype of every other weight: [`Dtype::dense_part`] of the weight dtype on an MoE
+    /// model, the weight dtype on a dense one.
+    pub fn dense_weight_dtype(&self) -> Dtype {
+        if self.model.moe.is_some() { self.weight_dtype.dense_part() } else { self.weight_dtype }
     }
 }
 

@@ -55,6 +55,12 @@ pub mod class {
     /// (Blackwell), weight-only MXFP4 with 16-bit activations (`moe_w4a16_mxfp4.csv`) where it
     /// has not (Hopper), as llmsim times fp4 weights there.
     pub const MOE_EXPERTS_FP4: &str = "moe_experts_fp4";
+    /// INT4 weight-only experts' grouped GEMMs: vLLM's compressed-tensors WNA16 Marlin fused
+    /// MoE (`moe_int4_wo.csv`; H100, H200, B200, B300), 16-bit activations on every device.
+    /// Fitted from 1 token up and used at every size, as [`MOE_EXPERTS`] is for bf16 (the
+    /// Marlin MoE takes 1.6-3.8× the generic 16-bit GEMM's time at decode sizes); elsewhere INT4
+    /// experts take [`GEMM`].
+    pub const MOE_EXPERTS_INT4: &str = "moe_experts_int4";
     /// Prefill attention, bf16 KV cache.
     pub const PREFILL_ATTENTION: &str = "prefill_attention";
     /// Prefill attention, fp8 KV cache.
@@ -157,7 +163,8 @@ impl GemmKernels {
 
 /// The calibration class of layer GEMM `op` (QKV, O, gate+up or down projection) with
 /// `kernels` at weight dtype `weights`. Vidur profiled no fp8 or fp4 GEMM, so quantised layer
-/// GEMMs are vLLM's whichever kernels are chosen.
+/// GEMMs are vLLM's whichever kernels are chosen. INT4 weight-only GEMMs multiply at 16 bits
+/// (no INT4 GEMM table): the bf16 curves, with 0.5625-byte weights in the traffic.
 pub fn layer_gemm_class(op: super::Op, kernels: GemmKernels, weights: Dtype) -> String {
     match (kernels, weights) {
         (_, Dtype::Fp8) => format!("vllm_{}_fp8", op.name()),
@@ -172,7 +179,7 @@ pub fn gemm_class(weights: Dtype) -> &'static str {
     match weights {
         Dtype::Fp8 => class::GEMM_FP8,
         Dtype::Fp4 => class::GEMM_FP4,
-        Dtype::Bf16 | Dtype::Fp16 => class::GEMM,
+        Dtype::Bf16 | Dtype::Fp16 | Dtype::Int4 => class::GEMM,
     }
 }
 

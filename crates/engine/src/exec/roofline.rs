@@ -284,6 +284,9 @@ pub struct RooflinePredictor {
     shape: LayerShape,
     attention: AttentionShape,
     weight_bytes: f64,
+    /// Bytes per parameter of the routed experts (`weight_bytes` but for INT4 weight-only
+    /// experts beside 16-bit other weights).
+    expert_weight_bytes: f64,
     kv_bytes: f64,
     /// Peaks at 16-bit precision (element-wise ops and attention).
     peaks: Peaks,
@@ -294,6 +297,9 @@ pub struct RooflinePredictor {
     gemm: Curve,
     /// The grouped GEMMs of MoE experts.
     moe_gemm: Curve,
+    /// The shared expert's GEMMs (non-deployed MoE): `moe_gemm`, but the generic GEMM where the
+    /// routed experts are INT4 on their Marlin fit and the shared expert bf16.
+    shared_gemm: Curve,
     /// Quantised (fp8, fp4) experts' fused-MoE fit, blended in at prefill sizes
     /// ([`cost::moe_experts_blended_us`]); `None` at bf16 (whose `moe_gemm` is already the
     /// fused-MoE fit at every size) or without a table.
@@ -405,7 +411,10 @@ impl RooflinePredictor {
         let tp = replica.parallel.tensor_parallel_size;
         let device = &replica.device;
         let node = &replica.node;
-        let weights = replica.weight_dtype;
+        // An MoE model's routed experts may be in another dtype than its other weights (INT4
+        // weight-only experts beside bf16 attention).
+        let weights = replica.dense_weight_dtype();
+        let expert_weights = replica.expert_weight_dtype();
         let fp8_kv = replica.kv_cache_dtype == Dtype::Fp8;
         let bandwidth = device.memory_bandwidth_gbps * 1e9;
         let peaks = Peaks { flops_per_s: device.fp16_tflops * 1e12, bytes_per_s: bandwidth };
@@ -526,6 +535,7 @@ impl RooflinePredictor {
         let gemm_kernels_text = match (settings.gemm_kernels, weights) {
             (_, Dtype::Fp8) => "vLLM fp8",
             (_, Dtype::Fp4) => "vLLM NVFP4",
+            (_, Dtype::Int4) => "vLLM W4A16 (Marlin)",
             (GemmKernels::Vidur, _) => "Vidur-profiled",
             (GemmKernels::Vllm, _) => "vLLM",
         };
@@ -542,10 +552,20 @@ impl RooflinePredictor {
             });
             (attention + all_reduce_kernel, DENSE_MLP + all_reduce_kernel, moe)
         };
-        let moe_prefill = match weights {
+        let moe_prefill = match expert_weights {
             Dtype::Fp8 => cal.curve(class::MOE_EXPERTS_FP8),
             Dtype::Fp4 => cal.curve(class::MOE_EXPERTS_FP4),
-            Dtype::Bf16 | Dtype::Fp16 => None,
+            // INT4 experts are on their fused-MoE fit at every size (moe_gemm).
+            Dtype::Bf16 | Dtype::Fp16 | Dtype::Int4 => None,
+        };
+        let int4_experts = if m.moe.is_some() && expert_weights != weights {
+            format!(
+                "; INT4 weight-only routed experts (W4A16) on {}'s Marlin fused-MoE fit{}, the other weights bf16",
+                cal.device,
+                if cal.curve(class::MOE_EXPERTS_INT4).is_some() { "" } else { " (none here: the bf16 GEMM)" }
+            )
+        } else {
+            String::new()
         };
         let moe_text = match (&m.moe, moe_prefill) {
             (Some(_), Some(_)) => format!(
@@ -588,6 +608,7 @@ impl RooflinePredictor {
                 latent: shape.latent,
             },
             weight_bytes: weights.bytes_per_element(),
+            expert_weight_bytes: expert_weights.bytes_per_element(),
             kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             peaks,
             gemm_peaks,
@@ -595,9 +616,18 @@ impl RooflinePredictor {
             gemm,
             // Quantised experts take the generic GEMM of their dtype: the bf16 fused-MoE fit is
             // of different kernels.
-            moe_gemm: match weights {
+            // INT4 weight-only experts on the Marlin fused-MoE fit at every size, else (no
+            // table) the bf16 generic GEMM: they multiply at 16 bits.
+            moe_gemm: match expert_weights {
                 Dtype::Bf16 | Dtype::Fp16 => cal.curve(class::MOE_EXPERTS).unwrap_or(gemm),
                 Dtype::Fp8 | Dtype::Fp4 => gemm,
+                Dtype::Int4 => {
+                    cal.curve(class::MOE_EXPERTS_INT4).unwrap_or(curve(gemm_class(expert_weights)))
+                }
+            },
+            shared_gemm: match expert_weights {
+                Dtype::Bf16 | Dtype::Fp16 => cal.curve(class::MOE_EXPERTS).unwrap_or(gemm),
+                Dtype::Fp8 | Dtype::Fp4 | Dtype::Int4 => gemm,
             },
             moe_prefill: moe_prefill.filter(|_| m.moe.is_some()),
             prefill,
@@ -647,7 +677,7 @@ impl RooflinePredictor {
             token_cache: (0..TOKEN_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             lm_head_cache: (0..LM_HEAD_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             description: format!(
-                "calibrated roofline: {} efficiencies{borrowed} fitted to Vidur mlp.csv and AIConfigurator tables (data/calibration.json), {} layer GEMMs{network}{latent_text}{moe_text}",
+                "calibrated roofline: {} efficiencies{borrowed} fitted to Vidur mlp.csv and AIConfigurator tables (data/calibration.json), {} layer GEMMs{network}{latent_text}{int4_experts}{moe_text}",
                 cal.device, gemm_kernels_text
             ),
         }
@@ -764,18 +794,21 @@ impl RooflinePredictor {
             ACT_BYTES,
             self.weight_bytes,
         );
-        let experts = cost::moe_experts_blended_us(
+        // The routed experts at their weights' bytes, then the shared expert at the others'.
+        let routed = cost::moe_experts_blended_us(
             &self.moe_gemm,
             self.moe_prefill.as_ref(),
             &self.op_curves[Op::MlpAct as usize],
             self.gemm_peaks,
             self.peaks,
-            shape,
+            &MoeShape { shared_dim: 0.0, ..*shape },
             tokens,
             routing.active_experts(tokens),
-            self.weight_bytes,
+            self.expert_weight_bytes,
         );
-        (router, experts)
+        let shared =
+            cost::shared_expert_us(&self.shared_gemm, self.gemm_peaks, shape, tokens, self.weight_bytes);
+        (router, routed + shared)
     }
 
     /// MoE router and experts for `tokens` tokens on the whole stage, ms (zeros for a dense
@@ -1212,7 +1245,7 @@ impl RooflinePredictor {
                 &d.routed,
                 picks,
                 d.load.experts_reached(picks),
-                self.weight_bytes,
+                self.expert_weight_bytes,
             );
             let shared = out.get(Op::MoeExperts);
             out.set(Op::MoeExperts, shared + moe_layers * 1e-3 * routed, Provenance::Roofline);
@@ -1891,6 +1924,41 @@ mod tests {
     }
 
     #[test]
+    fn int4_weight_only_gemms_read_a_quarter_of_the_bytes_at_the_16_bit_rate() {
+        let h100 = |dtype: &str| llama3_h100(&[("replica_config_weight_dtype", dtype)]);
+        let (bf16, int4) = (h100("bf16"), h100("int4"));
+        // W4A16: the 16-bit rate and curves (no INT4 GEMM table), 0.5625-byte weights.
+        assert_eq!(int4.gemm_peaks.flops_per_s, bf16.gemm_peaks.flops_per_s);
+        assert_eq!((int4.weight_bytes, int4.expert_weight_bytes), (0.5625, 0.5625));
+        let up = Op::MlpUpProj as usize;
+        assert_eq!(int4.op_curves[up], bf16.op_curves[up]);
+        assert!(int4.describe().contains("vLLM W4A16 (Marlin)"), "{}", int4.describe());
+        // A decode step of 8 sequences, Llama-3-8B's gate+up projection (k 4096, n 28672) on
+        // H100's Vidur curve (overhead 7.126 µs, compute 70.26 %, memory 100 %, sharpness
+        // 2.585, 128-row tiles), by hand: compute 2·128·28672·4096 FLOP / (989.4 T · 0.7026)
+        // = 43.25 µs at either dtype; memory (8·4096 + 8·28672)·2 B of activations plus the
+        // weights: 235,405,312 B = 70.27 µs at bf16, 66,584,576 B = 19.88 µs at INT4. The
+        // soft maximum gives 77.43 and 45.41 µs: 84.56 and 52.54 µs a layer, × 32 layers
+        // 2.706 and 1.681 ms. INT4 is faster than bf16, and no faster than the tile-rounded
+        // 16-bit FLOPs allow (32 × (7.126 + 43.25) µs = 1.612 ms): here the GEMM turns
+        // compute-bound.
+        let decode = decode_batch(8, 1000);
+        let (a, b) =
+            (bf16.predict(&decode, ONLY).get(Op::MlpUpProj), int4.predict(&decode, ONLY).get(Op::MlpUpProj));
+        assert!((a / 2.706 - 1.0).abs() < 0.002, "bf16 {a} ms");
+        assert!((b / 1.681 - 1.0).abs() < 0.002, "int4 {b} ms");
+        assert!(b < a && b >= 1.612, "bf16 {a} int4 {b}");
+        // A long prefill is compute-bound at the same rate: within 2 % of bf16, not faster
+        // than reading fewer bytes allows.
+        let prefill = [BatchItem { num_processed_tokens: 0, num_tokens: 4096, is_prefill: true }];
+        let (a, b) = (
+            bf16.predict(&prefill, ONLY).get(Op::MlpUpProj),
+            int4.predict(&prefill, ONLY).get(Op::MlpUpProj),
+        );
+        assert!(b <= a && b > 0.98 * a, "bf16 {a} int4 {b}");
+    }
+
+    #[test]
     fn an_nvl72_rack_borrows_its_boards_all_reduce_and_calibration() {
         let predictor = |node: &str, tp: &str| {
             let r = replica(&[
@@ -2042,6 +2110,48 @@ mod latent_tests {
         .unwrap();
         let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
         RooflinePredictor::new(&replica, RooflineCoefficients::default()).unwrap()
+    }
+
+    #[test]
+    fn int4_weight_only_moe_checkpoints_quantise_the_routed_experts_only() {
+        let int4 = deepseek_on("h200", "8", "int4");
+        let mut replica = {
+            let config = Config::from_pairs([
+                ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+                ("replica_config_device", "h200"),
+                ("replica_config_network_device", "h200_dgx"),
+                ("replica_config_tensor_parallel_size", "8"),
+                ("replica_config_weight_dtype", "int4"),
+            ])
+            .unwrap();
+            SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica
+        };
+        assert_eq!((replica.expert_weight_dtype(), replica.dense_weight_dtype()), (Dtype::Int4, Dtype::Bf16));
+        replica.weight_dtype = Dtype::Bf16;
+        let bf16 = RooflinePredictor::new(&replica, RooflineCoefficients::default()).unwrap();
+        // Routed experts at 0.5625 B on the 16-bit rate, everything else bf16.
+        assert_eq!((int4.weight_bytes, int4.expert_weight_bytes), (2.0, 0.5625));
+        assert_eq!(int4.gemm_peaks.flops_per_s, bf16.gemm_peaks.flops_per_s);
+        let marlin = Calibration::embedded().device("h200").and_then(|d| d.curve(class::MOE_EXPERTS_INT4));
+        assert_eq!(Some(int4.moe_gemm), marlin, "the compressed-tensors WNA16 fused-MoE fit at every size");
+        assert!(int4.moe_prefill.is_none());
+        assert_eq!(int4.shared_gemm, int4.gemm, "the shared expert is a bf16 GEMM");
+        assert!(int4.describe().contains("INT4 weight-only routed experts"), "{}", int4.describe());
+        let decode: Vec<BatchItem> = (0..32)
+            .map(|_| BatchItem { num_processed_tokens: 2000, num_tokens: 1, is_prefill: false })
+            .collect();
+        let (a, b) = (bf16.predict(&decode, ONLY), int4.predict(&decode, ONLY));
+        for op in [Op::AttnPreProj, Op::AttnPostProj, Op::MoeRouter, Op::LmHead] {
+            assert_eq!(a.get(op), b.get(op), "{op:?} stays bf16");
+        }
+        // The experts stream 0.5625 / 2 of the bytes (the shared expert's are still bf16), on a
+        // kernel that reaches less of the bandwidth than the bf16 fused MoE.
+        assert!(
+            b.get(Op::MoeExperts) < a.get(Op::MoeExperts),
+            "{} vs {}",
+            b.get(Op::MoeExperts),
+            a.get(Op::MoeExperts)
+        );
     }
 
     #[test]

@@ -63,9 +63,9 @@ pub(super) const CLUSTER: &[FlagDef] = &[
     ),
     FlagDef::choice(
         "replica_config_weight_dtype",
-        &["bf16", "fp16", "fp8", "fp4"],
+        &["bf16", "fp16", "fp8", "fp4", "int4"],
         "bf16",
-        "Weight dtype: sets bytes per parameter and the GEMM FLOP rate. fp4 is NVFP4 (0.5625 bytes per parameter with its block scales; the FP4 tensor-core rate on Blackwell, the FP16 rate elsewhere).",
+        "Weight dtype: sets bytes per parameter and the GEMM FLOP rate. fp4 is NVFP4 (0.5625 bytes per parameter with its block scales; the FP4 tensor-core rate on Blackwell, the FP16 rate elsewhere). int4 is INT4 weight-only (W4A16: 0.5625 bytes per parameter with a bf16 scale per group of 32; dequantised in the GEMM, at the FP16 rate); on an MoE model only the routed experts are int4 and the other weights bf16, as compressed-tensors checkpoints (Kimi-K2.5) ship them.",
     ),
     FlagDef::choice(
         "replica_config_kv_cache_dtype",

@@ -42,7 +42,8 @@ pub(super) fn read(p: &mut Params, warnings: &mut Vec<String>) -> Option<Replica
     let tensor_cores = match weight_dtype {
         Dtype::Fp8 => Some(("FP8", device.fp8_tflops)),
         Dtype::Fp4 => Some(("FP4", device.fp4_tflops)),
-        Dtype::Bf16 | Dtype::Fp16 => None,
+        // Weight-only INT4 runs at the 16-bit rate everywhere (dequantised in the kernel).
+        Dtype::Bf16 | Dtype::Fp16 | Dtype::Int4 => None,
     };
     if let Some((kind, None)) = tensor_cores {
         warnings.push(format!(

@@ -285,6 +285,34 @@ fn fp4_weights_without_fp4_tensor_cores_are_warned_about() {
     assert!(c.warnings.iter().any(|w| w.ends_with(expected)), "{:?}", c.warnings);
 }
 
+#[test]
+fn int4_weights_build_without_a_tensor_core_warning_and_bad_dtypes_are_refused() {
+    // INT4 weight-only runs at the 16-bit rate by design: nothing to warn about.
+    let c = build(&[
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "h100"),
+        ("replica_config_weight_dtype", "int4"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.replica.weight_dtype, crate::config::Dtype::Int4);
+    assert!(!c.warnings.iter().any(|w| w.contains("tensor cores")), "{:?}", c.warnings);
+    // A bad dtype is refused when the flags are read, naming the flag, the value and the
+    // choices (with a suggestion).
+    let refused = |flag: &str, value: &str| {
+        let e = Config::from_pairs([(flag, value)]).unwrap_err();
+        assert!(e.0.iter().all(|e| e.flag == flag), "{e:?}");
+        e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+    };
+    let e = refused("replica_config_weight_dtype", "int3");
+    assert!(
+        e.contains("'int3' is not one of: bf16, fp16, fp8, fp4, int4") && e.contains("did you mean 'int4'"),
+        "{e}"
+    );
+    // INT4 is a weight format only: the KV cache refuses it.
+    let e = refused("replica_config_kv_cache_dtype", "int4");
+    assert!(e.contains("'int4' is not one of: bf16, fp16, fp8"), "{e}");
+}
+
 /// The errors of `pairs` on the given flag, as text.
 fn errors_on(pairs: &[(&str, &str)], flag: &str) -> String {
     let e = build(pairs).unwrap_err();
