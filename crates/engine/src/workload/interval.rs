@@ -34,8 +34,10 @@ pub struct IntervalPlan {
     /// Whether [`IntervalPlan::span_s`] is exact (deterministic gaps).
     pub exact_span: bool,
     /// The mean gap by which the arrival clock advances, in nanoseconds: deterministic gaps
-    /// as the clock rounds them (0 when they all round to nothing), the mean of random ones.
-    /// Validation bounds the requests a duration holds with it.
+    /// as the clock rounds them (0 when they all round to nothing); for random ones the
+    /// least the clock can advance on average, their mean less the half nanosecond rounding
+    /// to the nearest nanosecond may take from each gap (0 when nothing is left). Validation
+    /// bounds the requests a duration holds with it.
     pub mean_gap_ns: f64,
     /// The coefficient of variation of random gaps (0 for deterministic ones): how far the
     /// count a duration holds may run above its mean (variance ≈ mean·cv², and runs of about
@@ -59,7 +61,7 @@ impl IntervalPlan {
         exact: bool,
     ) -> IntervalPlan {
         let mean_gap_ns =
-            if exact { secs_to_nanos(mean_gap_s) as f64 } else { mean_gap_s * NANOS_PER_SEC as f64 };
+            if exact { secs_to_nanos(mean_gap_s) as f64 } else { random_clock_gap_ns(mean_gap_s) };
         IntervalPlan {
             build,
             seed,
@@ -79,14 +81,24 @@ impl IntervalPlan {
     /// gamma arrivals produce (about cv² of them before each long gap, geometrically
     /// distributed), plus one cycle of deterministic gaps.
     pub fn count_upper_bound(&self, mean_count: f64) -> f64 {
+        self.count_upper_bound_at_cv(mean_count, self.gap_cv)
+    }
+
+    /// [`IntervalPlan::count_upper_bound`] as if the gaps' coefficient of variation were `cv`.
+    pub fn count_upper_bound_at_cv(&self, mean_count: f64, cv: f64) -> f64 {
         // Gaps that round to nothing (an infinite mean count) bound nothing; spelled out so
         // that deterministic gaps (cv = 0) never compute 0 · ∞ = NaN.
         if !mean_count.is_finite() {
             return f64::INFINITY;
         }
-        let cv = self.gap_cv;
         mean_count + 6.0 * cv * mean_count.sqrt() + 20.0 * cv * cv + self.cycle_len as f64
     }
+}
+
+/// The least mean gap (ns) by which the arrival clock advances for random gaps averaging
+/// `mean_gap_s`: each gap is rounded to the nearest nanosecond, which takes at most half of one.
+fn random_clock_gap_ns(mean_gap_s: f64) -> f64 {
+    (mean_gap_s * NANOS_PER_SEC as f64 - 0.5).max(0.0)
 }
 
 /// A registered interval generator.
@@ -215,14 +227,21 @@ fn parse_poisson(p: &mut Params) -> Option<IntervalPlan> {
     let seed = p.int("poisson_request_interval_generator_config_seed") as u64;
     let flag = "poisson_request_interval_generator_config_qps";
     let qps = p.positive_float(flag);
-    Some(IntervalPlan::with_mean_gap(
+    let plan = IntervalPlan::with_mean_gap(
         Arc::new(move || Box::new(Poisson { qps })),
         seed,
         1.0 / qps,
         flag,
         false,
-    ))
+    );
+    // Gaps are cut at 3/qps (below), so they average (1 − e⁻³)/qps: about 5 % more requests
+    // arrive within a duration than qps × duration.
+    Some(IntervalPlan { mean_gap_ns: random_clock_gap_ns(POISSON_MEAN_GAP_FRACTION / qps), ..plan })
 }
+
+/// The mean of an exponential gap cut at three times its mean, as a fraction of that mean:
+/// E[min(X, 3/λ)] = (1 − e⁻³)/λ.
+const POISSON_MEAN_GAP_FRACTION: f64 = 1.0 - 0.049_787_068_367_863_944;
 
 struct Poisson {
     qps: f64,

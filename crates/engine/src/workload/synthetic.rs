@@ -178,7 +178,11 @@ fn check_request_count(
             );
             None
         }
-        None if within <= MAX_REQUESTS as f64 && intervals.cv_flag.is_some() => {
+        // Blame the spread only where gaps as regular as Poisson's (cv = 1) would fit.
+        None if intervals.gap_cv > 1.0
+            && intervals.count_upper_bound_at_cv(within, 1.0) <= MAX_REQUESTS as f64
+            && intervals.cv_flag.is_some() =>
+        {
             let cv_flag = intervals.cv_flag.unwrap_or(intervals.pace_flag);
             p.error(
                 ConfigError::new(
