@@ -43,10 +43,16 @@ pub fn push_fixed6(out: &mut Vec<u8>, x: f64) {
     if x.is_sign_negative() {
         out.push(b'-');
     }
-    // millionths < 1e21 < 2^70: the integer part fits in a u64.
-    push_u64(out, (millionths / 1_000_000) as u64);
+    // millionths < 1e21 < 2^70: the integer part fits in a u64. Below 2^64 (|x| < 1.8e13,
+    // every time and ratio of a run) the division is a 64-bit one, not a call of the
+    // 128-bit routine.
+    let (whole, fraction) = match u64::try_from(millionths) {
+        Ok(m) => (m / 1_000_000, (m % 1_000_000) as u32),
+        Err(_) => ((millionths / 1_000_000) as u64, (millionths % 1_000_000) as u32),
+    };
+    push_u64(out, whole);
     out.push(b'.');
-    let mut fraction_digits = (millionths % 1_000_000) as u32;
+    let mut fraction_digits = fraction;
     let mut digits = [b'0'; 6];
     for d in digits.iter_mut().rev() {
         *d = b'0' + (fraction_digits % 10) as u8;
@@ -109,6 +115,12 @@ mod tests {
             f64::MIN_POSITIVE,
             5e-324,
             -5e-324,
+            // Around 2^64 millionths, where the 64-bit division gives way to the 128-bit one.
+            18_446_744_073_709.55,
+            f64::from_bits(18_446_744_073_709.55f64.to_bits() + 1),
+            f64::from_bits(18_446_744_073_709.55f64.to_bits() + 2),
+            18_446_744_073_709.56,
+            5e14 + 0.375,
             1e15,
             1e15 - 0.125,
             -1e15,

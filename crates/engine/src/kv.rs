@@ -153,6 +153,28 @@ impl BlockPool {
         }
     }
 
+    /// [`BlockPool::release`] of each of `blocks`, last first; the pool's mode is checked once,
+    /// not per block.
+    #[inline]
+    pub fn release_rev(&mut self, blocks: &[u32]) {
+        let BlockPool { free_stack, ref_cnt, num_free, .. } = self;
+        let Some(stack) = free_stack else {
+            for &block in blocks.iter().rev() {
+                self.release(block);
+            }
+            return;
+        };
+        for &block in blocks.iter().rev() {
+            let count = &mut ref_cnt[block as usize];
+            debug_assert!(*count > 0, "releasing a free block");
+            *count -= 1;
+            if *count == 0 {
+                stack.push(block);
+                *num_free += 1;
+            }
+        }
+    }
+
     /// Drops a reference; a block reaching zero joins the free queue's tail.
     #[inline]
     pub fn release(&mut self, block: u32) {
@@ -608,9 +630,7 @@ impl KvCacheManager {
         }
         table.owner = NO_OWNER;
         let mut blocks = std::mem::take(&mut table.blocks);
-        for &block in blocks.iter().rev() {
-            self.pool.release(block);
-        }
+        self.pool.release_rev(&blocks);
         blocks.clear();
         self.spare_lists.push(blocks);
     }
@@ -673,6 +693,30 @@ mod tests {
         assert_eq!(pool.lookup(101), None, "evicted lazily on reuse");
         assert_eq!(pool.lookup(100), Some(0), "still hittable");
         pool.check().unwrap();
+    }
+
+    #[test]
+    fn releasing_blocks_at_once_is_releasing_them_one_by_one_last_first() {
+        // Both pool modes; a block held twice (a shared prefix) stays taken after one release.
+        for ordered in [true, false] {
+            let new = || if ordered { BlockPool::new(6) } else { BlockPool::new_unordered(6) };
+            let (mut one_by_one, mut at_once) = (new(), new());
+            let mut blocks = Vec::new();
+            for pool in [&mut one_by_one, &mut at_once] {
+                blocks.clear();
+                pool.pop_free_many(4, &mut blocks);
+                pool.touch(blocks[1]);
+            }
+            for &b in blocks.iter().rev() {
+                one_by_one.release(b);
+            }
+            at_once.release_rev(&blocks);
+            assert_eq!(at_once.num_free(), 5);
+            assert_eq!(one_by_one.num_free(), at_once.num_free());
+            let order = |pool: &mut BlockPool| (0..5).map(|_| pool.pop_free()).collect::<Vec<_>>();
+            assert_eq!(order(&mut at_once), order(&mut one_by_one), "ordered: {ordered}");
+            assert_eq!(at_once.ref_cnt(blocks[1]), 1);
+        }
     }
 
     #[test]

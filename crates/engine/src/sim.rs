@@ -17,7 +17,7 @@ use crate::rng::{SeedTree, StreamRng};
 use crate::scheduler::global::{ClusterProbe, Router};
 use crate::scheduler::replica::{PoolRole, ReplicaContext, ReplicaScheduler};
 use crate::sim_config::SimConfig;
-use crate::time::{HORIZON_TEXT, SimTime};
+use crate::time::{HORIZON_TEXT, Nanos, SimTime};
 use crate::workload::{RequestSource, hashes_for_block_size};
 
 /// One pipeline stage of a replica.
@@ -523,14 +523,14 @@ impl Simulation {
         batch.replica = replica;
         batch.scheduled_at = self.now;
         self.batch_seq += 1;
-        batch.describe(&self.requests);
-        for &id in &batch.plan.requests {
-            let request = self.requests.get_mut(id);
+        // One walk of the batch: its shape, and the first schedule of requests new to it.
+        let (now, metrics) = (self.now, &mut self.metrics);
+        batch.describe_scheduling(&mut self.requests, |request| {
             if request.scheduled_at.is_none() {
-                request.scheduled_at = Some(self.now);
-                self.metrics.on_first_schedule(request);
+                request.scheduled_at = Some(now);
+                metrics.on_first_schedule(request);
             }
-        }
+        });
         self.metrics.on_batch_scheduled(batch, self.now);
         slot
     }
@@ -546,8 +546,8 @@ impl Simulation {
         let position = StagePosition { stage, num_stages };
         let batch = &self.batches[slot.0 as usize];
         let time = replica_state.predictor.predict(&batch.items, position);
-        let duration = time.total_ns();
-        state.running = Some((self.now, duration, time.model_ns().min(duration)));
+        let (duration, model_ns) = time.total_and_model_ns();
+        state.running = Some((self.now, duration, model_ns.min(duration)));
         for &id in &batch.plan.requests {
             let request = self.requests.get_mut(id);
             // Time between stages counts as preemption. Unlike Vidur, the wait of a request's
@@ -591,6 +591,9 @@ impl Simulation {
         // Events of one class run in push order and classes in class order, so pushing the
         // prefill and request ends here, before the replica's next schedule, keeps the order.
         self.queue.push(now, Event::ReplicaSchedule { replica });
+        // Equal gaps in a row (requests that were in the previous batch together) are counted
+        // together, in the same order; nothing else samples the TBT sketch in this loop.
+        let mut gaps: (Nanos, u64) = (0, 0);
         for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
             let request = self.requests.get_mut(id);
             let previous_token_at = request.last_token_at;
@@ -611,7 +614,12 @@ impl Simulation {
                 // averages: (E2E − TTFT) / (D − 1).
                 let gap = now.since(previous_token_at);
                 request.max_token_gap_ns = request.max_token_gap_ns.max(gap);
-                self.metrics.on_token_gap(gap);
+                if gap == gaps.0 {
+                    gaps.1 += 1;
+                } else {
+                    self.metrics.on_token_gaps(gaps.0, gaps.1);
+                    gaps = (gap, 1);
+                }
             }
             if outcome.first_prefill_done {
                 self.queue.push(now, Event::PrefillEnd { request: id });
@@ -623,6 +631,7 @@ impl Simulation {
                 self.queue.push(now, Event::RequestEnd { request: id });
             }
         }
+        self.metrics.on_token_gaps(gaps.0, gaps.1);
         if replica.0 < self.replicas.1 {
             self.router.on_batch_end(replica, &batch, &self.requests);
         }

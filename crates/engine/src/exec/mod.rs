@@ -238,6 +238,13 @@ impl ExecutionTime {
     pub fn model_ns(&self) -> Nanos {
         secs_to_nanos(self.model_ms() / 1e3)
     }
+
+    /// [`ExecutionTime::total_ns`] and [`ExecutionTime::model_ns`], summing the ops once.
+    pub fn total_and_model_ns(&self) -> (Nanos, Nanos) {
+        let total_ms = self.total_ms();
+        let model_ms = total_ms - self.get(Op::CpuOverhead);
+        (secs_to_nanos(total_ms / 1e3).max(1), secs_to_nanos(model_ms / 1e3))
+    }
 }
 
 /// Predicts stage times. Implementations are pure functions of their inputs.
@@ -321,5 +328,28 @@ impl ProvenanceTotals {
             .zip(self.ms)
             .map(|(p, ms)| (p.name(), if total > 0.0 { ms / total } else { 0.0 }))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod execution_time_tests {
+    use super::*;
+
+    #[test]
+    fn total_and_model_nanoseconds_at_once_are_the_separate_ones() {
+        // Sums that round (0.1 + 0.2), CPU overhead larger than the rest, and nothing at all.
+        let cases: [&[(Op, f64)]; 4] = [
+            &[(Op::AttnPrefill, 0.1), (Op::MlpUpProj, 0.2), (Op::CpuOverhead, 0.3)],
+            &[(Op::CpuOverhead, 5.0), (Op::LmHead, 1e-7)],
+            &[(Op::Embedding, 123.456_789_012_3)],
+            &[],
+        ];
+        for ops in cases {
+            let mut time = ExecutionTime::default();
+            for &(op, ms) in ops {
+                time.set(op, ms, Provenance::Roofline);
+            }
+            assert_eq!(time.total_and_model_ns(), (time.total_ns(), time.model_ns()), "{ops:?}");
+        }
     }
 }

@@ -395,9 +395,11 @@ impl Metrics {
         self.num_kv_transfers_nvlink += u64::from(link == crate::disagg::LinkKind::NvLink);
     }
 
-    /// A token came `gap` after the request's previous one.
-    pub fn on_token_gap(&mut self, gap: Nanos) {
-        self.tbt.add(nanos_to_secs(gap));
+    /// `k` tokens in a row each came `gap` after their request's previous one: `k` samples,
+    /// added with one bucket look-up (a decode batch's requests mostly share their previous
+    /// token's time, so their gaps are equal); `k` = 0 adds nothing.
+    pub fn on_token_gaps(&mut self, gap: Nanos, k: u64) {
+        self.tbt.add_n(nanos_to_secs(gap), k);
     }
 
     /// A batch finished its last stage.
