@@ -224,10 +224,12 @@ const VLLM_EAGER_LAUNCH_US: f64 = 20.0;
 const SGLANG_EAGER_LAUNCH_US: f64 = 40.0;
 /// TensorRT-LLM's: 0 (off). Fitted like the others (40 µs per launch, 1.5 ms per MoE layer),
 /// they bring TensorRT-LLM's MoE TTFT from 57 to 26 % median |error| but its TPOT from 17 to
-/// 27 % (Qwen3-235B from 8 to 103 %): TensorRT-LLM's fixed part of TTFT is not a step that
-/// stalls the running requests (its measured TPOT hardly moves with the output length), so the
-/// bundle leaves it out until that delay is found (VALIDATION.md, "The fixed part of TTFT").
-/// Its graph settings stay, and the flags set the constants for a run.
+/// 27 % (Qwen3-235B from 8 to 103 %), so the bundle leaves them out. The evidence that the
+/// fixed part is no stall (TPOT flat in the output length) comes from the undated Qwen3-235B
+/// rows, whose clients look like lock-step exact-length ones; with that client the constants fit
+/// them, and InferenceX's MoE rows do show stalls of that order (VALIDATION.md, "TensorRT-LLM's
+/// fixed part of TTFT: candidates measured"). Its graph settings stay, and the flags set the
+/// constants for a run.
 const TRTLLM_EAGER_LAUNCH_US: f64 = 0.0;
 /// Host µs per MoE layer of an eager step beyond its launches, fitted likewise.
 const VLLM_EAGER_MOE_LAYER_US: f64 = 1000.0;
