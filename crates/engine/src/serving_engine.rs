@@ -222,19 +222,19 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
 const VLLM_EAGER_LAUNCH_US: f64 = 20.0;
 /// See [`VLLM_EAGER_LAUNCH_US`].
 const SGLANG_EAGER_LAUNCH_US: f64 = 40.0;
-/// TensorRT-LLM's: 0 (off). Fitted like the others (40 µs per launch, 1.5 ms per MoE layer),
-/// they bring TensorRT-LLM's MoE TTFT from 57 to 26 % median |error| but its TPOT from 17 to
-/// 27 % (Qwen3-235B from 8 to 103 %): TensorRT-LLM's fixed part of TTFT is not a step that
-/// stalls the running requests (its measured TPOT hardly moves with the output length), so the
-/// bundle leaves it out until that delay is found (VALIDATION.md, "The fixed part of TTFT").
-/// Its graph settings stay, and the flags set the constants for a run.
-const TRTLLM_EAGER_LAUNCH_US: f64 = 0.0;
+/// TensorRT-LLM's, fitted like the others: its context and mixed steps run eagerly (graphs
+/// for generation-only batches only) in one forward with that iteration's generation
+/// requests, so their host time stalls everyone in them, as InferenceX's MoE rows show (TPOT
+/// split by output length). They were off while Qwen3-235B's TPOT went +103 % with them: those
+/// rows are undated and their clients run in lock-step (the harness's undated client), and with
+/// that client these constants fit them (VALIDATION.md, "TensorRT-LLM's fixed part of TTFT").
+const TRTLLM_EAGER_LAUNCH_US: f64 = 40.0;
 /// Host µs per MoE layer of an eager step beyond its launches, fitted likewise.
 const VLLM_EAGER_MOE_LAYER_US: f64 = 1000.0;
 /// See [`VLLM_EAGER_MOE_LAYER_US`].
 const SGLANG_EAGER_MOE_LAYER_US: f64 = 2500.0;
 /// See [`TRTLLM_EAGER_LAUNCH_US`].
-const TRTLLM_EAGER_MOE_LAYER_US: f64 = 0.0;
+const TRTLLM_EAGER_MOE_LAYER_US: f64 = 1500.0;
 
 /// TensorRT-LLM's CUDA graphs: decode-only batches of up to `CudaGraphConfig.max_batch_size`.
 /// Its default is 128, but the benchmarks' launch recipes capture up to their concurrency

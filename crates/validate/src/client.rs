@@ -55,6 +55,9 @@ pub struct Overrides {
     pub warmup_per_client: Option<u32>,
     /// `--length-range-ratio`.
     pub length_range_ratio: Option<f64>,
+    /// `--undated-length-range-ratio`: the length spread of the rows without a measurement date
+    /// only, instead of [`UNDATED_LENGTH_RANGE_RATIO`].
+    pub undated_length_range_ratio: Option<f64>,
     /// `--client-ttft-overhead-ms`.
     pub ttft_overhead_ms: Option<f64>,
     /// `--client-ttft-overhead-per-input-token-us`.
@@ -91,9 +94,18 @@ pub const CLIENT_TTFT_OVERHEAD_S: f64 = 0.0;
 /// sees it.
 pub const CLIENT_TTFT_OVERHEAD_PER_INPUT_TOKEN_S: f64 = 0.0;
 
+/// The length spread of the rows without a measurement date: exact lengths. Those rows carry
+/// an engine version but no date, so they are not InferenceX's dated runs, and they behave like
+/// clients in lock-step: TensorRT-LLM's Qwen3-235B TPOT does not move with the output length at
+/// c = 4 while its TTFT holds a fixed part (VALIDATION.md, "TensorRT-LLM's fixed part of TTFT").
+pub const UNDATED_LENGTH_RANGE_RATIO: f64 = 1.0;
+
 /// The client of `point` with `overrides` applied.
 pub fn client_for(point: &ServingPoint, overrides: &Overrides) -> Client {
     let mut client = inferencex_client(&point.measured);
+    if point.measured.is_empty() {
+        client.length_range_ratio = UNDATED_LENGTH_RANGE_RATIO;
+    }
     if let Some(k) = overrides.requests_per_client {
         client.requests_per_client = k;
     }
@@ -101,6 +113,9 @@ pub fn client_for(point: &ServingPoint, overrides: &Overrides) -> Client {
         client.warmup = Warmup::PerClient(k);
     }
     if let Some(r) = overrides.length_range_ratio {
+        client.length_range_ratio = r;
+    }
+    if let Some(r) = overrides.undated_length_range_ratio.filter(|_| point.measured.is_empty()) {
         client.length_range_ratio = r;
     }
     if let Some(ms) = overrides.ttft_overhead_ms {
@@ -138,6 +153,7 @@ mod tests {
                 requests_per_client: Some(3),
                 warmup_per_client: Some(0),
                 length_range_ratio: Some(1.0),
+                undated_length_range_ratio: None,
                 ttft_overhead_ms: Some(2.0),
                 ttft_overhead_per_input_token_us: Some(1.5),
                 model_recipes: false,
@@ -154,5 +170,29 @@ mod tests {
             }
         );
         assert_eq!(client_for(&p, &Overrides::default()), inferencex_client("2025-10-12"));
+    }
+
+    #[test]
+    fn rows_without_a_date_get_exact_lengths_unless_told_otherwise() {
+        let dated = point(&[("measured", "2025-10-12")]);
+        let blank = point(&[("measured", "")]);
+        assert_eq!(client_for(&dated, &Overrides::default()).length_range_ratio, 0.8);
+        assert_eq!(client_for(&blank, &Overrides::default()).length_range_ratio, 1.0);
+        // Only the length spread differs: the warm-up and request count stay the protocol's.
+        let c = client_for(&blank, &Overrides::default());
+        assert_eq!((c.requests_per_client, c.warmup), (10, Warmup::PerClient(2)));
+        let spread = Overrides { undated_length_range_ratio: Some(0.8), ..Overrides::default() };
+        assert_eq!(client_for(&blank, &spread).length_range_ratio, 0.8);
+        assert_eq!(client_for(&dated, &spread).length_range_ratio, 0.8);
+        // The undated rows' own ratio wins over the global one there; dated rows take the global.
+        let both = Overrides {
+            length_range_ratio: Some(0.5),
+            undated_length_range_ratio: Some(0.9),
+            ..Overrides::default()
+        };
+        assert_eq!(client_for(&blank, &both).length_range_ratio, 0.9);
+        assert_eq!(client_for(&dated, &both).length_range_ratio, 0.5);
+        let global = Overrides { length_range_ratio: Some(0.5), ..Overrides::default() };
+        assert_eq!(client_for(&blank, &global).length_range_ratio, 0.5);
     }
 }

@@ -49,6 +49,11 @@ struct Args {
     /// (1 = exact) [default: the protocol's 0.8].
     #[arg(long, value_name = "R", value_parser = range_ratio)]
     length_range_ratio: Option<f64>,
+    /// The same for the rows without a measurement date only (an engine version but no date:
+    /// not InferenceX's dated runs); wins over --length-range-ratio on those rows
+    /// [default: 1, exact lengths; --length-range-ratio when given].
+    #[arg(long, value_name = "R", value_parser = range_ratio)]
+    undated_length_range_ratio: Option<f64>,
     /// Client-side time to first token per request, ms [default: the harness's value].
     #[arg(long, value_name = "MS", value_parser = non_negative)]
     client_ttft_overhead_ms: Option<f64>,
@@ -95,6 +100,7 @@ fn validate(args: &Args) -> Result<(), String> {
         requests_per_client: args.requests_per_client,
         warmup_per_client: args.warmup_per_client,
         length_range_ratio: args.length_range_ratio,
+        undated_length_range_ratio: args.undated_length_range_ratio,
         ttft_overhead_ms: args.client_ttft_overhead_ms,
         ttft_overhead_per_input_token_us: args.client_ttft_overhead_per_input_token_us,
         model_recipes: args.model_recipes,
