@@ -287,6 +287,9 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         ),
         Setting::new("roofline_execution_time_predictor_config_cuda_graph_max_tokens", graph_bs),
         Setting::new("roofline_execution_time_predictor_config_cuda_graph_prefill", false),
+        // Its eager extend step's host work runs in series with the GPU's (VALIDATION.md,
+        // "SGLang on Blackwell": the fixed part of TTFT adds to the prefill's GPU time).
+        Setting::new("roofline_execution_time_predictor_config_eager_host_serial", true),
     ]
 }
 
@@ -444,6 +447,8 @@ mod tests {
         assert_eq!(flag(&sglang, "cuda_graph_max_tokens"), "256");
         assert_eq!(flag(&sglang, "cuda_graph_prefill"), "false");
         assert_eq!(num(&sglang, "eager_moe_layer_us"), SGLANG_EAGER_MOE_LAYER_US);
+        assert_eq!(flag(&sglang, "eager_host_serial"), "true");
+        assert_eq!(flag(&vllm, "eager_host_serial"), "false");
         let (trtllm, _) = applied(&[("serving_engine", "trtllm"), ("replica_config_device", "h200")]);
         assert_eq!(flag(&trtllm, "cuda_graph_max_tokens"), "2048");
         assert_eq!(flag(&trtllm, "cuda_graph_prefill"), "false");

@@ -49,7 +49,13 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   `timeout_iters: 60, batching_wait_iters: 0`, a model recipe below, gpt-oss and MiniMax
 ///   with the engine's defaults, 50 and 10, kept here); aggregated points only, as the disaggregated recipes'
 ///   servers are configured apart.
-pub fn recipe_flags(point: &ServingPoint, concurrency: u32) -> Vec<(&'static str, String)> {
+/// - SGLang on Blackwell (`blackwell`: the GPU has an FP4 rate): the scheduler reads new
+///   requests every 10 decode iterations, every 30 from 16 clients
+///   (`--scheduler-recv-interval`, InferenceX's B200 SGLang recipes for DeepSeek-R1 fp8 and
+///   fp4, `benchmarks/dsr1_fp{4,8}_b200*.sh`, and Qwen3.5, `qwen3.5_fp8_b200.sh`; its
+///   H200 recipes leave the default 1); 1 under attention DP, which SGLang's skipper refuses
+///   and the recipes reset. Aggregated points only.
+pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> Vec<(&'static str, String)> {
     match point.backend.as_str() {
         "vllm" => vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())],
         "trtllm" => {
@@ -61,9 +67,22 @@ pub fn recipe_flags(point: &ServingPoint, concurrency: u32) -> Vec<(&'static str
             }
             flags
         }
+        "sglang" => {
+            let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
+            if aggregated && blackwell && point.attention_dp_size.unwrap_or(1) <= 1 {
+                let interval = if concurrency >= SGLANG_RECV_INTERVAL_HIGH_FROM { 30 } else { 10 };
+                vec![("sglang_scheduler_config_scheduler_recv_interval", interval.to_string())]
+            } else {
+                Vec::new()
+            }
+        }
         _ => Vec::new(),
     }
 }
+
+/// From this many clients InferenceX's Blackwell SGLang recipes read new requests every 30
+/// decode iterations instead of 10 (`dsr1_fp8_b200.sh`: "if CONC ≥ 16, relax to ~30").
+const SGLANG_RECV_INTERVAL_HIGH_FROM: u32 = 16;
 
 /// A model's own launch recipe in InferenceX: flags beyond [`recipe_flags`] that one model's
 /// scripts set. Applied only with `--recipes` (they name models, which the validation's
@@ -155,16 +174,25 @@ mod tests {
     #[test]
     fn engine_recipes_turn_async_scheduling_on_and_size_the_token_budget() {
         assert_eq!(
-            recipe_flags(&point(&[("backend", "vllm")]), 16),
+            recipe_flags(&point(&[("backend", "vllm")]), 16, false),
             [("vllm_v1_scheduler_config_async_scheduling", "true".to_string())]
         );
         // ⌈(128 + 8192 + 64) / 64⌉ · 64 = 8384; at most the default below it.
-        let budget = |isl: &str, c| recipe_flags(&point(&[("backend", "trtllm"), ("isl", isl)]), c);
+        let budget = |isl: &str, c| recipe_flags(&point(&[("backend", "trtllm"), ("isl", isl)]), c, true);
         assert_eq!(budget("8192", 128), [("trtllm_scheduler_config_max_num_tokens", "8384".to_string())]);
         assert_eq!(budget("1024", 64), [("trtllm_scheduler_config_max_num_tokens", "8192".to_string())]);
-        assert!(recipe_flags(&point(&[("backend", "sglang")]), 8).is_empty());
+        // SGLang: a receive interval on Blackwell, 10 below 16 clients, 30 from 16; none on
+        // Hopper or under attention DP.
+        let recv = "sglang_scheduler_config_scheduler_recv_interval";
+        assert!(recipe_flags(&point(&[("backend", "sglang")]), 8, false).is_empty());
+        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 8, true), [(recv, "10".to_string())]);
+        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 16, true), [(recv, "30".to_string())]);
+        assert!(
+            recipe_flags(&point(&[("backend", "sglang"), ("attention_dp_size", "8")]), 64, true).is_empty()
+        );
         // Attention DP: balancing on, for TensorRT-LLM only.
-        let dp = |backend| recipe_flags(&point(&[("backend", backend), ("attention_dp_size", "8")]), 64);
+        let dp =
+            |backend| recipe_flags(&point(&[("backend", backend), ("attention_dp_size", "8")]), 64, true);
         assert!(
             dp("trtllm")
                 .contains(&("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()))

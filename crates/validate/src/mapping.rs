@@ -123,10 +123,11 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     // SGLang's `auto` KV dtype is fp8 for a DeepSeek-Sparse-Attention model on Blackwell (its
     // `_set_default_nsa_kv_cache_dtype`: fp8_e4m3 from compute capability 10), an architecture
     // fact of the catalogued model and a property of the GPU (its FP4 rate marks Blackwell).
+    let blackwell = llmsim_engine::catalog::find_device(device).is_some_and(|d| d.fp4_tflops.is_some());
     let sparse_on_blackwell = llmsim_engine::catalog::find_model(&point.model_path)
         .is_some_and(|m| m.sparse_attention.is_some())
-        && llmsim_engine::catalog::find_device(device).is_some_and(|d| d.fp4_tflops.is_some());
-    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype, sparse_on_blackwell);
+        && blackwell;
+    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype, sparse_on_blackwell, blackwell);
     let Instance { concurrency: batch_size, tp_size: recorded_tp, pp_size: pp } = instance;
     // `batch_size` is per attention-DP rank; the clients drive the whole instance.
     let concurrency =
@@ -171,7 +172,7 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         ("fixed_request_length_generator_config_prefill_tokens", point.isl.to_string()),
         ("fixed_request_length_generator_config_decode_tokens", point.osl.to_string()),
     ];
-    flags.extend(recipe_flags(point, concurrency));
+    flags.extend(recipe_flags(point, concurrency, blackwell));
     if let Some(pools) = pools {
         flags.extend(disagg_flags(&pools));
         if point.backend == "sglang" {
@@ -229,13 +230,21 @@ fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
 /// recipes for FP8 and FP4 checkpoints quantise the KV cache to fp8 (`kv-cache-dtype: fp8`,
 /// `kv_cache_config: {dtype: fp8}`: `benchmarks/70b_fp8_*.sh`, `70b_fp4_b200_*.sh`,
 /// `dsr1_fp8_*_trt_*.sh` at InferenceX `ac1998a5`, Oct 2025); its SGLang recipes leave it to
-/// the engine's default (`auto`: the activations' dtype, bf16) on Hopper. INT4 weight-only
-/// checkpoints (Kimi-K2.5's) are taken to keep vLLM's `auto` (bf16). Anything else keeps
-/// the activations' dtype — except SGLang's for a sparse-attention (DSA) model on Blackwell,
-/// whose `auto` is fp8 (`sparse_on_blackwell`).
-fn kv_cache_dtype(backend: &str, weight_dtype: &'static str, sparse_on_blackwell: bool) -> &'static str {
+/// the engine's default (`auto`: the activations' dtype, bf16) on Hopper, and on Blackwell
+/// set `--kv-cache-dtype fp8_e4m3` for FP8 and FP4 checkpoints (`dsr1_fp{4,8}_b200*.sh`,
+/// `qwen3.5_fp8_b200.sh`, `glm5_fp8_b200.sh`). INT4 weight-only checkpoints (Kimi-K2.5's)
+/// are taken to keep vLLM's `auto` (bf16). Anything else keeps the activations' dtype —
+/// except SGLang's for a sparse-attention (DSA) model on Blackwell, whose `auto` is fp8
+/// (`sparse_on_blackwell`).
+fn kv_cache_dtype(
+    backend: &str,
+    weight_dtype: &'static str,
+    sparse_on_blackwell: bool,
+    blackwell: bool,
+) -> &'static str {
     match (backend, weight_dtype) {
         ("vllm" | "trtllm", "fp8" | "fp4") => "fp8",
+        ("sglang", "fp8" | "fp4") if blackwell => "fp8",
         ("sglang", _) if sparse_on_blackwell => "fp8",
         (_, "fp16") => "fp16",
         _ => "bf16",
@@ -339,6 +348,22 @@ mod tests {
         };
         assert_eq!(sparse("b200_sxm"), "fp8");
         assert_eq!(sparse("h200_sxm"), "bf16");
+        // SGLang's Blackwell recipes quantise the KV cache of FP8 and FP4 checkpoints.
+        let on = |system, precision| {
+            let p = point(&[
+                ("backend", "sglang"),
+                ("system", system),
+                ("precision", precision),
+                ("gemm_quant_mode", ""),
+                ("moe_quant_mode", ""),
+            ]);
+            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_kv_cache_dtype")
+                .to_string()
+        };
+        assert_eq!(on("b200_sxm", "fp8"), "fp8");
+        assert_eq!(on("b300_sxm", "fp4"), "fp8");
+        assert_eq!(on("b200_sxm", "bf16"), "bf16");
+        assert_eq!(on("h200_sxm", "fp8"), "bf16");
     }
 
     #[test]

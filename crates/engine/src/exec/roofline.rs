@@ -62,6 +62,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Largest step replayed from a captured CUDA graph (pays no eager launch cost); larger steps run eagerly. In tokens when prefill steps are replayed too (vLLM's piecewise graphs); otherwise in requests of a decode-only step, as SGLang's cuda_graph_max_bs and TensorRT-LLM's max_batch_size count them (a speculative step's k + 1 tokens per request replay one graph).",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_eager_host_serial",
+        "false",
+        "Whether an eager step's host time comes on top of its GPU time instead of overlapping it: false = the host launches ahead of the GPU and the step takes max(GPU, host); true = the host's per-step work runs in series with the GPU's (the step takes GPU + host), as SGLang's eager extend steps measure.",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
         "Whether steps holding prefill tokens are replayed from CUDA graphs too (vLLM's piecewise graphs, up to the capture size); false = only decode-only steps are (SGLang's and TensorRT-LLM's defaults).",
@@ -128,6 +133,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             1 << 30,
         ) as u64,
         graph_prefill: params.bool("roofline_execution_time_predictor_config_cuda_graph_prefill"),
+        host_serial: params.bool("roofline_execution_time_predictor_config_eager_host_serial"),
     };
     let coefficients = RooflineCoefficients {
         cpu_overhead_ms: cpu_ms,
@@ -191,6 +197,8 @@ pub struct EagerLaunch {
     /// Whether steps holding prefill tokens are replayed from graphs (else only decode-only
     /// steps are).
     pub graph_prefill: bool,
+    /// Whether the host time adds to the GPU time (else the step takes the larger).
+    pub host_serial: bool,
 }
 
 impl EagerLaunch {
@@ -910,7 +918,7 @@ impl RooflinePredictor {
         let has_prefill = batch.iter().any(|b| b.is_prefill);
         let host = self.eager_host_ms(size.div_ceil(ranks), has_prefill, position.stage);
         // The scheduler's own CPU time (`cpu_overhead_ms`) runs before the launches, in series.
-        let exposed = host - out.model_ms();
+        let exposed = if self.settings.eager.host_serial { host } else { host - out.model_ms() };
         if exposed > 0.0 {
             out.set(Op::CpuOverhead, out.get(Op::CpuOverhead) + exposed, Provenance::Roofline);
         }
@@ -1682,8 +1690,13 @@ mod tests {
         [BatchItem { num_processed_tokens: 0, num_tokens: tokens, is_prefill: true }]
     }
 
-    const TRTLLM_LIKE: EagerLaunch =
-        EagerLaunch { launch_us: 50.0, moe_layer_us: 100.0, graph_max_tokens: 128, graph_prefill: false };
+    const TRTLLM_LIKE: EagerLaunch = EagerLaunch {
+        launch_us: 50.0,
+        moe_layer_us: 100.0,
+        graph_max_tokens: 128,
+        graph_prefill: false,
+        host_serial: false,
+    };
 
     #[test]
     fn an_eager_prefill_step_pays_its_layers_kernel_launches_by_layer_kind() {
@@ -1706,6 +1719,28 @@ mod tests {
         let dense = eager("meta-llama/Meta-Llama-3-70B", "1", TRTLLM_LIKE);
         assert_eq!(dense.eager_kernels(0), 800.0);
         assert!((dense.eager_host_ms(512, true, 0) - 40.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_serial_host_adds_its_time_to_the_gpus_instead_of_hiding_under_it() {
+        let overlapped = eager("deepseek-ai/DeepSeek-V3", "8", TRTLLM_LIKE);
+        let serial = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch { host_serial: true, ..TRTLLM_LIKE });
+        let plain = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch::default());
+        let host = overlapped.eager_host_ms(1, true, 0);
+        assert!((host - 101.3).abs() < 1e-9, "{host}");
+        for tokens in [16, 8192] {
+            let gpu = plain.predict(&prompt(tokens), ONLY).total_ms();
+            let max = overlapped.predict(&prompt(tokens), ONLY).total_ms();
+            let sum = serial.predict(&prompt(tokens), ONLY).total_ms();
+            assert!((max - gpu.max(host)).abs() < 1e-9, "{tokens}: {max} vs {gpu} / {host}");
+            assert!((sum - (gpu + host)).abs() < 1e-9, "{tokens}: {sum} vs {gpu} + {host}");
+        }
+        // A long prompt's GPU time hides the whole host time when they overlap, none in series.
+        let gpu = plain.predict(&prompt(8192), ONLY).total_ms();
+        assert!(gpu > host, "{gpu}");
+        // Decode steps replayed from graphs stay unchanged either way.
+        let batch = decode_batch(64, 2048);
+        assert_eq!(serial.predict(&batch, ONLY), plain.predict(&batch, ONLY));
     }
 
     #[test]

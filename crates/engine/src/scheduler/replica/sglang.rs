@@ -15,7 +15,10 @@
 //! when the KV cache cannot hold their next tokens, the request with the fewest output tokens
 //! (ties: the longest prompt) is retracted by recompute until they fit, and the ratio is
 //! re-estimated from the survivors. With the overlap scheduler each batch is formed while the
-//! previous one runs (`overlap.rs`).
+//! previous one runs (`overlap.rs`). With `--scheduler-recv-interval N` the scheduler takes in
+//! new requests only every N decode iterations (right after a prefill batch, and at once when
+//! idle), so requests arriving meanwhile wait, the decodes running on, and join one prefill
+//! batch together (`SchedulerRecvSkipper`).
 
 use std::sync::Arc;
 
@@ -44,6 +47,10 @@ const RETRACT_DECODE_STEPS: u32 = 20;
 /// Tokens a decode server keeps free per active request when it pre-allocates a transferred
 /// request's KV (`SGLANG_NUM_RESERVED_DECODE_TOKENS`, `DecodePreallocQueue`).
 const NUM_RESERVED_DECODE_TOKENS: u64 = 512;
+/// What the receive skipper counts for an iteration after a batch that was neither a decode
+/// nor idle, i.e. a prefill (`SGLANG_SCHEDULER_RECV_SKIPPER_WEIGHT_DEFAULT`; a decode, a
+/// verification and an idle iteration count 1): the next iteration always receives.
+const RECV_SKIPPER_WEIGHT_PREFILL: u32 = 1000;
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
@@ -76,6 +83,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "true",
         "Form each batch while the previous one runs (SGLang's overlap scheduler, on unless --disable-overlap-schedule): a request arriving during a batch joins the batch after next unless the replica is idle. With pipeline stages the micro-batches overlap already and this changes nothing.",
     ),
+    FlagDef::int(
+        "sglang_scheduler_config_scheduler_recv_interval",
+        "1",
+        "Take in new requests only every N decode iterations (SGLang's --scheduler-recv-interval; 1 = every iteration): the iteration after a prefill batch, or on an idle replica, always does; requests arriving in between wait while the decodes run and are admitted together.",
+    ),
 ];
 
 /// SGLang's settings.
@@ -93,6 +105,8 @@ pub struct SglangOptions {
     pub mixed_chunk: bool,
     /// The overlap scheduler.
     pub overlap: bool,
+    /// Decode iterations between two receptions of new requests (1: every iteration).
+    pub recv_interval: u32,
 }
 
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
@@ -109,6 +123,7 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
         ),
         mixed_chunk: p.bool("sglang_scheduler_config_enable_mixed_chunk"),
         overlap: p.bool("sglang_scheduler_config_overlap_schedule"),
+        recv_interval: p.int_in("sglang_scheduler_config_scheduler_recv_interval", 1, 1 << 20) as u32,
     };
     if let Some(n) = p.opt_int("sglang_scheduler_config_batch_size_cap") {
         if n < 1 {
@@ -153,6 +168,69 @@ pub struct SglangScheduler {
     /// Decode side: transferred requests whose KV is pre-allocated and still arriving
     /// (SGLang's transfer queue); they join `running` once landed.
     transferring: Vec<RequestId>,
+    /// The receive skipper: iterations counted since new requests were last taken in, and
+    /// the latest arrival the scheduler has taken in.
+    recv: RecvSkipper,
+}
+
+/// SGLang's `SchedulerRecvSkipper`: with `--scheduler-recv-interval N > 1`, the scheduler
+/// reads its request socket only when the iterations since the last read, weighted by the
+/// last batch's mode (decode and idle 1, anything else 1000), reach N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RecvSkipper {
+    interval: u32,
+    counter: u32,
+    /// The latest reception time of a request that has been taken in.
+    received_until: SimTime,
+    /// What the last iteration ran.
+    last: LastBatch,
+}
+
+/// The mode of the last iteration's batch, as the skipper weighs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LastBatch {
+    Idle,
+    Decode,
+    Prefill,
+}
+
+impl RecvSkipper {
+    fn new(interval: u32) -> RecvSkipper {
+        RecvSkipper {
+            interval: interval.max(1),
+            counter: 0,
+            received_until: SimTime::ZERO,
+            last: LastBatch::Idle,
+        }
+    }
+
+    /// The latest arrival an iteration whose requests are read up to `cutoff` sees: `cutoff`
+    /// when it reads the socket, else what the last read took in.
+    fn receive(&mut self, cutoff: SimTime) -> SimTime {
+        if self.interval <= 1 {
+            return cutoff;
+        }
+        let weight = match self.last {
+            LastBatch::Idle | LastBatch::Decode => 1,
+            LastBatch::Prefill => RECV_SKIPPER_WEIGHT_PREFILL,
+        };
+        self.counter = self.counter.saturating_add(weight);
+        if self.counter >= self.interval {
+            self.counter = 0;
+            self.received_until = self.received_until.max(cutoff);
+        }
+        self.received_until.min(cutoff)
+    }
+
+    /// An idle scheduler spins on its loop, each empty iteration counting 1: it reads the
+    /// socket before any work can arrive unseen.
+    fn receive_idle(&mut self, now: SimTime) -> SimTime {
+        if self.interval > 1 {
+            self.counter = 0;
+            self.received_until = self.received_until.max(now);
+        }
+        now
+    }
 }
 
 impl SglangScheduler {
@@ -189,6 +267,7 @@ impl SglangScheduler {
             hit_blocks: Vec::new(),
             role: ctx.pool,
             transferring: Vec::new(),
+            recv: RecvSkipper::new(options.recv_interval),
         }
     }
 
@@ -491,12 +570,22 @@ impl ReplicaScheduler for SglangScheduler {
             PoolRole::Decode => self.merge_landed(requests),
             PoolRole::Aggregated => {}
         }
-        let cutoff = self.ahead.cutoff(now);
+        let ahead = self.ahead.cutoff(now);
+        let cutoff = self.recv.receive(ahead);
         self.form(cutoff, requests, plan);
         if plan.is_empty() && cutoff < now {
-            // Nothing was formed ahead: the engine is idle now and sees every arrival.
+            // Nothing was formed: the engine is idle now, spins on its loop and sees every
+            // arrival.
+            let now = self.recv.receive_idle(now);
             self.form(now, requests, plan);
         }
+        self.recv.last = if plan.is_empty() {
+            LastBatch::Idle
+        } else if plan.requests.iter().any(|id| !requests.get(*id).is_prefill_complete) {
+            LastBatch::Prefill
+        } else {
+            LastBatch::Decode
+        };
         if plan.is_empty()
             && self.running.is_empty()
             && self.chunked.is_none()
@@ -625,6 +714,7 @@ mod tests {
             schedule_conservativeness: 1.0,
             mixed_chunk: false,
             overlap: false,
+            recv_interval: 1,
         }
     }
 
@@ -739,6 +829,33 @@ mod tests {
         // R1 can be admitted: its prefill runs alone, R0's decode waits.
         assert_eq!(h.step(), [(1, 10)]);
         assert_eq!(h.step(), [(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn with_a_receive_interval_arrivals_wait_for_the_next_read_and_prefill_together() {
+        let mut o = options();
+        o.recv_interval = 3;
+        let mut h = harness(1000, o);
+        // Idle: R0 is read at once; the iteration after its prefill reads again.
+        h.add_at(0, 20, 10).1.unwrap();
+        assert_eq!(h.step(), [(0, 20)]);
+        assert_eq!(h.step(), [(0, 1)]);
+        // R1 and R2 arrive while R0 decodes: unseen for two decode iterations, then read
+        // at the third and prefilled together, R0's decode waiting that iteration.
+        h.add_at(5, 10, 3).1.unwrap();
+        assert_eq!(h.step(), [(0, 1)]);
+        h.add_at(6, 10, 3).1.unwrap();
+        assert_eq!(h.step(), [(0, 1)]);
+        assert_eq!(h.step(), [(1, 10), (2, 10)]);
+        // The iteration after a prefill always reads (nothing new here): all decode.
+        assert_eq!(h.step(), [(0, 1), (1, 1), (2, 1)]);
+        // Interval 1 (the default): an arrival is prefilled at the next iteration.
+        let mut h = harness(1000, options());
+        h.add_at(0, 20, 10).1.unwrap();
+        assert_eq!(h.step(), [(0, 20)]);
+        assert_eq!(h.step(), [(0, 1)]);
+        h.add_at(5, 10, 3).1.unwrap();
+        assert_eq!(h.step(), [(1, 10)]);
     }
 
     #[test]
