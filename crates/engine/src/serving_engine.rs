@@ -453,6 +453,13 @@ mod tests {
         assert_eq!(flag(&trtllm, "cuda_graph_max_tokens"), "2048");
         assert_eq!(flag(&trtllm, "cuda_graph_prefill"), "false");
         assert_eq!(num(&trtllm, "eager_launch_us"), TRTLLM_EAGER_LAUNCH_US);
+        // The fitted host costs, as VALIDATION.md's figures were taken with them: a change of
+        // constant must come with new figures.
+        assert_eq!(
+            [VLLM_EAGER_LAUNCH_US, SGLANG_EAGER_LAUNCH_US, TRTLLM_EAGER_LAUNCH_US],
+            [20.0, 40.0, 40.0]
+        );
+        assert_eq!(num(&trtllm, "eager_moe_layer_us"), 1500.0);
         // Without an engine no step pays a host cost (Vidur parity).
         let plain = Config::from_pairs([("replica_config_device", "h100")]).unwrap();
         assert_eq!(num(&plain, "eager_launch_us"), 0.0);

@@ -68,7 +68,8 @@ pub struct Overrides {
 }
 
 /// InferenceX's client on the day `measured` (`YYYY-MM-DD`; blank = unknown, taken as the
-/// current protocol): `--num-prompts 10·C --max-concurrency C --random-range-ratio 0.8
+/// current protocol, whose length spread `client_for` replaces by
+/// [`UNDATED_LENGTH_RANGE_RATIO`] for such rows): `--num-prompts 10·C --max-concurrency C --random-range-ratio 0.8
 /// --request-rate inf --ignore-eos`, one test request before 2026-01-21 and `--num-warmups
 /// 2·C` from then on.
 pub fn inferencex_client(measured: &str) -> Client {

@@ -28,7 +28,9 @@ pub const REQUIRED_COLUMNS: &[&str] = &[
 ];
 
 /// Columns read when the file has them (blank otherwise): the engine's version and the
-/// measurement date (`YYYY-MM-DD`), which decide the serving-engine model and the client.
+/// measurement date (`YYYY-MM-DD`), which decide the serving-engine model and the client (a
+/// file without `measured` has every row undated: exact lengths and the current warm-up,
+/// `crate::client::client_for`).
 /// `moe_tp_size` (expert tensor parallelism) is read only to undo a recording convention
 /// (`crate::mapping::aggregated_shape`).
 pub const OPTIONAL_COLUMNS: &[&str] = &["backend_version", "measured", "moe_tp_size"];
