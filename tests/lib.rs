@@ -108,15 +108,12 @@ pub fn check_report_bounds(report: &Report, config: &SimConfig) -> Result<(), St
     let attention = e * hd * (f64::from(m.num_q_heads) + 2.0 * f64::from(m.num_kv_heads))
         + f64::from(m.num_q_heads) * hd * e;
     let projections = if m.use_gated_mlp { 3.0 } else { 2.0 };
-    let (active_mlp, one_mlp) = match &m.moe {
-        None => {
-            let mlp = projections * e * f64::from(m.mlp_hidden_dim);
-            (mlp, mlp)
-        }
+    let active_mlp = match &m.moe {
+        None => projections * e * f64::from(m.mlp_hidden_dim),
         Some(moe) => {
             let expert = projections * e * f64::from(moe.expert_hidden_dim);
             let shared = projections * e * f64::from(moe.shared_expert_hidden_dim);
-            (f64::from(moe.top_k) * expert + shared, expert + shared)
+            f64::from(moe.top_k) * expert + shared
         }
     };
     let active_params = f64::from(m.num_layers) * (attention + active_mlp);
@@ -138,10 +135,7 @@ pub fn check_report_bounds(report: &Report, config: &SimConfig) -> Result<(), St
         let pool_gpus = f64::from(pool.cluster.num_replicas) * f64::from(replica.parallel.world_size());
         gpus += pool_gpus;
         cluster_flops += pool_gpus * device.fp16_tflops.max(device.fp8_tflops.unwrap_or(0.0)) * 1e12;
-        let bytes = f64::from(replica.layers_per_stage())
-            * (attention + one_mlp)
-            * replica.weight_dtype.bytes_per_element()
-            / f64::from(replica.parallel.tensor_parallel_size);
+        let bytes = min_stage_weight_bytes(replica);
         stage_bytes = f64::max(stage_bytes, bytes);
         batch_capacity +=
             f64::from(pool.cluster.num_replicas) * device.memory_bandwidth_gbps * 1e9 * s.simulated_time_s
@@ -165,6 +159,29 @@ pub fn check_report_bounds(report: &Report, config: &SimConfig) -> Result<(), St
         ));
     }
     Ok(())
+}
+
+/// The fewest weight bytes one GPU of a pipeline stage reads a batch: every layer's attention
+/// and one MLP (an MoE layer's one routed expert and its shared expert), each part in the
+/// dtype the memory planner sizes it in (an INT4 model's routed experts INT4 beside bf16
+/// attention and shared experts: `ReplicaSpec::expert_weight_dtype`, `dense_weight_dtype`).
+pub fn min_stage_weight_bytes(replica: &llmsim_engine::config::ReplicaSpec) -> f64 {
+    let m = &replica.model;
+    let (e, hd) = (f64::from(m.embedding_dim), f64::from(m.head_dim()));
+    let attention = e * hd * (f64::from(m.num_q_heads) + 2.0 * f64::from(m.num_kv_heads))
+        + f64::from(m.num_q_heads) * hd * e;
+    let projections = if m.use_gated_mlp { 3.0 } else { 2.0 };
+    let (dense, experts) =
+        (replica.dense_weight_dtype().bytes_per_element(), replica.expert_weight_dtype().bytes_per_element());
+    let layer = match &m.moe {
+        None => (attention + projections * e * f64::from(m.mlp_hidden_dim)) * dense,
+        Some(moe) => {
+            let expert = projections * e * f64::from(moe.expert_hidden_dim);
+            let shared = projections * e * f64::from(moe.shared_expert_hidden_dim);
+            (attention + shared) * dense + expert * experts
+        }
+    };
+    f64::from(replica.layers_per_stage()) * layer / f64::from(replica.parallel.tensor_parallel_size)
 }
 
 /// Checks a finished report: every request accounted for exactly once (INV-1), causality of
@@ -234,4 +251,30 @@ pub fn check_report_invariants(report: &Report) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bandwidth_bound_reads_an_int4_moe_models_experts_at_int4_and_the_rest_at_bf16() {
+        let replica = |dtype: &str| {
+            let config = Config::from_pairs([
+                ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+                ("replica_config_device", "h100"),
+                ("replica_config_tensor_parallel_size", "2"),
+                ("replica_config_weight_dtype", dtype),
+            ])
+            .unwrap();
+            SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica
+        };
+        // Mixtral-8x7B at TP 2, by hand: attention 4096·128·(32 + 2·8) + 32·128·4096 =
+        // 41,943,040 parameters a layer, one expert 3·4096·14336 = 176,160,768, no shared
+        // expert. bf16: 32 · 218,103,808 · 2 B / 2 = 6,979,321,856 B. INT4 experts beside bf16
+        // attention: 32 · (41,943,040 · 2 + 176,160,768 · 0.5625) / 2 = 2,927,624,192 B (not
+        // 32 · 218,103,808 · 0.5625 / 2 = 1,962,934,272 with every byte at INT4).
+        assert_eq!(min_stage_weight_bytes(&replica("bf16")), 6_979_321_856.0);
+        assert_eq!(min_stage_weight_bytes(&replica("int4")), 2_927_624_192.0);
+    }
 }

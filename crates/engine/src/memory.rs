@@ -213,15 +213,32 @@ pub fn dense_layers_on_stage(replica: &ReplicaSpec, stage: u32) -> u32 {
 }
 
 /// Bytes per GPU of `params` parameters that hold the busiest stage's routed experts
-/// ([`stage_routed_expert_params`]) and other weights: each part in its dtype
-/// ([`ReplicaSpec::expert_weight_dtype`], [`ReplicaSpec::dense_weight_dtype`]).
+/// ([`stage_routed_expert_params`]), its embedding and LM head ([`edge_params`]) and other
+/// weights: each part in its dtype ([`ReplicaSpec::expert_weight_dtype`],
+/// [`ReplicaSpec::edge_weight_dtype`], [`ReplicaSpec::dense_weight_dtype`]).
 pub fn weight_bytes(replica: &ReplicaSpec, params: u64) -> u64 {
-    let (experts, dense) = (replica.expert_weight_dtype(), replica.dense_weight_dtype());
-    if experts == dense {
+    let (experts, dense, edge) =
+        (replica.expert_weight_dtype(), replica.dense_weight_dtype(), replica.edge_weight_dtype());
+    if experts == dense && dense == edge {
         return dense.bytes_of(params);
     }
     let routed = stage_routed_expert_params(replica).min(params);
-    experts.bytes_of(routed) + dense.bytes_of(params - routed)
+    let edge_params = edge_params(replica).min(params - routed);
+    experts.bytes_of(routed) + edge.bytes_of(edge_params) + dense.bytes_of(params - routed - edge_params)
+}
+
+/// The embedding and LM head parameters on one GPU of the most loaded pipeline stage: the
+/// first stage holds the embedding, the last the LM head; one stage holds both (once when
+/// tied).
+pub fn edge_params(replica: &ReplicaSpec) -> u64 {
+    let m = &replica.model;
+    let tp = u64::from(replica.parallel.tensor_parallel_size);
+    let embedding = u64::from(m.vocab_size) * u64::from(m.embedding_dim) / tp;
+    if replica.parallel.num_pipeline_stages == 1 {
+        if m.tie_word_embeddings { embedding } else { 2 * embedding }
+    } else {
+        embedding
+    }
 }
 
 /// The routed experts' parameters on one GPU of the most loaded pipeline stage (0 for a dense
@@ -362,12 +379,7 @@ pub fn plan_with_draft(
     let m = &replica.model;
     let tp = u64::from(replica.parallel.tensor_parallel_size);
     let pp = replica.parallel.num_pipeline_stages;
-    let embedding = u64::from(m.vocab_size) * u64::from(m.embedding_dim) / tp;
-    // The first stage holds the embedding, the last the LM head; one stage holds both (once
-    // when tied).
-    let edge_params =
-        if pp == 1 { if m.tie_word_embeddings { embedding } else { 2 * embedding } } else { embedding };
-    let params_per_device = stage_layer_params(replica) + edge_params + draft.params_per_device;
+    let params_per_device = stage_layer_params(replica) + edge_params(replica) + draft.params_per_device;
     let active_layer_params_per_device = active_stage_layer_params(replica);
     let weight_bytes = weight_bytes(replica, params_per_device);
     let available = (replica.device.memory_gb * GIB * (1.0 - cache.memory_margin_fraction)) as u64;
@@ -603,7 +615,7 @@ mod tests {
     }
 
     #[test]
-    fn int4_weight_only_quantises_an_moe_models_routed_experts_and_a_dense_models_every_weight() {
+    fn int4_weight_only_quantises_an_moe_models_routed_experts_and_a_dense_models_layers() {
         assert_eq!(Dtype::Int4.bytes_of(32), 16 + 2, "a bf16 scale per group of 32");
         assert_eq!(Dtype::Int4.bytes_of(33), 17 + 4, "a started group has its scale");
         assert_eq!(Dtype::Int4.bytes_per_element(), 0.5625);
@@ -619,14 +631,21 @@ mod tests {
         assert_eq!(stage_routed_expert_params(&r), 22_548_578_304);
         assert_eq!(p.params_per_device, 22_548_578_304 + 803_471_360);
         assert_eq!(p.weight_bytes_per_device, 12_683_575_296 + 1_606_942_720);
-        // A dense model's weights are all INT4: Llama-3-8B's 8,030,257,152 parameters (the
-        // final norm's 4096 not counted) take 4,015,128,576 + 2 · 250,945,536 = 4,517,019,648 B.
+        // A dense model's layer weights are all INT4, its embedding and LM head bf16 (as GPTQ,
+        // AWQ and compressed-tensors W4A16 checkpoints keep them): Llama-3-8B's 8,030,257,152
+        // parameters (the final norm's 4096 not counted) are 2 · 128256·4096 = 1,050,673,152
+        // edge parameters, 2,101,346,304 B in bf16, and 6,979,584,000 layer parameters,
+        // 3,489,792,000 + 2 · 218,112,000 = 3,926,016,000 B in INT4: 6,027,362,304 B.
         let mut r = replica("meta-llama/Meta-Llama-3-8B", "h100", 1, 1);
         r.weight_dtype = Dtype::Int4;
         let p = plan(&r, &cache()).unwrap();
         assert_eq!(p.params_per_device, 8_030_257_152);
-        assert_eq!(p.weight_bytes_per_device, 4_517_019_648);
+        assert_eq!(edge_params(&r), 1_050_673_152);
+        assert_eq!(p.weight_bytes_per_device, 3_926_016_000 + 2_101_346_304);
         assert_eq!(stage_routed_expert_params(&r), 0);
+        // Other dtypes size the embedding and LM head as every weight: fp4 on all of them.
+        r.weight_dtype = Dtype::Fp4;
+        assert_eq!(plan(&r, &cache()).unwrap().weight_bytes_per_device, Dtype::Fp4.bytes_of(8_030_257_152));
     }
 
     #[test]

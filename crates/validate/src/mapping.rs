@@ -212,6 +212,9 @@ fn llmsim_dtype(name: &str) -> Option<&'static str> {
 }
 
 /// One weight dtype for GEMMs and experts; a blank quant mode means the row's precision.
+/// INT4 weight-only experts beside bf16 GEMMs on a catalogued MoE model are llmsim's int4 (its
+/// routed experts INT4, every other weight bf16); so are INT4 GEMMs and experts (llmsim then
+/// keeps attention bf16: `int4` quantises an MoE model's routed experts only).
 fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
     let resolve = |column: &'static str, value: &str| {
         let (column, value) =
@@ -220,6 +223,10 @@ fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
     };
     let gemm = resolve("gemm_quant_mode", &point.gemm_quant_mode)?;
     let moe = resolve("moe_quant_mode", &point.moe_quant_mode)?;
+    let moe_model = || llmsim_engine::catalog::find_model(&point.model_path).is_some_and(|m| m.moe.is_some());
+    if (gemm, moe) == ("bf16", "int4") && moe_model() {
+        return Ok("int4");
+    }
     if gemm != moe {
         return Err(SkipReason::MixedPrecision { gemm, moe });
     }
@@ -394,6 +401,40 @@ mod tests {
         let c = point_config(&p, &Overrides::default()).unwrap();
         assert_eq!(flag(&c, "replica_config_weight_dtype"), "int4");
         assert_eq!(flag(&c, "replica_config_kv_cache_dtype"), "bf16");
+        // bf16 GEMMs beside INT4 weight-only experts are what `int4` models on an MoE model.
+        let p = point(&[
+            ("model_path", "moonshotai/Kimi-K2.5"),
+            ("system", "b200_sxm"),
+            ("precision", "int4"),
+            ("gemm_quant_mode", "bf16"),
+            ("moe_quant_mode", "int4_wo"),
+            ("tp_size", "8"),
+            ("moe_tp_size", "8"),
+        ]);
+        let c = point_config(&p, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(flag(&c, "replica_config_weight_dtype"), "int4");
+        assert_eq!(flag(&c, "replica_config_kv_cache_dtype"), "bf16");
+        // A dense model has no experts: INT4 GEMMs are int4, bf16 GEMMs beside an INT4 expert
+        // mode stay a mixed precision llmsim cannot express.
+        let dense = |gemm: &str| {
+            point(&[
+                ("model_path", "meta-llama/Meta-Llama-3-8B"),
+                ("precision", "int4"),
+                ("gemm_quant_mode", gemm),
+                ("moe_quant_mode", "int4_wo"),
+            ])
+        };
+        assert_eq!(
+            flag(
+                &point_config(&dense("int4_wo"), &Overrides::default()).unwrap(),
+                "replica_config_weight_dtype"
+            ),
+            "int4"
+        );
+        assert_eq!(
+            point_config(&dense("bf16"), &Overrides::default()).unwrap_err(),
+            SkipReason::MixedPrecision { gemm: "bf16", moe: "int4" }
+        );
         // A blank quant mode takes the precision column's int4.
         let p = point(&[("precision", "int4"), ("gemm_quant_mode", ""), ("moe_quant_mode", "")]);
         assert_eq!(

@@ -61,7 +61,8 @@ impl Dtype {
     /// shared MLPs, router, embedding, LM head) when its weights are `self`: bf16 for INT4
     /// weight-only, whose MoE checkpoints quantise the routed experts only (Kimi-K2.5's
     /// `quantization_config` ignores `self_attn`, `shared_experts`, the dense MLPs and
-    /// `lm_head`); `self` otherwise. A dense model's weights are all `self`.
+    /// `lm_head`); `self` otherwise. A dense model's layer weights are all `self`; its
+    /// embedding and LM head are `dense_part` too ([`ReplicaSpec::edge_weight_dtype`]).
     pub fn dense_part(self) -> Dtype {
         match self {
             Dtype::Int4 => Dtype::Bf16,
@@ -177,6 +178,14 @@ impl ReplicaSpec {
     /// model, the weight dtype on a dense one.
     pub fn dense_weight_dtype(&self) -> Dtype {
         if self.model.moe.is_some() { self.weight_dtype.dense_part() } else { self.weight_dtype }
+    }
+
+    /// The dtype of the embedding and the LM head (the edge weights): [`Dtype::dense_part`] of
+    /// the weight dtype on every model, dense or MoE. INT4 weight-only checkpoints (GPTQ, AWQ,
+    /// compressed-tensors W4A16) keep `embed_tokens` and `lm_head` in 16 bits; the other
+    /// dtypes apply to them as to every weight.
+    pub fn edge_weight_dtype(&self) -> Dtype {
+        self.weight_dtype.dense_part()
     }
 }
 

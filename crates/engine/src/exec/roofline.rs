@@ -295,6 +295,9 @@ pub struct RooflinePredictor {
     /// Bytes per parameter of the routed experts (`weight_bytes` but for INT4 weight-only
     /// experts beside 16-bit other weights).
     expert_weight_bytes: f64,
+    /// Bytes per parameter of the LM head: `weight_bytes` but 16-bit for INT4 weight-only
+    /// checkpoints, which keep the embedding and LM head in 16 bits.
+    lm_head_weight_bytes: f64,
     kv_bytes: f64,
     /// Peaks at 16-bit precision (element-wise ops and attention).
     peaks: Peaks,
@@ -306,7 +309,8 @@ pub struct RooflinePredictor {
     /// The grouped GEMMs of MoE experts.
     moe_gemm: Curve,
     /// The shared expert's GEMMs (non-deployed MoE): `moe_gemm`, but the generic GEMM where the
-    /// routed experts are INT4 on their Marlin fit and the shared expert bf16.
+    /// routed experts are INT4 on their Marlin fit and the shared expert bf16 (a dense MLP in
+    /// vLLM; a bf16 model's shared expert keeps the fused-MoE fit, see docs/policies.md).
     shared_gemm: Curve,
     /// Quantised (fp8, fp4) experts' fused-MoE fit, blended in at prefill sizes
     /// ([`cost::moe_experts_blended_us`]); `None` at bf16 (whose `moe_gemm` is already the
@@ -543,7 +547,9 @@ impl RooflinePredictor {
         let gemm_kernels_text = match (settings.gemm_kernels, weights) {
             (_, Dtype::Fp8) => "vLLM fp8",
             (_, Dtype::Fp4) => "vLLM NVFP4",
-            (_, Dtype::Int4) => "vLLM W4A16 (Marlin)",
+            // W4A16 GEMMs take the 16-bit curves with INT4 weight bytes (layer_gemm_class).
+            (GemmKernels::Vidur, Dtype::Int4) => "Vidur-profiled (16-bit curves, INT4 weight bytes)",
+            (GemmKernels::Vllm, Dtype::Int4) => "vLLM (16-bit curves, INT4 weight bytes)",
             (GemmKernels::Vidur, _) => "Vidur-profiled",
             (GemmKernels::Vllm, _) => "vLLM",
         };
@@ -617,6 +623,7 @@ impl RooflinePredictor {
             },
             weight_bytes: weights.bytes_per_element(),
             expert_weight_bytes: expert_weights.bytes_per_element(),
+            lm_head_weight_bytes: replica.edge_weight_dtype().bytes_per_element(),
             kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             peaks,
             gemm_peaks,
@@ -633,6 +640,8 @@ impl RooflinePredictor {
                     cal.curve(class::MOE_EXPERTS_INT4).unwrap_or(curve(gemm_class(expert_weights)))
                 }
             },
+            // INT4 experts' bf16 shared expert: the generic bf16 GEMM, as vLLM runs it (a dense
+            // MLP, `DeepseekV2MLP`, beside the fused MoE), not the bf16 fused-MoE fit.
             shared_gemm: match expert_weights {
                 Dtype::Bf16 | Dtype::Fp16 => cal.curve(class::MOE_EXPERTS).unwrap_or(gemm),
                 Dtype::Fp8 | Dtype::Fp4 | Dtype::Int4 => gemm,
@@ -787,7 +796,7 @@ impl RooflinePredictor {
     /// LM head over `sequences` rows, µs (rows: [`logit_rows`]).
     pub fn lm_head_us(&self, sequences: f64) -> f64 {
         let (n, k) = self.shape.gemm_nk(Op::LmHead).unwrap_or((0.0, 0.0));
-        cost::gemm_us(&self.gemm, self.gemm_peaks, sequences, n, k, ACT_BYTES, self.weight_bytes)
+        cost::gemm_us(&self.gemm, self.gemm_peaks, sequences, n, k, ACT_BYTES, self.lm_head_weight_bytes)
     }
 
     /// MoE router and experts for `tokens` tokens, µs per layer: `(router, experts)`.
@@ -1967,7 +1976,17 @@ mod tests {
         assert_eq!((int4.weight_bytes, int4.expert_weight_bytes), (0.5625, 0.5625));
         let up = Op::MlpUpProj as usize;
         assert_eq!(int4.op_curves[up], bf16.op_curves[up]);
-        assert!(int4.describe().contains("vLLM W4A16 (Marlin)"), "{}", int4.describe());
+        // The Vidur-profiled 16-bit curves (layer_gemm_class), and the description says so.
+        assert!(
+            int4.describe().contains("Vidur-profiled (16-bit curves, INT4 weight bytes) layer GEMMs"),
+            "{}",
+            int4.describe()
+        );
+        // The LM head stays 16-bit (GPTQ/AWQ/compressed-tensors W4A16 checkpoints keep
+        // `lm_head` in bf16): its time is bf16's.
+        assert_eq!(int4.lm_head_weight_bytes, 2.0);
+        assert_eq!(int4.lm_head_us(8.0), bf16.lm_head_us(8.0));
+        assert_eq!(int4.lm_head_us(4096.0), bf16.lm_head_us(4096.0));
         // A decode step of 8 sequences, Llama-3-8B's gate+up projection (k 4096, n 28672) on
         // H100's Vidur curve (overhead 7.126 µs, compute 70.26 %, memory 100 %, sharpness
         // 2.585, 128-row tiles), by hand: compute 2·128·28672·4096 FLOP / (989.4 T · 0.7026)
@@ -2171,6 +2190,7 @@ mod latent_tests {
         assert_eq!(Some(int4.moe_gemm), marlin, "the compressed-tensors WNA16 fused-MoE fit at every size");
         assert!(int4.moe_prefill.is_none());
         assert_eq!(int4.shared_gemm, int4.gemm, "the shared expert is a bf16 GEMM");
+        assert_eq!(int4.gemm, bf16.gemm, "the generic bf16 GEMM");
         assert!(int4.describe().contains("INT4 weight-only routed experts"), "{}", int4.describe());
         let decode: Vec<BatchItem> = (0..32)
             .map(|_| BatchItem { num_processed_tokens: 2000, num_tokens: 1, is_prefill: false })
@@ -2178,6 +2198,16 @@ mod latent_tests {
         let (a, b) = (bf16.predict(&decode, ONLY), int4.predict(&decode, ONLY));
         for op in [Op::AttnPreProj, Op::AttnPostProj, Op::MoeRouter, Op::LmHead] {
             assert_eq!(a.get(op), b.get(op), "{op:?} stays bf16");
+        }
+        // So does the shared expert: 2-byte weights on the generic bf16 GEMM (a dense MLP in
+        // vLLM), whatever the routed experts' bytes.
+        let (shape, _) = int4.moe.as_ref().unwrap();
+        for tokens in [1.0, 32.0, 4096.0] {
+            let int4_shared =
+                cost::shared_expert_us(&int4.shared_gemm, int4.gemm_peaks, shape, tokens, int4.weight_bytes);
+            let bf16_gemm = cost::shared_expert_us(&bf16.gemm, bf16.gemm_peaks, shape, tokens, 2.0);
+            assert!(int4_shared > 0.0);
+            assert_eq!(int4_shared, bf16_gemm, "the shared expert stays bf16 at {tokens} tokens");
         }
         // The experts stream 0.5625 / 2 of the bytes (the shared expert's are still bf16), on a
         // kernel that reaches less of the bandwidth than the bf16 fused MoE.

@@ -615,8 +615,13 @@ impl<'a> Fields<'a> {
             .filter(|q| !q.is_null())
         {
             let method = q.get("quant_method").and_then(Value::as_str).unwrap_or("unnamed");
+            let int4 = if int4_weights(q) {
+                " (INT4 weight-only here: pass --replica_config_weight_dtype int4, which makes an MoE model's routed experts INT4 and its attention, shared experts, dense MLPs, router, embedding and LM head bf16, and a dense model's layer weights INT4 and its embedding and LM head bf16; a checkpoint's INT4 attention or shared experts on an MoE model are not modelled)"
+            } else {
+                ""
+            };
             warnings.push(format!(
-                "quantization_config ({method}) is ignored: weights are sized by --replica_config_weight_dtype"
+                "quantization_config ({method}) is ignored: weights are sized by --replica_config_weight_dtype{int4}"
             ));
         }
         if let Some(n) = self.get(&["num_nextn_predict_layers"]).filter(|n| *n > 0) {
@@ -633,6 +638,21 @@ impl<'a> Fields<'a> {
             ));
         }
     }
+}
+
+/// Whether a `quantization_config` stores 4-bit integer weights: GPTQ's and AWQ's `bits` (or
+/// AWQ's `w_bit`) 4, or a compressed-tensors config group whose `weights` have `num_bits` 4 of
+/// type `int` (the default).
+fn int4_weights(q: &Value) -> bool {
+    let four = |v: Option<&Value>| v.and_then(Value::as_u64) == Some(4);
+    let group = |g: &Value| {
+        g.get("weights").is_some_and(|w| {
+            four(w.get("num_bits")) && w.get("type").and_then(Value::as_str).is_none_or(|t| t == "int")
+        })
+    };
+    four(q.get("bits"))
+        || four(q.get("w_bit"))
+        || q.get("config_groups").and_then(Value::as_object).is_some_and(|g| g.values().any(group))
 }
 
 fn is_set(v: &Value, key: &str) -> bool {

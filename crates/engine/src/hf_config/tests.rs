@@ -325,6 +325,31 @@ fn ignored_architecture_fields_are_named() {
         "{:?}",
         hf.warnings
     );
+    // A 4-bit AWQ, GPTQ or compressed-tensors checkpoint is told to pass int4 and which layers
+    // llmsim then takes as INT4.
+    let int4 = "pass --replica_config_weight_dtype int4, which makes an MoE model's routed experts INT4";
+    assert!(hf.warnings.iter().any(|w| w.contains(int4)), "{:?}", hf.warnings);
+    let quantised = |q: &str| {
+        let text = format!(
+            r#"{{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+            "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256,
+            "max_position_embeddings": 8192, "quantization_config": {q}}}"#
+        );
+        read(&text).warnings.join("\n")
+    };
+    let ct = r#"{"quant_method": "compressed-tensors", "format": "pack-quantized",
+        "config_groups": {"group_0": {"targets": ["Linear"], "weights": {"num_bits": 4, "type": "int", "group_size": 32, "symmetric": true}}}}"#;
+    let w = quantised(ct);
+    assert!(w.contains("quantization_config (compressed-tensors) is ignored") && w.contains(int4), "{w}");
+    assert!(quantised(r#"{"quant_method": "gptq", "bits": 4, "group_size": 128}"#).contains(int4));
+    // 8-bit and floating-point formats are not INT4: no int4 suggestion.
+    let fp8 = r#"{"quant_method": "fp8", "weight_block_size": [128, 128]}"#;
+    let w8 = r#"{"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 8, "type": "int"}}}}"#;
+    let fp4 = r#"{"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 4, "type": "float"}}}}"#;
+    for q in [fp8, w8, fp4] {
+        let w = quantised(q);
+        assert!(w.contains("is ignored") && !w.contains("int4"), "{w}");
+    }
     // Qwen2 turns its sliding window off: nothing to say.
     let qwen2 = r#"{"model_type": "qwen2", "hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28,
         "num_key_value_heads": 4, "intermediate_size": 18944, "vocab_size": 152064,
