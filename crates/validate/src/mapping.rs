@@ -127,7 +127,10 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     let sparse_on_blackwell = llmsim_engine::catalog::find_model(&point.model_path)
         .is_some_and(|m| m.sparse_attention.is_some())
         && blackwell;
-    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype, sparse_on_blackwell, blackwell);
+    // The Blackwell SGLang recipes that quantise the KV cache are the aggregated ones; the
+    // disaggregated pools keep the engine's `auto`.
+    let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
+    let kv_dtype = kv_cache_dtype(&point.backend, weight_dtype, sparse_on_blackwell, blackwell && aggregated);
     let Instance { concurrency: batch_size, tp_size: recorded_tp, pp_size: pp } = instance;
     // `batch_size` is per attention-DP rank; the clients drive the whole instance.
     let concurrency =
@@ -238,7 +241,8 @@ fn weight_dtype(point: &ServingPoint) -> Result<&'static str, SkipReason> {
 /// `kv_cache_config: {dtype: fp8}`: `benchmarks/70b_fp8_*.sh`, `70b_fp4_b200_*.sh`,
 /// `dsr1_fp8_*_trt_*.sh` at InferenceX `ac1998a5`, Oct 2025); its SGLang recipes leave it to
 /// the engine's default (`auto`: the activations' dtype, bf16) on Hopper, and on Blackwell
-/// set `--kv-cache-dtype fp8_e4m3` for FP8 and FP4 checkpoints (`dsr1_fp{4,8}_b200*.sh`,
+/// (aggregated: `blackwell` is false for disaggregated pools) set `--kv-cache-dtype fp8_e4m3`
+/// for FP8 and FP4 checkpoints (`dsr1_fp{4,8}_b200*.sh`,
 /// `qwen3.5_fp8_b200.sh`, `glm5_fp8_b200.sh`). INT4 weight-only checkpoints (Kimi-K2.5's)
 /// are taken to keep vLLM's `auto` (bf16). Anything else keeps the activations' dtype —
 /// except SGLang's for a sparse-attention (DSA) model on Blackwell, whose `auto` is fp8
@@ -506,6 +510,37 @@ mod tests {
         assert_eq!(skip("vllm", ",,,,,,,,,,,").unwrap_err(), SkipReason::Disaggregated);
         assert_eq!(skip("vllm", ",,4,1,0,0,,,8,1,1,0").unwrap_err(), SkipReason::Disaggregated);
         assert_eq!(skip("sglang", ",,4,1,0,8,,,8,1,1,8").unwrap_err(), SkipReason::Disaggregated);
+    }
+
+    #[test]
+    fn sglang_quantises_the_kv_cache_on_blackwell_only_in_aggregated_recipes() {
+        let pools = "prefill_batch_size,prefill_num_workers,prefill_tp_size,prefill_pp_size,prefill_attention_dp_size,prefill_moe_ep_size,decode_batch_size,decode_num_workers,decode_tp_size,decode_pp_size,decode_attention_dp_size,decode_moe_ep_size";
+        let parse = |mode: &str, instance: [&str; 4], values: &str| {
+            let row = crate::points::tests::row(&[
+                ("mode", mode),
+                ("backend", "sglang"),
+                ("system", "b200_sxm"),
+                ("batch_size", instance[0]),
+                ("tp_size", instance[1]),
+                ("pp_size", instance[2]),
+                ("attention_dp_size", instance[3]),
+                ("moe_ep_size", ""),
+                ("precision", "fp8"),
+            ]);
+            let text = format!("{},{pools}\n{row},{values}\n", crate::points::tests::HEADER);
+            crate::points::parse_points(&text, "t.csv").unwrap().points.remove(0)
+        };
+        let agg =
+            point_config(&parse("agg", ["16", "8", "1", "1"], ",,,,,,,,,,,"), &Overrides::default()).unwrap();
+        assert_eq!(flag(&agg, "replica_config_kv_cache_dtype"), "fp8");
+        assert_eq!(flag(&agg, "sglang_scheduler_config_scheduler_recv_interval"), "30");
+        let disagg = point_config(
+            &parse("disagg", ["", "", "", ""], "1,1,8,1,1,0,24,3,8,1,1,0"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(flag(&disagg, "replica_config_kv_cache_dtype"), "bf16");
+        assert!(disagg.flags.iter().all(|(f, _)| *f != "sglang_scheduler_config_scheduler_recv_interval"));
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "roofline_execution_time_predictor_config_eager_host_serial",
         "false",
-        "Whether an eager step's host time comes on top of its GPU time instead of overlapping it: false = the host launches ahead of the GPU and the step takes max(GPU, host); true = the host's per-step work runs in series with the GPU's (the step takes GPU + host), as SGLang's eager extend steps measure.",
+        "Whether an eager step's host time comes on top of its GPU time instead of overlapping it: false = the host launches ahead of the GPU and the step takes max(GPU, host); true = the host's per-step work runs in series with the GPU's (the step takes GPU + host), as SGLang's eager steps measure (prefill and mixed steps, and decode steps above the capture size).",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
@@ -910,7 +910,8 @@ impl RooflinePredictor {
     }
 
     /// Adds to `out` the part of an eager step's host time the GPU does not hide: the host
-    /// launches ahead of the GPU, so the step takes max(GPU time, host time).
+    /// launches ahead of the GPU, so the step takes max(GPU time, host time) — or all of it
+    /// where the host's work runs in series (`eager_host_serial`: GPU + host time).
     /// Under attention data parallelism each rank replays graphs of its own share of the batch
     /// (about tokens / ranks); a rank running a prefill eagerly holds the others back at every
     /// MoE layer.

@@ -361,6 +361,17 @@ fn expert_and_attention_data_parallelism_are_refused_where_not_modelled() {
         "replica_config_attention_dp_size",
     );
     assert!(text.contains("pipeline parallelism"), "{text}");
+    // SGLang's receive interval is refused with DP attention, as SGLang refuses it.
+    let text = errors_on(
+        &with(&[
+            ("serving_engine", "sglang"),
+            ("replica_config_attention_dp_size", "2"),
+            ("sglang_scheduler_config_scheduler_recv_interval", "10"),
+        ]),
+        "sglang_scheduler_config_scheduler_recv_interval",
+    );
+    assert!(text.contains("needs attention DP off"), "{text}");
+    assert!(build(&with(&[("serving_engine", "sglang"), ("replica_config_attention_dp_size", "2")])).is_ok());
     let text = errors_on(
         &with(&[
             ("replica_config_tensor_parallel_size", "2"),

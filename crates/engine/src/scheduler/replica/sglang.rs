@@ -125,6 +125,20 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
         overlap: p.bool("sglang_scheduler_config_overlap_schedule"),
         recv_interval: p.int_in("sglang_scheduler_config_scheduler_recv_interval", 1, 1 << 20) as u32,
     };
+    // SGLang refuses the receive interval with DP attention (`SchedulerRecvSkipper` asserts
+    // `not enable_dp_attention`): each rank would need its own counter.
+    if options.recv_interval > 1 && p.int("replica_config_attention_dp_size") > 1 {
+        p.error(
+            ConfigError::new(
+                "sglang_scheduler_config_scheduler_recv_interval",
+                format!(
+                    "{} needs attention DP off: SGLang reads new requests every iteration with DP attention",
+                    options.recv_interval
+                ),
+            )
+            .with_hint("use 1 with --replica_config_attention_dp_size above 1"),
+        );
+    }
     if let Some(n) = p.opt_int("sglang_scheduler_config_batch_size_cap") {
         if n < 1 {
             p.error(ConfigError::new(
@@ -579,7 +593,10 @@ impl ReplicaScheduler for SglangScheduler {
             let now = self.recv.receive_idle(now);
             self.form(now, requests, plan);
         }
-        self.recv.last = if plan.is_empty() {
+        self.recv.last = if self.recv.interval <= 1 {
+            // Every iteration reads anyway: no need to classify the batch.
+            LastBatch::Idle
+        } else if plan.is_empty() {
             LastBatch::Idle
         } else if plan.requests.iter().any(|id| !requests.get(*id).is_prefill_complete) {
             LastBatch::Prefill
