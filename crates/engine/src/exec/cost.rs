@@ -305,6 +305,38 @@ impl DecodeWork {
     }
 }
 
+/// [`PrefillWork::add`] and [`DecodeWork::add_queries`] of every item of `batch` (a decode's
+/// context is its processed plus new tokens, its queries the new tokens), for a shape without
+/// latent attention. The per-head products that do not depend on the item are taken once; each
+/// sum receives the same operands in the same order as through `add`/`add_queries`, so the
+/// results are the same bits (tested against them).
+pub fn dense_attention_work(shape: &AttentionShape, batch: &[super::BatchItem]) -> (PrefillWork, DecodeWork) {
+    debug_assert!(shape.latent.is_none());
+    let mut prefill = PrefillWork::default();
+    let mut decode = DecodeWork::default();
+    // The leading factors of `add`'s and `add_queries`' products, evaluated left to right as
+    // there.
+    let flops_per_pair = 4.0 * shape.q_heads * shape.head_dim;
+    let query_bytes = 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES;
+    for item in batch {
+        let (tokens, processed) = (item.num_tokens as f64, item.num_processed_tokens as f64);
+        if item.is_prefill {
+            let (chunk, cached) = (tokens, processed);
+            prefill.flops += flops_per_pair * chunk * (cached + (chunk + 1.0) / 2.0);
+            prefill.bytes += (cached + chunk) * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
+                + 2.0 * chunk * shape.q_heads * shape.head_dim * ACT_BYTES;
+        } else {
+            let (context, queries) = (processed + tokens, tokens);
+            decode.sequences += 1.0;
+            let pairs = if queries == 1.0 { context } else { queries * (context - (queries - 1.0) / 2.0) };
+            decode.flops += flops_per_pair * pairs;
+            decode.bytes +=
+                context * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes + query_bytes * queries;
+        }
+    }
+    (prefill, decode)
+}
+
 /// Decode attention time, µs: a per-sequence cost plus KV traffic at a bandwidth that ramps up
 /// with the number of (sequence, KV head) work units, since few units cannot fill the GPU.
 pub fn decode_attention_us(curve: &Curve, peaks: Peaks, shape: &AttentionShape, work: DecodeWork) -> f64 {
