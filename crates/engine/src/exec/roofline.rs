@@ -1456,6 +1456,19 @@ mod tests {
 
     const ONLY: StagePosition = StagePosition { stage: 0, num_stages: 1 };
 
+    #[test]
+    fn compile_time_memo_slots_are_the_ops_places_in_the_memo() {
+        let search = |op: Op| CACHED_OPS.iter().position(|o| *o == op);
+        for (op, slot) in TOKEN_OP_SLOTS.iter().chain(&MLP_OP_SLOTS) {
+            assert_eq!(*slot, search(*op), "{op:?}");
+            assert!(slot.is_some(), "{op:?} is memoised");
+        }
+        assert_eq!(TOKEN_OP_SLOTS.map(|(op, _)| op), TOKEN_OPS);
+        assert_eq!(MLP_OP_SLOTS.map(|(op, _)| op), MLP_OPS);
+        assert_eq!(EMBEDDING_SLOT, search(Op::Embedding));
+        assert_eq!(cached_slot(Op::LmHead), None);
+    }
+
     fn decode_batch(n: u32, context: u32) -> Vec<BatchItem> {
         (0..n)
             .map(|_| BatchItem { num_processed_tokens: context, num_tokens: 1, is_prefill: false })
