@@ -930,9 +930,9 @@ mod tests {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let t = (seed >> 33) as usize % 6;
             let n = (seed >> 40) as u32 % 5;
-            if (seed >> 50) % 3 == 0 {
+            if (seed >> 50).is_multiple_of(3) {
                 // Release the table: all at once or one by one, last first.
-                if (seed >> 55) % 2 == 0 {
+                if (seed >> 55).is_multiple_of(2) {
                     implicit.release_rev(&tables[t]);
                 } else {
                     tables[t].iter().rev().for_each(|b| implicit.release(*b));

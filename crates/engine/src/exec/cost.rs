@@ -594,7 +594,7 @@ mod tests {
             let batch: Vec<BatchItem> = (0..300)
                 .map(|_| {
                     seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let is_prefill = (seed >> 60) % 3 == 0;
+                    let is_prefill = (seed >> 60).is_multiple_of(3);
                     let num_tokens =
                         if is_prefill { 1 + (seed >> 20) as u32 % 8191 } else { 1 + (seed >> 40) as u32 % 5 };
                     BatchItem { num_processed_tokens: (seed >> 30) as u32 % 120_000, num_tokens, is_prefill }
