@@ -29,8 +29,17 @@ struct Link {
 /// no links at all. Reference counts sit in their own dense array (4 bytes a block), which a
 /// request's allocation and release touch once per block: with 16 replicas of ~29,000 blocks,
 /// 32-byte blocks were 15 MB of mostly cache misses on long prompts.
+///
+/// In stack mode the counts are implicit while no block is shared (only a cache hit shares
+/// one, and without hashes there are none): a block is then referenced once exactly when it is
+/// not on the stack, so a request's blocks move between its table and the stack as whole runs
+/// (copies) without touching a count per block, which at 16 replicas were cache misses. A
+/// `touch` writes the counts out and keeps them from then on.
 #[derive(Clone, Debug)]
 pub struct BlockPool {
+    num_blocks: u32,
+    /// Per block, in linked mode and in stack mode once a block was shared; empty in stack
+    /// mode before (counts implicit).
     ref_cnt: Vec<u32>,
     /// One per block with the linked queue; empty in stack mode.
     links: Vec<Link>,
@@ -54,6 +63,7 @@ impl BlockPool {
             })
             .collect();
         BlockPool {
+            num_blocks,
             ref_cnt: vec![0; num_blocks as usize],
             links,
             free_head: if num_blocks == 0 { NIL } else { 0 },
@@ -68,7 +78,8 @@ impl BlockPool {
     /// `num_blocks` free blocks for a cache without prefix hashes (reuse order irrelevant).
     pub fn new_unordered(num_blocks: u32) -> BlockPool {
         BlockPool {
-            ref_cnt: vec![0; num_blocks as usize],
+            num_blocks,
+            ref_cnt: Vec::new(),
             links: Vec::new(),
             free_head: NIL,
             free_tail: NIL,
@@ -82,7 +93,28 @@ impl BlockPool {
     /// Blocks in the pool.
     #[inline]
     pub fn num_blocks(&self) -> u32 {
-        self.ref_cnt.len() as u32
+        self.num_blocks
+    }
+
+    /// Whether the counts are implicit (stack mode, no block shared yet).
+    #[inline]
+    fn implicit(&self) -> bool {
+        self.free_stack.is_some() && self.ref_cnt.is_empty()
+    }
+
+    /// Every block's reference count (explicit ones copied, implicit ones derived: 0 on the
+    /// stack, 1 elsewhere).
+    pub fn ref_counts(&self) -> Vec<u32> {
+        match &self.free_stack {
+            Some(stack) if self.ref_cnt.is_empty() => {
+                let mut counts = vec![1; self.num_blocks as usize];
+                for &b in stack {
+                    counts[b as usize] = 0;
+                }
+                counts
+            }
+            _ => self.ref_cnt.clone(),
+        }
     }
 
     /// Blocks on the free queue (cached-but-unreferenced ones included).
@@ -99,12 +131,22 @@ impl BlockPool {
     /// References count of a block.
     #[inline]
     pub fn ref_cnt(&self, block: u32) -> u32 {
-        self.ref_cnt[block as usize]
+        match &self.free_stack {
+            // Implicit: a linear search, reached only by tests and cache hits (none here).
+            Some(stack) if self.ref_cnt.is_empty() => {
+                assert!(block < self.num_blocks, "block {block} out of range");
+                u32::from(!stack.contains(&block))
+            }
+            _ => self.ref_cnt[block as usize],
+        }
     }
 
     /// Takes a reference to a (cached) block, removing it from the free queue if it was free.
     #[inline]
     pub fn touch(&mut self, block: u32) {
+        if self.implicit() {
+            self.ref_cnt = self.ref_counts();
+        }
         if self.ref_cnt[block as usize] == 0 {
             self.unlink(block);
         }
@@ -117,7 +159,9 @@ impl BlockPool {
         if let Some(stack) = &mut self.free_stack {
             let block = stack.pop()?;
             self.num_free -= 1;
-            self.ref_cnt[block as usize] = 1;
+            if !self.ref_cnt.is_empty() {
+                self.ref_cnt[block as usize] = 1;
+            }
             return Some(block);
         }
         let block = self.free_head;
@@ -139,9 +183,13 @@ impl BlockPool {
         let BlockPool { free_stack, ref_cnt, num_free, .. } = self;
         if let Some(stack) = free_stack {
             let start = stack.len().checked_sub(n as usize).expect("counted free blocks");
-            for &block in stack[start..].iter().rev() {
-                ref_cnt[block as usize] = 1;
-                into.push(block);
+            if ref_cnt.is_empty() {
+                into.extend(stack[start..].iter().rev());
+            } else {
+                for &block in stack[start..].iter().rev() {
+                    ref_cnt[block as usize] = 1;
+                    into.push(block);
+                }
             }
             stack.truncate(start);
             *num_free -= n;
@@ -164,6 +212,12 @@ impl BlockPool {
             }
             return;
         };
+        if ref_cnt.is_empty() {
+            // Implicit counts: each block is held once, so each is free again.
+            stack.extend(blocks.iter().rev());
+            *num_free += blocks.len() as u32;
+            return;
+        }
         for &block in blocks.iter().rev() {
             let count = &mut ref_cnt[block as usize];
             debug_assert!(*count > 0, "releasing a free block");
@@ -178,6 +232,11 @@ impl BlockPool {
     /// Drops a reference; a block reaching zero joins the free queue's tail.
     #[inline]
     pub fn release(&mut self, block: u32) {
+        if self.implicit() {
+            debug_assert!(block < self.num_blocks, "block {block} out of range");
+            self.push_tail(block);
+            return;
+        }
         let count = &mut self.ref_cnt[block as usize];
         debug_assert!(*count > 0, "releasing a free block");
         *count -= 1;
@@ -287,6 +346,20 @@ impl BlockPool {
     pub fn check(&self) -> Result<(), String> {
         let unreferenced = self.ref_cnt.iter().filter(|c| **c == 0).count() as u32;
         if let Some(stack) = &self.free_stack {
+            if self.ref_cnt.is_empty() {
+                // Implicit counts: the stack holds distinct blocks of the pool.
+                let mut seen = vec![false; self.num_blocks as usize];
+                for &b in stack {
+                    match seen.get_mut(b as usize) {
+                        Some(s) if !*s => *s = true,
+                        _ => return Err(format!("block {b} is on the free stack twice or out of range")),
+                    }
+                }
+                if stack.len() as u32 != self.num_free {
+                    return Err(format!("free count {} but {} stacked", self.num_free, stack.len()));
+                }
+                return Ok(());
+            }
             if stack.iter().any(|b| self.ref_cnt[*b as usize] != 0) {
                 return Err("a referenced block is on the free stack".into());
             }
@@ -389,6 +462,16 @@ struct RequestBlocks {
     num_cached: u32,
 }
 
+/// A slot's table in brief: its owner ([`NO_OWNER`] if none) and its blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Held {
+    owner: u32,
+    blocks: u32,
+}
+
+/// A slot without a table.
+const NOT_HELD: Held = Held { owner: NO_OWNER, blocks: 0 };
+
 /// The owner of a slot without a table.
 const NO_OWNER: u32 = u32::MAX;
 
@@ -428,6 +511,10 @@ pub struct KvCacheManager {
     /// Block tables by the requests' arena slots ([`Request::arena_slot`]): one vector index
     /// per allocation instead of a hash lookup by id, for every request of every batch.
     tables: Vec<RequestBlocks>,
+    /// Each slot's table's owner and length, beside `tables` (same indices): all that a
+    /// running request's next tokens within its blocks need, 8 bytes a slot against a table's
+    /// 40, so that check reads a denser array (cache misses with 16 replicas' tables).
+    held: Vec<Held>,
     /// Block lists of freed tables, emptied, for the next requests (no allocation per request
     /// in steady state).
     spare_lists: Vec<Vec<u32>>,
@@ -452,6 +539,7 @@ impl KvCacheManager {
             prefix_caching,
             prealloc_blocks: num_preallocate_tokens.div_ceil(block_size),
             tables: Vec::new(),
+            held: Vec::new(),
             spare_lists: Vec::new(),
             stats: PrefixCacheStats::default(),
         }
@@ -556,9 +644,9 @@ impl KvCacheManager {
         // to take, touch or register (without prefix caching), so nothing to do.
         if new_computed.is_empty()
             && !self.prefix_caching
-            && let Some(table) = self.tables.get(request.arena_slot as usize)
-            && table.owner == request.id.0
-            && table.blocks.len() as u64 * u64::from(self.block_size)
+            && let Some(held) = self.held.get(request.arena_slot as usize)
+            && held.owner == request.id.0
+            && u64::from(held.blocks) * u64::from(self.block_size)
                 >= u64::from(request.num_processed_tokens) + u64::from(n)
         {
             return true;
@@ -574,8 +662,9 @@ impl KvCacheManager {
         let slot = request.arena_slot as usize;
         if slot >= self.tables.len() {
             self.tables.resize_with(slot + 1, RequestBlocks::default);
+            self.held.resize(slot + 1, NOT_HELD);
         }
-        let KvCacheManager { pool, tables, spare_lists, prealloc_blocks, .. } = self;
+        let KvCacheManager { pool, tables, held, spare_lists, prealloc_blocks, .. } = self;
         let table = &mut tables[slot];
         let owned = table.owner == request.id.0;
         if !owned && table.owner != NO_OWNER {
@@ -619,6 +708,7 @@ impl KvCacheManager {
             }
             table.num_cached = table.num_cached.max(full);
         }
+        held[slot] = Held { owner: table.owner, blocks: table.blocks.len() as u32 };
         true
     }
 
@@ -629,6 +719,7 @@ impl KvCacheManager {
             return;
         }
         table.owner = NO_OWNER;
+        self.held[request.arena_slot as usize] = NOT_HELD;
         let mut blocks = std::mem::take(&mut table.blocks);
         self.pool.release_rev(&blocks);
         blocks.clear();
@@ -642,18 +733,29 @@ impl KvCacheManager {
         if usage.allocated_blocks + usage.free_blocks != usage.total_blocks {
             return Err("allocated + free != total".into());
         }
+        if self.held.len() != self.tables.len() {
+            return Err(format!("{} table summaries for {} tables", self.held.len(), self.tables.len()));
+        }
+        for (slot, (table, held)) in self.tables.iter().zip(&self.held).enumerate() {
+            let expected = if table.owner == NO_OWNER {
+                NOT_HELD
+            } else {
+                Held { owner: table.owner, blocks: table.blocks.len() as u32 }
+            };
+            if *held != expected {
+                return Err(format!("slot {slot}'s table summary {held:?} is not its table's {expected:?}"));
+            }
+        }
         let mut refs = vec![0u32; self.pool.num_blocks() as usize];
         for table in self.tables.iter().filter(|t| t.owner != NO_OWNER) {
             for &b in &table.blocks {
                 refs[b as usize] += 1;
             }
         }
-        for (block, expected) in refs.iter().enumerate() {
-            if self.pool.ref_cnt(block as u32) != *expected {
-                return Err(format!(
-                    "block {block} has ref_cnt {} but {expected} table entries",
-                    self.pool.ref_cnt(block as u32)
-                ));
+        let counts = self.pool.ref_counts();
+        for (block, (expected, count)) in refs.iter().zip(&counts).enumerate() {
+            if count != expected {
+                return Err(format!("block {block} has ref_cnt {count} but {expected} table entries"));
             }
         }
         Ok(())
@@ -787,7 +889,12 @@ mod tests {
         grown.num_processed_tokens = 48;
         assert!(kv.allocate_slots(&grown, 1, &[]));
         assert_eq!((kv.blocks_of(&first), kv.num_free()), (4, 4));
+        // The dense summary the common case reads follows the table.
+        assert_eq!(kv.held[first.arena_slot as usize], Held { owner: 0, blocks: 4 });
+        kv.check().unwrap();
         kv.free(&first);
+        assert_eq!(kv.held[first.arena_slot as usize], NOT_HELD);
+        kv.check().unwrap();
         // A later request in the same slot: the freed table is not its own.
         let mut later = request(5, 16, &[]);
         later.arena_slot = first.arena_slot;
@@ -807,6 +914,56 @@ mod tests {
         let mut later = request(5, 16, &[]);
         later.arena_slot = 0;
         kv.allocate_slots(&later, 16, &[]);
+    }
+
+    #[test]
+    fn implicit_counts_behave_as_explicit_ones() {
+        // The stack pool with implicit counts against the same pool keeping a count per block
+        // (the former way): the same blocks in the same order, the same counts and free list.
+        let mut implicit = BlockPool::new_unordered(40);
+        let mut explicit = BlockPool::new_unordered(40);
+        explicit.ref_cnt = vec![0; 40];
+        let mut tables: Vec<Vec<u32>> = vec![Vec::new(); 6];
+        let mut shadow: Vec<Vec<u32>> = vec![Vec::new(); 6];
+        let mut seed = 12345u64;
+        for step in 0..2000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let t = (seed >> 33) as usize % 6;
+            let n = (seed >> 40) as u32 % 5;
+            if (seed >> 50).is_multiple_of(3) {
+                // Release the table: all at once or one by one, last first.
+                if (seed >> 55).is_multiple_of(2) {
+                    implicit.release_rev(&tables[t]);
+                } else {
+                    tables[t].iter().rev().for_each(|b| implicit.release(*b));
+                }
+                explicit.release_rev(&shadow[t]);
+                tables[t].clear();
+                shadow[t].clear();
+            } else if n <= implicit.num_free() {
+                if n == 1 {
+                    tables[t].push(implicit.pop_free().unwrap());
+                } else {
+                    implicit.pop_free_many(n, &mut tables[t]);
+                }
+                explicit.pop_free_many(n, &mut shadow[t]);
+            }
+            assert_eq!(tables, shadow, "step {step}");
+            assert_eq!(implicit.num_free(), explicit.num_free());
+            assert_eq!(implicit.ref_counts(), explicit.ref_counts());
+            assert_eq!(implicit.free_stack, explicit.free_stack);
+            implicit.check().unwrap();
+            explicit.check().unwrap();
+        }
+        assert!(implicit.ref_cnt.is_empty(), "the counts stayed implicit");
+        // A shared block writes the counts out; they are those derived before.
+        let before = implicit.ref_counts();
+        let held = tables.iter().flatten().copied().next().unwrap();
+        implicit.touch(held);
+        let mut after = before.clone();
+        after[held as usize] += 1;
+        assert_eq!(implicit.ref_counts(), after);
+        implicit.check().unwrap();
     }
 
     #[test]

@@ -305,6 +305,38 @@ impl DecodeWork {
     }
 }
 
+/// [`PrefillWork::add`] and [`DecodeWork::add_queries`] of every item of `batch` (a decode's
+/// context is its processed plus new tokens, its queries the new tokens), for a shape without
+/// latent attention. The per-head products that do not depend on the item are taken once; each
+/// sum receives the same operands in the same order as through `add`/`add_queries`, so the
+/// results are the same bits (tested against them).
+pub fn dense_attention_work(shape: &AttentionShape, batch: &[super::BatchItem]) -> (PrefillWork, DecodeWork) {
+    debug_assert!(shape.latent.is_none());
+    let mut prefill = PrefillWork::default();
+    let mut decode = DecodeWork::default();
+    // The leading factors of `add`'s and `add_queries`' products, evaluated left to right as
+    // there.
+    let flops_per_pair = 4.0 * shape.q_heads * shape.head_dim;
+    let query_bytes = 2.0 * shape.q_heads * shape.head_dim * ACT_BYTES;
+    for item in batch {
+        let (tokens, processed) = (item.num_tokens as f64, item.num_processed_tokens as f64);
+        if item.is_prefill {
+            let (chunk, cached) = (tokens, processed);
+            prefill.flops += flops_per_pair * chunk * (cached + (chunk + 1.0) / 2.0);
+            prefill.bytes += (cached + chunk) * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes
+                + 2.0 * chunk * shape.q_heads * shape.head_dim * ACT_BYTES;
+        } else {
+            let (context, queries) = (processed + tokens, tokens);
+            decode.sequences += 1.0;
+            let pairs = if queries == 1.0 { context } else { queries * (context - (queries - 1.0) / 2.0) };
+            decode.flops += flops_per_pair * pairs;
+            decode.bytes +=
+                context * 2.0 * shape.kv_heads * shape.head_dim * shape.kv_bytes + query_bytes * queries;
+        }
+    }
+    (prefill, decode)
+}
+
 /// Decode attention time, µs: a per-sequence cost plus KV traffic at a bandwidth that ramps up
 /// with the number of (sequence, KV head) work units, since few units cannot fill the GPU.
 pub fn decode_attention_us(curve: &Curve, peaks: Peaks, shape: &AttentionShape, work: DecodeWork) -> f64 {
@@ -547,6 +579,45 @@ mod tests {
     use super::*;
 
     const H100: Peaks = Peaks { flops_per_s: 989.4e12, bytes_per_s: 3.35e12 };
+
+    #[test]
+    fn dense_attention_work_is_the_items_added_one_by_one_to_the_bit() {
+        use super::super::BatchItem;
+        // Factors whose products round (non-powers of two), mixed items with long contexts
+        // and verification steps: any regrouping of a product or sum would change low bits.
+        for shape in [
+            AttentionShape { q_heads: 32.0, kv_heads: 8.0, head_dim: 128.0, kv_bytes: 2.0, latent: None },
+            AttentionShape { q_heads: 7.0, kv_heads: 3.0, head_dim: 96.0, kv_bytes: 1.0 / 3.0, latent: None },
+            AttentionShape { q_heads: 0.1, kv_heads: 0.7, head_dim: 80.3, kv_bytes: 1.13, latent: None },
+        ] {
+            let mut seed = 7u64;
+            let batch: Vec<BatchItem> = (0..300)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let is_prefill = (seed >> 60).is_multiple_of(3);
+                    let num_tokens =
+                        if is_prefill { 1 + (seed >> 20) as u32 % 8191 } else { 1 + (seed >> 40) as u32 % 5 };
+                    BatchItem { num_processed_tokens: (seed >> 30) as u32 % 120_000, num_tokens, is_prefill }
+                })
+                .collect();
+            let (mut prefill, mut decode) = (PrefillWork::default(), DecodeWork::default());
+            for item in &batch {
+                let (tokens, processed) = (item.num_tokens as f64, item.num_processed_tokens as f64);
+                if item.is_prefill {
+                    prefill.add(&shape, tokens, processed);
+                } else {
+                    decode.add_queries(&shape, processed + tokens, tokens);
+                }
+            }
+            let (p, d) = dense_attention_work(&shape, &batch);
+            assert_eq!(p.flops.to_bits(), prefill.flops.to_bits());
+            assert_eq!(p.bytes.to_bits(), prefill.bytes.to_bits());
+            assert_eq!(d.sequences.to_bits(), decode.sequences.to_bits());
+            assert_eq!(d.flops.to_bits(), decode.flops.to_bits());
+            assert_eq!(d.bytes.to_bits(), decode.bytes.to_bits());
+            assert!(p.flops > 0.0 && d.flops > 0.0);
+        }
+    }
 
     #[test]
     fn a_verification_step_reads_the_kv_once_for_its_causal_queries() {

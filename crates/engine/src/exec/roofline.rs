@@ -388,6 +388,37 @@ const ALL_REDUCE_SLOT: usize = CACHED_OPS.len();
 /// Memo slots of the MoE router and experts.
 const MOE_SLOTS: (usize, usize) = (CACHED_OPS.len() + 1, CACHED_OPS.len() + 2);
 
+/// The memo slot of `op`, if it is one of [`CACHED_OPS`]; evaluated at compile time for the
+/// op lists below, so a prediction does not search [`CACHED_OPS`] per op.
+const fn cached_slot(op: Op) -> Option<usize> {
+    let mut i = 0;
+    while i < CACHED_OPS.len() {
+        if CACHED_OPS[i] as usize == op as usize {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `ops` with their memo slots ([`cached_slot`]), built at compile time.
+const fn with_slots<const N: usize>(ops: [Op; N]) -> [(Op, Option<usize>); N] {
+    let mut out = [(Op::Add, None); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = (ops[i], cached_slot(ops[i]));
+        i += 1;
+    }
+    out
+}
+
+/// [`TOKEN_OPS`] with their memo slots.
+const TOKEN_OP_SLOTS: [(Op, Option<usize>); TOKEN_OPS.len()] = with_slots(TOKEN_OPS);
+/// [`MLP_OPS`] with their memo slots.
+const MLP_OP_SLOTS: [(Op, Option<usize>); MLP_OPS.len()] = with_slots(MLP_OPS);
+/// The embedding's memo slot.
+const EMBEDDING_SLOT: Option<usize> = cached_slot(Op::Embedding);
+
 /// Tensors per token a pipeline stage sends to the next: the hidden state and the residual.
 pub const PIPELINE_TENSORS: f64 = 2.0;
 
@@ -958,6 +989,9 @@ impl RooflinePredictor {
         if let Some(sparse) = &self.sparse {
             return sparse.attention_work(&self.attention, batch);
         }
+        if self.attention.latent.is_none() && self.linear.is_none() && self.sliding.is_none() {
+            return cost::dense_attention_work(&self.attention, batch);
+        }
         let mut prefill = PrefillWork::default();
         let mut decode = DecodeWork::default();
         for item in batch {
@@ -1287,12 +1321,12 @@ impl RooflinePredictor {
         let per_layer_ms = self.layers * 1e-3;
         let tokens = rank.tokens as f64;
         let memo = self.token_ops_us(rank.tokens);
-        let op_us = |op: Op| CACHED_OPS.iter().position(|o| *o == op).map_or(0.0, |i| memo[i]);
-        for op in TOKEN_OPS {
+        let op_us = |slot: Option<usize>| slot.map_or(0.0, |i| memo[i]);
+        for (op, slot) in TOKEN_OP_SLOTS {
             if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
                 continue;
             }
-            out.set(op, per_layer_ms * self.fused_us(op, op_us(op)), r);
+            out.set(op, per_layer_ms * self.fused_us(op, op_us(slot)), r);
         }
         let (prefill, decode) = self.attention_work(&rank.items);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
@@ -1303,8 +1337,8 @@ impl RooflinePredictor {
         // An MoE layer's combine returns each token's sum to its rank: no all-reduce after it.
         out.set(Op::MlpDownProjAllReduce, dense_layers * 1e-3 * all_reduce, r);
         if dense_layers > 0.0 {
-            for op in MLP_OPS {
-                out.set(op, dense_layers * 1e-3 * op_us(op), r);
+            for (op, slot) in MLP_OP_SLOTS {
+                out.set(op, dense_layers * 1e-3 * op_us(slot), r);
             }
         }
         if moe_layers > 0.0 {
@@ -1316,7 +1350,7 @@ impl RooflinePredictor {
             out.set(Op::MoeAllToAll, moe_ms * d.exchange.time_us(tokens, total_tokens), r);
         }
         if position.is_first() {
-            out.set(Op::Embedding, op_us(Op::Embedding) * 1e-3, r);
+            out.set(Op::Embedding, op_us(EMBEDDING_SLOT) * 1e-3, r);
         }
         if position.is_last() {
             out.set(Op::LmHead, self.lm_head_us(logit_rows(&rank.items) as f64) * 1e-3, r);
@@ -1364,13 +1398,13 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         let r = Provenance::Roofline;
         let per_layer_ms = l * 1e-3;
         let memo = self.token_ops_us(token_count);
-        let op_us = |op: Op| CACHED_OPS.iter().position(|o| *o == op).map_or(0.0, |i| memo[i]);
+        let op_us = |slot: Option<usize>| slot.map_or(0.0, |i| memo[i]);
 
-        for op in TOKEN_OPS {
+        for (op, slot) in TOKEN_OP_SLOTS {
             if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
                 continue;
             }
-            out.set(op, per_layer_ms * self.fused_us(op, op_us(op)), r);
+            out.set(op, per_layer_ms * self.fused_us(op, op_us(slot)), r);
         }
         let (prefill, decode) = self.attention_work(batch);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
@@ -1381,8 +1415,8 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         out.set(Op::MlpDownProjAllReduce, all_reduce, r);
         let dense_layers = self.dense_layers_on_stage(position.stage);
         if dense_layers > 0.0 {
-            for op in MLP_OPS {
-                out.set(op, dense_layers * 1e-3 * op_us(op), r);
+            for (op, slot) in MLP_OP_SLOTS {
+                out.set(op, dense_layers * 1e-3 * op_us(slot), r);
             }
         }
         if self.moe.is_some() {
@@ -1391,7 +1425,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
             out.set(Op::MoeExperts, moe_ms * memo[MOE_SLOTS.1], r);
         }
         if position.is_first() {
-            out.set(Op::Embedding, op_us(Op::Embedding) * 1e-3, r);
+            out.set(Op::Embedding, op_us(EMBEDDING_SLOT) * 1e-3, r);
         }
         if position.is_last() {
             let rows = logit_rows(batch);
@@ -1439,6 +1473,19 @@ mod tests {
     }
 
     const ONLY: StagePosition = StagePosition { stage: 0, num_stages: 1 };
+
+    #[test]
+    fn compile_time_memo_slots_are_the_ops_places_in_the_memo() {
+        let search = |op: Op| CACHED_OPS.iter().position(|o| *o == op);
+        for (op, slot) in TOKEN_OP_SLOTS.iter().chain(&MLP_OP_SLOTS) {
+            assert_eq!(*slot, search(*op), "{op:?}");
+            assert!(slot.is_some(), "{op:?} is memoised");
+        }
+        assert_eq!(TOKEN_OP_SLOTS.map(|(op, _)| op), TOKEN_OPS);
+        assert_eq!(MLP_OP_SLOTS.map(|(op, _)| op), MLP_OPS);
+        assert_eq!(EMBEDDING_SLOT, search(Op::Embedding));
+        assert_eq!(cached_slot(Op::LmHead), None);
+    }
 
     fn decode_batch(n: u32, context: u32) -> Vec<BatchItem> {
         (0..n)
