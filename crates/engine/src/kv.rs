@@ -26,9 +26,9 @@ struct Link {
 ///
 /// Without prefix caching no block carries a hash, so the order of reuse cannot matter: the pool
 /// then keeps its free blocks on a stack, which is much cheaper than the linked queue, and keeps
-/// no links at all. Reference counts sit in their own dense array (4 bytes a block), which a
-/// request's allocation and release touch once per block: with 16 replicas of ~29,000 blocks,
-/// 32-byte blocks were 15 MB of mostly cache misses on long prompts.
+/// no links at all. Reference counts, where kept, sit in their own dense array (4 bytes a
+/// block), touched once per block on allocation and release: with 16 replicas of ~29,000
+/// blocks, 32-byte blocks were 15 MB of mostly cache misses on long prompts.
 ///
 /// In stack mode the counts are implicit while no block is shared (only a cache hit shares
 /// one, and without hashes there are none): a block is then referenced once exactly when it is
@@ -205,7 +205,7 @@ impl BlockPool {
     /// not per block.
     #[inline]
     pub fn release_rev(&mut self, blocks: &[u32]) {
-        let BlockPool { free_stack, ref_cnt, num_free, .. } = self;
+        let BlockPool { free_stack, ref_cnt, num_free, num_blocks, .. } = self;
         let Some(stack) = free_stack else {
             for &block in blocks.iter().rev() {
                 self.release(block);
@@ -213,7 +213,13 @@ impl BlockPool {
             return;
         };
         if ref_cnt.is_empty() {
-            // Implicit counts: each block is held once, so each is free again.
+            // Implicit counts: each block is held once, so each is free again. A block released
+            // twice would sit on the stack twice: `check` finds it; a debug build catches a
+            // release of more blocks than are held at once.
+            debug_assert!(
+                u64::from(*num_free) + blocks.len() as u64 <= u64::from(*num_blocks),
+                "releasing more blocks than are held"
+            );
             stack.extend(blocks.iter().rev());
             *num_free += blocks.len() as u32;
             return;
@@ -234,6 +240,7 @@ impl BlockPool {
     pub fn release(&mut self, block: u32) {
         if self.implicit() {
             debug_assert!(block < self.num_blocks, "block {block} out of range");
+            debug_assert!(self.num_free < self.num_blocks, "releasing a free block");
             self.push_tail(block);
             return;
         }
@@ -656,6 +663,9 @@ impl KvCacheManager {
 
     /// [`KvCacheManager::allocate_slots`] beyond its common case.
     fn allocate_more(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
+        // Cache hits exist only with prefix caching; without it the pool's counts are implicit
+        // and a hit's count would be a search of the free stack.
+        debug_assert!(new_computed.is_empty() || self.prefix_caching, "a cache hit without prefix caching");
         let bs = self.block_size;
         let computed = request.num_processed_tokens + bs * new_computed.len() as u32;
         let required = (computed + n).div_ceil(bs);
@@ -914,6 +924,19 @@ mod tests {
         let mut later = request(5, 16, &[]);
         later.arena_slot = 0;
         kv.allocate_slots(&later, 16, &[]);
+    }
+
+    #[test]
+    fn a_block_released_twice_with_implicit_counts_is_found_by_check() {
+        // Implicit counts cannot refuse a second release at once; the free stack then holds the
+        // block twice, which `check` (run after every event under invariant checks) reports.
+        let mut pool = BlockPool::new_unordered(4);
+        let block = pool.pop_free().expect("a free block");
+        pool.release(block);
+        assert!(pool.check().is_ok());
+        pool.free_stack.as_mut().expect("stack mode").push(block);
+        pool.num_free += 1;
+        assert!(pool.check().is_err(), "a block on the free stack twice");
     }
 
     #[test]
