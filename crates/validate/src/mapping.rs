@@ -325,15 +325,20 @@ mod tests {
 
     #[test]
     fn the_kv_cache_dtype_follows_the_benchmarks_recipes() {
-        let kv = |backend, precision: &str| {
-            let p = point(&[
+        let kv_of = |overrides: &[(&str, &str)]| {
+            flag(
+                &point_config(&point(overrides), &Overrides::default()).unwrap(),
+                "replica_config_kv_cache_dtype",
+            )
+            .to_string()
+        };
+        let kv = |backend, precision| {
+            kv_of(&[
                 ("backend", backend),
                 ("precision", precision),
                 ("gemm_quant_mode", ""),
                 ("moe_quant_mode", ""),
-            ]);
-            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_kv_cache_dtype")
-                .to_string()
+            ])
         };
         assert_eq!(kv("vllm", "fp8"), "fp8");
         assert_eq!(kv("vllm", "bf16"), "bf16");
@@ -346,30 +351,26 @@ mod tests {
         assert_eq!(kv("sglang", "fp4"), "bf16");
         // SGLang's auto is fp8 for a DeepSeek-Sparse-Attention model on Blackwell only.
         let sparse = |system| {
-            let p = point(&[
+            kv_of(&[
                 ("backend", "sglang"),
                 ("model_path", "zhipuai/GLM-5"),
                 ("system", system),
                 ("precision", "fp8"),
                 ("gemm_quant_mode", "fp8"),
                 ("moe_quant_mode", "fp8_block"),
-            ]);
-            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_kv_cache_dtype")
-                .to_string()
+            ])
         };
         assert_eq!(sparse("b200_sxm"), "fp8");
         assert_eq!(sparse("h200_sxm"), "bf16");
         // SGLang's Blackwell recipes quantise the KV cache of FP8 and FP4 checkpoints.
         let on = |system, precision| {
-            let p = point(&[
+            kv_of(&[
                 ("backend", "sglang"),
                 ("system", system),
                 ("precision", precision),
                 ("gemm_quant_mode", ""),
                 ("moe_quant_mode", ""),
-            ]);
-            flag(&point_config(&p, &Overrides::default()).unwrap(), "replica_config_kv_cache_dtype")
-                .to_string()
+            ])
         };
         assert_eq!(on("b200_sxm", "fp8"), "fp8");
         assert_eq!(on("b300_sxm", "fp4"), "fp8");
@@ -465,22 +466,31 @@ mod tests {
         );
     }
 
+    /// A point of the test row with `overrides`, read from a file that also has the pools'
+    /// columns, set to `pools` (comma-separated, in `POOL_COLUMNS`' order).
+    fn with_pools(overrides: &[(&str, &str)], pools: &str) -> crate::points::ServingPoint {
+        const POOL_COLUMNS: &str = "prefill_batch_size,prefill_num_workers,prefill_tp_size,prefill_pp_size,prefill_attention_dp_size,prefill_moe_ep_size,decode_batch_size,decode_num_workers,decode_tp_size,decode_pp_size,decode_attention_dp_size,decode_moe_ep_size";
+        let row = crate::points::tests::row(overrides);
+        let text = format!("{},{POOL_COLUMNS}\n{row},{pools}\n", crate::points::tests::HEADER);
+        crate::points::parse_points(&text, "t.csv").unwrap().points.remove(0)
+    }
+
     #[test]
     fn disaggregated_points_map_their_pools_or_say_why_not() {
-        let pools = "prefill_batch_size,prefill_num_workers,prefill_tp_size,prefill_pp_size,prefill_attention_dp_size,prefill_moe_ep_size,decode_batch_size,decode_num_workers,decode_tp_size,decode_pp_size,decode_attention_dp_size,decode_moe_ep_size";
         let parse = |backend: &str, values: &str| {
-            let row = crate::points::tests::row(&[
-                ("mode", "disagg"),
-                ("backend", backend),
-                ("batch_size", ""),
-                ("tp_size", ""),
-                ("pp_size", ""),
-                ("attention_dp_size", ""),
-                ("moe_ep_size", ""),
-                ("precision", "fp8"),
-            ]);
-            let text = format!("{},{pools}\n{row},{values}\n", crate::points::tests::HEADER);
-            crate::points::parse_points(&text, "t.csv").unwrap().points.remove(0)
+            with_pools(
+                &[
+                    ("mode", "disagg"),
+                    ("backend", backend),
+                    ("batch_size", ""),
+                    ("tp_size", ""),
+                    ("pp_size", ""),
+                    ("attention_dp_size", ""),
+                    ("moe_ep_size", ""),
+                    ("precision", "fp8"),
+                ],
+                values,
+            )
         };
         let c = point_config(&parse("vllm", "1,2,4,1,0,0,32,3,8,1,1,0"), &Overrides::default()).unwrap();
         assert_eq!(flag(&c, "cluster_config_num_replicas"), "2");
@@ -514,21 +524,21 @@ mod tests {
 
     #[test]
     fn sglang_quantises_the_kv_cache_on_blackwell_only_in_aggregated_recipes() {
-        let pools = "prefill_batch_size,prefill_num_workers,prefill_tp_size,prefill_pp_size,prefill_attention_dp_size,prefill_moe_ep_size,decode_batch_size,decode_num_workers,decode_tp_size,decode_pp_size,decode_attention_dp_size,decode_moe_ep_size";
         let parse = |mode: &str, instance: [&str; 4], values: &str| {
-            let row = crate::points::tests::row(&[
-                ("mode", mode),
-                ("backend", "sglang"),
-                ("system", "b200_sxm"),
-                ("batch_size", instance[0]),
-                ("tp_size", instance[1]),
-                ("pp_size", instance[2]),
-                ("attention_dp_size", instance[3]),
-                ("moe_ep_size", ""),
-                ("precision", "fp8"),
-            ]);
-            let text = format!("{},{pools}\n{row},{values}\n", crate::points::tests::HEADER);
-            crate::points::parse_points(&text, "t.csv").unwrap().points.remove(0)
+            with_pools(
+                &[
+                    ("mode", mode),
+                    ("backend", "sglang"),
+                    ("system", "b200_sxm"),
+                    ("batch_size", instance[0]),
+                    ("tp_size", instance[1]),
+                    ("pp_size", instance[2]),
+                    ("attention_dp_size", instance[3]),
+                    ("moe_ep_size", ""),
+                    ("precision", "fp8"),
+                ],
+                values,
+            )
         };
         let agg =
             point_config(&parse("agg", ["16", "8", "1", "1"], ",,,,,,,,,,,"), &Overrides::default()).unwrap();
