@@ -50,8 +50,9 @@ struct Args {
     #[arg(long, value_name = "R", value_parser = range_ratio)]
     length_range_ratio: Option<f64>,
     /// The same for the rows without a measurement date only (an engine version but no date:
-    /// not InferenceX's dated runs); wins over --length-range-ratio on those rows
-    /// [default: 1, exact lengths; --length-range-ratio when given].
+    /// not InferenceX's dated runs; a row repeating a dated row's figures for the same
+    /// configuration takes that row's date and client); wins over --length-range-ratio on those
+    /// rows [default: 1, exact lengths; --length-range-ratio when given].
     #[arg(long, value_name = "R", value_parser = range_ratio)]
     undated_length_range_ratio: Option<f64>,
     /// Client-side time to first token per request, ms [default: the harness's value].
