@@ -195,7 +195,7 @@ mod tests {
         // SGLang's aggregated points also run without the radix cache.
         let recv = "sglang_scheduler_config_scheduler_recv_interval";
         let radix = ("cache_config_enable_prefix_caching", "false".to_string());
-        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 8, false), [radix.clone()]);
+        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 8, false), vec![radix.clone()]);
         assert_eq!(
             recipe_flags(&point(&[("backend", "sglang")]), 8, true),
             [radix.clone(), (recv, "10".to_string())]
