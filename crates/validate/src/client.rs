@@ -95,16 +95,19 @@ pub const CLIENT_TTFT_OVERHEAD_S: f64 = 0.0;
 /// sees it.
 pub const CLIENT_TTFT_OVERHEAD_PER_INPUT_TOKEN_S: f64 = 0.0;
 
-/// The length spread of the rows without a measurement date: exact lengths. Those rows carry
-/// an engine version but no date, so they are not InferenceX's dated runs, and they behave like
+/// The length spread of the rows without a measurement date (that copy no dated row's figures,
+/// [`crate::points::ServingPoint::copy_of_date`]): exact lengths. Those rows carry an engine
+/// version but no date, so they are not InferenceX's dated runs, and they behave like
 /// clients in lock-step: TensorRT-LLM's Qwen3-235B TPOT does not move with the output length at
 /// c = 4 while its TTFT holds a fixed part (VALIDATION.md, "TensorRT-LLM's fixed part of TTFT").
 pub const UNDATED_LENGTH_RANGE_RATIO: f64 = 1.0;
 
 /// The client of `point` with `overrides` applied.
 pub fn client_for(point: &ServingPoint, overrides: &Overrides) -> Client {
-    let mut client = inferencex_client(&point.measured);
-    if point.measured.is_empty() {
+    // A row that copies a dated run's figures was measured with that run's client.
+    let date = point.run_date();
+    let mut client = inferencex_client(date);
+    if date.is_empty() {
         client.length_range_ratio = UNDATED_LENGTH_RANGE_RATIO;
     }
     if let Some(k) = overrides.requests_per_client {
@@ -116,7 +119,7 @@ pub fn client_for(point: &ServingPoint, overrides: &Overrides) -> Client {
     if let Some(r) = overrides.length_range_ratio {
         client.length_range_ratio = r;
     }
-    if let Some(r) = overrides.undated_length_range_ratio.filter(|_| point.measured.is_empty()) {
+    if let Some(r) = overrides.undated_length_range_ratio.filter(|_| date.is_empty()) {
         client.length_range_ratio = r;
     }
     if let Some(ms) = overrides.ttft_overhead_ms {
@@ -171,6 +174,22 @@ mod tests {
             }
         );
         assert_eq!(client_for(&p, &Overrides::default()), inferencex_client("2025-10-12"));
+    }
+
+    #[test]
+    fn an_undated_copy_of_a_dated_run_gets_that_runs_client() {
+        let rows = [
+            crate::points::tests::row(&[("silicon_ttft_ms", "200.504"), ("measured", "2025-10-12")]),
+            crate::points::tests::row(&[("silicon_ttft_ms", "200.50"), ("measured", "")]),
+        ];
+        let text = format!("{}\n{}\n", crate::points::tests::HEADER, rows.join("\n"));
+        let file = crate::points::parse_points(&text, "t.csv").unwrap();
+        let copy = client_for(&file.points[1], &Overrides::default());
+        assert_eq!(copy, inferencex_client("2025-10-12"));
+        assert_eq!((copy.length_range_ratio, copy.warmup), (0.8, Warmup::Requests(1)));
+        // The undated rows' ratio is for rows the file cannot date.
+        let spread = Overrides { undated_length_range_ratio: Some(1.0), ..Overrides::default() };
+        assert_eq!(client_for(&file.points[1], &spread).length_range_ratio, 0.8);
     }
 
     #[test]

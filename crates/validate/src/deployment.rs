@@ -55,6 +55,12 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   fp4, `benchmarks/dsr1_fp{4,8}_b200*.sh`, and Qwen3.5, `qwen3.5_fp8_b200.sh`; its
 ///   H200 recipes leave the default 1); 1 under attention DP, which SGLang's skipper refuses
 ///   and the recipes reset. Aggregated points only.
+/// - SGLang: the radix cache off (`--disable-radix-cache` in 36 of InferenceX's 38 single-node
+///   SGLang scripts, `benchmarks/single_node/fixed_seq_len/*.sh` at `843c6254f`; the benchmark's
+///   random prompts share no prefix). It matters where the model has linear-attention layers:
+///   without it SGLang budgets a running request one recurrent-state slot instead of three, so
+///   its state pool runs three times the requests. Aggregated points only (109 of 177
+///   disaggregated recipes set it).
 pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> Vec<(&'static str, String)> {
     match point.backend.as_str() {
         "vllm" => vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())],
@@ -69,12 +75,15 @@ pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> 
         }
         "sglang" => {
             let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
+            let mut flags = Vec::new();
+            if aggregated {
+                flags.push(("cache_config_enable_prefix_caching", "false".to_string()));
+            }
             if aggregated && blackwell && point.attention_dp_size.unwrap_or(1) <= 1 {
                 let interval = if concurrency >= SGLANG_RECV_INTERVAL_HIGH_FROM { 30 } else { 10 };
-                vec![("sglang_scheduler_config_scheduler_recv_interval", interval.to_string())]
-            } else {
-                Vec::new()
+                flags.push(("sglang_scheduler_config_scheduler_recv_interval", interval.to_string()));
             }
+            flags
         }
         _ => Vec::new(),
     }
@@ -183,12 +192,21 @@ mod tests {
         assert_eq!(budget("1024", 64), [("trtllm_scheduler_config_max_num_tokens", "8192".to_string())]);
         // SGLang: a receive interval on Blackwell, 10 below 16 clients, 30 from 16; none on
         // Hopper or under attention DP.
+        // SGLang's aggregated points also run without the radix cache.
         let recv = "sglang_scheduler_config_scheduler_recv_interval";
-        assert!(recipe_flags(&point(&[("backend", "sglang")]), 8, false).is_empty());
-        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 8, true), [(recv, "10".to_string())]);
-        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 16, true), [(recv, "30".to_string())]);
-        assert!(
-            recipe_flags(&point(&[("backend", "sglang"), ("attention_dp_size", "8")]), 64, true).is_empty()
+        let radix = ("cache_config_enable_prefix_caching", "false".to_string());
+        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 8, false), vec![radix.clone()]);
+        assert_eq!(
+            recipe_flags(&point(&[("backend", "sglang")]), 8, true),
+            [radix.clone(), (recv, "10".to_string())]
+        );
+        assert_eq!(
+            recipe_flags(&point(&[("backend", "sglang")]), 16, true),
+            [radix.clone(), (recv, "30".to_string())]
+        );
+        assert_eq!(
+            recipe_flags(&point(&[("backend", "sglang"), ("attention_dp_size", "8")]), 64, true),
+            [radix]
         );
         // Attention DP: balancing on, for TensorRT-LLM only.
         let dp =

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use llmsim_validate::output::{points_csv, tables_md};
+use llmsim_validate::output::{commands_sh, points_csv, tables_md};
 use llmsim_validate::{Filter, Options, Overrides, Setting, Summary, parse_points, plan, run_plan};
 
 /// Simulates measured closed-loop serving benchmarks with llmsim and tables the error of mean
@@ -17,7 +17,7 @@ struct Args {
     /// Measured points: a CSV with the columns of ../shared/validation/serving_points.csv.
     #[arg(long, value_name = "FILE")]
     points: PathBuf,
-    /// Output directory (created): points.csv, summary.json, tables.md.
+    /// Output directory (created): points.csv, summary.json, tables.md, commands.sh.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Keep only rows whose COLUMN equals VALUE. Repeatable: filters on different columns must
@@ -50,8 +50,9 @@ struct Args {
     #[arg(long, value_name = "R", value_parser = range_ratio)]
     length_range_ratio: Option<f64>,
     /// The same for the rows without a measurement date only (an engine version but no date:
-    /// not InferenceX's dated runs); wins over --length-range-ratio on those rows
-    /// [default: 1, exact lengths; --length-range-ratio when given].
+    /// not InferenceX's dated runs; a row repeating a dated row's figures for the same
+    /// configuration takes that row's date and client); wins over --length-range-ratio on those
+    /// rows [default: 1, exact lengths; --length-range-ratio when given].
     #[arg(long, value_name = "R", value_parser = range_ratio)]
     undated_length_range_ratio: Option<f64>,
     /// Client-side time to first token per request, ms [default: the harness's value].
@@ -131,7 +132,8 @@ fn validate(args: &Args) -> Result<(), String> {
     write("points.csv", &points_csv(&file, &plan, &outcomes))?;
     write("summary.json", &summary.to_json())?;
     write("tables.md", &tables)?;
+    write("commands.sh", &commands_sh(&file, &plan))?;
     print!("{tables}");
-    println!("\nwrote points.csv, summary.json and tables.md to {}", args.out.display());
+    println!("\nwrote points.csv, summary.json, tables.md and commands.sh to {}", args.out.display());
     Ok(())
 }

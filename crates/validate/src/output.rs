@@ -1,5 +1,6 @@
 //! The output files: `points.csv` (every reported row with its simulated figures or skip
-//! reason) and `tables.md` (the summary as Markdown tables, for VALIDATION.md).
+//! reason), `tables.md` (the summary as Markdown tables, for VALIDATION.md) and `commands.sh`
+//! (each simulated point as an `llmsim` command line, to rerun one point with all its outputs).
 
 use std::fmt::Write;
 
@@ -46,6 +47,38 @@ pub fn points_csv(file: &PointsFile, plan: &Plan, outcomes: &[Outcome]) -> Strin
         writer.write_record(fields.chain(results.iter().map(String::as_str))).expect("writing to memory");
     }
     String::from_utf8(writer.into_inner().expect("writing to memory")).expect("CSV of UTF-8 fields")
+}
+
+/// `commands.sh`: for each point the run simulates, a comment naming it (file line and id) and
+/// the `llmsim` command that runs its configuration (the mapping's flags, then the `--set`
+/// flags for its engine, as the harness applies them), with the CLI's default outputs instead
+/// of the harness's trimmed ones. Its TTFT and TPOT means over the measured requests (the
+/// engine leaves warm-up requests out of `request_metrics.csv`) are the harness's figures.
+pub fn commands_sh(file: &PointsFile, plan: &Plan) -> String {
+    let mut out = String::from("#!/bin/sh\n# llmsim-validate: each simulated point as an llmsim run\n");
+    for row in &plan.rows {
+        let Ok(config) = &row.config else { continue };
+        let point = &file.points[row.index];
+        writeln!(out, "\n# line {}: {}", point.line, point.id).expect("writing to a String");
+        out.push_str("llmsim");
+        let settings = config.settings.iter().map(|(f, v)| (f.as_str(), v.as_str()));
+        for (flag, value) in config.flags.iter().map(|(f, v)| (*f, v.as_str())).chain(settings) {
+            write!(out, " \\\n  --{flag} {}", shell_word(value)).expect("writing to a String");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `value` as one word of a POSIX shell: as is when it holds only characters the shell leaves
+/// alone, else single-quoted (a quote inside written as `'\''`).
+fn shell_word(value: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:,=+@%".contains(c);
+    if !value.is_empty() && value.chars().all(plain) {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
 }
 
 fn percent(x: f64) -> String {
@@ -167,6 +200,50 @@ mod tests {
         );
         // The output reads back with the input's reader.
         assert_eq!(parse_points(&text, "out").unwrap().points.len(), 2);
+    }
+
+    #[test]
+    fn commands_rerun_each_simulated_point_with_its_flags_then_its_settings() {
+        let file =
+            parse_points(&format!("{HEADER}\n{}\n{}\n", row(&[]), row(&[("id", "skipped")])), "f").unwrap();
+        let mut config = crate::mapping::point_config(&file.points[0], &Overrides::default()).unwrap();
+        config.settings.push(("vllm_scheduler_config_max_tokens_in_batch".into(), "4096".into()));
+        let flags = config.flags.clone();
+        let plan = Plan {
+            rows: vec![
+                PlannedRow { index: 0, config: Ok(config) },
+                PlannedRow { index: 1, config: Err(SkipReason::Disaggregated) },
+            ],
+            thinned_out: 0,
+        };
+        let text = commands_sh(&file, &plan);
+        assert!(text.starts_with("#!/bin/sh\n"), "{text}");
+        assert!(text.contains(&format!("\n# line 2: {}\nllmsim \\\n  --", file.points[0].id)), "{text}");
+        assert!(!text.contains("skipped"), "a skipped point has no command: {text}");
+        // The command's words, read back, are the harness's pairs in its order, settings last.
+        let body = text.split_once("\nllmsim").unwrap().1;
+        let pairs: Vec<(String, String)> = body
+            .split(" \\\n  --")
+            .skip(1)
+            .map(|word| {
+                let (flag, value) = word.trim_end().split_once(' ').unwrap();
+                (flag.to_string(), value.trim_matches('\'').to_string())
+            })
+            .collect();
+        let mut expected: Vec<(String, String)> =
+            flags.iter().map(|(f, v)| (f.to_string(), v.clone())).collect();
+        expected.push(("vllm_scheduler_config_max_tokens_in_batch".into(), "4096".into()));
+        assert_eq!(pairs, expected);
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_the_shell_would_change_them() {
+        assert_eq!(shell_word("meta-llama/Llama-3.1-70B"), "meta-llama/Llama-3.1-70B");
+        assert_eq!(shell_word("0.8"), "0.8");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("$HOME;*"), "'$HOME;*'");
     }
 
     #[test]

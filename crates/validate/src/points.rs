@@ -2,6 +2,7 @@
 //! CSV with the same columns): one closed-loop benchmark per row, typed, every problem named
 //! by file, line and column.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use thiserror::Error;
@@ -94,6 +95,10 @@ pub struct ServingPoint {
     pub backend_version: String,
     /// Measurement date, `YYYY-MM-DD` (blank = not recorded).
     pub measured: String,
+    /// For a row without a date: the date of a dated row of the same file with the same
+    /// configuration and the same measured TTFT and TPOT (to the decimals this row writes),
+    /// i.e. the same benchmark run copied without its date ([`date_copies`]); blank otherwise.
+    pub copy_of_date: String,
     /// Hugging Face id of the model.
     pub model_path: String,
     /// GPU system, e.g. `h200_sxm`.
@@ -126,6 +131,12 @@ pub struct ServingPoint {
 }
 
 impl ServingPoint {
+    /// The date of the benchmark run the row's figures come from: its own, else that of the
+    /// dated row it copies; blank when neither is known.
+    pub fn run_date(&self) -> &str {
+        if self.measured.is_empty() { &self.copy_of_date } else { &self.measured }
+    }
+
     /// The raw value of `column`, if the file has it.
     pub fn field<'a>(&'a self, headers: &[String], column: &str) -> Option<&'a str> {
         headers.iter().position(|h| h == column).map(|i| self.fields[i].as_str())
@@ -221,7 +232,58 @@ pub fn parse_points(text: &str, file: &str) -> Result<PointsFile, InputError> {
         let row = Row { file, line, headers: &headers, fields: &fields };
         points.push(row.point(&columns)?);
     }
+    date_copies(&mut points, &columns);
     Ok(PointsFile { headers, points })
+}
+
+/// Dates the rows that repeat a dated row's measurement: an undated row whose configuration
+/// columns (engine, model, system, dtypes, lengths, concurrency, parallelism, pools) match a
+/// dated row's, and whose TTFT and TPOT equal that row's figures rounded to the decimals the
+/// undated row writes, is the same benchmark run copied without its date, so its client is
+/// that run's ([`ServingPoint::copy_of_date`]). Of several such rows the first in file order.
+fn date_copies(points: &mut [ServingPoint], c: &Columns) {
+    let mut config: Vec<usize> = vec![
+        c.backend,
+        c.model_path,
+        c.system,
+        c.precision,
+        c.mode,
+        c.isl,
+        c.osl,
+        c.gemm_quant_mode,
+        c.moe_quant_mode,
+        c.batch_size,
+        c.tp_size,
+        c.pp_size,
+        c.attention_dp_size,
+        c.moe_ep_size,
+    ];
+    config.extend(c.moe_tp_size);
+    config.extend(c.pools.iter().flatten().flatten());
+    let key = |p: &ServingPoint| config.iter().map(|&i| p.fields[i].clone()).collect::<Vec<String>>();
+    let mut dated: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
+    for (i, p) in points.iter().enumerate().filter(|(_, p)| !p.measured.is_empty()) {
+        dated.entry(key(p)).or_default().push(i);
+    }
+    for i in 0..points.len() {
+        let p = &points[i];
+        if !p.measured.is_empty() {
+            continue;
+        }
+        let same = |column: usize, undated: f64, other: f64| {
+            let decimals = p.fields[column].split_once('.').map_or(0, |(_, d)| d.len()) as i32;
+            (undated - other).abs() <= 0.5 * 10f64.powi(-decimals) * (1.0 + 1e-9)
+        };
+        let twin = dated.get(&key(p)).and_then(|rows| {
+            rows.iter().find(|&&j| {
+                same(c.silicon_ttft_ms, p.silicon_ttft_ms, points[j].silicon_ttft_ms)
+                    && same(c.silicon_tpot_ms, p.silicon_tpot_ms, points[j].silicon_tpot_ms)
+            })
+        });
+        if let Some(&j) = twin {
+            points[i].copy_of_date = points[j].measured.clone();
+        }
+    }
 }
 
 /// Positions of the columns the mapping reads.
@@ -365,6 +427,7 @@ impl Row<'_> {
             backend: self.required_text(c.backend)?,
             backend_version: c.backend_version.map_or("", |i| self.text(i)).to_string(),
             measured: c.measured.map_or("", |i| self.text(i)).to_string(),
+            copy_of_date: String::new(),
             model_path: self.required_text(c.model_path)?,
             system: self.required_text(c.system)?,
             precision: self.required_text(c.precision)?,
@@ -433,6 +496,48 @@ pub(crate) mod tests {
     pub(crate) fn point(overrides: &[(&str, &str)]) -> ServingPoint {
         let text = format!("{HEADER}\n{}\n", row(overrides));
         parse_points(&text, "t.csv").unwrap().points.remove(0)
+    }
+
+    #[test]
+    fn an_undated_row_repeating_a_dated_rows_figures_takes_its_date() {
+        let undated = |ttft: &str, tpot: &str, more: &[(&str, &str)]| {
+            let mut o = vec![("measured", ""), ("silicon_ttft_ms", ttft), ("silicon_tpot_ms", tpot)];
+            o.extend_from_slice(more);
+            row(&o)
+        };
+        let rows = [
+            row(&[
+                ("silicon_ttft_ms", "1245.2075713"),
+                ("silicon_tpot_ms", "26.753559"),
+                ("measured", "2026-02-20"),
+            ]),
+            row(&[
+                ("silicon_ttft_ms", "1245.2075713"),
+                ("silicon_tpot_ms", "26.753559"),
+                ("measured", "2026-03-01"),
+            ]),
+            // Rounded to two decimals: the same run.
+            undated("1245.21", "26.75", &[]),
+            // To one decimal: within its rounding too.
+            undated("1245.2", "26.8", &[]),
+            // A figure off by more than its rounding: another run.
+            undated("1245.22", "26.75", &[]),
+            // The same figures under another configuration (concurrency): another run.
+            undated("1245.21", "26.75", &[("batch_size", "32")]),
+            // An id or engine version of its own does not matter.
+            undated("1245.21", "26.75", &[("id", "gap_analysis_1"), ("backend_version", "0.5.9")]),
+        ];
+        let file = parse_points(&format!("{HEADER}\n{}\n", rows.join("\n")), "t.csv").unwrap();
+        let dates: Vec<&str> = file.points.iter().map(|p| p.copy_of_date.as_str()).collect();
+        assert_eq!(dates, ["", "", "2026-02-20", "2026-02-20", "", "", "2026-02-20"]);
+        let runs: Vec<&str> = file.points.iter().map(ServingPoint::run_date).collect();
+        assert_eq!(runs, ["2026-02-20", "2026-03-01", "2026-02-20", "2026-02-20", "", "", "2026-02-20"]);
+        // Without a measurement column no row is dated, so none copies one.
+        let header = HEADER.trim_end_matches(",measured");
+        let strip = |r: &str| r.rsplit_once(',').unwrap().0.to_string();
+        let file =
+            parse_points(&format!("{header}\n{}\n{}\n", strip(&rows[0]), strip(&rows[2])), "t.csv").unwrap();
+        assert!(file.points.iter().all(|p| p.run_date().is_empty()));
     }
 
     #[test]
