@@ -137,7 +137,8 @@ const THINNED_MLA_MOE_POINTS: usize = 30;
 const MLA_MOE_BOUNDS: Bounds = &[
     // measured: TTFT 36.4 / 82.6 %, TPOT 10.5 / 50.3 % (13 points)
     ("sglang", [0.40, 0.86], [0.13, 0.53]),
-    // measured: TTFT 67.2 / 94.3 %, TPOT 13.1 / 42.6 % (17 points)
+    // measured: TTFT 67.8 / 94.4 %, TPOT 13.0 / 41.3 % (17 points; 67.2 / 94.3 %, 13.1 / 42.6 %
+    // before the Hopper MLA prefill rows were read absorbed, VALIDATION.md "MLA prefill on Hopper")
     ("trtllm", [0.70, 0.97], [0.16, 0.46]),
 ];
 

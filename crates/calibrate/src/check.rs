@@ -10,9 +10,10 @@ use llmsim_engine::exec::{Collective, MLP_COLUMNS, MoeRouting, MoeShape, Op, cos
 use crate::data::{self, CollectiveRow, Result};
 use crate::fit::mape;
 use crate::{
-    AIC_GEMM_DTYPES, AIC_NODES, AIC_SYSTEMS, CUSTOM_ALL_REDUCE_FILES, Family, LAYER_GEMM_OPS, band_label,
-    decode_row_us, decode_rows_in_scope, device, gemm_row_us, mla_decode_row_us, mla_prefill_row_us,
-    mlp_class, mlp_op_us, peaks, prefill_row_us, prefill_rows_in_scope, token_band,
+    AIC_GEMM_DTYPES, AIC_NODES, AIC_SYSTEMS, CUSTOM_ALL_REDUCE_FILES, Family, LAYER_GEMM_OPS,
+    aic_mla_prefill_absorbed, band_label, decode_row_us, decode_rows_in_scope, device, gemm_row_us,
+    mla_decode_row_us, mla_prefill_row_us, mlp_class, mlp_op_us, peaks, prefill_row_us,
+    prefill_rows_in_scope, token_band,
 };
 
 /// One line of the error table.
@@ -251,6 +252,7 @@ pub fn mla_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
     let name = AIC_SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, d)| *d).expect("known system");
     let Some(cal) = calibration.device(name) else { return Ok(Vec::new()) };
     let p = peaks(device(name), Dtype::Bf16);
+    let absorbed = aic_mla_prefill_absorbed(device(name));
     // Bounded where the dense attention fits are (H100, H200); Blackwell's MLA kernels run
     // relatively faster at long prompts than one roofline follows (reported).
     let bound = matches!(name, "h100" | "h200").then_some(15.0);
@@ -264,7 +266,7 @@ pub fn mla_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
             let pairs: Vec<_> = rows
                 .iter()
                 .filter(|r| prefill_rows_in_scope(r))
-                .map(|r| (mla_prefill_row_us(&curve, p, r, kv_bytes), r.us))
+                .map(|r| (mla_prefill_row_us(&curve, p, r, kv_bytes, absorbed), r.us))
                 .collect();
             out.push(ErrorRow::new(
                 name,

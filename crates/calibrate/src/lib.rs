@@ -124,9 +124,27 @@ fn mla_shape(row: &AttentionRow, kv_bytes: f64) -> AttentionShape {
     }
 }
 
-/// Predicted µs of an AIC context-MLA row (`batch` prompts of `len` tokens, no prefix).
-pub fn mla_prefill_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64) -> f64 {
-    prefill_us_of(curve, p, row, mla_shape(row, kv_bytes))
+/// Whether AIC's context-MLA rows of `dev` were timed absorbed. Its SGLang collector
+/// (`collector/sglang/collect_mla.py`) runs the context phase on Blackwell through TRT-LLM's
+/// MLA kernel non-absorbed (keys of nope + rope, values of v per head), as engines prefill
+/// fresh prompts, but on Hopper through FlashAttention-3's MLA path absorbed (queries of
+/// kv_lora + rope, values of kv_lora, one shared latent head): 3.4× the FLOPs of the
+/// non-absorbed prefill at DeepSeek's sizes. Blackwell is told by its FP4 rate.
+pub fn aic_mla_prefill_absorbed(dev: &DeviceSpec) -> bool {
+    dev.fp4_tflops.is_none()
+}
+
+/// Predicted µs of an AIC context-MLA row (`batch` prompts of `len` tokens, no prefix), timed
+/// absorbed or not as the row was measured ([`aic_mla_prefill_absorbed`]).
+pub fn mla_prefill_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: f64, absorbed: bool) -> f64 {
+    let shape = mla_shape(row, kv_bytes);
+    if !absorbed {
+        return prefill_us_of(curve, p, row, shape);
+    }
+    let mut one = PrefillWork::default();
+    one.add_absorbed(&shape, row.len, 0.0);
+    let work = PrefillWork { flops: one.flops * row.batch, bytes: one.bytes * row.batch };
+    cost::prefill_attention_us(curve, p, work)
 }
 
 /// Predicted µs of an AIC generation-MLA row.
@@ -136,9 +154,15 @@ pub fn mla_decode_row_us(curve: &Curve, p: Peaks, row: &AttentionRow, kv_bytes: 
 
 /// Fits MLA prefill over the in-scope `rows`. (Weighting (heads, token band) cells alike, as
 /// the GEMM fits do, moved the long-prompt rows by 1-4 % the wrong way: not done.)
-pub fn fit_mla_prefill(p: Peaks, rows: &[AttentionRow], kv_bytes: f64) -> Fitted {
+pub fn fit_mla_prefill(p: Peaks, rows: &[AttentionRow], kv_bytes: f64, absorbed: bool) -> Fitted {
     let rows: Vec<AttentionRow> = rows.iter().copied().filter(prefill_rows_in_scope).collect();
-    fit(Form::Roofline, PREFILL_START, &rows, |c, r| mla_prefill_row_us(c, p, r, kv_bytes), |r| r.us)
+    fit(
+        Form::Roofline,
+        PREFILL_START,
+        &rows,
+        |c, r| mla_prefill_row_us(c, p, r, kv_bytes, absorbed),
+        |r| r.us,
+    )
 }
 
 /// Fits MLA decode over the in-scope `rows`.
@@ -550,10 +574,14 @@ pub fn fit_family(
                 else {
                     continue;
                 };
+                // Fitted to the work the rows timed (absorbed on Hopper: data/README.md); the
+                // simulator applies the kernel's efficiency to the non-absorbed prefill
+                // engines run. (The source text stays as it was: the page's wasm embeds it.)
+                let absorbed = aic_mla_prefill_absorbed(dev);
                 out.push((
                     prefill_class.to_string(),
                     fitted(
-                        fit_mla_prefill(p, &ctx, kv_bytes),
+                        fit_mla_prefill(p, &ctx, kv_bytes, absorbed),
                         source(&format!("ctx_mla_kv{kv}.csv, seq ≥ 16")),
                     ),
                 ));
@@ -1037,6 +1065,22 @@ pub fn to_json(calibration: &Calibration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hopper_context_mla_rows_are_read_absorbed_and_blackwell_rows_not() {
+        // AIC's SGLang collector: FlashAttention-3's absorbed MLA on Hopper, TRT-LLM's
+        // non-absorbed context kernel on Blackwell.
+        assert!(aic_mla_prefill_absorbed(device("h100")) && aic_mla_prefill_absorbed(device("h200")));
+        assert!(!aic_mla_prefill_absorbed(device("b200")) && !aic_mla_prefill_absorbed(device("b300")));
+        // One 8192-token prompt, 16 heads: read absorbed, the same curve costs 3.4× the
+        // non-absorbed compute-bound time.
+        let row = AttentionRow { batch: 1.0, len: 8192.0, q_heads: 16.0, kv_heads: 1.0, us: 1986.41 };
+        let curve = Curve::roofline(0.6, 0.6, 0.0);
+        let p = peaks(device("h200"), Dtype::Bf16);
+        let ratio =
+            mla_prefill_row_us(&curve, p, &row, 2.0, true) / mla_prefill_row_us(&curve, p, &row, 2.0, false);
+        assert!((3.3..3.5).contains(&ratio), "{ratio}");
+    }
 
     #[test]
     fn only_accepts_known_families_and_names_a_bad_one() {

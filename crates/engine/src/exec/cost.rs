@@ -258,6 +258,24 @@ impl PrefillWork {
     }
 }
 
+impl PrefillWork {
+    /// Adds a chunk of latent attention run absorbed, as decode runs it: every query head is
+    /// projected into the latent space and attends, as one multi-query head of `cached()`
+    /// elements for scores and `kv_lora` for values, over the cached latents. Engines prefill
+    /// fresh prompts non-absorbed ([`PrefillWork::add`]); AIConfigurator's SGLang collector
+    /// times its Hopper context-MLA rows this way (FlashAttention-3's MLA path), so the
+    /// calibration reads those rows with it. A shape without a latent adds what `add` does.
+    pub fn add_absorbed(&mut self, shape: &AttentionShape, chunk: f64, cached: f64) {
+        let Some(l) = shape.latent else {
+            return self.add(shape, chunk, cached);
+        };
+        let h = shape.q_heads;
+        self.flops += 2.0 * h * (l.cached() + l.kv_lora) * causal_pairs(chunk, cached);
+        self.bytes +=
+            (cached + chunk) * l.cached() * shape.kv_bytes + chunk * h * (l.cached() + l.kv_lora) * ACT_BYTES;
+    }
+}
+
 /// Prefill attention time, µs.
 pub fn prefill_attention_us(curve: &Curve, peaks: Peaks, work: PrefillWork) -> f64 {
     if work.flops <= 0.0 {
@@ -579,6 +597,40 @@ mod tests {
     use super::*;
 
     const H100: Peaks = Peaks { flops_per_s: 989.4e12, bytes_per_s: 3.35e12 };
+
+    #[test]
+    fn absorbed_latent_prefill_is_multi_query_attention_over_the_latent() {
+        // DeepSeek-V3 at TP 8: 16 heads, latent 512 + rotary 64, per-head nope 128, v 128.
+        let latent = LatentShape { q_lora: 1536.0, kv_lora: 512.0, nope: 128.0, rope: 64.0, v: 128.0 };
+        let shape = AttentionShape {
+            q_heads: 16.0,
+            kv_heads: 1.0,
+            head_dim: 192.0,
+            kv_bytes: 2.0,
+            latent: Some(latent),
+        };
+        let mut w = PrefillWork::default();
+        w.add_absorbed(&shape, 100.0, 28.0);
+        // 100 × (28 + 50.5) = 7850 causal pairs; scores over 576 elements and values of 512
+        // per head: 2 × 16 × (576 + 512) FLOPs a pair.
+        assert_eq!(w.flops, 2.0 * 16.0 * 1088.0 * 7850.0);
+        // The 128 tokens' latents (576 elements, bf16) and 100 queries and outputs of 16 heads.
+        assert_eq!(w.bytes, 128.0 * 576.0 * 2.0 + 100.0 * 16.0 * 1088.0 * ACT_BYTES);
+        // Non-absorbed (what engines run for fresh prompts): 2 × 16 × (192 + 128) FLOPs a pair,
+        // 3.4× fewer, plus the prefix's decompression.
+        let mut engine = PrefillWork::default();
+        engine.add(&shape, 100.0, 0.0);
+        let mut absorbed = PrefillWork::default();
+        absorbed.add_absorbed(&shape, 100.0, 0.0);
+        assert_eq!(absorbed.flops / engine.flops, 1088.0 / 320.0);
+        // Without a latent it is the ordinary prefill.
+        let plain =
+            AttentionShape { latent: None, kv_heads: 8.0, head_dim: 128.0, q_heads: 32.0, kv_bytes: 2.0 };
+        let (mut a, mut b) = (PrefillWork::default(), PrefillWork::default());
+        a.add_absorbed(&plain, 64.0, 10.0);
+        b.add(&plain, 64.0, 10.0);
+        assert_eq!(a, b);
+    }
 
     #[test]
     fn dense_attention_work_is_the_items_added_one_by_one_to_the_bit() {
