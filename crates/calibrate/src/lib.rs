@@ -129,9 +129,12 @@ fn mla_shape(row: &AttentionRow, kv_bytes: f64) -> AttentionShape {
 /// MLA kernel non-absorbed (keys of nope + rope, values of v per head), as engines prefill
 /// fresh prompts, but on Hopper through FlashAttention-3's MLA path absorbed (queries of
 /// kv_lora + rope, values of kv_lora, one shared latent head): 3.4× the FLOPs of the
-/// non-absorbed prefill at DeepSeek's sizes. Blackwell is told by its FP4 rate.
+/// non-absorbed prefill at DeepSeek's sizes. The collector picks the path by SM version
+/// (FlashAttention-3 is Hopper-only), so the Hopper systems are named: an A100 table, should
+/// AIC add one, would be timed by another kernel.
 pub fn aic_mla_prefill_absorbed(dev: &DeviceSpec) -> bool {
-    dev.fp4_tflops.is_none()
+    const HOPPER: [&str; 2] = ["h100", "h200"];
+    HOPPER.contains(&dev.name.as_str())
 }
 
 /// Predicted µs of an AIC context-MLA row (`batch` prompts of `len` tokens, no prefix), timed
@@ -1072,6 +1075,8 @@ mod tests {
         // non-absorbed context kernel on Blackwell.
         assert!(aic_mla_prefill_absorbed(device("h100")) && aic_mla_prefill_absorbed(device("h200")));
         assert!(!aic_mla_prefill_absorbed(device("b200")) && !aic_mla_prefill_absorbed(device("b300")));
+        // Neither is an Ampere GPU, which has no FP4 rate either.
+        assert!(!aic_mla_prefill_absorbed(device("a100")));
         // One 8192-token prompt, 16 heads: read absorbed, the same curve costs 3.4× the
         // non-absorbed compute-bound time.
         let row = AttentionRow { batch: 1.0, len: 8192.0, q_heads: 16.0, kv_heads: 1.0, us: 1986.41 };

@@ -56,7 +56,8 @@ pub struct Overrides {
     /// `--length-range-ratio`.
     pub length_range_ratio: Option<f64>,
     /// `--undated-length-range-ratio`: the length spread of the rows without a measurement date
-    /// only, instead of [`UNDATED_LENGTH_RANGE_RATIO`].
+    /// (that copy no dated row, [`crate::points::ServingPoint::run_date`]) only, instead of
+    /// [`UNDATED_LENGTH_RANGE_RATIO`].
     pub undated_length_range_ratio: Option<f64>,
     /// `--client-ttft-overhead-ms`.
     pub ttft_overhead_ms: Option<f64>,

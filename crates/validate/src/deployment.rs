@@ -28,7 +28,9 @@ pub fn engine_version(point: &ServingPoint) -> String {
             Err(_) => "latest".to_string(),
         };
     }
-    let early = !point.measured.is_empty() && point.measured.as_str() < IMAGES_RECORDED_SINCE;
+    // A row copying a dated run ran that run's image.
+    let date = point.run_date();
+    let early = !date.is_empty() && date < IMAGES_RECORDED_SINCE;
     match EARLY_IMAGES.iter().find(|(engine, _)| *engine == point.backend) {
         Some((_, version)) if early => (*version).to_string(),
         _ => "latest".to_string(),
@@ -57,10 +59,11 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   and the recipes reset. Aggregated points only.
 /// - SGLang: the radix cache off (`--disable-radix-cache` in 36 of InferenceX's 38 single-node
 ///   SGLang scripts, `benchmarks/single_node/fixed_seq_len/*.sh` at `843c6254f`; the benchmark's
-///   random prompts share no prefix). It matters where the model has linear-attention layers:
-///   without it SGLang budgets a running request one recurrent-state slot instead of three, so
-///   its state pool runs three times the requests. Aggregated points only (109 of 177
-///   disaggregated recipes set it).
+///   random prompts share no prefix). It matters most where the model has linear-attention
+///   layers: without it SGLang budgets a running request one recurrent-state slot instead of
+///   three, so its state pool runs three times the requests; elsewhere only where the KV cache
+///   runs short (a retracted request no longer finds its own blocks cached). Aggregated points
+///   only (109 of 177 disaggregated recipes set it).
 pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> Vec<(&'static str, String)> {
     match point.backend.as_str() {
         "vllm" => vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())],
@@ -151,7 +154,7 @@ pub fn model_recipe_flags(point: &ServingPoint) -> Vec<(&'static str, String)> {
     MODEL_RECIPES
         .iter()
         .filter(|r| r.backend == point.backend && r.model == point.model_path)
-        .filter(|r| !point.measured.is_empty() && point.measured.as_str() < r.until)
+        .filter(|r| !point.run_date().is_empty() && point.run_date() < r.until)
         .flat_map(|r| (r.flags)(point))
         .collect()
 }
@@ -238,5 +241,24 @@ mod tests {
             flags.contains(&("trtllm_scheduler_config_attention_dp_batching_wait_iters", "0".to_string()))
         );
         assert!(p(&r1).is_empty());
+    }
+
+    #[test]
+    fn an_undated_copy_of_a_dated_run_takes_its_recipes_and_image() {
+        use crate::points::parse_points;
+        use crate::points::tests::{HEADER, row};
+        let llama = [("backend", "trtllm"), ("isl", "1024"), ("osl", "1024"), ("tp_size", "4")];
+        let dated =
+            row(&[&llama[..], &[("measured", "2025-10-12"), ("silicon_ttft_ms", "200.504")]].concat());
+        let copy = row(&[&llama[..], &[("measured", ""), ("silicon_ttft_ms", "200.50")]].concat());
+        let other = row(&[&llama[..], &[("measured", ""), ("silicon_ttft_ms", "300.50")]].concat());
+        let file = parse_points(&format!("{HEADER}\n{dated}\n{copy}\n{other}\n"), "t.csv").unwrap();
+        let [dated, copy, other] = [&file.points[0], &file.points[1], &file.points[2]];
+        assert_eq!(model_recipe_flags(copy), model_recipe_flags(dated));
+        assert_eq!(model_recipe_flags(copy).len(), 3);
+        assert!(model_recipe_flags(other).is_empty(), "an undated row of its own has no date to match");
+        // Blank versions: the copy ran its run's early image, an undated row the newest.
+        assert_eq!(engine_version(copy), "1.1.0rc2.post2");
+        assert_eq!(engine_version(other), "latest");
     }
 }

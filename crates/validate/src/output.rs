@@ -49,17 +49,22 @@ pub fn points_csv(file: &PointsFile, plan: &Plan, outcomes: &[Outcome]) -> Strin
     String::from_utf8(writer.into_inner().expect("writing to memory")).expect("CSV of UTF-8 fields")
 }
 
-/// `commands.sh`: for each point the run simulates, a comment naming it (file line and id) and
-/// the `llmsim` command that runs its configuration (the mapping's flags, then the `--set`
-/// flags for its engine, as the harness applies them), with the CLI's default outputs instead
-/// of the harness's trimmed ones. Its TTFT and TPOT means over the measured requests (the
-/// engine leaves warm-up requests out of `request_metrics.csv`) are the harness's figures.
+/// `commands.sh`: for each point the engine accepted (a point refused while running keeps its
+/// command), a comment naming it (file line, id, and the run date its client follows) and the
+/// `llmsim` command that runs its configuration (the mapping's flags, then the `--set` flags
+/// for its engine, as the harness applies them), with the CLI's default outputs instead of the
+/// harness's trimmed ones (the Chrome trace of the largest points is large). Its TTFT and TPOT
+/// means over the measured requests (the engine leaves warm-up requests out of
+/// `request_metrics.csv`) are the harness's figures.
 pub fn commands_sh(file: &PointsFile, plan: &Plan) -> String {
-    let mut out = String::from("#!/bin/sh\n# llmsim-validate: each simulated point as an llmsim run\n");
+    let mut out =
+        String::from("#!/bin/sh\n# llmsim-validate: each simulated point as an llmsim run\nset -e\n");
     for row in &plan.rows {
         let Ok(config) = &row.config else { continue };
         let point = &file.points[row.index];
-        writeln!(out, "\n# line {}: {}", point.line, point.id).expect("writing to a String");
+        let date = if point.run_date().is_empty() { "undated" } else { point.run_date() };
+        writeln!(out, "\n# line {}: {} (run date {date})", point.line, point.id)
+            .expect("writing to a String");
         out.push_str("llmsim");
         let settings = config.settings.iter().map(|(f, v)| (f.as_str(), v.as_str()));
         for (flag, value) in config.flags.iter().map(|(f, v)| (*f, v.as_str())).chain(settings) {
@@ -218,7 +223,11 @@ mod tests {
         };
         let text = commands_sh(&file, &plan);
         assert!(text.starts_with("#!/bin/sh\n"), "{text}");
-        assert!(text.contains(&format!("\n# line 2: {}\nllmsim \\\n  --", file.points[0].id)), "{text}");
+        assert!(
+            text.starts_with("#!/bin/sh\n# llmsim-validate: each simulated point as an llmsim run\nset -e\n")
+        );
+        let comment = format!("\n# line 2: {} (run date 2025-10-12)\nllmsim \\\n  --", file.points[0].id);
+        assert!(text.contains(&comment), "{text}");
         assert!(!text.contains("skipped"), "a skipped point has no command: {text}");
         // The command's words, read back, are the harness's pairs in its order, settings last.
         let body = text.split_once("\nllmsim").unwrap().1;

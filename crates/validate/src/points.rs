@@ -236,6 +236,14 @@ pub fn parse_points(text: &str, file: &str) -> Result<PointsFile, InputError> {
     Ok(PointsFile { headers, points })
 }
 
+/// Half the last written digit's place value of a number's text: how far the exact value may
+/// be from it when it was rounded to what it writes (`1245.21` and `1.24521e3`: 0.005).
+fn rounding(text: &str) -> f64 {
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let decimals = mantissa.split_once('.').map_or(0, |(_, d)| d.len()) as i32;
+    0.5 * 10f64.powi(exponent.parse::<i32>().unwrap_or(0) - decimals)
+}
+
 /// Dates the rows that repeat a dated row's measurement: an undated row whose configuration
 /// columns (engine, model, system, dtypes, lengths, concurrency, parallelism, pools) match a
 /// dated row's, and whose TTFT and TPOT equal that row's figures rounded to the decimals the
@@ -270,14 +278,16 @@ fn date_copies(points: &mut [ServingPoint], c: &Columns) {
         if !p.measured.is_empty() {
             continue;
         }
-        let same = |column: usize, undated: f64, other: f64| {
-            let decimals = p.fields[column].split_once('.').map_or(0, |(_, d)| d.len()) as i32;
-            (undated - other).abs() <= 0.5 * 10f64.powi(-decimals) * (1.0 + 1e-9)
+        // Equal to the precision of the less precise of the two fields.
+        let same = |column: usize, twin: &ServingPoint, undated: f64, other: f64| {
+            let tolerance = rounding(&p.fields[column]).max(rounding(&twin.fields[column]));
+            (undated - other).abs() <= tolerance * (1.0 + 1e-9)
         };
         let twin = dated.get(&key(p)).and_then(|rows| {
             rows.iter().find(|&&j| {
-                same(c.silicon_ttft_ms, p.silicon_ttft_ms, points[j].silicon_ttft_ms)
-                    && same(c.silicon_tpot_ms, p.silicon_tpot_ms, points[j].silicon_tpot_ms)
+                let t = &points[j];
+                same(c.silicon_ttft_ms, t, p.silicon_ttft_ms, t.silicon_ttft_ms)
+                    && same(c.silicon_tpot_ms, t, p.silicon_tpot_ms, t.silicon_tpot_ms)
             })
         });
         if let Some(&j) = twin {
@@ -526,12 +536,19 @@ pub(crate) mod tests {
             undated("1245.21", "26.75", &[("batch_size", "32")]),
             // An id or engine version of its own does not matter.
             undated("1245.21", "26.75", &[("id", "gap_analysis_1"), ("backend_version", "0.5.9")]),
+            // Written with an exponent: to the hundredth, as 1245.21.
+            undated("1.24521e3", "26.75", &[]),
         ];
         let file = parse_points(&format!("{HEADER}\n{}\n", rows.join("\n")), "t.csv").unwrap();
         let dates: Vec<&str> = file.points.iter().map(|p| p.copy_of_date.as_str()).collect();
-        assert_eq!(dates, ["", "", "2026-02-20", "2026-02-20", "", "", "2026-02-20"]);
+        assert_eq!(dates, ["", "", "2026-02-20", "2026-02-20", "", "", "2026-02-20", "2026-02-20"]);
         let runs: Vec<&str> = file.points.iter().map(ServingPoint::run_date).collect();
-        assert_eq!(runs, ["2026-02-20", "2026-03-01", "2026-02-20", "2026-02-20", "", "", "2026-02-20"]);
+        assert_eq!(
+            runs,
+            ["2026-02-20", "2026-03-01", "2026-02-20", "2026-02-20", "", "", "2026-02-20", "2026-02-20"]
+        );
+        let roundings = [rounding("1.24521e3"), rounding("26.75"), rounding("12"), rounding("3E-2")];
+        assert_eq!(roundings.map(|r| (r * 1e3).round()), [5.0, 5.0, 500.0, 5.0]);
         // Without a measurement column no row is dated, so none copies one.
         let header = HEADER.trim_end_matches(",measured");
         let strip = |r: &str| r.rsplit_once(',').unwrap().0.to_string();
