@@ -28,87 +28,92 @@ pub enum RequestState {
 }
 
 /// One inference request.
+///
+/// `repr(C)`, 64-byte aligned, with the fields that every iteration reads or writes
+/// (stage start and end, batch end, batch description) in its first two cache lines and
+/// the rest after them: the 1 M-request run is bound by misses on the request arena.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct Request {
-    /// Its id.
-    pub id: RequestId,
+    /// End of the latest pipeline stage that processed it.
+    pub latest_stage_end: Option<SimTime>,
+    /// First time it was put in a batch.
+    pub scheduled_at: Option<SimTime>,
+    /// Σ gaps between one of its stages ending and the next starting.
+    pub preempted_ns: Nanos,
+    /// Σ stage times of the batches it was in.
+    pub execution_ns: Nanos,
+    /// Σ GPU (model) times of those stages.
+    pub model_execution_ns: Nanos,
+    /// When its latest token was produced (for time between tokens).
+    pub last_token_at: SimTime,
+    /// The longest gap between two of its consecutive output tokens so far (a TBT objective
+    /// counts the request as meeting it when this does).
+    pub max_token_gap_ns: Nanos,
+    /// Tokens whose KV exists (cached prefix included); the first output token is counted at
+    /// prefill end.
+    pub num_processed_tokens: u32,
+    /// Current prompt length: after a preemption the tokens generated so far join the prompt.
+    pub num_prefill_tokens: u32,
+    /// Output tokens still counted as decode (P + D is constant across restarts).
+    pub num_decode_tokens: u32,
+    /// Output tokens emitted so far (conserved: equals the original decode tokens at the end).
+    pub num_tokens_emitted: u32,
+    /// Tokens of the original prompt served from the prefix cache at the latest admission.
+    /// After a restart the recomputed "prompt" also holds generated tokens, whose cached KV
+    /// is not prompt reuse: this never exceeds `original_prefill_tokens`.
+    pub num_prefill_tokens_cached: u32,
     /// Its slot in the [`RequestArena`] (set by [`RequestArena::push`]; the id itself until
     /// then). Slots are dense among the requests not released, so per-request state of a
     /// component (a replica's KV block tables) can sit in a vector indexed by it instead of a
     /// map by id; a released request's slot goes to a later request.
     pub arena_slot: u32,
+    /// Its id.
+    pub id: RequestId,
+    /// The replica it was routed to.
+    pub replica: Option<ReplicaId>,
+    /// Speculative decoding's expected-value carry: the fraction of a token the request's steps
+    /// have been owed so far (`SpeculativeSpec::emitted`).
+    pub speculative_credit: u64,
+    /// Prefill done (current incarnation).
+    pub is_prefill_complete: bool,
+    /// A benchmark's warm-up request: left out of the per-request statistics.
+    pub warmup: bool,
+    /// Lifecycle state.
+    pub state: RequestState,
+    /// In a batch that is executing now (or, disaggregated, its KV cache is in transfer to
+    /// the decode replica that reserved room for it: not schedulable there yet).
+    pub in_flight: bool,
+    /// Speculative decoding: draft tokens per decode step (k; 0 when off). A decode step then
+    /// verifies up to k + 1 tokens ([`Request::next_num_tokens`]).
+    pub num_speculative_tokens: u32,
+    /// Times preempted and restarted by recompute.
+    pub num_restarts: u32,
+    /// Prompt tokens as submitted.
+    pub original_prefill_tokens: u32,
     /// Arrival instant (a closed-loop client's send: it may reach the scheduler later).
     pub arrived_at: SimTime,
     /// When it reached the router: its arrival, plus a closed-loop client's overhead. Waiting
     /// queues serve requests in this order.
     pub received_at: SimTime,
-    /// Prompt tokens as submitted.
-    pub original_prefill_tokens: u32,
     /// Output tokens as submitted.
     pub original_decode_tokens: u32,
-    /// Current prompt length: after a preemption the tokens generated so far join the prompt.
-    pub num_prefill_tokens: u32,
-    /// Output tokens still counted as decode (P + D is constant across restarts).
-    pub num_decode_tokens: u32,
-    /// Tokens whose KV exists (cached prefix included); the first output token is counted at
-    /// prefill end.
-    pub num_processed_tokens: u32,
-    /// Tokens of the original prompt served from the prefix cache at the latest admission.
-    /// After a restart the recomputed "prompt" also holds generated tokens, whose cached KV
-    /// is not prompt reuse: this never exceeds `original_prefill_tokens`.
-    pub num_prefill_tokens_cached: u32,
-    /// Times preempted and restarted by recompute.
-    pub num_restarts: u32,
-    /// Output tokens emitted so far (conserved: equals the original decode tokens at the end).
-    pub num_tokens_emitted: u32,
-    /// Prefill done (current incarnation).
-    pub is_prefill_complete: bool,
-    /// Lifecycle state.
-    pub state: RequestState,
-    /// The replica it was routed to.
-    pub replica: Option<ReplicaId>,
     /// Conversation/session id from the trace.
     pub session_id: Option<u64>,
     /// Prefix identities of its KV blocks at the engine's block size (prompt and output).
     pub block_hashes: Option<Arc<[u64]>>,
     /// Closed-loop client that sent it.
     pub client: Option<u32>,
-    /// A benchmark's warm-up request: left out of the per-request statistics.
-    pub warmup: bool,
-    /// First time it was put in a batch.
-    pub scheduled_at: Option<SimTime>,
     /// First time its prefill completed (first token).
     pub prefill_completed_at: Option<SimTime>,
     /// When its last token was produced.
     pub completed_at: Option<SimTime>,
-    /// When its latest token was produced (for time between tokens).
-    pub last_token_at: SimTime,
-    /// The longest gap between two of its consecutive output tokens so far (a TBT objective
-    /// counts the request as meeting it when this does).
-    pub max_token_gap_ns: Nanos,
-    /// End of the latest pipeline stage that processed it.
-    pub latest_stage_end: Option<SimTime>,
-    /// Σ stage times of the batches it was in.
-    pub execution_ns: Nanos,
-    /// Σ GPU (model) times of those stages.
-    pub model_execution_ns: Nanos,
-    /// Σ gaps between one of its stages ending and the next starting.
-    pub preempted_ns: Nanos,
-    /// In a batch that is executing now (or, disaggregated, its KV cache is in transfer to
-    /// the decode replica that reserved room for it: not schedulable there yet).
-    pub in_flight: bool,
     /// Disaggregated serving: the decode replica its KV cache went to (`replica` stays its
     /// prefill replica).
     pub decode_replica: Option<ReplicaId>,
     /// Disaggregated serving with the first token streamed only after the KV transfer: when
     /// that token reached the client (its TTFT ends here instead of at the prefill's end).
     pub first_token_streamed_at: Option<SimTime>,
-    /// Speculative decoding: draft tokens per decode step (k; 0 when off). A decode step then
-    /// verifies up to k + 1 tokens ([`Request::next_num_tokens`]).
-    pub num_speculative_tokens: u32,
-    /// Speculative decoding's expected-value carry: the fraction of a token the request's steps
-    /// have been owed so far (`SpeculativeSpec::emitted`).
-    pub speculative_credit: u64,
 }
 
 impl Request {
@@ -374,6 +379,29 @@ impl RequestArena {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fields_of_every_iteration_share_the_first_two_cache_lines() {
+        use std::mem::{align_of, offset_of, size_of};
+        assert_eq!(align_of::<Request>(), 64);
+        assert!(size_of::<Request>() <= 256, "{}", size_of::<Request>());
+        for offset in [
+            offset_of!(Request, latest_stage_end),
+            offset_of!(Request, scheduled_at),
+            offset_of!(Request, preempted_ns),
+            offset_of!(Request, execution_ns),
+            offset_of!(Request, model_execution_ns),
+            offset_of!(Request, last_token_at),
+            offset_of!(Request, max_token_gap_ns),
+            offset_of!(Request, num_processed_tokens),
+            offset_of!(Request, num_tokens_emitted),
+            offset_of!(Request, is_prefill_complete),
+            offset_of!(Request, warmup),
+            offset_of!(Request, in_flight),
+        ] {
+            assert!(offset < 128, "{offset}");
+        }
+    }
 
     #[test]
     fn a_speculating_request_verifies_k_plus_one_tokens_and_never_passes_its_output() {
