@@ -944,7 +944,7 @@ impl RooflinePredictor {
     /// launches ahead of the GPU, so the step takes max(GPU time, host time) — or all of it
     /// where the host's work runs in series (`eager_host_serial`: GPU + host time).
     /// Under attention data parallelism each rank replays graphs of its own share of the batch
-    /// (about tokens / ranks); a rank running a prefill eagerly holds the others back at every
+    /// (about tokens / ranks, but at least the largest request's tokens, which one rank holds); a rank running a prefill eagerly holds the others back at every
     /// MoE layer.
     fn add_eager_host(&self, out: &mut ExecutionTime, batch: &[BatchItem], position: StagePosition) {
         let ranks = self.deployed.as_ref().map_or(1, |d| d.ranks.max(1)) as u64;
@@ -956,8 +956,17 @@ impl RooflinePredictor {
         } else {
             batch.len() as u64
         };
+        // A request runs on one rank, so the busiest rank holds at least the largest request's
+        // tokens: a lone 1,000-token prefill on one of 4 ranks runs eagerly there (above 512), not
+        // as a graph of 250 tokens per rank.
+        let largest = if self.settings.eager.graph_prefill {
+            batch.iter().map(|b| u64::from(b.num_tokens)).max().unwrap_or(0)
+        } else {
+            1
+        };
+        let per_rank = size.div_ceil(ranks).max(largest.min(size));
         let has_prefill = batch.iter().any(|b| b.is_prefill);
-        let host = self.eager_host_ms(size.div_ceil(ranks), has_prefill, position.stage);
+        let host = self.eager_host_ms(per_rank, has_prefill, position.stage);
         // The scheduler's own CPU time (`cpu_overhead_ms`) runs before the launches, in series.
         let exposed = if self.settings.eager.host_serial { host } else { host - out.model_ms() };
         if exposed > 0.0 {
@@ -1830,6 +1839,35 @@ mod tests {
     }
 
     #[test]
+    fn under_attention_dp_a_lone_prefill_runs_eagerly_on_its_rank_not_as_a_graph_of_its_share() {
+        // vLLM-like piecewise graphs up to 512 tokens on DeepSeek-V3 at DP 8 × EP 8, with a host
+        // time (1,910 × 50 µs + 58 × 5 ms = 385.5 ms) no prefill's GPU time hides.
+        let piecewise =
+            EagerLaunch { graph_prefill: true, graph_max_tokens: 512, moe_layer_us: 5000.0, ..TRTLLM_LIKE };
+        let settings = RooflineCoefficients { eager: piecewise, ..Default::default() };
+        let dp = RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 8), settings).unwrap();
+        let plain = RooflinePredictor::new(
+            &super::deployed_tests::deployed_deepseek(8, 8),
+            RooflineCoefficients::default(),
+        )
+        .unwrap();
+        // One 1,024-token prompt sits on one rank: 1,024 > 512 tokens there, so it runs eagerly
+        // (before: 1,024 / 8 = 128 tokens per rank, "replayed").
+        let lone = dp.predict(&prompt(1024), ONLY);
+        assert!(lone.get(Op::CpuOverhead) > 0.0, "{lone:?}");
+        // 8 prompts of 256 tokens spread 256 per rank: replayed, nothing added.
+        let spread = vec![BatchItem { num_processed_tokens: 0, num_tokens: 256, is_prefill: true }; 8];
+        assert_eq!(dp.predict(&spread, ONLY), plain.predict(&spread, ONLY));
+        // Graphs per decode request (TensorRT-LLM-like) still count requests per rank: 8 prompts
+        // over 8 ranks, one each, within 128.
+        let per_request = RooflineCoefficients { eager: TRTLLM_LIKE, ..Default::default() };
+        let trt =
+            RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 8), per_request).unwrap();
+        let decodes = vec![BatchItem { num_processed_tokens: 2048, num_tokens: 1, is_prefill: false }; 1024];
+        assert_eq!(trt.predict(&decodes, ONLY), plain.predict(&decodes, ONLY));
+    }
+
+    #[test]
     fn trtllm_fusion_folds_norms_into_the_all_reduce_above_tp1_and_rope_into_the_kv_write() {
         let build = |model: &str, tp: &str, fusion: KernelFusion| {
             let r = replica(&[
@@ -2467,7 +2505,7 @@ mod deployed_tests {
     }
 
     /// DeepSeek-V3 in fp8 on one h200 node at TP × DP = 8 with `ep` expert-parallel ranks.
-    fn deployed_deepseek(dp: u32, ep: u32) -> ReplicaSpec {
+    pub(super) fn deployed_deepseek(dp: u32, ep: u32) -> ReplicaSpec {
         let (tp, dp_text, ep_text) = ((8 / dp).to_string(), dp.to_string(), ep.to_string());
         replica(&[
             ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
