@@ -943,28 +943,28 @@ impl RooflinePredictor {
     /// Adds to `out` the part of an eager step's host time the GPU does not hide: the host
     /// launches ahead of the GPU, so the step takes max(GPU time, host time) — or all of it
     /// where the host's work runs in series (`eager_host_serial`: GPU + host time).
-    /// Under attention data parallelism each rank replays graphs of its own share of the batch
-    /// (about tokens / ranks, but at least the largest request's tokens, which one rank holds); a rank running a prefill eagerly holds the others back at every
-    /// MoE layer.
-    fn add_eager_host(&self, out: &mut ExecutionTime, batch: &[BatchItem], position: StagePosition) {
+    /// Under attention data parallelism each rank replays graphs of its own share of the
+    /// batch, and a rank running a prefill eagerly holds the others back at every MoE layer.
+    /// `busiest_rank_tokens`: the tokens of the busiest rank as the step's timing spread the
+    /// batch over the ranks (`None` without attention DP).
+    fn add_eager_host(
+        &self,
+        out: &mut ExecutionTime,
+        batch: &[BatchItem],
+        position: StagePosition,
+        busiest_rank_tokens: Option<u64>,
+    ) {
         let ranks = self.deployed.as_ref().map_or(1, |d| d.ranks.max(1)) as u64;
-        // vLLM's piecewise graphs are captured per token count; SGLang's and TensorRT-LLM's
-        // decode graphs per batch of requests (a speculative verification's k + 1 tokens per
-        // request replay the same graph).
-        let size = if self.settings.eager.graph_prefill {
-            batch.iter().map(|b| u64::from(b.num_tokens)).sum::<u64>()
+        // vLLM's piecewise graphs are captured per token count, so its ranks replay graphs of
+        // their own tokens — a request runs on one rank, so a lone 1,000-token prefill on one of
+        // 4 ranks runs eagerly there (above 512), not as a graph of 250 tokens per rank.
+        // SGLang's and TensorRT-LLM's decode graphs are captured per batch of requests (a
+        // speculative verification's k + 1 tokens per request replay the same graph).
+        let per_rank = if self.settings.eager.graph_prefill {
+            busiest_rank_tokens.unwrap_or_else(|| batch.iter().map(|b| u64::from(b.num_tokens)).sum::<u64>())
         } else {
-            batch.len() as u64
+            (batch.len() as u64).div_ceil(ranks)
         };
-        // A request runs on one rank, so the busiest rank holds at least the largest request's
-        // tokens: a lone 1,000-token prefill on one of 4 ranks runs eagerly there (above 512), not
-        // as a graph of 250 tokens per rank.
-        let largest = if self.settings.eager.graph_prefill {
-            batch.iter().map(|b| u64::from(b.num_tokens)).max().unwrap_or(0)
-        } else {
-            1
-        };
-        let per_rank = size.div_ceil(ranks).max(largest.min(size));
         let has_prefill = batch.iter().any(|b| b.is_prefill);
         let host = self.eager_host_ms(per_rank, has_prefill, position.stage);
         // The scheduler's own CPU time (`cpu_overhead_ms`) runs before the launches, in series.
@@ -1275,13 +1275,14 @@ fn add_windowed_decode(
 impl RooflinePredictor {
     /// A step of an MoE model under expert or attention data parallelism: the batch spread over
     /// the attention-DP ranks, the slowest rank's own ops (they wait for each other at every
-    /// MoE layer) plus the busiest EP rank's routed experts over every rank's tokens.
+    /// MoE layer) plus the busiest EP rank's routed experts over every rank's tokens; and the
+    /// tokens of the busiest attention-DP rank.
     fn predict_deployed(
         &self,
         d: &DeployedMoe,
         batch: &[BatchItem],
         position: StagePosition,
-    ) -> ExecutionTime {
+    ) -> (ExecutionTime, u64) {
         let mut ranks: Vec<RankBatch> = Vec::with_capacity(d.ranks);
         spread_over_ranks(batch, d.ranks, &mut ranks);
         let total_tokens: u64 = ranks.iter().map(|r| r.tokens).sum();
@@ -1311,7 +1312,8 @@ impl RooflinePredictor {
             let shared = out.get(Op::MoeExperts);
             out.set(Op::MoeExperts, shared + moe_layers * 1e-3 * routed, Provenance::Roofline);
         }
-        out
+        let busiest_rank_tokens = ranks.iter().map(|r| r.tokens).max().unwrap_or(0);
+        (out, busiest_rank_tokens)
     }
 
     /// One attention-DP rank's own part of a step: attention, the dense layers, the router,
@@ -1396,8 +1398,8 @@ pub(super) const MLP_OPS: [Op; 3] = [Op::MlpUpProj, Op::MlpAct, Op::MlpDownProj]
 impl super::ExecutionTimePredictor for RooflinePredictor {
     fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
         if let Some(deployed) = &self.deployed {
-            let mut out = self.predict_deployed(deployed, batch, position);
-            self.add_eager_host(&mut out, batch, position);
+            let (mut out, busiest_rank_tokens) = self.predict_deployed(deployed, batch, position);
+            self.add_eager_host(&mut out, batch, position, Some(busiest_rank_tokens));
             return out;
         }
         let mut out = ExecutionTime::default();
@@ -1449,7 +1451,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         } else {
             out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
         }
-        self.add_eager_host(&mut out, batch, position);
+        self.add_eager_host(&mut out, batch, position, None);
         out
     }
 
@@ -1858,12 +1860,19 @@ mod tests {
         // 8 prompts of 256 tokens spread 256 per rank: replayed, nothing added.
         let spread = vec![BatchItem { num_processed_tokens: 0, num_tokens: 256, is_prefill: true }; 8];
         assert_eq!(dp.predict(&spread, ONLY), plain.predict(&spread, ONLY));
-        // Graphs per decode request (TensorRT-LLM-like) still count requests per rank: 8 prompts
-        // over 8 ranks, one each, within 128.
+        // 9 prompts of 300 tokens: the step's timing puts two on one rank (600 > 512), so that
+        // rank runs eagerly, although 2,700 / 8 and the largest prompt are both within 512.
+        let nine = vec![BatchItem { num_processed_tokens: 0, num_tokens: 300, is_prefill: true }; 9];
+        assert!(
+            dp.predict(&nine, ONLY).get(Op::CpuOverhead) > plain.predict(&nine, ONLY).get(Op::CpuOverhead)
+        );
+        // Graphs per decode request (TensorRT-LLM-like) count requests per rank, not tokens: 1,024
+        // verifications of 4 tokens over 8 ranks are 128 requests a rank (replayed), though
+        // 512 tokens a rank.
         let per_request = RooflineCoefficients { eager: TRTLLM_LIKE, ..Default::default() };
         let trt =
             RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 8), per_request).unwrap();
-        let decodes = vec![BatchItem { num_processed_tokens: 2048, num_tokens: 1, is_prefill: false }; 1024];
+        let decodes = vec![BatchItem { num_processed_tokens: 2048, num_tokens: 4, is_prefill: false }; 1024];
         assert_eq!(trt.predict(&decodes, ONLY), plain.predict(&decodes, ONLY));
     }
 
