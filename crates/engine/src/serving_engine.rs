@@ -209,6 +209,9 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // steps run the compiled model eagerly.
         Setting::new("roofline_execution_time_predictor_config_eager_launch_us", VLLM_EAGER_LAUNCH_US),
         Setting::new("roofline_execution_time_predictor_config_eager_moe_layer_us", VLLM_EAGER_MOE_LAYER_US),
+        // That MoE host time comes on top of the eager step's GPU time (VALIDATION.md, "vLLM's
+        // eager MoE host time in series").
+        Setting::new("roofline_execution_time_predictor_config_eager_moe_host_serial", true),
         Setting::new(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
             (2 * seqs).min(512).min(tokens),
@@ -229,7 +232,9 @@ const SGLANG_EAGER_LAUNCH_US: f64 = 40.0;
 /// rows are undated and their clients run in lock-step (the harness's undated client), and with
 /// that client these constants fit them (VALIDATION.md, "TensorRT-LLM's fixed part of TTFT").
 const TRTLLM_EAGER_LAUNCH_US: f64 = 40.0;
-/// Host µs per MoE layer of an eager step beyond its launches, fitted likewise.
+/// Host µs per MoE layer of an eager step beyond its launches, fitted likewise; it runs in
+/// series with the step's GPU time (`eager_moe_host_serial`; VALIDATION.md, "vLLM's eager MoE
+/// host time in series").
 const VLLM_EAGER_MOE_LAYER_US: f64 = 1000.0;
 /// See [`VLLM_EAGER_MOE_LAYER_US`].
 const SGLANG_EAGER_MOE_LAYER_US: f64 = 2500.0;
@@ -449,6 +454,7 @@ mod tests {
         assert_eq!(num(&sglang, "eager_moe_layer_us"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(flag(&sglang, "eager_host_serial"), "true");
         assert_eq!(flag(&vllm, "eager_host_serial"), "false");
+        assert_eq!(flag(&vllm, "eager_moe_host_serial"), "true");
         let (trtllm, _) = applied(&[("serving_engine", "trtllm"), ("replica_config_device", "h200")]);
         assert_eq!(flag(&trtllm, "cuda_graph_max_tokens"), "2048");
         assert_eq!(flag(&trtllm, "cuda_graph_prefill"), "false");

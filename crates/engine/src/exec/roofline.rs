@@ -67,6 +67,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether an eager step's host time comes on top of its GPU time instead of overlapping it: false = the host launches ahead of the GPU and the step takes max(GPU, host); true = the host's per-step work runs in series with the GPU's (the step takes GPU + host), as SGLang's eager steps measure (prefill and mixed steps, and decode steps above the capture size).",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_eager_moe_host_serial",
+        "false",
+        "Whether only the MoE layers' own host time (eager_moe_layer_us) of an eager step comes on top of its GPU time, its launches still overlapping it: the step takes max(GPU, launches) + MoE host time, as vLLM's eager MoE prefills measure (TTFT grows with the prompt at about twice the GPU's rate while short prompts stay under the launch-bound floor). Ignored with eager_host_serial.",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
         "Whether steps holding prefill tokens are replayed from CUDA graphs too (vLLM's piecewise graphs, up to the capture size); false = only decode-only steps are (SGLang's and TensorRT-LLM's defaults).",
@@ -134,6 +139,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         ) as u64,
         graph_prefill: params.bool("roofline_execution_time_predictor_config_cuda_graph_prefill"),
         host_serial: params.bool("roofline_execution_time_predictor_config_eager_host_serial"),
+        moe_host_serial: params.bool("roofline_execution_time_predictor_config_eager_moe_host_serial"),
     };
     let coefficients = RooflineCoefficients {
         cpu_overhead_ms: cpu_ms,
@@ -199,6 +205,9 @@ pub struct EagerLaunch {
     pub graph_prefill: bool,
     /// Whether the host time adds to the GPU time (else the step takes the larger).
     pub host_serial: bool,
+    /// Whether the MoE layers' host time (`moe_layer_us`) alone adds to the GPU time, the
+    /// launches still overlapping it (ignored with `host_serial`).
+    pub moe_host_serial: bool,
 }
 
 impl EagerLaunch {
@@ -930,13 +939,19 @@ impl RooflinePredictor {
     /// it from a CUDA graph, else its kernels times the host cost of one eager launch, plus the
     /// MoE layers' own host time.
     pub fn eager_host_ms(&self, tokens: u64, has_prefill: bool, stage: u32) -> f64 {
+        let (launches, moe) = self.eager_host_parts_ms(tokens, has_prefill, stage);
+        launches + moe
+    }
+
+    /// [`Self::eager_host_ms`] as (its launches, its MoE layers' own host time), ms.
+    fn eager_host_parts_ms(&self, tokens: u64, has_prefill: bool, stage: u32) -> (f64, f64) {
         let eager = &self.settings.eager;
         if eager.is_eager(tokens, has_prefill) {
             let moe_layers =
                 if self.moe.is_some() { self.layers - self.dense_layers_on_stage(stage) } else { 0.0 };
-            (self.eager_kernels(stage) * eager.launch_us + moe_layers * eager.moe_layer_us) * 1e-3
+            (self.eager_kernels(stage) * eager.launch_us * 1e-3, moe_layers * eager.moe_layer_us * 1e-3)
         } else {
-            0.0
+            (0.0, 0.0)
         }
     }
 
@@ -966,9 +981,16 @@ impl RooflinePredictor {
             (batch.len() as u64).div_ceil(ranks)
         };
         let has_prefill = batch.iter().any(|b| b.is_prefill);
-        let host = self.eager_host_ms(per_rank, has_prefill, position.stage);
+        let (launches, moe) = self.eager_host_parts_ms(per_rank, has_prefill, position.stage);
         // The scheduler's own CPU time (`cpu_overhead_ms`) runs before the launches, in series.
-        let exposed = if self.settings.eager.host_serial { host } else { host - out.model_ms() };
+        let eager = &self.settings.eager;
+        let exposed = if eager.host_serial {
+            launches + moe
+        } else if eager.moe_host_serial {
+            moe + (launches - out.model_ms()).max(0.0)
+        } else {
+            launches + moe - out.model_ms()
+        };
         if exposed > 0.0 {
             out.set(Op::CpuOverhead, out.get(Op::CpuOverhead) + exposed, Provenance::Roofline);
         }
@@ -1764,6 +1786,7 @@ mod tests {
         graph_max_tokens: 128,
         graph_prefill: false,
         host_serial: false,
+        moe_host_serial: false,
     };
 
     #[test]
@@ -1809,6 +1832,31 @@ mod tests {
         // Decode steps replayed from graphs stay unchanged either way.
         let batch = decode_batch(64, 2048);
         assert_eq!(serial.predict(&batch, ONLY), plain.predict(&batch, ONLY));
+    }
+
+    #[test]
+    fn a_serial_moe_host_adds_only_the_moe_layers_time_the_launches_still_overlapping() {
+        let moe_serial = EagerLaunch { moe_host_serial: true, ..TRTLLM_LIKE };
+        let p = eager("deepseek-ai/DeepSeek-V3", "8", moe_serial);
+        let plain = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch::default());
+        // 1,910 launches × 50 µs = 95.5 ms; 58 MoE layers × 100 µs = 5.8 ms.
+        let (launches, moe) = (95.5, 5.8);
+        for tokens in [16, 8192] {
+            let gpu = plain.predict(&prompt(tokens), ONLY).total_ms();
+            let t = p.predict(&prompt(tokens), ONLY).total_ms();
+            let want = gpu.max(launches) + moe;
+            assert!((t - want).abs() < 1e-9, "{tokens}: {t} vs {want} (GPU {gpu})");
+        }
+        // A dense model has no MoE host time: its steps are as with the launches overlapped.
+        let dense = eager("meta-llama/Meta-Llama-3-70B", "1", moe_serial);
+        let overlapped = eager("meta-llama/Meta-Llama-3-70B", "1", TRTLLM_LIKE);
+        for tokens in [16, 8192] {
+            assert_eq!(dense.predict(&prompt(tokens), ONLY), overlapped.predict(&prompt(tokens), ONLY));
+        }
+        // `host_serial` puts everything in series and wins over it.
+        let both = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch { host_serial: true, ..moe_serial });
+        let gpu = plain.predict(&prompt(16), ONLY).total_ms();
+        assert!((both.predict(&prompt(16), ONLY).total_ms() - (gpu + launches + moe)).abs() < 1e-9);
     }
 
     #[test]
