@@ -43,6 +43,10 @@ pub struct EngineTarget {
     pub tensor_parallel_size: u32,
     /// Pipeline stages per replica.
     pub pipeline_stages: u32,
+    /// Whether the GPU has fp4 tensor cores (Blackwell: the catalogue lists an fp4 rate).
+    pub fp4_tensor_cores: bool,
+    /// The weights' dtype (`replica_config_weight_dtype`: fp16, fp8, fp4, ...).
+    pub weight_dtype: String,
 }
 
 /// A registered serving engine.
@@ -171,12 +175,15 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
         FlagValue::Int(n) => n.clamp(1, i64::from(u32::MAX)) as u32,
         _ => 1,
     };
+    let fp4_tensor_cores = catalog::find_device(&device).is_some_and(|d| d.fp4_tflops.is_some());
     EngineTarget {
         version,
         device,
         device_memory_gib,
         tensor_parallel_size: int("replica_config_tensor_parallel_size"),
         pipeline_stages: int("replica_config_num_pipeline_stages"),
+        fp4_tensor_cores,
+        weight_dtype: config.get("replica_config_weight_dtype").to_text(),
     }
 }
 
@@ -238,8 +245,30 @@ const TRTLLM_EAGER_LAUNCH_US: f64 = 40.0;
 const VLLM_EAGER_MOE_LAYER_US: f64 = 1000.0;
 /// See [`VLLM_EAGER_MOE_LAYER_US`].
 const SGLANG_EAGER_MOE_LAYER_US: f64 = 2500.0;
-/// See [`TRTLLM_EAGER_LAUNCH_US`].
+/// See [`TRTLLM_EAGER_LAUNCH_US`]: its CUTLASS (and Hopper's Triton / DeepGEMM) fused-MoE
+/// modules, whose routing method, input quantisation, expert maps and workspace set-up run from
+/// Python before the C++ MoE op.
 const TRTLLM_EAGER_MOE_LAYER_US: f64 = 1500.0;
+/// Its TRTLLM-Gen MoE (`TRTLLMGenFusedMoE`), what its recipes pick on Blackwell for fp4 experts:
+/// routing, permutation, both grouped GEMMs and the finalize run inside one C++ runner op, so
+/// the MoE layer's Python part is a fraction of the CUTLASS module's (fitted: gpt-oss-120b on
+/// B200, VALIDATION.md "TensorRT-LLM's MoE backends").
+const TRTLLM_GEN_EAGER_MOE_LAYER_US: f64 = 300.0;
+/// Host µs per latent-attention layer of its eager steps beyond the launches: its MLA module
+/// splits context and generation requests and sets up the latent projections, RoPE and the
+/// FMHA's fp8 inputs from Python (fitted on the DeepSeek rows, where the MoE layer's cost above
+/// was standing in for it).
+const TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US: f64 = 1200.0;
+
+/// The TensorRT-LLM MoE module's host µs per eager MoE layer on `t`: TRTLLM-Gen's on GPUs with
+/// fp4 tensor cores running fp4 experts, else the CUTLASS module's.
+fn trtllm_moe_layer_us(t: &EngineTarget) -> f64 {
+    if t.fp4_tensor_cores && t.weight_dtype == "fp4" {
+        TRTLLM_GEN_EAGER_MOE_LAYER_US
+    } else {
+        TRTLLM_EAGER_MOE_LAYER_US
+    }
+}
 
 /// TensorRT-LLM's CUDA graphs: decode-only batches of up to `CudaGraphConfig.max_batch_size`.
 /// Its default is 128, but the benchmarks' launch recipes capture up to their concurrency
@@ -299,7 +328,7 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
 }
 
 /// TensorRT-LLM (`trtllm-serve`, PyTorch backend).
-fn trtllm(_t: &EngineTarget) -> Vec<Setting> {
+fn trtllm(t: &EngineTarget) -> Vec<Setting> {
     vec![
         Setting::new("replica_scheduler_config_type", "trtllm"),
         Setting::new("trtllm_scheduler_config_max_num_tokens", 8192),
@@ -322,9 +351,10 @@ fn trtllm(_t: &EngineTarget) -> Vec<Setting> {
         // CUDA graphs for decode-only batches (up to the recipes' concurrency); context and
         // mixed steps run eagerly (torch_compile_config, hence piecewise graphs, off).
         Setting::new("roofline_execution_time_predictor_config_eager_launch_us", TRTLLM_EAGER_LAUNCH_US),
+        Setting::new("roofline_execution_time_predictor_config_eager_moe_layer_us", trtllm_moe_layer_us(t)),
         Setting::new(
-            "roofline_execution_time_predictor_config_eager_moe_layer_us",
-            TRTLLM_EAGER_MOE_LAYER_US,
+            "roofline_execution_time_predictor_config_eager_latent_attention_layer_us",
+            TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US,
         ),
         Setting::new(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
@@ -435,7 +465,7 @@ mod tests {
         assert_eq!(value(&c, "cache_config_block_size"), "32");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_all_reduce_kernel"), "trtllm_custom");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
-        assert_eq!(settings.len(), 16);
+        assert_eq!(settings.len(), 17);
     }
 
     #[test]
@@ -466,6 +496,8 @@ mod tests {
             [20.0, 40.0, 40.0]
         );
         assert_eq!(num(&trtllm, "eager_moe_layer_us"), 1500.0);
+        assert_eq!(num(&trtllm, "eager_latent_attention_layer_us"), 1200.0);
+        assert_eq!(num(&sglang, "eager_latent_attention_layer_us"), 0.0);
         // Without an engine no step pays a host cost (Vidur parity).
         let plain = Config::from_pairs([("replica_config_device", "h100")]).unwrap();
         assert_eq!(num(&plain, "eager_launch_us"), 0.0);
@@ -476,6 +508,25 @@ mod tests {
             ("roofline_execution_time_predictor_config_eager_launch_us", "0"),
         ]);
         assert_eq!(num(&off, "eager_launch_us"), 0.0);
+    }
+
+    #[test]
+    fn trtllm_picks_its_moe_modules_host_cost_by_gpu_and_expert_dtype() {
+        let moe_us = |device: &str, dtype: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "trtllm"),
+                ("replica_config_device", device),
+                ("replica_config_weight_dtype", dtype),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_eager_moe_layer_us").parse::<f64>().unwrap()
+        };
+        // fp4 experts on a GPU with fp4 tensor cores: TRTLLM-Gen's one runner op.
+        assert_eq!(moe_us("b200", "fp4"), TRTLLM_GEN_EAGER_MOE_LAYER_US);
+        assert_eq!(TRTLLM_GEN_EAGER_MOE_LAYER_US, 300.0);
+        // fp8 experts on Blackwell, and fp4 ones on Hopper: the CUTLASS / Triton modules.
+        assert_eq!(moe_us("b200", "fp8"), TRTLLM_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("h200", "fp4"), TRTLLM_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("h100", "fp16"), TRTLLM_EAGER_MOE_LAYER_US);
     }
 
     #[test]

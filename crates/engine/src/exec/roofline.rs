@@ -56,6 +56,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "0",
         "Host time per MoE layer of an eager step beyond its kernels' launches (the engine's Python MoE module: routing and workspace set-up), µs; 0 = none.",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_eager_latent_attention_layer_us",
+        "0",
+        "Host time per latent-attention (MLA) layer of an eager step beyond its kernels' launches (the engine's Python MLA module: splitting the context and generation requests, the latent projections' and RoPE's set-up), µs; 0 = none. Models without latent attention pay nothing.",
+    ),
     FlagDef::int(
         "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
         "0",
@@ -132,6 +137,11 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             0.0,
             1e6,
         ),
+        latent_attention_layer_us: params.float_in(
+            "roofline_execution_time_predictor_config_eager_latent_attention_layer_us",
+            0.0,
+            1e6,
+        ),
         graph_max_tokens: params.int_in(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
             0,
@@ -197,6 +207,8 @@ pub struct EagerLaunch {
     pub launch_us: f64,
     /// Host µs per MoE layer of an eager step beyond its launches.
     pub moe_layer_us: f64,
+    /// Host µs per latent-attention (MLA) layer of an eager step beyond its launches.
+    pub latent_attention_layer_us: f64,
     /// Steps of at most this size are replayed from a graph: tokens with `graph_prefill`,
     /// else decode requests.
     pub graph_max_tokens: u64,
@@ -214,7 +226,7 @@ impl EagerLaunch {
     /// Whether a step of `size` (tokens with `graph_prefill`, else requests), holding prefill
     /// tokens or not, runs eagerly.
     pub fn is_eager(&self, size: u64, has_prefill: bool) -> bool {
-        (self.launch_us > 0.0 || self.moe_layer_us > 0.0)
+        (self.launch_us > 0.0 || self.moe_layer_us > 0.0 || self.latent_attention_layer_us > 0.0)
             && ((has_prefill && !self.graph_prefill) || size > self.graph_max_tokens)
     }
 }
@@ -341,6 +353,8 @@ pub struct RooflinePredictor {
     /// Kernels an eager step launches per layer: the attention block, a dense MLP, an MoE MLP
     /// (all-reduces, shared expert and expert-parallel exchange included).
     layer_kernels: (f64, f64, f64),
+    /// Whether the layers' attention is latent (MLA): its eager host cost per layer applies.
+    latent_attention: bool,
     description: String,
     /// Per-layer µs of [`CACHED_OPS`] (then one all-reduce, the MoE router and experts) by token
     /// count − 1, filled on first use: these depend on the token count alone, and their soft
@@ -731,6 +745,7 @@ impl RooflinePredictor {
             norms_in_all_reduce,
             rope_in_kv_write,
             layer_kernels,
+            latent_attention: shape.latent.is_some(),
             token_cache: (0..TOKEN_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             lm_head_cache: (0..LM_HEAD_CACHE_MAX).map(|_| OnceLock::new()).collect(),
             description: format!(
@@ -949,7 +964,15 @@ impl RooflinePredictor {
         if eager.is_eager(tokens, has_prefill) {
             let moe_layers =
                 if self.moe.is_some() { self.layers - self.dense_layers_on_stage(stage) } else { 0.0 };
-            (self.eager_kernels(stage) * eager.launch_us * 1e-3, moe_layers * eager.moe_layer_us * 1e-3)
+            // TensorRT-LLM's Python latent-attention module: launch-like host work, hidden
+            // behind the GPU as launches are.
+            let latent_layers = if self.latent_attention { self.layers } else { 0.0 };
+            (
+                (self.eager_kernels(stage) * eager.launch_us
+                    + latent_layers * eager.latent_attention_layer_us)
+                    * 1e-3,
+                moe_layers * eager.moe_layer_us * 1e-3,
+            )
         } else {
             (0.0, 0.0)
         }
@@ -1783,6 +1806,7 @@ mod tests {
     const TRTLLM_LIKE: EagerLaunch = EagerLaunch {
         launch_us: 50.0,
         moe_layer_us: 100.0,
+        latent_attention_layer_us: 0.0,
         graph_max_tokens: 128,
         graph_prefill: false,
         host_serial: false,
@@ -1810,6 +1834,23 @@ mod tests {
         let dense = eager("meta-llama/Meta-Llama-3-70B", "1", TRTLLM_LIKE);
         assert_eq!(dense.eager_kernels(0), 800.0);
         assert!((dense.eager_host_ms(512, true, 0) - 40.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_eager_step_pays_the_latent_attention_host_cost_on_mla_layers_only() {
+        let latent = EagerLaunch { latent_attention_layer_us: 1000.0, ..TRTLLM_LIKE };
+        // DeepSeek-V3: 61 latent-attention layers × 1 ms on top of the 101.3 ms above.
+        let mla = eager("deepseek-ai/DeepSeek-V3", "8", latent);
+        let host = mla.eager_host_ms(16, true, 0);
+        assert!((host - (101.3 + 61.0)).abs() < 1e-9, "{host}");
+        // A GQA model pays none of it.
+        let dense = eager("meta-llama/Meta-Llama-3-70B", "1", latent);
+        assert!((dense.eager_host_ms(512, true, 0) - 40.0).abs() < 1e-9);
+        // A decode step replayed from a graph pays nothing.
+        assert_eq!(mla.eager_host_ms(16, false, 0), 0.0);
+        // The cost alone makes prefill steps eager.
+        let alone = EagerLaunch { latent_attention_layer_us: 1000.0, ..EagerLaunch::default() };
+        assert!(alone.is_eager(1, true));
     }
 
     #[test]
