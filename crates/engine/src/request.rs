@@ -386,28 +386,35 @@ mod tests {
     fn the_fields_of_every_iteration_share_the_first_two_cache_lines() {
         use std::mem::{align_of, offset_of, size_of};
         assert_eq!(align_of::<Request>(), 128);
-        assert!(size_of::<Request>() <= 256, "{}", size_of::<Request>());
-        for offset in [
-            offset_of!(Request, latest_stage_end),
-            offset_of!(Request, scheduled_at),
-            offset_of!(Request, preempted_ns),
-            offset_of!(Request, execution_ns),
-            offset_of!(Request, model_execution_ns),
-            offset_of!(Request, last_token_at),
-            offset_of!(Request, max_token_gap_ns),
-            offset_of!(Request, num_processed_tokens),
-            offset_of!(Request, num_tokens_emitted),
-            offset_of!(Request, is_prefill_complete),
-            offset_of!(Request, warmup),
-            offset_of!(Request, in_flight),
-            offset_of!(Request, num_prefill_tokens),
-            offset_of!(Request, num_decode_tokens),
-            offset_of!(Request, state),
-            offset_of!(Request, num_speculative_tokens),
-            offset_of!(Request, arena_slot),
-            offset_of!(Request, id),
+        assert_eq!(size_of::<Request>(), 256);
+        // Each field ends within the first 128 bytes.
+        let r = Request::new(RequestId(0), SimTime::ZERO, 1, 1);
+        macro_rules! end {
+            ($field:ident) => {
+                offset_of!(Request, $field) + std::mem::size_of_val(&r.$field)
+            };
+        }
+        for (name, end) in [
+            ("latest_stage_end", end!(latest_stage_end)),
+            ("scheduled_at", end!(scheduled_at)),
+            ("preempted_ns", end!(preempted_ns)),
+            ("execution_ns", end!(execution_ns)),
+            ("model_execution_ns", end!(model_execution_ns)),
+            ("last_token_at", end!(last_token_at)),
+            ("max_token_gap_ns", end!(max_token_gap_ns)),
+            ("num_processed_tokens", end!(num_processed_tokens)),
+            ("num_tokens_emitted", end!(num_tokens_emitted)),
+            ("is_prefill_complete", end!(is_prefill_complete)),
+            ("warmup", end!(warmup)),
+            ("in_flight", end!(in_flight)),
+            ("num_prefill_tokens", end!(num_prefill_tokens)),
+            ("num_decode_tokens", end!(num_decode_tokens)),
+            ("state", end!(state)),
+            ("num_speculative_tokens", end!(num_speculative_tokens)),
+            ("arena_slot", end!(arena_slot)),
+            ("id", end!(id)),
         ] {
-            assert!(offset < 128, "{offset}");
+            assert!(end <= 128, "{name} ends at byte {end}");
         }
     }
 

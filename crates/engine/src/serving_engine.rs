@@ -175,7 +175,12 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
         FlagValue::Int(n) => n.clamp(1, i64::from(u32::MAX)) as u32,
         _ => 1,
     };
-    let fp4_tensor_cores = catalog::find_device(&device).is_some_and(|d| d.fp4_tflops.is_some());
+    // A custom device has FP4 tensor cores when its FP4 rate is given.
+    let fp4_tensor_cores = if device == crate::custom_device::NAME {
+        matches!(config.get("custom_device_config_fp4_tflops"), FlagValue::Float(r) if r > 0.0)
+    } else {
+        catalog::find_device(&device).is_some_and(|d| d.fp4_tflops.is_some())
+    };
     EngineTarget {
         version,
         device,
@@ -527,6 +532,27 @@ mod tests {
         assert_eq!(moe_us("b200", "fp8"), TRTLLM_EAGER_MOE_LAYER_US);
         assert_eq!(moe_us("h200", "fp4"), TRTLLM_EAGER_MOE_LAYER_US);
         assert_eq!(moe_us("h100", "fp16"), TRTLLM_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("gb300", "fp4"), TRTLLM_GEN_EAGER_MOE_LAYER_US);
+        // A custom device has fp4 tensor cores when its FP4 rate is given.
+        let custom = |fp4: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "trtllm"),
+                ("replica_config_device", "custom"),
+                ("custom_device_config_fp4_tflops", fp4),
+                ("replica_config_weight_dtype", "fp4"),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_eager_moe_layer_us").parse::<f64>().unwrap()
+        };
+        assert_eq!(custom("9000"), TRTLLM_GEN_EAGER_MOE_LAYER_US);
+        assert_eq!(custom("none"), TRTLLM_EAGER_MOE_LAYER_US);
+        // The user's value wins over the bundle's.
+        let (c, _) = applied(&[
+            ("serving_engine", "trtllm"),
+            ("replica_config_device", "b200"),
+            ("replica_config_weight_dtype", "fp4"),
+            ("roofline_execution_time_predictor_config_eager_moe_layer_us", "1500"),
+        ]);
+        assert_eq!(value(&c, "roofline_execution_time_predictor_config_eager_moe_layer_us"), "1500.0");
     }
 
     #[test]

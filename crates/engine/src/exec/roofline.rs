@@ -49,7 +49,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_launch_us",
         "0",
-        "Host time per kernel of a step that is not replayed from a CUDA graph (Python dispatch and launch), µs; 0 = none (Vidur parity). Such a step launches the kernels of its layers (a fixed count per layer kind: attention, latent attention, dense MLP, MoE MLP, shared expert, expert-parallel exchange) and takes max(GPU time, host time): the host runs ahead of the GPU while the GPU is the slower.",
+        "Host time per kernel launch of a step not replayed from a CUDA graph, µs; 0 = none (Vidur parity). The step takes max(GPU time, host time) (docs/policies.md).",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_moe_layer_us",
@@ -59,22 +59,22 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_latent_attention_layer_us",
         "0",
-        "Host time per latent-attention (MLA) layer of an eager step beyond its kernels' launches (the engine's Python MLA module: splitting the context and generation requests, the latent projections' and RoPE's set-up), µs; 0 = none. Models without latent attention pay nothing.",
+        "Host time per latent-attention (MLA) layer of an eager step beyond its launches (the engine's Python MLA module), µs; 0 = none.",
     ),
     FlagDef::int(
         "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
         "0",
-        "Largest step replayed from a captured CUDA graph (pays no eager launch cost); larger steps run eagerly. In tokens when prefill steps are replayed too (vLLM's piecewise graphs); otherwise in requests of a decode-only step, as SGLang's cuda_graph_max_bs and TensorRT-LLM's max_batch_size count them (a speculative step's k + 1 tokens per request replay one graph).",
+        "Largest step replayed from a CUDA graph (no eager host time): in tokens when prefills are replayed too (vLLM), else in requests of a decode-only step (SGLang's cuda_graph_max_bs, TensorRT-LLM's max_batch_size).",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_eager_host_serial",
         "false",
-        "Whether an eager step's host time comes on top of its GPU time instead of overlapping it: false = the host launches ahead of the GPU and the step takes max(GPU, host); true = the host's per-step work runs in series with the GPU's (the step takes GPU + host), as SGLang's eager steps measure (prefill and mixed steps, and decode steps above the capture size).",
+        "Whether an eager step's whole host time comes on top of its GPU time (GPU + host, SGLang's) instead of overlapping it (max(GPU, host)).",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_eager_moe_host_serial",
         "false",
-        "Whether only the MoE layers' own host time (eager_moe_layer_us) of an eager step comes on top of its GPU time, its launches still overlapping it: the step takes max(GPU, launches) + MoE host time, as vLLM's eager MoE prefills measure (TTFT grows with the prompt at about twice the GPU's rate while short prompts stay under the launch-bound floor). Ignored with eager_host_serial.",
+        "Whether an eager step's MoE host time (eager_moe_layer_us) comes on top of its GPU time: the step takes max(GPU, launches) + MoE host time (vLLM's). Ignored with eager_host_serial.",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",

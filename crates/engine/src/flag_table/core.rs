@@ -44,7 +44,7 @@ pub(super) const CLUSTER: &[FlagDef] = &[
     FlagDef::int(
         "replica_config_expert_parallel_size",
         "1",
-        "Expert-parallel degree (EP) of an MoE model: its routed experts are sharded over this many of a stage's TP × attention-DP GPUs, each expert split over the rest (expert TP = TP × DP / EP); tokens reach their experts by an all-to-all dispatch and combine per MoE layer (NVLink inside a node or NVL72 domain, RDMA across). 1 = experts split by TP on every GPU.",
+        "Expert-parallel degree (EP) of an MoE model: routed experts sharded over this many of a stage's TP × attention-DP GPUs (expert TP = TP × DP / EP), tokens exchanged all-to-all per MoE layer. 1 = experts split by TP.",
     ),
     FlagDef::int(
         "replica_config_attention_dp_size",
@@ -85,7 +85,7 @@ pub(super) const EXECUTION: &[FlagDef] = &[
     FlagDef::float(
         "execution_time_predictor_config_cpu_overhead_ms",
         "0",
-        "CPU time per iteration (scheduling, input preparation, sampling, output processing), in ms, charged once per iteration on the last pipeline stage; 0 as in Vidur, whose predictors model none by default. A Vidur CPU-overhead table replaces it when the profile predictor reads one.",
+        "CPU time per iteration (scheduling, input preparation, sampling, output processing), ms, on the last pipeline stage; 0 as in Vidur. A profile's CPU-overhead table replaces it.",
     ),
     FlagDef::float(
         "execution_time_predictor_config_cpu_overhead_per_request_ms",
