@@ -79,12 +79,12 @@ pub const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "disaggregation_config_first_token_after_transfer",
         "false",
-        "The client receives the first token only once the KV cache reached the decode replica (TTFT includes the transfer), as engines that stream every token from the decode side do; off = the prefill replica streams it at the prefill's end.",
+        "The client gets the first token only once the KV cache reached the decode replica (TTFT includes the transfer); off = the prefill replica streams it.",
     ),
     FlagDef::bool(
         "disaggregation_config_layerwise_transfer",
         "false",
-        "Send the KV cache layer by layer while the prefill runs (Mooncake, SGLang's layer-wise transfer): when the decode replica had room at the prefill's end, only the part the prefill's span could not hide remains, at least one layer's share.",
+        "Send the KV cache layer by layer while the prefill runs (Mooncake, SGLang): only the part the prefill could not hide remains, at least one layer's share.",
     ),
     FlagDef::float(
         "disaggregation_config_transfer_overhead_ms",

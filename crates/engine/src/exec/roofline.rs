@@ -79,7 +79,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
-        "Whether steps holding prefill tokens are replayed from CUDA graphs too (vLLM's piecewise graphs, up to the capture size); false = only decode-only steps are (SGLang's and TensorRT-LLM's defaults).",
+        "Whether steps with prefill tokens are replayed from CUDA graphs too (vLLM's piecewise graphs); false = decode-only steps only (SGLang, TensorRT-LLM).",
     ),
 ];
 

@@ -14,7 +14,7 @@ pub(super) const GENERAL: &[FlagDef] = &[
     FlagDef::float(
         "time_limit",
         "0",
-        "Stop after this many simulated seconds (at most 10^9, the simulation horizon); 0 = run until every request is done. Requests still in flight are reported as unfinished.",
+        "Stop after this many simulated seconds (at most 10^9); 0 = run until every request is done. Requests in flight are reported as unfinished.",
     ),
 ];
 
@@ -49,7 +49,7 @@ pub(super) const CLUSTER: &[FlagDef] = &[
     FlagDef::int(
         "replica_config_attention_dp_size",
         "1",
-        "Attention data-parallel degree of an MoE model (DP attention): the replica has this many attention ranks of TP GPUs each, every rank holding its own requests' KV cache and running its own attention; the MoE layers are shared by all of them.",
+        "Attention data-parallel degree of an MoE model: this many attention ranks of TP GPUs, each with its own requests and KV cache; the MoE layers are shared.",
     ),
     FlagDef::string(
         "replica_config_device",
@@ -76,7 +76,7 @@ pub(super) const CLUSTER: &[FlagDef] = &[
     FlagDef::opt_float(
         "cost_config_usd_per_gpu_hour",
         "none",
-        "Price of one GPU-hour in US dollars for the cost figures; none = the device's listed on-demand price (data/prices.json). A custom device has no listed price and takes it from here.",
+        "Price of one GPU-hour in US dollars; none = the device's listed on-demand price (data/prices.json; a custom device has none).",
     ),
 ];
 
@@ -223,7 +223,7 @@ pub(super) const METRICS: &[FlagDef] = &[
     FlagDef::int(
         "metrics_config_chrome_trace_max_slices",
         "200000",
-        "Keep at most this many batch-stage slices in chrome_trace.json (the first ones; 0 = no limit). Long runs have millions of batches, too many for memory and for trace viewers.",
+        "Keep at most this many batch-stage slices in chrome_trace.json (the first ones; 0 = no limit).",
     ),
     FlagDef::bool(
         "metrics_config_store_plots",
@@ -293,7 +293,7 @@ pub(super) const METRICS: &[FlagDef] = &[
     FlagDef::bool(
         "metrics_config_no_timestamp",
         "false",
-        "Write the output files directly into the output directory (for scripts). Files a previous run left there under llmsim's own names, and its plots/ CSV/JSON files, are removed first.",
+        "Write the output files directly into the output directory (for scripts), removing llmsim's files a previous run left there.",
     ),
 ];
 

@@ -46,12 +46,12 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
         "closed_loop_request_generator_config_warmup_requests",
         "0",
-        "Warm-up requests sent first through the same clients, each a copy of the first request's lengths, and left out of the statistics; the counted requests start together when the last warm-up has finished.",
+        "Warm-up requests (copies of the first request's lengths) sent first through the same clients and left out of the statistics; the counted requests start together after them.",
     ),
     FlagDef::float(
         "closed_loop_request_generator_config_length_range_ratio",
         "1",
-        "Each request's prompt and output lengths are drawn independently and uniformly from [floor(r·L), L] around the length generator's L (benchmarks' --random-range-ratio); 1 keeps them exact.",
+        "Prompt and output lengths drawn uniformly from [floor(r·L), L] around the length generator's L (benchmarks' --random-range-ratio); 1 = exact.",
     ),
     FlagDef::float(
         "closed_loop_request_generator_config_client_ttft_overhead",

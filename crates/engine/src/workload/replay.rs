@@ -30,7 +30,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::float(
         "trace_request_generator_config_time_scale_factor",
         "1",
-        "Multiply arrival times by this (< 1 replays faster: higher load). Scaled arrivals must fall within the 10^9 s simulation horizon: rebase epoch timestamps to start at 0.",
+        "Multiply arrival times by this (< 1 replays faster: higher load); scaled arrivals must stay within the 10^9 s horizon.",
     ),
     FlagDef::opt_int(
         "trace_request_generator_config_max_tokens",

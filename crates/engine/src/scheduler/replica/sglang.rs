@@ -66,7 +66,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::opt_int(
         "sglang_scheduler_config_batch_size_cap",
         "none",
-        "Most running requests (SGLang's --max-running-requests); none = SGLang's default from the KV cache: min(KV tokens / 2, 512 × KV tokens / max_model_len clamped to 2048-4096).",
+        "Most running requests (SGLang's --max-running-requests); none = SGLang's default from the KV cache size.",
     ),
     FlagDef::float(
         "sglang_scheduler_config_schedule_conservativeness",
@@ -81,12 +81,12 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "sglang_scheduler_config_overlap_schedule",
         "true",
-        "Form each batch while the previous one runs (SGLang's overlap scheduler, on unless --disable-overlap-schedule): a request arriving during a batch joins the batch after next unless the replica is idle. With pipeline stages the micro-batches overlap already and this changes nothing.",
+        "Form each batch while the previous one runs (SGLang's overlap scheduler): a request arriving during a batch joins the batch after next unless the replica is idle.",
     ),
     FlagDef::int(
         "sglang_scheduler_config_scheduler_recv_interval",
         "1",
-        "Take in new requests only every N decode iterations (SGLang's --scheduler-recv-interval; 1 = every iteration): the iteration after a prefill batch, or on an idle replica, always does; requests arriving in between wait while the decodes run and are admitted together.",
+        "Take in new requests only every N decode iterations (SGLang's --scheduler-recv-interval; 1 = every iteration); the iteration after a prefill, or on an idle replica, always does.",
     ),
 ];
 

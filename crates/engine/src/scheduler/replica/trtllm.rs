@@ -60,7 +60,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "trtllm_scheduler_config_overlap_scheduler",
         "true",
-        "Form each batch while the previous one runs (TensorRT-LLM's overlap scheduler, on unless disable_overlap_scheduler): a request arriving during a batch joins the batch after next unless the replica is idle. With pipeline stages the micro-batches overlap already and this changes nothing.",
+        "Form each batch while the previous one runs (TensorRT-LLM's overlap scheduler): a request arriving during a batch joins the batch after next unless the replica is idle.",
     ),
     FlagDef::int(
         "trtllm_scheduler_config_batch_wait_timeout_iters",

@@ -33,7 +33,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "vllm_v1_scheduler_config_async_scheduling",
         "false",
-        "Form each batch while the previous one runs (vLLM's --async-scheduling): a request arriving during a batch joins the batch after next unless the replica is idle. With pipeline stages the micro-batches overlap already and this changes nothing.",
+        "Form each batch while the previous one runs (vLLM's --async-scheduling): a request arriving during a batch joins the batch after next unless the replica is idle.",
     ),
     FlagDef::bool(
         "vllm_v1_scheduler_config_admit_full_prompt",
