@@ -517,13 +517,15 @@ mod tests {
 
     #[test]
     fn trtllm_picks_its_moe_modules_host_cost_by_gpu_and_expert_dtype() {
-        let moe_us = |device: &str, dtype: &str| {
-            let (c, _) = applied(&[
-                ("serving_engine", "trtllm"),
-                ("replica_config_device", device),
-                ("replica_config_weight_dtype", dtype),
-            ]);
+        // The bundle's MoE host µs for a TensorRT-LLM run with `pairs` besides the engine.
+        let moe_us_with = |pairs: &[(&str, &str)]| {
+            let all: Vec<(&str, &str)> =
+                [("serving_engine", "trtllm")].into_iter().chain(pairs.iter().copied()).collect();
+            let (c, _) = applied(&all);
             value(&c, "roofline_execution_time_predictor_config_eager_moe_layer_us").parse::<f64>().unwrap()
+        };
+        let moe_us = |device: &str, dtype: &str| {
+            moe_us_with(&[("replica_config_device", device), ("replica_config_weight_dtype", dtype)])
         };
         // fp4 experts on a GPU with fp4 tensor cores: TRTLLM-Gen's one runner op.
         assert_eq!(moe_us("b200", "fp4"), TRTLLM_GEN_EAGER_MOE_LAYER_US);
@@ -535,13 +537,11 @@ mod tests {
         assert_eq!(moe_us("gb300", "fp4"), TRTLLM_GEN_EAGER_MOE_LAYER_US);
         // A custom device has fp4 tensor cores when its FP4 rate is given.
         let custom = |fp4: &str| {
-            let (c, _) = applied(&[
-                ("serving_engine", "trtllm"),
+            moe_us_with(&[
                 ("replica_config_device", "custom"),
                 ("custom_device_config_fp4_tflops", fp4),
                 ("replica_config_weight_dtype", "fp4"),
-            ]);
-            value(&c, "roofline_execution_time_predictor_config_eager_moe_layer_us").parse::<f64>().unwrap()
+            ])
         };
         assert_eq!(custom("9000"), TRTLLM_GEN_EAGER_MOE_LAYER_US);
         assert_eq!(custom("none"), TRTLLM_EAGER_MOE_LAYER_US);

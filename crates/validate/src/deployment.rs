@@ -154,7 +154,10 @@ pub fn model_recipe_flags(point: &ServingPoint) -> Vec<(&'static str, String)> {
     MODEL_RECIPES
         .iter()
         .filter(|r| r.backend == point.backend && r.model == point.model_path)
-        .filter(|r| !point.run_date().is_empty() && point.run_date() < r.until)
+        .filter(|r| {
+            let date = point.run_date();
+            !date.is_empty() && date < r.until
+        })
         .flat_map(|r| (r.flags)(point))
         .collect()
 }
