@@ -53,8 +53,8 @@ export function measure(name, value, unit) {
 export function recordProblems(page) {
   page.problems = [];
   page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  // The favicon is left out: Chromium asks for /favicon.ico when it shows worker_loader.js
-  // above (a text document has no <link rel=icon>), and that 404 can reach the console after
+  // The favicon is left out: Chromium asks for /favicon.ico when it shows the worker loader in
+  // `open` (a text document has no <link rel=icon>), and that 404 can reach the console after
   // this listener is attached; the page itself declares an empty icon and never asks for it.
   page.on('console', (m) => {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) page.problems.push(`console: ${m.text()}`);
@@ -62,6 +62,14 @@ export function recordProblems(page) {
   page.on('response', (r) => {
     if (r.status() >= 400 && new URL(r.url()).pathname !== '/favicon.ico') page.problems.push(`http ${r.status()}: ${r.url()}`);
   });
+}
+
+/** The worker's loader script in DIST: `worker_loader-<hash>.js` (scripts/hash-worker.sh renames
+ *  Trunk's `worker_loader.js` by its content). */
+export function workerLoader() {
+  const found = fs.readdirSync(DIST).filter((f) => /^worker_loader(-[0-9a-f]{16})?\.js$/.test(f));
+  assert.equal(found.length, 1, `one worker loader in ${DIST}, found ${JSON.stringify(found)}`);
+  return found[0];
 }
 
 /** A fresh page that records console errors and page errors; `deviceScaleFactor` emulates a
@@ -73,7 +81,7 @@ export async function open(url = ctx.site.url, { deviceScaleFactor, keepRuns = f
   if (!keepRuns) {
     // Any document of the site's origin reaches its storage; a small script shown as text
     // loads no app.
-    await page.goto(`${ctx.site.url}worker_loader.js`);
+    await page.goto(`${ctx.site.url}${workerLoader()}`);
     await page.evaluate(() => localStorage.clear());
   }
   recordProblems(page);

@@ -7,6 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { serve } from './serve.mjs';
 import {
   ARTIFACTS, COLOUR_A, COLOUR_B, DIST, LONG, ROOT, SHARED, ctx, diagnose, download, inkedPixels, measure, open,
-  pixelsOfColour, ready, run, runCount, useBrowser, visibleErrors, waitForRuns,
+  pixelsOfColour, ready, run, runCount, useBrowser, visibleErrors, waitForRuns, workerLoader,
 } from './helpers.mjs';
 
 const MOONCAKE = path.join(SHARED, 'traces/mooncake_conversation_trace.csv');
@@ -102,6 +103,30 @@ test('default preset: runs, shows the summary and charts, and matches the native
   const native = nativeSummary(config, ROOT);
   assert.equal(summary, native, 'summary.json from the page equals the native CLI\'s, byte for byte');
   console.log('native and browser summary.json are identical (%d bytes)', summary.length);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("the worker's files are named by their content, and the page starts that worker", async () => {
+  // scripts/hash-worker.sh (Trunk's post-build hook): a cached page never meets another build's worker.
+  const loader = workerLoader();
+  const hash = /^worker_loader-([0-9a-f]{16})\.js$/.exec(loader)?.[1];
+  assert.ok(hash, `the loader's name carries a hash: ${loader}`);
+  const files = fs.readdirSync(DIST);
+  assert.deepEqual(files.filter((f) => /^worker/.test(f)).sort(),
+    [`worker-${hash}.js`, `worker-${hash}_bg.wasm`, loader].sort(), 'only the hashed worker files');
+  const digest = crypto.createHash('sha256')
+    .update(fs.readFileSync(path.join(DIST, `worker-${hash}.js`)))
+    .update(fs.readFileSync(path.join(DIST, `worker-${hash}_bg.wasm`)))
+    .digest('hex');
+  assert.equal(digest.slice(0, 16), hash, 'the hash is of the glue and the wasm');
+  const from = ctx.site.transferred.requests.length;
+  const page = await open(ctx.site.url, { keepRuns: true });
+  await ready(page);
+  const asked = ctx.site.transferred.requests.slice(from);
+  for (const f of [loader, `worker-${hash}.js`, `worker-${hash}_bg.wasm`]) {
+    assert.ok(asked.includes(`/${f}`), `the page's worker loads ${f}: asked ${JSON.stringify(asked)}`);
+  }
   assert.deepEqual(page.problems, []);
   await page.close();
 });

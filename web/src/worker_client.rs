@@ -15,8 +15,16 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, File, MessageEvent, Worker};
 
-/// The worker script Trunk writes for the `data-type="worker"` crate (never content-hashed).
-const WORKER_URL: &str = "./worker_loader.js";
+/// The worker's loader script. Trunk never content-hashes a `data-type="worker"` crate's files,
+/// so `scripts/hash-worker.sh` (a post-build hook) renames them by their content and names the
+/// loader in `index.html`'s global `llmsimWorker`: a cached page never starts a worker of another
+/// build. Without the hook, Trunk's own name.
+pub fn worker_url() -> String {
+    Reflect::get(&js_sys::global(), &"llmsimWorker".into())
+        .ok()
+        .and_then(|url| url.as_string())
+        .unwrap_or_else(|| "./worker_loader.js".into())
+}
 
 /// A reply from the worker, with the download texts of a finished run beside it.
 #[derive(Debug)]
@@ -57,7 +65,7 @@ pub fn start(handler: impl Fn(Reply) + 'static) {
 }
 
 fn spawn(handler: Handler, uploads: BTreeMap<u32, Upload>) {
-    let worker = match Worker::new(WORKER_URL) {
+    let worker = match Worker::new(&worker_url()) {
         Ok(w) => w,
         Err(e) => {
             handler(Reply {

@@ -14,9 +14,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, File, MessageEvent, Worker};
 
-/// The worker script Trunk writes for the `data-type="worker"` crate.
-const WORKER_URL: &str = "./worker_loader.js";
-
 /// Receives `(worker index, message)`; a worker that dies sends `Crashed`.
 type Handler = Rc<dyn Fn(usize, FromWorker)>;
 
@@ -65,7 +62,8 @@ fn load_envelope(upload_id: u32, (flag, path, file): &PoolFile) -> JsValue {
 }
 
 fn spawn(index: usize, generation: u32, files: &[PoolFile]) -> Result<PoolWorker, String> {
-    let worker = Worker::new(WORKER_URL).map_err(|e| format!("cannot start a worker: {e:?}"))?;
+    let worker = Worker::new(&crate::worker_client::worker_url())
+        .map_err(|e| format!("cannot start a worker: {e:?}"))?;
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let json =
             Reflect::get(&event.data(), &"json".into()).ok().and_then(|j| j.as_string()).unwrap_or_default();
