@@ -354,7 +354,8 @@ impl GpuPrice {
 pub fn prices() -> &'static [GpuPrice] {
     static PRICES: OnceLock<Vec<GpuPrice>> = OnceLock::new();
     PRICES.get_or_init(|| {
-        serde_json::from_str(include_str!("../../../data/prices.json")).expect("data/prices.json is valid")
+        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/prices.json")))
+            .expect("data/prices.json is valid")
     })
 }
 
@@ -367,8 +368,9 @@ pub fn find_price(device: &str) -> Option<&'static GpuPrice> {
 pub fn models() -> &'static [ModelArch] {
     static MODELS: OnceLock<Vec<ModelArch>> = OnceLock::new();
     MODELS.get_or_init(|| {
-        let list: Vec<ModelArch> = serde_json::from_str(include_str!("../../../data/models.json"))
-            .expect("data/models.json is valid");
+        let list: Vec<ModelArch> =
+            serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/models.json")))
+                .expect("data/models.json is valid");
         list.into_iter().map(ModelArch::normalise).collect()
     })
 }
@@ -377,7 +379,8 @@ pub fn models() -> &'static [ModelArch] {
 pub fn devices() -> &'static [DeviceSpec] {
     static DEVICES: OnceLock<Vec<DeviceSpec>> = OnceLock::new();
     DEVICES.get_or_init(|| {
-        serde_json::from_str(include_str!("../../../data/devices.json")).expect("data/devices.json is valid")
+        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/devices.json")))
+            .expect("data/devices.json is valid")
     })
 }
 
@@ -385,7 +388,8 @@ pub fn devices() -> &'static [DeviceSpec] {
 pub fn nodes() -> &'static [NodeSpec] {
     static NODES: OnceLock<Vec<NodeSpec>> = OnceLock::new();
     NODES.get_or_init(|| {
-        serde_json::from_str(include_str!("../../../data/nodes.json")).expect("data/nodes.json is valid")
+        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/nodes.json")))
+            .expect("data/nodes.json is valid")
     })
 }
 

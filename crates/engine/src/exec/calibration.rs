@@ -329,7 +329,7 @@ impl Calibration {
     pub fn embedded() -> &'static Calibration {
         static CALIBRATION: OnceLock<Calibration> = OnceLock::new();
         CALIBRATION.get_or_init(|| {
-            serde_json::from_str(include_str!("../../../../data/calibration.json"))
+            serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/calibration.json")))
                 .expect("data/calibration.json is valid")
         })
     }
