@@ -235,7 +235,11 @@ pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str
                     &format!("{weights:?}").to_lowercase(),
                     &format!(
                         "aic {system}/{table}.csv {}",
-                        if crate::moe_fit_is_whole_range(weights) { "tokens≤4096" } else { "tpe≥16" }
+                        if crate::moe_fit_is_whole_range(dev, weights) {
+                            "tokens≤4096"
+                        } else {
+                            "tpe≥16"
+                        }
                     ),
                     &pairs,
                     None,

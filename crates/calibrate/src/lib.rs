@@ -531,7 +531,12 @@ impl Family {
                 class::MLA_PREFILL_ATTENTION_FP8,
                 class::MLA_DECODE_ATTENTION_FP8,
             ],
-            Family::Moe => &[class::MOE_EXPERTS_FP8, class::MOE_EXPERTS_FP4, class::MOE_EXPERTS_INT4],
+            Family::Moe => &[
+                class::MOE_EXPERTS_FP8,
+                class::MOE_EXPERTS_FP4,
+                class::MOE_EXPERTS_INT4,
+                class::MOE_EXPERTS_FP8_ALL_SIZES,
+            ],
         }
     }
 }
@@ -622,8 +627,15 @@ pub fn fit_family(
                 (Dtype::Int4, class::MOE_EXPERTS_INT4),
             ] {
                 let file = moe_table(dev, weights);
-                if let Some(f) = fit_moe_quantised(shared, system, dev, act, weights)? {
-                    let sizes = if moe_fit_is_whole_range(weights) {
+                if let Some(f) = fit_moe_quantised(
+                    shared,
+                    system,
+                    dev,
+                    act,
+                    weights,
+                    moe_fit_is_whole_range(dev, weights),
+                )? {
+                    let sizes = if moe_fit_is_whole_range(dev, weights) {
                         "≤ 4096 tokens".to_string()
                     } else {
                         format!("≥ {MOE_FIT_FROM} routed tokens per expert")
@@ -633,6 +645,17 @@ pub fn fit_family(
                     );
                     out.push((class.to_string(), fitted(f, source(&what))));
                 }
+            }
+            // fp8 experts over every size where the table is Hopper's Triton fused MoE (no fp4
+            // rate), for engines that run it at decode sizes too.
+            if dev.fp4_tflops.is_none()
+                && let Some(f) = fit_moe_quantised(shared, system, dev, act, Dtype::Fp8, true)?
+            {
+                let what = format!(
+                    "{}.csv, balanced routing, no EP, ≤ 4096 tokens, (shape, TP, band) weighted alike",
+                    moe_table(dev, Dtype::Fp8)
+                );
+                out.push((class::MOE_EXPERTS_FP8_ALL_SIZES.to_string(), fitted(f, source(&what))));
             }
         }
     }
@@ -657,11 +680,23 @@ pub fn moe_table(dev: &DeviceSpec, weights: Dtype) -> &'static str {
 }
 
 /// The in-scope rows of a quantised fused-MoE table: balanced routing, no EP, at least
-/// [`MOE_FIT_FROM`] routed tokens per expert. INT4 weight-only experts take every size up to
-/// 4096 tokens instead, as the bf16 fit does ([`moe_fit_is_whole_range`]).
+/// [`MOE_FIT_FROM`] routed tokens per expert. Weight-only experts (INT4; MXFP4 where the device
+/// has no fp4 rate) take every size up to 4096 tokens instead, as the bf16 fit does
+/// ([`moe_fit_is_whole_range`]).
 pub fn moe_prefill_rows(shared: &Path, system: &str, dev: &DeviceSpec, weights: Dtype) -> Vec<data::MoeRow> {
+    moe_fit_rows(shared, system, dev, weights, moe_fit_is_whole_range(dev, weights))
+}
+
+/// The balanced, EP-1 rows of `weights`' fused-MoE table: up to 4096 tokens if `whole`, else
+/// from [`MOE_FIT_FROM`] routed tokens per expert.
+pub fn moe_fit_rows(
+    shared: &Path,
+    system: &str,
+    dev: &DeviceSpec,
+    weights: Dtype,
+    whole: bool,
+) -> Vec<data::MoeRow> {
     let Ok(rows) = data::aic_moe(shared, system, moe_table(dev, weights)) else { return Vec::new() };
-    let whole = moe_fit_is_whole_range(weights);
     rows.into_iter()
         .filter(|r| r.ep == 1 && r.dist == "balanced")
         .filter(|r| if whole { r.tokens <= 4096.0 } else { r.tokens * r.top_k / r.experts >= MOE_FIT_FROM })
@@ -671,10 +706,11 @@ pub fn moe_prefill_rows(shared: &Path, system: &str, dev: &DeviceSpec, weights: 
 /// Whether the fused-MoE fit of `weights` experts covers decode sizes too (the predictor then
 /// times them on it at every size, as bf16 experts): INT4 weight-only, whose Marlin MoE kernel
 /// runs 1.6-3.8× the generic 16-bit GEMM curve from 1 token up (AIC `moe_int4_wo.csv`, TP 8,
-/// H200 and B200), so the generic curve cannot stand in at decode sizes as it does for fp8 and
-/// NVFP4 experts.
-pub fn moe_fit_is_whole_range(weights: Dtype) -> bool {
-    weights == Dtype::Int4
+/// H200 and B200), and weight-only MXFP4 on a device without an fp4 rate (Hopper,
+/// `moe_w4a16_mxfp4.csv`: 2.1-3.5× from 1 to 8 tokens), so the generic curve cannot stand in at
+/// decode sizes as it does for fp8 and NVFP4 experts.
+pub fn moe_fit_is_whole_range(dev: &DeviceSpec, weights: Dtype) -> bool {
+    llmsim_engine::exec::calibration::moe_fit_is_whole_range(weights, dev.fp4_tflops.is_some())
 }
 
 /// Predicted µs of a balanced, EP-1 fused-MoE row with the experts' grouped-GEMM curve `c` at
@@ -710,9 +746,10 @@ pub fn fit_moe_quantised(
     dev: &DeviceSpec,
     act: Option<Curve>,
     weights: Dtype,
+    whole: bool,
 ) -> Result<Option<Fitted>> {
     let Some(act) = act else { return Ok(None) };
-    let rows = moe_prefill_rows(shared, system, dev, weights);
+    let rows = moe_fit_rows(shared, system, dev, weights, whole);
     if rows.is_empty() {
         return Ok(None);
     }
@@ -1107,10 +1144,23 @@ mod tests {
         assert_eq!(moe_table(device("h200"), Dtype::Int4), "moe_int4_wo");
         assert_eq!(
             Family::Moe.classes(),
-            &[class::MOE_EXPERTS_FP8, class::MOE_EXPERTS_FP4, class::MOE_EXPERTS_INT4]
+            &[
+                class::MOE_EXPERTS_FP8,
+                class::MOE_EXPERTS_FP4,
+                class::MOE_EXPERTS_INT4,
+                class::MOE_EXPERTS_FP8_ALL_SIZES
+            ]
         );
         // INT4 weight-only experts are fitted from one token up; the others at prefill sizes.
-        assert!(moe_fit_is_whole_range(Dtype::Int4) && !moe_fit_is_whole_range(Dtype::Fp8));
+        assert!(
+            moe_fit_is_whole_range(device("b200"), Dtype::Int4)
+                && !moe_fit_is_whole_range(device("h200"), Dtype::Fp8)
+        );
+        // Weight-only MXFP4 (fp4 without an fp4 rate) from one token up; NVFP4 at prefill sizes.
+        assert!(
+            moe_fit_is_whole_range(device("h100"), Dtype::Fp4)
+                && !moe_fit_is_whole_range(device("b200"), Dtype::Fp4)
+        );
     }
 
     #[test]

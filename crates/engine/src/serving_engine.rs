@@ -224,6 +224,9 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // That MoE host time comes on top of the eager step's GPU time (VALIDATION.md, "vLLM's
         // eager MoE host time in series").
         Setting::new("roofline_execution_time_predictor_config_eager_moe_host_serial", true),
+        // Its Triton fused MoE for block-fp8 experts on Hopper at every size, AIC's table's kernel
+        // (VALIDATION.md, "MoE kernels at decode sizes on Hopper").
+        Setting::new("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode", true),
         Setting::new(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
             (2 * seqs).min(512).min(tokens),
@@ -490,6 +493,7 @@ mod tests {
         assert_eq!(flag(&sglang, "eager_host_serial"), "true");
         assert_eq!(flag(&vllm, "eager_host_serial"), "false");
         assert_eq!(flag(&vllm, "eager_moe_host_serial"), "true");
+        assert_eq!(flag(&vllm, "fp8_moe_fit_at_decode"), "true");
         let (trtllm, _) = applied(&[("serving_engine", "trtllm"), ("replica_config_device", "h200")]);
         assert_eq!(flag(&trtllm, "cuda_graph_max_tokens"), "2048");
         assert_eq!(flag(&trtllm, "cuda_graph_prefill"), "false");

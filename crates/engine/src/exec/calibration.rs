@@ -51,9 +51,16 @@ pub mod class {
     /// not in [`ALL`]). Blended in from [`super::cost::MOE_PREFILL_FROM`] routed tokens per
     /// expert; below, and on other devices, fp8 experts take [`GEMM_FP8`].
     pub const MOE_EXPERTS_FP8: &str = "moe_experts_fp8";
+    /// fp8 (block-scaled) experts' fused-MoE fit over every size, 1-4096 tokens, on devices
+    /// without an fp4 rate (H100, H200: vLLM's Triton fused MoE, a ~35-40 µs floor per layer
+    /// that the generic curve misses at decode sizes, 1.4-1.9× it from 1 to 4 tokens). Read
+    /// only where the engine runs that kernel at decode sizes
+    /// (`roofline_execution_time_predictor_config_fp8_moe_fit_at_decode`, vLLM's bundle).
+    pub const MOE_EXPERTS_FP8_ALL_SIZES: &str = "moe_experts_fp8_all_sizes";
     /// The same for fp4 experts: NVFP4 (`moe_nvfp4.csv`) where the device has an fp4 rate
     /// (Blackwell), weight-only MXFP4 with 16-bit activations (`moe_w4a16_mxfp4.csv`) where it
-    /// has not (Hopper), as llmsim times fp4 weights there.
+    /// has not (Hopper), as llmsim times fp4 weights there. The weight-only fit covers every
+    /// size, as [`MOE_EXPERTS_INT4`] does ([`super::moe_fit_is_whole_range`]).
     pub const MOE_EXPERTS_FP4: &str = "moe_experts_fp4";
     /// INT4 weight-only experts' grouped GEMMs: vLLM's compressed-tensors WNA16 Marlin fused
     /// MoE (`moe_int4_wo.csv`; H100, H200, B200, B300), 16-bit activations on every device.
@@ -342,6 +349,23 @@ impl Calibration {
     /// The collectives of node `name`.
     pub fn node(&self, name: &str) -> Option<&NodeCalibration> {
         self.nodes.iter().find(|n| n.node == name)
+    }
+}
+
+/// Whether the fused-MoE fit of `weights` experts is fitted from one token up and times them
+/// at every size (as the bf16 fit does), rather than blended in at prefill sizes over the
+/// dtype's generic GEMM curve. True for the weight-only kernels, whose 16-bit grouped GEMMs
+/// dequantise the weights in the main loop and sit far above a memory roofline at decode
+/// sizes: INT4 (Marlin, 1.6-3.8× the generic 16-bit curve from 1 token up) and fp4 on a device
+/// without an fp4 rate (`fp4_rate` false: Hopper's weight-only MXFP4, AIC
+/// `moe_w4a16_mxfp4.csv`: 2.1-3.5× the generic curve from 1 to 8 tokens, a ~38 µs floor per
+/// layer at any TP). fp8 and NVFP4 experts keep the generic curve at decode sizes (fp8 on
+/// Hopper: unless the engine sets `fp8_moe_fit_at_decode`, [`class::MOE_EXPERTS_FP8_ALL_SIZES`]).
+pub fn moe_fit_is_whole_range(weights: Dtype, fp4_rate: bool) -> bool {
+    match weights {
+        Dtype::Int4 => true,
+        Dtype::Fp4 => !fp4_rate,
+        Dtype::Bf16 | Dtype::Fp16 | Dtype::Fp8 => false,
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::calibration::{
     AllReduceKernel, Calibration, DeviceCalibration, GemmKernels, class, gemm_class, layer_gemm_class,
+    moe_fit_is_whole_range,
 };
 use super::cost::{
     self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks,
@@ -75,6 +76,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "roofline_execution_time_predictor_config_eager_moe_host_serial",
         "false",
         "Whether an eager step's MoE host time (eager_moe_layer_us) comes on top of its GPU time: the step takes max(GPU, launches) + MoE host time (vLLM's). Ignored with eager_host_serial.",
+    ),
+    FlagDef::bool(
+        "roofline_execution_time_predictor_config_fp8_moe_fit_at_decode",
+        "false",
+        "Whether fp8 experts on Hopper take their fused-MoE fit at every size (vLLM's), not just at prefill sizes.",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
@@ -159,6 +165,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         moe_routing,
         kernel_fusion,
         eager,
+        fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -197,6 +204,10 @@ pub struct RooflineCoefficients {
     pub kernel_fusion: KernelFusion,
     /// The host cost of steps not replayed from CUDA graphs.
     pub eager: EagerLaunch,
+    /// fp8 experts on a GPU without an fp4 rate (Hopper) on their fused-MoE fit over every
+    /// size (`moe_experts_fp8_all_sizes`, vLLM's Triton fused MoE) instead of the generic fp8
+    /// curve at decode sizes.
+    pub fp8_moe_fit_at_decode: bool,
 }
 
 /// The host-side cost of a step the engine runs eagerly (not replayed from a captured CUDA
@@ -289,6 +300,7 @@ impl Default for RooflineCoefficients {
             moe_routing: MoeRoutingKind::Uniform,
             kernel_fusion: KernelFusion::None,
             eager: EagerLaunch::default(),
+            fp8_moe_fit_at_decode: false,
         }
     }
 }
@@ -620,10 +632,19 @@ impl RooflinePredictor {
             });
             (attention + all_reduce_kernel, DENSE_MLP + all_reduce_kernel, moe)
         };
+        // Weight-only experts (INT4; fp4 without an fp4 rate) are on their fused-MoE fit at
+        // every size (moe_gemm); fp8 and NVFP4 ones blend theirs in at prefill sizes.
+        let whole_range_moe = moe_fit_is_whole_range(expert_weights, device.fp4_tflops.is_some());
+        // fp8 experts on Hopper under an engine that runs them on the fused MoE the fit measured
+        // at every size (`fp8_moe_fit_at_decode`, vLLM's): that fit, where there is one.
+        let fp8_all_sizes =
+            (expert_weights == Dtype::Fp8 && settings.fp8_moe_fit_at_decode && device.fp4_tflops.is_none())
+                .then(|| cal.curve(class::MOE_EXPERTS_FP8_ALL_SIZES))
+                .flatten();
         let moe_prefill = match expert_weights {
+            _ if whole_range_moe || fp8_all_sizes.is_some() => None,
             Dtype::Fp8 => cal.curve(class::MOE_EXPERTS_FP8),
             Dtype::Fp4 => cal.curve(class::MOE_EXPERTS_FP4),
-            // INT4 experts are on their fused-MoE fit at every size (moe_gemm).
             Dtype::Bf16 | Dtype::Fp16 | Dtype::Int4 => None,
         };
         let int4_experts = if m.moe.is_some() && expert_weights != weights {
@@ -636,6 +657,14 @@ impl RooflinePredictor {
             String::new()
         };
         let moe_text = match (&m.moe, moe_prefill) {
+            (Some(_), None) if fp8_all_sizes.is_some() => {
+                format!("; fp8 experts on {}'s fused-MoE fit at every size", cal.device)
+            }
+            (Some(_), None) if whole_range_moe && expert_weights == Dtype::Fp4 => format!(
+                "; weight-only MXFP4 experts (W4A16) on {}'s fused-MoE fit at every size{}",
+                cal.device,
+                if cal.curve(class::MOE_EXPERTS_FP4).is_some() { "" } else { " (none here: the fp4 GEMM)" }
+            ),
             (Some(_), Some(_)) => format!(
                 "; quantised experts on {}'s fused-MoE fit from {} routed tokens per expert",
                 cal.device,
@@ -687,9 +716,13 @@ impl RooflinePredictor {
             // of different kernels.
             // INT4 weight-only experts on the Marlin fused-MoE fit at every size, else (no
             // table) the bf16 generic GEMM: they multiply at 16 bits.
+            // Weight-only MXFP4 experts (fp4 without an fp4 rate) on their fused-MoE fit at
+            // every size too, else the generic fp4 curve.
             moe_gemm: match expert_weights {
                 Dtype::Bf16 | Dtype::Fp16 => cal.curve(class::MOE_EXPERTS).unwrap_or(gemm),
-                Dtype::Fp8 | Dtype::Fp4 => gemm,
+                Dtype::Fp4 if whole_range_moe => cal.curve(class::MOE_EXPERTS_FP4).unwrap_or(gemm),
+                Dtype::Fp8 => fp8_all_sizes.unwrap_or(gemm),
+                Dtype::Fp4 => gemm,
                 Dtype::Int4 => {
                     cal.curve(class::MOE_EXPERTS_INT4).unwrap_or(curve(gemm_class(expert_weights)))
                 }
@@ -2348,6 +2381,90 @@ mod latent_tests {
         .unwrap();
         let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
         RooflinePredictor::new(&replica, RooflineCoefficients::default()).unwrap()
+    }
+
+    #[test]
+    fn weight_only_mxfp4_experts_on_hopper_take_their_fused_fit_at_every_size() {
+        let gpt_oss = |device: &str| {
+            let network = format!("{device}_dgx");
+            let config = Config::from_pairs([
+                ("replica_config_model_name", "openai/gpt-oss-120b"),
+                ("replica_config_device", device),
+                ("replica_config_network_device", network.as_str()),
+                ("replica_config_tensor_parallel_size", "4"),
+                ("replica_config_weight_dtype", "fp4"),
+            ])
+            .unwrap();
+            let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
+            RooflinePredictor::new(&replica, RooflineCoefficients::default()).unwrap()
+        };
+        for device in ["h100", "h200"] {
+            let p = gpt_oss(device);
+            let fit = Calibration::embedded().device(device).and_then(|d| d.curve(class::MOE_EXPERTS_FP4));
+            assert_eq!(Some(p.moe_gemm), fit, "{device}: the W4A16 MXFP4 fused-MoE fit from one token up");
+            assert!(p.moe_prefill.is_none(), "{device}: nothing to blend");
+            assert!(p.describe().contains("weight-only MXFP4 experts"), "{}", p.describe());
+        }
+        // AIC h200_sxm/moe_w4a16_mxfp4.csv, 2880 × 2880, 128 experts, top 4, TP 4, balanced: 42,
+        // 52, 73, 107 and 191 µs at 1, 4, 8, 16 and 64 tokens; the generic fp4 curve gave 12, 22,
+        // 35, 61 and 114 (a ~38 µs floor missed at decode sizes). Routing here is random
+        // (fewer experts reached than balanced at small batches), so within 30 %.
+        let p = gpt_oss("h200");
+        let moe = p.moe.as_ref().unwrap();
+        for (tokens, measured) in [(1.0, 42.0), (4.0, 52.0), (8.0, 73.0), (16.0, 107.0), (64.0, 191.0)] {
+            let (_, experts) = p.moe_us(moe, tokens);
+            let ratio = experts / measured;
+            assert!((0.7..1.3).contains(&ratio), "{tokens} tokens: {experts:.1} µs vs {measured}");
+        }
+        // NVFP4 on Blackwell keeps the generic curve at decode sizes and blends its fit in.
+        let b200 = gpt_oss("b200");
+        assert!(b200.moe_prefill.is_some());
+        assert_eq!(b200.moe_gemm, b200.gemm);
+    }
+
+    #[test]
+    fn fp8_experts_on_hopper_take_their_all_sizes_fit_only_where_the_engine_says() {
+        let minimax = |device: &str, at_decode: bool| {
+            let network = format!("{device}_dgx");
+            let config = Config::from_pairs([
+                ("replica_config_model_name", "MiniMaxAI/MiniMax-M2.5"),
+                ("replica_config_device", device),
+                ("replica_config_network_device", network.as_str()),
+                ("replica_config_tensor_parallel_size", "4"),
+                ("replica_config_weight_dtype", "fp8"),
+            ])
+            .unwrap();
+            let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
+            let settings = RooflineCoefficients { fp8_moe_fit_at_decode: at_decode, ..Default::default() };
+            RooflinePredictor::new(&replica, settings).unwrap()
+        };
+        let h200 = Calibration::embedded().device("h200").unwrap();
+        // Off (the default): the generic fp8 curve, the prefill-sized fit blended in.
+        let off = minimax("h200", false);
+        assert_eq!((off.moe_gemm, off.moe_prefill), (off.gemm, h200.curve(class::MOE_EXPERTS_FP8)));
+        // On: the fit over every size, nothing to blend.
+        let on = minimax("h200", true);
+        assert_eq!(Some(on.moe_gemm), h200.curve(class::MOE_EXPERTS_FP8_ALL_SIZES));
+        assert!(
+            on.moe_prefill.is_none()
+                && on.describe().contains("fp8 experts on h200's fused-MoE fit at every size")
+        );
+        // AIC h200_sxm/moe_fp8_block.csv, 3072 × 1536, 256 experts, top 8, TP 4, balanced: 37,
+        // 65, 90, 157, 265 and 269 µs at 1, 4, 8, 16, 32 and 64 tokens, where the generic fp8
+        // curve gives 20, 38, 62, 110, 206 and 208. One fit over every shape: 1.49× this shape's
+        // one-token row, 1.15× at 4, 0.71× at 32 (random routing reaches fewer experts than
+        // balanced); the generic curve is under 0.7× from 1 to 8 tokens.
+        let moe = on.moe.as_ref().unwrap();
+        for (tokens, measured) in
+            [(1.0, 37.0), (4.0, 65.0), (8.0, 90.0), (16.0, 157.0), (32.0, 265.0), (64.0, 269.0)]
+        {
+            let ratio = on.moe_us(moe, tokens).1 / measured;
+            assert!((0.7..1.55).contains(&ratio), "{tokens} tokens: {ratio:.2}");
+        }
+        assert!(off.moe_us(off.moe.as_ref().unwrap(), 1.0).1 < 0.7 * 37.0);
+        // Blackwell has no such fit: the flag changes nothing there.
+        let (b_off, b_on) = (minimax("b200", false), minimax("b200", true));
+        assert_eq!((b_on.moe_gemm, b_on.moe_prefill), (b_off.moe_gemm, b_off.moe_prefill));
     }
 
     #[test]
