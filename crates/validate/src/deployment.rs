@@ -51,6 +51,8 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   `timeout_iters: 60, batching_wait_iters: 0`, a model recipe below, gpt-oss and MiniMax
 ///   with the engine's defaults, 50 and 10, kept here); aggregated points only, as the disaggregated recipes'
 ///   servers are configured apart.
+///   On the image InferenceX ran only with its MTP recipes ([`TRTLLM_MTP_IMAGES`]): MTP
+///   speculative decoding with the recipes' draft length, the drafts counted in the budget.
 /// - SGLang on Blackwell (`blackwell`: the GPU has an FP4 rate): the scheduler reads new
 ///   requests every 10 decode iterations, every 30 from 16 clients
 ///   (`--scheduler-recv-interval`, InferenceX's B200 SGLang recipes for DeepSeek-R1 fp8 and
@@ -68,10 +70,30 @@ pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> 
     match point.backend.as_str() {
         "vllm" => vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())],
         "trtllm" => {
-            let tokens = (u64::from(concurrency) + u64::from(point.isl) + 64).div_ceil(64) * 64;
-            let mut flags = vec![("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string())];
             let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
-            if aggregated && point.attention_dp_size.unwrap_or(1) > 1 {
+            let attention_dp = point.attention_dp_size.unwrap_or(1) > 1;
+            let mtp = trtllm_mtp_draft_tokens(point).filter(|_| aggregated);
+            let mut flags = match mtp {
+                None => {
+                    let tokens = (u64::from(concurrency) + u64::from(point.isl) + 64).div_ceil(64) * 64;
+                    vec![("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string())]
+                }
+                Some((k, k_dp)) => {
+                    let k = if attention_dp { k_dp } else { k };
+                    // The budget rule above with the k drafts of every client counted (the MTP
+                    // recipes' own `((MTP+1)*MAX_BATCH_SIZE+ISL+64+63)/64*64`, without the 8192
+                    // floor, is not taken: VALIDATION.md, "TensorRT-LLM's MTP recipes").
+                    let tokens = (u64::from(k + 1) * u64::from(concurrency) + u64::from(point.isl) + 64)
+                        .div_ceil(64)
+                        * 64;
+                    vec![
+                        ("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string()),
+                        ("replica_config_speculative_method", "mtp".to_string()),
+                        ("replica_config_num_speculative_tokens", k.to_string()),
+                    ]
+                }
+            };
+            if aggregated && attention_dp {
                 flags.push(("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()));
             }
             flags
@@ -90,6 +112,27 @@ pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> 
         }
         _ => Vec::new(),
     }
+}
+
+/// TensorRT-LLM images InferenceX ran only with its MTP recipes, and the draft length those
+/// recipes set (`speculative_config: {decoding_type: MTP, num_nextn_predict_layers: k}`),
+/// without and with attention DP. `1.2.0rc6.post3`: in `.github/configs/nvidia-master.yaml`
+/// (InferenceX `e62c6acdf`..`8fe499ff4`, 2026-02-05..09) only `dsr1-fp{4,8}-b200-trt-mtp` run it,
+/// the plain recipes `1.2.0rc6.post2`; `benchmarks/dsr1_fp{4,8}_b200_trt_mtp.sh` set `MTP=3`,
+/// `MTP=1` with `DP_ATTENTION=true`. The image, a column of the point, says which recipe ran;
+/// an image shared by both recipes (`1.1.0rc2.post2`) says nothing and gets none.
+const TRTLLM_MTP_IMAGES: &[(&str, u32, u32)] = &[("1.2.0rc6.post3", 3, 1)];
+
+/// The MTP draft length (without, with attention DP) of a TensorRT-LLM point whose image ran
+/// only InferenceX's MTP recipes ([`TRTLLM_MTP_IMAGES`]); `None` for any other point.
+pub fn trtllm_mtp_draft_tokens(point: &ServingPoint) -> Option<(u32, u32)> {
+    if point.backend != "trtllm" {
+        return None;
+    }
+    TRTLLM_MTP_IMAGES
+        .iter()
+        .find(|(image, _, _)| *image == point.backend_version)
+        .map(|&(_, k, k_dp)| (k, k_dp))
 }
 
 /// From this many clients InferenceX's Blackwell SGLang recipes read new requests every 30
@@ -184,6 +227,49 @@ mod tests {
         assert_eq!(v("vllm", "", ""), "latest");
         assert_eq!(v("sglang", "glm5-hopper", "2026-03-01"), "latest");
         assert_eq!(v("sglang", "0.5.6.post2", "2026-03-01"), "0.5.6.post2");
+    }
+
+    #[test]
+    fn the_trtllm_image_of_the_mtp_recipes_turns_mtp_on_with_its_draft_length() {
+        let flags = |version: &str, dp: &str, isl: &str, c| {
+            recipe_flags(
+                &point(&[
+                    ("backend", "trtllm"),
+                    ("backend_version", version),
+                    ("attention_dp_size", dp),
+                    ("isl", isl),
+                ]),
+                c,
+                true,
+            )
+        };
+        let mtp = |k: &str, tokens: &str| {
+            vec![
+                ("trtllm_scheduler_config_max_num_tokens", tokens.to_string()),
+                ("replica_config_speculative_method", "mtp".to_string()),
+                ("replica_config_num_speculative_tokens", k.to_string()),
+            ]
+        };
+        // k = 3; the budget counts every client's drafts: ⌈(4 · 256 + 8192 + 64) / 64⌉ · 64.
+        assert_eq!(flags("1.2.0rc6.post3", "1", "8192", 256), mtp("3", "9280"));
+        assert_eq!(flags("1.2.0rc6.post3", "1", "1024", 64), mtp("3", "8192"));
+        // k = 1 under attention DP, where balancing is on as for every DP recipe.
+        let mut dp = mtp("1", "8192");
+        dp.push(("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()));
+        assert_eq!(flags("1.2.0rc6.post3", "8", "1024", 32), dp);
+        // The plain recipes' image, and the image both recipes shared: no speculation.
+        for version in ["1.2.0rc6.post2", "1.1.0rc2.post2", ""] {
+            assert_eq!(
+                flags(version, "1", "8192", 256),
+                [("trtllm_scheduler_config_max_num_tokens", "8512".to_string())],
+                "{version}"
+            );
+        }
+        // Another engine on a version string that happens to match: nothing of it.
+        assert_eq!(
+            trtllm_mtp_draft_tokens(&point(&[("backend", "vllm"), ("backend_version", "1.2.0rc6.post3")])),
+            None
+        );
     }
 
     #[test]

@@ -244,7 +244,7 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: trtllm::FLAGS,
         prefix_caching: true,
         disaggregation: Some("trtllm_scheduler_config_batch_size_cap"),
-        speculative_decoding: false,
+        speculative_decoding: true,
         parse: trtllm::parse,
         peak_batch: |c, _| {
             budget_and_cap(

@@ -413,6 +413,7 @@ impl TrtllmScheduler {
         self.rank_stopped.resize(num_ranks, false);
         let rank_of = |id: RequestId| self.ranks.as_ref().map_or(0, |r| r.of(id));
         let mut num_generation = 0usize;
+        let mut generation_tokens = 0u32;
         self.contexts.clear();
         // 1. Generation requests, and (without chunking) whole contexts, in order.
         let order: Vec<RequestId> = self.active.iter().chain(&self.candidates).copied().collect();
@@ -424,13 +425,17 @@ impl TrtllmScheduler {
             }
             let tokens = &mut self.rank_tokens[rank];
             if request.is_prefill_complete {
-                if *tokens + 1 > max_tokens {
+                // One token, or with speculative decoding the k + 1 a step verifies: TensorRT-LLM
+                // counts a generation request's draft tokens against max_num_tokens.
+                let n = request.next_num_tokens();
+                if *tokens + n > max_tokens {
                     self.rank_stopped[rank] = true;
                     continue;
                 }
-                plan.push(id, 1);
-                *tokens += 1;
+                plan.push(id, n);
+                *tokens += n;
                 num_generation += 1;
+                generation_tokens += n;
             } else if self.options.chunked_context {
                 self.contexts.push(id);
             } else {
@@ -488,7 +493,7 @@ impl TrtllmScheduler {
                 .filter(|id| !requests.get(**id).is_prefill_complete)
                 .map(|id| requests.get(*id).num_prefill_tokens)
                 .sum();
-            let scheduled_tokens = f64::from(context_tokens) + num_generation as f64;
+            let scheduled_tokens = f64::from(context_tokens) + f64::from(generation_tokens);
             let stop_waiting = self.waited_iters >= self.options.batch_wait_timeout_iters
                 || scheduled_tokens >= self.options.batch_wait_max_tokens_ratio * f64::from(max_tokens);
             if stop_waiting {
@@ -806,6 +811,21 @@ mod tests {
         assert_eq!(h.step(), [(0, 24), (1, 24)]);
         // Two generation tokens, then R2's whole prompt (42 ≤ 64), then R3 (50 ≤ 64).
         assert_eq!(h.step(), [(0, 1), (1, 1), (2, 40), (3, 8)]);
+    }
+
+    #[test]
+    fn a_speculating_generation_request_verifies_its_drafts_within_the_token_budget() {
+        // MTP with k = 3: after its prompt, R0 verifies 4 tokens a step, counted against the
+        // 64-token budget, so R1's 60-token prompt waits beside them (4 + 60 = 64 fits, R2's
+        // 1 more does not: the walk stops there) and the last step verifies only what is left.
+        let mut h = harness(100, options());
+        h.add(24, 6);
+        h.add(60, 4);
+        h.add(1, 4);
+        h.requests.get_mut(RequestId(0)).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(0, 24)]);
+        assert_eq!(h.step(), [(0, 4), (1, 60)]);
+        assert_eq!(h.step(), [(0, 1), (1, 1), (2, 1)], "5 of R0's 6 outputs done: one left");
     }
 
     #[test]
