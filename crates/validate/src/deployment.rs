@@ -151,7 +151,7 @@ struct ModelRecipe {
 }
 
 /// InferenceX's model recipes for the points of the shared file (its `benchmarks/` at
-/// `ac1998a5`, 2025-10-19).
+/// `ac1998a5`, 2025-10-19; SGLang's Qwen3.5 and GLM-5 Blackwell scripts at `8eec0d4e`).
 const MODEL_RECIPES: &[ModelRecipe] = &[
     ModelRecipe {
         backend: "trtllm",
@@ -190,7 +190,86 @@ const MODEL_RECIPES: &[ModelRecipe] = &[
             }
         },
     },
+    ModelRecipe {
+        backend: "sglang",
+        model: "Qwen/Qwen3.5-397B-A17B",
+        until: "9999-12-31",
+        // `benchmarks/single_node/fixed_seq_len/qwen3.5_*.sh` (read at `8eec0d4e`):
+        // - fp8 on B200 (`qwen3.5_fp8_b200.sh`): `--max-prefill-tokens 8192
+        //   --chunked-prefill-size 8192` and `--scheduler-recv-interval 30` from 5 clients
+        //   (10 below), not from 16;
+        // - fp8 on B300 (`qwen3.5_fp8_b300.sh`): budgets of 16384 (SGLang's default on these
+        //   GPUs), `--scheduler-recv-interval 10` at every concurrency,
+        //   `--max-running-requests` = clients;
+        // - bf16 on B200 / B300 and fp4 on B300: budgets of 32768, the engine-wide interval.
+        flags: |p| {
+            let crate::points::Mode::Aggregated(instance) = p.mode else { return Vec::new() };
+            let c = instance.concurrency;
+            match (sglang_recipe_dtype(p), p.system.as_str()) {
+                ("fp8", "b200_sxm") => {
+                    let mut flags = prefill_budgets(8192);
+                    flags.push((RECV_INTERVAL, if c > 4 { "30" } else { "10" }.to_string()));
+                    flags
+                }
+                ("fp8", "b300_sxm") => vec![
+                    (RECV_INTERVAL, "10".to_string()),
+                    ("sglang_scheduler_config_batch_size_cap", c.to_string()),
+                ],
+                ("bf16", "b200_sxm" | "b300_sxm") | ("fp4", "b300_sxm") => prefill_budgets(32768),
+                _ => Vec::new(),
+            }
+        },
+    },
+    ModelRecipe {
+        backend: "sglang",
+        model: "zhipuai/GLM-5",
+        until: "9999-12-31",
+        // `glm5_fp8_b200.sh` and `glm5_fp8_b300.sh` (read at `8eec0d4e` / `1d765943`): no
+        // `--scheduler-recv-interval` (the engine's 1), budgets of 32768,
+        // `--max-running-requests` = clients; `glm5_fp4_b200.sh`: the interval 10 at every
+        // concurrency, budgets of 32768.
+        flags: |p| {
+            let crate::points::Mode::Aggregated(instance) = p.mode else { return Vec::new() };
+            match (sglang_recipe_dtype(p), p.system.as_str()) {
+                ("fp8", "b200_sxm" | "b300_sxm") => {
+                    let mut flags = prefill_budgets(32768);
+                    flags.push((RECV_INTERVAL, "1".to_string()));
+                    flags.push(("sglang_scheduler_config_batch_size_cap", instance.concurrency.to_string()));
+                    flags
+                }
+                ("fp4", "b200_sxm") => {
+                    let mut flags = prefill_budgets(32768);
+                    flags.push((RECV_INTERVAL, "10".to_string()));
+                    flags
+                }
+                _ => Vec::new(),
+            }
+        },
+    },
 ];
+
+/// SGLang's receive-interval flag.
+const RECV_INTERVAL: &str = "sglang_scheduler_config_scheduler_recv_interval";
+
+/// SGLang's `--chunked-prefill-size` and `--max-prefill-tokens`, both `tokens`.
+fn prefill_budgets(tokens: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("sglang_scheduler_config_chunked_prefill_size", tokens.to_string()),
+        ("sglang_scheduler_config_max_prefill_tokens", tokens.to_string()),
+    ]
+}
+
+/// The checkpoint an SGLang recipe script is chosen by: `fp8`, `fp4` or `bf16` (the MoE weights'
+/// mode, else the precision column).
+fn sglang_recipe_dtype(p: &ServingPoint) -> &'static str {
+    let mode = if p.moe_quant_mode.is_empty() { p.precision.as_str() } else { p.moe_quant_mode.as_str() };
+    match mode {
+        "fp8" | "fp8_block" => "fp8",
+        "fp4" | "nvfp4" => "fp4",
+        "bf16" | "" => "bf16",
+        _ => "other",
+    }
+}
 
 /// The flags of `point`'s model recipe, if InferenceX has one for it ([`MODEL_RECIPES`]).
 pub fn model_recipe_flags(point: &ServingPoint) -> Vec<(&'static str, String)> {
@@ -330,6 +409,47 @@ mod tests {
             flags.contains(&("trtllm_scheduler_config_attention_dp_batching_wait_iters", "0".to_string()))
         );
         assert!(p(&r1).is_empty());
+        // Qwen3.5's fp8 B200 SGLang recipe: 8192-token prefill budgets, and the 30-iteration
+        // receive interval from 5 clients (the engine-wide rule starts at 16).
+        let qwen = |more: &[(&str, &str)]| {
+            let mut all = vec![
+                ("backend", "sglang"),
+                ("model_path", "Qwen/Qwen3.5-397B-A17B"),
+                ("system", "b200_sxm"),
+                ("moe_quant_mode", "fp8_block"),
+                ("measured", "2026-03-20"),
+            ];
+            all.extend_from_slice(more);
+            model_recipe_flags(&point(&all))
+        };
+        let recv = ("sglang_scheduler_config_scheduler_recv_interval", "30".to_string());
+        assert!(qwen(&[("batch_size", "8")]).contains(&recv));
+        assert!(
+            qwen(&[("batch_size", "8")])
+                .contains(&("sglang_scheduler_config_max_prefill_tokens", "8192".to_string()))
+        );
+        assert!(
+            qwen(&[("batch_size", "4")])
+                .contains(&("sglang_scheduler_config_scheduler_recv_interval", "10".to_string())),
+            "10 below 5 clients"
+        );
+        assert!(
+            qwen(&[("batch_size", "64"), ("system", "b300_sxm")])
+                .contains(&("sglang_scheduler_config_scheduler_recv_interval", "10".to_string()))
+        );
+        assert!(qwen(&[("batch_size", "8"), ("moe_quant_mode", "nvfp4")]).is_empty());
+        assert!(qwen(&[("batch_size", "8"), ("system", "h200_sxm")]).is_empty());
+        // GLM-5's fp8 Blackwell recipes read every iteration.
+        let glm = model_recipe_flags(&point(&[
+            ("backend", "sglang"),
+            ("model_path", "zhipuai/GLM-5"),
+            ("system", "b300_sxm"),
+            ("moe_quant_mode", "fp8_block"),
+            ("measured", "2026-04-03"),
+            ("batch_size", "64"),
+        ]));
+        assert!(glm.contains(&("sglang_scheduler_config_scheduler_recv_interval", "1".to_string())));
+        assert!(glm.contains(&("sglang_scheduler_config_batch_size_cap", "64".to_string())));
     }
 
     #[test]
