@@ -518,9 +518,10 @@ pub struct KvCacheManager {
     /// Block tables by the requests' arena slots ([`Request::arena_slot`]): one vector index
     /// per allocation instead of a hash lookup by id, for every request of every batch.
     tables: Vec<RequestBlocks>,
-    /// Each slot's table's owner and length, beside `tables` (same indices): all that a
-    /// running request's next tokens within its blocks need, 8 bytes a slot against a table's
-    /// 40, so that check reads a denser array (cache misses with 16 replicas' tables).
+    /// Each slot's table's owner and length, beside `tables` (same indices), checked against
+    /// them by [`KvCacheManager::check`]. The common case of `allocate_slots` reads the same
+    /// figures from the request itself ([`Request::kv_held`]): this array, sparse per replica
+    /// (indexed by the run-wide arena slot), was a cache miss per request-iteration.
     held: Vec<Held>,
     /// Block lists of freed tables, emptied, for the next requests (no allocation per request
     /// in steady state).
