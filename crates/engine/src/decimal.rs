@@ -40,9 +40,6 @@ pub fn push_fixed6(out: &mut Vec<u8>, x: f64) {
             if remainder > half || (remainder == half && quotient & 1 == 1) { quotient + 1 } else { quotient }
         }
     };
-    if x.is_sign_negative() {
-        out.push(b'-');
-    }
     // millionths < 1e21 < 2^70: the integer part fits in a u64. Below 2^64 (|x| < 1.8e13,
     // every time and ratio of a run) the division is a 64-bit one, not a call of the
     // 128-bit routine.
@@ -50,30 +47,70 @@ pub fn push_fixed6(out: &mut Vec<u8>, x: f64) {
         Ok(m) => (m / 1_000_000, (m % 1_000_000) as u32),
         Err(_) => ((millionths / 1_000_000) as u64, (millionths % 1_000_000) as u32),
     };
-    push_u64(out, whole);
-    out.push(b'.');
-    let mut fraction_digits = fraction;
-    let mut digits = [b'0'; 6];
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (fraction_digits % 10) as u8;
-        fraction_digits /= 10;
+    // Sign, whole part, point and six decimals in one fixed buffer, appended whole and
+    // truncated (a copy of the number's own length was a `memcpy` call, and a push per
+    // part a capacity check each).
+    let mut text = [0u8; 28];
+    let sign = usize::from(x.is_sign_negative());
+    text[0] = b'-';
+    let end = sign + write_u64(&mut text[sign..sign + 20], whole);
+    text[end] = b'.';
+    let (high, low) = (fraction / 10_000, fraction % 10_000);
+    text[end + 1..end + 3].copy_from_slice(pair(high));
+    text[end + 3..end + 5].copy_from_slice(pair(low / 100));
+    text[end + 5..end + 7].copy_from_slice(pair(low % 100));
+    push_prefix(out, &text, end + 7);
+}
+
+/// The two decimal digits of `n` < 100.
+#[inline(always)]
+fn pair(n: u32) -> &'static [u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let at = n as usize * 2;
+    &PAIRS[at..at + 2]
+}
+
+/// Writes `n` in decimal at the start of `text` (20 bytes hold any u64), two digits at a
+/// time; returns the number of digits.
+#[inline(always)]
+fn write_u64(text: &mut [u8], mut n: u64) -> usize {
+    let mut digits = 1;
+    let mut bound = 10u64;
+    while digits < 20 && n >= bound {
+        digits += 1;
+        bound = bound.wrapping_mul(10);
     }
-    out.extend_from_slice(&digits);
+    let mut end = digits;
+    while end >= 2 {
+        text[end - 2..end].copy_from_slice(pair((n % 100) as u32));
+        n /= 100;
+        end -= 2;
+    }
+    if end == 1 {
+        text[0] = b'0' + n as u8;
+    }
+    digits
+}
+
+/// Appends the first `len` bytes of `text`: the whole array is appended and the rest
+/// truncated, which compiles to a few vector moves instead of a `memcpy` call.
+#[inline(always)]
+fn push_prefix<const N: usize>(out: &mut Vec<u8>, text: &[u8; N], len: usize) {
+    debug_assert!(len <= N);
+    let at = out.len();
+    out.extend_from_slice(text);
+    out.truncate(at + len);
 }
 
 /// Appends `n` in decimal, as `format!("{n}")` would.
-pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let mut text = [0u8; 20];
+    let len = write_u64(&mut text, n);
+    push_prefix(out, &text, len);
 }
 
 #[cfg(test)]

@@ -518,14 +518,44 @@ pub struct KvCacheManager {
     /// Block tables by the requests' arena slots ([`Request::arena_slot`]): one vector index
     /// per allocation instead of a hash lookup by id, for every request of every batch.
     tables: Vec<RequestBlocks>,
-    /// Each slot's table's owner and length, beside `tables` (same indices): all that a
-    /// running request's next tokens within its blocks need, 8 bytes a slot against a table's
-    /// 40, so that check reads a denser array (cache misses with 16 replicas' tables).
+    /// Each slot's table's owner and length, beside `tables` (same indices), checked against
+    /// them by [`KvCacheManager::check`]. The common case of `allocate_slots` reads the same
+    /// figures from the request itself ([`Request::kv_held`]): this array, sparse per replica
+    /// (indexed by the run-wide arena slot), was a cache miss per request-iteration.
     held: Vec<Held>,
     /// Block lists of freed tables, emptied, for the next requests (no allocation per request
     /// in steady state).
     spare_lists: Vec<Vec<u32>>,
     stats: PrefixCacheStats,
+    /// This manager's id in [`Request::kv_held`].
+    id: ManagerId,
+}
+
+/// A KV manager's id, unique among the managers alive in a process (so among a run's): a
+/// request's [`Request::kv_held`] names the manager it describes. A clone gets a new id, so
+/// requests' records never vouch for a copy's tables (the copy takes the full path instead).
+#[derive(Debug)]
+struct ManagerId(u32);
+
+impl ManagerId {
+    fn fresh() -> ManagerId {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        // 0 is no manager's (a request that holds nothing); after 2^32 − 1 managers the ids
+        // wrap, long after those of any one run were dropped.
+        loop {
+            let id = NEXT.fetch_add(1, Ordering::Relaxed);
+            if id != 0 {
+                return ManagerId(id);
+            }
+        }
+    }
+}
+
+impl Clone for ManagerId {
+    fn clone(&self) -> ManagerId {
+        ManagerId::fresh()
+    }
 }
 
 impl KvCacheManager {
@@ -549,6 +579,7 @@ impl KvCacheManager {
             held: Vec::new(),
             spare_lists: Vec::new(),
             stats: PrefixCacheStats::default(),
+            id: ManagerId::fresh(),
         }
     }
 
@@ -649,11 +680,13 @@ impl KvCacheManager {
     pub fn allocate_slots(&mut self, request: &Request, n: u32, new_computed: &[u32]) -> bool {
         // Most calls are a running request's next tokens within the blocks it holds: nothing
         // to take, touch or register (without prefix caching), so nothing to do.
+        // The request's own record of its blocks here (`Request::kv_held`, kept equal to its
+        // table by `allocate_more` and `free`) answers without reading the table.
+        let held = request.kv_held.get();
         if new_computed.is_empty()
             && !self.prefix_caching
-            && let Some(held) = self.held.get(request.arena_slot as usize)
-            && held.owner == request.id.0
-            && u64::from(held.blocks) * u64::from(self.block_size)
+            && held >> 32 == u64::from(self.id.0)
+            && (held & u64::from(u32::MAX)) * u64::from(self.block_size)
                 >= u64::from(request.num_processed_tokens) + u64::from(n)
         {
             return true;
@@ -719,6 +752,7 @@ impl KvCacheManager {
             table.num_cached = table.num_cached.max(full);
         }
         held[slot] = Held { owner: table.owner, blocks: table.blocks.len() as u32 };
+        request.kv_held.set(u64::from(self.id.0) << 32 | table.blocks.len() as u64);
         true
     }
 
@@ -730,6 +764,9 @@ impl KvCacheManager {
         }
         table.owner = NO_OWNER;
         self.held[request.arena_slot as usize] = NOT_HELD;
+        if request.kv_held.get() >> 32 == u64::from(self.id.0) {
+            request.kv_held.set(0);
+        }
         let mut blocks = std::mem::take(&mut table.blocks);
         self.pool.release_rev(&blocks);
         blocks.clear();
