@@ -12,11 +12,14 @@ cd "$dir"
 for f in worker.js worker_bg.wasm worker_loader.js index.html; do
   [ -f "$f" ] || { echo "hash-worker.sh: $dir/$f is missing" >&2; exit 1; }
 done
-hash=$(cat worker.js worker_bg.wasm | sha256sum | cut -c1-16)
+grep -q '</head>' index.html || { echo "hash-worker.sh: no </head> in $dir/index.html" >&2; exit 1; }
+if command -v sha256sum >/dev/null 2>&1; then sha256() { sha256sum; }; else sha256() { shasum -a 256; }; fi
+hash=$(cat worker.js worker_bg.wasm | sha256 | cut -c1-16)
 mv worker.js "worker-$hash.js"
 mv worker_bg.wasm "worker-${hash}_bg.wasm"
 rm worker_loader.js
 printf 'importScripts("./worker-%s.js");wasm_bindgen("./worker-%s_bg.wasm");' "$hash" "$hash" \
   > "worker_loader-$hash.js"
-grep -q '</head>' index.html || { echo "hash-worker.sh: no </head> in $dir/index.html" >&2; exit 1; }
-sed -i "s|</head>|<script>llmsimWorker=\"./worker_loader-$hash.js\"</script></head>|" index.html
+# Without sed -i (GNU and BSD spell it differently).
+sed "s|</head>|<script>llmsimWorker=\"./worker_loader-$hash.js\"</script></head>|" index.html > index.html.tmp
+mv index.html.tmp index.html

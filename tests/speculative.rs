@@ -390,3 +390,63 @@ fn rate_lists_take_the_list_forms_and_a_single_rate_beside_them_is_a_warning() {
     assert!(errors.iter().any(|(f, _)| f == "replica_config_num_speculative_tokens"), "{errors:?}");
     assert!(!errors.iter().any(|(f, _)| f == "replica_config_speculative_acceptance_rates"), "{errors:?}");
 }
+
+#[test]
+fn trtllm_refuses_a_token_budget_that_cannot_hold_one_verification_step() {
+    // TensorRT-LLM plans a generation request with all its k + 1 tokens or not at all: a budget
+    // of 3 with k = 3 would never schedule one (the run stalled, every request left waiting).
+    let refused = errors(&[
+        ("replica_scheduler_config_type", "trtllm"),
+        ("replica_config_speculative_method", "mtp"),
+        ("replica_config_num_speculative_tokens", "3"),
+        ("trtllm_scheduler_config_max_num_tokens", "3"),
+    ]);
+    assert!(
+        refused
+            .iter()
+            .any(|(flag, m)| flag == "trtllm_scheduler_config_max_num_tokens" && m.contains("k + 1 = 4")),
+        "{refused:?}"
+    );
+    // k + 1 exactly fits: built, and every request completes.
+    let pairs = one_request(
+        "16",
+        "9",
+        &[
+            ("replica_scheduler_config_type", "trtllm"),
+            ("trtllm_scheduler_config_enable_chunked_context", "true"),
+            ("trtllm_scheduler_config_max_num_tokens", "4"),
+            ("replica_config_speculative_method", "mtp"),
+            ("replica_config_num_speculative_tokens", "3"),
+        ],
+    );
+    let report = run(&pairs);
+    assert_eq!((report.summary.num_completed, report.summary.num_unfinished), (1, 0));
+}
+
+#[test]
+fn trtllm_speculation_keeps_every_invariant_under_both_capacity_policies_and_chunked_context() {
+    // The conversation trace on a small cache, so that max_utilization pauses (recomputes)
+    // speculating requests; every invariant after every event, nothing refused or unfinished.
+    let trace = std::fs::read_to_string(llmsim_tests::repo_root().join("tests/scenarios/conversation.csv"))
+        .expect("the conversation trace");
+    let mut inputs = Inputs::new();
+    inputs.add_text("conversation.csv", trace);
+    for (policy, chunked) in [("guaranteed_no_evict", "false"), ("max_utilization", "true")] {
+        let pairs = [
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_scheduler_config_type", "trtllm"),
+            ("trtllm_scheduler_config_capacity_scheduler_policy", policy),
+            ("trtllm_scheduler_config_enable_chunked_context", chunked),
+            ("cache_config_num_blocks", "300"),
+            ("request_generator_config_type", "trace"),
+            ("trace_request_generator_config_trace_file", "conversation.csv"),
+            ("replica_config_speculative_method", "mtp"),
+            ("replica_config_num_speculative_tokens", "3"),
+            ("replica_config_speculative_acceptance_rates", "0.9,0.6,0.3"),
+        ];
+        let report = run_checked(&config(&pairs), &inputs);
+        check_report_invariants(&report).unwrap();
+        assert!(report.summary.num_completed > 0, "{policy}");
+        assert_eq!(report.summary.num_refused + report.summary.num_unfinished, 0, "{policy}");
+    }
+}

@@ -127,6 +127,8 @@ test("the worker's files are named by their content, and the page starts that wo
   for (const f of [loader, `worker-${hash}.js`, `worker-${hash}_bg.wasm`]) {
     assert.ok(asked.includes(`/${f}`), `the page's worker loads ${f}: asked ${JSON.stringify(asked)}`);
   }
+  // No request for Trunk's unhashed names (a 404 there is left out of page.problems).
+  for (const f of ['/worker.js', '/worker_bg.wasm', '/worker_loader.js']) assert.ok(!asked.includes(f), `asked for ${f}`);
   assert.deepEqual(page.problems, []);
   await page.close();
 });

@@ -689,6 +689,11 @@ impl KvCacheManager {
             && (held & u64::from(u32::MAX)) * u64::from(self.block_size)
                 >= u64::from(request.num_processed_tokens) + u64::from(n)
         {
+            debug_assert_eq!(
+                self.blocks_of(request) as u64,
+                held & u64::from(u32::MAX),
+                "Request::kv_held agrees with this manager's table"
+            );
             return true;
         }
         self.allocate_more(request, n, new_computed)

@@ -83,7 +83,8 @@ pub struct Request {
     /// The common case of `allocate_slots` — a running request's next tokens within its
     /// blocks — reads only this, beside the fields the scheduling pass reads anyway, instead
     /// of the manager's table of the request (a cache miss per request-iteration at 1 M
-    /// requests). Written by the manager through `&Request`, hence a `Cell`.
+    /// requests). Written by the manager through `&Request`, hence a `Cell`. A clone copies
+    /// it: only the request a manager allocated for may be passed to that manager again.
     pub kv_held: Cell<u64>,
     /// Prefill done (current incarnation).
     pub is_prefill_complete: bool,

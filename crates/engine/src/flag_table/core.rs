@@ -302,7 +302,7 @@ pub(super) const SPECULATIVE_METHOD: &[FlagDef] = &[FlagDef::choice(
     "replica_config_speculative_method",
     &["none", "mtp", "eagle", "draft_model"],
     "none",
-    "Speculative decoding (vllm_v1 scheduler): mtp (one extra layer of the model's shape), eagle (one dense draft layer) or draft_model; each decode step drafts k tokens and verifies k + 1.",
+    "Speculative decoding (vllm_v1 and trtllm schedulers): mtp (one extra layer of the model's shape), eagle (one dense draft layer) or draft_model; each decode step drafts k tokens and verifies k + 1.",
 )];
 
 /// ... its settings, which apply with a method ...

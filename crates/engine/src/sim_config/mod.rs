@@ -237,8 +237,10 @@ impl SimConfig {
                     .with_hint(format!("use --replica_scheduler_config_type {}", able.join(" or "))),
                 );
             }
-            if scheduler.name == "vllm_v1" {
-                speculative::warn_budget(&mut p, spec);
+            match scheduler.name {
+                "vllm_v1" => speculative::warn_budget(&mut p, spec),
+                "trtllm" => speculative::check_trtllm_budget(&mut p, spec),
+                _ => {}
             }
         }
         if speculative.is_some() && p.string(crate::disagg::TYPE_FLAG) == crate::disagg::PREFILL_DECODE {

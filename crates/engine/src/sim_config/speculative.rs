@@ -166,6 +166,30 @@ pub(super) fn warn_budget(p: &mut Params, spec: &SpeculativeSpec) {
     }
 }
 
+/// TensorRT-LLM plans a generation request with all its k + 1 tokens (its drafts and the
+/// verified one) or not at all, so a `max_num_tokens` below k + 1 would never schedule one: the
+/// run would stall with every request waiting. Refused, as TensorRT-LLM's own budget must
+/// cover `max_draft_len + 1` per request.
+pub(super) fn check_trtllm_budget(p: &mut Params, spec: &SpeculativeSpec) {
+    const BUDGET: &str = "trtllm_scheduler_config_max_num_tokens";
+    let FlagValue::Int(budget) = p.config().get(BUDGET) else {
+        return;
+    };
+    let per_step = i64::from(spec.num_tokens) + 1;
+    if budget < per_step {
+        p.error(
+            ConfigError::new(
+                BUDGET,
+                format!(
+                    "{budget} tokens per iteration cannot hold one verification step of k + 1 = {per_step} tokens (--{NUM_TOKENS} {})",
+                    spec.num_tokens
+                ),
+            )
+            .with_hint(format!("set --{BUDGET} {per_step} or more")),
+        );
+    }
+}
+
 /// A draft model must split like the target and read the same tokens.
 fn check_draft_model(p: &mut Params, draft: &ModelArch, replica: &ReplicaSpec) -> Option<()> {
     let tp = replica.parallel.tensor_parallel_size;
