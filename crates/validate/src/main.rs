@@ -52,7 +52,8 @@ struct Args {
     /// The same for the rows without a measurement date only (an engine version but no date:
     /// not InferenceX's dated runs; a row repeating a dated row's figures for the same
     /// configuration takes that row's date and client); wins over --length-range-ratio on those
-    /// rows [default: 1, exact lengths; --length-range-ratio when given].
+    /// rows [default: the client the engine ships: 1, exact lengths, for TensorRT-LLM and vLLM;
+    /// 0, lengths from 1 token to L, for SGLang (bench_serving); --length-range-ratio when given].
     #[arg(long, value_name = "R", value_parser = range_ratio)]
     undated_length_range_ratio: Option<f64>,
     /// Client-side time to first token per request, ms [default: the harness's value].
