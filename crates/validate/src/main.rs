@@ -71,8 +71,10 @@ struct Args {
 
 fn range_ratio(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
-        _ => Err(format!("'{text}' is not a ratio in (0, 1]")),
+        // 0 is SGLang bench_serving's default (lengths from 1 token to L): the undated SGLang
+        // rows' client, which the command line must be able to spell.
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("'{text}' is not a ratio in [0, 1]")),
     }
 }
 
@@ -137,4 +139,19 @@ fn validate(args: &Args) -> Result<(), String> {
     print!("{tables}");
     println!("\nwrote points.csv, summary.json, tables.md and commands.sh to {}", args.out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_ratio;
+
+    #[test]
+    fn a_range_ratio_is_a_number_from_0_to_1() {
+        assert_eq!(range_ratio("0"), Ok(0.0), "SGLang bench_serving's default");
+        assert_eq!(range_ratio("0.8"), Ok(0.8));
+        assert_eq!(range_ratio("1"), Ok(1.0));
+        for bad in ["-0.1", "1.01", "NaN", "x", ""] {
+            assert!(range_ratio(bad).unwrap_err().contains("[0, 1]"), "{bad}");
+        }
+    }
 }
