@@ -51,8 +51,8 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   `timeout_iters: 60, batching_wait_iters: 0`, a model recipe below, gpt-oss and MiniMax
 ///   with the engine's defaults, 50 and 10, kept here); aggregated points only, as the disaggregated recipes'
 ///   servers are configured apart.
-///   On the image InferenceX ran only with its MTP recipes ([`TRTLLM_MTP_IMAGES`]): MTP
-///   speculative decoding with the recipes' draft length, the drafts counted in the budget.
+///   On the image InferenceX ran only with its MTP recipes ([`TRTLLM_MTP_IMAGES`]), or a
+///   sweep of a shared image that ran only them ([`TRTLLM_MTP_SWEEPS`]): MTP speculative decoding with the recipes' draft length, the drafts counted in the budget.
 /// - SGLang on Blackwell (`blackwell`: the GPU has an FP4 rate): the scheduler reads new
 ///   requests every 10 decode iterations, every 30 from 16 clients
 ///   (`--scheduler-recv-interval`, InferenceX's B200 SGLang recipes for DeepSeek-R1 fp8 and
@@ -120,11 +120,22 @@ pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> 
 /// (InferenceX `e62c6acdf`..`8fe499ff4`, 2026-02-05..09) only `dsr1-fp{4,8}-b200-trt-mtp` run it,
 /// the plain recipes `1.2.0rc6.post2`; `benchmarks/dsr1_fp{4,8}_b200_trt_mtp.sh` set `MTP=3`,
 /// `MTP=1` with `DP_ATTENTION=true`. The image, a column of the point, says which recipe ran;
-/// an image shared by both recipes (`1.1.0rc2.post2`) says nothing and gets none.
+/// an image shared by both recipes (`1.1.0rc2.post2`) says nothing alone (its MTP-only sweep
+/// is dated: [`TRTLLM_MTP_SWEEPS`]).
 const TRTLLM_MTP_IMAGES: &[(&str, u32, u32)] = &[("1.2.0rc6.post3", 3, 1)];
 
+/// TensorRT-LLM sweeps of an image both recipes shared that ran only InferenceX's MTP recipes:
+/// (image, measurement date, k, k under attention DP). `1.1.0rc2.post2` on 2026-01-14: the
+/// merge that added `dsr1-fp8-h200-trt-mtp`, `dsr1-fp8-b200-trt-mtp` and `dsr1-fp4-b200-trt-mtp`
+/// on that image (InferenceX `bf3456727`, #392, 2026-01-14 22:26 UTC) swept those configs; the
+/// plain recipes' runs on the image are dated 2025-12-15 and 2026-01-28.
+/// `benchmarks/dsr1_fp8_h200_trt_mtp_slurm.sh` and the B200 ones set `MTP=3`, `MTP=1` with
+/// `DP_ATTENTION=true`. The image and the date, columns of the point, say which recipe ran.
+const TRTLLM_MTP_SWEEPS: &[(&str, &str, u32, u32)] = &[("1.1.0rc2.post2", "2026-01-14", 3, 1)];
+
 /// The MTP draft length (without, with attention DP) of a TensorRT-LLM point whose image ran
-/// only InferenceX's MTP recipes ([`TRTLLM_MTP_IMAGES`]); `None` for any other point.
+/// only InferenceX's MTP recipes ([`TRTLLM_MTP_IMAGES`]), or whose image and date are a sweep
+/// of only those recipes ([`TRTLLM_MTP_SWEEPS`]); `None` for any other point.
 pub fn trtllm_mtp_draft_tokens(point: &ServingPoint) -> Option<(u32, u32)> {
     if point.backend != "trtllm" {
         return None;
@@ -133,6 +144,12 @@ pub fn trtllm_mtp_draft_tokens(point: &ServingPoint) -> Option<(u32, u32)> {
         .iter()
         .find(|(image, _, _)| *image == point.backend_version)
         .map(|&(_, k, k_dp)| (k, k_dp))
+        .or_else(|| {
+            TRTLLM_MTP_SWEEPS
+                .iter()
+                .find(|(image, date, _, _)| *image == point.backend_version && *date == point.measured)
+                .map(|&(_, _, k, k_dp)| (k, k_dp))
+        })
 }
 
 /// From this many clients InferenceX's Blackwell SGLang recipes read new requests every 30
@@ -349,6 +366,42 @@ mod tests {
             trtllm_mtp_draft_tokens(&point(&[("backend", "vllm"), ("backend_version", "1.2.0rc6.post3")])),
             None
         );
+    }
+
+    #[test]
+    fn the_mtp_only_sweep_of_a_shared_trtllm_image_turns_mtp_on() {
+        let draft = |backend: &str, version: &str, measured: &str| {
+            trtllm_mtp_draft_tokens(&point(&[
+                ("backend", backend),
+                ("backend_version", version),
+                ("measured", measured),
+            ]))
+        };
+        // `1.1.0rc2.post2` on the day only its MTP recipes were swept: k = 3, 1 under attention DP.
+        assert_eq!(draft("trtllm", "1.1.0rc2.post2", "2026-01-14"), Some((3, 1)));
+        let flags = recipe_flags(
+            &point(&[
+                ("backend", "trtllm"),
+                ("backend_version", "1.1.0rc2.post2"),
+                ("measured", "2026-01-14"),
+                ("isl", "1024"),
+            ]),
+            4,
+            false,
+        );
+        assert!(flags.contains(&("replica_config_speculative_method", "mtp".to_string())), "{flags:?}");
+        assert!(flags.contains(&("replica_config_num_speculative_tokens", "3".to_string())), "{flags:?}");
+        // The same image on the plain recipes' days, undated, or another image that day: none.
+        for (version, measured) in [
+            ("1.1.0rc2.post2", "2025-12-15"),
+            ("1.1.0rc2.post2", "2026-01-28"),
+            ("1.1.0rc2.post2", ""),
+            ("1.2.0rc6.post2", "2026-01-14"),
+        ] {
+            assert_eq!(draft("trtllm", version, measured), None, "{version} {measured}");
+        }
+        // Another engine with that version and date: nothing of it.
+        assert_eq!(draft("sglang", "1.1.0rc2.post2", "2026-01-14"), None);
     }
 
     #[test]
