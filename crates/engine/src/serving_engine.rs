@@ -47,6 +47,9 @@ pub struct EngineTarget {
     pub fp4_tensor_cores: bool,
     /// The weights' dtype (`replica_config_weight_dtype`: fp16, fp8, fp4, ...).
     pub weight_dtype: String,
+    /// Whether the catalogued model uses multi-head latent attention without a sparse
+    /// indexer (the DeepSeek-V3 architecture; false for a model the catalogue lacks).
+    pub dense_latent_attention: bool,
 }
 
 /// A registered serving engine.
@@ -189,6 +192,8 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
         pipeline_stages: int("replica_config_num_pipeline_stages"),
         fp4_tensor_cores,
         weight_dtype: config.get("replica_config_weight_dtype").to_text(),
+        dense_latent_attention: catalog::find_model(&config.get("replica_config_model_name").to_text())
+            .is_some_and(|m| m.mla.is_some() && m.sparse_attention.is_none()),
     }
 }
 
@@ -253,6 +258,12 @@ const TRTLLM_EAGER_LAUNCH_US: f64 = 40.0;
 const VLLM_EAGER_MOE_LAYER_US: f64 = 1000.0;
 /// See [`VLLM_EAGER_MOE_LAYER_US`].
 const SGLANG_EAGER_MOE_LAYER_US: f64 = 2500.0;
+/// SGLang's FlashInfer TRTLLM-Gen MoE runner (`--moe-runner-backend flashinfer_trtllm`): the
+/// same one-op runner as TensorRT-LLM's TRTLLM-Gen MoE (routing, permutation, both grouped
+/// GEMMs and the finalize in one C++ call), so its MoE layer's Python part is taken to be the
+/// same as that runner's, [`TRTLLM_GEN_EAGER_MOE_LAYER_US`] (VALIDATION.md, "SGLang's MoE
+/// runner by architecture").
+const SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US: f64 = TRTLLM_GEN_EAGER_MOE_LAYER_US;
 /// See [`TRTLLM_EAGER_LAUNCH_US`]: its CUTLASS (and Hopper's Triton / DeepGEMM) fused-MoE
 /// modules, whose routing method, input quantisation, expert maps and workspace set-up run from
 /// Python before the C++ MoE op.
@@ -284,6 +295,21 @@ fn trtllm_moe_layer_us(t: &EngineTarget) -> f64 {
 /// clients shows no eager decode steps: the bundle takes the engine's batch cap, 2048, so decode
 /// steps stay graph-replayed and only context and mixed steps run eagerly.
 const TRTLLM_CUDA_GRAPH_MAX_BATCH: u32 = 2048;
+
+/// The SGLang MoE runner's host µs per eager MoE layer on `t`. SGLang picks its runner itself
+/// (`--moe-runner-backend auto`): `ServerArgs._handle_model_specific_adjustments` sets
+/// `flashinfer_trtllm` for the DeepSeek-V3 architecture (latent attention without the sparse
+/// indexer) on SM100 with fp8 or ModelOpt fp4 weights and no all-to-all backend (0.5.x); every
+/// other model keeps the default runners (Triton / DeepGEMM / CUTLASS fused MoE), whose
+/// Python set-up [`SGLANG_EAGER_MOE_LAYER_US`] stands for.
+fn sglang_moe_layer_us(t: &EngineTarget) -> f64 {
+    let runner_quant = t.weight_dtype == "fp8" || t.weight_dtype == "fp4";
+    if t.fp4_tensor_cores && t.dense_latent_attention && runner_quant {
+        SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US
+    } else {
+        SGLANG_EAGER_MOE_LAYER_US
+    }
+}
 
 /// SGLang's `chunked_prefill_size` and `cuda_graph_max_bs` by GPU memory
 /// (`ServerArgs._handle_gpu_memory_settings`).
@@ -323,10 +349,7 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         // CUDA graphs for decode batches of up to cuda_graph_max_bs; prefill and mixed steps
         // run eagerly (piecewise CUDA graphs off).
         Setting::new("roofline_execution_time_predictor_config_eager_launch_us", SGLANG_EAGER_LAUNCH_US),
-        Setting::new(
-            "roofline_execution_time_predictor_config_eager_moe_layer_us",
-            SGLANG_EAGER_MOE_LAYER_US,
-        ),
+        Setting::new("roofline_execution_time_predictor_config_eager_moe_layer_us", sglang_moe_layer_us(t)),
         Setting::new("roofline_execution_time_predictor_config_cuda_graph_max_tokens", graph_bs),
         Setting::new("roofline_execution_time_predictor_config_cuda_graph_prefill", false),
         // Its eager extend step's host work runs in series with the GPU's (VALIDATION.md,
@@ -517,6 +540,33 @@ mod tests {
             ("roofline_execution_time_predictor_config_eager_launch_us", "0"),
         ]);
         assert_eq!(num(&off, "eager_launch_us"), 0.0);
+    }
+
+    #[test]
+    fn sglang_picks_its_moe_runners_host_cost_by_architecture_gpu_and_dtype() {
+        // The bundle's MoE host µs for an SGLang run of `model` on `device` with `dtype` weights.
+        let moe_us = |model: &str, device: &str, dtype: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "sglang"),
+                ("replica_config_model_name", model),
+                ("replica_config_device", device),
+                ("replica_config_weight_dtype", dtype),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_eager_moe_layer_us").parse::<f64>().unwrap()
+        };
+        // The DeepSeek-V3 architecture (latent attention, no sparse indexer) on SM100 with fp8 or
+        // fp4 weights: `flashinfer_trtllm`, TRTLLM-Gen's one runner op.
+        assert_eq!(moe_us("deepseek-ai/DeepSeek-R1", "b200", "fp8"), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("deepseek-ai/DeepSeek-V3", "b300", "fp4"), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US);
+        assert_eq!(SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US, 300.0);
+        // Hopper, other weight dtypes, other architectures (sparse attention over the latent,
+        // Gated DeltaNet hybrids) and models the catalogue lacks keep the default runners'.
+        assert_eq!(moe_us("deepseek-ai/DeepSeek-R1", "h200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("moonshotai/Kimi-K2.5", "b200", "int4"), SGLANG_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("zai-org/GLM-5", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("Qwen/Qwen3.5-397B-A17B", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("no-such/model", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
+        assert_eq!(SGLANG_EAGER_MOE_LAYER_US, 2500.0);
     }
 
     #[test]
