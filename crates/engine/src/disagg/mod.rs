@@ -58,7 +58,7 @@ pub const FLAGS: &[FlagDef] = &[
     FlagDef::opt_int(
         "disaggregation_config_decode_attention_dp_size",
         "none",
-        "Attention data-parallel ranks of each decode replica (TP × DP GPUs, each rank holding its own requests' KV); none = --replica_config_attention_dp_size.",
+        "Attention-DP ranks of each decode replica; none = --replica_config_attention_dp_size.",
     ),
     FlagDef::opt_int(
         "disaggregation_config_decode_num_blocks",
@@ -74,17 +74,17 @@ pub const FLAGS: &[FlagDef] = &[
         "disaggregation_config_decode_router",
         &["least_loaded", "most_kv_free", "round_robin"],
         "least_loaded",
-        "How a prefilled request's decode replica is picked: least_loaded (fewest requests running, waiting or arriving), most_kv_free (most free KV blocks after the transfers already headed there) or round_robin. Ties go to the lowest replica.",
+        "How a prefilled request's decode replica is picked: least_loaded, most_kv_free or round_robin (ties: lowest replica).",
     ),
     FlagDef::bool(
         "disaggregation_config_first_token_after_transfer",
         "false",
-        "The client gets the first token only once the KV cache reached the decode replica (TTFT includes the transfer); off = the prefill replica streams it.",
+        "The first token reaches the client after the KV transfer (from decode); off = from the prefill replica.",
     ),
     FlagDef::bool(
         "disaggregation_config_layerwise_transfer",
         "false",
-        "Send the KV cache layer by layer while the prefill runs (Mooncake, SGLang): only the part the prefill could not hide remains, at least one layer's share.",
+        "Send the KV cache layer by layer while the prefill runs (Mooncake, SGLang).",
     ),
     FlagDef::float(
         "disaggregation_config_transfer_overhead_ms",

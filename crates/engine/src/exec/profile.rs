@@ -51,7 +51,7 @@ macro_rules! vidur_flags {
                 concat!($prefix, "_execution_time_predictor_config_cpu_overhead_input_file"),
                 InputFile::ProfileTable,
                 "./data/profiling/cpu_overhead/{NETWORK_DEVICE}/{MODEL}/cpu_overheads.csv",
-                "Vidur CPU-overhead table (schedule, sampler, prepare inputs, process outputs, ray comm by batch size), charged once per iteration on the last stage; read unless CPU modelling is skipped.",
+                "Vidur CPU-overhead table, charged once per iteration; read unless CPU modelling is skipped.",
             ),
             FlagDef::int(concat!($prefix, "_execution_time_predictor_config_k_fold_cv_splits"), "10", IGNORED),
             FlagDef::choice(concat!($prefix, "_execution_time_predictor_config_cache_mode"), &["ignore_cache", "use_cache", "require_cache"], "use_cache", IGNORED),

@@ -22,13 +22,13 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "roofline_execution_time_predictor_config_gemm_kernels",
         &GemmKernels::NAMES,
         "vidur",
-        "Whose kernels the layer GEMMs are timed as: vidur = PyTorch linear layers as Vidur profiled them (its mlp.csv; Vidur parity); vllm = vLLM 0.24's, as AIConfigurator measured them (10-30 % faster on H100). fp8 weights always use vLLM's.",
+        "Whose kernels time the layer GEMMs: vidur (its mlp.csv; Vidur parity) or vllm (AIConfigurator's measurements; always for fp8).",
     ),
     FlagDef::choice(
         "roofline_execution_time_predictor_config_moe_routing",
         &["uniform", "balanced", "power_law"],
         "uniform",
-        "How MoE tokens spread over experts, which sets how many distinct experts (hence how much expert weight) a batch reads: uniform (each token's top-k at random: E(1-(1-k/E)^T)), balanced (picks spread evenly: min(E, T k), as AIConfigurator's balanced tables), power_law (expert i drawing a share proportional to (i+1)^-alpha).",
+        "How MoE tokens spread over experts (how much expert weight a batch reads): uniform (random top-k), balanced (as AIConfigurator's tables) or power_law.",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_moe_routing_alpha",
@@ -39,13 +39,13 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "roofline_execution_time_predictor_config_all_reduce_kernel",
         &AllReduceKernel::NAMES,
         "nccl",
-        "TP all-reduce implementation: nccl (Vidur parity), or a serving engine's own kernel (vllm_custom, sglang_custom, trtllm_custom; 2-3x faster than NCCL for decode-sized messages), fitted to AIConfigurator's tables; nodes without such a table use NCCL's fit.",
+        "TP all-reduce: nccl (Vidur parity) or an engine's own kernel (faster for small messages; AIConfigurator's fits, else NCCL's).",
     ),
     FlagDef::choice(
         "roofline_execution_time_predictor_config_kernel_fusion",
         &KernelFusion::NAMES,
         "none",
-        "Which small kernels an engine fuses into others: none = each op its own kernel (Vidur parity); trtllm = TensorRT-LLM's decoder layers: with TP > 1 and a hidden size over 4096 the residual add and both RMSNorms run inside the two all-reduces, and RoPE is applied in the kernel that writes the new K/V to the cache; a fused op still moves its data but pays no launch latency of its own.",
+        "Small kernels fused into others: none (Vidur parity) or trtllm (TensorRT-LLM's decoder layers: norms in the all-reduces, RoPE in the KV write).",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_launch_us",
@@ -55,7 +55,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_moe_layer_us",
         "0",
-        "Host time per MoE layer of an eager step beyond its kernels' launches (the engine's Python MoE module: routing and workspace set-up), µs; 0 = none.",
+        "Host time per MoE layer of an eager step beyond its launches (the engine's Python MoE module), µs.",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_latent_attention_layer_us",
@@ -65,7 +65,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
         "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
         "0",
-        "Largest step replayed from a CUDA graph (no eager host time): in tokens when prefills are replayed too (vLLM), else in requests of a decode-only step (SGLang's cuda_graph_max_bs, TensorRT-LLM's max_batch_size).",
+        "Largest step replayed from a CUDA graph (no eager host time): tokens if prefills are replayed (vLLM), else decode requests.",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_eager_host_serial",
@@ -75,7 +75,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "roofline_execution_time_predictor_config_eager_moe_host_serial",
         "false",
-        "Whether an eager step's MoE host time (eager_moe_layer_us) comes on top of its GPU time: the step takes max(GPU, launches) + MoE host time (vLLM's). Ignored with eager_host_serial.",
+        "An eager step takes max(GPU, launches) + its MoE host time (vLLM's). Ignored with eager_host_serial.",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_fp8_moe_fit_at_decode",
@@ -85,7 +85,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
-        "Whether steps with prefill tokens are replayed from CUDA graphs too (vLLM's piecewise graphs); false = decode-only steps only (SGLang, TensorRT-LLM).",
+        "Whether prefill steps are replayed from CUDA graphs too (vLLM's piecewise graphs).",
     ),
 ];
 

@@ -44,7 +44,7 @@ pub(super) const CLUSTER: &[FlagDef] = &[
     FlagDef::int(
         "replica_config_expert_parallel_size",
         "1",
-        "Expert-parallel degree (EP) of an MoE model: routed experts sharded over this many of a stage's TP × attention-DP GPUs (expert TP = TP × DP / EP), tokens exchanged all-to-all per MoE layer. 1 = experts split by TP.",
+        "Expert-parallel degree of an MoE model: routed experts over this many of a stage's TP × DP GPUs (expert TP = TP × DP / EP), all-to-all per MoE layer.",
     ),
     FlagDef::int(
         "replica_config_attention_dp_size",
@@ -65,7 +65,7 @@ pub(super) const CLUSTER: &[FlagDef] = &[
         "replica_config_weight_dtype",
         &["bf16", "fp16", "fp8", "fp4", "int4"],
         "bf16",
-        "Weight dtype: sets bytes per parameter and the GEMM FLOP rate. fp4 is NVFP4 (0.5625 bytes per parameter with its block scales; the FP4 tensor-core rate on Blackwell, the FP16 rate elsewhere). int4 is INT4 weight-only (W4A16: 0.5625 bytes per parameter with a bf16 scale per group of 32; dequantised in the GEMM, at the FP16 rate); on an MoE model only the routed experts are int4 and the other weights bf16, as compressed-tensors checkpoints (Kimi-K2.5) ship them.",
+        "Weight dtype (bytes per parameter, GEMM rate): fp4 = NVFP4, int4 = INT4 weight-only (an MoE model's routed experts only); docs/policies.md.",
     ),
     FlagDef::choice(
         "replica_config_kv_cache_dtype",
@@ -115,7 +115,7 @@ pub(super) const CACHE: &[FlagDef] = &[
         "cache_config_activation_memory",
         &["none", "profile"],
         "none",
-        "Activation memory kept out of the KV cache: none (Vidur) or profile (vLLM's profile run: the peak of one forward pass over the scheduler's token budget, plus the sampler's fp32 logits for its batch-size cap).",
+        "Activation memory kept out of the KV cache: none (Vidur) or profile (vLLM's profile run over the token budget).",
     ),
     FlagDef::float(
         "cache_config_runtime_memory_gb",
@@ -200,7 +200,7 @@ pub(super) const SLO: &[FlagDef] = &[
         "slo_config_combine",
         &["and", "or"],
         "and",
-        "With several objectives, a request meets them when it meets all (and) or any (or); they hold when the share of requests meeting them reaches their quantile (the largest). One objective holds when its quantile is within its bound.",
+        "With several objectives, a request meets them when it meets all (and) or any (or); they hold when that share of requests reaches their (largest) quantile.",
     ),
 ];
 

@@ -127,7 +127,7 @@ fn assemble() -> Vec<FlagDef> {
         disagg::TYPE_FLAG,
         vec![disagg::AGGREGATED, disagg::PREFILL_DECODE],
         disagg::AGGREGATED,
-        "none = aggregated serving (every replica prefills and decodes); prefill_decode = the --cluster_config_num_replicas replicas prefill only, and a decode pool (--disaggregation_config_decode_*) decodes after each request's KV cache is transferred to it.",
+        "none = aggregated serving; prefill_decode = the replicas prefill only and a decode pool (--disaggregation_config_decode_*) decodes after the KV transfer.",
         FlagGroup::Disaggregation,
     ));
     flags.extend(disagg::FLAGS.iter().cloned().map(|f| {
@@ -216,7 +216,7 @@ fn assemble() -> Vec<FlagDef> {
         "serving_engine",
         std::iter::once(serving_engine::NO_ENGINE).chain(engines.iter().copied()).collect(),
         serving_engine::NO_ENGINE,
-        "Serving engine whose own scheduler and defaults to model: vllm, sglang or trtllm (its replica scheduler, token budgets, request caps, KV blocks, prefix caching and memory kept back; flags set explicitly override them); none = Vidur's schedulers and defaults.",
+        "Serving engine whose scheduler and defaults to model (explicit flags override them); none = Vidur's.",
         FlagGroup::ReplicaScheduler,
     ));
     flags.push(
@@ -268,7 +268,7 @@ fn assemble() -> Vec<FlagDef> {
         "execution_time_predictor_config_type",
         predictors.iter().map(|(name, _)| *name).collect(),
         "roofline",
-        "How batch times are predicted: roofline (calibrated, no profiling needed) or profile tables (Vidur CSVs; random_forest and linear_regression are Vidur's names for the same files).",
+        "How batch times are predicted: roofline (calibrated, no profiling) or profile tables (Vidur CSVs; random_forest and linear_regression: the same).",
         FlagGroup::Predictor,
     ));
     push(&mut flags, core::EXECUTION, FlagGroup::Predictor);

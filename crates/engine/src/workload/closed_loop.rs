@@ -46,7 +46,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
         "closed_loop_request_generator_config_warmup_requests",
         "0",
-        "Warm-up requests (copies of the first request's lengths) sent first through the same clients and left out of the statistics; the counted requests start together after them.",
+        "Warm-up requests sent first through the same clients and left out of the statistics.",
     ),
     FlagDef::float(
         "closed_loop_request_generator_config_length_range_ratio",
@@ -56,7 +56,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::float(
         "closed_loop_request_generator_config_client_ttft_overhead",
         "0",
-        "Seconds of client-side time to first token per request (HTTP, API server), spent before the request reaches the scheduler; counted in its TTFT and latency.",
+        "Client-side seconds to first token per request (HTTP, API server), before the scheduler sees it.",
     ),
     FlagDef::float(
         "closed_loop_request_generator_config_client_ttft_overhead_per_input_token",

@@ -203,17 +203,17 @@ const TRACE_FLAGS: &[FlagDef] = &[
         TRACE_FILE_FLAG,
         InputFile::ArrivalTimes,
         "data/processed_traces/AzureFunctionsInvocationTraceForTwoWeeksJan2021Processed.csv",
-        "Trace whose arrival times give the gaps: a CSV with an arrived_at column of seconds or date-times (YYYY-MM-DD HH:MM:SS[.ffffff], as Vidur's interval traces; other columns are ignored), an Azure CSV or a Mooncake JSONL. Date-times in arrived_at count in whole seconds since the first kept arrival, as in Vidur.",
+        "Trace whose arrival times give the gaps: a CSV with arrived_at (seconds or date-times, as Vidur's), an Azure CSV or a Mooncake JSONL.",
     ),
     FlagDef::string(
         START_FLAG,
         "none",
-        "Use arrivals strictly after this instant: a date-time such as 1970-01-04 12:00:00 (Vidur's default; numbers of seconds in the trace count from 1970-01-01 00:00:00) or seconds on the trace's clock (from its earliest arrival if it writes date-times); none = from the first arrival.",
+        "Use arrivals strictly after this instant: a date-time (Vidur's default 1970-01-04 12:00:00) or seconds on the trace's clock; none = from the first.",
     ),
     FlagDef::string(
         END_FLAG,
         "none",
-        "Use arrivals strictly before this instant: a date-time such as 1970-01-04 15:00:00 (Vidur's default) or seconds, read as the start time is; none = to the last arrival.",
+        "Use arrivals strictly before this instant (read as the start time); none = to the last.",
     ),
     FlagDef::float(SCALE_FLAG, "1", "Multiply gaps by this (< 1 speeds the trace up)."),
 ];

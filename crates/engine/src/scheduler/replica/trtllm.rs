@@ -50,12 +50,12 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "trtllm_scheduler_config_capacity_scheduler_policy",
         &["guaranteed_no_evict", "max_utilization"],
         "guaranteed_no_evict",
-        "guaranteed_no_evict: admit a request only when KV for its whole prompt and output is free besides what started requests still need; max_utilization: admit what fits the next step and pause the newest request when KV runs out.",
+        "guaranteed_no_evict (admit when KV for the whole request is free) or max_utilization (admit what fits the next step; pause the newest when KV runs out).",
     ),
     FlagDef::bool(
         "trtllm_scheduler_config_enable_chunked_context",
         "false",
-        "Split prompts into chunks that share each iteration's token budget with generation (enable_chunked_prefill); off: a prompt runs whole, and waits until it fits.",
+        "Split prompts into chunks sharing each iteration's token budget with generation; off: whole prompts.",
     ),
     FlagDef::bool(
         "trtllm_scheduler_config_overlap_scheduler",
