@@ -41,13 +41,28 @@ const BACKENDS: &[&str] = &["vllm", "sglang", "trtllm"];
 /// KV page size of SGLang's disaggregated pools in the harness (SGLang's own is 1 token).
 const SGLANG_DISAGG_BLOCK_SIZE: u32 = 16;
 
+/// Requests one decode worker runs at once: `decode_batch_size` per attention-DP rank, as an
+/// aggregated row's `batch_size` is. AIConfigurator, whose file this is, sizes batches per rank
+/// (its SDK's `global_bs = bs * attention_dp_size`, as NVIDIA Dynamo's mocker `perf_model.rs`
+/// states when it divides a global batch for it). Read per worker instead, the decode pools
+/// with attention DP came out at half the measured TPOT (their batches DP-fold too small), those
+/// without it within ~15 %.
+fn decode_worker_batch(decode: &crate::points::Pool) -> u64 {
+    u64::from(decode.batch_size.unwrap_or(1)) * u64::from(decode.attention_dp_size.max(1))
+}
+
 /// The decode pool of a disaggregated point: its workers, parallelism (TP, PP, attention DP,
 /// EP) and per-worker batch; the prefill pool's shape is the replica flags'. The first token
 /// reaches the client from the decode worker (Dynamo's workers: the prefill worker's output
 /// token is not streamed), so TTFT includes the transfer. Every engine's scheduler serves
 /// disaggregated pools (vLLM's, SGLang's and TensorRT-LLM's hand-off and decode admission).
-fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
+///
+/// The decode batch cap is the engine's: TensorRT-LLM's `max_batch_size` holds per attention-DP
+/// rank (`per_rank_cap`), vLLM's and SGLang's caps per worker.
+fn disagg_flags(pools: &Pools, per_rank_cap: bool) -> Vec<(&'static str, String)> {
     let (prefill, decode) = (pools.prefill, pools.decode);
+    let decode_cap =
+        if per_rank_cap { u64::from(decode.batch_size.unwrap_or(1)) } else { decode_worker_batch(&decode) };
     let count = |n: Option<u32>| n.unwrap_or(1).to_string();
     vec![
         ("cluster_config_num_replicas", count(prefill.num_workers)),
@@ -57,7 +72,7 @@ fn disagg_flags(pools: &Pools) -> Vec<(&'static str, String)> {
         ("disaggregation_config_decode_num_pipeline_stages", decode.pp_size.to_string()),
         ("disaggregation_config_decode_attention_dp_size", decode.attention_dp_size.max(1).to_string()),
         ("disaggregation_config_decode_expert_parallel_size", decode.moe_ep_size.max(1).to_string()),
-        ("disaggregation_config_decode_batch_size_cap", count(decode.batch_size)),
+        ("disaggregation_config_decode_batch_size_cap", decode_cap.to_string()),
         ("disaggregation_config_first_token_after_transfer", "true".to_string()),
     ]
 }
@@ -96,7 +111,14 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         (Mode::Disaggregated, None) => return Err(SkipReason::Disaggregated),
         (Mode::Disaggregated, Some(pools)) => (
             Instance {
-                concurrency: pools.decode.batch_size.unwrap_or(1) * pools.decode.num_workers.unwrap_or(1),
+                concurrency: u32::try_from(
+                    decode_worker_batch(&pools.decode) * u64::from(pools.decode.num_workers.unwrap_or(1)),
+                )
+                .map_err(|_| SkipReason::Refused {
+                    flag: "decode_batch_size".into(),
+                    message: "decode_batch_size × decode_attention_dp_size × decode_num_workers is beyond 2^32 clients"
+                        .into(),
+                })?,
                 tp_size: pools.prefill.tp_size,
                 pp_size: pools.prefill.pp_size,
             },
@@ -177,7 +199,7 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     ];
     flags.extend(recipe_flags(point, concurrency, blackwell));
     if let Some(pools) = pools {
-        flags.extend(disagg_flags(&pools));
+        flags.extend(disagg_flags(&pools, point.backend == "trtllm"));
         if point.backend == "sglang" {
             // SGLang's 1-token pages would make a DP-8-32 pool's KV (up to 113 M tokens per
             // replica) more blocks than the simulator keeps; 16-token pages change only the
@@ -510,7 +532,17 @@ mod tests {
         assert_eq!(flag(&c, "replica_config_expert_parallel_size"), "8");
         assert_eq!(flag(&c, "disaggregation_config_decode_attention_dp_size"), "4");
         assert_eq!(flag(&c, "disaggregation_config_decode_expert_parallel_size"), "32");
-        assert_eq!(c.concurrency, 96);
+        // `decode_batch_size` is per attention-DP rank: 32 × DP 4 a worker, 3 workers; TensorRT-LLM's
+        // cap is per rank.
+        assert_eq!(flag(&c, "disaggregation_config_decode_batch_size_cap"), "32");
+        assert_eq!(c.concurrency, 384);
+        let c = point_config(&parse("sglang", "1,2,4,1,2,8,32,3,8,1,4,32"), &Overrides::default()).unwrap();
+        assert_eq!(
+            flag(&c, "disaggregation_config_decode_batch_size_cap"),
+            "128",
+            "SGLang's cap is per worker"
+        );
+        assert_eq!(c.concurrency, 384);
         let c = point_config(&parse("sglang", "1,1,1,1,4,0,24,3,4,1,1,0"), &Overrides::default()).unwrap();
         assert_eq!(flag(&c, "replica_config_attention_dp_size"), "4");
         assert_eq!(flag(&c, "disaggregation_config_decode_attention_dp_size"), "1");
@@ -520,6 +552,11 @@ mod tests {
         assert_eq!(skip("vllm", ",,,,,,,,,,,").unwrap_err(), SkipReason::Disaggregated);
         assert_eq!(skip("vllm", ",,4,1,0,0,,,8,1,1,0").unwrap_err(), SkipReason::Disaggregated);
         assert_eq!(skip("sglang", ",,4,1,0,8,,,8,1,1,8").unwrap_err(), SkipReason::Disaggregated);
+        // More clients than a u32 counts: refused, named by the column, never wrapped.
+        match skip("trtllm", "1,1,1,1,1,0,65536,2,8,1,65536,0") {
+            Err(SkipReason::Refused { flag, .. }) => assert_eq!(flag, "decode_batch_size"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]
