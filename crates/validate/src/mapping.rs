@@ -111,10 +111,10 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         (Mode::Disaggregated, None) => return Err(SkipReason::Disaggregated),
         (Mode::Disaggregated, Some(pools)) => (
             Instance {
-                concurrency: u32::try_from(
-                    decode_worker_batch(&pools.decode) * u64::from(pools.decode.num_workers.unwrap_or(1)),
-                )
-                .map_err(|_| SkipReason::Refused {
+                concurrency: decode_worker_batch(&pools.decode)
+                    .checked_mul(u64::from(pools.decode.num_workers.unwrap_or(1)))
+                    .and_then(|clients| u32::try_from(clients).ok())
+                    .ok_or_else(|| SkipReason::Refused {
                     flag: "decode_batch_size".into(),
                     message: "decode_batch_size × decode_attention_dp_size × decode_num_workers is beyond 2^32 clients"
                         .into(),
@@ -553,9 +553,12 @@ mod tests {
         assert_eq!(skip("vllm", ",,4,1,0,0,,,8,1,1,0").unwrap_err(), SkipReason::Disaggregated);
         assert_eq!(skip("sglang", ",,4,1,0,8,,,8,1,1,8").unwrap_err(), SkipReason::Disaggregated);
         // More clients than a u32 counts: refused, named by the column, never wrapped.
-        match skip("trtllm", "1,1,1,1,1,0,65536,2,8,1,65536,0") {
-            Err(SkipReason::Refused { flag, .. }) => assert_eq!(flag, "decode_batch_size"),
-            other => panic!("expected a refusal, got {other:?}"),
+        for pools in ["1,1,1,1,1,0,65536,2,8,1,65536,0", "1,1,1,1,1,0,4294967295,4294967295,8,1,4294967295,0"]
+        {
+            match skip("trtllm", pools) {
+                Err(SkipReason::Refused { flag, .. }) => assert_eq!(flag, "decode_batch_size"),
+                other => panic!("expected a refusal, got {other:?}"),
+            }
         }
     }
 
