@@ -477,6 +477,7 @@ pub struct ChromeSlice {
 /// escaper, so the text cannot drift from what `serde_json` writes.
 mod chrome_json {
     use super::ChromeSlice;
+    use crate::decimal::push_prefix;
     use serde_json::ser::{CompactFormatter, Formatter};
 
     /// The text before the first event.
@@ -493,17 +494,6 @@ mod chrome_json {
         } else {
             serde_json::to_writer(&mut *out, text).expect("writes to memory");
         }
-    }
-
-    /// Appends the first `len` bytes of `text`. Copying the whole fixed-size array and
-    /// truncating compiles to a few vector moves; a copy of `len` bytes was a `memcpy` call
-    /// per number, a tenth of the trace's cost.
-    #[inline(always)]
-    fn push_prefix<const N: usize>(out: &mut Vec<u8>, text: &[u8; N], len: usize) {
-        debug_assert!(len <= N);
-        let at = out.len();
-        out.extend_from_slice(text);
-        out.truncate(at + len);
     }
 
     /// Op names (static strings, a dozen or so) already found to need no escaping, by address

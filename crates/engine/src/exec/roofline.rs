@@ -2370,9 +2370,20 @@ mod latent_tests {
     }
 
     fn deepseek_on(device: &str, tp: &str, weights: &str) -> RooflinePredictor {
+        predictor_of("deepseek-ai/DeepSeek-V3", device, tp, weights, RooflineCoefficients::default())
+    }
+
+    /// The roofline of `model` at TP `tp` on a DGX node of `device` with `weights`.
+    fn predictor_of(
+        model: &str,
+        device: &str,
+        tp: &str,
+        weights: &str,
+        settings: RooflineCoefficients,
+    ) -> RooflinePredictor {
         let network = format!("{device}_dgx");
         let config = Config::from_pairs([
-            ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+            ("replica_config_model_name", model),
             ("replica_config_device", device),
             ("replica_config_network_device", network.as_str()),
             ("replica_config_tensor_parallel_size", tp),
@@ -2380,23 +2391,13 @@ mod latent_tests {
         ])
         .unwrap();
         let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
-        RooflinePredictor::new(&replica, RooflineCoefficients::default()).unwrap()
+        RooflinePredictor::new(&replica, settings).unwrap()
     }
 
     #[test]
     fn weight_only_mxfp4_experts_on_hopper_take_their_fused_fit_at_every_size() {
         let gpt_oss = |device: &str| {
-            let network = format!("{device}_dgx");
-            let config = Config::from_pairs([
-                ("replica_config_model_name", "openai/gpt-oss-120b"),
-                ("replica_config_device", device),
-                ("replica_config_network_device", network.as_str()),
-                ("replica_config_tensor_parallel_size", "4"),
-                ("replica_config_weight_dtype", "fp4"),
-            ])
-            .unwrap();
-            let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
-            RooflinePredictor::new(&replica, RooflineCoefficients::default()).unwrap()
+            predictor_of("openai/gpt-oss-120b", device, "4", "fp4", RooflineCoefficients::default())
         };
         for device in ["h100", "h200"] {
             let p = gpt_oss(device);
@@ -2425,18 +2426,8 @@ mod latent_tests {
     #[test]
     fn fp8_experts_on_hopper_take_their_all_sizes_fit_only_where_the_engine_says() {
         let minimax = |device: &str, at_decode: bool| {
-            let network = format!("{device}_dgx");
-            let config = Config::from_pairs([
-                ("replica_config_model_name", "MiniMaxAI/MiniMax-M2.5"),
-                ("replica_config_device", device),
-                ("replica_config_network_device", network.as_str()),
-                ("replica_config_tensor_parallel_size", "4"),
-                ("replica_config_weight_dtype", "fp8"),
-            ])
-            .unwrap();
-            let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
             let settings = RooflineCoefficients { fp8_moe_fit_at_decode: at_decode, ..Default::default() };
-            RooflinePredictor::new(&replica, settings).unwrap()
+            predictor_of("MiniMaxAI/MiniMax-M2.5", device, "4", "fp8", settings)
         };
         let h200 = Calibration::embedded().device("h200").unwrap();
         // Off (the default): the generic fp8 curve, the prefill-sized fit blended in.
