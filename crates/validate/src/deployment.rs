@@ -52,7 +52,10 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   with the engine's defaults, 50 and 10, kept here); aggregated points only, as the disaggregated recipes'
 ///   servers are configured apart.
 ///   On the image InferenceX ran only with its MTP recipes ([`TRTLLM_MTP_IMAGES`]), or a
-///   sweep of a shared image that ran only them ([`TRTLLM_MTP_SWEEPS`]): MTP speculative decoding with the recipes' draft length, the drafts counted in the budget.
+///   sweep of a shared image that ran only them ([`TRTLLM_MTP_SWEEPS`]): MTP speculative
+///   decoding with the recipes' draft length, the drafts counted in the budget; on such a sweep
+///   the scripts' own `--max_batch_size` and `--max_num_tokens`, unfloored
+///   ([`trtllm_mtp_recipe_batch`]).
 /// - SGLang on Blackwell (`blackwell`: the GPU has an FP4 rate): the scheduler reads new
 ///   requests every 10 decode iterations, every 30 from 16 clients
 ///   (`--scheduler-recv-interval`, InferenceX's B200 SGLang recipes for DeepSeek-R1 fp8 and
@@ -66,7 +69,12 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   three, so its state pool runs three times the requests; elsewhere only where the KV cache
 ///   runs short (a retracted request no longer finds its own blocks cached). Aggregated points
 ///   only (109 of 177 disaggregated recipes set it).
-pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> Vec<(&'static str, String)> {
+pub fn recipe_flags(
+    point: &ServingPoint,
+    concurrency: u32,
+    dp_ranks: u32,
+    blackwell: bool,
+) -> Vec<(&'static str, String)> {
     match point.backend.as_str() {
         "vllm" => vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())],
         "trtllm" => {
@@ -80,17 +88,33 @@ pub fn recipe_flags(point: &ServingPoint, concurrency: u32, blackwell: bool) -> 
                 }
                 Some((k, k_dp)) => {
                     let k = if attention_dp { k_dp } else { k };
-                    // The budget rule above with the k drafts of every client counted (the MTP
-                    // recipes' own `((MTP+1)*MAX_BATCH_SIZE+ISL+64+63)/64*64`, without the 8192
-                    // floor, is not taken: VALIDATION.md, "TensorRT-LLM's MTP recipes").
-                    let tokens = (u64::from(k + 1) * u64::from(concurrency) + u64::from(point.isl) + 64)
-                        .div_ceil(64)
-                        * 64;
-                    vec![
-                        ("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string()),
-                        ("replica_config_speculative_method", "mtp".to_string()),
-                        ("replica_config_num_speculative_tokens", k.to_string()),
-                    ]
+                    let mut flags = match trtllm_mtp_recipe_batch(point, concurrency, dp_ranks) {
+                        // The sweep's recipe as written: `MAX_BATCH_SIZE` clients per rank and
+                        // `MAX_NUM_TOKENS=((MTP+1)*MAX_BATCH_SIZE+ISL+64+63)/64*64`.
+                        Some(batch) => {
+                            let tokens = (u64::from(k + 1) * u64::from(batch) + u64::from(point.isl) + 64)
+                                .div_ceil(64)
+                                * 64;
+                            vec![
+                                ("trtllm_scheduler_config_max_num_tokens", tokens.to_string()),
+                                ("trtllm_scheduler_config_batch_size_cap", batch.to_string()),
+                            ]
+                        }
+                        // The budget rule above with the k drafts of every client counted (the
+                        // image's MTP recipes' own budget, without the 8192 floor, is not taken:
+                        // their piecewise CUDA graphs are not modelled; VALIDATION.md,
+                        // "TensorRT-LLM's MTP recipes").
+                        None => {
+                            let tokens =
+                                (u64::from(k + 1) * u64::from(concurrency) + u64::from(point.isl) + 64)
+                                    .div_ceil(64)
+                                    * 64;
+                            vec![("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string())]
+                        }
+                    };
+                    flags.push(("replica_config_speculative_method", "mtp".to_string()));
+                    flags.push(("replica_config_num_speculative_tokens", k.to_string()));
+                    flags
                 }
             };
             if aggregated && attention_dp {
@@ -132,6 +156,22 @@ const TRTLLM_MTP_IMAGES: &[(&str, u32, u32)] = &[("1.2.0rc6.post3", 3, 1)];
 /// `benchmarks/dsr1_fp8_h200_trt_mtp_slurm.sh` and the B200 ones set `MTP=3`, `MTP=1` with
 /// `DP_ATTENTION=true`. The image and the date, columns of the point, say which recipe ran.
 const TRTLLM_MTP_SWEEPS: &[(&str, &str, u32, u32)] = &[("1.1.0rc2.post2", "2026-01-14", 3, 1)];
+
+/// The `MAX_BATCH_SIZE` of a point of an MTP-only sweep ([`TRTLLM_MTP_SWEEPS`]), whose scripts
+/// (`benchmarks/dsr1_fp8_{h200,b200}_trt_mtp_slurm.sh`, `dsr1_fp4_b200_trt_mtp_slurm.sh`, as
+/// added by InferenceX `bf3456727`, unchanged until 2026-01-22) pass `--max_batch_size=$MAX_BATCH_SIZE` (the clients, per
+/// rank under attention DP: `CONC/TP`, at least 1) and size `--max_num_tokens` from it without
+/// an 8192 floor. They turn on no piecewise CUDA graphs, so their context steps run eagerly, as
+/// llmsim's do. `None` off such a sweep: the `1.2.0rc6.post3` MTP recipes
+/// ([`TRTLLM_MTP_IMAGES`]) replay a context step's non-attention part in piecewise CUDA graphs
+/// at the concurrencies where their own budget is small, which llmsim does not model, so the
+/// harness keeps its floored budget there.
+fn trtllm_mtp_recipe_batch(point: &ServingPoint, concurrency: u32, dp_ranks: u32) -> Option<u32> {
+    TRTLLM_MTP_SWEEPS
+        .iter()
+        .any(|(image, date, _, _)| *image == point.backend_version && *date == point.measured)
+        .then(|| (concurrency / dp_ranks.max(1)).max(1))
+}
 
 /// The MTP draft length (without, with attention DP) of a TensorRT-LLM point whose image ran
 /// only InferenceX's MTP recipes ([`TRTLLM_MTP_IMAGES`]), or whose image and date are a sweep
@@ -336,6 +376,7 @@ mod tests {
                     ("isl", isl),
                 ]),
                 c,
+                dp.parse().unwrap(),
                 true,
             )
         };
@@ -387,10 +428,32 @@ mod tests {
                 ("isl", "1024"),
             ]),
             4,
+            1,
             false,
         );
         assert!(flags.contains(&("replica_config_speculative_method", "mtp".to_string())), "{flags:?}");
         assert!(flags.contains(&("replica_config_num_speculative_tokens", "3".to_string())), "{flags:?}");
+        // The sweep's scripts as written: `--max_batch_size` the clients (per rank under
+        // attention DP) and `--max_num_tokens` ⌊((k + 1) · batch + ISL + 127) / 64⌋ · 64, no
+        // 8192 floor: 4 · 4 + 1024 + 127 → 1152 tokens.
+        assert!(flags.contains(&("trtllm_scheduler_config_max_num_tokens", "1152".to_string())), "{flags:?}");
+        assert!(flags.contains(&("trtllm_scheduler_config_batch_size_cap", "4".to_string())), "{flags:?}");
+        // 128 clients on 8 attention-DP ranks: 16 a rank, k = 1: 2 · 16 + 8192 + 127 → 8320.
+        let dp = recipe_flags(
+            &point(&[
+                ("backend", "trtllm"),
+                ("backend_version", "1.1.0rc2.post2"),
+                ("measured", "2026-01-14"),
+                ("isl", "8192"),
+                ("attention_dp_size", "8"),
+            ]),
+            128,
+            8,
+            false,
+        );
+        assert!(dp.contains(&("trtllm_scheduler_config_max_num_tokens", "8320".to_string())), "{dp:?}");
+        assert!(dp.contains(&("trtllm_scheduler_config_batch_size_cap", "16".to_string())), "{dp:?}");
+        assert!(dp.contains(&("replica_config_num_speculative_tokens", "1".to_string())), "{dp:?}");
         // The same image on the plain recipes' days, undated, or another image that day: none.
         for (version, measured) in [
             ("1.1.0rc2.post2", "2025-12-15"),
@@ -407,11 +470,11 @@ mod tests {
     #[test]
     fn engine_recipes_turn_async_scheduling_on_and_size_the_token_budget() {
         assert_eq!(
-            recipe_flags(&point(&[("backend", "vllm")]), 16, false),
+            recipe_flags(&point(&[("backend", "vllm")]), 16, 1, false),
             [("vllm_v1_scheduler_config_async_scheduling", "true".to_string())]
         );
         // ⌈(128 + 8192 + 64) / 64⌉ · 64 = 8384; at most the default below it.
-        let budget = |isl: &str, c| recipe_flags(&point(&[("backend", "trtllm"), ("isl", isl)]), c, true);
+        let budget = |isl: &str, c| recipe_flags(&point(&[("backend", "trtllm"), ("isl", isl)]), c, 1, true);
         assert_eq!(budget("8192", 128), [("trtllm_scheduler_config_max_num_tokens", "8384".to_string())]);
         assert_eq!(budget("1024", 64), [("trtllm_scheduler_config_max_num_tokens", "8192".to_string())]);
         // SGLang: a receive interval on Blackwell, 10 below 16 clients, 30 from 16; none on
@@ -419,22 +482,22 @@ mod tests {
         // SGLang's aggregated points also run without the radix cache.
         let recv = "sglang_scheduler_config_scheduler_recv_interval";
         let radix = ("cache_config_enable_prefix_caching", "false".to_string());
-        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 8, false), vec![radix.clone()]);
+        assert_eq!(recipe_flags(&point(&[("backend", "sglang")]), 8, 1, false), vec![radix.clone()]);
         assert_eq!(
-            recipe_flags(&point(&[("backend", "sglang")]), 8, true),
+            recipe_flags(&point(&[("backend", "sglang")]), 8, 1, true),
             [radix.clone(), (recv, "10".to_string())]
         );
         assert_eq!(
-            recipe_flags(&point(&[("backend", "sglang")]), 16, true),
+            recipe_flags(&point(&[("backend", "sglang")]), 16, 1, true),
             [radix.clone(), (recv, "30".to_string())]
         );
         assert_eq!(
-            recipe_flags(&point(&[("backend", "sglang"), ("attention_dp_size", "8")]), 64, true),
+            recipe_flags(&point(&[("backend", "sglang"), ("attention_dp_size", "8")]), 64, 8, true),
             [radix]
         );
         // Attention DP: balancing on, for TensorRT-LLM only.
         let dp =
-            |backend| recipe_flags(&point(&[("backend", backend), ("attention_dp_size", "8")]), 64, true);
+            |backend| recipe_flags(&point(&[("backend", backend), ("attention_dp_size", "8")]), 64, 8, true);
         assert!(
             dp("trtllm")
                 .contains(&("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()))

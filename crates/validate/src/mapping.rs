@@ -197,7 +197,7 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         ("fixed_request_length_generator_config_prefill_tokens", point.isl.to_string()),
         ("fixed_request_length_generator_config_decode_tokens", point.osl.to_string()),
     ];
-    flags.extend(recipe_flags(point, concurrency, blackwell));
+    flags.extend(recipe_flags(point, concurrency, replica_dp, blackwell));
     if let Some(pools) = pools {
         flags.extend(disagg_flags(&pools, point.backend == "trtllm"));
         if point.backend == "sglang" {
