@@ -220,6 +220,14 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         Setting::new("cache_config_activation_memory", "profile"),
         // Its custom all-reduce for the message sizes it covers (NCCL above), and its GEMMs.
         Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "vllm_custom"),
+        // Before 0.11 its custom all-reduce takes messages below its 8 MiB buffer and pynccl the
+        // rest (`CustomAllreduce(max_size=8192 * 1024)`, `CudaCommunicator.all_reduce`); from
+        // 0.11 the symmetric-memory all-reduce (`VLLM_ALLREDUCE_USE_SYMM_MEM` on by default)
+        // takes the mid sizes, which no table times, so the custom fit stands in at every size.
+        Setting::new(
+            "roofline_execution_time_predictor_config_custom_all_reduce_max_mib",
+            if Version::at_least(t.version, 0, 11) { 0 } else { VLLM_CUSTOM_ALL_REDUCE_MAX_MIB },
+        ),
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
         // torch.compile's piecewise CUDA graphs for every step of up to
         // min(2 × max_num_seqs, 512, max_num_batched_tokens) tokens, prefill included; larger
@@ -240,6 +248,8 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
     ]
 }
 
+/// vLLM's custom all-reduce buffer before 0.11, MiB (`CustomAllreduce.__init__`'s `max_size`).
+const VLLM_CUSTOM_ALL_REDUCE_MAX_MIB: u32 = 8;
 /// Host µs per eagerly launched kernel, fitted per engine to the fixed part of the measured MoE
 /// TTFTs (VALIDATION.md, "The fixed part of TTFT").
 const VLLM_EAGER_LAUNCH_US: f64 = 20.0;
@@ -452,6 +462,19 @@ mod tests {
         let (v015, _) = applied(&[("serving_engine", "vllm"), ("serving_engine_version", "0.15.1")]);
         assert_eq!(value(&v015, "vllm_v1_scheduler_config_async_scheduling"), "true");
         assert_eq!(value(&v015, "vllm_v1_scheduler_config_admit_full_prompt"), "false");
+    }
+
+    #[test]
+    fn vllm_hands_messages_past_its_custom_all_reduce_buffer_to_nccl_before_0_11() {
+        let cap = |version: &str| {
+            let (c, _) = applied(&[("serving_engine", "vllm"), ("serving_engine_version", version)]);
+            value(&c, "roofline_execution_time_predictor_config_custom_all_reduce_max_mib")
+        };
+        // 0.10.x: `CustomAllreduce(max_size=8192 * 1024)`, pynccl above; from 0.11 the
+        // symmetric-memory all-reduce takes the mid sizes (no table: the custom fit stands in).
+        assert_eq!(cap("0.10.2"), "8.0");
+        assert_eq!(cap("0.11.0"), "0.0");
+        assert_eq!(cap("latest"), "0.0");
     }
 
     #[test]

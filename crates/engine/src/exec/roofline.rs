@@ -41,6 +41,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "nccl",
         "TP all-reduce: nccl (Vidur parity) or an engine's own kernel (faster for small messages; AIConfigurator's fits, else NCCL's).",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_custom_all_reduce_max_mib",
+        "0",
+        "Messages of at least this many MiB leave the engine's own all-reduce kernel for NCCL's fit (its buffer size, vLLM < 0.11: 8); 0 = the kernel's fit at every size.",
+    ),
     FlagDef::choice(
         "roofline_execution_time_predictor_config_kernel_fusion",
         &KernelFusion::NAMES,
@@ -162,6 +167,11 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         cpu_overhead_per_request_ms: cpu_per_req_ms,
         gemm_kernels,
         all_reduce_kernel,
+        custom_all_reduce_max_bytes: params.float_in(
+            "roofline_execution_time_predictor_config_custom_all_reduce_max_mib",
+            0.0,
+            1e6,
+        ) * MIB,
         moe_routing,
         kernel_fusion,
         eager,
@@ -198,6 +208,9 @@ pub struct RooflineCoefficients {
     pub gemm_kernels: GemmKernels,
     /// Which all-reduce tensor parallelism uses.
     pub all_reduce_kernel: AllReduceKernel,
+    /// Messages of at least this many bytes leave an engine's own all-reduce kernel for NCCL
+    /// (vLLM < 0.11: `CustomAllreduce`'s 8 MiB buffer, `should_custom_ar`); 0 = no limit.
+    pub custom_all_reduce_max_bytes: f64,
     /// How MoE tokens spread over experts.
     pub moe_routing: MoeRoutingKind,
     /// Which small kernels run fused into their neighbours.
@@ -297,6 +310,7 @@ impl Default for RooflineCoefficients {
             cpu_overhead_per_request_ms: 0.0,
             gemm_kernels: GemmKernels::Vidur,
             all_reduce_kernel: AllReduceKernel::Nccl,
+            custom_all_reduce_max_bytes: 0.0,
             moe_routing: MoeRoutingKind::Uniform,
             kernel_fusion: KernelFusion::None,
             eager: EagerLaunch::default(),
@@ -356,6 +370,9 @@ pub struct RooflinePredictor {
     /// on every GPU, the `moe` path).
     deployed: Option<DeployedMoe>,
     all_reduce: Option<Collective>,
+    /// From this message size (bytes) on, NCCL's fit instead of `all_reduce` (an engine kernel
+    /// whose buffer is smaller).
+    all_reduce_above: Option<(f64, Collective)>,
     send_recv: AlphaBeta,
     post_attn_norm: bool,
     /// The residual add and the norms run inside the all-reduces (no launches of their own).
@@ -462,6 +479,9 @@ pub const PIPELINE_TENSORS: f64 = 2.0;
 /// (h100_dgx and a100_dgx fits in data/calibration.json).
 const ALL_REDUCE_LINK_EFFICIENCY: f64 = 0.45;
 
+/// Bytes per MiB.
+const MIB: f64 = 1024.0 * 1024.0;
+
 impl RooflinePredictor {
     /// A predictor for `replica`, with the embedded calibration; fails only if the device's
     /// calibration source is unknown.
@@ -544,6 +564,19 @@ impl RooflinePredictor {
             _ => all_reduce_text,
         };
         let all_reduce = (tp > 1).then_some(all_reduce);
+        // An engine kernel with a bounded buffer hands larger messages to NCCL (vLLM's
+        // `CudaCommunicator.all_reduce`: custom all-reduce, else pynccl).
+        let cap = settings.custom_all_reduce_max_bytes;
+        let engine_kernel =
+            kernel != AllReduceKernel::Nccl && node_cal.and_then(|n| n.all_reduce_with(kernel, tp)).is_some();
+        let all_reduce_above = match node_cal.and_then(|n| n.all_reduce(tp)) {
+            Some(nccl) if tp > 1 && cap > 0.0 && engine_kernel => Some((cap, nccl)),
+            _ => None,
+        };
+        let all_reduce_text = match all_reduce_above {
+            Some((cap, _)) => format!("{all_reduce_text}, NCCL from {} MiB", cap / MIB),
+            None => all_reduce_text,
+        };
         let node_cal = all.node(&node.name);
         let spans_nodes = replica.parallel.world_size() > node.devices_per_node;
         let fitted_p2p =
@@ -773,6 +806,7 @@ impl RooflinePredictor {
                 }
             }),
             all_reduce,
+            all_reduce_above,
             send_recv,
             post_attn_norm: m.post_attn_norm,
             norms_in_all_reduce,
@@ -872,7 +906,11 @@ impl RooflinePredictor {
 
     /// One TP all-reduce of `tokens` activations, µs (0 without TP).
     pub fn all_reduce_us(&self, tokens: f64) -> f64 {
-        self.all_reduce.map_or(0.0, |c| c.time_us(tokens * self.shape.embedding_dim * ACT_BYTES))
+        let bytes = tokens * self.shape.embedding_dim * ACT_BYTES;
+        match self.all_reduce_above {
+            Some((cap, nccl)) if bytes >= cap => nccl.time_us(bytes),
+            _ => self.all_reduce.map_or(0.0, |c| c.time_us(bytes)),
+        }
     }
 
     /// Sending `tokens` tokens' activations to the next stage, µs: the hidden state and the
@@ -1820,6 +1858,36 @@ mod tests {
             "{}",
             pairwise.describe()
         );
+    }
+
+    #[test]
+    fn a_bounded_custom_all_reduce_hands_larger_messages_to_nccl() {
+        let build = |kernel: AllReduceKernel, cap_mib: f64| {
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Meta-Llama-3-70B"),
+                ("replica_config_device", "h100"),
+                ("replica_config_network_device", "h100_dgx"),
+                ("replica_config_tensor_parallel_size", "8"),
+            ]);
+            let settings = RooflineCoefficients {
+                all_reduce_kernel: kernel,
+                custom_all_reduce_max_bytes: cap_mib * MIB,
+                ..Default::default()
+            };
+            RooflinePredictor::new(&r, settings).unwrap()
+        };
+        let nccl = build(AllReduceKernel::Nccl, 0.0);
+        let unbounded = build(AllReduceKernel::VllmCustom, 0.0);
+        let bounded = build(AllReduceKernel::VllmCustom, 8.0);
+        // 8192 hidden × 2 bytes: 512 tokens are exactly 8 MiB, the first size NCCL takes
+        // (`should_custom_ar`: `inp_size < max_size`).
+        assert_eq!(bounded.all_reduce_us(511.0), unbounded.all_reduce_us(511.0));
+        assert!(bounded.all_reduce_us(511.0) < nccl.all_reduce_us(511.0));
+        assert_eq!(bounded.all_reduce_us(512.0), nccl.all_reduce_us(512.0));
+        assert_eq!(bounded.all_reduce_us(4096.0), nccl.all_reduce_us(4096.0));
+        assert!(bounded.describe().contains("vllm_custom, NCCL from 8 MiB"), "{}", bounded.describe());
+        // NCCL itself, or no TP, has nothing to hand over.
+        assert_eq!(build(AllReduceKernel::Nccl, 8.0).all_reduce_us(4096.0), nccl.all_reduce_us(4096.0));
     }
 
     fn eager(model: &str, tp: &str, eager: EagerLaunch) -> RooflinePredictor {
