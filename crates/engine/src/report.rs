@@ -634,7 +634,7 @@ mod chrome_json {
         fn are_sorted(&mut self, ops: &[(&'static str, f64)]) -> bool {
             self.scratch.clear();
             self.scratch.extend(ops.iter().map(|(name, _)| (name.as_ptr() as usize, name.len())));
-            if self.known.iter().any(|k| *k == self.scratch) {
+            if self.known.contains(&self.scratch) {
                 return true;
             }
             let sorted = ops.is_sorted_by_key(|(name, _)| *name);

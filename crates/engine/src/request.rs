@@ -38,13 +38,14 @@ pub enum RequestState {
 #[derive(Clone, Debug)]
 #[repr(C, align(128))]
 pub struct Request {
-    /// End of the latest pipeline stage that processed it.
+    /// End of the latest pipeline stage that processed it (set when that stage starts, its
+    /// end being known then; read when its next stage starts).
     pub latest_stage_end: Option<SimTime>,
     /// First time it was put in a batch.
     pub scheduled_at: Option<SimTime>,
     /// Σ gaps between one of its stages ending and the next starting.
     pub preempted_ns: Nanos,
-    /// Σ stage times of the batches it was in.
+    /// Σ stage times of the batches it was in (added as each stage starts).
     pub execution_ns: Nanos,
     /// Σ GPU (model) times of those stages.
     pub model_execution_ns: Nanos,

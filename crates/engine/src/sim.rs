@@ -23,8 +23,8 @@ use crate::workload::{RequestSource, hashes_for_block_size};
 /// One pipeline stage of a replica.
 #[derive(Debug, Default)]
 struct Stage {
-    /// The batch-stage executing now: (start, total ns, GPU ns).
-    running: Option<(SimTime, u64, u64)>,
+    /// When the batch-stage executing now started.
+    running: Option<SimTime>,
     queue: std::collections::VecDeque<BatchSlot>,
 }
 
@@ -547,33 +547,44 @@ impl Simulation {
         let batch = &self.batches[slot.0 as usize];
         let time = replica_state.predictor.predict(&batch.items, position);
         let (duration, model_ns) = time.total_and_model_ns();
-        state.running = Some((self.now, duration, model_ns.min(duration)));
+        let model_ns = model_ns.min(duration);
+        state.running = Some(self.now);
+        let end = self.now + duration;
+        // The stage's end is known now, so its requests' stage accounting is done in this one
+        // walk rather than a second one at the end: nothing reads these fields before then
+        // (the next stage's start reads `latest_stage_end`, the request's end the sums), and
+        // a request is in one batch at a time.
         for &id in &batch.plan.requests {
             let request = self.requests.get_mut(id);
+            debug_assert!(
+                request.latest_stage_end.is_none_or(|t| t <= self.now),
+                "request {} started a stage before its previous one ended",
+                id.0
+            );
             // Time between stages counts as preemption. Unlike Vidur, the wait of a request's
             // very first batch in the stage-0 queue (PP > 1) counts too, so that
             // e2e = scheduling delay + execution + preemption for every request.
             if let Some(since) = request.latest_stage_end.or(request.scheduled_at) {
                 request.preempted_ns += self.now.since(since);
             }
+            // Wrapping: the sums of stages that end stay within the horizon, but a stage that
+            // would end past it (a prediction of u64::MAX ns) is added here and never ends; the
+            // run stops there and nothing reads the sum (no overflow panic for it either).
+            request.execution_ns = request.execution_ns.wrapping_add(duration);
+            request.model_execution_ns = request.model_execution_ns.wrapping_add(model_ns);
+            request.latest_stage_end = Some(end);
         }
         self.metrics.on_stage_start(batch, stage, self.now, &time, duration);
-        self.queue.push(self.now + duration, Event::BatchStageEnd { replica, stage, batch: slot });
+        self.queue.push(end, Event::BatchStageEnd { replica, stage, batch: slot });
     }
 
     fn on_stage_end(&mut self, replica: ReplicaId, stage: u32, slot: BatchSlot) {
-        let (started, total_ns, model_ns) = self.replicas.0[replica.0 as usize].stages[stage as usize]
+        let started = self.replicas.0[replica.0 as usize].stages[stage as usize]
             .running
             .take()
             .expect("stage was running");
         self.metrics.on_stage_end(replica, stage, started, self.now);
-        let batch = &self.batches[slot.0 as usize];
-        for &id in &batch.plan.requests {
-            let request = self.requests.get_mut(id);
-            request.execution_ns += total_ns;
-            request.model_execution_ns += model_ns;
-            request.latest_stage_end = Some(self.now);
-        }
+        // The batch's requests were accounted for at the stage's start (`on_stage_schedule`).
         self.queue.push(self.now, Event::ReplicaStageSchedule { replica, stage });
         if stage + 1 == self.replicas.0[replica.0 as usize].stages.len() as u32 {
             self.queue.push(self.now, Event::BatchEnd { replica, batch: slot });

@@ -1056,10 +1056,11 @@ impl RooflinePredictor {
     /// batch, and a rank running a prefill eagerly holds the others back at every MoE layer.
     /// `busiest_rank_tokens`: the tokens of the busiest rank as the step's timing spread the
     /// batch over the ranks (`None` without attention DP).
+    /// `counts`: the batch's ([`BatchCounts::of`]); `busiest_rank_tokens`: as above.
     fn add_eager_host(
         &self,
         out: &mut ExecutionTime,
-        batch: &[BatchItem],
+        counts: BatchCounts,
         position: StagePosition,
         busiest_rank_tokens: Option<u64>,
     ) {
@@ -1070,11 +1071,11 @@ impl RooflinePredictor {
         // SGLang's and TensorRT-LLM's decode graphs are captured per batch of requests (a
         // speculative verification's k + 1 tokens per request replay the same graph).
         let per_rank = if self.settings.eager.graph_prefill {
-            busiest_rank_tokens.unwrap_or_else(|| batch.iter().map(|b| u64::from(b.num_tokens)).sum::<u64>())
+            busiest_rank_tokens.unwrap_or(counts.tokens)
         } else {
-            (batch.len() as u64).div_ceil(ranks)
+            (counts.items as u64).div_ceil(ranks)
         };
-        let has_prefill = batch.iter().any(|b| b.is_prefill);
+        let has_prefill = counts.has_prefill;
         let (launches, moe) = self.eager_host_parts_ms(per_rank, has_prefill, position.stage);
         // The scheduler's own CPU time (`cpu_overhead_ms`) runs before the launches, in series.
         let eager = &self.settings.eager;
@@ -1494,7 +1495,36 @@ impl RooflinePredictor {
 /// target's logits at every drafted position (vLLM's `logits_indices`). Without speculation
 /// this is the batch's length.
 pub(crate) fn logit_rows(batch: &[BatchItem]) -> usize {
-    batch.iter().map(|i| if i.is_prefill { 1 } else { i.num_tokens.max(1) as usize }).sum()
+    batch.iter().map(logit_rows_of).sum()
+}
+
+fn logit_rows_of(item: &BatchItem) -> usize {
+    if item.is_prefill { 1 } else { item.num_tokens.max(1) as usize }
+}
+
+/// The integer counts of a batch the roofline reads, taken in one walk of its items.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct BatchCounts {
+    /// Items (requests).
+    items: usize,
+    /// Σ tokens.
+    tokens: u64,
+    /// [`logit_rows`].
+    logit_rows: usize,
+    /// Whether any item is a prefill.
+    has_prefill: bool,
+}
+
+impl BatchCounts {
+    fn of(batch: &[BatchItem]) -> BatchCounts {
+        let mut counts = BatchCounts { items: batch.len(), ..BatchCounts::default() };
+        for item in batch {
+            counts.tokens += u64::from(item.num_tokens);
+            counts.logit_rows += logit_rows_of(item);
+            counts.has_prefill |= item.is_prefill;
+        }
+        counts
+    }
 }
 
 /// Token-count-driven ops of every layer, in execution order.
@@ -1515,11 +1545,12 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
     fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
         if let Some(deployed) = &self.deployed {
             let (mut out, busiest_rank_tokens) = self.predict_deployed(deployed, batch, position);
-            self.add_eager_host(&mut out, batch, position, Some(busiest_rank_tokens));
+            self.add_eager_host(&mut out, BatchCounts::of(batch), position, Some(busiest_rank_tokens));
             return out;
         }
         let mut out = ExecutionTime::default();
-        let token_count: u64 = batch.iter().map(|b| u64::from(b.num_tokens)).sum();
+        let counts = BatchCounts::of(batch);
+        let token_count = counts.tokens;
         let tokens = token_count as f64;
         let l = self.layers;
         let r = Provenance::Roofline;
@@ -1555,7 +1586,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
             out.set(Op::Embedding, op_us(EMBEDDING_SLOT) * 1e-3, r);
         }
         if position.is_last() {
-            let rows = logit_rows(batch);
+            let rows = counts.logit_rows;
             let lm_head = match rows.checked_sub(1).and_then(|i| self.lm_head_cache.get(i)) {
                 Some(memo) => *memo.get_or_init(|| self.lm_head_us(rows as f64)),
                 None => self.lm_head_us(rows as f64),
@@ -1567,7 +1598,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         } else {
             out.set(Op::PipelineSendRecv, self.send_recv_us(tokens) * 1e-3, r);
         }
-        self.add_eager_host(&mut out, batch, position, None);
+        self.add_eager_host(&mut out, counts, position, None);
         out
     }
 
@@ -2106,6 +2137,25 @@ mod tests {
             for op in norm_ops {
                 assert_eq!(fused.get(op), plain.get(op), "{model} TP {tp}: {op:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_batch_s_counts_in_one_walk_are_those_of_separate_walks() {
+        let prefill = BatchItem { num_processed_tokens: 16, num_tokens: 300, is_prefill: true };
+        let verify = BatchItem { num_processed_tokens: 500, num_tokens: 4, is_prefill: false };
+        let decode = BatchItem { num_processed_tokens: 500, num_tokens: 1, is_prefill: false };
+        for batch in [&[][..], &[decode, decode], &[verify, prefill, decode], &[prefill]] {
+            assert_eq!(
+                BatchCounts::of(batch),
+                BatchCounts {
+                    items: batch.len(),
+                    tokens: batch.iter().map(|b| u64::from(b.num_tokens)).sum(),
+                    logit_rows: logit_rows(batch),
+                    has_prefill: batch.iter().any(|b| b.is_prefill),
+                },
+                "{batch:?}"
+            );
         }
     }
 

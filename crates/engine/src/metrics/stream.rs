@@ -1,19 +1,19 @@
 //! Request records handed out while a run goes on, in id order, each as soon as its
 //! inter-arrival delay is final, so per-request output streams instead of piling up.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::report::RequestRecord;
 
 /// What is known of a request's row in the output.
 #[derive(Debug)]
 enum Row {
-    /// Still in flight (or completed with its delay not yet final).
+    /// Still in flight.
     Open,
     /// Over without a row (refused, or unfinished at the end).
     None,
-    /// Final.
-    Ready(RequestRecord),
+    /// Completed: final once its inter-arrival delay is (`is_final`).
+    Record { record: RequestRecord, is_final: bool },
 }
 
 /// The streaming state.
@@ -27,8 +27,9 @@ enum Row {
 pub(crate) struct RecordStream {
     /// Per replica: (first schedule ns, id) of requests scheduled there and not over.
     scheduled: Vec<BTreeSet<(u64, u32)>>,
-    /// Per replica: completed records by the same key, until their predecessor is known.
-    completed: Vec<BTreeMap<(u64, u32), RequestRecord>>,
+    /// Per replica: the same keys of completed requests until their predecessor is known
+    /// (their records wait in `rows`, so only the keys move in the tree).
+    completed: Vec<BTreeSet<(u64, u32)>>,
     /// Per replica: arrival of the last completed request placed in its order.
     last_arrival: Vec<Option<u64>>,
     /// Rows of ids `next_id..`, in id order.
@@ -43,7 +44,7 @@ impl RecordStream {
     pub(crate) fn new(num_replicas: usize) -> RecordStream {
         RecordStream {
             scheduled: vec![BTreeSet::new(); num_replicas],
-            completed: vec![BTreeMap::new(); num_replicas],
+            completed: vec![BTreeSet::new(); num_replicas],
             last_arrival: vec![None; num_replicas],
             rows: VecDeque::new(),
             next_id: 0,
@@ -85,7 +86,9 @@ impl RecordStream {
         let replica = record.replica as usize;
         let key = (record.scheduled_at_ns, record.id);
         self.scheduled[replica].remove(&key);
-        self.completed[replica].insert(key, record);
+        self.completed[replica].insert(key);
+        let id = record.id;
+        *self.row(id) = Row::Record { record, is_final: false };
         self.place(replica);
         self.advance();
     }
@@ -112,28 +115,31 @@ impl RecordStream {
     /// Gives `replica`'s completed records whose predecessor is known their delay.
     fn place(&mut self, replica: usize) {
         let first_open = self.scheduled[replica].first().copied();
-        while let Some(entry) = self.completed[replica].first_entry() {
-            if first_open.is_some_and(|open| open < *entry.key()) {
+        while let Some(&key) = self.completed[replica].first() {
+            if first_open.is_some_and(|open| open < key) {
                 break;
             }
-            let mut record = entry.remove();
-            record.inter_arrival_ns = match self.last_arrival[replica] {
+            self.completed[replica].pop_first();
+            let last_arrival = self.last_arrival[replica];
+            let Row::Record { record, is_final } = self.row(key.1) else {
+                unreachable!("a completed request's row holds its record")
+            };
+            record.inter_arrival_ns = match last_arrival {
                 Some(previous) => record.arrived_at_ns.saturating_sub(previous),
                 None => record.arrived_at_ns,
             };
+            *is_final = true;
             self.last_arrival[replica] = Some(record.arrived_at_ns);
-            let id = record.id;
-            *self.row(id) = Row::Ready(record);
         }
     }
 
     /// Hands out the leading rows that are final.
     fn advance(&mut self) {
         while let Some(row) = self.rows.front() {
-            if matches!(row, Row::Open) {
+            if matches!(row, Row::Open | Row::Record { is_final: false, .. }) {
                 break;
             }
-            if let Some(Row::Ready(record)) = self.rows.pop_front() {
+            if let Some(Row::Record { record, .. }) = self.rows.pop_front() {
                 self.out.push(record);
             }
             self.next_id += 1;

@@ -153,7 +153,7 @@ fn check_parallelism(p: &mut Params, model: &ModelArch, node: &NodeSpec, paralle
     let divisors = |n: u32| -> String {
         (1..=n.min(64)).filter(|d| n.is_multiple_of(*d)).map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
     };
-    if model.num_layers % pp != 0 {
+    if !model.num_layers.is_multiple_of(pp) {
         p.error(
             ConfigError::new(
                 "replica_config_num_pipeline_stages",
@@ -162,9 +162,9 @@ fn check_parallelism(p: &mut Params, model: &ModelArch, node: &NodeSpec, paralle
             .with_hint(format!("choose PP from {}", divisors(model.num_layers))),
         );
     }
-    if model.num_q_heads % tp != 0 || model.embedding_dim % tp != 0 {
+    if !model.num_q_heads.is_multiple_of(tp) || !model.embedding_dim.is_multiple_of(tp) {
         let common = (1..=model.num_q_heads.min(64))
-            .filter(|d| model.num_q_heads % d == 0 && model.embedding_dim % d == 0);
+            .filter(|d| model.num_q_heads.is_multiple_of(*d) && model.embedding_dim.is_multiple_of(*d));
         p.error(
             ConfigError::new(
                 "replica_config_tensor_parallel_size",
