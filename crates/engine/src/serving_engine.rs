@@ -389,6 +389,9 @@ fn trtllm(t: &EngineTarget) -> Vec<Setting> {
         // Its decoder layers fuse the residual add and RMSNorm into the all-reduce (TP > 1,
         // hidden size > 4096) and RoPE into the KV-cache write.
         Setting::new("roofline_execution_time_predictor_config_kernel_fusion", "trtllm"),
+        // Its attention op decodes an fp8 KV cache with its own XQA kernels, not FlashAttention
+        // (AIC's TensorRT-LLM generation-attention table, where the device has a fit of it).
+        Setting::new("roofline_execution_time_predictor_config_trtllm_decode_attention", true),
         // CUDA graphs for decode-only batches (up to the recipes' concurrency); context and
         // mixed steps run eagerly (torch_compile_config, hence piecewise graphs, off).
         Setting::new("roofline_execution_time_predictor_config_eager_launch_us", TRTLLM_EAGER_LAUNCH_US),
@@ -519,7 +522,8 @@ mod tests {
         assert_eq!(value(&c, "cache_config_block_size"), "32");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_all_reduce_kernel"), "trtllm_custom");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
-        assert_eq!(settings.len(), 17);
+        assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_decode_attention"), "true");
+        assert_eq!(settings.len(), 18);
     }
 
     #[test]

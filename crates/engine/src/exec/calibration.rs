@@ -76,6 +76,14 @@ pub mod class {
     pub const DECODE_ATTENTION: &str = "decode_attention";
     /// Decode attention, fp8 KV cache.
     pub const DECODE_ATTENTION_FP8: &str = "decode_attention_kv_fp8";
+    /// TensorRT-LLM's own decode attention over an fp8 KV cache (XQA), fitted where
+    /// AIConfigurator's TensorRT-LLM table runs it faster than vLLM's kernel
+    /// ([`DECODE_ATTENTION_FP8`]'s table): Hopper (H100, H200), where vLLM runs FlashAttention-3,
+    /// 30-45 % slower at the GQA shapes. On Blackwell both engines run TRT-LLM-Gen kernels and
+    /// the tables agree within a few %, so there is none. Read only under
+    /// `roofline_execution_time_predictor_config_trtllm_decode_attention` (TensorRT-LLM's
+    /// bundle); not in [`ALL`].
+    pub const DECODE_ATTENTION_FP8_TRTLLM: &str = "decode_attention_kv_fp8_trtllm";
     /// Multi-head latent attention's prefill (non-absorbed), bf16 and fp8 KV cache, and its
     /// absorbed decode: fitted where AIConfigurator measured SGLang's MLA kernels (H100, H200,
     /// B200, B300; not in [`ALL`]: other devices fall back to the ordinary attention curves).

@@ -88,6 +88,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 experts on Hopper take their fused-MoE fit at every size (vLLM's), not just at prefill sizes.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_trtllm_decode_attention",
+        "false",
+        "Whether fp8-KV decode attention runs TensorRT-LLM's own kernel (XQA; AIConfigurator's TensorRT-LLM fit, where the device has one) instead of the default fit (vLLM's kernels).",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
         "Whether prefill steps are replayed from CUDA graphs too (vLLM's piecewise graphs).",
@@ -176,6 +181,8 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         kernel_fusion,
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
+        trtllm_decode_attention: params
+            .bool("roofline_execution_time_predictor_config_trtllm_decode_attention"),
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -221,6 +228,9 @@ pub struct RooflineCoefficients {
     /// size (`moe_experts_fp8_all_sizes`, vLLM's Triton fused MoE) instead of the generic fp8
     /// curve at decode sizes.
     pub fp8_moe_fit_at_decode: bool,
+    /// fp8-KV decode attention on TensorRT-LLM's own kernel's fit
+    /// ([`class::DECODE_ATTENTION_FP8_TRTLLM`]) where the device has one.
+    pub trtllm_decode_attention: bool,
 }
 
 /// The host-side cost of a step the engine runs eagerly (not replayed from a captured CUDA
@@ -315,6 +325,7 @@ impl Default for RooflineCoefficients {
             kernel_fusion: KernelFusion::None,
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
+            trtllm_decode_attention: false,
         }
     }
 }
@@ -618,6 +629,18 @@ impl RooflinePredictor {
             decode_class,
             if fp8_kv { class::DECODE_ATTENTION_FP8 } else { class::DECODE_ATTENTION },
         );
+        // TensorRT-LLM decodes an fp8 KV cache with its own kernel (XQA on Hopper), which AIC
+        // times well apart from vLLM's where it has a fit of it; latent attention keeps its own.
+        let trtllm_decode = (settings.trtllm_decode_attention && fp8_kv && shape.latent.is_none())
+            .then(|| cal.curve(class::DECODE_ATTENTION_FP8_TRTLLM))
+            .flatten();
+        let decode = trtllm_decode.unwrap_or(decode);
+        let latent_text = match trtllm_decode {
+            Some(_) => {
+                format!("{latent_text}; fp8-KV decode attention on TensorRT-LLM's kernel ({})", cal.device)
+            }
+            None => latent_text,
+        };
         let borrowed = if cal.device == device.name {
             String::new()
         } else {
@@ -2221,6 +2244,38 @@ mod tests {
                 .predict(&decode_batch(64, 4096), ONLY);
         assert!(fp8.get(Op::MlpUpProj) < bf16.get(Op::MlpUpProj));
         assert!(fp8.get(Op::AttnDecode) < bf16.get(Op::AttnDecode));
+    }
+
+    #[test]
+    fn trtllm_decodes_an_fp8_kv_cache_on_its_own_kernel_where_aic_measured_it_apart() {
+        let decode_ms = |device: &str, kv: &str, trtllm: bool| {
+            let network = format!("{device}_dgx");
+            let r = replica(&[
+                ("replica_config_model_name", "meta-llama/Llama-3.1-70B"),
+                ("replica_config_device", device),
+                ("replica_config_network_device", network.as_str()),
+                ("replica_config_tensor_parallel_size", "8"),
+                ("replica_config_weight_dtype", "fp8"),
+                ("replica_config_kv_cache_dtype", kv),
+            ]);
+            let settings =
+                RooflineCoefficients { trtllm_decode_attention: trtllm, ..RooflineCoefficients::default() };
+            RooflinePredictor::new(&r, settings)
+                .unwrap()
+                .predict(&decode_batch(64, 4096), ONLY)
+                .get(Op::AttnDecode)
+        };
+        // AIC h200_sxm, 8 query heads over 1 KV head of 128, fp8 KV, batch 64 at 4096 tokens:
+        // TensorRT-LLM 34.2 µs a layer, vLLM's FlashAttention-3 39.8 µs; at 8 KV heads
+        // 137 against 192 µs.
+        for device in ["h100", "h200"] {
+            let (trtllm, default) = (decode_ms(device, "fp8", true), decode_ms(device, "fp8", false));
+            assert!(trtllm < 0.9 * default, "{device}: {trtllm} vs {default}");
+            // A bf16 cache keeps the default fit: the flag is about fp8 caches only.
+            assert_eq!(decode_ms(device, "bf16", true), decode_ms(device, "bf16", false));
+        }
+        // Blackwell: both engines run TRT-LLM-Gen kernels (no separate fit), so nothing moves.
+        assert_eq!(decode_ms("b200", "fp8", true), decode_ms("b200", "fp8", false));
     }
 
     #[test]
