@@ -603,6 +603,9 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
             }
         }
         let gqa = shape.q_heads > shape.kv_heads;
+        // A sparse-attention model's indexer kernels, beside whatever times the attention
+        // itself (no table measures them; (0, 0) for any other model).
+        let (index_prefill_us, index_decode_us) = r.indexer_us(batch);
         if decode_n > 0.0 {
             let kv = round_up((decode_kv / decode_n).floor().max(1.0), self.kv_granularity);
             let roof = |b: f64, kv: f64| {
@@ -620,7 +623,7 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
             if decode_n > 1.0 && gqa {
                 us *= 1.0 + self.decode_overhead;
             }
-            out.set(Op::AttnDecode, per_layer_ms * us, provenance);
+            out.set(Op::AttnDecode, per_layer_ms * (us + index_decode_us), provenance);
         }
         if prefill_n > 0.0 {
             let kv = round_up(prefill_kv, self.kv_granularity);
@@ -640,7 +643,7 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
             if prefill_n > 1.0 && gqa {
                 us *= 1.0 + self.prefill_overhead;
             }
-            out.set(Op::AttnPrefill, per_layer_ms * us, provenance);
+            out.set(Op::AttnPrefill, per_layer_ms * (us + index_prefill_us), provenance);
         }
 
         if self.tp > 1 {

@@ -745,11 +745,13 @@ impl RooflinePredictor {
                 (linear > 0 && layers > 0)
                     .then(|| LinearShape::of(l, f64::from(linear) / f64::from(layers), tp))
             }),
-            sparse: m.sparse_attention.as_ref().filter(|_| m.mla.is_some()).map(|s| SparseShape {
+            sparse: m.sparse_attention.as_ref().zip(m.mla.as_ref()).map(|(s, mla)| SparseShape {
                 topk: f64::from(s.index_topk),
                 index_heads: f64::from(s.index_heads),
                 index_dim: f64::from(s.index_head_dim),
                 index_bytes: s.index_bytes_per_token_layer() as f64,
+                q_lora: f64::from(mla.q_lora_rank),
+                hidden: f64::from(m.embedding_dim),
             }),
             shape,
             attention: AttentionShape {
@@ -1132,6 +1134,80 @@ impl RooflinePredictor {
         )
     }
 
+    /// The DeepSeek Sparse Attention indexer's kernels in one layer over `batch`, µs, as (its
+    /// prefill part, its decode part); (0, 0) without sparse attention. SGLang's
+    /// `Indexer.forward_cuda` runs, on every GPU over all of the step's tokens: the query
+    /// projection from the query latent (`wq_b`), the key projection (`wk`) and the head-weight
+    /// projection (`weights_proj`, overlapped on a second stream in a captured decode step of up
+    /// to 1,024 tokens), then [`INDEXER_FULL_ELEMENTWISE`] element-wise kernels, the fp8 logits
+    /// of every query against every cached indexer key of its sequence (DeepGEMM's
+    /// `fp8_paged_mqa_logits` at decode, timed on the decode-attention curve; `fp8_mqa_logits`
+    /// in an extend step, on the prefill curve at the 16-bit rate), and one top-k kernel reading
+    /// the fp32 logits (`topk_transform`, one row a query: its time grows with the longest
+    /// context). An extend step whose every sequence fits in the top k skips the logits and the
+    /// top k and only writes its keys (`_forward_cuda_k_only`).
+    pub fn indexer_us(&self, batch: &[BatchItem]) -> (f64, f64) {
+        let Some(s) = &self.sparse else { return (0.0, 0.0) };
+        let (mut prefill_tokens, mut decode_tokens) = (0.0, 0.0);
+        let (mut longest_prefill, mut longest_decode) = (0.0f64, 0.0f64);
+        let mut topk_logits = (0.0, 0.0);
+        for item in batch {
+            let context = item.num_processed_tokens as f64 + item.num_tokens as f64;
+            if item.is_prefill {
+                prefill_tokens += item.num_tokens as f64;
+                longest_prefill = longest_prefill.max(context);
+                topk_logits.0 += cost::causal_pairs(item.num_tokens as f64, item.num_processed_tokens as f64);
+            } else {
+                let queries = (item.num_tokens as f64).max(1.0);
+                decode_tokens += queries;
+                longest_decode = longest_decode.max(context);
+                topk_logits.1 += queries * context;
+            }
+        }
+        let elementwise = &self.op_curves[Op::AttnRope as usize];
+        let query_width = s.index_heads * s.index_dim;
+        let ew = |bytes: f64, row: f64| cost::elementwise_us(elementwise, self.peaks, bytes, row);
+        let gemm = |m: f64, n: f64, k: f64| {
+            cost::gemm_us(&self.gemm, self.gemm_peaks, m, n, k, ACT_BYTES, self.weight_bytes)
+        };
+        // The projections and element-wise kernels over `m` tokens (each element-wise kernel
+        // reads and writes its 16-bit tensor).
+        let projections = |m: f64, full: bool, weights_overlapped: bool| -> f64 {
+            let key = gemm(m, s.index_dim, s.hidden);
+            let key_bytes = 2.0 * m * s.index_dim * ACT_BYTES;
+            if !full {
+                return key + INDEXER_KEY_ONLY_ELEMENTWISE * ew(key_bytes, s.index_dim);
+            }
+            let query = gemm(m, query_width, s.q_lora);
+            let weights = if weights_overlapped { 0.0 } else { gemm(m, s.index_heads, s.hidden) };
+            let query_bytes = 2.0 * m * query_width * ACT_BYTES;
+            query
+                + key
+                + weights
+                + INDEXER_QUERY_ELEMENTWISE * ew(query_bytes, query_width)
+                + (INDEXER_FULL_ELEMENTWISE - INDEXER_QUERY_ELEMENTWISE) * ew(key_bytes, s.index_dim)
+        };
+        let decode_logits = |full: bool| {
+            if decode_tokens <= 0.0 || !full {
+                return 0.0;
+            }
+            cost::decode_attention_us(&self.decode, self.peaks, &self.attention, s.decode_logits(batch))
+                + ew(topk_logits.1 * LOGIT_BYTES, longest_decode)
+        };
+        if prefill_tokens <= 0.0 {
+            let graphed = decode_tokens <= INDEXER_DUAL_STREAM_TOKENS;
+            return (0.0, projections(decode_tokens, true, graphed) + decode_logits(true));
+        }
+        // An extend step (decodes riding in it included) runs one indexer over all its tokens.
+        let full = decode_tokens > 0.0 || longest_prefill > s.topk;
+        let mut prefill_us = projections(prefill_tokens + decode_tokens, full, false);
+        if full {
+            prefill_us += cost::prefill_attention_us(&self.prefill, self.peaks, s.prefill_logits(batch))
+                + ew(topk_logits.0 * LOGIT_BYTES, longest_prefill);
+        }
+        (prefill_us, decode_logits(full))
+    }
+
     /// Prefill and decode work of `batch`, per layer: of a model with sliding-window layers,
     /// the mean of its full layers' work and its sliding layers' (over at most the window).
     pub fn attention_work(&self, batch: &[BatchItem]) -> (PrefillWork, DecodeWork) {
@@ -1230,41 +1306,86 @@ pub struct SparseShape {
     pub index_dim: f64,
     /// Cache bytes of one token's indexer key.
     pub index_bytes: f64,
+    /// The query latent the indexer's query is projected from (`q_lora_rank`).
+    pub q_lora: f64,
+    /// Hidden size the indexer's key and head weights are projected from.
+    pub hidden: f64,
 }
 
+/// Element-wise kernels of the indexer's full path in one layer, in series (SGLang's
+/// `Indexer.forward_cuda`): the key's LayerNorm, RoPE of query and key, the Hadamard rotation of
+/// each, the fp8 quantisation of each (`act_quant`), the head weights' two scalings by the
+/// query's scale, and the fp8 key's write to the indexer cache (`set_index_k_scale_buffer`).
+const INDEXER_FULL_ELEMENTWISE: f64 = 9.0;
+/// Of [`INDEXER_FULL_ELEMENTWISE`], those over the query (its RoPE, rotation, quantisation), whose
+/// bytes are the heads' ones; the others move one key or one weight per head a token.
+const INDEXER_QUERY_ELEMENTWISE: f64 = 3.0;
+/// Element-wise kernels of the key-only path (`_forward_cuda_k_only`, an extend step whose every
+/// sequence fits in the top k): the key's LayerNorm, RoPE, rotation, quantisation and cache write.
+const INDEXER_KEY_ONLY_ELEMENTWISE: f64 = 5.0;
+/// Token counts up to which SGLang runs the decode indexer's projections on two streams
+/// (`DUAL_STREAM_TOKEN_THRESHOLD`): the head-weight GEMM overlaps the query and key path.
+const INDEXER_DUAL_STREAM_TOKENS: f64 = 1024.0;
+/// Bytes of one fp32 indexer logit (`fp8_paged_mqa_logits` / `fp8_mqa_logits` write fp32).
+const LOGIT_BYTES: f64 = 4.0;
+
 impl SparseShape {
-    /// Prefill and decode work of `batch` per layer: the latent attention over at most the top
+    /// Prefill and decode work of `batch` per layer of the latent attention over at most the top
     /// k keys of each query ([`windowed_pairs`] counts the pairs: a query at position p sees
-    /// min(p + 1, k), the same count as a window of k, though the keys are chosen by score),
-    /// plus the indexer scoring every earlier token of every query (2 · heads · head size
-    /// FLOPs a pair) over its cached keys.
+    /// min(p + 1, k), the same count as a window of k, though the keys are chosen by score).
+    /// The indexer's own kernels are timed apart ([`RooflinePredictor::indexer_us`]).
     pub fn attention_work(&self, shape: &AttentionShape, batch: &[BatchItem]) -> (PrefillWork, DecodeWork) {
         let mut prefill = PrefillWork::default();
         let mut decode = DecodeWork::default();
-        let index_flops = 2.0 * self.index_heads * self.index_dim;
         for item in batch {
             let (tokens, processed) = (item.num_tokens as f64, item.num_processed_tokens as f64);
             if item.is_prefill {
                 let mut w = PrefillWork::default();
                 w.add(shape, tokens, processed);
-                let dense = cost::causal_pairs(tokens, processed);
                 if let Some(l) = shape.latent {
                     // The pairs past the top k are not attended: their QKᵀ and PV FLOPs go.
-                    let skipped = dense - windowed_pairs(tokens, processed, self.topk);
+                    let skipped =
+                        cost::causal_pairs(tokens, processed) - windowed_pairs(tokens, processed, self.topk);
                     w.flops -= 2.0 * shape.q_heads * (l.qk() + l.v) * skipped;
                 }
-                prefill.flops += w.flops + index_flops * dense;
-                prefill.bytes += w.bytes + (processed + tokens) * self.index_bytes;
+                prefill.flops += w.flops;
+                prefill.bytes += w.bytes;
             } else {
                 let context = processed + tokens;
                 let queries = tokens.max(1.0);
                 // Each query reads and attends to at most the top k latents.
                 decode.add_queries(shape, context.min(self.topk + queries - 1.0), queries);
-                decode.flops += index_flops * queries * context;
-                decode.bytes += context * self.index_bytes;
             }
         }
         (prefill, decode)
+    }
+
+    /// The indexer's fp8 logits of `batch`'s decode queries (`fp8_paged_mqa_logits`: every
+    /// query scores every cached key of its sequence) as decode work: 2 · heads · head size
+    /// FLOPs a pair, each sequence's cached indexer keys read once, a fp32 logit written a pair.
+    pub fn decode_logits(&self, batch: &[BatchItem]) -> DecodeWork {
+        let mut w = DecodeWork::default();
+        for item in batch.iter().filter(|i| !i.is_prefill) {
+            let context = item.num_processed_tokens as f64 + item.num_tokens as f64;
+            let queries = (item.num_tokens as f64).max(1.0);
+            w.sequences += 1.0;
+            w.flops += 2.0 * self.index_heads * self.index_dim * queries * context;
+            w.bytes += context * self.index_bytes + queries * context * LOGIT_BYTES;
+        }
+        w
+    }
+
+    /// The indexer's fp8 logits of `batch`'s prefill chunks (`fp8_mqa_logits` over each query's
+    /// causal range) as prefill work.
+    pub fn prefill_logits(&self, batch: &[BatchItem]) -> PrefillWork {
+        let mut w = PrefillWork::default();
+        for item in batch.iter().filter(|i| i.is_prefill) {
+            let (tokens, processed) = (item.num_tokens as f64, item.num_processed_tokens as f64);
+            let pairs = cost::causal_pairs(tokens, processed);
+            w.flops += 2.0 * self.index_heads * self.index_dim * pairs;
+            w.bytes += (processed + tokens) * self.index_bytes + pairs * LOGIT_BYTES;
+        }
+        w
     }
 }
 
@@ -1481,8 +1602,9 @@ impl RooflinePredictor {
         }
         let (prefill, decode) = self.attention_work(&rank.items);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
-        out.set(Op::AttnPrefill, per_layer_ms * prefill_us, r);
-        out.set(Op::AttnDecode, per_layer_ms * decode_us, r);
+        let (index_prefill_us, index_decode_us) = self.indexer_us(&rank.items);
+        out.set(Op::AttnPrefill, per_layer_ms * (prefill_us + index_prefill_us), r);
+        out.set(Op::AttnDecode, per_layer_ms * (decode_us + index_decode_us), r);
         let all_reduce = memo[ALL_REDUCE_SLOT];
         out.set(Op::AttnPostProjAllReduce, per_layer_ms * all_reduce, r);
         // An MoE layer's combine returns each token's sum to its rank: no all-reduce after it.
@@ -1589,8 +1711,9 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         }
         let (prefill, decode) = self.attention_work(batch);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
-        out.set(Op::AttnPrefill, per_layer_ms * prefill_us, r);
-        out.set(Op::AttnDecode, per_layer_ms * decode_us, r);
+        let (index_prefill_us, index_decode_us) = self.indexer_us(batch);
+        out.set(Op::AttnPrefill, per_layer_ms * (prefill_us + index_prefill_us), r);
+        out.set(Op::AttnDecode, per_layer_ms * (decode_us + index_decode_us), r);
         let all_reduce = per_layer_ms * memo[ALL_REDUCE_SLOT];
         out.set(Op::AttnPostProjAllReduce, all_reduce, r);
         out.set(Op::MlpDownProjAllReduce, all_reduce, r);
@@ -1770,23 +1893,66 @@ mod tests {
         let dense = RooflinePredictor::new(&dense_r, RooflineCoefficients::default()).unwrap();
         let s = sparse.sparse.unwrap();
         assert_eq!((s.topk, s.index_heads, s.index_dim, s.index_bytes), (2048.0, 32.0, 128.0, 132.0));
+        assert_eq!((s.q_lora, s.hidden), (2048.0, 6144.0));
         let decode = |p: &RooflinePredictor, context| p.attention_work(&decode_batch(1, context)).1;
-        // Within the top k, the latent attention is the dense one; the indexer adds its scores.
-        let index = |context: f64| 2.0 * 32.0 * 128.0 * context;
-        let short = (decode(&sparse, 1_000), decode(&dense, 1_000));
-        assert!((short.0.flops - short.1.flops - index(1_001.0)).abs() < 1e-3);
+        // Within the top k, the latent attention is the dense one.
+        assert_eq!(decode(&sparse, 1_000), decode(&dense, 1_000));
         // Past it, the attention is the top k's: 8 heads a GPU, 2 · 8 · (2 · 512 + 64) a pair.
         let long = decode(&sparse, 64_000);
         let latent = 2.0 * 8.0 * (2.0 * 512.0 + 64.0);
-        assert!((long.flops - latent * 2048.0 - index(64_001.0)).abs() < 1e-3);
+        assert!((long.flops - latent * 2048.0).abs() < 1e-3);
         assert!(long.bytes < decode(&dense, 64_000).bytes / 3.0, "reads 2,048 latents, not 64,001");
+        // The indexer's logits score every cached key: 2 · 32 · 128 FLOPs a pair, its fp8 keys
+        // read once and a fp32 logit written a pair.
+        let logits = s.decode_logits(&decode_batch(2, 64_000));
+        assert_eq!(logits.sequences, 2.0);
+        assert!((logits.flops - 2.0 * 2.0 * 32.0 * 128.0 * 64_001.0).abs() < 1e-3);
+        assert!((logits.bytes - 2.0 * 64_001.0 * (132.0 + 4.0)).abs() < 1e-6);
         // A prefill chunk after a long prefix: QKᵀ and PV over the top k of each query.
         let chunk = [BatchItem { num_processed_tokens: 30_000, num_tokens: 2_000, is_prefill: true }];
         let (p, d) = (sparse.attention_work(&chunk).0, dense.attention_work(&chunk).0);
         let pairs = cost::causal_pairs(2_000.0, 30_000.0);
         let per_pair = 2.0 * 8.0 * (256.0 + 256.0);
-        let expected = d.flops - per_pair * (pairs - 2_000.0 * 2_048.0) + 2.0 * 32.0 * 128.0 * pairs;
+        let expected = d.flops - per_pair * (pairs - 2_000.0 * 2_048.0);
         assert!((p.flops - expected).abs() / expected < 1e-12);
+        assert!((s.prefill_logits(&chunk).flops - 2.0 * 32.0 * 128.0 * pairs).abs() / pairs < 1e-9);
+    }
+
+    #[test]
+    fn the_sparse_indexer_adds_its_kernels_to_every_decode_step_and_its_top_k_grows_with_the_context() {
+        let r = replica(&[
+            ("replica_config_model_name", "zhipuai/GLM-5"),
+            ("replica_config_device", "h200"),
+            ("replica_config_tensor_parallel_size", "8"),
+            ("replica_config_weight_dtype", "fp8"),
+        ]);
+        let mut dense_r = r.clone();
+        dense_r.model.sparse_attention = None;
+        let sparse = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
+        let dense = RooflinePredictor::new(&dense_r, RooflineCoefficients::default()).unwrap();
+        assert_eq!(dense.indexer_us(&decode_batch(4, 1_000)), (0.0, 0.0), "no indexer without DSA");
+        // Four decodes at 1k: its two GEMMs, nine element-wise kernels, the logits and the
+        // top-k, each at least its launch's floor — tens of µs a layer, not nothing.
+        let (p, small) = sparse.indexer_us(&decode_batch(4, 1_000));
+        assert_eq!(p, 0.0);
+        assert!((30.0..150.0).contains(&small), "{small} µs");
+        // More context: more indexer keys read and logits ranked.
+        let (_, long) = sparse.indexer_us(&decode_batch(4, 64_000));
+        assert!(long > small, "{long} vs {small}");
+        // A decode step's attention is the top k's plus the indexer's kernels.
+        let step = sparse.predict(&decode_batch(4, 1_000), ONLY).get(Op::AttnDecode);
+        let (_, work) = sparse.attention_work(&decode_batch(4, 1_000));
+        let expected = sparse.layers() * 1e-3 * (sparse.decode_us(work) + small);
+        assert!((step - expected).abs() < 1e-9, "{step} vs {expected}");
+        // An extend step whose sequences all fit in the top k only writes its keys: no logits,
+        // no top-k (`_forward_cuda_k_only`); past the top k, it scores every causal pair.
+        let short = [BatchItem { num_processed_tokens: 0, num_tokens: 1_024, is_prefill: true }];
+        let long_prompt = [BatchItem { num_processed_tokens: 0, num_tokens: 8_192, is_prefill: true }];
+        let (key_only, d) = sparse.indexer_us(&short);
+        assert_eq!(d, 0.0);
+        assert!(key_only > 0.0);
+        let (full, _) = sparse.indexer_us(&long_prompt);
+        assert!(full > 8.0 * key_only, "{full} vs {key_only}");
     }
 
     #[test]
