@@ -135,13 +135,14 @@ const THINNED_MLA_MOE_POINTS: usize = 30;
 /// points"): the thinned run's figures plus a margin. TensorRT-LLM's TTFT on this thinning is
 /// still short by two thirds (its DP points).
 const MLA_MOE_BOUNDS: Bounds = &[
-    // measured: TTFT 31.2 / 328.6 %, TPOT 9.1 / 27.5 % (13 points). Since the disaggregated
-    // rows' decode batch is read per attention-DP rank (VALIDATION.md, "Disaggregated points:
-    // the decode batch per attention-DP rank") the p90 is SGLang's DP prefill pools, now far too
-    // slow (their clients DP-fold more; the prefill side's per-rank batching is not modelled);
-    // before: 31.2 / 90.3 %, 9.1 / 50.0 %, and 36.1 / 82.7 %, 10.5 / 50.0 % before SGLang's
-    // TRTLLM-Gen MoE runner on Blackwell ("SGLang's MoE runner by architecture").
-    ("sglang", [0.35, 3.40], [0.12, 0.31]),
+    // measured: TTFT 25.3 / 296.0 %, TPOT 7.0 / 27.3 % (13 points) since SGLang's attention-DP
+    // ranks each schedule their own requests (VALIDATION.md, "SGLang's attention-DP ranks
+    // schedule their own prefill batches"); 31.2 / 328.6 %, 9.1 / 27.5 % before. The p90 is
+    // still SGLang's DP prefill pools against decode pools of DP × batch clients ("Disaggregated
+    // points: the decode batch per attention-DP rank"); 31.2 / 90.3 %, 9.1 / 50.0 % with the
+    // batch read per worker, and 36.1 / 82.7 %, 10.5 / 50.0 % before SGLang's TRTLLM-Gen MoE
+    // runner on Blackwell ("SGLang's MoE runner by architecture").
+    ("sglang", [0.28, 3.10], [0.09, 0.30]),
     // measured: TTFT 46.4 / 89.9 %, TPOT 10.0 / 27.8 % (17 points; 67.8 / 94.4 %, 13.0 / 41.3 %
     // with the decode batch read per worker; 67.2 / 94.3 %, 13.1 / 42.6 % before the Hopper MLA
     // prefill rows were read absorbed, VALIDATION.md "MLA prefill on Hopper")

@@ -1,6 +1,7 @@
 //! Replica schedulers: how one replica forms batches. Each policy implements
 //! [`ReplicaScheduler`] and is registered in [`REPLICA_SCHEDULERS`].
 
+mod dp_ranks;
 mod faster_transformer;
 mod legacy;
 mod lightllm;
@@ -9,6 +10,7 @@ mod overlap;
 mod queue;
 mod sarathi;
 mod sglang;
+mod sglang_dp;
 #[cfg(test)]
 mod testkit;
 mod trtllm;
@@ -22,6 +24,7 @@ pub use orca::OrcaScheduler;
 pub use queue::{QueueKind, RequestQueue};
 pub use sarathi::SarathiScheduler;
 pub use sglang::{SglangOptions, SglangScheduler};
+pub use sglang_dp::SglangDpScheduler;
 pub use trtllm::{CapacityPolicy, TrtllmOptions, TrtllmScheduler};
 pub use vllm_v0::VllmV0Scheduler;
 pub use vllm_v1::{VllmV1Options, VllmV1Scheduler};
@@ -59,8 +62,8 @@ pub struct ReplicaContext {
     pub max_model_len: u32,
     /// Which pool of a disaggregated cluster the replica serves (aggregated: both phases).
     pub pool: PoolRole,
-    /// Attention data-parallel ranks of the replica (1 without attention DP); schedulers that
-    /// coordinate their ranks read it (TensorRT-LLM's attention-DP balancing).
+    /// Attention data-parallel ranks of the replica (1 without attention DP); schedulers whose
+    /// ranks schedule their own requests read it (TensorRT-LLM's, SGLang's).
     pub attention_dp_size: u32,
     /// Most sequences the replica's linear-attention state pool lets run at once
     /// ([`crate::memory::MemoryPlan::max_running_sequences`]; `None`: no such limit).

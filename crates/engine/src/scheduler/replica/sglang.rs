@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use super::check_cap_covers_stages;
 use super::overlap::OneStepAhead;
+use super::sglang_dp::SglangDpScheduler;
 use super::{
     PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, check_fits,
     release_completed,
@@ -150,7 +151,12 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
         }
     }
     Some(Arc::new(move |ctx: &ReplicaContext| {
-        Box::new(SglangScheduler::new(ctx, options)) as Box<dyn ReplicaScheduler>
+        if ctx.attention_dp_size > 1 {
+            // Each attention-DP rank schedules its own requests (`sglang_dp.rs`).
+            Box::new(SglangDpScheduler::new(ctx, options)) as Box<dyn ReplicaScheduler>
+        } else {
+            Box::new(SglangScheduler::new(ctx, options)) as Box<dyn ReplicaScheduler>
+        }
     }))
 }
 

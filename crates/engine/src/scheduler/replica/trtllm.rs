@@ -20,10 +20,10 @@
 //! the overlap scheduler (on by default) each batch is formed while the previous one runs
 //! (`overlap.rs`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::check_cap_covers_stages;
+use super::dp_ranks::{DpRanks, RankDispatch};
 use super::overlap::OneStepAhead;
 use super::{
     PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, blocks_needed,
@@ -186,55 +186,6 @@ pub struct TrtllmScheduler {
     rank_stopped: Vec<bool>,
 }
 
-/// The requests of each attention-DP rank. Under attention DP every rank of TensorRT-LLM runs
-/// its own scheduler, and the request queue gives each new request to a rank with fewer
-/// active requests than the even share, preferring fewer tokens
-/// (`_balance_requests_across_ranks`); here, the rank with the fewest active requests (the
-/// lowest index among equals). A request keeps its rank until it finishes or is handed off.
-#[derive(Clone, Debug)]
-struct DpRanks {
-    /// Active (assigned, unfinished) requests per rank.
-    loads: Vec<u32>,
-    /// Each assigned request's rank.
-    rank_of: BTreeMap<RequestId, usize>,
-}
-
-impl DpRanks {
-    fn new(ranks: u32) -> DpRanks {
-        DpRanks { loads: vec![0; ranks.max(1) as usize], rank_of: BTreeMap::new() }
-    }
-
-    /// `id`'s rank, assigning the least-loaded one the first time.
-    fn assign(&mut self, id: RequestId) -> usize {
-        if let Some(&rank) = self.rank_of.get(&id) {
-            return rank;
-        }
-        let rank = (0..self.loads.len()).min_by_key(|&r| (self.loads[r], r)).unwrap_or(0);
-        self.loads[rank] += 1;
-        self.rank_of.insert(id, rank);
-        rank
-    }
-
-    /// Whether `id` may join a rank: it has one already (its load counts it), or some rank
-    /// holds fewer than `cap` requests (TensorRT-LLM's per-rank `max_batch_size`; a paused
-    /// request keeps its rank's place).
-    fn has_room_for(&self, id: RequestId, cap: u32) -> bool {
-        self.rank_of.contains_key(&id) || self.loads.iter().any(|&load| load < cap)
-    }
-
-    /// `id`'s rank (0 if it has none yet).
-    fn of(&self, id: RequestId) -> usize {
-        self.rank_of.get(&id).copied().unwrap_or(0)
-    }
-
-    /// `id` left the replica (finished, refused or handed off).
-    fn release(&mut self, id: RequestId) {
-        if let Some(rank) = self.rank_of.remove(&id) {
-            self.loads[rank] -= 1;
-        }
-    }
-}
-
 /// TensorRT-LLM's attention-DP balancing (`PyExecutor._balance_adp_requests`): each
 /// iteration the ranks compare what they scheduled. Unless every rank has a context to run (and a free slot), the
 /// contexts of all ranks are held back, the wait counter grows, and they run when it reaches
@@ -327,7 +278,9 @@ impl TrtllmScheduler {
             contexts: Vec::new(),
             hit_blocks: Vec::new(),
             role: ctx.pool,
-            ranks: (ctx.attention_dp_size > 1).then(|| DpRanks::new(ctx.attention_dp_size)),
+            // A new request goes to the rank with the fewest active requests.
+            ranks: (ctx.attention_dp_size > 1)
+                .then(|| DpRanks::new(ctx.attention_dp_size, RankDispatch::FewestActive)),
             balance: (options.attention_dp_enable_balance && ctx.attention_dp_size > 1)
                 .then(|| AdpBalance::new(ctx.attention_dp_size, &options)),
             rank_tokens: Vec::new(),
@@ -565,7 +518,7 @@ impl TrtllmScheduler {
 
     /// Attention-DP ranks (1 without attention DP).
     fn num_ranks(&self) -> usize {
-        self.ranks.as_ref().map_or(1, |r| r.loads.len())
+        self.ranks.as_ref().map_or(1, DpRanks::num_ranks)
     }
 
     /// Most started requests of the replica: `max_batch_size` per attention-DP rank.

@@ -1,0 +1,143 @@
+//! The attention-DP ranks of a replica: which rank serves each request. Under attention DP
+//! every rank of TensorRT-LLM and SGLang runs its own scheduler over its own requests (its own
+//! budgets and, in SGLang, its own KV pool), so a request is given to one rank when it reaches
+//! the replica and keeps it until it leaves. Engines differ in the dispatch rule
+//! ([`RankDispatch`]); docs/policies.md cites each.
+
+use std::collections::BTreeMap;
+
+use crate::request::RequestId;
+
+/// How a new request picks its rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RankDispatch {
+    /// The rank with the fewest active requests, the lowest index among equals (TensorRT-LLM's
+    /// `_balance_requests_across_ranks`, which prefers ranks below the even share).
+    FewestActive,
+    /// Ranks in turn (SGLang's `round_robin`: its default outside a prefill server).
+    RoundRobin,
+    /// The request's bootstrap room modulo the ranks (SGLang's `follow_bootstrap_room`, a
+    /// prefill server's default): the router draws the room at random per request, so the
+    /// ranks are drawn uniformly and independently; here from a fixed hash of the request id,
+    /// deterministic per run.
+    BootstrapRoom,
+}
+
+/// The requests of each attention-DP rank.
+#[derive(Clone, Debug)]
+pub struct DpRanks {
+    dispatch: RankDispatch,
+    /// Active (assigned, not released) requests per rank.
+    loads: Vec<u32>,
+    /// Each assigned request's rank.
+    rank_of: BTreeMap<RequestId, usize>,
+    /// The next rank in turn (round robin).
+    turn: usize,
+}
+
+impl DpRanks {
+    /// `ranks` ranks (at least one) dispatching by `dispatch`.
+    pub fn new(ranks: u32, dispatch: RankDispatch) -> DpRanks {
+        DpRanks { dispatch, loads: vec![0; ranks.max(1) as usize], rank_of: BTreeMap::new(), turn: 0 }
+    }
+
+    /// The number of ranks.
+    pub fn num_ranks(&self) -> usize {
+        self.loads.len()
+    }
+
+    /// The rank `id` would get if it were assigned now (its own if it has one).
+    pub fn peek(&self, id: RequestId) -> usize {
+        if let Some(&rank) = self.rank_of.get(&id) {
+            return rank;
+        }
+        let n = self.loads.len();
+        match self.dispatch {
+            RankDispatch::FewestActive => (0..n).min_by_key(|&r| (self.loads[r], r)).unwrap_or(0),
+            RankDispatch::RoundRobin => self.turn % n,
+            RankDispatch::BootstrapRoom => (mix64(u64::from(id.0)) % n as u64) as usize,
+        }
+    }
+
+    /// `id`'s rank, assigning one the first time.
+    pub fn assign(&mut self, id: RequestId) -> usize {
+        if let Some(&rank) = self.rank_of.get(&id) {
+            return rank;
+        }
+        let rank = self.peek(id);
+        if self.dispatch == RankDispatch::RoundRobin {
+            self.turn = (rank + 1) % self.loads.len();
+        }
+        self.loads[rank] += 1;
+        self.rank_of.insert(id, rank);
+        rank
+    }
+
+    /// Whether `id` may join a rank: it has one already (its load counts it), or some rank
+    /// holds fewer than `cap` requests (TensorRT-LLM's per-rank `max_batch_size`; a paused
+    /// request keeps its rank's place).
+    pub fn has_room_for(&self, id: RequestId, cap: u32) -> bool {
+        self.rank_of.contains_key(&id) || self.loads.iter().any(|&load| load < cap)
+    }
+
+    /// `id`'s rank (0 if it has none yet).
+    pub fn of(&self, id: RequestId) -> usize {
+        self.rank_of.get(&id).copied().unwrap_or(0)
+    }
+
+    /// `id` left the replica (finished, refused or handed off).
+    pub fn release(&mut self, id: RequestId) {
+        if let Some(rank) = self.rank_of.remove(&id) {
+            self.loads[rank] -= 1;
+        }
+    }
+}
+
+/// SplitMix64's finaliser: spreads consecutive ids over the ranks like independent draws.
+fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fewest_active_fills_the_least_loaded_rank_and_a_release_frees_its_place() {
+        let mut ranks = DpRanks::new(2, RankDispatch::FewestActive);
+        assert_eq!([0, 1, 2].map(|i| ranks.assign(RequestId(i))), [0, 1, 0]);
+        assert_eq!(ranks.assign(RequestId(1)), 1, "a request keeps its rank");
+        ranks.release(RequestId(1));
+        ranks.release(RequestId(0));
+        assert_eq!(ranks.assign(RequestId(3)), 1, "rank 0 still holds request 2");
+        assert!(!ranks.has_room_for(RequestId(4), 1));
+        assert!(ranks.has_room_for(RequestId(3), 1), "an assigned request has its place");
+    }
+
+    #[test]
+    fn round_robin_takes_the_ranks_in_turn_whatever_their_load() {
+        let mut ranks = DpRanks::new(3, RankDispatch::RoundRobin);
+        assert_eq!([0, 1, 2, 3].map(|i| ranks.assign(RequestId(i))), [0, 1, 2, 0]);
+        ranks.release(RequestId(1));
+        assert_eq!(ranks.peek(RequestId(9)), 1);
+        assert_eq!(ranks.assign(RequestId(9)), 1);
+        assert_eq!(ranks.of(RequestId(9)), 1);
+    }
+
+    #[test]
+    fn bootstrap_rooms_spread_requests_over_every_rank_but_not_in_turn() {
+        let mut ranks = DpRanks::new(8, RankDispatch::BootstrapRoom);
+        let picks: Vec<usize> = (0..800).map(|i| ranks.assign(RequestId(i))).collect();
+        let mut counts = [0u32; 8];
+        for &p in &picks {
+            counts[p] += 1;
+        }
+        assert!(counts.iter().all(|&c| (60..=140).contains(&c)), "{counts:?}");
+        assert_ne!(picks[..8], [0, 1, 2, 3, 4, 5, 6, 7], "independent draws, not a turn");
+        let again = DpRanks::new(8, RankDispatch::BootstrapRoom);
+        assert_eq!(again.peek(RequestId(5)), picks[5], "deterministic");
+    }
+}

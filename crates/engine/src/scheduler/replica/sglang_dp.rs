@@ -1,0 +1,299 @@
+//! SGLang under attention DP (`--enable-dp-attention`): one scheduler per rank, in lockstep.
+//!
+//! Every attention-DP rank runs its own `Scheduler` over its own requests, with its own KV pool
+//! (the replica's divided among the ranks), its own share of `--max-running-requests`, its own
+//! prefill budgets (`--chunked-prefill-size` divided by the DP size; `--max-prefill-tokens`
+//! whole) and the schedule conservativeness scaled by 0.3. The data-parallel controller gives
+//! each new request to one rank when it arrives: in turn, or on a prefill server by the
+//! request's bootstrap room, which the router draws at random ([`RankDispatch`]). Each
+//! iteration every rank forms its own batch, prefill if it can else decode (SGLang's
+//! `get_next_batch_to_run` per rank), and the ranks synchronise before the forward
+//! (`prepare_mlp_sync_batch`): a rank with nothing runs an idle batch, and ranks in different
+//! modes (one prefilling, another decoding) run the same step. The step is one batch of the
+//! replica whose time the slowest rank sets (the execution model spreads it over the ranks).
+//! With the overlap scheduler the lockstep replica forms each step while the previous one runs
+//! (`overlap.rs`), one clock for all ranks. With one rank the plain [`SglangScheduler`] runs.
+
+use super::dp_ranks::{DpRanks, RankDispatch};
+use super::overlap::OneStepAhead;
+use super::sglang::{SglangOptions, SglangScheduler};
+use super::{PoolRole, ReplicaContext, ReplicaScheduler};
+use crate::batch::{Batch, BatchPlan};
+use crate::kv::{KvUsage, PrefixCacheStats};
+use crate::request::{Request, RequestArena, RequestId};
+use crate::time::SimTime;
+
+/// What SGLang multiplies `--schedule-conservativeness` by with DP attention
+/// (`ServerArgs._handle_data_parallelism`).
+const DP_ATTENTION_CONSERVATIVENESS: f64 = 0.3;
+
+/// The sglang scheduler of a replica with attention-DP ranks.
+#[derive(Debug)]
+pub struct SglangDpScheduler {
+    /// One scheduler per rank, each on its share of the replica.
+    ranks: Vec<SglangScheduler>,
+    /// Which rank serves each request.
+    dispatch: DpRanks,
+    /// The replica's one-step-ahead clock (the ranks form their batches together).
+    ahead: OneStepAhead,
+    /// One rank's batch being formed, or its part of an ended batch.
+    rank_plan: BatchPlan,
+    /// Per rank, its requests of the batch that ended.
+    ended: Vec<Batch>,
+}
+
+impl SglangDpScheduler {
+    /// A replica of `ctx.attention_dp_size` ranks (at least 2) with the engine-wide `options`.
+    pub fn new(ctx: &ReplicaContext, options: SglangOptions) -> SglangDpScheduler {
+        let dp = ctx.attention_dp_size.max(1);
+        let rank_ctx = ReplicaContext {
+            num_blocks: (ctx.num_blocks / u64::from(dp)).max(1),
+            max_running_sequences: ctx.max_running_sequences.map(|n| (n / u64::from(dp)).max(1)),
+            attention_dp_size: 1,
+            ..ctx.clone()
+        };
+        let rank_options = SglangOptions {
+            chunked_prefill_size: (options.chunked_prefill_size / dp).max(1),
+            // `max_running_requests // dp_size` per rank (`ModelRunner`'s init).
+            max_running_requests: options.max_running_requests.map(|n| (n / dp).max(1)),
+            schedule_conservativeness: options.schedule_conservativeness * DP_ATTENTION_CONSERVATIVENESS,
+            // The replica keeps the one clock.
+            overlap: false,
+            ..options
+        };
+        // `--load-balance-method auto`: a prefill server follows the bootstrap room, the
+        // others take the ranks in turn (`ServerArgs._handle_load_balance_method`).
+        let dispatch = if ctx.pool == PoolRole::Prefill {
+            RankDispatch::BootstrapRoom
+        } else {
+            RankDispatch::RoundRobin
+        };
+        SglangDpScheduler {
+            ranks: (0..dp).map(|_| SglangScheduler::new(&rank_ctx, rank_options)).collect(),
+            dispatch: DpRanks::new(dp, dispatch),
+            ahead: OneStepAhead::new(options.overlap && ctx.num_pipeline_stages <= 1),
+            rank_plan: BatchPlan::default(),
+            ended: (0..dp).map(|_| Batch::default()).collect(),
+        }
+    }
+
+    /// Every rank forms its batch with arrivals up to `cutoff`, appended to `plan`.
+    fn form(&mut self, cutoff: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        for rank in &mut self.ranks {
+            rank.next_batch(cutoff, requests, &mut self.rank_plan);
+            for (&id, &n) in self.rank_plan.requests.iter().zip(&self.rank_plan.num_tokens) {
+                plan.push(id, n);
+            }
+        }
+    }
+}
+
+impl ReplicaScheduler for SglangDpScheduler {
+    fn add_request(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<(), String> {
+        let rank = self.dispatch.assign(id);
+        let added = self.ranks[rank].add_request(id, requests);
+        if added.is_err() {
+            self.dispatch.release(id);
+        }
+        added
+    }
+
+    fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        plan.clear();
+        let cutoff = self.ahead.cutoff(now);
+        self.form(cutoff, requests, plan);
+        if plan.is_empty() && cutoff < now {
+            // No rank formed anything: the replica is idle now and sees every arrival.
+            self.form(now, requests, plan);
+        }
+        self.ahead.formed(now, !plan.is_empty());
+    }
+
+    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
+        for part in &mut self.ended {
+            part.plan.clear();
+        }
+        for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
+            self.ended[self.dispatch.of(id)].plan.push(id, n);
+        }
+        for (rank, part) in self.ranks.iter_mut().zip(&self.ended) {
+            if !part.plan.is_empty() {
+                rank.on_batch_end(part, requests);
+            }
+        }
+        for &id in &batch.plan.requests {
+            if requests.get(id).is_completed() {
+                self.dispatch.release(id);
+            }
+        }
+    }
+
+    fn num_pending(&self) -> usize {
+        self.ranks.iter().map(SglangScheduler::num_pending).sum()
+    }
+
+    fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
+        let (id, why) = self.ranks.iter_mut().find_map(|rank| rank.evict_blocked(requests))?;
+        self.dispatch.release(id);
+        Some((id, why))
+    }
+
+    fn kv_usage(&self) -> KvUsage {
+        self.ranks.iter().map(SglangScheduler::kv_usage).fold(KvUsage::default(), |sum, rank| KvUsage {
+            allocated_blocks: sum.allocated_blocks + rank.allocated_blocks,
+            free_blocks: sum.free_blocks + rank.free_blocks,
+            total_blocks: sum.total_blocks + rank.total_blocks,
+        })
+    }
+
+    fn prefix_cache_stats(&self) -> PrefixCacheStats {
+        self.ranks.iter().map(SglangScheduler::prefix_cache_stats).fold(
+            PrefixCacheStats::default(),
+            |sum, rank| PrefixCacheStats {
+                queried_blocks: sum.queried_blocks + rank.queried_blocks,
+                hit_blocks: sum.hit_blocks + rank.hit_blocks,
+            },
+        )
+    }
+
+    fn cached_prefix_tokens(&self, request: &Request) -> u32 {
+        // Each rank has its own radix cache: what the rank the request would go to holds.
+        self.ranks[self.dispatch.peek(request.id)].cached_prefix_tokens(request)
+    }
+
+    fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
+        for (i, rank) in self.ranks.iter().enumerate() {
+            rank.check_invariants(requests).map_err(|e| format!("attention-DP rank {i}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn hand_off(&mut self, id: RequestId, requests: &mut RequestArena) {
+        self.ranks[self.dispatch.of(id)].hand_off(id, requests);
+    }
+
+    fn release_handed_off(&mut self, id: RequestId, requests: &RequestArena) {
+        // The rank held the KV until the transfer ended; only now does the request leave it.
+        self.ranks[self.dispatch.of(id)].release_handed_off(id, requests);
+        self.dispatch.release(id);
+    }
+
+    fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
+        // The request is dispatched once; while its rank has no room it waits for that rank.
+        let rank = self.dispatch.assign(id);
+        let admitted = self.ranks[rank].admit_transferred(id, requests);
+        if admitted.is_err() {
+            self.dispatch.release(id);
+        }
+        admitted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::replica::testkit::{Harness, ctx};
+
+    fn options() -> SglangOptions {
+        SglangOptions {
+            chunked_prefill_size: 4096,
+            max_prefill_tokens: 100,
+            max_running_requests: None,
+            schedule_conservativeness: 1.0,
+            mixed_chunk: false,
+            overlap: false,
+            recv_interval: 1,
+        }
+    }
+
+    /// A replica of `dp` ranks over `num_tokens` one-token blocks, serving `pool`.
+    fn replica(dp: u32, num_tokens: u64, pool: PoolRole, options: SglangOptions) -> Harness {
+        let context = ReplicaContext { attention_dp_size: dp, pool, ..ctx(num_tokens, 1, 1) };
+        Harness::new(Box::new(SglangDpScheduler::new(&context, options)))
+    }
+
+    #[test]
+    fn dp_many_short_prompts_prefill_in_one_step_each_rank_within_its_own_budget() {
+        // max_prefill_tokens (100) holds per rank. Four 60-token prompts, one per rank in
+        // turn, all prefill in the first step: 240 tokens.
+        let mut h = replica(4, 4000, PoolRole::Aggregated, options());
+        for _ in 0..4 {
+            h.add(60, 3);
+        }
+        assert_eq!(h.step(), [(0, 60), (1, 60), (2, 60), (3, 60)]);
+        // One scheduler for the replica under the one budget: one prompt per step (the second
+        // no longer fits in the 40 tokens left), a quarter of that.
+        let mut one = Harness::new(Box::new(SglangScheduler::new(&ctx(4000, 1, 1), options())));
+        for _ in 0..4 {
+            one.add(60, 3);
+        }
+        assert_eq!(one.step(), [(0, 60)]);
+    }
+
+    #[test]
+    fn each_rank_chunks_its_own_prompt_at_the_chunk_size_over_the_dp_size() {
+        // --chunked-prefill-size 256 at DP 4: 64 tokens per rank. Four 200-token prompts each
+        // advance 64 tokens a step on their own rank, where one scheduler ran one prompt's
+        // 256-token chunk on one rank while the others idled.
+        let o = SglangOptions { chunked_prefill_size: 256, max_prefill_tokens: 16384, ..options() };
+        let mut h = replica(4, 4000, PoolRole::Aggregated, o);
+        for _ in 0..4 {
+            h.add(200, 2);
+        }
+        assert_eq!(h.step(), [(0, 64), (1, 64), (2, 64), (3, 64)]);
+        assert_eq!(h.step(), [(0, 64), (1, 64), (2, 64), (3, 64)]);
+        h.drain(100);
+        assert!((0..4).all(|i| h.requests.get(RequestId(i)).is_completed()));
+    }
+
+    #[test]
+    fn one_rank_prefills_while_another_decodes_in_the_same_step() {
+        let mut h = replica(2, 4000, PoolRole::Aggregated, options());
+        h.add(20, 5);
+        assert_eq!(h.step(), [(0, 20)]);
+        assert_eq!(h.step(), [(0, 1)]);
+        // R1 goes to rank 1: its prefill runs beside rank 0's decode (with one rank the
+        // prefill batch runs alone and R0's decode waits).
+        h.add(30, 5);
+        assert_eq!(h.step(), [(0, 1), (1, 30)]);
+        assert_eq!(h.step(), [(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn each_rank_runs_its_share_of_max_running_requests() {
+        // --max-running-requests 4 at DP 2: two per rank. Five requests in turn: ranks 0 and
+        // 1 take two each; the fifth (rank 0) waits for a slot there.
+        let o = SglangOptions { max_running_requests: Some(4), max_prefill_tokens: 1000, ..options() };
+        let mut h = replica(2, 4000, PoolRole::Aggregated, o);
+        for _ in 0..5 {
+            h.add(10, 3);
+        }
+        assert_eq!(h.step(), [(0, 10), (2, 10), (1, 10), (3, 10)]);
+        h.drain(50);
+        assert!(h.requests.get(RequestId(4)).is_completed());
+    }
+
+    #[test]
+    fn a_prefill_rank_holds_a_handed_off_request_until_its_transfer_ends() {
+        let mut h = replica(4, 4000, PoolRole::Prefill, options());
+        let ids: Vec<RequestId> = (0..8).map(|_| h.add(40, 10)).collect();
+        let mut prefilled = Vec::new();
+        for _ in 0..8 {
+            let batch = h.form();
+            h.end(&batch);
+            for &id in &batch.plan.requests {
+                if h.requests.get(id).is_prefill_complete && !prefilled.contains(&id) {
+                    h.scheduler.hand_off(id, &mut h.requests);
+                    prefilled.push(id);
+                }
+            }
+        }
+        assert_eq!(prefilled.len(), ids.len());
+        assert!(h.scheduler.kv_usage().allocated_blocks >= 8 * 40);
+        for &id in &ids {
+            h.scheduler.release_handed_off(id, &h.requests);
+        }
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 0, "every rank freed its own");
+        assert_eq!(h.scheduler.check_invariants(&h.requests), Ok(()));
+    }
+}
