@@ -90,7 +90,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "roofline_execution_time_predictor_config_trtllm_decode_attention",
         "false",
-        "Whether fp8-KV decode attention runs TensorRT-LLM's own kernel (XQA; AIConfigurator's TensorRT-LLM fit, where the device has one) instead of the default fit (vLLM's kernels).",
+        "Whether fp8-KV decode attention runs TensorRT-LLM's own kernel (XQA; AIConfigurator's TensorRT-LLM fit, where the device has one) instead of the default fit (vLLM's kernels); only for heads of 128 with 2-16 query heads per KV head, the shapes it was fitted on.",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
@@ -631,9 +631,14 @@ impl RooflinePredictor {
         );
         // TensorRT-LLM decodes an fp8 KV cache with its own kernel (XQA on Hopper), which AIC
         // times well apart from vLLM's where it has a fit of it; latent attention keeps its own.
-        let trtllm_decode = (settings.trtllm_decode_attention && fp8_kv && shape.latent.is_none())
-            .then(|| cal.curve(class::DECODE_ATTENTION_FP8_TRTLLM))
-            .flatten();
+        // The fit holds only for the shapes it was fitted on (heads of 128, 2-16 query heads per
+        // KV head: data/README.md); other shapes keep the default fit rather than extrapolate.
+        let trtllm_decode = (settings.trtllm_decode_attention
+            && fp8_kv
+            && shape.latent.is_none()
+            && in_trtllm_decode_fit(&shape))
+        .then(|| cal.curve(class::DECODE_ATTENTION_FP8_TRTLLM))
+        .flatten();
         let decode = trtllm_decode.unwrap_or(decode);
         let latent_text = match trtllm_decode {
             Some(_) => {
@@ -1753,6 +1758,14 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
     }
 }
 
+/// Whether an attention layer's shape is one `decode_attention_kv_fp8_trtllm` was fitted on:
+/// heads of 128 with 2 to 16 query heads per KV head (AIC's other rows, MHA and groups of 32-64,
+/// were 20-80 % off that fit and left out of it).
+fn in_trtllm_decode_fit(shape: &LayerShape) -> bool {
+    let group = shape.q_heads / shape.kv_heads;
+    shape.head_dim == 128.0 && (2.0..=16.0).contains(&group)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::ExecutionTimePredictor;
@@ -2442,6 +2455,21 @@ mod tests {
         }
         // Blackwell: both engines run TRT-LLM-Gen kernels (no separate fit), so nothing moves.
         assert_eq!(decode_ms("b200", "fp8", true), decode_ms("b200", "fp8", false));
+    }
+
+    #[test]
+    fn trtllm_decode_fit_is_used_only_on_the_shapes_it_was_fitted_on() {
+        let shape = |q_heads: f64, kv_heads: f64, head_dim: f64| LayerShape {
+            q_heads,
+            kv_heads,
+            head_dim,
+            ..LayerShape::of(crate::catalog::find_model("meta-llama/Llama-3.1-70B").unwrap(), 1)
+        };
+        assert!(in_trtllm_decode_fit(&shape(64.0, 8.0, 128.0)));
+        assert!(in_trtllm_decode_fit(&shape(8.0, 1.0, 128.0)));
+        assert!(!in_trtllm_decode_fit(&shape(32.0, 32.0, 128.0)), "MHA");
+        assert!(!in_trtllm_decode_fit(&shape(64.0, 2.0, 128.0)), "32 query heads per KV head");
+        assert!(!in_trtllm_decode_fit(&shape(64.0, 8.0, 64.0)), "heads of 64");
     }
 
     #[test]
