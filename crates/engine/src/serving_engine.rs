@@ -47,9 +47,12 @@ pub struct EngineTarget {
     pub fp4_tensor_cores: bool,
     /// The weights' dtype (`replica_config_weight_dtype`: fp16, fp8, fp4, ...).
     pub weight_dtype: String,
-    /// Whether the catalogued model uses multi-head latent attention without a sparse
-    /// indexer (the DeepSeek-V3 architecture; false for a model the catalogue lacks).
-    pub dense_latent_attention: bool,
+    /// Whether the catalogued model uses multi-head latent attention (the DeepSeek-V3 family;
+    /// false for a model the catalogue lacks).
+    pub latent_attention: bool,
+    /// Whether the catalogued model adds a sparse-attention indexer over its attention
+    /// (DeepSeek Sparse Attention: DeepSeek-V3.2, GLM-5; false for a model the catalogue lacks).
+    pub sparse_indexer: bool,
 }
 
 /// A registered serving engine.
@@ -184,6 +187,7 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
     } else {
         catalog::find_device(&device).is_some_and(|d| d.fp4_tflops.is_some())
     };
+    let model = catalog::find_model(&config.get("replica_config_model_name").to_text());
     EngineTarget {
         version,
         device,
@@ -192,8 +196,8 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
         pipeline_stages: int("replica_config_num_pipeline_stages"),
         fp4_tensor_cores,
         weight_dtype: config.get("replica_config_weight_dtype").to_text(),
-        dense_latent_attention: catalog::find_model(&config.get("replica_config_model_name").to_text())
-            .is_some_and(|m| m.mla.is_some() && m.sparse_attention.is_none()),
+        latent_attention: model.is_some_and(|m| m.mla.is_some()),
+        sparse_indexer: model.is_some_and(|m| m.sparse_attention.is_some()),
     }
 }
 
@@ -306,15 +310,31 @@ fn trtllm_moe_layer_us(t: &EngineTarget) -> f64 {
 /// steps stay graph-replayed and only context and mixed steps run eagerly.
 const TRTLLM_CUDA_GRAPH_MAX_BATCH: u32 = 2048;
 
+/// The first SGLang release whose DeepSeek-family MoE-runner default also covers the models with
+/// the sparse indexer: sgl-project/sglang#13687 ("[Deepseek] Refactor deepseek server_args
+/// _handle_model_specific_adjustments", opened 2025-11-21) moved the SM100 `flashinfer_trtllm`
+/// block out of the branch for `DeepseekV3ForCausalLM` *without* NSA to after the NSA / non-NSA
+/// split, so DeepSeek-V3.2 (whose config SGLang loads as `DeepseekV3ForCausalLM`) got it too;
+/// 0.5.5's `server_args.py` still guards the block with `not is_deepseek_nsa(hf_config)`.
+/// GLM-5 (`GlmMoeDsaForCausalLM`) joined the same branch with its support (#18521, merged
+/// 2026-02-10, first released in 0.5.9).
+const SGLANG_SPARSE_INDEXER_TRTLLM_MOE_SINCE: Version = Version(0, 5, 6);
+
 /// The SGLang MoE runner's host µs per eager MoE layer on `t`. SGLang picks its runner itself
-/// (`--moe-runner-backend auto`): `ServerArgs._handle_model_specific_adjustments` sets
-/// `flashinfer_trtllm` for the DeepSeek-V3 architecture (latent attention without the sparse
-/// indexer) on SM100 with fp8 or ModelOpt fp4 weights and no all-to-all backend (0.5.x); every
-/// other model keeps the default runners (Triton / DeepGEMM / CUTLASS fused MoE), whose
-/// Python set-up [`SGLANG_EAGER_MOE_LAYER_US`] stands for.
+/// (`--moe-runner-backend auto`): its DeepSeek-family handler (`ServerArgs.
+/// _handle_model_specific_adjustments`; from 2026 `ServerArgsModelHandlersMixin.
+/// _handle_deepseek_family`, dispatched for `DeepseekV3ForCausalLM`, `GlmMoeDsaForCausalLM`,
+/// Kimi-K2.5 and Mistral-Large-3) sets `flashinfer_trtllm` on SM100 with fp8 or ModelOpt
+/// fp8/fp4 quantisation and no all-to-all backend: for latent-attention models without the
+/// sparse indexer in every modelled version, for those with it from
+/// [`SGLANG_SPARSE_INDEXER_TRTLLM_MOE_SINCE`] (`nightly…` builds read as the newest). Every
+/// other model keeps the default runners (Triton / DeepGEMM / CUTLASS fused MoE), whose Python
+/// set-up [`SGLANG_EAGER_MOE_LAYER_US`] stands for.
 fn sglang_moe_layer_us(t: &EngineTarget) -> f64 {
     let runner_quant = t.weight_dtype == "fp8" || t.weight_dtype == "fp4";
-    if t.fp4_tensor_cores && t.dense_latent_attention && runner_quant {
+    let deepseek_family = t.latent_attention
+        && (!t.sparse_indexer || t.version.is_none_or(|v| v >= SGLANG_SPARSE_INDEXER_TRTLLM_MOE_SINCE));
+    if t.fp4_tensor_cores && deepseek_family && runner_quant {
         SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US
     } else {
         SGLANG_EAGER_MOE_LAYER_US
@@ -586,14 +606,40 @@ mod tests {
         assert_eq!(moe_us("deepseek-ai/DeepSeek-R1", "b200", "fp8"), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US);
         assert_eq!(moe_us("deepseek-ai/DeepSeek-V3", "b300", "fp4"), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US);
         assert_eq!(SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US, 300.0);
-        // Hopper, other weight dtypes, other architectures (sparse attention over the latent,
-        // Gated DeltaNet hybrids) and models the catalogue lacks keep the default runners'.
+        // Hopper, other weight dtypes, other architectures (Gated DeltaNet hybrids) and models
+        // the catalogue lacks keep the default runners'.
         assert_eq!(moe_us("deepseek-ai/DeepSeek-R1", "h200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(moe_us("moonshotai/Kimi-K2.5", "b200", "int4"), SGLANG_EAGER_MOE_LAYER_US);
-        assert_eq!(moe_us("zai-org/GLM-5", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("zai-org/GLM-5", "h200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(moe_us("Qwen/Qwen3.5-397B-A17B", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(moe_us("no-such/model", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(SGLANG_EAGER_MOE_LAYER_US, 2500.0);
+    }
+
+    #[test]
+    fn sglang_gives_sparse_indexer_models_the_trtllm_gen_runner_from_0_5_6() {
+        // The bundle's MoE host µs for an SGLang `version` run of `model` on B200 with fp8 weights.
+        let moe_us = |model: &str, version: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "sglang"),
+                ("serving_engine_version", version),
+                ("replica_config_model_name", model),
+                ("replica_config_device", "b200"),
+                ("replica_config_weight_dtype", "fp8"),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_eager_moe_layer_us").parse::<f64>().unwrap()
+        };
+        // Latent attention with the sparse indexer (DeepSeek Sparse Attention): the default
+        // runners before the DeepSeek-family MoE block covered NSA models (0.5.5), TRTLLM-Gen
+        // from 0.5.6, in nightly builds and in the newest.
+        // (GLM-5, the catalogue's model with it.)
+        assert_eq!(moe_us("zai-org/GLM-5", "0.5.5.post2"), SGLANG_EAGER_MOE_LAYER_US);
+        for version in ["0.5.6", "0.5.9", "0.5.10.post1", "nightly-dev", "latest"] {
+            assert_eq!(moe_us("zai-org/GLM-5", version), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US, "{version}");
+        }
+        // Without the indexer the runner does not depend on the version.
+        assert_eq!(moe_us("deepseek-ai/DeepSeek-R1", "0.5.3"), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US);
+        assert_eq!(moe_us("deepseek-ai/DeepSeek-R1", "0.5.9"), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US);
     }
 
     #[test]
