@@ -774,6 +774,29 @@ pub fn replace_family(
     out
 }
 
+/// Curve classes fitted to tables that `../shared` does not hold (data/README.md says where
+/// each came from): a full [`calibrate`] cannot refit them, so `fit` carries them over from
+/// the calibration it replaces ([`carry_over`]) instead of dropping them.
+pub const FITTED_OUTSIDE_SHARED: &[&str] = &[class::DECODE_ATTENTION_FP8_TRTLLM];
+
+/// `fitted` with every curve of a [`FITTED_OUTSIDE_SHARED`] class that `previous` has and
+/// `fitted` lacks, on the same device; returns the carried `(device, class)` pairs too, so the
+/// tool can say what it kept. A device `fitted` lacks is not added for such a curve alone.
+pub fn carry_over(fitted: &Calibration, previous: &Calibration) -> (Calibration, Vec<(String, String)>) {
+    let mut out = fitted.clone();
+    let mut carried = Vec::new();
+    for d in &mut out.devices {
+        let Some(old) = previous.device(&d.device) else { continue };
+        for &c in FITTED_OUTSIDE_SHARED {
+            if let (false, Some(curve)) = (d.curves.contains_key(c), old.curves.get(c)) {
+                d.curves.insert(c.to_string(), curve.clone());
+                carried.push((d.device.clone(), c.to_string()));
+            }
+        }
+    }
+    (out, carried)
+}
+
 /// Refits only `families` on every AIC system and puts them into `base` (the shipped
 /// calibration): `llmsim-calibrate fit --only`. The family's curves come out as a full
 /// [`calibrate`] writes them.
@@ -1105,6 +1128,41 @@ pub fn to_json(calibration: &Calibration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_fit_keeps_the_curves_fitted_outside_shared_and_nothing_else() {
+        let shipped = Calibration::embedded();
+        let trtllm = class::DECODE_ATTENTION_FP8_TRTLLM;
+        assert!(shipped.device("h200").is_some_and(|d| d.curves.contains_key(trtllm)));
+        // What a full fit from ../shared yields: the shipped file without that curve, and
+        // without one ordinary curve (a table gone from ../shared), which must stay gone.
+        let mut fitted = shipped.clone();
+        for d in &mut fitted.devices {
+            d.curves.remove(trtllm);
+            d.curves.remove(class::GEMM);
+        }
+        let (kept, carried) = carry_over(&fitted, shipped);
+        let with_trtllm: Vec<&str> = shipped
+            .devices
+            .iter()
+            .filter(|d| d.curves.contains_key(trtllm))
+            .map(|d| d.device.as_str())
+            .collect();
+        assert_eq!(carried.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(), with_trtllm);
+        for d in &kept.devices {
+            let old = shipped.device(&d.device).unwrap();
+            assert_eq!(d.curves.get(trtllm).map(|c| c.curve), old.curves.get(trtllm).map(|c| c.curve));
+            assert!(
+                !d.curves.contains_key(class::GEMM),
+                "{}: only curves fitted outside ../shared are kept",
+                d.device
+            );
+        }
+        // A fit that has the curve itself wins over the old file's.
+        let (again, none) = carry_over(shipped, &fitted);
+        assert!(none.is_empty());
+        assert_eq!(to_json(&again), to_json(shipped));
+    }
 
     #[test]
     fn hopper_context_mla_rows_are_read_absorbed_and_blackwell_rows_not() {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use llmsim_calibrate::data::DataError;
-use llmsim_calibrate::{Family, calibrate, calibrate_only, check, parse_families, to_json, transfer};
+use llmsim_calibrate::{
+    Family, calibrate, calibrate_only, carry_over, check, parse_families, to_json, transfer,
+};
 use llmsim_engine::exec::calibration::Calibration;
 
 const USAGE: &str =
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
     let result = match (command.as_deref(), only) {
         (Some("fit"), Some(families)) => fit_only(&shared, &out, &families),
         (Some("fit"), None) => calibrate(&shared).and_then(|c| {
+            let c = keep_curves_fitted_outside_shared(c, &out)?;
             std::fs::write(&out, to_json(&c)).map_err(|e| DataError(format!("{}: {e}", out.display())))?;
             println!("wrote {}", out.display());
             print!("{}", check::format_table(&check::error_table(&shared, &c)?));
@@ -113,6 +116,24 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// A full `fit` keeps the curves of the file it replaces that no table under `../shared` can
+/// refit ([`llmsim_calibrate::FITTED_OUTSIDE_SHARED`]) and says so; with no file at `out` yet
+/// there is nothing to keep.
+fn keep_curves_fitted_outside_shared(fitted: Calibration, out: &Path) -> Result<Calibration, DataError> {
+    let text = match std::fs::read_to_string(out) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(fitted),
+        Err(e) => return Err(DataError(format!("{}: {e}", out.display()))),
+    };
+    let previous: Calibration = serde_json::from_str(&text)
+        .map_err(|e| DataError(format!("{}: not a calibration: {e}", out.display())))?;
+    let (kept, carried) = carry_over(&fitted, &previous);
+    for (device, class) in carried {
+        println!("kept {device} {class} from {} (fitted outside ../shared: data/README.md)", out.display());
+    }
+    Ok(kept)
 }
 
 /// `fit --only`: refits `families` into the calibration already at `out`.
