@@ -1892,8 +1892,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sparse_attention_attends_to_the_top_k_and_its_indexer_scores_the_whole_context() {
+    /// GLM-5 on 8 × H200 in fp8, with its sparse attention and with the catalogue's
+    /// `sparse_attention` removed (dense latent attention).
+    fn glm5_sparse_and_dense() -> (RooflinePredictor, RooflinePredictor) {
         let r = replica(&[
             ("replica_config_model_name", "zhipuai/GLM-5"),
             ("replica_config_device", "h200"),
@@ -1904,6 +1905,12 @@ mod tests {
         dense_r.model.sparse_attention = None;
         let sparse = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
         let dense = RooflinePredictor::new(&dense_r, RooflineCoefficients::default()).unwrap();
+        (sparse, dense)
+    }
+
+    #[test]
+    fn sparse_attention_attends_to_the_top_k_and_its_indexer_scores_the_whole_context() {
+        let (sparse, dense) = glm5_sparse_and_dense();
         let s = sparse.sparse.unwrap();
         assert_eq!((s.topk, s.index_heads, s.index_dim, s.index_bytes), (2048.0, 32.0, 128.0, 132.0));
         assert_eq!((s.q_lora, s.hidden), (2048.0, 6144.0));
@@ -1933,16 +1940,7 @@ mod tests {
 
     #[test]
     fn the_sparse_indexer_adds_its_kernels_to_every_decode_step_and_its_top_k_grows_with_the_context() {
-        let r = replica(&[
-            ("replica_config_model_name", "zhipuai/GLM-5"),
-            ("replica_config_device", "h200"),
-            ("replica_config_tensor_parallel_size", "8"),
-            ("replica_config_weight_dtype", "fp8"),
-        ]);
-        let mut dense_r = r.clone();
-        dense_r.model.sparse_attention = None;
-        let sparse = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
-        let dense = RooflinePredictor::new(&dense_r, RooflineCoefficients::default()).unwrap();
+        let (sparse, dense) = glm5_sparse_and_dense();
         assert_eq!(dense.indexer_us(&decode_batch(4, 1_000)), (0.0, 0.0), "no indexer without DSA");
         // Four decodes at 1k: its two GEMMs, nine element-wise kernels, the logits and the
         // top-k, each at least its launch's floor — tens of µs a layer, not nothing.
