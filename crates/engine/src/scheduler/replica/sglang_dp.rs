@@ -100,13 +100,7 @@ impl ReplicaScheduler for SglangDpScheduler {
 
     fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
         plan.clear();
-        let cutoff = self.ahead.cutoff(now);
-        self.form(cutoff, requests, plan);
-        if plan.is_empty() && cutoff < now {
-            // No rank formed anything: the replica is idle now and sees every arrival.
-            self.form(now, requests, plan);
-        }
-        self.ahead.formed(now, !plan.is_empty());
+        self.ahead = self.ahead.form(now, plan, |cutoff, plan| self.form(cutoff, requests, plan));
     }
 
     fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {

@@ -565,13 +565,7 @@ impl ReplicaScheduler for TrtllmScheduler {
 
     fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
         plan.clear();
-        let cutoff = self.ahead.cutoff(now);
-        self.form(cutoff, requests, plan);
-        if plan.is_empty() && cutoff < now {
-            // Nothing was formed ahead: the engine is idle now and sees every arrival.
-            self.form(now, requests, plan);
-        }
-        self.ahead.formed(now, !plan.is_empty());
+        self.ahead = self.ahead.form(now, plan, |cutoff, plan| self.form(cutoff, requests, plan));
         let num_ranks = self.num_ranks() as u64;
         debug_assert!(u64::from(plan.total_tokens()) <= u64::from(self.options.max_num_tokens) * num_ranks);
     }

@@ -239,13 +239,9 @@ impl ReplicaScheduler for VllmV1Scheduler {
         plan.clear();
         // A pass that only preempted (the victim was the first request it tried) freed blocks;
         // try again rather than leaving an idle replica with work (Vidur stalls here, §12.4).
-        let cutoff = self.ahead.cutoff(now);
-        while self.schedule_pass(cutoff, requests, plan) && plan.is_empty() {}
-        if plan.is_empty() && cutoff < now {
-            // Nothing was formed ahead: the engine is idle now and sees every arrival.
-            while self.schedule_pass(now, requests, plan) && plan.is_empty() {}
-        }
-        self.ahead.formed(now, !plan.is_empty());
+        self.ahead = self.ahead.form(now, plan, |cutoff, plan| {
+            while self.schedule_pass(cutoff, requests, plan) && plan.is_empty() {}
+        });
         debug_assert!(plan.total_tokens() <= self.chunk_size);
     }
 
