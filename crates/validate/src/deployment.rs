@@ -267,7 +267,7 @@ const MODEL_RECIPES: &[ModelRecipe] = &[
         //   GPUs), `--scheduler-recv-interval 10` at every concurrency, `--max-running-requests`
         //   = clients.
         // The fp8 B200 script from 2026-04-13 on (interval 10, then 30 from 5 clients, budgets
-        // 16384 / 81920 / 8192) is not encoded: no row of the file is that late.
+        // 16384 or 81920) is not encoded: no row of the file is that late.
         flags: |p| {
             let crate::points::Mode::Aggregated(instance) = p.mode else { return Vec::new() };
             let c = instance.concurrency;
