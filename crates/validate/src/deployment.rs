@@ -208,7 +208,8 @@ struct ModelRecipe {
 }
 
 /// InferenceX's model recipes for the points of the shared file (its `benchmarks/` at
-/// `ac1998a5`, 2025-10-19; SGLang's Qwen3.5 and GLM-5 Blackwell scripts at `8eec0d4e`).
+/// `ac1998a5`, 2025-10-19; SGLang's GLM-5 Blackwell scripts at `8eec0d4e`, its Qwen3.5 ones as
+/// they stood on the rows' dates).
 const MODEL_RECIPES: &[ModelRecipe] = &[
     ModelRecipe {
         backend: "trtllm",
@@ -251,28 +252,35 @@ const MODEL_RECIPES: &[ModelRecipe] = &[
         backend: "sglang",
         model: "Qwen/Qwen3.5-397B-A17B",
         until: "9999-12-31",
-        // `benchmarks/single_node/fixed_seq_len/qwen3.5_*.sh` (read at `8eec0d4e`):
-        // - fp8 on B200 (`qwen3.5_fp8_b200.sh`): `--max-prefill-tokens 8192
-        //   --chunked-prefill-size 8192` and `--scheduler-recv-interval 30` from 5 clients
-        //   (10 below), not from 16;
-        // - fp8 on B300 (`qwen3.5_fp8_b300.sh`): budgets of 16384 (SGLang's default on these
-        //   GPUs), `--scheduler-recv-interval 10` at every concurrency,
-        //   `--max-running-requests` = clients;
-        // - bf16 on B200 / B300 and fp4 on B300: budgets of 32768, the engine-wide interval.
+        // `benchmarks/single_node/qwen3.5_*.sh` as they stood when the rows were measured
+        // (InferenceX history; the scripts changed often, so each regime is dated):
+        // - every Blackwell script the rows ran (bf16 on B200 from 2026-02-16, fp8 on B200 from
+        //   2026-02-25 until `92985b879` of 2026-04-13, fp4 on B200 at `48d35c480`, bf16 and fp4
+        //   on B300 at `32274d6c1` / `8acbd08b7`): `--chunked-prefill-size 32768
+        //   --max-prefill-tokens 32768`, `--scheduler-recv-interval` 10, 30 from 16 clients
+        //   (the engine-wide rule), `--moe-runner-backend flashinfer_trtllm`,
+        //   `--attention-backend trtllm_mha`, `--max-running-requests 128` (not applied: the
+        //   fp8 B200 rows at 256 clients measure 2.5 s TTFT, not the ~30 s a 128-request cap
+        //   would queue them for);
+        // - fp8 on B300 from `c0f62a2ef` (2026-04-17; no InferenceX script before, so the
+        //   0.5.9 rows of 2026-04-03 get none): budgets of 16384 (SGLang's default on these
+        //   GPUs), `--scheduler-recv-interval 10` at every concurrency, `--max-running-requests`
+        //   = clients.
+        // The fp8 B200 script from 2026-04-13 on (interval 10, then 30 from 5 clients, budgets
+        // 16384 or 81920) is not encoded: no row of the file is that late.
         flags: |p| {
             let crate::points::Mode::Aggregated(instance) = p.mode else { return Vec::new() };
             let c = instance.concurrency;
+            let date = p.run_date();
             match (sglang_recipe_dtype(p), p.system.as_str()) {
-                ("fp8", "b200_sxm") => {
-                    let mut flags = prefill_budgets(8192);
-                    flags.push((RECV_INTERVAL, if c > 4 { "30" } else { "10" }.to_string()));
-                    flags
-                }
-                ("fp8", "b300_sxm") => vec![
+                ("fp8", "b200_sxm") if date < QWEN35_FP8_B200_NEW_ARGS => prefill_budgets(32768),
+                ("fp8", "b300_sxm") if date >= QWEN35_FP8_B300_SCRIPT => vec![
                     (RECV_INTERVAL, "10".to_string()),
                     ("sglang_scheduler_config_batch_size_cap", c.to_string()),
                 ],
-                ("bf16", "b200_sxm" | "b300_sxm") | ("fp4", "b300_sxm") => prefill_budgets(32768),
+                ("bf16", "b200_sxm" | "b300_sxm") | ("fp4", "b200_sxm" | "b300_sxm") => {
+                    prefill_budgets(32768)
+                }
                 _ => Vec::new(),
             }
         },
@@ -304,6 +312,11 @@ const MODEL_RECIPES: &[ModelRecipe] = &[
         },
     },
 ];
+
+/// The day InferenceX's `qwen3.5_fp8_b200.sh` took its new server arguments (`92985b879`).
+const QWEN35_FP8_B200_NEW_ARGS: &str = "2026-04-13";
+/// The day InferenceX added `qwen3.5_fp8_b300.sh` (`c0f62a2ef`, PR #1048).
+const QWEN35_FP8_B300_SCRIPT: &str = "2026-04-17";
 
 /// SGLang's receive-interval flag.
 const RECV_INTERVAL: &str = "sglang_scheduler_config_scheduler_recv_interval";
@@ -525,8 +538,10 @@ mod tests {
             flags.contains(&("trtllm_scheduler_config_attention_dp_batching_wait_iters", "0".to_string()))
         );
         assert!(p(&r1).is_empty());
-        // Qwen3.5's fp8 B200 SGLang recipe: 8192-token prefill budgets, and the 30-iteration
-        // receive interval from 5 clients (the engine-wide rule starts at 16).
+        // Qwen3.5's SGLang recipes as the rows ran them: 32768-token prefill budgets on B200
+        // before the fp8 script's new arguments of 2026-04-13 (the receive interval left to the
+        // engine-wide rule); on B300 the fp8 script, from its first day, reads every 10
+        // iterations and caps the running requests at the clients.
         let qwen = |more: &[(&str, &str)]| {
             let mut all = vec![
                 ("backend", "sglang"),
@@ -538,22 +553,21 @@ mod tests {
             all.extend_from_slice(more);
             model_recipe_flags(&point(&all))
         };
-        let recv = ("sglang_scheduler_config_scheduler_recv_interval", "30".to_string());
-        assert!(qwen(&[("batch_size", "8")]).contains(&recv));
+        let budget = ("sglang_scheduler_config_max_prefill_tokens", "32768".to_string());
+        assert_eq!(qwen(&[("batch_size", "8")]), prefill_budgets(32768));
+        assert!(qwen(&[("batch_size", "8"), ("measured", "2026-04-20")]).is_empty());
         assert!(
-            qwen(&[("batch_size", "8")])
-                .contains(&("sglang_scheduler_config_max_prefill_tokens", "8192".to_string()))
+            qwen(&[("batch_size", "8"), ("moe_quant_mode", "nvfp4"), ("measured", "2026-04-08")])
+                .contains(&budget)
         );
+        let b300 =
+            |date: &'static str| qwen(&[("batch_size", "64"), ("system", "b300_sxm"), ("measured", date)]);
         assert!(
-            qwen(&[("batch_size", "4")])
-                .contains(&("sglang_scheduler_config_scheduler_recv_interval", "10".to_string())),
-            "10 below 5 clients"
-        );
-        assert!(
-            qwen(&[("batch_size", "64"), ("system", "b300_sxm")])
+            b300("2026-04-17")
                 .contains(&("sglang_scheduler_config_scheduler_recv_interval", "10".to_string()))
         );
-        assert!(qwen(&[("batch_size", "8"), ("moe_quant_mode", "nvfp4")]).is_empty());
+        assert!(b300("2026-04-17").contains(&("sglang_scheduler_config_batch_size_cap", "64".to_string())));
+        assert!(b300("2026-04-03").is_empty(), "no InferenceX fp8 B300 script before 2026-04-17");
         assert!(qwen(&[("batch_size", "8"), ("system", "h200_sxm")]).is_empty());
         // GLM-5's fp8 Blackwell recipes read every iteration.
         let glm = model_recipe_flags(&point(&[
