@@ -646,11 +646,9 @@ pub fn fit_family(
                     out.push((class.to_string(), fitted(f, source(&what))));
                 }
             }
-            // fp8 experts over every size where the table is Hopper's Triton fused MoE (no fp4
-            // rate), for engines that run it at decode sizes too.
-            if dev.fp4_tflops.is_none()
-                && let Some(f) = fit_moe_quantised(shared, system, dev, act, Dtype::Fp8, true)?
-            {
+            // fp8 experts over every size, for engines that run the table's fused MoE at decode
+            // sizes too (vLLM: Hopper's Triton fused MoE, Blackwell's FlashInfer TRTLLM-Gen one).
+            if let Some(f) = fit_moe_quantised(shared, system, dev, act, Dtype::Fp8, true)? {
                 let what = format!(
                     "{}.csv, balanced routing, no EP, ≤ 4096 tokens, (shape, TP, band) weighted alike",
                     moe_table(dev, Dtype::Fp8)

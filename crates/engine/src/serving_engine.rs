@@ -241,8 +241,10 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // That MoE host time comes on top of the eager step's GPU time (VALIDATION.md, "vLLM's
         // eager MoE host time in series").
         Setting::new("roofline_execution_time_predictor_config_eager_moe_host_serial", true),
-        // Its Triton fused MoE for block-fp8 experts on Hopper at every size, AIC's table's kernel
-        // (VALIDATION.md, "MoE kernels at decode sizes on Hopper").
+        // Its fused MoE for block-fp8 experts at every size, AIC's tables' kernels: Triton on
+        // Hopper (VALIDATION.md, "MoE kernels at decode sizes on Hopper"), FlashInfer's
+        // TRTLLM-Gen one on Blackwell (`oracle/fp8.py`: FLASHINFER_TRTLLM first in the priority
+        // list outside SM90; VALIDATION.md, "vLLM's fp8 MoE at decode sizes on Blackwell").
         Setting::new("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode", true),
         Setting::new(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",

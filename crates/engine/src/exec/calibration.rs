@@ -51,9 +51,10 @@ pub mod class {
     /// not in [`ALL`]). Blended in from [`super::cost::MOE_PREFILL_FROM`] routed tokens per
     /// expert; below, and on other devices, fp8 experts take [`GEMM_FP8`].
     pub const MOE_EXPERTS_FP8: &str = "moe_experts_fp8";
-    /// fp8 (block-scaled) experts' fused-MoE fit over every size, 1-4096 tokens, on devices
-    /// without an fp4 rate (H100, H200: vLLM's Triton fused MoE, a ~35-40 µs floor per layer
-    /// that the generic curve misses at decode sizes, 1.4-1.9× it from 1 to 4 tokens). Read
+    /// fp8 (block-scaled) experts' fused-MoE fit over every size, 1-4096 tokens (H100, H200:
+    /// vLLM's Triton fused MoE, a ~35-40 µs floor per layer that the generic curve misses at
+    /// decode sizes, 1.4-1.9× it from 1 to 4 tokens; B200, B300: vLLM's FlashInfer TRTLLM-Gen
+    /// fp8 block MoE, 1.2-1.6× the generic curve at decode sizes). Read
     /// only where the engine runs that kernel at decode sizes
     /// (`roofline_execution_time_predictor_config_fp8_moe_fit_at_decode`, vLLM's bundle).
     pub const MOE_EXPERTS_FP8_ALL_SIZES: &str = "moe_experts_fp8_all_sizes";
@@ -367,8 +368,8 @@ impl Calibration {
 /// sizes: INT4 (Marlin, 1.6-3.8× the generic 16-bit curve from 1 token up) and fp4 on a device
 /// without an fp4 rate (`fp4_rate` false: Hopper's weight-only MXFP4, AIC
 /// `moe_w4a16_mxfp4.csv`: 2.1-3.5× the generic curve from 1 to 8 tokens, a ~38 µs floor per
-/// layer at any TP). fp8 and NVFP4 experts keep the generic curve at decode sizes (fp8 on
-/// Hopper: unless the engine sets `fp8_moe_fit_at_decode`, [`class::MOE_EXPERTS_FP8_ALL_SIZES`]).
+/// layer at any TP). fp8 and NVFP4 experts keep the generic curve at decode sizes (fp8: unless
+/// the engine sets `fp8_moe_fit_at_decode`, [`class::MOE_EXPERTS_FP8_ALL_SIZES`]).
 pub fn moe_fit_is_whole_range(weights: Dtype, fp4_rate: bool) -> bool {
     match weights {
         Dtype::Int4 => true,

@@ -224,9 +224,9 @@ pub struct RooflineCoefficients {
     pub kernel_fusion: KernelFusion,
     /// The host cost of steps not replayed from CUDA graphs.
     pub eager: EagerLaunch,
-    /// fp8 experts on a GPU without an fp4 rate (Hopper) on their fused-MoE fit over every
-    /// size (`moe_experts_fp8_all_sizes`, vLLM's Triton fused MoE) instead of the generic fp8
-    /// curve at decode sizes.
+    /// fp8 experts on their fused-MoE fit over every size (`moe_experts_fp8_all_sizes`: vLLM's
+    /// Triton fused MoE on Hopper, FlashInfer's TRTLLM-Gen fp8 block MoE on Blackwell) instead
+    /// of the generic fp8 curve at decode sizes.
     pub fp8_moe_fit_at_decode: bool,
     /// fp8-KV decode attention on TensorRT-LLM's own kernel's fit
     /// ([`class::DECODE_ATTENTION_FP8_TRTLLM`]) where the device has one.
@@ -696,12 +696,12 @@ impl RooflinePredictor {
         // Weight-only experts (INT4; fp4 without an fp4 rate) are on their fused-MoE fit at
         // every size (moe_gemm); fp8 and NVFP4 ones blend theirs in at prefill sizes.
         let whole_range_moe = moe_fit_is_whole_range(expert_weights, device.fp4_tflops.is_some());
-        // fp8 experts on Hopper under an engine that runs them on the fused MoE the fit measured
-        // at every size (`fp8_moe_fit_at_decode`, vLLM's): that fit, where there is one.
-        let fp8_all_sizes =
-            (expert_weights == Dtype::Fp8 && settings.fp8_moe_fit_at_decode && device.fp4_tflops.is_none())
-                .then(|| cal.curve(class::MOE_EXPERTS_FP8_ALL_SIZES))
-                .flatten();
+        // fp8 experts under an engine that runs them on the fused MoE the fit measured at every
+        // size (`fp8_moe_fit_at_decode`, vLLM's: Triton on Hopper, FlashInfer's TRTLLM-Gen fp8
+        // block MoE on Blackwell): that fit, where there is one.
+        let fp8_all_sizes = (expert_weights == Dtype::Fp8 && settings.fp8_moe_fit_at_decode)
+            .then(|| cal.curve(class::MOE_EXPERTS_FP8_ALL_SIZES))
+            .flatten();
         let moe_prefill = match expert_weights {
             _ if whole_range_moe || fp8_all_sizes.is_some() => None,
             Dtype::Fp8 => cal.curve(class::MOE_EXPERTS_FP8),
@@ -2789,7 +2789,7 @@ mod latent_tests {
     }
 
     #[test]
-    fn fp8_experts_on_hopper_take_their_all_sizes_fit_only_where_the_engine_says() {
+    fn fp8_experts_take_their_all_sizes_fit_only_where_the_engine_says() {
         let minimax = |device: &str, at_decode: bool| {
             let settings = RooflineCoefficients { fp8_moe_fit_at_decode: at_decode, ..Default::default() };
             predictor_of("MiniMaxAI/MiniMax-M2.5", device, "4", "fp8", settings)
@@ -2818,9 +2818,22 @@ mod latent_tests {
             assert!((0.7..1.55).contains(&ratio), "{tokens} tokens: {ratio:.2}");
         }
         assert!(off.moe_us(off.moe.as_ref().unwrap(), 1.0).1 < 0.7 * 37.0);
-        // Blackwell has no such fit: the flag changes nothing there.
+        // Blackwell: the same on its table (vLLM's FlashInfer TRTLLM-Gen fp8 block MoE). AIC
+        // b200_sxm/moe_fp8_block.csv, same shape, TP 4: 28, 48, 66, 100, 161 and 163 µs at 1, 4,
+        // 8, 16, 32 and 64 tokens; the generic fp8 curve (the flag off) was 0.6× at 4 tokens.
+        let b200 = Calibration::embedded().device("b200").unwrap();
         let (b_off, b_on) = (minimax("b200", false), minimax("b200", true));
-        assert_eq!((b_on.moe_gemm, b_on.moe_prefill), (b_off.moe_gemm, b_off.moe_prefill));
+        assert_eq!((b_off.moe_gemm, b_off.moe_prefill), (b_off.gemm, b200.curve(class::MOE_EXPERTS_FP8)));
+        assert_eq!(Some(b_on.moe_gemm), b200.curve(class::MOE_EXPERTS_FP8_ALL_SIZES));
+        assert!(b_on.moe_prefill.is_none());
+        let moe = b_on.moe.as_ref().unwrap();
+        for (tokens, measured) in
+            [(1.0, 28.3), (4.0, 47.6), (8.0, 66.4), (16.0, 100.1), (32.0, 161.4), (64.0, 162.5)]
+        {
+            let ratio = b_on.moe_us(moe, tokens).1 / measured;
+            assert!((0.7..1.55).contains(&ratio), "b200, {tokens} tokens: {ratio:.2}");
+        }
+        assert!(b_off.moe_us(b_off.moe.as_ref().unwrap(), 4.0).1 < 0.7 * 47.6);
     }
 
     #[test]
