@@ -67,6 +67,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "0",
         "Host time per latent-attention (MLA) layer of an eager step beyond its launches (the engine's Python MLA module), µs; 0 = none.",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_eager_token_us",
+        "0",
+        "Host time per token of an eager step, in series with its GPU time whatever eager_host_serial says, µs; 0 = none (an experiment's knob: VALIDATION.md \"TensorRT-LLM's TTFT at 8k prompts\").",
+    ),
     FlagDef::int(
         "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
         "0",
@@ -158,6 +163,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             0.0,
             1e6,
         ),
+        token_us: params.float_in("roofline_execution_time_predictor_config_eager_token_us", 0.0, 1e4),
         graph_max_tokens: params.int_in(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
             0,
@@ -243,6 +249,8 @@ pub struct EagerLaunch {
     pub moe_layer_us: f64,
     /// Host µs per latent-attention (MLA) layer of an eager step beyond its launches.
     pub latent_attention_layer_us: f64,
+    /// Host µs per token of an eager step, always in series with the GPU (0: none).
+    pub token_us: f64,
     /// Steps of at most this size are replayed from a graph: tokens with `graph_prefill`,
     /// else decode requests.
     pub graph_max_tokens: u64,
@@ -1116,6 +1124,14 @@ impl RooflinePredictor {
         } else {
             launches + moe - out.model_ms()
         };
+        // A host cost per token of the step, in series with everything else (an experiment's
+        // knob, 0 by default: eager steps only, as the launches).
+        let per_token = if eager.token_us > 0.0 && (launches > 0.0 || moe > 0.0) {
+            counts.tokens as f64 * eager.token_us * 1e-3
+        } else {
+            0.0
+        };
+        let exposed = exposed.max(0.0) + per_token;
         if exposed > 0.0 {
             out.set(Op::CpuOverhead, out.get(Op::CpuOverhead) + exposed, Provenance::Roofline);
         }
@@ -2139,6 +2155,7 @@ mod tests {
         launch_us: 50.0,
         moe_layer_us: 100.0,
         latent_attention_layer_us: 0.0,
+        token_us: 0.0,
         graph_max_tokens: 128,
         graph_prefill: false,
         host_serial: false,
@@ -2230,6 +2247,29 @@ mod tests {
         let both = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch { host_serial: true, ..moe_serial });
         let gpu = plain.predict(&prompt(16), ONLY).total_ms();
         assert!((both.predict(&prompt(16), ONLY).total_ms() - (gpu + launches + moe)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_per_token_host_cost_adds_to_an_eager_step_in_series_and_not_to_a_graph_step() {
+        let plain = eager("deepseek-ai/DeepSeek-V3", "8", TRTLLM_LIKE);
+        let per_token = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch { token_us: 2.0, ..TRTLLM_LIKE });
+        // An 8192-token prompt, GPU-bound or not: 8192 × 2 µs on top of what it took.
+        for tokens in [16, 8192] {
+            let before = plain.predict(&prompt(tokens), ONLY).total_ms();
+            let after = per_token.predict(&prompt(tokens), ONLY).total_ms();
+            assert!(
+                (after - before - f64::from(tokens) * 2e-3).abs() < 1e-9,
+                "{tokens}: {before} -> {after}"
+            );
+        }
+        // A decode step replayed from a graph pays nothing.
+        let batch = decode_batch(64, 2048);
+        assert_eq!(per_token.predict(&batch, ONLY), plain.predict(&batch, ONLY));
+        // Without any eager cost the knob alone does nothing (the step is not eager).
+        let alone =
+            eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch { token_us: 2.0, ..EagerLaunch::default() });
+        let none = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch::default());
+        assert_eq!(alone.predict(&prompt(8192), ONLY), none.predict(&prompt(8192), ONLY));
     }
 
     #[test]
