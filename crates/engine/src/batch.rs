@@ -46,10 +46,18 @@ impl BatchPlan {
     /// otherwise (any plain `push`) the batch is described from the arena as before.
     #[inline(always)]
     pub fn push_described(&mut self, request: &Request, n: u32) {
-        let d = &mut self.described;
         if request.scheduled_at.is_none() {
-            d.first.push(self.requests.len() as u32);
+            self.described.first.push(self.requests.len() as u32);
         }
+        self.push_described_scheduled(request, n);
+    }
+
+    /// [`BatchPlan::push_described`] of a request known to have been in a formed batch before
+    /// (a running one), whose `scheduled_at` is therefore set: not checked here (a scheduler's
+    /// unit tests plan without forming batches); forming the batch checks it in debug builds.
+    #[inline(always)]
+    pub fn push_described_scheduled(&mut self, request: &Request, n: u32) {
+        let d = &mut self.described;
         self.requests.push(request.id);
         self.num_tokens.push(n);
         let is_prefill = !request.is_prefill_complete;
@@ -58,7 +66,11 @@ impl BatchPlan {
         } else {
             d.decode_tokens += n;
         }
-        d.items.push(BatchItem { num_processed_tokens: request.num_processed_tokens, num_tokens: n, is_prefill });
+        d.items.push(BatchItem {
+            num_processed_tokens: request.num_processed_tokens,
+            num_tokens: n,
+            is_prefill,
+        });
     }
 
     /// Whether nothing was scheduled.
@@ -142,6 +154,12 @@ impl Batch {
             // Described at the pushes: the same items and counts, and the same requests
             // visited in the same order (those without a first schedule then, and none has
             // been scheduled since: only this visit sets it).
+            debug_assert!(
+                self.plan.requests.iter().enumerate().all(|(i, &id)| {
+                    self.plan.described.first.contains(&(i as u32)) || requests.get(id).scheduled_at.is_some()
+                }),
+                "a request pushed as scheduled before was never scheduled"
+            );
             std::mem::swap(&mut self.items, &mut self.plan.described.items);
             self.plan.described.items.clear();
             self.num_prefill_tokens = self.plan.described.prefill_tokens;
@@ -229,9 +247,12 @@ mod tests {
         let mut requests = RequestArena::new();
         let mut plain = BatchPlan::default();
         let mut described = BatchPlan::default();
-        for (prefill, processed, complete, scheduled, n) in
-            [(5, 6, true, true, 1), (40, 16, false, false, 8), (9, 0, false, true, 9), (7, 0, false, false, 7)]
-        {
+        for (prefill, processed, complete, scheduled, n) in [
+            (5, 6, true, true, 1),
+            (40, 16, false, false, 8),
+            (9, 0, false, true, 9),
+            (7, 0, false, false, 7),
+        ] {
             let mut r = Request::new(requests.next_id(), SimTime::ZERO, prefill, 4);
             r.num_processed_tokens = processed;
             r.is_prefill_complete = complete;

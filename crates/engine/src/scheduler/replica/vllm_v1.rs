@@ -163,7 +163,8 @@ impl VllmV1Scheduler {
             let n = request.next_num_tokens().min(budget);
             // The common case, room for its tokens, with one look-up of the request.
             if self.kv.allocate_slots(request, n, &[]) {
-                plan.push_described(request, n);
+                // Running: it was in a batch before.
+                plan.push_described_scheduled(request, n);
                 request.in_flight = true;
                 budget -= n;
                 i += 1;
@@ -183,7 +184,7 @@ impl VllmV1Scheduler {
                 }
                 if self.kv.allocate_slots(requests.get(id), n, &[]) {
                     let request = requests.get_mut(id);
-                    plan.push_described(request, n);
+                    plan.push_described_scheduled(request, n);
                     request.in_flight = true;
                     budget -= n;
                     break;
