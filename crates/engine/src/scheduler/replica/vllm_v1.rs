@@ -163,7 +163,8 @@ impl VllmV1Scheduler {
             let n = request.next_num_tokens().min(budget);
             // The common case, room for its tokens, with one look-up of the request.
             if self.kv.allocate_slots(request, n, &[]) {
-                plan.push(id, n);
+                // Running: it was in a batch before.
+                plan.push_described_scheduled(request, n);
                 request.in_flight = true;
                 budget -= n;
                 i += 1;
@@ -182,8 +183,9 @@ impl VllmV1Scheduler {
                     None => break 'running,
                 }
                 if self.kv.allocate_slots(requests.get(id), n, &[]) {
-                    plan.push(id, n);
-                    requests.get_mut(id).in_flight = true;
+                    let request = requests.get_mut(id);
+                    plan.push_described_scheduled(request, n);
+                    request.in_flight = true;
                     budget -= n;
                     break;
                 }
@@ -218,7 +220,7 @@ impl VllmV1Scheduler {
                 r.on_cache_hit(cached);
                 r.state = RequestState::Running;
                 r.in_flight = true;
-                plan.push(id, n);
+                plan.push_described(r, n);
                 budget -= n;
             }
         }
