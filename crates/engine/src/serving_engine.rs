@@ -59,7 +59,8 @@ pub struct EngineTarget {
 pub struct ServingEngineEntry {
     /// Its `--serving_engine` name.
     pub name: &'static str,
-    /// What it sets, in one sentence.
+    /// What it sets, in one sentence; empty without the engine's `help-texts`
+    /// feature ([`crate::config::help_text`]).
     pub summary: &'static str,
     /// The flag values it stands for on `target`.
     pub bundle: fn(&EngineTarget) -> Vec<Setting>,
@@ -69,17 +70,23 @@ pub struct ServingEngineEntry {
 pub static SERVING_ENGINES: &[ServingEngineEntry] = &[
     ServingEngineEntry {
         name: "vllm",
-        summary: "vLLM V1 (`vllm serve`): the vllm_v1 scheduler with 8192 tokens and 1024 requests per step on GPUs of 70 GiB or more (A100 excepted; else 2048 / 256), prefix caching, 16-token blocks without preallocation, 10 % of memory kept back; async scheduling from 0.14, whole-prompt admission from 0.19.",
+        summary: crate::config::help_text(
+            "vLLM V1 (`vllm serve`): the vllm_v1 scheduler with 8192 tokens and 1024 requests per step on GPUs of 70 GiB or more (A100 excepted; else 2048 / 256), prefix caching, 16-token blocks without preallocation, 10 % of memory kept back; async scheduling from 0.14, whole-prompt admission from 0.19.",
+        ),
         bundle: vllm,
     },
     ServingEngineEntry {
         name: "sglang",
-        summary: "SGLang (`sglang.launch_server`): the sglang scheduler (prefill first, new-token-ratio admission, retraction, overlap), chunked prefill of 2048-16384 tokens by GPU memory, radix cache, 1-token pages, memory kept back by SGLang's reserved-memory rule.",
+        summary: crate::config::help_text(
+            "SGLang (`sglang.launch_server`): the sglang scheduler (prefill first, new-token-ratio admission, retraction, overlap), chunked prefill of 2048-16384 tokens by GPU memory, radix cache, 1-token pages, memory kept back by SGLang's reserved-memory rule.",
+        ),
         bundle: sglang,
     },
     ServingEngineEntry {
         name: "trtllm",
-        summary: "TensorRT-LLM (`trtllm-serve`, PyTorch backend): the trtllm scheduler (in-flight batching, guaranteed_no_evict, whole contexts, 8192 tokens and 2048 requests per iteration, overlap), block reuse, 32-token blocks, 10 % of memory kept back.",
+        summary: crate::config::help_text(
+            "TensorRT-LLM (`trtllm-serve`, PyTorch backend): the trtllm scheduler (in-flight batching, guaranteed_no_evict, whole contexts, 8192 tokens and 2048 requests per iteration, overlap), block reuse, 32-token blocks, 10 % of memory kept back.",
+        ),
         bundle: trtllm,
     },
 ];

@@ -6,6 +6,15 @@ use std::borrow::Cow;
 use super::ConfigError;
 use super::unsupported::unsupported_value;
 
+/// `text`, or the empty text in a build without the engine's `help-texts` feature: what only a
+/// person reads (a flag's help, a registered policy's summary), which the page's worker never
+/// shows. Called in the `const` tables (flags, registries), it drops the literal at compile
+/// time, so that build's binary does not carry it (about 10 KB of the worker's gzipped wasm).
+/// Nothing a run computes or writes reads these texts.
+pub const fn help_text(text: &'static str) -> &'static str {
+    if cfg!(feature = "help-texts") { text } else { "" }
+}
+
 /// What values a flag takes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FlagKind {
@@ -64,7 +73,8 @@ pub struct FlagDef {
     pub kind: FlagKind,
     /// The default, as CLI text (`none` for unset).
     pub default: &'static str,
-    /// One or two sentences for `-h` and the form.
+    /// One or two sentences for `-h` and the form; empty in a build without the engine's
+    /// `help-texts` feature (the page's worker, which shows no help).
     pub help: &'static str,
     /// The form section.
     pub group: FlagGroup,
@@ -118,6 +128,7 @@ impl FlagDef {
         default: &'static str,
         help: &'static str,
     ) -> FlagDef {
+        let help = help_text(help);
         FlagDef { name, kind, default, help, group: FlagGroup::General, shown_when: None, role }
     }
     /// A boolean flag.

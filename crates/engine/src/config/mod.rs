@@ -15,7 +15,7 @@ mod table;
 mod unsupported;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile};
+pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile, help_text};
 pub(crate) use flag::{closest, list_items};
 pub use params::{Params, fill_placeholders};
 pub use spec::{

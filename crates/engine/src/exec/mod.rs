@@ -267,7 +267,8 @@ pub type PredictorParser = fn(&mut Params, &ReplicaSpec) -> Option<SharedPredict
 pub struct PredictorEntry {
     /// Its `--execution_time_predictor_config_type` name.
     pub name: &'static str,
-    /// One sentence for the form.
+    /// One sentence for the form; empty without the engine's `help-texts`
+    /// feature ([`crate::config::help_text`]).
     pub summary: &'static str,
     /// Its own flags.
     pub flags: &'static [FlagDef],
@@ -279,25 +280,33 @@ pub struct PredictorEntry {
 pub static PREDICTORS: &[PredictorEntry] = &[
     PredictorEntry {
         name: "roofline",
-        summary: "Calibrated roofline: op times from FLOPs and bytes at datasheet peaks, with efficiencies fitted to measured tables; needs no profiling data.",
+        summary: crate::config::help_text(
+            "Calibrated roofline: op times from FLOPs and bytes at datasheet peaks, with efficiencies fitted to measured tables; needs no profiling data.",
+        ),
         flags: roofline::FLAGS,
         parse: roofline::parse,
     },
     PredictorEntry {
         name: "profile",
-        summary: "Vidur-format profile tables (mlp, attention, all_reduce, send_recv, cpu_overhead CSVs), interpolated; the calibrated roofline beyond them.",
+        summary: crate::config::help_text(
+            "Vidur-format profile tables (mlp, attention, all_reduce, send_recv, cpu_overhead CSVs), interpolated; the calibrated roofline beyond them.",
+        ),
         flags: profile::PROFILE_FLAGS,
         parse: profile::parse_profile,
     },
     PredictorEntry {
         name: "random_forest",
-        summary: "Vidur's name: reads the same profile tables as `profile` (interpolated, no forest is trained).",
+        summary: crate::config::help_text(
+            "Vidur's name: reads the same profile tables as `profile` (interpolated, no forest is trained).",
+        ),
         flags: profile::RANDOM_FOREST_FLAGS,
         parse: profile::parse_random_forest,
     },
     PredictorEntry {
         name: "linear_regression",
-        summary: "Vidur's name: reads the same profile tables as `profile` (interpolated, no regression is fitted).",
+        summary: crate::config::help_text(
+            "Vidur's name: reads the same profile tables as `profile` (interpolated, no regression is fitted).",
+        ),
         flags: profile::LINEAR_REGRESSION_FLAGS,
         parse: profile::parse_linear_regression,
     },

@@ -105,7 +105,8 @@ fn random_clock_gap_ns(mean_gap_s: f64) -> f64 {
 pub struct IntervalEntry {
     /// Its `--interval_generator_config_type` name.
     pub name: &'static str,
-    /// What it draws, in one sentence.
+    /// What it draws, in one sentence; empty without the engine's `help-texts`
+    /// feature ([`crate::config::help_text`]).
     pub summary: &'static str,
     /// Its own flags.
     pub flags: &'static [FlagDef],
@@ -117,31 +118,35 @@ pub struct IntervalEntry {
 pub static INTERVAL_GENERATORS: &[IntervalEntry] = &[
     IntervalEntry {
         name: "poisson",
-        summary: "Exponential gaps at a mean rate of qps (capped at 3/qps, as in Vidur).",
+        summary: crate::config::help_text(
+            "Exponential gaps at a mean rate of qps (capped at 3/qps, as in Vidur).",
+        ),
         flags: POISSON_FLAGS,
         parse: parse_poisson,
     },
     IntervalEntry {
         name: "gamma",
-        summary: "Gamma-distributed gaps at a mean rate of qps with coefficient of variation cv (burstier when cv > 1).",
+        summary: crate::config::help_text(
+            "Gamma-distributed gaps at a mean rate of qps with coefficient of variation cv (burstier when cv > 1).",
+        ),
         flags: GAMMA_FLAGS,
         parse: parse_gamma,
     },
     IntervalEntry {
         name: "static",
-        summary: "Every request arrives at t = 0.",
+        summary: crate::config::help_text("Every request arrives at t = 0."),
         flags: STATIC_FLAGS,
         parse: parse_static,
     },
     IntervalEntry {
         name: "uniform",
-        summary: "A constant gap of 1/qps.",
+        summary: crate::config::help_text("A constant gap of 1/qps."),
         flags: UNIFORM_FLAGS,
         parse: parse_uniform,
     },
     IntervalEntry {
         name: "trace",
-        summary: "Gaps between the arrival times of a trace file, cycling.",
+        summary: crate::config::help_text("Gaps between the arrival times of a trace file, cycling."),
         flags: TRACE_FLAGS,
         parse: parse_trace,
     },

@@ -49,7 +49,8 @@ pub struct LengthPlan {
 pub struct LengthEntry {
     /// Its `--length_generator_config_type` name.
     pub name: &'static str,
-    /// What it draws, in one sentence.
+    /// What it draws, in one sentence; empty without the engine's `help-texts`
+    /// feature ([`crate::config::help_text`]).
     pub summary: &'static str,
     /// Its own flags.
     pub flags: &'static [FlagDef],
@@ -61,25 +62,31 @@ pub struct LengthEntry {
 pub static LENGTH_GENERATORS: &[LengthEntry] = &[
     LengthEntry {
         name: "trace",
-        summary: "Lengths (and sessions, block hashes) from a trace file's rows, cycling.",
+        summary: crate::config::help_text(
+            "Lengths (and sessions, block hashes) from a trace file's rows, cycling.",
+        ),
         flags: TRACE_FLAGS,
         parse: parse_trace,
     },
     LengthEntry {
         name: "fixed",
-        summary: "The same prompt and output length for every request.",
+        summary: crate::config::help_text("The same prompt and output length for every request."),
         flags: FIXED_FLAGS,
         parse: parse_fixed,
     },
     LengthEntry {
         name: "uniform",
-        summary: "Total length uniform in [min_tokens, max_tokens], split by the prefill:decode ratio.",
+        summary: crate::config::help_text(
+            "Total length uniform in [min_tokens, max_tokens], split by the prefill:decode ratio.",
+        ),
         flags: UNIFORM_FLAGS,
         parse: parse_uniform,
     },
     LengthEntry {
         name: "zipf",
-        summary: "Total length Zipf-distributed over [min_tokens, max_tokens] (short ones most likely), split by the prefill:decode ratio.",
+        summary: crate::config::help_text(
+            "Total length Zipf-distributed over [min_tokens, max_tokens] (short ones most likely), split by the prefill:decode ratio.",
+        ),
         flags: ZIPF_FLAGS,
         parse: parse_zipf,
     },

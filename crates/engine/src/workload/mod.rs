@@ -83,7 +83,8 @@ pub type WorkloadFactory = WorkloadPlan;
 pub struct RequestGeneratorEntry {
     /// Its `--request_generator_config_type` name.
     pub name: &'static str,
-    /// What it does, in one sentence.
+    /// What it does, in one sentence; empty without the engine's `help-texts`
+    /// feature ([`crate::config::help_text`]).
     pub summary: &'static str,
     /// Its own flags.
     pub flags: &'static [FlagDef],
@@ -95,19 +96,23 @@ pub struct RequestGeneratorEntry {
 pub static REQUEST_GENERATORS: &[RequestGeneratorEntry] = &[
     RequestGeneratorEntry {
         name: "synthetic",
-        summary: "Lengths from a length generator, arrivals from an interval generator.",
+        summary: crate::config::help_text(
+            "Lengths from a length generator, arrivals from an interval generator.",
+        ),
         flags: synthetic::FLAGS,
         parse: synthetic::parse,
     },
     RequestGeneratorEntry {
         name: "trace",
-        summary: "Replays a trace file: its arrival times and lengths.",
+        summary: crate::config::help_text("Replays a trace file: its arrival times and lengths."),
         flags: replay::FLAGS,
         parse: replay::parse,
     },
     RequestGeneratorEntry {
         name: "closed_loop",
-        summary: "N concurrent clients, each sending its next request when the previous one finishes (plus think time).",
+        summary: crate::config::help_text(
+            "N concurrent clients, each sending its next request when the previous one finishes (plus think time).",
+        ),
         flags: closed_loop::FLAGS,
         parse: closed_loop::parse,
     },

@@ -51,7 +51,8 @@ pub type RouterFactory = Arc<dyn Fn(u32) -> Box<dyn Router> + Send + Sync>;
 pub struct RouterEntry {
     /// Its `--global_scheduler_config_type` name.
     pub name: &'static str,
-    /// The rule in one sentence.
+    /// The rule in one sentence; empty without the engine's `help-texts`
+    /// feature ([`crate::config::help_text`]).
     pub summary: &'static str,
     /// Its own flags.
     pub flags: &'static [FlagDef],
@@ -67,7 +68,7 @@ pub struct RouterEntry {
 pub static ROUTERS: &[RouterEntry] = &[
     RouterEntry {
         name: "round_robin",
-        summary: "Replicas in turn: 0, 1, ..., n−1, 0, ...",
+        summary: crate::config::help_text("Replicas in turn: 0, 1, ..., n−1, 0, ..."),
         flags: round_robin::ROUND_ROBIN_FLAGS,
         seed_flag: Some(round_robin::ROUND_ROBIN_SEED),
         needs_sessions: false,
@@ -75,7 +76,7 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "random",
-        summary: "A uniformly random replica.",
+        summary: crate::config::help_text("A uniformly random replica."),
         flags: round_robin::RANDOM_FLAGS,
         seed_flag: Some(round_robin::RANDOM_SEED),
         needs_sessions: false,
@@ -83,7 +84,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "lor",
-        summary: "Least outstanding requests: the replica with the fewest routed, unfinished requests (random tie-break).",
+        summary: crate::config::help_text(
+            "Least outstanding requests: the replica with the fewest routed, unfinished requests (random tie-break).",
+        ),
         flags: least_outstanding::LOR_FLAGS,
         seed_flag: Some(least_outstanding::LOR_SEED),
         needs_sessions: false,
@@ -91,7 +94,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "lop",
-        summary: "Least outstanding prefill: the replica with the fewest prompt tokens awaiting their first prefill (random tie-break).",
+        summary: crate::config::help_text(
+            "Least outstanding prefill: the replica with the fewest prompt tokens awaiting their first prefill (random tie-break).",
+        ),
         flags: least_outstanding::LOP_FLAGS,
         seed_flag: Some(least_outstanding::LOP_SEED),
         needs_sessions: false,
@@ -99,7 +104,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "sticky",
-        summary: "Session affinity: a session's first request goes to the least-outstanding-prefill replica, its later requests follow it (needs session_id).",
+        summary: crate::config::help_text(
+            "Session affinity: a session's first request goes to the least-outstanding-prefill replica, its later requests follow it (needs session_id).",
+        ),
         flags: sticky::STICKY_FLAGS,
         seed_flag: Some(sticky::STICKY_SEED),
         needs_sessions: true,
@@ -107,7 +114,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "lop_binary",
-        summary: "The replica with the fewest requests awaiting their first prefill (random tie-break).",
+        summary: crate::config::help_text(
+            "The replica with the fewest requests awaiting their first prefill (random tie-break).",
+        ),
         flags: lop_variants::LOP_BINARY_FLAGS,
         seed_flag: Some(lop_variants::LOP_BINARY_SEED),
         needs_sessions: false,
@@ -115,7 +124,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "lop_batch_end",
-        summary: "The replica with the fewest prompt tokens still to prefill, updated as each batch ends (random tie-break).",
+        summary: crate::config::help_text(
+            "The replica with the fewest prompt tokens still to prefill, updated as each batch ends (random tie-break).",
+        ),
         flags: lop_variants::LOP_BATCH_END_FLAGS,
         seed_flag: Some(lop_variants::LOP_BATCH_END_SEED),
         needs_sessions: false,
@@ -123,7 +134,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "lop_uncached",
-        summary: "The replica where the request's uncached prompt tokens (its prefix cached there excluded) leave the smallest load imbalance (random tie-break).",
+        summary: crate::config::help_text(
+            "The replica where the request's uncached prompt tokens (its prefix cached there excluded) leave the smallest load imbalance (random tie-break).",
+        ),
         flags: uncached::LOP_UNCACHED_FLAGS,
         seed_flag: Some(uncached::LOP_UNCACHED_SEED),
         needs_sessions: false,
@@ -131,7 +144,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "sticky_round_robin",
-        summary: "Session affinity: new sessions go to replicas in turn, later requests follow their session (needs session_id).",
+        summary: crate::config::help_text(
+            "Session affinity: new sessions go to replicas in turn, later requests follow their session (needs session_id).",
+        ),
         flags: sticky_variants::STICKY_ROUND_ROBIN_FLAGS,
         seed_flag: Some(sticky_variants::STICKY_ROUND_ROBIN_SEED),
         needs_sessions: true,
@@ -139,7 +154,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "sticky_lor",
-        summary: "Session affinity: new sessions go to the replica with the fewest outstanding requests, later requests follow their session (needs session_id).",
+        summary: crate::config::help_text(
+            "Session affinity: new sessions go to the replica with the fewest outstanding requests, later requests follow their session (needs session_id).",
+        ),
         flags: sticky_variants::STICKY_LOR_FLAGS,
         seed_flag: Some(sticky_variants::STICKY_LOR_SEED),
         needs_sessions: true,
@@ -147,7 +164,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "ranked_sticky_lop_uncached",
-        summary: "Session affinity while the session's replica ranks in the top_k by lop_uncached imbalance; otherwise the best replica, and the session moves (needs session_id).",
+        summary: crate::config::help_text(
+            "Session affinity while the session's replica ranks in the top_k by lop_uncached imbalance; otherwise the best replica, and the session moves (needs session_id).",
+        ),
         flags: uncached::RANKED_FLAGS,
         seed_flag: Some(uncached::RANKED_SEED),
         needs_sessions: true,
@@ -155,7 +174,9 @@ pub static ROUTERS: &[RouterEntry] = &[
     },
     RouterEntry {
         name: "tolerant_sticky_lop_uncached",
-        summary: "Session affinity unless the session's replica has more than tolerance_factor × the lowest lop_uncached imbalance; then the best replica, and the session moves (needs session_id).",
+        summary: crate::config::help_text(
+            "Session affinity unless the session's replica has more than tolerance_factor × the lowest lop_uncached imbalance; then the best replica, and the session moves (needs session_id).",
+        ),
         flags: uncached::TOLERANT_FLAGS,
         seed_flag: Some(uncached::TOLERANT_SEED),
         needs_sessions: true,

@@ -162,7 +162,8 @@ pub type ReplicaSchedulerFactory = Arc<dyn Fn(&ReplicaContext) -> Box<dyn Replic
 pub struct ReplicaSchedulerEntry {
     /// Its `--replica_scheduler_config_type` name.
     pub name: &'static str,
-    /// The rule in one sentence.
+    /// The rule in one sentence; empty without the engine's `help-texts`
+    /// feature ([`crate::config::help_text`]).
     pub summary: &'static str,
     /// Its own flags.
     pub flags: &'static [FlagDef],
@@ -209,7 +210,9 @@ fn budget_and_cap(config: &Config, tokens: &str, cap: &str) -> PeakBatch {
 pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
     ReplicaSchedulerEntry {
         name: "vllm_v1",
-        summary: "vLLM V1: one token budget shared by decodes and prefill chunks, running requests first, preemption of the newest by recompute, prefix caching.",
+        summary: crate::config::help_text(
+            "vLLM V1: one token budget shared by decodes and prefill chunks, running requests first, preemption of the newest by recompute, prefix caching.",
+        ),
         flags: vllm_v1::FLAGS,
         prefix_caching: true,
         disaggregation: Some("vllm_v1_scheduler_config_batch_size_cap"),
@@ -225,7 +228,9 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
     },
     ReplicaSchedulerEntry {
         name: "sglang",
-        summary: "SGLang: a new prefill batch, if one can be admitted (FCFS, chunked, KV budget with a decaying new-token ratio), runs alone before the decodes; out of KV in decode, the request with the fewest outputs is retracted by recompute; overlap scheduling.",
+        summary: crate::config::help_text(
+            "SGLang: a new prefill batch, if one can be admitted (FCFS, chunked, KV budget with a decaying new-token ratio), runs alone before the decodes; out of KV in decode, the request with the fewest outputs is retracted by recompute; overlap scheduling.",
+        ),
         flags: sglang::FLAGS,
         prefix_caching: true,
         disaggregation: Some("sglang_scheduler_config_batch_size_cap"),
@@ -243,7 +248,9 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
     },
     ReplicaSchedulerEntry {
         name: "trtllm",
-        summary: "TensorRT-LLM in-flight batching: a capacity scheduler (guaranteed_no_evict reserves prompt + output KV; max_utilization pauses the newest) and a micro-batch scheduler under max_num_tokens / max_batch_size, whole or chunked contexts, optional batch waiting; overlap scheduling.",
+        summary: crate::config::help_text(
+            "TensorRT-LLM in-flight batching: a capacity scheduler (guaranteed_no_evict reserves prompt + output KV; max_utilization pauses the newest) and a micro-batch scheduler under max_num_tokens / max_batch_size, whole or chunked contexts, optional batch waiting; overlap scheduling.",
+        ),
         flags: trtllm::FLAGS,
         prefix_caching: true,
         disaggregation: Some("trtllm_scheduler_config_batch_size_cap"),
@@ -259,7 +266,9 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
     },
     ReplicaSchedulerEntry {
         name: "sarathi",
-        summary: "Sarathi-Serve: decodes first, then continuing and new prefill chunks within a token budget; watermark admission; preemption of the newest by recompute.",
+        summary: crate::config::help_text(
+            "Sarathi-Serve: decodes first, then continuing and new prefill chunks within a token budget; watermark admission; preemption of the newest by recompute.",
+        ),
         flags: sarathi::FLAGS,
         prefix_caching: false,
         disaggregation: None,
@@ -275,7 +284,9 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
     },
     ReplicaSchedulerEntry {
         name: "vllm",
-        summary: "vLLM v0: prefill-only batches of whole prompts whenever requests can be admitted (padded-token limit, watermark), otherwise decode batches; preemption of the newest by recompute.",
+        summary: crate::config::help_text(
+            "vLLM v0: prefill-only batches of whole prompts whenever requests can be admitted (padded-token limit, watermark), otherwise decode batches; preemption of the newest by recompute.",
+        ),
         flags: vllm_v0::FLAGS,
         prefix_caching: false,
         disaggregation: None,
@@ -291,7 +302,9 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
     },
     ReplicaSchedulerEntry {
         name: "orca",
-        summary: "Orca: every iteration decodes all admitted requests and admits new whole prompts while a maximum-length KV reservation fits; no preemption.",
+        summary: crate::config::help_text(
+            "Orca: every iteration decodes all admitted requests and admits new whole prompts while a maximum-length KV reservation fits; no preemption.",
+        ),
         flags: orca::FLAGS,
         prefix_caching: false,
         disaggregation: None,
@@ -307,7 +320,9 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
     },
     ReplicaSchedulerEntry {
         name: "faster_transformer",
-        summary: "FasterTransformer: static batches of requests with maximum-length reservations, re-run until every request of the batch is done.",
+        summary: crate::config::help_text(
+            "FasterTransformer: static batches of requests with maximum-length reservations, re-run until every request of the batch is done.",
+        ),
         flags: faster_transformer::FLAGS,
         prefix_caching: false,
         disaggregation: None,
@@ -320,7 +335,9 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
     },
     ReplicaSchedulerEntry {
         name: "lightllm",
-        summary: "LightLLM: decode batches, with a prefill batch when idle or every max_waiting_iters iterations, admitting a request only if the estimated peak KV of all requests fits.",
+        summary: crate::config::help_text(
+            "LightLLM: decode batches, with a prefill batch when idle or every max_waiting_iters iterations, admitting a request only if the estimated peak KV of all requests fits.",
+        ),
         flags: lightllm::FLAGS,
         prefix_caching: false,
         disaggregation: None,
