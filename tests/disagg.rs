@@ -36,7 +36,12 @@ fn disagg_config(extra: &[(&str, &str)]) -> Config {
 }
 
 fn stage_ns(sim: &SimConfig, processed: u32, tokens: u32, is_prefill: bool) -> u64 {
-    let item = BatchItem { num_processed_tokens: processed, num_tokens: tokens, is_prefill };
+    let item = BatchItem {
+        num_processed_tokens: processed,
+        num_tokens: tokens,
+        is_prefill,
+        dp_rank: BatchItem::NO_RANK,
+    };
     sim.predictor.build.predict(&[item], StagePosition { stage: 0, num_stages: 1 }).total_ns()
 }
 

@@ -24,6 +24,7 @@ fn batches() -> Vec<Vec<BatchItem>> {
                     num_processed_tokens: 64 + next(4000) as u32,
                     num_tokens: 1,
                     is_prefill: false,
+                    dp_rank: BatchItem::NO_RANK,
                 })
                 .collect();
             if next(2) == 0 {
@@ -31,6 +32,7 @@ fn batches() -> Vec<Vec<BatchItem>> {
                     num_processed_tokens: next(2048) as u32,
                     num_tokens: 512 - decodes,
                     is_prefill: true,
+                    dp_rank: BatchItem::NO_RANK,
                 });
             }
             batch

@@ -138,6 +138,7 @@ impl Batch {
                 num_processed_tokens: r.num_processed_tokens,
                 num_tokens: n,
                 is_prefill,
+                dp_rank: BatchItem::NO_RANK,
             });
         }
     }
@@ -180,7 +181,12 @@ impl Batch {
             } else {
                 decode += n;
             }
-            let item = BatchItem { num_processed_tokens: r.num_processed_tokens, num_tokens: n, is_prefill };
+            let item = BatchItem {
+                num_processed_tokens: r.num_processed_tokens,
+                num_tokens: n,
+                is_prefill,
+                dp_rank: BatchItem::NO_RANK,
+            };
             visit(r);
             item
         }));
@@ -223,7 +229,15 @@ mod tests {
         described.describe(&requests);
         let mut batch = Batch {
             plan,
-            items: vec![BatchItem { num_processed_tokens: 0, num_tokens: 0, is_prefill: false }; 7],
+            items: vec![
+                BatchItem {
+                    num_processed_tokens: 0,
+                    num_tokens: 0,
+                    is_prefill: false,
+                    dp_rank: BatchItem::NO_RANK
+                };
+                7
+            ],
             ..Batch::default()
         };
         let mut visited = Vec::new();

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use crate::batch::{Batch, BatchPlan, BatchSlot};
 use crate::disagg::{DecodeRouterKind, DecodeTarget, KvTransferModel, Links, pick_decode_replica};
 use crate::event::{Event, EventClass, EventQueue};
-use crate::exec::{SharedPredictor, StagePosition};
+use crate::exec::{BatchItem, SharedPredictor, StagePosition};
 use crate::metrics::Metrics;
 use crate::report::Report;
 use crate::report::RequestStatus;
@@ -531,6 +531,14 @@ impl Simulation {
                 metrics.on_first_schedule(request);
             }
         });
+        // Under attention DP, each item on the rank its scheduler gave it (the predictor times
+        // the slowest rank's own requests).
+        let scheduler = &self.replicas.0[replica.0 as usize].scheduler;
+        for (item, &id) in batch.items.iter_mut().zip(&batch.plan.requests) {
+            if let Some(rank) = scheduler.dp_rank(id) {
+                item.dp_rank = u16::try_from(rank).unwrap_or(BatchItem::NO_RANK);
+            }
+        }
         self.metrics.on_batch_scheduled(batch, self.now);
         slot
     }

@@ -38,6 +38,15 @@ pub struct BatchItem {
     pub num_tokens: u32,
     /// Whether this is prefill work (false: a decode step).
     pub is_prefill: bool,
+    /// The attention-DP rank the replica's scheduler gave the request
+    /// ([`BatchItem::NO_RANK`] where it gives none: the predictor then spreads the batch over
+    /// the ranks by tokens).
+    pub dp_rank: u16,
+}
+
+impl BatchItem {
+    /// No attention-DP rank assigned.
+    pub const NO_RANK: u16 = u16::MAX;
 }
 
 /// Which stage of how many a batch is on.

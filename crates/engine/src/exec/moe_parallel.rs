@@ -172,17 +172,27 @@ pub struct RankBatch {
     pub tokens: u64,
 }
 
-/// Spreads a replica's batch over `ranks` attention-DP ranks, each item to the rank with the
-/// fewest tokens so far (the first of equals), in batch order: the replica's scheduler forms
-/// one batch and its requests are served by the ranks as evenly as their tokens allow (the
-/// balance SGLang's and TensorRT-LLM's attention-DP schedulers aim at). Reuses `out`.
+/// Spreads a replica's batch over `ranks` attention-DP ranks. An item whose scheduler gave it
+/// a rank ([`BatchItem::dp_rank`]: SGLang's and TensorRT-LLM's attention-DP schedulers, one
+/// scheduler per rank) runs on that rank, however loaded the dispatch left it (SGLang's
+/// prefill server draws a request's rank from its bootstrap room at random,
+/// `follow_bootstrap_room`); the others each go to the rank with the fewest tokens so far (the
+/// first of equals), in batch order: a scheduler that forms one batch for the replica leaves
+/// the ranks to serve its requests as evenly as their tokens allow. Reuses `out`.
 pub fn spread_over_ranks(batch: &[BatchItem], ranks: usize, out: &mut Vec<RankBatch>) {
     out.resize_with(ranks.max(1), RankBatch::default);
     for rank in out.iter_mut() {
         rank.items.clear();
         rank.tokens = 0;
     }
-    for item in batch {
+    // Assigned items first, so the unassigned fill around them.
+    let n = out.len();
+    for item in batch.iter().filter(|item| usize::from(item.dp_rank) < n) {
+        let rank = &mut out[usize::from(item.dp_rank)];
+        rank.items.push(*item);
+        rank.tokens += u64::from(item.num_tokens);
+    }
+    for item in batch.iter().filter(|item| usize::from(item.dp_rank) >= n) {
         let (index, _) =
             out.iter().enumerate().min_by_key(|(i, r)| (r.tokens, *i)).expect("at least one rank");
         out[index].items.push(*item);
@@ -265,13 +275,49 @@ mod tests {
 
     #[test]
     fn a_batch_spreads_over_ranks_by_tokens() {
-        let item =
-            |t: u32, prefill: bool| BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: prefill };
+        let item = |t: u32, prefill: bool| BatchItem {
+            num_processed_tokens: 0,
+            num_tokens: t,
+            is_prefill: prefill,
+            dp_rank: BatchItem::NO_RANK,
+        };
         let batch = [item(1000, true), item(1, false), item(1, false), item(1, false), item(500, true)];
         let mut ranks = Vec::new();
         spread_over_ranks(&batch, 2, &mut ranks);
         assert_eq!(ranks[0].items, vec![item(1000, true)]);
         assert_eq!(ranks[1].items, vec![item(1, false), item(1, false), item(1, false), item(500, true)]);
         assert_eq!((ranks[0].tokens, ranks[1].tokens), (1000, 503));
+    }
+
+    #[test]
+    fn items_the_scheduler_put_on_a_rank_stay_there_the_others_fill_around_them() {
+        let item = |t: u32, rank: u16| BatchItem {
+            num_processed_tokens: 0,
+            num_tokens: t,
+            is_prefill: true,
+            dp_rank: rank,
+        };
+        // Both prompts drawn onto rank 0 (SGLang's random bootstrap rooms can): rank 0 runs
+        // 1,000 + 500 = 1,500 tokens while rank 1 idles; spread by tokens they were 1,000 / 500.
+        let batch = [item(1000, 0), item(500, 0)];
+        let mut ranks = Vec::new();
+        spread_over_ranks(&batch, 2, &mut ranks);
+        assert_eq!(ranks[0].items, batch.to_vec());
+        assert!(ranks[1].items.is_empty());
+        assert_eq!((ranks[0].tokens, ranks[1].tokens), (1500, 0));
+        // Unassigned items go to the fewest tokens after the assigned ones are placed: 1 → rank
+        // 1 (0 < 1,500), 600 → rank 1 (1 < 1,500), 2,000 → rank 1 (601 < 1,500): 1,500 / 2,601.
+        let mixed = [
+            item(1000, 0),
+            item(1, BatchItem::NO_RANK),
+            item(500, 0),
+            item(600, BatchItem::NO_RANK),
+            item(2000, BatchItem::NO_RANK),
+        ];
+        spread_over_ranks(&mixed, 2, &mut ranks);
+        assert_eq!((ranks[0].tokens, ranks[1].tokens), (1500, 2601));
+        // A rank beyond the replica's (another replica's numbering) counts as unassigned.
+        spread_over_ranks(&[item(7, 5)], 2, &mut ranks);
+        assert_eq!((ranks[0].tokens, ranks[1].tokens), (7, 0));
     }
 }

@@ -764,7 +764,12 @@ mod tests {
         let p = &c.predictor.build;
         let at = |t: u32| {
             p.predict(
-                &[BatchItem { num_processed_tokens: 0, num_tokens: t, is_prefill: true }],
+                &[BatchItem {
+                    num_processed_tokens: 0,
+                    num_tokens: t,
+                    is_prefill: true,
+                    dp_rank: BatchItem::NO_RANK,
+                }],
                 StagePosition { stage: 0, num_stages: 1 },
             )
         };
@@ -895,7 +900,12 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let batch: Vec<BatchItem> = (0..8)
-            .map(|_| BatchItem { num_processed_tokens: 100, num_tokens: 1, is_prefill: false })
+            .map(|_| BatchItem {
+                num_processed_tokens: 100,
+                num_tokens: 1,
+                is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
+            })
             .collect();
         let p = &c.predictor.build;
         let first = p.predict(&batch, StagePosition { stage: 0, num_stages: 2 });
@@ -928,7 +938,12 @@ mod tests {
         ));
         let with = build(&more, &[]).unwrap_or_else(|e| panic!("{e}"));
         let batch: Vec<BatchItem> = (0..4)
-            .map(|_| BatchItem { num_processed_tokens: 100, num_tokens: 1, is_prefill: false })
+            .map(|_| BatchItem {
+                num_processed_tokens: 100,
+                num_tokens: 1,
+                is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
+            })
             .collect();
         let pos = StagePosition { stage: 0, num_stages: 1 };
         let (a, b) = (base.predictor.build.predict(&batch, pos), with.predictor.build.predict(&batch, pos));

@@ -84,6 +84,7 @@ impl SpeculativePredictor {
                 num_processed_tokens: i.num_processed_tokens + i.num_tokens,
                 num_tokens: 1,
                 is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
             })
             .collect();
         if self.num_tokens > 1 && !decoding.is_empty() {
@@ -159,9 +160,24 @@ mod tests {
     fn the_draft_computes_one_logit_row_per_request_not_one_per_verified_token() {
         let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerTokenWithHead), 3, "eagle");
         let batch = [
-            BatchItem { num_processed_tokens: 0, num_tokens: 100, is_prefill: true },
-            BatchItem { num_processed_tokens: 50, num_tokens: 4, is_prefill: false },
-            BatchItem { num_processed_tokens: 70, num_tokens: 4, is_prefill: false },
+            BatchItem {
+                num_processed_tokens: 0,
+                num_tokens: 100,
+                is_prefill: true,
+                dp_rank: BatchItem::NO_RANK,
+            },
+            BatchItem {
+                num_processed_tokens: 50,
+                num_tokens: 4,
+                is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
+            },
+            BatchItem {
+                num_processed_tokens: 70,
+                num_tokens: 4,
+                is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
+            },
         ];
         let last = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
         // First pass: 108 tokens and 3 logit rows (not 1 + 4 + 4); then 2 passes over the 2
@@ -173,9 +189,24 @@ mod tests {
     fn the_draft_runs_once_over_the_batch_then_k_minus_one_times_per_decode_on_the_last_stage() {
         let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerToken), 3, "mtp");
         let batch = [
-            BatchItem { num_processed_tokens: 0, num_tokens: 100, is_prefill: true },
-            BatchItem { num_processed_tokens: 50, num_tokens: 4, is_prefill: false },
-            BatchItem { num_processed_tokens: 70, num_tokens: 4, is_prefill: false },
+            BatchItem {
+                num_processed_tokens: 0,
+                num_tokens: 100,
+                is_prefill: true,
+                dp_rank: BatchItem::NO_RANK,
+            },
+            BatchItem {
+                num_processed_tokens: 50,
+                num_tokens: 4,
+                is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
+            },
+            BatchItem {
+                num_processed_tokens: 70,
+                num_tokens: 4,
+                is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
+            },
         ];
         let last = p.predict(&batch, StagePosition { stage: 1, num_stages: 2 });
         // First pass: 108 tokens; then 2 more passes over the 2 decoding requests' 1 token.
@@ -193,9 +224,24 @@ mod tests {
         // draft is the step's, not the whole batch's on one GPU.
         let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerToken), 3, "eagle").with_ranks(2);
         let batch = [
-            BatchItem { num_processed_tokens: 0, num_tokens: 100, is_prefill: true },
-            BatchItem { num_processed_tokens: 50, num_tokens: 4, is_prefill: false },
-            BatchItem { num_processed_tokens: 70, num_tokens: 4, is_prefill: false },
+            BatchItem {
+                num_processed_tokens: 0,
+                num_tokens: 100,
+                is_prefill: true,
+                dp_rank: BatchItem::NO_RANK,
+            },
+            BatchItem {
+                num_processed_tokens: 50,
+                num_tokens: 4,
+                is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
+            },
+            BatchItem {
+                num_processed_tokens: 70,
+                num_tokens: 4,
+                is_prefill: false,
+                dp_rank: BatchItem::NO_RANK,
+            },
         ];
         let last = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
         assert_eq!(last.get(Op::SpeculativeDraft), 100.0);

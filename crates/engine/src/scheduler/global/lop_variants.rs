@@ -142,7 +142,12 @@ mod tests {
         }
         let items = chunks
             .iter()
-            .map(|&(_, n)| BatchItem { num_processed_tokens: 0, num_tokens: n, is_prefill: true })
+            .map(|&(_, n)| BatchItem {
+                num_processed_tokens: 0,
+                num_tokens: n,
+                is_prefill: true,
+                dp_rank: BatchItem::NO_RANK,
+            })
             .collect();
         Batch { plan, items, ..Batch::default() }
     }

@@ -85,6 +85,11 @@ impl DpRanks {
         self.rank_of.get(&id).copied().unwrap_or(0)
     }
 
+    /// `id`'s rank, if it has one.
+    pub fn get(&self, id: RequestId) -> Option<usize> {
+        self.rank_of.get(&id).copied()
+    }
+
     /// `id` left the replica (finished, refused or handed off).
     pub fn release(&mut self, id: RequestId) {
         if let Some(rank) = self.rank_of.remove(&id) {

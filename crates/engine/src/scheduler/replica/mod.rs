@@ -121,6 +121,14 @@ pub trait ReplicaScheduler {
         0
     }
 
+    /// The attention-DP rank serving `id` (`None` without attention DP, or where the
+    /// scheduler forms one batch for the replica and leaves the ranks to the execution model).
+    /// The engine gives each batch item its rank, and the predictor times each rank on the
+    /// requests its own scheduler gave it.
+    fn dp_rank(&self, _id: RequestId) -> Option<usize> {
+        None
+    }
+
     /// Checks internal invariants (KV conservation); used by tests after every event.
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String>;
 

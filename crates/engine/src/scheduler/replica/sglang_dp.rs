@@ -155,6 +155,10 @@ impl ReplicaScheduler for SglangDpScheduler {
         self.ranks[self.dispatch.peek(request.id)].cached_prefix_tokens(request)
     }
 
+    fn dp_rank(&self, id: RequestId) -> Option<usize> {
+        self.dispatch.get(id)
+    }
+
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
         for (i, rank) in self.ranks.iter().enumerate() {
             rank.check_invariants(requests).map_err(|e| format!("attention-DP rank {i}: {e}"))?;
@@ -238,6 +242,18 @@ mod tests {
         assert_eq!(h.step(), [(0, 64), (1, 64), (2, 64), (3, 64)]);
         h.drain(100);
         assert!((0..4).all(|i| h.requests.get(RequestId(i)).is_completed()));
+    }
+
+    #[test]
+    fn the_scheduler_reports_each_request_s_rank_until_it_leaves() {
+        // Round robin (not a prefill server): R0 → rank 0, R1 → rank 1, R2 → rank 0; the
+        // engine puts each batch item on that rank for the execution model.
+        let mut h = replica(2, 4000, PoolRole::Aggregated, options());
+        let ids: Vec<RequestId> = (0..3).map(|_| h.add(20, 2)).collect();
+        let ranks: Vec<Option<usize>> = ids.iter().map(|&id| h.scheduler.dp_rank(id)).collect();
+        assert_eq!(ranks, [Some(0), Some(1), Some(0)]);
+        h.drain(50);
+        assert!(ids.iter().all(|&id| h.scheduler.dp_rank(id).is_none()), "released when done");
     }
 
     #[test]

@@ -652,6 +652,10 @@ impl ReplicaScheduler for TrtllmScheduler {
         Ok(true)
     }
 
+    fn dp_rank(&self, id: RequestId) -> Option<usize> {
+        self.ranks.as_ref().and_then(|ranks| ranks.get(id))
+    }
+
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
         self.kv.check()?;
         for id in &self.active {
