@@ -70,6 +70,7 @@ impl BatchPlan {
             num_processed_tokens: request.num_processed_tokens,
             num_tokens: n,
             is_prefill,
+            dp_rank: BatchItem::NO_RANK,
         });
     }
 
@@ -275,7 +276,15 @@ mod tests {
             plain.push(id, n);
             described.push_described(requests.get(id), n);
         }
-        let stale = vec![BatchItem { num_processed_tokens: 1, num_tokens: 1, is_prefill: true }; 9];
+        let stale = vec![
+            BatchItem {
+                num_processed_tokens: 1,
+                num_tokens: 1,
+                is_prefill: true,
+                dp_rank: BatchItem::NO_RANK
+            };
+            9
+        ];
         let form = |plan: BatchPlan, requests: &mut RequestArena| {
             let mut batch = Batch { plan, items: stale.clone(), ..Batch::default() };
             let mut visited = Vec::new();

@@ -534,9 +534,11 @@ impl Simulation {
         // Under attention DP, each item on the rank its scheduler gave it (the predictor times
         // the slowest rank's own requests).
         let scheduler = &self.replicas.0[replica.0 as usize].scheduler;
-        for (item, &id) in batch.items.iter_mut().zip(&batch.plan.requests) {
-            if let Some(rank) = scheduler.dp_rank(id) {
-                item.dp_rank = u16::try_from(rank).unwrap_or(BatchItem::NO_RANK);
+        if scheduler.assigns_dp_ranks() {
+            for (item, &id) in batch.items.iter_mut().zip(&batch.plan.requests) {
+                if let Some(rank) = scheduler.dp_rank(id) {
+                    item.dp_rank = u16::try_from(rank).unwrap_or(BatchItem::NO_RANK);
+                }
             }
         }
         self.metrics.on_batch_scheduled(batch, self.now);

@@ -129,6 +129,12 @@ pub trait ReplicaScheduler {
         None
     }
 
+    /// Whether [`ReplicaScheduler::dp_rank`] may answer `Some`: asked once per batch, so that
+    /// a scheduler without attention-DP ranks costs no look-up per request.
+    fn assigns_dp_ranks(&self) -> bool {
+        false
+    }
+
     /// Checks internal invariants (KV conservation); used by tests after every event.
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String>;
 

@@ -159,6 +159,10 @@ impl ReplicaScheduler for SglangDpScheduler {
         self.dispatch.get(id)
     }
 
+    fn assigns_dp_ranks(&self) -> bool {
+        true
+    }
+
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
         for (i, rank) in self.ranks.iter().enumerate() {
             rank.check_invariants(requests).map_err(|e| format!("attention-DP rank {i}: {e}"))?;
@@ -249,6 +253,7 @@ mod tests {
         // Round robin (not a prefill server): R0 → rank 0, R1 → rank 1, R2 → rank 0; the
         // engine puts each batch item on that rank for the execution model.
         let mut h = replica(2, 4000, PoolRole::Aggregated, options());
+        assert!(h.scheduler.assigns_dp_ranks(), "the engine asks for the ranks");
         let ids: Vec<RequestId> = (0..3).map(|_| h.add(20, 2)).collect();
         let ranks: Vec<Option<usize>> = ids.iter().map(|&id| h.scheduler.dp_rank(id)).collect();
         assert_eq!(ranks, [Some(0), Some(1), Some(0)]);

@@ -656,6 +656,10 @@ impl ReplicaScheduler for TrtllmScheduler {
         self.ranks.as_ref().and_then(|ranks| ranks.get(id))
     }
 
+    fn assigns_dp_ranks(&self) -> bool {
+        self.ranks.is_some()
+    }
+
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
         self.kv.check()?;
         for id in &self.active {
@@ -904,12 +908,14 @@ mod tests {
     fn each_attention_dp_rank_has_its_own_token_budget_and_walk() {
         // Budget 64 tokens per rank. One rank: two 40-token prompts run one after the other.
         let mut h = harness(100, options());
+        assert!(!h.scheduler.assigns_dp_ranks(), "one rank: nothing to ask the scheduler");
         h.add(40, 4);
         h.add(40, 4);
         assert_eq!(h.step(), [(0, 40)]);
         // Two ranks (no balancing): R0 on rank 0, R1 on rank 1, both at once (80 tokens).
         let context = ReplicaContext { attention_dp_size: 2, ..ctx(100, 16, 1) };
         let mut h = Harness::new(Box::new(TrtllmScheduler::new(&context, options())));
+        assert!(h.scheduler.assigns_dp_ranks(), "the engine asks for each request's rank");
         h.add(40, 4);
         h.add(40, 4);
         assert_eq!(h.step(), [(0, 40), (1, 40)]);
