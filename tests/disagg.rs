@@ -522,3 +522,35 @@ fn a_prefill_replica_holds_only_the_prompt_and_first_token_of_a_request() {
         );
     }
 }
+
+#[test]
+fn the_engine_times_each_attention_dp_rank_on_the_requests_its_scheduler_gave_it() {
+    // An aggregated SGLang replica of Mixtral (TP 1 × attention DP 2 × EP 2) dispatches round
+    // robin: R0 → rank 0, R1 → rank 1, R2 → rank 0, all prefilled in the first step. Prompts of
+    // 1000, 100, 1000 tokens put 2000 on rank 0, where a spread by tokens would run 1000 and
+    // 1100; prompts of 1000, 1000, 100 put 1100 and 1000 on the ranks either way. The same
+    // 2,100 tokens, so only the engine's rank fill makes the first case's step (everyone's
+    // TTFT) longer.
+    let max_ttft = |prompts: [u32; 3]| {
+        let inputs = trace(&prompts.map(|p| (0.0, p, 2)));
+        let mut pairs = vec![
+            ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+            ("replica_config_tensor_parallel_size", "1"),
+            ("replica_config_attention_dp_size", "2"),
+            ("replica_config_expert_parallel_size", "2"),
+            ("request_generator_config_type", "trace"),
+            ("trace_request_generator_config_trace_file", "t.csv"),
+        ];
+        pairs.extend(engine_flags("sglang"));
+        let report = run_checked(&config(&pairs), &inputs);
+        check_report_invariants(&report).unwrap();
+        assert_eq!(report.summary.num_completed, 3);
+        let ttfts: Vec<f64> = report.requests.iter().map(|r| r.ttft()).collect();
+        assert!(ttfts.iter().all(|&t| t == ttfts[0]), "one prefill step for all three: {ttfts:?}");
+        ttfts[0]
+    };
+    let (assigned_uneven, even) = (max_ttft([1000, 100, 1000]), max_ttft([1000, 1000, 100]));
+    assert!(assigned_uneven > even, "2000 tokens on rank 0 take longer: {assigned_uneven} vs {even}");
+}

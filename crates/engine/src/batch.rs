@@ -157,10 +157,28 @@ impl Batch {
             // visited in the same order (those without a first schedule then, and none has
             // been scheduled since: only this visit sets it).
             debug_assert!(
-                self.plan.requests.iter().enumerate().all(|(i, &id)| {
-                    self.plan.described.first.contains(&(i as u32)) || requests.get(id).scheduled_at.is_some()
-                }),
+                {
+                    // `first` is in plan order: one walk beside the plan.
+                    let mut first = self.plan.described.first.iter().peekable();
+                    self.plan.requests.iter().enumerate().all(|(i, &id)| {
+                        if first.next_if_eq(&&(i as u32)).is_some() {
+                            true
+                        } else {
+                            requests.get(id).scheduled_at.is_some()
+                        }
+                    })
+                },
                 "a request pushed as scheduled before was never scheduled"
+            );
+            debug_assert!(
+                self.plan.requests.iter().zip(&self.plan.num_tokens).zip(&self.plan.described.items).all(
+                    |((&id, &n), item)| {
+                        let r = requests.get(id);
+                        (item.num_processed_tokens, item.num_tokens, item.is_prefill)
+                            == (r.num_processed_tokens, n, !r.is_prefill_complete)
+                    }
+                ),
+                "the items recorded at the pushes are what the arena describes (the plan was not edited since)"
             );
             std::mem::swap(&mut self.items, &mut self.plan.described.items);
             self.plan.described.items.clear();

@@ -535,6 +535,8 @@ impl Simulation {
         // the slowest rank's own requests).
         let scheduler = &self.replicas.0[replica.0 as usize].scheduler;
         if scheduler.assigns_dp_ranks() {
+            // Ranks are below MAX_PARALLEL_DEGREE (asserted below u16::MAX at compile time).
+            const _: () = assert!(crate::limits::MAX_PARALLEL_DEGREE < BatchItem::NO_RANK as u32);
             for (item, &id) in batch.items.iter_mut().zip(&batch.plan.requests) {
                 if let Some(rank) = scheduler.dp_rank(id) {
                     item.dp_rank = u16::try_from(rank).unwrap_or(BatchItem::NO_RANK);

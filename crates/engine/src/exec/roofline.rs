@@ -90,7 +90,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "roofline_execution_time_predictor_config_fp8_moe_fit_at_decode",
         "false",
-        "Whether fp8 experts on Hopper take their fused-MoE fit at every size (vLLM's), not just at prefill sizes.",
+        "Whether fp8 experts take their fused-MoE fit at every size (vLLM's; Hopper: Triton, Blackwell: FlashInfer TRTLLM-Gen), not just at prefill sizes.",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_trtllm_decode_attention",
