@@ -66,12 +66,7 @@ impl BatchPlan {
         } else {
             d.decode_tokens += n;
         }
-        d.items.push(BatchItem {
-            num_processed_tokens: request.num_processed_tokens,
-            num_tokens: n,
-            is_prefill,
-            dp_rank: BatchItem::NO_RANK,
-        });
+        d.items.push(item_of(request, n));
     }
 
     /// Whether nothing was scheduled.
@@ -99,6 +94,18 @@ impl BatchPlan {
         self.described.first.clear();
         self.described.prefill_tokens = 0;
         self.described.decode_tokens = 0;
+    }
+}
+
+/// The predictor's view of `n` tokens of `request` as it stands now (no attention-DP rank: the
+/// engine assigns ranks after the batch is formed).
+#[inline(always)]
+fn item_of(request: &Request, n: u32) -> BatchItem {
+    BatchItem {
+        num_processed_tokens: request.num_processed_tokens,
+        num_tokens: n,
+        is_prefill: !request.is_prefill_complete,
+        dp_rank: BatchItem::NO_RANK,
     }
 }
 
@@ -135,12 +142,7 @@ impl Batch {
             } else {
                 self.num_decode_tokens += n;
             }
-            self.items.push(BatchItem {
-                num_processed_tokens: r.num_processed_tokens,
-                num_tokens: n,
-                is_prefill,
-                dp_rank: BatchItem::NO_RANK,
-            });
+            self.items.push(item_of(r, n));
         }
     }
 
@@ -171,13 +173,12 @@ impl Batch {
                 "a request pushed as scheduled before was never scheduled"
             );
             debug_assert!(
-                self.plan.requests.iter().zip(&self.plan.num_tokens).zip(&self.plan.described.items).all(
-                    |((&id, &n), item)| {
-                        let r = requests.get(id);
-                        (item.num_processed_tokens, item.num_tokens, item.is_prefill)
-                            == (r.num_processed_tokens, n, !r.is_prefill_complete)
-                    }
-                ),
+                self.plan
+                    .requests
+                    .iter()
+                    .zip(&self.plan.num_tokens)
+                    .zip(&self.plan.described.items)
+                    .all(|((&id, &n), item)| *item == item_of(requests.get(id), n)),
                 "the items recorded at the pushes are what the arena describes (the plan was not edited since)"
             );
             std::mem::swap(&mut self.items, &mut self.plan.described.items);
@@ -200,12 +201,7 @@ impl Batch {
             } else {
                 decode += n;
             }
-            let item = BatchItem {
-                num_processed_tokens: r.num_processed_tokens,
-                num_tokens: n,
-                is_prefill,
-                dp_rank: BatchItem::NO_RANK,
-            };
+            let item = item_of(r, n);
             visit(r);
             item
         }));
