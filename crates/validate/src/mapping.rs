@@ -112,8 +112,9 @@ fn aggregated_shape(point: &ServingPoint, tp: u32, node_gpus: Option<u32>) -> (u
 /// TP × D GPUs with D = moe_tp × moe_ep / tp, the experts split `TP × D / EP` ways, which is
 /// llmsim's expert TP under attention DP. `None` for any other row, and where the product is
 /// not a whole multiple of the TP. vLLM only: SGLang and TensorRT-LLM count their MoE group
-/// within their `--tp` / `tp_size` (SGLang's `moe_tp_size = tp_size // ep_size`, TensorRT-LLM's
-/// `Mapping`: `moe_tp_size × moe_ep_size = tp_size`), so an expert group wider than the TP
+/// within their `--tp` / `tp_size` (SGLang's `moe_tp_size = tp_size // ep_size`, in
+/// `python/sglang/srt/server_args.py`; TensorRT-LLM's `tensorrt_llm/mapping.py` checks
+/// `moe_tp × moe_ep × moe_cluster = moe world size`), so an expert group wider than the TP
 /// without attention DP does not arise in their terms.
 fn vllm_implied_dp(point: &ServingPoint, tp: u32) -> Option<u32> {
     if point.backend != "vllm" || point.attention_dp_size.unwrap_or(1) > 1 || tp == 0 {
