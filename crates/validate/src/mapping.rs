@@ -115,9 +115,13 @@ fn aggregated_shape(point: &ServingPoint, tp: u32, node_gpus: Option<u32>) -> (u
 /// within their `--tp` / `tp_size` (SGLang's `moe_tp_size = tp_size // ep_size`, in
 /// `python/sglang/srt/server_args.py`; TensorRT-LLM's `tensorrt_llm/mapping.py` checks
 /// `moe_tp × moe_ep × moe_cluster = moe world size`), so an expert group wider than the TP
-/// without attention DP does not arise in their terms.
+/// without attention DP does not arise in their terms. A dense model (by the catalogue) has no
+/// MoE group: its `moe_tp_size` says nothing.
 fn vllm_implied_dp(point: &ServingPoint, tp: u32) -> Option<u32> {
     if point.backend != "vllm" || point.attention_dp_size.unwrap_or(1) > 1 || tp == 0 {
+        return None;
+    }
+    if !llmsim_engine::catalog::find_model(&point.model_path).is_some_and(|m| m.moe.is_some()) {
         return None;
     }
     let group = point.moe_tp_size?.checked_mul(point.moe_ep_size.unwrap_or(1).max(1))?;
@@ -731,6 +735,7 @@ mod tests {
         let run = |cols: &[(&str, &str)]| point_config(&point(cols), &Overrides::default()).unwrap();
         let row = |backend, tp, dp, moe_tp, ep| {
             run(&[
+                ("model_path", "Qwen/Qwen3-235B-A22B-FP8"),
                 ("backend", backend),
                 ("tp_size", tp),
                 ("attention_dp_size", dp),
@@ -758,6 +763,10 @@ mod tests {
         // Other engines count the MoE group within their TP: unchanged.
         assert_eq!(shape(&row("sglang", "1", "", "2", "1")), ["1", "1", "1"]);
         assert_eq!(shape(&row("trtllm", "1", "", "2", "1")), ["1", "1", "1"]);
+        // A dense model has no MoE group to read.
+        let dense =
+            run(&[("tp_size", "2"), ("attention_dp_size", ""), ("moe_tp_size", "4"), ("moe_ep_size", "1")]);
+        assert_eq!(shape(&dense), ["2", "1", "1"]);
     }
 
     #[test]
