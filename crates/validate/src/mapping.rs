@@ -121,7 +121,7 @@ fn vllm_implied_dp(point: &ServingPoint, tp: u32) -> Option<u32> {
     if point.backend != "vllm" || point.attention_dp_size.unwrap_or(1) > 1 || tp == 0 {
         return None;
     }
-    if !llmsim_engine::catalog::find_model(&point.model_path).is_some_and(|m| m.moe.is_some()) {
+    if llmsim_engine::catalog::find_model(&point.model_path).is_none_or(|m| m.moe.is_none()) {
         return None;
     }
     let group = point.moe_tp_size?.checked_mul(point.moe_ep_size.unwrap_or(1).max(1))?;
