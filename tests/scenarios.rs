@@ -213,6 +213,20 @@ fn scenarios_cover_their_features() {
     assert!(run("conversation_sticky_block32").summary.prefix_cache_hit_rate > 0.2);
 }
 
+/// An MoE model with EP = DP = 1 is the TP-only model (`docs/policies.md`, "MoE as deployed"):
+/// the Mixtral golden pins its output, and spelling both degrees out as 1 changes nothing.
+#[test]
+fn mixtral_with_ep_and_dp_of_one_is_the_tp_only_golden() {
+    let (mut config, inputs) = load(&repo_root().join("tests/scenarios/moe_mixtral_tp2"));
+    let default = Simulation::new(&SimConfig::build(&config, &inputs).unwrap()).run_to_report();
+    config.set("replica_config_expert_parallel_size", "1").unwrap();
+    config.set("replica_config_attention_dp_size", "1").unwrap();
+    let spelled = Simulation::new(&SimConfig::build(&config, &inputs).unwrap()).run_to_report();
+    assert_eq!(spelled.summary_json(), default.summary_json());
+    assert_eq!(spelled.request_metrics_csv(), default.request_metrics_csv());
+    assert_eq!(default.summary.num_completed, 200);
+}
+
 #[test]
 fn chrome_trace_is_capped_with_a_warning() {
     let (mut config, inputs) = load(&repo_root().join("tests/scenarios/synthetic_fixed_poisson"));

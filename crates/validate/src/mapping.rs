@@ -95,8 +95,37 @@ fn aggregated_shape(point: &ServingPoint, tp: u32, node_gpus: Option<u32>) -> (u
     match point.moe_tp_size {
         Some(k) if dp == 1 && spelled(k, tp) => (k, 1, k),
         Some(k) if tp == 1 && spelled(k, dp) => (1, k, k),
-        _ => (tp, dp, ep),
+        _ => match vllm_implied_dp(point, tp) {
+            Some(implied) => (tp, implied, ep),
+            None => (tp, dp, ep),
+        },
     }
+}
+
+/// The attention DP of a vLLM row that records none but whose experts span more GPUs than its
+/// attention TP (`moe_tp_size × moe_ep_size > tp_size`, attention DP blank or 1): vLLM run with
+/// `--data-parallel-size D` shards every MoE layer over all D × TP GPUs, tensor-parallel with
+/// expert parallelism off and expert-parallel with it on, while attention runs on each DP
+/// rank's own TP GPUs (`FusedMoEParallelConfig.make` and `flatten_tp_across_dp_and_pcp`,
+/// `vllm/model_executor/layers/fused_moe/config.py`, as of the v0.12 line and unchanged on
+/// main: "When TP = 1, DP = 2 and EP = False ... TP = {2, 0} DP = {2, 0}"). So such a row is
+/// TP × D GPUs with D = moe_tp × moe_ep / tp, the experts split `TP × D / EP` ways, which is
+/// llmsim's expert TP under attention DP. `None` for any other row, and where the product is
+/// not a whole multiple of the TP. vLLM only: SGLang and TensorRT-LLM count their MoE group
+/// within their `--tp` / `tp_size` (SGLang's `moe_tp_size = tp_size // ep_size`, in
+/// `python/sglang/srt/server_args.py`; TensorRT-LLM's `tensorrt_llm/mapping.py` checks
+/// `moe_tp × moe_ep × moe_cluster = moe world size`), so an expert group wider than the TP
+/// without attention DP does not arise in their terms. A dense model (by the catalogue) has no
+/// MoE group: its `moe_tp_size` says nothing.
+fn vllm_implied_dp(point: &ServingPoint, tp: u32) -> Option<u32> {
+    if point.backend != "vllm" || point.attention_dp_size.unwrap_or(1) > 1 || tp == 0 {
+        return None;
+    }
+    if llmsim_engine::catalog::find_model(&point.model_path).is_none_or(|m| m.moe.is_none()) {
+        return None;
+    }
+    let group = point.moe_tp_size?.checked_mul(point.moe_ep_size.unwrap_or(1).max(1))?;
+    (group > tp && group % tp == 0).then_some(group / tp)
 }
 
 /// The llmsim configuration of `point`, or why it cannot be modelled. Checks run in a fixed
@@ -695,6 +724,49 @@ mod tests {
             ("moe_ep_size", "65536"),
         ]);
         assert_eq!(shape(&c), ["1", "1", "65536"]);
+    }
+
+    #[test]
+    fn vllm_rows_whose_experts_span_more_gpus_than_the_tp_run_attention_dp() {
+        let shape = |c: &PointConfig| {
+            ["tensor_parallel_size", "attention_dp_size", "expert_parallel_size"]
+                .map(|f| flag(c, &format!("replica_config_{f}")).to_string())
+        };
+        let run = |cols: &[(&str, &str)]| point_config(&point(cols), &Overrides::default()).unwrap();
+        let row = |backend, tp, dp, moe_tp, ep| {
+            run(&[
+                ("model_path", "Qwen/Qwen3-235B-A22B-FP8"),
+                ("backend", backend),
+                ("tp_size", tp),
+                ("attention_dp_size", dp),
+                ("moe_tp_size", moe_tp),
+                ("moe_ep_size", ep),
+                ("batch_size", "8"),
+            ])
+        };
+        // TP 1 with expert TP 2 and no EP: `--data-parallel-size 2`, the experts split over
+        // both GPUs (llmsim's expert TP = TP × DP / EP = 2).
+        let c = row("vllm", "1", "", "2", "1");
+        assert_eq!(shape(&c), ["1", "2", "1"]);
+        // The clients stay the row's batch (its recorded DP is none).
+        assert_eq!(c.concurrency, 8);
+        assert_eq!(shape(&row("vllm", "1", "", "4", "1")), ["1", "4", "1"]);
+        assert_eq!(shape(&row("vllm", "2", "", "4", "1")), ["2", "2", "1"]);
+        assert_eq!(shape(&row("vllm", "1", "1", "4", "1")), ["1", "4", "1"]);
+        // With EP on, the EP group is DP × TP likewise.
+        assert_eq!(shape(&row("vllm", "2", "", "1", "4")), ["2", "2", "4"]);
+        // An expert group that fits the TP, or a recorded DP, keeps what the row says.
+        assert_eq!(shape(&row("vllm", "4", "", "4", "1")), ["4", "1", "1"]);
+        assert_eq!(shape(&row("vllm", "2", "2", "1", "4")), ["2", "2", "4"]);
+        // A group that is no whole multiple of the TP is not read as DP.
+        assert_eq!(shape(&row("vllm", "4", "", "6", "1")), ["4", "1", "1"]);
+        // Other engines count the MoE group within their TP: unchanged.
+        assert_eq!(shape(&row("sglang", "1", "", "2", "1")), ["1", "1", "1"]);
+        assert_eq!(shape(&row("trtllm", "1", "", "2", "1")), ["1", "1", "1"]);
+        // A dense model has no MoE group to read.
+        let dense =
+            run(&[("tp_size", "2"), ("attention_dp_size", ""), ("moe_tp_size", "4"), ("moe_ep_size", "1")]);
+        assert_eq!(shape(&dense), ["2", "1", "1"]);
     }
 
     #[test]
