@@ -346,6 +346,8 @@ pub struct MoeRow {
     pub dist: String,
     /// Latency, µs.
     pub us: f64,
+    /// The kernel AIC timed (`kernel` column; empty where the table has none).
+    pub kernel: String,
 }
 
 /// `profiles/aic/<system>/<file>.csv` MoE rows: a `moe_<dtype>` file (every shape) or a
@@ -357,6 +359,7 @@ pub fn aic_moe(shared: &Path, system: &str, file: &str) -> Result<Vec<MoeRow>> {
     let mixtral = [4096.0, 14336.0, 8.0, 2.0];
     let (tokens, tp, ep, dist, lat) =
         (t.column("tokens")?, t.column("tp")?, t.column("ep")?, t.column("dist")?, t.column("lat_ms")?);
+    let kernel = t.find_column("kernel");
     (0..t.len())
         .map(|i| {
             let mut s = mixtral;
@@ -375,6 +378,7 @@ pub fn aic_moe(shared: &Path, system: &str, file: &str) -> Result<Vec<MoeRow>> {
                 ep: t.need(i, ep, "ep")? as u32,
                 dist: t.text(i, dist).to_string(),
                 us: t.need(i, lat, "lat_ms")? * 1e3,
+                kernel: kernel.map_or_else(String::new, |k| t.text(i, k).to_string()),
             })
         })
         .collect()

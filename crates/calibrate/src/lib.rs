@@ -375,11 +375,12 @@ pub fn fit_moe(shared: &Path, system: &str, dev: &DeviceSpec, act: Option<Curve>
 }
 
 /// Fits the experts' grouped-GEMM curve to fused-MoE `rows` predicted by `predict`, every
-/// (shape, TP, token band) weighted alike.
+/// (shape, TP, EP, token band) weighted alike (the EP-1 fits' groups are as before).
 fn fit_moe_rows(rows: &[data::MoeRow], predict: impl Fn(&Curve, &data::MoeRow) -> f64) -> Fitted {
-    let key =
-        |r: &data::MoeRow| (r.hidden as u64, r.inter as u64, r.experts as u64, r.tp, token_band(r.tokens));
-    let mut counts: BTreeMap<(u64, u64, u64, u32, usize), usize> = BTreeMap::new();
+    let key = |r: &data::MoeRow| {
+        (r.hidden as u64, r.inter as u64, r.experts as u64, r.tp, r.ep, token_band(r.tokens))
+    };
+    let mut counts: BTreeMap<(u64, u64, u64, u32, u32, usize), usize> = BTreeMap::new();
     for r in rows {
         *counts.entry(key(r)).or_default() += 1;
     }
@@ -536,6 +537,7 @@ impl Family {
                 class::MOE_EXPERTS_FP4,
                 class::MOE_EXPERTS_INT4,
                 class::MOE_EXPERTS_FP8_ALL_SIZES,
+                class::MOE_EXPERTS_FP8_CUTLASS,
             ],
         }
     }
@@ -655,6 +657,15 @@ pub fn fit_family(
                 );
                 out.push((class::MOE_EXPERTS_FP8_ALL_SIZES.to_string(), fitted(f, source(&what))));
             }
+            // fp8 experts on TensorRT-LLM's CUTLASS fused MoE (FlashInfer's copy of its
+            // `CutlassMoeFCRunner`), every size, where the table times it (Hopper, EP > 1).
+            if let Some(f) = fit_moe_cutlass_fp8(shared, system, dev, act)? {
+                let what = format!(
+                    "{}.csv, {MOE_CUTLASS_KERNEL} rows, balanced routing, EP > 1, ≤ 4096 tokens, (shape, TP, EP, band) weighted alike",
+                    moe_table(dev, Dtype::Fp8)
+                );
+                out.push((class::MOE_EXPERTS_FP8_CUTLASS.to_string(), fitted(f, source(&what))));
+            }
         }
     }
     Ok(out)
@@ -711,28 +722,64 @@ pub fn moe_fit_is_whole_range(dev: &DeviceSpec, weights: Dtype) -> bool {
     llmsim_engine::exec::calibration::moe_fit_is_whole_range(weights, dev.fp4_tflops.is_some())
 }
 
-/// Predicted µs of a balanced, EP-1 fused-MoE row with the experts' grouped-GEMM curve `c` at
-/// `weights` (the predictor's [`cost::moe_experts_us`] form; bf16 for the bf16 fit).
+/// Predicted µs of a balanced fused-MoE row with the experts' grouped-GEMM curve `c` at
+/// `weights` (the predictor's [`cost::moe_experts_us`] form; bf16 for the bf16 fit). With EP,
+/// one rank's work as the predictor times an EP rank: its `experts / ep` experts take
+/// `tokens · top_k / ep` picks (balanced), each reaching a distinct expert until all are; at
+/// EP 1 this is the whole layer's work, the same figures as before EP rows were fitted.
 pub fn moe_row_us(c: &Curve, act: &Curve, dev: &DeviceSpec, weights: Dtype, r: &data::MoeRow) -> f64 {
+    let ep = f64::from(r.ep.max(1));
+    let experts = r.experts / ep;
+    let picks = r.tokens * r.top_k / ep;
     let shape = cost::MoeShape {
         hidden: r.hidden,
-        experts: r.experts,
-        top_k: r.top_k,
+        experts,
+        top_k: 1.0,
         expert_dim: r.inter / f64::from(r.tp),
         shared_dim: 0.0,
         gated: true,
     };
-    let active = r.experts.min(r.tokens * r.top_k);
     cost::moe_experts_us(
         c,
         act,
         peaks(dev, weights),
         peaks(dev, Dtype::Bf16),
         &shape,
-        r.tokens,
-        active,
+        picks,
+        experts.min(picks),
         weights.bytes_per_element(),
     )
+}
+
+/// AIC's name for FlashInfer's CUTLASS fused MoE in `moe_fp8_block.csv` (a copy of
+/// TensorRT-LLM's `CutlassMoeFCRunner`; vLLM runs it only with EP > 1).
+pub const MOE_CUTLASS_KERNEL: &str = "vllm_fp8moe_flashinfer_cutlass_flashinferexperts";
+
+/// The balanced rows of `system`'s fp8 fused-MoE table timed on TensorRT-LLM's CUTLASS fused
+/// MoE ([`MOE_CUTLASS_KERNEL`]), up to 4096 tokens; empty where the table has none (Blackwell's
+/// rows are FlashInfer's TRTLLM-Gen MoE).
+pub fn moe_cutlass_fp8_rows(shared: &Path, system: &str, dev: &DeviceSpec) -> Vec<data::MoeRow> {
+    let Ok(rows) = data::aic_moe(shared, system, moe_table(dev, Dtype::Fp8)) else { return Vec::new() };
+    rows.into_iter()
+        .filter(|r| r.kernel == MOE_CUTLASS_KERNEL && r.dist == "balanced" && r.tokens <= 4096.0)
+        .collect()
+}
+
+/// Fits TensorRT-LLM's CUTLASS fused MoE on fp8 experts over every size
+/// ([`moe_cutlass_fp8_rows`], each row one EP rank's work); `None` without such rows or an
+/// activation curve.
+pub fn fit_moe_cutlass_fp8(
+    shared: &Path,
+    system: &str,
+    dev: &DeviceSpec,
+    act: Option<Curve>,
+) -> Result<Option<Fitted>> {
+    let Some(act) = act else { return Ok(None) };
+    let rows = moe_cutlass_fp8_rows(shared, system, dev);
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(fit_moe_rows(&rows, |c, r| moe_row_us(c, &act, dev, Dtype::Fp8, r))))
 }
 
 /// Fits the grouped GEMMs of `weights` (fp8 or fp4) experts to `system`'s fused-MoE table at
@@ -1190,6 +1237,54 @@ mod tests {
     }
 
     #[test]
+    fn an_ep_row_is_one_ranks_work_and_an_ep1_row_is_unchanged() {
+        let h200 = Calibration::embedded().device("h200").unwrap();
+        let (gemm, act) = (h200.curve(class::GEMM_FP8).unwrap(), h200.curve(class::MLP_ACT).unwrap());
+        let dev = device("h200");
+        let row = |tokens: f64, ep: u32| data::MoeRow {
+            hidden: 7168.0,
+            inter: 2048.0,
+            experts: 256.0,
+            top_k: 8.0,
+            tokens,
+            tp: 1,
+            ep,
+            dist: "balanced".to_string(),
+            us: 0.0,
+            kernel: String::new(),
+        };
+        let layer = |experts: f64, top_k: f64, tokens: f64, active: f64| {
+            let shape = cost::MoeShape {
+                hidden: 7168.0,
+                experts,
+                top_k,
+                expert_dim: 2048.0,
+                shared_dim: 0.0,
+                gated: true,
+            };
+            cost::moe_experts_us(
+                &gemm,
+                &act,
+                peaks(dev, Dtype::Fp8),
+                peaks(dev, Dtype::Bf16),
+                &shape,
+                tokens,
+                active,
+                1.0,
+            )
+        };
+        for tokens in [1.0, 4.0, 64.0, 4096.0] {
+            // EP 1: the whole layer, exactly as the EP-1 fits were made (min(E, T·k) experts).
+            let whole = layer(256.0, 8.0, tokens, (tokens * 8.0).min(256.0));
+            assert_eq!(moe_row_us(&gemm, &act, dev, Dtype::Fp8, &row(tokens, 1)), whole);
+            // EP 8: one rank's 32 experts and its eighth of the picks.
+            let rank = layer(32.0, 1.0, tokens, tokens.min(32.0));
+            assert_eq!(moe_row_us(&gemm, &act, dev, Dtype::Fp8, &row(tokens, 8)), rank);
+            assert!(rank < whole);
+        }
+    }
+
+    #[test]
     fn quantised_experts_take_the_table_of_the_kernels_llmsim_times() {
         // fp4 is NVFP4 where the device has an fp4 rate, weight-only (16-bit activations) where
         // it has not; fp8 is block-scaled (the MoE checkpoints' format).
@@ -1204,7 +1299,8 @@ mod tests {
                 class::MOE_EXPERTS_FP8,
                 class::MOE_EXPERTS_FP4,
                 class::MOE_EXPERTS_INT4,
-                class::MOE_EXPERTS_FP8_ALL_SIZES
+                class::MOE_EXPERTS_FP8_ALL_SIZES,
+                class::MOE_EXPERTS_FP8_CUTLASS
             ]
         );
         // INT4 weight-only experts are fitted from one token up; the others at prefill sizes.

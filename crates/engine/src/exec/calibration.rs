@@ -58,6 +58,16 @@ pub mod class {
     /// only where the engine runs that kernel at decode sizes
     /// (`roofline_execution_time_predictor_config_fp8_moe_fit_at_decode`, vLLM's bundle).
     pub const MOE_EXPERTS_FP8_ALL_SIZES: &str = "moe_experts_fp8_all_sizes";
+    /// fp8 (block-scaled) experts on TensorRT-LLM's CUTLASS fused MoE (`CutlassMoeFCRunner`
+    /// with DeepSeek fp8 block scales), over every size, 1-4096 tokens: H100, H200 only, fitted
+    /// on AIC's `moe_fp8_block.csv` rows of FlashInfer's copy of that runner
+    /// (`vllm_fp8moe_flashinfer_cutlass_flashinferexperts`, which vLLM runs only with EP > 1, so
+    /// the rows are EP 2-256 and the fit is applied to each EP rank's experts; DeepSeek's
+    /// experts at EP 8 and 4 tokens: 126 µs a layer, where the Triton kernel at TP 8 takes 78).
+    /// Read only under `roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe`, an
+    /// experiment's knob that no engine bundle sets: vLLM's invocation of the kernel may not be
+    /// TensorRT-LLM's tuned one (VALIDATION.md, "TensorRT-LLM against SGLang on H200").
+    pub const MOE_EXPERTS_FP8_CUTLASS: &str = "moe_experts_fp8_cutlass";
     /// The same for fp4 experts: NVFP4 (`moe_nvfp4.csv`) where the device has an fp4 rate
     /// (Blackwell), weight-only MXFP4 with 16-bit activations (`moe_w4a16_mxfp4.csv`) where it
     /// has not (Hopper), as llmsim times fp4 weights there. The weight-only fit covers every

@@ -93,6 +93,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 experts take their fused-MoE fit at every size (vLLM's; Hopper: Triton, Blackwell: FlashInfer TRTLLM-Gen), not just at prefill sizes.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe",
+        "false",
+        "Whether fp8 experts run TensorRT-LLM's CUTLASS fused MoE, timed on its fit at every size where the device has one (Hopper); wins over fp8_moe_fit_at_decode. An experiment's knob: no engine bundle sets it.",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_trtllm_decode_attention",
         "false",
         "Whether fp8-KV decode attention runs TensorRT-LLM's own kernel (XQA; AIConfigurator's TensorRT-LLM fit, where the device has one) instead of the default fit (vLLM's kernels); only for heads of 128 with 2-16 query heads per KV head, the shapes it was fitted on.",
@@ -187,6 +192,8 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         kernel_fusion,
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
+        trtllm_cutlass_fp8_moe: params
+            .bool("roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"),
         trtllm_decode_attention: params
             .bool("roofline_execution_time_predictor_config_trtllm_decode_attention"),
     };
@@ -234,6 +241,10 @@ pub struct RooflineCoefficients {
     /// Triton fused MoE on Hopper, FlashInfer's TRTLLM-Gen fp8 block MoE on Blackwell) instead
     /// of the generic fp8 curve at decode sizes.
     pub fp8_moe_fit_at_decode: bool,
+    /// fp8 experts on TensorRT-LLM's CUTLASS fused MoE's fit over every size
+    /// ([`class::MOE_EXPERTS_FP8_CUTLASS`]) where the device has one; before
+    /// `fp8_moe_fit_at_decode`.
+    pub trtllm_cutlass_fp8_moe: bool,
     /// fp8-KV decode attention on TensorRT-LLM's own kernel's fit
     /// ([`class::DECODE_ATTENTION_FP8_TRTLLM`]) where the device has one.
     pub trtllm_decode_attention: bool,
@@ -333,6 +344,7 @@ impl Default for RooflineCoefficients {
             kernel_fusion: KernelFusion::None,
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
+            trtllm_cutlass_fp8_moe: false,
             trtllm_decode_attention: false,
         }
     }
@@ -707,9 +719,15 @@ impl RooflinePredictor {
         // fp8 experts under an engine that runs them on the fused MoE the fit measured at every
         // size (`fp8_moe_fit_at_decode`, vLLM's: Triton on Hopper, FlashInfer's TRTLLM-Gen fp8
         // block MoE on Blackwell): that fit, where there is one.
-        let fp8_all_sizes = (expert_weights == Dtype::Fp8 && settings.fp8_moe_fit_at_decode)
-            .then(|| cal.curve(class::MOE_EXPERTS_FP8_ALL_SIZES))
+        // TensorRT-LLM's CUTLASS fused MoE (`trtllm_cutlass_fp8_moe`) takes its own fit first.
+        let cutlass_fp8 = (expert_weights == Dtype::Fp8 && settings.trtllm_cutlass_fp8_moe)
+            .then(|| cal.curve(class::MOE_EXPERTS_FP8_CUTLASS))
             .flatten();
+        let fp8_all_sizes = cutlass_fp8.or_else(|| {
+            (expert_weights == Dtype::Fp8 && settings.fp8_moe_fit_at_decode)
+                .then(|| cal.curve(class::MOE_EXPERTS_FP8_ALL_SIZES))
+                .flatten()
+        });
         let moe_prefill = match expert_weights {
             _ if whole_range_moe || fp8_all_sizes.is_some() => None,
             Dtype::Fp8 => cal.curve(class::MOE_EXPERTS_FP8),
@@ -726,6 +744,9 @@ impl RooflinePredictor {
             String::new()
         };
         let moe_text = match (&m.moe, moe_prefill) {
+            (Some(_), None) if cutlass_fp8.is_some() => {
+                format!("; fp8 experts on {}'s TensorRT-LLM CUTLASS fused-MoE fit at every size", cal.device)
+            }
             (Some(_), None) if fp8_all_sizes.is_some() => {
                 format!("; fp8 experts on {}'s fused-MoE fit at every size", cal.device)
             }
@@ -3029,6 +3050,46 @@ mod latent_tests {
             assert!((0.7..1.55).contains(&ratio), "b200, {tokens} tokens: {ratio:.2}");
         }
         assert!(b_off.moe_us(b_off.moe.as_ref().unwrap(), 4.0).1 < 0.7 * 47.6);
+    }
+
+    #[test]
+    fn the_cutlass_fp8_moe_knob_takes_its_fit_where_the_device_has_one_and_before_the_triton_fit() {
+        let deepseek = |device: &str, cutlass: bool, at_decode: bool| {
+            let settings = RooflineCoefficients {
+                trtllm_cutlass_fp8_moe: cutlass,
+                fp8_moe_fit_at_decode: at_decode,
+                ..Default::default()
+            };
+            predictor_of("deepseek-ai/DeepSeek-V3", device, "8", "fp8", settings)
+        };
+        let h200 = Calibration::embedded().device("h200").unwrap();
+        // Off (the default, and every engine's bundle): nothing changes.
+        let off = deepseek("h200", false, false);
+        assert_eq!((off.moe_gemm, off.moe_prefill), (off.gemm, h200.curve(class::MOE_EXPERTS_FP8)));
+        // On: TensorRT-LLM's CUTLASS fused-MoE fit at every size, nothing blended in, and it
+        // wins over the Triton fit of `fp8_moe_fit_at_decode`.
+        for at_decode in [false, true] {
+            let on = deepseek("h200", true, at_decode);
+            assert!(h200.curve(class::MOE_EXPERTS_FP8_CUTLASS).is_some());
+            assert_eq!(Some(on.moe_gemm), h200.curve(class::MOE_EXPERTS_FP8_CUTLASS));
+            assert!(on.moe_prefill.is_none() && on.describe().contains("TensorRT-LLM CUTLASS fused-MoE fit"));
+        }
+        // Slower than the generic curve at decode sizes (AIC: 126 µs a layer at EP 8 and 4
+        // tokens on DeepSeek's experts, where the generic curve gives ~100).
+        let on = deepseek("h200", true, false);
+        for tokens in [1.0, 4.0, 16.0] {
+            let (generic, cutlass) = (
+                off.moe_us(off.moe.as_ref().unwrap(), tokens).1,
+                on.moe_us(on.moe.as_ref().unwrap(), tokens).1,
+            );
+            assert!(cutlass > generic, "{tokens} tokens: {cutlass:.1} against {generic:.1} µs");
+        }
+        // Blackwell has no such rows (its fp8 table is FlashInfer's TRTLLM-Gen MoE): the knob
+        // changes nothing there.
+        let b200 = Calibration::embedded().device("b200").unwrap();
+        assert!(b200.curve(class::MOE_EXPERTS_FP8_CUTLASS).is_none());
+        let (b_off, b_on) = (deepseek("b200", false, false), deepseek("b200", true, false));
+        assert_eq!((b_on.moe_gemm, b_on.moe_prefill), (b_off.moe_gemm, b_off.moe_prefill));
     }
 
     #[test]
