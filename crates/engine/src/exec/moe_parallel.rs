@@ -5,7 +5,7 @@
 //! replica's batch spreads over its attention-DP ranks.
 
 use super::BatchItem;
-use super::cost::{ACT_BYTES, AlphaBeta};
+use super::cost::{ACT_BYTES, AlphaBeta, Collective};
 use crate::catalog::NodeSpec;
 use crate::config::ParallelSpec;
 
@@ -49,6 +49,11 @@ pub struct MoeExchange {
     nvlink_share: f64,
     nvlink: AlphaBeta,
     rdma: AlphaBeta,
+    /// The node's measured NCCL all-reduce over the DP ranks' GPUs, when they are all in one
+    /// node and the calibration has that GPU count: the gather and reduce-scatter of the step's
+    /// tokens take one all-reduce of them (a ring all-reduce is a reduce-scatter and an
+    /// all-gather of the same buffer).
+    gather_scatter: Option<Collective>,
 }
 
 /// GPUs of one NVLink domain beyond which it is a multi-node NVLink rack (NVL72), where
@@ -60,8 +65,15 @@ impl MoeExchange {
     /// The exchange of `parallel` on `node` for a model of `hidden` size and `top_k` experts
     /// per token. The stage's GPUs are numbered consecutively, an attention-DP rank being
     /// `TP` consecutive GPUs and an EP rank `expert TP` of them, and fill NVLink domains of
-    /// `devices_per_node` GPUs in order.
-    pub fn new(parallel: ParallelSpec, node: &NodeSpec, hidden: f64, top_k: f64) -> MoeExchange {
+    /// `devices_per_node` GPUs in order. `nccl_all_reduce` gives the node's calibrated NCCL
+    /// all-reduce for a GPU count, if measured.
+    pub fn new(
+        parallel: ParallelSpec,
+        node: &NodeSpec,
+        hidden: f64,
+        top_k: f64,
+        nccl_all_reduce: impl Fn(u32) -> Option<Collective>,
+    ) -> MoeExchange {
         let stage = parallel.stage_size().max(1);
         let ep = parallel.expert_parallel_size.max(1);
         let dp = parallel.attention_dp_size.max(1);
@@ -83,6 +95,9 @@ impl MoeExchange {
             ExchangeKind::GatherScatter => (dp - 1, (domain / tp).max(1) - 1),
             ExchangeKind::AllReduce => (0, 0),
         };
+        let gather_scatter = (kind == ExchangeKind::GatherScatter && peers == peers_in_domain)
+            .then(|| nccl_all_reduce(dp))
+            .flatten();
         MoeExchange {
             kind,
             ep: f64::from(ep),
@@ -99,6 +114,7 @@ impl MoeExchange {
                 alpha_us: node.inter_node_latency_us,
                 beta_gbps: node.inter_node_bandwidth_gbps,
             },
+            gather_scatter,
         }
     }
 
@@ -134,10 +150,17 @@ impl MoeExchange {
     /// µs of one MoE layer's exchange, both directions, for the busiest GPU: NVLink and RDMA
     /// carry their shares of the bytes at once, so each direction takes the slower of the two.
     /// Under [`ExchangeKind::AllReduce`] it is `all_reduce_us`, the TP group's all-reduce of
-    /// the rank's tokens that a dense layer pays too.
+    /// the rank's tokens that a dense layer pays too; a gather and reduce-scatter inside one
+    /// node with a calibrated NCCL all-reduce for its GPU count takes that all-reduce of the
+    /// step's tokens (AIConfigurator's NCCL tables on 8 H200s: all-gather + reduce-scatter of
+    /// 8-16k tokens of 7168 take 1.1-1.4× the all-reduce of them, the link model 0.4-0.8×;
+    /// VALIDATION.md, "The MoE exchange as the engines run it").
     pub fn time_us(&self, rank_tokens: f64, total_tokens: f64, all_reduce_us: f64) -> f64 {
         if self.kind == ExchangeKind::AllReduce {
             return all_reduce_us;
+        }
+        if let Some(measured) = self.gather_scatter {
+            return measured.time_us(total_tokens * self.hidden * ACT_BYTES);
         }
         let bytes = self.bytes_per_gpu(rank_tokens, total_tokens);
         let one_way = self
@@ -272,7 +295,7 @@ mod tests {
         // DeepSeek-V3: hidden 7168, top-8. EP 8 × DP 8 in a gb200_nvl72 rack (900 GB/s, 8 µs):
         // a multi-node NVLink domain, where the all-to-all runs.
         let rack = catalog::find_node("gb200_nvl72").unwrap();
-        let x = MoeExchange::new(parallel(1, 8, 8), rack, 7168.0, 8.0);
+        let x = MoeExchange::new(parallel(1, 8, 8), rack, 7168.0, 8.0, |_| None);
         assert_eq!(x.kind(), ExchangeKind::AllToAll);
         // Remote ranks per token: 7 · (1 − (7/8)^8) = 7 · 0.656391 = 4.594738.
         let remote = 7.0 * (1.0 - 0.875f64.powi(8));
@@ -293,7 +316,7 @@ mod tests {
         // GPU gathers the other 7 ranks' tokens. 512 tokens in the step: 448 · 7168 · 2 B =
         // 6,422,528 B each way; 10 µs + 6,422,528 B / 450 GB/s = 24.272 µs; both ways 48.545 µs.
         let node = catalog::find_node("h100_dgx").unwrap();
-        let x = MoeExchange::new(parallel(1, 8, 8), node, 7168.0, 8.0);
+        let x = MoeExchange::new(parallel(1, 8, 8), node, 7168.0, 8.0, |_| None);
         assert_eq!(x.kind(), ExchangeKind::GatherScatter);
         assert!((x.bytes_per_gpu(64.0, 512.0) - 6_422_528.0).abs() < 1e-6);
         let expected = 2.0 * (10.0 + 6_422_528.0 / 450e3);
@@ -302,17 +325,39 @@ mod tests {
     }
 
     #[test]
+    fn a_gather_inside_a_node_takes_its_calibrated_nccl_all_reduce() {
+        // EP 8 × DP 8 on one h200_dgx with data/calibration.json's NCCL all-reduce for 8 GPUs
+        // (AIC h200_sxm nccl_allreduce_fp16.csv: 17.475 µs + B / 125.23 GB/s, or 63.302 µs +
+        // B / 267.59 GB/s, the faster). 512 tokens of 7168 × 2 B = 7,340,032 B: 17.475 + 58.612
+        // = 76.087 µs against 63.302 + 27.430 = 90.732 µs: 76.087 µs. AIC's all-gather +
+        // reduce-scatter of that buffer (nccl_allgather/reducescatter_fp16.csv, 8 GPUs,
+        // between the 4 MiB and 8 MiB rows) is ≈ 85 µs, the link model 48.5 µs.
+        let node = catalog::find_node("h200_dgx").unwrap();
+        let cal = crate::exec::calibration::Calibration::embedded().node("h200_dgx").unwrap();
+        let x = MoeExchange::new(parallel(1, 8, 8), node, 7168.0, 8.0, |g| cal.all_reduce(g));
+        let t = x.time_us(64.0, 512.0, 0.0);
+        assert!((t - 76.087).abs() < 0.01, "{t}");
+        // Across nodes the DP ranks do not share one node's fit: the link model.
+        let two = MoeExchange::new(parallel(1, 16, 16), node, 7168.0, 8.0, |g| cal.all_reduce(g));
+        let bytes = two.bytes_per_gpu(32.0, 512.0);
+        assert!((two.time_us(32.0, 512.0, 0.0) - 2.0 * (20.0 + bytes * 8.0 / 15.0 / 50e3)).abs() < 1e-9);
+    }
+
+    #[test]
     fn attention_tp_with_ep_all_reduces_the_expert_sums() {
         // TP 8 with EP 8 (attention DP 1): every GPU already holds every token; the exchange is
         // the TP group's all-reduce the caller times, and nothing is dispatched.
         let node = catalog::find_node("h200_dgx").unwrap();
-        let x = MoeExchange::new(parallel(8, 1, 8), node, 7168.0, 8.0);
+        let x = MoeExchange::new(parallel(8, 1, 8), node, 7168.0, 8.0, |_| None);
         assert_eq!(x.kind(), ExchangeKind::AllReduce);
         assert_eq!(x.bytes_per_gpu(64.0, 64.0), 0.0);
         assert_eq!(x.time_us(64.0, 64.0, 17.5), 17.5);
         // Even in a rack: the engines dispatch only under attention DP.
         let rack = catalog::find_node("gb200_nvl72").unwrap();
-        assert_eq!(MoeExchange::new(parallel(8, 1, 8), rack, 7168.0, 8.0).kind(), ExchangeKind::AllReduce);
+        assert_eq!(
+            MoeExchange::new(parallel(8, 1, 8), rack, 7168.0, 8.0, |_| None).kind(),
+            ExchangeKind::AllReduce
+        );
     }
 
     #[test]
@@ -320,19 +365,19 @@ mod tests {
         // EP 16 × DP 16 over two h100 nodes: of a GPU's 15 peer ranks 7 share its node, 8 are
         // across RDMA (50 GB/s, 20 µs), which is the slower side; it gathers 15/16 of the step.
         let node = catalog::find_node("h100_dgx").unwrap();
-        let x = MoeExchange::new(parallel(1, 16, 16), node, 7168.0, 8.0);
+        let x = MoeExchange::new(parallel(1, 16, 16), node, 7168.0, 8.0, |_| None);
         let bytes = x.bytes_per_gpu(32.0, 512.0);
         assert!((bytes - 480.0 * 7168.0 * 2.0).abs() < 1e-6);
         let rdma = 20.0 + bytes * 8.0 / 15.0 / 50e3;
         assert!((x.time_us(32.0, 512.0, 0.0) - 2.0 * rdma).abs() < 1e-9);
         // The same EP inside one NVL72 rack stays on NVLink, as an all-to-all.
         let rack = catalog::find_node("gb200_nvl72").unwrap();
-        let inside = MoeExchange::new(parallel(1, 16, 16), rack, 7168.0, 8.0);
+        let inside = MoeExchange::new(parallel(1, 16, 16), rack, 7168.0, 8.0, |_| None);
         let sent = inside.bytes_per_gpu(32.0, 512.0);
         assert!((inside.time_us(32.0, 512.0, 0.0) - 2.0 * (8.0 + sent / 900e3)).abs() < 1e-9);
         // TP 4 × DP 4 on 8-GPU nodes: a GPU gathers from the same-TP-index GPU of the 3 other
         // ranks, one of them in its node.
-        let tp4 = MoeExchange::new(parallel(4, 4, 16), node, 7168.0, 8.0);
+        let tp4 = MoeExchange::new(parallel(4, 4, 16), node, 7168.0, 8.0, |_| None);
         let gathered = tp4.bytes_per_gpu(16.0, 64.0);
         assert!((gathered - 48.0 * 7168.0 * 2.0).abs() < 1e-6);
         let slower = (10.0 + gathered / 3.0 / 450e3).max(20.0 + gathered * 2.0 / 3.0 / 50e3);
@@ -342,7 +387,7 @@ mod tests {
     #[test]
     fn attention_dp_without_ep_gathers_every_rank_tokens() {
         let node = catalog::find_node("h100_dgx").unwrap();
-        let x = MoeExchange::new(parallel(1, 4, 1), node, 2880.0, 4.0);
+        let x = MoeExchange::new(parallel(1, 4, 1), node, 2880.0, 4.0, |_| None);
         assert_eq!(x.kind(), ExchangeKind::GatherScatter);
         // 4 GPUs, 100 tokens in the step: each GPU receives 3/4 of them, 2880 × 2 B each.
         assert!((x.bytes_per_gpu(25.0, 100.0) - 75.0 * 2880.0 * 2.0).abs() < 1e-9);

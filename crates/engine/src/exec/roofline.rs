@@ -840,7 +840,13 @@ impl RooflinePredictor {
                     routed: shape,
                     shared: MoeShape { shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64, ..shape },
                     load: RankLoad::new(moe.num_experts as f64, moe.top_k as f64, ep, alpha),
-                    exchange: MoeExchange::new(parallel, node, m.embedding_dim as f64, moe.top_k as f64),
+                    exchange: MoeExchange::new(
+                        parallel,
+                        node,
+                        m.embedding_dim as f64,
+                        moe.top_k as f64,
+                        |gpus| all.node(node.calibration_source()).and_then(|n| n.all_reduce(gpus)),
+                    ),
                 }
             }),
             all_reduce,
@@ -3334,7 +3340,9 @@ mod deployed_tests {
         // 64 decodes over 8 attention-DP ranks: 8 tokens each; 58 MoE layers of gather and
         // reduce-scatter (hand-checked in moe_parallel's tests).
         let node = catalog::find_node("h200_dgx").unwrap();
-        let exchange = MoeExchange::new(deployed_deepseek(8, 8).parallel, node, 7168.0, 8.0);
+        let exchange = MoeExchange::new(deployed_deepseek(8, 8).parallel, node, 7168.0, 8.0, |gpus| {
+            Calibration::embedded().node("h200_dgx").and_then(|n| n.all_reduce(gpus))
+        });
         assert_eq!(ep.get(Op::MoeAllToAll), 58.0 * 1e-3 * exchange.time_us(8.0, 64.0, 0.0));
         // Attention TP 8 with EP 8: each MoE layer's exchange is the all-reduce a dense layer
         // pays (58 MoE layers, 3 dense ones).
