@@ -153,7 +153,7 @@ impl MoeExchange {
     /// the rank's tokens that a dense layer pays too; a gather and reduce-scatter inside one
     /// node with a calibrated NCCL all-reduce for its GPU count takes that all-reduce of the
     /// step's tokens (AIConfigurator's NCCL tables on 8 H200s: all-gather + reduce-scatter of
-    /// 8-16k tokens of 7168 take 1.1-1.4× the all-reduce of them, the link model 0.4-0.8×;
+    /// 8-16k tokens of 7168 take 1.1-1.4× the all-reduce of them, the link model 0.5-0.8×;
     /// VALIDATION.md, "The MoE exchange as the engines run it").
     pub fn time_us(&self, rank_tokens: f64, total_tokens: f64, all_reduce_us: f64) -> f64 {
         if self.kind == ExchangeKind::AllReduce {
