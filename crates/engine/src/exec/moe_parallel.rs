@@ -5,49 +5,104 @@
 //! replica's batch spreads over its attention-DP ranks.
 
 use super::BatchItem;
-use super::cost::{ACT_BYTES, AlphaBeta};
+use super::cost::{ACT_BYTES, AlphaBeta, Collective};
 use crate::catalog::NodeSpec;
 use crate::config::ParallelSpec;
+
+/// How the tokens reach the experts and the results come back, as the engines run it at their
+/// defaults (`docs/policies.md`, "Exchange").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExchangeKind {
+    /// Attention TP with EP (attention DP 1): after the attention all-reduce every GPU of the
+    /// TP group holds every token, so nothing is dispatched; each GPU runs its own experts on
+    /// them and one all-reduce over the group sums the results (SGLang's `--moe-a2a-backend`
+    /// default `none`, vLLM's all-to-all managers only with DP > 1, TensorRT-LLM's
+    /// `select_alltoall_method_type` `NotEnabled` at `dp_size == 1`).
+    AllReduce,
+    /// Attention DP without a one-sided all-to-all: every GPU all-gathers the other DP ranks'
+    /// tokens before the experts and reduce-scatters the sums after (vLLM's `--all2all-backend`
+    /// default `allgather_reducescatter`; TensorRT-LLM off multi-node NVLink; SGLang's DP
+    /// attention gather/scatter with the `none` backend).
+    GatherScatter,
+    /// A token-level all-to-all that sends each token once to each rank its picks reach
+    /// (TensorRT-LLM's MNNVL / NVLinkOneSided all-to-all under attention DP on a multi-node
+    /// NVLink rack; DeepEP).
+    AllToAll,
+}
 
 /// What moves between GPUs around one MoE layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MoeExchange {
+    kind: ExchangeKind,
     /// Expert-parallel ranks.
     ep: f64,
+    /// Attention-DP ranks.
+    dp: f64,
     /// GPUs of one attention-DP rank (its tokens are split over them before the dispatch).
     attention_tp: f64,
-    /// GPUs of the pipeline stage.
-    stage_gpus: f64,
     /// Experts per token.
     top_k: f64,
     /// Hidden size.
     hidden: f64,
-    /// Of a GPU's remote peers (other EP ranks, or other GPUs for the gather), the share inside
-    /// its NVLink domain (a node, or an NVL72 rack); the rest cross the RDMA network.
+    /// Of a GPU's remote peers (other EP ranks, or other DP ranks for the gather), the share
+    /// inside its NVLink domain (a node, or an NVL72 rack); the rest cross the RDMA network.
     nvlink_share: f64,
     nvlink: AlphaBeta,
     rdma: AlphaBeta,
+    /// The node's measured NCCL all-reduce over the DP ranks' GPUs, when they are all in one
+    /// node and the calibration has that GPU count: the gather and reduce-scatter of the step's
+    /// tokens take one all-reduce of them (a ring all-reduce is a reduce-scatter and an
+    /// all-gather of the same buffer).
+    gather_scatter: Option<Collective>,
 }
+
+/// GPUs of one NVLink domain beyond which it is a multi-node NVLink rack (NVL72), where
+/// TensorRT-LLM's all-to-all is available (`MnnvlMemory.supports_mnnvl()`); an 8-GPU HGX/DGX
+/// board is not one.
+const MNNVL_DOMAIN_GPUS: u32 = 8;
 
 impl MoeExchange {
     /// The exchange of `parallel` on `node` for a model of `hidden` size and `top_k` experts
-    /// per token. The stage's GPUs are numbered consecutively, an EP rank being `expert TP`
-    /// consecutive GPUs, and fill NVLink domains of `devices_per_node` GPUs in order.
-    pub fn new(parallel: ParallelSpec, node: &NodeSpec, hidden: f64, top_k: f64) -> MoeExchange {
+    /// per token. The stage's GPUs are numbered consecutively, an attention-DP rank being
+    /// `TP` consecutive GPUs and an EP rank `expert TP` of them, and fill NVLink domains of
+    /// `devices_per_node` GPUs in order. `nccl_all_reduce` gives the node's calibrated NCCL
+    /// all-reduce for a GPU count, if measured.
+    pub fn new(
+        parallel: ParallelSpec,
+        node: &NodeSpec,
+        hidden: f64,
+        top_k: f64,
+        nccl_all_reduce: impl Fn(u32) -> Option<Collective>,
+    ) -> MoeExchange {
         let stage = parallel.stage_size().max(1);
         let ep = parallel.expert_parallel_size.max(1);
+        let dp = parallel.attention_dp_size.max(1);
+        let tp = parallel.tensor_parallel_size.max(1);
         let domain = stage.min(node.devices_per_node.max(1));
-        // Peers of one GPU: the other EP ranks, or (no EP) the stage's other GPUs.
-        let (peers, peers_in_domain) = if ep > 1 {
-            let ranks_in_domain = (domain / parallel.expert_tensor_parallel_size()).max(1);
-            (ep - 1, ranks_in_domain - 1)
+        let kind = if ep > 1 && dp == 1 {
+            ExchangeKind::AllReduce
+        } else if ep > 1 && node.devices_per_node > MNNVL_DOMAIN_GPUS {
+            ExchangeKind::AllToAll
         } else {
-            (stage - 1, domain - 1)
+            ExchangeKind::GatherScatter
         };
+        // Peers of one GPU: the other EP ranks, or the same-TP-index GPU of each other DP rank.
+        let (peers, peers_in_domain) = match kind {
+            ExchangeKind::AllToAll => {
+                let ranks_in_domain = (domain / parallel.expert_tensor_parallel_size()).max(1);
+                (ep - 1, ranks_in_domain - 1)
+            }
+            ExchangeKind::GatherScatter => (dp - 1, (domain / tp).max(1) - 1),
+            ExchangeKind::AllReduce => (0, 0),
+        };
+        let gather_scatter = (kind == ExchangeKind::GatherScatter && peers == peers_in_domain)
+            .then(|| nccl_all_reduce(dp))
+            .flatten();
         MoeExchange {
+            kind,
             ep: f64::from(ep),
-            attention_tp: f64::from(parallel.tensor_parallel_size.max(1)),
-            stage_gpus: f64::from(stage),
+            dp: f64::from(dp),
+            attention_tp: f64::from(tp),
             top_k,
             hidden,
             nvlink_share: if peers == 0 { 1.0 } else { f64::from(peers_in_domain) / f64::from(peers) },
@@ -59,7 +114,13 @@ impl MoeExchange {
                 alpha_us: node.inter_node_latency_us,
                 beta_gbps: node.inter_node_bandwidth_gbps,
             },
+            gather_scatter,
         }
+    }
+
+    /// Which exchange this deployment runs.
+    pub fn kind(&self) -> ExchangeKind {
+        self.kind
     }
 
     /// Other EP ranks one token's `top_k` picks reach, in expectation under uniform routing:
@@ -70,22 +131,37 @@ impl MoeExchange {
         (self.ep - 1.0) * (1.0 - libm::pow(1.0 - 1.0 / self.ep, self.top_k))
     }
 
-    /// Bytes one GPU sends in one direction (the dispatch; the combine returns as many) when
-    /// its attention-DP rank holds `rank_tokens` tokens of a step that holds `total_tokens`.
-    /// With EP, a rank's tokens are split over its attention-TP GPUs and each sends its share
-    /// to the other ranks its tokens' experts sit on. Without EP (attention DP only), every GPU
-    /// needs every token: an all-gather of all ranks' tokens, and the reduce-scatter back.
+    /// Bytes one GPU receives in one direction (the dispatch or gather; the combine or
+    /// reduce-scatter moves as many) when its attention-DP rank holds `rank_tokens` tokens of a
+    /// step that holds `total_tokens`. All-to-all: a rank's tokens are split over its
+    /// attention-TP GPUs and each sends its share to the other ranks its tokens' experts sit
+    /// on. Gather/scatter: every GPU needs the other DP ranks' tokens. All-reduce: none (the
+    /// all-reduce is timed by the engine's all-reduce kernel, [`MoeExchange::time_us`]).
     pub fn bytes_per_gpu(&self, rank_tokens: f64, total_tokens: f64) -> f64 {
-        if self.ep > 1.0 {
-            rank_tokens / self.attention_tp * self.remote_ranks_per_token() * self.hidden * ACT_BYTES
-        } else {
-            total_tokens * (self.stage_gpus - 1.0) / self.stage_gpus * self.hidden * ACT_BYTES
+        match self.kind {
+            ExchangeKind::AllToAll => {
+                rank_tokens / self.attention_tp * self.remote_ranks_per_token() * self.hidden * ACT_BYTES
+            }
+            ExchangeKind::GatherScatter => total_tokens * (self.dp - 1.0) / self.dp * self.hidden * ACT_BYTES,
+            ExchangeKind::AllReduce => 0.0,
         }
     }
 
     /// µs of one MoE layer's exchange, both directions, for the busiest GPU: NVLink and RDMA
     /// carry their shares of the bytes at once, so each direction takes the slower of the two.
-    pub fn time_us(&self, rank_tokens: f64, total_tokens: f64) -> f64 {
+    /// Under [`ExchangeKind::AllReduce`] it is `all_reduce_us`, the TP group's all-reduce of
+    /// the rank's tokens that a dense layer pays too; a gather and reduce-scatter inside one
+    /// node with a calibrated NCCL all-reduce for its GPU count takes that all-reduce of the
+    /// step's tokens (AIConfigurator's NCCL tables on 8 H200s: all-gather + reduce-scatter of
+    /// 8-16k tokens of 7168 take 1.1-1.4× the all-reduce of them, the link model 0.5-0.8×;
+    /// VALIDATION.md, "The MoE exchange as the engines run it").
+    pub fn time_us(&self, rank_tokens: f64, total_tokens: f64, all_reduce_us: f64) -> f64 {
+        if self.kind == ExchangeKind::AllReduce {
+            return all_reduce_us;
+        }
+        if let Some(measured) = self.gather_scatter {
+            return measured.time_us(total_tokens * self.hidden * ACT_BYTES);
+        }
         let bytes = self.bytes_per_gpu(rank_tokens, total_tokens);
         let one_way = self
             .nvlink
@@ -215,42 +291,104 @@ mod tests {
     }
 
     #[test]
-    fn deepseek_dispatch_over_eight_gpus_of_an_h100_node_takes_its_hand_computed_time() {
-        // DeepSeek-V3: hidden 7168, top-8. EP 8 × DP 8 on one h100_dgx (450 GB/s, 10 µs).
-        let node = catalog::find_node("h100_dgx").unwrap();
-        let x = MoeExchange::new(parallel(1, 8, 8), node, 7168.0, 8.0);
+    fn deepseek_dispatch_over_eight_gpus_of_an_nvl72_rack_takes_its_hand_computed_time() {
+        // DeepSeek-V3: hidden 7168, top-8. EP 8 × DP 8 in a gb200_nvl72 rack (900 GB/s, 8 µs):
+        // a multi-node NVLink domain, where the all-to-all runs.
+        let rack = catalog::find_node("gb200_nvl72").unwrap();
+        let x = MoeExchange::new(parallel(1, 8, 8), rack, 7168.0, 8.0, |_| None);
+        assert_eq!(x.kind(), ExchangeKind::AllToAll);
         // Remote ranks per token: 7 · (1 − (7/8)^8) = 7 · 0.656391 = 4.594738.
         let remote = 7.0 * (1.0 - 0.875f64.powi(8));
         assert!((x.remote_ranks_per_token() - remote).abs() < 1e-12);
         // 64 tokens on the rank: 64 · 4.594738 · 7168 · 2 B = 4,215,690 B per direction, all
-        // over NVLink: 10 µs + 4,215,690 B / 450 GB/s = 19.368 µs; dispatch + combine 38.736 µs.
+        // over NVLink: 8 µs + 4,215,690 B / 900 GB/s = 12.684 µs; dispatch + combine 25.368 µs.
         let bytes = 64.0 * remote * 7168.0 * 2.0;
         assert!((x.bytes_per_gpu(64.0, 512.0) - bytes).abs() < 1e-6);
         assert!((bytes - 4_215_690.0).abs() < 1.0, "{bytes}");
-        let expected = 2.0 * (10.0 + bytes / 450e3);
-        assert!((x.time_us(64.0, 512.0) - expected).abs() < 1e-9);
-        assert!((expected - 38.736).abs() < 1e-3, "{expected}");
+        let expected = 2.0 * (8.0 + bytes / 900e3);
+        assert!((x.time_us(64.0, 512.0, 0.0) - expected).abs() < 1e-9);
+        assert!((expected - 25.368).abs() < 1e-3, "{expected}");
+    }
+
+    #[test]
+    fn deepseek_attention_dp_on_an_eight_gpu_node_gathers_and_reduce_scatters() {
+        // The same EP 8 × DP 8 on one h100_dgx (450 GB/s, 10 µs), no multi-node NVLink: every
+        // GPU gathers the other 7 ranks' tokens. 512 tokens in the step: 448 · 7168 · 2 B =
+        // 6,422,528 B each way; 10 µs + 6,422,528 B / 450 GB/s = 24.272 µs; both ways 48.545 µs.
+        let node = catalog::find_node("h100_dgx").unwrap();
+        let x = MoeExchange::new(parallel(1, 8, 8), node, 7168.0, 8.0, |_| None);
+        assert_eq!(x.kind(), ExchangeKind::GatherScatter);
+        assert!((x.bytes_per_gpu(64.0, 512.0) - 6_422_528.0).abs() < 1e-6);
+        let expected = 2.0 * (10.0 + 6_422_528.0 / 450e3);
+        assert!((x.time_us(64.0, 512.0, 0.0) - expected).abs() < 1e-9);
+        assert!((expected - 48.545).abs() < 1e-3, "{expected}");
+    }
+
+    #[test]
+    fn a_gather_inside_a_node_takes_its_calibrated_nccl_all_reduce() {
+        // EP 8 × DP 8 on one h200_dgx with data/calibration.json's NCCL all-reduce for 8 GPUs
+        // (AIC h200_sxm nccl_allreduce_fp16.csv: 17.475 µs + B / 125.23 GB/s, or 63.302 µs +
+        // B / 267.59 GB/s, the faster). 512 tokens of 7168 × 2 B = 7,340,032 B: 17.475 + 58.612
+        // = 76.087 µs against 63.302 + 27.430 = 90.732 µs: 76.087 µs. AIC's all-gather +
+        // reduce-scatter of that buffer (nccl_allgather/reducescatter_fp16.csv, 8 GPUs,
+        // between the 4 MiB and 8 MiB rows) is ≈ 85 µs, the link model 48.5 µs.
+        let node = catalog::find_node("h200_dgx").unwrap();
+        let cal = crate::exec::calibration::Calibration::embedded().node("h200_dgx").unwrap();
+        let x = MoeExchange::new(parallel(1, 8, 8), node, 7168.0, 8.0, |g| cal.all_reduce(g));
+        let t = x.time_us(64.0, 512.0, 0.0);
+        assert!((t - 76.087).abs() < 0.01, "{t}");
+        // Across nodes the DP ranks do not share one node's fit: the link model.
+        let two = MoeExchange::new(parallel(1, 16, 16), node, 7168.0, 8.0, |g| cal.all_reduce(g));
+        let bytes = two.bytes_per_gpu(32.0, 512.0);
+        assert!((two.time_us(32.0, 512.0, 0.0) - 2.0 * (20.0 + bytes * 8.0 / 15.0 / 50e3)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn attention_tp_with_ep_all_reduces_the_expert_sums() {
+        // TP 8 with EP 8 (attention DP 1): every GPU already holds every token; the exchange is
+        // the TP group's all-reduce the caller times, and nothing is dispatched.
+        let node = catalog::find_node("h200_dgx").unwrap();
+        let x = MoeExchange::new(parallel(8, 1, 8), node, 7168.0, 8.0, |_| None);
+        assert_eq!(x.kind(), ExchangeKind::AllReduce);
+        assert_eq!(x.bytes_per_gpu(64.0, 64.0), 0.0);
+        assert_eq!(x.time_us(64.0, 64.0, 17.5), 17.5);
+        // Even in a rack: the engines dispatch only under attention DP.
+        let rack = catalog::find_node("gb200_nvl72").unwrap();
+        assert_eq!(
+            MoeExchange::new(parallel(8, 1, 8), rack, 7168.0, 8.0, |_| None).kind(),
+            ExchangeKind::AllReduce
+        );
     }
 
     #[test]
     fn an_exchange_across_nodes_waits_for_the_rdma_share() {
-        // EP 16 over two h100 nodes: of a GPU's 15 peers 7 share its node, 8 are across RDMA
-        // (50 GB/s, 20 µs), which is the slower side.
+        // EP 16 × DP 16 over two h100 nodes: of a GPU's 15 peer ranks 7 share its node, 8 are
+        // across RDMA (50 GB/s, 20 µs), which is the slower side; it gathers 15/16 of the step.
         let node = catalog::find_node("h100_dgx").unwrap();
-        let x = MoeExchange::new(parallel(1, 16, 16), node, 7168.0, 8.0);
+        let x = MoeExchange::new(parallel(1, 16, 16), node, 7168.0, 8.0, |_| None);
         let bytes = x.bytes_per_gpu(32.0, 512.0);
+        assert!((bytes - 480.0 * 7168.0 * 2.0).abs() < 1e-6);
         let rdma = 20.0 + bytes * 8.0 / 15.0 / 50e3;
-        assert!((x.time_us(32.0, 512.0) - 2.0 * rdma).abs() < 1e-9);
-        // The same EP inside one NVL72 rack stays on NVLink.
+        assert!((x.time_us(32.0, 512.0, 0.0) - 2.0 * rdma).abs() < 1e-9);
+        // The same EP inside one NVL72 rack stays on NVLink, as an all-to-all.
         let rack = catalog::find_node("gb200_nvl72").unwrap();
-        let inside = MoeExchange::new(parallel(1, 16, 16), rack, 7168.0, 8.0);
-        assert!((inside.time_us(32.0, 512.0) - 2.0 * (8.0 + bytes / 900e3)).abs() < 1e-9);
+        let inside = MoeExchange::new(parallel(1, 16, 16), rack, 7168.0, 8.0, |_| None);
+        let sent = inside.bytes_per_gpu(32.0, 512.0);
+        assert!((inside.time_us(32.0, 512.0, 0.0) - 2.0 * (8.0 + sent / 900e3)).abs() < 1e-9);
+        // TP 4 × DP 4 on 8-GPU nodes: a GPU gathers from the same-TP-index GPU of the 3 other
+        // ranks, one of them in its node.
+        let tp4 = MoeExchange::new(parallel(4, 4, 16), node, 7168.0, 8.0, |_| None);
+        let gathered = tp4.bytes_per_gpu(16.0, 64.0);
+        assert!((gathered - 48.0 * 7168.0 * 2.0).abs() < 1e-6);
+        let slower = (10.0 + gathered / 3.0 / 450e3).max(20.0 + gathered * 2.0 / 3.0 / 50e3);
+        assert!((tp4.time_us(16.0, 64.0, 0.0) - 2.0 * slower).abs() < 1e-9);
     }
 
     #[test]
     fn attention_dp_without_ep_gathers_every_rank_tokens() {
         let node = catalog::find_node("h100_dgx").unwrap();
-        let x = MoeExchange::new(parallel(1, 4, 1), node, 2880.0, 4.0);
+        let x = MoeExchange::new(parallel(1, 4, 1), node, 2880.0, 4.0, |_| None);
+        assert_eq!(x.kind(), ExchangeKind::GatherScatter);
         // 4 GPUs, 100 tokens in the step: each GPU receives 3/4 of them, 2880 × 2 B each.
         assert!((x.bytes_per_gpu(25.0, 100.0) - 75.0 * 2880.0 * 2.0).abs() < 1e-9);
     }

@@ -861,7 +861,13 @@ impl RooflinePredictor {
                     routed: shape,
                     shared: MoeShape { shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64, ..shape },
                     load: RankLoad::new(moe.num_experts as f64, moe.top_k as f64, ep, alpha),
-                    exchange: MoeExchange::new(parallel, node, m.embedding_dim as f64, moe.top_k as f64),
+                    exchange: MoeExchange::new(
+                        parallel,
+                        node,
+                        m.embedding_dim as f64,
+                        moe.top_k as f64,
+                        |gpus| all.node(node.calibration_source()).and_then(|n| n.all_reduce(gpus)),
+                    ),
                 }
             }),
             all_reduce,
@@ -1662,7 +1668,7 @@ impl RooflinePredictor {
             let shared =
                 cost::shared_expert_us(&self.gemm, self.gemm_peaks, &d.shared, tokens, self.weight_bytes);
             out.set(Op::MoeExperts, moe_ms * shared, r);
-            out.set(Op::MoeAllToAll, moe_ms * d.exchange.time_us(tokens, total_tokens), r);
+            out.set(Op::MoeAllToAll, moe_ms * d.exchange.time_us(tokens, total_tokens, all_reduce), r);
         }
         if position.is_first() {
             out.set(Op::Embedding, op_us(EMBEDDING_SLOT) * 1e-3, r);
@@ -3392,11 +3398,19 @@ mod deployed_tests {
     fn expert_parallel_steps_pay_the_exchange_and_the_busiest_rank() {
         let batch = decode_batch(64, 2048);
         let ep = with_routing(&deployed_deepseek(8, 8), MoeRoutingKind::Uniform).predict(&batch, ONLY);
-        // 64 decodes over 8 attention-DP ranks: 8 tokens each; 58 MoE layers of dispatch and
-        // combine (hand-checked in moe_parallel's tests).
+        // 64 decodes over 8 attention-DP ranks: 8 tokens each; 58 MoE layers of gather and
+        // reduce-scatter (hand-checked in moe_parallel's tests).
         let node = catalog::find_node("h200_dgx").unwrap();
-        let exchange = MoeExchange::new(deployed_deepseek(8, 8).parallel, node, 7168.0, 8.0);
-        assert_eq!(ep.get(Op::MoeAllToAll), 58.0 * 1e-3 * exchange.time_us(8.0, 64.0));
+        let exchange = MoeExchange::new(deployed_deepseek(8, 8).parallel, node, 7168.0, 8.0, |gpus| {
+            Calibration::embedded().node("h200_dgx").and_then(|n| n.all_reduce(gpus))
+        });
+        assert_eq!(ep.get(Op::MoeAllToAll), 58.0 * 1e-3 * exchange.time_us(8.0, 64.0, 0.0));
+        // Attention TP 8 with EP 8: each MoE layer's exchange is the all-reduce a dense layer
+        // pays (58 MoE layers, 3 dense ones).
+        let tp_ep = with_routing(&deployed_deepseek(1, 8), MoeRoutingKind::Uniform).predict(&batch, ONLY);
+        let per_layer = tp_ep.get(Op::MlpDownProjAllReduce) / 3.0;
+        assert!(per_layer > 0.0);
+        assert!((tp_ep.get(Op::MoeAllToAll) - 58.0 * per_layer).abs() < 1e-12);
         // Only dense layers all-reduce after the MLP, and at attention TP 1 not even those.
         assert_eq!(ep.get(Op::MlpDownProjAllReduce), 0.0);
         // The TP-only replica has no exchange; balanced routing is cheaper than uniform.
