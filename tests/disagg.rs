@@ -554,3 +554,50 @@ fn the_engine_times_each_attention_dp_rank_on_the_requests_its_scheduler_gave_it
     let (assigned_uneven, even) = (max_ttft([1000, 100, 1000]), max_ttft([1000, 1000, 100]));
     assert!(assigned_uneven > even, "2000 tokens on rank 0 take longer: {assigned_uneven} vs {even}");
 }
+
+#[test]
+fn a_disaggregated_run_with_decode_flags_set_warns_nothing_false_and_nothing_twice() {
+    let inputs = trace(&[(0.0, 100, 4)]);
+    // Every decode flag set: each applies (the type is prefill_decode), so none is ignored.
+    let c = disagg_config(&[
+        ("disaggregation_config_decode_num_replicas", "2"),
+        ("disaggregation_config_decode_device", "a100"),
+        ("disaggregation_config_decode_network_device", "a100_dgx"),
+        ("disaggregation_config_decode_tensor_parallel_size", "2"),
+        ("disaggregation_config_decode_num_pipeline_stages", "1"),
+        ("disaggregation_config_decode_num_blocks", "1500"),
+        ("disaggregation_config_decode_batch_size_cap", "64"),
+        ("disaggregation_config_decode_router", "most_kv_free"),
+        ("disaggregation_config_first_token_after_transfer", "true"),
+        ("disaggregation_config_transfer_overhead_ms", "0.5"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    assert!(sim.warnings.is_empty(), "{:#?}", sim.warnings);
+    let report = run_checked(&c, &inputs);
+    assert!(report.warnings.is_empty(), "{:#?}", report.warnings);
+
+    // A flag both pools read the same way and ignore: one warning, not one per pool.
+    let c = disagg_config(&[("sarathi_scheduler_config_chunk_size", "256")]);
+    let warnings = SimConfig::build(&c, &inputs).unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].starts_with("--sarathi_scheduler_config_chunk_size is ignored"), "{warnings:#?}");
+
+    // What only the decode pool observes still comes through, named as the decode pool's.
+    let c = disagg_config(&[("disaggregation_config_decode_num_blocks", "100")]);
+    let warnings = SimConfig::build(&c, &inputs).unwrap().warnings;
+    assert_eq!(
+        warnings,
+        ["decode pool: a replica's KV cache holds 1600 tokens, less than the model's max_model_len of 8192: long requests will be refused"],
+    );
+
+    // A decode flag that really is ignored (an aggregated cluster) still warns, once.
+    let c = disagg_config(&[
+        ("disaggregation_config_type", "none"),
+        ("disaggregation_config_decode_tensor_parallel_size", "2"),
+    ]);
+    let warnings = SimConfig::build(&c, &inputs).unwrap().warnings;
+    assert_eq!(
+        warnings,
+        ["--disaggregation_config_decode_tensor_parallel_size is ignored: it applies with --disaggregation_config_type prefill_decode, not none"],
+    );
+}

@@ -100,7 +100,7 @@ pub(super) fn read(
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    let decode = SimConfig::build_with_budget(&decode_flags, inputs, memory_budget).map_err(
+    let decode = SimConfig::build_pool(&decode_flags, inputs, memory_budget, true).map_err(
         |ConfigErrors(errors)| {
             ConfigErrors(
                 errors
