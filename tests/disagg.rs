@@ -587,7 +587,9 @@ fn a_disaggregated_run_with_decode_flags_set_warns_nothing_false_and_nothing_twi
     let warnings = SimConfig::build(&c, &inputs).unwrap().warnings;
     assert_eq!(
         warnings,
-        ["decode pool: a replica's KV cache holds 1600 tokens, less than the model's max_model_len of 8192: long requests will be refused"],
+        [
+            "decode pool: a replica's KV cache holds 1600 tokens, less than the model's max_model_len of 8192: long requests will be refused"
+        ],
     );
 
     // A decode flag that really is ignored (an aggregated cluster) still warns, once.
@@ -598,6 +600,39 @@ fn a_disaggregated_run_with_decode_flags_set_warns_nothing_false_and_nothing_twi
     let warnings = SimConfig::build(&c, &inputs).unwrap().warnings;
     assert_eq!(
         warnings,
-        ["--disaggregation_config_decode_tensor_parallel_size is ignored: it applies with --disaggregation_config_type prefill_decode, not none"],
+        [
+            "--disaggregation_config_decode_tensor_parallel_size is ignored: it applies with --disaggregation_config_type prefill_decode, not none"
+        ],
     );
+}
+
+#[test]
+fn the_transfer_overhead_defaults_from_the_node_catalogue_and_the_flag_overrides_it() {
+    let inputs = trace(&[(0.0, 100, 4)]);
+    // Prefill on an H100 DGX, decode on a B200 DGX: the larger of the two nodes' figures.
+    let c = disagg_config(&[
+        ("disaggregation_config_decode_device", "b200"),
+        ("disaggregation_config_decode_network_device", "b200_dgx"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    let node_us = |name: &str| {
+        llmsim_engine::catalog::find_node(name).expect("catalogued node").kv_transfer_overhead_us
+    };
+    let expected = (node_us("h100_dgx").max(node_us("b200_dgx")) * 1e3).round() as u64;
+    assert_eq!(sim.disagg.as_ref().unwrap().transfer.overhead_ns, expected);
+    // Every catalogued node has a figure, finite and not negative.
+    for node in llmsim_engine::catalog::nodes() {
+        assert!(
+            node.kv_transfer_overhead_us.is_finite() && node.kv_transfer_overhead_us >= 0.0,
+            "{}",
+            node.name
+        );
+    }
+    // The flag overrides it.
+    let c = disagg_config(&[("disaggregation_config_transfer_overhead_ms", "0.25")]);
+    assert_eq!(SimConfig::build(&c, &inputs).unwrap().disagg.unwrap().transfer.overhead_ns, 250_000);
+    // Out of range names the flag.
+    let c = disagg_config(&[("disaggregation_config_transfer_overhead_ms", "-1")]);
+    let e = SimConfig::build(&c, &inputs).unwrap_err();
+    assert!(e.0.iter().any(|e| e.flag == "disaggregation_config_transfer_overhead_ms"), "{e}");
 }

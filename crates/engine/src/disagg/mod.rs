@@ -86,9 +86,9 @@ pub const FLAGS: &[FlagDef] = &[
         "false",
         "Send the KV cache layer by layer while the prefill runs (Mooncake, SGLang).",
     ),
-    FlagDef::float(
+    FlagDef::opt_float(
         "disaggregation_config_transfer_overhead_ms",
-        "0",
-        "Fixed cost of one KV transfer in ms (connector handshake, block-descriptor exchange, completion notice), added to the link's latency.",
+        "none",
+        "Fixed cost of one KV transfer in ms (connector handshake, block-descriptor exchange, completion notice), added to the link's latency; none = the node catalogue's kv_transfer_overhead_us (the larger of the two pools' nodes).",
     ),
 ];

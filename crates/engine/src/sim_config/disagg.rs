@@ -27,6 +27,9 @@ pub struct DisaggSpec {
 /// The decode pool's batch-size cap, in place of its scheduler's own cap flag.
 const DECODE_CAP_FLAG: &str = "disaggregation_config_decode_batch_size_cap";
 
+/// The fixed cost of one transfer (none = the node catalogue's).
+const OVERHEAD_FLAG: &str = "disaggregation_config_transfer_overhead_ms";
+
 /// Each decode flag and the replica flag it stands for in the decode pool's configuration.
 const OVERRIDES: &[(&str, &str)] = &[
     ("disaggregation_config_decode_num_replicas", "cluster_config_num_replicas"),
@@ -55,7 +58,15 @@ pub(super) fn read(
     let router = DecodeRouterKind::parse(&p.string("disaggregation_config_decode_router"));
     let first_token_after_transfer = p.bool("disaggregation_config_first_token_after_transfer");
     let layerwise = p.bool("disaggregation_config_layerwise_transfer");
-    let overhead_ms = p.float_in("disaggregation_config_transfer_overhead_ms", 0.0, 1e6);
+    let overhead_ms = p.opt_float(OVERHEAD_FLAG);
+    if let Some(ms) = overhead_ms
+        && !(ms.is_finite() && (0.0..=1e6).contains(&ms))
+    {
+        p.error(ConfigError::new(
+            OVERHEAD_FLAG,
+            format!("{ms} is out of range: it must be between 0 and 1000000"),
+        ));
+    }
     let cap = p.opt_u64_at_least(DECODE_CAP_FLAG, 1);
     let cap_flag = REPLICA_SCHEDULERS
         .iter()
@@ -154,7 +165,17 @@ pub(super) fn read(
     let transfer = KvTransferModel {
         prefill: placement(prefill),
         decode: placement(&decode),
-        overhead_ns: (overhead_ms * 1e6).round() as u64,
+        overhead_ns: match overhead_ms {
+            Some(ms) => (ms * 1e6).round() as u64,
+            // The set-up both ends' connectors go through: the slower node's.
+            None => (prefill
+                .replica
+                .node
+                .kv_transfer_overhead_us
+                .max(decode.replica.node.kv_transfer_overhead_us)
+                * 1e3)
+                .round() as u64,
+        },
         layers_per_stage: prefill.replica.layers_per_stage(),
         layerwise,
     };
