@@ -636,3 +636,97 @@ fn the_transfer_overhead_defaults_from_the_node_catalogue_and_the_flag_overrides
     let e = SimConfig::build(&c, &inputs).unwrap_err();
     assert!(e.0.iter().any(|e| e.flag == "disaggregation_config_transfer_overhead_ms"), "{e}");
 }
+
+#[test]
+fn chunked_prefill_smaller_than_the_prompt_then_transfer_and_decode() {
+    // A 600-token prompt with a 256-token chunk: three prefill iterations (256, 256, 88) on
+    // the prefill replica, then the transfer, then the decode steps.
+    let (p, d) = (600u32, 3u32);
+    let inputs = trace(&[(0.0, p, d)]);
+    let c = disagg_config(&[("vllm_v1_scheduler_config_chunk_size", "256")]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let prefill =
+        stage_ns(&sim, 0, 256, true) + stage_ns(&sim, 256, 256, true) + stage_ns(&sim, 512, 88, true);
+    let transfer = (u64::from(p) * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+    let decode: u64 = (0..d - 1).map(|i| stage_ns(&sim, p + 1 + i, 1, false)).sum();
+    let r = &report.requests[0];
+    assert_eq!(r.prefill_completed_at_ns, prefill, "TTFT: the three chunks");
+    assert_eq!(r.completed_at_ns, prefill + transfer + decode, "E2E");
+    // The prefill replica ran the three chunks, the decode replica the two steps.
+    assert_eq!(report.replicas.iter().map(|r| r.num_batches).collect::<Vec<_>>(), [3, 2]);
+    let s = report.summary.disaggregation.as_ref().unwrap();
+    assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
+}
+
+#[test]
+fn prefill_and_decode_pools_with_different_pipeline_depths() {
+    // Llama-3-8B's 32 layers: a PP 2 pool's GPU holds 16 layers' KV (half a PP 1 GPU's). The
+    // busier side (the PP 1 pool's GPU, all 32 layers) sets the transfer's time; both pools
+    // (3 GPUs) sit in one 8-GPU DGX node: NVLink.
+    let p = 1000u32;
+    let inputs = trace(&[(0.0, p, 4), (0.5, p, 4)]);
+    let transfer = (u64::from(p) * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+    for (prefill_pp, decode_pp) in [("1", "2"), ("2", "1")] {
+        let case = format!("prefill PP {prefill_pp}, decode PP {decode_pp}");
+        let c = disagg_config(&[
+            ("replica_config_num_pipeline_stages", prefill_pp),
+            ("disaggregation_config_decode_num_pipeline_stages", decode_pp),
+        ]);
+        let sim = SimConfig::build(&c, &inputs).unwrap();
+        let decode = &sim.disagg.as_ref().unwrap().decode;
+        let per_gpu = |pp: &str| if pp == "2" { KV_BYTES_PER_TOKEN / 2 } else { KV_BYTES_PER_TOKEN };
+        assert_eq!(sim.memory.kv_bytes_per_token, per_gpu(prefill_pp), "{case}");
+        assert_eq!(decode.memory.kv_bytes_per_token, per_gpu(decode_pp), "{case}");
+        assert_eq!(decode.replica.parallel.num_pipeline_stages.to_string(), decode_pp, "{case}");
+        let report = run_checked(&c, &inputs);
+        check_report_invariants(&report).unwrap();
+        assert_eq!(report.summary.num_completed, 2, "{case}");
+        let s = report.summary.disaggregation.as_ref().unwrap();
+        assert_eq!(s.num_kv_transfers, 2, "{case}");
+        assert_eq!(
+            (s.prefill.num_gpus, s.decode.num_gpus),
+            (prefill_pp.parse().unwrap(), decode_pp.parse().unwrap()),
+            "{case}"
+        );
+        assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9, "{case}");
+        if prefill_pp == "1" {
+            // One stage: TTFT is the one prefill iteration.
+            assert_eq!(report.requests[0].prefill_completed_at_ns, stage_ns(&sim, 0, p, true), "{case}");
+        }
+    }
+}
+
+#[test]
+fn mla_latent_kv_bytes_drive_the_transfer_time() {
+    // DeepSeek-V3 (config.json: num_hidden_layers 61, kv_lora_rank 512, qk_rope_head_dim 64):
+    // the latent of one token is 61 × (512 + 64) × 2 bytes (bf16 KV cache) = 70,272 bytes,
+    // whole on every GPU of a TP 8 replica (the latent is not split by heads). Prefill and
+    // decode replicas of 8 H200s each fill two DGX nodes: RDMA at 50 GB/s per GPU and 20 µs.
+    const MLA_BYTES_PER_TOKEN: u64 = 61 * (512 + 64) * 2;
+    let model = llmsim_engine::catalog::find_model("deepseek-ai/DeepSeek-V3").unwrap();
+    let mla = model.mla.as_ref().expect("DeepSeek-V3 has latent attention");
+    assert_eq!(
+        u64::from(model.num_layers) * u64::from(mla.kv_lora_rank + mla.qk_rope_head_dim) * 2,
+        MLA_BYTES_PER_TOKEN
+    );
+    let p = 2000u32;
+    let inputs = trace(&[(0.0, p, 3)]);
+    let c = disagg_config(&[
+        ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+        ("replica_config_device", "h200"),
+        ("replica_config_network_device", "h200_dgx"),
+        ("replica_config_weight_dtype", "fp8"),
+        ("replica_config_tensor_parallel_size", "8"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    assert_eq!(sim.memory.kv_bytes_per_token, MLA_BYTES_PER_TOKEN);
+    assert_eq!(sim.disagg.as_ref().unwrap().decode.memory.kv_bytes_per_token, MLA_BYTES_PER_TOKEN);
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let s = report.summary.disaggregation.as_ref().unwrap();
+    assert_eq!((s.num_kv_transfers, s.num_kv_transfers_nvlink), (1, 0));
+    let transfer = (u64::from(p) * MLA_BYTES_PER_TOKEN).div_ceil(50) + 20_000;
+    assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
+}
