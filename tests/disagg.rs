@@ -730,3 +730,31 @@ fn mla_latent_kv_bytes_drive_the_transfer_time() {
     let transfer = (u64::from(p) * MLA_BYTES_PER_TOKEN).div_ceil(50) + 20_000;
     assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
 }
+
+#[test]
+fn sliding_window_layers_transfer_the_windows_blocks() {
+    // gpt-oss-120b (config.json: 36 layers alternating full and 128-token sliding attention,
+    // 8 KV heads × 64, bf16): on one GPU each token's KV is 18 × 8 × 64 × 2 × 2 = 36,864 bytes
+    // in the full layers and as much in the sliding ones, of which the transfer sends the
+    // window's blocks only: a 1000-token prompt's window starts at 872, in the 16-token block
+    // from 864, so 136 tokens. Both replicas on one H200 DGX node: NVLink, 450 GB/s, 10 µs.
+    const PER_TOKEN: u64 = 18 * 8 * 64 * 2 * 2;
+    let p = 1000u32;
+    let inputs = trace(&[(0.0, p, 3)]);
+    let c = disagg_config(&[
+        ("replica_config_model_name", "openai/gpt-oss-120b"),
+        ("replica_config_device", "h200"),
+        ("replica_config_network_device", "h200_dgx"),
+        ("replica_config_weight_dtype", "fp8"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    assert_eq!(sim.memory.kv_bytes_per_token, PER_TOKEN);
+    let t = &sim.disagg.as_ref().unwrap().transfer;
+    assert_eq!(t.prefill.sliding_bytes_per_token_per_gpu, PER_TOKEN);
+    assert_eq!(t.sliding_tokens(p), 136);
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let s = report.summary.disaggregation.as_ref().unwrap();
+    let transfer = ((u64::from(p) + 136) * PER_TOKEN).div_ceil(450) + 10_000;
+    assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
+}

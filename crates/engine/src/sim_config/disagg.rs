@@ -161,6 +161,7 @@ pub(super) fn read(
         rdma_gbps: c.replica.node.inter_node_bandwidth_gbps,
         rdma_latency_us: c.replica.node.inter_node_latency_us,
         kv_bytes_per_token_per_gpu: c.memory.kv_bytes_per_token,
+        sliding_bytes_per_token_per_gpu: crate::memory::sliding_kv_bytes_per_token(&c.replica),
     };
     let transfer = KvTransferModel {
         prefill: placement(prefill),
@@ -178,6 +179,8 @@ pub(super) fn read(
         },
         layers_per_stage: prefill.replica.layers_per_stage(),
         layerwise,
+        sliding_window: prefill.replica.model.sliding_window.as_ref().map_or(0, |w| w.window),
+        block_size: prefill.cache.block_size,
     };
     Ok(Some(DisaggSpec {
         decode: Box::new(decode),
