@@ -96,7 +96,10 @@ impl KvTransferModel {
     /// `sliding_window`, from the start of the block that holds the first of them (SGLang's
     /// `send_kv_chunk`, `python/sglang/srt/disaggregation/prefill.py` @ v0.5.x: SWA layers send
     /// the pages from `max(0, seq_len − window)` floored to a page, to `seq_len`), so at most
-    /// the window plus one block less one token; 0 without sliding-window layers.
+    /// the window plus one block less one token; 0 without sliding-window layers. TensorRT-LLM
+    /// sends the last `window ÷ tokens per block + 1` blocks of each window pool
+    /// (`getBlockRangeForSending`, `cpp/tensorrt_llm/batch_manager/cacheFormatter.cpp` @ 1.x),
+    /// the same within one block. vLLM's connectors are taken to do the same (not verified).
     pub fn sliding_tokens(&self, tokens: u32) -> u64 {
         if self.sliding_window == 0 {
             return 0;
