@@ -758,3 +758,38 @@ fn sliding_window_layers_transfer_the_windows_blocks() {
     let transfer = ((u64::from(p) + 136) * PER_TOKEN).div_ceil(450) + 10_000;
     assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
 }
+
+#[test]
+fn the_decode_pool_has_its_own_token_budget() {
+    const FLAG: &str = "disaggregation_config_decode_max_num_batched_tokens";
+    let inputs = trace(&[(0.0, 100, 3), (0.0, 100, 3)]);
+    // vLLM: the decode pool's max_num_batched_tokens; the prefill pool keeps its own 4096.
+    let c = disagg_config(&[(FLAG, "1")]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    let decode = &sim.disagg.as_ref().unwrap().decode;
+    assert_eq!(decode.raw.get("vllm_v1_scheduler_config_chunk_size").to_text(), "1");
+    assert_eq!(sim.raw.get("vllm_v1_scheduler_config_chunk_size").to_text(), "4096");
+    assert!(sim.warnings.is_empty(), "{:?}", sim.warnings);
+    // One token per decode iteration: the two requests' 2 + 2 decode steps run one at a time.
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    assert_eq!(report.summary.num_completed, 2);
+    assert_eq!(report.replicas[1].num_batches, 4);
+    // TensorRT-LLM: its max_num_tokens.
+    let mut extra = engine_flags("trtllm");
+    extra.push((FLAG, "64"));
+    let sim = SimConfig::build(&disagg_config(&extra), &inputs).unwrap();
+    let decode = &sim.disagg.as_ref().unwrap().decode;
+    assert_eq!(decode.raw.get("trtllm_scheduler_config_max_num_tokens").to_text(), "64");
+    assert_eq!(sim.raw.get("trtllm_scheduler_config_max_num_tokens").to_text(), "8192");
+    // SGLang's decode has no token budget: said once, as the decode pool's.
+    let mut extra = engine_flags("sglang");
+    extra.push((FLAG, "64"));
+    let warnings = SimConfig::build(&disagg_config(&extra), &inputs).unwrap().warnings;
+    let ours: Vec<&String> = warnings.iter().filter(|w| w.contains(FLAG)).collect();
+    assert_eq!(ours.len(), 1, "{warnings:?}");
+    assert!(ours[0].starts_with(&format!("decode pool: --{FLAG} is ignored")), "{warnings:?}");
+    // Out of range names the decode flag.
+    let e = SimConfig::build(&disagg_config(&[(FLAG, "0")]), &inputs).unwrap_err();
+    assert!(e.0.iter().all(|e| e.flag == FLAG), "{e}");
+}
