@@ -554,3 +554,242 @@ fn the_engine_times_each_attention_dp_rank_on_the_requests_its_scheduler_gave_it
     let (assigned_uneven, even) = (max_ttft([1000, 100, 1000]), max_ttft([1000, 1000, 100]));
     assert!(assigned_uneven > even, "2000 tokens on rank 0 take longer: {assigned_uneven} vs {even}");
 }
+
+#[test]
+fn a_disaggregated_run_with_decode_flags_set_warns_nothing_false_and_nothing_twice() {
+    let inputs = trace(&[(0.0, 100, 4)]);
+    // Every decode flag set: each applies (the type is prefill_decode), so none is ignored.
+    let c = disagg_config(&[
+        ("disaggregation_config_decode_num_replicas", "2"),
+        ("disaggregation_config_decode_device", "a100"),
+        ("disaggregation_config_decode_network_device", "a100_dgx"),
+        ("disaggregation_config_decode_tensor_parallel_size", "2"),
+        ("disaggregation_config_decode_num_pipeline_stages", "1"),
+        ("disaggregation_config_decode_num_blocks", "1500"),
+        ("disaggregation_config_decode_batch_size_cap", "64"),
+        ("disaggregation_config_decode_router", "most_kv_free"),
+        ("disaggregation_config_first_token_after_transfer", "true"),
+        ("disaggregation_config_transfer_overhead_ms", "0.5"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    assert!(sim.warnings.is_empty(), "{:#?}", sim.warnings);
+    let report = run_checked(&c, &inputs);
+    assert!(report.warnings.is_empty(), "{:#?}", report.warnings);
+
+    // A flag both pools read the same way and ignore: one warning, not one per pool.
+    let c = disagg_config(&[("sarathi_scheduler_config_chunk_size", "256")]);
+    let warnings = SimConfig::build(&c, &inputs).unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].starts_with("--sarathi_scheduler_config_chunk_size is ignored"), "{warnings:#?}");
+
+    // What only the decode pool observes still comes through, named as the decode pool's.
+    let c = disagg_config(&[("disaggregation_config_decode_num_blocks", "100")]);
+    let warnings = SimConfig::build(&c, &inputs).unwrap().warnings;
+    assert_eq!(
+        warnings,
+        [
+            "decode pool: a replica's KV cache holds 1600 tokens, less than the model's max_model_len of 8192: long requests will be refused"
+        ],
+    );
+
+    // A decode flag that really is ignored (an aggregated cluster) still warns, once.
+    let c = disagg_config(&[
+        ("disaggregation_config_type", "none"),
+        ("disaggregation_config_decode_tensor_parallel_size", "2"),
+    ]);
+    let warnings = SimConfig::build(&c, &inputs).unwrap().warnings;
+    assert_eq!(
+        warnings,
+        [
+            "--disaggregation_config_decode_tensor_parallel_size is ignored: it applies with --disaggregation_config_type prefill_decode, not none"
+        ],
+    );
+}
+
+#[test]
+fn the_transfer_overhead_defaults_from_the_node_catalogue_and_the_flag_overrides_it() {
+    let inputs = trace(&[(0.0, 100, 4)]);
+    // Prefill on an H100 DGX, decode on a B200 DGX: the larger of the two nodes' figures.
+    let c = disagg_config(&[
+        ("disaggregation_config_decode_device", "b200"),
+        ("disaggregation_config_decode_network_device", "b200_dgx"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    let node_us = |name: &str| {
+        llmsim_engine::catalog::find_node(name).expect("catalogued node").kv_transfer_overhead_us
+    };
+    let expected = (node_us("h100_dgx").max(node_us("b200_dgx")) * 1e3).round() as u64;
+    assert_eq!(sim.disagg.as_ref().unwrap().transfer.overhead_ns, expected);
+    // Every catalogued node has a figure, finite and not negative.
+    for node in llmsim_engine::catalog::nodes() {
+        assert!(
+            node.kv_transfer_overhead_us.is_finite() && node.kv_transfer_overhead_us >= 0.0,
+            "{}",
+            node.name
+        );
+    }
+    // The flag overrides it.
+    let c = disagg_config(&[("disaggregation_config_transfer_overhead_ms", "0.25")]);
+    assert_eq!(SimConfig::build(&c, &inputs).unwrap().disagg.unwrap().transfer.overhead_ns, 250_000);
+    // Out of range names the flag.
+    let c = disagg_config(&[("disaggregation_config_transfer_overhead_ms", "-1")]);
+    let e = SimConfig::build(&c, &inputs).unwrap_err();
+    assert!(e.0.iter().any(|e| e.flag == "disaggregation_config_transfer_overhead_ms"), "{e}");
+}
+
+#[test]
+fn chunked_prefill_smaller_than_the_prompt_then_transfer_and_decode() {
+    // A 600-token prompt with a 256-token chunk: three prefill iterations (256, 256, 88) on
+    // the prefill replica, then the transfer, then the decode steps.
+    let (p, d) = (600u32, 3u32);
+    let inputs = trace(&[(0.0, p, d)]);
+    let c = disagg_config(&[("vllm_v1_scheduler_config_chunk_size", "256")]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let prefill =
+        stage_ns(&sim, 0, 256, true) + stage_ns(&sim, 256, 256, true) + stage_ns(&sim, 512, 88, true);
+    let transfer = (u64::from(p) * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+    let decode: u64 = (0..d - 1).map(|i| stage_ns(&sim, p + 1 + i, 1, false)).sum();
+    let r = &report.requests[0];
+    assert_eq!(r.prefill_completed_at_ns, prefill, "TTFT: the three chunks");
+    assert_eq!(r.completed_at_ns, prefill + transfer + decode, "E2E");
+    // The prefill replica ran the three chunks, the decode replica the two steps.
+    assert_eq!(report.replicas.iter().map(|r| r.num_batches).collect::<Vec<_>>(), [3, 2]);
+    let s = report.summary.disaggregation.as_ref().unwrap();
+    assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
+}
+
+#[test]
+fn prefill_and_decode_pools_with_different_pipeline_depths() {
+    // Llama-3-8B's 32 layers: a PP 2 pool's GPU holds 16 layers' KV (half a PP 1 GPU's). The
+    // busier side (the PP 1 pool's GPU, all 32 layers) sets the transfer's time; both pools
+    // (3 GPUs) sit in one 8-GPU DGX node: NVLink.
+    let p = 1000u32;
+    let inputs = trace(&[(0.0, p, 4), (0.5, p, 4)]);
+    let transfer = (u64::from(p) * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+    for (prefill_pp, decode_pp) in [("1", "2"), ("2", "1")] {
+        let case = format!("prefill PP {prefill_pp}, decode PP {decode_pp}");
+        let c = disagg_config(&[
+            ("replica_config_num_pipeline_stages", prefill_pp),
+            ("disaggregation_config_decode_num_pipeline_stages", decode_pp),
+        ]);
+        let sim = SimConfig::build(&c, &inputs).unwrap();
+        let decode = &sim.disagg.as_ref().unwrap().decode;
+        let per_gpu = |pp: &str| if pp == "2" { KV_BYTES_PER_TOKEN / 2 } else { KV_BYTES_PER_TOKEN };
+        assert_eq!(sim.memory.kv_bytes_per_token, per_gpu(prefill_pp), "{case}");
+        assert_eq!(decode.memory.kv_bytes_per_token, per_gpu(decode_pp), "{case}");
+        assert_eq!(decode.replica.parallel.num_pipeline_stages.to_string(), decode_pp, "{case}");
+        let report = run_checked(&c, &inputs);
+        check_report_invariants(&report).unwrap();
+        assert_eq!(report.summary.num_completed, 2, "{case}");
+        let s = report.summary.disaggregation.as_ref().unwrap();
+        assert_eq!(s.num_kv_transfers, 2, "{case}");
+        assert_eq!(
+            (s.prefill.num_gpus, s.decode.num_gpus),
+            (prefill_pp.parse().unwrap(), decode_pp.parse().unwrap()),
+            "{case}"
+        );
+        assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9, "{case}");
+        if prefill_pp == "1" {
+            // One stage: TTFT is the one prefill iteration.
+            assert_eq!(report.requests[0].prefill_completed_at_ns, stage_ns(&sim, 0, p, true), "{case}");
+        }
+    }
+}
+
+#[test]
+fn mla_latent_kv_bytes_drive_the_transfer_time() {
+    // DeepSeek-V3 (config.json: num_hidden_layers 61, kv_lora_rank 512, qk_rope_head_dim 64):
+    // the latent of one token is 61 × (512 + 64) × 2 bytes (bf16 KV cache) = 70,272 bytes,
+    // whole on every GPU of a TP 8 replica (the latent is not split by heads). Prefill and
+    // decode replicas of 8 H200s each fill two DGX nodes: RDMA at 50 GB/s per GPU and 20 µs.
+    const MLA_BYTES_PER_TOKEN: u64 = 61 * (512 + 64) * 2;
+    let model = llmsim_engine::catalog::find_model("deepseek-ai/DeepSeek-V3").unwrap();
+    let mla = model.mla.as_ref().expect("DeepSeek-V3 has latent attention");
+    assert_eq!(
+        u64::from(model.num_layers) * u64::from(mla.kv_lora_rank + mla.qk_rope_head_dim) * 2,
+        MLA_BYTES_PER_TOKEN
+    );
+    let p = 2000u32;
+    let inputs = trace(&[(0.0, p, 3)]);
+    let c = disagg_config(&[
+        ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+        ("replica_config_device", "h200"),
+        ("replica_config_network_device", "h200_dgx"),
+        ("replica_config_weight_dtype", "fp8"),
+        ("replica_config_tensor_parallel_size", "8"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    assert_eq!(sim.memory.kv_bytes_per_token, MLA_BYTES_PER_TOKEN);
+    assert_eq!(sim.disagg.as_ref().unwrap().decode.memory.kv_bytes_per_token, MLA_BYTES_PER_TOKEN);
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let s = report.summary.disaggregation.as_ref().unwrap();
+    assert_eq!((s.num_kv_transfers, s.num_kv_transfers_nvlink), (1, 0));
+    let transfer = (u64::from(p) * MLA_BYTES_PER_TOKEN).div_ceil(50) + 20_000;
+    assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
+}
+
+#[test]
+fn sliding_window_layers_transfer_the_windows_blocks() {
+    // gpt-oss-120b (config.json: 36 layers alternating full and 128-token sliding attention,
+    // 8 KV heads × 64, bf16): on one GPU each token's KV is 18 × 8 × 64 × 2 × 2 = 36,864 bytes
+    // in the full layers and as much in the sliding ones, of which the transfer sends the
+    // window's blocks only: a 1000-token prompt's window starts at 872, in the 16-token block
+    // from 864, so 136 tokens. Both replicas on one H200 DGX node: NVLink, 450 GB/s, 10 µs.
+    const PER_TOKEN: u64 = 18 * 8 * 64 * 2 * 2;
+    let p = 1000u32;
+    let inputs = trace(&[(0.0, p, 3)]);
+    let c = disagg_config(&[
+        ("replica_config_model_name", "openai/gpt-oss-120b"),
+        ("replica_config_device", "h200"),
+        ("replica_config_network_device", "h200_dgx"),
+        ("replica_config_weight_dtype", "fp8"),
+    ]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    assert_eq!(sim.memory.kv_bytes_per_token, PER_TOKEN);
+    let t = &sim.disagg.as_ref().unwrap().transfer;
+    assert_eq!(t.prefill.sliding_bytes_per_token_per_gpu, PER_TOKEN);
+    assert_eq!(t.sliding_tokens(p), 136);
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let s = report.summary.disaggregation.as_ref().unwrap();
+    let transfer = ((u64::from(p) + 136) * PER_TOKEN).div_ceil(450) + 10_000;
+    assert_eq!(s.kv_transfer_s.max, transfer as f64 / 1e9);
+}
+
+#[test]
+fn the_decode_pool_has_its_own_token_budget() {
+    const FLAG: &str = "disaggregation_config_decode_max_num_batched_tokens";
+    let inputs = trace(&[(0.0, 100, 3), (0.0, 100, 3)]);
+    // vLLM: the decode pool's max_num_batched_tokens; the prefill pool keeps its own 4096.
+    let c = disagg_config(&[(FLAG, "1")]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    let decode = &sim.disagg.as_ref().unwrap().decode;
+    assert_eq!(decode.raw.get("vllm_v1_scheduler_config_chunk_size").to_text(), "1");
+    assert_eq!(sim.raw.get("vllm_v1_scheduler_config_chunk_size").to_text(), "4096");
+    assert!(sim.warnings.is_empty(), "{:?}", sim.warnings);
+    // One token per decode iteration: the two requests' 2 + 2 decode steps run one at a time.
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    assert_eq!(report.summary.num_completed, 2);
+    assert_eq!(report.replicas[1].num_batches, 4);
+    // TensorRT-LLM: its max_num_tokens.
+    let mut extra = engine_flags("trtllm");
+    extra.push((FLAG, "64"));
+    let sim = SimConfig::build(&disagg_config(&extra), &inputs).unwrap();
+    let decode = &sim.disagg.as_ref().unwrap().decode;
+    assert_eq!(decode.raw.get("trtllm_scheduler_config_max_num_tokens").to_text(), "64");
+    assert_eq!(sim.raw.get("trtllm_scheduler_config_max_num_tokens").to_text(), "8192");
+    // SGLang's decode has no token budget: said once, as the decode pool's.
+    let mut extra = engine_flags("sglang");
+    extra.push((FLAG, "64"));
+    let warnings = SimConfig::build(&disagg_config(&extra), &inputs).unwrap().warnings;
+    let ours: Vec<&String> = warnings.iter().filter(|w| w.contains(FLAG)).collect();
+    assert_eq!(ours.len(), 1, "{warnings:?}");
+    assert!(ours[0].starts_with(&format!("decode pool: --{FLAG} is ignored")), "{warnings:?}");
+    // Out of range names the decode flag.
+    let e = SimConfig::build(&disagg_config(&[(FLAG, "0")]), &inputs).unwrap_err();
+    assert!(e.0.iter().all(|e| e.flag == FLAG), "{e}");
+}

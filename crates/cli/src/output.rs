@@ -252,23 +252,31 @@ fn row(out: &mut String, name: &str, s: &Stats, unit_scale: f64) {
 /// The end-of-run summary for stdout.
 pub fn summary_table(config: &SimConfig, report: &Report) -> String {
     let s = &report.summary;
-    let r = &config.replica;
     let mut out = String::new();
+    // Replicas, device and parallelism of a pool (the whole cluster when aggregated).
+    let pool = |c: &SimConfig| {
+        let r = &c.replica;
+        format!(
+            "{} × {} on {} (TP{} PP{}{})",
+            c.cluster.num_replicas,
+            r.model.name,
+            r.device.name,
+            r.parallel.tensor_parallel_size,
+            r.parallel.num_pipeline_stages,
+            match (r.parallel.attention_dp_size, r.parallel.expert_parallel_size) {
+                (1, 1) => String::new(),
+                (dp, ep) => format!(" DP{dp} EP{ep}"),
+            }
+        )
+    };
+    let cluster = match &config.disagg {
+        Some(d) => format!("prefill {}, decode {}", pool(config), pool(&d.decode)),
+        None => pool(config),
+    };
     let _ = writeln!(
         out,
-        "llmsim: {} × {} on {} (TP{} PP{}{}), {} / {}, predictor {}",
-        config.cluster.num_replicas,
-        r.model.name,
-        r.device.name,
-        r.parallel.tensor_parallel_size,
-        r.parallel.num_pipeline_stages,
-        match (r.parallel.attention_dp_size, r.parallel.expert_parallel_size) {
-            (1, 1) => String::new(),
-            (dp, ep) => format!(" DP{dp} EP{ep}"),
-        },
-        config.replica_scheduler.name,
-        config.router.name,
-        s.predictor.name
+        "llmsim: {cluster}, {} / {}, predictor {}",
+        config.replica_scheduler.name, config.router.name, s.predictor.name
     );
     let _ = writeln!(
         out,
@@ -298,12 +306,18 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         "throughput: {:.3} req/s, {:.1} input tok/s, {:.1} output tok/s",
         s.throughput.requests_per_s, s.throughput.input_tokens_per_s, s.throughput.output_tokens_per_s
     );
+    // Blocks per replica: each pool's in a disaggregated cluster.
+    let blocks = match &config.disagg {
+        Some(d) => {
+            format!("{} (prefill) / {} (decode)", s.memory.num_blocks_per_replica, d.decode.memory.num_blocks)
+        }
+        None => s.memory.num_blocks_per_replica.to_string(),
+    };
     let _ = writeln!(
         out,
-        "KV usage: mean {:.1}%, max {:.1}% of {} blocks × {} tokens per replica; prefix-cache hit rate {:.1}%; busy {:.1}%; MFU {:.1}%",
+        "KV usage: mean {:.1}%, max {:.1}% of {blocks} blocks × {} tokens per replica; prefix-cache hit rate {:.1}%; busy {:.1}%; MFU {:.1}%",
         s.kv_usage_percent_mean,
         s.kv_usage_percent_max,
-        s.memory.num_blocks_per_replica,
         s.memory.block_size,
         s.prefix_cache_hit_rate * 100.0,
         s.busy_percent_mean,
@@ -479,6 +493,10 @@ mod tests {
             line[2 + 22..].split_whitespace().map(str::to_string).collect()
         };
         assert_eq!(row("replicas"), ["1", "3"], "{table}");
+        // The header and the blocks line name both pools.
+        let decode_blocks = sim_config.disagg.as_ref().unwrap().decode.memory.num_blocks;
+        assert!(table.lines().next().unwrap().contains(", decode 3 × "), "{table}");
+        assert!(table.contains(&format!(" (prefill) / {decode_blocks} (decode) blocks × ")), "{table}");
         let queueing = row("queueing p90 (s)");
         assert!(queueing[0].parse::<f64>().is_ok(), "the prefill pool queued its requests: {table}");
         assert_eq!(queueing[1], "–", "{table}");

@@ -313,6 +313,10 @@ pub struct NodeSpec {
     pub inter_node_bandwidth_gbps: f64,
     /// Latency of one inter-node transfer, µs.
     pub inter_node_latency_us: f64,
+    /// Fixed set-up cost of one disaggregated KV transfer from or to this node, µs (connector
+    /// handshake, block-descriptor exchange, completion notice), beyond the link's latency:
+    /// `--disaggregation_config_transfer_overhead_ms` defaults from it (`data/README.md`).
+    pub kv_transfer_overhead_us: f64,
     /// The node whose fitted collectives this one borrows when it has none of its own (an
     /// NVL72 rack's NVLink switches and GPUs are its 8-GPU board's), for TP degrees up to that
     /// node's size.

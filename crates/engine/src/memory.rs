@@ -353,6 +353,16 @@ pub fn sliding_window_bytes(replica: &ReplicaSpec, block_size: u32, sequences: u
     sequences.saturating_mul(per_sequence_tokens).saturating_mul(per_token)
 }
 
+/// KV bytes one token takes on one GPU in the sliding-window layers (0 without them): what a
+/// disaggregated transfer moves for each token of the window it sends.
+pub fn sliding_kv_bytes_per_token(replica: &ReplicaSpec) -> u64 {
+    let (_, sliding) = full_and_sliding_layers(replica);
+    if replica.model.sliding_window.is_none() {
+        return 0;
+    }
+    replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * sliding)
+}
+
 /// Plans a replica's KV capacity; refuses a configuration whose weights do not fit, with the
 /// numbers and a hint.
 pub fn plan(replica: &ReplicaSpec, cache: &CacheSpec) -> Result<MemoryPlan, ConfigError> {

@@ -231,6 +231,13 @@ pub fn mutate_pairs(pairs: &mut Vec<(String, String)>, rng: &mut Rng) {
                 ("cache_config_block_size", &["1", "2", "32", "512", "65536"][..]),
                 ("replica_config_num_pipeline_stages", &["2", "4", "8"][..]),
                 ("time_limit", &["0.001", "1", "30"][..]),
+                // A disaggregated cluster's decode pool: tight KV room, few or many replicas,
+                // another node (RDMA), another pipeline depth.
+                ("disaggregation_config_type", &["prefill_decode"][..]),
+                ("disaggregation_config_decode_num_blocks", &["1", "8", "100"][..]),
+                ("disaggregation_config_decode_num_replicas", &["1", "3", "64"][..]),
+                ("disaggregation_config_decode_network_device", &["h100_pairwise_nvlink", "gb200_nvl72"][..]),
+                ("disaggregation_config_decode_num_pipeline_stages", &["2", "4"][..]),
             ]);
             pairs.push((flag.to_string(), rng.pick(values).to_string()));
         }

@@ -220,6 +220,33 @@ impl Seeds {
                 ("fixed_request_length_generator_config_prefill_tokens", "128"),
                 ("fixed_request_length_generator_config_decode_tokens", "16"),
             ]),
+            // Disaggregated prefill and decode: pools of different size, parallelism and KV
+            // room, the transfer's options set.
+            s(&[
+                ("request_generator_config_type", "trace"),
+                ("trace_request_generator_config_trace_file", TRACE_PATH),
+                ("disaggregation_config_type", "prefill_decode"),
+                ("cluster_config_num_replicas", "2"),
+                ("disaggregation_config_decode_num_replicas", "1"),
+                ("disaggregation_config_decode_tensor_parallel_size", "2"),
+                ("disaggregation_config_decode_num_blocks", "200"),
+                ("disaggregation_config_decode_router", "most_kv_free"),
+                ("disaggregation_config_layerwise_transfer", "true"),
+                ("vllm_v1_scheduler_config_chunk_size", "256"),
+            ]),
+            s(&[
+                ("synthetic_request_generator_config_num_requests", "10"),
+                ("serving_engine", "sglang"),
+                ("disaggregation_config_type", "prefill_decode"),
+                ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+                ("replica_config_tensor_parallel_size", "2"),
+                ("replica_config_expert_parallel_size", "2"),
+                ("disaggregation_config_decode_attention_dp_size", "2"),
+                ("disaggregation_config_decode_tensor_parallel_size", "1"),
+                ("disaggregation_config_decode_batch_size_cap", "4"),
+                ("disaggregation_config_first_token_after_transfer", "true"),
+                ("disaggregation_config_transfer_overhead_ms", "0.2"),
+            ]),
         ];
         Seeds { traces, arrivals, models, profiles: Vec::new(), scenarios }
     }

@@ -70,6 +70,11 @@ pub const FLAGS: &[FlagDef] = &[
         "none",
         "Most requests running at once on a decode replica (its replica scheduler's batch-size cap); none = the prefill replicas' cap.",
     ),
+    FlagDef::opt_int(
+        "disaggregation_config_decode_max_num_batched_tokens",
+        "none",
+        "Most tokens in one decode-replica iteration (vLLM's max_num_batched_tokens: --vllm_v1_scheduler_config_chunk_size; TensorRT-LLM's max_num_tokens: --trtllm_scheduler_config_max_num_tokens); none = the prefill replicas' budget. SGLang's decode has no token budget.",
+    ),
     FlagDef::choice(
         "disaggregation_config_decode_router",
         &["least_loaded", "most_kv_free", "round_robin"],
@@ -86,9 +91,9 @@ pub const FLAGS: &[FlagDef] = &[
         "false",
         "Send the KV cache layer by layer while the prefill runs (Mooncake, SGLang).",
     ),
-    FlagDef::float(
+    FlagDef::opt_float(
         "disaggregation_config_transfer_overhead_ms",
-        "0",
-        "Fixed cost of one KV transfer in ms (connector handshake, block-descriptor exchange, completion notice), added to the link's latency.",
+        "none",
+        "Fixed cost of one KV transfer in ms (connector handshake, block-descriptor exchange, completion notice), added to the link's latency; none = the node catalogue's kv_transfer_overhead_us (the larger of the two pools' nodes).",
     ),
 ];

@@ -42,8 +42,11 @@ pub struct PoolPlacement {
     pub rdma_gbps: f64,
     /// RDMA latency, µs.
     pub rdma_latency_us: f64,
-    /// KV bytes per token on each GPU.
+    /// KV bytes per token on each GPU (the full-attention layers, and an MLA latent's).
     pub kv_bytes_per_token_per_gpu: u64,
+    /// KV bytes per token on each GPU in the sliding-window layers (0 without them); a
+    /// transfer sends only the window's tokens of these ([`KvTransferModel::sliding_tokens`]).
+    pub sliding_bytes_per_token_per_gpu: u64,
 }
 
 /// The link a transfer takes.
@@ -68,6 +71,10 @@ pub struct KvTransferModel {
     pub layers_per_stage: u32,
     /// Layer-wise transfer during the prefill.
     pub layerwise: bool,
+    /// The sliding-window layers' window, tokens (0 without them).
+    pub sliding_window: u32,
+    /// Tokens per KV block (page): the window's first block is sent whole.
+    pub block_size: u32,
 }
 
 impl KvTransferModel {
@@ -85,10 +92,31 @@ impl KvTransferModel {
         if nodes.iter().all(|n| *n == nodes[0]) { LinkKind::NvLink } else { LinkKind::Rdma }
     }
 
+    /// Tokens of a `tokens`-token prompt whose sliding-window KV is sent: the last
+    /// `sliding_window`, from the start of the block that holds the first of them (SGLang's
+    /// `send_kv_chunk`, `python/sglang/srt/disaggregation/prefill.py` @ v0.5.x: SWA layers send
+    /// the pages from `max(0, seq_len − window)` floored to a page, to `seq_len`), so at most
+    /// the window plus one block less one token; 0 without sliding-window layers. TensorRT-LLM
+    /// sends the last `window ÷ tokens per block + 1` blocks of each window pool
+    /// (`getBlockRangeForSending`, `cpp/tensorrt_llm/batch_manager/cacheFormatter.cpp` @ 1.x),
+    /// the same within one block. vLLM's connectors are taken to do the same (not verified).
+    pub fn sliding_tokens(&self, tokens: u32) -> u64 {
+        if self.sliding_window == 0 {
+            return 0;
+        }
+        let tokens = u64::from(tokens);
+        let block = u64::from(self.block_size.max(1));
+        let start = tokens.saturating_sub(u64::from(self.sliding_window)) / block * block;
+        tokens - start
+    }
+
     /// Nanoseconds the bytes of `tokens` tokens take on `link` (bandwidth only).
     pub fn byte_time_ns(&self, tokens: u32, link: LinkKind) -> u64 {
-        let bytes = u64::from(tokens)
-            * self.prefill.kv_bytes_per_token_per_gpu.max(self.decode.kv_bytes_per_token_per_gpu);
+        let sliding = self.sliding_tokens(tokens);
+        let side = |p: &PoolPlacement| {
+            u64::from(tokens) * p.kv_bytes_per_token_per_gpu + sliding * p.sliding_bytes_per_token_per_gpu
+        };
+        let bytes = side(&self.prefill).max(side(&self.decode));
         let gbps = match link {
             LinkKind::NvLink => self.prefill.nvlink_gbps.min(self.decode.nvlink_gbps),
             LinkKind::Rdma => self.prefill.rdma_gbps.min(self.decode.rdma_gbps),
@@ -223,11 +251,20 @@ mod tests {
             rdma_gbps: 50.0,
             rdma_latency_us: 20.0,
             kv_bytes_per_token_per_gpu: 32 * 2 * 32 * 128 * 2 / u64::from(tp),
+            sliding_bytes_per_token_per_gpu: 0,
         }
     }
 
     fn model(prefill: PoolPlacement, decode: PoolPlacement) -> KvTransferModel {
-        KvTransferModel { prefill, decode, overhead_ns: 0, layers_per_stage: 32, layerwise: false }
+        KvTransferModel {
+            prefill,
+            decode,
+            overhead_ns: 0,
+            layers_per_stage: 32,
+            layerwise: false,
+            sliding_window: 0,
+            block_size: 16,
+        }
     }
 
     #[test]
@@ -337,5 +374,27 @@ mod tests {
         let mut links = m.links(1, 1);
         assert_eq!(links.book(ReplicaId(0), ReplicaId(0), SimTime(0), 10), (SimTime(0), SimTime(10)));
         assert_eq!(links.book(ReplicaId(0), ReplicaId(0), SimTime(0), 10), (SimTime(10), SimTime(20)));
+    }
+
+    #[test]
+    fn sliding_window_layers_send_only_the_windows_blocks() {
+        // Full layers 36,864 B per token, sliding layers 36,864 B per token (gpt-oss-120b at
+        // TP 1: 18 + 18 layers of 8 KV heads × 64 × 2 × bf16), a 128-token window, 16-token
+        // blocks.
+        let mut p = pool(1, 1);
+        p.kv_bytes_per_token_per_gpu = 36_864;
+        p.sliding_bytes_per_token_per_gpu = 36_864;
+        let mut m = model(p.clone(), p);
+        m.sliding_window = 128;
+        // A prompt shorter than the window sends all of it.
+        assert_eq!(m.sliding_tokens(100), 100);
+        // 1000 tokens: the window starts at 872, in the block from 864: 136 tokens.
+        assert_eq!(m.sliding_tokens(1000), 136);
+        // On a block boundary: exactly the window.
+        assert_eq!(m.sliding_tokens(1024), 128);
+        assert_eq!(m.byte_time_ns(1000, LinkKind::Rdma), (1000 * 36_864 + 136 * 36_864u64).div_ceil(50));
+        // Without sliding layers nothing is added.
+        m.sliding_window = 0;
+        assert_eq!(m.byte_time_ns(1000, LinkKind::Rdma), (1000 * 36_864u64).div_ceil(50));
     }
 }

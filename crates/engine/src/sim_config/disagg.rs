@@ -27,6 +27,21 @@ pub struct DisaggSpec {
 /// The decode pool's batch-size cap, in place of its scheduler's own cap flag.
 const DECODE_CAP_FLAG: &str = "disaggregation_config_decode_batch_size_cap";
 
+/// The decode pool's per-iteration token budget, in place of its scheduler's own budget flag.
+const DECODE_TOKENS_FLAG: &str = "disaggregation_config_decode_max_num_batched_tokens";
+
+/// Each disaggregation-serving scheduler's per-iteration token budget flag: vLLM's
+/// `max_num_batched_tokens`, TensorRT-LLM's `max_num_tokens` (both bound decode iterations as
+/// well as prefill ones). SGLang has none for decode batches (its `chunked_prefill_size` and
+/// `max_prefill_tokens` bound prefill batches only; `max_running_requests` is the cap).
+const DECODE_TOKEN_BUDGETS: &[(&str, &str)] = &[
+    ("vllm_v1", "vllm_v1_scheduler_config_chunk_size"),
+    ("trtllm", "trtllm_scheduler_config_max_num_tokens"),
+];
+
+/// The fixed cost of one transfer (none = the node catalogue's).
+const OVERHEAD_FLAG: &str = "disaggregation_config_transfer_overhead_ms";
+
 /// Each decode flag and the replica flag it stands for in the decode pool's configuration.
 const OVERRIDES: &[(&str, &str)] = &[
     ("disaggregation_config_decode_num_replicas", "cluster_config_num_replicas"),
@@ -55,8 +70,27 @@ pub(super) fn read(
     let router = DecodeRouterKind::parse(&p.string("disaggregation_config_decode_router"));
     let first_token_after_transfer = p.bool("disaggregation_config_first_token_after_transfer");
     let layerwise = p.bool("disaggregation_config_layerwise_transfer");
-    let overhead_ms = p.float_in("disaggregation_config_transfer_overhead_ms", 0.0, 1e6);
+    let overhead_ms = p.opt_float(OVERHEAD_FLAG);
+    if let Some(ms) = overhead_ms
+        && !(ms.is_finite() && (0.0..=1e6).contains(&ms))
+    {
+        p.error(ConfigError::new(
+            OVERHEAD_FLAG,
+            format!("{ms} is out of range: it must be between 0 and 1000000"),
+        ));
+    }
     let cap = p.opt_u64_at_least(DECODE_CAP_FLAG, 1);
+    let tokens = p.opt_u64_at_least(DECODE_TOKENS_FLAG, 1);
+    let tokens_flag = DECODE_TOKEN_BUDGETS
+        .iter()
+        .find(|(name, _)| *name == prefill.replica_scheduler.name)
+        .map(|(_, f)| *f);
+    if tokens.is_some() && tokens_flag.is_none() {
+        p.warn(format!(
+            "--{DECODE_TOKENS_FLAG} is ignored: the {} scheduler's decode batches have no token budget (--{DECODE_CAP_FLAG} bounds them)",
+            prefill.replica_scheduler.name
+        ));
+    }
     let cap_flag = REPLICA_SCHEDULERS
         .iter()
         .find(|e| e.name == prefill.replica_scheduler.name)
@@ -77,6 +111,8 @@ pub(super) fn read(
             )),
         );
     }
+    // Notes about the decode pool's own flags: reported with its warnings.
+    let notes = p.take_warnings();
     let errors = p.into_errors();
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
@@ -97,10 +133,13 @@ pub(super) fn read(
     if let (Some(cap), Some(flag)) = (cap, cap_flag) {
         errors.extend(set(&mut decode_flags, flag, &cap.to_string(), DECODE_CAP_FLAG).err());
     }
+    if let (Some(tokens), Some(flag)) = (tokens, tokens_flag) {
+        errors.extend(set(&mut decode_flags, flag, &tokens.to_string(), DECODE_TOKENS_FLAG).err());
+    }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    let decode = SimConfig::build_with_budget(&decode_flags, inputs, memory_budget).map_err(
+    let mut decode = SimConfig::build_pool(&decode_flags, inputs, memory_budget, true).map_err(
         |ConfigErrors(errors)| {
             ConfigErrors(
                 errors
@@ -111,6 +150,7 @@ pub(super) fn read(
                             // The decode cap stands in for the scheduler's cap (its range, its
                             // pipeline-depth check).
                             flag if cap.is_some() && Some(flag) == cap_flag => Some(DECODE_CAP_FLAG),
+                            flag if tokens.is_some() && Some(flag) == tokens_flag => Some(DECODE_TOKENS_FLAG),
                             flag => OVERRIDES
                                 .iter()
                                 .find(|(from, to)| *to == flag && user.is_set(from))
@@ -137,6 +177,7 @@ pub(super) fn read(
             )
         },
     )?;
+    decode.warnings.extend(notes);
     debug_assert_eq!(decode.cluster.num_replicas as i64, num_decode);
     check_both_pools(user, inputs, memory_budget, prefill, &decode)?;
     let placement = |c: &SimConfig| PoolPlacement {
@@ -150,13 +191,26 @@ pub(super) fn read(
         rdma_gbps: c.replica.node.inter_node_bandwidth_gbps,
         rdma_latency_us: c.replica.node.inter_node_latency_us,
         kv_bytes_per_token_per_gpu: c.memory.kv_bytes_per_token,
+        sliding_bytes_per_token_per_gpu: crate::memory::sliding_kv_bytes_per_token(&c.replica),
     };
     let transfer = KvTransferModel {
         prefill: placement(prefill),
         decode: placement(&decode),
-        overhead_ns: (overhead_ms * 1e6).round() as u64,
+        overhead_ns: match overhead_ms {
+            Some(ms) => (ms * 1e6).round() as u64,
+            // The set-up both ends' connectors go through: the slower node's.
+            None => (prefill
+                .replica
+                .node
+                .kv_transfer_overhead_us
+                .max(decode.replica.node.kv_transfer_overhead_us)
+                * 1e3)
+                .round() as u64,
+        },
         layers_per_stage: prefill.replica.layers_per_stage(),
         layerwise,
+        sliding_window: prefill.replica.model.sliding_window.as_ref().map_or(0, |w| w.window),
+        block_size: prefill.cache.block_size,
     };
     Ok(Some(DisaggSpec {
         decode: Box::new(decode),

@@ -12,8 +12,9 @@ mod tests;
 
 use crate::catalog;
 use crate::config::{
-    ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue,
-    LinearStatePool, MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec, fill_placeholders,
+    ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagGroup,
+    FlagValue, LinearStatePool, MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec,
+    fill_placeholders,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
@@ -123,13 +124,30 @@ impl SimConfig {
         inputs: &Inputs,
         memory_budget: u64,
     ) -> Result<SimConfig, ConfigErrors> {
+        SimConfig::build_pool(user, inputs, memory_budget, false)
+    }
+
+    /// [`SimConfig::build_with_budget`] for the whole cluster, or (`decode_pool`) for the
+    /// decode pool of a disaggregated one, whose flags [`disagg::read`] built with the type
+    /// set to aggregated: the `--disaggregation_config_*` flags were judged (applied or
+    /// ignored) by the whole cluster's build, so the decode pool's does not warn of them again.
+    pub(super) fn build_pool(
+        user: &Config,
+        inputs: &Inputs,
+        memory_budget: u64,
+        decode_pool: bool,
+    ) -> Result<SimConfig, ConfigErrors> {
         // The serving engine's defaults fill in what the user did not set.
         let (effective, engine_settings) = serving_engine::apply(user)?;
         let config = &effective;
         let mut p = Params::with_inputs(config, inputs);
         // Flags of a policy that is not selected are read by nothing: say so (of the flags the
         // user set).
-        let mut warnings = config.ignored_flag_warnings_among(&|name| user.is_set(name));
+        let mut warnings = config.ignored_flag_warnings_among(&|name| {
+            user.is_set(name)
+                && !(decode_pool
+                    && config.table().find(name).is_some_and(|f| f.group == FlagGroup::Disaggregation))
+        });
 
         let seed = p.int("seed") as u64;
         let time_limit = read_time_limit(&mut p);
@@ -333,7 +351,15 @@ impl SimConfig {
             built.cost = combined_cost(&built.cost, &decode.cost);
             built.memory_estimate =
                 disagg::combined_estimate(&built.memory_estimate, &decode.memory_estimate);
-            built.warnings.extend(decode.warnings.iter().map(|w| format!("decode pool: {w}")));
+            // The decode pool read the user's flags again: what it observed as the prefill
+            // pool did (a flag both ignore, a device both lack a price for) is said once.
+            let decode_own: Vec<String> = decode
+                .warnings
+                .iter()
+                .filter(|w| !built.warnings.contains(w))
+                .map(|w| format!("decode pool: {w}"))
+                .collect();
+            built.warnings.extend(decode_own);
         }
         Ok(built)
     }
