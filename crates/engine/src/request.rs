@@ -436,6 +436,17 @@ mod tests {
     }
 
     #[test]
+    fn an_iteration_end_leaves_the_request_out_of_flight() {
+        // Schedulers no longer clear `in_flight` at a batch's end: the engine's advance does.
+        let mut r = Request::new(RequestId(0), SimTime::ZERO, 10, 2);
+        for (n, completed) in [(4, false), (6, false), (1, true)] {
+            r.in_flight = true;
+            assert_eq!(r.on_iteration_end(n, SimTime(1)).completed, completed);
+            assert!(!r.in_flight);
+        }
+    }
+
+    #[test]
     fn a_speculating_request_verifies_k_plus_one_tokens_and_never_passes_its_output() {
         let mut r = Request::new(RequestId(0), SimTime::ZERO, 100, 6);
         r.num_speculative_tokens = 3;
