@@ -249,9 +249,13 @@ impl Request {
     /// request needs ⌈P / chunk⌉ prefill iterations and D − 1 decode iterations. A decode step
     /// produces `n` tokens: 1, or with speculative decoding the accepted drafts plus the
     /// target's own token (the KV of those tokens is kept; a rejected draft's is not).
+    ///
+    /// The iteration's batch is over, so the request is no longer `in_flight` (schedulable
+    /// again): every scheduler's batch end used to clear it in a walk of its own.
     #[inline]
     pub fn on_iteration_end(&mut self, n: u32, now: SimTime) -> IterationOutcome {
         let mut outcome = IterationOutcome::default();
+        self.in_flight = false;
         if self.is_prefill_complete {
             // Never past the request's output: a step verifies at most the tokens left.
             debug_assert!(n >= 1 && self.num_processed_tokens + n <= self.total_tokens());
@@ -428,6 +432,17 @@ mod tests {
             ("kv_held", end!(kv_held)),
         ] {
             assert!(end <= 128, "{name} ends at byte {end}");
+        }
+    }
+
+    #[test]
+    fn an_iteration_end_leaves_the_request_out_of_flight() {
+        // Schedulers no longer clear `in_flight` at a batch's end: the engine's advance does.
+        let mut r = Request::new(RequestId(0), SimTime::ZERO, 10, 2);
+        for (n, completed) in [(4, false), (6, false), (1, true)] {
+            r.in_flight = true;
+            assert_eq!(r.on_iteration_end(n, SimTime(1)).completed, completed);
+            assert!(!r.in_flight);
         }
     }
 

@@ -105,6 +105,9 @@ pub struct Simulation {
     disagg: Option<DisaggRuntime>,
     /// Requests whose prefill a batch just finished on a prefill replica (reused buffer).
     handoffs: Vec<RequestId>,
+    /// Scratch: the requests that completed in the batch ending now, in plan order (handed to
+    /// its scheduler's `on_batch_end`, which then need not walk the batch again).
+    completed: Vec<RequestId>,
 }
 
 /// A disaggregated cluster's state (`crate::disagg`): replicas `0..num_prefill` are the
@@ -240,6 +243,7 @@ impl Simulation {
             stopped_for_overload: false,
             disagg,
             handoffs: Vec::new(),
+            completed: Vec::new(),
             config: config.clone(),
         }
     }
@@ -652,13 +656,15 @@ impl Simulation {
             }
             if outcome.completed {
                 self.queue.push(now, Event::RequestEnd { request: id });
+                self.completed.push(id);
             }
         }
         self.metrics.on_token_gaps(gaps.0, gaps.1);
         if replica.0 < self.replicas.1 {
             self.router.on_batch_end(replica, &batch, &self.requests);
         }
-        self.replicas.0[r].scheduler.on_batch_end(&batch, &mut self.requests);
+        self.replicas.0[r].scheduler.on_batch_end(&batch, &self.completed, &mut self.requests);
+        self.completed.clear();
         self.replicas.0[r].batches_in_flight -= 1;
         self.metrics.on_batch_end(&batch, now);
         self.metrics.sample_kv(replica, now, self.replicas.0[r].scheduler.kv_usage());

@@ -111,11 +111,16 @@ impl LegacyPolicy for FasterTransformer {
         self.reservations.blocks_for(request)
     }
 
-    fn on_batch_end(&mut self, core: &mut LegacyCore, batch: &Batch, requests: &mut RequestArena) {
+    fn on_batch_end(
+        &mut self,
+        core: &mut LegacyCore,
+        batch: &Batch,
+        _completed: &[RequestId],
+        requests: &mut RequestArena,
+    ) {
         let mut group = None;
         for &id in &batch.plan.requests {
-            let r = requests.get_mut(id);
-            r.in_flight = false;
+            let r = requests.get(id);
             if r.is_completed() {
                 self.num_incomplete -= 1;
             }

@@ -32,9 +32,16 @@ pub trait LegacyPolicy {
     /// Checks the core's invariants under this policy's holding rule and cap.
     fn check_invariants(&self, core: &LegacyCore, requests: &RequestArena) -> Result<(), String>;
 
-    /// Marks the batch's requests idle and releases what its completed requests held.
-    fn on_batch_end(&mut self, core: &mut LegacyCore, batch: &Batch, requests: &mut RequestArena) {
-        core.finish_batch(batch, requests);
+    /// Releases what the batch's `completed` requests held (see
+    /// [`ReplicaScheduler::on_batch_end`]).
+    fn on_batch_end(
+        &mut self,
+        core: &mut LegacyCore,
+        _batch: &Batch,
+        completed: &[RequestId],
+        requests: &mut RequestArena,
+    ) {
+        core.finish_batch(completed, requests);
     }
 
     /// Requests routed here and not finished.
@@ -85,8 +92,8 @@ impl<P: LegacyPolicy> ReplicaScheduler for Legacy<P> {
         self.policy.next_batch(&mut self.core, requests, plan);
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        self.policy.on_batch_end(&mut self.core, batch, requests);
+    fn on_batch_end(&mut self, batch: &Batch, completed: &[RequestId], requests: &mut RequestArena) {
+        self.policy.on_batch_end(&mut self.core, batch, completed, requests);
     }
 
     fn num_pending(&self) -> usize {
@@ -382,8 +389,8 @@ impl LegacyCore {
     }
 
     /// Marks the batch's requests idle and releases the blocks of those that completed.
-    pub(super) fn finish_batch(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        release_completed(batch, requests, &mut self.running, |r| {
+    pub(super) fn finish_batch(&mut self, completed: &[RequestId], requests: &RequestArena) {
+        release_completed(completed, requests, &mut self.running, |r| {
             self.ledger.free(r.id);
         });
     }

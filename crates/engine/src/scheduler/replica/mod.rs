@@ -88,7 +88,8 @@ pub enum PoolRole {
 ///
 /// The engine calls [`ReplicaScheduler::next_batch`] while fewer than PP batches are in flight,
 /// and [`ReplicaScheduler::on_batch_end`] once each batch has finished its last stage and its
-/// requests' token counts have advanced.
+/// requests' token counts have advanced ([`Request::on_iteration_end`], which also marks them
+/// no longer `in_flight`).
 pub trait ReplicaScheduler {
     /// Queues a request routed to this replica, or refuses it with the reason when it can never
     /// be served here (its KV needs exceed the replica's memory).
@@ -98,8 +99,10 @@ pub trait ReplicaScheduler {
     /// (restart them) to make room.
     fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan);
 
-    /// Releases what finished requests of `batch` held.
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena);
+    /// Releases what finished requests of `batch` held. `completed` lists the requests of
+    /// `batch` that completed in it, in plan order (the engine finds them in its own walk of
+    /// the batch, so a scheduler that only releases completions need not walk the batch).
+    fn on_batch_end(&mut self, batch: &Batch, completed: &[RequestId], requests: &mut RequestArena);
 
     /// Requests routed here and not finished (waiting or running).
     fn num_pending(&self) -> usize;
@@ -370,24 +373,19 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
 /// Request queue orders, by `--request_queue_config_type` name.
 pub static REQUEST_QUEUES: &[&str] = &["fcfs", "edf"];
 
-/// Marks `batch`'s requests idle and, for each that completed, releases its KV with `free` and
-/// removes it from `running`.
+/// Releases the KV of each request of a batch that `completed` in it (in plan order) with
+/// `free` and removes those requests from `running`. (The batch's requests are idle already:
+/// [`Request::on_iteration_end`] clears `in_flight`.)
 fn release_completed(
-    batch: &Batch,
-    requests: &mut RequestArena,
+    completed: &[RequestId],
+    requests: &RequestArena,
     running: &mut Vec<RequestId>,
     mut free: impl FnMut(&Request),
 ) {
-    let mut any_completed = false;
-    for &id in &batch.plan.requests {
-        let r = requests.get_mut(id);
-        r.in_flight = false;
-        if r.is_completed() {
-            free(r);
-            any_completed = true;
-        }
+    for &id in completed {
+        free(requests.get(id));
     }
-    if any_completed {
+    if !completed.is_empty() {
         running.retain(|id| !requests.get(*id).is_completed());
     }
 }

@@ -620,9 +620,9 @@ impl ReplicaScheduler for SglangScheduler {
         self.ahead.formed(now, !plan.is_empty());
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
+    fn on_batch_end(&mut self, batch: &Batch, completed: &[RequestId], requests: &mut RequestArena) {
         let before = self.running.len();
-        release_completed(batch, requests, &mut self.running, |r| self.kv.free(r));
+        release_completed(completed, requests, &mut self.running, |r| self.kv.free(r));
         if self.running.len() < before {
             self.batch_is_full = false;
         }

@@ -40,6 +40,8 @@ pub struct SglangDpScheduler {
     rank_plan: BatchPlan,
     /// Per rank, its requests of the batch that ended.
     ended: Vec<Batch>,
+    /// Per rank, those of them that completed, in plan order.
+    ended_completed: Vec<Vec<RequestId>>,
 }
 
 impl SglangDpScheduler {
@@ -74,6 +76,7 @@ impl SglangDpScheduler {
             ahead: OneStepAhead::new(options.overlap && ctx.num_pipeline_stages <= 1),
             rank_plan: BatchPlan::default(),
             ended: (0..dp).map(|_| Batch::default()).collect(),
+            ended_completed: vec![Vec::new(); dp as usize],
         }
     }
 
@@ -103,22 +106,26 @@ impl ReplicaScheduler for SglangDpScheduler {
         self.ahead = self.ahead.form(now, plan, |cutoff, plan| self.form(cutoff, requests, plan));
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
+    fn on_batch_end(&mut self, batch: &Batch, completed: &[RequestId], requests: &mut RequestArena) {
         for part in &mut self.ended {
             part.plan.clear();
+        }
+        for done in &mut self.ended_completed {
+            done.clear();
         }
         for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
             self.ended[self.dispatch.of(id)].plan.push(id, n);
         }
-        for (rank, part) in self.ranks.iter_mut().zip(&self.ended) {
+        for &id in completed {
+            self.ended_completed[self.dispatch.of(id)].push(id);
+        }
+        for ((rank, part), done) in self.ranks.iter_mut().zip(&self.ended).zip(&self.ended_completed) {
             if !part.plan.is_empty() {
-                rank.on_batch_end(part, requests);
+                rank.on_batch_end(part, done, requests);
             }
         }
-        for &id in &batch.plan.requests {
-            if requests.get(id).is_completed() {
-                self.dispatch.release(id);
-            }
+        for &id in completed {
+            self.dispatch.release(id);
         }
     }
 

@@ -83,10 +83,8 @@ impl Harness {
     /// Ends `batch` as the engine does: tokens advance, then the scheduler releases what
     /// finished.
     pub(crate) fn end(&mut self, batch: &Batch) {
-        for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
-            self.requests.get_mut(id).on_iteration_end(n, SimTime::ZERO);
-        }
-        self.scheduler.on_batch_end(batch, &mut self.requests);
+        let completed = end_iterations(batch, &mut self.requests, SimTime::ZERO);
+        self.scheduler.on_batch_end(batch, &completed, &mut self.requests);
         self.scheduler.check_invariants(&self.requests).expect("invariants after a batch end");
     }
 
@@ -121,4 +119,16 @@ impl Harness {
 /// A batch's `(request id, tokens)` pairs.
 pub(crate) fn pairs(batch: &Batch) -> Vec<(u32, u32)> {
     batch.plan.requests.iter().zip(&batch.plan.num_tokens).map(|(id, n)| (id.0, *n)).collect()
+}
+
+/// Ends the iterations of `batch`'s requests at `now` as the engine's batch end does; returns
+/// those that completed, in plan order (what the engine hands the scheduler's `on_batch_end`).
+pub(crate) fn end_iterations(batch: &Batch, requests: &mut RequestArena, now: SimTime) -> Vec<RequestId> {
+    let mut completed = Vec::new();
+    for (&id, &n) in batch.plan.requests.iter().zip(&batch.plan.num_tokens) {
+        if requests.get_mut(id).on_iteration_end(n, now).completed {
+            completed.push(id);
+        }
+    }
+    completed
 }

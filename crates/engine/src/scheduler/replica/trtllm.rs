@@ -570,9 +570,9 @@ impl ReplicaScheduler for TrtllmScheduler {
         debug_assert!(u64::from(plan.total_tokens()) <= u64::from(self.options.max_num_tokens) * num_ranks);
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
+    fn on_batch_end(&mut self, _batch: &Batch, completed: &[RequestId], requests: &mut RequestArena) {
         let ranks = &mut self.ranks;
-        release_completed(batch, requests, &mut self.active, |r| {
+        release_completed(completed, requests, &mut self.active, |r| {
             self.kv.free(r);
             if let Some(ranks) = ranks.as_mut() {
                 ranks.release(r.id);
@@ -828,10 +828,9 @@ mod tests {
         let mut run = |h: &mut Harness, now: u64| {
             h.scheduler.next_batch(SimTime(now), &mut h.requests, &mut plan);
             let batch = Batch { plan: plan.clone(), ..Batch::default() };
-            for (&id, &n) in plan.requests.iter().zip(&plan.num_tokens) {
-                h.requests.get_mut(id).on_iteration_end(n, SimTime(now));
-            }
-            h.scheduler.on_batch_end(&batch, &mut h.requests);
+            let completed =
+                crate::scheduler::replica::testkit::end_iterations(&batch, &mut h.requests, SimTime(now));
+            h.scheduler.on_batch_end(&batch, &completed, &mut h.requests);
             crate::scheduler::replica::testkit::pairs(&batch)
         };
         assert_eq!(run(&mut h, 0), [(0, 16)]);

@@ -247,8 +247,8 @@ impl ReplicaScheduler for VllmV1Scheduler {
         debug_assert!(plan.total_tokens() <= self.chunk_size);
     }
 
-    fn on_batch_end(&mut self, batch: &Batch, requests: &mut RequestArena) {
-        release_completed(batch, requests, &mut self.running, |r| self.kv.free(r));
+    fn on_batch_end(&mut self, _batch: &Batch, completed: &[RequestId], requests: &mut RequestArena) {
+        release_completed(completed, requests, &mut self.running, |r| self.kv.free(r));
     }
 
     fn num_pending(&self) -> usize {
@@ -364,10 +364,8 @@ mod tests {
         s.next_batch(SimTime(100), requests, &mut plan);
         let mut batch = Batch { plan: plan.clone(), ..Batch::default() };
         batch.describe(requests);
-        for (&id, &n) in plan.requests.iter().zip(&plan.num_tokens) {
-            requests.get_mut(id).on_iteration_end(n, SimTime(100));
-        }
-        s.on_batch_end(&batch, requests);
+        let completed = super::super::testkit::end_iterations(&batch, requests, SimTime(100));
+        s.on_batch_end(&batch, &completed, requests);
         s.check_invariants(requests).unwrap();
         plan.requests.iter().zip(&plan.num_tokens).map(|(r, n)| (r.0, *n)).collect()
     }
@@ -518,10 +516,8 @@ mod tests {
             let mut plan = BatchPlan::default();
             s.next_batch(SimTime(now), requests, &mut plan);
             let batch = Batch { plan: plan.clone(), ..Batch::default() };
-            for (&id, &n) in plan.requests.iter().zip(&plan.num_tokens) {
-                requests.get_mut(id).on_iteration_end(n, SimTime(now));
-            }
-            s.on_batch_end(&batch, requests);
+            let completed = super::super::testkit::end_iterations(&batch, requests, SimTime(now));
+            s.on_batch_end(&batch, &completed, requests);
             plan.requests.iter().zip(&plan.num_tokens).map(|(r, n)| (r.0, *n)).collect::<Vec<_>>()
         };
         // R0 arrives at an idle replica at t = 0: scheduled at once.
