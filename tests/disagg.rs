@@ -793,3 +793,35 @@ fn the_decode_pool_has_its_own_token_budget() {
     let e = SimConfig::build(&disagg_config(&[(FLAG, "0")]), &inputs).unwrap_err();
     assert!(e.0.iter().all(|e| e.flag == FLAG), "{e}");
 }
+
+#[test]
+fn a_transfer_waits_for_its_own_attention_dp_rank_while_another_rank_admits() {
+    // An SGLang decode replica of Mixtral (TP 1 × attention DP 2 × EP 2) with
+    // --max-running-requests 2: one request per rank. Four 100-token prompts prefill together
+    // on the prefill replica (TP 2 × EP 2) and reach the decode replica in that order; its
+    // data-parallel controller gives them ranks in turn: R0 → 0, R1 → 1, R2 → 0, R3 → 1. R0
+    // (200 outputs) and R1 (3) are admitted; R2 waits for rank 0, i.e. for R0's end. Each rank
+    // pre-allocates from its own queue (SGLang's DecodePreallocQueue per rank), so R3 goes in
+    // as soon as R1 ends on rank 1 and finishes long before R0. One queue for the replica held
+    // R3 behind R2 until R0 ended.
+    let inputs = trace(&[(0.0, 100, 200), (0.0, 100, 3), (0.0, 100, 3), (0.0, 100, 3)]);
+    let mut extra = engine_flags("sglang");
+    extra.extend([
+        ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+        ("replica_config_tensor_parallel_size", "2"),
+        ("replica_config_expert_parallel_size", "2"),
+        ("disaggregation_config_decode_tensor_parallel_size", "1"),
+        ("disaggregation_config_decode_attention_dp_size", "2"),
+        ("disaggregation_config_decode_expert_parallel_size", "2"),
+        ("disaggregation_config_decode_batch_size_cap", "2"),
+    ]);
+    let report = run_checked(&disagg_config(&extra), &inputs);
+    check_report_invariants(&report).unwrap();
+    assert_eq!(report.summary.num_completed, 4);
+    let end = |i: usize| report.requests.iter().find(|r| r.id == i as u32).unwrap().completed_at_ns;
+    let prefilled = report.requests.iter().map(|r| r.prefill_completed_at_ns).collect::<Vec<_>>();
+    assert!(prefilled.iter().all(|&t| t == prefilled[0]), "one prefill batch: {prefilled:?}");
+    assert!(end(2) > end(0), "R2 waits for its rank (R0's end)");
+    assert!(end(3) < end(0), "R3 goes in on rank 1 once R1 ends: {} vs {}", end(3), end(0));
+    assert!(end(3) > end(1), "R3 waited for R1's slot");
+}

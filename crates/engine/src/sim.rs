@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use std::collections::VecDeque;
-
 use crate::batch::{Batch, BatchPlan, BatchSlot};
-use crate::disagg::{DecodeRouterKind, DecodeTarget, KvTransferModel, Links, pick_decode_replica};
+use crate::disagg::{
+    Admission, DecodeQueues, DecodeRouterKind, DecodeTarget, KvTransferModel, Links, pick_decode_replica,
+};
 use crate::event::{Event, EventClass, EventQueue};
 use crate::exec::{BatchItem, SharedPredictor, StagePosition};
 use crate::metrics::Metrics;
@@ -115,8 +115,9 @@ pub struct Simulation {
 ///
 /// A request whose prefill ends on a prefill replica (and has tokens left) leaves it at that
 /// batch's end (`ReplicaScheduler::hand_off`, its KV blocks still held) and is routed to a
-/// decode replica, where it queues (FIFO) until that replica's scheduler reserves KV blocks
-/// for it (`admit_transferred`); then its transfer is booked on the two replicas' links and a
+/// decode replica, where it queues until that replica's scheduler reserves KV blocks for it
+/// (`admit_transferred`) — first come, first served within the queue its scheduler names
+/// (`transfer_queue`: one per replica, or one per attention-DP rank, [`DecodeQueues`]); then its transfer is booked on the two replicas' links and a
 /// `KvTransferEnd` event lands it: the prefill replica frees its blocks and the request becomes
 /// schedulable on the decode replica. Queued transfers are retried whenever the decode replica
 /// frees blocks (its batch ends). Same-instant order: batch ends (hand-offs, admissions), then
@@ -131,10 +132,10 @@ struct DisaggRuntime {
     decode_block_size: u32,
     /// KV blocks of each decode replica.
     decode_num_blocks: u64,
-    /// Per decode replica (index within the pool): requests waiting for KV room, in order.
-    waiting: Vec<VecDeque<RequestId>>,
-    /// The KV blocks those need.
-    waiting_blocks: Vec<u64>,
+    /// Per decode replica (index within the pool): requests waiting for KV room.
+    waiting: DecodeQueues,
+    /// What the last admission pass decided for the requests that left a queue (reused).
+    admitted: Vec<(RequestId, Admission)>,
     links: Links,
     targets: Vec<DecodeTarget>,
     /// Per replica (all of them): requests whose KV blocks it holds for a transfer not landed
@@ -207,8 +208,8 @@ impl Simulation {
                 first_token_after_transfer: d.first_token_after_transfer,
                 decode_block_size: d.decode.cache.block_size,
                 decode_num_blocks: d.decode.memory.num_blocks,
-                waiting: vec![VecDeque::new(); num_decode as usize],
-                waiting_blocks: vec![0; num_decode as usize],
+                waiting: DecodeQueues::new(num_decode as usize),
+                admitted: Vec::new(),
                 links: d.transfer.links(n, num_decode),
                 targets: Vec::with_capacity(num_decode as usize),
                 awaiting_transfers: vec![0; (n + num_decode) as usize],
@@ -696,9 +697,9 @@ impl Simulation {
         for (d, decode) in self.replicas.0[first..].iter().enumerate() {
             disagg.targets.push(DecodeTarget {
                 pending: decode.scheduler.num_pending() as u64,
-                queued: disagg.waiting[d].len() as u64,
+                queued: disagg.waiting.len(d) as u64,
                 free_blocks: decode.scheduler.kv_usage().free_blocks,
-                queued_blocks: disagg.waiting_blocks[d],
+                queued_blocks: disagg.waiting.blocks(d),
             });
         }
         let d = pick_decode_replica(disagg.router, &disagg.targets, disagg.turn);
@@ -713,35 +714,42 @@ impl Simulation {
         }
         request.decode_replica = Some(ReplicaId(disagg.num_prefill + d as u32));
         disagg.awaiting_transfers[replica.0 as usize] += 1;
-        disagg.waiting[d].push_back(id);
-        disagg.waiting_blocks[d] +=
-            u64::from(request.num_processed_tokens.div_ceil(disagg.decode_block_size));
+        let blocks = u64::from(request.num_processed_tokens.div_ceil(disagg.decode_block_size));
         let decode = ReplicaId(disagg.num_prefill + d as u32);
+        let queue = self.replicas.0[decode.0 as usize].scheduler.transfer_queue(id);
+        disagg.waiting.push(d, queue, id, blocks);
         self.admit_transfers(decode);
     }
 
     /// Disaggregated: starts the transfers queued for decode replica `replica` while its
-    /// scheduler has room for them, in order.
+    /// scheduler has room for them: each queue first come first served, a queue whose head
+    /// has no room waiting while the others go on (`DecodeQueues::admit`); the transfers are
+    /// booked in the order admitted.
     fn admit_transfers(&mut self, replica: ReplicaId) {
         let disagg = self.disagg.as_mut().expect("disaggregated");
         let d = (replica.0 - disagg.num_prefill) as usize;
-        while let Some(&id) = disagg.waiting[d].front() {
-            let admitted =
-                self.replicas.0[replica.0 as usize].scheduler.admit_transferred(id, &mut self.requests);
-            if admitted == Ok(false) {
-                break;
-            }
-            disagg.waiting[d].pop_front();
+        let scheduler = &mut self.replicas.0[replica.0 as usize].scheduler;
+        let requests = &mut self.requests;
+        let mut admitted = std::mem::take(&mut disagg.admitted);
+        disagg.waiting.admit(
+            d,
+            |id| match scheduler.admit_transferred(id, requests) {
+                Ok(true) => Admission::Admitted,
+                Ok(false) => Admission::Wait,
+                Err(reason) => Admission::Refused(reason),
+            },
+            &mut admitted,
+        );
+        for (id, answer) in admitted.drain(..) {
+            let disagg = self.disagg.as_mut().expect("disaggregated");
             let request = self.requests.get(id);
-            disagg.waiting_blocks[d] -=
-                u64::from(request.num_processed_tokens.div_ceil(disagg.decode_block_size));
             let prefill = request.replica.expect("routed");
-            if let Err(reason) = admitted {
+            if let Admission::Refused(reason) = answer {
                 disagg.awaiting_transfers[prefill.0 as usize] -= 1;
                 self.replicas.0[prefill.0 as usize].scheduler.release_handed_off(id, &self.requests);
                 self.queue.push(self.now, Event::ReplicaSchedule { replica: prefill });
                 self.refuse(id, reason);
-                return self.admit_transfers(replica);
+                continue;
             }
             let prefill_end = request.prefill_completed_at.expect("prefilled");
             // Layer-wise sending overlaps the prefill only if room was there at its end, and
@@ -769,6 +777,9 @@ impl Simulation {
             self.metrics.on_kv_transfer(start.since(prefill_end), end.since(start), link);
             disagg.awaiting_transfers[replica.0 as usize] += 1;
             self.queue.push(end, Event::KvTransferEnd { request: id });
+        }
+        if let Some(disagg) = self.disagg.as_mut() {
+            disagg.admitted = admitted;
         }
         let r = replica.0 as usize;
         self.metrics.sample_kv(replica, self.now, self.replicas.0[r].scheduler.kv_usage());

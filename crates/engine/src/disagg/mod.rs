@@ -3,14 +3,17 @@
 //! `--replica_config_*` flags, routed to by the global scheduler) and a decode pool (the
 //! `--disaggregation_config_decode_*` flags). A request is prefilled on a prefill replica, its
 //! KV cache moves to a decode replica picked by a decode router ([`DecodeRouterKind`]) once that
-//! replica has KV room for it, and it is decoded there. The transfer's time comes from its
+//! replica has KV room for it (waiting in that replica's admission queues, [`DecodeQueues`]:
+//! one per attention-DP rank where each rank pre-allocates for itself), and it is decoded there. The transfer's time comes from its
 //! bytes and the link between the two replicas ([`KvTransferModel`]), transfers queue for
 //! links ([`Links`]); the engine's side is in `sim.rs`, the decode pool's configuration in
 //! `sim_config/disagg.rs`.
 
+mod queue;
 mod router;
 mod transfer;
 
+pub use queue::{Admission, DecodeQueues};
 pub use router::{DecodeRouterKind, DecodeTarget, pick_decode_replica};
 pub use transfer::{KvTransferModel, LinkKind, Links, PoolPlacement};
 

@@ -163,6 +163,15 @@ pub trait ReplicaScheduler {
         unreachable!("release_handed_off on a scheduler without disaggregation support")
     }
 
+    /// Decode side: the admission queue `id` waits in on this replica, fixed when it reaches
+    /// it (before [`ReplicaScheduler::admit_transferred`]): the engine keeps one first-come,
+    /// first-served queue per answer, and a queue whose head waits holds back only itself
+    /// (`crate::disagg::DecodeQueues`). 0, one queue for the replica, unless each
+    /// attention-DP rank pre-allocates for itself (SGLang: the request's rank).
+    fn transfer_queue(&mut self, _id: RequestId) -> usize {
+        0
+    }
+
     /// Decode side: reserves KV blocks for the tokens `id` has processed (its prompt and first
     /// token) and admits it as running but `in_flight` (not schedulable) until its transfer
     /// lands. `Ok(false)` when the blocks or the batch-size cap have no room now (the transfer

@@ -187,8 +187,18 @@ impl ReplicaScheduler for SglangDpScheduler {
         self.dispatch.release(id);
     }
 
+    fn transfer_queue(&mut self, id: RequestId) -> usize {
+        // A decode server's data-parallel controller gives the request its rank when it
+        // arrives (round robin, `--load-balance-method auto` on a decode server); that rank's
+        // scheduler pre-allocates its KV from its own pool, first come first served, stopping
+        // at the first request that does not fit (`DecodePreallocQueue.pop_preallocated`, one
+        // per rank). So a request waits for its own rank only.
+        self.dispatch.assign(id)
+    }
+
     fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
-        // The request is dispatched once; while its rank has no room it waits for that rank.
+        // The rank given when it reached the replica (`transfer_queue`); while that rank has
+        // no room it waits for that rank.
         let rank = self.dispatch.assign(id);
         let admitted = self.ranks[rank].admit_transferred(id, requests);
         if admitted.is_err() {
@@ -293,6 +303,31 @@ mod tests {
         assert_eq!(h.step(), [(0, 10), (2, 10), (1, 10), (3, 10)]);
         h.drain(50);
         assert!(h.requests.get(RequestId(4)).is_completed());
+    }
+
+    #[test]
+    fn a_decode_replica_queues_each_transfer_on_the_rank_it_gives_it_on_arrival() {
+        // Round robin on a decode server: R0 → rank 0, R1 → rank 1, R2 → rank 0, in the order
+        // they reach the replica. --max-running-requests 2 at DP 2: one per rank; R0 and R1
+        // are admitted, R2 waits for rank 0 (full), whatever room rank 1 has.
+        let o = SglangOptions { max_running_requests: Some(2), ..options() };
+        let mut h = replica(2, 100_000, PoolRole::Decode, o);
+        let ids: Vec<RequestId> = (0..3)
+            .map(|_| {
+                let id = h.requests.next_id();
+                let mut r = Request::new(id, SimTime::ZERO, 10, 5);
+                r.replica = Some(crate::request::ReplicaId(0));
+                r.on_iteration_end(10, SimTime::ZERO);
+                h.requests.push(r);
+                id
+            })
+            .collect();
+        let queues: Vec<usize> = ids.iter().map(|&id| h.scheduler.transfer_queue(id)).collect();
+        assert_eq!(queues, [0, 1, 0]);
+        assert_eq!(h.scheduler.admit_transferred(ids[0], &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.admit_transferred(ids[2], &mut h.requests), Ok(false), "rank 0 is full");
+        assert_eq!(h.scheduler.admit_transferred(ids[1], &mut h.requests), Ok(true), "rank 1 has room");
+        assert_eq!(h.scheduler.dp_rank(ids[2]), Some(0), "it keeps its rank while it waits");
     }
 
     #[test]
