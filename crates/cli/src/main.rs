@@ -13,13 +13,6 @@ use llmsim_cli::output;
 use llmsim_engine::inputs::check_file_size;
 use llmsim_engine::{Inputs, SimConfig, Simulation};
 
-/// mimalloc instead of the system's malloc: the run allocates little per event, but the
-/// 1 M-request run's CPU time falls by ~5 % (BENCHMARKS.md, "Seventh round"). The binary only:
-/// the engine allocates through whatever its host links (the page's wasm, the Python module).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// [`output::note`] with `format!` arguments: a line on stderr that a closed pipe cannot turn
 /// into a panic.
 macro_rules! note {
