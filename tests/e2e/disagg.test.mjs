@@ -1,7 +1,9 @@
 // End-to-end test of disaggregated prefill and decode in the page (issue 17): the form's
 // disaggregation section sets up a decode pool, the run shows both pools side by side, its KV
-// transfers and their time CDF, and the per-replica chart by pool; the share link brings the
-// decode pool back and reruns to the same summary. An aggregated run shows no transfer chart.
+// transfers and their time CDF, and the per-replica chart by pool (P0, P1, D0, ...); the cluster
+// fields are tagged as the prefill pool's and the memory panel shows one GPU of each pool; the
+// share link brings the decode pool back and reruns to the same summary. An aggregated run
+// shows no transfer chart and one memory plan.
 //
 // Run: `node --test tests/e2e/` after `trunk build --release`.
 
@@ -20,14 +22,29 @@ test('a disaggregated cluster runs from the form, shows both pools and its trans
   // The decode pool's fields show only once disaggregation is chosen.
   await page.click('#disaggregation > summary');
   assert.equal(await page.isVisible('[name=disaggregation_config_decode_num_replicas]'), false);
+  assert.equal(await page.isVisible('[data-testid=prefill-pool-legend]'), false);
+  assert.equal(await page.isVisible('#field-replica_config_device [data-testid=prefill-pool-tag]'), false);
   await page.selectOption('[name=disaggregation_config_type]', 'prefill_decode');
   assert.equal(await page.isVisible('[name=disaggregation_config_decode_num_replicas]'), true);
+  // The cluster fields the decode pool has its own of are the prefill pool's; the model is both's.
+  assert.equal(await page.isVisible('[data-testid=prefill-pool-legend]'), true);
+  for (const flag of ['cluster_config_num_replicas', 'replica_config_device', 'replica_config_tensor_parallel_size']) {
+    assert.equal(await page.isVisible(`#field-${flag} [data-testid=prefill-pool-tag]`), true, flag);
+  }
+  assert.equal(await page.locator('#field-replica_config_model_name [data-testid=prefill-pool-tag]').count(), 0);
   await setField(page, 'cluster_config_num_replicas', '2');
   await setField(page, 'disaggregation_config_decode_num_replicas', '3');
   await setField(page, 'disaggregation_config_decode_device', 'h200');
   // The decode device brings its node along, as the replicas' device does.
   assert.equal(await page.inputValue('[name=disaggregation_config_decode_network_device]'), 'h200_dgx');
   await page.selectOption('[name=disaggregation_config_decode_router]', 'most_kv_free');
+  // The memory panel shows one GPU of each pool, the decode pool's from its own plan (H200).
+  await page.locator('[data-testid=memory-decode]', { hasText: 'H200' }).waitFor({ timeout: 20_000 });
+  assert.match(await page.locator('[data-testid=memory-decode]').innerText(), /Decode pool[\s\S]*KV cache holds [\d,]+ tokens/);
+  const prefillMemory = await page.locator('[data-testid=memory-prefill]').innerText();
+  assert.match(prefillMemory, /Prefill pool[\s\S]*KV cache holds [\d,]+ tokens/);
+  assert.doesNotMatch(prefillMemory, /H200/);
+  await page.locator('#cluster').screenshot({ path: path.join(ARTIFACTS, 'disaggregated-cluster-form.png') });
   const ms = await run(page);
   measure('disaggregated_quick_start_run_to_summary', ms, 'ms');
 
@@ -54,6 +71,18 @@ test('a disaggregated cluster runs from the form, shows both pools and its trans
   assert.ok(await inkedPixels(page, 'chart-kv-transfer') > 1000, 'the transfer CDF is drawn');
   assert.match(await page.getAttribute('[data-testid=chart-kv-transfer]', 'aria-label'), /KV transfer time: CDF/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'disaggregated-run.png'), fullPage: true });
+  // The per-replica chart's bars are labelled by pool: the readout under the pointer names them.
+  const replicas = page.locator('[data-testid=chart-replicas]');
+  await replicas.scrollIntoViewIfNeeded();
+  const box = await replicas.boundingBox();
+  const labels = new Set();
+  for (let i = 1; i < 60; i++) {
+    await page.mouse.move(box.x + (box.width * i) / 60, box.y + box.height * 0.5);
+    const text = await page.locator('[data-testid=chart-readout]').textContent({ timeout: 500 }).catch(() => null);
+    if (text) labels.add(text.split(':')[0]);
+  }
+  assert.deepEqual([...labels].sort(), ['D0', 'D1', 'D2', 'P0', 'P1'], 'the prefill replicas, then the decode ones');
+  await page.mouse.move(0, 0);
 
   // The share link carries the decode pool and reruns to the same summary.
   const href = await page.getAttribute('[data-testid=share-link]', 'href');
@@ -72,6 +101,8 @@ test('a disaggregated cluster runs from the form, shows both pools and its trans
   // Back to aggregated serving: no pools, no transfer chart.
   await other.click('#disaggregation > summary');
   await other.selectOption('[name=disaggregation_config_type]', 'none');
+  await other.locator('[data-testid=memory-decode]').waitFor({ state: 'detached', timeout: 20_000 });
+  assert.equal(await other.isVisible('[data-testid=prefill-pool-legend]'), false);
   await run(other);
   assert.equal(await other.locator('[data-testid=pools]').count(), 0);
   assert.equal(await other.isVisible('[data-testid=chart-kv-transfer]'), false);

@@ -57,6 +57,31 @@ pub const SECTIONS: &[Section] = &[
     },
 ];
 
+/// The prefix of the decode pool's own flags (`--disaggregation_config_decode_*`).
+const DECODE_PREFIX: &str = "disaggregation_config_decode_";
+
+/// Whether `config` serves disaggregated (`--disaggregation_config_type prefill_decode`): then
+/// the cluster fields with a decode-pool counterpart set the prefill pool only.
+pub fn is_disaggregated(config: &Config) -> bool {
+    config.get(llmsim_engine::disagg::TYPE_FLAG).to_text() == llmsim_engine::disagg::PREFILL_DECODE
+}
+
+/// Whether a cluster field sets only the prefill pool of a disaggregated cluster: it is in the
+/// cluster section and the decode pool has its own flag for it (`replica_config_device` and
+/// `disaggregation_config_decode_device`, `cluster_config_num_replicas` and
+/// `disaggregation_config_decode_num_replicas`, ...). The model, scheduler and workload are
+/// shared by both pools.
+pub fn is_prefill_pool_flag(def: &FlagDef) -> bool {
+    if !SECTIONS[0].groups.contains(&def.group) {
+        return false;
+    }
+    ["replica_config_", "cluster_config_", "cache_config_"].iter().any(|prefix| {
+        def.name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| llmsim_engine::find_flag(&format!("{DECODE_PREFIX}{rest}")).is_some())
+    })
+}
+
 /// The flags of a section, in the engine's help order.
 pub fn section_flags(section: &Section) -> Vec<&'static FlagDef> {
     all_flags().iter().filter(|f| section.groups.contains(&f.group)).collect()
@@ -500,6 +525,29 @@ mod tests {
         assert_eq!(label(flag("replica_config_kv_cache_dtype")), "KV cache dtype");
         assert_eq!(label(flag("poisson_request_interval_generator_config_qps")), "QPS");
         assert_eq!(label(flag("request_generator_config_type")), "Request generator");
+    }
+
+    #[test]
+    fn the_cluster_fields_with_a_decode_counterpart_are_the_prefill_pools() {
+        let mut prefill: Vec<&str> =
+            all_flags().iter().filter(|f| is_prefill_pool_flag(f)).map(|f| f.name).collect();
+        prefill.sort_unstable();
+        assert_eq!(
+            prefill,
+            [
+                "cache_config_num_blocks",
+                "cluster_config_num_replicas",
+                "replica_config_attention_dp_size",
+                "replica_config_device",
+                "replica_config_expert_parallel_size",
+                "replica_config_network_device",
+                "replica_config_num_pipeline_stages",
+                "replica_config_tensor_parallel_size",
+            ]
+        );
+        let config = |pairs: &[(&str, &str)]| FormState::from_pairs(pairs.iter().copied()).0.parse().0;
+        assert!(!is_disaggregated(&config(&[])));
+        assert!(is_disaggregated(&config(&[("disaggregation_config_type", "prefill_decode")])));
     }
 
     #[test]

@@ -23,8 +23,10 @@ pub struct Checked {
     pub errors: Vec<FieldError>,
     /// The engine's warnings about the configuration (a valid one).
     pub warnings: Vec<String>,
-    /// One GPU's memory (a valid configuration).
+    /// One GPU's memory (a valid configuration); a disaggregated cluster's prefill pool's.
     pub memory: Option<MemoryBreakdown>,
+    /// One GPU's memory of a disaggregated cluster's decode pool.
+    pub decode_memory: Option<MemoryBreakdown>,
 }
 
 /// The form's parse errors, or the check to ask of the worker (its id still unset). Whatever
@@ -105,7 +107,12 @@ impl LiveCheck {
         }
         if self.newest.as_ref().is_some_and(|(newest, _)| newest.id == answer.id) {
             self.newest = None;
-            self.shown = Checked { errors: answer.errors, warnings: answer.warnings, memory: answer.memory };
+            self.shown = Checked {
+                errors: answer.errors,
+                warnings: answer.warnings,
+                memory: answer.memory,
+                decode_memory: answer.decode_memory,
+            };
         }
         self.next_to_send()
     }
@@ -235,6 +242,25 @@ mod tests {
         assert_eq!(live.worker_restarted().map(|r| r.id), Some(next.id));
         live.on_answer(answer(&next));
         assert!(live.shown().errors.is_empty() && live.shown().memory.is_some());
+    }
+
+    #[test]
+    fn a_disaggregated_form_shows_both_pools_memory() {
+        let mut live = LiveCheck::new();
+        let disagg = form(&[
+            ("disaggregation_config_type", "prefill_decode"),
+            ("disaggregation_config_decode_tensor_parallel_size", "2"),
+        ]);
+        let sent = live.form_changed(draft(&disagg, &Uploads::default())).unwrap();
+        live.on_answer(answer(&sent));
+        let shown = live.shown();
+        assert!(shown.errors.is_empty(), "{:?}", shown.errors);
+        assert_eq!(shown.memory.as_ref().map(|m| m.gpus_per_replica), Some(1), "the prefill pool");
+        assert_eq!(shown.decode_memory.as_ref().map(|m| m.gpus_per_replica), Some(2), "the decode pool");
+        // Back to aggregated serving: one pool.
+        let sent = live.form_changed(pp("2")).unwrap();
+        live.on_answer(answer(&sent));
+        assert!(live.shown().memory.is_some() && live.shown().decode_memory.is_none());
     }
 
     #[test]

@@ -40,8 +40,13 @@ pub struct CheckAnswer {
     pub errors: Vec<FieldError>,
     /// The engine's warnings about the configuration (a valid one).
     pub warnings: Vec<String>,
-    /// One GPU's memory (a valid configuration).
+    /// One GPU's memory (a valid configuration); a disaggregated cluster's prefill pool's.
     pub memory: Option<MemoryBreakdown>,
+    /// One GPU's memory of a disaggregated cluster's decode pool (a valid configuration with
+    /// `--disaggregation_config_type prefill_decode`), from its own memory plan: its device,
+    /// parallelism and KV blocks may differ from the prefill pool's.
+    #[serde(default)]
+    pub decode_memory: Option<MemoryBreakdown>,
 }
 
 /// One GPU of a replica, in GiB, and what its KV cache holds: from the engine's memory plan,
@@ -125,6 +130,12 @@ impl MemoryBreakdown {
         }
     }
 
+    /// The decode pool's breakdown of a validated disaggregated configuration (in the worker);
+    /// `None` for an aggregated one.
+    pub fn decode_of(sim: &llmsim_engine::SimConfig, typical_tokens: Option<f64>) -> Option<MemoryBreakdown> {
+        sim.disagg.as_ref().map(|d| MemoryBreakdown::of(&d.decode, typical_tokens))
+    }
+
     /// The parts of the GPU's memory as `(name, GiB)`, in the order a bar shows them: weights,
     /// KV cache, reserve, then what is unused.
     pub fn parts(&self) -> Vec<(&'static str, f64)> {
@@ -198,6 +209,34 @@ mod tests {
     }
 
     #[test]
+    fn a_disaggregated_clusters_decode_pool_has_its_own_memory_plan() {
+        let base = [
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_config_device", "h100"),
+            ("replica_config_network_device", "h100_dgx"),
+        ];
+        assert!(MemoryBreakdown::decode_of(&sim(&base), None).is_none(), "aggregated: one pool");
+        let mut pairs = base.to_vec();
+        pairs.extend([
+            ("disaggregation_config_type", "prefill_decode"),
+            ("disaggregation_config_decode_device", "h200"),
+            ("disaggregation_config_decode_network_device", "h200_dgx"),
+            ("disaggregation_config_decode_tensor_parallel_size", "2"),
+        ]);
+        let s = sim(&pairs);
+        let prefill = MemoryBreakdown::of(&s, Some(1280.0));
+        let decode = MemoryBreakdown::decode_of(&s, Some(1280.0)).expect("the decode pool's plan");
+        assert_eq!((prefill.total_gib, prefill.gpus_per_replica), (80.0, 1), "{prefill:?}");
+        assert!(prefill.device.contains("H100"), "{}", prefill.device);
+        assert_eq!(decode.gpus_per_replica, 2, "{decode:?}");
+        assert!(decode.device.contains("H200") && decode.total_gib > 80.0, "{decode:?}");
+        assert!((decode.weights_gib - prefill.weights_gib / 2.0).abs() < 0.01, "TP 2 halves the weights");
+        assert!(decode.kv_tokens > prefill.kv_tokens, "more memory and two GPUs: {decode:?}");
+        assert!(decode.unused_gib.abs() < 0.01, "the planner fills each GPU with KV: {decode:?}");
+        assert_eq!(decode.typical.map(|t| t.0), Some(1280));
+    }
+
+    #[test]
     fn answers_survive_the_json_between_page_and_worker() {
         let s = sim(&[("replica_config_model_name", "meta-llama/Meta-Llama-3-8B")]);
         let answer = CheckAnswer {
@@ -205,6 +244,7 @@ mod tests {
             errors: vec![FieldError { flag: "seed".into(), message: "m".into(), hint: None }],
             warnings: vec!["w".into()],
             memory: Some(MemoryBreakdown::of(&s, Some(7387.2))),
+            decode_memory: Some(MemoryBreakdown::of(&s, None)),
         };
         let message = crate::FromWorker::Checked(answer.clone());
         let back: crate::FromWorker =

@@ -43,6 +43,7 @@ pub fn check(request: &CheckRequest) -> CheckAnswer {
             errors: Vec::new(),
             warnings: sim.warnings.clone(),
             memory: Some(MemoryBreakdown::of(&sim, request.typical_tokens)),
+            decode_memory: MemoryBreakdown::decode_of(&sim, request.typical_tokens),
         },
         Err(e) => CheckAnswer {
             id,
@@ -97,6 +98,17 @@ mod tests {
         assert_eq!((answer.id, answer.errors.len()), (3, 0));
         let memory = answer.memory.expect("a valid form has a memory breakdown");
         assert_eq!(memory.typical.map(|t| t.0), Some(1280));
+        assert!(answer.decode_memory.is_none(), "an aggregated cluster has one pool");
+        let answer = check(&request(
+            &[
+                ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+                ("disaggregation_config_type", "prefill_decode"),
+                ("disaggregation_config_decode_tensor_parallel_size", "2"),
+            ],
+            &[],
+        ));
+        let decode = answer.decode_memory.expect("the decode pool's memory breakdown");
+        assert_eq!((decode.gpus_per_replica, answer.memory.unwrap().gpus_per_replica), (2, 1));
     }
 
     #[test]

@@ -72,9 +72,22 @@ fn SectionView(
     let flags = form::section_flags(&section);
     // One GPU's memory belongs with the model, device and parallelism it follows from.
     let memory = (section.id == "cluster").then(|| view! { <super::memory::MemoryPanel/> });
+    // Disaggregated, the cluster section's device, parallelism, replicas and KV blocks are the
+    // prefill pool's: a legend says so, and each such field is tagged.
+    let ctx = expect_context::<FormContext>();
+    let legend = (section.id == "cluster").then(|| {
+        view! {
+            <p class="pool-legend" data-testid="prefill-pool-legend"
+                style:display=move || if ctx.config.with(form::is_disaggregated) { "" } else { "none" }>
+                <span class="pool-tag">"Prefill pool"</span>
+                " Disaggregated prefill and decode: the fields tagged so set the prefill pool; the decode pool's are under \"Disaggregated prefill and decode\". The model is both pools'."
+            </p>
+        }
+    });
     view! {
         <details class="section" id=section.id open=section.open>
             <summary>{section.title}</summary>
+            {legend}
             <div class="fields">{flags.into_iter().map(|def| view! { <Field def=def/> }).collect_view()}</div>
             {memory}
         </details>
@@ -129,6 +142,10 @@ fn Field(
         <div class="field" id=format!("field-{}", def.name) class:invalid=invalid style:display=move || { if visible() { "" } else { "none" } }>
             <label for=format!("in-{}", def.name)>
                 <span class="label">{form::label(def)}</span>
+                {form::is_prefill_pool_flag(def).then(|| view! {
+                    <span class="pool-tag" data-testid="prefill-pool-tag"
+                        style:display=move || if ctx.config.with(form::is_disaggregated) { "" } else { "none" }>"Prefill pool"</span>
+                })}
                 <code class="flag">{def.name}</code>
             </label>
             {input}

@@ -1,6 +1,8 @@
 //! One GPU's memory before running, under the cluster's fields: a bar of weights, KV cache and
 //! reserve (and unused memory), and what the KV cache holds in tokens and concurrent requests;
-//! with the engine's warnings about the configuration, so they are read before the run.
+//! with the engine's warnings about the configuration, so they are read before the run. A
+//! disaggregated cluster shows one GPU of each pool: the prefill pool's (the cluster fields)
+//! and the decode pool's (`data-testid=memory-decode`), each from its own memory plan.
 
 use leptos::prelude::*;
 
@@ -13,13 +15,25 @@ use crate::summary::group_thousands;
 pub fn MemoryPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
     let memory = Memo::new(move |_| state.check.with(|c| c.memory.clone()));
+    let decode_memory = Memo::new(move |_| state.check.with(|c| c.decode_memory.clone()));
     let warnings = Memo::new(move |_| state.check.with(|c| c.warnings.clone()));
     view! {
         <div class="memory" data-testid="memory" aria-live="polite">
             <h3>"Memory per GPU"</h3>
-            {move || match memory.get() {
-                Some(m) => breakdown(m).into_any(),
-                None => view! { <p class="help">"Shown once the cluster's settings are valid."</p> }.into_any(),
+            {move || match (memory.get(), decode_memory.get()) {
+                (Some(m), Some(d)) => view! {
+                    <div class="memory-pool" data-testid="memory-prefill">
+                        <h4>"Prefill pool"</h4>
+                        {breakdown(m)}
+                    </div>
+                    <div class="memory-pool" data-testid="memory-decode">
+                        <h4>"Decode pool"</h4>
+                        {breakdown(d)}
+                    </div>
+                }
+                .into_any(),
+                (Some(m), None) => breakdown(m).into_any(),
+                (None, _) => view! { <p class="help">"Shown once the cluster's settings are valid."</p> }.into_any(),
             }}
             <For each=move || warnings.get() key=|w| w.clone() let:warning>
                 <p class="warning">{warning}</p>

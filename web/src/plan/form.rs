@@ -1,5 +1,5 @@
 //! The plan form: the space (node/device, TP, PP, replicas, replica scheduler with its chunk
-//! sizes and batch caps),
+//! sizes and batch caps; a disaggregated base's decode replicas, TP, PP, attention DP and EP),
 //! the objectives, the goal and the request count, over a base configuration taken from the
 //! run form. It builds the JSON that `llmsim search --config` reads, and the engine's
 //! `SearchSpec::from_json_value` validates it; each error is put at the form field it is about.
@@ -50,6 +50,12 @@ pub struct PlanForm {
     /// Decode replicas' pipeline stages, comma-separated (empty: the base's).
     #[serde(default)]
     pub decode_pp: String,
+    /// Decode replicas' attention data-parallel ranks, comma-separated (empty: the base's).
+    #[serde(default)]
+    pub decode_dp: String,
+    /// Decode replicas' expert-parallel degrees, comma-separated (empty: the base's).
+    #[serde(default)]
+    pub decode_ep: String,
     /// The objectives.
     pub slos: Vec<SloRow>,
     /// `and` or `or`.
@@ -77,6 +83,8 @@ impl Default for PlanForm {
             decode_replicas: String::new(),
             decode_tp: String::new(),
             decode_pp: String::new(),
+            decode_dp: String::new(),
+            decode_ep: String::new(),
             slos: vec![
                 SloRow { metric: "ttft".into(), quantile: "0.9".into(), max_s: "1".into() },
                 SloRow { metric: "tpot".into(), quantile: "0.9".into(), max_s: "0.05".into() },
@@ -105,7 +113,7 @@ pub enum Field {
     Replicas,
     /// Schedulers, chunk sizes and batch caps.
     Schedulers,
-    /// The decode pool's replicas, TP and PP (disaggregated).
+    /// The decode pool's replicas, TP, PP, attention DP and EP (disaggregated).
     DecodePool,
     /// Objective row `i`.
     Slo(usize),
@@ -127,6 +135,10 @@ const DISAGG_TYPE: &str = "disaggregation_config_type";
 const DECODE_REPLICAS: &str = "disaggregation_config_decode_num_replicas";
 const DECODE_TP: &str = "disaggregation_config_decode_tensor_parallel_size";
 const DECODE_PP: &str = "disaggregation_config_decode_num_pipeline_stages";
+const DECODE_DP: &str = "disaggregation_config_decode_attention_dp_size";
+const DECODE_EP: &str = "disaggregation_config_decode_expert_parallel_size";
+/// The decode pool's axes.
+const DECODE_AXES: [&str; 5] = [DECODE_REPLICAS, DECODE_TP, DECODE_PP, DECODE_DP, DECODE_EP];
 
 /// The metric names the objective rows offer.
 pub fn metric_names() -> Vec<&'static str> {
@@ -201,6 +213,8 @@ impl PlanForm {
             (DECODE_REPLICAS, &self.decode_replicas),
             (DECODE_TP, &self.decode_tp),
             (DECODE_PP, &self.decode_pp),
+            (DECODE_DP, &self.decode_dp),
+            (DECODE_EP, &self.decode_ep),
         ] {
             if flag.starts_with("disaggregation_config_decode_") && !disaggregated_base {
                 continue;
@@ -259,6 +273,8 @@ impl PlanForm {
                 DECODE_REPLICAS => !list(&self.decode_replicas).is_empty(),
                 DECODE_TP => !list(&self.decode_tp).is_empty(),
                 DECODE_PP => !list(&self.decode_pp).is_empty(),
+                DECODE_DP => !list(&self.decode_dp).is_empty(),
+                DECODE_EP => !list(&self.decode_ep).is_empty(),
                 "replica_scheduler_config_type" => !self.schedulers.is_empty(),
                 f => {
                     !list(&self.chunk_sizes).is_empty() && f.ends_with("_scheduler_config_chunk_size")
@@ -325,6 +341,8 @@ impl PlanForm {
             decode_replicas: joined(space.get(DECODE_REPLICAS)),
             decode_tp: joined(space.get(DECODE_TP)),
             decode_pp: joined(space.get(DECODE_PP)),
+            decode_dp: joined(space.get(DECODE_DP)),
+            decode_ep: joined(space.get(DECODE_EP)),
             slos: Vec::new(),
             slo_combine: object.get("slo_combine").map_or("and".into(), text),
             goal: object.get("goal").map_or("max_qps".into(), text),
@@ -423,7 +441,7 @@ pub fn field_of(e: &SpecError) -> Field {
     if f.starts_with("space.scheduler") {
         return Field::Schedulers;
     }
-    if [DECODE_REPLICAS, DECODE_TP, DECODE_PP].iter().any(|d| f.starts_with(&format!("space.{d}"))) {
+    if DECODE_AXES.iter().any(|d| f.starts_with(&format!("space.{d}"))) {
         return Field::DecodePool;
     }
     if let Some(rest) = f.strip_prefix("slos[") {

@@ -168,6 +168,59 @@ fn a_disaggregated_base_offers_the_decode_pools_axes_and_min_cost_scales_both_po
 }
 
 #[test]
+fn the_decode_pools_attention_dp_and_expert_parallelism_are_axes_too() {
+    // A MoE model served disaggregated: the decode pool's DP attention and EP are searched.
+    let mut base = quick_start();
+    // Fixed lengths: the points build here without the shipped trace's file.
+    base.retain(|(k, _)| {
+        !["replica_config_model_name", "length_generator_config_type"].contains(&k.as_str())
+    });
+    base.push(("replica_config_model_name".into(), "mistralai/Mixtral-8x7B-v0.1".into()));
+    base.push(("length_generator_config_type".into(), "fixed".into()));
+    base.push(("disaggregation_config_type".into(), "prefill_decode".into()));
+    let f = PlanForm {
+        tp: "2".into(),
+        decode_tp: "2".into(),
+        decode_dp: "1, 2".into(),
+        decode_ep: "1, 2".into(),
+        ..PlanForm::default()
+    };
+    let (spec, json) = f.build(&base).unwrap();
+    assert_eq!(spec.num_configurations(), 2 * 2, "decode DP × decode EP");
+    assert_eq!(json["space"]["disaggregation_config_decode_attention_dp_size"], json!([1, 2]));
+    assert_eq!(json["space"]["disaggregation_config_decode_expert_parallel_size"], json!([1, 2]));
+    let columns = spec.columns();
+    for flag in [
+        "disaggregation_config_decode_attention_dp_size",
+        "disaggregation_config_decode_expert_parallel_size",
+    ] {
+        assert!(columns.contains(&flag), "{flag} in {columns:?}");
+    }
+    // Each point is a configuration the engine builds, with the decode pool's DP and EP.
+    for c in 0..spec.num_configurations() {
+        let config = spec.point_config(c);
+        let sim = llmsim_engine::SimConfig::build(&config, &llmsim_engine::Inputs::new())
+            .unwrap_or_else(|e| panic!("configuration {c}: {e:?}"));
+        let decode = sim.disagg.expect("disaggregated").decode;
+        let text = |flag: &str| config.get(flag).to_text();
+        assert_eq!(
+            decode.replica.parallel.world_size().to_string(),
+            (2 * text("disaggregation_config_decode_attention_dp_size").parse::<u32>().unwrap()).to_string(),
+            "TP 2 × the decode pool's DP ranks"
+        );
+    }
+    // The link brings them back; a wrong value is refused at the decode pool's fields.
+    let (again, _) = PlanForm::from_spec_json(&json).unwrap();
+    assert_eq!((again.decode_dp.as_str(), again.decode_ep.as_str()), ("1, 2", "1, 2"));
+    let errors = PlanForm { decode_ep: "four".into(), ..f.clone() }.build(&base).unwrap_err();
+    assert!(errors.iter().any(|(field, _)| *field == Field::DecodePool), "{errors:?}");
+    // An aggregated run form leaves the hidden decode axes out.
+    let (spec, json) = f.build(&quick_start()).unwrap();
+    assert_eq!(spec.num_configurations(), 1);
+    assert!(json["space"].get("disaggregation_config_decode_expert_parallel_size").is_none(), "{json}");
+}
+
+#[test]
 fn a_share_link_restores_the_spec() {
     let f = PlanForm {
         schedulers: vec!["sarathi".into()],

@@ -328,6 +328,10 @@ fn PlanForm() -> impl IntoView {
                     {text_input(plan, "plan-decode-tp", |f| f.decode_tp.clone(), |f, v| f.decode_tp = v)}</label>
                 <label>"Decode PP stages"
                     {text_input(plan, "plan-decode-pp", |f| f.decode_pp.clone(), |f, v| f.decode_pp = v)}</label>
+                <label>"Decode attention DP ranks"
+                    {text_input(plan, "plan-decode-dp", |f| f.decode_dp.clone(), |f, v| f.decode_dp = v)}</label>
+                <label>"Decode EP (expert parallelism)"
+                    {text_input(plan, "plan-decode-ep", |f| f.decode_ep.clone(), |f, v| f.decode_ep = v)}</label>
                 {field_errors(errors, Field::DecodePool, "plan-error-decode-pool".into())}
             </fieldset>
             <fieldset>
