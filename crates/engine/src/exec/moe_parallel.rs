@@ -81,7 +81,12 @@ impl MoeExchange {
         let domain = stage.min(node.devices_per_node.max(1));
         let kind = if ep > 1 && dp == 1 {
             ExchangeKind::AllReduce
-        } else if ep > 1 && node.devices_per_node > MNNVL_DOMAIN_GPUS {
+        } else if ep > 1
+            && node.devices_per_node > MNNVL_DOMAIN_GPUS
+            && parallel.expert_tensor_parallel_size() == 1
+        {
+            // TensorRT-LLM's one-sided all-to-all needs multi-node NVLink and no MoE TP
+            // (`select_alltoall_method_type`); with expert TP it gathers and reduce-scatters.
             ExchangeKind::AllToAll
         } else {
             ExchangeKind::GatherScatter
@@ -308,6 +313,20 @@ mod tests {
         let expected = 2.0 * (8.0 + bytes / 900e3);
         assert!((x.time_us(64.0, 512.0, 0.0) - expected).abs() < 1e-9);
         assert!((expected - 25.368).abs() < 1e-3, "{expected}");
+    }
+
+    #[test]
+    fn expert_tp_on_an_nvl72_rack_gathers_and_reduce_scatters_instead_of_the_all_to_all() {
+        // TP 1 × DP 16 × EP 8 leaves expert TP 2 (16 GPUs, 8 EP ranks): TensorRT-LLM's
+        // all-to-all needs no MoE TP, so the ranks gather and reduce-scatter even in a rack.
+        let rack = catalog::find_node("gb200_nvl72").unwrap();
+        let p = parallel(1, 16, 8);
+        assert_eq!(p.expert_tensor_parallel_size(), 2);
+        let x = MoeExchange::new(p, rack, 7168.0, 8.0, |_| None);
+        assert_eq!(x.kind(), ExchangeKind::GatherScatter);
+        // Without expert TP (EP 16) the same rack runs the all-to-all.
+        let x = MoeExchange::new(parallel(1, 16, 16), rack, 7168.0, 8.0, |_| None);
+        assert_eq!(x.kind(), ExchangeKind::AllToAll);
     }
 
     #[test]

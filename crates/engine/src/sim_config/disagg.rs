@@ -198,14 +198,10 @@ pub(super) fn read(
         decode: placement(&decode),
         overhead_ns: match overhead_ms {
             Some(ms) => (ms * 1e6).round() as u64,
-            // The set-up both ends' connectors go through: the slower node's.
-            None => (prefill
-                .replica
-                .node
-                .kv_transfer_overhead_us
-                .max(decode.replica.node.kv_transfer_overhead_us)
-                * 1e3)
-                .round() as u64,
+            None => catalogue_overhead_ns(
+                prefill.replica.node.kv_transfer_overhead_us,
+                decode.replica.node.kv_transfer_overhead_us,
+            ),
         },
         layers_per_stage: prefill.replica.layers_per_stage(),
         layerwise,
@@ -218,6 +214,12 @@ pub(super) fn read(
         transfer,
         first_token_after_transfer,
     }))
+}
+
+/// A transfer's fixed cost when the flag leaves it to the node catalogue: the set-up both ends'
+/// connectors go through, so the slower of the two pools' nodes (µs in the catalogue, ns here).
+fn catalogue_overhead_ns(prefill_us: f64, decode_us: f64) -> u64 {
+    (prefill_us.max(decode_us) * 1e3).round() as u64
 }
 
 /// The run limits hold for the whole cluster, not each pool alone (each pool was checked
@@ -270,4 +272,17 @@ fn check_both_pools(
 /// The memory a disaggregated run needs: its requests and inputs once, both pools' KV blocks.
 pub(super) fn combined_estimate(prefill: &MemoryEstimate, decode: &MemoryEstimate) -> MemoryEstimate {
     MemoryEstimate { kv_blocks: prefill.kv_blocks.saturating_add(decode.kv_blocks), ..*prefill }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_overhead_is_the_slower_node_s_in_nanoseconds() {
+        assert_eq!(catalogue_overhead_ns(12.5, 30.0), 30_000);
+        assert_eq!(catalogue_overhead_ns(30.0, 12.5), 30_000);
+        assert_eq!(catalogue_overhead_ns(0.0, 0.0), 0);
+        assert_eq!(catalogue_overhead_ns(1.0004, 0.0), 1_000);
+    }
 }
