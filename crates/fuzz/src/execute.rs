@@ -231,9 +231,8 @@ fn build_and_run(
             format!("accepted beyond the budget: {}", sim_config.memory_estimate),
         ));
     }
-    let blocks = sim_config.memory.num_blocks.saturating_mul(u64::from(sim_config.cluster.num_replicas));
     let mut sim = Simulation::new(&sim_config);
-    if blocks <= limits.checked_blocks {
+    if simulated_blocks(&sim_config) <= limits.checked_blocks {
         sim = sim.with_invariant_checks();
     }
     // Requests a workload may send: its estimate (for random arrivals over a duration, the
@@ -319,6 +318,14 @@ fn build_and_run(
     Ok(Verdict::Accepted { events, cut })
 }
 
+/// KV blocks of every pool of the cluster. The invariant checks walk each replica's pool after
+/// every event, so only small clusters are checked; a disaggregated cluster's decode pool
+/// counts too (a large decode pool alone made a checked run crawl: a false hang).
+fn simulated_blocks(c: &SimConfig) -> u64 {
+    let pool = |c: &SimConfig| c.memory.num_blocks.saturating_mul(u64::from(c.cluster.num_replicas));
+    pool(c).saturating_add(c.disagg.as_ref().map_or(0, |d| pool(&d.decode)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,6 +361,26 @@ mod tests {
         ]);
         let verdict = execute(&case, &ExecLimits::default());
         assert!(matches!(verdict, Verdict::Accepted { cut: false, .. }), "{verdict:?}");
+    }
+
+    #[test]
+    fn a_disaggregated_cluster_counts_its_decode_pool_s_blocks() {
+        // The short campaign's finding (stop 34): 2 prefill replicas of 100 blocks and a decode
+        // pool of 16,777,216 blocks ran with the checks on and crawled.
+        let mut config = Config::default();
+        for (k, v) in [
+            ("disaggregation_config_type", "prefill_decode"),
+            ("cluster_config_num_replicas", "2"),
+            ("cache_config_num_blocks", "100"),
+            ("disaggregation_config_decode_num_replicas", "1"),
+            ("disaggregation_config_decode_num_blocks", "16777216"),
+        ] {
+            config.set(k, v).unwrap();
+        }
+        let inputs = Inputs::default();
+        let c = SimConfig::build(&config, &inputs).unwrap();
+        assert_eq!(simulated_blocks(&c), 2 * 100 + 16_777_216);
+        assert!(simulated_blocks(&c) > ExecLimits::default().checked_blocks);
     }
 
     #[test]
