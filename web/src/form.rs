@@ -62,9 +62,7 @@ const DECODE_PREFIX: &str = "disaggregation_config_decode_";
 
 /// Whether `config` serves disaggregated (`--disaggregation_config_type prefill_decode`): then
 /// the cluster fields with a decode-pool counterpart set the prefill pool only.
-pub fn is_disaggregated(config: &Config) -> bool {
-    config.get(llmsim_engine::disagg::TYPE_FLAG).to_text() == llmsim_engine::disagg::PREFILL_DECODE
-}
+pub use llmsim_engine::disagg::is_disaggregated;
 
 /// Whether a cluster field sets only the prefill pool of a disaggregated cluster: it is in the
 /// cluster section and the decode pool has its own flag for it (`replica_config_device` and

@@ -26,6 +26,11 @@ pub const AGGREGATED: &str = "none";
 /// Its value for separate prefill and decode pools.
 pub const PREFILL_DECODE: &str = "prefill_decode";
 
+/// Whether `config` serves disaggregated (separate prefill and decode pools).
+pub fn is_disaggregated(config: &crate::config::Config) -> bool {
+    config.get(TYPE_FLAG).to_text() == PREFILL_DECODE
+}
+
 /// The decode pool's flags (shown when [`TYPE_FLAG`] is `prefill_decode`).
 pub const FLAGS: &[FlagDef] = &[
     FlagDef::int(

@@ -467,7 +467,7 @@ impl SearchSpec {
         let replicas_in_space = space.iter().any(|a| a.sets(REPLICAS_FLAG));
         // With disaggregated serving in base, the replica counts in base and space are the
         // prefill part of a prefill:decode unit that a searched count scales (`point_flags`).
-        let disaggregated = is_disaggregated(&base);
+        let disaggregated = disagg::is_disaggregated(&base);
         let searches_replicas = match goal {
             SearchGoal::MaxQps => false,
             SearchGoal::MinReplicas => {
@@ -645,7 +645,7 @@ impl SearchSpec {
     pub fn pool_sizes(&self, configuration: usize, n: Option<u32>) -> (u32, Option<u32>) {
         let config = self.point(configuration, self.qps, n);
         let count = |flag: &str| config.get(flag).to_text().parse::<u32>().unwrap_or(0);
-        (count(REPLICAS_FLAG), is_disaggregated(&config).then(|| count(DECODE_REPLICAS_FLAG)))
+        (count(REPLICAS_FLAG), disagg::is_disaggregated(&config).then(|| count(DECODE_REPLICAS_FLAG)))
     }
 
     /// The most units (replicas, or prefill:decode units) a replica search tries for
@@ -715,16 +715,11 @@ impl SearchSpec {
     }
 }
 
-/// Whether `config` serves disaggregated (separate prefill and decode pools).
-fn is_disaggregated(config: &Config) -> bool {
-    config.get(disagg::TYPE_FLAG).to_text() == disagg::PREFILL_DECODE
-}
-
 /// A disaggregated configuration's prefill:decode unit, `(prefill replicas, decode replicas)`,
 /// that a searched replica count multiplies; `None` when it is aggregated, `Some(Err(text))`
 /// with the first count that is not a replica count (see [`unit_count`]).
 fn pool_units(config: &Config) -> Option<Result<(u32, u32), String>> {
-    is_disaggregated(config).then(|| {
+    disagg::is_disaggregated(config).then(|| {
         Ok((
             unit_count(&config.get(REPLICAS_FLAG).to_text())?,
             unit_count(&config.get(DECODE_REPLICAS_FLAG).to_text())?,

@@ -62,7 +62,7 @@ pub(super) fn read(
     memory_budget: u64,
     prefill: &SimConfig,
 ) -> Result<Option<DisaggSpec>, ConfigErrors> {
-    if user.get(disagg::TYPE_FLAG).to_text() != disagg::PREFILL_DECODE {
+    if !disagg::is_disaggregated(user) {
         return Ok(None);
     }
     let mut p = Params::new(user);
