@@ -97,7 +97,7 @@ pub const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "disaggregation_config_layerwise_transfer",
         "false",
-        "Send the KV cache layer by layer while the prefill runs (Mooncake, SGLang).",
+        "Send the KV cache layer by layer while the prefill runs (a connector with per-layer save hooks, vLLM KVConnectorBase_V1.save_kv_layer); off = after the prefill, as SGLang, TensorRT-LLM and vLLM's NIXL connector send it.",
     ),
     FlagDef::opt_float(
         "disaggregation_config_transfer_overhead_ms",

@@ -13,9 +13,13 @@
 //!
 //! Path: replicas are placed in order on the cluster's GPUs, the prefill pool first, packed
 //! into nodes of the node catalogue's size (`devices_per_node`: 8 for a DGX board, 72 for an
-//! NVL72 rack). Two replicas whose GPUs all lie in one node (one NVLink domain) of the same
-//! node type transfer over NVLink (`intra_node_*` figures), any others over RDMA between
-//! nodes (`inter_node_*`, per GPU: one NIC per GPU); sources in `data/README.md`.
+//! NVL72 rack) without straddling a node: a replica that fits in a node but not in what is
+//! left of the current one starts on the next node (as a deployment places an instance: its
+//! TP group shares one NVLink domain), and one larger than a node starts on a node boundary
+//! ([`KvTransferModel::first_gpu`]). Two replicas whose GPUs all lie in one node (one NVLink
+//! domain) of the same node type transfer over NVLink (`intra_node_*` figures), any others
+//! over RDMA between nodes (`inter_node_*`, per GPU: one NIC per GPU); sources in
+//! `data/README.md`.
 
 use crate::request::ReplicaId;
 use crate::time::SimTime;
@@ -84,12 +88,40 @@ impl KvTransferModel {
             return LinkKind::Rdma;
         }
         let size = u64::from(self.prefill.devices_per_node);
-        let gp = u64::from(self.prefill.gpus_per_replica);
-        let gd = u64::from(self.decode.gpus_per_replica);
-        let p_first = u64::from(p) * gp;
-        let d_first = u64::from(self.prefill.num_replicas) * gp + u64::from(d) * gd;
+        let gp = u64::from(self.prefill.gpus_per_replica.max(1));
+        let gd = u64::from(self.decode.gpus_per_replica.max(1));
+        let p_first = Self::first_gpu(0, gp, size, u64::from(p));
+        // The decode pool starts after the prefill pool's last GPU (in that node if room is left).
+        let prefill_end = match u64::from(self.prefill.num_replicas) {
+            0 => 0,
+            n => Self::first_gpu(0, gp, size, n - 1) + gp,
+        };
+        let d_first = Self::first_gpu(prefill_end, gd, size, u64::from(d));
         let nodes = [p_first / size, (p_first + gp - 1) / size, d_first / size, (d_first + gd - 1) / size];
         if nodes.iter().all(|n| *n == nodes[0]) { LinkKind::NvLink } else { LinkKind::Rdma }
+    }
+
+    /// The first GPU of the `index`-th of a pool's replicas of `gpus` GPUs each, placed in order
+    /// from GPU `start` on nodes of `size` GPUs without straddling a node: a replica that fits in
+    /// a node but not in the rest of the current one starts on the next node; one larger than a
+    /// node starts on a node boundary. Closed form (a transfer asks it for two replicas; a pool
+    /// may have thousands).
+    pub fn first_gpu(start: u64, gpus: u64, size: u64, index: u64) -> u64 {
+        let size = size.max(1);
+        let gpus = gpus.max(1);
+        let next_node = start.div_ceil(size) * size;
+        if gpus > size {
+            // Each replica takes whole nodes; the first starts on a node boundary.
+            return next_node + index * gpus.div_ceil(size) * size;
+        }
+        let per_node = size / gpus;
+        // Replicas that fit in what is left of `start`'s node (none when `start` is on a boundary).
+        let in_first = if start % size == 0 { 0 } else { (next_node - start) / gpus };
+        if index < in_first {
+            return start + index * gpus;
+        }
+        let rest = index - in_first;
+        next_node + rest / per_node * size + rest % per_node * gpus
     }
 
     /// Tokens of a `tokens`-token prompt whose sliding-window KV is sent: the last
@@ -277,6 +309,34 @@ mod tests {
         let mut other = pool(3, 2);
         other.node = "h200_dgx".into();
         assert_eq!(model(pool(2, 2), other).link(0, 0), LinkKind::Rdma, "different node types");
+    }
+
+    #[test]
+    fn a_replica_never_straddles_two_nodes() {
+        // Prefill TP2 × 3 on GPUs 0-5; the TP4 decode replica does not fit in GPUs 6-7, so it
+        // takes 8-11 (node 1): RDMA. Before, it was placed on 6-9, across two nodes.
+        let m = model(pool(3, 2), pool(1, 4));
+        assert_eq!(m.link(0, 0), LinkKind::Rdma);
+        // A TP2 decode replica fits in GPUs 6-7: NVLink with the prefill replicas of node 0.
+        let m = model(pool(3, 2), pool(2, 2));
+        assert_eq!(m.link(2, 0), LinkKind::NvLink);
+        assert_eq!(m.link(2, 1), LinkKind::Rdma, "the second decode replica is on GPUs 8-9");
+        // TP3 replicas: two per 8-GPU node (0-2, 3-5), the third on 8-10.
+        assert_eq!(KvTransferModel::first_gpu(0, 3, 8, 1), 3);
+        assert_eq!(KvTransferModel::first_gpu(0, 3, 8, 2), 8);
+        assert_eq!(KvTransferModel::first_gpu(0, 3, 8, 5), 19);
+        // From the middle of a node: GPUs 6-7 take one TP2 replica, then node 1.
+        assert_eq!(KvTransferModel::first_gpu(6, 2, 8, 0), 6);
+        assert_eq!(KvTransferModel::first_gpu(6, 2, 8, 1), 8);
+        assert_eq!(KvTransferModel::first_gpu(6, 2, 8, 5), 16);
+        // Larger than a node (TP 16 on 8-GPU nodes): two whole nodes each, from a boundary.
+        assert_eq!(KvTransferModel::first_gpu(6, 16, 8, 0), 8);
+        assert_eq!(KvTransferModel::first_gpu(6, 4, 8, 0), 8, "GPUs 6-7 are too few for TP4");
+        assert_eq!(KvTransferModel::first_gpu(0, 16, 8, 1), 16);
+        assert_eq!(KvTransferModel::first_gpu(6, 16, 8, 1), 24);
+        // An NVL72 rack holds nine TP8 replicas; the tenth starts the next rack.
+        assert_eq!(KvTransferModel::first_gpu(0, 8, 72, 9), 72);
+        assert_eq!(KvTransferModel::first_gpu(0, 8, 72, 8), 64);
     }
 
     #[test]
