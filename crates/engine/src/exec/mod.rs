@@ -89,8 +89,15 @@ pub enum Op {
     MlpDownProjAllReduce,
     MoeRouter,
     MoeExperts,
-    /// Expert parallelism's all-to-all dispatch and combine (or, with attention data
-    /// parallelism and no EP, the gather and scatter of the ranks' tokens around the experts).
+    /// The MoE layers' exchange under attention TP with EP: the TP group's all-reduce of the
+    /// experts' partial sums ([`moe_parallel::ExchangeKind::AllReduce`]).
+    MoeAllReduce,
+    /// The MoE layers' exchange under attention DP without a one-sided all-to-all: the
+    /// all-gather of the other DP ranks' tokens before the experts and the reduce-scatter of
+    /// the sums after ([`moe_parallel::ExchangeKind::GatherScatter`]).
+    MoeAllGatherReduceScatter,
+    /// The MoE layers' exchange on a multi-node NVLink rack: the token-level all-to-all
+    /// dispatch and combine ([`moe_parallel::ExchangeKind::AllToAll`]).
     MoeAllToAll,
     Add,
     LmHead,
@@ -103,7 +110,7 @@ pub enum Op {
 
 impl Op {
     /// Number of operations.
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 24;
     /// Every operation, in execution order.
     pub const ALL: [Op; Op::COUNT] = [
         Op::Embedding,
@@ -122,6 +129,8 @@ impl Op {
         Op::MlpDownProjAllReduce,
         Op::MoeRouter,
         Op::MoeExperts,
+        Op::MoeAllReduce,
+        Op::MoeAllGatherReduceScatter,
         Op::MoeAllToAll,
         Op::Add,
         Op::LmHead,
@@ -149,6 +158,8 @@ impl Op {
             Op::MlpDownProjAllReduce => "mlp_down_proj_all_reduce",
             Op::MoeRouter => "moe_router",
             Op::MoeExperts => "moe_experts",
+            Op::MoeAllReduce => "moe_all_reduce",
+            Op::MoeAllGatherReduceScatter => "moe_all_gather_reduce_scatter",
             Op::MoeAllToAll => "moe_all_to_all",
             Op::Add => "add",
             Op::LmHead => "lm_head",

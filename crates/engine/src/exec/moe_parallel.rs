@@ -4,8 +4,8 @@
 //! rank's load under a routing distribution (the slowest rank sets the step), and how one
 //! replica's batch spreads over its attention-DP ranks.
 
-use super::BatchItem;
 use super::cost::{ACT_BYTES, AlphaBeta, Collective};
+use super::{BatchItem, Op};
 use crate::catalog::NodeSpec;
 use crate::config::ParallelSpec;
 
@@ -28,6 +28,18 @@ pub enum ExchangeKind {
     /// (TensorRT-LLM's MNNVL / NVLinkOneSided all-to-all under attention DP on a multi-node
     /// NVLink rack; DeepEP).
     AllToAll,
+}
+
+impl ExchangeKind {
+    /// The op this exchange's time is reported under, named for the collective it is (the op
+    /// breakdown, the per-op CDFs and the Chrome trace show what was timed).
+    pub fn op(self) -> Op {
+        match self {
+            ExchangeKind::AllReduce => Op::MoeAllReduce,
+            ExchangeKind::GatherScatter => Op::MoeAllGatherReduceScatter,
+            ExchangeKind::AllToAll => Op::MoeAllToAll,
+        }
+    }
 }
 
 /// What moves between GPUs around one MoE layer.

@@ -1668,7 +1668,7 @@ impl RooflinePredictor {
             let shared =
                 cost::shared_expert_us(&self.gemm, self.gemm_peaks, &d.shared, tokens, self.weight_bytes);
             out.set(Op::MoeExperts, moe_ms * shared, r);
-            out.set(Op::MoeAllToAll, moe_ms * d.exchange.time_us(tokens, total_tokens, all_reduce), r);
+            out.set(d.exchange.kind().op(), moe_ms * d.exchange.time_us(tokens, total_tokens, all_reduce), r);
         }
         if position.is_first() {
             out.set(Op::Embedding, op_us(EMBEDDING_SLOT) * 1e-3, r);
@@ -3404,20 +3404,53 @@ mod deployed_tests {
         let exchange = MoeExchange::new(deployed_deepseek(8, 8).parallel, node, 7168.0, 8.0, |gpus| {
             Calibration::embedded().node("h200_dgx").and_then(|n| n.all_reduce(gpus))
         });
-        assert_eq!(ep.get(Op::MoeAllToAll), 58.0 * 1e-3 * exchange.time_us(8.0, 64.0, 0.0));
+        assert_eq!(ep.get(Op::MoeAllGatherReduceScatter), 58.0 * 1e-3 * exchange.time_us(8.0, 64.0, 0.0));
         // Attention TP 8 with EP 8: each MoE layer's exchange is the all-reduce a dense layer
         // pays (58 MoE layers, 3 dense ones).
         let tp_ep = with_routing(&deployed_deepseek(1, 8), MoeRoutingKind::Uniform).predict(&batch, ONLY);
         let per_layer = tp_ep.get(Op::MlpDownProjAllReduce) / 3.0;
         assert!(per_layer > 0.0);
-        assert!((tp_ep.get(Op::MoeAllToAll) - 58.0 * per_layer).abs() < 1e-12);
+        assert!((tp_ep.get(Op::MoeAllReduce) - 58.0 * per_layer).abs() < 1e-12);
         // Only dense layers all-reduce after the MLP, and at attention TP 1 not even those.
         assert_eq!(ep.get(Op::MlpDownProjAllReduce), 0.0);
         // The TP-only replica has no exchange; balanced routing is cheaper than uniform.
         let tp = deepseek_tp8().predict(&batch, ONLY);
-        assert_eq!(tp.get(Op::MoeAllToAll), 0.0);
+        for op in [Op::MoeAllReduce, Op::MoeAllGatherReduceScatter, Op::MoeAllToAll] {
+            assert_eq!(tp.get(op), 0.0);
+        }
         let balanced = with_routing(&deployed_deepseek(8, 8), MoeRoutingKind::Balanced).predict(&batch, ONLY);
         assert!(balanced.get(Op::MoeExperts) < ep.get(Op::MoeExperts));
+    }
+
+    #[test]
+    fn the_moe_exchange_is_reported_under_the_collective_it_is() {
+        // One op per exchange kind, and only that one carries the time: the op breakdown, the
+        // per-op CDFs and the Chrome trace name what was timed (all three were
+        // `moe_all_to_all` whatever the kind).
+        let batch = decode_batch(64, 2048);
+        let exchange_ops = [Op::MoeAllReduce, Op::MoeAllGatherReduceScatter, Op::MoeAllToAll];
+        // DeepSeek-V3 fp4 on an NVL72 rack at attention DP 8 × EP 8 (expert TP 1).
+        let rack = replica(&[
+            ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+            ("replica_config_device", "gb200"),
+            ("replica_config_network_device", "gb200_nvl72"),
+            ("replica_config_weight_dtype", "fp4"),
+            ("replica_config_tensor_parallel_size", "1"),
+            ("replica_config_attention_dp_size", "8"),
+            ("replica_config_expert_parallel_size", "8"),
+        ]);
+        let cases = [
+            (deployed_deepseek(1, 8), "moe_all_reduce"),
+            (deployed_deepseek(8, 8), "moe_all_gather_reduce_scatter"),
+            (rack, "moe_all_to_all"),
+        ];
+        for (replica, name) in cases {
+            let predictor = RooflinePredictor::new(&replica, RooflineCoefficients::default()).unwrap();
+            let time = predictor.predict(&batch, ONLY);
+            let ran: Vec<&str> =
+                exchange_ops.iter().filter(|op| time.get(**op) > 0.0).map(|op| op.name()).collect();
+            assert_eq!(ran, [name], "{:?}", replica.parallel);
+        }
     }
 
     #[test]
