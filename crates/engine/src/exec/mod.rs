@@ -47,6 +47,24 @@ pub struct BatchItem {
 impl BatchItem {
     /// No attention-DP rank assigned.
     pub const NO_RANK: u16 = u16::MAX;
+
+    /// `num_tokens` of prefill (`is_prefill`) or decode work after `num_processed_tokens`
+    /// cached ones, on no particular attention-DP rank ([`BatchItem::NO_RANK`]).
+    pub const fn new(num_processed_tokens: u32, num_tokens: u32, is_prefill: bool) -> BatchItem {
+        BatchItem { num_processed_tokens, num_tokens, is_prefill, dp_rank: BatchItem::NO_RANK }
+    }
+
+    /// A prefill chunk of `num_tokens` after `num_processed_tokens` cached ones
+    /// ([`BatchItem::new`]).
+    pub const fn prefill(num_processed_tokens: u32, num_tokens: u32) -> BatchItem {
+        BatchItem::new(num_processed_tokens, num_tokens, true)
+    }
+
+    /// A decode step of `num_tokens` (1, or k + 1 for a speculative verification) over
+    /// `num_processed_tokens` cached ones ([`BatchItem::new`]).
+    pub const fn decode(num_processed_tokens: u32, num_tokens: u32) -> BatchItem {
+        BatchItem::new(num_processed_tokens, num_tokens, false)
+    }
 }
 
 /// Which stage of how many a batch is on.

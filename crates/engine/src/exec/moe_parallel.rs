@@ -444,12 +444,7 @@ mod tests {
 
     #[test]
     fn a_batch_spreads_over_ranks_by_tokens() {
-        let item = |t: u32, prefill: bool| BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: t,
-            is_prefill: prefill,
-            dp_rank: BatchItem::NO_RANK,
-        };
+        let item = |t: u32, prefill: bool| BatchItem::new(0, t, prefill);
         let batch = [item(1000, true), item(1, false), item(1, false), item(1, false), item(500, true)];
         let mut ranks = Vec::new();
         spread_over_ranks(&batch, 2, &mut ranks);
