@@ -984,7 +984,7 @@ impl RooflinePredictor {
         self.send_recv.time_us(PIPELINE_TENSORS * tokens * self.shape.embedding_dim * ACT_BYTES)
     }
 
-    /// LM head over `sequences` rows, µs (rows: [`logit_rows`]).
+    /// LM head over `sequences` rows, µs (rows: `logit_rows`).
     pub fn lm_head_us(&self, sequences: f64) -> f64 {
         let (n, k) = self.shape.gemm_nk(Op::LmHead).unwrap_or((0.0, 0.0));
         cost::gemm_us(&self.gemm, self.gemm_peaks, sequences, n, k, ACT_BYTES, self.lm_head_weight_bytes)
@@ -1187,7 +1187,7 @@ impl RooflinePredictor {
     /// `Indexer.forward_cuda` runs, on every GPU over all of the step's tokens: the query
     /// projection from the query latent (`wq_b`), the key projection (`wk`) and the head-weight
     /// projection (`weights_proj`, overlapped on a second stream in a captured decode step of up
-    /// to 1,024 tokens), then [`INDEXER_FULL_ELEMENTWISE`] element-wise kernels, the fp8 logits
+    /// to 1,024 tokens), then `INDEXER_FULL_ELEMENTWISE` element-wise kernels, the fp8 logits
     /// of every query against every cached indexer key of its sequence (DeepGEMM's
     /// `fp8_paged_mqa_logits` at decode, timed on the decode-attention curve; `fp8_mqa_logits`
     /// in an extend step, on the prefill curve at the 16-bit rate), and one top-k kernel reading
