@@ -208,14 +208,7 @@ fn vidur_reference_tables_drive_the_profile_predictor() {
     let pos = StagePosition { stage: 0, num_stages: 1 };
 
     // attention.csv has a decode row at batch 4, KV 1024 and a prefill row at chunk 512, KV 0.
-    let decode: Vec<BatchItem> = (0..4)
-        .map(|_| BatchItem {
-            num_processed_tokens: 1024,
-            num_tokens: 1,
-            is_prefill: false,
-            dp_rank: BatchItem::NO_RANK,
-        })
-        .collect();
+    let decode: Vec<BatchItem> = (0..4).map(|_| BatchItem::decode(1024, 1)).collect();
     let d = p.predict(&decode, pos);
     assert_eq!(d.provenance[Op::AttnDecode as usize], Provenance::Measured);
     assert_eq!(
@@ -223,12 +216,7 @@ fn vidur_reference_tables_drive_the_profile_predictor() {
         Provenance::Measured,
         "8 tokens is a profiled num_tokens"
     );
-    let prefill = [BatchItem {
-        num_processed_tokens: 0,
-        num_tokens: 512,
-        is_prefill: true,
-        dp_rank: BatchItem::NO_RANK,
-    }];
+    let prefill = [BatchItem::prefill(0, 512)];
     let t = p.predict(&prefill, pos);
     assert_eq!(t.provenance[Op::AttnPrefill as usize], Provenance::Measured);
     let row = std::fs::read_to_string(&attention).unwrap();
@@ -240,14 +228,7 @@ fn vidur_reference_tables_drive_the_profile_predictor() {
         .expect("prefill row chunk 512 kv 0");
     assert!((t.get(Op::AttnPrefill) / 32.0 - measured_ms).abs() < 1e-9, "32 layers × the measured row");
     // A 6000-token context is past no row of this table; 300k is past every row.
-    let far: Vec<BatchItem> = (0..4)
-        .map(|_| BatchItem {
-            num_processed_tokens: 300_000,
-            num_tokens: 1,
-            is_prefill: false,
-            dp_rank: BatchItem::NO_RANK,
-        })
-        .collect();
+    let far: Vec<BatchItem> = (0..4).map(|_| BatchItem::decode(300_000, 1)).collect();
     assert_eq!(p.predict(&far, pos).provenance[Op::AttnDecode as usize], Provenance::Extrapolated);
     assert!(p.describe().contains("attention"), "{}", p.describe());
 }

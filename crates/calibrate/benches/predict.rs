@@ -19,21 +19,10 @@ fn batches() -> Vec<Vec<BatchItem>> {
     (0..1000)
         .map(|_| {
             let decodes = 1 + next(128) as u32;
-            let mut batch: Vec<BatchItem> = (0..decodes)
-                .map(|_| BatchItem {
-                    num_processed_tokens: 64 + next(4000) as u32,
-                    num_tokens: 1,
-                    is_prefill: false,
-                    dp_rank: BatchItem::NO_RANK,
-                })
-                .collect();
+            let mut batch: Vec<BatchItem> =
+                (0..decodes).map(|_| BatchItem::decode(64 + next(4000) as u32, 1)).collect();
             if next(2) == 0 {
-                batch.push(BatchItem {
-                    num_processed_tokens: next(2048) as u32,
-                    num_tokens: 512 - decodes,
-                    is_prefill: true,
-                    dp_rank: BatchItem::NO_RANK,
-                });
+                batch.push(BatchItem::prefill(next(2048) as u32, 512 - decodes));
             }
             batch
         })

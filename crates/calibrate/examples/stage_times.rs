@@ -15,20 +15,8 @@ fn main() {
     let pairs = args.chunks(2).map(|c| (c[0].as_str(), c[1].as_str()));
     let config = Config::from_pairs(pairs).unwrap_or_else(|e| panic!("{e}"));
     let sim = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}"));
-    let decode: Vec<BatchItem> = (0..16)
-        .map(|_| BatchItem {
-            num_processed_tokens: 1024,
-            num_tokens: 1,
-            is_prefill: false,
-            dp_rank: BatchItem::NO_RANK,
-        })
-        .collect();
-    let prefill = vec![BatchItem {
-        num_processed_tokens: 0,
-        num_tokens: 512,
-        is_prefill: true,
-        dp_rank: BatchItem::NO_RANK,
-    }];
+    let decode: Vec<BatchItem> = (0..16).map(|_| BatchItem::decode(1024, 1)).collect();
+    let prefill = vec![BatchItem::prefill(0, 512)];
     let stages = sim.replica.parallel.num_pipeline_stages;
     for (label, batch) in [("16 decodes at 1024", decode), ("prefill of 512", prefill)] {
         for stage in 0..stages {

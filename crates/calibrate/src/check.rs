@@ -180,7 +180,7 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
         }
     }
     out.extend(mla_rows(shared, calibration, system)?);
-    out.extend(moe_quantised_rows(shared, calibration, system));
+    out.extend(moe_quantised_rows(shared, calibration, system)?);
     let node = format!("{}_dgx", name);
     if let Some(node_cal) = calibration.node(&node) {
         for kernel in AllReduceKernel::ALL {
@@ -210,10 +210,10 @@ pub fn aic_rows(shared: &Path, calibration: &Calibration, system: &str) -> Resul
 /// fp4 and int4 weight-only fused-MoE tables of `system`, ≥ `MOE_FIT_FROM` routed tokens per expert), and the
 /// generic GEMM curve of the dtype on the same rows (what the experts cost without the fit).
 /// Reported, not bounded: one curve per device and dtype spans 12-18 shapes and 2-3 kernels.
-pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str) -> Vec<ErrorRow> {
+pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str) -> Result<Vec<ErrorRow>> {
     let name = AIC_SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, d)| *d).expect("known system");
-    let Some(cal) = calibration.device(name) else { return Vec::new() };
-    let Some(act) = cal.curve(class::MLP_ACT) else { return Vec::new() };
+    let Some(cal) = calibration.device(name) else { return Ok(Vec::new()) };
+    let Some(act) = cal.curve(class::MLP_ACT) else { return Ok(Vec::new()) };
     let dev = device(name);
     let mut out = Vec::new();
     for (weights, fused, generic) in [
@@ -222,7 +222,7 @@ pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str
         // INT4 weight-only experts multiply at 16 bits: the bf16 generic GEMM.
         (Dtype::Int4, class::MOE_EXPERTS_INT4, class::GEMM),
     ] {
-        let rows = crate::moe_prefill_rows(shared, system, dev, weights);
+        let rows = crate::moe_prefill_rows(shared, system, dev, weights)?;
         let table = crate::moe_table(dev, weights);
         for class in [fused, generic] {
             let Some(curve) = cal.curve(class) else { continue };
@@ -247,7 +247,7 @@ pub fn moe_quantised_rows(shared: &Path, calibration: &Calibration, system: &str
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Shipped MLA curves against AIC's MLA tables of `system` (SGLang's kernels): prefill and
@@ -312,7 +312,7 @@ pub fn family_rows(shared: &Path, calibration: &Calibration, family: Family) -> 
     for (system, _) in AIC_SYSTEMS {
         match family {
             Family::Mla => out.extend(mla_rows(shared, calibration, system)?),
-            Family::Moe => out.extend(moe_quantised_rows(shared, calibration, system)),
+            Family::Moe => out.extend(moe_quantised_rows(shared, calibration, system)?),
         }
     }
     Ok(out)
@@ -701,11 +701,8 @@ pub fn moe_band_rows(shared: &Path, calibration: &Calibration, system: &str) -> 
     let name = AIC_SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, d)| *d).expect("known system");
     let (dev, cal) = (device(name), calibration.device(name).expect("device calibrated"));
     let mut rows = data::aic_moe(shared, system, "moe_mixtral8x7b_bf16")?;
-    if let Ok(all) = data::aic_moe(shared, system, "moe_bf16") {
-        rows.extend(
-            all.into_iter().filter(|r| !(r.experts == 8.0 && r.inter == 14336.0 && r.hidden == 4096.0)),
-        );
-    }
+    let all = data::aic_moe_if_present(shared, system, "moe_bf16")?;
+    rows.extend(all.into_iter().filter(|r| !(r.experts == 8.0 && r.inter == 14336.0 && r.hidden == 4096.0)));
     let mut cells: std::collections::BTreeMap<(String, u32, String, usize), Vec<f64>> = Default::default();
     for r in rows.iter().filter(|r| r.ep == 1) {
         let Some(routing) = moe_routing(&r.dist, r.experts, r.top_k) else { continue };
@@ -737,7 +734,7 @@ pub const MOE_ROUTING_TOKENS: [f64; 4] = [2.0, 4.0, 8.0, 16.0];
 pub fn moe_routing_rows(shared: &Path, calibration: &Calibration, system: &str) -> Result<Vec<BandRow>> {
     let name = AIC_SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, d)| *d).expect("known system");
     let (dev, cal) = (device(name), calibration.device(name).expect("device calibrated"));
-    let Ok(rows) = data::aic_moe(shared, system, "moe_mixtral8x7b_bf16") else { return Ok(Vec::new()) };
+    let rows = data::aic_moe_if_present(shared, system, "moe_mixtral8x7b_bf16")?;
     let mut cells: std::collections::BTreeMap<(u32, String), Vec<f64>> = Default::default();
     for skewed in
         rows.iter().filter(|r| r.ep == 1 && r.dist != "balanced" && MOE_ROUTING_TOKENS.contains(&r.tokens))

@@ -353,7 +353,26 @@ pub struct MoeRow {
 /// `profiles/aic/<system>/<file>.csv` MoE rows: a `moe_<dtype>` file (every shape) or a
 /// `moe_mixtral8x7b_<dtype>` file (Mixtral's shape: hidden 4096, inter 14336, 8 experts, top-2).
 pub fn aic_moe(shared: &Path, system: &str, file: &str) -> Result<Vec<MoeRow>> {
-    let t = read_table(&shared.join(format!("profiles/aic/{system}/{file}.csv")))?;
+    read_moe(&aic_moe_path(shared, system, file))
+}
+
+/// [`aic_moe`] where the system may not have the table (A100 has no fp8 or fp4 MoE tables):
+/// no rows when the file is absent, and an error naming the file, row and field when it is
+/// there but cannot be read (never an unreadable table taken for a missing one).
+pub fn aic_moe_if_present(shared: &Path, system: &str, file: &str) -> Result<Vec<MoeRow>> {
+    let path = aic_moe_path(shared, system, file);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    read_moe(&path)
+}
+
+fn aic_moe_path(shared: &Path, system: &str, file: &str) -> PathBuf {
+    shared.join(format!("profiles/aic/{system}/{file}.csv"))
+}
+
+fn read_moe(path: &Path) -> Result<Vec<MoeRow>> {
+    let t = read_table(path)?;
     let shape_cols = ["hidden", "inter", "experts", "topk"];
     let shape: Vec<Option<usize>> = shape_cols.iter().map(|c| t.find_column(c)).collect();
     let mixtral = [4096.0, 14336.0, 8.0, 2.0];

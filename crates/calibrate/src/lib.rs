@@ -360,12 +360,12 @@ pub fn fit_layer_gemm(
 /// fused kernel's SiLU·mul); `None` without MoE tables or an activation curve.
 pub fn fit_moe(shared: &Path, system: &str, dev: &DeviceSpec, act: Option<Curve>) -> Result<Option<Fitted>> {
     let Some(act) = act else { return Ok(None) };
-    let Ok(mut rows) = data::aic_moe(shared, system, "moe_mixtral8x7b_bf16") else { return Ok(None) };
-    if let Ok(all) = data::aic_moe(shared, system, "moe_bf16") {
-        rows.extend(
-            all.into_iter().filter(|r| !(r.experts == 8.0 && r.inter == 14336.0 && r.hidden == 4096.0)),
-        );
+    let mut rows = data::aic_moe_if_present(shared, system, "moe_mixtral8x7b_bf16")?;
+    if rows.is_empty() {
+        return Ok(None);
     }
+    let all = data::aic_moe_if_present(shared, system, "moe_bf16")?;
+    rows.extend(all.into_iter().filter(|r| !(r.experts == 8.0 && r.inter == 14336.0 && r.hidden == 4096.0)));
     let rows: Vec<data::MoeRow> =
         rows.into_iter().filter(|r| r.ep == 1 && r.dist == "balanced" && r.tokens <= 4096.0).collect();
     if rows.is_empty() {
@@ -692,24 +692,31 @@ pub fn moe_table(dev: &DeviceSpec, weights: Dtype) -> &'static str {
 /// [`MOE_FIT_FROM`] routed tokens per expert. Weight-only experts (INT4; MXFP4 where the device
 /// has no fp4 rate) take every size up to 4096 tokens instead, as the bf16 fit does
 /// ([`moe_fit_is_whole_range`]).
-pub fn moe_prefill_rows(shared: &Path, system: &str, dev: &DeviceSpec, weights: Dtype) -> Vec<data::MoeRow> {
+pub fn moe_prefill_rows(
+    shared: &Path,
+    system: &str,
+    dev: &DeviceSpec,
+    weights: Dtype,
+) -> Result<Vec<data::MoeRow>> {
     moe_fit_rows(shared, system, dev, weights, moe_fit_is_whole_range(dev, weights))
 }
 
 /// The balanced, EP-1 rows of `weights`' fused-MoE table: up to 4096 tokens if `whole`, else
-/// from [`MOE_FIT_FROM`] routed tokens per expert.
+/// from [`MOE_FIT_FROM`] routed tokens per expert; empty where the system has no such table,
+/// an error naming the file, row and field where it has one that cannot be read.
 pub fn moe_fit_rows(
     shared: &Path,
     system: &str,
     dev: &DeviceSpec,
     weights: Dtype,
     whole: bool,
-) -> Vec<data::MoeRow> {
-    let Ok(rows) = data::aic_moe(shared, system, moe_table(dev, weights)) else { return Vec::new() };
-    rows.into_iter()
+) -> Result<Vec<data::MoeRow>> {
+    let rows = data::aic_moe_if_present(shared, system, moe_table(dev, weights))?;
+    Ok(rows
+        .into_iter()
         .filter(|r| r.ep == 1 && r.dist == "balanced")
         .filter(|r| if whole { r.tokens <= 4096.0 } else { r.tokens * r.top_k / r.experts >= MOE_FIT_FROM })
-        .collect()
+        .collect())
 }
 
 /// Whether the fused-MoE fit of `weights` experts covers decode sizes too (the predictor then
@@ -757,12 +764,14 @@ pub const MOE_CUTLASS_KERNEL: &str = "vllm_fp8moe_flashinfer_cutlass_flashinfere
 
 /// The balanced rows of `system`'s fp8 fused-MoE table timed on TensorRT-LLM's CUTLASS fused
 /// MoE ([`MOE_CUTLASS_KERNEL`]), up to 4096 tokens; empty where the table has none (Blackwell's
-/// rows are FlashInfer's TRTLLM-Gen MoE).
-pub fn moe_cutlass_fp8_rows(shared: &Path, system: &str, dev: &DeviceSpec) -> Vec<data::MoeRow> {
-    let Ok(rows) = data::aic_moe(shared, system, moe_table(dev, Dtype::Fp8)) else { return Vec::new() };
-    rows.into_iter()
+/// rows are FlashInfer's TRTLLM-Gen MoE) or the system has no fp8 MoE table, an error naming the
+/// file, row and field where the table cannot be read.
+pub fn moe_cutlass_fp8_rows(shared: &Path, system: &str, dev: &DeviceSpec) -> Result<Vec<data::MoeRow>> {
+    let rows = data::aic_moe_if_present(shared, system, moe_table(dev, Dtype::Fp8))?;
+    Ok(rows
+        .into_iter()
         .filter(|r| r.kernel == MOE_CUTLASS_KERNEL && r.dist == "balanced" && r.tokens <= 4096.0)
-        .collect()
+        .collect())
 }
 
 /// Fits TensorRT-LLM's CUTLASS fused MoE on fp8 experts over every size
@@ -775,7 +784,7 @@ pub fn fit_moe_cutlass_fp8(
     act: Option<Curve>,
 ) -> Result<Option<Fitted>> {
     let Some(act) = act else { return Ok(None) };
-    let rows = moe_cutlass_fp8_rows(shared, system, dev);
+    let rows = moe_cutlass_fp8_rows(shared, system, dev)?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -794,7 +803,7 @@ pub fn fit_moe_quantised(
     whole: bool,
 ) -> Result<Option<Fitted>> {
     let Some(act) = act else { return Ok(None) };
-    let rows = moe_fit_rows(shared, system, dev, weights, whole);
+    let rows = moe_fit_rows(shared, system, dev, weights, whole)?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -1175,6 +1184,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unreadable_fused_moe_table_is_an_error_naming_its_file_row_and_field() {
+        // A system's fp8 MoE table with a malformed latency: the CUTLASS rows and the fit rows
+        // name the file, row and field (both read as "no rows" before); a system without the
+        // table (A100's has none) still has no rows.
+        let shared =
+            std::env::temp_dir().join(format!("llmsim-calibrate-bad-moe-table-{}", std::process::id()));
+        let dir = shared.join("profiles/aic/h200_sxm");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("moe_fp8_block.csv"),
+            format!(
+                "hidden,inter,experts,topk,tokens,tp,ep,dist,lat_ms,kernel\n\
+                 7168,2048,256,8,64,1,8,balanced,0.05,{MOE_CUTLASS_KERNEL}\n\
+                 7168,2048,256,8,128,1,8,balanced,fast,{MOE_CUTLASS_KERNEL}\n"
+            ),
+        )
+        .unwrap();
+        let h200 = device("h200");
+        let cutlass = moe_cutlass_fp8_rows(&shared, "h200_sxm", h200).unwrap_err().to_string();
+        let fit = moe_fit_rows(&shared, "h200_sxm", h200, Dtype::Fp8, true).unwrap_err().to_string();
+        for e in [cutlass, fit] {
+            assert!(e.contains("moe_fp8_block.csv row 3 field 'lat_ms'"), "{e}");
+        }
+        assert!(moe_cutlass_fp8_rows(&shared, "a100_sxm", device("a100")).unwrap().is_empty());
+        assert!(
+            fit_moe_cutlass_fp8(&shared, "h200_sxm", h200, Some(Curve::roofline(0.7, 0.8, 5.0))).is_err()
+        );
+    }
+
+    #[test]
     fn a_full_fit_keeps_the_curves_fitted_outside_shared_and_nothing_else() {
         let shipped = Calibration::embedded();
         let trtllm = class::DECODE_ATTENTION_FP8_TRTLLM;
@@ -1328,7 +1367,7 @@ mod tests {
             eprintln!("skipped: no {}", shared.display());
             return;
         }
-        let rows = check::moe_quantised_rows(&shared, Calibration::embedded(), "h200_sxm");
+        let rows = check::moe_quantised_rows(&shared, Calibration::embedded(), "h200_sxm").unwrap();
         let mape = |what: &str| rows.iter().find(|r| r.op == what).map(|r| r.mape_pct).expect(what);
         for (fused, generic) in [
             ("moe experts on moe_experts_fp8", "moe experts on gemm_fp8"),

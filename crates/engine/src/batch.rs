@@ -101,12 +101,7 @@ impl BatchPlan {
 /// engine assigns ranks after the batch is formed).
 #[inline(always)]
 fn item_of(request: &Request, n: u32) -> BatchItem {
-    BatchItem {
-        num_processed_tokens: request.num_processed_tokens,
-        num_tokens: n,
-        is_prefill: !request.is_prefill_complete,
-        dp_rank: BatchItem::NO_RANK,
-    }
+    BatchItem::new(request.num_processed_tokens, n, !request.is_prefill_complete)
 }
 
 /// A batch in flight.
@@ -242,19 +237,7 @@ mod tests {
         plan.num_tokens.swap(0, 2);
         let mut described = Batch { plan: plan.clone(), ..Batch::default() };
         described.describe(&requests);
-        let mut batch = Batch {
-            plan,
-            items: vec![
-                BatchItem {
-                    num_processed_tokens: 0,
-                    num_tokens: 0,
-                    is_prefill: false,
-                    dp_rank: BatchItem::NO_RANK
-                };
-                7
-            ],
-            ..Batch::default()
-        };
+        let mut batch = Batch { plan, items: vec![BatchItem::decode(0, 0); 7], ..Batch::default() };
         let mut visited = Vec::new();
         batch.describe_scheduling(&mut requests, |r| {
             visited.push(r.id);
@@ -290,15 +273,7 @@ mod tests {
             plain.push(id, n);
             described.push_described(requests.get(id), n);
         }
-        let stale = vec![
-            BatchItem {
-                num_processed_tokens: 1,
-                num_tokens: 1,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK
-            };
-            9
-        ];
+        let stale = vec![BatchItem::prefill(1, 1); 9];
         let form = |plan: BatchPlan, requests: &mut RequestArena| {
             let mut batch = Batch { plan, items: stale.clone(), ..Batch::default() };
             let mut visited = Vec::new();

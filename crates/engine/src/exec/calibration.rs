@@ -48,7 +48,7 @@ pub mod class {
     pub const MOE_EXPERTS: &str = "moe_experts";
     /// The grouped GEMMs of fp8 (block-scaled) experts at prefill sizes: fitted where
     /// AIConfigurator measured fused-MoE kernels (`moe_fp8_block.csv`; H100, H200, B200, B300;
-    /// not in [`ALL`]). Blended in from [`super::cost::MOE_PREFILL_FROM`] routed tokens per
+    /// not in [`ALL`]). Blended in from [`crate::exec::cost::MOE_PREFILL_FROM`] routed tokens per
     /// expert; below, and on other devices, fp8 experts take [`GEMM_FP8`].
     pub const MOE_EXPERTS_FP8: &str = "moe_experts_fp8";
     /// fp8 (block-scaled) experts' fused-MoE fit over every size, 1-4096 tokens (H100, H200:

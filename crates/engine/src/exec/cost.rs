@@ -649,12 +649,7 @@ mod tests {
                     let is_prefill = (seed >> 60).is_multiple_of(3);
                     let num_tokens =
                         if is_prefill { 1 + (seed >> 20) as u32 % 8191 } else { 1 + (seed >> 40) as u32 % 5 };
-                    BatchItem {
-                        num_processed_tokens: (seed >> 30) as u32 % 120_000,
-                        num_tokens,
-                        is_prefill,
-                        dp_rank: BatchItem::NO_RANK,
-                    }
+                    BatchItem::new((seed >> 30) as u32 % 120_000, num_tokens, is_prefill)
                 })
                 .collect();
             let (mut prefill, mut decode) = (PrefillWork::default(), DecodeWork::default());

@@ -47,6 +47,24 @@ pub struct BatchItem {
 impl BatchItem {
     /// No attention-DP rank assigned.
     pub const NO_RANK: u16 = u16::MAX;
+
+    /// `num_tokens` of prefill (`is_prefill`) or decode work after `num_processed_tokens`
+    /// cached ones, on no particular attention-DP rank ([`BatchItem::NO_RANK`]).
+    pub const fn new(num_processed_tokens: u32, num_tokens: u32, is_prefill: bool) -> BatchItem {
+        BatchItem { num_processed_tokens, num_tokens, is_prefill, dp_rank: BatchItem::NO_RANK }
+    }
+
+    /// A prefill chunk of `num_tokens` after `num_processed_tokens` cached ones
+    /// ([`BatchItem::new`]).
+    pub const fn prefill(num_processed_tokens: u32, num_tokens: u32) -> BatchItem {
+        BatchItem::new(num_processed_tokens, num_tokens, true)
+    }
+
+    /// A decode step of `num_tokens` (1, or k + 1 for a speculative verification) over
+    /// `num_processed_tokens` cached ones ([`BatchItem::new`]).
+    pub const fn decode(num_processed_tokens: u32, num_tokens: u32) -> BatchItem {
+        BatchItem::new(num_processed_tokens, num_tokens, false)
+    }
 }
 
 /// Which stage of how many a batch is on.
@@ -89,8 +107,15 @@ pub enum Op {
     MlpDownProjAllReduce,
     MoeRouter,
     MoeExperts,
-    /// Expert parallelism's all-to-all dispatch and combine (or, with attention data
-    /// parallelism and no EP, the gather and scatter of the ranks' tokens around the experts).
+    /// The MoE layers' exchange under attention TP with EP: the TP group's all-reduce of the
+    /// experts' partial sums ([`moe_parallel::ExchangeKind::AllReduce`]).
+    MoeAllReduce,
+    /// The MoE layers' exchange under attention DP without a one-sided all-to-all: the
+    /// all-gather of the other DP ranks' tokens before the experts and the reduce-scatter of
+    /// the sums after ([`moe_parallel::ExchangeKind::GatherScatter`]).
+    MoeAllGatherReduceScatter,
+    /// The MoE layers' exchange on a multi-node NVLink rack: the token-level all-to-all
+    /// dispatch and combine ([`moe_parallel::ExchangeKind::AllToAll`]).
     MoeAllToAll,
     Add,
     LmHead,
@@ -103,7 +128,7 @@ pub enum Op {
 
 impl Op {
     /// Number of operations.
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 24;
     /// Every operation, in execution order.
     pub const ALL: [Op; Op::COUNT] = [
         Op::Embedding,
@@ -122,6 +147,8 @@ impl Op {
         Op::MlpDownProjAllReduce,
         Op::MoeRouter,
         Op::MoeExperts,
+        Op::MoeAllReduce,
+        Op::MoeAllGatherReduceScatter,
         Op::MoeAllToAll,
         Op::Add,
         Op::LmHead,
@@ -149,6 +176,8 @@ impl Op {
             Op::MlpDownProjAllReduce => "mlp_down_proj_all_reduce",
             Op::MoeRouter => "moe_router",
             Op::MoeExperts => "moe_experts",
+            Op::MoeAllReduce => "moe_all_reduce",
+            Op::MoeAllGatherReduceScatter => "moe_all_gather_reduce_scatter",
             Op::MoeAllToAll => "moe_all_to_all",
             Op::Add => "add",
             Op::LmHead => "lm_head",

@@ -4,8 +4,8 @@
 //! rank's load under a routing distribution (the slowest rank sets the step), and how one
 //! replica's batch spreads over its attention-DP ranks.
 
-use super::BatchItem;
 use super::cost::{ACT_BYTES, AlphaBeta, Collective};
+use super::{BatchItem, Op};
 use crate::catalog::NodeSpec;
 use crate::config::ParallelSpec;
 
@@ -28,6 +28,18 @@ pub enum ExchangeKind {
     /// (TensorRT-LLM's MNNVL / NVLinkOneSided all-to-all under attention DP on a multi-node
     /// NVLink rack; DeepEP).
     AllToAll,
+}
+
+impl ExchangeKind {
+    /// The op this exchange's time is reported under, named for the collective it is (the op
+    /// breakdown, the per-op CDFs and the Chrome trace show what was timed).
+    pub fn op(self) -> Op {
+        match self {
+            ExchangeKind::AllReduce => Op::MoeAllReduce,
+            ExchangeKind::GatherScatter => Op::MoeAllGatherReduceScatter,
+            ExchangeKind::AllToAll => Op::MoeAllToAll,
+        }
+    }
 }
 
 /// What moves between GPUs around one MoE layer.
@@ -432,12 +444,7 @@ mod tests {
 
     #[test]
     fn a_batch_spreads_over_ranks_by_tokens() {
-        let item = |t: u32, prefill: bool| BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: t,
-            is_prefill: prefill,
-            dp_rank: BatchItem::NO_RANK,
-        };
+        let item = |t: u32, prefill: bool| BatchItem::new(0, t, prefill);
         let batch = [item(1000, true), item(1, false), item(1, false), item(1, false), item(500, true)];
         let mut ranks = Vec::new();
         spread_over_ranks(&batch, 2, &mut ranks);

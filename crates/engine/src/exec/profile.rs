@@ -762,17 +762,7 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let p = &c.predictor.build;
-        let at = |t: u32| {
-            p.predict(
-                &[BatchItem {
-                    num_processed_tokens: 0,
-                    num_tokens: t,
-                    is_prefill: true,
-                    dp_rank: BatchItem::NO_RANK,
-                }],
-                StagePosition { stage: 0, num_stages: 1 },
-            )
-        };
+        let at = |t: u32| p.predict(&[BatchItem::prefill(0, t)], StagePosition { stage: 0, num_stages: 1 });
         let layers = 32.0;
         let exact = at(16);
         assert_eq!(exact.provenance[Op::MlpUpProj as usize], Provenance::Measured);
@@ -899,14 +889,7 @@ mod tests {
             &[("cpu.csv", csv.to_string())],
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let batch: Vec<BatchItem> = (0..8)
-            .map(|_| BatchItem {
-                num_processed_tokens: 100,
-                num_tokens: 1,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            })
-            .collect();
+        let batch: Vec<BatchItem> = (0..8).map(|_| BatchItem::decode(100, 1)).collect();
         let p = &c.predictor.build;
         let first = p.predict(&batch, StagePosition { stage: 0, num_stages: 2 });
         let last = p.predict(&batch, StagePosition { stage: 1, num_stages: 2 });
@@ -937,14 +920,7 @@ mod tests {
             "0.1",
         ));
         let with = build(&more, &[]).unwrap_or_else(|e| panic!("{e}"));
-        let batch: Vec<BatchItem> = (0..4)
-            .map(|_| BatchItem {
-                num_processed_tokens: 100,
-                num_tokens: 1,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            })
-            .collect();
+        let batch: Vec<BatchItem> = (0..4).map(|_| BatchItem::decode(100, 1)).collect();
         let pos = StagePosition { stage: 0, num_stages: 1 };
         let (a, b) = (base.predictor.build.predict(&batch, pos), with.predictor.build.predict(&batch, pos));
         assert!(

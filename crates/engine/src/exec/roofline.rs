@@ -984,7 +984,7 @@ impl RooflinePredictor {
         self.send_recv.time_us(PIPELINE_TENSORS * tokens * self.shape.embedding_dim * ACT_BYTES)
     }
 
-    /// LM head over `sequences` rows, µs (rows: [`logit_rows`]).
+    /// LM head over `sequences` rows, µs (rows: `logit_rows`).
     pub fn lm_head_us(&self, sequences: f64) -> f64 {
         let (n, k) = self.shape.gemm_nk(Op::LmHead).unwrap_or((0.0, 0.0));
         cost::gemm_us(&self.gemm, self.gemm_peaks, sequences, n, k, ACT_BYTES, self.lm_head_weight_bytes)
@@ -1187,7 +1187,7 @@ impl RooflinePredictor {
     /// `Indexer.forward_cuda` runs, on every GPU over all of the step's tokens: the query
     /// projection from the query latent (`wq_b`), the key projection (`wk`) and the head-weight
     /// projection (`weights_proj`, overlapped on a second stream in a captured decode step of up
-    /// to 1,024 tokens), then [`INDEXER_FULL_ELEMENTWISE`] element-wise kernels, the fp8 logits
+    /// to 1,024 tokens), then `INDEXER_FULL_ELEMENTWISE` element-wise kernels, the fp8 logits
     /// of every query against every cached indexer key of its sequence (DeepGEMM's
     /// `fp8_paged_mqa_logits` at decode, timed on the decode-attention curve; `fp8_mqa_logits`
     /// in an extend step, on the prefill curve at the 16-bit rate), and one top-k kernel reading
@@ -1668,7 +1668,7 @@ impl RooflinePredictor {
             let shared =
                 cost::shared_expert_us(&self.gemm, self.gemm_peaks, &d.shared, tokens, self.weight_bytes);
             out.set(Op::MoeExperts, moe_ms * shared, r);
-            out.set(Op::MoeAllToAll, moe_ms * d.exchange.time_us(tokens, total_tokens, all_reduce), r);
+            out.set(d.exchange.kind().op(), moe_ms * d.exchange.time_us(tokens, total_tokens, all_reduce), r);
         }
         if position.is_first() {
             out.set(Op::Embedding, op_us(EMBEDDING_SLOT) * 1e-3, r);
@@ -1848,28 +1848,13 @@ mod tests {
     }
 
     fn decode_batch(n: u32, context: u32) -> Vec<BatchItem> {
-        (0..n)
-            .map(|_| BatchItem {
-                num_processed_tokens: context,
-                num_tokens: 1,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            })
-            .collect()
+        (0..n).map(|_| BatchItem::decode(context, 1)).collect()
     }
 
     #[test]
     fn a_prefill_of_a_long_prompt_takes_tens_of_milliseconds_on_h100() {
         let p = llama3_h100(&[]);
-        let t = p.predict(
-            &[BatchItem {
-                num_processed_tokens: 0,
-                num_tokens: 4096,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK,
-            }],
-            ONLY,
-        );
+        let t = p.predict(&[BatchItem::prefill(0, 4096)], ONLY);
         // 8B parameters × 2 FLOPs × 4096 tokens ≈ 66 TFLOP at ~75 % of 989 TFLOP/s ≈ 90 ms.
         assert!((60.0..140.0).contains(&t.model_ms()), "{}", t.model_ms());
         assert!(t.provenance.iter().all(|p| matches!(p, Provenance::Roofline | Provenance::None)));
@@ -1931,12 +1916,7 @@ mod tests {
         assert_eq!(work(4096.0).flops, 4096.0 * 8.0 * (6.0 * 128.0 * 128.0 + 2.0 * 64.0 * 256.0));
         assert_eq!(work(8192.0).flops, 2.0 * work(4096.0).flops);
         // The full layers' prefill of a chunk after a long prefix grows; the linear layers' not.
-        let chunk = |cached| BatchItem {
-            num_processed_tokens: cached,
-            num_tokens: 512,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        };
+        let chunk = |cached| BatchItem::prefill(cached, 512);
         let full = qwen3_5_h200(false);
         let grown =
             hybrid.attention_work(&[chunk(32_000)]).0.flops - hybrid.attention_work(&[chunk(0)]).0.flops;
@@ -1990,12 +1970,7 @@ mod tests {
         assert!((logits.flops - 2.0 * 2.0 * 32.0 * 128.0 * 64_001.0).abs() < 1e-3);
         assert!((logits.bytes - 2.0 * 64_001.0 * (132.0 + 4.0)).abs() < 1e-6);
         // A prefill chunk after a long prefix: QKᵀ and PV over the top k of each query.
-        let chunk = [BatchItem {
-            num_processed_tokens: 30_000,
-            num_tokens: 2_000,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let chunk = [BatchItem::prefill(30_000, 2_000)];
         let (p, d) = (sparse.attention_work(&chunk).0, dense.attention_work(&chunk).0);
         let pairs = cost::causal_pairs(2_000.0, 30_000.0);
         let per_pair = 2.0 * 8.0 * (256.0 + 256.0);
@@ -2023,18 +1998,8 @@ mod tests {
         assert!((step - expected).abs() < 1e-9, "{step} vs {expected}");
         // An extend step whose sequences all fit in the top k only writes its keys: no logits,
         // no top-k (`_forward_cuda_k_only`); past the top k, it scores every causal pair.
-        let short = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 1_024,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
-        let long_prompt = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 8_192,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let short = [BatchItem::prefill(0, 1_024)];
+        let long_prompt = [BatchItem::prefill(0, 8_192)];
         let (key_only, d) = sparse.indexer_us(&short);
         assert_eq!(d, 0.0);
         assert!(key_only > 0.0);
@@ -2068,12 +2033,7 @@ mod tests {
         assert!(windowed.decode_us(w) < full.decode_us(f));
         // A prompt of 8,192 tokens: the sliding half does 8,192 × 128 pairs (less the first
         // window's triangle) instead of 8,192 × 8,193 / 2.
-        let prompt = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 8192,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let prompt = [BatchItem::prefill(0, 8192)];
         let (pw, _) = windowed.attention_work(&prompt);
         let (pf, _) = full.attention_work(&prompt);
         let ratio = 0.5 + 0.5 * windowed_pairs(8192.0, 0.0, 128.0) / cost::causal_pairs(8192.0, 0.0);
@@ -2098,14 +2058,7 @@ mod tests {
         let full = RooflinePredictor::new(&full_only, RooflineCoefficients::default()).unwrap();
         let (share, window) = windowed.sliding.unwrap();
         let a = windowed.attention;
-        let step = |q: u32| {
-            [BatchItem {
-                num_processed_tokens: 8192,
-                num_tokens: q,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            }]
-        };
+        let step = |q: u32| [BatchItem::decode(8192, q)];
         let (_, one) = windowed.attention_work(&step(1));
         let (_, three) = windowed.attention_work(&step(3));
         let (_, full_one) = full.attention_work(&step(1));
@@ -2128,12 +2081,7 @@ mod tests {
 
     #[test]
     fn vllm_kernels_time_the_layer_gemms_faster_than_vidurs_profile_on_h100() {
-        let chunk = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 512,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let chunk = [BatchItem::prefill(0, 512)];
         let vidur = llama3_h100(&[]).predict(&chunk, ONLY);
         let r = replica(&[
             ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
@@ -2225,12 +2173,7 @@ mod tests {
     }
 
     fn prompt(tokens: u32) -> [BatchItem; 1] {
-        [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: tokens,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }]
+        [BatchItem::prefill(0, tokens)]
     }
 
     const TRTLLM_LIKE: EagerLaunch = EagerLaunch {
@@ -2377,25 +2320,9 @@ mod tests {
         assert!(!EagerLaunch::default().is_eager(1 << 20, true));
         // Graphs captured per decode request (SGLang, TensorRT-LLM): 100 speculative
         // verifications of 4 tokens each (400 tokens) replay the 128-request graph.
-        let verify = vec![
-            BatchItem {
-                num_processed_tokens: 2048,
-                num_tokens: 4,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK
-            };
-            100
-        ];
+        let verify = vec![BatchItem::decode(2048, 4); 100];
         assert_eq!(p.predict(&verify, ONLY), plain.predict(&verify, ONLY));
-        let too_many = vec![
-            BatchItem {
-                num_processed_tokens: 2048,
-                num_tokens: 1,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK
-            };
-            129
-        ];
+        let too_many = vec![BatchItem::decode(2048, 1); 129];
         assert!(p.predict(&too_many, ONLY).get(Op::CpuOverhead) > 0.0);
     }
 
@@ -2417,27 +2344,11 @@ mod tests {
         let lone = dp.predict(&prompt(1024), ONLY);
         assert!(lone.get(Op::CpuOverhead) > 0.0, "{lone:?}");
         // 8 prompts of 256 tokens spread 256 per rank: replayed, nothing added.
-        let spread = vec![
-            BatchItem {
-                num_processed_tokens: 0,
-                num_tokens: 256,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK
-            };
-            8
-        ];
+        let spread = vec![BatchItem::prefill(0, 256); 8];
         assert_eq!(dp.predict(&spread, ONLY), plain.predict(&spread, ONLY));
         // 9 prompts of 300 tokens: the step's timing puts two on one rank (600 > 512), so that
         // rank runs eagerly, although 2,700 / 8 and the largest prompt are both within 512.
-        let nine = vec![
-            BatchItem {
-                num_processed_tokens: 0,
-                num_tokens: 300,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK
-            };
-            9
-        ];
+        let nine = vec![BatchItem::prefill(0, 300); 9];
         assert!(
             dp.predict(&nine, ONLY).get(Op::CpuOverhead) > plain.predict(&nine, ONLY).get(Op::CpuOverhead)
         );
@@ -2447,15 +2358,7 @@ mod tests {
         let per_request = RooflineCoefficients { eager: TRTLLM_LIKE, ..Default::default() };
         let trt =
             RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 8), per_request).unwrap();
-        let decodes = vec![
-            BatchItem {
-                num_processed_tokens: 2048,
-                num_tokens: 4,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK
-            };
-            1024
-        ];
+        let decodes = vec![BatchItem::decode(2048, 4); 1024];
         assert_eq!(trt.predict(&decodes, ONLY), plain.predict(&decodes, ONLY));
     }
 
@@ -2480,12 +2383,7 @@ mod tests {
             assert!(fused.get(op) < 0.05 * plain.get(op), "{op:?}: {} vs {}", fused.get(op), plain.get(op));
         }
         // A long prefill's norms are traffic, which the fused kernel still moves.
-        let chunk = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 8192,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let chunk = [BatchItem::prefill(0, 8192)];
         let p = build("meta-llama/Meta-Llama-3-70B", "4", KernelFusion::None).predict(&chunk, ONLY);
         let f = build("meta-llama/Meta-Llama-3-70B", "4", KernelFusion::Trtllm).predict(&chunk, ONLY);
         let kept = f.get(Op::InputLayernorm) / p.get(Op::InputLayernorm);
@@ -2509,24 +2407,9 @@ mod tests {
 
     #[test]
     fn a_batch_s_counts_in_one_walk_are_those_of_separate_walks() {
-        let prefill = BatchItem {
-            num_processed_tokens: 16,
-            num_tokens: 300,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        };
-        let verify = BatchItem {
-            num_processed_tokens: 500,
-            num_tokens: 4,
-            is_prefill: false,
-            dp_rank: BatchItem::NO_RANK,
-        };
-        let decode = BatchItem {
-            num_processed_tokens: 500,
-            num_tokens: 1,
-            is_prefill: false,
-            dp_rank: BatchItem::NO_RANK,
-        };
+        let prefill = BatchItem::prefill(16, 300);
+        let verify = BatchItem::decode(500, 4);
+        let decode = BatchItem::decode(500, 1);
         for batch in [&[][..], &[decode, decode], &[verify, prefill, decode], &[prefill]] {
             assert_eq!(
                 BatchCounts::of(batch),
@@ -2546,24 +2429,9 @@ mod tests {
         // A speculative verification step of k + 1 = 4 tokens needs 4 rows of logits; a
         // prefill chunk one (its last position); a plain decode one.
         let p = llama3_h100(&[]);
-        let prefill = BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 300,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        };
-        let verify = BatchItem {
-            num_processed_tokens: 500,
-            num_tokens: 4,
-            is_prefill: false,
-            dp_rank: BatchItem::NO_RANK,
-        };
-        let decode = BatchItem {
-            num_processed_tokens: 500,
-            num_tokens: 1,
-            is_prefill: false,
-            dp_rank: BatchItem::NO_RANK,
-        };
+        let prefill = BatchItem::prefill(0, 300);
+        let verify = BatchItem::decode(500, 4);
+        let decode = BatchItem::decode(500, 1);
         assert_eq!(logit_rows(&[prefill, verify, verify, decode]), 1 + 4 + 4 + 1);
         assert_eq!(logit_rows(&[prefill, decode, decode]), 3, "without speculation: the batch");
         let out = p.predict(&[prefill, verify, verify], ONLY);
@@ -2577,12 +2445,7 @@ mod tests {
     fn memoised_op_times_equal_direct_ones() {
         let p = llama3_h100(&[("replica_config_tensor_parallel_size", "2")]);
         for t in [1u32, 300, 20_000] {
-            let batch = [BatchItem {
-                num_processed_tokens: 0,
-                num_tokens: t,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK,
-            }];
+            let batch = [BatchItem::prefill(0, t)];
             for _ in 0..2 {
                 let out = p.predict(&batch, ONLY);
                 assert_eq!(
@@ -2693,12 +2556,7 @@ mod tests {
     #[test]
     fn a_mixed_batch_pays_one_attention_launch_overhead() {
         let p = llama3_h100(&[]);
-        let chunk = BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 256,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        };
+        let chunk = BatchItem::prefill(0, 256);
         let decodes = decode_batch(16, 1000);
         let mut mixed = decodes.clone();
         mixed.push(chunk);
@@ -2740,12 +2598,7 @@ mod tests {
         assert!(fp4.describe().contains("vLLM NVFP4"), "{}", fp4.describe());
         // Decode reads the weights: NVFP4 moves 56 % of fp8's bytes; a long prefill is compute.
         let decode = decode_batch(8, 1000);
-        let prefill = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 2048,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let prefill = [BatchItem::prefill(0, 2048)];
         for batch in [&decode[..], &prefill[..]] {
             let (a, b) = (fp8.predict(batch, ONLY), fp4.predict(batch, ONLY));
             assert!(b.get(Op::MlpUpProj) < a.get(Op::MlpUpProj), "{batch:?}");
@@ -2798,12 +2651,7 @@ mod tests {
         assert!(b < a && b >= 1.612, "bf16 {a} int4 {b}");
         // A long prefill is compute-bound at the same rate: within 2 % of bf16, not faster
         // than reading fewer bytes allows.
-        let prefill = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 4096,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let prefill = [BatchItem::prefill(0, 4096)];
         let (a, b) = (
             bf16.predict(&prefill, ONLY).get(Op::MlpUpProj),
             int4.predict(&prefill, ONLY).get(Op::MlpUpProj),
@@ -2918,12 +2766,7 @@ mod tests {
 
     #[test]
     fn faster_gpus_predict_shorter_times_and_borrowed_calibrations_are_described() {
-        let batch = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 2048,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let batch = [BatchItem::prefill(0, 2048)];
         let time = |device: &str| {
             let r = replica(&[
                 ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
@@ -3124,14 +2967,7 @@ mod latent_tests {
         assert_eq!(int4.shared_gemm, int4.gemm, "the shared expert is a bf16 GEMM");
         assert_eq!(int4.gemm, bf16.gemm, "the generic bf16 GEMM");
         assert!(int4.describe().contains("INT4 weight-only routed experts"), "{}", int4.describe());
-        let decode: Vec<BatchItem> = (0..32)
-            .map(|_| BatchItem {
-                num_processed_tokens: 2000,
-                num_tokens: 1,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            })
-            .collect();
+        let decode: Vec<BatchItem> = (0..32).map(|_| BatchItem::decode(2000, 1)).collect();
         let (a, b) = (bf16.predict(&decode, ONLY), int4.predict(&decode, ONLY));
         for op in [Op::AttnPreProj, Op::AttnPostProj, Op::MoeRouter, Op::LmHead] {
             assert_eq!(a.get(op), b.get(op), "{op:?} stays bf16");
@@ -3231,15 +3067,7 @@ mod latent_tests {
         for p in [deepseek("8"), deepseek_on("b200", "8", "fp4")] {
             let (mut last_experts, mut last_step) = (0.0, 0.0);
             for n in (1..=1200).chain((1201..=16384).step_by(61)) {
-                let t = p.predict(
-                    &[BatchItem {
-                        num_processed_tokens: 0,
-                        num_tokens: n,
-                        is_prefill: true,
-                        dp_rank: BatchItem::NO_RANK,
-                    }],
-                    ONLY,
-                );
+                let t = p.predict(&[BatchItem::prefill(0, n)], ONLY);
                 let (experts, step) = (t.get(Op::MoeExperts), t.total_ms());
                 assert!(experts >= last_experts, "{n}: experts {experts} < {last_experts}");
                 assert!(step >= last_step, "{n}: step {step} < {last_step}");
@@ -3326,12 +3154,7 @@ mod latent_tests {
     #[test]
     fn dense_first_layers_run_the_dense_mlp_and_the_rest_the_experts() {
         let p = deepseek("8");
-        let batch = [BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 512,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let batch = [BatchItem::prefill(0, 512)];
         let t = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
         // 3 dense layers of 61 (first_k_dense_replace), 58 MoE layers.
         assert_eq!(p.dense_layers_on_stage(0), 3.0);
@@ -3358,14 +3181,7 @@ mod deployed_tests {
     }
 
     fn decode_batch(n: u32, context: u32) -> Vec<BatchItem> {
-        (0..n)
-            .map(|_| BatchItem {
-                num_processed_tokens: context,
-                num_tokens: 1,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            })
-            .collect()
+        (0..n).map(|_| BatchItem::decode(context, 1)).collect()
     }
 
     fn deepseek_tp8() -> RooflinePredictor {
@@ -3404,20 +3220,53 @@ mod deployed_tests {
         let exchange = MoeExchange::new(deployed_deepseek(8, 8).parallel, node, 7168.0, 8.0, |gpus| {
             Calibration::embedded().node("h200_dgx").and_then(|n| n.all_reduce(gpus))
         });
-        assert_eq!(ep.get(Op::MoeAllToAll), 58.0 * 1e-3 * exchange.time_us(8.0, 64.0, 0.0));
+        assert_eq!(ep.get(Op::MoeAllGatherReduceScatter), 58.0 * 1e-3 * exchange.time_us(8.0, 64.0, 0.0));
         // Attention TP 8 with EP 8: each MoE layer's exchange is the all-reduce a dense layer
         // pays (58 MoE layers, 3 dense ones).
         let tp_ep = with_routing(&deployed_deepseek(1, 8), MoeRoutingKind::Uniform).predict(&batch, ONLY);
         let per_layer = tp_ep.get(Op::MlpDownProjAllReduce) / 3.0;
         assert!(per_layer > 0.0);
-        assert!((tp_ep.get(Op::MoeAllToAll) - 58.0 * per_layer).abs() < 1e-12);
+        assert!((tp_ep.get(Op::MoeAllReduce) - 58.0 * per_layer).abs() < 1e-12);
         // Only dense layers all-reduce after the MLP, and at attention TP 1 not even those.
         assert_eq!(ep.get(Op::MlpDownProjAllReduce), 0.0);
         // The TP-only replica has no exchange; balanced routing is cheaper than uniform.
         let tp = deepseek_tp8().predict(&batch, ONLY);
-        assert_eq!(tp.get(Op::MoeAllToAll), 0.0);
+        for op in [Op::MoeAllReduce, Op::MoeAllGatherReduceScatter, Op::MoeAllToAll] {
+            assert_eq!(tp.get(op), 0.0);
+        }
         let balanced = with_routing(&deployed_deepseek(8, 8), MoeRoutingKind::Balanced).predict(&batch, ONLY);
         assert!(balanced.get(Op::MoeExperts) < ep.get(Op::MoeExperts));
+    }
+
+    #[test]
+    fn the_moe_exchange_is_reported_under_the_collective_it_is() {
+        // One op per exchange kind, and only that one carries the time: the op breakdown, the
+        // per-op CDFs and the Chrome trace name what was timed (all three were
+        // `moe_all_to_all` whatever the kind).
+        let batch = decode_batch(64, 2048);
+        let exchange_ops = [Op::MoeAllReduce, Op::MoeAllGatherReduceScatter, Op::MoeAllToAll];
+        // DeepSeek-V3 fp4 on an NVL72 rack at attention DP 8 × EP 8 (expert TP 1).
+        let rack = replica(&[
+            ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+            ("replica_config_device", "gb200"),
+            ("replica_config_network_device", "gb200_nvl72"),
+            ("replica_config_weight_dtype", "fp4"),
+            ("replica_config_tensor_parallel_size", "1"),
+            ("replica_config_attention_dp_size", "8"),
+            ("replica_config_expert_parallel_size", "8"),
+        ]);
+        let cases = [
+            (deployed_deepseek(1, 8), "moe_all_reduce"),
+            (deployed_deepseek(8, 8), "moe_all_gather_reduce_scatter"),
+            (rack, "moe_all_to_all"),
+        ];
+        for (replica, name) in cases {
+            let predictor = RooflinePredictor::new(&replica, RooflineCoefficients::default()).unwrap();
+            let time = predictor.predict(&batch, ONLY);
+            let ran: Vec<&str> =
+                exchange_ops.iter().filter(|op| time.get(**op) > 0.0).map(|op| op.name()).collect();
+            assert_eq!(ran, [name], "{:?}", replica.parallel);
+        }
     }
 
     #[test]
@@ -3425,12 +3274,7 @@ mod deployed_tests {
         // A long prefill lands on one of two ranks; the step takes that rank's attention.
         let replica = deployed_deepseek(2, 8);
         let p = with_routing(&replica, MoeRoutingKind::Uniform);
-        let mut batch = vec![BatchItem {
-            num_processed_tokens: 0,
-            num_tokens: 4096,
-            is_prefill: true,
-            dp_rank: BatchItem::NO_RANK,
-        }];
+        let mut batch = vec![BatchItem::prefill(0, 4096)];
         batch.extend(decode_batch(16, 1024));
         let t = p.predict(&batch, ONLY);
         let prefill_only = p.predict(&batch[..1], ONLY);
@@ -3482,7 +3326,7 @@ mod deployed_tests {
             let replica = deployed_deepseek(1 << dp_log, 1 << ep_log);
             let mut batch = decode_batch(decodes, 2048);
             if prefill > 0 {
-                batch.push(BatchItem { num_processed_tokens: 0, num_tokens: prefill, is_prefill: true, dp_rank: BatchItem::NO_RANK });
+                batch.push(BatchItem::prefill(0, prefill));
             }
             let time = |kind| with_routing(&replica, kind).predict(&batch, ONLY).total_ms();
             let (t_low, t_high) = (time(MoeRoutingKind::PowerLaw(low)), time(MoeRoutingKind::PowerLaw(high)));

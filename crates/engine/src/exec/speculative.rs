@@ -80,12 +80,7 @@ impl SpeculativePredictor {
         let decoding: Vec<BatchItem> = batch
             .iter()
             .filter(|i| !i.is_prefill)
-            .map(|i| BatchItem {
-                num_processed_tokens: i.num_processed_tokens + i.num_tokens,
-                num_tokens: 1,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            })
+            .map(|i| BatchItem::decode(i.num_processed_tokens + i.num_tokens, 1))
             .collect();
         if self.num_tokens > 1 && !decoding.is_empty() {
             let next = self.draft.predict(&decoding, ONE);
@@ -159,26 +154,7 @@ mod tests {
     #[test]
     fn the_draft_computes_one_logit_row_per_request_not_one_per_verified_token() {
         let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerTokenWithHead), 3, "eagle");
-        let batch = [
-            BatchItem {
-                num_processed_tokens: 0,
-                num_tokens: 100,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK,
-            },
-            BatchItem {
-                num_processed_tokens: 50,
-                num_tokens: 4,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            },
-            BatchItem {
-                num_processed_tokens: 70,
-                num_tokens: 4,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            },
-        ];
+        let batch = [BatchItem::prefill(0, 100), BatchItem::decode(50, 4), BatchItem::decode(70, 4)];
         let last = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
         // First pass: 108 tokens and 3 logit rows (not 1 + 4 + 4); then 2 passes over the 2
         // decoding requests, each 2 tokens and 2 rows.
@@ -188,26 +164,7 @@ mod tests {
     #[test]
     fn the_draft_runs_once_over_the_batch_then_k_minus_one_times_per_decode_on_the_last_stage() {
         let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerToken), 3, "mtp");
-        let batch = [
-            BatchItem {
-                num_processed_tokens: 0,
-                num_tokens: 100,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK,
-            },
-            BatchItem {
-                num_processed_tokens: 50,
-                num_tokens: 4,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            },
-            BatchItem {
-                num_processed_tokens: 70,
-                num_tokens: 4,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            },
-        ];
+        let batch = [BatchItem::prefill(0, 100), BatchItem::decode(50, 4), BatchItem::decode(70, 4)];
         let last = p.predict(&batch, StagePosition { stage: 1, num_stages: 2 });
         // First pass: 108 tokens; then 2 more passes over the 2 decoding requests' 1 token.
         assert_eq!(last.get(Op::SpeculativeDraft), 108.0 + 2.0 * 2.0);
@@ -223,26 +180,7 @@ mod tests {
         // Two ranks: the prefill on one, the two decodes on the other; the slowest rank's
         // draft is the step's, not the whole batch's on one GPU.
         let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerToken), 3, "eagle").with_ranks(2);
-        let batch = [
-            BatchItem {
-                num_processed_tokens: 0,
-                num_tokens: 100,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK,
-            },
-            BatchItem {
-                num_processed_tokens: 50,
-                num_tokens: 4,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            },
-            BatchItem {
-                num_processed_tokens: 70,
-                num_tokens: 4,
-                is_prefill: false,
-                dp_rank: BatchItem::NO_RANK,
-            },
-        ];
+        let batch = [BatchItem::prefill(0, 100), BatchItem::decode(50, 4), BatchItem::decode(70, 4)];
         let last = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
         assert_eq!(last.get(Op::SpeculativeDraft), 100.0);
         let decodes = p.predict(&batch[1..], StagePosition { stage: 0, num_stages: 1 });

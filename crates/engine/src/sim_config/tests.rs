@@ -505,12 +505,7 @@ fn a_dense_draft_under_attention_dp_keeps_the_ranks_and_drafts_per_rank() {
     let draft = speculative::draft_replica(spec, &c.replica);
     assert_eq!((draft.parallel.attention_dp_size, draft.parallel.expert_parallel_size), (2, 1));
     // Two like decodes land one on each rank: the draft takes one decode's time, not two's.
-    let decode = BatchItem {
-        num_processed_tokens: 2000,
-        num_tokens: 3,
-        is_prefill: false,
-        dp_rank: BatchItem::NO_RANK,
-    };
+    let decode = BatchItem::decode(2000, 3);
     let last = StagePosition { stage: 0, num_stages: 1 };
     let one = c.predictor.build.predict(&[decode], last).get(Op::SpeculativeDraft);
     let two = c.predictor.build.predict(&[decode, decode], last).get(Op::SpeculativeDraft);

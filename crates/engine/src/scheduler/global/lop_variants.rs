@@ -140,15 +140,7 @@ mod tests {
         for &(id, n) in chunks {
             plan.push(RequestId(id), n);
         }
-        let items = chunks
-            .iter()
-            .map(|&(_, n)| BatchItem {
-                num_processed_tokens: 0,
-                num_tokens: n,
-                is_prefill: true,
-                dp_rank: BatchItem::NO_RANK,
-            })
-            .collect();
+        let items = chunks.iter().map(|&(_, n)| BatchItem::prefill(0, n)).collect();
         Batch { plan, items, ..Batch::default() }
     }
 
