@@ -273,10 +273,17 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         Some(d) => format!("prefill {}, decode {}", pool(config), pool(&d.decode)),
         None => pool(config),
     };
+    // A decode pool with its own scheduler (`--disaggregation_config_decode_replica_scheduler_type`).
+    let scheduler = match &config.disagg {
+        Some(d) if d.decode.replica_scheduler.name != config.replica_scheduler.name => {
+            format!("{} prefill + {} decode", config.replica_scheduler.name, d.decode.replica_scheduler.name)
+        }
+        _ => config.replica_scheduler.name.to_string(),
+    };
     let _ = writeln!(
         out,
-        "llmsim: {cluster}, {} / {}, predictor {}",
-        config.replica_scheduler.name, config.router.name, s.predictor.name
+        "llmsim: {cluster}, {scheduler} / {}, predictor {}",
+        config.router.name, s.predictor.name
     );
     let _ = writeln!(
         out,
