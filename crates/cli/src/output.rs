@@ -515,5 +515,13 @@ mod tests {
         );
         let json = serde_json::to_value(&report.summary).unwrap();
         assert!(json["disaggregation"]["decode"]["queueing_s"]["p90"].is_null(), "as summary.json");
+        // One scheduler for both pools: named once; a decode pool's own: both, by pool.
+        assert!(table.lines().next().unwrap().contains(", vllm_v1 / round_robin, "), "{table}");
+        let mut own = config.clone();
+        own.set("disaggregation_config_decode_replica_scheduler_type", "trtllm").unwrap();
+        let sim_config = SimConfig::build(&own, &Inputs::new()).unwrap();
+        let report = Simulation::new(&sim_config).run_to_report();
+        let header = summary_table(&sim_config, &report).lines().next().unwrap().to_string();
+        assert!(header.contains(", vllm_v1 prefill + trtllm decode / round_robin, "), "{header}");
     }
 }
