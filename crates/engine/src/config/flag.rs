@@ -81,8 +81,9 @@ pub struct FlagDef {
     /// Shown (and read) only when the selector flag has one of these values.
     pub shown_when: Option<(&'static str, Cow<'static, [&'static str]>)>,
     /// The selector this flag makes a second choice of, for part of the cluster (the decode
-    /// pool's replica scheduler): while this flag applies, a flag shown for the value it holds
-    /// applies too ([`super::Config::is_active`]).
+    /// pool's replica scheduler, and its device, whose `custom` reads the custom device's
+    /// flags): while this flag applies, a flag shown for the value it holds applies too
+    /// ([`super::Config::is_active`]).
     pub second_choice_of: Option<&'static str>,
     /// What the value stands for: a seed, a file to read, the output directory, or a setting.
     pub role: FlagRole,

@@ -48,7 +48,8 @@ pub const FLAGS: &[FlagDef] = &[
         "disaggregation_config_decode_device",
         "same",
         "GPU SKU of the decode replicas; same = --replica_config_device.",
-    ),
+    )
+    .as_second_choice_of("replica_config_device"),
     FlagDef::string(
         "disaggregation_config_decode_network_device",
         "same",

@@ -722,3 +722,31 @@ fn a_token_budget_the_decode_scheduler_lacks_is_ignored_whatever_its_value() {
     );
     assert!(!text.is_empty());
 }
+
+#[test]
+fn a_custom_decode_device_reads_the_custom_device_flags_without_calling_them_ignored() {
+    let c = build(&[
+        ("replica_config_device", "h100"),
+        ("replica_config_network_device", "h100_dgx"),
+        ("disaggregation_config_type", "prefill_decode"),
+        ("disaggregation_config_decode_device", "custom"),
+        ("custom_device_config_fp16_tflops", "500"),
+        ("custom_device_config_memory_gb", "96"),
+        ("custom_device_config_memory_bandwidth_gbps", "4000"),
+        ("cost_config_usd_per_gpu_hour", "2.5"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let decode = &c.disagg.as_ref().unwrap().decode;
+    assert_eq!(decode.replica.device.name, "custom");
+    assert_eq!(c.replica.device.name, "h100");
+    let ignored: Vec<&String> = c.warnings.iter().filter(|w| w.contains("is ignored")).collect();
+    assert!(ignored.is_empty(), "{ignored:#?}");
+    // The flags apply (the page shows them and its links carry them) while the decode
+    // device is custom.
+    let mut config = Config::new();
+    config.set("disaggregation_config_decode_device", "custom").unwrap();
+    config.set("disaggregation_config_type", "prefill_decode").unwrap();
+    assert!(config.is_active("custom_device_config_memory_gb"));
+    config.set("disaggregation_config_type", "none").unwrap();
+    assert!(!config.is_active("custom_device_config_memory_gb"));
+}
