@@ -825,3 +825,66 @@ fn a_transfer_waits_for_its_own_attention_dp_rank_while_another_rank_admits() {
     assert!(end(3) < end(0), "R3 goes in on rank 1 once R1 ends: {} vs {}", end(3), end(0));
     assert!(end(3) > end(1), "R3 waited for R1's slot");
 }
+
+#[test]
+fn a_decode_pool_with_its_own_scheduler_takes_one_request_through_prefill_transfer_and_decode() {
+    // `--disaggregation_config_decode_replica_scheduler_type`: each pool runs its scheduler on
+    // that scheduler's own flags (overlap off, so every step's time is the predictor's).
+    let (p, d) = (1000u32, 4u32);
+    let inputs = trace(&[(0.0, p, d)]);
+    let overlap_off = |scheduler: &str| match scheduler {
+        "sglang" => Some(("sglang_scheduler_config_overlap_schedule", "false")),
+        "trtllm" => Some(("trtllm_scheduler_config_overlap_scheduler", "false")),
+        _ => None,
+    };
+    for (prefill, decode) in [("vllm_v1", "trtllm"), ("trtllm", "sglang"), ("sglang", "vllm_v1")] {
+        let mut extra = vec![
+            ("replica_scheduler_config_type", prefill),
+            ("disaggregation_config_decode_replica_scheduler_type", decode),
+        ];
+        extra.extend(overlap_off(prefill));
+        extra.extend(overlap_off(decode));
+        let c = disagg_config(&extra);
+        let sim = SimConfig::build(&c, &inputs).unwrap_or_else(|e| panic!("{prefill}+{decode}: {e}"));
+        assert_eq!(sim.replica_scheduler.name, prefill);
+        assert_eq!(sim.disagg.as_ref().unwrap().decode.replica_scheduler.name, decode);
+        if prefill == "vllm_v1" || decode == "vllm_v1" {
+            // Every flag set is read by one pool or the other.
+            assert!(sim.warnings.is_empty(), "{prefill}+{decode}: {:#?}", sim.warnings);
+        }
+        let report = run_checked(&c, &inputs);
+        check_report_invariants(&report).unwrap();
+        // Both pools on H100s of one DGX node: one predictor's stage times.
+        let prefill_ns = stage_ns(&sim, 0, p, true);
+        let transfer = (u64::from(p) * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+        let decode_ns: u64 = (0..d - 1).map(|i| stage_ns(&sim, p + 1 + i, 1, false)).sum();
+        let r = &report.requests[0];
+        assert_eq!(r.prefill_completed_at_ns, prefill_ns, "{prefill}+{decode} TTFT");
+        assert_eq!(r.completed_at_ns, prefill_ns + transfer + decode_ns, "{prefill}+{decode} E2E");
+        assert_eq!(report.replicas.iter().map(|r| r.num_batches).collect::<Vec<_>>(), [1, 3]);
+    }
+}
+
+#[test]
+fn a_decode_pool_s_own_scheduler_admits_transfers_by_its_own_rule() {
+    // As decode_admission_follows_each_engines_rule, with the prefill pool on vLLM's scheduler
+    // throughout: the decode pool's scheduler alone decides whether the second transfer waits
+    // (vLLM reserves the prompt; TensorRT-LLM prompt and output; SGLang keeps room besides).
+    let inputs = trace(&[(0.0, 1000, 200), (0.0, 1000, 200)]);
+    for (decode, waits) in [("vllm_v1", false), ("sglang", true), ("trtllm", true)] {
+        let c = disagg_config(&[
+            ("disaggregation_config_decode_replica_scheduler_type", decode),
+            ("disaggregation_config_decode_num_blocks", "140"),
+        ]);
+        let report = run_checked(&c, &inputs);
+        check_report_invariants(&report).unwrap();
+        assert_eq!(report.summary.num_completed, 2, "{decode}");
+        let s = report.summary.disaggregation.as_ref().unwrap();
+        assert_eq!(
+            s.kv_transfer_wait_s.max > s.kv_transfer_s.max,
+            waits,
+            "{decode}: {:?}",
+            s.kv_transfer_wait_s
+        );
+    }
+}

@@ -28,7 +28,10 @@ test('a disaggregated cluster runs from the form, shows both pools and its trans
   assert.equal(await page.isVisible('[name=disaggregation_config_decode_num_replicas]'), true);
   // The cluster fields the decode pool has its own of are the prefill pool's; the model is both's.
   assert.equal(await page.isVisible('[data-testid=prefill-pool-legend]'), true);
-  for (const flag of ['cluster_config_num_replicas', 'replica_config_device', 'replica_config_tensor_parallel_size']) {
+  // So is the replica scheduler: the decode pool's is its own choice, `same` by default.
+  assert.equal(await page.inputValue('[name=disaggregation_config_decode_replica_scheduler_type]'), 'same');
+  for (const flag of ['cluster_config_num_replicas', 'replica_config_device', 'replica_config_tensor_parallel_size',
+    'replica_scheduler_config_type']) {
     assert.equal(await page.isVisible(`#field-${flag} [data-testid=prefill-pool-tag]`), true, flag);
   }
   assert.equal(await page.locator('#field-replica_config_model_name [data-testid=prefill-pool-tag]').count(), 0);

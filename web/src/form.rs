@@ -64,12 +64,17 @@ const DECODE_PREFIX: &str = "disaggregation_config_decode_";
 /// the cluster fields with a decode-pool counterpart set the prefill pool only.
 pub use llmsim_engine::disagg::is_disaggregated;
 
-/// Whether a cluster field sets only the prefill pool of a disaggregated cluster: it is in the
-/// cluster section and the decode pool has its own flag for it (`replica_config_device` and
+/// Whether a field sets only the prefill pool of a disaggregated cluster: it is in the cluster
+/// section and the decode pool has its own flag for it (`replica_config_device` and
 /// `disaggregation_config_decode_device`, `cluster_config_num_replicas` and
-/// `disaggregation_config_decode_num_replicas`, ...). The model, scheduler and workload are
-/// shared by both pools.
+/// `disaggregation_config_decode_num_replicas`, ...), or it is a selector the decode pool makes
+/// its own choice of (`replica_scheduler_config_type` and
+/// `disaggregation_config_decode_replica_scheduler_type`). The model and workload are shared by
+/// both pools.
 pub fn is_prefill_pool_flag(def: &FlagDef) -> bool {
+    if all_flags().iter().any(|f| f.second_choice_of == Some(def.name)) {
+        return true;
+    }
     if !SECTIONS[0].groups.contains(&def.group) {
         return false;
     }
@@ -541,11 +546,35 @@ mod tests {
                 "replica_config_network_device",
                 "replica_config_num_pipeline_stages",
                 "replica_config_tensor_parallel_size",
+                "replica_scheduler_config_type",
             ]
         );
         let config = |pairs: &[(&str, &str)]| FormState::from_pairs(pairs.iter().copied()).0.parse().0;
         assert!(!is_disaggregated(&config(&[])));
         assert!(is_disaggregated(&config(&[("disaggregation_config_type", "prefill_decode")])));
+    }
+
+    #[test]
+    fn the_decode_pool_s_scheduler_is_a_choice_whose_own_fields_apply_and_travel() {
+        let decode = "disaggregation_config_decode_replica_scheduler_type";
+        let def = llmsim_engine::find_flag(decode).unwrap();
+        assert!(section_flags(&SECTIONS[1]).iter().any(|f| f.name == decode), "in the decode pool's section");
+        assert_eq!(def.choices(), ["same", "vllm_v1", "sglang", "trtllm"]);
+        let tokens = "trtllm_scheduler_config_max_num_tokens";
+        let (mut form, _) = FormState::from_pairs([
+            ("disaggregation_config_type", "prefill_decode"),
+            (decode, "trtllm"),
+            (tokens, "1024"),
+        ]);
+        // The decode scheduler's fields show (beside the prefill pool's) and reach the run.
+        let config = form.parse().0;
+        assert!(form.is_visible(&config, tokens));
+        assert!(form.is_visible(&config, "vllm_v1_scheduler_config_chunk_size"));
+        assert!(form.active_pairs().contains(&(tokens.to_string(), "1024".to_string())));
+        // With `same` (or aggregated) they do not apply, and are left out of a link.
+        form.set(decode, "same");
+        assert!(!form.is_visible(&form.parse().0, tokens));
+        assert!(!form.active_pairs().iter().any(|(k, _)| k == tokens));
     }
 
     #[test]

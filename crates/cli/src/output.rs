@@ -273,10 +273,17 @@ pub fn summary_table(config: &SimConfig, report: &Report) -> String {
         Some(d) => format!("prefill {}, decode {}", pool(config), pool(&d.decode)),
         None => pool(config),
     };
+    // A decode pool with its own scheduler (`--disaggregation_config_decode_replica_scheduler_type`).
+    let scheduler = match &config.disagg {
+        Some(d) if d.decode.replica_scheduler.name != config.replica_scheduler.name => {
+            format!("{} prefill + {} decode", config.replica_scheduler.name, d.decode.replica_scheduler.name)
+        }
+        _ => config.replica_scheduler.name.to_string(),
+    };
     let _ = writeln!(
         out,
-        "llmsim: {cluster}, {} / {}, predictor {}",
-        config.replica_scheduler.name, config.router.name, s.predictor.name
+        "llmsim: {cluster}, {scheduler} / {}, predictor {}",
+        config.router.name, s.predictor.name
     );
     let _ = writeln!(
         out,
@@ -508,5 +515,13 @@ mod tests {
         );
         let json = serde_json::to_value(&report.summary).unwrap();
         assert!(json["disaggregation"]["decode"]["queueing_s"]["p90"].is_null(), "as summary.json");
+        // One scheduler for both pools: named once; a decode pool's own: both, by pool.
+        assert!(table.lines().next().unwrap().contains(", vllm_v1 / round_robin, "), "{table}");
+        let mut own = config.clone();
+        own.set("disaggregation_config_decode_replica_scheduler_type", "trtllm").unwrap();
+        let sim_config = SimConfig::build(&own, &Inputs::new()).unwrap();
+        let report = Simulation::new(&sim_config).run_to_report();
+        let header = summary_table(&sim_config, &report).lines().next().unwrap().to_string();
+        assert!(header.contains(", vllm_v1 prefill + trtllm decode / round_robin, "), "{header}");
     }
 }

@@ -621,6 +621,8 @@ fn a_disaggregated_form_survives_its_share_link() {
         ("disaggregation_config_decode_router", "most_kv_free"),
         ("disaggregation_config_layerwise_transfer", "true"),
         ("disaggregation_config_transfer_overhead_ms", "0.5"),
+        ("disaggregation_config_decode_replica_scheduler_type", "trtllm"),
+        ("trtllm_scheduler_config_max_num_tokens", "4096"),
     ] {
         maker.set_field(flag, text);
     }
@@ -628,6 +630,11 @@ fn a_disaggregated_form_survives_its_share_link() {
     assert!(errors.is_empty(), "the quick start, disaggregated, is valid: {errors:?}");
     let query = maker.share_query();
     assert!(query.contains("disaggregation_config_decode_num_replicas=3"), "{query}");
+    assert!(query.contains("disaggregation_config_decode_replica_scheduler_type=trtllm"), "{query}");
+    assert!(
+        query.contains("trtllm_scheduler_config_max_num_tokens=4096"),
+        "the decode scheduler's own: {query}"
+    );
     let mut opened = ready_page();
     opened.open_link(&format!("?{query}"));
     assert!(opened.run_errors().is_empty(), "{:?}", opened.run_errors());

@@ -80,6 +80,11 @@ pub struct FlagDef {
     pub group: FlagGroup,
     /// Shown (and read) only when the selector flag has one of these values.
     pub shown_when: Option<(&'static str, Cow<'static, [&'static str]>)>,
+    /// The selector this flag makes a second choice of, for part of the cluster (the decode
+    /// pool's replica scheduler, and its device, whose `custom` reads the custom device's
+    /// flags): while this flag applies, a flag shown for the value it holds applies too
+    /// ([`super::Config::is_active`]).
+    pub second_choice_of: Option<&'static str>,
     /// What the value stands for: a seed, a file to read, the output directory, or a setting.
     pub role: FlagRole,
 }
@@ -129,7 +134,16 @@ impl FlagDef {
         help: &'static str,
     ) -> FlagDef {
         let help = help_text(help);
-        FlagDef { name, kind, default, help, group: FlagGroup::General, shown_when: None, role }
+        FlagDef {
+            name,
+            kind,
+            default,
+            help,
+            group: FlagGroup::General,
+            shown_when: None,
+            second_choice_of: None,
+            role,
+        }
     }
     /// A boolean flag.
     pub const fn bool(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
@@ -188,6 +202,12 @@ impl FlagDef {
     /// A list-of-booleans flag.
     pub const fn bool_list(name: &'static str, default: &'static str, help: &'static str) -> FlagDef {
         FlagDef::with(name, FlagKind::BoolList, default, help)
+    }
+
+    /// This flag as a second choice of `selector` (its `second_choice_of` field).
+    pub const fn as_second_choice_of(mut self, selector: &'static str) -> FlagDef {
+        self.second_choice_of = Some(selector);
+        self
     }
 
     pub(crate) fn in_group(mut self, group: FlagGroup) -> FlagDef {

@@ -221,12 +221,21 @@ impl Config {
         for _ in 0..8 {
             let (selector, values) = current.shown_when.as_ref()?;
             let chosen = self.get(selector).to_text();
-            if !values.iter().any(|v| *v == chosen) {
+            if !values.iter().any(|v| *v == chosen) && !self.second_choice_holds(selector, values) {
                 return Some((selector, &values[..], chosen));
             }
             current = self.table.find(selector)?;
         }
         None
+    }
+
+    /// Whether a flag making a second choice of `selector` (a decode pool's replica
+    /// scheduler, [`FlagDef::second_choice_of`]) applies and holds one of `values`.
+    fn second_choice_holds(&self, selector: &str, values: &[&str]) -> bool {
+        self.table.second_choices_of(selector).any(|flag| {
+            let chosen = self.get(flag).to_text();
+            values.iter().any(|v| *v == chosen) && self.failing_selector(flag).is_none()
+        })
     }
 
     /// Flat JSON of the explicitly set flags (`full` = false) or of every flag (`full` = true).

@@ -7,12 +7,22 @@ use super::{FlagDef, closest};
 #[derive(Debug)]
 pub struct FlagTable {
     flags: Vec<FlagDef>,
+    /// `(selector, flag)` for each flag making a second choice of a selector
+    /// ([`FlagDef::second_choice_of`]).
+    second_choices: Vec<(&'static str, &'static str)>,
 }
 
 impl FlagTable {
     /// A table of `flags`, in help order.
     pub fn new(flags: Vec<FlagDef>) -> FlagTable {
-        FlagTable { flags }
+        let second_choices =
+            flags.iter().filter_map(|f| f.second_choice_of.map(|selector| (selector, f.name))).collect();
+        FlagTable { flags, second_choices }
+    }
+
+    /// The flags making a second choice of `selector`.
+    pub fn second_choices_of<'a>(&'a self, selector: &'a str) -> impl Iterator<Item = &'static str> + 'a {
+        self.second_choices.iter().filter(move |(s, _)| *s == selector).map(|(_, f)| *f)
     }
 
     /// Every flag, in help order.

@@ -26,6 +26,12 @@ pub const AGGREGATED: &str = "none";
 /// Its value for separate prefill and decode pools.
 pub const PREFILL_DECODE: &str = "prefill_decode";
 
+/// The decode pool's replica scheduler (a second choice of `--replica_scheduler_config_type`:
+/// the scheduler-specific flags of either pool's scheduler apply).
+pub const SCHEDULER_FLAG: &str = "disaggregation_config_decode_replica_scheduler_type";
+/// Its value for the prefill pool's scheduler (the default).
+pub const SAME_SCHEDULER: &str = "same";
+
 /// Whether `config` serves disaggregated (separate prefill and decode pools).
 pub fn is_disaggregated(config: &crate::config::Config) -> bool {
     config.get(TYPE_FLAG).to_text() == PREFILL_DECODE
@@ -42,7 +48,8 @@ pub const FLAGS: &[FlagDef] = &[
         "disaggregation_config_decode_device",
         "same",
         "GPU SKU of the decode replicas; same = --replica_config_device.",
-    ),
+    )
+    .as_second_choice_of("replica_config_device"),
     FlagDef::string(
         "disaggregation_config_decode_network_device",
         "same",
@@ -83,6 +90,13 @@ pub const FLAGS: &[FlagDef] = &[
         "none",
         "Most tokens in one decode-replica iteration (vLLM's max_num_batched_tokens: --vllm_v1_scheduler_config_chunk_size; TensorRT-LLM's max_num_tokens: --trtllm_scheduler_config_max_num_tokens); none = the prefill replicas' budget. SGLang's decode has no token budget.",
     ),
+    FlagDef::choice(
+        SCHEDULER_FLAG,
+        &[SAME_SCHEDULER, "vllm_v1", "sglang", "trtllm"],
+        SAME_SCHEDULER,
+        "Replica scheduler of the decode replicas; same = the prefill replicas' (--replica_scheduler_config_type, or the serving engine's, which allows only same). Another reads its own flags (e.g. --trtllm_scheduler_config_*).",
+    )
+    .as_second_choice_of("replica_scheduler_config_type"),
     FlagDef::choice(
         "disaggregation_config_decode_router",
         &["least_loaded", "most_kv_free", "round_robin"],

@@ -5,11 +5,12 @@
 //! scheduler, validated by the same code as any replica. Its errors name the decode flag.
 
 use super::SimConfig;
-use crate::config::{Config, ConfigError, ConfigErrors, Params};
+use crate::config::{Config, ConfigError, ConfigErrors, FlagValue, Params};
 use crate::disagg::{self, DecodeRouterKind, KvTransferModel, PoolPlacement};
 use crate::inputs::Inputs;
 use crate::limits::{MAX_REPLICAS, MAX_SIMULATED_BLOCKS, MemoryEstimate};
 use crate::scheduler::replica::REPLICA_SCHEDULERS;
+use crate::serving_engine;
 
 /// A disaggregated cluster's decode side.
 #[derive(Clone, Debug)]
@@ -79,23 +80,34 @@ pub(super) fn read(
             format!("{ms} is out of range: it must be between 0 and 1000000"),
         ));
     }
+    let scheduler = decode_scheduler(&mut p, prefill.replica_scheduler.name);
     let cap = p.opt_u64_at_least(DECODE_CAP_FLAG, 1);
-    let tokens = p.opt_u64_at_least(DECODE_TOKENS_FLAG, 1);
-    let tokens_flag = DECODE_TOKEN_BUDGETS
-        .iter()
-        .find(|(name, _)| *name == prefill.replica_scheduler.name)
-        .map(|(_, f)| *f);
-    if tokens.is_some() && tokens_flag.is_none() {
-        p.warn(format!(
-            "--{DECODE_TOKENS_FLAG} is ignored: the {} scheduler's decode batches have no token budget (--{DECODE_CAP_FLAG} bounds them)",
-            prefill.replica_scheduler.name
+    let tokens_flag = DECODE_TOKEN_BUDGETS.iter().find(|(name, _)| *name == scheduler).map(|(_, f)| *f);
+    // A scheduler without a decode token budget ignores the flag, so its value is not judged
+    // (as any ignored flag's).
+    let tokens = match tokens_flag {
+        Some(_) => p.opt_u64_at_least(DECODE_TOKENS_FLAG, 1),
+        None => {
+            if user.get(DECODE_TOKENS_FLAG) != FlagValue::None {
+                p.warn(format!(
+                    "--{DECODE_TOKENS_FLAG} is ignored: the {scheduler} scheduler's decode batches have no token budget (--{DECODE_CAP_FLAG} bounds them)"
+                ));
+            }
+            None
+        }
+    };
+    // The flag capping the decode scheduler's running requests; `None` for a scheduler without
+    // the hand-off (refused: the prefill pool's naming its type flag, the decode pool's its own).
+    let serves =
+        |name: &str| REPLICA_SCHEDULERS.iter().find(|e| e.name == name).and_then(|e| e.disaggregation);
+    let cap_flag = serves(scheduler);
+    if scheduler != prefill.replica_scheduler.name && cap_flag.is_none() {
+        p.error(ConfigError::new(
+            disagg::SCHEDULER_FLAG,
+            format!("the {scheduler} scheduler does not serve disaggregated pools"),
         ));
     }
-    let cap_flag = REPLICA_SCHEDULERS
-        .iter()
-        .find(|e| e.name == prefill.replica_scheduler.name)
-        .and_then(|e| e.disaggregation);
-    if cap_flag.is_none() {
+    if serves(prefill.replica_scheduler.name).is_none() {
         p.error(
             ConfigError::new(
                 "replica_scheduler_config_type",
@@ -124,6 +136,14 @@ pub(super) fn read(
     };
     let mut errors = Vec::new();
     errors.extend(set(&mut decode_flags, disagg::TYPE_FLAG, disagg::AGGREGATED, disagg::TYPE_FLAG).err());
+    // Another scheduler than the prefill pool's (`same` sets nothing: the decode pool's flags
+    // are then the prefill pool's but for the overrides, as before the flag).
+    let own_scheduler = scheduler != prefill.replica_scheduler.name;
+    if own_scheduler {
+        errors.extend(
+            set(&mut decode_flags, "replica_scheduler_config_type", scheduler, disagg::SCHEDULER_FLAG).err(),
+        );
+    }
     for (from, to) in OVERRIDES {
         let value = user.get(from).to_text();
         if user.is_set(from) && value != "same" && value != "none" || *from == OVERRIDES[0].0 {
@@ -139,13 +159,14 @@ pub(super) fn read(
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    let mut decode = SimConfig::build_pool(&decode_flags, inputs, memory_budget, true).map_err(
-        |ConfigErrors(errors)| {
+    let mut decode = SimConfig::build_pool(&decode_flags, inputs, memory_budget, Some(&prefill.raw))
+        .map_err(|ConfigErrors(errors)| {
             ConfigErrors(
                 errors
                     .into_iter()
                     .map(|mut e| {
                         let renamed = match e.flag.as_str() {
+                            "replica_scheduler_config_type" if own_scheduler => Some(disagg::SCHEDULER_FLAG),
                             "replica_scheduler_config_type" => None,
                             // The decode cap stands in for the scheduler's cap (its range, its
                             // pipeline-depth check).
@@ -175,8 +196,7 @@ pub(super) fn read(
                     })
                     .collect(),
             )
-        },
-    )?;
+        })?;
     decode.warnings.extend(notes);
     debug_assert_eq!(decode.cluster.num_replicas as i64, num_decode);
     check_both_pools(user, inputs, memory_budget, prefill, &decode)?;
@@ -214,6 +234,33 @@ pub(super) fn read(
         transfer,
         first_token_after_transfer,
     }))
+}
+
+/// The decode pool's replica scheduler: `--disaggregation_config_decode_replica_scheduler_type`,
+/// `same` standing for the prefill pool's (`prefill`, after the serving engine's defaults).
+/// Under a serving engine both pools run that engine (SGLang's `--disaggregation-mode prefill`
+/// and `decode` servers, vLLM's `NixlConnector` between vLLM instances, TensorRT-LLM's
+/// `trtllm-serve disaggregated` workers: each connector moves KV between its own engine's
+/// instances), so only `same` is accepted there.
+fn decode_scheduler(p: &mut Params, prefill: &'static str) -> &'static str {
+    let choice = p.string(disagg::SCHEDULER_FLAG);
+    if choice == disagg::SAME_SCHEDULER || choice == prefill {
+        return prefill;
+    }
+    let engine = p.string("serving_engine");
+    if engine != serving_engine::NO_ENGINE {
+        p.error(
+            ConfigError::new(
+                disagg::SCHEDULER_FLAG,
+                format!(
+                    "--serving_engine {engine} runs one engine on both pools: its decode pool's scheduler is the prefill pool's ({prefill}), not {choice}"
+                ),
+            )
+            .with_hint("leave it at same, or use --serving_engine none to give each pool its own scheduler"),
+        );
+        return prefill;
+    }
+    REPLICA_SCHEDULERS.iter().find(|e| e.name == choice).map_or(prefill, |e| e.name)
 }
 
 /// A transfer's fixed cost when the flag leaves it to the node catalogue: the set-up both ends'

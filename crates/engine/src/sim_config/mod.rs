@@ -12,9 +12,8 @@ mod tests;
 
 use crate::catalog;
 use crate::config::{
-    ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagGroup,
-    FlagValue, LinearStatePool, MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec,
-    fill_placeholders,
+    ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue,
+    LinearStatePool, MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec, fill_placeholders,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
@@ -124,18 +123,19 @@ impl SimConfig {
         inputs: &Inputs,
         memory_budget: u64,
     ) -> Result<SimConfig, ConfigErrors> {
-        SimConfig::build_pool(user, inputs, memory_budget, false)
+        SimConfig::build_pool(user, inputs, memory_budget, None)
     }
 
-    /// [`SimConfig::build_with_budget`] for the whole cluster, or (`decode_pool`) for the
-    /// decode pool of a disaggregated one, whose flags [`disagg::read`] built with the type
-    /// set to aggregated: the `--disaggregation_config_*` flags were judged (applied or
-    /// ignored) by the whole cluster's build, so the decode pool's does not warn of them again.
+    /// [`SimConfig::build_with_budget`] for the whole cluster, or for the decode pool of a
+    /// disaggregated one (`cluster`: the whole cluster's flags, as its build read them), whose
+    /// flags [`disagg::read`] built with the type set to aggregated: a flag the whole cluster
+    /// reads (the `--disaggregation_config_*` flags, the prefill pool's scheduler's) was judged
+    /// by the whole cluster's build, so the decode pool's does not call it ignored.
     pub(super) fn build_pool(
         user: &Config,
         inputs: &Inputs,
         memory_budget: u64,
-        decode_pool: bool,
+        cluster: Option<&Config>,
     ) -> Result<SimConfig, ConfigErrors> {
         // The serving engine's defaults fill in what the user did not set.
         let (effective, engine_settings) = serving_engine::apply(user)?;
@@ -144,9 +144,7 @@ impl SimConfig {
         // Flags of a policy that is not selected are read by nothing: say so (of the flags the
         // user set).
         let mut warnings = config.ignored_flag_warnings_among(&|name| {
-            user.is_set(name)
-                && !(decode_pool
-                    && config.table().find(name).is_some_and(|f| f.group == FlagGroup::Disaggregation))
+            user.is_set(name) && !cluster.is_some_and(|c| c.is_active(name))
         });
 
         let seed = p.int("seed") as u64;

@@ -542,3 +542,206 @@ fn a_linear_attention_model_runs_without_the_block_prefix_cache_and_says_so() {
     dense[0] = ("replica_config_model_name", "Qwen/Qwen3-235B-A22B");
     assert!(build(&dense).unwrap_or_else(|e| panic!("{e}")).cache.enable_prefix_caching);
 }
+
+/// The decode pool's replica scheduler flag.
+const DECODE_SCHEDULER: &str = crate::disagg::SCHEDULER_FLAG;
+
+#[test]
+fn a_decode_pool_runs_its_own_scheduler_on_that_scheduler_s_own_flags() {
+    let c = build(&[
+        ("disaggregation_config_type", "prefill_decode"),
+        (DECODE_SCHEDULER, "trtllm"),
+        ("vllm_v1_scheduler_config_chunk_size", "2048"),
+        ("trtllm_scheduler_config_max_num_tokens", "1024"),
+        ("trtllm_scheduler_config_capacity_scheduler_policy", "max_utilization"),
+        ("disaggregation_config_decode_batch_size_cap", "32"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let decode = &c.disagg.as_ref().expect("disaggregated").decode;
+    assert_eq!((c.replica_scheduler.name, decode.replica_scheduler.name), ("vllm_v1", "trtllm"));
+    // Each pool reads its own scheduler's flags from the user's; the decode cap sets the
+    // decode scheduler's cap flag.
+    assert_eq!(c.raw.get("vllm_v1_scheduler_config_chunk_size").to_text(), "2048");
+    assert_eq!(decode.raw.get("trtllm_scheduler_config_max_num_tokens").to_text(), "1024");
+    assert_eq!(
+        decode.raw.get("trtllm_scheduler_config_capacity_scheduler_policy").to_text(),
+        "max_utilization"
+    );
+    assert_eq!(decode.raw.get("trtllm_scheduler_config_batch_size_cap").to_text(), "32");
+    assert_eq!(
+        c.raw.get("vllm_v1_scheduler_config_batch_size_cap").to_text(),
+        "128",
+        "the prefill cap is its own"
+    );
+    // Neither pool calls the other's scheduler flags ignored: the cluster reads both.
+    assert!(c.warnings.is_empty(), "{:#?}", c.warnings);
+    // Its token budget flag stands for the decode scheduler's.
+    let c = build(&[
+        ("disaggregation_config_type", "prefill_decode"),
+        (DECODE_SCHEDULER, "trtllm"),
+        ("disaggregation_config_decode_max_num_batched_tokens", "512"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let decode = &c.disagg.as_ref().unwrap().decode;
+    assert_eq!(decode.raw.get("trtllm_scheduler_config_max_num_tokens").to_text(), "512");
+    assert_eq!(
+        c.raw.get("vllm_v1_scheduler_config_chunk_size").to_text(),
+        "512",
+        "Vidur's default, untouched"
+    );
+    // A flag neither pool's scheduler reads is still ignored, said by each pool.
+    let c = build(&[
+        ("disaggregation_config_type", "prefill_decode"),
+        (DECODE_SCHEDULER, "sglang"),
+        ("sarathi_scheduler_config_chunk_size", "256"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.warnings,
+        [
+            "--sarathi_scheduler_config_chunk_size is ignored: it applies with --replica_scheduler_config_type sarathi, not vllm_v1",
+            "decode pool: --sarathi_scheduler_config_chunk_size is ignored: it applies with --replica_scheduler_config_type sarathi, not sglang",
+        ]
+    );
+}
+
+#[test]
+fn same_or_the_prefill_pool_s_own_scheduler_builds_the_decode_pool_as_before() {
+    let base = [
+        ("disaggregation_config_type", "prefill_decode"),
+        ("replica_scheduler_config_type", "trtllm"),
+        ("disaggregation_config_decode_batch_size_cap", "16"),
+        ("sarathi_scheduler_config_chunk_size", "256"),
+    ];
+    let before = build(&base).unwrap_or_else(|e| panic!("{e}"));
+    for value in ["same", "trtllm"] {
+        let mut pairs = base.to_vec();
+        pairs.push((DECODE_SCHEDULER, value));
+        let c = build(&pairs).unwrap_or_else(|e| panic!("{value}: {e}"));
+        let (d, b) = (&c.disagg.as_ref().unwrap().decode, &before.disagg.as_ref().unwrap().decode);
+        assert_eq!(d.replica_scheduler.name, "trtllm");
+        // The decode pool's flags are the same but for the flag itself.
+        let pairs = |c: &Config| -> Vec<(String, String)> {
+            c.to_pairs().into_iter().filter(|(k, _)| k != DECODE_SCHEDULER).collect()
+        };
+        assert_eq!(pairs(&d.raw), pairs(&b.raw), "{value}");
+        assert_eq!(c.warnings, before.warnings, "{value}");
+        assert_eq!(d.memory.num_blocks, b.memory.num_blocks);
+    }
+}
+
+#[test]
+fn a_decode_scheduler_the_serving_engine_does_not_run_is_refused_naming_the_flag() {
+    let text = errors_on(
+        &[
+            ("serving_engine", "sglang"),
+            ("disaggregation_config_type", "prefill_decode"),
+            (DECODE_SCHEDULER, "vllm_v1"),
+        ],
+        DECODE_SCHEDULER,
+    );
+    assert!(text.contains("--serving_engine sglang runs one engine on both pools"), "{text}");
+    assert!(text.contains("(sglang), not vllm_v1"), "{text}");
+    // The engine's own scheduler, named, is `same`.
+    let c = build(&[
+        ("serving_engine", "sglang"),
+        ("disaggregation_config_type", "prefill_decode"),
+        (DECODE_SCHEDULER, "sglang"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.disagg.unwrap().decode.replica_scheduler.name, "sglang");
+    // Only the schedulers with the hand-off are choices.
+    let mut config = Config::new();
+    let e = config.set(DECODE_SCHEDULER, "sarathi").unwrap_err();
+    assert_eq!(e.flag, DECODE_SCHEDULER);
+    let choices = config.table().find(DECODE_SCHEDULER).unwrap().choices().to_vec();
+    let serving: Vec<&str> = std::iter::once("same")
+        .chain(REPLICA_SCHEDULERS.iter().filter(|e| e.disaggregation.is_some()).map(|e| e.name))
+        .collect();
+    assert_eq!(choices, serving);
+    // Aggregated, the flag is ignored as the other decode flags are.
+    let c = build(&[(DECODE_SCHEDULER, "trtllm")]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.disagg.is_none());
+    assert_eq!(
+        c.warnings,
+        [format!(
+            "--{DECODE_SCHEDULER} is ignored: it applies with --disaggregation_config_type prefill_decode, not none"
+        )]
+    );
+}
+
+#[test]
+fn the_decode_scheduler_s_flags_apply_while_it_is_chosen() {
+    let mut config = Config::new();
+    let flag = "trtllm_scheduler_config_max_num_tokens";
+    config.set(DECODE_SCHEDULER, "trtllm").unwrap();
+    assert!(!config.is_active(flag), "aggregated: the decode flag does not apply");
+    config.set("disaggregation_config_type", "prefill_decode").unwrap();
+    assert!(config.is_active(flag));
+    assert!(config.is_active("vllm_v1_scheduler_config_chunk_size"), "the prefill pool's too");
+    assert!(!config.is_active("sglang_scheduler_config_chunked_prefill_size"));
+    config.set(DECODE_SCHEDULER, "same").unwrap();
+    assert!(!config.is_active(flag));
+}
+
+#[test]
+fn a_token_budget_the_decode_scheduler_lacks_is_ignored_whatever_its_value() {
+    // SGLang's decode batches have no token budget: the flag is ignored with a warning, even
+    // out of range (an ignored flag's value is not judged), as the decode pool's note.
+    for (pairs, scheduler) in
+        [(vec![("serving_engine", "sglang")], "sglang"), (vec![(DECODE_SCHEDULER, "sglang")], "sglang")]
+    {
+        for value in ["64", "0", "-3"] {
+            let mut all = pairs.clone();
+            all.extend([
+                ("disaggregation_config_type", "prefill_decode"),
+                ("disaggregation_config_decode_max_num_batched_tokens", value),
+            ]);
+            let c = build(&all).unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(c.disagg.as_ref().unwrap().decode.replica_scheduler.name, scheduler);
+            let ignored: Vec<&String> =
+                c.warnings.iter().filter(|w| w.contains("max_num_batched_tokens is ignored")).collect();
+            assert_eq!(ignored.len(), 1, "{value}: {:#?}", c.warnings);
+            assert!(ignored[0].starts_with("decode pool: --disaggregation_config_decode_max_num_batched_tokens is ignored: the sglang scheduler's"), "{ignored:?}");
+        }
+    }
+    // Where the decode scheduler has one, an out-of-range value is refused naming the flag.
+    let text = errors_on(
+        &[
+            ("disaggregation_config_type", "prefill_decode"),
+            ("replica_scheduler_config_type", "sglang"),
+            (DECODE_SCHEDULER, "vllm_v1"),
+            ("disaggregation_config_decode_max_num_batched_tokens", "0"),
+        ],
+        "disaggregation_config_decode_max_num_batched_tokens",
+    );
+    assert!(!text.is_empty());
+}
+
+#[test]
+fn a_custom_decode_device_reads_the_custom_device_flags_without_calling_them_ignored() {
+    let c = build(&[
+        ("replica_config_device", "h100"),
+        ("replica_config_network_device", "h100_dgx"),
+        ("disaggregation_config_type", "prefill_decode"),
+        ("disaggregation_config_decode_device", "custom"),
+        ("custom_device_config_fp16_tflops", "500"),
+        ("custom_device_config_memory_gb", "96"),
+        ("custom_device_config_memory_bandwidth_gbps", "4000"),
+        ("cost_config_usd_per_gpu_hour", "2.5"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let decode = &c.disagg.as_ref().unwrap().decode;
+    assert_eq!(decode.replica.device.name, "custom");
+    assert_eq!(c.replica.device.name, "h100");
+    let ignored: Vec<&String> = c.warnings.iter().filter(|w| w.contains("is ignored")).collect();
+    assert!(ignored.is_empty(), "{ignored:#?}");
+    // The flags apply (the page shows them and its links carry them) while the decode
+    // device is custom.
+    let mut config = Config::new();
+    config.set("disaggregation_config_decode_device", "custom").unwrap();
+    config.set("disaggregation_config_type", "prefill_decode").unwrap();
+    assert!(config.is_active("custom_device_config_memory_gb"));
+    config.set("disaggregation_config_type", "none").unwrap();
+    assert!(!config.is_active("custom_device_config_memory_gb"));
+}
