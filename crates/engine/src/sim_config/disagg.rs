@@ -55,6 +55,13 @@ const OVERRIDES: &[(&str, &str)] = &[
     ("disaggregation_config_decode_num_blocks", "cache_config_num_blocks"),
 ];
 
+/// The decode flags whose product (with TP) is a decode replica's GPU count.
+const DECODE_WORLD_FLAGS: &[&str] = &[
+    "disaggregation_config_decode_tensor_parallel_size",
+    "disaggregation_config_decode_num_pipeline_stages",
+    "disaggregation_config_decode_attention_dp_size",
+];
+
 /// Reads the decode pool of `user` (whose prefill pool is `prefill`, already built); `None`
 /// when the cluster is aggregated.
 pub(super) fn read(
@@ -175,7 +182,14 @@ pub(super) fn read(
                             flag => OVERRIDES
                                 .iter()
                                 .find(|(from, to)| *to == flag && user.is_set(from))
-                                .map(|(from, _)| *from),
+                                .map(|(from, _)| *from)
+                                // The GPU count against the node: named by whichever of the
+                                // decode pool's TP, PP and DP flags the user set.
+                                .or_else(|| {
+                                    super::replica::is_world_size_error(&e)
+                                        .then(|| DECODE_WORLD_FLAGS.iter().find(|f| user.is_set(f)).copied())
+                                        .flatten()
+                                }),
                         };
                         match renamed {
                             Some(from) => e.flag = from.to_string(),

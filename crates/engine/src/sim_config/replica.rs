@@ -190,18 +190,30 @@ fn check_parallelism(p: &mut Params, model: &ModelArch, node: &NodeSpec, paralle
     }
     let world = parallel.world_size();
     if world > node.devices_per_node && !world.is_multiple_of(node.devices_per_node) {
+        // Named by the TP flag, though PP and DP count too (`is_world_size_error` lets the
+        // decode pool name whichever of its own flags the user set).
         let product = if parallel.attention_dp_size > 1 { "TP×DP×PP" } else { "TP×PP" };
         p.error(
             ConfigError::new(
                 "replica_config_tensor_parallel_size",
                 format!(
-                    "{product} = {world} GPUs neither fits in one {} node ({} GPUs) nor fills whole nodes",
+                    "{product} = {world} GPUs{WORLD_SIZE_MISFIT} {} node ({} GPUs) nor fills whole nodes",
                     node.name, node.devices_per_node
                 ),
             )
             .with_hint(format!("make {product} at most {} or a multiple of it", node.devices_per_node)),
         );
     }
+}
+
+/// The words that mark the error of a replica's GPU count fitting neither one node nor whole
+/// nodes.
+const WORLD_SIZE_MISFIT: &str = " neither fits in one";
+
+/// Whether `error` is the replica's GPU-count error (TP × DP × PP against the node), which the
+/// TP flag names though each of the three flags counts.
+pub(super) fn is_world_size_error(error: &ConfigError) -> bool {
+    error.flag == "replica_config_tensor_parallel_size" && error.message.contains(WORLD_SIZE_MISFIT)
 }
 
 /// Expert parallelism and attention data parallelism: only for an MoE model, without pipeline

@@ -745,3 +745,46 @@ fn a_custom_decode_device_reads_the_custom_device_flags_without_calling_them_ign
     config.set("disaggregation_config_type", "none").unwrap();
     assert!(!config.is_active("custom_device_config_memory_gb"));
 }
+
+#[test]
+fn an_out_of_range_pipeline_depth_is_its_own_flag_s_one_error() {
+    // Before: PP 1,000,000 also asked for a batch-size cap of 1,000,000 (the cap check read the
+    // out-of-range depth), in an aggregated cluster and for the decode pool alike.
+    let llama = [
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "h100"),
+        ("replica_config_network_device", "h100_dgx"),
+    ];
+    let mut aggregated = llama.to_vec();
+    aggregated.push(("replica_config_num_pipeline_stages", "1000000"));
+    let e = build(&aggregated).unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].flag, "replica_config_num_pipeline_stages");
+    let mut decode = llama.to_vec();
+    decode.extend([
+        ("disaggregation_config_type", "prefill_decode"),
+        ("disaggregation_config_decode_num_pipeline_stages", "1000000"),
+    ]);
+    let e = build(&decode).unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].flag, "disaggregation_config_decode_num_pipeline_stages");
+}
+
+#[test]
+fn a_decode_replica_that_fits_no_node_is_named_by_the_decode_flag_the_user_set() {
+    // Decode PP 33 on 8-GPU nodes: PP does not divide 32 layers, and 33 GPUs fit no node. The
+    // second error named --replica_config_tensor_parallel_size (the prefill pool's flag).
+    let pairs = [
+        ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+        ("replica_config_device", "h100"),
+        ("replica_config_network_device", "h100_dgx"),
+        ("disaggregation_config_type", "prefill_decode"),
+        ("disaggregation_config_decode_num_pipeline_stages", "33"),
+    ];
+    let e = build(&pairs).unwrap_err();
+    assert_eq!(e.0.len(), 2, "{e}");
+    for error in &e.0 {
+        assert_eq!(error.flag, "disaggregation_config_decode_num_pipeline_stages", "{e}");
+    }
+    assert!(e.0.iter().any(|error| error.message.contains("33 GPUs neither fits")), "{e}");
+}

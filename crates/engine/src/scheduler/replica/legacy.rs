@@ -9,9 +9,9 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
+pub(super) use super::check_cap_covers_stages;
 use super::{ReplicaContext, ReplicaScheduler, RequestQueue, blocks_needed, never_fits, release_completed};
 use crate::batch::{Batch, BatchPlan};
-use crate::config::{ConfigError, FlagValue, Params};
 use crate::kv::KvUsage;
 use crate::request::{Request, RequestArena, RequestId, RequestState};
 use crate::time::SimTime;
@@ -534,24 +534,6 @@ impl Reservations {
             let n = requests.get(id).num_prefill_tokens;
             core.admit_head(id, blocks, n, requests, plan);
         }
-    }
-}
-
-/// Records an error unless the batch-size cap leaves every pipeline micro-batch at least one
-/// request (`cap // PP ≥ 1`).
-pub(super) fn check_cap_covers_stages(p: &mut Params, flag: &str, cap: u32) {
-    if let FlagValue::Int(pp) = p.config().get("replica_config_num_pipeline_stages")
-        && i64::from(cap) < pp
-    {
-        p.error(
-            ConfigError::new(
-                flag,
-                format!(
-                    "{cap} is smaller than the {pp} pipeline stages: some micro-batches could hold no request"
-                ),
-            )
-            .with_hint(format!("use at least {pp}")),
-        );
     }
 }
 

@@ -412,9 +412,11 @@ fn refuse_unschedulable(id: RequestId, requests: &RequestArena, kv: &KvCacheMana
 }
 
 /// Refuses a request cap below the pipeline depth, naming `flag`: some micro-batches could
-/// hold no request.
-fn check_cap_covers_stages(p: &mut Params, flag: &str, cap: u32) {
+/// hold no request. A depth out of its range is the pipeline flag's own error (reported by the
+/// replica's check), not a reason to ask for a cap of that size too.
+pub(super) fn check_cap_covers_stages(p: &mut Params, flag: &str, cap: u32) {
     if let crate::config::FlagValue::Int(pp) = p.config().get("replica_config_num_pipeline_stages")
+        && (1..=i64::from(crate::limits::MAX_PARALLEL_DEGREE)).contains(&pp)
         && i64::from(cap) < pp
     {
         p.error(
