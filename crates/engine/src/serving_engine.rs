@@ -629,6 +629,34 @@ mod tests {
     }
 
     #[test]
+    fn a_speculating_sglang_server_caps_48_requests_turns_overlap_off_and_keeps_2_gib_more() {
+        let (plain, _) = applied(&[("serving_engine", "sglang"), ("replica_config_device", "h100")]);
+        let (mtp, _) = applied(&[
+            ("serving_engine", "sglang"),
+            ("replica_config_device", "h100"),
+            ("replica_config_speculative_method", "mtp"),
+        ]);
+        assert_eq!(value(&mtp, "sglang_scheduler_config_batch_size_cap"), "48");
+        assert_eq!(value(&mtp, "sglang_scheduler_config_overlap_schedule"), "false");
+        // auto_choose_speculative_params: 3 steps (top-1, 4 draft tokens).
+        assert_eq!(value(&mtp, "replica_config_num_speculative_tokens"), "3");
+        let margin = |c: &Config| value(c, "cache_config_memory_margin_fraction").parse::<f64>().unwrap();
+        // H100 (80 GiB): 2 GiB more for the draft's CUDA graphs, 6 GiB for a draft model.
+        assert!((margin(&mtp) - margin(&plain) - 2.0 / 80.0).abs() < 1e-3, "{}", margin(&mtp));
+        let (draft, _) = applied(&[
+            ("serving_engine", "sglang"),
+            ("replica_config_device", "h100"),
+            ("replica_config_speculative_method", "draft_model"),
+            ("replica_config_num_speculative_tokens", "5"),
+        ]);
+        assert!((margin(&draft) - margin(&plain) - 6.0 / 80.0).abs() < 1e-3, "{}", margin(&draft));
+        assert_eq!(value(&draft, "replica_config_num_speculative_tokens"), "5", "the user's k stays");
+        // Without speculation none of it.
+        assert_eq!(plain.get("sglang_scheduler_config_batch_size_cap").to_text(), "none");
+        assert_eq!(value(&plain, "sglang_scheduler_config_overlap_schedule"), "true");
+    }
+
+    #[test]
     fn sglang_picks_its_moe_runners_host_cost_by_architecture_gpu_and_dtype() {
         // The bundle's MoE host µs for an SGLang run of `model` on `device` with `dtype` weights.
         let moe_us = |model: &str, device: &str, dtype: &str| {

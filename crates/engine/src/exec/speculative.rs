@@ -246,6 +246,28 @@ mod tests {
     }
 
     #[test]
+    fn sglang_s_tree_verifies_its_draft_tokens_per_request_and_drafts_top_k_per_step() {
+        // k = 5, top-4, 8 draft tokens: the verification runs 8 tokens per decoding request
+        // whatever the plan holds (a request near its end: 2), the draft's first pass the
+        // planned tokens, then 4 more passes of 4 candidates per decoding request.
+        let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerToken), 5, "eagle").with_tree(4, 8);
+        let item = |processed, tokens, is_prefill| BatchItem {
+            num_processed_tokens: processed,
+            num_tokens: tokens,
+            is_prefill,
+            dp_rank: BatchItem::NO_RANK,
+        };
+        let batch = [item(0, 100, true), item(50, 6, false), item(70, 2, false)];
+        let last = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
+        assert_eq!(last.get(Op::MlpUpProj), 100.0 + 8.0 + 8.0);
+        assert_eq!(last.get(Op::SpeculativeDraft), 108.0 + 4.0 * (4.0 + 4.0));
+        assert!(p.describe().contains("top-4, 8 tokens verified"), "{}", p.describe());
+        // A prefill alone is priced as planned.
+        let prefill = p.predict(&batch[..1], StagePosition { stage: 0, num_stages: 1 });
+        assert_eq!(prefill.get(Op::MlpUpProj), 100.0);
+    }
+
+    #[test]
     fn a_dense_draft_under_attention_dp_drafts_each_ranks_requests_on_that_rank() {
         // Two ranks: the prefill on one, the two decodes on the other; the slowest rank's
         // draft is the step's, not the whole batch's on one GPU.

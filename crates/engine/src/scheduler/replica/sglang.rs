@@ -798,7 +798,7 @@ impl ReplicaScheduler for SglangScheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::replica::testkit::{Harness, ctx, pairs};
+    use crate::scheduler::replica::testkit::{Harness, ctx, end_iterations, pairs};
 
     fn options() -> SglangOptions {
         SglangOptions {
@@ -1003,6 +1003,85 @@ mod tests {
         h.drain(500);
         assert_eq!((h.restarts(RequestId(0)), h.restarts(RequestId(1))), (0, 1));
         assert_eq!(h.requests.get(RequestId(1)).num_tokens_emitted, 15, "every output token once");
+    }
+
+    /// A speculating replica of `num_tokens` one-token pages: SGLang's `tree`.
+    fn speculating(num_tokens: u64, tree: crate::config::SpeculativeTree, options: SglangOptions) -> Harness {
+        let context = ReplicaContext { speculative_tree: Some(tree), ..ctx(num_tokens, 1, 1) };
+        Harness::new(Box::new(SglangScheduler::new(&context, options)))
+    }
+
+    const CHAIN3: crate::config::SpeculativeTree =
+        crate::config::SpeculativeTree { num_steps: 3, topk: 1, num_draft_tokens: 4 };
+
+    #[test]
+    fn a_speculating_decode_verifies_k_plus_one_tokens_and_its_kv_grows_by_the_accepted_ones() {
+        let mut h = speculating(1000, CHAIN3, options());
+        let id = h.add(10, 13);
+        h.requests.get_mut(id).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(0, 10)]);
+        // Processed 11 (the prompt and the first token); a step verifies k + 1 = 4 tokens,
+        // whose KV slots are held for it.
+        let batch = h.form();
+        assert_eq!(pairs(&batch), [(0, 4)]);
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 15);
+        // Only 1 of the 3 drafts is accepted: 2 tokens kept. The next step's 4 reuse the 2
+        // rejected slots: the KV grows by the accepted tokens only.
+        let completed = end_iterations(&Batch { plan: batch.plan.clone(), ..Batch::default() }, &mut h.requests, SimTime::ZERO);
+        assert!(completed.is_empty());
+        h.requests.get_mut(id).num_processed_tokens -= 2;
+        h.scheduler.on_batch_end(&batch, &completed, &mut h.requests);
+        assert_eq!(h.requests.get(id).num_processed_tokens, 13);
+        assert_eq!(h.step(), [(0, 4)]);
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 17, "13 kept + 4 verified");
+        // The last step verifies only what is left (23 − 17 = 6 → 4, then 2).
+        assert_eq!(h.step(), [(0, 4)]);
+        assert_eq!(h.step(), [(0, 2)]);
+        assert_eq!(h.scheduler.num_pending(), 0);
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 0);
+    }
+
+    #[test]
+    fn sglang_reserves_every_draft_and_verification_token_before_a_speculative_step() {
+        // `new_tokens_required_next_decode`: max(steps × topk, draft tokens) per request.
+        let chain = CHAIN3;
+        assert_eq!(spec_tokens_per_request(chain, 1, false), 4);
+        assert_eq!(spec_tokens_per_request(chain, 1, true), 8, "spec v2 over-allocates a step ahead");
+        let tree = crate::config::SpeculativeTree { num_steps: 5, topk: 4, num_draft_tokens: 8 };
+        assert_eq!(spec_tokens_per_request(tree, 1, false), 20);
+        // Pages of 16: the chain's 3 and 4 round to a page; a tree branch takes a page more.
+        assert_eq!(spec_tokens_per_request(chain, 16, false), 16);
+        assert_eq!(spec_tokens_per_request(tree, 16, false), 4 * 32);
+        // Two running requests need 8 free tokens: with 7 the latest joined is retracted,
+        // not the one with the fewest outputs (SGLang's speculative batches filter from the back).
+        let mut h = speculating(31, CHAIN3, SglangOptions { schedule_conservativeness: 0.01, ..options() });
+        let a = h.add(10, 20);
+        h.requests.get_mut(a).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(0, 10)]);
+        let b = h.add(8, 2);
+        h.requests.get_mut(b).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(1, 8)]);
+        // 31 − 11 − 9 = 11 free: both step (4 + 4 slots; b has 1 output left).
+        assert_eq!(h.step(), [(0, 4), (1, 1)]);
+        h.drain(100);
+        assert_eq!(h.restarts(a), 0);
+        // 30 tokens: a (10 + 6) and b (8 + 6) are admitted one after the other, then step
+        // together once (4 + 4 slots, 2 left free). Each has 5 outputs: without speculation the
+        // tie would retract a (the longer prompt); speculating, 2 free < 2 × 4 retracts b, the
+        // latest joined (SGLang's speculative batches filter from the back).
+        let mut h = speculating(30, CHAIN3, SglangOptions { schedule_conservativeness: 0.01, ..options() });
+        let a = h.add(10, 6);
+        h.requests.get_mut(a).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(0, 10)]);
+        let b = h.add(8, 6);
+        h.requests.get_mut(b).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(1, 8)]);
+        assert_eq!(h.step(), [(0, 4), (1, 4)]);
+        assert_eq!(h.scheduler.kv_usage().free_blocks, 2);
+        assert_eq!(h.step(), [(0, 1)]);
+        assert_eq!((h.restarts(a), h.restarts(b)), (0, 1));
+        h.drain(100);
+        assert_eq!(h.requests.get(b).num_tokens_emitted, 6, "every output token once");
     }
 
     #[test]
