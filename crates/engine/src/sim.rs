@@ -415,7 +415,8 @@ impl Simulation {
         request.client = new.client;
         request.warmup = new.warmup;
         request.received_at = self.now;
-        request.num_speculative_tokens = self.config.speculative.as_ref().map_or(0, |s| s.max_accepted_drafts());
+        request.num_speculative_tokens =
+            self.config.speculative.as_ref().map_or(0, |s| s.max_accepted_drafts());
         if self.config.cache.enable_prefix_caching {
             request.block_hashes = new.block_hashes.as_ref().and_then(|h| {
                 let full_blocks = request.total_tokens() / self.config.cache.block_size;

@@ -422,7 +422,8 @@ impl SpeculativeSpec {
     /// The most drafts one step can accept: k, or in SGLang's tree the depth its
     /// `num_draft_tokens − 1` nodes reach, min(k, num_draft_tokens − 1).
     pub fn max_accepted_drafts(&self) -> u32 {
-        self.tree.map_or(self.num_tokens, |t| self.num_tokens.min(t.num_draft_tokens.saturating_sub(1)).max(1))
+        self.tree
+            .map_or(self.num_tokens, |t| self.num_tokens.min(t.num_draft_tokens.saturating_sub(1)).max(1))
     }
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::catalog::{self, ModelArch};
 use crate::config::{
-    ConfigError, FlagValue, ParallelSpec, Params, ReplicaSpec, SpeculativeMethod, SpeculativeSpec, SpeculativeTree, list_items,
+    ConfigError, FlagValue, ParallelSpec, Params, ReplicaSpec, SpeculativeMethod, SpeculativeSpec,
+    SpeculativeTree, list_items,
 };
 use crate::exec::{PREDICTORS, SharedPredictor, SpeculativePredictor};
 use crate::memory::{self, DraftMemory};
@@ -109,7 +110,8 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
             model.clone()
         }
     };
-    let tree = if p.string("replica_scheduler_config_type") == "sglang" { read_sglang_tree(p, k) } else { None };
+    let tree =
+        if p.string("replica_scheduler_config_type") == "sglang" { read_sglang_tree(p, k) } else { None };
     let expected_tokens_fp = SpeculativeSpec::expected_tokens(&rates);
     Some(SpeculativeSpec { method, num_tokens: k, rates, draft, expected_tokens_fp, tree })
 }
@@ -147,8 +149,11 @@ fn read_sglang_tree(p: &mut Params, k: u32) -> Option<SpeculativeTree> {
             }
             None => {
                 p.error(
-                    ConfigError::new(DRAFT_TOKENS, format!("must be given with --{TOPK} {topk} (a draft tree)"))
-                        .with_hint("SGLang's choice for a Llama target is 8, with 5 steps and top-4"),
+                    ConfigError::new(
+                        DRAFT_TOKENS,
+                        format!("must be given with --{TOPK} {topk} (a draft tree)"),
+                    )
+                    .with_hint("SGLang's choice for a Llama target is 8, with 5 steps and top-4"),
                 );
                 return None;
             }

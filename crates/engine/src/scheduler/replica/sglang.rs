@@ -132,7 +132,8 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     // enabled (`SGLANG_ENABLE_SPEC_V2`, off by default in 0.5.5-0.5.10.post1: an explicit
     // `--sglang_scheduler_config_overlap_schedule true` stands for it), and mixed chunks off
     // (`ServerArgs._handle_speculative_decoding`).
-    let speculating = matches!(p.string("replica_config_speculative_method").as_str(), "mtp" | "eagle" | "draft_model");
+    let speculating =
+        matches!(p.string("replica_config_speculative_method").as_str(), "mtp" | "eagle" | "draft_model");
     if speculating && p.config().is_set(MIXED_CHUNK) && p.bool(MIXED_CHUNK) {
         p.warn(format!("--{MIXED_CHUNK} is turned off with speculative decoding, as SGLang does"));
     }
@@ -610,7 +611,11 @@ impl SglangScheduler {
                 (0..self.running.len())
                     .min_by_key(|&i| {
                         let r = requests.get(self.running[i]);
-                        (r.num_tokens_emitted, std::cmp::Reverse(r.original_prefill_tokens), std::cmp::Reverse(i))
+                        (
+                            r.num_tokens_emitted,
+                            std::cmp::Reverse(r.original_prefill_tokens),
+                            std::cmp::Reverse(i),
+                        )
                     })
                     .expect("running is not empty")
             };
@@ -631,6 +636,39 @@ impl SglangScheduler {
         let estimate = (decoded + u64::from(RETRACT_DECODE_STEPS) * self.running.len() as u64) as f64
             / max_new.max(1) as f64;
         self.new_token_ratio = estimate.min(1.0);
+    }
+
+    /// Under attention DP with speculative decoding (`sglang_dp.rs`): this rank's prefill
+    /// batch of arrivals up to `cutoff` into `plan` (cleared first), if it can form one.
+    pub(super) fn prefill_only(
+        &mut self,
+        cutoff: SimTime,
+        requests: &mut RequestArena,
+        plan: &mut BatchPlan,
+    ) -> bool {
+        plan.clear();
+        let formed = self.prefill_batch(cutoff, requests, plan);
+        self.reset_ratio_if_idle(plan);
+        formed
+    }
+
+    /// Under attention DP with speculative decoding: this rank's decode batch into `plan`
+    /// (cleared first), no rank having a prefill to run.
+    pub(super) fn decode_only(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        plan.clear();
+        self.decode_batch(requests, plan);
+        self.reset_ratio_if_idle(plan);
+    }
+
+    /// An idle server starts over with the initial ratio (`Scheduler.on_idle`).
+    fn reset_ratio_if_idle(&mut self, plan: &BatchPlan) {
+        if plan.is_empty()
+            && self.running.is_empty()
+            && self.chunked.is_none()
+            && self.transferring.is_empty()
+        {
+            self.new_token_ratio = self.init_ratio;
+        }
     }
 
     /// One scheduling decision with arrivals up to `cutoff`: a prefill batch if one can be
@@ -680,14 +718,7 @@ impl ReplicaScheduler for SglangScheduler {
         } else {
             LastBatch::Decode
         };
-        if plan.is_empty()
-            && self.running.is_empty()
-            && self.chunked.is_none()
-            && self.transferring.is_empty()
-        {
-            // An idle server starts over with the initial ratio (`Scheduler.on_idle`).
-            self.new_token_ratio = self.init_ratio;
-        }
+        self.reset_ratio_if_idle(plan);
         self.ahead.formed(now, !plan.is_empty());
     }
 
@@ -1027,7 +1058,11 @@ mod tests {
         assert_eq!(h.scheduler.kv_usage().allocated_blocks, 15);
         // Only 1 of the 3 drafts is accepted: 2 tokens kept. The next step's 4 reuse the 2
         // rejected slots: the KV grows by the accepted tokens only.
-        let completed = end_iterations(&Batch { plan: batch.plan.clone(), ..Batch::default() }, &mut h.requests, SimTime::ZERO);
+        let completed = end_iterations(
+            &Batch { plan: batch.plan.clone(), ..Batch::default() },
+            &mut h.requests,
+            SimTime::ZERO,
+        );
         assert!(completed.is_empty());
         h.requests.get_mut(id).num_processed_tokens -= 2;
         h.scheduler.on_batch_end(&batch, &completed, &mut h.requests);
