@@ -538,6 +538,17 @@ fn sglang_speculation_flags_are_checked_as_sglang_checks_them() {
             "runs only",
         ),
         (&[S, M, K, (TOPK, "0")], TOPK, "between 1 and 16"),
+        (
+            &[
+                S,
+                ("replica_config_speculative_method", "draft_model"),
+                ("replica_config_speculative_draft_model_name", "meta-llama/Llama-3.2-1B"),
+                ("replica_config_model_name", "meta-llama/Llama-3.1-8B"),
+                ("replica_config_attention_dp_size", "2"),
+            ],
+            "replica_config_speculative_method",
+            "without attention DP only",
+        ),
     ];
     for (pairs, flag, message) in cases {
         let errors = errors(pairs);

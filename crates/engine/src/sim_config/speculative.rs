@@ -110,8 +110,20 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
             model.clone()
         }
     };
-    let tree =
-        if p.string("replica_scheduler_config_type") == "sglang" { read_sglang_tree(p, k) } else { None };
+    let sglang = p.string("replica_scheduler_config_type") == "sglang";
+    let tree = if sglang { read_sglang_tree(p, k) } else { None };
+    if sglang && method == SpeculativeMethod::DraftModel && replica.parallel.attention_dp_size > 1 {
+        // `ServerArgs._handle_speculative_decoding`: "Currently standalone speculative decoding
+        // does not support dp attention."
+        p.error(
+            ConfigError::new(
+                METHOD,
+                "SGLang runs a standalone draft model (STANDALONE) without attention DP only",
+            )
+            .with_hint("use mtp or eagle, or --replica_config_attention_dp_size 1"),
+        );
+        return None;
+    }
     let expected_tokens_fp = SpeculativeSpec::expected_tokens(&rates);
     Some(SpeculativeSpec { method, num_tokens: k, rates, draft, expected_tokens_fp, tree })
 }
