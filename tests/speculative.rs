@@ -264,9 +264,9 @@ fn bad_speculative_flags_are_refused_naming_the_flag() {
             "the sarathi scheduler does not",
         ),
         (
-            &[M, ("replica_scheduler_config_type", "sglang")],
+            &[M, ("replica_scheduler_config_type", "orca")],
             "replica_config_speculative_method",
-            "the sglang scheduler does not",
+            "the orca scheduler does not",
         ),
         (
             &[M, ("disaggregation_config_type", "prefill_decode")],
@@ -448,5 +448,161 @@ fn trtllm_speculation_keeps_every_invariant_under_both_capacity_policies_and_chu
         check_report_invariants(&report).unwrap();
         assert!(report.summary.num_completed > 0, "{policy}");
         assert_eq!(report.summary.num_refused + report.summary.num_unfinished, 0, "{policy}");
+    }
+}
+
+/// `pairs` on the sglang scheduler instead of vllm_v1.
+fn on_sglang(mut pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    for (k, v) in &mut pairs {
+        if k == "replica_scheduler_config_type" {
+            *v = "sglang".to_string();
+        }
+    }
+    pairs
+}
+
+#[test]
+fn sglang_at_acceptance_one_decode_steps_fall_by_k_plus_one() {
+    // As on vllm_v1: 64 → 13, 12 tokens after the prefill: 12 decode steps without
+    // speculation, 12 / (3 + 1) = 3 with k = 3 (SGLang's --speculative-num-steps 3, top-1,
+    // 4 draft tokens) at acceptance 1.
+    let off = run(&on_sglang(one_request("64", "13", &[])));
+    assert_eq!(off.summary.num_batches, 1 + 12);
+    let spec = mtp("3", "1");
+    let on = run(&on_sglang(one_request("64", "13", &with(&spec))));
+    assert_eq!(on.summary.num_batches, 1 + 3);
+    assert_eq!(on.requests[0].num_decode_tokens, 13);
+    let (tpot_off, tpot_on) = (off.requests[0].tpot().unwrap(), on.requests[0].tpot().unwrap());
+    assert!(tpot_on < tpot_off / 3.0, "{tpot_on} vs {tpot_off}");
+    // `--serving_engine sglang` with no step count takes SGLang's auto choice, 3 steps.
+    let auto = [
+        ("serving_engine", "sglang".to_string()),
+        ("replica_config_speculative_method", "mtp".to_string()),
+        ("replica_config_speculative_acceptance_rate", "1".to_string()),
+    ];
+    let on = run(&one_request("64", "13", &with(&auto)));
+    assert_eq!(on.summary.num_batches, 1 + 3);
+}
+
+#[test]
+fn sglang_s_draft_costs_time_and_its_tree_verifies_more_tokens_per_step() {
+    // Acceptance 0: one token a step, as many steps as without speculation, each slower: it
+    // verifies 3 tokens and drafts twice.
+    let off = run(&on_sglang(one_request("64", "13", &[])));
+    let spec = mtp("2", "0");
+    let on = run(&on_sglang(one_request("64", "13", &with(&spec))));
+    assert_eq!(on.summary.num_batches, 1 + 12);
+    assert!(on.operation_cdfs.contains_key("speculative_draft"));
+    assert!(on.requests[0].tpot().unwrap() > off.requests[0].tpot().unwrap());
+    // A tree of 5 steps, top-4, 8 draft tokens at acceptance 1 emits 6 tokens a step, as a
+    // chain of 5 does: 2 steps each; but each step verifies 8 tokens and drafts 4 candidates
+    // per step, so its TPOT is higher.
+    let eagle = |extra: &[(&'static str, &'static str)]| {
+        let mut flags = vec![
+            ("replica_config_speculative_method", "eagle".to_string()),
+            ("replica_config_num_speculative_tokens", "5".to_string()),
+            ("replica_config_speculative_acceptance_rate", "1".to_string()),
+        ];
+        flags.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        run(&on_sglang(one_request("64", "13", &with(&flags))))
+    };
+    let chain = eagle(&[]);
+    let tree = eagle(&[
+        ("sglang_scheduler_config_speculative_eagle_topk", "4"),
+        ("sglang_scheduler_config_speculative_num_draft_tokens", "8"),
+    ]);
+    assert_eq!((chain.summary.num_batches, tree.summary.num_batches), (1 + 2, 1 + 2));
+    assert!(tree.requests[0].tpot().unwrap() > chain.requests[0].tpot().unwrap());
+    // A tree of 4 draft tokens reaches depth 3 at most: 4 tokens a step, 3 steps.
+    let shallow = eagle(&[
+        ("sglang_scheduler_config_speculative_eagle_topk", "4"),
+        ("sglang_scheduler_config_speculative_num_draft_tokens", "4"),
+    ]);
+    assert_eq!(shallow.summary.num_batches, 1 + 3);
+}
+
+#[test]
+fn sglang_speculation_flags_are_checked_as_sglang_checks_them() {
+    const S: (&str, &str) = ("replica_scheduler_config_type", "sglang");
+    const M: (&str, &str) = ("replica_config_speculative_method", "eagle");
+    const K: (&str, &str) = ("replica_config_num_speculative_tokens", "3");
+    const TOPK: &str = "sglang_scheduler_config_speculative_eagle_topk";
+    const DRAFTS: &str = "sglang_scheduler_config_speculative_num_draft_tokens";
+    let cases: &[Case] = &[
+        (&[S, M, K, (TOPK, "2")], DRAFTS, "must be given with"),
+        // The root plus 2 + 2 × 4 candidates: 11 at most.
+        (&[S, M, K, (TOPK, "2"), (DRAFTS, "12")], DRAFTS, "is not between 2 and 11"),
+        (
+            &[S, M, K, (TOPK, "2"), (DRAFTS, "6"), ("sglang_scheduler_config_overlap_schedule", "true")],
+            "sglang_scheduler_config_overlap_schedule",
+            "runs only",
+        ),
+        (&[S, M, K, (TOPK, "0")], TOPK, "between 1 and 16"),
+        (
+            &[
+                S,
+                ("replica_config_speculative_method", "draft_model"),
+                ("replica_config_speculative_draft_model_name", "meta-llama/Llama-3.2-1B"),
+                ("replica_config_model_name", "meta-llama/Llama-3.1-8B"),
+                ("replica_config_attention_dp_size", "2"),
+            ],
+            "replica_config_speculative_method",
+            "without attention DP only",
+        ),
+    ];
+    for (pairs, flag, message) in cases {
+        let errors = errors(pairs);
+        assert!(
+            errors.iter().any(|(f, m)| f == flag && m.contains(message)),
+            "{pairs:?}: expected {flag}: …{message}…, got {errors:?}"
+        );
+    }
+    let ok = built(&[S, M, K, (TOPK, "2"), (DRAFTS, "11")]);
+    let tree = ok.speculative.as_ref().unwrap().tree.unwrap();
+    assert_eq!((tree.num_steps, tree.topk, tree.num_draft_tokens), (3, 2, 11));
+    // Top-1 takes num_steps + 1 draft tokens, another value with a warning, as SGLang adjusts it.
+    let chain = built(&[S, M, K, (DRAFTS, "6"), ("sglang_scheduler_config_enable_mixed_chunk", "true")]);
+    assert_eq!(chain.speculative.as_ref().unwrap().tree.unwrap().num_draft_tokens, 4);
+    assert!(chain.warnings.iter().any(|w| w.contains("is adjusted to")), "{:?}", chain.warnings);
+    assert!(chain.warnings.iter().any(|w| w.contains("mixed_chunk is turned off")), "{:?}", chain.warnings);
+    // Other schedulers run no tree; the tree's flags are ignored there, with a warning.
+    let vllm = built(&[M, K, (TOPK, "2"), (DRAFTS, "6")]);
+    assert!(vllm.speculative.as_ref().unwrap().tree.is_none());
+    assert!(vllm.warnings.iter().any(|w| w.contains(TOPK)), "{:?}", vllm.warnings);
+}
+
+#[test]
+fn sglang_speculation_keeps_every_invariant_through_retractions_and_is_deterministic() {
+    // The conversation trace on a small cache, so that SGLang retracts speculating requests
+    // (the chain does; the tree with the radix cache off happens not to);
+    // every invariant after every event, nothing refused or unfinished, same report twice.
+    let trace = std::fs::read_to_string(llmsim_tests::repo_root().join("tests/scenarios/conversation.csv"))
+        .expect("the conversation trace");
+    let mut inputs = Inputs::new();
+    inputs.add_text("conversation.csv", trace);
+    for (topk, drafts, prefix) in [("1", "none", "true"), ("2", "6", "false")] {
+        let pairs = [
+            ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+            ("replica_scheduler_config_type", "sglang"),
+            ("cache_config_num_blocks", "1600"),
+            ("cache_config_block_size", "1"),
+            ("cache_config_enable_prefix_caching", prefix),
+            ("request_generator_config_type", "trace"),
+            ("trace_request_generator_config_trace_file", "conversation.csv"),
+            ("replica_config_speculative_method", "mtp"),
+            ("replica_config_num_speculative_tokens", "3"),
+            ("replica_config_speculative_acceptance_rates", "0.9,0.6,0.3"),
+            ("sglang_scheduler_config_speculative_eagle_topk", topk),
+            ("sglang_scheduler_config_speculative_num_draft_tokens", drafts),
+        ];
+        let report = run_checked(&config(&pairs), &inputs);
+        check_report_invariants(&report).unwrap();
+        assert!(report.summary.num_completed > 0, "top-{topk}");
+        assert_eq!(report.summary.num_refused + report.summary.num_unfinished, 0, "top-{topk}");
+        if topk == "1" {
+            assert!(report.summary.num_preemptions > 0, "the cache is small enough to retract");
+        }
+        let again = run_checked(&config(&pairs), &inputs);
+        assert_eq!(report.summary_json(), again.summary_json());
     }
 }

@@ -53,6 +53,12 @@ pub struct EngineTarget {
     /// Whether the catalogued model adds a sparse-attention indexer over its attention
     /// (DeepSeek Sparse Attention: DeepSeek-V3.2, GLM-5; false for a model the catalogue lacks).
     pub sparse_indexer: bool,
+    /// Speculative decoding's method (`replica_config_speculative_method`: mtp, eagle,
+    /// draft_model; `None` when off).
+    pub speculative: Option<String>,
+    /// Whether the user gave the speculative flags that fix k (the draft count or the list of
+    /// per-position rates).
+    pub speculative_tokens_given: bool,
 }
 
 /// A registered serving engine.
@@ -205,6 +211,10 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
         weight_dtype: config.get("replica_config_weight_dtype").to_text(),
         latent_attention: model.is_some_and(|m| m.mla.is_some()),
         sparse_indexer: model.is_some_and(|m| m.sparse_attention.is_some()),
+        speculative: Some(config.get("replica_config_speculative_method").to_text())
+            .filter(|m| matches!(m.as_str(), "mtp" | "eagle" | "draft_model")),
+        speculative_tokens_given: config.is_set("replica_config_num_speculative_tokens")
+            || config.is_set("replica_config_speculative_acceptance_rates"),
     }
 }
 
@@ -375,8 +385,15 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
     if t.device_memory_gib > 60.0 {
         reserved_mib = reserved_mib.max(10.0 * 1024.0);
     }
+    // A speculating server keeps 2 GiB more for the EAGLE / MTP draft's CUDA graphs, 6 GiB for a
+    // standalone draft model (`_handle_gpu_memory_settings`, after the 10 GiB floor).
+    match t.speculative.as_deref() {
+        Some("draft_model") => reserved_mib += 6.0 * 1024.0,
+        Some(_) => reserved_mib += 2.0 * 1024.0,
+        None => {}
+    }
     let margin = if memory_mib > 0.0 { (reserved_mib / memory_mib).clamp(0.0, 0.99) } else { 0.1 };
-    vec![
+    let mut settings = vec![
         Setting::new("replica_scheduler_config_type", "sglang"),
         Setting::new("sglang_scheduler_config_chunked_prefill_size", chunk),
         Setting::new("cache_config_enable_prefix_caching", true),
@@ -394,7 +411,20 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         // Its eager extend step's host work runs in series with the GPU's (VALIDATION.md,
         // "SGLang on Blackwell": the fixed part of TTFT adds to the prefill's GPU time).
         Setting::new("roofline_execution_time_predictor_config_eager_host_serial", true),
-    ]
+    ];
+    if t.speculative.is_some() {
+        // `_handle_speculative_decoding` (0.5.5-0.5.10.post1): 48 running requests unless set, the
+        // overlap scheduler off (spec v2, `SGLANG_ENABLE_SPEC_V2`, is off by default), and with
+        // no step count given `auto_choose_speculative_params`' 3 steps, top-1, 4 draft tokens
+        // (every architecture but LlamaForCausalLM and Grok's, which take 5 / 4 / 8: the
+        // catalogue does not name architectures, so those are given with the flags).
+        settings.push(Setting::new("sglang_scheduler_config_batch_size_cap", 48));
+        settings.push(Setting::new("sglang_scheduler_config_overlap_schedule", false));
+        if !t.speculative_tokens_given {
+            settings.push(Setting::new("replica_config_num_speculative_tokens", 3));
+        }
+    }
+    settings
 }
 
 /// TensorRT-LLM (`trtllm-serve`, PyTorch backend).
@@ -596,6 +626,34 @@ mod tests {
             ("roofline_execution_time_predictor_config_eager_launch_us", "0"),
         ]);
         assert_eq!(num(&off, "eager_launch_us"), 0.0);
+    }
+
+    #[test]
+    fn a_speculating_sglang_server_caps_48_requests_turns_overlap_off_and_keeps_2_gib_more() {
+        let (plain, _) = applied(&[("serving_engine", "sglang"), ("replica_config_device", "h100")]);
+        let (mtp, _) = applied(&[
+            ("serving_engine", "sglang"),
+            ("replica_config_device", "h100"),
+            ("replica_config_speculative_method", "mtp"),
+        ]);
+        assert_eq!(value(&mtp, "sglang_scheduler_config_batch_size_cap"), "48");
+        assert_eq!(value(&mtp, "sglang_scheduler_config_overlap_schedule"), "false");
+        // auto_choose_speculative_params: 3 steps (top-1, 4 draft tokens).
+        assert_eq!(value(&mtp, "replica_config_num_speculative_tokens"), "3");
+        let margin = |c: &Config| value(c, "cache_config_memory_margin_fraction").parse::<f64>().unwrap();
+        // H100 (80 GiB): 2 GiB more for the draft's CUDA graphs, 6 GiB for a draft model.
+        assert!((margin(&mtp) - margin(&plain) - 2.0 / 80.0).abs() < 1e-3, "{}", margin(&mtp));
+        let (draft, _) = applied(&[
+            ("serving_engine", "sglang"),
+            ("replica_config_device", "h100"),
+            ("replica_config_speculative_method", "draft_model"),
+            ("replica_config_num_speculative_tokens", "5"),
+        ]);
+        assert!((margin(&draft) - margin(&plain) - 6.0 / 80.0).abs() < 1e-3, "{}", margin(&draft));
+        assert_eq!(value(&draft, "replica_config_num_speculative_tokens"), "5", "the user's k stays");
+        // Without speculation none of it.
+        assert_eq!(plain.get("sglang_scheduler_config_batch_size_cap").to_text(), "none");
+        assert_eq!(value(&plain, "sglang_scheduler_config_overlap_schedule"), "true");
     }
 
     #[test]

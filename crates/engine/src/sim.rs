@@ -186,6 +186,7 @@ impl Simulation {
                     pool: role,
                     attention_dp_size: pool.replica.parallel.attention_dp_size.max(1),
                     max_running_sequences: pool.memory.max_running_sequences,
+                    speculative_tree: pool.speculative.as_ref().and_then(|s| s.tree),
                 };
                 Replica {
                     scheduler: (pool.replica_scheduler.build)(&ctx),
@@ -414,7 +415,8 @@ impl Simulation {
         request.client = new.client;
         request.warmup = new.warmup;
         request.received_at = self.now;
-        request.num_speculative_tokens = self.config.speculative.as_ref().map_or(0, |s| s.num_tokens);
+        request.num_speculative_tokens =
+            self.config.speculative.as_ref().map_or(0, |s| s.max_accepted_drafts());
         if self.config.cache.enable_prefix_caching {
             request.block_hashes = new.block_hashes.as_ref().and_then(|h| {
                 let full_blocks = request.total_tokens() / self.config.cache.block_size;

@@ -20,7 +20,7 @@ pub(crate) use flag::{closest, list_items};
 pub use params::{Params, fill_placeholders};
 pub use spec::{
     ActivationMemory, CacheSpec, ClusterSpec, CostSpec, Dtype, LinearStatePool, MetricsSpec, ParallelSpec,
-    ReplicaSpec, SPECULATIVE_TOKEN_UNIT, SloSpec, SpeculativeMethod, SpeculativeSpec,
+    ReplicaSpec, SPECULATIVE_TOKEN_UNIT, SloSpec, SpeculativeMethod, SpeculativeSpec, SpeculativeTree,
 };
 pub use table::FlagTable;
 pub use unsupported::{UNSUPPORTED_FLAGS, UnsupportedFlag, unsupported_flag};

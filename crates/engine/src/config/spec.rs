@@ -368,6 +368,24 @@ pub struct SpeculativeSpec {
     /// `expected_tokens_fp[j]`: the expected tokens a step emits when it verifies j drafts,
     /// 1 + Σ_{i ≤ j} Π_{l ≤ i} rates[l], in units of [`SPECULATIVE_TOKEN_UNIT`] (j = 0..=k).
     pub expected_tokens_fp: Vec<u64>,
+    /// SGLang's EAGLE worker (`None`: the chain vLLM and TensorRT-LLM run, k + 1 tokens
+    /// verified up to the tokens a request has left): k = `--speculative-num-steps` draft
+    /// forwards of `topk` candidates per request, one verification of `num_draft_tokens` per
+    /// request whatever it has left.
+    pub tree: Option<SpeculativeTree>,
+}
+
+/// SGLang's draft tree (`--speculative-eagle-topk`, `--speculative-num-draft-tokens`); topk 1
+/// is the chain, with num_steps + 1 tokens verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpeculativeTree {
+    /// Draft forwards per step (`--speculative-num-steps`, the spec's k): the tree's depth.
+    pub num_steps: u32,
+    /// Candidates each draft forward keeps per request (the tree's branching).
+    pub topk: u32,
+    /// Tokens one verification runs per request: the root plus the tree's best
+    /// `num_draft_tokens − 1` nodes.
+    pub num_draft_tokens: u32,
 }
 
 impl SpeculativeSpec {
@@ -396,9 +414,16 @@ impl SpeculativeSpec {
         (whole as u32).clamp(1, drafts + 1)
     }
 
-    /// The mean tokens a full step (k drafts) emits.
+    /// The mean tokens a full step emits (its [`SpeculativeSpec::max_accepted_drafts`] drafts).
     pub fn mean_tokens_per_step(&self) -> f64 {
-        self.expected_tokens_fp[self.num_tokens as usize] as f64 / SPECULATIVE_TOKEN_UNIT as f64
+        self.expected_tokens_fp[self.max_accepted_drafts() as usize] as f64 / SPECULATIVE_TOKEN_UNIT as f64
+    }
+
+    /// The most drafts one step can accept: k, or in SGLang's tree the depth its
+    /// `num_draft_tokens − 1` nodes reach, min(k, num_draft_tokens − 1).
+    pub fn max_accepted_drafts(&self) -> u32 {
+        self.tree
+            .map_or(self.num_tokens, |t| self.num_tokens.min(t.num_draft_tokens.saturating_sub(1)).max(1))
     }
 }
 
@@ -413,6 +438,7 @@ mod tests {
             rates: rates.to_vec(),
             draft: crate::catalog::find_model("meta-llama/Llama-2-7b-hf").unwrap().clone(),
             expected_tokens_fp: SpeculativeSpec::expected_tokens(rates),
+            tree: None,
         }
     }
 

@@ -23,6 +23,10 @@ pub struct SpeculativePredictor {
     /// Attention-DP ranks the draft's batch is spread over here (1: not spread, or spread by
     /// the draft's own predictor).
     ranks: usize,
+    /// SGLang's tree, (topk, num_draft_tokens): each draft step runs topk tokens per decoding
+    /// request and the verification `num_draft_tokens` per decoding request (`None`: 1 and the
+    /// planned k + 1).
+    tree: Option<(u32, u32)>,
 }
 
 impl SpeculativePredictor {
@@ -34,7 +38,16 @@ impl SpeculativePredictor {
         num_tokens: u32,
         what: &'static str,
     ) -> SpeculativePredictor {
-        SpeculativePredictor { target, draft, num_tokens, what, ranks: 1 }
+        SpeculativePredictor { target, draft, num_tokens, what, ranks: 1, tree: None }
+    }
+
+    /// SGLang's EAGLE worker: `topk` candidates per request in each of the k − 1 draft forwards
+    /// after the first (`EAGLEWorker.draft_forward`), and a verification of `num_draft_tokens`
+    /// per request whatever it has left to produce (`EagleVerifyInput`: the verify batch holds
+    /// bs × num_draft_tokens tokens).
+    pub fn with_tree(mut self, topk: u32, num_draft_tokens: u32) -> SpeculativePredictor {
+        self.tree = Some((topk.max(1), num_draft_tokens.max(1)));
+        self
     }
 
     /// Drafting on `ranks` attention-DP ranks, each for its own requests (the batch spread as
@@ -77,10 +90,11 @@ impl SpeculativePredictor {
                 .collect();
             ms += self.draft.predict(&one_row, ONE).get(Op::LmHead) - first.get(Op::LmHead);
         }
+        let width = self.tree.map_or(1, |(topk, _)| topk);
         let decoding: Vec<BatchItem> = batch
             .iter()
             .filter(|i| !i.is_prefill)
-            .map(|i| BatchItem::decode(i.num_processed_tokens + i.num_tokens, 1))
+            .map(|i| BatchItem::decode(i.num_processed_tokens + i.num_tokens, width))
             .collect();
         if self.num_tokens > 1 && !decoding.is_empty() {
             let next = self.draft.predict(&decoding, ONE);
@@ -97,7 +111,16 @@ impl SpeculativePredictor {
 
 impl ExecutionTimePredictor for SpeculativePredictor {
     fn predict(&self, batch: &[BatchItem], position: StagePosition) -> ExecutionTime {
-        let mut time = self.target.predict(batch, position);
+        let mut time = match self.tree {
+            Some((_, verify)) if batch.iter().any(|i| !i.is_prefill) => {
+                let verifying: Vec<BatchItem> = batch
+                    .iter()
+                    .map(|i| if i.is_prefill { *i } else { BatchItem { num_tokens: verify, ..*i } })
+                    .collect();
+                self.target.predict(&verifying, position)
+            }
+            _ => self.target.predict(batch, position),
+        };
         if position.is_last() {
             let (ms, provenance) = self.draft_ms(batch);
             time.set(Op::SpeculativeDraft, ms, provenance);
@@ -106,8 +129,12 @@ impl ExecutionTimePredictor for SpeculativePredictor {
     }
 
     fn describe(&self) -> String {
+        let tree = match self.tree {
+            Some((topk, verify)) => format!(", top-{topk}, {verify} tokens verified"),
+            None => String::new(),
+        };
         format!(
-            "{}; speculative decoding ({}, k = {}): draft {}",
+            "{}; speculative decoding ({}, k = {}{tree}): draft {}",
             self.target.describe(),
             self.what,
             self.num_tokens,
@@ -173,6 +200,28 @@ mod tests {
         let first = p.predict(&batch, StagePosition { stage: 0, num_stages: 2 });
         assert_eq!(first.get(Op::SpeculativeDraft), 0.0, "only the last stage drafts");
         assert!(p.describe().contains("k = 3"));
+    }
+
+    #[test]
+    fn sglang_s_tree_verifies_its_draft_tokens_per_request_and_drafts_top_k_per_step() {
+        // k = 5, top-4, 8 draft tokens: the verification runs 8 tokens per decoding request
+        // whatever the plan holds (a request near its end: 2), the draft's first pass the
+        // planned tokens, then 4 more passes of 4 candidates per decoding request.
+        let p = SpeculativePredictor::new(Arc::new(PerToken), Arc::new(PerToken), 5, "eagle").with_tree(4, 8);
+        let item = |processed, tokens, is_prefill| BatchItem {
+            num_processed_tokens: processed,
+            num_tokens: tokens,
+            is_prefill,
+            dp_rank: BatchItem::NO_RANK,
+        };
+        let batch = [item(0, 100, true), item(50, 6, false), item(70, 2, false)];
+        let last = p.predict(&batch, StagePosition { stage: 0, num_stages: 1 });
+        assert_eq!(last.get(Op::MlpUpProj), 100.0 + 8.0 + 8.0);
+        assert_eq!(last.get(Op::SpeculativeDraft), 108.0 + 4.0 * (4.0 + 4.0));
+        assert!(p.describe().contains("top-4, 8 tokens verified"), "{}", p.describe());
+        // A prefill alone is priced as planned.
+        let prefill = p.predict(&batch[..1], StagePosition { stage: 0, num_stages: 1 });
+        assert_eq!(prefill.get(Op::MlpUpProj), 100.0);
     }
 
     #[test]

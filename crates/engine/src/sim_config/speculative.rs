@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::catalog::{self, ModelArch};
 use crate::config::{
-    ConfigError, FlagValue, ParallelSpec, Params, ReplicaSpec, SpeculativeMethod, SpeculativeSpec, list_items,
+    ConfigError, FlagValue, ParallelSpec, Params, ReplicaSpec, SpeculativeMethod, SpeculativeSpec,
+    SpeculativeTree, list_items,
 };
 use crate::exec::{PREDICTORS, SharedPredictor, SpeculativePredictor};
 use crate::memory::{self, DraftMemory};
@@ -19,6 +20,12 @@ const NUM_TOKENS: &str = "replica_config_num_speculative_tokens";
 const RATE: &str = "replica_config_speculative_acceptance_rate";
 const RATES: &str = "replica_config_speculative_acceptance_rates";
 const DRAFT_MODEL: &str = "replica_config_speculative_draft_model_name";
+const TOPK: &str = "sglang_scheduler_config_speculative_eagle_topk";
+const DRAFT_TOKENS: &str = "sglang_scheduler_config_speculative_num_draft_tokens";
+const OVERLAP: &str = "sglang_scheduler_config_overlap_schedule";
+
+/// Most candidates per draft step in an SGLang tree.
+pub const MAX_EAGLE_TOPK: u32 = 16;
 
 /// A text flag's value, `None` when unset, empty or `none`.
 fn opt_text(p: &mut Params, name: &str) -> Option<String> {
@@ -103,8 +110,75 @@ pub(super) fn read(p: &mut Params, replica: Option<&ReplicaSpec>) -> Option<Spec
             model.clone()
         }
     };
+    let sglang = p.string("replica_scheduler_config_type") == "sglang";
+    let tree = if sglang { read_sglang_tree(p, k) } else { None };
+    if sglang && method == SpeculativeMethod::DraftModel && replica.parallel.attention_dp_size > 1 {
+        // `ServerArgs._handle_speculative_decoding`: "Currently standalone speculative decoding
+        // does not support dp attention."
+        p.error(
+            ConfigError::new(
+                METHOD,
+                "SGLang runs a standalone draft model (STANDALONE) without attention DP only",
+            )
+            .with_hint("use mtp or eagle, or --replica_config_attention_dp_size 1"),
+        );
+        return None;
+    }
     let expected_tokens_fp = SpeculativeSpec::expected_tokens(&rates);
-    Some(SpeculativeSpec { method, num_tokens: k, rates, draft, expected_tokens_fp })
+    Some(SpeculativeSpec { method, num_tokens: k, rates, draft, expected_tokens_fp, tree })
+}
+
+/// SGLang's draft tree: `--speculative-eagle-topk` and `--speculative-num-draft-tokens`, k
+/// being `--speculative-num-steps` (`ServerArgs._handle_speculative_decoding`, 0.5.5-0.5.10.post1):
+/// with topk 1 the draft tokens are num_steps + 1 (a different value is adjusted, with a
+/// warning); with topk > 1 they are the root plus the best of the topk + (num_steps − 1) · topk²
+/// scored candidates (`organize_draft_results`), and must be given (SGLang's own defaults come
+/// from `auto_choose_speculative_params` with all three flags unset).
+fn read_sglang_tree(p: &mut Params, k: u32) -> Option<SpeculativeTree> {
+    let topk = p.int_in(TOPK, 1, i64::from(MAX_EAGLE_TOPK)) as u32;
+    let given = p.opt_int(DRAFT_TOKENS);
+    let chain = k + 1;
+    let num_draft_tokens = if topk <= 1 {
+        if let Some(n) = given.filter(|n| *n != i64::from(chain)) {
+            p.warn(format!(
+                "--{DRAFT_TOKENS} {n} is adjusted to --{NUM_TOKENS} + 1 = {chain} with --{TOPK} 1, as SGLang does"
+            ));
+        }
+        chain
+    } else {
+        let most = i64::from(topk) + i64::from(k.saturating_sub(1)) * i64::from(topk) * i64::from(topk) + 1;
+        match given {
+            Some(n) if (2..=most).contains(&n) => n as u32,
+            Some(n) => {
+                p.error(
+                    ConfigError::new(
+                        DRAFT_TOKENS,
+                        format!("{n} is not between 2 and {most}, the root plus the {} candidates {k} draft steps of top-{topk} score", most - 1),
+                    )
+                    .with_hint(format!("give 2 to {most}")),
+                );
+                return None;
+            }
+            None => {
+                p.error(
+                    ConfigError::new(
+                        DRAFT_TOKENS,
+                        format!("must be given with --{TOPK} {topk} (a draft tree)"),
+                    )
+                    .with_hint("SGLang's choice for a Llama target is 8, with 5 steps and top-4"),
+                );
+                return None;
+            }
+        }
+    };
+    // Spec v2 (the overlap scheduler with speculation, SGLANG_ENABLE_SPEC_V2) runs only chains.
+    if topk > 1 && p.config().is_set(OVERLAP) && p.bool(OVERLAP) {
+        p.error(
+            ConfigError::new(OVERLAP, format!("SGLang's overlap scheduler with speculative decoding (spec v2) runs only --{TOPK} 1, not {topk}"))
+                .with_hint(format!("set --{OVERLAP} false or --{TOPK} 1")),
+        );
+    }
+    Some(SpeculativeTree { num_steps: k, topk, num_draft_tokens })
 }
 
 /// `0.8,0.6,0.4` (or `0.8 0.6 0.4`, `[0.8, 0.6, 0.4]`, as the other list flags): rates in
@@ -266,7 +340,10 @@ pub(super) fn wrap_predictor(
         Some(_) => 1,
         None => draft_replica.parallel.attention_dp_size.max(1),
     };
-    Some(Arc::new(
-        SpeculativePredictor::new(target, draft, spec.num_tokens, spec.method.name()).with_ranks(ranks),
-    ))
+    let mut predictor =
+        SpeculativePredictor::new(target, draft, spec.num_tokens, spec.method.name()).with_ranks(ranks);
+    if let Some(tree) = spec.tree {
+        predictor = predictor.with_tree(tree.topk, tree.num_draft_tokens);
+    }
+    Some(Arc::new(predictor))
 }

@@ -68,6 +68,9 @@ pub struct ReplicaContext {
     /// Most sequences the replica's linear-attention state pool lets run at once
     /// ([`crate::memory::MemoryPlan::max_running_sequences`]; `None`: no such limit).
     pub max_running_sequences: Option<u64>,
+    /// SGLang's speculative decoding (its draft tree; `None`: not speculating, or an engine
+    /// whose scheduler needs no more than each request's `next_num_tokens`).
+    pub speculative_tree: Option<crate::config::SpeculativeTree>,
 }
 
 /// The phase a replica serves: both (aggregated serving) or one pool of a disaggregated
@@ -260,14 +263,22 @@ pub static REPLICA_SCHEDULERS: &[ReplicaSchedulerEntry] = &[
         flags: sglang::FLAGS,
         prefix_caching: true,
         disaggregation: Some("sglang_scheduler_config_batch_size_cap"),
-        speculative_decoding: false,
+        speculative_decoding: true,
         parse: sglang::parse,
         // A prefill batch runs alone, up to its chunk; without an explicit cap SGLang's default
-        // running-request limit is clamped to 2048-4096 from the KV size, 2048 taken here.
+        // running-request limit is clamped to 2048-4096 from the KV size, 2048 taken here (48
+        // when speculating).
         peak_batch: |c, _| PeakBatch {
             tokens: int_flag(c, "sglang_scheduler_config_chunked_prefill_size"),
             sequences: match c.get("sglang_scheduler_config_batch_size_cap") {
                 crate::config::FlagValue::Int(v) => v.max(1) as u64,
+                _ if matches!(
+                    c.get("replica_config_speculative_method").to_text().as_str(),
+                    "mtp" | "eagle" | "draft_model"
+                ) =>
+                {
+                    u64::from(sglang::SPECULATIVE_MAX_RUNNING_REQUESTS)
+                }
                 _ => 2048,
             },
         },

@@ -53,6 +53,13 @@ const NUM_RESERVED_DECODE_TOKENS: u64 = 512;
 /// verification and an idle iteration count 1): the next iteration always receives.
 const RECV_SKIPPER_WEIGHT_PREFILL: u32 = 1000;
 
+/// SGLang's `max_running_requests` when speculating and not given
+/// (`ServerArgs._handle_speculative_decoding`, 0.5.5-0.5.10.post1).
+pub(super) const SPECULATIVE_MAX_RUNNING_REQUESTS: u32 = 48;
+
+const MIXED_CHUNK: &str = "sglang_scheduler_config_enable_mixed_chunk";
+const OVERLAP: &str = "sglang_scheduler_config_overlap_schedule";
+
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
         "sglang_scheduler_config_chunked_prefill_size",
@@ -85,6 +92,16 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Form each batch while the previous one runs (SGLang's overlap scheduler): a request arriving during a batch joins the batch after next unless the replica is idle.",
     ),
     FlagDef::int(
+        "sglang_scheduler_config_speculative_eagle_topk",
+        "1",
+        "Speculative decoding: candidates each draft step keeps per request (SGLang's --speculative-eagle-topk; 1 = a chain of --replica_config_num_speculative_tokens drafts, more = a draft tree).",
+    ),
+    FlagDef::opt_int(
+        "sglang_scheduler_config_speculative_num_draft_tokens",
+        "none",
+        "Speculative decoding: tokens one verification runs per request (SGLang's --speculative-num-draft-tokens); none = num_speculative_tokens + 1, which top-1 always uses; a tree (top-k > 1) must give it.",
+    ),
+    FlagDef::int(
         "sglang_scheduler_config_scheduler_recv_interval",
         "1",
         "Take in new requests only every N decode iterations (SGLang's --scheduler-recv-interval; 1 = every iteration); the iteration after a prefill, or on an idle replica, always does.",
@@ -111,19 +128,31 @@ pub struct SglangOptions {
 }
 
 pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
+    // With speculative decoding SGLang turns the overlap scheduler off unless spec v2 is
+    // enabled (`SGLANG_ENABLE_SPEC_V2`, off by default in 0.5.5-0.5.10.post1: an explicit
+    // `--sglang_scheduler_config_overlap_schedule true` stands for it), and mixed chunks off
+    // (`ServerArgs._handle_speculative_decoding`).
+    let speculating =
+        matches!(p.string("replica_config_speculative_method").as_str(), "mtp" | "eagle" | "draft_model");
+    if speculating && p.config().is_set(MIXED_CHUNK) && p.bool(MIXED_CHUNK) {
+        p.warn(format!("--{MIXED_CHUNK} is turned off with speculative decoding, as SGLang does"));
+    }
+    let overlap_set = p.config().is_set(OVERLAP);
     let options = SglangOptions {
         chunked_prefill_size: p.int_in("sglang_scheduler_config_chunked_prefill_size", 1, 1 << 24) as u32,
         max_prefill_tokens: p.int_in("sglang_scheduler_config_max_prefill_tokens", 1, 1 << 24) as u32,
+        // SGLang caps a speculating server at 48 running requests unless told otherwise.
         max_running_requests: p
             .opt_int("sglang_scheduler_config_batch_size_cap")
-            .map(|n| n.clamp(1, 1 << 20) as u32),
+            .map(|n| n.clamp(1, 1 << 20) as u32)
+            .or(speculating.then_some(SPECULATIVE_MAX_RUNNING_REQUESTS)),
         schedule_conservativeness: p.float_in(
             "sglang_scheduler_config_schedule_conservativeness",
             0.01,
             100.0,
         ),
-        mixed_chunk: p.bool("sglang_scheduler_config_enable_mixed_chunk"),
-        overlap: p.bool("sglang_scheduler_config_overlap_schedule"),
+        mixed_chunk: p.bool(MIXED_CHUNK) && !speculating,
+        overlap: p.bool(OVERLAP) && (overlap_set || !speculating),
         recv_interval: p.int_in("sglang_scheduler_config_scheduler_recv_interval", 1, 1 << 20) as u32,
     };
     // SGLang refuses the receive interval with DP attention (`SchedulerRecvSkipper` asserts
@@ -191,6 +220,9 @@ pub struct SglangScheduler {
     /// The receive skipper: iterations counted since new requests were last taken in, and
     /// the latest arrival the scheduler has taken in.
     recv: RecvSkipper,
+    /// Speculative decoding: the KV tokens a decode step needs free per running request
+    /// (`ScheduleBatch.new_tokens_required_next_decode`); 0 when not speculating.
+    spec_tokens_per_request: u64,
 }
 
 /// SGLang's `SchedulerRecvSkipper`: with `--scheduler-recv-interval N > 1`, the scheduler
@@ -253,6 +285,26 @@ impl RecvSkipper {
     }
 }
 
+/// KV tokens SGLang requires free per running request before a speculative decode step
+/// (`ScheduleBatch.new_tokens_required_next_decode`, 0.5.9-0.5.10.post1): max(num_steps × topk,
+/// num_draft_tokens), each rounded up to whole pages with pages of several tokens (a tree's
+/// draft branches one page more each), doubled under the overlap scheduler (spec v2
+/// over-allocates a step ahead). Up to 0.5.8 it was the pages of the requests at a page
+/// boundary × (num_draft_tokens + topk × num_steps) (`decode_mem_cache_buf_multiplier`): not
+/// modelled.
+fn spec_tokens_per_request(tree: crate::config::SpeculativeTree, page_size: u32, overlap: bool) -> u64 {
+    let page = u64::from(page_size.max(1));
+    let align = |n: u64| n.div_ceil(page) * page;
+    let (steps, topk, draft) =
+        (u64::from(tree.num_steps.max(1)), u64::from(tree.topk.max(1)), u64::from(tree.num_draft_tokens));
+    let (per_branch, draft) = match (page > 1, topk > 1) {
+        (true, true) => (align(steps + page), align(draft)),
+        (true, false) => (align(steps), align(draft)),
+        (false, _) => (steps, draft),
+    };
+    (per_branch * topk).max(draft) * if overlap { 2 } else { 1 }
+}
+
 impl SglangScheduler {
     /// A scheduler with `options`.
     pub fn new(ctx: &ReplicaContext, options: SglangOptions) -> SglangScheduler {
@@ -288,6 +340,9 @@ impl SglangScheduler {
             role: ctx.pool,
             transferring: Vec::new(),
             recv: RecvSkipper::new(options.recv_interval),
+            spec_tokens_per_request: ctx
+                .speculative_tree
+                .map_or(0, |t| spec_tokens_per_request(t, ctx.block_size, options.overlap)),
         }
     }
 
@@ -502,22 +557,33 @@ impl SglangScheduler {
         self.decode_into(requests, plan);
     }
 
-    /// Appends a one-token step of every running request to `plan`.
+    /// Appends a decode step of every running request to `plan`: one token, or when
+    /// speculating the accepted drafts' tokens it may keep (`Request::next_num_tokens`; the
+    /// tree's other candidates are transient, covered by [`Self::fits_next_tokens`]).
     fn decode_into(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
         for &id in &self.running {
-            if requests.get(id).in_flight {
+            let request = requests.get(id);
+            if request.in_flight {
                 continue;
             }
-            if self.kv.allocate_slots(requests.get(id), 1, &[]) {
-                plan.push(id, 1);
+            let n = request.next_num_tokens();
+            if self.kv.allocate_slots(request, n, &[]) {
+                plan.push(id, n);
                 requests.get_mut(id).in_flight = true;
             }
         }
     }
 
-    /// Whether the KV cache holds the next token of every running request.
+    /// Whether the KV cache holds the next token of every running request; when speculating,
+    /// whether its free tokens cover every running request's draft and verification tokens
+    /// (`check_decode_mem`: SGLang's draft steps and verification allocate them, then free the
+    /// rejected ones).
     fn fits_next_tokens(&self, requests: &RequestArena) -> bool {
         let bs = u64::from(self.kv.block_size());
+        if self.spec_tokens_per_request > 0 {
+            return self.spec_tokens_per_request * self.running.len() as u64
+                <= u64::from(self.kv.num_free()) * bs;
+        }
         let needed: u64 = self
             .running
             .iter()
@@ -537,12 +603,22 @@ impl SglangScheduler {
             if self.running.len() <= 1 {
                 break;
             }
-            let victim_pos = (0..self.running.len())
-                .min_by_key(|&i| {
-                    let r = requests.get(self.running[i]);
-                    (r.num_tokens_emitted, std::cmp::Reverse(r.original_prefill_tokens), std::cmp::Reverse(i))
-                })
-                .expect("running is not empty");
+            // With speculative decoding SGLang retracts from the back of the batch, the
+            // latest joined first (its batch filter keeps a prefix; `retract_decode`).
+            let victim_pos = if self.spec_tokens_per_request > 0 {
+                self.running.len() - 1
+            } else {
+                (0..self.running.len())
+                    .min_by_key(|&i| {
+                        let r = requests.get(self.running[i]);
+                        (
+                            r.num_tokens_emitted,
+                            std::cmp::Reverse(r.original_prefill_tokens),
+                            std::cmp::Reverse(i),
+                        )
+                    })
+                    .expect("running is not empty")
+            };
             let victim = self.running.remove(victim_pos);
             let r = requests.get_mut(victim);
             self.kv.free(r);
@@ -560,6 +636,39 @@ impl SglangScheduler {
         let estimate = (decoded + u64::from(RETRACT_DECODE_STEPS) * self.running.len() as u64) as f64
             / max_new.max(1) as f64;
         self.new_token_ratio = estimate.min(1.0);
+    }
+
+    /// Under attention DP with speculative decoding (`sglang_dp.rs`): this rank's prefill
+    /// batch of arrivals up to `cutoff` into `plan` (cleared first), if it can form one.
+    pub(super) fn prefill_only(
+        &mut self,
+        cutoff: SimTime,
+        requests: &mut RequestArena,
+        plan: &mut BatchPlan,
+    ) -> bool {
+        plan.clear();
+        let formed = self.prefill_batch(cutoff, requests, plan);
+        self.reset_ratio_if_idle(plan);
+        formed
+    }
+
+    /// Under attention DP with speculative decoding: this rank's decode batch into `plan`
+    /// (cleared first), no rank having a prefill to run.
+    pub(super) fn decode_only(&mut self, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        plan.clear();
+        self.decode_batch(requests, plan);
+        self.reset_ratio_if_idle(plan);
+    }
+
+    /// An idle server starts over with the initial ratio (`Scheduler.on_idle`).
+    fn reset_ratio_if_idle(&mut self, plan: &BatchPlan) {
+        if plan.is_empty()
+            && self.running.is_empty()
+            && self.chunked.is_none()
+            && self.transferring.is_empty()
+        {
+            self.new_token_ratio = self.init_ratio;
+        }
     }
 
     /// One scheduling decision with arrivals up to `cutoff`: a prefill batch if one can be
@@ -609,14 +718,7 @@ impl ReplicaScheduler for SglangScheduler {
         } else {
             LastBatch::Decode
         };
-        if plan.is_empty()
-            && self.running.is_empty()
-            && self.chunked.is_none()
-            && self.transferring.is_empty()
-        {
-            // An idle server starts over with the initial ratio (`Scheduler.on_idle`).
-            self.new_token_ratio = self.init_ratio;
-        }
+        self.reset_ratio_if_idle(plan);
         self.ahead.formed(now, !plan.is_empty());
     }
 
@@ -727,7 +829,7 @@ impl ReplicaScheduler for SglangScheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::replica::testkit::{Harness, ctx, pairs};
+    use crate::scheduler::replica::testkit::{Harness, ctx, end_iterations, pairs};
 
     fn options() -> SglangOptions {
         SglangOptions {
@@ -932,6 +1034,89 @@ mod tests {
         h.drain(500);
         assert_eq!((h.restarts(RequestId(0)), h.restarts(RequestId(1))), (0, 1));
         assert_eq!(h.requests.get(RequestId(1)).num_tokens_emitted, 15, "every output token once");
+    }
+
+    /// A speculating replica of `num_tokens` one-token pages: SGLang's `tree`.
+    fn speculating(num_tokens: u64, tree: crate::config::SpeculativeTree, options: SglangOptions) -> Harness {
+        let context = ReplicaContext { speculative_tree: Some(tree), ..ctx(num_tokens, 1, 1) };
+        Harness::new(Box::new(SglangScheduler::new(&context, options)))
+    }
+
+    const CHAIN3: crate::config::SpeculativeTree =
+        crate::config::SpeculativeTree { num_steps: 3, topk: 1, num_draft_tokens: 4 };
+
+    #[test]
+    fn a_speculating_decode_verifies_k_plus_one_tokens_and_its_kv_grows_by_the_accepted_ones() {
+        let mut h = speculating(1000, CHAIN3, options());
+        let id = h.add(10, 13);
+        h.requests.get_mut(id).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(0, 10)]);
+        // Processed 11 (the prompt and the first token); a step verifies k + 1 = 4 tokens,
+        // whose KV slots are held for it.
+        let batch = h.form();
+        assert_eq!(pairs(&batch), [(0, 4)]);
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 15);
+        // Only 1 of the 3 drafts is accepted: 2 tokens kept. The next step's 4 reuse the 2
+        // rejected slots: the KV grows by the accepted tokens only.
+        let completed = end_iterations(
+            &Batch { plan: batch.plan.clone(), ..Batch::default() },
+            &mut h.requests,
+            SimTime::ZERO,
+        );
+        assert!(completed.is_empty());
+        h.requests.get_mut(id).num_processed_tokens -= 2;
+        h.scheduler.on_batch_end(&batch, &completed, &mut h.requests);
+        assert_eq!(h.requests.get(id).num_processed_tokens, 13);
+        assert_eq!(h.step(), [(0, 4)]);
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 17, "13 kept + 4 verified");
+        // The last step verifies only what is left (23 − 17 = 6 → 4, then 2).
+        assert_eq!(h.step(), [(0, 4)]);
+        assert_eq!(h.step(), [(0, 2)]);
+        assert_eq!(h.scheduler.num_pending(), 0);
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 0);
+    }
+
+    #[test]
+    fn sglang_reserves_every_draft_and_verification_token_before_a_speculative_step() {
+        // `new_tokens_required_next_decode`: max(steps × topk, draft tokens) per request.
+        let chain = CHAIN3;
+        assert_eq!(spec_tokens_per_request(chain, 1, false), 4);
+        assert_eq!(spec_tokens_per_request(chain, 1, true), 8, "spec v2 over-allocates a step ahead");
+        let tree = crate::config::SpeculativeTree { num_steps: 5, topk: 4, num_draft_tokens: 8 };
+        assert_eq!(spec_tokens_per_request(tree, 1, false), 20);
+        // Pages of 16: the chain's 3 and 4 round to a page; a tree branch takes a page more.
+        assert_eq!(spec_tokens_per_request(chain, 16, false), 16);
+        assert_eq!(spec_tokens_per_request(tree, 16, false), 4 * 32);
+        // Two running requests need 8 free tokens: with 7 the latest joined is retracted,
+        // not the one with the fewest outputs (SGLang's speculative batches filter from the back).
+        let mut h = speculating(31, CHAIN3, SglangOptions { schedule_conservativeness: 0.01, ..options() });
+        let a = h.add(10, 20);
+        h.requests.get_mut(a).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(0, 10)]);
+        let b = h.add(8, 2);
+        h.requests.get_mut(b).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(1, 8)]);
+        // 31 − 11 − 9 = 11 free: both step (4 + 4 slots; b has 1 output left).
+        assert_eq!(h.step(), [(0, 4), (1, 1)]);
+        h.drain(100);
+        assert_eq!(h.restarts(a), 0);
+        // 30 tokens: a (10 + 6) and b (8 + 6) are admitted one after the other, then step
+        // together once (4 + 4 slots, 2 left free). Each has 5 outputs: without speculation the
+        // tie would retract a (the longer prompt); speculating, 2 free < 2 × 4 retracts b, the
+        // latest joined (SGLang's speculative batches filter from the back).
+        let mut h = speculating(30, CHAIN3, SglangOptions { schedule_conservativeness: 0.01, ..options() });
+        let a = h.add(10, 6);
+        h.requests.get_mut(a).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(0, 10)]);
+        let b = h.add(8, 6);
+        h.requests.get_mut(b).num_speculative_tokens = 3;
+        assert_eq!(h.step(), [(1, 8)]);
+        assert_eq!(h.step(), [(0, 4), (1, 4)]);
+        assert_eq!(h.scheduler.kv_usage().free_blocks, 2);
+        assert_eq!(h.step(), [(0, 1)]);
+        assert_eq!((h.restarts(a), h.restarts(b)), (0, 1));
+        h.drain(100);
+        assert_eq!(h.requests.get(b).num_tokens_emitted, 6, "every output token once");
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct SglangDpScheduler {
     ended: Vec<Batch>,
     /// Per rank, those of them that completed, in plan order.
     ended_completed: Vec<Vec<RequestId>>,
+    /// Speculative decoding: a step is all prefill or all decode (see [`Self::form`]).
+    speculative: bool,
 }
 
 impl SglangDpScheduler {
@@ -77,11 +79,32 @@ impl SglangDpScheduler {
             rank_plan: BatchPlan::default(),
             ended: (0..dp).map(|_| Batch::default()).collect(),
             ended_completed: vec![Vec::new(); dp as usize],
+            speculative: ctx.speculative_tree.is_some(),
         }
     }
 
-    /// Every rank forms its batch with arrivals up to `cutoff`, appended to `plan`.
+    /// Every rank forms its batch with arrivals up to `cutoff`, appended to `plan`. With
+    /// speculative decoding prefill and decode batches are not mixed: if any rank has a prefill
+    /// batch, the others run idle and their decodes wait (`get_next_batch_to_run` syncs the new
+    /// prefill batches first, `maybe_prepare_mlp_sync_batch`, 0.5.9-0.5.10.post1).
     fn form(&mut self, cutoff: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        if self.speculative {
+            for rank in &mut self.ranks {
+                rank.prefill_only(cutoff, requests, &mut self.rank_plan);
+                for (&id, &n) in self.rank_plan.requests.iter().zip(&self.rank_plan.num_tokens) {
+                    plan.push(id, n);
+                }
+            }
+            if plan.is_empty() {
+                for rank in &mut self.ranks {
+                    rank.decode_only(requests, &mut self.rank_plan);
+                    for (&id, &n) in self.rank_plan.requests.iter().zip(&self.rank_plan.num_tokens) {
+                        plan.push(id, n);
+                    }
+                }
+            }
+            return;
+        }
         for rank in &mut self.ranks {
             rank.next_batch(cutoff, requests, &mut self.rank_plan);
             for (&id, &n) in self.rank_plan.requests.iter().zip(&self.rank_plan.num_tokens) {
@@ -289,6 +312,24 @@ mod tests {
         h.add(30, 5);
         assert_eq!(h.step(), [(0, 1), (1, 30)]);
         assert_eq!(h.step(), [(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn speculating_a_rank_s_prefill_idles_the_other_ranks_decodes() {
+        // As above, speculating (k = 1): prefill and decode batches are not mixed, so rank 0's
+        // decode waits while rank 1 prefills, then both verify 2 tokens.
+        let tree = crate::config::SpeculativeTree { num_steps: 1, topk: 1, num_draft_tokens: 2 };
+        let context =
+            ReplicaContext { attention_dp_size: 2, speculative_tree: Some(tree), ..ctx(4000, 1, 1) };
+        let mut h = Harness::new(Box::new(SglangDpScheduler::new(&context, options())));
+        let a = h.add(20, 9);
+        h.requests.get_mut(a).num_speculative_tokens = 1;
+        assert_eq!(h.step(), [(0, 20)]);
+        assert_eq!(h.step(), [(0, 2)]);
+        let b = h.add(30, 9);
+        h.requests.get_mut(b).num_speculative_tokens = 1;
+        assert_eq!(h.step(), [(1, 30)]);
+        assert_eq!(h.step(), [(0, 2), (1, 2)]);
     }
 
     #[test]

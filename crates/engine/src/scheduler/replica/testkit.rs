@@ -25,6 +25,7 @@ pub(crate) fn ctx(num_blocks: u64, block_size: u32, pp: u32) -> ReplicaContext {
         pool: super::PoolRole::Aggregated,
         attention_dp_size: 1,
         max_running_sequences: None,
+        speculative_tree: None,
     }
 }
 

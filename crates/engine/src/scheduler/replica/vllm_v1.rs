@@ -342,6 +342,7 @@ mod tests {
             pool: crate::scheduler::replica::PoolRole::Aggregated,
             attention_dp_size: 1,
             max_running_sequences: None,
+            speculative_tree: None,
         }
     }
 
