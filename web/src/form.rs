@@ -91,19 +91,20 @@ pub fn section_flags(section: &Section) -> Vec<&'static FlagDef> {
 }
 
 /// Known values offered for free-text flags that name catalogue entries: `(value, label)`.
+/// From the catalogues' compile-time index (`catalog::index`): the page links no catalogue JSON.
 pub fn suggestions(flag: &str) -> Vec<(String, String)> {
-    use llmsim_engine::catalog;
+    use llmsim_engine::catalog::index;
     match flag {
         "replica_config_model_name" => {
-            catalog::models().iter().map(|m| (m.name.clone(), m.name.clone())).collect()
+            index::MODELS.iter().map(|m| (m.name.to_string(), m.name.to_string())).collect()
         }
-        "replica_config_device" | "disaggregation_config_decode_device" => catalog::devices()
+        "replica_config_device" | "disaggregation_config_decode_device" => index::DEVICES
             .iter()
-            .map(|d| (d.name.clone(), format!("{} ({} GiB)", d.display_name, d.memory_gb)))
+            .map(|d| (d.name.to_string(), format!("{} ({} GiB)", d.display_name, d.memory_gb)))
             .collect(),
-        "replica_config_network_device" | "disaggregation_config_decode_network_device" => catalog::nodes()
+        "replica_config_network_device" | "disaggregation_config_decode_network_device" => index::NODES
             .iter()
-            .map(|n| (n.name.clone(), format!("{} × {}", n.devices_per_node, n.device)))
+            .map(|n| (n.name.to_string(), format!("{} × {}", n.devices_per_node, n.device)))
             .collect(),
         _ => Vec::new(),
     }
@@ -163,7 +164,7 @@ impl FormState {
         let mut others = self.clone();
         others.texts.remove(def.name);
         let (config, _) = others.parse();
-        serving_engine::apply(&config)
+        serving_engine::apply_with(&config, &llmsim_engine::catalog::index::Index)
             .ok()
             .and_then(|(_, applied)| applied.into_iter().find(|s| s.flag == def.name))
             .and_then(|setting| def.parse_text(&setting.value).ok())
@@ -266,7 +267,7 @@ impl FormState {
 
     /// The files the active configuration reads: `(flag, path)`.
     pub fn required_files(&self) -> Vec<(&'static str, String)> {
-        SimConfig::required_files(&self.parse().0)
+        SimConfig::required_files_with(&self.parse().0, &llmsim_engine::catalog::index::Index)
     }
 
     /// Every error of the form, as live validation finds it (the page's parse errors, then the

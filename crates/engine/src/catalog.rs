@@ -401,17 +401,48 @@ pub fn nodes() -> &'static [NodeSpec] {
 /// base architecture, and a name without its `org/` prefix (`Meta-Llama-3-8B`) or in other
 /// letter case resolves when exactly one entry matches.
 pub fn find_model(name: &str) -> Option<&'static ModelArch> {
+    resolve_model(models(), name)
+}
+
+/// A catalogue entry's names: its id, then its aliases (the parsed entries and the index's
+/// resolve through the same code, so the page and the simulation find the same entry).
+trait Named {
+    fn names(&self) -> impl Iterator<Item = &str>;
+}
+
+impl Named for ModelArch {
+    fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+impl Named for DeviceSpec {
+    fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str())
+    }
+}
+
+impl Named for NodeSpec {
+    fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str())
+    }
+}
+
+/// A name without its `org/` prefix.
+fn bare(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// [`find_model`]'s rules over `models`.
+fn resolve_model<M: Named>(models: &'static [M], name: &str) -> Option<&'static M> {
     let name = name.trim();
-    let names =
-        |m: &'static ModelArch| std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str));
-    let bare = |n: &'static str| n.rsplit('/').next().unwrap_or(n);
     // The one entry with a name `matches` accepts; none when several do.
-    let unique = |matches: &dyn Fn(&'static str) -> bool| -> Option<&'static ModelArch> {
-        let mut found = models().iter().filter(|m| names(m).any(matches));
+    let unique = |matches: &dyn Fn(&str) -> bool| -> Option<&'static M> {
+        let mut found = models.iter().filter(|m| m.names().any(matches));
         let first = found.next()?;
         found.next().is_none().then_some(first)
     };
-    let resolve = |n: &str| -> Option<&'static ModelArch> {
+    let resolve = |n: &str| -> Option<&'static M> {
         unique(&|c| c == n)
             .or_else(|| (!n.contains('/')).then(|| unique(&|c| bare(c) == n)).flatten())
             .or_else(|| unique(&|c| c.eq_ignore_ascii_case(n)))
@@ -428,6 +459,21 @@ pub fn find_model(name: &str) -> Option<&'static ModelArch> {
         }
     }
     None
+}
+
+/// The entry of `items` whose id is `name` in any letter case.
+fn by_id<T: Named>(items: &'static [T], name: &str) -> Option<&'static T> {
+    let name = name.trim();
+    items.iter().find(|item| item.names().next().is_some_and(|id| id.eq_ignore_ascii_case(name)))
+}
+
+/// [`matching_node`]'s rule over `nodes`, for the device with id `device`: `of` gives a node's
+/// device id and GPU count.
+fn most_gpus<N>(nodes: &'static [N], device: &str, of: impl Fn(&N) -> (&str, u32)) -> Option<&'static N> {
+    nodes.iter().filter(|n| of(n).0 == device).fold(None, |best: Option<&'static N>, n| match best {
+        Some(b) if of(b).1 >= of(n).1 => Some(b),
+        _ => Some(n),
+    })
 }
 
 /// The catalogue name closest to an unknown model `name`, for "did you mean": first an entry
@@ -466,14 +512,12 @@ pub fn suggest_model(name: &str) -> Option<&'static str> {
 
 /// Finds a device by its id, in any letter case (`h100`, `H100`), as models are found.
 pub fn find_device(name: &str) -> Option<&'static DeviceSpec> {
-    let name = name.trim();
-    devices().iter().find(|d| d.name.eq_ignore_ascii_case(name))
+    by_id(devices(), name)
 }
 
 /// Finds a node by its id, in any letter case.
 pub fn find_node(name: &str) -> Option<&'static NodeSpec> {
-    let name = name.trim();
-    nodes().iter().find(|n| n.name.eq_ignore_ascii_case(name))
+    by_id(nodes(), name)
 }
 
 /// The node a replica of `device` GPUs is assumed to sit in when none was chosen for it: the
@@ -481,12 +525,138 @@ pub fn find_node(name: &str) -> Option<&'static NodeSpec> {
 /// NVLink one), the first listed on a tie; `None` for a device no node holds.
 pub fn matching_node(device: &str) -> Option<&'static NodeSpec> {
     let device = find_device(device)?;
-    nodes().iter().filter(|n| n.device == device.name).fold(None, |best: Option<&'static NodeSpec>, n| {
-        match best {
-            Some(b) if b.devices_per_node >= n.devices_per_node => Some(b),
-            _ => Some(n),
+    most_gpus(nodes(), &device.name, |n| (n.device.as_str(), n.devices_per_node))
+}
+
+/// What the configuration's front matter reads of the catalogues (`--serving_engine`'s bundles,
+/// the input files' `{MODEL}` placeholder): from the parsed catalogues ([`Parsed`], the
+/// simulation's) or from their compile-time index ([`index::Index`], the page's, which links no
+/// catalogue JSON). Both find the same entries.
+pub trait Lookup {
+    /// The catalogue id of a model found by [`find_model`]'s rules.
+    fn model_id(&self, name: &str) -> Option<&'static str>;
+    /// A catalogued device's memory (GiB) and whether it has FP4 tensor cores.
+    fn device(&self, name: &str) -> Option<(f64, bool)>;
+    /// A catalogued model's latent attention and sparse indexer.
+    fn model(&self, name: &str) -> Option<(bool, bool)>;
+}
+
+/// The parsed catalogues ([`models`], [`devices`]) as a [`Lookup`].
+pub struct Parsed;
+
+impl Lookup for Parsed {
+    fn model_id(&self, name: &str) -> Option<&'static str> {
+        find_model(name).map(|m| m.name.as_str())
+    }
+    fn device(&self, name: &str) -> Option<(f64, bool)> {
+        find_device(name).map(|d| (d.memory_gb, d.fp4_tflops.is_some()))
+    }
+    fn model(&self, name: &str) -> Option<(bool, bool)> {
+        find_model(name).map(|m| (m.mla.is_some(), m.sparse_attention.is_some()))
+    }
+}
+
+/// The catalogues' names and the few facts the page reads, generated at compile time from the
+/// same `data/*.json` (`build.rs`), entry for entry in the same order: static data, no JSON to
+/// parse and no deserialiser to link. The page's choice lists, its device-to-node rule and its
+/// serving-engine bundles read this; the simulation reads the parsed catalogues. Lookups follow
+/// the same rules as [`super::find_model`], [`super::find_device`], [`super::find_node`] and
+/// [`super::matching_node`] (the same code).
+pub mod index {
+    use super::{Lookup, Named};
+
+    /// A model's names and what the serving engines' bundles read of it.
+    #[derive(Debug, PartialEq)]
+    pub struct Model {
+        /// Hugging Face id.
+        pub name: &'static str,
+        /// Other names that resolve to this entry.
+        pub aliases: &'static [&'static str],
+        /// Multi-head latent attention (`mla` given).
+        pub latent_attention: bool,
+        /// DeepSeek Sparse Attention's indexer (`sparse_attention` given).
+        pub sparse_indexer: bool,
+    }
+
+    /// A device's id, name and what the serving engines' bundles read of it.
+    #[derive(Debug, PartialEq)]
+    pub struct Device {
+        /// Lower-case id (`h100`).
+        pub name: &'static str,
+        /// Marketing name.
+        pub display_name: &'static str,
+        /// Device memory in GiB.
+        pub memory_gb: f64,
+        /// FP4 tensor cores (`fp4_tflops` given).
+        pub fp4_tensor_cores: bool,
+    }
+
+    /// A node's id, device and size.
+    #[derive(Debug, PartialEq)]
+    pub struct Node {
+        /// Id (`h100_dgx`).
+        pub name: &'static str,
+        /// The device SKU the node holds.
+        pub device: &'static str,
+        /// GPUs per node.
+        pub devices_per_node: u32,
+    }
+
+    impl Named for Model {
+        fn names(&self) -> impl Iterator<Item = &str> {
+            std::iter::once(self.name).chain(self.aliases.iter().copied())
         }
-    })
+    }
+
+    impl Named for Device {
+        fn names(&self) -> impl Iterator<Item = &str> {
+            std::iter::once(self.name)
+        }
+    }
+
+    impl Named for Node {
+        fn names(&self) -> impl Iterator<Item = &str> {
+            std::iter::once(self.name)
+        }
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/catalog_index.rs"));
+
+    /// [`super::find_model`] over the index.
+    pub fn find_model(name: &str) -> Option<&'static Model> {
+        super::resolve_model(MODELS, name)
+    }
+
+    /// [`super::find_device`] over the index.
+    pub fn find_device(name: &str) -> Option<&'static Device> {
+        super::by_id(DEVICES, name)
+    }
+
+    /// [`super::find_node`] over the index.
+    pub fn find_node(name: &str) -> Option<&'static Node> {
+        super::by_id(NODES, name)
+    }
+
+    /// [`super::matching_node`] over the index.
+    pub fn matching_node(device: &str) -> Option<&'static Node> {
+        let device = find_device(device)?;
+        super::most_gpus(NODES, device.name, |n| (n.device, n.devices_per_node))
+    }
+
+    /// The index as a [`Lookup`].
+    pub struct Index;
+
+    impl Lookup for Index {
+        fn model_id(&self, name: &str) -> Option<&'static str> {
+            find_model(name).map(|m| m.name)
+        }
+        fn device(&self, name: &str) -> Option<(f64, bool)> {
+            find_device(name).map(|d| (d.memory_gb, d.fp4_tensor_cores))
+        }
+        fn model(&self, name: &str) -> Option<(bool, bool)> {
+            find_model(name).map(|m| (m.latent_attention, m.sparse_indexer))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -589,5 +759,81 @@ mod tests {
             "an exact suffix comes first"
         );
         assert_eq!(suggest_model("meta-llama/Meta-Llama-3-8C"), Some("meta-llama/Meta-Llama-3-8B"));
+    }
+
+    /// The page reads the index (`build.rs`), the simulation the parsed catalogues: the same
+    /// entries in the same order, the same facts, and every lookup finds the same entry.
+    #[test]
+    fn the_index_is_the_parsed_catalogues_entry_for_entry() {
+        assert_eq!(index::MODELS.len(), models().len());
+        for (i, m) in models().iter().enumerate() {
+            let e = &index::MODELS[i];
+            assert_eq!(e.name, m.name);
+            assert_eq!(e.aliases, m.aliases.iter().map(String::as_str).collect::<Vec<_>>().as_slice());
+            assert_eq!(
+                (e.latent_attention, e.sparse_indexer),
+                (m.mla.is_some(), m.sparse_attention.is_some())
+            );
+        }
+        assert!(
+            index::MODELS.iter().any(|m| m.latent_attention)
+                && index::MODELS.iter().any(|m| m.sparse_indexer)
+        );
+        assert_eq!(index::DEVICES.len(), devices().len());
+        for (e, d) in index::DEVICES.iter().zip(devices()) {
+            assert_eq!((e.name, e.display_name), (d.name.as_str(), d.display_name.as_str()));
+            assert_eq!(e.memory_gb.to_bits(), d.memory_gb.to_bits(), "{}", d.name);
+            assert_eq!(e.fp4_tensor_cores, d.fp4_tflops.is_some(), "{}", d.name);
+        }
+        assert!(index::DEVICES.iter().any(|d| d.fp4_tensor_cores));
+        assert_eq!(index::NODES.len(), nodes().len());
+        for (e, n) in index::NODES.iter().zip(nodes()) {
+            assert_eq!(
+                (e.name, e.device, e.devices_per_node),
+                (n.name.as_str(), n.device.as_str(), n.devices_per_node)
+            );
+        }
+        let mut queries: Vec<String> =
+            ["Llama", "", "  h100 ", "H200", "unknown", "Meta-Llama-3-8B", "Llama-3.1-8B-Instruct"]
+                .into_iter()
+                .map(String::from)
+                .collect();
+        for m in models() {
+            for n in std::iter::once(&m.name).chain(&m.aliases) {
+                let bare = n.rsplit('/').next().unwrap_or(n);
+                for q in [
+                    n.clone(),
+                    n.to_ascii_uppercase(),
+                    bare.to_string(),
+                    format!("{n}-Instruct"),
+                    format!("{bare}-chat"),
+                ] {
+                    queries.push(q);
+                }
+            }
+        }
+        for d in devices() {
+            queries.extend([d.name.clone(), d.name.to_ascii_uppercase()]);
+        }
+        for n in nodes() {
+            queries.extend([n.name.clone(), format!(" {} ", n.name.to_ascii_uppercase())]);
+        }
+        for q in &queries {
+            assert_eq!(index::find_model(q).map(|m| m.name), find_model(q).map(|m| m.name.as_str()), "{q:?}");
+            assert_eq!(
+                index::find_device(q).map(|d| d.name),
+                find_device(q).map(|d| d.name.as_str()),
+                "{q:?}"
+            );
+            assert_eq!(index::find_node(q).map(|n| n.name), find_node(q).map(|n| n.name.as_str()), "{q:?}");
+            assert_eq!(
+                index::matching_node(q).map(|n| n.name),
+                matching_node(q).map(|n| n.name.as_str()),
+                "{q:?}"
+            );
+            assert_eq!(index::Index.device(q), Parsed.device(q), "{q:?}");
+            assert_eq!(index::Index.model(q), Parsed.model(q), "{q:?}");
+            assert_eq!(index::Index.model_id(q), Parsed.model_id(q), "{q:?}");
+        }
     }
 }

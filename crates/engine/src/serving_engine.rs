@@ -12,7 +12,7 @@
 //! flag means, and `apply` refuses a row whose flag or value the table does not accept, naming
 //! `--serving_engine`.
 
-use crate::catalog;
+use crate::catalog::{self, Lookup};
 use crate::config::{Config, ConfigError, FlagDef, FlagValue};
 
 /// One flag value of an engine's bundle.
@@ -148,6 +148,13 @@ impl Version {
 /// The configuration a run uses: `config` with the chosen serving engine's bundle filled in
 /// wherever a flag was not set explicitly, and the settings that came from the bundle.
 pub fn apply(config: &Config) -> Result<(Config, Vec<Setting>), ConfigError> {
+    apply_with(config, &catalog::Parsed)
+}
+
+/// [`apply`], reading the device's and the model's facts from `facts`: the page passes the
+/// catalogues' compile-time index ([`catalog::index::Index`], the same entries), so its wasm
+/// links no catalogue JSON.
+pub fn apply_with(config: &Config, facts: &dyn Lookup) -> Result<(Config, Vec<Setting>), ConfigError> {
     let FlagValue::Str(name) = config.get("serving_engine") else {
         return Ok((config.clone(), Vec::new()));
     };
@@ -159,7 +166,7 @@ pub fn apply(config: &Config) -> Result<(Config, Vec<Setting>), ConfigError> {
         ConfigError::new(VERSION_FLAG.name, e)
             .with_hint("give major.minor[.patch], e.g. 0.10.2 or 1.1.0rc2, or latest")
     })?;
-    let target = target(config, version);
+    let target = target(config, version, facts);
     let mut effective = config.clone();
     let mut applied = Vec::new();
     for setting in (entry.bundle)(&target) {
@@ -179,7 +186,7 @@ pub fn apply(config: &Config) -> Result<(Config, Vec<Setting>), ConfigError> {
 
 /// The device and parallelism the bundle depends on (a device the catalogue lacks is
 /// refused later, naming its flag; its bundle then does not matter).
-fn target(config: &Config, version: Option<Version>) -> EngineTarget {
+fn target(config: &Config, version: Option<Version>, facts: &dyn Lookup) -> EngineTarget {
     let device = config.get("replica_config_device").to_text();
     let device_memory_gib = if device == crate::custom_device::NAME {
         match config.get("custom_device_config_memory_gb") {
@@ -188,7 +195,7 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
             _ => 0.0,
         }
     } else {
-        catalog::find_device(&device).map_or(0.0, |d| d.memory_gb)
+        facts.device(&device).map_or(0.0, |(memory_gib, _)| memory_gib)
     };
     let int = |flag: &str| match config.get(flag) {
         FlagValue::Int(n) => n.clamp(1, i64::from(u32::MAX)) as u32,
@@ -198,9 +205,9 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
     let fp4_tensor_cores = if device == crate::custom_device::NAME {
         matches!(config.get("custom_device_config_fp4_tflops"), FlagValue::Float(r) if r > 0.0)
     } else {
-        catalog::find_device(&device).is_some_and(|d| d.fp4_tflops.is_some())
+        facts.device(&device).is_some_and(|(_, fp4)| fp4)
     };
-    let model = catalog::find_model(&config.get("replica_config_model_name").to_text());
+    let model = facts.model(&config.get("replica_config_model_name").to_text());
     EngineTarget {
         version,
         device,
@@ -209,8 +216,8 @@ fn target(config: &Config, version: Option<Version>) -> EngineTarget {
         pipeline_stages: int("replica_config_num_pipeline_stages"),
         fp4_tensor_cores,
         weight_dtype: config.get("replica_config_weight_dtype").to_text(),
-        latent_attention: model.is_some_and(|m| m.mla.is_some()),
-        sparse_indexer: model.is_some_and(|m| m.sparse_attention.is_some()),
+        latent_attention: model.is_some_and(|(latent, _)| latent),
+        sparse_indexer: model.is_some_and(|(_, sparse)| sparse),
         speculative: Some(config.get("replica_config_speculative_method").to_text())
             .filter(|m| matches!(m.as_str(), "mtp" | "eagle" | "draft_model")),
         speculative_tokens_given: config.is_set("replica_config_num_speculative_tokens")

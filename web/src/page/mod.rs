@@ -22,7 +22,7 @@ pub mod uploads;
 #[cfg(test)]
 mod tests;
 
-use llmsim_engine::catalog;
+use llmsim_engine::catalog::index;
 use llmsim_protocol::{FieldError, FromWorker};
 
 use crate::form::FormState;
@@ -230,9 +230,9 @@ impl Page {
     /// device set back to `same` takes its node back to `same` too.
     fn follow_device(&mut self, node_flag: &str, old: &str, new: &str) {
         let node = self.field_text(node_flag);
-        let old_device = catalog::find_device(old).map(|d| d.name.as_str());
-        let follows = match catalog::find_node(&node) {
-            Some(n) => Some(n.device.as_str()) == old_device,
+        let old_device = index::find_device(old).map(|d| d.name);
+        let follows = match index::find_node(&node) {
+            Some(n) => Some(n.device) == old_device,
             None => true,
         };
         if !follows {
@@ -240,8 +240,8 @@ impl Page {
         }
         if new.eq_ignore_ascii_case(SAME) && node != SAME {
             self.form.set(node_flag, SAME);
-        } else if let Some(matching) = catalog::matching_node(new) {
-            self.form.set(node_flag, &matching.name);
+        } else if let Some(matching) = index::matching_node(new) {
+            self.form.set(node_flag, matching.name);
         }
     }
 

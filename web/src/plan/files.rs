@@ -4,8 +4,8 @@
 //! the single run's worker read (`worker_client::uploaded_file`, wasm only); a file that is not
 //! uploaded is an error at the form's workload.
 
-use llmsim_engine::SimConfig;
 use llmsim_engine::search::SearchSpec;
+use llmsim_engine::{SimConfig, catalog};
 
 use super::form::Field;
 use crate::presets;
@@ -15,7 +15,7 @@ use crate::presets;
 pub fn uploaded_files(spec: &SearchSpec) -> Vec<(&'static str, String)> {
     let mut files: Vec<(&'static str, String)> = Vec::new();
     for c in 0..spec.num_configurations() {
-        for (flag, path) in SimConfig::required_files(&spec.point_config(c)) {
+        for (flag, path) in SimConfig::required_files_with(&spec.point_config(c), &catalog::index::Index) {
             if !path.is_empty() && !presets::is_shipped(&path) && !files.iter().any(|(_, p)| *p == path) {
                 files.push((flag, path));
             }

@@ -147,7 +147,7 @@ pub fn metric_names() -> Vec<&'static str> {
 
 /// The nodes the space offers, as `(node, device)`, in the catalogue's order.
 pub fn node_choices() -> Vec<(String, String)> {
-    llmsim_engine::catalog::nodes().iter().map(|n| (n.name.clone(), n.device.clone())).collect()
+    llmsim_engine::catalog::index::NODES.iter().map(|n| (n.name.to_string(), n.device.to_string())).collect()
 }
 
 /// The replica schedulers the space offers.

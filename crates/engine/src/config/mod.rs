@@ -17,7 +17,7 @@ mod unsupported;
 pub use error::{ConfigError, ConfigErrors};
 pub use flag::{FlagDef, FlagGroup, FlagKind, FlagRole, FlagValue, InputFile, help_text};
 pub(crate) use flag::{closest, list_items};
-pub use params::{Params, fill_placeholders};
+pub use params::{Params, fill_placeholders, fill_placeholders_with};
 pub use spec::{
     ActivationMemory, CacheSpec, ClusterSpec, CostSpec, Dtype, LinearStatePool, MetricsSpec, ParallelSpec,
     ReplicaSpec, SPECULATIVE_TOKEN_UNIT, SloSpec, SpeculativeMethod, SpeculativeSpec, SpeculativeTree,

@@ -259,9 +259,15 @@ impl<'a> Params<'a> {
 /// `{MODEL}` is the model flag's text, except that a catalogue name given without its
 /// organisation (`Meta-Llama-3-8B`) is the full id, as in Vidur's directory layout.
 pub fn fill_placeholders(config: &Config, path: &str) -> String {
+    fill_placeholders_with(config, path, &catalog::Parsed)
+}
+
+/// [`fill_placeholders`], finding the model in `catalogue` (the page passes the catalogues'
+/// compile-time index, [`catalog::index::Index`]: the same entries).
+pub fn fill_placeholders_with(config: &Config, path: &str, catalogue: &dyn catalog::Lookup) -> String {
     let model = config.get("replica_config_model_name").to_text();
-    let model = match catalog::find_model(&model) {
-        Some(m) if !model.contains('/') => m.name.clone(),
+    let model = match catalogue.model_id(&model) {
+        Some(id) if !model.contains('/') => id.to_string(),
         _ => model,
     };
     path.replace("{DEVICE}", &config.get("replica_config_device").to_text())

@@ -13,7 +13,7 @@ mod tests;
 use crate::catalog;
 use crate::config::{
     ActivationMemory, CacheSpec, ClusterSpec, Config, ConfigError, ConfigErrors, CostSpec, FlagValue,
-    LinearStatePool, MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec, fill_placeholders,
+    LinearStatePool, MetricsSpec, Params, ReplicaSpec, SloSpec, SpeculativeSpec, fill_placeholders_with,
 };
 use crate::exec::{PREDICTORS, SharedPredictor};
 use crate::inputs::Inputs;
@@ -366,6 +366,15 @@ impl SimConfig {
     /// that is set, with Vidur's `{DEVICE}`, `{MODEL}` and `{NETWORK_DEVICE}` placeholders
     /// filled in.
     pub fn required_files(config: &Config) -> Vec<(&'static str, String)> {
+        SimConfig::required_files_with(config, &crate::catalog::Parsed)
+    }
+
+    /// [`SimConfig::required_files`], finding the `{MODEL}` placeholder's model in `catalogue`
+    /// (the page passes the catalogues' compile-time index: the same entries).
+    pub fn required_files_with(
+        config: &Config,
+        catalogue: &dyn crate::catalog::Lookup,
+    ) -> Vec<(&'static str, String)> {
         config
             .table()
             .flags()
@@ -373,7 +382,7 @@ impl SimConfig {
             .filter(|f| f.is_input_file())
             .filter(|f| config.is_active(f.name))
             .filter_map(|f| match config.get(f.name) {
-                FlagValue::Str(path) => Some((f.name, fill_placeholders(config, &path))),
+                FlagValue::Str(path) => Some((f.name, fill_placeholders_with(config, &path, catalogue))),
                 _ => None,
             })
             .collect()

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::fill_placeholders;
 
 fn build(pairs: &[(&str, &str)]) -> Result<SimConfig, ConfigErrors> {
     let config = Config::from_pairs(pairs.iter().copied()).expect("pairs parse");
@@ -161,6 +162,11 @@ fn a_model_named_without_its_organisation_resolves_and_suggestions_prefer_the_ex
     assert!(hint.starts_with("did you mean 'meta-llama/Meta-Llama-3-8B'?"), "{hint}");
     let config = Config::from_pairs([("replica_config_model_name", "Meta-Llama-3-8B")]).unwrap();
     assert_eq!(fill_placeholders(&config, "{MODEL}/mlp.csv"), "meta-llama/Meta-Llama-3-8B/mlp.csv");
+    // The page fills them from the catalogues' compile-time index: the same text.
+    assert_eq!(
+        crate::config::fill_placeholders_with(&config, "{MODEL}/mlp.csv", &crate::catalog::index::Index),
+        "meta-llama/Meta-Llama-3-8B/mlp.csv"
+    );
 }
 
 #[test]
