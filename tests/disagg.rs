@@ -825,3 +825,32 @@ fn a_transfer_waits_for_its_own_attention_dp_rank_while_another_rank_admits() {
     assert!(end(3) < end(0), "R3 goes in on rank 1 once R1 ends: {} vs {}", end(3), end(0));
     assert!(end(3) > end(1), "R3 waited for R1's slot");
 }
+
+#[test]
+fn a_request_too_big_for_one_sglang_decode_rank_is_refused_before_its_prefill() {
+    // An SGLang decode replica of Mixtral (TP 1 × attention DP 2 × EP 2) with 100 KV blocks:
+    // each rank pre-allocates from its own pool of 50 (SGLang's per-rank DecodePreallocQueue).
+    // Request 0 needs ⌈(1000 + 200) / 16⌉ = 75 blocks: within the replica's 100 but over any
+    // rank's 50, so it can never be admitted. It used to be checked against the replica's 100,
+    // prefilled and then refused at its hand-off (INV-13: refusals come before the prefill).
+    let inputs = trace(&[(0.0, 1000, 200), (0.0, 100, 10)]);
+    let mut extra = engine_flags("sglang");
+    extra.extend([
+        ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+        ("replica_config_tensor_parallel_size", "2"),
+        ("replica_config_expert_parallel_size", "2"),
+        ("disaggregation_config_decode_tensor_parallel_size", "1"),
+        ("disaggregation_config_decode_attention_dp_size", "2"),
+        ("disaggregation_config_decode_expert_parallel_size", "2"),
+        ("disaggregation_config_decode_num_blocks", "100"),
+    ]);
+    let report = run_checked(&disagg_config(&extra), &inputs);
+    check_report_invariants(&report).unwrap();
+    assert_eq!((report.summary.num_completed, report.summary.num_refused), (1, 1));
+    let refused = &report.request_errors[0];
+    assert_eq!(refused.id, 0);
+    assert!(refused.reason.contains("attention-DP rank"), "{}", refused.reason);
+    assert!(refused.reason.contains("disaggregation_config_decode_num_blocks"), "{}", refused.reason);
+    // Refused before any prefill: the prefill replica ran only the other request's batch.
+    assert_eq!(report.replicas[0].num_batches, 1);
+}

@@ -130,8 +130,12 @@ struct DisaggRuntime {
     transfer: KvTransferModel,
     first_token_after_transfer: bool,
     decode_block_size: u32,
-    /// KV blocks of each decode replica.
+    /// The most KV blocks one request can be given on a decode replica: the replica's, or one
+    /// attention-DP rank's where each rank admits from its own pool
+    /// (`ReplicaScheduler::transfer_capacity_blocks`).
     decode_num_blocks: u64,
+    /// The ranks sharing a decode replica's blocks that way (1: the whole replica).
+    decode_ranks: u32,
     /// Per decode replica (index within the pool): requests waiting for KV room.
     waiting: DecodeQueues,
     /// What the last admission pass decided for the requests that left a queue (reused).
@@ -148,18 +152,21 @@ struct DisaggRuntime {
 
 impl DisaggRuntime {
     /// The refusal of a request that has tokens left after its prefill (so it goes to the
-    /// decode pool) but needs more KV blocks than a decode replica has.
+    /// decode pool) but needs more KV blocks than a decode replica can ever give it: the
+    /// replica's, or one attention-DP rank's share where each rank admits from its own pool.
     fn never_fits(&self, request: &Request) -> Option<String> {
         let needed = crate::scheduler::replica::blocks_needed(request, self.decode_block_size);
         (request.original_decode_tokens > 1 && needed > self.decode_num_blocks).then(|| {
-            format!(
-                "decode pool: {} (--disaggregation_config_decode_num_blocks)",
-                crate::scheduler::replica::never_fits(
-                    request,
-                    self.decode_block_size,
-                    self.decode_num_blocks
+            let reason =
+                crate::scheduler::replica::never_fits(request, self.decode_block_size, self.decode_num_blocks);
+            if self.decode_ranks > 1 {
+                format!(
+                    "decode pool: {reason}: one attention-DP rank's share of its KV blocks, {} ranks each admitting from its own pool (--disaggregation_config_decode_num_blocks, --disaggregation_config_decode_attention_dp_size)",
+                    self.decode_ranks
                 )
-            )
+            } else {
+                format!("decode pool: {reason} (--disaggregation_config_decode_num_blocks)")
+            }
         })
     }
 }
@@ -200,6 +207,8 @@ impl Simulation {
         let disagg = config.disagg.as_ref().map(|d| {
             replicas.extend(pool(&d.decode, n, PoolRole::Decode));
             let num_decode = d.decode.cluster.num_replicas;
+            // Every decode replica is built alike: the first one's admission capacity is each one's.
+            let (capacity, decode_ranks) = replicas[n as usize].scheduler.transfer_capacity_blocks();
             DisaggRuntime {
                 num_prefill: n,
                 router: d.router,
@@ -207,7 +216,8 @@ impl Simulation {
                 transfer: d.transfer.clone(),
                 first_token_after_transfer: d.first_token_after_transfer,
                 decode_block_size: d.decode.cache.block_size,
-                decode_num_blocks: d.decode.memory.num_blocks,
+                decode_num_blocks: d.decode.memory.num_blocks.min(capacity),
+                decode_ranks,
                 waiting: DecodeQueues::new(num_decode as usize),
                 admitted: Vec::new(),
                 links: d.transfer.links(n, num_decode),

@@ -163,6 +163,14 @@ pub trait ReplicaScheduler {
         unreachable!("release_handed_off on a scheduler without disaggregation support")
     }
 
+    /// Decode side: the most KV blocks one transferred request can ever be given here — the
+    /// replica's, or, where each attention-DP rank pre-allocates from its own pool (SGLang),
+    /// one rank's — with the number of ranks sharing the replica's blocks (1: the whole
+    /// replica). A request needing more is refused before its prefill (INV-13).
+    fn transfer_capacity_blocks(&self) -> (u64, u32) {
+        (self.kv_usage().total_blocks, 1)
+    }
+
     /// Decode side: the admission queue `id` waits in on this replica, fixed when it reaches
     /// it (before [`ReplicaScheduler::admit_transferred`]): the engine keeps one first-come,
     /// first-served queue per answer, and a queue whose head waits holds back only itself

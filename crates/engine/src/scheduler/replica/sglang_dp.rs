@@ -187,6 +187,12 @@ impl ReplicaScheduler for SglangDpScheduler {
         self.dispatch.release(id);
     }
 
+    fn transfer_capacity_blocks(&self) -> (u64, u32) {
+        // A request is admitted on one rank, from that rank's own pool.
+        let rank = self.ranks.iter().map(|r| r.kv_usage().total_blocks).min().unwrap_or(0);
+        (rank, self.ranks.len() as u32)
+    }
+
     fn transfer_queue(&mut self, id: RequestId) -> usize {
         // A decode server's data-parallel controller gives the request its rank when it
         // arrives (round robin, `--load-balance-method auto` on a decode server); that rank's
