@@ -202,6 +202,27 @@ impl ReplicaScheduler for SglangDpScheduler {
         self.dispatch.assign(id)
     }
 
+    fn preallocates_before_prefill(&self) -> bool {
+        self.ranks[0].preallocates_before_prefill()
+    }
+
+    fn reserve_transfer(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
+        // On the rank given when it reached the replica (`transfer_queue`), as after the prefill.
+        let rank = self.dispatch.assign(id);
+        let reserved = self.ranks[rank].reserve_transfer(id, requests);
+        if reserved.is_err() {
+            self.dispatch.release(id);
+        }
+        reserved
+    }
+
+    fn release_reservation(&mut self, id: RequestId, requests: &RequestArena) {
+        if let Some(rank) = self.dispatch.get(id) {
+            self.ranks[rank].release_reservation(id, requests);
+            self.dispatch.release(id);
+        }
+    }
+
     fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
         // The rank given when it reached the replica (`transfer_queue`); while that rank has
         // no room it waits for that rank.
