@@ -122,6 +122,13 @@ pub struct Simulation {
 /// schedulable on the decode replica. Queued transfers are retried whenever the decode replica
 /// frees blocks (its batch ends). Same-instant order: batch ends (hand-offs, admissions), then
 /// transfer ends, then prefill and request ends, then scheduling (`event.rs`).
+///
+/// Bootstrap (SGLang: the decode server pre-allocates before the prefill server runs the
+/// request): a request with tokens left after its prefill is routed to its decode replica when
+/// it is routed to its prefill replica, and queues there at once for a reservation of its
+/// prompt and first token (`reserve_transfer`); once reserved it is added to its prefill
+/// replica, and at its prefill's end its transfer starts on the reservation. A refusal before
+/// the hand-off frees the reservation and retries the queue.
 struct DisaggRuntime {
     num_prefill: u32,
     router: DecodeRouterKind,
