@@ -835,6 +835,44 @@ mod tests {
     }
 
     #[test]
+    fn a_reservation_before_the_prefill_holds_its_blocks_and_slot_until_its_transfer() {
+        // Cap 2, one-token blocks. A and B are reserved before their prefill (SGLang's
+        // bootstrap): each holds its prompt + first token (11 blocks) and a request slot, so C
+        // waits; nothing decodes while they are prefilled elsewhere. A's prefill ends: it is
+        // admitted on its reservation (no new blocks) and decodes once landed. B is refused by
+        // its prefill replica: releasing its reservation frees its blocks and slot for C.
+        let mut context = ctx(100_000, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut o = options();
+        o.max_running_requests = Some(2);
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, o)));
+        assert!(h.scheduler.preallocates_before_prefill());
+        let mut fresh = |h: &mut Harness| {
+            let id = h.requests.next_id();
+            h.requests.push(Request::new(id, SimTime::ZERO, 10, 5));
+            id
+        };
+        let (a, b, c) = (fresh(&mut h), fresh(&mut h), fresh(&mut h));
+        assert_eq!(h.scheduler.reserve_transfer(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.reserve_transfer(b, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.reserve_transfer(c, &mut h.requests), Ok(false));
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 22);
+        assert_eq!(h.scheduler.num_pending(), 2);
+        assert!(h.step().is_empty());
+        assert_eq!(h.scheduler.check_invariants(&h.requests), Ok(()));
+        // A's prefill ends elsewhere (prompt and first token), then its transfer starts.
+        h.requests.get_mut(a).on_iteration_end(10, SimTime::ZERO);
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 22);
+        assert!(h.step().is_empty(), "in transfer");
+        h.requests.get_mut(a).in_flight = false;
+        assert_eq!(h.step(), [(a.0, 1)]);
+        h.scheduler.release_reservation(b, &h.requests);
+        assert_eq!(h.scheduler.reserve_transfer(c, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.check_invariants(&h.requests), Ok(()));
+    }
+
+    #[test]
     fn a_re_prefill_in_flight_holds_its_request_slot_against_hand_offs() {
         // Cap 2. R0 waits on the decode replica as a retracted request does and its re-prefill
         // batch is formed; while it runs one hand-off may take the one slot left, not two:
