@@ -427,14 +427,18 @@ fn sglang_and_trtllm_pools_take_one_request_through_prefill_transfer_and_decode(
 
 #[test]
 fn decode_admission_follows_each_engines_rule() {
-    // Two 1000-token prompts prefilled together, 200 outputs each (⌈1200 / 16⌉ = 75 blocks by
-    // the end, 63 for the prompt); 140 decode blocks. vLLM reserves the prompt's 63 blocks, so
-    // both transfers start at once. TensorRT-LLM's generation server reserves prompt and
-    // output under guaranteed_no_evict: 140 − 75 = 65 < 75, the second waits for the first to
-    // end. SGLang's pre-allocation keeps 512 tokens per active request free: (140 − 63) × 16
-    // − 512 = 720 tokens < 1000 + 512, so the second waits too.
+    // Two 1000-token prompts, 200 outputs each (⌈1200 / 16⌉ = 75 blocks by the end, 63 for the
+    // prompt and first token); 140 decode blocks. vLLM reserves the prompt's 63 blocks after
+    // the prefill, so both transfers start at once. TensorRT-LLM's generation server reserves
+    // prompt and output under guaranteed_no_evict: 140 − 75 = 65 < 75, the second transfer
+    // waits for the first request to end. SGLang's pre-allocation keeps 512 tokens per active
+    // request free: (140 − 63) × 16 − 512 = 720 tokens < 1000 + 512, so the second waits too —
+    // but before its prefill (the bootstrap: a prefill server runs a request only once its
+    // decode server pre-allocated), so its transfer then waits for nothing but the link.
     let inputs = trace(&[(0.0, 1000, 200), (0.0, 1000, 200)]);
-    for (engine, waits) in [("vllm_v1", false), ("sglang", true), ("trtllm", true)] {
+    for (engine, waits, before_prefill) in
+        [("vllm_v1", false, false), ("sglang", true, true), ("trtllm", true, false)]
+    {
         let mut extra = engine_flags(engine);
         extra.push(("disaggregation_config_decode_num_blocks", "140"));
         let c = disagg_config(&extra);
@@ -445,16 +449,18 @@ fn decode_admission_follows_each_engines_rule() {
         assert_eq!(s.num_kv_transfers, 2, "{engine}");
         assert_eq!(
             s.kv_transfer_wait_s.max > s.kv_transfer_s.max,
-            waits,
+            waits && !before_prefill,
             "{engine}: {:?}",
             s.kv_transfer_wait_s
         );
+        let first_end = report.requests.iter().map(|r| r.completed_at_ns).min().unwrap();
+        let second = report.requests.iter().max_by_key(|r| r.completed_at_ns).unwrap();
         if waits {
-            // The second transfer waited until the first request ended on the decode replica.
-            let first_end = report.requests.iter().map(|r| r.completed_at_ns).min().unwrap();
-            let second = report.requests.iter().max_by_key(|r| r.completed_at_ns).unwrap();
+            // The second request waited until the first one ended on the decode replica.
             assert!(second.completed_at_ns > first_end, "{engine}");
         }
+        // Where the wait is before the prefill, the second prompt is prefilled only then.
+        assert_eq!(second.prefill_completed_at_ns > first_end, before_prefill, "{engine}");
     }
 }
 
@@ -819,11 +825,72 @@ fn a_transfer_waits_for_its_own_attention_dp_rank_while_another_rank_admits() {
     check_report_invariants(&report).unwrap();
     assert_eq!(report.summary.num_completed, 4);
     let end = |i: usize| report.requests.iter().find(|r| r.id == i as u32).unwrap().completed_at_ns;
-    let prefilled = report.requests.iter().map(|r| r.prefill_completed_at_ns).collect::<Vec<_>>();
-    assert!(prefilled.iter().all(|&t| t == prefilled[0]), "one prefill batch: {prefilled:?}");
+    let prefilled =
+        |i: usize| report.requests.iter().find(|r| r.id == i as u32).unwrap().prefill_completed_at_ns;
     assert!(end(2) > end(0), "R2 waits for its rank (R0's end)");
     assert!(end(3) < end(0), "R3 goes in on rank 1 once R1 ends: {} vs {}", end(3), end(0));
     assert!(end(3) > end(1), "R3 waited for R1's slot");
+    // SGLang's bootstrap: the prefill server runs a request only once its decode rank has
+    // pre-allocated it, so R0 and R1 are prefilled together, R3 after R1's end, R2 after R0's.
+    assert_eq!(prefilled(0), prefilled(1), "R0 and R1 in one prefill batch");
+    assert!(prefilled(3) > end(1) && prefilled(3) < end(0), "R3 prefilled once rank 1 freed");
+    assert!(prefilled(2) > end(0), "R2 prefilled once rank 0 freed");
+}
+
+#[test]
+fn a_request_too_big_for_one_sglang_decode_rank_is_refused_before_its_prefill() {
+    // An SGLang decode replica of Mixtral (TP 1 × attention DP 2 × EP 2) with 100 KV blocks:
+    // each rank pre-allocates from its own pool of 50 (SGLang's per-rank DecodePreallocQueue).
+    // Request 0 needs ⌈(1000 + 200) / 16⌉ = 75 blocks: within the replica's 100 but over any
+    // rank's 50, so it can never be admitted. It used to be checked against the replica's 100,
+    // prefilled and then refused at its hand-off (INV-13: refusals come before the prefill).
+    let inputs = trace(&[(0.0, 1000, 200), (0.0, 100, 10)]);
+    let mut extra = engine_flags("sglang");
+    extra.extend([
+        ("replica_config_model_name", "mistralai/Mixtral-8x7B-v0.1"),
+        ("replica_config_tensor_parallel_size", "2"),
+        ("replica_config_expert_parallel_size", "2"),
+        ("disaggregation_config_decode_tensor_parallel_size", "1"),
+        ("disaggregation_config_decode_attention_dp_size", "2"),
+        ("disaggregation_config_decode_expert_parallel_size", "2"),
+        ("disaggregation_config_decode_num_blocks", "100"),
+    ]);
+    let report = run_checked(&disagg_config(&extra), &inputs);
+    check_report_invariants(&report).unwrap();
+    assert_eq!((report.summary.num_completed, report.summary.num_refused), (1, 1));
+    let refused = &report.request_errors[0];
+    assert_eq!(refused.id, 0);
+    assert!(refused.reason.contains("attention-DP rank"), "{}", refused.reason);
+    assert!(refused.reason.contains("disaggregation_config_decode_num_blocks"), "{}", refused.reason);
+    // Refused before any prefill: the prefill replica ran only the other request's batch.
+    assert_eq!(report.replicas[0].num_batches, 1);
+}
+
+#[test]
+fn a_request_its_prefill_replica_refuses_frees_its_sglang_decode_reservation() {
+    // SGLang pre-allocates on the decode side before the prefill (bootstrap). The decode
+    // replica runs one request at a time (cap 1); request 0's prompt (⌈1001 / 16⌉ = 63 blocks)
+    // exceeds the prefill replica's 50 blocks, so the prefill replica refuses it after the
+    // decode replica reserved for it. The reservation must be freed then, or request 1 would
+    // wait for it forever (reported unfinished).
+    let inputs = trace(&[(0.0, 1000, 20), (0.0, 100, 20)]);
+    let mut extra = engine_flags("sglang");
+    extra.extend([
+        ("cache_config_num_blocks", "50"),
+        ("disaggregation_config_decode_num_blocks", "2000"),
+        ("disaggregation_config_decode_batch_size_cap", "1"),
+    ]);
+    let report = run_checked(&disagg_config(&extra), &inputs);
+    check_report_invariants(&report).unwrap();
+    assert_eq!(
+        (report.summary.num_completed, report.summary.num_refused),
+        (1, 1),
+        "{:?}",
+        report.request_errors
+    );
+    assert_eq!(report.request_errors[0].id, 0);
+    let s = report.summary.disaggregation.as_ref().unwrap();
+    assert_eq!(s.num_kv_transfers, 1);
 }
 
 #[test]

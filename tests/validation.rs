@@ -135,7 +135,10 @@ const THINNED_MLA_MOE_POINTS: usize = 30;
 /// points"): the thinned run's figures plus a margin. TensorRT-LLM's TTFT on this thinning is
 /// still short by two thirds (its DP points).
 const MLA_MOE_BOUNDS: Bounds = &[
-    // measured: TTFT 25.3 / 296.0 %, TPOT 7.0 / 27.3 % (13 points) since SGLang's attention-DP
+    // measured: TTFT 25.3 / 235.9 %, TPOT 5.7 / 27.0 % (13 points) on branch dboot35 (SGLang's
+    // bootstrap, VALIDATION.md "SGLang's bootstrap: the decode side reserves before the
+    // prefill"; not re-measured at its base, so not all of the move need be its own);
+    // TTFT 25.3 / 296.0 %, TPOT 7.0 / 27.3 % since SGLang's attention-DP
     // ranks each schedule their own requests (VALIDATION.md, "SGLang's attention-DP ranks
     // schedule their own prefill batches"); 31.2 / 328.6 %, 9.1 / 27.5 % before. The p90 is
     // still SGLang's DP prefill pools against decode pools of DP × batch clients ("Disaggregated

@@ -33,7 +33,11 @@ pub enum EventClass {
     PrefillEnd = 6,
     /// A request completed.
     RequestEnd = 7,
-    /// The router assigns queued requests to replicas.
+    /// The router assigns queued requests to replicas. Disaggregated with bootstrap (SGLang):
+    /// a request's decode reservation is tried here, at its routing, and again at each batch
+    /// end of its decode replica (and when a reservation is freed); a reserved request reaches
+    /// its prefill replica in that same handling, which schedules it with a `ReplicaSchedule`
+    /// of the same instant (after every state update of the instant, as any routed request).
     GlobalSchedule = 8,
     /// A replica forms batches.
     ReplicaSchedule = 9,

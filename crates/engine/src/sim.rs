@@ -122,6 +122,13 @@ pub struct Simulation {
 /// schedulable on the decode replica. Queued transfers are retried whenever the decode replica
 /// frees blocks (its batch ends). Same-instant order: batch ends (hand-offs, admissions), then
 /// transfer ends, then prefill and request ends, then scheduling (`event.rs`).
+///
+/// Bootstrap (SGLang: the decode server pre-allocates before the prefill server runs the
+/// request): a request with tokens left after its prefill is routed to its decode replica when
+/// it is routed to its prefill replica, and queues there at once for a reservation of its
+/// prompt and first token (`reserve_transfer`); once reserved it is added to its prefill
+/// replica, and at its prefill's end its transfer starts on the reservation. A refusal before
+/// the hand-off frees the reservation and retries the queue.
 struct DisaggRuntime {
     num_prefill: u32,
     router: DecodeRouterKind,
@@ -130,8 +137,12 @@ struct DisaggRuntime {
     transfer: KvTransferModel,
     first_token_after_transfer: bool,
     decode_block_size: u32,
-    /// KV blocks of each decode replica.
+    /// The most KV blocks one request can be given on a decode replica: the replica's, or one
+    /// attention-DP rank's where each rank admits from its own pool
+    /// (`ReplicaScheduler::transfer_capacity_blocks`).
     decode_num_blocks: u64,
+    /// The ranks sharing a decode replica's blocks that way (1: the whole replica).
+    decode_ranks: u32,
     /// Per decode replica (index within the pool): requests waiting for KV room.
     waiting: DecodeQueues,
     /// What the last admission pass decided for the requests that left a queue (reused).
@@ -139,27 +150,43 @@ struct DisaggRuntime {
     links: Links,
     targets: Vec<DecodeTarget>,
     /// Per replica (all of them): requests whose KV blocks it holds for a transfer not landed
-    /// yet — handed off and not released (prefill side), or admitted and in transfer (decode
-    /// side). Such a replica may run nothing and have nothing schedulable while requests wait,
-    /// yet it is not stalled: the transfers' ends free its blocks or make its requests
-    /// schedulable, and schedule it again.
+    /// yet — handed off and not released (prefill side), or admitted (or pre-allocated before
+    /// the prefill) and in transfer (decode side). Such a replica may run nothing and have
+    /// nothing schedulable while requests wait, yet it is not stalled: the transfers' ends free
+    /// its blocks or make its requests schedulable, and schedule it again.
     awaiting_transfers: Vec<u32>,
+    /// The decode pool's engine pre-allocates before the prefill (SGLang's bootstrap,
+    /// `ReplicaScheduler::preallocates_before_prefill`): a request with tokens left after its
+    /// prefill queues for its decode replica's reservation when it arrives, and reaches its
+    /// prefill replica only once reserved.
+    bootstrap: bool,
+    /// Bootstrap: requests holding a decode reservation whose prefill has not ended (they
+    /// leave at their hand-off, or when refused, which frees the reservation).
+    reserved: std::collections::BTreeSet<RequestId>,
+    /// Bootstrap: an admission pass is under way (a refusal inside it frees a reservation and
+    /// asks for another pass instead of nesting one).
+    admitting: bool,
+    /// Bootstrap: a reservation was freed during an admission pass.
+    readmit: bool,
 }
 
 impl DisaggRuntime {
     /// The refusal of a request that has tokens left after its prefill (so it goes to the
-    /// decode pool) but needs more KV blocks than a decode replica has.
+    /// decode pool) but needs more KV blocks than a decode replica can ever give it: the
+    /// replica's, or one attention-DP rank's share where each rank admits from its own pool.
     fn never_fits(&self, request: &Request) -> Option<String> {
         let needed = crate::scheduler::replica::blocks_needed(request, self.decode_block_size);
         (request.original_decode_tokens > 1 && needed > self.decode_num_blocks).then(|| {
-            format!(
-                "decode pool: {} (--disaggregation_config_decode_num_blocks)",
-                crate::scheduler::replica::never_fits(
-                    request,
-                    self.decode_block_size,
-                    self.decode_num_blocks
+            let reason =
+                crate::scheduler::replica::never_fits(request, self.decode_block_size, self.decode_num_blocks);
+            if self.decode_ranks > 1 {
+                format!(
+                    "decode pool: {reason}: one attention-DP rank's share of its KV blocks, {} ranks each admitting from its own pool (--disaggregation_config_decode_num_blocks, --disaggregation_config_decode_attention_dp_size)",
+                    self.decode_ranks
                 )
-            )
+            } else {
+                format!("decode pool: {reason} (--disaggregation_config_decode_num_blocks)")
+            }
         })
     }
 }
@@ -201,6 +228,9 @@ impl Simulation {
         let disagg = config.disagg.as_ref().map(|d| {
             replicas.extend(pool(&d.decode, n, PoolRole::Decode));
             let num_decode = d.decode.cluster.num_replicas;
+            // Every decode replica is built alike: the first one's admission capacity is each one's.
+            let (capacity, decode_ranks) = replicas[n as usize].scheduler.transfer_capacity_blocks();
+            let bootstrap = replicas[n as usize].scheduler.preallocates_before_prefill();
             DisaggRuntime {
                 num_prefill: n,
                 router: d.router,
@@ -208,12 +238,17 @@ impl Simulation {
                 transfer: d.transfer.clone(),
                 first_token_after_transfer: d.first_token_after_transfer,
                 decode_block_size: d.decode.cache.block_size,
-                decode_num_blocks: d.decode.memory.num_blocks,
+                decode_num_blocks: d.decode.memory.num_blocks.min(capacity),
+                decode_ranks,
                 waiting: DecodeQueues::new(num_decode as usize),
                 admitted: Vec::new(),
                 links: d.transfer.links(n, num_decode),
                 targets: Vec::with_capacity(num_decode as usize),
                 awaiting_transfers: vec![0; (n + num_decode) as usize],
+                bootstrap,
+                reserved: std::collections::BTreeSet::new(),
+                admitting: false,
+                readmit: false,
             }
         });
         let num_all = replicas.len();
@@ -443,6 +478,14 @@ impl Simulation {
                 self.refuse(id, reason);
                 continue;
             }
+            // Bootstrap: it reaches the prefill replica once its decode replica reserved its KV.
+            if self.disagg.as_ref().is_some_and(|d| d.bootstrap)
+                && self.requests.get(id).original_decode_tokens > 1
+            {
+                let decode = self.route_to_decode(id);
+                self.admit_transfers(decode);
+                continue;
+            }
             match self.replicas.0[replica.0 as usize].scheduler.add_request(id, &mut self.requests) {
                 Ok(()) => self.touched[replica.0 as usize] = true,
                 Err(reason) => self.refuse(id, reason),
@@ -465,15 +508,35 @@ impl Simulation {
         if request.prefill_completed_at.is_none() {
             self.router.on_prefill_end(request);
         }
-        // A request that left the prefill pool ended there for the router already.
-        if request.decode_replica.is_none() {
+        // A request that left the prefill pool (its prefill done and routed to decode) ended
+        // there for the router already.
+        if request.decode_replica.is_none() || request.prefill_completed_at.is_none() {
             self.router.on_request_end(request);
         }
+        // Bootstrap: a request refused with a decode reservation (by its prefill replica)
+        // frees it, which may admit the requests queued behind it.
+        let mut freed = None;
+        if let Some(disagg) = self.disagg.as_mut()
+            && disagg.reserved.remove(&id)
+        {
+            let decode = request.decode_replica.expect("reserved on a decode replica");
+            disagg.awaiting_transfers[decode.0 as usize] -= 1;
+            self.replicas.0[decode.0 as usize].scheduler.release_reservation(id, &self.requests);
+            if disagg.admitting {
+                disagg.readmit = true;
+            } else {
+                freed = Some(decode);
+            }
+        }
+        let request = self.requests.get(id);
         self.metrics.on_refused(request, self.now, reason);
         self.requests_done += 1;
         self.source.on_request_done(request.client, self.now);
         self.next_arrival = self.source.peek_time();
         self.release(id);
+        if let Some(decode) = freed {
+            self.admit_transfers(decode);
+        }
     }
 
     /// Reuses an ended request's memory unless its replica's scheduler still reads it.
@@ -688,11 +751,44 @@ impl Simulation {
         }
     }
 
-    /// Disaggregated: `id` leaves prefill replica `replica` (its KV blocks stay held) for a
-    /// decode replica picked by the decode router, where it queues for KV room.
+    /// Disaggregated: `id` leaves prefill replica `replica` (its KV blocks stay held). Without
+    /// bootstrap it is routed to a decode replica by the decode router and queues there for KV
+    /// room; with it (reserved before its prefill) its transfer starts now.
     fn hand_off(&mut self, replica: ReplicaId, id: RequestId) {
         self.replicas.0[replica.0 as usize].scheduler.hand_off(id, &mut self.requests);
         self.router.on_request_end(self.requests.get(id));
+        let disagg = self.disagg.as_mut().expect("disaggregated");
+        disagg.awaiting_transfers[replica.0 as usize] += 1;
+        if disagg.bootstrap {
+            let reserved = disagg.reserved.remove(&id);
+            if self.check_invariants {
+                assert!(
+                    reserved,
+                    "INV-13 (disaggregated conservation): request {} left the prefill pool without a decode reservation, or twice",
+                    id.0
+                );
+            }
+            let decode = self.requests.get(id).decode_replica.expect("reserved on a decode replica");
+            let admitted =
+                self.replicas.0[decode.0 as usize].scheduler.admit_transferred(id, &mut self.requests);
+            debug_assert_eq!(admitted, Ok(true), "a reserved request is admitted on its reservation");
+            self.start_transfer(id, decode);
+            return;
+        }
+        if self.check_invariants {
+            assert!(
+                self.requests.get(id).decode_replica.is_none(),
+                "INV-13 (disaggregated conservation): request {} left the prefill pool twice",
+                id.0
+            );
+        }
+        let decode = self.route_to_decode(id);
+        self.admit_transfers(decode);
+    }
+
+    /// Disaggregated: the decode router picks `id`'s decode replica, where it queues for KV
+    /// room (in the queue the replica's scheduler names); returns that replica.
+    fn route_to_decode(&mut self, id: RequestId) -> ReplicaId {
         let disagg = self.disagg.as_mut().expect("disaggregated");
         let first = disagg.num_prefill as usize;
         disagg.targets.clear();
@@ -706,85 +802,136 @@ impl Simulation {
         }
         let d = pick_decode_replica(disagg.router, &disagg.targets, disagg.turn);
         disagg.turn += 1;
-        let request = self.requests.get_mut(id);
-        if self.check_invariants {
-            assert!(
-                request.decode_replica.is_none(),
-                "INV-13 (disaggregated conservation): request {} left the prefill pool twice",
-                id.0
-            );
-        }
-        request.decode_replica = Some(ReplicaId(disagg.num_prefill + d as u32));
-        disagg.awaiting_transfers[replica.0 as usize] += 1;
-        let blocks = u64::from(request.num_processed_tokens.div_ceil(disagg.decode_block_size));
         let decode = ReplicaId(disagg.num_prefill + d as u32);
+        let request = self.requests.get_mut(id);
+        request.decode_replica = Some(decode);
+        // Its prompt and first token (bootstrap: as they will be after its prefill).
+        let tokens = if request.is_prefill_complete {
+            request.num_processed_tokens
+        } else {
+            request.num_prefill_tokens + 1
+        };
+        let blocks = u64::from(tokens.div_ceil(disagg.decode_block_size));
         let queue = self.replicas.0[decode.0 as usize].scheduler.transfer_queue(id);
         disagg.waiting.push(d, queue, id, blocks);
-        self.admit_transfers(decode);
+        decode
     }
 
-    /// Disaggregated: starts the transfers queued for decode replica `replica` while its
+    /// Disaggregated: tries the requests queued for decode replica `replica` while its
     /// scheduler has room for them: each queue first come first served, a queue whose head
-    /// has no room waiting while the others go on (`DecodeQueues::admit`); the transfers are
-    /// booked in the order admitted.
+    /// has no room waiting while the others go on (`DecodeQueues::admit`). Without bootstrap
+    /// each admitted request's transfer is booked, in the order admitted; with it each
+    /// admitted (reserved) request goes to its prefill replica, in that order.
     fn admit_transfers(&mut self, replica: ReplicaId) {
         let disagg = self.disagg.as_mut().expect("disaggregated");
+        if disagg.admitting {
+            disagg.readmit = true;
+            return;
+        }
+        disagg.admitting = true;
+        loop {
+            self.admission_pass(replica);
+            let disagg = self.disagg.as_mut().expect("disaggregated");
+            if !std::mem::take(&mut disagg.readmit) {
+                break;
+            }
+        }
+        self.disagg.as_mut().expect("disaggregated").admitting = false;
+        let r = replica.0 as usize;
+        self.metrics.sample_kv(replica, self.now, self.replicas.0[r].scheduler.kv_usage());
+    }
+
+    /// One pass of [`Simulation::admit_transfers`].
+    fn admission_pass(&mut self, replica: ReplicaId) {
+        let disagg = self.disagg.as_mut().expect("disaggregated");
         let d = (replica.0 - disagg.num_prefill) as usize;
+        let bootstrap = disagg.bootstrap;
         let scheduler = &mut self.replicas.0[replica.0 as usize].scheduler;
         let requests = &mut self.requests;
         let mut admitted = std::mem::take(&mut disagg.admitted);
         disagg.waiting.admit(
             d,
-            |id| match scheduler.admit_transferred(id, requests) {
-                Ok(true) => Admission::Admitted,
-                Ok(false) => Admission::Wait,
-                Err(reason) => Admission::Refused(reason),
+            |id| {
+                let answer = if bootstrap {
+                    scheduler.reserve_transfer(id, requests)
+                } else {
+                    scheduler.admit_transferred(id, requests)
+                };
+                match answer {
+                    Ok(true) => Admission::Admitted,
+                    Ok(false) => Admission::Wait,
+                    Err(reason) => Admission::Refused(reason),
+                }
             },
             &mut admitted,
         );
         for (id, answer) in admitted.drain(..) {
             let disagg = self.disagg.as_mut().expect("disaggregated");
-            let request = self.requests.get(id);
-            let prefill = request.replica.expect("routed");
-            if let Admission::Refused(reason) = answer {
-                disagg.awaiting_transfers[prefill.0 as usize] -= 1;
-                self.replicas.0[prefill.0 as usize].scheduler.release_handed_off(id, &self.requests);
-                self.queue.push(self.now, Event::ReplicaSchedule { replica: prefill });
-                self.refuse(id, reason);
-                continue;
+            let prefill = self.requests.get(id).replica.expect("routed");
+            match answer {
+                Admission::Refused(reason) if bootstrap => {
+                    // Refused before its prefill: its prefill replica never saw it.
+                    self.refuse(id, reason);
+                }
+                Admission::Refused(reason) => {
+                    disagg.awaiting_transfers[prefill.0 as usize] -= 1;
+                    self.replicas.0[prefill.0 as usize].scheduler.release_handed_off(id, &self.requests);
+                    self.queue.push(self.now, Event::ReplicaSchedule { replica: prefill });
+                    self.refuse(id, reason);
+                }
+                Admission::Admitted if bootstrap => {
+                    // Reserved: the prefill server's bootstrap is done and the request joins
+                    // its waiting queue.
+                    disagg.awaiting_transfers[replica.0 as usize] += 1;
+                    disagg.reserved.insert(id);
+                    match self.replicas.0[prefill.0 as usize].scheduler.add_request(id, &mut self.requests) {
+                        Ok(()) => self.queue.push(self.now, Event::ReplicaSchedule { replica: prefill }),
+                        Err(reason) => self.refuse(id, reason),
+                    }
+                }
+                Admission::Admitted => {
+                    disagg.awaiting_transfers[replica.0 as usize] += 1;
+                    self.start_transfer(id, replica);
+                }
+                Admission::Wait => unreachable!("a waiting request stays in its queue"),
             }
-            let prefill_end = request.prefill_completed_at.expect("prefilled");
-            // Layer-wise sending overlaps the prefill only if room was there at its end, and
-            // only while the link was free during it.
-            let overlapped = if prefill_end == self.now {
-                let link_free = disagg.links.free_at(prefill, ReplicaId(d as u32));
-                let sending_from =
-                    request.scheduled_at.unwrap_or(prefill_end).max(link_free).min(prefill_end);
-                prefill_end.since(sending_from)
-            } else {
-                0
-            };
-            let link = disagg.transfer.link(prefill.0, d as u32);
-            let duration = disagg.transfer.duration_ns(request.num_prefill_tokens, link, overlapped);
-            let (start, end) = disagg.links.book(prefill, ReplicaId(d as u32), self.now, duration);
-            if self.check_invariants {
-                // The reservation was made now, after the prefill's end.
-                assert!(
-                    start >= prefill_end && start >= self.now,
-                    "INV-13 (disaggregated causality): request {}'s transfer starts at {start} before its prefill's end {prefill_end} or its KV reservation {}",
-                    id.0,
-                    self.now
-                );
-            }
-            self.metrics.on_kv_transfer(start.since(prefill_end), end.since(start), link);
-            disagg.awaiting_transfers[replica.0 as usize] += 1;
-            self.queue.push(end, Event::KvTransferEnd { request: id });
         }
         if let Some(disagg) = self.disagg.as_mut() {
             disagg.admitted = admitted;
         }
-        let r = replica.0 as usize;
-        self.metrics.sample_kv(replica, self.now, self.replicas.0[r].scheduler.kv_usage());
+    }
+
+    /// Disaggregated: books the transfer of `id`'s KV (prefilled, its decode blocks reserved)
+    /// to decode replica `replica` on the two replicas' links; `KvTransferEnd` lands it.
+    fn start_transfer(&mut self, id: RequestId, replica: ReplicaId) {
+        let disagg = self.disagg.as_mut().expect("disaggregated");
+        let d = replica.0 - disagg.num_prefill;
+        let request = self.requests.get(id);
+        let prefill = request.replica.expect("routed");
+        let prefill_end = request.prefill_completed_at.expect("prefilled");
+        // Layer-wise sending overlaps the prefill only if room was there at its end, and
+        // only while the link was free during it.
+        let overlapped = if prefill_end == self.now {
+            let link_free = disagg.links.free_at(prefill, ReplicaId(d));
+            let sending_from = request.scheduled_at.unwrap_or(prefill_end).max(link_free).min(prefill_end);
+            prefill_end.since(sending_from)
+        } else {
+            0
+        };
+        let link = disagg.transfer.link(prefill.0, d);
+        let duration = disagg.transfer.duration_ns(request.num_prefill_tokens, link, overlapped);
+        let (start, end) = disagg.links.book(prefill, ReplicaId(d), self.now, duration);
+        if self.check_invariants {
+            // The reservation was made now or before, and the prefill ended.
+            assert!(
+                start >= prefill_end && start >= self.now,
+                "INV-13 (disaggregated causality): request {}'s transfer starts at {start} before its prefill's end {prefill_end} or its KV reservation {}",
+                id.0,
+                self.now
+            );
+        }
+        self.metrics.on_kv_transfer(start.since(prefill_end), end.since(start), link);
+        self.queue.push(end, Event::KvTransferEnd { request: id });
     }
 
     /// Disaggregated: `id`'s KV cache reached its decode replica; its prefill replica frees

@@ -4,7 +4,9 @@
 //! `--disaggregation_config_decode_*` flags). A request is prefilled on a prefill replica, its
 //! KV cache moves to a decode replica picked by a decode router ([`DecodeRouterKind`]) once that
 //! replica has KV room for it (waiting in that replica's admission queues, [`DecodeQueues`]:
-//! one per attention-DP rank where each rank pre-allocates for itself), and it is decoded there. The transfer's time comes from its
+//! one per attention-DP rank where each rank pre-allocates for itself), and it is decoded there;
+//! where the decode engine reserves before the prefill (SGLang's bootstrap) the request waits in
+//! those queues from its arrival and reaches its prefill replica once reserved. The transfer's time comes from its
 //! bytes and the link between the two replicas ([`KvTransferModel`]), transfers queue for
 //! links ([`Links`]); the engine's side is in `sim.rs`, the decode pool's configuration in
 //! `sim_config/disagg.rs`.

@@ -166,6 +166,14 @@ pub trait ReplicaScheduler {
         unreachable!("release_handed_off on a scheduler without disaggregation support")
     }
 
+    /// Decode side: the most KV blocks one transferred request can ever be given here — the
+    /// replica's, or, where each attention-DP rank pre-allocates from its own pool (SGLang),
+    /// one rank's — with the number of ranks sharing the replica's blocks (1: the whole
+    /// replica). A request needing more is refused before its prefill (INV-13).
+    fn transfer_capacity_blocks(&self) -> (u64, u32) {
+        (self.kv_usage().total_blocks, 1)
+    }
+
     /// Decode side: the admission queue `id` waits in on this replica, fixed when it reaches
     /// it (before [`ReplicaScheduler::admit_transferred`]): the engine keeps one first-come,
     /// first-served queue per answer, and a queue whose head waits holds back only itself
@@ -178,9 +186,32 @@ pub trait ReplicaScheduler {
     /// Decode side: reserves KV blocks for the tokens `id` has processed (its prompt and first
     /// token) and admits it as running but `in_flight` (not schedulable) until its transfer
     /// lands. `Ok(false)` when the blocks or the batch-size cap have no room now (the transfer
-    /// waits); `Err` with the reason when it can never fit here.
+    /// waits); `Err` with the reason when it can never fit here. A request reserved before its
+    /// prefill ([`ReplicaScheduler::reserve_transfer`]) is admitted at once on its blocks.
     fn admit_transferred(&mut self, _id: RequestId, _requests: &mut RequestArena) -> Result<bool, String> {
         unreachable!("admit_transferred on a scheduler without disaggregation support")
+    }
+
+    /// Decode side: whether this engine pre-allocates a request's KV before its prefill runs
+    /// (SGLang's bootstrap): the engine then asks [`ReplicaScheduler::reserve_transfer`] when
+    /// the request arrives, and its prefill replica receives it only once that succeeds.
+    /// Otherwise (vLLM, TensorRT-LLM) the prefill runs first and the transfer waits for
+    /// [`ReplicaScheduler::admit_transferred`].
+    fn preallocates_before_prefill(&self) -> bool {
+        false
+    }
+
+    /// Decode side, before `id`'s prefill: reserves KV blocks for its prompt and first token
+    /// and a request slot, as [`ReplicaScheduler::admit_transferred`] would after it, leaving
+    /// the request itself alone (its prefill replica runs it next). Same answers.
+    fn reserve_transfer(&mut self, _id: RequestId, _requests: &mut RequestArena) -> Result<bool, String> {
+        unreachable!("reserve_transfer on a scheduler that does not pre-allocate before the prefill")
+    }
+
+    /// Decode side: frees what [`ReplicaScheduler::reserve_transfer`] reserved for `id`, which
+    /// was refused before its transfer (nothing if it holds no reservation).
+    fn release_reservation(&mut self, _id: RequestId, _requests: &RequestArena) {
+        unreachable!("release_reservation on a scheduler that does not pre-allocate before the prefill")
     }
 }
 

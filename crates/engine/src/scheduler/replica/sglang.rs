@@ -217,6 +217,10 @@ pub struct SglangScheduler {
     /// Decode side: transferred requests whose KV is pre-allocated and still arriving
     /// (SGLang's transfer queue); they join `running` once landed.
     transferring: Vec<RequestId>,
+    /// Decode side: requests whose KV is pre-allocated before their prefill (SGLang's
+    /// bootstrap: pre-allocated, in the transfer queue, the prefill not done yet); they move
+    /// to `transferring` when their prefill ends ([`ReplicaScheduler::admit_transferred`]).
+    reserved: Vec<RequestId>,
     /// The receive skipper: iterations counted since new requests were last taken in, and
     /// the latest arrival the scheduler has taken in.
     recv: RecvSkipper,
@@ -339,6 +343,7 @@ impl SglangScheduler {
             hit_blocks: Vec::new(),
             role: ctx.pool,
             transferring: Vec::new(),
+            reserved: Vec::new(),
             recv: RecvSkipper::new(options.recv_interval),
             spec_tokens_per_request: ctx
                 .speculative_tree
@@ -384,7 +389,8 @@ impl SglangScheduler {
     /// (running or in transfer), 512 reserved tokens — or, if larger, what the largest running
     /// request may still need beyond what the running requests hold — must cover both its
     /// prompt plus 512 tokens and its prompt plus clipped output less what retraction could free.
-    fn preallocation_fits(&self, request: &Request, requests: &RequestArena) -> bool {
+    /// `prompt`: the tokens whose KV it receives (its prompt and first token).
+    fn preallocation_fits(&self, request: &Request, prompt: u64, requests: &RequestArena) -> bool {
         let bs = u64::from(self.kv.block_size());
         let available = u64::from(self.kv.num_free()) * bs;
         let retractable: u64 =
@@ -403,7 +409,6 @@ impl SglangScheduler {
         let active = (self.slots_held() + self.waiting.len()) as u64;
         let reserved = (NUM_RESERVED_DECODE_TOKENS * active).max(single);
         let Some(allocatable) = available.checked_sub(reserved) else { return false };
-        let prompt = u64::from(request.num_processed_tokens);
         let required = prompt + NUM_RESERVED_DECODE_TOKENS;
         let whole = (prompt + Self::clipped_remaining(request) as u64).saturating_sub(retractable);
         required.max(whole) <= allocatable
@@ -413,7 +418,34 @@ impl SglangScheduler {
     /// those in transfer, a (re-)prefill batch in flight and a request between chunks.
     fn slots_held(&self) -> usize {
         let chunked_apart = self.chunked.is_some_and(|id| !self.prefilling.contains(&id));
-        self.running.len() + self.transferring.len() + self.prefilling.len() + usize::from(chunked_apart)
+        self.running.len()
+            + self.transferring.len()
+            + self.reserved.len()
+            + self.prefilling.len()
+            + usize::from(chunked_apart)
+    }
+
+    /// Decode side: pre-allocates `request`'s KV for `prompt` tokens (allocating `new` more)
+    /// if SGLang's pre-allocation admits it now; `Err` when it can never fit here.
+    fn preallocate(
+        &mut self,
+        r: &Request,
+        prompt: u64,
+        new: u32,
+        requests: &RequestArena,
+    ) -> Result<bool, String> {
+        check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
+        // A re-prefill batch of retracted requests joins `running` when it ends: it holds
+        // its slots as the transfers do.
+        if self.slots_held() >= self.max_running {
+            return Ok(false);
+        }
+        // An idle replica takes any request whose blocks fit, as it must to make progress.
+        let idle = self.slots_held() == 0;
+        if !idle && !self.preallocation_fits(r, prompt, requests) {
+            return Ok(false);
+        }
+        Ok(self.kv.allocate_slots(r, new, &[]))
     }
 
     /// A new prefill batch with arrivals up to `cutoff` (`get_new_batch_prefill`); false when
@@ -425,7 +457,7 @@ impl SglangScheduler {
         }
         let running = self.running.len();
         // Transfers a decode replica admitted hold request slots too.
-        let holding = running + self.transferring.len();
+        let holding = running + self.transferring.len() + self.reserved.len();
         if holding >= self.max_running {
             self.batch_is_full = true;
             return false;
@@ -666,6 +698,7 @@ impl SglangScheduler {
             && self.running.is_empty()
             && self.chunked.is_none()
             && self.transferring.is_empty()
+            && self.reserved.is_empty()
         {
             self.new_token_ratio = self.init_ratio;
         }
@@ -746,6 +779,7 @@ impl ReplicaScheduler for SglangScheduler {
         self.waiting.len()
             + self.running.len()
             + self.transferring.len()
+            + self.reserved.len()
             + usize::from(self.chunked.is_some())
     }
 
@@ -782,20 +816,14 @@ impl ReplicaScheduler for SglangScheduler {
     }
 
     fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
-        let r = requests.get(id);
-        check_fits(r, self.kv.block_size(), u64::from(self.kv.num_blocks()), self.role)?;
-        // A re-prefill batch of retracted requests joins `running` when it ends: it holds
-        // its slots as the transfers do.
-        if self.slots_held() >= self.max_running {
-            return Ok(false);
-        }
-        // An idle replica takes any request whose blocks fit, as it must to make progress.
-        let idle = self.slots_held() == 0;
-        if !idle && !self.preallocation_fits(r, requests) {
-            return Ok(false);
-        }
-        if !self.kv.allocate_slots(r, 0, &[]) {
-            return Ok(false);
+        if let Some(pos) = self.reserved.iter().position(|r| *r == id) {
+            // Pre-allocated before its prefill (`reserve_transfer`): its transfer starts now.
+            self.reserved.remove(pos);
+        } else {
+            let r = requests.get(id);
+            if !self.preallocate(r, u64::from(r.num_processed_tokens), 0, requests)? {
+                return Ok(false);
+            }
         }
         self.transferring.push(id);
         let r = requests.get_mut(id);
@@ -804,13 +832,42 @@ impl ReplicaScheduler for SglangScheduler {
         Ok(true)
     }
 
+    fn preallocates_before_prefill(&self) -> bool {
+        // SGLang's prefill server keeps a request in its bootstrap queue until the decode
+        // server has pre-allocated its KV and sent the destination indices
+        // (`PrefillBootstrapQueue.pop_bootstrapped` waits for `KVPoll.WaitingForInput`;
+        // `DecodePreallocQueue.pop_preallocated` allocates, then `send_metadata`).
+        self.role == PoolRole::Decode
+    }
+
+    fn reserve_transfer(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
+        // The prompt's KV and the first token's, as after the prefill (SGLang's `_pre_alloc`
+        // of the prompt, before the prefill server runs it).
+        let r = requests.get(id);
+        let tokens = r.num_prefill_tokens + 1;
+        if !self.preallocate(r, u64::from(tokens), tokens.saturating_sub(r.num_processed_tokens), requests)? {
+            return Ok(false);
+        }
+        self.reserved.push(id);
+        Ok(true)
+    }
+
+    fn release_reservation(&mut self, id: RequestId, requests: &RequestArena) {
+        if let Some(pos) = self.reserved.iter().position(|r| *r == id) {
+            self.reserved.remove(pos);
+            self.kv.free(requests.get(id));
+            self.batch_is_full = false;
+        }
+    }
+
     fn check_invariants(&self, requests: &RequestArena) -> Result<(), String> {
         self.kv.check()?;
-        if self.running.len() + self.transferring.len() > self.max_running {
+        if self.running.len() + self.transferring.len() + self.reserved.len() > self.max_running {
             return Err(format!(
-                "{} running and {} transferring requests exceed {}",
+                "{} running, {} transferring and {} pre-allocated requests exceed {}",
                 self.running.len(),
                 self.transferring.len(),
+                self.reserved.len(),
                 self.max_running
             ));
         }
@@ -877,6 +934,44 @@ mod tests {
         assert_eq!(h.step(), [(a.0, 1)]);
         h.requests.get_mut(b).in_flight = false;
         assert_eq!(h.step(), [(a.0, 1), (b.0, 1)]);
+    }
+
+    #[test]
+    fn a_reservation_before_the_prefill_holds_its_blocks_and_slot_until_its_transfer() {
+        // Cap 2, one-token blocks. A and B are reserved before their prefill (SGLang's
+        // bootstrap): each holds its prompt + first token (11 blocks) and a request slot, so C
+        // waits; nothing decodes while they are prefilled elsewhere. A's prefill ends: it is
+        // admitted on its reservation (no new blocks) and decodes once landed. B is refused by
+        // its prefill replica: releasing its reservation frees its blocks and slot for C.
+        let mut context = ctx(100_000, 1, 1);
+        context.pool = PoolRole::Decode;
+        let mut o = options();
+        o.max_running_requests = Some(2);
+        let mut h = Harness::new(Box::new(SglangScheduler::new(&context, o)));
+        assert!(h.scheduler.preallocates_before_prefill());
+        let fresh = |h: &mut Harness| {
+            let id = h.requests.next_id();
+            h.requests.push(Request::new(id, SimTime::ZERO, 10, 5));
+            id
+        };
+        let (a, b, c) = (fresh(&mut h), fresh(&mut h), fresh(&mut h));
+        assert_eq!(h.scheduler.reserve_transfer(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.reserve_transfer(b, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.reserve_transfer(c, &mut h.requests), Ok(false));
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 22);
+        assert_eq!(h.scheduler.num_pending(), 2);
+        assert!(h.step().is_empty());
+        assert_eq!(h.scheduler.check_invariants(&h.requests), Ok(()));
+        // A's prefill ends elsewhere (prompt and first token), then its transfer starts.
+        h.requests.get_mut(a).on_iteration_end(10, SimTime::ZERO);
+        assert_eq!(h.scheduler.admit_transferred(a, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.kv_usage().allocated_blocks, 22);
+        assert!(h.step().is_empty(), "in transfer");
+        h.requests.get_mut(a).in_flight = false;
+        assert_eq!(h.step(), [(a.0, 1)]);
+        h.scheduler.release_reservation(b, &h.requests);
+        assert_eq!(h.scheduler.reserve_transfer(c, &mut h.requests), Ok(true));
+        assert_eq!(h.scheduler.check_invariants(&h.requests), Ok(()));
     }
 
     #[test]

@@ -210,6 +210,12 @@ impl ReplicaScheduler for SglangDpScheduler {
         self.dispatch.release(id);
     }
 
+    fn transfer_capacity_blocks(&self) -> (u64, u32) {
+        // A request is admitted on one rank, from that rank's own pool.
+        let rank = self.ranks.iter().map(|r| r.kv_usage().total_blocks).min().unwrap_or(0);
+        (rank, self.ranks.len() as u32)
+    }
+
     fn transfer_queue(&mut self, id: RequestId) -> usize {
         // A decode server's data-parallel controller gives the request its rank when it
         // arrives (round robin, `--load-balance-method auto` on a decode server); that rank's
@@ -217,6 +223,27 @@ impl ReplicaScheduler for SglangDpScheduler {
         // at the first request that does not fit (`DecodePreallocQueue.pop_preallocated`, one
         // per rank). So a request waits for its own rank only.
         self.dispatch.assign(id)
+    }
+
+    fn preallocates_before_prefill(&self) -> bool {
+        self.ranks[0].preallocates_before_prefill()
+    }
+
+    fn reserve_transfer(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
+        // On the rank given when it reached the replica (`transfer_queue`), as after the prefill.
+        let rank = self.dispatch.assign(id);
+        let reserved = self.ranks[rank].reserve_transfer(id, requests);
+        if reserved.is_err() {
+            self.dispatch.release(id);
+        }
+        reserved
+    }
+
+    fn release_reservation(&mut self, id: RequestId, requests: &RequestArena) {
+        if let Some(rank) = self.dispatch.get(id) {
+            self.ranks[rank].release_reservation(id, requests);
+            self.dispatch.release(id);
+        }
     }
 
     fn admit_transferred(&mut self, id: RequestId, requests: &mut RequestArena) -> Result<bool, String> {
