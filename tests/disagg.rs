@@ -116,9 +116,14 @@ fn a_decode_pool_without_kv_room_queues_transfers_and_the_prefill_pool_holds_the
     let roomy = run("2000");
     let tight = run("100");
     let wait = |r: &llmsim_engine::Report| r.summary.disaggregation.as_ref().unwrap().kv_transfer_wait_s;
-    // With room, the second transfer waits only for the link (the first one's transfer).
+    // With room, the second transfer waits only for the link: both prompts are prefilled in
+    // one batch (2000 tokens within the 4096 budget) and handed off at its end, the first
+    // transfer takes the prefill replica's one link slot from then, and the second, alike
+    // (1000 tokens), starts when it lands: its wait is exactly one transfer time.
     let transfer = roomy.summary.disaggregation.as_ref().unwrap().kv_transfer_s.max;
-    assert!(wait(&roomy).max <= transfer + 1e-9);
+    assert_eq!(transfer, ((1000 * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000) as f64 / 1e9);
+    assert_eq!(roomy.summary.disaggregation.as_ref().unwrap().kv_transfer_s.min, transfer);
+    assert_eq!((wait(&roomy).min, wait(&roomy).max), (0.0, transfer));
     // Without, it waits until the first request finished decoding and freed its blocks.
     let first = tight.requests.iter().map(|r| r.completed_at_ns).min().unwrap();
     let prefill_end = tight.requests.iter().map(|r| r.prefill_completed_at_ns).max().unwrap();
@@ -954,4 +959,210 @@ fn a_decode_pool_s_own_scheduler_admits_transfers_by_its_own_rule() {
             s.kv_transfer_wait_s
         );
     }
+}
+
+#[test]
+fn per_pool_busy_mfu_and_kv_usage_of_one_request_are_hand_computed() {
+    // One 1000-token prompt with 4 output tokens, no preallocation: 63 blocks of 16 tokens
+    // (⌈1001 / 16⌉, prompt and first token; the three decode steps stay within them) of 2000
+    // on each replica. Prefill replica: busy for the prefill, its KV held from its schedule
+    // at 0 until the transfer lands. Decode replica: busy for the three steps, its KV reserved
+    // from the prefill's end (the transfer's admission) to the request's end.
+    let (p, d) = (1000u32, 4u32);
+    let inputs = trace(&[(0.0, p, d)]);
+    let c = disagg_config(&[("cache_config_num_preallocate_tokens", "0")]);
+    let sim = SimConfig::build(&c, &inputs).unwrap();
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let prefill = stage_ns(&sim, 0, p, true);
+    let transfer = (u64::from(p) * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+    let steps: Vec<u64> = (0..d - 1).map(|i| stage_ns(&sim, p + 1 + i, 1, false)).collect();
+    let decode: u64 = steps.iter().sum();
+    let end = prefill + transfer + decode;
+    assert_eq!(report.requests[0].completed_at_ns, end);
+    let close = |got: f64, want: f64, what: &str| {
+        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{what}: {got} vs {want}");
+    };
+    // Busy: share of the run (which ends with the request).
+    let busy = [prefill as f64 * 100.0 / end as f64, decode as f64 * 100.0 / end as f64];
+    // MFU: Σ FLOPs ÷ (peak × run). Per token 2 × the active layer weights per GPU; attention
+    // 2 × 32 layers × 32 query heads × 2 × 128 (QKᵀ and PV) per causal query/key pair: the
+    // prompt's 1000 × 1001 / 2 pairs, then each decode step's one token over the context.
+    let weights = sim.memory.active_layer_params_per_device as f64;
+    let per_pair = 2.0 * 32.0 * 32.0 * 2.0 * 128.0;
+    let peak = sim.replica.device.fp16_tflops * 1e12;
+    let seconds = end as f64 / 1e9;
+    let prefill_flops = 2.0 * f64::from(p) * weights + per_pair * f64::from(p) * f64::from(p + 1) / 2.0;
+    let decode_flops: f64 = (0..d - 1).map(|i| 2.0 * weights + per_pair * (f64::from(p + 1 + i) + 1.0)).sum();
+    let mfu = [prefill_flops / (peak * seconds) * 100.0, decode_flops / (peak * seconds) * 100.0];
+    // KV usage, time-weighted: 63 / 2000 blocks over the spans above.
+    let blocks = 63.0 * 100.0 / 2000.0;
+    let kv =
+        [blocks * (prefill + transfer) as f64 / end as f64, blocks * (end - prefill) as f64 / end as f64];
+    let s = report.summary.disaggregation.as_ref().unwrap();
+    for (i, (name, pool)) in [("prefill", &s.prefill), ("decode", &s.decode)].into_iter().enumerate() {
+        let replica = &report.replicas[i];
+        assert_eq!(replica.stages.len(), 1, "{name}");
+        close(replica.stages[0].busy_percent, busy[i], &format!("{name} replica busy"));
+        close(pool.busy_percent_mean, busy[i], &format!("{name} pool busy"));
+        close(replica.stages[0].mfu_percent, mfu[i], &format!("{name} replica MFU"));
+        close(pool.mfu_percent_mean, mfu[i], &format!("{name} pool MFU"));
+        close(replica.kv_usage_percent_mean, kv[i], &format!("{name} replica KV"));
+        close(pool.kv_usage_percent_mean, kv[i], &format!("{name} pool KV"));
+        assert_eq!((replica.kv_usage_percent_max, pool.kv_usage_percent_max), (blocks, blocks), "{name}");
+    }
+    // Queueing: none before the prefill, none before the transfer.
+    assert_eq!((s.prefill.queueing_s.max, s.decode.queueing_s.max), (0.0, 0.0));
+}
+
+#[test]
+fn replica_metrics_name_each_replicas_pool_when_disaggregated_only() {
+    let inputs = trace(&[(0.0, 100, 4)]);
+    let c = disagg_config(&[
+        ("cluster_config_num_replicas", "2"),
+        ("disaggregation_config_decode_num_replicas", "3"),
+    ]);
+    let report = run_checked(&c, &inputs);
+    let json: serde_json::Value = serde_json::to_value(&report.replicas).unwrap();
+    let pools: Vec<&str> = json.as_array().unwrap().iter().map(|r| r["pool"].as_str().unwrap()).collect();
+    assert_eq!(pools, ["prefill", "prefill", "decode", "decode", "decode"]);
+    // The file written says the same.
+    let files = report.files(true, false);
+    let (_, text) = files.iter().find(|(name, _)| name == "plots/replica_metrics.json").unwrap();
+    let file: serde_json::Value = serde_json::from_str(text).unwrap();
+    let in_file: Vec<&str> = file.as_array().unwrap().iter().map(|r| r["pool"].as_str().unwrap()).collect();
+    assert_eq!(in_file, pools);
+    // Aggregated: no pool field, the file as before.
+    let c = config(&[
+        ("cluster_config_num_replicas", "2"),
+        ("request_generator_config_type", "trace"),
+        ("trace_request_generator_config_trace_file", "t.csv"),
+    ]);
+    let report = run_checked(&c, &inputs);
+    assert!(report.replicas.iter().all(|r| r.pool.is_none()));
+    let files = report.files(true, false);
+    let (_, text) = files.iter().find(|(name, _)| name == "plots/replica_metrics.json").unwrap();
+    assert!(!text.contains("\"pool\""), "{text}");
+}
+
+/// `request_metrics.csv` as streamed during the run (the CLI's path), in chunks of 5 events.
+fn streamed_csv(c: &Config, inputs: &Inputs) -> String {
+    let sim = SimConfig::build(c, inputs).unwrap();
+    let mut run = Simulation::new(&sim).stream_request_records();
+    let mut csv = llmsim_engine::report::RequestRecord::csv_header(sim.disagg.is_some()).into_bytes();
+    let mut records = Vec::new();
+    loop {
+        let finished = run.run_for_events(5).finished;
+        run.drain_request_records(&mut records);
+        for r in records.drain(..) {
+            if sim.disagg.is_some() {
+                r.write_disaggregated_csv_row(run.take_kv_transfer(r.id).as_ref(), &mut csv);
+            } else {
+                r.write_csv_row(&mut csv);
+            }
+        }
+        if finished {
+            return String::from_utf8(csv).unwrap();
+        }
+    }
+}
+
+#[test]
+fn request_metrics_name_the_decode_replica_the_transfer_and_its_wait_when_disaggregated() {
+    // Request 0 and 1 (1000-token prompts) are prefilled together and handed off at once:
+    // request 0's transfer starts at the prefill's end, request 1's waits for it on the link.
+    // Request 2 (one output token) ends on its prefill replica: no decode replica, no transfer.
+    let inputs = trace(&[(0.0, 1000, 20), (0.0, 1000, 20), (0.0, 100, 1)]);
+    let c = disagg_config(&[]);
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let transfer = (1000 * KV_BYTES_PER_TOKEN).div_ceil(450) + 10_000;
+    let csv = report.request_metrics_csv();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 28);
+    assert_eq!(header[24..], ["replica", "decode_replica", "kv_transfer_wait_time", "kv_transfer_time"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let secs = |ns: u64| format!("{:.6}", ns as f64 / 1e9);
+    assert_eq!(rows[0][24..], ["0", "1", "0.000000", secs(transfer).as_str()]);
+    assert_eq!(rows[1][24..], ["0", "1", secs(transfer).as_str(), secs(transfer).as_str()]);
+    assert_eq!(rows[2][24..], ["0", "", "", ""]);
+    // The report keeps the same beside the records, in ns.
+    let t = |i: u32| report.request_transfers.get(&i).copied();
+    let one =
+        |wait_ns| llmsim_engine::report::TransferRecord { decode_replica: 1, wait_ns, transfer_ns: transfer };
+    assert_eq!((t(0), t(1), t(2)), (Some(one(0)), Some(one(transfer)), None));
+    // The prefill-to-decode wait stays in the preemption time (e2e = scheduling delay +
+    // execution + preemption): request 1's covers its wait and its transfer.
+    let r1 = &report.requests[1];
+    assert!(r1.preempted_ns >= 2 * transfer, "{r1:?}");
+    assert_eq!(
+        r1.completed_at_ns - r1.arrived_at_ns,
+        r1.scheduled_at_ns - r1.arrived_at_ns + r1.execution_ns + r1.preempted_ns
+    );
+    // Streamed row by row, as the command line writes it: the same file.
+    assert_eq!(streamed_csv(&c, &inputs), csv);
+    // Aggregated: Vidur's columns and the replica, nothing after.
+    let c = config(&[
+        ("request_generator_config_type", "trace"),
+        ("trace_request_generator_config_trace_file", "t.csv"),
+    ]);
+    let report = run_checked(&c, &inputs);
+    let csv = report.request_metrics_csv();
+    assert!(csv.lines().next().unwrap().ends_with(",request_arrived_at,replica"), "{csv}");
+    assert!(csv.lines().all(|l| l.split(',').count() == 25), "{csv}");
+    assert!(report.request_transfers.is_empty());
+    assert_eq!(streamed_csv(&c, &inputs), csv);
+}
+
+#[test]
+fn layerwise_transfer_of_a_restarted_prefill_hides_only_its_last_attempts_span() {
+    // phi-2 (32 layers, 32 KV heads × 80, bf16: 327,680 KV bytes per token) on two pipeline
+    // stages per pool (16 layers, 163,840 bytes per GPU); the decode pool on another node type:
+    // RDMA at 25 GB/s and 20 µs. Prefill replica: 200 blocks, 512-token chunks, prefix caching
+    // on. A (2048 tokens, one output token: it ends where it is prefilled) and B (1600 tokens)
+    // are prefilled chunk by chunk, one micro-batch each; when A's next chunk finds no block
+    // B, the newest, is preempted by recompute. After A's end B prefills again, re-hitting its
+    // own cached blocks, and is handed off. Its KV was dropped at the restart: the layers can
+    // only have been sent during its last attempt, not since its first schedule (which, long
+    // before, hid all but the last layer's share).
+    let inputs = trace(&[(0.0, 2048, 1), (0.0, 1600, 3)]);
+    let c = disagg_config(&[
+        ("replica_config_model_name", "microsoft/phi-2"),
+        ("replica_config_num_pipeline_stages", "2"),
+        ("cache_config_num_blocks", "200"),
+        ("cache_config_num_preallocate_tokens", "0"),
+        ("cache_config_enable_prefix_caching", "true"),
+        ("vllm_v1_scheduler_config_chunk_size", "512"),
+        ("disaggregation_config_layerwise_transfer", "true"),
+        ("disaggregation_config_decode_network_device", "h100_pairwise_nvlink"),
+        ("disaggregation_config_decode_num_blocks", "2000"),
+        ("metrics_config_enable_chrome_trace", "true"),
+    ]);
+    let report = run_checked(&c, &inputs);
+    check_report_invariants(&report).unwrap();
+    let (a, b) = (&report.requests[0], &report.requests[1]);
+    assert_eq!((a.id, a.num_restarts, b.id, b.num_restarts), (0, 0, 1, 1));
+    // B's last attempt: its batches on the prefill replica after A's end (stage 0's start).
+    let attempt: Vec<u64> = report
+        .chrome_trace
+        .iter()
+        .filter(|s| {
+            s.replica == 0 && s.stage == 0 && s.request_ids.contains(&1) && s.start_ns >= a.completed_at_ns
+        })
+        .map(|s| s.start_ns)
+        .collect();
+    assert!(!attempt.is_empty());
+    let (start, end) = (attempt[0], b.prefill_completed_at_ns);
+    assert!(b.scheduled_at_ns < a.completed_at_ns && start < end);
+    let bytes_ns = (1600 * 327_680 / 2u64).div_ceil(25);
+    let last_layer = bytes_ns.div_ceil(16);
+    // The only transfer: the links were free all along.
+    let t = report.request_transfers[&1];
+    assert_eq!(t.wait_ns, 0);
+    assert!(end - start < bytes_ns - last_layer, "the last attempt is shorter than the byte time");
+    assert_eq!(t.transfer_ns, bytes_ns - (end - start) + 20_000);
+    // Measured from its first schedule, the span hid all but the last layer's share.
+    assert!(end - b.scheduled_at_ns > bytes_ns);
+    assert!(t.transfer_ns > last_layer + 20_000);
 }

@@ -50,12 +50,16 @@ fn streamed_request_metrics(config: &Config, inputs: &Inputs, chunk: u64) -> Str
     let sim_config = SimConfig::build(config, inputs).expect("valid");
     let mut sim = Simulation::new(&sim_config).stream_request_records();
     let mut records = Vec::new();
-    let mut csv = RequestRecord::csv_header().into_bytes();
+    let mut csv = RequestRecord::csv_header(sim_config.disagg.is_some()).into_bytes();
     loop {
         let finished = sim.run_for_events(chunk).finished;
         sim.drain_request_records(&mut records);
         for r in records.drain(..) {
-            r.write_csv_row(&mut csv);
+            if sim_config.disagg.is_some() {
+                r.write_disaggregated_csv_row(sim.take_kv_transfer(r.id).as_ref(), &mut csv);
+            } else {
+                r.write_csv_row(&mut csv);
+            }
         }
         if finished {
             break;

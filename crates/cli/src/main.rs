@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     };
     let write_metrics = sim_config.metrics.write_metrics;
     let mut rows = match (write_metrics && sim_config.metrics.store_request_metrics)
-        .then(|| output::RowWriter::create(&out_dir))
+        .then(|| output::RowWriter::create(&out_dir, sim_config.disagg.is_some()))
     {
         Some(Ok(rows)) => Some(rows),
         Some(Err(e)) => {

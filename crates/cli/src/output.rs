@@ -109,18 +109,26 @@ pub struct RowWriter {
     file: std::io::BufWriter<std::fs::File>,
     records: Vec<RequestRecord>,
     line: Vec<u8>,
+    /// Rows with the KV transfer's columns.
+    disaggregated: bool,
 }
 
 impl RowWriter {
-    /// Creates the file in `dir` and writes its header.
-    pub fn create(dir: &Path) -> Result<RowWriter, String> {
+    /// Creates the file in `dir` and writes its header (with the hand-off columns when the
+    /// cluster is `disaggregated`).
+    pub fn create(dir: &Path, disaggregated: bool) -> Result<RowWriter, String> {
         let path = dir.join("request_metrics.csv");
         let file = create_new(&path)?;
-        let mut writer =
-            RowWriter { file: std::io::BufWriter::new(file), records: Vec::new(), line: Vec::new(), path };
+        let mut writer = RowWriter {
+            file: std::io::BufWriter::new(file),
+            records: Vec::new(),
+            line: Vec::new(),
+            path,
+            disaggregated,
+        };
         writer
             .file
-            .write_all(RequestRecord::csv_header().as_bytes())
+            .write_all(RequestRecord::csv_header(disaggregated).as_bytes())
             .map_err(|e| write_error(&writer.path, &e))?;
         Ok(writer)
     }
@@ -130,7 +138,11 @@ impl RowWriter {
         sim.drain_request_records(&mut self.records);
         for record in self.records.drain(..) {
             self.line.clear();
-            record.write_csv_row(&mut self.line);
+            if self.disaggregated {
+                record.write_disaggregated_csv_row(sim.take_kv_transfer(record.id).as_ref(), &mut self.line);
+            } else {
+                record.write_csv_row(&mut self.line);
+            }
             self.file.write_all(&self.line).map_err(|e| write_error(&self.path, &e))?;
         }
         Ok(())

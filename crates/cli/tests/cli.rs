@@ -375,3 +375,25 @@ fn bad_speculative_decoding_flags_are_refused_naming_the_flag() {
         ],
     );
 }
+
+#[test]
+fn a_disaggregated_runs_streamed_request_metrics_and_replica_metrics_name_the_pools() {
+    let dir = scratch("disaggregated");
+    run_into(&dir, &["--disaggregation_config_type", "prefill_decode"]);
+    let csv = std::fs::read_to_string(dir.join("request_metrics.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.ends_with(",replica,decode_replica,kv_transfer_wait_time,kv_transfer_time"), "{header}");
+    assert!(csv.lines().all(|l| l.split(',').count() == 28), "{csv}");
+    let replicas = std::fs::read_to_string(dir.join("plots/replica_metrics.json")).unwrap();
+    assert_eq!(
+        (replicas.matches("\"pool\": \"prefill\"").count(), replicas.matches("\"pool\": \"decode\"").count()),
+        (1, 1),
+        "{replicas}"
+    );
+    // Aggregated: Vidur's columns and no pool.
+    run_into(&dir, &[]);
+    let csv = std::fs::read_to_string(dir.join("request_metrics.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",request_arrived_at,replica"), "{csv}");
+    let replicas = std::fs::read_to_string(dir.join("plots/replica_metrics.json")).unwrap();
+    assert!(!replicas.contains("\"pool\""), "{replicas}");
+}

@@ -273,6 +273,21 @@ pub struct RequestRecord {
     pub max_token_gap_ns: u64,
 }
 
+/// One request's KV transfer (disaggregated) from its prefill replica (its record's
+/// `replica`) to its decode replica: `request_metrics.csv`'s last three columns
+/// ([`RequestRecord::DISAGG_COLUMNS`]). Kept beside the records, by request id
+/// ([`Report::request_transfers`]), so that an aggregated run's records stay as they were.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransferRecord {
+    /// The decode replica (numbered after the prefill pool's replicas).
+    pub decode_replica: u32,
+    /// Prefill end to transfer start: waiting for the decode replica to reserve KV room
+    /// (admission), then for the two replicas' links, ns (`kv_transfer_wait_time`).
+    pub wait_ns: u64,
+    /// The transfer on the link (latency, overhead, bytes), ns (`kv_transfer_time`).
+    pub transfer_ns: u64,
+}
+
 type Column = (&'static str, fn(&RequestRecord) -> f64);
 
 impl RequestRecord {
@@ -329,19 +344,57 @@ impl RequestRecord {
 }
 
 impl RequestRecord {
-    /// The header line of `request_metrics.csv` (with its newline).
-    pub fn csv_header() -> String {
+    /// The columns a disaggregated run's `request_metrics.csv` adds after Vidur's (and
+    /// `replica`, which is then the prefill replica), from the request's [`TransferRecord`];
+    /// empty for a request without one (one output token: it ends where it was prefilled).
+    pub const DISAGG_COLUMNS: [&'static str; 3] =
+        ["decode_replica", "kv_transfer_wait_time", "kv_transfer_time"];
+
+    /// The header line of `request_metrics.csv` (with its newline): Vidur's columns and
+    /// `replica`, and when `disaggregated` the [`RequestRecord::DISAGG_COLUMNS`].
+    pub fn csv_header(disaggregated: bool) -> String {
         let mut out = String::from("Request Id");
         for (name, _) in RequestRecord::TIME_COLUMNS {
             out.push(',');
             out.push_str(name);
         }
-        out.push_str(",request_inter_arrival_delay,request_num_tokens,request_num_prefill_tokens,request_num_prefill_tokens_cached,request_num_decode_tokens,request_pd_ratio,request_num_restarts,request_arrived_at,replica\n");
+        out.push_str(",request_inter_arrival_delay,request_num_tokens,request_num_prefill_tokens,request_num_prefill_tokens_cached,request_num_decode_tokens,request_pd_ratio,request_num_restarts,request_arrived_at,replica");
+        if disaggregated {
+            for name in RequestRecord::DISAGG_COLUMNS {
+                out.push(',');
+                out.push_str(name);
+            }
+        }
+        out.push('\n');
         out
     }
 
     /// Appends this record's `request_metrics.csv` line (streamed output writes the same rows).
     pub fn write_csv_row(&self, out: &mut Vec<u8>) {
+        self.write_csv_fields(out);
+        out.push(b'\n');
+    }
+
+    /// Appends this record's line of a disaggregated run's `request_metrics.csv`: its fields,
+    /// then its `transfer`'s ([`RequestRecord::DISAGG_COLUMNS`], empty when `None`).
+    pub fn write_disaggregated_csv_row(&self, transfer: Option<&TransferRecord>, out: &mut Vec<u8>) {
+        self.write_csv_fields(out);
+        match transfer {
+            Some(t) => {
+                out.push(b',');
+                push_u64(out, u64::from(t.decode_replica));
+                out.push(b',');
+                push_fixed6(out, nanos_to_secs(t.wait_ns));
+                out.push(b',');
+                push_fixed6(out, nanos_to_secs(t.transfer_ns));
+            }
+            None => out.extend_from_slice(b",,,"),
+        }
+        out.push(b'\n');
+    }
+
+    /// The line's fields, without its newline.
+    fn write_csv_fields(&self, out: &mut Vec<u8>) {
         // The bytes of `{}` and `{:.6}`, without `core::fmt` (`decimal.rs`: a fifth of a
         // million-request run went to formatting these rows).
         let r = self;
@@ -366,7 +419,6 @@ impl RequestRecord {
         int(out, r.num_restarts);
         fixed(out, nanos_to_secs(r.arrived_at_ns));
         int(out, r.replica);
-        out.push(b'\n');
     }
 }
 
@@ -411,11 +463,26 @@ pub struct StageUtilization {
     pub mfu_percent: f64,
 }
 
+/// The pool of a disaggregated cluster a replica belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pool {
+    /// Prefills requests and hands them off (replicas `0..` the prefill pool's count).
+    Prefill,
+    /// Receives their KV caches and decodes (the replicas after the prefill pool's).
+    Decode,
+}
+
 /// One replica's figures.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReplicaReport {
     /// Replica id.
     pub replica: u32,
+    /// Its pool when the cluster is disaggregated (`"pool": "prefill"` / `"decode"` in
+    /// `plots/replica_metrics.json`); `None` (no field, so an aggregated run's file is as
+    /// before) when aggregated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
     /// KV blocks.
     pub num_blocks: u64,
     /// Batches formed.
@@ -979,6 +1046,9 @@ pub struct Report {
     /// (`--metrics_config_store_request_metrics`) and was not streamed during the run
     /// ([`crate::Simulation::stream_request_records`]); empty otherwise.
     pub requests: Vec<RequestRecord>,
+    /// Disaggregated: the KV transfers of the requests in `requests` that had one, by request
+    /// id (the last columns of their rows); empty when aggregated or when `requests` is.
+    pub request_transfers: BTreeMap<u32, TransferRecord>,
     /// Refused and unfinished requests.
     pub request_errors: Vec<RequestError>,
     /// Batch-stage slices, if the Chrome trace is on.
@@ -1014,9 +1084,14 @@ impl Report {
 
     /// `request_metrics.csv`: Vidur's 25 columns, one row per completed request, by id.
     pub fn request_metrics_csv(&self) -> String {
-        let mut out = RequestRecord::csv_header().into_bytes();
+        let disaggregated = self.summary.disaggregation.is_some();
+        let mut out = RequestRecord::csv_header(disaggregated).into_bytes();
         for r in &self.requests {
-            r.write_csv_row(&mut out);
+            if disaggregated {
+                r.write_disaggregated_csv_row(self.request_transfers.get(&r.id), &mut out);
+            } else {
+                r.write_csv_row(&mut out);
+            }
         }
         String::from_utf8(out).expect("ASCII rows")
     }
@@ -1150,5 +1225,37 @@ impl Report {
             }
         }
         files
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+
+    #[test]
+    fn a_record_stays_compact_and_a_disaggregated_row_adds_the_transfers_columns() {
+        // An aggregated run's records are as before (the transfers are kept apart).
+        assert_eq!(std::mem::size_of::<RequestRecord>(), 96);
+        let record = RequestRecord { id: 3, replica: 1, num_decode_tokens: 2, ..RequestRecord::default() };
+        let mut row = Vec::new();
+        record.write_csv_row(&mut row);
+        let row = String::from_utf8(row).unwrap();
+        let columns = |text: &str| text.trim_end().split(',').count();
+        let header = RequestRecord::csv_header(false);
+        assert!(header.ends_with(",request_arrived_at,replica\n"), "{header}");
+        assert!(row.ends_with(",1\n"), "{row}");
+        assert_eq!(columns(&row), columns(&header));
+        // Disaggregated: three more columns, empty without a transfer.
+        let header = RequestRecord::csv_header(true);
+        assert!(header.ends_with(",replica,decode_replica,kv_transfer_wait_time,kv_transfer_time\n"));
+        let transfer = TransferRecord { decode_replica: 4, wait_ns: 1_500_000, transfer_ns: 250 };
+        for (transfer, tail) in [(None, ",1,,,\n"), (Some(&transfer), ",1,4,0.001500,0.000000\n")] {
+            let mut with = Vec::new();
+            record.write_disaggregated_csv_row(transfer, &mut with);
+            let with = String::from_utf8(with).unwrap();
+            assert!(with.ends_with(tail), "{with}");
+            assert_eq!(with[..row.len() - 1], row[..row.len() - 1]);
+            assert_eq!(columns(&with), columns(&header));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The simulation: world state and the event loop. Every event is handled in one `match` in
 //! [`Simulation::handle`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::batch::{Batch, BatchPlan, BatchSlot};
@@ -168,6 +169,12 @@ struct DisaggRuntime {
     admitting: bool,
     /// Bootstrap: a reservation was freed during an admission pass.
     readmit: bool,
+    /// Layer-wise transfer: for prefill-pool requests restarted by recompute (only those),
+    /// their restart count and the start of their latest prefill attempt, whose span is the
+    /// one the layers can be sent in (`scheduled_at` is the first attempt's start; the KV
+    /// computed before a restart was dropped). Set by `new_batch`, read and removed at the
+    /// transfer's admission.
+    attempt_starts: BTreeMap<RequestId, (u32, SimTime)>,
 }
 
 impl DisaggRuntime {
@@ -249,6 +256,7 @@ impl Simulation {
                 reserved: std::collections::BTreeSet::new(),
                 admitting: false,
                 readmit: false,
+                attempt_starts: BTreeMap::new(),
             }
         });
         let num_all = replicas.len();
@@ -320,6 +328,12 @@ impl Simulation {
     /// [`Simulation::stream_request_records`]; otherwise it adds nothing.
     pub fn drain_request_records(&mut self, into: &mut Vec<crate::report::RequestRecord>) {
         self.metrics.drain_records(into, self.finished);
+    }
+
+    /// Disaggregated: takes the KV transfer of request `id` (`None` if it had none), for its
+    /// streamed row ([`crate::report::RequestRecord::write_disaggregated_csv_row`]).
+    pub fn take_kv_transfer(&mut self, id: u32) -> Option<crate::report::TransferRecord> {
+        self.metrics.take_transfer(id)
     }
 
     /// Current simulated time.
@@ -601,6 +615,17 @@ impl Simulation {
                 metrics.on_first_schedule(request);
             }
         });
+        // Disaggregated with layer-wise transfer: a restarted prefill's new attempt starts in
+        // the first batch that has it after its restart.
+        if let Some(d) = self.disagg.as_mut().filter(|d| d.transfer.layerwise && replica.0 < d.num_prefill) {
+            for &id in &batch.plan.requests {
+                let request = self.requests.get(id);
+                let restarts = request.num_restarts;
+                if restarts > 0 && d.attempt_starts.get(&id).is_none_or(|&(seen, _)| seen != restarts) {
+                    d.attempt_starts.insert(id, (restarts, now));
+                }
+            }
+        }
         // Under attention DP, each item on the rank its scheduler gave it (the predictor times
         // the slowest rank's own requests).
         let scheduler = &self.replicas.0[replica.0 as usize].scheduler;
@@ -909,11 +934,14 @@ impl Simulation {
         let request = self.requests.get(id);
         let prefill = request.replica.expect("routed");
         let prefill_end = request.prefill_completed_at.expect("prefilled");
+        // The start of its last uninterrupted prefill attempt (its first schedule unless
+        // it was restarted: the KV of an earlier attempt was dropped, never sent).
+        let attempt_start = disagg.attempt_starts.remove(&id).map(|(_, at)| at).or(request.scheduled_at);
         // Layer-wise sending overlaps the prefill only if room was there at its end, and
         // only while the link was free during it.
         let overlapped = if prefill_end == self.now {
             let link_free = disagg.links.free_at(prefill, ReplicaId(d));
-            let sending_from = request.scheduled_at.unwrap_or(prefill_end).max(link_free).min(prefill_end);
+            let sending_from = attempt_start.unwrap_or(prefill_end).max(link_free).min(prefill_end);
             prefill_end.since(sending_from)
         } else {
             0
@@ -930,7 +958,7 @@ impl Simulation {
                 self.now
             );
         }
-        self.metrics.on_kv_transfer(start.since(prefill_end), end.since(start), link);
+        self.metrics.on_kv_transfer(id, replica, start.since(prefill_end), end.since(start), link);
         self.queue.push(end, Event::KvTransferEnd { request: id });
     }
 

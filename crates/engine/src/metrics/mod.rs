@@ -24,8 +24,8 @@ use crate::exec::{ExecutionTime, Op, Provenance, ProvenanceTotals};
 use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::report::{
     BatchRecord, ChromeSlice, CostReport, DisaggSummary, Histogram, LoadReport, MemorySummary,
-    OverloadReport, PoolSummary, PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord,
-    RequestStatus, StageUtilization, Summary, Throughput, TimeSeries,
+    OverloadReport, Pool, PoolSummary, PredictorSummary, ReplicaReport, Report, RequestError, RequestRecord,
+    RequestStatus, StageUtilization, Summary, Throughput, TimeSeries, TransferRecord,
 };
 use crate::request::{ReplicaId, Request, RequestArena, RequestId};
 use crate::sim_config::SimConfig;
@@ -113,6 +113,9 @@ pub struct Metrics {
     kv_transfer_ns: Vec<Nanos>,
     kv_transfer_wait_ns: Vec<Nanos>,
     num_kv_transfers_nvlink: u64,
+    /// Disaggregated: each request's KV transfer, by request id, for its row of
+    /// `request_metrics.csv` (moved into the report, or taken as its row is streamed).
+    transfers: BTreeMap<u32, TransferRecord>,
 }
 
 /// Inputs of the MFU formula (behaviour.md §7.7) for one pool's replicas.
@@ -237,6 +240,7 @@ impl Metrics {
             kv_transfer_ns: Vec::new(),
             kv_transfer_wait_ns: Vec::new(),
             num_kv_transfers_nvlink: 0,
+            transfers: BTreeMap::new(),
         }
     }
 
@@ -387,12 +391,26 @@ impl Metrics {
         acc.mfu_weighted[stage as usize] += acc.mfu_current[stage as usize] * ns as f64;
     }
 
-    /// A KV transfer (disaggregated) started `wait_ns` after its prefill ended and holds its
-    /// link for `transfer_ns`.
-    pub fn on_kv_transfer(&mut self, wait_ns: Nanos, transfer_ns: Nanos, link: crate::disagg::LinkKind) {
+    /// Request `id`'s KV transfer (disaggregated) to `decode_replica` started `wait_ns` after
+    /// its prefill ended and holds its link for `transfer_ns`.
+    pub fn on_kv_transfer(
+        &mut self,
+        id: RequestId,
+        decode_replica: ReplicaId,
+        wait_ns: Nanos,
+        transfer_ns: Nanos,
+        link: crate::disagg::LinkKind,
+    ) {
         self.kv_transfer_wait_ns.push(wait_ns);
         self.kv_transfer_ns.push(transfer_ns);
         self.num_kv_transfers_nvlink += u64::from(link == crate::disagg::LinkKind::NvLink);
+        self.transfers
+            .insert(id.0, TransferRecord { decode_replica: decode_replica.0, wait_ns, transfer_ns });
+    }
+
+    /// Takes request `id`'s KV transfer (disaggregated), as its streamed row is written.
+    pub fn take_transfer(&mut self, id: u32) -> Option<TransferRecord> {
+        self.transfers.remove(&id)
     }
 
     /// `k` tokens in a row each came `gap` after their request's previous one: `k` samples,
@@ -449,6 +467,8 @@ impl Metrics {
         let replica = request.replica.map_or(0, |r| r.0);
         self.num_restarts += u64::from(request.num_restarts);
         if request.warmup {
+            // No row, so nor its transfer's columns (disaggregated).
+            self.transfers.remove(&request.id.0);
             // Simulated like any request, but a benchmark leaves it out of its statistics.
             self.num_warmup += 1;
             if let Some(stream) = &mut self.stream {
@@ -519,6 +539,7 @@ impl Metrics {
             load,
             replicas,
             requests: if keep_records { self.records } else { Vec::new() },
+            request_transfers: if keep_records { self.transfers } else { BTreeMap::new() },
             request_errors: self.errors,
             chrome_trace: self.chrome,
             batches: self.batch_records,
@@ -667,6 +688,11 @@ impl Metrics {
                 let stats = end.prefix_stats.get(r).copied().unwrap_or_default();
                 ReplicaReport {
                     replica: r as u32,
+                    pool: end
+                        .config
+                        .disagg
+                        .as_ref()
+                        .map(|_| if r >= self.decode_from { Pool::Decode } else { Pool::Prefill }),
                     num_blocks: match &end.config.disagg {
                         Some(d) if r >= self.decode_from => d.decode.memory.num_blocks,
                         _ => end.config.memory.num_blocks,

@@ -38,7 +38,7 @@ class Result:
     @property
     def request_metrics(self) -> Any:
         """``request_metrics.csv``: a pandas DataFrame when pandas is installed, else a list of
-        dicts (column name → int or float). Empty when
+        dicts (column name → int or float, or None for an empty field). Empty when
         ``metrics_config_store_request_metrics`` is off."""
         text = self._run.request_metrics_csv()
         try:
@@ -83,11 +83,14 @@ class Result:
         )
 
 
-def _rows(text: str) -> List[Dict[str, Union[int, float]]]:
+def _rows(text: str) -> List[Dict[str, Union[int, float, None]]]:
     return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
 
 
-def _number(text: str) -> Union[int, float]:
+def _number(text: str) -> Union[int, float, None]:
+    # Empty: a disaggregated run's hand-off columns of a request without a transfer.
+    if text == "":
+        return None
     try:
         return int(text)
     except ValueError:
