@@ -1056,7 +1056,6 @@ impl RooflinePredictor {
                 self.peaks,
                 &MoeShape { shared_dim: 0.0, ..*shape },
                 tokens * shape.top_k,
-                routing.active_experts(tokens),
                 self.expert_weight_bytes,
             ))
         } else {
@@ -1674,7 +1673,6 @@ impl RooflinePredictor {
                     self.peaks,
                     &d.routed,
                     picks,
-                    d.load.experts_reached(picks),
                     self.expert_weight_bytes,
                 ))
             } else {
@@ -3136,13 +3134,14 @@ mod latent_tests {
         // 16,384 padded rows from 1 to 16 tokens. AIC h200_sxm/gemm_fp8_block.csv times those
         // GEMMs on DeepGEMM at 300.1 and 130.1 µs, 430 µs before the activation; the Triton
         // fit (the flag off) 100-250 µs there.
-        for tokens in [1.0, 4.0, 16.0, 48.0] {
+        for tokens in [1.0, 4.0, 16.0] {
             let padded = experts(&on, tokens);
             assert!((0.8..1.4).contains(&(padded / 430.0)), "{tokens} tokens: {padded:.0} µs");
             assert!(padded > 1.5 * experts(&off, tokens), "{tokens} tokens");
         }
-        // Flat in the batch: one token costs what 48 do, within 5 %.
-        assert!(experts(&on, 1.0) > 0.95 * experts(&on, 48.0));
+        // Flat in the batch: the rows barely change (16,384 → 16,640 at 48 tokens).
+        let (one, many) = (experts(&on, 1.0), experts(&on, 48.0));
+        assert!(one > 0.95 * many && one <= many, "{one:.0} against {many:.0} µs");
         // Never below the fit: at prefill sizes the padding is a small share of the rows.
         for tokens in [1.0, 64.0, 512.0, 4096.0, 16384.0] {
             assert!(experts(&on, tokens) >= experts(&off, tokens), "{tokens} tokens");
