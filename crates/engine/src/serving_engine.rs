@@ -270,6 +270,18 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // TRTLLM-Gen one on Blackwell (`oracle/fp8.py`: FLASHINFER_TRTLLM first in the priority
         // list outside SM90; VALIDATION.md, "vLLM's fp8 MoE at decode sizes on Blackwell").
         Setting::new("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode", true),
+        // 0.12's block-fp8 MoE on Hopper/Blackwell is DeepGEMM's wherever `deep_gemm` is
+        // installed (its Docker image builds it, vllm-project/vllm#21533): VLLM_USE_DEEP_GEMM and
+        // VLLM_MOE_USE_DEEP_GEMM default on, `is_deep_gemm_e8m0_used()` true on SM90 too
+        // (vllm-project/vllm#26197) so `fused_experts` takes `deep_gemm_moe_fp8` at every batch
+        // size, and `deepgemm_moe_permute` maps the worst-case layout's unreached blocks to
+        // expert 0, all computed; 0.13 marks them −1 and DeepGEMM skips them
+        // (vllm-project/vllm#30494; the 0.16.0 wheel's `deep_gemm_utils.py`). Read in the 0.12.0
+        // wheel; VALIDATION.md, "vLLM 0.12's DeepGEMM MoE computes its padded blocks".
+        Setting::new(
+            "roofline_execution_time_predictor_config_deepgemm_moe_padded",
+            t.version.is_some_and(|v| v >= Version(0, 12, 0) && v < Version(0, 13, 0)),
+        ),
         Setting::new(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
             (2 * seqs).min(512).min(tokens),
@@ -590,6 +602,28 @@ mod tests {
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_decode_attention"), "true");
         assert_eq!(settings.len(), 18);
+    }
+
+    #[test]
+    fn only_vllm_012_times_its_deepgemm_moe_padded_blocks() {
+        let padded = |engine: &str, version: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", engine),
+                ("serving_engine_version", version),
+                ("replica_config_device", "h200"),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_deepgemm_moe_padded")
+        };
+        for (version, expected) in [
+            ("0.11.0", "false"),
+            ("0.12.0", "true"),
+            ("0.12.1", "true"),
+            ("0.13.0", "false"),
+            ("latest", "false"),
+        ] {
+            assert_eq!(padded("vllm", version), expected, "{version}");
+        }
+        assert_eq!(padded("sglang", "0.5.6"), "false");
     }
 
     #[test]

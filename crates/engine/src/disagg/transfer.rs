@@ -116,7 +116,7 @@ impl KvTransferModel {
         }
         let per_node = size / gpus;
         // Replicas that fit in what is left of `start`'s node (none when `start` is on a boundary).
-        let in_first = if start % size == 0 { 0 } else { (next_node - start) / gpus };
+        let in_first = if start.is_multiple_of(size) { 0 } else { (next_node - start) / gpus };
         if index < in_first {
             return start + index * gpus;
         }

@@ -527,6 +527,58 @@ pub fn moe_experts_blended_us(
     generic.max(w * fused) + shared_expert_us(gemm, gemm_peaks, shape, tokens, weight_bytes)
 }
 
+/// Rows per block of DeepGEMM's contiguous grouped-GEMM layout on Hopper/Blackwell (vLLM
+/// `get_mk_alignment_for_contiguous_layout()[0]`): each expert's rows are padded to a multiple.
+pub const DEEPGEMM_BLOCK_M: f64 = 128.0;
+
+/// Rows vLLM 0.12's DeepGEMM MoE runs for `routed` token-expert pairs over `local_experts`
+/// experts when the per-expert counts are not on the host (every non-batched call):
+/// `compute_aligned_M`'s worst case, `round_up(M·top_k + E·(128 − 1), 128)`
+/// (`vllm/model_executor/layers/fused_moe/deep_gemm_utils.py`).
+pub fn deepgemm_padded_rows(routed: f64, local_experts: f64) -> f64 {
+    if routed <= 0.0 {
+        return 0.0;
+    }
+    let rows = routed + local_experts.max(1.0) * (DEEPGEMM_BLOCK_M - 1.0);
+    (rows / DEEPGEMM_BLOCK_M).ceil() * DEEPGEMM_BLOCK_M
+}
+
+/// DeepGEMM's block-scaled fp8 GEMM against the generic fp8 curve at the sizes its padded MoE
+/// layout runs (8,192-16,384 rows, N and K 256-8,192): AIC `h200_sxm/gemm_fp8_block.csv`'s
+/// `DeepGemmFp8BlockScaledMMKernel` rows run a median 1.20× it (392 rows; quartiles 1.0 and
+/// 1.85, the narrow-N shapes slowest). The generic curve is fitted on per-tensor CUTLASS rows.
+pub const DEEPGEMM_FP8_BLOCK_VS_GENERIC: f64 = 1.2;
+
+/// The routed experts of one MoE layer on vLLM 0.12's DeepGEMM MoE, µs: both grouped GEMMs
+/// and the activation over every one of [`deepgemm_padded_rows`] rows, because
+/// `deepgemm_moe_permute` fills the block-to-expert map of the blocks no token reaches with
+/// expert 0 (`torch.zeros`), which DeepGEMM's scheduler computes like any other (a negative
+/// index would have been skipped: vllm-project/vllm#30494, after 0.12). `routed` token-expert
+/// pairs over `shape.experts` local experts. At decode sizes the ~E·128 rows make it a
+/// compute-bound GEMM whatever the batch: timed as a dense GEMM of those rows (the weights of
+/// the experts the tokens reach stream under it; the caller takes the larger of this and the
+/// grouped GEMM that prices them), at DeepGEMM's rate ([`DEEPGEMM_FP8_BLOCK_VS_GENERIC`]).
+pub fn deepgemm_padded_moe_us(
+    gemm: &Curve,
+    act: &Curve,
+    gemm_peaks: Peaks,
+    peaks: Peaks,
+    shape: &MoeShape,
+    routed: f64,
+    weight_bytes: f64,
+) -> f64 {
+    if routed <= 0.0 {
+        return 0.0;
+    }
+    let rows = deepgemm_padded_rows(routed, shape.experts);
+    let projections = if shape.gated { 2.0 } else { 1.0 };
+    let dim = shape.expert_dim;
+    let gemms = gemm_us(gemm, gemm_peaks, rows, projections * dim, shape.hidden, ACT_BYTES, weight_bytes)
+        + gemm_us(gemm, gemm_peaks, rows, shape.hidden, dim, ACT_BYTES, weight_bytes);
+    let act_bytes = (projections + 1.0) * rows * dim * ACT_BYTES;
+    DEEPGEMM_FP8_BLOCK_VS_GENERIC * gemms + elementwise_us(act, peaks, act_bytes, dim)
+}
+
 /// An MoE layer's shared expert (0 without one) over `tokens` tokens, µs: two GEMMs, every
 /// token through it.
 pub fn shared_expert_us(
@@ -597,6 +649,26 @@ mod tests {
     use super::*;
 
     const H100: Peaks = Peaks { flops_per_s: 989.4e12, bytes_per_s: 3.35e12 };
+
+    #[test]
+    fn deepgemm_padded_rows_are_the_worst_case_contiguous_layout() {
+        // vLLM 0.12 `compute_aligned_M`: round_up(M·top_k + E·127, 128). Qwen3-235B's 128
+        // experts, 16 tokens × top 8: 128 + 16,256 = 16,384 rows (128 blocks), as many as at 1
+        // token (8 + 16,256 → 16,384) and at 48 (384 + 16,256 = 16,640).
+        assert_eq!(deepgemm_padded_rows(128.0, 128.0), 16_384.0);
+        assert_eq!(deepgemm_padded_rows(8.0, 128.0), 16_384.0);
+        assert_eq!(deepgemm_padded_rows(384.0, 128.0), 16_640.0);
+        // 64 local experts (EP 2): 8,128 + picks, rounded up to whole blocks.
+        assert_eq!(deepgemm_padded_rows(64.0, 64.0), 8_192.0);
+        assert_eq!(deepgemm_padded_rows(72.0, 64.0), 8_320.0);
+        assert_eq!(deepgemm_padded_rows(0.0, 128.0), 0.0);
+        let mut last = 0.0;
+        for picks in 1..2000 {
+            let rows = deepgemm_padded_rows(f64::from(picks), 128.0);
+            assert!(rows >= last && rows % DEEPGEMM_BLOCK_M == 0.0 && rows >= f64::from(picks));
+            last = rows;
+        }
+    }
 
     #[test]
     fn absorbed_latent_prefill_is_multi_query_attention_over_the_latent() {

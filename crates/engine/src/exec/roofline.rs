@@ -93,6 +93,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 experts take their fused-MoE fit at every size (vLLM's; Hopper: Triton, Blackwell: FlashInfer TRTLLM-Gen), not just at prefill sizes.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_deepgemm_moe_padded",
+        "false",
+        "Whether fp8 experts run vLLM 0.12's DeepGEMM MoE, which computes every block of its worst-case padded layout (round_up(tokens·top_k + experts·127, 128) rows) whatever the routing; only where the expert TP group is under 8 GPUs (vLLM turns its DeepGEMM MoE off from TP 8). Times the routed experts as the larger of that and the fit.",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe",
         "false",
         "Whether fp8 experts run TensorRT-LLM's CUTLASS fused MoE, timed on its fit at every size where the device has one (Hopper); wins over fp8_moe_fit_at_decode. An experiment's knob: no engine bundle sets it.",
@@ -192,6 +197,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         kernel_fusion,
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
+        deepgemm_moe_padded: params.bool("roofline_execution_time_predictor_config_deepgemm_moe_padded"),
         trtllm_cutlass_fp8_moe: params
             .bool("roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"),
         trtllm_decode_attention: params
@@ -241,6 +247,9 @@ pub struct RooflineCoefficients {
     /// Triton fused MoE on Hopper, FlashInfer's TRTLLM-Gen fp8 block MoE on Blackwell) instead
     /// of the generic fp8 curve at decode sizes.
     pub fp8_moe_fit_at_decode: bool,
+    /// fp8 experts on vLLM 0.12's DeepGEMM MoE: every block of the worst-case padded layout
+    /// computed ([`cost::deepgemm_padded_moe_us`]), where the expert TP group is under 8 GPUs.
+    pub deepgemm_moe_padded: bool,
     /// fp8 experts on TensorRT-LLM's CUTLASS fused MoE's fit over every size
     /// ([`class::MOE_EXPERTS_FP8_CUTLASS`]) where the device has one; before
     /// `fp8_moe_fit_at_decode`.
@@ -344,6 +353,7 @@ impl Default for RooflineCoefficients {
             kernel_fusion: KernelFusion::None,
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
+            deepgemm_moe_padded: false,
             trtllm_cutlass_fp8_moe: false,
             trtllm_decode_attention: false,
         }
@@ -400,6 +410,9 @@ pub struct RooflinePredictor {
     /// An MoE model under expert or attention data parallelism (`None`: experts split by TP
     /// on every GPU, the `moe` path).
     deployed: Option<DeployedMoe>,
+    /// The routed experts also take vLLM 0.12's DeepGEMM MoE over its padded layout, the larger
+    /// of the two (`RooflineCoefficients::deepgemm_moe_padded`, where it applies).
+    deepgemm_padded: bool,
     all_reduce: Option<Collective>,
     /// From this message size (bytes) on, NCCL's fit instead of `all_reduce` (an engine kernel
     /// whose buffer is smaller).
@@ -762,7 +775,28 @@ impl RooflinePredictor {
             ),
             _ => String::new(),
         };
+        // vLLM 0.12's DeepGEMM MoE (`get_fp8_moe_backend`, `vllm/model_executor/layers/
+        // quantization/fp8.py`) is off by default where the MoE layer's TP group is 8 GPUs or
+        // more (vllm-project/vllm#29346); that group (`FusedMoEParallelConfig.tp_size`) is the
+        // attention TP × DP without expert parallelism and 1 with it.
+        let moe_tp_group = if replica.parallel.expert_parallel_size > 1 {
+            1
+        } else {
+            replica.parallel.expert_tensor_parallel_size()
+        };
+        let deepgemm_padded = settings.deepgemm_moe_padded
+            && expert_weights == Dtype::Fp8
+            && m.moe.is_some()
+            && moe_tp_group < 8;
+        let moe_text = if deepgemm_padded {
+            format!(
+                "{moe_text}; fp8 experts on vLLM 0.12's DeepGEMM MoE where its padded blocks cost more (every block of round_up(tokens·top_k + experts·127, 128) rows)"
+            )
+        } else {
+            moe_text
+        };
         RooflinePredictor {
+            deepgemm_padded,
             settings,
             layers: replica.layers_per_stage() as f64,
             first_k_dense: m.moe.as_ref().map_or(0, |moe| moe.first_k_dense_layers),
@@ -1014,6 +1048,19 @@ impl RooflinePredictor {
             routing.active_experts(tokens),
             self.expert_weight_bytes,
         );
+        let routed = if self.deepgemm_padded {
+            routed.max(cost::deepgemm_padded_moe_us(
+                &self.gemm,
+                &self.op_curves[Op::MlpAct as usize],
+                self.gemm_peaks,
+                self.peaks,
+                &MoeShape { shared_dim: 0.0, ..*shape },
+                tokens * shape.top_k,
+                self.expert_weight_bytes,
+            ))
+        } else {
+            routed
+        };
         let shared =
             cost::shared_expert_us(&self.shared_gemm, self.gemm_peaks, shape, tokens, self.weight_bytes);
         (router, routed + shared)
@@ -1618,6 +1665,19 @@ impl RooflinePredictor {
                 d.load.experts_reached(picks),
                 self.expert_weight_bytes,
             );
+            let routed = if self.deepgemm_padded {
+                routed.max(cost::deepgemm_padded_moe_us(
+                    &self.gemm,
+                    &self.op_curves[Op::MlpAct as usize],
+                    self.gemm_peaks,
+                    self.peaks,
+                    &d.routed,
+                    picks,
+                    self.expert_weight_bytes,
+                ))
+            } else {
+                routed
+            };
             let shared = out.get(Op::MoeExperts);
             out.set(Op::MoeExperts, shared + moe_layers * 1e-3 * routed, Provenance::Roofline);
         }
@@ -2899,6 +2959,50 @@ mod latent_tests {
             assert!((0.7..1.55).contains(&ratio), "b200, {tokens} tokens: {ratio:.2}");
         }
         assert!(b_off.moe_us(b_off.moe.as_ref().unwrap(), 4.0).1 < 0.7 * 47.6);
+    }
+
+    #[test]
+    fn vllm_012_deepgemm_moe_computes_its_padded_blocks_whatever_the_batch() {
+        let qwen = |tp: &str, padded: bool| {
+            let settings = RooflineCoefficients {
+                fp8_moe_fit_at_decode: true,
+                deepgemm_moe_padded: padded,
+                ..Default::default()
+            };
+            predictor_of("Qwen/Qwen3-235B-A22B-FP8", "h200", tp, "fp8", settings)
+        };
+        let (off, on) = (qwen("2", false), qwen("2", true));
+        let experts = |p: &RooflinePredictor, tokens: f64| p.moe_us(p.moe.as_ref().unwrap(), tokens).1;
+        // Qwen3-235B at TP 2 (128 experts, 1536 × 4096 gate-up and 4096 × 768 down per GPU):
+        // 16,384 padded rows from 1 to 16 tokens. AIC h200_sxm/gemm_fp8_block.csv times those
+        // GEMMs on DeepGEMM at 300.1 and 130.1 µs, 430 µs before the activation; the Triton
+        // fit (the flag off) 100-250 µs there.
+        for tokens in [1.0, 4.0, 16.0] {
+            let padded = experts(&on, tokens);
+            assert!((0.8..1.4).contains(&(padded / 430.0)), "{tokens} tokens: {padded:.0} µs");
+            assert!(padded > 1.5 * experts(&off, tokens), "{tokens} tokens");
+        }
+        // Flat in the batch: the rows barely change (16,384 → 16,640 at 48 tokens).
+        let (one, many) = (experts(&on, 1.0), experts(&on, 48.0));
+        assert!(one > 0.95 * many && one <= many, "{one:.0} against {many:.0} µs");
+        // Never below the fit: at prefill sizes the padding is a small share of the rows.
+        for tokens in [1.0, 64.0, 512.0, 4096.0, 16384.0] {
+            assert!(experts(&on, tokens) >= experts(&off, tokens), "{tokens} tokens");
+        }
+        assert!(on.describe().contains("DeepGEMM MoE"));
+        // From an expert TP group of 8 vLLM runs its Triton MoE (vllm-project/vllm#29346).
+        let (off8, on8) = (qwen("8", false), qwen("8", true));
+        assert_eq!(experts(&on8, 16.0), experts(&off8, 16.0));
+        assert!(!on8.describe().contains("DeepGEMM MoE"));
+        // bf16 experts never take it.
+        let bf16 = predictor_of(
+            "Qwen/Qwen3-235B-A22B-FP8",
+            "h200",
+            "4",
+            "bf16",
+            RooflineCoefficients { deepgemm_moe_padded: true, ..Default::default() },
+        );
+        assert!(!bf16.deepgemm_padded);
     }
 
     #[test]
