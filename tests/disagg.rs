@@ -940,10 +940,14 @@ fn a_decode_pool_with_its_own_scheduler_takes_one_request_through_prefill_transf
 #[test]
 fn a_decode_pool_s_own_scheduler_admits_transfers_by_its_own_rule() {
     // As decode_admission_follows_each_engines_rule, with the prefill pool on vLLM's scheduler
-    // throughout: the decode pool's scheduler alone decides whether the second transfer waits
-    // (vLLM reserves the prompt; TensorRT-LLM prompt and output; SGLang keeps room besides).
+    // throughout: the decode pool's scheduler alone decides whether the second request waits
+    // and when (vLLM reserves the prompt; TensorRT-LLM prompt and output; SGLang keeps room
+    // besides, and pre-allocates before the prefill whatever the prefill pool runs: its
+    // decode server's bootstrap).
     let inputs = trace(&[(0.0, 1000, 200), (0.0, 1000, 200)]);
-    for (decode, waits) in [("vllm_v1", false), ("sglang", true), ("trtllm", true)] {
+    for (decode, waits, before_prefill) in
+        [("vllm_v1", false, false), ("sglang", true, true), ("trtllm", true, false)]
+    {
         let c = disagg_config(&[
             ("disaggregation_config_decode_replica_scheduler_type", decode),
             ("disaggregation_config_decode_num_blocks", "140"),
@@ -954,10 +958,16 @@ fn a_decode_pool_s_own_scheduler_admits_transfers_by_its_own_rule() {
         let s = report.summary.disaggregation.as_ref().unwrap();
         assert_eq!(
             s.kv_transfer_wait_s.max > s.kv_transfer_s.max,
-            waits,
+            waits && !before_prefill,
             "{decode}: {:?}",
             s.kv_transfer_wait_s
         );
+        let first_end = report.requests.iter().map(|r| r.completed_at_ns).min().unwrap();
+        let second = report.requests.iter().max_by_key(|r| r.completed_at_ns).unwrap();
+        if waits {
+            assert!(second.completed_at_ns > first_end, "{decode}");
+        }
+        assert_eq!(second.prefill_completed_at_ns > first_end, before_prefill, "{decode}");
     }
 }
 

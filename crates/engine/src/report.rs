@@ -282,7 +282,8 @@ pub struct TransferRecord {
     /// The decode replica (numbered after the prefill pool's replicas).
     pub decode_replica: u32,
     /// Prefill end to transfer start: waiting for the decode replica to reserve KV room
-    /// (admission), then for the two replicas' links, ns (`kv_transfer_wait_time`).
+    /// (admission; none under an SGLang decode pool, which reserved it before the prefill),
+    /// then for the two replicas' links, ns (`kv_transfer_wait_time`).
     pub wait_ns: u64,
     /// The transfer on the link (latency, overhead, bytes), ns (`kv_transfer_time`).
     pub transfer_ns: u64,

@@ -105,8 +105,9 @@ pub struct Request {
     pub original_prefill_tokens: u32,
     /// Arrival instant (a closed-loop client's send: it may reach the scheduler later).
     pub arrived_at: SimTime,
-    /// When it reached the router: its arrival, plus a closed-loop client's overhead. Waiting
-    /// queues serve requests in this order.
+    /// When it reached the router: its arrival, plus a closed-loop client's overhead; under
+    /// SGLang's disaggregated bootstrap, when its decode reservation let it into the prefill
+    /// scheduler's waiting queue. Waiting queues serve requests in this order.
     pub received_at: SimTime,
     /// Conversation/session id from the trace.
     pub session_id: Option<u64>,

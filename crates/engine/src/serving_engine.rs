@@ -225,6 +225,12 @@ fn target(config: &Config, version: Option<Version>, facts: &dyn Lookup) -> Engi
     }
 }
 
+/// The catalogue's GPUs DeepGEMM runs on: its kernels are SM90 (Hopper) and SM100 (Blackwell)
+/// only (deepseek-ai/DeepGEMM's README; vLLM's `has_deep_gemm` / `is_deep_gemm_supported`
+/// checks the capability), so vLLM's fp8 MoE elsewhere (L40S, A100, MI300X, a custom device)
+/// stays on its other kernels.
+const DEEP_GEMM_DEVICES: &[&str] = &["h100", "h200", "b200", "b300", "gb200", "gb300"];
+
 /// vLLM V1 (`vllm serve`).
 fn vllm(t: &EngineTarget) -> Vec<Setting> {
     // EngineArgs.get_batch_defaults: the OpenAI server's defaults for GPUs with ≥ 70 GiB that
@@ -280,7 +286,8 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // wheel; VALIDATION.md, "vLLM 0.12's DeepGEMM MoE computes its padded blocks".
         Setting::new(
             "roofline_execution_time_predictor_config_deepgemm_moe_padded",
-            t.version.is_some_and(|v| v >= Version(0, 12, 0) && v < Version(0, 13, 0)),
+            t.version.is_some_and(|v| v >= Version(0, 12, 0) && v < Version(0, 13, 0))
+                && DEEP_GEMM_DEVICES.contains(&t.device.as_str()),
         ),
         Setting::new(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
@@ -606,14 +613,15 @@ mod tests {
 
     #[test]
     fn only_vllm_012_times_its_deepgemm_moe_padded_blocks() {
-        let padded = |engine: &str, version: &str| {
+        let on = |engine: &str, version: &str, device: &str| {
             let (c, _) = applied(&[
                 ("serving_engine", engine),
                 ("serving_engine_version", version),
-                ("replica_config_device", "h200"),
+                ("replica_config_device", device),
             ]);
             value(&c, "roofline_execution_time_predictor_config_deepgemm_moe_padded")
         };
+        let padded = |engine: &str, version: &str| on(engine, version, "h200");
         for (version, expected) in [
             ("0.11.0", "false"),
             ("0.12.0", "true"),
@@ -624,6 +632,11 @@ mod tests {
             assert_eq!(padded("vllm", version), expected, "{version}");
         }
         assert_eq!(padded("sglang", "0.5.6"), "false");
+        // DeepGEMM needs SM90 or SM100: not on an L40S (SM89), an A100 or an MI300X.
+        assert_eq!(on("vllm", "0.12.0", "b200"), "true");
+        for device in ["l40s", "a100", "mi300x"] {
+            assert_eq!(on("vllm", "0.12.0", device), "false", "{device}");
+        }
     }
 
     #[test]

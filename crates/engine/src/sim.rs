@@ -555,6 +555,11 @@ impl Simulation {
 
     /// Reuses an ended request's memory unless its replica's scheduler still reads it.
     fn release(&mut self, id: RequestId) {
+        // A restarted request that ended without a transfer (one output token, or refused)
+        // leaves no attempt start behind for the next request in its slot.
+        if let Some(disagg) = self.disagg.as_mut() {
+            disagg.attempt_starts.remove(&id);
+        }
         let replica = self.requests.get(id).replica;
         if replica.is_none_or(|r| !self.replicas.0[r.0 as usize].scheduler.reads_ended_requests()) {
             self.requests.release(id);
@@ -796,7 +801,8 @@ impl Simulation {
             let decode = self.requests.get(id).decode_replica.expect("reserved on a decode replica");
             let admitted =
                 self.replicas.0[decode.0 as usize].scheduler.admit_transferred(id, &mut self.requests);
-            debug_assert_eq!(admitted, Ok(true), "a reserved request is admitted on its reservation");
+            // Always checked: a reserved request the decode scheduler did not take would never decode.
+            assert_eq!(admitted, Ok(true), "a reserved request is admitted on its reservation");
             self.start_transfer(id, decode);
             return;
         }
@@ -909,6 +915,11 @@ impl Simulation {
                     // its waiting queue.
                     disagg.awaiting_transfers[replica.0 as usize] += 1;
                     disagg.reserved.insert(id);
+                    // It reaches the prefill scheduler's waiting queue now (SGLang moves it from
+                    // the bootstrap queue when polled), so a batch formed before now (the overlap
+                    // or receive cutoff) must not see it, and the queue orders it from now.
+                    let request = self.requests.get_mut(id);
+                    request.received_at = request.received_at.max(self.now);
                     match self.replicas.0[prefill.0 as usize].scheduler.add_request(id, &mut self.requests) {
                         Ok(()) => self.queue.push(self.now, Event::ReplicaSchedule { replica: prefill }),
                         Err(reason) => self.refuse(id, reason),

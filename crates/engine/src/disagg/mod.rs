@@ -85,7 +85,7 @@ pub const FLAGS: &[FlagDef] = &[
     FlagDef::opt_int(
         "disaggregation_config_decode_batch_size_cap",
         "none",
-        "Most requests running at once on a decode replica (its replica scheduler's batch-size cap); none = the prefill replicas' cap.",
+        "Most requests running at once on a decode replica (its replica scheduler's batch-size cap); none = the prefill replicas' cap, or the decode scheduler's own default when it differs.",
     ),
     FlagDef::opt_int(
         "disaggregation_config_decode_max_num_batched_tokens",

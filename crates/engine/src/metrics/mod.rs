@@ -404,8 +404,11 @@ impl Metrics {
         self.kv_transfer_wait_ns.push(wait_ns);
         self.kv_transfer_ns.push(transfer_ns);
         self.num_kv_transfers_nvlink += u64::from(link == crate::disagg::LinkKind::NvLink);
-        self.transfers
-            .insert(id.0, TransferRecord { decode_replica: decode_replica.0, wait_ns, transfer_ns });
+        // Kept only for the request rows that are output (streamed rows take theirs).
+        if self.spec.store_request_metrics {
+            self.transfers
+                .insert(id.0, TransferRecord { decode_replica: decode_replica.0, wait_ns, transfer_ns });
+        }
     }
 
     /// Takes request `id`'s KV transfer (disaggregated), as its streamed row is written.
