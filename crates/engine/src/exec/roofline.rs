@@ -1024,6 +1024,36 @@ impl RooflinePredictor {
         cost::gemm_us(&self.gemm, self.gemm_peaks, sequences, n, k, ACT_BYTES, self.lm_head_weight_bytes)
     }
 
+    /// The routed experts (`shape` without its shared expert) for `tokens` tokens reaching
+    /// `active` experts, µs per layer: the grouped GEMM, or under vLLM 0.12's DeepGEMM the
+    /// larger of it and the padded layout of `routed_rows` routed rows
+    /// ([`cost::deepgemm_padded_moe_us`]).
+    fn routed_experts_us(&self, shape: &MoeShape, tokens: f64, active: f64, routed_rows: f64) -> f64 {
+        let grouped = cost::moe_experts_blended_us(
+            &self.moe_gemm,
+            self.moe_prefill.as_ref(),
+            &self.op_curves[Op::MlpAct as usize],
+            self.gemm_peaks,
+            self.peaks,
+            shape,
+            tokens,
+            active,
+            self.expert_weight_bytes,
+        );
+        if !self.deepgemm_padded {
+            return grouped;
+        }
+        grouped.max(cost::deepgemm_padded_moe_us(
+            &self.gemm,
+            &self.op_curves[Op::MlpAct as usize],
+            self.gemm_peaks,
+            self.peaks,
+            shape,
+            routed_rows,
+            self.expert_weight_bytes,
+        ))
+    }
+
     /// MoE router and experts for `tokens` tokens, µs per layer: `(router, experts)`.
     fn moe_us(&self, moe: &(MoeShape, MoeRouting), tokens: f64) -> (f64, f64) {
         let (shape, routing) = moe;
@@ -1037,30 +1067,12 @@ impl RooflinePredictor {
             self.weight_bytes,
         );
         // The routed experts at their weights' bytes, then the shared expert at the others'.
-        let routed = cost::moe_experts_blended_us(
-            &self.moe_gemm,
-            self.moe_prefill.as_ref(),
-            &self.op_curves[Op::MlpAct as usize],
-            self.gemm_peaks,
-            self.peaks,
+        let routed = self.routed_experts_us(
             &MoeShape { shared_dim: 0.0, ..*shape },
             tokens,
             routing.active_experts(tokens),
-            self.expert_weight_bytes,
+            tokens * shape.top_k,
         );
-        let routed = if self.deepgemm_padded {
-            routed.max(cost::deepgemm_padded_moe_us(
-                &self.gemm,
-                &self.op_curves[Op::MlpAct as usize],
-                self.gemm_peaks,
-                self.peaks,
-                &MoeShape { shared_dim: 0.0, ..*shape },
-                tokens * shape.top_k,
-                self.expert_weight_bytes,
-            ))
-        } else {
-            routed
-        };
         let shared =
             cost::shared_expert_us(&self.shared_gemm, self.gemm_peaks, shape, tokens, self.weight_bytes);
         (router, routed + shared)
@@ -1654,30 +1666,7 @@ impl RooflinePredictor {
         let mut out = slowest.unwrap_or_default();
         if moe_layers > 0.0 && total_tokens > 0 {
             let picks = d.load.busiest_picks(total_tokens as f64);
-            let routed = cost::moe_experts_blended_us(
-                &self.moe_gemm,
-                self.moe_prefill.as_ref(),
-                &self.op_curves[Op::MlpAct as usize],
-                self.gemm_peaks,
-                self.peaks,
-                &d.routed,
-                picks,
-                d.load.experts_reached(picks),
-                self.expert_weight_bytes,
-            );
-            let routed = if self.deepgemm_padded {
-                routed.max(cost::deepgemm_padded_moe_us(
-                    &self.gemm,
-                    &self.op_curves[Op::MlpAct as usize],
-                    self.gemm_peaks,
-                    self.peaks,
-                    &d.routed,
-                    picks,
-                    self.expert_weight_bytes,
-                ))
-            } else {
-                routed
-            };
+            let routed = self.routed_experts_us(&d.routed, picks, d.load.experts_reached(picks), picks);
             let shared = out.get(Op::MoeExperts);
             out.set(Op::MoeExperts, shared + moe_layers * 1e-3 * routed, Provenance::Roofline);
         }
