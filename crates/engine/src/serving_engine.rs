@@ -294,6 +294,18 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
             (2 * seqs).min(512).min(tokens),
         ),
         Setting::new("roofline_execution_time_predictor_config_cuda_graph_prefill", true),
+        // Under data parallelism every rank pads its step to the busiest rank's token count
+        // while CUDA graphs are on (its default): `coordinate_batch_across_dp` with
+        // `allow_dp_padding = cudagraph_mode != NONE` (`v1/worker/gpu_model_runner.py`,
+        // `_determine_batch_execution_and_padding`, the 0.12.0 and 0.16.0 wheels; 0.10.2's
+        // `get_dp_padding` pads unless `enforce_eager`), an idle rank's dummy batch too, and the
+        // MoE's dispatch carries every rank's padded tokens (`NaiveAll2AllManager.dispatch`).
+        // vllm-project/vllm#34102 (merged 2026-02, not in the 0.16.0 wheel, so from 0.17) pads
+        // only steps every rank replays from a graph. docs/policies.md, "Per-rank batches".
+        Setting::new(
+            "roofline_execution_time_predictor_config_dp_padding",
+            if Version::at_least(t.version, 0, 17) { "graph_steps" } else { "all_steps" },
+        ),
     ]
 }
 
@@ -657,7 +669,13 @@ mod tests {
         assert_eq!(flag(&vllm, "eager_host_serial"), "false");
         assert_eq!(flag(&vllm, "eager_moe_host_serial"), "true");
         assert_eq!(flag(&vllm, "fp8_moe_fit_at_decode"), "true");
+        // vLLM pads every DP rank's step to the busiest rank's tokens; the others do not.
+        assert_eq!(flag(&vllm, "dp_padding"), "graph_steps");
+        let (vllm_012, _) = applied(&[("serving_engine", "vllm"), ("serving_engine_version", "0.12.0")]);
+        assert_eq!(flag(&vllm_012, "dp_padding"), "all_steps");
+        assert_eq!(flag(&sglang, "dp_padding"), "none");
         let (trtllm, _) = applied(&[("serving_engine", "trtllm"), ("replica_config_device", "h200")]);
+        assert_eq!(flag(&trtllm, "dp_padding"), "none");
         assert_eq!(flag(&trtllm, "cuda_graph_max_tokens"), "2048");
         assert_eq!(flag(&trtllm, "cuda_graph_prefill"), "false");
         assert_eq!(num(&trtllm, "eager_launch_us"), TRTLLM_EAGER_LAUNCH_US);

@@ -107,12 +107,45 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "false",
         "Whether fp8-KV decode attention runs TensorRT-LLM's own kernel (XQA; AIConfigurator's TensorRT-LLM fit, where the device has one) instead of the default fit (vLLM's kernels); only for heads of 128 with 2-16 query heads per KV head, the shapes it was fitted on.",
     ),
+    FlagDef::choice(
+        "roofline_execution_time_predictor_config_dp_padding",
+        &DpPadding::NAMES,
+        "none",
+        "Under attention DP, which steps every rank runs at the busiest rank's token count (vLLM's DP padding): none, all_steps (vLLM < 0.17, CUDA graphs on) or graph_steps (vLLM 0.17+: only steps replayed from a graph). Each rank's token-wise ops then run over that many tokens and the MoE over ranks × that many.",
+    ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
         "Whether prefill steps are replayed from CUDA graphs too (vLLM's piecewise graphs).",
     ),
 ];
+
+/// Which attention-DP steps every rank runs at the busiest rank's token count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DpPadding {
+    /// Every rank runs its own tokens (Vidur parity; SGLang, TensorRT-LLM).
+    #[default]
+    None,
+    /// Every step (vLLM before 0.17 with CUDA graphs on: `allow_dp_padding` from the global
+    /// `cudagraph_mode`).
+    AllSteps,
+    /// Only steps replayed from a CUDA graph on every rank (vLLM 0.17+, vllm-project/vllm#34102:
+    /// the ranks take the lowest of their graph modes and pad only if it is not NONE).
+    GraphSteps,
+}
+
+impl DpPadding {
+    /// The flag's values.
+    pub const NAMES: [&'static str; 3] = ["none", "all_steps", "graph_steps"];
+
+    fn parse(name: &str) -> DpPadding {
+        match name {
+            "all_steps" => DpPadding::AllSteps,
+            "graph_steps" => DpPadding::GraphSteps,
+            _ => DpPadding::None,
+        }
+    }
+}
 
 /// Which element-wise kernels run fused into a neighbour (no launch, no extra pass over memory).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -198,6 +231,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
         deepgemm_moe_padded: params.bool("roofline_execution_time_predictor_config_deepgemm_moe_padded"),
+        dp_padding: DpPadding::parse(&params.string("roofline_execution_time_predictor_config_dp_padding")),
         trtllm_cutlass_fp8_moe: params
             .bool("roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"),
         trtllm_decode_attention: params
@@ -250,6 +284,11 @@ pub struct RooflineCoefficients {
     /// fp8 experts on vLLM 0.12's DeepGEMM MoE: every block of the worst-case padded layout
     /// computed ([`cost::deepgemm_padded_moe_us`]), where the expert TP group is under 8 GPUs.
     pub deepgemm_moe_padded: bool,
+    /// Which steps under attention DP are padded to the busiest rank's token count (vLLM's
+    /// `coordinate_batch_across_dp`): each rank's token-wise ops (norms, projections, the
+    /// exchange) then run over that many tokens and the MoE over ranks × that many (the
+    /// dispatch carries every rank's padded tokens); attention over the real ones.
+    pub dp_padding: DpPadding,
     /// fp8 experts on TensorRT-LLM's CUTLASS fused MoE's fit over every size
     /// ([`class::MOE_EXPERTS_FP8_CUTLASS`]) where the device has one; before
     /// `fp8_moe_fit_at_decode`.
@@ -354,6 +393,7 @@ impl Default for RooflineCoefficients {
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
             deepgemm_moe_padded: false,
+            dp_padding: DpPadding::None,
             trtllm_cutlass_fp8_moe: false,
             trtllm_decode_attention: false,
         }
@@ -1653,12 +1693,30 @@ impl RooflinePredictor {
     ) -> (ExecutionTime, u64) {
         let mut ranks: Vec<RankBatch> = Vec::with_capacity(d.ranks);
         spread_over_ranks(batch, d.ranks, &mut ranks);
-        let total_tokens: u64 = ranks.iter().map(|r| r.tokens).sum();
+        let busiest_rank_tokens = ranks.iter().map(|r| r.tokens).max().unwrap_or(0);
+        // With DP padding every rank (an idle one's dummy batch too) runs the busiest rank's
+        // token count, and the MoE's dispatch gathers every rank's padded tokens.
+        let pad = match self.settings.dp_padding {
+            DpPadding::None => false,
+            DpPadding::AllSteps => true,
+            // One eager rank makes the step eager everywhere, and then nothing is padded.
+            DpPadding::GraphSteps => {
+                let per_rank = if self.settings.eager.graph_prefill {
+                    busiest_rank_tokens
+                } else {
+                    ranks.iter().map(|r| r.items.len() as u64).max().unwrap_or(0)
+                };
+                !self.settings.eager.is_eager(per_rank, batch.iter().any(|item| item.is_prefill))
+            }
+        };
+        let total_tokens: u64 =
+            if pad { busiest_rank_tokens * ranks.len() as u64 } else { ranks.iter().map(|r| r.tokens).sum() };
         let dense_layers = self.dense_layers_on_stage(position.stage);
         let moe_layers = self.layers - dense_layers;
         let mut slowest: Option<ExecutionTime> = None;
         for rank in ranks.iter().filter(|r| !r.items.is_empty()) {
-            let t = self.rank_time(d, rank, total_tokens as f64, position, dense_layers, moe_layers);
+            let tokens = if pad { busiest_rank_tokens } else { rank.tokens };
+            let t = self.rank_time(d, rank, tokens, total_tokens as f64, position, dense_layers, moe_layers);
             if slowest.as_ref().is_none_or(|s| t.total_ms() > s.total_ms()) {
                 slowest = Some(t);
             }
@@ -1670,16 +1728,19 @@ impl RooflinePredictor {
             let shared = out.get(Op::MoeExperts);
             out.set(Op::MoeExperts, shared + moe_layers * 1e-3 * routed, Provenance::Roofline);
         }
-        let busiest_rank_tokens = ranks.iter().map(|r| r.tokens).max().unwrap_or(0);
         (out, busiest_rank_tokens)
     }
 
     /// One attention-DP rank's own part of a step: attention, the dense layers, the router,
     /// the shared expert and its exchange, the LM head over its sequences and its CPU work.
+    /// `rank_tokens`: the tokens its token-wise ops run over (its own, or the busiest rank's
+    /// under DP padding).
+    #[allow(clippy::too_many_arguments)]
     fn rank_time(
         &self,
         d: &DeployedMoe,
         rank: &RankBatch,
+        rank_tokens: u64,
         total_tokens: f64,
         position: StagePosition,
         dense_layers: f64,
@@ -1688,8 +1749,8 @@ impl RooflinePredictor {
         let mut out = ExecutionTime::default();
         let r = Provenance::Roofline;
         let per_layer_ms = self.layers * 1e-3;
-        let tokens = rank.tokens as f64;
-        let memo = self.token_ops_us(rank.tokens);
+        let tokens = rank_tokens as f64;
+        let memo = self.token_ops_us(rank_tokens);
         let op_us = |slot: Option<usize>| slot.map_or(0.0, |i| memo[i]);
         for (op, slot) in TOKEN_OP_SLOTS {
             if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
@@ -3376,6 +3437,52 @@ mod deployed_tests {
         assert!(
             t.get(Op::MoeExperts) > prefill_only.get(Op::MoeExperts),
             "the experts see every rank's tokens"
+        );
+    }
+
+    #[test]
+    fn dp_padding_runs_every_rank_at_the_busiest_ranks_tokens() {
+        // A 4,096-token prompt on one of two ranks, 16 decodes on the other. Without padding
+        // the experts see 4,112 tokens; with vLLM's DP padding both ranks run 4,096 tokens (the
+        // decoding rank 4,080 padding ones), so the experts see 8,192 and the decoding rank's
+        // token-wise ops match the prefilling one's; attention stays over the real tokens.
+        let replica = deployed_deepseek(2, 8);
+        let plain = with_routing(&replica, MoeRoutingKind::Uniform);
+        let padded = RooflinePredictor::new(
+            &replica,
+            RooflineCoefficients { dp_padding: DpPadding::AllSteps, ..RooflineCoefficients::default() },
+        )
+        .unwrap();
+        let mut batch = vec![BatchItem::prefill(0, 4096)];
+        batch.extend(decode_batch(16, 1024));
+        let (t_plain, t_pad) = (plain.predict(&batch, ONLY), padded.predict(&batch, ONLY));
+        assert!(t_pad.get(Op::MoeExperts) > t_plain.get(Op::MoeExperts), "experts over 2 × 4,096 tokens");
+        assert!(t_pad.get(Op::MoeAllGatherReduceScatter) > t_plain.get(Op::MoeAllGatherReduceScatter));
+        assert_eq!(t_pad.get(Op::AttnPrefill), t_plain.get(Op::AttnPrefill));
+        assert_eq!(t_pad.get(Op::InputLayernorm), t_plain.get(Op::InputLayernorm));
+        // Two prompts of 4,096, one a rank: already even, so padding changes nothing.
+        let even = [BatchItem::prefill(0, 4096), BatchItem::prefill(0, 4096)];
+        assert_eq!(padded.predict(&even, ONLY).total_ms(), plain.predict(&even, ONLY).total_ms());
+        // Equal to the unpadded step of two 4,096-token prompts: the same tokens everywhere
+        // but the decoding rank's attention, which is in the prefilling rank's shadow.
+        let e = plain.predict(&even, ONLY);
+        assert_eq!(t_pad.get(Op::MoeExperts), e.get(Op::MoeExperts));
+        assert_eq!(t_pad.get(Op::MoeAllGatherReduceScatter), e.get(Op::MoeAllGatherReduceScatter));
+        // vLLM 0.17+: only steps every rank replays from a graph are padded. With piecewise
+        // graphs up to 512 tokens the 4,096-token prompt runs eagerly, so nothing is padded;
+        // a 256-token one is within the graphs, so the decoding rank pads to 256.
+        let eager =
+            EagerLaunch { launch_us: 20.0, graph_max_tokens: 512, graph_prefill: true, ..Default::default() };
+        let with = |dp_padding| {
+            RooflinePredictor::new(&replica, RooflineCoefficients { dp_padding, eager, ..Default::default() })
+                .unwrap()
+        };
+        let (none, graphs) = (with(DpPadding::None), with(DpPadding::GraphSteps));
+        assert_eq!(graphs.predict(&batch, ONLY).total_ms(), none.predict(&batch, ONLY).total_ms());
+        let mut small = vec![BatchItem::prefill(0, 256)];
+        small.extend(decode_batch(16, 1024));
+        assert!(
+            graphs.predict(&small, ONLY).get(Op::MoeExperts) > none.predict(&small, ONLY).get(Op::MoeExperts)
         );
     }
 
