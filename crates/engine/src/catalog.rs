@@ -218,6 +218,12 @@ pub struct ModelArch {
     /// DeepSeek Sparse Attention over the latent attention, if any.
     #[serde(default)]
     pub sparse_attention: Option<SparseAttentionSpec>,
+    /// The Hugging Face architecture class (`config.json`'s first `architectures` entry, e.g.
+    /// `Qwen3MoeForCausalLM`): engines pick their model code by it, and a few of their
+    /// per-architecture choices (TensorRT-LLM's all-reduce/norm fusion) follow it. None when
+    /// the catalogue does not say.
+    #[serde(default)]
+    pub architecture: Option<String>,
 }
 
 fn default_activation() -> String {

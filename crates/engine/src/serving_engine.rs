@@ -483,9 +483,13 @@ fn trtllm(t: &EngineTarget) -> Vec<Setting> {
         // Its custom all-reduce kernels (NCCL above their size limit); cuBLAS GEMMs as vLLM's.
         Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "trtllm_custom"),
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
-        // Its decoder layers fuse the residual add and RMSNorm into the all-reduce (TP > 1,
-        // hidden size > 4096) and RoPE into the KV-cache write.
+        // Its decoder layers fuse the residual add and RMSNorm into the all-reduce (TP > 1:
+        // the Llama layer above hidden 4096, the Qwen3-MoE and gpt-oss layers at any size) and
+        // RoPE into the KV-cache write.
         Setting::new("roofline_execution_time_predictor_config_kernel_fusion", "trtllm"),
+        // Its fp8 experts run the CUTLASS fused MoE (`MoeConfig.backend` CUTLASS by default,
+        // `CutlassFusedMoE`): timed on that runner's fit where the device has one (H100/H200).
+        Setting::new("roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe", true),
         // Its attention op decodes an fp8 KV cache with its own XQA kernels, not FlashAttention
         // (AIC's TensorRT-LLM generation-attention table, where the device has a fit of it).
         Setting::new("roofline_execution_time_predictor_config_trtllm_decode_attention", true),
@@ -620,7 +624,8 @@ mod tests {
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_all_reduce_kernel"), "trtllm_custom");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_decode_attention"), "true");
-        assert_eq!(settings.len(), 18);
+        assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"), "true");
+        assert_eq!(settings.len(), 19);
     }
 
     #[test]

@@ -64,9 +64,10 @@ pub mod class {
     /// (`vllm_fp8moe_flashinfer_cutlass_flashinferexperts`, which vLLM runs only with EP > 1, so
     /// the rows are EP 2-256 and the fit is applied to each EP rank's experts; DeepSeek's
     /// experts at EP 8 and 4 tokens: 126 µs a layer, where the Triton kernel at TP 8 takes 78).
-    /// Read only under `roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe`, an
-    /// experiment's knob that no engine bundle sets: vLLM's invocation of the kernel may not be
-    /// TensorRT-LLM's tuned one (VALIDATION.md, "TensorRT-LLM against SGLang on H200").
+    /// Read only under `roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe`, which
+    /// the TensorRT-LLM bundle sets (vLLM's invocation of the kernel may not be TensorRT-LLM's
+    /// tuned one; VALIDATION.md, "TensorRT-LLM against SGLang on H200" and "TensorRT-LLM's
+    /// Qwen3-MoE and gpt-oss layers fuse their norms").
     pub const MOE_EXPERTS_FP8_CUTLASS: &str = "moe_experts_fp8_cutlass";
     /// The same for fp4 experts: NVFP4 (`moe_nvfp4.csv`) where the device has an fp4 rate
     /// (Blackwell), weight-only MXFP4 with 16-bit activations (`moe_w4a16_mxfp4.csv`) where it

@@ -15,6 +15,7 @@ use super::cost::{
 use super::moe_parallel::{MoeExchange, RankBatch, RankLoad, spread_over_ranks};
 use super::shape::LayerShape;
 use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
+use crate::catalog::ModelArch;
 use crate::config::{ConfigError, Dtype, FlagDef, Params, ReplicaSpec};
 
 pub(super) const FLAGS: &[FlagDef] = &[
@@ -171,9 +172,29 @@ impl KernelFusion {
     }
 }
 
-/// TensorRT-LLM fuses the all-reduce with the residual add and RMSNorm only above this hidden
-/// size (smaller models lose accuracy; `LlamaDecoderLayer.enable_fusion`).
+/// TensorRT-LLM's Llama decoder layer fuses the all-reduce with the residual add and RMSNorm
+/// only above this hidden size (smaller models lose accuracy; `LlamaDecoderLayer.enable_fusion`).
 const TRTLLM_NORM_FUSION_MIN_HIDDEN: f64 = 4096.0;
+
+/// Architectures whose TensorRT-LLM decoder layer fuses both all-reduces with the residual add
+/// and the next RMSNorm at any hidden size whenever attention runs tensor-parallel (no attention
+/// DP): `Qwen3MoEDecoderLayer` (`tensorrt_llm/_torch/models/modeling_qwen3_moe.py`:
+/// `PRE_MOE_FUSION = enable_fusion and has_tp`, `enable_fusion` off only under attention DP or
+/// `TRTLLM_QWEN3_EAGER_FUSION_DISABLED`; read in an early stored version, in-file
+/// `load_weights`, and the current one) and gpt-oss's `TransformerBlock`
+/// (`modeling_gpt_oss.py`: `forward_tp`, taken when `is_tp = has_tp and not
+/// enable_attention_dp`, runs both all-reduces as `AllReduceFusionOp.RESIDUAL_RMS_NORM`; read
+/// in the first stored version, `OpenAIMoeForCausalLM`, and the current one). Others keep the
+/// Llama layer's threshold (Mixtral's decoder layer fuses nothing; not modelled apart).
+const TRTLLM_NORM_FUSION_ANY_HIDDEN: [&str; 2] = ["Qwen3MoeForCausalLM", "GptOssForCausalLM"];
+
+/// Whether TensorRT-LLM's decoder layer of `m` runs the residual add and the norms inside its
+/// all-reduces at this attention TP and attention DP.
+fn trtllm_norms_in_all_reduce(m: &ModelArch, tp: u32, attention_dp: u32) -> bool {
+    let any_hidden = m.architecture.as_deref().is_some_and(|a| TRTLLM_NORM_FUSION_ANY_HIDDEN.contains(&a))
+        && attention_dp <= 1;
+    tp > 1 && (any_hidden || f64::from(m.embedding_dim) > TRTLLM_NORM_FUSION_MIN_HIDDEN)
+}
 
 pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {
     let (cpu_ms, cpu_per_req_ms) = cpu_overhead_flags(params);
@@ -675,7 +696,7 @@ impl RooflinePredictor {
         let shape = LayerShape::of(m, tp);
         let trtllm_fusion = settings.kernel_fusion == KernelFusion::Trtllm;
         let norms_in_all_reduce =
-            trtllm_fusion && tp > 1 && shape.embedding_dim > TRTLLM_NORM_FUSION_MIN_HIDDEN;
+            trtllm_fusion && trtllm_norms_in_all_reduce(m, tp, replica.parallel.attention_dp_size);
         let rope_in_kv_write = trtllm_fusion;
         // Latent attention's kernels where they were measured; the ordinary attention fits
         // (FlashAttention's) extrapolated elsewhere, and said so.
@@ -2513,6 +2534,52 @@ mod tests {
                 assert_eq!(fused.get(op), plain.get(op), "{model} TP {tp}: {op:?}");
             }
         }
+    }
+
+    #[test]
+    fn trtllm_qwen3_moe_and_gpt_oss_layers_fuse_their_norms_at_any_hidden_size_without_attention_dp() {
+        let build = |model: &str, tp: &str, dp: &str, fusion: KernelFusion| {
+            let r = replica(&[
+                ("replica_config_model_name", model),
+                ("replica_config_device", "h100"),
+                ("replica_config_tensor_parallel_size", tp),
+                ("replica_config_attention_dp_size", dp),
+            ]);
+            let settings = RooflineCoefficients { kernel_fusion: fusion, ..Default::default() };
+            RooflinePredictor::new(&r, settings).unwrap()
+        };
+        let batch = decode_batch(8, 1024);
+        let norm_ops = [Op::InputLayernorm, Op::PostAttentionLayernorm, Op::Add];
+        // Hidden 4096 (Qwen3-235B) and 2880 (gpt-oss-120b): at or below the Llama layer's
+        // threshold, fused all the same under TP.
+        for model in ["Qwen/Qwen3-235B-A22B-FP8", "openai/gpt-oss-120b"] {
+            let plain = build(model, "8", "1", KernelFusion::None).predict(&batch, ONLY);
+            let fused = build(model, "8", "1", KernelFusion::Trtllm).predict(&batch, ONLY);
+            for op in norm_ops {
+                assert!(plain.get(op) > 0.0, "{model}: {op:?}");
+                assert!(fused.get(op) < 0.05 * plain.get(op), "{model}: {op:?}");
+            }
+        }
+        // Mixtral (hidden 4096, no architecture in the catalogue, a decoder layer that fuses
+        // nothing) keeps the Llama layer's threshold: unfused.
+        let plain = build("mistralai/Mixtral-8x7B-v0.1", "4", "1", KernelFusion::None).predict(&batch, ONLY);
+        let fused =
+            build("mistralai/Mixtral-8x7B-v0.1", "4", "1", KernelFusion::Trtllm).predict(&batch, ONLY);
+        for op in norm_ops {
+            assert_eq!(fused.get(op), plain.get(op), "Mixtral: {op:?}");
+        }
+        // Under attention DP the Qwen3 layer turns fusion off (`enable_fusion &= not
+        // enable_attention_dp`); gpt-oss takes its unfused `forward_normal`. Without TP there
+        // is no all-reduce to fuse into.
+        let arch = |name: &str| crate::catalog::find_model(name).unwrap();
+        for model in ["Qwen/Qwen3-235B-A22B-FP8", "openai/gpt-oss-120b"] {
+            assert!(trtllm_norms_in_all_reduce(arch(model), 4, 1), "{model}");
+            assert!(!trtllm_norms_in_all_reduce(arch(model), 4, 4), "{model}");
+            assert!(!trtllm_norms_in_all_reduce(arch(model), 1, 1), "{model}");
+        }
+        // The Llama rule is unchanged: hidden 8192 fuses with TP, 4096 does not.
+        assert!(trtllm_norms_in_all_reduce(arch("meta-llama/Meta-Llama-3-70B"), 4, 1));
+        assert!(!trtllm_norms_in_all_reduce(arch("meta-llama/Meta-Llama-3-8B"), 4, 1));
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         sliding_window,
         linear_attention: None,
         sparse_attention: None,
+        architecture: family.architectures.first().cloned(),
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
