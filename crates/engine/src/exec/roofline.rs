@@ -50,7 +50,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "roofline_execution_time_predictor_config_kernel_fusion",
         &KernelFusion::NAMES,
         "none",
-        "Small kernels fused into others: none (Vidur parity) or trtllm (TensorRT-LLM's decoder layers: norms in the all-reduces, RoPE in the KV write).",
+        "Small kernels fused into others: none (Vidur parity), trtllm (TensorRT-LLM's decoder layers: norms in the all-reduces, RoPE in the KV write) or sglang (SGLang's FlashInfer all-reduce fusion: norms in the all-reduces in steps of up to 2048 tokens).",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_launch_us",
