@@ -43,6 +43,8 @@ pub struct EngineTarget {
     pub tensor_parallel_size: u32,
     /// Pipeline stages per replica.
     pub pipeline_stages: u32,
+    /// Attention data-parallel ranks per replica.
+    pub attention_dp_size: u32,
     /// Whether the GPU has fp4 tensor cores (Blackwell: the catalogue lists an fp4 rate).
     pub fp4_tensor_cores: bool,
     /// The weights' dtype (`replica_config_weight_dtype`: fp16, fp8, fp4, ...).
@@ -214,6 +216,7 @@ fn target(config: &Config, version: Option<Version>, facts: &dyn Lookup) -> Engi
         device_memory_gib,
         tensor_parallel_size: int("replica_config_tensor_parallel_size"),
         pipeline_stages: int("replica_config_num_pipeline_stages"),
+        attention_dp_size: int("replica_config_attention_dp_size"),
         fp4_tensor_cores,
         weight_dtype: config.get("replica_config_weight_dtype").to_text(),
         latent_attention: model.is_some_and(|(latent, _)| latent),
@@ -398,6 +401,45 @@ fn sglang_moe_layer_us(t: &EngineTarget) -> f64 {
     }
 }
 
+/// The first SGLang release read whose server arguments turn its FlashInfer all-reduce fusion on
+/// by themselves for `DeepseekV3ForCausalLM` on SM100 (`_handle_model_specific_adjustments`: 0.5.5
+/// "if not self.enable_dp_attention: self.enable_flashinfer_allreduce_fusion = True"; earlier
+/// releases not read, so left unfused).
+const SGLANG_ALL_REDUCE_FUSION_SINCE: Version = Version(0, 5, 5);
+/// From this release the same default covers Hopper (SM90) too: 0.5.7's rule takes
+/// `DeepseekV3ForCausalLM` (with `GptOss`, `Glm4Moe`, `Qwen3Moe`; 0.5.9 adds Kimi-K2.5) on
+/// `is_sm90_supported() or is_blackwell_supported()` (0.5.8 on: `is_sm100_supported()`), without
+/// DP attention, on one node, not on H20, with no MoE all-to-all backend; 0.5.6.post2 is SM100
+/// only.
+const SGLANG_ALL_REDUCE_FUSION_HOPPER_SINCE: Version = Version(0, 5, 7);
+/// The catalogue's SM100-family GPUs (`is_sm100_supported`: capability major 10) and its Hopper
+/// ones (SM90).
+const SM100_DEVICES: &[&str] = &["b200", "b300", "gb200", "gb300"];
+const SM90_DEVICES: &[&str] = &["h100", "h200"];
+
+/// Whether SGLang runs its FlashInfer all-reduce fusion on `t` by default (read in the
+/// 0.5.5, 0.5.6.post2, 0.5.7, 0.5.8, 0.5.9 and 0.5.10.post1 wheels, `server_args.py`): for the
+/// DeepSeek-V3 architecture — the catalogue's latent-attention models without the sparse indexer
+/// (Kimi-K2.5's `KimiK25ForConditionalGeneration` joins in 0.5.9; the sparse-indexer models are
+/// left out: GLM-5's `GlmMoeDsaForCausalLM` is not in the list, DeepSeek-V3.2's handling differs
+/// by release) — on an SM100 GPU (from 0.5.7 also SM90), without attention DP, with the replica
+/// on one host (`nnodes == 1`, from 0.5.6.post2: 8 GPUs a host, 4 on a GB200 / GB300 tray;
+/// taken for 0.5.5 too). The expert-parallel runs here use no all-to-all backend. `nightly…`
+/// builds read as the newest. InferenceX's DeepSeek Blackwell scripts also pass
+/// `--enable-flashinfer-allreduce-fusion` themselves.
+fn sglang_all_reduce_fusion(t: &EngineTarget) -> bool {
+    let since = |v: Version| t.version.is_none_or(|have| have >= v);
+    let host_gpus = if matches!(t.device.as_str(), "gb200" | "gb300") { 4 } else { 8 };
+    let gpu = SM100_DEVICES.contains(&t.device.as_str())
+        || (SM90_DEVICES.contains(&t.device.as_str()) && since(SGLANG_ALL_REDUCE_FUSION_HOPPER_SINCE));
+    t.latent_attention
+        && !t.sparse_indexer
+        && gpu
+        && since(SGLANG_ALL_REDUCE_FUSION_SINCE)
+        && t.attention_dp_size <= 1
+        && t.tensor_parallel_size.saturating_mul(t.pipeline_stages) <= host_gpus
+}
+
 /// SGLang's `chunked_prefill_size` and `cuda_graph_max_bs` by GPU memory
 /// (`ServerArgs._handle_gpu_memory_settings`).
 fn sglang_memory_tier(memory_gib: f64, tp: u32) -> (u32, u32) {
@@ -450,6 +492,9 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         // "SGLang on Blackwell": the fixed part of TTFT adds to the prefill's GPU time).
         Setting::new("roofline_execution_time_predictor_config_eager_host_serial", true),
     ];
+    if sglang_all_reduce_fusion(t) {
+        settings.push(Setting::new("roofline_execution_time_predictor_config_kernel_fusion", "sglang"));
+    }
     if t.speculative.is_some() {
         // `_handle_speculative_decoding` (0.5.5-0.5.10.post1): 48 running requests unless set, the
         // overlap scheduler off (spec v2, `SGLANG_ENABLE_SPEC_V2`, is off by default), and with
@@ -758,6 +803,45 @@ mod tests {
         assert_eq!(moe_us("Qwen/Qwen3.5-397B-A17B", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(moe_us("no-such/model", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(SGLANG_EAGER_MOE_LAYER_US, 2500.0);
+    }
+
+    #[test]
+    fn sglang_fuses_norms_into_the_all_reduce_for_deepseek_by_gpu_version_dp_and_host() {
+        // The bundle's kernel fusion for an SGLang run with `flags` on top of DeepSeek-V3, TP 8.
+        let fusion = |flags: &[(&str, &str)]| {
+            let mut all = vec![
+                ("serving_engine", "sglang"),
+                ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+                ("replica_config_device", "b200"),
+                ("replica_config_tensor_parallel_size", "8"),
+            ];
+            all.extend_from_slice(flags);
+            let (c, _) = applied(&all);
+            c.get("roofline_execution_time_predictor_config_kernel_fusion").to_text()
+        };
+        assert_eq!(fusion(&[]), "sglang");
+        assert_eq!(
+            fusion(&[("replica_config_device", "b300"), ("serving_engine_version", "0.5.10.post1")]),
+            "sglang"
+        );
+        assert_eq!(fusion(&[("serving_engine_version", "0.5.5")]), "sglang");
+        // Before 0.5.5 (not read) none; Hopper from 0.5.7.
+        assert_eq!(fusion(&[("serving_engine_version", "0.5.3")]), "none");
+        assert_eq!(
+            fusion(&[("replica_config_device", "h200"), ("serving_engine_version", "0.5.9")]),
+            "sglang"
+        );
+        assert_eq!(fusion(&[("replica_config_device", "h200"), ("serving_engine_version", "0.5.6")]), "none");
+        // Other GPUs, attention DP, two hosts, other architectures: none.
+        assert_eq!(fusion(&[("replica_config_device", "a100")]), "none");
+        assert_eq!(fusion(&[("replica_config_attention_dp_size", "8")]), "none");
+        assert_eq!(fusion(&[("replica_config_tensor_parallel_size", "16")]), "none");
+        assert_eq!(
+            fusion(&[("replica_config_device", "gb200"), ("replica_config_tensor_parallel_size", "8")]),
+            "none"
+        );
+        assert_eq!(fusion(&[("replica_config_model_name", "Qwen/Qwen3.5-397B-A17B")]), "none");
+        assert_eq!(fusion(&[("replica_config_model_name", "zai-org/GLM-5")]), "none");
     }
 
     #[test]

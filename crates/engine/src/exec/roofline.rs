@@ -51,7 +51,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "roofline_execution_time_predictor_config_kernel_fusion",
         &KernelFusion::NAMES,
         "none",
-        "Small kernels fused into others: none (Vidur parity) or trtllm (TensorRT-LLM's decoder layers: norms in the all-reduces, RoPE in the KV write).",
+        "Small kernels fused into others: none (Vidur parity), trtllm (TensorRT-LLM's decoder layers: norms in the all-reduces, RoPE in the KV write) or sglang (SGLang's FlashInfer all-reduce fusion: norms in the all-reduces in steps of up to 2048 tokens).",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_launch_us",
@@ -158,19 +158,34 @@ pub enum KernelFusion {
     /// when TP > 1 and the hidden size exceeds 4096; its attention op's QKV preprocessing applies
     /// RoPE while writing the KV cache).
     Trtllm,
+    /// SGLang's FlashInfer all-reduce fusion (`--enable-flashinfer-allreduce-fusion`): with TP > 1
+    /// the post-attention all-reduce runs with the residual add and the post-attention RMSNorm,
+    /// and the MoE / MLP output's all-reduce with the next layer's input RMSNorm
+    /// (`layers/communicator.py` `apply_flashinfer_allreduce_fusion`,
+    /// `should_fuse_mlp_allreduce_with_next_layer`; `layers/layernorm.py`
+    /// `forward_with_allreduce_fusion`, 0.5.5-0.5.10.post1), for batches of up to
+    /// [`SGLANG_ALL_REDUCE_FUSION_MAX_TOKENS`] tokens (`FUSE_ALLREDUCE_MAX_BATCH_SIZE`); larger
+    /// batches keep separate kernels. RoPE keeps its own.
+    Sglang,
 }
 
 impl KernelFusion {
     /// The flag's values.
-    pub const NAMES: [&'static str; 2] = ["none", "trtllm"];
+    pub const NAMES: [&'static str; 3] = ["none", "trtllm", "sglang"];
 
     fn parse(name: &str) -> KernelFusion {
         match name {
             "trtllm" => KernelFusion::Trtllm,
+            "sglang" => KernelFusion::Sglang,
             _ => KernelFusion::None,
         }
     }
 }
+
+/// SGLang fuses the all-reduce with the residual add and RMSNorm for batches of at most this
+/// many tokens (`FUSE_ALLREDUCE_MAX_BATCH_SIZE` in `layers/communicator.py`, 0.5.5-0.5.10.post1;
+/// FlashInfer's fused kernel's workspace is sized for it).
+pub const SGLANG_ALL_REDUCE_FUSION_MAX_TOKENS: u64 = 2048;
 
 /// TensorRT-LLM's Llama decoder layer fuses the all-reduce with the residual add and RMSNorm
 /// only above this hidden size (smaller models lose accuracy; `LlamaDecoderLayer.enable_fusion`).
@@ -480,8 +495,10 @@ pub struct RooflinePredictor {
     all_reduce_above: Option<(f64, Collective)>,
     send_recv: AlphaBeta,
     post_attn_norm: bool,
-    /// The residual add and the norms run inside the all-reduces (no launches of their own).
+    /// The residual add and the norms run inside the all-reduces (no launches of their own) in
+    /// steps of up to `norm_fusion_max_tokens` tokens.
     norms_in_all_reduce: bool,
+    norm_fusion_max_tokens: u64,
     /// RoPE runs in the KV-cache write kernel (one launch for both).
     rope_in_kv_write: bool,
     /// Kernels an eager step launches per layer: the attention block, a dense MLP, an MoE MLP
@@ -695,8 +712,12 @@ impl RooflinePredictor {
 
         let shape = LayerShape::of(m, tp);
         let trtllm_fusion = settings.kernel_fusion == KernelFusion::Trtllm;
-        let norms_in_all_reduce =
-            trtllm_fusion && trtllm_norms_in_all_reduce(m, tp, replica.parallel.attention_dp_size);
+        let sglang_fusion = settings.kernel_fusion == KernelFusion::Sglang;
+        let norms_in_all_reduce = (trtllm_fusion
+            && trtllm_norms_in_all_reduce(m, tp, replica.parallel.attention_dp_size))
+            || (sglang_fusion && tp > 1);
+        let norm_fusion_max_tokens =
+            if sglang_fusion { SGLANG_ALL_REDUCE_FUSION_MAX_TOKENS } else { u64::MAX };
         let rope_in_kv_write = trtllm_fusion;
         // Latent attention's kernels where they were measured; the ordinary attention fits
         // (FlashAttention's) extrapolated elsewhere, and said so.
@@ -970,6 +991,7 @@ impl RooflinePredictor {
             send_recv,
             post_attn_norm: m.post_attn_norm,
             norms_in_all_reduce,
+            norm_fusion_max_tokens,
             rope_in_kv_write,
             layer_kernels,
             latent_attention: shape.latent.is_some(),
@@ -1171,13 +1193,16 @@ impl RooflinePredictor {
         self.post_attn_norm
     }
 
-    /// The µs of `op`, whose own kernel takes `unfused_us`, under the engine's kernel fusion.
+    /// The µs of `op`, whose own kernel takes `unfused_us`, under the engine's kernel fusion, in
+    /// a step of `tokens` tokens.
     /// A fused op still moves its data inside its host kernel but pays no launch of its own:
     /// its fixed floor (the latency of a near-empty launch) is taken off. The residual add and
-    /// the norms ride in the all-reduce; the KV-cache write and RoPE share one launch.
-    pub fn fused_us(&self, op: Op, unfused_us: f64) -> f64 {
+    /// the norms ride in the all-reduce (SGLang: in steps of up to 2048 tokens); the KV-cache
+    /// write and RoPE share one launch.
+    pub fn fused_us(&self, op: Op, tokens: u64, unfused_us: f64) -> f64 {
+        let norms_fused = self.norms_in_all_reduce && tokens <= self.norm_fusion_max_tokens;
         let saved = match op {
-            Op::InputLayernorm | Op::PostAttentionLayernorm | Op::Add if self.norms_in_all_reduce => {
+            Op::InputLayernorm | Op::PostAttentionLayernorm | Op::Add if norms_fused => {
                 self.launch_floor_us(op)
             }
             Op::AttnKvCacheSave if self.rope_in_kv_write => {
@@ -1777,7 +1802,7 @@ impl RooflinePredictor {
             if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
                 continue;
             }
-            out.set(op, per_layer_ms * self.fused_us(op, op_us(slot)), r);
+            out.set(op, per_layer_ms * self.fused_us(op, rank.tokens, op_us(slot)), r);
         }
         let (prefill, decode) = self.attention_work(&rank.items);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
@@ -1886,7 +1911,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
             if op == Op::PostAttentionLayernorm && !self.post_attn_norm {
                 continue;
             }
-            out.set(op, per_layer_ms * self.fused_us(op, op_us(slot)), r);
+            out.set(op, per_layer_ms * self.fused_us(op, token_count, op_us(slot)), r);
         }
         let (prefill, decode) = self.attention_work(batch);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
@@ -2534,6 +2559,41 @@ mod tests {
                 assert_eq!(fused.get(op), plain.get(op), "{model} TP {tp}: {op:?}");
             }
         }
+    }
+
+    #[test]
+    fn sglang_fusion_folds_norms_into_the_all_reduce_up_to_2048_tokens_and_leaves_rope() {
+        let build = |model: &str, tp: &str, fusion: KernelFusion| {
+            let r = replica(&[
+                ("replica_config_model_name", model),
+                ("replica_config_device", "b200"),
+                ("replica_config_tensor_parallel_size", tp),
+            ]);
+            let settings = RooflineCoefficients { kernel_fusion: fusion, ..Default::default() };
+            RooflinePredictor::new(&r, settings).unwrap()
+        };
+        let norm_ops = [Op::InputLayernorm, Op::PostAttentionLayernorm, Op::Add];
+        let plain = build("deepseek-ai/DeepSeek-V3", "8", KernelFusion::None);
+        let fused = build("deepseek-ai/DeepSeek-V3", "8", KernelFusion::Sglang);
+        // A decode step and a 2048-token prefill: the norms and the add lose their launches.
+        for batch in [decode_batch(4, 1024), vec![BatchItem::prefill(0, 2048)]] {
+            let (p, f) = (plain.predict(&batch, ONLY), fused.predict(&batch, ONLY));
+            for op in norm_ops {
+                assert!(f.get(op) < p.get(op), "{op:?}: {} vs {}", f.get(op), p.get(op));
+            }
+            // RoPE and the KV write keep their own kernels (TensorRT-LLM's fusion, not SGLang's).
+            assert_eq!(f.get(Op::AttnRope), p.get(Op::AttnRope));
+            assert_eq!(f.get(Op::AttnKvCacheSave), p.get(Op::AttnKvCacheSave));
+            assert_eq!(f.get(Op::AttnPostProjAllReduce), p.get(Op::AttnPostProjAllReduce));
+        }
+        // One token more and SGLang runs the unfused kernels.
+        let long = [BatchItem::prefill(0, 2049)];
+        assert_eq!(fused.predict(&long, ONLY), plain.predict(&long, ONLY));
+        // Without an all-reduce (TP 1) there is nothing to fuse into.
+        let batch = decode_batch(4, 1024);
+        let one = build("meta-llama/Meta-Llama-3-8B", "1", KernelFusion::Sglang).predict(&batch, ONLY);
+        let one_plain = build("meta-llama/Meta-Llama-3-8B", "1", KernelFusion::None).predict(&batch, ONLY);
+        assert_eq!(one, one_plain);
     }
 
     #[test]
