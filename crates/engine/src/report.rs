@@ -845,7 +845,7 @@ mod chrome_json {
         impl Serialize for Ops<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut ops = self.0.to_vec();
-                ops.sort_by_key(|(name, _)| *name);
+                crate::stats::sort_short_by(&mut ops, |(name, _)| *name);
                 let mut map = serializer.serialize_map(Some(ops.len()))?;
                 for (name, ms) in ops {
                     map.serialize_entry(name, &ms)?;
@@ -1049,7 +1049,10 @@ pub struct Report {
     pub requests: Vec<RequestRecord>,
     /// Disaggregated: the KV transfers of the requests in `requests` that had one, by request
     /// id (the last columns of their rows); empty when aggregated or when `requests` is.
-    pub request_transfers: BTreeMap<u32, TransferRecord>,
+    /// Looked up by id, never iterated: a hash map, whose code the worker links anyway for
+    /// other key types, where a B-tree of this type added ~8 KB to its wasm (BENCHMARKS.md,
+    /// "Page weight at stop 36").
+    pub request_transfers: rustc_hash::FxHashMap<u32, TransferRecord>,
     /// Refused and unfinished requests.
     pub request_errors: Vec<RequestError>,
     /// Batch-stage slices, if the Chrome trace is on.

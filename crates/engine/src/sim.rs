@@ -1,7 +1,6 @@
 //! The simulation: world state and the event loop. Every event is handled in one `match` in
 //! [`Simulation::handle`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::batch::{Batch, BatchPlan, BatchSlot};
@@ -161,23 +160,43 @@ struct DisaggRuntime {
     /// prefill queues for its decode replica's reservation when it arrives, and reaches its
     /// prefill replica only once reserved.
     bootstrap: bool,
-    /// Bootstrap: requests holding a decode reservation whose prefill has not ended (they
-    /// leave at their hand-off, or when refused, which frees the reservation).
-    reserved: std::collections::BTreeSet<RequestId>,
     /// Bootstrap: an admission pass is under way (a refusal inside it frees a reservation and
     /// asks for another pass instead of nesting one).
     admitting: bool,
     /// Bootstrap: a reservation was freed during an admission pass.
     readmit: bool,
-    /// Layer-wise transfer: for prefill-pool requests restarted by recompute (only those),
-    /// their restart count and the start of their latest prefill attempt, whose span is the
-    /// one the layers can be sent in (`scheduled_at` is the first attempt's start; the KV
+    /// Per-request state of the runtime, by the request's arena slot
+    /// ([`Request::arena_slot`]: dense among the live requests, so this stays as long as the
+    /// most requests live at once), cleared when the request is released. A vector rather
+    /// than maps by id: the same lookups, without a B-tree per field in the worker's wasm
+    /// (BENCHMARKS.md, "Page weight at stop 36").
+    slots: Vec<SlotState>,
+}
+
+/// A request's own state in [`DisaggRuntime`] (the default: none).
+#[derive(Clone, Copy, Debug, Default)]
+struct SlotState {
+    /// Bootstrap: it holds a decode reservation and its prefill has not ended (it leaves at
+    /// its hand-off, or when refused, which frees the reservation).
+    reserved: bool,
+    /// Layer-wise transfer: for a prefill-pool request restarted by recompute (only those),
+    /// its restart count and the start of its latest prefill attempt, whose span is the one
+    /// the layers can be sent in (`scheduled_at` is the first attempt's start; the KV
     /// computed before a restart was dropped). Set by `new_batch`, read and removed at the
     /// transfer's admission.
-    attempt_starts: BTreeMap<RequestId, (u32, SimTime)>,
+    attempt_start: Option<(u32, SimTime)>,
 }
 
 impl DisaggRuntime {
+    /// The state of the request in arena slot `slot`.
+    fn slot(&mut self, slot: u32) -> &mut SlotState {
+        let i = slot as usize;
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, SlotState::default());
+        }
+        &mut self.slots[i]
+    }
+
     /// The refusal of a request that has tokens left after its prefill (so it goes to the
     /// decode pool) but needs more KV blocks than a decode replica can ever give it: the
     /// replica's, or one attention-DP rank's share where each rank admits from its own pool.
@@ -253,10 +272,9 @@ impl Simulation {
                 targets: Vec::with_capacity(num_decode as usize),
                 awaiting_transfers: vec![0; (n + num_decode) as usize],
                 bootstrap,
-                reserved: std::collections::BTreeSet::new(),
                 admitting: false,
                 readmit: false,
-                attempt_starts: BTreeMap::new(),
+                slots: Vec::new(),
             }
         });
         let num_all = replicas.len();
@@ -531,7 +549,7 @@ impl Simulation {
         // frees it, which may admit the requests queued behind it.
         let mut freed = None;
         if let Some(disagg) = self.disagg.as_mut()
-            && disagg.reserved.remove(&id)
+            && std::mem::take(&mut disagg.slot(request.arena_slot).reserved)
         {
             let decode = request.decode_replica.expect("reserved on a decode replica");
             disagg.awaiting_transfers[decode.0 as usize] -= 1;
@@ -556,9 +574,9 @@ impl Simulation {
     /// Reuses an ended request's memory unless its replica's scheduler still reads it.
     fn release(&mut self, id: RequestId) {
         // A restarted request that ended without a transfer (one output token, or refused)
-        // leaves no attempt start behind for the next request in its slot.
+        // leaves no attempt start (nor any other state) behind for the next request in its slot.
         if let Some(disagg) = self.disagg.as_mut() {
-            disagg.attempt_starts.remove(&id);
+            *disagg.slot(self.requests.get(id).arena_slot) = SlotState::default();
         }
         let replica = self.requests.get(id).replica;
         if replica.is_none_or(|r| !self.replicas.0[r.0 as usize].scheduler.reads_ended_requests()) {
@@ -626,8 +644,9 @@ impl Simulation {
             for &id in &batch.plan.requests {
                 let request = self.requests.get(id);
                 let restarts = request.num_restarts;
-                if restarts > 0 && d.attempt_starts.get(&id).is_none_or(|&(seen, _)| seen != restarts) {
-                    d.attempt_starts.insert(id, (restarts, now));
+                let slot = d.slot(request.arena_slot);
+                if restarts > 0 && slot.attempt_start.is_none_or(|(seen, _)| seen != restarts) {
+                    slot.attempt_start = Some((restarts, now));
                 }
             }
         }
@@ -790,7 +809,7 @@ impl Simulation {
         let disagg = self.disagg.as_mut().expect("disaggregated");
         disagg.awaiting_transfers[replica.0 as usize] += 1;
         if disagg.bootstrap {
-            let reserved = disagg.reserved.remove(&id);
+            let reserved = std::mem::take(&mut disagg.slot(self.requests.get(id).arena_slot).reserved);
             if self.check_invariants {
                 assert!(
                     reserved,
@@ -914,7 +933,7 @@ impl Simulation {
                     // Reserved: the prefill server's bootstrap is done and the request joins
                     // its waiting queue.
                     disagg.awaiting_transfers[replica.0 as usize] += 1;
-                    disagg.reserved.insert(id);
+                    disagg.slot(self.requests.get(id).arena_slot).reserved = true;
                     // It reaches the prefill scheduler's waiting queue now (SGLang moves it from
                     // the bootstrap queue when polled), so a batch formed before now (the overlap
                     // or receive cutoff) must not see it, and the queue orders it from now.
@@ -947,7 +966,8 @@ impl Simulation {
         let prefill_end = request.prefill_completed_at.expect("prefilled");
         // The start of its last uninterrupted prefill attempt (its first schedule unless
         // it was restarted: the KV of an earlier attempt was dropped, never sent).
-        let attempt_start = disagg.attempt_starts.remove(&id).map(|(_, at)| at).or(request.scheduled_at);
+        let attempt_start =
+            disagg.slot(request.arena_slot).attempt_start.take().map(|(_, at)| at).or(request.scheduled_at);
         // Layer-wise sending overlaps the prefill only if room was there at its end, and
         // only while the link was free during it.
         let overlapped = if prefill_end == self.now {

@@ -45,8 +45,61 @@ impl Serialize for Stats {
 /// Exact statistics of `values` (sorted in place); percentiles interpolate linearly between
 /// order statistics, as pandas' `quantile` does.
 pub fn exact_stats(values: &mut [f64]) -> Stats {
-    values.sort_by(f64::total_cmp);
+    sort_floats(values);
     sorted_stats(values)
+}
+
+/// Sorts `values` in `f64::total_cmp`'s order. A radix sort orders floats by their bits as
+/// `f64::total_cmp` does, and equal keys are equal bits, so the sequence is the one
+/// `sort_by(f64::total_cmp)` gives; the radix sort of `f64` is linked anyway (the report's
+/// columns), where a comparison sort would add one of its own to the worker's wasm
+/// (BENCHMARKS.md, "Page weight at stop 36").
+pub fn sort_floats(values: &mut [f64]) {
+    radsort::sort(values);
+}
+
+/// The order that sorts `keys` stably: the indices of `keys` by key, equal keys in their given
+/// order (the order `sort_by_key` leaves the items in). For cold callers (parsing, the end of
+/// a run): one sort of `(key, index)` pairs serves them all, where a `sort_by` of each element
+/// type would link a stable sort of its own, 5-10 KB of the worker's wasm each (BENCHMARKS.md,
+/// "Page weight at stop 36"). Sorting the pairs is stable by key since no two pairs are equal.
+pub fn stable_order(keys: impl Iterator<Item = u64>) -> Vec<u32> {
+    let mut pairs: Vec<(u64, u64)> = keys.zip(0u64..).collect();
+    sort_pairs(&mut pairs);
+    pairs.into_iter().map(|(_, i)| i as u32).collect()
+}
+
+/// Sorts `items` stably by `key` (as `sort_by_key` would) through [`stable_order`].
+pub fn sort_stably_by<T>(items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
+    let order = stable_order(items.iter().map(key));
+    let mut taken: Vec<Option<T>> = std::mem::take(items).into_iter().map(Some).collect();
+    items.extend(order.into_iter().filter_map(|i| taken[i as usize].take()));
+}
+
+/// Sorts a short slice stably by `key` (insertion sort: as `sort_by_key` would, for a few
+/// tens of items, without linking a stable sort of the element type).
+pub fn sort_short_by<T, K: Ord>(items: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && key(&items[j - 1]) > key(&items[j]) {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// Sorts pairs in their natural order (unstable: equal pairs are alike). The one instantiation
+/// of a sort of pairs that [`stable_order`] and other callers share.
+#[inline(never)]
+pub fn sort_pairs(pairs: &mut [(u64, u64)]) {
+    pairs.sort_unstable();
+}
+
+/// A key for [`stable_order`] whose unsigned order is `f64::total_cmp`'s order of `x`
+/// (negatives by reversed bits below the positives; -0 before +0; NaNs at the ends by sign).
+pub fn total_order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
 }
 
 /// Exact statistics of `values` sorted by `f64::total_cmp`; the mean sums them in that order.
@@ -91,6 +144,38 @@ pub fn sorted_cdf(values: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stable_order_is_sort_by_keys_order_and_float_keys_are_total_cmps() {
+        let xs = [
+            2.5,
+            -0.0,
+            f64::NAN,
+            0.0,
+            -1.0,
+            2.5,
+            f64::NEG_INFINITY,
+            -f64::NAN,
+            1e-300,
+            -2.5,
+            0.0,
+            f64::INFINITY,
+            -1e-300,
+            2.5,
+        ];
+        let mut expected: Vec<u32> = (0..xs.len() as u32).collect();
+        expected.sort_by(|a, b| xs[*a as usize].total_cmp(&xs[*b as usize]));
+        assert_eq!(stable_order(xs.iter().map(|&x| total_order_key(x))), expected);
+        let mut by_radix = xs;
+        sort_floats(&mut by_radix);
+        let mut by_cmp = xs;
+        by_cmp.sort_by(f64::total_cmp);
+        assert_eq!(by_radix.map(f64::to_bits), by_cmp.map(f64::to_bits));
+        let ids = [5u64, 1, 5, 0, 1, 5];
+        let mut expected: Vec<u32> = (0..ids.len() as u32).collect();
+        expected.sort_by_key(|&i| ids[i as usize]);
+        assert_eq!(stable_order(ids.iter().copied()), expected);
+    }
 
     #[test]
     fn exact_quantiles_interpolate_like_pandas() {

@@ -4,6 +4,13 @@
 
 use super::Provenance;
 
+/// `points` stably sorted by `x` in `f64::total_cmp`'s order (as `sort_by` on `x` would leave
+/// them), through the engine's one shared stable sort ([`crate::stats::stable_order`]).
+fn by_x<P: Copy>(points: &[P], x: impl Fn(&P) -> f64) -> Vec<P> {
+    let order = crate::stats::stable_order(points.iter().map(|p| crate::stats::total_order_key(x(p))));
+    order.into_iter().map(|i| points[i as usize]).collect()
+}
+
 /// A measured curve `y(x)`, x strictly increasing.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table1 {
@@ -13,8 +20,9 @@ pub struct Table1 {
 
 impl Table1 {
     /// Builds from `(x, y)` points in any order; repeated x values are averaged.
-    pub fn new(mut points: Vec<(f64, f64)>) -> Table1 {
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pub fn new(points: Vec<(f64, f64)>) -> Table1 {
+        // Stable: repeated x values are averaged in their given order.
+        let points: Vec<(f64, f64)> = by_x(&points, |p| p.0);
         let mut t = Table1::default();
         let mut i = 0;
         while i < points.len() {
@@ -83,8 +91,8 @@ pub struct Table2 {
 
 impl Table2 {
     /// Builds from `(x, y, z)` points in any order.
-    pub fn new(mut points: Vec<(f64, f64, f64)>) -> Table2 {
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pub fn new(points: Vec<(f64, f64, f64)>) -> Table2 {
+        let points: Vec<(f64, f64, f64)> = by_x(&points, |p| p.0);
         let mut t = Table2::default();
         let mut i = 0;
         while i < points.len() {

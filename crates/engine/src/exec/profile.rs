@@ -160,9 +160,15 @@ const CPU_COLUMNS: [&str; 5] = [
     "ray_comm_time_mean",
 ];
 
-/// The shapes present in a table, for "no rows match" errors.
-fn present(shapes: BTreeSet<String>) -> String {
-    let mut list: Vec<String> = shapes.into_iter().collect();
+/// The shapes present in a table, for "no rows match" errors: each once, in order. (Inserted
+/// one by one: `BTreeSet::insert` of strings is linked anyway, where collecting into the set
+/// would link a stable sort of strings of its own.)
+fn present(shapes: impl IntoIterator<Item = String>) -> String {
+    let mut set = BTreeSet::new();
+    for shape in shapes {
+        set.insert(shape);
+    }
+    let mut list: Vec<String> = set.into_iter().collect();
     if list.len() > 12 {
         let more = list.len() - 12;
         list.truncate(12);
@@ -344,7 +350,7 @@ impl ProfilePredictor {
         let keys = csv.number_rows(&names, &cols)?;
         let rows: Vec<usize> = (0..keys.len()).filter(|i| keys[*i][..7] == want).collect();
         if rows.is_empty() {
-            let shapes = keys
+            let shapes: Vec<String> = keys
                 .iter()
                 .map(|k| {
                     format!(
@@ -414,7 +420,7 @@ impl ProfilePredictor {
             [m.embedding_dim as f64, m.num_q_heads as f64, m.num_kv_heads as f64, block_size, tp as f64];
         let rows: Vec<usize> = (0..keys.len()).filter(|i| keys[*i][..5] == want).collect();
         if rows.is_empty() {
-            let shapes = keys
+            let shapes: Vec<String> = keys
                 .iter()
                 .map(|k| {
                     format!(
@@ -492,7 +498,7 @@ impl ProfilePredictor {
             }
         }
         if points.is_empty() {
-            let shapes = keys
+            let shapes: Vec<String> = keys
                 .iter()
                 .map(|k| format!("num_workers {} devices_per_node {}", whole(k[0]), whole(k[1])))
                 .collect();

@@ -115,7 +115,7 @@ pub struct Metrics {
     num_kv_transfers_nvlink: u64,
     /// Disaggregated: each request's KV transfer, by request id, for its row of
     /// `request_metrics.csv` (moved into the report, or taken as its row is streamed).
-    transfers: BTreeMap<u32, TransferRecord>,
+    transfers: rustc_hash::FxHashMap<u32, TransferRecord>,
 }
 
 /// Inputs of the MFU formula (behaviour.md §7.7) for one pool's replicas.
@@ -228,7 +228,7 @@ impl Metrics {
             chrome_dropped: 0,
             ops_by_name: {
                 let mut ops = Op::ALL;
-                ops.sort_by_key(|op| op.name());
+                crate::stats::sort_short_by(&mut ops, |op| op.name());
                 ops
             },
             batch_records: Vec::new(),
@@ -240,7 +240,7 @@ impl Metrics {
             kv_transfer_ns: Vec::new(),
             kv_transfer_wait_ns: Vec::new(),
             num_kv_transfers_nvlink: 0,
-            transfers: BTreeMap::new(),
+            transfers: Default::default(),
         }
     }
 
@@ -542,7 +542,7 @@ impl Metrics {
             load,
             replicas,
             requests: if keep_records { self.records } else { Vec::new() },
-            request_transfers: if keep_records { self.transfers } else { BTreeMap::new() },
+            request_transfers: if keep_records { self.transfers } else { Default::default() },
             request_errors: self.errors,
             chrome_trace: self.chrome,
             batches: self.batch_records,
@@ -612,7 +612,7 @@ impl Metrics {
                 },
             });
         }
-        self.errors.sort_by_key(|e| e.id);
+        crate::stats::sort_stably_by(&mut self.errors, |e| u64::from(e.id));
     }
 
     /// The 101-point CDFs of the per-request metrics (exact, one sorted column at a time) and
@@ -998,10 +998,12 @@ fn scheduling_delay_trend(records: &[RequestRecord]) -> Option<f64> {
     if records.len() < 8 {
         return None;
     }
-    let mut by_arrival: Vec<(u32, f64)> = records.iter().map(|r| (r.id, r.scheduling_delay())).collect();
-    by_arrival.sort_unstable_by_key(|(id, _)| *id);
+    // Ids are unique: the one order (the shared sort of `stable_order`, not one of its own).
+    let by_arrival = crate::stats::stable_order(records.iter().map(|r| u64::from(r.id)));
     let quarter = by_arrival.len() / 4;
-    let mean = |part: &[(u32, f64)]| part.iter().map(|(_, d)| d).sum::<f64>() / part.len() as f64;
+    let mean = |part: &[u32]| {
+        part.iter().map(|&i| records[i as usize].scheduling_delay()).sum::<f64>() / part.len() as f64
+    };
     Some(mean(&by_arrival[by_arrival.len() - quarter..]) - mean(&by_arrival[..quarter]))
 }
 

@@ -68,7 +68,7 @@ pub(super) fn evaluate(levels: &ServiceLevels, input: &SloInputs) -> Option<SloR
             } else {
                 column.clear();
                 column.extend(input.records.iter().filter_map(|r| value(target.metric, r)));
-                column.sort_by(f64::total_cmp);
+                crate::stats::sort_floats(&mut column);
                 quantile_with_failures(&column, input.not_completed, target.quantile)
             };
             let within = input.records.iter().filter(|r| meets(target, r)).count();

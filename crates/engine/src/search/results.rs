@@ -186,7 +186,8 @@ pub fn pareto_csv(plan: &SearchPlan) -> String {
                 Some((r.configuration, x, latency(&p.outcome)?))
             })
             .collect();
-        candidates.sort_by(|a, b| {
+        // The configuration breaks every tie: an unstable sort gives the one order.
+        candidates.sort_unstable_by(|a, b| {
             let by_x = if higher_is_better { b.1.total_cmp(&a.1) } else { a.1.total_cmp(&b.1) };
             by_x.then(a.2.total_cmp(&b.2)).then(a.0.cmp(&b.0))
         });

@@ -210,7 +210,7 @@ fn read_axis(r: &mut Reader, name: &str, values: &Value) -> Option<Axis> {
                 }
             }
         }
-        value.sort_by_key(|(f, _)| position(f));
+        crate::stats::sort_stably_by(&mut value, |(f, _)| position(f) as u64);
         if parsed.contains(&value) {
             r.error(&item, "is listed twice");
         }
@@ -220,7 +220,7 @@ fn read_axis(r: &mut Reader, name: &str, values: &Value) -> Option<Axis> {
         return None;
     }
     let mut flags: Vec<&'static str> = parsed.iter().flatten().map(|(f, _)| *f).collect();
-    flags.sort_by_key(|f| position(f));
+    crate::stats::sort_stably_by(&mut flags, |f| position(f) as u64);
     flags.dedup();
     Some(Axis { name: flag_name.to_string(), flags, values: parsed })
 }
@@ -336,7 +336,9 @@ impl SearchSpec {
             }
             Some(_) => r.error("space", "must be an object of flag names to lists of values (or of group names to lists of objects of flags)"),
         }
-        space.sort_by_key(|a| a.flags.first().map_or(usize::MAX, |f| position(f)));
+        crate::stats::sort_stably_by(&mut space, |a| {
+            a.flags.first().map_or(usize::MAX, |f| position(f)) as u64
+        });
 
         // The workload: synthetic arrivals at a rate the search sets.
         let generator = base.get("request_generator_config_type").to_text();
@@ -449,7 +451,7 @@ impl SearchSpec {
             }
             Some(_) => r.error("slos", "must be a list of {\"metric\", \"quantile\", \"max_s\"}"),
         }
-        slos.sort_by_key(|t| t.metric);
+        crate::stats::sort_stably_by(&mut slos, |t| t.metric as u64);
         for t in &slos {
             let _ = base.set(t.metric.max_flag(), &t.max_s.to_string());
             let _ = base.set(t.metric.quantile_flag(), &t.quantile.to_string());

@@ -85,8 +85,9 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     }
     check_horizon(p, &trace, &trace.rows[..count], time_scale)?;
     // Replay in arrival order; a stable sort keeps file order among equal times.
-    let mut order: Vec<u32> = (0..count as u32).collect();
-    order.sort_by(|a, b| arrival(&trace, *a).total_cmp(&arrival(&trace, *b)));
+    let order = crate::stats::stable_order(
+        (0..count as u32).map(|row| crate::stats::total_order_key(arrival(&trace, row))),
+    );
     let (has_sessions, has_block_hashes) = (trace.has_sessions(), trace.has_block_hashes());
     let order: Arc<[u32]> = order.into();
     Some(WorkloadPlan {

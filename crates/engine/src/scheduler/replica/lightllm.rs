@@ -83,11 +83,19 @@ fn have_left(request: &Request) -> (u64, u64) {
 
 /// LightLLM's peak-KV estimate in blocks: with requests sorted by tokens left (most first),
 /// when the i-th finishes the first i are live, holding Σ have + i × left_i tokens.
+/// Requests with equal `left` may come in any order: within such a run `tokens` only grows,
+/// so its largest is at the run's end, where Σ have is the same in any order. Hence one
+/// unstable sort of `(u64::MAX − left, have)` pairs, shared with the engine's other sorts
+/// ([`crate::stats::sort_pairs`]), in place of a stable sort of its own.
 fn peak_blocks(live: &mut [(u64, u64)], block_size: u64) -> u64 {
-    live.sort_by_key(|&(_, left)| std::cmp::Reverse(left));
+    for x in live.iter_mut() {
+        *x = (u64::MAX - x.1, x.0);
+    }
+    crate::stats::sort_pairs(live);
     let mut have_sum = 0;
     let mut peak = 0;
-    for (i, &(have, left)) in live.iter().enumerate() {
+    for (i, &(not_left, have)) in live.iter().enumerate() {
+        let left = u64::MAX - not_left;
         let n = i as u64 + 1;
         have_sum += have;
         let tokens = have_sum + n * left + n * (block_size - 1);
@@ -212,6 +220,33 @@ mod tests {
     fn peak_estimate_in_blocks_adds_a_partial_block_per_live_request() {
         // Block size 16: i=0: (4 + 20 + 15)/16 → 3 blocks; i=1: (14 + 10 + 30)/16 → 4 blocks.
         assert_eq!(peak_blocks(&mut [(10, 5), (4, 20)], 16), 4);
+    }
+
+    #[test]
+    fn peak_estimate_is_the_one_a_stable_sort_by_tokens_left_gives() {
+        // The estimate as first written: a stable sort by tokens left, most first.
+        let stable = |live: &[(u64, u64)], block_size: u64| {
+            let mut live = live.to_vec();
+            live.sort_by_key(|&(_, left)| std::cmp::Reverse(left));
+            let (mut have_sum, mut peak) = (0, 0);
+            for (i, &(have, left)) in live.iter().enumerate() {
+                let n = i as u64 + 1;
+                have_sum += have;
+                peak = peak.max((have_sum + n * left + n * (block_size - 1)).div_ceil(block_size));
+            }
+            peak
+        };
+        let mut state = 35;
+        for case in 0..500 {
+            let mut draw = |m: u64| {
+                state = crate::rng::splitmix64(state);
+                state % m
+            };
+            // Few distinct `left` values, so that many requests tie.
+            let live: Vec<(u64, u64)> = (0..1 + draw(12)).map(|_| (draw(5000), draw(4) * 300)).collect();
+            let block_size = [1, 16, 64][case % 3];
+            assert_eq!(peak_blocks(&mut live.clone(), block_size), stable(&live, block_size), "{live:?}");
+        }
     }
 }
 
