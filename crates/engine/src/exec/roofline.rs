@@ -715,7 +715,8 @@ impl RooflinePredictor {
         let sglang_fusion = settings.kernel_fusion == KernelFusion::Sglang;
         let norms_in_all_reduce = (trtllm_fusion
             && trtllm_norms_in_all_reduce(m, tp, replica.parallel.attention_dp_size))
-            || (sglang_fusion && tp > 1);
+            // SGLang skips its FlashInfer fusion under DP attention (`ServerArgs`).
+            || (sglang_fusion && tp > 1 && replica.parallel.attention_dp_size <= 1);
         let norm_fusion_max_tokens =
             if sglang_fusion { SGLANG_ALL_REDUCE_FUSION_MAX_TOKENS } else { u64::MAX };
         let rope_in_kv_write = trtllm_fusion;
@@ -2594,6 +2595,18 @@ mod tests {
         let one = build("meta-llama/Meta-Llama-3-8B", "1", KernelFusion::Sglang).predict(&batch, ONLY);
         let one_plain = build("meta-llama/Meta-Llama-3-8B", "1", KernelFusion::None).predict(&batch, ONLY);
         assert_eq!(one, one_plain);
+        // Under DP attention SGLang leaves the fusion off, even when the flag asks for it.
+        let dp = |fusion: KernelFusion| {
+            let r = replica(&[
+                ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+                ("replica_config_device", "b200"),
+                ("replica_config_tensor_parallel_size", "8"),
+                ("replica_config_attention_dp_size", "8"),
+            ]);
+            let settings = RooflineCoefficients { kernel_fusion: fusion, ..Default::default() };
+            RooflinePredictor::new(&r, settings).unwrap().predict(&batch, ONLY)
+        };
+        assert_eq!(dp(KernelFusion::Sglang), dp(KernelFusion::None));
     }
 
     #[test]
