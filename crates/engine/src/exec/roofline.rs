@@ -155,8 +155,10 @@ pub enum KernelFusion {
     #[default]
     None,
     /// TensorRT-LLM's PyTorch decoder layers (`LlamaDecoderLayer`: `AllReduceFusionOp.RESIDUAL_RMS_NORM*`
-    /// when TP > 1 and the hidden size exceeds 4096; its attention op's QKV preprocessing applies
-    /// RoPE while writing the KV cache).
+    /// when TP > 1 and the hidden size exceeds 4096, Qwen3-MoE and gpt-oss at any hidden size;
+    /// never under attention DP, where the layers have no attention all-reduce and DeepSeek-V3's
+    /// sets `enable_fusion &= not enable_attention_dp`: `trtllm_norms_in_all_reduce`; its
+    /// attention op's QKV preprocessing applies RoPE while writing the KV cache).
     Trtllm,
     /// SGLang's FlashInfer all-reduce fusion (`--enable-flashinfer-allreduce-fusion`): with TP > 1
     /// the post-attention all-reduce runs with the residual add and the post-attention RMSNorm,
@@ -205,10 +207,21 @@ const TRTLLM_NORM_FUSION_ANY_HIDDEN: [&str; 2] = ["Qwen3MoeForCausalLM", "GptOss
 
 /// Whether TensorRT-LLM's decoder layer of `m` runs the residual add and the norms inside its
 /// all-reduces at this attention TP and attention DP.
+///
+/// Never under attention DP, whatever the hidden size: there the attention output has no
+/// all-reduce to ride in (every decoder layer read sets `disable_attn_allreduce` when
+/// `mapping.enable_attention_dp`), the DeepSeek-V3 layer turns its fusion off outright
+/// (`DeepseekV3DecoderLayer`: `enable_fusion &= not enable_attention_dp`, so
+/// `PRE_MOE_FUSION = POST_MOE_FUSION = False`; `tensorrt_llm/_torch/models/modeling_deepseekv3.py`,
+/// stored version 000561df), as the Qwen3-MoE and gpt-oss layers do, and the Llama layer's
+/// pre-MLP fusion requires `not enable_attention_dp` (`LlamaDecoderLayer.PRE_MLP_FUSION`,
+/// `modeling_llama.py`). TensorRT-LLM's attention DP replicates the attention weights on
+/// every GPU (attention TP 1: `docs/source/features/parallel-strategy.md`), so every
+/// TensorRT-LLM attention-DP deployment has `tp` 1 here and stays unfused either way; the
+/// gate keeps a hand-written TP > 1 × DP > 1 replica from taking the Llama threshold.
 fn trtllm_norms_in_all_reduce(m: &ModelArch, tp: u32, attention_dp: u32) -> bool {
-    let any_hidden = m.architecture.as_deref().is_some_and(|a| TRTLLM_NORM_FUSION_ANY_HIDDEN.contains(&a))
-        && attention_dp <= 1;
-    tp > 1 && (any_hidden || f64::from(m.embedding_dim) > TRTLLM_NORM_FUSION_MIN_HIDDEN)
+    let any_hidden = m.architecture.as_deref().is_some_and(|a| TRTLLM_NORM_FUSION_ANY_HIDDEN.contains(&a));
+    tp > 1 && attention_dp <= 1 && (any_hidden || f64::from(m.embedding_dim) > TRTLLM_NORM_FUSION_MIN_HIDDEN)
 }
 
 pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<SharedPredictor> {
@@ -2653,6 +2666,29 @@ mod tests {
         // The Llama rule is unchanged: hidden 8192 fuses with TP, 4096 does not.
         assert!(trtllm_norms_in_all_reduce(arch("meta-llama/Meta-Llama-3-70B"), 4, 1));
         assert!(!trtllm_norms_in_all_reduce(arch("meta-llama/Meta-Llama-3-8B"), 4, 1));
+    }
+
+    #[test]
+    fn trtllm_attention_dp_fuses_no_norms_into_all_reduces_above_the_llama_threshold() {
+        // DeepSeek-V3 (hidden 7168, above the Llama layer's 4096): TensorRT-LLM's layer fuses
+        // with TP, and turns fusion off under attention DP (`enable_fusion &= not
+        // enable_attention_dp`) even where a replica is written with TP > 1 on each DP rank.
+        let arch = |name: &str| crate::catalog::find_model(name).unwrap();
+        let deepseek = arch("deepseek-ai/DeepSeek-V3");
+        assert!(deepseek.embedding_dim > 4096);
+        assert!(trtllm_norms_in_all_reduce(deepseek, 8, 1));
+        assert!(!trtllm_norms_in_all_reduce(deepseek, 2, 4));
+        assert!(!trtllm_norms_in_all_reduce(deepseek, 1, 8));
+        assert!(!trtllm_norms_in_all_reduce(arch("meta-llama/Meta-Llama-3-70B"), 2, 4));
+        // And so a predictor of such a replica (fp8 on an h200 node, EP 8) keeps the DP
+        // ranks' norms as their own kernels; attention TP 8 without DP fuses them.
+        let build = |dp: u32| {
+            let settings = RooflineCoefficients { kernel_fusion: KernelFusion::Trtllm, ..Default::default() };
+            RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(dp, 8), settings).unwrap()
+        };
+        assert!(build(1).norms_in_all_reduce);
+        assert!(!build(4).norms_in_all_reduce);
+        assert!(!build(8).norms_in_all_reduce);
     }
 
     #[test]
