@@ -228,11 +228,18 @@ fn target(config: &Config, version: Option<Version>, facts: &dyn Lookup) -> Engi
     }
 }
 
-/// The catalogue's GPUs DeepGEMM runs on: its kernels are SM90 (Hopper) and SM100 (Blackwell)
-/// only (deepseek-ai/DeepGEMM's README; vLLM's `has_deep_gemm` / `is_deep_gemm_supported`
-/// checks the capability), so vLLM's fp8 MoE elsewhere (L40S, A100, MI300X, a custom device)
-/// stays on its other kernels.
-const DEEP_GEMM_DEVICES: &[&str] = &["h100", "h200", "b200", "b300", "gb200", "gb300"];
+/// The catalogue's SM100-family GPUs (`is_sm100_supported`: capability major 10) and its Hopper
+/// ones (SM90).
+const SM100_DEVICES: &[&str] = &["b200", "b300", "gb200", "gb300"];
+const SM90_DEVICES: &[&str] = &["h100", "h200"];
+
+/// Whether DeepGEMM runs on `device`: its kernels are SM90 (Hopper) and SM100 (Blackwell) only
+/// (deepseek-ai/DeepGEMM's README; vLLM's `has_deep_gemm` / `is_deep_gemm_supported` checks the
+/// capability), so vLLM's fp8 MoE elsewhere (L40S, A100, MI300X, a custom device) stays on its
+/// other kernels.
+fn runs_deep_gemm(device: &str) -> bool {
+    SM90_DEVICES.contains(&device) || SM100_DEVICES.contains(&device)
+}
 
 /// vLLM V1 (`vllm serve`).
 fn vllm(t: &EngineTarget) -> Vec<Setting> {
@@ -290,7 +297,7 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         Setting::new(
             "roofline_execution_time_predictor_config_deepgemm_moe_padded",
             t.version.is_some_and(|v| v >= Version(0, 12, 0) && v < Version(0, 13, 0))
-                && DEEP_GEMM_DEVICES.contains(&t.device.as_str()),
+                && runs_deep_gemm(&t.device),
         ),
         Setting::new(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
@@ -412,11 +419,6 @@ const SGLANG_ALL_REDUCE_FUSION_SINCE: Version = Version(0, 5, 5);
 /// DP attention, on one node, not on H20, with no MoE all-to-all backend; 0.5.6.post2 is SM100
 /// only.
 const SGLANG_ALL_REDUCE_FUSION_HOPPER_SINCE: Version = Version(0, 5, 7);
-/// The catalogue's SM100-family GPUs (`is_sm100_supported`: capability major 10) and its Hopper
-/// ones (SM90).
-const SM100_DEVICES: &[&str] = &["b200", "b300", "gb200", "gb300"];
-const SM90_DEVICES: &[&str] = &["h100", "h200"];
-
 /// Whether SGLang runs its FlashInfer all-reduce fusion on `t` by default (read in the
 /// 0.5.5, 0.5.6.post2, 0.5.7, 0.5.8, 0.5.9 and 0.5.10.post1 wheels, `server_args.py`): for the
 /// DeepSeek-V3 architecture — the catalogue's latent-attention models without the sparse indexer

@@ -644,8 +644,11 @@ impl Simulation {
             for &id in &batch.plan.requests {
                 let request = self.requests.get(id);
                 let restarts = request.num_restarts;
+                if restarts == 0 {
+                    continue;
+                }
                 let slot = d.slot(request.arena_slot);
-                if restarts > 0 && slot.attempt_start.is_none_or(|(seen, _)| seen != restarts) {
+                if slot.attempt_start.is_none_or(|(seen, _)| seen != restarts) {
                     slot.attempt_start = Some((restarts, now));
                 }
             }
