@@ -286,6 +286,11 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // TRTLLM-Gen one on Blackwell (`oracle/fp8.py`: FLASHINFER_TRTLLM first in the priority
         // list outside SM90; VALIDATION.md, "vLLM's fp8 MoE at decode sizes on Blackwell").
         Setting::new("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode", true),
+        // Its MoE gates are unquantised whatever the checkpoint (`ReplicatedLinear(...,
+        // quant_config=None)` in `deepseek_v2.py`, `minimax_m2.py`, `qwen3_moe.py`; gpt-oss's
+        // router a bf16 `torch.nn.Linear`): bf16 GEMMs (VALIDATION.md, "vLLM's MoE router
+        // runs in bf16").
+        Setting::new("roofline_execution_time_predictor_config_moe_router_bf16", true),
         // 0.12's block-fp8 MoE on Hopper/Blackwell is DeepGEMM's wherever `deep_gemm` is
         // installed (its Docker image builds it, vllm-project/vllm#21533): VLLM_USE_DEEP_GEMM and
         // VLLM_MOE_USE_DEEP_GEMM default on, `is_deep_gemm_e8m0_used()` true on SM90 too
@@ -721,6 +726,7 @@ mod tests {
         assert_eq!(flag(&vllm, "eager_host_serial"), "false");
         assert_eq!(flag(&vllm, "eager_moe_host_serial"), "true");
         assert_eq!(flag(&vllm, "fp8_moe_fit_at_decode"), "true");
+        assert_eq!(flag(&vllm, "moe_router_bf16"), "true");
         // vLLM pads every DP rank's step to the busiest rank's tokens; the others do not.
         assert_eq!(flag(&vllm, "dp_padding"), "graph_steps");
         let (vllm_012, _) = applied(&[("serving_engine", "vllm"), ("serving_engine_version", "0.12.0")]);

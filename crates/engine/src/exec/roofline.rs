@@ -94,6 +94,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 experts take their fused-MoE fit at every size (vLLM's; Hopper: Triton, Blackwell: FlashInfer TRTLLM-Gen), not just at prefill sizes.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_moe_router_bf16",
+        "false",
+        "Whether the MoE router (gate) GEMM runs unquantised, bf16 weights on the 16-bit GEMM curve, whatever the weights' dtype (vLLM's: its MoE gates are built without a quant config).",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_deepgemm_moe_padded",
         "false",
         "Whether fp8 experts run vLLM 0.12's DeepGEMM MoE, which computes every block of its worst-case padded layout (round_up(tokens·top_k + experts·127, 128) rows) whatever the routing; only where the expert TP group is under 8 GPUs (vLLM turns its DeepGEMM MoE off from TP 8). Times the routed experts as the larger of that and the fit.",
@@ -279,6 +284,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         kernel_fusion,
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
+        moe_router_bf16: params.bool("roofline_execution_time_predictor_config_moe_router_bf16"),
         deepgemm_moe_padded: params.bool("roofline_execution_time_predictor_config_deepgemm_moe_padded"),
         dp_padding: DpPadding::parse(&params.string("roofline_execution_time_predictor_config_dp_padding")),
         trtllm_cutlass_fp8_moe: params
@@ -330,6 +336,9 @@ pub struct RooflineCoefficients {
     /// Triton fused MoE on Hopper, FlashInfer's TRTLLM-Gen fp8 block MoE on Blackwell) instead
     /// of the generic fp8 curve at decode sizes.
     pub fp8_moe_fit_at_decode: bool,
+    /// The MoE router's gate GEMM unquantised (bf16 weights, the 16-bit GEMM curve and rate)
+    /// whatever the weights' dtype, as vLLM builds it (`quant_config=None`).
+    pub moe_router_bf16: bool,
     /// fp8 experts on vLLM 0.12's DeepGEMM MoE: every block of the worst-case padded layout
     /// computed ([`cost::deepgemm_padded_moe_us`]), where the expert TP group is under 8 GPUs.
     pub deepgemm_moe_padded: bool,
@@ -441,6 +450,7 @@ impl Default for RooflineCoefficients {
             kernel_fusion: KernelFusion::None,
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
+            moe_router_bf16: false,
             deepgemm_moe_padded: false,
             dp_padding: DpPadding::None,
             trtllm_cutlass_fp8_moe: false,
@@ -489,6 +499,9 @@ pub struct RooflinePredictor {
     /// routed experts are INT4 on their Marlin fit and the shared expert bf16 (a dense MLP in
     /// vLLM; a bf16 model's shared expert keeps the fused-MoE fit, see docs/policies.md).
     shared_gemm: Curve,
+    /// The MoE router's gate GEMM: its curve, peaks and weight bytes (the weights' own, or
+    /// bf16's under `moe_router_bf16`).
+    router: (Curve, Peaks, f64),
     /// Quantised (fp8, fp4) experts' fused-MoE fit, blended in at prefill sizes
     /// ([`cost::moe_experts_blended_us`]); `None` at bf16 (whose `moe_gemm` is already the
     /// fused-MoE fit at every size) or without a table.
@@ -891,6 +904,7 @@ impl RooflinePredictor {
         } else {
             moe_text
         };
+        let moe_router_bf16 = settings.moe_router_bf16;
         RooflinePredictor {
             deepgemm_padded,
             settings,
@@ -954,6 +968,13 @@ impl RooflinePredictor {
             shared_gemm: match expert_weights {
                 Dtype::Bf16 | Dtype::Fp16 => cal.curve(class::MOE_EXPERTS).unwrap_or(gemm),
                 Dtype::Fp8 | Dtype::Fp4 | Dtype::Int4 => gemm,
+            },
+            router: if moe_router_bf16 {
+                let bf16_peaks =
+                    Peaks { flops_per_s: Dtype::Bf16.gemm_tflops(device) * 1e12, bytes_per_s: bandwidth };
+                (curve(gemm_class(Dtype::Bf16)), bf16_peaks, Dtype::Bf16.bytes_per_element())
+            } else {
+                (gemm, gemm_peaks, weights.bytes_per_element())
             },
             moe_prefill: moe_prefill.filter(|_| m.moe.is_some()),
             prefill,
@@ -1154,14 +1175,15 @@ impl RooflinePredictor {
     /// MoE router and experts for `tokens` tokens, µs per layer: `(router, experts)`.
     fn moe_us(&self, moe: &(MoeShape, MoeRouting), tokens: f64) -> (f64, f64) {
         let (shape, routing) = moe;
+        let (router_gemm, router_peaks, router_bytes) = &self.router;
         let router = cost::gemm_us(
-            &self.gemm,
-            self.gemm_peaks,
+            router_gemm,
+            *router_peaks,
             tokens,
             shape.experts,
             shape.hidden,
             ACT_BYTES,
-            self.weight_bytes,
+            *router_bytes,
         );
         // The routed experts at their weights' bytes, then the shared expert at the others'.
         let routed = self.routed_experts_us(
@@ -3185,6 +3207,34 @@ mod latent_tests {
             assert!((0.7..1.55).contains(&ratio), "b200, {tokens} tokens: {ratio:.2}");
         }
         assert!(b_off.moe_us(b_off.moe.as_ref().unwrap(), 4.0).1 < 0.7 * 47.6);
+    }
+
+    #[test]
+    fn an_unquantised_moe_router_runs_its_gate_in_bf16_whatever_the_weights() {
+        let minimax = |device: &str, weights: &str, bf16: bool| {
+            let settings = RooflineCoefficients { moe_router_bf16: bf16, ..Default::default() };
+            predictor_of("MiniMaxAI/MiniMax-M2.5", device, "4", weights, settings)
+        };
+        let bf16 = minimax("b200", "bf16", false);
+        for weights in ["fp8", "fp4"] {
+            let (off, on) = (minimax("b200", weights, false), minimax("b200", weights, true));
+            let (moe_off, moe_on) = (off.moe.as_ref().unwrap(), on.moe.as_ref().unwrap());
+            for tokens in [1.0, 4.0, 64.0, 512.0] {
+                let (router_on, experts_on) = on.moe_us(moe_on, tokens);
+                let (router_off, experts_off) = off.moe_us(moe_off, tokens);
+                // The gate is the bf16 model's gate; the experts keep their quantised kernels.
+                assert_eq!(router_on, bf16.moe_us(bf16.moe.as_ref().unwrap(), tokens).0, "{weights}");
+                assert_eq!(experts_on, experts_off, "{weights}");
+                // At decode sizes the quantised GEMM's fixed cost (activation quantisation
+                // included) was the larger: the bf16 gate is the cheaper there.
+                if tokens <= 64.0 {
+                    assert!(router_on < router_off, "{weights}, {tokens}: {router_on} ≥ {router_off}");
+                }
+            }
+        }
+        // Off (the default, and every run without --serving_engine): the weights' own GEMM.
+        let fp4 = minimax("b200", "fp4", false);
+        assert_eq!(fp4.router, (fp4.gemm, fp4.gemm_peaks, fp4.weight_bytes));
     }
 
     #[test]
