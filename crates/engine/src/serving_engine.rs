@@ -256,6 +256,10 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
             Version::at_least(t.version, 0, 14) && t.pipeline_stages == 1,
         ),
         Setting::new("vllm_v1_scheduler_config_admit_full_prompt", Version::at_least(t.version, 0, 19)),
+        // Under data parallelism one engine core per DP rank, each with its own scheduler,
+        // budgets and KV cache, the front end picking a rank per request by load
+        // (`DPLBAsyncMPClient`), the ranks stepping in lockstep (`DPEngineCoreProc`).
+        Setting::new("vllm_v1_scheduler_config_dp_engine_cores", true),
         Setting::new("cache_config_enable_prefix_caching", true),
         Setting::new("cache_config_block_size", 16),
         Setting::new("cache_config_num_preallocate_tokens", 0),
