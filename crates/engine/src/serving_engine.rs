@@ -603,6 +603,8 @@ mod tests {
         assert_eq!(value(&h100, "vllm_v1_scheduler_config_batch_size_cap"), "1024");
         assert_eq!(value(&h100, "vllm_v1_scheduler_config_async_scheduling"), "true");
         assert_eq!(value(&h100, "vllm_v1_scheduler_config_admit_full_prompt"), "true");
+        // One engine core per DP rank (a replica without DP runs the one scheduler anyway).
+        assert_eq!(value(&h100, "vllm_v1_scheduler_config_dp_engine_cores"), "true");
         assert_eq!(value(&h100, "cache_config_enable_prefix_caching"), "true");
         let (a100, _) = applied(&[("serving_engine", "vllm"), ("replica_config_device", "a100")]);
         assert_eq!(value(&a100, "vllm_v1_scheduler_config_chunk_size"), "2048");

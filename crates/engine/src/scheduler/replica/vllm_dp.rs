@@ -28,8 +28,8 @@ use crate::kv::{KvUsage, PrefixCacheStats};
 use crate::request::{Request, RequestArena, RequestId};
 use crate::time::SimTime;
 
-/// The DP coordinator's `stats_update_interval_ms` default, in ns.
-const STATS_UPDATE_INTERVAL_NS: u64 = 100_000_000;
+/// The DP coordinator's `stats_update_interval_ms` default (100), in ns.
+pub const STATS_UPDATE_INTERVAL_NS: u64 = 100_000_000;
 
 /// The vLLM scheduler of a replica with DP ranks.
 #[derive(Debug)]
@@ -50,6 +50,8 @@ pub struct VllmDpScheduler {
     next_publish: SimTime,
     /// The counts it published last.
     published: Vec<(u32, u32)>,
+    /// How often it publishes, ns (0: at every dispatch).
+    interval_ns: u64,
 }
 
 impl VllmDpScheduler {
@@ -82,7 +84,15 @@ impl VllmDpScheduler {
             now: SimTime::ZERO,
             next_publish: SimTime::ZERO,
             published: vec![(0, 0); dp as usize],
+            interval_ns: STATS_UPDATE_INTERVAL_NS,
         }
+    }
+
+    /// The scheduler with the coordinator publishing every `interval_ns` (0: the front end
+    /// always sees the current counts).
+    pub fn with_stats_interval_ns(mut self, interval_ns: u64) -> VllmDpScheduler {
+        self.interval_ns = interval_ns;
+        self
     }
 
     /// Time reaches `now`: the coordinator's publications due by then, with the counts the
@@ -94,8 +104,12 @@ impl VllmDpScheduler {
         if self.now < self.next_publish {
             return;
         }
-        let interval = STATS_UPDATE_INTERVAL_NS;
-        self.next_publish = SimTime((self.now.0 / interval + 1).saturating_mul(interval));
+        let interval = self.interval_ns;
+        // Interval 0: every call publishes.
+        self.next_publish = match self.now.0.checked_div(interval) {
+            Some(ticks) => SimTime((ticks + 1).saturating_mul(interval)),
+            None => self.now,
+        };
         let changed =
             self.ranks.iter().zip(&self.published).any(|(rank, &last)| rank.request_counts() != last);
         if changed {
@@ -302,6 +316,56 @@ mod tests {
         let (r4, _) = h.add_at(100_000_000, 10, 50);
         let (r5, _) = h.add_at(100_000_001, 10, 50);
         assert_eq!((h.scheduler.dp_rank(r4), h.scheduler.dp_rank(r5)), (Some(0), Some(1)));
+    }
+
+    #[test]
+    fn with_no_publication_interval_the_front_end_sees_the_current_counts() {
+        let picks = |interval_ns: u64| {
+            let context = ReplicaContext { attention_dp_size: 2, ..ctx(4000, 1, 1) };
+            let scheduler = VllmDpScheduler::new(&context, 1000, 64, VllmV1Options::default())
+                .with_stats_interval_ns(interval_ns);
+            let mut h = Harness::new(Box::new(scheduler));
+            let r0 = h.add(10, 50);
+            let r1 = h.add(10, 1);
+            h.step();
+            assert!(h.requests.get(r1).is_completed());
+            let r2 = h.add(10, 50);
+            [r0, r1, r2].map(|id| h.scheduler.dp_rank(id))
+        };
+        // Current counts: rank 0 runs R0 (1), rank 1 is empty (0): R2 → 1.
+        assert_eq!(picks(0), [Some(0), None, Some(1)]);
+        // Nothing published within the first 100 ms: the front end's own counts, one waiting
+        // each (4 and 4), send R2 to rank 0.
+        assert_eq!(picks(STATS_UPDATE_INTERVAL_NS), [Some(0), None, Some(0)]);
+    }
+
+    #[test]
+    fn the_ranks_step_together_one_prefilling_while_another_decodes() {
+        // Lockstep: each step is one batch of the replica with every rank's part (the engine
+        // stamps each item with its rank and the predictor times the slowest rank, an idle one
+        // running a dummy batch). R0 decodes on rank 0 while R1's prompt prefills on rank 1.
+        let mut h = replica(2, 4000, 1000, 64);
+        let r0 = h.add(20, 5);
+        assert_eq!(h.step(), [(0, 20)]);
+        assert_eq!(h.scheduler.dp_rank(r0), Some(0));
+        let r1 = h.add(30, 5);
+        assert_eq!(h.scheduler.dp_rank(r1), Some(1), "rank 0 counts R0 as waiting (4)");
+        assert_eq!(h.step(), [(0, 1), (1, 30)]);
+        assert_eq!(h.step(), [(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn only_the_engine_bundle_s_flag_runs_a_scheduler_per_rank() {
+        use crate::config::{Config, Params};
+        let build = |cores: &str| {
+            let mut config = Config::new();
+            config.set("vllm_v1_scheduler_config_dp_engine_cores", cores).unwrap();
+            let factory = super::super::vllm_v1::parse(&mut Params::new(&config)).unwrap();
+            let context = ReplicaContext { attention_dp_size: 2, ..ctx(4000, 1, 1) };
+            factory(&context).assigns_dp_ranks()
+        };
+        assert!(build("true"));
+        assert!(!build("false"), "without it (Vidur's runs) one scheduler serves the replica");
     }
 
     #[test]

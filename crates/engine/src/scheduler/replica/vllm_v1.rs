@@ -44,7 +44,12 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "vllm_v1_scheduler_config_dp_engine_cores",
         "false",
-        "Under attention DP (--replica_config_attention_dp_size above 1), one scheduler per DP rank as vLLM's DP engine cores run: each with the whole token budget and cap and its rank's share of the KV blocks, a new request going to the rank with the lowest 4 × waiting + running of the counts published every 100 ms, the ranks stepping in lockstep. Off: one scheduler for the replica.",
+        "Under attention DP (--replica_config_attention_dp_size above 1), one scheduler per DP rank as vLLM's DP engine cores run: each with the whole token budget and cap and its rank's share of the KV blocks, a new request going to the rank with the lowest 4 × waiting + running of the counts published every --vllm_v1_scheduler_config_dp_stats_interval_ms, the ranks stepping in lockstep. Off: one scheduler for the replica.",
+    ),
+    FlagDef::int(
+        "vllm_v1_scheduler_config_dp_stats_interval_ms",
+        "100",
+        "With dp_engine_cores, how often the DP coordinator publishes the ranks' request counts to the front end that picks each request's rank (vLLM's stats_update_interval_ms); 0: the counts are always current.",
     ),
 ];
 
@@ -65,11 +70,14 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
         admit_full_prompt: p.bool("vllm_v1_scheduler_config_admit_full_prompt"),
     };
     let dp_engine_cores = p.bool("vllm_v1_scheduler_config_dp_engine_cores");
+    let stats_interval_ms = p.int_in("vllm_v1_scheduler_config_dp_stats_interval_ms", 0, 1 << 30) as u64;
     check_cap_covers_stages(p, "vllm_v1_scheduler_config_batch_size_cap", batch_size_cap);
     Some(Arc::new(move |ctx: &ReplicaContext| {
         if dp_engine_cores && ctx.attention_dp_size > 1 {
-            return Box::new(VllmDpScheduler::new(ctx, chunk_size, batch_size_cap, options))
-                as Box<dyn ReplicaScheduler>;
+            return Box::new(
+                VllmDpScheduler::new(ctx, chunk_size, batch_size_cap, options)
+                    .with_stats_interval_ns(stats_interval_ms * 1_000_000),
+            ) as Box<dyn ReplicaScheduler>;
         }
         Box::new(VllmV1Scheduler::new(ctx, chunk_size, batch_size_cap).with_options(options))
             as Box<dyn ReplicaScheduler>
