@@ -256,6 +256,10 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
             Version::at_least(t.version, 0, 14) && t.pipeline_stages == 1,
         ),
         Setting::new("vllm_v1_scheduler_config_admit_full_prompt", Version::at_least(t.version, 0, 19)),
+        // Under data parallelism one engine core per DP rank, each with its own scheduler,
+        // budgets and KV cache, the front end picking a rank per request by load
+        // (`DPLBAsyncMPClient`), the ranks stepping in lockstep (`DPEngineCoreProc`).
+        Setting::new("vllm_v1_scheduler_config_dp_engine_cores", true),
         Setting::new("cache_config_enable_prefix_caching", true),
         Setting::new("cache_config_block_size", 16),
         Setting::new("cache_config_num_preallocate_tokens", 0),
@@ -604,6 +608,8 @@ mod tests {
         assert_eq!(value(&h100, "vllm_v1_scheduler_config_batch_size_cap"), "1024");
         assert_eq!(value(&h100, "vllm_v1_scheduler_config_async_scheduling"), "true");
         assert_eq!(value(&h100, "vllm_v1_scheduler_config_admit_full_prompt"), "true");
+        // One engine core per DP rank (a replica without DP runs the one scheduler anyway).
+        assert_eq!(value(&h100, "vllm_v1_scheduler_config_dp_engine_cores"), "true");
         assert_eq!(value(&h100, "cache_config_enable_prefix_caching"), "true");
         let (a100, _) = applied(&[("serving_engine", "vllm"), ("replica_config_device", "a100")]);
         assert_eq!(value(&a100, "vllm_v1_scheduler_config_chunk_size"), "2048");

@@ -58,7 +58,8 @@ fn decode_worker_batch(decode: &crate::points::Pool) -> u64 {
 /// disaggregated pools (vLLM's, SGLang's and TensorRT-LLM's hand-off and decode admission).
 ///
 /// The decode batch cap is the engine's: TensorRT-LLM's `max_batch_size` holds per attention-DP
-/// rank (`per_rank_cap`), vLLM's and SGLang's caps per worker.
+/// rank (`per_rank_cap`), as vLLM's `max_num_seqs` does (each DP rank is its own engine core);
+/// SGLang's cap per worker.
 fn disagg_flags(pools: &Pools, per_rank_cap: bool) -> Vec<(&'static str, String)> {
     let (prefill, decode) = (pools.prefill, pools.decode);
     let decode_cap =
@@ -228,7 +229,9 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     ];
     flags.extend(recipe_flags(point, concurrency, replica_dp, blackwell));
     if let Some(pools) = pools {
-        flags.extend(disagg_flags(&pools, point.backend == "trtllm"));
+        // TensorRT-LLM's `max_batch_size` and vLLM's `max_num_seqs` (one engine core per DP
+        // rank, `vllm_dp.rs`) hold per rank; SGLang's `--max-running-requests` per worker.
+        flags.extend(disagg_flags(&pools, matches!(point.backend.as_str(), "trtllm" | "vllm")));
         if point.backend == "sglang" {
             // SGLang's 1-token pages would make a DP-8-32 pool's KV (up to 113 M tokens per
             // replica) more blocks than the simulator keeps; 16-token pages change only the
@@ -564,6 +567,13 @@ mod tests {
         // `decode_batch_size` is per attention-DP rank: 32 × DP 4 a worker, 3 workers; TensorRT-LLM's
         // cap is per rank.
         assert_eq!(flag(&c, "disaggregation_config_decode_batch_size_cap"), "32");
+        assert_eq!(c.concurrency, 384);
+        let c = point_config(&parse("vllm", "1,2,4,1,2,8,32,3,8,1,4,32"), &Overrides::default()).unwrap();
+        assert_eq!(
+            flag(&c, "disaggregation_config_decode_batch_size_cap"),
+            "32",
+            "vLLM's max_num_seqs holds per DP engine core"
+        );
         assert_eq!(c.concurrency, 384);
         let c = point_config(&parse("sglang", "1,2,4,1,2,8,32,3,8,1,4,32"), &Overrides::default()).unwrap();
         assert_eq!(

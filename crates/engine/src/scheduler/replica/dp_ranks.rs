@@ -21,6 +21,11 @@ pub enum RankDispatch {
     /// ranks are drawn uniformly and independently; here from a fixed hash of the request id,
     /// deterministic per run.
     BootstrapRoom,
+    /// The lowest `4 × waiting + running` of the counts the front end last heard of, the lowest
+    /// index among equals, each pick counting as one more waiting request on its rank until the
+    /// next counts arrive (vLLM's `DPLBAsyncMPClient.get_core_engine_for_request`; the counts
+    /// come from `DpRanks::publish`).
+    LoadScore,
 }
 
 /// The requests of each attention-DP rank.
@@ -33,12 +38,24 @@ pub struct DpRanks {
     rank_of: BTreeMap<RequestId, usize>,
     /// The next rank in turn (round robin).
     turn: usize,
+    /// Per rank, the (waiting, running) counts the dispatcher sees ([`RankDispatch::LoadScore`]).
+    counts: Vec<(u32, u32)>,
 }
 
 impl DpRanks {
     /// `ranks` ranks (at least one) dispatching by `dispatch`.
     pub fn new(ranks: u32, dispatch: RankDispatch) -> DpRanks {
-        DpRanks { dispatch, loads: vec![0; ranks.max(1) as usize], rank_of: BTreeMap::new(), turn: 0 }
+        let n = ranks.max(1) as usize;
+        DpRanks { dispatch, loads: vec![0; n], rank_of: BTreeMap::new(), turn: 0, counts: vec![(0, 0); n] }
+    }
+
+    /// New (waiting, running) counts per rank for [`RankDispatch::LoadScore`]: they replace
+    /// the dispatcher's own, its picks since the last counts included (vLLM's front end
+    /// replaces `lb_engines` wholesale when the coordinator publishes).
+    pub fn publish(&mut self, counts: impl IntoIterator<Item = (u32, u32)>) {
+        for (slot, count) in self.counts.iter_mut().zip(counts) {
+            *slot = count;
+        }
     }
 
     /// The number of ranks.
@@ -56,6 +73,9 @@ impl DpRanks {
             RankDispatch::FewestActive => (0..n).min_by_key(|&r| (self.loads[r], r)).unwrap_or(0),
             RankDispatch::RoundRobin => self.turn % n,
             RankDispatch::BootstrapRoom => (mix64(u64::from(id.0)) % n as u64) as usize,
+            RankDispatch::LoadScore => (0..n)
+                .min_by_key(|&r| (4 * u64::from(self.counts[r].0) + u64::from(self.counts[r].1), r))
+                .unwrap_or(0),
         }
     }
 
@@ -65,8 +85,11 @@ impl DpRanks {
             return rank;
         }
         let rank = self.peek(id);
-        if self.dispatch == RankDispatch::RoundRobin {
-            self.turn = (rank + 1) % self.loads.len();
+        match self.dispatch {
+            RankDispatch::RoundRobin => self.turn = (rank + 1) % self.loads.len(),
+            // "Increment local waiting count for better balancing between stats updates".
+            RankDispatch::LoadScore => self.counts[rank].0 += 1,
+            RankDispatch::FewestActive | RankDispatch::BootstrapRoom => {}
         }
         self.loads[rank] += 1;
         self.rank_of.insert(id, rank);
@@ -130,6 +153,27 @@ mod tests {
         assert_eq!(ranks.peek(RequestId(9)), 1);
         assert_eq!(ranks.assign(RequestId(9)), 1);
         assert_eq!(ranks.of(RequestId(9)), 1);
+    }
+
+    #[test]
+    fn load_score_picks_the_lowest_four_waiting_plus_running_and_counts_its_own_picks() {
+        let mut ranks = DpRanks::new(3, RankDispatch::LoadScore);
+        // Nothing published: every score 0, ties to the lowest index; each pick adds a waiting
+        // request to its rank's score (4), so picks go round the ranks.
+        assert_eq!([0, 1, 2, 3].map(|i| ranks.assign(RequestId(i))), [0, 1, 2, 0]);
+        // Published: rank 0 has 1 waiting + 0 running (4), rank 1 0 + 5 (5), rank 2 0 + 3 (3).
+        ranks.publish([(1, 0), (0, 5), (0, 3)]);
+        assert_eq!(ranks.peek(RequestId(10)), 2);
+        assert_eq!(ranks.assign(RequestId(10)), 2, "3 is lowest");
+        // Rank 2 now scores 7: rank 0 (4) is next, then rank 1 (5) over rank 0's 8.
+        assert_eq!(ranks.assign(RequestId(11)), 0);
+        assert_eq!(ranks.assign(RequestId(12)), 1);
+        // Waiting weighs four times running: 1 waiting (4) loses to 3 running (3).
+        ranks.publish([(1, 0), (0, 3), (0, 9)]);
+        assert_eq!(ranks.peek(RequestId(13)), 1);
+        // Equal scores: the lowest index.
+        ranks.publish([(0, 4), (1, 0), (0, 4)]);
+        assert_eq!(ranks.peek(RequestId(14)), 0);
     }
 
     #[test]

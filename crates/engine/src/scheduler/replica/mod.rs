@@ -14,6 +14,7 @@ mod sglang_dp;
 #[cfg(test)]
 mod testkit;
 mod trtllm;
+mod vllm_dp;
 mod vllm_v0;
 mod vllm_v1;
 mod watermark;
@@ -26,6 +27,7 @@ pub use sarathi::SarathiScheduler;
 pub use sglang::{SglangOptions, SglangScheduler};
 pub use sglang_dp::SglangDpScheduler;
 pub use trtllm::{CapacityPolicy, TrtllmOptions, TrtllmScheduler};
+pub use vllm_dp::VllmDpScheduler;
 pub use vllm_v0::VllmV0Scheduler;
 pub use vllm_v1::{VllmV1Options, VllmV1Scheduler};
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::check_cap_covers_stages;
 use super::overlap::OneStepAhead;
+use super::vllm_dp::VllmDpScheduler;
 use super::{
     PoolRole, ReplicaContext, ReplicaScheduler, ReplicaSchedulerFactory, RequestQueue, check_fits,
     release_completed,
@@ -40,6 +41,16 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "false",
         "Admit a waiting request only when KV blocks for its whole prompt are free, not just for its first chunk (vLLM 0.19's scheduler_reserve_full_isl).",
     ),
+    FlagDef::bool(
+        "vllm_v1_scheduler_config_dp_engine_cores",
+        "false",
+        "Under attention DP (--replica_config_attention_dp_size above 1), one scheduler per DP rank as vLLM's DP engine cores run: each with the whole token budget and cap and its rank's share of the KV blocks, a new request going to the rank with the lowest 4 × waiting + running of the counts published every --vllm_v1_scheduler_config_dp_stats_interval_ms, the ranks stepping in lockstep. Off: one scheduler for the replica.",
+    ),
+    FlagDef::int(
+        "vllm_v1_scheduler_config_dp_stats_interval_ms",
+        "100",
+        "With dp_engine_cores, how often the DP coordinator publishes the ranks' request counts to the front end that picks each request's rank (vLLM's stats_update_interval_ms); 0: the counts are always current.",
+    ),
 ];
 
 /// How the scheduler departs from Vidur's rules.
@@ -58,8 +69,16 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
         async_scheduling: p.bool("vllm_v1_scheduler_config_async_scheduling"),
         admit_full_prompt: p.bool("vllm_v1_scheduler_config_admit_full_prompt"),
     };
+    let dp_engine_cores = p.bool("vllm_v1_scheduler_config_dp_engine_cores");
+    let stats_interval_ms = p.int_in("vllm_v1_scheduler_config_dp_stats_interval_ms", 0, 1 << 30) as u64;
     check_cap_covers_stages(p, "vllm_v1_scheduler_config_batch_size_cap", batch_size_cap);
     Some(Arc::new(move |ctx: &ReplicaContext| {
+        if dp_engine_cores && ctx.attention_dp_size > 1 {
+            return Box::new(
+                VllmDpScheduler::new(ctx, chunk_size, batch_size_cap, options)
+                    .with_stats_interval_ns(stats_interval_ms * 1_000_000),
+            ) as Box<dyn ReplicaScheduler>;
+        }
         Box::new(VllmV1Scheduler::new(ctx, chunk_size, batch_size_cap).with_options(options))
             as Box<dyn ReplicaScheduler>
     }))
@@ -141,6 +160,20 @@ impl VllmV1Scheduler {
         r.restart();
         self.waiting.push(r);
         Some(victim)
+    }
+
+    /// Forms a batch of waiting requests received by `cutoff` into `plan` (cleared by the
+    /// caller): a pass that only preempted (the victim was the first request it tried) freed
+    /// blocks, so it tries again rather than leaving an idle replica with work (Vidur stalls
+    /// here, §12.4).
+    pub(super) fn form(&mut self, cutoff: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
+        while self.schedule_pass(cutoff, requests, plan) && plan.is_empty() {}
+        debug_assert!(plan.total_tokens() <= self.chunk_size);
+    }
+
+    /// Its (waiting, running) request counts (vLLM's `Scheduler.get_request_counts`).
+    pub(super) fn request_counts(&self) -> (u32, u32) {
+        (self.waiting.len() as u32, self.running.len() as u32)
     }
 
     /// One scheduling pass admitting waiting requests received by `cutoff`; returns whether it
@@ -239,12 +272,9 @@ impl ReplicaScheduler for VllmV1Scheduler {
 
     fn next_batch(&mut self, now: SimTime, requests: &mut RequestArena, plan: &mut BatchPlan) {
         plan.clear();
-        // A pass that only preempted (the victim was the first request it tried) freed blocks;
-        // try again rather than leaving an idle replica with work (Vidur stalls here, §12.4).
-        self.ahead = self.ahead.form(now, plan, |cutoff, plan| {
-            while self.schedule_pass(cutoff, requests, plan) && plan.is_empty() {}
-        });
-        debug_assert!(plan.total_tokens() <= self.chunk_size);
+        let mut ahead = self.ahead;
+        ahead = ahead.form(now, plan, |cutoff, plan| self.form(cutoff, requests, plan));
+        self.ahead = ahead;
     }
 
     fn on_batch_end(&mut self, _batch: &Batch, completed: &[RequestId], requests: &mut RequestArena) {
