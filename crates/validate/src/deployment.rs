@@ -69,6 +69,9 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   three, so its state pool runs three times the requests; elsewhere only where the KV cache
 ///   runs short (a retracted request no longer finds its own blocks cached). Aggregated points
 ///   only (109 of 177 disaggregated recipes set it).
+/// - SGLang on an image and date that ran only InferenceX's MTP recipe ([`SGLANG_MTP_SWEEPS`]):
+///   EAGLE speculation with the model's MTP layer as the draft, the script's steps, top-k and
+///   draft tokens, and its `--max-running-requests` (the clients). Aggregated points only.
 pub fn recipe_flags(
     point: &ServingPoint,
     concurrency: u32,
