@@ -514,6 +514,13 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         // catalogue does not name architectures, so those are given with the flags).
         settings.push(Setting::new("sglang_scheduler_config_batch_size_cap", 48));
         settings.push(Setting::new("sglang_scheduler_config_overlap_schedule", false));
+        // A hybrid linear-attention model's verification keeps a recurrent-state snapshot per
+        // verified token and copies the accepted one back (`HybridLinearAttnBackend`,
+        // `update_mamba_state_after_mtp_verify`); no effect on models without such layers.
+        settings.push(Setting::new(
+            "roofline_execution_time_predictor_config_linear_verify_state_snapshots",
+            true,
+        ));
         if !t.speculative_tokens_given {
             settings.push(Setting::new("replica_config_num_speculative_tokens", 3));
         }
@@ -776,6 +783,14 @@ mod tests {
         assert_eq!(value(&mtp, "sglang_scheduler_config_overlap_schedule"), "false");
         // auto_choose_speculative_params: 3 steps (top-1, 4 draft tokens).
         assert_eq!(value(&mtp, "replica_config_num_speculative_tokens"), "3");
+        assert_eq!(
+            value(&mtp, "roofline_execution_time_predictor_config_linear_verify_state_snapshots"),
+            "true"
+        );
+        assert_eq!(
+            value(&plain, "roofline_execution_time_predictor_config_linear_verify_state_snapshots"),
+            "false"
+        );
         let margin = |c: &Config| value(c, "cache_config_memory_margin_fraction").parse::<f64>().unwrap();
         // H100 (80 GiB): 2 GiB more for the draft's CUDA graphs, 6 GiB for a draft model.
         assert!((margin(&mtp) - margin(&plain) - 2.0 / 80.0).abs() < 1e-3, "{}", margin(&mtp));

@@ -69,6 +69,9 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   three, so its state pool runs three times the requests; elsewhere only where the KV cache
 ///   runs short (a retracted request no longer finds its own blocks cached). Aggregated points
 ///   only (109 of 177 disaggregated recipes set it).
+/// - SGLang on an image and date that ran only InferenceX's MTP recipe ([`SGLANG_MTP_SWEEPS`]):
+///   EAGLE speculation with the model's MTP layer as the draft, the script's steps, top-k and
+///   draft tokens, and its `--max-running-requests` (the clients). Aggregated points only.
 pub fn recipe_flags(
     point: &ServingPoint,
     concurrency: u32,
@@ -132,6 +135,17 @@ pub fn recipe_flags(
                 let interval = if concurrency >= SGLANG_RECV_INTERVAL_HIGH_FROM { 30 } else { 10 };
                 flags.push(("sglang_scheduler_config_scheduler_recv_interval", interval.to_string()));
             }
+            if aggregated && let Some(sweep) = sglang_mtp_sweep(point) {
+                flags.push(("replica_config_speculative_method", "mtp".to_string()));
+                flags.push(("replica_config_num_speculative_tokens", sweep.steps.to_string()));
+                flags.push(("sglang_scheduler_config_speculative_eagle_topk", sweep.topk.to_string()));
+                flags.push((
+                    "sglang_scheduler_config_speculative_num_draft_tokens",
+                    sweep.draft_tokens.to_string(),
+                ));
+                // `--max-running-requests $CONC`: without it SGLang would cap speculation at 48.
+                flags.push(("sglang_scheduler_config_batch_size_cap", concurrency.max(1).to_string()));
+            }
             flags
         }
         _ => Vec::new(),
@@ -190,6 +204,40 @@ pub fn trtllm_mtp_draft_tokens(point: &ServingPoint) -> Option<(u32, u32)> {
                 .find(|(image, date, _, _)| *image == point.backend_version && *date == point.measured)
                 .map(|&(_, _, k, k_dp)| (k, k_dp))
         })
+}
+
+/// An SGLang sweep of an image that InferenceX's plain and MTP recipes shared, on a day that
+/// ran only the MTP recipe, with what that recipe's script sets (its `--max-running-requests`
+/// is the clients, applied by [`recipe_flags`]).
+struct SglangMtpSweep {
+    image: &'static str,
+    date: &'static str,
+    /// `--speculative-num-steps`.
+    steps: u32,
+    /// `--speculative-eagle-topk`.
+    topk: u32,
+    /// `--speculative-num-draft-tokens`.
+    draft_tokens: u32,
+}
+
+/// `0.5.9` on 2026-03-20: InferenceX `35d4bb367` (#898, merged 2026-03-20 22:08 UTC) added
+/// `qwen3.5-fp8-b200-sglang-mtp` (`v0.5.9-cu130`, TP 4 / EP 1, 4-256 clients) with
+/// `benchmarks/single_node/qwen3.5_fp8_b200_mtp.sh`: `--speculative-algorithm EAGLE
+/// --speculative-num-steps 3 --speculative-eagle-topk 1 --speculative-num-draft-tokens 4`
+/// (the model's MTP layer as the draft) and `--max-running-requests $CONC` (as it stood at that
+/// merge; 128 from a later edit), with the receive interval and budgets of the plain script. The plain `qwen3.5-fp8-b200-sglang` recipe that day swept
+/// TP 4 / EP 4 and TP 8 / EP 1 only; every SGLang row dated 2026-03-20 is a TP 4 / EP 1 row of
+/// this sweep. The image and the date, columns of the point, say which recipe ran.
+const SGLANG_MTP_SWEEPS: &[SglangMtpSweep] =
+    &[SglangMtpSweep { image: "0.5.9", date: "2026-03-20", steps: 3, topk: 1, draft_tokens: 4 }];
+
+/// The MTP recipe of an SGLang point whose image and date are a sweep of only that recipe
+/// ([`SGLANG_MTP_SWEEPS`]); an undated copy of such a row takes its date. `None` otherwise.
+fn sglang_mtp_sweep(point: &ServingPoint) -> Option<&'static SglangMtpSweep> {
+    if point.backend != "sglang" {
+        return None;
+    }
+    SGLANG_MTP_SWEEPS.iter().find(|s| s.image == point.backend_version && s.date == point.run_date())
 }
 
 /// From this many clients InferenceX's Blackwell SGLang recipes read new requests every 30
@@ -478,6 +526,50 @@ mod tests {
         }
         // Another engine with that version and date: nothing of it.
         assert_eq!(draft("sglang", "1.1.0rc2.post2", "2026-01-14"), None);
+    }
+
+    #[test]
+    fn the_mtp_only_sweep_of_a_shared_sglang_image_turns_eagle_mtp_on() {
+        let sglang = |version: &str, measured: &str| {
+            point(&[
+                ("backend", "sglang"),
+                ("backend_version", version),
+                ("measured", measured),
+                ("tp_size", "4"),
+            ])
+        };
+        // `0.5.9` on 2026-03-20 ran only `qwen3.5_fp8_b200_mtp.sh`: 3 steps, top-1, 4 draft
+        // tokens, `--max-running-requests $CONC`.
+        let flags = recipe_flags(&sglang("0.5.9", "2026-03-20"), 256, 1, true);
+        for want in [
+            ("replica_config_speculative_method", "mtp"),
+            ("replica_config_num_speculative_tokens", "3"),
+            ("sglang_scheduler_config_speculative_eagle_topk", "1"),
+            ("sglang_scheduler_config_speculative_num_draft_tokens", "4"),
+            ("sglang_scheduler_config_batch_size_cap", "256"),
+            ("sglang_scheduler_config_scheduler_recv_interval", "30"),
+        ] {
+            assert!(flags.contains(&(want.0, want.1.to_string())), "{want:?} in {flags:?}");
+        }
+        // An undated copy of such a row takes its date, so its recipe.
+        let mut copy = sglang("0.5.9", "");
+        copy.copy_of_date = "2026-03-20".to_string();
+        assert!(sglang_mtp_sweep(&copy).is_some());
+        // The image on the plain recipe's days, undated, another image that day, another engine
+        // with that image and date, or a disaggregated point: no speculation.
+        for p in [
+            sglang("0.5.9", "2026-03-24"),
+            sglang("0.5.9", "2026-03-03"),
+            sglang("0.5.9", ""),
+            sglang("0.5.10.post1", "2026-03-20"),
+            point(&[("backend", "vllm"), ("backend_version", "0.5.9"), ("measured", "2026-03-20")]),
+        ] {
+            let flags = recipe_flags(&p, 16, 1, true);
+            assert!(flags.iter().all(|(f, _)| !f.contains("speculative")), "{flags:?}");
+        }
+        let mut disagg = sglang("0.5.9", "2026-03-20");
+        disagg.mode = crate::points::Mode::Disaggregated;
+        assert!(recipe_flags(&disagg, 16, 1, true).iter().all(|(f, _)| !f.contains("speculative")));
     }
 
     #[test]

@@ -120,6 +120,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Under attention DP, which steps every rank runs at the busiest rank's token count (vLLM's DP padding): none, all_steps (vLLM < 0.17, CUDA graphs on) or graph_steps (vLLM 0.17+: only steps replayed from a graph). Each rank's token-wise ops then run over that many tokens and the MoE over ranks × that many.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_linear_verify_state_snapshots",
+        "false",
+        "Whether a speculative verification in a linear-attention (Gated DeltaNet) layer writes one recurrent-state snapshot per verified token and then copies the accepted one back through a gathered temporary (SGLang's target verify and update_mamba_state_after_mtp_verify), instead of reading and writing the state once.",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
         "Whether prefill steps are replayed from CUDA graphs too (vLLM's piecewise graphs).",
@@ -291,6 +296,8 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             .bool("roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"),
         trtllm_decode_attention: params
             .bool("roofline_execution_time_predictor_config_trtllm_decode_attention"),
+        linear_verify_state_snapshots: params
+            .bool("roofline_execution_time_predictor_config_linear_verify_state_snapshots"),
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -354,6 +361,10 @@ pub struct RooflineCoefficients {
     /// fp8-KV decode attention on TensorRT-LLM's own kernel's fit
     /// ([`class::DECODE_ATTENTION_FP8_TRTLLM`]) where the device has one.
     pub trtllm_decode_attention: bool,
+    /// A speculative verification (a decode item of more than one token) in a linear-attention
+    /// layer writes a state snapshot per verified token and copies the accepted one back
+    /// ([`LinearShape::add_decode`]; SGLang's).
+    pub linear_verify_state_snapshots: bool,
 }
 
 /// The host-side cost of a step the engine runs eagerly (not replayed from a captured CUDA
@@ -455,6 +466,7 @@ impl Default for RooflineCoefficients {
             dp_padding: DpPadding::None,
             trtllm_cutlass_fp8_moe: false,
             trtllm_decode_attention: false,
+            linear_verify_state_snapshots: false,
         }
     }
 }
@@ -1469,7 +1481,11 @@ impl RooflinePredictor {
                     if item.is_prefill {
                         l.add_prefill(&mut linear_prefill, item.num_tokens as f64);
                     } else {
-                        l.add_decode(&mut linear_decode, item.num_tokens as f64);
+                        l.add_decode(
+                            &mut linear_decode,
+                            item.num_tokens as f64,
+                            self.settings.linear_verify_state_snapshots,
+                        );
                     }
                 }
                 let mix = |full: f64, linear: f64| (1.0 - l.share) * full + l.share * linear;
@@ -1689,16 +1705,30 @@ impl LinearShape {
         work.bytes += self.activations(chunk) + 2.0 * self.state();
     }
 
-    /// One decoding sequence's `queries` tokens (1, or k + 1 when verifying a draft): the
-    /// recurrent update per token, reading and writing the state and the convolution state
-    /// once, whatever the context's length.
-    pub fn add_decode(&self, work: &mut DecodeWork, queries: f64) {
+    /// One decoding sequence's `queries` tokens (1, or the verified tokens of a speculative
+    /// step): the recurrent update per token, reading and writing the state and the
+    /// convolution state once, whatever the context's length.
+    ///
+    /// With `snapshots`, a verification of more than one token is SGLang's: the target-verify
+    /// kernel reads the state once, leaves it unchanged and writes the state after every
+    /// verified token into the intermediate cache (`fused_recurrent_gated_delta_rule_update`
+    /// with `disable_state_update` and `intermediate_states_buffer`, and likewise the
+    /// convolution windows; `HybridLinearAttnBackend` `forward_extend` under
+    /// `is_target_verify`), and after the acceptance `update_mamba_state_after_mtp_verify`
+    /// copies the accepted token's snapshot back to the state by an advanced-index gather
+    /// into a temporary and an indexed store (read + write, twice): 1 + queries + 4 snapshots
+    /// moved instead of 2 (`layers/attention/hybrid_linear_attn_backend.py`, sglang 0.5.9 and
+    /// 0.5.10.post1).
+    pub fn add_decode(&self, work: &mut DecodeWork, queries: f64, snapshots: bool) {
         let queries = queries.max(1.0);
         work.sequences += 1.0;
         work.flops += queries * self.v_heads * 6.0 * self.dk * self.dv;
-        work.bytes += 2.0 * self.state()
-            + 2.0 * self.conv_dim * (self.conv_kernel - 1.0).max(0.0) * ACT_BYTES
-            + self.activations(queries);
+        let conv = self.conv_dim * (self.conv_kernel - 1.0).max(0.0) * ACT_BYTES;
+        work.bytes += if snapshots && queries > 1.0 {
+            (1.0 + queries + 4.0) * (self.state() + conv)
+        } else {
+            2.0 * self.state() + 2.0 * conv
+        } + self.activations(queries);
     }
 }
 
@@ -2093,6 +2123,33 @@ mod tests {
         let t =
             |p: &RooflinePredictor, context| p.predict(&decode_batch(64, context), ONLY).get(Op::AttnDecode);
         assert!(t(&hybrid, 64_000) / t(&hybrid, 1_000) < t(&full, 64_000) / t(&full, 1_000));
+    }
+
+    #[test]
+    fn sglang_s_verification_moves_a_state_snapshot_per_verified_token_and_copies_the_accepted_one_back() {
+        let l = qwen3_5_h200(true).linear.unwrap();
+        let bytes = |queries: f64, snapshots: bool| {
+            let mut w = DecodeWork::default();
+            l.add_decode(&mut w, queries, snapshots);
+            w.bytes
+        };
+        // At TP 8 one snapshot is 8 fp32 128 × 128 states and 1,536 × 3 bf16 convolution taps.
+        let snapshot = 8.0 * 128.0 * 128.0 * 4.0 + 1_536.0 * 3.0 * 2.0;
+        // A 4-token verification: read once, 4 snapshots written, the accepted one gathered into
+        // a temporary and stored back (4 more): 9 against the 2 of a plain update.
+        assert!((bytes(4.0, true) - bytes(4.0, false) - 7.0 * snapshot).abs() < 1e-6);
+        // A plain one-token decode is the same either way, and so is every step without the flag.
+        assert_eq!(bytes(1.0, true), bytes(1.0, false));
+        let plain = qwen3_5_h200(true);
+        let mut snapshots = plain.clone();
+        snapshots.settings.linear_verify_state_snapshots = true;
+        let verify: Vec<BatchItem> = (0..64).map(|_| BatchItem::decode(2_000, 4)).collect();
+        let (with, without) = (snapshots.predict(&verify, ONLY), plain.predict(&verify, ONLY));
+        assert!(with.get(Op::AttnDecode) > without.get(Op::AttnDecode), "{with:?}");
+        assert_eq!(
+            snapshots.predict(&decode_batch(64, 2_000), ONLY).total_ms(),
+            plain.predict(&decode_batch(64, 2_000), ONLY).total_ms()
+        );
     }
 
     #[test]
