@@ -31,6 +31,35 @@ pub enum ExchangeKind {
 }
 
 impl ExchangeKind {
+    /// The exchange `parallel` runs on `node`.
+    pub fn of(parallel: ParallelSpec, node: &NodeSpec) -> ExchangeKind {
+        let ep = parallel.expert_parallel_size.max(1);
+        let dp = parallel.attention_dp_size.max(1);
+        if ep > 1 && dp == 1 {
+            ExchangeKind::AllReduce
+        } else if ep > 1
+            && node.devices_per_node > MNNVL_DOMAIN_GPUS
+            && parallel.expert_tensor_parallel_size() == 1
+        {
+            // TensorRT-LLM's one-sided all-to-all needs multi-node NVLink and no MoE TP
+            // (`select_alltoall_method_type`); with expert TP it gathers and reduce-scatters.
+            ExchangeKind::AllToAll
+        } else {
+            ExchangeKind::GatherScatter
+        }
+    }
+
+    /// Kernels an eager step launches for this exchange in each MoE layer: the TP group's one
+    /// all-reduce, the all-gather and the reduce-scatter, or the all-to-all's layout, dispatch
+    /// and combine.
+    pub fn launches(self) -> f64 {
+        match self {
+            ExchangeKind::AllReduce => 1.0,
+            ExchangeKind::GatherScatter => 2.0,
+            ExchangeKind::AllToAll => 3.0,
+        }
+    }
+
     /// The op this exchange's time is reported under, named for the collective it is (the op
     /// breakdown, the per-op CDFs and the Chrome trace show what was timed).
     pub fn op(self) -> Op {
@@ -91,18 +120,7 @@ impl MoeExchange {
         let dp = parallel.attention_dp_size.max(1);
         let tp = parallel.tensor_parallel_size.max(1);
         let domain = stage.min(node.devices_per_node.max(1));
-        let kind = if ep > 1 && dp == 1 {
-            ExchangeKind::AllReduce
-        } else if ep > 1
-            && node.devices_per_node > MNNVL_DOMAIN_GPUS
-            && parallel.expert_tensor_parallel_size() == 1
-        {
-            // TensorRT-LLM's one-sided all-to-all needs multi-node NVLink and no MoE TP
-            // (`select_alltoall_method_type`); with expert TP it gathers and reduce-scatters.
-            ExchangeKind::AllToAll
-        } else {
-            ExchangeKind::GatherScatter
-        };
+        let kind = ExchangeKind::of(parallel, node);
         // Peers of one GPU: the other EP ranks, or the same-TP-index GPU of each other DP rank.
         let (peers, peers_in_domain) = match kind {
             ExchangeKind::AllToAll => {

@@ -12,7 +12,7 @@ use super::cost::{
     self, ACT_BYTES, AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, MoeRouting, MoeShape, Peaks,
     PrefillWork,
 };
-use super::moe_parallel::{MoeExchange, RankBatch, RankLoad, spread_over_ranks};
+use super::moe_parallel::{ExchangeKind, MoeExchange, RankBatch, RankLoad, spread_over_ranks};
 use super::shape::LayerShape;
 use super::{BatchItem, ExecutionTime, Op, Provenance, SharedPredictor, StagePosition};
 use crate::catalog::ModelArch;
@@ -423,8 +423,6 @@ pub mod layer_kernels {
     pub const MOE_MLP: f64 = 14.0;
     /// A shared expert beside the routed ones: gate/up GEMM, activation, down GEMM, the add.
     pub const SHARED_EXPERT: f64 = 4.0;
-    /// Expert parallelism's exchange: layout, dispatch, combine.
-    pub const EP_EXCHANGE: f64 = 3.0;
 }
 
 /// How MoE tokens spread over experts (see [`MoeRouting`]).
@@ -840,12 +838,28 @@ impl RooflinePredictor {
             let attention = if shape.latent.is_some() { LATENT_ATTENTION } else { ATTENTION };
             let moe = m.moe.as_ref().map_or(0.0, |moe| {
                 let shared = if moe.shared_expert_hidden_dim > 0 { SHARED_EXPERT } else { 0.0 };
-                // Expert parallelism's combine returns each token's sum: no all-reduce after it.
-                let exchange =
-                    if replica.parallel.expert_parallel_size > 1 { EP_EXCHANGE } else { all_reduce_kernel };
+                // Under EP the exchange the deployment runs (`MoeExchange`): attention TP's one
+                // all-reduce over the group, attention DP's all-gather and reduce-scatter, or the
+                // all-to-all's layout, dispatch and combine (whose combine returns each token's
+                // sum: no all-reduce after it).
+                let exchange = if replica.parallel.expert_parallel_size > 1 {
+                    ExchangeKind::of(replica.parallel, node).launches()
+                } else {
+                    all_reduce_kernel
+                };
                 MOE_MLP + shared + exchange
             });
-            (attention + all_reduce_kernel, DENSE_MLP + all_reduce_kernel, moe)
+            // TensorRT-LLM's attention op applies RoPE in its QKV preprocessing, the kernel that
+            // writes the KV cache: one launch for both. Where its layers fuse the residual add
+            // and RMSNorm into the all-reduces (at every size: `norm_fusion_max_tokens`), the
+            // all-reduce kernel is the add + norm's launch too.
+            let rope = if rope_in_kv_write { 1.0 } else { 0.0 };
+            let norm = if trtllm_fusion && norms_in_all_reduce { 1.0 } else { 0.0 };
+            (
+                attention - rope - norm + all_reduce_kernel,
+                DENSE_MLP - norm + all_reduce_kernel,
+                moe.max(norm) - norm,
+            )
         };
         // Weight-only experts (INT4; fp4 without an fp4 rate) are on their fused-MoE fit at
         // every size (moe_gemm); fp8 and NVFP4 ones blend theirs in at prefill sizes.
@@ -2745,6 +2759,38 @@ mod tests {
         // The Llama rule is unchanged: hidden 8192 fuses with TP, 4096 does not.
         assert!(trtllm_norms_in_all_reduce(arch("meta-llama/Meta-Llama-3-70B"), 4, 1));
         assert!(!trtllm_norms_in_all_reduce(arch("meta-llama/Meta-Llama-3-8B"), 4, 1));
+    }
+
+    #[test]
+    fn eager_launches_count_the_exchange_the_deployment_runs_and_trtllm_s_fused_kernels() {
+        let qwen3 = |fusion: KernelFusion| {
+            let r = replica(&[
+                ("replica_config_model_name", "Qwen/Qwen3-235B-A22B-FP8"),
+                ("replica_config_device", "h100"),
+                ("replica_config_network_device", "h100_dgx"),
+                ("replica_config_tensor_parallel_size", "4"),
+                ("replica_config_expert_parallel_size", "4"),
+                ("replica_config_weight_dtype", "fp8"),
+            ]);
+            let settings = RooflineCoefficients { kernel_fusion: fusion, ..Default::default() };
+            RooflinePredictor::new(&r, settings).unwrap()
+        };
+        // Attention TP 4 with EP 4: no dispatch or combine, the TP group's one all-reduce
+        // (`ExchangeKind::AllReduce`): attention 6 + 1, dense MLP 4 + 1, MoE 14 + 1.
+        let plain = qwen3(KernelFusion::None);
+        assert_eq!(plain.layer_kernels, (7.0, 5.0, 15.0));
+        assert_eq!(plain.eager_kernels(0), 94.0 * 22.0);
+        // TensorRT-LLM: RoPE in the KV-cache write's QKV preprocessing, and the Qwen3-MoE layer's
+        // residual add + RMSNorm in both all-reduces: one attention launch less, one add + norm
+        // launch less per block.
+        let fused = qwen3(KernelFusion::Trtllm);
+        assert!(fused.norms_in_all_reduce && fused.rope_in_kv_write);
+        assert_eq!(fused.layer_kernels, (5.0, 4.0, 14.0));
+        // Attention DP 8 with EP 8 on one H200 node: the all-gather and the reduce-scatter
+        // (MLA 12, no attention all-reduce at attention TP 1; MoE 14 + shared expert 4 + 2).
+        let dp = RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 8), Default::default())
+            .unwrap();
+        assert_eq!(dp.layer_kernels, (12.0, 4.0, 20.0));
     }
 
     #[test]
