@@ -31,11 +31,12 @@ pub enum ExchangeKind {
 }
 
 impl ExchangeKind {
-    /// The exchange `parallel` runs on `node`.
+    /// The exchange `parallel` runs on `node`; plain TP (EP 1, attention DP 1) is the TP
+    /// group's all-reduce.
     pub fn of(parallel: ParallelSpec, node: &NodeSpec) -> ExchangeKind {
         let ep = parallel.expert_parallel_size.max(1);
         let dp = parallel.attention_dp_size.max(1);
-        if ep > 1 && dp == 1 {
+        if dp == 1 {
             ExchangeKind::AllReduce
         } else if ep > 1
             && node.devices_per_node > MNNVL_DOMAIN_GPUS

@@ -842,7 +842,8 @@ impl RooflinePredictor {
                 // all-reduce over the group, attention DP's all-gather and reduce-scatter, or the
                 // all-to-all's layout, dispatch and combine (whose combine returns each token's
                 // sum: no all-reduce after it).
-                let exchange = if replica.parallel.expert_parallel_size > 1 {
+                // Attention DP without EP is deployed too (`deployed`): it gathers and scatters.
+                let exchange = if deployed {
                     ExchangeKind::of(replica.parallel, node).launches()
                 } else {
                     all_reduce_kernel
@@ -2791,6 +2792,11 @@ mod tests {
         let dp = RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 8), Default::default())
             .unwrap();
         assert_eq!(dp.layer_kernels, (12.0, 4.0, 20.0));
+        // Attention DP 8 without EP: the same all-gather and reduce-scatter (the exchange
+        // `MoeExchange` times), not the attention TP's absent all-reduce.
+        let dp_only =
+            RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 1), Default::default()).unwrap();
+        assert_eq!(dp_only.layer_kernels, (12.0, 4.0, 20.0));
     }
 
     #[test]
