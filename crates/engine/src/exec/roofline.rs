@@ -2795,7 +2795,8 @@ mod tests {
         // Attention DP 8 without EP: the same all-gather and reduce-scatter (the exchange
         // `MoeExchange` times), not the attention TP's absent all-reduce.
         let dp_only =
-            RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 1), Default::default()).unwrap();
+            RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 1), Default::default())
+                .unwrap();
         assert_eq!(dp_only.layer_kernels, (12.0, 4.0, 20.0));
     }
 
