@@ -418,7 +418,9 @@ pub fn plan_with_draft(
         replica.kv_cache_dtype.bytes_of(kv_elements_per_token_layer(replica) * full_layers)
             + index_bytes
             + draft.kv_bytes_per_token;
-    // Each attention-DP rank runs its share of the scheduler's sequences.
+    // Each attention-DP rank runs its share of the scheduler's sequences (under vLLM's engine
+    // core per DP rank the config gives `max_sequences` as the cap times DP: each rank's whole
+    // max_num_seqs, sim_config).
     let rank_sequences = cache.max_sequences.div_ceil(u64::from(replica.parallel.attention_dp_size.max(1)));
     let sliding_window_bytes = sliding_window_bytes(replica, cache.block_size, rank_sequences);
 

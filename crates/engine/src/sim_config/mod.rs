@@ -223,7 +223,14 @@ impl SimConfig {
             let entry = REPLICA_SCHEDULERS.iter().find(|e| e.name == scheduler.name).expect("registered");
             let max_model_len = replica.as_ref().map_or(0, |r| r.model.max_model_len);
             let peak = (entry.peak_batch)(p.config(), max_model_len);
-            cache.max_sequences = peak.sequences;
+            // vLLM with an engine core per DP rank (`vllm_dp.rs`): each rank runs up to the
+            // whole max_num_seqs, so the replica up to DP times it (the memory plan gives each
+            // rank its share of `max_sequences` for sliding-window KV and linear state).
+            let dp = replica.as_ref().map_or(1, |r| u64::from(r.parallel.attention_dp_size.max(1)));
+            let per_rank_cap =
+                entry.name == "vllm_v1" && dp > 1 && p.bool("vllm_v1_scheduler_config_dp_engine_cores");
+            cache.max_sequences =
+                if per_rank_cap { peak.sequences.saturating_mul(dp) } else { peak.sequences };
             cache.max_sequences_flag = format!("{}_scheduler_config_batch_size_cap", entry.name);
             if entry.name == "sglang" {
                 cache.linear_state_pool = LinearStatePool::Ratio {

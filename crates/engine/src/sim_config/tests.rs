@@ -794,3 +794,28 @@ fn a_decode_replica_that_fits_no_node_is_named_by_the_decode_flag_the_user_set()
     }
     assert!(e.0.iter().any(|error| error.message.contains("33 GPUs neither fits")), "{e}");
 }
+
+#[test]
+fn vllm_engine_cores_per_dp_rank_reserve_each_rank_s_whole_max_num_seqs_of_linear_state() {
+    // With an engine core per DP rank each rank runs up to the whole cap, so each rank's GPUs
+    // keep the states of the cap's sequences, not of its DP share.
+    let state = |cores: &str| {
+        build(&[
+            ("replica_config_model_name", "Qwen/Qwen3.5-397B-A17B"),
+            ("replica_config_device", "h200"),
+            ("replica_config_network_device", "h200_dgx"),
+            ("replica_config_tensor_parallel_size", "8"),
+            ("replica_config_attention_dp_size", "2"),
+            ("replica_config_weight_dtype", "fp8"),
+            ("replica_scheduler_config_type", "vllm_v1"),
+            ("vllm_v1_scheduler_config_batch_size_cap", "64"),
+            ("vllm_v1_scheduler_config_dp_engine_cores", cores),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .memory
+        .linear_state_bytes_per_device
+    };
+    let shared = state("false");
+    assert!(shared > 0);
+    assert_eq!(state("true"), 2 * shared);
+}

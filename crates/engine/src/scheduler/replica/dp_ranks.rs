@@ -4,7 +4,7 @@
 //! the replica and keeps it until it leaves. Engines differ in the dispatch rule
 //! ([`RankDispatch`]); docs/policies.md cites each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::request::RequestId;
 
@@ -40,13 +40,23 @@ pub struct DpRanks {
     turn: usize,
     /// Per rank, the (waiting, running) counts the dispatcher sees ([`RankDispatch::LoadScore`]).
     counts: Vec<(u32, u32)>,
+    /// The requests picked since the last [`DpRanks::publish`]: their +1 waiting still counts
+    /// in `counts`.
+    picked: BTreeSet<RequestId>,
 }
 
 impl DpRanks {
     /// `ranks` ranks (at least one) dispatching by `dispatch`.
     pub fn new(ranks: u32, dispatch: RankDispatch) -> DpRanks {
         let n = ranks.max(1) as usize;
-        DpRanks { dispatch, loads: vec![0; n], rank_of: BTreeMap::new(), turn: 0, counts: vec![(0, 0); n] }
+        DpRanks {
+            dispatch,
+            loads: vec![0; n],
+            rank_of: BTreeMap::new(),
+            turn: 0,
+            counts: vec![(0, 0); n],
+            picked: BTreeSet::new(),
+        }
     }
 
     /// New (waiting, running) counts per rank for [`RankDispatch::LoadScore`]: they replace
@@ -56,6 +66,7 @@ impl DpRanks {
         for (slot, count) in self.counts.iter_mut().zip(counts) {
             *slot = count;
         }
+        self.picked.clear();
     }
 
     /// The number of ranks.
@@ -88,7 +99,10 @@ impl DpRanks {
         match self.dispatch {
             RankDispatch::RoundRobin => self.turn = (rank + 1) % self.loads.len(),
             // "Increment local waiting count for better balancing between stats updates".
-            RankDispatch::LoadScore => self.counts[rank].0 += 1,
+            RankDispatch::LoadScore => {
+                self.counts[rank].0 += 1;
+                self.picked.insert(id);
+            }
             RankDispatch::FewestActive | RankDispatch::BootstrapRoom => {}
         }
         self.loads[rank] += 1;
@@ -113,11 +127,24 @@ impl DpRanks {
         self.rank_of.get(&id).copied()
     }
 
-    /// `id` left the replica (finished, refused or handed off).
+    /// `id` left the replica (finished or handed off). Its pick stays in the dispatcher's own
+    /// counts until the next publication (vLLM's front end only ever adds to them).
     pub fn release(&mut self, id: RequestId) {
+        self.picked.remove(&id);
         if let Some(rank) = self.rank_of.remove(&id) {
             self.loads[rank] -= 1;
         }
+    }
+
+    /// `id` was refused or evicted by its rank: released, and its own +1 waiting taken back
+    /// from the dispatcher's counts when no publication has replaced them since the pick.
+    pub fn unassign(&mut self, id: RequestId) {
+        if self.picked.remove(&id)
+            && let Some(&rank) = self.rank_of.get(&id)
+        {
+            self.counts[rank].0 = self.counts[rank].0.saturating_sub(1);
+        }
+        self.release(id);
     }
 }
 
@@ -174,6 +201,21 @@ mod tests {
         // Equal scores: the lowest index.
         ranks.publish([(0, 4), (1, 0), (0, 4)]);
         assert_eq!(ranks.peek(RequestId(14)), 0);
+    }
+
+    #[test]
+    fn an_unassigned_pick_leaves_the_counts_unless_they_were_published_since() {
+        let mut ranks = DpRanks::new(2, RankDispatch::LoadScore);
+        assert_eq!(ranks.assign(RequestId(0)), 0);
+        ranks.unassign(RequestId(0));
+        assert_eq!(ranks.peek(RequestId(1)), 0, "rank 0's +1 went with its refused request");
+        assert_eq!(ranks.assign(RequestId(1)), 0);
+        ranks.publish([(0, 0), (0, 2)]);
+        ranks.unassign(RequestId(1));
+        assert_eq!(ranks.peek(RequestId(2)), 0, "published counts are left alone");
+        assert_eq!(ranks.assign(RequestId(2)), 0);
+        ranks.release(RequestId(2));
+        assert_eq!(ranks.peek(RequestId(3)), 1, "a finished request's pick stays counted (4 > 2)");
     }
 
     #[test]

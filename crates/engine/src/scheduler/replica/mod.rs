@@ -169,8 +169,8 @@ pub trait ReplicaScheduler {
     }
 
     /// Decode side: the most KV blocks one transferred request can ever be given here — the
-    /// replica's, or, where each attention-DP rank pre-allocates from its own pool (SGLang),
-    /// one rank's — with the number of ranks sharing the replica's blocks (1: the whole
+    /// replica's, or, where each attention-DP rank pre-allocates from its own pool (SGLang;
+    /// vLLM with an engine core per DP rank, `vllm_dp.rs`), one rank's — with the number of ranks sharing the replica's blocks (1: the whole
     /// replica). A request needing more is refused before its prefill (INV-13).
     fn transfer_capacity_blocks(&self) -> (u64, u32) {
         (self.kv_usage().total_blocks, 1)
@@ -180,7 +180,8 @@ pub trait ReplicaScheduler {
     /// it (before [`ReplicaScheduler::admit_transferred`]): the engine keeps one first-come,
     /// first-served queue per answer, and a queue whose head waits holds back only itself
     /// (`crate::disagg::DecodeQueues`). 0, one queue for the replica, unless each
-    /// attention-DP rank pre-allocates for itself (SGLang: the request's rank).
+    /// attention-DP rank pre-allocates for itself (SGLang, and vLLM with an engine core per
+    /// DP rank: the request's rank).
     fn transfer_queue(&mut self, _id: RequestId) -> usize {
         0
     }

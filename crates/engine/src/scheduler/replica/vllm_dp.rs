@@ -8,10 +8,12 @@
 //! (`DPLBAsyncMPClient.get_core_engine_for_request`, [`RankDispatch::LoadScore`]): the lowest
 //! `4 × waiting + running` over the counts the DP coordinator last published, the lowest index
 //! among equals, each pick adding one waiting request to its rank's count until the next
-//! counts arrive. The coordinator publishes the engines' `(waiting, running)` counts
-//! (`DPEngineCoreProc._maybe_publish_request_counts`, sent when they change) every
-//! `stats_update_interval_ms` (100) when they changed since its last publication
-//! (`DPCoordinatorProc.process_input_socket`), so the front end's view is up to 100 ms stale.
+//! counts arrive. Each engine sends its `(waiting, running)` counts whenever they changed from
+//! one step to the next (`DPEngineCoreProc._maybe_publish_request_counts`); the coordinator
+//! marks its stats changed whenever any engine sends (`DPCoordinatorProc.process_input_socket`)
+//! and then publishes every `stats_update_interval_ms` (100), so any interval in which a rank's
+//! counts moved (every dispatch moves its rank's) republishes — even counts equal to the last
+//! published ones — and clears the front end's local picks; its view is up to 100 ms stale.
 //! The MoE layers run in lockstep: while any rank has work every rank steps (an idle one runs
 //! a dummy batch, `DPEngineCoreProc.run_busy_loop` → `execute_dummy_batch`), so a step is one
 //! batch of the replica whose time the slowest rank sets (the execution model times each rank
@@ -50,6 +52,14 @@ pub struct VllmDpScheduler {
     next_publish: SimTime,
     /// The counts it published last.
     published: Vec<(u32, u32)>,
+    /// The ranks' counts at the end of the last call that carried a time (`now`): those of
+    /// every instant before the next timed call, whose untimed calls in between (a batch's end,
+    /// a hand-off, an eviction) happen at instants the scheduler is not told.
+    timed_counts: Vec<(u32, u32)>,
+    /// The counts after the scheduler's last call, to notice every change.
+    last_counts: Vec<(u32, u32)>,
+    /// Some rank's counts changed since the last publication (an engine sent its stats).
+    dirty: bool,
     /// How often it publishes, ns (0: at every dispatch).
     interval_ns: u64,
 }
@@ -84,6 +94,9 @@ impl VllmDpScheduler {
             now: SimTime::ZERO,
             next_publish: SimTime::ZERO,
             published: vec![(0, 0); dp as usize],
+            timed_counts: vec![(0, 0); dp as usize],
+            last_counts: vec![(0, 0); dp as usize],
+            dirty: false,
             interval_ns: STATS_UPDATE_INTERVAL_NS,
         }
     }
@@ -95,35 +108,57 @@ impl VllmDpScheduler {
         self
     }
 
-    /// Time reaches `now`: the coordinator's publications due by then, with the counts the
-    /// engines had (they change only in the scheduler's own calls, so the counts now are those
-    /// of every publication instant since the previous call), replace the front end's view
-    /// when they changed.
+    /// Notes a change of any rank's counts since the scheduler's last call (the engine sends
+    /// its stats), and with `timed` keeps the counts as those of the instant `self.now`.
+    fn settle(&mut self, timed: bool) {
+        for (slot, rank) in self.last_counts.iter_mut().zip(&self.ranks) {
+            let counts = rank.request_counts();
+            if *slot != counts {
+                *slot = counts;
+                self.dirty = true;
+            }
+        }
+        if timed {
+            self.timed_counts.clone_from(&self.last_counts);
+        }
+    }
+
+    /// Time reaches `now`: the coordinator's publications due by then replace the front end's
+    /// view when some engine sent stats since the last one. A publication at an instant before
+    /// `now` carries the counts of the last timed call (`timed_counts`; what changed since, in
+    /// untimed calls, is left for the next publication); one at `now` the current counts.
     fn advance(&mut self, now: SimTime) {
+        self.settle(false);
         self.now = self.now.max(now);
         if self.now < self.next_publish {
             return;
         }
         let interval = self.interval_ns;
-        // Interval 0: every call publishes.
+        // The last publication instant due (interval 0: every call publishes, at `now`).
+        let last = match self.now.0.checked_div(interval) {
+            Some(ticks) => SimTime(ticks.saturating_mul(interval)),
+            None => self.now,
+        };
         self.next_publish = match self.now.0.checked_div(interval) {
             Some(ticks) => SimTime((ticks + 1).saturating_mul(interval)),
             None => self.now,
         };
-        let changed =
-            self.ranks.iter().zip(&self.published).any(|(rank, &last)| rank.request_counts() != last);
-        if changed {
-            for (slot, rank) in self.published.iter_mut().zip(&self.ranks) {
-                *slot = rank.request_counts();
-            }
+        let counts = if last < self.now { &self.timed_counts } else { &self.last_counts };
+        let changed = counts != &self.published;
+        if self.dirty || changed {
+            self.published.clone_from(counts);
             self.dispatch.publish(self.published.iter().copied());
+            // What changed after the published instant is sent again for the next one.
+            self.dirty = self.last_counts != self.published;
         }
     }
 
-    /// `id`'s rank, assigning one by the front end's view at the latest instant seen.
+    /// `id`'s rank, assigning one by the front end's view at the latest instant seen (the
+    /// pick reaches its engine, whose counts change: the next publication is due).
     fn assign(&mut self, id: RequestId, at: SimTime) -> usize {
         if self.dispatch.get(id).is_none() {
             self.advance(at);
+            self.dirty = true;
         }
         self.dispatch.assign(id)
     }
@@ -134,8 +169,10 @@ impl ReplicaScheduler for VllmDpScheduler {
         let rank = self.assign(id, requests.get(id).received_at);
         let added = self.ranks[rank].add_request(id, requests);
         if added.is_err() {
-            self.dispatch.release(id);
+            // Refused: the front end's own +1 for it goes too, unless counts came since.
+            self.dispatch.unassign(id);
         }
+        self.settle(true);
         added
     }
 
@@ -152,6 +189,7 @@ impl ReplicaScheduler for VllmDpScheduler {
                 }
             }
         });
+        self.settle(true);
     }
 
     fn on_batch_end(&mut self, batch: &Batch, completed: &[RequestId], requests: &mut RequestArena) {
@@ -170,6 +208,7 @@ impl ReplicaScheduler for VllmDpScheduler {
         for &id in completed {
             self.dispatch.release(id);
         }
+        self.settle(false);
     }
 
     fn num_pending(&self) -> usize {
@@ -178,7 +217,8 @@ impl ReplicaScheduler for VllmDpScheduler {
 
     fn evict_blocked(&mut self, requests: &mut RequestArena) -> Option<(RequestId, String)> {
         let (id, why) = self.ranks.iter_mut().find_map(|rank| rank.evict_blocked(requests))?;
-        self.dispatch.release(id);
+        self.dispatch.unassign(id);
+        self.settle(false);
         Some((id, why))
     }
 
@@ -222,12 +262,14 @@ impl ReplicaScheduler for VllmDpScheduler {
 
     fn hand_off(&mut self, id: RequestId, requests: &mut RequestArena) {
         self.ranks[self.dispatch.of(id)].hand_off(id, requests);
+        self.settle(false);
     }
 
     fn release_handed_off(&mut self, id: RequestId, requests: &RequestArena) {
         // The rank held the KV until the transfer ended; only now does the request leave it.
         self.ranks[self.dispatch.of(id)].release_handed_off(id, requests);
         self.dispatch.release(id);
+        self.settle(false);
     }
 
     fn transfer_capacity_blocks(&self) -> (u64, u32) {
@@ -238,7 +280,10 @@ impl ReplicaScheduler for VllmDpScheduler {
 
     fn transfer_queue(&mut self, id: RequestId) -> usize {
         // The decode server's front end picks the rank when the request reaches it, by the
-        // same load score; that rank's scheduler admits it from its own blocks.
+        // same load score; that rank's scheduler admits it from its own blocks. The trait
+        // gives no instant here: the pick uses the view at the latest instant this replica
+        // saw (`self.now`), which lags while an idle decode replica forms no batch; its next
+        // timed call catches the publications up.
         let now = self.now;
         self.assign(id, now)
     }
@@ -248,8 +293,9 @@ impl ReplicaScheduler for VllmDpScheduler {
         let rank = self.assign(id, now);
         let admitted = self.ranks[rank].admit_transferred(id, requests);
         if admitted.is_err() {
-            self.dispatch.release(id);
+            self.dispatch.unassign(id);
         }
+        self.settle(false);
         admitted
     }
 }
@@ -316,6 +362,46 @@ mod tests {
         let (r4, _) = h.add_at(100_000_000, 10, 50);
         let (r5, _) = h.add_at(100_000_001, 10, 50);
         assert_eq!((h.scheduler.dp_rank(r4), h.scheduler.dp_rank(r5)), (Some(0), Some(1)));
+    }
+
+    #[test]
+    fn a_pick_whose_counts_return_to_the_published_ones_is_still_republished_and_cleared() {
+        // R0 goes to rank 0 (the front end counts it waiting there) and finishes in its first
+        // step: the engines' counts are back to the published (0, 0)s, but rank 0 sent its
+        // changed counts, so the coordinator publishes at 100 ms and the pick is cleared.
+        let mut h = replica(2, 4000, 1000, 64);
+        let r0 = h.add(10, 1);
+        h.step();
+        assert!(h.requests.get(r0).is_completed());
+        let (r1, _) = h.add_at(100_000_000, 10, 50);
+        assert_eq!(h.scheduler.dp_rank(r1), Some(0), "both ranks score 0 again");
+    }
+
+    #[test]
+    fn a_publication_before_now_carries_the_counts_of_the_last_timed_call() {
+        // Ranks 0 and 1 run two and one requests from the step formed at 0; the batch end
+        // (which carries no instant) finishes R0. The publication at 100 ms, before R3's
+        // arrival at 150 ms, carries the counts the step was formed with: (0, 2) and (0, 1).
+        let mut h = replica(2, 4000, 1000, 64);
+        let r0 = h.add(10, 1);
+        let ids = [r0, h.add(10, 50), h.add(10, 50)];
+        assert_eq!(ids.map(|id| h.scheduler.dp_rank(id)), [Some(0), Some(1), Some(0)]);
+        h.step();
+        assert!(h.requests.get(r0).is_completed());
+        let (r3, _) = h.add_at(150_000_000, 10, 50);
+        assert_eq!(h.scheduler.dp_rank(r3), Some(1));
+    }
+
+    #[test]
+    fn a_refused_request_takes_its_pick_back() {
+        // R0 is too large for one rank's blocks: refused on rank 0, whose +1 waiting goes with
+        // it, so R1 goes to rank 0 too.
+        let mut h = replica(2, 4000, 1000, 64);
+        let (r0, added) = h.add_at(0, 2500, 1);
+        assert!(added.is_err());
+        assert_eq!(h.scheduler.dp_rank(r0), None);
+        let r1 = h.add(10, 5);
+        assert_eq!(h.scheduler.dp_rank(r1), Some(0));
     }
 
     #[test]
