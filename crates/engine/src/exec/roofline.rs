@@ -2798,6 +2798,19 @@ mod tests {
             RooflinePredictor::new(&super::deployed_tests::deployed_deepseek(8, 1), Default::default())
                 .unwrap();
         assert_eq!(dp_only.layer_kernels, (12.0, 4.0, 20.0));
+        // Attention DP 8 with EP 8 in an NVL72 rack: the one-sided all-to-all's layout,
+        // dispatch and combine (`ExchangeKind::AllToAll`): MoE 14 + shared expert 4 + 3.
+        let rack = replica(&[
+            ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+            ("replica_config_device", "gb200"),
+            ("replica_config_network_device", "gb200_nvl72"),
+            ("replica_config_weight_dtype", "fp8"),
+            ("replica_config_tensor_parallel_size", "1"),
+            ("replica_config_attention_dp_size", "8"),
+            ("replica_config_expert_parallel_size", "8"),
+        ]);
+        let all_to_all = RooflinePredictor::new(&rack, Default::default()).unwrap();
+        assert_eq!(all_to_all.layer_kernels, (12.0, 4.0, 21.0));
     }
 
     #[test]
