@@ -447,6 +447,17 @@ pub struct KvUsage {
     pub total_blocks: u64,
 }
 
+/// The usage of several pools together (the ranks of an attention-DP replica).
+impl std::iter::Sum for KvUsage {
+    fn sum<I: Iterator<Item = KvUsage>>(usages: I) -> KvUsage {
+        usages.fold(KvUsage::default(), |sum, pool| KvUsage {
+            allocated_blocks: sum.allocated_blocks + pool.allocated_blocks,
+            free_blocks: sum.free_blocks + pool.free_blocks,
+            total_blocks: sum.total_blocks + pool.total_blocks,
+        })
+    }
+}
+
 impl KvUsage {
     /// Percentage of blocks referenced.
     #[inline]
@@ -506,6 +517,16 @@ pub struct PrefixCacheStats {
     pub queried_blocks: u64,
     /// Of which found in the cache.
     pub hit_blocks: u64,
+}
+
+/// The lookups of several caches together (the ranks of an attention-DP replica).
+impl std::iter::Sum for PrefixCacheStats {
+    fn sum<I: Iterator<Item = PrefixCacheStats>>(stats: I) -> PrefixCacheStats {
+        stats.fold(PrefixCacheStats::default(), |sum, cache| PrefixCacheStats {
+            queried_blocks: sum.queried_blocks + cache.queried_blocks,
+            hit_blocks: sum.hit_blocks + cache.hit_blocks,
+        })
+    }
 }
 
 /// Per-replica KV manager: block tables of running requests over a [`BlockPool`].

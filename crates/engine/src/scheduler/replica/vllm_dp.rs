@@ -223,21 +223,11 @@ impl ReplicaScheduler for VllmDpScheduler {
     }
 
     fn kv_usage(&self) -> KvUsage {
-        self.ranks.iter().map(VllmV1Scheduler::kv_usage).fold(KvUsage::default(), |sum, rank| KvUsage {
-            allocated_blocks: sum.allocated_blocks + rank.allocated_blocks,
-            free_blocks: sum.free_blocks + rank.free_blocks,
-            total_blocks: sum.total_blocks + rank.total_blocks,
-        })
+        self.ranks.iter().map(VllmV1Scheduler::kv_usage).sum()
     }
 
     fn prefix_cache_stats(&self) -> PrefixCacheStats {
-        self.ranks.iter().map(VllmV1Scheduler::prefix_cache_stats).fold(
-            PrefixCacheStats::default(),
-            |sum, rank| PrefixCacheStats {
-                queried_blocks: sum.queried_blocks + rank.queried_blocks,
-                hit_blocks: sum.hit_blocks + rank.hit_blocks,
-            },
-        )
+        self.ranks.iter().map(VllmV1Scheduler::prefix_cache_stats).sum()
     }
 
     fn cached_prefix_tokens(&self, request: &Request) -> u32 {
