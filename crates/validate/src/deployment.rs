@@ -69,9 +69,10 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   three, so its state pool runs three times the requests; elsewhere only where the KV cache
 ///   runs short (a retracted request no longer finds its own blocks cached). Aggregated points
 ///   only (109 of 177 disaggregated recipes set it).
-/// - SGLang on an image and date that ran only InferenceX's MTP recipe ([`SGLANG_MTP_SWEEPS`]):
-///   EAGLE speculation with the model's MTP layer as the draft, the script's steps, top-k and
-///   draft tokens, and its `--max-running-requests` (the clients). Aggregated points only.
+/// - SGLang on an image and date that ran only InferenceX's MTP recipe, or on a day both
+///   recipes ran at a point only the MTP one swept ([`SGLANG_MTP_SWEEPS`]): EAGLE speculation
+///   with the model's MTP layer as the draft, the script's steps, top-k and draft tokens, and
+///   its `--max-running-requests` (the clients, or the script's own). Aggregated points only.
 pub fn recipe_flags(
     point: &ServingPoint,
     concurrency: u32,
@@ -143,8 +144,10 @@ pub fn recipe_flags(
                     "sglang_scheduler_config_speculative_num_draft_tokens",
                     sweep.draft_tokens.to_string(),
                 ));
-                // `--max-running-requests $CONC`: without it SGLang would cap speculation at 48.
-                flags.push(("sglang_scheduler_config_batch_size_cap", concurrency.max(1).to_string()));
+                // `--max-running-requests` ($CONC, or the script's own): without it SGLang would
+                // cap speculation at 48.
+                let cap = sweep.max_running.unwrap_or(concurrency.max(1));
+                flags.push(("sglang_scheduler_config_batch_size_cap", cap.to_string()));
             }
             flags
         }
@@ -207,17 +210,26 @@ pub fn trtllm_mtp_draft_tokens(point: &ServingPoint) -> Option<(u32, u32)> {
 }
 
 /// An SGLang sweep of an image that InferenceX's plain and MTP recipes shared, on a day that
-/// ran only the MTP recipe, with what that recipe's script sets (its `--max-running-requests`
-/// is the clients, applied by [`recipe_flags`]).
+/// ran the MTP recipe, with what that recipe's script sets (its `--max-running-requests`,
+/// applied by [`recipe_flags`]).
 struct SglangMtpSweep {
     image: &'static str,
     date: &'static str,
+    /// The deployment the MTP recipe ran that day when the plain recipe ran beside it:
+    /// (system, precision, TP, expert-parallel size); `None` where only the MTP recipe ran.
+    deployment: Option<(&'static str, &'static str, u32, u32)>,
+    /// The plain recipe's sweep of the same deployment that day, (isl, osl, most clients): a
+    /// point within it may come from either recipe and is left plain; one beyond it only the
+    /// MTP recipe swept.
+    plain_until: &'static [(u32, u32, u32)],
     /// `--speculative-num-steps`.
     steps: u32,
     /// `--speculative-eagle-topk`.
     topk: u32,
     /// `--speculative-num-draft-tokens`.
     draft_tokens: u32,
+    /// `--max-running-requests` when the script fixes it; `None`: the clients (`$CONC`).
+    max_running: Option<u32>,
 }
 
 /// `0.5.9` on 2026-03-20: InferenceX `35d4bb367` (#898, merged 2026-03-20 22:08 UTC) added
@@ -228,8 +240,44 @@ struct SglangMtpSweep {
 /// merge; 128 from a later edit), with the receive interval and budgets of the plain script. The plain `qwen3.5-fp8-b200-sglang` recipe that day swept
 /// TP 4 / EP 4 and TP 8 / EP 1 only; every SGLang row dated 2026-03-20 is a TP 4 / EP 1 row of
 /// this sweep. The image and the date, columns of the point, say which recipe ran.
-const SGLANG_MTP_SWEEPS: &[SglangMtpSweep] =
-    &[SglangMtpSweep { image: "0.5.9", date: "2026-03-20", steps: 3, topk: 1, draft_tokens: 4 }];
+///
+/// `0.5.9` on 2026-03-25: InferenceX `12ba0ae07` (#943, "Update DSR1 h200 & b200 sglang image
+/// to v0.5.9-cu130", 2026-03-25) moved `dsr1-fp8-b200-sglang` and `dsr1-fp8-b200-sglang-mtp`
+/// (and the fp4 B200 and fp8 H200 plain recipes) to that image, so both fp8 B200 recipes swept
+/// that day. The plain one (`benchmarks/single_node/dsr1_fp8_b200.sh`) swept TP 8 / EP 1 at
+/// 4-64 clients for 1k/1k and 1k/8k and 4 clients for 8k/1k (and TP 4 for 8k/1k); the MTP one
+/// TP 8 / EP 1 at 4-512 clients for all three (`.github/configs/nvidia-master.yaml` at
+/// `12ba0ae07`). So a TP 8 / EP 1 fp8 B200 point of that day beyond the plain sweep ran
+/// `benchmarks/single_node/dsr1_fp8_b200_mtp.sh` (as of `64c20b6b5`, unchanged until
+/// `626932a11` on 03-27): `--speculative-algorithm EAGLE --speculative-num-steps 2
+/// --speculative-eagle-topk 1 --speculative-num-draft-tokens 3`, `--max-running-requests 512`,
+/// `--cuda-graph-max-bs 512` and `--chunked-prefill-size 16384` (SGLang's own B200 values).
+/// Its `SGLANG_ENABLE_SPEC_V2=1` is a shell assignment without `export`, so the server runs
+/// speculative v1 (overlap scheduler off), as the engine bundle does. Within the plain sweep
+/// the file holds a measurement of each recipe under the same columns, which no column tells
+/// apart: those stay plain.
+const SGLANG_MTP_SWEEPS: &[SglangMtpSweep] = &[
+    SglangMtpSweep {
+        image: "0.5.9",
+        date: "2026-03-20",
+        deployment: None,
+        plain_until: &[],
+        steps: 3,
+        topk: 1,
+        draft_tokens: 4,
+        max_running: None,
+    },
+    SglangMtpSweep {
+        image: "0.5.9",
+        date: "2026-03-25",
+        deployment: Some(("b200_sxm", "fp8", 8, 1)),
+        plain_until: &[(1024, 1024, 64), (1024, 8192, 64), (8192, 1024, 4)],
+        steps: 2,
+        topk: 1,
+        draft_tokens: 3,
+        max_running: Some(512),
+    },
+];
 
 /// The MTP recipe of an SGLang point whose image and date are a sweep of only that recipe
 /// ([`SGLANG_MTP_SWEEPS`]); an undated copy of such a row takes its date. `None` otherwise.
@@ -237,7 +285,30 @@ fn sglang_mtp_sweep(point: &ServingPoint) -> Option<&'static SglangMtpSweep> {
     if point.backend != "sglang" {
         return None;
     }
-    SGLANG_MTP_SWEEPS.iter().find(|s| s.image == point.backend_version && s.date == point.run_date())
+    SGLANG_MTP_SWEEPS
+        .iter()
+        .find(|s| s.image == point.backend_version && s.date == point.run_date() && mtp_sweep_ran(s, point))
+}
+
+/// Whether a point of a sweep's image and date is one the MTP recipe ran and the plain one
+/// did not ([`SglangMtpSweep::deployment`], [`SglangMtpSweep::plain_until`]).
+fn mtp_sweep_ran(sweep: &SglangMtpSweep, point: &ServingPoint) -> bool {
+    let Some((system, precision, tp, ep)) = sweep.deployment else {
+        return true;
+    };
+    let crate::points::Mode::Aggregated(instance) = point.mode else {
+        return false;
+    };
+    let deployed = point.system == system
+        && point.precision == precision
+        && instance.tp_size == tp
+        && point.moe_ep_size.unwrap_or(1) == ep
+        && point.attention_dp_size.unwrap_or(1) <= 1;
+    let plain = sweep
+        .plain_until
+        .iter()
+        .any(|&(isl, osl, clients)| point.isl == isl && point.osl == osl && instance.concurrency <= clients);
+    deployed && !plain
 }
 
 /// From this many clients InferenceX's Blackwell SGLang recipes read new requests every 30
@@ -570,6 +641,65 @@ mod tests {
         let mut disagg = sglang("0.5.9", "2026-03-20");
         disagg.mode = crate::points::Mode::Disaggregated;
         assert!(recipe_flags(&disagg, 16, 1, true).iter().all(|(f, _)| !f.contains("speculative")));
+    }
+
+    #[test]
+    fn a_shared_days_mtp_sweep_turns_eagle_mtp_on_beyond_the_plain_recipes_sweep() {
+        let dsr1 = |isl: &str, osl: &str, clients: &str, more: &[(&str, &str)]| {
+            let mut o = vec![
+                ("backend", "sglang"),
+                ("backend_version", "0.5.9"),
+                ("measured", "2026-03-25"),
+                ("system", "b200_sxm"),
+                ("precision", "fp8"),
+                ("tp_size", "8"),
+                ("moe_ep_size", "1"),
+                ("isl", isl),
+                ("osl", osl),
+                ("batch_size", clients),
+            ];
+            o.extend_from_slice(more);
+            point(&o)
+        };
+        // Beyond the plain recipe's sweep of that day (1k prompts past 64 clients, 8k past 4):
+        // `dsr1_fp8_b200_mtp.sh`, 2 steps, top-1, 3 draft tokens, `--max-running-requests 512`.
+        for (isl, osl, c) in [("1024", "1024", 128), ("1024", "8192", 512), ("8192", "1024", 8)] {
+            let p = dsr1(isl, osl, &c.to_string(), &[]);
+            let flags = recipe_flags(&p, c, 1, true);
+            for want in [
+                ("replica_config_speculative_method", "mtp"),
+                ("replica_config_num_speculative_tokens", "2"),
+                ("sglang_scheduler_config_speculative_eagle_topk", "1"),
+                ("sglang_scheduler_config_speculative_num_draft_tokens", "3"),
+                ("sglang_scheduler_config_batch_size_cap", "512"),
+            ] {
+                assert!(flags.contains(&(want.0, want.1.to_string())), "{want:?} in {flags:?}");
+            }
+        }
+        // An undated copy of such a row takes its date, so its recipe.
+        let mut copy = dsr1("8192", "1024", "64", &[("measured", "")]);
+        copy.copy_of_date = "2026-03-25".to_string();
+        assert!(sglang_mtp_sweep(&copy).is_some());
+        // Within the plain sweep (either recipe), another deployment, GPU, checkpoint, image or
+        // day: no speculation.
+        for p in [
+            dsr1("1024", "1024", "64", &[]),
+            dsr1("1024", "8192", "4", &[]),
+            dsr1("8192", "1024", "4", &[]),
+            dsr1("8192", "1024", "32", &[("tp_size", "4")]),
+            dsr1("1024", "1024", "128", &[("moe_ep_size", "8")]),
+            dsr1("1024", "1024", "128", &[("system", "h200_sxm")]),
+            dsr1("1024", "1024", "128", &[("precision", "fp4")]),
+            dsr1("1024", "1024", "128", &[("backend_version", "0.5.10.post1")]),
+            dsr1("1024", "1024", "128", &[("measured", "2026-03-24")]),
+        ] {
+            assert!(sglang_mtp_sweep(&p).is_none(), "{p:?}");
+            let c = match p.mode {
+                crate::points::Mode::Aggregated(i) => i.concurrency,
+                crate::points::Mode::Disaggregated => 1,
+            };
+            assert!(recipe_flags(&p, c, 1, true).iter().all(|(f, _)| !f.contains("speculative")));
+        }
     }
 
     #[test]
