@@ -543,8 +543,8 @@ pub trait Lookup {
     fn model_id(&self, name: &str) -> Option<&'static str>;
     /// A catalogued device's memory (GiB) and whether it has FP4 tensor cores.
     fn device(&self, name: &str) -> Option<(f64, bool)>;
-    /// A catalogued model's latent attention and sparse indexer.
-    fn model(&self, name: &str) -> Option<(bool, bool)>;
+    /// A catalogued model's latent attention, sparse indexer and linear-attention layers.
+    fn model(&self, name: &str) -> Option<(bool, bool, bool)>;
 }
 
 /// The parsed catalogues ([`models`], [`devices`]) as a [`Lookup`].
@@ -557,8 +557,9 @@ impl Lookup for Parsed {
     fn device(&self, name: &str) -> Option<(f64, bool)> {
         find_device(name).map(|d| (d.memory_gb, d.fp4_tflops.is_some()))
     }
-    fn model(&self, name: &str) -> Option<(bool, bool)> {
-        find_model(name).map(|m| (m.mla.is_some(), m.sparse_attention.is_some()))
+    fn model(&self, name: &str) -> Option<(bool, bool, bool)> {
+        find_model(name)
+            .map(|m| (m.mla.is_some(), m.sparse_attention.is_some(), m.linear_attention.is_some()))
     }
 }
 
@@ -582,6 +583,8 @@ pub mod index {
         pub latent_attention: bool,
         /// DeepSeek Sparse Attention's indexer (`sparse_attention` given).
         pub sparse_indexer: bool,
+        /// Gated DeltaNet linear-attention layers (`linear_attention` given: Qwen3.5's hybrid).
+        pub linear_attention: bool,
     }
 
     /// A device's id, name and what the serving engines' bundles read of it.
@@ -659,8 +662,8 @@ pub mod index {
         fn device(&self, name: &str) -> Option<(f64, bool)> {
             find_device(name).map(|d| (d.memory_gb, d.fp4_tensor_cores))
         }
-        fn model(&self, name: &str) -> Option<(bool, bool)> {
-            find_model(name).map(|m| (m.latent_attention, m.sparse_indexer))
+        fn model(&self, name: &str) -> Option<(bool, bool, bool)> {
+            find_model(name).map(|m| (m.latent_attention, m.sparse_indexer, m.linear_attention))
         }
     }
 }
@@ -777,13 +780,14 @@ mod tests {
             assert_eq!(e.name, m.name);
             assert_eq!(e.aliases, m.aliases.iter().map(String::as_str).collect::<Vec<_>>().as_slice());
             assert_eq!(
-                (e.latent_attention, e.sparse_indexer),
-                (m.mla.is_some(), m.sparse_attention.is_some())
+                (e.latent_attention, e.sparse_indexer, e.linear_attention),
+                (m.mla.is_some(), m.sparse_attention.is_some(), m.linear_attention.is_some())
             );
         }
         assert!(
             index::MODELS.iter().any(|m| m.latent_attention)
                 && index::MODELS.iter().any(|m| m.sparse_indexer)
+                && index::MODELS.iter().any(|m| m.linear_attention)
         );
         assert_eq!(index::DEVICES.len(), devices().len());
         for (e, d) in index::DEVICES.iter().zip(devices()) {

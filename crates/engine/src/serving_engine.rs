@@ -55,6 +55,9 @@ pub struct EngineTarget {
     /// Whether the catalogued model adds a sparse-attention indexer over its attention
     /// (DeepSeek Sparse Attention: DeepSeek-V3.2, GLM-5; false for a model the catalogue lacks).
     pub sparse_indexer: bool,
+    /// Whether the catalogued model has Gated DeltaNet linear-attention layers (the hybrid
+    /// Qwen3-Next / Qwen3.5 architecture; false for a model the catalogue lacks).
+    pub linear_attention: bool,
     /// Speculative decoding's method (`replica_config_speculative_method`: mtp, eagle,
     /// draft_model; `None` when off).
     pub speculative: Option<String>,
@@ -219,8 +222,9 @@ fn target(config: &Config, version: Option<Version>, facts: &dyn Lookup) -> Engi
         attention_dp_size: int("replica_config_attention_dp_size"),
         fp4_tensor_cores,
         weight_dtype: config.get("replica_config_weight_dtype").to_text(),
-        latent_attention: model.is_some_and(|(latent, _)| latent),
-        sparse_indexer: model.is_some_and(|(_, sparse)| sparse),
+        latent_attention: model.is_some_and(|(latent, _, _)| latent),
+        sparse_indexer: model.is_some_and(|(_, sparse, _)| sparse),
+        linear_attention: model.is_some_and(|(_, _, linear)| linear),
         speculative: Some(config.get("replica_config_speculative_method").to_text())
             .filter(|m| matches!(m.as_str(), "mtp" | "eagle" | "draft_model")),
         speculative_tokens_given: config.is_set("replica_config_num_speculative_tokens")
@@ -455,6 +459,23 @@ fn sglang_all_reduce_fusion(t: &EngineTarget) -> bool {
         && t.tensor_parallel_size.saturating_mul(t.pipeline_stages) <= host_gpus
 }
 
+/// Whether SGLang's fp8 (block-scaled) experts take their fused-MoE fit at decode sizes too
+/// (`roofline_execution_time_predictor_config_fp8_moe_fit_at_decode`, as vLLM's bundle): for the
+/// hybrid Gated DeltaNet architecture (`Qwen3NextForCausalLM`, `Qwen3_5MoeForConditionalGeneration`;
+/// the catalogue's models with `linear_attention`). On SM100 SGLang's own handler for those
+/// architectures (`ServerArgs._handle_model_specific_adjustments`, read in the 0.5.9 and
+/// 0.5.10.post1 wheels) sets `--moe-runner-backend flashinfer_trtllm` with fp8 / ModelOpt fp4 /
+/// no quantisation and no all-to-all backend — FlashInfer's TRTLLM-Gen fp8 block-scale MoE, the
+/// kernel AIConfigurator measured for the fit (vLLM's FlashInfer TRTLLM-Gen fp8 block MoE); on
+/// SM90 `auto` runs the Triton fused MoE (`fused_moe_triton`), whose tuned-config lookup
+/// (`try_get_optimal_moe_config`: `E`, `N`, device, fp8 block shape) finds no file for
+/// Qwen3.5's experts (H200 at EP 8: `E=64,N=1024`; 0.5.9 ships `E=256,N=256` for DeepSeek's) and
+/// falls back to `get_default_config`. Other architectures keep the generic fp8 curve at decode
+/// sizes (the DeepSeek rows went over with the fit: docs/policies.md).
+fn sglang_fp8_moe_fit_at_decode(t: &EngineTarget) -> bool {
+    t.linear_attention && t.weight_dtype == "fp8"
+}
+
 /// SGLang's `chunked_prefill_size` and `cuda_graph_max_bs` by GPU memory
 /// (`ServerArgs._handle_gpu_memory_settings`).
 fn sglang_memory_tier(memory_gib: f64, tp: u32) -> (u32, u32) {
@@ -509,6 +530,9 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
     ];
     if sglang_all_reduce_fusion(t) {
         settings.push(Setting::new("roofline_execution_time_predictor_config_kernel_fusion", "sglang"));
+    }
+    if sglang_fp8_moe_fit_at_decode(t) {
+        settings.push(Setting::new("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode", true));
     }
     if t.speculative.is_some() {
         // `_handle_speculative_decoding` (0.5.5-0.5.10.post1): 48 running requests unless set, the
@@ -875,6 +899,34 @@ mod tests {
         );
         assert_eq!(fusion(&[("replica_config_model_name", "Qwen/Qwen3.5-397B-A17B")]), "none");
         assert_eq!(fusion(&[("replica_config_model_name", "zai-org/GLM-5")]), "none");
+    }
+
+    #[test]
+    fn sglang_times_a_hybrid_linear_attention_models_fp8_experts_on_the_fused_moe_fit() {
+        // The bundle's fp8_moe_fit_at_decode for an SGLang run of `model` on `device` with
+        // `dtype` weights.
+        let fit = |model: &str, device: &str, dtype: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "sglang"),
+                ("serving_engine_version", "0.5.9"),
+                ("replica_config_model_name", model),
+                ("replica_config_device", device),
+                ("replica_config_tensor_parallel_size", "8"),
+                ("replica_config_weight_dtype", dtype),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_fp8_moe_fit_at_decode")
+        };
+        // Qwen3.5 (Gated DeltaNet layers): SGLang's `flashinfer_trtllm` runner on SM100, the
+        // untuned Triton fused MoE on SM90.
+        for device in ["b200", "b300", "h200"] {
+            assert_eq!(fit("Qwen/Qwen3.5-397B-A17B", device, "fp8"), "true", "{device}");
+        }
+        // Other weights, other architectures: the generic fp8 curve at decode sizes.
+        assert_eq!(fit("Qwen/Qwen3.5-397B-A17B", "b200", "fp16"), "false");
+        assert_eq!(fit("Qwen/Qwen3.5-397B-A17B", "b200", "fp4"), "false");
+        assert_eq!(fit("deepseek-ai/DeepSeek-R1", "b200", "fp8"), "false");
+        assert_eq!(fit("deepseek-ai/DeepSeek-R1", "h200", "fp8"), "false");
+        assert_eq!(fit("Qwen/Qwen3-235B-A22B-FP8", "h200", "fp8"), "false");
     }
 
     #[test]
