@@ -3,6 +3,7 @@
 use llmsim_engine::{Config, Inputs, SimConfig, Simulation};
 
 use crate::mapping::PointConfig;
+use crate::points::{Mode, ServingPoint};
 use crate::skip::SkipReason;
 
 /// Outputs the harness does not read, turned off to save time and memory; per-request records
@@ -41,6 +42,58 @@ pub fn build(config: &PointConfig, system: &str, model: &str) -> Result<SimConfi
     Config::from_pairs(pairs)
         .and_then(|c| SimConfig::build(&c, &Inputs::new()))
         .map_err(|errors| SkipReason::from_config_errors(&errors, system, model))
+}
+
+/// Checks that the row's measured TPOT is physically possible on the deployment it states:
+/// every decode step reads, on each GPU, the KV cache of the sequences that GPU runs, so a step
+/// takes at least their bytes over the device's peak memory bandwidth. The sequences decoding
+/// at once are counted by Little's law from the row's own figures (a client spends
+/// (osl − 1)·TPOT of every TTFT + (osl − 1)·TPOT cycle decoding), each with at least
+/// r·(isl + (osl − 1)/2) tokens of context (r: the client's length range, lengths in [r·L, L]),
+/// at the engine's KV bytes per token on one GPU (latent attention's cache is whole on every
+/// attention-TP rank; grouped-query KV splits over it). Speculative decoding emits up to
+/// 1 + drafts tokens a step. A row whose measured TPOT is below that bound did not run the
+/// deployment its columns state (aggregated rows only: a disaggregated decode pool is sized by
+/// its own columns).
+pub fn decode_kv_read_bound(
+    point: &ServingPoint,
+    config: &PointConfig,
+    sim: &SimConfig,
+) -> Result<(), SkipReason> {
+    if !matches!(point.mode, Mode::Aggregated(_)) || sim.disagg.is_some() || point.osl < 2 {
+        return Ok(());
+    }
+    let ratio = config
+        .flags
+        .iter()
+        .find(|(f, _)| *f == "closed_loop_request_generator_config_length_range_ratio")
+        .and_then(|(_, v)| v.parse::<f64>().ok())
+        .unwrap_or(1.0)
+        .clamp(0.0, 1.0);
+    let ranks =
+        f64::from(sim.cluster.num_replicas.max(1)) * f64::from(sim.replica.parallel.attention_dp_size.max(1));
+    let clients_per_rank = f64::from(config.concurrency) / ranks;
+    let decode_ms = f64::from(point.osl - 1) * point.silicon_tpot_ms;
+    let decoding = clients_per_rank * decode_ms / (point.silicon_ttft_ms.max(0.0) + decode_ms);
+    let context = ratio * (f64::from(point.isl) + f64::from(point.osl - 1) / 2.0);
+    let tokens_per_step = 1.0 + sim.speculative.as_ref().map_or(0.0, |s| f64::from(s.num_tokens));
+    let bytes = decoding * context * sim.memory.kv_bytes_per_token as f64;
+    let bound_ms = bytes / (sim.replica.device.memory_bandwidth_gbps * 1e9) * 1e3 / tokens_per_step;
+    if bound_ms > point.silicon_tpot_ms {
+        return Err(SkipReason::BelowPhysicalBound {
+            message: format!(
+                "measured TPOT {:.1} ms is below the {:.1} ms each decode step needs to read the KV cache of the ~{:.0} sequences one GPU holds \
+                 ({} KV bytes a token on one GPU, ≥ {:.0} tokens each, {:.0} GB/s): the row did not run the deployment it states",
+                point.silicon_tpot_ms,
+                bound_ms,
+                decoding,
+                sim.memory.kv_bytes_per_token,
+                context,
+                sim.replica.device.memory_bandwidth_gbps
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Runs a built configuration and takes the client's means over the measured requests.
@@ -142,6 +195,48 @@ mod tests {
         let reason = build(&config, &p.system, &p.model_path).unwrap_err();
         assert_eq!(reason.kind(), "system not in the catalogue");
         assert!(reason.to_string().contains("unknown device 'gb400'"), "{reason}");
+    }
+
+    #[test]
+    fn a_tpot_below_the_kv_read_of_the_stated_deployment_is_skipped() {
+        // DeepSeek-R1 in NVFP4 at TP 64 (attention TP: the 576-byte fp8 latent of every one of
+        // the 61 layers is whole on each GPU), 538 clients of 8k prompts on GB200: each decode
+        // step reads ~115 GB of latent KV per GPU, ≥ 14 ms at 8 TB/s, where the row says 10 ms.
+        let gb200 = |tpot: &str, clients: &str, dp: &str| {
+            point(&[
+                ("model_path", "deepseek-ai/DeepSeek-R1"),
+                ("system", "gb200"),
+                ("backend", "trtllm"),
+                ("precision", "fp4"),
+                ("gemm_quant_mode", "nvfp4"),
+                ("moe_quant_mode", "nvfp4"),
+                ("isl", "8192"),
+                ("osl", "1024"),
+                ("batch_size", clients),
+                ("tp_size", if dp == "1" { "64" } else { "1" }),
+                ("attention_dp_size", dp),
+                ("moe_tp_size", if dp == "1" { "64" } else { "1" }),
+                ("moe_ep_size", if dp == "1" { "1" } else { "64" }),
+                ("silicon_ttft_ms", "1388.7"),
+                ("silicon_tpot_ms", tpot),
+                ("measured", "2025-11-17"),
+            ])
+        };
+        let check = |p: &ServingPoint| {
+            let config = point_config(p, &Overrides::default()).unwrap();
+            let sim = build(&config, &p.system, &p.model_path).unwrap();
+            decode_kv_read_bound(p, &config, &sim)
+        };
+        let reason = check(&gb200("10.07", "538", "1")).unwrap_err();
+        assert_eq!(reason.kind(), "measured below the stated deployment's bound");
+        assert!(reason.to_string().contains("did not run the deployment it states"), "{reason}");
+        // The same TPOT is possible with twice the time a step, or with the clients spread
+        // over 64 attention-DP ranks (8 or 9 each, `batch_size` per rank).
+        assert_eq!(check(&gb200("25.0", "538", "1")), Ok(()));
+        assert_eq!(check(&gb200("10.07", "9", "64")), Ok(()));
+        // The default row (Llama-3.1-70B, TP 4 on H200, 16 clients) is far from its bound.
+        let p = point(&[]);
+        assert_eq!(check(&p), Ok(()));
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum SkipReason {
     Model { model: String, message: String },
     /// The engine refused the configuration for another reason (e.g. it does not fit).
     Refused { flag: String, message: String },
+    /// The row's measured figures are impossible on the deployment its columns state (its
+    /// TPOT is below the time a decode step needs to read the KV cache its GPUs hold).
+    BelowPhysicalBound { message: String },
     /// The simulation ran but refused requests (e.g. one that can never fit the KV cache).
     RequestsRefused { refused: u64, total: u64, reason: String },
 }
@@ -41,6 +44,7 @@ impl SkipReason {
             SkipReason::Model { .. } => "model not in the catalogue or unsupported",
             SkipReason::Refused { .. } => "refused by the engine",
             SkipReason::RequestsRefused { .. } => "requests refused in the run",
+            SkipReason::BelowPhysicalBound { .. } => "measured below the stated deployment's bound",
         }
     }
 
@@ -84,6 +88,7 @@ impl fmt::Display for SkipReason {
             SkipReason::Model { model, message } => write!(f, "model {model}: {message}"),
             SkipReason::Refused { flag, message } if flag.is_empty() => write!(f, "{message}"),
             SkipReason::Refused { flag, message } => write!(f, "--{flag}: {message}"),
+            SkipReason::BelowPhysicalBound { message } => f.write_str(message),
             SkipReason::RequestsRefused { refused, total, reason } => {
                 write!(f, "{refused} of {total} requests refused: {reason}")
             }
