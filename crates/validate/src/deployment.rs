@@ -286,6 +286,7 @@ enum VllmBudget {
 ///   0.19.0 on 2026-04-03, -08, -17, -21 and -22 (`minimaxm2.5_fp{8,4}_b{200,300}.sh` from
 ///   `bddbf4031`, `79bd988e9`, `340d7854c`, `22d0f12f7` and their 04-21 updates):
 ///   `--max-cudagraph-capture-size 2048 --max-num-batched-tokens "$((ISL * 2))"`.
+///
 /// Not listed, the engine's defaults: 0.19.0 on 2026-04-20 (`kimik2.5_fp4_b300.sh`, no
 /// capture flag), 0.18.0 on 2026-03-27/28 (the gpt-oss scripts set it, the MiniMax ones of the
 /// same image and days do not, so the columns cannot tell them apart), the nightly image of
