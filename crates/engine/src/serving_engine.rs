@@ -286,6 +286,15 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // steps run the compiled model eagerly.
         Setting::new("roofline_execution_time_predictor_config_eager_launch_us", VLLM_EAGER_LAUNCH_US),
         Setting::new("roofline_execution_time_predictor_config_eager_moe_layer_us", VLLM_EAGER_MOE_LAYER_US),
+        // A step holding prompt tokens within the capture size replays piecewise graphs
+        // (FULL_AND_PIECEWISE, the default from 0.11: `CudagraphDispatcher.dispatch` gives a
+        // non-uniform batch PIECEWISE, NONE above `max_cudagraph_capture_size`), its attention
+        // run from Python between the pieces: a host time per MoE layer in series, fitted as
+        // the eager one (VALIDATION.md, "vLLM's mixed steps under piecewise graphs").
+        Setting::new(
+            "roofline_execution_time_predictor_config_piecewise_moe_layer_us",
+            VLLM_PIECEWISE_MOE_LAYER_US,
+        ),
         // That MoE host time comes on top of the eager step's GPU time (VALIDATION.md, "vLLM's
         // eager MoE host time in series").
         Setting::new("roofline_execution_time_predictor_config_eager_moe_host_serial", true),
@@ -354,6 +363,11 @@ const TRTLLM_EAGER_LAUNCH_US: f64 = 53.0;
 /// series with the step's GPU time (`eager_moe_host_serial`; VALIDATION.md, "vLLM's eager MoE
 /// host time in series").
 const VLLM_EAGER_MOE_LAYER_US: f64 = 1000.0;
+/// Host µs per MoE layer of a step holding prompt tokens that vLLM replays from piecewise
+/// graphs, in series with its GPU time; fitted on the Blackwell MoE rows whose recipes capture
+/// graphs up to 2048 tokens (their 1k-prompt mixed steps replay piecewise; VALIDATION.md,
+/// "vLLM's mixed steps under piecewise graphs").
+const VLLM_PIECEWISE_MOE_LAYER_US: f64 = 400.0;
 /// See [`VLLM_EAGER_MOE_LAYER_US`].
 const SGLANG_EAGER_MOE_LAYER_US: f64 = 2500.0;
 /// SGLang's FlashInfer TRTLLM-Gen MoE runner (`--moe-runner-backend flashinfer_trtllm`): the
@@ -766,6 +780,8 @@ mod tests {
         assert_eq!(flag(&sglang, "eager_host_serial"), "true");
         assert_eq!(flag(&vllm, "eager_host_serial"), "false");
         assert_eq!(flag(&vllm, "eager_moe_host_serial"), "true");
+        assert_eq!(num(&vllm, "piecewise_moe_layer_us"), VLLM_PIECEWISE_MOE_LAYER_US);
+        assert_eq!(num(&sglang, "piecewise_moe_layer_us"), 0.0);
         assert_eq!(flag(&vllm, "fp8_moe_fit_at_decode"), "true");
         assert_eq!(flag(&vllm, "moe_router_bf16"), "true");
         // vLLM pads every DP rank's step to the busiest rank's tokens; the others do not.

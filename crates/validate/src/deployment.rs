@@ -80,7 +80,24 @@ pub fn recipe_flags(
     blackwell: bool,
 ) -> Vec<(&'static str, String)> {
     match point.backend.as_str() {
-        "vllm" => vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())],
+        "vllm" => {
+            let mut flags = vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())];
+            let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
+            if aggregated && let Some(sweep) = vllm_capture_sweep(point) {
+                let budget = match sweep.budget {
+                    VllmBudget::Tokens(tokens) => tokens,
+                    VllmBudget::TwicePrompt => 2 * point.isl,
+                };
+                // vLLM caps the capture size at the token budget (`VllmConfig._set_cudagraph_sizes`).
+                let graph = VLLM_RECIPE_CAPTURE_SIZE.min(budget);
+                flags.push(("vllm_v1_scheduler_config_chunk_size", budget.to_string()));
+                flags.push((
+                    "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
+                    graph.to_string(),
+                ));
+            }
+            flags
+        }
         "trtllm" => {
             let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
             let attention_dp = point.attention_dp_size.unwrap_or(1) > 1;
@@ -309,6 +326,70 @@ fn mtp_sweep_ran(sweep: &SglangMtpSweep, point: &ServingPoint) -> bool {
         .iter()
         .any(|&(isl, osl, clients)| point.isl == isl && point.osl == osl && instance.concurrency <= clients);
     deployed && !plain
+}
+
+/// The `--max-cudagraph-capture-size` (`max-cudagraph-capture-size:` in a `--config` file,
+/// `cuda-graph-sizes:` before vLLM 0.11) InferenceX's vLLM recipes set where they raise it.
+const VLLM_RECIPE_CAPTURE_SIZE: u32 = 2048;
+
+/// The `--max-num-batched-tokens` of a vLLM recipe that raises the capture size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VllmBudget {
+    /// A fixed budget (`max-num-batched-tokens: 8192`).
+    Tokens(u32),
+    /// `--max-num-batched-tokens "$((ISL * 2))"`.
+    TwicePrompt,
+}
+
+/// vLLM sweeps (image as the point records it, blank before images were recorded;
+/// measurement day) on which every vLLM script InferenceX ran captured CUDA graphs up to
+/// [`VLLM_RECIPE_CAPTURE_SIZE`] tokens, so that a step holding a whole 1k prompt beside the
+/// decodes replays vLLM's piecewise graphs instead of running eagerly (vLLM's default,
+/// min(2 × max_num_seqs, 512), leaves every such step eager), with the scripts' token budget.
+/// The image and the date, columns of the point, say which recipe ran; the scripts, at the
+/// last commit on or before the day (InferenceX `benchmarks/`, read in its history):
+/// - 2025-11-02 (image-less, `gptoss_fp4_{b200_docker,h100_docker,h100_slurm,h200_slurm}.sh`,
+///   `cuda-graph-sizes: 2048`, `max-num-batched-tokens: 8192`), 2025-12-05 (image-less) and
+///   0.11.2 on 2025-12-08 (`gptoss_fp4_h100_{docker,slurm}.sh`, `max-cudagraph-capture-size:
+///   2048`, 8192), 0.15.1 on 2026-02-25 (`single_node/gptoss_fp4_b200.sh`, the same): the
+///   only vLLM sweeps of those days;
+/// - 0.17.0 on 2026-04-20 (`kimik2.5_fp4_b200.sh` at `6c3acebfa`, PR #1047 of that day) and
+///   0.19.0 on 2026-04-03, -08, -17, -21 and -22 (`minimaxm2.5_fp{8,4}_b{200,300}.sh` from
+///   `bddbf4031`, `79bd988e9`, `340d7854c`, `22d0f12f7` and their 04-21 updates):
+///   `--max-cudagraph-capture-size 2048 --max-num-batched-tokens "$((ISL * 2))"`.
+///
+/// Not listed, the engine's defaults: 0.19.0 on 2026-04-20 (`kimik2.5_fp4_b300.sh`, no
+/// capture flag), 0.18.0 on 2026-03-27/28 (the gpt-oss scripts set it, the MiniMax ones of the
+/// same image and days do not, so the columns cannot tell them apart), the nightly image of
+/// 2026-04-03 (a pull request's run, script not in the history), and every other sweep
+/// (scripts without the flag).
+struct VllmCaptureSweep {
+    image: &'static str,
+    date: &'static str,
+    budget: VllmBudget,
+}
+
+const VLLM_CAPTURE_SWEEPS: &[VllmCaptureSweep] = &[
+    VllmCaptureSweep { image: "", date: "2025-11-02", budget: VllmBudget::Tokens(8192) },
+    VllmCaptureSweep { image: "", date: "2025-12-05", budget: VllmBudget::Tokens(8192) },
+    VllmCaptureSweep { image: "0.11.2", date: "2025-12-08", budget: VllmBudget::Tokens(8192) },
+    VllmCaptureSweep { image: "0.15.1", date: "2026-02-25", budget: VllmBudget::Tokens(8192) },
+    VllmCaptureSweep { image: "0.17.0", date: "2026-04-20", budget: VllmBudget::TwicePrompt },
+    VllmCaptureSweep { image: "0.19.0", date: "2026-04-03", budget: VllmBudget::TwicePrompt },
+    VllmCaptureSweep { image: "0.19.0", date: "2026-04-08", budget: VllmBudget::TwicePrompt },
+    VllmCaptureSweep { image: "0.19.0", date: "2026-04-17", budget: VllmBudget::TwicePrompt },
+    VllmCaptureSweep { image: "0.19.0", date: "2026-04-21", budget: VllmBudget::TwicePrompt },
+    VllmCaptureSweep { image: "0.19.0", date: "2026-04-22", budget: VllmBudget::TwicePrompt },
+];
+
+/// The capture-size recipe of a vLLM point whose image and date are one of
+/// [`VLLM_CAPTURE_SWEEPS`]; an undated copy of such a row takes its date. `None` otherwise.
+fn vllm_capture_sweep(point: &ServingPoint) -> Option<&'static VllmCaptureSweep> {
+    if point.backend != "vllm" {
+        return None;
+    }
+    let date = point.run_date();
+    VLLM_CAPTURE_SWEEPS.iter().find(|s| s.image == point.backend_version && s.date == date)
 }
 
 /// From this many clients InferenceX's Blackwell SGLang recipes read new requests every 30
@@ -699,6 +780,49 @@ mod tests {
                 crate::points::Mode::Disaggregated => 1,
             };
             assert!(recipe_flags(&p, c, 1, true).iter().all(|(f, _)| !f.contains("speculative")));
+        }
+    }
+
+    #[test]
+    fn the_vllm_sweeps_whose_scripts_raise_the_capture_size_replay_their_prompt_steps() {
+        let vllm = |version: &str, measured: &str, isl: &str| {
+            point(&[("backend", "vllm"), ("backend_version", version), ("measured", measured), ("isl", isl)])
+        };
+        let graph = "roofline_execution_time_predictor_config_cuda_graph_max_tokens";
+        let budget = "vllm_v1_scheduler_config_chunk_size";
+        let flag = |flags: &[(&str, String)], name: &str| {
+            flags.iter().find(|(f, _)| *f == name).map(|(_, v)| v.clone())
+        };
+        // 0.19.0 on 2026-04-03: `--max-cudagraph-capture-size 2048 --max-num-batched-tokens
+        // $((ISL * 2))`; the capture size is capped at the budget.
+        let f = recipe_flags(&vllm("0.19.0", "2026-04-03", "1024"), 64, 1, true);
+        assert_eq!(flag(&f, graph).as_deref(), Some("2048"));
+        assert_eq!(flag(&f, budget).as_deref(), Some("2048"));
+        let f = recipe_flags(&vllm("0.19.0", "2026-04-03", "8192"), 64, 1, true);
+        assert_eq!(flag(&f, graph).as_deref(), Some("2048"));
+        assert_eq!(flag(&f, budget).as_deref(), Some("16384"));
+        // The image-less gpt-oss sweep of 2025-11-02: capture 2048, budget 8192.
+        let f = recipe_flags(&vllm("", "2025-11-02", "1024"), 64, 1, true);
+        assert_eq!(flag(&f, graph).as_deref(), Some("2048"));
+        assert_eq!(flag(&f, budget).as_deref(), Some("8192"));
+        // An undated copy takes its date.
+        let mut copy = vllm("0.15.1", "", "1024");
+        copy.copy_of_date = "2026-02-25".to_string();
+        assert!(vllm_capture_sweep(&copy).is_some());
+        // Sweeps whose scripts leave the default, another engine, a disaggregated point: nothing.
+        let mut disagg = vllm("0.19.0", "2026-04-03", "1024");
+        disagg.mode = crate::points::Mode::Disaggregated;
+        for p in [
+            vllm("0.19.0", "2026-04-20", "1024"),
+            vllm("0.17.0", "2026-03-11", "1024"),
+            vllm("0.18.0", "2026-03-27", "1024"),
+            vllm("nightly-5b8c30d62b754b57", "2026-04-03", "1024"),
+            vllm("0.15.1", "", "1024"),
+            point(&[("backend", "sglang"), ("backend_version", "0.19.0"), ("measured", "2026-04-03")]),
+            disagg,
+        ] {
+            let f = recipe_flags(&p, 64, 1, true);
+            assert!(flag(&f, graph).is_none() && flag(&f, budget).is_none(), "{f:?}");
         }
     }
 

@@ -64,6 +64,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Host time per MoE layer of an eager step beyond its launches (the engine's Python MoE module), µs.",
     ),
     FlagDef::float(
+        "roofline_execution_time_predictor_config_piecewise_moe_layer_us",
+        "0",
+        "Host time per MoE layer of a step holding prompt tokens that is replayed from piecewise CUDA graphs (cuda_graph_prefill, at most cuda_graph_max_tokens tokens: vLLM's mixed steps, whose attention runs between the graph pieces), µs, in series with its GPU time like eager_moe_host_serial; 0 = none.",
+    ),
+    FlagDef::float(
         "roofline_execution_time_predictor_config_eager_latent_attention_layer_us",
         "0",
         "Host time per latent-attention (MLA) layer of an eager step beyond its launches (the engine's Python MLA module), µs; 0 = none.",
@@ -265,6 +270,11 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             0.0,
             1e6,
         ),
+        piecewise_moe_layer_us: params.float_in(
+            "roofline_execution_time_predictor_config_piecewise_moe_layer_us",
+            0.0,
+            1e6,
+        ),
         token_us: params.float_in("roofline_execution_time_predictor_config_eager_token_us", 0.0, 1e4),
         graph_max_tokens: params.int_in(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
@@ -377,6 +387,9 @@ pub struct EagerLaunch {
     pub moe_layer_us: f64,
     /// Host µs per latent-attention (MLA) layer of an eager step beyond its launches.
     pub latent_attention_layer_us: f64,
+    /// Host µs per MoE layer of a step holding prompt tokens replayed from piecewise graphs
+    /// (`graph_prefill`, at most `graph_max_tokens` tokens), counted as `moe_layer_us` is.
+    pub piecewise_moe_layer_us: f64,
     /// Host µs per token of an eager step, always in series with the GPU (0: none).
     pub token_us: f64,
     /// Steps of at most this size are replayed from a graph: tokens with `graph_prefill`,
@@ -1317,6 +1330,15 @@ impl RooflinePredictor {
                     * 1e-3,
                 moe_layers * eager.moe_layer_us * 1e-3,
             )
+        } else if has_prefill
+            && eager.graph_prefill
+            && eager.piecewise_moe_layer_us > 0.0
+            && self.moe.is_some()
+        {
+            // vLLM's piecewise graphs: the step's attention runs from Python between the
+            // replayed pieces of every layer.
+            let moe_layers = self.layers - self.dense_layers_on_stage(stage);
+            (0.0, moe_layers * eager.piecewise_moe_layer_us * 1e-3)
         } else {
             (0.0, 0.0)
         }
@@ -1361,7 +1383,7 @@ impl RooflinePredictor {
         };
         // A host cost per token of the step, in series with everything else (an experiment's
         // knob, 0 by default: eager steps only, as the launches).
-        let per_token = if eager.token_us > 0.0 && (launches > 0.0 || moe > 0.0) {
+        let per_token = if eager.token_us > 0.0 && eager.is_eager(per_rank, has_prefill) {
             counts.tokens as f64 * eager.token_us * 1e-3
         } else {
             0.0
@@ -2444,6 +2466,7 @@ mod tests {
         launch_us: 50.0,
         moe_layer_us: 100.0,
         latent_attention_layer_us: 0.0,
+        piecewise_moe_layer_us: 0.0,
         token_us: 0.0,
         graph_max_tokens: 128,
         graph_prefill: false,
@@ -2559,6 +2582,37 @@ mod tests {
             eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch { token_us: 2.0, ..EagerLaunch::default() });
         let none = eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch::default());
         assert_eq!(alone.predict(&prompt(8192), ONLY), none.predict(&prompt(8192), ONLY));
+    }
+
+    #[test]
+    fn a_prompt_step_replayed_from_piecewise_graphs_pays_its_moe_layers_host_time_in_series() {
+        let piecewise = EagerLaunch {
+            graph_prefill: true,
+            graph_max_tokens: 2048,
+            moe_layer_us: 1000.0,
+            moe_host_serial: true,
+            ..TRTLLM_LIKE
+        };
+        let plain = eager("deepseek-ai/DeepSeek-V3", "8", piecewise);
+        let with =
+            eager("deepseek-ai/DeepSeek-V3", "8", EagerLaunch { piecewise_moe_layer_us: 400.0, ..piecewise });
+        // DeepSeek-V3: 58 MoE layers of 61 → 58 × 0.4 ms on top of the graphed prompt step.
+        assert!((with.eager_host_ms(1024, true, 0) - 58.0 * 0.4).abs() < 1e-9);
+        assert_eq!(plain.eager_host_ms(1024, true, 0), 0.0);
+        let before = plain.predict(&prompt(1024), ONLY).total_ms();
+        let after = with.predict(&prompt(1024), ONLY).total_ms();
+        assert!((after - before - 58.0 * 0.4).abs() < 1e-9, "{before} -> {after}");
+        // A decode step replayed from a graph pays nothing; an eager prompt step the eager cost.
+        let batch = decode_batch(64, 2048);
+        assert_eq!(with.predict(&batch, ONLY), plain.predict(&batch, ONLY));
+        assert_eq!(with.predict(&prompt(4096), ONLY), plain.predict(&prompt(4096), ONLY));
+        // A dense model has no MoE layer to pay for.
+        let dense = eager(
+            "meta-llama/Meta-Llama-3-70B",
+            "1",
+            EagerLaunch { piecewise_moe_layer_us: 400.0, ..piecewise },
+        );
+        assert_eq!(dense.eager_host_ms(1024, true, 0), 0.0);
     }
 
     #[test]
