@@ -101,6 +101,11 @@ pub const CLIENT_TTFT_OVERHEAD_PER_INPUT_TOKEN_S: f64 = 0.0;
 /// version but no date, so they are not InferenceX's dated runs, and they behave like
 /// clients in lock-step: TensorRT-LLM's Qwen3-235B TPOT does not move with the output length at
 /// c = 4 while its TTFT holds a fixed part (VALIDATION.md, "TensorRT-LLM's fixed part of TTFT").
+/// Nothing in the clients' or engines' sources spreads such clients, and the one serial
+/// mechanism they show (the API server handing a burst over one request at a time,
+/// `closed_loop_request_generator_config_front_end_serial_time`) keeps the cohorts and adds a
+/// lone step to each: the harness leaves it off (VALIDATION.md, "What desynchronises the
+/// undated rows' clients").
 pub const UNDATED_LENGTH_RANGE_RATIO: f64 = 1.0;
 
 /// The length spread of SGLang's rows without a measurement date: `sglang.bench_serving`'s

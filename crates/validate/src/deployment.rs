@@ -41,7 +41,12 @@ pub fn engine_version(point: &ServingPoint) -> String {
 /// differ from the engine's defaults and change what llmsim models (the KV-cache dtype is set
 /// apart, in [`crate::mapping`]):
 /// - vLLM: async scheduling on (`async-scheduling: true` in every vLLM recipe,
-///   `benchmarks/*.sh` at `ac1998a5`; on by default only from vLLM 0.14);
+///   `benchmarks/*.sh` at `ac1998a5`; on by default only from vLLM 0.14). Not on the rows
+///   without a measurement date (that copy no dated row, [`ServingPoint::run_date`]): they are
+///   not InferenceX's runs ("Benchmark clients"), so they keep the engine's own default, which
+///   is also what AIConfigurator's vLLM launch templates give (`generator/config/
+///   backend_templates/vllm/cli_args.<version>.j2` at `095f58a51` pass no `--async-scheduling`;
+///   VALIDATION.md, "What desynchronises the undated rows' clients");
 /// - TensorRT-LLM: a token budget with room for a whole prompt beside one decode token of
 ///   every client. Every TensorRT-LLM recipe raises `max_num_tokens` past the 8192 default
 ///   for this; the DeepSeek-R1 ones by the formula used here, max(8192, ⌈(C + ISL + 64) /
@@ -81,7 +86,12 @@ pub fn recipe_flags(
 ) -> Vec<(&'static str, String)> {
     match point.backend.as_str() {
         "vllm" => {
-            let mut flags = vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())];
+            // Undated rows are not InferenceX's runs: the engine's default scheduling.
+            let mut flags = if point.run_date().is_empty() {
+                Vec::new()
+            } else {
+                vec![("vllm_v1_scheduler_config_async_scheduling", "true".to_string())]
+            };
             let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
             if aggregated && let Some(sweep) = vllm_capture_sweep(point) {
                 let budget = match sweep.budget {
@@ -824,6 +834,19 @@ mod tests {
             let f = recipe_flags(&p, 64, 1, true);
             assert!(flag(&f, graph).is_none() && flag(&f, budget).is_none(), "{f:?}");
         }
+    }
+
+    #[test]
+    fn vllms_undated_rows_keep_the_engines_default_scheduling() {
+        let undated = point(&[("backend", "vllm"), ("backend_version", "0.12.0"), ("measured", "")]);
+        assert_eq!(recipe_flags(&undated, 28, 1, false), []);
+        // A dated row, and an undated copy of one, ran InferenceX's recipe.
+        let dated = point(&[("backend", "vllm"), ("backend_version", "0.12.0"), ("measured", "2026-01-10")]);
+        let async_on = [("vllm_v1_scheduler_config_async_scheduling", "true".to_string())];
+        assert_eq!(recipe_flags(&dated, 28, 1, false), async_on);
+        let mut copy = undated.clone();
+        copy.copy_of_date = "2026-01-10".to_string();
+        assert_eq!(recipe_flags(&copy, 28, 1, false), async_on);
     }
 
     #[test]

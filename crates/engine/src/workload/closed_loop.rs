@@ -7,8 +7,10 @@
 //! through the same clients and left out of the statistics, after which the measured requests
 //! start together (the benchmark's first wave); prompt and output lengths drawn independently
 //! from `[⌊r·L⌋, L]` around the length generator's `L` (the benchmarks' `--random-range-ratio`);
-//! and a client-side part of the time to first token (HTTP, tokenisation) that the request
-//! spends before it reaches the scheduler.
+//! a client-side part of the time to first token (HTTP, tokenisation) that the request
+//! spends before it reaches the scheduler; and an optional serial front end (one API-server
+//! process handling requests one at a time), which hands a burst to the scheduler one request
+//! after another instead of in one instant.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -63,6 +65,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "0",
         "Further client-side seconds per prompt token (tokenisation), spent before the request reaches the scheduler.",
     ),
+    FlagDef::float(
+        "closed_loop_request_generator_config_front_end_serial_time",
+        "0",
+        "Seconds of serial work per request in the server's one front-end process, after the client overheads: requests reach the scheduler one at a time, in send order, this far apart at least.",
+    ),
 ];
 
 /// The client model's settings.
@@ -75,6 +82,7 @@ struct Clients {
     range_ratio: f64,
     overhead_s: f64,
     overhead_per_token_s: f64,
+    serial_ns: u64,
 }
 
 pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
@@ -91,6 +99,7 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
     let overhead_s = p.float_in("closed_loop_request_generator_config_client_ttft_overhead", 0.0, 3600.0);
     let overhead_per_token_s =
         p.float_in("closed_loop_request_generator_config_client_ttft_overhead_per_input_token", 0.0, 1.0);
+    let serial_s = p.float_in("closed_loop_request_generator_config_front_end_serial_time", 0.0, 1.0);
     // A client sends its requests at least a think time apart: the last one cannot arrive
     // before ceil(num_requests / concurrency) - 1 think times.
     let total = num_requests.saturating_add(warmup_requests);
@@ -102,12 +111,16 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         return None;
     }
     let rounds = total.div_ceil(u64::from(concurrency)).saturating_sub(1);
-    let thinking_s = rounds as f64 * (think_s + overhead_s);
+    // The front end's serial time can delay every request behind all earlier ones.
+    let thinking_s = rounds as f64 * (think_s + overhead_s) + total as f64 * serial_s;
     if thinking_s > HORIZON_SECS as f64 {
-        let overheads = if overhead_s > 0.0 {
-            format!(" (with client overheads of {overhead_s} s)")
-        } else {
-            String::new()
+        let overheads = match (overhead_s > 0.0, serial_s > 0.0) {
+            (true, true) => format!(
+                " (with client overheads of {overhead_s} s and {serial_s} s of front-end time per request)"
+            ),
+            (true, false) => format!(" (with client overheads of {overhead_s} s)"),
+            (false, true) => format!(" (with {serial_s} s of front-end time per request)"),
+            (false, false) => String::new(),
         };
         p.error(
             ConfigError::new(
@@ -126,6 +139,7 @@ pub(super) fn parse(p: &mut Params) -> Option<WorkloadPlan> {
         range_ratio,
         overhead_s,
         overhead_per_token_s,
+        serial_ns: secs_to_nanos(serial_s),
     };
     let lengths = parse_lengths(p)?;
     let (has_sessions, has_block_hashes) = (lengths.has_sessions, lengths.has_block_hashes);
@@ -177,6 +191,8 @@ struct ClosedLoop {
     /// Requests of the current phase sent (or about to be: in `sends`) and finished.
     scheduled: u64,
     warmups_done: u64,
+    /// When the front end finishes the request it is working on (serial front end).
+    front_end_free: SimTime,
 }
 
 impl ClosedLoop {
@@ -198,6 +214,7 @@ impl ClosedLoop {
             transit: (0..clients.concurrency).map(|_| None).collect(),
             scheduled: 0,
             warmups_done: 0,
+            front_end_free: SimTime::ZERO,
         };
         source.start_phase(SimTime::ZERO);
         source.settle();
@@ -263,7 +280,11 @@ impl ClosedLoop {
             };
             let overhead_s = self.clients.overhead_s
                 + self.clients.overhead_per_token_s * f64::from(sample.num_prefill_tokens);
-            let arrives_at = sent_at + secs_to_nanos(overhead_s);
+            let mut arrives_at = sent_at + secs_to_nanos(overhead_s);
+            if self.clients.serial_ns > 0 {
+                arrives_at = arrives_at.max(self.front_end_free) + self.clients.serial_ns;
+                self.front_end_free = arrives_at;
+            }
             self.arrivals.push(Reverse((arrives_at, client)));
             self.transit[client as usize] = Some(InTransit { sent_at, sample, warmup });
         }
@@ -445,6 +466,33 @@ mod tests {
         // Done at 10 ms: sent after the 1 ms think time, at the scheduler 3 ms later.
         s.on_request_done(Some(1), SimTime(10_000_000));
         assert_eq!(take(&mut *s, u64::MAX), [(14_000_000, 11_000_000, 1000, 100, 1, false)]);
+    }
+
+    #[test]
+    fn a_serial_front_end_hands_a_burst_to_the_scheduler_one_request_at_a_time() {
+        // 1 ms of front-end time per request, after a 2 ms client overhead.
+        let mut s = source(&[
+            ("closed_loop_request_generator_config_concurrency", "3"),
+            ("closed_loop_request_generator_config_num_requests", "5"),
+            ("closed_loop_request_generator_config_client_ttft_overhead", "0.002"),
+            ("closed_loop_request_generator_config_front_end_serial_time", "0.001"),
+        ]);
+        // The first wave, sent together, reaches the scheduler 1 ms apart in client order;
+        // every request's arrival still counts from its send.
+        let wave = take(&mut *s, u64::MAX);
+        assert_eq!(
+            wave.iter().map(|r| (r.0, r.1, r.4)).collect::<Vec<_>>(),
+            [(3_000_000, 0, 0), (4_000_000, 0, 1), (5_000_000, 0, 2)]
+        );
+        // Two requests sent 0.5 ms apart while the front end is idle: the second waits for
+        // the first to be handed over.
+        s.on_request_done(Some(2), SimTime(10_000_000));
+        s.on_request_done(Some(0), SimTime(10_500_000));
+        assert_eq!(
+            take(&mut *s, u64::MAX).iter().map(|r| (r.0, r.1, r.4)).collect::<Vec<_>>(),
+            [(13_000_000, 10_000_000, 2), (14_000_000, 10_500_000, 0)]
+        );
+        assert_eq!(s.peek_time(), None, "5 requests in all");
     }
 
     #[test]
