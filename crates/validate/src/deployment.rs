@@ -46,7 +46,9 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   not InferenceX's runs ("Benchmark clients"), so they keep the engine's own default, which
 ///   is also what AIConfigurator's vLLM launch templates give (`generator/config/
 ///   backend_templates/vllm/cli_args.<version>.j2` at `095f58a51` pass no `--async-scheduling`;
-///   VALIDATION.md, "What desynchronises the undated rows' clients");
+///   VALIDATION.md, "What desynchronises the undated rows' clients"). On the sweeps whose
+///   scripts raise `--max-cudagraph-capture-size` to 2048 ([`VLLM_CAPTURE_SWEEPS`], aggregated
+///   points only): graphs up to min(2048, budget) tokens and the scripts' token budget;
 /// - TensorRT-LLM: a token budget with room for a whole prompt beside one decode token of
 ///   every client. Every TensorRT-LLM recipe raises `max_num_tokens` past the 8192 default
 ///   for this; the DeepSeek-R1 ones by the formula used here, max(8192, ⌈(C + ISL + 64) /
@@ -96,7 +98,7 @@ pub fn recipe_flags(
             if aggregated && let Some(sweep) = vllm_capture_sweep(point) {
                 let budget = match sweep.budget {
                     VllmBudget::Tokens(tokens) => tokens,
-                    VllmBudget::TwicePrompt => 2 * point.isl,
+                    VllmBudget::TwicePrompt => point.isl.saturating_mul(2),
                 };
                 // vLLM caps the capture size at the token budget (`VllmConfig._set_cudagraph_sizes`).
                 let graph = VLLM_RECIPE_CAPTURE_SIZE.min(budget);

@@ -60,14 +60,25 @@ pub fn decode_kv_read_bound(
     config: &PointConfig,
     sim: &SimConfig,
 ) -> Result<(), SkipReason> {
-    if !matches!(point.mode, Mode::Aggregated(_)) || sim.disagg.is_some() || point.osl < 2 {
+    // A sparse-attention model reads only its top-k latent tokens a step (plus the indexer keys
+    // of all), so the whole-context bound below would overstate it: no check.
+    if !matches!(point.mode, Mode::Aggregated(_))
+        || sim.disagg.is_some()
+        || point.osl < 2
+        || sim.replica.model.sparse_attention.is_some()
+    {
         return Ok(());
     }
+    // `--set` overrides (`settings`) win over the harness's flags, as in the built simulation.
+    const RANGE: &str = "closed_loop_request_generator_config_length_range_ratio";
     let ratio = config
-        .flags
+        .settings
         .iter()
-        .find(|(f, _)| *f == "closed_loop_request_generator_config_length_range_ratio")
-        .and_then(|(_, v)| v.parse::<f64>().ok())
+        .rev()
+        .find(|(f, _)| f == RANGE)
+        .map(|(_, v)| v.as_str())
+        .or_else(|| config.flags.iter().rev().find(|(f, _)| *f == RANGE).map(|(_, v)| v.as_str()))
+        .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(1.0)
         .clamp(0.0, 1.0);
     let ranks =
@@ -234,6 +245,32 @@ mod tests {
         // over 64 attention-DP ranks (8 or 9 each, `batch_size` per rank).
         assert_eq!(check(&gb200("25.0", "538", "1")), Ok(()));
         assert_eq!(check(&gb200("10.07", "9", "64")), Ok(()));
+        // A `--set` length range wins over the harness's flags: lengths from 0 leave no floor.
+        let p = gb200("10.07", "538", "1");
+        let mut config = point_config(&p, &Overrides::default()).unwrap();
+        let sim = build(&config, &p.system, &p.model_path).unwrap();
+        config
+            .settings
+            .push(("closed_loop_request_generator_config_length_range_ratio".to_string(), "0".to_string()));
+        assert_eq!(decode_kv_read_bound(&p, &config, &sim), Ok(()));
+        // A sparse-attention model (GLM-5's top-k latent reads) is not checked, however fast.
+        let glm = point(&[
+            ("model_path", "zhipuai/GLM-5"),
+            ("system", "b200_sxm"),
+            ("backend", "sglang"),
+            ("precision", "fp8"),
+            ("isl", "8192"),
+            ("osl", "1024"),
+            ("batch_size", "256"),
+            ("tp_size", "8"),
+            ("silicon_ttft_ms", "1000"),
+            ("silicon_tpot_ms", "0.01"),
+            ("measured", "2026-03-01"),
+        ]);
+        let config = point_config(&glm, &Overrides::default()).unwrap();
+        let sim = build(&config, &glm.system, &glm.model_path).unwrap();
+        assert!(sim.replica.model.sparse_attention.is_some());
+        assert_eq!(decode_kv_read_bound(&glm, &config, &sim), Ok(()));
         // The default row (Llama-3.1-70B, TP 4 on H200, 16 clients) is far from its bound.
         let p = point(&[]);
         assert_eq!(check(&p), Ok(()));

@@ -66,7 +66,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::float(
         "roofline_execution_time_predictor_config_piecewise_moe_layer_us",
         "0",
-        "Host time per MoE layer of a step holding prompt tokens that is replayed from piecewise CUDA graphs (cuda_graph_prefill, at most cuda_graph_max_tokens tokens: vLLM's mixed steps, whose attention runs between the graph pieces), µs, in series with its GPU time like eager_moe_host_serial; 0 = none.",
+        "Host time per MoE layer of a step holding prompt tokens that is replayed from piecewise CUDA graphs (cuda_graph_prefill, at most cuda_graph_max_tokens tokens: vLLM's mixed steps, whose attention runs between the graph pieces), µs, added to the step's host time as eager_moe_layer_us is (in series with its GPU time under eager_moe_host_serial, as vLLM's bundle sets); 0 = none.",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_eager_latent_attention_layer_us",
@@ -1332,6 +1332,7 @@ impl RooflinePredictor {
             )
         } else if has_prefill
             && eager.graph_prefill
+            && tokens <= eager.graph_max_tokens
             && eager.piecewise_moe_layer_us > 0.0
             && self.moe.is_some()
         {
