@@ -61,6 +61,8 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   decoding with the recipes' draft length, the drafts counted in the budget; on such a sweep
 ///   the scripts' own `--max_batch_size` and `--max_num_tokens`, unfloored
 ///   ([`trtllm_mtp_recipe_batch`]).
+///   Aggregated rows without a date on an image AIConfigurator's pre-rule generator served
+///   ([`TRTLLM_AIC_OVERLAP_OFF_IMAGES`]) run that generator's config: the overlap scheduler off.
 /// - SGLang on Blackwell (`blackwell`: the GPU has an FP4 rate): the scheduler reads new
 ///   requests every 10 decode iterations, every 30 from 16 clients
 ///   (`--scheduler-recv-interval`, InferenceX's B200 SGLang recipes for DeepSeek-R1 fp8 and
