@@ -63,6 +63,8 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   decoding with the recipes' draft length, the drafts counted in the budget; on such a sweep
 ///   the scripts' own `--max_batch_size` and `--max_num_tokens`, unfloored
 ///   ([`trtllm_mtp_recipe_batch`]).
+///   Aggregated rows without a date on an image AIConfigurator's pre-rule generator served
+///   ([`TRTLLM_AIC_OVERLAP_OFF_IMAGES`]) run that generator's config: the overlap scheduler off.
 /// - SGLang on Blackwell (`blackwell`: the GPU has an FP4 rate): the scheduler reads new
 ///   requests every 10 decode iterations, every 30 from 16 clients
 ///   (`--scheduler-recv-interval`, InferenceX's B200 SGLang recipes for DeepSeek-R1 fp8 and
@@ -153,6 +155,14 @@ pub fn recipe_flags(
             if aggregated && attention_dp {
                 flags.push(("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()));
             }
+            // Undated rows are AIConfigurator's own runs: its generator's aggregated worker of
+            // the image's era runs without the overlap scheduler.
+            if aggregated
+                && point.run_date().is_empty()
+                && TRTLLM_AIC_OVERLAP_OFF_IMAGES.contains(&point.backend_version.as_str())
+            {
+                flags.push(("trtllm_scheduler_config_overlap_scheduler", "false".to_string()));
+            }
             flags
         }
         "sglang" => {
@@ -183,6 +193,17 @@ pub fn recipe_flags(
         _ => Vec::new(),
     }
 }
+
+/// TensorRT-LLM images AIConfigurator's generator wrote launch configs for before its rule
+/// plugins (`generator/templates/trtllm/extra_engine_args.<version>.yaml.j2` at `a7c507ed7`,
+/// 2025-09): the aggregated worker's config (`generator/backends/trtllm.py`,
+/// `TrtllmBackend.generate`) sets no `disable_overlap_scheduler`, so every template's default
+/// `disable_overlap_scheduler: true` applies (the overlap scheduler off); only the disaggregated
+/// decode worker turned it on. The rule plugins that replaced it (`rule_plugin/trtllm.rule`,
+/// from `95ddf241a`, 2025-12-04) turn it on for aggregated workers too, so later images keep the
+/// engine's default. Undated rows ([`ServingPoint::run_date`]) are AIConfigurator's own runs.
+const TRTLLM_AIC_OVERLAP_OFF_IMAGES: &[&str] =
+    &["0.20.0", "1.0.0rc3", "1.0.0rc4", "1.0.0rc6", "1.1.0rc1", "1.1.0rc4", "1.1.0rc5"];
 
 /// TensorRT-LLM images InferenceX ran only with its MTP recipes, and the draft length those
 /// recipes set (`speculative_config: {decoding_type: MTP, num_nextn_predict_layers: k}`),
@@ -836,6 +857,27 @@ mod tests {
             let f = recipe_flags(&p, 64, 1, true);
             assert!(flag(&f, graph).is_none() && flag(&f, budget).is_none(), "{f:?}");
         }
+    }
+
+    #[test]
+    fn trtllms_undated_rows_of_pre_rule_aic_images_run_without_the_overlap_scheduler() {
+        let off = ("trtllm_scheduler_config_overlap_scheduler", "false".to_string());
+        let flags = |pairs: &[(&str, &str)]| {
+            let all = [&[("backend", "trtllm"), ("isl", "1024"), ("mode", "agg")][..], pairs].concat();
+            recipe_flags(&point(&all), 64, 1, false)
+        };
+        let undated = flags(&[("backend_version", "1.0.0rc3"), ("measured", "")]);
+        assert!(undated.contains(&off), "{undated:?}");
+        // A dated row ran InferenceX's recipe; a later image's AIC config turns overlap on.
+        for pairs in [
+            &[("backend_version", "1.0.0rc3"), ("measured", "2025-10-01")][..],
+            &[("backend_version", "1.2.0rc6.post1"), ("measured", "")][..],
+        ] {
+            let f = flags(pairs);
+            assert!(!f.iter().any(|(k, _)| *k == off.0), "{pairs:?}: {f:?}");
+        }
+        // The token budget is unchanged.
+        assert!(undated.contains(&("trtllm_scheduler_config_max_num_tokens", "8192".to_string())));
     }
 
     #[test]
