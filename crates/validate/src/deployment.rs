@@ -74,6 +74,12 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   three, so its state pool runs three times the requests; elsewhere only where the KV cache
 ///   runs short (a retracted request no longer finds its own blocks cached). Aggregated points
 ///   only (109 of 177 disaggregated recipes set it).
+/// - SGLang, both flags above on dated rows only: a row without a date that copies no dated
+///   run is AIConfigurator's own, launched by its templates, which pass neither flag
+///   (`generator/config/backend_templates/sglang/cli_args.<version>.j2` to `0.5.10.post1` at
+///   `095f58a51`), so it keeps the engine's defaults (radix cache on, interval 1).
+/// - SGLang's prefill budgets where every script of an image, system and day set them
+///   ([`SGLANG_BUDGET_SWEEPS`]).
 /// - SGLang on an image and date that ran only InferenceX's MTP recipe, or on a day both
 ///   recipes ran at a point only the MTP one swept ([`SGLANG_MTP_SWEEPS`]): EAGLE speculation
 ///   with the model's MTP layer as the draft, the script's steps, top-k and draft tokens, and
