@@ -78,6 +78,12 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   three, so its state pool runs three times the requests; elsewhere only where the KV cache
 ///   runs short (a retracted request no longer finds its own blocks cached). Aggregated points
 ///   only (109 of 177 disaggregated recipes set it).
+/// - SGLang, both flags above on dated rows only: a row without a date that copies no dated
+///   run is AIConfigurator's own, launched by its templates, which pass neither flag
+///   (`generator/config/backend_templates/sglang/cli_args.<version>.j2` to `0.5.10.post1` at
+///   `095f58a51`), so it keeps the engine's defaults (radix cache on, interval 1).
+/// - SGLang's prefill budgets where every script of an image, system and day set them
+///   ([`SGLANG_BUDGET_SWEEPS`]).
 /// - SGLang on an image and date that ran only InferenceX's MTP recipe, or on a day both
 ///   recipes ran at a point only the MTP one swept ([`SGLANG_MTP_SWEEPS`]): EAGLE speculation
 ///   with the model's MTP layer as the draft, the script's steps, top-k and draft tokens, and
@@ -167,13 +173,19 @@ pub fn recipe_flags(
         }
         "sglang" => {
             let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
+            // Undated rows are not InferenceX's runs: the engine's defaults, as AIConfigurator's
+            // SGLang launch templates give them (no radix-cache or receive-interval flag).
+            let inferencex = aggregated && !point.run_date().is_empty();
             let mut flags = Vec::new();
-            if aggregated {
+            if inferencex {
                 flags.push(("cache_config_enable_prefix_caching", "false".to_string()));
             }
-            if aggregated && blackwell && point.attention_dp_size.unwrap_or(1) <= 1 {
+            if inferencex && blackwell && point.attention_dp_size.unwrap_or(1) <= 1 {
                 let interval = if concurrency >= SGLANG_RECV_INTERVAL_HIGH_FROM { 30 } else { 10 };
                 flags.push(("sglang_scheduler_config_scheduler_recv_interval", interval.to_string()));
+            }
+            if aggregated && let Some(sweep) = sglang_budget_sweep(point) {
+                flags.extend(prefill_budgets(sweep.tokens));
             }
             if aggregated && let Some(sweep) = sglang_mtp_sweep(point) {
                 flags.push(("replica_config_speculative_method", "mtp".to_string()));
@@ -328,6 +340,90 @@ const SGLANG_MTP_SWEEPS: &[SglangMtpSweep] = &[
         max_running: Some(512),
     },
 ];
+
+/// SGLang sweeps (image, system, first and last measurement day) on which every SGLang script
+/// InferenceX ran with that image on that system set `--chunked-prefill-size` and
+/// `--max-prefill-tokens` to `tokens` (SGLang's own default on B200 is 16384,
+/// `ServerArgs._handle_gpu_memory_settings`). The image, system and date, columns of the
+/// point, say which scripts ran:
+/// - `0.5.9` on B200 from 2026-02-25 to 2026-03-24: `benchmarks/single_node/qwen3.5_fp8_b200.sh`
+///   from `87b5ee212` (2026-02-25) until `92985b879` (2026-04-13) and its MTP twin
+///   `qwen3.5_fp8_b200_mtp.sh` (`35d4bb367`, 2026-03-20) pass `--chunked-prefill-size 32768
+///   --max-prefill-tokens 32768`; the DeepSeek-R1 B200 scripts took the image only on
+///   2026-03-25 (`12ba0ae07`, #943), GLM-5 and Qwen3.5's bf16 / fp4 B200 scripts ran nightly
+///   images, so no other script shared the image on B200 before that day.
+/// - `0.5.9` on B200 on 2026-03-25, fp8 without expert parallelism: `12ba0ae07` (#943) moved
+///   `dsr1-fp8-b200-sglang` to the image; `benchmarks/single_node/dsr1_fp8_b200.sh` there passes
+///   32768 at TP 8 and 8192 at TP 4 (its only other TP, 8k/1k). Its MTP twin's points beyond
+///   the plain sweep ([`SGLANG_MTP_SWEEPS`]) keep that script's SGLang default (16384); the
+///   fp4 script of that day (`dsr1_fp4_b200.sh`, `--chunked-prefill-size 16384`, EP = TP) is
+///   the default too.
+struct SglangBudgetSweep {
+    image: &'static str,
+    system: &'static str,
+    from: &'static str,
+    until: &'static str,
+    /// The deployment the budget belongs to, (precision, TP, EP), where the image, system and
+    /// day ran several scripts; `None` where every point of them takes it.
+    deployment: Option<(&'static str, u32, u32)>,
+    tokens: u32,
+}
+
+const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
+    SglangBudgetSweep {
+        image: "0.5.9",
+        system: "b200_sxm",
+        from: "2026-02-25",
+        until: "2026-03-24",
+        deployment: None,
+        tokens: 32768,
+    },
+    SglangBudgetSweep {
+        image: "0.5.9",
+        system: "b200_sxm",
+        from: "2026-03-25",
+        until: "2026-03-25",
+        deployment: Some(("fp8", 8, 1)),
+        tokens: 32768,
+    },
+    SglangBudgetSweep {
+        image: "0.5.9",
+        system: "b200_sxm",
+        from: "2026-03-25",
+        until: "2026-03-25",
+        deployment: Some(("fp8", 4, 1)),
+        tokens: 8192,
+    },
+];
+
+/// The prefill budgets of an SGLang point whose image, system and date are one of
+/// [`SGLANG_BUDGET_SWEEPS`]; an undated copy of such a row takes its date. `None` otherwise.
+fn sglang_budget_sweep(point: &ServingPoint) -> Option<&'static SglangBudgetSweep> {
+    if point.backend != "sglang" {
+        return None;
+    }
+    let crate::points::Mode::Aggregated(instance) = point.mode else { return None };
+    // A plain script's budget is not its MTP twin's (the 2026-03-20 Qwen3.5 MTP script, a
+    // sweep of its own, passes the plain script's budgets: no deployment to tell apart).
+    let mtp = sglang_mtp_sweep(point).is_some();
+    let date = point.run_date();
+    let deployed = |d: Option<(&str, u32, u32)>| {
+        d.is_none_or(|(precision, tp, ep)| {
+            !mtp && point.precision == precision
+                && instance.tp_size == tp
+                && point.moe_ep_size.unwrap_or(1) == ep
+                && point.attention_dp_size.unwrap_or(1) <= 1
+        })
+    };
+    SGLANG_BUDGET_SWEEPS.iter().find(|s| {
+        s.image == point.backend_version
+            && s.system == point.system
+            && !date.is_empty()
+            && s.from <= date
+            && date <= s.until
+            && deployed(s.deployment)
+    })
+}
 
 /// The MTP recipe of an SGLang point whose image and date are a sweep of only that recipe
 /// ([`SGLANG_MTP_SWEEPS`]); an undated copy of such a row takes its date. `None` otherwise.
@@ -921,6 +1017,58 @@ mod tests {
             recipe_flags(&point(&[("backend", "sglang"), ("attention_dp_size", "8")]), 64, 8, true),
             [radix]
         );
+        // An undated row of its own (AIConfigurator's run, not InferenceX's): the engine's
+        // defaults, radix cache on and the receive interval 1.
+        assert!(recipe_flags(&point(&[("backend", "sglang"), ("measured", "")]), 16, 1, true).is_empty());
+        // 0.5.9 on B200 before DeepSeek's scripts took the image: Qwen3.5's 32768-token budgets,
+        // for a dated row and an undated copy of one; not on 2026-03-25 or on another system.
+        let budget = ("sglang_scheduler_config_max_prefill_tokens", "32768".to_string());
+        let b200 = |date: &str| {
+            let p = point(&[
+                ("backend", "sglang"),
+                ("backend_version", "0.5.9"),
+                ("system", "b200_sxm"),
+                ("measured", date),
+            ]);
+            recipe_flags(&p, 16, 1, true)
+        };
+        assert!(b200("2026-03-03").contains(&budget));
+        assert!(b200("2026-03-24").contains(&budget));
+        assert!(!b200("2026-03-25").contains(&budget));
+        let mut copy = point(&[
+            ("backend", "sglang"),
+            ("backend_version", "0.5.9"),
+            ("system", "b200_sxm"),
+            ("measured", ""),
+        ]);
+        copy.copy_of_date = "2026-03-24".to_string();
+        assert!(recipe_flags(&copy, 16, 1, true).contains(&budget));
+        copy.system = "h200_sxm".to_string();
+        assert!(!recipe_flags(&copy, 16, 1, false).contains(&budget));
+        // 2026-03-25: DeepSeek-R1's fp8 script, 32768 at TP 8 and 8192 at TP 4; its MTP twin's
+        // points beyond the plain sweep and the fp4 script keep the default.
+        let dsr1 = |more: &[(&str, &str)]| {
+            let mut all = vec![
+                ("backend", "sglang"),
+                ("backend_version", "0.5.9"),
+                ("system", "b200_sxm"),
+                ("measured", "2026-03-25"),
+                ("moe_ep_size", "1"),
+                ("osl", "1024"),
+            ];
+            all.extend_from_slice(more);
+            let p = point(&all);
+            let crate::points::Mode::Aggregated(i) = p.mode else { unreachable!() };
+            recipe_flags(&p, i.concurrency, 1, true)
+        };
+        let budget8k = ("sglang_scheduler_config_max_prefill_tokens", "8192".to_string());
+        assert!(dsr1(&[("tp_size", "8"), ("batch_size", "64")]).contains(&budget));
+        assert!(dsr1(&[("tp_size", "4"), ("isl", "8192"), ("batch_size", "32")]).contains(&budget8k));
+        let beyond = dsr1(&[("tp_size", "8"), ("batch_size", "128")]);
+        assert!(beyond.contains(&("replica_config_speculative_method", "mtp".to_string())));
+        assert!(!beyond.iter().any(|(k, _)| *k == "sglang_scheduler_config_max_prefill_tokens"));
+        let fp4 = dsr1(&[("tp_size", "8"), ("moe_ep_size", "8"), ("precision", "fp4"), ("batch_size", "64")]);
+        assert!(!fp4.iter().any(|(k, _)| *k == "sglang_scheduler_config_max_prefill_tokens"));
         // Attention DP: balancing on, for TensorRT-LLM only.
         let dp =
             |backend| recipe_flags(&point(&[("backend", backend), ("attention_dp_size", "8")]), 64, 8, true);

@@ -268,7 +268,13 @@ fn date_copies(points: &mut [ServingPoint], c: &Columns) {
     ];
     config.extend(c.moe_tp_size);
     config.extend(c.pools.iter().flatten().flatten());
-    let key = |p: &ServingPoint| config.iter().map(|&i| p.fields[i].clone()).collect::<Vec<String>>();
+    let key = |p: &ServingPoint| {
+        let mut key = config.iter().map(|&i| p.fields[i].clone()).collect::<Vec<String>>();
+        if let Some(moe_tp) = c.moe_tp_size {
+            unspell_expert_tp(&mut key, &config, [c.tp_size, c.attention_dp_size, moe_tp, c.moe_ep_size]);
+        }
+        key
+    };
     let mut dated: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
     for (i, p) in points.iter().enumerate().filter(|(_, p)| !p.measured.is_empty()) {
         dated.entry(key(p)).or_default().push(i);
@@ -294,6 +300,40 @@ fn date_copies(points: &mut [ServingPoint], c: &Columns) {
             points[i].copy_of_date = points[j].measured.clone();
         }
     }
+}
+
+/// Rewrites, in a copy-matching `key` (the values of the `config` columns), a k-GPU instance
+/// spelled as expert TP k × EP k with the attention side multiplied by k (attention TP k² and
+/// DP 1, or TP 1 and DP k²; `crate::mapping`'s `aggregated_shape`) as the k-GPU instance it
+/// is (TP k or DP k, expert TP 1), so that a row recorded under one spelling matches its run
+/// recorded under the other. A real k²-GPU instance rewritten this way could only match a
+/// k-GPU row with the same TTFT and TPOT, which another run does not give.
+fn unspell_expert_tp(key: &mut [String], config: &[usize], [tp, dp, moe_tp, ep]: [usize; 4]) {
+    let slot = |column: usize| config.iter().position(|&i| i == column);
+    let (Some(tp), Some(dp), Some(moe_tp), Some(ep)) = (slot(tp), slot(dp), slot(moe_tp), slot(ep)) else {
+        return;
+    };
+    let count = |text: &str| match text.trim() {
+        "" => Some(1),
+        t => t.parse::<f64>().ok().filter(|v| v.fract() == 0.0 && *v >= 0.0).map(|v| (v as u64).max(1)),
+    };
+    let (Some(t), Some(d), Some(k), Some(e)) =
+        (count(&key[tp]), count(&key[dp]), count(&key[moe_tp]), count(&key[ep]))
+    else {
+        return;
+    };
+    if k < 2 || k != e {
+        return;
+    }
+    let (t, d) = match (t, d) {
+        (t, 1) if t == k * k => (k, 1),
+        (1, d) if d == k * k => (1, k),
+        _ => return,
+    };
+    key[tp] = t.to_string();
+    key[dp] = d.to_string();
+    key[moe_tp] = "1".to_string();
+    key[ep] = e.to_string();
 }
 
 /// Positions of the columns the mapping reads.
@@ -506,6 +546,29 @@ pub(crate) mod tests {
     pub(crate) fn point(overrides: &[(&str, &str)]) -> ServingPoint {
         let text = format!("{HEADER}\n{}\n", row(overrides));
         parse_points(&text, "t.csv").unwrap().points.remove(0)
+    }
+
+    #[test]
+    fn an_undated_copy_of_a_run_spelled_as_expert_tp_times_ep_takes_its_date() {
+        // The dated run recorded as TP 16 with expert TP 4 × EP 4, its undated copy as the
+        // 4-GPU instance it is (TP 4, EP 4): the same run.
+        let figures = [("silicon_ttft_ms", "840.6942"), ("silicon_tpot_ms", "31.2041")];
+        let spelled = [("tp_size", "16"), ("moe_tp_size", "4"), ("moe_ep_size", "4")];
+        let plain = [("tp_size", "4"), ("moe_tp_size", "1"), ("moe_ep_size", "4")];
+        let rows = [
+            row(&[&figures[..], &spelled[..], &[("measured", "2026-03-03")]].concat()),
+            row(&[&figures[..], &plain[..], &[("measured", "")]].concat()),
+            // Another EP is another instance.
+            row(&[
+                &figures[..],
+                &[("tp_size", "4"), ("moe_tp_size", "1"), ("moe_ep_size", "2")],
+                &[("measured", "")],
+            ]
+            .concat()),
+        ];
+        let file = parse_points(&format!("{HEADER}\n{}\n", rows.join("\n")), "t.csv").unwrap();
+        let dates: Vec<&str> = file.points.iter().map(ServingPoint::run_date).collect();
+        assert_eq!(dates, ["2026-03-03", "2026-03-03", ""]);
     }
 
     #[test]
