@@ -82,7 +82,8 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   run is AIConfigurator's own, launched by its templates, which pass neither flag
 ///   (`generator/config/backend_templates/sglang/cli_args.<version>.j2` to `0.5.10.post1` at
 ///   `095f58a51`), so it keeps the engine's defaults (radix cache on, interval 1).
-/// - SGLang's prefill budgets where every script of an image, system and day set them
+/// - SGLang's prefill budgets where every script of an image, system and day set them, or,
+///   per deployment (precision, TP, EP), where one script did
 ///   ([`SGLANG_BUDGET_SWEEPS`]).
 /// - SGLang on an image and date that ran only InferenceX's MTP recipe, or on a day both
 ///   recipes ran at a point only the MTP one swept ([`SGLANG_MTP_SWEEPS`]): EAGLE speculation
@@ -974,6 +975,11 @@ mod tests {
         }
         // The token budget is unchanged.
         assert!(undated.contains(&("trtllm_scheduler_config_max_num_tokens", "8192".to_string())));
+        // A disaggregated point's servers are configured apart: no such flag.
+        let mut disagg = point(&[("backend", "trtllm"), ("backend_version", "1.0.0rc3"), ("measured", "")]);
+        disagg.mode = crate::points::Mode::Disaggregated;
+        let f = recipe_flags(&disagg, 64, 1, false);
+        assert!(!f.iter().any(|(k, _)| *k == off.0), "{f:?}");
     }
 
     #[test]

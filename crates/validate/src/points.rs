@@ -306,8 +306,10 @@ fn date_copies(points: &mut [ServingPoint], c: &Columns) {
 /// spelled as expert TP k × EP k with the attention side multiplied by k (attention TP k² and
 /// DP 1, or TP 1 and DP k²; `crate::mapping`'s `aggregated_shape`) as the k-GPU instance it
 /// is (TP k or DP k, expert TP 1), so that a row recorded under one spelling matches its run
-/// recorded under the other. A real k²-GPU instance rewritten this way could only match a
-/// k-GPU row with the same TTFT and TPOT, which another run does not give.
+/// recorded under the other. Broader than the mapping (no check against the node's GPUs): a
+/// real k²-GPU instance rewritten this way could only match a k-GPU row with the same TTFT and
+/// TPOT, which another run does not give. A rewritten key writes its DP and expert TP as
+/// numbers, so it can miss (never mis-date) a twin whose columns are blank.
 fn unspell_expert_tp(key: &mut [String], config: &[usize], [tp, dp, moe_tp, ep]: [usize; 4]) {
     let slot = |column: usize| config.iter().position(|&i| i == column);
     let (Some(tp), Some(dp), Some(moe_tp), Some(ep)) = (slot(tp), slot(dp), slot(moe_tp), slot(ep)) else {

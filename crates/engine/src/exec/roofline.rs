@@ -2614,6 +2614,17 @@ mod tests {
             EagerLaunch { piecewise_moe_layer_us: 400.0, ..piecewise },
         );
         assert_eq!(dense.eager_host_ms(1024, true, 0), 0.0);
+        // With no eager cost at all, a prompt step above the capture size is not replayed from
+        // graphs either, so the piecewise charge stops at the capture size.
+        let only = EagerLaunch {
+            graph_prefill: true,
+            graph_max_tokens: 512,
+            piecewise_moe_layer_us: 400.0,
+            ..EagerLaunch::default()
+        };
+        let only = eager("deepseek-ai/DeepSeek-V3", "8", only);
+        assert!(only.eager_host_ms(512, true, 0) > 0.0);
+        assert_eq!(only.eager_host_ms(1024, true, 0), 0.0);
     }
 
     #[test]
