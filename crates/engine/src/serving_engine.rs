@@ -308,6 +308,11 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // router a bf16 `torch.nn.Linear`): bf16 GEMMs (VALIDATION.md, "vLLM's MoE router
         // runs in bf16").
         Setting::new("roofline_execution_time_predictor_config_moe_router_bf16", true),
+        // Its shared experts run on a second CUDA stream beside the gate and the routed experts
+        // in steps of up to 256 tokens (`FusedMoE._maybe_setup_shared_experts_stream`,
+        // `vllm/model_executor/layers/fused_moe/layer.py`; `VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD`
+        // defaults to 256 in `vllm/envs.py`).
+        Setting::new("roofline_execution_time_predictor_config_shared_experts_stream_max_tokens", 256),
         // 0.12's block-fp8 MoE on Hopper/Blackwell is DeepGEMM's wherever `deep_gemm` is
         // installed (its Docker image builds it, vllm-project/vllm#21533): VLLM_USE_DEEP_GEMM and
         // VLLM_MOE_USE_DEEP_GEMM default on, `is_deep_gemm_e8m0_used()` true on SM90 too

@@ -103,6 +103,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "false",
         "Whether the MoE router (gate) GEMM runs unquantised, bf16 weights on the 16-bit GEMM curve, whatever the weights' dtype (vLLM's: its MoE gates are built without a quant config).",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_shared_experts_stream_max_tokens",
+        "0",
+        "Steps of up to this many tokens run an MoE layer's shared expert on a second CUDA stream, beside the router and the routed experts (the layer takes the longer of the two streams; vLLM's aux stream, VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD: 256); 0 = in series (Vidur parity).",
+    ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_deepgemm_moe_padded",
         "false",
@@ -300,6 +305,11 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
         moe_router_bf16: params.bool("roofline_execution_time_predictor_config_moe_router_bf16"),
+        shared_experts_stream_max_tokens: params.float_in(
+            "roofline_execution_time_predictor_config_shared_experts_stream_max_tokens",
+            0.0,
+            1e9,
+        ),
         deepgemm_moe_padded: params.bool("roofline_execution_time_predictor_config_deepgemm_moe_padded"),
         dp_padding: DpPadding::parse(&params.string("roofline_execution_time_predictor_config_dp_padding")),
         trtllm_cutlass_fp8_moe: params
@@ -356,6 +366,9 @@ pub struct RooflineCoefficients {
     /// The MoE router's gate GEMM unquantised (bf16 weights, the 16-bit GEMM curve and rate)
     /// whatever the weights' dtype, as vLLM builds it (`quant_config=None`).
     pub moe_router_bf16: bool,
+    /// Steps of up to this many tokens run the shared expert on its own CUDA stream, beside the
+    /// gate and the routed experts (vLLM's `shared_experts_stream`); 0 = in series.
+    pub shared_experts_stream_max_tokens: f64,
     /// fp8 experts on vLLM 0.12's DeepGEMM MoE: every block of the worst-case padded layout
     /// computed ([`cost::deepgemm_padded_moe_us`]), where the expert TP group is under 8 GPUs.
     pub deepgemm_moe_padded: bool,
@@ -473,6 +486,7 @@ impl Default for RooflineCoefficients {
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
             moe_router_bf16: false,
+            shared_experts_stream_max_tokens: 0.0,
             deepgemm_moe_padded: false,
             dp_padding: DpPadding::None,
             trtllm_cutlass_fp8_moe: false,
@@ -1234,6 +1248,13 @@ impl RooflinePredictor {
         );
         let shared =
             cost::shared_expert_us(&self.shared_gemm, self.gemm_peaks, shape, tokens, self.weight_bytes);
+        // vLLM runs the shared expert on an auxiliary CUDA stream in steps of up to
+        // `VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD` tokens, forked before the gate and joined
+        // after the routed experts: the layer takes the longer of the two streams.
+        let stream = self.settings.shared_experts_stream_max_tokens;
+        if shared > 0.0 && stream > 0.0 && tokens <= stream {
+            return (router, routed.max(shared - router));
+        }
         (router, routed + shared)
     }
 
@@ -1874,8 +1895,16 @@ impl RooflinePredictor {
         if moe_layers > 0.0 && total_tokens > 0 {
             let picks = d.load.busiest_picks(total_tokens as f64);
             let routed = self.routed_experts_us(&d.routed, picks, d.load.experts_reached(picks), picks);
-            let shared = out.get(Op::MoeExperts);
-            out.set(Op::MoeExperts, shared + moe_layers * 1e-3 * routed, Provenance::Roofline);
+            let (shared, routed) = (out.get(Op::MoeExperts), moe_layers * 1e-3 * routed);
+            // The shared expert on its own stream (`shared_experts_stream_max_tokens`, the
+            // rank's tokens entering the layer): beside the gate and the routed experts.
+            let stream = self.settings.shared_experts_stream_max_tokens;
+            let experts = if shared > 0.0 && stream > 0.0 && busiest_rank_tokens as f64 <= stream {
+                routed.max(shared - out.get(Op::MoeRouter))
+            } else {
+                shared + routed
+            };
+            out.set(Op::MoeExperts, experts, Provenance::Roofline);
         }
         (out, busiest_rank_tokens)
     }
@@ -3412,6 +3441,33 @@ mod latent_tests {
         // Off (the default, and every run without --serving_engine): the weights' own GEMM.
         let fp4 = minimax("b200", "fp4", false);
         assert_eq!(fp4.router, (fp4.gemm, fp4.gemm_peaks, fp4.weight_bytes));
+    }
+
+    #[test]
+    fn a_shared_expert_on_its_own_stream_runs_beside_the_gate_and_the_routed_experts() {
+        let kimi = |stream: f64| {
+            let settings =
+                RooflineCoefficients { shared_experts_stream_max_tokens: stream, ..Default::default() };
+            predictor_of("moonshotai/Kimi-K2.5", "b200", "4", "fp4", settings)
+        };
+        let (off, on) = (kimi(0.0), kimi(256.0));
+        let moe = off.moe.as_ref().unwrap();
+        let routed_only = (MoeShape { shared_dim: 0.0, ..moe.0 }, moe.1.clone());
+        for tokens in [1.0, 4.0, 64.0, 256.0, 257.0, 1024.0] {
+            let (router, serial) = off.moe_us(moe, tokens);
+            let (router_on, experts_on) = on.moe_us(moe, tokens);
+            let routed = off.moe_us(&routed_only, tokens).1;
+            let shared = serial - routed;
+            assert!(shared > 0.0 && router_on == router);
+            if tokens <= 256.0 {
+                // The layer takes the longer stream: gate + routed experts, or the shared expert.
+                let layer = router + experts_on;
+                assert!((layer - (router + routed).max(shared)).abs() < 1e-9, "{tokens}: {layer}");
+                assert!(experts_on < serial, "{tokens}");
+            } else {
+                assert_eq!(experts_on, serial, "{tokens}: above the threshold, in series");
+            }
+        }
     }
 
     #[test]
