@@ -239,6 +239,24 @@ const TRTLLM_NORM_FUSION_ANY_HIDDEN: [&str; 2] = ["Qwen3MoeForCausalLM", "GptOss
 /// every GPU (attention TP 1: `docs/source/features/parallel-strategy.md`), so every
 /// TensorRT-LLM attention-DP deployment has `tp` 1 here and stays unfused either way; the
 /// gate keeps a hand-written TP > 1 × DP > 1 replica from taking the Llama threshold.
+/// Architectures whose fp4 checkpoints store the routed experts in MXFP4 (the OCP
+/// microscaling format: 4-bit E2M1 values in blocks of 32 sharing one E8M0 scale byte) rather
+/// than NVFP4: gpt-oss (`config.json` `quantization_config.quant_method` "mxfp4"; the experts'
+/// `*_blocks` and `*_scales` tensors, one uint8 scale per 32 values; vLLM's `Mxfp4Config`,
+/// `vllm/model_executor/layers/quantization/mxfp4.py`).
+const MXFP4_EXPERTS: [&str; 1] = ["GptOssForCausalLM"];
+
+/// Bytes per routed-expert weight: an MXFP4 checkpoint's 0.5 + 1/32 for fp4 experts of the
+/// [`MXFP4_EXPERTS`] architectures, else the dtype's own ([`Dtype::bytes_per_element`]).
+fn expert_bytes_per_element(m: &ModelArch, expert_weights: Dtype) -> f64 {
+    let mxfp4 =
+        expert_weights == Dtype::Fp4 && m.architecture.as_deref().is_some_and(|a| MXFP4_EXPERTS.contains(&a));
+    if mxfp4 { 0.5 + 1.0 / MXFP4_BLOCK } else { expert_weights.bytes_per_element() }
+}
+
+/// Elements per MXFP4 scale block (one E8M0 scale byte each).
+const MXFP4_BLOCK: f64 = 32.0;
+
 fn trtllm_norms_in_all_reduce(m: &ModelArch, tp: u32, attention_dp: u32) -> bool {
     let any_hidden = m.architecture.as_deref().is_some_and(|a| TRTLLM_NORM_FUSION_ANY_HIDDEN.contains(&a));
     tp > 1 && attention_dp <= 1 && (any_hidden || f64::from(m.embedding_dim) > TRTLLM_NORM_FUSION_MIN_HIDDEN)
@@ -995,7 +1013,14 @@ impl RooflinePredictor {
                 latent: shape.latent,
             },
             weight_bytes: weights.bytes_per_element(),
-            expert_weight_bytes: expert_weights.bytes_per_element(),
+            // MXFP4 experts at their own bytes where the generic fp4 GEMM prices them; a fused-MoE
+            // fit over every size (weight-only MXFP4 on Hopper) was fitted at NVFP4's bytes, which
+            // its efficiency absorbs, and keeps them.
+            expert_weight_bytes: if whole_range_moe {
+                expert_weights.bytes_per_element()
+            } else {
+                expert_bytes_per_element(m, expert_weights)
+            },
             lm_head_weight_bytes: replica.edge_weight_dtype().bytes_per_element(),
             kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             peaks,
@@ -3441,6 +3466,23 @@ mod latent_tests {
         // Off (the default, and every run without --serving_engine): the weights' own GEMM.
         let fp4 = minimax("b200", "fp4", false);
         assert_eq!(fp4.router, (fp4.gemm, fp4.gemm_peaks, fp4.weight_bytes));
+    }
+
+    #[test]
+    fn gpt_oss_fp4_experts_stream_mxfp4_bytes_with_one_scale_per_32_values() {
+        let gpt_oss =
+            predictor_of("openai/gpt-oss-120b", "b200", "1", "fp4", RooflineCoefficients::default());
+        assert_eq!(gpt_oss.expert_weight_bytes, 0.53125);
+        // Its other weights, and other architectures' fp4 experts, stay NVFP4's 0.5625.
+        assert_eq!(gpt_oss.weight_bytes, 0.5625);
+        let minimax =
+            predictor_of("MiniMaxAI/MiniMax-M2.5", "b200", "4", "fp4", RooflineCoefficients::default());
+        assert_eq!(minimax.expert_weight_bytes, 0.5625);
+        let bf16 = predictor_of("openai/gpt-oss-120b", "b200", "2", "bf16", RooflineCoefficients::default());
+        assert_eq!(bf16.expert_weight_bytes, 2.0);
+        // On Hopper the experts take the MXFP4 kernel's own fit, fitted at 0.5625 B.
+        let h200 = predictor_of("openai/gpt-oss-120b", "h200", "1", "fp4", RooflineCoefficients::default());
+        assert_eq!(h200.expert_weight_bytes, 0.5625);
     }
 
     #[test]
