@@ -789,6 +789,9 @@ mod tests {
         assert_eq!(num(&sglang, "piecewise_moe_layer_us"), 0.0);
         assert_eq!(flag(&vllm, "fp8_moe_fit_at_decode"), "true");
         assert_eq!(flag(&vllm, "moe_router_bf16"), "true");
+        // vLLM's shared experts on their own stream up to 256 tokens; SGLang's in series.
+        assert_eq!(num(&vllm, "shared_experts_stream_max_tokens"), 256.0);
+        assert_eq!(num(&sglang, "shared_experts_stream_max_tokens"), 0.0);
         // vLLM pads every DP rank's step to the busiest rank's tokens; the others do not.
         assert_eq!(flag(&vllm, "dp_padding"), "graph_steps");
         let (vllm_012, _) = applied(&[("serving_engine", "vllm"), ("serving_engine_version", "0.12.0")]);
