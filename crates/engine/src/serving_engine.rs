@@ -308,6 +308,11 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // router a bf16 `torch.nn.Linear`): bf16 GEMMs (VALIDATION.md, "vLLM's MoE router
         // runs in bf16").
         Setting::new("roofline_execution_time_predictor_config_moe_router_bf16", true),
+        // Its shared experts run on a second CUDA stream beside the gate and the routed experts
+        // in steps of up to 256 tokens (`FusedMoE._maybe_setup_shared_experts_stream`,
+        // `vllm/model_executor/layers/fused_moe/layer.py`; `VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD`
+        // defaults to 256 in `vllm/envs.py`).
+        Setting::new("roofline_execution_time_predictor_config_shared_experts_stream_max_tokens", 256),
         // 0.12's block-fp8 MoE on Hopper/Blackwell is DeepGEMM's wherever `deep_gemm` is
         // installed (its Docker image builds it, vllm-project/vllm#21533): VLLM_USE_DEEP_GEMM and
         // VLLM_MOE_USE_DEEP_GEMM default on, `is_deep_gemm_e8m0_used()` true on SM90 too
@@ -784,6 +789,9 @@ mod tests {
         assert_eq!(num(&sglang, "piecewise_moe_layer_us"), 0.0);
         assert_eq!(flag(&vllm, "fp8_moe_fit_at_decode"), "true");
         assert_eq!(flag(&vllm, "moe_router_bf16"), "true");
+        // vLLM's shared experts on their own stream up to 256 tokens; SGLang's in series.
+        assert_eq!(num(&vllm, "shared_experts_stream_max_tokens"), 256.0);
+        assert_eq!(num(&sglang, "shared_experts_stream_max_tokens"), 0.0);
         // vLLM pads every DP rank's step to the busiest rank's tokens; the others do not.
         assert_eq!(flag(&vllm, "dp_padding"), "graph_steps");
         let (vllm_012, _) = applied(&[("serving_engine", "vllm"), ("serving_engine_version", "0.12.0")]);

@@ -103,6 +103,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "false",
         "Whether the MoE router (gate) GEMM runs unquantised, bf16 weights on the 16-bit GEMM curve, whatever the weights' dtype (vLLM's: its MoE gates are built without a quant config).",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_shared_experts_stream_max_tokens",
+        "0",
+        "Steps of up to this many tokens run an MoE layer's shared expert on a second CUDA stream, beside the router and the routed experts (the layer takes the longer of the two streams; vLLM's aux stream, VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD: 256); 0 = in series (Vidur parity).",
+    ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_deepgemm_moe_padded",
         "false",
@@ -234,6 +239,24 @@ const TRTLLM_NORM_FUSION_ANY_HIDDEN: [&str; 2] = ["Qwen3MoeForCausalLM", "GptOss
 /// every GPU (attention TP 1: `docs/source/features/parallel-strategy.md`), so every
 /// TensorRT-LLM attention-DP deployment has `tp` 1 here and stays unfused either way; the
 /// gate keeps a hand-written TP > 1 × DP > 1 replica from taking the Llama threshold.
+/// Architectures whose fp4 checkpoints store the routed experts in MXFP4 (the OCP
+/// microscaling format: 4-bit E2M1 values in blocks of 32 sharing one E8M0 scale byte) rather
+/// than NVFP4: gpt-oss (`config.json` `quantization_config.quant_method` "mxfp4"; the experts'
+/// `*_blocks` and `*_scales` tensors, one uint8 scale per 32 values; vLLM's `Mxfp4Config`,
+/// `vllm/model_executor/layers/quantization/mxfp4.py`).
+const MXFP4_EXPERTS: [&str; 1] = ["GptOssForCausalLM"];
+
+/// Bytes per routed-expert weight: an MXFP4 checkpoint's 0.5 + 1/32 for fp4 experts of the
+/// [`MXFP4_EXPERTS`] architectures, else the dtype's own ([`Dtype::bytes_per_element`]).
+fn expert_bytes_per_element(m: &ModelArch, expert_weights: Dtype) -> f64 {
+    let mxfp4 =
+        expert_weights == Dtype::Fp4 && m.architecture.as_deref().is_some_and(|a| MXFP4_EXPERTS.contains(&a));
+    if mxfp4 { 0.5 + 1.0 / MXFP4_BLOCK } else { expert_weights.bytes_per_element() }
+}
+
+/// Elements per MXFP4 scale block (one E8M0 scale byte each).
+const MXFP4_BLOCK: f64 = 32.0;
+
 fn trtllm_norms_in_all_reduce(m: &ModelArch, tp: u32, attention_dp: u32) -> bool {
     let any_hidden = m.architecture.as_deref().is_some_and(|a| TRTLLM_NORM_FUSION_ANY_HIDDEN.contains(&a));
     tp > 1 && attention_dp <= 1 && (any_hidden || f64::from(m.embedding_dim) > TRTLLM_NORM_FUSION_MIN_HIDDEN)
@@ -300,6 +323,11 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
         moe_router_bf16: params.bool("roofline_execution_time_predictor_config_moe_router_bf16"),
+        shared_experts_stream_max_tokens: params.float_in(
+            "roofline_execution_time_predictor_config_shared_experts_stream_max_tokens",
+            0.0,
+            1e9,
+        ),
         deepgemm_moe_padded: params.bool("roofline_execution_time_predictor_config_deepgemm_moe_padded"),
         dp_padding: DpPadding::parse(&params.string("roofline_execution_time_predictor_config_dp_padding")),
         trtllm_cutlass_fp8_moe: params
@@ -356,6 +384,9 @@ pub struct RooflineCoefficients {
     /// The MoE router's gate GEMM unquantised (bf16 weights, the 16-bit GEMM curve and rate)
     /// whatever the weights' dtype, as vLLM builds it (`quant_config=None`).
     pub moe_router_bf16: bool,
+    /// Steps of up to this many tokens run the shared expert on its own CUDA stream, beside the
+    /// gate and the routed experts (vLLM's `shared_experts_stream`); 0 = in series.
+    pub shared_experts_stream_max_tokens: f64,
     /// fp8 experts on vLLM 0.12's DeepGEMM MoE: every block of the worst-case padded layout
     /// computed ([`cost::deepgemm_padded_moe_us`]), where the expert TP group is under 8 GPUs.
     pub deepgemm_moe_padded: bool,
@@ -473,6 +504,7 @@ impl Default for RooflineCoefficients {
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
             moe_router_bf16: false,
+            shared_experts_stream_max_tokens: 0.0,
             deepgemm_moe_padded: false,
             dp_padding: DpPadding::None,
             trtllm_cutlass_fp8_moe: false,
@@ -981,7 +1013,14 @@ impl RooflinePredictor {
                 latent: shape.latent,
             },
             weight_bytes: weights.bytes_per_element(),
-            expert_weight_bytes: expert_weights.bytes_per_element(),
+            // MXFP4 experts at their own bytes where the generic fp4 GEMM prices them; a fused-MoE
+            // fit over every size (weight-only MXFP4 on Hopper) was fitted at NVFP4's bytes, which
+            // its efficiency absorbs, and keeps them.
+            expert_weight_bytes: if whole_range_moe {
+                expert_weights.bytes_per_element()
+            } else {
+                expert_bytes_per_element(m, expert_weights)
+            },
             lm_head_weight_bytes: replica.edge_weight_dtype().bytes_per_element(),
             kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             peaks,
@@ -1234,6 +1273,13 @@ impl RooflinePredictor {
         );
         let shared =
             cost::shared_expert_us(&self.shared_gemm, self.gemm_peaks, shape, tokens, self.weight_bytes);
+        // vLLM runs the shared expert on an auxiliary CUDA stream in steps of up to
+        // `VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD` tokens, forked before the gate and joined
+        // after the routed experts: the layer takes the longer of the two streams.
+        let stream = self.settings.shared_experts_stream_max_tokens;
+        if shared > 0.0 && stream > 0.0 && tokens <= stream {
+            return (router, routed.max(shared - router));
+        }
         (router, routed + shared)
     }
 
@@ -1875,8 +1921,16 @@ impl RooflinePredictor {
         if moe_layers > 0.0 && total_tokens > 0 {
             let picks = d.load.busiest_picks(total_tokens as f64);
             let routed = self.routed_experts_us(&d.routed, picks, d.load.experts_reached(picks), picks);
-            let shared = out.get(Op::MoeExperts);
-            out.set(Op::MoeExperts, shared + moe_layers * 1e-3 * routed, Provenance::Roofline);
+            let (shared, routed) = (out.get(Op::MoeExperts), moe_layers * 1e-3 * routed);
+            // The shared expert on its own stream (`shared_experts_stream_max_tokens`, the
+            // rank's tokens entering the layer): beside the gate and the routed experts.
+            let stream = self.settings.shared_experts_stream_max_tokens;
+            let experts = if shared > 0.0 && stream > 0.0 && busiest_rank_tokens as f64 <= stream {
+                routed.max(shared - out.get(Op::MoeRouter))
+            } else {
+                shared + routed
+            };
+            out.set(Op::MoeExperts, experts, Provenance::Roofline);
         }
         (out, busiest_rank_tokens)
     }
@@ -3424,6 +3478,50 @@ mod latent_tests {
         // Off (the default, and every run without --serving_engine): the weights' own GEMM.
         let fp4 = minimax("b200", "fp4", false);
         assert_eq!(fp4.router, (fp4.gemm, fp4.gemm_peaks, fp4.weight_bytes));
+    }
+
+    #[test]
+    fn gpt_oss_fp4_experts_stream_mxfp4_bytes_with_one_scale_per_32_values() {
+        let gpt_oss =
+            predictor_of("openai/gpt-oss-120b", "b200", "1", "fp4", RooflineCoefficients::default());
+        assert_eq!(gpt_oss.expert_weight_bytes, 0.53125);
+        // Its other weights, and other architectures' fp4 experts, stay NVFP4's 0.5625.
+        assert_eq!(gpt_oss.weight_bytes, 0.5625);
+        let minimax =
+            predictor_of("MiniMaxAI/MiniMax-M2.5", "b200", "4", "fp4", RooflineCoefficients::default());
+        assert_eq!(minimax.expert_weight_bytes, 0.5625);
+        let bf16 = predictor_of("openai/gpt-oss-120b", "b200", "2", "bf16", RooflineCoefficients::default());
+        assert_eq!(bf16.expert_weight_bytes, 2.0);
+        // On Hopper the experts take the MXFP4 kernel's own fit, fitted at 0.5625 B.
+        let h200 = predictor_of("openai/gpt-oss-120b", "h200", "1", "fp4", RooflineCoefficients::default());
+        assert_eq!(h200.expert_weight_bytes, 0.5625);
+    }
+
+    #[test]
+    fn a_shared_expert_on_its_own_stream_runs_beside_the_gate_and_the_routed_experts() {
+        let kimi = |stream: f64| {
+            let settings =
+                RooflineCoefficients { shared_experts_stream_max_tokens: stream, ..Default::default() };
+            predictor_of("moonshotai/Kimi-K2.5", "b200", "4", "fp4", settings)
+        };
+        let (off, on) = (kimi(0.0), kimi(256.0));
+        let moe = off.moe.as_ref().unwrap();
+        let routed_only = (MoeShape { shared_dim: 0.0, ..moe.0 }, moe.1.clone());
+        for tokens in [1.0, 4.0, 64.0, 256.0, 257.0, 1024.0] {
+            let (router, serial) = off.moe_us(moe, tokens);
+            let (router_on, experts_on) = on.moe_us(moe, tokens);
+            let routed = off.moe_us(&routed_only, tokens).1;
+            let shared = serial - routed;
+            assert!(shared > 0.0 && router_on == router);
+            if tokens <= 256.0 {
+                // The layer takes the longer stream: gate + routed experts, or the shared expert.
+                let layer = router + experts_on;
+                assert!((layer - (router + routed).max(shared)).abs() < 1e-9, "{tokens}: {layer}");
+                assert!(experts_on < serial, "{tokens}");
+            } else {
+                assert_eq!(experts_on, serial, "{tokens}: above the threshold, in series");
+            }
+        }
     }
 
     #[test]
