@@ -85,6 +85,8 @@ pub fn engine_version(point: &ServingPoint) -> String {
 /// - SGLang's prefill budgets where every script of an image, system and day set them, or,
 ///   per deployment (precision, TP, EP), where one script did
 ///   ([`SGLANG_BUDGET_SWEEPS`]).
+/// - SGLang's `--mem-fraction-static` where the sweep's scripts set it
+///   ([`SGLANG_MEM_FRACTION_SWEEPS`]), as the memory margin 1 − fraction.
 /// - SGLang on an image and date that ran only InferenceX's MTP recipe, or on a day both
 ///   recipes ran at a point only the MTP one swept ([`SGLANG_MTP_SWEEPS`]): EAGLE speculation
 ///   with the model's MTP layer as the draft, the script's steps, top-k and draft tokens, and
@@ -187,6 +189,9 @@ pub fn recipe_flags(
             }
             if aggregated && let Some(sweep) = sglang_budget_sweep(point) {
                 flags.extend(prefill_budgets(sweep.tokens));
+            }
+            if aggregated && let Some(fraction) = sglang_mem_fraction(point) {
+                flags.push(("cache_config_memory_margin_fraction", format!("{:.4}", 1.0 - fraction)));
             }
             if aggregated && let Some(sweep) = sglang_mtp_sweep(point) {
                 flags.push(("replica_config_speculative_method", "mtp".to_string()));
@@ -396,6 +401,76 @@ const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
         tokens: 8192,
     },
 ];
+
+/// SGLang sweeps whose scripts pass `--mem-fraction-static` (the share of each GPU's memory SGLang
+/// keeps for the weights and the KV pool: `ModelRunner` sizes the pool as the memory left after
+/// loading the weights less `(1 − mem_fraction_static)` of the total, and
+/// `ServerArgs._handle_gpu_memory_settings` derives its default only when the flag is absent),
+/// keyed by image, system, date and deployment (precision, TP, EP, no attention DP); the
+/// harness gives it as `cache_config_memory_margin_fraction` = 1 − fraction.
+/// - `0.5.9` on B200 on 2026-03-25: `12ba0ae07` (#943) moved `dsr1-fp8-b200-sglang` and its MTP
+///   twin to the image; `benchmarks/single_node/dsr1_fp8_b200.sh` there (unchanged from
+///   `64c20b6b5` until `626932a11`, 2026-03-27) passes `MEM_FRAC_STATIC=0.95` at TP 4 (its 8k/1k
+///   sweep) and `0.82` at TP 8, and `dsr1_fp8_b200_mtp.sh` (TP 8 / EP 1) `0.82` too, so every
+///   TP 8 / EP 1 fp8 point of that day takes 0.82 whichever recipe ran it. Both pass
+///   `--kv-cache-dtype fp8_e4m3` (the point's KV dtype column); the plain script's
+///   `--max-running-requests` / `--cuda-graph-max-bs` (32 at TP 4, 128 at TP 8) are above the
+///   clients of its sweep (at most 32 and 64), so they bind nothing and are not given.
+struct SglangMemFractionSweep {
+    image: &'static str,
+    system: &'static str,
+    date: &'static str,
+    precision: &'static str,
+    tp: u32,
+    ep: u32,
+    /// `--mem-fraction-static`.
+    fraction: f64,
+}
+
+const SGLANG_MEM_FRACTION_SWEEPS: &[SglangMemFractionSweep] = &[
+    SglangMemFractionSweep {
+        image: "0.5.9",
+        system: "b200_sxm",
+        date: "2026-03-25",
+        precision: "fp8",
+        tp: 4,
+        ep: 1,
+        fraction: 0.95,
+    },
+    SglangMemFractionSweep {
+        image: "0.5.9",
+        system: "b200_sxm",
+        date: "2026-03-25",
+        precision: "fp8",
+        tp: 8,
+        ep: 1,
+        fraction: 0.82,
+    },
+];
+
+/// The `--mem-fraction-static` of an aggregated SGLang point whose image, system, date and
+/// deployment are one of [`SGLANG_MEM_FRACTION_SWEEPS`]; an undated copy of such a row takes
+/// its date. `None` otherwise (SGLang's own default).
+fn sglang_mem_fraction(point: &ServingPoint) -> Option<f64> {
+    if point.backend != "sglang" {
+        return None;
+    }
+    let crate::points::Mode::Aggregated(instance) = point.mode else { return None };
+    let date = point.run_date();
+    SGLANG_MEM_FRACTION_SWEEPS
+        .iter()
+        .find(|s| {
+            s.image == point.backend_version
+                && s.system == point.system
+                && !date.is_empty()
+                && s.date == date
+                && s.precision == point.precision
+                && s.tp == instance.tp_size
+                && s.ep == point.moe_ep_size.unwrap_or(1)
+                && point.attention_dp_size.unwrap_or(1) <= 1
+        })
+        .map(|s| s.fraction)
+}
 
 /// The prefill budgets of an SGLang point whose image, system and date are one of
 /// [`SGLANG_BUDGET_SWEEPS`]; an undated copy of such a row takes its date. `None` otherwise.
@@ -1083,6 +1158,61 @@ mod tests {
                 .contains(&("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()))
         );
         assert_eq!(dp("vllm").len(), 1);
+    }
+
+    #[test]
+    fn dsr1_fp8_b200_scripts_mem_fraction_static_sets_the_memory_margin() {
+        // `dsr1_fp8_b200.sh` at `12ba0ae07`: `--mem-fraction-static 0.95` at TP 4, 0.82 at TP 8
+        // (and its MTP twin 0.82); nothing on another day, system, precision or EP, undated rows
+        // or disaggregated points.
+        let dsr1 = |more: &[(&str, &str)]| {
+            let mut all = vec![
+                ("backend", "sglang"),
+                ("backend_version", "0.5.9"),
+                ("system", "b200_sxm"),
+                ("measured", "2026-03-25"),
+                ("precision", "fp8"),
+                ("moe_ep_size", "1"),
+                ("isl", "8192"),
+                ("osl", "1024"),
+            ];
+            all.extend_from_slice(more);
+            point(&all)
+        };
+        let margin = |p: &ServingPoint| {
+            let c = match p.mode {
+                crate::points::Mode::Aggregated(i) => i.concurrency,
+                crate::points::Mode::Disaggregated => 16,
+            };
+            recipe_flags(p, c, 1, true)
+                .into_iter()
+                .find(|(k, _)| *k == "cache_config_memory_margin_fraction")
+                .map(|(_, v)| v)
+        };
+        let tp4 = dsr1(&[("tp_size", "4"), ("batch_size", "32")]);
+        assert_eq!(margin(&tp4).as_deref(), Some("0.0500"));
+        assert_eq!(margin(&dsr1(&[("tp_size", "8"), ("batch_size", "64")])).as_deref(), Some("0.1800"));
+        // A point only the MTP recipe ran: its script's 0.82 as well.
+        let mtp = dsr1(&[("tp_size", "8"), ("batch_size", "256")]);
+        assert!(sglang_mtp_sweep(&mtp).is_some());
+        assert_eq!(margin(&mtp).as_deref(), Some("0.1800"));
+        // An undated copy takes the row's date.
+        let mut copy = dsr1(&[("tp_size", "4"), ("batch_size", "8"), ("measured", "")]);
+        assert_eq!(margin(&copy), None);
+        copy.copy_of_date = "2026-03-25".to_string();
+        assert_eq!(margin(&copy).as_deref(), Some("0.0500"));
+        for p in [
+            dsr1(&[("tp_size", "4"), ("batch_size", "8"), ("measured", "2026-03-24")]),
+            dsr1(&[("tp_size", "4"), ("batch_size", "8"), ("system", "h200_sxm")]),
+            dsr1(&[("tp_size", "4"), ("batch_size", "8"), ("backend_version", "0.5.10.post1")]),
+            dsr1(&[("tp_size", "4"), ("batch_size", "8"), ("precision", "fp4"), ("moe_ep_size", "4")]),
+            dsr1(&[("tp_size", "8"), ("batch_size", "8"), ("attention_dp_size", "8")]),
+        ] {
+            assert_eq!(margin(&p), None, "{p:?}");
+        }
+        let mut disagg = tp4.clone();
+        disagg.mode = crate::points::Mode::Disaggregated;
+        assert_eq!(margin(&disagg), None);
     }
 
     #[test]
