@@ -1910,11 +1910,14 @@ impl RooflinePredictor {
         let dense_layers = self.dense_layers_on_stage(position.stage);
         let moe_layers = self.layers - dense_layers;
         let mut slowest: Option<ExecutionTime> = None;
+        // The slowest rank's own tokens: its shared expert is the one timed below.
+        let mut slowest_tokens = 0;
         for rank in ranks.iter().filter(|r| !r.items.is_empty()) {
             let tokens = if pad { busiest_rank_tokens } else { rank.tokens };
             let t = self.rank_time(d, rank, tokens, total_tokens as f64, position, dense_layers, moe_layers);
             if slowest.as_ref().is_none_or(|s| t.total_ms() > s.total_ms()) {
                 slowest = Some(t);
+                slowest_tokens = tokens;
             }
         }
         let mut out = slowest.unwrap_or_default();
@@ -1923,9 +1926,10 @@ impl RooflinePredictor {
             let routed = self.routed_experts_us(&d.routed, picks, d.load.experts_reached(picks), picks);
             let (shared, routed) = (out.get(Op::MoeExperts), moe_layers * 1e-3 * routed);
             // The shared expert on its own stream (`shared_experts_stream_max_tokens`, the
-            // rank's tokens entering the layer): beside the gate and the routed experts.
+            // tokens entering the layer on the rank whose shared expert is timed here):
+            // beside the gate and the routed experts.
             let stream = self.settings.shared_experts_stream_max_tokens;
-            let experts = if shared > 0.0 && stream > 0.0 && busiest_rank_tokens as f64 <= stream {
+            let experts = if shared > 0.0 && stream > 0.0 && slowest_tokens as f64 <= stream {
                 routed.max(shared - out.get(Op::MoeRouter))
             } else {
                 shared + routed
@@ -4022,6 +4026,34 @@ mod deployed_tests {
         let (two, one) = (one_rank.get(Op::AttnPrefill), spread.get(Op::AttnPrefill));
         assert!(two > 1.9 * one && two < 2.0 * one, "{two} vs {one}");
         assert_eq!(one_rank.get(Op::MoeExperts) > 0.0, spread.get(Op::MoeExperts) > 0.0);
+    }
+
+    #[test]
+    fn under_attention_dp_the_shared_expert_overlaps_by_its_ranks_own_tokens() {
+        // DeepSeek-V3 at DP 2 × EP 8 (one shared expert): each rank's decodes spread by the
+        // scheduler; the overlap holds while the timed rank runs at most 256 tokens.
+        let replica = deployed_deepseek(2, 8);
+        let predictor = |stream: f64| {
+            let settings = RooflineCoefficients {
+                shared_experts_stream_max_tokens: stream,
+                ..RooflineCoefficients::default()
+            };
+            RooflinePredictor::new(&replica, settings).unwrap()
+        };
+        let (off, on) = (predictor(0.0), predictor(256.0));
+        let on_ranks = |per_rank: u32| {
+            let mut batch = decode_batch(2 * per_rank, 2048);
+            for (i, item) in batch.iter_mut().enumerate() {
+                item.dp_rank = (i % 2) as u16;
+            }
+            batch
+        };
+        let small = on_ranks(64);
+        let (a, b) = (off.predict(&small, ONLY), on.predict(&small, ONLY));
+        assert!(b.get(Op::MoeExperts) < a.get(Op::MoeExperts), "{b:?} vs {a:?}");
+        let large = on_ranks(300);
+        let (a, b) = (off.predict(&large, ONLY), on.predict(&large, ONLY));
+        assert_eq!(b.get(Op::MoeExperts), a.get(Op::MoeExperts), "300 tokens a rank: in series");
     }
 
     proptest::proptest! {
