@@ -311,8 +311,20 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // Its shared experts run on a second CUDA stream beside the gate and the routed experts
         // in steps of up to 256 tokens (`FusedMoE._maybe_setup_shared_experts_stream`,
         // `vllm/model_executor/layers/fused_moe/layer.py`; `VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD`
-        // defaults to 256 in `vllm/envs.py`).
-        Setting::new("roofline_execution_time_predictor_config_shared_experts_stream_max_tokens", 256),
+        // defaults to 256 in `vllm/envs.py`) — unless a modular kernel owns the shared expert
+        // and runs it in series (`has_separate_shared_experts` false): before 0.18 the NVFP4
+        // MoE under attention DP with EP built its all-to-all kernel with the shared expert
+        // (`oracle/nvfp4.py::make_nvfp4_moe_kernel`, `if use_all2all_kernels`, 0.16-0.17; 0.15.1
+        // turned the overlap off for FlashInfer CUTLASS with DP > 1), narrowed to DeepEP
+        // low-latency only in 0.18 (vllm-project/vllm#36061).
+        Setting::new(
+            "roofline_execution_time_predictor_config_shared_experts_stream_max_tokens",
+            if t.attention_dp_size > 1 && t.weight_dtype == "fp4" && !Version::at_least(t.version, 0, 18) {
+                0
+            } else {
+                256
+            },
+        ),
         // 0.12's block-fp8 MoE on Hopper/Blackwell is DeepGEMM's wherever `deep_gemm` is
         // installed (its Docker image builds it, vllm-project/vllm#21533): VLLM_USE_DEEP_GEMM and
         // VLLM_MOE_USE_DEEP_GEMM default on, `is_deep_gemm_e8m0_used()` true on SM90 too
@@ -792,6 +804,23 @@ mod tests {
         // vLLM's shared experts on their own stream up to 256 tokens; SGLang's in series.
         assert_eq!(num(&vllm, "shared_experts_stream_max_tokens"), 256.0);
         assert_eq!(num(&sglang, "shared_experts_stream_max_tokens"), 0.0);
+        // Before 0.18 an NVFP4 MoE under attention DP runs its shared expert inside the
+        // all-to-all kernel, in series.
+        let nvfp4_dp = |version: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "vllm"),
+                ("serving_engine_version", version),
+                ("replica_config_model_name", "moonshotai/Kimi-K2.5"),
+                ("replica_config_device", "b200"),
+                ("replica_config_weight_dtype", "fp4"),
+                ("replica_config_tensor_parallel_size", "1"),
+                ("replica_config_attention_dp_size", "4"),
+                ("replica_config_expert_parallel_size", "4"),
+            ]);
+            num(&c, "shared_experts_stream_max_tokens")
+        };
+        assert_eq!(nvfp4_dp("0.17.0"), 0.0);
+        assert_eq!(nvfp4_dp("0.18.0"), 256.0);
         // vLLM pads every DP rank's step to the busiest rank's tokens; the others do not.
         assert_eq!(flag(&vllm, "dp_padding"), "graph_steps");
         let (vllm_012, _) = applied(&[("serving_engine", "vllm"), ("serving_engine_version", "0.12.0")]);
