@@ -75,8 +75,10 @@ fn help_is_readable_at_100_to_120_columns() {
         let help = String::from_utf8(out.stdout).unwrap();
         let lines: Vec<&str> = help.lines().collect();
         // The predictor's long flag names once printed every description one word per line (several
-        // thousand lines); ~2.5 lines per flag is the normal size, and each feature adds flags.
-        assert!(lines.len() < 1000, "{} lines at {columns} columns", lines.len());
+        // thousand lines); ~2.5 lines per flag is the normal size, and each feature adds flags
+        // (1,003 lines at 100 columns at stop 38, with the piecewise-graph, shared-expert-stream
+        // and serial-front-end flags).
+        assert!(lines.len() < 1200, "{} lines at {columns} columns", lines.len());
         for line in &lines {
             assert!(line.chars().count() <= 120, "wider than 120 columns at {columns}: {line}");
         }
