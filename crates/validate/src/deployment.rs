@@ -448,6 +448,16 @@ const SGLANG_MEM_FRACTION_SWEEPS: &[SglangMemFractionSweep] = &[
     },
 ];
 
+/// Whether an aggregated point ran the deployment a recipe table names: its precision, TP and
+/// EP, without attention DP (false for a disaggregated point).
+fn runs_deployment(point: &ServingPoint, precision: &str, tp: u32, ep: u32) -> bool {
+    let crate::points::Mode::Aggregated(instance) = point.mode else { return false };
+    point.precision == precision
+        && instance.tp_size == tp
+        && point.moe_ep_size.unwrap_or(1) == ep
+        && point.attention_dp_size.unwrap_or(1) <= 1
+}
+
 /// The `--mem-fraction-static` of an aggregated SGLang point whose image, system, date and
 /// deployment are one of [`SGLANG_MEM_FRACTION_SWEEPS`]; an undated copy of such a row takes
 /// its date. `None` otherwise (SGLang's own default).
@@ -455,7 +465,6 @@ fn sglang_mem_fraction(point: &ServingPoint) -> Option<f64> {
     if point.backend != "sglang" {
         return None;
     }
-    let crate::points::Mode::Aggregated(instance) = point.mode else { return None };
     let date = point.run_date();
     SGLANG_MEM_FRACTION_SWEEPS
         .iter()
@@ -464,10 +473,7 @@ fn sglang_mem_fraction(point: &ServingPoint) -> Option<f64> {
                 && s.system == point.system
                 && !date.is_empty()
                 && s.date == date
-                && s.precision == point.precision
-                && s.tp == instance.tp_size
-                && s.ep == point.moe_ep_size.unwrap_or(1)
-                && point.attention_dp_size.unwrap_or(1) <= 1
+                && runs_deployment(point, s.precision, s.tp, s.ep)
         })
         .map(|s| s.fraction)
 }
@@ -478,18 +484,15 @@ fn sglang_budget_sweep(point: &ServingPoint) -> Option<&'static SglangBudgetSwee
     if point.backend != "sglang" {
         return None;
     }
-    let crate::points::Mode::Aggregated(instance) = point.mode else { return None };
+    if !matches!(point.mode, crate::points::Mode::Aggregated(_)) {
+        return None;
+    }
     // A plain script's budget is not its MTP twin's (the 2026-03-20 Qwen3.5 MTP script, a
     // sweep of its own, passes the plain script's budgets: no deployment to tell apart).
     let mtp = sglang_mtp_sweep(point).is_some();
     let date = point.run_date();
     let deployed = |d: Option<(&str, u32, u32)>| {
-        d.is_none_or(|(precision, tp, ep)| {
-            !mtp && point.precision == precision
-                && instance.tp_size == tp
-                && point.moe_ep_size.unwrap_or(1) == ep
-                && point.attention_dp_size.unwrap_or(1) <= 1
-        })
+        d.is_none_or(|(precision, tp, ep)| !mtp && runs_deployment(point, precision, tp, ep))
     };
     SGLANG_BUDGET_SWEEPS.iter().find(|s| {
         s.image == point.backend_version
@@ -521,11 +524,7 @@ fn mtp_sweep_ran(sweep: &SglangMtpSweep, point: &ServingPoint) -> bool {
     let crate::points::Mode::Aggregated(instance) = point.mode else {
         return false;
     };
-    let deployed = point.system == system
-        && point.precision == precision
-        && instance.tp_size == tp
-        && point.moe_ep_size.unwrap_or(1) == ep
-        && point.attention_dp_size.unwrap_or(1) <= 1;
+    let deployed = point.system == system && runs_deployment(point, precision, tp, ep);
     let plain = sweep
         .plain_until
         .iter()
