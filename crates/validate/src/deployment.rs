@@ -1199,6 +1199,37 @@ mod tests {
     }
 
     #[test]
+    fn sglang_059_b200_fp8_scripts_run_flashinfer_trtllm_fp8_gemms() {
+        // Every fp8 script of image 0.5.9 on B200 from 2026-03-02 to 2026-03-25 exports
+        // SGLANG_ENABLE_FLASHINFER_GEMM=true (or passes --fp8-gemm-backend flashinfer_trtllm);
+        // not fp4, not another day, system or image, not an undated row.
+        let flagged = |more: &[(&str, &str)]| {
+            let mut all = vec![
+                ("backend", "sglang"),
+                ("backend_version", "0.5.9"),
+                ("system", "b200_sxm"),
+                ("measured", "2026-03-25"),
+                ("precision", "fp8"),
+                ("tp_size", "8"),
+                ("batch_size", "4"),
+            ];
+            all.extend_from_slice(more);
+            recipe_flags(&point(&all), 4, 1, true).contains(&(
+                "roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm",
+                "true".to_string(),
+            ))
+        };
+        assert!(flagged(&[]));
+        assert!(flagged(&[("measured", "2026-03-03")]));
+        assert!(!flagged(&[("measured", "2026-02-28")]));
+        assert!(!flagged(&[("measured", "")]));
+        assert!(!flagged(&[("precision", "fp4")]));
+        assert!(!flagged(&[("system", "b300_sxm")]));
+        assert!(!flagged(&[("system", "h200_sxm")]));
+        assert!(!flagged(&[("backend_version", "0.5.10.post1")]));
+    }
+
+    #[test]
     fn dsr1_fp8_b200_scripts_mem_fraction_static_sets_the_memory_margin() {
         // `dsr1_fp8_b200.sh` at `12ba0ae07`: `--mem-fraction-static 0.95` at TP 4, 0.82 at TP 8
         // (and its MTP twin 0.82); nothing on another day, system, precision or EP, undated rows
