@@ -190,6 +190,12 @@ pub fn recipe_flags(
             if aggregated && let Some(sweep) = sglang_budget_sweep(point) {
                 flags.extend(prefill_budgets(sweep.tokens));
             }
+            if aggregated && sglang_flashinfer_fp8_gemm(point) {
+                flags.push((
+                    "roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm",
+                    "true".to_string(),
+                ));
+            }
             if aggregated && let Some(fraction) = sglang_mem_fraction(point) {
                 flags.push(("cache_config_memory_margin_fraction", format!("{:.4}", 1.0 - fraction)));
             }
@@ -401,6 +407,39 @@ const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
         tokens: 8192,
     },
 ];
+
+/// SGLang sweeps whose every fp8 script ran the dense block-fp8 GEMMs on FlashInfer's
+/// TRTLLM-Gen kernel (`SGLANG_ENABLE_FLASHINFER_GEMM=true`, which SGLang 0.5.9's
+/// `initialize_fp8_gemm_config` reads as `--fp8-gemm-backend flashinfer_trtllm` when the flag is
+/// `auto`, or the flag itself), keyed by image, system and dates, fp8 points only:
+/// - `0.5.9` on B200 from 2026-03-02 to 2026-03-25: `benchmarks/single_node/dsr1_fp8_b200.sh`
+///   exports it at every commit from `6a2e4f5f0` (2026-02-06) to `8eec0d4ed` (2026-05-27), its
+///   MTP twin passes `--fp8-gemm-backend=flashinfer_trtllm` from `288c39b28` (2026-02-09);
+///   `qwen3.5_fp8_b200.sh` exports it from `748b75dcd` (2026-03-02; it was `false` from
+///   `01fa35cfe`, 2026-02-27) to `92985b879` (2026-04-13), its MTP twin from `2ecc5ce3c`
+///   (2026-03-09; the flag from `72032e098`). No other fp8 script ran on that image and GPU.
+struct SglangFp8GemmSweep {
+    image: &'static str,
+    system: &'static str,
+    from: &'static str,
+    until: &'static str,
+}
+
+const SGLANG_FLASHINFER_FP8_GEMM_SWEEPS: &[SglangFp8GemmSweep] =
+    &[SglangFp8GemmSweep { image: "0.5.9", system: "b200_sxm", from: "2026-03-02", until: "2026-03-25" }];
+
+/// Whether an aggregated fp8 SGLang point ran one of [`SGLANG_FLASHINFER_FP8_GEMM_SWEEPS`]; an
+/// undated copy of such a row takes its date.
+fn sglang_flashinfer_fp8_gemm(point: &ServingPoint) -> bool {
+    if point.backend != "sglang" || point.precision != "fp8" {
+        return false;
+    }
+    let date = point.run_date();
+    !date.is_empty()
+        && SGLANG_FLASHINFER_FP8_GEMM_SWEEPS.iter().any(|s| {
+            s.image == point.backend_version && s.system == point.system && s.from <= date && date <= s.until
+        })
+}
 
 /// SGLang sweeps whose scripts pass `--mem-fraction-static` (the share of each GPU's memory SGLang
 /// keeps for the weights and the KV pool: `ModelRunner` sizes the pool as the memory left after
@@ -1157,6 +1196,37 @@ mod tests {
                 .contains(&("trtllm_scheduler_config_attention_dp_enable_balance", "true".to_string()))
         );
         assert_eq!(dp("vllm").len(), 1);
+    }
+
+    #[test]
+    fn sglang_059_b200_fp8_scripts_run_flashinfer_trtllm_fp8_gemms() {
+        // Every fp8 script of image 0.5.9 on B200 from 2026-03-02 to 2026-03-25 exports
+        // SGLANG_ENABLE_FLASHINFER_GEMM=true (or passes --fp8-gemm-backend flashinfer_trtllm);
+        // not fp4, not another day, system or image, not an undated row.
+        let flagged = |more: &[(&str, &str)]| {
+            let mut all = vec![
+                ("backend", "sglang"),
+                ("backend_version", "0.5.9"),
+                ("system", "b200_sxm"),
+                ("measured", "2026-03-25"),
+                ("precision", "fp8"),
+                ("tp_size", "8"),
+                ("batch_size", "4"),
+            ];
+            all.extend_from_slice(more);
+            recipe_flags(&point(&all), 4, 1, true).contains(&(
+                "roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm",
+                "true".to_string(),
+            ))
+        };
+        assert!(flagged(&[]));
+        assert!(flagged(&[("measured", "2026-03-03")]));
+        assert!(!flagged(&[("measured", "2026-02-28")]));
+        assert!(!flagged(&[("measured", "")]));
+        assert!(!flagged(&[("precision", "fp4")]));
+        assert!(!flagged(&[("system", "b300_sxm")]));
+        assert!(!flagged(&[("system", "h200_sxm")]));
+        assert!(!flagged(&[("backend_version", "0.5.10.post1")]));
     }
 
     #[test]

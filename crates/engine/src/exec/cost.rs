@@ -149,6 +149,48 @@ pub fn roofline_us(curve: &Curve, peaks: Peaks, flops: f64, bytes: f64, items: f
     curve.overhead_us + curve.per_item_us * items + soft_max(compute, memory, curve.sharpness)
 }
 
+/// Tokens per tile of the block-scaled fp8 GEMM FlashInfer's TRTLLM-Gen backend runs
+/// (`gemm_fp8_nt_groupwise(backend="trtllm")`): its `select_kernel_fp8`
+/// (`csrc/trtllm_gemm_runner.cu`, FlashInfer 0.6.3 and 0.6.7.post3) picks one of four
+/// `transOut` (swap-AB) DeepSeek-fp8 kernels by the weight's N / K ratio alone, never by the
+/// token count: 128 output features × 8 tokens where N / K ≥ 32, × 32 where N / K ≤ 2 or
+/// N ≥ 20,000, × 16 otherwise.
+pub fn flashinfer_trtllm_fp8_token_tile(n: f64, k: f64) -> f64 {
+    let ratio = n / k;
+    if ratio >= 32.0 {
+        8.0
+    } else if ratio <= 2.0 || n >= 20_000.0 {
+        32.0
+    } else {
+        16.0
+    }
+}
+
+/// Bytes a µs that FlashInfer's TRTLLM-Gen block-scaled fp8 GEMM streams into its tiles on
+/// B200: the increment of its measured time from 256 to 512 tokens at N = 2,048, K = 1,024
+/// (5.09 → 8.67 µs, CUPTI median, L2 flushed; NVIDIA/cutlass#2923, reproducing
+/// flashinfer-ai/flashinfer#2146) over the operand bytes the tiles of
+/// [`flashinfer_trtllm_fp8_stream_us`] add (20.97 MB): 5.86 TB/s.
+pub const FLASHINFER_TRTLLM_FP8_STREAM_BYTES_PER_US: f64 = 5.86e6;
+
+/// The smallest K the TRTLLM-Gen backend takes; SGLang runs narrower GEMMs through its Triton
+/// block-fp8 kernel (`flashinfer_gemm_w8a8_block_fp8_linear_with_fallback`).
+pub const FLASHINFER_TRTLLM_FP8_MIN_K: f64 = 256.0;
+
+/// µs FlashInfer's TRTLLM-Gen block-scaled fp8 GEMM takes to stream its operands for `tokens`
+/// rows of a weight of `n` × `k` (fp8, one byte an element): every tile of
+/// [`flashinfer_trtllm_fp8_token_tile`] tokens reads the whole weight, every 128 output
+/// features read the tokens' activations. At prefill sizes the weight is re-read hundreds of
+/// times (8,192 tokens in tiles of 16: 512 times), which the generic GEMM curve, a kernel
+/// whose tiles span the tokens, does not see. 0 below [`FLASHINFER_TRTLLM_FP8_MIN_K`].
+pub fn flashinfer_trtllm_fp8_stream_us(tokens: f64, n: f64, k: f64) -> f64 {
+    if k < FLASHINFER_TRTLLM_FP8_MIN_K || tokens <= 0.0 {
+        return 0.0;
+    }
+    let tile = flashinfer_trtllm_fp8_token_tile(n, k);
+    tokens * n * k * (1.0 / tile + 1.0 / 128.0) / FLASHINFER_TRTLLM_FP8_STREAM_BYTES_PER_US
+}
+
 /// A GEMM `Y[m,n] = X[m,k] · W[k,n]`, in µs; `act_bytes` and `weight_bytes` per element.
 pub fn gemm_us(
     curve: &Curve,
@@ -649,6 +691,25 @@ mod tests {
     use super::*;
 
     const H100: Peaks = Peaks { flops_per_s: 989.4e12, bytes_per_s: 3.35e12 };
+
+    #[test]
+    fn flashinfer_trtllm_fp8_tiles_follow_select_kernel_fp8() {
+        // By N / K alone: ≥ 32 → 8 tokens, ≤ 2 → 32, N ≥ 20,000 → 32, else 16.
+        assert_eq!(flashinfer_trtllm_fp8_token_tile(8192.0, 256.0), 8.0);
+        assert_eq!(flashinfer_trtllm_fp8_token_tile(2112.0, 7168.0), 32.0);
+        assert_eq!(flashinfer_trtllm_fp8_token_tile(3072.0, 1536.0), 32.0);
+        assert_eq!(flashinfer_trtllm_fp8_token_tile(7168.0, 2048.0), 16.0);
+        assert_eq!(flashinfer_trtllm_fp8_token_tile(24576.0, 7168.0), 32.0);
+        // The measured increment it was read from: 256 → 512 tokens at 2,048 × 1,024 added
+        // 3.58 µs (5.09 → 8.67, NVIDIA/cutlass#2923).
+        let step = flashinfer_trtllm_fp8_stream_us(512.0, 2048.0, 1024.0)
+            - flashinfer_trtllm_fp8_stream_us(256.0, 2048.0, 1024.0);
+        assert!((step - 3.58).abs() < 0.01, "{step}");
+        // Linear in the tokens; nothing under the backend's K floor (Triton runs those).
+        let one = flashinfer_trtllm_fp8_stream_us(1024.0, 7168.0, 2048.0);
+        assert!((flashinfer_trtllm_fp8_stream_us(8192.0, 7168.0, 2048.0) - 8.0 * one).abs() < 1e-9);
+        assert_eq!(flashinfer_trtllm_fp8_stream_us(8192.0, 7168.0, 128.0), 0.0);
+    }
 
     #[test]
     fn deepgemm_padded_rows_are_the_worst_case_contiguous_layout() {

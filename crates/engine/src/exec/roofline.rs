@@ -99,6 +99,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 experts take their fused-MoE fit at every size (vLLM's; Hopper: Triton, Blackwell: FlashInfer TRTLLM-Gen), not just at prefill sizes.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm",
+        "false",
+        "Whether fp8 dense GEMMs run FlashInfer's TRTLLM-Gen block-scaled fp8 GEMM (SGLang with SGLANG_ENABLE_FLASHINFER_GEMM / --fp8-gemm-backend flashinfer_trtllm and DeepGEMM off), whose 8-32-token tiles re-read the weight per tile: each GEMM takes the larger of the curve and that streaming (K >= 256).",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_moe_router_bf16",
         "false",
         "Whether the MoE router (gate) GEMM runs unquantised, bf16 weights on the 16-bit GEMM curve, whatever the weights' dtype (vLLM's: its MoE gates are built without a quant config).",
@@ -322,6 +327,8 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         kernel_fusion,
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
+        flashinfer_trtllm_fp8_gemm: params
+            .bool("roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm"),
         moe_router_bf16: params.bool("roofline_execution_time_predictor_config_moe_router_bf16"),
         shared_experts_stream_max_tokens: params.float_in(
             "roofline_execution_time_predictor_config_shared_experts_stream_max_tokens",
@@ -381,6 +388,10 @@ pub struct RooflineCoefficients {
     /// Triton fused MoE on Hopper, FlashInfer's TRTLLM-Gen fp8 block MoE on Blackwell) instead
     /// of the generic fp8 curve at decode sizes.
     pub fp8_moe_fit_at_decode: bool,
+    /// fp8 dense layer GEMMs on FlashInfer's TRTLLM-Gen block-scaled fp8 GEMM: each the larger
+    /// of the curve and its token tiles' operand streaming
+    /// ([`cost::flashinfer_trtllm_fp8_stream_us`]).
+    pub flashinfer_trtllm_fp8_gemm: bool,
     /// The MoE router's gate GEMM unquantised (bf16 weights, the 16-bit GEMM curve and rate)
     /// whatever the weights' dtype, as vLLM builds it (`quant_config=None`).
     pub moe_router_bf16: bool,
@@ -503,6 +514,7 @@ impl Default for RooflineCoefficients {
             kernel_fusion: KernelFusion::None,
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
+            flashinfer_trtllm_fp8_gemm: false,
             moe_router_bf16: false,
             shared_experts_stream_max_tokens: 0.0,
             deepgemm_moe_padded: false,
@@ -534,6 +546,9 @@ pub struct RooflinePredictor {
     shape: LayerShape,
     attention: AttentionShape,
     weight_bytes: f64,
+    /// fp8 dense GEMMs on FlashInfer's TRTLLM-Gen block-scaled kernel
+    /// ([`RooflineCoefficients::flashinfer_trtllm_fp8_gemm`] with fp8 dense weights).
+    fp8_token_tile_gemms: bool,
     /// Bytes per parameter of the routed experts (`weight_bytes` but for INT4 weight-only
     /// experts beside 16-bit other weights).
     expert_weight_bytes: f64,
@@ -715,6 +730,7 @@ impl RooflinePredictor {
         // An MoE model's routed experts may be in another dtype than its other weights (INT4
         // weight-only experts beside bf16 attention).
         let weights = replica.dense_weight_dtype();
+        let fp8_token_tile_gemms = settings.flashinfer_trtllm_fp8_gemm && weights == Dtype::Fp8;
         let expert_weights = replica.expert_weight_dtype();
         let fp8_kv = replica.kv_cache_dtype == Dtype::Fp8;
         let bandwidth = device.memory_bandwidth_gbps * 1e9;
@@ -1013,6 +1029,7 @@ impl RooflinePredictor {
                 latent: shape.latent,
             },
             weight_bytes: weights.bytes_per_element(),
+            fp8_token_tile_gemms,
             // MXFP4 experts at their own bytes where the generic fp4 GEMM prices them; a fused-MoE
             // fit over every size (weight-only MXFP4 on Hopper) was fitted at NVFP4's bytes, which
             // its efficiency absorbs, and keeps them.
@@ -1126,16 +1143,16 @@ impl RooflinePredictor {
     pub fn token_op_us(&self, op: Op, tokens: f64) -> f64 {
         let curve = &self.op_curves[op as usize];
         let peaks = if self.shape.gemm_nk(op).is_some() { self.gemm_peaks } else { self.peaks };
-        let full = self.shape.op_us(op, curve, peaks, tokens, self.weight_bytes, self.kv_bytes);
+        let full = if self.fp8_token_tile_gemms && self.shape.gemm_nk(op).is_some() {
+            self.token_tile_gemms_us(op, curve, peaks, tokens)
+        } else {
+            self.shape.op_us(op, curve, peaks, tokens, self.weight_bytes, self.kv_bytes)
+        };
         let Some(l) = &self.linear else { return full };
         let e = self.shape.embedding_dim;
         let linear = match op {
-            Op::AttnPreProj => {
-                cost::gemm_us(curve, peaks, tokens, l.input_n, e, ACT_BYTES, self.weight_bytes)
-            }
-            Op::AttnPostProj => {
-                cost::gemm_us(curve, peaks, tokens, e, l.v_heads * l.dv, ACT_BYTES, self.weight_bytes)
-            }
+            Op::AttnPreProj => self.dense_gemm_us(curve, peaks, tokens, l.input_n, e),
+            Op::AttnPostProj => self.dense_gemm_us(curve, peaks, tokens, e, l.v_heads * l.dv),
             // The causal convolution over q, k and v (read and written once) and the gates.
             Op::AttnRope => {
                 cost::elementwise_us(curve, peaks, 2.0 * tokens * l.conv_dim * ACT_BYTES, l.conv_dim)
@@ -1144,6 +1161,27 @@ impl RooflinePredictor {
             _ => return full,
         };
         (1.0 - l.share) * full + l.share * linear
+    }
+
+    /// One dense layer GEMM of `n` × `k` weights over `tokens` rows, µs: the curve, or on
+    /// FlashInfer's TRTLLM-Gen block-scaled fp8 kernel the larger of it and that kernel's
+    /// operand streaming ([`cost::flashinfer_trtllm_fp8_stream_us`]).
+    fn dense_gemm_us(&self, curve: &Curve, peaks: Peaks, tokens: f64, n: f64, k: f64) -> f64 {
+        let gemm = cost::gemm_us(curve, peaks, tokens, n, k, ACT_BYTES, self.weight_bytes);
+        if !self.fp8_token_tile_gemms {
+            return gemm;
+        }
+        gemm.max(cost::flashinfer_trtllm_fp8_stream_us(tokens, n, k))
+    }
+
+    /// A layer GEMM op ([`LayerShape::gemm_nk`]; latent attention's pre-projection is several,
+    /// [`LayerShape::latent_gemms`]) over `tokens` rows, each GEMM on [`Self::dense_gemm_us`].
+    fn token_tile_gemms_us(&self, op: Op, curve: &Curve, peaks: Peaks, tokens: f64) -> f64 {
+        let gemms = match (self.shape.latent, op) {
+            (Some(l), Op::AttnPreProj) => self.shape.latent_gemms(&l),
+            _ => self.shape.gemm_nk(op).into_iter().collect(),
+        };
+        gemms.iter().map(|&(n, k)| self.dense_gemm_us(curve, peaks, tokens, n, k)).sum()
     }
 
     /// Per-layer µs of every [`CACHED_OPS`] op, one all-reduce and the MoE router and experts
@@ -3377,6 +3415,39 @@ mod latent_tests {
         .unwrap();
         let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
         RooflinePredictor::new(&replica, settings).unwrap()
+    }
+
+    #[test]
+    fn flashinfer_trtllm_fp8_gemms_stream_the_weight_per_token_tile_at_prefill_sizes() {
+        // SGLang 0.5.9's B200 fp8 recipes run the dense block-fp8 GEMMs on FlashInfer's
+        // TRTLLM-Gen kernel, whose 16-32-token tiles re-read the weight: DeepSeek-V3 at TP 8,
+        // one 8,192-token prefill, the pre-projections (qkv-a 2,112 × 7,168 in tiles of 32,
+        // q-b 3,072 × 1,536 in 32, kv-b 4,096 × 512 in 16) and o_proj (7,168 × 2,048 in 16).
+        let on = RooflineCoefficients { flashinfer_trtllm_fp8_gemm: true, ..Default::default() };
+        let fi = predictor_of("deepseek-ai/DeepSeek-V3", "b200", "8", "fp8", on.clone());
+        let generic = deepseek_on("b200", "8", "fp8");
+        let stream = |n: f64, k: f64| cost::flashinfer_trtllm_fp8_stream_us(8192.0, n, k);
+        let pre = stream(2112.0, 7168.0) + stream(3072.0, 1536.0) + stream(4096.0, 512.0);
+        assert!((fi.token_op_us(Op::AttnPreProj, 8192.0) - pre).abs() < 1e-6 * pre);
+        let post = fi.token_op_us(Op::AttnPostProj, 8192.0);
+        assert!((post - stream(7168.0, 2048.0)).abs() < 1e-6 * post);
+        // 16 GB of operand traffic a layer at 5.86 TB/s: ~2.7 ms, against < 0.5 on the curve.
+        let total = fi.token_op_us(Op::AttnPreProj, 8192.0) + post;
+        assert!((2_600.0..2_900.0).contains(&total), "{total}");
+        let curve =
+            generic.token_op_us(Op::AttnPreProj, 8192.0) + generic.token_op_us(Op::AttnPostProj, 8192.0);
+        assert!(curve < 500.0, "{curve}");
+        // One decode token: the weight read from memory dominates, the curve's as before.
+        for op in [Op::AttnPreProj, Op::AttnPostProj] {
+            assert_eq!(fi.token_op_us(op, 1.0), generic.token_op_us(op, 1.0));
+        }
+        // bf16 weights run other kernels: the curve, flag or not.
+        let bf16 = predictor_of("deepseek-ai/DeepSeek-V3", "b200", "8", "bf16", on);
+        let bf16_generic = deepseek_on("b200", "8", "bf16");
+        assert_eq!(
+            bf16.token_op_us(Op::AttnPostProj, 8192.0),
+            bf16_generic.token_op_us(Op::AttnPostProj, 8192.0)
+        );
     }
 
     #[test]
