@@ -507,6 +507,19 @@ fn sglang_fp8_moe_fit_at_decode(t: &EngineTarget) -> bool {
     t.linear_attention && t.weight_dtype == "fp8"
 }
 
+/// SGLang's Gated DeltaNet prefill (`roofline_execution_time_predictor_config_linear_prefill_*`):
+/// every CUDA extend of a linear-attention layer runs flash-linear-attention's Triton
+/// `chunk_gated_delta_rule` (`layers/attention/hybrid_linear_attn_backend.py` importing
+/// `layers/attention/fla/chunk.py`, 0.5.9; 0.5.10.post1's `--linear-attn-backend` defaults to
+/// `triton`, FlashInfer's GDN prefill is opt-in there). Its speed as measured on B200 with FLA
+/// 0.4.2 at Qwen3.5-397B's shapes (flashinfer-ai/flashinfer#3001: 0.21 ms a layer for one
+/// 2-4k prompt at TP 8, 0.34 ms at 8k, 0.42 ms at 8k and TP 4) and Qwen3.6-27B's 48 value heads
+/// (vllm-project/vllm#43273: 1.12-1.19 ms at 8k, 2.02-2.04 ms at 16k): a ~200 µs floor a layer
+/// plus the FLOPs at ~0.025 of the device's 16-bit rate — where the attention prefill curve
+/// gave ~20 µs at 8k, TP 4.
+const SGLANG_LINEAR_PREFILL_EFFICIENCY: f64 = 0.025;
+const SGLANG_LINEAR_PREFILL_FLOOR_US: f64 = 200.0;
+
 /// SGLang's `chunked_prefill_size` and `cuda_graph_max_bs` by GPU memory
 /// (`ServerArgs._handle_gpu_memory_settings`).
 fn sglang_memory_tier(memory_gib: f64, tp: u32) -> (u32, u32) {
@@ -564,6 +577,16 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
     }
     if sglang_fp8_moe_fit_at_decode(t) {
         settings.push(Setting::new("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode", true));
+    }
+    if t.linear_attention {
+        settings.push(Setting::new(
+            "roofline_execution_time_predictor_config_linear_prefill_efficiency",
+            SGLANG_LINEAR_PREFILL_EFFICIENCY,
+        ));
+        settings.push(Setting::new(
+            "roofline_execution_time_predictor_config_linear_prefill_floor_us",
+            SGLANG_LINEAR_PREFILL_FLOOR_US,
+        ));
     }
     if t.speculative.is_some() {
         // `_handle_speculative_decoding` (0.5.5-0.5.10.post1): 48 running requests unless set, the
@@ -980,6 +1003,31 @@ mod tests {
         assert_eq!(fit("deepseek-ai/DeepSeek-R1", "b200", "fp8"), "false");
         assert_eq!(fit("deepseek-ai/DeepSeek-R1", "h200", "fp8"), "false");
         assert_eq!(fit("Qwen/Qwen3-235B-A22B-FP8", "h200", "fp8"), "false");
+    }
+
+    #[test]
+    fn sglang_times_gated_deltanet_prefill_as_flash_linear_attention_s_chunked_kernels() {
+        let flags = |engine: &str, model: &str, device: &str, dtype: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", engine),
+                ("replica_config_model_name", model),
+                ("replica_config_device", device),
+                ("replica_config_tensor_parallel_size", "8"),
+                ("replica_config_weight_dtype", dtype),
+            ]);
+            (
+                value(&c, "roofline_execution_time_predictor_config_linear_prefill_efficiency"),
+                value(&c, "roofline_execution_time_predictor_config_linear_prefill_floor_us"),
+            )
+        };
+        // Qwen3.5's Gated DeltaNet layers, any weights and GPU: SGLang's Triton FLA prefill.
+        for (device, dtype) in [("b200", "fp8"), ("b300", "fp16"), ("h200", "fp8"), ("b200", "fp4")] {
+            let got = flags("sglang", "Qwen/Qwen3.5-397B-A17B", device, dtype);
+            assert_eq!(got, ("0.025".to_string(), "200.0".to_string()), "{device} {dtype}");
+        }
+        // Other architectures and other engines: inside the attention work, as before.
+        assert_eq!(flags("sglang", "deepseek-ai/DeepSeek-R1", "b200", "fp8").0, "0.0");
+        assert_eq!(flags("vllm", "Qwen/Qwen3.5-397B-A17B", "b200", "fp8").0, "0.0");
     }
 
     #[test]

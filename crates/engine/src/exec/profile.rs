@@ -643,7 +643,7 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
                 Some(table) => table.eval(kv, chunk, roof),
                 None => {
                     let (work, _) = r.attention_work(batch);
-                    (r.prefill_us(work), Provenance::Roofline)
+                    (r.prefill_us(work) + r.linear_prefill_us(batch), Provenance::Roofline)
                 }
             };
             if prefill_n > 1.0 && gqa {

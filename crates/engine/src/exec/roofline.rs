@@ -139,6 +139,16 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "false",
         "Whether a speculative verification in a linear-attention (Gated DeltaNet) layer writes one recurrent-state snapshot per verified token and then copies the accepted one back through a gathered temporary (SGLang's target verify and update_mamba_state_after_mtp_verify), instead of reading and writing the state once.",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_linear_prefill_efficiency",
+        "0",
+        "Share of the device's 16-bit FLOP rate a linear-attention (Gated DeltaNet) layer's prefill reaches (flash-linear-attention's Triton chunked gated delta rule, ~0.025 on B200); 0 = timed with the attention prefill curve.",
+    ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_linear_prefill_floor_us",
+        "0",
+        "GPU µs a linear-attention layer's prefill takes on top of its FLOPs, once per step with prompt tokens (the chunked kernels' latency-bound floor, ~200 on B200); only with linear_prefill_efficiency.",
+    ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
@@ -343,6 +353,16 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             .bool("roofline_execution_time_predictor_config_trtllm_decode_attention"),
         linear_verify_state_snapshots: params
             .bool("roofline_execution_time_predictor_config_linear_verify_state_snapshots"),
+        linear_prefill_efficiency: params.float_in(
+            "roofline_execution_time_predictor_config_linear_prefill_efficiency",
+            0.0,
+            1.0,
+        ),
+        linear_prefill_floor_us: params.float_in(
+            "roofline_execution_time_predictor_config_linear_prefill_floor_us",
+            0.0,
+            1e6,
+        ),
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -417,6 +437,13 @@ pub struct RooflineCoefficients {
     /// layer writes a state snapshot per verified token and copies the accepted one back
     /// ([`LinearShape::add_decode`]; SGLang's).
     pub linear_verify_state_snapshots: bool,
+    /// A linear-attention layer's prefill timed at this share of the device's 16-bit FLOP rate
+    /// ([`RooflinePredictor::linear_prefill_us`]: flash-linear-attention's Triton chunked gated
+    /// delta rule, several small kernels a layer); 0 = inside the attention prefill work.
+    pub linear_prefill_efficiency: f64,
+    /// GPU µs a linear-attention layer's prefill takes beyond its FLOPs, once per step with
+    /// prompt tokens (with `linear_prefill_efficiency` only).
+    pub linear_prefill_floor_us: f64,
 }
 
 /// The host-side cost of a step the engine runs eagerly (not replayed from a captured CUDA
@@ -522,6 +549,8 @@ impl Default for RooflineCoefficients {
             trtllm_cutlass_fp8_moe: false,
             trtllm_decode_attention: false,
             linear_verify_state_snapshots: false,
+            linear_prefill_efficiency: 0.0,
+            linear_prefill_floor_us: 0.0,
         }
     }
 }
@@ -1571,6 +1600,33 @@ impl RooflinePredictor {
         (prefill_us, decode_logits(full))
     }
 
+    /// The linear-attention layers' prefill of `batch`, µs per layer of the stage (their share
+    /// of its layers included), where `linear_prefill_efficiency` times it apart: a floor
+    /// (`linear_prefill_floor_us`) plus the chunked gated delta rule's FLOPs
+    /// ([`LinearShape::add_prefill`]) at that share of the device's 16-bit rate and its bytes at
+    /// the memory bandwidth. SGLang 0.5.9 / 0.5.10.post1 run flash-linear-attention's Triton
+    /// `chunk_gated_delta_rule` for every CUDA prefill (`layers/attention/
+    /// hybrid_linear_attn_backend.py`, `fla/chunk.py`: cumsum, K·Kᵀ, triangular solve, WY, the
+    /// state recurrence, the output). Measured on B200 (FLA 0.4.2, flashinfer-ai/flashinfer#3001):
+    /// Qwen3.5-397B's layer at TP 8 0.213 / 0.215 / 0.338 ms for one 2,048 / 4,096 / 8,192-token
+    /// prompt, at TP 4 0.424 ms for 8,192; Qwen3.6-27B's 48 value heads 1.12-1.19 ms at 8,192 and
+    /// 2.02-2.04 at 16,384 (vllm-project/vllm#43273): ~200 µs plus ~56 TFLOP/s (0.025 of 2,250).
+    pub fn linear_prefill_us(&self, batch: &[BatchItem]) -> f64 {
+        let efficiency = self.settings.linear_prefill_efficiency;
+        let Some(l) = self.linear.as_ref().filter(|_| efficiency > 0.0) else { return 0.0 };
+        let mut work = PrefillWork::default();
+        for item in batch.iter().filter(|i| i.is_prefill) {
+            l.add_prefill(&mut work, item.num_tokens as f64);
+        }
+        if work.flops <= 0.0 {
+            return 0.0;
+        }
+        let us = self.settings.linear_prefill_floor_us
+            + work.flops / (efficiency * self.peaks.flops_per_s) * 1e6
+            + work.bytes / self.peaks.bytes_per_s * 1e6;
+        l.share * us
+    }
+
     /// Prefill and decode work of `batch`, per layer: of a model with sliding-window layers,
     /// the mean of its full layers' work and its sliding layers' (over at most the window).
     pub fn attention_work(&self, batch: &[BatchItem]) -> (PrefillWork, DecodeWork) {
@@ -1599,9 +1655,13 @@ impl RooflinePredictor {
             Some(l) => {
                 let mut linear_prefill = PrefillWork::default();
                 let mut linear_decode = DecodeWork::default();
+                // Timed on its own at the measured rate instead ([`Self::linear_prefill_us`]).
+                let separate = self.settings.linear_prefill_efficiency > 0.0;
                 for item in batch {
                     if item.is_prefill {
-                        l.add_prefill(&mut linear_prefill, item.num_tokens as f64);
+                        if !separate {
+                            l.add_prefill(&mut linear_prefill, item.num_tokens as f64);
+                        }
                     } else {
                         l.add_decode(
                             &mut linear_decode,
@@ -2007,7 +2067,8 @@ impl RooflinePredictor {
         let (prefill, decode) = self.attention_work(&rank.items);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
         let (index_prefill_us, index_decode_us) = self.indexer_us(&rank.items);
-        out.set(Op::AttnPrefill, per_layer_ms * (prefill_us + index_prefill_us), r);
+        let linear_us = self.linear_prefill_us(&rank.items);
+        out.set(Op::AttnPrefill, per_layer_ms * (prefill_us + index_prefill_us + linear_us), r);
         out.set(Op::AttnDecode, per_layer_ms * (decode_us + index_decode_us), r);
         let all_reduce = memo[ALL_REDUCE_SLOT];
         out.set(Op::AttnPostProjAllReduce, per_layer_ms * all_reduce, r);
@@ -2116,7 +2177,8 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         let (prefill, decode) = self.attention_work(batch);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
         let (index_prefill_us, index_decode_us) = self.indexer_us(batch);
-        out.set(Op::AttnPrefill, per_layer_ms * (prefill_us + index_prefill_us), r);
+        let linear_us = self.linear_prefill_us(batch);
+        out.set(Op::AttnPrefill, per_layer_ms * (prefill_us + index_prefill_us + linear_us), r);
         out.set(Op::AttnDecode, per_layer_ms * (decode_us + index_decode_us), r);
         let all_reduce = per_layer_ms * memo[ALL_REDUCE_SLOT];
         out.set(Op::AttnPostProjAllReduce, all_reduce, r);
@@ -2284,6 +2346,50 @@ mod tests {
             snapshots.predict(&decode_batch(64, 2_000), ONLY).total_ms(),
             plain.predict(&decode_batch(64, 2_000), ONLY).total_ms()
         );
+    }
+
+    #[test]
+    fn a_linear_attention_prefill_at_the_measured_chunked_kernels_rate_has_a_floor_and_leaves_the_attention_work()
+     {
+        // Qwen3.5-397B at TP 4 on B200, the shape flashinfer-ai/flashinfer#3001 timed FLA at.
+        let r = replica(&[
+            ("replica_config_model_name", "Qwen/Qwen3.5-397B-A17B"),
+            ("replica_config_device", "b200"),
+            ("replica_config_tensor_parallel_size", "4"),
+            ("replica_config_weight_dtype", "fp8"),
+        ]);
+        let plain = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
+        let settings = RooflineCoefficients {
+            linear_prefill_efficiency: 0.025,
+            linear_prefill_floor_us: 200.0,
+            ..Default::default()
+        };
+        let fla = RooflinePredictor::new(&r, settings).unwrap();
+        let prompt = [BatchItem::prefill(0, 8192)];
+        // Off: nothing apart. On: the floor plus the FLOPs at 0.025 of 2,250 TFLOP/s, over the
+        // 45 of 60 layers; measured 0.424 ms a layer.
+        assert_eq!(plain.linear_prefill_us(&prompt), 0.0);
+        let per_linear_layer = fla.linear_prefill_us(&prompt) / 0.75;
+        assert!((per_linear_layer - 424.0).abs() < 0.25 * 424.0, "{per_linear_layer}");
+        let flops = 8192.0 * 16.0 * (6.0 * 128.0 * 128.0 + 2.0 * 64.0 * 256.0);
+        assert!(per_linear_layer > 200.0 + flops / (0.025 * 2250e12) * 1e6);
+        // One 1k prompt: the floor dominates (0.21 ms a layer measured at TP 8 up to 4k).
+        let short = fla.linear_prefill_us(&[BatchItem::prefill(0, 1024)]) / 0.75;
+        assert!((200.0..260.0).contains(&short), "{short}");
+        // The linear layers leave the attention work (only the full quarter's remains) and the
+        // step's prefill attention grows by more than tenfold their roofline share.
+        let full_only = {
+            let mut f = r.clone();
+            f.model.linear_attention = None;
+            RooflinePredictor::new(&f, RooflineCoefficients::default()).unwrap()
+        };
+        let quarter = 0.25 * full_only.attention_work(&prompt).0.flops;
+        assert!((fla.attention_work(&prompt).0.flops - quarter).abs() < 1e-6 * quarter);
+        let (on, off) = (fla.predict(&prompt, ONLY), plain.predict(&prompt, ONLY));
+        assert!(on.get(Op::AttnPrefill) > off.get(Op::AttnPrefill) + 10.0, "{on:?} {off:?}");
+        // Decode steps are untouched.
+        let decodes = decode_batch(16, 2_000);
+        assert_eq!(fla.predict(&decodes, ONLY).total_ms(), plain.predict(&decodes, ONLY).total_ms());
     }
 
     #[test]
