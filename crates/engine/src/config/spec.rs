@@ -61,8 +61,10 @@ impl Dtype {
     /// shared MLPs, router, embedding, LM head) when its weights are `self`: bf16 for INT4
     /// weight-only, whose MoE checkpoints quantise the routed experts only (Kimi-K2.5's
     /// `quantization_config` ignores `self_attn`, `shared_experts`, the dense MLPs and
-    /// `lm_head`); `self` otherwise. A dense model's layer weights are all `self`; its
-    /// embedding and LM head are `dense_part` too ([`ReplicaSpec::edge_weight_dtype`]).
+    /// `lm_head`); `self` otherwise. A dense model's layer weights are all `self`; the
+    /// embedding and LM head have their own rule ([`ReplicaSpec::edge_weight_dtype`]), and so
+    /// does the attention of a model whose NVFP4 checkpoints keep it in 16 bits
+    /// ([`ReplicaSpec::attention_weight_dtype`]).
     pub fn dense_part(self) -> Dtype {
         match self {
             Dtype::Int4 => Dtype::Bf16,
