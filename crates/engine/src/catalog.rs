@@ -224,6 +224,22 @@ pub struct ModelArch {
     /// the catalogue does not say.
     #[serde(default)]
     pub architecture: Option<String>,
+    /// The weights NVIDIA's ModelOpt NVFP4 checkpoints of this model leave unquantised
+    /// (16-bit), as their `hf_quant_config.json` `quantization.exclude_modules` lists them,
+    /// beyond the embedding, LM head, router and norms every such checkpoint excludes. Read
+    /// under `fp4` weights only (docs/policies.md, "NVFP4 checkpoints' unquantised modules").
+    #[serde(default)]
+    pub nvfp4_unquantised: Vec<WeightPart>,
+}
+
+/// A part of a transformer layer's weights, as a checkpoint's quantisation config names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightPart {
+    /// Every linear of the token mixers: `self_attn`'s query, key, value and output
+    /// projections (under latent attention the `q_a`/`q_b`/`kv_a`/`kv_b`/`o` projections and
+    /// a sparse-attention indexer), and a linear-attention layer's projections.
+    Attention,
 }
 
 fn default_activation() -> String {

@@ -1,7 +1,7 @@
 //! The validated settings a run is described by, each read from a few flags: the replica's
 //! hardware and model, the cluster, the KV cache, the SLO, the cost and the outputs.
 
-use crate::catalog::{DeviceSpec, ModelArch, NodeSpec};
+use crate::catalog::{DeviceSpec, ModelArch, NodeSpec, WeightPart};
 
 /// A number format for weights or KV cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +61,10 @@ impl Dtype {
     /// shared MLPs, router, embedding, LM head) when its weights are `self`: bf16 for INT4
     /// weight-only, whose MoE checkpoints quantise the routed experts only (Kimi-K2.5's
     /// `quantization_config` ignores `self_attn`, `shared_experts`, the dense MLPs and
-    /// `lm_head`); `self` otherwise. A dense model's layer weights are all `self`; its
-    /// embedding and LM head are `dense_part` too ([`ReplicaSpec::edge_weight_dtype`]).
+    /// `lm_head`); `self` otherwise. A dense model's layer weights are all `self`; the
+    /// embedding and LM head have their own rule ([`ReplicaSpec::edge_weight_dtype`]), and so
+    /// does the attention of a model whose NVFP4 checkpoints keep it in 16 bits
+    /// ([`ReplicaSpec::attention_weight_dtype`]).
     pub fn dense_part(self) -> Dtype {
         match self {
             Dtype::Int4 => Dtype::Bf16,
@@ -180,12 +182,28 @@ impl ReplicaSpec {
         if self.model.moe.is_some() { self.weight_dtype.dense_part() } else { self.weight_dtype }
     }
 
-    /// The dtype of the embedding and the LM head (the edge weights): [`Dtype::dense_part`] of
-    /// the weight dtype on every model, dense or MoE. INT4 weight-only checkpoints (GPTQ, AWQ,
-    /// compressed-tensors W4A16) keep `embed_tokens` and `lm_head` in 16 bits; the other
-    /// dtypes apply to them as to every weight.
+    /// The dtype of the attention projections: bf16 for fp4 weights of a model whose NVFP4
+    /// checkpoints leave `self_attn` unquantised ([`ModelArch::nvfp4_unquantised`]: ModelOpt's
+    /// DeepSeek recipe, `examples/deepseek/ptq.py`, disables `*attn*`), else the dtype of the
+    /// other non-expert weights ([`ReplicaSpec::dense_weight_dtype`]).
+    pub fn attention_weight_dtype(&self) -> Dtype {
+        if self.weight_dtype == Dtype::Fp4 && self.model.nvfp4_unquantised.contains(&WeightPart::Attention) {
+            Dtype::Bf16
+        } else {
+            self.dense_weight_dtype()
+        }
+    }
+
+    /// The dtype of the embedding and the LM head (the edge weights): 16 bits (bf16) under
+    /// INT4 weight-only and fp4 weights, whose checkpoints keep `embed_tokens` and `lm_head`
+    /// unquantised (GPTQ, AWQ, compressed-tensors W4A16; ModelOpt's NVFP4 exports list
+    /// `lm_head` and `model.embed_tokens` in `exclude_modules`, gpt-oss's MXFP4 config converts
+    /// the experts only); the weight dtype otherwise.
     pub fn edge_weight_dtype(&self) -> Dtype {
-        self.weight_dtype.dense_part()
+        match self.weight_dtype {
+            Dtype::Int4 | Dtype::Fp4 => Dtype::Bf16,
+            other => other,
+        }
     }
 }
 

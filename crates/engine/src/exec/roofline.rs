@@ -581,9 +581,15 @@ pub struct RooflinePredictor {
     /// Bytes per parameter of the routed experts (`weight_bytes` but for INT4 weight-only
     /// experts beside 16-bit other weights).
     expert_weight_bytes: f64,
-    /// Bytes per parameter of the LM head: `weight_bytes` but 16-bit for INT4 weight-only
-    /// checkpoints, which keep the embedding and LM head in 16 bits.
+    /// Bytes per parameter of the LM head: `weight_bytes` but 16-bit for INT4 weight-only and
+    /// fp4 checkpoints, which keep the embedding and LM head in 16 bits.
     lm_head_weight_bytes: f64,
+    /// The LM head's GEMM curve and peaks, at its dtype ([`ReplicaSpec::edge_weight_dtype`]).
+    lm_head_gemm: (Curve, Peaks),
+    /// The attention projections' generic GEMM at their dtype
+    /// ([`ReplicaSpec::attention_weight_dtype`]): curve, peaks and weight bytes (the QKV and
+    /// O projections take their own curves from `op_curves`, these peaks and bytes).
+    attention_gemm: (Curve, Peaks, f64),
     kv_bytes: f64,
     /// Peaks at 16-bit precision (element-wise ops and attention).
     peaks: Peaks,
@@ -761,19 +767,23 @@ impl RooflinePredictor {
         let weights = replica.dense_weight_dtype();
         let fp8_token_tile_gemms = settings.flashinfer_trtllm_fp8_gemm && weights == Dtype::Fp8;
         let expert_weights = replica.expert_weight_dtype();
+        // NVFP4 checkpoints that leave attention unquantised run it at 16 bits.
+        let attention_weights = replica.attention_weight_dtype();
         let fp8_kv = replica.kv_cache_dtype == Dtype::Fp8;
         let bandwidth = device.memory_bandwidth_gbps * 1e9;
         let peaks = Peaks { flops_per_s: device.fp16_tflops * 1e12, bytes_per_s: bandwidth };
         let gemm_peaks = Peaks { flops_per_s: weights.gemm_tflops(device) * 1e12, bytes_per_s: bandwidth };
+        let peaks_of = |d: Dtype| Peaks { flops_per_s: d.gemm_tflops(device) * 1e12, bytes_per_s: bandwidth };
 
         let curve = |c: &str| cal.curve(c).unwrap_or(Curve::roofline(0.7, 0.8, 5.0));
         let gemm = curve(gemm_class(weights));
         let mut op_curves = [gemm; Op::COUNT];
         for op in Op::ALL {
             let class = match op {
-                Op::AttnPreProj | Op::AttnPostProj | Op::MlpUpProj | Op::MlpDownProj => {
-                    layer_gemm_class(op, settings.gemm_kernels, weights)
+                Op::AttnPreProj | Op::AttnPostProj => {
+                    layer_gemm_class(op, settings.gemm_kernels, attention_weights)
                 }
+                Op::MlpUpProj | Op::MlpDownProj => layer_gemm_class(op, settings.gemm_kernels, weights),
                 Op::MlpAct if !m.use_gated_mlp => class::MLP_ACT_UNGATED.to_string(),
                 _ => op.name().to_string(),
             };
@@ -1068,6 +1078,20 @@ impl RooflinePredictor {
                 expert_bytes_per_element(m, expert_weights)
             },
             lm_head_weight_bytes: replica.edge_weight_dtype().bytes_per_element(),
+            lm_head_gemm: if replica.edge_weight_dtype() == weights {
+                (gemm, gemm_peaks)
+            } else {
+                (curve(gemm_class(replica.edge_weight_dtype())), peaks_of(replica.edge_weight_dtype()))
+            },
+            attention_gemm: if attention_weights == weights {
+                (gemm, gemm_peaks, weights.bytes_per_element())
+            } else {
+                (
+                    curve(gemm_class(attention_weights)),
+                    peaks_of(attention_weights),
+                    attention_weights.bytes_per_element(),
+                )
+            },
             kv_bytes: replica.kv_cache_dtype.bytes_per_element(),
             peaks,
             gemm_peaks,
@@ -1171,17 +1195,22 @@ impl RooflinePredictor {
     /// slot, no KV write).
     pub fn token_op_us(&self, op: Op, tokens: f64) -> f64 {
         let curve = &self.op_curves[op as usize];
-        let peaks = if self.shape.gemm_nk(op).is_some() { self.gemm_peaks } else { self.peaks };
+        let attention = matches!(op, Op::AttnPreProj | Op::AttnPostProj);
+        let (peaks, weight_bytes) = match self.shape.gemm_nk(op) {
+            Some(_) if attention => (self.attention_gemm.1, self.attention_gemm.2),
+            Some(_) => (self.gemm_peaks, self.weight_bytes),
+            None => (self.peaks, self.weight_bytes),
+        };
         let full = if self.fp8_token_tile_gemms && self.shape.gemm_nk(op).is_some() {
-            self.token_tile_gemms_us(op, curve, peaks, tokens)
+            self.token_tile_gemms_us(op, curve, peaks, tokens, weight_bytes)
         } else {
-            self.shape.op_us(op, curve, peaks, tokens, self.weight_bytes, self.kv_bytes)
+            self.shape.op_us(op, curve, peaks, tokens, weight_bytes, self.kv_bytes)
         };
         let Some(l) = &self.linear else { return full };
         let e = self.shape.embedding_dim;
         let linear = match op {
-            Op::AttnPreProj => self.dense_gemm_us(curve, peaks, tokens, l.input_n, e),
-            Op::AttnPostProj => self.dense_gemm_us(curve, peaks, tokens, e, l.v_heads * l.dv),
+            Op::AttnPreProj => self.dense_gemm_us(curve, peaks, tokens, l.input_n, e, weight_bytes),
+            Op::AttnPostProj => self.dense_gemm_us(curve, peaks, tokens, e, l.v_heads * l.dv, weight_bytes),
             // The causal convolution over q, k and v (read and written once) and the gates.
             Op::AttnRope => {
                 cost::elementwise_us(curve, peaks, 2.0 * tokens * l.conv_dim * ACT_BYTES, l.conv_dim)
@@ -1195,8 +1224,16 @@ impl RooflinePredictor {
     /// One dense layer GEMM of `n` × `k` weights over `tokens` rows, µs: the curve, or on
     /// FlashInfer's TRTLLM-Gen block-scaled fp8 kernel the larger of it and that kernel's
     /// operand streaming ([`cost::flashinfer_trtllm_fp8_stream_us`]).
-    fn dense_gemm_us(&self, curve: &Curve, peaks: Peaks, tokens: f64, n: f64, k: f64) -> f64 {
-        let gemm = cost::gemm_us(curve, peaks, tokens, n, k, ACT_BYTES, self.weight_bytes);
+    fn dense_gemm_us(
+        &self,
+        curve: &Curve,
+        peaks: Peaks,
+        tokens: f64,
+        n: f64,
+        k: f64,
+        weight_bytes: f64,
+    ) -> f64 {
+        let gemm = cost::gemm_us(curve, peaks, tokens, n, k, ACT_BYTES, weight_bytes);
         if !self.fp8_token_tile_gemms {
             return gemm;
         }
@@ -1205,12 +1242,19 @@ impl RooflinePredictor {
 
     /// A layer GEMM op ([`LayerShape::gemm_nk`]; latent attention's pre-projection is several,
     /// [`LayerShape::latent_gemms`]) over `tokens` rows, each GEMM on [`Self::dense_gemm_us`].
-    fn token_tile_gemms_us(&self, op: Op, curve: &Curve, peaks: Peaks, tokens: f64) -> f64 {
+    fn token_tile_gemms_us(
+        &self,
+        op: Op,
+        curve: &Curve,
+        peaks: Peaks,
+        tokens: f64,
+        weight_bytes: f64,
+    ) -> f64 {
         let gemms = match (self.shape.latent, op) {
             (Some(l), Op::AttnPreProj) => self.shape.latent_gemms(&l),
             _ => self.shape.gemm_nk(op).into_iter().collect(),
         };
-        gemms.iter().map(|&(n, k)| self.dense_gemm_us(curve, peaks, tokens, n, k)).sum()
+        gemms.iter().map(|&(n, k)| self.dense_gemm_us(curve, peaks, tokens, n, k, weight_bytes)).sum()
     }
 
     /// Per-layer µs of every [`CACHED_OPS`] op, one all-reduce and the MoE router and experts
@@ -1285,7 +1329,8 @@ impl RooflinePredictor {
     /// LM head over `sequences` rows, µs (rows: `logit_rows`).
     pub fn lm_head_us(&self, sequences: f64) -> f64 {
         let (n, k) = self.shape.gemm_nk(Op::LmHead).unwrap_or((0.0, 0.0));
-        cost::gemm_us(&self.gemm, self.gemm_peaks, sequences, n, k, ACT_BYTES, self.lm_head_weight_bytes)
+        let (curve, peaks) = &self.lm_head_gemm;
+        cost::gemm_us(curve, *peaks, sequences, n, k, ACT_BYTES, self.lm_head_weight_bytes)
     }
 
     /// The routed experts (`shape` without its shared expert) for `tokens` tokens reaching
@@ -1559,9 +1604,10 @@ impl RooflinePredictor {
         let elementwise = &self.op_curves[Op::AttnRope as usize];
         let query_width = s.index_heads * s.index_dim;
         let ew = |bytes: f64, row: f64| cost::elementwise_us(elementwise, self.peaks, bytes, row);
-        let gemm = |m: f64, n: f64, k: f64| {
-            cost::gemm_us(&self.gemm, self.gemm_peaks, m, n, k, ACT_BYTES, self.weight_bytes)
-        };
+        // The indexer's linears are `self_attn`'s: the attention dtype.
+        let (attn_curve, attn_peaks, attn_bytes) = &self.attention_gemm;
+        let gemm =
+            |m: f64, n: f64, k: f64| cost::gemm_us(attn_curve, *attn_peaks, m, n, k, ACT_BYTES, *attn_bytes);
         // The projections and element-wise kernels over `m` tokens (each element-wise kernel
         // reads and writes its 16-bit tensor).
         let projections = |m: f64, full: bool, weights_overlapped: bool| -> f64 {
@@ -3554,6 +3600,32 @@ mod latent_tests {
             bf16.token_op_us(Op::AttnPostProj, 8192.0),
             bf16_generic.token_op_us(Op::AttnPostProj, 8192.0)
         );
+    }
+
+    #[test]
+    fn nvfp4_checkpoints_that_keep_attention_unquantised_run_it_at_bf16() {
+        // nvidia/DeepSeek-V3-0324-NVFP4's hf_quant_config.json excludes `self_attn*` of every
+        // layer (and `lm_head`): its MLA projections are bf16 GEMMs, its dense and shared MLPs
+        // and routed experts NVFP4, its LM head bf16.
+        let settings = RooflineCoefficients::default;
+        let fp4 = predictor_of("deepseek-ai/DeepSeek-R1", "b200", "8", "fp4", settings());
+        let bf16 = predictor_of("deepseek-ai/DeepSeek-R1", "b200", "8", "bf16", settings());
+        for tokens in [1.0, 64.0, 8192.0] {
+            for op in [Op::AttnPreProj, Op::AttnPostProj] {
+                assert_eq!(fp4.token_op_us(op, tokens), bf16.token_op_us(op, tokens), "{op:?} {tokens}");
+            }
+        }
+        assert_eq!(fp4.attention_gemm, bf16.attention_gemm);
+        assert_eq!((fp4.weight_bytes, fp4.lm_head_weight_bytes), (0.5625, 2.0));
+        assert_eq!(fp4.lm_head_us(64.0), bf16.lm_head_us(64.0));
+        // The dense MLP stays on the fp4 kernels.
+        assert_ne!(fp4.token_op_us(Op::MlpUpProj, 8192.0), bf16.token_op_us(Op::MlpUpProj, 8192.0));
+        // A model whose NVFP4 checkpoint quantises attention (Qwen3's excludes only the router
+        // and `lm_head`) keeps it at fp4; fp8 weights are not affected.
+        let qwen = predictor_of("Qwen/Qwen3-235B-A22B", "b200", "8", "fp4", settings());
+        assert_eq!(qwen.attention_gemm, (qwen.gemm, qwen.gemm_peaks, 0.5625));
+        let fp8 = predictor_of("deepseek-ai/DeepSeek-R1", "b200", "8", "fp8", settings());
+        assert_eq!(fp8.attention_gemm, (fp8.gemm, fp8.gemm_peaks, 1.0));
     }
 
     #[test]
