@@ -224,12 +224,14 @@ pub struct ModelArch {
     /// the catalogue does not say.
     #[serde(default)]
     pub architecture: Option<String>,
-    /// The weights NVIDIA's ModelOpt NVFP4 checkpoints of this model leave unquantised
-    /// (16-bit), as their `hf_quant_config.json` `quantization.exclude_modules` lists them,
-    /// beyond the embedding, LM head, router and norms every such checkpoint excludes. Read
-    /// under `fp4` weights only (docs/policies.md, "NVFP4 checkpoints' unquantised modules").
+    /// The weights this model's fp4 checkpoints leave unquantised (16-bit) beyond the
+    /// embedding, LM head, router and norms every such checkpoint excludes: as NVIDIA's
+    /// ModelOpt NVFP4 checkpoints list them in `hf_quant_config.json`
+    /// `quantization.exclude_modules`, or an MXFP4 checkpoint in `config.json`
+    /// `quantization_config.modules_to_not_convert` (gpt-oss). Read under `fp4` weights only
+    /// (docs/policies.md, "NVFP4 checkpoints' unquantised modules").
     #[serde(default)]
-    pub nvfp4_unquantised: Vec<WeightPart>,
+    pub fp4_unquantised: Vec<WeightPart>,
 }
 
 /// A part of a transformer layer's weights, as a checkpoint's quantisation config names them.

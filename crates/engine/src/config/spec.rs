@@ -165,6 +165,15 @@ pub struct ReplicaSpec {
     pub kv_cache_dtype: Dtype,
 }
 
+/// Architectures whose fp4 checkpoints store the routed experts in MXFP4 rather than NVFP4:
+/// gpt-oss (`config.json` `quantization_config.quant_method` "mxfp4"; the experts' `*_blocks`
+/// and `*_scales` tensors, one uint8 scale per 32 values; vLLM's `Mxfp4Config`,
+/// `vllm/model_executor/layers/quantization/mxfp4.py`).
+pub const MXFP4_EXPERT_ARCHITECTURES: [&str; 1] = ["GptOssForCausalLM"];
+
+/// Elements per MXFP4 scale block (one E8M0 scale byte each).
+const MXFP4_BLOCK: u64 = 32;
+
 impl ReplicaSpec {
     /// Transformer layers on each pipeline stage.
     pub fn layers_per_stage(&self) -> u32 {
@@ -176,18 +185,47 @@ impl ReplicaSpec {
         self.weight_dtype
     }
 
+    /// Whether the routed experts are MXFP4 (the OCP microscaling format: 4-bit E2M1 values in
+    /// blocks of 32 sharing one E8M0 scale byte) rather than NVFP4: fp4 weights of an
+    /// [`MXFP4_EXPERT_ARCHITECTURES`] model.
+    pub fn mxfp4_experts(&self) -> bool {
+        self.weight_dtype == Dtype::Fp4
+            && self.model.architecture.as_deref().is_some_and(|a| MXFP4_EXPERT_ARCHITECTURES.contains(&a))
+    }
+
+    /// Bytes per routed-expert weight: an MXFP4 checkpoint's 0.5 + 1/32 ([`Self::mxfp4_experts`]),
+    /// else the expert dtype's own ([`Dtype::bytes_per_element`]).
+    pub fn expert_bytes_per_element(&self) -> f64 {
+        if self.mxfp4_experts() {
+            0.5 + 1.0 / MXFP4_BLOCK as f64
+        } else {
+            self.expert_weight_dtype().bytes_per_element()
+        }
+    }
+
+    /// Bytes of `elements` routed-expert weights, rounded up to whole bytes: 4 bits each and
+    /// one scale byte per started block of 32 for MXFP4 experts, else [`Dtype::bytes_of`].
+    pub fn expert_bytes_of(&self, elements: u64) -> u64 {
+        if self.mxfp4_experts() {
+            elements.div_ceil(2) + elements.div_ceil(MXFP4_BLOCK)
+        } else {
+            self.expert_weight_dtype().bytes_of(elements)
+        }
+    }
+
     /// The dtype of every other weight: [`Dtype::dense_part`] of the weight dtype on an MoE
     /// model, the weight dtype on a dense one.
     pub fn dense_weight_dtype(&self) -> Dtype {
         if self.model.moe.is_some() { self.weight_dtype.dense_part() } else { self.weight_dtype }
     }
 
-    /// The dtype of the attention projections: bf16 for fp4 weights of a model whose NVFP4
-    /// checkpoints leave `self_attn` unquantised ([`ModelArch::nvfp4_unquantised`]: ModelOpt's
-    /// DeepSeek recipe, `examples/deepseek/ptq.py`, disables `*attn*`), else the dtype of the
+    /// The dtype of the attention projections: bf16 for fp4 weights of a model whose fp4
+    /// checkpoints leave `self_attn` unquantised ([`ModelArch::fp4_unquantised`]: ModelOpt's
+    /// DeepSeek recipe, `examples/deepseek/ptq.py`, disables `*attn*`; gpt-oss's MXFP4 config
+    /// does not convert `model.layers.*.self_attn`), else the dtype of the
     /// other non-expert weights ([`ReplicaSpec::dense_weight_dtype`]).
     pub fn attention_weight_dtype(&self) -> Dtype {
-        if self.weight_dtype == Dtype::Fp4 && self.model.nvfp4_unquantised.contains(&WeightPart::Attention) {
+        if self.weight_dtype == Dtype::Fp4 && self.model.fp4_unquantised.contains(&WeightPart::Attention) {
             Dtype::Bf16
         } else {
             self.dense_weight_dtype()

@@ -254,24 +254,6 @@ const TRTLLM_NORM_FUSION_ANY_HIDDEN: [&str; 2] = ["Qwen3MoeForCausalLM", "GptOss
 /// every GPU (attention TP 1: `docs/source/features/parallel-strategy.md`), so every
 /// TensorRT-LLM attention-DP deployment has `tp` 1 here and stays unfused either way; the
 /// gate keeps a hand-written TP > 1 × DP > 1 replica from taking the Llama threshold.
-/// Architectures whose fp4 checkpoints store the routed experts in MXFP4 (the OCP
-/// microscaling format: 4-bit E2M1 values in blocks of 32 sharing one E8M0 scale byte) rather
-/// than NVFP4: gpt-oss (`config.json` `quantization_config.quant_method` "mxfp4"; the experts'
-/// `*_blocks` and `*_scales` tensors, one uint8 scale per 32 values; vLLM's `Mxfp4Config`,
-/// `vllm/model_executor/layers/quantization/mxfp4.py`).
-const MXFP4_EXPERTS: [&str; 1] = ["GptOssForCausalLM"];
-
-/// Bytes per routed-expert weight: an MXFP4 checkpoint's 0.5 + 1/32 for fp4 experts of the
-/// [`MXFP4_EXPERTS`] architectures, else the dtype's own ([`Dtype::bytes_per_element`]).
-fn expert_bytes_per_element(m: &ModelArch, expert_weights: Dtype) -> f64 {
-    let mxfp4 =
-        expert_weights == Dtype::Fp4 && m.architecture.as_deref().is_some_and(|a| MXFP4_EXPERTS.contains(&a));
-    if mxfp4 { 0.5 + 1.0 / MXFP4_BLOCK } else { expert_weights.bytes_per_element() }
-}
-
-/// Elements per MXFP4 scale block (one E8M0 scale byte each).
-const MXFP4_BLOCK: f64 = 32.0;
-
 fn trtllm_norms_in_all_reduce(m: &ModelArch, tp: u32, attention_dp: u32) -> bool {
     let any_hidden = m.architecture.as_deref().is_some_and(|a| TRTLLM_NORM_FUSION_ANY_HIDDEN.contains(&a));
     tp > 1 && attention_dp <= 1 && (any_hidden || f64::from(m.embedding_dim) > TRTLLM_NORM_FUSION_MIN_HIDDEN)
@@ -1075,7 +1057,7 @@ impl RooflinePredictor {
             expert_weight_bytes: if whole_range_moe {
                 expert_weights.bytes_per_element()
             } else {
-                expert_bytes_per_element(m, expert_weights)
+                replica.expert_bytes_per_element()
             },
             lm_head_weight_bytes: replica.edge_weight_dtype().bytes_per_element(),
             lm_head_gemm: if replica.edge_weight_dtype() == weights {

@@ -152,7 +152,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         linear_attention: None,
         sparse_attention: None,
         architecture: family.architectures.first().cloned(),
-        nvfp4_unquantised: Vec::new(),
+        fp4_unquantised: Vec::new(),
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
