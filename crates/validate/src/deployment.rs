@@ -1097,10 +1097,21 @@ mod tests {
 
     #[test]
     fn vllms_undated_rows_keep_the_engines_default_scheduling() {
-        let undated = point(&[("backend", "vllm"), ("backend_version", "0.12.0"), ("measured", "")]);
+        // On a B200: Hopper rows from 2026-01-02 also take the Marlin MXFP4 MoE flag.
+        let undated = point(&[
+            ("backend", "vllm"),
+            ("system", "b200_sxm"),
+            ("backend_version", "0.12.0"),
+            ("measured", ""),
+        ]);
         assert_eq!(recipe_flags(&undated, 28, 1, false), []);
         // A dated row, and an undated copy of one, ran InferenceX's recipe.
-        let dated = point(&[("backend", "vllm"), ("backend_version", "0.12.0"), ("measured", "2026-01-10")]);
+        let dated = point(&[
+            ("backend", "vllm"),
+            ("system", "b200_sxm"),
+            ("backend_version", "0.12.0"),
+            ("measured", "2026-01-10"),
+        ]);
         let async_on = [("vllm_v1_scheduler_config_async_scheduling", "true".to_string())];
         assert_eq!(recipe_flags(&dated, 28, 1, false), async_on);
         let mut copy = undated.clone();
