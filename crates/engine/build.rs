@@ -74,12 +74,16 @@ fn catalog_index(data: &Path) -> String {
             Some(other) => panic!("models.json: aliases {other}"),
         };
         rs.push_str(&format!(
-            "Model {{ name: {}, aliases: &[{}], latent_attention: {}, sparse_indexer: {}, linear_attention: {} }},\n",
+            "Model {{ name: {}, aliases: &[{}], latent_attention: {}, sparse_indexer: {}, linear_attention: {}, architecture: {} }},\n",
             text(&m, "name"),
             aliases.join(", "),
             present(&m, "mla"),
             present(&m, "sparse_attention"),
             present(&m, "linear_attention"),
+            match m.get("architecture").and_then(serde_json::Value::as_str) {
+                Some(a) => format!("Some({a:?})"),
+                None => "None".to_string(),
+            },
         ));
     }
     rs.push_str("];\n/// The device catalogue's entries (`data/devices.json`), in its order.\npub static DEVICES: &[Device] = &[\n");

@@ -563,6 +563,8 @@ pub trait Lookup {
     fn device(&self, name: &str) -> Option<(f64, bool)>;
     /// A catalogued model's latent attention, sparse indexer and linear-attention layers.
     fn model(&self, name: &str) -> Option<(bool, bool, bool)>;
+    /// A catalogued model's Hugging Face architecture class (`architecture`), where given.
+    fn architecture(&self, name: &str) -> Option<&'static str>;
 }
 
 /// The parsed catalogues ([`models`], [`devices`]) as a [`Lookup`].
@@ -578,6 +580,9 @@ impl Lookup for Parsed {
     fn model(&self, name: &str) -> Option<(bool, bool, bool)> {
         find_model(name)
             .map(|m| (m.mla.is_some(), m.sparse_attention.is_some(), m.linear_attention.is_some()))
+    }
+    fn architecture(&self, name: &str) -> Option<&'static str> {
+        find_model(name).and_then(|m| m.architecture.as_deref())
     }
 }
 
@@ -603,6 +608,8 @@ pub mod index {
         pub sparse_indexer: bool,
         /// Gated DeltaNet linear-attention layers (`linear_attention` given: Qwen3.5's hybrid).
         pub linear_attention: bool,
+        /// The Hugging Face architecture class (`architecture`), where given.
+        pub architecture: Option<&'static str>,
     }
 
     /// A device's id, name and what the serving engines' bundles read of it.
@@ -682,6 +689,9 @@ pub mod index {
         }
         fn model(&self, name: &str) -> Option<(bool, bool, bool)> {
             find_model(name).map(|m| (m.latent_attention, m.sparse_indexer, m.linear_attention))
+        }
+        fn architecture(&self, name: &str) -> Option<&'static str> {
+            find_model(name).and_then(|m| m.architecture)
         }
     }
 }
@@ -801,6 +811,7 @@ mod tests {
                 (e.latent_attention, e.sparse_indexer, e.linear_attention),
                 (m.mla.is_some(), m.sparse_attention.is_some(), m.linear_attention.is_some())
             );
+            assert_eq!(e.architecture, m.architecture.as_deref(), "{}", m.name);
         }
         assert!(
             index::MODELS.iter().any(|m| m.latent_attention)

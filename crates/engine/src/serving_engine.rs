@@ -58,6 +58,9 @@ pub struct EngineTarget {
     /// Whether the catalogued model has Gated DeltaNet linear-attention layers (the hybrid
     /// Qwen3-Next / Qwen3.5 architecture; false for a model the catalogue lacks).
     pub linear_attention: bool,
+    /// The catalogued model's Hugging Face architecture class (`GptOssForCausalLM`, ...;
+    /// `None` for a model the catalogue lacks or whose entry names none).
+    pub architecture: Option<&'static str>,
     /// Speculative decoding's method (`replica_config_speculative_method`: mtp, eagle,
     /// draft_model; `None` when off).
     pub speculative: Option<String>,
@@ -225,6 +228,7 @@ fn target(config: &Config, version: Option<Version>, facts: &dyn Lookup) -> Engi
         latent_attention: model.is_some_and(|(latent, _, _)| latent),
         sparse_indexer: model.is_some_and(|(_, sparse, _)| sparse),
         linear_attention: model.is_some_and(|(_, _, linear)| linear),
+        architecture: facts.architecture(&config.get("replica_config_model_name").to_text()),
         speculative: Some(config.get("replica_config_speculative_method").to_text())
             .filter(|m| matches!(m.as_str(), "mtp" | "eagle" | "draft_model")),
         speculative_tokens_given: config.is_set("replica_config_num_speculative_tokens")
@@ -340,7 +344,7 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         ),
         Setting::new(
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
-            (2 * seqs).min(512).min(tokens),
+            vllm_capture_size(t, seqs).min(tokens),
         ),
         Setting::new("roofline_execution_time_predictor_config_cuda_graph_prefill", true),
         // Under data parallelism every rank pads its step to the busiest rank's token count
@@ -356,6 +360,26 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
             if Version::at_least(t.version, 0, 17) { "graph_steps" } else { "all_steps" },
         ),
     ]
+}
+
+/// vLLM's largest CUDA-graph capture size before its cap at the token budget
+/// (`VllmConfig._set_cudagraph_sizes`): min(2 × `max_num_seqs`, 512) — unless the model's
+/// architecture raises it. For `GptOssForCausalLM` vLLM's per-architecture config hook
+/// (`GptOssForCausalLMConfig.verify_and_update_config`, `vllm/model_executor/models/config.py`,
+/// run from `VllmConfig.__post_init__` before the sizes are set) raises it to 1024 when the user
+/// set no capture sizes: 1024 in 0.10.2 (through `cuda_graph_sizes`), 992 in 0.11.0 (FA3's full
+/// graphs' limit then), 1024 again through `max_cudagraph_capture_size` from 0.11.2 (read in the
+/// 0.10.2, 0.11.0, 0.11.2, 0.15.1 and 0.18.0 wheels). Older versions keep the default.
+fn vllm_capture_size(t: &EngineTarget, seqs: u32) -> u32 {
+    let default = (2 * seqs).min(512);
+    if t.architecture != Some("GptOssForCausalLM") {
+        return default;
+    }
+    match t.version {
+        Some(v) if v < Version(0, 10, 2) => default,
+        Some(v) if v >= Version(0, 11, 0) && v < Version(0, 11, 2) => default.max(992),
+        _ => default.max(1024),
+    }
 }
 
 /// vLLM's custom all-reduce buffer before 0.11, MiB (`CustomAllreduce.__init__`'s `max_size`).
@@ -801,6 +825,42 @@ mod tests {
         for device in ["l40s", "a100", "mi300x"] {
             assert_eq!(on("vllm", "0.12.0", device), "false", "{device}");
         }
+    }
+
+    #[test]
+    fn vllm_raises_gpt_oss_capture_size_as_its_architecture_hook_does() {
+        let capture = |model: &str, version: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "vllm"),
+                ("serving_engine_version", version),
+                ("replica_config_device", "h200"),
+                ("replica_config_model_name", model),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_cuda_graph_max_tokens")
+        };
+        // GptOssForCausalLMConfig.verify_and_update_config: 1024 (0.10.2), 992 (0.11.0), 1024
+        // through max_cudagraph_capture_size from 0.11.2.
+        for (version, expected) in [
+            ("0.10.1", "512"),
+            ("0.10.2", "1024"),
+            ("0.11.0", "992"),
+            ("0.11.2", "1024"),
+            ("0.18.0", "1024"),
+            ("latest", "1024"),
+        ] {
+            assert_eq!(capture("openai/gpt-oss-120b", version), expected, "{version}");
+        }
+        // Every other architecture keeps min(2 × max_num_seqs, 512).
+        assert_eq!(capture("MiniMaxAI/MiniMax-M2.5", "0.18.0"), "512");
+        assert_eq!(capture("meta-llama/Llama-3.1-70B", "0.18.0"), "512");
+        // An explicit capture size wins, as vLLM's hook leaves a user's sizes alone.
+        let (c, _) = applied(&[
+            ("serving_engine", "vllm"),
+            ("replica_config_device", "h200"),
+            ("replica_config_model_name", "openai/gpt-oss-120b"),
+            ("roofline_execution_time_predictor_config_cuda_graph_max_tokens", "2048"),
+        ]);
+        assert_eq!(value(&c, "roofline_execution_time_predictor_config_cuda_graph_max_tokens"), "2048");
     }
 
     #[test]

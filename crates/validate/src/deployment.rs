@@ -119,6 +119,9 @@ pub fn recipe_flags(
                     graph.to_string(),
                 ));
             }
+            if aggregated && vllm_mxfp4_marlin(point) {
+                flags.push(("roofline_execution_time_predictor_config_mxfp4_moe_marlin", "true".to_string()));
+            }
             flags
         }
         "trtllm" => {
@@ -625,6 +628,25 @@ const VLLM_CAPTURE_SWEEPS: &[VllmCaptureSweep] = &[
     VllmCaptureSweep { image: "0.19.0", date: "2026-04-22", budget: VllmBudget::TwicePrompt },
 ];
 
+/// From this day InferenceX's Hopper vLLM scripts run MXFP4 experts on the Marlin MoE: PR #327
+/// (`4e52ed4c6`, 2026-01-02, "Fix H100/H200 perf regression" with the move to vLLM 0.13)
+/// added `export VLLM_MXFP4_USE_MARLIN=1` to `gptoss_fp4_h{100,200}_{docker,slurm}.sh`, and
+/// every later Hopper script keeps it (`single_node/gptoss_fp4_h{100,200}.sh` at `cec542a9a`,
+/// the 0.18.0 update of 2026-03-27). vLLM's `get_mxfp4_backend`
+/// (`model_executor/layers/quantization/mxfp4.py`, 0.18.0) then returns `Mxfp4Backend.MARLIN`
+/// instead of the Triton `matmul_ogs` kernels it picks on SM90 by default. The variable
+/// changes only MXFP4 checkpoints, so the flag moves only fp4 experts on a GPU without an fp4
+/// rate; rows before that day ran the Triton kernels.
+const VLLM_MXFP4_MARLIN_FROM: &str = "2026-01-02";
+
+/// Whether a vLLM point ran InferenceX's Hopper scripts with `VLLM_MXFP4_USE_MARLIN=1`
+/// ([`VLLM_MXFP4_MARLIN_FROM`]).
+fn vllm_mxfp4_marlin(point: &ServingPoint) -> bool {
+    point.backend == "vllm"
+        && matches!(point.system.as_str(), "h100_sxm" | "h200_sxm")
+        && point.run_date() >= VLLM_MXFP4_MARLIN_FROM
+}
+
 /// The capture-size recipe of a vLLM point whose image and date are one of
 /// [`VLLM_CAPTURE_SWEEPS`]; an undated copy of such a row takes its date. `None` otherwise.
 fn vllm_capture_sweep(point: &ServingPoint) -> Option<&'static VllmCaptureSweep> {
@@ -1027,6 +1049,23 @@ mod tests {
     }
 
     #[test]
+    fn hopper_vllm_rows_from_2026_01_02_run_mxfp4_experts_on_marlin() {
+        let vllm = |system: &str, measured: &str| {
+            point(&[("backend", "vllm"), ("system", system), ("measured", measured), ("isl", "1024")])
+        };
+        let marlin = |p: &ServingPoint| {
+            recipe_flags(p, 4, 1, false).iter().any(|(f, v)| {
+                *f == "roofline_execution_time_predictor_config_mxfp4_moe_marlin" && v == "true"
+            })
+        };
+        assert!(marlin(&vllm("h200_sxm", "2026-03-27")));
+        assert!(marlin(&vllm("h100_sxm", "2026-01-02")));
+        assert!(!marlin(&vllm("h200_sxm", "2025-12-08")), "the Triton kernels before PR #327");
+        assert!(!marlin(&vllm("h200_sxm", "")), "undated rows: the engine's default");
+        assert!(!marlin(&vllm("b200_sxm", "2026-03-27")), "Blackwell scripts do not set it");
+    }
+
+    #[test]
     fn the_vllm_sweeps_whose_scripts_raise_the_capture_size_replay_their_prompt_steps() {
         let vllm = |version: &str, measured: &str, isl: &str| {
             point(&[("backend", "vllm"), ("backend_version", version), ("measured", measured), ("isl", isl)])
@@ -1097,10 +1136,21 @@ mod tests {
 
     #[test]
     fn vllms_undated_rows_keep_the_engines_default_scheduling() {
-        let undated = point(&[("backend", "vllm"), ("backend_version", "0.12.0"), ("measured", "")]);
+        // On a B200: Hopper rows from 2026-01-02 also take the Marlin MXFP4 MoE flag.
+        let undated = point(&[
+            ("backend", "vllm"),
+            ("system", "b200_sxm"),
+            ("backend_version", "0.12.0"),
+            ("measured", ""),
+        ]);
         assert_eq!(recipe_flags(&undated, 28, 1, false), []);
         // A dated row, and an undated copy of one, ran InferenceX's recipe.
-        let dated = point(&[("backend", "vllm"), ("backend_version", "0.12.0"), ("measured", "2026-01-10")]);
+        let dated = point(&[
+            ("backend", "vllm"),
+            ("system", "b200_sxm"),
+            ("backend_version", "0.12.0"),
+            ("measured", "2026-01-10"),
+        ]);
         let async_on = [("vllm_v1_scheduler_config_async_scheduling", "true".to_string())];
         assert_eq!(recipe_flags(&dated, 28, 1, false), async_on);
         let mut copy = undated.clone();

@@ -104,6 +104,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 dense GEMMs run FlashInfer's TRTLLM-Gen block-scaled fp8 GEMM (SGLang with SGLANG_ENABLE_FLASHINFER_GEMM / --fp8-gemm-backend flashinfer_trtllm and DeepGEMM off), whose 8-32-token tiles re-read the weight per tile: each GEMM takes the larger of the curve and that streaming (K >= 256).",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_mxfp4_moe_marlin",
+        "false",
+        "Whether weight-only MXFP4 experts (fp4 on a GPU without an fp4 rate) run vLLM's Marlin fused MoE (VLLM_MXFP4_USE_MARLIN=1), timed on the Marlin W4A16 fused-MoE fit (moe_experts_int4) at every size instead of the MXFP4 fit.",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_moe_router_bf16",
         "false",
         "Whether the MoE router (gate) GEMM runs unquantised, bf16 weights on the 16-bit GEMM curve, whatever the weights' dtype (vLLM's: its MoE gates are built without a quant config).",
@@ -321,6 +326,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
         flashinfer_trtllm_fp8_gemm: params
             .bool("roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm"),
+        mxfp4_moe_marlin: params.bool("roofline_execution_time_predictor_config_mxfp4_moe_marlin"),
         moe_router_bf16: params.bool("roofline_execution_time_predictor_config_moe_router_bf16"),
         shared_experts_stream_max_tokens: params.float_in(
             "roofline_execution_time_predictor_config_shared_experts_stream_max_tokens",
@@ -394,6 +400,10 @@ pub struct RooflineCoefficients {
     /// of the curve and its token tiles' operand streaming
     /// ([`cost::flashinfer_trtllm_fp8_stream_us`]).
     pub flashinfer_trtllm_fp8_gemm: bool,
+    /// Weight-only MXFP4 experts (fp4 without an fp4 rate) on vLLM's Marlin fused MoE
+    /// (`Mxfp4Backend.MARLIN`, `fused_marlin_moe`: the WNA16 Marlin kernel INT4 experts run),
+    /// timed on the Marlin fit ([`class::MOE_EXPERTS_INT4`]) where the device has one.
+    pub mxfp4_moe_marlin: bool,
     /// The MoE router's gate GEMM unquantised (bf16 weights, the 16-bit GEMM curve and rate)
     /// whatever the weights' dtype, as vLLM builds it (`quant_config=None`).
     pub moe_router_bf16: bool,
@@ -524,6 +534,7 @@ impl Default for RooflineCoefficients {
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
             flashinfer_trtllm_fp8_gemm: false,
+            mxfp4_moe_marlin: false,
             moe_router_bf16: false,
             shared_experts_stream_max_tokens: 0.0,
             deepgemm_moe_padded: false,
@@ -965,6 +976,10 @@ impl RooflinePredictor {
             Dtype::Fp4 => cal.curve(class::MOE_EXPERTS_FP4),
             Dtype::Bf16 | Dtype::Fp16 | Dtype::Int4 => None,
         };
+        // Weight-only MXFP4 experts on vLLM's Marlin MoE (`mxfp4_moe_marlin`): the Marlin fit.
+        let mxfp4_marlin = (whole_range_moe && expert_weights == Dtype::Fp4 && settings.mxfp4_moe_marlin)
+            .then(|| cal.curve(class::MOE_EXPERTS_INT4))
+            .flatten();
         let int4_experts = if m.moe.is_some() && expert_weights != weights {
             format!(
                 "; INT4 weight-only routed experts (W4A16) on {}'s Marlin fused-MoE fit{}, the other weights bf16",
@@ -980,6 +995,12 @@ impl RooflinePredictor {
             }
             (Some(_), None) if fp8_all_sizes.is_some() => {
                 format!("; fp8 experts on {}'s fused-MoE fit at every size", cal.device)
+            }
+            (Some(_), None) if mxfp4_marlin.is_some() => {
+                format!(
+                    "; weight-only MXFP4 experts (W4A16) on {}'s Marlin fused-MoE fit at every size",
+                    cal.device
+                )
             }
             (Some(_), None) if whole_range_moe && expert_weights == Dtype::Fp4 => format!(
                 "; weight-only MXFP4 experts (W4A16) on {}'s fused-MoE fit at every size{}",
@@ -1087,7 +1108,9 @@ impl RooflinePredictor {
             // every size too, else the generic fp4 curve.
             moe_gemm: match expert_weights {
                 Dtype::Bf16 | Dtype::Fp16 => cal.curve(class::MOE_EXPERTS).unwrap_or(gemm),
-                Dtype::Fp4 if whole_range_moe => cal.curve(class::MOE_EXPERTS_FP4).unwrap_or(gemm),
+                Dtype::Fp4 if whole_range_moe => {
+                    mxfp4_marlin.or_else(|| cal.curve(class::MOE_EXPERTS_FP4)).unwrap_or(gemm)
+                }
                 Dtype::Fp8 => fp8_all_sizes.unwrap_or(gemm),
                 Dtype::Fp4 => gemm,
                 Dtype::Int4 => {
@@ -3637,6 +3660,30 @@ mod latent_tests {
         let b200 = gpt_oss("b200");
         assert!(b200.moe_prefill.is_some());
         assert_eq!(b200.moe_gemm, b200.gemm);
+    }
+
+    #[test]
+    fn mxfp4_experts_on_vllms_marlin_moe_take_the_marlin_fit() {
+        let gpt_oss = |device: &str, marlin: bool| {
+            let settings = RooflineCoefficients { mxfp4_moe_marlin: marlin, ..Default::default() };
+            predictor_of("openai/gpt-oss-120b", device, "1", "fp4", settings)
+        };
+        for device in ["h100", "h200"] {
+            let cal = Calibration::embedded();
+            let cal = cal.device(device).unwrap();
+            let (triton, marlin) = (gpt_oss(device, false), gpt_oss(device, true));
+            assert_eq!(Some(triton.moe_gemm), cal.curve(class::MOE_EXPERTS_FP4));
+            assert_eq!(Some(marlin.moe_gemm), cal.curve(class::MOE_EXPERTS_INT4), "{device}: the Marlin fit");
+            assert!(marlin.describe().contains("Marlin fused-MoE fit"), "{}", marlin.describe());
+            // AIC's Marlin rows (H200: 150-250 TFLOP/s at 8k tokens, TP 1) against the Triton
+            // MXFP4 kernel's (~560): the Marlin MoE is the slower one at prefill sizes.
+            let moe = triton.moe.as_ref().unwrap();
+            let (_, t) = triton.moe_us(moe, 8192.0);
+            let (_, m) = marlin.moe_us(moe, 8192.0);
+            assert!(m > 1.5 * t, "{device}: Marlin {m:.0} µs vs Triton {t:.0} µs at 8192 tokens");
+        }
+        // Blackwell's fp4 experts (an fp4 rate) ignore it.
+        assert_eq!(gpt_oss("b200", true).moe_gemm, gpt_oss("b200", false).moe_gemm);
     }
 
     #[test]
