@@ -643,13 +643,18 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
                 Some(table) => table.eval(kv, chunk, roof),
                 None => {
                     let (work, _) = r.attention_work(batch);
-                    (r.prefill_us(work) + r.linear_prefill_us(batch), Provenance::Roofline)
+                    (r.prefill_us(work), Provenance::Roofline)
                 }
             };
             if prefill_n > 1.0 && gqa {
                 us *= 1.0 + self.prefill_overhead;
             }
-            out.set(Op::AttnPrefill, per_layer_ms * (us + index_prefill_us), provenance);
+            // Linear-attention layers' prefill (flash-linear-attention's chunked kernels), timed
+            // apart as the roofline path does: not a GQA attention kernel, so not scaled by the
+            // fitted GQA prefill overhead. A measured prefill table holds full-attention layers
+            // only and takes no linear term (not modelled).
+            let linear_us = if self.prefill.is_none() { r.linear_prefill_us(batch) } else { 0.0 };
+            out.set(Op::AttnPrefill, per_layer_ms * (us + linear_us + index_prefill_us), provenance);
         }
 
         if self.tp > 1 {

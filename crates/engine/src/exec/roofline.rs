@@ -977,7 +977,7 @@ impl RooflinePredictor {
             Dtype::Bf16 | Dtype::Fp16 | Dtype::Int4 => None,
         };
         // Weight-only MXFP4 experts on vLLM's Marlin MoE (`mxfp4_moe_marlin`): the Marlin fit.
-        let mxfp4_marlin = (whole_range_moe && expert_weights == Dtype::Fp4 && settings.mxfp4_moe_marlin)
+        let mxfp4_marlin = (whole_range_moe && replica.mxfp4_experts() && settings.mxfp4_moe_marlin)
             .then(|| cal.curve(class::MOE_EXPERTS_INT4))
             .flatten();
         let int4_experts = if m.moe.is_some() && expert_weights != weights {
@@ -2427,8 +2427,8 @@ mod tests {
         // One 1k prompt: the floor dominates (0.21 ms a layer measured at TP 8 up to 4k).
         let short = fla.linear_prefill_us(&[BatchItem::prefill(0, 1024)]) / 0.75;
         assert!((200.0..260.0).contains(&short), "{short}");
-        // The linear layers leave the attention work (only the full quarter's remains) and the
-        // step's prefill attention grows by more than tenfold their roofline share.
+        // The linear layers leave the attention work (only the full quarter's remains), and the
+        // step's prefill attention grows by more than 10 ms over their roofline share.
         let full_only = {
             let mut f = r.clone();
             f.model.linear_attention = None;

@@ -10,7 +10,7 @@ use family::{family_of, family_of_architecture};
 
 use serde_json::Value;
 
-use crate::catalog::{MlaSpec, ModelArch, MoeSpec, SlidingWindowSpec};
+use crate::catalog::{MlaSpec, ModelArch, MoeSpec, SlidingWindowSpec, WeightPart};
 use crate::limits::{
     MAX_MODEL_DIM, MAX_MODEL_EXPERTS, MAX_MODEL_HEADS, MAX_MODEL_LAYERS, MAX_MODEL_LEN, MAX_MODEL_PARAMS,
     MAX_VOCAB_SIZE,
@@ -152,7 +152,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         linear_attention: None,
         sparse_attention: None,
         architecture: family.architectures.first().cloned(),
-        fp4_unquantised: Vec::new(),
+        fp4_unquantised: f.fp4_unquantised(),
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
@@ -599,6 +599,23 @@ impl<'a> Fields<'a> {
         let window = self.window(max_model_len).and_then(|w| u32::try_from(w).ok());
         let spec = window.filter(|_| sliding > 0).map(|window| SlidingWindowSpec { window, layers: sliding });
         Ok((spec, true))
+    }
+
+    /// The weights the checkpoint's `quantization_config` leaves unquantised beyond the edges
+    /// ([`ModelArch::fp4_unquantised`]): the attention where an entry of its
+    /// `modules_to_not_convert` (gpt-oss's MXFP4), `ignore` (compressed-tensors) or
+    /// `exclude_modules` (ModelOpt) names `self_attn`. Read under fp4 weights only.
+    fn fp4_unquantised(&self) -> Vec<WeightPart> {
+        let Some(q) = self.root.get("quantization_config").or_else(|| self.v.get("quantization_config"))
+        else {
+            return Vec::new();
+        };
+        let names_attention = ["modules_to_not_convert", "ignore", "exclude_modules"].iter().any(|key| {
+            q.get(*key)
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().filter_map(Value::as_str).any(|m| m.contains("self_attn")))
+        });
+        if names_attention { vec![WeightPart::Attention] } else { Vec::new() }
     }
 
     /// Warns about the architecture fields that change memory or time but are not modelled.

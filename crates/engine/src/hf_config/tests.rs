@@ -414,3 +414,25 @@ fn missing_fields_are_named() {
     assert!(model_from_hf_config("x", "{").unwrap_err().message.contains("JSON"));
     assert!(model_from_hf_config("x", "[1]").unwrap_err().message.contains("JSON object"));
 }
+
+#[test]
+fn a_checkpoint_that_leaves_self_attn_unconverted_keeps_attention_unquantised_under_fp4() {
+    // gpt-oss-120b's config.json: only the experts are MXFP4.
+    let config = |q: &str| {
+        format!(
+            r#"{{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+            "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000,
+            "max_position_embeddings": 8192, "quantization_config": {q}}}"#
+        )
+    };
+    let mxfp4 = r#"{"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn",
+        "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}"#;
+    assert_eq!(read(&config(mxfp4)).arch.fp4_unquantised, vec![WeightPart::Attention]);
+    let modelopt =
+        r#"{"quant_method": "modelopt", "exclude_modules": ["lm_head", "model.layers.0.self_attn*"]}"#;
+    assert_eq!(read(&config(modelopt)).arch.fp4_unquantised, vec![WeightPart::Attention]);
+    // Only the edges excluded: attention follows the weight dtype.
+    let edges = r#"{"quant_method": "modelopt", "exclude_modules": ["lm_head", "model.embed_tokens"]}"#;
+    assert!(read(&config(edges)).arch.fp4_unquantised.is_empty());
+    assert!(read(&config("null")).arch.fp4_unquantised.is_empty());
+}
