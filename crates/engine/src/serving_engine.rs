@@ -389,6 +389,13 @@ const VLLM_CUSTOM_ALL_REDUCE_MAX_MIB: u32 = 8;
 const VLLM_EAGER_LAUNCH_US: f64 = 20.0;
 /// See [`VLLM_EAGER_LAUNCH_US`].
 const SGLANG_EAGER_LAUNCH_US: f64 = 40.0;
+/// Host ms an SGLang iteration pays in series with its overlap scheduler off (spec v1's
+/// `event_loop_normal`), and ms per request in its batch: FITTED on the 26 speculating
+/// DeepSeek-R1 fp8 B200 rows of 0.5.9, Qwen3.5's 63 held out (VALIDATION.md, "SGLang's host
+/// time with the overlap scheduler off"). No public profile gives the size.
+const SGLANG_NON_OVERLAP_CPU_MS: f64 = 4.0;
+/// See [`SGLANG_NON_OVERLAP_CPU_MS`].
+const SGLANG_NON_OVERLAP_CPU_PER_REQUEST_MS: f64 = 0.2;
 /// TensorRT-LLM's, fitted like the others: its context and mixed steps run eagerly (graphs
 /// for generation-only batches only) in one forward with that iteration's generation
 /// requests, so their host time stalls everyone in them, as InferenceX's MoE rows show (TPOT
@@ -595,6 +602,14 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         // Its eager extend step's host work runs in series with the GPU's (VALIDATION.md,
         // "SGLang on Blackwell": the fixed part of TTFT adds to the prefill's GPU time).
         Setting::new("roofline_execution_time_predictor_config_eager_host_serial", true),
+        // With the overlap scheduler off (`event_loop_normal`: speculation's v1 worker) the
+        // scheduler's and the EAGLE worker's host work runs between the GPU's batches; charged
+        // only then (`non_overlap_cpu_overhead`).
+        Setting::new("sglang_scheduler_config_non_overlap_cpu_overhead_ms", SGLANG_NON_OVERLAP_CPU_MS),
+        Setting::new(
+            "sglang_scheduler_config_non_overlap_cpu_overhead_per_request_ms",
+            SGLANG_NON_OVERLAP_CPU_PER_REQUEST_MS,
+        ),
     ];
     if sglang_all_reduce_fusion(t) {
         settings.push(Setting::new("roofline_execution_time_predictor_config_kernel_fusion", "sglang"));
@@ -945,6 +960,16 @@ mod tests {
         ]);
         assert_eq!(value(&mtp, "sglang_scheduler_config_batch_size_cap"), "48");
         assert_eq!(value(&mtp, "sglang_scheduler_config_overlap_schedule"), "false");
+        // Its host time in series, charged only with the overlap off (the plain bundle sets
+        // the same values, which its overlap scheduler hides).
+        for c in [&mtp, &plain] {
+            let ms = |flag: &str| value(c, flag).parse::<f64>().unwrap();
+            assert_eq!(ms("sglang_scheduler_config_non_overlap_cpu_overhead_ms"), SGLANG_NON_OVERLAP_CPU_MS);
+            assert_eq!(
+                ms("sglang_scheduler_config_non_overlap_cpu_overhead_per_request_ms"),
+                SGLANG_NON_OVERLAP_CPU_PER_REQUEST_MS
+            );
+        }
         // auto_choose_speculative_params: 3 steps (top-1, 4 draft tokens).
         assert_eq!(value(&mtp, "replica_config_num_speculative_tokens"), "3");
         assert_eq!(

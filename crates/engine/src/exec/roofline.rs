@@ -364,12 +364,15 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
     }
 }
 
-/// The per-iteration CPU overhead flags every predictor reads: (ms, ms per request).
+/// The per-iteration CPU overhead flags every predictor reads: (ms, ms per request), plus
+/// the host time SGLang's iterations pay with its overlap scheduler off
+/// ([`crate::scheduler::replica::non_overlap_cpu_overhead`]).
 pub(super) fn cpu_overhead_flags(params: &mut Params) -> (f64, f64) {
-    (
-        params.float_in("execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4),
-        params.float_in("execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3),
-    )
+    let ms = params.float_in("execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4);
+    let per_request =
+        params.float_in("execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3);
+    let (serial_ms, serial_per_request) = crate::scheduler::replica::non_overlap_cpu_overhead(params);
+    (ms + serial_ms, per_request + serial_per_request)
 }
 
 /// Per-run settings of the roofline that are not fitted.
@@ -3428,6 +3431,51 @@ mod tests {
         let wide = predictor("gb200_nvl72", "16");
         assert!(wide.describe().contains("all-reduce: link model"), "{}", wide.describe());
         assert_eq!(rack.gemm_peaks.flops_per_s, 10000e12);
+    }
+
+    #[test]
+    fn sglang_pays_its_host_time_in_series_only_with_its_overlap_scheduler_off() {
+        let cpu = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("replica_config_model_name", "meta-llama/Meta-Llama-3-8B"),
+                ("replica_config_device", "h100"),
+                ("replica_config_network_device", "h100_dgx"),
+                ("replica_scheduler_config_type", "sglang"),
+                ("sglang_scheduler_config_non_overlap_cpu_overhead_ms", "1.5"),
+                ("sglang_scheduler_config_non_overlap_cpu_overhead_per_request_ms", "0.1"),
+            ];
+            all.extend_from_slice(pairs);
+            let config = Config::from_pairs(all.iter().copied()).unwrap();
+            let p =
+                SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).predictor.build;
+            p.predict(&decode_batch(10, 100), ONLY).get(Op::CpuOverhead)
+        };
+        // The overlap scheduler hides it (SGLang's default).
+        assert_eq!(cpu(&[]), 0.0);
+        // Turned off, every iteration pays it, on top of Vidur's own CPU overhead.
+        let off = cpu(&[("sglang_scheduler_config_overlap_schedule", "false")]);
+        assert!((off - (1.5 + 10.0 * 0.1)).abs() < 1e-12, "{off}");
+        let both = cpu(&[
+            ("sglang_scheduler_config_overlap_schedule", "false"),
+            ("execution_time_predictor_config_cpu_overhead_ms", "0.5"),
+        ]);
+        assert!((both - (2.0 + 10.0 * 0.1)).abs() < 1e-12, "{both}");
+        // Speculation turns the overlap off (spec v1) unless it is turned on explicitly.
+        let spec =
+            [("replica_config_speculative_method", "eagle"), ("replica_config_num_speculative_tokens", "2")];
+        let spec_off = cpu(&spec);
+        assert!((spec_off - 2.5).abs() < 1e-12, "{spec_off}");
+        let mut spec_v2 = spec.to_vec();
+        spec_v2.push(("sglang_scheduler_config_overlap_schedule", "true"));
+        assert_eq!(cpu(&spec_v2), 0.0);
+        // Another engine's scheduler never reads it.
+        assert_eq!(
+            cpu(&[
+                ("replica_scheduler_config_type", "vllm_v1"),
+                ("sglang_scheduler_config_overlap_schedule", "false")
+            ]),
+            0.0
+        );
     }
 
     #[test]

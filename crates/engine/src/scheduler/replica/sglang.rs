@@ -91,6 +91,16 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "true",
         "Form each batch while the previous one runs (SGLang's overlap scheduler): a request arriving during a batch joins the batch after next unless the replica is idle.",
     ),
+    FlagDef::float(
+        "sglang_scheduler_config_non_overlap_cpu_overhead_ms",
+        "0",
+        "Host time each iteration pays in series with the GPU when the overlap scheduler is off (SGLang's event_loop_normal: scheduling, batch preparation, result processing), ms; 0 = none.",
+    ),
+    FlagDef::float(
+        "sglang_scheduler_config_non_overlap_cpu_overhead_per_request_ms",
+        "0",
+        "With the overlap scheduler off, host time per request in the batch an iteration pays in series (per-request output processing), ms; 0 = none.",
+    ),
     FlagDef::int(
         "sglang_scheduler_config_speculative_eagle_topk",
         "1",
@@ -137,7 +147,7 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     if speculating && p.config().is_set(MIXED_CHUNK) && p.bool(MIXED_CHUNK) {
         p.warn(format!("--{MIXED_CHUNK} is turned off with speculative decoding, as SGLang does"));
     }
-    let overlap_set = p.config().is_set(OVERLAP);
+    let overlap = overlap_schedule(p);
     let options = SglangOptions {
         chunked_prefill_size: p.int_in("sglang_scheduler_config_chunked_prefill_size", 1, 1 << 24) as u32,
         max_prefill_tokens: p.int_in("sglang_scheduler_config_max_prefill_tokens", 1, 1 << 24) as u32,
@@ -152,7 +162,7 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
             100.0,
         ),
         mixed_chunk: p.bool(MIXED_CHUNK) && !speculating,
-        overlap: p.bool(OVERLAP) && (overlap_set || !speculating),
+        overlap,
         recv_interval: p.int_in("sglang_scheduler_config_scheduler_recv_interval", 1, 1 << 20) as u32,
     };
     // SGLang refuses the receive interval with DP attention (`SchedulerRecvSkipper` asserts
@@ -187,6 +197,31 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
             Box::new(SglangScheduler::new(ctx, options)) as Box<dyn ReplicaScheduler>
         }
     }))
+}
+
+/// Whether SGLang's overlap scheduler runs: on unless turned off, and off when speculating
+/// unless turned on explicitly (spec v2, `SGLANG_ENABLE_SPEC_V2`, is off by default in
+/// 0.5.5-0.5.10.post1: `ServerArgs._handle_speculative_decoding`).
+fn overlap_schedule(p: &mut Params) -> bool {
+    let speculating =
+        matches!(p.string("replica_config_speculative_method").as_str(), "mtp" | "eagle" | "draft_model");
+    let overlap_set = p.config().is_set(OVERLAP);
+    p.bool(OVERLAP) && (overlap_set || !speculating)
+}
+
+/// The host time an SGLang iteration pays in series when its overlap scheduler is off, as
+/// (ms per iteration, ms per request in the batch): `Scheduler.event_loop_normal` runs
+/// `get_next_batch_to_run`, the batch's preparation and `process_batch_result` (a speculative
+/// step also the EAGLE worker's draft / verify / draft-extend preparation and its host syncs)
+/// between the GPU's batches, where `event_loop_overlap` hides them under the previous
+/// batch. (0, 0) with another scheduler or with the overlap on.
+pub(crate) fn non_overlap_cpu_overhead(p: &mut Params) -> (f64, f64) {
+    if p.string("replica_scheduler_config_type") != "sglang" {
+        return (0.0, 0.0);
+    }
+    let ms = p.float_in("sglang_scheduler_config_non_overlap_cpu_overhead_ms", 0.0, 1e4);
+    let per_request = p.float_in("sglang_scheduler_config_non_overlap_cpu_overhead_per_request_ms", 0.0, 1e3);
+    if overlap_schedule(p) { (0.0, 0.0) } else { (ms, per_request) }
 }
 
 /// The sglang scheduler of one replica.
