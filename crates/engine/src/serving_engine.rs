@@ -391,11 +391,12 @@ const VLLM_EAGER_LAUNCH_US: f64 = 20.0;
 const SGLANG_EAGER_LAUNCH_US: f64 = 40.0;
 /// Host ms an SGLang iteration pays in series with its overlap scheduler off (spec v1's
 /// `event_loop_normal`), and ms per request in its batch: FITTED on the 26 speculating
-/// DeepSeek-R1 fp8 B200 rows of 0.5.9, Qwen3.5's 63 held out (VALIDATION.md, "SGLang's host
-/// time with the overlap scheduler off"). No public profile gives the size.
-const SGLANG_NON_OVERLAP_CPU_MS: f64 = 4.0;
+/// DeepSeek-R1 fp8 B200 rows of 0.5.9 after the FlashInfer fp8 GEMM rule, Qwen3.5's 63 held
+/// out (VALIDATION.md, "SGLang's host time with the overlap scheduler off" and its refit at
+/// the merge). No public profile gives the size.
+const SGLANG_NON_OVERLAP_CPU_MS: f64 = 2.0;
 /// See [`SGLANG_NON_OVERLAP_CPU_MS`].
-const SGLANG_NON_OVERLAP_CPU_PER_REQUEST_MS: f64 = 0.2;
+const SGLANG_NON_OVERLAP_CPU_PER_REQUEST_MS: f64 = 0.1;
 /// TensorRT-LLM's, fitted like the others: its context and mixed steps run eagerly (graphs
 /// for generation-only batches only) in one forward with that iteration's generation
 /// requests, so their host time stalls everyone in them, as InferenceX's MoE rows show (TPOT
