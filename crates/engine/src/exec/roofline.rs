@@ -1248,6 +1248,21 @@ impl RooflinePredictor {
         gemm.max(cost::flashinfer_trtllm_fp8_stream_us(tokens, n, k))
     }
 
+    /// The shared expert's up and down GEMMs over `tokens` rows, µs, on `gemm` at the dense
+    /// weights' bytes ([`cost::shared_expert_us`]). With fp8 dense weights on FlashInfer's
+    /// TRTLLM-Gen block-fp8 GEMM each is a [`Self::dense_gemm_us`]: SGLang runs the shared
+    /// expert as separate fp8 linears through the same `Fp8LinearMethod` (its TRTLLM MoE runner
+    /// turns shared-experts fusion off, `ServerArgs._handle_moe_kernel_config`).
+    fn shared_expert_us(&self, gemm: &Curve, shape: &MoeShape, tokens: f64) -> f64 {
+        if !self.fp8_token_tile_gemms || shape.shared_dim <= 0.0 || tokens <= 0.0 {
+            return cost::shared_expert_us(gemm, self.gemm_peaks, shape, tokens, self.weight_bytes);
+        }
+        let (e, projections) = (shape.hidden, if shape.gated { 2.0 } else { 1.0 });
+        let peaks = self.gemm_peaks;
+        self.dense_gemm_us(gemm, peaks, tokens, projections * shape.shared_dim, e, self.weight_bytes)
+            + self.dense_gemm_us(gemm, peaks, tokens, e, shape.shared_dim, self.weight_bytes)
+    }
+
     /// A layer GEMM op ([`LayerShape::gemm_nk`]; latent attention's pre-projection is several,
     /// [`LayerShape::latent_gemms`]) over `tokens` rows, each GEMM on [`Self::dense_gemm_us`].
     fn token_tile_gemms_us(
@@ -1391,8 +1406,7 @@ impl RooflinePredictor {
             routing.active_experts(tokens),
             tokens * shape.top_k,
         );
-        let shared =
-            cost::shared_expert_us(&self.shared_gemm, self.gemm_peaks, shape, tokens, self.weight_bytes);
+        let shared = self.shared_expert_us(&self.shared_gemm, shape, tokens);
         // vLLM runs the shared expert on an auxiliary CUDA stream in steps of up to
         // `VLLM_SHARED_EXPERTS_STREAM_TOKEN_THRESHOLD` tokens, forked before the gate and joined
         // after the routed experts: the layer takes the longer of the two streams.
@@ -2136,8 +2150,7 @@ impl RooflinePredictor {
         if moe_layers > 0.0 {
             let moe_ms = moe_layers * 1e-3;
             out.set(Op::MoeRouter, moe_ms * memo[MOE_SLOTS.0], r);
-            let shared =
-                cost::shared_expert_us(&self.gemm, self.gemm_peaks, &d.shared, tokens, self.weight_bytes);
+            let shared = self.shared_expert_us(&self.gemm, &d.shared, tokens);
             out.set(Op::MoeExperts, moe_ms * shared, r);
             out.set(d.exchange.kind().op(), moe_ms * d.exchange.time_us(tokens, total_tokens, all_reduce), r);
         }
@@ -3653,6 +3666,32 @@ mod latent_tests {
             bf16.token_op_us(Op::AttnPostProj, 8192.0),
             bf16_generic.token_op_us(Op::AttnPostProj, 8192.0)
         );
+    }
+
+    #[test]
+    fn flashinfer_trtllm_fp8_shared_expert_streams_its_weight_per_token_tile() {
+        // SGLang's TRTLLM MoE runner turns shared-experts fusion off, so DeepSeek's shared
+        // expert runs as two fp8 linears on the same TRTLLM-Gen block-fp8 GEMM as the dense
+        // layers: at TP 8 gate-up 512 × 7,168 (tiles of 32) and down 7,168 × 256 (tiles of 16).
+        let on = RooflineCoefficients { flashinfer_trtllm_fp8_gemm: true, ..Default::default() };
+        let fi = predictor_of("deepseek-ai/DeepSeek-V3", "b200", "8", "fp8", on);
+        let generic = deepseek_on("b200", "8", "fp8");
+        let (fi_moe, generic_moe) = (fi.moe.as_ref().unwrap(), generic.moe.as_ref().unwrap());
+        let shape = &fi_moe.0;
+        assert_eq!((shape.shared_dim, shape.hidden), (256.0, 7168.0));
+        let tokens = 8192.0;
+        let stream = cost::flashinfer_trtllm_fp8_stream_us(tokens, 512.0, 7168.0)
+            + cost::flashinfer_trtllm_fp8_stream_us(tokens, 7168.0, 256.0);
+        let plain = cost::shared_expert_us(&generic.shared_gemm, generic.gemm_peaks, shape, tokens, 1.0);
+        assert!(stream > 4.0 * plain, "{stream} vs {plain}");
+        // The routed experts are FlashInfer's fused MoE either way; only the shared part moves.
+        let (fi_router, fi_experts) = fi.moe_us(fi_moe, tokens);
+        let (generic_router, generic_experts) = generic.moe_us(generic_moe, tokens);
+        assert_eq!(fi_router, generic_router);
+        let moved = fi_experts - generic_experts;
+        assert!((moved - (stream - plain)).abs() < 1e-6 * stream, "{moved} vs {}", stream - plain);
+        // One decode token reads the weight once: the curve's cost, as before.
+        assert_eq!(fi.moe_us(fi_moe, 1.0), generic.moe_us(generic_moe, 1.0));
     }
 
     #[test]
