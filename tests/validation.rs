@@ -105,6 +105,8 @@ const FP4_BOUNDS: Bounds = &[
     ("trtllm", [0.43, 0.80], [0.05, 0.09]),
     // measured: TTFT 57.0 / 67.9 %, TPOT 6.2 / 16.4 %
     // Stop 38: TTFT 52.4 / 64.2 %, TPOT 6.3 / 16.5 %.
+    // Stop 39: TTFT 52.3 / 64.1 %, TPOT 6.8 / 16.8 % (the LM head bf16, as NVFP4 checkpoints
+    // keep it: VALIDATION.md, "NVFP4 checkpoints keep attention and the LM head in bf16").
     ("vllm", [0.55, 0.67], [0.08, 0.18]),
 ];
 
@@ -157,7 +159,9 @@ const MLA_MOE_BOUNDS: Bounds = &[
     // the DeepSeek fp8 B200 scripts"): the thinning's sample changed (those rows now plan, the
     // run takes 11 SGLang and 19 TensorRT-LLM points, 13 / 17 before); the p90 is the GB300
     // disaggregated point, no rule of the change touches it.
-    ("sglang", [0.27, 3.25], [0.08, 0.30]),
+    // Stop 39: TTFT 22.3 / 320.3 %, TPOT 5.8 / 28.8 % (SGLang 0.5.9's B200 fp8 dense GEMMs on
+    // FlashInfer's TRTLLM-Gen kernel, VALIDATION.md "SGLang's fp8 dense GEMMs on Blackwell").
+    ("sglang", [0.25, 3.25], [0.07, 0.30]),
     // measured: TTFT 46.4 / 89.9 %, TPOT 10.0 / 27.8 % (17 points; 67.8 / 94.4 %, 13.0 / 41.3 %
     // with the decode batch read per worker; 67.2 / 94.3 %, 13.1 / 42.6 % before the Hopper MLA
     // prefill rows were read absorbed, VALIDATION.md "MLA prefill on Hopper")
