@@ -159,8 +159,9 @@ const MLA_MOE_BOUNDS: Bounds = &[
     // the DeepSeek fp8 B200 scripts"): the thinning's sample changed (those rows now plan, the
     // run takes 11 SGLang and 19 TensorRT-LLM points, 13 / 17 before); the p90 is the GB300
     // disaggregated point, no rule of the change touches it.
-    // Stop 39: TTFT 22.3 / 320.3 %, TPOT 5.8 / 28.8 % (SGLang 0.5.9's B200 fp8 dense GEMMs on
-    // FlashInfer's TRTLLM-Gen kernel, VALIDATION.md "SGLang's fp8 dense GEMMs on Blackwell").
+    // Stop 39: TTFT 22.3 / 320.3 %, TPOT 5.8 / 28.8 % (SGLang 0.5.9's B200 fp8 dense GEMMs and
+    // shared expert on FlashInfer's TRTLLM-Gen kernel, VALIDATION.md "SGLang's fp8 dense GEMMs on
+    // Blackwell" and its "The shared expert on the same kernel").
     ("sglang", [0.25, 3.25], [0.07, 0.30]),
     // measured: TTFT 46.4 / 89.9 %, TPOT 10.0 / 27.8 % (17 points; 67.8 / 94.4 %, 13.0 / 41.3 %
     // with the decode batch read per worker; 67.2 / 94.3 %, 13.1 / 42.6 % before the Hopper MLA

@@ -3771,6 +3771,16 @@ mod latent_tests {
         }
         // Blackwell's fp4 experts (an fp4 rate) ignore it.
         assert_eq!(gpt_oss("b200", true).moe_gemm, gpt_oss("b200", false).moe_gemm);
+        // NVFP4 experts on Hopper (no MXFP4 architecture) ignore it too: they keep their fit.
+        let nvfp4 = |marlin: bool| {
+            let settings = RooflineCoefficients { mxfp4_moe_marlin: marlin, ..Default::default() };
+            predictor_of("MiniMaxAI/MiniMax-M2.5", "h200", "4", "fp4", settings)
+        };
+        assert_eq!(nvfp4(true).moe_gemm, nvfp4(false).moe_gemm);
+        assert_ne!(
+            Some(nvfp4(true).moe_gemm),
+            Calibration::embedded().device("h200").unwrap().curve(class::MOE_EXPERTS_INT4)
+        );
     }
 
     #[test]

@@ -152,7 +152,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         linear_attention: None,
         sparse_attention: None,
         architecture: family.architectures.first().cloned(),
-        fp4_unquantised: f.fp4_unquantised(),
+        fp4_unquantised: f.fp4_unquantised(num_layers),
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
@@ -602,20 +602,37 @@ impl<'a> Fields<'a> {
     }
 
     /// The weights the checkpoint's `quantization_config` leaves unquantised beyond the edges
-    /// ([`ModelArch::fp4_unquantised`]): the attention where an entry of its
-    /// `modules_to_not_convert` (gpt-oss's MXFP4), `ignore` (compressed-tensors) or
-    /// `exclude_modules` (ModelOpt) names `self_attn`. Read under fp4 weights only.
-    fn fp4_unquantised(&self) -> Vec<WeightPart> {
+    /// ([`ModelArch::fp4_unquantised`]): the attention where its `modules_to_not_convert`
+    /// (gpt-oss's MXFP4), `ignore` (compressed-tensors) or `exclude_modules` (ModelOpt) names
+    /// `self_attn` of every layer — by a pattern without a layer index
+    /// (`model.layers.*.self_attn`) or one entry per layer (`model.layers.N.self_attn*` for each
+    /// of the `num_layers`). A checkpoint that excludes some layers' attention only keeps it
+    /// quantised here (a per-layer dtype is not modelled). Read under fp4 weights only.
+    fn fp4_unquantised(&self, num_layers: u32) -> Vec<WeightPart> {
         let Some(q) = self.root.get("quantization_config").or_else(|| self.v.get("quantization_config"))
         else {
             return Vec::new();
         };
-        let names_attention = ["modules_to_not_convert", "ignore", "exclude_modules"].iter().any(|key| {
-            q.get(*key)
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().filter_map(Value::as_str).any(|m| m.contains("self_attn")))
-        });
-        if names_attention { vec![WeightPart::Attention] } else { Vec::new() }
+        let entries: Vec<&str> = ["modules_to_not_convert", "ignore", "exclude_modules"]
+            .iter()
+            .filter_map(|key| q.get(*key).and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|m| m.contains("self_attn"))
+            .collect();
+        // The layer index an entry names (`layers.N.`), if any.
+        let layer_of = |m: &str| {
+            m.split("layers.")
+                .nth(1)
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|n| n.parse::<u32>().ok())
+        };
+        let every_layer = entries.iter().any(|m| layer_of(m).is_none()) || {
+            let layers: std::collections::BTreeSet<u32> =
+                entries.iter().filter_map(|m| layer_of(m)).collect();
+            num_layers > 0 && (0..num_layers).all(|l| layers.contains(&l))
+        };
+        if every_layer { vec![WeightPart::Attention] } else { Vec::new() }
     }
 
     /// Warns about the architecture fields that change memory or time but are not modelled.

@@ -428,9 +428,13 @@ fn a_checkpoint_that_leaves_self_attn_unconverted_keeps_attention_unquantised_un
     let mxfp4 = r#"{"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn",
         "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}"#;
     assert_eq!(read(&config(mxfp4)).arch.fp4_unquantised, vec![WeightPart::Attention]);
-    let modelopt =
-        r#"{"quant_method": "modelopt", "exclude_modules": ["lm_head", "model.layers.0.self_attn*"]}"#;
-    assert_eq!(read(&config(modelopt)).arch.fp4_unquantised, vec![WeightPart::Attention]);
+    // ModelOpt lists one entry per layer: all 32 layers' attention, or only some.
+    let per_layer = |layers: std::ops::Range<u32>| {
+        let list: Vec<String> = layers.map(|l| format!("\"model.layers.{l}.self_attn*\"")).collect();
+        format!(r#"{{"quant_method": "modelopt", "exclude_modules": ["lm_head", {}]}}"#, list.join(", "))
+    };
+    assert_eq!(read(&config(&per_layer(0..32))).arch.fp4_unquantised, vec![WeightPart::Attention]);
+    assert!(read(&config(&per_layer(0..1))).arch.fp4_unquantised.is_empty(), "one layer's attention only");
     // Only the edges excluded: attention follows the weight dtype.
     let edges = r#"{"quant_method": "modelopt", "exclude_modules": ["lm_head", "model.embed_tokens"]}"#;
     assert!(read(&config(edges)).arch.fp4_unquantised.is_empty());
