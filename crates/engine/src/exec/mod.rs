@@ -5,6 +5,7 @@
 
 pub mod calibration;
 pub mod cost;
+mod host_time;
 mod interp;
 pub mod moe_parallel;
 mod profile;
@@ -17,6 +18,7 @@ pub use cost::{
     AlphaBeta, AttentionShape, Collective, Curve, DecodeWork, LatentShape, MoeRouting, MoeShape, Peaks,
     PrefillWork,
 };
+pub(crate) use host_time::{SGLANG_OVERLAP_FLAG, non_overlap_cpu_overhead, sglang_overlap_schedule};
 pub use interp::{Table1, Table2};
 pub use profile::{MLP_COLUMNS, ProfilePredictor};
 pub use profile_csv::ProfileCsv;

@@ -366,12 +366,12 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
 
 /// The per-iteration CPU overhead flags every predictor reads: (ms, ms per request), plus
 /// the host time SGLang's iterations pay with its overlap scheduler off
-/// ([`crate::scheduler::replica::non_overlap_cpu_overhead`]).
+/// ([`super::non_overlap_cpu_overhead`]).
 pub(super) fn cpu_overhead_flags(params: &mut Params) -> (f64, f64) {
     let ms = params.float_in("execution_time_predictor_config_cpu_overhead_ms", 0.0, 1e4);
     let per_request =
         params.float_in("execution_time_predictor_config_cpu_overhead_per_request_ms", 0.0, 1e3);
-    let (serial_ms, serial_per_request) = crate::scheduler::replica::non_overlap_cpu_overhead(params);
+    let (serial_ms, serial_per_request) = super::non_overlap_cpu_overhead(params);
     (ms + serial_ms, per_request + serial_per_request)
 }
 

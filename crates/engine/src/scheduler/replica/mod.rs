@@ -24,7 +24,6 @@ pub use lightllm::LightLlmScheduler;
 pub use orca::OrcaScheduler;
 pub use queue::{QueueKind, RequestQueue};
 pub use sarathi::SarathiScheduler;
-pub(crate) use sglang::non_overlap_cpu_overhead;
 pub use sglang::{SglangOptions, SglangScheduler};
 pub use sglang_dp::SglangDpScheduler;
 pub use trtllm::{CapacityPolicy, TrtllmOptions, TrtllmScheduler};

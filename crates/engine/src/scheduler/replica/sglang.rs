@@ -31,6 +31,7 @@ use super::{
 };
 use crate::batch::{Batch, BatchPlan};
 use crate::config::{ConfigError, FlagDef, Params};
+use crate::exec::{SGLANG_OVERLAP_FLAG, sglang_overlap_schedule};
 use crate::kv::{KvCacheManager, KvUsage, PrefixCacheStats};
 use crate::request::{Request, RequestArena, RequestId, RequestState};
 use crate::time::SimTime;
@@ -58,7 +59,6 @@ const RECV_SKIPPER_WEIGHT_PREFILL: u32 = 1000;
 pub(super) const SPECULATIVE_MAX_RUNNING_REQUESTS: u32 = 48;
 
 const MIXED_CHUNK: &str = "sglang_scheduler_config_enable_mixed_chunk";
-const OVERLAP: &str = "sglang_scheduler_config_overlap_schedule";
 
 pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::int(
@@ -87,7 +87,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Run the decodes with each prefill batch, within its chunk budget (--enable-mixed-chunk).",
     ),
     FlagDef::bool(
-        "sglang_scheduler_config_overlap_schedule",
+        SGLANG_OVERLAP_FLAG,
         "true",
         "Form each batch while the previous one runs (SGLang's overlap scheduler): a request arriving during a batch joins the batch after next unless the replica is idle.",
     ),
@@ -147,7 +147,7 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
     if speculating && p.config().is_set(MIXED_CHUNK) && p.bool(MIXED_CHUNK) {
         p.warn(format!("--{MIXED_CHUNK} is turned off with speculative decoding, as SGLang does"));
     }
-    let overlap = overlap_schedule(p);
+    let overlap = sglang_overlap_schedule(p);
     let options = SglangOptions {
         chunked_prefill_size: p.int_in("sglang_scheduler_config_chunked_prefill_size", 1, 1 << 24) as u32,
         max_prefill_tokens: p.int_in("sglang_scheduler_config_max_prefill_tokens", 1, 1 << 24) as u32,
@@ -197,31 +197,6 @@ pub(super) fn parse(p: &mut Params) -> Option<ReplicaSchedulerFactory> {
             Box::new(SglangScheduler::new(ctx, options)) as Box<dyn ReplicaScheduler>
         }
     }))
-}
-
-/// Whether SGLang's overlap scheduler runs: on unless turned off, and off when speculating
-/// unless turned on explicitly (spec v2, `SGLANG_ENABLE_SPEC_V2`, is off by default in
-/// 0.5.5-0.5.10.post1: `ServerArgs._handle_speculative_decoding`).
-fn overlap_schedule(p: &mut Params) -> bool {
-    let speculating =
-        matches!(p.string("replica_config_speculative_method").as_str(), "mtp" | "eagle" | "draft_model");
-    let overlap_set = p.config().is_set(OVERLAP);
-    p.bool(OVERLAP) && (overlap_set || !speculating)
-}
-
-/// The host time an SGLang iteration pays in series when its overlap scheduler is off, as
-/// (ms per iteration, ms per request in the batch): `Scheduler.event_loop_normal` runs
-/// `get_next_batch_to_run`, the batch's preparation and `process_batch_result` (a speculative
-/// step also the EAGLE worker's draft / verify / draft-extend preparation and its host syncs)
-/// between the GPU's batches, where `event_loop_overlap` hides them under the previous
-/// batch. (0, 0) with another scheduler or with the overlap on.
-pub(crate) fn non_overlap_cpu_overhead(p: &mut Params) -> (f64, f64) {
-    if p.string("replica_scheduler_config_type") != "sglang" {
-        return (0.0, 0.0);
-    }
-    let ms = p.float_in("sglang_scheduler_config_non_overlap_cpu_overhead_ms", 0.0, 1e4);
-    let per_request = p.float_in("sglang_scheduler_config_non_overlap_cpu_overhead_per_request_ms", 0.0, 1e3);
-    if overlap_schedule(p) { (0.0, 0.0) } else { (ms, per_request) }
 }
 
 /// The sglang scheduler of one replica.
