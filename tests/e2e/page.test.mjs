@@ -564,6 +564,11 @@ test('a first visit downloads no trace: the default preset\'s first Run fetches 
     await page.waitForFunction((t) => document.querySelector('[data-testid=progress]')?.innerText.includes(`fetching ${t}`),
       TRACE.slice(1), { timeout: LONG })
       .catch(async (e) => { throw new Error(`the fetch was not shown: ${e.message}; ${await diagnose(page)}`); });
+    // The page says "fetching" as it calls fetch(); the request reaches the server a moment
+    // later (a race the CI once lost): wait for it, within the same ceiling.
+    for (const start = Date.now(); !site.transferred.requests.includes(TRACE) && Date.now() - start < LONG;) {
+      await page.waitForTimeout(50);
+    }
     assert.deepEqual(site.transferred.requests.filter((p) => p.startsWith('/data/')), [TRACE], 'the Run asked for the trace');
     release();
     await waitForRuns(page, 1);
