@@ -621,8 +621,18 @@ pub fn deepgemm_padded_moe_us(
     DEEPGEMM_FP8_BLOCK_VS_GENERIC * gemms + elementwise_us(act, peaks, act_bytes, dim)
 }
 
-/// An MoE layer's shared expert (0 without one) over `tokens` tokens, µs: two GEMMs, every
-/// token through it.
+/// The (N, K) of an MoE layer's shared-expert GEMMs, up (gate and up when gated) then down;
+/// `None` without a shared expert.
+pub fn shared_expert_gemms(shape: &MoeShape) -> Option<[(f64, f64); 2]> {
+    if shape.shared_dim <= 0.0 {
+        return None;
+    }
+    let projections = if shape.gated { 2.0 } else { 1.0 };
+    Some([(projections * shape.shared_dim, shape.hidden), (shape.hidden, shape.shared_dim)])
+}
+
+/// An MoE layer's shared expert (0 without one) over `tokens` tokens, µs: its two GEMMs
+/// ([`shared_expert_gemms`]), every token through it.
 pub fn shared_expert_us(
     gemm: &Curve,
     gemm_peaks: Peaks,
@@ -630,12 +640,14 @@ pub fn shared_expert_us(
     tokens: f64,
     weight_bytes: f64,
 ) -> f64 {
-    if shape.shared_dim <= 0.0 || tokens <= 0.0 {
+    if tokens <= 0.0 {
         return 0.0;
     }
-    let (e, projections) = (shape.hidden, if shape.gated { 2.0 } else { 1.0 });
-    gemm_us(gemm, gemm_peaks, tokens, projections * shape.shared_dim, e, ACT_BYTES, weight_bytes)
-        + gemm_us(gemm, gemm_peaks, tokens, e, shape.shared_dim, ACT_BYTES, weight_bytes)
+    shared_expert_gemms(shape)
+        .into_iter()
+        .flatten()
+        .map(|(n, k)| gemm_us(gemm, gemm_peaks, tokens, n, k, ACT_BYTES, weight_bytes))
+        .sum()
 }
 
 /// Latency/bandwidth (α-β) model of a collective: `α + bytes / β`.

@@ -1254,13 +1254,14 @@ impl RooflinePredictor {
     /// expert as separate fp8 linears through the same `Fp8LinearMethod` (its TRTLLM MoE runner
     /// turns shared-experts fusion off, `ServerArgs._handle_moe_kernel_config`).
     fn shared_expert_us(&self, gemm: &Curve, shape: &MoeShape, tokens: f64) -> f64 {
-        if !self.fp8_token_tile_gemms || shape.shared_dim <= 0.0 || tokens <= 0.0 {
+        if !self.fp8_token_tile_gemms || tokens <= 0.0 {
             return cost::shared_expert_us(gemm, self.gemm_peaks, shape, tokens, self.weight_bytes);
         }
-        let (e, projections) = (shape.hidden, if shape.gated { 2.0 } else { 1.0 });
-        let peaks = self.gemm_peaks;
-        self.dense_gemm_us(gemm, peaks, tokens, projections * shape.shared_dim, e, self.weight_bytes)
-            + self.dense_gemm_us(gemm, peaks, tokens, e, shape.shared_dim, self.weight_bytes)
+        cost::shared_expert_gemms(shape)
+            .into_iter()
+            .flatten()
+            .map(|(n, k)| self.dense_gemm_us(gemm, self.gemm_peaks, tokens, n, k, self.weight_bytes))
+            .sum()
     }
 
     /// A layer GEMM op ([`LayerShape::gemm_nk`]; latent attention's pre-projection is several,
