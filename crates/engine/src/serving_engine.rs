@@ -492,10 +492,12 @@ fn sglang_moe_layer_us(t: &EngineTarget) -> f64 {
 /// constants were fitted on: FITTED, 0.5. The same image and script measure about half the
 /// fixed part of TTFT on InferenceX's B300 nodes (4 clients, 1k prompts: Qwen3.5 fp8 0.5.9 TP 4
 /// 338 → 189 ms, TP 8 305 → 172; GLM-5 fp8 nightly TP 8 216 → 115; Qwen3.5 bf16 TP 8 232 →
-/// 156, fp4 TP 4 280 → 168 at 0.5.10.post1; vLLM's Kimi-K2.5 164 → 83) where the GPU work is
-/// within ~10 % (same fp8 / bf16 rates and HBM bandwidth in the datasheets). The host is the
-/// machine's, not the GPU's: DGX B200 carries Xeon Platinum 8570s, DGX B300 Xeon 6776Ps; the
-/// ratio is the measurements', no CPU benchmark gives it (VALIDATION.md, branch `sb340`).
+/// 156 and fp4 TP 4 280 → 168, nightly on B200 and 0.5.10.post1 on B300; vLLM's Kimi-K2.5 164
+/// → 83), where the simulated GPU work is the same (equal fp8 / bf16 rates and HBM bandwidth in
+/// the catalogue, as in the datasheets). The host is the
+/// machine's, not the GPU's (a DGX B200 carries Xeon Platinum 8570s; InferenceX does not record
+/// its B300 nodes' CPUs): the ratio is the measurements', no CPU benchmark gives it
+/// (VALIDATION.md, branch `sb340`).
 const SGLANG_B300_HOST_SCALE: f64 = 0.5;
 
 /// The factor on SGLang's eager host constants for `t`'s machine ([`SGLANG_B300_HOST_SCALE`]
