@@ -488,6 +488,24 @@ fn sglang_moe_layer_us(t: &EngineTarget) -> f64 {
     }
 }
 
+/// SGLang's eager host time on a B300 (HGX) machine relative to the B200 machines its host
+/// constants were fitted on: FITTED, 0.5. The same image and script measure about half the
+/// fixed part of TTFT on InferenceX's B300 nodes (4 clients, 1k prompts: Qwen3.5 fp8 0.5.9 TP 4
+/// 338 → 189 ms, TP 8 305 → 172; GLM-5 fp8 nightly TP 8 216 → 115; Qwen3.5 bf16 TP 8 232 →
+/// 156 and fp4 TP 4 280 → 168, nightly on B200 and 0.5.10.post1 on B300; vLLM's Kimi-K2.5 164
+/// → 83), where the simulated GPU work is the same (equal fp8 / bf16 rates and HBM bandwidth in
+/// the catalogue, as in the datasheets). The host is the
+/// machine's, not the GPU's (a DGX B200 carries Xeon Platinum 8570s; InferenceX does not record
+/// its B300 nodes' CPUs): the ratio is the measurements', no CPU benchmark gives it
+/// (VALIDATION.md, branch `sb340`).
+const SGLANG_B300_HOST_SCALE: f64 = 0.5;
+
+/// The factor on SGLang's eager host constants for `t`'s machine ([`SGLANG_B300_HOST_SCALE`]
+/// on a B300, 1 elsewhere; GB300 trays carry Grace CPUs and are not scaled).
+fn sglang_host_scale(t: &EngineTarget) -> f64 {
+    if t.device == "b300" { SGLANG_B300_HOST_SCALE } else { 1.0 }
+}
+
 /// The first SGLang release read whose server arguments turn its FlashInfer all-reduce fusion on
 /// by themselves for `DeepseekV3ForCausalLM` on SM100 (`_handle_model_specific_adjustments`: 0.5.5
 /// "if not self.enable_dp_attention: self.enable_flashinfer_allreduce_fusion = True"; earlier
@@ -596,8 +614,14 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
         // CUDA graphs for decode batches of up to cuda_graph_max_bs; prefill and mixed steps
         // run eagerly (piecewise CUDA graphs off).
-        Setting::new("roofline_execution_time_predictor_config_eager_launch_us", SGLANG_EAGER_LAUNCH_US),
-        Setting::new("roofline_execution_time_predictor_config_eager_moe_layer_us", sglang_moe_layer_us(t)),
+        Setting::new(
+            "roofline_execution_time_predictor_config_eager_launch_us",
+            SGLANG_EAGER_LAUNCH_US * sglang_host_scale(t),
+        ),
+        Setting::new(
+            "roofline_execution_time_predictor_config_eager_moe_layer_us",
+            sglang_moe_layer_us(t) * sglang_host_scale(t),
+        ),
         Setting::new("roofline_execution_time_predictor_config_cuda_graph_max_tokens", graph_bs),
         Setting::new("roofline_execution_time_predictor_config_cuda_graph_prefill", false),
         // Its eager extend step's host work runs in series with the GPU's (VALIDATION.md,
@@ -998,6 +1022,37 @@ mod tests {
     }
 
     #[test]
+    fn sglang_on_a_b300_machine_pays_half_the_eager_host_time_of_a_b200_one() {
+        // (eager launch µs, MoE-layer µs) of SGLang's bundle for `model` on `device`.
+        let host = |model: &str, device: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "sglang"),
+                ("replica_config_model_name", model),
+                ("replica_config_device", device),
+                ("replica_config_weight_dtype", "fp8"),
+            ]);
+            let num = |knob: &str| {
+                value(&c, &format!("roofline_execution_time_predictor_config_{knob}")).parse::<f64>().unwrap()
+            };
+            (num("eager_launch_us"), num("eager_moe_layer_us"))
+        };
+        for model in ["Qwen/Qwen3.5-397B-A17B", "deepseek-ai/DeepSeek-R1"] {
+            let (b200, b300) = (host(model, "b200"), host(model, "b300"));
+            assert_eq!(b300, (b200.0 * SGLANG_B300_HOST_SCALE, b200.1 * SGLANG_B300_HOST_SCALE), "{model}");
+            assert!(b300.0 < b200.0 && b300.1 < b200.1, "{model}");
+            // Other machines (GB300's Grace host included) keep the fitted constants.
+            assert_eq!(host(model, "gb300"), b200, "{model}");
+        }
+        assert_eq!(host("Qwen/Qwen3.5-397B-A17B", "h200").0, SGLANG_EAGER_LAUNCH_US);
+        // Other engines' host constants do not follow SGLang's machine factor.
+        let (vllm, _) = applied(&[("serving_engine", "vllm"), ("replica_config_device", "b300")]);
+        assert_eq!(
+            value(&vllm, "roofline_execution_time_predictor_config_eager_launch_us").parse::<f64>().unwrap(),
+            VLLM_EAGER_LAUNCH_US
+        );
+    }
+
+    #[test]
     fn sglang_picks_its_moe_runners_host_cost_by_architecture_gpu_and_dtype() {
         // The bundle's MoE host µs for an SGLang run of `model` on `device` with `dtype` weights.
         let moe_us = |model: &str, device: &str, dtype: &str| {
@@ -1012,7 +1067,10 @@ mod tests {
         // The DeepSeek-V3 architecture (latent attention, no sparse indexer) on SM100 with fp8 or
         // fp4 weights: `flashinfer_trtllm`, TRTLLM-Gen's one runner op.
         assert_eq!(moe_us("deepseek-ai/DeepSeek-R1", "b200", "fp8"), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US);
-        assert_eq!(moe_us("deepseek-ai/DeepSeek-V3", "b300", "fp4"), SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US);
+        assert_eq!(
+            moe_us("deepseek-ai/DeepSeek-V3", "b300", "fp4"),
+            SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US * SGLANG_B300_HOST_SCALE
+        );
         assert_eq!(SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US, 300.0);
         // Hopper, other weight dtypes, other architectures (Gated DeltaNet hybrids) and models
         // the catalogue lacks keep the default runners'.

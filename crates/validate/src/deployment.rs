@@ -421,15 +421,36 @@ const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
 ///   `qwen3.5_fp8_b200.sh` exports it from `748b75dcd` (2026-03-02; it was `false` from
 ///   `01fa35cfe`, 2026-02-27) to `92985b879` (2026-04-13), its MTP twin from `2ecc5ce3c`
 ///   (2026-03-09; the flag from `72032e098`). No other fp8 script ran on that image and GPU.
+/// - `0.5.10.post1` on B300 on 2026-04-17, fp8 at TP 8 without expert parallelism:
+///   `benchmarks/single_node/dsr1_fp8_b300.sh` exports it from `5b302f147` (2026-04-17); the
+///   other fp8 script of that image, GPU and day, `qwen3.5_fp8_b300.sh` (`c0f62a2ef`), does not
+///   and ran TP 4 only, so the shared TP 4 / EP 1 deployment stays on SGLang's default (DeepGEMM).
 struct SglangFp8GemmSweep {
     image: &'static str,
     system: &'static str,
     from: &'static str,
     until: &'static str,
+    /// (TP, EP) where the image, system and days ran fp8 scripts that differ; `None` where every
+    /// fp8 point of them ran the kernel.
+    deployment: Option<(u32, u32)>,
 }
 
-const SGLANG_FLASHINFER_FP8_GEMM_SWEEPS: &[SglangFp8GemmSweep] =
-    &[SglangFp8GemmSweep { image: "0.5.9", system: "b200_sxm", from: "2026-03-02", until: "2026-03-25" }];
+const SGLANG_FLASHINFER_FP8_GEMM_SWEEPS: &[SglangFp8GemmSweep] = &[
+    SglangFp8GemmSweep {
+        image: "0.5.9",
+        system: "b200_sxm",
+        from: "2026-03-02",
+        until: "2026-03-25",
+        deployment: None,
+    },
+    SglangFp8GemmSweep {
+        image: "0.5.10.post1",
+        system: "b300_sxm",
+        from: "2026-04-17",
+        until: "2026-04-17",
+        deployment: Some((8, 1)),
+    },
+];
 
 /// Whether an aggregated fp8 SGLang point ran one of [`SGLANG_FLASHINFER_FP8_GEMM_SWEEPS`]; an
 /// undated copy of such a row takes its date.
@@ -440,7 +461,11 @@ fn sglang_flashinfer_fp8_gemm(point: &ServingPoint) -> bool {
     let date = point.run_date();
     !date.is_empty()
         && SGLANG_FLASHINFER_FP8_GEMM_SWEEPS.iter().any(|s| {
-            s.image == point.backend_version && s.system == point.system && s.from <= date && date <= s.until
+            s.image == point.backend_version
+                && s.system == point.system
+                && s.from <= date
+                && date <= s.until
+                && s.deployment.is_none_or(|(tp, ep)| runs_deployment(point, "fp8", tp, ep))
         })
 }
 
@@ -1277,6 +1302,14 @@ mod tests {
         assert!(!flagged(&[("system", "b300_sxm")]));
         assert!(!flagged(&[("system", "h200_sxm")]));
         assert!(!flagged(&[("backend_version", "0.5.10.post1")]));
+        // 0.5.10.post1 on B300 on 2026-04-17: `dsr1_fp8_b300.sh`'s TP 8 / EP 1 only (the TP 4 / EP 1
+        // deployment is also `qwen3.5_fp8_b300.sh`'s, which does not export it).
+        let b300 = [("backend_version", "0.5.10.post1"), ("system", "b300_sxm"), ("measured", "2026-04-17")];
+        assert!(flagged(&b300));
+        assert!(!flagged(&[b300.as_slice(), &[("tp_size", "4")]].concat()));
+        assert!(!flagged(&[b300.as_slice(), &[("moe_ep_size", "8")]].concat()));
+        assert!(!flagged(&[b300.as_slice(), &[("measured", "2026-04-18")]].concat()));
+        assert!(!flagged(&[b300.as_slice(), &[("precision", "fp4")]].concat()));
     }
 
     #[test]
