@@ -822,7 +822,7 @@ mod tests {
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_decode_attention"), "true");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"), "true");
-        assert_eq!(settings.len(), 19);
+        assert_eq!(settings.len(), 20);
     }
 
     #[test]
