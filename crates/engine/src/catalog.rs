@@ -232,6 +232,11 @@ pub struct ModelArch {
     /// (docs/policies.md, "NVFP4 checkpoints' unquantised modules").
     #[serde(default)]
     pub fp4_unquantised: Vec<WeightPart>,
+    /// Its fp8 checkpoints scale weights per block (`quantization_config.weight_block_size`,
+    /// 128 × 128), not per tensor: engines run block-scaled GEMM kernels for them, never the
+    /// per-tensor cuBLASLt GEMM (docs/policies.md, "Per-tensor fp8 GEMMs on cuBLASLt").
+    #[serde(default)]
+    pub fp8_block_scaled: bool,
 }
 
 /// A part of a transformer layer's weights, as a checkpoint's quantisation config names them.

@@ -285,6 +285,13 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
             if Version::at_least(t.version, 0, 11) { 0 } else { VLLM_CUSTOM_ALL_REDUCE_MAX_MIB },
         ),
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
+        // Per-tensor fp8 linears on SM100 run FlashInfer's `bmm_fp8` (cuBLASLt): `Fp8LinearOp`
+        // prefers `flashinfer` from capability 10.0 (`w8a8_utils.py`; later releases'
+        // `FlashInferScaledMMLinearKernel`, min capability 100); CUTLASS on Hopper.
+        Setting::new(
+            "roofline_execution_time_predictor_config_fp8_cublaslt_gemm",
+            SM100_DEVICES.contains(&t.device.as_str()),
+        ),
         // torch.compile's piecewise CUDA graphs for every step of up to
         // min(2 × max_num_seqs, 512, max_num_batched_tokens) tokens, prefill included; larger
         // steps run the compiled model eagerly.
@@ -692,6 +699,9 @@ fn trtllm(t: &EngineTarget) -> Vec<Setting> {
         // Its custom all-reduce kernels (NCCL above their size limit); cuBLAS GEMMs as vLLM's.
         Setting::new("roofline_execution_time_predictor_config_all_reduce_kernel", "trtllm_custom"),
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
+        // Its FP8 QDQ linears (per-tensor fp8 checkpoints) run cuBLASLt on every GPU
+        // (`FP8QDQLinearMethod.apply` → `cublas_scaled_mm`; the CUDA-core GEMM is SM89/SM120).
+        Setting::new("roofline_execution_time_predictor_config_fp8_cublaslt_gemm", true),
         // Its decoder layers fuse the residual add and RMSNorm into the all-reduce (TP > 1:
         // the Llama layer above hidden 4096, the Qwen3-MoE and gpt-oss layers at any size) and
         // RoPE into the KV-cache write.
@@ -836,7 +846,7 @@ mod tests {
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_decode_attention"), "true");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"), "true");
-        assert_eq!(settings.len(), 19);
+        assert_eq!(settings.len(), 20);
     }
 
     #[test]
@@ -1080,6 +1090,20 @@ mod tests {
         assert_eq!(moe_us("Qwen/Qwen3.5-397B-A17B", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(moe_us("no-such/model", "b200", "fp8"), SGLANG_EAGER_MOE_LAYER_US);
         assert_eq!(SGLANG_EAGER_MOE_LAYER_US, 2500.0);
+    }
+
+    #[test]
+    fn per_tensor_fp8_gemms_run_cublaslt_in_trtllm_and_in_vllm_on_sm100() {
+        let flag = |engine: &str, device: &str| {
+            let (c, _) = applied(&[("serving_engine", engine), ("replica_config_device", device)]);
+            c.get("roofline_execution_time_predictor_config_fp8_cublaslt_gemm").to_text()
+        };
+        assert_eq!(flag("vllm", "b200"), "true");
+        assert_eq!(flag("vllm", "gb300"), "true");
+        assert_eq!(flag("vllm", "h200"), "false");
+        assert_eq!(flag("trtllm", "h200"), "true");
+        assert_eq!(flag("trtllm", "b200"), "true");
+        assert_eq!(flag("sglang", "b200"), "false");
     }
 
     #[test]

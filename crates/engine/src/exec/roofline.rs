@@ -104,6 +104,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 dense GEMMs run FlashInfer's TRTLLM-Gen block-scaled fp8 GEMM (SGLang with SGLANG_ENABLE_FLASHINFER_GEMM / --fp8-gemm-backend flashinfer_trtllm and DeepGEMM off), whose 8-32-token tiles re-read the weight per tile: each GEMM takes the larger of the curve and that streaming (K >= 256).",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_fp8_cublaslt_gemm",
+        "false",
+        "Whether per-tensor fp8 layer GEMMs run cuBLASLt: the 16-bit cuBLAS curve's latency terms at fp8 bytes and the fp8 curve's throughput.",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_mxfp4_moe_marlin",
         "false",
         "Whether weight-only MXFP4 experts (fp4 on a GPU without an fp4 rate) run vLLM's Marlin fused MoE (VLLM_MXFP4_USE_MARLIN=1), timed on the Marlin W4A16 fused-MoE fit (moe_experts_int4) at every size instead of the MXFP4 fit.",
@@ -326,6 +331,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
         flashinfer_trtllm_fp8_gemm: params
             .bool("roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm"),
+        fp8_cublaslt_gemm: params.bool("roofline_execution_time_predictor_config_fp8_cublaslt_gemm"),
         mxfp4_moe_marlin: params.bool("roofline_execution_time_predictor_config_mxfp4_moe_marlin"),
         moe_router_bf16: params.bool("roofline_execution_time_predictor_config_moe_router_bf16"),
         shared_experts_stream_max_tokens: params.float_in(
@@ -403,6 +409,10 @@ pub struct RooflineCoefficients {
     /// of the curve and its token tiles' operand streaming
     /// ([`cost::flashinfer_trtllm_fp8_stream_us`]).
     pub flashinfer_trtllm_fp8_gemm: bool,
+    /// Per-tensor fp8 layer GEMMs (a checkpoint without [`crate::catalog::ModelArch::fp8_block_scaled`])
+    /// on cuBLASLt (TensorRT-LLM's `cublas_scaled_mm`, vLLM's FlashInfer `bmm_fp8` on SM100)
+    /// instead of the CUTLASS kernel AIC's fp8 table times: [`cublaslt_fp8_curve`].
+    pub fp8_cublaslt_gemm: bool,
     /// Weight-only MXFP4 experts (fp4 without an fp4 rate) on vLLM's Marlin fused MoE
     /// (`Mxfp4Backend.MARLIN`, `fused_marlin_moe`: the WNA16 Marlin kernel INT4 experts run),
     /// timed on the Marlin fit ([`class::MOE_EXPERTS_INT4`]) where the device has one.
@@ -537,6 +547,7 @@ impl Default for RooflineCoefficients {
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
             flashinfer_trtllm_fp8_gemm: false,
+            fp8_cublaslt_gemm: false,
             mxfp4_moe_marlin: false,
             moe_router_bf16: false,
             shared_experts_stream_max_tokens: 0.0,
@@ -731,6 +742,19 @@ const ALL_REDUCE_LINK_EFFICIENCY: f64 = 0.45;
 /// Bytes per MiB.
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// A per-tensor fp8 GEMM on cuBLASLt, which TensorRT-LLM runs for every FP8 QDQ linear
+/// (`FP8QDQLinearMethod.apply` → `torch.ops.trtllm.cublas_scaled_mm`,
+/// `tensorrt_llm/_torch/modules/linear.py`; its CUDA-core path is SM89/SM120 only) and vLLM on
+/// SM100 (`Fp8LinearOp` prefers `flashinfer` there, `flashinfer_scaled_fp8_mm` →
+/// `bmm_fp8(..., "auto")`), where AIC's fp8 table times vLLM's CUTLASS kernel
+/// (`CutlassFP8ScaledMMLinearKernel`), whose fixed cost (6-8 µs) and per-K-step cost are about
+/// twice cuBLAS's. No table times cuBLASLt at fp8, so its launch, K-loop and bandwidth terms
+/// come from AIC's 16-bit table of the same library (`torch.nn.functional.linear`), applied to
+/// the fp8 bytes, and its tensor-core throughput from the measured fp8 kernel (`fp8`).
+pub fn cublaslt_fp8_curve(cublas: Curve, fp8: Curve) -> Curve {
+    Curve { compute_eff: fp8.compute_eff, m_tile: fp8.m_tile, sharpness: fp8.sharpness, ..cublas }
+}
+
 impl RooflinePredictor {
     /// A predictor for `replica`, with the embedded calibration; fails only if the device's
     /// calibration source is unknown.
@@ -785,6 +809,19 @@ impl RooflinePredictor {
             };
             if let Some(c) = cal.curve(&class) {
                 op_curves[op as usize] = c;
+            }
+        }
+        if settings.fp8_cublaslt_gemm && !m.fp8_block_scaled {
+            for op in [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj] {
+                let dtype = if matches!(op, Op::AttnPreProj | Op::AttnPostProj) {
+                    attention_weights
+                } else {
+                    weights
+                };
+                let bf16 = cal.curve(&layer_gemm_class(op, GemmKernels::Vllm, Dtype::Bf16));
+                if let (Dtype::Fp8, Some(cublas)) = (dtype, bf16) {
+                    op_curves[op as usize] = cublaslt_fp8_curve(cublas, op_curves[op as usize]);
+                }
             }
         }
 
@@ -3667,6 +3704,33 @@ mod latent_tests {
             bf16.token_op_us(Op::AttnPostProj, 8192.0),
             bf16_generic.token_op_us(Op::AttnPostProj, 8192.0)
         );
+    }
+
+    #[test]
+    fn per_tensor_fp8_gemms_on_cublaslt_take_the_16_bit_curves_latency_terms() {
+        // Llama-3.1-70B (a per-tensor ModelOpt fp8 checkpoint) at TP 8 on B200: AIC's CUTLASS fp8
+        // table costs ~55 µs a layer's four GEMMs at 4 tokens; cuBLASLt at fp8 bytes ~35.
+        let on = RooflineCoefficients { fp8_cublaslt_gemm: true, ..Default::default() };
+        let lt = predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "fp8", on.clone());
+        let cutlass =
+            predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "fp8", RooflineCoefficients::default());
+        let ops = [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj];
+        let layer = |p: &RooflinePredictor, t: f64| ops.iter().map(|op| p.token_op_us(*op, t)).sum::<f64>();
+        let (fast, slow) = (layer(&lt, 4.0), layer(&cutlass, 4.0));
+        assert!((30.0..40.0).contains(&fast) && (50.0..60.0).contains(&slow), "{fast} {slow}");
+        // The fp8 kernel's throughput still sets a prefill: within 5 % at 8,192 tokens.
+        let (big_lt, big_cutlass) = (layer(&lt, 8192.0), layer(&cutlass, 8192.0));
+        assert!((big_lt / big_cutlass - 1.0).abs() < 0.05, "{big_lt} {big_cutlass}");
+        // A block-scaled checkpoint (DeepSeek-V3's) and 16-bit weights keep their curves.
+        let block = predictor_of("deepseek-ai/DeepSeek-V3", "b200", "8", "fp8", on.clone());
+        assert_eq!(
+            block.token_op_us(Op::AttnPostProj, 4.0),
+            deepseek_on("b200", "8", "fp8").token_op_us(Op::AttnPostProj, 4.0)
+        );
+        let bf16 = predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "bf16", on);
+        let bf16_off =
+            predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "bf16", RooflineCoefficients::default());
+        assert_eq!(layer(&bf16, 4.0), layer(&bf16_off, 4.0));
     }
 
     #[test]

@@ -153,6 +153,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         sparse_attention: None,
         architecture: family.architectures.first().cloned(),
         fp4_unquantised: f.fp4_unquantised(num_layers),
+        fp8_block_scaled: f.fp8_block_scaled(),
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
@@ -633,6 +634,17 @@ impl<'a> Fields<'a> {
             num_layers > 0 && (0..num_layers).all(|l| layers.contains(&l))
         };
         if every_layer { vec![WeightPart::Attention] } else { Vec::new() }
+    }
+
+    /// Whether the checkpoint's `quantization_config` scales its weights per block
+    /// (`weight_block_size`, as DeepSeek's and Qwen3's fp8 checkpoints do):
+    /// [`ModelArch::fp8_block_scaled`].
+    fn fp8_block_scaled(&self) -> bool {
+        self.root
+            .get("quantization_config")
+            .or_else(|| self.v.get("quantization_config"))
+            .and_then(|q| q.get("weight_block_size"))
+            .is_some_and(|b| !b.is_null())
     }
 
     /// Warns about the architecture fields that change memory or time but are not modelled.

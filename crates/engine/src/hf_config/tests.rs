@@ -440,3 +440,18 @@ fn a_checkpoint_that_leaves_self_attn_unconverted_keeps_attention_unquantised_un
     assert!(read(&config(edges)).arch.fp4_unquantised.is_empty());
     assert!(read(&config("null")).arch.fp4_unquantised.is_empty());
 }
+
+#[test]
+fn a_weight_block_size_marks_the_fp8_checkpoint_block_scaled() {
+    let with = |q: &str| {
+        let text = format!(
+            r#"{{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+            "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256,
+            "max_position_embeddings": 8192, "quantization_config": {q}}}"#
+        );
+        read(&text).arch.fp8_block_scaled
+    };
+    assert!(with(r#"{"quant_method": "fp8", "weight_block_size": [128, 128]}"#));
+    assert!(!with(r#"{"quant_method": "modelopt", "quant_algo": "FP8"}"#));
+    assert!(!with("null"));
+}
