@@ -517,6 +517,48 @@ pub fn moe_experts_us(
     us
 }
 
+/// Rows per expert block of vLLM's fused Marlin MoE for `routed` token-expert pairs over
+/// `experts` local experts: the first of 8, 16, 32, 48, 64 with `routed / experts / size < 0.9`,
+/// else 64 (`fused_marlin_moe`, `vllm/model_executor/layers/fused_moe/fused_marlin_moe.py`).
+pub fn marlin_block_size(routed: f64, experts: f64) -> f64 {
+    let per_expert = routed / experts.max(1.0);
+    [8.0, 16.0, 32.0, 48.0].into_iter().find(|size| per_expert / size < 0.9).unwrap_or(64.0)
+}
+
+/// The routed experts of one MoE layer on vLLM's fused Marlin MoE (`moe_wna16_marlin_gemm`),
+/// µs: `moe_align_block_size` pads each expert's rows to blocks of [`marlin_block_size`] rows
+/// and the kernel runs each block against its expert's whole weight, so both grouped GEMMs
+/// cost `curve.per_item_us` per block, every block's weight bytes and every padded row's
+/// FLOPs. `tokens` tokens reach `active` experts, evenly (the ceiling of their share per block).
+#[allow(clippy::too_many_arguments)] // moe_experts_us's arguments.
+pub fn marlin_moe_us(
+    curve: &Curve,
+    act: &Curve,
+    gemm_peaks: Peaks,
+    peaks: Peaks,
+    shape: &MoeShape,
+    tokens: f64,
+    active: f64,
+    weight_bytes: f64,
+) -> f64 {
+    if tokens <= 0.0 || active <= 0.0 {
+        return 0.0;
+    }
+    let routed = tokens * shape.top_k;
+    let size = marlin_block_size(routed, shape.experts);
+    let blocks = active * (routed / active / size).ceil().max(1.0);
+    let projections = if shape.gated { 2.0 } else { 1.0 };
+    let grouped = |n: f64, k: f64| {
+        let flops = 2.0 * blocks * size * n * k;
+        let bytes = routed * (n + k) * ACT_BYTES + blocks * n * k * weight_bytes;
+        roofline_us(curve, gemm_peaks, flops, bytes, blocks, 1.0)
+    };
+    let act_bytes = (projections + 1.0) * routed * shape.expert_dim * ACT_BYTES;
+    grouped(projections * shape.expert_dim, shape.hidden)
+        + grouped(shape.hidden, shape.expert_dim)
+        + elementwise_us(act, peaks, act_bytes, shape.expert_dim)
+}
+
 /// Mean routed tokens per expert below which a quantised MoE layer's experts are timed on the
 /// generic GEMM curve of their dtype alone (decode-sized batches: weight streaming, which that
 /// curve gets right against measured TPOT).

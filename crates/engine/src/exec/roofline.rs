@@ -616,6 +616,10 @@ pub struct RooflinePredictor {
     /// The routed experts also take vLLM 0.12's DeepGEMM MoE over its padded layout, the larger
     /// of the two (`RooflineCoefficients::deepgemm_moe_padded`, where it applies).
     deepgemm_padded: bool,
+    /// Weight-only MXFP4 experts under `mxfp4_moe_marlin` on vLLM's fused Marlin MoE in its
+    /// block form ([`cost::marlin_moe_us`], [`class::MOE_EXPERTS_MARLIN`]) where the device has
+    /// the fit, with the checkpoint's bytes per expert weight.
+    marlin_moe: Option<(Curve, f64)>,
     all_reduce: Option<Collective>,
     /// From this message size (bytes) on, NCCL's fit instead of `all_reduce` (an engine kernel
     /// whose buffer is smaller).
@@ -983,6 +987,12 @@ impl RooflinePredictor {
         let mxfp4_marlin = (whole_range_moe && replica.mxfp4_experts() && settings.mxfp4_moe_marlin)
             .then(|| cal.curve(class::MOE_EXPERTS_INT4))
             .flatten();
+        // MXFP4 experts on Marlin take its block form where the device has it (INT4 experts keep
+        // `moe_experts_int4`: on Kimi-K2.5's rows the block form moved TPOT from +4 to +7-9 %).
+        let marlin_moe = (m.moe.is_some() && mxfp4_marlin.is_some())
+            .then(|| cal.curve(class::MOE_EXPERTS_MARLIN))
+            .flatten()
+            .map(|curve| (curve, replica.expert_bytes_per_element()));
         let int4_experts = if m.moe.is_some() && expert_weights != weights {
             format!(
                 "; INT4 weight-only routed experts (W4A16) on {}'s Marlin fused-MoE fit{}, the other weights bf16",
@@ -1040,6 +1050,7 @@ impl RooflinePredictor {
         let moe_router_bf16 = settings.moe_router_bf16;
         RooflinePredictor {
             deepgemm_padded,
+            marlin_moe,
             settings,
             layers: replica.layers_per_stage() as f64,
             first_k_dense: m.moe.as_ref().map_or(0, |moe| moe.first_k_dense_layers),
@@ -1362,6 +1373,20 @@ impl RooflinePredictor {
     /// larger of it and the padded layout of `routed_rows` routed rows
     /// ([`cost::deepgemm_padded_moe_us`]).
     fn routed_experts_us(&self, shape: &MoeShape, tokens: f64, active: f64, routed_rows: f64) -> f64 {
+        if let Some((marlin, weight_bytes)) = &self.marlin_moe {
+            let (act, weight_bytes) = (&self.op_curves[Op::MlpAct as usize], *weight_bytes);
+            // Marlin multiplies at 16 bits (weight-only): the 16-bit peaks.
+            return cost::marlin_moe_us(
+                marlin,
+                act,
+                self.peaks,
+                self.peaks,
+                shape,
+                tokens,
+                active,
+                weight_bytes,
+            );
+        }
         let grouped = cost::moe_experts_blended_us(
             &self.moe_gemm,
             self.moe_prefill.as_ref(),
