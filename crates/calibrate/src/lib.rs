@@ -1454,7 +1454,8 @@ mod tests {
                 class::MOE_EXPERTS_FP4,
                 class::MOE_EXPERTS_INT4,
                 class::MOE_EXPERTS_FP8_ALL_SIZES,
-                class::MOE_EXPERTS_FP8_CUTLASS
+                class::MOE_EXPERTS_FP8_CUTLASS,
+                class::MOE_EXPERTS_MARLIN
             ]
         );
         // INT4 weight-only experts are fitted from one token up; the others at prefill sizes.
@@ -1495,6 +1496,41 @@ mod tests {
                 mape(fused),
                 mape(generic)
             );
+        }
+    }
+
+    #[test]
+    fn the_marlin_block_fit_beats_the_int4_fit_on_both_marlin_tables() {
+        // Where ../shared is present: the joint fit reads the INT4 table and only the Marlin
+        // rows of the MXFP4 one, and on each table's rows (1-8192 tokens) it is nearer AIC's
+        // measurements than the INT4 fit of Kimi-K2.5's rows (the MXFP4 rows without their
+        // method's per-call offset: the block form alone).
+        let shared = std::env::var_os("LLMSIM_SHARED_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        if !shared.join("profiles/aic").is_dir() {
+            assert!(std::env::var_os("LLMSIM_REQUIRE_SHARED").is_none(), "{} is missing", shared.display());
+            eprintln!("skipped: no {}", shared.display());
+            return;
+        }
+        for (system, name) in [("h100_sxm", "h100"), ("h200_sxm", "h200")] {
+            let cal = Calibration::embedded().device(name).unwrap();
+            let (marlin, int4) =
+                (cal.curve(class::MOE_EXPERTS_MARLIN).unwrap(), cal.curve(class::MOE_EXPERTS_INT4).unwrap());
+            let act = cal.curve(class::MLP_ACT).unwrap();
+            let dev = device(name);
+            let rows = moe_marlin_rows(&shared, system).unwrap();
+            assert!(rows.iter().all(|(r, _)| r.kernel.contains("marlin") && r.ep == 1));
+            for weights in [Dtype::Int4, Dtype::Fp4] {
+                let rows: Vec<&data::MoeRow> =
+                    rows.iter().filter(|(_, w)| *w == weights).map(|(r, _)| r).collect();
+                assert!(rows.len() > 100, "{system} {weights:?}: {} rows", rows.len());
+                let block =
+                    fit::mape(rows.iter().map(|r| (marlin_row_us(&marlin, &act, dev, weights, r), r.us)));
+                let old =
+                    fit::mape(rows.iter().map(|r| (moe_row_us(&int4, &act, dev, Dtype::Int4, r), r.us)));
+                assert!(block < old, "{system} {weights:?}: block form {block:.1} % vs INT4 fit {old:.1} %");
+            }
         }
     }
 

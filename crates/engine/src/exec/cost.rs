@@ -935,6 +935,42 @@ mod tests {
     }
 
     #[test]
+    fn marlin_blocks_follow_vllms_block_size_rule() {
+        // fused_marlin_moe: the first of 8, 16, 32, 48, 64 with M·topk/E/size < 0.9.
+        assert_eq!(marlin_block_size(4.0 * 4.0, 128.0), 8.0);
+        assert_eq!(marlin_block_size(384.0 * 8.0, 384.0), 16.0, "8 a expert: 8/8 = 1 ≥ 0.9");
+        assert_eq!(marlin_block_size(1024.0 * 8.0, 384.0), 32.0);
+        assert_eq!(marlin_block_size(1536.0 * 8.0, 384.0), 48.0);
+        assert_eq!(marlin_block_size(4096.0 * 8.0, 384.0), 64.0);
+        // Kimi-K2.5's experts at TP 8: each block of 64 rows reads its expert's weight again, so
+        // 4096 tokens (85 a expert, two blocks) cost about twice 3072 (64, one block), as AIC's
+        // moe_int4_wo.csv measures (H100: 1620 → 2855 µs).
+        let shape = MoeShape {
+            hidden: 7168.0,
+            experts: 384.0,
+            top_k: 8.0,
+            expert_dim: 256.0,
+            shared_dim: 0.0,
+            gated: true,
+        };
+        let curve = Curve { per_item_us: 0.15, ..Curve::roofline(0.3, 1.0, 18.0) };
+        let act = Curve::memory(0.8, 3.0);
+        let us = |t: f64| marlin_moe_us(&curve, &act, H100, H100, &shape, t, 384.0f64.min(t * 8.0), 0.5625);
+        let (one, two) = (us(3072.0), us(4096.0));
+        assert!(two > 1.6 * one, "{one:.0} → {two:.0} µs");
+        // Each block costs `per_item_us` in both GEMMs: 8 → 64 experts at one token each.
+        let per_block = Curve { per_item_us: 1.0, ..curve };
+        let blocks = |t: f64| {
+            marlin_moe_us(&per_block, &act, H100, H100, &shape, t, t * 8.0, 0.5625)
+                - marlin_moe_us(&curve, &act, H100, H100, &shape, t, t * 8.0, 0.5625)
+        };
+        assert!(
+            (blocks(1.0) - 2.0 * 0.85 * 8.0).abs() < 1e-6 && (blocks(8.0) - 2.0 * 0.85 * 64.0).abs() < 1e-6
+        );
+        assert_eq!(marlin_moe_us(&curve, &act, H100, H100, &shape, 0.0, 0.0, 0.5625), 0.0);
+    }
+
+    #[test]
     fn soft_max_lies_between_max_and_sum() {
         for k in [1.0, 1.3, 2.0, 8.0] {
             let s = soft_max(3.0, 4.0, k);

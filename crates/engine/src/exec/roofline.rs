@@ -3776,6 +3776,47 @@ mod latent_tests {
     }
 
     #[test]
+    fn mxfp4_experts_on_marlin_take_the_block_form_at_the_checkpoints_bytes() {
+        let gpt_oss = |device: &str, tp: &str, marlin: bool| {
+            let settings = RooflineCoefficients { mxfp4_moe_marlin: marlin, ..Default::default() };
+            predictor_of("openai/gpt-oss-120b", device, tp, "fp4", settings)
+        };
+        for device in ["h100", "h200"] {
+            let cal = Calibration::embedded().device(device).unwrap();
+            let p = gpt_oss(device, "8", true);
+            let fit = cal.curve(class::MOE_EXPERTS_MARLIN).expect("the joint Marlin fit");
+            assert_eq!(p.marlin_moe, Some((fit, 0.5 + 1.0 / 32.0)), "{device}: MXFP4's bytes");
+            assert!(gpt_oss(device, "8", false).marlin_moe.is_none(), "Triton keeps its fit");
+            // At decode sizes the block form prices gpt-oss's small experts (2880 × 360 a rank at
+            // TP 8) below the INT4 fit of Kimi-K2.5's: the per-call cost of the WNA16 rows.
+            let moe = p.moe.as_ref().unwrap();
+            let (shape, routing) = moe;
+            let routed = MoeShape { shared_dim: 0.0, ..*shape };
+            for (tokens, below) in [(1.0, 0.9), (4.0, 0.9), (16.0, 1.0)] {
+                let (_, block) = p.moe_us(moe, tokens);
+                let int4 = cost::moe_experts_us(
+                    &p.moe_gemm,
+                    &p.op_curves[Op::MlpAct as usize],
+                    p.gemm_peaks,
+                    p.peaks,
+                    &routed,
+                    tokens,
+                    routing.active_experts(tokens),
+                    p.expert_weight_bytes,
+                );
+                assert!(
+                    block < below * int4,
+                    "{device} {tokens}: block {block:.1} µs, INT4 fit {int4:.1} µs"
+                );
+            }
+        }
+        // INT4 experts keep the INT4 fit, the flag set or not.
+        let on = RooflineCoefficients { mxfp4_moe_marlin: true, ..Default::default() };
+        let int4 = predictor_of("deepseek-ai/DeepSeek-V3", "h200", "8", "int4", on);
+        assert!(int4.marlin_moe.is_none());
+    }
+
+    #[test]
     fn mxfp4_experts_on_vllms_marlin_moe_take_the_marlin_fit() {
         let gpt_oss = |device: &str, marlin: bool| {
             let settings = RooflineCoefficients { mxfp4_moe_marlin: marlin, ..Default::default() };
@@ -3797,6 +3838,7 @@ mod latent_tests {
         }
         // Blackwell's fp4 experts (an fp4 rate) ignore it.
         assert_eq!(gpt_oss("b200", true).moe_gemm, gpt_oss("b200", false).moe_gemm);
+        assert!(gpt_oss("b200", true).marlin_moe.is_none());
         // NVFP4 experts on Hopper (no MXFP4 architecture) ignore it too: they keep their fit.
         let nvfp4 = |marlin: bool| {
             let settings = RooflineCoefficients { mxfp4_moe_marlin: marlin, ..Default::default() };
