@@ -670,7 +670,7 @@ pub fn fit_family(
             // vLLM's fused Marlin MoE in its block form, INT4 and MXFP4 Marlin rows together.
             if let Some(f) = fit_moe_marlin(shared, system, dev, act)? {
                 let what = format!(
-                    "moe_int4_wo.csv and moe_w4a16_mxfp4.csv's Marlin rows, balanced routing, no EP, ≤ {MARLIN_FIT_TO} tokens, (shape, TP, band) weighted alike"
+                    "moe_int4_wo.csv + moe_w4a16_mxfp4.csv Marlin rows, balanced, EP 1, ≤ {MARLIN_FIT_TO} tokens"
                 );
                 out.push((class::MOE_EXPERTS_MARLIN.to_string(), fitted(f, source(&what))));
             }
@@ -818,14 +818,16 @@ pub fn marlin_weight_bytes(weights: Dtype) -> f64 {
 
 /// Fits vLLM's fused Marlin MoE ([`cost::marlin_moe_us`]) jointly over [`moe_marlin_rows`]
 /// (Kimi-K2's 384 experts in INT4, 896 experts in MXFP4), each (shape, TP, token band) weighted
-/// alike; `None` without rows or an activation curve. Marlin multiplies at 16 bits: the bf16 peaks.
+/// alike; `None` without rows or an activation curve, or on a GPU with an fp4 rate. Marlin multiplies at 16 bits: the bf16 peaks.
 pub fn fit_moe_marlin(
     shared: &Path,
     system: &str,
     dev: &DeviceSpec,
     act: Option<Curve>,
 ) -> Result<Option<Fitted>> {
-    let Some(act) = act else { return Ok(None) };
+    // Read only for weight-only MXFP4 experts, on a GPU without an fp4 rate: none elsewhere
+    // (every embedded byte is a byte the page downloads).
+    let Some(act) = act.filter(|_| dev.fp4_tflops.is_none()) else { return Ok(None) };
     let rows = moe_marlin_rows(shared, system)?;
     if rows.is_empty() {
         return Ok(None);
