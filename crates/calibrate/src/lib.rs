@@ -538,6 +538,7 @@ impl Family {
                 class::MOE_EXPERTS_INT4,
                 class::MOE_EXPERTS_FP8_ALL_SIZES,
                 class::MOE_EXPERTS_FP8_CUTLASS,
+                class::MOE_EXPERTS_MARLIN,
             ],
         }
     }
@@ -666,6 +667,13 @@ pub fn fit_family(
                 );
                 out.push((class::MOE_EXPERTS_FP8_CUTLASS.to_string(), fitted(f, source(&what))));
             }
+            // vLLM's fused Marlin MoE in its block form, INT4 and MXFP4 Marlin rows together.
+            if let Some(f) = fit_moe_marlin(shared, system, dev, act)? {
+                let what = format!(
+                    "moe_int4_wo.csv + moe_w4a16_mxfp4.csv Marlin rows, balanced, EP 1, ≤ {MARLIN_FIT_TO} tokens"
+                );
+                out.push((class::MOE_EXPERTS_MARLIN.to_string(), fitted(f, source(&what))));
+            }
         }
     }
     Ok(out)
@@ -757,6 +765,115 @@ pub fn moe_row_us(c: &Curve, act: &Curve, dev: &DeviceSpec, weights: Dtype, r: &
         weights.bytes_per_element(),
     )
 }
+
+/// Tokens up to which [`fit_moe_marlin`] fits the Marlin rows.
+pub const MARLIN_FIT_TO: f64 = 8192.0;
+
+/// The balanced, EP-1 rows of vLLM's fused Marlin MoE up to [`MARLIN_FIT_TO`] tokens, each with
+/// its experts' dtype: every row of `moe_int4_wo.csv` (compressed-tensors WNA16, INT4) and the
+/// `marlin` rows of `moe_w4a16_mxfp4.csv` (MXFP4 weights); empty where the system has neither.
+pub fn moe_marlin_rows(shared: &Path, system: &str) -> Result<Vec<(data::MoeRow, Dtype)>> {
+    let mut out = Vec::new();
+    for (file, weights) in [("moe_int4_wo", Dtype::Int4), ("moe_w4a16_mxfp4", Dtype::Fp4)] {
+        let rows = data::aic_moe_if_present(shared, system, file)?;
+        out.extend(
+            rows.into_iter()
+                .filter(|r| r.ep == 1 && r.dist == "balanced" && r.tokens <= MARLIN_FIT_TO)
+                .filter(|r| r.kernel.contains("marlin"))
+                .map(|r| (r, weights)),
+        );
+    }
+    Ok(out)
+}
+
+/// Predicted µs of a balanced Marlin fused-MoE row on `c` ([`cost::marlin_moe_us`], the
+/// predictor's form) with `weights` experts: every expert the picks reach, evenly loaded.
+pub fn marlin_row_us(c: &Curve, act: &Curve, dev: &DeviceSpec, weights: Dtype, r: &data::MoeRow) -> f64 {
+    let shape = cost::MoeShape {
+        hidden: r.hidden,
+        experts: r.experts,
+        top_k: r.top_k,
+        expert_dim: r.inter / f64::from(r.tp),
+        shared_dim: 0.0,
+        gated: true,
+    };
+    cost::marlin_moe_us(
+        c,
+        act,
+        peaks(dev, Dtype::Bf16),
+        peaks(dev, Dtype::Bf16),
+        &shape,
+        r.tokens,
+        r.experts.min(r.tokens * r.top_k),
+        marlin_weight_bytes(weights),
+    )
+}
+
+/// Bytes per expert weight of a Marlin table's rows: INT4 group 32 with bf16 scales, and MXFP4
+/// (`Fp4` here) at 4 bits and one E8M0 scale per 32, as the predictor reads an MXFP4
+/// checkpoint's experts (`ReplicaConfig::expert_bytes_per_element`).
+pub fn marlin_weight_bytes(weights: Dtype) -> f64 {
+    if weights == Dtype::Fp4 { 0.5 + 1.0 / 32.0 } else { weights.bytes_per_element() }
+}
+
+/// Fits vLLM's fused Marlin MoE ([`cost::marlin_moe_us`]) jointly over [`moe_marlin_rows`]
+/// (Kimi-K2's 384 experts in INT4, 896 experts in MXFP4), each (shape, TP, token band) weighted
+/// alike; `None` without rows or an activation curve, or on a GPU with an fp4 rate. Marlin multiplies at 16 bits: the bf16 peaks.
+pub fn fit_moe_marlin(
+    shared: &Path,
+    system: &str,
+    dev: &DeviceSpec,
+    act: Option<Curve>,
+) -> Result<Option<Fitted>> {
+    // Read only for weight-only MXFP4 experts, on a GPU without an fp4 rate: none elsewhere
+    // (every embedded byte is a byte the page downloads).
+    let Some(act) = act.filter(|_| dev.fp4_tflops.is_none()) else { return Ok(None) };
+    let rows = moe_marlin_rows(shared, system)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let key = |(r, _): &(data::MoeRow, Dtype)| {
+        (r.hidden as u64, r.inter as u64, r.experts as u64, r.tp, token_band(r.tokens))
+    };
+    let mut counts: BTreeMap<(u64, u64, u64, u32, usize), usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(key(r)).or_default() += 1;
+    }
+    let start = Curve { per_item_us: 1.0, ..Curve::roofline(0.5, 0.8, 10.0) };
+    // The MXFP4 rows' method (compressed-tensors W4A4 MXFP4 on `MarlinExperts`) takes a fixed
+    // time per call on top of the kernels the INT4 rows' method runs: an offset of its own,
+    // searched (golden section, 0-60 µs) around the shared fit and not kept in the curve.
+    let fit_at = |offset: f64| {
+        fit::fit_weighted(
+            Form::Gemm,
+            start,
+            &rows,
+            |c, (r, w)| marlin_row_us(c, &act, dev, *w, r) + if *w == Dtype::Fp4 { offset } else { 0.0 },
+            |(r, _)| r.us,
+            |r| 1.0 / counts[&key(r)] as f64,
+        )
+    };
+    let (mut lo, mut hi) = (0.0f64, MARLIN_MXFP4_OFFSET_MAX_US);
+    let golden = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..MARLIN_OFFSET_STEPS {
+        let (a, b) = (hi - golden * (hi - lo), lo + golden * (hi - lo));
+        if fit_at(a).loss <= fit_at(b).loss {
+            hi = b;
+        } else {
+            lo = a;
+        }
+    }
+    let offset = (lo + hi) / 2.0;
+    let f = fit_at(offset);
+    // Its in-sample error counts the offset on the MXFP4 rows.
+    eprintln!("{system}: Marlin MXFP4 method offset {offset:.1} µs a call");
+    Ok(Some(f))
+}
+
+/// The upper end of [`fit_moe_marlin`]'s search for the MXFP4 rows' per-call offset, µs.
+pub const MARLIN_MXFP4_OFFSET_MAX_US: f64 = 60.0;
+/// Golden-section steps of that search (0.6 µs wide at the end).
+pub const MARLIN_OFFSET_STEPS: usize = 10;
 
 /// AIC's name for FlashInfer's CUTLASS fused MoE in `moe_fp8_block.csv` (a copy of
 /// TensorRT-LLM's `CutlassMoeFCRunner`; vLLM runs it only with EP > 1).
@@ -1339,7 +1456,8 @@ mod tests {
                 class::MOE_EXPERTS_FP4,
                 class::MOE_EXPERTS_INT4,
                 class::MOE_EXPERTS_FP8_ALL_SIZES,
-                class::MOE_EXPERTS_FP8_CUTLASS
+                class::MOE_EXPERTS_FP8_CUTLASS,
+                class::MOE_EXPERTS_MARLIN
             ]
         );
         // INT4 weight-only experts are fitted from one token up; the others at prefill sizes.
@@ -1380,6 +1498,41 @@ mod tests {
                 mape(fused),
                 mape(generic)
             );
+        }
+    }
+
+    #[test]
+    fn the_marlin_block_fit_beats_the_int4_fit_on_both_marlin_tables() {
+        // Where ../shared is present: the joint fit reads the INT4 table and only the Marlin
+        // rows of the MXFP4 one, and on each table's rows (1-8192 tokens) it is nearer AIC's
+        // measurements than the INT4 fit of Kimi-K2.5's rows (the MXFP4 rows without their
+        // method's per-call offset: the block form alone).
+        let shared = std::env::var_os("LLMSIM_SHARED_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        if !shared.join("profiles/aic").is_dir() {
+            assert!(std::env::var_os("LLMSIM_REQUIRE_SHARED").is_none(), "{} is missing", shared.display());
+            eprintln!("skipped: no {}", shared.display());
+            return;
+        }
+        for (system, name) in [("h100_sxm", "h100"), ("h200_sxm", "h200")] {
+            let cal = Calibration::embedded().device(name).unwrap();
+            let (marlin, int4) =
+                (cal.curve(class::MOE_EXPERTS_MARLIN).unwrap(), cal.curve(class::MOE_EXPERTS_INT4).unwrap());
+            let act = cal.curve(class::MLP_ACT).unwrap();
+            let dev = device(name);
+            let rows = moe_marlin_rows(&shared, system).unwrap();
+            assert!(rows.iter().all(|(r, _)| r.kernel.contains("marlin") && r.ep == 1));
+            for weights in [Dtype::Int4, Dtype::Fp4] {
+                let rows: Vec<&data::MoeRow> =
+                    rows.iter().filter(|(_, w)| *w == weights).map(|(r, _)| r).collect();
+                assert!(rows.len() > 100, "{system} {weights:?}: {} rows", rows.len());
+                let block =
+                    fit::mape(rows.iter().map(|r| (marlin_row_us(&marlin, &act, dev, weights, r), r.us)));
+                let old =
+                    fit::mape(rows.iter().map(|r| (moe_row_us(&int4, &act, dev, Dtype::Int4, r), r.us)));
+                assert!(block < old, "{system} {weights:?}: block form {block:.1} % vs INT4 fit {old:.1} %");
+            }
         }
     }
 

@@ -80,6 +80,12 @@ pub mod class {
     /// Marlin MoE takes 1.6-3.8× the generic 16-bit GEMM's time at decode sizes); elsewhere INT4
     /// experts take [`GEMM`].
     pub const MOE_EXPERTS_INT4: &str = "moe_experts_int4";
+    /// vLLM's fused Marlin MoE (INT4 and weight-only MXFP4 experts) in the block form of
+    /// [`crate::exec::cost::marlin_moe_us`] (a cost per expert block): fitted jointly on
+    /// `moe_int4_wo.csv` and the Marlin rows of `moe_w4a16_mxfp4.csv` (384 and 896 experts), so it
+    /// carries across expert counts and sizes. Where present it times weight-only MXFP4 experts on
+    /// Marlin (`mxfp4_moe_marlin`); INT4 experts keep [`MOE_EXPERTS_INT4`].
+    pub const MOE_EXPERTS_MARLIN: &str = "moe_experts_marlin";
     /// Prefill attention, bf16 KV cache.
     pub const PREFILL_ATTENTION: &str = "prefill_attention";
     /// Prefill attention, fp8 KV cache.

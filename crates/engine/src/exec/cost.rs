@@ -517,6 +517,48 @@ pub fn moe_experts_us(
     us
 }
 
+/// Rows per expert block of vLLM's fused Marlin MoE for `routed` token-expert pairs over
+/// `experts` local experts: the first of 8, 16, 32, 48, 64 with `routed / experts / size < 0.9`,
+/// else 64 (`fused_marlin_moe`, `vllm/model_executor/layers/fused_moe/fused_marlin_moe.py`).
+pub fn marlin_block_size(routed: f64, experts: f64) -> f64 {
+    let per_expert = routed / experts.max(1.0);
+    [8.0, 16.0, 32.0, 48.0].into_iter().find(|size| per_expert / size < 0.9).unwrap_or(64.0)
+}
+
+/// The routed experts of one MoE layer on vLLM's fused Marlin MoE (`moe_wna16_marlin_gemm`),
+/// µs: `moe_align_block_size` pads each expert's rows to blocks of [`marlin_block_size`] rows
+/// and the kernel runs each block against its expert's whole weight, so both grouped GEMMs
+/// cost `curve.per_item_us` per block, every block's weight bytes and every padded row's
+/// FLOPs. `tokens` tokens reach `active` experts, evenly (the ceiling of their share per block).
+#[allow(clippy::too_many_arguments)] // moe_experts_us's arguments.
+pub fn marlin_moe_us(
+    curve: &Curve,
+    act: &Curve,
+    gemm_peaks: Peaks,
+    peaks: Peaks,
+    shape: &MoeShape,
+    tokens: f64,
+    active: f64,
+    weight_bytes: f64,
+) -> f64 {
+    if tokens <= 0.0 || active <= 0.0 {
+        return 0.0;
+    }
+    let routed = tokens * shape.top_k;
+    let size = marlin_block_size(routed, shape.experts);
+    let blocks = active * (routed / active / size).ceil().max(1.0);
+    let projections = if shape.gated { 2.0 } else { 1.0 };
+    let grouped = |n: f64, k: f64| {
+        let flops = 2.0 * blocks * size * n * k;
+        let bytes = routed * (n + k) * ACT_BYTES + blocks * n * k * weight_bytes;
+        roofline_us(curve, gemm_peaks, flops, bytes, blocks, 1.0)
+    };
+    let act_bytes = (projections + 1.0) * routed * shape.expert_dim * ACT_BYTES;
+    grouped(projections * shape.expert_dim, shape.hidden)
+        + grouped(shape.hidden, shape.expert_dim)
+        + elementwise_us(act, peaks, act_bytes, shape.expert_dim)
+}
+
 /// Mean routed tokens per expert below which a quantised MoE layer's experts are timed on the
 /// generic GEMM curve of their dtype alone (decode-sized batches: weight streaming, which that
 /// curve gets right against measured TPOT).
@@ -890,6 +932,42 @@ mod tests {
             assert!(v >= last, "{t}: {v} < {last}");
             last = v;
         }
+    }
+
+    #[test]
+    fn marlin_blocks_follow_vllms_block_size_rule() {
+        // fused_marlin_moe: the first of 8, 16, 32, 48, 64 with M·topk/E/size < 0.9.
+        assert_eq!(marlin_block_size(4.0 * 4.0, 128.0), 8.0);
+        assert_eq!(marlin_block_size(384.0 * 8.0, 384.0), 16.0, "8 a expert: 8/8 = 1 ≥ 0.9");
+        assert_eq!(marlin_block_size(1024.0 * 8.0, 384.0), 32.0);
+        assert_eq!(marlin_block_size(1536.0 * 8.0, 384.0), 48.0);
+        assert_eq!(marlin_block_size(4096.0 * 8.0, 384.0), 64.0);
+        // Kimi-K2.5's experts at TP 8: each block of 64 rows reads its expert's weight again, so
+        // 4096 tokens (85 a expert, two blocks) cost about twice 3072 (64, one block), as AIC's
+        // moe_int4_wo.csv measures (H100: 1620 → 2855 µs).
+        let shape = MoeShape {
+            hidden: 7168.0,
+            experts: 384.0,
+            top_k: 8.0,
+            expert_dim: 256.0,
+            shared_dim: 0.0,
+            gated: true,
+        };
+        let curve = Curve { per_item_us: 0.15, ..Curve::roofline(0.3, 1.0, 18.0) };
+        let act = Curve::memory(0.8, 3.0);
+        let us = |t: f64| marlin_moe_us(&curve, &act, H100, H100, &shape, t, 384.0f64.min(t * 8.0), 0.5625);
+        let (one, two) = (us(3072.0), us(4096.0));
+        assert!(two > 1.6 * one, "{one:.0} → {two:.0} µs");
+        // Each block costs `per_item_us` in both GEMMs: 8 → 64 experts at one token each.
+        let per_block = Curve { per_item_us: 1.0, ..curve };
+        let blocks = |t: f64| {
+            marlin_moe_us(&per_block, &act, H100, H100, &shape, t, t * 8.0, 0.5625)
+                - marlin_moe_us(&curve, &act, H100, H100, &shape, t, t * 8.0, 0.5625)
+        };
+        assert!(
+            (blocks(1.0) - 2.0 * 0.85 * 8.0).abs() < 1e-6 && (blocks(8.0) - 2.0 * 0.85 * 64.0).abs() < 1e-6
+        );
+        assert_eq!(marlin_moe_us(&curve, &act, H100, H100, &shape, 0.0, 0.0, 0.5625), 0.0);
     }
 
     #[test]

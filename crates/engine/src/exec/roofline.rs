@@ -627,6 +627,10 @@ pub struct RooflinePredictor {
     /// The routed experts also take vLLM 0.12's DeepGEMM MoE over its padded layout, the larger
     /// of the two (`RooflineCoefficients::deepgemm_moe_padded`, where it applies).
     deepgemm_padded: bool,
+    /// Weight-only MXFP4 experts under `mxfp4_moe_marlin` on vLLM's fused Marlin MoE in its
+    /// block form ([`cost::marlin_moe_us`], [`class::MOE_EXPERTS_MARLIN`]) where the device has
+    /// the fit, with the checkpoint's bytes per expert weight.
+    marlin_moe: Option<(Curve, f64)>,
     all_reduce: Option<Collective>,
     /// From this message size (bytes) on, NCCL's fit instead of `all_reduce` (an engine kernel
     /// whose buffer is smaller).
@@ -1020,6 +1024,12 @@ impl RooflinePredictor {
         let mxfp4_marlin = (whole_range_moe && replica.mxfp4_experts() && settings.mxfp4_moe_marlin)
             .then(|| cal.curve(class::MOE_EXPERTS_INT4))
             .flatten();
+        // MXFP4 experts on Marlin take its block form where the device has it (INT4 experts keep
+        // `moe_experts_int4`: on Kimi-K2.5's rows the block form moved TPOT from +4 to +7-9 %).
+        let marlin_moe = (m.moe.is_some() && mxfp4_marlin.is_some())
+            .then(|| cal.curve(class::MOE_EXPERTS_MARLIN))
+            .flatten()
+            .map(|curve| (curve, replica.expert_bytes_per_element()));
         let int4_experts = if m.moe.is_some() && expert_weights != weights {
             format!(
                 "; INT4 weight-only routed experts (W4A16) on {}'s Marlin fused-MoE fit{}, the other weights bf16",
@@ -1077,6 +1087,7 @@ impl RooflinePredictor {
         let moe_router_bf16 = settings.moe_router_bf16;
         RooflinePredictor {
             deepgemm_padded,
+            marlin_moe,
             settings,
             layers: replica.layers_per_stage() as f64,
             first_k_dense: m.moe.as_ref().map_or(0, |moe| moe.first_k_dense_layers),
@@ -1399,6 +1410,20 @@ impl RooflinePredictor {
     /// larger of it and the padded layout of `routed_rows` routed rows
     /// ([`cost::deepgemm_padded_moe_us`]).
     fn routed_experts_us(&self, shape: &MoeShape, tokens: f64, active: f64, routed_rows: f64) -> f64 {
+        if let Some((marlin, weight_bytes)) = &self.marlin_moe {
+            let (act, weight_bytes) = (&self.op_curves[Op::MlpAct as usize], *weight_bytes);
+            // Marlin multiplies at 16 bits (weight-only): the 16-bit peaks.
+            return cost::marlin_moe_us(
+                marlin,
+                act,
+                self.peaks,
+                self.peaks,
+                shape,
+                tokens,
+                active,
+                weight_bytes,
+            );
+        }
         let grouped = cost::moe_experts_blended_us(
             &self.moe_gemm,
             self.moe_prefill.as_ref(),
@@ -3815,6 +3840,47 @@ mod latent_tests {
     }
 
     #[test]
+    fn mxfp4_experts_on_marlin_take_the_block_form_at_the_checkpoints_bytes() {
+        let gpt_oss = |device: &str, tp: &str, marlin: bool| {
+            let settings = RooflineCoefficients { mxfp4_moe_marlin: marlin, ..Default::default() };
+            predictor_of("openai/gpt-oss-120b", device, tp, "fp4", settings)
+        };
+        for device in ["h100", "h200"] {
+            let cal = Calibration::embedded().device(device).unwrap();
+            let p = gpt_oss(device, "8", true);
+            let fit = cal.curve(class::MOE_EXPERTS_MARLIN).expect("the joint Marlin fit");
+            assert_eq!(p.marlin_moe, Some((fit, 0.5 + 1.0 / 32.0)), "{device}: MXFP4's bytes");
+            assert!(gpt_oss(device, "8", false).marlin_moe.is_none(), "Triton keeps its fit");
+            // At decode sizes the block form prices gpt-oss's small experts (2880 × 360 a rank at
+            // TP 8) below the INT4 fit of Kimi-K2.5's: the per-call cost of the WNA16 rows.
+            let moe = p.moe.as_ref().unwrap();
+            let (shape, routing) = moe;
+            let routed = MoeShape { shared_dim: 0.0, ..*shape };
+            for (tokens, below) in [(1.0, 0.9), (4.0, 0.9), (16.0, 1.0)] {
+                let (_, block) = p.moe_us(moe, tokens);
+                let int4 = cost::moe_experts_us(
+                    &p.moe_gemm,
+                    &p.op_curves[Op::MlpAct as usize],
+                    p.gemm_peaks,
+                    p.peaks,
+                    &routed,
+                    tokens,
+                    routing.active_experts(tokens),
+                    p.expert_weight_bytes,
+                );
+                assert!(
+                    block < below * int4,
+                    "{device} {tokens}: block {block:.1} µs, INT4 fit {int4:.1} µs"
+                );
+            }
+        }
+        // INT4 experts keep the INT4 fit, the flag set or not.
+        let on = RooflineCoefficients { mxfp4_moe_marlin: true, ..Default::default() };
+        let int4 = predictor_of("deepseek-ai/DeepSeek-V3", "h200", "8", "int4", on);
+        assert!(int4.marlin_moe.is_none());
+    }
+
+    #[test]
     fn mxfp4_experts_on_vllms_marlin_moe_take_the_marlin_fit() {
         let gpt_oss = |device: &str, marlin: bool| {
             let settings = RooflineCoefficients { mxfp4_moe_marlin: marlin, ..Default::default() };
@@ -3836,6 +3902,7 @@ mod latent_tests {
         }
         // Blackwell's fp4 experts (an fp4 rate) ignore it.
         assert_eq!(gpt_oss("b200", true).moe_gemm, gpt_oss("b200", false).moe_gemm);
+        assert!(gpt_oss("b200", true).marlin_moe.is_none());
         // NVFP4 experts on Hopper (no MXFP4 architecture) ignore it too: they keep their fit.
         let nvfp4 = |marlin: bool| {
             let settings = RooflineCoefficients { mxfp4_moe_marlin: marlin, ..Default::default() };
