@@ -111,7 +111,7 @@ pub(super) const FLAGS: &[FlagDef] = &[
     FlagDef::bool(
         "roofline_execution_time_predictor_config_mxfp4_moe_marlin",
         "false",
-        "Whether weight-only MXFP4 experts (fp4 on a GPU without an fp4 rate) run vLLM's Marlin fused MoE (VLLM_MXFP4_USE_MARLIN=1), timed on the Marlin W4A16 fused-MoE fit (moe_experts_int4) at every size instead of the MXFP4 fit.",
+        "Whether weight-only MXFP4 experts (fp4 on a GPU without an fp4 rate) run vLLM's Marlin fused MoE (VLLM_MXFP4_USE_MARLIN=1), timed on the Marlin block fit (moe_experts_marlin; else moe_experts_int4) at every size instead of the MXFP4 fit.",
     ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_moe_router_bf16",
