@@ -82,7 +82,8 @@ pub fn plan(file: &PointsFile, options: &Options) -> Result<Plan, FilterError> {
                     .filter(|s| s.applies_to(&point.backend))
                     .map(|s| (s.flag.clone(), s.value.clone()))
                     .collect();
-                simulate::build(&config, &point.system, &point.model_path)
+                simulate::attention_heads_split(point, &config)
+                    .and_then(|()| simulate::build(&config, &point.system, &point.model_path))
                     .and_then(|sim| simulate::decode_kv_read_bound(point, &config, &sim))
                     .map(|_| config)
             });

@@ -1,6 +1,6 @@
 //! Running a point's configuration and taking the means the benchmark client reports.
 
-use llmsim_engine::{Config, Inputs, SimConfig, Simulation};
+use llmsim_engine::{Config, Inputs, SimConfig, Simulation, catalog};
 
 use crate::mapping::PointConfig;
 use crate::points::{Mode, ServingPoint};
@@ -42,6 +42,39 @@ pub fn build(config: &PointConfig, system: &str, model: &str) -> Result<SimConfi
     Config::from_pairs(pairs)
         .and_then(|c| SimConfig::build(&c, &Inputs::new()))
         .map_err(|errors| SkipReason::from_config_errors(&errors, system, model))
+}
+
+/// Refuses an aggregated row whose stated layout no serving engine starts: without attention
+/// DP, every engine splits the attention heads evenly over the TP ranks and asserts that TP
+/// divides them (SGLang `DeepseekV2AttentionMLA` and the other attention modules:
+/// `num_heads % attn_tp_size == 0`, attention-TP = TP / attention-DP; vLLM's
+/// `QKVParallelLinear` divides the heads by TP; TensorRT-LLM's `Attention` and `MLA` in
+/// `_torch/modules/attention.py`: `num_heads % tp_size == 0`, TP taken as 1 under
+/// `enable_attention_dp`). Such a row's `tp_size` counts the GPUs of several workers (replicas,
+/// or prefill and decode pools) whose split it does not record, so it is skipped with that
+/// meaning rather than with the engine's divisibility refusal.
+pub fn attention_heads_split(point: &ServingPoint, config: &PointConfig) -> Result<(), SkipReason> {
+    let Mode::Aggregated(instance) = point.mode else { return Ok(()) };
+    let tp = instance.tp_size.max(1);
+    if point.attention_dp_size.unwrap_or(1) > 1 {
+        return Ok(());
+    }
+    let name = config
+        .flags
+        .iter()
+        .find(|(f, _)| *f == "replica_config_model_name")
+        .map_or(point.model_path.as_str(), |(_, v)| v.as_str());
+    match catalog::find_model(name) {
+        Some(model) if !model.num_q_heads.is_multiple_of(tp) => Err(SkipReason::LayoutNotRunnable {
+            message: format!(
+                "tp_size {tp} without attention DP splits {}'s {} attention heads unevenly over {tp} ranks, which SGLang, vLLM and \
+                 TensorRT-LLM refuse: the row's tp_size counts the GPUs of several workers (replicas, or prefill and decode pools) \
+                 whose split it does not record",
+                model.name, model.num_q_heads
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Checks that the row's measured TPOT is physically possible on the deployment it states:
@@ -94,7 +127,8 @@ pub fn decode_kv_read_bound(
         return Err(SkipReason::BelowPhysicalBound {
             message: format!(
                 "measured TPOT {:.1} ms is below the {:.1} ms each decode step needs to read the KV cache of the ~{:.0} sequences one GPU holds \
-                 ({} KV bytes a token on one GPU, ≥ {:.0} tokens each, {:.0} GB/s): the row did not run the deployment it states",
+                 ({} KV bytes a token on one GPU, ≥ {:.0} tokens each, {:.0} GB/s): the row did not run the deployment it states; \
+                 its cache was spread over more GPUs (several workers, or attention DP the row does not record)",
                 point.silicon_tpot_ms,
                 bound_ms,
                 decoding,
@@ -274,6 +308,54 @@ mod tests {
         // The default row (Llama-3.1-70B, TP 4 on H200, 16 clients) is far from its bound.
         let p = point(&[]);
         assert_eq!(check(&p), Ok(()));
+    }
+
+    #[test]
+    fn a_tp_that_splits_the_attention_heads_unevenly_is_a_multi_worker_row() {
+        // DeepSeek-R1's 128 heads over TP 36 (TensorRT-LLM, NVFP4) or TP 72 (SGLang, fp8) on
+        // GB200, no attention DP: no engine starts that, so tp_size counts several workers' GPUs.
+        let row = |backend: &str, tp: &str, dp: &str| {
+            point(&[
+                ("model_path", "deepseek-ai/DeepSeek-R1"),
+                ("system", "gb200"),
+                ("backend", backend),
+                ("precision", if backend == "trtllm" { "fp4" } else { "fp8" }),
+                ("gemm_quant_mode", if backend == "trtllm" { "nvfp4" } else { "fp8" }),
+                ("moe_quant_mode", if backend == "trtllm" { "nvfp4" } else { "fp8_block" }),
+                ("isl", "1024"),
+                ("osl", "1024"),
+                ("batch_size", "512"),
+                ("tp_size", tp),
+                ("attention_dp_size", dp),
+                ("moe_tp_size", tp),
+                ("moe_ep_size", "1"),
+                ("silicon_ttft_ms", "1348.0"),
+                ("silicon_tpot_ms", "9.58"),
+                ("measured", "2025-11-17"),
+            ])
+        };
+        let check =
+            |p: &ServingPoint| attention_heads_split(p, &point_config(p, &Overrides::default()).unwrap());
+        for (backend, tp) in [("trtllm", "36"), ("trtllm", "12"), ("sglang", "72")] {
+            let reason = check(&row(backend, tp, "1")).unwrap_err();
+            assert_eq!(reason.kind(), "layout no engine runs");
+            let text = reason.to_string();
+            assert!(
+                text.starts_with(&format!(
+                    "tp_size {tp} without attention DP splits deepseek-ai/DeepSeek-R1's 128"
+                )),
+                "{text}"
+            );
+            assert!(text.contains("counts the GPUs of several workers"), "{text}");
+        }
+        // A TP that divides the heads passes on to the engine's checks, as does a row with
+        // attention DP (its attention TP is what the engine splits the heads over).
+        assert_eq!(check(&row("trtllm", "32", "1")), Ok(()));
+        assert_eq!(check(&row("sglang", "8", "")), Ok(()));
+        assert_eq!(check(&row("sglang", "72", "72")), Ok(()));
+        // Disaggregated rows are sized by their pools' columns.
+        let config = point_config(&row("trtllm", "36", "1"), &Overrides::default()).unwrap();
+        assert_eq!(attention_heads_split(&point(&[("mode", "disagg"), ("tp_size", "36")]), &config), Ok(()));
     }
 
     #[test]

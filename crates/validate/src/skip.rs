@@ -27,6 +27,10 @@ pub enum SkipReason {
     /// The row's measured figures are impossible on the deployment its columns state (its
     /// TPOT is below the time a decode step needs to read the KV cache its GPUs hold).
     BelowPhysicalBound { message: String },
+    /// An aggregated row whose stated layout no serving engine starts (its TP splits the
+    /// attention heads unevenly, with no attention DP): its `tp_size` counts the GPUs of several
+    /// workers whose split the row does not record.
+    LayoutNotRunnable { message: String },
     /// The simulation ran but refused requests (e.g. one that can never fit the KV cache).
     RequestsRefused { refused: u64, total: u64, reason: String },
 }
@@ -45,6 +49,7 @@ impl SkipReason {
             SkipReason::Refused { .. } => "refused by the engine",
             SkipReason::RequestsRefused { .. } => "requests refused in the run",
             SkipReason::BelowPhysicalBound { .. } => "measured below the stated deployment's bound",
+            SkipReason::LayoutNotRunnable { .. } => "layout no engine runs",
         }
     }
 
@@ -88,7 +93,9 @@ impl fmt::Display for SkipReason {
             SkipReason::Model { model, message } => write!(f, "model {model}: {message}"),
             SkipReason::Refused { flag, message } if flag.is_empty() => write!(f, "{message}"),
             SkipReason::Refused { flag, message } => write!(f, "--{flag}: {message}"),
-            SkipReason::BelowPhysicalBound { message } => f.write_str(message),
+            SkipReason::BelowPhysicalBound { message } | SkipReason::LayoutNotRunnable { message } => {
+                f.write_str(message)
+            }
             SkipReason::RequestsRefused { refused, total, reason } => {
                 write!(f, "{refused} of {total} requests refused: {reason}")
             }
