@@ -415,7 +415,8 @@ pub struct RooflineCoefficients {
     pub fp8_cublaslt_gemm: bool,
     /// Weight-only MXFP4 experts (fp4 without an fp4 rate) on vLLM's Marlin fused MoE
     /// (`Mxfp4Backend.MARLIN`, `fused_marlin_moe`: the WNA16 Marlin kernel INT4 experts run),
-    /// timed on the Marlin fit ([`class::MOE_EXPERTS_INT4`]) where the device has one.
+    /// timed on its block form ([`class::MOE_EXPERTS_MARLIN`]) where the device has one, else on
+    /// the W4A16 Marlin fit ([`class::MOE_EXPERTS_INT4`]).
     pub mxfp4_moe_marlin: bool,
     /// The MoE router's gate GEMM unquantised (bf16 weights, the 16-bit GEMM curve and rate)
     /// whatever the weights' dtype, as vLLM builds it (`quant_config=None`).
@@ -1020,16 +1021,16 @@ impl RooflinePredictor {
             Dtype::Fp4 => cal.curve(class::MOE_EXPERTS_FP4),
             Dtype::Bf16 | Dtype::Fp16 | Dtype::Int4 => None,
         };
-        // Weight-only MXFP4 experts on vLLM's Marlin MoE (`mxfp4_moe_marlin`): the Marlin fit.
-        let mxfp4_marlin = (whole_range_moe && replica.mxfp4_experts() && settings.mxfp4_moe_marlin)
-            .then(|| cal.curve(class::MOE_EXPERTS_INT4))
-            .flatten();
-        // MXFP4 experts on Marlin take its block form where the device has it (INT4 experts keep
-        // `moe_experts_int4`: on Kimi-K2.5's rows the block form moved TPOT from +4 to +7-9 %).
-        let marlin_moe = (m.moe.is_some() && mxfp4_marlin.is_some())
+        // Weight-only MXFP4 experts on vLLM's Marlin MoE (`mxfp4_moe_marlin`).
+        let on_marlin = whole_range_moe && replica.mxfp4_experts() && settings.mxfp4_moe_marlin;
+        // Its block form where the device has it (INT4 experts keep `moe_experts_int4`: on
+        // Kimi-K2.5's rows the block form moved TPOT from +4 to +7-9 %) ...
+        let marlin_moe = (m.moe.is_some() && on_marlin)
             .then(|| cal.curve(class::MOE_EXPERTS_MARLIN))
             .flatten()
             .map(|curve| (curve, replica.expert_bytes_per_element()));
+        // ... else the Marlin W4A16 fit of INT4 experts.
+        let mxfp4_marlin = on_marlin.then(|| cal.curve(class::MOE_EXPERTS_INT4)).flatten();
         let int4_experts = if m.moe.is_some() && expert_weights != weights {
             format!(
                 "; INT4 weight-only routed experts (W4A16) on {}'s Marlin fused-MoE fit{}, the other weights bf16",
@@ -1046,12 +1047,11 @@ impl RooflinePredictor {
             (Some(_), None) if fp8_all_sizes.is_some() => {
                 format!("; fp8 experts on {}'s fused-MoE fit at every size", cal.device)
             }
-            (Some(_), None) if mxfp4_marlin.is_some() => {
-                format!(
-                    "; weight-only MXFP4 experts (W4A16) on {}'s Marlin fused-MoE fit at every size",
-                    cal.device
-                )
-            }
+            (Some(_), None) if marlin_moe.is_some() || mxfp4_marlin.is_some() => format!(
+                "; weight-only MXFP4 experts (W4A16) on {}'s Marlin fused-MoE fit ({}) at every size",
+                cal.device,
+                if marlin_moe.is_some() { class::MOE_EXPERTS_MARLIN } else { class::MOE_EXPERTS_INT4 }
+            ),
             (Some(_), None) if whole_range_moe && expert_weights == Dtype::Fp4 => format!(
                 "; weight-only MXFP4 experts (W4A16) on {}'s fused-MoE fit at every size{}",
                 cal.device,
@@ -1125,7 +1125,8 @@ impl RooflinePredictor {
             fp8_token_tile_gemms,
             // MXFP4 experts at their own bytes where the generic fp4 GEMM prices them; a fused-MoE
             // fit over every size (weight-only MXFP4 on Hopper) was fitted at NVFP4's bytes, which
-            // its efficiency absorbs, and keeps them.
+            // its efficiency absorbs, and keeps them (the Marlin block form, `marlin_moe`, carries
+            // MXFP4's own 0.53125 B).
             expert_weight_bytes: if whole_range_moe {
                 expert_weights.bytes_per_element()
             } else {
@@ -3874,6 +3875,23 @@ mod latent_tests {
                 );
             }
         }
+        // A calibration with the block form but no INT4 fit still takes the block form (it was
+        // reachable only through the INT4 class before the stop-40 review).
+        let config = Config::from_pairs([
+            ("replica_config_model_name", "openai/gpt-oss-120b"),
+            ("replica_config_device", "h200"),
+            ("replica_config_network_device", "h200_dgx"),
+            ("replica_config_tensor_parallel_size", "8"),
+            ("replica_config_weight_dtype", "fp4"),
+        ])
+        .unwrap();
+        let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
+        let mut cal = Calibration::embedded().device("h200").unwrap().clone();
+        cal.curves.remove(class::MOE_EXPERTS_INT4);
+        let settings = RooflineCoefficients { mxfp4_moe_marlin: true, ..Default::default() };
+        let p = RooflinePredictor::with_calibration(&replica, settings, &cal, Calibration::embedded());
+        assert_eq!(p.marlin_moe.map(|(c, _)| c), cal.curve(class::MOE_EXPERTS_MARLIN));
+        assert!(p.describe().contains(class::MOE_EXPERTS_MARLIN), "{}", p.describe());
         // INT4 experts keep the INT4 fit, the flag set or not.
         let on = RooflineCoefficients { mxfp4_moe_marlin: true, ..Default::default() };
         let int4 = predictor_of("deepseek-ai/DeepSeek-V3", "h200", "8", "int4", on);

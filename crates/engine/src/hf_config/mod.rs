@@ -153,7 +153,7 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         sparse_attention: None,
         architecture: family.architectures.first().cloned(),
         fp4_unquantised: f.fp4_unquantised(num_layers),
-        fp8_block_scaled: f.fp8_block_scaled(),
+        fp8_block_scaled: f.fp8_block_scaled()?,
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })
@@ -637,14 +637,31 @@ impl<'a> Fields<'a> {
     }
 
     /// Whether the checkpoint's `quantization_config` scales its weights per block
-    /// (`weight_block_size`, as DeepSeek's and Qwen3's fp8 checkpoints do):
-    /// [`ModelArch::fp8_block_scaled`].
-    fn fp8_block_scaled(&self) -> bool {
-        self.root
-            .get("quantization_config")
-            .or_else(|| self.v.get("quantization_config"))
-            .and_then(|q| q.get("weight_block_size"))
-            .is_some_and(|b| !b.is_null())
+    /// (`weight_block_size: [rows, cols]`, as DeepSeek's and Qwen3's fp8 checkpoints do, or a
+    /// compressed-tensors group with `"strategy": "block"`): [`ModelArch::fp8_block_scaled`].
+    /// A `weight_block_size` that is not two positive whole numbers is an error.
+    fn fp8_block_scaled(&self) -> Result<bool, HfConfigError> {
+        let Some(q) = self.root.get("quantization_config").or_else(|| self.v.get("quantization_config"))
+        else {
+            return Ok(false);
+        };
+        match q.get("weight_block_size") {
+            None | Some(Value::Null) => {}
+            Some(b) => {
+                let sizes: Option<Vec<u64>> =
+                    b.as_array().map(|a| a.iter().filter_map(Value::as_u64).filter(|&n| n > 0).collect());
+                return match sizes {
+                    Some(s) if s.len() == 2 && b.as_array().is_some_and(|a| a.len() == 2) => Ok(true),
+                    _ => Err(HfConfigError::new(format!(
+                        "field 'quantization_config.weight_block_size' = {b} must be [rows, cols], two positive whole numbers"
+                    ))),
+                };
+            }
+        }
+        let block_group = q.get("config_groups").and_then(Value::as_object).is_some_and(|groups| {
+            groups.values().any(|g| g.pointer("/weights/strategy").and_then(Value::as_str) == Some("block"))
+        });
+        Ok(block_group)
     }
 
     /// Warns about the architecture fields that change memory or time but are not modelled.

@@ -454,4 +454,29 @@ fn a_weight_block_size_marks_the_fp8_checkpoint_block_scaled() {
     assert!(with(r#"{"quant_method": "fp8", "weight_block_size": [128, 128]}"#));
     assert!(!with(r#"{"quant_method": "modelopt", "quant_algo": "FP8"}"#));
     assert!(!with("null"));
+    assert!(!with(r#"{"quant_method": "fp8", "weight_block_size": null}"#));
+    // compressed-tensors: a group whose weights are scaled per block.
+    let group = |strategy: &str| {
+        format!(
+            r#"{{"quant_method": "compressed-tensors", "config_groups": {{"group_0": {{"weights": {{"num_bits": 8, "type": "float", "strategy": "{strategy}"}}}}}}}}"#
+        )
+    };
+    assert!(with(&group("block")));
+    assert!(!with(&group("tensor")));
+}
+
+#[test]
+fn a_malformed_weight_block_size_is_an_error_naming_the_field() {
+    for bad in
+        ["false", "[]", "0", "\"x\"", "[0, 0]", "[128]", "[128, 128, 128]", "[128, -1]", "[128.5, 128]"]
+    {
+        let text = format!(
+            r#"{{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+            "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256,
+            "max_position_embeddings": 8192, "quantization_config": {{"quant_method": "fp8", "weight_block_size": {bad}}}}}"#
+        );
+        let err =
+            model_from_hf_config("m", &text).err().unwrap_or_else(|| panic!("{bad} accepted")).to_string();
+        assert!(err.contains("quantization_config.weight_block_size"), "{bad}: {err}");
+    }
 }
