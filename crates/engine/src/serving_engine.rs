@@ -678,7 +678,7 @@ fn trtllm(t: &EngineTarget) -> Vec<Setting> {
         // Its MoE gates are unquantised whatever the checkpoint: gpt-oss's `MLPBlock.gate` a bf16
         // `Linear` (`tinygemm2` up to 128 tokens on SM90/SM100, `modeling_gpt_oss.py`), Qwen3's
         // `Qwen3Gate` a bf16 weight through `cublas_mm` (`modeling_qwen3_moe.py`), DeepSeek's
-        // `DeepseekV3Gate` its own unquantised weight (`modeling_deepseekv3.py`): bf16 GEMMs.
+        // `Deepseekv3Gate` its own bf16 weight (`modeling_deepseekv3.py`): bf16 GEMMs.
         Setting::new("roofline_execution_time_predictor_config_moe_router_bf16", true),
         // Its attention op decodes an fp8 KV cache with its own XQA kernels, not FlashAttention
         // (AIC's TensorRT-LLM generation-attention table, where the device has a fit of it).
