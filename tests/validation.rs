@@ -171,7 +171,11 @@ const MLA_MOE_BOUNDS: Bounds = &[
     // with the decode batch read per worker; 67.2 / 94.3 %, 13.1 / 42.6 % before the Hopper MLA
     // prefill rows were read absorbed, VALIDATION.md "MLA prefill on Hopper")
     // Stop 38 (19 points, the sample above): TTFT 47.5 / 74.9 %, TPOT 6.4 / 14.6 %.
-    ("trtllm", [0.50, 0.78], [0.08, 0.17]),
+    // Stop 40: TTFT 47.6 / 74.9 %, TPOT 8.2 / 15.4 % (-4.3 signed) with TensorRT-LLM's MoE gates
+    // in bf16 (VALIDATION.md, "TensorRT-LLM's gpt-oss: the bf16 router, and where the rest is"):
+    // the H200 DeepSeek-V3 rows, already under-predicted, lose the fp8 gate's floor (the same
+    // thinning with the gates on fp8: 6.4 / 14.6 %, -2.3 signed).
+    ("trtllm", [0.50, 0.78], [0.09, 0.17]),
 ];
 
 #[test]

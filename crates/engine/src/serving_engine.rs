@@ -709,6 +709,11 @@ fn trtllm(t: &EngineTarget) -> Vec<Setting> {
         // Its fp8 experts run the CUTLASS fused MoE (`MoeConfig.backend` CUTLASS by default,
         // `CutlassFusedMoE`): timed on that runner's fit where the device has one (H100/H200).
         Setting::new("roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe", true),
+        // Its MoE gates are unquantised whatever the checkpoint: gpt-oss's `MLPBlock.gate` a bf16
+        // `Linear` (`tinygemm2` up to 128 tokens on SM90/SM100, `modeling_gpt_oss.py`), Qwen3's
+        // `Qwen3Gate` a bf16 weight through `cublas_mm` (`modeling_qwen3_moe.py`), DeepSeek's
+        // `Deepseekv3Gate` its own bf16 weight (`modeling_deepseekv3.py`): bf16 GEMMs.
+        Setting::new("roofline_execution_time_predictor_config_moe_router_bf16", true),
         // Its attention op decodes an fp8 KV cache with its own XQA kernels, not FlashAttention
         // (AIC's TensorRT-LLM generation-attention table, where the device has a fit of it).
         Setting::new("roofline_execution_time_predictor_config_trtllm_decode_attention", true),
@@ -846,7 +851,8 @@ mod tests {
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_kernel_fusion"), "trtllm");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_decode_attention"), "true");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"), "true");
-        assert_eq!(settings.len(), 20);
+        assert_eq!(value(&c, "roofline_execution_time_predictor_config_moe_router_bf16"), "true");
+        assert_eq!(settings.len(), 21);
     }
 
     #[test]
