@@ -54,9 +54,13 @@ pub fn build(config: &PointConfig, system: &str, model: &str) -> Result<SimConfi
 /// or prefill and decode pools) whose split it does not record, so it is skipped with that
 /// meaning rather than with the engine's divisibility refusal.
 pub fn attention_heads_split(point: &ServingPoint, config: &PointConfig) -> Result<(), SkipReason> {
-    let Mode::Aggregated(instance) = point.mode else { return Ok(()) };
-    let tp = instance.tp_size.max(1);
-    if point.attention_dp_size.unwrap_or(1) > 1 {
+    let Mode::Aggregated(_) = point.mode else { return Ok(()) };
+    // The layout the harness runs (`mapping::aggregated_shape` reads a k-GPU instance spelt
+    // TP k² with expert TP k × EP k as TP k), not the recorded spelling.
+    let mapped =
+        |flag: &str| config.flags.iter().find(|(f, _)| *f == flag).and_then(|(_, v)| v.parse::<u32>().ok());
+    let tp = mapped("replica_config_tensor_parallel_size").unwrap_or(1).max(1);
+    if mapped("replica_config_attention_dp_size").unwrap_or(1) > 1 {
         return Ok(());
     }
     let name = config
@@ -353,6 +357,27 @@ mod tests {
         assert_eq!(check(&row("trtllm", "32", "1")), Ok(()));
         assert_eq!(check(&row("sglang", "8", "")), Ok(()));
         assert_eq!(check(&row("sglang", "72", "72")), Ok(()));
+        // A k-GPU instance spelt TP k² with expert TP k × EP k runs as TP k (8 here), which
+        // divides the heads: Qwen3.5's 32 over TP 64 / 8 × 8 (stop-40 review: the first version
+        // of this check read the recorded 64 and skipped 15 such rows that had run before).
+        let spelt = point(&[
+            ("backend", "sglang"),
+            ("model_path", "Qwen/Qwen3.5-397B-A17B"),
+            ("system", "h200_sxm"),
+            ("precision", "fp8"),
+            ("mode", "agg"),
+            ("isl", "1024"),
+            ("osl", "1024"),
+            ("batch_size", "16"),
+            ("tp_size", "64"),
+            ("attention_dp_size", "1"),
+            ("moe_tp_size", "8"),
+            ("moe_ep_size", "8"),
+            ("silicon_ttft_ms", "900.0"),
+            ("silicon_tpot_ms", "20.0"),
+            ("measured", "2026-04-06"),
+        ]);
+        assert_eq!(check(&spelt), Ok(()));
         // Disaggregated rows are sized by their pools' columns.
         let config = point_config(&row("trtllm", "36", "1"), &Overrides::default()).unwrap();
         assert_eq!(attention_heads_split(&point(&[("mode", "disagg"), ("tp_size", "36")]), &config), Ok(()));
