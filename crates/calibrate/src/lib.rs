@@ -1472,19 +1472,26 @@ mod tests {
         );
     }
 
+    /// `../shared` (or `LLMSIM_SHARED_DIR`) where it holds AIC's profiles; `None`, said on stderr,
+    /// where it does not (a failure instead under `LLMSIM_REQUIRE_SHARED`).
+    fn shared_profiles() -> Option<std::path::PathBuf> {
+        let shared = std::env::var_os("LLMSIM_SHARED_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        if shared.join("profiles/aic").is_dir() {
+            return Some(shared);
+        }
+        assert!(std::env::var_os("LLMSIM_REQUIRE_SHARED").is_none(), "{} is missing", shared.display());
+        eprintln!("skipped: no {}", shared.display());
+        None
+    }
+
     #[test]
     fn the_shipped_fused_moe_fits_beat_the_generic_curve_on_their_rows() {
         // Where ../shared is present: every shipped fused-MoE curve is nearer AIC's table at
         // prefill sizes than the dtype's generic GEMM curve (the reason it exists), and within
         // 25 % MAPE.
-        let shared = std::env::var_os("LLMSIM_SHARED_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-        if !shared.join("profiles/aic").is_dir() {
-            assert!(std::env::var_os("LLMSIM_REQUIRE_SHARED").is_none(), "{} is missing", shared.display());
-            eprintln!("skipped: no {}", shared.display());
-            return;
-        }
+        let Some(shared) = shared_profiles() else { return };
         let rows = check::moe_quantised_rows(&shared, Calibration::embedded(), "h200_sxm").unwrap();
         let mape = |what: &str| rows.iter().find(|r| r.op == what).map(|r| r.mape_pct).expect(what);
         for (fused, generic) in [
@@ -1507,14 +1514,7 @@ mod tests {
         // rows of the MXFP4 one, and on each table's rows (1-8192 tokens) it is nearer AIC's
         // measurements than the INT4 fit of Kimi-K2.5's rows (the MXFP4 rows without their
         // method's per-call offset: the block form alone).
-        let shared = std::env::var_os("LLMSIM_SHARED_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-        if !shared.join("profiles/aic").is_dir() {
-            assert!(std::env::var_os("LLMSIM_REQUIRE_SHARED").is_none(), "{} is missing", shared.display());
-            eprintln!("skipped: no {}", shared.display());
-            return;
-        }
+        let Some(shared) = shared_profiles() else { return };
         for (system, name) in [("h100_sxm", "h100"), ("h200_sxm", "h200")] {
             let cal = Calibration::embedded().device(name).unwrap();
             let (marlin, int4) =

@@ -500,17 +500,8 @@ pub fn moe_experts_us(
         return 0.0;
     }
     let routed = tokens * shape.top_k;
-    let e = shape.hidden;
-    let projections = if shape.gated { 2.0 } else { 1.0 };
-    let grouped = |n: f64, k: f64| {
-        let flops = 2.0 * routed * n * k;
-        let bytes = routed * (n + k) * ACT_BYTES + active * n * k * weight_bytes;
-        roofline_us(gemm, gemm_peaks, flops, bytes, k, 1.0)
-    };
-    let act_bytes = (projections + 1.0) * routed * shape.expert_dim * ACT_BYTES;
-    let mut us = grouped(projections * shape.expert_dim, e)
-        + grouped(e, shape.expert_dim)
-        + elementwise_us(act, peaks, act_bytes, shape.expert_dim);
+    let grouped = GroupedExperts { rows: routed, weight_reads: active, items: None };
+    let mut us = grouped.layer_us(gemm, act, gemm_peaks, peaks, shape, routed, weight_bytes);
     if shape.shared_dim > 0.0 {
         us += shared_expert_us(gemm, gemm_peaks, shape, tokens, weight_bytes);
     }
@@ -547,16 +538,45 @@ pub fn marlin_moe_us(
     let routed = tokens * shape.top_k;
     let size = marlin_block_size(routed, shape.experts);
     let blocks = active * (routed / active / size).ceil().max(1.0);
-    let projections = if shape.gated { 2.0 } else { 1.0 };
-    let grouped = |n: f64, k: f64| {
-        let flops = 2.0 * blocks * size * n * k;
-        let bytes = routed * (n + k) * ACT_BYTES + blocks * n * k * weight_bytes;
-        roofline_us(curve, gemm_peaks, flops, bytes, blocks, 1.0)
-    };
-    let act_bytes = (projections + 1.0) * routed * shape.expert_dim * ACT_BYTES;
-    grouped(projections * shape.expert_dim, shape.hidden)
-        + grouped(shape.hidden, shape.expert_dim)
-        + elementwise_us(act, peaks, act_bytes, shape.expert_dim)
+    let grouped = GroupedExperts { rows: blocks * size, weight_reads: blocks, items: Some(blocks) };
+    grouped.layer_us(curve, act, gemm_peaks, peaks, shape, routed, weight_bytes)
+}
+
+/// How a fused MoE kernel's two grouped GEMMs run the routed token-expert pairs: the rows it
+/// computes (`routed`, or padded to whole blocks), how many times it reads an expert's weight
+/// (once per active expert, or once per block) and the curve's item count (`None`: the GEMM's K,
+/// as a layer GEMM; `Some(blocks)`: a fixed cost per block).
+struct GroupedExperts {
+    rows: f64,
+    weight_reads: f64,
+    items: Option<f64>,
+}
+
+impl GroupedExperts {
+    /// The routed experts' up (gate and up) and down projections and the activation between,
+    /// µs, for `routed` token-expert pairs of `shape`.
+    #[allow(clippy::too_many_arguments)] // moe_experts_us's arguments.
+    fn layer_us(
+        &self,
+        gemm: &Curve,
+        act: &Curve,
+        gemm_peaks: Peaks,
+        peaks: Peaks,
+        shape: &MoeShape,
+        routed: f64,
+        weight_bytes: f64,
+    ) -> f64 {
+        let projections = if shape.gated { 2.0 } else { 1.0 };
+        let grouped = |n: f64, k: f64| {
+            let flops = 2.0 * self.rows * n * k;
+            let bytes = routed * (n + k) * ACT_BYTES + self.weight_reads * n * k * weight_bytes;
+            roofline_us(gemm, gemm_peaks, flops, bytes, self.items.unwrap_or(k), 1.0)
+        };
+        let act_bytes = (projections + 1.0) * routed * shape.expert_dim * ACT_BYTES;
+        grouped(projections * shape.expert_dim, shape.hidden)
+            + grouped(shape.hidden, shape.expert_dim)
+            + elementwise_us(act, peaks, act_bytes, shape.expert_dim)
+    }
 }
 
 /// Mean routed tokens per expert below which a quantised MoE layer's experts are timed on the
