@@ -373,6 +373,13 @@ const SGLANG_MTP_SWEEPS: &[SglangMtpSweep] = &[
 ///   the plain sweep ([`SGLANG_MTP_SWEEPS`]) keep that script's SGLang default (16384); the
 ///   fp4 script of that day (`dsr1_fp4_b200.sh`, `--chunked-prefill-size 16384`, EP = TP) is
 ///   the default too.
+/// - `0.5.9` on H200 on 2026-03-25, fp8 at TP 8 without expert parallelism:
+///   `dsr1-fp8-h200-sglang` ran `lmsysorg/sglang:v0.5.9-cu130` that day (`.github/configs/
+///   nvidia-master.yaml` at `cdcf0df19`), and `benchmarks/single_node/dsr1_fp8_h200.sh` there
+///   (unchanged from `41aff0afc`, 2026-03-06, until `626932a11`, 2026-03-27) passes
+///   `--chunked-prefill-size 32768 --max-prefill-tokens 32768` in both its branches, where
+///   SGLang's own default on a 141 GB GPU is 8192. No other SGLang script ran that image on
+///   H200 that day.
 struct SglangBudgetSweep {
     image: &'static str,
     system: &'static str,
@@ -408,6 +415,14 @@ const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
         until: "2026-03-25",
         deployment: Some(("fp8", 4, 1)),
         tokens: 8192,
+    },
+    SglangBudgetSweep {
+        image: "0.5.9",
+        system: "h200_sxm",
+        from: "2026-03-25",
+        until: "2026-03-25",
+        deployment: Some(("fp8", 8, 1)),
+        tokens: 32768,
     },
 ];
 
@@ -483,6 +498,10 @@ fn sglang_flashinfer_fp8_gemm(point: &ServingPoint) -> bool {
 ///   `--kv-cache-dtype fp8_e4m3` (the point's KV dtype column); the plain script's
 ///   `--max-running-requests` / `--cuda-graph-max-bs` (32 at TP 4, 128 at TP 8) are above the
 ///   clients of its sweep (at most 32 and 64), so they bind nothing and are not given.
+/// - `0.5.9` on H200 on 2026-03-25, fp8 at TP 8 / EP 1: `benchmarks/single_node/dsr1_fp8_h200.sh`
+///   (the sweep of [`SGLANG_BUDGET_SWEEPS`]) passes `--mem-fraction-static 0.82` (SGLang's
+///   default there is about 0.9); its `--max-running-requests` / `--cuda-graph-max-bs` (512 at
+///   1k/1k, 256 otherwise) are above its 64 clients.
 struct SglangMemFractionSweep {
     image: &'static str,
     system: &'static str,
@@ -507,6 +526,15 @@ const SGLANG_MEM_FRACTION_SWEEPS: &[SglangMemFractionSweep] = &[
     SglangMemFractionSweep {
         image: "0.5.9",
         system: "b200_sxm",
+        date: "2026-03-25",
+        precision: "fp8",
+        tp: 8,
+        ep: 1,
+        fraction: 0.82,
+    },
+    SglangMemFractionSweep {
+        image: "0.5.9",
+        system: "h200_sxm",
         date: "2026-03-25",
         precision: "fp8",
         tp: 8,
@@ -1365,6 +1393,46 @@ mod tests {
         let mut disagg = tp4.clone();
         disagg.mode = crate::points::Mode::Disaggregated;
         assert_eq!(margin(&disagg), None);
+    }
+
+    #[test]
+    fn dsr1_fp8_h200_script_sets_its_prefill_budgets_and_mem_fraction() {
+        // `dsr1_fp8_h200.sh` on 0.5.9 (2026-03-25): `--chunked-prefill-size 32768
+        // --max-prefill-tokens 32768 --mem-fraction-static 0.82` at TP 8; SGLang's defaults on
+        // another day, image, TP, precision, or with attention DP.
+        let h200 = |more: &[(&str, &str)]| {
+            let mut all = vec![
+                ("backend", "sglang"),
+                ("backend_version", "0.5.9"),
+                ("system", "h200_sxm"),
+                ("measured", "2026-03-25"),
+                ("precision", "fp8"),
+                ("tp_size", "8"),
+                ("moe_ep_size", "1"),
+                ("isl", "8192"),
+                ("osl", "1024"),
+                ("batch_size", "16"),
+            ];
+            all.extend_from_slice(more);
+            point(&all)
+        };
+        let flag = |p: &ServingPoint, name: &str| {
+            recipe_flags(p, 16, 1, false).into_iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+        };
+        let plain = h200(&[]);
+        assert_eq!(flag(&plain, "sglang_scheduler_config_chunked_prefill_size").as_deref(), Some("32768"));
+        assert_eq!(flag(&plain, "sglang_scheduler_config_max_prefill_tokens").as_deref(), Some("32768"));
+        assert_eq!(flag(&plain, "cache_config_memory_margin_fraction").as_deref(), Some("0.1800"));
+        for p in [
+            h200(&[("measured", "2026-03-24")]),
+            h200(&[("backend_version", "0.5.10.post1")]),
+            h200(&[("tp_size", "4")]),
+            h200(&[("precision", "fp4")]),
+            h200(&[("attention_dp_size", "8")]),
+        ] {
+            assert_eq!(flag(&p, "sglang_scheduler_config_chunked_prefill_size"), None, "{p:?}");
+            assert_eq!(flag(&p, "cache_config_memory_margin_fraction"), None, "{p:?}");
+        }
     }
 
     #[test]
