@@ -57,7 +57,7 @@ pub struct Overrides {
     pub length_range_ratio: Option<f64>,
     /// `--undated-length-range-ratio`: the length spread of the rows without a measurement date
     /// (that copy no dated row, [`crate::points::ServingPoint::run_date`]) only, instead of
-    /// [`undated_length_range_ratio`].
+    /// [`UNDATED_LENGTH_RANGE_RATIO`].
     pub undated_length_range_ratio: Option<f64>,
     /// `--client-ttft-overhead-ms`.
     pub ttft_overhead_ms: Option<f64>,
@@ -70,7 +70,7 @@ pub struct Overrides {
 
 /// InferenceX's client on the day `measured` (`YYYY-MM-DD`; blank = unknown, taken as the
 /// current protocol, whose length spread `client_for` replaces by
-/// [`undated_length_range_ratio`] for such rows): `--num-prompts 10·C --max-concurrency C --random-range-ratio 0.8
+/// [`UNDATED_LENGTH_RANGE_RATIO`] for such rows): `--num-prompts 10·C --max-concurrency C --random-range-ratio 0.8
 /// --request-rate inf --ignore-eos`, one test request before 2026-01-21 and `--num-warmups
 /// 2·C` from then on.
 pub fn inferencex_client(measured: &str) -> Client {
@@ -97,34 +97,19 @@ pub const CLIENT_TTFT_OVERHEAD_S: f64 = 0.0;
 pub const CLIENT_TTFT_OVERHEAD_PER_INPUT_TOKEN_S: f64 = 0.0;
 
 /// The length spread of the rows without a measurement date (that copy no dated row's figures,
-/// [`crate::points::ServingPoint::copy_of_date`]) of TensorRT-LLM and vLLM: exact lengths. Those rows carry an engine
-/// version but no date, so they are not InferenceX's dated runs, and they behave like
-/// clients in lock-step: TensorRT-LLM's Qwen3-235B TPOT does not move with the output length at
-/// c = 4 while its TTFT holds a fixed part (VALIDATION.md, "TensorRT-LLM's fixed part of TTFT").
-/// Nothing in the clients' or engines' sources spreads such clients, and the one serial
-/// mechanism they show (the API server handing a burst over one request at a time,
-/// `closed_loop_request_generator_config_front_end_serial_time`) keeps the cohorts and adds a
-/// lone step to each: the harness leaves it off (VALIDATION.md, "What desynchronises the
-/// undated rows' clients").
+/// [`crate::points::ServingPoint::copy_of_date`]), every engine's: exact lengths. Those rows
+/// carry an engine version but no date, so they are not InferenceX's dated runs but
+/// AIConfigurator's own (Qwen3-235B-A22B-FP8 on all three engines), whose benchmark runs AIPerf
+/// for every backend with `--isl-stddev 0 --osl-stddev 0` and `ignore_eos`
+/// (`generator/config/backend_templates/benchmark/bench_run.sh.j2`), and they behave like
+/// clients in lock-step: their TPOT does not move with the output length (TensorRT-LLM at
+/// c = 4, VALIDATION.md "TensorRT-LLM's fixed part of TTFT"; SGLang from 100 to 2,000 output
+/// tokens, VALIDATION.md branch `qw41`). Nothing in the clients' or engines' sources spreads
+/// such clients, and the one serial mechanism they show (the API server handing a burst over
+/// one request at a time, `closed_loop_request_generator_config_front_end_serial_time`) keeps
+/// the cohorts and adds a lone step to each: the harness leaves it off (VALIDATION.md, "What
+/// desynchronises the undated rows' clients").
 pub const UNDATED_LENGTH_RANGE_RATIO: f64 = 1.0;
-
-/// The length spread of SGLang's rows without a measurement date: `sglang.bench_serving`'s
-/// default `--random-range-ratio` 0.0, whose `sample_random_requests` draws each prompt length
-/// uniform in `[max(⌊0·L⌋, 1), L]` and each output length in `[⌊0·L⌋, L]` (the engine's client
-/// clamps the lower bound to 1 token). The client each engine ships decides its undated rows:
-/// `vllm bench serve`'s default (0.0, lengths in `[L·(1 − r), L·(1 + r)]`) and AIConfigurator's
-/// AIPerf runs (`--isl-stddev 0 --osl-stddev 0`) are exact, so TensorRT-LLM's and vLLM's undated
-/// rows keep [`UNDATED_LENGTH_RANGE_RATIO`] (VALIDATION.md, "The undated rows' client per engine").
-pub const SGLANG_UNDATED_LENGTH_RANGE_RATIO: f64 = 0.0;
-
-/// The length spread of `backend`'s rows without a measurement date: the default of the
-/// benchmark client that engine ships.
-pub fn undated_length_range_ratio(backend: &str) -> f64 {
-    match backend {
-        "sglang" => SGLANG_UNDATED_LENGTH_RANGE_RATIO,
-        _ => UNDATED_LENGTH_RANGE_RATIO,
-    }
-}
 
 /// The client of `point` with `overrides` applied.
 pub fn client_for(point: &ServingPoint, overrides: &Overrides) -> Client {
@@ -132,7 +117,7 @@ pub fn client_for(point: &ServingPoint, overrides: &Overrides) -> Client {
     let date = point.run_date();
     let mut client = inferencex_client(date);
     if date.is_empty() {
-        client.length_range_ratio = undated_length_range_ratio(&point.backend);
+        client.length_range_ratio = UNDATED_LENGTH_RANGE_RATIO;
     }
     if let Some(k) = overrides.requests_per_client {
         client.requests_per_client = k;
@@ -241,17 +226,18 @@ mod tests {
     }
 
     #[test]
-    fn sglangs_undated_rows_get_bench_servings_default_spread() {
-        let blank = point(&[("measured", ""), ("backend", "sglang")]);
-        let dated = point(&[("measured", "2025-10-12"), ("backend", "sglang")]);
-        assert_eq!(client_for(&blank, &Overrides::default()).length_range_ratio, 0.0);
-        assert_eq!(client_for(&dated, &Overrides::default()).length_range_ratio, 0.8);
-        for backend in ["vllm", "trtllm"] {
-            let other = point(&[("measured", ""), ("backend", backend)]);
-            assert_eq!(client_for(&other, &Overrides::default()).length_range_ratio, 1.0, "{backend}");
+    fn every_engines_undated_rows_get_aiperfs_exact_lengths() {
+        // AIConfigurator's own runs: AIPerf with exact lengths whatever the engine, SGLang too
+        // (it had `sglang.bench_serving`'s default spread, lengths 1..L).
+        for backend in ["sglang", "vllm", "trtllm"] {
+            let blank = point(&[("measured", ""), ("backend", backend)]);
+            let dated = point(&[("measured", "2025-10-12"), ("backend", backend)]);
+            assert_eq!(client_for(&blank, &Overrides::default()).length_range_ratio, 1.0, "{backend}");
+            assert_eq!(client_for(&dated, &Overrides::default()).length_range_ratio, 0.8, "{backend}");
         }
-        // The command line still wins on SGLang's undated rows.
-        let exact = Overrides { undated_length_range_ratio: Some(1.0), ..Overrides::default() };
-        assert_eq!(client_for(&blank, &exact).length_range_ratio, 1.0);
+        // The command line still wins on the undated rows.
+        let blank = point(&[("measured", ""), ("backend", "sglang")]);
+        let spread = Overrides { undated_length_range_ratio: Some(0.0), ..Overrides::default() };
+        assert_eq!(client_for(&blank, &spread).length_range_ratio, 0.0);
     }
 }

@@ -52,8 +52,8 @@ struct Args {
     /// The same for the rows without a measurement date only (an engine version but no date:
     /// not InferenceX's dated runs; a row repeating a dated row's figures for the same
     /// configuration takes that row's date and client); wins over --length-range-ratio on those
-    /// rows [default: the client the engine ships: 1, exact lengths, for TensorRT-LLM and vLLM;
-    /// 0, lengths from 1 token to L, for SGLang (bench_serving); --length-range-ratio when given].
+    /// rows [default: 1, exact lengths: AIConfigurator's AIPerf runs, every engine;
+    /// --length-range-ratio when given].
     #[arg(long, value_name = "R", value_parser = range_ratio)]
     undated_length_range_ratio: Option<f64>,
     /// Client-side time to first token per request, ms [default: the harness's value].
@@ -71,8 +71,8 @@ struct Args {
 
 fn range_ratio(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        // 0 is SGLang bench_serving's default (lengths from 1 token to L): the undated SGLang
-        // rows' client, which the command line must be able to spell.
+        // 0 is SGLang bench_serving's default (lengths from 1 token to L), which the command
+        // line must be able to spell.
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
         _ => Err(format!("'{text}' is not a ratio in [0, 1]")),
     }
