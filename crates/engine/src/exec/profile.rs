@@ -640,6 +640,9 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
                 r.prefill_us(work)
             };
             let (mut us, provenance) = match &self.prefill {
+                // A sparse-attention step past the top k runs the sparse kernel
+                // (`dsa_kernels_us`), not the dense MLA prefill the table measured.
+                Some(_) if r.sparse_prefill(batch) => (0.0, Provenance::Roofline),
                 Some(table) => table.eval(kv, chunk, roof),
                 None => {
                     let (work, _) = r.attention_work(batch);

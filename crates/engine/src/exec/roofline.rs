@@ -1675,6 +1675,12 @@ impl RooflinePredictor {
         )
     }
 
+    /// Whether `batch` is an extend step of a sparse-attention model past the top k
+    /// ([`SparseShape::sparse_prefill`]).
+    pub fn sparse_prefill(&self, batch: &[BatchItem]) -> bool {
+        self.sparse.as_ref().is_some_and(|s| s.sparse_prefill(batch))
+    }
+
     /// DeepSeek Sparse Attention's kernels in one layer over `batch`, µs, as (prefill, decode):
     /// the indexer's ([`Self::indexer_us`]) and the sparse latent attention's
     /// ([`SparseShape::sparse_mla_us`]); (0, 0) without sparse attention.
