@@ -611,7 +611,7 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
         let gqa = shape.q_heads > shape.kv_heads;
         // A sparse-attention model's indexer kernels, beside whatever times the attention
         // itself (no table measures them; (0, 0) for any other model).
-        let (index_prefill_us, index_decode_us) = r.indexer_us(batch);
+        let (index_prefill_us, index_decode_us) = r.dsa_kernels_us(batch);
         if decode_n > 0.0 {
             let kv = round_up((decode_kv / decode_n).floor().max(1.0), self.kv_granularity);
             let roof = |b: f64, kv: f64| {
@@ -640,6 +640,9 @@ impl super::ExecutionTimePredictor for ProfilePredictor {
                 r.prefill_us(work)
             };
             let (mut us, provenance) = match &self.prefill {
+                // A sparse-attention step past the top k runs the sparse kernel
+                // (`dsa_kernels_us`), not the dense MLA prefill the table measured.
+                Some(_) if r.sparse_prefill(batch) => (0.0, Provenance::Roofline),
                 Some(table) => table.eval(kv, chunk, roof),
                 None => {
                     let (work, _) = r.attention_work(batch);

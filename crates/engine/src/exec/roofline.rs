@@ -1104,13 +1104,31 @@ impl RooflinePredictor {
                 (linear > 0 && layers > 0)
                     .then(|| LinearShape::of(l, f64::from(linear) / f64::from(layers), tp))
             }),
-            sparse: m.sparse_attention.as_ref().zip(m.mla.as_ref()).map(|(s, mla)| SparseShape {
-                topk: f64::from(s.index_topk),
-                index_heads: f64::from(s.index_heads),
-                index_dim: f64::from(s.index_head_dim),
-                index_bytes: s.index_bytes_per_token_layer() as f64,
-                q_lora: f64::from(mla.q_lora_rank),
-                hidden: f64::from(m.embedding_dim),
+            sparse: m.sparse_attention.as_ref().zip(m.mla.as_ref()).map(|(s, mla)| {
+                let blackwell = device.fp4_tflops.is_some();
+                // FlashMLA's sparse prefill runs h_q in multiples of 128 on SM100, 64 on SM90
+                // (SGLang pads the query heads: `NativeSparseAttnBackend._forward_flashmla_sparse`).
+                let multiple = if blackwell { 128.0 } else { 64.0 };
+                let heads = shape.q_heads;
+                let rate = |tflops: f64, peak: f64| device.fp16_tflops * 1e12 * tflops / peak;
+                SparseShape {
+                    topk: f64::from(s.index_topk),
+                    index_heads: f64::from(s.index_heads),
+                    index_dim: f64::from(s.index_head_dim),
+                    index_bytes: s.index_bytes_per_token_layer() as f64,
+                    q_lora: f64::from(mla.q_lora_rank),
+                    hidden: f64::from(m.embedding_dim),
+                    q_heads: heads,
+                    prefill_heads: (heads / multiple).ceil() * multiple,
+                    latent_qk: f64::from(mla.kv_lora_rank + mla.qk_rope_head_dim),
+                    latent_v: f64::from(mla.kv_lora_rank),
+                    // FlashMLA's published sparse rates (README): prefill 640 TFLOP/s on H800,
+                    // 1,450 on B200; fp8-cache decode 410 on H800, 350 on B200.
+                    prefill_flops_per_s: if blackwell { rate(1450.0, 2250.0) } else { rate(640.0, 989.4) },
+                    fp8_decode_flops_per_s: fp8_kv
+                        .then(|| if blackwell { rate(350.0, 2250.0) } else { rate(410.0, 989.4) }),
+                    bytes_per_s: bandwidth,
+                }
             }),
             shape,
             attention: AttentionShape {
@@ -1657,6 +1675,22 @@ impl RooflinePredictor {
         )
     }
 
+    /// Whether `batch` is an extend step of a sparse-attention model past the top k
+    /// ([`SparseShape::sparse_prefill`]).
+    pub fn sparse_prefill(&self, batch: &[BatchItem]) -> bool {
+        self.sparse.as_ref().is_some_and(|s| s.sparse_prefill(batch))
+    }
+
+    /// DeepSeek Sparse Attention's kernels in one layer over `batch`, µs, as (prefill, decode):
+    /// the indexer's ([`Self::indexer_us`]) and the sparse latent attention's
+    /// ([`SparseShape::sparse_mla_us`]); (0, 0) without sparse attention.
+    pub fn dsa_kernels_us(&self, batch: &[BatchItem]) -> (f64, f64) {
+        let Some(s) = &self.sparse else { return (0.0, 0.0) };
+        let (ip, id) = self.indexer_us(batch);
+        let (sp, sd) = s.sparse_mla_us(batch);
+        (ip + sp, id + sd)
+    }
+
     /// The DeepSeek Sparse Attention indexer's kernels in one layer over `batch`, µs, as (its
     /// prefill part, its decode part); (0, 0) without sparse attention. SGLang's
     /// `Indexer.forward_cuda` runs, on every GPU over all of the step's tokens: the query
@@ -1869,7 +1903,28 @@ pub struct SparseShape {
     pub q_lora: f64,
     /// Hidden size the indexer's key and head weights are projected from.
     pub hidden: f64,
+    /// Query heads per GPU.
+    pub q_heads: f64,
+    /// Query heads the sparse prefill kernel computes: `q_heads` padded to its multiple.
+    pub prefill_heads: f64,
+    /// Absorbed (multi-query) score and value sizes: latent + rotary, latent.
+    pub latent_qk: f64,
+    pub latent_v: f64,
+    /// FlashMLA's sparse prefill rate on this GPU, FLOP/s.
+    pub prefill_flops_per_s: f64,
+    /// With an fp8 KV cache, SGLang decodes on FlashMLA's fp8 sparse decode kernel
+    /// (`flashmla_kv`): its rate, FLOP/s. `None`: a 16-bit cache (FA3 / TRTLLM-Gen decode).
+    pub fp8_decode_flops_per_s: Option<f64>,
+    /// Memory bandwidth, bytes/s.
+    pub bytes_per_s: f64,
 }
+
+/// Query rows of FlashMLA's sparse decode tile: a sequence's s_q × h_q query rows are computed
+/// in tiles of 64 (`flash_mla_with_kvcache`, `num_q_tokens_per_head_k`), however few are real.
+const FLASHMLA_DECODE_ROWS: f64 = 64.0;
+/// Bytes of one token in FlashMLA's fp8 sparse cache: 512 fp8 latents, four fp32 scales and 64
+/// bf16 rotary elements (FlashMLA README, "FP8 KV Cache").
+const FLASHMLA_FP8_TOKEN_BYTES: f64 = 656.0;
 
 /// Element-wise kernels of the indexer's full path in one layer, in series (SGLang's
 /// `Indexer.forward_cuda`): the key's LayerNorm, RoPE of query and key, the Hadamard rotation of
@@ -1896,8 +1951,14 @@ impl SparseShape {
     pub fn attention_work(&self, shape: &AttentionShape, batch: &[BatchItem]) -> (PrefillWork, DecodeWork) {
         let mut prefill = PrefillWork::default();
         let mut decode = DecodeWork::default();
+        // Past the top k the extend step runs the absorbed sparse kernel instead
+        // ([`Self::sparse_mla_us`]).
+        let sparse_prefill = self.sparse_prefill(batch);
         for item in batch {
             let (tokens, processed) = (item.num_tokens as f64, item.num_processed_tokens as f64);
+            if item.is_prefill && sparse_prefill {
+                continue;
+            }
             if item.is_prefill {
                 let mut w = PrefillWork::default();
                 w.add(shape, tokens, processed);
@@ -1916,6 +1977,44 @@ impl SparseShape {
                 decode.add_queries(shape, context.min(self.topk + queries - 1.0), queries);
             }
         }
+        (prefill, decode)
+    }
+
+    /// Whether `batch`'s extend step runs the sparse latent attention: SGLang's NSA backend runs
+    /// dense multi-head attention (`MHA_ONE_SHOT`) only while every sequence's context fits in
+    /// the top k (`NativeSparseAttnBackend.set_nsa_prefill_impl`), else FlashMLA's absorbed
+    /// sparse prefill for all of the step's queries.
+    pub fn sparse_prefill(&self, batch: &[BatchItem]) -> bool {
+        batch.iter().any(|i| i.is_prefill && (i.num_processed_tokens + i.num_tokens) as f64 > self.topk)
+    }
+
+    /// FlashMLA's sparse latent-attention kernels in one layer over `batch`, µs, as (prefill,
+    /// decode), beyond what [`Self::attention_work`] times. Prefill (an extend step past the top
+    /// k, [`Self::sparse_prefill`]): every query attends in the multi-query (absorbed) form, 2 ·
+    /// heads · (latent + rotary + latent) FLOPs a key, over its whole row of `topk` indices
+    /// (invalid ones are masked, not skipped), with the heads padded to the kernel's multiple,
+    /// at the kernel's published rate. Decode with an fp8 cache: each sequence's query rows in
+    /// 64-row tiles over its `topk` indices at the fp8 decode kernel's rate; the part of that
+    /// compute time beyond the cache read [`Self::attention_work`] already timed.
+    pub fn sparse_mla_us(&self, batch: &[BatchItem]) -> (f64, f64) {
+        let per_key = 2.0 * (self.latent_qk + self.latent_v);
+        let prefill = if self.sparse_prefill(batch) {
+            let queries: f64 = batch.iter().filter(|i| i.is_prefill).map(|i| i.num_tokens as f64).sum();
+            queries * self.topk * self.prefill_heads * per_key / self.prefill_flops_per_s * 1e6
+        } else {
+            0.0
+        };
+        let decode = self.fp8_decode_flops_per_s.map_or(0.0, |rate| {
+            let (mut flops, mut bytes) = (0.0, 0.0);
+            for item in batch.iter().filter(|i| !i.is_prefill) {
+                let queries = (item.num_tokens as f64).max(1.0);
+                let context = item.num_processed_tokens as f64 + item.num_tokens as f64;
+                let rows = (queries * self.q_heads / FLASHMLA_DECODE_ROWS).ceil() * FLASHMLA_DECODE_ROWS;
+                flops += rows * self.topk * per_key;
+                bytes += context.min(self.topk + queries - 1.0) * FLASHMLA_FP8_TOKEN_BYTES;
+            }
+            (flops / rate - bytes / self.bytes_per_s).max(0.0) * 1e6
+        });
         (prefill, decode)
     }
 
@@ -2198,7 +2297,7 @@ impl RooflinePredictor {
         }
         let (prefill, decode) = self.attention_work(&rank.items);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
-        let (index_prefill_us, index_decode_us) = self.indexer_us(&rank.items);
+        let (index_prefill_us, index_decode_us) = self.dsa_kernels_us(&rank.items);
         let linear_us = self.linear_prefill_us(&rank.items);
         out.set(Op::AttnPrefill, per_layer_ms * (prefill_us + index_prefill_us + linear_us), r);
         out.set(Op::AttnDecode, per_layer_ms * (decode_us + index_decode_us), r);
@@ -2307,7 +2406,7 @@ impl super::ExecutionTimePredictor for RooflinePredictor {
         }
         let (prefill, decode) = self.attention_work(batch);
         let (prefill_us, decode_us) = self.mixed_attention_us(prefill, decode);
-        let (index_prefill_us, index_decode_us) = self.indexer_us(batch);
+        let (index_prefill_us, index_decode_us) = self.dsa_kernels_us(batch);
         let linear_us = self.linear_prefill_us(batch);
         out.set(Op::AttnPrefill, per_layer_ms * (prefill_us + index_prefill_us + linear_us), r);
         out.set(Op::AttnDecode, per_layer_ms * (decode_us + index_decode_us), r);
@@ -2589,14 +2688,55 @@ mod tests {
         assert_eq!(logits.sequences, 2.0);
         assert!((logits.flops - 2.0 * 2.0 * 32.0 * 128.0 * 64_001.0).abs() < 1e-3);
         assert!((logits.bytes - 2.0 * 64_001.0 * (132.0 + 4.0)).abs() < 1e-6);
-        // A prefill chunk after a long prefix: QKᵀ and PV over the top k of each query.
+        // A prompt within the top k prefills as dense multi-head attention (`MHA_ONE_SHOT`).
+        let short = [BatchItem::prefill(0, 2_000)];
+        assert_eq!(sparse.attention_work(&short).0, dense.attention_work(&short).0);
+        assert_eq!(s.sparse_mla_us(&short), (0.0, 0.0));
+        // A chunk after a long prefix: the sparse kernel's, not the dense attention's.
         let chunk = [BatchItem::prefill(30_000, 2_000)];
-        let (p, d) = (sparse.attention_work(&chunk).0, dense.attention_work(&chunk).0);
+        assert_eq!(sparse.attention_work(&chunk).0, PrefillWork::default());
         let pairs = cost::causal_pairs(2_000.0, 30_000.0);
-        let per_pair = 2.0 * 8.0 * (256.0 + 256.0);
-        let expected = d.flops - per_pair * (pairs - 2_000.0 * 2_048.0);
-        assert!((p.flops - expected).abs() / expected < 1e-12);
         assert!((s.prefill_logits(&chunk).flops - 2.0 * 32.0 * 128.0 * pairs).abs() / pairs < 1e-9);
+    }
+
+    /// GLM-5 at TP 8 in fp8 on `device` with a `kv` cache.
+    fn glm5_on(device: &str, kv: &str) -> RooflinePredictor {
+        let r = replica(&[
+            ("replica_config_model_name", "zhipuai/GLM-5"),
+            ("replica_config_device", device),
+            ("replica_config_tensor_parallel_size", "8"),
+            ("replica_config_weight_dtype", "fp8"),
+            ("replica_config_kv_cache_dtype", kv),
+        ]);
+        RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap()
+    }
+
+    #[test]
+    fn sparse_prefill_pads_the_heads_to_flashmla_multiple_and_fp8_decode_computes_64_row_tiles() {
+        let (h200, b200) = (glm5_on("h200", "bf16"), glm5_on("b200", "fp8"));
+        let (hs, bs) = (h200.sparse.unwrap(), b200.sparse.unwrap());
+        // 8 heads a GPU, padded to 64 on Hopper and 128 on Blackwell.
+        assert_eq!((hs.q_heads, hs.prefill_heads, bs.prefill_heads), (8.0, 64.0, 128.0));
+        // An 8k prompt: each query over its whole row of 2,048 indices, 2 · (576 + 512) FLOPs a
+        // key and padded head, at FlashMLA's 640 / 1,450 TFLOP/s.
+        let prompt = [BatchItem::prefill(0, 8_192)];
+        let flops = |heads: f64| 8_192.0 * 2_048.0 * heads * 2.0 * 1_088.0;
+        let (hp, hd) = hs.sparse_mla_us(&prompt);
+        assert!((hp - flops(64.0) / 640e12 * 1e6).abs() / hp < 1e-9, "{hp}");
+        let (bp, _) = bs.sparse_mla_us(&prompt);
+        assert!((bp - flops(128.0) / 1450e12 * 1e6).abs() / bp < 1e-9, "{bp}");
+        assert_eq!(hd, 0.0);
+        // The prefill's attention op carries it (and no dense attention).
+        let with = b200.predict(&prompt, ONLY).get(Op::AttnPrefill);
+        let (ip, _) = b200.indexer_us(&prompt);
+        assert!((with - b200.layers() * 1e-3 * (ip + bp)).abs() < 1e-9);
+        // Decode: a 16-bit cache (FA3 on Hopper) adds nothing; an fp8 one (FlashMLA's sparse
+        // decode) computes 64 query rows a sequence over the 2,048 indices, less the cache read.
+        assert_eq!(hs.sparse_mla_us(&decode_batch(64, 4_000)).1, 0.0);
+        let (_, bd) = bs.sparse_mla_us(&decode_batch(64, 4_000));
+        let expected = (64.0 * 64.0 * 2_048.0 * 2.0 * 1_088.0 / 350e12 - 64.0 * 2_048.0 * 656.0 / 8e12) * 1e6;
+        assert!((bd - expected).abs() / expected < 1e-9, "{bd} vs {expected}");
+        assert!(b200.predict(&decode_batch(64, 4_000), ONLY).get(Op::AttnDecode) > b200.layers() * 1e-3 * bd);
     }
 
     #[test]
