@@ -882,7 +882,8 @@ mod tests {
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_decode_attention"), "true");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"), "true");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_moe_router_bf16"), "true");
-        assert_eq!(settings.len(), 21);
+        // 21 of its own and the H200's fp8 GEMM streaming (`device_settings`).
+        assert_eq!(settings.len(), 22);
     }
 
     #[test]
