@@ -177,7 +177,7 @@ pub fn apply_with(config: &Config, facts: &dyn Lookup) -> Result<(Config, Vec<Se
     let target = target(config, version, facts);
     let mut effective = config.clone();
     let mut applied = Vec::new();
-    for setting in (entry.bundle)(&target) {
+    for setting in (entry.bundle)(&target).into_iter().chain(device_settings(&target)) {
         if config.is_set(setting.flag) {
             continue;
         }
@@ -247,6 +247,28 @@ const SM90_DEVICES: &[&str] = &["h100", "h200"];
 /// other kernels.
 fn runs_deep_gemm(device: &str) -> bool {
     SM90_DEVICES.contains(&device) || SM100_DEVICES.contains(&device)
+}
+
+/// What the engines' per-tensor fp8 decode GEMMs on an H200 take of the fitted curve's
+/// memory-bound time (`roofline_execution_time_predictor_config_fp8_gemm_stream_scale`).
+/// AIC's H200 fp8 table (one GEMM at a time) streams Llama-3.1-70B's TP 1 layer weights at
+/// 3.5 TB/s at 4 tokens; the measured decode steps of vLLM (CUTLASS) and TensorRT-LLM
+/// (cuBLASLt) on H200 are 14-18 % shorter than that at every TP, while on H100 the same
+/// engines' steps agree with AIC's H100 table within 2-9 %. At 0.8 the TP 1 layer GEMMs stream
+/// at 4.0 TB/s, what AIC's H200 tables reach on their largest decode GEMMs (fp8 4 × 65536 ×
+/// 8192: 4.1 TB/s). Fitted on those measured steps, not on a kernel table (VALIDATION.md,
+/// "Llama-3.1-70B's fp8 decode on H200").
+const H200_FP8_GEMM_STREAM_SCALE: f64 = 0.8;
+
+/// Settings every engine takes on a device: the H200's per-tensor fp8 GEMM streaming.
+fn device_settings(t: &EngineTarget) -> Vec<Setting> {
+    match t.device.as_str() {
+        "h200" => vec![Setting::new(
+            "roofline_execution_time_predictor_config_fp8_gemm_stream_scale",
+            H200_FP8_GEMM_STREAM_SCALE,
+        )],
+        _ => Vec::new(),
+    }
 }
 
 /// vLLM V1 (`vllm serve`).
@@ -706,7 +728,15 @@ fn trtllm(t: &EngineTarget) -> Vec<Setting> {
         Setting::new("roofline_execution_time_predictor_config_gemm_kernels", "vllm"),
         // Its FP8 QDQ linears (per-tensor fp8 checkpoints) run cuBLASLt on every GPU
         // (`FP8QDQLinearMethod.apply` → `cublas_scaled_mm`; the CUDA-core GEMM is SM89/SM120).
-        Setting::new("roofline_execution_time_predictor_config_fp8_cublaslt_gemm", true),
+        // The cuBLASLt curve (16-bit cuBLAS latency terms) stands for it on SM100 only: on
+        // Hopper the measured TensorRT-LLM / vLLM decode-step ratio at equal TP (H200 Llama,
+        // 4 clients: 0.94 / 0.86 / 0.81 / 0.79 at TP 1 / 2 / 4 / 8) is what the CUTLASS fit
+        // gives both engines (0.97 / 0.87 / 0.81 / 0.77), not that curve (0.95 / 0.81 / 0.70 /
+        // 0.62): cuBLASLt's Hopper fp8 kernel times as AIC's CUTLASS table.
+        Setting::new(
+            "roofline_execution_time_predictor_config_fp8_cublaslt_gemm",
+            SM100_DEVICES.contains(&t.device.as_str()),
+        ),
         // Its decoder layers fuse the residual add and RMSNorm into the all-reduce (TP > 1:
         // the Llama layer above hidden 4096, the Qwen3-MoE and gpt-oss layers at any size) and
         // RoPE into the KV-cache write.
@@ -857,7 +887,8 @@ mod tests {
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_decode_attention"), "true");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"), "true");
         assert_eq!(value(&c, "roofline_execution_time_predictor_config_moe_router_bf16"), "true");
-        assert_eq!(settings.len(), 21);
+        // 21 of its own and the H200's fp8 GEMM streaming (`device_settings`).
+        assert_eq!(settings.len(), 22);
     }
 
     #[test]
@@ -1104,6 +1135,26 @@ mod tests {
     }
 
     #[test]
+    fn every_engine_streams_per_tensor_fp8_gemms_faster_on_h200_only() {
+        let scale = |engine: &str, device: &str| {
+            let (c, _) = applied(&[("serving_engine", engine), ("replica_config_device", device)]);
+            c.get("roofline_execution_time_predictor_config_fp8_gemm_stream_scale").to_text()
+        };
+        for engine in ["vllm", "sglang", "trtllm"] {
+            assert_eq!(scale(engine, "h200"), "0.8", "{engine}");
+            assert_eq!(scale(engine, "h100"), "1.0", "{engine}");
+            assert_eq!(scale(engine, "b200"), "1.0", "{engine}");
+        }
+        // An explicit value wins over the device's.
+        let (c, _) = applied(&[
+            ("serving_engine", "vllm"),
+            ("replica_config_device", "h200"),
+            ("roofline_execution_time_predictor_config_fp8_gemm_stream_scale", "1"),
+        ]);
+        assert_eq!(c.get("roofline_execution_time_predictor_config_fp8_gemm_stream_scale").to_text(), "1.0");
+    }
+
+    #[test]
     fn per_tensor_fp8_gemms_run_cublaslt_in_trtllm_and_in_vllm_on_sm100() {
         let flag = |engine: &str, device: &str| {
             let (c, _) = applied(&[("serving_engine", engine), ("replica_config_device", device)]);
@@ -1112,7 +1163,8 @@ mod tests {
         assert_eq!(flag("vllm", "b200"), "true");
         assert_eq!(flag("vllm", "gb300"), "true");
         assert_eq!(flag("vllm", "h200"), "false");
-        assert_eq!(flag("trtllm", "h200"), "true");
+        assert_eq!(flag("trtllm", "h200"), "false");
+        assert_eq!(flag("trtllm", "h100"), "false");
         assert_eq!(flag("trtllm", "b200"), "true");
         assert_eq!(flag("sglang", "b200"), "false");
     }

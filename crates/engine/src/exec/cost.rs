@@ -78,6 +78,17 @@ impl Curve {
         }
     }
 
+    /// The curve with its memory-bound time (fixed cost, per-item latency, bandwidth term)
+    /// multiplied by `scale` and its compute term unchanged.
+    pub fn stream_scaled(self, scale: f64) -> Curve {
+        Curve {
+            memory_eff: self.memory_eff / scale,
+            overhead_us: self.overhead_us * scale,
+            per_item_us: self.per_item_us * scale,
+            ..self
+        }
+    }
+
     /// Whether every coefficient is finite and the efficiencies positive.
     pub fn is_valid(&self) -> bool {
         let all = [
@@ -765,6 +776,21 @@ mod tests {
     use super::*;
 
     const H100: Peaks = Peaks { flops_per_s: 989.4e12, bytes_per_s: 3.35e12 };
+
+    #[test]
+    fn a_stream_scaled_curve_scales_memory_bound_time_only() {
+        let c = Curve { per_item_us: 0.001, ..Curve::roofline(0.5, 0.9, 6.0) };
+        let s = c.stream_scaled(0.8);
+        // Memory bound (one row): the whole time scales.
+        let (a, b) = (
+            gemm_us(&s, H100, 1.0, 8192.0, 8192.0, 2.0, 1.0),
+            gemm_us(&c, H100, 1.0, 8192.0, 8192.0, 2.0, 1.0),
+        );
+        assert!((a / b - 0.8).abs() < 1e-3, "{a} {b}");
+        // Compute bound: the compute term is unchanged.
+        assert_eq!(s.compute_eff, c.compute_eff);
+        assert_eq!(c.stream_scaled(1.0), c);
+    }
 
     #[test]
     fn flashinfer_trtllm_fp8_tiles_follow_select_kernel_fp8() {

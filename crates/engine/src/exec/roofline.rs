@@ -108,6 +108,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "false",
         "Whether per-tensor fp8 layer GEMMs run cuBLASLt: the 16-bit cuBLAS curve's latency terms at fp8 bytes and the fp8 curve's throughput.",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_fp8_gemm_stream_scale",
+        "1",
+        "Scales per-tensor fp8 layer GEMMs' memory-bound time (fixed, per-K and bandwidth terms); 1 = the fitted curve.",
+    ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_mxfp4_moe_marlin",
         "false",
@@ -332,6 +337,11 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         flashinfer_trtllm_fp8_gemm: params
             .bool("roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm"),
         fp8_cublaslt_gemm: params.bool("roofline_execution_time_predictor_config_fp8_cublaslt_gemm"),
+        fp8_gemm_stream_scale: params.float_in(
+            "roofline_execution_time_predictor_config_fp8_gemm_stream_scale",
+            0.1,
+            10.0,
+        ),
         mxfp4_moe_marlin: params.bool("roofline_execution_time_predictor_config_mxfp4_moe_marlin"),
         moe_router_bf16: params.bool("roofline_execution_time_predictor_config_moe_router_bf16"),
         shared_experts_stream_max_tokens: params.float_in(
@@ -413,6 +423,10 @@ pub struct RooflineCoefficients {
     /// on cuBLASLt (TensorRT-LLM's `cublas_scaled_mm`, vLLM's FlashInfer `bmm_fp8` on SM100)
     /// instead of the CUTLASS kernel AIC's fp8 table times: [`cublaslt_fp8_curve`].
     pub fp8_cublaslt_gemm: bool,
+    /// Factor on the memory-bound terms (fixed cost, per-K latency, weight streaming) of
+    /// per-tensor fp8 layer GEMMs, the compute term left alone: [`cost::Curve::stream_scaled`].
+    /// 1 = the fitted curve.
+    pub fp8_gemm_stream_scale: f64,
     /// Weight-only MXFP4 experts (fp4 without an fp4 rate) on vLLM's Marlin fused MoE
     /// (`Mxfp4Backend.MARLIN`, `fused_marlin_moe`: the WNA16 Marlin kernel INT4 experts run),
     /// timed on its block form ([`class::MOE_EXPERTS_MARLIN`]) where the device has one, else on
@@ -549,6 +563,7 @@ impl Default for RooflineCoefficients {
             fp8_moe_fit_at_decode: false,
             flashinfer_trtllm_fp8_gemm: false,
             fp8_cublaslt_gemm: false,
+            fp8_gemm_stream_scale: 1.0,
             mxfp4_moe_marlin: false,
             moe_router_bf16: false,
             shared_experts_stream_max_tokens: 0.0,
@@ -826,6 +841,15 @@ impl RooflinePredictor {
                 let bf16 = cal.curve(&layer_gemm_class(op, GemmKernels::Vllm, Dtype::Bf16));
                 if let (Dtype::Fp8, Some(cublas)) = (dtype, bf16) {
                     op_curves[op as usize] = cublaslt_fp8_curve(cublas, op_curves[op as usize]);
+                }
+            }
+        }
+        let stream_scale = settings.fp8_gemm_stream_scale;
+        if stream_scale != 1.0 && !m.fp8_block_scaled {
+            for op in [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj] {
+                let attention = matches!(op, Op::AttnPreProj | Op::AttnPostProj);
+                if (if attention { attention_weights } else { weights }) == Dtype::Fp8 {
+                    op_curves[op as usize] = op_curves[op as usize].stream_scaled(stream_scale);
                 }
             }
         }
@@ -3897,6 +3921,32 @@ mod latent_tests {
         let bf16_off =
             predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "bf16", RooflineCoefficients::default());
         assert_eq!(layer(&bf16, 4.0), layer(&bf16_off, 4.0));
+    }
+
+    #[test]
+    fn per_tensor_fp8_gemm_stream_scale_shortens_decode_not_prefill_compute() {
+        // Llama-3.1-70B fp8 at TP 1 on H200, 4 tokens: the four layer GEMMs' memory-bound time
+        // (fixed, per-K, weight streaming) scaled; 8,192 tokens stay compute bound.
+        let scaled = RooflineCoefficients { fp8_gemm_stream_scale: 0.8, ..Default::default() };
+        let fast = predictor_of("meta-llama/Llama-3.1-70B", "h200", "1", "fp8", scaled.clone());
+        let fit =
+            predictor_of("meta-llama/Llama-3.1-70B", "h200", "1", "fp8", RooflineCoefficients::default());
+        let ops = [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj];
+        let layer = |p: &RooflinePredictor, t: f64| ops.iter().map(|op| p.token_op_us(*op, t)).sum::<f64>();
+        let (a, b) = (layer(&fast, 4.0), layer(&fit, 4.0));
+        assert!((0.85..0.92).contains(&(a / b)), "{a} {b}");
+        let (a, b) = (layer(&fast, 8192.0), layer(&fit, 8192.0));
+        assert!(a / b > 0.97, "{a} {b}");
+        // Block-scaled fp8 (DeepSeek-V3) and 16-bit weights keep the fit.
+        let block = predictor_of("deepseek-ai/DeepSeek-V3", "h200", "8", "fp8", scaled.clone());
+        assert_eq!(
+            block.token_op_us(Op::AttnPostProj, 4.0),
+            deepseek_on("h200", "8", "fp8").token_op_us(Op::AttnPostProj, 4.0)
+        );
+        let bf16 = predictor_of("meta-llama/Llama-3.1-70B", "h200", "2", "bf16", scaled);
+        let bf16_fit =
+            predictor_of("meta-llama/Llama-3.1-70B", "h200", "2", "bf16", RooflineCoefficients::default());
+        assert_eq!(layer(&bf16, 4.0), layer(&bf16_fit, 4.0));
     }
 
     #[test]
