@@ -5,7 +5,7 @@
 //! `kimbochen/bench_serving` fork it cloned before 2026-01-21). What it did is decided by the
 //! measurement date alone: nothing here looks at a point's model, id or figures.
 
-use crate::points::ServingPoint;
+use crate::points::{Mode, ServingPoint};
 
 /// The day InferenceX's client started sending `2·C` warm-up requests instead of one test
 /// request (InferenceX commit `d053ae24e`, "upstream kimbochen/bench_serving, adding warmup").
@@ -111,6 +111,34 @@ pub const CLIENT_TTFT_OVERHEAD_PER_INPUT_TOKEN_S: f64 = 0.0;
 /// desynchronises the undated rows' clients").
 pub const UNDATED_LENGTH_RANGE_RATIO: f64 = 1.0;
 
+/// InferenceX's vLLM H100 runs whose client concurrency is not the run's: PR #273 (`25506e87c`,
+/// 2025-12-05, "Upgrade vLLM to v0.11.2") made `benchmarks/gptoss_fp4_h100_docker.sh` pass
+/// `--max-concurrency 512` to the client while the server kept `--max-num-seqs $CONC` and
+/// `--num-prompts $((CONC * 10))`; PR #310 (`4e135fd3f`, 2025-12-08 22:20 UTC, "fix h100 docker
+/// error") restored `"$CONC"`. `utils/process_result.py` records the client's
+/// `max_concurrency` as the point's concurrency, so such a row says 512 while 10·CONC requests
+/// (CONC 4-64 in that day's `nvidia-master.yaml`, not recorded) arrived at once and at most
+/// CONC ran: its TTFT is ~4.5 decode times of queueing. The script's system, engine and days.
+const VLLM_H100_CLIENT_512_DAYS: [&str; 2] = ["2025-12-05", "2025-12-08"];
+
+/// The concurrency the buggy script hard-coded ([`VLLM_H100_CLIENT_512_DAYS`]).
+const VLLM_H100_CLIENT_512: u32 = 512;
+
+/// Why `point`'s recorded concurrency is not the one its server ran, if it is one of the rows
+/// of [`VLLM_H100_CLIENT_512_DAYS`]; `None` otherwise.
+pub fn concurrency_not_recorded(point: &ServingPoint) -> Option<String> {
+    let Mode::Aggregated(instance) = point.mode else { return None };
+    (point.backend == "vllm"
+        && point.system == "h100_sxm"
+        && VLLM_H100_CLIENT_512_DAYS.contains(&point.run_date())
+        && instance.concurrency == VLLM_H100_CLIENT_512)
+        .then(|| {
+            "concurrency 512 is the client's hard-coded --max-concurrency of InferenceX's vLLM H100 script on 2025-12-05..08 \
+             (25506e87c, fixed by 4e135fd3f): the server ran --max-num-seqs CONC with 10·CONC requests at once, CONC not recorded"
+                .to_string()
+        })
+}
+
 /// The client of `point` with `overrides` applied.
 pub fn client_for(point: &ServingPoint, overrides: &Overrides) -> Client {
     // A row that copies a dated run's figures was measured with that run's client.
@@ -155,6 +183,21 @@ mod tests {
         assert_eq!(Warmup::Requests(1).requests(16), 1);
         let c = inferencex_client("2025-10-12");
         assert_eq!((c.requests_per_client, c.length_range_ratio), (10, 0.8));
+    }
+
+    #[test]
+    fn the_h100_script_s_hard_coded_client_concurrency_is_not_the_run_s() {
+        let row = |date: &str, c: &str, system: &str, backend: &str| {
+            point(&[("measured", date), ("batch_size", c), ("system", system), ("backend", backend)])
+        };
+        assert!(concurrency_not_recorded(&row("2025-12-05", "512", "h100_sxm", "vllm")).is_some());
+        assert!(concurrency_not_recorded(&row("2025-12-08", "512", "h100_sxm", "vllm")).is_some());
+        // Before the script's change, after its fix, another concurrency, system or engine.
+        assert!(concurrency_not_recorded(&row("2025-11-02", "512", "h100_sxm", "vllm")).is_none());
+        assert!(concurrency_not_recorded(&row("2026-03-27", "512", "h100_sxm", "vllm")).is_none());
+        assert!(concurrency_not_recorded(&row("2025-12-08", "64", "h100_sxm", "vllm")).is_none());
+        assert!(concurrency_not_recorded(&row("2025-12-08", "512", "h200_sxm", "vllm")).is_none());
+        assert!(concurrency_not_recorded(&row("2025-12-08", "512", "h100_sxm", "sglang")).is_none());
     }
 
     #[test]

@@ -166,6 +166,9 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     if !BACKENDS.contains(&point.backend.as_str()) {
         return Err(SkipReason::UnknownBackend(point.backend.clone()));
     }
+    if let Some(message) = crate::client::concurrency_not_recorded(point) {
+        return Err(SkipReason::ConcurrencyNotRecorded { message });
+    }
     // Without worker counts and batch sizes the pools' sizes are unknown.
     if pools.is_some_and(|p| {
         [p.prefill, p.decode].iter().any(|p| p.num_workers.is_none() || p.batch_size.is_none())

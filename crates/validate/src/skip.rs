@@ -31,6 +31,9 @@ pub enum SkipReason {
     /// attention heads unevenly, with no attention DP): its `tp_size` counts the GPUs of several
     /// workers whose split the row does not record.
     LayoutNotRunnable { message: String },
+    /// The row's concurrency is not the one its server ran (a benchmark script's bug recorded
+    /// the client's limit; the run's own is not in the row).
+    ConcurrencyNotRecorded { message: String },
     /// The simulation ran but refused requests (e.g. one that can never fit the KV cache).
     RequestsRefused { refused: u64, total: u64, reason: String },
 }
@@ -50,6 +53,7 @@ impl SkipReason {
             SkipReason::RequestsRefused { .. } => "requests refused in the run",
             SkipReason::BelowPhysicalBound { .. } => "measured below the stated deployment's bound",
             SkipReason::LayoutNotRunnable { .. } => "layout no engine runs",
+            SkipReason::ConcurrencyNotRecorded { .. } => "run's concurrency not recorded",
         }
     }
 
@@ -93,7 +97,9 @@ impl fmt::Display for SkipReason {
             SkipReason::Model { model, message } => write!(f, "model {model}: {message}"),
             SkipReason::Refused { flag, message } if flag.is_empty() => write!(f, "{message}"),
             SkipReason::Refused { flag, message } => write!(f, "--{flag}: {message}"),
-            SkipReason::BelowPhysicalBound { message } | SkipReason::LayoutNotRunnable { message } => {
+            SkipReason::BelowPhysicalBound { message }
+            | SkipReason::LayoutNotRunnable { message }
+            | SkipReason::ConcurrencyNotRecorded { message } => {
                 f.write_str(message)
             }
             SkipReason::RequestsRefused { refused, total, reason } => {

@@ -456,6 +456,18 @@ pub enum MoeRouting {
         /// Per expert, ln(1 − p_i), most popular first.
         log_miss: Vec<f64>,
     },
+    /// AIConfigurator's `power_law_<α>` routing as its collector samples it
+    /// (`power_law_logits_v3`): each expert's count drawn from a power law x^−α on [1, 0.8·T]
+    /// (T·k > E) or [0.01, 2], scaled to the T·k picks and rounded; an expert is reached when
+    /// its count rounds to at least 1, and a token reaches its k distinct experts.
+    Sampled {
+        /// Routed experts.
+        experts: f64,
+        /// Experts per token.
+        top_k: f64,
+        /// The power law's exponent.
+        alpha: f64,
+    },
 }
 
 impl MoeRouting {
@@ -488,8 +500,31 @@ impl MoeRouting {
             MoeRouting::Random { log_miss } => {
                 log_miss.iter().map(|lm| 1.0 - libm::exp(tokens * lm)).sum::<f64>().max(1.0)
             }
+            MoeRouting::Sampled { experts, top_k, alpha } => sampled_reach(*experts, *top_k, *alpha, tokens),
         }
     }
+}
+
+/// Expected experts [`MoeRouting::Sampled`] reaches with `tokens` tokens: E·P(X ≥ c), X the
+/// truncated power law, c the count that rounds to one pick (E·E[X] / (2·T·k)).
+fn sampled_reach(experts: f64, top_k: f64, alpha: f64, tokens: f64) -> f64 {
+    let picks = tokens * top_k;
+    let cap = experts.min(picks);
+    let floor = top_k.min(experts).max(1.0);
+    let (a, b) = if picks > experts { (1.0, 0.8 * tokens) } else { (0.01, 2.0) };
+    if b <= a {
+        return cap.max(floor);
+    }
+    // ∫_a^x t^−p dt.
+    let integral = |p: f64, x: f64| {
+        let g = 1.0 - p;
+        if g.abs() < 1e-9 { libm::log(x / a) } else { (libm::pow(x, g) - libm::pow(a, g)) / g }
+    };
+    let mass = integral(alpha, b);
+    let mean = integral(alpha - 1.0, b) / mass;
+    let c = (experts * mean / (2.0 * picks)).clamp(a, b);
+    let reached = experts * (1.0 - integral(alpha, c) / mass);
+    reached.min(cap).max(floor)
 }
 
 /// The routed (and shared) experts of one MoE layer over `tokens` tokens, µs: a fused kernel
@@ -1095,6 +1130,25 @@ mod tests {
         assert!(time(1, 4096.0) < time(1, 8192.0));
         // Per sequence, a batch of 64 is cheaper than one sequence alone (better occupancy).
         assert!(time(64, 4096.0) / 64.0 < time(1, 4096.0));
+    }
+
+    #[test]
+    fn aic_sampled_power_law_reaches_fewer_experts_than_uniform_routing() {
+        // gpt-oss: 128 experts, top 4. AIConfigurator's sampler (Monte Carlo of its
+        // `power_law_logits_v3`, α 1.01): 23.5, 40.2, 56.8, 90.3, 100.2 and 106.7 experts at 8,
+        // 16, 32, 64, 128 and 256 tokens; uniform routing reaches 28.7, 51.0, 81.7, 111.2, 125.8, 128.
+        let sampled = MoeRouting::Sampled { experts: 128.0, top_k: 4.0, alpha: 1.01 };
+        let uniform = MoeRouting::uniform(128.0, 4.0);
+        for (tokens, monte_carlo) in
+            [(8.0, 23.5), (16.0, 40.2), (32.0, 56.8), (64.0, 90.3), (128.0, 100.2), (256.0, 106.7)]
+        {
+            let reach = sampled.active_experts(tokens);
+            assert!((reach - monte_carlo).abs() < 1.0, "{tokens}: {reach} vs {monte_carlo}");
+            assert!(reach < uniform.active_experts(tokens));
+        }
+        // One token reaches its k distinct experts; never more than E or T·k.
+        assert_eq!(sampled.active_experts(1.0), 4.0);
+        assert!(sampled.active_experts(4096.0) <= 128.0);
     }
 
     #[test]

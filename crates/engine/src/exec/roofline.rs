@@ -27,14 +27,14 @@ pub(super) const FLAGS: &[FlagDef] = &[
     ),
     FlagDef::choice(
         "roofline_execution_time_predictor_config_moe_routing",
-        &["uniform", "balanced", "power_law"],
+        &["uniform", "balanced", "power_law", "aic_power_law"],
         "uniform",
-        "How MoE tokens spread over experts (how much expert weight a batch reads): uniform (random top-k), balanced (as AIConfigurator's tables) or power_law.",
+        "How MoE tokens spread over experts (how much expert weight a batch reads): uniform (random top-k), balanced (as AIConfigurator's tables), power_law or aic_power_law (AIConfigurator's sampler).",
     ),
     FlagDef::float(
         "roofline_execution_time_predictor_config_moe_routing_alpha",
         "1.2",
-        "Exponent of power_law MoE routing (AIConfigurator: 1.01 for DeepSeek-V3, 1.2 for Qwen3-235B).",
+        "Exponent of power_law and aic_power_law MoE routing (AIConfigurator: 1.01 for DeepSeek-V3, 1.2 for Qwen3-235B).",
     ),
     FlagDef::choice(
         "roofline_execution_time_predictor_config_all_reduce_kernel",
@@ -289,6 +289,11 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             0.0,
             10.0,
         )),
+        "aic_power_law" => MoeRoutingKind::Sampled(params.float_in(
+            "roofline_execution_time_predictor_config_moe_routing_alpha",
+            0.0,
+            10.0,
+        )),
         _ => MoeRoutingKind::Uniform,
     };
     let kernel_fusion =
@@ -536,6 +541,8 @@ pub enum MoeRoutingKind {
     Balanced,
     /// Expert i drawing a share ∝ (i + 1)^−α.
     PowerLaw(f64),
+    /// AIConfigurator's sampled power-law counts ([`MoeRouting::Sampled`]).
+    Sampled(f64),
 }
 
 impl MoeRoutingKind {
@@ -545,6 +552,7 @@ impl MoeRoutingKind {
             MoeRoutingKind::Uniform => MoeRouting::uniform(experts, top_k),
             MoeRoutingKind::Balanced => MoeRouting::Balanced { experts, top_k },
             MoeRoutingKind::PowerLaw(alpha) => MoeRouting::power_law(experts, top_k, alpha),
+            MoeRoutingKind::Sampled(alpha) => MoeRouting::Sampled { experts, top_k, alpha },
         }
     }
 }
@@ -1251,7 +1259,9 @@ impl RooflinePredictor {
                     gated: m.use_gated_mlp,
                 };
                 let alpha = match moe_routing {
-                    MoeRoutingKind::Uniform => Some(0.0),
+                    // The sampled counts change the experts a batch reaches, not the EP
+                    // ranks' shares: those stay uniform.
+                    MoeRoutingKind::Uniform | MoeRoutingKind::Sampled(_) => Some(0.0),
                     MoeRoutingKind::PowerLaw(alpha) => Some(alpha),
                     MoeRoutingKind::Balanced => None,
                 };
@@ -3793,6 +3803,9 @@ mod tests {
             (experts("balanced", 4), experts("uniform", 4), experts("power_law", 4));
         assert!(uniform < 0.85 * balanced, "uniform {uniform} vs balanced {balanced}");
         assert!(skewed < uniform, "power law {skewed} vs uniform {uniform}");
+        // AIConfigurator's sampled counts (α 1.2): Mixtral's 4 tokens reach 3.1 of 8 experts.
+        let sampled = experts("aic_power_law", 4);
+        assert!(sampled < uniform, "sampled power law {sampled} vs uniform {uniform}");
         // The default is uniform; at 256 tokens every expert is hit whatever the routing.
         assert_eq!(experts("uniform", 4), {
             let config = Config::from_pairs(mixtral.iter().copied()).unwrap();
