@@ -457,17 +457,17 @@ const SGLANG_TRTLLM_GEN_EAGER_MOE_LAYER_US: f64 = TRTLLM_GEN_EAGER_MOE_LAYER_US;
 /// See [`TRTLLM_EAGER_LAUNCH_US`]: its CUTLASS (and Hopper's Triton / DeepGEMM) fused-MoE
 /// modules, whose routing method, input quantisation, expert maps and workspace set-up run from
 /// Python before the C++ MoE op.
-const TRTLLM_EAGER_MOE_LAYER_US: f64 = 1500.0;
+pub const TRTLLM_EAGER_MOE_LAYER_US: f64 = 1500.0;
 /// Its TRTLLM-Gen MoE (`TRTLLMGenFusedMoE`), what its recipes pick on Blackwell for fp4 experts:
 /// routing, permutation, both grouped GEMMs and the finalize run inside one C++ runner op, so
 /// the MoE layer's Python part is a fraction of the CUTLASS module's (fitted: gpt-oss-120b on
 /// B200, VALIDATION.md "TensorRT-LLM's MoE backends").
-const TRTLLM_GEN_EAGER_MOE_LAYER_US: f64 = 300.0;
+pub const TRTLLM_GEN_EAGER_MOE_LAYER_US: f64 = 300.0;
 /// Host µs per latent-attention layer of its eager steps beyond the launches: its MLA module
 /// splits context and generation requests and sets up the latent projections, RoPE and the
 /// FMHA's fp8 inputs from Python (fitted on the DeepSeek rows, where the MoE layer's cost above
 /// was standing in for it).
-const TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US: f64 = 1200.0;
+pub const TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US: f64 = 1200.0;
 
 /// The TensorRT-LLM MoE module's host µs per eager MoE layer on `t`: TRTLLM-Gen's on GPUs with
 /// fp4 tensor cores running fp4 experts, else the CUTLASS module's.

@@ -232,6 +232,162 @@ pub fn recipe_flags(
 const TRTLLM_AIC_OVERLAP_OFF_IMAGES: &[&str] =
     &["0.20.0", "1.0.0rc3", "1.0.0rc4", "1.0.0rc6", "1.1.0rc1", "1.1.0rc4", "1.1.0rc5"];
 
+/// The MoE module a TensorRT-LLM recipe names (`moe_config.backend`), by the host time its
+/// Python part adds to an eager step: `TRTLLM` (`TRTLLMGenFusedMoE`, one C++ runner op) or
+/// `CUTLASS` / `DEEPGEMM` (`DeepGemmFusedMoE` subclasses `CutlassFusedMoE`,
+/// `tensorrt_llm/_torch/modules/fused_moe/fused_moe_deepgemm.py`: the same Python set-up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TrtllmMoeModule {
+    TrtllmGen,
+    Cutlass,
+}
+
+/// What one of InferenceX's dated TensorRT-LLM sweeps set at a point beyond [`recipe_flags`]'
+/// engine-wide part ([`TRTLLM_SWEEPS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TrtllmSweepRecipe {
+    moe: TrtllmMoeModule,
+    /// `torch_compile_config: {enable_piecewise_cuda_graph: true, capture_num_tokens: [1 …
+    /// max_num_tokens]}`: context and mixed steps up to the budget replay piecewise graphs.
+    piecewise: bool,
+    /// `batch_wait_timeout_iters: 40, batch_wait_max_tokens_ratio: 0.8`.
+    delay_batching: bool,
+}
+
+/// InferenceX's dated TensorRT-LLM sweeps whose scripts set the MoE module, piecewise CUDA graphs
+/// or batch waiting by sequence lengths and clients: (image, measurement date, precision, the
+/// script's rule of (isl, osl, clients, attention DP, EP)). Each sweep ran the day its script's
+/// update merged (InferenceX history of `benchmarks/dsr1_fp{8,4}_b200_trt{,_mtp}.sh`):
+/// - `1.2.0rc6.post2` fp8, 2026-01-29 (`ec7bafaae`, #594): `MOE_BACKEND=TRTLLM`, `DEEPGEMM` for
+///   1k/8k from 256 clients; piecewise graphs for 1k/1k from 64 clients, 1k/8k from 128 (below
+///   256), 8k/1k from 64; batch waiting for 1k/1k from 64 clients.
+/// - `1.2.0rc6.post2` fp4, 2026-02-03 (`6eecc0e66`, #620): `TRTLLM`, `CUTLASS` under attention
+///   DP; piecewise graphs for 1k/1k at TP 8 / EP 8.
+/// - `1.2.0rc6.post3` fp8 (MTP), 2026-02-05 (`5d517074c`, #632): `TRTLLM` with piecewise graphs
+///   except 1k/1k up to 4 clients, 1k/8k up to 8, 8k/1k up to 16; under attention DP
+///   `DEEPGEMM` without them.
+/// - `1.2.0rc6.post3` fp4 (MTP), 2026-02-06 (`0aae52d4c`, #642): `TRTLLM`, `CUTLASS` under
+///   attention DP; piecewise graphs for 1k/1k at 32 or 64 clients (128 without attention DP),
+///   1k/8k at 64.
+#[allow(clippy::type_complexity)]
+const TRTLLM_SWEEPS: &[(&str, &str, &str, fn(u32, u32, u32, bool, u32) -> TrtllmSweepRecipe)] = &[
+    ("1.2.0rc6.post2", "2026-01-29", "fp8", |isl, osl, c, _, _| {
+        let deepgemm = (isl, osl) == (1024, 8192) && c >= 256;
+        TrtllmSweepRecipe {
+            moe: if deepgemm { TrtllmMoeModule::Cutlass } else { TrtllmMoeModule::TrtllmGen },
+            piecewise: match (isl, osl) {
+                (1024, 1024) | (8192, 1024) => c >= 64,
+                (1024, 8192) => (128..256).contains(&c),
+                _ => false,
+            },
+            delay_batching: (isl, osl) == (1024, 1024) && c >= 64,
+        }
+    }),
+    ("1.2.0rc6.post2", "2026-02-03", "fp4", |isl, osl, _, dp, ep| TrtllmSweepRecipe {
+        moe: if dp { TrtllmMoeModule::Cutlass } else { TrtllmMoeModule::TrtllmGen },
+        piecewise: (isl, osl) == (1024, 1024) && !dp && ep == 8,
+        delay_batching: false,
+    }),
+    ("1.2.0rc6.post3", "2026-02-05", "fp8", |isl, osl, c, dp, _| TrtllmSweepRecipe {
+        moe: if dp { TrtllmMoeModule::Cutlass } else { TrtllmMoeModule::TrtllmGen },
+        piecewise: !dp
+            && match (isl, osl) {
+                (1024, 1024) => c > 4,
+                (1024, 8192) => c > 8,
+                (8192, 1024) => c > 16,
+                _ => true,
+            },
+        delay_batching: false,
+    }),
+    ("1.2.0rc6.post3", "2026-02-06", "fp4", |isl, osl, c, dp, _| TrtllmSweepRecipe {
+        moe: if dp { TrtllmMoeModule::Cutlass } else { TrtllmMoeModule::TrtllmGen },
+        piecewise: match (isl, osl) {
+            (1024, 1024) => c == 32 || c == 64 || (c == 128 && !dp),
+            (1024, 8192) => c == 64,
+            _ => false,
+        },
+        delay_batching: false,
+    }),
+];
+
+/// The recipe of a TensorRT-LLM point of one of [`TRTLLM_SWEEPS`] (its image, date and
+/// precision; an undated copy of such a row takes its date), `None` for any other point.
+fn trtllm_sweep_recipe(
+    point: &ServingPoint,
+    concurrency: u32,
+    attention_dp: bool,
+) -> Option<TrtllmSweepRecipe> {
+    if point.backend != "trtllm" {
+        return None;
+    }
+    let date = point.run_date();
+    let ep = point.moe_ep_size.unwrap_or(1);
+    TRTLLM_SWEEPS
+        .iter()
+        .find(|(image, day, precision, _)| {
+            *image == point.backend_version && *day == date && *precision == point.precision
+        })
+        .map(|(_, _, _, rule)| rule(point.isl, point.osl, concurrency, attention_dp, ep))
+}
+
+/// With `--model-recipes`: the flags of a TensorRT-LLM point of one of [`TRTLLM_SWEEPS`] (the
+/// DeepSeek-R1 B200 scripts' own settings), after `flags` (the point's other flags): the MoE
+/// module's eager host time per layer (`llmsim_engine::serving_engine`'s constants of the two
+/// modules); on the MTP sweeps the scripts' `--max_batch_size` (the clients, per rank under
+/// attention DP) and their unfloored budget `((MTP+1)·MAX_BATCH_SIZE+ISL+64+63)/64·64`;
+/// piecewise graphs as graph-replayed steps of up to the budget's tokens (the capture list runs
+/// to `max_num_tokens`) whose attention runs from Python between the pieces (TensorRT-LLM's
+/// piecewise optimiser leaves its attention custom ops out of the graphs,
+/// `tensorrt_llm/_torch/compilation/piecewise_optimizer.py`), so the latent-attention module's
+/// host time per layer stays; batch waiting as the script sets it. Empty for any other point.
+pub fn trtllm_sweep_flags(
+    point: &ServingPoint,
+    concurrency: u32,
+    dp_ranks: u32,
+    flags: &[(&'static str, String)],
+) -> Vec<(&'static str, String)> {
+    use llmsim_engine::serving_engine::{
+        TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US, TRTLLM_EAGER_MOE_LAYER_US, TRTLLM_GEN_EAGER_MOE_LAYER_US,
+    };
+    const BUDGET: &str = "trtllm_scheduler_config_max_num_tokens";
+    let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
+    let attention_dp = dp_ranks > 1;
+    let Some(recipe) = trtllm_sweep_recipe(point, concurrency, attention_dp).filter(|_| aggregated) else {
+        return Vec::new();
+    };
+    let moe_us = match recipe.moe {
+        TrtllmMoeModule::TrtllmGen => TRTLLM_GEN_EAGER_MOE_LAYER_US,
+        TrtllmMoeModule::Cutlass => TRTLLM_EAGER_MOE_LAYER_US,
+    };
+    let mut out = vec![("roofline_execution_time_predictor_config_eager_moe_layer_us", moe_us.to_string())];
+    let mut budget = flags.iter().rev().find(|(flag, _)| *flag == BUDGET).map(|(_, v)| v.clone());
+    if let Some((k, k_dp)) = trtllm_mtp_draft_tokens(point) {
+        let k = u64::from(if attention_dp { k_dp } else { k });
+        let ranks = dp_ranks.max(1);
+        let batch = if concurrency < ranks { concurrency.max(1) } else { concurrency / ranks };
+        let tokens = ((k + 1) * u64::from(batch) + u64::from(point.isl) + 64).div_ceil(64) * 64;
+        out.push((BUDGET, tokens.to_string()));
+        out.push(("trtllm_scheduler_config_batch_size_cap", batch.to_string()));
+        budget = Some(tokens.to_string());
+    }
+    if recipe.piecewise {
+        out.push(("roofline_execution_time_predictor_config_cuda_graph_prefill", "true".to_string()));
+        out.push((
+            "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
+            budget.unwrap_or_else(|| "8192".to_string()),
+        ));
+        out.push((
+            "roofline_execution_time_predictor_config_piecewise_moe_layer_us",
+            TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US.to_string(),
+        ));
+    }
+    if recipe.delay_batching {
+        out.push(("trtllm_scheduler_config_batch_wait_timeout_iters", "40".to_string()));
+        out.push(("trtllm_scheduler_config_batch_wait_max_tokens_ratio", "0.8".to_string()));
+    }
+    out
+}
+
 /// TensorRT-LLM images InferenceX ran only with its MTP recipes, and the draft length those
 /// recipes set (`speculative_config: {decoding_type: MTP, num_nextn_predict_layers: k}`),
 /// without and with attention DP. `1.2.0rc6.post3`: in `.github/configs/nvidia-master.yaml`
@@ -938,6 +1094,56 @@ mod tests {
             trtllm_mtp_draft_tokens(&point(&[("backend", "vllm"), ("backend_version", "1.2.0rc6.post3")])),
             None
         );
+    }
+
+    #[test]
+    fn the_deepseek_b200_sweeps_set_their_moe_module_piecewise_graphs_and_batch_waiting() {
+        let flags =
+            |version: &str, measured: &str, precision: &str, isl: &str, osl: &str, c: u32, dp: u32| {
+                let p = point(&[
+                    ("backend", "trtllm"),
+                    ("backend_version", version),
+                    ("measured", measured),
+                    ("precision", precision),
+                    ("isl", isl),
+                    ("osl", osl),
+                ]);
+                let base = recipe_flags(&p, c, dp, true);
+                trtllm_sweep_flags(&p, c, dp, &base)
+            };
+        let has =
+            |f: &[(&str, String)], flag: &str| f.iter().find(|(k, _)| *k == flag).map(|(_, v)| v.clone());
+        let moe = "roofline_execution_time_predictor_config_eager_moe_layer_us";
+        let graphs = "roofline_execution_time_predictor_config_cuda_graph_max_tokens";
+        let wait = "trtllm_scheduler_config_batch_wait_timeout_iters";
+        // fp8 2026-01-29: TRTLLM-Gen MoE; 1k/1k from 64 clients piecewise up to the budget, waiting.
+        let f = flags("1.2.0rc6.post2", "2026-01-29", "fp8", "1024", "1024", 64, 1);
+        assert_eq!(has(&f, moe).as_deref(), Some("300"));
+        assert_eq!(has(&f, graphs).as_deref(), Some("8192"));
+        assert_eq!(has(&f, wait).as_deref(), Some("40"));
+        let f = flags("1.2.0rc6.post2", "2026-01-29", "fp8", "1024", "1024", 32, 1);
+        assert_eq!((has(&f, moe).as_deref(), has(&f, graphs), has(&f, wait)), (Some("300"), None, None));
+        // 1k/8k from 256 clients: DeepGEMM (the CUTLASS module's Python), no graphs.
+        let f = flags("1.2.0rc6.post2", "2026-01-29", "fp8", "1024", "8192", 256, 1);
+        assert_eq!((has(&f, moe).as_deref(), has(&f, graphs)), (Some("1500"), None));
+        // fp4 2026-02-03: CUTLASS under attention DP.
+        let f = flags("1.2.0rc6.post2", "2026-02-03", "fp4", "1024", "1024", 32, 8);
+        assert_eq!(has(&f, moe).as_deref(), Some("1500"));
+        // MTP fp8 2026-02-05: the script's unfloored budget ⌈(4 · 64 + 1024 + 64) / 64⌉ · 64 and
+        // batch cap, piecewise up to it; none at 4 clients.
+        let f = flags("1.2.0rc6.post3", "2026-02-05", "fp8", "1024", "1024", 64, 1);
+        assert_eq!(has(&f, "trtllm_scheduler_config_max_num_tokens").as_deref(), Some("1344"));
+        assert_eq!(has(&f, "trtllm_scheduler_config_batch_size_cap").as_deref(), Some("64"));
+        assert_eq!(has(&f, graphs).as_deref(), Some("1344"));
+        let f = flags("1.2.0rc6.post3", "2026-02-05", "fp8", "1024", "1024", 4, 1);
+        assert_eq!(has(&f, graphs), None);
+        // Another day, image, precision or engine: nothing.
+        assert!(flags("1.2.0rc6.post2", "2026-01-28", "fp8", "1024", "1024", 64, 1).is_empty());
+        assert!(flags("1.1.0rc2.post2", "2026-01-29", "fp8", "1024", "1024", 64, 1).is_empty());
+        assert!(flags("1.2.0rc6.post2", "2026-01-29", "fp4", "1024", "1024", 64, 1).is_empty());
+        let vllm =
+            point(&[("backend", "vllm"), ("backend_version", "1.2.0rc6.post2"), ("measured", "2026-01-29")]);
+        assert!(trtllm_sweep_flags(&vllm, 64, 1, &[]).is_empty());
     }
 
     #[test]

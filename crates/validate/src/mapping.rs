@@ -3,7 +3,7 @@
 //! client (`client.rs`). Later work extends this one function: disaggregation, MoE/EP/MLA.
 
 use crate::client::{Overrides, client_for};
-use crate::deployment::{engine_version, model_recipe_flags, recipe_flags};
+use crate::deployment::{engine_version, model_recipe_flags, recipe_flags, trtllm_sweep_flags};
 use crate::points::{Instance, Mode, Pools, ServingPoint};
 use crate::skip::SkipReason;
 
@@ -244,6 +244,8 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     }
     if overrides.model_recipes {
         flags.extend(model_recipe_flags(point));
+        let sweep = trtllm_sweep_flags(point, concurrency, replica_dp, &flags);
+        flags.extend(sweep);
     }
     Ok(PointConfig {
         flags,
