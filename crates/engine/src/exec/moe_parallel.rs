@@ -244,7 +244,8 @@ impl RankLoad {
                 let weights: Vec<f64> = (0..n).map(|i| libm::pow(i as f64 + 1.0, -alpha)).collect();
                 let total: f64 = weights.iter().sum();
                 let s = weights.iter().step_by(ep).sum::<f64>() / total;
-                let without_replacement = if n > 1 { (n as f64 - top_k).max(0.0) / (n as f64 - 1.0) } else { 0.0 };
+                let without_replacement =
+                    if n > 1 { (n as f64 - top_k).max(0.0) / (n as f64 - 1.0) } else { 0.0 };
                 (s, s * (1.0 - s) * without_replacement, expected_max_of_normals(ep))
             }
         };
@@ -490,14 +491,19 @@ mod tests {
     #[test]
     fn the_busiest_of_few_ranks_is_the_expected_maximum_not_the_asymptotic_bound() {
         // Tabulated expected maxima of n standard normal draws.
-        for (n, m) in [(1, 0.0), (2, 0.5642), (4, 1.0294), (8, 1.4236), (16, 1.7660), (32, 2.0697), (64, 2.3437)] {
+        for (n, m) in
+            [(1, 0.0), (2, 0.5642), (4, 1.0294), (8, 1.4236), (16, 1.7660), (32, 2.0697), (64, 2.3437)]
+        {
             assert!((expected_max_of_normals(n) - m).abs() < 1e-3, "{n}: {}", expected_max_of_normals(n));
         }
         // Kimi-K2.5's shape at EP 4, 4 tokens (32 picks, 8 a rank on average): the busiest rank
-        // carries 10.4 picks, not the 12.7 of √(P/EP)·√(2 ln EP).
+        // carries 8 + 2.43 · 1.029 = 10.5 picks, not the 12.7 of √(P/EP)·√(2 ln EP).
         let load = RankLoad::new(384.0, 8.0, 4, Some(0.0));
         let busiest = load.busiest_picks(4.0);
-        assert!((busiest - 10.5).abs() < 0.1 && busiest < 8.0 + libm::sqrt(8.0 * 2.0 * libm::log(4.0)), "{busiest}");
+        assert!(
+            (busiest - 10.5).abs() < 0.1 && busiest < 8.0 + libm::sqrt(8.0 * 2.0 * libm::log(4.0)),
+            "{busiest}"
+        );
     }
 
     #[test]
