@@ -213,9 +213,12 @@ impl MoeExchange {
 /// (α = 0: uniform), and placed on ranks round-robin by popularity (rank r holds popularity
 /// ranks r, r + EP, ...), as an expert-placement balancer would: rank 0 is the busiest, with a
 /// share `s` of the picks. Of a step's `P = tokens · top_k` picks, each rank's count is
-/// random; the expected maximum over `EP` ranks is taken as `P·s + √(P·s)·√(2 ln EP)` (the
-/// Poisson spread of the busiest rank's count and the Gaussian bound on a maximum of EP
-/// draws), at most `P`. Balanced routing gives every rank exactly `P / EP`.
+/// random; the expected maximum over `EP` ranks is taken as `P·s + σ·m(EP)`, at most `P`: σ the
+/// standard deviation of a rank's count (`√(P·s·(1 − s)·(E − k)/(E − 1))`: each token's k
+/// distinct picks draw a rank's experts without replacement) and `m(EP)` the expected maximum
+/// of EP standard normal draws (1.03 at EP 4, 1.42 at 8, 2.07 at 32; not the asymptotic bound
+/// `√(2 ln EP)`, 1.67 / 2.04 / 2.63, which over-loads the busiest rank most at small EP).
+/// Balanced routing gives every rank exactly `P / EP`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RankLoad {
     top_k: f64,
@@ -223,7 +226,9 @@ pub struct RankLoad {
     experts_per_rank: f64,
     /// The busiest rank's expected share of the picks.
     busiest_share: f64,
-    /// `√(2 ln EP)` for random routing, 0 for balanced.
+    /// σ² per pick (`s·(1 − s)·(E − k)/(E − 1)`) for random routing, 0 for balanced.
+    variance: f64,
+    /// Expected maximum of EP standard normal draws (0 for balanced routing).
     spread: f64,
 }
 
@@ -233,16 +238,18 @@ impl RankLoad {
     pub fn new(experts: f64, top_k: f64, ep: u32, power_law_alpha: Option<f64>) -> RankLoad {
         let ep = ep.max(1) as usize;
         let n = (experts.max(1.0) as usize).max(ep);
-        let (busiest_share, spread) = match power_law_alpha {
-            None => (1.0 / ep as f64, 0.0),
+        let (busiest_share, variance, spread) = match power_law_alpha {
+            None => (1.0 / ep as f64, 0.0, 0.0),
             Some(alpha) => {
                 let weights: Vec<f64> = (0..n).map(|i| libm::pow(i as f64 + 1.0, -alpha)).collect();
                 let total: f64 = weights.iter().sum();
-                let busiest: f64 = weights.iter().step_by(ep).sum();
-                (busiest / total, libm::sqrt(2.0 * libm::log(ep as f64)))
+                let s = weights.iter().step_by(ep).sum::<f64>() / total;
+                let without_replacement =
+                    if n > 1 { (n as f64 - top_k).max(0.0) / (n as f64 - 1.0) } else { 0.0 };
+                (s, s * (1.0 - s) * without_replacement, expected_max_of_normals(ep))
             }
         };
-        RankLoad { top_k, experts_per_rank: n as f64 / ep as f64, busiest_share, spread }
+        RankLoad { top_k, experts_per_rank: n as f64 / ep as f64, busiest_share, variance, spread }
     }
 
     /// The busiest rank's expected share of the picks.
@@ -258,7 +265,7 @@ impl RankLoad {
         }
         let picks = tokens * self.top_k;
         let mean = picks * self.busiest_share;
-        (mean + libm::sqrt(mean) * self.spread).min(picks)
+        (mean + libm::sqrt(picks * self.variance) * self.spread).min(picks)
     }
 
     /// Distinct experts `picks` picks reach among one rank's experts, spread uniformly over
@@ -273,6 +280,25 @@ impl RankLoad {
         }
         (m * (1.0 - libm::pow(1.0 - 1.0 / m, picks))).max(1.0)
     }
+}
+
+/// Expected maximum of `n` independent standard normal draws, `∫ x·n·φ(x)·Φ(x)^(n−1) dx`
+/// (midpoint rule over ±8σ): 0 for one draw, 0.564 for two, 1.029 for four, 2.070 for 32.
+fn expected_max_of_normals(n: usize) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    let (steps, lo, hi) = (1600, -8.0, 8.0);
+    let dx = (hi - lo) / steps as f64;
+    let inv_sqrt_2pi = 1.0 / libm::sqrt(2.0 * core::f64::consts::PI);
+    (0..steps)
+        .map(|i| {
+            let x = lo + (i as f64 + 0.5) * dx;
+            let pdf = inv_sqrt_2pi * libm::exp(-0.5 * x * x);
+            let cdf = 0.5 * libm::erfc(-x / core::f64::consts::SQRT_2);
+            x * n as f64 * pdf * libm::pow(cdf, n as f64 - 1.0) * dx
+        })
+        .sum()
 }
 
 /// One attention-DP rank's part of a step: its requests' tokens, sequences and attention work.
@@ -449,9 +475,10 @@ mod tests {
         assert_eq!(balanced.busiest_picks(64.0), 64.0);
         let uniform = RankLoad::new(256.0, 8.0, 8, Some(0.0));
         assert!((uniform.busiest_share() - 0.125).abs() < 1e-12);
-        // 512 picks, 64 expected per rank, + √64 · √(2 ln 8) = 8 · 2.0393 = 16.31.
-        let expected = 64.0 + 8.0 * libm::sqrt(2.0 * libm::log(8.0));
-        assert!((uniform.busiest_picks(64.0) - expected).abs() < 1e-9);
+        // 512 picks, 64 expected per rank; σ² = 512 · 1/8 · 7/8 · 248/255 = 54.46, and the
+        // largest of 8 normal draws lies 1.4236 σ above the mean: 64 + 7.380 · 1.4236 = 74.51.
+        let expected = 64.0 + libm::sqrt(512.0 * 0.125 * 0.875 * 248.0 / 255.0) * 1.4236;
+        assert!((uniform.busiest_picks(64.0) - expected).abs() < 1e-2, "{}", uniform.busiest_picks(64.0));
         // A skewed router loads the rank of the most popular experts more.
         let skewed = RankLoad::new(256.0, 8.0, 8, Some(1.2));
         assert!(skewed.busiest_share() > 0.125 && skewed.busiest_picks(64.0) > expected);
@@ -459,6 +486,24 @@ mod tests {
         assert_eq!(RankLoad::new(8.0, 2.0, 1, Some(0.0)).busiest_picks(10.0), 20.0);
         // 32 experts per rank reached by 8 picks: 32 · (1 − (31/32)^8) = 7.18.
         assert!((uniform.experts_reached(8.0) - 32.0 * (1.0 - (31.0f64 / 32.0).powi(8))).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_busiest_of_few_ranks_is_the_expected_maximum_not_the_asymptotic_bound() {
+        // Tabulated expected maxima of n standard normal draws.
+        for (n, m) in
+            [(1, 0.0), (2, 0.5642), (4, 1.0294), (8, 1.4236), (16, 1.7660), (32, 2.0697), (64, 2.3437)]
+        {
+            assert!((expected_max_of_normals(n) - m).abs() < 1e-3, "{n}: {}", expected_max_of_normals(n));
+        }
+        // Kimi-K2.5's shape at EP 4, 4 tokens (32 picks, 8 a rank on average): the busiest rank
+        // carries 8 + 2.43 · 1.029 = 10.5 picks, not the 12.7 of √(P/EP)·√(2 ln EP).
+        let load = RankLoad::new(384.0, 8.0, 4, Some(0.0));
+        let busiest = load.busiest_picks(4.0);
+        assert!(
+            (busiest - 10.5).abs() < 0.1 && busiest < 8.0 + libm::sqrt(8.0 * 2.0 * libm::log(4.0)),
+            "{busiest}"
+        );
     }
 
     #[test]
