@@ -655,7 +655,10 @@ pub fn format_band_table(rows: &[BandRow]) -> String {
     s
 }
 
-/// The routing a MoE table's `dist` names.
+/// The routing a MoE table's `dist` names. AIC's `power_law_<α>` tables map to the rank power
+/// law (the `power_law` option), not `MoeRouting::Sampled` (what AIC's collector draws): the
+/// bounded routing row was set on it and no bundle runs Sampled (docs/policies.md,
+/// "Calibration checking's routing").
 pub fn moe_routing(dist: &str, experts: f64, top_k: f64) -> Option<MoeRouting> {
     match dist {
         "balanced" => Some(MoeRouting::Balanced { experts, top_k }),

@@ -177,7 +177,8 @@ pub fn apply_with(config: &Config, facts: &dyn Lookup) -> Result<(Config, Vec<Se
     let target = target(config, version, facts);
     let mut effective = config.clone();
     let mut applied = Vec::new();
-    for setting in (entry.bundle)(&target).into_iter().chain(device_settings(&target)) {
+    let settings = (entry.bundle)(&target).into_iter().chain(device_settings(&target));
+    for setting in settings.chain(flashmla_sparse(entry.name, &target)) {
         if config.is_set(setting.flag) {
             continue;
         }
@@ -269,6 +270,24 @@ fn device_settings(t: &EngineTarget) -> Vec<Setting> {
         )],
         _ => Vec::new(),
     }
+}
+
+/// Whether `engine` runs DeepSeek Sparse Attention on FlashMLA's sparse kernels
+/// (`roofline_execution_time_predictor_config_flashmla_sparse`), set for sparse-indexer models
+/// only. SGLang: its NSA backend's `flashmla_sparse` / `flashmla_kv` (`nsa_backend.py`,
+/// `_forward_flashmla_sparse`, heads padded to 64 on SM90 and 128 on SM100). vLLM: its
+/// `FLASHMLA_SPARSE` backend (`v1/attention/backends/mla/flashmla_sparse.py`, the same padding).
+/// TensorRT-LLM: only below SM100 (`forward_sparse_mla_kvcache_bf16`, `flash_mla_sparse_fwd`
+/// with heads padded to 64); SM100 runs its own absorbed kernels
+/// (`forward_absorption_context`, `_torch/modules/attention.py`).
+fn flashmla_sparse(engine: &str, t: &EngineTarget) -> Option<Setting> {
+    let runs = match engine {
+        "sglang" | "vllm" => true,
+        "trtllm" => SM90_DEVICES.contains(&t.device.as_str()),
+        _ => false,
+    };
+    (t.sparse_indexer && runs)
+        .then(|| Setting::new("roofline_execution_time_predictor_config_flashmla_sparse", true))
 }
 
 /// vLLM V1 (`vllm serve`).
@@ -584,11 +603,14 @@ fn sglang_all_reduce_fusion(t: &EngineTarget) -> bool {
 /// family (latent attention), e.g. `Qwen3MoeForCausalLM`: no all-to-all backend by default, so
 /// SM90 runs the same Triton fused MoE, which AIConfigurator's fit times (H200, E = 128,
 /// hidden 4096, expert width 1536 at TP 2: 61 µs a layer at one token against the generic fp8
-/// curve's ~31 µs), and SM100 the `flashinfer_trtllm` runner. The latent-attention models keep
-/// the generic fp8 curve at decode sizes (the DeepSeek rows went over with the fit:
-/// docs/policies.md).
+/// curve's ~31 µs). On SM100 only Qwen3Next / Qwen3.5's branch (linear attention) takes the
+/// `flashinfer_trtllm` runner; a plain MoE there has no evidence for the fit and keeps the
+/// generic curve. The latent-attention models keep the generic fp8 curve at decode sizes (the
+/// DeepSeek rows went over with the fit: docs/policies.md).
 fn sglang_fp8_moe_fit_at_decode(t: &EngineTarget) -> bool {
-    !t.latent_attention && t.weight_dtype == "fp8"
+    !t.latent_attention
+        && t.weight_dtype == "fp8"
+        && (t.linear_attention || SM90_DEVICES.contains(&t.device.as_str()))
 }
 
 /// SGLang's Gated DeltaNet prefill (`roofline_execution_time_predictor_config_linear_prefill_*`):
@@ -1231,6 +1253,8 @@ mod tests {
         // A plain MoE (Qwen3-MoE: no latent, no linear attention) runs the same Triton fused
         // MoE on SM90, the fit's kernel.
         assert_eq!(fit("Qwen/Qwen3-235B-A22B-FP8", "h200", "fp8"), "true");
+        // On SM100 only the linear-attention branch takes `flashinfer_trtllm`: no fit there.
+        assert_eq!(fit("Qwen/Qwen3-235B-A22B-FP8", "b200", "fp8"), "false");
         // Other weights, the latent-attention family: the generic fp8 curve at decode sizes.
         assert_eq!(fit("Qwen/Qwen3.5-397B-A17B", "b200", "fp16"), "false");
         assert_eq!(fit("Qwen/Qwen3.5-397B-A17B", "b200", "fp4"), "false");
@@ -1262,6 +1286,26 @@ mod tests {
         // Other architectures and other engines: inside the attention work, as before.
         assert_eq!(flags("sglang", "deepseek-ai/DeepSeek-R1", "b200", "fp8").0, "0.0");
         assert_eq!(flags("vllm", "Qwen/Qwen3.5-397B-A17B", "b200", "fp8").0, "0.0");
+    }
+
+    #[test]
+    fn only_engines_running_flashmla_s_sparse_kernels_set_them_for_sparse_attention() {
+        let flag = |engine: &str, model: &str, device: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", engine),
+                ("replica_config_model_name", model),
+                ("replica_config_device", device),
+                ("replica_config_tensor_parallel_size", "8"),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_flashmla_sparse")
+        };
+        for device in ["h200", "b200"] {
+            assert_eq!(flag("sglang", "zhipuai/GLM-5", device), "true", "{device}");
+            assert_eq!(flag("vllm", "zhipuai/GLM-5", device), "true", "{device}");
+        }
+        assert_eq!(flag("trtllm", "zhipuai/GLM-5", "h200"), "true");
+        assert_eq!(flag("trtllm", "zhipuai/GLM-5", "gb200"), "false");
+        assert_eq!(flag("sglang", "deepseek-ai/DeepSeek-R1", "b200"), "false");
     }
 
     #[test]

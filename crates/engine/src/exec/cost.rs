@@ -822,8 +822,12 @@ mod tests {
             gemm_us(&c, H100, 1.0, 8192.0, 8192.0, 2.0, 1.0),
         );
         assert!((a / b - 0.8).abs() < 1e-3, "{a} {b}");
-        // Compute bound: the compute term is unchanged.
-        assert_eq!(s.compute_eff, c.compute_eff);
+        // Compute bound (8,192 rows): the time stays within 3 % of the unscaled curve's.
+        let (a, b) = (
+            gemm_us(&s, H100, 8192.0, 8192.0, 8192.0, 2.0, 1.0),
+            gemm_us(&c, H100, 8192.0, 8192.0, 8192.0, 2.0, 1.0),
+        );
+        assert!(a / b > 0.97 && a <= b, "{a} {b}");
         assert_eq!(c.stream_scaled(1.0), c);
     }
 

@@ -134,6 +134,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 experts run vLLM 0.12's DeepGEMM MoE, which computes every block of its worst-case padded layout (round_up(tokens·top_k + experts·127, 128) rows) whatever the routing; only where the expert TP group is under 8 GPUs (vLLM turns its DeepGEMM MoE off from TP 8). Times the routed experts as the larger of that and the fit.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_flashmla_sparse",
+        "false",
+        "Whether sparse attention runs FlashMLA's sparse kernels (padded-head prefill, fp8 decode tiles).",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe",
         "false",
         "Whether fp8 experts run TensorRT-LLM's CUTLASS fused MoE, timed on its fit at every size where the device has one (Hopper); wins over fp8_moe_fit_at_decode. An experiment's knob: no engine bundle sets it.",
@@ -282,18 +287,13 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
     let all_reduce_kernel =
         AllReduceKernel::parse(&params.string("roofline_execution_time_predictor_config_all_reduce_kernel"))
             .unwrap_or(AllReduceKernel::Nccl);
-    let moe_routing = match params.string("roofline_execution_time_predictor_config_moe_routing").as_str() {
+    let routing = params.string("roofline_execution_time_predictor_config_moe_routing");
+    let mut alpha =
+        || params.float_in("roofline_execution_time_predictor_config_moe_routing_alpha", 0.0, 10.0);
+    let moe_routing = match routing.as_str() {
         "balanced" => MoeRoutingKind::Balanced,
-        "power_law" => MoeRoutingKind::PowerLaw(params.float_in(
-            "roofline_execution_time_predictor_config_moe_routing_alpha",
-            0.0,
-            10.0,
-        )),
-        "aic_power_law" => MoeRoutingKind::Sampled(params.float_in(
-            "roofline_execution_time_predictor_config_moe_routing_alpha",
-            0.0,
-            10.0,
-        )),
+        "power_law" => MoeRoutingKind::PowerLaw(alpha()),
+        "aic_power_law" => MoeRoutingKind::Sampled(alpha()),
         _ => MoeRoutingKind::Uniform,
     };
     let kernel_fusion =
@@ -355,6 +355,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             1e9,
         ),
         deepgemm_moe_padded: params.bool("roofline_execution_time_predictor_config_deepgemm_moe_padded"),
+        flashmla_sparse: params.bool("roofline_execution_time_predictor_config_flashmla_sparse"),
         dp_padding: DpPadding::parse(&params.string("roofline_execution_time_predictor_config_dp_padding")),
         trtllm_cutlass_fp8_moe: params
             .bool("roofline_execution_time_predictor_config_trtllm_cutlass_fp8_moe"),
@@ -446,6 +447,9 @@ pub struct RooflineCoefficients {
     /// fp8 experts on vLLM 0.12's DeepGEMM MoE: every block of the worst-case padded layout
     /// computed ([`cost::deepgemm_padded_moe_us`]), where the expert TP group is under 8 GPUs.
     pub deepgemm_moe_padded: bool,
+    /// DeepSeek Sparse Attention on FlashMLA's sparse kernels (SGLang, vLLM; TensorRT-LLM on
+    /// SM90): [`SparseShape::flashmla`].
+    pub flashmla_sparse: bool,
     /// Which steps under attention DP are padded to the busiest rank's token count (vLLM's
     /// `coordinate_batch_across_dp`): each rank's token-wise ops (norms, projections, the
     /// exchange) then run over that many tokens and the MoE over ranks × that many (the
@@ -576,6 +580,7 @@ impl Default for RooflineCoefficients {
             moe_router_bf16: false,
             shared_experts_stream_max_tokens: 0.0,
             deepgemm_moe_padded: false,
+            flashmla_sparse: false,
             dp_padding: DpPadding::None,
             trtllm_cutlass_fp8_moe: false,
             trtllm_decode_attention: false,
@@ -839,26 +844,24 @@ impl RooflinePredictor {
                 op_curves[op as usize] = c;
             }
         }
-        if settings.fp8_cublaslt_gemm && !m.fp8_block_scaled {
-            for op in [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj] {
-                let dtype = if matches!(op, Op::AttnPreProj | Op::AttnPostProj) {
-                    attention_weights
-                } else {
-                    weights
-                };
-                let bf16 = cal.curve(&layer_gemm_class(op, GemmKernels::Vllm, Dtype::Bf16));
-                if let (Dtype::Fp8, Some(cublas)) = (dtype, bf16) {
+        // The layer GEMMs whose weights are per-tensor fp8 (not block-scaled).
+        let per_tensor_fp8_ops = || {
+            [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj].into_iter().filter(|op| {
+                let attention = matches!(op, Op::AttnPreProj | Op::AttnPostProj);
+                !m.fp8_block_scaled && (if attention { attention_weights } else { weights }) == Dtype::Fp8
+            })
+        };
+        if settings.fp8_cublaslt_gemm {
+            for op in per_tensor_fp8_ops() {
+                if let Some(cublas) = cal.curve(&layer_gemm_class(op, GemmKernels::Vllm, Dtype::Bf16)) {
                     op_curves[op as usize] = cublaslt_fp8_curve(cublas, op_curves[op as usize]);
                 }
             }
         }
         let stream_scale = settings.fp8_gemm_stream_scale;
-        if stream_scale != 1.0 && !m.fp8_block_scaled {
-            for op in [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj] {
-                let attention = matches!(op, Op::AttnPreProj | Op::AttnPostProj);
-                if (if attention { attention_weights } else { weights }) == Dtype::Fp8 {
-                    op_curves[op as usize] = op_curves[op as usize].stream_scaled(stream_scale);
-                }
+        if stream_scale != 1.0 {
+            for op in per_tensor_fp8_ops() {
+                op_curves[op as usize] = op_curves[op as usize].stream_scaled(stream_scale);
             }
         }
 
@@ -1117,6 +1120,7 @@ impl RooflinePredictor {
             moe_text
         };
         let moe_router_bf16 = settings.moe_router_bf16;
+        let flashmla_sparse = settings.flashmla_sparse;
         RooflinePredictor {
             deepgemm_padded,
             marlin_moe,
@@ -1144,6 +1148,7 @@ impl RooflinePredictor {
                 let heads = shape.q_heads;
                 let rate = |tflops: f64, peak: f64| device.fp16_tflops * 1e12 * tflops / peak;
                 SparseShape {
+                    flashmla: flashmla_sparse,
                     topk: f64::from(s.index_topk),
                     index_heads: f64::from(s.index_heads),
                     index_dim: f64::from(s.index_head_dim),
@@ -1157,7 +1162,7 @@ impl RooflinePredictor {
                     // FlashMLA's published sparse rates (README): prefill 640 TFLOP/s on H800,
                     // 1,450 on B200; fp8-cache decode 410 on H800, 350 on B200.
                     prefill_flops_per_s: if blackwell { rate(1450.0, 2250.0) } else { rate(640.0, 989.4) },
-                    fp8_decode_flops_per_s: fp8_kv
+                    fp8_decode_flops_per_s: (fp8_kv && flashmla_sparse)
                         .then(|| if blackwell { rate(350.0, 2250.0) } else { rate(410.0, 989.4) }),
                     bytes_per_s: bandwidth,
                 }
@@ -1925,6 +1930,10 @@ impl RooflinePredictor {
 /// DeepSeek Sparse Attention on one GPU: the indexer (whole on every GPU) and the top-k.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SparseShape {
+    /// Whether the engine runs FlashMLA's sparse kernels: past the top k an extend step takes
+    /// its padded-head sparse prefill ([`Self::sparse_prefill`]) and an fp8 cache its decode
+    /// tiles. Off: a prefill chunk's dense MLA less the pairs past each query's top k.
+    pub flashmla: bool,
     /// Keys each query attends to.
     pub topk: f64,
     /// Indexer heads.
@@ -2019,7 +2028,10 @@ impl SparseShape {
     /// the top k (`NativeSparseAttnBackend.set_nsa_prefill_impl`), else FlashMLA's absorbed
     /// sparse prefill for all of the step's queries.
     pub fn sparse_prefill(&self, batch: &[BatchItem]) -> bool {
-        batch.iter().any(|i| i.is_prefill && (i.num_processed_tokens + i.num_tokens) as f64 > self.topk)
+        self.flashmla
+            && batch
+                .iter()
+                .any(|i| i.is_prefill && (i.num_processed_tokens + i.num_tokens) as f64 > self.topk)
     }
 
     /// FlashMLA's sparse latent-attention kernels in one layer over `batch`, µs, as (prefill,
@@ -2688,7 +2700,7 @@ mod tests {
 
     /// GLM-5 on 8 × H200 in fp8, with its sparse attention and with the catalogue's
     /// `sparse_attention` removed (dense latent attention).
-    fn glm5_sparse_and_dense() -> (RooflinePredictor, RooflinePredictor) {
+    fn glm5_sparse_and_dense(flashmla: bool) -> (RooflinePredictor, RooflinePredictor) {
         let r = replica(&[
             ("replica_config_model_name", "zhipuai/GLM-5"),
             ("replica_config_device", "h200"),
@@ -2697,14 +2709,15 @@ mod tests {
         ]);
         let mut dense_r = r.clone();
         dense_r.model.sparse_attention = None;
-        let sparse = RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap();
-        let dense = RooflinePredictor::new(&dense_r, RooflineCoefficients::default()).unwrap();
+        let coefficients = RooflineCoefficients { flashmla_sparse: flashmla, ..Default::default() };
+        let sparse = RooflinePredictor::new(&r, coefficients.clone()).unwrap();
+        let dense = RooflinePredictor::new(&dense_r, coefficients).unwrap();
         (sparse, dense)
     }
 
     #[test]
     fn sparse_attention_attends_to_the_top_k_and_its_indexer_scores_the_whole_context() {
-        let (sparse, dense) = glm5_sparse_and_dense();
+        let (sparse, dense) = glm5_sparse_and_dense(true);
         let s = sparse.sparse.unwrap();
         assert_eq!((s.topk, s.index_heads, s.index_dim, s.index_bytes), (2048.0, 32.0, 128.0, 132.0));
         assert_eq!((s.q_lora, s.hidden), (2048.0, 6144.0));
@@ -2731,6 +2744,14 @@ mod tests {
         assert_eq!(sparse.attention_work(&chunk).0, PrefillWork::default());
         let pairs = cost::causal_pairs(2_000.0, 30_000.0);
         assert!((s.prefill_logits(&chunk).flops - 2.0 * 32.0 * 128.0 * pairs).abs() / pairs < 1e-9);
+        // An engine without FlashMLA's sparse kernels (the flag off): the chunk's dense MLA
+        // prefill less the pairs past each query's top k, and no fp8 decode tiles.
+        let (sparse, dense) = glm5_sparse_and_dense(false);
+        let (p, d) = (sparse.attention_work(&chunk).0, dense.attention_work(&chunk).0);
+        let per_pair = 2.0 * 8.0 * (256.0 + 256.0);
+        let expected = d.flops - per_pair * (pairs - 2_000.0 * 2_048.0);
+        assert!((p.flops - expected).abs() / expected < 1e-12);
+        assert_eq!(sparse.sparse.unwrap().sparse_mla_us(&chunk), (0.0, 0.0));
     }
 
     /// GLM-5 at TP 8 in fp8 on `device` with a `kv` cache.
@@ -2742,7 +2763,8 @@ mod tests {
             ("replica_config_weight_dtype", "fp8"),
             ("replica_config_kv_cache_dtype", kv),
         ]);
-        RooflinePredictor::new(&r, RooflineCoefficients::default()).unwrap()
+        RooflinePredictor::new(&r, RooflineCoefficients { flashmla_sparse: true, ..Default::default() })
+            .unwrap()
     }
 
     #[test]
@@ -2775,7 +2797,7 @@ mod tests {
 
     #[test]
     fn the_sparse_indexer_adds_its_kernels_to_every_decode_step_and_its_top_k_grows_with_the_context() {
-        let (sparse, dense) = glm5_sparse_and_dense();
+        let (sparse, dense) = glm5_sparse_and_dense(true);
         assert_eq!(dense.indexer_us(&decode_batch(4, 1_000)), (0.0, 0.0), "no indexer without DSA");
         // Four decodes at 1k: its two GEMMs, nine element-wise kernels, the logits and the
         // top-k, each at least its launch's floor — tens of µs a layer, not nothing.
