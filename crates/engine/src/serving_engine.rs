@@ -730,11 +730,14 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
     settings
 }
 
+/// TensorRT-LLM's default token budget per iteration (`max_num_tokens`, `BaseLlmArgs`).
+pub const TRTLLM_MAX_NUM_TOKENS: u32 = 8192;
+
 /// TensorRT-LLM (`trtllm-serve`, PyTorch backend).
 fn trtllm(t: &EngineTarget) -> Vec<Setting> {
     vec![
         Setting::new("replica_scheduler_config_type", "trtllm"),
-        Setting::new("trtllm_scheduler_config_max_num_tokens", 8192),
+        Setting::new("trtllm_scheduler_config_max_num_tokens", TRTLLM_MAX_NUM_TOKENS),
         Setting::new("trtllm_scheduler_config_batch_size_cap", 2048),
         Setting::new("trtllm_scheduler_config_capacity_scheduler_policy", "guaranteed_no_evict"),
         Setting::new("trtllm_scheduler_config_enable_chunked_context", false),

@@ -3,7 +3,8 @@
 //! points are InferenceX runs, whose client is public (`benchmarks/benchmark_lib.sh` and
 //! `utils/bench_serving/benchmark_serving.py` in SemiAnalysisAI/InferenceX, and the
 //! `kimbochen/bench_serving` fork it cloned before 2026-01-21). What it did is decided by the
-//! measurement date alone: nothing here looks at a point's model, id or figures.
+//! measurement date; [`concurrency_not_recorded`] also reads the engine, system and recorded
+//! concurrency (a script's bug). Nothing here looks at a point's model, id or measured figures.
 
 use crate::points::{Mode, ServingPoint};
 
@@ -118,8 +119,9 @@ pub const UNDATED_LENGTH_RANGE_RATIO: f64 = 1.0;
 /// error") restored `"$CONC"`. `utils/process_result.py` records the client's
 /// `max_concurrency` as the point's concurrency, so such a row says 512 while 10·CONC requests
 /// (CONC 4-64 in that day's `nvidia-master.yaml`, not recorded) arrived at once and at most
-/// CONC ran: its TTFT is ~4.5 decode times of queueing. The script's system, engine and days.
-const VLLM_H100_CLIENT_512_DAYS: [&str; 2] = ["2025-12-05", "2025-12-08"];
+/// CONC ran: its TTFT is ~4.5 decode times of queueing. The script's system, engine and days
+/// (from, until: inclusive ISO dates).
+const VLLM_H100_CLIENT_512_DAYS: (&str, &str) = ("2025-12-05", "2025-12-08");
 
 /// The concurrency the buggy script hard-coded ([`VLLM_H100_CLIENT_512_DAYS`]).
 const VLLM_H100_CLIENT_512: u32 = 512;
@@ -130,7 +132,7 @@ pub fn concurrency_not_recorded(point: &ServingPoint) -> Option<String> {
     let Mode::Aggregated(instance) = point.mode else { return None };
     (point.backend == "vllm"
         && point.system == "h100_sxm"
-        && VLLM_H100_CLIENT_512_DAYS.contains(&point.run_date())
+        && (VLLM_H100_CLIENT_512_DAYS.0..=VLLM_H100_CLIENT_512_DAYS.1).contains(&point.run_date())
         && instance.concurrency == VLLM_H100_CLIENT_512)
         .then(|| {
             "concurrency 512 is the client's hard-coded --max-concurrency of InferenceX's vLLM H100 script on 2025-12-05..08 \
@@ -192,6 +194,10 @@ mod tests {
         };
         assert!(concurrency_not_recorded(&row("2025-12-05", "512", "h100_sxm", "vllm")).is_some());
         assert!(concurrency_not_recorded(&row("2025-12-08", "512", "h100_sxm", "vllm")).is_some());
+        // A day inside the range the script ran broken.
+        assert!(concurrency_not_recorded(&row("2025-12-06", "512", "h100_sxm", "vllm")).is_some());
+        assert!(concurrency_not_recorded(&row("2025-12-09", "512", "h100_sxm", "vllm")).is_none());
+        assert!(concurrency_not_recorded(&row("2025-12-04", "512", "h100_sxm", "vllm")).is_none());
         // Before the script's change, after its fix, another concurrency, system or engine.
         assert!(concurrency_not_recorded(&row("2025-11-02", "512", "h100_sxm", "vllm")).is_none());
         assert!(concurrency_not_recorded(&row("2026-03-27", "512", "h100_sxm", "vllm")).is_none());

@@ -130,32 +130,27 @@ pub fn recipe_flags(
             let mtp = trtllm_mtp_draft_tokens(point).filter(|_| aggregated);
             let mut flags = match mtp {
                 None => {
-                    let tokens = (u64::from(concurrency) + u64::from(point.isl) + 64).div_ceil(64) * 64;
+                    let tokens = trtllm_mtp_budget(0, concurrency, point.isl);
                     vec![("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string())]
                 }
-                Some((k, k_dp)) => {
-                    let k = if attention_dp { k_dp } else { k };
+                Some(drafts) => {
+                    let k = trtllm_mtp_k(point, drafts);
                     let mut flags = match trtllm_mtp_recipe_batch(point, concurrency, dp_ranks) {
                         // The sweep's recipe as written: `MAX_BATCH_SIZE` clients per rank and
-                        // `MAX_NUM_TOKENS=((MTP+1)*MAX_BATCH_SIZE+ISL+64+63)/64*64`.
-                        Some(batch) => {
-                            let tokens = (u64::from(k + 1) * u64::from(batch) + u64::from(point.isl) + 64)
-                                .div_ceil(64)
-                                * 64;
-                            vec![
-                                ("trtllm_scheduler_config_max_num_tokens", tokens.to_string()),
-                                ("trtllm_scheduler_config_batch_size_cap", batch.to_string()),
-                            ]
-                        }
+                        // its unfloored budget ([`trtllm_mtp_budget`]).
+                        Some(batch) => vec![
+                            (
+                                "trtllm_scheduler_config_max_num_tokens",
+                                trtllm_mtp_budget(k, batch, point.isl).to_string(),
+                            ),
+                            ("trtllm_scheduler_config_batch_size_cap", batch.to_string()),
+                        ],
                         // The budget rule above with the k drafts of every client counted (the
-                        // image's MTP recipes' own budget, without the 8192 floor, is not taken:
-                        // their piecewise CUDA graphs are not modelled; VALIDATION.md,
-                        // "TensorRT-LLM's MTP recipes").
+                        // image's MTP recipes' own budget, without the 8192 floor, and their
+                        // piecewise CUDA graphs are taken only under `--model-recipes`,
+                        // [`trtllm_sweep_flags`]; VALIDATION.md, "TensorRT-LLM's MTP recipes").
                         None => {
-                            let tokens =
-                                (u64::from(k + 1) * u64::from(concurrency) + u64::from(point.isl) + 64)
-                                    .div_ceil(64)
-                                    * 64;
+                            let tokens = trtllm_mtp_budget(k, concurrency, point.isl);
                             vec![("trtllm_scheduler_config_max_num_tokens", tokens.max(8192).to_string())]
                         }
                     };
@@ -255,8 +250,9 @@ struct TrtllmSweepRecipe {
 }
 
 /// InferenceX's dated TensorRT-LLM sweeps whose scripts set the MoE module, piecewise CUDA graphs
-/// or batch waiting by sequence lengths and clients: (image, measurement date, precision, the
-/// script's rule of (isl, osl, clients, attention DP, EP)). Each sweep ran the day its script's
+/// or batch waiting by sequence lengths and clients: (image, measurement date, system, precision,
+/// the script's rule of (isl, osl, clients, attention DP, EP)), all on `b200_sxm` (the scripts' GPU).
+/// A sequence-length pair a script does not list gets no piecewise graphs. Each sweep ran the day its script's
 /// update merged (InferenceX history of `benchmarks/dsr1_fp{8,4}_b200_trt{,_mtp}.sh`):
 /// - `1.2.0rc6.post2` fp8, 2026-01-29 (`ec7bafaae`, #594): `MOE_BACKEND=TRTLLM`, `DEEPGEMM` for
 ///   1k/8k from 256 clients; piecewise graphs for 1k/1k from 64 clients, 1k/8k from 128 (below
@@ -270,8 +266,8 @@ struct TrtllmSweepRecipe {
 ///   attention DP; piecewise graphs for 1k/1k at 32 or 64 clients (128 without attention DP),
 ///   1k/8k at 64.
 #[allow(clippy::type_complexity)]
-const TRTLLM_SWEEPS: &[(&str, &str, &str, fn(u32, u32, u32, bool, u32) -> TrtllmSweepRecipe)] = &[
-    ("1.2.0rc6.post2", "2026-01-29", "fp8", |isl, osl, c, _, _| {
+const TRTLLM_SWEEPS: &[(&str, &str, &str, &str, fn(u32, u32, u32, bool, u32) -> TrtllmSweepRecipe)] = &[
+    ("1.2.0rc6.post2", "2026-01-29", "b200_sxm", "fp8", |isl, osl, c, _, _| {
         let deepgemm = (isl, osl) == (1024, 8192) && c >= 256;
         TrtllmSweepRecipe {
             moe: if deepgemm { TrtllmMoeModule::Cutlass } else { TrtllmMoeModule::TrtllmGen },
@@ -283,23 +279,23 @@ const TRTLLM_SWEEPS: &[(&str, &str, &str, fn(u32, u32, u32, bool, u32) -> Trtllm
             delay_batching: (isl, osl) == (1024, 1024) && c >= 64,
         }
     }),
-    ("1.2.0rc6.post2", "2026-02-03", "fp4", |isl, osl, _, dp, ep| TrtllmSweepRecipe {
+    ("1.2.0rc6.post2", "2026-02-03", "b200_sxm", "fp4", |isl, osl, _, dp, ep| TrtllmSweepRecipe {
         moe: if dp { TrtllmMoeModule::Cutlass } else { TrtllmMoeModule::TrtllmGen },
         piecewise: (isl, osl) == (1024, 1024) && !dp && ep == 8,
         delay_batching: false,
     }),
-    ("1.2.0rc6.post3", "2026-02-05", "fp8", |isl, osl, c, dp, _| TrtllmSweepRecipe {
+    ("1.2.0rc6.post3", "2026-02-05", "b200_sxm", "fp8", |isl, osl, c, dp, _| TrtllmSweepRecipe {
         moe: if dp { TrtllmMoeModule::Cutlass } else { TrtllmMoeModule::TrtllmGen },
         piecewise: !dp
             && match (isl, osl) {
                 (1024, 1024) => c > 4,
                 (1024, 8192) => c > 8,
                 (8192, 1024) => c > 16,
-                _ => true,
+                _ => false,
             },
         delay_batching: false,
     }),
-    ("1.2.0rc6.post3", "2026-02-06", "fp4", |isl, osl, c, dp, _| TrtllmSweepRecipe {
+    ("1.2.0rc6.post3", "2026-02-06", "b200_sxm", "fp4", |isl, osl, c, dp, _| TrtllmSweepRecipe {
         moe: if dp { TrtllmMoeModule::Cutlass } else { TrtllmMoeModule::TrtllmGen },
         piecewise: match (isl, osl) {
             (1024, 1024) => c == 32 || c == 64 || (c == 128 && !dp),
@@ -310,49 +306,59 @@ const TRTLLM_SWEEPS: &[(&str, &str, &str, fn(u32, u32, u32, bool, u32) -> Trtllm
     }),
 ];
 
-/// The recipe of a TensorRT-LLM point of one of [`TRTLLM_SWEEPS`] (its image, date and
-/// precision; an undated copy of such a row takes its date), `None` for any other point.
+/// The recipe of a TensorRT-LLM point of one of [`TRTLLM_SWEEPS`] (its image, date, system and
+/// precision; an undated copy of such a row takes its date) under attention DP or not and with
+/// the instance's expert-parallel size `ep`, `None` for any other point.
 fn trtllm_sweep_recipe(
     point: &ServingPoint,
     concurrency: u32,
     attention_dp: bool,
+    ep: u32,
 ) -> Option<TrtllmSweepRecipe> {
     if point.backend != "trtllm" {
         return None;
     }
     let date = point.run_date();
-    let ep = point.moe_ep_size.unwrap_or(1);
     TRTLLM_SWEEPS
         .iter()
-        .find(|(image, day, precision, _)| {
-            *image == point.backend_version && *day == date && *precision == point.precision
+        .find(|(image, day, system, precision, _)| {
+            *image == point.backend_version
+                && *day == date
+                && *system == point.system
+                && *precision == point.precision
         })
-        .map(|(_, _, _, rule)| rule(point.isl, point.osl, concurrency, attention_dp, ep))
+        .map(|(_, _, _, _, rule)| rule(point.isl, point.osl, concurrency, attention_dp, ep))
 }
 
 /// With `--model-recipes`: the flags of a TensorRT-LLM point of one of [`TRTLLM_SWEEPS`] (the
-/// DeepSeek-R1 B200 scripts' own settings), after `flags` (the point's other flags): the MoE
-/// module's eager host time per layer (`llmsim_engine::serving_engine`'s constants of the two
-/// modules); on the MTP sweeps the scripts' `--max_batch_size` (the clients, per rank under
-/// attention DP) and their unfloored budget `((MTP+1)·MAX_BATCH_SIZE+ISL+64+63)/64·64`;
-/// piecewise graphs as graph-replayed steps of up to the budget's tokens (the capture list runs
-/// to `max_num_tokens`) whose attention runs from Python between the pieces (TensorRT-LLM's
+/// DeepSeek-R1 B200 scripts' own settings) on an instance of `dp_ranks` attention-DP ranks and
+/// expert-parallel size `ep` (`crate::mapping`'s aggregated shape), after `flags` (the point's
+/// other flags): the MoE module's eager host time per layer (`llmsim_engine::serving_engine`'s
+/// constants of the two modules); on the MTP sweeps the scripts' `--max_batch_size`
+/// ([`trtllm_mtp_batch`]) and their unfloored budget ([`trtllm_mtp_budget`]); piecewise graphs
+/// as graph-replayed steps of up to the budget's tokens (the capture list runs to
+/// `max_num_tokens`) whose attention runs from Python between the pieces (TensorRT-LLM's
 /// piecewise optimiser leaves its attention custom ops out of the graphs,
 /// `tensorrt_llm/_torch/compilation/piecewise_optimizer.py`), so the latent-attention module's
-/// host time per layer stays; batch waiting as the script sets it. Empty for any other point.
+/// host time per layer stays: the engine charges that per MoE layer, so it is scaled by all
+/// layers over the MoE layers (61 / 58 on DeepSeek-R1); batch waiting as the script sets it.
+/// Empty for any other point.
 pub fn trtllm_sweep_flags(
     point: &ServingPoint,
     concurrency: u32,
     dp_ranks: u32,
+    ep: u32,
     flags: &[(&'static str, String)],
 ) -> Vec<(&'static str, String)> {
     use llmsim_engine::serving_engine::{
         TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US, TRTLLM_EAGER_MOE_LAYER_US, TRTLLM_GEN_EAGER_MOE_LAYER_US,
+        TRTLLM_MAX_NUM_TOKENS,
     };
     const BUDGET: &str = "trtllm_scheduler_config_max_num_tokens";
     let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
     let attention_dp = dp_ranks > 1;
-    let Some(recipe) = trtllm_sweep_recipe(point, concurrency, attention_dp).filter(|_| aggregated) else {
+    let Some(recipe) = trtllm_sweep_recipe(point, concurrency, attention_dp, ep).filter(|_| aggregated)
+    else {
         return Vec::new();
     };
     let moe_us = match recipe.moe {
@@ -361,11 +367,9 @@ pub fn trtllm_sweep_flags(
     };
     let mut out = vec![("roofline_execution_time_predictor_config_eager_moe_layer_us", moe_us.to_string())];
     let mut budget = flags.iter().rev().find(|(flag, _)| *flag == BUDGET).map(|(_, v)| v.clone());
-    if let Some((k, k_dp)) = trtllm_mtp_draft_tokens(point) {
-        let k = u64::from(if attention_dp { k_dp } else { k });
-        let ranks = dp_ranks.max(1);
-        let batch = if concurrency < ranks { concurrency.max(1) } else { concurrency / ranks };
-        let tokens = ((k + 1) * u64::from(batch) + u64::from(point.isl) + 64).div_ceil(64) * 64;
+    if let Some(drafts) = trtllm_mtp_draft_tokens(point) {
+        let batch = trtllm_mtp_batch(concurrency, dp_ranks);
+        let tokens = trtllm_mtp_budget(trtllm_mtp_k(point, drafts), batch, point.isl);
         out.push((BUDGET, tokens.to_string()));
         out.push(("trtllm_scheduler_config_batch_size_cap", batch.to_string()));
         budget = Some(tokens.to_string());
@@ -374,11 +378,11 @@ pub fn trtllm_sweep_flags(
         out.push(("roofline_execution_time_predictor_config_cuda_graph_prefill", "true".to_string()));
         out.push((
             "roofline_execution_time_predictor_config_cuda_graph_max_tokens",
-            budget.unwrap_or_else(|| "8192".to_string()),
+            budget.unwrap_or_else(|| TRTLLM_MAX_NUM_TOKENS.to_string()),
         ));
         out.push((
             "roofline_execution_time_predictor_config_piecewise_moe_layer_us",
-            TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US.to_string(),
+            (TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US * layers_per_moe_layer(&point.model_path)).to_string(),
         ));
     }
     if recipe.delay_batching {
@@ -386,6 +390,37 @@ pub fn trtllm_sweep_flags(
         out.push(("trtllm_scheduler_config_batch_wait_max_tokens_ratio", "0.8".to_string()));
     }
     out
+}
+
+/// All layers over the MoE layers of `model` (the catalogue's; 1 for a model it lacks or one
+/// without MoE layers): what turns a per-layer host time into the engine's per-MoE-layer one.
+fn layers_per_moe_layer(model: &str) -> f64 {
+    llmsim_engine::catalog::find_model(model)
+        .and_then(|m| {
+            let dense = m.moe.as_ref()?.first_k_dense_layers;
+            let moe_layers = m.num_layers.checked_sub(dense).filter(|&n| n > 0)?;
+            Some(f64::from(m.num_layers) / f64::from(moe_layers))
+        })
+        .unwrap_or(1.0)
+}
+
+/// InferenceX's TensorRT-LLM MTP scripts' `MAX_BATCH_SIZE=$((CONC/TP))` under attention DP (the
+/// clients per rank; all of them on one rank), at least 1.
+fn trtllm_mtp_batch(concurrency: u32, ranks: u32) -> u32 {
+    (concurrency / ranks.max(1)).max(1)
+}
+
+/// The TensorRT-LLM DeepSeek-R1 scripts' token budget for `batch` requests of a prompt of `isl`
+/// tokens each drafting `k` tokens, `MAX_NUM_TOKENS=(((k+1)·batch+ISL+64+63)/64)·64` (`k` = 0:
+/// the plain recipes' `(CONC+ISL+64+63)/64·64`), before any floor.
+fn trtllm_mtp_budget(k: u32, batch: u32, isl: u32) -> u64 {
+    (u64::from(k + 1) * u64::from(batch) + u64::from(isl) + 64).div_ceil(64) * 64
+}
+
+/// The draft length an MTP recipe of `drafts` (without, with attention DP) sets at `point`: the
+/// attention-DP one where its `attention_dp_size` column exceeds 1 (`DP_ATTENTION=true`).
+fn trtllm_mtp_k(point: &ServingPoint, (k, k_dp): (u32, u32)) -> u32 {
+    if point.attention_dp_size.unwrap_or(1) > 1 { k_dp } else { k }
 }
 
 /// TensorRT-LLM images InferenceX ran only with its MTP recipes, and the draft length those
@@ -414,13 +449,14 @@ const TRTLLM_MTP_SWEEPS: &[(&str, &str, u32, u32)] = &[("1.1.0rc2.post2", "2026-
 /// an 8192 floor. They turn on no piecewise CUDA graphs, so their context steps run eagerly, as
 /// llmsim's do. `None` off such a sweep: the `1.2.0rc6.post3` MTP recipes
 /// ([`TRTLLM_MTP_IMAGES`]) replay a context step's non-attention part in piecewise CUDA graphs
-/// at the concurrencies where their own budget is small, which llmsim does not model, so the
-/// harness keeps its floored budget there.
+/// at the concurrencies where their own budget is small, so by default the harness keeps its
+/// floored budget there; under `--model-recipes` [`trtllm_sweep_flags`] takes their own budget,
+/// batch size and piecewise graphs.
 fn trtllm_mtp_recipe_batch(point: &ServingPoint, concurrency: u32, dp_ranks: u32) -> Option<u32> {
     TRTLLM_MTP_SWEEPS
         .iter()
         .any(|(image, date, _, _)| *image == point.backend_version && *date == point.measured)
-        .then(|| (concurrency / dp_ranks.max(1)).max(1))
+        .then(|| trtllm_mtp_batch(concurrency, dp_ranks))
 }
 
 /// The MTP draft length (without, with attention DP) of a TensorRT-LLM point whose image ran
@@ -1107,9 +1143,10 @@ mod tests {
                     ("precision", precision),
                     ("isl", isl),
                     ("osl", osl),
+                    ("system", "b200_sxm"),
                 ]);
                 let base = recipe_flags(&p, c, dp, true);
-                trtllm_sweep_flags(&p, c, dp, &base)
+                trtllm_sweep_flags(&p, c, dp, dp, &base)
             };
         let has =
             |f: &[(&str, String)], flag: &str| f.iter().find(|(k, _)| *k == flag).map(|(_, v)| v.clone());
@@ -1143,7 +1180,85 @@ mod tests {
         assert!(flags("1.2.0rc6.post2", "2026-01-29", "fp4", "1024", "1024", 64, 1).is_empty());
         let vllm =
             point(&[("backend", "vllm"), ("backend_version", "1.2.0rc6.post2"), ("measured", "2026-01-29")]);
-        assert!(trtllm_sweep_flags(&vllm, 64, 1, &[]).is_empty());
+        assert!(trtllm_sweep_flags(&vllm, 64, 1, 1, &[]).is_empty());
+    }
+
+    /// A point of the DeepSeek-R1 B200 sweeps, with `extra` columns over these.
+    fn b200_sweep_point(
+        version: &str,
+        measured: &str,
+        precision: &str,
+        extra: &[(&str, &str)],
+    ) -> ServingPoint {
+        let mut columns = vec![
+            ("backend", "trtllm"),
+            ("backend_version", version),
+            ("measured", measured),
+            ("precision", precision),
+            ("system", "b200_sxm"),
+            ("model_path", "deepseek-ai/DeepSeek-R1"),
+            ("isl", "1024"),
+            ("osl", "1024"),
+        ];
+        columns.extend_from_slice(extra);
+        point(&columns)
+    }
+
+    fn flag_value(flags: &[(&str, String)], flag: &str) -> Option<String> {
+        flags.iter().rev().find(|(k, _)| *k == flag).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_mtp_sweeps_batch_is_the_clients_per_rank_at_least_one() {
+        // 4 clients on 8 attention-DP ranks: `$((CONC/TP))` floored at 1, not the 4 clients.
+        let p = b200_sweep_point("1.2.0rc6.post3", "2026-02-05", "fp8", &[("attention_dp_size", "8")]);
+        let f = trtllm_sweep_flags(&p, 4, 8, 8, &recipe_flags(&p, 4, 8, true));
+        assert_eq!(flag_value(&f, "trtllm_scheduler_config_batch_size_cap").as_deref(), Some("1"));
+        // k = 1 under attention DP: ⌈(2 · 1 + 1024 + 64) / 64⌉ · 64.
+        assert_eq!(flag_value(&f, "trtllm_scheduler_config_max_num_tokens").as_deref(), Some("1152"));
+        assert_eq!((trtllm_mtp_batch(64, 8), trtllm_mtp_batch(4, 8), trtllm_mtp_batch(7, 0)), (8, 1, 7));
+        assert_eq!(trtllm_mtp_budget(3, 64, 1024), 1344);
+    }
+
+    #[test]
+    fn the_deepseek_b200_sweeps_check_the_system_and_take_the_instance_s_ep() {
+        // The fp4 2026-02-03 sweep: piecewise graphs for 1k/1k at EP 8 (the instance's, here
+        // from the shape, whatever the column says), none at EP 4.
+        let graphs = "roofline_execution_time_predictor_config_cuda_graph_prefill";
+        let p = b200_sweep_point("1.2.0rc6.post2", "2026-02-03", "fp4", &[]);
+        assert_eq!(flag_value(&trtllm_sweep_flags(&p, 64, 1, 8, &[]), graphs).as_deref(), Some("true"));
+        assert_eq!(flag_value(&trtllm_sweep_flags(&p, 64, 1, 4, &[]), graphs), None);
+        // The same image, day and precision on another system: not the B200 scripts' sweep.
+        for system in ["b300", "h200_sxm"] {
+            let p = b200_sweep_point("1.2.0rc6.post2", "2026-02-03", "fp4", &[("system", system)]);
+            assert!(trtllm_sweep_flags(&p, 64, 1, 8, &[]).is_empty(), "{system}");
+        }
+    }
+
+    #[test]
+    fn a_sequence_length_pair_the_post3_fp8_script_does_not_list_gets_no_piecewise_graphs() {
+        let graphs = "roofline_execution_time_predictor_config_cuda_graph_prefill";
+        let listed = b200_sweep_point("1.2.0rc6.post3", "2026-02-05", "fp8", &[]);
+        assert_eq!(flag_value(&trtllm_sweep_flags(&listed, 64, 1, 1, &[]), graphs).as_deref(), Some("true"));
+        let other =
+            b200_sweep_point("1.2.0rc6.post3", "2026-02-05", "fp8", &[("isl", "2048"), ("osl", "2048")]);
+        let f = trtllm_sweep_flags(&other, 64, 1, 1, &[]);
+        assert!(!f.is_empty());
+        assert_eq!(flag_value(&f, graphs), None);
+    }
+
+    #[test]
+    fn the_piecewise_latent_attention_host_time_is_per_layer_not_per_moe_layer() {
+        use llmsim_engine::serving_engine::TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US;
+        // The engine charges it per MoE layer: DeepSeek-R1's 61 layers over its 58 MoE layers.
+        let p = b200_sweep_point("1.2.0rc6.post3", "2026-02-05", "fp8", &[]);
+        let f = trtllm_sweep_flags(&p, 64, 1, 1, &[]);
+        let us: f64 = flag_value(&f, "roofline_execution_time_predictor_config_piecewise_moe_layer_us")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((us * 58.0 - TRTLLM_EAGER_LATENT_ATTENTION_LAYER_US * 61.0).abs() < 1e-6, "{us}");
+        assert_eq!(layers_per_moe_layer("meta-llama/Llama-3.1-70B"), 1.0);
     }
 
     #[test]

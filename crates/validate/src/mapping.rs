@@ -244,7 +244,7 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
     }
     if overrides.model_recipes {
         flags.extend(model_recipe_flags(point));
-        let sweep = trtllm_sweep_flags(point, concurrency, replica_dp, &flags);
+        let sweep = trtllm_sweep_flags(point, concurrency, replica_dp, replica_ep, &flags);
         flags.extend(sweep);
     }
     Ok(PointConfig {
