@@ -3939,12 +3939,10 @@ mod latent_tests {
         let lt = predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "fp8", on.clone());
         let cutlass =
             predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "fp8", RooflineCoefficients::default());
-        let ops = [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj];
-        let layer = |p: &RooflinePredictor, t: f64| ops.iter().map(|op| p.token_op_us(*op, t)).sum::<f64>();
-        let (fast, slow) = (layer(&lt, 4.0), layer(&cutlass, 4.0));
+        let (fast, slow) = (layer_gemms_us(&lt, 4.0), layer_gemms_us(&cutlass, 4.0));
         assert!((30.0..40.0).contains(&fast) && (50.0..60.0).contains(&slow), "{fast} {slow}");
         // The fp8 kernel's throughput still sets a prefill: within 5 % at 8,192 tokens.
-        let (big_lt, big_cutlass) = (layer(&lt, 8192.0), layer(&cutlass, 8192.0));
+        let (big_lt, big_cutlass) = (layer_gemms_us(&lt, 8192.0), layer_gemms_us(&cutlass, 8192.0));
         assert!((big_lt / big_cutlass - 1.0).abs() < 0.05, "{big_lt} {big_cutlass}");
         // A block-scaled checkpoint (DeepSeek-V3's) and 16-bit weights keep their curves.
         let block = predictor_of("deepseek-ai/DeepSeek-V3", "b200", "8", "fp8", on.clone());
@@ -3955,7 +3953,15 @@ mod latent_tests {
         let bf16 = predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "bf16", on);
         let bf16_off =
             predictor_of("meta-llama/Llama-3.1-70B", "b200", "8", "bf16", RooflineCoefficients::default());
-        assert_eq!(layer(&bf16, 4.0), layer(&bf16_off, 4.0));
+        assert_eq!(layer_gemms_us(&bf16, 4.0), layer_gemms_us(&bf16_off, 4.0));
+    }
+
+    /// The four layer GEMMs of one layer at `tokens` tokens, µs.
+    fn layer_gemms_us(p: &RooflinePredictor, tokens: f64) -> f64 {
+        [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj]
+            .iter()
+            .map(|op| p.token_op_us(*op, tokens))
+            .sum()
     }
 
     #[test]
@@ -3966,11 +3972,9 @@ mod latent_tests {
         let fast = predictor_of("meta-llama/Llama-3.1-70B", "h200", "1", "fp8", scaled.clone());
         let fit =
             predictor_of("meta-llama/Llama-3.1-70B", "h200", "1", "fp8", RooflineCoefficients::default());
-        let ops = [Op::AttnPreProj, Op::AttnPostProj, Op::MlpUpProj, Op::MlpDownProj];
-        let layer = |p: &RooflinePredictor, t: f64| ops.iter().map(|op| p.token_op_us(*op, t)).sum::<f64>();
-        let (a, b) = (layer(&fast, 4.0), layer(&fit, 4.0));
+        let (a, b) = (layer_gemms_us(&fast, 4.0), layer_gemms_us(&fit, 4.0));
         assert!((0.85..0.92).contains(&(a / b)), "{a} {b}");
-        let (a, b) = (layer(&fast, 8192.0), layer(&fit, 8192.0));
+        let (a, b) = (layer_gemms_us(&fast, 8192.0), layer_gemms_us(&fit, 8192.0));
         assert!(a / b > 0.97, "{a} {b}");
         // Block-scaled fp8 (DeepSeek-V3) and 16-bit weights keep the fit.
         let block = predictor_of("deepseek-ai/DeepSeek-V3", "h200", "8", "fp8", scaled.clone());
@@ -3981,7 +3985,7 @@ mod latent_tests {
         let bf16 = predictor_of("meta-llama/Llama-3.1-70B", "h200", "2", "bf16", scaled);
         let bf16_fit =
             predictor_of("meta-llama/Llama-3.1-70B", "h200", "2", "bf16", RooflineCoefficients::default());
-        assert_eq!(layer(&bf16, 4.0), layer(&bf16_fit, 4.0));
+        assert_eq!(layer_gemms_us(&bf16, 4.0), layer_gemms_us(&bf16_fit, 4.0));
     }
 
     #[test]
