@@ -126,7 +126,8 @@ pub fn recipe_flags(
         }
         "trtllm" => {
             let aggregated = matches!(point.mode, crate::points::Mode::Aggregated(_));
-            let attention_dp = point.attention_dp_size.unwrap_or(1) > 1;
+            // The instance's attention DP (a script's, where the row records none: `mapping.rs`).
+            let attention_dp = dp_ranks > 1;
             let mtp = trtllm_mtp_draft_tokens(point).filter(|_| aggregated);
             let mut flags = match mtp {
                 None => {

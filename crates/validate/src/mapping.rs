@@ -103,6 +103,37 @@ fn aggregated_shape(point: &ServingPoint, tp: u32, node_gpus: Option<u32>) -> (u
     }
 }
 
+/// The layout InferenceX's TensorRT-LLM fp8 H200 MoE script ran on the image-less runs
+/// (autumn 2025: no `backend_version`, run date before [`crate::deployment::IMAGES_RECORDED_SINCE`]), whose rows
+/// record no expert layout (expert TP = TP, EP 1, as every image-less row of the file does):
+/// `benchmarks/dsr1_fp8_h200_trt_slurm.sh` from `ec90f3fe7` (2025-09-18) to `9596d23d7`
+/// (2025-10-29) sets `EP_SIZE="$TP"` at every length and concurrency and
+/// `DP_ATTENTION=true` above 64 clients (ISL 1024) or 32 clients (ISL 8192), passed as
+/// `trtllm-serve --tp_size=$TP --ep_size=$EP_SIZE` with `enable_attention_dp`; its successor
+/// (`17d5e204f`, 2025-11-03) takes them from `.github/configs/nvidia-master.yaml`
+/// (`dsr1-fp8-h200-trt`: "For all sequence lengths, EP=TP", `{ tp: 8, ep: 8 }`, `dp-attn`
+/// at 8k/1k from 64 clients). TensorRT-LLM's attention DP runs one attention rank per GPU
+/// (attention TP 1, `--tp_size` ranks). Returns (attention TP, attention DP, EP), `None` for
+/// any other row (an H200 fp8 MoE model on TensorRT-LLM is the only one those scripts ran;
+/// B200 scripts of the time had their own rules, not encoded here).
+fn early_script_shape(point: &ServingPoint, tp: u32, clients: u32) -> Option<(u32, u32, u32)> {
+    let undated_image = point.backend_version.is_empty()
+        && !point.run_date().is_empty()
+        && point.run_date() < crate::deployment::IMAGES_RECORDED_SINCE;
+    let unrecorded = point.moe_ep_size.unwrap_or(1) <= 1
+        && point.moe_tp_size.is_none_or(|k| k == tp)
+        && point.attention_dp_size.unwrap_or(1) <= 1;
+    let moe = llmsim_engine::catalog::find_model(&point.model_path).is_some_and(|m| m.moe.is_some());
+    if point.backend != "trtllm" || point.system != "h200_sxm" || point.precision != "fp8" || tp <= 1 {
+        return None;
+    }
+    if !(undated_image && unrecorded && moe) {
+        return None;
+    }
+    let dp_above = if point.isl >= 8192 { 32 } else { 64 };
+    Some(if clients > dp_above { (1, tp, tp) } else { (tp, 1, tp) })
+}
+
 /// The attention DP of a vLLM row that records none but whose experts span more GPUs than its
 /// attention TP (`moe_tp_size × moe_ep_size > tp_size`, attention DP blank or 1): vLLM run with
 /// `--data-parallel-size D` shards every MoE layer over all D × TP GPUs, tensor-parallel with
@@ -195,11 +226,13 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         })?;
     let (tp, replica_dp, replica_ep) = match pools {
         Some(p) => (recorded_tp, p.prefill.attention_dp_size.max(1), p.prefill.moe_ep_size.max(1)),
-        None => aggregated_shape(
-            point,
-            recorded_tp,
-            llmsim_engine::catalog::find_node(node).map(|n| n.devices_per_node),
-        ),
+        None => early_script_shape(point, recorded_tp, batch_size).unwrap_or_else(|| {
+            aggregated_shape(
+                point,
+                recorded_tp,
+                llmsim_engine::catalog::find_node(node).map(|n| n.devices_per_node),
+            )
+        }),
     };
     let client = client_for(point, overrides);
     let warmup_requests = client.warmup.requests(concurrency);
@@ -696,6 +729,50 @@ mod tests {
             (flag(&c, "replica_config_attention_dp_size"), flag(&c, "replica_config_expert_parallel_size")),
             ("1", "1")
         );
+    }
+
+    #[test]
+    fn the_image_less_h200_fp8_trtllm_moe_rows_run_their_scripts_ep_and_attention_dp() {
+        let shape = |c: &PointConfig| {
+            ["tensor_parallel_size", "attention_dp_size", "expert_parallel_size"]
+                .map(|f| flag(c, &format!("replica_config_{f}")).to_string())
+        };
+        let run = |more: &[(&str, &str)]| {
+            let mut cols = vec![
+                ("backend", "trtllm"),
+                ("backend_version", ""),
+                ("model_path", "deepseek-ai/DeepSeek-R1"),
+                ("measured", "2025-11-02"),
+                ("tp_size", "8"),
+                ("moe_tp_size", "8"),
+                ("moe_ep_size", "1"),
+                ("batch_size", "4"),
+            ];
+            cols.extend_from_slice(more);
+            point_config(&point(&cols), &Overrides::default()).unwrap()
+        };
+        // `dsr1_fp8_h200_trt_slurm.sh`: EP = TP; attention DP above 64 clients at 1k prompts,
+        // above 32 at 8k, with the clients the row records.
+        assert_eq!(shape(&run(&[])), ["8", "1", "8"]);
+        assert_eq!(shape(&run(&[("batch_size", "64")])), ["8", "1", "8"]);
+        assert_eq!(shape(&run(&[("isl", "8192"), ("batch_size", "32")])), ["8", "1", "8"]);
+        let dp = run(&[("isl", "8192"), ("batch_size", "64")]);
+        assert_eq!(shape(&dp), ["1", "8", "8"]);
+        assert_eq!(dp.concurrency, 64);
+        assert_eq!(flag(&dp, "trtllm_scheduler_config_attention_dp_enable_balance"), "true");
+        // Rows with an image, another GPU or precision, a dense model, or a recorded layout
+        // keep what they say.
+        for other in [
+            &[("backend_version", "1.1.0rc2.post2")][..],
+            &[("measured", "2025-12-15")],
+            &[("system", "b200_sxm")],
+            &[("precision", "fp4")],
+            &[("model_path", "meta-llama/Llama-3.1-70B")],
+            &[("backend", "vllm")],
+        ] {
+            assert_eq!(shape(&run(other)), ["8", "1", "1"], "{other:?}");
+        }
+        assert_eq!(shape(&run(&[("moe_tp_size", "1"), ("moe_ep_size", "8")])), ["8", "1", "8"]);
     }
 
     #[test]
