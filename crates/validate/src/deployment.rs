@@ -70,7 +70,8 @@ pub fn engine_version(point: &ServingPoint) -> String {
 ///   (`--scheduler-recv-interval`, InferenceX's B200 SGLang recipes for DeepSeek-R1 fp8 and
 ///   fp4, `benchmarks/dsr1_fp{4,8}_b200*.sh`, and Qwen3.5, `qwen3.5_fp8_b200.sh`; its
 ///   H200 recipes leave the default 1); 1 under attention DP, which SGLang's skipper refuses
-///   and the recipes reset. Aggregated points only.
+///   and the recipes reset; a deployment whose script fixes it takes the script's
+///   ([`SGLANG_BUDGET_SWEEPS`]: `dsr1_fp8_b200.sh` at TP 4, 10). Aggregated points only.
 /// - SGLang: the radix cache off (`--disable-radix-cache` in 36 of InferenceX's 38 single-node
 ///   SGLang scripts, `benchmarks/single_node/fixed_seq_len/*.sh` at `843c6254f`; the benchmark's
 ///   random prompts share no prefix). It matters most where the model has linear-attention
@@ -183,7 +184,9 @@ pub fn recipe_flags(
                 flags.push(("cache_config_enable_prefix_caching", "false".to_string()));
             }
             if inferencex && blackwell && point.attention_dp_size.unwrap_or(1) <= 1 {
-                let interval = if concurrency >= SGLANG_RECV_INTERVAL_HIGH_FROM { 30 } else { 10 };
+                let blackwell_rule = if concurrency >= SGLANG_RECV_INTERVAL_HIGH_FROM { 30 } else { 10 };
+                let interval =
+                    sglang_budget_sweep(point).and_then(|s| s.recv_interval).unwrap_or(blackwell_rule);
                 flags.push(("sglang_scheduler_config_scheduler_recv_interval", interval.to_string()));
             }
             if aggregated && let Some(sweep) = sglang_budget_sweep(point) {
@@ -562,7 +565,9 @@ const SGLANG_MTP_SWEEPS: &[SglangMtpSweep] = &[
 ///   images, so no other script shared the image on B200 before that day.
 /// - `0.5.9` on B200 on 2026-03-25, fp8 without expert parallelism: `12ba0ae07` (#943) moved
 ///   `dsr1-fp8-b200-sglang` to the image; `benchmarks/single_node/dsr1_fp8_b200.sh` there passes
-///   32768 at TP 8 and 8192 at TP 4 (its only other TP, 8k/1k). Its MTP twin's points beyond
+///   32768 at TP 8 and 8192 at TP 4 (its only other TP, 8k/1k); its TP 4 branch also fixes
+///   `SCHEDULER_RECV_INTERVAL=10` at every concurrency, where InferenceX's other Blackwell
+///   scripts (and its own TP 8 branch) take 30 from 16 clients. Its MTP twin's points beyond
 ///   the plain sweep ([`SGLANG_MTP_SWEEPS`]) keep that script's SGLang default (16384); the
 ///   fp4 script of that day (`dsr1_fp4_b200.sh`, `--chunked-prefill-size 16384`, EP = TP) is
 ///   the default too.
@@ -582,6 +587,9 @@ struct SglangBudgetSweep {
     /// day ran several scripts; `None` where every point of them takes it.
     deployment: Option<(&'static str, u32, u32)>,
     tokens: u32,
+    /// `--scheduler-recv-interval` where the script fixes it at every concurrency; `None`: the
+    /// harness's Blackwell rule (10, or 30 from 16 clients).
+    recv_interval: Option<u32>,
 }
 
 const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
@@ -592,6 +600,7 @@ const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
         until: "2026-03-24",
         deployment: None,
         tokens: 32768,
+        recv_interval: None,
     },
     SglangBudgetSweep {
         image: "0.5.9",
@@ -600,6 +609,7 @@ const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
         until: "2026-03-25",
         deployment: Some(("fp8", 8, 1)),
         tokens: 32768,
+        recv_interval: None,
     },
     SglangBudgetSweep {
         image: "0.5.9",
@@ -608,6 +618,7 @@ const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
         until: "2026-03-25",
         deployment: Some(("fp8", 4, 1)),
         tokens: 8192,
+        recv_interval: Some(10),
     },
     SglangBudgetSweep {
         image: "0.5.9",
@@ -616,6 +627,7 @@ const SGLANG_BUDGET_SWEEPS: &[SglangBudgetSweep] = &[
         until: "2026-03-25",
         deployment: Some(("fp8", 8, 1)),
         tokens: 32768,
+        recv_interval: None,
     },
 ];
 
@@ -1754,6 +1766,43 @@ mod tests {
         ] {
             assert_eq!(flag(&p, "sglang_scheduler_config_chunked_prefill_size"), None, "{p:?}");
             assert_eq!(flag(&p, "cache_config_memory_margin_fraction"), None, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn dsr1_fp8_b200_tp4_script_fixes_its_receive_interval_at_10() {
+        // `dsr1_fp8_b200.sh` on 0.5.9 (2026-03-25), TP 4 branch: `SCHEDULER_RECV_INTERVAL=10`
+        // at 16 and 32 clients too; its TP 8 branch and the fp4 script keep 30 from 16 clients.
+        let b200 = |more: &[(&str, &str)]| {
+            let mut all = vec![
+                ("backend", "sglang"),
+                ("backend_version", "0.5.9"),
+                ("system", "b200_sxm"),
+                ("measured", "2026-03-25"),
+                ("precision", "fp8"),
+                ("tp_size", "4"),
+                ("moe_ep_size", "1"),
+                ("isl", "8192"),
+                ("osl", "1024"),
+                ("batch_size", "32"),
+            ];
+            all.extend_from_slice(more);
+            point(&all)
+        };
+        let interval = |p: &ServingPoint, clients: u32| {
+            recipe_flags(p, clients, 1, true)
+                .into_iter()
+                .find(|(k, _)| *k == "sglang_scheduler_config_scheduler_recv_interval")
+                .map(|(_, v)| v)
+        };
+        assert_eq!(interval(&b200(&[]), 32).as_deref(), Some("10"));
+        assert_eq!(interval(&b200(&[]), 4).as_deref(), Some("10"));
+        for p in [
+            b200(&[("tp_size", "8")]),
+            b200(&[("precision", "fp4"), ("moe_ep_size", "4")]),
+            b200(&[("measured", "2026-03-24")]),
+        ] {
+            assert_eq!(interval(&p, 32).as_deref(), Some("30"), "{p:?}");
         }
     }
 
