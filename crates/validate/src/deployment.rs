@@ -1545,7 +1545,8 @@ mod tests {
 
     #[test]
     fn vllms_undated_rows_keep_the_engines_default_scheduling() {
-        // On a B200: Hopper rows from 2026-01-02 also take the Marlin MXFP4 MoE flag.
+        // On a B200: Hopper rows from 2026-01-02 also take the Marlin MXFP4 MoE flag (dated B200
+        // rows take the MXFP4 × MXFP8 one, which moves only MXFP4 experts).
         let undated = point(&[
             ("backend", "vllm"),
             ("system", "b200_sxm"),
@@ -1560,7 +1561,10 @@ mod tests {
             ("backend_version", "0.12.0"),
             ("measured", "2026-01-10"),
         ]);
-        let async_on = [("vllm_v1_scheduler_config_async_scheduling", "true".to_string())];
+        let async_on = [
+            ("vllm_v1_scheduler_config_async_scheduling", "true".to_string()),
+            ("roofline_execution_time_predictor_config_mxfp4_moe_mxfp8", "true".to_string()),
+        ];
         assert_eq!(recipe_flags(&dated, 28, 1, false), async_on);
         let mut copy = undated.clone();
         copy.copy_of_date = "2026-01-10".to_string();
