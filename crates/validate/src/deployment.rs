@@ -123,6 +123,9 @@ pub fn recipe_flags(
             if aggregated && vllm_mxfp4_marlin(point) {
                 flags.push(("roofline_execution_time_predictor_config_mxfp4_moe_marlin", "true".to_string()));
             }
+            if aggregated && vllm_mxfp4_mxfp8(point) {
+                flags.push(("roofline_execution_time_predictor_config_mxfp4_moe_mxfp8", "true".to_string()));
+            }
             flags
         }
         "trtllm" => {
@@ -905,6 +908,21 @@ fn vllm_mxfp4_marlin(point: &ServingPoint) -> bool {
         && point.run_date() >= VLLM_MXFP4_MARLIN_FROM
 }
 
+/// From this day InferenceX's B200 vLLM gpt-oss scripts run MXFP4 experts on FlashInfer's
+/// TRTLLM-Gen MXFP4 × MXFP8 MoE: PR #48 (`5e92867f4`, 2025-09-24) added
+/// `export VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1` to `gptoss_fp4_b200_{docker,slurm}.sh`, and
+/// every later B200 script keeps it (`single_node/gptoss_fp4_b200.sh` at `d2c2acb19`, the 0.15.1
+/// update of 2026-02-25). vLLM's `get_mxfp4_backend` (`model_executor/layers/quantization/
+/// mxfp4.py`) then returns `Mxfp4Backend.SM100_FI_MXFP4_MXFP8_TRTLLM` instead of its SM100
+/// default, `SM100_FI_MXFP4_BF16`. The variable changes only MXFP4 checkpoints.
+const VLLM_MXFP4_MXFP8_FROM: &str = "2025-09-24";
+
+/// Whether a vLLM point ran InferenceX's B200 scripts with `VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1`
+/// ([`VLLM_MXFP4_MXFP8_FROM`]).
+fn vllm_mxfp4_mxfp8(point: &ServingPoint) -> bool {
+    point.backend == "vllm" && point.system == "b200_sxm" && point.run_date() >= VLLM_MXFP4_MXFP8_FROM
+}
+
 /// The capture-size recipe of a vLLM point whose image and date are one of
 /// [`VLLM_CAPTURE_SWEEPS`]; an undated copy of such a row takes its date. `None` otherwise.
 fn vllm_capture_sweep(point: &ServingPoint) -> Option<&'static VllmCaptureSweep> {
@@ -1453,6 +1471,23 @@ mod tests {
     }
 
     #[test]
+    fn b200_vllm_rows_from_2025_09_24_run_mxfp4_experts_on_trtllm_gen_mxfp8() {
+        let vllm = |system: &str, measured: &str| {
+            point(&[("backend", "vllm"), ("system", system), ("measured", measured), ("isl", "1024")])
+        };
+        let mxfp8 = |p: &ServingPoint| {
+            recipe_flags(p, 4, 1, true)
+                .iter()
+                .any(|(f, v)| *f == "roofline_execution_time_predictor_config_mxfp4_moe_mxfp8" && v == "true")
+        };
+        assert!(mxfp8(&vllm("b200_sxm", "2026-02-25")));
+        assert!(mxfp8(&vllm("b200_sxm", "2025-11-02")));
+        assert!(!mxfp8(&vllm("b200_sxm", "2025-09-20")), "before PR #48: the BF16 default");
+        assert!(!mxfp8(&vllm("b200_sxm", "")), "undated rows: the engine's default");
+        assert!(!mxfp8(&vllm("h200_sxm", "2026-03-27")), "Hopper scripts set Marlin instead");
+    }
+
+    #[test]
     fn the_vllm_sweeps_whose_scripts_raise_the_capture_size_replay_their_prompt_steps() {
         let vllm = |version: &str, measured: &str, isl: &str| {
             point(&[("backend", "vllm"), ("backend_version", version), ("measured", measured), ("isl", isl)])
@@ -1523,7 +1558,8 @@ mod tests {
 
     #[test]
     fn vllms_undated_rows_keep_the_engines_default_scheduling() {
-        // On a B200: Hopper rows from 2026-01-02 also take the Marlin MXFP4 MoE flag.
+        // On a B200: Hopper rows from 2026-01-02 also take the Marlin MXFP4 MoE flag (dated B200
+        // rows take the MXFP4 × MXFP8 one, which moves only MXFP4 experts).
         let undated = point(&[
             ("backend", "vllm"),
             ("system", "b200_sxm"),
@@ -1538,7 +1574,10 @@ mod tests {
             ("backend_version", "0.12.0"),
             ("measured", "2026-01-10"),
         ]);
-        let async_on = [("vllm_v1_scheduler_config_async_scheduling", "true".to_string())];
+        let async_on = [
+            ("vllm_v1_scheduler_config_async_scheduling", "true".to_string()),
+            ("roofline_execution_time_predictor_config_mxfp4_moe_mxfp8", "true".to_string()),
+        ];
         assert_eq!(recipe_flags(&dated, 28, 1, false), async_on);
         let mut copy = undated.clone();
         copy.copy_of_date = "2026-01-10".to_string();

@@ -554,6 +554,13 @@ pub fn moe_experts_us(
     us
 }
 
+/// Share of HBM bandwidth at which FlashInfer's TRTLLM-Gen MXFP4 × MXFP8 fused MoE streams its
+/// experts' weights on B200: the median over AIC's `b200_sxm/moe_w4a8_mxfp4_mxfp8.csv` rows where
+/// every expert is reached (balanced, EP 1, TP 1-2, ≤ 256 tokens; 30 rows, 0.78-0.88) of the
+/// weight bytes at MXFP4's 0.53125 B over (time − the generic fp4 curve's two GEMM launches) at
+/// 8 TB/s. The generic fp4 (NVFP4 GEMM) curve's is 0.70.
+pub const TRTLLM_GEN_MXFP4_MXFP8_MOE_MEMORY_EFF: f64 = 0.84;
+
 /// Rows per expert block of vLLM's fused Marlin MoE for `routed` token-expert pairs over
 /// `experts` local experts: the first of 8, 16, 32, 48, 64 with `routed / experts / size < 0.9`,
 /// else 64 (`fused_marlin_moe`, `vllm/model_executor/layers/fused_moe/fused_marlin_moe.py`).

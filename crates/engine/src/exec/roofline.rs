@@ -119,6 +119,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether weight-only MXFP4 experts (fp4 on a GPU without an fp4 rate) run vLLM's Marlin fused MoE (VLLM_MXFP4_USE_MARLIN=1), timed on the Marlin block fit (moe_experts_marlin; else moe_experts_int4) at every size instead of the MXFP4 fit.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_mxfp4_moe_mxfp8",
+        "false",
+        "Whether MXFP4 experts on an fp4 GPU run FlashInfer's TRTLLM-Gen MXFP4 x MXFP8 MoE (VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1), streaming weights at its efficiency.",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_moe_router_bf16",
         "false",
         "Whether the MoE router (gate) GEMM runs unquantised, bf16 weights on the 16-bit GEMM curve, whatever the weights' dtype (vLLM's: its MoE gates are built without a quant config).",
@@ -348,6 +353,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             10.0,
         ),
         mxfp4_moe_marlin: params.bool("roofline_execution_time_predictor_config_mxfp4_moe_marlin"),
+        mxfp4_moe_mxfp8: params.bool("roofline_execution_time_predictor_config_mxfp4_moe_mxfp8"),
         moe_router_bf16: params.bool("roofline_execution_time_predictor_config_moe_router_bf16"),
         shared_experts_stream_max_tokens: params.float_in(
             "roofline_execution_time_predictor_config_shared_experts_stream_max_tokens",
@@ -438,6 +444,11 @@ pub struct RooflineCoefficients {
     /// timed on its block form ([`class::MOE_EXPERTS_MARLIN`]) where the device has one, else on
     /// the W4A16 Marlin fit ([`class::MOE_EXPERTS_INT4`]).
     pub mxfp4_moe_marlin: bool,
+    /// MXFP4 experts on a GPU with an fp4 rate on FlashInfer's TRTLLM-Gen MXFP4 × MXFP8 fused
+    /// MoE (`Mxfp4Backend.SM100_FI_MXFP4_MXFP8_TRTLLM`, `VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1`):
+    /// the generic fp4 curve with that kernel's weight-streaming efficiency
+    /// ([`cost::TRTLLM_GEN_MXFP4_MXFP8_MOE_MEMORY_EFF`]).
+    pub mxfp4_moe_mxfp8: bool,
     /// The MoE router's gate GEMM unquantised (bf16 weights, the 16-bit GEMM curve and rate)
     /// whatever the weights' dtype, as vLLM builds it (`quant_config=None`).
     pub moe_router_bf16: bool,
@@ -577,6 +588,7 @@ impl Default for RooflineCoefficients {
             fp8_cublaslt_gemm: false,
             fp8_gemm_stream_scale: 1.0,
             mxfp4_moe_marlin: false,
+            mxfp4_moe_mxfp8: false,
             moe_router_bf16: false,
             shared_experts_stream_max_tokens: 0.0,
             deepgemm_moe_padded: false,
@@ -1120,6 +1132,7 @@ impl RooflinePredictor {
             moe_text
         };
         let moe_router_bf16 = settings.moe_router_bf16;
+        let mxfp4_moe_mxfp8 = settings.mxfp4_moe_mxfp8 && replica.mxfp4_experts();
         let flashmla_sparse = settings.flashmla_sparse;
         RooflinePredictor {
             deepgemm_padded,
@@ -1219,6 +1232,12 @@ impl RooflinePredictor {
                     mxfp4_marlin.or_else(|| cal.curve(class::MOE_EXPERTS_FP4)).unwrap_or(gemm)
                 }
                 Dtype::Fp8 => fp8_all_sizes.unwrap_or(gemm),
+                // MXFP4 experts on the TRTLLM-Gen MXFP4 × MXFP8 MoE stream their weights faster
+                // than the generic (NVFP4 GEMM) curve does.
+                Dtype::Fp4 if mxfp4_moe_mxfp8 => Curve {
+                    memory_eff: gemm.memory_eff.max(cost::TRTLLM_GEN_MXFP4_MXFP8_MOE_MEMORY_EFF),
+                    ..gemm
+                },
                 Dtype::Fp4 => gemm,
                 Dtype::Int4 => {
                     cal.curve(class::MOE_EXPERTS_INT4).unwrap_or(curve(gemm_class(expert_weights)))
@@ -4125,6 +4144,30 @@ mod latent_tests {
         let on = RooflineCoefficients { mxfp4_moe_marlin: true, ..Default::default() };
         let int4 = predictor_of("deepseek-ai/DeepSeek-V3", "h200", "8", "int4", on);
         assert!(int4.marlin_moe.is_none());
+    }
+
+    #[test]
+    fn mxfp4_experts_on_trtllm_gen_mxfp8_moe_stream_at_that_kernels_efficiency() {
+        let predictor = |model: &str, device: &str, tp: &str, on: bool| {
+            let settings = RooflineCoefficients { mxfp4_moe_mxfp8: on, ..Default::default() };
+            predictor_of(model, device, tp, "fp4", settings)
+        };
+        let (off, on) = (
+            predictor("openai/gpt-oss-120b", "b200", "1", false),
+            predictor("openai/gpt-oss-120b", "b200", "1", true),
+        );
+        assert_eq!(off.moe_gemm, off.gemm);
+        assert_eq!(on.moe_gemm.memory_eff, cost::TRTLLM_GEN_MXFP4_MXFP8_MOE_MEMORY_EFF);
+        assert_eq!(Curve { memory_eff: off.gemm.memory_eff, ..on.moe_gemm }, off.gemm);
+        // TP 1 at 64 tokens: the experts stream ~0.70 / 0.84 of the time the generic curve takes.
+        let moe = off.moe.as_ref().unwrap();
+        let ((_, before), (_, after)) = (off.moe_us(moe, 64.0), on.moe_us(moe, 64.0));
+        assert!((0.8..0.9).contains(&(after / before)), "{after:.0} vs {before:.0} µs");
+        // NVFP4 experts (no MXFP4 architecture) and Hopper's weight-only MXFP4 ignore it.
+        let minimax = |on| predictor("MiniMaxAI/MiniMax-M2.5", "b200", "4", on).moe_gemm;
+        assert_eq!(minimax(true), minimax(false));
+        let h200 = |on| predictor("openai/gpt-oss-120b", "h200", "1", on).moe_gemm;
+        assert_eq!(h200(true), h200(false));
     }
 
     #[test]
