@@ -640,8 +640,12 @@ const SGLANG_SM103_MLA_PREFILL_SINCE: Version = Version(0, 5, 10);
 /// heads a GPU — the causal attention FLOPs at ~30 TFLOP/s, a CUDA-core rate, where the
 /// kernels the fits time reach ~1 PFLOP/s. The engine's tracker has the symptom
 /// (sgl-project/sglang#23061, "b300 fp4 perf worse than b200 on deepseekv3",
-/// `lmsysorg/sglang:v0.5.10.post1-cu130`); which kernel falls back is not named there
-/// (VALIDATION.md, branch `sb342`).
+/// `lmsysorg/sglang:v0.5.10.post1-cu130`). 0.5.10.post1 pins FlashInfer 0.6.7.post3, the line
+/// whose TRTLLM-Gen attention regressed on SM103 (flashinfer-ai/flashinfer#2939: hangs from
+/// 0.6.7; sgl-project/sglang#21906 gated TRTLLM attention to exact SM100, #22098 reverted that
+/// for 0.6.7.post2), and the DeepSeek prefill runs its TRTLLM-Gen ragged kernel
+/// (`trtllm_ragged_attention_deepseek`); no measurement of that kernel on SM103 names the rate,
+/// so it is fitted (VALIDATION.md, branch `sb342`).
 const SGLANG_SM103_MLA_PREFILL_TFLOPS: f64 = 30.0;
 
 /// SGLang's latent-attention prefill rate cap on `t`
