@@ -626,6 +626,40 @@ fn sglang_fp8_moe_fit_at_decode(t: &EngineTarget) -> bool {
 const SGLANG_LINEAR_PREFILL_EFFICIENCY: f64 = 0.025;
 const SGLANG_LINEAR_PREFILL_FLOOR_US: f64 = 200.0;
 
+/// The catalogue's SM103 GPUs (Blackwell Ultra, compute capability 10.3): `is_sm100_supported`
+/// is true on them, so SGLang runs its SM100 paths there.
+const SM103_DEVICES: &[&str] = &["b300", "gb300"];
+/// The first SGLang release measured with the slow latent-attention prefill on SM103
+/// ([`SGLANG_SM103_MLA_PREFILL_TFLOPS`]); SGLang 0.5.8.post1's GB300 prefill pools show none.
+const SGLANG_SM103_MLA_PREFILL_SINCE: Version = Version(0, 5, 10);
+/// The rate SGLang's latent-attention (MLA) prefill reaches on SM103, TFLOP/s: FITTED, 30.
+/// DeepSeek-V3 under 0.5.10.post1 with its Blackwell scripts (`--attention-backend trtllm_mla`)
+/// measures 8k-prompt TTFTs 4-5× B200's at equal settings (4 clients: 2.05 s at TP 8 fp8, 0.97 s
+/// at TP 8 × EP 8 fp4, against 0.48 / 0.25 s on B200 with 0.5.9) while its 1k prompts run as fast
+/// as B200's: an excess that grows with the prompt's square, ~0.7 s for one 8k prompt at 16
+/// heads a GPU — the causal attention FLOPs at ~30 TFLOP/s, a CUDA-core rate, where the
+/// kernels the fits time reach ~1 PFLOP/s. The engine's tracker has the symptom
+/// (sgl-project/sglang#23061, "b300 fp4 perf worse than b200 on deepseekv3",
+/// `lmsysorg/sglang:v0.5.10.post1-cu130`). 0.5.10.post1 pins FlashInfer 0.6.7.post3, the line
+/// whose TRTLLM-Gen attention regressed on SM103 (flashinfer-ai/flashinfer#2939: hangs from
+/// 0.6.7; sgl-project/sglang#21906 gated TRTLLM attention to exact SM100, #22098 reverted that
+/// for 0.6.7.post2), and the DeepSeek prefill runs its TRTLLM-Gen ragged kernel
+/// (`trtllm_ragged_attention_deepseek`); no measurement of that kernel on SM103 names the rate,
+/// so it is fitted (VALIDATION.md, branch `sb342`).
+const SGLANG_SM103_MLA_PREFILL_TFLOPS: f64 = 30.0;
+
+/// SGLang's latent-attention prefill rate cap on `t`
+/// (`roofline_execution_time_predictor_config_mla_prefill_tflops`): on SM103 from
+/// [`SGLANG_SM103_MLA_PREFILL_SINCE`], for latent-attention models without the sparse indexer
+/// (those run the NSA backend's FlashMLA sparse kernels instead).
+fn sglang_mla_prefill_tflops(t: &EngineTarget) -> Option<f64> {
+    (SM103_DEVICES.contains(&t.device.as_str())
+        && t.latent_attention
+        && !t.sparse_indexer
+        && t.version.is_none_or(|v| v >= SGLANG_SM103_MLA_PREFILL_SINCE))
+    .then_some(SGLANG_SM103_MLA_PREFILL_TFLOPS)
+}
+
 /// SGLang's `chunked_prefill_size` and `cuda_graph_max_bs` by GPU memory
 /// (`ServerArgs._handle_gpu_memory_settings`).
 fn sglang_memory_tier(memory_gib: f64, tp: u32) -> (u32, u32) {
@@ -694,6 +728,9 @@ fn sglang(t: &EngineTarget) -> Vec<Setting> {
     ];
     if sglang_all_reduce_fusion(t) {
         settings.push(Setting::new("roofline_execution_time_predictor_config_kernel_fusion", "sglang"));
+    }
+    if let Some(tflops) = sglang_mla_prefill_tflops(t) {
+        settings.push(Setting::new("roofline_execution_time_predictor_config_mla_prefill_tflops", tflops));
     }
     if sglang_fp8_moe_fit_at_decode(t) {
         settings.push(Setting::new("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode", true));
@@ -1309,6 +1346,41 @@ mod tests {
         assert_eq!(flag("trtllm", "zhipuai/GLM-5", "h200"), "true");
         assert_eq!(flag("trtllm", "zhipuai/GLM-5", "gb200"), "false");
         assert_eq!(flag("sglang", "deepseek-ai/DeepSeek-R1", "b200"), "false");
+    }
+
+    #[test]
+    fn sglang_caps_latent_attention_prefill_on_sm103_from_0_5_10() {
+        // The bundle's MLA prefill cap for an SGLang `version` run of `model` on `device`.
+        let cap = |model: &str, device: &str, version: &str| {
+            let (c, _) = applied(&[
+                ("serving_engine", "sglang"),
+                ("serving_engine_version", version),
+                ("replica_config_model_name", model),
+                ("replica_config_device", device),
+                ("replica_config_weight_dtype", "fp8"),
+            ]);
+            value(&c, "roofline_execution_time_predictor_config_mla_prefill_tflops").parse::<f64>().unwrap()
+        };
+        let capped = SGLANG_SM103_MLA_PREFILL_TFLOPS;
+        for device in ["b300", "gb300"] {
+            for version in ["0.5.10.post1", "nightly-dev", "latest"] {
+                assert_eq!(cap("deepseek-ai/DeepSeek-V3", device, version), capped, "{device} {version}");
+            }
+            // Before 0.5.10 (GB300's 0.5.8.post1 prefill pools are not slow): no cap.
+            assert_eq!(cap("deepseek-ai/DeepSeek-V3", device, "0.5.8.post1"), 0.0, "{device}");
+        }
+        // SM100 and Hopper, the sparse-indexer models (FlashMLA sparse) and other attention: none.
+        assert_eq!(cap("deepseek-ai/DeepSeek-V3", "b200", "0.5.10.post1"), 0.0);
+        assert_eq!(cap("deepseek-ai/DeepSeek-V3", "h200", "0.5.10.post1"), 0.0);
+        assert_eq!(cap("zai-org/GLM-5", "b300", "0.5.10.post1"), 0.0);
+        assert_eq!(cap("Qwen/Qwen3.5-397B-A17B", "b300", "0.5.10.post1"), 0.0);
+        // Another engine on the same GPU: none.
+        let (vllm, _) = applied(&[
+            ("serving_engine", "vllm"),
+            ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+            ("replica_config_device", "b300"),
+        ]);
+        assert_eq!(value(&vllm, "roofline_execution_time_predictor_config_mla_prefill_tflops"), "0.0");
     }
 
     #[test]

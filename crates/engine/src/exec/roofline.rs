@@ -174,6 +174,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "0",
         "GPU µs a linear-attention layer's prefill takes on top of its FLOPs, once per step with prompt tokens (the chunked kernels' latency-bound floor, ~200 on B200); only with linear_prefill_efficiency.",
     ),
+    FlagDef::float(
+        "roofline_execution_time_predictor_config_mla_prefill_tflops",
+        "0",
+        "Caps latent (MLA) attention prefill at this many TFLOP/s (an engine's slow kernel path on a GPU); 0 = no cap.",
+    ),
     FlagDef::bool(
         "roofline_execution_time_predictor_config_cuda_graph_prefill",
         "false",
@@ -379,6 +384,11 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             0.0,
             1e6,
         ),
+        mla_prefill_tflops: params.float_in(
+            "roofline_execution_time_predictor_config_mla_prefill_tflops",
+            0.0,
+            1e6,
+        ),
     };
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
@@ -484,6 +494,9 @@ pub struct RooflineCoefficients {
     /// GPU µs a linear-attention layer's prefill takes beyond its FLOPs, once per step with
     /// prompt tokens (with `linear_prefill_efficiency` only).
     pub linear_prefill_floor_us: f64,
+    /// The rate latent (MLA) attention's prefill reaches at most, TFLOP/s: it takes at least
+    /// its FLOPs at it (an engine's slow kernel path on a GPU); 0 = no cap.
+    pub mla_prefill_tflops: f64,
 }
 
 /// The host-side cost of a step the engine runs eagerly (not replayed from a captured CUDA
@@ -599,6 +612,7 @@ impl Default for RooflineCoefficients {
             linear_verify_state_snapshots: false,
             linear_prefill_efficiency: 0.0,
             linear_prefill_floor_us: 0.0,
+            mla_prefill_tflops: 0.0,
         }
     }
 }
@@ -1433,12 +1447,23 @@ impl RooflinePredictor {
 
     /// Prefill attention over `work`, µs per layer.
     pub fn prefill_us(&self, work: PrefillWork) -> f64 {
-        cost::prefill_attention_us(&self.prefill, self.peaks, work)
+        self.mla_capped_us(cost::prefill_attention_us(&self.prefill, self.peaks, work), work.flops)
     }
 
     /// Decode attention over `work`, µs per layer.
     pub fn decode_us(&self, work: DecodeWork) -> f64 {
         cost::decode_attention_us(&self.decode, self.peaks, &self.attention, work)
+    }
+
+    /// `us` of a latent-attention prefill doing `flops`: at least the FLOPs at
+    /// `mla_prefill_tflops` when that is set (unchanged for other attention and without it).
+    fn mla_capped_us(&self, us: f64, flops: f64) -> f64 {
+        let cap = self.settings.mla_prefill_tflops;
+        if cap > 0.0 && self.attention.latent.is_some() && flops > 0.0 {
+            us.max(flops / (cap * 1e6))
+        } else {
+            us
+        }
     }
 
     /// Prefill and decode attention of one batch, µs per layer. A batch mixing prefill chunks
@@ -4563,6 +4588,30 @@ mod latent_tests {
         assert!((3.3..3.5).contains(&(absorbed.flops / engine.flops)), "{}", absorbed.flops / engine.flops);
         let us = p.prefill_us(engine);
         assert!((500.0..700.0).contains(&us), "non-absorbed prefill: {us} µs");
+    }
+
+    #[test]
+    fn a_latent_prefill_rate_cap_slows_only_the_latent_prefill() {
+        // DeepSeek-V3 on B300 at TP 8, one 8k prompt: the causal FLOPs at 30 TFLOP/s (~11 ms a
+        // layer) instead of the fit's sub-millisecond time; decode and a GQA model's prefill keep
+        // their fits.
+        let capped = RooflineCoefficients { mla_prefill_tflops: 30.0, ..RooflineCoefficients::default() };
+        let (free, slow) = (
+            deepseek_on("b300", "8", "fp8"),
+            predictor_of("deepseek-ai/DeepSeek-V3", "b300", "8", "fp8", capped.clone()),
+        );
+        let mut prefill = PrefillWork::default();
+        prefill.add(free.attention_shape(), 8192.0, 0.0);
+        assert!(free.prefill_us(prefill) < 1000.0, "{}", free.prefill_us(prefill));
+        assert_eq!(slow.prefill_us(prefill), prefill.flops / 30e6);
+        assert!((10_000.0..13_000.0).contains(&slow.prefill_us(prefill)), "{}", slow.prefill_us(prefill));
+        let mut decode = DecodeWork::default();
+        decode.add(free.attention_shape(), 8192.0);
+        assert_eq!(slow.decode_us(decode), free.decode_us(decode));
+        let gqa = |settings| predictor_of("meta-llama/Meta-Llama-3-8B", "b300", "1", "fp16", settings);
+        let mut work = PrefillWork::default();
+        work.add(gqa(RooflineCoefficients::default()).attention_shape(), 8192.0, 0.0);
+        assert_eq!(gqa(capped).prefill_us(work), gqa(RooflineCoefficients::default()).prefill_us(work));
     }
 
     #[test]
