@@ -133,7 +133,8 @@ const MOE_BOUNDS: Bounds = &[
     // experts on the generic fp8 GEMM curve at every size)
     // Stop 38: TTFT 11.0 / 42.4 %, TPOT 5.1 / 20.8 % (VALIDATION.md, "vLLM's mixed steps under
     // piecewise graphs": the sweeps whose scripts capture 2048 tokens, and the prompt steps'
-    // MoE host time).
+    // MoE host time). Stop 42: TTFT 9.7 / 41.5 %, TPOT 6.2 / 18.3 % (VALIDATION.md,
+    // "MiniMax-M2's whole-projection q/k norm").
     ("vllm", [0.13, 0.45], [0.07, 0.23]),
 ];
 

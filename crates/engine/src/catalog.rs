@@ -237,6 +237,11 @@ pub struct ModelArch {
     /// per-tensor cuBLASLt GEMM (docs/policies.md, "Per-tensor fp8 GEMMs on cuBLASLt").
     #[serde(default)]
     pub fp8_block_scaled: bool,
+    /// Its q and k RMSNorms normalise each token's whole q (and k) projection, not each head
+    /// (`use_qk_norm` with `qk_norm_type: "per_layer"`, MiniMax-M2): under TP every layer
+    /// all-reduces the per-GPU partial variances (docs/policies.md, "Q/K norms across heads").
+    #[serde(default)]
+    pub qk_norm_across_heads: bool,
 }
 
 /// A part of a transformer layer's weights, as a checkpoint's quantisation config names them.

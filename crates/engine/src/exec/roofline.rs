@@ -692,6 +692,9 @@ pub struct RooflinePredictor {
     all_reduce_above: Option<(f64, Collective)>,
     send_recv: AlphaBeta,
     post_attn_norm: bool,
+    /// The q and k norms span the whole projection (`ModelArch::qk_norm_across_heads`):
+    /// timed in the RoPE slot ([`Self::qk_norm_us`]).
+    qk_norm_across_heads: bool,
     /// The residual add and the norms run inside the all-reduces (no launches of their own) in
     /// steps of up to `norm_fusion_max_tokens` tokens.
     norms_in_all_reduce: bool,
@@ -1321,6 +1324,7 @@ impl RooflinePredictor {
             all_reduce_above,
             send_recv,
             post_attn_norm: m.post_attn_norm,
+            qk_norm_across_heads: m.qk_norm_across_heads,
             norms_in_all_reduce,
             norm_fusion_max_tokens,
             rope_in_kv_write,
@@ -1339,8 +1343,34 @@ impl RooflinePredictor {
     /// `tokens` tokens, µs, for one layer.
     /// Of a model with linear-attention layers, the mean over the stage's layers of the full
     /// layers' op and the linear layers' (their projections, their convolution in the RoPE
-    /// slot, no KV write).
+    /// slot, no KV write). The RoPE slot carries a whole-projection q/k norm too
+    /// ([`Self::qk_norm_us`]).
     pub fn token_op_us(&self, op: Op, tokens: f64) -> f64 {
+        let qk_norm = if op == Op::AttnRope { self.qk_norm_us(tokens) } else { 0.0 };
+        qk_norm + self.layer_op_us(op, tokens)
+    }
+
+    /// The q and k RMSNorms of a model that normalises each token's whole q and k projections
+    /// (`qk_norm_across_heads`, MiniMax-M2's `MiniMaxText01RMSNormTP`), µs per layer: a pass
+    /// reading q and k for their per-GPU partial variances, the all-reduce of those (two fp32
+    /// per token) over the attention TP group, then a pass reading and writing q and k. vLLM's
+    /// `MiniMaxText01RMSNormTP.forward_qk` (`vllm/model_executor/layers/mamba/linear_attn.py`,
+    /// called from `MiniMaxM2Attention.forward` in `models/minimax_m2.py`) concatenates both
+    /// variances into one `tensor_model_parallel_all_reduce`; without TP there is none.
+    fn qk_norm_us(&self, tokens: f64) -> f64 {
+        if !self.qk_norm_across_heads || tokens <= 0.0 {
+            return 0.0;
+        }
+        let a = &self.attention;
+        let width = (a.q_heads + a.kv_heads) * a.head_dim;
+        let (curve, bytes) = (&self.op_curves[Op::AttnRope as usize], tokens * width * ACT_BYTES);
+        let variance = cost::elementwise_us(curve, self.peaks, bytes, width);
+        let scale = cost::elementwise_us(curve, self.peaks, 2.0 * bytes, width);
+        variance + self.all_reduce_bytes_us(tokens * 2.0 * 4.0) + scale
+    }
+
+    /// [`Self::token_op_us`] without the whole-projection q/k norm.
+    fn layer_op_us(&self, op: Op, tokens: f64) -> f64 {
         let curve = &self.op_curves[op as usize];
         let attention = matches!(op, Op::AttnPreProj | Op::AttnPostProj);
         let (peaks, weight_bytes) = match self.shape.gemm_nk(op) {
@@ -1487,7 +1517,11 @@ impl RooflinePredictor {
 
     /// One TP all-reduce of `tokens` activations, µs (0 without TP).
     pub fn all_reduce_us(&self, tokens: f64) -> f64 {
-        let bytes = tokens * self.shape.embedding_dim * ACT_BYTES;
+        self.all_reduce_bytes_us(tokens * self.shape.embedding_dim * ACT_BYTES)
+    }
+
+    /// One TP all-reduce of `bytes` bytes, µs (0 without TP).
+    fn all_reduce_bytes_us(&self, bytes: f64) -> f64 {
         match self.all_reduce_above {
             Some((cap, nccl)) if bytes >= cap => nccl.time_us(bytes),
             _ => self.all_reduce.map_or(0.0, |c| c.time_us(bytes)),
@@ -3940,6 +3974,34 @@ mod latent_tests {
         .unwrap();
         let replica = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}")).replica;
         RooflinePredictor::new(&replica, settings).unwrap()
+    }
+
+    #[test]
+    fn a_whole_projection_qk_norm_all_reduces_its_variances_under_tp() {
+        // MiniMax-M2.5 normalises each token's whole q and k projections: a variance pass, the
+        // all-reduce of two fp32 per token over the TP group (vLLM's
+        // `MiniMaxText01RMSNormTP.forward_qk`) and a scaling pass, in the RoPE slot.
+        // (fp8 weights need TP 2 on one B200; NVFP4 fits TP 1.)
+        for (tp, weights) in [("1", "fp4"), ("4", "fp8")] {
+            let minimax = || {
+                predictor_of("MiniMaxAI/MiniMax-M2.5", "b200", tp, weights, RooflineCoefficients::default())
+            };
+            let (on, mut off) = (minimax(), minimax());
+            assert!(on.qk_norm_across_heads);
+            off.qk_norm_across_heads = false;
+            for tokens in [4.0, 8192.0] {
+                let extra = on.token_op_us(Op::AttnRope, tokens) - off.token_op_us(Op::AttnRope, tokens);
+                let all_reduce = on.all_reduce_bytes_us(tokens * 8.0);
+                assert!(extra > all_reduce, "TP {tp}, {tokens} tokens: {extra} µs");
+                assert_eq!(all_reduce > 0.0, tp == "4", "an all-reduce only under TP");
+                for op in [Op::AttnPreProj, Op::AttnPostProj, Op::InputLayernorm] {
+                    assert_eq!(on.token_op_us(op, tokens), off.token_op_us(op, tokens));
+                }
+            }
+        }
+        // Per-head q/k norms (Qwen3) are not it.
+        let qwen = predictor_of("Qwen/Qwen3-235B-A22B", "b200", "4", "fp8", RooflineCoefficients::default());
+        assert!(!qwen.qk_norm_across_heads);
     }
 
     #[test]

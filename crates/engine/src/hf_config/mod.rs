@@ -154,6 +154,8 @@ pub fn model_from_hf_config(name: &str, text: &str) -> Result<HfModel, HfConfigE
         architecture: family.architectures.first().cloned(),
         fp4_unquantised: f.fp4_unquantised(num_layers),
         fp8_block_scaled: f.fp8_block_scaled()?,
+        qk_norm_across_heads: flag("use_qk_norm").unwrap_or(false)
+            && f.v.get("qk_norm_type").and_then(Value::as_str) == Some("per_layer"),
     };
     check_limits(&arch)?;
     Ok(HfModel { arch, name_or_path, warnings })

@@ -408,6 +408,23 @@ fn layer_types_of_the_wrong_length_or_kind_are_refused() {
 }
 
 #[test]
+fn a_per_layer_qk_norm_spans_the_whole_projection() {
+    // MiniMax-M2's `use_qk_norm` with `qk_norm_type: "per_layer"`: one RMSNorm over all of a
+    // token's q (and k) heads, whose variance vLLM all-reduces under TP.
+    let base = r#"{"model_type": "minimax_m2", "hidden_size": 3072, "intermediate_size": 1536, "head_dim": 128,
+        "num_attention_heads": 48, "num_key_value_heads": 8, "num_hidden_layers": 2,
+        "vocab_size": 200064, "max_position_embeddings": 196608"#;
+    let with = |extra: &str| read(&format!("{base}{extra}}}")).arch.qk_norm_across_heads;
+    assert!(with(r#", "use_qk_norm": true, "qk_norm_type": "per_layer""#));
+    assert!(!with(r#", "use_qk_norm": true, "qk_norm_type": "per_head""#), "per head: no all-reduce");
+    assert!(!with(r#", "use_qk_norm": false, "qk_norm_type": "per_layer""#));
+    assert!(!with(""));
+    assert_eq!(with(r#", "use_qk_norm": true, "qk_norm_type": "per_layer""#), {
+        find_model("MiniMaxAI/MiniMax-M2.5").unwrap().qk_norm_across_heads
+    });
+}
+
+#[test]
 fn missing_fields_are_named() {
     let e = model_from_hf_config("x", r#"{"hidden_size": 4096}"#).unwrap_err();
     assert!(e.message.contains("num_hidden_layers"), "{e}");
