@@ -539,6 +539,7 @@ impl Family {
                 class::MOE_EXPERTS_FP8_ALL_SIZES,
                 class::MOE_EXPERTS_FP8_CUTLASS,
                 class::MOE_EXPERTS_MARLIN,
+                class::MOE_EXPERTS_FP4_DECODE,
             ],
         }
     }
@@ -658,6 +659,19 @@ pub fn fit_family(
                 );
                 out.push((class::MOE_EXPERTS_FP8_ALL_SIZES.to_string(), fitted(f, source(&what))));
             }
+            // NVFP4 experts over every size, where the device has an fp4 rate (Blackwell), for
+            // engines that run the table's fused MoE at decode sizes (vLLM's FlashInfer
+            // TRTLLM-Gen NVFP4 MoE).
+            if dev.fp4_tflops.is_some()
+                && let Some(f) = fit_moe_nvfp4_decode(shared, system, dev, act)?
+            {
+                let what = format!(
+                    "{}.csv, balanced routing, no EP, < {} routed tokens per expert, (shape, TP, band) weighted alike",
+                    moe_table(dev, Dtype::Fp4),
+                    cost::MOE_PREFILL_FROM
+                );
+                out.push((class::MOE_EXPERTS_FP4_DECODE.to_string(), fitted(f, source(&what))));
+            }
             // fp8 experts on TensorRT-LLM's CUTLASS fused MoE (FlashInfer's copy of its
             // `CutlassMoeFCRunner`), every size, where the table times it (Hopper, EP > 1).
             if let Some(f) = fit_moe_cutlass_fp8(shared, system, dev, act)? {
@@ -725,6 +739,27 @@ pub fn moe_fit_rows(
         .filter(|r| r.ep == 1 && r.dist == "balanced")
         .filter(|r| if whole { r.tokens <= 4096.0 } else { r.tokens * r.top_k / r.experts >= MOE_FIT_FROM })
         .collect())
+}
+
+/// NVFP4 experts' fused-MoE fit at decode sizes, where the device has an fp4 rate: the balanced
+/// EP-1 rows of `moe_nvfp4.csv` below [`cost::MOE_PREFILL_FROM`] routed tokens per expert, the
+/// sizes at which the predictor would otherwise take the generic fp4 GEMM curve (the
+/// prefill-sized rows stay [`class::MOE_EXPERTS_FP4`]'s).
+pub fn fit_moe_nvfp4_decode(
+    shared: &Path,
+    system: &str,
+    dev: &DeviceSpec,
+    act: Option<Curve>,
+) -> Result<Option<Fitted>> {
+    let Some(act) = act else { return Ok(None) };
+    let rows: Vec<_> = moe_fit_rows(shared, system, dev, Dtype::Fp4, true)?
+        .into_iter()
+        .filter(|r| r.tokens * r.top_k / r.experts < cost::MOE_PREFILL_FROM)
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(fit_moe_rows(&rows, |c, r| moe_row_us(c, &act, dev, Dtype::Fp4, r))))
 }
 
 /// Whether the fused-MoE fit of `weights` experts covers decode sizes too (the predictor then
@@ -1457,7 +1492,8 @@ mod tests {
                 class::MOE_EXPERTS_INT4,
                 class::MOE_EXPERTS_FP8_ALL_SIZES,
                 class::MOE_EXPERTS_FP8_CUTLASS,
-                class::MOE_EXPERTS_MARLIN
+                class::MOE_EXPERTS_MARLIN,
+                class::MOE_EXPERTS_FP4_DECODE
             ]
         );
         // INT4 weight-only experts are fitted from one token up; the others at prefill sizes.

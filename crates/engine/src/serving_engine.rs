@@ -355,6 +355,10 @@ fn vllm(t: &EngineTarget) -> Vec<Setting> {
         // TRTLLM-Gen one on Blackwell (`oracle/fp8.py`: FLASHINFER_TRTLLM first in the priority
         // list outside SM90; VALIDATION.md, "vLLM's fp8 MoE at decode sizes on Blackwell").
         Setting::new("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode", true),
+        // NVFP4 experts likewise on Blackwell: FlashInfer's TRTLLM-Gen NVFP4 MoE, the kernel
+        // AIC's `moe_nvfp4.csv` times (`oracle/nvfp4.py`; VALIDATION.md, "vLLM's NVFP4 MoE at
+        // decode sizes").
+        Setting::new("roofline_execution_time_predictor_config_fp4_moe_fit_at_decode", true),
         // Its MoE gates are unquantised whatever the checkpoint (`ReplicatedLinear(...,
         // quant_config=None)` in `deepseek_v2.py`, `minimax_m2.py`, `qwen3_moe.py`; gpt-oss's
         // router a bf16 `torch.nn.Linear`): bf16 GEMMs (VALIDATION.md, "vLLM's MoE router
@@ -1037,6 +1041,8 @@ mod tests {
         assert_eq!(num(&vllm, "piecewise_moe_layer_us"), VLLM_PIECEWISE_MOE_LAYER_US);
         assert_eq!(num(&sglang, "piecewise_moe_layer_us"), 0.0);
         assert_eq!(flag(&vllm, "fp8_moe_fit_at_decode"), "true");
+        assert_eq!(flag(&vllm, "fp4_moe_fit_at_decode"), "true");
+        assert_eq!(flag(&sglang, "fp4_moe_fit_at_decode"), "false");
         assert_eq!(flag(&vllm, "moe_router_bf16"), "true");
         // vLLM's shared experts on their own stream up to 256 tokens; SGLang's in series.
         assert_eq!(num(&vllm, "shared_experts_stream_max_tokens"), 256.0);

@@ -74,6 +74,12 @@ pub mod class {
     /// has not (Hopper), as llmsim times fp4 weights there. The weight-only fit covers every
     /// size, as [`MOE_EXPERTS_INT4`] does ([`super::moe_fit_is_whole_range`]).
     pub const MOE_EXPERTS_FP4: &str = "moe_experts_fp4";
+    /// NVFP4 experts' fused-MoE fit at decode sizes, below [`crate::exec::cost::MOE_PREFILL_FROM`]
+    /// routed tokens per expert (`moe_nvfp4.csv`, Blackwell: vLLM's FlashInfer TRTLLM-Gen NVFP4
+    /// MoE, which streams its experts' weights at ~0.8 of the HBM bandwidth where the generic
+    /// fp4 GEMM curve reaches 0.7). Read only where the engine runs that kernel at decode sizes
+    /// (`roofline_execution_time_predictor_config_fp4_moe_fit_at_decode`, vLLM's bundle).
+    pub const MOE_EXPERTS_FP4_DECODE: &str = "moe_experts_fp4_decode";
     /// INT4 weight-only experts' grouped GEMMs: vLLM's compressed-tensors WNA16 Marlin fused
     /// MoE (`moe_int4_wo.csv`; H100, H200, B200, B300), 16-bit activations on every device.
     /// Fitted from 1 token up and used at every size, as [`MOE_EXPERTS`] is for bf16 (the

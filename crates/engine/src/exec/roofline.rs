@@ -99,6 +99,11 @@ pub(super) const FLAGS: &[FlagDef] = &[
         "Whether fp8 experts take their fused-MoE fit at every size (vLLM's; Hopper: Triton, Blackwell: FlashInfer TRTLLM-Gen), not just at prefill sizes.",
     ),
     FlagDef::bool(
+        "roofline_execution_time_predictor_config_fp4_moe_fit_at_decode",
+        "false",
+        "The same for NVFP4 experts on Blackwell (vLLM's FlashInfer TRTLLM-Gen NVFP4 MoE).",
+    ),
+    FlagDef::bool(
         "roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm",
         "false",
         "Whether fp8 dense GEMMs run FlashInfer's TRTLLM-Gen block-scaled fp8 GEMM (SGLang with SGLANG_ENABLE_FLASHINFER_GEMM / --fp8-gemm-backend flashinfer_trtllm and DeepGEMM off), whose 8-32-token tiles re-read the weight per tile: each GEMM takes the larger of the curve and that streaming (K >= 256).",
@@ -349,6 +354,7 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
         kernel_fusion,
         eager,
         fp8_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp8_moe_fit_at_decode"),
+        fp4_moe_fit_at_decode: params.bool("roofline_execution_time_predictor_config_fp4_moe_fit_at_decode"),
         flashinfer_trtllm_fp8_gemm: params
             .bool("roofline_execution_time_predictor_config_flashinfer_trtllm_fp8_gemm"),
         fp8_cublaslt_gemm: params.bool("roofline_execution_time_predictor_config_fp8_cublaslt_gemm"),
@@ -437,6 +443,10 @@ pub struct RooflineCoefficients {
     /// Triton fused MoE on Hopper, FlashInfer's TRTLLM-Gen fp8 block MoE on Blackwell) instead
     /// of the generic fp8 curve at decode sizes.
     pub fp8_moe_fit_at_decode: bool,
+    /// NVFP4 experts (where the device has an fp4 rate) on their fused-MoE fit over every size
+    /// (`moe_experts_fp4_decode`: vLLM's FlashInfer TRTLLM-Gen NVFP4 MoE) instead of the
+    /// generic fp4 curve at decode sizes.
+    pub fp4_moe_fit_at_decode: bool,
     /// fp8 dense layer GEMMs on FlashInfer's TRTLLM-Gen block-scaled fp8 GEMM: each the larger
     /// of the curve and its token tiles' operand streaming
     /// ([`cost::flashinfer_trtllm_fp8_stream_us`]).
@@ -597,6 +607,7 @@ impl Default for RooflineCoefficients {
             kernel_fusion: KernelFusion::None,
             eager: EagerLaunch::default(),
             fp8_moe_fit_at_decode: false,
+            fp4_moe_fit_at_decode: false,
             flashinfer_trtllm_fp8_gemm: false,
             fp8_cublaslt_gemm: false,
             fp8_gemm_stream_scale: 1.0,
@@ -673,6 +684,10 @@ pub struct RooflinePredictor {
     /// ([`cost::moe_experts_blended_us`]); `None` at bf16 (whose `moe_gemm` is already the
     /// fused-MoE fit at every size) or without a table.
     moe_prefill: Option<Curve>,
+    /// NVFP4 experts' fused-MoE fit at decode sizes ([`class::MOE_EXPERTS_FP4_DECODE`], under
+    /// `fp4_moe_fit_at_decode`): the routed experts take the faster of it and `moe_gemm`
+    /// before the prefill-sized fit is blended in.
+    moe_decode: Option<Curve>,
     prefill: Curve,
     decode: Curve,
     moe: Option<(MoeShape, MoeRouting)>,
@@ -1079,6 +1094,13 @@ impl RooflinePredictor {
                 .then(|| cal.curve(class::MOE_EXPERTS_FP8_ALL_SIZES))
                 .flatten()
         });
+        // NVFP4 experts the same way (`fp4_moe_fit_at_decode`, vLLM's FlashInfer TRTLLM-Gen
+        // NVFP4 MoE on Blackwell); weight-only MXFP4 (no fp4 rate) has its whole-range fit.
+        // MXFP4 checkpoints (gpt-oss) run other kernels there and keep the generic fp4 curve.
+        let nvfp4_experts = expert_weights == Dtype::Fp4 && !whole_range_moe && !replica.mxfp4_experts();
+        let fp4_decode = (nvfp4_experts && settings.fp4_moe_fit_at_decode)
+            .then(|| cal.curve(class::MOE_EXPERTS_FP4_DECODE))
+            .flatten();
         let moe_prefill = match expert_weights {
             _ if whole_range_moe || fp8_all_sizes.is_some() => None,
             Dtype::Fp8 => cal.curve(class::MOE_EXPERTS_FP8),
@@ -1122,9 +1144,10 @@ impl RooflinePredictor {
                 if cal.curve(class::MOE_EXPERTS_FP4).is_some() { "" } else { " (none here: the fp4 GEMM)" }
             ),
             (Some(_), Some(_)) => format!(
-                "; quantised experts on {}'s fused-MoE fit from {} routed tokens per expert",
+                "; quantised experts on {}'s fused-MoE fit from {} routed tokens per expert{}",
                 cal.device,
-                cost::MOE_PREFILL_FROM
+                cost::MOE_PREFILL_FROM,
+                if fp4_decode.is_some() { ", its decode-sized fit below" } else { "" }
             ),
             _ => String::new(),
         };
@@ -1274,6 +1297,7 @@ impl RooflinePredictor {
                 (gemm, gemm_peaks, weights.bytes_per_element())
             },
             moe_prefill: moe_prefill.filter(|_| m.moe.is_some()),
+            moe_decode: fp4_decode.filter(|_| m.moe.is_some()),
             prefill,
             decode,
             moe: m.moe.as_ref().map(|moe| {
@@ -1559,6 +1583,21 @@ impl RooflinePredictor {
                 active,
                 weight_bytes,
             );
+        }
+        if let Some(decode) = &self.moe_decode {
+            // The decode-sized fit where it is the faster (decode sizes: its weight streaming);
+            // the generic curve where that is (its compute term is not measured above them);
+            // the prefill-sized fit blended in over both as elsewhere.
+            let act = &self.op_curves[Op::MlpAct as usize];
+            let (ewb, (gp, p)) = (self.expert_weight_bytes, (self.gemm_peaks, self.peaks));
+            let generic = cost::moe_experts_us(&self.moe_gemm, act, gp, p, shape, tokens, active, ewb);
+            let on_decode = cost::moe_experts_us(decode, act, gp, p, shape, tokens, active, ewb);
+            let w = cost::moe_prefill_weight(tokens * shape.top_k / shape.experts.max(1.0));
+            let fused = match &self.moe_prefill {
+                Some(f) if w > 0.0 => w * cost::moe_experts_us(f, act, gp, p, shape, tokens, active, ewb),
+                _ => 0.0,
+            };
+            return generic.min(on_decode).max(fused);
         }
         let grouped = cost::moe_experts_blended_us(
             &self.moe_gemm,
@@ -4338,6 +4377,41 @@ mod latent_tests {
             assert!((0.7..1.55).contains(&ratio), "b200, {tokens} tokens: {ratio:.2}");
         }
         assert!(b_off.moe_us(b_off.moe.as_ref().unwrap(), 4.0).1 < 0.7 * 47.6);
+    }
+
+    #[test]
+    fn nvfp4_experts_take_their_decode_sized_fit_at_decode_only_where_the_engine_says() {
+        // Kimi-K2.5's experts (7168 × 2048, 384, top 8) at TP 4 on B200. AIC
+        // b200_sxm/moe_nvfp4.csv (FlashInfer TRTLLM-Gen NVFP4 MoE, balanced): 51, 82, 140, 230
+        // and 360 µs at 4, 8, 16, 32 and 64 tokens; the generic fp4 curve timed 64 tokens at
+        // ~330 µs with random routing reaching only 284 of the 384 experts.
+        let kimi = |at_decode: bool| {
+            let settings = RooflineCoefficients { fp4_moe_fit_at_decode: at_decode, ..Default::default() };
+            predictor_of("moonshotai/Kimi-K2.5", "b200", "4", "fp4", settings)
+        };
+        let (off, on) = (kimi(false), kimi(true));
+        let b200 = Calibration::embedded().device("b200").unwrap();
+        assert!(off.moe_decode.is_none());
+        assert_eq!(on.moe_decode, b200.curve(class::MOE_EXPERTS_FP4_DECODE));
+        assert_eq!(on.moe_prefill, off.moe_prefill, "the prefill-sized fit still blends in");
+        assert!(on.describe().contains("its decode-sized fit below"));
+        // The routed experts alone (the table has no shared expert).
+        let experts = |p: &RooflinePredictor, tokens: f64| {
+            let (shape, routing) = p.moe.as_ref().unwrap();
+            let routed = MoeShape { shared_dim: 0.0, ..*shape };
+            p.routed_experts_us(&routed, tokens, routing.active_experts(tokens), tokens * shape.top_k)
+        };
+        // Faster where many experts stream (64 tokens), within the table's reach.
+        assert!(experts(&on, 64.0) < 0.9 * experts(&off, 64.0));
+        for (tokens, measured) in [(4.0, 51.0), (16.0, 140.0), (64.0, 360.0)] {
+            let ratio = experts(&on, tokens) / measured;
+            assert!((0.6..1.15).contains(&ratio), "{tokens} tokens: {ratio:.2}");
+        }
+        // Prefill sizes are unchanged (the generic curve and the prefill-sized fit decide there).
+        assert_eq!(experts(&on, 8192.0), experts(&off, 8192.0));
+        // MXFP4 checkpoints (gpt-oss) run other kernels: no decode-sized NVFP4 fit.
+        let gpt_oss = RooflineCoefficients { fp4_moe_fit_at_decode: true, ..Default::default() };
+        assert!(predictor_of("openai/gpt-oss-120b", "b200", "1", "fp4", gpt_oss).moe_decode.is_none());
     }
 
     #[test]
