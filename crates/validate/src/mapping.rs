@@ -84,14 +84,23 @@ fn disagg_flags(pools: &Pools, per_rank_cap: bool) -> Vec<(&'static str, String)
 /// and DP 1, or TP 1 and DP k²): the same measurements appear under both spellings in the
 /// shared file (identical TTFT and TPOT; e.g. TP 64 with expert TP 8 × EP 8 against TP 8 with
 /// EP 8, DP 64 against DP 8). Such rows are read as the k-GPU instance when k² GPUs would
-/// spill out of one node of `node_gpus` and k would not: a real k²-GPU instance with expert
-/// TP k × EP k inside one node (TP 4 with 2 × 2 on an 8-GPU node) keeps what it says. Their
-/// clients stay `batch_size` × the recorded DP, the product on which both spellings agree.
+/// spill out of one node of `node_gpus` and k would not. Inside one node (TP 4 with 2 × 2 on
+/// an 8-GPU node) the attention DP column decides: the rows that record it (InferenceX's
+/// sweeps, whose scripts start `--tp_size=$TP --ep_size=$EP_SIZE` on TP GPUs and whose rows
+/// write TP and EP as expert TP × EP with their product as TP, as at k 4 and 8) are the k-GPU
+/// instance (gpt-oss on TensorRT-LLM H200, "TP 4, 2 × 2": the TP 2 rows' TPOT within 2 %, the
+/// TP 4 rows' 15-27 % below); a row that leaves it blank (AIConfigurator's own runs, whose
+/// expert TP × EP splits the TP) keeps what it says. Their clients stay `batch_size` × the
+/// recorded DP, the product on which both spellings agree.
 fn aggregated_shape(point: &ServingPoint, tp: u32, node_gpus: Option<u32>) -> (u32, u32, u32) {
     let dp = point.attention_dp_size.unwrap_or(1).max(1);
     let ep = point.moe_ep_size.unwrap_or(1).max(1);
+    let dp_recorded = point.attention_dp_size.is_some();
     let spelled = |k: u32, n: u32| {
-        k == ep && k > 1 && k.checked_mul(k) == Some(n) && node_gpus.is_some_and(|g| n > g && k <= g)
+        k == ep
+            && k > 1
+            && k.checked_mul(k) == Some(n)
+            && node_gpus.is_some_and(|g| k <= g && (n > g || dp_recorded))
     };
     match point.moe_tp_size {
         Some(k) if dp == 1 && spelled(k, tp) => (k, 1, k),
@@ -805,9 +814,24 @@ mod tests {
         assert_eq!(shape(&c), ["16", "1", "1"]);
         let c = run(&[("tp_size", "16"), ("moe_tp_size", ""), ("moe_ep_size", "4")]);
         assert_eq!(shape(&c), ["16", "1", "4"]);
-        // TP 4 with expert TP 2 × EP 2 fits one 8-GPU node: a real 4-GPU instance.
-        let c = run(&[("tp_size", "4"), ("moe_tp_size", "2"), ("moe_ep_size", "2")]);
+        // TP 4 with expert TP 2 × EP 2 fits one 8-GPU node: a real 4-GPU instance where the
+        // row leaves attention DP blank (AIConfigurator's runs) ...
+        let c =
+            run(&[("tp_size", "4"), ("attention_dp_size", ""), ("moe_tp_size", "2"), ("moe_ep_size", "2")]);
         assert_eq!(shape(&c), ["4", "1", "2"]);
+        // ... and the 2-GPU instance (TP 2, EP 2) where it records it (InferenceX's sweeps).
+        let c =
+            run(&[("tp_size", "4"), ("attention_dp_size", "1"), ("moe_tp_size", "2"), ("moe_ep_size", "2")]);
+        assert_eq!(shape(&c), ["2", "1", "2"]);
+        let c = run(&[
+            ("tp_size", "1"),
+            ("attention_dp_size", "4"),
+            ("moe_tp_size", "2"),
+            ("moe_ep_size", "2"),
+            ("batch_size", "16"),
+        ]);
+        assert_eq!(shape(&c), ["1", "2", "2"]);
+        assert_eq!(c.concurrency, 64);
         // A huge k is no overflow, and spills out of any node either way.
         let c = run(&[
             ("tp_size", "1"),
