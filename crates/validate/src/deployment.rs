@@ -945,7 +945,9 @@ struct ModelRecipe {
     model: &'static str,
     /// Measured before this day (the recipe's lifetime in the repository).
     until: &'static str,
-    flags: fn(&ServingPoint) -> Vec<(&'static str, String)>,
+    /// The recipe's flags at a point run on an instance of `dp_ranks` attention-DP ranks (the
+    /// resolved shape, `mapping.rs`: a script's DP where the row records none).
+    flags: fn(&ServingPoint, u32) -> Vec<(&'static str, String)>,
 }
 
 /// InferenceX's model recipes for the points of the shared file (its `benchmarks/` at
@@ -958,7 +960,7 @@ const MODEL_RECIPES: &[ModelRecipe] = &[
         until: "2025-12-08",
         // 70b_fp8_{h200,b200}_trt_slurm.sh: `--max_num_tokens 16384`, and for 1k/1k below TP 8
         // `batch_wait_max_tokens_ratio: 0.9, batch_wait_timeout_iters: 20`.
-        flags: |p| {
+        flags: |p, _| {
             let mut flags = vec![("trtllm_scheduler_config_max_num_tokens", "16384".to_string())];
             let tp = match p.mode {
                 crate::points::Mode::Aggregated(i) => i.tp_size,
@@ -976,10 +978,11 @@ const MODEL_RECIPES: &[ModelRecipe] = &[
         model: "deepseek-ai/DeepSeek-R1",
         until: "9999-12-31",
         // dsr1_fp{4,8}_{b200,h200}_trt*.sh (since 2025-09-18, `ec90f3fe7`): with DP attention,
-        // `attention_dp_config: {batching_wait_iters: 0, enable_balance: true, timeout_iters: 60}`.
-        flags: |p| {
+        // `attention_dp_config: {batching_wait_iters: 0, enable_balance: true, timeout_iters: 60}`,
+        // keyed on the instance's attention DP (as `enable_balance` in [`recipe_flags`]).
+        flags: |p, dp_ranks| {
             let aggregated = matches!(p.mode, crate::points::Mode::Aggregated(_));
-            if aggregated && p.attention_dp_size.unwrap_or(1) > 1 {
+            if aggregated && dp_ranks > 1 {
                 vec![
                     ("trtllm_scheduler_config_attention_dp_timeout_iters", "60".to_string()),
                     ("trtllm_scheduler_config_attention_dp_batching_wait_iters", "0".to_string()),
@@ -1009,7 +1012,7 @@ const MODEL_RECIPES: &[ModelRecipe] = &[
         //   = clients.
         // The fp8 B200 script from 2026-04-13 on (interval 10, then 30 from 5 clients, budgets
         // 16384 or 81920) is not encoded: no row of the file is that late.
-        flags: |p| {
+        flags: |p, _| {
             let crate::points::Mode::Aggregated(instance) = p.mode else { return Vec::new() };
             let c = instance.concurrency;
             let date = p.run_date();
@@ -1034,7 +1037,7 @@ const MODEL_RECIPES: &[ModelRecipe] = &[
         // `--scheduler-recv-interval` (the engine's 1), budgets of 32768,
         // `--max-running-requests` = clients; `glm5_fp4_b200.sh`: the interval 10 at every
         // concurrency, budgets of 32768.
-        flags: |p| {
+        flags: |p, _| {
             let crate::points::Mode::Aggregated(instance) = p.mode else { return Vec::new() };
             match (sglang_recipe_dtype(p), p.system.as_str()) {
                 ("fp8", "b200_sxm" | "b300_sxm") => {
@@ -1082,8 +1085,9 @@ fn sglang_recipe_dtype(p: &ServingPoint) -> &'static str {
     }
 }
 
-/// The flags of `point`'s model recipe, if InferenceX has one for it ([`MODEL_RECIPES`]).
-pub fn model_recipe_flags(point: &ServingPoint) -> Vec<(&'static str, String)> {
+/// The flags of `point`'s model recipe, if InferenceX has one for it ([`MODEL_RECIPES`]), on an
+/// instance of `dp_ranks` attention-DP ranks.
+pub fn model_recipe_flags(point: &ServingPoint, dp_ranks: u32) -> Vec<(&'static str, String)> {
     MODEL_RECIPES
         .iter()
         .filter(|r| r.backend == point.backend && r.model == point.model_path)
@@ -1091,7 +1095,7 @@ pub fn model_recipe_flags(point: &ServingPoint) -> Vec<(&'static str, String)> {
             let date = point.run_date();
             !date.is_empty() && date < r.until
         })
-        .flat_map(|r| (r.flags)(point))
+        .flat_map(|r| (r.flags)(point, dp_ranks))
         .collect()
 }
 
@@ -1850,7 +1854,8 @@ mod tests {
         let p = |overrides: &[(&str, &str)]| {
             let mut all = vec![("backend", "trtllm"), ("isl", "1024"), ("osl", "1024"), ("tp_size", "4")];
             all.extend_from_slice(overrides);
-            model_recipe_flags(&point(&all))
+            let p = point(&all);
+            model_recipe_flags(&p, p.attention_dp_size.unwrap_or(1))
         };
         assert_eq!(p(&[]).len(), 3, "16384 tokens and batch waiting for 1k/1k below TP 8");
         assert_eq!(p(&[("tp_size", "8")]).len(), 1);
@@ -1865,6 +1870,10 @@ mod tests {
             flags.contains(&("trtllm_scheduler_config_attention_dp_batching_wait_iters", "0".to_string()))
         );
         assert!(p(&r1).is_empty());
+        // The instance's DP, not the column: a row recording none that ran a script's DP.
+        let scripted = point(&[("backend", "trtllm"), r1[0], ("tp_size", "8")]);
+        assert_eq!(model_recipe_flags(&scripted, 8).len(), 2);
+        assert!(model_recipe_flags(&scripted, 1).is_empty());
         // Qwen3.5's SGLang recipes as the rows ran them: 32768-token prefill budgets on B200
         // before the fp8 script's new arguments of 2026-04-13 (the receive interval left to the
         // engine-wide rule); on B300 the fp8 script, from its first day, reads every 10
@@ -1878,7 +1887,7 @@ mod tests {
                 ("measured", "2026-03-20"),
             ];
             all.extend_from_slice(more);
-            model_recipe_flags(&point(&all))
+            model_recipe_flags(&point(&all), 1)
         };
         let budget = ("sglang_scheduler_config_max_prefill_tokens", "32768".to_string());
         assert_eq!(qwen(&[("batch_size", "8")]), prefill_budgets(32768));
@@ -1897,14 +1906,17 @@ mod tests {
         assert!(b300("2026-04-03").is_empty(), "no InferenceX fp8 B300 script before 2026-04-17");
         assert!(qwen(&[("batch_size", "8"), ("system", "h200_sxm")]).is_empty());
         // GLM-5's fp8 Blackwell recipes read every iteration.
-        let glm = model_recipe_flags(&point(&[
-            ("backend", "sglang"),
-            ("model_path", "zhipuai/GLM-5"),
-            ("system", "b300_sxm"),
-            ("moe_quant_mode", "fp8_block"),
-            ("measured", "2026-04-03"),
-            ("batch_size", "64"),
-        ]));
+        let glm = model_recipe_flags(
+            &point(&[
+                ("backend", "sglang"),
+                ("model_path", "zhipuai/GLM-5"),
+                ("system", "b300_sxm"),
+                ("moe_quant_mode", "fp8_block"),
+                ("measured", "2026-04-03"),
+                ("batch_size", "64"),
+            ]),
+            1,
+        );
         assert!(glm.contains(&("sglang_scheduler_config_scheduler_recv_interval", "1".to_string())));
         assert!(glm.contains(&("sglang_scheduler_config_batch_size_cap", "64".to_string())));
     }
@@ -1920,9 +1932,9 @@ mod tests {
         let other = row(&[&llama[..], &[("measured", ""), ("silicon_ttft_ms", "300.50")]].concat());
         let file = parse_points(&format!("{HEADER}\n{dated}\n{copy}\n{other}\n"), "t.csv").unwrap();
         let [dated, copy, other] = [&file.points[0], &file.points[1], &file.points[2]];
-        assert_eq!(model_recipe_flags(copy), model_recipe_flags(dated));
-        assert_eq!(model_recipe_flags(copy).len(), 3);
-        assert!(model_recipe_flags(other).is_empty(), "an undated row of its own has no date to match");
+        assert_eq!(model_recipe_flags(copy, 1), model_recipe_flags(dated, 1));
+        assert_eq!(model_recipe_flags(copy, 1).len(), 3);
+        assert!(model_recipe_flags(other, 1).is_empty(), "an undated row of its own has no date to match");
         // Blank versions: the copy ran its run's early image, an undated row the newest.
         assert_eq!(engine_version(copy), "1.1.0rc2.post2");
         assert_eq!(engine_version(other), "latest");

@@ -121,14 +121,16 @@ fn aggregated_shape(point: &ServingPoint, tp: u32, node_gpus: Option<u32>) -> (u
 /// `trtllm-serve --tp_size=$TP --ep_size=$EP_SIZE` with `enable_attention_dp`; its successor
 /// (`17d5e204f`, 2025-11-03) takes them from `.github/configs/nvidia-master.yaml`
 /// (`dsr1-fp8-h200-trt`: "For all sequence lengths, EP=TP", `{ tp: 8, ep: 8 }`, `dp-attn`
-/// at 8k/1k from 64 clients). TensorRT-LLM's attention DP runs one attention rank per GPU
+/// at 8k/1k from 64 clients, none at 1k prompts). Runs before the script (2025-09-18) get
+/// `None`. TensorRT-LLM's attention DP runs one attention rank per GPU
 /// (attention TP 1, `--tp_size` ranks). Returns (attention TP, attention DP, EP), `None` for
 /// any other row (an H200 fp8 MoE model on TensorRT-LLM is the only one those scripts ran;
 /// B200 scripts of the time had their own rules, not encoded here).
 fn early_script_shape(point: &ServingPoint, tp: u32, clients: u32) -> Option<(u32, u32, u32)> {
+    let date = point.run_date();
     let undated_image = point.backend_version.is_empty()
-        && !point.run_date().is_empty()
-        && point.run_date() < crate::deployment::IMAGES_RECORDED_SINCE;
+        && date >= EARLY_SCRIPT_SINCE
+        && date < crate::deployment::IMAGES_RECORDED_SINCE;
     let unrecorded = point.moe_ep_size.unwrap_or(1) <= 1
         && point.moe_tp_size.is_none_or(|k| k == tp)
         && point.attention_dp_size.unwrap_or(1) <= 1;
@@ -139,9 +141,18 @@ fn early_script_shape(point: &ServingPoint, tp: u32, clients: u32) -> Option<(u3
     if !(undated_image && unrecorded && moe) {
         return None;
     }
-    let dp_above = if point.isl >= 8192 { 32 } else { 64 };
-    Some(if clients > dp_above { (1, tp, tp) } else { (tp, 1, tp) })
+    let attention_dp = if date < EARLY_SCRIPT_YAML_SINCE {
+        clients > if point.isl >= 8192 { 32 } else { 64 }
+    } else {
+        point.isl >= 8192 && clients >= 64
+    };
+    Some(if attention_dp { (1, tp, tp) } else { (tp, 1, tp) })
 }
+
+/// The first day of InferenceX's `dsr1_fp8_h200_trt_slurm.sh` with `EP_SIZE="$TP"` (`ec90f3fe7`).
+const EARLY_SCRIPT_SINCE: &str = "2025-09-18";
+/// The day InferenceX's H200 DeepSeek TensorRT-LLM layouts moved to `nvidia-master.yaml` (`17d5e204f`).
+const EARLY_SCRIPT_YAML_SINCE: &str = "2025-11-03";
 
 /// The attention DP of a vLLM row that records none but whose experts span more GPUs than its
 /// attention TP (`moe_tp_size × moe_ep_size > tp_size`, attention DP blank or 1): vLLM run with
@@ -285,7 +296,7 @@ pub fn point_config(point: &ServingPoint, overrides: &Overrides) -> Result<Point
         }
     }
     if overrides.model_recipes {
-        flags.extend(model_recipe_flags(point));
+        flags.extend(model_recipe_flags(point, replica_dp));
         let sweep = trtllm_sweep_flags(point, concurrency, replica_dp, replica_ep, &flags);
         flags.extend(sweep);
     }
@@ -769,6 +780,27 @@ mod tests {
         assert_eq!(shape(&dp), ["1", "8", "8"]);
         assert_eq!(dp.concurrency, 64);
         assert_eq!(flag(&dp, "trtllm_scheduler_config_attention_dp_enable_balance"), "true");
+        // Under `--model-recipes` the script's DP tuning follows the DP it ran, not the blank column.
+        let recipes = Overrides { model_recipes: true, ..Overrides::default() };
+        let with_recipes = |more: &[(&str, &str)]| {
+            let mut cols = vec![
+                ("backend", "trtllm"),
+                ("backend_version", ""),
+                ("model_path", "deepseek-ai/DeepSeek-R1"),
+                ("measured", "2025-11-02"),
+                ("tp_size", "8"),
+                ("moe_tp_size", "8"),
+                ("moe_ep_size", "1"),
+            ];
+            cols.extend_from_slice(more);
+            point_config(&point(&cols), &recipes).unwrap()
+        };
+        let dp = with_recipes(&[("isl", "8192"), ("batch_size", "64")]);
+        assert_eq!(shape(&dp), ["1", "8", "8"]);
+        assert_eq!(flag(&dp, "trtllm_scheduler_config_attention_dp_timeout_iters"), "60");
+        assert_eq!(flag(&dp, "trtllm_scheduler_config_attention_dp_batching_wait_iters"), "0");
+        let no_dp = with_recipes(&[("isl", "8192"), ("batch_size", "32")]);
+        assert!(!no_dp.flags.iter().any(|(f, _)| f.starts_with("trtllm_scheduler_config_attention_dp_")));
         // Rows with an image, another GPU or precision, a dense model, or a recorded layout
         // keep what they say.
         for other in [
@@ -782,6 +814,15 @@ mod tests {
             assert_eq!(shape(&run(other)), ["8", "1", "1"], "{other:?}");
         }
         assert_eq!(shape(&run(&[("moe_tp_size", "1"), ("moe_ep_size", "8")])), ["8", "1", "8"]);
+        // Dated by the scripts: none before `ec90f3fe7` (2025-09-18); from `nvidia-master.yaml`
+        // (2025-11-03) attention DP at 8k prompts from 64 clients only, none at 1k prompts.
+        assert_eq!(shape(&run(&[("measured", "2025-09-17")])), ["8", "1", "1"]);
+        assert_eq!(shape(&run(&[("measured", "2025-09-18")])), ["8", "1", "8"]);
+        assert_eq!(shape(&run(&[("batch_size", "128")])), ["1", "8", "8"]);
+        assert_eq!(shape(&run(&[("batch_size", "128"), ("measured", "2025-11-03")])), ["8", "1", "8"]);
+        let yaml = |isl, c| shape(&run(&[("isl", isl), ("batch_size", c), ("measured", "2025-11-20")]));
+        assert_eq!(yaml("8192", "64"), ["1", "8", "8"]);
+        assert_eq!(yaml("8192", "48"), ["8", "1", "8"]);
     }
 
     #[test]
