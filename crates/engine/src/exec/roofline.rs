@@ -745,6 +745,11 @@ struct DeployedMoe {
     /// The shared expert, split over one attention-DP rank's TP GPUs.
     shared: MoeShape,
     load: RankLoad,
+    /// Under `aic_power_law`, the whole layer's sampled routing ([`MoeRouting::Sampled`] over
+    /// all E experts) and EP: a rank reaches its 1/EP share of the experts the batch reaches
+    /// (the sampled counts are drawn independently of the experts' placement, so the reached
+    /// experts, like the picks, spread evenly over the ranks). `None`: the rank's uniform reach.
+    sampled: Option<(MoeRouting, f64)>,
     exchange: MoeExchange,
 }
 
@@ -1324,8 +1329,8 @@ impl RooflinePredictor {
                     gated: m.use_gated_mlp,
                 };
                 let alpha = match moe_routing {
-                    // The sampled counts change the experts a batch reaches, not the EP
-                    // ranks' shares: those stay uniform.
+                    // The sampled counts change the experts a batch reaches (`sampled`
+                    // below), not the EP ranks' shares: those stay uniform.
                     MoeRoutingKind::Uniform | MoeRoutingKind::Sampled(_) => Some(0.0),
                     MoeRoutingKind::PowerLaw(alpha) => Some(alpha),
                     MoeRoutingKind::Balanced => None,
@@ -1335,6 +1340,13 @@ impl RooflinePredictor {
                     routed: shape,
                     shared: MoeShape { shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64, ..shape },
                     load: RankLoad::new(moe.num_experts as f64, moe.top_k as f64, ep, alpha),
+                    sampled: match moe_routing {
+                        MoeRoutingKind::Sampled(_) => Some((
+                            moe_routing.routing(moe.num_experts as f64, moe.top_k as f64),
+                            f64::from(ep),
+                        )),
+                        _ => None,
+                    },
                     exchange: MoeExchange::new(
                         parallel,
                         node,
@@ -2415,7 +2427,14 @@ impl RooflinePredictor {
         let mut out = slowest.unwrap_or_default();
         if moe_layers > 0.0 && total_tokens > 0 {
             let picks = d.load.busiest_picks(total_tokens as f64);
-            let routed = self.routed_experts_us(&d.routed, picks, d.load.experts_reached(picks), picks);
+            let reached = match &d.sampled {
+                Some((routing, ep)) => (routing.active_experts(total_tokens as f64) / ep)
+                    .min(d.routed.experts)
+                    .min(picks)
+                    .max(1.0),
+                None => d.load.experts_reached(picks),
+            };
+            let routed = self.routed_experts_us(&d.routed, picks, reached, picks);
             let (shared, routed) = (out.get(Op::MoeExperts), moe_layers * 1e-3 * routed);
             // The shared expert on its own stream (`shared_experts_stream_max_tokens`, the
             // tokens entering the layer on the rank whose shared expert is timed here):
@@ -4861,6 +4880,25 @@ mod deployed_tests {
             RooflineCoefficients { moe_routing, ..RooflineCoefficients::default() },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn aic_power_law_routing_sets_the_experts_an_expert_parallel_rank_reaches() {
+        // EP 8 (TP 8 and attention DP 8): 256 experts, 32 per rank. `aic_power_law` (α 1.01)
+        // reaches fewer experts than uniform routing at decode sizes, so each rank loads fewer
+        // expert weights; the rank shares stay uniform, so at large batches the two nearly agree
+        // (the sampler still leaves a few experts' counts rounding to 0).
+        for dp in [1, 8] {
+            let replica = deployed_deepseek(dp, 8);
+            let uniform = with_routing(&replica, MoeRoutingKind::Uniform);
+            let sampled = with_routing(&replica, MoeRoutingKind::Sampled(1.01));
+            let experts =
+                |p: &RooflinePredictor, n: u32| p.predict(&decode_batch(n, 2048), ONLY).get(Op::MoeExperts);
+            let (u, s) = (experts(&uniform, 32), experts(&sampled, 32));
+            assert!(s < 0.9 * u, "dp {dp}: sampled {s} vs uniform {u}");
+            let (u, s) = (experts(&uniform, 4096), experts(&sampled, 4096));
+            assert!(s <= u && s > 0.95 * u, "dp {dp}: {s} vs {u}");
+        }
     }
 
     #[test]
