@@ -4063,6 +4063,28 @@ mod latent_tests {
     }
 
     #[test]
+    fn a_run_without_a_serving_engine_pays_the_whole_projection_qk_norm() {
+        // The q/k all-reduce is MiniMax-M2's architecture, not an engine policy: a run without
+        // `--serving_engine` (the simulator's own predictor, its default coefficients) pays it.
+        let config = Config::from_pairs([
+            ("replica_config_model_name", "MiniMaxAI/MiniMax-M2.5"),
+            ("replica_config_device", "b200"),
+            ("replica_config_network_device", "b200_dgx"),
+            ("replica_config_tensor_parallel_size", "4"),
+            ("replica_config_weight_dtype", "fp8"),
+        ])
+        .unwrap();
+        let sim = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}"));
+        let mut off = RooflinePredictor::new(&sim.replica, RooflineCoefficients::default()).unwrap();
+        assert!(off.qk_norm_across_heads);
+        off.qk_norm_across_heads = false;
+        let batch: Vec<BatchItem> = (0..8).map(|_| BatchItem::decode(1024, 1)).collect();
+        let rope = sim.predictor.build.predict(&batch, ONLY).get(Op::AttnRope);
+        let without = off.predict(&batch, ONLY).get(Op::AttnRope);
+        assert!(rope > without, "{rope} vs {without}");
+    }
+
+    #[test]
     fn flashinfer_trtllm_fp8_gemms_stream_the_weight_per_token_tile_at_prefill_sizes() {
         // SGLang 0.5.9's B200 fp8 recipes run the dense block-fp8 GEMMs on FlashInfer's
         // TRTLLM-Gen kernel, whose 16-32-token tiles re-read the weight: DeepSeek-V3 at TP 8,
