@@ -396,6 +396,14 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             1e6,
         ),
     };
+    // A cap below 1 TFLOP/s is no engine's kernel (the SGLang one is 30): 1e-300 would stall
+    // every latent prefill to the horizon. 0 = no cap.
+    let mla = coefficients.mla_prefill_tflops;
+    params.check(
+        mla == 0.0 || mla >= 1.0,
+        "roofline_execution_time_predictor_config_mla_prefill_tflops",
+        || format!("{mla} TFLOP/s is too slow to be a kernel's rate: give 0 (no cap) or at least 1"),
+    );
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
         Err(message) => {
@@ -4789,6 +4797,30 @@ mod latent_tests {
         let mut work = PrefillWork::default();
         work.add(gqa(RooflineCoefficients::default()).attention_shape(), 8192.0, 0.0);
         assert_eq!(gqa(capped).prefill_us(work), gqa(RooflineCoefficients::default()).prefill_us(work));
+    }
+
+    #[test]
+    fn an_mla_prefill_cap_below_one_tflops_is_refused_naming_its_flag() {
+        let flag = "roofline_execution_time_predictor_config_mla_prefill_tflops";
+        let build = |tflops: &str| {
+            let config = Config::from_pairs([
+                ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+                ("replica_config_device", "b300"),
+                ("replica_config_network_device", "b300_dgx"),
+                ("replica_config_tensor_parallel_size", "8"),
+                ("replica_config_weight_dtype", "fp8"),
+                (flag, tflops),
+            ])
+            .unwrap();
+            SimConfig::build(&config, &Inputs::new()).map(|_| ())
+        };
+        for bad in ["1e-300", "0.5"] {
+            let e = build(bad).unwrap_err();
+            assert!(e.0.iter().any(|e| e.flag == flag && e.message.contains("at least 1")), "{bad}: {e}");
+        }
+        for good in ["0", "1", "30"] {
+            build(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]
