@@ -655,7 +655,9 @@ const SGLANG_SM103_MLA_PREFILL_TFLOPS: f64 = 30.0;
 /// SGLang's latent-attention prefill rate cap on `t`
 /// (`roofline_execution_time_predictor_config_mla_prefill_tflops`): on SM103 from
 /// [`SGLANG_SM103_MLA_PREFILL_SINCE`], for latent-attention models without the sparse indexer
-/// (those run the NSA backend's FlashMLA sparse kernels instead).
+/// (those run the NSA backend's FlashMLA sparse kernels instead). Measured only under
+/// 0.5.10.post1 on B300 (one regression of FlashInfer's 0.6.7 line): GB300 and every version
+/// after 0.5.10.post1 (there is no upper bound) are inferred, not measured.
 fn sglang_mla_prefill_tflops(t: &EngineTarget) -> Option<f64> {
     (SM103_DEVICES.contains(&t.device.as_str())
         && t.latent_attention

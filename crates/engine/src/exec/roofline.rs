@@ -396,6 +396,14 @@ pub(super) fn parse(params: &mut Params, replica: &ReplicaSpec) -> Option<Shared
             1e6,
         ),
     };
+    // A cap below 1 TFLOP/s is no engine's kernel (the SGLang one is 30): 1e-300 would stall
+    // every latent prefill to the horizon. 0 = no cap.
+    let mla = coefficients.mla_prefill_tflops;
+    params.check(
+        mla == 0.0 || mla >= 1.0,
+        "roofline_execution_time_predictor_config_mla_prefill_tflops",
+        || format!("{mla} TFLOP/s is too slow to be a kernel's rate: give 0 (no cap) or at least 1"),
+    );
     match RooflinePredictor::new(replica, coefficients) {
         Ok(p) => Some(Arc::new(p)),
         Err(message) => {
@@ -745,6 +753,11 @@ struct DeployedMoe {
     /// The shared expert, split over one attention-DP rank's TP GPUs.
     shared: MoeShape,
     load: RankLoad,
+    /// Under `aic_power_law`, the whole layer's sampled routing ([`MoeRouting::Sampled`] over
+    /// all E experts) and EP: a rank reaches its 1/EP share of the experts the batch reaches
+    /// (the sampled counts are drawn independently of the experts' placement, so the reached
+    /// experts, like the picks, spread evenly over the ranks). `None`: the rank's uniform reach.
+    sampled: Option<(MoeRouting, f64)>,
     exchange: MoeExchange,
 }
 
@@ -1324,8 +1337,8 @@ impl RooflinePredictor {
                     gated: m.use_gated_mlp,
                 };
                 let alpha = match moe_routing {
-                    // The sampled counts change the experts a batch reaches, not the EP
-                    // ranks' shares: those stay uniform.
+                    // The sampled counts change the experts a batch reaches (`sampled`
+                    // below), not the EP ranks' shares: those stay uniform.
                     MoeRoutingKind::Uniform | MoeRoutingKind::Sampled(_) => Some(0.0),
                     MoeRoutingKind::PowerLaw(alpha) => Some(alpha),
                     MoeRoutingKind::Balanced => None,
@@ -1335,6 +1348,13 @@ impl RooflinePredictor {
                     routed: shape,
                     shared: MoeShape { shared_dim: moe.shared_expert_hidden_dim as f64 / tp as f64, ..shape },
                     load: RankLoad::new(moe.num_experts as f64, moe.top_k as f64, ep, alpha),
+                    sampled: match moe_routing {
+                        MoeRoutingKind::Sampled(_) => Some((
+                            moe_routing.routing(moe.num_experts as f64, moe.top_k as f64),
+                            f64::from(ep),
+                        )),
+                        _ => None,
+                    },
                     exchange: MoeExchange::new(
                         parallel,
                         node,
@@ -2415,7 +2435,14 @@ impl RooflinePredictor {
         let mut out = slowest.unwrap_or_default();
         if moe_layers > 0.0 && total_tokens > 0 {
             let picks = d.load.busiest_picks(total_tokens as f64);
-            let routed = self.routed_experts_us(&d.routed, picks, d.load.experts_reached(picks), picks);
+            let reached = match &d.sampled {
+                Some((routing, ep)) => (routing.active_experts(total_tokens as f64) / ep)
+                    .min(d.routed.experts)
+                    .min(picks)
+                    .max(1.0),
+                None => d.load.experts_reached(picks),
+            };
+            let routed = self.routed_experts_us(&d.routed, picks, reached, picks);
             let (shared, routed) = (out.get(Op::MoeExperts), moe_layers * 1e-3 * routed);
             // The shared expert on its own stream (`shared_experts_stream_max_tokens`, the
             // tokens entering the layer on the rank whose shared expert is timed here):
@@ -4044,6 +4071,28 @@ mod latent_tests {
     }
 
     #[test]
+    fn a_run_without_a_serving_engine_pays_the_whole_projection_qk_norm() {
+        // The q/k all-reduce is MiniMax-M2's architecture, not an engine policy: a run without
+        // `--serving_engine` (the simulator's own predictor, its default coefficients) pays it.
+        let config = Config::from_pairs([
+            ("replica_config_model_name", "MiniMaxAI/MiniMax-M2.5"),
+            ("replica_config_device", "b200"),
+            ("replica_config_network_device", "b200_dgx"),
+            ("replica_config_tensor_parallel_size", "4"),
+            ("replica_config_weight_dtype", "fp8"),
+        ])
+        .unwrap();
+        let sim = SimConfig::build(&config, &Inputs::new()).unwrap_or_else(|e| panic!("{e}"));
+        let mut off = RooflinePredictor::new(&sim.replica, RooflineCoefficients::default()).unwrap();
+        assert!(off.qk_norm_across_heads);
+        off.qk_norm_across_heads = false;
+        let batch: Vec<BatchItem> = (0..8).map(|_| BatchItem::decode(1024, 1)).collect();
+        let rope = sim.predictor.build.predict(&batch, ONLY).get(Op::AttnRope);
+        let without = off.predict(&batch, ONLY).get(Op::AttnRope);
+        assert!(rope > without, "{rope} vs {without}");
+    }
+
+    #[test]
     fn flashinfer_trtllm_fp8_gemms_stream_the_weight_per_token_tile_at_prefill_sizes() {
         // SGLang 0.5.9's B200 fp8 recipes run the dense block-fp8 GEMMs on FlashInfer's
         // TRTLLM-Gen kernel, whose 16-32-token tiles re-read the weight: DeepSeek-V3 at TP 8,
@@ -4751,6 +4800,30 @@ mod latent_tests {
     }
 
     #[test]
+    fn an_mla_prefill_cap_below_one_tflops_is_refused_naming_its_flag() {
+        let flag = "roofline_execution_time_predictor_config_mla_prefill_tflops";
+        let build = |tflops: &str| {
+            let config = Config::from_pairs([
+                ("replica_config_model_name", "deepseek-ai/DeepSeek-V3"),
+                ("replica_config_device", "b300"),
+                ("replica_config_network_device", "b300_dgx"),
+                ("replica_config_tensor_parallel_size", "8"),
+                ("replica_config_weight_dtype", "fp8"),
+                (flag, tflops),
+            ])
+            .unwrap();
+            SimConfig::build(&config, &Inputs::new()).map(|_| ())
+        };
+        for bad in ["1e-300", "0.5"] {
+            let e = build(bad).unwrap_err();
+            assert!(e.0.iter().any(|e| e.flag == flag && e.message.contains("at least 1")), "{bad}: {e}");
+        }
+        for good in ["0", "1", "30"] {
+            build(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+    }
+
+    #[test]
     fn a_device_without_mla_tables_times_latent_attention_on_its_flash_attention_fits() {
         // AIC measured no MLA kernels on the A100: its ordinary prefill and decode attention
         // curves stand in (extrapolated), and the description says so.
@@ -4861,6 +4934,25 @@ mod deployed_tests {
             RooflineCoefficients { moe_routing, ..RooflineCoefficients::default() },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn aic_power_law_routing_sets_the_experts_an_expert_parallel_rank_reaches() {
+        // EP 8 (TP 8 and attention DP 8): 256 experts, 32 per rank. `aic_power_law` (α 1.01)
+        // reaches fewer experts than uniform routing at decode sizes, so each rank loads fewer
+        // expert weights; the rank shares stay uniform, so at large batches the two nearly agree
+        // (the sampler still leaves a few experts' counts rounding to 0).
+        for dp in [1, 8] {
+            let replica = deployed_deepseek(dp, 8);
+            let uniform = with_routing(&replica, MoeRoutingKind::Uniform);
+            let sampled = with_routing(&replica, MoeRoutingKind::Sampled(1.01));
+            let experts =
+                |p: &RooflinePredictor, n: u32| p.predict(&decode_batch(n, 2048), ONLY).get(Op::MoeExperts);
+            let (u, s) = (experts(&uniform, 32), experts(&sampled, 32));
+            assert!(s < 0.9 * u, "dp {dp}: sampled {s} vs uniform {u}");
+            let (u, s) = (experts(&uniform, 4096), experts(&sampled, 4096));
+            assert!(s <= u && s > 0.95 * u, "dp {dp}: {s} vs {u}");
+        }
     }
 
     #[test]
