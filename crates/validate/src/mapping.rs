@@ -757,7 +757,8 @@ mod tests {
             ["tensor_parallel_size", "attention_dp_size", "expert_parallel_size"]
                 .map(|f| flag(c, &format!("replica_config_{f}")).to_string())
         };
-        let run = |more: &[(&str, &str)]| {
+        // An image-less H200 DeepSeek-R1 row (`more` overrides its columns) under `overrides`.
+        let run_with = |overrides: &Overrides, more: &[(&str, &str)]| {
             let mut cols = vec![
                 ("backend", "trtllm"),
                 ("backend_version", ""),
@@ -769,8 +770,9 @@ mod tests {
                 ("batch_size", "4"),
             ];
             cols.extend_from_slice(more);
-            point_config(&point(&cols), &Overrides::default()).unwrap()
+            point_config(&point(&cols), overrides).unwrap()
         };
+        let run = |more: &[(&str, &str)]| run_with(&Overrides::default(), more);
         // `dsr1_fp8_h200_trt_slurm.sh`: EP = TP; attention DP above 64 clients at 1k prompts,
         // above 32 at 8k, with the clients the row records.
         assert_eq!(shape(&run(&[])), ["8", "1", "8"]);
@@ -782,19 +784,7 @@ mod tests {
         assert_eq!(flag(&dp, "trtllm_scheduler_config_attention_dp_enable_balance"), "true");
         // Under `--model-recipes` the script's DP tuning follows the DP it ran, not the blank column.
         let recipes = Overrides { model_recipes: true, ..Overrides::default() };
-        let with_recipes = |more: &[(&str, &str)]| {
-            let mut cols = vec![
-                ("backend", "trtllm"),
-                ("backend_version", ""),
-                ("model_path", "deepseek-ai/DeepSeek-R1"),
-                ("measured", "2025-11-02"),
-                ("tp_size", "8"),
-                ("moe_tp_size", "8"),
-                ("moe_ep_size", "1"),
-            ];
-            cols.extend_from_slice(more);
-            point_config(&point(&cols), &recipes).unwrap()
-        };
+        let with_recipes = |more: &[(&str, &str)]| run_with(&recipes, more);
         let dp = with_recipes(&[("isl", "8192"), ("batch_size", "64")]);
         assert_eq!(shape(&dp), ["1", "8", "8"]);
         assert_eq!(flag(&dp, "trtllm_scheduler_config_attention_dp_timeout_iters"), "60");
